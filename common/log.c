@@ -1,0 +1,101 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/*
+ * The only process-wide state in the tree: a log sink is a property of the
+ * process, not of a relay or agent context, and every module may need it.
+ */
+static const char *log_prog = "linkrelay";
+static enum log_level log_max = LOG_LEVEL_INFO;
+
+void log_init(const char *progname, enum log_level level)
+{
+    log_prog = progname;
+    log_max = level;
+}
+
+enum log_level log_get_level(void)
+{
+    return log_max;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static void log_vline(enum log_level lvl, int errnum, const char *fmt, va_list ap)
+{
+    static const char *const tags[] = {"error", "warn", "info", "debug"};
+    char msg[1024];
+
+    if (lvl > log_max)
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (getenv("LOG_TIME") != NULL) {
+        struct timespec ts;
+        struct tm tm;
+        char when[32];
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s.%03ldZ ", when, ts.tv_nsec / 1000000L);
+    }
+    if (errnum != 0)
+        fprintf(stderr, "%s: %s: %s: %s\n", log_prog, tags[lvl], msg, strerror(errnum));
+    else
+        fprintf(stderr, "%s: %s: %s\n", log_prog, tags[lvl], msg);
+}
+
+#define LOG_BODY(lvl, errnum)                                                                      \
+    do {                                                                                           \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        log_vline((lvl), (errnum), fmt, ap);                                                       \
+        va_end(ap);                                                                                \
+    } while (0)
+
+void log_debug(const char *fmt, ...)
+{
+    LOG_BODY(LOG_LEVEL_DEBUG, 0);
+}
+
+void log_info(const char *fmt, ...)
+{
+    LOG_BODY(LOG_LEVEL_INFO, 0);
+}
+
+void log_warn(const char *fmt, ...)
+{
+    int saved = errno;
+    LOG_BODY(LOG_LEVEL_WARN, saved);
+}
+
+void log_warnx(const char *fmt, ...)
+{
+    LOG_BODY(LOG_LEVEL_WARN, 0);
+}
+
+void log_error(const char *fmt, ...)
+{
+    LOG_BODY(LOG_LEVEL_ERROR, 0);
+}
+
+void fatal(const char *fmt, ...)
+{
+    LOG_BODY(LOG_LEVEL_ERROR, 0);
+    exit(1);
+}
