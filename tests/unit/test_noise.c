@@ -267,6 +267,9 @@ START_TEST(test_xk_kk_random_ephemeral)
     noise_hs_wipe(&hr);
     ck_assert(!noise_hs_done(&hi));
     ck_assert_ptr_null(noise_hs_remote_static(&hi));
+    ck_assert_int_eq(noise_hs_write_message(&hi, NULL, 0, ct, sizeof(ct), &n), NOISE_ERR_STATE);
+    ck_assert_int_eq(noise_hs_read_message(&hr, ct, 48, pt, sizeof(pt), &pn), NOISE_ERR_STATE);
+    ck_assert_int_eq(noise_hs_handshake_hash(&hi, h1), NOISE_ERR_STATE);
 }
 END_TEST
 
