@@ -14,6 +14,8 @@
  * be embedded in the owner's per-stream struct. The caller wipes them with
  * rec_tx_done / rec_rx_done.
  *
+ * The process must have called sodium_init() before any rec_ function.
+ *
  * Errors are the negative enum rec_error (rec_strerror names them). A receive
  * error poisons the rx state for good: the stream cannot resynchronise, every
  * later call fails with REC_E_FAILED, and the caller resets the stream.
@@ -121,9 +123,10 @@ int rec_tx_set_rekey_interval(struct rec_tx *tx, uint32_t n);
 
 /*
  * Each sealer writes one complete frame (u16 length ‖ secretstream message)
- * to out[0..*outlen) and advances the stream. On error nothing is written and
- * the state is unchanged. cap must be >= REC_FRAME_HDR + plaintext + 17:
- * rec_tx_data needs len + 28, the others at most REC_CTRL_FRAME_MAX.
+ * to out[0..*outlen) (out must not overlap data) and advances the stream. On
+ * error nothing is written and the state is unchanged. cap must be at least
+ * REC_FRAME_HDR + plaintext + 17: rec_tx_data needs len + 28 (REC_FRAME_MAX
+ * always suffices), the others at most REC_CTRL_FRAME_MAX.
  * After rec_tx_final or rec_tx_reset every sealer returns REC_E_ENDED.
  */
 int rec_tx_data(struct rec_tx *tx, const uint8_t *data, size_t len, uint8_t *out, size_t cap,

@@ -688,6 +688,49 @@ START_TEST(test_inplace)
 }
 END_TEST
 
+/* The u64 byte counters at their limit (states set directly: 2^64 bytes
+ * cannot be sent in a test). */
+START_TEST(test_counter_overflow)
+{
+    static uint8_t frame[REC_FRAME_MAX], plain[REC_BODY_MAX];
+    const uint8_t d[2] = {1, 2};
+    uint8_t pl[11] = {REC_DATA, 0, 0, 0, 0, 0, 0, 0, 0, 'a', 'b'};
+    struct pair p;
+    struct raw w;
+    struct rec_record r;
+    size_t flen = 5;
+
+    pair_init(&p);
+    p.tx.offset = UINT64_MAX - 1;
+    p.rx.received = UINT64_MAX - 1;
+    ck_assert_int_eq(rec_tx_data(&p.tx, d, 2, frame, sizeof(frame), &flen), REC_E_OVERFLOW);
+    ck_assert_uint_eq(flen, 5);
+    ck_assert_int_eq(rec_tx_data(&p.tx, d, 1, frame, sizeof(frame), &flen), 0);
+    r = open_ok(&p.rx, frame, flen, 0, plain);
+    ck_assert_uint_eq(r.value, UINT64_MAX - 1);
+    ck_assert_uint_eq(rec_rx_received(&p.rx), UINT64_MAX);
+    ck_assert_uint_eq(rec_tx_offset(&p.tx), UINT64_MAX);
+    ck_assert_int_eq(rec_tx_data(&p.tx, d, 1, frame, sizeof(frame), &flen), REC_E_OVERFLOW);
+    ck_assert_int_eq(rec_tx_final(&p.tx, frame, sizeof(frame), &flen), 0);
+    ck_assert_uint_eq(open_ok(&p.rx, frame, flen, 0, plain).value, UINT64_MAX);
+    pair_done(&p);
+
+    /* The record counter. */
+    pair_init(&p);
+    p.tx.records = UINT64_MAX;
+    ck_assert_int_eq(rec_tx_ack(&p.tx, 0, frame, sizeof(frame), &flen), REC_E_OVERFLOW);
+    pair_done(&p);
+
+    /* A peer whose DATA would carry the count past 2^64 - 1. */
+    raw_init(&w);
+    w.rx.received = UINT64_MAX - 1;
+    put_u64(pl + 1, UINT64_MAX - 1);
+    ck_assert_int_eq(raw_try(&w, pl, 11, TAG_MESSAGE, 0), REC_E_OVERFLOW);
+    rec_rx_done(&w.rx);
+    sodium_memzero(&w.st, sizeof(w.st));
+}
+END_TEST
+
 /* ---- boundaries of the open path ------------------------------------------------- */
 
 START_TEST(test_open_short_bodies)
@@ -866,6 +909,7 @@ static Suite *rec_suite(void)
     tcase_add_test(tc, test_rekey);
     tcase_add_test(tc, test_wrong_key_or_header);
     tcase_add_test(tc, test_inplace);
+    tcase_add_test(tc, test_counter_overflow);
     tcase_add_test(tc, test_open_short_bodies);
     tcase_add_test(tc, test_open_every_truncation);
     tcase_add_test(tc, test_plain_decode_boundaries);
