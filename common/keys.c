@@ -122,13 +122,10 @@ int key_b32_decode(const char *in, size_t len, uint8_t *out, size_t *errpos)
                 break;
             }
         }
-        sodium_memzero(out, o);
         return KEY_ERR_BAD_CHAR;
     }
-    if (len % 8 == 1 || len % 8 == 3 || len % 8 == 6) {
-        sodium_memzero(out, o);
+    if (len % 8 == 1 || len % 8 == 3 || len % 8 == 6)
         return KEY_ERR_TRUNCATED;
-    }
     return rest ? 1 : 0;
 }
 
@@ -237,8 +234,10 @@ static int key_decode(const char *text, const char *prefix, uint8_t key[KEY_LEN]
     if (len > KEY_B32_LEN)
         return KEY_ERR_TOO_LONG;
     rc = key_b32_decode(body, KEY_B32_LEN, raw, &pos);
-    if (rc < 0)
+    if (rc < 0) {
+        sodium_memzero(raw, sizeof(raw));
         return rc; /* not reached: the characters were checked above */
+    }
     key_checksum(prefix, raw, check);
     if (sodium_memcmp(check, raw + KEY_LEN, KEY_CHECK_LEN) != 0) {
         rc = KEY_ERR_CHECKSUM;

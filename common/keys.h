@@ -114,7 +114,8 @@ int linkid_decode(const char *text, uint8_t id[LINKID_LEN], size_t *errpos)
  * character outside the alphabet; KEY_ERR_TRUNCATED if len is not a length
  * base32 can produce (len % 8 in {1, 3, 6}); or 1 (success, but the unused
  * low bits of the last character are not zero: a non-canonical text).
- * Constant time in the decoded value for valid input.
+ * Constant time in the decoded value for valid input. Whatever it returns,
+ * out may hold decoded bytes: the caller wipes it.
  */
 size_t key_b32_len(size_t nbytes);
 void key_b32_encode(const uint8_t *in, size_t n, char *out);
