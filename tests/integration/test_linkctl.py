@@ -432,7 +432,7 @@ def test_kill9_during_writes():
         p = subprocess.Popen([LINKCTL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=env)
         CHILDREN.append(p)
-        time.sleep(rnd.uniform(0, 0.06))
+        time.sleep(rnd.uniform(0, 0.06) if rnd.random() < 0.6 else 0.3)
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1
