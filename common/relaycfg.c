@@ -286,7 +286,9 @@ static int finish(struct parse_ctx *c, struct cfgparse_error *err)
                              "dead_after (%us)",
                              l->keepalive_ms / 1000, l->dead_after_ms / 1000);
     if (l->max_pending_per_ip > l->max_pending)
-        return cfgparse_fail(err, key_line(c, "max_pending_per_ip"),
+        return cfgparse_fail(err,
+                             key_line(c, "max_pending_per_ip") ? key_line(c, "max_pending_per_ip")
+                                                               : key_line(c, "max_pending"),
                              "max_pending_per_ip (%u) must not exceed max_pending (%u)",
                              l->max_pending_per_ip, l->max_pending);
     if (l->max_conns != 0 && l->max_conns_per_ip > l->max_conns && key_line(c, "max_conns_per_ip"))
