@@ -337,7 +337,8 @@ class FakeRelay:
         if req == "status":
             return {"version": "0.1.0", "uptime_s": 3723, "agents": 2, "pending": 1,
                     "streams_open": 3, "streams_total": 10, "bytes_a_to_b": 100,
-                    "bytes_b_to_a": 200, "auth_failures": 4, "limits_hit": {"max_pending": 5},
+                    "bytes_b_to_a": 200, "auth_failures": 4,
+                    "limits_hit": {"max_pending": 5, "max_conns": 0},
                     "listen": ["127.0.0.1:7700"], "advertise": [], "relay_key": "lrpub1x",
                     "relay_key_id": 1}
         if req == "links":
@@ -383,10 +384,10 @@ def test_live_state():
     relay = FakeRelay(os.path.join(state, "admin.sock"), j["id"])
     try:
         s = runj("status", state=state)
-        check(s["uptime_s"] == 3723 and s["limits_hit"] == {"max_pending": 5}, "status json")
+        check(s["uptime_s"] == 3723 and s["limits_hit"]["max_pending"] == 5, "status json")
         p = run("status", state=state)
-        check("up 1h02m03s" in p.stdout and "max_pending 5" in p.stdout, "status human: %r" %
-              p.stdout)
+        check("up 1h02m03s" in p.stdout and "limits hit:    max_pending 5\n" in p.stdout,
+              "status human: %r" % p.stdout)
         show = runj("link", "show", "live", state=state)
         check(show["relay_running"] is True and show["live"]["a"]["online"] is True, "live json")
         p = run("link", "show", "live", state=state)
@@ -409,6 +410,46 @@ def test_live_state():
     p = run("status", state=state, expect=1)
     check(p.stderr.startswith("linkctl: relay not running"), "stale socket: %r" % p.stderr)
     run("link", "enable", "live", state=state)
+
+
+def test_real_relay():
+    """linkctl against the real linkrelay, when this build has the daemon."""
+    relay = os.path.join(BUILD, "relay", "linkrelay")
+    helptext = subprocess.run([relay, "--help"], capture_output=True, text=True).stdout
+    if "--ready-file" not in helptext:
+        print("skip: linkrelay in this build is not the daemon yet")
+        return
+    state = os.path.join(TMP, "real")
+    j = runj("link", "add", "real", state=state)   # provisioning before the first start
+    ready = os.path.join(state, "ready")
+    log = open(os.path.join(TMP, "relay.log"), "w")
+    p = subprocess.Popen([relay, "--state-dir", state, "--listen", "127.0.0.1:0",
+                          "--ready-file", ready], stdout=log, stderr=log)
+    CHILDREN.append(p)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(ready) and time.time() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        if not check(os.path.exists(ready), "relay became ready"):
+            return
+        s = runj("status", state=state)
+        check(s.get("relay_key") == j["relay_key"], "relay serves the key linkctl provisioned")
+        show = runj("link", "show", "real", state=state)
+        check(show["relay_running"] is True and show["live"] is not None, "live entry: %r" % show)
+        check(show["live"]["a"]["online"] is False, "side a offline")
+        check(runj("link", "revoke", "real", state=state)["result"] == "revoked", "revoke live")
+        info = runj("relay", "info", state=state)
+        check(info["relay_running"] is True and info["relay_key"] == j["relay_key"], "info live")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        log.close()
+    check(p.returncode == 0, "relay stopped cleanly (%s)" % p.returncode)
+    run("status", state=state, expect=1)
 
 
 def test_kill9_during_writes():
@@ -468,6 +509,7 @@ def main():
         test_manage(web)
         test_config_addresses()
         test_live_state()
+        test_real_relay()
         test_kill9_during_writes()
     finally:
         cleanup()
