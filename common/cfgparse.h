@@ -79,4 +79,17 @@ int cfgparse_mode(const char *s, unsigned *out);
 void cfgparse_fmt_duration(uint64_t ms, char *out, size_t cap);
 void cfgparse_fmt_size(uint64_t bytes, char *out, size_t cap);
 
+/* A growing text buffer for the normalisers. Zero-initialise; after any
+ * failed append oom is set and later appends do nothing; the caller takes p
+ * (NUL-terminated) or frees it. */
+struct cfgparse_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+void cfgparse_buf_printf(struct cfgparse_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Returns the names "error", "warn", "info", "debug" of enum log_level. */
+const char *cfgparse_log_level_name(int level);
+
 #endif
