@@ -1,6 +1,7 @@
 #include "acct.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 

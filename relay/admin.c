@@ -128,9 +128,9 @@ static void admin_status(struct relay *r, struct json_w *w)
     json_key(w, "agents");
     json_uint(w, r->st.agents);
     json_key(w, "pending");
-    json_uint(w, r->limits.pending);
+    json_uint(w, r->admit.pending);
     json_key(w, "conns");
-    json_uint(w, r->limits.conns);
+    json_uint(w, r->admit.conns);
     json_key(w, "streams_open");
     json_uint(w, r->st.streams_open);
     json_key(w, "streams_total");
@@ -148,11 +148,11 @@ static void admin_status(struct relay *r, struct json_w *w)
         json_uint(w, r->st.fail[i]);
     }
     json_obj_end(w);
-    json_key(w, "limits_hit");
+    json_key(w, "admit_hit");
     json_obj_begin(w);
-    for (int i = 0; i < LIMITS_COUNT; i++) {
-        json_key(w, limits_name((enum limits_kind)i));
-        json_uint(w, r->limits.hit[i]);
+    for (int i = 0; i < ADMIT_COUNT; i++) {
+        json_key(w, admit_name((enum admit_kind)i));
+        json_uint(w, r->admit.hit[i]);
     }
     json_obj_end(w);
     json_key(w, "listen");

@@ -64,7 +64,7 @@ static void conn_close_impl(struct conn *c, bool rst)
         rst = true;
     }
     if (c->ip != NULL)
-        limits_release(&r->limits, c->ip, c->pending);
+        admit_release(&r->admit, c->ip, c->pending);
     c->pending = false;
     c->ip = NULL;
     if (rst) {
@@ -104,7 +104,7 @@ void conn_established(struct conn *c)
         return;
     c->pending = false;
     if (c->ip != NULL)
-        limits_established(&c->r->limits, c->ip);
+        admit_established(&c->r->admit, c->ip);
 }
 
 static void conn_write_cb(uv_write_t *req, int status)
@@ -180,7 +180,7 @@ static void conn_hs_timeout(uv_timer_t *t)
     struct conn *c = t->data;
 
     if (c->pending && c->state != CONN_WAITING) {
-        c->r->limits.hit[LIMITS_HANDSHAKE]++;
+        c->r->admit.hit[ADMIT_HANDSHAKE]++;
         conn_fail(c, RELAY_FAIL_TIMEOUT);
     }
 }
@@ -278,7 +278,7 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (c->pending) {
         c->preauth_read += (size_t)nread;
         if (c->preauth_read > c->r->cfg.limits.preauth_bytes) {
-            c->r->limits.hit[LIMITS_PREAUTH]++;
+            c->r->admit.hit[ADMIT_PREAUTH]++;
             conn_fail(c, RELAY_FAIL_PREAUTH_BYTES);
             return;
         }
@@ -307,7 +307,7 @@ static void conn_peer_name(struct conn *c)
         port = ntohs(s6->sin6_port);
         snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, port);
     }
-    (void)limits_addr_key((struct sockaddr *)&ss, c->addr_key);
+    (void)admit_addr_key((struct sockaddr *)&ss, c->addr_key);
 }
 
 void conn_accept(struct relay *r, uv_stream_t *server)
@@ -339,11 +339,11 @@ void conn_accept(struct relay *r, uv_stream_t *server)
     }
     conn_peer_name(c);
     c->accepted_ms = relay_now(r);
-    rc = limits_admit(&r->limits, c->addr_key, c->accepted_ms, &c->ip);
+    rc = admit_admit(&r->admit, c->addr_key, c->accepted_ms, &c->ip);
     if (rc != 0) {
         relay_count_fail(r, RELAY_FAIL_LIMIT, c->peer);
         log_debug("conn %" PRIu64 " %s: refused: %s", c->id, c->peer,
-                  rc == -ENOMEM ? "out of memory" : limits_name(limits_kind_of(rc)));
+                  rc == -ENOMEM ? "out of memory" : admit_name(admit_kind_of(rc)));
         c->ip = NULL;
         conn_close(c);
         return;

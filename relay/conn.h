@@ -50,7 +50,7 @@ struct conn {
     uint64_t id;
     char peer[ADDR_TEXT_SIZE]; /* "1.2.3.4:5555" for logs */
     uint8_t addr_key[16];      /* source address for limits */
-    struct limits_ip *ip;
+    struct admit_ip *ip;
     enum conn_state state;
     bool pending; /* counted as pending in limits */
     int handles;  /* open handles; freed when it drops to 0 */

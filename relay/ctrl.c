@@ -352,7 +352,7 @@ static void ctrl_on_open(struct conn *c, uint32_t req_id)
         return;
     }
     if (l->n_streams >= r->cfg.limits.max_streams_per_link) {
-        r->limits.hit[LIMITS_STREAMS_LINK]++;
+        r->admit.hit[ADMIT_STREAMS_LINK]++;
         ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_STREAM_LIMIT);
         return;
     }

@@ -269,7 +269,7 @@ static void relay_on_tick(uv_timer_t *t)
     struct relay *r = t->data;
     uint64_t now = relay_now(r);
 
-    limits_sweep(&r->limits, now);
+    admit_sweep(&r->admit, now);
     if (now - r->fail_window_ms >= RELAY_FAIL_WINDOW_MS) {
         relay_flush_fails(r);
         r->fail_window_ms = now;
@@ -278,7 +278,7 @@ static void relay_on_tick(uv_timer_t *t)
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
 {
-    struct limits_cfg lc = r->limits.cfg;
+    struct admit_cfg lc = r->admit.cfg;
 
     if (cfg->n_listen != r->cfg.n_listen ||
         memcmp(cfg->listen, r->cfg.listen, cfg->n_listen * sizeof(cfg->listen[0])) != 0 ||
@@ -298,7 +298,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     lc.max_conns_per_ip = cfg->limits.max_conns_per_ip;
     if (cfg->limits.max_conns != 0 && cfg->limits.max_conns < r->max_conns)
         lc.max_conns = cfg->limits.max_conns;
-    limits_set_cfg(&r->limits, &lc);
+    admit_set_cfg(&r->admit, &lc);
     log_info("configuration reloaded");
 }
 
@@ -366,7 +366,7 @@ static int relay_load_key(struct relay *r)
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
 {
-    struct limits_cfg lc;
+    struct admit_cfg lc;
     uint32_t budget = relay_fd_budget();
     int rc;
 
@@ -388,7 +388,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     lc.max_conns_per_ip = cfg->limits.max_conns_per_ip;
     lc.max_conns = r->max_conns;
     lc.max_ips = r->max_conns + 65536;
-    rc = limits_init(&r->limits, &lc);
+    rc = admit_init(&r->admit, &lc);
     if (rc == 0)
         rc = ticket_table_new(r->max_conns * 2 + 1024, &r->tickets);
     if (rc == 0)
@@ -463,6 +463,6 @@ void relay_done(struct relay *r)
     r->index = NULL;
     ticket_table_free(r->tickets);
     r->tickets = NULL;
-    limits_done(&r->limits);
+    admit_done(&r->admit);
     relaykey_wipe(&r->key);
 }

@@ -14,7 +14,7 @@
 
 #include <uv.h>
 
-#include "limits.h"
+#include "admit.h"
 #include "relaycfg.h"
 #include "relaykey.h"
 
@@ -87,7 +87,7 @@ struct relay {
 
     struct conn *conns; /* every open connection (list through conn.prev/next) */
     struct ticket_table *tickets;
-    struct limits limits;
+    struct admit admit;
     struct index *index;
     struct acct *acct;
     struct admin *admin;

@@ -8,9 +8,9 @@
 #include <netinet/in.h>
 #include <sodium.h>
 
-#include "limits.h"
+#include "admit.h"
 
-static const struct limits_cfg base_cfg = {
+static const struct admit_cfg base_cfg = {
     .rate = 10,
     .burst = 20,
     .max_pending = 8,
@@ -27,7 +27,7 @@ static void key4(const char *ip, uint8_t out[16])
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     ck_assert_int_eq(inet_pton(AF_INET, ip, &sa.sin_addr), 1);
-    ck_assert_int_eq(limits_addr_key((struct sockaddr *)&sa, out), 0);
+    ck_assert_int_eq(admit_addr_key((struct sockaddr *)&sa, out), 0);
 }
 
 START_TEST(test_bucket_burst_and_rate)
@@ -55,107 +55,107 @@ END_TEST
 
 START_TEST(test_rate_per_ip_at_limit)
 {
-    struct limits l;
-    struct limits_cfg cfg = base_cfg;
-    struct limits_ip *ip;
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip;
     uint8_t a[16], b[16];
 
     cfg.max_conns = cfg.max_conns_per_ip = cfg.max_pending = cfg.max_pending_per_ip = 1000;
-    ck_assert_int_eq(limits_init(&l, &cfg), 0);
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
     key4("10.0.0.1", a);
     key4("10.0.0.2", b);
     for (int i = 0; i < 20; i++)
-        ck_assert_int_eq(limits_admit(&l, a, 0, &ip), 0);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, a, 0, &ip)), LIMITS_RATE);
-    ck_assert_uint_eq(l.hit[LIMITS_RATE], 1);
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &ip)), ADMIT_RATE);
+    ck_assert_uint_eq(l.hit[ADMIT_RATE], 1);
     /* Another address has its own bucket. */
-    ck_assert_int_eq(limits_admit(&l, b, 0, &ip), 0);
+    ck_assert_int_eq(admit_admit(&l, b, 0, &ip), 0);
     /* 100 ms later one more token (10/s). */
-    ck_assert_int_eq(limits_admit(&l, a, 100, &ip), 0);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, a, 100, &ip)), LIMITS_RATE);
-    limits_done(&l);
+    ck_assert_int_eq(admit_admit(&l, a, 100, &ip), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 100, &ip)), ADMIT_RATE);
+    admit_done(&l);
 }
 END_TEST
 
 START_TEST(test_pending_and_conns)
 {
-    struct limits l;
-    struct limits_cfg cfg = base_cfg;
-    struct limits_ip *ip[16];
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip[16];
     uint8_t a[16], b[16], c[16];
     int i;
 
     cfg.max_conns = 12;
-    ck_assert_int_eq(limits_init(&l, &cfg), 0);
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
     key4("10.0.0.1", a);
     key4("10.0.0.2", b);
     key4("10.0.0.3", c);
     /* max_pending_per_ip = 4: the fifth pending from one address is refused. */
     for (i = 0; i < 4; i++)
-        ck_assert_int_eq(limits_admit(&l, a, 0, &ip[i]), 0);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, a, 0, &ip[4])), LIMITS_PENDING_IP);
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip[i]), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &ip[4])), ADMIT_PENDING_IP);
     /* Established ones no longer count as pending but still as conns. */
-    limits_established(&l, ip[0]);
-    limits_established(&l, ip[1]);
-    ck_assert_int_eq(limits_admit(&l, a, 0, &ip[4]), 0);
-    ck_assert_int_eq(limits_admit(&l, a, 0, &ip[5]), 0);
+    admit_established(&l, ip[0]);
+    admit_established(&l, ip[1]);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip[4]), 0);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip[5]), 0);
     /* max_conns_per_ip = 6. */
-    limits_established(&l, ip[2]);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, a, 0, &ip[6])), LIMITS_CONNS_IP);
+    admit_established(&l, ip[2]);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &ip[6])), ADMIT_CONNS_IP);
     /* Global pending = 8: a has 3 pending (3,4,5), b brings 4 more, c 1 more. */
     for (i = 6; i < 10; i++)
-        ck_assert_int_eq(limits_admit(&l, b, 0, &ip[i]), 0);
-    ck_assert_int_eq(limits_admit(&l, c, 0, &ip[10]), 0);
+        ck_assert_int_eq(admit_admit(&l, b, 0, &ip[i]), 0);
+    ck_assert_int_eq(admit_admit(&l, c, 0, &ip[10]), 0);
     ck_assert_uint_eq(l.pending, 8);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, c, 0, &ip[11])), LIMITS_PENDING);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, c, 0, &ip[11])), ADMIT_PENDING);
     /* Global conns = 12: make room in pending, then hit the total. */
-    limits_established(&l, ip[10]);
-    ck_assert_int_eq(limits_admit(&l, c, 0, &ip[11]), 0);
+    admit_established(&l, ip[10]);
+    ck_assert_int_eq(admit_admit(&l, c, 0, &ip[11]), 0);
     ck_assert_uint_eq(l.conns, 12);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, c, 0, &ip[12])), LIMITS_CONNS);
-    limits_release(&l, ip[11], true);
-    ck_assert_int_eq(limits_admit(&l, c, 0, &ip[12]), 0);
-    limits_done(&l);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, c, 0, &ip[12])), ADMIT_CONNS);
+    admit_release(&l, ip[11], true);
+    ck_assert_int_eq(admit_admit(&l, c, 0, &ip[12]), 0);
+    admit_done(&l);
 }
 END_TEST
 
 START_TEST(test_sweep_keeps_rate)
 {
-    struct limits l;
-    struct limits_cfg cfg = base_cfg;
-    struct limits_ip *ip;
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip;
     uint8_t a[16];
 
     cfg.max_ips = 2;
-    ck_assert_int_eq(limits_init(&l, &cfg), 0);
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
     key4("10.0.0.1", a);
-    ck_assert_int_eq(limits_admit(&l, a, 0, &ip), 0);
-    limits_release(&l, ip, true);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip), 0);
+    admit_release(&l, ip, true);
     /* Not yet refilled: the entry stays so the rate is not reset. */
-    limits_sweep(&l, 10);
+    admit_sweep(&l, 10);
     ck_assert_uint_eq(l.nips, 1);
-    limits_sweep(&l, 1000);
+    admit_sweep(&l, 1000);
     ck_assert_uint_eq(l.nips, 0);
-    limits_done(&l);
+    admit_done(&l);
 }
 END_TEST
 
 START_TEST(test_ip_table_limit)
 {
-    struct limits l;
-    struct limits_cfg cfg = base_cfg;
-    struct limits_ip *ip;
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip;
     uint8_t a[16], b[16], c[16];
 
     cfg.max_ips = 2;
-    ck_assert_int_eq(limits_init(&l, &cfg), 0);
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
     key4("10.0.0.1", a);
     key4("10.0.0.2", b);
     key4("10.0.0.3", c);
-    ck_assert_int_eq(limits_admit(&l, a, 0, &ip), 0);
-    ck_assert_int_eq(limits_admit(&l, b, 0, &ip), 0);
-    ck_assert_int_eq(limits_kind_of(limits_admit(&l, c, 0, &ip)), LIMITS_IP_TABLE);
-    limits_done(&l);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip), 0);
+    ck_assert_int_eq(admit_admit(&l, b, 0, &ip), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, c, 0, &ip)), ADMIT_IP_TABLE);
+    admit_done(&l);
 }
 END_TEST
 
@@ -168,15 +168,15 @@ START_TEST(test_addr_key_v6_and_names)
     memset(&s6, 0, sizeof(s6));
     s6.sin6_family = AF_INET6;
     ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr), 1);
-    ck_assert_int_eq(limits_addr_key((struct sockaddr *)&s6, k), 0);
+    ck_assert_int_eq(admit_addr_key((struct sockaddr *)&s6, k), 0);
     ck_assert_int_eq(k[0], 0x20);
     ck_assert_int_eq(k[15], 1);
     memset(&sa, 0, sizeof(sa));
     sa.sa_family = AF_UNIX;
-    ck_assert_int_eq(limits_addr_key(&sa, k), -EAFNOSUPPORT);
-    ck_assert_str_eq(limits_name(LIMITS_RATE), "conn_rate_per_ip");
-    ck_assert_str_eq(limits_name(LIMITS_COUNT), "unknown");
-    ck_assert_int_eq(limits_kind_of(-EINVAL), -1);
+    ck_assert_int_eq(admit_addr_key(&sa, k), -EAFNOSUPPORT);
+    ck_assert_str_eq(admit_name(ADMIT_RATE), "conn_rate_per_ip");
+    ck_assert_str_eq(admit_name(ADMIT_COUNT), "unknown");
+    ck_assert_int_eq(admit_kind_of(-EINVAL), -1);
 }
 END_TEST
 

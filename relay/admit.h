@@ -1,18 +1,18 @@
 /*
- * limits — admission control for new connections (docs/protocol.md §9):
+ * admit — admission control for new connections (docs/protocol.md §9):
  * a per-source-address token bucket for new connections, pending (not yet
  * authenticated or paired) connections per address and in total, all
  * connections per address and in total.
  *
  * Pure bookkeeping, no I/O: the caller passes the time and the peer address.
- * A connection that limits_admit accepted holds a reference to its address
- * entry (struct limits_ip) until limits_release; the entry's memory belongs to
+ * A connection that admit_admit accepted holds a reference to its address
+ * entry (struct admit_ip) until admit_release; the entry's memory belongs to
  * the table and stays valid while referenced. Entries without connections are
  * kept until their bucket has refilled (so closing and reconnecting does not
- * reset the rate) and dropped by limits_sweep.
+ * reset the rate) and dropped by admit_sweep.
  */
-#ifndef LR_LIMITS_H
-#define LR_LIMITS_H
+#ifndef LR_ADMIT_H
+#define LR_ADMIT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,21 +34,21 @@ bool tbucket_take(struct tbucket *b, double rate, double burst, uint64_t now_ms)
 /* True if the bucket would be full at now_ms. */
 bool tbucket_full(const struct tbucket *b, double rate, double burst, uint64_t now_ms);
 
-/* Which limit refused a connection; also the index into limits_hit counters. */
-enum limits_kind {
-    LIMITS_RATE = 0,     /* conn_rate_per_ip */
-    LIMITS_PENDING,      /* max_pending */
-    LIMITS_PENDING_IP,   /* max_pending_per_ip */
-    LIMITS_CONNS_IP,     /* max_conns_per_ip */
-    LIMITS_CONNS,        /* max_conns */
-    LIMITS_IP_TABLE,     /* too many distinct addresses tracked */
-    LIMITS_STREAMS_LINK, /* max_streams_per_link (counted by the caller) */
-    LIMITS_PREAUTH,      /* preauth_bytes (counted by the caller) */
-    LIMITS_HANDSHAKE,    /* handshake_timeout (counted by the caller) */
-    LIMITS_COUNT
+/* Which limit refused a connection; also the index into admit_hit counters. */
+enum admit_kind {
+    ADMIT_RATE = 0,     /* conn_rate_per_ip */
+    ADMIT_PENDING,      /* max_pending */
+    ADMIT_PENDING_IP,   /* max_pending_per_ip */
+    ADMIT_CONNS_IP,     /* max_conns_per_ip */
+    ADMIT_CONNS,        /* max_conns */
+    ADMIT_IP_TABLE,     /* too many distinct addresses tracked */
+    ADMIT_STREAMS_LINK, /* max_streams_per_link (counted by the caller) */
+    ADMIT_PREAUTH,      /* preauth_bytes (counted by the caller) */
+    ADMIT_HANDSHAKE,    /* handshake_timeout (counted by the caller) */
+    ADMIT_COUNT
 };
 
-struct limits_cfg {
+struct admit_cfg {
     double rate;  /* new connections per second per address */
     double burst; /* bucket size */
     uint32_t max_pending;
@@ -58,48 +58,48 @@ struct limits_cfg {
     uint32_t max_ips; /* distinct addresses tracked at once */
 };
 
-struct limits_ip {
-    struct limits_ip *next;
+struct admit_ip {
+    struct admit_ip *next;
     uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
     uint32_t conns;   /* all connections from this address */
     uint32_t pending; /* those not yet authenticated or paired */
     struct tbucket bucket;
 };
 
-struct limits {
-    struct limits_cfg cfg;
-    struct limits_ip **bucket;
+struct admit {
+    struct admit_cfg cfg;
+    struct admit_ip **bucket;
     size_t nbuckets;
     size_t nips;
     uint32_t conns;
     uint32_t pending;
-    uint64_t hit[LIMITS_COUNT];
+    uint64_t hit[ADMIT_COUNT];
     uint8_t hash_key[16];
 };
 
-int limits_init(struct limits *l, const struct limits_cfg *cfg);
-void limits_done(struct limits *l);
+int admit_init(struct admit *l, const struct admit_cfg *cfg);
+void admit_done(struct admit *l);
 /* Takes new values (SIGHUP); current counts are kept. */
-void limits_set_cfg(struct limits *l, const struct limits_cfg *cfg);
+void admit_set_cfg(struct admit *l, const struct admit_cfg *cfg);
 
 /* The 16-byte key of an address (IPv4 mapped into IPv6); -EAFNOSUPPORT. */
-int limits_addr_key(const struct sockaddr *sa, uint8_t out[16]);
+int admit_addr_key(const struct sockaddr *sa, uint8_t out[16]);
 /*
  * Admits a new connection from addr (a 16-byte key) as pending: takes a rate
  * token, checks every limit, counts it. Returns 0 with *out (the reference to
- * pass to the functions below), or -(LIMITS_x + 1000) naming the limit that
+ * pass to the functions below), or -(ADMIT_x + 1000) naming the limit that
  * refused it (also counted in l->hit). -ENOMEM.
  */
-int limits_admit(struct limits *l, const uint8_t addr[16], uint64_t now_ms, struct limits_ip **out);
-/* Turns a limits_admit error back into its enum limits_kind, or -1. */
-int limits_kind_of(int err);
+int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out);
+/* Turns a admit_admit error back into its enum admit_kind, or -1. */
+int admit_kind_of(int err);
 /* The connection authenticated or paired: no longer pending. */
-void limits_established(struct limits *l, struct limits_ip *ip);
-/* The connection closed; was_pending says if limits_established never ran. */
-void limits_release(struct limits *l, struct limits_ip *ip, bool was_pending);
+void admit_established(struct admit *l, struct admit_ip *ip);
+/* The connection closed; was_pending says if admit_established never ran. */
+void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending);
 /* Drops entries without connections whose bucket is full again. */
-void limits_sweep(struct limits *l, uint64_t now_ms);
+void admit_sweep(struct admit *l, uint64_t now_ms);
 /* Static name of a limit for logs and the admin socket ("conn_rate_per_ip"). */
-const char *limits_name(enum limits_kind k);
+const char *admit_name(enum admit_kind k);
 
 #endif

@@ -1,4 +1,4 @@
-#include "limits.h"
+#include "admit.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ bool tbucket_full(const struct tbucket *b, double rate, double burst, uint64_t n
     return c.tokens >= burst;
 }
 
-int limits_init(struct limits *l, const struct limits_cfg *cfg)
+int admit_init(struct admit *l, const struct admit_cfg *cfg)
 {
     size_t n = 64;
 
@@ -56,14 +56,14 @@ int limits_init(struct limits *l, const struct limits_cfg *cfg)
     return 0;
 }
 
-void limits_done(struct limits *l)
+void admit_done(struct admit *l)
 {
     if (l->bucket == NULL)
         return;
     for (size_t i = 0; i < l->nbuckets; i++) {
-        struct limits_ip *e = l->bucket[i];
+        struct admit_ip *e = l->bucket[i];
         while (e != NULL) {
-            struct limits_ip *next = e->next;
+            struct admit_ip *next = e->next;
             free(e);
             e = next;
         }
@@ -72,13 +72,13 @@ void limits_done(struct limits *l)
     l->bucket = NULL;
 }
 
-void limits_set_cfg(struct limits *l, const struct limits_cfg *cfg)
+void admit_set_cfg(struct admit *l, const struct admit_cfg *cfg)
 {
     /* The table size stays; max_ips only bounds how many entries it holds. */
     l->cfg = *cfg;
 }
 
-int limits_addr_key(const struct sockaddr *sa, uint8_t out[16])
+int admit_addr_key(const struct sockaddr *sa, uint8_t out[16])
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
@@ -98,7 +98,7 @@ int limits_addr_key(const struct sockaddr *sa, uint8_t out[16])
 
 /* Keyed hash: source addresses are chosen by the peer, so a predictable hash
  * would let one fill a single chain. */
-static size_t limits_slot(const struct limits *l, const uint8_t addr[16])
+static size_t admit_slot(const struct admit *l, const uint8_t addr[16])
 {
     uint8_t h[crypto_shorthash_BYTES];
     uint64_t v;
@@ -108,32 +108,32 @@ static size_t limits_slot(const struct limits *l, const uint8_t addr[16])
     return (size_t)(v & (l->nbuckets - 1));
 }
 
-static struct limits_ip *limits_lookup(struct limits *l, const uint8_t addr[16])
+static struct admit_ip *admit_lookup(struct admit *l, const uint8_t addr[16])
 {
-    for (struct limits_ip *e = l->bucket[limits_slot(l, addr)]; e != NULL; e = e->next) {
+    for (struct admit_ip *e = l->bucket[admit_slot(l, addr)]; e != NULL; e = e->next) {
         if (memcmp(e->addr, addr, 16) == 0)
             return e;
     }
     return NULL;
 }
 
-static int limits_refuse(struct limits *l, enum limits_kind k)
+static int admit_refuse(struct admit *l, enum admit_kind k)
 {
     l->hit[k]++;
     return -((int)k + 1000);
 }
 
-int limits_kind_of(int err)
+int admit_kind_of(int err)
 {
-    if (err <= -1000 && err > -(1000 + LIMITS_COUNT))
+    if (err <= -1000 && err > -(1000 + ADMIT_COUNT))
         return -err - 1000;
     return -1;
 }
 
-static int limits_get_ip(struct limits *l, const uint8_t addr[16], uint64_t now_ms,
-                         struct limits_ip **out)
+static int admit_get_ip(struct admit *l, const uint8_t addr[16], uint64_t now_ms,
+                         struct admit_ip **out)
 {
-    struct limits_ip *e = limits_lookup(l, addr);
+    struct admit_ip *e = admit_lookup(l, addr);
     size_t slot;
 
     if (e != NULL) {
@@ -141,16 +141,16 @@ static int limits_get_ip(struct limits *l, const uint8_t addr[16], uint64_t now_
         return 0;
     }
     if (l->nips >= l->cfg.max_ips) {
-        limits_sweep(l, now_ms);
+        admit_sweep(l, now_ms);
         if (l->nips >= l->cfg.max_ips)
-            return limits_refuse(l, LIMITS_IP_TABLE);
+            return admit_refuse(l, ADMIT_IP_TABLE);
     }
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -ENOMEM;
     memcpy(e->addr, addr, 16);
     tbucket_init(&e->bucket, l->cfg.burst, now_ms);
-    slot = limits_slot(l, addr);
+    slot = admit_slot(l, addr);
     e->next = l->bucket[slot];
     l->bucket[slot] = e;
     l->nips++;
@@ -158,25 +158,25 @@ static int limits_get_ip(struct limits *l, const uint8_t addr[16], uint64_t now_
     return 0;
 }
 
-int limits_admit(struct limits *l, const uint8_t addr[16], uint64_t now_ms, struct limits_ip **out)
+int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out)
 {
-    struct limits_ip *e;
+    struct admit_ip *e;
     int rc;
 
     if (l->conns >= l->cfg.max_conns)
-        return limits_refuse(l, LIMITS_CONNS);
-    rc = limits_get_ip(l, addr, now_ms, &e);
+        return admit_refuse(l, ADMIT_CONNS);
+    rc = admit_get_ip(l, addr, now_ms, &e);
     if (rc < 0)
         return rc;
     /* The rate is charged first: a refused attempt still spends a token. */
     if (!tbucket_take(&e->bucket, l->cfg.rate, l->cfg.burst, now_ms))
-        return limits_refuse(l, LIMITS_RATE);
+        return admit_refuse(l, ADMIT_RATE);
     if (e->conns >= l->cfg.max_conns_per_ip)
-        return limits_refuse(l, LIMITS_CONNS_IP);
+        return admit_refuse(l, ADMIT_CONNS_IP);
     if (l->pending >= l->cfg.max_pending)
-        return limits_refuse(l, LIMITS_PENDING);
+        return admit_refuse(l, ADMIT_PENDING);
     if (e->pending >= l->cfg.max_pending_per_ip)
-        return limits_refuse(l, LIMITS_PENDING_IP);
+        return admit_refuse(l, ADMIT_PENDING_IP);
     e->conns++;
     e->pending++;
     l->conns++;
@@ -185,7 +185,7 @@ int limits_admit(struct limits *l, const uint8_t addr[16], uint64_t now_ms, stru
     return 0;
 }
 
-void limits_established(struct limits *l, struct limits_ip *ip)
+void admit_established(struct admit *l, struct admit_ip *ip)
 {
     if (ip->pending > 0)
         ip->pending--;
@@ -193,22 +193,22 @@ void limits_established(struct limits *l, struct limits_ip *ip)
         l->pending--;
 }
 
-void limits_release(struct limits *l, struct limits_ip *ip, bool was_pending)
+void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending)
 {
     if (was_pending)
-        limits_established(l, ip);
+        admit_established(l, ip);
     if (ip->conns > 0)
         ip->conns--;
     if (l->conns > 0)
         l->conns--;
 }
 
-void limits_sweep(struct limits *l, uint64_t now_ms)
+void admit_sweep(struct admit *l, uint64_t now_ms)
 {
     for (size_t i = 0; i < l->nbuckets; i++) {
-        struct limits_ip **pp = &l->bucket[i];
+        struct admit_ip **pp = &l->bucket[i];
         while (*pp != NULL) {
-            struct limits_ip *e = *pp;
+            struct admit_ip *e = *pp;
             if (e->conns == 0 && tbucket_full(&e->bucket, l->cfg.rate, l->cfg.burst, now_ms)) {
                 *pp = e->next;
                 free(e);
@@ -220,14 +220,14 @@ void limits_sweep(struct limits *l, uint64_t now_ms)
     }
 }
 
-const char *limits_name(enum limits_kind k)
+const char *admit_name(enum admit_kind k)
 {
-    static const char *const names[LIMITS_COUNT] = {
+    static const char *const names[ADMIT_COUNT] = {
         "conn_rate_per_ip",     "max_pending",   "max_pending_per_ip",
         "max_conns_per_ip",     "max_conns",     "max_ips",
         "max_streams_per_link", "preauth_bytes", "handshake_timeout",
     };
-    if ((unsigned)k >= LIMITS_COUNT)
+    if ((unsigned)k >= ADMIT_COUNT)
         return "unknown";
     return names[k];
 }
