@@ -148,7 +148,7 @@ static void admin_status(struct relay *r, struct json_w *w)
         json_uint(w, r->st.fail[i]);
     }
     json_obj_end(w);
-    json_key(w, "admit_hit");
+    json_key(w, "limits_hit");
     json_obj_begin(w);
     for (int i = 0; i < ADMIT_COUNT; i++) {
         json_key(w, admit_name((enum admit_kind)i));
