@@ -131,7 +131,7 @@ int admit_kind_of(int err)
 }
 
 static int admit_get_ip(struct admit *l, const uint8_t addr[16], uint64_t now_ms,
-                         struct admit_ip **out)
+                        struct admit_ip **out)
 {
     struct admit_ip *e = admit_lookup(l, addr);
     size_t slot;

@@ -139,6 +139,18 @@ int conn_write(struct conn *c, const void *data, size_t len)
     return rc;
 }
 
+bool conn_eof_was_reset(struct conn *c)
+{
+    uv_os_fd_t fd;
+    char b;
+    ssize_t n;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return false;
+    n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
 static void conn_flush_timeout(uv_timer_t *t)
 {
     conn_close(t->data);
@@ -264,7 +276,7 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread < 0) {
-        if (c->state == CONN_WAITING && nread == UV_EOF) {
+        if (c->state == CONN_WAITING && nread == UV_EOF && !conn_eof_was_reset(c)) {
             splice_waiting_eof(c);
             uv_read_stop(h);
         } else if (c->pending) {

@@ -92,6 +92,10 @@ int conn_write(struct conn *c, const void *data, size_t len);
 /* Stops reading, shuts the write side down after what is queued, then closes
  * (bounded by a short timer). For CLOSE messages (§5: close right after). */
 void conn_close_after_flush(struct conn *c);
+/* libuv reports UV_EOF when the kernel signals a hang-up after a short read,
+ * also when the peer sent RST rather than FIN. This peeks at the socket after
+ * UV_EOF: true if it was really a reset (the error is then consumed). */
+bool conn_eof_was_reset(struct conn *c);
 /* Re-arms the connection timer (repeat 0 = one-shot). */
 void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb);
 

@@ -318,12 +318,13 @@ static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CONN_CLOSED || s == NULL || nread == 0)
         return;
     dst = s->leg[1 - c->leg];
-    if (nread == UV_EOF) {
+    if (nread == UV_EOF && !conn_eof_was_reset(c)) {
         splice_forward_eof(s, c->leg);
         return;
     }
     if (nread < 0) {
-        splice_abort(s, STORE_CAUSE_RESET, uv_strerror((int)nread));
+        splice_abort(s, STORE_CAUSE_RESET,
+                     nread == UV_EOF ? "connection reset by peer" : uv_strerror((int)nread));
         return;
     }
     s->bytes[c->leg] += (uint64_t)nread;
