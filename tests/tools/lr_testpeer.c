@@ -660,6 +660,30 @@ static bool mode_slowread(const struct opts *o, struct pair *p)
     return a_err != 0 && b_err != 0;
 }
 
+/* Answers PINGs and prints anything else the sessions say, without blocking. */
+static void pair_service(struct pair *p)
+{
+    for (int i = 0; i < 2; i++) {
+        struct msg m;
+        while (p->s[i].fd >= 0 && wait_in(p->s[i].fd, 0) == 0) {
+            int rc = sess_recv(&p->s[i], &m, 1000);
+            if (rc != 0) {
+                printf("%c.session=ended\n", 'a' + i);
+                close(p->s[i].fd);
+                p->s[i].fd = -1;
+                break;
+            }
+            if (m.type == MSG_PING) {
+                struct msg pong = {.type = MSG_PONG};
+                pong.u.nonce = m.u.nonce;
+                sess_send(&p->s[i], &pong);
+            } else {
+                print_msg(i == 0 ? "a" : "b", &m);
+            }
+        }
+    }
+}
+
 /* Trickles bytes both ways until a leg fails; reports what the sessions say. */
 static bool mode_hold(const struct opts *o, struct pair *p)
 {
@@ -693,15 +717,16 @@ static bool mode_hold(const struct opts *o, struct pair *p)
         }
         if (now_ms() - last >= 50)
             last = now_ms();
+        pair_service(p);
         usleep(5000);
     }
+    for (uint64_t t1 = now_ms(); now_ms() - t1 < 1000;) {
+        pair_service(p);
+        usleep(10000);
+    }
     for (int i = 0; i < 2; i++) {
-        struct msg m;
-        int rc = sess_expect(&p->s[i], i == 0 ? "a" : "b", MSG_CLOSE, &m, 2000);
-        if (rc == 0)
-            print_msg(i == 0 ? "a" : "b", &m);
-        else if (rc != -ECONNABORTED)
-            printf("%c.session=%s\n", 'a' + i, rc == -ETIMEDOUT ? "up" : "ended");
+        if (p->s[i].fd >= 0)
+            printf("%c.session=up\n", 'a' + i);
     }
     return err[0] == ECONNRESET && err[1] == ECONNRESET;
 }
