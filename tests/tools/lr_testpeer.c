@@ -626,40 +626,6 @@ static bool mode_reset(const struct opts *o, struct pair *p)
     return rc == -ECONNRESET;
 }
 
-static bool mode_slowread(const struct opts *o, struct pair *p)
-{
-    static uint8_t buf[65536];
-    uint64_t t0 = now_ms(), sent = 0, got = 0, last = t0;
-    int a_err = 0, b_err = 0;
-
-    randombytes_buf(buf, sizeof(buf));
-    while (now_ms() - t0 < (uint64_t)o->hold_ms && (a_err == 0 || b_err == 0)) {
-        if (a_err == 0) {
-            ssize_t w = send(p->leg[0], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (w > 0)
-                sent += (uint64_t)w;
-            else if (w < 0 && errno != EAGAIN)
-                a_err = errno;
-        }
-        if (b_err == 0 && now_ms() - last >= 100) {
-            size_t want = (size_t)(o->read_rate / 10);
-            ssize_t r = recv(p->leg[1], buf, want > 0 ? want : 1, MSG_DONTWAIT);
-            last = now_ms();
-            if (r > 0)
-                got += (uint64_t)r;
-            else if (r == 0)
-                b_err = EPIPE;
-            else if (errno != EAGAIN)
-                b_err = errno;
-        }
-        usleep(10000);
-    }
-    printf("a.sent=%" PRIu64 " b.received=%" PRIu64 " a.err=%d b.err=%d elapsed_ms=%" PRIu64 "\n",
-           sent, got, a_err, b_err, now_ms() - t0);
-    fflush(stdout);
-    return a_err != 0 && b_err != 0;
-}
-
 /* Answers PINGs and prints anything else the sessions say, without blocking. */
 static void pair_service(struct pair *p)
 {
@@ -682,6 +648,44 @@ static void pair_service(struct pair *p)
             }
         }
     }
+}
+
+static bool mode_slowread(const struct opts *o, struct pair *p)
+{
+    static uint8_t buf[65536];
+    uint64_t t0 = now_ms(), sent = 0, got = 0, last = t0, a_ms = 0;
+    int a_err = 0, b_err = 0, rc;
+
+    randombytes_buf(buf, sizeof(buf));
+    while (now_ms() - t0 < (uint64_t)o->hold_ms && a_err == 0) {
+        ssize_t w = send(p->leg[0], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0)
+            sent += (uint64_t)w;
+        else if (w < 0 && errno != EAGAIN)
+            a_err = errno;
+        if (now_ms() - last >= 100) {
+            size_t want = (size_t)(o->read_rate / 10);
+            ssize_t r = recv(p->leg[1], buf, want > 0 ? want : 1, MSG_DONTWAIT);
+            last = now_ms();
+            if (r > 0)
+                got += (uint64_t)r;
+            else if (r == 0 || (r < 0 && errno != EAGAIN))
+                b_err = r == 0 ? EPIPE : errno;
+        }
+        pair_service(p);
+        usleep(10000);
+    }
+    a_ms = now_ms() - t0;
+    /* The reader's kernel buffer still holds what the relay wrote before the
+     * reset; read it fast to see how the leg ended (RST, not EOF). */
+    if (b_err == 0) {
+        rc = drain(p->leg[1], 10000, &got);
+        b_err = rc == 0 ? EPIPE : -rc;
+    }
+    printf("a.sent=%" PRIu64 " b.received=%" PRIu64 " a.err=%d b.err=%d a.err_ms=%" PRIu64 "\n",
+           sent, got, a_err, b_err, a_ms);
+    fflush(stdout);
+    return a_err == ECONNRESET && b_err == ECONNRESET;
 }
 
 /* Trickles bytes both ways until a leg fails; reports what the sessions say. */
