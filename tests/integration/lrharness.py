@@ -230,6 +230,29 @@ def wait_for(pred, timeout=5.0, step=0.02):
     return pred()
 
 
+class Reader:
+    """Collects (time, line) from a background process's stdout."""
+
+    def __init__(self, proc):
+        import threading
+        self.lines = []
+        self.t = threading.Thread(target=self.run, args=(proc,), daemon=True)
+        self.t.start()
+
+    def run(self, proc):
+        for line in proc.stdout:
+            self.lines.append((time.time(), line.strip()))
+
+    def find(self, prefix):
+        for t, l in self.lines:
+            if l.startswith(prefix):
+                return t, l
+        return None
+
+    def text(self):
+        return "\n".join(l for _, l in self.lines)
+
+
 class Checks:
     """Collects named checks; prints each; fails the test at the end."""
 

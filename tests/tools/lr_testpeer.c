@@ -765,12 +765,17 @@ static int cmd_pair(const struct opts *o)
 
     memset(&p, 0, sizeof(p));
     p.leg[0] = p.leg[1] = -1;
+    bool a_sees_peer = false;
     for (int side = 0; side < 2; side++) {
         if (sess_open(o, side, &p.s[side], &w, &why) != 0 || w.type != MSG_WELCOME)
             die(why);
+        if (side == 0)
+            a_sees_peer = w.u.welcome.peer_online;
     }
-    /* b's arrival tells a the peer is online. */
-    if (sess_expect(&p.s[0], "a", MSG_PEER, &w, IO_TIMEOUT_MS) != 0 || !w.u.peer_online)
+    /* b's arrival tells a the peer is online (unless b was online already,
+     * replaced now by our session: newest wins, no PEER flapping). */
+    if (!a_sees_peer &&
+        (sess_expect(&p.s[0], "a", MSG_PEER, &w, IO_TIMEOUT_MS) != 0 || !w.u.peer_online))
         die("peer online");
     if (strcmp(o->mode, "race") == 0) {
         ok = mode_race(o, &p);
