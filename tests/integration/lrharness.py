@@ -59,12 +59,13 @@ def priv_raw(text):
 
 
 class Relay:
-    def __init__(self, limits=None, extra_relay=None, log_level="info"):
+    def __init__(self, limits=None, extra_relay=None, log_level="info", fast=True, nofile=None):
         self.dir = tempfile.mkdtemp(prefix="lrtest.")
         self.proc = None
         self.peers = []
         self.logf = None
-        lim = dict(FAST_LIMITS)
+        self.nofile = nofile
+        lim = dict(FAST_LIMITS) if fast else {}
         lim.update(limits or {})
         self.limits = lim
         with open(os.path.join(self.dir, "linkrelay.conf"), "w") as f:
@@ -83,9 +84,14 @@ class Relay:
             os.unlink(ready)
         self.logpath = os.path.join(self.dir, "relay.log")
         self.logf = open(self.logpath, "ab")
+        pre = None
+        if self.nofile is not None:
+            import resource
+            soft, hard = self.nofile
+            pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         self.proc = subprocess.Popen(
             [RELAY, "--state-dir", self.dir, "--ready-file", ready] + list(extra_args),
-            stdout=self.logf, stderr=subprocess.STDOUT)
+            stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre)
         deadline = time.time() + 10
         while not os.path.exists(ready):
             if self.proc.poll() is not None:
