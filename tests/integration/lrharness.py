@@ -126,23 +126,41 @@ class Relay:
             self.proc.kill()
             rc = self.proc.wait()
         self.proc = None
+        for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if m in self.log():
+                print(self.log()[-6000:])
+                raise AssertionError("sanitizer report in the relay log")
         return rc
 
     def close(self):
+        """Stops everything; raises if the relay did not stop cleanly or a
+        sanitizer reported anything (so every test checks that too)."""
         for p in self.peers:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        rc = None
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = "hung"
         self.proc = None
+        log = self.log()
         if self.logf:
             self.logf.close()
         if os.environ.get("LR_KEEP_TMP"):
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        bad = [m for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                           "handle still open") if m in log]
+        if bad or rc not in (None, 0):
+            print(log[-6000:])
+            raise AssertionError("relay did not stop cleanly (exit %s, %s)" % (rc, bad))
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
