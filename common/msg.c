@@ -25,6 +25,26 @@ static bool addr_ok(const struct msg_str *s)
     return s->len >= 1 && s->len <= MSG_MAX_ADDR && s->p != NULL && memchr(s->p, 0, s->len) == NULL;
 }
 
+static bool type_known(int t)
+{
+    switch (t) {
+    case MSG_WELCOME:
+    case MSG_PEER:
+    case MSG_STREAM:
+    case MSG_OPEN_FAIL:
+    case MSG_CLOSE:
+    case MSG_ADDRS:
+    case MSG_REDIRECT:
+    case MSG_GOING_AWAY:
+    case MSG_PING:
+    case MSG_PONG:
+    case MSG_OPEN:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool close_reason_ok(int r)
 {
     return r >= MSG_CLOSE_REVOKED && r <= MSG_CLOSE_LIMIT;
@@ -319,7 +339,7 @@ int msg_decode(const uint8_t *p, size_t n, struct msg *out)
     cur_init(&c, p, n);
     if (cur_u8(&c, &type) != 0)
         return MSG_E_SHORT;
-    if (strcmp(msg_type_name(type), "unknown") == 0)
+    if (!type_known(type))
         return MSG_E_TYPE; /* v1 peers do not skip unknown types (§5) */
     m.type = (enum msg_type)type;
     rc = get_body(&c, &m);

@@ -31,8 +31,8 @@ struct sample {
 #define ENC(lit) lit, sizeof(lit) - 1
 
 /* One or more valid messages of every type, with their encodings. Built in a
- * function because the strings are pointers. */
-static size_t samples(struct sample *out)
+ * function because the strings are pointers. First half: WELCOME to OPEN_FAIL. */
+static size_t samples_a(struct sample *out)
 {
     size_t n = 0;
     struct msg m;
@@ -72,6 +72,15 @@ static size_t samples(struct sample *out)
     out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x07\x01")};
     m.u.open_fail = (struct msg_open_fail){0, MSG_OPEN_FAIL_RATE_LIMITED};
     out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x00\x05")};
+
+    return n;
+}
+
+/* The second half of the samples: CLOSE to OPEN. */
+static size_t samples_b(struct sample *out)
+{
+    size_t n = 0;
+    struct msg m;
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_CLOSE;
@@ -122,6 +131,13 @@ static size_t samples(struct sample *out)
 }
 
 #define MAX_SAMPLES 32
+
+static size_t samples(struct sample *out)
+{
+    size_t n = samples_a(out);
+
+    return n + samples_b(out + n);
+}
 
 static void assert_str_eq(const struct msg_str *a, const struct msg_str *b)
 {
