@@ -189,7 +189,8 @@ int noise_hs_split(struct noise_hs *hs, struct noise_cs *send, struct noise_cs *
 int noise_hs_split_keys(struct noise_hs *hs, uint8_t send_key[NOISE_KEY_LEN],
                         uint8_t recv_key[NOISE_KEY_LEN]);
 
-/* sodium_memzero of the whole state; safe on a zeroed or failed state. */
+/* sodium_memzero of the whole state; safe on a zeroed or failed state. A wiped
+ * state refuses every call (NOISE_ERR_STATE) until noise_hs_init again. */
 void noise_hs_wipe(struct noise_hs *hs);
 
 /* A CipherState with key k and nonce 0 (InitializeKey). */

@@ -267,6 +267,9 @@ START_TEST(test_xk_kk_random_ephemeral)
     noise_hs_wipe(&hr);
     ck_assert(!noise_hs_done(&hi));
     ck_assert_ptr_null(noise_hs_remote_static(&hi));
+    ck_assert_int_eq(noise_hs_write_message(&hi, NULL, 0, ct, sizeof(ct), &n), NOISE_ERR_STATE);
+    ck_assert_int_eq(noise_hs_read_message(&hr, ct, 48, pt, sizeof(pt), &pn), NOISE_ERR_STATE);
+    ck_assert_int_eq(noise_hs_handshake_hash(&hi, h1), NOISE_ERR_STATE);
 }
 END_TEST
 
@@ -543,6 +546,43 @@ START_TEST(test_transport_limits)
 }
 END_TEST
 
+/* docs/protocol.md §4.1 and §7.1 sizes, and split_keys agreeing across roles. */
+START_TEST(test_wire_sizes_and_split_keys)
+{
+    struct noise_hs hi, hr;
+    uint8_t m[256], out[256], is[32], ir[32], rs_[32], rr[32];
+    size_t n, pn;
+
+    pair_init(NOISE_XK, &hi, &hr);
+    ck_assert_int_eq(noise_hs_write_message(&hi, NULL, 0, m, sizeof(m), &n), 0);
+    ck_assert_uint_eq(n, 48);
+    ck_assert_int_eq(noise_hs_read_message(&hr, m, n, out, sizeof(out), &pn), 0);
+    ck_assert_int_eq(noise_hs_write_message(&hr, NULL, 0, m, sizeof(m), &n), 0);
+    ck_assert_uint_eq(n, 48);
+    ck_assert_int_eq(noise_hs_read_message(&hi, m, n, out, sizeof(out), &pn), 0);
+    ck_assert_int_eq(
+        noise_hs_write_message(&hi, auth_payload, sizeof(auth_payload), m, sizeof(m), &n), 0);
+    ck_assert_uint_eq(n, 64 + sizeof(auth_payload));
+    ck_assert_int_eq(noise_hs_read_message(&hr, m, n, out, sizeof(out), &pn), 0);
+    ck_assert_int_eq(noise_hs_split_keys(&hi, is, ir), 0);
+    ck_assert_int_eq(noise_hs_split_keys(&hr, rs_, rr), 0);
+    ck_assert_mem_eq(is, rr, 32);
+    ck_assert_mem_eq(ir, rs_, 32);
+    ck_assert(memcmp(is, ir, 32) != 0);
+    ck_assert_int_eq(noise_hs_split_keys(&hr, rs_, rr), NOISE_ERR_STATE);
+
+    /* KK: e, es, ss + HELLO = 32 + 3 + 16; e, ee, se + HELLO the same. */
+    pair_init(NOISE_KK, &hi, &hr);
+    ck_assert_int_eq(noise_hs_write_message(&hi, hello, 3, m, sizeof(m), &n), 0);
+    ck_assert_uint_eq(n, 51);
+    ck_assert_int_eq(noise_hs_read_message(&hr, m, n, out, sizeof(out), &pn), 0);
+    ck_assert_int_eq(noise_hs_write_message(&hr, hello, 3, m, sizeof(m), &n), 0);
+    ck_assert_uint_eq(n, 51);
+    ck_assert_int_eq(noise_hs_read_message(&hi, m, n, out, sizeof(out), &pn), 0);
+    ck_assert(noise_hs_done(&hi) && noise_hs_done(&hr));
+}
+END_TEST
+
 static Suite *noise_suite(void)
 {
     Suite *s = suite_create("noise");
@@ -557,6 +597,7 @@ static Suite *noise_suite(void)
     tcase_add_test(tc, test_init_args);
     tcase_add_test(tc, test_buffers);
     tcase_add_test(tc, test_transport_limits);
+    tcase_add_test(tc, test_wire_sizes_and_split_keys);
     suite_add_tcase(s, tc);
     return s;
 }
