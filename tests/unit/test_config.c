@@ -191,7 +191,18 @@ START_TEST(test_ini_driver)
     ck_assert_int_eq(run_ini("[a]\nx=1\nnovalue\ny=2\n", &r, &err), -EINVAL);
     cfgparse_error_format(&err, msg, sizeof(msg));
     ck_assert_str_eq(msg, "line 3: syntax error: expected 'key = value' or '[section]'");
-    ck_assert_str_eq(r.log, ""); /* nothing was handed over */
+    /* Keys above the bad line were handed over, nothing below it. */
+    ck_assert_str_eq(r.log, "S1[a]K2[a]x=1;");
+    /* Errors come out in file order: a handler's error above a syntax error
+     * wins; a section above it is reported before it. */
+    r.fail_line = 2;
+    ck_assert_int_eq(run_ini("[a]\nx=1\nnovalue\n", &r, &err), -EINVAL);
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_str_eq(err.msg, "refused x");
+    r.fail_line = -1;
+    ck_assert_int_eq(run_ini("[a]\n[b]\nnovalue\n[c]\n", &r, &err), -EINVAL);
+    ck_assert_str_eq(r.log, "S1[a]S2[b]");
+    ck_assert_int_eq(err.line, 3);
     ck_assert_int_eq(run_ini("[a]\n\n[broken\n", &r, &err), -EINVAL);
     ck_assert_int_eq(err.line, 3);
     ck_assert_str_eq(err.msg, "missing ']' in section header");
@@ -401,6 +412,11 @@ START_TEST(test_relay_errors)
     relay_err("[relay]\nadmin_socket_mode = 0686\n",
               "line 2: admin_socket_mode: '0686' is not an octal mode");
     relay_err("[relay]\nstate_dir =\n", "line 2: state_dir must not be empty");
+    /* The first error in the file is the one reported. */
+    relay_err("[relay]\nlisen = 1.2.3.4:5\n[link]\nx\n", "line 2: unknown key 'lisen' in [relay]");
+    relay_err("[relay]\n[bogus]\nx\n", "line 2: unknown section [bogus]");
+    relay_err("[relay]\nlog_level = info\nx\n", "line 3: syntax error: expected 'key = value' or "
+                                                "'[section]'");
 }
 END_TEST
 
