@@ -136,6 +136,7 @@ struct rec {
     int fail_line;
 };
 
+static void rec_add(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rec_add(struct rec *r, const char *fmt, ...)
 {
     size_t n = strlen(r->log);
