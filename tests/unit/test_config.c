@@ -449,8 +449,33 @@ START_TEST(test_relay_limit_errors)
               "line 2: max_pending_per_ip (64) must not exceed max_pending (10)");
     relay_err("[limits]\nmax_pending_per_ip = 2000\n",
               "line 2: max_pending_per_ip (2000) must not exceed max_pending (1024)");
+    relay_err("[limits]\nmax_conns = 100\nmax_conns_per_ip = 101\n",
+              "line 3: max_conns_per_ip (101) must not exceed max_conns (100)");
+    relay_err("[limits]\nmax_conns = 100\nmax_conns_per_ip = 100\nmax_pending = 0\n",
+              "line 4: max_pending: '0' is out of range (1..1000000)");
     relay_err("[limits]\npreauth_bytes = 255\n",
               "line 2: preauth_bytes: '255' is out of range (256..1048576)");
+}
+END_TEST
+
+/* An advertised address travels as str8: 255 bytes ok, 256 not. */
+START_TEST(test_relay_advertise_length)
+{
+    char text[1024], host[300];
+    struct relaycfg cfg;
+    struct cfgparse_error err;
+
+    /* 63+1+63+1+63+1+57 = 249 characters of host, ":65535" -> 255 bytes. */
+    memset(host, 'h', 249);
+    host[63] = host[127] = host[191] = '.';
+    host[249] = '\0';
+    snprintf(text, sizeof(text), "[relay]\nadvertise = %s:65535\n", host);
+    ck_assert_int_eq(relaycfg_parse(text, &cfg, &err), 0);
+    ck_assert_uint_eq(strlen(cfg.advertise[0].host) + 6, 255);
+    host[249] = 'h';
+    host[250] = '\0';
+    snprintf(text, sizeof(text), "[relay]\nadvertise = %s:65535\n", host);
+    relay_err(text, "line 2: advertise address longer than 255 bytes");
 }
 END_TEST
 
@@ -838,6 +863,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_errors);
     tcase_add_test(tc, test_relay_limit_errors);
     tcase_add_test(tc, test_relay_listen_count);
+    tcase_add_test(tc, test_relay_advertise_length);
     tcase_add_test(tc, test_agent_token_link);
     tcase_add_test(tc, test_agent_explicit_link);
     tcase_add_test(tc, test_agent_byo_token_key_file);
