@@ -131,6 +131,8 @@ static int set_addr(struct parse_ctx *c, const struct keydef *k, const char *val
     rc = addr_parse(value, listen ? ADDR_PORT0_OK | ADDR_NUMERIC_ONLY : 0, &a);
     if (rc != 0)
         return cfgparse_fail(err, line, "%s '%.80s': %s", k->name, value, addr_strerror(rc));
+    if (!listen && strlen(value) > 255)
+        return cfgparse_fail(err, line, "advertise address longer than 255 bytes");
     for (size_t i = 0; i < *n; i++)
         if (v[i].port == a.port && strcmp(v[i].host, a.host) == 0)
             return cfgparse_fail(err, line, "duplicate %s address '%.80s'", k->name, value);
@@ -286,7 +288,9 @@ static int finish(struct parse_ctx *c, struct cfgparse_error *err)
                              "dead_after (%us)",
                              l->keepalive_ms / 1000, l->dead_after_ms / 1000);
     if (l->max_pending_per_ip > l->max_pending)
-        return cfgparse_fail(err, key_line(c, "max_pending_per_ip"),
+        return cfgparse_fail(err,
+                             key_line(c, "max_pending_per_ip") ? key_line(c, "max_pending_per_ip")
+                                                               : key_line(c, "max_pending"),
                              "max_pending_per_ip (%u) must not exceed max_pending (%u)",
                              l->max_pending_per_ip, l->max_pending);
     if (l->max_conns != 0 && l->max_conns_per_ip > l->max_conns && key_line(c, "max_conns_per_ip"))
