@@ -1,0 +1,165 @@
+/*
+ * msg — control messages of docs/protocol.md §5 (the plaintext inside a
+ * control transport frame): one tagged struct, one encoder, one decoder.
+ *
+ * Strings: a decoded str8 (relay_version, text, addresses) is a struct msg_str
+ * pointing INTO the decoder's input, not NUL-terminated, valid exactly as long
+ * as that input buffer is and unchanged. Copy what must outlive the buffer
+ * (msg_str_cstr makes a NUL-terminated copy). For encoding, msg_str points at
+ * caller memory that must stay valid during the msg_encode call.
+ *
+ * Secrets: a STREAM message carries a ticket (a one-time secret) copied into
+ * the struct; sodium_memzero a struct msg that held one when done with it.
+ *
+ * Both directions enforce the same rules (§1, §5): msg_encode refuses to
+ * produce a message msg_decode would reject, so a bug on our side is an error
+ * return here rather than a peer closing on us. msg_decode is total: any
+ * input gives 0 or a msg_error, and *out is written only on success.
+ */
+#ifndef LR_MSG_H
+#define LR_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSG_MAX_LEN     4096u /* largest control message (§4.2) */
+#define MSG_TICKET_LEN  32u
+#define MSG_MAX_ADDRS   16u
+#define MSG_MAX_TEXT    200u /* CLOSE and GOING_AWAY text */
+#define MSG_MAX_VERSION 32u  /* WELCOME relay_version */
+#define MSG_MAX_ADDR    255u /* one address, as str8 allows */
+
+enum msg_type {
+    MSG_WELCOME = 0x01,
+    MSG_PEER = 0x02,
+    MSG_STREAM = 0x03,
+    MSG_OPEN_FAIL = 0x04,
+    MSG_CLOSE = 0x05,
+    MSG_ADDRS = 0x06,
+    MSG_REDIRECT = 0x07,
+    MSG_GOING_AWAY = 0x08,
+    MSG_PING = 0x10,
+    MSG_PONG = 0x11,
+    MSG_OPEN = 0x20,
+};
+
+enum msg_role {
+    MSG_ROLE_INITIATOR = 0, /* opened the stream; Noise KK initiator */
+    MSG_ROLE_RESPONDER = 1,
+};
+
+enum msg_open_fail_reason {
+    MSG_OPEN_FAIL_PEER_OFFLINE = 1,
+    MSG_OPEN_FAIL_STREAM_LIMIT = 2,
+    MSG_OPEN_FAIL_TIMEOUT = 3,
+    MSG_OPEN_FAIL_INTERNAL = 4,
+    MSG_OPEN_FAIL_RATE_LIMITED = 5,
+};
+
+enum msg_close_reason {
+    MSG_CLOSE_REVOKED = 1,
+    MSG_CLOSE_KEY_ROTATED = 2,
+    MSG_CLOSE_SHUTDOWN = 3,
+    MSG_CLOSE_REPLACED = 4,
+    MSG_CLOSE_TIMEOUT = 5,
+    MSG_CLOSE_PROTOCOL = 6,
+    MSG_CLOSE_LIMIT = 7,
+};
+
+enum msg_redirect_reason {
+    MSG_REDIRECT_HOME = 1,     /* the link's home relay is another pool member */
+    MSG_REDIRECT_DRAINING = 2, /* this relay is leaving the pool */
+};
+
+/* Decoder/encoder errors (negative, distinct from errno values). */
+enum msg_error {
+    MSG_E_SHORT = -1200,    /* a field runs past the end (or empty input) */
+    MSG_E_TRAILING = -1201, /* bytes left after the last field */
+    MSG_E_TYPE = -1202,     /* unknown message type */
+    MSG_E_RANGE = -1203,    /* a value outside its range */
+    MSG_E_TOOBIG = -1204,   /* longer than MSG_MAX_LEN */
+    MSG_E_NOSPC = -1205,    /* encode: output buffer too small */
+};
+
+struct msg_str {
+    const uint8_t *p; /* not NUL-terminated; may be NULL when len is 0 */
+    size_t len;
+};
+
+struct msg_welcome {
+    uint16_t keepalive_s;  /* 1..65535 */
+    uint16_t dead_after_s; /* 1..65535 */
+    bool peer_online;
+    uint16_t max_streams;
+    struct msg_str relay_version; /* 0..32 bytes */
+};
+
+struct msg_stream {
+    uint32_t req_id;    /* role initiator: the OPEN's req_id (!= 0); responder: 0 */
+    uint64_t stream_id; /* != 0 */
+    enum msg_role role;
+    uint32_t expires_ms;
+    uint8_t ticket[MSG_TICKET_LEN];
+};
+
+struct msg_open_fail {
+    uint32_t req_id; /* 0 when this side did not open the stream */
+    enum msg_open_fail_reason reason;
+};
+
+struct msg_close {
+    enum msg_close_reason reason;
+    struct msg_str text; /* 0..200 bytes */
+};
+
+struct msg_addrs {
+    size_t n;                           /* 0..16 */
+    struct msg_str addr[MSG_MAX_ADDRS]; /* each 1..255 bytes, no NUL */
+};
+
+struct msg_redirect {
+    struct msg_str addr; /* 1..255 bytes, no NUL */
+    enum msg_redirect_reason reason;
+};
+
+struct msg_going_away {
+    uint16_t seconds;
+    struct msg_str text; /* 0..200 bytes */
+};
+
+struct msg {
+    enum msg_type type;
+    union {
+        struct msg_welcome welcome;
+        bool peer_online; /* PEER */
+        struct msg_stream stream;
+        struct msg_open_fail open_fail;
+        struct msg_close close;
+        struct msg_addrs addrs;
+        struct msg_redirect redirect;
+        struct msg_going_away going_away;
+        uint64_t nonce;  /* PING, PONG */
+        uint32_t req_id; /* OPEN, != 0 */
+    } u;
+};
+
+/* Decodes one whole message from p[0..n). Returns 0 or a msg_error. */
+int msg_decode(const uint8_t *p, size_t n, struct msg *out) __attribute__((warn_unused_result));
+/* Encodes m into out[0..cap) and sets *outlen; MSG_E_RANGE/MSG_E_TYPE when m
+ * breaks a rule, MSG_E_TOOBIG above MSG_MAX_LEN, MSG_E_NOSPC when cap is too
+ * small. out is unspecified and *outlen untouched on error. */
+int msg_encode(const struct msg *m, uint8_t *out, size_t cap, size_t *outlen);
+
+/* Copies s into out as a NUL-terminated string; -ENOSPC if s->len + 1 > cap,
+ * -EINVAL if s contains a NUL. */
+int msg_str_cstr(const struct msg_str *s, char *out, size_t cap);
+
+/* Static names for logs; "unknown" for values outside the enums. */
+const char *msg_type_name(int type);
+const char *msg_close_reason_name(int reason);
+const char *msg_open_fail_reason_name(int reason);
+const char *msg_redirect_reason_name(int reason);
+const char *msg_strerror(int err);
+
+#endif

@@ -1,0 +1,711 @@
+/*
+ * Unit tests for common/msg.c against docs/protocol.md §1 and §5: a
+ * hand-written encoding of every message type, round trips, every boundary
+ * length, and every out-of-range value, in both directions.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "msg.h"
+
+#define S(lit) ((struct msg_str){(const uint8_t *)(lit), sizeof(lit) - 1})
+
+static const uint8_t ticket[32] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+};
+
+#define TICKET_HEX                                                                                 \
+    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"                             \
+    "\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"
+
+struct sample {
+    struct msg m;
+    const char *enc; /* the expected encoding, written by hand from §5 */
+    size_t enc_len;
+};
+
+#define ENC(lit) lit, sizeof(lit) - 1
+
+/* One or more valid messages of every type, with their encodings. Built in a
+ * function because the strings are pointers. First half: WELCOME to OPEN_FAIL. */
+static size_t samples_a(struct sample *out)
+{
+    size_t n = 0;
+    struct msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_WELCOME;
+    m.u.welcome = (struct msg_welcome){25, 90, true, 256, S("linkrelay 0.1.0")};
+    out[n++] = (struct sample){m, ENC("\x01\x00\x19\x00\x5a\x01\x01\x00\x0f"
+                                      "linkrelay 0.1.0")};
+    m.u.welcome = (struct msg_welcome){1, 65535, false, 0, {NULL, 0}};
+    out[n++] = (struct sample){m, ENC("\x01\x00\x01\xff\xff\x00\x00\x00\x00")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PEER;
+    m.u.peer_online = true;
+    out[n++] = (struct sample){m, ENC("\x02\x01")};
+    m.u.peer_online = false;
+    out[n++] = (struct sample){m, ENC("\x02\x00")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_STREAM;
+    m.u.stream =
+        (struct msg_stream){0x01020304, 0x1122334455667788ull, MSG_ROLE_INITIATOR, 10000, {0}};
+    memcpy(m.u.stream.ticket, ticket, 32);
+    out[n++] = (struct sample){m, ENC("\x03\x01\x02\x03\x04\x11\x22\x33\x44\x55\x66\x77\x88"
+                                      "\x00\x00\x00\x27\x10" TICKET_HEX)};
+    m.u.stream.req_id = 0;
+    m.u.stream.role = MSG_ROLE_RESPONDER;
+    m.u.stream.stream_id = 1;
+    m.u.stream.expires_ms = 0xffffffffu;
+    out[n++] = (struct sample){m, ENC("\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+                                      "\x01\xff\xff\xff\xff" TICKET_HEX)};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_OPEN_FAIL;
+    m.u.open_fail = (struct msg_open_fail){7, MSG_OPEN_FAIL_PEER_OFFLINE};
+    out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x07\x01")};
+    m.u.open_fail = (struct msg_open_fail){0, MSG_OPEN_FAIL_RATE_LIMITED};
+    out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x00\x05")};
+
+    return n;
+}
+
+/* The second half of the samples: CLOSE to OPEN. */
+static size_t samples_b(struct sample *out)
+{
+    size_t n = 0;
+    struct msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_CLOSE;
+    m.u.close = (struct msg_close){MSG_CLOSE_REVOKED, S("bye")};
+    out[n++] = (struct sample){m, ENC("\x05\x01\x03"
+                                      "bye")};
+    m.u.close = (struct msg_close){MSG_CLOSE_LIMIT, {NULL, 0}};
+    out[n++] = (struct sample){m, ENC("\x05\x07\x00")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_ADDRS;
+    m.u.addrs.n = 0;
+    out[n++] = (struct sample){m, ENC("\x06\x00")};
+    m.u.addrs.n = 2;
+    m.u.addrs.addr[0] = S("198.18.0.1:7000");
+    m.u.addrs.addr[1] = S("[2001:db8::1]:443");
+    out[n++] = (struct sample){m, ENC("\x06\x02\x0f"
+                                      "198.18.0.1:7000"
+                                      "\x11"
+                                      "[2001:db8::1]:443")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_REDIRECT;
+    m.u.redirect = (struct msg_redirect){S("r2:7000"), MSG_REDIRECT_HOME};
+    out[n++] = (struct sample){m, ENC("\x07\x07"
+                                      "r2:7000"
+                                      "\x01")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_GOING_AWAY;
+    m.u.going_away = (struct msg_going_away){30, S("restart")};
+    out[n++] = (struct sample){m, ENC("\x08\x00\x1e\x07"
+                                      "restart")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PING;
+    m.u.nonce = 0x0102030405060708ull;
+    out[n++] = (struct sample){m, ENC("\x10\x01\x02\x03\x04\x05\x06\x07\x08")};
+    m.type = MSG_PONG;
+    m.u.nonce = 0;
+    out[n++] = (struct sample){m, ENC("\x11\x00\x00\x00\x00\x00\x00\x00\x00")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_OPEN;
+    m.u.req_id = 0xffffffffu;
+    out[n++] = (struct sample){m, ENC("\x20\xff\xff\xff\xff")};
+    return n;
+}
+
+#define MAX_SAMPLES 32
+
+static size_t samples(struct sample *out)
+{
+    size_t n = samples_a(out);
+
+    return n + samples_b(out + n);
+}
+
+static void assert_str_eq(const struct msg_str *a, const struct msg_str *b)
+{
+    ck_assert_uint_eq(a->len, b->len);
+    if (a->len > 0)
+        ck_assert_mem_eq(a->p, b->p, a->len);
+}
+
+static void assert_msg_eq(const struct msg *a, const struct msg *b)
+{
+    ck_assert_int_eq(a->type, b->type);
+    switch (a->type) {
+    case MSG_WELCOME:
+        ck_assert_uint_eq(a->u.welcome.keepalive_s, b->u.welcome.keepalive_s);
+        ck_assert_uint_eq(a->u.welcome.dead_after_s, b->u.welcome.dead_after_s);
+        ck_assert_int_eq(a->u.welcome.peer_online, b->u.welcome.peer_online);
+        ck_assert_uint_eq(a->u.welcome.max_streams, b->u.welcome.max_streams);
+        assert_str_eq(&a->u.welcome.relay_version, &b->u.welcome.relay_version);
+        break;
+    case MSG_PEER:
+        ck_assert_int_eq(a->u.peer_online, b->u.peer_online);
+        break;
+    case MSG_STREAM:
+        ck_assert_uint_eq(a->u.stream.req_id, b->u.stream.req_id);
+        ck_assert_uint_eq(a->u.stream.stream_id, b->u.stream.stream_id);
+        ck_assert_int_eq(a->u.stream.role, b->u.stream.role);
+        ck_assert_uint_eq(a->u.stream.expires_ms, b->u.stream.expires_ms);
+        ck_assert_mem_eq(a->u.stream.ticket, b->u.stream.ticket, 32);
+        break;
+    case MSG_OPEN_FAIL:
+        ck_assert_uint_eq(a->u.open_fail.req_id, b->u.open_fail.req_id);
+        ck_assert_int_eq(a->u.open_fail.reason, b->u.open_fail.reason);
+        break;
+    case MSG_CLOSE:
+        ck_assert_int_eq(a->u.close.reason, b->u.close.reason);
+        assert_str_eq(&a->u.close.text, &b->u.close.text);
+        break;
+    case MSG_ADDRS:
+        ck_assert_uint_eq(a->u.addrs.n, b->u.addrs.n);
+        for (size_t i = 0; i < a->u.addrs.n; i++)
+            assert_str_eq(&a->u.addrs.addr[i], &b->u.addrs.addr[i]);
+        break;
+    case MSG_REDIRECT:
+        assert_str_eq(&a->u.redirect.addr, &b->u.redirect.addr);
+        ck_assert_int_eq(a->u.redirect.reason, b->u.redirect.reason);
+        break;
+    case MSG_GOING_AWAY:
+        ck_assert_uint_eq(a->u.going_away.seconds, b->u.going_away.seconds);
+        assert_str_eq(&a->u.going_away.text, &b->u.going_away.text);
+        break;
+    case MSG_PING:
+    case MSG_PONG:
+        ck_assert_uint_eq(a->u.nonce, b->u.nonce);
+        break;
+    case MSG_OPEN:
+        ck_assert_uint_eq(a->u.req_id, b->u.req_id);
+        break;
+    }
+}
+
+START_TEST(test_every_type_has_a_sample)
+{
+    static const int types[] = {MSG_WELCOME, MSG_PEER,  MSG_STREAM,   MSG_OPEN_FAIL,
+                                MSG_CLOSE,   MSG_ADDRS, MSG_REDIRECT, MSG_GOING_AWAY,
+                                MSG_PING,    MSG_PONG,  MSG_OPEN};
+    struct sample s[MAX_SAMPLES];
+    size_t n = samples(s);
+
+    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            found = found || (int)s[i].m.type == types[t];
+        ck_assert_msg(found, "no sample for type 0x%02x", types[t]);
+    }
+}
+END_TEST
+
+START_TEST(test_encode_matches_spec)
+{
+    struct sample s[MAX_SAMPLES];
+    size_t n = samples(s);
+    uint8_t out[MSG_MAX_LEN];
+    size_t len;
+
+    for (size_t i = 0; i < n; i++) {
+        len = 0;
+        ck_assert_int_eq(msg_encode(&s[i].m, out, sizeof(out), &len), 0);
+        ck_assert_uint_eq(len, s[i].enc_len);
+        ck_assert_mem_eq(out, s[i].enc, len);
+        /* Exactly enough room works; one byte less fails and sets nothing. */
+        ck_assert_int_eq(msg_encode(&s[i].m, out, s[i].enc_len, &len), 0);
+        len = 12345;
+        ck_assert_int_eq(msg_encode(&s[i].m, out, s[i].enc_len - 1, &len), MSG_E_NOSPC);
+        ck_assert_uint_eq(len, 12345);
+    }
+}
+END_TEST
+
+START_TEST(test_decode_matches_spec)
+{
+    struct sample s[MAX_SAMPLES];
+    size_t n = samples(s);
+    struct msg m;
+
+    for (size_t i = 0; i < n; i++) {
+        memset(&m, 0xcc, sizeof(m));
+        ck_assert_int_eq(msg_decode((const uint8_t *)s[i].enc, s[i].enc_len, &m), 0);
+        assert_msg_eq(&m, &s[i].m);
+        /* Strings point into the input. */
+        if (m.type == MSG_CLOSE && m.u.close.text.len > 0)
+            ck_assert_ptr_eq(m.u.close.text.p, (const uint8_t *)s[i].enc + 3);
+    }
+}
+END_TEST
+
+/* Every strict prefix of every valid encoding is truncated; one byte more is
+ * trailing garbage, whatever its value. *out is never written on failure. */
+START_TEST(test_decode_boundaries)
+{
+    struct sample s[MAX_SAMPLES];
+    size_t n = samples(s);
+    uint8_t in[MSG_MAX_LEN];
+    struct msg m, untouched;
+
+    memset(&untouched, 0xcc, sizeof(untouched));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(in, s[i].enc, s[i].enc_len);
+        for (size_t len = 0; len < s[i].enc_len; len++) {
+            m = untouched;
+            ck_assert_msg(msg_decode(in, len, &m) == MSG_E_SHORT, "sample %zu prefix %zu", i, len);
+            ck_assert_mem_eq(&m, &untouched, sizeof(m));
+        }
+        for (int extra = 0; extra < 256; extra += 51) {
+            in[s[i].enc_len] = (uint8_t)extra;
+            m = untouched;
+            ck_assert_int_eq(msg_decode(in, s[i].enc_len + 1, &m), MSG_E_TRAILING);
+            ck_assert_mem_eq(&m, &untouched, sizeof(m));
+        }
+    }
+    ck_assert_int_eq(msg_decode(NULL, 0, &m), MSG_E_SHORT);
+}
+END_TEST
+
+START_TEST(test_unknown_types)
+{
+    uint8_t in[16] = {0};
+    struct msg m;
+
+    for (int t = 0; t < 256; t++) {
+        in[0] = (uint8_t)t;
+        if (strcmp(msg_type_name(t), "unknown") != 0)
+            continue;
+        ck_assert_int_eq(msg_decode(in, 1, &m), MSG_E_TYPE);
+        ck_assert_int_eq(msg_decode(in, sizeof(in), &m), MSG_E_TYPE);
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = (enum msg_type)0x09;
+    ck_assert_int_eq(msg_encode(&m, in, sizeof(in), &(size_t){0}), MSG_E_TYPE);
+}
+END_TEST
+
+/* A message that decodes to MSG_E_RANGE, and whose struct form is refused by
+ * the encoder with the same error. */
+static void assert_invalid(const uint8_t *enc, size_t len, const struct msg *m)
+{
+    uint8_t out[MSG_MAX_LEN + 8];
+    size_t outlen = 777;
+    struct msg d;
+
+    memset(&d, 0xcc, sizeof(d));
+    ck_assert_int_eq(msg_decode(enc, len, &d), MSG_E_RANGE);
+    ck_assert_uint_eq(d.u.stream.req_id, 0xccccccccu);
+    if (m) {
+        ck_assert_int_eq(msg_encode(m, out, sizeof(out), &outlen), MSG_E_RANGE);
+        ck_assert_uint_eq(outlen, 777);
+    }
+}
+
+START_TEST(test_welcome_invalid)
+{
+    uint8_t in[64] = {0x01, 0x00, 0x19, 0x00, 0x5a, 0x01, 0x01, 0x00, 0x00};
+    struct msg m = {.type = MSG_WELCOME, .u.welcome = {25, 90, true, 256, {NULL, 0}}};
+    struct msg ok;
+
+    ck_assert_int_eq(msg_decode(in, 9, &ok), 0);
+    in[1] = in[2] = 0; /* keepalive 0 */
+    m.u.welcome.keepalive_s = 0;
+    assert_invalid(in, 9, &m);
+    in[2] = 0x19;
+    m.u.welcome.keepalive_s = 25;
+    in[3] = in[4] = 0; /* dead_after 0 */
+    m.u.welcome.dead_after_s = 0;
+    assert_invalid(in, 9, &m);
+    in[4] = 0x5a;
+    m.u.welcome.dead_after_s = 90;
+    for (int v = 2; v < 256; v++) {
+        in[5] = (uint8_t)v;
+        assert_invalid(in, 9, NULL);
+    }
+    in[5] = 1;
+    /* relay_version: 32 bytes fit, 33 do not. */
+    memset(in + 9, 'v', 33);
+    in[8] = 32;
+    ck_assert_int_eq(msg_decode(in, 9 + 32, &ok), 0);
+    in[8] = 33;
+    m.u.welcome.relay_version = (struct msg_str){in + 9, 33};
+    assert_invalid(in, 9 + 33, &m);
+}
+END_TEST
+
+START_TEST(test_peer_invalid)
+{
+    uint8_t in[2] = {0x02, 0};
+
+    for (int v = 2; v < 256; v++) {
+        in[1] = (uint8_t)v;
+        assert_invalid(in, 2, NULL);
+    }
+}
+END_TEST
+
+START_TEST(test_stream_invalid)
+{
+    struct sample s[MAX_SAMPLES];
+    uint8_t in[64];
+    struct msg m;
+    size_t len = 1 + 4 + 8 + 1 + 4 + 32;
+
+    samples(s);
+    ck_assert_int_eq(s[4].m.type, MSG_STREAM);
+    ck_assert_uint_eq(s[4].enc_len, len);
+    /* stream_id 0 */
+    memcpy(in, s[4].enc, len);
+    memset(in + 5, 0, 8);
+    m = s[4].m;
+    m.u.stream.stream_id = 0;
+    assert_invalid(in, len, &m);
+    /* role 2..255 */
+    memcpy(in, s[4].enc, len);
+    for (int v = 2; v < 256; v++) {
+        in[13] = (uint8_t)v;
+        assert_invalid(in, len, NULL);
+    }
+    m = s[4].m;
+    m.u.stream.role = (enum msg_role)2;
+    assert_invalid(in, len, &m);
+    /* initiator with req_id 0 */
+    memcpy(in, s[4].enc, len);
+    memset(in + 1, 0, 4);
+    m = s[4].m;
+    m.u.stream.req_id = 0;
+    assert_invalid(in, len, &m);
+    /* responder with a req_id */
+    memcpy(in, s[5].enc, len);
+    in[4] = 1;
+    m = s[5].m;
+    m.u.stream.req_id = 1;
+    assert_invalid(in, len, &m);
+}
+END_TEST
+
+START_TEST(test_open_fail_invalid)
+{
+    uint8_t in[6] = {0x04, 0, 0, 0, 1, 0};
+    struct msg m = {.type = MSG_OPEN_FAIL, .u.open_fail = {1, 0}};
+    struct msg ok;
+
+    for (int v = 0; v < 256; v++) {
+        in[5] = (uint8_t)v;
+        if (v >= 1 && v <= 5) {
+            ck_assert_int_eq(msg_decode(in, 6, &ok), 0);
+            ck_assert_int_eq(ok.u.open_fail.reason, v);
+            ck_assert_str_ne(msg_open_fail_reason_name(v), "unknown");
+        } else {
+            assert_invalid(in, 6, NULL);
+            ck_assert_str_eq(msg_open_fail_reason_name(v), "unknown");
+        }
+    }
+    assert_invalid(in, 6, &m);
+    m.u.open_fail.reason = (enum msg_open_fail_reason)6;
+    assert_invalid(in, 6, &m);
+}
+END_TEST
+
+START_TEST(test_close_invalid)
+{
+    uint8_t in[3 + 256] = {0x05, 0, 0};
+    struct msg m = {.type = MSG_CLOSE, .u.close = {0, {NULL, 0}}};
+    struct msg ok;
+
+    for (int v = 0; v < 256; v++) {
+        in[1] = (uint8_t)v;
+        if (v >= 1 && v <= 7) {
+            ck_assert_int_eq(msg_decode(in, 3, &ok), 0);
+            ck_assert_int_eq(ok.u.close.reason, v);
+            ck_assert_str_ne(msg_close_reason_name(v), "unknown");
+        } else {
+            assert_invalid(in, 3, NULL);
+            ck_assert_str_eq(msg_close_reason_name(v), "unknown");
+        }
+    }
+    assert_invalid(in, 3, &m);
+    m.u.close.reason = (enum msg_close_reason)8;
+    assert_invalid(in, 3, &m);
+    /* text: 200 bytes fit, 201 do not. */
+    in[1] = MSG_CLOSE_PROTOCOL;
+    memset(in + 3, 't', 255);
+    in[2] = 200;
+    ck_assert_int_eq(msg_decode(in, 3 + 200, &ok), 0);
+    ck_assert_uint_eq(ok.u.close.text.len, 200);
+    in[2] = 201;
+    m.u.close = (struct msg_close){MSG_CLOSE_PROTOCOL, {in + 3, 201}};
+    assert_invalid(in, 3 + 201, &m);
+    in[2] = 255;
+    assert_invalid(in, 3 + 255, NULL);
+}
+END_TEST
+
+/* Builds ADDRS with n addresses of the given lengths into out. */
+static size_t make_addrs(uint8_t *out, size_t n, const size_t *lens, struct msg *m)
+{
+    size_t off = 2;
+
+    memset(m, 0, sizeof(*m));
+    m->type = MSG_ADDRS;
+    m->u.addrs.n = n < MSG_MAX_ADDRS ? n : MSG_MAX_ADDRS;
+    out[0] = 0x06;
+    out[1] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++) {
+        out[off] = (uint8_t)lens[i];
+        memset(out + off + 1, 'a' + (int)i, lens[i]);
+        if (i < MSG_MAX_ADDRS)
+            m->u.addrs.addr[i] = (struct msg_str){out + off + 1, lens[i]};
+        off += 1 + lens[i];
+    }
+    return off;
+}
+
+START_TEST(test_addrs_limits)
+{
+    static uint8_t in[8192], out[8192];
+    size_t lens[17], len, outlen;
+    struct msg m, d;
+
+    for (size_t i = 0; i < 17; i++)
+        lens[i] = 10;
+    /* 16 addresses fit, 17 do not. */
+    len = make_addrs(in, 16, lens, &m);
+    ck_assert_int_eq(msg_decode(in, len, &d), 0);
+    ck_assert_uint_eq(d.u.addrs.n, 16);
+    assert_msg_eq(&d, &m);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), 0);
+    ck_assert_uint_eq(outlen, len);
+    ck_assert_mem_eq(out, in, len);
+    len = make_addrs(in, 17, lens, &m);
+    assert_invalid(in, len, NULL);
+    for (int v = 17; v < 256; v++) {
+        in[1] = (uint8_t)v;
+        assert_invalid(in, 2, NULL);
+    }
+    m.u.addrs.n = 17;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), MSG_E_RANGE);
+
+    /* The whole message is at most 4096 bytes: 16 addresses whose lengths
+     * add up to 4078 make exactly 4096; one byte more is too big. */
+    for (size_t i = 0; i < 15; i++)
+        lens[i] = 255;
+    lens[15] = 253;
+    len = make_addrs(in, 16, lens, &m);
+    ck_assert_uint_eq(len, MSG_MAX_LEN);
+    ck_assert_int_eq(msg_decode(in, len, &d), 0);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), 0);
+    ck_assert_uint_eq(outlen, MSG_MAX_LEN);
+    lens[15] = 254;
+    len = make_addrs(in, 16, lens, &m);
+    ck_assert_uint_eq(len, MSG_MAX_LEN + 1);
+    ck_assert_int_eq(msg_decode(in, len, &d), MSG_E_TOOBIG);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), MSG_E_TOOBIG);
+}
+END_TEST
+
+START_TEST(test_addrs_bad_address)
+{
+    uint8_t in[64];
+    size_t lens[2] = {5, 3}, len;
+    struct msg m;
+
+    /* An empty address. */
+    lens[1] = 0;
+    len = make_addrs(in, 2, lens, &m);
+    assert_invalid(in, len, &m);
+    /* A NUL anywhere in an address, first, middle or last byte. */
+    lens[1] = 3;
+    for (size_t pos = 0; pos < 3; pos++) {
+        len = make_addrs(in, 2, lens, &m);
+        in[2 + 6 + 1 + pos] = 0;
+        assert_invalid(in, len, &m);
+    }
+    len = make_addrs(in, 2, lens, &m);
+    ck_assert_int_eq(msg_decode(in, len, &m), 0);
+}
+END_TEST
+
+START_TEST(test_redirect_invalid)
+{
+    uint8_t in[16] = {0x07, 0x07, 'r', '2', ':', '7', '0', '0', '0', 0x01};
+    struct msg m, ok;
+
+    ck_assert_int_eq(msg_decode(in, 10, &ok), 0);
+    m = ok;
+    for (int v = 0; v < 256; v++) {
+        in[9] = (uint8_t)v;
+        if (v == 1 || v == 2) {
+            ck_assert_int_eq(msg_decode(in, 10, &ok), 0);
+            ck_assert_str_ne(msg_redirect_reason_name(v), "unknown");
+        } else {
+            assert_invalid(in, 10, NULL);
+            ck_assert_str_eq(msg_redirect_reason_name(v), "unknown");
+        }
+    }
+    in[9] = 1;
+    in[4] = 0; /* NUL in the address */
+    m.u.redirect.addr.p = in + 2;
+    assert_invalid(in, 10, &m);
+    /* An empty address. */
+    in[1] = 0;
+    in[2] = 1;
+    m.u.redirect.addr.len = 0;
+    assert_invalid(in, 3, &m);
+}
+END_TEST
+
+START_TEST(test_going_away_text)
+{
+    uint8_t in[4 + 256] = {0x08, 0, 5, 0};
+    struct msg m = {.type = MSG_GOING_AWAY}, ok;
+
+    memset(in + 4, 'g', 256);
+    in[3] = 200;
+    ck_assert_int_eq(msg_decode(in, 4 + 200, &ok), 0);
+    ck_assert_uint_eq(ok.u.going_away.seconds, 5);
+    in[3] = 201;
+    m.u.going_away = (struct msg_going_away){5, {in + 4, 201}};
+    assert_invalid(in, 4 + 201, &m);
+}
+END_TEST
+
+START_TEST(test_open_req_id_zero)
+{
+    uint8_t in[5] = {0x20, 0, 0, 0, 0};
+    struct msg m = {.type = MSG_OPEN, .u.req_id = 0}, ok;
+
+    assert_invalid(in, 5, &m);
+    in[4] = 1;
+    ck_assert_int_eq(msg_decode(in, 5, &ok), 0);
+    ck_assert_uint_eq(ok.u.req_id, 1);
+}
+END_TEST
+
+START_TEST(test_too_big_input)
+{
+    static uint8_t in[MSG_MAX_LEN + 1];
+    struct msg m;
+
+    /* Any input over 4096 bytes is refused before it is looked at. */
+    in[0] = MSG_PING;
+    ck_assert_int_eq(msg_decode(in, sizeof(in), &m), MSG_E_TOOBIG);
+    ck_assert_int_eq(msg_decode(in, MSG_MAX_LEN, &m), MSG_E_TRAILING);
+}
+END_TEST
+
+START_TEST(test_encoder_string_pointer_rules)
+{
+    struct msg m = {.type = MSG_CLOSE, .u.close = {MSG_CLOSE_SHUTDOWN, {NULL, 3}}};
+    uint8_t out[16];
+    size_t len;
+
+    /* A non-empty string without bytes is a caller bug, refused. */
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    ck_assert_int_eq(msg_encode(&m, NULL, 0, &len), MSG_E_RANGE);
+    m.u.close.text.len = 0;
+    ck_assert_int_eq(msg_encode(&m, NULL, 0, &len), MSG_E_NOSPC);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 3);
+}
+END_TEST
+
+START_TEST(test_str_cstr)
+{
+    struct msg_str s = S("host:1");
+    struct msg_str nul = {(const uint8_t *)"a\0b", 3};
+    struct msg_str empty = {NULL, 0};
+    char out[8];
+
+    memset(out, 'z', sizeof(out));
+    ck_assert_int_eq(msg_str_cstr(&s, out, 6), -ENOSPC);
+    ck_assert_uint_eq((uint8_t)out[0], 'z');
+    ck_assert_int_eq(msg_str_cstr(&s, out, 7), 0);
+    ck_assert_str_eq(out, "host:1");
+    ck_assert_int_eq(msg_str_cstr(&nul, out, sizeof(out)), -EINVAL);
+    ck_assert_int_eq(msg_str_cstr(&empty, out, 1), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(msg_str_cstr(&empty, out, 0), -ENOSPC);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    static const int types[] = {1, 2, 3, 4, 5, 6, 7, 8, 0x10, 0x11, 0x20};
+    static const int errs[] = {MSG_E_SHORT, MSG_E_TRAILING, MSG_E_TYPE,
+                               MSG_E_RANGE, MSG_E_TOOBIG,   MSG_E_NOSPC};
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        ck_assert_str_ne(msg_type_name(types[i]), "unknown");
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(msg_type_name(types[i]), msg_type_name(types[j]));
+    }
+    ck_assert_str_eq(msg_type_name(MSG_OPEN_FAIL), "OPEN_FAIL");
+    ck_assert_str_eq(msg_type_name(0), "unknown");
+    ck_assert_str_eq(msg_type_name(-1), "unknown");
+    ck_assert_str_eq(msg_close_reason_name(MSG_CLOSE_KEY_ROTATED), "key_rotated");
+    ck_assert_str_eq(msg_close_reason_name(-1), "unknown");
+    ck_assert_str_eq(msg_open_fail_reason_name(MSG_OPEN_FAIL_STREAM_LIMIT), "stream_limit");
+    ck_assert_str_eq(msg_open_fail_reason_name(1000), "unknown");
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        ck_assert_str_ne(msg_strerror(errs[i]), "unknown control message error");
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(msg_strerror(errs[i]), msg_strerror(errs[j]));
+    }
+    ck_assert_str_eq(msg_strerror(-1), "unknown control message error");
+}
+END_TEST
+
+static Suite *msg_suite(void)
+{
+    Suite *s = suite_create("msg");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_every_type_has_a_sample);
+    tcase_add_test(tc, test_encode_matches_spec);
+    tcase_add_test(tc, test_decode_matches_spec);
+    tcase_add_test(tc, test_decode_boundaries);
+    tcase_add_test(tc, test_unknown_types);
+    tcase_add_test(tc, test_welcome_invalid);
+    tcase_add_test(tc, test_peer_invalid);
+    tcase_add_test(tc, test_stream_invalid);
+    tcase_add_test(tc, test_open_fail_invalid);
+    tcase_add_test(tc, test_close_invalid);
+    tcase_add_test(tc, test_addrs_limits);
+    tcase_add_test(tc, test_addrs_bad_address);
+    tcase_add_test(tc, test_redirect_invalid);
+    tcase_add_test(tc, test_going_away_text);
+    tcase_add_test(tc, test_open_req_id_zero);
+    tcase_add_test(tc, test_too_big_input);
+    tcase_add_test(tc, test_encoder_string_pointer_rules);
+    tcase_add_test(tc, test_str_cstr);
+    tcase_add_test(tc, test_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(msg_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
