@@ -1,0 +1,93 @@
+/*
+ * agentcfg — linkagent.conf (docs/linkagent.conf.md): [agent] and one
+ * [link NAME] section per link.
+ *
+ * Sans-I/O: agentcfg_parse() takes the file's text. A link gets its identity
+ * either from a token (lrtok1...) or from key/key_file + link_id + side +
+ * peer_key plus the [agent] relay list and relay_key. key_file is not read
+ * here: the caller reads it and calls agentcfg_link_set_key() (the struct
+ * says which links need that). Unknown sections and keys are errors with the
+ * line number.
+ *
+ * The struct holds private keys: agentcfg_free() wipes it.
+ */
+#ifndef LR_AGENTCFG_H
+#define LR_AGENTCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "cfgparse.h"
+#include "keys.h"
+#include "log.h"
+
+#define AGENTCFG_MAX_LINKS 64
+#define AGENTCFG_MAX_ADDRS 16
+#define AGENTCFG_NAME_MAX  40   /* characters of a link name: [A-Za-z0-9._-] */
+#define AGENTCFG_PATH_MAX  1024 /* bytes of a path, with the NUL */
+
+enum agentcfg_policy {
+    AGENTCFG_ON_DEMAND = 0, /* one stream per local connection (default) */
+    AGENTCFG_IMMEDIATE = 1, /* keep one stream up while both sides are online */
+};
+
+struct agentcfg_link {
+    char name[AGENTCFG_NAME_MAX + 1];
+    int from_token; /* identity came from token = */
+    uint8_t link_id[LINKID_LEN];
+    uint8_t side; /* 0 = a, 1 = b */
+    uint8_t peer_pub[KEY_LEN];
+    int has_priv;                     /* priv is set (token or key =); else key_file */
+    uint8_t priv[KEY_LEN];            /* secret */
+    char key_file[AGENTCFG_PATH_MAX]; /* set when has_priv == 0 */
+    /* The relays of this link: the token's, or [agent]'s. */
+    size_t n_relays;
+    struct addr_spec relays[AGENTCFG_MAX_ADDRS];
+    uint8_t relay_pub[KEY_LEN];
+    uint8_t relay_key_id;
+    size_t n_listen; /* 0..16 local listen addresses */
+    struct addr_spec listen[AGENTCFG_MAX_ADDRS];
+    int has_connect; /* a local target to dial for the peer's streams */
+    struct addr_spec connect;
+    enum agentcfg_policy policy;
+};
+
+struct agentcfg {
+    size_t n_relays; /* [agent] relay, 0..16 */
+    struct addr_spec relays[AGENTCFG_MAX_ADDRS];
+    int has_relay_key;
+    uint8_t relay_pub[KEY_LEN];
+    uint8_t relay_key_id;     /* default 0 */
+    enum log_level log_level; /* default info */
+    uint32_t keepalive_ms;    /* default 25 s */
+    uint32_t backoff_min_ms;  /* default 1 s */
+    uint32_t backoff_max_ms;  /* default 60 s */
+    size_t n_links;           /* 1..64 */
+    struct agentcfg_link links[AGENTCFG_MAX_LINKS];
+};
+
+/*
+ * Parses and validates text (NUL-terminated, <= CFGPARSE_MAX_SIZE bytes). On
+ * success *out is a new struct the caller releases with agentcfg_free().
+ * Returns 0, or -EINVAL / -E2BIG / -ENOMEM with err filled.
+ */
+int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_error *err)
+    __attribute__((warn_unused_result));
+
+/* Sets a link's private key from key-file text (an lrkey1 string; one
+ * trailing newline and surrounding whitespace are ignored). Returns 0 or an
+ * enum key_err (errpos as in key_priv_decode, may be NULL). */
+int agentcfg_link_set_key(struct agentcfg_link *l, const char *text, size_t *errpos)
+    __attribute__((warn_unused_result));
+
+/* Wipes and frees. Accepts NULL. */
+void agentcfg_free(struct agentcfg *cfg);
+
+/* The effective configuration as text with secrets redacted: token and key
+ * show as "<secret>" (so the output is for reading, not for parsing back
+ * when it holds secrets). *out is a heap string the caller free()s.
+ * Returns 0 or -ENOMEM. */
+int agentcfg_format(const struct agentcfg *cfg, char **out);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * relaycfg — linkrelay.conf (docs/linkrelay.conf.md): [relay] and [limits].
+ *
+ * Sans-I/O: relaycfg_parse() takes the file's text. Unknown sections and keys
+ * are errors with the line number ("line 7: unknown key 'lisen' in [relay]").
+ * Every limit of docs/protocol.md §9 is here with its default.
+ */
+#ifndef LR_RELAYCFG_H
+#define LR_RELAYCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "cfgparse.h"
+#include "log.h"
+
+#define RELAYCFG_MAX_ADDRS    16
+#define RELAYCFG_PATH_MAX     1024 /* bytes of a path, with the NUL */
+#define RELAYCFG_DEFAULT_PORT 7700
+
+/* Durations in milliseconds, sizes in bytes, rates per second. */
+struct relaycfg_limits {
+    uint32_t handshake_timeout_ms;   /* 10 s */
+    uint32_t preauth_bytes;          /* 4096 */
+    uint32_t max_pending;            /* 1024 */
+    uint32_t max_pending_per_ip;     /* 64 */
+    uint32_t conn_rate_per_ip;       /* 200 per second */
+    uint32_t conn_burst_per_ip;      /* 400 */
+    uint32_t max_conns_per_ip;       /* 4096 */
+    uint32_t max_conns;              /* 0 = auto: the fd limit - 64 */
+    uint32_t max_streams_per_link;   /* 256 */
+    uint32_t keepalive_ms;           /* 25 s, whole seconds */
+    uint32_t dead_after_ms;          /* 90 s, whole seconds, > keepalive */
+    uint32_t ticket_expiry_ms;       /* 10 s */
+    uint32_t splice_buffer;          /* 64 KiB */
+    uint32_t halfclose_timeout_ms;   /* 60 s */
+    uint32_t write_stall_timeout_ms; /* 30 s */
+};
+
+struct relaycfg {
+    size_t n_listen; /* 1..16; default 0.0.0.0:7700 and [::]:7700 */
+    struct addr_spec listen[RELAYCFG_MAX_ADDRS];
+    size_t n_advertise; /* 0..16 */
+    struct addr_spec advertise[RELAYCFG_MAX_ADDRS];
+    char state_dir[RELAYCFG_PATH_MAX];    /* default /var/lib/linkrelay */
+    char key_file[RELAYCFG_PATH_MAX];     /* default STATE_DIR/relay.key */
+    char database[RELAYCFG_PATH_MAX];     /* default STATE_DIR/linkrelay.db */
+    char admin_socket[RELAYCFG_PATH_MAX]; /* default /run/linkrelay/admin.sock */
+    unsigned admin_socket_mode;           /* default 0600; no bits for others */
+    enum log_level log_level;             /* default info */
+    struct relaycfg_limits limits;
+};
+
+/* Fills cfg with every default (what an empty file gives). */
+void relaycfg_defaults(struct relaycfg *cfg);
+
+/* Parses text (NUL-terminated, <= CFGPARSE_MAX_SIZE bytes) over the defaults
+ * and validates the result. Returns 0, or -EINVAL / -E2BIG / -ENOMEM with err
+ * filled. cfg is written only on success. */
+int relaycfg_parse(const char *text, struct relaycfg *cfg, struct cfgparse_error *err)
+    __attribute__((warn_unused_result));
+
+/* The effective configuration as config text (every key, defaults included),
+ * which relaycfg_parse() accepts and maps to the same struct. On success *out
+ * is a NUL-terminated heap string the caller free()s. Returns 0 or -ENOMEM. */
+int relaycfg_format(const struct relaycfg *cfg, char **out);
+
+#endif
