@@ -557,6 +557,16 @@ bool e2e_handshake_done(const struct e2e *s)
     return s->tx_ready;
 }
 
+bool e2e_peer_final(const struct e2e *s)
+{
+    return s->peer_final_told && s->state == ST_OPEN;
+}
+
+bool e2e_final_sent(const struct e2e *s)
+{
+    return s->final_sent;
+}
+
 bool e2e_finished(const struct e2e *s)
 {
     return s->final_sent && bq_len(&s->out) == 0 && s->peer_final_told && s->state == ST_OPEN;

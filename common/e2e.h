@@ -175,6 +175,11 @@ int e2e_reset(struct e2e *s, uint8_t reason, const char *text);
 int e2e_next_event(struct e2e *s, struct e2e_event *ev);
 
 bool e2e_handshake_done(const struct e2e *s);
+/* The peer's FINAL arrived and everything before it was consumed (the
+ * caller shuts down its local write side). */
+bool e2e_peer_final(const struct e2e *s);
+/* Our FINAL is sealed (it may still sit in e2e_out_peek). */
+bool e2e_final_sent(const struct e2e *s);
 /* The stream ended cleanly: our FINAL is out of the session, the peer's
  * FINAL was received and delivered. The caller may close the relay leg. */
 bool e2e_finished(const struct e2e *s);
