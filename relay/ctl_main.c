@@ -1,30 +1,119 @@
 /*
- * linkctl — skeleton entry point: parses --help and --version and exits. The
- * real program lands with its own issue.
+ * linkctl — the admin CLI of a linkrelay relay (docs/linkctl.md): global
+ * options, then a subcommand. Exit 0 on success, 1 with a one-line reason on
+ * stderr when the command fails, 2 on a usage error.
  */
+#include "ctl.h"
+
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-static void usage(FILE *out)
+static const char main_help[] =
+    "usage: linkctl [global options] <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  link add NAME [--a-key PUB] [--b-key PUB]   create a link, print its tokens\n"
+    "  link list | show | revoke | enable | rm     manage links (linkctl link --help)\n"
+    "  link rotate NAME --side a|b [--key PUB]     replace one side's key\n"
+    "  status                                      live relay-wide state\n"
+    "  events [--link NAME] [-n N]                 the event log\n"
+    "  relay info                                  relay key, addresses, version\n"
+    "\n"
+    "global options:\n"
+    "  --state-dir DIR     the relay's state directory (env LINKRELAY_STATE_DIR,\n"
+    "                      default " CTL_DEFAULT_STATE_DIR ")\n"
+    "  --database FILE     registry (default DIR/linkrelay.db)\n"
+    "  --key-file FILE     relay key file (default DIR/relay.key)\n"
+    "  --admin-socket PATH relay admin socket (default DIR/admin.sock)\n"
+    "  --config FILE       relay config (default DIR/linkrelay.conf if it exists)\n"
+    "  --json              machine-readable output\n"
+    "  --help, --version\n"
+    "\n"
+    "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n";
+
+static int parse_globals(struct ctl *c, int argc, char **argv, int *first)
 {
-    fprintf(out, "usage: linkctl [--help] [--version]\n");
+    static const char *const names[] = {"--state-dir", "--database", "--key-file", "--admin-socket",
+                                        "--config"};
+    const char **dst[] = {&c->opt_state_dir, &c->opt_database, &c->opt_key_file,
+                          &c->opt_admin_socket, &c->opt_config};
+    int i;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        int m = 0;
+        if (ctl_is_help(argv[i])) {
+            fputs(main_help, stdout);
+            return -1;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("linkctl %s\n", LINKRELAY_VERSION);
+            return -1;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            c->json = 1;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && m == 0; k++) {
+            m = ctl_opt_value(argc, argv, &i, names[k], dst[k]);
+            if (m < 0) {
+                return ctl_usage_error("", "option %s needs a value", names[k]);
+            }
+            if (m > 0 && (*dst[k])[0] == '\0') {
+                return ctl_usage_error("", "option %s needs a non-empty value", names[k]);
+            }
+        }
+        if (m == 0) {
+            return ctl_usage_error("", "unknown option '%s'", argv[i]);
+        }
+    }
+    *first = i;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("linkctl %s\n", LINKRELAY_VERSION);
-            return 0;
-        }
-        fprintf(stderr, "linkctl: unknown option '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
+    struct ctl c;
+    int first = 0;
+    memset(&c, 0, sizeof(c));
+    int r = parse_globals(&c, argc, argv, &first);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
     }
-    usage(stderr);
-    return 2;
+    if (first >= argc) {
+        return ctl_usage_error("", "missing command");
+    }
+    if (sodium_init() < 0) {
+        return ctl_fail("libsodium initialisation failed");
+    }
+    const char *cmd = argv[first];
+    int (*fn)(struct ctl *, int, char **) = NULL;
+    if (strcmp(cmd, "link") == 0) {
+        fn = ctl_link_main;
+    } else if (strcmp(cmd, "status") == 0) {
+        fn = ctl_status_main;
+    } else if (strcmp(cmd, "events") == 0) {
+        fn = ctl_events_main;
+    } else if (strcmp(cmd, "relay") == 0) {
+        fn = ctl_relay_main;
+    } else if (strcmp(cmd, "debug") == 0) {
+        fn = ctl_debug_main;
+    } else {
+        return ctl_usage_error("", "unknown command '%s'", cmd);
+    }
+    /* --help of a subcommand needs no state: answer before resolving paths. */
+    int wants_help = 0;
+    for (int i = first; i < argc; i++) {
+        wants_help |= ctl_is_help(argv[i]);
+    }
+    if (!wants_help) {
+        r = ctl_resolve(&c);
+        if (r != CTL_EXIT_OK) {
+            return r;
+        }
+    }
+    r = fn(&c, argc - first, argv + first);
+    if (fflush(stdout) != 0 && r == CTL_EXIT_OK) {
+        return ctl_fail("writing output failed");
+    }
+    return r;
 }

@@ -1,0 +1,378 @@
+/*
+ * ctl — shared machinery of linkctl. See ctl.h and docs/linkctl.md.
+ */
+#include "ctl.h"
+
+#include "adminc.h"
+#include "json.h"
+#include "relaykey.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int ctl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("linkctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CTL_EXIT_FAIL;
+}
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("linkctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'linkctl %s%s--help'.\n", cmd, *cmd ? " " : "");
+    return CTL_EXIT_USAGE;
+}
+
+void ctl_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("linkctl: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) {
+        return 0;
+    }
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int ctl_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static int set_path(char *dst, const char *src, const char *what)
+{
+    if (snprintf(dst, PATH_MAX, "%s", src) >= PATH_MAX) {
+        return ctl_fail("%s path too long", what);
+    }
+    return CTL_EXIT_OK;
+}
+
+static int join_path(char *dst, const char *dir, const char *name)
+{
+    if (snprintf(dst, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) {
+        return ctl_fail("state directory path too long");
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Reads the whole config file (at most CFGPARSE_MAX_SIZE bytes). */
+static int read_text(const char *path, char **out)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        return -errno;
+    }
+    char *buf = malloc(CFGPARSE_MAX_SIZE + 2);
+    if (buf == NULL) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    size_t n = fread(buf, 1, CFGPARSE_MAX_SIZE + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return -EIO;
+    }
+    if (n > CFGPARSE_MAX_SIZE) {
+        free(buf);
+        return -E2BIG;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static int load_config(struct ctl *c, int must_exist)
+{
+    char *text = NULL;
+    struct cfgparse_error perr;
+    char why[320];
+    int r = read_text(c->config, &text);
+    if (r == -ENOENT && !must_exist) {
+        return CTL_EXIT_OK;
+    }
+    if (r < 0) {
+        return ctl_fail("config %s: %s", c->config, strerror(-r));
+    }
+    memset(&perr, 0, sizeof(perr));
+    r = relaycfg_parse(text, &c->cfg, &perr);
+    free(text);
+    if (r < 0) {
+        cfgparse_error_format(&perr, why, sizeof(why));
+        return ctl_fail("config %s: %s", c->config, why);
+    }
+    c->have_config = 1;
+    return CTL_EXIT_OK;
+}
+
+/* flag > config (when the config sets it) > DIR/name. relaycfg fills
+ * key_file and database from its own state_dir when the file does not set
+ * them, so a value equal to the default or to "<config state_dir>/name"
+ * counts as not set. */
+static int pick(char *dst, const char *flag, const char *cfgval, const char *dfltval,
+                const char *cfg_dir, const char *dir, const char *name, const char *what)
+{
+    char derived[PATH_MAX];
+    if (flag != NULL) {
+        return set_path(dst, flag, what);
+    }
+    snprintf(derived, sizeof(derived), "%s/%s", cfg_dir, name);
+    if (cfgval[0] != '\0' && strcmp(cfgval, dfltval) != 0 && strcmp(cfgval, derived) != 0) {
+        return set_path(dst, cfgval, what);
+    }
+    return join_path(dst, dir, name);
+}
+
+int ctl_resolve(struct ctl *c)
+{
+    struct relaycfg dflt;
+    const char *env = getenv(CTL_ENV_STATE_DIR);
+    const char *dir = c->opt_state_dir;
+    int r;
+    if (dir == NULL && env != NULL && env[0] != '\0') {
+        dir = env;
+    }
+    r = set_path(c->state_dir, dir != NULL ? dir : CTL_DEFAULT_STATE_DIR, "state directory");
+    if (r == CTL_EXIT_OK) {
+        r = c->opt_config ? set_path(c->config, c->opt_config, "config")
+                          : join_path(c->config, c->state_dir, "linkrelay.conf");
+    }
+    relaycfg_defaults(&c->cfg);
+    relaycfg_defaults(&dflt);
+    if (r == CTL_EXIT_OK) {
+        r = load_config(c, c->opt_config != NULL);
+    }
+    if (r != CTL_EXIT_OK) {
+        return r;
+    }
+    /* The config's state_dir applies only when neither flag nor env set one. */
+    if (dir == NULL && strcmp(c->cfg.state_dir, dflt.state_dir) != 0) {
+        r = set_path(c->state_dir, c->cfg.state_dir, "state directory");
+    }
+    if (r == CTL_EXIT_OK) {
+        r = pick(c->database, c->opt_database, c->cfg.database, dflt.database, c->cfg.state_dir,
+                 c->state_dir, "linkrelay.db", "database");
+    }
+    if (r == CTL_EXIT_OK) {
+        r = pick(c->key_file, c->opt_key_file, c->cfg.key_file, dflt.key_file, c->cfg.state_dir,
+                 c->state_dir, "relay.key", "key file");
+    }
+    if (r == CTL_EXIT_OK) {
+        r = pick(c->admin_socket, c->opt_admin_socket, c->cfg.admin_socket, dflt.admin_socket,
+                 c->cfg.state_dir, c->state_dir, "admin.sock", "admin socket");
+    }
+    return r;
+}
+
+int ctl_ensure_state_dir(const struct ctl *c)
+{
+    struct stat sb;
+    if (stat(c->state_dir, &sb) == 0) {
+        return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+    }
+    if (errno != ENOENT) {
+        return -errno;
+    }
+    if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+int ctl_store_open(struct ctl *c, int create, struct store **out)
+{
+    char err[512];
+    int r;
+    if (create) {
+        r = ctl_ensure_state_dir(c);
+        if (r < 0) {
+            ctl_fail("state directory %s: %s", c->state_dir, strerror(-r));
+            return r;
+        }
+    } else if (access(c->database, F_OK) != 0 && errno == ENOENT) {
+        return -ENOENT;
+    }
+    r = store_open(c->database, create ? STORE_OPEN_CREATE : 0, out, err, sizeof(err));
+    if (r < 0) {
+        ctl_fail("%s", err);
+    }
+    return r;
+}
+
+int ctl_relay_key(struct ctl *c, int create, struct relaykey *out)
+{
+    char err[512];
+    int r;
+    if (create) {
+        r = ctl_ensure_state_dir(c);
+        if (r < 0) {
+            ctl_fail("state directory %s: %s", c->state_dir, strerror(-r));
+            return r;
+        }
+        r = relaykey_load_or_create(c->key_file, out, NULL, err, sizeof(err));
+    } else {
+        r = relaykey_load(c->key_file, out, err, sizeof(err));
+    }
+    if (r < 0) {
+        ctl_fail("%s", err);
+    }
+    return r;
+}
+
+static int is_wildcard(const struct addr_spec *a)
+{
+    return a->port == 0 || strcmp(a->host, "0.0.0.0") == 0 || strcmp(a->host, "::") == 0;
+}
+
+size_t ctl_token_addrs(struct ctl *c, char addrs[][TOKEN_ADDR_MAX + 1], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->cfg.n_advertise && n < max; i++) {
+        if (addr_format(&c->cfg.advertise[i], addrs[n], TOKEN_ADDR_MAX + 1) == 0) {
+            n++;
+        }
+    }
+    if (n == 0) {
+        for (size_t i = 0; i < c->cfg.n_listen && n < max; i++) {
+            if (!is_wildcard(&c->cfg.listen[i]) &&
+                addr_format(&c->cfg.listen[i], addrs[n], TOKEN_ADDR_MAX + 1) == 0) {
+                n++;
+            }
+        }
+    }
+    if (n == 0) {
+        unsigned port = RELAYCFG_DEFAULT_PORT;
+        if (c->cfg.n_listen > 0 && c->cfg.listen[0].port != 0) {
+            port = c->cfg.listen[0].port;
+        }
+        snprintf(addrs[0], TOKEN_ADDR_MAX + 1, "127.0.0.1:%u", port);
+        if (!c->warned_addrs) {
+            ctl_warn("no advertise addresses in the config and only wildcard listen addresses; "
+                     "the tokens carry %s (set 'advertise' in [relay])",
+                     addrs[0]);
+        }
+        c->warned_addrs = 1;
+        n = 1;
+    }
+    return n;
+}
+
+int ctl_admin(struct ctl *c, const char *request, struct json_val **reply)
+{
+    char *line = NULL;
+    struct json_val *v;
+    int r = adminc_request(c->admin_socket, request, ADMINC_TIMEOUT_MS, &line);
+    if (r < 0) {
+        return r;
+    }
+    r = json_parse(line, strlen(line), &v);
+    free(line);
+    if (r < 0) {
+        return -EPROTO;
+    }
+    *reply = v;
+    return 0;
+}
+
+void ctl_admin_sync(struct ctl *c)
+{
+    struct json_val *v = NULL;
+    int r = ctl_admin(c, "sync", &v);
+    if (r < 0 && !adminc_not_running(r)) {
+        ctl_warn("change saved, but the relay did not confirm it (admin socket %s: %s); it "
+                 "applies the change within a second anyway",
+                 c->admin_socket, strerror(-r));
+    }
+    json_free(v);
+}
+
+void ctl_fmt_time(int64_t ms, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t t = (time_t)(ms / 1000);
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    if (strftime(out, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
+        snprintf(out, cap, "-");
+    }
+}
+
+void ctl_fmt_duration(int64_t s, char *out, size_t cap)
+{
+    if (s < 0) {
+        s = 0;
+    }
+    int64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+    if (d > 0) {
+        snprintf(out, cap, "%lldd%02lldh%02lldm%02llds", (long long)d, (long long)h, (long long)m,
+                 (long long)sec);
+    } else if (h > 0) {
+        snprintf(out, cap, "%lldh%02lldm%02llds", (long long)h, (long long)m, (long long)sec);
+    } else if (m > 0) {
+        snprintf(out, cap, "%lldm%02llds", (long long)m, (long long)sec);
+    } else {
+        snprintf(out, cap, "%llds", (long long)sec);
+    }
+}
+
+const char *ctl_side_name(int side)
+{
+    return side == 0 ? "a" : "b";
+}
+
+int ctl_side_parse(const char *s, int *side)
+{
+    if (strcmp(s, "a") == 0 || strcmp(s, "A") == 0) {
+        *side = 0;
+        return 0;
+    }
+    if (strcmp(s, "b") == 0 || strcmp(s, "B") == 0) {
+        *side = 1;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+void ctl_event_detail(const char *what, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s by linkctl (uid %u)", what, (unsigned)getuid());
+}

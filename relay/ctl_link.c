@@ -1,0 +1,827 @@
+/*
+ * ctl_link — `linkctl link ...`: add, list, show, revoke, enable, rm, rotate.
+ * See docs/linkctl.md.
+ */
+#include "ctl.h"
+
+#include "adminc.h"
+#include "json.h"
+#include "keys.h"
+#include "relaykey.h"
+#include "store.h"
+#include "token.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char link_help[] =
+    "usage: linkctl [global options] link <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  add NAME [--a-key PUB] [--b-key PUB]   create a link, print one token per side\n"
+    "  list                                  all links with totals and live state\n"
+    "  show NAME|ID                          one link in detail\n"
+    "  revoke NAME|ID                        stop the link (agents are disconnected)\n"
+    "  enable NAME|ID                        allow a revoked link again\n"
+    "  rm NAME|ID                            delete the link and its accounting\n"
+    "  rotate NAME|ID --side a|b [--key PUB] replace one side's key\n"
+    "\n"
+    "Each command takes --help and --json.\n";
+
+static const char add_help[] =
+    "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--json]\n"
+    "\n"
+    "Creates a link with a new random id. For each side without --X-key a key pair\n"
+    "is generated; only public keys are stored. Prints one enrollment token per\n"
+    "side: a secret when it carries the generated private key (give it only to that\n"
+    "side's agent); without a private key when the agent brought its own key.\n"
+    "NAME: 1..64 characters of A-Z a-z 0-9 . _ -, unique.\n"
+    "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...}.\n";
+
+static const char list_help[] = "usage: linkctl link list [--json]\n"
+                                "\n"
+                                "Lists every link: state, persisted totals, and whether each "
+                                "side is online\n"
+                                "(when the relay runs).\n";
+
+static const char show_help[] =
+    "usage: linkctl link show NAME|ID [--json]\n"
+    "\n"
+    "Shows one link: state, public keys, created, persisted totals (streams, bytes\n"
+    "each way, last close cause) and live state from the relay (sides online,\n"
+    "since when, from which address, streams open), or \"relay not running\".\n";
+
+static const char revoke_help[] =
+    "usage: linkctl link revoke NAME|ID [--json]\n"
+    "\n"
+    "Revokes the link: the relay closes its control sessions (CLOSE revoked) and\n"
+    "resets its streams within a second; agents are refused until `link enable`.\n";
+
+static const char enable_help[] = "usage: linkctl link enable NAME|ID [--json]\n"
+                                  "\n"
+                                  "Enables a revoked link again (same keys).\n";
+
+static const char rm_help[] =
+    "usage: linkctl link rm NAME|ID [--json]\n"
+    "\n"
+    "Deletes the link, its per-stream accounting and its totals. The event log\n"
+    "keeps the link's history (by link id) and records the removal. The relay\n"
+    "disconnects the link's agents as for a revocation.\n";
+
+static const char rotate_help[] =
+    "usage: linkctl link rotate NAME|ID --side a|b [--key PUB] [--json]\n"
+    "\n"
+    "Replaces the current key of one side. Without --key a new key pair is\n"
+    "generated and a new token for that side is printed (a secret). The old key\n"
+    "stops working at once (no overlap; any next key of that side is cleared).\n"
+    "The other side's agent must learn the new public key (it is printed) for the\n"
+    "end-to-end handshake: update its peer key or re-enroll it.\n";
+
+/* Options common to every link command: --json and --help. */
+struct link_args {
+    const char *pos[2];
+    int npos;
+    const char *a_key, *b_key, *side, *key;
+};
+
+/* Parses argv after the command word. allowed: which value options the
+ * command takes ("a" a-key, "b" b-key, "s" side, "k" key). */
+static int parse_args(struct ctl *c, const char *cmd, const char *help, const char *allowed,
+                      int maxpos, int argc, char **argv, struct link_args *a)
+{
+    char cmdname[32];
+    snprintf(cmdname, sizeof(cmdname), "link %s", cmd);
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int m = 0;
+        if (ctl_is_help(argv[i])) {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            c->json = 1;
+            continue;
+        }
+        struct {
+            char flag;
+            const char *name;
+            const char **dst;
+        } opts[] = {{'a', "--a-key", &a->a_key},
+                    {'b', "--b-key", &a->b_key},
+                    {'s', "--side", &a->side},
+                    {'k', "--key", &a->key}};
+        for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]) && m == 0; k++) {
+            if (strchr(allowed, opts[k].flag) == NULL) {
+                continue;
+            }
+            m = ctl_opt_value(argc, argv, &i, opts[k].name, &v);
+            if (m < 0) {
+                return ctl_usage_error(cmdname, "option %s needs a value", opts[k].name);
+            }
+            if (m > 0) {
+                *opts[k].dst = v;
+            }
+        }
+        if (m > 0) {
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return ctl_usage_error(cmdname, "unknown option '%s'", argv[i]);
+        }
+        if (a->npos >= maxpos) {
+            return ctl_usage_error(cmdname, "unexpected argument '%s'", argv[i]);
+        }
+        a->pos[a->npos++] = argv[i];
+    }
+    if (a->npos < maxpos) {
+        return ctl_usage_error(cmdname, "missing %s",
+                               strcmp(cmd, "add") == 0 ? "link name" : "link name or id");
+    }
+    return 0;
+}
+
+/* Decodes a public key given on the command line; prints why on failure. */
+static int decode_pub(const char *opt, const char *text, uint8_t pub[KEY_LEN])
+{
+    size_t pos = 0;
+    char why[128];
+    int r = key_pub_decode(text, pub, &pos);
+    if (r != 0) {
+        key_format_error(r, pos, why, sizeof(why));
+        ctl_fail("%s: %s", opt, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Builds the token text of one side. priv may be NULL (bring-your-own key). */
+static int make_token(struct ctl *c, const struct store_link *l, int side, const uint8_t *priv,
+                      const struct relaykey *rk, char *out, size_t cap)
+{
+    struct token t;
+    char addrs[TOKEN_MAX_ADDRS][TOKEN_ADDR_MAX + 1];
+    size_t n = ctl_token_addrs(c, addrs, TOKEN_MAX_ADDRS);
+    memset(&t, 0, sizeof(t));
+    t.version = TOKEN_VERSION;
+    t.flags = priv != NULL ? TOKEN_FLAG_PRIV : 0;
+    memcpy(t.link_id, l->id, LINKID_LEN);
+    t.side = (uint8_t)side;
+    t.relay_key_id = rk->current.id;
+    memcpy(t.relay_pub, rk->current.pub, KEY_LEN);
+    memcpy(t.peer_pub, l->key[1 - side], KEY_LEN);
+    if (priv != NULL) {
+        memcpy(t.priv, priv, KEY_LEN);
+    }
+    t.n_addrs = (uint8_t)n;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(t.addrs[i], addrs[i], sizeof(t.addrs[i]));
+    }
+    snprintf(t.name, sizeof(t.name), "%s", l->name);
+    int r = token_encode(&t, out, cap);
+    token_wipe(&t);
+    if (r != 0) {
+        ctl_fail("cannot build the token of side %s: %s", ctl_side_name(side), token_strerror(r));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+struct add_state {
+    struct store_link l;
+    uint8_t priv[2][KEY_LEN];
+    int made[2];
+    struct relaykey rk;
+    char tok[2][TOKEN_TEXT_SIZE];
+};
+
+static void add_print(struct ctl *c, struct add_state *s)
+{
+    char id[LINKID_TEXT_SIZE], pub[2][KEY_TEXT_SIZE], rpub[KEY_TEXT_SIZE];
+    linkid_encode(s->l.id, id);
+    key_pub_encode(s->l.key[0], pub[0]);
+    key_pub_encode(s->l.key[1], pub[1]);
+    key_pub_encode(s->rk.current.pub, rpub);
+    if (c->json) {
+        struct json_w w;
+        json_w_init(&w, stdout);
+        json_obj_begin(&w);
+        json_key(&w, "id");
+        json_str(&w, id);
+        json_key(&w, "name");
+        json_str(&w, s->l.name);
+        json_key(&w, "tokens");
+        json_obj_begin(&w);
+        json_key(&w, "a");
+        json_str(&w, s->tok[0]);
+        json_key(&w, "b");
+        json_str(&w, s->tok[1]);
+        json_obj_end(&w);
+        json_key(&w, "keys");
+        json_obj_begin(&w);
+        json_key(&w, "a");
+        json_str(&w, pub[0]);
+        json_key(&w, "b");
+        json_str(&w, pub[1]);
+        json_obj_end(&w);
+        json_key(&w, "relay_key");
+        json_str(&w, rpub);
+        json_key(&w, "relay_key_id");
+        json_int(&w, s->rk.current.id);
+        json_obj_end(&w);
+        fputc('\n', stdout);
+        return;
+    }
+    printf("link %s created (id %s)\n", s->l.name, id);
+    for (int side = 0; side < 2; side++) {
+        printf("\ntoken for side %s (%s):\n%s\n", ctl_side_name(side),
+               s->made[side] ? "SECRET, contains the side's private key: give it only to that "
+                               "agent"
+                             : "no private key: the agent brought its own",
+               s->tok[side]);
+    }
+}
+
+static int link_add(struct ctl *c, int argc, char **argv)
+{
+    struct link_args a;
+    char detail[128];
+    int r = parse_args(c, "add", add_help, "ab", 1, argc, argv, &a);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    struct add_state *s = sodium_malloc(sizeof(*s));
+    if (s == NULL) {
+        return ctl_fail("out of memory");
+    }
+    memset(s, 0, sizeof(*s));
+    r = CTL_EXIT_FAIL;
+    if (store_name_valid(a.pos[0]) != 0) {
+        ctl_fail("invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -", a.pos[0],
+                 STORE_NAME_MAX);
+        goto out;
+    }
+    if ((a.a_key && decode_pub("--a-key", a.a_key, s->l.key[0]) != 0) ||
+        (a.b_key && decode_pub("--b-key", a.b_key, s->l.key[1]) != 0)) {
+        goto out;
+    }
+    if (a.a_key && a.b_key && sodium_memcmp(s->l.key[0], s->l.key[1], KEY_LEN) == 0) {
+        ctl_fail("--a-key and --b-key are the same key; each side needs its own");
+        goto out;
+    }
+    snprintf(s->l.name, sizeof(s->l.name), "%s", a.pos[0]);
+    s->l.enabled = 1;
+    linkid_new(s->l.id);
+    for (int side = 0; side < 2; side++) {
+        if ((side == 0 ? a.a_key : a.b_key) == NULL) {
+            key_keypair_new(s->priv[side], s->l.key[side]);
+            s->made[side] = 1;
+        }
+    }
+    if (ctl_relay_key(c, 1, &s->rk) < 0) {
+        goto out;
+    }
+    for (int side = 0; side < 2; side++) {
+        if (make_token(c, &s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, s->tok[side],
+                       sizeof(s->tok[side])) != 0) {
+            goto out;
+        }
+    }
+    struct store *st = NULL;
+    if (ctl_store_open(c, 1, &st) < 0) {
+        goto out;
+    }
+    ctl_event_detail("added", detail, sizeof(detail));
+    int sr = store_link_add(st, &s->l, detail);
+    if (sr < 0) {
+        ctl_fail("%s", store_errmsg(st));
+        store_close(st);
+        goto out;
+    }
+    store_close(st);
+    add_print(c, s);
+    fflush(stdout);
+    ctl_admin_sync(c);
+    r = CTL_EXIT_OK;
+out:
+    sodium_free(s);
+    return r;
+}
+
+/* ---- list / show ---- */
+
+/* The relay's live entry for link id (from the `links` reply), or NULL. */
+static const struct json_val *live_entry(const struct json_val *links, const uint8_t *id)
+{
+    char hex[LINKID_TEXT_SIZE];
+    const struct json_val *arr = json_get(links, "links");
+    linkid_encode(id, hex);
+    for (size_t i = 0; arr != NULL && arr->type == JSON_ARR && i < arr->n; i++) {
+        const char *lid = json_get_str(&arr->items[i], "id", "");
+        if (strcmp(lid, hex) == 0) {
+            return &arr->items[i];
+        }
+    }
+    return NULL;
+}
+
+static void write_link_json(struct json_w *w, const struct store_link *l,
+                            const struct store_totals *t, int running, const struct json_val *live)
+{
+    char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
+    linkid_encode(l->id, id);
+    json_obj_begin(w);
+    json_key(w, "id");
+    json_str(w, id);
+    json_key(w, "name");
+    json_str(w, l->name);
+    json_key(w, "enabled");
+    json_bool(w, l->enabled);
+    json_key(w, "created_ms");
+    json_int(w, l->created_ms);
+    json_key(w, "updated_ms");
+    json_int(w, l->updated_ms);
+    json_key(w, "keys");
+    json_obj_begin(w);
+    for (int side = 0; side < 2; side++) {
+        json_key(w, ctl_side_name(side));
+        json_obj_begin(w);
+        json_key(w, "current");
+        key_pub_encode(l->key[side], k);
+        json_str(w, k);
+        json_key(w, "next");
+        if (l->has_next[side]) {
+            key_pub_encode(l->next_key[side], k);
+            json_str(w, k);
+        } else {
+            json_null(w);
+        }
+        json_key(w, "generation");
+        json_uint(w, l->key_gen[side]);
+        json_obj_end(w);
+    }
+    json_obj_end(w);
+    json_key(w, "totals");
+    json_obj_begin(w);
+    json_key(w, "streams");
+    json_uint(w, t->streams);
+    json_key(w, "bytes_a_to_b");
+    json_uint(w, t->bytes_a_to_b);
+    json_key(w, "bytes_b_to_a");
+    json_uint(w, t->bytes_b_to_a);
+    json_key(w, "last_cause");
+    if (t->last_cause == STORE_CAUSE_NONE) {
+        json_null(w);
+    } else {
+        json_str(w, store_cause_name(t->last_cause));
+    }
+    json_key(w, "last_closed_ms");
+    json_int(w, t->last_closed_ms);
+    json_obj_end(w);
+    json_key(w, "relay_running");
+    json_bool(w, running);
+    json_key(w, "live");
+    if (live != NULL) {
+        json_val_write(w, live);
+    } else {
+        json_null(w);
+    }
+    json_obj_end(w);
+}
+
+/* "online"/"offline" for a side of a live entry; "-" without the relay. */
+static const char *side_state(int running, const struct json_val *live, int side)
+{
+    if (!running) {
+        return "-";
+    }
+    return json_get_bool(json_get(live, ctl_side_name(side)), "online", 0) ? "online" : "offline";
+}
+
+struct list_ctx {
+    struct ctl *c;
+    struct store *st;
+    struct json_w w;
+    int running;
+    struct json_val *live;
+    int n;
+    int err;
+};
+
+static int list_one(void *arg, const struct store_link *l)
+{
+    struct list_ctx *x = arg;
+    struct store_totals t;
+    char id[LINKID_TEXT_SIZE];
+    int r = store_link_totals(x->st, l->id, &t);
+    if (r < 0) {
+        x->err = r;
+        return r;
+    }
+    const struct json_val *live = live_entry(x->live, l->id);
+    if (x->c->json) {
+        write_link_json(&x->w, l, &t, x->running, live);
+    } else {
+        if (x->n == 0) {
+            printf("%-20s %-32s %-8s %-7s %-7s %8s %14s %14s %s\n", "NAME", "ID", "STATE", "A", "B",
+                   "STREAMS", "BYTES_A_TO_B", "BYTES_B_TO_A", "LAST");
+        }
+        linkid_encode(l->id, id);
+        printf("%-20s %-32s %-8s %-7s %-7s %8llu %14llu %14llu %s\n", l->name, id,
+               l->enabled ? "enabled" : "revoked", side_state(x->running, live, 0),
+               side_state(x->running, live, 1), (unsigned long long)t.streams,
+               (unsigned long long)t.bytes_a_to_b, (unsigned long long)t.bytes_b_to_a,
+               t.last_cause == STORE_CAUSE_NONE ? "-" : store_cause_name(t.last_cause));
+    }
+    x->n++;
+    return 0;
+}
+
+/* Fetches the relay's live `links` reply; *running says whether it answered. */
+static struct json_val *fetch_live(struct ctl *c, int *running)
+{
+    struct json_val *v = NULL;
+    int r = ctl_admin(c, "links", &v);
+    *running = r == 0;
+    if (r < 0 && !adminc_not_running(r)) {
+        ctl_warn("admin socket %s: %s; live state unavailable", c->admin_socket, strerror(-r));
+    }
+    return v;
+}
+
+static int link_list(struct ctl *c, int argc, char **argv)
+{
+    struct link_args a;
+    struct list_ctx x;
+    int r = parse_args(c, "list", list_help, "", 0, argc, argv, &a);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    memset(&x, 0, sizeof(x));
+    x.c = c;
+    r = ctl_store_open(c, 0, &x.st);
+    if (r < 0 && r != -ENOENT) {
+        return CTL_EXIT_FAIL;
+    }
+    x.live = fetch_live(c, &x.running);
+    json_w_init(&x.w, stdout);
+    if (c->json) {
+        json_obj_begin(&x.w);
+        json_key(&x.w, "relay_running");
+        json_bool(&x.w, x.running);
+        json_key(&x.w, "links");
+        json_arr_begin(&x.w);
+    }
+    if (x.st != NULL && store_links_load(x.st, list_one, &x) < 0) {
+        r = ctl_fail("%s", store_errmsg(x.st));
+    } else {
+        r = CTL_EXIT_OK;
+    }
+    if (c->json) {
+        json_arr_end(&x.w);
+        json_obj_end(&x.w);
+        fputc('\n', stdout);
+    } else if (r == CTL_EXIT_OK) {
+        if (x.n == 0) {
+            printf("no links (add one with 'linkctl link add NAME')\n");
+        }
+        if (!x.running) {
+            printf("relay not running: live state unavailable\n");
+        }
+    }
+    json_free(x.live);
+    store_close(x.st);
+    return r;
+}
+
+static void show_live_side(const struct json_val *live, int side)
+{
+    const struct json_val *s = json_get(live, ctl_side_name(side));
+    char when[40];
+    if (!json_get_bool(s, "online", 0)) {
+        printf("side %s:        offline\n", ctl_side_name(side));
+        return;
+    }
+    ctl_fmt_time(json_get_int(s, "since_ms", 0), when, sizeof(when));
+    printf("side %s:        online since %s from %s\n", ctl_side_name(side), when,
+           json_get_str(s, "addr", "?"));
+}
+
+static void show_human(const struct store_link *l, const struct store_totals *t, int running,
+                       const struct json_val *live)
+{
+    char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE], when[40];
+    linkid_encode(l->id, id);
+    printf("name:          %s\n", l->name);
+    printf("id:            %s\n", id);
+    printf("state:         %s\n", l->enabled ? "enabled" : "revoked");
+    ctl_fmt_time(l->created_ms, when, sizeof(when));
+    printf("created:       %s\n", when);
+    ctl_fmt_time(l->updated_ms, when, sizeof(when));
+    printf("updated:       %s\n", when);
+    for (int side = 0; side < 2; side++) {
+        key_pub_encode(l->key[side], k);
+        printf("key %s:         %s (generation %u)\n", ctl_side_name(side), k, l->key_gen[side]);
+        if (l->has_next[side]) {
+            key_pub_encode(l->next_key[side], k);
+            printf("next key %s:    %s\n", ctl_side_name(side), k);
+        }
+    }
+    printf("streams:       %llu\n", (unsigned long long)t->streams);
+    printf("bytes a->b:    %llu\n", (unsigned long long)t->bytes_a_to_b);
+    printf("bytes b->a:    %llu\n", (unsigned long long)t->bytes_b_to_a);
+    ctl_fmt_time(t->last_closed_ms, when, sizeof(when));
+    if (t->last_cause == STORE_CAUSE_NONE) {
+        printf("last close:    -\n");
+    } else {
+        printf("last close:    %s at %s\n", store_cause_name(t->last_cause), when);
+    }
+    if (!running) {
+        printf("live:          relay not running\n");
+        return;
+    }
+    if (live == NULL) {
+        printf("live:          not in the relay's index yet\n");
+        return;
+    }
+    show_live_side(live, 0);
+    show_live_side(live, 1);
+    printf("streams open:  %lld\n", (long long)json_get_int(live, "streams_open", 0));
+    printf("live bytes:    a->b %lld, b->a %lld (since relay start)\n",
+           (long long)json_get_int(live, "bytes_a_to_b", 0),
+           (long long)json_get_int(live, "bytes_b_to_a", 0));
+}
+
+/* Opens the registry and finds the link named by the argument; prints the
+ * failure (unknown link) itself. */
+static int open_and_find(struct ctl *c, const char *what, int create, struct store **st,
+                         struct store_link *l)
+{
+    int r = ctl_store_open(c, create, st);
+    if (r == -ENOENT) {
+        ctl_fail("no such link: %s", what);
+        return r;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = store_link_find(*st, what, l);
+    if (r < 0) {
+        ctl_fail("%s", store_errmsg(*st));
+        store_close(*st);
+        *st = NULL;
+    }
+    return r;
+}
+
+static int link_show(struct ctl *c, int argc, char **argv)
+{
+    struct link_args a;
+    struct store *st = NULL;
+    struct store_link l;
+    struct store_totals t;
+    int running;
+    int r = parse_args(c, "show", show_help, "", 1, argc, argv, &a);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
+        return CTL_EXIT_FAIL;
+    }
+    if (store_link_totals(st, l.id, &t) < 0) {
+        r = ctl_fail("%s", store_errmsg(st));
+        store_close(st);
+        return r;
+    }
+    store_close(st);
+    struct json_val *live = fetch_live(c, &running);
+    const struct json_val *entry = live_entry(live, l.id);
+    if (c->json) {
+        struct json_w w;
+        json_w_init(&w, stdout);
+        write_link_json(&w, &l, &t, running, entry);
+        fputc('\n', stdout);
+    } else {
+        show_human(&l, &t, running, entry);
+    }
+    json_free(live);
+    return CTL_EXIT_OK;
+}
+
+/* ---- changes ---- */
+
+static void print_change(struct ctl *c, const struct store_link *l, const char *what)
+{
+    char id[LINKID_TEXT_SIZE];
+    linkid_encode(l->id, id);
+    if (c->json) {
+        struct json_w w;
+        json_w_init(&w, stdout);
+        json_obj_begin(&w);
+        json_key(&w, "id");
+        json_str(&w, id);
+        json_key(&w, "name");
+        json_str(&w, l->name);
+        json_key(&w, "result");
+        json_str(&w, what);
+        json_obj_end(&w);
+        fputc('\n', stdout);
+    } else {
+        printf("link %s (%s): %s\n", l->name, id, what);
+    }
+}
+
+/* revoke (enabled = 0), enable (1) and rm (-1). */
+static int link_state(struct ctl *c, int argc, char **argv, int enabled)
+{
+    const char *cmd = enabled < 0 ? "rm" : enabled ? "enable" : "revoke";
+    const char *help = enabled < 0 ? rm_help : enabled ? enable_help : revoke_help;
+    struct link_args a;
+    struct store *st = NULL;
+    struct store_link l;
+    char detail[128];
+    int r = parse_args(c, cmd, help, "", 1, argc, argv, &a);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
+        return CTL_EXIT_FAIL;
+    }
+    if (enabled >= 0 && l.enabled == enabled) {
+        store_close(st);
+        print_change(c, &l, enabled ? "already enabled" : "already revoked");
+        return CTL_EXIT_OK;
+    }
+    if (enabled < 0) {
+        ctl_event_detail("removed", detail, sizeof(detail));
+        r = store_link_remove(st, l.id, detail);
+    } else {
+        ctl_event_detail(enabled ? "enabled" : "revoked", detail, sizeof(detail));
+        r = store_link_set_enabled(st, l.id, enabled, detail);
+    }
+    if (r < 0) {
+        r = ctl_fail("%s", store_errmsg(st));
+        store_close(st);
+        return r;
+    }
+    store_close(st);
+    print_change(c, &l, enabled < 0 ? "removed" : enabled ? "enabled" : "revoked");
+    fflush(stdout);
+    ctl_admin_sync(c);
+    return CTL_EXIT_OK;
+}
+
+static void rotate_print(struct ctl *c, const struct store_link *l, int side, const uint8_t *pub,
+                         const char *tok)
+{
+    char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
+    linkid_encode(l->id, id);
+    key_pub_encode(pub, k);
+    if (c->json) {
+        struct json_w w;
+        json_w_init(&w, stdout);
+        json_obj_begin(&w);
+        json_key(&w, "id");
+        json_str(&w, id);
+        json_key(&w, "name");
+        json_str(&w, l->name);
+        json_key(&w, "side");
+        json_str(&w, ctl_side_name(side));
+        json_key(&w, "key");
+        json_str(&w, k);
+        json_key(&w, "generation");
+        json_uint(&w, l->key_gen[side] + 1);
+        json_key(&w, "token");
+        if (tok != NULL) {
+            json_str(&w, tok);
+        } else {
+            json_null(&w);
+        }
+        json_obj_end(&w);
+        fputc('\n', stdout);
+        return;
+    }
+    printf("link %s (%s): side %s key replaced (generation %u)\n", l->name, id, ctl_side_name(side),
+           l->key_gen[side] + 1);
+    printf("new public key of side %s: %s\n", ctl_side_name(side), k);
+    printf("the agent of side %s needs this key as its peer key\n", ctl_side_name(1 - side));
+    if (tok != NULL) {
+        printf("\nnew token for side %s (SECRET, contains the private key):\n%s\n",
+               ctl_side_name(side), tok);
+    }
+}
+
+struct rotate_state {
+    uint8_t priv[KEY_LEN];
+    struct relaykey rk;
+    char tok[TOKEN_TEXT_SIZE];
+};
+
+static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, int side,
+                        const char *keytext)
+{
+    uint8_t pub[KEY_LEN];
+    char detail[128], what[32];
+    int r = CTL_EXIT_FAIL;
+    struct rotate_state *s = sodium_malloc(sizeof(*s));
+    if (s == NULL) {
+        return ctl_fail("out of memory");
+    }
+    memset(s, 0, sizeof(*s));
+    if (keytext != NULL) {
+        if (decode_pub("--key", keytext, pub) != 0) {
+            goto out;
+        }
+        if (sodium_memcmp(pub, l->key[1 - side], KEY_LEN) == 0) {
+            ctl_fail("--key: this is side %s's key; each side needs its own",
+                     ctl_side_name(1 - side));
+            goto out;
+        }
+    } else {
+        key_keypair_new(s->priv, pub);
+        struct store_link nl = *l;
+        memcpy(nl.key[side], pub, KEY_LEN);
+        if (ctl_relay_key(c, 1, &s->rk) < 0 ||
+            make_token(c, &nl, side, s->priv, &s->rk, s->tok, sizeof(s->tok)) != 0) {
+            goto out;
+        }
+    }
+    snprintf(what, sizeof(what), "side %s key rotated", ctl_side_name(side));
+    ctl_event_detail(what, detail, sizeof(detail));
+    if (store_link_rotate(st, l->id, side, pub, detail) < 0) {
+        ctl_fail("%s", store_errmsg(st));
+        goto out;
+    }
+    rotate_print(c, l, side, pub, keytext == NULL ? s->tok : NULL);
+    r = CTL_EXIT_OK;
+out:
+    sodium_free(s);
+    return r;
+}
+
+static int link_rotate(struct ctl *c, int argc, char **argv)
+{
+    struct link_args a;
+    struct store *st = NULL;
+    struct store_link l;
+    int side;
+    int r = parse_args(c, "rotate", rotate_help, "sk", 1, argc, argv, &a);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (a.side == NULL) {
+        return ctl_usage_error("link rotate", "missing --side a|b");
+    }
+    if (ctl_side_parse(a.side, &side) != 0) {
+        return ctl_usage_error("link rotate", "--side must be a or b, not '%s'", a.side);
+    }
+    if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
+        return CTL_EXIT_FAIL;
+    }
+    r = rotate_apply(c, st, &l, side, a.key);
+    store_close(st);
+    if (r == CTL_EXIT_OK) {
+        fflush(stdout);
+        ctl_admin_sync(c);
+    }
+    return r;
+}
+
+int ctl_link_main(struct ctl *c, int argc, char **argv)
+{
+    if (argc < 2) {
+        return ctl_usage_error("link", "missing command (add, list, show, revoke, enable, rm, "
+                                       "rotate)");
+    }
+    const char *cmd = argv[1];
+    if (ctl_is_help(cmd)) {
+        fputs(link_help, stdout);
+        return CTL_EXIT_OK;
+    }
+    argc--;
+    argv++;
+    if (strcmp(cmd, "add") == 0) {
+        return link_add(c, argc, argv);
+    }
+    if (strcmp(cmd, "list") == 0 || strcmp(cmd, "ls") == 0) {
+        return link_list(c, argc, argv);
+    }
+    if (strcmp(cmd, "show") == 0) {
+        return link_show(c, argc, argv);
+    }
+    if (strcmp(cmd, "revoke") == 0) {
+        return link_state(c, argc, argv, 0);
+    }
+    if (strcmp(cmd, "enable") == 0) {
+        return link_state(c, argc, argv, 1);
+    }
+    if (strcmp(cmd, "rm") == 0) {
+        return link_state(c, argc, argv, -1);
+    }
+    if (strcmp(cmd, "rotate") == 0) {
+        return link_rotate(c, argc, argv);
+    }
+    return ctl_usage_error("link", "unknown command 'link %s'", cmd);
+}

@@ -1,0 +1,959 @@
+/*
+ * store — the link registry in SQLite. See store.h and
+ * docs/internals/registry.md.
+ */
+#include "store.h"
+#include "schema_sql.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/* Every statement the store runs, prepared once per handle on first use. */
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_LINKS_ALL,
+    S_LINK_BY_ID,
+    S_LINK_BY_NAME,
+    S_LINK_INSERT,
+    S_LINK_SET_ENABLED,
+    S_LINK_DELETE,
+    S_LINK_ROTATE_A,
+    S_LINK_ROTATE_B,
+    S_LINK_NEXT_A,
+    S_LINK_NEXT_B,
+    S_LINK_EXISTS,
+    S_TOTALS_GET,
+    S_STREAM_INSERT,
+    S_TOTALS_ADD,
+    S_EVENT_INSERT,
+    S_EVENTS_LIST,
+    S_DATA_VERSION,
+    S_COUNT
+};
+
+#define LINK_COLS                                                                                  \
+    "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
+    "b_next_key, b_key_gen"
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_LINKS_ALL] = "SELECT " LINK_COLS " FROM links ORDER BY name",
+    [S_LINK_BY_ID] = "SELECT " LINK_COLS " FROM links WHERE id = ?1",
+    [S_LINK_BY_NAME] = "SELECT " LINK_COLS " FROM links WHERE name = ?1",
+    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ") VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, "
+                      "?7, ?8, 1)",
+    [S_LINK_SET_ENABLED] = "UPDATE links SET enabled = ?2, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_DELETE] = "DELETE FROM links WHERE id = ?1",
+    [S_LINK_ROTATE_A] = "UPDATE links SET a_key = ?2, a_next_key = NULL, a_key_gen = a_key_gen + "
+                        "1, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_ROTATE_B] = "UPDATE links SET b_key = ?2, b_next_key = NULL, b_key_gen = b_key_gen + "
+                        "1, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_NEXT_A] = "UPDATE links SET a_next_key = ?2, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_NEXT_B] = "UPDATE links SET b_next_key = ?2, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
+    [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
+                     "FROM link_totals WHERE link_id = ?1",
+    [S_STREAM_INSERT] = "INSERT INTO streams (link_id, stream_id, opener, started_ms, ended_ms, "
+                        "wait_ms, bytes_a_to_b, bytes_b_to_a, cause) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_TOTALS_ADD] =
+        "INSERT INTO link_totals (link_id, streams, bytes_a_to_b, bytes_b_to_a, last_cause, "
+        "last_closed_ms) VALUES (?1, 1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (link_id) DO UPDATE SET streams = streams + 1, "
+        "bytes_a_to_b = bytes_a_to_b + excluded.bytes_a_to_b, "
+        "bytes_b_to_a = bytes_b_to_a + excluded.bytes_b_to_a, "
+        "last_cause = CASE WHEN excluded.last_closed_ms >= last_closed_ms "
+        "THEN excluded.last_cause ELSE last_cause END, "
+        "last_closed_ms = max(last_closed_ms, excluded.last_closed_ms)",
+    [S_EVENT_INSERT] = "INSERT INTO events (ts_ms, kind, link_id, addr, detail, count) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_EVENTS_LIST] = "SELECT * FROM (SELECT e.id, e.ts_ms, e.kind, e.link_id, "
+                      "coalesce(l.name, ''), e.addr, e.detail, e.count FROM events e "
+                      "LEFT JOIN links l ON l.id = e.link_id "
+                      "WHERE ?1 IS NULL OR e.link_id = ?1 ORDER BY e.id DESC LIMIT ?2) "
+                      "ORDER BY id ASC",
+    [S_DATA_VERSION] = "PRAGMA data_version",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    char err[256];
+};
+
+static const char *const cause_names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
+#define CAUSE_COUNT ((int)(sizeof(cause_names) / sizeof(cause_names[0])))
+
+int store_schema_latest(void)
+{
+    return schema_migrations_count;
+}
+
+const char *store_cause_name(int cause)
+{
+    if (cause == STORE_CAUSE_NONE) {
+        return "none";
+    }
+    if (cause < 0 || cause >= CAUSE_COUNT) {
+        return NULL;
+    }
+    return cause_names[cause];
+}
+
+int store_cause_parse(const char *s, enum store_cause *out)
+{
+    for (int i = 0; i < CAUSE_COUNT; i++) {
+        if (strcmp(s, cause_names[i]) == 0) {
+            *out = (enum store_cause)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int store_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > STORE_NAME_MAX) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+__attribute__((format(printf, 2, 3))) static void set_err(struct store *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->err, sizeof(st->err), fmt, ap);
+    va_end(ap);
+}
+
+/* Maps an SQLite result code to a negative errno and records the reason. */
+static int db_fail(struct store *st, int rc, const char *what)
+{
+    set_err(st, "database: %s: %s", what, sqlite3_errmsg(st->db));
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    default:
+        return -EIO;
+    }
+}
+
+/* Returns the prepared statement id, reset and with bindings cleared. */
+static int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
+{
+    if (st->stmt[id] == NULL) {
+        int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &st->stmt[id], NULL);
+        if (rc != SQLITE_OK) {
+            return db_fail(st, rc, "prepare");
+        }
+    }
+    sqlite3_reset(st->stmt[id]);
+    sqlite3_clear_bindings(st->stmt[id]);
+    *out = st->stmt[id];
+    return 0;
+}
+
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+static int stmt_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        return db_fail(st, rc, what);
+    }
+    return 0;
+}
+
+static int run_simple(struct store *st, enum stmt_id id, const char *what)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, id, &s);
+    if (r < 0) {
+        return r;
+    }
+    return stmt_done(st, s, what);
+}
+
+static int tx_begin(struct store *st)
+{
+    return run_simple(st, S_BEGIN, "begin");
+}
+
+/* Commits; on failure rolls back so the handle is usable again. */
+static int tx_commit(struct store *st)
+{
+    int r = run_simple(st, S_COMMIT, "commit");
+    if (r < 0 && !sqlite3_get_autocommit(st->db)) {
+        char saved[sizeof(st->err)];
+        memcpy(saved, st->err, sizeof(saved));
+        (void)run_simple(st, S_ROLLBACK, "rollback");
+        memcpy(st->err, saved, sizeof(saved));
+    }
+    return r;
+}
+
+/* Rolls back after a failure, keeping the failure's message. */
+static int tx_fail(struct store *st, int r)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        char saved[sizeof(st->err)];
+        memcpy(saved, st->err, sizeof(saved));
+        (void)run_simple(st, S_ROLLBACK, "rollback");
+        memcpy(st->err, saved, sizeof(saved));
+    }
+    return r;
+}
+
+/* ---- opening and migrations ---- */
+
+static int exec_sql(struct store *st, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        set_err(st, "database: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
+    }
+    return 0;
+}
+
+static int pragma_int(struct store *st, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return db_fail(st, rc, sql);
+    }
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        int r = db_fail(st, rc, sql);
+        sqlite3_finalize(s);
+        return r;
+    }
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int check_not_newer(struct store *st, int64_t v)
+{
+    if (v > schema_migrations_count) {
+        set_err(st, "database schema version %" PRId64 " is newer than this linkrelay knows (%d)",
+                v, schema_migrations_count);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* Applies every migration above the database's user_version, all in one
+ * transaction (a crash leaves the old version intact). */
+static int migrate(struct store *st)
+{
+    int64_t v;
+    int r = exec_sql(st, "BEGIN IMMEDIATE", "begin migration");
+    if (r < 0) {
+        return r;
+    }
+    r = pragma_int(st, "PRAGMA user_version", &v);
+    if (r == 0) {
+        r = check_not_newer(st, v);
+    }
+    for (int i = (int)v; r == 0 && i < schema_migrations_count; i++) {
+        const struct schema_migration *m = &schema_migrations[i];
+        char pragma[64];
+        r = exec_sql(st, m->sql, m->name);
+        if (r == 0) {
+            snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+            r = exec_sql(st, pragma, "set user_version");
+        }
+    }
+    if (r < 0) {
+        char saved[sizeof(st->err)];
+        memcpy(saved, st->err, sizeof(saved));
+        (void)exec_sql(st, "ROLLBACK", "rollback");
+        memcpy(st->err, saved, sizeof(saved));
+        return r;
+    }
+    return exec_sql(st, "COMMIT", "commit migration");
+}
+
+static int configure(struct store *st, unsigned flags)
+{
+    int64_t v;
+    int r;
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(st->db, 1);
+    /* Refuse a newer database before touching anything in it. */
+    r = pragma_int(st, "PRAGMA user_version", &v);
+    if (r == 0) {
+        r = check_not_newer(st, v);
+    }
+    if (r < 0) {
+        return r;
+    }
+    if (flags & STORE_OPEN_READONLY) {
+        if (v < schema_migrations_count) {
+            set_err(st,
+                    "database schema version %" PRId64 " is older than %d; open it "
+                    "read-write once to migrate",
+                    v, schema_migrations_count);
+            return -ENOTSUP;
+        }
+        return exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");
+    }
+    r = exec_sql(st, "PRAGMA journal_mode = WAL", "journal_mode");
+    if (r == 0) {
+        r = exec_sql(st, "PRAGMA synchronous = FULL", "synchronous");
+    }
+    if (r == 0) {
+        r = exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");
+    }
+    if (r == 0) {
+        r = migrate(st);
+    }
+    return r;
+}
+
+static void copy_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf != NULL && errlen > 0) {
+        snprintf(errbuf, errlen, "%s", msg);
+    }
+}
+
+int store_open(const char *path, unsigned flags, struct store **out, char *errbuf, size_t errlen)
+{
+    struct stat sb;
+    int oflags;
+    if (!(flags & STORE_OPEN_CREATE) && stat(path, &sb) != 0) {
+        int e = errno;
+        char msg[512];
+        snprintf(msg, sizeof(msg), "database %s: %s", path, strerror(e));
+        copy_err(errbuf, errlen, msg);
+        return -e;
+    }
+    struct store *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        copy_err(errbuf, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    oflags = (flags & STORE_OPEN_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if ((flags & STORE_OPEN_CREATE) && !(flags & STORE_OPEN_READONLY)) {
+        oflags |= SQLITE_OPEN_CREATE;
+    }
+    int rc = sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    int r;
+    if (rc != SQLITE_OK) {
+        set_err(st, "database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+        r = rc == SQLITE_CANTOPEN ? -EACCES : -EIO;
+    } else {
+        r = configure(st, flags);
+        if (r < 0 && r != -ENOTSUP) {
+            char tmp[sizeof(st->err)];
+            memcpy(tmp, st->err, sizeof(tmp));
+            set_err(st, "%s: %s", path, tmp);
+        }
+    }
+    if (r < 0) {
+        copy_err(errbuf, errlen, st->err);
+        store_close(st);
+        return r;
+    }
+    *out = st;
+    return 0;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        sqlite3_finalize(st->stmt[i]);
+    }
+    sqlite3_close(st->db);
+    free(st);
+}
+
+const char *store_errmsg(const struct store *st)
+{
+    return st->err;
+}
+
+int store_schema_version(struct store *st, int *out)
+{
+    int64_t v;
+    int r = pragma_int(st, "PRAGMA user_version", &v);
+    if (r == 0) {
+        *out = (int)v;
+    }
+    return r;
+}
+
+int store_data_version(struct store *st, int64_t *out)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_DATA_VERSION, &s);
+    if (r < 0) {
+        return r;
+    }
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        r = db_fail(st, rc, "data_version");
+        sqlite3_reset(s);
+        return r;
+    }
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+/* ---- links ---- */
+
+static void col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *present)
+{
+    const void *p = sqlite3_column_blob(s, col);
+    int n = sqlite3_column_bytes(s, col);
+    if (p != NULL && (size_t)n == len) {
+        memcpy(dst, p, len);
+        if (present) {
+            *present = 1;
+        }
+    } else {
+        memset(dst, 0, len);
+        if (present) {
+            *present = 0;
+        }
+    }
+}
+
+static void col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static void row_to_link(sqlite3_stmt *s, struct store_link *l)
+{
+    memset(l, 0, sizeof(*l));
+    col_blob(s, 0, l->id, sizeof(l->id), NULL);
+    col_text(s, 1, l->name, sizeof(l->name));
+    l->enabled = sqlite3_column_int(s, 2) != 0;
+    l->created_ms = sqlite3_column_int64(s, 3);
+    l->updated_ms = sqlite3_column_int64(s, 4);
+    for (int side = 0; side < 2; side++) {
+        int base = 5 + side * 3;
+        col_blob(s, base, l->key[side], STORE_KEY_LEN, NULL);
+        col_blob(s, base + 1, l->next_key[side], STORE_KEY_LEN, &l->has_next[side]);
+        l->key_gen[side] = (uint32_t)sqlite3_column_int64(s, base + 2);
+    }
+}
+
+int store_links_load(struct store *st, store_link_cb cb, void *arg)
+{
+    sqlite3_stmt *s;
+    struct store_link l;
+    int r = stmt_get(st, S_LINKS_ALL, &s);
+    int rc;
+    if (r < 0) {
+        return r;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        row_to_link(s, &l);
+        r = cb(arg, &l);
+        if (r != 0) {
+            sqlite3_reset(s);
+            return r;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        return db_fail(st, rc, "list links");
+    }
+    return 0;
+}
+
+/* Runs a link SELECT with one bound parameter already set; -ENOENT if none. */
+static int fetch_link(struct store *st, sqlite3_stmt *s, const char *what, struct store_link *out)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        row_to_link(s, out);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) {
+        set_err(st, "no such link: %s", what);
+        return -ENOENT;
+    }
+    return db_fail(st, rc, "find link");
+}
+
+static void id_hex(const uint8_t id[STORE_LINK_ID_LEN], char out[2 * STORE_LINK_ID_LEN + 1])
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < STORE_LINK_ID_LEN; i++) {
+        out[2 * i] = hx[id[i] >> 4];
+        out[2 * i + 1] = hx[id[i] & 15];
+    }
+    out[2 * STORE_LINK_ID_LEN] = '\0';
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Parses exactly 32 hex digits; returns 0 or -EINVAL. */
+static int parse_id(const char *s, uint8_t id[STORE_LINK_ID_LEN])
+{
+    if (strlen(s) != 2 * STORE_LINK_ID_LEN) {
+        return -EINVAL;
+    }
+    for (int i = 0; i < STORE_LINK_ID_LEN; i++) {
+        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return -EINVAL;
+        }
+        id[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out)
+{
+    sqlite3_stmt *s;
+    char hex[2 * STORE_LINK_ID_LEN + 1];
+    int r = stmt_get(st, S_LINK_BY_ID, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    id_hex(id, hex);
+    return fetch_link(st, s, hex, out);
+}
+
+int store_link_find(struct store *st, const char *name_or_id, struct store_link *out)
+{
+    sqlite3_stmt *s;
+    uint8_t id[STORE_LINK_ID_LEN];
+    int r = stmt_get(st, S_LINK_BY_NAME, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_text(s, 1, name_or_id, -1, SQLITE_STATIC);
+    r = fetch_link(st, s, name_or_id, out);
+    if (r != -ENOENT || parse_id(name_or_id, id) != 0) {
+        return r;
+    }
+    r = store_link_get(st, id, out);
+    if (r == -ENOENT) {
+        set_err(st, "no such link: %s", name_or_id);
+    }
+    return r;
+}
+
+/* Inserts one event row; part of the caller's transaction. */
+static int event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
+                        const char *addr, const char *detail, uint32_t count)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_EVENT_INSERT, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_int64(s, 1, ts);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    if (link_id != NULL) {
+        sqlite3_bind_blob(s, 3, link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    }
+    sqlite3_bind_text(s, 4, addr ? addr : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, detail ? detail : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, count ? count : 1);
+    return stmt_done(st, s, "insert event");
+}
+
+static int link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_LINK_EXISTS, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return db_fail(st, rc, "find link");
+    }
+    *exists = rc == SQLITE_ROW;
+    return 0;
+}
+
+static int name_taken(struct store *st, const char *name, int *taken)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_LINK_BY_NAME, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return db_fail(st, rc, "find link");
+    }
+    *taken = rc == SQLITE_ROW;
+    return 0;
+}
+
+static void bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key)
+{
+    if (present) {
+        sqlite3_bind_blob(s, col, key, STORE_KEY_LEN, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, col);
+    }
+}
+
+static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_LINK_INSERT, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, l->id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, l->enabled ? 1 : 0);
+    sqlite3_bind_int64(s, 4, ts);
+    sqlite3_bind_blob(s, 5, l->key[0], STORE_KEY_LEN, SQLITE_STATIC);
+    bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
+    sqlite3_bind_blob(s, 7, l->key[1], STORE_KEY_LEN, SQLITE_STATIC);
+    bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
+    r = stmt_done(st, s, "insert link");
+    if (r == -EEXIST) {
+        set_err(st, "a link with this id already exists");
+    }
+    return r;
+}
+
+int store_link_add(struct store *st, const struct store_link *l, const char *detail)
+{
+    int taken = 0;
+    int64_t ts = now_ms();
+    if (store_name_valid(l->name) != 0) {
+        set_err(st, "invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -", l->name,
+                STORE_NAME_MAX);
+        return -EINVAL;
+    }
+    int r = tx_begin(st);
+    if (r < 0) {
+        return r;
+    }
+    r = name_taken(st, l->name, &taken);
+    if (r == 0 && taken) {
+        set_err(st, "a link named '%s' already exists", l->name);
+        r = -EEXIST;
+    }
+    if (r == 0) {
+        r = link_insert(st, l, ts);
+    }
+    if (r == 0) {
+        r = event_insert(st, ts, "link_added", l->id, NULL, detail, 1);
+    }
+    if (r < 0) {
+        return tx_fail(st, r);
+    }
+    return tx_commit(st);
+}
+
+/* Runs an UPDATE/DELETE of one link by id (already bound as ?1) plus an
+ * event, in one transaction; -ENOENT if no row changed. */
+static int link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
+                       const char *kind, const char *detail)
+{
+    int64_t ts = now_ms();
+    char hex[2 * STORE_LINK_ID_LEN + 1];
+    int r = tx_begin(st);
+    if (r < 0) {
+        return r;
+    }
+    /* ?3 is the update time where the statement has one (not for DELETE). */
+    if (sqlite3_bind_parameter_count(s) >= 3) {
+        sqlite3_bind_int64(s, 3, ts);
+    }
+    r = stmt_done(st, s, kind);
+    if (r == 0 && sqlite3_changes(st->db) == 0) {
+        id_hex(id, hex);
+        set_err(st, "no such link: %s", hex);
+        r = -ENOENT;
+    }
+    if (r == 0) {
+        r = event_insert(st, ts, kind, id, NULL, detail, 1);
+    }
+    if (r < 0) {
+        return tx_fail(st, r);
+    }
+    return tx_commit(st);
+}
+
+int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int enabled,
+                           const char *detail)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_LINK_SET_ENABLED, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, enabled ? 1 : 0);
+    return link_change(st, s, id, enabled ? "enabled" : "revoked", detail);
+}
+
+int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_LINK_DELETE, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    return link_change(st, s, id, "removed", detail);
+}
+
+static int check_side(struct store *st, int side)
+{
+    if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
+        set_err(st, "bad side %d", side);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                      const uint8_t key[STORE_KEY_LEN], const char *detail)
+{
+    sqlite3_stmt *s;
+    int r = check_side(st, side);
+    if (r == 0) {
+        r = stmt_get(st, side == STORE_SIDE_A ? S_LINK_ROTATE_A : S_LINK_ROTATE_B, &s);
+    }
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
+    return link_change(st, s, id, "rotated", detail);
+}
+
+int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                        const uint8_t *key, const char *detail)
+{
+    sqlite3_stmt *s;
+    int r = check_side(st, side);
+    if (r == 0) {
+        r = stmt_get(st, side == STORE_SIDE_A ? S_LINK_NEXT_A : S_LINK_NEXT_B, &s);
+    }
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    bind_key_or_null(s, 2, key != NULL, key);
+    return link_change(st, s, id, "next_key", detail);
+}
+
+/* ---- accounting ---- */
+
+int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                      struct store_totals *out)
+{
+    sqlite3_stmt *s;
+    struct store_totals t = {0, 0, 0, STORE_CAUSE_NONE, 0};
+    int r = stmt_get(st, S_TOTALS_GET, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        enum store_cause c;
+        const unsigned char *cause = sqlite3_column_text(s, 3);
+        t.streams = (uint64_t)sqlite3_column_int64(s, 0);
+        t.bytes_a_to_b = (uint64_t)sqlite3_column_int64(s, 1);
+        t.bytes_b_to_a = (uint64_t)sqlite3_column_int64(s, 2);
+        if (cause != NULL && store_cause_parse((const char *)cause, &c) == 0) {
+            t.last_cause = c;
+        }
+        t.last_closed_ms = sqlite3_column_int64(s, 4);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return db_fail(st, rc, "link totals");
+    }
+    *out = t;
+    return 0;
+}
+
+static int stream_insert(struct store *st, const struct store_stream *x)
+{
+    sqlite3_stmt *s;
+    int r = stmt_get(st, S_STREAM_INSERT, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)x->stream_id);
+    sqlite3_bind_int(s, 3, x->opener);
+    sqlite3_bind_int64(s, 4, x->started_ms);
+    sqlite3_bind_int64(s, 5, x->ended_ms);
+    sqlite3_bind_int64(s, 6, x->wait_ms);
+    sqlite3_bind_int64(s, 7, (int64_t)x->bytes_a_to_b);
+    sqlite3_bind_int64(s, 8, (int64_t)x->bytes_b_to_a);
+    sqlite3_bind_text(s, 9, cause_names[x->cause], -1, SQLITE_STATIC);
+    r = stmt_done(st, s, "insert stream");
+    if (r < 0) {
+        return r;
+    }
+    r = stmt_get(st, S_TOTALS_ADD, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)x->bytes_a_to_b);
+    sqlite3_bind_int64(s, 3, (int64_t)x->bytes_b_to_a);
+    sqlite3_bind_text(s, 4, cause_names[x->cause], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, x->ended_ms);
+    return stmt_done(st, s, "update totals");
+}
+
+int store_streams_record(struct store *st, const struct store_stream *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((x[i].opener != STORE_SIDE_A && x[i].opener != STORE_SIDE_B) || x[i].cause < 0 ||
+            x[i].cause >= CAUSE_COUNT) {
+            set_err(st, "stream record %zu: bad opener or cause", i);
+            return -EINVAL;
+        }
+    }
+    int r = tx_begin(st);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        int exists = 0;
+        r = link_exists(st, x[i].link_id, &exists);
+        if (r == 0 && exists) {
+            r = stream_insert(st, &x[i]);
+        }
+    }
+    if (r < 0) {
+        return tx_fail(st, r);
+    }
+    return tx_commit(st);
+}
+
+/* ---- events ---- */
+
+int store_events_add(struct store *st, const struct store_event *ev, size_t n)
+{
+    int64_t now = now_ms();
+    int r = tx_begin(st);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = event_insert(st, ev[i].ts_ms ? ev[i].ts_ms : now, ev[i].kind,
+                         ev[i].has_link ? ev[i].link_id : NULL, ev[i].addr, ev[i].detail,
+                         ev[i].count);
+    }
+    if (r < 0) {
+        return tx_fail(st, r);
+    }
+    return tx_commit(st);
+}
+
+static void row_to_event(sqlite3_stmt *s, struct store_event *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->id = sqlite3_column_int64(s, 0);
+    e->ts_ms = sqlite3_column_int64(s, 1);
+    col_text(s, 2, e->kind, sizeof(e->kind));
+    col_blob(s, 3, e->link_id, sizeof(e->link_id), &e->has_link);
+    col_text(s, 4, e->link_name, sizeof(e->link_name));
+    col_text(s, 5, e->addr, sizeof(e->addr));
+    col_text(s, 6, e->detail, sizeof(e->detail));
+    e->count = (uint32_t)sqlite3_column_int64(s, 7);
+}
+
+int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
+                      void *arg)
+{
+    sqlite3_stmt *s;
+    struct store_event e;
+    int rc;
+    int r = stmt_get(st, S_EVENTS_LIST, &s);
+    if (r < 0) {
+        return r;
+    }
+    if (link_id != NULL) {
+        sqlite3_bind_blob(s, 1, link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        row_to_event(s, &e);
+        r = cb(arg, &e);
+        if (r != 0) {
+            sqlite3_reset(s);
+            return r;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        return db_fail(st, rc, "list events");
+    }
+    return 0;
+}

@@ -1,0 +1,186 @@
+/*
+ * store — the link registry in SQLite (docs/internals/registry.md).
+ *
+ * One struct store is one SQLite connection. A handle is used by one thread at
+ * a time (the relay opens its own handle on its worker thread; linkctl opens
+ * one per run). The database is opened in WAL mode with synchronous=FULL,
+ * busy_timeout 5000 ms and foreign keys on; the schema is migrated on open
+ * from the SQL files in schema/ (embedded at build time), in order, by
+ * PRAGMA user_version. A database whose user_version is newer than this build
+ * knows is refused (-ENOTSUP, with the message "database schema version N is
+ * newer than this linkrelay knows (M)").
+ *
+ * Only public keys and hashes are stored; never a private key or a token.
+ *
+ * Every function returns 0 or a negative errno:
+ *   -ENOENT   no such link
+ *   -EEXIST   a link with that name (or id) already exists
+ *   -EINVAL   bad argument (bad name, bad side, bad cause ...)
+ *   -ENOTSUP  database schema newer than this build
+ *   -EBUSY    the database stayed locked past the busy timeout
+ *   -EIO      any other SQLite error
+ *   -ENOMEM   out of memory
+ * and leaves a one-line human-readable reason in store_errmsg(st). Every
+ * change that touches more than one row runs in one transaction; when a
+ * change function returns 0 the change is committed and durable
+ * (synchronous=FULL). Out-parameters are written only on success.
+ */
+#ifndef LR_STORE_H
+#define LR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_LINK_ID_LEN 16
+#define STORE_KEY_LEN     32
+#define STORE_NAME_MAX    64  /* bytes, [A-Za-z0-9._-], 1..64 */
+#define STORE_KIND_MAX    32  /* event kind, bytes */
+#define STORE_ADDR_MAX    64  /* event source address text, bytes */
+#define STORE_DETAIL_MAX  256 /* event detail text, bytes */
+
+/* The schema version this build migrates to (the highest schema/NNN_*.sql). */
+int store_schema_latest(void);
+
+enum store_side {
+    STORE_SIDE_A = 0,
+    STORE_SIDE_B = 1,
+};
+
+/* Stream close causes, as in docs/protocol.md and the streams table. */
+enum store_cause {
+    STORE_CAUSE_NONE = -1, /* only in store_totals: no stream closed yet */
+    STORE_CAUSE_FIN = 0,
+    STORE_CAUSE_RESET = 1,
+    STORE_CAUSE_TIMEOUT = 2,
+    STORE_CAUSE_REVOKED = 3,
+    STORE_CAUSE_LIMIT = 4,
+    STORE_CAUSE_ERROR = 5,
+};
+/* "fin", "reset", ...; "none" for STORE_CAUSE_NONE; NULL for unknown values. */
+const char *store_cause_name(int cause);
+/* Parses a cause name; returns 0 or -EINVAL. */
+int store_cause_parse(const char *s, enum store_cause *out);
+
+/* One link as stored. key[side] is the current public key of that side;
+ * next_key[side] is valid when has_next[side] (rotation overlap: the relay
+ * accepts either). key_gen[side] counts rotations of that side (1 at add). */
+struct store_link {
+    uint8_t id[STORE_LINK_ID_LEN];
+    char name[STORE_NAME_MAX + 1];
+    int enabled;
+    int64_t created_ms;
+    int64_t updated_ms;
+    uint8_t key[2][STORE_KEY_LEN];
+    uint8_t next_key[2][STORE_KEY_LEN];
+    int has_next[2];
+    uint32_t key_gen[2];
+};
+
+/* Persisted per-link accounting totals (all streams ever closed). */
+struct store_totals {
+    uint64_t streams;
+    uint64_t bytes_a_to_b;
+    uint64_t bytes_b_to_a;
+    int last_cause;         /* enum store_cause, STORE_CAUSE_NONE if no stream yet */
+    int64_t last_closed_ms; /* 0 if no stream yet */
+};
+
+/* One closed stream, as the relay accounts it. */
+struct store_stream {
+    uint8_t link_id[STORE_LINK_ID_LEN];
+    uint64_t stream_id;
+    int opener; /* enum store_side: the side that sent OPEN */
+    int64_t started_ms;
+    int64_t ended_ms;
+    int64_t wait_ms; /* time from STREAM handout to splice (0 if never paired) */
+    uint64_t bytes_a_to_b;
+    uint64_t bytes_b_to_a;
+    int cause; /* enum store_cause, not NONE */
+};
+
+/* One event-log row. kind is a short word: "link_added", "revoked", "enabled",
+ * "removed", "rotated", "connect", "disconnect", "auth_fail", "limit", ...
+ * (free text, at most STORE_KIND_MAX bytes). count > 1 means an aggregated
+ * row (e.g. 37 auth failures from addr in one interval). For store_events_add
+ * id is ignored and ts_ms 0 means "now". */
+struct store_event {
+    int64_t id;
+    int64_t ts_ms;
+    char kind[STORE_KIND_MAX + 1];
+    int has_link;
+    uint8_t link_id[STORE_LINK_ID_LEN];
+    char link_name[STORE_NAME_MAX + 1]; /* list only: "" if the link is gone */
+    char addr[STORE_ADDR_MAX + 1];      /* "" if none */
+    char detail[STORE_DETAIL_MAX + 1];
+    uint32_t count;
+};
+
+struct store;
+
+enum store_open_flags {
+    STORE_OPEN_CREATE = 1 << 0,   /* create the file if missing (else -ENOENT) */
+    STORE_OPEN_READONLY = 1 << 1, /* no migration; refuses an old schema too */
+};
+
+/* Opens (and migrates) the database at path. On failure *out is untouched
+ * and, when errbuf is not NULL, a one-line reason is written into it. */
+int store_open(const char *path, unsigned flags, struct store **out, char *errbuf, size_t errlen);
+/* Closes the handle; accepts NULL. */
+void store_close(struct store *st);
+/* The reason for the last failure on this handle ("" if none). Valid until
+ * the next call on the handle. */
+const char *store_errmsg(const struct store *st);
+/* The schema version of the open database (PRAGMA user_version). */
+int store_schema_version(struct store *st, int *out);
+/* PRAGMA data_version: changes when another connection commits. */
+int store_data_version(struct store *st, int64_t *out);
+
+/* Name rules: 1..STORE_NAME_MAX bytes of [A-Za-z0-9._-]. Returns 0/-EINVAL. */
+int store_name_valid(const char *name);
+
+/* Calls cb for every link, ordered by name. The link pointer is valid only
+ * during the call. A non-zero return from cb stops the walk and is returned. */
+typedef int (*store_link_cb)(void *arg, const struct store_link *link);
+int store_links_load(struct store *st, store_link_cb cb, void *arg);
+/* Finds a link by name, or by id given as 32 hex digits. */
+int store_link_find(struct store *st, const char *name_or_id, struct store_link *out);
+int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out);
+
+/* Inserts link (id, name, enabled, key[], has_next[]/next_key[] are used;
+ * created/updated are set to now, key_gen to 1) and an event "link_added"
+ * with detail, in one transaction. -EEXIST on a duplicate name or id. */
+int store_link_add(struct store *st, const struct store_link *link, const char *detail);
+/* Enables or revokes; writes event "enabled" or "revoked" with detail. */
+int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int enabled,
+                           const char *detail);
+/* Deletes the link with its stream rows and totals; the event log keeps its
+ * rows (with the link id) and gains a "removed" event with detail. */
+int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail);
+/* Replaces the current key of side with key, clears that side's next key,
+ * bumps key_gen; writes event "rotated" with detail. The old key stops
+ * working as soon as the relay re-reads the registry. */
+int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                      const uint8_t key[STORE_KEY_LEN], const char *detail);
+/* Sets (key != NULL) or clears (key == NULL) the next key of side: during an
+ * overlap the relay accepts the current and the next key. Event "next_key". */
+int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                        const uint8_t *key, const char *detail);
+
+/* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
+int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                      struct store_totals *out);
+
+/* Inserts n stream rows and adds them to link_totals, in one transaction.
+ * Rows of links that no longer exist are skipped (the link was removed while
+ * the stream ran). -EINVAL (nothing written) on a bad side or cause. */
+int store_streams_record(struct store *st, const struct store_stream *s, size_t n);
+/* Appends n events in one transaction. */
+int store_events_add(struct store *st, const struct store_event *ev, size_t n);
+/* Calls cb for the newest `limit` events (all if limit == 0), oldest first,
+ * optionally only those of one link. The event pointer is valid only during
+ * the call; a non-zero return from cb stops and is returned. */
+typedef int (*store_event_cb)(void *arg, const struct store_event *ev);
+int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
+                      void *arg);
+
+#endif

@@ -1,0 +1,603 @@
+/*
+ * Unit tests of relay/store.c: migrations, refusal of a newer schema, link
+ * CRUD, rotation, accounting, the event log, and that no private key reaches
+ * the database file.
+ */
+#include "store.h"
+
+#include <check.h>
+#include <errno.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char dbpath[320];
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(dbpath, sizeof(dbpath), "%s/linkrelay.db", tmpdir);
+}
+
+static void teardown(void)
+{
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[400];
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", dbpath, suffix[i]);
+        unlink(p);
+    }
+    rmdir(tmpdir);
+}
+
+static struct store *open_new(void)
+{
+    struct store *st = NULL;
+    char err[256];
+    int r = store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err));
+    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
+    return st;
+}
+
+/* Runs one SQL statement on a raw connection and returns the first column of
+ * the first row as text (into out). */
+static void raw_query(const char *sql, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    int rc = sqlite3_step(s);
+    out[0] = '\0';
+    if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL) {
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    }
+    ck_assert(rc == SQLITE_ROW || rc == SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/* Appends src to the accumulator dst (256+ bytes). */
+static void append(char *dst, const char *src)
+{
+    size_t n = strlen(dst);
+    snprintf(dst + n, 512 - n, "%s", src);
+}
+
+static void make_link(struct store_link *l, const char *name)
+{
+    memset(l, 0, sizeof(*l));
+    randombytes_buf(l->id, sizeof(l->id));
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    l->enabled = 1;
+    randombytes_buf(l->key[0], STORE_KEY_LEN);
+    randombytes_buf(l->key[1], STORE_KEY_LEN);
+}
+
+START_TEST(migrate_from_empty)
+{
+    struct store *st = open_new();
+    int v = -1;
+    char buf[64];
+    ck_assert_int_eq(store_schema_version(st, &v), 0);
+    ck_assert_int_ge(store_schema_latest(), 1);
+    ck_assert_int_eq(v, store_schema_latest());
+    store_close(st);
+    raw_query("PRAGMA user_version", buf, sizeof(buf));
+    ck_assert_int_eq((int)strtol(buf, NULL, 10), store_schema_latest());
+    raw_query("PRAGMA journal_mode", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "wal");
+    raw_query("SELECT count(*) FROM sqlite_master WHERE name IN "
+              "('links','streams','link_totals','events')",
+              buf, sizeof(buf));
+    ck_assert_str_eq(buf, "4");
+    /* Re-opening an up-to-date database migrates nothing and succeeds. */
+    st = open_new();
+    ck_assert_int_eq(store_schema_version(st, &v), 0);
+    ck_assert_int_eq(v, store_schema_latest());
+    store_close(st);
+}
+END_TEST
+
+START_TEST(open_missing_without_create)
+{
+    struct store *st = (struct store *)0x1;
+    char err[256] = "";
+    ck_assert_int_eq(store_open(dbpath, 0, &st, err, sizeof(err)), -ENOENT);
+    ck_assert_ptr_eq(st, (struct store *)0x1);
+    ck_assert_ptr_nonnull(strstr(err, dbpath));
+    ck_assert_int_eq(access(dbpath, F_OK), -1);
+}
+END_TEST
+
+START_TEST(newer_schema_refused)
+{
+    char sql[64], want[160], err[256] = "", buf[32];
+    struct store *st = open_new();
+    store_close(st);
+    int newer = store_schema_latest() + 1;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newer);
+    raw_query(sql, buf, sizeof(buf));
+    st = NULL;
+    ck_assert_int_eq(store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err)), -ENOTSUP);
+    ck_assert_ptr_null(st);
+    snprintf(want, sizeof(want),
+             "database schema version %d is newer than this linkrelay knows (%d)", newer,
+             store_schema_latest());
+    ck_assert_str_eq(err, want);
+    /* Refused without being touched: the version is unchanged. */
+    raw_query("PRAGMA user_version", buf, sizeof(buf));
+    ck_assert_int_eq((int)strtol(buf, NULL, 10), newer);
+    /* Read-only open refuses too. */
+    ck_assert_int_eq(store_open(dbpath, STORE_OPEN_READONLY, &st, err, sizeof(err)), -ENOTSUP);
+}
+END_TEST
+
+START_TEST(link_crud)
+{
+    struct store *st = open_new();
+    struct store_link a, b, got;
+    char hex[33];
+    make_link(&a, "zeta");
+    make_link(&b, "alpha");
+    b.has_next[1] = 1;
+    randombytes_buf(b.next_key[1], STORE_KEY_LEN);
+    ck_assert_int_eq(store_link_add(st, &a, "added by test"), 0);
+    ck_assert_int_eq(store_link_add(st, &b, "added by test"), 0);
+
+    ck_assert_int_eq(store_link_find(st, "alpha", &got), 0);
+    ck_assert_mem_eq(got.id, b.id, 16);
+    ck_assert_int_eq(got.enabled, 1);
+    ck_assert_mem_eq(got.key[0], b.key[0], 32);
+    ck_assert_mem_eq(got.key[1], b.key[1], 32);
+    ck_assert_int_eq(got.has_next[0], 0);
+    ck_assert_int_eq(got.has_next[1], 1);
+    ck_assert_mem_eq(got.next_key[1], b.next_key[1], 32);
+    ck_assert_uint_eq(got.key_gen[0], 1);
+    ck_assert_int_gt(got.created_ms, 1600000000000LL);
+
+    for (int i = 0; i < 16; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", a.id[i]);
+    }
+    ck_assert_int_eq(store_link_find(st, hex, &got), 0);
+    ck_assert_str_eq(got.name, "zeta");
+    hex[31] = hex[31] == '0' ? '1' : '0';
+    ck_assert_int_eq(store_link_find(st, hex, &got), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(store_errmsg(st), "no such link"));
+    ck_assert_int_eq(store_link_find(st, "nope", &got), -ENOENT);
+    ck_assert_str_eq(store_errmsg(st), "no such link: nope");
+
+    ck_assert_int_eq(store_link_set_enabled(st, a.id, 0, "revoked by test"), 0);
+    ck_assert_int_eq(store_link_get(st, a.id, &got), 0);
+    ck_assert_int_eq(got.enabled, 0);
+    ck_assert_int_ge(got.updated_ms, got.created_ms);
+    ck_assert_int_eq(store_link_set_enabled(st, a.id, 1, "enabled by test"), 0);
+    ck_assert_int_eq(store_link_get(st, a.id, &got), 0);
+    ck_assert_int_eq(got.enabled, 1);
+
+    ck_assert_int_eq(store_link_remove(st, b.id, "removed by test"), 0);
+    ck_assert_int_eq(store_link_get(st, b.id, &got), -ENOENT);
+    ck_assert_int_eq(store_link_remove(st, b.id, "again"), -ENOENT);
+    ck_assert_int_eq(store_link_set_enabled(st, b.id, 0, "x"), -ENOENT);
+    store_close(st);
+}
+END_TEST
+
+static int collect_names(void *arg, const struct store_link *l)
+{
+    char *acc = arg;
+    append(acc, l->name);
+    append(acc, ",");
+    return 0;
+}
+
+static int stop_after_one(void *arg, const struct store_link *l)
+{
+    (void)l;
+    (*(int *)arg)++;
+    return 7;
+}
+
+START_TEST(link_list_order)
+{
+    struct store *st = open_new();
+    struct store_link l;
+    char acc[512] = "";
+    int calls = 0;
+    const char *names[] = {"m", "b.x", "Z-1", "a_2"};
+    for (int i = 0; i < 4; i++) {
+        make_link(&l, names[i]);
+        ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    }
+    ck_assert_int_eq(store_links_load(st, collect_names, acc), 0);
+    ck_assert_str_eq(acc, "Z-1,a_2,b.x,m,");
+    ck_assert_int_eq(store_links_load(st, stop_after_one, &calls), 7);
+    ck_assert_int_eq(calls, 1);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(duplicate_and_bad_names)
+{
+    struct store *st = open_new();
+    struct store_link l, l2;
+    char name64[65], acc[512] = "";
+    make_link(&l, "dup");
+    ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    make_link(&l2, "dup");
+    ck_assert_int_eq(store_link_add(st, &l2, NULL), -EEXIST);
+    ck_assert_str_eq(store_errmsg(st), "a link named 'dup' already exists");
+    /* Same id, other name. */
+    memcpy(l2.id, l.id, 16);
+    snprintf(l2.name, sizeof(l2.name), "%s", "other");
+    ck_assert_int_eq(store_link_add(st, &l2, NULL), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(store_errmsg(st), "id already exists"));
+
+    memset(name64, 'n', 64);
+    name64[64] = '\0';
+    ck_assert_int_eq(store_name_valid(name64), 0);
+    make_link(&l2, name64);
+    ck_assert_int_eq(store_link_add(st, &l2, NULL), 0);
+    ck_assert_int_eq(store_name_valid(""), -EINVAL);
+    ck_assert_int_eq(store_name_valid("a b"), -EINVAL);
+    ck_assert_int_eq(store_name_valid("a/b"), -EINVAL);
+    ck_assert_int_eq(store_name_valid("\xc3\xa4"), -EINVAL);
+    ck_assert_int_eq(store_name_valid("A.z_0-9"), 0);
+    make_link(&l2, "");
+    ck_assert_int_eq(store_link_add(st, &l2, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(store_errmsg(st), "invalid link name"));
+    /* Nothing half-written: two links only. */
+    ck_assert_int_eq(store_links_load(st, collect_names, acc), 0);
+    ck_assert_int_eq((int)strlen(acc), 4 + 65);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(rotation)
+{
+    struct store *st = open_new();
+    struct store_link l, got;
+    uint8_t k1[32], k2[32];
+    make_link(&l, "rot");
+    ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    randombytes_buf(k1, 32);
+    randombytes_buf(k2, 32);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k1, "next"), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.has_next[1], 1);
+    ck_assert_mem_eq(got.next_key[1], k1, 32);
+    ck_assert_int_eq(got.has_next[0], 0);
+
+    ck_assert_int_eq(store_link_rotate(st, l.id, STORE_SIDE_B, k2, "rotated by test"), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.key[1], k2, 32);
+    ck_assert_int_eq(got.has_next[1], 0); /* rotation ends the overlap */
+    ck_assert_uint_eq(got.key_gen[1], 2);
+    ck_assert_uint_eq(got.key_gen[0], 1);
+    ck_assert_mem_eq(got.key[0], l.key[0], 32); /* other side untouched */
+
+    ck_assert_int_eq(store_link_rotate(st, l.id, STORE_SIDE_A, k1, NULL), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.key[0], k1, 32);
+    ck_assert_uint_eq(got.key_gen[0], 2);
+    ck_assert_int_eq(store_link_rotate(st, l.id, 2, k1, NULL), -EINVAL);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k1, NULL), 0);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, NULL, NULL), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.has_next[1], 0);
+    l.id[0] ^= 1;
+    ck_assert_int_eq(store_link_rotate(st, l.id, STORE_SIDE_A, k1, NULL), -ENOENT);
+    store_close(st);
+}
+END_TEST
+
+static struct store_stream mk_stream(const uint8_t *id, uint64_t sid, int opener, int64_t end,
+                                     uint64_t ab, uint64_t ba, int cause)
+{
+    struct store_stream s;
+    memset(&s, 0, sizeof(s));
+    memcpy(s.link_id, id, 16);
+    s.stream_id = sid;
+    s.opener = opener;
+    s.started_ms = end - 1000;
+    s.ended_ms = end;
+    s.wait_ms = 12;
+    s.bytes_a_to_b = ab;
+    s.bytes_b_to_a = ba;
+    s.cause = cause;
+    return s;
+}
+
+START_TEST(accounting)
+{
+    struct store *st = open_new();
+    struct store_link l1, l2;
+    struct store_totals t;
+    uint8_t ghost[16];
+    char buf[32];
+    make_link(&l1, "one");
+    make_link(&l2, "two");
+    randombytes_buf(ghost, 16);
+    ck_assert_int_eq(store_link_add(st, &l1, NULL), 0);
+    ck_assert_int_eq(store_link_add(st, &l2, NULL), 0);
+    ck_assert_int_eq(store_link_totals(st, l1.id, &t), 0);
+    ck_assert_uint_eq(t.streams, 0);
+    ck_assert_int_eq(t.last_cause, STORE_CAUSE_NONE);
+
+    struct store_stream batch[] = {
+        mk_stream(l1.id, 1, 0, 5000, 100, 200, STORE_CAUSE_FIN),
+        mk_stream(l1.id, 2, 1, 7000, 1, 2, STORE_CAUSE_RESET),
+        /* Recorded later but ended earlier: last_cause stays "reset". */
+        mk_stream(l1.id, 3, 1, 6000, 10, 20, STORE_CAUSE_TIMEOUT),
+        mk_stream(l2.id, 4, 0, 8000, 1ULL << 40, 0, STORE_CAUSE_LIMIT),
+        mk_stream(ghost, 5, 0, 9000, 5, 5, STORE_CAUSE_FIN), /* link gone: skipped */
+    };
+    ck_assert_int_eq(store_streams_record(st, batch, 5), 0);
+    ck_assert_int_eq(store_link_totals(st, l1.id, &t), 0);
+    ck_assert_uint_eq(t.streams, 3);
+    ck_assert_uint_eq(t.bytes_a_to_b, 111);
+    ck_assert_uint_eq(t.bytes_b_to_a, 222);
+    ck_assert_int_eq(t.last_cause, STORE_CAUSE_RESET);
+    ck_assert_int_eq(t.last_closed_ms, 7000);
+    ck_assert_int_eq(store_link_totals(st, l2.id, &t), 0);
+    ck_assert_uint_eq(t.bytes_a_to_b, 1ULL << 40);
+    ck_assert_int_eq(t.last_cause, STORE_CAUSE_LIMIT);
+    raw_query("SELECT count(*) FROM streams", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "4");
+
+    /* A bad row rejects the whole batch, nothing written. */
+    struct store_stream bad[] = {
+        mk_stream(l1.id, 6, 0, 9000, 1, 1, STORE_CAUSE_FIN),
+        mk_stream(l1.id, 7, 0, 9000, 1, 1, 6),
+    };
+    ck_assert_int_eq(store_streams_record(st, bad, 2), -EINVAL);
+    bad[1] = mk_stream(l1.id, 7, 2, 9000, 1, 1, STORE_CAUSE_FIN);
+    ck_assert_int_eq(store_streams_record(st, bad, 2), -EINVAL);
+    ck_assert_int_eq(store_link_totals(st, l1.id, &t), 0);
+    ck_assert_uint_eq(t.streams, 3);
+
+    /* Totals survive a reopen; rm drops the link's accounting. */
+    store_close(st);
+    st = open_new();
+    ck_assert_int_eq(store_link_totals(st, l1.id, &t), 0);
+    ck_assert_uint_eq(t.streams, 3);
+    ck_assert_int_eq(store_link_remove(st, l1.id, NULL), 0);
+    ck_assert_int_eq(store_link_totals(st, l1.id, &t), 0);
+    ck_assert_uint_eq(t.streams, 0);
+    raw_query("SELECT count(*) FROM streams", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "1");
+    store_close(st);
+}
+END_TEST
+
+START_TEST(cause_names)
+{
+    enum store_cause c;
+    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_str_eq(store_cause_name(i), names[i]);
+        ck_assert_int_eq(store_cause_parse(names[i], &c), 0);
+        ck_assert_int_eq((int)c, i);
+    }
+    ck_assert_str_eq(store_cause_name(STORE_CAUSE_NONE), "none");
+    ck_assert_ptr_null(store_cause_name(6));
+    ck_assert_int_eq(store_cause_parse("quota", &c), -EINVAL);
+}
+END_TEST
+
+struct ev_acc {
+    int n;
+    char kinds[512];
+    int64_t last_id;
+    int ordered;
+    struct store_event last;
+};
+
+static int collect_events(void *arg, const struct store_event *e)
+{
+    struct ev_acc *acc = arg;
+    if (e->id <= acc->last_id) {
+        acc->ordered = 0;
+    }
+    acc->last_id = e->id;
+    acc->n++;
+    append(acc->kinds, e->kind);
+    append(acc->kinds, ",");
+    acc->last = *e;
+    return 0;
+}
+
+START_TEST(events)
+{
+    struct store *st = open_new();
+    struct store_link l1, l2;
+    struct ev_acc acc;
+    make_link(&l1, "ev1");
+    make_link(&l2, "ev2");
+    ck_assert_int_eq(store_link_add(st, &l1, "added"), 0);
+    ck_assert_int_eq(store_link_add(st, &l2, "added"), 0);
+    struct store_event ev[2];
+    memset(ev, 0, sizeof(ev));
+    snprintf(ev[0].kind, sizeof(ev[0].kind), "%s", "auth_fail");
+    snprintf(ev[0].addr, sizeof(ev[0].addr), "%s", "192.0.2.7:4000");
+    snprintf(ev[0].detail, sizeof(ev[0].detail), "%s", "unknown link or key");
+    ev[0].count = 37;
+    ev[0].ts_ms = 1234;
+    snprintf(ev[1].kind, sizeof(ev[1].kind), "%s", "connect");
+    ev[1].has_link = 1;
+    memcpy(ev[1].link_id, l1.id, 16);
+    snprintf(ev[1].detail, sizeof(ev[1].detail), "%s", "side a");
+    ck_assert_int_eq(store_events_add(st, ev, 2), 0);
+    ck_assert_int_eq(store_link_set_enabled(st, l1.id, 0, "revoked by admin"), 0);
+
+    memset(&acc, 0, sizeof(acc));
+    acc.ordered = 1;
+    ck_assert_int_eq(store_events_list(st, NULL, 0, collect_events, &acc), 0);
+    ck_assert_int_eq(acc.n, 5);
+    ck_assert_int_eq(acc.ordered, 1);
+    ck_assert_str_eq(acc.kinds, "link_added,link_added,auth_fail,connect,revoked,");
+    ck_assert_str_eq(acc.last.detail, "revoked by admin");
+    ck_assert_str_eq(acc.last.link_name, "ev1");
+
+    memset(&acc, 0, sizeof(acc));
+    acc.ordered = 1;
+    ck_assert_int_eq(store_events_list(st, NULL, 2, collect_events, &acc), 0);
+    ck_assert_str_eq(acc.kinds, "connect,revoked,"); /* newest 2, oldest first */
+    ck_assert_int_eq(acc.ordered, 1);
+
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, NULL, 3, collect_events, &acc), 0);
+    ck_assert_str_eq(acc.kinds, "auth_fail,connect,revoked,");
+
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, l1.id, 0, collect_events, &acc), 0);
+    ck_assert_str_eq(acc.kinds, "link_added,connect,revoked,");
+
+    /* The aggregated row keeps its count, address and time. */
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, NULL, 0, collect_events, &acc), 0);
+
+    /* After rm the link's events stay, with the id and no name. */
+    ck_assert_int_eq(store_link_remove(st, l1.id, "removed by admin"), 0);
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, l1.id, 0, collect_events, &acc), 0);
+    ck_assert_str_eq(acc.kinds, "link_added,connect,revoked,removed,");
+    ck_assert_str_eq(acc.last.link_name, "");
+    ck_assert_int_eq(acc.last.has_link, 1);
+    ck_assert_mem_eq(acc.last.link_id, l1.id, 16);
+
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, l2.id, 1, collect_events, &acc), 0);
+    ck_assert_int_eq(acc.n, 1);
+    ck_assert_str_eq(acc.last.kind, "link_added");
+    store_close(st);
+}
+END_TEST
+
+static int find_auth_fail(void *arg, const struct store_event *e)
+{
+    if (strcmp(e->kind, "auth_fail") == 0) {
+        *(struct store_event *)arg = *e;
+    }
+    return 0;
+}
+
+START_TEST(event_fields)
+{
+    struct store *st = open_new();
+    struct store_event ev, got;
+    memset(&ev, 0, sizeof(ev));
+    memset(&got, 0, sizeof(got));
+    snprintf(ev.kind, sizeof(ev.kind), "%s", "auth_fail");
+    snprintf(ev.addr, sizeof(ev.addr), "%s", "192.0.2.7:4000");
+    snprintf(ev.detail, sizeof(ev.detail), "%s", "bad key");
+    ev.count = 37;
+    ev.ts_ms = 1234;
+    ck_assert_int_eq(store_events_add(st, &ev, 1), 0);
+    ck_assert_int_eq(store_events_list(st, NULL, 0, find_auth_fail, &got), 0);
+    ck_assert_int_eq(got.ts_ms, 1234);
+    ck_assert_uint_eq(got.count, 37);
+    ck_assert_str_eq(got.addr, "192.0.2.7:4000");
+    ck_assert_str_eq(got.detail, "bad key");
+    ck_assert_int_eq(got.has_link, 0);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(data_version_sees_other_writer)
+{
+    struct store *r = open_new();
+    struct store *w = open_new();
+    struct store_link l;
+    int64_t v1, v2, v3;
+    ck_assert_int_eq(store_data_version(r, &v1), 0);
+    ck_assert_int_eq(store_data_version(r, &v2), 0);
+    ck_assert_int_eq(v1, v2);
+    make_link(&l, "dv");
+    ck_assert_int_eq(store_link_add(w, &l, NULL), 0);
+    ck_assert_int_eq(store_data_version(r, &v3), 0);
+    ck_assert_int_ne(v3, v2);
+    store_close(w);
+    store_close(r);
+}
+END_TEST
+
+/* Searches the bytes of path for needle. */
+static int file_contains(const char *path, const void *needle, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return 0;
+    }
+    static unsigned char buf[4 << 20];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    for (size_t i = 0; i + n <= len; i++) {
+        if (memcmp(buf + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+START_TEST(no_private_key_in_file)
+{
+    struct store *st = open_new();
+    struct store_link l;
+    uint8_t sk[2][32];
+    char wal[400];
+    make_link(&l, "secret");
+    for (int side = 0; side < 2; side++) {
+        crypto_box_keypair(l.key[side], sk[side]);
+    }
+    ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    store_close(st);
+    snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+    /* The public keys are there (the check can find bytes) ... */
+    ck_assert(file_contains(dbpath, l.key[0], 32) || file_contains(wal, l.key[0], 32));
+    /* ... the private ones are not. */
+    for (int side = 0; side < 2; side++) {
+        ck_assert(!file_contains(dbpath, sk[side], 32));
+        ck_assert(!file_contains(wal, sk[side], 32));
+    }
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, migrate_from_empty);
+    tcase_add_test(tc, open_missing_without_create);
+    tcase_add_test(tc, newer_schema_refused);
+    tcase_add_test(tc, link_crud);
+    tcase_add_test(tc, link_list_order);
+    tcase_add_test(tc, duplicate_and_bad_names);
+    tcase_add_test(tc, rotation);
+    tcase_add_test(tc, accounting);
+    tcase_add_test(tc, cause_names);
+    tcase_add_test(tc, events);
+    tcase_add_test(tc, event_fields);
+    tcase_add_test(tc, data_version_sees_other_writer);
+    tcase_add_test(tc, no_private_key_in_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    SRunner *sr = srunner_create(store_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
