@@ -106,7 +106,9 @@ class Server:
     digest   reads to EOF, then answers the SHA-256 of what it read and the
              count as text, then closes (tests half-close);
     hold     records what arrives (for the immediate policy), echoes it.
-    Records per connection how it ended: "eof" or "reset"."""
+    Records per connection how it ended: "eof", "reset" or "dropped" (we
+    reset it). Threads poll with short timeouts, because closing a socket
+    another thread is blocked on does not tear the connection down."""
 
     def __init__(self, mode="echo", port=0):
         self.mode = mode
@@ -114,33 +116,47 @@ class Server:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
         self.sock.listen(512)
+        self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
         self.ends = []
-        self.conns = []
         self.accepted = 0
         self.received = bytearray()
         self.lock = threading.Lock()
         self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.drop_gen = 0  # bump to reset every connection open now
+        self.listening = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
 
     def _accept(self):
         while not self.closed:
             try:
                 c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
-                return
+                break
             with self.lock:
                 self.accepted += 1
-                self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(c, self.drop_gen), daemon=True).start()
+        self.sock.close()
+        self.listening = False
 
-    def _serve(self, c):
+    def _serve(self, c, gen):
         hsh = hashlib.sha256()
         n = 0
         end = "eof"
+        c.settimeout(0.1)
         try:
             while True:
-                d = c.recv(262144)
+                if self.drop_gen != gen or self.closed:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    end = "dropped"
+                    break
+                try:
+                    d = c.recv(262144)
+                except socket.timeout:
+                    continue
                 if not d:
                     break
                 n += len(d)
@@ -150,10 +166,13 @@ class Server:
                     if self.mode == "hold":
                         with self.lock:
                             self.received += d
+                    c.settimeout(None)
                     c.sendall(d)
-            if self.mode == "digest":
-                c.sendall(("%s %d\n" % (hsh.hexdigest(), n)).encode())
-            c.shutdown(socket.SHUT_WR)
+                    c.settimeout(0.1)
+            if end == "eof":
+                if self.mode == "digest":
+                    c.sendall(("%s %d\n" % (hsh.hexdigest(), n)).encode())
+                c.shutdown(socket.SHUT_WR)
         except ConnectionResetError:
             end = "reset"
         except OSError:
@@ -167,22 +186,12 @@ class Server:
 
     def drop_all(self):
         """Resets every open connection (a device restarting)."""
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    c.close()
-                except OSError:
-                    pass
-            self.conns = []
+        self.drop_gen += 1
 
     def close(self):
+        """Stops listening and resets what is open; returns once the port is closed."""
         self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        self.drop_all()
+        self.thread.join(5)
 
 
 def reset_close(s):
