@@ -105,7 +105,8 @@ class Server:
     echo     echoes everything, shuts down its write side after EOF;
     digest   reads to EOF, then answers the SHA-256 of what it read and the
              count as text, then closes (tests half-close);
-    hold     records what arrives (for the immediate policy), echoes it.
+    hold     records what arrives and does not answer; push() sends to the
+             newest open connection (for the immediate policy's cable).
     Records per connection how it ended: "eof", "reset" or "dropped" (we
     reset it). Threads poll with short timeouts, because closing a socket
     another thread is blocked on does not tear the connection down."""
@@ -121,6 +122,7 @@ class Server:
         self.ends = []
         self.accepted = 0
         self.received = bytearray()
+        self.live = []
         self.lock = threading.Lock()
         self.closed = False
         self.drop_gen = 0  # bump to reset every connection open now
@@ -142,7 +144,21 @@ class Server:
         self.sock.close()
         self.listening = False
 
+    def push(self, data):
+        """Sends data on the newest open connection; False if there is none."""
+        with self.lock:
+            c = self.live[-1] if self.live else None
+        if c is None:
+            return False
+        try:
+            c.sendall(data)
+        except OSError:
+            return False
+        return True
+
     def _serve(self, c, gen):
+        with self.lock:
+            self.live.append(c)
         hsh = hashlib.sha256()
         n = 0
         end = "eof"
@@ -162,10 +178,10 @@ class Server:
                 n += len(d)
                 if self.mode == "digest":
                     hsh.update(d)
+                elif self.mode == "hold":
+                    with self.lock:
+                        self.received += d
                 else:
-                    if self.mode == "hold":
-                        with self.lock:
-                            self.received += d
                     c.settimeout(None)
                     c.sendall(d)
                     c.settimeout(0.1)
@@ -179,6 +195,7 @@ class Server:
             end = "error"
         with self.lock:
             self.ends.append(end)
+            self.live.remove(c)
         try:
             c.close()
         except OSError:
