@@ -200,6 +200,10 @@ class NatRig:
                                                     connect=dev_target)]
             host_args = ["--config", self.agent_conf("host", tok["a"], keepalive,
                                                      listen=host_listen)]
+        level = os.environ.get("LR_AGENT_LOG")  # e.g. debug, when chasing a failure
+        if level:
+            dev_args += ["--log-level", level]
+            host_args += ["--log-level", level]
         self.dev_agent = NsAgent(self.topo, "dev", "dev", dev_args, self.tmp).start()
         self.host_agent = NsAgent(self.topo, "host", "host", host_args, self.tmp).start()
         self.agents += [self.dev_agent, self.host_agent]

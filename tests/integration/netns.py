@@ -235,11 +235,13 @@ class EchoServer:
     each connection ended in .ends ("eof", "reset", "dropped", "error").
     drop_all() resets every open connection (the device restarting);
     close() stops listening and resets what is open; start() again after
-    close() rebinds the same port (a restart of the device service)."""
+    close() rebinds the same port (a restart of the device service).
+    end_of[k] is how the k-th accepted connection ended."""
 
     def __init__(self, ns, ip, port=7007):
         self.ns, self.ip, self.port = ns, ip, port
         self.ends = []
+        self.end_of = {}  # accept number (1, 2, ...) -> how it ended
         self.accepted = 0
         self.lock = threading.Lock()
         self.gen = 0
@@ -267,10 +269,11 @@ class EchoServer:
                 break
             with self.lock:
                 self.accepted += 1
-            threading.Thread(target=self._serve, args=(c, self.gen), daemon=True).start()
+                cid = self.accepted
+            threading.Thread(target=self._serve, args=(c, self.gen, cid), daemon=True).start()
         ls.close()
 
-    def _serve(self, c, gen):
+    def _serve(self, c, gen, cid):
         end = "eof"
         c.settimeout(0.1)
         try:
@@ -296,6 +299,7 @@ class EchoServer:
             end = "error"
         with self.lock:
             self.ends.append(end)
+            self.end_of[cid] = end
         if c is not None:
             c.close()
 
