@@ -10,8 +10,10 @@ device's echo service (both directions busy) when the fault strikes:
   host-agent-kill9 the host-side linkagent kill -9, then started again
   target-restart  the device's echo service resets its connections and
                   stops listening for 2 s, then listens again
-  dev-wan-down    `ip link set wan down` on NAT router 1 for 6 s, then up
-  host-wan-down   the same on NAT router 2
+  dev-wan-down-*  `ip link set wan down` on NAT router 1 for 6 s, then up;
+                  with a lenient NAT (re-creates a forgotten mapping from a
+                  mid-stream packet) and a strict one (drops such packets)
+  host-wan-down-* the same on NAT router 2
 
 For each: every open stream ends visibly on both ends — the host application
 sees a reset (ECONNRESET/EPIPE), never a clean end of stream (it never
@@ -227,12 +229,24 @@ def main():
                     echo.start()
                 run_fault(c, rig, "target-restart", target_down, target_up)
 
-            for router, lan in (("r1", "dev"), ("r2", "host")):
-                name = "%s-wan-down" % lan
-                if not want(name):
-                    continue
-                run_fault(c, rig, name, lambda rt=router: rig.topo.link_set(rt, "wan", "down"),
-                          lambda rt=router: rig.topo.link_set(rt, "wan", "up"), end_after=6)
+            # Taking the WAN link down makes the router drop its masquerade
+            # mappings (the kernel flushes them with the interface). A lenient
+            # NAT (nf_conntrack_tcp_loose=1, Linux's default) re-creates a
+            # mapping from the next mid-stream packet, so a reset reaches the
+            # stuck leg once the link is back; a strict one (the topology's
+            # default, like many home routers) drops those packets for good,
+            # and only a liveness check on the stream legs can notice.
+            for mode in ("lenient", "strict"):
+                for router, lan in (("r1", "dev"), ("r2", "host")):
+                    name = "%s-wan-down-%s" % (lan, mode)
+                    if not (want(name) or want("wan-down")):
+                        continue
+                    rig.topo.sysctl(router, "net.netfilter.nf_conntrack_tcp_loose",
+                                    1 if mode == "lenient" else 0)
+                    run_fault(c, rig, name,
+                              lambda rt=router: rig.topo.link_set(rt, "wan", "down"),
+                              lambda rt=router: rig.topo.link_set(rt, "wan", "up"), end_after=6)
+                    rig.topo.sysctl(router, "net.netfilter.nf_conntrack_tcp_loose", 0)
             c.check("relay still running", r.proc is not None and r.proc.poll() is None)
         except Exception:
             rig.dump()
