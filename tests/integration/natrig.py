@@ -27,6 +27,7 @@ AGENT = os.path.join(BUILD, "agent", "linkagent")
 RELAY_PORT = 7700
 ECHO_PORT = 7007
 HOST_LISTEN = 9000
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
 def missing():
@@ -253,7 +254,13 @@ class NatRig:
         errors = []
         for a in self.agents:
             try:
-                a.kill9()
+                # SIGTERM, so a sanitizer build runs its leak check at exit.
+                rc = a.stop()
+                bad = [m for m in SANITIZER_MARKS if m in a.log()]
+                if bad or rc not in (None, 0):
+                    print(a.log()[-6000:])
+                    errors.append(AssertionError("agent %s did not stop cleanly (exit %s, %s)"
+                                                 % (a.name, rc, bad)))
             except Exception as e:
                 errors.append(e)
         if self.echo is not None:

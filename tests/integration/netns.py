@@ -102,7 +102,7 @@ def skip_unless_available():
     """Exits with SKIP and a clear message when namespaces are unavailable."""
     why = unavailable()
     if why:
-        print("SKIP: NAT topology test needs network namespaces: " + why, flush=True)
+        print("SKIP: this test builds a NAT topology in network namespaces: " + why, flush=True)
         sys.exit(SKIP)
 
 

@@ -45,6 +45,12 @@ def proc_stats(pid):
     return rss, len(os.listdir("/proc/%d/fd" % pid))
 
 
+def sanitized(path):
+    """True for a binary built with AddressSanitizer."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 class Load:
     def __init__(self, ah, lport, bulk_mib):
         self.ah = ah
@@ -178,8 +184,14 @@ def main():
         c.check("streams ran", load.streams > 0, str(load.streams))
         c.check("relay fd count back to its baseline", back and fds1 == fds0,
                 "%d -> %d" % (fds0, fds1))
-        c.check("relay RSS grew by less than %d KiB" % a.rss_bound_kib,
-                rss1 - rss0 < a.rss_bound_kib, "%d -> %d KiB (%+d)" % (rss0, rss1, rss1 - rss0))
+        grew = "%d -> %d KiB (%+d)" % (rss0, rss1, rss1 - rss0)
+        if sanitized(h.RELAY):
+            # ASan keeps freed memory in quarantine (256 MiB by default): RSS
+            # says nothing about leaks there; LeakSanitizer checks at exit.
+            print("note: sanitizer build, RSS bound not applied: " + grew, flush=True)
+        else:
+            c.check("relay RSS grew by less than %d KiB" % a.rss_bound_kib,
+                    rss1 - rss0 < a.rss_bound_kib, grew)
         for i, (x0, x1) in enumerate(zip(ag0, ag1)):
             c.check("agent %d fd count back to its baseline" % i, x1[1] <= x0[1],
                     "%d -> %d" % (x0[1], x1[1]))
