@@ -48,6 +48,10 @@ struct scan {
     struct scan_section *sections;
     size_t nsections, next_section;
     int failed;
+    /* The first error the pre-scan found: keys before it still go to the
+     * handlers first, so errors come out in file order. */
+    int stop_line;
+    struct cfgparse_error scan_err;
 };
 
 /*
@@ -72,12 +76,13 @@ static int scan_line(struct scan *s, const char *p, size_t len, int line)
         const char *close = memchr(p + i, ']', end - i);
         struct scan_section *sec;
         if (close == NULL)
-            return cfgparse_fail(s->err, line, "missing ']' in section header");
+            return cfgparse_fail(&s->scan_err, line, "missing ']' in section header");
         if ((size_t)(close - p) - i - 1 > CFGPARSE_MAX_SECTION)
-            return cfgparse_fail(s->err, line, "section name too long (max %d characters)",
+            return cfgparse_fail(&s->scan_err, line, "section name too long (max %d characters)",
                                  CFGPARSE_MAX_SECTION);
         if (s->nsections == CFGPARSE_MAX_SECTIONS)
-            return cfgparse_fail(s->err, line, "too many sections (max %d)", CFGPARSE_MAX_SECTIONS);
+            return cfgparse_fail(&s->scan_err, line, "too many sections (max %d)",
+                                 CFGPARSE_MAX_SECTIONS);
         sec = &s->sections[s->nsections++];
         sec->line = line;
         sec->off = (size_t)(p - s->text) + i + 1;
@@ -90,7 +95,7 @@ static int scan_line(struct scan *s, const char *p, size_t len, int line)
             return 0;
         }
     }
-    return cfgparse_fail(s->err, line, "syntax error: expected 'key = value' or '[section]'");
+    return cfgparse_fail(&s->scan_err, line, "syntax error: expected 'key = value' or '[section]'");
 }
 
 static int scan_text(struct scan *s, size_t size)
@@ -104,11 +109,14 @@ static int scan_text(struct scan *s, size_t size)
         int rc;
         line++;
         if (len > CFGPARSE_MAX_LINE)
-            return cfgparse_fail(s->err, line, "line too long (max %d characters)",
-                                 CFGPARSE_MAX_LINE);
-        rc = scan_line(s, p, len, line);
-        if (rc != 0)
-            return rc;
+            rc = cfgparse_fail(&s->scan_err, line, "line too long (max %d characters)",
+                               CFGPARSE_MAX_LINE);
+        else
+            rc = scan_line(s, p, len, line);
+        if (rc != 0) {
+            s->stop_line = line;
+            return 0;
+        }
         if (nl == NULL)
             break;
         p = nl + 1;
@@ -141,8 +149,10 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     if (s->failed)
         return 1;
     if (s->k >= s->nkeys) {
-        /* The pre-scan and inih disagree about the text: refuse it. */
-        s->failed = cfgparse_fail(s->err, 0, "internal error: configuration not understood");
+        /* At the pre-scan's error (inih may read a cut long line as a key),
+         * or the two disagree about the text: stop either way. */
+        if (s->stop_line == 0)
+            s->failed = cfgparse_fail(s->err, 0, "internal error: configuration not understood");
         return 0;
     }
     line = s->keylines[s->k++];
@@ -200,12 +210,19 @@ int cfgparse_ini(const char *text, const struct cfgparse_ops *ops, void *user,
     if (rc == -2) {
         rc = -ENOMEM;
         cfgparse_fail(err, 0, "out of memory");
-    } else if (rc != 0 || s.failed) {
+    } else if (s.failed) {
         rc = -EINVAL;
-        if (!s.failed)
-            cfgparse_fail(err, rc, "syntax error");
     } else if (s.k != s.nkeys) {
         rc = cfgparse_fail(err, 0, "internal error: configuration not understood");
+    } else if (s.stop_line != 0) {
+        /* Sections above the bad line first, then the pre-scan's error. */
+        rc = flush_sections(&s, s.stop_line);
+        if (rc == 0) {
+            *err = s.scan_err;
+            rc = -EINVAL;
+        }
+    } else if (rc != 0) {
+        rc = cfgparse_fail(err, rc, "syntax error");
     } else {
         rc = flush_sections(&s, 0);
     }

@@ -131,6 +131,8 @@ static int set_addr(struct parse_ctx *c, const struct keydef *k, const char *val
     rc = addr_parse(value, listen ? ADDR_PORT0_OK | ADDR_NUMERIC_ONLY : 0, &a);
     if (rc != 0)
         return cfgparse_fail(err, line, "%s '%.80s': %s", k->name, value, addr_strerror(rc));
+    if (!listen && strlen(value) > 255)
+        return cfgparse_fail(err, line, "advertise address longer than 255 bytes");
     for (size_t i = 0; i < *n; i++)
         if (v[i].port == a.port && strcmp(v[i].host, a.host) == 0)
             return cfgparse_fail(err, line, "duplicate %s address '%.80s'", k->name, value);

@@ -52,6 +52,8 @@ const char *token_strerror(int err)
         return "trailing bytes after the token body";
     case TOKEN_ERR_NOSPACE:
         return "output buffer too small for the token";
+    case TOKEN_ERR_OWN_KEY:
+        return "token's private key belongs to the peer side (own key equals peer key)";
     default:
         return "unknown token error";
     }
@@ -144,6 +146,14 @@ static int token_validate(const struct token *t)
         return TOKEN_ERR_BAD_NAME;
     if (key_pub_check(t->relay_pub) != 0 || key_pub_check(t->peer_pub) != 0)
         return TOKEN_ERR_BAD_KEY;
+    if (t->flags & TOKEN_FLAG_PRIV) {
+        uint8_t own[KEY_LEN];
+        int same =
+            key_pub_from_priv(t->priv, own) != 0 || sodium_memcmp(own, t->peer_pub, KEY_LEN) == 0;
+        sodium_memzero(own, sizeof(own));
+        if (same)
+            return TOKEN_ERR_OWN_KEY;
+    }
     return 0;
 }
 

@@ -66,6 +66,7 @@ enum token_err {
     TOKEN_ERR_BAD_KEY = -15,    /* relay or peer key all-zero or low-order */
     TOKEN_ERR_TRAILING = -16,   /* bytes after the body under a valid check */
     TOKEN_ERR_NOSPACE = -17,    /* token_encode: output buffer too small */
+    TOKEN_ERR_OWN_KEY = -18,    /* the private key is the peer's (own pub == peer_pub) */
 };
 
 /* Static text for an enum token_err value (never NULL). */
@@ -79,8 +80,8 @@ void token_format_error(int err, size_t errpos, char *out, size_t cap);
  * Checks t (the same rules as the decoder: version, flags, side, 1..16
  * addresses that addr_parse() accepts with a non-zero port, 1..255 bytes each,
  * name <= 64 bytes of UTF-8 without control characters, relay and peer keys
- * pass key_pub_check) and writes the text to out (NUL-terminated). Returns 0,
- * an enum token_err, or TOKEN_ERR_NOSPACE when cap is too small
+ * pass key_pub_check, the private key's public key is not peer_pub) and writes the text to out
+ * (NUL-terminated). Returns 0, an enum token_err, or TOKEN_ERR_NOSPACE when cap is too small
  * (TOKEN_TEXT_SIZE always suffices).
  */
 int token_encode(const struct token *t, char *out, size_t cap) __attribute__((warn_unused_result));

@@ -136,6 +136,7 @@ struct rec {
     int fail_line;
 };
 
+static void rec_add(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rec_add(struct rec *r, const char *fmt, ...)
 {
     size_t n = strlen(r->log);
@@ -191,7 +192,18 @@ START_TEST(test_ini_driver)
     ck_assert_int_eq(run_ini("[a]\nx=1\nnovalue\ny=2\n", &r, &err), -EINVAL);
     cfgparse_error_format(&err, msg, sizeof(msg));
     ck_assert_str_eq(msg, "line 3: syntax error: expected 'key = value' or '[section]'");
-    ck_assert_str_eq(r.log, ""); /* nothing was handed over */
+    /* Keys above the bad line were handed over, nothing below it. */
+    ck_assert_str_eq(r.log, "S1[a]K2[a]x=1;");
+    /* Errors come out in file order: a handler's error above a syntax error
+     * wins; a section above it is reported before it. */
+    r.fail_line = 2;
+    ck_assert_int_eq(run_ini("[a]\nx=1\nnovalue\n", &r, &err), -EINVAL);
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_str_eq(err.msg, "refused x");
+    r.fail_line = -1;
+    ck_assert_int_eq(run_ini("[a]\n[b]\nnovalue\n[c]\n", &r, &err), -EINVAL);
+    ck_assert_str_eq(r.log, "S1[a]S2[b]");
+    ck_assert_int_eq(err.line, 3);
     ck_assert_int_eq(run_ini("[a]\n\n[broken\n", &r, &err), -EINVAL);
     ck_assert_int_eq(err.line, 3);
     ck_assert_str_eq(err.msg, "missing ']' in section header");
@@ -401,6 +413,11 @@ START_TEST(test_relay_errors)
     relay_err("[relay]\nadmin_socket_mode = 0686\n",
               "line 2: admin_socket_mode: '0686' is not an octal mode");
     relay_err("[relay]\nstate_dir =\n", "line 2: state_dir must not be empty");
+    /* The first error in the file is the one reported. */
+    relay_err("[relay]\nlisen = 1.2.3.4:5\n[link]\nx\n", "line 2: unknown key 'lisen' in [relay]");
+    relay_err("[relay]\n[bogus]\nx\n", "line 2: unknown section [bogus]");
+    relay_err("[relay]\nlog_level = info\nx\n", "line 3: syntax error: expected 'key = value' or "
+                                                "'[section]'");
 }
 END_TEST
 
@@ -432,8 +449,33 @@ START_TEST(test_relay_limit_errors)
               "line 2: max_pending_per_ip (64) must not exceed max_pending (10)");
     relay_err("[limits]\nmax_pending_per_ip = 2000\n",
               "line 2: max_pending_per_ip (2000) must not exceed max_pending (1024)");
+    relay_err("[limits]\nmax_conns = 100\nmax_conns_per_ip = 101\n",
+              "line 3: max_conns_per_ip (101) must not exceed max_conns (100)");
+    relay_err("[limits]\nmax_conns = 100\nmax_conns_per_ip = 100\nmax_pending = 0\n",
+              "line 4: max_pending: '0' is out of range (1..1000000)");
     relay_err("[limits]\npreauth_bytes = 255\n",
               "line 2: preauth_bytes: '255' is out of range (256..1048576)");
+}
+END_TEST
+
+/* An advertised address travels as str8: 255 bytes ok, 256 not. */
+START_TEST(test_relay_advertise_length)
+{
+    char text[1024], host[300];
+    struct relaycfg cfg;
+    struct cfgparse_error err;
+
+    /* 63+1+63+1+63+1+57 = 249 characters of host, ":65535" -> 255 bytes. */
+    memset(host, 'h', 249);
+    host[63] = host[127] = host[191] = '.';
+    host[249] = '\0';
+    snprintf(text, sizeof(text), "[relay]\nadvertise = %s:65535\n", host);
+    ck_assert_int_eq(relaycfg_parse(text, &cfg, &err), 0);
+    ck_assert_uint_eq(strlen(cfg.advertise[0].host) + 6, 255);
+    host[249] = 'h';
+    host[250] = '\0';
+    snprintf(text, sizeof(text), "[relay]\nadvertise = %s:65535\n", host);
+    relay_err(text, "line 2: advertise address longer than 255 bytes");
 }
 END_TEST
 
@@ -821,6 +863,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_errors);
     tcase_add_test(tc, test_relay_limit_errors);
     tcase_add_test(tc, test_relay_listen_count);
+    tcase_add_test(tc, test_relay_advertise_length);
     tcase_add_test(tc, test_agent_token_link);
     tcase_add_test(tc, test_agent_explicit_link);
     tcase_add_test(tc, test_agent_byo_token_key_file);

@@ -135,8 +135,10 @@ static void raw_head(struct raw *r, unsigned version, unsigned flags, unsigned s
     raw_put(r, k, KEY_LEN); /* relay_pub */
     key_keypair_new(scratch, k);
     raw_put(r, k, KEY_LEN); /* peer_pub */
-    if (flags & TOKEN_FLAG_PRIV)
+    if (flags & TOKEN_FLAG_PRIV) {
+        key_keypair_new(scratch, k); /* this side's own pair */
         raw_put(r, scratch, KEY_LEN);
+    }
 }
 
 /* "lrtok1" + base32(body || first 4 bytes of SHA-256("lrtok1" || body)). */
@@ -250,6 +252,19 @@ START_TEST(test_semantic_errors)
     r.b[52] = 1;
     raw_valid_tail(&r);
     ck_assert_int_eq(raw_decode(&r), TOKEN_ERR_BAD_KEY);
+    /* A private key whose public key is the peer key: encoder and decoder. */
+    {
+        struct token t;
+        char text[TOKEN_TEXT_SIZE];
+        make_token(&t, 1);
+        ck_assert_int_eq(key_pub_from_priv(t.priv, t.peer_pub), 0);
+        ck_assert_int_eq(token_encode(&t, text, sizeof(text)), TOKEN_ERR_OWN_KEY);
+        raw_head(&r, 1, TOKEN_FLAG_PRIV, 0);
+        ck_assert_int_eq(key_pub_from_priv(r.b + 84, r.b + 52), 0);
+        raw_valid_tail(&r);
+        ck_assert_int_eq(raw_decode(&r), TOKEN_ERR_OWN_KEY);
+        token_wipe(&t);
+    }
     /* Bytes after the name, under a valid check. */
     raw_head(&r, 1, 0, 0);
     raw_valid_tail(&r);
@@ -380,9 +395,9 @@ START_TEST(test_prefix_errors)
     ck_assert_str_eq(msg, "bad character at position 10");
     token_format_error(TOKEN_ERR_CHECKSUM, 0, msg, sizeof(msg));
     ck_assert_str_eq(msg, "checksum mismatch (likely a typo)");
-    for (int e = TOKEN_ERR_NOSPACE; e <= 0; e++) {
+    for (int e = TOKEN_ERR_OWN_KEY; e <= 0; e++) {
         ck_assert(strlen(token_strerror(e)) > 0);
-        for (int f = TOKEN_ERR_NOSPACE; f < e; f++)
+        for (int f = TOKEN_ERR_OWN_KEY; f < e; f++)
             ck_assert_str_ne(token_strerror(e), token_strerror(f));
     }
     ck_assert_str_eq(token_strerror(-99), "unknown token error");

@@ -1,0 +1,116 @@
+/*
+ * Writes the seed corpora of tests/fuzz/fuzz_token.c and fuzz_config.c:
+ *   gen_fuzz_corpus DIR   -> DIR/token/seed-*.txt, DIR/config/seed-*.conf
+ * Keys come from fixed seeds (randombytes_buf_deterministic), so the output
+ * is the same on every run and the committed corpus can be regenerated with
+ *   <build>/tests/gen_fuzz_corpus tests/fuzz/corpus
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "keys.h"
+#include "token.h"
+
+static void put(const char *dir, const char *sub, const char *name, const char *text)
+{
+    char path[4096];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+    f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* A key pair from a one-byte seed. */
+static void det_pair(unsigned seed, uint8_t priv[KEY_LEN], uint8_t pub[KEY_LEN])
+{
+    uint8_t s[randombytes_SEEDBYTES] = {0};
+
+    s[0] = (uint8_t)seed;
+    randombytes_buf_deterministic(priv, KEY_LEN, s);
+    if (key_pub_from_priv(priv, pub) != 0)
+        exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    static char text[TOKEN_TEXT_SIZE], conf[32768], tok2[TOKEN_TEXT_SIZE];
+    char pub[KEY_TEXT_SIZE], priv[KEY_TEXT_SIZE], relay[KEY_TEXT_SIZE], id[LINKID_TEXT_SIZE];
+    uint8_t a[KEY_LEN], b[KEY_LEN];
+    struct token t;
+
+    if (argc != 2 || sodium_init() < 0) {
+        fprintf(stderr, "usage: gen_fuzz_corpus DIR\n");
+        return 2;
+    }
+    memset(&t, 0, sizeof(t));
+    t.version = TOKEN_VERSION;
+    t.flags = TOKEN_FLAG_PRIV;
+    memset(t.link_id, 0xab, sizeof(t.link_id));
+    t.side = 1;
+    det_pair(1, a, t.relay_pub);
+    det_pair(2, a, t.peer_pub);
+    det_pair(3, t.priv, b);
+    t.n_addrs = 2;
+    snprintf(t.addrs[0], sizeof(t.addrs[0]), "relay.example.com:7700");
+    snprintf(t.addrs[1], sizeof(t.addrs[1]), "[2001:db8::1]:7700");
+    snprintf(t.name, sizeof(t.name), "plc-hall-3");
+    if (token_encode(&t, text, sizeof(text)) != 0)
+        return 1;
+    put(argv[1], "token", "seed-token-priv.txt", text);
+    t.flags = 0;
+    t.n_addrs = 1;
+    t.name[0] = '\0';
+    if (token_encode(&t, tok2, sizeof(tok2)) != 0)
+        return 1;
+    put(argv[1], "token", "seed-token-byo.txt", tok2);
+    key_pub_encode(t.peer_pub, pub);
+    key_priv_encode(t.priv, priv);
+    key_pub_encode(t.relay_pub, relay);
+    linkid_encode(t.link_id, id);
+    put(argv[1], "token", "seed-pub.txt", pub);
+    put(argv[1], "token", "seed-priv.txt", priv);
+    put(argv[1], "token", "seed-linkid.txt", id);
+    put(argv[1], "token", "seed-addr-v4.txt", "198.18.0.1:7700");
+    put(argv[1], "token", "seed-addr-v6.txt", "[::1]:0");
+    put(argv[1], "token", "seed-addr-name.txt", "relay-1.example.net:443");
+
+    put(argv[1], "config", "seed-relay-empty.conf", "");
+    put(argv[1], "config", "seed-relay-full.conf",
+        "[relay]\nlisten = 0.0.0.0:7700\nlisten = [::]:7700\nadvertise = relay.example.com:7700\n"
+        "state_dir = /var/lib/linkrelay\nadmin_socket = /run/linkrelay/admin.sock\n"
+        "admin_socket_mode = 0660\nlog_level = debug\n\n[limits]\nhandshake_timeout = 10s\n"
+        "preauth_bytes = 4K\nmax_pending = 1024\nmax_pending_per_ip = 64\n"
+        "conn_rate_per_ip = 200/s\nconn_burst_per_ip = 400\nmax_conns_per_ip = 4096\n"
+        "max_conns = auto\nmax_streams_per_link = 256\nkeepalive = 25s\ndead_after = 90s\n"
+        "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
+        "write_stall_timeout = 30000ms\n");
+    snprintf(conf, sizeof(conf),
+             "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
+             "listen = 127.0.0.1:8554\npolicy = on-demand\n",
+             text);
+    put(argv[1], "config", "seed-agent-token.conf", conf);
+    snprintf(conf, sizeof(conf),
+             "[agent]\nrelay = 198.18.0.1:7700\nrelay_key = %s\nrelay_key_id = 0\n"
+             "keepalive = 25s\nbackoff_min = 1s\nbackoff_max = 60s\n\n"
+             "[link plc]\nkey = %s\nlink_id = %s\nside = b\npeer_key = %s\n"
+             "connect = 192.168.1.10:502\npolicy = immediate\n\n"
+             "[link byo]\ntoken = %s\nkey_file = /etc/linkagent/byo.key\nlisten = [::1]:2222\n",
+             relay, priv, id, pub, tok2);
+    put(argv[1], "config", "seed-agent-explicit.conf", conf);
+    put(argv[1], "config", "seed-errors.conf", "[relay]\nlisen = 1.2.3.4:5\n[link]\nx\n");
+    sodium_memzero(&t, sizeof(t));
+    return 0;
+}
