@@ -104,7 +104,7 @@ static void status_human(const struct json_val *v)
     printf("limits hit:    ");
     int any = 0;
     for (size_t i = 0; lim != NULL && lim->type == JSON_OBJ && i < lim->n; i++) {
-        if (lim->items[i].type == JSON_NUM) {
+        if (lim->items[i].type == JSON_NUM && lim->items[i].i > 0) {
             printf("%s%s %lld", any ? ", " : "", lim->keys[i], (long long)lim->items[i].i);
             any = 1;
         }

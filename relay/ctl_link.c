@@ -244,6 +244,21 @@ static void add_print(struct ctl *c, struct add_state *s)
     }
 }
 
+/* Loads (or creates) the relay key and builds both tokens. */
+static int add_tokens(struct ctl *c, struct add_state *s)
+{
+    if (ctl_relay_key(c, 1, &s->rk) < 0) {
+        return -1;
+    }
+    for (int side = 0; side < 2; side++) {
+        if (make_token(c, &s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, s->tok[side],
+                       sizeof(s->tok[side])) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int link_add(struct ctl *c, int argc, char **argv)
 {
     struct link_args a;
@@ -280,31 +295,29 @@ static int link_add(struct ctl *c, int argc, char **argv)
             s->made[side] = 1;
         }
     }
-    if (ctl_relay_key(c, 1, &s->rk) < 0) {
-        goto out;
-    }
-    for (int side = 0; side < 2; side++) {
-        if (make_token(c, &s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, s->tok[side],
-                       sizeof(s->tok[side])) != 0) {
-            goto out;
-        }
-    }
+    /* A duplicate name fails before any work or warning; the insert checks
+     * again inside its transaction. */
     struct store *st = NULL;
+    struct store_link existing;
     if (ctl_store_open(c, 1, &st) < 0) {
         goto out;
     }
-    ctl_event_detail("added", detail, sizeof(detail));
-    int sr = store_link_add(st, &s->l, detail);
-    if (sr < 0) {
-        ctl_fail("%s", store_errmsg(st));
-        store_close(st);
-        goto out;
+    if (store_link_find(st, s->l.name, &existing) == 0) {
+        ctl_fail("a link named '%s' already exists", s->l.name);
+    } else if (add_tokens(c, s) == 0) {
+        ctl_event_detail("added", detail, sizeof(detail));
+        if (store_link_add(st, &s->l, detail) < 0) {
+            ctl_fail("%s", store_errmsg(st));
+        } else {
+            r = CTL_EXIT_OK;
+        }
     }
     store_close(st);
-    add_print(c, s);
-    fflush(stdout);
-    ctl_admin_sync(c);
-    r = CTL_EXIT_OK;
+    if (r == CTL_EXIT_OK) {
+        add_print(c, s);
+        fflush(stdout);
+        ctl_admin_sync(c);
+    }
 out:
     sodium_free(s);
     return r;

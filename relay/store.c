@@ -167,7 +167,10 @@ static int db_fail(struct store *st, int rc, const char *what)
     case SQLITE_NOMEM:
         return -ENOMEM;
     case SQLITE_CONSTRAINT:
-        return -EEXIST;
+        /* A duplicate key is "exists"; a failed CHECK or foreign key is a
+         * bad argument. */
+        return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? -EEXIST
+                                                                                    : -EINVAL;
     default:
         return -EIO;
     }
