@@ -59,12 +59,13 @@ def priv_raw(text):
 
 
 class Relay:
-    def __init__(self, limits=None, extra_relay=None, log_level="info"):
+    def __init__(self, limits=None, extra_relay=None, log_level="info", fast=True, nofile=None):
         self.dir = tempfile.mkdtemp(prefix="lrtest.")
         self.proc = None
         self.peers = []
         self.logf = None
-        lim = dict(FAST_LIMITS)
+        self.nofile = nofile
+        lim = dict(FAST_LIMITS) if fast else {}
         lim.update(limits or {})
         self.limits = lim
         with open(os.path.join(self.dir, "linkrelay.conf"), "w") as f:
@@ -83,9 +84,14 @@ class Relay:
             os.unlink(ready)
         self.logpath = os.path.join(self.dir, "relay.log")
         self.logf = open(self.logpath, "ab")
+        pre = None
+        if self.nofile is not None:
+            import resource
+            soft, hard = self.nofile
+            pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         self.proc = subprocess.Popen(
             [RELAY, "--state-dir", self.dir, "--ready-file", ready] + list(extra_args),
-            stdout=self.logf, stderr=subprocess.STDOUT)
+            stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre)
         deadline = time.time() + 10
         while not os.path.exists(ready):
             if self.proc.poll() is not None:
@@ -120,23 +126,41 @@ class Relay:
             self.proc.kill()
             rc = self.proc.wait()
         self.proc = None
+        for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if m in self.log():
+                print(self.log()[-6000:])
+                raise AssertionError("sanitizer report in the relay log")
         return rc
 
     def close(self):
+        """Stops everything; raises if the relay did not stop cleanly or a
+        sanitizer reported anything (so every test checks that too)."""
         for p in self.peers:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        rc = None
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = "hung"
         self.proc = None
+        log = self.log()
         if self.logf:
             self.logf.close()
         if os.environ.get("LR_KEEP_TMP"):
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        bad = [m for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                           "handle still open") if m in log]
+        if bad or rc not in (None, 0):
+            print(log[-6000:])
+            raise AssertionError("relay did not stop cleanly (exit %s, %s)" % (rc, bad))
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
@@ -228,6 +252,29 @@ def wait_for(pred, timeout=5.0, step=0.02):
             return v
         time.sleep(step)
     return pred()
+
+
+class Reader:
+    """Collects (time, line) from a background process's stdout."""
+
+    def __init__(self, proc):
+        import threading
+        self.lines = []
+        self.t = threading.Thread(target=self.run, args=(proc,), daemon=True)
+        self.t.start()
+
+    def run(self, proc):
+        for line in proc.stdout:
+            self.lines.append((time.time(), line.strip()))
+
+    def find(self, prefix):
+        for t, l in self.lines:
+            if l.startswith(prefix):
+                return t, l
+        return None
+
+    def text(self):
+        return "\n".join(l for _, l in self.lines)
 
 
 class Checks:
