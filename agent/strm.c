@@ -22,8 +22,6 @@ struct strm_wreq {
     uint8_t data[];
 };
 
-static uint32_t strm_ids;
-
 static void pump(struct strm *st);
 
 static void strm_release(struct strm *st)
@@ -466,7 +464,7 @@ static struct strm *strm_alloc(struct link *lk)
         return NULL;
     st->lk = lk;
     st->loop = lk->loop;
-    st->id = ++strm_ids;
+    st->id = agent_next_stream_id(lk->ag);
     snprintf(st->name, sizeof(st->name), "%s", link_name(lk));
     agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
     uv_timer_init(st->loop, &st->timer);
