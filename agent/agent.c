@@ -118,6 +118,11 @@ void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len)
     *len = sizeof(ag->rbuf);
 }
 
+uint32_t agent_next_stream_id(struct agent *ag)
+{
+    return ++ag->stream_ids;
+}
+
 static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
 {
     struct link *lk;

@@ -30,7 +30,8 @@ struct agent {
     const char *config_path; /* NULL in command-line (token) mode */
     struct agentcfg *cfg;    /* owned; the links copy what they need */
     bool stopping;
-    bool log_forced; /* --log-level given: reloads keep it */
+    bool log_forced;     /* --log-level given: reloads keep it */
+    uint32_t stream_ids; /* numbers streams in log lines */
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 
@@ -57,5 +58,7 @@ uint32_t agent_keepalive_ms(const struct agent *ag);
 uint32_t agent_backoff_min_ms(const struct agent *ag);
 uint32_t agent_backoff_max_ms(const struct agent *ag);
 void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len);
+/* A process-wide stream number for log lines. */
+uint32_t agent_next_stream_id(struct agent *ag);
 
 #endif

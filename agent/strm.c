@@ -22,8 +22,6 @@ struct strm_wreq {
     uint8_t data[];
 };
 
-static uint32_t strm_ids;
-
 static void pump(struct strm *st);
 
 static void strm_release(struct strm *st)
@@ -43,17 +41,24 @@ static void on_closed(uv_handle_t *h)
     strm_release(h->data);
 }
 
-/* Closes a TCP handle with an RST (SO_LINGER 0) so the peer cannot mistake
- * it for a clean end (docs/protocol.md §1). */
-static void tcp_reset_close(uv_tcp_t *t)
+/* SO_LINGER 0 by hand, for handles uv_tcp_close_reset refuses (libuv 1.44
+ * refuses after a uv_shutdown, which a half-closed stream has done). */
+static void linger_close(uv_tcp_t *t)
 {
     uv_os_fd_t fd = -1;
     struct linger l = {1, 0};
 
-    /* uv_tcp_close_reset refuses after a shutdown; set the option ourselves. */
     if (uv_fileno((uv_handle_t *)t, &fd) == 0 && fd >= 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
     uv_close((uv_handle_t *)t, on_closed);
+}
+
+/* Closes a TCP handle with an RST so the peer cannot mistake it for a clean
+ * end (docs/protocol.md §1). */
+static void tcp_reset_close(uv_tcp_t *t)
+{
+    if (uv_tcp_close_reset(t, on_closed) != 0)
+        linger_close(t);
 }
 
 static void on_leg_flushed(uv_shutdown_t *req, int status)
@@ -459,7 +464,7 @@ static struct strm *strm_alloc(struct link *lk)
         return NULL;
     st->lk = lk;
     st->loop = lk->loop;
-    st->id = ++strm_ids;
+    st->id = agent_next_stream_id(lk->ag);
     snprintf(st->name, sizeof(st->name), "%s", link_name(lk));
     agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
     uv_timer_init(st->loop, &st->timer);

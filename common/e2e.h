@@ -16,7 +16,7 @@
  * (write it to the local application) and e2e_next_event.
  *
  * Bounds (docs/internals/e2e.md): all memory is inside struct e2e (about
- * 150 KiB, so allocate it on the heap):
+ * 162 KiB, so allocate it on the heap):
  *   - input:     E2E_IN_CAP bytes (exactly one largest record frame); input is
  *                only taken while there is room, so a caller that cannot feed
  *                everything keeps the rest and stops reading the relay;

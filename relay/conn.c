@@ -325,6 +325,7 @@ static void conn_peer_name(struct conn *c)
 void conn_accept(struct relay *r, uv_stream_t *server)
 {
     struct conn *c = calloc(1, sizeof(*c));
+    size_t cap;
     int rc;
 
     if (c == NULL) {
@@ -361,12 +362,16 @@ void conn_accept(struct relay *r, uv_stream_t *server)
         return;
     }
     c->pending = true;
-    c->inmem = malloc(CONN_IN_CAP);
+    /* Room for everything allowed before authentication (plus the one byte
+     * that proves the limit was passed), and at least two control frames. */
+    cap = r->cfg.limits.preauth_bytes + 1 > CONN_IN_CAP ? r->cfg.limits.preauth_bytes + 1
+                                                        : CONN_IN_CAP;
+    c->inmem = malloc(cap);
     if (c->inmem == NULL) {
         conn_close(c);
         return;
     }
-    bq_init(&c->in, c->inmem, CONN_IN_CAP);
+    bq_init(&c->in, c->inmem, cap);
     uv_tcp_nodelay(&c->tcp, 1);
     log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
     conn_timer(c, r->cfg.limits.handshake_timeout_ms, 0, conn_hs_timeout);

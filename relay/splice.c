@@ -429,6 +429,10 @@ static void splice_start(struct stream *s)
             }
         }
         bq_consume(&c->in, n);
+        /* From here on this leg reads into rbuf only. */
+        free(c->inmem);
+        c->inmem = NULL;
+        bq_init(&c->in, NULL, 0);
     }
     for (int i = 0; i < 2; i++) {
         if (s->leg[i]->read_eof)

@@ -126,6 +126,7 @@ class Server:
         self.lock = threading.Lock()
         self.closed = False
         self.drop_gen = 0  # bump to reset every connection open now
+        self.paused = False  # True: connections are not read (a stalled device)
         self.listening = True
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
@@ -169,6 +170,9 @@ class Server:
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     end = "dropped"
                     break
+                if self.paused:
+                    time.sleep(0.05)
+                    continue
                 try:
                     d = c.recv(262144)
                 except socket.timeout:
@@ -209,6 +213,14 @@ class Server:
         """Stops listening and resets what is open; returns once the port is closed."""
         self.closed = True
         self.thread.join(5)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def reset_close(s):

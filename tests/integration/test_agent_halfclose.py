@@ -59,6 +59,23 @@ def main():
         c.check("server reset reaches the client as a reset", end == "reset", end)
         c.check("agent a logs the peer's reset", a_logged(rig.a, "peer reset the stream"))
 
+        # SIGTERM of the listen-side agent with a stream open: RESET shutdown;
+        # both ends see a reset, the agent exits 0.
+        s = socket.create_connection(("127.0.0.1", lport), timeout=10)
+        s.sendall(b"w" * 1000)
+        h.wait_for(lambda: srv.accepted == 5, timeout=5)
+        time.sleep(0.3)
+        c.check("SIGTERM with a stream open: agent a exits 0", rig.a.stop() == 0)
+        c.check("... the local client is reset", read_end(s) == "reset")
+        c.check("... the server behind b is reset",
+                h.wait_for(lambda: len(srv.ends) == 5, timeout=5) and srv.ends[4] == "reset",
+                srv.ends)
+        c.check("... agent b was told why", a_logged(rig.b, "reason 4: agent shutting down"))
+        lport2 = ah.free_port()
+        rig.a = rig.agent("a2", rig.tokens["a"], "--listen", "127.0.0.1:%d" % lport2)
+        c.check("a new listen-side agent comes online", rig.a.wait_log("online via relay"))
+        lport = lport2
+
         # Target down: connect_failed -> the client is reset, not closed cleanly.
         srv.close()
         s = socket.create_connection(("127.0.0.1", lport), timeout=10)
