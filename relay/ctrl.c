@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "acct.h"
+#include "auth.h"
 #include "frame.h"
 #include "keys.h"
 #include "log.h"
@@ -17,7 +18,6 @@
 
 #define CTRL_PROLOGUE     "linkrelay/1 control"
 #define CTRL_PROLOGUE_LEN (sizeof(CTRL_PROLOGUE) - 1)
-#define CTRL_AUTH_MAX     (1 + 1 + 16 + 1 + 1 + 32 + 1 + 32)
 #define CTRL_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
 
 struct ctrl {
@@ -30,12 +30,6 @@ struct ctrl {
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
     uint64_t ping_nonce;
-    char agent_version[MSG_MAX_VERSION + 1];
-};
-
-struct ctrl_auth {
-    int side;
-    uint8_t link_id[16];
     char agent_version[MSG_MAX_VERSION + 1];
 };
 
@@ -183,39 +177,6 @@ void ctrl_open_fail(struct link *l, int side, uint32_t req_id, enum msg_open_fai
     ctrl_send(s, &m);
 }
 
-/* AUTH (§4.1). Returns 0 or -EBADMSG; *out written only on success. */
-static int ctrl_auth_decode(const uint8_t *p, size_t n, struct ctrl_auth *out)
-{
-    struct ctrl_auth a;
-    const uint8_t *s;
-    size_t slen;
-    uint8_t version, side, flags;
-    struct cur cu;
-
-    memset(&a, 0, sizeof(a));
-    cur_init(&cu, p, n);
-    if (cur_u8(&cu, &version) != 0 || version != 1)
-        return -EBADMSG;
-    if (cur_u8(&cu, &side) != 0 || side > 1)
-        return -EBADMSG;
-    if (cur_copy(&cu, a.link_id, sizeof(a.link_id)) != 0)
-        return -EBADMSG;
-    /* Bit 0 is reserved for resumption (an agent may announce it); others are 0. */
-    if (cur_u8(&cu, &flags) != 0 || (flags & 0xfe) != 0)
-        return -EBADMSG;
-    if (cur_str8(&cu, &s, &slen) != 0 || (slen != 0 && slen != 32))
-        return -EBADMSG;
-    if (cur_str8(&cu, &s, &slen) != 0 || slen > MSG_MAX_VERSION)
-        return -EBADMSG;
-    for (size_t i = 0; i < slen; i++)
-        a.agent_version[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
-    if (cur_end_ok(&cu) != 0)
-        return -EBADMSG;
-    a.side = side;
-    *out = a;
-    return 0;
-}
-
 static void ctrl_keepalive(uv_timer_t *t);
 
 static void ctrl_send_welcome(struct conn *c)
@@ -254,7 +215,7 @@ static void ctrl_send_welcome(struct conn *c)
 }
 
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
-static void ctrl_authorize(struct conn *c, const struct ctrl_auth *a, const uint8_t *spub)
+static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
     struct relay *r = c->r;
     struct ctrl *cs = c->ctrl;
@@ -439,7 +400,7 @@ static void ctrl_msg3(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t payload[FRAME_MAX_HANDSHAKE];
     const uint8_t *spub;
-    struct ctrl_auth a;
+    struct auth a;
     size_t plen;
 
     if (noise_hs_read_message(&c->ctrl->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
@@ -447,7 +408,7 @@ static void ctrl_msg3(struct conn *c, const uint8_t *body, size_t len)
         conn_fail(c, RELAY_FAIL_HANDSHAKE);
         return;
     }
-    if (ctrl_auth_decode(payload, plen, &a) != 0) {
+    if (auth_decode(payload, plen, &a) != 0) {
         conn_fail(c, RELAY_FAIL_AUTH);
         return;
     }
