@@ -37,7 +37,8 @@ int log_level_parse(const char *s, enum log_level *out)
     return -EINVAL;
 }
 
-static void log_vline(enum log_level lvl, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_vline(enum log_level lvl, int errnum,
+                                                            const char *fmt, va_list ap)
 {
     static const char *const tags[] = {"error", "warn", "info", "debug"};
     char msg[1024];

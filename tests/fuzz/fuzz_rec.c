@@ -1,0 +1,203 @@
+/*
+ * libFuzzer harness for common/rec.c: the receiving side of the end-to-end
+ * record layer and its plaintext decoder, the parsers of peer bytes. The input
+ * format and the fixed key/header are in rec_fuzz.h; seeds come from
+ * tests/tools/gen_rec_corpus.c (run: <build>/tests/gen_rec_corpus
+ * tests/fuzz/corpus/rec).
+ *
+ * Besides "no crash, no sanitizer report" the harness checks the module's
+ * promises and traps when one breaks: decoded fields within their limits and
+ * pointing inside the input, DATA offsets contiguous, ACKs monotonic and
+ * bounded, FINAL totals exact, and nothing accepted after an error or an end.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rec.h"
+#include "rec_fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            __builtin_trap();                                                                      \
+    } while (0)
+
+/* The record invariants that hold whatever the stream: */
+static void check_record(const struct rec_record *r, const uint8_t *plain, size_t plen)
+{
+    switch (r->type) {
+    case REC_DATA:
+        CHECK(r->len >= 1 && r->len <= REC_DATA_MAX);
+        CHECK(r->data == plain + 9 && r->len == plen - 9);
+        break;
+    case REC_ACK:
+    case REC_FINAL:
+        CHECK(plen == 9 && r->len == 0);
+        break;
+    case REC_RESET:
+        CHECK(r->reason >= REC_RESET_LOCAL && r->reason <= REC_RESET_SHUTDOWN);
+        CHECK(r->len <= REC_TEXT_MAX && r->data == plain + 3 && r->len == plen - 3);
+        break;
+    default:
+        CHECK(0);
+    }
+}
+
+/* One record accepted by rx: the stream rules, given the state before it. */
+static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
+                           const struct rec_record *r)
+{
+    CHECK(before->state == REC_RX_OPEN);
+    CHECK(rx->records == before->records + 1);
+    switch (r->type) {
+    case REC_DATA:
+        CHECK(r->value == before->received && rx->received == before->received + r->len);
+        CHECK(rx->state == REC_RX_OPEN);
+        break;
+    case REC_ACK:
+        CHECK(r->value >= before->acked && r->value <= REC_FUZZ_SENT && rx->acked == r->value);
+        CHECK(rx->state == REC_RX_OPEN);
+        break;
+    case REC_FINAL:
+        CHECK(r->value == before->received && rx->state == REC_RX_FINAL);
+        break;
+    default:
+        CHECK(rx->state == REC_RX_RESET);
+        break;
+    }
+}
+
+/* Opens one body, checks the outcome; returns 0 while the stream goes on. */
+static int open_one(struct rec_rx *rx, const uint8_t *body, size_t len, int inplace)
+{
+    struct rec_rx before = *rx;
+    struct rec_record r;
+    uint8_t *copy = malloc(len ? len : 1), *plain;
+    size_t cap;
+    int rc;
+
+    CHECK(copy != NULL);
+    memcpy(copy, body, len);
+    if (inplace) {
+        plain = copy + 1;
+        cap = len ? len - 1 : 0;
+    } else {
+        cap = len >= REC_ABYTES ? len - REC_ABYTES : 0;
+        plain = malloc(cap ? cap : 1); /* exact size: ASan sees any overrun */
+        CHECK(plain != NULL);
+    }
+    rc = rec_rx_open(rx, copy, len, REC_FUZZ_SENT, plain, cap, &r);
+    if (rc == 0) {
+        check_record(&r, plain, len - REC_ABYTES);
+        check_accepted(&before, rx, &r);
+    } else {
+        CHECK(rx->state == REC_RX_FAILED);
+        CHECK(rec_rx_open(rx, copy, len, REC_FUZZ_SENT, plain, cap, &r) == REC_E_FAILED);
+    }
+    if (!inplace)
+        free(plain);
+    free(copy);
+    return rc;
+}
+
+/* EOF after the input: clean only after FINAL or RESET. */
+static void check_eof(struct rec_rx *rx)
+{
+    uint8_t state = rx->state;
+    int rc = rec_rx_eof(rx);
+
+    if (state == REC_RX_FINAL || state == REC_RX_RESET)
+        CHECK(rc == 0);
+    else if (state == REC_RX_OPEN)
+        CHECK(rc == REC_E_TRUNCATED && rx->state == REC_RX_FAILED);
+    else
+        CHECK(rc == REC_E_FAILED);
+}
+
+static void fuzz_frames(const uint8_t *p, size_t n, int inplace)
+{
+    struct rec_rx rx;
+
+    CHECK(rec_rx_init(&rx, rec_fuzz_key, rec_fuzz_header) == 0);
+    while (n >= 2) {
+        size_t len = (size_t)p[0] << 8 | p[1];
+        if (len > n - 2)
+            break; /* EOF inside a frame */
+        if (open_one(&rx, p + 2, len, inplace) != 0)
+            break;
+        p += 2 + len;
+        n -= 2 + len;
+    }
+    check_eof(&rx);
+    rec_rx_done(&rx);
+}
+
+static void fuzz_plain(const uint8_t *p, size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1);
+    struct rec_record r;
+
+    CHECK(copy != NULL);
+    memcpy(copy, p, n);
+    if (rec_plain_decode(copy, n, &r) == 0)
+        check_record(&r, copy, n);
+    free(copy);
+}
+
+static void fuzz_sealed(const uint8_t *p, size_t n, uint32_t rekey, int inplace)
+{
+    static uint8_t body[REC_PLAIN_MAX + 1 + REC_ABYTES];
+    crypto_secretstream_xchacha20poly1305_state tx;
+    struct rec_rx rx;
+
+    rec_fuzz_push_state(&tx);
+    CHECK(rec_rx_init(&rx, rec_fuzz_key, rec_fuzz_header) == 0);
+    CHECK(rec_rx_set_rekey_interval(&rx, rekey) == 0);
+    while (n >= 3) {
+        unsigned char tag = p[0];
+        size_t len = (size_t)p[1] << 8 | p[2];
+        unsigned long long blen = 0;
+        p += 3;
+        n -= 3;
+        if (len > n)
+            len = n;
+        if (len > REC_PLAIN_MAX + 1)
+            len = REC_PLAIN_MAX + 1; /* one over the limit still reaches rec */
+        crypto_secretstream_xchacha20poly1305_push(&tx, body, &blen, p, len, NULL, 0, tag);
+        if (open_one(&rx, body, (size_t)blen, inplace) != 0)
+            break;
+        p += len;
+        n -= len;
+    }
+    check_eof(&rx);
+    rec_rx_done(&rx);
+    sodium_memzero(&tx, sizeof(tx));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+
+    if (!ready) {
+        if (sodium_init() < 0)
+            abort();
+        ready = 1;
+    }
+    if (size < 1)
+        return 0;
+    switch (data[0] & 3) {
+    case REC_FUZZ_FRAMES:
+    case REC_FUZZ_INPLACE:
+        fuzz_frames(data + 1, size - 1, (data[0] & 3) == REC_FUZZ_INPLACE);
+        break;
+    case REC_FUZZ_PLAIN:
+        fuzz_plain(data + 1, size - 1);
+        break;
+    default:
+        fuzz_sealed(data + 1, size - 1, 1 + ((data[0] >> 2) & 7), (data[0] & 0x20) != 0);
+        break;
+    }
+    return 0;
+}
