@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "lrcheck.h"
 
 static void roundtrip(const char *text, unsigned flags, const char *host, unsigned port, int fam)
 {
@@ -172,11 +173,5 @@ static Suite *addr_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(addr_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(addr_suite());
 }

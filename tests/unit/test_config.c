@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "relaycfg.h"
 #include "token.h"
+#include "lrcheck.h"
 
 /* ---------- value syntaxes ---------- */
 
@@ -877,14 +878,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    if (sodium_init() < 0)
-        return 1;
-    sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(config_suite());
 }

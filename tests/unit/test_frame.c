@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "lrcheck.h"
 
 static const uint8_t ctl_pre[8] = {'L', 'R', 'L', 'Y', 1, 1, 7, 0};
 static const uint8_t ctl0_pre[8] = {'L', 'R', 'L', 'Y', 1, 1, 0, 0};
@@ -292,11 +293,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(frame_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(frame_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "lrcheck.h"
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -410,14 +411,5 @@ static Suite *keys_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    if (sodium_init() < 0)
-        return 1;
-    sr = srunner_create(keys_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(keys_suite());
 }

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "msg.h"
+#include "lrcheck.h"
 
 #define S(lit) ((struct msg_str){(const uint8_t *)(lit), sizeof(lit) - 1})
 
@@ -701,11 +702,5 @@ static Suite *msg_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(msg_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(msg_suite());
 }

@@ -12,6 +12,7 @@
 
 #include "json_mini.h"
 #include "noise.h"
+#include "lrcheck.h"
 
 #define VECTOR_FILE "tests/vectors/noise_25519_chachapoly_sha256.json"
 
@@ -604,12 +605,5 @@ static Suite *noise_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0) {
-        return 1;
-    }
-    SRunner *sr = srunner_create(noise_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return lrcheck_run(noise_suite());
 }

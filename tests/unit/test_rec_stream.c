@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lrcheck.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -408,15 +409,6 @@ static Suite *rec_stream_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    if (sodium_init() < 0)
-        return 1;
     base_seed();
-    sr = srunner_create(rec_stream_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return lrcheck_run(rec_stream_suite());
 }

@@ -8,6 +8,7 @@
 
 #include "keys.h"
 #include "token.h"
+#include "lrcheck.h"
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -522,14 +523,5 @@ static Suite *token_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    if (sodium_init() < 0)
-        return 1;
-    sr = srunner_create(token_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(token_suite());
 }

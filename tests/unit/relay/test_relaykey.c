@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "lrcheck.h"
 
 static char tmpdir[256];
 static char keypath[320];
@@ -224,12 +225,5 @@ static Suite *relaykey_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0) {
-        return 1;
-    }
-    SRunner *sr = srunner_create(relaykey_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(relaykey_suite());
 }

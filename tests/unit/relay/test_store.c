@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "lrcheck.h"
 
 static char tmpdir[256];
 static char dbpath[320];
@@ -592,12 +593,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0) {
-        return 1;
-    }
-    SRunner *sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(store_suite());
 }
