@@ -1,4 +1,4 @@
-/* Unit tests for relay/limits: token bucket and per-address admission. */
+/* Unit tests for relay/admit: token bucket and per-address admission. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -181,9 +181,9 @@ START_TEST(test_addr_key_v6_and_names)
 }
 END_TEST
 
-static Suite *limits_suite(void)
+static Suite *admit_suite(void)
 {
-    Suite *s = suite_create("limits");
+    Suite *s = suite_create("admit");
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_bucket_burst_and_rate);
@@ -198,5 +198,5 @@ static Suite *limits_suite(void)
 
 int main(void)
 {
-    return lrcheck_run(limits_suite());
+    return lrcheck_run(admit_suite());
 }
