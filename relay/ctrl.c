@@ -19,6 +19,8 @@
 #define CTRL_PROLOGUE     "linkrelay/1 control"
 #define CTRL_PROLOGUE_LEN (sizeof(CTRL_PROLOGUE) - 1)
 #define CTRL_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
+#define CTRL_MAX_QUEUED   (64u * 1024u) /* bytes queued to one control session */
+#define CTRL_SNDBUF       (32 * 1024)   /* kernel send buffer of a control session */
 
 struct ctrl {
     struct noise_hs hs;
@@ -60,6 +62,8 @@ const uint8_t *ctrl_static_key(const struct conn *c)
     return c->ctrl != NULL ? c->ctrl->static_pub : NULL;
 }
 
+static void ctrl_detach(struct conn *c);
+
 /* Frames one body and writes it. */
 static int ctrl_write_frame(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -80,6 +84,16 @@ int ctrl_send(struct conn *c, const struct msg *m)
 
     if (c->ctrl == NULL || c->state == CONN_CLOSED)
         return -EPIPE;
+    /* An agent that does not read its control connection cannot make the
+     * relay queue without bound: past the limit the session is dropped (a
+     * CLOSE would only queue behind the rest). */
+    if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > CTRL_MAX_QUEUED) {
+        log_warnx("conn %" PRIu64 " %s: control session not reading, dropped", c->id, c->peer);
+        c->r->admit.hit[ADMIT_CTRL_QUEUE]++;
+        ctrl_detach(c);
+        conn_close(c);
+        return -ENOBUFS;
+    }
     rc = msg_encode(m, pt, sizeof(pt), &ptlen);
     if (rc != 0) {
         log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
@@ -222,6 +236,7 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     struct link *l = index_find(r->index, a->link_id);
     struct conn *old;
     uint64_t tick;
+    int sndbuf;
 
     if (l == NULL) {
         conn_fail(c, RELAY_FAIL_UNKNOWN_LINK);
@@ -240,6 +255,11 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     }
     /* Authenticated: from here on failures are told (CLOSE), not silent. */
     conn_established(c);
+    /* Control traffic is small: a fixed kernel send buffer (no autotuning to
+     * megabytes) keeps what a deaf agent can pin down per session small, and
+     * lets the CTRL_MAX_QUEUED bound act soon. */
+    sndbuf = CTRL_SNDBUF;
+    (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
     c->state = CONN_UP;
     cs->last_rx_ms = cs->last_ping_ms = relay_now(r);
     randombytes_buf(&cs->ping_nonce, sizeof(cs->ping_nonce));
