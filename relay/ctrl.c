@@ -134,7 +134,10 @@ static void ctrl_detach(struct conn *c)
     cs->link = NULL;
     if (c->r->st.agents > 0)
         c->r->st.agents--;
-    if (!cs->replaced)
+    /* Not when replaced (the side is still online) nor while the relay stops
+     * (every session is being closed; relay_stop walks the connection list
+     * and a send here could drop the next one under its feet). */
+    if (!cs->replaced && !c->r->stopping)
         ctrl_send_peer(l, 1 - cs->side, false);
 }
 
