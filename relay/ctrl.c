@@ -130,6 +130,9 @@ static void ctrl_detach(struct conn *c)
 
     if (l == NULL || l->session[cs->side] != c)
         return;
+    log_info("conn %" PRIu64 " %s: control session for link %s side %c down", c->id, c->peer,
+             l->name, 'a' + cs->side);
+    acct_event(c->r->acct, "disconnect", l->id, c->peer, cs->side == 0 ? "side a" : "side b", 1);
     l->session[cs->side] = NULL;
     cs->link = NULL;
     if (c->r->st.agents > 0)
@@ -168,9 +171,6 @@ void ctrl_on_close(struct conn *c)
 
     if (cs == NULL)
         return;
-    if (cs->link != NULL)
-        log_info("conn %" PRIu64 " %s: control session for link %s side %c down", c->id, c->peer,
-                 cs->link->name, 'a' + cs->side);
     ctrl_detach(c);
     noise_hs_wipe(&cs->hs);
     noise_cs_wipe(&cs->tx);

@@ -226,6 +226,15 @@ def main():
         legit.kill()
         legit.wait()
         c.check("aggregated failure log", "refused" in r.log())
+        c.check("clean shutdown", r.stop() == 0)
+        ev = r.ctl_json("events")["events"]
+        fails = [e for e in ev if e["kind"] == "auth_fail"]
+        c.check("failures in the event log, aggregated per cause and source",
+                sum(e["count"] for e in fails) == sum(exp.values())
+                and len(fails) <= len(exp) + 1, [(e["detail"], e["count"]) for e in fails])
+        c.check("connects and disconnects in the event log",
+                any(e["kind"] == "connect" for e in ev)
+                and any(e["kind"] == "disconnect" for e in ev))
     finally:
         if c.failed:
             print(r.log()[-5000:])
