@@ -105,6 +105,17 @@ def main():
         c.check("undecryptable frame: CLOSE protocol", cl[:2] == b"\x05\x06", cl)
         sa.close()
 
+        # A second relay on the same port or the same state directory refuses to start.
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--listen", r.addr],
+                             capture_output=True, text=True, timeout=10)
+        c.check("second relay on a used port: exit 1, says why", res.returncode == 1
+                and "address already in use" in res.stderr, res.stderr[-300:])
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--listen", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=10)
+        c.check("second relay on the same admin socket: exit 1, first keeps its socket",
+                res.returncode == 1 and "another linkrelay is running" in res.stderr
+                and r.admin("sync")["ok"], res.stderr[-300:])
+
         # Admin socket.
         c.check("admin unknown command", r.admin("frobnicate") == {"error": "unknown command"})
         sy = r.admin("sync")
