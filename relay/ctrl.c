@@ -158,11 +158,14 @@ void ctrl_close_with(struct conn *c, enum msg_close_reason reason, const char *t
         m.u.close.reason = reason;
         m.u.close.text.p = (const uint8_t *)text;
         m.u.close.text.len = strnlen(text, MSG_MAX_TEXT);
-        if (ctrl_send(c, &m) != 0)
-            return;
+        /* On failure the connection may be closed already; either way the
+         * session must leave its link now (the link may be freed next). */
+        (void)ctrl_send(c, &m);
     }
-    ctrl_detach(c);
-    conn_close_after_flush(c);
+    if (c->ctrl != NULL)
+        ctrl_detach(c);
+    if (c->state != CONN_CLOSED)
+        conn_close_after_flush(c);
 }
 
 void ctrl_on_close(struct conn *c)
