@@ -105,6 +105,17 @@ def main():
         c.check("undecryptable frame: CLOSE protocol", cl[:2] == b"\x05\x06", cl)
         sa.close()
 
+        # A second relay on the same port or the same state directory refuses to start.
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--listen", r.addr],
+                             capture_output=True, text=True, timeout=10)
+        c.check("second relay on a used port: exit 1, says why", res.returncode == 1
+                and "address already in use" in res.stderr, res.stderr[-300:])
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--listen", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=10)
+        c.check("second relay on the same admin socket: exit 1, first keeps its socket",
+                res.returncode == 1 and "another linkrelay is running" in res.stderr
+                and r.admin("sync")["ok"], res.stderr[-300:])
+
         # Admin socket.
         c.check("admin unknown command", r.admin("frobnicate") == {"error": "unknown command"})
         sy = r.admin("sync")
@@ -135,7 +146,20 @@ def main():
         s6 = p.Session(r, link, 0)
         c.check("still serving with the old config", struct.unpack(">H", s6.welcome[6:8])[0] == 7)
         s6.close()
-        c.check("clean shutdown", r.stop() == 0)
+
+        # SIGTERM: sessions are told CLOSE shutdown, streams are reset, exit 0.
+        s7a, s7b = p.Session(r, link, 0), p.Session(r, link, 1)
+        ta, tb = p.open_stream(s7a, s7b, 1)
+        la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])
+        p.recv_exact(la, 1), p.recv_exact(lb, 1)
+        r.proc.send_signal(signal.SIGTERM)
+        cl = s7a.expect(0x05)
+        c.check("SIGTERM: sessions get CLOSE shutdown", cl[:2] == b"\x05\x03", cl)
+        d, how = p.read_until_close(la, 3)
+        c.check("SIGTERM: stream legs reset", how == "reset", how)
+        rc = r.stop()
+        c.check("clean shutdown", rc == 0 and "stopped cleanly" in r.log(), rc)
+        c.check("shutdown reset accounted", "relay shutting down" in r.log())
 
         # --check: valid prints the normalised config, invalid fails.
         res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--check"], capture_output=True,
@@ -146,6 +170,20 @@ def main():
             f.write(text)
         res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--check", "--listen",
                               "127.0.0.1:9999"], capture_output=True, text=True)
+        res2 = subprocess.run([h.RELAY, "--check", "--key-file", "/x/k", "--database", "/x/d",
+                               "--admin-socket", "/x/s", "--log-level", "debug",
+                               "--advertise", "r.example:1"], capture_output=True, text=True,
+                              env=dict(os.environ, LINKRELAY_STATE_DIR=r.dir))
+        c.check("LINKRELAY_STATE_DIR finds the config; path flags win",
+                res2.returncode == 0 and "state_dir = %s" % r.dir in res2.stdout
+                and "keepalive = 1s" in res2.stdout and "key_file = /x/k" in res2.stdout
+                and "database = /x/d" in res2.stdout and "admin_socket = /x/s" in res2.stdout
+                and "log_level = debug" in res2.stdout and "advertise = r.example:1"
+                in res2.stdout, res2.stdout + res2.stderr)
+        res3 = subprocess.run([h.RELAY, "--bogus"], capture_output=True, text=True)
+        c.check("unknown flag: usage, exit 2", res3.returncode == 2 and "usage" in res3.stderr)
+        res4 = subprocess.run([h.RELAY, "--version"], capture_output=True, text=True)
+        c.check("--version", res4.returncode == 0 and res4.stdout.startswith("linkrelay 0."))
         c.check("--check prints the normalised config, flags win", res.returncode == 0
                 and "listen = 127.0.0.1:9999" in res.stdout and "keepalive = 1s" in res.stdout
                 and "admin_socket = %s" % r.sock in res.stdout, res.stdout)

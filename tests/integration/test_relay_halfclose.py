@@ -4,14 +4,17 @@
   1 MiB and closes; both receive every byte (SHA-256 checked);
 - a resets its leg (SO_LINGER 0): b's leg is reset too (ECONNRESET, not EOF);
 - 1,000 half-close cycles, then no relay socket is left in CLOSE-WAIT or
-  FIN-WAIT-2 (ss -tan), and the relay holds no connection but the two control
-  sessions.
+  FIN-WAIT-2 (ss -tan), and the relay holds no connection any more;
+- a half-closed stream without traffic is reset after halfclose_timeout;
+- a waiting leg's early bytes and EOF are forwarded once its peer arrives.
 """
+import socket
 import subprocess
 import sys
 import time
 
 import lrharness as h
+import lrproto as p
 
 MIB = 1024 * 1024
 
@@ -27,7 +30,8 @@ def main():
     c = h.Checks()
     # 1,000 cycles open 2,000 stream connections from one address in a few
     # seconds: above the default conn_rate_per_ip (tested in test_relay_limits).
-    r = h.Relay(limits={"conn_rate_per_ip": "100000/s", "conn_burst_per_ip": "100000"})
+    r = h.Relay(limits={"conn_rate_per_ip": "100000/s", "conn_burst_per_ip": "100000",
+                        "halfclose_timeout": "1s"})
     try:
         r.start()
         link = r.add_link("hc")
@@ -59,9 +63,39 @@ def main():
         c.check("no stream left open", st["streams_open"] == 0, st["streams_open"])
         c.check("no connection left", st["conns"] == 0, st["conns"])
         c.check("streams counted", st["streams_total"] == 1002, st["streams_total"])
+        # A half-closed stream with no traffic is reset after halfclose_timeout (1 s here).
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        ta, tb = p.open_stream(sa, sb, 1)
+        la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])
+        p.recv_exact(la, 1), p.recv_exact(lb, 1)
+        la.shutdown(socket.SHUT_WR)
+        t0 = time.time()
+        d, how_b = p.read_until_close(lb, 0.5)
+        c.check("EOF forwarded as half-close", d == b"" and how_b == "eof", how_b)
+        lb.sendall(b"reply")
+        c.check("other direction still open", p.recv_exact(la, 5) == b"reply")
+        t0 = time.time()
+        d, how_a = p.read_until_close(la, 5)
+        dt = time.time() - t0
+        c.check("idle half-closed stream reset after halfclose_timeout", how_a == "reset"
+                and 0.8 < dt < 2.5, "%s after %.2f s" % (how_a, dt))
+        # A waiting leg's EOF (sent before its peer arrived) is forwarded once paired.
+        ta, tb = p.open_stream(sa, sb, 2)
+        la = p.leg(r, ta["ticket"], b"early-then-eof")
+        la.shutdown(socket.SHUT_WR)
+        time.sleep(0.2)
+        lb = p.leg(r, tb["ticket"])
+        d, how = p.read_until_close(lb, 3)
+        c.check("early bytes and EOF of a waiting leg forwarded after pairing",
+                d == b"\x01early-then-eof" and how == "eof", (d, how))
+        lb.sendall(b"back")
+        lb.shutdown(socket.SHUT_WR)
+        d, how = p.read_until_close(la, 3)
+        c.check("and the stream then ends cleanly", d == b"\x01back" and how == "eof", (d, how))
+        la.close(), lb.close(), sa.close(), sb.close()
         c.check("clean shutdown", r.stop() == 0)
         show = r.ctl_json("link", "show", "hc")
-        c.check("1002 streams accounted", show["totals"]["streams"] == 1002, show["totals"])
+        c.check("1004 streams accounted", show["totals"]["streams"] == 1004, show["totals"])
     finally:
         if c.failed:
             print(r.log()[-4000:])
