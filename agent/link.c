@@ -97,6 +97,12 @@ void link_on_online(struct link *lk, const struct msg_welcome *w)
     lk->online = true;
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
+    if (lk->ctl != NULL) {
+        /* Stream legs are watched with the session's effective timers
+         * (strm.c, docs/internals/agent.md "Stream leg liveness"). */
+        lk->leg_keepalive_ms = lk->ctl->keepalive_ms;
+        lk->leg_dead_ms = lk->ctl->dead_after_ms;
+    }
     lk->online_since_ms = uv_now(lk->loop);
     check_cable(lk);
 }

@@ -51,7 +51,8 @@ struct link {
     uint64_t online_since_ms;
     bool online, peer_online;
     uint16_t max_streams;
-    struct sockaddr_storage relay_sa; /* where the control session is connected */
+    uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
+    struct sockaddr_storage relay_sa;       /* where the control session is connected */
     /* Relay addresses: configured ones first, then learned ones. */
     size_t n_learned;
     struct addr_spec learned[AGENTCFG_MAX_ADDRS];

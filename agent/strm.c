@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <sodium.h>
@@ -61,12 +63,35 @@ static void tcp_reset_close(uv_tcp_t *t)
         linger_close(t);
 }
 
+/* The end of a flush (FLUSH mode): closes the leg (with an RST unless it
+ * drained and shut down cleanly) and the deadline timer. Called by whichever
+ * comes first, the shutdown callback or the deadline; the other finds both
+ * closing. */
+static void flush_done(struct strm *st, bool reset)
+{
+    if (!uv_is_closing((uv_handle_t *)&st->leg)) {
+        if (reset)
+            tcp_reset_close(&st->leg);
+        else
+            uv_close((uv_handle_t *)&st->leg, on_closed);
+    }
+    if (!uv_is_closing((uv_handle_t *)&st->timer))
+        uv_close((uv_handle_t *)&st->timer, on_closed);
+}
+
 static void on_leg_flushed(uv_shutdown_t *req, int status)
 {
-    struct strm *st = req->data;
+    /* UV_ECANCELED: the deadline closed the leg first. */
+    flush_done(req->data, status < 0);
+}
 
-    (void)status;
-    uv_close((uv_handle_t *)&st->leg, on_closed);
+static void on_flush_deadline(uv_timer_t *t)
+{
+    struct strm *st = t->data;
+
+    log_info("link %s: stream %u: the stream leg did not drain within %u ms; resetting it",
+             st->name, st->id, STRM_FLUSH_MS);
+    flush_done(st, true);
 }
 
 static void on_write_done(uv_write_t *req, int status);
@@ -101,12 +126,18 @@ static void leg_flush_close(struct strm *st)
         (void)e2e_out_consume(st->e2e, n);
     }
     st->leg_sreq.data = st;
-    if (st->leg_shut || uv_shutdown(&st->leg_sreq, (uv_stream_t *)&st->leg, on_leg_flushed) != 0)
-        uv_close((uv_handle_t *)&st->leg, on_closed);
+    if (st->leg_shut || uv_shutdown(&st->leg_sreq, (uv_stream_t *)&st->leg, on_leg_flushed) != 0) {
+        flush_done(st, false); /* shut down earlier: what it holds goes out */
+        return;
+    }
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_flush_deadline, STRM_FLUSH_MS, 0);
 }
 
 void strm_close(struct strm *st, enum strm_close_mode mode)
 {
+    bool flush = mode == STRM_CLOSE_FLUSH && st->leg_inited && st->leg_connected && st->e2e != NULL;
+
     if (st->state == STRM_CLOSING)
         return;
     st->state = STRM_CLOSING;
@@ -118,7 +149,8 @@ void strm_close(struct strm *st, enum strm_close_mode mode)
               mode == STRM_CLOSE_CLEAN   ? "clean"
               : mode == STRM_CLOSE_RESET ? "reset"
                                          : "flush");
-    uv_close((uv_handle_t *)&st->timer, on_closed);
+    if (!flush) /* else it becomes the flush deadline */
+        uv_close((uv_handle_t *)&st->timer, on_closed);
     if (st->gai_pending)
         uv_cancel((uv_req_t *)&st->gai);
     if (st->local_inited) {
@@ -130,7 +162,7 @@ void strm_close(struct strm *st, enum strm_close_mode mode)
     if (st->leg_inited) {
         if (mode == STRM_CLOSE_CLEAN)
             uv_close((uv_handle_t *)&st->leg, on_closed);
-        else if (mode == STRM_CLOSE_FLUSH && st->leg_connected && st->e2e != NULL)
+        else if (flush)
             leg_flush_close(st);
         else
             tcp_reset_close(&st->leg);
@@ -264,6 +296,57 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* The leg check (live.h): data in flight to the relay and no ACK at all for
+ * dead_after means the path is gone (a NAT router forgot the mapping, the
+ * relay's host vanished). The kernel would retransmit for many minutes and
+ * the local application would hang; reset it instead. A relay that is alive
+ * but not reading (backpressure) answers the window probes and passes. */
+static void on_leg_check(uv_timer_t *t)
+{
+    struct strm *st = t->data;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    uv_os_fd_t fd = -1;
+
+    if (st->state == STRM_CLOSING || !st->leg_connected)
+        return;
+    memset(&ti, 0, sizeof(ti));
+    if (uv_fileno((uv_handle_t *)&st->leg, &fd) != 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return;
+    if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked, ti.tcpi_last_ack_recv,
+                       st->dead_ms))
+        return;
+    log_warnx("link %s: stream %u: stream leg dead: data unacknowledged and no ACK from the "
+              "relay for %u ms (NAT mapping lost or relay unreachable); resetting the local "
+              "connection",
+              st->name, st->id, ti.tcpi_last_ack_recv);
+    strm_close(st, STRM_CLOSE_RESET);
+}
+
+/* TCP keepalive on the leg with the session's timers (live.h): the kernel
+ * gives up an idle leg whose path died at about dead_after (the read then
+ * fails and the local connection is reset), and the probes keep a NAT
+ * mapping of an idle leg alive, as PING does for the control connection. */
+static void leg_keepalive(struct strm *st)
+{
+    struct live_keepalive k;
+    uv_os_fd_t fd = -1;
+    int intvl, cnt;
+
+    if (st->dead_ms == 0)
+        return;
+    live_keepalive(st->keepalive_ms, st->dead_ms, &k);
+    intvl = (int)k.intvl_s;
+    cnt = (int)k.cnt;
+    if (uv_tcp_keepalive(&st->leg, 1, k.idle_s) != 0 ||
+        uv_fileno((uv_handle_t *)&st->leg, &fd) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
+        log_warn("link %s: stream %u: cannot set TCP keepalive on the stream leg", st->name,
+                 st->id);
+}
+
 static void set_reading(struct strm *st)
 {
     struct e2e *e = st->e2e;
@@ -305,6 +388,9 @@ static void pump(struct strm *st)
         (!st->dial_local || st->local_connected)) {
         st->state = STRM_RUNNING;
         uv_timer_stop(&st->timer);
+        if (st->dead_ms != 0)
+            uv_timer_start(&st->timer, on_leg_check, live_period_ms(st->dead_ms),
+                           live_period_ms(st->dead_ms));
     }
     if (e2e_dead(st->e2e)) {
         /* Only a RESET of ours gets here (errors closed above). */
@@ -500,6 +586,7 @@ static void on_leg_connect(uv_connect_t *req, int status)
     sodium_memzero(pre, sizeof(pre));
     sodium_memzero(st->ticket, sizeof(st->ticket));
     st->leg_connected = true;
+    leg_keepalive(st);
     pump(st); /* the initiator's first handshake message rides right behind */
 }
 
@@ -589,6 +676,8 @@ static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
     st->stream_id = m->stream_id;
     st->role = m->role == MSG_ROLE_INITIATOR ? E2E_INITIATOR : E2E_RESPONDER;
     memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    st->keepalive_ms = lk->leg_keepalive_ms;
+    st->dead_ms = lk->leg_dead_ms;
     st->state = STRM_SETUP;
     uv_timer_start(&st->timer, on_timer, STRM_SETUP_MS, 0);
     st->e2e = malloc(sizeof(*st->e2e));

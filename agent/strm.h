@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "e2e.h"
+#include "live.h"
 #include "msg.h"
 
 struct link;
@@ -33,6 +34,7 @@ struct link;
 #define STRM_HIGH_WATER (64 * 1024)
 #define STRM_WRITE_MAX  (64 * 1024)
 #define STRM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
+#define STRM_FLUSH_MS   2000u  /* a RESET record's flush to the leg, at most; then RST */
 
 enum strm_state {
     STRM_OPENING, /* OPEN sent, waiting for STREAM */
@@ -66,8 +68,10 @@ struct strm {
     uv_connect_t local_creq, leg_creq;
     uv_getaddrinfo_t gai;
     uv_shutdown_t local_sreq, leg_sreq;
-    uv_timer_t timer;
+    uv_timer_t timer; /* setup deadline; then the leg check; closing: flush deadline */
     int refs;
+    uint32_t keepalive_ms, dead_ms; /* the session's, for the leg (0: unknown) */
+    struct live_ack ack;
     bool local_inited, leg_inited, gai_pending;
     bool local_connected, leg_connected, spliced;
     bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
@@ -90,7 +94,9 @@ void strm_responder(struct link *lk, const struct msg_stream *m);
 /* OPEN_FAIL for this stream's req_id. */
 void strm_open_failed(struct strm *st, int reason);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
- * session exists, reset the local connection. */
+ * session exists, reset the local connection. The leg gets STRM_FLUSH_MS to
+ * take the RESET record and its shutdown; then it is reset, so a stuck leg
+ * cannot keep the agent from stopping. */
 void strm_abort(struct strm *st);
 void strm_close(struct strm *st, enum strm_close_mode mode);
 
