@@ -5,8 +5,11 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libsqlite3-dev
             libinih-dev sqlite3 python3)
+# iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
+# programs through a link; it starts its own redis-server and sshd).
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
-           nftables conntrack)
+           nftables conntrack iperf3 redis-server redis-tools curl openssh-server
+           openssh-client)
 
 case "${1:-all}" in
 build) want=("${build_pkgs[@]}") ;;
@@ -28,3 +31,17 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# redis-server's package starts a system redis on port 6379 on install. The
+# tests never use it (they start their own on a free port); do not leave a
+# service running that nobody asked for. openssh-server's sshd is left alone:
+# a machine that had none may want it, and the tests start their own.
+for p in "${missing[@]}"; do
+    [ "$p" = redis-server ] || continue
+    if [ -d /run/systemd/system ]; then
+        $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
+    else
+        $sudo service redis-server stop >/dev/null 2>&1 || true
+        $sudo update-rc.d redis-server disable >/dev/null 2>&1 || true
+    fi
+done
