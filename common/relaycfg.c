@@ -76,7 +76,7 @@ void relaycfg_defaults(struct relaycfg *cfg)
     (void)!addr_parse("0.0.0.0:7700", 0, &cfg->listen[0]);
     (void)!addr_parse("[::]:7700", 0, &cfg->listen[1]);
     snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/linkrelay");
-    snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "/run/linkrelay/admin.sock");
+    snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%s", RELAYCFG_ADMIN_SOCKET_UNSET);
     cfg->admin_socket_mode = 0600;
     cfg->log_level = LOG_LEVEL_INFO;
     l->handshake_timeout_ms = 10000;

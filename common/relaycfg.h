@@ -18,6 +18,16 @@
 #define RELAYCFG_MAX_ADDRS    16
 #define RELAYCFG_PATH_MAX     1024 /* bytes of a path, with the NUL */
 #define RELAYCFG_DEFAULT_PORT 7700
+/*
+ * What relaycfg_parse() leaves in admin_socket when the file does not set it.
+ * It is a placeholder, not the default: linkrelay and linkctl replace it with
+ * STATE_DIR/admin.sock once the state directory is final (--state-dir,
+ * LINKRELAY_STATE_DIR, the file's state_dir, /var/lib/linkrelay; see
+ * relay/rconf.c), which is the documented default (docs/linkrelay.conf.md).
+ * key_file and database, in contrast, are derived here, from the file's
+ * state_dir, and the programs move them when the state directory changes.
+ */
+#define RELAYCFG_ADMIN_SOCKET_UNSET "/run/linkrelay/admin.sock"
 
 /* Durations in milliseconds, sizes in bytes, rates per second. */
 struct relaycfg_limits {
@@ -46,7 +56,8 @@ struct relaycfg {
     char state_dir[RELAYCFG_PATH_MAX];    /* default /var/lib/linkrelay */
     char key_file[RELAYCFG_PATH_MAX];     /* default STATE_DIR/relay.key */
     char database[RELAYCFG_PATH_MAX];     /* default STATE_DIR/linkrelay.db */
-    char admin_socket[RELAYCFG_PATH_MAX]; /* default /run/linkrelay/admin.sock */
+    char admin_socket[RELAYCFG_PATH_MAX]; /* default STATE_DIR/admin.sock: the
+                                             parser leaves RELAYCFG_ADMIN_SOCKET_UNSET */
     unsigned admin_socket_mode;           /* default 0600; no bits for others */
     enum log_level log_level;             /* default info */
     struct relaycfg_limits limits;

@@ -293,7 +293,10 @@ START_TEST(test_relay_defaults)
     ck_assert_str_eq(cfg.state_dir, "/var/lib/linkrelay");
     ck_assert_str_eq(cfg.key_file, "/var/lib/linkrelay/relay.key");
     ck_assert_str_eq(cfg.database, "/var/lib/linkrelay/linkrelay.db");
-    ck_assert_str_eq(cfg.admin_socket, "/run/linkrelay/admin.sock");
+    /* The programs put an unset admin socket into STATE_DIR (relaycfg.h). */
+    ck_assert_str_eq(cfg.admin_socket, RELAYCFG_ADMIN_SOCKET_UNSET);
+    /* relay/rconf.c compares with its own copy of this text. */
+    ck_assert_str_eq(RELAYCFG_ADMIN_SOCKET_UNSET, "/run/linkrelay/admin.sock");
     ck_assert_uint_eq(cfg.admin_socket_mode, 0600);
     ck_assert_int_eq(cfg.log_level, LOG_LEVEL_INFO);
     /* docs/protocol.md §9 */
