@@ -14,6 +14,14 @@ device's echo service (both directions busy) when the fault strikes:
                   with a lenient NAT (re-creates a forgotten mapping from a
                   mid-stream packet) and a strict one (drops such packets)
   host-wan-down-* the same on NAT router 2
+                  (*-strict-fw: strict, and the router's firewall also drops
+                  invalid packets addressed to itself, so the relay's
+                  retransmissions toward the forgotten mapping meet silence
+                  instead of the router's RST)
+
+  *-wan-down-idle the strict-fw WAN fault under an idle stream (one round
+                  trip, then silence): no data is in flight anywhere, so
+                  only keepalive on the legs (agent and relay) can notice
 
 For each: every open stream ends visibly on both ends — the host application
 sees a reset (ECONNRESET/EPIPE), never a clean end of stream (it never
@@ -45,7 +53,16 @@ import natrig  # noqa: E402
 
 RECOVER_S = 10.0
 DEV_END_S = float(os.environ.get("LR_DEV_END_S", "30"))
-PATTERN = os.urandom(65536 + 7)  # odd length: offsets do not line up with reads
+PATTERN = os.urandom(65536 + 7)
+# The -fw variants: the router also drops invalid packets sent to itself.
+INPUT_FW = """
+table ip lrnat {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ct state invalid drop
+    }
+}
+"""  # odd length: offsets do not line up with reads
 
 
 class Flow:
@@ -185,6 +202,66 @@ def run_fault(c, rig, name, fault, end_fault, own_agent=None, end_after=None):
     c.check("%s: the other agents were not touched (same processes)" % name, all(same))
 
 
+def idle_end(sock, timeout):
+    """How an idle connection ends within timeout: "reset", "eof" (a
+    clean close: silent truncation), "timeout" or "error:ERRNO"."""
+    sock.settimeout(timeout)
+    try:
+        d = sock.recv(100)
+        return "eof" if not d else "data"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+    except OSError as e:
+        return "error:" + errno.errorcode.get(e.errno, str(e.errno))
+
+
+def run_idle_fault(c, rig, name, router):
+    """An idle stream (one round trip, then silence) while router's WAN is
+    down for 6 s, strict NAT with the input firewall: both ends must see a
+    reset. The side behind the router needs its agent's keepalive on the
+    leg; the other side needs the relay to notice its leg toward the
+    vanished mapping (keepalive on the relay's legs) and reset the other."""
+    echo = rig.echo
+    cid = echo.accepted + 1
+    try:
+        s = rig.connect_host()
+        s.sendall(b"idle?")
+        s.settimeout(10)
+        got = s.recv(100)
+    except OSError as e:
+        c.check("%s: idle stream opened" % name, False, str(e))
+        return
+    c.check("%s: idle stream opened" % name, got == b"idle?" and echo.accepted == cid, got)
+    t0 = time.time()
+    host = []
+
+    def watch_host():
+        host.append(idle_end(s, DEV_END_S))
+        host.append(time.time() - t0)
+    rig.topo.link_set(router, "wan", "down")
+    t = threading.Thread(target=watch_host, daemon=True)
+    t.start()
+    h.wait_for(lambda: cid in echo.end_of, timeout=6)
+    dev_took = time.time() - t0
+    time.sleep(max(0.0, 6 - dev_took))
+    rig.topo.link_set(router, "wan", "up")
+    if cid not in echo.end_of:
+        h.wait_for(lambda: cid in echo.end_of, timeout=max(1.0, DEV_END_S - (time.time() - t0)))
+        dev_took = time.time() - t0
+    dev_end = echo.end_of.get(cid, "still open")
+    t.join(DEV_END_S + 5)
+    end, took = host if len(host) == 2 else ("unknown", -1)
+    c.check("%s: host application sees a reset" % name, end == "reset",
+            "%s after %.1f s" % (end, took))
+    c.check("%s: device's echo service sees its connection reset" % name,
+            dev_end in ("reset", "dropped"), "%s after %.1f s" % (dev_end, dev_took))
+    n.reset_close(s)
+    ok = h.wait_for(lambda: rig.echo_ok(size=32768, timeout=3), timeout=RECOVER_S + 5, step=0.2)
+    c.check("%s: link carries a new stream afterwards" % name, ok)
+
+
 def main():
     n.install_sigterm()
     c = h.Checks()
@@ -236,17 +313,39 @@ def main():
             # stuck leg once the link is back; a strict one (the topology's
             # default, like many home routers) drops those packets for good,
             # and only a liveness check on the stream legs can notice.
-            for mode in ("lenient", "strict"):
+            #
+            # Strict, a router still answers the relay's retransmission for a
+            # forgotten mapping with an RST (the packet is addressed to the
+            # router itself and no socket has that port), which resets the
+            # relay's leg once the WAN is back. With -fw its firewall drops
+            # invalid input too, as many do: then only the relay's own
+            # liveness check on the leg can notice (the host case; in the
+            # device case the relay's write stall fires first).
+            for mode in ("lenient", "strict", "strict-fw"):
                 for router, lan in (("r1", "dev"), ("r2", "host")):
                     name = "%s-wan-down-%s" % (lan, mode)
                     if not (want(name) or want("wan-down")):
                         continue
                     rig.topo.sysctl(router, "net.netfilter.nf_conntrack_tcp_loose",
                                     1 if mode == "lenient" else 0)
+                    if mode == "strict-fw":
+                        rig.topo.run(router, "nft", "-f", "-", input=INPUT_FW)
                     run_fault(c, rig, name,
                               lambda rt=router: rig.topo.link_set(rt, "wan", "down"),
                               lambda rt=router: rig.topo.link_set(rt, "wan", "up"), end_after=6)
+                    if mode == "strict-fw":
+                        rig.topo.run(router, "nft", "delete", "chain", "ip", "lrnat", "input")
                     rig.topo.sysctl(router, "net.netfilter.nf_conntrack_tcp_loose", 0)
+            for router, lan in (("r1", "dev"), ("r2", "host")):
+                name = "%s-wan-down-idle" % lan
+                if not (want(name) or want("wan-down")):
+                    continue
+                rig.topo.sysctl(router, "net.netfilter.nf_conntrack_tcp_loose", 0)
+                rig.topo.run(router, "nft", "-f", "-", input=INPUT_FW)
+                try:
+                    run_idle_fault(c, rig, name, router)
+                finally:
+                    rig.topo.run(router, "nft", "delete", "chain", "ip", "lrnat", "input")
             c.check("relay still running", r.proc is not None and r.proc.poll() is None)
         except Exception:
             rig.dump()
