@@ -161,6 +161,17 @@ void splice_abort(struct stream *s, enum store_cause cause, const char *why)
     splice_finish(s, cause, true);
 }
 
+/* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
+ * (nothing acknowledged for write_stall_timeout, see splice_liveness), the
+ * same condition as the write-stall timer; anything else is a reset. */
+static void splice_abort_err(struct stream *s, int err)
+{
+    if (err == UV_ETIMEDOUT)
+        splice_abort(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
+    else
+        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(err));
+}
+
 void splice_abort_link(struct link *l, enum store_cause cause, const char *why)
 {
     while (l->streams != NULL)
@@ -209,7 +220,7 @@ static void splice_write_cb(uv_write_t *req, int status)
     if (status == UV_ECANCELED || s == NULL)
         return;
     if (status < 0) {
-        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(status));
+        splice_abort_err(s, status);
         return;
     }
     splice_maybe_resume(s, 1 - dst->leg);
@@ -325,8 +336,7 @@ static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        splice_abort(s, STORE_CAUSE_RESET,
-                     nread == UV_EOF ? "connection reset by peer" : uv_strerror((int)nread));
+        splice_abort_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
     s->bytes[c->leg] += (uint64_t)nread;
@@ -335,7 +345,7 @@ static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     s->last_rx_ms = relay_now(s->r);
     rc = splice_write(s, dst, c->r->splice_rbuf, (size_t)nread);
     if (rc != 0) {
-        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(rc));
+        splice_abort_err(s, rc);
         return;
     }
     if (splice_queue(dst) >= s->r->cfg.limits.splice_buffer) {
