@@ -1,30 +1,380 @@
 /*
- * linkagent — skeleton entry point: parses --help and --version and exits. The
- * real program lands with its own issue.
+ * linkagent — entry point: command line, keygen, --check, then the loop.
+ * See docs/linkagent.md.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "agent.h"
+#include "log.h"
+#include "token.h"
+
+#define MAX_OPT_ADDRS AGENTCFG_MAX_ADDRS
+
+struct opts {
+    const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
+    const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
+    size_t n_listen, n_relay;
+    bool check;
+};
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: linkagent [--help] [--version]\n");
+    fprintf(out, "usage: linkagent --token TOKEN [--connect HOST:PORT] [--listen ADDR:PORT]...\n"
+                 "                 [--relay HOST:PORT]... [--policy on-demand|immediate]\n"
+                 "       linkagent --config FILE\n"
+                 "       linkagent keygen [--out FILE]\n"
+                 "\n"
+                 "  --token TOKEN         enrollment token (lrtok1...) from `linkctl link add`\n"
+                 "  --token-file FILE     read the token from FILE (keeps it out of `ps`)\n"
+                 "  --key-file FILE       private key (lrkey1...) for a token without one\n"
+                 "  --connect HOST:PORT   local target for streams the peer opens\n"
+                 "  --listen ADDR:PORT    accept local connections here and carry each over\n"
+                 "                        the link (repeatable)\n"
+                 "  --relay HOST:PORT     relay address; replaces the token's list (repeatable)\n"
+                 "  --policy POLICY       on-demand (default) or immediate (a permanent stream)\n"
+                 "  --config FILE         configuration file with many links (linkagent.conf)\n"
+                 "  --check               validate the configuration, print it, and exit\n"
+                 "  --log-level LEVEL     error, warn, info (default) or debug\n"
+                 "  --help, --version\n"
+                 "\n"
+                 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
+}
+
+/* Keeps [A-Za-z0-9._-] of a token's free-form name for the link's name. */
+static void safe_name(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (; *in != '\0' && n + 1 < cap && n < AGENTCFG_NAME_MAX; in++) {
+        char c = *in;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, cap, "link");
+}
+
+static int read_small(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (f == NULL)
+        return -errno;
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return 0;
+}
+
+static int parse_addr_opt(const char *what, const char *text, unsigned flags, struct addr_spec *out)
+{
+    int rc = addr_parse(text, flags, out);
+
+    if (rc != 0)
+        fprintf(stderr, "linkagent: %s '%s': %s\n", what, text, addr_strerror(rc));
+    return rc;
+}
+
+static int token_identity(const struct opts *o, struct agentcfg_link *l)
+{
+    static char text[TOKEN_TEXT_SIZE + 2];
+    char err[128], keytext[256];
+    struct token t;
+    size_t pos = 0;
+    int rc;
+
+    if (o->token_file != NULL) {
+        rc = read_small(o->token_file, text, sizeof(text));
+        if (rc != 0) {
+            fprintf(stderr, "linkagent: token file %s: %s\n", o->token_file, strerror(-rc));
+            return -1;
+        }
+    } else {
+        snprintf(text, sizeof(text), "%s", o->token);
+    }
+    rc = token_decode(text, &t, &pos);
+    sodium_memzero(text, sizeof(text));
+    if (rc != 0) {
+        token_format_error(rc, pos, err, sizeof(err));
+        fprintf(stderr, "linkagent: invalid token: %s\n", err);
+        return -1;
+    }
+    safe_name(t.name, l->name, sizeof(l->name));
+    l->from_token = 1;
+    memcpy(l->link_id, t.link_id, LINKID_LEN);
+    l->side = t.side;
+    memcpy(l->peer_pub, t.peer_pub, KEY_LEN);
+    memcpy(l->relay_pub, t.relay_pub, KEY_LEN);
+    l->relay_key_id = t.relay_key_id;
+    if (t.flags & TOKEN_FLAG_PRIV) {
+        memcpy(l->priv, t.priv, KEY_LEN);
+        l->has_priv = 1;
+    }
+    for (size_t i = 0; i < t.n_addrs && o->n_relay == 0; i++) {
+        if (parse_addr_opt("token relay address", t.addrs[i], 0, &l->relays[l->n_relays]) != 0) {
+            token_wipe(&t);
+            return -1;
+        }
+        l->n_relays++;
+    }
+    token_wipe(&t);
+    if (!l->has_priv) {
+        if (o->key_file == NULL) {
+            fprintf(stderr, "linkagent: this token carries no private key: give --key-file "
+                            "(made with `linkagent keygen`)\n");
+            return -1;
+        }
+        rc = read_small(o->key_file, keytext, sizeof(keytext));
+        if (rc == 0)
+            rc = agentcfg_link_set_key(l, keytext, &pos);
+        sodium_memzero(keytext, sizeof(keytext));
+        if (rc != 0) {
+            if (rc < -100 || rc > 0)
+                snprintf(err, sizeof(err), "%s", strerror(rc < 0 ? -rc : rc));
+            else
+                key_format_error(rc, pos, err, sizeof(err));
+            fprintf(stderr, "linkagent: key file %s: %s\n", o->key_file, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The one-link configuration of the command line. */
+static int cfg_from_opts(const struct opts *o, struct agentcfg **out)
+{
+    struct agentcfg *cfg = calloc(1, sizeof(*cfg));
+    struct agentcfg_link *l;
+
+    if (cfg == NULL)
+        return -1;
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->keepalive_ms = 25000;
+    cfg->backoff_min_ms = 500;
+    cfg->backoff_max_ms = 30000;
+    cfg->n_links = 1;
+    l = &cfg->links[0];
+    if (token_identity(o, l) != 0)
+        goto fail;
+    for (size_t i = 0; i < o->n_relay; i++) {
+        if (parse_addr_opt("--relay", o->relay[i], 0, &l->relays[l->n_relays]) != 0)
+            goto fail;
+        l->n_relays++;
+    }
+    for (size_t i = 0; i < o->n_listen; i++) {
+        if (parse_addr_opt("--listen", o->listen[i], ADDR_PORT0_OK | ADDR_NUMERIC_ONLY,
+                           &l->listen[l->n_listen]) != 0)
+            goto fail;
+        l->n_listen++;
+    }
+    if (o->connect != NULL) {
+        if (parse_addr_opt("--connect", o->connect, 0, &l->connect) != 0)
+            goto fail;
+        l->has_connect = 1;
+    }
+    if (l->n_listen == 0 && !l->has_connect) {
+        fprintf(stderr, "linkagent: nothing to do: give --listen and/or --connect\n");
+        goto fail;
+    }
+    l->policy = AGENTCFG_ON_DEMAND;
+    if (o->policy != NULL && strcmp(o->policy, "immediate") == 0)
+        l->policy = AGENTCFG_IMMEDIATE;
+    else if (o->policy != NULL && strcmp(o->policy, "on-demand") != 0) {
+        fprintf(stderr, "linkagent: --policy must be on-demand or immediate, not '%s'\n",
+                o->policy);
+        goto fail;
+    }
+    *out = cfg;
+    return 0;
+fail:
+    agentcfg_free(cfg);
+    return -1;
+}
+
+static int keygen(int argc, char **argv)
+{
+    uint8_t priv[KEY_LEN], pub[KEY_LEN];
+    char priv_text[KEY_TEXT_SIZE], pub_text[KEY_TEXT_SIZE];
+    const char *out = NULL;
+    int fd, rc = 0;
+
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 < argc)
+            out = argv[++i];
+        else {
+            fprintf(stderr, "usage: linkagent keygen [--out FILE]\n");
+            return 2;
+        }
+    }
+    key_keypair_new(priv, pub);
+    key_priv_encode(priv, priv_text);
+    key_pub_encode(pub, pub_text);
+    sodium_memzero(priv, sizeof(priv));
+    if (out == NULL) {
+        printf("private %s\npublic %s\n", priv_text, pub_text);
+    } else {
+        fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, priv_text, KEY_TEXT_LEN) != KEY_TEXT_LEN ||
+            write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+            fprintf(stderr, "linkagent: keygen: %s: %s\n", out, strerror(errno));
+            rc = 1;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (rc == 0)
+            printf("%s\n", pub_text);
+    }
+    sodium_memzero(priv_text, sizeof(priv_text));
+    if (rc == 0)
+        fprintf(stderr,
+                "give the public key to the relay admin: linkctl link add NAME "
+                "--a-key (or --b-key) %s\n",
+                pub_text);
+    return rc;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help/version), 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("linkagent %s\n", LINKRELAY_VERSION);
+            return 1;
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check = true;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "linkagent: unknown option or missing value: '%s'\n", a);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--token") == 0)
+            o->token = v;
+        else if (strcmp(a, "--token-file") == 0)
+            o->token_file = v;
+        else if (strcmp(a, "--key-file") == 0)
+            o->key_file = v;
+        else if (strcmp(a, "--connect") == 0)
+            o->connect = v;
+        else if (strcmp(a, "--config") == 0)
+            o->config = v;
+        else if (strcmp(a, "--policy") == 0)
+            o->policy = v;
+        else if (strcmp(a, "--log-level") == 0)
+            o->log_level = v;
+        else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
+            o->listen[o->n_listen++] = v;
+        else if (strcmp(a, "--relay") == 0 && o->n_relay < MAX_OPT_ADDRS)
+            o->relay[o->n_relay++] = v;
+        else {
+            fprintf(stderr, "linkagent: unknown option '%s' (or given too often)\n", a);
+            return 2;
+        }
+    }
+    if ((o->config != NULL) == (o->token != NULL || o->token_file != NULL)) {
+        fprintf(stderr, "linkagent: give either --token (or --token-file) or --config\n");
+        return 2;
+    }
+    if (o->config != NULL && (o->n_listen || o->n_relay || o->connect || o->policy)) {
+        fprintf(stderr, "linkagent: --listen/--connect/--relay/--policy go with --token; "
+                        "with --config put them in the file\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int run(struct agentcfg *cfg, const char *config_path, bool log_forced)
+{
+    uv_loop_t loop;
+    struct agent *ag = calloc(1, sizeof(*ag));
+    int rc;
+
+    if (ag == NULL || uv_loop_init(&loop) != 0) {
+        free(ag);
+        agentcfg_free(cfg);
+        return 1;
+    }
+    ag->log_forced = log_forced;
+    rc = agent_start(ag, &loop, cfg, config_path);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    agentcfg_free(ag->cfg);
+    free(ag);
+    if (uv_loop_close(&loop) != 0) {
+        log_error("internal: handles left open at exit");
+        return 1;
+    }
+    if (rc != 0)
+        return 1;
+    log_info("stopped");
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("linkagent %s\n", LINKRELAY_VERSION);
-            return 0;
-        }
-        fprintf(stderr, "linkagent: unknown option '%s'\n", argv[i]);
+    struct opts o;
+    struct agentcfg *cfg = NULL;
+    enum log_level lvl = LOG_LEVEL_INFO;
+    char err[512], *text = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    log_init("linkagent", LOG_LEVEL_INFO);
+    if (sodium_init() < 0)
+        fatal("libsodium failed to initialise");
+    if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+        return keygen(argc, argv);
+    if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    usage(stderr);
-    return 2;
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    if (o.log_level != NULL && log_level_parse(o.log_level, &lvl) != 0) {
+        fprintf(stderr, "linkagent: --log-level must be error, warn, info or debug\n");
+        return 2;
+    }
+    if (o.config != NULL) {
+        if (agent_config_load(o.config, &cfg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "linkagent: %s\n", err);
+            return 1;
+        }
+        if (o.log_level == NULL)
+            lvl = cfg->log_level;
+    } else if (cfg_from_opts(&o, &cfg) != 0) {
+        return 1;
+    }
+    cfg->log_level = lvl;
+    log_init("linkagent", lvl);
+    if (o.check) {
+        if (agentcfg_format(cfg, &text) != 0)
+            fatal("out of memory");
+        printf("%s", text);
+        free(text);
+        agentcfg_free(cfg);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return run(cfg, o.config, o.log_level != NULL);
 }

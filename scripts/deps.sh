@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libsqlite3-dev
             libinih-dev sqlite3 python3)
-test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps)
+test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump)
 
 case "${1:-all}" in
 build) want=("${build_pkgs[@]}") ;;

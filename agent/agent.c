@@ -1,0 +1,240 @@
+/*
+ * agent — see agent.h.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "link.h"
+#include "log.h"
+
+/* Reads a whole small file into a NUL-terminated heap string. */
+static int read_file(const char *path, size_t max, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    char *buf;
+    size_t off = 0;
+    ssize_t n;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &sb) != 0 || (size_t)sb.st_size > max) {
+        close(fd);
+        return -E2BIG;
+    }
+    buf = malloc((size_t)sb.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (off < (size_t)sb.st_size && (n = read(fd, buf + off, (size_t)sb.st_size - off)) > 0)
+        off += (size_t)n;
+    close(fd);
+    buf[off] = '\0';
+    *out = buf;
+    return 0;
+}
+
+int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen)
+{
+    struct cfgparse_error pe = {0, ""};
+    struct agentcfg *cfg = NULL;
+    char *text = NULL, line[300];
+    int rc;
+
+    rc = read_file(path, CFGPARSE_MAX_SIZE, &text);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", path, rc == -E2BIG ? "file too large" : strerror(-rc));
+        return rc;
+    }
+    rc = agentcfg_parse(text, &cfg, &pe);
+    free(text);
+    if (rc != 0) {
+        cfgparse_error_format(&pe, line, sizeof(line));
+        snprintf(err, errlen, "%s: %s", path, line);
+        return rc;
+    }
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        struct agentcfg_link *l = &cfg->links[i];
+        size_t pos = 0;
+        char *key = NULL;
+        if (l->has_priv)
+            continue;
+        rc = read_file(l->key_file, 4096, &key);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: link %s: key file %s: %s", path, l->name, l->key_file,
+                     strerror(-rc));
+            agentcfg_free(cfg);
+            return rc;
+        }
+        rc = agentcfg_link_set_key(l, key, &pos);
+        sodium_memzero(key, strlen(key));
+        free(key);
+        if (rc != 0) {
+            key_format_error(rc, pos, line, sizeof(line));
+            snprintf(err, errlen, "%s: link %s: key file %s: %s", path, l->name, l->key_file, line);
+            agentcfg_free(cfg);
+            return -EINVAL;
+        }
+    }
+    *out = cfg;
+    return 0;
+}
+
+uv_loop_t *agent_loop(const struct agent *ag)
+{
+    return ag->loop;
+}
+
+uint32_t agent_keepalive_ms(const struct agent *ag)
+{
+    return ag->cfg->keepalive_ms;
+}
+
+uint32_t agent_backoff_min_ms(const struct agent *ag)
+{
+    return ag->cfg->backoff_min_ms != 0 ? ag->cfg->backoff_min_ms : 500;
+}
+
+uint32_t agent_backoff_max_ms(const struct agent *ag)
+{
+    uint32_t min = agent_backoff_min_ms(ag), max = ag->cfg->backoff_max_ms;
+
+    return max >= min ? max : min;
+}
+
+void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len)
+{
+    *buf = ag->rbuf;
+    *len = sizeof(ag->rbuf);
+}
+
+uint32_t agent_next_stream_id(struct agent *ag)
+{
+    return ++ag->stream_ids;
+}
+
+static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
+{
+    struct link *lk;
+    int rc = link_new(ag, cfg, &lk);
+
+    if (rc != 0)
+        return rc;
+    lk->next = ag->links;
+    ag->links = lk;
+    return 0;
+}
+
+void agent_stop(struct agent *ag)
+{
+    if (ag->stopping)
+        return;
+    ag->stopping = true;
+    for (struct link *lk = ag->links, *nx; lk != NULL; lk = nx) {
+        nx = lk->next;
+        link_close(lk);
+    }
+    ag->links = NULL;
+    uv_close((uv_handle_t *)&ag->sig_term, NULL);
+    uv_close((uv_handle_t *)&ag->sig_int, NULL);
+    uv_close((uv_handle_t *)&ag->sig_hup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct agent *ag = h->data;
+
+    if (signum == SIGHUP) {
+        agent_reload(ag);
+        return;
+    }
+    log_info("signal %d: shutting down", signum);
+    agent_stop(ag);
+}
+
+static const struct agentcfg_link *find_cfg(const struct agentcfg *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        if (strcmp(cfg->links[i].name, name) == 0)
+            return &cfg->links[i];
+    }
+    return NULL;
+}
+
+void agent_reload(struct agent *ag)
+{
+    struct agentcfg *cfg = NULL;
+    struct link **pp, *lk;
+    char err[512];
+    size_t kept = 0, started = 0, stopped = 0;
+
+    if (ag->config_path == NULL) {
+        log_info("SIGHUP: no config file (token mode); nothing to reload");
+        return;
+    }
+    if (agent_config_load(ag->config_path, &cfg, err, sizeof(err)) != 0) {
+        log_error("reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (!ag->log_forced)
+        log_init("linkagent", cfg->log_level);
+    /* Close links that are gone or changed; keep identical ones. */
+    for (pp = &ag->links; (lk = *pp) != NULL;) {
+        const struct agentcfg_link *nc = find_cfg(cfg, lk->cfg.name);
+        if (nc != NULL && sodium_memcmp(nc, &lk->cfg, sizeof(*nc)) == 0) {
+            pp = &lk->next;
+            kept++;
+            continue;
+        }
+        log_info("reload: link %s %s", lk->cfg.name, nc == NULL ? "removed" : "changed");
+        *pp = lk->next;
+        link_close(lk);
+        stopped++;
+    }
+    agentcfg_free(ag->cfg);
+    ag->cfg = cfg;
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        bool running = false;
+        for (lk = ag->links; lk != NULL && !running; lk = lk->next)
+            running = strcmp(lk->cfg.name, cfg->links[i].name) == 0;
+        if (running)
+            continue;
+        if (add_link(ag, &cfg->links[i]) != 0)
+            log_error("reload: link %s could not start", cfg->links[i].name);
+        else
+            started++;
+    }
+    log_info("reloaded %s: %zu link(s) kept, %zu started, %zu stopped", ag->config_path, kept,
+             started, stopped);
+}
+
+int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
+{
+    int rc = 0;
+
+    ag->loop = loop;
+    ag->cfg = cfg;
+    ag->config_path = config_path;
+    uv_signal_init(loop, &ag->sig_term);
+    uv_signal_init(loop, &ag->sig_int);
+    uv_signal_init(loop, &ag->sig_hup);
+    ag->sig_term.data = ag->sig_int.data = ag->sig_hup.data = ag;
+    uv_signal_start(&ag->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&ag->sig_int, on_signal, SIGINT);
+    uv_signal_start(&ag->sig_hup, on_signal, SIGHUP);
+    for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
+        rc = add_link(ag, &cfg->links[i]);
+    if (rc != 0)
+        agent_stop(ag);
+    return rc;
+}

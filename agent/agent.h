@@ -1,0 +1,64 @@
+/*
+ * agent — the linkagent process context: the loop, the links, signals
+ * (SIGTERM/SIGINT stop cleanly, SIGHUP reloads the config file), and the one
+ * read buffer every local socket reads into (its bytes are sealed into the
+ * stream's session inside the read callback, so one buffer serves all).
+ *
+ * Ownership: main owns the struct agent and the loop; the agent owns its
+ * links and the current configuration. agent_stop closes everything; the
+ * loop then runs dry and uv_loop_close() succeeds.
+ */
+#ifndef LR_AGENT_AGENT_H
+#define LR_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "agentcfg.h"
+
+#define AGENT_RBUF_LEN (64 * 1024)
+
+struct link;
+
+struct agent {
+    uv_loop_t *loop;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    struct link *links;
+    const char *config_path; /* NULL in command-line (token) mode */
+    struct agentcfg *cfg;    /* owned; the links copy what they need */
+    bool stopping;
+    bool log_forced;     /* --log-level given: reloads keep it */
+    uint32_t stream_ids; /* numbers streams in log lines */
+    uint8_t rbuf[AGENT_RBUF_LEN];
+};
+
+/*
+ * Reads, parses and completes (key files) a config file. On success *out is
+ * the caller's (agentcfg_free); on failure err holds a one-line message
+ * naming the file, the line and what is wrong.
+ */
+int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen);
+
+/* Takes cfg, starts every link and the signal handlers. On failure (a
+ * listener cannot bind) everything started is stopped again; run the loop
+ * until it is dry. */
+int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path);
+/* Stops everything (idempotent). */
+void agent_stop(struct agent *ag);
+/* SIGHUP: re-reads the config file; keeps links whose configuration did not
+ * change (and their streams), closes removed or changed ones, starts new
+ * ones. On a bad file the running configuration stays. */
+void agent_reload(struct agent *ag);
+
+uv_loop_t *agent_loop(const struct agent *ag);
+uint32_t agent_keepalive_ms(const struct agent *ag);
+uint32_t agent_backoff_min_ms(const struct agent *ag);
+uint32_t agent_backoff_max_ms(const struct agent *ag);
+void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len);
+/* A process-wide stream number for log lines. */
+uint32_t agent_next_stream_id(struct agent *ag);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * link — see link.h and docs/internals/agent.md.
+ */
+#include "link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "ctl.h"
+#include "log.h"
+#include "strm.h"
+
+#define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
+#define LINK_CABLE_MIN_MS   500u
+#define LINK_CABLE_MAX_MS   5000u
+#define LINK_CABLE_RESET_MS 10000u /* a cable this old restarts its backoff */
+#define LINK_BACKLOG        128
+
+const char *link_name(const struct link *lk)
+{
+    return lk->cfg.name;
+}
+
+static void link_release(struct link *lk)
+{
+    if (--lk->refs > 0)
+        return;
+    sodium_memzero(&lk->cfg, sizeof(lk->cfg));
+    free(lk);
+}
+
+static void on_link_handle_closed(uv_handle_t *h)
+{
+    link_release(h->data);
+}
+
+static void on_lsn_closed(uv_handle_t *h)
+{
+    struct link_listener *l = (struct link_listener *)h;
+    struct link *lk = l->lk;
+
+    free(l);
+    link_release(lk);
+}
+
+static const struct addr_spec *relay_addr(const struct link *lk, size_t idx)
+{
+    size_t total = lk->cfg.n_relays + lk->n_learned;
+
+    idx %= total;
+    if (idx < lk->cfg.n_relays)
+        return &lk->cfg.relays[idx];
+    return &lk->learned[idx - lk->cfg.n_relays];
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    struct link *lk = t->data;
+
+    if (lk->closing || lk->ctl != NULL)
+        return;
+    lk->ctl = ctl_start(lk, relay_addr(lk, lk->addr_idx));
+    if (lk->ctl == NULL)
+        link_on_ctl_down(lk, false);
+}
+
+static void check_cable(struct link *lk);
+
+static void on_cable_timer(uv_timer_t *t)
+{
+    check_cable(t->data);
+}
+
+/* Immediate policy: side a opens the one permanent stream whenever both
+ * sides are online and there is none (docs/linkagent.md). */
+static void check_cable(struct link *lk)
+{
+    if (lk->closing || lk->cfg.policy != AGENTCFG_IMMEDIATE || lk->cfg.side != 0 ||
+        !lk->cfg.has_connect || !lk->online || !lk->peer_online || lk->cable != NULL ||
+        uv_is_active((uv_handle_t *)&lk->cable_timer))
+        return;
+    log_info("link %s: opening the permanent stream (immediate policy)", link_name(lk));
+    lk->cable_since_ms = uv_now(lk->loop);
+    lk->cable = strm_cable(lk);
+    if (lk->cable == NULL && !uv_is_active((uv_handle_t *)&lk->cable_timer))
+        uv_timer_start(&lk->cable_timer, on_cable_timer,
+                       backoff_next(&lk->cable_bo, randombytes_random()), 0);
+}
+
+void link_on_online(struct link *lk, const struct msg_welcome *w)
+{
+    lk->online = true;
+    lk->peer_online = w->peer_online;
+    lk->max_streams = w->max_streams;
+    lk->online_since_ms = uv_now(lk->loop);
+    check_cable(lk);
+}
+
+void link_on_peer(struct link *lk, bool online)
+{
+    log_info("link %s: peer %s", link_name(lk), online ? "online" : "offline");
+    lk->peer_online = online;
+    check_cable(lk);
+}
+
+static struct strm *find_req(struct link *lk, uint32_t req_id)
+{
+    for (struct strm *st = lk->streams; st != NULL; st = st->next) {
+        if (st->req_id == req_id && st->state == STRM_OPENING)
+            return st;
+    }
+    return NULL;
+}
+
+void link_on_stream(struct link *lk, const struct msg_stream *m)
+{
+    struct strm *st;
+
+    if (m->role == MSG_ROLE_INITIATOR) {
+        st = find_req(lk, m->req_id);
+        if (st == NULL) {
+            log_debug("link %s: STREAM for request %u that is gone; ignored", link_name(lk),
+                      m->req_id);
+            return;
+        }
+        strm_on_stream(st, m);
+        return;
+    }
+    strm_responder(lk, m);
+}
+
+void link_on_open_fail(struct link *lk, uint32_t req_id, int reason)
+{
+    struct strm *st = req_id != 0 ? find_req(lk, req_id) : NULL;
+
+    if (st == NULL) {
+        log_info("link %s: a stream failed to open: %s", link_name(lk),
+                 msg_open_fail_reason_name(reason));
+        return;
+    }
+    strm_open_failed(st, reason);
+}
+
+void link_on_addrs(struct link *lk, const struct msg_addrs *a)
+{
+    char text[MSG_MAX_ADDR + 1];
+    struct addr_spec as;
+
+    lk->n_learned = 0;
+    for (size_t i = 0; i < a->n && lk->n_learned < AGENTCFG_MAX_ADDRS; i++) {
+        bool dup = false;
+        if (msg_str_cstr(&a->addr[i], text, sizeof(text)) != 0 || addr_parse(text, 0, &as) != 0)
+            continue;
+        for (size_t j = 0; j < lk->cfg.n_relays && !dup; j++)
+            dup = strcmp(lk->cfg.relays[j].host, as.host) == 0 && lk->cfg.relays[j].port == as.port;
+        if (!dup)
+            lk->learned[lk->n_learned++] = as;
+    }
+    log_debug("link %s: relay advertises %zu address(es), %zu new", link_name(lk), a->n,
+              lk->n_learned);
+}
+
+void link_on_ctl_down(struct link *lk, bool revoked)
+{
+    uint64_t now = uv_now(lk->loop);
+    uint32_t delay;
+
+    lk->ctl = NULL;
+    if (lk->closing)
+        return;
+    if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
+        backoff_reset(&lk->bo);
+    lk->online = false;
+    lk->peer_online = false;
+    /* Streams still waiting for a STREAM will never get one. */
+    for (struct strm *st = lk->streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        if (st->state == STRM_OPENING)
+            strm_close(st, STRM_CLOSE_RESET);
+    }
+    if (revoked) {
+        delay = backoff_long(&lk->bo, randombytes_random());
+        log_warnx("link %s: link revoked; retrying in %u ms", link_name(lk), delay);
+    } else {
+        delay = backoff_next(&lk->bo, randombytes_random());
+        lk->addr_idx++;
+        log_info("link %s: reconnecting in %u ms", link_name(lk), delay);
+    }
+    uv_timer_start(&lk->retry_timer, on_retry, delay, 0);
+}
+
+int link_send_open(struct link *lk, uint32_t *req_id)
+{
+    uint32_t id;
+    int rc;
+
+    if (lk->ctl == NULL || !ctl_online(lk->ctl))
+        return -ENOTCONN;
+    id = ++lk->next_req;
+    if (id == 0)
+        id = ++lk->next_req;
+    rc = ctl_send_open(lk->ctl, id);
+    if (rc == 0)
+        *req_id = id;
+    return rc;
+}
+
+void link_strm_add(struct link *lk, struct strm *st)
+{
+    st->prev = NULL;
+    st->next = lk->streams;
+    if (lk->streams != NULL)
+        lk->streams->prev = st;
+    lk->streams = st;
+    lk->n_streams++;
+}
+
+void link_strm_gone(struct link *lk, struct strm *st)
+{
+    uint64_t now = uv_now(lk->loop);
+
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else
+        lk->streams = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    st->prev = st->next = NULL;
+    lk->n_streams--;
+    if (st != lk->cable)
+        return;
+    lk->cable = NULL;
+    if (lk->closing)
+        return;
+    if (now - lk->cable_since_ms >= LINK_CABLE_RESET_MS)
+        backoff_reset(&lk->cable_bo);
+    log_info("link %s: permanent stream ended", link_name(lk));
+    uv_timer_start(&lk->cable_timer, on_cable_timer,
+                   backoff_next(&lk->cable_bo, randombytes_random()), 0);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct link_listener *l = (struct link_listener *)server;
+
+    if (status < 0) {
+        log_warnx("link %s: accept failed: %s", link_name(l->lk), uv_strerror(status));
+        return;
+    }
+    strm_accept(l->lk, server);
+}
+
+static int listen_one(struct link *lk, const struct addr_spec *a)
+{
+    struct link_listener *l = calloc(1, sizeof(*l));
+    struct sockaddr_storage ss;
+    char text[ADDR_TEXT_SIZE];
+    int rc;
+
+    (void)addr_format(a, text, sizeof(text));
+    if (l == NULL)
+        return UV_ENOMEM;
+    if (a->family_hint == AF_INET6)
+        rc = uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)&ss);
+    else
+        rc = uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)&ss);
+    if (rc != 0) {
+        log_error("link %s: listen address %s must be a numeric IP address", link_name(lk), text);
+        free(l);
+        return rc;
+    }
+    uv_tcp_init(lk->loop, &l->tcp);
+    l->tcp.data = lk;
+    l->lk = lk;
+    lk->refs++;
+    lk->lsn[lk->n_lsn++] = l;
+    rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, LINK_BACKLOG, on_connection);
+    if (rc != 0) {
+        log_error("link %s: cannot listen on %s: %s", link_name(lk), text, uv_strerror(rc));
+        return rc;
+    }
+    log_info("link %s: listening on %s", link_name(lk), text);
+    return 0;
+}
+
+int link_new(struct agent *ag, const struct agentcfg_link *cfg, struct link **out)
+{
+    struct link *lk = calloc(1, sizeof(*lk));
+    int rc = 0;
+
+    if (lk == NULL)
+        return UV_ENOMEM;
+    lk->ag = ag;
+    lk->loop = agent_loop(ag);
+    lk->keepalive_ms = agent_keepalive_ms(ag);
+    lk->cfg = *cfg;
+    (void)key_pub_from_priv(cfg->priv, lk->own_pub);
+    (void)backoff_init(&lk->bo, agent_backoff_min_ms(ag), agent_backoff_max_ms(ag));
+    (void)backoff_init(&lk->cable_bo, LINK_CABLE_MIN_MS, LINK_CABLE_MAX_MS);
+    uv_timer_init(lk->loop, &lk->retry_timer);
+    uv_timer_init(lk->loop, &lk->cable_timer);
+    lk->retry_timer.data = lk;
+    lk->cable_timer.data = lk;
+    lk->refs = 2;
+    for (size_t i = 0; i < cfg->n_listen && rc == 0; i++)
+        rc = listen_one(lk, &cfg->listen[i]);
+    if (rc != 0) {
+        link_close(lk);
+        return rc;
+    }
+    uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+    *out = lk;
+    return 0;
+}
+
+void link_close(struct link *lk)
+{
+    if (lk->closing)
+        return;
+    lk->closing = true;
+    if (lk->ctl != NULL) {
+        ctl_close(lk->ctl, true);
+        lk->ctl = NULL;
+    }
+    for (struct strm *st = lk->streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        strm_abort(st);
+    }
+    for (size_t i = 0; i < lk->n_lsn; i++)
+        uv_close((uv_handle_t *)&lk->lsn[i]->tcp, on_lsn_closed);
+    lk->n_lsn = 0;
+    uv_close((uv_handle_t *)&lk->retry_timer, on_link_handle_closed);
+    uv_close((uv_handle_t *)&lk->cable_timer, on_link_handle_closed);
+}

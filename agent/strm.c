@@ -1,0 +1,724 @@
+/*
+ * strm — see strm.h and docs/internals/agent.md.
+ */
+#include "strm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "frame.h"
+#include "link.h"
+#include "log.h"
+
+struct strm_wreq {
+    uv_write_t req;
+    struct strm *st;
+    uint8_t data[];
+};
+
+static void pump(struct strm *st);
+
+static void strm_release(struct strm *st)
+{
+    if (--st->refs > 0)
+        return;
+    if (st->e2e != NULL) {
+        e2e_done(st->e2e);
+        free(st->e2e);
+    }
+    sodium_memzero(st->ticket, sizeof(st->ticket));
+    free(st);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    strm_release(h->data);
+}
+
+/* SO_LINGER 0 by hand, for handles uv_tcp_close_reset refuses (libuv 1.44
+ * refuses after a uv_shutdown, which a half-closed stream has done). */
+static void linger_close(uv_tcp_t *t)
+{
+    uv_os_fd_t fd = -1;
+    struct linger l = {1, 0};
+
+    if (uv_fileno((uv_handle_t *)t, &fd) == 0 && fd >= 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    uv_close((uv_handle_t *)t, on_closed);
+}
+
+/* Closes a TCP handle with an RST so the peer cannot mistake it for a clean
+ * end (docs/protocol.md §1). */
+static void tcp_reset_close(uv_tcp_t *t)
+{
+    if (uv_tcp_close_reset(t, on_closed) != 0)
+        linger_close(t);
+}
+
+static void on_leg_flushed(uv_shutdown_t *req, int status)
+{
+    struct strm *st = req->data;
+
+    (void)status;
+    uv_close((uv_handle_t *)&st->leg, on_closed);
+}
+
+static void on_write_done(uv_write_t *req, int status);
+
+static int write_copy(struct strm *st, uv_tcp_t *t, const uint8_t *p, size_t len)
+{
+    struct strm_wreq *w = malloc(sizeof(*w) + len);
+    uv_buf_t b;
+    int rc;
+
+    if (w == NULL)
+        return -ENOMEM;
+    w->st = st;
+    memcpy(w->data, p, len);
+    b = uv_buf_init((char *)w->data, (unsigned)len);
+    rc = uv_write(&w->req, (uv_stream_t *)t, &b, 1, on_write_done);
+    if (rc < 0)
+        free(w);
+    return rc;
+}
+
+/* The leg after a RESET record: everything the session still holds goes
+ * out, then a shutdown, then the close. */
+static void leg_flush_close(struct strm *st)
+{
+    const uint8_t *p;
+    size_t n;
+
+    while ((p = e2e_out_peek(st->e2e, &n)) != NULL && n > 0) {
+        if (write_copy(st, &st->leg, p, n) != 0)
+            break;
+        (void)e2e_out_consume(st->e2e, n);
+    }
+    st->leg_sreq.data = st;
+    if (st->leg_shut || uv_shutdown(&st->leg_sreq, (uv_stream_t *)&st->leg, on_leg_flushed) != 0)
+        uv_close((uv_handle_t *)&st->leg, on_closed);
+}
+
+void strm_close(struct strm *st, enum strm_close_mode mode)
+{
+    if (st->state == STRM_CLOSING)
+        return;
+    st->state = STRM_CLOSING;
+    if (st->lk != NULL) {
+        link_strm_gone(st->lk, st);
+        st->lk = NULL;
+    }
+    log_debug("link %s: stream %u closing (%s)", st->name, st->id,
+              mode == STRM_CLOSE_CLEAN   ? "clean"
+              : mode == STRM_CLOSE_RESET ? "reset"
+                                         : "flush");
+    uv_close((uv_handle_t *)&st->timer, on_closed);
+    if (st->gai_pending)
+        uv_cancel((uv_req_t *)&st->gai);
+    if (st->local_inited) {
+        if (mode == STRM_CLOSE_CLEAN)
+            uv_close((uv_handle_t *)&st->local, on_closed);
+        else
+            tcp_reset_close(&st->local);
+    }
+    if (st->leg_inited) {
+        if (mode == STRM_CLOSE_CLEAN)
+            uv_close((uv_handle_t *)&st->leg, on_closed);
+        else if (mode == STRM_CLOSE_FLUSH && st->leg_connected && st->e2e != NULL)
+            leg_flush_close(st);
+        else
+            tcp_reset_close(&st->leg);
+    }
+}
+
+/* A local-side abort: RESET with reason to the peer, then close. */
+static void local_abort(struct strm *st, uint8_t reason, const char *text)
+{
+    if (st->state == STRM_CLOSING)
+        return;
+    if (st->e2e == NULL || e2e_reset(st->e2e, reason, text) != 0) {
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    st->we_reset = true;
+    pump(st);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct strm_wreq *w = (struct strm_wreq *)req;
+    struct strm *st = w->st;
+    bool local = req->handle == (uv_stream_t *)&st->local;
+
+    free(w);
+    if (st->state == STRM_CLOSING)
+        return;
+    if (status < 0) {
+        if (local) {
+            log_info("link %s: stream %u: local write failed: %s", st->name, st->id,
+                     uv_strerror(status));
+            local_abort(st, REC_RESET_LOCAL, "local write failed");
+        } else {
+            log_warnx("link %s: stream %u: write to relay failed: %s", st->name, st->id,
+                      uv_strerror(status));
+            strm_close(st, STRM_CLOSE_RESET);
+        }
+        return;
+    }
+    pump(st);
+}
+
+static size_t wq(uv_tcp_t *t)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)t);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct strm *st = req->data;
+
+    if (st->state == STRM_CLOSING)
+        return;
+    if (req == &st->local_sreq)
+        st->local_shut_done = true;
+    else
+        st->leg_shut_done = true;
+    if (status < 0 && req == &st->leg_sreq) {
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    pump(st);
+}
+
+/* Events of the session; returns false if the stream closed. */
+static bool handle_events(struct strm *st)
+{
+    struct e2e_event ev;
+    char text[REC_TEXT_MAX + 1];
+
+    while (e2e_next_event(st->e2e, &ev) == 1) {
+        switch (ev.type) {
+        case E2E_EV_HANDSHAKE:
+            log_debug("link %s: stream %u: end-to-end session up", st->name, st->id);
+            break;
+        case E2E_EV_PEER_FINAL:
+            break; /* acted on below, once the plaintext is written */
+        case E2E_EV_PEER_RESET:
+            memcpy(text, ev.text, ev.text_len);
+            text[ev.text_len] = '\0';
+            log_info("link %s: stream %u: peer reset the stream (reason %u%s%s)", st->name, st->id,
+                     ev.reason, text[0] ? ": " : "", text);
+            strm_close(st, STRM_CLOSE_RESET);
+            return false;
+        case E2E_EV_ERROR:
+        default:
+            log_warnx("link %s: stream %u: %s%s%s; resetting", st->name, st->id,
+                      e2e_strerror(ev.err), ev.err == E2E_E_RECORD ? ": " : "",
+                      ev.err == E2E_E_RECORD ? rec_strerror(ev.detail) : "");
+            strm_close(st, STRM_CLOSE_RESET);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Moves bytes: session output to the leg, plaintext to the local socket.
+ * Returns true if anything moved. */
+static bool move_bytes(struct strm *st)
+{
+    const uint8_t *p;
+    size_t n;
+    bool moved = false;
+
+    while (st->leg_connected && wq(&st->leg) < STRM_HIGH_WATER &&
+           (p = e2e_out_peek(st->e2e, &n)) != NULL && n > 0) {
+        n = n > STRM_WRITE_MAX ? STRM_WRITE_MAX : n;
+        if (write_copy(st, &st->leg, p, n) != 0) {
+            strm_close(st, STRM_CLOSE_RESET);
+            return false;
+        }
+        (void)e2e_out_consume(st->e2e, n);
+        moved = true;
+    }
+    while (st->local_connected && !st->local_shut && wq(&st->local) < STRM_HIGH_WATER &&
+           (p = e2e_plain_peek(st->e2e, &n)) != NULL && n > 0) {
+        n = n > STRM_WRITE_MAX ? STRM_WRITE_MAX : n;
+        if (write_copy(st, &st->local, p, n) != 0) {
+            local_abort(st, REC_RESET_LOCAL, "local write failed");
+            return false;
+        }
+        (void)e2e_plain_consume(st->e2e, n);
+        moved = true;
+    }
+    return moved;
+}
+
+static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void set_reading(struct strm *st)
+{
+    struct e2e *e = st->e2e;
+    bool want_local = st->local_connected && e2e_handshake_done(e) && !st->local_eof &&
+                      !st->we_reset && e2e_send_space(e) > 0 && wq(&st->leg) < STRM_HIGH_WATER;
+    bool want_leg = st->leg_connected && !st->leg_eof && (!st->spliced || e2e_in_space(e) > 0);
+
+    if (want_local != st->local_reading) {
+        if (want_local)
+            (void)uv_read_start((uv_stream_t *)&st->local, on_local_alloc, on_local_read);
+        else
+            (void)uv_read_stop((uv_stream_t *)&st->local);
+        st->local_reading = want_local;
+    }
+    if (want_leg != st->leg_reading) {
+        if (want_leg)
+            (void)uv_read_start((uv_stream_t *)&st->leg, on_leg_alloc, on_leg_read);
+        else
+            (void)uv_read_stop((uv_stream_t *)&st->leg);
+        st->leg_reading = want_leg;
+    }
+}
+
+/* The state machine's step after anything happened. */
+static void pump(struct strm *st)
+{
+    bool moved;
+
+    if (st->state == STRM_CLOSING || st->e2e == NULL)
+        return;
+    do {
+        if (!handle_events(st))
+            return;
+        moved = move_bytes(st);
+        if (st->state == STRM_CLOSING)
+            return;
+    } while (moved);
+    if (st->state == STRM_SETUP && e2e_handshake_done(st->e2e) &&
+        (!st->dial_local || st->local_connected)) {
+        st->state = STRM_RUNNING;
+        uv_timer_stop(&st->timer);
+    }
+    if (e2e_dead(st->e2e)) {
+        /* Only a RESET of ours gets here (errors closed above). */
+        strm_close(st, st->leg_connected ? STRM_CLOSE_FLUSH : STRM_CLOSE_RESET);
+        return;
+    }
+    if (e2e_peer_final(st->e2e) && st->local_connected && !st->local_shut) {
+        st->local_shut = true;
+        st->local_sreq.data = st;
+        if (uv_shutdown(&st->local_sreq, (uv_stream_t *)&st->local, on_shutdown) != 0)
+            st->local_shut_done = true;
+    }
+    if (st->local_eof && !st->leg_shut && st->leg_connected && e2e_final_sent(st->e2e)) {
+        size_t n;
+        (void)e2e_out_peek(st->e2e, &n);
+        if (n == 0) {
+            st->leg_shut = true;
+            st->leg_sreq.data = st;
+            if (uv_shutdown(&st->leg_sreq, (uv_stream_t *)&st->leg, on_shutdown) != 0) {
+                strm_close(st, STRM_CLOSE_RESET);
+                return;
+            }
+        }
+    }
+    if (e2e_finished(st->e2e) && st->leg_eof && st->local_eof && st->local_shut_done &&
+        st->leg_shut_done) {
+        log_debug("link %s: stream %u finished: %llu bytes out, %llu in", st->name, st->id,
+                  (unsigned long long)e2e_bytes_sent(st->e2e),
+                  (unsigned long long)e2e_bytes_delivered(st->e2e));
+        strm_close(st, STRM_CLOSE_CLEAN);
+        return;
+    }
+    set_reading(st);
+}
+
+static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct strm *st = h->data;
+    size_t space = st->e2e != NULL ? e2e_send_space(st->e2e) : 0;
+
+    (void)suggested;
+    if (space > st->rbuf_len)
+        space = st->rbuf_len;
+    *buf = uv_buf_init((char *)st->rbuf, (unsigned)space);
+}
+
+static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct strm *st = s->data;
+    size_t acc = 0;
+
+    if (st->state == STRM_CLOSING || nread == 0)
+        return;
+    if (nread == UV_ENOBUFS) {
+        (void)uv_read_stop(s);
+        st->local_reading = false;
+    } else if (nread == UV_EOF) {
+        st->local_eof = true;
+        (void)uv_read_stop(s);
+        st->local_reading = false;
+        if (e2e_shutdown(st->e2e) != 0) {
+            strm_close(st, STRM_CLOSE_RESET);
+            return;
+        }
+    } else if (nread < 0) {
+        log_info("link %s: stream %u: local connection: %s; resetting the stream", st->name, st->id,
+                 uv_strerror((int)nread));
+        st->local_eof = true;
+        local_abort(st, REC_RESET_LOCAL, "local connection reset");
+        return;
+    } else if (e2e_send(st->e2e, (const uint8_t *)buf->base, (size_t)nread, &acc) != 0 ||
+               acc != (size_t)nread) {
+        log_warnx("link %s: stream %u: session refused local data", st->name, st->id);
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    pump(st);
+}
+
+static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct strm *st = h->data;
+    size_t len = 0;
+    uint8_t *p;
+
+    (void)suggested;
+    if (!st->spliced) {
+        *buf = uv_buf_init((char *)&st->splice_byte, 1);
+        return;
+    }
+    p = e2e_in_reserve(st->e2e, &len);
+    *buf = uv_buf_init((char *)p, p != NULL ? (unsigned)len : 0);
+}
+
+static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct strm *st = s->data;
+
+    (void)buf;
+    if (st->state == STRM_CLOSING || nread == 0)
+        return;
+    if (nread == UV_ENOBUFS) {
+        (void)uv_read_stop(s);
+        st->leg_reading = false;
+    } else if (nread < 0 && !st->spliced) {
+        log_warnx("link %s: stream %u: relay closed the stream leg before pairing it "
+                  "(ticket refused or expired, or the peer's leg never came): %s",
+                  st->name, st->id, uv_strerror((int)nread));
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    } else if (nread == UV_EOF) {
+        st->leg_eof = true;
+        (void)uv_read_stop(s);
+        st->leg_reading = false;
+        e2e_eof(st->e2e);
+    } else if (nread < 0) {
+        if (!e2e_finished(st->e2e))
+            log_info("link %s: stream %u: stream leg failed: %s; resetting the local connection",
+                     st->name, st->id, uv_strerror((int)nread));
+        strm_close(st, e2e_finished(st->e2e) ? STRM_CLOSE_CLEAN : STRM_CLOSE_RESET);
+        return;
+    } else if (!st->spliced) {
+        if (st->splice_byte != 0x01) {
+            log_warnx("link %s: stream %u: relay sent 0x%02x instead of SPLICED", st->name, st->id,
+                      st->splice_byte);
+            strm_close(st, STRM_CLOSE_RESET);
+            return;
+        }
+        st->spliced = true;
+    } else {
+        (void)e2e_in_commit(st->e2e, (size_t)nread);
+    }
+    pump(st);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct strm *st = t->data;
+
+    if (st->state == STRM_OPENING)
+        log_warnx("link %s: stream %u: no answer from the relay to OPEN; resetting", st->name,
+                  st->id);
+    else
+        log_warnx("link %s: stream %u: stream setup timed out (%s); resetting", st->name, st->id,
+                  !st->leg_connected     ? "connecting to the relay"
+                  : !st->spliced         ? "waiting for the peer's stream leg"
+                  : !st->local_connected ? "connecting to the local target"
+                                         : "end-to-end handshake");
+    strm_close(st, STRM_CLOSE_RESET);
+}
+
+static struct strm *strm_alloc(struct link *lk)
+{
+    struct strm *st = calloc(1, sizeof(*st));
+
+    if (st == NULL)
+        return NULL;
+    st->lk = lk;
+    st->loop = lk->loop;
+    st->id = agent_next_stream_id(lk->ag);
+    snprintf(st->name, sizeof(st->name), "%s", link_name(lk));
+    agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
+    uv_timer_init(st->loop, &st->timer);
+    st->timer.data = st;
+    st->refs = 1;
+    st->local.data = st;
+    st->leg.data = st;
+    link_strm_add(lk, st);
+    return st;
+}
+
+static void on_leg_connect(uv_connect_t *req, int status)
+{
+    struct strm *st = req->data;
+    uint8_t pre[FRAME_PREAMBLE_LEN + MSG_TICKET_LEN];
+    struct frame_preamble fp = {.kind = FRAME_KIND_STREAM, .key_id = 0};
+    struct buf b;
+
+    if (status == UV_ECANCELED || st->state == STRM_CLOSING)
+        return;
+    if (status < 0) {
+        log_warnx("link %s: stream %u: cannot connect the stream leg to the relay: %s", st->name,
+                  st->id, uv_strerror(status));
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    buf_init(&b, pre, sizeof(pre));
+    if (frame_preamble_encode(&fp, &b) != 0 || buf_put_bytes(&b, st->ticket, MSG_TICKET_LEN) != 0 ||
+        write_copy(st, &st->leg, pre, b.len) != 0) {
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    sodium_memzero(pre, sizeof(pre));
+    sodium_memzero(st->ticket, sizeof(st->ticket));
+    st->leg_connected = true;
+    pump(st); /* the initiator's first handshake message rides right behind */
+}
+
+static void on_local_connect(uv_connect_t *req, int status)
+{
+    struct strm *st = req->data;
+    char what[ADDR_TEXT_SIZE + 64];
+
+    if (status == UV_ECANCELED || st->state == STRM_CLOSING)
+        return;
+    if (status < 0) {
+        snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(status));
+        log_warnx("link %s: stream %u: %s", st->name, st->id, what);
+        local_abort(st, REC_RESET_CONNECT_FAILED, what);
+        return;
+    }
+    (void)uv_tcp_nodelay(&st->local, 1);
+    st->local_connected = true;
+    pump(st);
+}
+
+static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct strm *st = req->data;
+    char what[128];
+    int rc;
+
+    st->gai_pending = false;
+    if (status == UV_ECANCELED || st->state == STRM_CLOSING) {
+        uv_freeaddrinfo(res);
+        strm_release(st);
+        return;
+    }
+    strm_release(st); /* the request; the timer still holds the struct */
+    if (status < 0 || res == NULL) {
+        uv_freeaddrinfo(res);
+        snprintf(what, sizeof(what), "cannot resolve the local target: %s", uv_strerror(status));
+        log_warnx("link %s: stream %u: %s", st->name, st->id, what);
+        local_abort(st, REC_RESET_CONNECT_FAILED, what);
+        return;
+    }
+    rc = uv_tcp_init(st->loop, &st->local);
+    if (rc == 0) {
+        st->local_inited = true;
+        st->refs++;
+        st->local_creq.data = st;
+        rc = uv_tcp_connect(&st->local_creq, &st->local, res->ai_addr, on_local_connect);
+    }
+    uv_freeaddrinfo(res);
+    if (rc != 0) {
+        snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(rc));
+        log_warnx("link %s: stream %u: %s", st->name, st->id, what);
+        local_abort(st, REC_RESET_CONNECT_FAILED, what);
+    }
+}
+
+/* Dials the link's configured local target: never an address from the peer. */
+static void dial_local(struct strm *st, struct link *lk)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
+    char port[8];
+
+    st->dial_local = true;
+    if (!lk->cfg.has_connect) {
+        log_warnx("link %s: stream %u: the peer opened a stream but this side has no "
+                  "connect target; refusing it",
+                  st->name, st->id);
+        local_abort(st, REC_RESET_CONNECT_FAILED, "no connect target configured");
+        return;
+    }
+    snprintf(port, sizeof(port), "%u", lk->cfg.connect.port);
+    st->gai.data = st;
+    if (uv_getaddrinfo(st->loop, &st->gai, on_local_resolved, lk->cfg.connect.host, port, &hints) !=
+        0) {
+        local_abort(st, REC_RESET_CONNECT_FAILED, "cannot resolve the local target");
+        return;
+    }
+    st->gai_pending = true;
+    st->refs++;
+}
+
+/* Common part of STREAM handling: session and leg. Returns false if closed. */
+static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
+{
+    int rc;
+
+    st->stream_id = m->stream_id;
+    st->role = m->role == MSG_ROLE_INITIATOR ? E2E_INITIATOR : E2E_RESPONDER;
+    memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    st->state = STRM_SETUP;
+    uv_timer_start(&st->timer, on_timer, STRM_SETUP_MS, 0);
+    st->e2e = malloc(sizeof(*st->e2e));
+    if (st->e2e == NULL || e2e_init(st->e2e, st->role, lk->cfg.priv, lk->cfg.peer_pub,
+                                    lk->cfg.link_id, st->stream_id) != 0) {
+        free(st->e2e);
+        st->e2e = NULL;
+        strm_close(st, STRM_CLOSE_RESET);
+        return false;
+    }
+    rc = uv_tcp_init(st->loop, &st->leg);
+    if (rc == 0) {
+        st->leg_inited = true;
+        st->refs++;
+        (void)uv_tcp_nodelay(&st->leg, 1);
+        st->leg_creq.data = st;
+        rc = uv_tcp_connect(&st->leg_creq, &st->leg, (const struct sockaddr *)&lk->relay_sa,
+                            on_leg_connect);
+    }
+    if (rc != 0) {
+        log_warnx("link %s: stream %u: cannot open the stream leg: %s", st->name, st->id,
+                  uv_strerror(rc));
+        strm_close(st, STRM_CLOSE_RESET);
+        return false;
+    }
+    log_debug("link %s: stream %u: stream id %llu, %s", st->name, st->id,
+              (unsigned long long)st->stream_id,
+              st->role == E2E_INITIATOR ? "initiator" : "responder");
+    return true;
+}
+
+void strm_on_stream(struct strm *st, const struct msg_stream *m)
+{
+    struct link *lk = st->lk;
+
+    if (st->state != STRM_OPENING || lk == NULL)
+        return;
+    uv_timer_stop(&st->timer);
+    if (!begin(st, lk, m))
+        return;
+    if (st->cable)
+        dial_local(st, lk);
+}
+
+void strm_responder(struct link *lk, const struct msg_stream *m)
+{
+    struct strm *st = strm_alloc(lk);
+
+    if (st == NULL)
+        return;
+    if (!begin(st, lk, m))
+        return;
+    dial_local(st, lk);
+}
+
+void strm_open_failed(struct strm *st, int reason)
+{
+    log_warnx("link %s: stream %u: relay refused to open a stream: %s", st->name, st->id,
+              msg_open_fail_reason_name(reason));
+    strm_close(st, STRM_CLOSE_RESET);
+}
+
+static bool send_open(struct strm *st, struct link *lk)
+{
+    int rc = link_send_open(lk, &st->req_id);
+
+    if (rc != 0) {
+        log_warnx("link %s: stream %u: %s; refusing the local connection", st->name, st->id,
+                  rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
+                                  : "cannot send OPEN");
+        strm_close(st, STRM_CLOSE_RESET);
+        return false;
+    }
+    st->state = STRM_OPENING;
+    uv_timer_start(&st->timer, on_timer, STRM_SETUP_MS, 0);
+    return true;
+}
+
+void strm_accept(struct link *lk, uv_stream_t *server)
+{
+    struct strm *st = strm_alloc(lk);
+    struct sockaddr_storage ss;
+    int len = (int)sizeof(ss);
+
+    if (st == NULL) {
+        log_warnx("link %s: out of memory accepting a connection", link_name(lk));
+        return;
+    }
+    if (uv_tcp_init(st->loop, &st->local) != 0) {
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    st->local_inited = true;
+    st->refs++;
+    if (uv_accept(server, (uv_stream_t *)&st->local) != 0) {
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    (void)uv_tcp_nodelay(&st->local, 1);
+    st->local_connected = true;
+    (void)uv_tcp_getpeername(&st->local, (struct sockaddr *)&ss, &len);
+    log_debug("link %s: stream %u: local connection accepted", st->name, st->id);
+    (void)send_open(st, lk);
+}
+
+struct strm *strm_cable(struct link *lk)
+{
+    struct strm *st = strm_alloc(lk);
+
+    if (st == NULL)
+        return NULL;
+    st->cable = true;
+    if (!send_open(st, lk))
+        return NULL;
+    return st;
+}
+
+void strm_abort(struct strm *st)
+{
+    if (st->state == STRM_CLOSING)
+        return;
+    if (st->lk != NULL) {
+        link_strm_gone(st->lk, st);
+        st->lk = NULL;
+    }
+    if (st->e2e != NULL && e2e_handshake_done(st->e2e) &&
+        e2e_reset(st->e2e, REC_RESET_SHUTDOWN, "agent shutting down") == 0) {
+        st->we_reset = true;
+        strm_close(st, STRM_CLOSE_FLUSH);
+        return;
+    }
+    strm_close(st, STRM_CLOSE_RESET);
+}

@@ -1,0 +1,97 @@
+/*
+ * strm — one end-to-end stream inside linkagent (docs/protocol.md §6, §7,
+ * §11 "Stream, agent side"): a local TCP connection, a stream leg to the
+ * relay, and the e2e session (common/e2e.h) between them.
+ *
+ * Lifecycle: created by a link (accepted local connection, the peer's STREAM
+ * for the connect side, or the immediate policy's cable), closed through one
+ * idempotent path (strm_close: clean, reset, or flush-then-close after a
+ * RESET record) and freed in the last close callback. The link is told once
+ * (link_strm_gone) when the stream starts closing and is never touched after.
+ *
+ * Backpressure, end to end: the local socket is read only while the e2e
+ * session takes data (e2e_send_space) and the relay leg's libuv write queue is
+ * below STRM_HIGH_WATER; the relay leg is read only while the session has
+ * input room, which it only has while decrypted plaintext drains into the
+ * local socket, whose write queue is kept below STRM_HIGH_WATER too. Memory
+ * per stream is therefore bounded by sizeof(struct e2e) + 2 * STRM_HIGH_WATER
+ * + one write of at most STRM_WRITE_MAX each way.
+ */
+#ifndef LR_AGENT_STRM_H
+#define LR_AGENT_STRM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "e2e.h"
+#include "msg.h"
+
+struct link;
+
+#define STRM_HIGH_WATER (64 * 1024)
+#define STRM_WRITE_MAX  (64 * 1024)
+#define STRM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
+
+enum strm_state {
+    STRM_OPENING, /* OPEN sent, waiting for STREAM */
+    STRM_SETUP,   /* leg (and local target) dialling, splice, handshake */
+    STRM_RUNNING,
+    STRM_CLOSING,
+};
+
+enum strm_close_mode {
+    STRM_CLOSE_CLEAN, /* both FINALs done: plain close of both sockets */
+    STRM_CLOSE_RESET, /* reset the local connection and the leg */
+    STRM_CLOSE_FLUSH, /* reset local; the leg gets its pending bytes (a RESET
+                         record) and a shutdown before it closes */
+};
+
+struct strm {
+    struct link *lk; /* NULL once closing */
+    uv_loop_t *loop;
+    struct strm *prev, *next; /* the link's list */
+    uint32_t id;              /* for logs */
+    char name[48];            /* link name, for logs after detaching */
+    uint8_t *rbuf;            /* the agent's shared local read buffer */
+    size_t rbuf_len;
+    uint32_t req_id;
+    uint64_t stream_id;
+    enum e2e_role role;
+    bool cable;      /* the immediate policy's permanent stream */
+    bool dial_local; /* we dial the local target (connect side, cable) */
+    enum strm_state state;
+    uv_tcp_t local, leg;
+    uv_connect_t local_creq, leg_creq;
+    uv_getaddrinfo_t gai;
+    uv_shutdown_t local_sreq, leg_sreq;
+    uv_timer_t timer;
+    int refs;
+    bool local_inited, leg_inited, gai_pending;
+    bool local_connected, leg_connected, spliced;
+    bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
+    bool local_reading, leg_reading, we_reset;
+    uint8_t splice_byte;
+    uint8_t ticket[MSG_TICKET_LEN];
+    struct e2e *e2e;
+};
+
+/* An accepted local connection on one of the link's listeners: sends OPEN.
+ * On failure the connection is reset and nothing is kept. */
+void strm_accept(struct link *lk, uv_stream_t *server);
+/* The immediate policy's cable: sends OPEN; the local target is dialled when
+ * STREAM arrives. Returns NULL if OPEN could not be sent. */
+struct strm *strm_cable(struct link *lk);
+/* STREAM role 0 for a stream this link opened. */
+void strm_on_stream(struct strm *st, const struct msg_stream *m);
+/* STREAM role 1: the peer opened a stream; dial the leg and the local target. */
+void strm_responder(struct link *lk, const struct msg_stream *m);
+/* OPEN_FAIL for this stream's req_id. */
+void strm_open_failed(struct strm *st, int reason);
+/* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
+ * session exists, reset the local connection. */
+void strm_abort(struct strm *st);
+void strm_close(struct strm *st, enum strm_close_mode mode);
+
+#endif

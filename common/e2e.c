@@ -1,0 +1,616 @@
+/*
+ * e2e — see e2e.h, docs/protocol.md §7 and docs/internals/e2e.md.
+ */
+#include "e2e.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "frame.h"
+
+enum {
+    ST_HS = 0,     /* waiting for the peer's handshake message */
+    ST_HEADER = 1, /* handshake done, waiting for the peer's 24-byte header */
+    ST_OPEN = 2,   /* records */
+    ST_DEAD = 3,   /* failed, or reset by either side: nothing more moves in */
+};
+
+#define PROLOGUE_LEN (sizeof(E2E_PROLOGUE) - 1 + E2E_LINK_ID_LEN + 8)
+
+static void ev_raise(struct e2e *s, enum e2e_event_type t)
+{
+    s->events |= 1u << t;
+}
+
+static void fail(struct e2e *s, int err, int detail)
+{
+    if (s->state == ST_DEAD)
+        return;
+    s->state = ST_DEAD;
+    s->err = err;
+    s->detail = detail;
+    sodium_memzero(s->recv_key, sizeof(s->recv_key));
+    ev_raise(s, E2E_EV_ERROR);
+}
+
+static void hello_encode(uint8_t out[E2E_HELLO_LEN])
+{
+    out[0] = 1; /* version */
+    out[1] = 0; /* flags: no resumption in v1 */
+    out[2] = 0; /* resume: empty str8 */
+}
+
+/*
+ * HELLO (§7.1): version 1; flags with only the reserved bit 0 allowed (a peer
+ * that offers resumption still talks v1 to us); resume is a str8 we ignore.
+ */
+static int hello_check(const uint8_t *p, size_t len)
+{
+    struct cur c;
+    uint8_t version, flags;
+    const uint8_t *resume;
+    size_t rlen;
+
+    cur_init(&c, p, len);
+    if (cur_u8(&c, &version) != 0 || cur_u8(&c, &flags) != 0 || cur_str8(&c, &resume, &rlen) != 0 ||
+        cur_end_ok(&c) != 0)
+        return -EBADMSG;
+    if (version != 1 || (flags & ~1u) != 0)
+        return -EBADMSG;
+    return 0;
+}
+
+/* Appends one handshake message carrying HELLO, framed, to the output. */
+static int hs_write(struct e2e *s)
+{
+    uint8_t hello[E2E_HELLO_LEN];
+    uint8_t msg[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
+    size_t mlen;
+    int rc;
+
+    hello_encode(hello);
+    rc = noise_hs_write_message(&s->hs, hello, sizeof(hello), msg + FRAME_HDR_LEN,
+                                FRAME_MAX_HANDSHAKE, &mlen);
+    if (rc != 0)
+        return rc;
+    msg[0] = (uint8_t)(mlen >> 8);
+    msg[1] = (uint8_t)mlen;
+    return bq_append(&s->out, msg, FRAME_HDR_LEN + mlen);
+}
+
+/* Split(): keys both directions and queues our secretstream header. */
+static int hs_finish(struct e2e *s)
+{
+    uint8_t send_key[REC_KEY_LEN], header[REC_HEADER_LEN];
+    int rc;
+
+    rc = noise_hs_split_keys(&s->hs, send_key, s->recv_key);
+    if (rc == 0)
+        rc = rec_tx_init(&s->tx, send_key, header);
+    sodium_memzero(send_key, sizeof(send_key));
+    noise_hs_wipe(&s->hs);
+    if (rc != 0)
+        return rc;
+    rc = bq_append(&s->out, header, sizeof(header));
+    if (rc != 0)
+        return rc;
+    s->tx_ready = true;
+    s->state = ST_HEADER;
+    ev_raise(s, E2E_EV_HANDSHAKE);
+    return 0;
+}
+
+/* One handshake frame from the input; 1 if one was handled, 0 if more is needed. */
+static int step_handshake(struct e2e *s)
+{
+    const uint8_t *p;
+    size_t n, plen;
+    struct frame f;
+    uint8_t payload[FRAME_MAX_HANDSHAKE];
+    int rc;
+
+    p = bq_peek(&s->in, &n);
+    rc = frame_parse(p, n, FRAME_MAX_HANDSHAKE, &f, NULL);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc != 0) {
+        fail(s, E2E_E_HANDSHAKE, rc);
+        return -1;
+    }
+    rc = noise_hs_read_message(&s->hs, f.body, f.len, payload, sizeof(payload), &plen);
+    if (rc == 0)
+        rc = hello_check(payload, plen);
+    sodium_memzero(payload, sizeof(payload));
+    (void)bq_consume(&s->in, f.consumed);
+    if (rc == 0 && s->role == E2E_RESPONDER)
+        rc = hs_write(s);
+    if (rc == 0 && !noise_hs_done(&s->hs))
+        rc = NOISE_ERR_STATE; /* KK has two messages: both are done here */
+    if (rc == 0)
+        rc = hs_finish(s);
+    if (rc != 0) {
+        fail(s, E2E_E_HANDSHAKE, rc);
+        return -1;
+    }
+    return 1;
+}
+
+static int step_header(struct e2e *s)
+{
+    uint8_t header[REC_HEADER_LEN];
+    int rc;
+
+    if (bq_len(&s->in) < REC_HEADER_LEN)
+        return 0;
+    memcpy(header, bq_peek(&s->in, &(size_t){0}), REC_HEADER_LEN);
+    (void)bq_consume(&s->in, REC_HEADER_LEN);
+    rc = rec_rx_init(&s->rx, s->recv_key, header);
+    sodium_memzero(s->recv_key, sizeof(s->recv_key));
+    if (rc != 0) {
+        fail(s, E2E_E_RECORD, rc);
+        return -1;
+    }
+    s->state = ST_OPEN;
+    return 1;
+}
+
+static void peer_reset(struct e2e *s, const struct rec_record *r)
+{
+    s->peer_reason = r->reason;
+    s->peer_text_len = r->len <= sizeof(s->peer_text) ? r->len : sizeof(s->peer_text);
+    if (s->peer_text_len > 0)
+        memcpy(s->peer_text, r->data, s->peer_text_len);
+    s->state = ST_DEAD;
+    ev_raise(s, E2E_EV_PEER_RESET);
+}
+
+/* One record from the input; 1 if handled, 0 if more input or plaintext room
+ * is needed, -1 on failure. */
+static int step_record(struct e2e *s)
+{
+    const uint8_t *p;
+    size_t n;
+    struct frame f;
+    struct rec_record r;
+    int rc;
+
+    p = bq_peek(&s->in, &n);
+    rc = frame_parse(p, n, REC_BODY_MAX, &f, NULL);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc != 0) {
+        fail(s, E2E_E_FRAME, rc);
+        return -1;
+    }
+    if (f.len > REC_ABYTES && bq_space(&s->plain) < f.len - REC_ABYTES)
+        return 0; /* the plaintext might not fit: wait for the application */
+    rc = rec_rx_open(&s->rx, f.body, f.len, rec_tx_offset(&s->tx), s->scratch, sizeof(s->scratch),
+                     &r);
+    if (rc != 0) {
+        fail(s, E2E_E_RECORD, rc);
+        return -1;
+    }
+    if (r.type == REC_DATA)
+        rc = bq_append(&s->plain, r.data, r.len);
+    else if (r.type == REC_FINAL)
+        s->peer_final = true;
+    else if (r.type == REC_RESET)
+        peer_reset(s, &r);
+    sodium_memzero(s->scratch, r.type == REC_DATA ? r.len + 9 : sizeof(s->scratch));
+    (void)bq_consume(&s->in, f.consumed);
+    if (rc != 0) {
+        fail(s, E2E_E_RECORD, rc); /* cannot happen: room was checked */
+        return -1;
+    }
+    return 1;
+}
+
+/* Seals pending ACK, FINAL and RESET records while there is room. */
+static void flush_ctrl(struct e2e *s)
+{
+    uint8_t *dst;
+    size_t room, len;
+    int rc;
+
+    if (!s->tx_ready || s->tx_ended)
+        return;
+    for (;;) {
+        dst = bq_reserve(&s->out, &room);
+        if (dst == NULL || room < REC_CTRL_FRAME_MAX)
+            return;
+        if (s->reset_pending) {
+            rc = rec_tx_reset(&s->tx, s->my_reason, s->my_text, s->my_text_len, dst, room, &len);
+            s->reset_pending = false;
+            s->tx_ended = true;
+            s->state = ST_DEAD; /* no event: the local side asked for it */
+        } else if (s->ack_due) {
+            rc = rec_tx_ack(&s->tx, s->delivered, dst, room, &len);
+            s->ack_due = false;
+            s->acked = s->delivered;
+        } else if (s->final_pending) {
+            rc = rec_tx_final(&s->tx, dst, room, &len);
+            s->final_pending = false;
+            s->tx_ended = true;
+            s->final_sent = true;
+        } else {
+            return;
+        }
+        if (rc != 0) {
+            fail(s, E2E_E_RECORD, rc);
+            return;
+        }
+        (void)bq_commit(&s->out, len);
+        if (s->tx_ended)
+            return;
+    }
+}
+
+/* After input was processed: the peer's FINAL is told once all is delivered;
+ * EOF with nothing more to process is judged. */
+static void check_end(struct e2e *s, bool blocked)
+{
+    int rc;
+
+    if (s->peer_final && !s->peer_final_told && bq_len(&s->plain) == 0 && s->state == ST_OPEN) {
+        s->peer_final_told = true;
+        if (s->delivered != s->acked)
+            s->ack_due = true; /* "on FINAL" (§7.2) */
+        ev_raise(s, E2E_EV_PEER_FINAL);
+    }
+    if (!s->peer_eof || blocked || s->state == ST_DEAD)
+        return;
+    if (s->state != ST_OPEN) {
+        fail(s, E2E_E_HS_EOF, 0);
+        return;
+    }
+    if (bq_len(&s->in) != 0) {
+        fail(s, E2E_E_TRUNCATED, REC_E_TRUNCATED); /* a partial record */
+        return;
+    }
+    rc = rec_rx_eof(&s->rx);
+    if (rc != 0)
+        fail(s, E2E_E_TRUNCATED, rc);
+}
+
+static void process(struct e2e *s)
+{
+    bool blocked = false;
+    int rc = 1;
+
+    while (rc == 1 && s->state != ST_DEAD) {
+        if (s->state == ST_HS)
+            rc = step_handshake(s);
+        else if (s->state == ST_HEADER)
+            rc = step_header(s);
+        else if (s->rx.state != REC_RX_OPEN)
+            rc = bq_len(&s->in) > 0 ? step_record(s) : 0; /* fails: after end */
+        else
+            rc = step_record(s);
+    }
+    if (rc == 0 && s->state == ST_OPEN && bq_len(&s->in) >= FRAME_HDR_LEN) {
+        const uint8_t *p = bq_peek(&s->in, &(size_t){0});
+        size_t flen = ((size_t)p[0] << 8) | p[1];
+        blocked = bq_len(&s->in) >= FRAME_HDR_LEN + flen; /* whole frame, no room */
+    }
+    check_end(s, blocked);
+    flush_ctrl(s);
+}
+
+int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+             const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+             uint64_t stream_id)
+{
+    uint8_t prologue[PROLOGUE_LEN];
+    struct buf b;
+    int rc;
+
+    if (s == NULL || priv == NULL || peer_pub == NULL || link_id == NULL ||
+        (role != E2E_INITIATOR && role != E2E_RESPONDER))
+        return E2E_E_ARG;
+    memset(s, 0, sizeof(*s));
+    s->role = (uint8_t)role;
+    s->state = ST_HS;
+    bq_init(&s->in, s->in_mem, sizeof(s->in_mem));
+    bq_init(&s->plain, s->plain_mem, sizeof(s->plain_mem));
+    bq_init(&s->out, s->out_mem, sizeof(s->out_mem));
+    buf_init(&b, prologue, sizeof(prologue));
+    if (buf_put_bytes(&b, E2E_PROLOGUE, sizeof(E2E_PROLOGUE) - 1) != 0 ||
+        buf_put_bytes(&b, link_id, E2E_LINK_ID_LEN) != 0 || buf_put_u64(&b, stream_id) != 0)
+        return E2E_E_ARG;
+    rc = noise_hs_init(&s->hs, NOISE_KK, role == E2E_INITIATOR, prologue, sizeof(prologue), priv,
+                       peer_pub);
+    if (rc == 0 && role == E2E_INITIATOR)
+        rc = hs_write(s);
+    if (rc != 0) {
+        e2e_done(s);
+        return E2E_E_HANDSHAKE;
+    }
+    return 0;
+}
+
+void e2e_done(struct e2e *s)
+{
+    if (s == NULL)
+        return;
+    noise_hs_wipe(&s->hs);
+    rec_tx_done(&s->tx);
+    rec_rx_done(&s->rx);
+    sodium_memzero(s, sizeof(*s));
+}
+
+int e2e_set_rekey_interval(struct e2e *s, uint32_t n)
+{
+    if (n == 0)
+        return E2E_E_ARG;
+    if (s->tx_ready && rec_tx_set_rekey_interval(&s->tx, n) != 0)
+        return E2E_E_ARG;
+    if (s->state == ST_OPEN && rec_rx_set_rekey_interval(&s->rx, n) != 0)
+        return E2E_E_ARG;
+    return 0;
+}
+
+size_t e2e_in_space(const struct e2e *s)
+{
+    if (s->state == ST_DEAD || s->peer_eof)
+        return 0;
+    return bq_space(&s->in);
+}
+
+int e2e_feed(struct e2e *s, const uint8_t *p, size_t n, size_t *consumed)
+{
+    size_t took = 0, room, k;
+    uint8_t *dst;
+
+    if (s == NULL || (p == NULL && n > 0))
+        return E2E_E_ARG;
+    if (s->state == ST_DEAD)
+        return E2E_E_DEAD;
+    /* Loop: processing frees input room, so one call may take a lot. */
+    while (took < n && (dst = e2e_in_reserve(s, &room)) != NULL) {
+        k = n - took < room ? n - took : room;
+        memcpy(dst, p + took, k);
+        took += k;
+        (void)e2e_in_commit(s, k);
+        if (s->state == ST_DEAD)
+            break;
+    }
+    if (consumed != NULL)
+        *consumed = took;
+    return 0;
+}
+
+uint8_t *e2e_in_reserve(struct e2e *s, size_t *len)
+{
+    if (e2e_in_space(s) == 0)
+        return NULL;
+    return bq_reserve(&s->in, len);
+}
+
+int e2e_in_commit(struct e2e *s, size_t n)
+{
+    if (s->state == ST_DEAD)
+        return E2E_E_DEAD;
+    if (bq_commit(&s->in, n) != 0)
+        return E2E_E_ARG;
+    process(s);
+    return 0;
+}
+
+void e2e_eof(struct e2e *s)
+{
+    if (s->peer_eof)
+        return;
+    s->peer_eof = true;
+    process(s);
+}
+
+const uint8_t *e2e_out_peek(const struct e2e *s, size_t *len)
+{
+    return bq_peek(&s->out, len);
+}
+
+int e2e_out_consume(struct e2e *s, size_t n)
+{
+    if (bq_consume(&s->out, n) != 0)
+        return E2E_E_ARG;
+    flush_ctrl(s);
+    return 0;
+}
+
+const uint8_t *e2e_plain_peek(const struct e2e *s, size_t *len)
+{
+    if (s->state == ST_DEAD) {
+        *len = 0;
+        return NULL;
+    }
+    return bq_peek(&s->plain, len);
+}
+
+int e2e_plain_consume(struct e2e *s, size_t n)
+{
+    if (s->state == ST_DEAD)
+        return E2E_E_DEAD;
+    if (bq_consume(&s->plain, n) != 0)
+        return E2E_E_ARG;
+    s->delivered += n;
+    if (s->delivered - s->acked >= E2E_ACK_EVERY)
+        s->ack_due = true;
+    process(s); /* room for records that waited, and maybe FINAL */
+    return 0;
+}
+
+size_t e2e_send_space(const struct e2e *s)
+{
+    const size_t full = REC_FRAME_HDR + REC_PLAIN_MAX + REC_ABYTES;
+    const size_t over = REC_FRAME_HDR + 1 + 8 + REC_ABYTES;
+    size_t room;
+
+    if (!s->tx_ready || s->tx_ended || s->final_pending || s->reset_pending || s->state == ST_DEAD)
+        return 0;
+    room = bq_space(&s->out);
+    if (room <= E2E_CTRL_RESERVE)
+        return 0;
+    room -= E2E_CTRL_RESERVE;
+    return (room / full) * REC_DATA_MAX + (room % full > over ? room % full - over : 0);
+}
+
+int e2e_send(struct e2e *s, const uint8_t *p, size_t n, size_t *accepted)
+{
+    const size_t over = REC_FRAME_HDR + 1 + 8 + REC_ABYTES;
+    size_t took = 0, room, k, len;
+    uint8_t *dst;
+    int rc;
+
+    if (s == NULL || (p == NULL && n > 0))
+        return E2E_E_ARG;
+    if (s->state == ST_DEAD)
+        return E2E_E_DEAD;
+    if (s->tx_ended || s->final_pending || s->reset_pending)
+        return E2E_E_ENDED;
+    if (!s->tx_ready)
+        return E2E_E_AGAIN;
+    while (took < n) {
+        dst = bq_reserve(&s->out, &room);
+        if (dst == NULL || room <= E2E_CTRL_RESERVE + over)
+            break;
+        k = n - took;
+        if (k > REC_DATA_MAX)
+            k = REC_DATA_MAX;
+        if (k > room - E2E_CTRL_RESERVE - over)
+            k = room - E2E_CTRL_RESERVE - over;
+        rc = rec_tx_data(&s->tx, p + took, k, dst, room, &len);
+        if (rc != 0) {
+            fail(s, E2E_E_RECORD, rc);
+            return E2E_E_DEAD;
+        }
+        (void)bq_commit(&s->out, len);
+        took += k;
+    }
+    if (accepted != NULL)
+        *accepted = took;
+    return 0;
+}
+
+int e2e_shutdown(struct e2e *s)
+{
+    if (s->state == ST_DEAD)
+        return E2E_E_DEAD;
+    if (s->tx_ended || s->final_pending || s->reset_pending)
+        return E2E_E_ENDED;
+    s->final_pending = true;
+    flush_ctrl(s);
+    return 0;
+}
+
+int e2e_reset(struct e2e *s, uint8_t reason, const char *text)
+{
+    size_t len = text != NULL ? strlen(text) : 0;
+
+    if (reason < REC_RESET_LOCAL || reason > REC_RESET_SHUTDOWN)
+        return E2E_E_ARG;
+    if (s->state == ST_DEAD)
+        return E2E_E_DEAD;
+    if (s->tx_ended)
+        return E2E_E_ENDED;
+    if (len > sizeof(s->my_text))
+        len = sizeof(s->my_text);
+    s->my_reason = reason;
+    memcpy(s->my_text, text != NULL ? text : "", len);
+    s->my_text_len = len;
+    s->reset_pending = true;
+    s->final_pending = false;
+    s->ack_due = false;
+    /* Nothing is delivered any more; the RESET still goes out. */
+    bq_consume(&s->plain, bq_len(&s->plain));
+    flush_ctrl(s); /* before the handshake: goes out right after it */
+    return 0;
+}
+
+int e2e_next_event(struct e2e *s, struct e2e_event *ev)
+{
+    static const enum e2e_event_type order[] = {E2E_EV_HANDSHAKE, E2E_EV_PEER_FINAL,
+                                                E2E_EV_PEER_RESET, E2E_EV_ERROR};
+
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if ((s->events & (1u << order[i])) == 0)
+            continue;
+        s->events &= ~(1u << order[i]);
+        memset(ev, 0, sizeof(*ev));
+        ev->type = order[i];
+        if (order[i] == E2E_EV_ERROR) {
+            ev->err = s->err;
+            ev->detail = s->detail;
+        } else if (order[i] == E2E_EV_PEER_RESET) {
+            ev->reason = s->peer_reason;
+            ev->text = s->peer_text;
+            ev->text_len = s->peer_text_len;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+bool e2e_handshake_done(const struct e2e *s)
+{
+    return s->tx_ready;
+}
+
+bool e2e_peer_final(const struct e2e *s)
+{
+    return s->peer_final_told && s->state == ST_OPEN;
+}
+
+bool e2e_final_sent(const struct e2e *s)
+{
+    return s->final_sent;
+}
+
+bool e2e_finished(const struct e2e *s)
+{
+    return s->final_sent && bq_len(&s->out) == 0 && s->peer_final_told && s->state == ST_OPEN;
+}
+
+bool e2e_dead(const struct e2e *s)
+{
+    return s->state == ST_DEAD;
+}
+
+uint64_t e2e_bytes_sent(const struct e2e *s)
+{
+    return s->tx_ready ? rec_tx_offset(&s->tx) : 0;
+}
+
+uint64_t e2e_bytes_delivered(const struct e2e *s)
+{
+    return s->delivered;
+}
+
+const char *e2e_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case E2E_E_ARG:
+        return "invalid argument";
+    case E2E_E_HANDSHAKE:
+        return "end-to-end handshake failed (wrong peer key or tampered)";
+    case E2E_E_HS_EOF:
+        return "stream ended during the end-to-end handshake";
+    case E2E_E_FRAME:
+        return "bad record frame length";
+    case E2E_E_RECORD:
+        return "record rejected";
+    case E2E_E_TRUNCATED:
+        return "stream truncated (ended before FINAL)";
+    case E2E_E_AGAIN:
+        return "handshake not finished";
+    case E2E_E_ENDED:
+        return "local side already ended the stream";
+    case E2E_E_DEAD:
+        return "stream already failed or reset";
+    default:
+        return "unknown e2e error";
+    }
+}

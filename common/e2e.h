@@ -1,0 +1,196 @@
+/*
+ * e2e — one end-to-end stream session, sans-I/O (docs/protocol.md §7).
+ *
+ * Combines the Noise_KK handshake (noise.h) and the secretstream record layer
+ * (rec.h) into the thing an agent runs over a spliced stream leg:
+ *
+ *   bytes from the relay (after the SPLICED byte)  --e2e_feed / e2e_in_*-->
+ *   plaintext for the local application            <--e2e_plain_*--
+ *   plaintext from the local application           --e2e_send-->
+ *   bytes for the relay                            <--e2e_out_*--
+ *   what happened                                  <--e2e_next_event--
+ *
+ * The session never does I/O, never allocates and never logs. After every call
+ * that may change something (feed, commit, consume, send, shutdown, reset, eof)
+ * the caller looks at e2e_out_peek (write it to the relay), e2e_plain_peek
+ * (write it to the local application) and e2e_next_event.
+ *
+ * Bounds (docs/internals/e2e.md): all memory is inside struct e2e (about
+ * 162 KiB, so allocate it on the heap):
+ *   - input:     E2E_IN_CAP bytes (exactly one largest record frame); input is
+ *                only taken while there is room, so a caller that cannot feed
+ *                everything keeps the rest and stops reading the relay;
+ *   - plaintext: E2E_PLAIN_CAP bytes decrypted and not yet consumed; a record
+ *                is only opened when its data fits, so a slow local
+ *                application stops the input, which stops the relay leg;
+ *   - output:    E2E_OUT_CAP bytes sealed and not yet taken; e2e_send accepts
+ *                only what fits (e2e_send_space), keeping room for ACK, FINAL
+ *                and RESET records, which are therefore never lost.
+ *
+ * Lifetime: e2e_init on caller memory, e2e_done wipes every key. Pointers
+ * returned by the peek functions are valid until the next call on the session.
+ * sodium_init() must have succeeded before e2e_init.
+ */
+#ifndef LR_E2E_H
+#define LR_E2E_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "noise.h"
+#include "rec.h"
+
+#define E2E_KEY_LEN     32
+#define E2E_LINK_ID_LEN 16
+#define E2E_PROLOGUE    "linkrelay/1 e2e"
+#define E2E_IN_CAP      REC_FRAME_MAX
+#define E2E_PLAIN_CAP   65536
+/* Room kept free for control records (ACK, then FINAL or RESET). */
+#define E2E_CTRL_RESERVE (2 * REC_CTRL_FRAME_MAX)
+#define E2E_OUT_CAP      (65536 + E2E_CTRL_RESERVE)
+/* An ACK goes out after each this many bytes delivered (§7.2). */
+#define E2E_ACK_EVERY 65536u
+#define E2E_HELLO_LEN 3
+
+enum e2e_role {
+    E2E_INITIATOR = 0, /* STREAM role 0: the side that sent OPEN */
+    E2E_RESPONDER = 1,
+};
+
+enum e2e_error {
+    E2E_E_ARG = -1300, /* caller error: bad argument */
+    E2E_E_HANDSHAKE,   /* KK handshake failed (wrong peer key, tamper, bad HELLO) */
+    E2E_E_HS_EOF,      /* the relay leg ended before the handshake finished */
+    E2E_E_FRAME,       /* zero-length or oversized frame */
+    E2E_E_RECORD,      /* a record failed (detail: the rec_error) */
+    E2E_E_TRUNCATED,   /* the relay leg ended before FINAL or RESET */
+    E2E_E_AGAIN,       /* send: handshake not done yet, nothing taken */
+    E2E_E_ENDED,       /* send: local FINAL/RESET already submitted */
+    E2E_E_DEAD,        /* the session failed earlier or was reset */
+};
+
+enum e2e_event_type {
+    E2E_EV_NONE = 0,
+    E2E_EV_HANDSHAKE = 1,  /* handshake done; e2e_send now accepts data */
+    E2E_EV_PEER_FINAL = 2, /* peer's FINAL, every byte before it consumed:
+                              shut down the local write side */
+    E2E_EV_PEER_RESET = 3, /* peer's RESET: reset the local connection */
+    E2E_EV_ERROR = 4,      /* failure: reset the local and the relay connection */
+};
+
+struct e2e_event {
+    enum e2e_event_type type;
+    int err;             /* ERROR: enum e2e_error */
+    int detail;          /* ERROR: the underlying noise_err / rec_error, or 0 */
+    uint8_t reason;      /* PEER_RESET: enum rec_reset_reason */
+    const uint8_t *text; /* PEER_RESET: text, not terminated, valid until e2e_done */
+    size_t text_len;
+};
+
+/* Treat every field as private. */
+struct e2e {
+    struct noise_hs hs;
+    struct rec_tx tx;
+    struct rec_rx rx;
+    uint8_t recv_key[REC_KEY_LEN]; /* between Split() and the peer's header */
+    uint8_t role, state;
+    bool tx_ready, final_pending, reset_pending, tx_ended, final_sent;
+    bool peer_final, peer_final_told, peer_eof, ack_due;
+    uint8_t my_reason;
+    uint8_t my_text[REC_TEXT_MAX];
+    size_t my_text_len;
+    uint8_t peer_reason;
+    uint8_t peer_text[REC_TEXT_MAX];
+    size_t peer_text_len;
+    unsigned events; /* bit per enum e2e_event_type, not yet taken */
+    int err, detail;
+    uint64_t delivered, acked; /* plaintext consumed, and the last ACK sent */
+    struct bq in, plain, out;
+    uint8_t in_mem[E2E_IN_CAP];
+    uint8_t plain_mem[E2E_PLAIN_CAP];
+    uint8_t out_mem[E2E_OUT_CAP];
+    uint8_t scratch[REC_PLAIN_MAX];
+};
+
+/*
+ * Starts a session. priv is this side's static private key, peer_pub the
+ * other side's static public key (from enrollment), link_id and stream_id
+ * from the STREAM message (they go into the prologue). The initiator's first
+ * handshake message is ready in e2e_out_peek right away (it may be sent
+ * before SPLICED arrives, §6.1). Returns 0 or E2E_E_ARG / E2E_E_HANDSHAKE.
+ */
+int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+             const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+             uint64_t stream_id);
+/* Wipes all key material and state. Safe on a zeroed struct. */
+void e2e_done(struct e2e *s);
+
+/* Test hook: lower the rekey interval of both directions (n >= 1). Call
+ * before any record moves, on both ends alike. */
+int e2e_set_rekey_interval(struct e2e *s, uint32_t n);
+
+/*
+ * Input from the relay. e2e_feed copies up to e2e_in_space() bytes, processes
+ * them, and sets *consumed to how many it took (the caller keeps the rest and
+ * stops reading until space returns). e2e_in_reserve / e2e_in_commit let a
+ * libuv alloc_cb read straight into the session (reserve returns NULL when
+ * there is no room). Errors and peer events are reported as events, not as
+ * return values; the return value is 0 or E2E_E_ARG/E2E_E_DEAD.
+ */
+size_t e2e_in_space(const struct e2e *s);
+int e2e_feed(struct e2e *s, const uint8_t *p, size_t n, size_t *consumed);
+uint8_t *e2e_in_reserve(struct e2e *s, size_t *len);
+int e2e_in_commit(struct e2e *s, size_t n);
+/* The relay leg reached EOF. Truncation (or the handshake's end) becomes an
+ * ERROR event once the bytes already buffered have been processed. */
+void e2e_eof(struct e2e *s);
+
+/* Bytes to write to the relay; consume what was handed to the transport. */
+const uint8_t *e2e_out_peek(const struct e2e *s, size_t *len);
+int e2e_out_consume(struct e2e *s, size_t n);
+
+/* Plaintext for the local application; consuming counts it as delivered (ACK). */
+const uint8_t *e2e_plain_peek(const struct e2e *s, size_t *len);
+int e2e_plain_consume(struct e2e *s, size_t n);
+
+/*
+ * Local plaintext to the peer: seals as much as fits as DATA records of at
+ * most REC_DATA_MAX bytes and sets *accepted. E2E_E_AGAIN before the
+ * handshake, E2E_E_ENDED after e2e_shutdown/e2e_reset, E2E_E_DEAD after a
+ * failure. e2e_send_space is how much the next call takes whole (0 when it
+ * would take nothing).
+ */
+size_t e2e_send_space(const struct e2e *s);
+int e2e_send(struct e2e *s, const uint8_t *p, size_t n, size_t *accepted);
+
+/* Local EOF: FINAL goes out (after the handshake, if it is not done yet). */
+int e2e_shutdown(struct e2e *s);
+/* Local abort: RESET with reason 1..4 and text (0..REC_TEXT_MAX bytes); no
+ * more input is processed or delivered. */
+int e2e_reset(struct e2e *s, uint8_t reason, const char *text);
+
+/* Takes the next pending event: 1 with *ev written, 0 when there is none. */
+int e2e_next_event(struct e2e *s, struct e2e_event *ev);
+
+bool e2e_handshake_done(const struct e2e *s);
+/* The peer's FINAL arrived and everything before it was consumed (the
+ * caller shuts down its local write side). */
+bool e2e_peer_final(const struct e2e *s);
+/* Our FINAL is sealed (it may still sit in e2e_out_peek). */
+bool e2e_final_sent(const struct e2e *s);
+/* The stream ended cleanly: our FINAL is out of the session, the peer's
+ * FINAL was received and delivered. The caller may close the relay leg. */
+bool e2e_finished(const struct e2e *s);
+/* Failed or reset (either side): the caller resets both connections once
+ * e2e_out_peek is empty (so a RESET record leaves first). */
+bool e2e_dead(const struct e2e *s);
+
+/* Data bytes sent / delivered so far. */
+uint64_t e2e_bytes_sent(const struct e2e *s);
+uint64_t e2e_bytes_delivered(const struct e2e *s);
+
+const char *e2e_strerror(int err);
+
+#endif

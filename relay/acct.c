@@ -1,0 +1,222 @@
+#include "acct.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct acct_batch {
+    struct store_stream *streams;
+    size_t n_streams, cap_streams;
+    struct store_event *events;
+    size_t n_events, cap_events;
+};
+
+struct acct {
+    uv_loop_t *loop;
+    struct store *st;
+    uv_timer_t timer;
+    uv_work_t work;
+    bool busy; /* a batch is being written */
+    bool stopped;
+    struct acct_batch q;   /* filled on the loop */
+    struct acct_batch out; /* being written by the worker */
+    int out_rc;
+    char out_err[256];
+    uint64_t dropped;
+};
+
+static void acct_timer_cb(uv_timer_t *t)
+{
+    acct_flush(t->data);
+}
+
+int acct_new(uv_loop_t *loop, const char *db_path, struct acct **out)
+{
+    struct acct *a = calloc(1, sizeof(*a));
+    char err[256];
+    int rc;
+
+    if (a == NULL)
+        return -ENOMEM;
+    rc = store_open(db_path, 0, &a->st, err, sizeof(err));
+    if (rc != 0) {
+        log_error("accounting: cannot open %s: %s", db_path, err);
+        free(a);
+        return rc;
+    }
+    a->loop = loop;
+    uv_timer_init(loop, &a->timer);
+    a->timer.data = a;
+    uv_timer_start(&a->timer, acct_timer_cb, ACCT_FLUSH_MS, ACCT_FLUSH_MS);
+    a->work.data = a;
+    *out = a;
+    return 0;
+}
+
+static void *acct_grow(void *p, size_t *cap, size_t n, size_t elem)
+{
+    size_t ncap;
+    void *np;
+
+    if (n < *cap)
+        return p;
+    ncap = *cap == 0 ? 64 : *cap * 2;
+    np = realloc(p, ncap * elem);
+    if (np == NULL)
+        return NULL;
+    *cap = ncap;
+    return np;
+}
+
+void acct_stream(struct acct *a, const struct store_stream *rec)
+{
+    struct store_stream *p;
+
+    if (a == NULL)
+        return;
+    if (a->q.n_streams >= ACCT_MAX_QUEUED) {
+        a->dropped++;
+        return;
+    }
+    p = acct_grow(a->q.streams, &a->q.cap_streams, a->q.n_streams, sizeof(*p));
+    if (p == NULL) {
+        a->dropped++;
+        return;
+    }
+    a->q.streams = p;
+    p[a->q.n_streams++] = *rec;
+}
+
+static void acct_strlcpy(char *dst, const char *src, size_t cap)
+{
+    size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
+
+    if (n > 0)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const char *addr,
+                const char *detail, uint32_t count)
+{
+    struct store_event *p, *e;
+
+    if (a == NULL)
+        return;
+    if (a->q.n_events >= ACCT_MAX_QUEUED) {
+        a->dropped++;
+        return;
+    }
+    p = acct_grow(a->q.events, &a->q.cap_events, a->q.n_events, sizeof(*p));
+    if (p == NULL) {
+        a->dropped++;
+        return;
+    }
+    a->q.events = p;
+    e = &p[a->q.n_events++];
+    memset(e, 0, sizeof(*e));
+    acct_strlcpy(e->kind, kind, sizeof(e->kind));
+    if (link_id != NULL) {
+        e->has_link = 1;
+        memcpy(e->link_id, link_id, sizeof(e->link_id));
+    }
+    acct_strlcpy(e->addr, addr, sizeof(e->addr));
+    acct_strlcpy(e->detail, detail, sizeof(e->detail));
+    e->count = count > 0 ? count : 1;
+}
+
+/* Runs on a worker thread (or on the caller's thread in acct_free). */
+static int acct_write(struct store *st, const struct acct_batch *b, char *err, size_t errlen)
+{
+    int rc = 0;
+
+    if (b->n_streams > 0)
+        rc = store_streams_record(st, b->streams, b->n_streams);
+    if (rc == 0 && b->n_events > 0)
+        rc = store_events_add(st, b->events, b->n_events);
+    if (rc != 0)
+        acct_strlcpy(err, store_errmsg(st), errlen);
+    return rc;
+}
+
+static void acct_work_cb(uv_work_t *w)
+{
+    struct acct *a = w->data;
+
+    a->out_rc = acct_write(a->st, &a->out, a->out_err, sizeof(a->out_err));
+}
+
+static void acct_batch_clear(struct acct_batch *b)
+{
+    b->n_streams = 0;
+    b->n_events = 0;
+}
+
+static void acct_after_cb(uv_work_t *w, int status)
+{
+    struct acct *a = w->data;
+
+    a->busy = false;
+    if (status != 0 || a->out_rc != 0)
+        log_warnx("accounting: writing %zu streams and %zu events failed: %s", a->out.n_streams,
+                  a->out.n_events, status != 0 ? uv_strerror(status) : a->out_err);
+    acct_batch_clear(&a->out);
+}
+
+void acct_flush(struct acct *a)
+{
+    struct acct_batch tmp;
+
+    if (a == NULL || a->busy || (a->q.n_streams == 0 && a->q.n_events == 0))
+        return;
+    /* Swap: the loop keeps filling q while the worker writes out. */
+    tmp = a->out;
+    a->out = a->q;
+    a->q = tmp;
+    acct_batch_clear(&a->q);
+    a->busy = true;
+    if (uv_queue_work(a->loop, &a->work, acct_work_cb, acct_after_cb) != 0) {
+        a->busy = false;
+        tmp = a->q;
+        a->q = a->out;
+        a->out = tmp;
+    }
+}
+
+void acct_stop(struct acct *a)
+{
+    if (a == NULL || a->stopped)
+        return;
+    a->stopped = true;
+    uv_close((uv_handle_t *)&a->timer, NULL);
+}
+
+uint64_t acct_dropped(const struct acct *a)
+{
+    return a != NULL ? a->dropped : 0;
+}
+
+void acct_free(struct acct *a)
+{
+    char err[256];
+
+    if (a == NULL)
+        return;
+    if (a->q.n_streams > 0 || a->q.n_events > 0) {
+        if (acct_write(a->st, &a->q, err, sizeof(err)) != 0)
+            log_warnx("accounting: final write of %zu streams and %zu events failed: %s",
+                      a->q.n_streams, a->q.n_events, err);
+    }
+    if (a->dropped > 0)
+        log_warnx("accounting: %llu rows were dropped (queue full)",
+                  (unsigned long long)a->dropped);
+    store_close(a->st);
+    free(a->q.streams);
+    free(a->q.events);
+    free(a->out.streams);
+    free(a->out.events);
+    free(a);
+}

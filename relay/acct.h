@@ -1,0 +1,42 @@
+/*
+ * acct — accounting and the event log, off the loop.
+ *
+ * Closed streams (struct store_stream) and events are queued in memory on the
+ * loop thread and written in batches, at most once a second, by a libuv
+ * worker (uv_queue_work) through the accounting module's own store handle:
+ * never a SQLite call per packet or per stream on the loop. Queues are
+ * bounded (ACCT_MAX_QUEUED each); overflow is dropped and counted. acct_free
+ * writes what is still queued synchronously (shutdown, after the loop ended).
+ */
+#ifndef LR_ACCT_H
+#define LR_ACCT_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "store.h"
+
+#define ACCT_MAX_QUEUED 65536
+#define ACCT_FLUSH_MS   1000
+
+struct acct;
+
+/* Opens its own handle on the database at path; starts the flush timer. */
+int acct_new(uv_loop_t *loop, const char *db_path, struct acct **out);
+/* Queues one closed stream (copied). */
+void acct_stream(struct acct *a, const struct store_stream *rec);
+/* Queues one event; link_id may be NULL, addr/detail may be NULL. */
+void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const char *addr,
+                const char *detail, uint32_t count);
+/* Starts a batch write now if none is running (e.g. before a sync). */
+void acct_flush(struct acct *a);
+/* Stops the timer (closes its handle); queued data stays for acct_free. */
+void acct_stop(struct acct *a);
+/* Rows dropped because a queue was full, since start. */
+uint64_t acct_dropped(const struct acct *a);
+/* Writes what is queued synchronously, closes the store, frees. The loop must
+ * not be running work for it any more (after uv_run returned). NULL is fine. */
+void acct_free(struct acct *a);
+
+#endif

@@ -1,0 +1,405 @@
+#include "admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "index.h"
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "sync.h"
+
+struct admin_client {
+    uv_pipe_t pipe;
+    uv_timer_t timer;
+    struct admin *a;
+    struct admin_client *prev, *next;
+    int refs; /* open handles + a pending sync */
+    bool closing, answered;
+    size_t len;
+    char buf[ADMIN_MAX_REQUEST + 1];
+};
+
+struct admin {
+    uv_pipe_t server;
+    struct relay *r;
+    char path[RELAYCFG_PATH_MAX];
+    struct admin_client *clients;
+    size_t n_clients;
+    bool stopped;
+    int refs; /* the server handle + clients */
+};
+
+static void admin_unref(struct admin *a)
+{
+    if (--a->refs == 0)
+        free(a);
+}
+
+static void admin_client_unref(struct admin_client *cl)
+{
+    struct admin *a = cl->a;
+
+    if (--cl->refs > 0)
+        return;
+    free(cl);
+    admin_unref(a);
+}
+
+static void admin_client_close_cb(uv_handle_t *h)
+{
+    admin_client_unref(h->data);
+}
+
+static void admin_client_close(struct admin_client *cl)
+{
+    struct admin *a = cl->a;
+
+    if (cl->closing)
+        return;
+    cl->closing = true;
+    if (cl->prev != NULL)
+        cl->prev->next = cl->next;
+    else
+        a->clients = cl->next;
+    if (cl->next != NULL)
+        cl->next->prev = cl->prev;
+    a->n_clients--;
+    uv_close((uv_handle_t *)&cl->pipe, admin_client_close_cb);
+    uv_close((uv_handle_t *)&cl->timer, admin_client_close_cb);
+}
+
+struct admin_wr {
+    uv_write_t req;
+    struct admin_client *cl;
+    size_t len;
+    char data[];
+};
+
+static void admin_write_cb(uv_write_t *req, int status)
+{
+    struct admin_wr *w = (struct admin_wr *)req;
+
+    (void)status;
+    admin_client_close(w->cl);
+    free(w);
+}
+
+/* Sends text plus a newline, then closes. */
+static void admin_reply(struct admin_client *cl, const char *text, size_t len)
+{
+    struct admin_wr *w;
+    uv_buf_t b;
+
+    if (cl->closing || cl->answered)
+        return;
+    cl->answered = true;
+    w = malloc(sizeof(*w) + len + 1);
+    if (w == NULL) {
+        admin_client_close(cl);
+        return;
+    }
+    memcpy(w->data, text, len);
+    w->data[len] = '\n';
+    w->len = len + 1;
+    w->cl = cl;
+    b = uv_buf_init(w->data, (unsigned)w->len);
+    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1, admin_write_cb) != 0) {
+        free(w);
+        admin_client_close(cl);
+    }
+}
+
+static void admin_status(struct relay *r, struct json_w *w)
+{
+    char buf[ADDR_TEXT_SIZE];
+
+    json_obj_begin(w);
+    json_key(w, "version");
+    json_str(w, LINKRELAY_VERSION);
+    json_key(w, "uptime_s");
+    json_uint(w, (relay_now(r) - r->start_ms) / 1000);
+    json_key(w, "agents");
+    json_uint(w, r->st.agents);
+    json_key(w, "pending");
+    json_uint(w, r->admit.pending);
+    json_key(w, "conns");
+    json_uint(w, r->admit.conns);
+    json_key(w, "streams_open");
+    json_uint(w, r->st.streams_open);
+    json_key(w, "streams_total");
+    json_uint(w, r->st.streams_total);
+    json_key(w, "bytes_a_to_b");
+    json_uint(w, r->st.bytes[0]);
+    json_key(w, "bytes_b_to_a");
+    json_uint(w, r->st.bytes[1]);
+    json_key(w, "auth_failures");
+    json_uint(w, r->st.auth_failures);
+    json_key(w, "failures");
+    json_obj_begin(w);
+    for (int i = 0; i < RELAY_FAIL_COUNT; i++) {
+        json_key(w, relay_fail_name((enum relay_fail)i));
+        json_uint(w, r->st.fail[i]);
+    }
+    json_obj_end(w);
+    json_key(w, "limits_hit");
+    json_obj_begin(w);
+    for (int i = 0; i < ADMIT_COUNT; i++) {
+        json_key(w, admit_name((enum admit_kind)i));
+        json_uint(w, r->admit.hit[i]);
+    }
+    json_obj_end(w);
+    json_key(w, "listen");
+    json_arr_begin(w);
+    for (size_t i = 0; i < r->n_listeners; i++)
+        json_str(w, r->listener[i].name);
+    json_arr_end(w);
+    json_key(w, "advertise");
+    json_arr_begin(w);
+    for (size_t i = 0; i < r->cfg.n_advertise; i++) {
+        if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) == 0)
+            json_str(w, buf);
+    }
+    json_arr_end(w);
+    json_key(w, "relay_key");
+    json_str(w, r->key_pub_text);
+    json_key(w, "relay_key_id");
+    json_uint(w, r->key.current.id);
+    json_obj_end(w);
+}
+
+static void admin_side(struct json_w *w, const struct link *l, int side)
+{
+    const struct conn *c = l->session[side];
+
+    json_obj_begin(w);
+    json_key(w, "online");
+    json_bool(w, c != NULL);
+    if (c != NULL) {
+        json_key(w, "since_ms");
+        json_uint(w, l->since_ms[side]);
+        json_key(w, "addr");
+        json_str(w, c->peer);
+    }
+    json_obj_end(w);
+}
+
+static void admin_link(void *arg, struct link *l)
+{
+    struct json_w *w = arg;
+    char id[LINKID_TEXT_SIZE];
+
+    linkid_encode(l->id, id);
+    json_obj_begin(w);
+    json_key(w, "id");
+    json_str(w, id);
+    json_key(w, "name");
+    json_str(w, l->name);
+    json_key(w, "enabled");
+    json_bool(w, l->enabled);
+    json_key(w, "a");
+    admin_side(w, l, 0);
+    json_key(w, "b");
+    admin_side(w, l, 1);
+    json_key(w, "streams_open");
+    json_uint(w, l->n_streams);
+    json_key(w, "streams_total");
+    json_uint(w, l->streams_total);
+    json_key(w, "bytes_a_to_b");
+    json_uint(w, l->bytes[0]);
+    json_key(w, "bytes_b_to_a");
+    json_uint(w, l->bytes[1]);
+    json_obj_end(w);
+}
+
+static void admin_links(struct relay *r, struct json_w *w)
+{
+    json_obj_begin(w);
+    json_key(w, "links");
+    json_arr_begin(w);
+    index_foreach(r->index, admin_link, w);
+    json_arr_end(w);
+    json_obj_end(w);
+}
+
+static void admin_sync_done(void *arg, int rc, size_t n)
+{
+    struct admin_client *cl = arg;
+    char text[128];
+    int len;
+
+    if (rc == 0)
+        len = snprintf(text, sizeof(text), "{\"ok\":true,\"links\":%zu}", n);
+    else
+        len = snprintf(text, sizeof(text), "{\"error\":\"sync failed: %s\"}",
+                       rc == -ECANCELED ? "relay stopping" : "registry read error");
+    admin_reply(cl, text, (size_t)len);
+    admin_client_unref(cl);
+}
+
+static void admin_command(struct admin_client *cl, const char *cmd)
+{
+    struct relay *r = cl->a->r;
+    struct json_w w;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (strcmp(cmd, "sync") == 0) {
+        cl->refs++;
+        if (sync_request(r->sync, admin_sync_done, cl) != 0) {
+            cl->refs--;
+            admin_reply(cl, "{\"error\":\"busy\"}", 16);
+        }
+        return;
+    }
+    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "links") != 0) {
+        admin_reply(cl, "{\"error\":\"unknown command\"}", 27);
+        return;
+    }
+    f = open_memstream(&text, &len);
+    if (f == NULL) {
+        admin_client_close(cl);
+        return;
+    }
+    json_w_init(&w, f);
+    if (strcmp(cmd, "status") == 0)
+        admin_status(r, &w);
+    else
+        admin_links(r, &w);
+    fclose(f);
+    admin_reply(cl, text, len);
+    free(text);
+}
+
+static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct admin_client *cl = h->data;
+
+    (void)suggested;
+    buf->base = cl->buf + cl->len;
+    buf->len = ADMIN_MAX_REQUEST - cl->len;
+}
+
+static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+    struct admin_client *cl = h->data;
+    char *nl;
+
+    (void)buf;
+    if (cl->closing || nread == 0)
+        return;
+    if (nread < 0) {
+        admin_client_close(cl);
+        return;
+    }
+    cl->len += (size_t)nread;
+    cl->buf[cl->len] = '\0';
+    nl = memchr(cl->buf, '\n', cl->len);
+    if (nl == NULL) {
+        if (cl->len >= ADMIN_MAX_REQUEST)
+            admin_reply(cl, "{\"error\":\"request too long\"}", 29);
+        return;
+    }
+    *nl = '\0';
+    if (nl > cl->buf && nl[-1] == '\r')
+        nl[-1] = '\0';
+    uv_read_stop(h);
+    admin_command(cl, cl->buf);
+}
+
+static void admin_timeout(uv_timer_t *t)
+{
+    admin_client_close(t->data);
+}
+
+static void admin_accept(uv_stream_t *server, int status)
+{
+    struct admin *a = server->data;
+    struct admin_client *cl;
+
+    if (status != 0 || a->stopped)
+        return;
+    cl = calloc(1, sizeof(*cl));
+    if (cl == NULL)
+        return;
+    cl->a = a;
+    a->refs++;
+    uv_pipe_init(a->r->loop, &cl->pipe, 0);
+    uv_timer_init(a->r->loop, &cl->timer);
+    cl->pipe.data = cl;
+    cl->timer.data = cl;
+    cl->refs = 2;
+    cl->next = a->clients;
+    if (a->clients != NULL)
+        a->clients->prev = cl;
+    a->clients = cl;
+    a->n_clients++;
+    if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0 || a->n_clients > ADMIN_MAX_CLIENTS) {
+        admin_client_close(cl);
+        return;
+    }
+    uv_timer_start(&cl->timer, admin_timeout, ADMIN_TIMEOUT_MS, 0);
+    uv_read_start((uv_stream_t *)&cl->pipe, admin_alloc, admin_read);
+}
+
+static void admin_server_close_cb(uv_handle_t *h)
+{
+    admin_unref(h->data);
+}
+
+int admin_start(struct relay *r, const char *path, unsigned mode, struct admin **out)
+{
+    struct admin *a = calloc(1, sizeof(*a));
+    struct stat sb;
+    mode_t old;
+    int rc;
+
+    if (a == NULL)
+        return -ENOMEM;
+    if (strlen(path) >= sizeof(a->path)) {
+        free(a);
+        return -ENAMETOOLONG;
+    }
+    memcpy(a->path, path, strlen(path) + 1);
+    a->r = r;
+    a->refs = 1;
+    uv_pipe_init(r->loop, &a->server, 0);
+    a->server.data = a;
+    /* A socket file left by a relay that died is replaced; anything else is not. */
+    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+        unlink(path);
+    /* The socket is born with the right mode: no window where it is wider. */
+    old = umask(0777 & ~(mode_t)mode);
+    rc = uv_pipe_bind(&a->server, path);
+    umask(old);
+    if (rc == 0 && chmod(path, (mode_t)mode) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&a->server, 16, admin_accept);
+    if (rc != 0) {
+        log_error("admin socket %s: %s", path, uv_strerror(rc));
+        a->stopped = true;
+        uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void admin_stop(struct admin *a)
+{
+    if (a == NULL || a->stopped)
+        return;
+    a->stopped = true;
+    while (a->clients != NULL)
+        admin_client_close(a->clients);
+    unlink(a->path);
+    uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
+}

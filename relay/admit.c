@@ -1,0 +1,233 @@
+#include "admit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+#include <sodium.h>
+
+void tbucket_init(struct tbucket *b, double burst, uint64_t now_ms)
+{
+    b->tokens = burst;
+    b->last_ms = now_ms;
+}
+
+static void tbucket_refill(struct tbucket *b, double rate, double burst, uint64_t now_ms)
+{
+    if (now_ms > b->last_ms) {
+        b->tokens += rate * (double)(now_ms - b->last_ms) / 1000.0;
+        if (b->tokens > burst)
+            b->tokens = burst;
+        b->last_ms = now_ms;
+    }
+}
+
+bool tbucket_take(struct tbucket *b, double rate, double burst, uint64_t now_ms)
+{
+    tbucket_refill(b, rate, burst, now_ms);
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+bool tbucket_full(const struct tbucket *b, double rate, double burst, uint64_t now_ms)
+{
+    struct tbucket c = *b;
+
+    tbucket_refill(&c, rate, burst, now_ms);
+    return c.tokens >= burst;
+}
+
+int admit_init(struct admit *l, const struct admit_cfg *cfg)
+{
+    size_t n = 64;
+
+    memset(l, 0, sizeof(*l));
+    l->cfg = *cfg;
+    while (n < cfg->max_ips && n < ((size_t)1 << 20))
+        n <<= 1;
+    l->bucket = calloc(n, sizeof(*l->bucket));
+    if (l->bucket == NULL)
+        return -ENOMEM;
+    l->nbuckets = n;
+    randombytes_buf(l->hash_key, sizeof(l->hash_key));
+    return 0;
+}
+
+void admit_done(struct admit *l)
+{
+    if (l->bucket == NULL)
+        return;
+    for (size_t i = 0; i < l->nbuckets; i++) {
+        struct admit_ip *e = l->bucket[i];
+        while (e != NULL) {
+            struct admit_ip *next = e->next;
+            free(e);
+            e = next;
+        }
+    }
+    free(l->bucket);
+    l->bucket = NULL;
+}
+
+void admit_set_cfg(struct admit *l, const struct admit_cfg *cfg)
+{
+    /* The table size stays; max_ips only bounds how many entries it holds. */
+    l->cfg = *cfg;
+}
+
+int admit_addr_key(const struct sockaddr *sa, uint8_t out[16])
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+        memset(out, 0, 10);
+        out[10] = 0xff;
+        out[11] = 0xff;
+        memcpy(out + 12, &s4->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+        memcpy(out, &s6->sin6_addr, 16);
+        return 0;
+    }
+    return -EAFNOSUPPORT;
+}
+
+/* Keyed hash: source addresses are chosen by the peer, so a predictable hash
+ * would let one fill a single chain. */
+static size_t admit_slot(const struct admit *l, const uint8_t addr[16])
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    uint64_t v;
+
+    crypto_shorthash(h, addr, 16, l->hash_key);
+    memcpy(&v, h, sizeof(v));
+    return (size_t)(v & (l->nbuckets - 1));
+}
+
+static struct admit_ip *admit_lookup(struct admit *l, const uint8_t addr[16])
+{
+    for (struct admit_ip *e = l->bucket[admit_slot(l, addr)]; e != NULL; e = e->next) {
+        if (memcmp(e->addr, addr, 16) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static int admit_refuse(struct admit *l, enum admit_kind k)
+{
+    l->hit[k]++;
+    return -((int)k + 1000);
+}
+
+int admit_kind_of(int err)
+{
+    if (err <= -1000 && err > -(1000 + ADMIT_COUNT))
+        return -err - 1000;
+    return -1;
+}
+
+static int admit_get_ip(struct admit *l, const uint8_t addr[16], uint64_t now_ms,
+                        struct admit_ip **out)
+{
+    struct admit_ip *e = admit_lookup(l, addr);
+    size_t slot;
+
+    if (e != NULL) {
+        *out = e;
+        return 0;
+    }
+    if (l->nips >= l->cfg.max_ips) {
+        admit_sweep(l, now_ms);
+        if (l->nips >= l->cfg.max_ips)
+            return admit_refuse(l, ADMIT_IP_TABLE);
+    }
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    memcpy(e->addr, addr, 16);
+    tbucket_init(&e->bucket, l->cfg.burst, now_ms);
+    slot = admit_slot(l, addr);
+    e->next = l->bucket[slot];
+    l->bucket[slot] = e;
+    l->nips++;
+    *out = e;
+    return 0;
+}
+
+int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out)
+{
+    struct admit_ip *e;
+    int rc;
+
+    if (l->conns >= l->cfg.max_conns)
+        return admit_refuse(l, ADMIT_CONNS);
+    rc = admit_get_ip(l, addr, now_ms, &e);
+    if (rc < 0)
+        return rc;
+    /* The rate is charged first: a refused attempt still spends a token. */
+    if (!tbucket_take(&e->bucket, l->cfg.rate, l->cfg.burst, now_ms))
+        return admit_refuse(l, ADMIT_RATE);
+    if (e->conns >= l->cfg.max_conns_per_ip)
+        return admit_refuse(l, ADMIT_CONNS_IP);
+    if (l->pending >= l->cfg.max_pending)
+        return admit_refuse(l, ADMIT_PENDING);
+    if (e->pending >= l->cfg.max_pending_per_ip)
+        return admit_refuse(l, ADMIT_PENDING_IP);
+    e->conns++;
+    e->pending++;
+    l->conns++;
+    l->pending++;
+    *out = e;
+    return 0;
+}
+
+void admit_established(struct admit *l, struct admit_ip *ip)
+{
+    if (ip->pending > 0)
+        ip->pending--;
+    if (l->pending > 0)
+        l->pending--;
+}
+
+void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending)
+{
+    if (was_pending)
+        admit_established(l, ip);
+    if (ip->conns > 0)
+        ip->conns--;
+    if (l->conns > 0)
+        l->conns--;
+}
+
+void admit_sweep(struct admit *l, uint64_t now_ms)
+{
+    for (size_t i = 0; i < l->nbuckets; i++) {
+        struct admit_ip **pp = &l->bucket[i];
+        while (*pp != NULL) {
+            struct admit_ip *e = *pp;
+            if (e->conns == 0 && tbucket_full(&e->bucket, l->cfg.rate, l->cfg.burst, now_ms)) {
+                *pp = e->next;
+                free(e);
+                l->nips--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
+const char *admit_name(enum admit_kind k)
+{
+    static const char *const names[ADMIT_COUNT] = {
+        "conn_rate_per_ip",     "max_pending",   "max_pending_per_ip",
+        "max_conns_per_ip",     "max_conns",     "max_ips",
+        "max_streams_per_link", "preauth_bytes", "handshake_timeout",
+    };
+    if ((unsigned)k >= ADMIT_COUNT)
+        return "unknown";
+    return names[k];
+}

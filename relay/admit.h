@@ -1,0 +1,105 @@
+/*
+ * admit — admission control for new connections (docs/protocol.md §9):
+ * a per-source-address token bucket for new connections, pending (not yet
+ * authenticated or paired) connections per address and in total, all
+ * connections per address and in total.
+ *
+ * Pure bookkeeping, no I/O: the caller passes the time and the peer address.
+ * A connection that admit_admit accepted holds a reference to its address
+ * entry (struct admit_ip) until admit_release; the entry's memory belongs to
+ * the table and stays valid while referenced. Entries without connections are
+ * kept until their bucket has refilled (so closing and reconnecting does not
+ * reset the rate) and dropped by admit_sweep.
+ */
+#ifndef LR_ADMIT_H
+#define LR_ADMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sys/socket.h>
+
+/* A token bucket: rate tokens per second, at most burst tokens. */
+struct tbucket {
+    double tokens;
+    uint64_t last_ms;
+};
+
+/* A full bucket at now_ms. */
+void tbucket_init(struct tbucket *b, double burst, uint64_t now_ms);
+/* Refills for the time since the last call, then takes one token if there is
+ * one: true if taken. A clock going backwards adds nothing. */
+bool tbucket_take(struct tbucket *b, double rate, double burst, uint64_t now_ms);
+/* True if the bucket would be full at now_ms. */
+bool tbucket_full(const struct tbucket *b, double rate, double burst, uint64_t now_ms);
+
+/* Which limit refused a connection; also the index into admit_hit counters. */
+enum admit_kind {
+    ADMIT_RATE = 0,     /* conn_rate_per_ip */
+    ADMIT_PENDING,      /* max_pending */
+    ADMIT_PENDING_IP,   /* max_pending_per_ip */
+    ADMIT_CONNS_IP,     /* max_conns_per_ip */
+    ADMIT_CONNS,        /* max_conns */
+    ADMIT_IP_TABLE,     /* too many distinct addresses tracked */
+    ADMIT_STREAMS_LINK, /* max_streams_per_link (counted by the caller) */
+    ADMIT_PREAUTH,      /* preauth_bytes (counted by the caller) */
+    ADMIT_HANDSHAKE,    /* handshake_timeout (counted by the caller) */
+    ADMIT_COUNT
+};
+
+struct admit_cfg {
+    double rate;  /* new connections per second per address */
+    double burst; /* bucket size */
+    uint32_t max_pending;
+    uint32_t max_pending_per_ip;
+    uint32_t max_conns_per_ip;
+    uint32_t max_conns;
+    uint32_t max_ips; /* distinct addresses tracked at once */
+};
+
+struct admit_ip {
+    struct admit_ip *next;
+    uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+    uint32_t conns;   /* all connections from this address */
+    uint32_t pending; /* those not yet authenticated or paired */
+    struct tbucket bucket;
+};
+
+struct admit {
+    struct admit_cfg cfg;
+    struct admit_ip **bucket;
+    size_t nbuckets;
+    size_t nips;
+    uint32_t conns;
+    uint32_t pending;
+    uint64_t hit[ADMIT_COUNT];
+    uint8_t hash_key[16];
+};
+
+int admit_init(struct admit *l, const struct admit_cfg *cfg);
+void admit_done(struct admit *l);
+/* Takes new values (SIGHUP); current counts are kept. */
+void admit_set_cfg(struct admit *l, const struct admit_cfg *cfg);
+
+/* The 16-byte key of an address (IPv4 mapped into IPv6); -EAFNOSUPPORT. */
+int admit_addr_key(const struct sockaddr *sa, uint8_t out[16]);
+/*
+ * Admits a new connection from addr (a 16-byte key) as pending: takes a rate
+ * token, checks every limit, counts it. Returns 0 with *out (the reference to
+ * pass to the functions below), or -(ADMIT_x + 1000) naming the limit that
+ * refused it (also counted in l->hit). -ENOMEM.
+ */
+int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out);
+/* Turns a admit_admit error back into its enum admit_kind, or -1. */
+int admit_kind_of(int err);
+/* The connection authenticated or paired: no longer pending. */
+void admit_established(struct admit *l, struct admit_ip *ip);
+/* The connection closed; was_pending says if admit_established never ran. */
+void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending);
+/* Drops entries without connections whose bucket is full again. */
+void admit_sweep(struct admit *l, uint64_t now_ms);
+/* Static name of a limit for logs and the admin socket ("conn_rate_per_ip"). */
+const char *admit_name(enum admit_kind k);
+
+#endif

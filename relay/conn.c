@@ -1,0 +1,381 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include "ctrl.h"
+#include "frame.h"
+#include "log.h"
+#include "splice.h"
+
+#define CONN_FLUSH_MS 2000 /* longest wait for a last message to be written */
+#define CONN_IN_CAP   (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
+
+struct conn_wr {
+    uv_write_t req;
+    uint8_t data[];
+};
+
+const char *conn_state_name(enum conn_state s)
+{
+    static const char *const names[] = {"preamble", "hs1",     "hs3",     "up",    "flushing",
+                                        "ticket",   "waiting", "spliced", "closed"};
+    if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
+        return "unknown";
+    return names[s];
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+
+    if (--c->handles > 0)
+        return;
+    free(c->inmem);
+    free(c->rbuf);
+    free(c);
+}
+
+static void conn_close_impl(struct conn *c, bool rst)
+{
+    struct relay *r = c->r;
+
+    if (c->state == CONN_CLOSED)
+        return;
+    c->state = CONN_CLOSED;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        r->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    if (c->ctrl != NULL)
+        ctrl_on_close(c);
+    if (c->stream != NULL) {
+        /* The stream resets the other leg; this one closes with RST too. */
+        splice_leg_closed(c);
+        rst = true;
+    }
+    if (c->ip != NULL)
+        admit_release(&r->admit, c->ip, c->pending);
+    c->pending = false;
+    c->ip = NULL;
+    if (rst) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+    uv_close((uv_handle_t *)&c->timer, conn_close_cb);
+}
+
+void conn_close(struct conn *c)
+{
+    conn_close_impl(c, false);
+}
+
+void conn_reset(struct conn *c)
+{
+    conn_close_impl(c, true);
+}
+
+void conn_fail(struct conn *c, enum relay_fail why)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    log_debug("conn %" PRIu64 " %s: refused in state %s: %s", c->id, c->peer,
+              conn_state_name(c->state), relay_fail_name(why));
+    relay_count_fail(c->r, why, c->peer);
+    conn_close(c);
+}
+
+void conn_established(struct conn *c)
+{
+    if (!c->pending)
+        return;
+    c->pending = false;
+    if (c->ip != NULL)
+        admit_established(&c->r->admit, c->ip);
+}
+
+static void conn_write_cb(uv_write_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+
+    free(req);
+    if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSED)
+        conn_close(c);
+}
+
+int conn_write(struct conn *c, const void *data, size_t len)
+{
+    struct conn_wr *w;
+    uv_buf_t b;
+    int rc;
+
+    if (c->state == CONN_CLOSED)
+        return UV_EPIPE;
+    w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        conn_close(c);
+        return UV_ENOMEM;
+    }
+    memcpy(w->data, data, len);
+    b = uv_buf_init((char *)w->data, (unsigned)len);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
+    if (rc != 0) {
+        free(w);
+        conn_close(c);
+    }
+    return rc;
+}
+
+bool conn_eof_was_reset(struct conn *c)
+{
+    uv_os_fd_t fd;
+    char b;
+    ssize_t n;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return false;
+    n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+static void conn_flush_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void conn_shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+
+    (void)status;
+    free(req);
+    conn_close(c);
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    uv_shutdown_t *req;
+
+    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING)
+        return;
+    c->state = CONN_FLUSHING;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_timer(c, CONN_FLUSH_MS, 0, conn_flush_timeout);
+    req = malloc(sizeof(*req));
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) != 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
+void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb)
+{
+    uv_timer_stop(&c->timer);
+    uv_timer_start(&c->timer, cb, timeout_ms, repeat_ms);
+}
+
+static void conn_hs_timeout(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+
+    if (c->pending && c->state != CONN_WAITING) {
+        c->r->admit.hit[ADMIT_HANDSHAKE]++;
+        conn_fail(c, RELAY_FAIL_TIMEOUT);
+    }
+}
+
+/* The preamble decides what this connection is. */
+static void conn_preamble(struct conn *c)
+{
+    size_t n;
+    const uint8_t *p = bq_peek(&c->in, &n);
+    struct frame_preamble pre;
+    uint8_t raw[FRAME_PREAMBLE_LEN];
+    int rc = frame_preamble_decode(p, n, &pre);
+
+    if (rc == -EAGAIN)
+        return;
+    if (rc != 0) {
+        conn_fail(c, RELAY_FAIL_PREAMBLE);
+        return;
+    }
+    memcpy(raw, p, sizeof(raw));
+    bq_consume(&c->in, FRAME_PREAMBLE_LEN);
+    if (pre.kind == FRAME_KIND_STREAM) {
+        c->state = CONN_TICKET;
+        return;
+    }
+    rc = ctrl_begin(c, raw, pre.key_id);
+    if (rc == -ENOENT)
+        conn_fail(c, RELAY_FAIL_KEY_ID);
+    else if (rc != 0)
+        conn_close(c);
+}
+
+static void conn_process(struct conn *c)
+{
+    enum conn_state before;
+
+    do {
+        before = c->state;
+        switch (c->state) {
+        case CONN_PREAMBLE:
+            conn_preamble(c);
+            break;
+        case CONN_HS1:
+        case CONN_HS3:
+        case CONN_UP:
+            ctrl_input(c);
+            break;
+        case CONN_TICKET:
+            splice_present(c);
+            break;
+        default:
+            break;
+        }
+    } while (c->state != before && c->state != CONN_CLOSED);
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    size_t len = 0;
+    uint8_t *p = bq_reserve(&c->in, &len);
+
+    (void)suggested;
+    if (c->pending) {
+        /* One byte more than allowed: reading it proves the limit was passed. */
+        size_t allowed = c->r->cfg.limits.preauth_bytes - c->preauth_read + 1;
+        if (len > allowed)
+            len = allowed;
+    }
+    buf->base = (char *)p;
+    buf->len = p != NULL ? len : 0;
+}
+
+static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+
+    (void)buf;
+    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING)
+        return;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (c->state == CONN_WAITING && nread == UV_EOF && !conn_eof_was_reset(c)) {
+            splice_waiting_eof(c);
+            uv_read_stop(h);
+        } else if (c->pending) {
+            conn_fail(c, nread == UV_ENOBUFS ? RELAY_FAIL_PREAUTH_BYTES : RELAY_FAIL_EOF);
+        } else {
+            conn_close(c);
+        }
+        return;
+    }
+    bq_commit(&c->in, (size_t)nread);
+    if (c->pending) {
+        c->preauth_read += (size_t)nread;
+        if (c->preauth_read > c->r->cfg.limits.preauth_bytes) {
+            c->r->admit.hit[ADMIT_PREAUTH]++;
+            conn_fail(c, RELAY_FAIL_PREAUTH_BYTES);
+            return;
+        }
+    }
+    conn_process(c);
+}
+
+static void conn_peer_name(struct conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    uint16_t port = 0;
+
+    snprintf(c->peer, sizeof(c->peer), "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        uv_ip4_name(s4, host, sizeof(host));
+        port = ntohs(s4->sin_port);
+        snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(s6, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+        snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, port);
+    }
+    (void)admit_addr_key((struct sockaddr *)&ss, c->addr_key);
+}
+
+void conn_accept(struct relay *r, uv_stream_t *server)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    size_t cap;
+    int rc;
+
+    if (c == NULL) {
+        log_warnx("accept: out of memory");
+        return;
+    }
+    c->r = r;
+    c->id = ++r->next_conn_id;
+    c->state = CONN_PREAMBLE;
+    uv_tcp_init(r->loop, &c->tcp);
+    uv_timer_init(r->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles = 2;
+    c->next = r->conns;
+    if (r->conns != NULL)
+        r->conns->prev = c;
+    r->conns = c;
+    rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+    if (rc != 0) {
+        log_warnx("accept: %s", uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    conn_peer_name(c);
+    c->accepted_ms = relay_now(r);
+    rc = admit_admit(&r->admit, c->addr_key, c->accepted_ms, &c->ip);
+    if (rc != 0) {
+        relay_count_fail(r, RELAY_FAIL_LIMIT, c->peer);
+        log_debug("conn %" PRIu64 " %s: refused: %s", c->id, c->peer,
+                  rc == -ENOMEM ? "out of memory" : admit_name(admit_kind_of(rc)));
+        c->ip = NULL;
+        conn_close(c);
+        return;
+    }
+    c->pending = true;
+    /* Room for everything allowed before authentication (plus the one byte
+     * that proves the limit was passed), and at least two control frames. */
+    cap = r->cfg.limits.preauth_bytes + 1 > CONN_IN_CAP ? r->cfg.limits.preauth_bytes + 1
+                                                        : CONN_IN_CAP;
+    c->inmem = malloc(cap);
+    if (c->inmem == NULL) {
+        conn_close(c);
+        return;
+    }
+    bq_init(&c->in, c->inmem, cap);
+    uv_tcp_nodelay(&c->tcp, 1);
+    log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
+    conn_timer(c, r->cfg.limits.handshake_timeout_ms, 0, conn_hs_timeout);
+    rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+    if (rc != 0)
+        conn_close(c);
+}

@@ -1,0 +1,445 @@
+#include "ctrl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "acct.h"
+#include "auth.h"
+#include "frame.h"
+#include "keys.h"
+#include "log.h"
+#include "noise.h"
+#include "splice.h"
+
+#define CTRL_PROLOGUE     "linkrelay/1 control"
+#define CTRL_PROLOGUE_LEN (sizeof(CTRL_PROLOGUE) - 1)
+#define CTRL_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
+
+struct ctrl {
+    struct noise_hs hs;
+    struct noise_cs tx, rx;
+    struct link *link;
+    int side;
+    bool replaced; /* closed because a newer session took over */
+    uint8_t static_pub[32];
+    uint64_t last_rx_ms;
+    uint64_t last_ping_ms;
+    uint64_t ping_nonce;
+    char agent_version[MSG_MAX_VERSION + 1];
+};
+
+int ctrl_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
+{
+    const struct relaykey_entry *k = relaykey_by_id(&c->r->key, key_id);
+    uint8_t prologue[CTRL_PROLOGUE_LEN + 8];
+    struct ctrl *cs;
+
+    if (k == NULL)
+        return -ENOENT;
+    cs = calloc(1, sizeof(*cs));
+    if (cs == NULL)
+        return -ENOMEM;
+    memcpy(prologue, CTRL_PROLOGUE, CTRL_PROLOGUE_LEN);
+    memcpy(prologue + CTRL_PROLOGUE_LEN, preamble, 8);
+    if (noise_hs_init(&cs->hs, NOISE_XK, false, prologue, sizeof(prologue), k->priv, NULL) != 0) {
+        free(cs);
+        return -EINVAL;
+    }
+    c->ctrl = cs;
+    c->state = CONN_HS1;
+    return 0;
+}
+
+const uint8_t *ctrl_static_key(const struct conn *c)
+{
+    return c->ctrl != NULL ? c->ctrl->static_pub : NULL;
+}
+
+/* Frames one body and writes it. */
+static int ctrl_write_frame(struct conn *c, const uint8_t *body, size_t len)
+{
+    uint8_t out[FRAME_HDR_LEN + FRAME_MAX_CONTROL];
+    struct buf b;
+
+    buf_init(&b, out, sizeof(out));
+    if (frame_encode(body, len, &b) != 0)
+        return -EINVAL;
+    return conn_write(c, out, b.len);
+}
+
+int ctrl_send(struct conn *c, const struct msg *m)
+{
+    uint8_t pt[MSG_MAX_LEN], ct[FRAME_MAX_CONTROL];
+    size_t ptlen, ctlen;
+    int rc;
+
+    if (c->ctrl == NULL || c->state == CONN_CLOSED)
+        return -EPIPE;
+    rc = msg_encode(m, pt, sizeof(pt), &ptlen);
+    if (rc != 0) {
+        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
+                  msg_type_name(m->type), msg_strerror(rc));
+        return -EINVAL;
+    }
+    rc = noise_cs_encrypt(&c->ctrl->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
+    sodium_memzero(pt, sizeof(pt));
+    if (rc != 0) {
+        conn_close(c);
+        return -EIO;
+    }
+    return ctrl_write_frame(c, ct, ctlen);
+}
+
+static void ctrl_send_peer(struct link *l, int side, bool online)
+{
+    struct conn *s = l->session[side];
+    struct msg m;
+
+    if (s == NULL || s->state != CONN_UP)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PEER;
+    m.u.peer_online = online;
+    ctrl_send(s, &m);
+}
+
+/* Detaches the session from its link; tells the other side unless replaced. */
+static void ctrl_detach(struct conn *c)
+{
+    struct ctrl *cs = c->ctrl;
+    struct link *l = cs->link;
+
+    if (l == NULL || l->session[cs->side] != c)
+        return;
+    l->session[cs->side] = NULL;
+    cs->link = NULL;
+    if (c->r->st.agents > 0)
+        c->r->st.agents--;
+    if (!cs->replaced)
+        ctrl_send_peer(l, 1 - cs->side, false);
+}
+
+void ctrl_close_with(struct conn *c, enum msg_close_reason reason, const char *text)
+{
+    struct msg m;
+
+    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING || c->ctrl == NULL)
+        return;
+    log_info("conn %" PRIu64 " %s: control session closed: %s (%s)", c->id, c->peer,
+             msg_close_reason_name(reason), text);
+    if (c->state == CONN_UP) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_CLOSE;
+        m.u.close.reason = reason;
+        m.u.close.text.p = (const uint8_t *)text;
+        m.u.close.text.len = strnlen(text, MSG_MAX_TEXT);
+        if (ctrl_send(c, &m) != 0)
+            return;
+    }
+    ctrl_detach(c);
+    conn_close_after_flush(c);
+}
+
+void ctrl_on_close(struct conn *c)
+{
+    struct ctrl *cs = c->ctrl;
+
+    if (cs == NULL)
+        return;
+    if (cs->link != NULL)
+        log_info("conn %" PRIu64 " %s: control session for link %s side %c down", c->id, c->peer,
+                 cs->link->name, 'a' + cs->side);
+    ctrl_detach(c);
+    noise_hs_wipe(&cs->hs);
+    noise_cs_wipe(&cs->tx);
+    noise_cs_wipe(&cs->rx);
+    sodium_memzero(cs, sizeof(*cs));
+    free(cs);
+    c->ctrl = NULL;
+}
+
+void ctrl_open_fail(struct link *l, int side, uint32_t req_id, enum msg_open_fail_reason why)
+{
+    struct conn *s = l->session[side];
+    struct msg m;
+
+    if (s == NULL || s->state != CONN_UP)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_OPEN_FAIL;
+    m.u.open_fail.req_id = req_id;
+    m.u.open_fail.reason = why;
+    ctrl_send(s, &m);
+}
+
+static void ctrl_keepalive(uv_timer_t *t);
+
+static void ctrl_send_welcome(struct conn *c)
+{
+    const struct relaycfg *cfg = &c->r->cfg;
+    struct link *l = c->ctrl->link;
+    char addrs[RELAYCFG_MAX_ADDRS][ADDR_TEXT_SIZE];
+    struct msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_WELCOME;
+    m.u.welcome.keepalive_s = (uint16_t)(cfg->limits.keepalive_ms / 1000);
+    m.u.welcome.dead_after_s = (uint16_t)(cfg->limits.dead_after_ms / 1000);
+    if (m.u.welcome.keepalive_s == 0)
+        m.u.welcome.keepalive_s = 1;
+    if (m.u.welcome.dead_after_s == 0)
+        m.u.welcome.dead_after_s = 1;
+    m.u.welcome.peer_online = l->session[1 - c->ctrl->side] != NULL;
+    m.u.welcome.max_streams = cfg->limits.max_streams_per_link > 65535
+                                  ? 65535
+                                  : (uint16_t)cfg->limits.max_streams_per_link;
+    m.u.welcome.relay_version.p = (const uint8_t *)CTRL_VERSION_TEXT;
+    m.u.welcome.relay_version.len = strlen(CTRL_VERSION_TEXT);
+    if (ctrl_send(c, &m) != 0 || cfg->n_advertise == 0)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_ADDRS;
+    for (size_t i = 0; i < cfg->n_advertise && i < MSG_MAX_ADDRS; i++) {
+        if (addr_format(&cfg->advertise[i], addrs[i], sizeof(addrs[i])) != 0)
+            continue;
+        m.u.addrs.addr[m.u.addrs.n].p = (const uint8_t *)addrs[i];
+        m.u.addrs.addr[m.u.addrs.n].len = strlen(addrs[i]);
+        m.u.addrs.n++;
+    }
+    ctrl_send(c, &m);
+}
+
+/* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
+static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
+{
+    struct relay *r = c->r;
+    struct ctrl *cs = c->ctrl;
+    struct link *l = index_find(r->index, a->link_id);
+    struct conn *old;
+    uint64_t tick;
+
+    if (l == NULL) {
+        conn_fail(c, RELAY_FAIL_UNKNOWN_LINK);
+        return;
+    }
+    if (!index_key_ok(l, a->side, spub)) {
+        conn_fail(c, RELAY_FAIL_BAD_KEY);
+        return;
+    }
+    memcpy(cs->static_pub, spub, 32);
+    cs->side = a->side;
+    memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
+    if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
+        conn_close(c);
+        return;
+    }
+    /* Authenticated: from here on failures are told (CLOSE), not silent. */
+    conn_established(c);
+    c->state = CONN_UP;
+    cs->last_rx_ms = cs->last_ping_ms = relay_now(r);
+    randombytes_buf(&cs->ping_nonce, sizeof(cs->ping_nonce));
+    if (!l->enabled) {
+        acct_event(r->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
+                   1);
+        ctrl_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
+        return;
+    }
+    old = l->session[a->side];
+    if (old != NULL) {
+        old->ctrl->replaced = true;
+        ctrl_close_with(old, MSG_CLOSE_REPLACED, "replaced by a newer session");
+    }
+    l->session[a->side] = c;
+    l->since_ms[a->side] = relay_wall_ms();
+    cs->link = l;
+    r->st.agents++;
+    log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
+             l->name, 'a' + a->side, cs->agent_version);
+    acct_event(r->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
+    ctrl_send_welcome(c);
+    if (c->state != CONN_UP)
+        return;
+    if (old == NULL)
+        ctrl_send_peer(l, 1 - a->side, true);
+    tick = r->cfg.limits.keepalive_ms < r->cfg.limits.dead_after_ms ? r->cfg.limits.keepalive_ms
+                                                                    : r->cfg.limits.dead_after_ms;
+    tick /= 5;
+    if (tick < 50)
+        tick = 50;
+    conn_timer(c, tick, tick, ctrl_keepalive);
+}
+
+static void ctrl_keepalive(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    struct ctrl *cs = c->ctrl;
+    const struct relaycfg_limits *lim = &c->r->cfg.limits;
+    uint64_t now = relay_now(c->r);
+    struct msg m;
+
+    if (c->state != CONN_UP || cs == NULL)
+        return;
+    if (now - cs->last_rx_ms >= lim->dead_after_ms) {
+        ctrl_close_with(c, MSG_CLOSE_TIMEOUT, "nothing received within dead_after");
+        return;
+    }
+    if (now - cs->last_rx_ms >= lim->keepalive_ms && now - cs->last_ping_ms >= lim->keepalive_ms) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_PING;
+        m.u.nonce = ++cs->ping_nonce;
+        cs->last_ping_ms = now;
+        ctrl_send(c, &m);
+    }
+}
+
+static void ctrl_on_open(struct conn *c, uint32_t req_id)
+{
+    struct relay *r = c->r;
+    struct ctrl *cs = c->ctrl;
+    struct link *l = cs->link;
+    struct stream *s;
+    struct msg m;
+    int rc;
+
+    if (l == NULL)
+        return;
+    if (l->session[1 - cs->side] == NULL) {
+        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
+        return;
+    }
+    if (l->n_streams >= r->cfg.limits.max_streams_per_link) {
+        r->admit.hit[ADMIT_STREAMS_LINK]++;
+        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_STREAM_LIMIT);
+        return;
+    }
+    rc = splice_open(r, l, cs->side, req_id, &s);
+    if (rc != 0) {
+        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_INTERNAL);
+        return;
+    }
+    for (int side = 0; side < 2; side++) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_STREAM;
+        m.u.stream.req_id = side == cs->side ? req_id : 0;
+        m.u.stream.stream_id = splice_stream_id(s);
+        m.u.stream.role = side == cs->side ? MSG_ROLE_INITIATOR : MSG_ROLE_RESPONDER;
+        m.u.stream.expires_ms = r->cfg.limits.ticket_expiry_ms;
+        splice_ticket_copy(s, side, m.u.stream.ticket);
+        if (l->session[side] != NULL)
+            ctrl_send(l->session[side], &m);
+        sodium_memzero(&m, sizeof(m));
+    }
+}
+
+static void ctrl_dispatch(struct conn *c, const struct msg *m)
+{
+    struct msg out;
+
+    switch (m->type) {
+    case MSG_PING:
+        memset(&out, 0, sizeof(out));
+        out.type = MSG_PONG;
+        out.u.nonce = m->u.nonce;
+        ctrl_send(c, &out);
+        break;
+    case MSG_PONG:
+        break;
+    case MSG_OPEN:
+        ctrl_on_open(c, m->u.req_id);
+        break;
+    default:
+        ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "message not allowed from an agent");
+        break;
+    }
+}
+
+/* One transport frame of an UP session. */
+static void ctrl_transport(struct conn *c, const uint8_t *body, size_t len)
+{
+    uint8_t pt[FRAME_MAX_CONTROL];
+    size_t ptlen;
+    struct msg m;
+
+    if (noise_cs_decrypt(&c->ctrl->rx, NULL, 0, body, len, pt, sizeof(pt), &ptlen) != 0) {
+        ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "frame did not decrypt");
+        return;
+    }
+    c->ctrl->last_rx_ms = relay_now(c->r);
+    if (msg_decode(pt, ptlen, &m) != 0) {
+        ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "message did not decode");
+        return;
+    }
+    ctrl_dispatch(c, &m);
+}
+
+static void ctrl_msg1(struct conn *c, const uint8_t *body, size_t len)
+{
+    uint8_t payload[FRAME_MAX_HANDSHAKE], out[FRAME_MAX_HANDSHAKE];
+    size_t plen, olen;
+
+    if (len != 48 ||
+        noise_hs_read_message(&c->ctrl->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
+        plen != 0) {
+        conn_fail(c, RELAY_FAIL_HANDSHAKE);
+        return;
+    }
+    if (noise_hs_write_message(&c->ctrl->hs, NULL, 0, out, sizeof(out), &olen) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = CONN_HS3;
+    ctrl_write_frame(c, out, olen);
+}
+
+static void ctrl_msg3(struct conn *c, const uint8_t *body, size_t len)
+{
+    uint8_t payload[FRAME_MAX_HANDSHAKE];
+    const uint8_t *spub;
+    struct auth a;
+    size_t plen;
+
+    if (noise_hs_read_message(&c->ctrl->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
+        !noise_hs_done(&c->ctrl->hs) || (spub = noise_hs_remote_static(&c->ctrl->hs)) == NULL) {
+        conn_fail(c, RELAY_FAIL_HANDSHAKE);
+        return;
+    }
+    if (auth_decode(payload, plen, &a) != 0) {
+        conn_fail(c, RELAY_FAIL_AUTH);
+        return;
+    }
+    ctrl_authorize(c, &a, spub);
+}
+
+void ctrl_input(struct conn *c)
+{
+    while (c->state == CONN_HS1 || c->state == CONN_HS3 || c->state == CONN_UP) {
+        size_t avail, max = c->state == CONN_UP ? FRAME_MAX_CONTROL : FRAME_MAX_HANDSHAKE;
+        const uint8_t *p = bq_peek(&c->in, &avail);
+        struct frame f;
+        int rc = frame_parse(p, avail, max, &f, NULL);
+
+        if (rc == -EAGAIN)
+            return;
+        if (rc != 0) {
+            if (c->state == CONN_UP)
+                ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "bad frame");
+            else
+                conn_fail(c, RELAY_FAIL_HANDSHAKE);
+            return;
+        }
+        if (c->state == CONN_HS1)
+            ctrl_msg1(c, f.body, f.len);
+        else if (c->state == CONN_HS3)
+            ctrl_msg3(c, f.body, f.len);
+        else
+            ctrl_transport(c, f.body, f.len);
+        if (c->state == CONN_CLOSED)
+            return;
+        bq_consume(&c->in, f.consumed);
+    }
+}

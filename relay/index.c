@@ -1,0 +1,182 @@
+#include "index.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define INDEX_BUCKETS 4096u /* power of two; chains grow beyond it gracefully */
+
+struct index {
+    struct link *bucket[INDEX_BUCKETS];
+    size_t count;
+};
+
+int index_new(struct index **out)
+{
+    struct index *ix = calloc(1, sizeof(*ix));
+
+    if (ix == NULL)
+        return -ENOMEM;
+    *out = ix;
+    return 0;
+}
+
+void index_free(struct index *ix)
+{
+    if (ix == NULL)
+        return;
+    for (size_t i = 0; i < INDEX_BUCKETS; i++) {
+        struct link *l = ix->bucket[i];
+        while (l != NULL) {
+            struct link *next = l->hnext;
+            free(l);
+            l = next;
+        }
+    }
+    free(ix);
+}
+
+size_t index_count(const struct index *ix)
+{
+    return ix->count;
+}
+
+/* Link ids are random (the registry draws them), so their bytes are a hash. */
+static size_t index_slot(const uint8_t id[STORE_LINK_ID_LEN])
+{
+    uint32_t h;
+
+    memcpy(&h, id, sizeof(h));
+    return h & (INDEX_BUCKETS - 1);
+}
+
+struct link *index_find(const struct index *ix, const uint8_t id[STORE_LINK_ID_LEN])
+{
+    for (struct link *l = ix->bucket[index_slot(id)]; l != NULL; l = l->hnext) {
+        if (memcmp(l->id, id, STORE_LINK_ID_LEN) == 0)
+            return l;
+    }
+    return NULL;
+}
+
+void index_foreach(const struct index *ix, void (*fn)(void *arg, struct link *l), void *arg)
+{
+    for (size_t i = 0; i < INDEX_BUCKETS; i++) {
+        for (struct link *l = ix->bucket[i]; l != NULL; l = l->hnext)
+            fn(arg, l);
+    }
+}
+
+bool index_key_ok(const struct link *l, int side, const uint8_t pub[STORE_KEY_LEN])
+{
+    bool ok = false;
+
+    if (side < 0 || side > 1)
+        return false;
+    /* Both comparisons always run: no timing difference between the keys. */
+    if (sodium_memcmp(l->key[side], pub, STORE_KEY_LEN) == 0)
+        ok = true;
+    if (l->has_next[side] && sodium_memcmp(l->next_key[side], pub, STORE_KEY_LEN) == 0)
+        ok = true;
+    return ok;
+}
+
+/* True if a key accepted for side under old is not accepted under rec. */
+static bool index_key_dropped(const struct link *old, const struct store_link *rec, int side)
+{
+    struct link tmp;
+
+    memset(&tmp, 0, sizeof(tmp));
+    memcpy(tmp.key[side], rec->key[side], STORE_KEY_LEN);
+    memcpy(tmp.next_key[side], rec->next_key[side], STORE_KEY_LEN);
+    tmp.has_next[side] = rec->has_next[side] != 0;
+    if (!index_key_ok(&tmp, side, old->key[side]))
+        return true;
+    return old->has_next[side] && !index_key_ok(&tmp, side, old->next_key[side]);
+}
+
+static void index_copy_rec(struct link *l, const struct store_link *rec)
+{
+    memcpy(l->id, rec->id, STORE_LINK_ID_LEN);
+    memcpy(l->name, rec->name, sizeof(l->name));
+    l->name[STORE_NAME_MAX] = '\0';
+    l->enabled = rec->enabled != 0;
+    memcpy(l->key, rec->key, sizeof(l->key));
+    memcpy(l->next_key, rec->next_key, sizeof(l->next_key));
+    l->has_next[0] = rec->has_next[0] != 0;
+    l->has_next[1] = rec->has_next[1] != 0;
+}
+
+static void index_notify(const struct index_ops *ops, void *arg, struct link *l,
+                         enum index_change what, int side)
+{
+    if (ops != NULL && ops->on_change != NULL)
+        ops->on_change(arg, l, what, side);
+}
+
+static int index_update_one(struct index *ix, const struct store_link *rec,
+                            const struct index_ops *ops, void *arg)
+{
+    struct link *l = index_find(ix, rec->id);
+    bool dropped[2], was_enabled;
+    size_t slot;
+
+    if (l == NULL) {
+        l = calloc(1, sizeof(*l));
+        if (l == NULL)
+            return -ENOMEM;
+        index_copy_rec(l, rec);
+        slot = index_slot(rec->id);
+        l->hnext = ix->bucket[slot];
+        ix->bucket[slot] = l;
+        ix->count++;
+        l->seen = true;
+        index_notify(ops, arg, l, INDEX_ADDED, -1);
+        return 0;
+    }
+    l->seen = true;
+    dropped[0] = index_key_dropped(l, rec, 0);
+    dropped[1] = index_key_dropped(l, rec, 1);
+    was_enabled = l->enabled;
+    index_copy_rec(l, rec);
+    if (was_enabled && !l->enabled)
+        index_notify(ops, arg, l, INDEX_REVOKED, -1);
+    else if (!was_enabled && l->enabled)
+        index_notify(ops, arg, l, INDEX_ENABLED, -1);
+    for (int side = 0; side < 2; side++) {
+        if (dropped[side])
+            index_notify(ops, arg, l, INDEX_KEY_DROPPED, side);
+    }
+    return 0;
+}
+
+int index_apply(struct index *ix, const struct store_link *recs, size_t n,
+                const struct index_ops *ops, void *arg)
+{
+    for (size_t i = 0; i < INDEX_BUCKETS; i++) {
+        for (struct link *l = ix->bucket[i]; l != NULL; l = l->hnext)
+            l->seen = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = index_update_one(ix, &recs[i], ops, arg);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < INDEX_BUCKETS; i++) {
+        struct link **pp = &ix->bucket[i];
+        while (*pp != NULL) {
+            struct link *l = *pp;
+            if (l->seen) {
+                pp = &l->hnext;
+                continue;
+            }
+            index_notify(ops, arg, l, INDEX_REMOVED, -1);
+            *pp = l->hnext;
+            ix->count--;
+            free(l);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * index — the in-memory link index the relay serves from: one struct link per
+ * registry row, with its live state (control sessions, streams, counters).
+ *
+ * The registry (store.c) is the truth; index_apply replaces the index's view
+ * with a fresh snapshot of every link and reports what changed through
+ * callbacks, so the caller can act (close sessions, reset streams) before a
+ * removed link's memory goes away. struct link pointers stay valid across
+ * index_apply for links that still exist (they are updated in place); a
+ * removed link is freed right after its on_change(INDEX_REMOVED) callback.
+ *
+ * No I/O here: loading the snapshot from SQLite happens elsewhere (sync.c).
+ */
+#ifndef LR_INDEX_H
+#define LR_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct conn;
+struct stream;
+
+struct link {
+    struct link *hnext;
+    uint8_t id[STORE_LINK_ID_LEN];
+    char name[STORE_NAME_MAX + 1];
+    bool enabled;
+    uint8_t key[2][STORE_KEY_LEN];
+    uint8_t next_key[2][STORE_KEY_LEN];
+    bool has_next[2];
+
+    /* Live state, owned by the relay's connection code. */
+    struct conn *session[2]; /* control session per side, or NULL */
+    uint64_t since_ms[2];    /* wall time the session came up */
+    struct stream *streams;  /* pending and spliced streams of this link */
+    uint32_t n_streams;
+    uint64_t streams_total; /* since relay start */
+    uint64_t bytes[2];      /* a→b, b→a since relay start */
+    bool seen;              /* index_apply bookkeeping */
+};
+
+enum index_change {
+    INDEX_ADDED = 1,   /* new link */
+    INDEX_REVOKED,     /* enabled → disabled */
+    INDEX_ENABLED,     /* disabled → enabled */
+    INDEX_KEY_DROPPED, /* a key that was accepted for a side no longer is */
+    INDEX_REMOVED,     /* the link is gone; freed after the callback returns */
+};
+
+struct index_ops {
+    /* side is 0/1 for INDEX_KEY_DROPPED (called once per affected side), else -1. */
+    void (*on_change)(void *arg, struct link *l, enum index_change what, int side);
+};
+
+struct index;
+
+int index_new(struct index **out);
+/* Frees every link (live state must already be detached); NULL is fine. */
+void index_free(struct index *ix);
+size_t index_count(const struct index *ix);
+struct link *index_find(const struct index *ix, const uint8_t id[STORE_LINK_ID_LEN]);
+/* Calls fn for every link; fn must not add or remove links. */
+void index_foreach(const struct index *ix, void (*fn)(void *arg, struct link *l), void *arg);
+/* True if pub is the current or the next key of side (sodium_memcmp). */
+bool index_key_ok(const struct link *l, int side, const uint8_t pub[STORE_KEY_LEN]);
+/*
+ * Makes the index equal to the snapshot recs[0..n) and reports each change.
+ * Callbacks run after the link's fields hold the new values. -ENOMEM leaves
+ * links added so far in place (a later apply completes the job).
+ */
+int index_apply(struct index *ix, const struct store_link *recs, size_t n,
+                const struct index_ops *ops, void *arg);
+
+#endif

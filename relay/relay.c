@@ -1,0 +1,468 @@
+#include "relay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sys/resource.h>
+#include <arpa/inet.h>
+
+#include "acct.h"
+#include "admin.h"
+#include "conn.h"
+#include "ctrl.h"
+#include "index.h"
+#include "keys.h"
+#include "log.h"
+#include "rconf.h"
+#include "splice.h"
+#include "store.h"
+#include "sync.h"
+#include "ticket.h"
+
+const char *relay_fail_name(enum relay_fail f)
+{
+    static const char *const names[RELAY_FAIL_COUNT] = {
+        "preamble", "key_id",         "handshake", "auth",          "unknown_link", "bad_key",
+        "ticket",   "ticket_expired", "timeout",   "preauth_bytes", "closed_early", "limit",
+    };
+    if ((unsigned)f >= RELAY_FAIL_COUNT)
+        return "unknown";
+    return names[f];
+}
+
+uint64_t relay_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t relay_now(const struct relay *r)
+{
+    return uv_now(r->loop);
+}
+
+/* "1.2.3.4:5555" / "[::1]:5555" → the address without the port. */
+static void relay_strip_port(const char *peer, char *out, size_t cap)
+{
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+    if (n > 0 && peer[0] == '[' && peer[n - 1] == ']') {
+        peer++;
+        n -= 2;
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, peer, n);
+    out[n] = '\0';
+}
+
+void relay_count_fail(struct relay *r, enum relay_fail f, const char *peer)
+{
+    char addr[sizeof(r->fails[0].addr)];
+    size_t i;
+
+    r->st.fail[f]++;
+    r->st.auth_failures++;
+    relay_strip_port(peer, addr, sizeof(addr));
+    for (i = 0; i < r->n_fails; i++) {
+        if (r->fails[i].why == f && strcmp(r->fails[i].addr, addr) == 0) {
+            r->fails[i].count++;
+            return;
+        }
+    }
+    if (r->n_fails == RELAY_FAIL_SLOTS) {
+        r->fails_other++;
+        return;
+    }
+    /* First of its kind in this window: said now, the rest in the summary. */
+    log_info("refused %s: %s", peer, relay_fail_name(f));
+    r->fails[r->n_fails].why = f;
+    memcpy(r->fails[r->n_fails].addr, addr, sizeof(addr));
+    r->fails[r->n_fails].count = 1;
+    r->n_fails++;
+}
+
+/* End of an aggregation window: one line and one event row per source. */
+static void relay_flush_fails(struct relay *r)
+{
+    for (size_t i = 0; i < r->n_fails; i++) {
+        struct relay_failagg *fa = &r->fails[i];
+        if (fa->count > 1)
+            log_warnx("refused %" PRIu32 " connections from %s in %d s: %s", fa->count, fa->addr,
+                      RELAY_FAIL_WINDOW_MS / 1000, relay_fail_name(fa->why));
+        acct_event(r->acct, "auth_fail", NULL, fa->addr, relay_fail_name(fa->why), fa->count);
+    }
+    if (r->fails_other > 0) {
+        log_warnx("refused %" PRIu64 " more connections from other sources in %d s", r->fails_other,
+                  RELAY_FAIL_WINDOW_MS / 1000);
+        acct_event(r->acct, "auth_fail", NULL, "", "other sources", (uint32_t)r->fails_other);
+    }
+    r->n_fails = 0;
+    r->fails_other = 0;
+}
+
+/* ---- registry changes ---- */
+
+static void relay_on_link_change(void *arg, struct link *l, enum index_change what, int side)
+{
+    struct relay *r = arg;
+
+    switch (what) {
+    case INDEX_ADDED:
+    case INDEX_ENABLED:
+        log_info("link %s: %s", l->name, what == INDEX_ADDED ? "added" : "enabled");
+        break;
+    case INDEX_REVOKED:
+    case INDEX_REMOVED:
+        log_info("link %s: %s: closing its sessions and streams", l->name,
+                 what == INDEX_REVOKED ? "revoked" : "removed");
+        splice_abort_link(l, STORE_CAUSE_REVOKED, "link revoked");
+        for (int s = 0; s < 2; s++) {
+            if (l->session[s] != NULL)
+                ctrl_close_with(l->session[s], MSG_CLOSE_REVOKED, "link revoked");
+        }
+        break;
+    case INDEX_KEY_DROPPED:
+        log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
+        splice_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
+        if (l->session[side] != NULL && !index_key_ok(l, side, ctrl_static_key(l->session[side])))
+            ctrl_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+        break;
+    }
+    (void)r;
+}
+
+static const struct index_ops relay_index_ops = {relay_on_link_change};
+
+/* ---- listeners ---- */
+
+static void relay_on_conn(uv_stream_t *server, int status)
+{
+    struct relay_listener *li = server->data;
+
+    if (status != 0) {
+        log_warnx("accept on %s: %s", li->name, uv_strerror(status));
+        return;
+    }
+    if (li->r->stopping)
+        return;
+    conn_accept(li->r, server);
+}
+
+static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char *text)
+{
+    struct relay_listener *li;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), rc;
+    char host[INET6_ADDRSTRLEN];
+
+    if (r->n_listeners == RELAY_MAX_LISTENERS)
+        return -E2BIG;
+    li = &r->listener[r->n_listeners];
+    uv_tcp_init(r->loop, &li->tcp);
+    li->tcp.data = li;
+    li->r = r;
+    rc = uv_tcp_bind(&li->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&li->tcp, 511, relay_on_conn);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&li->tcp, (struct sockaddr *)&ss, &len);
+    if (rc != 0) {
+        log_error("listen on %s: %s", text, uv_strerror(rc));
+        uv_close((uv_handle_t *)&li->tcp, NULL);
+        return rc;
+    }
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+        snprintf(li->name, sizeof(li->name), "[%s]:%u", host,
+                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+        snprintf(li->name, sizeof(li->name), "%s:%u", host,
+                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    }
+    r->n_listeners++;
+    log_info("listening on %s", li->name);
+    return 0;
+}
+
+/* Resolves (before the loop runs, so a blocking lookup is fine) and binds. */
+static int relay_listen(struct relay *r)
+{
+    for (size_t i = 0; i < r->cfg.n_listen; i++) {
+        const struct addr_spec *a = &r->cfg.listen[i];
+        struct addrinfo hints, *res = NULL;
+        uv_getaddrinfo_t req;
+        char port[8], text[ADDR_TEXT_SIZE];
+        int rc;
+
+        addr_format(a, text, sizeof(text));
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = a->family_hint;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        snprintf(port, sizeof(port), "%u", a->port);
+        rc = uv_getaddrinfo(r->loop, &req, NULL, a->host, port, &hints);
+        if (rc != 0) {
+            log_error("listen on %s: %s", text, uv_strerror(rc));
+            return rc;
+        }
+        res = req.addrinfo;
+        rc = relay_bind_one(r, res->ai_addr, text);
+        uv_freeaddrinfo(res);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int relay_write_ready(struct relay *r)
+{
+    char tmp[RELAYCFG_PATH_MAX + 8];
+    FILE *f;
+
+    if (r->ready_file[0] == '\0')
+        return 0;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", r->ready_file);
+    f = fopen(tmp, "w");
+    if (f == NULL)
+        return -errno;
+    for (size_t i = 0; i < r->n_listeners; i++)
+        fprintf(f, "%s\n", r->listener[i].name);
+    if (fclose(f) != 0 || rename(tmp, r->ready_file) != 0)
+        return -errno;
+    return 0;
+}
+
+/* ---- signals and housekeeping ---- */
+
+static void relay_on_signal(uv_signal_t *h, int signum)
+{
+    struct relay *r = h->data;
+    struct relaycfg cfg;
+    struct rconf_cli *cli;
+    char path[RELAYCFG_PATH_MAX], err[512];
+
+    if (signum != SIGHUP) {
+        log_info("signal %d: shutting down", signum);
+        relay_stop(r);
+        return;
+    }
+    cli = r->cli;
+    if (cli == NULL || rconf_load(cli, &cfg, path, err, sizeof(err)) != 0) {
+        log_warnx("SIGHUP: configuration not reloaded, keeping the old one: %s",
+                  cli != NULL ? err : "no source");
+        return;
+    }
+    relay_apply_config(r, &cfg);
+}
+
+static void relay_on_tick(uv_timer_t *t)
+{
+    struct relay *r = t->data;
+    uint64_t now = relay_now(r);
+
+    admit_sweep(&r->admit, now);
+    if (now - r->fail_window_ms >= RELAY_FAIL_WINDOW_MS) {
+        relay_flush_fails(r);
+        r->fail_window_ms = now;
+    }
+}
+
+void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
+{
+    struct admit_cfg lc = r->admit.cfg;
+
+    if (cfg->n_listen != r->cfg.n_listen ||
+        memcmp(cfg->listen, r->cfg.listen, cfg->n_listen * sizeof(cfg->listen[0])) != 0 ||
+        strcmp(cfg->key_file, r->cfg.key_file) != 0 ||
+        strcmp(cfg->database, r->cfg.database) != 0 ||
+        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0)
+        log_warnx("SIGHUP: listen addresses and paths change only on restart");
+    r->cfg.n_advertise = cfg->n_advertise;
+    memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
+    r->cfg.limits = cfg->limits;
+    r->cfg.log_level = cfg->log_level;
+    log_init("linkrelay", cfg->log_level);
+    lc.rate = cfg->limits.conn_rate_per_ip;
+    lc.burst = cfg->limits.conn_burst_per_ip;
+    lc.max_pending = cfg->limits.max_pending;
+    lc.max_pending_per_ip = cfg->limits.max_pending_per_ip;
+    lc.max_conns_per_ip = cfg->limits.max_conns_per_ip;
+    if (cfg->limits.max_conns != 0 && cfg->limits.max_conns < r->max_conns)
+        lc.max_conns = cfg->limits.max_conns;
+    admit_set_cfg(&r->admit, &lc);
+    log_info("configuration reloaded");
+}
+
+/* Raises the soft fd limit to the hard one; max_conns stays 64 below it. */
+static uint32_t relay_fd_budget(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024 - 64;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
+        rl.rlim_cur = 1048576;
+    return rl.rlim_cur > 128 ? (uint32_t)(rl.rlim_cur - 64) : 64;
+}
+
+static int relay_open_registry(struct relay *r)
+{
+    char err[256];
+    struct store *st;
+    int rc = store_open(r->cfg.database, STORE_OPEN_CREATE, &st, err, sizeof(err));
+
+    if (rc != 0) {
+        log_error("registry %s: %s", r->cfg.database, err);
+        return rc;
+    }
+    store_close(st);
+    rc = index_new(&r->index);
+    if (rc == 0)
+        rc = sync_new(r->loop, r->cfg.database, r->index, &relay_index_ops, r, &r->sync);
+    if (rc == 0)
+        rc = sync_load_now(r->sync);
+    if (rc == 0)
+        rc = acct_new(r->loop, r->cfg.database, &r->acct);
+    if (rc == 0)
+        log_info("registry %s: %zu links", r->cfg.database, index_count(r->index));
+    return rc;
+}
+
+static int relay_load_key(struct relay *r)
+{
+    char err[256];
+    int created = 0;
+    int rc = relaykey_load_or_create(r->cfg.key_file, &r->key, &created, err, sizeof(err));
+
+    if (rc != 0) {
+        log_error("relay key %s: %s", r->cfg.key_file, err);
+        return rc;
+    }
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id,
+             created ? ", created" : "", r->key_pub_text);
+    if (r->key.has_next) {
+        char next[KEY_TEXT_SIZE];
+        key_pub_encode(r->key.next.pub, next);
+        log_info("relay next key (id %u): %s", r->key.next.id, next);
+    }
+    return 0;
+}
+
+int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
+                const char *config_path, const char *ready_file)
+{
+    struct admit_cfg lc;
+    uint32_t budget = relay_fd_budget();
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->loop = loop;
+    r->cfg = *cfg;
+    r->cli = cli;
+    snprintf(r->config_path, sizeof(r->config_path), "%s", config_path);
+    snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
+    r->start_ms = uv_now(loop);
+    r->fail_window_ms = r->start_ms;
+    r->max_conns = cfg->limits.max_conns != 0 && cfg->limits.max_conns < budget
+                       ? cfg->limits.max_conns
+                       : budget;
+    lc.rate = cfg->limits.conn_rate_per_ip;
+    lc.burst = cfg->limits.conn_burst_per_ip;
+    lc.max_pending = cfg->limits.max_pending;
+    lc.max_pending_per_ip = cfg->limits.max_pending_per_ip;
+    lc.max_conns_per_ip = cfg->limits.max_conns_per_ip;
+    lc.max_conns = r->max_conns;
+    lc.max_ips = r->max_conns + 65536;
+    rc = admit_init(&r->admit, &lc);
+    if (rc == 0)
+        rc = ticket_table_new(r->max_conns * 2 + 1024, &r->tickets);
+    if (rc == 0)
+        rc = relay_load_key(r);
+    if (rc == 0)
+        rc = relay_open_registry(r);
+    if (rc == 0)
+        rc = relay_listen(r);
+    if (rc == 0)
+        rc = admin_start(r, r->cfg.admin_socket, r->cfg.admin_socket_mode, &r->admin);
+    if (rc != 0)
+        return rc;
+    log_info("admin socket %s; max_conns %u", r->cfg.admin_socket, r->max_conns);
+    sync_start(r->sync);
+    uv_signal_init(loop, &r->sig_term);
+    uv_signal_init(loop, &r->sig_int);
+    uv_signal_init(loop, &r->sig_hup);
+    r->sig_term.data = r->sig_int.data = r->sig_hup.data = r;
+    uv_signal_start(&r->sig_term, relay_on_signal, SIGTERM);
+    uv_signal_start(&r->sig_int, relay_on_signal, SIGINT);
+    uv_signal_start(&r->sig_hup, relay_on_signal, SIGHUP);
+    uv_timer_init(loop, &r->tick);
+    r->tick.data = r;
+    uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);
+    rc = relay_write_ready(r);
+    if (rc != 0)
+        log_warn("ready file %s", r->ready_file);
+    log_info("linkrelay %s started", LINKRELAY_VERSION);
+    return 0;
+}
+
+static void relay_abort_streams(void *arg, struct link *l)
+{
+    (void)arg;
+    splice_abort_link(l, STORE_CAUSE_RESET, "relay shutting down");
+}
+
+void relay_stop(struct relay *r)
+{
+    struct conn *c, *next;
+
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    for (size_t i = 0; i < r->n_listeners; i++)
+        uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
+    admin_stop(r->admin);
+    sync_stop(r->sync);
+    index_foreach(r->index, relay_abort_streams, NULL);
+    for (c = r->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == CONN_UP)
+            ctrl_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
+        else if (c->state != CONN_FLUSHING)
+            conn_close(c);
+    }
+    relay_flush_fails(r);
+    acct_stop(r->acct);
+    uv_close((uv_handle_t *)&r->tick, NULL);
+    uv_close((uv_handle_t *)&r->sig_term, NULL);
+    uv_close((uv_handle_t *)&r->sig_int, NULL);
+    uv_close((uv_handle_t *)&r->sig_hup, NULL);
+}
+
+void relay_done(struct relay *r)
+{
+    acct_free(r->acct);
+    r->acct = NULL;
+    sync_free(r->sync);
+    r->sync = NULL;
+    index_free(r->index);
+    r->index = NULL;
+    ticket_table_free(r->tickets);
+    r->tickets = NULL;
+    admit_done(&r->admit);
+    relaykey_wipe(&r->key);
+}

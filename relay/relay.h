@@ -1,0 +1,133 @@
+/*
+ * relay — the linkrelay daemon's context and its lifetime: configuration,
+ * keys, listeners, the connection list, the ticket table, limits, the link
+ * index, accounting and the admin socket, all on one libuv loop.
+ *
+ * One struct relay per process (no global state besides the log sink). Every
+ * module takes it as its context. See docs/internals/relay.md.
+ */
+#ifndef LR_RELAY_H
+#define LR_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "admit.h"
+#include "relaycfg.h"
+#include "relaykey.h"
+
+struct conn;
+struct index;
+struct acct;
+struct admin;
+struct sync;
+struct ticket_table;
+struct rconf_cli;
+
+/* Why a connection was refused before authentication or pairing (§8): all
+ * look the same from outside, each is counted and logged (aggregated). */
+enum relay_fail {
+    RELAY_FAIL_PREAMBLE = 0,   /* bad magic, version, kind or reserved byte */
+    RELAY_FAIL_KEY_ID,         /* control preamble names an unknown relay key id */
+    RELAY_FAIL_HANDSHAKE,      /* a handshake message did not decrypt or was malformed */
+    RELAY_FAIL_AUTH,           /* AUTH payload did not decode */
+    RELAY_FAIL_UNKNOWN_LINK,   /* AUTH names no link */
+    RELAY_FAIL_BAD_KEY,        /* static key is not that side's current or next key */
+    RELAY_FAIL_TICKET,         /* unknown or already used ticket */
+    RELAY_FAIL_TICKET_EXPIRED, /* ticket presented after expiry */
+    RELAY_FAIL_TIMEOUT,        /* handshake_timeout */
+    RELAY_FAIL_PREAUTH_BYTES,  /* more than preauth_bytes before authentication */
+    RELAY_FAIL_EOF,            /* the peer closed before finishing */
+    RELAY_FAIL_LIMIT,          /* refused by an admission limit */
+    RELAY_FAIL_COUNT
+};
+const char *relay_fail_name(enum relay_fail f);
+
+struct relay_stats {
+    uint64_t streams_total;
+    uint64_t bytes[2]; /* [0] a→b, [1] b→a, of closed and open streams */
+    uint64_t auth_failures;
+    uint64_t fail[RELAY_FAIL_COUNT];
+    uint32_t agents;       /* control sessions up */
+    uint32_t streams_open; /* streams pending or spliced */
+};
+
+/* Pre-auth failures of the current aggregation window, one per cause and
+ * source address: logged and written to the event log once per window. */
+#define RELAY_FAIL_WINDOW_MS 10000
+#define RELAY_FAIL_SLOTS     64
+struct relay_failagg {
+    enum relay_fail why;
+    char addr[48]; /* source address without port */
+    uint32_t count;
+};
+
+#define RELAY_MAX_LISTENERS (RELAYCFG_MAX_ADDRS * 2)
+
+struct relay_listener {
+    uv_tcp_t tcp;
+    struct relay *r;
+    char name[ADDR_TEXT_SIZE]; /* bound address, port resolved */
+};
+
+struct relay {
+    uv_loop_t *loop;
+    struct relaycfg cfg;
+    char config_path[RELAYCFG_PATH_MAX]; /* "" when no config file */
+    char ready_file[RELAYCFG_PATH_MAX];  /* "" or where to write bound addresses */
+    struct rconf_cli *cli;               /* how to rebuild the configuration on SIGHUP */
+    struct relaykey key;
+    char key_pub_text[80]; /* lrpub1 text of the current key */
+    uint32_t max_conns;    /* effective (cfg or fd limit - 64) */
+
+    struct relay_listener listener[RELAY_MAX_LISTENERS];
+    size_t n_listeners;
+
+    struct conn *conns; /* every open connection (list through conn.prev/next) */
+    struct ticket_table *tickets;
+    struct admit admit;
+    struct index *index;
+    struct acct *acct;
+    struct admin *admin;
+    struct sync *sync;
+
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t tick; /* housekeeping, once a second */
+    uint64_t next_conn_id;
+    uint64_t next_stream_id;
+    uint64_t start_ms;
+    struct relay_stats st;
+    struct relay_failagg fails[RELAY_FAIL_SLOTS];
+    size_t n_fails;
+    uint64_t fail_window_ms; /* start of the aggregation window */
+    uint64_t fails_other;    /* failures that found no free slot this window */
+    bool stopping;
+};
+
+/* Wall-clock milliseconds since the epoch (for accounting rows). */
+uint64_t relay_wall_ms(void);
+/* The loop's monotonic milliseconds. */
+uint64_t relay_now(const struct relay *r);
+
+/*
+ * Starts everything on loop: loads the key, opens the database, binds the
+ * listeners and the admin socket, installs signal handlers. cfg is copied.
+ * Returns 0, or a negative errno after logging why (nothing left open).
+ */
+int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
+                const char *config_path, const char *ready_file);
+/* Begins a clean shutdown: stops listening, resets streams, sends CLOSE
+ * shutdown to control sessions, flushes accounting; the loop then ends. */
+void relay_stop(struct relay *r);
+/* After uv_run returned: final flush and release of what is not a handle. */
+void relay_done(struct relay *r);
+
+/* Records a pre-authentication failure from addr (counted, logged aggregated). */
+void relay_count_fail(struct relay *r, enum relay_fail f, const char *addr);
+/* Applies a new configuration (SIGHUP): limits and timers; listeners and paths
+ * need a restart (a warning says so). */
+void relay_apply_config(struct relay *r, const struct relaycfg *cfg);
+
+#endif

@@ -1,0 +1,499 @@
+#include "splice.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "acct.h"
+#include "ctrl.h"
+#include "log.h"
+
+#define SPLICE_RBUF_MAX (64u * 1024u) /* largest single read per leg */
+#define SPLICE_BYTE     0x01          /* SPLICED (§6.1) */
+
+enum stream_state {
+    STREAM_PENDING = 0, /* tickets out, legs arriving */
+    STREAM_SPLICED,     /* both legs present, forwarding */
+    STREAM_DONE,        /* finished, timer closing */
+};
+
+struct stream {
+    struct stream *prev, *next; /* the link's list */
+    struct relay *r;
+    struct link *link;
+    uint64_t id;
+    uint32_t req_id;
+    int opener;
+    enum stream_state state;
+    uint8_t ticket[2][TICKET_LEN];
+    bool ticket_live[2];
+    struct conn *leg[2];
+    uv_timer_t timer; /* expiry while pending, then the stall/half-close tick */
+    uint64_t created_ms, created_wall, paired_ms, last_rx_ms;
+    uint64_t bytes[2];        /* bytes read from leg i (forwarded to leg 1-i) */
+    uint64_t queued_total[2]; /* bytes ever queued for writing to leg i */
+};
+
+struct splice_wr {
+    uv_write_t req;
+    size_t len;
+    uint8_t data[];
+};
+
+uint64_t splice_stream_id(const struct stream *s)
+{
+    return s->id;
+}
+
+void splice_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN])
+{
+    memcpy(out, s->ticket[side], TICKET_LEN);
+}
+
+static void splice_free_cb(uv_handle_t *h)
+{
+    struct stream *s = h->data;
+
+    sodium_memzero(s, sizeof(*s));
+    free(s);
+}
+
+static void splice_expire(uv_timer_t *t);
+
+int splice_open(struct relay *r, struct link *l, int opener, uint32_t req_id, struct stream **out)
+{
+    uint64_t now = relay_now(r), exp = now + r->cfg.limits.ticket_expiry_ms;
+    struct stream *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL)
+        return -ENOMEM;
+    s->r = r;
+    s->link = l;
+    s->id = ++r->next_stream_id;
+    s->req_id = req_id;
+    s->opener = opener;
+    s->created_ms = now;
+    s->created_wall = relay_wall_ms();
+    for (int side = 0; side < 2; side++) {
+        rc = ticket_issue(r->tickets, s, side, exp, s->ticket[side]);
+        if (rc != 0) {
+            if (side == 1)
+                ticket_revoke(r->tickets, s->ticket[0]);
+            sodium_memzero(s, sizeof(*s));
+            free(s);
+            return rc;
+        }
+        s->ticket_live[side] = true;
+    }
+    uv_timer_init(r->loop, &s->timer);
+    s->timer.data = s;
+    uv_timer_start(&s->timer, splice_expire, r->cfg.limits.ticket_expiry_ms, 0);
+    s->next = l->streams;
+    if (l->streams != NULL)
+        l->streams->prev = s;
+    l->streams = s;
+    l->n_streams++;
+    r->st.streams_open++;
+    *out = s;
+    return 0;
+}
+
+/* Records accounting, detaches from link and legs, frees via the timer. */
+static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
+{
+    struct relay *r = s->r;
+    struct store_stream rec;
+
+    if (s->state == STREAM_DONE)
+        return;
+    s->state = STREAM_DONE;
+    for (int side = 0; side < 2; side++) {
+        if (s->ticket_live[side])
+            ticket_revoke(r->tickets, s->ticket[side]);
+        s->ticket_live[side] = false;
+    }
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        s->link->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->link->n_streams--;
+    r->st.streams_open--;
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.link_id, s->link->id, sizeof(rec.link_id));
+    rec.stream_id = s->id;
+    rec.opener = s->opener;
+    rec.started_ms = (int64_t)s->created_wall;
+    rec.ended_ms = (int64_t)relay_wall_ms();
+    rec.wait_ms = s->paired_ms != 0 ? (int64_t)(s->paired_ms - s->created_ms) : 0;
+    rec.bytes_a_to_b = s->bytes[0];
+    rec.bytes_b_to_a = s->bytes[1];
+    rec.cause = cause;
+    acct_stream(r->acct, &rec);
+    log_debug("stream %" PRIu64 " link %s: closed (%s), %" PRIu64 " a->b, %" PRIu64 " b->a", s->id,
+              s->link->name, store_cause_name(cause), s->bytes[0], s->bytes[1]);
+    for (int side = 0; side < 2; side++) {
+        struct conn *c = s->leg[side];
+        if (c == NULL)
+            continue;
+        s->leg[side] = NULL;
+        c->stream = NULL;
+        if (rst)
+            conn_reset(c);
+        else
+            conn_close(c);
+    }
+    uv_close((uv_handle_t *)&s->timer, splice_free_cb);
+}
+
+void splice_abort(struct stream *s, enum store_cause cause, const char *why)
+{
+    if (s->state == STREAM_DONE)
+        return;
+    log_info("stream %" PRIu64 " link %s: reset (%s)", s->id, s->link->name, why);
+    splice_finish(s, cause, true);
+}
+
+void splice_abort_link(struct link *l, enum store_cause cause, const char *why)
+{
+    while (l->streams != NULL)
+        splice_abort(l->streams, cause, why);
+}
+
+static void splice_expire(uv_timer_t *t)
+{
+    struct stream *s = t->data;
+
+    if (s->state != STREAM_PENDING)
+        return;
+    ctrl_open_fail(s->link, s->opener, s->req_id, MSG_OPEN_FAIL_TIMEOUT);
+    log_info("stream %" PRIu64 " link %s: a leg did not arrive in time", s->id, s->link->name);
+    splice_finish(s, STORE_CAUSE_TIMEOUT, true);
+}
+
+/* ---- the splice proper ---- */
+
+static void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
+
+static size_t splice_queue(const struct conn *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+static void splice_maybe_resume(struct stream *s, int src)
+{
+    struct conn *c = s->leg[src], *dst = s->leg[1 - src];
+
+    if (c == NULL || dst == NULL || !c->read_paused || c->read_eof || c->state == CONN_CLOSED)
+        return;
+    if (splice_queue(dst) >= s->r->cfg.limits.splice_buffer / 2)
+        return;
+    c->read_paused = false;
+    uv_read_start((uv_stream_t *)&c->tcp, splice_alloc, splice_read);
+}
+
+static void splice_write_cb(uv_write_t *req, int status)
+{
+    struct conn *dst = req->handle->data;
+    struct stream *s = dst->stream;
+
+    free(req);
+    if (status == UV_ECANCELED || s == NULL)
+        return;
+    if (status < 0) {
+        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(status));
+        return;
+    }
+    splice_maybe_resume(s, 1 - dst->leg);
+}
+
+/* Queues len bytes to leg dst (try_write first when nothing is queued). */
+static int splice_write(struct stream *s, struct conn *dst, const uint8_t *p, size_t len)
+{
+    struct splice_wr *w;
+    uv_buf_t b;
+    int rc;
+
+    s->queued_total[dst->leg] += len;
+    if (splice_queue(dst) == 0) {
+        b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+        rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
+        if (rc >= 0) {
+            p += rc;
+            len -= (size_t)rc;
+        } else if (rc != UV_EAGAIN) {
+            return rc;
+        }
+        if (len == 0)
+            return 0;
+    }
+    w = malloc(sizeof(*w) + len);
+    if (w == NULL)
+        return UV_ENOMEM;
+    memcpy(w->data, p, len);
+    w->len = len;
+    b = uv_buf_init((char *)w->data, (unsigned)len);
+    rc = uv_write(&w->req, (uv_stream_t *)&dst->tcp, &b, 1, splice_write_cb);
+    if (rc != 0)
+        free(w);
+    return rc;
+}
+
+static void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    struct stream *s = c->stream;
+    size_t room = c->rbuf_cap, q;
+
+    (void)suggested;
+    if (s != NULL && s->leg[1 - c->leg] != NULL) {
+        /* Read no more than fits under splice_buffer on the other leg, so the
+         * bound holds exactly (at least one byte, or libuv reports ENOBUFS). */
+        q = splice_queue(s->leg[1 - c->leg]);
+        room = q < s->r->cfg.limits.splice_buffer ? s->r->cfg.limits.splice_buffer - q : 1;
+        if (room > c->rbuf_cap)
+            room = c->rbuf_cap;
+    }
+    buf->base = (char *)c->rbuf;
+    buf->len = room;
+}
+
+static void splice_check_done(struct stream *s)
+{
+    struct conn *a = s->leg[0], *b = s->leg[1];
+
+    if (a != NULL && b != NULL && a->read_eof && b->read_eof && a->shut_done && b->shut_done)
+        splice_finish(s, STORE_CAUSE_FIN, false);
+}
+
+static void splice_shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+    struct stream *s = c->stream;
+
+    free(req);
+    if (status == UV_ECANCELED || s == NULL)
+        return;
+    if (status < 0) {
+        splice_abort(s, STORE_CAUSE_RESET, "shutdown failed");
+        return;
+    }
+    c->shut_done = true;
+    splice_check_done(s);
+}
+
+/* EOF read from leg src: shut down the write side of the other leg. */
+static void splice_forward_eof(struct stream *s, int src)
+{
+    struct conn *dst = s->leg[1 - src];
+    uv_shutdown_t *req;
+
+    s->leg[src]->read_eof = true;
+    s->last_rx_ms = relay_now(s->r);
+    if (dst->shut_sent)
+        return;
+    req = malloc(sizeof(*req));
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&dst->tcp, splice_shutdown_cb) != 0) {
+        free(req);
+        splice_abort(s, STORE_CAUSE_ERROR, "cannot shut down");
+        return;
+    }
+    dst->shut_sent = true;
+}
+
+static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    struct stream *s = c->stream;
+    struct conn *dst;
+    int rc;
+
+    (void)buf;
+    if (c->state == CONN_CLOSED || s == NULL || nread == 0)
+        return;
+    dst = s->leg[1 - c->leg];
+    if (nread == UV_EOF && !conn_eof_was_reset(c)) {
+        splice_forward_eof(s, c->leg);
+        return;
+    }
+    if (nread < 0) {
+        splice_abort(s, STORE_CAUSE_RESET,
+                     nread == UV_EOF ? "connection reset by peer" : uv_strerror((int)nread));
+        return;
+    }
+    s->bytes[c->leg] += (uint64_t)nread;
+    s->link->bytes[c->leg] += (uint64_t)nread;
+    s->r->st.bytes[c->leg] += (uint64_t)nread;
+    s->last_rx_ms = relay_now(s->r);
+    rc = splice_write(s, dst, c->rbuf, (size_t)nread);
+    if (rc != 0) {
+        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(rc));
+        return;
+    }
+    if (splice_queue(dst) >= s->r->cfg.limits.splice_buffer) {
+        c->read_paused = true;
+        uv_read_stop(h);
+    }
+}
+
+/* Stall and half-close checks, a few times per timeout. */
+static void splice_tick(uv_timer_t *t)
+{
+    struct stream *s = t->data;
+    const struct relaycfg_limits *lim = &s->r->cfg.limits;
+    uint64_t now = relay_now(s->r);
+
+    if (s->state != STREAM_SPLICED)
+        return;
+    for (int i = 0; i < 2; i++) {
+        struct conn *c = s->leg[i];
+        size_t q = splice_queue(c);
+        uint64_t written = s->queued_total[i] - q;
+        if (q == 0 || written != c->last_written) {
+            c->last_written = written;
+            c->last_progress_ms = now;
+        } else if (now - c->last_progress_ms >= lim->write_stall_timeout_ms) {
+            splice_abort(s, STORE_CAUSE_TIMEOUT, "write stalled");
+            return;
+        }
+    }
+    if ((s->leg[0]->read_eof || s->leg[1]->read_eof) &&
+        now - s->last_rx_ms >= lim->halfclose_timeout_ms)
+        splice_abort(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
+}
+
+static uint64_t splice_tick_ms(const struct relaycfg_limits *lim)
+{
+    uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
+                     ? lim->write_stall_timeout_ms
+                     : lim->halfclose_timeout_ms;
+    t /= 4;
+    if (t < 20)
+        t = 20;
+    if (t > 1000)
+        t = 1000;
+    return t;
+}
+
+/* Both legs present: SPLICED byte to each, early bytes across, start reading. */
+static void splice_start(struct stream *s)
+{
+    static const uint8_t spliced = SPLICE_BYTE;
+    struct relay *r = s->r;
+    uint64_t now = relay_now(r);
+    size_t cap = r->cfg.limits.splice_buffer < SPLICE_RBUF_MAX ? r->cfg.limits.splice_buffer
+                                                               : SPLICE_RBUF_MAX;
+
+    s->state = STREAM_SPLICED;
+    s->paired_ms = now;
+    s->last_rx_ms = now;
+    s->link->streams_total++;
+    r->st.streams_total++;
+    for (int i = 0; i < 2; i++) {
+        struct conn *c = s->leg[i];
+        c->rbuf = malloc(cap);
+        if (c->rbuf == NULL) {
+            splice_abort(s, STORE_CAUSE_ERROR, "out of memory");
+            return;
+        }
+        c->rbuf_cap = cap;
+        c->state = CONN_SPLICED;
+        c->last_progress_ms = now;
+        conn_established(c);
+        uv_timer_stop(&c->timer);
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (splice_write(s, s->leg[i], &spliced, 1) != 0) {
+            splice_abort(s, STORE_CAUSE_RESET, "write failed");
+            return;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        struct conn *c = s->leg[i];
+        size_t n;
+        const uint8_t *p = bq_peek(&c->in, &n);
+        if (n > 0) {
+            s->bytes[i] += n;
+            s->link->bytes[i] += n;
+            r->st.bytes[i] += n;
+            if (splice_write(s, s->leg[1 - i], p, n) != 0) {
+                splice_abort(s, STORE_CAUSE_RESET, "write failed");
+                return;
+            }
+        }
+        bq_consume(&c->in, n);
+        /* From here on this leg reads into rbuf only. */
+        free(c->inmem);
+        c->inmem = NULL;
+        bq_init(&c->in, NULL, 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s->leg[i]->read_eof)
+            splice_forward_eof(s, i);
+        else
+            uv_read_start((uv_stream_t *)&s->leg[i]->tcp, splice_alloc, splice_read);
+        if (s->state != STREAM_SPLICED)
+            return;
+    }
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, splice_tick, splice_tick_ms(&r->cfg.limits),
+                   splice_tick_ms(&r->cfg.limits));
+    log_debug("stream %" PRIu64 " link %s: spliced after %" PRIu64 " ms", s->id, s->link->name,
+              now - s->created_ms);
+}
+
+void splice_present(struct conn *c)
+{
+    struct relay *r = c->r;
+    uint8_t tk[TICKET_LEN];
+    void *owner;
+    struct stream *s;
+    int leg, rc;
+
+    if (bq_len(&c->in) < TICKET_LEN)
+        return;
+    memcpy(tk, bq_peek(&c->in, &(size_t){0}), TICKET_LEN);
+    bq_consume(&c->in, TICKET_LEN);
+    rc = ticket_take(r->tickets, tk, relay_now(r), &owner, &leg);
+    sodium_memzero(tk, sizeof(tk));
+    if (rc != 0) {
+        conn_fail(c, rc == -ETIMEDOUT ? RELAY_FAIL_TICKET_EXPIRED : RELAY_FAIL_TICKET);
+        return;
+    }
+    s = owner;
+    s->ticket_live[leg] = false;
+    if (s->state != STREAM_PENDING || s->leg[leg] != NULL) {
+        conn_fail(c, RELAY_FAIL_TICKET);
+        return;
+    }
+    s->leg[leg] = c;
+    c->stream = s;
+    c->leg = leg;
+    c->state = CONN_WAITING;
+    uv_timer_stop(&c->timer); /* the ticket's expiry bounds the wait now */
+    if (s->leg[1 - leg] != NULL)
+        splice_start(s);
+}
+
+void splice_waiting_eof(struct conn *c)
+{
+    c->read_eof = true;
+}
+
+void splice_leg_closed(struct conn *c)
+{
+    struct stream *s = c->stream;
+
+    if (s == NULL)
+        return;
+    s->leg[c->leg] = NULL;
+    c->stream = NULL;
+    splice_finish(s, STORE_CAUSE_RESET, true);
+}

@@ -1,0 +1,45 @@
+/*
+ * splice — streams (docs/protocol.md §6): the pair of one-time tickets handed
+ * out for an OPEN, the pairing of the two stream legs whichever arrives first,
+ * and the byte splice between them with bounded per-direction buffering,
+ * half-close forwarding, reset propagation, and the half-close and
+ * write-stall timeouts. See docs/internals/relay.md.
+ *
+ * A struct stream is owned by its link's stream list from splice_open until it
+ * finishes (both directions closed, a reset, expiry, revocation); it then
+ * detaches its legs (closing them), writes its accounting row and frees itself
+ * in its timer's close callback. Legs (struct conn) point at their stream
+ * while attached; the connection close path calls splice_leg_closed.
+ */
+#ifndef LR_SPLICE_H
+#define LR_SPLICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "index.h"
+#include "store.h"
+#include "ticket.h"
+
+struct stream;
+
+/* Creates a pending stream of link l opened by side opener (req_id of its
+ * OPEN) with one fresh ticket per side. 0, -ENOSPC (ticket table), -ENOMEM. */
+int splice_open(struct relay *r, struct link *l, int opener, uint32_t req_id, struct stream **out);
+uint64_t splice_stream_id(const struct stream *s);
+/* Copies the ticket of side (for the STREAM message). */
+void splice_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN]);
+/* A stream leg in CONN_TICKET has at least TICKET_LEN bytes in c->in:
+ * present the ticket. Pairs, waits, or fails the connection (§8). */
+void splice_present(struct conn *c);
+/* The waiting leg read EOF before pairing (forwarded once paired). */
+void splice_waiting_eof(struct conn *c);
+/* Close-path hook of a leg: the stream resets the other leg and finishes. */
+void splice_leg_closed(struct conn *c);
+/* Resets both legs and finishes the stream with cause (revocation, shutdown). */
+void splice_abort(struct stream *s, enum store_cause cause, const char *why);
+/* Aborts every stream of link l. */
+void splice_abort_link(struct link *l, enum store_cause cause, const char *why);
+
+#endif

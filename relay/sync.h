@@ -1,0 +1,40 @@
+/*
+ * sync — keeps the link index equal to the registry: a worker polls
+ * PRAGMA data_version every SYNC_POLL_MS through sync's own store handle and,
+ * when another connection (linkctl) committed, loads every link; the loop
+ * thread then applies the snapshot with index_apply. The admin command `sync`
+ * forces a load and answers once it is applied. SQLite never runs on the loop
+ * thread except in sync_load_now (start-up, before the loop runs).
+ *
+ * Owned by struct relay; sync_stop closes its timer, sync_free (after the
+ * loop ended) the store handle.
+ */
+#ifndef LR_SYNC_H
+#define LR_SYNC_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "index.h"
+
+#define SYNC_POLL_MS 300
+
+struct sync;
+
+/* Called on the loop after a forced load was applied: rc 0 or negative,
+ * n the number of links in the index. */
+typedef void (*sync_done_cb)(void *arg, int rc, size_t n);
+
+int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struct index_ops *ops,
+             void *ops_arg, struct sync **out);
+/* Loads and applies synchronously (start-up only). */
+int sync_load_now(struct sync *s);
+/* Starts polling. */
+void sync_start(struct sync *s);
+/* Forces a load; cb runs once it is applied (or failed). -ENOMEM. */
+int sync_request(struct sync *s, sync_done_cb cb, void *arg);
+void sync_stop(struct sync *s);
+void sync_free(struct sync *s);
+
+#endif

@@ -1,0 +1,174 @@
+#include "ticket.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+struct ticket_ent {
+    struct ticket_ent *next;
+    void *owner;
+    uint64_t expires_ms;
+    int leg;
+    uint8_t tk[TICKET_LEN];
+};
+
+struct ticket_table {
+    struct ticket_ent **bucket;
+    size_t nbuckets; /* power of two */
+    size_t count;
+    size_t max;
+};
+
+int ticket_table_new(size_t max_entries, struct ticket_table **out)
+{
+    struct ticket_table *t;
+    size_t n = 16;
+
+    if (max_entries == 0)
+        return -EINVAL;
+    while (n < max_entries && n < ((size_t)1 << 24))
+        n <<= 1;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    t->bucket = calloc(n, sizeof(*t->bucket));
+    if (t->bucket == NULL) {
+        free(t);
+        return -ENOMEM;
+    }
+    t->nbuckets = n;
+    t->max = max_entries;
+    *out = t;
+    return 0;
+}
+
+static void ticket_ent_free(struct ticket_ent *e)
+{
+    sodium_memzero(e, sizeof(*e));
+    free(e);
+}
+
+void ticket_table_free(struct ticket_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct ticket_ent *e = t->bucket[i];
+        while (e != NULL) {
+            struct ticket_ent *next = e->next;
+            ticket_ent_free(e);
+            e = next;
+        }
+    }
+    free(t->bucket);
+    free(t);
+}
+
+size_t ticket_count(const struct ticket_table *t)
+{
+    return t->count;
+}
+
+static size_t ticket_slot(const struct ticket_table *t, const uint8_t tk[TICKET_LEN])
+{
+    uint64_t h;
+
+    memcpy(&h, tk, sizeof(h));
+    return (size_t)(h & (t->nbuckets - 1));
+}
+
+/* The link pointing at the entry holding tk, or NULL. */
+static struct ticket_ent **ticket_find(struct ticket_table *t, const uint8_t tk[TICKET_LEN])
+{
+    struct ticket_ent **pp = &t->bucket[ticket_slot(t, tk)];
+
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        if (sodium_memcmp((*pp)->tk, tk, TICKET_LEN) == 0)
+            return pp;
+    }
+    return NULL;
+}
+
+int ticket_insert(struct ticket_table *t, const uint8_t tk[TICKET_LEN], void *owner, int leg,
+                  uint64_t expires_ms)
+{
+    struct ticket_ent *e;
+    size_t slot;
+
+    if (t->count >= t->max)
+        return -ENOSPC;
+    if (ticket_find(t, tk) != NULL)
+        return -EEXIST;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    memcpy(e->tk, tk, TICKET_LEN);
+    e->owner = owner;
+    e->leg = leg;
+    e->expires_ms = expires_ms;
+    slot = ticket_slot(t, tk);
+    e->next = t->bucket[slot];
+    t->bucket[slot] = e;
+    t->count++;
+    return 0;
+}
+
+int ticket_issue(struct ticket_table *t, void *owner, int leg, uint64_t expires_ms,
+                 uint8_t out[TICKET_LEN])
+{
+    uint8_t tk[TICKET_LEN];
+    int rc;
+
+    /* A collision of 256 random bits does not happen; the loop only keeps the
+     * table's no-duplicates invariant true by construction. */
+    do {
+        randombytes_buf(tk, sizeof(tk));
+        rc = ticket_insert(t, tk, owner, leg, expires_ms);
+    } while (rc == -EEXIST);
+    if (rc == 0)
+        memcpy(out, tk, TICKET_LEN);
+    sodium_memzero(tk, sizeof(tk));
+    return rc;
+}
+
+static void ticket_unlink(struct ticket_table *t, struct ticket_ent **pp)
+{
+    struct ticket_ent *e = *pp;
+
+    *pp = e->next;
+    t->count--;
+    ticket_ent_free(e);
+}
+
+int ticket_take(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms, void **owner,
+                int *leg)
+{
+    struct ticket_ent **pp = ticket_find(t, tk);
+    void *o;
+    int l;
+
+    if (pp == NULL)
+        return -ENOENT;
+    if (now_ms >= (*pp)->expires_ms) {
+        ticket_unlink(t, pp);
+        return -ETIMEDOUT;
+    }
+    o = (*pp)->owner;
+    l = (*pp)->leg;
+    ticket_unlink(t, pp);
+    *owner = o;
+    *leg = l;
+    return 0;
+}
+
+int ticket_revoke(struct ticket_table *t, const uint8_t tk[TICKET_LEN])
+{
+    struct ticket_ent **pp = ticket_find(t, tk);
+
+    if (pp == NULL)
+        return -ENOENT;
+    ticket_unlink(t, pp);
+    return 0;
+}

@@ -1,0 +1,217 @@
+/*
+ * libFuzzer target for common/e2e.c.
+ *
+ * Byte 0 picks a mode:
+ *   even: the rest is raw bytes from a hostile relay leg, fed in pieces to a
+ *         responder and to an initiator session (handshake parser, framing,
+ *         EOF handling);
+ *   odd:  the rest is a program of operations on a pair of honest sessions
+ *         wired back to back, with tampering, dropping and EOF in between
+ *         (state machine, record layer, bounds). Invariants checked: what a
+ *         side delivers is always a prefix of what the peer sent, and a clean
+ *         FINAL means all of it arrived.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "e2e.h"
+
+struct fz_side {
+    struct e2e s;
+    uint64_t sent;      /* data bytes accepted by e2e_send */
+    uint64_t got;       /* data bytes delivered */
+    int finals, errors; /* events seen */
+};
+
+static uint8_t a_priv[32], a_pub[32], b_priv[32], b_pub[32];
+static const uint8_t link_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+/* The byte at stream position i of a side's plaintext; sides differ. */
+static uint8_t pattern(int who, uint64_t i)
+{
+    return (uint8_t)(i * 131u + (uint64_t)who * 7u + (i >> 9));
+}
+
+static void events(struct fz_side *x)
+{
+    struct e2e_event ev;
+
+    while (e2e_next_event(&x->s, &ev) == 1) {
+        if (ev.type == E2E_EV_PEER_FINAL)
+            x->finals++;
+        if (ev.type == E2E_EV_ERROR)
+            x->errors++;
+    }
+}
+
+static void deliver(struct fz_side *x, int peer)
+{
+    size_t n;
+    const uint8_t *p = e2e_plain_peek(&x->s, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != pattern(peer, x->got + i))
+            abort(); /* delivered something the peer never sent */
+    }
+    if (n > 0 && e2e_plain_consume(&x->s, n) == 0)
+        x->got += n;
+}
+
+static void send_n(struct fz_side *x, int who, size_t n)
+{
+    uint8_t buf[40000];
+    size_t acc = 0;
+
+    if (n > sizeof(buf))
+        n = sizeof(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = pattern(who, x->sent + i);
+    if (e2e_send(&x->s, buf, n, &acc) == 0)
+        x->sent += acc;
+}
+
+/* Moves up to max bytes from one side's output to the other's input; with
+ * flip, one bit of the first byte moved is flipped; with drop, the first byte
+ * is dropped. */
+static void wire(struct fz_side *from, struct fz_side *to, size_t max, int flip, int drop)
+{
+    uint8_t tmp[E2E_OUT_CAP];
+    size_t n, took = 0;
+    const uint8_t *p = e2e_out_peek(&from->s, &n);
+
+    if (n > max)
+        n = max;
+    if (n == 0)
+        return;
+    if (drop) {
+        (void)e2e_out_consume(&from->s, 1);
+        return;
+    }
+    memcpy(tmp, p, n);
+    if (flip)
+        tmp[0] ^= (uint8_t)(1u << (flip & 7));
+    (void)e2e_feed(&to->s, tmp, n, &took);
+    (void)e2e_out_consume(&from->s, took);
+}
+
+static void run_program(const uint8_t *d, size_t n)
+{
+    static struct fz_side a, b;
+    struct fz_side *x[2] = {&a, &b};
+    int eof[2] = {0, 0}, dirty = 0;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    if (e2e_init(&a.s, E2E_INITIATOR, a_priv, b_pub, link_id, 42) != 0 ||
+        e2e_init(&b.s, E2E_RESPONDER, b_priv, a_pub, link_id, 42) != 0)
+        abort();
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        int who = d[i] & 1, op = (d[i] >> 1) % 10;
+        size_t arg = (size_t)d[i + 1] * 157u + 1u;
+        struct fz_side *me = x[who], *peer = x[!who];
+
+        switch (op) {
+        case 0:
+            send_n(me, who, arg);
+            break;
+        case 1:
+        case 2:
+            wire(me, peer, op == 1 ? arg : SIZE_MAX, 0, 0);
+            break;
+        case 3:
+            deliver(me, !who);
+            break;
+        case 4:
+            (void)e2e_shutdown(&me->s);
+            break;
+        case 5:
+            (void)e2e_reset(&me->s, (uint8_t)(1 + d[i + 1] % 4), "fuzz");
+            break;
+        case 6:
+            wire(me, peer, arg, 1 + (d[i + 1] & 7), 0);
+            dirty = 1;
+            break;
+        case 7:
+            wire(me, peer, arg, 0, 1);
+            dirty = 1;
+            break;
+        case 8:
+            e2e_eof(&peer->s);
+            eof[!who] = 1;
+            break;
+        default:
+            (void)e2e_set_rekey_interval(&me->s, 1 + d[i + 1] % 3);
+            break;
+        }
+        events(&a);
+        events(&b);
+    }
+    /* A clean FINAL on an untampered wire means every byte arrived. */
+    for (int k = 0; k < 2; k++) {
+        if (x[k]->finals > 0 && x[k]->errors == 0 && !dirty && x[k]->got != x[!k]->sent)
+            abort();
+        if (x[k]->finals > 1)
+            abort();
+    }
+    (void)eof;
+    e2e_done(&a.s);
+    e2e_done(&b.s);
+}
+
+static void run_raw(const uint8_t *d, size_t n)
+{
+    static struct e2e s;
+    struct e2e_event ev;
+    size_t took, plen;
+
+    for (int role = 0; role < 2; role++) {
+        if (role == 0 && e2e_init(&s, E2E_RESPONDER, b_priv, a_pub, link_id, 42) != 0)
+            abort();
+        if (role == 1 && e2e_init(&s, E2E_INITIATOR, a_priv, b_pub, link_id, 42) != 0)
+            abort();
+        for (size_t off = 0; off < n;) {
+            size_t k = 1 + (d[off] % 64);
+            if (k > n - off)
+                k = n - off;
+            if (e2e_feed(&s, d + off, k, &took) != 0)
+                break;
+            off += k;
+            (void)e2e_plain_peek(&s, &plen);
+            if (plen > 0)
+                abort(); /* nothing authenticates without the keys */
+        }
+        e2e_eof(&s);
+        while (e2e_next_event(&s, &ev) == 1)
+            if (ev.type != E2E_EV_ERROR)
+                abort();
+        e2e_done(&s);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+
+    if (!ready) {
+        uint8_t seed[32];
+        if (sodium_init() < 0)
+            abort();
+        memset(seed, 'a', sizeof(seed));
+        crypto_box_seed_keypair(a_pub, a_priv, seed);
+        memset(seed, 'b', sizeof(seed));
+        crypto_box_seed_keypair(b_pub, b_priv, seed);
+        ready = 1;
+    }
+    if (size == 0)
+        return 0;
+    if (data[0] & 1)
+        run_program(data + 1, size - 1);
+    else
+        run_raw(data + 1, size - 1);
+    return 0;
+}

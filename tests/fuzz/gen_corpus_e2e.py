@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""Writes the seed corpus of fuzz_e2e (tests/fuzz/corpus/e2e/). Deterministic.
+
+Mode byte odd = operation program on a pair of sessions: each op is two bytes,
+(op << 1 | side, arg), ops as in fuzz_e2e.c: 0 send, 1 wire part, 2 wire all,
+3 deliver, 4 shutdown, 5 reset, 6 tamper, 7 drop, 8 eof, 9 rekey interval.
+Mode byte even = raw bytes for a session fed by a hostile relay.
+"""
+import os
+
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "e2e")
+os.makedirs(here, exist_ok=True)
+
+A, B = 0, 1
+
+
+def op(o, side, arg=0):
+    return bytes([(o << 1) | side, arg & 0xFF])
+
+
+HS = op(2, A) + op(2, B) + op(2, A)  # msg1, msg2 + header, header
+seeds = {
+    "handshake": HS,
+    "roundtrip": HS + op(0, A, 200) + op(2, A) + op(3, B) + op(0, B, 50) + op(2, B) + op(3, A),
+    "half_close": HS + op(0, A, 10) + op(4, A) + op(2, A) + op(3, B) + op(0, B, 9) + op(4, B)
+    + op(2, B) + op(3, A),
+    "reset": HS + op(0, A, 30) + op(5, A, 0) + op(2, A) + op(3, B),
+    "reset_early": op(5, B, 1) + HS + op(3, A),
+    "tamper": HS + op(0, A, 100) + op(6, A, 3) + op(2, A) + op(3, B),
+    "drop": HS + op(0, A, 100) + op(7, A) + op(2, A) + op(3, B),
+    "truncate": HS + op(0, A, 255) + op(1, A, 40) + op(8, A) + op(3, B),
+    "rekey": op(9, A, 0) + op(9, B, 0) + HS + op(0, A, 255) + op(2, A) + op(3, B) + op(0, A, 255)
+    + op(2, A) + op(3, B) + op(4, A) + op(2, A) + op(3, B),
+    "backpressure": HS + (op(0, A, 255) + op(2, A)) * 6 + op(3, B) + op(2, A) + op(3, B),
+}
+for name, body in seeds.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(b"\x01" + body)
+# Raw mode: a well-framed but unauthenticated handshake message, garbage, a
+# zero-length frame, an oversized length.
+raw = {
+    "raw_hs": b"\x00" + b"\x00\x33" + bytes(range(0x33)),
+    "raw_zero": b"\x00" + b"\x00\x00",
+    "raw_big": b"\x00" + b"\xff\xff" + b"x" * 10,
+    "raw_garbage": b"\x00" + bytes((i * 37) & 0xFF for i in range(300)),
+}
+for name, body in raw.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(body)

@@ -1,0 +1,342 @@
+"""Shared fixture for the linkagent integration tests (not a test itself).
+
+Builds on lrharness (a real linkrelay + linkctl in a temporary state
+directory). Adds: linkagent processes (started from the two enrollment tokens
+of `linkctl link add`, or from a config file), local endpoint servers (echo,
+sink, half-close replier) in threads of the test process, and helpers. Every
+process started here is stopped by PID in close(), called from finally.
+"""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import lrharness as h
+
+BUILD = h.BUILD
+AGENT = os.path.join(BUILD, "agent", "linkagent")
+MIB = 1024 * 1024
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fixed_port_relay(limits=None, log_level="info", port=None):
+    """A Relay whose config listens on a fixed port (so a restart keeps it)."""
+    r = h.Relay(limits=limits, log_level=log_level)
+    port = port or free_port()
+    conf = os.path.join(r.dir, "linkrelay.conf")
+    with open(conf) as f:
+        text = f.read()
+    text = text.replace("listen = 127.0.0.1:0", "listen = 127.0.0.1:%d" % port)
+    with open(conf, "w") as f:
+        f.write(text)
+    return r
+
+
+class Agent:
+    """One linkagent process; its stderr goes to a log file."""
+
+    def __init__(self, name, args, tmpdir):
+        self.name = name
+        self.args = [AGENT] + list(args)
+        self.logpath = os.path.join(tmpdir, "agent-%s.log" % name)
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
+        return self
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def count(self, text):
+        return self.log().count(text)
+
+    def wait_log(self, text, n=1, timeout=10):
+        return h.wait_for(lambda: self.count(text) >= n, timeout=timeout)
+
+    def send_signal(self, sig):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "timeout"
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            self.logf.close()
+
+
+class Server:
+    """A TCP server in threads of the test process. mode:
+    echo     echoes everything, shuts down its write side after EOF;
+    digest   reads to EOF, then answers the SHA-256 of what it read and the
+             count as text, then closes (tests half-close);
+    hold     records what arrives and does not answer; push() sends to the
+             newest open connection (for the immediate policy's cable).
+    Records per connection how it ended: "eof", "reset" or "dropped" (we
+    reset it). Threads poll with short timeouts, because closing a socket
+    another thread is blocked on does not tear the connection down."""
+
+    def __init__(self, mode="echo", port=0):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(512)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.ends = []
+        self.accepted = 0
+        self.received = bytearray()
+        self.live = []
+        self.lock = threading.Lock()
+        self.closed = False
+        self.drop_gen = 0  # bump to reset every connection open now
+        self.paused = False  # True: connections are not read (a stalled device)
+        self.listening = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            with self.lock:
+                self.accepted += 1
+            threading.Thread(target=self._serve, args=(c, self.drop_gen), daemon=True).start()
+        self.sock.close()
+        self.listening = False
+
+    def push(self, data):
+        """Sends data on the newest open connection; False if there is none."""
+        with self.lock:
+            c = self.live[-1] if self.live else None
+        if c is None:
+            return False
+        try:
+            c.sendall(data)
+        except OSError:
+            return False
+        return True
+
+    def _serve(self, c, gen):
+        with self.lock:
+            self.live.append(c)
+        hsh = hashlib.sha256()
+        n = 0
+        end = "eof"
+        c.settimeout(0.1)
+        try:
+            while True:
+                if self.drop_gen != gen or self.closed:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    end = "dropped"
+                    break
+                if self.paused:
+                    time.sleep(0.05)
+                    continue
+                try:
+                    d = c.recv(262144)
+                except socket.timeout:
+                    continue
+                if not d:
+                    break
+                n += len(d)
+                if self.mode == "digest":
+                    hsh.update(d)
+                elif self.mode == "hold":
+                    with self.lock:
+                        self.received += d
+                else:
+                    c.settimeout(None)
+                    c.sendall(d)
+                    c.settimeout(0.1)
+            if end == "eof":
+                if self.mode == "digest":
+                    c.sendall(("%s %d\n" % (hsh.hexdigest(), n)).encode())
+                c.shutdown(socket.SHUT_WR)
+        except ConnectionResetError:
+            end = "reset"
+        except OSError:
+            end = "error"
+        with self.lock:
+            self.ends.append(end)
+            self.live.remove(c)
+        try:
+            c.close()
+        except OSError:
+            pass
+
+    def drop_all(self):
+        """Resets every open connection (a device restarting)."""
+        self.drop_gen += 1
+
+    def close(self):
+        """Stops listening and resets what is open; returns once the port is closed."""
+        self.closed = True
+        self.thread.join(5)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_close(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def roundtrip(port, data, timeout=60):
+    """Sends data through localhost:port, shuts the write side, reads to EOF.
+    Returns (bytes received, how it ended: "eof" / "reset" / "timeout")."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    got = bytearray()
+    err = []
+
+    def send():
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    end = "eof"
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got += d
+    except ConnectionResetError:
+        end = "reset"
+    except socket.timeout:
+        end = "timeout"
+    t.join(5)
+    s.close()
+    return bytes(got), end
+
+
+class Rig:
+    """A relay, one link, two agents: side a listens, side b connects to a
+    local server. Use as a context; everything is cleaned up on exit."""
+
+    def __init__(self, limits=None, fixed_port=False, relay_log="info"):
+        self.tmp = tempfile.mkdtemp(prefix="lragent.")
+        self.relay = (fixed_port_relay(limits, relay_log) if fixed_port
+                      else h.Relay(limits=limits, log_level=relay_log))
+        self.agents = []
+        self.servers = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def start_relay(self):
+        self.relay.start()
+        return self.relay
+
+    def link(self, name="lnk", *args):
+        out = self.relay.ctl_json("link", "add", name, *args)
+        return out
+
+    def agent(self, name, token, *args, relay=True):
+        extra = ["--relay", self.relay.addr] if relay else []
+        a = Agent(name, ["--token", token] + extra + list(args), self.tmp)
+        self.agents.append(a)
+        return a.start()
+
+    def agent_args(self, name, args):
+        a = Agent(name, args, self.tmp)
+        self.agents.append(a)
+        return a.start()
+
+    def server(self, mode="echo", port=0):
+        s = Server(mode, port)
+        self.servers.append(s)
+        return s
+
+    def pair(self, mode="echo", a_args=(), b_args=(), name="lnk"):
+        """Link + connect-side agent (b) + listen-side agent (a); waits until
+        both are online. Returns (listen port, server)."""
+        out = self.link(name)
+        srv = self.server(mode)
+        lport = free_port()
+        self.b = self.agent("b", out["tokens"]["b"], "--connect", "127.0.0.1:%d" % srv.port,
+                            *b_args)
+        self.a = self.agent("a", out["tokens"]["a"], "--listen", "127.0.0.1:%d" % lport, *a_args)
+        self.tokens = out["tokens"]
+        ok = self.a.wait_log("online via relay") and self.b.wait_log("online via relay")
+        if not ok:
+            raise RuntimeError("agents did not come online:\n" + self.a.log() + self.b.log()
+                               + self.relay.log())
+        h.wait_for(lambda: "peer online" in self.a.log() or "peer online" in self.b.log()
+                   or self.a.log().count("peer online") > 0, timeout=5)
+        return lport, srv
+
+    def dump(self):
+        for a in self.agents:
+            print("---- agent %s log (tail)" % a.name)
+            print(a.log()[-3000:])
+        print("---- relay log (tail)")
+        print(self.relay.log()[-3000:])
+
+    def close(self):
+        for a in self.agents:
+            try:
+                a.kill()
+            except Exception:
+                pass
+        for s in self.servers:
+            s.close()
+        self.relay.close()
+        if os.environ.get("LR_KEEP_TMP"):
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,297 @@
+"""Shared fixture for the relay integration tests (not a test itself).
+
+Relay starts a real linkrelay on 127.0.0.1 with a kernel-chosen port in a
+temporary state directory, provisions links with the real linkctl, talks to the
+admin socket, and runs tests/tools/lr_testpeer. Everything it starts is
+stopped by PID and the directory removed in close(), which the tests call from
+finally blocks (also on failure).
+"""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD = os.environ.get("LR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+RELAY = os.path.join(BUILD, "relay", "linkrelay")
+LINKCTL = os.path.join(BUILD, "relay", "linkctl")
+PEER = os.path.join(BUILD, "tests", "lr_testpeer")
+
+# Short timers so the tests run in seconds; each test overrides what it needs.
+FAST_LIMITS = {
+    "handshake_timeout": "2s",
+    "keepalive": "1s",
+    "dead_after": "3s",
+    "ticket_expiry": "2s",
+    "halfclose_timeout": "5s",
+    "write_stall_timeout": "3s",
+}
+
+
+def b32(data):
+    return base64.b32encode(data).decode().lower().rstrip("=")
+
+
+def pub_text(raw):
+    """lrpub1 text of a raw 32-byte key (docs/protocol.md §2)."""
+    check = hashlib.sha256(b"lrpub1" + raw).digest()[:4]
+    return "lrpub1" + b32(raw + check)
+
+
+def b32dec(text):
+    text = text.upper()
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def pub_raw(text):
+    assert text.startswith("lrpub1")
+    return b32dec(text[6:])[:32]
+
+
+def priv_raw(text):
+    assert text.startswith("lrkey1")
+    return b32dec(text[6:])[:32]
+
+
+class Relay:
+    def __init__(self, limits=None, extra_relay=None, log_level="info", fast=True, nofile=None):
+        self.dir = tempfile.mkdtemp(prefix="lrtest.")
+        self.proc = None
+        self.peers = []
+        self.logf = None
+        self.nofile = nofile
+        lim = dict(FAST_LIMITS) if fast else {}
+        lim.update(limits or {})
+        self.limits = lim
+        with open(os.path.join(self.dir, "linkrelay.conf"), "w") as f:
+            f.write("[relay]\nlisten = 127.0.0.1:0\nlog_level = %s\n" % log_level)
+            for k, v in (extra_relay or {}).items():
+                f.write("%s = %s\n" % (k, v))
+            f.write("[limits]\n")
+            for k, v in lim.items():
+                f.write("%s = %s\n" % (k, v))
+        self.sock = os.path.join(self.dir, "admin.sock")
+
+    # ---- process ----
+    def start(self, extra_args=()):
+        ready = os.path.join(self.dir, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.logpath = os.path.join(self.dir, "relay.log")
+        self.logf = open(self.logpath, "ab")
+        pre = None
+        if self.nofile is not None:
+            import resource
+            soft, hard = self.nofile
+            pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.proc = subprocess.Popen(
+            [RELAY, "--state-dir", self.dir, "--ready-file", ready] + list(extra_args),
+            stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre)
+        deadline = time.time() + 10
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None:
+                raise RuntimeError("linkrelay exited early:\n" + self.log())
+            if time.time() > deadline:
+                raise RuntimeError("linkrelay did not become ready:\n" + self.log())
+            time.sleep(0.02)
+        with open(ready) as f:
+            self.addr = f.readline().strip()
+        self.host, port = self.addr.rsplit(":", 1)
+        self.port = int(port)
+        info = self.ctl_json("relay", "info")
+        self.relay_pub = info["relay_key"]
+        self.key_id = info["relay_key_id"]
+        return self
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stops the relay; returns its exit status."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if m in self.log():
+                print(self.log()[-6000:])
+                raise AssertionError("sanitizer report in the relay log")
+        return rc
+
+    def close(self):
+        """Stops everything; raises if the relay did not stop cleanly or a
+        sanitizer reported anything (so every test checks that too)."""
+        for p in self.peers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        rc = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = "hung"
+        self.proc = None
+        log = self.log()
+        if self.logf:
+            self.logf.close()
+        if os.environ.get("LR_KEEP_TMP"):
+            print("kept", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        bad = [m for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                           "handle still open") if m in log]
+        if bad or rc not in (None, 0):
+            print(log[-6000:])
+            raise AssertionError("relay did not stop cleanly (exit %s, %s)" % (rc, bad))
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    # ---- admin ----
+    def admin(self, cmd):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(self.sock)
+        s.sendall(cmd.encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return json.loads(data)
+
+    def status(self):
+        return self.admin("status")
+
+    # ---- linkctl ----
+    def ctl(self, *args, check=True):
+        r = subprocess.run([LINKCTL, "--state-dir", self.dir] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise RuntimeError("linkctl %s failed: %s" % (args, r.stderr))
+        return r
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl("--json", *args).stdout)
+
+    def add_link(self, name):
+        """A link with keys made here; returns dict(id, a, b, a_pub, b_pub)."""
+        a = keygen()
+        b = keygen()
+        out = self.ctl_json("link", "add", name, "--a-key", a[1], "--b-key", b[1])
+        return {"id": out["id"], "name": name, "a": a[0], "b": b[0], "a_pub": a[1],
+                "b_pub": b[1]}
+
+    # ---- lr_testpeer ----
+    def peer_args(self, link, side_keys=True, relay_pub=None, key_id=None):
+        args = ["--relay", self.addr, "--relay-pub", relay_pub or self.relay_pub,
+                "--key-id", str(self.key_id if key_id is None else key_id),
+                "--link", link["id"]]
+        if side_keys:
+            args += ["--a-key", link["a"], "--b-key", link["b"]]
+        return args
+
+    def peer(self, link, cmd, *args, timeout=900, **kw):
+        """Runs lr_testpeer to completion; returns (rc, dict of its key=value output)."""
+        r = subprocess.run([PEER] + self.peer_args(link, **kw) + [cmd] + list(args),
+                           capture_output=True, text=True, timeout=timeout)
+        return r.returncode, parse_kv(r.stdout), r.stdout + r.stderr
+
+    def peer_bg(self, link, cmd, *args, **kw):
+        p = subprocess.Popen([PEER] + self.peer_args(link, **kw) + [cmd] + list(args),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.peers.append(p)
+        return p
+
+
+def keygen():
+    out = subprocess.run([PEER, "keygen"], capture_output=True, text=True, check=True).stdout
+    priv, pub = out.split()
+    return priv, pub
+
+
+def parse_kv(text):
+    d = {}
+    for line in text.splitlines():
+        for tok in line.split():
+            if "=" in tok:
+                k, v = tok.split("=", 1)
+                d[k] = v
+    return d
+
+
+def wait_for(pred, timeout=5.0, step=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class Reader:
+    """Collects (time, line) from a background process's stdout."""
+
+    def __init__(self, proc):
+        import threading
+        self.lines = []
+        self.t = threading.Thread(target=self.run, args=(proc,), daemon=True)
+        self.t.start()
+
+    def run(self, proc):
+        for line in proc.stdout:
+            self.lines.append((time.time(), line.strip()))
+
+    def find(self, prefix):
+        for t, l in self.lines:
+            if l.startswith(prefix):
+                return t, l
+        return None
+
+    def text(self):
+        return "\n".join(l for _, l in self.lines)
+
+
+class Checks:
+    """Collects named checks; prints each; fails the test at the end."""
+
+    def __init__(self):
+        self.failed = []
+
+    def check(self, name, ok, detail=""):
+        print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+        if not ok:
+            self.failed.append(name)
+        return ok
+
+    def done(self):
+        if self.failed:
+            print("FAILED: " + ", ".join(self.failed))
+            return 1
+        print("all checks passed")
+        return 0

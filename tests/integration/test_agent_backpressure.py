@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""linkagent backpressure end to end: a device that stops reading stops the
+client, and nothing in between grows without bound.
+  - the server behind side b does not read; a client pushes up to 200 MiB
+    into side a: after a few seconds the client is blocked having sent only
+    what the socket, agent and relay buffers hold, and the agents' and the
+    relay's memory stayed flat;
+  - the server reads again: everything arrives, SHA-256 intact.
+"""
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+import agentharness as ah
+import lrharness as h
+
+TOTAL = 200 * ah.MIB
+
+
+def main():
+    c = h.Checks()
+    # The relay resets a direction that cannot write for write_stall_timeout;
+    # the stall here is longer than the fast test default.
+    rig = ah.Rig(limits={"write_stall_timeout": "60s"})
+    try:
+        r = rig.start_relay()
+        lport, srv = rig.pair("digest")
+        base = {n: ah.rss_kib(p) for n, p in (("a", rig.a.proc.pid), ("b", rig.b.proc.pid),
+                                               ("relay", r.proc.pid))}
+        srv.paused = True
+        block = os.urandom(ah.MIB)
+        digest = hashlib.sha256()
+        for _ in range(TOTAL // ah.MIB):
+            digest.update(block)
+        sent = [0]
+        s = socket.create_connection(("127.0.0.1", lport), timeout=60)
+
+        def push():
+            try:
+                for _ in range(TOTAL // ah.MIB):
+                    s.sendall(block)
+                    sent[0] += len(block)
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=push, daemon=True)
+        t.start()
+        time.sleep(4)
+        stuck_at = sent[0]
+        time.sleep(1)
+        c.check("client is blocked while the device does not read",
+                sent[0] == stuck_at and sent[0] < 64 * ah.MIB, "%d MiB" % (sent[0] // ah.MIB))
+        grow = {n: ah.rss_kib(p) - base[n] for n, p in
+                (("a", rig.a.proc.pid), ("b", rig.b.proc.pid), ("relay", r.proc.pid))}
+        print("memory growth KiB:", grow)
+        c.check("agents' memory stays bounded (< 16 MiB growth)",
+                grow["a"] < 16384 and grow["b"] < 16384, grow)
+        c.check("relay's memory stays bounded (< 16 MiB growth)", grow["relay"] < 16384, grow)
+        srv.paused = False
+        t.join(120)
+        c.check("client sent everything once the device reads", sent[0] == TOTAL, sent[0])
+        reply = b""
+        while not reply.endswith(b"\n"):
+            d = s.recv(1000)
+            if not d:
+                break
+            reply += d
+        s.close()
+        want = ("%s %d\n" % (digest.hexdigest(), TOTAL)).encode()
+        c.check("all 200 MiB arrived intact", reply == want, reply)
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

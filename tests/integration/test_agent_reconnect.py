@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""linkagent and a relay that dies:
+  - kill -9 of the relay while a stream is open: the local connection at the
+    listen side ends in a reset (never a clean close: the data was cut);
+  - the agents keep dialling (with backoff) and, once the relay is back on
+    the same address, reconnect alone; a new stream works within seconds;
+  - a frozen relay (SIGSTOP) is detected as dead by the keepalive within
+    dead_after, the agents reconnect after SIGCONT;
+  - the attempts while the relay is down are spaced (no hot loop).
+"""
+import os
+import signal
+import socket
+import sys
+import time
+
+import agentharness as ah
+import lrharness as h
+
+
+def works(lport):
+    data = os.urandom(200000)
+    try:
+        got, end = ah.roundtrip(lport, data, timeout=5)
+    except OSError:
+        return False
+    return got == data and end == "eof"
+
+
+def main():
+    c = h.Checks()
+    rig = ah.Rig(fixed_port=True)
+    try:
+        r = rig.start_relay()
+        lport, srv = rig.pair("echo")
+        c.check("stream works before the kill", works(lport))
+
+        # A stream in flight when the relay dies.
+        s = socket.create_connection(("127.0.0.1", lport), timeout=15)
+        s.sendall(b"z" * 50000)
+        got = 0
+        while got < 50000:
+            got += len(s.recv(65536))
+        r.proc.kill()
+        r.proc.wait()
+        r.proc = None
+        end = "eof"
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            end = "reset"
+        except socket.timeout:
+            end = "timeout"
+        s.close()
+        c.check("stream open at the kill ends in a reset", end == "reset", end)
+        c.check("agent a logs the lost control connection",
+                rig.a.wait_log("control connection lost", timeout=5))
+        time.sleep(3)
+        attempts = rig.a.count("connect failed")
+        c.check("retries while the relay is down, spaced (no hot loop)",
+                1 <= attempts <= 8, attempts)
+        c.check("refused is named", "refused" in rig.a.log())
+
+        # Restart on the same address; the agents come back alone.
+        n_online_a, n_online_b = rig.a.count("online via relay"), rig.b.count("online via relay")
+        t0 = time.time()
+        r.start()
+        ok = h.wait_for(lambda: rig.a.count("online via relay") > n_online_a
+                        and rig.b.count("online via relay") > n_online_b, timeout=15)
+        c.check("both agents reconnect after the restart", ok)
+        ok = h.wait_for(lambda: works(lport), timeout=10, step=0.2)
+        took = time.time() - t0
+        c.check("a new stream works within a few seconds of the restart", ok and took < 12,
+                "%.1f s" % took)
+
+        # Frozen relay: keepalive notices.
+        r.proc.send_signal(signal.SIGSTOP)
+        try:
+            dead = rig.a.wait_log("relay dead", timeout=10)
+        finally:
+            r.proc.send_signal(signal.SIGCONT)
+        c.check("frozen relay detected as dead by the keepalive", dead)
+        n_online_a = rig.a.count("online via relay")
+        ok = h.wait_for(lambda: rig.a.count("online via relay") > n_online_a, timeout=20)
+        c.check("agent a back online after SIGCONT", ok)
+        ok = h.wait_for(lambda: works(lport), timeout=15, step=0.3)
+        c.check("streams work again after the freeze", ok)
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

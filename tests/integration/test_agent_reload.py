@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""linkagent --config with several links, and SIGHUP reload:
+  - an agent serves every [link] of its file;
+  - SIGHUP with one link removed, one added and one unchanged: the removed
+    link's listener closes, the new one works, and a stream open on the
+    unchanged link keeps working across the reload;
+  - a changed link (new listen port) is restarted on the new port;
+  - a broken file on reload is refused with a message; the running
+    configuration stays.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import agentharness as ah
+import lrharness as h
+
+
+def keygen(tmp, name):
+    path = os.path.join(tmp, name + ".key")
+    out = subprocess.run([ah.AGENT, "keygen", "--out", path], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    return path, out
+
+
+def write_conf(path, r, links):
+    """links: list of (name, key_file, link_id, side, peer_pub, role line)."""
+    with open(path + ".tmp", "w") as f:
+        f.write("[agent]\nrelay = %s\nrelay_key = %s\nrelay_key_id = %d\n"
+                "backoff_min = 200ms\nbackoff_max = 2s\n" % (r.addr, r.relay_pub, r.key_id))
+        for name, kf, lid, side, peer, role in links:
+            f.write("\n[link %s]\nkey_file = %s\nlink_id = %s\nside = %s\npeer_key = %s\n%s\n"
+                    % (name, kf, lid, side, peer, role))
+    os.rename(path + ".tmp", path)
+
+
+def works(port):
+    data = os.urandom(100000)
+    try:
+        got, end = ah.roundtrip(port, data, timeout=5)
+    except OSError:
+        return False
+    return got == data and end == "eof"
+
+
+def refused(port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    except ConnectionRefusedError:
+        return True
+    s.close()
+    return False
+
+
+def main():
+    c = h.Checks()
+    rig = ah.Rig()
+    try:
+        r = rig.start_relay()
+        srv = rig.server("echo")
+        links = {}
+        for n in ("l1", "l2", "l3"):
+            ak, ap = keygen(rig.tmp, n + "a")
+            bk, bp = keygen(rig.tmp, n + "b")
+            out = r.ctl_json("link", "add", n, "--a-key", ap, "--b-key", bp)
+            links[n] = dict(id=out["id"], ak=ak, ap=ap, bk=bk, bp=bp, port=ah.free_port())
+
+        def a_entry(n, port=None):
+            L = links[n]
+            return (n, L["ak"], L["id"], "a", L["bp"],
+                    "listen = 127.0.0.1:%d" % (port or L["port"]))
+
+        def b_entry(n):
+            L = links[n]
+            return (n, L["bk"], L["id"], "b", L["ap"], "connect = 127.0.0.1:%d" % srv.port)
+
+        aconf, bconf = os.path.join(rig.tmp, "a.conf"), os.path.join(rig.tmp, "b.conf")
+        write_conf(aconf, r, [a_entry("l1"), a_entry("l2")])
+        write_conf(bconf, r, [b_entry("l1"), b_entry("l2"), b_entry("l3")])
+        b = rig.agent_args("b", ["--config", bconf])
+        a = rig.agent_args("a", ["--config", aconf])
+        c.check("both links online on the listen side", a.wait_log("online via relay", n=2))
+        c.check("all three online on the connect side", b.wait_log("online via relay", n=3))
+        c.check("link l1 works", h.wait_for(lambda: works(links["l1"]["port"]), timeout=5))
+        c.check("link l2 works", works(links["l2"]["port"]))
+
+        # A stream that stays open across the reload.
+        s = socket.create_connection(("127.0.0.1", links["l1"]["port"]), timeout=10)
+        s.sendall(b"before")
+        c.check("open stream echoes", s.recv(100) == b"before")
+
+        write_conf(aconf, r, [a_entry("l1"), a_entry("l3")])
+        a.send_signal(signal.SIGHUP)
+        c.check("reload reported", a.wait_log("1 link(s) kept, 1 started, 1 stopped"),
+                a.log()[-600:])
+        c.check("removed link's listener is closed",
+                h.wait_for(lambda: refused(links["l2"]["port"]), timeout=5))
+        c.check("added link works",
+                h.wait_for(lambda: works(links["l3"]["port"]), timeout=10, step=0.2))
+        s.sendall(b"after")
+        c.check("stream on the unchanged link survived the reload", s.recv(100) == b"after")
+        s.shutdown(socket.SHUT_WR)
+        c.check("and ends cleanly", s.recv(100) == b"")
+        s.close()
+
+        # A changed link moves to its new port.
+        newport = ah.free_port()
+        write_conf(aconf, r, [a_entry("l1"), a_entry("l3", newport)])
+        a.send_signal(signal.SIGHUP)
+        c.check("changed link restarted", a.wait_log("link l3 changed"))
+        c.check("old port closed", h.wait_for(lambda: refused(links["l3"]["port"]), timeout=5))
+        c.check("new port works", h.wait_for(lambda: works(newport), timeout=10, step=0.2))
+
+        # A broken file keeps the running configuration.
+        with open(aconf, "w") as f:
+            f.write("[agent]\nthis is not valid\n")
+        a.send_signal(signal.SIGHUP)
+        c.check("broken file refused with a message",
+                a.wait_log("reload failed, keeping the running configuration"))
+        c.check("still serving after the failed reload", works(links["l1"]["port"]))
+        c.check("agent a stops with 0", a.stop() == 0)
+        c.check("agent b stops with 0", b.stop() == 0)
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

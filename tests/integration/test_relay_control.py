@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""linkrelay control sessions and operations (docs/protocol.md §4, §5;
+/work/ADMIN_AND_STORE.md): WELCOME fields, ADDRS, PEER online/offline, PING ->
+PONG with the nonce, relay PINGs after keepalive, dead peer closed with CLOSE
+timeout after dead_after, newest session wins (CLOSE replaced, no PEER
+flapping), OPEN with the peer offline (OPEN_FAIL peer_offline), protocol
+errors after authentication (CLOSE protocol), the admin socket (mode 0600,
+status/links/sync/unknown), SIGHUP reload (kept on error), --check, flags over
+the config file.
+"""
+import os
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+import lrharness as h
+import lrproto as p
+
+
+def main():
+    c = h.Checks()
+    r = h.Relay(extra_relay={"advertise": "relay.example.net:7700"},
+                limits={"keepalive": "1s", "dead_after": "3s", "max_streams_per_link": "100"})
+    try:
+        r.start()
+        link = r.add_link("ctl")
+        h.wait_for(lambda: r.admin("links")["links"])
+        st = os.stat(r.sock)
+        c.check("admin socket mode 0600", stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode))
+
+        sa = p.Session(r, link, 0)
+        w = sa.welcome
+        ka, da, online, ms = struct.unpack(">HHBH", w[1:8])
+        c.check("WELCOME: keepalive 1, dead_after 3, peer offline, max_streams 100",
+                w[0] == 1 and (ka, da, online, ms) == (1, 3, 0, 100), w.hex())
+        ad = sa.recv()
+        c.check("ADDRS with the advertised address", ad == b"\x06\x01\x16relay.example.net:7700",
+                ad)
+        sa.open(5)
+        of = sa.expect(0x04)
+        c.check("OPEN with peer offline: OPEN_FAIL peer_offline",
+                of == b"\x04" + struct.pack(">I", 5) + b"\x01", of.hex())
+        sb = p.Session(r, link, 1)
+        c.check("b's WELCOME says peer online", sb.welcome[5] == 1)
+        c.check("a told PEER online", sa.expect(0x02) == b"\x02\x01")
+        sa.send(b"\x10" + struct.pack(">Q", 0x1122334455667788))
+        c.check("PING answered with PONG, same nonce",
+                sa.expect(0x11) == b"\x11" + struct.pack(">Q", 0x1122334455667788))
+        c.check("b gets ADDRS too", sb.recv()[0] == 0x06)
+        t0 = time.time()
+        m = sb.recv(3)
+        c.check("relay PINGs an idle session after keepalive", m[0] == 0x10
+                and 0.5 < time.time() - t0 < 2.5, m.hex())
+        # Newest wins: a second session for side b replaces the first.
+        sb2 = p.Session(r, link, 1)
+        cl = sb.recv()
+        c.check("old session gets CLOSE replaced", cl[0] == 0x05 and cl[1] == 4, cl)
+        d, how = p.read_until_close(sb.s, 2)
+        c.check("and is closed", how in ("eof", "reset"))
+        try:
+            m = sa.recv(0.5)
+        except Exception:
+            m = b""
+        c.check("no PEER flapping on replacement", m[:1] != b"\x02", m.hex())
+        links = r.admin("links")["links"]
+        c.check("links: both sides online", links[0]["a"]["online"] and links[0]["b"]["online"],
+                links)
+        # Dead peer: sb2 stops answering; the relay closes it with CLOSE timeout.
+        t0 = time.time()
+        seen = []
+        while time.time() - t0 < 6:
+            sa.send(b"\x10" + bytes(8))  # keep a alive meanwhile
+            try:
+                while True:
+                    seen.append(sa.recv(0.2))
+            except Exception:
+                pass
+            sb2.s.setblocking(False)
+            try:
+                data = sb2.s.recv(65536)
+            except BlockingIOError:
+                data = None
+            if data == b"":
+                break
+            time.sleep(0.2)
+        dt = time.time() - t0
+        c.check("silent session closed after dead_after (3 s)", 2.5 < dt < 4.5, "%.2f s" % dt)
+        try:
+            while True:
+                seen.append(sa.recv(0.5))
+        except Exception:
+            pass
+        c.check("a told PEER offline", b"\x02\x00" in seen, seen)
+        # Protocol errors after authentication are told, then closed.
+        sb3 = p.Session(r, link, 1)
+        sb3.send(b"\x01" + bytes(10))
+        cl = sb3.expect(0x05)
+        c.check("relay-only message from an agent: CLOSE protocol", cl[:2] == b"\x05\x06", cl)
+        sb4 = p.Session(r, link, 1)
+        sb4.s.sendall(p.frame(os.urandom(40)))
+        cl = sb4.expect(0x05)
+        c.check("undecryptable frame: CLOSE protocol", cl[:2] == b"\x05\x06", cl)
+        sa.close()
+
+        # Admin socket.
+        c.check("admin unknown command", r.admin("frobnicate") == {"error": "unknown command"})
+        sy = r.admin("sync")
+        c.check("admin sync", sy == {"ok": True, "links": 1}, sy)
+        st = r.status()
+        c.check("status fields", all(k in st for k in (
+            "version", "uptime_s", "agents", "pending", "streams_open", "streams_total",
+            "bytes_a_to_b", "bytes_b_to_a", "auth_failures", "limits_hit", "listen",
+            "advertise", "relay_key", "relay_key_id")) and st["advertise"] ==
+            ["relay.example.net:7700"], st)
+
+        # SIGHUP: a new limit applies to new sessions; a broken file is refused.
+        conf = os.path.join(r.dir, "linkrelay.conf")
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("max_streams_per_link = 100", "max_streams_per_link = 7"))
+        r.proc.send_signal(signal.SIGHUP)
+        c.check("SIGHUP reload logged", h.wait_for(lambda: "configuration reloaded" in r.log()))
+        s5 = p.Session(r, link, 0)
+        c.check("new limit in WELCOME", struct.unpack(">H", s5.welcome[6:8])[0] == 7)
+        s5.close()
+        with open(conf, "w") as f:
+            f.write(text + "\nbogus_key = 1\n")
+        r.proc.send_signal(signal.SIGHUP)
+        c.check("broken config on SIGHUP: old one kept",
+                h.wait_for(lambda: "keeping the old one" in r.log()))
+        s6 = p.Session(r, link, 0)
+        c.check("still serving with the old config", struct.unpack(">H", s6.welcome[6:8])[0] == 7)
+        s6.close()
+        c.check("clean shutdown", r.stop() == 0)
+
+        # --check: valid prints the normalised config, invalid fails.
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--check"], capture_output=True,
+                             text=True)
+        c.check("--check rejects the broken file", res.returncode == 1
+                and "bogus_key" in res.stderr, res.stderr)
+        with open(conf, "w") as f:
+            f.write(text)
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--check", "--listen",
+                              "127.0.0.1:9999"], capture_output=True, text=True)
+        c.check("--check prints the normalised config, flags win", res.returncode == 0
+                and "listen = 127.0.0.1:9999" in res.stdout and "keepalive = 1s" in res.stdout
+                and "admin_socket = %s" % r.sock in res.stdout, res.stdout)
+    finally:
+        if c.failed:
+            print(r.log()[-4000:])
+        r.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

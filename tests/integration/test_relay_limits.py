@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""linkrelay admission limits (docs/protocol.md §9), each at its default and
+exercised at the limit: exactly the limit is admitted, one more is refused
+(closed without a byte) and counted in limits_hit. Where one default would hide
+another (pending per address caps a rate test), the other one is raised in that
+relay's config and said so.
+  max_pending_per_ip 64, max_pending 1024 (17 source addresses on 127/8),
+  conn_rate_per_ip 200/s burst 400, max_conns_per_ip 4096, max_conns = fd
+  limit - 64 (the relay raises its soft limit to the hard one first),
+  max_streams_per_link 256 (OPEN_FAIL stream_limit), preauth_bytes 4096,
+  handshake_timeout 10 s and ticket_expiry 10 s (timed).
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+import lrharness as h
+import lrproto as p
+
+
+def conn_from(r, src):
+    s = socket.create_connection((r.host, r.port), timeout=5, source_address=(src, 0))
+    return s
+
+
+def closed_now(s, wait=0.3):
+    """True if the relay closed s (EOF/RST) within wait seconds, with no data."""
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def hit(r, name):
+    return r.status()["limits_hit"][name]
+
+
+def pending_tests(c):
+    r = h.Relay(fast=False)
+    socks = []
+    try:
+        r.start()
+        link = r.add_link("lim")
+        h.wait_for(lambda: r.admin("links")["links"])
+        # Long waits run in the background while the rest goes on.
+        idle = p.connect(r)
+        t_idle = time.time()
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        ta, tb = p.open_stream(sa, sb, 1)
+        lone = p.leg(r, ta["ticket"])
+        t_lone = time.time()
+
+        for i in range(64):
+            socks.append(conn_from(r, "127.0.0.2"))
+        extra = conn_from(r, "127.0.0.2")
+        c.check("max_pending_per_ip: 64 admitted, 65th refused", closed_now(extra)
+                and not closed_now(socks[-1], 0.05) and hit(r, "max_pending_per_ip") == 1)
+        extra.close()
+        # Total pending: 64 from 127.0.0.2 plus idle, lone (2) → fill to 1024.
+        n = 1024 - 64 - 2
+        ip = 3
+        while n > 0:
+            k = min(64, n)
+            for i in range(k):
+                socks.append(conn_from(r, "127.0.0.%d" % ip))
+            n -= k
+            ip += 1
+        time.sleep(0.2)
+        c.check("1024 pending", r.status()["pending"] == 1024, r.status()["pending"])
+        extra = conn_from(r, "127.0.0.%d" % (ip + 1))
+        c.check("max_pending: 1025th refused", closed_now(extra)
+                and hit(r, "max_pending") == 1)
+        extra.close()
+        for s in socks:
+            s.close()
+        socks = []
+
+        # max_streams_per_link: 256 OPENs get STREAMs (one is pending already).
+        ok = True
+        for i in range(2, 257):
+            sa.open(i)
+        for i in range(2, 257):
+            m = sa.expect(0x03)
+            ok = ok and p.parse_stream(m)["req"] == i
+        sa.open(999)
+        of = sa.expect(0x04)
+        c.check("max_streams_per_link: 256 streams, 257th OPEN_FAIL stream_limit",
+                ok and of == b"\x04" + struct.pack(">I", 999) + b"\x02", of.hex())
+        c.check("streams_open 256", r.status()["streams_open"] == 256)
+        c.check("counted", hit(r, "max_streams_per_link") == 1)
+
+        d, how = p.read_until_close(idle, 12)
+        dt = time.time() - t_idle
+        c.check("handshake_timeout: idle connection closed after 10 s", d == b"" and 9.8 < dt < 11.5,
+                "%.2f s" % dt)
+        d, how = p.read_until_close(lone, 12)
+        dt = time.time() - t_lone
+        c.check("ticket_expiry: lone leg reset after 10 s", d == b"" and how == "reset"
+                and 9.5 < dt < 11.5, "%.2f s %s" % (dt, how))
+        sa.close()
+        sb.close()
+    finally:
+        for s in socks:
+            s.close()
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
+def preauth_tests(c):
+    r = h.Relay(fast=False)
+    try:
+        r.start()
+        link = r.add_link("pre")
+        h.wait_for(lambda: r.admin("links")["links"])
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        ta, tb = p.open_stream(sa, sb, 1)
+        early = os.urandom(4096 - 40)
+        la = p.leg(r, ta["ticket"], early)
+        time.sleep(0.2)
+        lb = p.leg(r, tb["ticket"])
+        ok = p.recv_exact(la, 1) == b"\x01" and p.recv_exact(lb, 1) == b"\x01"
+        ok = ok and p.recv_exact(lb, len(early)) == early
+        c.check("preauth_bytes: exactly 4096 before pairing is forwarded", ok)
+        la.close(), lb.close()
+        ta, tb = p.open_stream(sa, sb, 2)
+        la = p.leg(r, ta["ticket"], early + b"x")
+        d, how = p.read_until_close(la, 3)
+        c.check("preauth_bytes: 4097 refused", d == b"" and how != "timeout"
+                and hit(r, "preauth_bytes") == 1)
+        sa.close(), sb.close()
+    finally:
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
+def rate_test(c):
+    # Pending limits raised so that only the rate can refuse.
+    r = h.Relay(fast=False, limits={"max_pending": "100000", "max_pending_per_ip": "100000"})
+    socks = []
+    try:
+        r.start()
+        t0 = time.time()
+        for i in range(450):
+            socks.append(conn_from(r, "127.0.0.40"))
+        dt = time.time() - t0
+        time.sleep(0.3)
+        st = r.status()
+        admitted, refused = st["conns"], st["limits_hit"]["conn_rate_per_ip"]
+        c.check("conn_rate_per_ip: burst 400 admitted, then 200/s",
+                admitted + refused == 450 and 400 <= admitted <= 400 + 200 * dt + 2,
+                "admitted %d refused %d in %.3f s" % (admitted, refused, dt))
+        for s in socks:
+            s.close()
+        socks = []
+        time.sleep(0.3)
+        # Another address has its own bucket.
+        s = conn_from(r, "127.0.0.41")
+        c.check("another address is not limited", not closed_now(s, 0.1))
+        s.close()
+    finally:
+        for s in socks:
+            s.close()
+        r.close()
+
+
+def conns_per_ip_test(c):
+    r = h.Relay(fast=False, limits={"max_pending": "100000", "max_pending_per_ip": "100000",
+                                    "conn_rate_per_ip": "100000/s",
+                                    "conn_burst_per_ip": "100000"})
+    socks = []
+    try:
+        r.start()
+        for i in range(4096):
+            socks.append(conn_from(r, "127.0.0.50"))
+        time.sleep(0.3)
+        extra = conn_from(r, "127.0.0.50")
+        c.check("max_conns_per_ip: 4096 admitted, 4097th refused", closed_now(extra)
+                and r.status()["conns"] == 4096 and hit(r, "max_conns_per_ip") == 1)
+        extra.close()
+    finally:
+        for s in socks:
+            s.close()
+        r.close()
+
+
+def max_conns_test(c):
+    # Soft fd limit 128, hard 256: the relay raises to 256, max_conns = 192.
+    r = h.Relay(fast=False, nofile=(128, 256))
+    socks = []
+    try:
+        r.start()
+        c.check("fd limit raised to hard, max_conns = 256 - 64", "max_conns 192" in r.log())
+        for i in range(192):
+            socks.append(conn_from(r, "127.0.0.%d" % (60 + i // 50)))
+        time.sleep(0.3)
+        extra = conn_from(r, "127.0.0.70")
+        c.check("max_conns: 192 admitted, 193rd refused", closed_now(extra)
+                and r.status()["conns"] == 192 and hit(r, "max_conns") == 1)
+        extra.close()
+        for s in socks:
+            s.close()
+        socks = []
+        c.check("clean shutdown", r.stop() == 0)
+    finally:
+        for s in socks:
+            s.close()
+        r.close()
+
+
+def main():
+    c = h.Checks()
+    preauth_tests(c)
+    rate_test(c)
+    conns_per_ip_test(c)
+    max_conns_test(c)
+    pending_tests(c)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+/* Unit tests for relay/limits: token bucket and per-address admission. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+
+#include "admit.h"
+
+static const struct admit_cfg base_cfg = {
+    .rate = 10,
+    .burst = 20,
+    .max_pending = 8,
+    .max_pending_per_ip = 4,
+    .max_conns_per_ip = 6,
+    .max_conns = 10,
+    .max_ips = 100,
+};
+
+static void key4(const char *ip, uint8_t out[16])
+{
+    struct sockaddr_in sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, ip, &sa.sin_addr), 1);
+    ck_assert_int_eq(admit_addr_key((struct sockaddr *)&sa, out), 0);
+}
+
+START_TEST(test_bucket_burst_and_rate)
+{
+    struct tbucket b;
+
+    tbucket_init(&b, 4, 1000);
+    for (int i = 0; i < 4; i++)
+        ck_assert(tbucket_take(&b, 2, 4, 1000));
+    ck_assert(!tbucket_take(&b, 2, 4, 1000));
+    /* 2/s: after 499 ms less than one token, at 500 ms exactly one. */
+    ck_assert(!tbucket_take(&b, 2, 4, 1499));
+    ck_assert(tbucket_take(&b, 2, 4, 1500));
+    ck_assert(!tbucket_take(&b, 2, 4, 1500));
+    /* Long idle refills to the burst, not beyond. */
+    for (int i = 0; i < 4; i++)
+        ck_assert(tbucket_take(&b, 2, 4, 100000));
+    ck_assert(!tbucket_take(&b, 2, 4, 100000));
+    /* Time going backwards adds nothing. */
+    ck_assert(!tbucket_take(&b, 2, 4, 50000));
+    ck_assert(!tbucket_full(&b, 2, 4, 100000));
+    ck_assert(tbucket_full(&b, 2, 4, 102000));
+}
+END_TEST
+
+START_TEST(test_rate_per_ip_at_limit)
+{
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip;
+    uint8_t a[16], b[16];
+
+    cfg.max_conns = cfg.max_conns_per_ip = cfg.max_pending = cfg.max_pending_per_ip = 1000;
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
+    key4("10.0.0.1", a);
+    key4("10.0.0.2", b);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &ip)), ADMIT_RATE);
+    ck_assert_uint_eq(l.hit[ADMIT_RATE], 1);
+    /* Another address has its own bucket. */
+    ck_assert_int_eq(admit_admit(&l, b, 0, &ip), 0);
+    /* 100 ms later one more token (10/s). */
+    ck_assert_int_eq(admit_admit(&l, a, 100, &ip), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 100, &ip)), ADMIT_RATE);
+    admit_done(&l);
+}
+END_TEST
+
+START_TEST(test_pending_and_conns)
+{
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip[16];
+    uint8_t a[16], b[16], c[16];
+    int i;
+
+    cfg.max_conns = 12;
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
+    key4("10.0.0.1", a);
+    key4("10.0.0.2", b);
+    key4("10.0.0.3", c);
+    /* max_pending_per_ip = 4: the fifth pending from one address is refused. */
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip[i]), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &ip[4])), ADMIT_PENDING_IP);
+    /* Established ones no longer count as pending but still as conns. */
+    admit_established(&l, ip[0]);
+    admit_established(&l, ip[1]);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip[4]), 0);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip[5]), 0);
+    /* max_conns_per_ip = 6. */
+    admit_established(&l, ip[2]);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &ip[6])), ADMIT_CONNS_IP);
+    /* Global pending = 8: a has 3 pending (3,4,5), b brings 4 more, c 1 more. */
+    for (i = 6; i < 10; i++)
+        ck_assert_int_eq(admit_admit(&l, b, 0, &ip[i]), 0);
+    ck_assert_int_eq(admit_admit(&l, c, 0, &ip[10]), 0);
+    ck_assert_uint_eq(l.pending, 8);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, c, 0, &ip[11])), ADMIT_PENDING);
+    /* Global conns = 12: make room in pending, then hit the total. */
+    admit_established(&l, ip[10]);
+    ck_assert_int_eq(admit_admit(&l, c, 0, &ip[11]), 0);
+    ck_assert_uint_eq(l.conns, 12);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, c, 0, &ip[12])), ADMIT_CONNS);
+    admit_release(&l, ip[11], true);
+    ck_assert_int_eq(admit_admit(&l, c, 0, &ip[12]), 0);
+    admit_done(&l);
+}
+END_TEST
+
+START_TEST(test_sweep_keeps_rate)
+{
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip;
+    uint8_t a[16];
+
+    cfg.max_ips = 2;
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
+    key4("10.0.0.1", a);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip), 0);
+    admit_release(&l, ip, true);
+    /* Not yet refilled: the entry stays so the rate is not reset. */
+    admit_sweep(&l, 10);
+    ck_assert_uint_eq(l.nips, 1);
+    admit_sweep(&l, 1000);
+    ck_assert_uint_eq(l.nips, 0);
+    admit_done(&l);
+}
+END_TEST
+
+START_TEST(test_ip_table_limit)
+{
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip;
+    uint8_t a[16], b[16], c[16];
+
+    cfg.max_ips = 2;
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
+    key4("10.0.0.1", a);
+    key4("10.0.0.2", b);
+    key4("10.0.0.3", c);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip), 0);
+    ck_assert_int_eq(admit_admit(&l, b, 0, &ip), 0);
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, c, 0, &ip)), ADMIT_IP_TABLE);
+    admit_done(&l);
+}
+END_TEST
+
+START_TEST(test_addr_key_v6_and_names)
+{
+    struct sockaddr_in6 s6;
+    struct sockaddr sa;
+    uint8_t k[16];
+
+    memset(&s6, 0, sizeof(s6));
+    s6.sin6_family = AF_INET6;
+    ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr), 1);
+    ck_assert_int_eq(admit_addr_key((struct sockaddr *)&s6, k), 0);
+    ck_assert_int_eq(k[0], 0x20);
+    ck_assert_int_eq(k[15], 1);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_UNIX;
+    ck_assert_int_eq(admit_addr_key(&sa, k), -EAFNOSUPPORT);
+    ck_assert_str_eq(admit_name(ADMIT_RATE), "conn_rate_per_ip");
+    ck_assert_str_eq(admit_name(ADMIT_COUNT), "unknown");
+    ck_assert_int_eq(admit_kind_of(-EINVAL), -1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("limits");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    tcase_add_test(tc, test_bucket_burst_and_rate);
+    tcase_add_test(tc, test_rate_per_ip_at_limit);
+    tcase_add_test(tc, test_pending_and_conns);
+    tcase_add_test(tc, test_sweep_keeps_rate);
+    tcase_add_test(tc, test_ip_table_limit);
+    tcase_add_test(tc, test_addr_key_v6_and_names);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,182 @@
+/* Unit tests for relay/index: snapshots applied as changes. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "index.h"
+
+struct seen {
+    int n;
+    enum index_change what[16];
+    int side[16];
+    struct link *link[16];
+};
+
+static void on_change(void *arg, struct link *l, enum index_change what, int side)
+{
+    struct seen *s = arg;
+
+    ck_assert_int_lt(s->n, 16);
+    s->what[s->n] = what;
+    s->side[s->n] = side;
+    s->link[s->n] = l;
+    s->n++;
+}
+
+static const struct index_ops ops = {on_change};
+
+static void rec(struct store_link *r, uint8_t id, const char *name)
+{
+    memset(r, 0, sizeof(*r));
+    memset(r->id, id, sizeof(r->id));
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->enabled = 1;
+    memset(r->key[0], 0xa0 + id, 32);
+    memset(r->key[1], 0xb0 + id, 32);
+}
+
+START_TEST(test_add_update_remove)
+{
+    struct index *ix;
+    struct store_link r[2];
+    struct seen s = {0};
+    struct link *l1;
+
+    ck_assert_int_eq(index_new(&ix), 0);
+    rec(&r[0], 1, "one");
+    rec(&r[1], 2, "two");
+    ck_assert_int_eq(index_apply(ix, r, 2, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.what[0], INDEX_ADDED);
+    ck_assert_uint_eq(index_count(ix), 2);
+    l1 = index_find(ix, r[0].id);
+    ck_assert_ptr_nonnull(l1);
+    ck_assert_str_eq(l1->name, "one");
+
+    /* Same snapshot: nothing changes, the pointer stays. */
+    s.n = 0;
+    ck_assert_int_eq(index_apply(ix, r, 2, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 0);
+    ck_assert_ptr_eq(index_find(ix, r[0].id), l1);
+
+    /* Revoke, then enable. */
+    r[0].enabled = 0;
+    ck_assert_int_eq(index_apply(ix, r, 2, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.what[0], INDEX_REVOKED);
+    ck_assert(!l1->enabled);
+    r[0].enabled = 1;
+    s.n = 0;
+    ck_assert_int_eq(index_apply(ix, r, 2, &ops, &s), 0);
+    ck_assert_int_eq(s.what[0], INDEX_ENABLED);
+
+    /* Removal: reported, then gone. */
+    s.n = 0;
+    ck_assert_int_eq(index_apply(ix, &r[1], 1, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.what[0], INDEX_REMOVED);
+    ck_assert_ptr_eq(s.link[0], l1);
+    ck_assert_ptr_null(index_find(ix, r[0].id));
+    ck_assert_uint_eq(index_count(ix), 1);
+    index_free(ix);
+}
+END_TEST
+
+START_TEST(test_keys_next_and_rotation)
+{
+    struct index *ix;
+    struct store_link r;
+    struct seen s = {0};
+    struct link *l;
+    uint8_t k_old[32], k_new[32], k_other[32];
+
+    ck_assert_int_eq(index_new(&ix), 0);
+    rec(&r, 3, "three");
+    memcpy(k_old, r.key[0], 32);
+    memset(k_new, 0x77, 32);
+    memset(k_other, 0x78, 32);
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    l = index_find(ix, r.id);
+    ck_assert(index_key_ok(l, 0, k_old));
+    ck_assert(!index_key_ok(l, 1, k_old)); /* wrong side */
+    ck_assert(!index_key_ok(l, 0, k_new));
+    ck_assert(!index_key_ok(l, 2, k_old));
+
+    /* Adding a next key drops nothing; both work. */
+    s.n = 0;
+    memcpy(r.next_key[0], k_new, 32);
+    r.has_next[0] = 1;
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 0);
+    ck_assert(index_key_ok(l, 0, k_old));
+    ck_assert(index_key_ok(l, 0, k_new));
+
+    /* Promote next to current: the old key is dropped for side a only. */
+    memcpy(r.key[0], k_new, 32);
+    r.has_next[0] = 0;
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.what[0], INDEX_KEY_DROPPED);
+    ck_assert_int_eq(s.side[0], 0);
+    ck_assert(!index_key_ok(l, 0, k_old));
+    ck_assert(index_key_ok(l, 0, k_new));
+
+    /* Replacing a next key that was never current also counts as dropped. */
+    s.n = 0;
+    memcpy(r.next_key[1], k_other, 32);
+    r.has_next[1] = 1;
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 0);
+    r.has_next[1] = 0;
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.side[0], 1);
+    index_free(ix);
+}
+END_TEST
+
+START_TEST(test_many_links_same_bucket)
+{
+    struct index *ix;
+    struct store_link *r = calloc(100, sizeof(*r));
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(index_new(&ix), 0);
+    for (int i = 0; i < 100; i++) {
+        rec(&r[i], 1, "x");
+        r[i].id[15] = (uint8_t)i; /* same first bytes: same chain */
+    }
+    ck_assert_int_eq(index_apply(ix, r, 100, NULL, NULL), 0);
+    ck_assert_uint_eq(index_count(ix), 100);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(index_find(ix, r[i].id)->id[15], i);
+    ck_assert_int_eq(index_apply(ix, r + 50, 50, NULL, NULL), 0);
+    ck_assert_uint_eq(index_count(ix), 50);
+    ck_assert_ptr_null(index_find(ix, r[0].id));
+    index_free(ix);
+    free(r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    tcase_add_test(tc, test_add_update_remove);
+    tcase_add_test(tc, test_keys_next_and_rotation);
+    tcase_add_test(tc, test_many_links_same_bucket);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
