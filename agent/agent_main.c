@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "agent.h"
+#include "agentcli.h"
 #include "log.h"
 #include "token.h"
 
@@ -49,22 +50,6 @@ static void usage(FILE *out)
                  "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
 }
 
-/* Keeps [A-Za-z0-9._-] of a token's free-form name for the link's name. */
-static void safe_name(const char *in, char *out, size_t cap)
-{
-    size_t n = 0;
-
-    for (; *in != '\0' && n + 1 < cap && n < AGENTCFG_NAME_MAX; in++) {
-        char c = *in;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        out[n++] = ok ? c : '_';
-    }
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, cap, "link");
-}
-
 static int read_small(const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "re");
@@ -80,129 +65,43 @@ static int read_small(const char *path, char *buf, size_t cap)
     return 0;
 }
 
-static int parse_addr_opt(const char *what, const char *text, unsigned flags, struct addr_spec *out)
-{
-    int rc = addr_parse(text, flags, out);
-
-    if (rc != 0)
-        fprintf(stderr, "linkagent: %s '%s': %s\n", what, text, addr_strerror(rc));
-    return rc;
-}
-
-static int token_identity(const struct opts *o, struct agentcfg_link *l)
-{
-    static char text[TOKEN_TEXT_SIZE + 2];
-    char err[128], keytext[256];
-    struct token t;
-    size_t pos = 0;
-    int rc;
-
-    if (o->token_file != NULL) {
-        rc = read_small(o->token_file, text, sizeof(text));
-        if (rc != 0) {
-            fprintf(stderr, "linkagent: token file %s: %s\n", o->token_file, strerror(-rc));
-            return -1;
-        }
-    } else {
-        snprintf(text, sizeof(text), "%s", o->token);
-    }
-    rc = token_decode(text, &t, &pos);
-    sodium_memzero(text, sizeof(text));
-    if (rc != 0) {
-        token_format_error(rc, pos, err, sizeof(err));
-        fprintf(stderr, "linkagent: invalid token: %s\n", err);
-        return -1;
-    }
-    safe_name(t.name, l->name, sizeof(l->name));
-    l->from_token = 1;
-    memcpy(l->link_id, t.link_id, LINKID_LEN);
-    l->side = t.side;
-    memcpy(l->peer_pub, t.peer_pub, KEY_LEN);
-    memcpy(l->relay_pub, t.relay_pub, KEY_LEN);
-    l->relay_key_id = t.relay_key_id;
-    if (t.flags & TOKEN_FLAG_PRIV) {
-        memcpy(l->priv, t.priv, KEY_LEN);
-        l->has_priv = 1;
-    }
-    for (size_t i = 0; i < t.n_addrs && o->n_relay == 0; i++) {
-        if (parse_addr_opt("token relay address", t.addrs[i], 0, &l->relays[l->n_relays]) != 0) {
-            token_wipe(&t);
-            return -1;
-        }
-        l->n_relays++;
-    }
-    token_wipe(&t);
-    if (!l->has_priv) {
-        if (o->key_file == NULL) {
-            fprintf(stderr, "linkagent: this token carries no private key: give --key-file "
-                            "(made with `linkagent keygen`)\n");
-            return -1;
-        }
-        rc = read_small(o->key_file, keytext, sizeof(keytext));
-        if (rc == 0)
-            rc = agentcfg_link_set_key(l, keytext, &pos);
-        sodium_memzero(keytext, sizeof(keytext));
-        if (rc != 0) {
-            if (rc < -100 || rc > 0)
-                snprintf(err, sizeof(err), "%s", strerror(rc < 0 ? -rc : rc));
-            else
-                key_format_error(rc, pos, err, sizeof(err));
-            fprintf(stderr, "linkagent: key file %s: %s\n", o->key_file, err);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* The one-link configuration of the command line. */
+/* The one-link configuration of the command line (agentcli.c), after
+ * reading the token and key files. */
 static int cfg_from_opts(const struct opts *o, struct agentcfg **out)
 {
-    struct agentcfg *cfg = calloc(1, sizeof(*cfg));
-    struct agentcfg_link *l;
+    static char token[TOKEN_TEXT_SIZE + 2];
+    char key[256], err[512];
+    struct agentcli_opts co = {
+        .token = o->token,
+        .connect = o->connect,
+        .policy = o->policy,
+        .listen = o->listen,
+        .n_listen = o->n_listen,
+        .relay = o->relay,
+        .n_relay = o->n_relay,
+    };
+    int rc = 0;
 
-    if (cfg == NULL)
-        return -1;
-    cfg->log_level = LOG_LEVEL_INFO;
-    cfg->keepalive_ms = 25000;
-    cfg->backoff_min_ms = 500;
-    cfg->backoff_max_ms = 30000;
-    cfg->n_links = 1;
-    l = &cfg->links[0];
-    if (token_identity(o, l) != 0)
-        goto fail;
-    for (size_t i = 0; i < o->n_relay; i++) {
-        if (parse_addr_opt("--relay", o->relay[i], 0, &l->relays[l->n_relays]) != 0)
-            goto fail;
-        l->n_relays++;
+    if (o->token_file != NULL) {
+        rc = read_small(o->token_file, token, sizeof(token));
+        if (rc != 0)
+            fprintf(stderr, "linkagent: token file %s: %s\n", o->token_file, strerror(-rc));
+        co.token = token;
     }
-    for (size_t i = 0; i < o->n_listen; i++) {
-        if (parse_addr_opt("--listen", o->listen[i], ADDR_PORT0_OK | ADDR_NUMERIC_ONLY,
-                           &l->listen[l->n_listen]) != 0)
-            goto fail;
-        l->n_listen++;
+    if (rc == 0 && o->key_file != NULL) {
+        rc = read_small(o->key_file, key, sizeof(key));
+        if (rc != 0)
+            fprintf(stderr, "linkagent: key file %s: %s\n", o->key_file, strerror(-rc));
+        co.key_text = key;
     }
-    if (o->connect != NULL) {
-        if (parse_addr_opt("--connect", o->connect, 0, &l->connect) != 0)
-            goto fail;
-        l->has_connect = 1;
+    if (rc == 0) {
+        rc = agentcli_config(&co, out, err, sizeof(err));
+        if (rc != 0)
+            fprintf(stderr, "linkagent: %s\n", err);
     }
-    if (l->n_listen == 0 && !l->has_connect) {
-        fprintf(stderr, "linkagent: nothing to do: give --listen and/or --connect\n");
-        goto fail;
-    }
-    l->policy = AGENTCFG_ON_DEMAND;
-    if (o->policy != NULL && strcmp(o->policy, "immediate") == 0)
-        l->policy = AGENTCFG_IMMEDIATE;
-    else if (o->policy != NULL && strcmp(o->policy, "on-demand") != 0) {
-        fprintf(stderr, "linkagent: --policy must be on-demand or immediate, not '%s'\n",
-                o->policy);
-        goto fail;
-    }
-    *out = cfg;
-    return 0;
-fail:
-    agentcfg_free(cfg);
-    return -1;
+    sodium_memzero(token, sizeof(token));
+    sodium_memzero(key, sizeof(key));
+    return rc;
 }
 
 static int keygen(int argc, char **argv)

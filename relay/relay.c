@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,13 +449,17 @@ void relay_stop(struct relay *r)
     relay_flush_fails(r);
     acct_stop(r->acct);
     uv_close((uv_handle_t *)&r->tick, NULL);
-    uv_close((uv_handle_t *)&r->sig_term, NULL);
-    uv_close((uv_handle_t *)&r->sig_int, NULL);
-    uv_close((uv_handle_t *)&r->sig_hup, NULL);
+    /* The signal handlers stay (a second SIGTERM while sessions flush must
+     * not kill the process before the last accounting write) but no longer
+     * keep the loop alive; relay_done closes them. */
+    uv_unref((uv_handle_t *)&r->sig_term);
+    uv_unref((uv_handle_t *)&r->sig_int);
+    uv_unref((uv_handle_t *)&r->sig_hup);
 }
 
 void relay_done(struct relay *r)
 {
+    /* Accounting first: from here on nothing is lost whatever happens. */
     acct_free(r->acct);
     r->acct = NULL;
     sync_free(r->sync);
@@ -465,4 +470,15 @@ void relay_done(struct relay *r)
     r->tickets = NULL;
     admit_done(&r->admit);
     relaykey_wipe(&r->key);
+    if (r->loop != NULL && !uv_is_closing((uv_handle_t *)&r->sig_term)) {
+        /* Closing a signal handle restores the default action; a late
+         * SIGTERM during the last microseconds is ignored instead. */
+        uv_close((uv_handle_t *)&r->sig_term, NULL);
+        uv_close((uv_handle_t *)&r->sig_int, NULL);
+        uv_close((uv_handle_t *)&r->sig_hup, NULL);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        uv_run(r->loop, UV_RUN_DEFAULT);
+    }
 }

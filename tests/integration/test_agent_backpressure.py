@@ -3,8 +3,8 @@
 client, and nothing in between grows without bound.
   - the server behind side b does not read; a client pushes up to 200 MiB
     into side a: after a few seconds the client is blocked having sent only
-    what the socket, agent and relay buffers hold, and the agents' and the
-    relay's memory stayed flat;
+    what the socket, agent and relay buffers hold, and no process grows while
+    the stall lasts;
   - the server reads again: everything arrives, SHA-256 intact.
 """
 import hashlib
@@ -49,17 +49,22 @@ def main():
 
         t = threading.Thread(target=push, daemon=True)
         t.start()
-        time.sleep(4)
+        pids = (("a", rig.a.proc.pid), ("b", rig.b.proc.pid), ("relay", r.proc.pid))
+        time.sleep(2.5)
+        mid = {n: ah.rss_kib(p) for n, p in pids}
         stuck_at = sent[0]
-        time.sleep(1)
+        time.sleep(2.5)
+        end = {n: ah.rss_kib(p) for n, p in pids}
         c.check("client is blocked while the device does not read",
                 sent[0] == stuck_at and sent[0] < 64 * ah.MIB, "%d MiB" % (sent[0] // ah.MIB))
-        grow = {n: ah.rss_kib(p) - base[n] for n, p in
-                (("a", rig.a.proc.pid), ("b", rig.b.proc.pid), ("relay", r.proc.pid))}
-        print("memory growth KiB:", grow)
-        c.check("agents' memory stays bounded (< 16 MiB growth)",
-                grow["a"] < 16384 and grow["b"] < 16384, grow)
-        c.check("relay's memory stays bounded (< 16 MiB growth)", grow["relay"] < 16384, grow)
+        grow = {n: end[n] - base[n] for n in end}
+        still = {n: end[n] - mid[n] for n in end}
+        print("memory growth KiB since start:", grow, "while stalled:", still)
+        # Absolute bound generous enough for sanitizer builds (ASan keeps freed
+        # blocks in quarantine); while stalled nothing may grow.
+        c.check("memory bounded (< 64 MiB growth in every process)",
+                all(v < 65536 for v in grow.values()), grow)
+        c.check("no growth while stalled (< 2 MiB)", all(v < 2048 for v in still.values()), still)
         srv.paused = False
         t.join(120)
         c.check("client sent everything once the device reads", sent[0] == TOTAL, sent[0])

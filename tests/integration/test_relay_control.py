@@ -135,7 +135,20 @@ def main():
         s6 = p.Session(r, link, 0)
         c.check("still serving with the old config", struct.unpack(">H", s6.welcome[6:8])[0] == 7)
         s6.close()
-        c.check("clean shutdown", r.stop() == 0)
+
+        # SIGTERM: sessions are told CLOSE shutdown, streams are reset, exit 0.
+        s7a, s7b = p.Session(r, link, 0), p.Session(r, link, 1)
+        ta, tb = p.open_stream(s7a, s7b, 1)
+        la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])
+        p.recv_exact(la, 1), p.recv_exact(lb, 1)
+        r.proc.send_signal(signal.SIGTERM)
+        cl = s7a.expect(0x05)
+        c.check("SIGTERM: sessions get CLOSE shutdown", cl[:2] == b"\x05\x03", cl)
+        d, how = p.read_until_close(la, 3)
+        c.check("SIGTERM: stream legs reset", how == "reset", how)
+        rc = r.stop()
+        c.check("clean shutdown", rc == 0 and "stopped cleanly" in r.log(), rc)
+        c.check("shutdown reset accounted", "relay shutting down" in r.log())
 
         # --check: valid prints the normalised config, invalid fails.
         res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--check"], capture_output=True,

@@ -10,6 +10,8 @@
  * options:
  *   --relay HOST:PORT --relay-pub lrpub1.. --key-id N --link HEX32
  *   --a-key lrkey1.. --b-key lrkey1.. --side a|b
+ *   --token lrtok1..  (repeatable, one per side: sets link, side key, relay
+ *                      key and key id, and --relay unless given)
  *   session: --hold-ms N (stay up N ms; print every message), --open N
  *   pair:    --bytes N (a→b) --bytes-back N (b→a) --mode MODE --count K
  *            --read-rate BPS --hold-ms N --early N
@@ -45,6 +47,7 @@
 #include "keys.h"
 #include "msg.h"
 #include "noise.h"
+#include "token.h"
 
 #define IO_TIMEOUT_MS 10000
 
@@ -860,6 +863,27 @@ static void parse_key(const char *text, uint8_t out[32], bool pub)
         die(pub ? "bad --relay-pub" : "bad private key");
 }
 
+/* An enrollment token with a private key gives everything for its side. */
+static void parse_token(const char *text, struct opts *o, char *relay, size_t relay_cap)
+{
+    struct token t;
+    size_t pos;
+
+    if (token_decode(text, &t, &pos) != 0 || !(t.flags & TOKEN_FLAG_PRIV))
+        die("bad --token (or one without a private key)");
+    memcpy(o->link, t.link_id, sizeof(o->link));
+    memcpy(o->relay_pub, t.relay_pub, sizeof(o->relay_pub));
+    o->key_id = t.relay_key_id;
+    memcpy(o->key[t.side], t.priv, 32);
+    o->have_key[t.side] = true;
+    o->side = t.side;
+    if (o->relay == NULL) {
+        snprintf(relay, relay_cap, "%s", t.addrs[0]);
+        o->relay = relay;
+    }
+    token_wipe(&t);
+}
+
 static uint64_t parse_u64(const char *s)
 {
     char *end;
@@ -874,6 +898,7 @@ int main(int argc, char **argv)
 {
     struct opts o;
     const char *cmd = NULL;
+    static char token_relay[TOKEN_ADDR_MAX + 1];
 
     if (sodium_init() < 0)
         return 1;
@@ -903,6 +928,8 @@ int main(int argc, char **argv)
             int side = a[2] == 'b';
             parse_key(v, o.key[side], false);
             o.have_key[side] = true;
+        } else if (strcmp(a, "--token") == 0) {
+            parse_token(v, &o, token_relay, sizeof(token_relay));
         } else if (strcmp(a, "--side") == 0)
             o.side = v[0] == 'b';
         else if (strcmp(a, "--hold-ms") == 0)

@@ -1,4 +1,4 @@
-/* Unit tests for relay/limits: token bucket and per-address admission. */
+/* Unit tests for relay/admit: token bucket and per-address admission. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "admit.h"
+#include "lrcheck.h"
 
 static const struct admit_cfg base_cfg = {
     .rate = 10,
@@ -180,15 +181,11 @@ START_TEST(test_addr_key_v6_and_names)
 }
 END_TEST
 
-int main(void)
+static Suite *admit_suite(void)
 {
-    Suite *s = suite_create("limits");
+    Suite *s = suite_create("admit");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
-    if (sodium_init() < 0)
-        return EXIT_FAILURE;
     tcase_add_test(tc, test_bucket_burst_and_rate);
     tcase_add_test(tc, test_rate_per_ip_at_limit);
     tcase_add_test(tc, test_pending_and_conns);
@@ -196,9 +193,10 @@ int main(void)
     tcase_add_test(tc, test_ip_table_limit);
     tcase_add_test(tc, test_addr_key_v6_and_names);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return lrcheck_run(admit_suite());
 }

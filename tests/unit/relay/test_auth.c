@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "lrcheck.h"
 
 /* version 1, side b, link 0x11.., flags 0, resume "", agent "ab" */
 static size_t sample(uint8_t *p)
@@ -143,12 +144,10 @@ START_TEST(test_encode_roundtrip)
 }
 END_TEST
 
-int main(void)
+static Suite *auth_suite(void)
 {
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_decode_exact);
     tcase_add_test(tc, test_decode_every_short_length_and_one_over);
@@ -157,9 +156,10 @@ int main(void)
     tcase_add_test(tc, test_agent_version_limit_and_sanitised);
     tcase_add_test(tc, test_encode_roundtrip);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return lrcheck_run(auth_suite());
 }

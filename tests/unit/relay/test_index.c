@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "index.h"
+#include "lrcheck.h"
 
 struct seen {
     int n;
@@ -161,22 +162,19 @@ START_TEST(test_many_links_same_bucket)
 }
 END_TEST
 
-int main(void)
+static Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
-    if (sodium_init() < 0)
-        return EXIT_FAILURE;
     tcase_add_test(tc, test_add_update_remove);
     tcase_add_test(tc, test_keys_next_and_rotation);
     tcase_add_test(tc, test_many_links_same_bucket);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return lrcheck_run(index_suite());
 }

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "ticket.h"
+#include "lrcheck.h"
 
 static struct ticket_table *tt;
 
@@ -152,11 +153,5 @@ static Suite *ticket_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ticket_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lrcheck_run(ticket_suite());
 }
