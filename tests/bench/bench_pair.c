@@ -79,12 +79,32 @@ int bench_parse_addr(const char *hostport, struct sockaddr_storage *sa, socklen_
     return 0;
 }
 
+/* Connections to a 127/8 address come from 127.0.0.1..127.0.0.8 in turn, so
+ * 18,000 legs to one relay port and the TIME_WAIT left by earlier tests do not
+ * run out of ephemeral ports (28,232 per source address and destination). */
+static void spread_source(int fd, const struct sockaddr_storage *sa)
+{
+    static unsigned next;
+    const struct sockaddr_in *dst = (const struct sockaddr_in *)sa;
+    struct sockaddr_in src;
+    int one = 1;
+
+    if (sa->ss_family != AF_INET || (ntohl(dst->sin_addr.s_addr) >> 24) != 127)
+        return;
+    memset(&src, 0, sizeof(src));
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000001u + next++ % 8u);
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    (void)bind(fd, (const struct sockaddr *)&src, sizeof(src));
+}
+
 int bench_dial(const struct sockaddr_storage *sa, socklen_t len)
 {
     int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
     if (fd < 0)
         return -errno;
+    spread_source(fd, sa);
     if (connect(fd, (const struct sockaddr *)sa, len) != 0) {
         int e = errno;
         close(fd);
