@@ -44,6 +44,7 @@ struct bench_cfg {
     long count;  /* ping-pong round trips */
     long size;   /* ping-pong message size */
     bool both;   /* bulk: both directions */
+    long mbps;   /* bulk: pace of all streams together, Mbit/s (0: unpaced) */
     pid_t watch[BENCH_MAX_WATCH];
     int nwatch;
 };

@@ -7,7 +7,8 @@
  *   --via tcp --connect H:P (forwarder) --listen H:P (where the forwarder connects)
  * tests:
  *   pair      --n N --rate R --window W   new streams, time to first byte through
- *   bulk      --n K --ms T [--both]        K streams pushing bytes for T ms
+ *   bulk      --n K --ms T [--both] [--mbps M]  K streams pushing bytes for T ms
+ *                                          (M: all of them together at M Mbit/s)
  *   rtt       --count N --size S           ping-pong on one stream
  *   idle      --n N                        N idle streams; waits for a line on stdin
  *                                          at "phase=..." lines; then one byte each way
@@ -162,6 +163,7 @@ struct bulk {
     int (*legs)[2];
     long n;
     bool both;
+    long mbps; /* 0: as fast as possible; else the pace of each sending side */
     uint64_t deadline;
     atomic_bool stop;
     uint64_t *rx[2]; /* rx[1][i]: a->b bytes of stream i; rx[0][i]: b->a */
@@ -193,10 +195,16 @@ static void *bulk_side(void *arg)
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
             bench_die("epoll_ctl");
     }
+    uint64_t t0 = bench_now_us(), sent = 0;
     while (!atomic_load(&b->stop)) {
         int ne = epoll_wait(ep, evs, 512, 20);
-        if (bench_now_us() >= b->deadline)
+        uint64_t now = bench_now_us();
+        /* Paced (--mbps): this side may have sent mbps * elapsed bits so far. */
+        bool may_send = b->mbps == 0 || (double)sent * 8 < (double)(now - t0) * (double)b->mbps;
+        if (now >= b->deadline)
             atomic_store(&b->stop, true);
+        if (!may_send)
+            usleep(200);
         for (int k = 0; k < ne; k++) {
             long i = (long)evs[k].data.u64;
             int fd = b->legs[i][side];
@@ -207,10 +215,13 @@ static void *bulk_side(void *arg)
                 else if (r == 0 || errno != EAGAIN)
                     b->err = r == 0 ? EPIPE : errno;
             }
-            if (evs[k].events & EPOLLOUT) {
-                ssize_t w = send(fd, buf, BULK_CHUNK, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if ((evs[k].events & EPOLLOUT) && may_send) {
+                ssize_t w =
+                    send(fd, buf, b->mbps ? 16384 : BULK_CHUNK, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (w < 0 && errno != EAGAIN)
                     b->err = errno;
+                if (w > 0)
+                    sent += (uint64_t)w;
             }
         }
         if (b->err != 0)
@@ -249,6 +260,7 @@ static int test_bulk(struct bench_pairer *p, const struct bench_cfg *c)
     memset(&b, 0, sizeof(b));
     b.n = c->n;
     b.both = c->both;
+    b.mbps = c->mbps;
     b.legs = make_pairs(p, c->n);
     b.rx[0] = calloc((size_t)c->n, sizeof(uint64_t));
     b.rx[1] = calloc((size_t)c->n, sizeof(uint64_t));
@@ -506,6 +518,8 @@ static const char *parse_opts(int argc, char **argv, struct bench_cfg *c, const 
             c->ms = num(v);
         else if (strcmp(a, "--count") == 0)
             c->count = num(v);
+        else if (strcmp(a, "--mbps") == 0)
+            c->mbps = num(v);
         else if (strcmp(a, "--size") == 0)
             c->size = num(v);
         else if (strcmp(a, "--links") == 0)

@@ -301,8 +301,9 @@ class Relay:
     """linkrelay with limits raised for the benchmark (docs/linkrelay.conf.md)."""
     name = "linkrelay"
 
-    def __init__(self, env):
+    def __init__(self, env, extra_limits=""):
         self.env = env
+        self.extra = extra_limits
         self.dir = tempfile.mkdtemp(prefix="relay.", dir=env.tmp)
         self.port = free_port()
 
@@ -319,7 +320,7 @@ conn_rate_per_ip = 1000000/s
 conn_burst_per_ip = 10000000
 max_conns_per_ip = 19900
 max_streams_per_link = 65535
-""" % (self.port, self.port))
+""" % (self.port, self.port) + self.extra)
         self.proc = self.env.spawn("linkrelay", [self.env.relay_bin, "--state-dir", self.dir,
                                                  "--ready-file", os.path.join(self.dir, "ready")])
         deadline = time.time() + 10
@@ -501,11 +502,14 @@ def run_pair(env, R, section, systems, n, rate, reps, cpu_role=None, label=""):
 
 
 def pair_under_load(env, R, systems, active, args):
-    """Time to first byte of new streams while `active` streams push bytes."""
+    """Time to first byte of new streams while `active` streams carry
+    args.load_mbps Mbit/s together (paced, so the 2 cores are not saturated by
+    the background alone)."""
     rate, n = args.load_rate, args.load_rate * 2
     for _ in range(max(1, args.reps // 2)):
         for s in systems:
-            argv = [env.bench, "bulk", "--n", str(active), "--ms", "20000"] + s.via()
+            argv = [env.bench, "bulk", "--n", str(active), "--ms", "20000", "--mbps",
+                    str(args.load_mbps)] + s.via()
             bg = env.spawn("bg-bulk", argv, stdout=subprocess.PIPE)
             try:
                 while True:
@@ -519,7 +523,8 @@ def pair_under_load(env, R, systems, active, args):
                               extra_watch=False, alt=True)
             finally:
                 env.stop(bg)
-            sec = "Pairing at %d/s while streams are active" % rate
+            sec = "Pairing at %d/s while streams carry %d Mbit/s together" % (rate,
+                                                                              args.load_mbps)
             R.add(sec, "TTFB p50 µs, %d active" % active, s.name, float(kv["pair.p50_us"]))
             R.add(sec, "TTFB p99 µs, %d active" % active, s.name, float(kv["pair.p99_us"]))
 
@@ -751,6 +756,8 @@ def main():
     ap.add_argument("--active", type=int, nargs="*", default=[1, 100, 1000])
     ap.add_argument("--load-rate", type=int, default=1000,
                     help="new streams/s while streams are active")
+    ap.add_argument("--load-mbps", type=int, default=2000,
+                    help="what the active streams carry together while pairing")
     ap.add_argument("--quick", action="store_true", help="short settings for development")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--out", help="also write the Markdown report here")
