@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -103,6 +104,7 @@ void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const 
                 const char *detail, uint32_t count)
 {
     struct store_event *p, *e;
+    struct timespec ts;
 
     if (a == NULL)
         return;
@@ -118,6 +120,8 @@ void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const 
     a->q.events = p;
     e = &p[a->q.n_events++];
     memset(e, 0, sizeof(*e));
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e->ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000; /* when it happened */
     acct_strlcpy(e->kind, kind, sizeof(e->kind));
     if (link_id != NULL) {
         e->has_link = 1;

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -354,6 +356,23 @@ static void admin_server_close_cb(uv_handle_t *h)
     admin_unref(h->data);
 }
 
+/* Start-up only (before the loop runs): does something accept on path? */
+static bool admin_in_use(const char *path)
+{
+    struct sockaddr_un sun;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool used;
+
+    if (fd < 0)
+        return false;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    used = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    close(fd);
+    return used;
+}
+
 int admin_start(struct relay *r, const char *path, unsigned mode, struct admin **out)
 {
     struct admin *a = calloc(1, sizeof(*a));
@@ -372,9 +391,17 @@ int admin_start(struct relay *r, const char *path, unsigned mode, struct admin *
     a->refs = 1;
     uv_pipe_init(r->loop, &a->server, 0);
     a->server.data = a;
-    /* A socket file left by a relay that died is replaced; anything else is not. */
-    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+    /* A socket file left by a relay that died is replaced; one that still
+     * answers belongs to a running relay, and anything else is not ours. */
+    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+        if (admin_in_use(path)) {
+            log_error("admin socket %s: another linkrelay is running with it", path);
+            a->stopped = true;
+            uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
+            return -EADDRINUSE;
+        }
         unlink(path);
+    }
     /* The socket is born with the right mode: no window where it is wider. */
     old = umask(0777 & ~(mode_t)mode);
     rc = uv_pipe_bind(&a->server, path);

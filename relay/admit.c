@@ -223,9 +223,9 @@ void admit_sweep(struct admit *l, uint64_t now_ms)
 const char *admit_name(enum admit_kind k)
 {
     static const char *const names[ADMIT_COUNT] = {
-        "conn_rate_per_ip",     "max_pending",   "max_pending_per_ip",
-        "max_conns_per_ip",     "max_conns",     "max_ips",
-        "max_streams_per_link", "preauth_bytes", "handshake_timeout",
+        "conn_rate_per_ip",  "max_pending",   "max_pending_per_ip",   "max_conns_per_ip",
+        "max_conns",         "max_ips",       "max_streams_per_link", "preauth_bytes",
+        "handshake_timeout", "control_queue",
     };
     if ((unsigned)k >= ADMIT_COUNT)
         return "unknown";

@@ -45,6 +45,7 @@ enum admit_kind {
     ADMIT_STREAMS_LINK, /* max_streams_per_link (counted by the caller) */
     ADMIT_PREAUTH,      /* preauth_bytes (counted by the caller) */
     ADMIT_HANDSHAKE,    /* handshake_timeout (counted by the caller) */
+    ADMIT_CTRL_QUEUE,   /* control session not reading (counted by the caller) */
     ADMIT_COUNT
 };
 

@@ -38,7 +38,6 @@ static void conn_close_cb(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     free(c->inmem);
-    free(c->rbuf);
     free(c);
 }
 

@@ -66,8 +66,6 @@ struct conn {
     int leg;               /* 0 = side a, 1 = side b */
 
     /* Splice state of this leg as a source (see splice.c). */
-    uint8_t *rbuf; /* fixed read buffer, splice_buffer bytes at most */
-    size_t rbuf_cap;
     bool read_paused;      /* stopped for backpressure */
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* uv_shutdown issued on this leg (other leg hit EOF) */

@@ -19,6 +19,8 @@
 #define CTRL_PROLOGUE     "linkrelay/1 control"
 #define CTRL_PROLOGUE_LEN (sizeof(CTRL_PROLOGUE) - 1)
 #define CTRL_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
+#define CTRL_MAX_QUEUED   (64u * 1024u) /* bytes queued to one control session */
+#define CTRL_SNDBUF       (32 * 1024)   /* kernel send buffer of a control session */
 
 struct ctrl {
     struct noise_hs hs;
@@ -60,6 +62,8 @@ const uint8_t *ctrl_static_key(const struct conn *c)
     return c->ctrl != NULL ? c->ctrl->static_pub : NULL;
 }
 
+static void ctrl_detach(struct conn *c);
+
 /* Frames one body and writes it. */
 static int ctrl_write_frame(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -80,6 +84,16 @@ int ctrl_send(struct conn *c, const struct msg *m)
 
     if (c->ctrl == NULL || c->state == CONN_CLOSED)
         return -EPIPE;
+    /* An agent that does not read its control connection cannot make the
+     * relay queue without bound: past the limit the session is dropped (a
+     * CLOSE would only queue behind the rest). */
+    if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > CTRL_MAX_QUEUED) {
+        log_warnx("conn %" PRIu64 " %s: control session not reading, dropped", c->id, c->peer);
+        c->r->admit.hit[ADMIT_CTRL_QUEUE]++;
+        ctrl_detach(c);
+        conn_close(c);
+        return -ENOBUFS;
+    }
     rc = msg_encode(m, pt, sizeof(pt), &ptlen);
     if (rc != 0) {
         log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
@@ -116,11 +130,17 @@ static void ctrl_detach(struct conn *c)
 
     if (l == NULL || l->session[cs->side] != c)
         return;
+    log_info("conn %" PRIu64 " %s: control session for link %s side %c down", c->id, c->peer,
+             l->name, 'a' + cs->side);
+    acct_event(c->r->acct, "disconnect", l->id, c->peer, cs->side == 0 ? "side a" : "side b", 1);
     l->session[cs->side] = NULL;
     cs->link = NULL;
     if (c->r->st.agents > 0)
         c->r->st.agents--;
-    if (!cs->replaced)
+    /* Not when replaced (the side is still online) nor while the relay stops
+     * (every session is being closed; relay_stop walks the connection list
+     * and a send here could drop the next one under its feet). */
+    if (!cs->replaced && !c->r->stopping)
         ctrl_send_peer(l, 1 - cs->side, false);
 }
 
@@ -138,11 +158,14 @@ void ctrl_close_with(struct conn *c, enum msg_close_reason reason, const char *t
         m.u.close.reason = reason;
         m.u.close.text.p = (const uint8_t *)text;
         m.u.close.text.len = strnlen(text, MSG_MAX_TEXT);
-        if (ctrl_send(c, &m) != 0)
-            return;
+        /* On failure the connection may be closed already; either way the
+         * session must leave its link now (the link may be freed next). */
+        (void)ctrl_send(c, &m);
     }
-    ctrl_detach(c);
-    conn_close_after_flush(c);
+    if (c->ctrl != NULL)
+        ctrl_detach(c);
+    if (c->state != CONN_CLOSED)
+        conn_close_after_flush(c);
 }
 
 void ctrl_on_close(struct conn *c)
@@ -151,9 +174,6 @@ void ctrl_on_close(struct conn *c)
 
     if (cs == NULL)
         return;
-    if (cs->link != NULL)
-        log_info("conn %" PRIu64 " %s: control session for link %s side %c down", c->id, c->peer,
-                 cs->link->name, 'a' + cs->side);
     ctrl_detach(c);
     noise_hs_wipe(&cs->hs);
     noise_cs_wipe(&cs->tx);
@@ -222,6 +242,7 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     struct link *l = index_find(r->index, a->link_id);
     struct conn *old;
     uint64_t tick;
+    int sndbuf;
 
     if (l == NULL) {
         conn_fail(c, RELAY_FAIL_UNKNOWN_LINK);
@@ -240,6 +261,11 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     }
     /* Authenticated: from here on failures are told (CLOSE), not silent. */
     conn_established(c);
+    /* Control traffic is small: a fixed kernel send buffer (no autotuning to
+     * megabytes) keeps what a deaf agent can pin down per session small, and
+     * lets the CTRL_MAX_QUEUED bound act soon. */
+    sndbuf = CTRL_SNDBUF;
+    (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
     c->state = CONN_UP;
     cs->last_rx_ms = cs->last_ping_ms = relay_now(r);
     randombytes_buf(&cs->ping_nonce, sizeof(cs->ping_nonce));

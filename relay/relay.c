@@ -390,6 +390,9 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     lc.max_conns = r->max_conns;
     lc.max_ips = r->max_conns + 65536;
     rc = admit_init(&r->admit, &lc);
+    r->splice_rbuf = malloc(RELAY_SPLICE_RBUF);
+    if (rc == 0 && r->splice_rbuf == NULL)
+        rc = -ENOMEM;
     if (rc == 0)
         rc = ticket_table_new(r->max_conns * 2 + 1024, &r->tickets);
     if (rc == 0)
@@ -470,6 +473,8 @@ void relay_done(struct relay *r)
     r->tickets = NULL;
     admit_done(&r->admit);
     relaykey_wipe(&r->key);
+    free(r->splice_rbuf);
+    r->splice_rbuf = NULL;
     if (r->loop != NULL && !uv_is_closing((uv_handle_t *)&r->sig_term)) {
         /* Closing a signal handle restores the default action; a late
          * SIGTERM during the last microseconds is ignored instead. */

@@ -64,6 +64,8 @@ struct relay_failagg {
     uint32_t count;
 };
 
+#define RELAY_SPLICE_RBUF (64u * 1024u) /* size of relay.splice_rbuf */
+
 #define RELAY_MAX_LISTENERS (RELAYCFG_MAX_ADDRS * 2)
 
 struct relay_listener {
@@ -92,6 +94,10 @@ struct relay {
     struct acct *acct;
     struct admin *admin;
     struct sync *sync;
+    /* The one read buffer of every spliced leg: libuv calls a handle's
+     * alloc_cb and read_cb back to back on this single thread, and the read
+     * callback is done with the bytes (written or copied) before it returns. */
+    uint8_t *splice_rbuf;
 
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick; /* housekeeping, once a second */

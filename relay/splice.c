@@ -11,8 +11,8 @@
 #include "ctrl.h"
 #include "log.h"
 
-#define SPLICE_RBUF_MAX (64u * 1024u) /* largest single read per leg */
-#define SPLICE_BYTE     0x01          /* SPLICED (§6.1) */
+#define SPLICE_RBUF_MAX RELAY_SPLICE_RBUF /* largest single read */
+#define SPLICE_BYTE     0x01              /* SPLICED (§6.1) */
 
 enum stream_state {
     STREAM_PENDING = 0, /* tickets out, legs arriving */
@@ -249,7 +249,7 @@ static void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     struct stream *s = c->stream;
-    size_t room = c->rbuf_cap, q;
+    size_t room = SPLICE_RBUF_MAX, q;
 
     (void)suggested;
     if (s != NULL && s->leg[1 - c->leg] != NULL) {
@@ -257,10 +257,10 @@ static void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
          * bound holds exactly (at least one byte, or libuv reports ENOBUFS). */
         q = splice_queue(s->leg[1 - c->leg]);
         room = q < s->r->cfg.limits.splice_buffer ? s->r->cfg.limits.splice_buffer - q : 1;
-        if (room > c->rbuf_cap)
-            room = c->rbuf_cap;
+        if (room > SPLICE_RBUF_MAX)
+            room = SPLICE_RBUF_MAX;
     }
-    buf->base = (char *)c->rbuf;
+    buf->base = (char *)c->r->splice_rbuf;
     buf->len = room;
 }
 
@@ -331,7 +331,7 @@ static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     s->link->bytes[c->leg] += (uint64_t)nread;
     s->r->st.bytes[c->leg] += (uint64_t)nread;
     s->last_rx_ms = relay_now(s->r);
-    rc = splice_write(s, dst, c->rbuf, (size_t)nread);
+    rc = splice_write(s, dst, c->r->splice_rbuf, (size_t)nread);
     if (rc != 0) {
         splice_abort(s, STORE_CAUSE_RESET, uv_strerror(rc));
         return;
@@ -387,8 +387,6 @@ static void splice_start(struct stream *s)
     static const uint8_t spliced = SPLICE_BYTE;
     struct relay *r = s->r;
     uint64_t now = relay_now(r);
-    size_t cap = r->cfg.limits.splice_buffer < SPLICE_RBUF_MAX ? r->cfg.limits.splice_buffer
-                                                               : SPLICE_RBUF_MAX;
 
     s->state = STREAM_SPLICED;
     s->paired_ms = now;
@@ -397,12 +395,6 @@ static void splice_start(struct stream *s)
     r->st.streams_total++;
     for (int i = 0; i < 2; i++) {
         struct conn *c = s->leg[i];
-        c->rbuf = malloc(cap);
-        if (c->rbuf == NULL) {
-            splice_abort(s, STORE_CAUSE_ERROR, "out of memory");
-            return;
-        }
-        c->rbuf_cap = cap;
         c->state = CONN_SPLICED;
         c->last_progress_ms = now;
         conn_established(c);
@@ -429,7 +421,7 @@ static void splice_start(struct stream *s)
             }
         }
         bq_consume(&c->in, n);
-        /* From here on this leg reads into rbuf only. */
+        /* From here on this leg reads into the relay's shared read buffer. */
         free(c->inmem);
         c->inmem = NULL;
         bq_init(&c->in, NULL, 0);

@@ -102,6 +102,7 @@ class Relay:
         with open(ready) as f:
             self.addr = f.readline().strip()
         self.host, port = self.addr.rsplit(":", 1)
+        self.host = self.host.strip("[]")
         self.port = int(port)
         info = self.ctl_json("relay", "info")
         self.relay_pub = info["relay_key"]

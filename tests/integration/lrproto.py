@@ -40,7 +40,7 @@ def keypair_from_priv(priv):
 
 
 def connect(r, timeout=5.0):
-    s = socket.create_connection((r.host, r.port), timeout=timeout)
+    s = socket.create_connection((r.host, r.port), timeout=timeout)  # v4 or v6
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 

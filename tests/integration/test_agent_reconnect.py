@@ -54,6 +54,8 @@ def main():
             end = "timeout"
         s.close()
         c.check("stream open at the kill ends in a reset", end == "reset", end)
+        c.check("... at the device side too",
+                h.wait_for(lambda: "reset" in srv.ends, timeout=5), srv.ends)
         c.check("agent a logs the lost control connection",
                 rig.a.wait_log("control connection lost", timeout=5))
         time.sleep(3)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """linkrelay against hostile and broken clients (docs/protocol.md §3, §4.1,
 §6.1, §8), with a legitimate pair streaming throughout:
-garbage, every bad preamble field, an unknown relay key id, truncated
+garbage, every bad preamble field and every bit flip of the preamble, an
+unknown relay key id, truncated
 preambles and handshakes (handshake_timeout), every single-bit flip of
 handshake message 1 and of message 3, a wrong pinned relay key, malformed AUTH,
 an unknown link, the wrong side's key, unknown/replayed/expired tickets,
@@ -89,6 +90,27 @@ def main():
         s.sendall(p.preamble(1, r.key_id) + b"\x00\x30" + bytes(10))
         s.close()
         expect("closed_early")
+
+        # Every single-bit flip of the control preamble (message 1 made for the
+        # original one): refused before message 2, as a bad preamble or key id.
+        fails = 0
+        before = r.status()["failures"]
+        for bit in range(64):
+            hk = p.Handshake(relay_pub, h.priv_raw(good["a"]), r.key_id)
+            pre = bytearray(hk.pre)
+            pre[bit // 8] ^= 1 << (bit % 8)
+            s = p.connect(r)
+            s.sendall(bytes(pre) + p.frame(hk.msg1()))
+            data, how = refused(s)
+            if data != b"" or how == "timeout":
+                fails += 1
+        after = r.status()["failures"]
+        n_pre = after["preamble"] - before["preamble"]
+        n_key = after["key_id"] - before["key_id"]
+        expect("preamble", n_pre)
+        expect("key_id", n_key)
+        c.check("all 64 bit flips of the preamble refused before message 2",
+                fails == 0 and n_pre + n_key == 64, (fails, n_pre, n_key))
 
         # Every single-bit flip of message 1.
         fails = 0
@@ -226,6 +248,15 @@ def main():
         legit.kill()
         legit.wait()
         c.check("aggregated failure log", "refused" in r.log())
+        c.check("clean shutdown", r.stop() == 0)
+        ev = r.ctl_json("events")["events"]
+        fails = [e for e in ev if e["kind"] == "auth_fail"]
+        c.check("failures in the event log, aggregated per cause and source",
+                sum(e["count"] for e in fails) == sum(exp.values())
+                and len(fails) <= len(exp) + 1, [(e["detail"], e["count"]) for e in fails])
+        c.check("connects and disconnects in the event log",
+                any(e["kind"] == "connect" for e in ev)
+                and any(e["kind"] == "disconnect" for e in ev))
     finally:
         if c.failed:
             print(r.log()[-5000:])

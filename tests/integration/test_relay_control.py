@@ -105,6 +105,17 @@ def main():
         c.check("undecryptable frame: CLOSE protocol", cl[:2] == b"\x05\x06", cl)
         sa.close()
 
+        # A second relay on the same port or the same state directory refuses to start.
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--listen", r.addr],
+                             capture_output=True, text=True, timeout=10)
+        c.check("second relay on a used port: exit 1, says why", res.returncode == 1
+                and "address already in use" in res.stderr, res.stderr[-300:])
+        res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--listen", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=10)
+        c.check("second relay on the same admin socket: exit 1, first keeps its socket",
+                res.returncode == 1 and "another linkrelay is running" in res.stderr
+                and r.admin("sync")["ok"], res.stderr[-300:])
+
         # Admin socket.
         c.check("admin unknown command", r.admin("frobnicate") == {"error": "unknown command"})
         sy = r.admin("sync")
@@ -159,6 +170,20 @@ def main():
             f.write(text)
         res = subprocess.run([h.RELAY, "--state-dir", r.dir, "--check", "--listen",
                               "127.0.0.1:9999"], capture_output=True, text=True)
+        res2 = subprocess.run([h.RELAY, "--check", "--key-file", "/x/k", "--database", "/x/d",
+                               "--admin-socket", "/x/s", "--log-level", "debug",
+                               "--advertise", "r.example:1"], capture_output=True, text=True,
+                              env=dict(os.environ, LINKRELAY_STATE_DIR=r.dir))
+        c.check("LINKRELAY_STATE_DIR finds the config; path flags win",
+                res2.returncode == 0 and "state_dir = %s" % r.dir in res2.stdout
+                and "keepalive = 1s" in res2.stdout and "key_file = /x/k" in res2.stdout
+                and "database = /x/d" in res2.stdout and "admin_socket = /x/s" in res2.stdout
+                and "log_level = debug" in res2.stdout and "advertise = r.example:1"
+                in res2.stdout, res2.stdout + res2.stderr)
+        res3 = subprocess.run([h.RELAY, "--bogus"], capture_output=True, text=True)
+        c.check("unknown flag: usage, exit 2", res3.returncode == 2 and "usage" in res3.stderr)
+        res4 = subprocess.run([h.RELAY, "--version"], capture_output=True, text=True)
+        c.check("--version", res4.returncode == 0 and res4.stdout.startswith("linkrelay 0."))
         c.check("--check prints the normalised config, flags win", res.returncode == 0
                 and "listen = 127.0.0.1:9999" in res.stdout and "keepalive = 1s" in res.stdout
                 and "admin_socket = %s" % r.sock in res.stdout, res.stdout)

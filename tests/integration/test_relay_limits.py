@@ -8,7 +8,8 @@ relay's config and said so.
   conn_rate_per_ip 200/s burst 400, max_conns_per_ip 4096, max_conns = fd
   limit - 64 (the relay raises its soft limit to the hard one first),
   max_streams_per_link 256 (OPEN_FAIL stream_limit), preauth_bytes 4096,
-  handshake_timeout 10 s and ticket_expiry 10 s (timed).
+  handshake_timeout 10 s and ticket_expiry 10 s (timed); and the relay's own
+  bound on what it queues to a control session that does not read (64 KiB).
 """
 import os
 import socket
@@ -214,8 +215,44 @@ def max_conns_test(c):
         r.close()
 
 
+def ctrl_queue_test(c):
+    """A control session that never reads cannot make the relay queue without
+    bound: past 64 KiB queued it is dropped (limits_hit control_queue)."""
+    r = h.Relay(fast=False, limits={"max_streams_per_link": "65535", "ticket_expiry": "60s"})
+    try:
+        r.start()
+        link = r.add_link("deaf")
+        h.wait_for(lambda: r.admin("links")["links"])
+        sa = p.Session(r, link, 0)
+        sb = p.Session(r, link, 1)
+        sb.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        rss0 = r.rss_kib()
+        # Each OPEN queues one ~70-byte STREAM to b, which never reads.
+        for i in range(1, 40001):
+            sa.s.sendall(p.frame(sa.tx.encrypt_with_ad(b"", b"\x20" + struct.pack(">I", i))))
+            if i % 2000 == 0:
+                try:
+                    while True:
+                        sa.recv(0.01)
+                except Exception:
+                    pass
+                if hit(r, "control_queue") > 0:
+                    break
+        c.check("deaf control session dropped past its queue bound",
+                h.wait_for(lambda: hit(r, "control_queue") == 1, 5), r.status()["limits_hit"])
+        c.check("relay memory stayed bounded", r.rss_kib() - rss0 < 16 * 1024,
+                "%d KiB" % (r.rss_kib() - rss0))
+        c.check("the deaf side is offline now",
+                h.wait_for(lambda: not r.admin("links")["links"][0]["b"]["online"]))
+        sa.close()
+        sb.close()
+    finally:
+        r.close()
+
+
 def main():
     c = h.Checks()
+    ctrl_queue_test(c)
     preauth_tests(c)
     rate_test(c)
     conns_per_ip_test(c)

@@ -99,6 +99,10 @@ static int dial(const char *hostport)
     if (colon == NULL)
         die("relay address needs a port");
     *colon = '\0';
+    if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+        colon[-1] = '\0';
+        memmove(host, host + 1, strlen(host + 1) + 1);
+    }
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(host, colon + 1, &hints, &res) != 0)

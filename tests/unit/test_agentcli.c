@@ -11,6 +11,7 @@
 
 #include "agentcli.h"
 #include "token.h"
+#include "lrcheck.h"
 
 static uint8_t a_priv[KEY_LEN], a_pub[KEY_LEN], b_priv[KEY_LEN], b_pub[KEY_LEN];
 static uint8_t r_priv[KEY_LEN], r_pub[KEY_LEN];
@@ -245,8 +246,6 @@ int main(void)
 {
     Suite *s = suite_create("agentcli");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_token_with_key);
@@ -256,9 +255,5 @@ int main(void)
     tcase_add_test(tc, test_roles_and_limits);
     tcase_add_test(tc, test_safe_name);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return lrcheck_run(s);
 }

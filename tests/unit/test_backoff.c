@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "backoff.h"
+#include "lrcheck.h"
 
 START_TEST(test_init_limits)
 {
@@ -73,17 +74,11 @@ int main(void)
 {
     Suite *s = suite_create("backoff");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_init_limits);
     tcase_add_test(tc, test_doubling_and_cap);
     tcase_add_test(tc, test_jitter_range);
     tcase_add_test(tc, test_reset_and_long);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return lrcheck_run(s);
 }

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "e2e.h"
+#include "lrcheck.h"
 
 struct side {
     struct e2e *s;
@@ -699,14 +700,5 @@ static Suite *e2e_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    if (sodium_init() < 0)
-        return 1;
-    sr = srunner_create(e2e_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return lrcheck_run(e2e_suite());
 }
