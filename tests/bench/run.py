@@ -624,14 +624,20 @@ def profile(env, system, test_args, seconds=3):
     time.sleep(0.3)
     bench(env, system, test_args[0], test_args[1:], extra_watch=False)
     pr.wait(seconds + 30)
-    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,symbol"],
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso"],
                        capture_output=True, text=True, timeout=120)
     rows = []
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s*$", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), "(all)"))
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,symbol"],
+                       capture_output=True, text=True, timeout=120)
     for line in r.stdout.splitlines():
         m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[.\]\s+(\S+)", line)
         if m:
             rows.append((float(m.group(1)), m.group(2), m.group(3)))
-    return rows[:15]
+    return rows[:22]
 
 
 def versions(env):
@@ -656,6 +662,15 @@ def versions(env):
         "cpu model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                            if l.startswith("model name")), "?"),
     }
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except OSError:
+        return "?"
 
 
 def table(R, section):
@@ -842,7 +857,8 @@ def main():
 
     ver = versions(env)
     out = ["# Benchmark run %s UTC" % time.strftime("%Y-%m-%d %H:%M", time.gmtime(t0)), "",
-           "Command: `%s`" % " ".join(["tests/bench/run.sh"] + sys.argv[1:]), "",
+           "Command: `%s` at commit %s" % (" ".join(["tests/bench/run.sh"] + sys.argv[1:]),
+                                            git_commit()), "",
            "Load average before/after: %s / %s; %d repetitions, median (min–max); "
            "bulk %d ms per repetition; took %.0f s." % (" ".join(load0), " ".join(load1),
                                                          args.reps, args.ms, time.time() - t0),
