@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
 
 #include "acct.h"
@@ -159,6 +161,17 @@ void splice_abort(struct stream *s, enum store_cause cause, const char *why)
     splice_finish(s, cause, true);
 }
 
+/* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
+ * (nothing acknowledged for write_stall_timeout, see splice_liveness), the
+ * same condition as the write-stall timer; anything else is a reset. */
+static void splice_abort_err(struct stream *s, int err)
+{
+    if (err == UV_ETIMEDOUT)
+        splice_abort(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
+    else
+        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(err));
+}
+
 void splice_abort_link(struct link *l, enum store_cause cause, const char *why)
 {
     while (l->streams != NULL)
@@ -207,7 +220,7 @@ static void splice_write_cb(uv_write_t *req, int status)
     if (status == UV_ECANCELED || s == NULL)
         return;
     if (status < 0) {
-        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(status));
+        splice_abort_err(s, status);
         return;
     }
     splice_maybe_resume(s, 1 - dst->leg);
@@ -323,8 +336,7 @@ static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        splice_abort(s, STORE_CAUSE_RESET,
-                     nread == UV_EOF ? "connection reset by peer" : uv_strerror((int)nread));
+        splice_abort_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
     s->bytes[c->leg] += (uint64_t)nread;
@@ -333,7 +345,7 @@ static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     s->last_rx_ms = relay_now(s->r);
     rc = splice_write(s, dst, c->r->splice_rbuf, (size_t)nread);
     if (rc != 0) {
-        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(rc));
+        splice_abort_err(s, rc);
         return;
     }
     if (splice_queue(dst) >= s->r->cfg.limits.splice_buffer) {
@@ -381,6 +393,32 @@ static uint64_t splice_tick_ms(const struct relaycfg_limits *lim)
     return t;
 }
 
+/*
+ * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
+ * a router that went away) must not stay open forever: the write-stall timer
+ * only sees bytes the kernel did not take, not bytes it took and never got
+ * acknowledged. So the kernel is asked to give up on a leg whose sent data
+ * (or keepalive probes, after keepalive of silence) stay unacknowledged for
+ * write_stall_timeout; the read then fails and the other leg is reset.
+ */
+static void splice_liveness(struct conn *c, const struct relaycfg_limits *lim)
+{
+    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
+    unsigned user_timeout = lim->write_stall_timeout_ms;
+    uv_os_fd_t fd;
+
+    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
+
+    if (intvl > idle_s)
+        intvl = idle_s;
+    (void)uv_tcp_keepalive(&c->tcp, 1, idle_s);
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return;
+    /* Probes often enough that the user timeout is noticed on time. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+}
+
 /* Both legs present: SPLICED byte to each, early bytes across, start reading. */
 static void splice_start(struct stream *s)
 {
@@ -400,6 +438,7 @@ static void splice_start(struct stream *s)
         conn_established(c);
         uv_timer_stop(&c->timer);
         uv_read_stop((uv_stream_t *)&c->tcp);
+        splice_liveness(c, &r->cfg.limits);
     }
     for (int i = 0; i < 2; i++) {
         if (splice_write(s, s->leg[i], &spliced, 1) != 0) {

@@ -5,7 +5,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libsqlite3-dev
             libinih-dev sqlite3 python3)
-test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump)
+test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
+           nftables conntrack)
 # tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
 bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 
