@@ -96,12 +96,28 @@ static void on_flush_deadline(uv_timer_t *t)
 
 static void on_write_done(uv_write_t *req, int status);
 
+/* Writes len bytes to t: straight to the kernel with uv_try_write() when
+ * nothing is queued on t, and a copy of whatever the kernel did not take is
+ * queued (as relay/splice.c does). The caller's buffer is free again on
+ * return. An error from uv_try_write() other than UV_EAGAIN is left to the
+ * queued write, so it reaches on_write_done() as before. */
 static int write_copy(struct strm *st, uv_tcp_t *t, const uint8_t *p, size_t len)
 {
-    struct strm_wreq *w = malloc(sizeof(*w) + len);
+    struct strm_wreq *w;
     uv_buf_t b;
     int rc;
 
+    if (uv_stream_get_write_queue_size((uv_stream_t *)t) == 0) {
+        b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+        rc = uv_try_write((uv_stream_t *)t, &b, 1);
+        if (rc > 0) {
+            p += rc;
+            len -= (size_t)rc;
+        }
+        if (len == 0)
+            return 0;
+    }
+    w = malloc(sizeof(*w) + len);
     if (w == NULL)
         return -ENOMEM;
     w->st = st;
