@@ -16,8 +16,8 @@
  * (write it to the local application) and e2e_next_event.
  *
  * Bounds (docs/internals/e2e.md): all memory is inside struct e2e (about
- * 162 KiB, so allocate it on the heap):
- *   - input:     E2E_IN_CAP bytes (exactly one largest record frame); input is
+ * 210 KiB, so allocate it on the heap):
+ *   - input:     E2E_IN_CAP bytes (four largest record frames); input is
  *                only taken while there is room, so a caller that cannot feed
  *                everything keeps the rest and stops reading the relay;
  *   - plaintext: E2E_PLAIN_CAP bytes decrypted and not yet consumed; a record
@@ -45,8 +45,9 @@
 #define E2E_KEY_LEN     32
 #define E2E_LINK_ID_LEN 16
 #define E2E_PROLOGUE    "linkrelay/1 e2e"
-#define E2E_IN_CAP      REC_FRAME_MAX
-#define E2E_PLAIN_CAP   65536
+/* Four largest frames: the agent reads the relay leg up to 64 KiB at a time. */
+#define E2E_IN_CAP    (4 * REC_FRAME_MAX)
+#define E2E_PLAIN_CAP 65536
 /* Room kept free for control records (ACK, then FINAL or RESET). */
 #define E2E_CTRL_RESERVE (2 * REC_CTRL_FRAME_MAX)
 #define E2E_OUT_CAP      (65536 + E2E_CTRL_RESERVE)

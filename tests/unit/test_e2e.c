@@ -496,7 +496,7 @@ END_TEST
 
 /*
  * Bounds: a receiver whose application does not read takes at most
- * E2E_PLAIN_CAP of plaintext and one frame of input, then refuses more; the
+ * E2E_PLAIN_CAP of plaintext and E2E_IN_CAP of input, then refuses more; the
  * sender's output stops at E2E_OUT_CAP. EOF while a FINAL waits behind the
  * full buffer is not truncation.
  */
