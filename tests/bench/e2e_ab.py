@@ -1,0 +1,44 @@
+"""End-to-end bulk only: SSH tunnel vs two agent builds, interleaved in one run.
+
+Usage: /usr/bin/python3 tests/bench/e2e_ab.py NEW_BUILD BASE_BUILD [REPS [MS]]
+Both builds need -DLR_BENCH=ON (lr_bench, linkrelay and linkctl come from
+NEW_BUILD; only linkagent differs). Prints medians (min-max) of throughput and
+CPU s/GB per process for 1 and 8 streams, with the load average before and
+after. Uses run.py's process setup and cleanup (docs/performance.md).
+"""
+import atexit
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as B  # noqa: E402
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    new, base = sys.argv[1], sys.argv[2]
+    reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    ms = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
+    env = B.Env(os.path.abspath(new))
+    atexit.register(env.cleanup)
+    R = B.Results()
+    print("load before", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
+    ssh = B.Ssh(env).start()
+    relay = B.Relay(env).start()
+    a_new = B.Agents(env, relay).start()
+    a_new.name = "agents-new"
+    env.agent_bin = os.path.join(os.path.abspath(base), "agent", "linkagent")
+    relay2 = B.Relay(env).start()
+    a_base = B.Agents(env, relay2).start()
+    a_base.name = "agents-base"
+    roles = ("relay", "sshd", "ssh-R", "ssh-L", "agent-host", "agent-dev")
+    for n in (1, 8):
+        B.run_bulk(env, R, "e2e %d" % n, [ssh, a_base, a_new], n, False, ms, reps, roles)
+    for k in R.order:
+        print("%s | %s | %s | %s" % (k[0], k[1], k[2], R.fmt(k, 2)), flush=True)
+    print("load after", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
