@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages linkrelay needs that are not installed yet.
-# Usage: scripts/deps.sh [build|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|bench|all]   (default: all; bench is not in all)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libsqlite3-dev
@@ -10,11 +10,14 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libsqlite3
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
            nftables conntrack iperf3 redis-server redis-tools curl openssh-server
            openssh-client)
+# tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
+bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 
 case "${1:-all}" in
 build) want=("${build_pkgs[@]}") ;;
 test | all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=()
