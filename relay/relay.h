@@ -64,7 +64,8 @@ struct relay_failagg {
     uint32_t count;
 };
 
-#define RELAY_SPLICE_RBUF (64u * 1024u) /* size of relay.splice_rbuf */
+/* Size of relay.splice_rbuf; a read is also capped by splice_buffer. */
+#define RELAY_SPLICE_RBUF (256u * 1024u)
 
 #define RELAY_MAX_LISTENERS (RELAYCFG_MAX_ADDRS * 2)
 
