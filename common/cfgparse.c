@@ -263,42 +263,43 @@ static int scaled(uint64_t v, uint64_t mul, uint64_t min, uint64_t max, uint64_t
     return 0;
 }
 
-int cfgparse_duration(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out)
+struct cfg_unit {
+    const char *unit;
+    uint64_t mul;
+};
+
+/* A decimal number followed by one of the units (exact match, "" allowed). */
+static int parse_with_units(const char *s, const struct cfg_unit *units, size_t n, uint64_t min,
+                            uint64_t max, uint64_t *out)
 {
-    static const struct {
-        const char *unit;
-        uint64_t mul;
-    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
     const char *end;
     uint64_t v;
     int rc = parse_digits(s, &v, &end);
 
     if (rc != 0)
         return rc;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    for (size_t i = 0; i < n; i++)
         if (strcmp(end, units[i].unit) == 0)
-            return scaled(v, units[i].mul, min_ms, max_ms, out);
+            return scaled(v, units[i].mul, min, max, out);
     return -EINVAL;
+}
+
+int cfgparse_duration(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out)
+{
+    static const struct cfg_unit units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+
+    return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), min_ms, max_ms, out);
 }
 
 int cfgparse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-    static const struct {
-        const char *unit;
-        uint64_t mul;
-    } units[] = {{"", 1},           {"K", 1024},        {"k", 1024},
-                 {"KiB", 1024},     {"M", 1024 * 1024}, {"MiB", 1024 * 1024},
-                 {"G", 1ULL << 30}, {"GiB", 1ULL << 30}};
-    const char *end;
-    uint64_t v;
-    int rc = parse_digits(s, &v, &end);
+    static const struct cfg_unit units[] = {
+        {"", 1},           {"K", 1024},        {"k", 1024},
+        {"KiB", 1024},     {"M", 1024 * 1024}, {"MiB", 1024 * 1024},
+        {"G", 1ULL << 30}, {"GiB", 1ULL << 30}};
 
-    if (rc != 0)
-        return rc;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-        if (strcmp(end, units[i].unit) == 0)
-            return scaled(v, units[i].mul, min, max, out);
-    return -EINVAL;
+    return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), min, max, out);
 }
 
 int cfgparse_rate(const char *s, uint64_t min, uint64_t max, uint64_t *out)
