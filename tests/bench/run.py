@@ -126,11 +126,11 @@ def children(pid):
                 par.setdefault(int(s.rsplit(")", 1)[1].split()[1]), []).append(int(d))
             except (OSError, IndexError, ValueError):
                 pass
-    out, todo = [], [pid]
-    while todo:
-        for c in par.get(todo.pop(), []):
+    out, pending = [], [pid]
+    while pending:
+        for c in par.get(pending.pop(), []):
             out.append(c)
-            todo.append(c)
+            pending.append(c)
     return out
 
 

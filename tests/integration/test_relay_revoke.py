@@ -10,29 +10,9 @@
 """
 import subprocess
 import sys
-import threading
 import time
 
 import lrharness as h
-
-
-class Reader:
-    """Collects (time, line) from a background lr_testpeer."""
-
-    def __init__(self, proc):
-        self.lines = []
-        self.t = threading.Thread(target=self.run, args=(proc,), daemon=True)
-        self.t.start()
-
-    def run(self, proc):
-        for line in proc.stdout:
-            self.lines.append((time.time(), line.strip()))
-
-    def find(self, prefix):
-        for t, l in self.lines:
-            if l.startswith(prefix):
-                return t, l
-        return None
 
 
 def main():
@@ -46,7 +26,7 @@ def main():
 
         pv = r.peer_bg(victim, "pair", "--mode", "hold", "--hold-ms", "8000")
         po = r.peer_bg(other, "pair", "--mode", "hold", "--hold-ms", "3000")
-        rv, ro = Reader(pv), Reader(po)
+        rv, ro = h.Reader(pv), h.Reader(po)
         c.check("victim stream up", h.wait_for(lambda: rv.find("holding=1"), 10))
         c.check("other stream up", h.wait_for(lambda: ro.find("holding=1"), 10))
         time.sleep(0.3)
@@ -81,7 +61,7 @@ def main():
 
         # Rotation of side a's key.
         pv = r.peer_bg(victim, "pair", "--mode", "hold", "--hold-ms", "8000")
-        rv = Reader(pv)
+        rv = h.Reader(pv)
         c.check("victim stream up again", h.wait_for(lambda: rv.find("holding=1"), 10))
         new_priv, new_pub = h.keygen()
         t_rot = time.time()
