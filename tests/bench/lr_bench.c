@@ -10,6 +10,9 @@
  *   bulk      --n K --ms T [--both] [--mbps M]  K streams pushing bytes for T ms
  *                                          (M: all of them together at M Mbit/s)
  *   rtt       --count N --size S           ping-pong on one stream
+ *   stall     --n N --ms T                 N streams whose reader (leg b) never reads;
+ *                                          leg a writes until nothing more is taken for
+ *                                          T ms, then "phase=stalled" (waits on stdin)
  *   idle      --n N                        N idle streams; waits for a line on stdin
  *                                          at "phase=..." lines; then one byte each way
  *   sessions  --links FILE                 one control session per link side in FILE
@@ -417,6 +420,48 @@ static int test_idle(struct bench_pairer *p, const struct bench_cfg *c)
     return both == c->n ? 0 : 1;
 }
 
+/* ---- stall: N streams whose reader stopped (memory under backpressure) ---- */
+
+static int test_stall(struct bench_pairer *p, const struct bench_cfg *c)
+{
+    int(*legs)[2];
+    uint8_t *buf = malloc(BULK_CHUNK);
+    uint64_t sent = 0, last_progress, t0;
+    int err = 0;
+
+    if (buf == NULL)
+        bench_die("alloc");
+    memset(buf, 0x5a, BULK_CHUNK);
+    legs = make_pairs(p, c->n);
+    for (long i = 0; i < c->n; i++)
+        fcntl(legs[i][0], F_SETFL, fcntl(legs[i][0], F_GETFL) | O_NONBLOCK);
+    t0 = last_progress = bench_now_us();
+    /* Write on every leg a until none has taken a byte for --ms. */
+    while (err == 0 && bench_now_us() - last_progress < (uint64_t)c->ms * 1000u) {
+        bool progress = false;
+        for (long i = 0; i < c->n; i++) {
+            ssize_t w;
+            while ((w = send(legs[i][0], buf, BULK_CHUNK, MSG_DONTWAIT | MSG_NOSIGNAL)) > 0) {
+                sent += (uint64_t)w;
+                progress = true;
+            }
+            if (w < 0 && errno != EAGAIN)
+                err = errno;
+        }
+        if (progress)
+            last_progress = bench_now_us();
+        pairer_service(p);
+        usleep(20000);
+    }
+    printf("stall.n=%ld stall.sent=%" PRIu64 " stall.s=%.3f stall.err=%d\n", c->n, sent,
+           (double)(bench_now_us() - t0) / 1e6, err);
+    phase(p, NULL, 0, "stalled");
+    close_legs(legs, c->n);
+    free(legs);
+    free(buf);
+    return err == 0 ? 0 : 1;
+}
+
 /* ---- sessions: control sessions held idle (relay memory per agent) ---- */
 
 static int test_sessions(const struct bench_cfg *c, const char *file)
@@ -552,7 +597,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     bench_raise_nofile();
     if (test == NULL)
-        bench_die("usage: lr_bench pair|bulk|rtt|idle|sessions [options]");
+        bench_die("usage: lr_bench pair|bulk|rtt|idle|stall|sessions [options]");
     if (strcmp(test, "sessions") == 0) {
         rc = test_sessions(&c, links != NULL ? links : "");
         printf("result=%s\n", rc == 0 ? "ok" : "fail");
@@ -568,6 +613,8 @@ int main(int argc, char **argv)
         rc = test_rtt(&p, &c);
     else if (strcmp(test, "idle") == 0)
         rc = test_idle(&p, &c);
+    else if (strcmp(test, "stall") == 0)
+        rc = test_stall(&p, &c);
     else
         bench_die("unknown test");
     pairer_close(&p);

@@ -402,7 +402,8 @@ class Agents:
 
 # ---------------------------------------------------------------- running the client
 
-def bench(env, system, test, args, timeout=300, extra_watch=True, alt=False):
+def bench(env, system, test, args, timeout=300, extra_watch=True, alt=False, cpus=None):
+    """Runs lr_bench once; cpus: the set of CPUs the client may run on (None: any)."""
     w = system.watch() if extra_watch else {}
     argv = [env.bench, test] + (system.via(alt=True) if alt else system.via()) + \
         [str(a) for a in args]
@@ -410,7 +411,8 @@ def bench(env, system, test, args, timeout=300, extra_watch=True, alt=False):
         for pid in pids:
             argv += ["--watch", str(pid)]
     env.check_time()
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    pre = (lambda: os.sched_setaffinity(0, cpus)) if cpus is not None else None
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, preexec_fn=pre)
     kv = parse_kv(r.stdout)
     if r.returncode != 0 or kv.get("result") != "ok":
         raise RuntimeError("lr_bench %s on %s failed:\n%s%s" % (test, system.name, r.stdout,
@@ -469,12 +471,51 @@ def run_bulk(env, R, section, systems, n, both, ms, reps, roles):
             R.add(section, "CPU s/GB client", s.name, cpu_per_gb(cpu["client"], total))
 
 
+def pin(pids, cpus):
+    """Sets the CPU affinity of every thread of each process in pids."""
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # the thread ended
+                pass
+
+
+def server_pids(system):
+    return [pid for pids in system.watch().values() for pid in pids]
+
+
+# Where ping-pong's client and forwarder run: (label, client CPUs, forwarder CPUs).
+# On this VM a wakeup across vCPUs costs tens of µs, so an unpinned round trip
+# is bimodal depending on the scheduler's choice; the pinned rows separate the
+# two cases. "direct" has no forwarder: only its client is pinned.
+def placements():
+    allc = sorted(os.sched_getaffinity(0))
+    rows = [("unpinned", None, None)]
+    if len(allc) >= 2:
+        rows += [("same vCPU", {allc[0]}, {allc[0]}), ("split vCPUs", {allc[0]}, {allc[1]})]
+    return rows, set(allc)
+
+
 def run_rtt(env, R, section, systems, count, reps):
+    rows, allc = placements()
     for _ in range(reps):
-        for s in systems:
-            kv, _ = bench(env, s, "rtt", ["--count", count, "--size", 64])
-            R.add(section, "64 B ping-pong p50 µs", s.name, float(kv["rtt.p50_us"]))
-            R.add(section, "64 B ping-pong p99 µs", s.name, float(kv["rtt.p99_us"]))
+        for label, ccpu, fcpu in rows:
+            for s in systems:
+                if fcpu is not None:
+                    pin(server_pids(s), fcpu)
+                try:
+                    kv, _ = bench(env, s, "rtt", ["--count", count, "--size", 64], cpus=ccpu)
+                finally:
+                    if fcpu is not None:
+                        pin(server_pids(s), allc)
+                suffix = "" if ccpu is None else ", " + label
+                R.add(section, "64 B ping-pong p50 µs" + suffix, s.name, float(kv["rtt.p50_us"]))
+                R.add(section, "64 B ping-pong p99 µs" + suffix, s.name, float(kv["rtt.p99_us"]))
 
 
 def run_pair(env, R, section, systems, n, rate, reps, cpu_role=None, label=""):
