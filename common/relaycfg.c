@@ -91,7 +91,7 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->keepalive_ms = 25000;
     l->dead_after_ms = 90000;
     l->ticket_expiry_ms = 10000;
-    l->splice_buffer = 64 * 1024;
+    l->splice_buffer = 256 * 1024;
     l->halfclose_timeout_ms = 60000;
     l->write_stall_timeout_ms = 30000;
     /* key_file and database default to files in state_dir (see finish()). */

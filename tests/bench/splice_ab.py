@@ -100,6 +100,10 @@ def main():
     ap.add_argument("--stall", type=int, nargs="*", default=[100])
     ap.add_argument("--stall-ms", type=int, default=1000)
     ap.add_argument("--no-haproxy", action="store_true")
+    ap.add_argument("--rtt", type=int, default=0,
+                    help="also 64 B ping-pong, this many round trips, per CPU placement "
+                         "(direct included)")
+    ap.add_argument("--only-rtt", action="store_true", help="skip bulk and memory")
     args = ap.parse_args()
     configs = [c.split("=", 1) for c in args.config] or [
         ("64K", "splice_buffer = 64K"), ("128K", "splice_buffer = 128K"),
@@ -114,8 +118,13 @@ def main():
     for name, limits in configs:
         systems.append(relay_with(env, name, limits).start())
     roles = ("haproxy", "relay")
+    direct = B.Direct(env)
     for rep in range(args.reps):
         B.log("repetition %d" % (rep + 1))
+        if args.rtt:
+            B.run_rtt(env, R, "64 B ping-pong", [direct] + systems, args.rtt, 1)
+        if args.only_rtt:
+            continue
         B.run_bulk(env, R, "1 stream one way", systems, 1, False, args.ms, 1, roles)
         B.run_bulk(env, R, "1 stream both ways", systems, 1, True, args.ms, 1, roles)
         for n in args.active:
@@ -124,7 +133,7 @@ def main():
         env.stop(s.proc)
     # Memory: a fresh process per system and size, so memory freed by earlier
     # tests (kept by the allocator) does not hide the cost.
-    for n in args.stall:
+    for n in ([] if args.only_rtt else args.stall):
         for _ in range(max(1, args.reps // 2)):
             fresh = [] if args.no_haproxy else [B.Haproxy(env)]
             fresh += [relay_with(env, name, limits) for name, limits in configs]

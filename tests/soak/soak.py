@@ -11,7 +11,7 @@ closed), and the agents' too.
 Passes when every stream delivered every byte, the relay's fd count returns
 to its baseline, and its RSS grew by less than --rss-bound-kib (default
 8192 KiB). Why that bound: the relay's memory per stream is bounded
-(splice_buffer per direction, 64 KiB by default) and freed on close; what may
+(splice_buffer per direction, 256 KiB by default) and freed on close; what may
 legitimately grow over a run is allocator fragmentation and SQLite's page
 cache for the accounting rows (default cache 2 MiB). Measured here: +0.6 MiB
 over 20 s (~1,900 streams). A leak of 1 KiB per stream exceeds the bound in

@@ -312,7 +312,7 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->keepalive_ms, 25000);
     ck_assert_uint_eq(l->dead_after_ms, 90000);
     ck_assert_uint_eq(l->ticket_expiry_ms, 10000);
-    ck_assert_uint_eq(l->splice_buffer, 65536);
+    ck_assert_uint_eq(l->splice_buffer, 262144);
     ck_assert_uint_eq(l->halfclose_timeout_ms, 60000);
     ck_assert_uint_eq(l->write_stall_timeout_ms, 30000);
 }
@@ -388,7 +388,7 @@ START_TEST(test_relay_full)
     ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
     ck_assert_ptr_nonnull(strstr(text, "max_conns = auto\n"));
     ck_assert_ptr_nonnull(strstr(text, "keepalive = 25s\n"));
-    ck_assert_ptr_nonnull(strstr(text, "splice_buffer = 64K\n"));
+    ck_assert_ptr_nonnull(strstr(text, "splice_buffer = 256K\n"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
     free(text);
 }
