@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--rtt", type=int, default=0,
                     help="also 64 B ping-pong, this many round trips, per CPU placement "
                          "(direct included)")
+    ap.add_argument("--json", help="write raw samples here")
     ap.add_argument("--only-rtt", action="store_true", help="skip bulk and memory")
     args = ap.parse_args()
     configs = [c.split("=", 1) for c in args.config] or [
@@ -152,6 +153,11 @@ def main():
                               time.time() - t0))
     for sec in sections:
         print(B.table(R, sec) + "\n")
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump([{"section": k[0], "metric": k[1], "system": k[2], "values": v}
+                       for k, v in R.samples.items()], f, indent=1)
     return 0
 
 
