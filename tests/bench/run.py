@@ -751,6 +751,12 @@ def targets(R, args):
                                                               "haproxy"))
     if a and b:
         target(rows, "ping-pong p99 ≤ haproxy's", "%.1f µs" % a, "%.1f µs" % b, a <= b)
+    for label, _, _ in placements()[0][1:]:
+        a = m((sec, "64 B ping-pong p99 µs, " + label, "linkrelay"))
+        b = m((sec, "64 B ping-pong p99 µs, " + label, "haproxy"))
+        if a and b:
+            target(rows, "ping-pong p99 ≤ haproxy's, client and forwarder on %s" % label,
+                   "%.1f µs" % a, "%.1f µs" % b, a <= b)
     for sec in (e2e, "End to end, 8 streams"):
         a, b = m((sec, "throughput Gbit/s", "linkrelay+agents")), m((sec, "throughput Gbit/s",
                                                                      "ssh"))
