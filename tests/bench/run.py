@@ -618,6 +618,38 @@ def idle_scale(env, R, system, n, pid):
     return rss0, rss1
 
 
+def stall_mem(env, R, system, n, ms, section=None):
+    """Memory `system` (a fresh forwarder) holds for n streams whose reader
+    stopped: leg a writes until nothing more is taken for ms, then the RSS
+    growth of the forwarder and /proc/net/sockstat TCP memory per stream."""
+    pid = system.proc.pid
+    argv = [env.bench, "stall", "--n", str(n), "--ms", str(ms)] + system.via()
+    rss0, (_, mem0) = rss_kib(pid), sockstat_tcp()
+    p = env.spawn("stall-%d" % n, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    lines = []
+    try:
+        while True:
+            line = p.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("stall client ended: " + "".join(lines))
+            lines.append(line)
+            if line.strip() == "phase=stalled":
+                break
+        rss1, (_, mem1) = rss_kib(pid), sockstat_tcp()
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+        p.wait(60)
+    finally:
+        env.stop(p)
+    kv = parse_kv("".join(lines))
+    sec = section or "Stalled readers: %d streams" % n
+    R.add(sec, "user-space RSS growth KiB per stream", system.name, (rss1 - rss0) / n)
+    R.add(sec, "kernel TCP memory KiB per stream (all sockets)", system.name,
+          (mem1 - mem0) * 4 / n)
+    R.add(sec, "KiB taken from the writer per stream", system.name,
+          float(kv.get("stall.sent", 0)) / n / 1024)
+
+
 def agent_scale(env, R, relay, n_links):
     links = []
     for i in range(n_links):
@@ -820,6 +852,8 @@ def main():
                     help="new streams/s while streams are active")
     ap.add_argument("--load-mbps", type=int, default=2000,
                     help="what the active streams carry together while pairing")
+    ap.add_argument("--stall", type=int, nargs="*", default=[100],
+                    help="streams whose reader stopped (memory under backpressure)")
     ap.add_argument("--quick", action="store_true", help="short settings for development")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--out", help="also write the Markdown report here")
@@ -827,7 +861,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.reps, args.ms, args.rtt_count, args.pairs = 2, 500, 2000, 1000
-        args.idle, args.agents, args.active = [1000], 50, [1, 100]
+        args.idle, args.agents, args.active, args.stall = [1000], 50, [1, 100], [20]
 
     env = Env(os.path.abspath(args.build))
     atexit.register(env.cleanup)
@@ -884,6 +918,13 @@ def main():
         if n <= 9100:
             fresh = Haproxy(env).start()
             idle_scale(env, R, fresh, n, fresh.proc.pid)
+            env.stop(fresh.proc)
+    for n in args.stall:
+        log("scale: %d streams with stalled readers" % n)
+        for fresh in (Haproxy(env), Relay(env)):
+            fresh.start()
+            time.sleep(0.3)
+            stall_mem(env, R, fresh, n, 1000)
             env.stop(fresh.proc)
     prof = {}
     if not args.no_profile and shutil.which("perf"):

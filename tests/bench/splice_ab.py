@@ -19,7 +19,6 @@ process setup and cleanup (every process stopped by PID, temp dir removed).
 import argparse
 import atexit
 import os
-import subprocess
 import sys
 import time
 
@@ -52,41 +51,6 @@ class ConfRelay(B.Relay):
 
 def relay_with(env, name, limits):
     return ConfRelay(env, name, limits)
-
-
-def stall_mem(env, R, system, n, ms):
-    """RSS and kernel TCP memory of `system` holding n streams whose reader
-    stopped, after the writers' sends stopped being taken for `ms`."""
-    pid = server_pids_one(system)
-    argv = [env.bench, "stall", "--n", str(n), "--ms", str(ms)] + system.via()
-    rss0, (_, mem0) = B.rss_kib(pid), B.sockstat_tcp()
-    p = env.spawn("stall-%d" % n, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    lines = []
-    try:
-        while True:
-            line = p.stdout.readline().decode()
-            if not line:
-                raise RuntimeError("stall client ended: " + "".join(lines))
-            lines.append(line)
-            if line.strip() == "phase=stalled":
-                break
-        rss1, (_, mem1) = B.rss_kib(pid), B.sockstat_tcp()
-        p.stdin.write(b"go\n")
-        p.stdin.flush()
-        p.wait(60)
-    finally:
-        env.stop(p)
-    kv = B.parse_kv("".join(lines))
-    sec = "Stalled readers: %d streams" % n
-    R.add(sec, "user-space RSS growth KiB per stream", system.name, (rss1 - rss0) / n)
-    R.add(sec, "kernel TCP memory KiB per stream (all sockets)", system.name,
-          (mem1 - mem0) * 4 / n)
-    R.add(sec, "bytes taken from the writer per stream, KiB", system.name,
-          float(kv.get("stall.sent", 0)) / n / 1024)
-
-
-def server_pids_one(system):
-    return system.proc.pid
 
 
 def main():
@@ -141,7 +105,7 @@ def main():
             for s in fresh:
                 s.start()
                 time.sleep(0.3)
-                stall_mem(env, R, s, n, args.stall_ms)
+                B.stall_mem(env, R, s, n, args.stall_ms)
                 env.stop(s.proc)
     load1 = open("/proc/loadavg").read().split()[:3]
     sections = []
