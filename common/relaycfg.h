@@ -43,7 +43,7 @@ struct relaycfg_limits {
     uint32_t keepalive_ms;           /* 25 s, whole seconds */
     uint32_t dead_after_ms;          /* 90 s, whole seconds, > keepalive */
     uint32_t ticket_expiry_ms;       /* 10 s */
-    uint32_t splice_buffer;          /* 256 KiB (docs/design.md D11) */
+    uint32_t splice_buffer;          /* 256 KiB (docs/design.md D12) */
     uint32_t halfclose_timeout_ms;   /* 60 s */
     uint32_t write_stall_timeout_ms; /* 30 s */
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""linkrelay backpressure (docs/protocol.md §6.2, docs/design.md D11): a reader
+"""linkrelay backpressure (docs/protocol.md §6.2, docs/design.md D12): a reader
 taking 1 KiB/s against a writer going as fast as it can, with the default
 splice_buffer (256 KiB). The relay stops reading the writer once splice_buffer
 is queued for the reader, so its memory stays bounded: RSS grows by at most
