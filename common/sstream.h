@@ -1,6 +1,6 @@
 /*
  * sstream — libsodium's crypto_secretstream_xchacha20poly1305, computed with
- * OpenSSL libcrypto's ChaCha20 and Poly1305 (docs/design.md D19).
+ * OpenSSL libcrypto's ChaCha20 and Poly1305 (docs/design.md D11).
  *
  * The output is byte for byte what libsodium 1.0.18 produces for the same key,
  * header, messages and tags (tests/unit/test_rec_sstream.c checks it against

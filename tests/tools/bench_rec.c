@@ -31,7 +31,7 @@ static uint8_t plain[REC_BODY_MAX];
 
 #define BATCH 64 /* records sealed, then opened, per round: ~1 MiB, cache-warm */
 
-/* The libsodium reference: one DATA record sealed as rec.c did before D19. */
+/* The libsodium reference: one DATA record sealed as rec.c did before D11. */
 static void ref_seal(crypto_secretstream_xchacha20poly1305_state *st, uint64_t offset,
                      uint8_t *frame)
 {

@@ -1,6 +1,6 @@
 /*
  * Check suite for common/sstream.c, the secretstream construction on OpenSSL
- * that the record layer uses (docs/design.md D19). Differential against
+ * that the record layer uses (docs/design.md D11). Differential against
  * libsodium's own crypto_secretstream_xchacha20poly1305 in both directions:
  * the same key and header must give the same bytes and the same state after
  * every message, tags (REKEY and FINAL included), explicit rekeys and a
