@@ -4,6 +4,8 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +137,62 @@ static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
     return 0;
 }
 
+/* Keys are "W" or "I" (the level) followed by "link NAME: MESSAGE", so one
+ * table serves both levels and a summary is said at the level of its lines. */
+static void agg_say(void *arg, const char *key, uint32_t n, uint64_t window_ms)
+{
+    uint64_t s = (window_ms + 500) / 1000;
+
+    (void)arg;
+    if (key[0] == 'I')
+        log_info("%s (%" PRIu32 " more streams like this in the last %" PRIu64 " s)", key + 1, n,
+                 s);
+    else
+        log_warnx("%s (%" PRIu32 " more streams like this in the last %" PRIu64 " s)", key + 1, n,
+                  s);
+}
+
+static void on_agg_timer(uv_timer_t *t)
+{
+    struct agent *ag = t->data;
+
+    logagg_expire(&ag->agg, uv_now(ag->loop), false, agg_say, NULL);
+}
+
+void agent_stream_log(struct agent *ag, enum log_level level, const char *link, uint32_t id,
+                      const char *fmt, ...)
+{
+    char msg[512], key[LOGAGG_KEY_MAX];
+    va_list ap;
+
+    if (level > log_get_level())
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* A key longer than the table keeps is compared by its first bytes. */
+    if (snprintf(key, sizeof(key), "%clink %s: %s", level == LOG_LEVEL_INFO ? 'I' : 'W', link,
+                 msg) < 0)
+        key[0] = '\0';
+    if (!logagg_admit(&ag->agg, key, uv_now(ag->loop)))
+        return;
+    if (level == LOG_LEVEL_INFO)
+        log_info("link %s: stream %" PRIu32 ": %s", link, id, msg);
+    else
+        log_warnx("link %s: stream %" PRIu32 ": %s", link, id, msg);
+}
+
+void agent_finish(struct agent *ag)
+{
+    if (ag->agg_timer_on) {
+        uv_close((uv_handle_t *)&ag->agg_timer, NULL);
+        ag->agg_timer_on = false;
+        uv_run(ag->loop, UV_RUN_NOWAIT);
+    }
+    uv_update_time(ag->loop);
+    logagg_expire(&ag->agg, uv_now(ag->loop), true, agg_say, NULL);
+}
+
 void agent_stop(struct agent *ag)
 {
     if (ag->stopping)
@@ -145,6 +203,9 @@ void agent_stop(struct agent *ag)
         link_close(lk);
     }
     ag->links = NULL;
+    if (ag->agg_timer_on)
+        uv_close((uv_handle_t *)&ag->agg_timer, NULL);
+    ag->agg_timer_on = false;
     uv_close((uv_handle_t *)&ag->sig_term, NULL);
     uv_close((uv_handle_t *)&ag->sig_int, NULL);
     uv_close((uv_handle_t *)&ag->sig_hup, NULL);
@@ -232,6 +293,12 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     uv_signal_start(&ag->sig_term, on_signal, SIGTERM);
     uv_signal_start(&ag->sig_int, on_signal, SIGINT);
     uv_signal_start(&ag->sig_hup, on_signal, SIGHUP);
+    logagg_init(&ag->agg);
+    uv_timer_init(loop, &ag->agg_timer);
+    ag->agg_timer.data = ag;
+    uv_timer_start(&ag->agg_timer, on_agg_timer, 1000, 1000);
+    uv_unref((uv_handle_t *)&ag->agg_timer); /* never what keeps the agent running */
+    ag->agg_timer_on = true;
     for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
         rc = add_link(ag, &cfg->links[i]);
     if (rc != 0)

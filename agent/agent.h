@@ -18,6 +18,8 @@
 #include <uv.h>
 
 #include "agentcfg.h"
+#include "log.h"
+#include "logagg.h"
 
 #define AGENT_RBUF_LEN (64 * 1024)
 
@@ -32,6 +34,9 @@ struct agent {
     bool stopping;
     bool log_forced;     /* --log-level given: reloads keep it */
     uint32_t stream_ids; /* numbers streams in log lines */
+    struct logagg agg;   /* per-stream failure lines (agent_stream_log) */
+    uv_timer_t agg_timer;
+    bool agg_timer_on;
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 
@@ -52,6 +57,19 @@ void agent_stop(struct agent *ag);
  * change (and their streams), closes removed or changed ones, starts new
  * ones. On a bad file the running configuration stays. */
 void agent_reload(struct agent *ag);
+
+/*
+ * Logs "link LINK: stream ID: MESSAGE" at level (LOG_LEVEL_WARN or _INFO).
+ * The first line of a (link, message) is said at once; the same line for
+ * further streams within LOGAGG_WINDOW_MS is counted and said once as
+ * "link LINK: MESSAGE (N more streams like this in the last S s)", so an
+ * application retrying against an offline peer cannot flood the log.
+ */
+void agent_stream_log(struct agent *ag, enum log_level level, const char *link, uint32_t id,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* After the loop has ended: closes what agent_stop left (if it never ran)
+ * and says what agent_stream_log still holds. */
+void agent_finish(struct agent *ag);
 
 uv_loop_t *agent_loop(const struct agent *ag);
 uint32_t agent_keepalive_ms(const struct agent *ag);

@@ -217,6 +217,7 @@ static int run(struct agentcfg *cfg, const char *config_path, bool log_forced)
     ag->log_forced = log_forced;
     rc = agent_start(ag, &loop, cfg, config_path);
     uv_run(&loop, UV_RUN_DEFAULT);
+    agent_finish(ag);
     agentcfg_free(ag->cfg);
     free(ag);
     if (uv_loop_close(&loop) != 0) {

@@ -24,6 +24,10 @@ struct strm_wreq {
     uint8_t data[];
 };
 
+/* A per-stream line, aggregated per link and message (agent_stream_log). */
+#define strm_log(st, level, ...)                                                                   \
+    agent_stream_log((st)->ag, (level), (st)->name, (st)->id, __VA_ARGS__)
+
 static void pump(struct strm *st);
 
 static void strm_release(struct strm *st)
@@ -89,8 +93,8 @@ static void on_flush_deadline(uv_timer_t *t)
 {
     struct strm *st = t->data;
 
-    log_info("link %s: stream %u: the stream leg did not drain within %u ms; resetting it",
-             st->name, st->id, STRM_FLUSH_MS);
+    strm_log(st, LOG_LEVEL_INFO, "the stream leg did not drain within %u ms; resetting it",
+             STRM_FLUSH_MS);
     flush_done(st, true);
 }
 
@@ -209,12 +213,10 @@ static void on_write_done(uv_write_t *req, int status)
         return;
     if (status < 0) {
         if (local) {
-            log_info("link %s: stream %u: local write failed: %s", st->name, st->id,
-                     uv_strerror(status));
+            strm_log(st, LOG_LEVEL_INFO, "local write failed: %s", uv_strerror(status));
             local_abort(st, REC_RESET_LOCAL, "local write failed");
         } else {
-            log_warnx("link %s: stream %u: write to relay failed: %s", st->name, st->id,
-                      uv_strerror(status));
+            strm_log(st, LOG_LEVEL_WARN, "write to relay failed: %s", uv_strerror(status));
             strm_close(st, STRM_CLOSE_RESET);
         }
         return;
@@ -260,15 +262,15 @@ static bool handle_events(struct strm *st)
         case E2E_EV_PEER_RESET:
             memcpy(text, ev.text, ev.text_len);
             text[ev.text_len] = '\0';
-            log_info("link %s: stream %u: peer reset the stream (reason %u%s%s)", st->name, st->id,
-                     ev.reason, text[0] ? ": " : "", text);
+            strm_log(st, LOG_LEVEL_INFO, "peer reset the stream (reason %u%s%s)", ev.reason,
+                     text[0] ? ": " : "", text);
             strm_close(st, STRM_CLOSE_RESET);
             return false;
         case E2E_EV_ERROR:
         default:
-            log_warnx("link %s: stream %u: %s%s%s; resetting", st->name, st->id,
-                      e2e_strerror(ev.err), ev.err == E2E_E_RECORD ? ": " : "",
-                      ev.err == E2E_E_RECORD ? rec_strerror(ev.detail) : "");
+            strm_log(st, LOG_LEVEL_WARN, "%s%s%s; resetting", e2e_strerror(ev.err),
+                     ev.err == E2E_E_RECORD ? ": " : "",
+                     ev.err == E2E_E_RECORD ? rec_strerror(ev.detail) : "");
             strm_close(st, STRM_CLOSE_RESET);
             return false;
         }
@@ -333,10 +335,11 @@ static void on_leg_check(uv_timer_t *t)
     if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked, ti.tcpi_last_ack_recv,
                        st->dead_ms))
         return;
-    log_warnx("link %s: stream %u: stream leg dead: data unacknowledged and no ACK from the "
-              "relay for %u ms (NAT mapping lost or relay unreachable); resetting the local "
-              "connection",
-              st->name, st->id, ti.tcpi_last_ack_recv);
+    strm_log(st, LOG_LEVEL_WARN,
+             "stream leg dead: data unacknowledged and no ACK from the "
+             "relay for %u ms (NAT mapping lost or relay unreachable); resetting the local "
+             "connection",
+             ti.tcpi_last_ack_recv);
     strm_close(st, STRM_CLOSE_RESET);
 }
 
@@ -472,14 +475,14 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
     } else if (nread < 0) {
-        log_info("link %s: stream %u: local connection: %s; resetting the stream", st->name, st->id,
+        strm_log(st, LOG_LEVEL_INFO, "local connection: %s; resetting the stream",
                  uv_strerror((int)nread));
         st->local_eof = true;
         local_abort(st, REC_RESET_LOCAL, "local connection reset");
         return;
     } else if (e2e_send(st->e2e, (const uint8_t *)buf->base, (size_t)nread, &acc) != 0 ||
                acc != (size_t)nread) {
-        log_warnx("link %s: stream %u: session refused local data", st->name, st->id);
+        strm_log(st, LOG_LEVEL_WARN, "session refused local data");
         strm_close(st, STRM_CLOSE_RESET);
         return;
     }
@@ -512,9 +515,10 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         (void)uv_read_stop(s);
         st->leg_reading = false;
     } else if (nread < 0 && !st->spliced) {
-        log_warnx("link %s: stream %u: relay closed the stream leg before pairing it "
-                  "(ticket refused or expired, or the peer's leg never came): %s",
-                  st->name, st->id, uv_strerror((int)nread));
+        strm_log(st, LOG_LEVEL_WARN,
+                 "relay closed the stream leg before pairing it "
+                 "(ticket refused or expired, or the peer's leg never came): %s",
+                 uv_strerror((int)nread));
         strm_close(st, STRM_CLOSE_RESET);
         return;
     } else if (nread == UV_EOF) {
@@ -524,14 +528,13 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         e2e_eof(st->e2e);
     } else if (nread < 0) {
         if (!e2e_finished(st->e2e))
-            log_info("link %s: stream %u: stream leg failed: %s; resetting the local connection",
-                     st->name, st->id, uv_strerror((int)nread));
+            strm_log(st, LOG_LEVEL_INFO, "stream leg failed: %s; resetting the local connection",
+                     uv_strerror((int)nread));
         strm_close(st, e2e_finished(st->e2e) ? STRM_CLOSE_CLEAN : STRM_CLOSE_RESET);
         return;
     } else if (!st->spliced) {
         if (st->splice_byte != 0x01) {
-            log_warnx("link %s: stream %u: relay sent 0x%02x instead of SPLICED", st->name, st->id,
-                      st->splice_byte);
+            strm_log(st, LOG_LEVEL_WARN, "relay sent 0x%02x instead of SPLICED", st->splice_byte);
             strm_close(st, STRM_CLOSE_RESET);
             return;
         }
@@ -547,14 +550,13 @@ static void on_timer(uv_timer_t *t)
     struct strm *st = t->data;
 
     if (st->state == STRM_OPENING)
-        log_warnx("link %s: stream %u: no answer from the relay to OPEN; resetting", st->name,
-                  st->id);
+        strm_log(st, LOG_LEVEL_WARN, "no answer from the relay to OPEN; resetting");
     else
-        log_warnx("link %s: stream %u: stream setup timed out (%s); resetting", st->name, st->id,
-                  !st->leg_connected     ? "connecting to the relay"
-                  : !st->spliced         ? "waiting for the peer's stream leg"
-                  : !st->local_connected ? "connecting to the local target"
-                                         : "end-to-end handshake");
+        strm_log(st, LOG_LEVEL_WARN, "stream setup timed out (%s); resetting",
+                 !st->leg_connected     ? "connecting to the relay"
+                 : !st->spliced         ? "waiting for the peer's stream leg"
+                 : !st->local_connected ? "connecting to the local target"
+                                        : "end-to-end handshake");
     strm_close(st, STRM_CLOSE_RESET);
 }
 
@@ -568,6 +570,7 @@ static struct strm *strm_alloc(struct link *lk)
     st->loop = lk->loop;
     st->id = agent_next_stream_id(lk->ag);
     snprintf(st->name, sizeof(st->name), "%s", link_name(lk));
+    st->ag = lk->ag;
     agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
     uv_timer_init(st->loop, &st->timer);
     st->timer.data = st;
@@ -588,8 +591,8 @@ static void on_leg_connect(uv_connect_t *req, int status)
     if (status == UV_ECANCELED || st->state == STRM_CLOSING)
         return;
     if (status < 0) {
-        log_warnx("link %s: stream %u: cannot connect the stream leg to the relay: %s", st->name,
-                  st->id, uv_strerror(status));
+        strm_log(st, LOG_LEVEL_WARN, "cannot connect the stream leg to the relay: %s",
+                 uv_strerror(status));
         strm_close(st, STRM_CLOSE_RESET);
         return;
     }
@@ -615,7 +618,7 @@ static void on_local_connect(uv_connect_t *req, int status)
         return;
     if (status < 0) {
         snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(status));
-        log_warnx("link %s: stream %u: %s", st->name, st->id, what);
+        strm_log(st, LOG_LEVEL_WARN, "%s", what);
         local_abort(st, REC_RESET_CONNECT_FAILED, what);
         return;
     }
@@ -640,7 +643,7 @@ static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo
     if (status < 0 || res == NULL) {
         uv_freeaddrinfo(res);
         snprintf(what, sizeof(what), "cannot resolve the local target: %s", uv_strerror(status));
-        log_warnx("link %s: stream %u: %s", st->name, st->id, what);
+        strm_log(st, LOG_LEVEL_WARN, "%s", what);
         local_abort(st, REC_RESET_CONNECT_FAILED, what);
         return;
     }
@@ -654,7 +657,7 @@ static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo
     uv_freeaddrinfo(res);
     if (rc != 0) {
         snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(rc));
-        log_warnx("link %s: stream %u: %s", st->name, st->id, what);
+        strm_log(st, LOG_LEVEL_WARN, "%s", what);
         local_abort(st, REC_RESET_CONNECT_FAILED, what);
     }
 }
@@ -667,9 +670,9 @@ static void dial_local(struct strm *st, struct link *lk)
 
     st->dial_local = true;
     if (!lk->cfg.has_connect) {
-        log_warnx("link %s: stream %u: the peer opened a stream but this side has no "
-                  "connect target; refusing it",
-                  st->name, st->id);
+        strm_log(st, LOG_LEVEL_WARN,
+                 "the peer opened a stream but this side has no "
+                 "connect target; refusing it");
         local_abort(st, REC_RESET_CONNECT_FAILED, "no connect target configured");
         return;
     }
@@ -714,8 +717,7 @@ static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
                             on_leg_connect);
     }
     if (rc != 0) {
-        log_warnx("link %s: stream %u: cannot open the stream leg: %s", st->name, st->id,
-                  uv_strerror(rc));
+        strm_log(st, LOG_LEVEL_WARN, "cannot open the stream leg: %s", uv_strerror(rc));
         strm_close(st, STRM_CLOSE_RESET);
         return false;
     }
@@ -751,8 +753,8 @@ void strm_responder(struct link *lk, const struct msg_stream *m)
 
 void strm_open_failed(struct strm *st, int reason)
 {
-    log_warnx("link %s: stream %u: relay refused to open a stream: %s", st->name, st->id,
-              msg_open_fail_reason_name(reason));
+    strm_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
+             msg_open_fail_reason_name(reason));
     strm_close(st, STRM_CLOSE_RESET);
 }
 
@@ -761,9 +763,9 @@ static bool send_open(struct strm *st, struct link *lk)
     int rc = link_send_open(lk, &st->req_id);
 
     if (rc != 0) {
-        log_warnx("link %s: stream %u: %s; refusing the local connection", st->name, st->id,
-                  rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
-                                  : "cannot send OPEN");
+        strm_log(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
+                 rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
+                                 : "cannot send OPEN");
         strm_close(st, STRM_CLOSE_RESET);
         return false;
     }

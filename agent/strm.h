@@ -50,8 +50,11 @@ enum strm_close_mode {
                          record) and a shutdown before it closes */
 };
 
+struct agent;
+
 struct strm {
-    struct link *lk; /* NULL once closing */
+    struct link *lk;  /* NULL once closing */
+    struct agent *ag; /* outlives the stream (log aggregation) */
     uv_loop_t *loop;
     struct strm *prev, *next; /* the link's list */
     uint32_t id;              /* for logs */

@@ -10,12 +10,17 @@
  *   bytes for the relay                            <--e2e_out_*--
  *   what happened                                  <--e2e_next_event--
  *
- * The session never does I/O, never allocates and never logs. After every call
+ * The session never does I/O and never logs. Its one allocation is the record
+ * layer's: when the handshake completes (our direction) and when the peer's
+ * header arrives (theirs), rec_*_init allocates two small OpenSSL contexts
+ * (common/rec.h); e2e_done frees them, so every e2e_init must be followed by
+ * e2e_done. A failed allocation fails the session like a handshake or record
+ * error (detail REC_E_NOMEM). After every call
  * that may change something (feed, commit, consume, send, shutdown, reset, eof)
  * the caller looks at e2e_out_peek (write it to the relay), e2e_plain_peek
  * (write it to the local application) and e2e_next_event.
  *
- * Bounds (docs/internals/e2e.md): all memory is inside struct e2e (about
+ * Bounds (docs/internals/e2e.md): all buffers are inside struct e2e (about
  * 210 KiB, so allocate it on the heap):
  *   - input:     E2E_IN_CAP bytes (four largest record frames); input is
  *                only taken while there is room, so a caller that cannot feed

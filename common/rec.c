@@ -1,15 +1,24 @@
 #include "rec.h"
 
+#include <errno.h>
 #include <string.h>
 
-#define TAG_MESSAGE crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-#define TAG_REKEY   crypto_secretstream_xchacha20poly1305_TAG_REKEY
-#define TAG_FINAL   crypto_secretstream_xchacha20poly1305_TAG_FINAL
+#define TAG_MESSAGE SSTREAM_TAG_MESSAGE
+#define TAG_REKEY   SSTREAM_TAG_REKEY
+#define TAG_FINAL   SSTREAM_TAG_FINAL
 
 _Static_assert(REC_HEADER_LEN == crypto_secretstream_xchacha20poly1305_HEADERBYTES,
                "header length");
 _Static_assert(REC_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "abytes");
 _Static_assert(REC_KEY_LEN == crypto_secretstream_xchacha20poly1305_KEYBYTES, "key length");
+_Static_assert(REC_HEADER_LEN == SSTREAM_HEADER_LEN && REC_ABYTES == SSTREAM_ABYTES &&
+                   REC_KEY_LEN == SSTREAM_KEY_LEN,
+               "rec is sstream's construction");
+_Static_assert(TAG_MESSAGE == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE &&
+                   TAG_REKEY == crypto_secretstream_xchacha20poly1305_TAG_REKEY &&
+                   TAG_FINAL == crypto_secretstream_xchacha20poly1305_TAG_FINAL,
+               "tags");
+_Static_assert(REC_PLAIN_MAX <= SSTREAM_MSG_MAX, "a record is one sstream message");
 _Static_assert(REC_BODY_MAX == 16384 + 9 + 17, "record frame limit of protocol.md §9");
 _Static_assert(REC_BODY_MAX <= 65535, "a record fits a u16 frame");
 
@@ -50,6 +59,8 @@ const char *rec_strerror(int err)
         return "stream truncated (EOF before FINAL or RESET)";
     case REC_E_FAILED:
         return "direction already failed";
+    case REC_E_NOMEM:
+        return "out of memory (or a crypto library failure)";
     default:
         return "unknown error";
     }
@@ -118,8 +129,11 @@ int rec_tx_init(struct rec_tx *tx, const uint8_t key[REC_KEY_LEN],
     if (tx == NULL || key == NULL || header_out == NULL)
         return REC_E_ARG;
     memset(tx, 0, sizeof(*tx));
-    /* Cannot fail in libsodium 1.0.18; the header is random. */
-    crypto_secretstream_xchacha20poly1305_init_push(&tx->st, header_out, key);
+    /* The header is random; this allocates the OpenSSL contexts. */
+    if (sstream_init_push(&tx->st, key, header_out) != 0) {
+        rec_tx_done(tx);
+        return REC_E_NOMEM;
+    }
     tx->rekey_every = REC_REKEY_DEFAULT;
     return 0;
 }
@@ -133,14 +147,14 @@ int rec_tx_set_rekey_interval(struct rec_tx *tx, uint32_t n)
 }
 
 /*
- * Seals plain[0..plen) as the next record into out. `end` says the record is
- * FINAL or RESET (TAG_FINAL); otherwise the tag is MESSAGE, or REKEY on every
- * rekey_every-th record.
+ * Seals the plaintext head[0..hlen) ‖ data[0..dlen) as the next record into
+ * out. `end` says the record is FINAL or RESET (TAG_FINAL); otherwise the tag
+ * is MESSAGE, or REKEY on every rekey_every-th record.
  */
-static int tx_seal(struct rec_tx *tx, const uint8_t *plain, size_t plen, int end, uint8_t *out,
-                   size_t cap, size_t *outlen)
+static int tx_seal(struct rec_tx *tx, const uint8_t *head, size_t hlen, const uint8_t *data,
+                   size_t dlen, int end, uint8_t *out, size_t cap, size_t *outlen)
 {
-    size_t blen = plen + REC_ABYTES;
+    size_t blen = hlen + dlen + REC_ABYTES;
     unsigned char tag;
 
     if (tx->ended)
@@ -157,10 +171,11 @@ static int tx_seal(struct rec_tx *tx, const uint8_t *plain, size_t plen, int end
         tag = TAG_REKEY;
     else
         tag = TAG_MESSAGE;
+    /* Fails only if libcrypto does (then out is wiped, the state unchanged). */
+    if (sstream_push(&tx->st, head, hlen, data, dlen, tag, out + REC_FRAME_HDR) != 0)
+        return REC_E_NOMEM;
     out[0] = (uint8_t)(blen >> 8);
     out[1] = (uint8_t)(blen & 0xff);
-    crypto_secretstream_xchacha20poly1305_push(&tx->st, out + REC_FRAME_HDR, NULL, plain, plen,
-                                               NULL, 0, tag);
     tx->records++;
     if (end)
         tx->ended = 1;
@@ -171,20 +186,18 @@ static int tx_seal(struct rec_tx *tx, const uint8_t *plain, size_t plen, int end
 int rec_tx_data(struct rec_tx *tx, const uint8_t *data, size_t len, uint8_t *out, size_t cap,
                 size_t *outlen)
 {
-    /* Assembled here because secretstream takes one contiguous message. */
-    uint8_t plain[REC_PLAIN_MAX];
+    /* The type and offset; sstream encrypts them and the data as one message
+     * without copying the data first. */
+    uint8_t head[9];
     int rc;
 
     if (data == NULL || len < 1 || len > REC_DATA_MAX)
         return REC_E_ARG;
     if (tx->offset > UINT64_MAX - len)
         return REC_E_OVERFLOW;
-    plain[0] = REC_DATA;
-    put_u64(plain + 1, tx->offset);
-    memcpy(plain + 9, data, len);
-    rc = tx_seal(tx, plain, 9 + len, 0, out, cap, outlen);
-    /* Application bytes do not linger on the stack. */
-    sodium_memzero(plain, 9 + len);
+    head[0] = REC_DATA;
+    put_u64(head + 1, tx->offset);
+    rc = tx_seal(tx, head, sizeof(head), data, len, 0, out, cap, outlen);
     if (rc == 0)
         tx->offset += len;
     return rc;
@@ -196,7 +209,7 @@ int rec_tx_ack(struct rec_tx *tx, uint64_t received, uint8_t *out, size_t cap, s
 
     plain[0] = REC_ACK;
     put_u64(plain + 1, received);
-    return tx_seal(tx, plain, sizeof(plain), 0, out, cap, outlen);
+    return tx_seal(tx, plain, sizeof(plain), NULL, 0, 0, out, cap, outlen);
 }
 
 int rec_tx_final(struct rec_tx *tx, uint8_t *out, size_t cap, size_t *outlen)
@@ -205,7 +218,7 @@ int rec_tx_final(struct rec_tx *tx, uint8_t *out, size_t cap, size_t *outlen)
 
     plain[0] = REC_FINAL;
     put_u64(plain + 1, tx->offset);
-    return tx_seal(tx, plain, sizeof(plain), 1, out, cap, outlen);
+    return tx_seal(tx, plain, sizeof(plain), NULL, 0, 1, out, cap, outlen);
 }
 
 int rec_tx_reset(struct rec_tx *tx, uint8_t reason, const uint8_t *text, size_t text_len,
@@ -222,7 +235,7 @@ int rec_tx_reset(struct rec_tx *tx, uint8_t reason, const uint8_t *text, size_t 
     plain[2] = (uint8_t)text_len;
     if (text_len > 0)
         memcpy(plain + 3, text, text_len);
-    return tx_seal(tx, plain, 3 + text_len, 1, out, cap, outlen);
+    return tx_seal(tx, plain, 3 + text_len, NULL, 0, 1, out, cap, outlen);
 }
 
 uint64_t rec_tx_offset(const struct rec_tx *tx)
@@ -234,6 +247,7 @@ void rec_tx_done(struct rec_tx *tx)
 {
     if (tx == NULL)
         return;
+    sstream_done(&tx->st);
     sodium_memzero(tx, sizeof(*tx));
     tx->ended = 1; /* a use after done fails instead of sealing with a zero key */
 }
@@ -246,10 +260,11 @@ int rec_rx_init(struct rec_rx *rx, const uint8_t key[REC_KEY_LEN],
     if (rx == NULL || key == NULL || header == NULL)
         return REC_E_ARG;
     memset(rx, 0, sizeof(*rx));
-    if (crypto_secretstream_xchacha20poly1305_init_pull(&rx->st, header, key) != 0) {
-        sodium_memzero(rx, sizeof(*rx));
-        rx->state = REC_RX_FAILED;
-        return REC_E_DECRYPT;
+    /* This allocates the OpenSSL contexts; a wrong key or header is only
+     * detected by the first record. */
+    if (sstream_init_pull(&rx->st, key, header) != 0) {
+        rec_rx_done(rx);
+        return REC_E_NOMEM;
     }
     rx->rekey_every = REC_REKEY_DEFAULT;
     rx->state = REC_RX_OPEN;
@@ -323,8 +338,9 @@ static void rx_accept(struct rec_rx *rx, const struct rec_record *r)
 
 static int rx_fail(struct rec_rx *rx, int err)
 {
-    /* Keys are of no further use: wipe them now, keep only the verdict. */
-    sodium_memzero(&rx->st, sizeof(rx->st));
+    /* Keys are of no further use: wipe them (and free the contexts) now,
+     * keep only the verdict. */
+    sstream_done(&rx->st);
     rx->state = REC_RX_FAILED;
     return err;
 }
@@ -333,8 +349,8 @@ int rec_rx_open(struct rec_rx *rx, const uint8_t *body, size_t len, uint64_t sen
                 size_t cap, struct rec_record *out)
 {
     struct rec_record r;
-    unsigned long long mlen = 0;
-    unsigned char tag = 0;
+    size_t mlen;
+    uint8_t tag = 0;
     int rc;
 
     if (rx->state == REC_RX_FAILED)
@@ -349,14 +365,15 @@ int rec_rx_open(struct rec_rx *rx, const uint8_t *body, size_t len, uint64_t sen
         return rx_fail(rx, REC_E_SIZE);
     if (cap < len - REC_ABYTES)
         return rx_fail(rx, REC_E_ARG);
-    if (crypto_secretstream_xchacha20poly1305_pull(&rx->st, plain, &mlen, &tag, body, len, NULL,
-                                                   0) != 0)
-        return rx_fail(rx, REC_E_DECRYPT);
-    rc = rec_plain_decode(plain, (size_t)mlen, &r);
+    mlen = len - REC_ABYTES;
+    rc = sstream_pull(&rx->st, body, len, plain, &tag);
+    if (rc != 0)
+        return rx_fail(rx, rc == -EBADMSG ? REC_E_DECRYPT : REC_E_NOMEM);
+    rc = rec_plain_decode(plain, mlen, &r);
     if (rc == 0)
         rc = rx_check(rx, &r, tag, sent);
     if (rc != 0) {
-        sodium_memzero(plain, (size_t)mlen);
+        sodium_memzero(plain, mlen);
         return rx_fail(rx, rc);
     }
     rx_accept(rx, &r);
@@ -386,6 +403,7 @@ void rec_rx_done(struct rec_rx *rx)
 {
     if (rx == NULL)
         return;
+    sstream_done(&rx->st);
     sodium_memzero(rx, sizeof(*rx));
     rx->state = REC_RX_FAILED; /* a use after done fails */
 }

@@ -10,9 +10,14 @@
  * Sans-I/O: struct rec_tx turns application bytes into ready-to-write frames;
  * struct rec_rx turns frame bodies (the caller deframes, e.g. with frame.c's
  * parser, enforcing REC_BODY_MAX before reading the body) into validated
- * records. Neither does any I/O or allocation; both are fixed-size and meant to
- * be embedded in the owner's per-stream struct. The caller wipes them with
- * rec_tx_done / rec_rx_done.
+ * records. Neither does any I/O; both are fixed-size and meant to be embedded
+ * in the owner's per-stream struct. Each owns two small OpenSSL contexts
+ * (common/sstream.h computes secretstream with libcrypto's ChaCha20 and
+ * Poly1305, byte for byte what libsodium does), allocated by rec_tx_init /
+ * rec_rx_init and freed by rec_tx_done / rec_rx_done, which also wipe the
+ * keys. So a successful init must be followed by its done (done is idempotent
+ * and also fine after a failed init or on a zeroed struct), and a struct must
+ * not be copied and then used twice. Sealing and opening allocate nothing.
  *
  * The process must have called sodium_init() before any rec_ function.
  *
@@ -28,6 +33,8 @@
 #include <stdint.h>
 
 #include <sodium.h>
+
+#include "sstream.h"
 
 #define REC_KEY_LEN    32
 #define REC_HEADER_LEN 24 /* crypto_secretstream_xchacha20poly1305_HEADERBYTES */
@@ -74,6 +81,7 @@ enum rec_error {
     REC_E_AFTER_END,   /* a record after FINAL or RESET */
     REC_E_TRUNCATED,   /* EOF before FINAL or RESET */
     REC_E_FAILED,      /* rx: an earlier error poisoned this direction */
+    REC_E_NOMEM,       /* init: allocation failed; any call: libcrypto failed */
 };
 
 /* Returns a static description of a rec_error (or "unknown error"). */
@@ -103,7 +111,7 @@ __attribute__((warn_unused_result)) int rec_plain_decode(const uint8_t *p, size_
 /* ---- sending ---------------------------------------------------------------- */
 
 struct rec_tx {
-    crypto_secretstream_xchacha20poly1305_state st;
+    struct sstream st;
     uint64_t offset;      /* data bytes sealed so far */
     uint64_t records;     /* records sealed so far */
     uint32_t rekey_every; /* REKEY tag on every rekey_every-th record */
@@ -113,7 +121,8 @@ struct rec_tx {
 /*
  * Starts a direction with a 32-byte key (the Noise split key; the caller keeps
  * and wipes its copy) and writes the random 24-byte header that must be sent
- * raw before the first record.
+ * raw before the first record. REC_E_NOMEM if the contexts cannot be
+ * allocated (then nothing is held and every sealer returns REC_E_ENDED).
  */
 int rec_tx_init(struct rec_tx *tx, const uint8_t key[REC_KEY_LEN],
                 uint8_t header_out[REC_HEADER_LEN]);
@@ -124,7 +133,8 @@ int rec_tx_set_rekey_interval(struct rec_tx *tx, uint32_t n);
 /*
  * Each sealer writes one complete frame (u16 length ‖ secretstream message)
  * to out[0..*outlen) (out must not overlap data) and advances the stream. On
- * error nothing is written and the state is unchanged. cap must be at least
+ * error the state is unchanged and nothing is written (after REC_E_NOMEM, a
+ * libcrypto failure, out may hold zeros). cap must be at least
  * REC_FRAME_HDR + plaintext + 17: rec_tx_data needs len + 28 (REC_FRAME_MAX
  * always suffices), the others at most REC_CTRL_FRAME_MAX.
  * After rec_tx_final or rec_tx_reset every sealer returns REC_E_ENDED.
@@ -152,7 +162,7 @@ enum rec_rx_state {
 };
 
 struct rec_rx {
-    crypto_secretstream_xchacha20poly1305_state st;
+    struct sstream st;
     uint64_t received; /* data bytes accepted so far */
     uint64_t acked;    /* highest ACK accepted so far */
     uint64_t records;  /* records accepted so far */
@@ -163,7 +173,8 @@ struct rec_rx {
 /*
  * Starts the receiving direction with the key and the peer's 24-byte header.
  * A wrong key or header is not detectable here; the first record then fails
- * with REC_E_DECRYPT.
+ * with REC_E_DECRYPT. REC_E_NOMEM if the contexts cannot be allocated (then
+ * nothing is held and the direction is failed).
  */
 __attribute__((warn_unused_result)) int rec_rx_init(struct rec_rx *rx,
                                                     const uint8_t key[REC_KEY_LEN],

@@ -27,6 +27,7 @@ struct acct {
     int out_rc;
     char out_err[256];
     uint64_t dropped;
+    uint64_t failures; /* batch writes failed in a row */
 };
 
 static void acct_timer_cb(uv_timer_t *t)
@@ -132,15 +133,24 @@ void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const 
     e->count = count > 0 ? count : 1;
 }
 
-/* Runs on a worker thread (or on the caller's thread in acct_free). */
-static int acct_write(struct store *st, const struct acct_batch *b, char *err, size_t errlen)
+/* Runs on a worker thread (or on the caller's thread in acct_free). Streams and
+ * events are separate transactions; the part that was written is emptied from
+ * b, so what is left in b is exactly what failed and may be written again
+ * without counting anything twice. */
+static int acct_write(struct store *st, struct acct_batch *b, char *err, size_t errlen)
 {
     int rc = 0;
 
-    if (b->n_streams > 0)
+    if (b->n_streams > 0) {
         rc = store_streams_record(st, b->streams, b->n_streams);
-    if (rc == 0 && b->n_events > 0)
+        if (rc == 0)
+            b->n_streams = 0;
+    }
+    if (rc == 0 && b->n_events > 0) {
         rc = store_events_add(st, b->events, b->n_events);
+        if (rc == 0)
+            b->n_events = 0;
+    }
     if (rc != 0)
         acct_strlcpy(err, store_errmsg(st), errlen);
     return rc;
@@ -159,14 +169,61 @@ static void acct_batch_clear(struct acct_batch *b)
     b->n_events = 0;
 }
 
+/* Puts n elements of size elem from src in front of the n_dst queued in *dst
+ * (capacity *cap), keeping order; what does not fit under ACCT_MAX_QUEUED is
+ * dropped from the newest end and counted. */
+static void acct_requeue(struct acct *a, void **dst, size_t *n_dst, size_t *cap, const void *src,
+                         size_t n, size_t elem)
+{
+    size_t keep = *n_dst, total;
+    uint8_t *p;
+
+    if (n > ACCT_MAX_QUEUED)
+        n = ACCT_MAX_QUEUED;
+    if (n + keep > ACCT_MAX_QUEUED) {
+        a->dropped += n + keep - ACCT_MAX_QUEUED;
+        keep = ACCT_MAX_QUEUED - n;
+    }
+    total = n + keep;
+    p = *dst;
+    if (total > *cap) {
+        p = realloc(*dst, total * elem);
+        if (p == NULL) {
+            a->dropped += n;
+            return;
+        }
+        *dst = p;
+        *cap = total;
+    }
+    memmove(p + n * elem, p, keep * elem);
+    memcpy(p, src, n * elem);
+    *n_dst = total;
+}
+
 static void acct_after_cb(uv_work_t *w, int status)
 {
     struct acct *a = w->data;
+    size_t ns = a->out.n_streams, ne = a->out.n_events;
 
     a->busy = false;
-    if (status != 0 || a->out_rc != 0)
-        log_warnx("accounting: writing %zu streams and %zu events failed: %s", a->out.n_streams,
-                  a->out.n_events, status != 0 ? uv_strerror(status) : a->out_err);
+    if (status != 0 || a->out_rc != 0) {
+        /* Not lost: back in front of the queue, written again with the next
+         * batch (a second later, or at shutdown). */
+        a->failures++;
+        if (a->failures == 1 || a->failures % 60 == 0)
+            log_warnx("accounting: writing %zu streams and %zu events failed (%llu times so "
+                      "far), will retry: %s",
+                      ns, ne, (unsigned long long)a->failures,
+                      status != 0 ? uv_strerror(status) : a->out_err);
+        acct_requeue(a, (void **)&a->q.streams, &a->q.n_streams, &a->q.cap_streams, a->out.streams,
+                     ns, sizeof(*a->q.streams));
+        acct_requeue(a, (void **)&a->q.events, &a->q.n_events, &a->q.cap_events, a->out.events, ne,
+                     sizeof(*a->q.events));
+    } else if (a->failures > 0) {
+        log_info("accounting: writing works again after %llu failed attempts",
+                 (unsigned long long)a->failures);
+        a->failures = 0;
+    }
     acct_batch_clear(&a->out);
 }
 

@@ -5,7 +5,9 @@
  * loop thread and written in batches, at most once a second, by a libuv
  * worker (uv_queue_work) through the accounting module's own store handle:
  * never a SQLite call per packet or per stream on the loop. Queues are
- * bounded (ACCT_MAX_QUEUED each); overflow is dropped and counted. acct_free
+ * bounded (ACCT_MAX_QUEUED each); overflow is dropped and counted. A batch
+ * part (streams or events) whose write fails is put back in front of the queue
+ * and written again with the next batch; a committed part never is. acct_free
  * writes what is still queued synchronously (shutdown, after the loop ended).
  */
 #ifndef LR_ACCT_H

@@ -123,26 +123,16 @@ static void admin_status(struct relay *r, struct json_w *w)
     char buf[ADDR_TEXT_SIZE];
 
     json_obj_begin(w);
-    json_key(w, "version");
-    json_str(w, LINKRELAY_VERSION);
-    json_key(w, "uptime_s");
-    json_uint(w, (relay_now(r) - r->start_ms) / 1000);
-    json_key(w, "agents");
-    json_uint(w, r->st.agents);
-    json_key(w, "pending");
-    json_uint(w, r->admit.pending);
-    json_key(w, "conns");
-    json_uint(w, r->admit.conns);
-    json_key(w, "streams_open");
-    json_uint(w, r->st.streams_open);
-    json_key(w, "streams_total");
-    json_uint(w, r->st.streams_total);
-    json_key(w, "bytes_a_to_b");
-    json_uint(w, r->st.bytes[0]);
-    json_key(w, "bytes_b_to_a");
-    json_uint(w, r->st.bytes[1]);
-    json_key(w, "auth_failures");
-    json_uint(w, r->st.auth_failures);
+    json_kv_str(w, "version", LINKRELAY_VERSION);
+    json_kv_uint(w, "uptime_s", (relay_now(r) - r->start_ms) / 1000);
+    json_kv_uint(w, "agents", r->st.agents);
+    json_kv_uint(w, "pending", r->admit.pending);
+    json_kv_uint(w, "conns", r->admit.conns);
+    json_kv_uint(w, "streams_open", r->st.streams_open);
+    json_kv_uint(w, "streams_total", r->st.streams_total);
+    json_kv_uint(w, "bytes_a_to_b", r->st.bytes[0]);
+    json_kv_uint(w, "bytes_b_to_a", r->st.bytes[1]);
+    json_kv_uint(w, "auth_failures", r->st.auth_failures);
     json_key(w, "failures");
     json_obj_begin(w);
     for (int i = 0; i < RELAY_FAIL_COUNT; i++) {
@@ -169,10 +159,8 @@ static void admin_status(struct relay *r, struct json_w *w)
             json_str(w, buf);
     }
     json_arr_end(w);
-    json_key(w, "relay_key");
-    json_str(w, r->key_pub_text);
-    json_key(w, "relay_key_id");
-    json_uint(w, r->key.current.id);
+    json_kv_str(w, "relay_key", r->key_pub_text);
+    json_kv_uint(w, "relay_key_id", r->key.current.id);
     json_obj_end(w);
 }
 
@@ -181,13 +169,10 @@ static void admin_side(struct json_w *w, const struct link *l, int side)
     const struct conn *c = l->session[side];
 
     json_obj_begin(w);
-    json_key(w, "online");
-    json_bool(w, c != NULL);
+    json_kv_bool(w, "online", c != NULL);
     if (c != NULL) {
-        json_key(w, "since_ms");
-        json_uint(w, l->since_ms[side]);
-        json_key(w, "addr");
-        json_str(w, c->peer);
+        json_kv_uint(w, "since_ms", l->since_ms[side]);
+        json_kv_str(w, "addr", c->peer);
     }
     json_obj_end(w);
 }
@@ -199,24 +184,17 @@ static void admin_link(void *arg, struct link *l)
 
     linkid_encode(l->id, id);
     json_obj_begin(w);
-    json_key(w, "id");
-    json_str(w, id);
-    json_key(w, "name");
-    json_str(w, l->name);
-    json_key(w, "enabled");
-    json_bool(w, l->enabled);
+    json_kv_str(w, "id", id);
+    json_kv_str(w, "name", l->name);
+    json_kv_bool(w, "enabled", l->enabled);
     json_key(w, "a");
     admin_side(w, l, 0);
     json_key(w, "b");
     admin_side(w, l, 1);
-    json_key(w, "streams_open");
-    json_uint(w, l->n_streams);
-    json_key(w, "streams_total");
-    json_uint(w, l->streams_total);
-    json_key(w, "bytes_a_to_b");
-    json_uint(w, l->bytes[0]);
-    json_key(w, "bytes_b_to_a");
-    json_uint(w, l->bytes[1]);
+    json_kv_uint(w, "streams_open", l->n_streams);
+    json_kv_uint(w, "streams_total", l->streams_total);
+    json_kv_uint(w, "bytes_a_to_b", l->bytes[0]);
+    json_kv_uint(w, "bytes_b_to_a", l->bytes[1]);
     json_obj_end(w);
 }
 

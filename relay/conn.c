@@ -117,18 +117,34 @@ static void conn_write_cb(uv_write_t *req, int status)
 
 int conn_write(struct conn *c, const void *data, size_t len)
 {
+    const uint8_t *p = data;
     struct conn_wr *w;
     uv_buf_t b;
     int rc;
 
     if (c->state == CONN_CLOSED)
         return UV_EPIPE;
+    /* Straight to the kernel when nothing is queued (uv_try_write says
+     * UV_EAGAIN otherwise, so order is kept); only the rest is copied into a
+     * write request. Saves a malloc, a copy and libuv's epoll_ctl() calls for
+     * the write watcher on nearly every control frame. */
+    b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+    rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (rc >= 0) {
+        p += rc;
+        len -= (size_t)rc;
+        if (len == 0)
+            return 0;
+    } else if (rc != UV_EAGAIN) {
+        conn_close(c);
+        return rc;
+    }
     w = malloc(sizeof(*w) + len);
     if (w == NULL) {
         conn_close(c);
         return UV_ENOMEM;
     }
-    memcpy(w->data, data, len);
+    memcpy(w->data, p, len);
     b = uv_buf_init((char *)w->data, (unsigned)len);
     rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
     if (rc != 0) {
@@ -252,9 +268,13 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     size_t len = 0;
-    uint8_t *p = bq_reserve(&c->in, &len);
+    uint8_t *p;
 
-    (void)suggested;
+    if (c->state == CONN_SPLICED) {
+        splice_alloc(h, suggested, buf);
+        return;
+    }
+    p = bq_reserve(&c->in, &len);
     if (c->pending) {
         /* One byte more than allowed: reading it proves the limit was passed. */
         size_t allowed = c->r->cfg.limits.preauth_bytes - c->preauth_read + 1;
@@ -269,7 +289,10 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = h->data;
 
-    (void)buf;
+    if (c->state == CONN_SPLICED) {
+        splice_read(h, nread, buf);
+        return;
+    }
     if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING)
         return;
     if (nread == 0)
@@ -371,7 +394,7 @@ void conn_accept(struct relay *r, uv_stream_t *server)
         return;
     }
     bq_init(&c->in, c->inmem, cap);
-    uv_tcp_nodelay(&c->tcp, 1);
+    /* TCP_NODELAY and the leg options come from the listener (splice.c). */
     log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
     conn_timer(c, r->cfg.limits.handshake_timeout_ms, 0, conn_hs_timeout);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);

@@ -75,6 +75,42 @@ int ctl_is_help(const char *arg)
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
+int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **argv)
+{
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        int m = 0;
+        if (ctl_is_help(argv[i])) {
+            fputs(spec->help, stdout);
+            return -1;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            c->json = 1;
+            continue;
+        }
+        for (int k = 0; spec->names != NULL && spec->names[k] != NULL && m == 0; k++) {
+            m = ctl_opt_value(argc, argv, &i, spec->names[k], &spec->vals[k]);
+            if (m < 0) {
+                return ctl_usage_error(spec->cmd, "option %s needs a value", spec->names[k]);
+            }
+        }
+        if (m > 0) {
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return ctl_usage_error(spec->cmd, "unknown option '%s'", argv[i]);
+        }
+        if (npos >= spec->npos) {
+            return ctl_usage_error(spec->cmd, "unexpected argument '%s'", argv[i]);
+        }
+        spec->pos[npos++] = argv[i];
+    }
+    if (npos < spec->npos) {
+        return ctl_usage_error(spec->cmd, "missing %s", spec->missing);
+    }
+    return 0;
+}
+
 static int set_path(char *dst, const char *src, const char *what)
 {
     if (snprintf(dst, PATH_MAX, "%s", src) >= PATH_MAX) {

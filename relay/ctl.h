@@ -67,6 +67,26 @@ int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **
 /* True for "--help" and "-h". */
 int ctl_is_help(const char *arg);
 
+/* One command's arguments (argv after the command word) as ctl_args() wants
+ * them. names: the value options the command takes ("--side"), NULL-terminated
+ * or NULL for none; vals[k] receives the value of names[k] (left as the caller
+ * set it when the option is absent). pos receives exactly npos positional
+ * arguments; missing names them in the error when fewer are given. */
+struct ctl_argspec {
+    const char *cmd;  /* "link add", for usage errors */
+    const char *help; /* printed on --help */
+    const char *const *names;
+    const char **vals;
+    const char **pos;
+    int npos;
+    const char *missing;
+};
+
+/* Parses --help, --json (sets c->json), the spec's value options and
+ * positionals. Returns 0, -1 after printing the help (the caller exits 0), or
+ * CTL_EXIT_USAGE after printing a usage error. */
+int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **argv);
+
 /* Resolves the paths (flags > environment > config > defaults) and reads the
  * config file. Returns CTL_EXIT_OK or an exit code after printing why. */
 int ctl_resolve(struct ctl *c);

@@ -41,38 +41,8 @@ static const char relay_help[] =
 static int simple_args(struct ctl *c, const char *cmd, const char *help, int argc, char **argv,
                        const char *const *names, const char **vals, const char **pos, int maxpos)
 {
-    int npos = 0;
-    for (int i = 1; i < argc; i++) {
-        int m = 0;
-        if (ctl_is_help(argv[i])) {
-            fputs(help, stdout);
-            return -1;
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-            continue;
-        }
-        for (int k = 0; names != NULL && names[k] != NULL && m == 0; k++) {
-            m = ctl_opt_value(argc, argv, &i, names[k], &vals[k]);
-            if (m < 0) {
-                return ctl_usage_error(cmd, "option %s needs a value", names[k]);
-            }
-        }
-        if (m > 0) {
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return ctl_usage_error(cmd, "unknown option '%s'", argv[i]);
-        }
-        if (npos >= maxpos) {
-            return ctl_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-        }
-        pos[npos++] = argv[i];
-    }
-    if (npos < maxpos) {
-        return ctl_usage_error(cmd, "missing argument");
-    }
-    return 0;
+    const struct ctl_argspec spec = {cmd, help, names, vals, pos, maxpos, "argument"};
+    return ctl_args(c, &spec, argc, argv);
 }
 
 static void print_addr_list(const char *label, const struct json_val *arr)
@@ -176,14 +146,10 @@ static int event_one(void *arg, const struct store_event *e)
     if (x->c->json) {
         struct json_w *w = &x->w;
         json_obj_begin(w);
-        json_key(w, "id");
-        json_int(w, e->id);
-        json_key(w, "ts_ms");
-        json_int(w, e->ts_ms);
-        json_key(w, "time");
-        json_str(w, when);
-        json_key(w, "kind");
-        json_str(w, e->kind);
+        json_kv_int(w, "id", e->id);
+        json_kv_int(w, "ts_ms", e->ts_ms);
+        json_kv_str(w, "time", when);
+        json_kv_str(w, "kind", e->kind);
         json_key(w, "link_id");
         if (e->has_link) {
             json_str(w, id);
@@ -196,12 +162,9 @@ static int event_one(void *arg, const struct store_event *e)
         } else {
             json_null(w);
         }
-        json_key(w, "addr");
-        json_str(w, e->addr);
-        json_key(w, "count");
-        json_uint(w, e->count);
-        json_key(w, "detail");
-        json_str(w, e->detail);
+        json_kv_str(w, "addr", e->addr);
+        json_kv_uint(w, "count", e->count);
+        json_kv_str(w, "detail", e->detail);
         json_obj_end(w);
     } else {
         if (x->n == 0) {
@@ -330,16 +293,13 @@ static void info_json(struct ctl *c, const struct relaykey *rk, const struct jso
     json_w_init(&w, stdout);
     json_obj_begin(&w);
     key_pub_encode(rk->current.pub, k);
-    json_key(&w, "relay_key");
-    json_str(&w, k);
-    json_key(&w, "relay_key_id");
-    json_int(&w, rk->current.id);
+    json_kv_str(&w, "relay_key", k);
+    json_kv_int(&w, "relay_key_id", rk->current.id);
     json_key(&w, "next_key");
     if (rk->has_next) {
         key_pub_encode(rk->next.pub, k);
         json_str(&w, k);
-        json_key(&w, "next_key_id");
-        json_int(&w, rk->next.id);
+        json_kv_int(&w, "next_key_id", rk->next.id);
     } else {
         json_null(&w);
     }
@@ -347,24 +307,18 @@ static void info_json(struct ctl *c, const struct relaykey *rk, const struct jso
     cfg_addrs_json(&w, c->cfg.listen, c->cfg.n_listen);
     json_key(&w, "advertise");
     cfg_addrs_json(&w, c->cfg.advertise, c->cfg.n_advertise);
-    json_key(&w, "version");
-    json_str(&w, LINKRELAY_VERSION);
-    json_key(&w, "state_dir");
-    json_str(&w, c->state_dir);
-    json_key(&w, "database");
-    json_str(&w, c->database);
-    json_key(&w, "key_file");
-    json_str(&w, c->key_file);
-    json_key(&w, "admin_socket");
-    json_str(&w, c->admin_socket);
+    json_kv_str(&w, "version", LINKRELAY_VERSION);
+    json_kv_str(&w, "state_dir", c->state_dir);
+    json_kv_str(&w, "database", c->database);
+    json_kv_str(&w, "key_file", c->key_file);
+    json_kv_str(&w, "admin_socket", c->admin_socket);
     json_key(&w, "config");
     if (c->have_config) {
         json_str(&w, c->config);
     } else {
         json_null(&w);
     }
-    json_key(&w, "relay_running");
-    json_bool(&w, live != NULL);
+    json_kv_bool(&w, "relay_running", live != NULL);
     json_key(&w, "live");
     if (live != NULL) {
         json_val_write(&w, live);
@@ -453,20 +407,14 @@ static void token_json(const struct token *t)
     json_w_init(&w, stdout);
     json_obj_begin(&w);
     linkid_encode(t->link_id, id);
-    json_key(&w, "link_id");
-    json_str(&w, id);
-    json_key(&w, "side");
-    json_str(&w, ctl_side_name(t->side));
-    json_key(&w, "name");
-    json_str(&w, t->name);
-    json_key(&w, "relay_key_id");
-    json_int(&w, t->relay_key_id);
+    json_kv_str(&w, "link_id", id);
+    json_kv_str(&w, "side", ctl_side_name(t->side));
+    json_kv_str(&w, "name", t->name);
+    json_kv_int(&w, "relay_key_id", t->relay_key_id);
     key_pub_encode(t->relay_pub, k);
-    json_key(&w, "relay_key");
-    json_str(&w, k);
+    json_kv_str(&w, "relay_key", k);
     key_pub_encode(t->peer_pub, k);
-    json_key(&w, "peer_key");
-    json_str(&w, k);
+    json_kv_str(&w, "peer_key", k);
     json_key(&w, "addrs");
     json_arr_begin(&w);
     for (size_t i = 0; i < t->n_addrs; i++) {
@@ -481,8 +429,7 @@ static void token_json(const struct token *t)
         sodium_memzero(k, sizeof(k));
         if (token_own_pub(t, pub) == 0) {
             key_pub_encode(pub, k);
-            json_key(&w, "own_key");
-            json_str(&w, k);
+            json_kv_str(&w, "own_key", k);
         }
     } else {
         json_null(&w);

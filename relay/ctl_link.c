@@ -82,7 +82,6 @@ static const char rotate_help[] =
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
-    int npos;
     const char *a_key, *b_key, *side, *key;
 };
 
@@ -91,54 +90,37 @@ struct link_args {
 static int parse_args(struct ctl *c, const char *cmd, const char *help, const char *allowed,
                       int maxpos, int argc, char **argv, struct link_args *a)
 {
+    static const struct {
+        char flag;
+        const char *name;
+    } opts[] = {{'a', "--a-key"}, {'b', "--b-key"}, {'s', "--side"}, {'k', "--key"}};
+    const char *names[5], *vals[4] = {NULL, NULL, NULL, NULL};
+    const char **dst[4];
     char cmdname[32];
-    snprintf(cmdname, sizeof(cmdname), "link %s", cmd);
+    int n = 0;
     memset(a, 0, sizeof(*a));
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int m = 0;
-        if (ctl_is_help(argv[i])) {
-            fputs(help, stdout);
-            return -1;
+    const char **all[4] = {&a->a_key, &a->b_key, &a->side, &a->key};
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        if (strchr(allowed, opts[k].flag) != NULL) {
+            names[n] = opts[k].name;
+            dst[n++] = all[k];
         }
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-            continue;
-        }
-        struct {
-            char flag;
-            const char *name;
-            const char **dst;
-        } opts[] = {{'a', "--a-key", &a->a_key},
-                    {'b', "--b-key", &a->b_key},
-                    {'s', "--side", &a->side},
-                    {'k', "--key", &a->key}};
-        for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]) && m == 0; k++) {
-            if (strchr(allowed, opts[k].flag) == NULL) {
-                continue;
-            }
-            m = ctl_opt_value(argc, argv, &i, opts[k].name, &v);
-            if (m < 0) {
-                return ctl_usage_error(cmdname, "option %s needs a value", opts[k].name);
-            }
-            if (m > 0) {
-                *opts[k].dst = v;
-            }
-        }
-        if (m > 0) {
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return ctl_usage_error(cmdname, "unknown option '%s'", argv[i]);
-        }
-        if (a->npos >= maxpos) {
-            return ctl_usage_error(cmdname, "unexpected argument '%s'", argv[i]);
-        }
-        a->pos[a->npos++] = argv[i];
     }
-    if (a->npos < maxpos) {
-        return ctl_usage_error(cmdname, "missing %s",
-                               strcmp(cmd, "add") == 0 ? "link name" : "link name or id");
+    names[n] = NULL;
+    snprintf(cmdname, sizeof(cmdname), "link %s", cmd);
+    const struct ctl_argspec spec = {cmdname,
+                                     help,
+                                     names,
+                                     vals,
+                                     a->pos,
+                                     maxpos,
+                                     strcmp(cmd, "add") == 0 ? "link name" : "link name or id"};
+    int r = ctl_args(c, &spec, argc, argv);
+    if (r != 0) {
+        return r;
+    }
+    for (int k = 0; k < n; k++) {
+        *dst[k] = vals[k];
     }
     return 0;
 }
@@ -208,28 +190,20 @@ static void add_print(struct ctl *c, struct add_state *s)
         struct json_w w;
         json_w_init(&w, stdout);
         json_obj_begin(&w);
-        json_key(&w, "id");
-        json_str(&w, id);
-        json_key(&w, "name");
-        json_str(&w, s->l.name);
+        json_kv_str(&w, "id", id);
+        json_kv_str(&w, "name", s->l.name);
         json_key(&w, "tokens");
         json_obj_begin(&w);
-        json_key(&w, "a");
-        json_str(&w, s->tok[0]);
-        json_key(&w, "b");
-        json_str(&w, s->tok[1]);
+        json_kv_str(&w, "a", s->tok[0]);
+        json_kv_str(&w, "b", s->tok[1]);
         json_obj_end(&w);
         json_key(&w, "keys");
         json_obj_begin(&w);
-        json_key(&w, "a");
-        json_str(&w, pub[0]);
-        json_key(&w, "b");
-        json_str(&w, pub[1]);
+        json_kv_str(&w, "a", pub[0]);
+        json_kv_str(&w, "b", pub[1]);
         json_obj_end(&w);
-        json_key(&w, "relay_key");
-        json_str(&w, rpub);
-        json_key(&w, "relay_key_id");
-        json_int(&w, s->rk.current.id);
+        json_kv_str(&w, "relay_key", rpub);
+        json_kv_int(&w, "relay_key_id", s->rk.current.id);
         json_obj_end(&w);
         fputc('\n', stdout);
         return;
@@ -346,16 +320,11 @@ static void write_link_json(struct json_w *w, const struct store_link *l,
     char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
     linkid_encode(l->id, id);
     json_obj_begin(w);
-    json_key(w, "id");
-    json_str(w, id);
-    json_key(w, "name");
-    json_str(w, l->name);
-    json_key(w, "enabled");
-    json_bool(w, l->enabled);
-    json_key(w, "created_ms");
-    json_int(w, l->created_ms);
-    json_key(w, "updated_ms");
-    json_int(w, l->updated_ms);
+    json_kv_str(w, "id", id);
+    json_kv_str(w, "name", l->name);
+    json_kv_bool(w, "enabled", l->enabled);
+    json_kv_int(w, "created_ms", l->created_ms);
+    json_kv_int(w, "updated_ms", l->updated_ms);
     json_key(w, "keys");
     json_obj_begin(w);
     for (int side = 0; side < 2; side++) {
@@ -371,30 +340,24 @@ static void write_link_json(struct json_w *w, const struct store_link *l,
         } else {
             json_null(w);
         }
-        json_key(w, "generation");
-        json_uint(w, l->key_gen[side]);
+        json_kv_uint(w, "generation", l->key_gen[side]);
         json_obj_end(w);
     }
     json_obj_end(w);
     json_key(w, "totals");
     json_obj_begin(w);
-    json_key(w, "streams");
-    json_uint(w, t->streams);
-    json_key(w, "bytes_a_to_b");
-    json_uint(w, t->bytes_a_to_b);
-    json_key(w, "bytes_b_to_a");
-    json_uint(w, t->bytes_b_to_a);
+    json_kv_uint(w, "streams", t->streams);
+    json_kv_uint(w, "bytes_a_to_b", t->bytes_a_to_b);
+    json_kv_uint(w, "bytes_b_to_a", t->bytes_b_to_a);
     json_key(w, "last_cause");
     if (t->last_cause == STORE_CAUSE_NONE) {
         json_null(w);
     } else {
         json_str(w, store_cause_name(t->last_cause));
     }
-    json_key(w, "last_closed_ms");
-    json_int(w, t->last_closed_ms);
+    json_kv_int(w, "last_closed_ms", t->last_closed_ms);
     json_obj_end(w);
-    json_key(w, "relay_running");
-    json_bool(w, running);
+    json_kv_bool(w, "relay_running", running);
     json_key(w, "live");
     if (live != NULL) {
         json_val_write(w, live);
@@ -633,12 +596,9 @@ static void print_change(struct ctl *c, const struct store_link *l, const char *
         struct json_w w;
         json_w_init(&w, stdout);
         json_obj_begin(&w);
-        json_key(&w, "id");
-        json_str(&w, id);
-        json_key(&w, "name");
-        json_str(&w, l->name);
-        json_key(&w, "result");
-        json_str(&w, what);
+        json_kv_str(&w, "id", id);
+        json_kv_str(&w, "name", l->name);
+        json_kv_str(&w, "result", what);
         json_obj_end(&w);
         fputc('\n', stdout);
     } else {
@@ -696,16 +656,11 @@ static void rotate_print(struct ctl *c, const struct store_link *l, int side, co
         struct json_w w;
         json_w_init(&w, stdout);
         json_obj_begin(&w);
-        json_key(&w, "id");
-        json_str(&w, id);
-        json_key(&w, "name");
-        json_str(&w, l->name);
-        json_key(&w, "side");
-        json_str(&w, ctl_side_name(side));
-        json_key(&w, "key");
-        json_str(&w, k);
-        json_key(&w, "generation");
-        json_uint(&w, l->key_gen[side] + 1);
+        json_kv_str(&w, "id", id);
+        json_kv_str(&w, "name", l->name);
+        json_kv_str(&w, "side", ctl_side_name(side));
+        json_kv_str(&w, "key", k);
+        json_kv_uint(&w, "generation", l->key_gen[side] + 1);
         json_key(&w, "token");
         if (tok != NULL) {
             json_str(&w, tok);

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <sodium.h>
 
 #include "acct.h"
@@ -234,6 +238,22 @@ static void ctrl_send_welcome(struct conn *c)
     ctrl_send(c, &m);
 }
 
+/* A control session keeps TCP_NODELAY from the listener but not the stream
+ * legs' keepalive and TCP_USER_TIMEOUT: its liveness is PING/PONG and
+ * dead_after (docs/protocol.md §5), which the agent is told in WELCOME. */
+static void ctrl_session_sockopts(struct conn *c)
+{
+    int zero = 0;
+    unsigned uzero = 0;
+    uv_os_fd_t fd;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof(zero)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uzero, sizeof(uzero)) != 0)
+        log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
+}
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -282,6 +302,7 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     }
     l->session[a->side] = c;
     l->since_ms[a->side] = relay_wall_ms();
+    ctrl_session_sockopts(c);
     cs->link = l;
     r->st.agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,

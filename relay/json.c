@@ -169,6 +169,30 @@ void json_null(struct json_w *w)
     fputs("null", w->f);
 }
 
+void json_kv_str(struct json_w *w, const char *key, const char *s)
+{
+    json_key(w, key);
+    json_str(w, s);
+}
+
+void json_kv_int(struct json_w *w, const char *key, int64_t v)
+{
+    json_key(w, key);
+    json_int(w, v);
+}
+
+void json_kv_uint(struct json_w *w, const char *key, uint64_t v)
+{
+    json_key(w, key);
+    json_uint(w, v);
+}
+
+void json_kv_bool(struct json_w *w, const char *key, int v)
+{
+    json_key(w, key);
+    json_bool(w, v);
+}
+
 void json_val_write(struct json_w *w, const struct json_val *v)
 {
     switch (v->type) {

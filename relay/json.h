@@ -41,6 +41,11 @@ void json_int(struct json_w *w, int64_t v);
 void json_uint(struct json_w *w, uint64_t v);
 void json_bool(struct json_w *w, int v);
 void json_null(struct json_w *w);
+/* A key and its value in one call: json_key() then json_str() etc. */
+void json_kv_str(struct json_w *w, const char *key, const char *s);
+void json_kv_int(struct json_w *w, const char *key, int64_t v);
+void json_kv_uint(struct json_w *w, const char *key, uint64_t v);
+void json_kv_bool(struct json_w *w, const char *key, int v);
 /* Writes v (a parsed value) back out as JSON. */
 struct json_val;
 void json_val_write(struct json_w *w, const struct json_val *v);

@@ -191,9 +191,6 @@ static void splice_expire(uv_timer_t *t)
 
 /* ---- the splice proper ---- */
 
-static void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
-
 static size_t splice_queue(const struct conn *c)
 {
     return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
@@ -258,7 +255,7 @@ static int splice_write(struct stream *s, struct conn *dst, const uint8_t *p, si
     return rc;
 }
 
-static void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     struct stream *s = c->stream;
@@ -320,7 +317,7 @@ static void splice_forward_eof(struct stream *s, int src)
     dst->shut_sent = true;
 }
 
-static void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = h->data;
     struct stream *s = c->stream;
@@ -400,23 +397,30 @@ static uint64_t splice_tick_ms(const struct relaycfg_limits *lim)
  * acknowledged. So the kernel is asked to give up on a leg whose sent data
  * (or keepalive probes, after keepalive of silence) stay unacknowledged for
  * write_stall_timeout; the read then fails and the other leg is reset.
+ *
+ * These options are set once on each listening socket, and every accepted
+ * socket inherits them (Linux copies them from the listener), which saves
+ * seven setsockopt() calls per leg; control sessions switch keepalive and the
+ * user timeout off again (ctrl_session_sockopts). design.md D10.
  */
-static void splice_liveness(struct conn *c, const struct relaycfg_limits *lim)
+int splice_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
 {
+    int one = 1, cnt = 10;
     unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
     unsigned user_timeout = lim->write_stall_timeout_ms;
-    uv_os_fd_t fd;
-
+    /* Probes often enough that the user timeout is noticed on time. */
     unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
 
     if (intvl > idle_s)
         intvl = idle_s;
-    (void)uv_tcp_keepalive(&c->tcp, 1, idle_s);
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
-        return;
-    /* Probes often enough that the user timeout is noticed on time. */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
+        return -errno;
+    return 0;
 }
 
 /* Both legs present: SPLICED byte to each, early bytes across, start reading. */
@@ -437,8 +441,9 @@ static void splice_start(struct stream *s)
         c->last_progress_ms = now;
         conn_established(c);
         uv_timer_stop(&c->timer);
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        splice_liveness(c, &r->cfg.limits);
+        /* The leg keeps reading: conn.c's callbacks hand a spliced leg's
+         * reads to splice_alloc/splice_read, which saves libuv two
+         * epoll_ctl() calls per leg for a stop and restart. */
     }
     for (int i = 0; i < 2; i++) {
         if (splice_write(s, s->leg[i], &spliced, 1) != 0) {
@@ -468,8 +473,6 @@ static void splice_start(struct stream *s)
     for (int i = 0; i < 2; i++) {
         if (s->leg[i]->read_eof)
             splice_forward_eof(s, i);
-        else
-            uv_read_start((uv_stream_t *)&s->leg[i]->tcp, splice_alloc, splice_read);
         if (s->state != STREAM_SPLICED)
             return;
     }

@@ -37,6 +37,14 @@ void splice_present(struct conn *c);
 void splice_waiting_eof(struct conn *c);
 /* Close-path hook of a leg: the stream resets the other leg and finishes. */
 void splice_leg_closed(struct conn *c);
+/* libuv read callbacks of a spliced leg (conn.c's callbacks forward to them
+ * once c->state is CONN_SPLICED; backpressure restarts reading with them). */
+void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
+/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
+ * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
+ * sockets, whose accepted sockets inherit them. 0 or -errno. */
+int splice_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
 /* Resets both legs and finishes the stream with cause (revocation, shutdown). */
 void splice_abort(struct stream *s, enum store_cause cause, const char *why);
 /* Aborts every stream of link l. */

@@ -3,8 +3,8 @@
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: all; bench is not in all)
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libsqlite3-dev
-            libinih-dev sqlite3 python3)
+build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
+            libsqlite3-dev libinih-dev sqlite3 python3)
 # iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
 # programs through a link; it starts its own redis-server and sshd).
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump

@@ -26,6 +26,7 @@
 #include "bench.h"
 #include "buf.h"
 #include "frame.h"
+#include "tio.h"
 #include "msg.h"
 
 #define IO_TIMEOUT_MS 10000
@@ -114,88 +115,11 @@ int bench_dial(const struct sockaddr_storage *sa, socklen_t len)
     return fd;
 }
 
-static int wait_in(int fd, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int rc = poll(&p, 1, timeout_ms);
-
-    return rc > 0 ? 0 : rc == 0 ? -ETIMEDOUT : -errno;
-}
-
-static int read_n(int fd, uint8_t *p, size_t n, int timeout_ms)
-{
-    while (n > 0) {
-        ssize_t r;
-        int rc = wait_in(fd, timeout_ms);
-        if (rc != 0)
-            return rc;
-        r = read(fd, p, n);
-        if (r == 0)
-            return -EPIPE;
-        if (r < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            return -errno;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd pf = {.fd = fd, .events = POLLOUT};
-                poll(&pf, 1, 1000);
-                continue;
-            }
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int read_frame(int fd, uint8_t *buf, size_t max, size_t *len)
-{
-    uint8_t hdr[2];
-    size_t n;
-    int rc = read_n(fd, hdr, 2, IO_TIMEOUT_MS);
-
-    if (rc != 0)
-        return rc;
-    n = (size_t)hdr[0] << 8 | hdr[1];
-    if (n == 0 || n > max)
-        return -EBADMSG;
-    rc = read_n(fd, buf, n, IO_TIMEOUT_MS);
-    if (rc == 0)
-        *len = n;
-    return rc;
-}
-
-static int write_frame(int fd, const uint8_t *body, size_t len)
-{
-    uint8_t out[FRAME_HDR_LEN + FRAME_MAX_CONTROL];
-    struct buf b;
-
-    buf_init(&b, out, sizeof(out));
-    if (frame_encode(body, len, &b) != 0)
-        return -EINVAL;
-    return write_all(fd, out, b.len);
-}
-
 static int sess_recv(struct bench_sess *s, struct msg *m, uint8_t *pt, size_t cap)
 {
     uint8_t ct[FRAME_MAX_CONTROL];
     size_t len, ptlen;
-    int rc = read_frame(s->fd, ct, sizeof(ct), &len);
+    int rc = tio_read_frame(s->fd, ct, sizeof(ct), &len, IO_TIMEOUT_MS);
 
     if (rc != 0)
         return rc;
@@ -212,7 +136,7 @@ static int sess_send(struct bench_sess *s, const struct msg *m)
     if (msg_encode(m, pt, sizeof(pt), &ptlen) != 0 ||
         noise_cs_encrypt(&s->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen) != 0)
         return -EINVAL;
-    return write_frame(s->fd, ct, ctlen);
+    return tio_write_frame(s->fd, ct, ctlen);
 }
 
 int bench_sess_open(const struct bench_cfg *cfg, const uint8_t link[16], const uint8_t key[32],
@@ -244,11 +168,11 @@ int bench_sess_open(const struct bench_cfg *cfg, const uint8_t link[16], const u
     if (noise_hs_init(&hs, NOISE_XK, true, prologue, sizeof(prologue), key, cfg->relay_pub) != 0 ||
         noise_hs_write_message(&hs, NULL, 0, m, sizeof(m), &mlen) != 0)
         goto out;
-    if (write_all(s->fd, pre, 8) != 0 || write_frame(s->fd, m, mlen) != 0 ||
-        read_frame(s->fd, m, sizeof(m), &mlen) != 0 ||
+    if (tio_write_all(s->fd, pre, 8) != 0 || tio_write_frame(s->fd, m, mlen) != 0 ||
+        tio_read_frame(s->fd, m, sizeof(m), &mlen, IO_TIMEOUT_MS) != 0 ||
         noise_hs_read_message(&hs, m, mlen, pl, sizeof(pl), &plen) != 0 ||
         noise_hs_write_message(&hs, auth, b.len, m, sizeof(m), &mlen) != 0 ||
-        noise_hs_split(&hs, &s->tx, &s->rx) != 0 || write_frame(s->fd, m, mlen) != 0 ||
+        noise_hs_split(&hs, &s->tx, &s->rx) != 0 || tio_write_frame(s->fd, m, mlen) != 0 ||
         sess_recv(s, &w, pt, sizeof(pt)) != 0 || w.type != MSG_WELCOME)
         goto out;
     rc = 0;
@@ -322,7 +246,7 @@ void pairer_service(struct bench_pairer *p)
 
     for (int i = 0; i < 2; i++) {
         struct msg m;
-        while (p->s[i].fd >= 0 && wait_in(p->s[i].fd, 0) == 0) {
+        while (p->s[i].fd >= 0 && tio_wait_in(p->s[i].fd, 0) == 0) {
             if (sess_recv(&p->s[i], &m, pt, sizeof(pt)) != 0 || !sess_other(&p->s[i], &m))
                 bench_die("control session ended");
         }
@@ -410,7 +334,7 @@ static void legs_connect(struct run *r, long i)
         }
         e->fd[s] = fd;
         memcpy(pre + 8, e->tk[s], 32);
-        if (write_all(fd, pre, sizeof(pre)) != 0) {
+        if (tio_write_all(fd, pre, sizeof(pre)) != 0) {
             finish(r, i, false);
             return;
         }
@@ -471,7 +395,7 @@ static void on_ctl(struct run *r, int side)
             finish(r, (long)m.u.open_fail.req_id - 1, false);
         else if (m.type != MSG_OPEN_FAIL && !sess_other(s, &m))
             bench_die("control session closed");
-    } while (wait_in(s->fd, 0) == 0);
+    } while (tio_wait_in(s->fd, 0) == 0);
 }
 
 /* A relay leg is readable: SPLICED, then (leg b) the 8-byte id from leg a. */
@@ -494,7 +418,7 @@ static void on_leg(struct run *r, int side, long i)
     e->got[side] = (uint8_t)(e->got[side] + n);
     if (side == 0) {
         uint64_t id = (uint64_t)i;
-        if (write_all(e->fd[0], (const uint8_t *)&id, 8) != 0)
+        if (tio_write_all(e->fd[0], (const uint8_t *)&id, 8) != 0)
             finish(r, i, false);
     } else if (e->got[1] >= 9) {
         finish(r, i, true);
@@ -555,7 +479,7 @@ static void start_one(struct run *r, long i)
     }
     uint64_t id = (uint64_t)i;
     e->fd[0] = bench_dial(&c->fwd_sa, c->fwd_len);
-    if (e->fd[0] < 0 || write_all(e->fd[0], (const uint8_t *)&id, 8) != 0)
+    if (e->fd[0] < 0 || tio_write_all(e->fd[0], (const uint8_t *)&id, 8) != 0)
         finish(r, i, false);
 }
 

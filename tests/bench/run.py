@@ -729,6 +729,7 @@ def versions(env):
         "ssh": out(["ssh", "-V"]),
         "kernel": platform.release(),
         "libsodium": pkg("libsodium23"),
+        "libcrypto (OpenSSL)": pkg("libssl3"),
         "libuv": pkg("libuv1"),
         "linkrelay": out([env.relay_bin, "--version"]),
         "cpus": str(os.cpu_count()),

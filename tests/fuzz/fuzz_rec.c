@@ -9,6 +9,12 @@
  * promises and traps when one breaks: decoded fields within their limits and
  * pointing inside the input, DATA offsets contiguous, ACKs monotonic and
  * bounded, FINAL totals exact, and nothing accepted after an error or an end.
+ *
+ * rec computes secretstream with OpenSSL (common/sstream.c), so the harness
+ * also cross-checks it against libsodium's own secretstream: every frame is
+ * pulled by libsodium too (authentic for one exactly when for the other, same
+ * plaintext), and in the sealed mode every message is pushed by both and the
+ * bytes must be equal.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,15 +75,48 @@ static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
     }
 }
 
-/* Opens one body, checks the outcome; returns 0 while the stream goes on. */
-static int open_one(struct rec_rx *rx, const uint8_t *body, size_t len, int inplace)
+/* rec's verdict after decryption: the body authenticated. */
+static int authentic(int rc)
+{
+    switch (rc) {
+    case 0:
+    case REC_E_TYPE:
+    case REC_E_MALFORMED:
+    case REC_E_REASON:
+    case REC_E_TAG:
+    case REC_E_OFFSET:
+    case REC_E_ACK:
+    case REC_E_TOTAL:
+    case REC_E_OVERFLOW:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Opens one body, checks the outcome; returns 0 while the stream goes on. ref
+ * is libsodium's secretstream at the same position (the oracle).
+ */
+static int open_one(struct rec_rx *rx, crypto_secretstream_xchacha20poly1305_state *ref,
+                    const uint8_t *body, size_t len, int inplace)
 {
     struct rec_rx before = *rx;
     struct rec_record r;
-    uint8_t *copy = malloc(len ? len : 1), *plain;
+    uint8_t *copy = malloc(len ? len : 1), *plain, *ref_plain = NULL;
+    unsigned long long ref_len = 0;
+    unsigned char ref_tag = 0;
+    int ref_ok = 0, ref_ran = 0;
     size_t cap;
     int rc;
 
+    if (before.state == REC_RX_OPEN && len >= REC_ABYTES && len <= REC_BODY_MAX) {
+        ref_plain = malloc(len - REC_ABYTES + 1);
+        CHECK(ref_plain != NULL);
+        ref_ok = crypto_secretstream_xchacha20poly1305_pull(ref, ref_plain, &ref_len, &ref_tag,
+                                                            body, len, NULL, 0) == 0;
+        ref_ran = 1;
+    }
     CHECK(copy != NULL);
     memcpy(copy, body, len);
     if (inplace) {
@@ -89,6 +128,11 @@ static int open_one(struct rec_rx *rx, const uint8_t *body, size_t len, int inpl
         CHECK(plain != NULL);
     }
     rc = rec_rx_open(rx, copy, len, REC_FUZZ_SENT, plain, cap, &r);
+    if (ref_ran) {
+        CHECK(authentic(rc) == ref_ok);
+        CHECK(rc != 0 || (ref_len == len - REC_ABYTES && memcmp(plain, ref_plain, ref_len) == 0));
+    }
+    free(ref_plain);
     if (rc == 0) {
         check_record(&r, plain, len - REC_ABYTES);
         check_accepted(&before, rx, &r);
@@ -118,20 +162,24 @@ static void check_eof(struct rec_rx *rx)
 
 static void fuzz_frames(const uint8_t *p, size_t n, int inplace)
 {
+    crypto_secretstream_xchacha20poly1305_state ref;
     struct rec_rx rx;
 
     CHECK(rec_rx_init(&rx, rec_fuzz_key, rec_fuzz_header) == 0);
+    CHECK(crypto_secretstream_xchacha20poly1305_init_pull(&ref, rec_fuzz_header, rec_fuzz_key) ==
+          0);
     while (n >= 2) {
         size_t len = (size_t)p[0] << 8 | p[1];
         if (len > n - 2)
             break; /* EOF inside a frame */
-        if (open_one(&rx, p + 2, len, inplace) != 0)
+        if (open_one(&rx, &ref, p + 2, len, inplace) != 0)
             break;
         p += 2 + len;
         n -= 2 + len;
     }
     check_eof(&rx);
     rec_rx_done(&rx);
+    sodium_memzero(&ref, sizeof(ref));
 }
 
 static void fuzz_plain(const uint8_t *p, size_t n)
@@ -149,10 +197,14 @@ static void fuzz_plain(const uint8_t *p, size_t n)
 static void fuzz_sealed(const uint8_t *p, size_t n, uint32_t rekey, int inplace)
 {
     static uint8_t body[REC_PLAIN_MAX + 1 + REC_ABYTES];
-    crypto_secretstream_xchacha20poly1305_state tx;
+    static uint8_t ours[REC_PLAIN_MAX + 1 + REC_ABYTES];
+    crypto_secretstream_xchacha20poly1305_state tx, ref;
+    struct sstream our_tx;
     struct rec_rx rx;
 
     rec_fuzz_push_state(&tx);
+    rec_fuzz_push_state(&ref);
+    CHECK(sstream_init_pull(&our_tx, rec_fuzz_key, rec_fuzz_header) == 0);
     CHECK(rec_rx_init(&rx, rec_fuzz_key, rec_fuzz_header) == 0);
     CHECK(rec_rx_set_rekey_interval(&rx, rekey) == 0);
     while (n >= 3) {
@@ -166,14 +218,19 @@ static void fuzz_sealed(const uint8_t *p, size_t n, uint32_t rekey, int inplace)
         if (len > REC_PLAIN_MAX + 1)
             len = REC_PLAIN_MAX + 1; /* one over the limit still reaches rec */
         crypto_secretstream_xchacha20poly1305_push(&tx, body, &blen, p, len, NULL, 0, tag);
-        if (open_one(&rx, body, (size_t)blen, inplace) != 0)
+        /* OpenSSL-based and libsodium sealing agree byte for byte */
+        CHECK(sstream_push(&our_tx, p, len / 2, p + len / 2, len - len / 2, tag, ours) == 0);
+        CHECK(memcmp(ours, body, (size_t)blen) == 0);
+        if (open_one(&rx, &ref, body, (size_t)blen, inplace) != 0)
             break;
         p += len;
         n -= len;
     }
     check_eof(&rx);
     rec_rx_done(&rx);
+    sstream_done(&our_tx);
     sodium_memzero(&tx, sizeof(tx));
+    sodium_memzero(&ref, sizeof(ref));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,6 +13,8 @@
  *               stream rules after decryption are fuzzed too; the receiver's
  *               rekey interval is 1 + ((m >> 2) & 7), and m & 0x20 decrypts
  *               in place.
+ * In every mode libsodium's own secretstream runs alongside as the oracle for
+ * rec's OpenSSL-based one (see fuzz_rec.c).
  */
 #ifndef LR_REC_FUZZ_H
 #define LR_REC_FUZZ_H

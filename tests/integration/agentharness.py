@@ -9,10 +9,8 @@ process started here is stopped by PID in close(), called from finally.
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import tempfile
 import threading
 import time
@@ -45,59 +43,12 @@ def fixed_port_relay(limits=None, log_level="info", port=None):
     return r
 
 
-class Agent:
+class Agent(h.LogProc):
     """One linkagent process; its stderr goes to a log file."""
 
     def __init__(self, name, args, tmpdir):
+        super().__init__([AGENT] + list(args), os.path.join(tmpdir, "agent-%s.log" % name))
         self.name = name
-        self.args = [AGENT] + list(args)
-        self.logpath = os.path.join(tmpdir, "agent-%s.log" % name)
-        self.proc = None
-
-    def start(self):
-        self.logf = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
-        return self
-
-    def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def count(self, text):
-        return self.log().count(text)
-
-    def wait_log(self, text, n=1, timeout=10):
-        return h.wait_for(lambda: self.count(text) >= n, timeout=timeout)
-
-    def send_signal(self, sig):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = "timeout"
-        self.proc = None
-        self.logf.close()
-        return rc
-
-    def kill(self):
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-            self.logf.close()
 
 
 class Server:
@@ -223,41 +174,14 @@ def rss_kib(pid):
     return 0
 
 
-def reset_close(s):
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
+reset_close = h.reset_close
 
 
 def roundtrip(port, data, timeout=60):
     """Sends data through localhost:port, shuts the write side, reads to EOF.
     Returns (bytes received, how it ended: "eof" / "reset" / "timeout")."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    got = bytearray()
-    err = []
-
-    def send():
-        try:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            err.append(e)
-
-    t = threading.Thread(target=send, daemon=True)
-    t.start()
-    end = "eof"
-    try:
-        while True:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            got += d
-    except ConnectionResetError:
-        end = "reset"
-    except socket.timeout:
-        end = "timeout"
-    t.join(5)
-    s.close()
-    return bytes(got), end
+    return h.transfer(socket.create_connection(("127.0.0.1", port), timeout=timeout), data,
+                      timeout)
 
 
 class Rig:

@@ -7,6 +7,7 @@ stopped by PID and the directory removed in close(), which the tests call from
 finally blocks (also on failure).
 """
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -14,7 +15,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import struct
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("LR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
@@ -78,20 +81,25 @@ class Relay:
         self.sock = os.path.join(self.dir, "admin.sock")
 
     # ---- process ----
+    def prefix(self):
+        """What the relay command line is run under (a namespace's nsenter)."""
+        return []
+
     def start(self, extra_args=()):
         ready = os.path.join(self.dir, "ready")
         if os.path.exists(ready):
             os.unlink(ready)
         self.logpath = os.path.join(self.dir, "relay.log")
-        self.logf = open(self.logpath, "ab")
+        if self.logf is None or self.logf.closed:
+            self.logf = open(self.logpath, "ab")
         pre = None
         if self.nofile is not None:
             import resource
             soft, hard = self.nofile
             pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         self.proc = subprocess.Popen(
-            [RELAY, "--state-dir", self.dir, "--ready-file", ready] + list(extra_args),
-            stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre)
+            self.prefix() + [RELAY, "--state-dir", self.dir, "--ready-file", ready]
+            + list(extra_args), stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre)
         deadline = time.time() + 10
         while not os.path.exists(ready):
             if self.proc.poll() is not None:
@@ -227,6 +235,104 @@ class Relay:
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.peers.append(p)
         return p
+
+
+class LogProc:
+    """One program run in the background with its output in a log file;
+    stopped by PID (stop, kill)."""
+
+    def __init__(self, argv, logpath):
+        self.args = list(argv)
+        self.logpath = logpath
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
+        return self
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def count(self, text):
+        return self.log().count(text)
+
+    def wait_log(self, text, n=1, timeout=10):
+        return wait_for(lambda: self.count(text) >= n, timeout=timeout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def send_signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Signals the process and waits; returns its exit status, or
+        "timeout" when it had to be killed."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "timeout"
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+
+def reset_close(s):
+    """Closes with an RST (SO_LINGER 0)."""
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    s.close()
+
+
+def transfer(s, data, timeout=30.0):
+    """Sends data on a connected socket, half-closes, reads to the end.
+    Returns (bytes received, "eof" | "reset" | "timeout" | "error:<errno>")."""
+    got = bytearray()
+    err = []
+
+    def send():
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+
+    s.settimeout(timeout)
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    end = "eof"
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got += d
+    except ConnectionResetError:
+        end = "reset"
+    except socket.timeout:
+        end = "timeout"
+    except OSError as e:
+        end = "error:" + errno.errorcode.get(e.errno, str(e.errno))
+    t.join(5)
+    s.close()
+    return bytes(got), end
 
 
 def keygen():

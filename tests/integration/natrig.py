@@ -13,9 +13,7 @@ and the solution parts of the tests fail with that message (they never skip).
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
-import time
 
 import lrharness as h
 import netns as n
@@ -49,31 +47,8 @@ class NsRelay(h.Relay):
         with open(conf, "w") as f:
             f.write(text)
 
-    def start(self, extra_args=()):
-        ready = os.path.join(self.dir, "ready")
-        if os.path.exists(ready):
-            os.unlink(ready)
-        self.logpath = os.path.join(self.dir, "relay.log")
-        if self.logf is None or self.logf.closed:
-            self.logf = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(
-            self.topo.prefix("pub") + [RELAY, "--state-dir", self.dir, "--ready-file", ready]
-            + list(extra_args), stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while not os.path.exists(ready):
-            if self.proc.poll() is not None:
-                raise RuntimeError("linkrelay exited early:\n" + self.log())
-            if time.time() > deadline:
-                raise RuntimeError("linkrelay did not become ready:\n" + self.log())
-            time.sleep(0.02)
-        with open(ready) as f:
-            self.addr = f.readline().strip()
-        self.host, port = self.addr.rsplit(":", 1)
-        self.port = int(port)
-        info = self.ctl_json("relay", "info")
-        self.relay_pub = info["relay_key"]
-        self.key_id = info["relay_key_id"]
-        return self
+    def prefix(self):
+        return self.topo.prefix("pub")
 
     def kill9(self):
         """kill -9 of the relay process (by PID)."""
@@ -85,50 +60,13 @@ class NsRelay(h.Relay):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
 
-class NsAgent:
+class NsAgent(h.LogProc):
     """One linkagent inside a namespace; its output goes to a log file."""
 
     def __init__(self, topo, role, name, args, tmpdir):
+        super().__init__(topo.prefix(role) + [AGENT] + list(args),
+                         os.path.join(tmpdir, "agent-%s.log" % name))
         self.topo, self.role, self.name = topo, role, name
-        self.args = topo.prefix(role) + [AGENT] + list(args)
-        self.logpath = os.path.join(tmpdir, "agent-%s.log" % name)
-        self.proc = None
-
-    def start(self):
-        self.logf = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
-        return self
-
-    def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def count(self, text):
-        return self.log().count(text)
-
-    def wait_log(self, text, n=1, timeout=10):
-        return h.wait_for(lambda: self.count(text) >= n, timeout=timeout)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = "timeout"
-        self.proc = None
-        self.logf.close()
-        return rc
 
     def kill9(self):
         return self.stop(signal.SIGKILL)

@@ -36,11 +36,12 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
+
+from lrharness import reset_close, transfer  # noqa: F401 (n.transfer, n.reset_close)
 
 SKIP = 77  # ctest SKIP_RETURN_CODE (tests/CMakeLists.txt)
 
@@ -220,15 +221,6 @@ def probe_connect(ns, host, port, timeout=3.0):
     return "connected"
 
 
-def reset_close(s):
-    """Closes with an RST (SO_LINGER 0)."""
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    s.close()
-
-
 class EchoServer:
     """A TCP echo server in namespace ns, in threads of this process.
     Echoes until EOF, then shuts its write side (a clean close). Records how
@@ -309,40 +301,6 @@ class EchoServer:
     def close(self):
         self.closed = True
         self.thread.join(5)
-
-
-def transfer(s, data, timeout=30.0):
-    """Sends data on a connected socket, half-closes, reads to the end.
-    Returns (bytes received, "eof" | "reset" | "timeout" | "error:<errno>")."""
-    got = bytearray()
-    err = []
-
-    def send():
-        try:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            err.append(e)
-
-    s.settimeout(timeout)
-    t = threading.Thread(target=send, daemon=True)
-    t.start()
-    end = "eof"
-    try:
-        while True:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            got += d
-    except ConnectionResetError:
-        end = "reset"
-    except socket.timeout:
-        end = "timeout"
-    except OSError as e:
-        end = "error:" + errno.errorcode.get(e.errno, str(e.errno))
-    t.join(5)
-    s.close()
-    return bytes(got), end
 
 
 class Topology:

@@ -6,7 +6,11 @@
  *   <build>/tests/bench_rec [MiB]     (default 512 MiB of application data)
  *
  * Prints seal-only, open-only and seal+open rates in MB/s (10^6 bytes of
- * application data per second), best of three runs.
+ * application data per second), best of three runs, for rec (secretstream on
+ * OpenSSL, common/sstream.c) and, interleaved with it in the same process, for
+ * the same records through libsodium's own crypto_secretstream_xchacha20poly1305
+ * the way rec.c used it before (plaintext assembled in a stack buffer, pushed,
+ * wiped; pulled and decoded).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,70 @@ static uint8_t data[REC_DATA_MAX];
 static uint8_t plain[REC_BODY_MAX];
 
 #define BATCH 64 /* records sealed, then opened, per round: ~1 MiB, cache-warm */
+
+/* The libsodium reference: one DATA record sealed as rec.c did before D11. */
+static void ref_seal(crypto_secretstream_xchacha20poly1305_state *st, uint64_t offset,
+                     uint8_t *frame)
+{
+    uint8_t p[REC_PLAIN_MAX];
+    size_t blen = REC_PLAIN_MAX + REC_ABYTES;
+
+    p[0] = REC_DATA;
+    for (int i = 0; i < 8; i++)
+        p[1 + i] = (uint8_t)(offset >> (56 - 8 * i));
+    memcpy(p + 9, data, REC_DATA_MAX);
+    frame[0] = (uint8_t)(blen >> 8);
+    frame[1] = (uint8_t)blen;
+    crypto_secretstream_xchacha20poly1305_push(st, frame + 2, NULL, p, sizeof(p), NULL, 0,
+                                               crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    sodium_memzero(p, sizeof(p));
+}
+
+static int ref_open(crypto_secretstream_xchacha20poly1305_state *st, const uint8_t *body,
+                    size_t len, uint8_t *out)
+{
+    struct rec_record r;
+    unsigned long long mlen = 0;
+    unsigned char tag = 0;
+
+    if (crypto_secretstream_xchacha20poly1305_pull(st, out, &mlen, &tag, body, len, NULL, 0) != 0)
+        return -1;
+    if (rec_plain_decode(out, (size_t)mlen, &r) != 0 || r.len != REC_DATA_MAX)
+        return -1;
+    return 0;
+}
+
+/* The reference run: libsodium's secretstream directly. */
+static int run_ref(size_t count, int inplace, double *seal_s, double *open_s)
+{
+    static uint8_t frames[BATCH][REC_FRAME_MAX];
+    uint8_t key[REC_KEY_LEN], hdr[REC_HEADER_LEN];
+    crypto_secretstream_xchacha20poly1305_state tx, rx;
+    size_t flen = REC_FRAME_MAX;
+    double seal = 0, open = 0;
+    int rc = 0;
+
+    randombytes_buf(key, sizeof(key));
+    crypto_secretstream_xchacha20poly1305_init_push(&tx, hdr, key);
+    if (crypto_secretstream_xchacha20poly1305_init_pull(&rx, hdr, key) != 0)
+        return -1;
+    for (size_t done = 0; done < count && rc == 0; done += BATCH) {
+        double t0 = now(), t1, t2;
+        for (size_t i = 0; i < BATCH; i++)
+            ref_seal(&tx, (done + i) * REC_DATA_MAX, frames[i]);
+        t1 = now();
+        for (size_t i = 0; i < BATCH && rc == 0; i++)
+            rc = ref_open(&rx, frames[i] + 2, flen - 2, inplace ? frames[i] + 3 : plain);
+        t2 = now();
+        seal += t1 - t0;
+        open += t2 - t1;
+    }
+    sodium_memzero(&tx, sizeof(tx));
+    sodium_memzero(&rx, sizeof(rx));
+    *seal_s = seal;
+    *open_s = open;
+    return rc;
+}
 
 /* One run over `count` records; returns seal and open seconds. */
 static int run(size_t count, int inplace, double *seal_s, double *open_s)
@@ -74,22 +142,28 @@ int main(int argc, char **argv)
         return 1;
     randombytes_buf(data, sizeof(data));
     for (int inplace = 0; inplace <= 1; inplace++) {
-        double best_seal = 1e9, best_open = 1e9, best_both = 1e9;
-        for (int k = 0; k < 3; k++) {
+        /* [0]: libsodium reference, [1]: rec; runs alternate */
+        double best_seal[2] = {1e9, 1e9}, best_open[2] = {1e9, 1e9}, best_both[2] = {1e9, 1e9};
+        for (int k = 0; k < 6; k++) {
+            int which = k % 2;
             double s, o;
-            if (run(count, inplace, &s, &o) != 0) {
+            int rc = which ? run(count, inplace, &s, &o) : run_ref(count, inplace, &s, &o);
+            if (rc != 0) {
                 fprintf(stderr, "bench_rec: run failed\n");
                 return 1;
             }
-            best_seal = s < best_seal ? s : best_seal;
-            best_open = o < best_open ? o : best_open;
-            best_both = s + o < best_both ? s + o : best_both;
+            best_seal[which] = s < best_seal[which] ? s : best_seal[which];
+            best_open[which] = o < best_open[which] ? o : best_open[which];
+            best_both[which] = s + o < best_both[which] ? s + o : best_both[which];
         }
         double bytes = (double)count * REC_DATA_MAX;
-        printf("%zu records of %d bytes, open %s: seal %.0f MB/s, open %.0f MB/s, "
-               "seal+open %.0f MB/s\n",
-               count, REC_DATA_MAX, inplace ? "in place" : "to a buffer", bytes / best_seal / 1e6,
-               bytes / best_open / 1e6, bytes / best_both / 1e6);
+        for (int which = 0; which < 2; which++)
+            printf("%zu records of %d bytes, open %s, %-28s seal %.0f MB/s, open %.0f MB/s, "
+                   "seal+open %.0f MB/s\n",
+                   count, REC_DATA_MAX, inplace ? "in place   " : "to a buffer",
+                   which ? "rec (OpenSSL ChaCha/Poly):" : "libsodium secretstream:",
+                   bytes / best_seal[which] / 1e6, bytes / best_open[which] / 1e6,
+                   bytes / best_both[which] / 1e6);
     }
     return 0;
 }

@@ -44,6 +44,7 @@
 
 #include "buf.h"
 #include "frame.h"
+#include "tio.h"
 #include "keys.h"
 #include "msg.h"
 #include "noise.h"
@@ -119,85 +120,6 @@ static int dial(const char *hostport)
     return fd;
 }
 
-/* Waits for fd to be readable; -ETIMEDOUT. */
-static int wait_in(int fd, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int rc = poll(&p, 1, timeout_ms);
-
-    return rc > 0 ? 0 : rc == 0 ? -ETIMEDOUT : -errno;
-}
-
-/* Reads exactly n bytes: 0, -EPIPE (EOF), -ECONNRESET, -ETIMEDOUT. */
-static int read_n(int fd, uint8_t *p, size_t n, int timeout_ms)
-{
-    while (n > 0) {
-        ssize_t r;
-        int rc = wait_in(fd, timeout_ms);
-        if (rc != 0)
-            return rc;
-        r = read(fd, p, n);
-        if (r == 0)
-            return -EPIPE;
-        if (r < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            return -errno;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd pf = {.fd = fd, .events = POLLOUT};
-                poll(&pf, 1, 1000);
-                continue;
-            }
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int read_frame(int fd, uint8_t *buf, size_t max, size_t *len, int timeout_ms)
-{
-    uint8_t hdr[2];
-    size_t n;
-    int rc = read_n(fd, hdr, 2, timeout_ms);
-
-    if (rc != 0)
-        return rc;
-    n = (size_t)hdr[0] << 8 | hdr[1];
-    if (n == 0 || n > max)
-        return -EBADMSG;
-    rc = read_n(fd, buf, n, timeout_ms);
-    if (rc == 0)
-        *len = n;
-    return rc;
-}
-
-static int write_frame(int fd, const uint8_t *body, size_t len)
-{
-    uint8_t out[FRAME_HDR_LEN + FRAME_MAX_LEN];
-    struct buf b;
-
-    buf_init(&b, out, sizeof(out));
-    if (frame_encode(body, len, &b) != 0)
-        return -EINVAL;
-    return write_all(fd, out, b.len);
-}
-
 static size_t auth_encode(const struct opts *o, int side, uint8_t *out, size_t cap)
 {
     static const char ver[] = "lr_testpeer";
@@ -218,7 +140,7 @@ static int sess_recv(struct sess *s, struct msg *m, int timeout_ms)
 {
     uint8_t ct[FRAME_MAX_CONTROL];
     size_t len, ptlen;
-    int rc = read_frame(s->fd, ct, sizeof(ct), &len, timeout_ms);
+    int rc = tio_read_frame(s->fd, ct, sizeof(ct), &len, timeout_ms);
 
     if (rc != 0)
         return rc;
@@ -235,7 +157,7 @@ static int sess_send(struct sess *s, const struct msg *m)
     if (msg_encode(m, pt, sizeof(pt), &ptlen) != 0 ||
         noise_cs_encrypt(&s->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen) != 0)
         return -EINVAL;
-    return write_frame(s->fd, ct, ctlen);
+    return tio_write_frame(s->fd, ct, ctlen);
 }
 
 /* Control connect + XK + AUTH; WELCOME in *w. Returns 0, or a stage name
@@ -263,10 +185,10 @@ static int sess_open(const struct opts *o, int side, struct sess *s, struct msg 
         die("noise init");
     if (noise_hs_write_message(&hs, NULL, 0, m, sizeof(m), &mlen) != 0)
         die("msg1");
-    if (write_all(s->fd, pre, 8) != 0 || write_frame(s->fd, m, mlen) != 0)
+    if (tio_write_all(s->fd, pre, 8) != 0 || tio_write_frame(s->fd, m, mlen) != 0)
         goto fail;
     *why = "msg2";
-    rc = read_frame(s->fd, m, sizeof(m), &mlen, IO_TIMEOUT_MS);
+    rc = tio_read_frame(s->fd, m, sizeof(m), &mlen, IO_TIMEOUT_MS);
     if (rc != 0 || noise_hs_read_message(&hs, m, mlen, pl, sizeof(pl), &plen) != 0)
         goto fail;
     alen = auth_encode(o, side, auth, sizeof(auth));
@@ -275,7 +197,7 @@ static int sess_open(const struct opts *o, int side, struct sess *s, struct msg 
     if (noise_hs_split(&hs, &s->tx, &s->rx) != 0)
         die("split");
     *why = "welcome";
-    if (write_frame(s->fd, m, mlen) != 0)
+    if (tio_write_frame(s->fd, m, mlen) != 0)
         goto fail;
     rc = sess_recv(s, w, IO_TIMEOUT_MS);
     if (rc != 0 || (w->type != MSG_WELCOME && w->type != MSG_CLOSE))
@@ -360,7 +282,8 @@ static int leg_connect(const struct opts *o, const uint8_t ticket[32], const uin
     if (fd < 0)
         return -1;
     memcpy(pre + 8, ticket, 32);
-    if (write_all(fd, pre, sizeof(pre)) != 0 || (n_early > 0 && write_all(fd, early, n_early)))
+    if (tio_write_all(fd, pre, sizeof(pre)) != 0 ||
+        (n_early > 0 && tio_write_all(fd, early, n_early)))
         return close(fd), -1;
     return fd;
 }
@@ -368,7 +291,7 @@ static int leg_connect(const struct opts *o, const uint8_t ticket[32], const uin
 static int leg_wait_spliced(int fd)
 {
     uint8_t b;
-    int rc = read_n(fd, &b, 1, IO_TIMEOUT_MS);
+    int rc = tio_read_n(fd, &b, 1, IO_TIMEOUT_MS);
 
     return rc != 0 ? rc : b == 0x01 ? 0 : -EBADMSG;
 }
@@ -428,7 +351,7 @@ static int pair_legs(const struct opts *o, struct pair *p, bool b_first)
     }
     if (ne > 0) {
         uint8_t got[4096];
-        if (read_n(p->leg[1], got, ne, IO_TIMEOUT_MS) != 0 || memcmp(got, early, ne) != 0)
+        if (tio_read_n(p->leg[1], got, ne, IO_TIMEOUT_MS) != 0 || memcmp(got, early, ne) != 0)
             return -EBADMSG;
     }
     return 0;
@@ -550,7 +473,7 @@ static int drain(int fd, int timeout_ms, uint64_t *count)
         ssize_t r;
         if (now_ms() > deadline)
             return -ETIMEDOUT;
-        if (wait_in(fd, 200) != 0)
+        if (tio_wait_in(fd, 200) != 0)
             continue;
         r = read(fd, buf, sizeof(buf));
         if (r == 0)
@@ -619,7 +542,7 @@ static bool mode_reset(const struct opts *o, struct pair *p)
 
     memset(buf, 0x5a, sizeof(buf));
     for (uint64_t sent = 0; sent < o->bytes; sent += sizeof(buf))
-        write_all(p->leg[0], buf, sizeof(buf));
+        tio_write_all(p->leg[0], buf, sizeof(buf));
     set_rst(p->leg[0]);
     t0 = now_ms();
     close(p->leg[0]);
@@ -638,7 +561,7 @@ static void pair_service(struct pair *p)
 {
     for (int i = 0; i < 2; i++) {
         struct msg m;
-        while (p->s[i].fd >= 0 && wait_in(p->s[i].fd, 0) == 0) {
+        while (p->s[i].fd >= 0 && tio_wait_in(p->s[i].fd, 0) == 0) {
             int rc = sess_recv(&p->s[i], &m, 1000);
             if (rc != 0) {
                 printf("%c.session=ended\n", 'a' + i);

@@ -54,6 +54,24 @@ START_TEST(writer_shapes)
 }
 END_TEST
 
+START_TEST(writer_key_values)
+{
+    FILE *f = mem_open();
+    struct json_w w;
+    json_w_init(&w, f);
+    json_obj_begin(&w);
+    json_kv_str(&w, "s", "x\"y");
+    json_kv_int(&w, "i", -9223372036854775807LL - 1);
+    json_kv_uint(&w, "u", 0);
+    json_kv_bool(&w, "t", 7);
+    json_kv_bool(&w, "f", 0);
+    json_obj_end(&w);
+    fclose(f);
+    ck_assert_str_eq(out, "{\"s\":\"x\\\"y\",\"i\":-9223372036854775808,\"u\":0,\"t\":true,"
+                          "\"f\":false}");
+}
+END_TEST
+
 START_TEST(writer_escapes)
 {
     FILE *f = mem_open();
@@ -144,6 +162,7 @@ static Suite *json_suite(void)
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
     tcase_add_test(tc, writer_shapes);
+    tcase_add_test(tc, writer_key_values);
     tcase_add_test(tc, writer_escapes);
     tcase_add_test(tc, parse_roundtrip);
     tcase_add_test(tc, parse_rejects);
