@@ -202,7 +202,7 @@ static void splice_maybe_resume(struct stream *s, int src)
 
     if (c == NULL || dst == NULL || !c->read_paused || c->read_eof || c->state == CONN_CLOSED)
         return;
-    if (splice_queue(dst) >= s->r->cfg.limits.splice_buffer / 2)
+    if (splice_queue(dst) > 0)
         return;
     c->read_paused = false;
     uv_read_start((uv_stream_t *)&c->tcp, splice_alloc, splice_read);
@@ -345,7 +345,13 @@ void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         splice_abort_err(s, rc);
         return;
     }
-    if (splice_queue(dst) >= s->r->cfg.limits.splice_buffer) {
+    /* The kernel did not take it all: read no more from this leg until the
+     * rest is written. So what waits in the relay is at most one read
+     * (<= splice_buffer, splice_alloc) and is copied once; the source's
+     * kernel buffer holds the rest, as TCP backpressure. Reading on while
+     * below splice_buffer copied every further read into the queue and held
+     * up to splice_buffer per stalled direction (design.md D12). */
+    if (splice_queue(dst) > 0) {
         c->read_paused = true;
         uv_read_stop(h);
     }

@@ -771,14 +771,17 @@ def target(rows, name, value, limit, ok):
 def targets(R, args):
     rows = ["| target | linkrelay | reference | |", "|---|---|---|---|"]
     m = R.median
-    dp, e2e = "Relay data path, 1 stream one way", "End to end, 1 stream"
-    a, b = m((dp, "throughput Gbit/s", "linkrelay")), m((dp, "throughput Gbit/s", "haproxy"))
-    if a and b:
-        target(rows, "data path throughput ≥ haproxy", "%.2f Gbit/s" % a, "%.2f Gbit/s" % b,
-               a >= b)
-    a, b = m((dp, "CPU s/GB relay", "linkrelay")), m((dp, "CPU s/GB haproxy", "haproxy"))
-    if a and b:
-        target(rows, "relay CPU per GB ≤ haproxy's", "%.3f s/GB" % a, "%.3f s/GB" % b, a <= b)
+    e2e = "End to end, 1 stream"
+    for dp, how in (("Relay data path, 1 stream one way", "one way"),
+                    ("Relay data path, 1 stream both ways", "both ways")):
+        a, b = m((dp, "throughput Gbit/s", "linkrelay")), m((dp, "throughput Gbit/s", "haproxy"))
+        if a and b:
+            target(rows, "data path throughput ≥ haproxy, %s" % how, "%.2f Gbit/s" % a,
+                   "%.2f Gbit/s" % b, a >= b)
+        a, b = m((dp, "CPU s/GB relay", "linkrelay")), m((dp, "CPU s/GB haproxy", "haproxy"))
+        if a and b:
+            target(rows, "relay CPU per GB ≤ haproxy's, %s" % how, "%.3f s/GB" % a,
+                   "%.3f s/GB" % b, a <= b)
     sec = "Relay data path, ping-pong"
     a, b = m((sec, "64 B ping-pong p99 µs", "linkrelay")), m((sec, "64 B ping-pong p99 µs",
                                                               "haproxy"))
