@@ -61,6 +61,15 @@ def priv_raw(text):
     return b32dec(text[6:])[:32]
 
 
+def read_log(path):
+    """A log file's text so far ("" before it exists)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 class Relay:
     def __init__(self, limits=None, extra_relay=None, log_level="info", fast=True, nofile=None):
         self.dir = tempfile.mkdtemp(prefix="lrtest.")
@@ -118,11 +127,7 @@ class Relay:
         return self
 
     def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.logpath)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Stops the relay; returns its exit status."""
@@ -252,11 +257,7 @@ class LogProc:
         return self
 
     def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.logpath)
 
     def count(self, text):
         return self.log().count(text)
