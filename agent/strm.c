@@ -332,8 +332,13 @@ static void on_leg_check(uv_timer_t *t)
     if (uv_fileno((uv_handle_t *)&st->leg, &fd) != 0 ||
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
         return;
-    if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked, ti.tcpi_last_ack_recv,
-                       st->dead_ms))
+    /* Waiting for an ACK: data in flight, or (tcpi_probes) window or
+     * keepalive probes sent and not answered. The relay's kernel answers
+     * window probes while it merely does not read, so a leg whose writes
+     * stopped at a zero window when the path died is caught too (its data
+     * is then queued, not in flight: tcpi_unacked is 0). */
+    if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked + ti.tcpi_probes,
+                       ti.tcpi_last_ack_recv, st->dead_ms))
         return;
     strm_log(st, LOG_LEVEL_WARN,
              "stream leg dead: data unacknowledged and no ACK from the "
