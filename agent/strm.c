@@ -111,16 +111,14 @@ static int write_copy(struct strm *st, uv_tcp_t *t, const uint8_t *p, size_t len
     uv_buf_t b;
     int rc;
 
-    if (uv_stream_get_write_queue_size((uv_stream_t *)t) == 0) {
-        b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-        rc = uv_try_write((uv_stream_t *)t, &b, 1);
-        if (rc > 0) {
-            p += rc;
-            len -= (size_t)rc;
-        }
-        if (len == 0)
-            return 0;
+    b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len); /* UV_EAGAIN while queued */
+    rc = uv_try_write((uv_stream_t *)t, &b, 1);
+    if (rc > 0) {
+        p += rc;
+        len -= (size_t)rc;
     }
+    if (len == 0)
+        return 0;
     w = malloc(sizeof(*w) + len);
     if (w == NULL)
         return -ENOMEM;

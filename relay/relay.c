@@ -157,17 +157,16 @@ static void relay_on_conn(uv_stream_t *server, int status)
     conn_accept(li->r, server);
 }
 
-/* Sets the stream-leg socket options on every listener (splice.c). */
-static void relay_listener_sockopts(struct relay *r)
+/* Sets the stream-leg socket options on one listener (splice.c). */
+static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
 {
-    for (size_t i = 0; i < r->n_listeners; i++) {
-        uv_os_fd_t fd;
-        int rc = uv_fileno((uv_handle_t *)&r->listener[i].tcp, &fd);
-        if (rc == 0)
-            rc = splice_leg_sockopts(fd, &r->cfg.limits);
-        if (rc != 0)
-            log_warnx("listener %s: socket options: %s", r->listener[i].name, uv_strerror(rc));
-    }
+    uv_os_fd_t fd;
+    int rc = uv_fileno((uv_handle_t *)&li->tcp, &fd);
+
+    if (rc == 0)
+        rc = splice_leg_sockopts(fd, &r->cfg.limits);
+    if (rc != 0)
+        log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
 
 static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char *text)
@@ -203,7 +202,7 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char
                  ntohs(((struct sockaddr_in *)&ss)->sin_port));
     }
     r->n_listeners++;
-    relay_listener_sockopts(r);
+    relay_listener_sockopts(r, li);
     log_info("listening on %s", li->name);
     return 0;
 }
@@ -314,7 +313,8 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     if (cfg->limits.max_conns != 0 && cfg->limits.max_conns < r->max_conns)
         lc.max_conns = cfg->limits.max_conns;
     admit_set_cfg(&r->admit, &lc);
-    relay_listener_sockopts(r);
+    for (size_t i = 0; i < r->n_listeners; i++)
+        relay_listener_sockopts(r, &r->listener[i]);
     log_info("configuration reloaded");
 }
 

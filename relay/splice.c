@@ -231,18 +231,17 @@ static int splice_write(struct stream *s, struct conn *dst, const uint8_t *p, si
     int rc;
 
     s->queued_total[dst->leg] += len;
-    if (splice_queue(dst) == 0) {
-        b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-        rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
-        if (rc >= 0) {
-            p += rc;
-            len -= (size_t)rc;
-        } else if (rc != UV_EAGAIN) {
-            return rc;
-        }
-        if (len == 0)
-            return 0;
+    /* uv_try_write() says UV_EAGAIN while anything is queued, so order holds. */
+    b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+    rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
+    if (rc >= 0) {
+        p += rc;
+        len -= (size_t)rc;
+    } else if (rc != UV_EAGAIN) {
+        return rc;
     }
+    if (len == 0)
+        return 0;
     w = malloc(sizeof(*w) + len);
     if (w == NULL)
         return UV_ENOMEM;
