@@ -58,6 +58,8 @@ static const struct keydef keys[] = {
     {"limits", "halfclose_timeout", K_DURATION, LIM(halfclose_timeout_ms), 1 * SEC, 86400 * SEC},
     {"limits", "write_stall_timeout", K_DURATION, LIM(write_stall_timeout_ms), 1 * SEC,
      86400 * SEC},
+    {"limits", "zero_copy_streams", K_COUNT, LIM(zero_copy_streams), 0, 65536},
+    {"limits", "zero_copy_buffer", K_SIZE, LIM(zero_copy_buffer), 256 * 1024, 64 * MIB},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -94,6 +96,8 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->splice_buffer = 256 * 1024;
     l->halfclose_timeout_ms = 60000;
     l->write_stall_timeout_ms = 30000;
+    l->zero_copy_streams = 256;
+    l->zero_copy_buffer = 1024 * 1024;
     /* key_file and database default to files in state_dir (see finish()). */
 }
 

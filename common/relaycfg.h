@@ -46,6 +46,8 @@ struct relaycfg_limits {
     uint32_t splice_buffer;          /* 256 KiB (docs/design.md D12) */
     uint32_t halfclose_timeout_ms;   /* 60 s */
     uint32_t write_stall_timeout_ms; /* 30 s */
+    uint32_t zero_copy_streams;      /* 256; 0 = always copy (docs/design.md D14) */
+    uint32_t zero_copy_buffer;       /* 1 MiB: pipe size and bound per direction */
 };
 
 struct relaycfg {

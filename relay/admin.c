@@ -130,6 +130,8 @@ static void admin_status(struct relay *r, struct json_w *w)
     json_kv_uint(w, "conns", r->admit.conns);
     json_kv_uint(w, "streams_open", r->st.streams_open);
     json_kv_uint(w, "streams_total", r->st.streams_total);
+    json_kv_uint(w, "streams_zero_copy", r->zc_streams);
+    json_kv_uint(w, "streams_zero_copy_total", r->st.zc_total);
     json_kv_uint(w, "bytes_a_to_b", r->st.bytes[0]);
     json_kv_uint(w, "bytes_b_to_a", r->st.bytes[1]);
     json_kv_uint(w, "auth_failures", r->st.auth_failures);

@@ -65,7 +65,9 @@ static void status_human(const struct json_val *v)
     printf("relay:         running, version %s, up %s\n", json_get_str(v, "version", "?"), up);
     printf("agents:        %lld connected, %lld pending\n", (long long)json_get_int(v, "agents", 0),
            (long long)json_get_int(v, "pending", 0));
-    printf("streams:       %lld open, %lld total\n", (long long)json_get_int(v, "streams_open", 0),
+    printf("streams:       %lld open (%lld zero-copy), %lld total\n",
+           (long long)json_get_int(v, "streams_open", 0),
+           (long long)json_get_int(v, "streams_zero_copy", 0),
            (long long)json_get_int(v, "streams_total", 0));
     printf("bytes:         a->b %lld, b->a %lld\n", (long long)json_get_int(v, "bytes_a_to_b", 0),
            (long long)json_get_int(v, "bytes_b_to_a", 0));

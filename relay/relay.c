@@ -313,6 +313,14 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     if (cfg->limits.max_conns != 0 && cfg->limits.max_conns < r->max_conns)
         lc.max_conns = cfg->limits.max_conns;
     admit_set_cfg(&r->admit, &lc);
+    /* The pipes' fds were reserved at start: more needs a restart. */
+    r->zc_max = cfg->limits.zero_copy_streams;
+    if (r->zc_max > r->zc_reserved) {
+        log_warnx("SIGHUP: zero_copy_streams %u is over the %u reserved at start; %u until "
+                  "restart",
+                  r->zc_max, r->zc_reserved, r->zc_reserved);
+        r->zc_max = r->zc_reserved;
+    }
     for (size_t i = 0; i < r->n_listeners; i++)
         relay_listener_sockopts(r, &r->listener[i]);
     log_info("configuration reloaded");
@@ -394,6 +402,13 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
     r->start_ms = uv_now(loop);
     r->fail_window_ms = r->start_ms;
+    /* Each zero-copy stream holds two pipes: their fds come off the budget,
+     * at most half of it (design.md D14). */
+    r->zc_reserved = cfg->limits.zero_copy_streams;
+    if (r->zc_reserved > budget / 8)
+        r->zc_reserved = budget / 8;
+    r->zc_max = r->zc_reserved;
+    budget -= r->zc_reserved * 4;
     r->max_conns = cfg->limits.max_conns != 0 && cfg->limits.max_conns < budget
                        ? cfg->limits.max_conns
                        : budget;
@@ -420,7 +435,8 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         rc = admin_start(r, r->cfg.admin_socket, r->cfg.admin_socket_mode, &r->admin);
     if (rc != 0)
         return rc;
-    log_info("admin socket %s; max_conns %u", r->cfg.admin_socket, r->max_conns);
+    log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
+             r->max_conns, r->zc_max);
     sync_start(r->sync);
     uv_signal_init(loop, &r->sig_term);
     uv_signal_init(loop, &r->sig_int);

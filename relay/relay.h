@@ -52,6 +52,7 @@ struct relay_stats {
     uint64_t fail[RELAY_FAIL_COUNT];
     uint32_t agents;       /* control sessions up */
     uint32_t streams_open; /* streams pending or spliced */
+    uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */
 };
 
 /* Pre-auth failures of the current aggregation window, one per cause and
@@ -83,7 +84,11 @@ struct relay {
     struct rconf_cli *cli;               /* how to rebuild the configuration on SIGHUP */
     struct relaykey key;
     char key_pub_text[80]; /* lrpub1 text of the current key */
-    uint32_t max_conns;    /* effective (cfg or fd limit - 64) */
+    uint32_t max_conns;    /* effective (cfg or fd limit - 64 - zc_reserved * 4) */
+    uint32_t zc_reserved;  /* zero-copy streams whose pipe fds are reserved */
+    uint32_t zc_max;       /* zero_copy_streams in effect (<= zc_reserved) */
+    uint32_t zc_streams;   /* streams forwarding with splice(2) now */
+    bool zc_small_logged;  /* warned once that pipes come out small or not at all */
 
     struct relay_listener listener[RELAY_MAX_LISTENERS];
     size_t n_listeners;

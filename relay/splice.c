@@ -1,12 +1,15 @@
 #include "splice.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sodium.h>
 
 #include "acct.h"
@@ -15,6 +18,18 @@
 
 #define SPLICE_RBUF_MAX RELAY_SPLICE_RBUF /* largest single read */
 #define SPLICE_BYTE     0x01              /* SPLICED (§6.1) */
+
+/* Zero-copy forwarding (design.md D14): a read at least this big, or this
+ * many bytes in one direction, mark a stream as bulk, which moves it to
+ * splice(2) through two kernel pipes. */
+#define SPLICE_ZC_PROMOTE       (64u * 1024u)
+#define SPLICE_ZC_PROMOTE_BYTES (1024u * 1024u)
+/* The smallest pipe worth splicing through (D14: 64 KiB splices cost more
+ * CPU than copying). */
+#define SPLICE_ZC_PIPE_MIN (256u * 1024u)
+/* Reads (splice into the pipe, then out of it) per leg per poll event, like
+ * libuv's 32 reads per event, so one busy leg cannot hold the loop. */
+#define SPLICE_ZC_ROUNDS 16
 
 enum stream_state {
     STREAM_PENDING = 0, /* tickets out, legs arriving */
@@ -37,6 +52,30 @@ struct stream {
     uint64_t created_ms, created_wall, paired_ms, last_rx_ms;
     uint64_t bytes[2];        /* bytes read from leg i (forwarded to leg 1-i) */
     uint64_t queued_total[2]; /* bytes ever queued for writing to leg i */
+    struct splice_zc *zc;     /* zero-copy state once promoted, or NULL */
+    bool bulk;                /* SPLICE_ZC_PROMOTE(_BYTES) reached */
+    bool zc_failed;           /* making pipes or poll handles failed: copy */
+};
+
+/*
+ * A stream forwarding with splice(2): each leg's socket is driven by a
+ * uv_poll_t instead of libuv's stream API (whose reading is stopped and whose
+ * write queue is empty when the stream is promoted), and direction i moves
+ * bytes from leg i through pipe i into leg 1 - i without copying them into
+ * the relay. Owned by the stream; freed when both poll handles are closed.
+ */
+struct splice_zc {
+    struct stream *s; /* NULL once the stream finished */
+    uv_poll_t poll[2];
+    int fd[2];         /* leg i's socket (owned by its uv_tcp_t) */
+    int pipe_r[2];     /* direction i's pipe, read end */
+    int pipe_w[2];     /* and write end */
+    size_t cap[2];     /* bytes one splice into pipe i may move */
+    size_t inpipe[2];  /* bytes in pipe i, waiting for leg 1 - i */
+    int events[2];     /* poll events asked for on leg i */
+    bool full[2];      /* leg i's socket took less than offered: wait for writable */
+    bool pipe_full[2]; /* pipe i took nothing more: read leg i after it drains */
+    int handles;       /* poll handles not yet closed */
 };
 
 struct splice_wr {
@@ -104,6 +143,9 @@ int splice_open(struct relay *r, struct link *l, int opener, uint32_t req_id, st
     return 0;
 }
 
+static void splice_zc_close(struct stream *s);
+static bool splice_zc_try(struct stream *s);
+
 /* Records accounting, detaches from link and legs, frees via the timer. */
 static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
 {
@@ -139,6 +181,7 @@ static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
     acct_stream(r->acct, &rec);
     log_debug("stream %" PRIu64 " link %s: closed (%s), %" PRIu64 " a->b, %" PRIu64 " b->a", s->id,
               s->link->name, store_cause_name(cause), s->bytes[0], s->bytes[1]);
+    splice_zc_close(s);
     for (int side = 0; side < 2; side++) {
         struct conn *c = s->leg[side];
         if (c == NULL)
@@ -205,6 +248,10 @@ static void splice_maybe_resume(struct stream *s, int src)
     if (splice_queue(dst) > 0)
         return;
     c->read_paused = false;
+    /* A bulk stream whose copied rest just went out: libuv holds nothing for
+     * this direction now, the moment to move it to zero-copy. */
+    if (s->bulk && splice_zc_try(s))
+        return;
     uv_read_start((uv_stream_t *)&c->tcp, splice_alloc, splice_read);
 }
 
@@ -350,10 +397,319 @@ void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
+    if ((size_t)nread >= SPLICE_ZC_PROMOTE || s->bytes[c->leg] >= SPLICE_ZC_PROMOTE_BYTES)
+        s->bulk = true;
     if (splice_queue(dst) > 0) {
         c->read_paused = true;
         uv_read_stop(h);
+    } else if (s->bulk) {
+        (void)splice_zc_try(s);
     }
+}
+
+/* ---- zero-copy forwarding (design.md D14) ---- */
+
+static void splice_zc_free_cb(uv_handle_t *h)
+{
+    struct splice_zc *zc = h->data;
+
+    if (--zc->handles == 0)
+        free(zc);
+}
+
+static void splice_zc_close_pipes(struct splice_zc *zc)
+{
+    for (int i = 0; i < 2; i++) {
+        if (zc->pipe_r[i] >= 0)
+            close(zc->pipe_r[i]);
+        if (zc->pipe_w[i] >= 0)
+            close(zc->pipe_w[i]);
+        zc->pipe_r[i] = zc->pipe_w[i] = -1;
+    }
+}
+
+/* Stops both poll handles and drops the pipes (and what they hold: the
+ * stream is finishing). Before the legs' sockets are closed. */
+static void splice_zc_close(struct stream *s)
+{
+    struct splice_zc *zc = s->zc;
+
+    if (zc == NULL)
+        return;
+    s->zc = NULL;
+    zc->s = NULL;
+    s->r->zc_streams--;
+    splice_zc_close_pipes(zc);
+    for (int i = 0; i < 2; i++)
+        uv_close((uv_handle_t *)&zc->poll[i], splice_zc_free_cb);
+}
+
+/* Bytes waiting to be written to leg i. */
+static size_t splice_pending(const struct stream *s, int i)
+{
+    if (s->zc != NULL)
+        return s->zc->inpipe[1 - i];
+    return splice_queue(s->leg[i]);
+}
+
+/* Two pipes sized to zero_copy_buffer (the kernel may round up; a direction
+ * holds at most zero_copy_buffer). A pipe the kernel will not make that big
+ * (over fs.pipe-max-size without CAP_SYS_RESOURCE, or over the user's pipe
+ * quota, fs.pipe-user-pages-soft) is used at what it got, if that is at
+ * least SPLICE_ZC_PIPE_MIN: smaller splices cost more than copying (D14).
+ * 0, -ENOBUFS (too small) or -errno; nothing left open on failure. */
+static int splice_zc_pipes(struct relay *r, struct splice_zc *zc)
+{
+    uint32_t want = r->cfg.limits.zero_copy_buffer;
+
+    for (int i = 0; i < 2; i++) {
+        int p[2], sz;
+        if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
+            int rc = -errno;
+            splice_zc_close_pipes(zc);
+            return rc;
+        }
+        zc->pipe_r[i] = p[0];
+        zc->pipe_w[i] = p[1];
+        /* The largest size the kernel grants, halving from want. */
+        for (uint32_t try_sz = want; try_sz >= SPLICE_ZC_PIPE_MIN; try_sz /= 2)
+            if (fcntl(p[1], F_SETPIPE_SZ, (int)try_sz) >= 0)
+                break;
+        sz = fcntl(p[1], F_GETPIPE_SZ);
+        if (sz < (int)SPLICE_ZC_PIPE_MIN) {
+            splice_zc_close_pipes(zc);
+            return -ENOBUFS;
+        }
+        zc->cap[i] = (uint32_t)sz < want ? (size_t)sz : want;
+        if ((uint32_t)sz < want && !r->zc_small_logged) {
+            r->zc_small_logged = true;
+            log_warnx("zero-copy pipes get %d KiB, not zero_copy_buffer %" PRIu32
+                      " KiB (fs.pipe-max-size, or the user's pipe quota)",
+                      sz / 1024, want / 1024);
+        }
+    }
+    return 0;
+}
+
+/* Moves pipe src into leg 1 - src until it is empty or the socket is full;
+ * shuts that leg's write side once leg src's EOF and every byte before it
+ * have gone through. 0 or a negative errno (the stream must be aborted). */
+static int splice_zc_flush(struct stream *s, int src)
+{
+    struct splice_zc *zc = s->zc;
+    int dst = 1 - src;
+
+    while (zc->inpipe[src] > 0 && !zc->full[dst]) {
+        size_t want = zc->inpipe[src];
+        ssize_t n = splice(zc->pipe_r[src], NULL, zc->fd[dst], NULL, want,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN)
+            return -errno;
+        if (n > 0) {
+            zc->inpipe[src] -= (size_t)n;
+            zc->pipe_full[src] = false;
+        }
+        if (n < 0 || (size_t)n < want)
+            zc->full[dst] = true; /* wait until it is writable */
+    }
+    if (zc->inpipe[src] == 0 && s->leg[src]->read_eof && !s->leg[dst]->shut_sent) {
+        s->leg[dst]->shut_sent = true;
+        if (shutdown(zc->fd[dst], SHUT_WR) != 0)
+            return -errno;
+        s->leg[dst]->shut_done = true;
+    }
+    return 0;
+}
+
+/* Reads leg src into its pipe and on into the other leg, a bounded number of
+ * rounds. A direction reads while its pipe holds less than zero_copy_buffer, so
+ * the source keeps flowing while the other leg catches up and at most
+ * zero_copy_buffer waits per direction (D14). 0 or a negative errno. */
+static int splice_zc_pump(struct stream *s, int src)
+{
+    struct splice_zc *zc = s->zc;
+    struct conn *c = s->leg[src];
+
+    for (int round = 0; round < SPLICE_ZC_ROUNDS; round++) {
+        ssize_t n;
+        int rc = splice_zc_flush(s, src);
+        if (rc != 0 || zc->inpipe[src] >= zc->cap[src] || zc->pipe_full[src] || c->read_eof)
+            return rc;
+        n = splice(zc->fd[src], NULL, zc->pipe_w[src], NULL, zc->cap[src] - zc->inpipe[src],
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            /* Nothing to read, or the pipe has no free slot left (small
+             * segments fill its slots before splice_buffer bytes): the
+             * socket may still be readable, so stop watching it until the
+             * pipe has drained a little, or level-triggered epoll spins. */
+            zc->pipe_full[src] = zc->inpipe[src] > 0;
+            return 0;
+        }
+        if (n < 0)
+            return -errno;
+        s->last_rx_ms = relay_now(s->r);
+        if (n == 0) {
+            c->read_eof = true;
+            return splice_zc_flush(s, src);
+        }
+        zc->inpipe[src] += (size_t)n;
+        s->queued_total[1 - src] += (uint64_t)n;
+        s->bytes[src] += (uint64_t)n;
+        s->link->bytes[src] += (uint64_t)n;
+        s->r->st.bytes[src] += (uint64_t)n;
+    }
+    return 0;
+}
+
+static void splice_zc_io(uv_poll_t *h, int status, int events);
+
+/* Asks each leg's poll handle for what its directions wait on: readable while
+ * its own pipe has room and no EOF was read, writable while the other leg's
+ * pipe holds bytes for it (also when the last round of splice_zc_pump filled
+ * the pipe without trying to empty it). */
+static void splice_zc_watch(struct splice_zc *zc)
+{
+    struct stream *s = zc->s;
+
+    for (int i = 0; i < 2; i++) {
+        int ev = 0;
+        if (zc->inpipe[i] < zc->cap[i] && !zc->pipe_full[i] && !s->leg[i]->read_eof)
+            ev |= UV_READABLE;
+        if (zc->inpipe[1 - i] > 0)
+            ev |= UV_WRITABLE;
+        if (ev == zc->events[i])
+            continue;
+        zc->events[i] = ev;
+        if (ev == 0)
+            uv_poll_stop(&zc->poll[i]);
+        else
+            uv_poll_start(&zc->poll[i], ev, splice_zc_io);
+    }
+}
+
+/* The error a socket reported with POLLERR (libuv then says UV_EBADF). */
+static int splice_zc_sockerr(int fd, int status)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+        return -err;
+    return status;
+}
+
+static void splice_zc_io(uv_poll_t *h, int status, int events)
+{
+    struct splice_zc *zc = h->data;
+    struct stream *s = zc->s;
+    int leg = h == &zc->poll[0] ? 0 : 1, rc = 0;
+
+    if (s == NULL)
+        return;
+    if (status < 0) {
+        zc->events[leg] = 0; /* libuv stopped the handle */
+        splice_abort_err(s, splice_zc_sockerr(zc->fd[leg], status));
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        zc->full[leg] = false;
+        rc = splice_zc_flush(s, 1 - leg);
+    }
+    if (rc == 0 && (events & UV_READABLE))
+        rc = splice_zc_pump(s, leg);
+    if (rc != 0) {
+        splice_abort_err(s, rc);
+        return;
+    }
+    splice_zc_watch(zc);
+    splice_check_done(s);
+}
+
+/* A promotion failed after reading stopped on both legs and inited poll
+ * handles were set up: the stream goes on copying, for good. */
+static void splice_zc_undo(struct stream *s, struct splice_zc *zc, int inited)
+{
+    s->zc_failed = true;
+    splice_zc_close_pipes(zc);
+    zc->handles = inited;
+    for (int i = 0; i < inited; i++)
+        uv_close((uv_handle_t *)&zc->poll[i], splice_zc_free_cb);
+    if (inited == 0)
+        free(zc);
+    for (int i = 0; i < 2; i++)
+        if (!s->leg[i]->read_eof)
+            uv_read_start((uv_stream_t *)&s->leg[i]->tcp, splice_alloc, splice_read);
+}
+
+/*
+ * A bulk stream (a read of SPLICE_ZC_PROMOTE or more, or
+ * SPLICE_ZC_PROMOTE_BYTES read in one direction) moves to
+ * zero-copy forwarding if a slot is free (zero_copy_streams, whose pipes' fds
+ * the relay reserved) and libuv holds nothing for either leg (no queued
+ * write, no pending shutdown; a direction already half-closed is fine). Tried after a read that was
+ * written whole and when a copied rest has gone out. Stays on the copying path otherwise, or if
+ * anything fails on the way (reading restarted on both legs). True if moved.
+ */
+static bool splice_zc_try(struct stream *s)
+{
+    struct relay *r = s->r;
+    struct splice_zc *zc;
+    int rc = 0, inited = 0;
+
+    if (s->zc != NULL || s->zc_failed || r->zc_streams >= r->zc_max)
+        return false;
+    for (int i = 0; i < 2; i++) {
+        struct conn *c = s->leg[i];
+        /* A finished direction is fine (EOF read, its shutdown done), one
+         * with libuv's shutdown still pending is not. */
+        if ((c->shut_sent && !c->shut_done) || c->read_paused || splice_queue(c) > 0)
+            return false;
+    }
+    zc = calloc(1, sizeof(*zc));
+    if (zc == NULL)
+        return false;
+    for (int i = 0; i < 2; i++)
+        zc->pipe_r[i] = zc->pipe_w[i] = -1;
+    rc = splice_zc_pipes(r, zc);
+    if (rc != 0) {
+        s->zc_failed = true;
+        if (!r->zc_small_logged) {
+            r->zc_small_logged = true;
+            log_warnx("zero-copy: %s; such streams keep copying (logged once)",
+                      rc == -ENOBUFS ? "the kernel gives pipes under 256 KiB" : strerror(-rc));
+        }
+        free(zc);
+        return false;
+    }
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        uv_os_fd_t fd;
+        uv_read_stop((uv_stream_t *)&s->leg[i]->tcp);
+        rc = uv_fileno((uv_handle_t *)&s->leg[i]->tcp, &fd);
+        if (rc == 0)
+            rc = uv_poll_init(r->loop, &zc->poll[i], fd);
+        if (rc == 0) {
+            zc->fd[i] = fd;
+            zc->poll[i].data = zc;
+            inited++;
+        }
+    }
+    if (rc != 0) {
+        log_debug("stream %" PRIu64 ": no zero-copy: %s", s->id, uv_strerror(rc));
+        splice_zc_undo(s, zc, inited);
+        return false;
+    }
+    zc->handles = 2;
+    zc->s = s;
+    s->zc = zc;
+    r->zc_streams++;
+    r->st.zc_total++;
+    splice_zc_watch(zc);
+    log_debug("stream %" PRIu64 " link %s: zero-copy", s->id, s->link->name);
+    return true;
 }
 
 /* Stall and half-close checks, a few times per timeout. */
@@ -367,7 +723,7 @@ static void splice_tick(uv_timer_t *t)
         return;
     for (int i = 0; i < 2; i++) {
         struct conn *c = s->leg[i];
-        size_t q = splice_queue(c);
+        size_t q = splice_pending(s, i);
         uint64_t written = s->queued_total[i] - q;
         if (q == 0 || written != c->last_written) {
             c->last_written = written;

@@ -4,6 +4,7 @@ run with haproxy (TCP mode, splice): by default splice_buffer 64K, 128K and
 
 Usage: /usr/bin/python3 tests/bench/splice_ab.py BUILD [--reps N] [--ms T]
            [--config NAME=LIMITS ...] [--stall N ...] [--active N ...]
+           [--ways one|both|one,both]
 BUILD needs -DLR_BENCH=ON. LIMITS are [limits] lines separated by ";", e.g.
 --config 64K="splice_buffer = 64K" --config 256K="splice_buffer = 256K";
 LIMITS@OTHER_BUILD runs OTHER_BUILD's linkrelay with them (A/B of relay code).
@@ -69,6 +70,8 @@ def main():
                          "(direct included)")
     ap.add_argument("--json", help="write raw samples here")
     ap.add_argument("--only-rtt", action="store_true", help="skip bulk and memory")
+    ap.add_argument("--ways", default="one,both",
+                    help="which 1-stream bulk runs: one, both or one,both (default)")
     args = ap.parse_args()
     configs = [c.split("=", 1) for c in args.config] or [
         ("64K", "splice_buffer = 64K"), ("128K", "splice_buffer = 128K"),
@@ -90,8 +93,10 @@ def main():
             B.run_rtt(env, R, "64 B ping-pong", [direct] + systems, args.rtt, 1)
         if args.only_rtt:
             continue
-        B.run_bulk(env, R, "1 stream one way", systems, 1, False, args.ms, 1, roles)
-        B.run_bulk(env, R, "1 stream both ways", systems, 1, True, args.ms, 1, roles)
+        if "one" in args.ways.split(","):
+            B.run_bulk(env, R, "1 stream one way", systems, 1, False, args.ms, 1, roles)
+        if "both" in args.ways.split(","):
+            B.run_bulk(env, R, "1 stream both ways", systems, 1, True, args.ms, 1, roles)
         for n in args.active:
             B.run_bulk(env, R, "Active streams: %d" % n, systems, n, False, args.ms, 1, roles)
     for s in systems:

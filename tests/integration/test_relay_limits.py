@@ -192,12 +192,23 @@ def conns_per_ip_test(c):
 
 
 def max_conns_test(c):
-    # Soft fd limit 128, hard 256: the relay raises to 256, max_conns = 192.
+    # By default the zero-copy pipes' fds come off the budget: 256 - 64 = 192,
+    # at most half of it for zero_copy_streams (192 / 8 = 24 streams, 96 fds).
     r = h.Relay(fast=False, nofile=(128, 256))
+    try:
+        r.start()
+        c.check("default: 24 zero-copy streams' fds reserved, max_conns = 192 - 96",
+                "max_conns 96; zero_copy_streams 24" in r.log(), r.log()[-600:])
+        c.check("clean shutdown", r.stop() == 0)
+    finally:
+        r.close()
+    # Soft fd limit 128, hard 256: the relay raises to 256, max_conns = 192.
+    r = h.Relay(fast=False, nofile=(128, 256), limits={"zero_copy_streams": "0"})
     socks = []
     try:
         r.start()
-        c.check("fd limit raised to hard, max_conns = 256 - 64", "max_conns 192" in r.log())
+        c.check("fd limit raised to hard, max_conns = 256 - 64",
+                "max_conns 192; zero_copy_streams 0" in r.log())
         for i in range(192):
             socks.append(conn_from(r, "127.0.0.%d" % (60 + i // 50)))
         time.sleep(0.3)

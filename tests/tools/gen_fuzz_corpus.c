@@ -96,7 +96,7 @@ int main(int argc, char **argv)
         "conn_rate_per_ip = 200/s\nconn_burst_per_ip = 400\nmax_conns_per_ip = 4096\n"
         "max_conns = auto\nmax_streams_per_link = 256\nkeepalive = 25s\ndead_after = 90s\n"
         "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
-        "write_stall_timeout = 30000ms\n");
+        "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",

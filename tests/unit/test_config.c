@@ -315,6 +315,8 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->splice_buffer, 262144);
     ck_assert_uint_eq(l->halfclose_timeout_ms, 60000);
     ck_assert_uint_eq(l->write_stall_timeout_ms, 30000);
+    ck_assert_uint_eq(l->zero_copy_streams, 256);
+    ck_assert_uint_eq(l->zero_copy_buffer, 1048576);
 }
 END_TEST
 
@@ -343,7 +345,9 @@ static const char full_relay[] = "# test\n"
                                  "ticket_expiry = 2m\n"
                                  "splice_buffer = 1M\n"
                                  "halfclose_timeout = 1h\n"
-                                 "write_stall_timeout = 45s\n";
+                                 "write_stall_timeout = 45s\n"
+                                 "zero_copy_streams = 65536\n"
+                                 "zero_copy_buffer = 64M\n";
 
 START_TEST(test_relay_full)
 {
@@ -373,6 +377,8 @@ START_TEST(test_relay_full)
     ck_assert_uint_eq(cfg.limits.splice_buffer, 1048576);
     ck_assert_uint_eq(cfg.limits.halfclose_timeout_ms, 3600000);
     ck_assert_uint_eq(cfg.limits.write_stall_timeout_ms, 45000);
+    ck_assert_uint_eq(cfg.limits.zero_copy_streams, 65536);
+    ck_assert_uint_eq(cfg.limits.zero_copy_buffer, 64u * 1024 * 1024);
     /* The normalised text parses back to the same configuration. */
     ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
     ck_assert_ptr_nonnull(strstr(text, "listen = [::1]:7701\n"));
@@ -389,8 +395,15 @@ START_TEST(test_relay_full)
     ck_assert_ptr_nonnull(strstr(text, "max_conns = auto\n"));
     ck_assert_ptr_nonnull(strstr(text, "keepalive = 25s\n"));
     ck_assert_ptr_nonnull(strstr(text, "splice_buffer = 256K\n"));
+    ck_assert_ptr_nonnull(strstr(text, "zero_copy_streams = 256\n"));
+    ck_assert_ptr_nonnull(strstr(text, "zero_copy_buffer = 1M\n"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
     free(text);
+    /* zero_copy_streams = 0 (never splice) is the lower limit. */
+    ck_assert_int_eq(relaycfg_parse("[limits]\nzero_copy_streams = 0\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.zero_copy_streams, 0);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nzero_copy_buffer = 256K\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.zero_copy_buffer, 262144);
 }
 END_TEST
 
@@ -447,6 +460,14 @@ START_TEST(test_relay_limit_errors)
               "line 2: conn_rate_per_ip: '10/min' is not a rate like 200/s");
     relay_err("[limits]\nmax_streams_per_link = 65536\n",
               "line 2: max_streams_per_link: '65536' is out of range (1..65535)");
+    relay_err("[limits]\nzero_copy_streams = 65537\n",
+              "line 2: zero_copy_streams: '65537' is out of range (0..65536)");
+    relay_err("[limits]\nzero_copy_buffer = 262143\n",
+              "line 2: zero_copy_buffer: '262143' is out of range (262144..67108864)");
+    relay_err("[limits]\nzero_copy_buffer = 65M\n",
+              "line 2: zero_copy_buffer: '65M' is out of range (262144..67108864)");
+    relay_err("[limits]\nzero_copy_streams = -1\n",
+              "line 2: zero_copy_streams: '-1' is not a whole number");
     relay_err("[limits]\nmax_conns = many\n",
               "line 2: max_conns: 'many' is not 'auto' or a whole number");
     relay_err("[limits]\nmax_pending = 10\n",
