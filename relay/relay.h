@@ -136,11 +136,11 @@ void relay_done(struct relay *r);
 /* Records a pre-authentication failure from addr (counted, logged aggregated). */
 void relay_count_fail(struct relay *r, enum relay_fail f, const char *addr);
 /* Logs a refusal of an authenticated agent's request (an OPEN over a per-link
- * limit), aggregated: the first line of a text in RELAY_FAIL_WINDOW_MS is said
- * at once, the rest as one summary with their count when its LOGAGG_WINDOW_MS
- * (10 s) ends.
- * The text is the aggregation key, so it must not carry what varies per
- * request (req_id, side). */
+ * limit), aggregated by common/logagg: the first line of a text is said at
+ * once (info), the rest of its LOGAGG_WINDOW_MS (10 s) window as one summary
+ * with their count (warn) when the window ends, or at relay_stop. The text is
+ * the aggregation key, so it must not carry what varies per request (req_id,
+ * side). */
 void relay_log_refusal(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Applies a new configuration (SIGHUP): limits and timers; listeners and paths
  * need a restart (a warning says so). */

@@ -13,7 +13,9 @@ docs/design.md D13), spoken directly to a relay and through real agents:
   0 = unlimited);
 - a real linkagent resets the local connections the relay refused, says so
   once plus one summary, and does not retry: the relay sees one OPEN per local
-  connection.
+  connection;
+- an immediate-policy agent whose cable OPENs are refused backs off (a
+  handful of OPENs in 8 s, not a loop) and the cable comes up later.
 """
 import re
 import signal
@@ -255,10 +257,54 @@ def agent_tests(c):
         rig.close()
 
 
+def agent_cable_test(c):
+    """Immediate policy: side a re-opens its permanent stream whenever it
+    ends. With the device down every cable fails at once; the retries that
+    the relay refuses (rate 1/s, burst 1) back off like any other cable
+    failure instead of looping, and the cable comes up once the device is
+    back."""
+    rig = ah.Rig(limits={"open_rate_per_link": "1/s", "open_burst_per_link": "1"})
+    try:
+        rig.start_relay()
+        out = rig.link("cable")
+        x = rig.server("hold")  # the device behind side b: down for now
+        port = x.port
+        x.close()
+        y = rig.server("hold")  # side a's target
+        b = rig.agent("b", out["tokens"]["b"], "--policy", "immediate",
+                      "--connect", "127.0.0.1:%d" % port)
+        a = rig.agent("a", out["tokens"]["a"], "--policy", "immediate",
+                      "--connect", "127.0.0.1:%d" % y.port)
+        c.check("cable: both agents online", a.wait_log("online via relay")
+                and b.wait_log("online via relay"))
+        t0 = time.time()
+        c.check("cable: the first cable is opened",
+                h.wait_for(lambda: rig.relay.status()["streams_total"] >= 1, timeout=5))
+        time.sleep(max(0.0, t0 + 8 - time.time()))
+        st = rig.relay.status()
+        opens = st["streams_total"] + st["limits_hit"]["open_rate_per_link"]
+        # Backoff 500 ms doubling to 5 s with jitter: at most about 7 in 8 s.
+        c.check("cable: refused retries back off (3..12 OPENs in 8 s, some refused)",
+                3 <= opens <= 12 and st["limits_hit"]["open_rate_per_link"] >= 1,
+                (opens, st["limits_hit"]))
+        c.check("cable: the refusal is logged, not line by line",
+                1 <= a.log().count("relay refused to open a stream: rate_limited") <= 2,
+                a.log()[-1500:])
+        x2 = rig.server("hold", port=port)
+        c.check("cable: up once the device is back",
+                h.wait_for(lambda: x2.accepted >= 1 and x2.live, timeout=15, step=0.05),
+                (x2.accepted, y.accepted))
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+
+
 def main():
     c = h.Checks()
     relay_tests(c)
     agent_tests(c)
+    agent_cable_test(c)
     return c.done()
 
 
