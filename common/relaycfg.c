@@ -51,6 +51,8 @@ static const struct keydef keys[] = {
     {"limits", "max_conns_per_ip", K_COUNT, LIM(max_conns_per_ip), 1, 10000000},
     {"limits", "max_conns", K_MAXCONNS, LIM(max_conns), 1, 10000000},
     {"limits", "max_streams_per_link", K_COUNT, LIM(max_streams_per_link), 1, 65535},
+    {"limits", "open_rate_per_link", K_RATE, LIM(open_rate_per_link), 0, 1000000},
+    {"limits", "open_burst_per_link", K_COUNT, LIM(open_burst_per_link), 1, 10000000},
     {"limits", "keepalive", K_DURATION, LIM(keepalive_ms), 1 * SEC, 3600 * SEC},
     {"limits", "dead_after", K_DURATION, LIM(dead_after_ms), 2 * SEC, 65535 * SEC},
     {"limits", "ticket_expiry", K_DURATION, LIM(ticket_expiry_ms), 100, 600 * SEC},
@@ -90,6 +92,8 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->max_conns_per_ip = 4096;
     l->max_conns = 0;
     l->max_streams_per_link = 256;
+    l->open_rate_per_link = 500;
+    l->open_burst_per_link = 1000;
     l->keepalive_ms = 25000;
     l->dead_after_ms = 90000;
     l->ticket_expiry_ms = 10000;

@@ -7,39 +7,6 @@
 #include <netinet/in.h>
 #include <sodium.h>
 
-void tbucket_init(struct tbucket *b, double burst, uint64_t now_ms)
-{
-    b->tokens = burst;
-    b->last_ms = now_ms;
-}
-
-static void tbucket_refill(struct tbucket *b, double rate, double burst, uint64_t now_ms)
-{
-    if (now_ms > b->last_ms) {
-        b->tokens += rate * (double)(now_ms - b->last_ms) / 1000.0;
-        if (b->tokens > burst)
-            b->tokens = burst;
-        b->last_ms = now_ms;
-    }
-}
-
-bool tbucket_take(struct tbucket *b, double rate, double burst, uint64_t now_ms)
-{
-    tbucket_refill(b, rate, burst, now_ms);
-    if (b->tokens < 1.0)
-        return false;
-    b->tokens -= 1.0;
-    return true;
-}
-
-bool tbucket_full(const struct tbucket *b, double rate, double burst, uint64_t now_ms)
-{
-    struct tbucket c = *b;
-
-    tbucket_refill(&c, rate, burst, now_ms);
-    return c.tokens >= burst;
-}
-
 int admit_init(struct admit *l, const struct admit_cfg *cfg)
 {
     size_t n = 64;
@@ -149,7 +116,7 @@ static int admit_get_ip(struct admit *l, const uint8_t addr[16], uint64_t now_ms
     if (e == NULL)
         return -ENOMEM;
     memcpy(e->addr, addr, 16);
-    tbucket_init(&e->bucket, l->cfg.burst, now_ms);
+    /* calloc: the bucket starts full (common/tbucket.h). */
     slot = admit_slot(l, addr);
     e->next = l->bucket[slot];
     l->bucket[slot] = e;
@@ -225,7 +192,7 @@ const char *admit_name(enum admit_kind k)
     static const char *const names[ADMIT_COUNT] = {
         "conn_rate_per_ip",  "max_pending",   "max_pending_per_ip",   "max_conns_per_ip",
         "max_conns",         "max_ips",       "max_streams_per_link", "preauth_bytes",
-        "handshake_timeout", "control_queue",
+        "handshake_timeout", "control_queue", "open_rate_per_link",
     };
     if ((unsigned)k >= ADMIT_COUNT)
         return "unknown";

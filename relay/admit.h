@@ -20,19 +20,7 @@
 
 #include <sys/socket.h>
 
-/* A token bucket: rate tokens per second, at most burst tokens. */
-struct tbucket {
-    double tokens;
-    uint64_t last_ms;
-};
-
-/* A full bucket at now_ms. */
-void tbucket_init(struct tbucket *b, double burst, uint64_t now_ms);
-/* Refills for the time since the last call, then takes one token if there is
- * one: true if taken. A clock going backwards adds nothing. */
-bool tbucket_take(struct tbucket *b, double rate, double burst, uint64_t now_ms);
-/* True if the bucket would be full at now_ms. */
-bool tbucket_full(const struct tbucket *b, double rate, double burst, uint64_t now_ms);
+#include "tbucket.h"
 
 /* Which limit refused a connection; also the index into admit_hit counters. */
 enum admit_kind {
@@ -46,12 +34,13 @@ enum admit_kind {
     ADMIT_PREAUTH,      /* preauth_bytes (counted by the caller) */
     ADMIT_HANDSHAKE,    /* handshake_timeout (counted by the caller) */
     ADMIT_CTRL_QUEUE,   /* control session not reading (counted by the caller) */
+    ADMIT_OPEN_RATE,    /* open_rate_per_link (counted by the caller) */
     ADMIT_COUNT
 };
 
 struct admit_cfg {
-    double rate;  /* new connections per second per address */
-    double burst; /* bucket size */
+    uint32_t rate;  /* new connections per second per address */
+    uint32_t burst; /* bucket size */
     uint32_t max_pending;
     uint32_t max_pending_per_ip;
     uint32_t max_conns_per_ip;
@@ -61,10 +50,10 @@ struct admit_cfg {
 
 struct admit_ip {
     struct admit_ip *next;
-    uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
-    uint32_t conns;   /* all connections from this address */
-    uint32_t pending; /* those not yet authenticated or paired */
-    struct tbucket bucket;
+    uint8_t addr[16];      /* IPv4 as ::ffff:a.b.c.d */
+    uint32_t conns;        /* all connections from this address */
+    uint32_t pending;      /* those not yet authenticated or paired */
+    struct tbucket bucket; /* common/tbucket.h; zeroed = full */
 };
 
 struct admit {

@@ -347,6 +347,7 @@ static void ctrl_keepalive(uv_timer_t *t)
 static void ctrl_on_open(struct conn *c, uint32_t req_id)
 {
     struct relay *r = c->r;
+    const struct relaycfg_limits *lim = &r->cfg.limits;
     struct ctrl *cs = c->ctrl;
     struct link *l = cs->link;
     struct stream *s;
@@ -355,12 +356,27 @@ static void ctrl_on_open(struct conn *c, uint32_t req_id)
 
     if (l == NULL)
         return;
+    /* Every OPEN of the link, from either side and whatever its outcome, is
+     * charged to the link's one bucket first (docs/design.md D13). */
+    if (lim->open_rate_per_link != 0 &&
+        !tbucket_take(&l->opens, lim->open_rate_per_link, lim->open_burst_per_link, relay_now(r))) {
+        r->admit.hit[ADMIT_OPEN_RATE]++;
+        relay_log_refusal(r,
+                          "link %s: OPEN refused: rate_limited (open_rate_per_link %" PRIu32
+                          "/s, burst %" PRIu32 ")",
+                          l->name, lim->open_rate_per_link, lim->open_burst_per_link);
+        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
+        return;
+    }
     if (l->session[1 - cs->side] == NULL) {
         ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
         return;
     }
-    if (l->n_streams >= r->cfg.limits.max_streams_per_link) {
+    if (l->n_streams >= lim->max_streams_per_link) {
         r->admit.hit[ADMIT_STREAMS_LINK]++;
+        relay_log_refusal(r,
+                          "link %s: OPEN refused: stream_limit (max_streams_per_link %" PRIu32 ")",
+                          l->name, lim->max_streams_per_link);
         ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_STREAM_LIMIT);
         return;
     }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "tbucket.h"
 
 struct conn;
 struct stream;
@@ -37,6 +38,7 @@ struct link {
     uint64_t since_ms[2];    /* wall time the session came up */
     struct stream *streams;  /* pending and spliced streams of this link */
     uint32_t n_streams;
+    struct tbucket opens;   /* open_rate_per_link, both sides (D13); zeroed = full */
     uint64_t streams_total; /* since relay start */
     uint64_t bytes[2];      /* a→b, b→a since relay start */
     bool seen;              /* index_apply bookkeeping */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,24 @@ void relay_count_fail(struct relay *r, enum relay_fail f, const char *peer)
     memcpy(r->fails[r->n_fails].addr, addr, sizeof(addr));
     r->fails[r->n_fails].count = 1;
     r->n_fails++;
+}
+
+void relay_log_refusal(struct relay *r, const char *fmt, ...)
+{
+    char key[LOGAGG_KEY_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(key, sizeof(key), fmt, ap);
+    va_end(ap);
+    if (logagg_admit(&r->refusals, key, relay_now(r)))
+        log_info("%s", key);
+}
+
+static void relay_say_refusals(void *arg, const char *key, uint32_t n, uint64_t window_ms)
+{
+    (void)arg;
+    log_warnx("%s (%" PRIu32 " more in the last %" PRIu64 " s)", key, n, (window_ms + 500) / 1000);
 }
 
 /* End of an aggregation window: one line and one event row per source. */
@@ -284,6 +303,7 @@ static void relay_on_tick(uv_timer_t *t)
     uint64_t now = relay_now(r);
 
     admit_sweep(&r->admit, now);
+    logagg_expire(&r->refusals, now, false, relay_say_refusals, r);
     if (now - r->fail_window_ms >= RELAY_FAIL_WINDOW_MS) {
         relay_flush_fails(r);
         r->fail_window_ms = now;
@@ -402,6 +422,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
     r->start_ms = uv_now(loop);
     r->fail_window_ms = r->start_ms;
+    logagg_init(&r->refusals);
     /* Each zero-copy stream holds two pipes: their fds come off the budget,
      * at most half of it (design.md D14). */
     r->zc_reserved = cfg->limits.zero_copy_streams;
@@ -481,6 +502,7 @@ void relay_stop(struct relay *r)
             conn_close(c);
     }
     relay_flush_fails(r);
+    logagg_expire(&r->refusals, relay_now(r), true, relay_say_refusals, r);
     acct_stop(r->acct);
     uv_close((uv_handle_t *)&r->tick, NULL);
     /* The signal handlers stay (a second SIGTERM while sessions flush must

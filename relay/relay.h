@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "admit.h"
+#include "logagg.h"
 #include "relaycfg.h"
 #include "relaykey.h"
 
@@ -115,6 +116,7 @@ struct relay {
     size_t n_fails;
     uint64_t fail_window_ms; /* start of the aggregation window */
     uint64_t fails_other;    /* failures that found no free slot this window */
+    struct logagg refusals;  /* refusals after authentication (relay_log_refusal) */
     bool stopping;
 };
 
@@ -138,6 +140,13 @@ void relay_done(struct relay *r);
 
 /* Records a pre-authentication failure from addr (counted, logged aggregated). */
 void relay_count_fail(struct relay *r, enum relay_fail f, const char *addr);
+/* Logs a refusal of an authenticated agent's request (an OPEN over a per-link
+ * limit), aggregated by common/logagg: the first line of a text is said at
+ * once (info), the rest of its LOGAGG_WINDOW_MS (10 s) window as one summary
+ * with their count (warn) when the window ends, or at relay_stop. The text is
+ * the aggregation key, so it must not carry what varies per request (req_id,
+ * side). */
+void relay_log_refusal(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Applies a new configuration (SIGHUP): limits and timers; listeners and paths
  * need a restart (a warning says so). */
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg);

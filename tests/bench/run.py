@@ -320,6 +320,7 @@ conn_rate_per_ip = 1000000/s
 conn_burst_per_ip = 10000000
 max_conns_per_ip = 19900
 max_streams_per_link = 65535
+open_rate_per_link = 0
 """ % (self.port, self.port) + self.extra)
         self.proc = self.env.spawn("linkrelay", [self.env.relay_bin, "--state-dir", self.dir,
                                                  "--ready-file", os.path.join(self.dir, "ready")])

@@ -94,7 +94,8 @@ int main(int argc, char **argv)
         "admin_socket_mode = 0660\nlog_level = debug\n\n[limits]\nhandshake_timeout = 10s\n"
         "preauth_bytes = 4K\nmax_pending = 1024\nmax_pending_per_ip = 64\n"
         "conn_rate_per_ip = 200/s\nconn_burst_per_ip = 400\nmax_conns_per_ip = 4096\n"
-        "max_conns = auto\nmax_streams_per_link = 256\nkeepalive = 25s\ndead_after = 90s\n"
+        "max_conns = auto\nmax_streams_per_link = 256\nopen_rate_per_link = 500/s\n"
+        "open_burst_per_link = 1000\nkeepalive = 25s\ndead_after = 90s\n"
         "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
         "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n");
     snprintf(conf, sizeof(conf),

@@ -309,6 +309,8 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->max_conns_per_ip, 4096);
     ck_assert_uint_eq(l->max_conns, 0);
     ck_assert_uint_eq(l->max_streams_per_link, 256);
+    ck_assert_uint_eq(l->open_rate_per_link, 500);
+    ck_assert_uint_eq(l->open_burst_per_link, 1000);
     ck_assert_uint_eq(l->keepalive_ms, 25000);
     ck_assert_uint_eq(l->dead_after_ms, 90000);
     ck_assert_uint_eq(l->ticket_expiry_ms, 10000);
@@ -340,6 +342,8 @@ static const char full_relay[] = "# test\n"
                                  "max_conns_per_ip = 7\n"
                                  "max_conns = 100\n"
                                  "max_streams_per_link = 65535\n"
+                                 "open_rate_per_link = 0\n"
+                                 "open_burst_per_link = 10000000\n"
                                  "keepalive = 1\n"
                                  "dead_after = 3s\n"
                                  "ticket_expiry = 2m\n"
@@ -371,6 +375,8 @@ START_TEST(test_relay_full)
     ck_assert_uint_eq(cfg.limits.conn_burst_per_ip, 6);
     ck_assert_uint_eq(cfg.limits.max_conns, 100);
     ck_assert_uint_eq(cfg.limits.max_streams_per_link, 65535);
+    ck_assert_uint_eq(cfg.limits.open_rate_per_link, 0);
+    ck_assert_uint_eq(cfg.limits.open_burst_per_link, 10000000);
     ck_assert_uint_eq(cfg.limits.keepalive_ms, 1000);
     ck_assert_uint_eq(cfg.limits.dead_after_ms, 3000);
     ck_assert_uint_eq(cfg.limits.ticket_expiry_ms, 120000);
@@ -383,6 +389,8 @@ START_TEST(test_relay_full)
     ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
     ck_assert_ptr_nonnull(strstr(text, "listen = [::1]:7701\n"));
     ck_assert_ptr_nonnull(strstr(text, "conn_rate_per_ip = 5/s\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_rate_per_link = 0/s\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_burst_per_link = 10000000\n"));
     ck_assert_ptr_nonnull(strstr(text, "admin_socket_mode = 0660\n"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
     ck_assert_int_eq(relaycfg_format(&again, &text2), 0);
@@ -397,6 +405,8 @@ START_TEST(test_relay_full)
     ck_assert_ptr_nonnull(strstr(text, "splice_buffer = 256K\n"));
     ck_assert_ptr_nonnull(strstr(text, "zero_copy_streams = 256\n"));
     ck_assert_ptr_nonnull(strstr(text, "zero_copy_buffer = 1M\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_rate_per_link = 500/s\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_burst_per_link = 1000\n"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
     free(text);
     /* zero_copy_streams = 0 (never splice) is the lower limit. */
@@ -480,6 +490,47 @@ START_TEST(test_relay_limit_errors)
               "line 4: max_pending: '0' is out of range (1..1000000)");
     relay_err("[limits]\npreauth_bytes = 255\n",
               "line 2: preauth_bytes: '255' is out of range (256..1048576)");
+}
+END_TEST
+
+/* open_rate_per_link 0..1000000 (0 = unlimited), open_burst_per_link
+ * 1..10000000: each end accepted, one past each end refused with the key and
+ * the line. */
+START_TEST(test_relay_open_rate_limits)
+{
+    struct relaycfg cfg;
+    struct cfgparse_error err;
+
+    ck_assert_int_eq(relaycfg_parse("[limits]\nopen_rate_per_link = 1000000/s\n"
+                                    "open_burst_per_link = 1\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.limits.open_rate_per_link, 1000000);
+    ck_assert_uint_eq(cfg.limits.open_burst_per_link, 1);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nopen_rate_per_link = 1\n"
+                                    "open_burst_per_link = 10000000\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.limits.open_rate_per_link, 1);
+    ck_assert_uint_eq(cfg.limits.open_burst_per_link, 10000000);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nopen_rate_per_link = 0/s\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.open_rate_per_link, 0);
+    relay_err("[limits]\nopen_rate_per_link = 1000001/s\n",
+              "line 2: open_rate_per_link: '1000001/s' is out of range (0..1000000)");
+    relay_err("[limits]\nmax_streams_per_link = 7\n\nopen_burst_per_link = 0\n",
+              "line 4: open_burst_per_link: '0' is out of range (1..10000000)");
+    relay_err("[limits]\nopen_burst_per_link = 10000001\n",
+              "line 2: open_burst_per_link: '10000001' is out of range (1..10000000)");
+    relay_err("[limits]\nopen_rate_per_link = 10/min\n",
+              "line 2: open_rate_per_link: '10/min' is not a rate like 200/s");
+    relay_err("[limits]\nopen_rate_per_link = -1\n",
+              "line 2: open_rate_per_link: '-1' is not a rate like 200/s");
+    relay_err("[limits]\nopen_burst_per_link = 5/s\n",
+              "line 2: open_burst_per_link: '5/s' is not a whole number");
+    relay_err("[limits]\nopen_burst_per_link = 5\nopen_burst_per_link = 6\n",
+              "line 3: duplicate key 'open_burst_per_link' (first set on line 2)");
+    relay_err("[relay]\nopen_rate_per_link = 5\n",
+              "line 2: unknown key 'open_rate_per_link' in [relay]");
 }
 END_TEST
 
@@ -887,6 +938,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_full);
     tcase_add_test(tc, test_relay_errors);
     tcase_add_test(tc, test_relay_limit_errors);
+    tcase_add_test(tc, test_relay_open_rate_limits);
     tcase_add_test(tc, test_relay_listen_count);
     tcase_add_test(tc, test_relay_advertise_length);
     tcase_add_test(tc, test_agent_token_link);

@@ -1,4 +1,5 @@
-/* Unit tests for relay/admit: token bucket and per-address admission. */
+/* Unit tests for relay/admit: per-address admission (the bucket itself:
+ * tests/unit/test_tbucket.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -30,29 +31,6 @@ static void key4(const char *ip, uint8_t out[16])
     ck_assert_int_eq(inet_pton(AF_INET, ip, &sa.sin_addr), 1);
     ck_assert_int_eq(admit_addr_key((struct sockaddr *)&sa, out), 0);
 }
-
-START_TEST(test_bucket_burst_and_rate)
-{
-    struct tbucket b;
-
-    tbucket_init(&b, 4, 1000);
-    for (int i = 0; i < 4; i++)
-        ck_assert(tbucket_take(&b, 2, 4, 1000));
-    ck_assert(!tbucket_take(&b, 2, 4, 1000));
-    /* 2/s: after 499 ms less than one token, at 500 ms exactly one. */
-    ck_assert(!tbucket_take(&b, 2, 4, 1499));
-    ck_assert(tbucket_take(&b, 2, 4, 1500));
-    ck_assert(!tbucket_take(&b, 2, 4, 1500));
-    /* Long idle refills to the burst, not beyond. */
-    for (int i = 0; i < 4; i++)
-        ck_assert(tbucket_take(&b, 2, 4, 100000));
-    ck_assert(!tbucket_take(&b, 2, 4, 100000));
-    /* Time going backwards adds nothing. */
-    ck_assert(!tbucket_take(&b, 2, 4, 50000));
-    ck_assert(!tbucket_full(&b, 2, 4, 100000));
-    ck_assert(tbucket_full(&b, 2, 4, 102000));
-}
-END_TEST
 
 START_TEST(test_rate_per_ip_at_limit)
 {
@@ -176,6 +154,7 @@ START_TEST(test_addr_key_v6_and_names)
     sa.sa_family = AF_UNIX;
     ck_assert_int_eq(admit_addr_key(&sa, k), -EAFNOSUPPORT);
     ck_assert_str_eq(admit_name(ADMIT_RATE), "conn_rate_per_ip");
+    ck_assert_str_eq(admit_name(ADMIT_OPEN_RATE), "open_rate_per_link");
     ck_assert_str_eq(admit_name(ADMIT_COUNT), "unknown");
     ck_assert_int_eq(admit_kind_of(-EINVAL), -1);
 }
@@ -186,7 +165,6 @@ static Suite *admit_suite(void)
     Suite *s = suite_create("admit");
     TCase *tc = tcase_create("core");
 
-    tcase_add_test(tc, test_bucket_burst_and_rate);
     tcase_add_test(tc, test_rate_per_ip_at_limit);
     tcase_add_test(tc, test_pending_and_conns);
     tcase_add_test(tc, test_sweep_keeps_rate);

@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+"""linkrelay open_rate_per_link / open_burst_per_link (docs/protocol.md §9,
+docs/design.md D13), spoken directly to a relay and through real agents:
+- with rate 1/s and burst 5, exactly 5 OPENs of a quick burst get STREAM, the
+  6th gets OPEN_FAIL rate_limited with its req_id; the session stays up
+  (PING/PONG); the other side of the link shares the bucket (its OPEN is
+  refused too); 0.8 s later still nothing, 1/rate s after the bucket ran
+  empty exactly one OPEN passes again;
+- every refusal is counted (status limits_hit.open_rate_per_link, linkctl
+  status) and logged without flooding: one line at once, then one summary
+  per 10 s window, the counts adding up to the refusals;
+- SIGHUP applies new values to the running link (burst 3 at 100/s, then
+  0 = unlimited);
+- a real linkagent resets the local connections the relay refused, says so
+  once plus one summary, and does not retry: the relay sees one OPEN per local
+  connection;
+- an immediate-policy agent whose cable OPENs are refused backs off (a
+  handful of OPENs in 8 s, not a loop) and the cable comes up later.
+"""
+import re
+import signal
+import socket
+import struct
+import sys
+import time
+
+import agentharness as ah
+import lrharness as h
+import lrproto as p
+
+RATE_LIMITED = 5
+REFUSAL = "OPEN refused: rate_limited"
+
+
+def open_many(s, reqs):
+    """All OPENs in one write, so the relay reads them at one loop time."""
+    s.s.sendall(b"".join(p.frame(s.tx.encrypt_with_ad(b"", b"\x20" + struct.pack(">I", r)))
+                         for r in reqs))
+
+
+def next_msg(s, timeout):
+    """The next message of s, first those ping_ok() set aside."""
+    held = getattr(s, "held", [])
+    if held:
+        return held.pop(0)
+    return s.recv(timeout)
+
+
+def replies(s, n, timeout=5.0):
+    """The next n answers to OPENs, in order: ("stream", req_id, role) or
+    ("fail", req_id, reason). PINGs are answered; PEER/ADDRS skipped."""
+    out = []
+    deadline = time.time() + timeout
+    while len(out) < n:
+        m = next_msg(s, max(0.05, deadline - time.time()))
+        if m[0] == 0x10:
+            s.send(b"\x11" + m[1:])
+        elif m[0] == 0x03:
+            st = p.parse_stream(m)
+            out.append(("stream", st["req"], st["role"]))
+        elif m[0] == 0x04:
+            req, why = struct.unpack(">IB", m[1:6])
+            out.append(("fail", req, why))
+        if time.time() > deadline:
+            raise TimeoutError("%d of %d answers" % (len(out), n))
+    return out
+
+
+def ping_ok(s, nonce):
+    """PING answered by a PONG with its nonce; other messages are kept for
+    replies()."""
+    s.send(b"\x10" + struct.pack(">Q", nonce))
+    deadline = time.time() + 5
+    if not hasattr(s, "held"):
+        s.held = []
+    while time.time() < deadline:
+        m = s.recv(max(0.05, deadline - time.time()))
+        if m[0] == 0x11:
+            return struct.unpack(">Q", m[1:9])[0] == nonce
+        if m[0] == 0x10:
+            s.send(b"\x11" + m[1:])
+        else:
+            s.held.append(m)
+    return False
+
+
+def hits(r):
+    return r.status()["limits_hit"]["open_rate_per_link"]
+
+
+def reload(r, **limits):
+    conf = r.dir + "/linkrelay.conf"
+    with open(conf) as f:
+        text = f.read()
+    for k, v in limits.items():
+        text, n = re.subn(r"(?m)^%s = .*$" % k, "%s = %s" % (k, v), text)
+        assert n == 1, k
+    with open(conf, "w") as f:
+        f.write(text)
+    before = r.log().count("configuration reloaded")
+    r.proc.send_signal(signal.SIGHUP)
+    return h.wait_for(lambda: r.log().count("configuration reloaded") > before)
+
+
+def log_counts(log):
+    """(lines said at once, [counts of the summaries]) of rate_limited refusals."""
+    said = len(re.findall(r"link \S+: " + REFUSAL + r" \([^)]*\)\n", log))
+    held = [int(n) for n in re.findall(REFUSAL + r" \([^)]*\) \((\d+) more in the last \d+ s\)",
+                                       log)]
+    return said, held
+
+
+def relay_tests(c):
+    r = h.Relay(fast=False, limits={"open_rate_per_link": "1/s", "open_burst_per_link": "5",
+                                    "ticket_expiry": "60s"})
+    try:
+        r.start()
+        link = r.add_link("rl")
+        h.wait_for(lambda: r.admin("links")["links"])
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        c.check("no refusals counted yet", hits(r) == 0)
+
+        open_many(sa, range(1, 7))
+        got = replies(sa, 6)
+        t_empty = time.monotonic()
+        c.check("burst 5: OPENs 1..5 get STREAM (initiator)",
+                got[:5] == [("stream", i, 0) for i in range(1, 6)], got)
+        c.check("the 6th gets OPEN_FAIL rate_limited with its req_id",
+                got[5] == ("fail", 6, RATE_LIMITED), got[5])
+        resp = replies(sb, 5)
+        c.check("the other side got the 5 STREAMs as responder",
+                resp == [("stream", 0, 1)] * 5, resp)
+        c.check("session stays up: PING answered", ping_ok(sa, 0x1122334455667788))
+        c.check("refusal counted", hits(r) == 1, r.status()["limits_hit"])
+
+        # Both sides share the link's bucket (D13).
+        sb.open(100)
+        c.check("side b's OPEN is refused too (one bucket per link)",
+                replies(sb, 1) == [("fail", 100, RATE_LIMITED)])
+        # 0.8 s after the bucket ran empty: still no token.
+        time.sleep(max(0.0, t_empty + 0.8 - time.monotonic()))
+        sa.open(7)
+        c.check("0.8 s later: still rate_limited", replies(sa, 1) == [("fail", 7, RATE_LIMITED)])
+        # 1/rate s after it ran empty: exactly one token.
+        time.sleep(max(0.0, t_empty + 1.05 - time.monotonic()))
+        open_many(sa, [8, 9])
+        got = replies(sa, 2)
+        c.check("after 1/rate s exactly one more OPEN passes",
+                got == [("stream", 8, 0), ("fail", 9, RATE_LIMITED)], got)
+        c.check("side b still up", ping_ok(sb, 42))
+        c.check("4 refusals counted", hits(r) == 4, r.status()["limits_hit"])
+        out = r.ctl("status").stdout
+        c.check("linkctl status lists them", "open_rate_per_link 4" in out, out)
+
+        # A flood is refused and counted one by one but logged in one line.
+        open_many(sa, range(1000, 1300))
+        got = replies(sa, 300)
+        c.check("flood of 300: all refused", all(g[0] == "fail" and g[2] == RATE_LIMITED
+                                                  for g in got) and
+                [g[1] for g in got] == list(range(1000, 1300)), got[:3])
+        c.check("304 refusals counted", hits(r) == 304, hits(r))
+        said, held = log_counts(r.log())
+        c.check("the relay logged one line for all of it", said == 1 and held == [],
+                (said, held))
+        c.check("session still up after the flood", ping_ok(sa, 7))
+
+        # SIGHUP: burst 3 at 100/s applies to this link at once ...
+        c.check("reload to 100/s burst 3", reload(r, open_rate_per_link="100/s",
+                                                   open_burst_per_link="3"))
+        time.sleep(0.1)  # 3 tokens need 30 ms at 100/s
+        open_many(sa, range(2000, 2004))
+        got = replies(sa, 4)
+        c.check("reloaded: 3 pass, the 4th is refused",
+                got == [("stream", 2000, 0), ("stream", 2001, 0), ("stream", 2002, 0),
+                        ("fail", 2003, RATE_LIMITED)], got)
+        # ... and 0 turns the limit off.
+        c.check("reload to 0 (unlimited)", reload(r, open_rate_per_link="0"))
+        open_many(sa, range(3000, 3040))
+        got = replies(sa, 40)
+        c.check("unlimited: 40 OPENs at once all pass",
+                got == [("stream", i, 0) for i in range(3000, 3040)], got[-2:])
+        total = hits(r)
+        c.check("305 refusals in all", total == 305, total)
+        resp = replies(sb, 1 + 3 + 40)
+        c.check("side b got a STREAM for each that passed", resp == [("stream", 0, 1)] * 44)
+        sa.close()
+        sb.close()
+
+        # The summary comes when the window ends; at the latest at exit.
+        h.wait_for(lambda: log_counts(r.log())[1], timeout=15)
+        c.check("clean shutdown", r.stop() == 0)
+        said, held = log_counts(r.log())
+        c.check("lines said + summaries = refusals, few lines",
+                said + sum(held) == total and said + len(held) <= 4, (said, held, total))
+    finally:
+        if c.failed:
+            print(r.log()[-4000:])
+        r.close()
+
+
+def try_conn(port):
+    """One local connection carrying 100 bytes: "ok" if they were echoed and
+    the end was clean, "reset" if the agent refused it with a reset. One
+    thread, so the reset is seen by whichever call meets it first."""
+    data = b"x" * 100
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    except ConnectionError:
+        return "reset"
+    got = b""
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        return "timeout"
+    except OSError:  # ECONNRESET, EPIPE, or ENOTCONN from shutdown after it
+        return "reset"
+    finally:
+        s.close()
+    return "ok" if got == data else "clean end after %d bytes" % len(got)
+
+
+def agent_tests(c):
+    mark = "relay refused to open a stream: rate_limited"
+    rig = ah.Rig(limits={"open_rate_per_link": "1/s", "open_burst_per_link": "3"})
+    try:
+        rig.start_relay()
+        lport, srv = rig.pair("echo")
+        res = [try_conn(lport) for _ in range(20)]
+        ok, refused = res.count("ok"), res.count("reset")
+        c.check("agent: the first 3 local connections pass", res[:3] == ["ok"] * 3, res)
+        c.check("agent: the rest refused with a reset (at most a refilled one passes)",
+                ok + refused == 20 and refused >= 15, res)
+        st = rig.relay.status()
+        c.check("agent: one OPEN per local connection (no retries)",
+                st["streams_total"] + st["limits_hit"]["open_rate_per_link"] == 20
+                and st["limits_hit"]["open_rate_per_link"] == refused, st)
+        log = rig.a.log()
+        c.check("agent: the refusal said once", log.count(mark) == 1, log[-2000:])
+        c.check("agent: one summary for the rest when the window ends",
+                h.wait_for(lambda: re.search(re.escape(mark) + r" \(%d more streams like this"
+                                             % (refused - 1), rig.a.log()), timeout=15),
+                rig.a.log()[-2000:])
+        # The window took 10 s: the bucket is full again and the link works.
+        c.check("agent: the link carries streams again afterwards", try_conn(lport) == "ok")
+        st = rig.relay.status()
+        c.check("agent: nothing was retried in the meantime (21 OPENs for 21 connections)",
+                st["streams_total"] + st["limits_hit"]["open_rate_per_link"] == 21, st)
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+
+
+def agent_cable_test(c):
+    """Immediate policy: side a re-opens its permanent stream whenever it
+    ends. With the device down every cable fails at once; the retries that
+    the relay refuses (rate 1/s, burst 1) back off like any other cable
+    failure instead of looping, and the cable comes up once the device is
+    back."""
+    rig = ah.Rig(limits={"open_rate_per_link": "1/s", "open_burst_per_link": "1"})
+    try:
+        rig.start_relay()
+        out = rig.link("cable")
+        x = rig.server("hold")  # the device behind side b: down for now
+        port = x.port
+        x.close()
+        y = rig.server("hold")  # side a's target
+        b = rig.agent("b", out["tokens"]["b"], "--policy", "immediate",
+                      "--connect", "127.0.0.1:%d" % port)
+        a = rig.agent("a", out["tokens"]["a"], "--policy", "immediate",
+                      "--connect", "127.0.0.1:%d" % y.port)
+        c.check("cable: both agents online", a.wait_log("online via relay")
+                and b.wait_log("online via relay"))
+        t0 = time.time()
+        c.check("cable: the first cable is opened",
+                h.wait_for(lambda: rig.relay.status()["streams_total"] >= 1, timeout=5))
+        time.sleep(max(0.0, t0 + 8 - time.time()))
+        st = rig.relay.status()
+        opens = st["streams_total"] + st["limits_hit"]["open_rate_per_link"]
+        # Backoff 500 ms doubling to 5 s with jitter: at most about 7 in 8 s.
+        c.check("cable: refused retries back off (3..12 OPENs in 8 s, some refused)",
+                3 <= opens <= 12 and st["limits_hit"]["open_rate_per_link"] >= 1,
+                (opens, st["limits_hit"]))
+        c.check("cable: the refusal is logged, not line by line",
+                1 <= a.log().count("relay refused to open a stream: rate_limited") <= 2,
+                a.log()[-1500:])
+        x2 = rig.server("hold", port=port)
+        c.check("cable: up once the device is back",
+                h.wait_for(lambda: x2.accepted >= 1 and x2.live, timeout=15, step=0.05),
+                (x2.accepted, y.accepted))
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+
+
+def main():
+    c = h.Checks()
+    relay_tests(c)
+    agent_tests(c)
+    agent_cable_test(c)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
