@@ -1,8 +1,11 @@
 """End-to-end bulk only: SSH tunnel vs two agent builds, interleaved in one run.
 
-Usage: /usr/bin/python3 tests/bench/e2e_ab.py NEW_BUILD BASE_BUILD [REPS [MS]]
+Usage: /usr/bin/python3 tests/bench/e2e_ab.py [--new-limits L] [--base-limits L]
+           NEW_BUILD BASE_BUILD [REPS [MS]]
 Both builds need -DLR_BENCH=ON (lr_bench, linkrelay and linkctl come from
-NEW_BUILD; only linkagent differs). Prints medians (min-max) of throughput and
+NEW_BUILD; only linkagent differs). L is [limits] lines separated by ";" for
+the relay of that side, e.g. --base-limits "zero_copy_streams = 0" with the
+same build twice compares relay settings. Prints medians (min-max) of throughput and
 CPU s/GB per process for 1 and 8 streams, with the load average before and
 after. Uses run.py's process setup and cleanup (docs/performance.md).
 """
@@ -15,21 +18,26 @@ import run as B  # noqa: E402
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    limits = {"--new-limits": "", "--base-limits": ""}
+    while args and args[0] in limits and len(args) > 1:
+        limits[args[0]] = "".join(l.strip() + "\n" for l in args[1].split(";") if l.strip())
+        args = args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
-    new, base = sys.argv[1], sys.argv[2]
-    reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-    ms = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
+    new, base = args[0], args[1]
+    reps = int(args[2]) if len(args) > 2 else 3
+    ms = int(args[3]) if len(args) > 3 else 2000
     env = B.Env(os.path.abspath(new))
     atexit.register(env.cleanup)
     R = B.Results()
     print("load before", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
     ssh = B.Ssh(env).start()
-    relay = B.Relay(env).start()
+    relay = B.Relay(env, extra_limits=limits["--new-limits"]).start()
     a_new = B.Agents(env, relay).start()
     a_new.name = "agents-new"
     env.agent_bin = os.path.join(os.path.abspath(base), "agent", "linkagent")
-    relay2 = B.Relay(env).start()
+    relay2 = B.Relay(env, extra_limits=limits["--base-limits"]).start()
     a_base = B.Agents(env, relay2).start()
     a_base.name = "agents-base"
     roles = ("relay", "sshd", "ssh-R", "ssh-L", "agent-host", "agent-dev")
