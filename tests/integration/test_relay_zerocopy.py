@@ -48,6 +48,19 @@ def recv_all(s, n, timeout=20.0):
     return got, h_.hexdigest()
 
 
+def send_then_eof(c, src, dst, data, what, first=0):
+    """Sends data[first:] and EOF on src from a thread (more than the socket
+    buffers hold) while dst reads: every byte arrives, then EOF."""
+    t = threading.Thread(target=lambda: (src.sendall(data[first:]), src.shutdown(socket.SHUT_WR)))
+    t.start()
+    got, dig = recv_all(dst, len(data))
+    t.join(timeout=20)
+    c.check("%s then EOF: every byte before the EOF" % what,
+            got == len(data) and dig == hashlib.sha256(data).hexdigest(), got)
+    d, how = p.read_until_close(dst, 5)
+    c.check("%s: then EOF (half-close), not a reset" % what, d == b"" and how == "eof", how)
+
+
 def bulk_tests(c, r, link):
     rc, kv, out = r.peer(link, "pair", "--bytes", str(64 * MIB), "--bytes-back", str(64 * MIB),
                          timeout=120)
@@ -83,25 +96,10 @@ def raw_tests(c, r, link):
         la.sendall(data[:MIB])
         h.wait_for(lambda: zc(r)[0] == 1, timeout=5)
         c.check("raw stream promoted after a 1 MiB burst", zc(r)[0] == 1, zc(r))
-        # The rest and the EOF from a thread while b reads (more than the
-        # socket buffers hold).
-        t = threading.Thread(target=lambda: (la.sendall(data[MIB:]), la.shutdown(socket.SHUT_WR)))
-        t.start()
-        got, dig = recv_all(lb, len(data))
-        t.join(timeout=20)
-        c.check("8 MiB then EOF: every byte before the EOF",
-                got == len(data) and dig == hashlib.sha256(data).hexdigest(), got)
-        d, how = p.read_until_close(lb, 5)
-        c.check("then EOF (half-close), not a reset", d == b"" and how == "eof", how)
-        reply = os.urandom(3 * MIB)
-        t = threading.Thread(target=lambda: (lb.sendall(reply), lb.shutdown(socket.SHUT_WR)))
-        t.start()
-        got, dig = recv_all(la, len(reply))
-        t.join(timeout=20)
-        c.check("reply after the half-close intact",
-                got == len(reply) and dig == hashlib.sha256(reply).hexdigest(), got)
-        d, how = p.read_until_close(la, 5)
-        c.check("both directions closed: EOF on a too", d == b"" and how == "eof", how)
+        # The rest and the EOF while b reads, then b's reply and EOF while a
+        # reads: half-close both ways on the zero-copy path.
+        send_then_eof(c, la, lb, data, "8 MiB", first=MIB)
+        send_then_eof(c, lb, la, os.urandom(3 * MIB), "3 MiB reply after the half-close")
         la.close(), lb.close()
         h.wait_for(lambda: r.status()["streams_open"] == 0, timeout=5)
         c.check("stream finished, zero-copy slot free", zc(r)[0] == 0
