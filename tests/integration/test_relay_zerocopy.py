@@ -1,12 +1,16 @@
 #!/usr/bin/python3
-"""linkrelay zero-copy forwarding (docs/design.md D13): a stream that reads a
-bulk-sized chunk (64 KiB or more) moves to splice(2) through two kernel pipes,
-up to zero_copy_streams at once. Checked on that path: bytes intact both ways
-(SHA-256), the live and accounted byte counts exact, EOF forwarded only after
-every byte before it, half-close both ways, a reset propagated, the write-stall
-reset of a stalled reader, the idle half-close timeout; the limit (with
-zero_copy_streams = 1 a second bulk stream stays on the copying path and is
-just as correct), zero_copy_streams = 0 (never), and the status counters.
+"""linkrelay zero-copy forwarding (docs/design.md D14): a stream that reads
+64 KiB at once or 1 MiB in a direction moves to splice(2) through two kernel
+pipes of zero_copy_buffer, up to zero_copy_streams at once. Checked on that
+path: bytes intact both ways (SHA-256), the live byte counters exact, EOF
+forwarded only after every byte before it, half-close both ways, a reset
+propagated, the write-stall reset of a stalled reader, the idle half-close
+timeout, SIGTERM with a stream open; interactive traffic not promoted; the
+limit (with zero_copy_streams = 1 a second bulk stream stays on the copying
+path and is just as correct, and takes the slot once it is free), SIGHUP
+lowering it and raising it above what was reserved at start, pipes over
+fs.pipe-max-size without CAP_SYS_RESOURCE, zero_copy_streams = 0 (never),
+and the status counters.
 """
 import hashlib
 import os
@@ -241,6 +245,29 @@ def pipe_size_test(c):
         r.close()
 
 
+def shutdown_test(c):
+    # SIGTERM while a zero-copy stream holds bytes in its pipe: the relay
+    # resets both legs, closes its poll handles and exits cleanly.
+    r = h.Relay()
+    try:
+        r.start()
+        link = r.add_link("term")
+        h.wait_for(lambda: r.admin("links")["links"])
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        la, lb = raw_pair(r, link, sa, sb, 1)
+        la.sendall(os.urandom(2 * MIB))
+        h.wait_for(lambda: zc(r)[0] == 1, timeout=5)
+        c.check("a stalled zero-copy stream before SIGTERM", zc(r)[0] == 1, zc(r))
+        c.check("SIGTERM with a zero-copy stream open: exit 0", r.stop() == 0)
+        c.check("stopped cleanly (every handle closed)", "stopped cleanly" in r.log(),
+                r.log()[-600:])
+        d, how = p.read_until_close(la, 5)
+        c.check("its legs were reset", how == "reset", how)
+        la.close(), lb.close(), sa.close(), sb.close()
+    finally:
+        r.close()
+
+
 def off_test(c):
     r = h.Relay(limits={"zero_copy_streams": "0"})
     try:
@@ -279,6 +306,7 @@ def main():
         r.close()
     limit_test(c)
     pipe_size_test(c)
+    shutdown_test(c)
     off_test(c)
     return c.done()
 
