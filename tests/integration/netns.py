@@ -228,10 +228,15 @@ class EchoServer:
     drop_all() resets every open connection (the device restarting);
     close() stops listening and resets what is open; start() again after
     close() rebinds the same port (a restart of the device service).
-    end_of[k] is how the k-th accepted connection ended."""
+    end_of[k] is how the k-th accepted connection ended.
+    paused = True: a service that accepts but does not read (its receive
+    window closes, backpressure all the way to the client) until it is set
+    back to False; a reset of a paused connection is seen when it resumes,
+    or at drop_all()/close()."""
 
     def __init__(self, ns, ip, port=7007):
         self.ns, self.ip, self.port = ns, ip, port
+        self.paused = False
         self.ends = []
         self.end_of = {}  # accept number (1, 2, ...) -> how it ended
         self.accepted = 0
@@ -275,6 +280,9 @@ class EchoServer:
                     c = None
                     end = "dropped"
                     break
+                if self.paused:
+                    time.sleep(0.05)
+                    continue
                 try:
                     d = c.recv(262144)
                 except socket.timeout:
