@@ -220,6 +220,12 @@ class Relay:
         return {"id": out["id"], "name": name, "a": a[0], "b": b[0], "a_pub": a[1],
                 "b_pub": b[1]}
 
+    def add_link_live(self, name):
+        """add_link, then waits until the running relay has the link."""
+        link = self.add_link(name)
+        wait_for(lambda: any(l["name"] == name for l in self.admin("links")["links"]))
+        return link
+
     # ---- lr_testpeer ----
     def peer_args(self, link, side_keys=True, relay_pub=None, key_id=None):
         args = ["--relay", self.addr, "--relay-pub", relay_pub or self.relay_pub,

@@ -65,11 +65,19 @@ def send_then_eof(c, src, dst, data, what, first=0):
     c.check("%s: then EOF (half-close), not a reset" % what, d == b"" and how == "eof", how)
 
 
+def bulk_ok(r, link, mib, back_mib=0, timeout=120):
+    """A lr_testpeer pair: mib MiB a->b (and back_mib b->a) at once, SHA-256
+    checked. Returns (ok, output)."""
+    rc, kv, out = r.peer(link, "pair", "--bytes", str(mib * MIB),
+                         *(["--bytes-back", str(back_mib * MIB)] if back_mib else []),
+                         timeout=timeout)
+    ok = rc == 0 and kv.get("a2b.match") == "1" and (
+        not back_mib or kv.get("b2a.match") == "1")
+    return ok, out[-500:]
+
+
 def bulk_tests(c, r, link):
-    rc, kv, out = r.peer(link, "pair", "--bytes", str(64 * MIB), "--bytes-back", str(64 * MIB),
-                         timeout=120)
-    c.check("64 MiB each way at once, intact", rc == 0 and kv.get("a2b.match") == "1"
-            and kv.get("b2a.match") == "1", out[-500:])
+    c.check("64 MiB each way at once, intact", *bulk_ok(r, link, 64, 64))
     now, total = zc(r)
     c.check("the stream moved to zero-copy, and left it when it ended", (now, total) == (0, 1),
             (now, total))
@@ -177,36 +185,31 @@ def limit_test(c):
     try:
         r.start()
         c.check("zero_copy_streams 1 in effect", "zero_copy_streams 1" in r.log())
-        link = r.add_link("zcl")
-        h.wait_for(lambda: r.admin("links")["links"])
+        link = r.add_link_live("zcl")
         sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
         la, lb = raw_pair(r, link, sa, sb, 1)
         la.sendall(os.urandom(MIB))
         h.wait_for(lambda: zc(r)[0] == 1, timeout=5)
         c.check("first bulk stream takes the one slot", zc(r) == (1, 1), zc(r))
-        rc, kv, out = r.peer(link, "pair", "--bytes", str(32 * MIB), "--bytes-back",
-                             str(32 * MIB), timeout=120)
-        c.check("second bulk stream at the limit: intact", rc == 0
-                and kv.get("a2b.match") == "1" and kv.get("b2a.match") == "1", out[-500:])
+        c.check("second bulk stream at the limit: intact", *bulk_ok(r, link, 32, 32))
         c.check("and it was not promoted (copying path)", zc(r) == (1, 1), zc(r))
         la.close(), lb.close(), sa.close(), sb.close()
         h.wait_for(lambda: r.status()["streams_open"] == 0, timeout=5)
         c.check("slot freed when the stream ended", zc(r) == (0, 1), zc(r))
-        rc, kv, out = r.peer(link, "pair", "--bytes", str(8 * MIB), timeout=60)
-        c.check("the next bulk stream takes the freed slot", rc == 0 and zc(r) == (0, 2), zc(r))
+        ok, out = bulk_ok(r, link, 8)
+        c.check("the next bulk stream takes the freed slot", ok and zc(r) == (0, 2), zc(r))
         ctl = r.ctl("status").stdout
         c.check("linkctl status shows zero-copy streams", "(0 zero-copy)" in ctl, ctl)
         # SIGHUP: lowering to 0 stops promotions; raising above what was
         # reserved at start (1) is capped there, with a warning.
         reload(c, r, "zero_copy_streams = 1", "zero_copy_streams = 0")
-        rc, kv, out = r.peer(link, "pair", "--bytes", str(8 * MIB), timeout=60)
-        c.check("after SIGHUP to 0: bulk intact, not promoted", rc == 0 and zc(r) == (0, 2),
-                zc(r))
+        ok, out = bulk_ok(r, link, 8)
+        c.check("after SIGHUP to 0: bulk intact, not promoted", ok and zc(r) == (0, 2), zc(r))
         reload(c, r, "zero_copy_streams = 0", "zero_copy_streams = 5")
         c.check("SIGHUP above the reservation: warned, capped",
                 "zero_copy_streams 5 is over the 1 reserved at start" in r.log())
-        rc, kv, out = r.peer(link, "pair", "--bytes", str(8 * MIB), timeout=60)
-        c.check("after SIGHUP to 5 (1 in effect): promoted again", rc == 0 and zc(r) == (0, 3),
+        ok, out = bulk_ok(r, link, 8)
+        c.check("after SIGHUP to 5 (1 in effect): promoted again", ok and zc(r) == (0, 3),
                 zc(r))
         c.check("clean shutdown", r.stop() == 0)
     finally:
@@ -229,13 +232,9 @@ def pipe_size_test(c):
     r = NoSysResourceRelay(limits={"zero_copy_buffer": str(want)})
     try:
         r.start()
-        link = r.add_link("pipes")
-        h.wait_for(lambda: r.admin("links")["links"])
-        rc, kv, out = r.peer(link, "pair", "--bytes", str(32 * MIB), "--bytes-back",
-                             str(32 * MIB), timeout=120)
+        link = r.add_link_live("pipes")
         c.check("zero_copy_buffer over fs.pipe-max-size without CAP_SYS_RESOURCE: intact",
-                rc == 0 and kv.get("a2b.match") == "1" and kv.get("b2a.match") == "1",
-                out[-500:])
+                *bulk_ok(r, link, 32, 32))
         c.check("promoted with the largest pipe the kernel grants", zc(r) == (0, 1), zc(r))
         msg = "zero-copy pipes get %d KiB, not zero_copy_buffer %d KiB" % (pmax // 1024,
                                                                            want // 1024)
@@ -251,8 +250,7 @@ def shutdown_test(c):
     r = h.Relay()
     try:
         r.start()
-        link = r.add_link("term")
-        h.wait_for(lambda: r.admin("links")["links"])
+        link = r.add_link_live("term")
         sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
         la, lb = raw_pair(r, link, sa, sb, 1)
         la.sendall(os.urandom(2 * MIB))
@@ -272,12 +270,8 @@ def off_test(c):
     r = h.Relay(limits={"zero_copy_streams": "0"})
     try:
         r.start()
-        link = r.add_link("off")
-        h.wait_for(lambda: r.admin("links")["links"])
-        rc, kv, out = r.peer(link, "pair", "--bytes", str(32 * MIB), "--bytes-back",
-                             str(32 * MIB), timeout=120)
-        c.check("zero_copy_streams = 0: bulk intact", rc == 0 and kv.get("a2b.match") == "1"
-                and kv.get("b2a.match") == "1", out[-500:])
+        link = r.add_link_live("off")
+        c.check("zero_copy_streams = 0: bulk intact", *bulk_ok(r, link, 32, 32))
         c.check("and never promoted", zc(r) == (0, 0), zc(r))
         c.check("clean shutdown", r.stop() == 0)
     finally:
@@ -289,8 +283,7 @@ def main():
     r = h.Relay(limits={"write_stall_timeout": "2s", "halfclose_timeout": "1s"})
     try:
         r.start()
-        link = r.add_link("zc")
-        h.wait_for(lambda: r.admin("links")["links"])
+        link = r.add_link_live("zc")
         bulk_tests(c, r, link)
         raw_tests(c, r, link)
         stall_test(c, r, link)
