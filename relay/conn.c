@@ -115,19 +115,17 @@ static void conn_write_cb(uv_write_t *req, int status)
         conn_close(c);
 }
 
-int conn_write(struct conn *c, const void *data, size_t len)
+int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
 {
     const uint8_t *p = data;
     struct conn_wr *w;
     uv_buf_t b;
     int rc;
 
-    if (c->state == CONN_CLOSED)
-        return UV_EPIPE;
     /* Straight to the kernel when nothing is queued (uv_try_write says
      * UV_EAGAIN otherwise, so order is kept); only the rest is copied into a
      * write request. Saves a malloc, a copy and libuv's epoll_ctl() calls for
-     * the write watcher on nearly every control frame. */
+     * the write watcher on nearly every control frame and spliced read. */
     b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
     rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (rc >= 0) {
@@ -136,21 +134,28 @@ int conn_write(struct conn *c, const void *data, size_t len)
         if (len == 0)
             return 0;
     } else if (rc != UV_EAGAIN) {
-        conn_close(c);
         return rc;
     }
     w = malloc(sizeof(*w) + len);
-    if (w == NULL) {
-        conn_close(c);
+    if (w == NULL)
         return UV_ENOMEM;
-    }
     memcpy(w->data, p, len);
     b = uv_buf_init((char *)w->data, (unsigned)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
-    if (rc != 0) {
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, cb);
+    if (rc != 0)
         free(w);
+    return rc;
+}
+
+int conn_write(struct conn *c, const void *data, size_t len)
+{
+    int rc;
+
+    if (c->state == CONN_CLOSED)
+        return UV_EPIPE;
+    rc = conn_send(c, data, len, conn_write_cb);
+    if (rc != 0)
         conn_close(c);
-    }
     return rc;
 }
 

@@ -84,7 +84,12 @@ void conn_reset(struct conn *c);
 void conn_fail(struct conn *c, enum relay_fail why);
 /* Marks the connection authenticated/paired (leaves the pending counts). */
 void conn_established(struct conn *c);
-/* Copies data and queues it; a write error closes the connection.
+/* Writes data: what the kernel takes at once, then a copy of the rest in one
+ * write request that cb completes (and frees: the uv_write_t is the start of
+ * the allocation). Order is kept (uv_try_write says UV_EAGAIN while anything
+ * is queued). 0 or a negative libuv error; the connection is left as it is. */
+int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb);
+/* conn_send for control frames; a write error closes the connection.
  * Returns 0 or a negative libuv error (the connection is then closing). */
 int conn_write(struct conn *c, const void *data, size_t len);
 /* Stops reading, shuts the write side down after what is queued, then closes

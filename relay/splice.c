@@ -78,12 +78,6 @@ struct splice_zc {
     int handles;       /* poll handles not yet closed */
 };
 
-struct splice_wr {
-    uv_write_t req;
-    size_t len;
-    uint8_t data[];
-};
-
 uint64_t splice_stream_id(const struct stream *s)
 {
     return s->id;
@@ -270,35 +264,21 @@ static void splice_write_cb(uv_write_t *req, int status)
     splice_maybe_resume(s, 1 - dst->leg);
 }
 
-/* Queues len bytes to leg dst (try_write first when nothing is queued). */
+/* Queues len bytes to leg dst (conn_send: no copy of what the kernel takes). */
 static int splice_write(struct stream *s, struct conn *dst, const uint8_t *p, size_t len)
 {
-    struct splice_wr *w;
-    uv_buf_t b;
-    int rc;
-
     s->queued_total[dst->leg] += len;
-    /* uv_try_write() says UV_EAGAIN while anything is queued, so order holds. */
-    b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-    rc = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
-    if (rc >= 0) {
-        p += rc;
-        len -= (size_t)rc;
-    } else if (rc != UV_EAGAIN) {
-        return rc;
-    }
-    if (len == 0)
-        return 0;
-    w = malloc(sizeof(*w) + len);
-    if (w == NULL)
-        return UV_ENOMEM;
-    memcpy(w->data, p, len);
-    w->len = len;
-    b = uv_buf_init((char *)w->data, (unsigned)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&dst->tcp, &b, 1, splice_write_cb);
-    if (rc != 0)
-        free(w);
-    return rc;
+    return conn_send(dst, p, len, splice_write_cb);
+}
+
+/* n bytes read from leg src: the stream's, the link's and the relay's
+ * counters, and the half-close timer's last traffic. */
+static void splice_count(struct stream *s, int src, size_t n)
+{
+    s->bytes[src] += n;
+    s->link->bytes[src] += n;
+    s->r->st.bytes[src] += n;
+    s->last_rx_ms = relay_now(s->r);
 }
 
 void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -382,23 +362,20 @@ void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         splice_abort_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
-    s->bytes[c->leg] += (uint64_t)nread;
-    s->link->bytes[c->leg] += (uint64_t)nread;
-    s->r->st.bytes[c->leg] += (uint64_t)nread;
-    s->last_rx_ms = relay_now(s->r);
+    splice_count(s, c->leg, (size_t)nread);
     rc = splice_write(s, dst, c->r->splice_rbuf, (size_t)nread);
     if (rc != 0) {
         splice_abort_err(s, rc);
         return;
     }
+    if ((size_t)nread >= SPLICE_ZC_PROMOTE || s->bytes[c->leg] >= SPLICE_ZC_PROMOTE_BYTES)
+        s->bulk = true;
     /* The kernel did not take it all: read no more from this leg until the
      * rest is written. So what waits in the relay is at most one read
      * (<= splice_buffer, splice_alloc) and is copied once; the source's
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
-    if ((size_t)nread >= SPLICE_ZC_PROMOTE || s->bytes[c->leg] >= SPLICE_ZC_PROMOTE_BYTES)
-        s->bulk = true;
     if (splice_queue(dst) > 0) {
         c->read_paused = true;
         uv_read_stop(h);
@@ -551,16 +528,13 @@ static int splice_zc_pump(struct stream *s, int src)
         }
         if (n < 0)
             return -errno;
-        s->last_rx_ms = relay_now(s->r);
+        splice_count(s, src, (size_t)n);
         if (n == 0) {
             c->read_eof = true;
             return splice_zc_flush(s, src);
         }
         zc->inpipe[src] += (size_t)n;
         s->queued_total[1 - src] += (uint64_t)n;
-        s->bytes[src] += (uint64_t)n;
-        s->link->bytes[src] += (uint64_t)n;
-        s->r->st.bytes[src] += (uint64_t)n;
     }
     return 0;
 }
@@ -817,9 +791,7 @@ static void splice_start(struct stream *s)
         size_t n;
         const uint8_t *p = bq_peek(&c->in, &n);
         if (n > 0) {
-            s->bytes[i] += n;
-            s->link->bytes[i] += n;
-            r->st.bytes[i] += n;
+            splice_count(s, i, n);
             if (splice_write(s, s->leg[1 - i], p, n) != 0) {
                 splice_abort(s, STORE_CAUSE_RESET, "write failed");
                 return;
