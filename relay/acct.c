@@ -169,82 +169,87 @@ static void acct_batch_clear(struct acct_batch *b)
     b->n_events = 0;
 }
 
-/* Puts n elements of size elem from src in front of the n_dst queued in *dst
- * (capacity *cap), keeping order; what does not fit under ACCT_MAX_QUEUED is
- * dropped from the newest end and counted. */
-static void acct_requeue(struct acct *a, void **dst, size_t *n_dst, size_t *cap, const void *src,
-                         size_t n, size_t elem)
+/* Appends n elements of size elem from src behind the n_dst in *dst
+ * (capacity *cap), keeping order; what would take the total over
+ * ACCT_MAX_QUEUED, or cannot be allocated, is dropped (the newest) and
+ * counted. */
+static void acct_append(struct acct *a, void **dst, size_t *n_dst, size_t *cap, const void *src,
+                        size_t n, size_t elem)
 {
-    size_t keep = *n_dst, total;
-    uint8_t *p;
+    size_t room = *n_dst < ACCT_MAX_QUEUED ? ACCT_MAX_QUEUED - *n_dst : 0;
+    uint8_t *p = *dst;
 
-    if (n > ACCT_MAX_QUEUED)
-        n = ACCT_MAX_QUEUED;
-    if (n + keep > ACCT_MAX_QUEUED) {
-        a->dropped += n + keep - ACCT_MAX_QUEUED;
-        keep = ACCT_MAX_QUEUED - n;
+    if (n > room) {
+        a->dropped += n - room;
+        n = room;
     }
-    total = n + keep;
-    p = *dst;
-    if (total > *cap) {
-        p = realloc(*dst, total * elem);
+    if (n == 0)
+        return;
+    if (*n_dst + n > *cap) {
+        p = realloc(*dst, (*n_dst + n) * elem);
         if (p == NULL) {
             a->dropped += n;
             return;
         }
         *dst = p;
-        *cap = total;
+        *cap = *n_dst + n;
     }
-    memmove(p + n * elem, p, keep * elem);
-    memcpy(p, src, n * elem);
-    *n_dst = total;
+    memcpy(p + *n_dst * elem, src, n * elem);
+    *n_dst += n;
+}
+
+/* Moves what was queued on the loop behind what out still holds. */
+static void acct_append_queue(struct acct *a)
+{
+    acct_append(a, (void **)&a->out.streams, &a->out.n_streams, &a->out.cap_streams, a->q.streams,
+                a->q.n_streams, sizeof(*a->q.streams));
+    acct_append(a, (void **)&a->out.events, &a->out.n_events, &a->out.cap_events, a->q.events,
+                a->q.n_events, sizeof(*a->q.events));
+    acct_batch_clear(&a->q);
 }
 
 static void acct_after_cb(uv_work_t *w, int status)
 {
     struct acct *a = w->data;
-    size_t ns = a->out.n_streams, ne = a->out.n_events;
 
     a->busy = false;
     if (status != 0 || a->out_rc != 0) {
-        /* Not lost: back in front of the queue, written again with the next
-         * batch (a second later, or at shutdown). */
+        /* Not lost: acct_write left exactly the unwritten rows in out, which
+         * stays as it is; the next flush (a second later, or at shutdown)
+         * appends what was queued since and writes them again, oldest first. */
         a->failures++;
         if (a->failures == 1 || a->failures % 60 == 0)
             log_warnx("accounting: writing %zu streams and %zu events failed (%llu times so "
                       "far), will retry: %s",
-                      ns, ne, (unsigned long long)a->failures,
+                      a->out.n_streams, a->out.n_events, (unsigned long long)a->failures,
                       status != 0 ? uv_strerror(status) : a->out_err);
-        acct_requeue(a, (void **)&a->q.streams, &a->q.n_streams, &a->q.cap_streams, a->out.streams,
-                     ns, sizeof(*a->q.streams));
-        acct_requeue(a, (void **)&a->q.events, &a->q.n_events, &a->q.cap_events, a->out.events, ne,
-                     sizeof(*a->q.events));
     } else if (a->failures > 0) {
         log_info("accounting: writing works again after %llu failed attempts",
                  (unsigned long long)a->failures);
         a->failures = 0;
     }
-    acct_batch_clear(&a->out);
 }
 
 void acct_flush(struct acct *a)
 {
     struct acct_batch tmp;
 
-    if (a == NULL || a->busy || (a->q.n_streams == 0 && a->q.n_events == 0))
+    if (a == NULL || a->busy)
         return;
-    /* Swap: the loop keeps filling q while the worker writes out. */
-    tmp = a->out;
-    a->out = a->q;
-    a->q = tmp;
-    acct_batch_clear(&a->q);
-    a->busy = true;
-    if (uv_queue_work(a->loop, &a->work, acct_work_cb, acct_after_cb) != 0) {
-        a->busy = false;
-        tmp = a->q;
-        a->q = a->out;
-        a->out = tmp;
+    if (a->out.n_streams == 0 && a->out.n_events == 0) {
+        if (a->q.n_streams == 0 && a->q.n_events == 0)
+            return;
+        /* Swap: the loop keeps filling q while the worker writes out. */
+        tmp = a->out;
+        a->out = a->q;
+        a->q = tmp;
+    } else {
+        /* A batch that failed: only what came since is copied, behind it. */
+        acct_append_queue(a);
     }
+    a->busy = true;
+    if (uv_queue_work(a->loop, &a->work, acct_work_cb, acct_after_cb) != 0)
+        a->busy = false; /* the rows stay in out for the next flush */
 }
 
 void acct_stop(struct acct *a)
@@ -266,10 +271,11 @@ void acct_free(struct acct *a)
 
     if (a == NULL)
         return;
-    if (a->q.n_streams > 0 || a->q.n_events > 0) {
-        if (acct_write(a->st, &a->q, err, sizeof(err)) != 0)
+    acct_append_queue(a);
+    if (a->out.n_streams > 0 || a->out.n_events > 0) {
+        if (acct_write(a->st, &a->out, err, sizeof(err)) != 0)
             log_warnx("accounting: final write of %zu streams and %zu events failed: %s",
-                      a->q.n_streams, a->q.n_events, err);
+                      a->out.n_streams, a->out.n_events, err);
     }
     if (a->dropped > 0)
         log_warnx("accounting: %llu rows were dropped (queue full)",

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "acct.h"
 #include "conn.h"
 #include "index.h"
 #include "json.h"
@@ -135,6 +136,7 @@ static void admin_status(struct relay *r, struct json_w *w)
     json_kv_uint(w, "bytes_a_to_b", r->st.bytes[0]);
     json_kv_uint(w, "bytes_b_to_a", r->st.bytes[1]);
     json_kv_uint(w, "auth_failures", r->st.auth_failures);
+    json_kv_uint(w, "acct_dropped", acct_dropped(r->acct));
     json_key(w, "failures");
     json_obj_begin(w);
     for (int i = 0; i < RELAY_FAIL_COUNT; i++) {

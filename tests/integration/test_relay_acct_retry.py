@@ -71,6 +71,7 @@ def main():
                 ev.returncode == 0 and kinds.count("connect") == 8
                 and kinds.count("disconnect") == 8, ev.stdout[-1500:] + ev.stderr)
         c.check("no rows dropped", "dropped" not in r.log(), r.log()[-1500:])
+        c.check("status: acct_dropped 0", r.status().get("acct_dropped") == 0, r.status())
     finally:
         if lock is not None:
             lock.close()
