@@ -338,11 +338,13 @@ static void on_leg_check(uv_timer_t *t)
     if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked + ti.tcpi_probes,
                        ti.tcpi_last_ack_recv, st->dead_ms))
         return;
+    /* The text is the log aggregation key (agent_stream_log): only what is
+     * the same for every such leg goes in, not the ms since the last ACK. */
     strm_log(st, LOG_LEVEL_WARN,
              "stream leg dead: data unacknowledged and no ACK from the "
-             "relay for %u ms (NAT mapping lost or relay unreachable); resetting the local "
+             "relay for over %u ms (NAT mapping lost or relay unreachable); resetting the local "
              "connection",
-             ti.tcpi_last_ack_recv);
+             st->dead_ms);
     strm_close(st, STRM_CLOSE_RESET);
 }
 
