@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,6 +519,105 @@ static int fail_each_allocation(int which, long calls, long *max_growth)
  * live libcrypto allocations must not grow once libcrypto's own per-thread
  * error state exists, which the first round creates.)
  */
+/* A libcrypto failure mid-message, made by taking the cipher out of the
+ * context (EVP_EncryptInit_ex2 with no cipher then fails), and its repair. */
+static void break_cipher(struct sstream *s)
+{
+    ck_assert_int_eq(EVP_CIPHER_CTX_reset(s->cipher), 1);
+}
+
+static void mend_cipher(struct sstream *s)
+{
+    EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "ChaCha20", NULL);
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(EVP_EncryptInit_ex2(s->cipher, c, NULL, NULL, NULL), 1);
+    EVP_CIPHER_free(c);
+}
+
+static void assert_unchanged(const struct sstream *s, const struct sstream *before)
+{
+    ck_assert_mem_eq(s->k, before->k, sizeof(s->k));
+    ck_assert_mem_eq(s->nonce, before->nonce, sizeof(s->nonce));
+}
+
+/* push, pull and rekey fail with -ENOMEM, leave the state as it was and wipe
+ * what they wrote; once the context is whole the streams go on in step with
+ * libsodium's. Through rec: REC_E_NOMEM, nothing counted, the rx direction
+ * failed (not a decryption error). */
+START_TEST(libcrypto_failures)
+{
+    enum { LEN = 64, CLEN = LEN + SSTREAM_ABYTES };
+    uint8_t key[32], hdr[24], lhdr[24], c[CLEN], m[LEN], tag = 0;
+    unsigned long long mlen = 0, clen = 0;
+    unsigned char ltag = 0;
+    struct sstream tx, rx, before;
+    sodium_state ltx, lrx;
+
+    randombytes_buf(key, sizeof(key));
+    randombytes_buf(msg, LEN);
+    ck_assert_int_eq(sstream_init_push(&tx, key, hdr), 0);
+    ck_assert_int_eq(crypto_secretstream_xchacha20poly1305_init_pull(&lrx, hdr, key), 0);
+    before = tx;
+    break_cipher(&tx);
+    memset(c, 0xaa, sizeof(c));
+    ck_assert_int_eq(sstream_push(&tx, msg, LEN, NULL, 0, 0, c), -ENOMEM);
+    assert_unchanged(&tx, &before);
+    ck_assert(sodium_is_zero(c, sizeof(c)));
+    ck_assert_int_eq(sstream_rekey(&tx), -ENOMEM);
+    assert_unchanged(&tx, &before);
+    mend_cipher(&tx);
+    ck_assert_int_eq(sstream_push(&tx, msg, LEN, NULL, 0, 0, c), 0);
+    ck_assert_int_eq(
+        crypto_secretstream_xchacha20poly1305_pull(&lrx, m, &mlen, &ltag, c, CLEN, NULL, 0), 0);
+    ck_assert_mem_eq(m, msg, LEN);
+
+    crypto_secretstream_xchacha20poly1305_init_push(&ltx, lhdr, key);
+    ck_assert_int_eq(sstream_init_pull(&rx, key, lhdr), 0);
+    crypto_secretstream_xchacha20poly1305_push(&ltx, c, &clen, msg, LEN, NULL, 0, 0);
+    before = rx;
+    break_cipher(&rx);
+    memset(m, 0x55, sizeof(m));
+    ck_assert_int_eq(sstream_pull(&rx, c, (size_t)clen, m, &tag), -ENOMEM);
+    assert_unchanged(&rx, &before);
+    ck_assert(sodium_is_zero(m, sizeof(m)));
+    mend_cipher(&rx);
+    ck_assert_int_eq(sstream_pull(&rx, c, (size_t)clen, m, &tag), 0);
+    ck_assert_mem_eq(m, msg, LEN);
+    sstream_done(&tx);
+    sstream_done(&rx);
+}
+END_TEST
+
+START_TEST(rec_libcrypto_failures)
+{
+    uint8_t key[32], hdr[REC_HEADER_LEN], frame[REC_FRAME_MAX], plain[REC_FRAME_MAX];
+    struct rec_tx tx;
+    struct rec_rx rx;
+    struct rec_record r;
+    size_t n = 0;
+
+    randombytes_buf(key, sizeof(key));
+    ck_assert_int_eq(rec_tx_init(&tx, key, hdr), 0);
+    ck_assert_int_eq(rec_rx_init(&rx, key, hdr), 0);
+    break_cipher(&tx.st);
+    ck_assert_int_eq(rec_tx_data(&tx, msg, 100, frame, sizeof(frame), &n), REC_E_NOMEM);
+    ck_assert_uint_eq(rec_tx_offset(&tx), 0);
+    ck_assert_uint_eq(tx.records, 0);
+    mend_cipher(&tx.st);
+    ck_assert_int_eq(rec_tx_data(&tx, msg, 100, frame, sizeof(frame), &n), 0);
+    ck_assert_uint_eq(rec_tx_offset(&tx), 100);
+    break_cipher(&rx.st);
+    ck_assert_int_eq(
+        rec_rx_open(&rx, frame + REC_FRAME_HDR, n - REC_FRAME_HDR, 0, plain, sizeof(plain), &r),
+        REC_E_NOMEM);
+    ck_assert_uint_eq(rx.state, REC_RX_FAILED);
+    ck_assert_uint_eq(rx.received, 0);
+    rec_tx_done(&tx);
+    rec_rx_done(&rx);
+}
+END_TEST
+
 START_TEST(init_allocation_failures)
 {
     uint8_t key[32] = {1}, hdr[24];
@@ -559,6 +659,8 @@ static Suite *sstream_suite(void)
     tcase_add_test(tc, tamper_every_bit);
     tcase_add_test(tc, length_limits);
     tcase_add_test(tc, init_allocation_failures);
+    tcase_add_test(tc, libcrypto_failures);
+    tcase_add_test(tc, rec_libcrypto_failures);
     suite_add_tcase(s, tc);
     return s;
 }
