@@ -63,11 +63,11 @@ static uint64_t seed_from_env(void)
     return seed;
 }
 
-/* A message length: the boundaries half of the time, else uniform in 0..REC_PLAIN_MAX. */
-static size_t pick_len(void)
-{
-    static const size_t edges[] = {0,
+/* Boundary lengths, ascending: block (16, 64) and record edges, then the
+ * lengths only sstream takes (up to SSTREAM_MSG_MAX). */
+static const size_t edge_lens[] = {0,
                                    1,
+                                   2,
                                    15,
                                    16,
                                    17,
@@ -85,9 +85,22 @@ static size_t pick_len(void)
                                    16384,
                                    16385,
                                    REC_PLAIN_MAX - 1,
-                                   REC_PLAIN_MAX};
+                                   REC_PLAIN_MAX,
+                                   65536,
+                                   SSTREAM_MSG_MAX - 1,
+                                   SSTREAM_MSG_MAX};
+#define N_EDGE_LENS (sizeof(edge_lens) / sizeof(edge_lens[0]))
+
+/* A message length: a boundary up to REC_PLAIN_MAX half of the time, else
+ * uniform in 0..REC_PLAIN_MAX. */
+static size_t pick_len(void)
+{
+    size_t n = 0;
+
+    while (n < N_EDGE_LENS && edge_lens[n] <= REC_PLAIN_MAX)
+        n++;
     if (rng_below(2) == 0)
-        return edges[rng_below(sizeof(edges) / sizeof(edges[0]))];
+        return edge_lens[rng_below(n)];
     return rng_below(REC_PLAIN_MAX + 1);
 }
 
@@ -228,37 +241,17 @@ END_TEST
 /* Every boundary length, each split, one stream. */
 START_TEST(differential_boundaries)
 {
-    static const size_t lens[] = {0,
-                                  1,
-                                  2,
-                                  15,
-                                  16,
-                                  17,
-                                  63,
-                                  64,
-                                  65,
-                                  127,
-                                  128,
-                                  129,
-                                  16383,
-                                  16384,
-                                  16385,
-                                  16392,
-                                  16393,
-                                  65536,
-                                  SSTREAM_MSG_MAX - 1,
-                                  SSTREAM_MSG_MAX};
     uint8_t key[32], hdr[24];
     struct quad q;
 
     randombytes_buf(key, sizeof(key));
     randombytes_buf(hdr, sizeof(hdr));
     quad_init(&q, key, hdr);
-    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-        size_t splits[] = {0, lens[i] / 2, lens[i]};
+    for (size_t i = 0; i < N_EDGE_LENS; i++) {
+        size_t len = edge_lens[i], splits[] = {0, len / 2, len};
         for (int s = 0; s < 3; s++) {
-            randombytes_buf(msg, lens[i]);
-            quad_message(&q, lens[i], splits[s], SSTREAM_TAG_MESSAGE, s == 1);
+            randombytes_buf(msg, len);
+            quad_message(&q, len, splits[s], SSTREAM_TAG_MESSAGE, s == 1);
         }
     }
     quad_done(&q);
