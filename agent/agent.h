@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * agent — the linkagent process context: the loop, the links, signals
  * (SIGTERM/SIGINT stop cleanly, SIGHUP reloads the config file), and the one

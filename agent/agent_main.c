@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linkagent — entry point: command line, keygen, --check, then the loop.
  * See docs/linkagent.md.

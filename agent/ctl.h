@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl — the agent side of one control connection (docs/protocol.md §4, §5,
  * §8, §11 "Control connection, agent side").

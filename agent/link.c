@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * link — see link.h and docs/internals/agent.md.
  */

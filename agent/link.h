@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * link — one configured link side inside linkagent: its control session
  * (ctl.c) with dial-out and backoff, its local listeners, its streams

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * strm — see strm.h and docs/internals/agent.md.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * strm — one end-to-end stream inside linkagent (docs/protocol.md §6, §7,
  * §11 "Stream, agent side"): a local TCP connection, a stream leg to the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Embeds schema/*.sql into lrrelay: a C file generated into the build
 # directory, added to the library through LR_RELAY_GENERATED (see
 # relay/CMakeLists.txt). It is generated at configure time, and every .sql

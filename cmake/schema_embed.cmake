@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Generates a C source holding every schema/NNN_name.sql as a migration
 # (run as `cmake -DSCHEMA_DIR=... -DOUT=... -P schema_embed.cmake`). schema/
 # stays the single source of truth; the build re-runs this when a file

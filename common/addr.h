@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr — "host:port" text <-> struct addr_spec, without DNS (pure string work).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "agentcfg.h"
 
 #include <ctype.h>

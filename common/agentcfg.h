@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * agentcfg — linkagent.conf (docs/linkagent.conf.md): [agent] and one
  * [link NAME] section per link.

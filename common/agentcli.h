@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * agentcli — the one-link configuration of `linkagent --token ...` (the
  * command-line counterpart of agentcfg.c's [link NAME] sections).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backoff — jittered exponential backoff for dialling out (docs/linkagent.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf — see buf.h. Every check is written as "n > room" with room computed by
  * subtraction of values known to be in order, so no sum can overflow.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf — bounds-checked byte writers and readers over caller memory, and a
  * fixed-capacity input FIFO (relayd ibuf_get_n32 style).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "cfgparse.h"
 
 #include <ctype.h>

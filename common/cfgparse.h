@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfgparse — what linkrelay.conf and linkagent.conf have in common: the INI
  * driver (inih on a string) with line-numbered errors, and the value syntaxes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * e2e — see e2e.h, docs/protocol.md §7 and docs/internals/e2e.md.
  */

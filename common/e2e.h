@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * e2e — one end-to-end stream session, sans-I/O (docs/protocol.md §7).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame — see frame.h and docs/protocol.md §3.
  */

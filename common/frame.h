@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame — the connection preamble and length-prefixed frames
  * (docs/protocol.md §3, limits from §9).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keys — X25519 key pairs, their text forms, and link ids (docs/protocol.md §2).
  *

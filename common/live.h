@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * live — liveness of a TCP leg whose path may silently die (a NAT router
  * that forgot its mapping drops every later packet of the connection), as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log — the one logging API of the programs (relayd style).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "logagg.h"
 
 #include <string.h>

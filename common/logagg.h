@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * logagg — aggregation of floods of identical log lines (STYLE.md: "aggregate
  * floods of identical failures").

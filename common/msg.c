@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msg — see msg.h and docs/protocol.md §5.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msg — control messages of docs/protocol.md §5 (the plaintext inside a
  * control transport frame): one tagged struct, one encoder, one decoder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noise — Noise Protocol Framework rev 34, 25519_ChaChaPoly_SHA256.
  * Structure: CipherState (cs_*), SymmetricState (ss_*), the pattern table, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noise — the Noise Protocol Framework (spec revision 34), suite
  * 25519_ChaChaPoly_SHA256, on libsodium primitives only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "rec.h"
 
 #include <errno.h>

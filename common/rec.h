@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rec — the end-to-end record layer (docs/protocol.md §7.2).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "relaycfg.h"
 
 #include <errno.h>

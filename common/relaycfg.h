@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * relaycfg — linkrelay.conf (docs/linkrelay.conf.md): [relay] and [limits].
  *

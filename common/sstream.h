@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sstream — libsodium's crypto_secretstream_xchacha20poly1305, computed with
  * OpenSSL libcrypto's ChaCha20 and Poly1305 (docs/design.md D11).

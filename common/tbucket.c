@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "tbucket.h"
 
 static void tbucket_refill(struct tbucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms)

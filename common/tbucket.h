@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tbucket — a token bucket in whole integers (docs/protocol.md §9): up to
  * burst tokens, refilled at rate tokens per second, one token per event.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * token — enrollment tokens (docs/protocol.md §2.1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acct — accounting and the event log, off the loop.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (/work/ADMIN_AND_STORE.md,
  * docs/internals/relay.md): one request line (`status`, `links`, `sync`, at

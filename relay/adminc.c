@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * adminc — admin socket client. See adminc.h.
  */

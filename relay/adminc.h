@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * adminc — the client side of the relay's admin socket (used by linkctl).
  *

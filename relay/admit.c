@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "admit.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * admit — admission control for new connections (docs/protocol.md §9):
  * a per-source-address token bucket for new connections, pending (not yet

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * auth — the AUTH payload of control handshake message 3 (docs/protocol.md
  * §4.1): what an agent claims (link, side) before the relay checks its static

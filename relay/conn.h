@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conn — one accepted TCP connection: its uv_tcp_t, one timer, an explicit
  * state, a bounded input buffer for everything before authentication or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl — shared machinery of linkctl. See ctl.h and docs/linkctl.md.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl — what linkctl's subcommands share: the resolved paths (docs/linkctl.md
  * "Finding the relay"), the relay config, opening the registry, talking to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_cmds — `linkctl status`, `linkctl events`, `linkctl relay info` and the
  * hidden `linkctl debug decode-token` (for tests). See docs/linkctl.md.

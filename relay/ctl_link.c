@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_link — `linkctl link ...`: add, list, show, revoke, enable, rm, rotate.
  * See docs/linkctl.md.

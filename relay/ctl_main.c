@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linkctl — the admin CLI of a linkrelay relay (docs/linkctl.md): global
  * options, then a subcommand. Exit 0 on success, 1 with a one-line reason on

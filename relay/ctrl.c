@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ctrl.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctrl — control sessions, relay side (docs/protocol.md §4, §5): the
  * Noise_XK responder handshake with the relay key named by the preamble, the

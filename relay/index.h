@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * index — the in-memory link index the relay serves from: one struct link per
  * registry row, with its live state (control sessions, streams, counters).

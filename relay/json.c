@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json — small JSON writer and bounded parser. See json.h.
  */

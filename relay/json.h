@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json — a small JSON writer (to a FILE) and a small bounded parser (for the
  * one-line replies of the relay's admin socket). Used by linkctl.

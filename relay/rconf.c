@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "rconf.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rconf — the relay's effective configuration from its sources, in order of
  * precedence: command-line flags, then the environment (LINKRELAY_STATE_DIR),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * relay — the linkrelay daemon's context and its lifetime: configuration,
  * keys, listeners, the connection list, the ticket table, limits, the link

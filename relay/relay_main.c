@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linkrelay — the rendezvous relay daemon. Parses the command line, builds the
  * configuration (rconf.c), runs the relay (relay.c) on the default libuv loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * relaykey — the relay's static key file (docs/internals/registry.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * schema_sql — the SQL migrations of schema/, embedded at build time
  * (cmake/schema_embed.cmake generates schema_sql.c in the build directory).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "splice.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * splice — streams (docs/protocol.md §6): the pair of one-time tickets handed
  * out for an OPEN, the pairing of the two stream legs whichever arrives first,

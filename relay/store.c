@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store — the link registry in SQLite. See store.h and
  * docs/internals/registry.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store — the link registry in SQLite (docs/internals/registry.md).
  *

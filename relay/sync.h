@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sync — keeps the link index equal to the registry: a worker polls
  * PRAGMA data_version every SYNC_POLL_MS through sync's own store handle and,

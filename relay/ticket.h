@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ticket — the one-time stream tickets of docs/protocol.md §6.1.
  *

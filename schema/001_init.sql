@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 001_init: the link registry, per-stream accounting, per-link totals and the
 -- event log. See docs/internals/registry.md. Only public keys are stored
 -- (never a private key or a token). Times are milliseconds since the epoch.

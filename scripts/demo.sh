@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command: installs what is missing, builds, and runs a
 # whole link on this machine:
 #   - linkrelay on 127.0.0.1:7700 with its embedded SQLite registry in

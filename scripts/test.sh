@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite: installs what is missing, builds with warnings as
 # errors, runs every test, runs the suite again under ASan+UBSan, then runs each
 # libFuzzer target for LR_FUZZ_SECONDS (default 30) from its committed corpus.

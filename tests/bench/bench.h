@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lr_bench — shared declarations of the benchmark client (tests/bench/).
  *

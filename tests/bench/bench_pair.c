@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_pair — the pair maker of lr_bench (see bench.h): control sessions
  * (docs/protocol.md §3–§5), stream legs with tickets (§6.1), or plain TCP

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end bulk only: SSH tunnel vs two agent builds, interleaved in one run.
 
 Usage: /usr/bin/python3 tests/bench/e2e_ab.py [--new-limits L] [--base-limits L]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lr_bench — benchmark client for linkrelay and the tools it is compared with
  * (tests/bench/run.py drives it; docs/performance.md has the results).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay benchmarks side by side with direct loopback, haproxy (TCP mode,
 splice) and an SSH tunnel (ssh -R + ssh -L through one sshd), in one run on
 this machine. Started by tests/bench/run.sh; results in docs/performance.md.

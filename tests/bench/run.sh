@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the linkrelay benchmarks (docs/performance.md): installs what is
 # missing (scripts/deps.sh bench), builds with -DLR_BENCH=ON into build-bench/
 # (or $LR_BUILD_DIR), then runs tests/bench/run.py, which prints the report.

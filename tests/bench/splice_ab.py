@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Relay data path with several relay configs side by side, interleaved in one
 run with haproxy (TCP mode, splice): by default splice_buffer 64K, 128K and
 256K (docs/performance.md, docs/design.md D8).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_auth — libFuzzer target for the AUTH payload decoder of the relay
  * (relay/auth.c, docs/protocol.md §4.1): untrusted bytes straight out of

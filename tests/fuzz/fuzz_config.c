@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the relay and agent config parsers on arbitrary text (a
  * NUL-terminated copy). Accepted relay configs must normalise to text that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for common/frame.c: the preamble and the frame parser over
  * arbitrary bytes, fed whole and fed in chunks through a struct bq as a

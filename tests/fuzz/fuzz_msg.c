@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for common/msg.c: msg_decode over arbitrary bytes (one
  * control message plaintext per input). For every accepted input the encoding

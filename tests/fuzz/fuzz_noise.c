@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_noise — arbitrary bytes as Noise handshake messages: XK message 1 and
  * KK message 1 to a fresh responder, XK message 2 to the initiator, and XK

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for common/rec.c: the receiving side of the end-to-end
  * record layer and its plaintext decoder, the parsers of peer bytes. The input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the text decoders of common/keys.c, common/token.c and
  * common/addr.c on arbitrary text. Whatever a decoder accepts must encode back

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz_e2e (tests/fuzz/corpus/e2e/). Deterministic.
 
 Mode byte odd = operation program on a pair of sessions: each op is two bytes,

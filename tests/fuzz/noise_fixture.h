@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noise_fixture — deterministic XK and KK handshake states shared by the fuzz
  * harness (tests/fuzz/fuzz_noise.c) and its seed generator

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared by tests/fuzz/fuzz_rec.c and its seed generator
  * tests/tools/gen_rec_corpus.c: the fixed key and header the harness uses, and

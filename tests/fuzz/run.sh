@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every built fuzz target for N seconds, starting from a scratch copy of
 # its committed seed corpus (the committed corpus is never modified).
 # Usage: tests/fuzz/run.sh BUILD_DIR SECONDS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared fixture for the linkagent integration tests (not a test itself).
 
 Builds on lrharness (a real linkrelay + linkctl in a temporary state

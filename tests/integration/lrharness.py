@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared fixture for the relay integration tests (not a test itself).
 
 Relay starts a real linkrelay on 127.0.0.1 with a kernel-chosen port in a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The agent side of docs/protocol.md §3–§6 in Python, on dissononce (an
 independent Noise implementation), for tests that must send exactly the bytes
 they choose: bit flips, truncations, wrong keys, replays. Not a test itself.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Real linkrelay/linkagent/linkctl in the NAT topology of netns.py (not a test).
 
 NatRig = a Topology + a relay in the public namespace on 198.18.0.1:7700 + one

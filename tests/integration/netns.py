@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A NAT topology in network namespaces for the integration tests (not a test).
 
     device LAN                                              host LAN

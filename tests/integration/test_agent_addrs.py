@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent and the relay's advertised address list (ADDRS, §5):
   - the agent is configured with one relay address (P1); the relay listens
     on P1 and P2 and advertises P2; the agent learns P2;

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent backpressure end to end: a device that stops reading stops the
 client, and nothing in between grows without bound.
   - the server behind side b does not read; a client pushes up to 200 MiB

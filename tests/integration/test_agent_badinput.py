@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent input checking and failure causes (docs/protocol.md §8):
   - a wrong, truncated, mistyped or wrong-kind token gives a clear error that
     names what is wrong, exit status 1; bad options exit 2;

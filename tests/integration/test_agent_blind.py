@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The relay is blind: while a marker string moves through two agents and the
 relay, a packet capture of the relay's port on loopback never contains it,
 while a capture of the local (client) side does (so the capture itself

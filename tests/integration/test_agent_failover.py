@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent relay address list: with several --relay addresses, an agent
 whose first relay is unreachable (refused, or a name that does not resolve)
 moves on to the next one and comes online there; each failure is logged

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent: half-close, reset propagation and connect failure through the
 whole chain (client -> agent a -> relay -> agent b -> server):
   - the client shuts its write side; the server reads to EOF and only then

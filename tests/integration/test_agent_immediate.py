@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent immediate policy (the "virtual cable"): both agents connect to
 their own local targets and one permanent stream joins them.
   - with only side a running, nothing is dialled; when side b starts, the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent does not flood its log when an application retries: with the
 peer's agent offline, every local connection is refused (OPEN_FAIL
 peer_offline), but the agent says the failure once per link and window with

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent and a relay that dies:
   - kill -9 of the relay while a stream is open: the local connection at the
     listen side ends in a reset (never a clean close: the data was cut);

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent --config with several links, and SIGHUP reload:
   - an agent serves every [link] of its file;
   - SIGHUP with one link removed, one added and one unchanged: the removed

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent stops on SIGTERM within a bounded time even when a stream leg
 is stuck (docs/internals/agent.md, "Lifetimes and the close path"):
   - a bulk transfer runs through the link both ways; the relay process is

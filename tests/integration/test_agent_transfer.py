@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent end to end through a real linkrelay: two agents started from the
 two enrollment tokens of `linkctl link add`; an echo server behind the connect
 side (b); through the listen side (a):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkagent resets a stream whose relay leg died while stopped at a zero
 window, and only then (the NAT topology of netns.py / natrig.py).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The demo (scripts/demo.sh) against the programs of this build:
 #  1. LR_DEMO_CHECK=1: relay, link, echo service, both agents; bytes go through
 #     the link and come back; the script stops everything it started;

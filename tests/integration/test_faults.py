@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Faults on a live link, in the NAT topology (netns.py, natrig.py).
 
 The host application pumps a continuous bulk transfer through the link to the

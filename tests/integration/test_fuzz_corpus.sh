@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The committed seed corpora of fuzz_token and fuzz_config are exactly what
 # tests/tools/gen_fuzz_corpus.c writes (so they can be regenerated and stay
 # valid as the formats evolve). Env: LR_BUILD_DIR, LR_SOURCE_DIR.

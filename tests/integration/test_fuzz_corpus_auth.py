@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The seed corpus of tests/fuzz/fuzz_auth.c is what this script generates:
 valid AUTH payloads (both sides, flags, resume ticket, agent versions at the
 length boundaries) and a few near misses. Regenerate with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks that the committed seed corpora of fuzz_msg and fuzz_frame are what
 # tests/tools/gen_corpus_wire.c generates (regenerate with
 # `gen_corpus_wire tests/fuzz/corpus` after changing it or the wire format).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Integration test of the real linkctl binary in a temporary state directory.
 
 Covers: provisioning before any relay ran, add/list/show/revoke/enable/rotate/

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Man pages: each renders with groff -man -ww without a warning, and every
 # option a program's --help lists is documented in its man page (so the pages
 # follow the programs).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The job linkrelay exists for, on a real (namespaced) network with NAT.
 
 Topology (tests/integration/netns.py): device LAN 100.64.1.0/24 behind NAT

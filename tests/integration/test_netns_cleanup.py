@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """netns.py cleans up after itself, whatever ends the test:
 
   - an exception inside `with Topology()`: namespaces gone, processes gone;

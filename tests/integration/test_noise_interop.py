@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Interop: common/noise (via tests/tools/noise_peer) against dissononce, an
 independent Python implementation of Noise, for XK and KK in both roles, with
 transport messages after the handshake (empty and 65519-byte payloads

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Real programs through a link (loopback): a real linkrelay, links made with
 linkctl, and two linkagents from config files with one link per service —
 side b (the "device") connects to the servers, side a (the "host") listens

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Accounting survives a database that cannot be written for a while.
 
 Another process holds the relay's database write lock (BEGIN EXCLUSIVE) for

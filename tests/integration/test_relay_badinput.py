@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay against hostile and broken clients (docs/protocol.md §3, §4.1,
 §6.1, §8), with a legitimate pair streaming throughout:
 garbage, every bad preamble field and every bit flip of the preamble, an

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Where linkrelay looks for its config file and puts its paths by default,
 and that docs/linkrelay.conf.md says the same (linkrelay --check):
   - --state-dir D, no file: key_file, database and admin_socket in D;

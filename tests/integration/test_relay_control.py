@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay control sessions and operations (docs/protocol.md §4, §5;
 /work/ADMIN_AND_STORE.md): WELCOME fields, ADDRS, PEER online/offline, PING ->
 PONG with the nonce, relay PINGs after keepalive, dead peer closed with CLOSE

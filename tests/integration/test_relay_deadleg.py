@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay notices a stream leg whose path died silently (no FIN, no RST:
 a NAT that dropped its mapping, a router that went away) and resets the other
 leg, for a leg with data in flight and for an idle one. The dead path is an

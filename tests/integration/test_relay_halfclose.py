@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay half-close and reset through the splice (docs/protocol.md §6.2):
 - a sends 1 MiB and shuts down its write side; b reads to EOF, then replies
   1 MiB and closes; both receive every byte (SHA-256 checked);

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay over IPv6: listening on [::1] (port 0) and 127.0.0.1 at once
 (flags over the config file), agents on ::1 authenticate and stream; the admin
 socket lists both bound addresses; per-address admission works for v6

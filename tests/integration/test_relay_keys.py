@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay with two relay keys (docs/protocol.md §4.1): the key file holds a
 current key (id 1) and a next key (id 2); an agent pinning either, with the
 matching key id in its preamble, is served; a key id naming the other key, or

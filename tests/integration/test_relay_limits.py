@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay admission limits (docs/protocol.md §9), each at its default and
 exercised at the limit: exactly the limit is admitted, one more is refused
 (closed without a byte) and counted in limits_hit. Where one default would hide

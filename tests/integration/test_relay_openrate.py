@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay open_rate_per_link / open_burst_per_link (docs/protocol.md §9,
 docs/design.md D13), spoken directly to a relay and through real agents:
 - with rate 1/s and burst 5, exactly 5 OPENs of a quick burst get STREAM, the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay ticket pairing (docs/protocol.md §6.1):
 - 1,000 trials where both legs connect and present their tickets at once
   (alternating which connects first): every one pairs, 0 failures;

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay revocation and key rotation (docs/protocol.md §4.1, §6.2):
 - revoking a link during a transfer resets both stream legs within 1 s and
   closes both control sessions with CLOSE revoked; a reconnect with the

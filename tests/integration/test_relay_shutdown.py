@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay shutdown under load: 40 links with both sessions up, 40 spliced
 streams with data in flight, 40 legs waiting for a partner, 40 half-done
 handshakes. SIGTERM: every session gets CLOSE shutdown, every leg is reset,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay backpressure (docs/protocol.md §6.2, docs/design.md D12): a reader
 taking 1 KiB/s against a writer going as fast as it can, with the default
 splice_buffer (256 KiB). The relay stops reading the writer once splice_buffer

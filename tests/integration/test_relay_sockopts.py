@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The socket options of linkrelay's own sockets, read from inside the relay
 process with pidfd_getfd(2) (a copy of the relay's descriptor, so getsockopt()
 sees exactly what the relay set).

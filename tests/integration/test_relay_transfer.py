@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay end to end: 100 MiB each way through one spliced pair at once
 (SHA-256 of what was sent equals what arrived, both directions), eight such
 streams at once on eight links, agents enrolled with linkctl's tokens, the live

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """linkrelay zero-copy forwarding (docs/design.md D14): a stream that reads
 64 KiB at once or 1 MiB in a direction moves to splice(2) through two kernel
 pipes of zero_copy_buffer, up to zero_copy_streams at once. Checked on that

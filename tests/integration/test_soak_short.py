@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The soak (tests/soak/soak.py) for 20 s: streams open/close and bulk
 transfers through a real relay and two agents on loopback; the relay's fd
 count must return to its baseline and its RSS grow by less than the bound

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Soak: a real linkrelay, two linkagents and an echo service on loopback,
 busy for --duration seconds with
   - short streams (open, 1..64 KiB each way, half-close, close), --short workers;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "tio.h"
 
 #include <errno.h>

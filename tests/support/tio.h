@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tio — blocking socket I/O for the test and bench clients (tests/tools,
  * tests/bench): read/write exactly n bytes with a timeout, and whole frames

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Measures the record layer's throughput on this machine: seal and open of
  * full 16 KiB DATA records, one direction, one core. Not a test; the figure

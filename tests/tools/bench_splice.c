@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_splice — measures the two ways a relay can move bytes from one TCP
  * socket to another on Linux (docs/design.md, "Decisions"):

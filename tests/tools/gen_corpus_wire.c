@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_corpus_wire — writes the seed corpora of the fuzz targets fuzz_msg and
  * fuzz_frame: valid encodings of every control message type (msg/), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writes the seed corpora of tests/fuzz/fuzz_token.c and fuzz_config.c:
  *   gen_fuzz_corpus DIR   -> DIR/token/seed-*.txt, DIR/config/seed-*.conf

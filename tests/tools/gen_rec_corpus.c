@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writes the seed corpus of tests/fuzz/fuzz_rec.c into the directory given as
  * the only argument (committed as tests/fuzz/corpus/rec/). Deterministic: the

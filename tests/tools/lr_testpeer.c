@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lr_testpeer — a test client that speaks the agent side of the linkrelay
  * protocol (docs/protocol.md §3–§6) with common/ (frame, msg, noise, keys),

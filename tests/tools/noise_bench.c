@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noise_bench — measures what docs/internals/noise.md quotes: one X25519
  * (crypto_scalarmult), one crypto_scalarmult_base, and full XK and KK

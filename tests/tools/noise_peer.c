@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noise_peer — a Noise XK or KK peer built on common/noise, for interop tests
  * against an independent implementation (tests/integration/test_noise_interop.py).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noise_seedgen — writes the seed corpus of tests/fuzz/fuzz_noise.c: one valid
  * message per fuzz target (and payload variants), each prefixed with its mode

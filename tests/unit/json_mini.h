@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json_mini — a tiny JSON reader for test data (test code only, never for peer
  * input). Parses a whole document into a tree of struct json values on the

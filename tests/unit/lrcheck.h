@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lrcheck — the one main() every Check suite shares: initialise libsodium,
  * run the suite (forking per test unless CK_FORK=no), exit non-zero on any

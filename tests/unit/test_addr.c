@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/addr.c: host:port parsing and formatting. */
 #include <check.h>
 #include <errno.h>

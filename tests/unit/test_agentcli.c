@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests for common/agentcli.c: the command-line (token) configuration.
  */

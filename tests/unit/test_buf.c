@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for common/buf.c: writers at their capacity exactly, readers at
  * every boundary length, and the input FIFO at its capacity.

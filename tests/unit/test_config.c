@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/cfgparse.c, relaycfg.c and agentcfg.c. */
 #include <check.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests for common/e2e.c: two sessions wired back to back in memory.
  */

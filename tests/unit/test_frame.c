@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for common/frame.c: the preamble (§3) at every length and with
  * every invalid byte, and frame parsing at every boundary (§3.1, §9).

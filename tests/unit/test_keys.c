@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/keys.c: key text forms, low-order checks, link ids. */
 #include <check.h>
 #include <sodium.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of common/logagg.c: the first line of a key is said, the rest of
  * its window counted; one summary per window with the exact count; a quiet

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for common/msg.c against docs/protocol.md §1 and §5: a
  * hand-written encoding of every message type, round trips, every boundary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_noise — the Noise engine against the cacophony/snow test vectors (all
  * 38 patterns of the 25519_ChaChaPoly_SHA256 suite), plus tampering, low-order

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Check suite for common/rec.c, the end-to-end record layer (protocol.md §7.2):
  * round trips, every sender and receiver rule, and the boundaries of the open

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Check suite for common/sstream.c, the secretstream construction on OpenSSL
  * that the record layer uses (docs/design.md D11). Differential against

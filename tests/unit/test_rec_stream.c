@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Check suite for common/rec.c at the stream level (protocol.md §7.2): whole
  * record streams played through a receiver as the agent does (header, frames,

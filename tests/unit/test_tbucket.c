@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/tbucket: every limit at the limit (burst exactly,
  * refill exactly 1/rate s later), no drift, no overflow, reload changes. */
 #include <check.h>

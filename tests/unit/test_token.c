@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/token.c: enrollment token text forms (protocol §2.1). */
 #include <check.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for relay/admit: per-address admission (the bucket itself:
  * tests/unit/test_tbucket.c). */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for relay/auth: the AUTH payload at every boundary. */
 #include <check.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for relay/index: snapshots applied as changes. */
 #include <check.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of relay/json.c: writer escaping and commas, parser acceptance
  * and rejection, limits.

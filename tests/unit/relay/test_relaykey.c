@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of relay/relaykey.c: create (0600, never overwrites), load,
  * refusal of group/other-readable files, malformed files, next key.

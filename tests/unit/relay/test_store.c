@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of relay/store.c: migrations, refusal of a newer schema, link
  * CRUD, rotation, accounting, the event log, and that no private key reaches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for relay/ticket: single use, expiry, capacity, revocation. */
 #include <check.h>
 #include <errno.h>
