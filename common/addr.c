@@ -175,3 +175,23 @@ int addr_format(const struct addr_spec *a, char *out, size_t cap)
     }
     return 0;
 }
+
+int addr_is_unspecified(const struct addr_spec *a)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    size_t n;
+
+    if (a->family_hint == AF_INET6)
+        n = sizeof(struct in6_addr);
+    else if (a->family_hint == AF_INET)
+        n = sizeof(struct in_addr);
+    else
+        return 0;
+    if (inet_pton(a->family_hint, a->host, buf) != 1)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != 0)
+            return 0;
+    }
+    return 1;
+}

@@ -61,4 +61,9 @@ int addr_parse(const char *text, unsigned flags, struct addr_spec *out)
  * small (out is then the empty string when cap > 0). */
 int addr_format(const struct addr_spec *a, char *out, size_t cap);
 
+/* True when the host is an IPv4 or IPv6 literal of the unspecified address
+ * (0.0.0.0, [::], also spelled [0::0]): "every interface" when bound, nowhere
+ * to connect to. False for hostnames and every other literal. */
+int addr_is_unspecified(const struct addr_spec *a);
+
 #endif

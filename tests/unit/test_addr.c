@@ -158,6 +158,30 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+static int unspecified(const char *text)
+{
+    struct addr_spec a;
+
+    ck_assert_msg(addr_parse(text, ADDR_PORT0_OK, &a) == 0, "%s rejected", text);
+    return addr_is_unspecified(&a);
+}
+
+START_TEST(test_unspecified)
+{
+    ck_assert(unspecified("0.0.0.0:7700"));
+    ck_assert(unspecified("0.0.0.0:0"));
+    ck_assert(unspecified("[::]:7700"));
+    ck_assert(unspecified("[0::0]:1"));
+    ck_assert(unspecified("[0:0:0:0:0:0:0:0]:1"));
+    ck_assert(!unspecified("127.0.0.1:7700"));
+    ck_assert(!unspecified("0.0.0.1:7700"));
+    ck_assert(!unspecified("[::1]:7700"));
+    ck_assert(!unspecified("[::ffff:0.0.0.0]:7700"));
+    ck_assert(!unspecified("relay.example.com:7700"));
+    ck_assert(!unspecified("localhost:0"));
+}
+END_TEST
+
 static Suite *addr_suite(void)
 {
     Suite *s = suite_create("addr");
@@ -168,6 +192,7 @@ static Suite *addr_suite(void)
     tcase_add_test(tc, test_flags);
     tcase_add_test(tc, test_host_limits);
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_unspecified);
     suite_add_tcase(s, tc);
     return s;
 }
