@@ -22,6 +22,7 @@
 #include "log.h"
 #include "rconf.h"
 #include "splice.h"
+#include "statedir.h"
 #include "store.h"
 #include "sync.h"
 #include "ticket.h"
@@ -387,6 +388,22 @@ static int relay_open_registry(struct relay *r)
     return rc;
 }
 
+/* The state directory is made here, not left to the operator, so that
+ * `linkrelay --state-dir DIR` works on a fresh machine as linkctl does. */
+static int relay_make_state_dir(struct relay *r)
+{
+    int created = 0;
+    int rc = statedir_ensure(r->cfg.state_dir, &created);
+
+    if (rc != 0) {
+        log_error("state directory %s: %s", r->cfg.state_dir, strerror(-rc));
+        return rc;
+    }
+    if (created)
+        log_info("state directory %s created (mode 0700)", r->cfg.state_dir);
+    return 0;
+}
+
 static int relay_load_key(struct relay *r)
 {
     char err[256];
@@ -447,6 +464,8 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         rc = -ENOMEM;
     if (rc == 0)
         rc = ticket_table_new(r->max_conns * 2 + 1024, &r->tickets);
+    if (rc == 0)
+        rc = relay_make_state_dir(r);
     if (rc == 0)
         rc = relay_load_key(r);
     if (rc == 0)
