@@ -7,6 +7,7 @@
 #include "adminc.h"
 #include "json.h"
 #include "relaykey.h"
+#include "statedir.h"
 #include "store.h"
 
 #include <errno.h>
@@ -240,17 +241,8 @@ int ctl_resolve(struct ctl *c)
 
 int ctl_ensure_state_dir(const struct ctl *c)
 {
-    struct stat sb;
-    if (stat(c->state_dir, &sb) == 0) {
-        return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
-    }
-    if (errno != ENOENT) {
-        return -errno;
-    }
-    if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
-        return -errno;
-    }
-    return 0;
+    int created;
+    return statedir_ensure(c->state_dir, &created);
 }
 
 int ctl_store_open(struct ctl *c, int create, struct store **out)
@@ -293,44 +285,6 @@ int ctl_relay_key(struct ctl *c, int create, struct relaykey *out)
     return r;
 }
 
-static int is_wildcard(const struct addr_spec *a)
-{
-    return a->port == 0 || strcmp(a->host, "0.0.0.0") == 0 || strcmp(a->host, "::") == 0;
-}
-
-size_t ctl_token_addrs(struct ctl *c, char addrs[][TOKEN_ADDR_MAX + 1], size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->cfg.n_advertise && n < max; i++) {
-        if (addr_format(&c->cfg.advertise[i], addrs[n], TOKEN_ADDR_MAX + 1) == 0) {
-            n++;
-        }
-    }
-    if (n == 0) {
-        for (size_t i = 0; i < c->cfg.n_listen && n < max; i++) {
-            if (!is_wildcard(&c->cfg.listen[i]) &&
-                addr_format(&c->cfg.listen[i], addrs[n], TOKEN_ADDR_MAX + 1) == 0) {
-                n++;
-            }
-        }
-    }
-    if (n == 0) {
-        unsigned port = RELAYCFG_DEFAULT_PORT;
-        if (c->cfg.n_listen > 0 && c->cfg.listen[0].port != 0) {
-            port = c->cfg.listen[0].port;
-        }
-        snprintf(addrs[0], TOKEN_ADDR_MAX + 1, "127.0.0.1:%u", port);
-        if (!c->warned_addrs) {
-            ctl_warn("no advertise addresses in the config and only wildcard listen addresses; "
-                     "the tokens carry %s (set 'advertise' in [relay])",
-                     addrs[0]);
-        }
-        c->warned_addrs = 1;
-        n = 1;
-    }
-    return n;
-}
-
 int ctl_admin(struct ctl *c, const char *request, struct json_val **reply)
 {
     char *line = NULL;
@@ -346,6 +300,23 @@ int ctl_admin(struct ctl *c, const char *request, struct json_val **reply)
     }
     *reply = v;
     return 0;
+}
+
+struct json_val *ctl_relay_status(struct ctl *c)
+{
+    struct json_val *v = NULL;
+    int r = ctl_admin(c, "status", &v);
+    if (r == 0 && json_get(v, "error") != NULL) {
+        ctl_warn("admin socket %s: the relay answered 'status' with an error: %s", c->admin_socket,
+                 json_get_str(v, "error", "?"));
+        json_free(v);
+        return NULL;
+    }
+    if (r < 0 && !adminc_not_running(r)) {
+        ctl_warn("admin socket %s: %s; going on as if the relay were not running", c->admin_socket,
+                 r == -EPROTO ? "malformed reply" : strerror(-r));
+    }
+    return r == 0 ? v : NULL;
 }
 
 void ctl_admin_sync(struct ctl *c)

@@ -19,6 +19,7 @@
 #include "token.h"
 
 struct json_val;
+struct json_w;
 struct store;
 struct relaykey;
 
@@ -46,9 +47,11 @@ struct ctl {
     char key_file[PATH_MAX];
     char admin_socket[PATH_MAX];
     char config[PATH_MAX];
-    int have_config;  /* a config file was read */
-    int warned_addrs; /* the 127.0.0.1 fallback warning was printed */
+    int have_config; /* a config file was read */
     struct relaycfg cfg;
+    /* --relay-addr values, validated, in the order given. */
+    struct addr_spec relay_addr[TOKEN_MAX_ADDRS];
+    size_t n_relay_addr;
 };
 
 /* Prints "linkctl: <message>" on stderr; returns CTL_EXIT_FAIL. */
@@ -104,15 +107,53 @@ int ctl_store_open(struct ctl *c, int create, struct store **out);
  * Prints the reason on failure. */
 int ctl_relay_key(struct ctl *c, int create, struct relaykey *out);
 
-/* The relay addresses for tokens: advertise list, else the specific listen
- * addresses, else 127.0.0.1:<first listen port or 7700> with a warning.
- * Fills addrs[n][TOKEN_ADDR_MAX + 1]; returns the count (1..16). */
-size_t ctl_token_addrs(struct ctl *c, char addrs[][TOKEN_ADDR_MAX + 1], size_t max);
+/* Where the relay addresses in tokens come from (docs/linkctl.md "Relay
+ * addresses in tokens"), in the order they are tried. */
+enum ctl_addrs_source {
+    CTL_ADDRS_NONE = 0,         /* nothing usable: tokens cannot be made */
+    CTL_ADDRS_FLAG,             /* --relay-addr */
+    CTL_ADDRS_LIVE_ADVERTISE,   /* the running relay's advertise list */
+    CTL_ADDRS_LIVE_LISTEN,      /* the running relay's bound specific listeners */
+    CTL_ADDRS_CONFIG_ADVERTISE, /* relay not running: the config's advertise */
+    CTL_ADDRS_CONFIG_LISTEN,    /* relay not running: the config's specific listen */
+};
+
+/* The addresses one run of linkctl writes into every token it makes. */
+struct ctl_addrs {
+    enum ctl_addrs_source source;
+    int relay_running; /* the relay answered on its admin socket */
+    size_t n;          /* 0 only with CTL_ADDRS_NONE */
+    char addr[TOKEN_MAX_ADDRS][TOKEN_ADDR_MAX + 1];
+};
+
+/* Applies the rule without any I/O: --relay-addr, else (live is the relay's
+ * `status` reply) its advertise list, else its specific listen addresses,
+ * else (live == NULL: not running) the config's advertise, else its specific
+ * listen addresses. Unspecified hosts (0.0.0.0, [::]) and port 0 are never
+ * taken. Fills *out; out->n == 0 when nothing is left. */
+void ctl_addrs_pick(const struct ctl *c, const struct json_val *live, struct ctl_addrs *out);
+/* ctl_addrs_pick after asking the running relay (only without --relay-addr).
+ * Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after printing which of
+ * --relay-addr, advertise and listen to set. Writes nothing anywhere. */
+int ctl_token_addrs(struct ctl *c, struct ctl_addrs *out);
+/* "live_listen" etc. for JSON, NULL for CTL_ADDRS_NONE. */
+const char *ctl_addrs_source_name(enum ctl_addrs_source s);
+/* Writes "token_addrs":[...],"token_addrs_source":name|null into an open
+ * JSON object. */
+void ctl_addrs_json(struct json_w *w, const struct ctl_addrs *a);
+/* Prints "<label padded to 15>A, B (from <source>)" or what to set. */
+void ctl_addrs_print(const char *label, const struct ctl_addrs *a);
+/* Validates one --relay-addr value into c->relay_addr; returns 0 or
+ * CTL_EXIT_USAGE after printing why. */
+int ctl_addrs_add_flag(struct ctl *c, const char *text);
 
 /* Asks the relay over the admin socket. Returns 0 with *reply (parsed JSON,
  * caller json_free()s), or a negative errno; adminc_not_running(err) says
  * whether the relay is simply not running. Prints nothing. */
 int ctl_admin(struct ctl *c, const char *request, struct json_val **reply);
+/* The relay's `status` reply (caller json_free()s), or NULL when no relay
+ * answers; a relay that runs but fails to answer gets a warning and NULL. */
+struct json_val *ctl_relay_status(struct ctl *c);
 /* Best-effort `sync` after a change: quiet when the relay is not running,
  * a warning when it runs but does not answer. */
 void ctl_admin_sync(struct ctl *c);

@@ -34,8 +34,11 @@ static const char relay_help[] =
     "usage: linkctl relay info [--json]\n"
     "\n"
     "The relay's public key and key id (from the key file, created if missing),\n"
-    "listen and advertised addresses (from the config), linkctl's version, and\n"
-    "the running relay's live values when it runs.\n";
+    "listen and advertised addresses (from the config), linkctl's version, the\n"
+    "running relay's live values when it runs, and the relay addresses new tokens\n"
+    "would carry with where they come from (--json: token_addrs,\n"
+    "token_addrs_source: relay_addr, live_advertise, live_listen,\n"
+    "config_advertise, config_listen, or null when there are none).\n";
 
 /* Parses the options every command here takes: --help, --json, and the
  * value options listed in names (NULL-terminated) into vals. */
@@ -289,7 +292,8 @@ static void cfg_addrs_human(const char *label, const struct addr_spec *a, size_t
     printf("%s\n", n == 0 ? "-" : "");
 }
 
-static void info_json(struct ctl *c, const struct relaykey *rk, const struct json_val *live)
+static void info_json(struct ctl *c, const struct relaykey *rk, const struct json_val *live,
+                      const struct ctl_addrs *ta)
 {
     char k[KEY_TEXT_SIZE];
     struct json_w w;
@@ -328,11 +332,13 @@ static void info_json(struct ctl *c, const struct relaykey *rk, const struct jso
     } else {
         json_null(&w);
     }
+    ctl_addrs_json(&w, ta);
     json_obj_end(&w);
     fputc('\n', stdout);
 }
 
-static void info_human(struct ctl *c, const struct relaykey *rk, const struct json_val *live)
+static void info_human(struct ctl *c, const struct relaykey *rk, const struct json_val *live,
+                       const struct ctl_addrs *ta)
 {
     char k[KEY_TEXT_SIZE];
     key_pub_encode(rk->current.pub, k);
@@ -351,6 +357,7 @@ static void info_human(struct ctl *c, const struct relaykey *rk, const struct js
     printf("config:        %s\n", c->have_config ? c->config : "(none, defaults)");
     if (live == NULL) {
         printf("relay:         not running\n");
+        ctl_addrs_print("token addrs:", ta);
         return;
     }
     char up[64];
@@ -364,12 +371,13 @@ static void info_human(struct ctl *c, const struct relaykey *rk, const struct js
         printf("warning:       the running relay serves key %s (restart it to use the key file)\n",
                lk);
     }
+    ctl_addrs_print("token addrs:", ta);
 }
 
 int ctl_relay_main(struct ctl *c, int argc, char **argv)
 {
     struct relaykey rk;
-    struct json_val *live = NULL;
+    struct ctl_addrs ta;
     if (argc < 2 || ctl_is_help(argv[1])) {
         if (argc < 2) {
             return ctl_usage_error("relay", "missing command (info)");
@@ -388,13 +396,12 @@ int ctl_relay_main(struct ctl *c, int argc, char **argv)
     if (ctl_relay_key(c, 1, &rk) < 0) {
         return CTL_EXIT_FAIL;
     }
-    if (ctl_admin(c, "status", &live) < 0) {
-        live = NULL;
-    }
+    struct json_val *live = ctl_relay_status(c);
+    ctl_addrs_pick(c, live, &ta);
     if (c->json) {
-        info_json(c, &rk, live);
+        info_json(c, &rk, live, &ta);
     } else {
-        info_human(c, &rk, live);
+        info_human(c, &rk, live, &ta);
     }
     relaykey_wipe(&rk);
     json_free(live);

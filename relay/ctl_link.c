@@ -39,7 +39,12 @@ static const char add_help[] =
     "side: a secret when it carries the generated private key (give it only to that\n"
     "side's agent); without a private key when the agent brought its own key.\n"
     "NAME: 1..64 characters of A-Z a-z 0-9 . _ -, unique.\n"
-    "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...}.\n";
+    "The tokens carry the relay addresses from --relay-addr (a global option), else\n"
+    "the running relay's advertise, else its listen addresses, else the config's\n"
+    "advertise, else its listen addresses; wildcards never. When that leaves\n"
+    "nothing it fails (exit 1) before anything is written.\n"
+    "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
+    "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n";
 
 static const char list_help[] = "usage: linkctl link list [--json]\n"
                                 "\n"
@@ -78,7 +83,9 @@ static const char rotate_help[] =
     "generated and a new token for that side is printed (a secret). The old key\n"
     "stops working at once (no overlap; any next key of that side is cleared).\n"
     "The other side's agent must learn the new public key (it is printed) for the\n"
-    "end-to-end handshake: update its peer key or re-enroll it.\n";
+    "end-to-end handshake: update its peer key or re-enroll it.\n"
+    "The new token's relay addresses are chosen as for `link add`; when there are\n"
+    "none it fails before the key changes.\n";
 
 /* Options common to every link command: --json and --help. */
 struct link_args {
@@ -141,12 +148,11 @@ static int decode_pub(const char *opt, const char *text, uint8_t pub[KEY_LEN])
 }
 
 /* Builds the token text of one side. priv may be NULL (bring-your-own key). */
-static int make_token(struct ctl *c, const struct store_link *l, int side, const uint8_t *priv,
-                      const struct relaykey *rk, char *out, size_t cap)
+static int make_token(const struct store_link *l, int side, const uint8_t *priv,
+                      const struct relaykey *rk, const struct ctl_addrs *addrs, char *out,
+                      size_t cap)
 {
     struct token t;
-    char addrs[TOKEN_MAX_ADDRS][TOKEN_ADDR_MAX + 1];
-    size_t n = ctl_token_addrs(c, addrs, TOKEN_MAX_ADDRS);
     memset(&t, 0, sizeof(t));
     t.version = TOKEN_VERSION;
     t.flags = priv != NULL ? TOKEN_FLAG_PRIV : 0;
@@ -158,9 +164,9 @@ static int make_token(struct ctl *c, const struct store_link *l, int side, const
     if (priv != NULL) {
         memcpy(t.priv, priv, KEY_LEN);
     }
-    t.n_addrs = (uint8_t)n;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(t.addrs[i], addrs[i], sizeof(t.addrs[i]));
+    t.n_addrs = (uint8_t)addrs->n;
+    for (size_t i = 0; i < addrs->n; i++) {
+        memcpy(t.addrs[i], addrs->addr[i], sizeof(t.addrs[i]));
     }
     snprintf(t.name, sizeof(t.name), "%s", l->name);
     int r = token_encode(&t, out, cap);
@@ -177,6 +183,7 @@ struct add_state {
     uint8_t priv[2][KEY_LEN];
     int made[2];
     struct relaykey rk;
+    struct ctl_addrs addrs;
     char tok[2][TOKEN_TEXT_SIZE];
 };
 
@@ -205,11 +212,13 @@ static void add_print(struct ctl *c, struct add_state *s)
         json_obj_end(&w);
         json_kv_str(&w, "relay_key", rpub);
         json_kv_int(&w, "relay_key_id", s->rk.current.id);
+        ctl_addrs_json(&w, &s->addrs);
         json_obj_end(&w);
         fputc('\n', stdout);
         return;
     }
     printf("link %s created (id %s)\n", s->l.name, id);
+    ctl_addrs_print("token addrs:", &s->addrs);
     for (int side = 0; side < 2; side++) {
         printf("\ntoken for side %s (%s):\n%s\n", ctl_side_name(side),
                s->made[side] ? "SECRET, contains the side's private key: give it only to that "
@@ -226,8 +235,8 @@ static int add_tokens(struct ctl *c, struct add_state *s)
         return -1;
     }
     for (int side = 0; side < 2; side++) {
-        if (make_token(c, &s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, s->tok[side],
-                       sizeof(s->tok[side])) != 0) {
+        if (make_token(&s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, &s->addrs,
+                       s->tok[side], sizeof(s->tok[side])) != 0) {
             return -1;
         }
     }
@@ -269,6 +278,11 @@ static int link_add(struct ctl *c, int argc, char **argv)
             key_keypair_new(s->priv[side], s->l.key[side]);
             s->made[side] = 1;
         }
+    }
+    /* Without addresses no token can be made: find out before anything is
+     * written (the registry, the state directory, the relay key). */
+    if (ctl_token_addrs(c, &s->addrs) != CTL_EXIT_OK) {
+        goto out;
     }
     /* A duplicate name fails before any work or warning; the insert checks
      * again inside its transaction. */
@@ -648,7 +662,7 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
 }
 
 static void rotate_print(struct ctl *c, const struct store_link *l, int side, const uint8_t *pub,
-                         const char *tok)
+                         const char *tok, const struct ctl_addrs *addrs)
 {
     char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
     linkid_encode(l->id, id);
@@ -665,6 +679,7 @@ static void rotate_print(struct ctl *c, const struct store_link *l, int side, co
         json_key(&w, "token");
         if (tok != NULL) {
             json_str(&w, tok);
+            ctl_addrs_json(&w, addrs);
         } else {
             json_null(&w);
         }
@@ -677,6 +692,7 @@ static void rotate_print(struct ctl *c, const struct store_link *l, int side, co
     printf("new public key of side %s: %s\n", ctl_side_name(side), k);
     printf("the agent of side %s needs this key as its peer key\n", ctl_side_name(1 - side));
     if (tok != NULL) {
+        ctl_addrs_print("token addrs:", addrs);
         printf("\nnew token for side %s (SECRET, contains the private key):\n%s\n",
                ctl_side_name(side), tok);
     }
@@ -688,8 +704,9 @@ struct rotate_state {
     char tok[TOKEN_TEXT_SIZE];
 };
 
+/* addrs: where the new token points (only without keytext). */
 static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, int side,
-                        const char *keytext)
+                        const char *keytext, const struct ctl_addrs *addrs)
 {
     uint8_t pub[KEY_LEN];
     char detail[128], what[32];
@@ -713,7 +730,7 @@ static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, i
         struct store_link nl = *l;
         memcpy(nl.key[side], pub, KEY_LEN);
         if (ctl_relay_key(c, 1, &s->rk) < 0 ||
-            make_token(c, &nl, side, s->priv, &s->rk, s->tok, sizeof(s->tok)) != 0) {
+            make_token(&nl, side, s->priv, &s->rk, addrs, s->tok, sizeof(s->tok)) != 0) {
             goto out;
         }
     }
@@ -723,7 +740,7 @@ static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, i
         ctl_fail("%s", store_errmsg(st));
         goto out;
     }
-    rotate_print(c, l, side, pub, keytext == NULL ? s->tok : NULL);
+    rotate_print(c, l, side, pub, keytext == NULL ? s->tok : NULL, addrs);
     r = CTL_EXIT_OK;
 out:
     sodium_free(s);
@@ -735,6 +752,7 @@ static int link_rotate(struct ctl *c, int argc, char **argv)
     struct link_args a;
     struct store *st = NULL;
     struct store_link l;
+    struct ctl_addrs addrs;
     int side;
     int r = parse_args(c, "rotate", rotate_help, "sk", 1, argc, argv, &a);
     if (r != 0) {
@@ -746,10 +764,14 @@ static int link_rotate(struct ctl *c, int argc, char **argv)
     if (ctl_side_parse(a.side, &side) != 0) {
         return ctl_usage_error("link rotate", "--side must be a or b, not '%s'", a.side);
     }
+    /* A new token needs addresses: settle that before the key changes. */
+    if (a.key == NULL && ctl_token_addrs(c, &addrs) != CTL_EXIT_OK) {
+        return CTL_EXIT_FAIL;
+    }
     if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
-    r = rotate_apply(c, st, &l, side, a.key);
+    r = rotate_apply(c, st, &l, side, a.key, &addrs);
     store_close(st);
     if (r == CTL_EXIT_OK) {
         fflush(stdout);

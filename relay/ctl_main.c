@@ -28,6 +28,10 @@ static const char main_help[] =
     "  --key-file FILE     relay key file (default DIR/relay.key)\n"
     "  --admin-socket PATH relay admin socket (default DIR/admin.sock)\n"
     "  --config FILE       relay config (default DIR/linkrelay.conf if it exists)\n"
+    "  --relay-addr HOST:PORT\n"
+    "                      relay address written into tokens (repeatable); without\n"
+    "                      it: the running relay's advertise, else its listen\n"
+    "                      addresses; the config's when it is not running\n"
     "  --json              machine-readable output\n"
     "  --help, --version\n"
     "\n"
@@ -52,6 +56,18 @@ static int parse_globals(struct ctl *c, int argc, char **argv, int *first)
         }
         if (strcmp(argv[i], "--json") == 0) {
             c->json = 1;
+            continue;
+        }
+        const char *addr = NULL;
+        m = ctl_opt_value(argc, argv, &i, "--relay-addr", &addr);
+        if (m < 0) {
+            return ctl_usage_error("", "option --relay-addr needs a value");
+        }
+        if (m > 0) {
+            int r = ctl_addrs_add_flag(c, addr);
+            if (r != 0) {
+                return r;
+            }
             continue;
         }
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && m == 0; k++) {

@@ -121,8 +121,19 @@ def test_before_any_relay():
 
 
 def test_add_and_tokens():
+    # No relay, no config: the defaults listen only on wildcards, so there is
+    # no address for the tokens and nothing is made (test_linkctl_addrs.py
+    # covers the rule). A config with a specific listen address gives them one.
+    p = run("link", "add", "web", expect=1)
+    check("--relay-addr" in p.stderr and p.stderr.count("\n") == 1, "no address: %r" % p.stderr)
+    check(not os.path.exists(STATE), "a failed add created nothing")
+    os.makedirs(STATE, mode=0o700)
+    with open(os.path.join(STATE, "linkrelay.conf"), "w") as f:
+        f.write("[relay]\nlisten = 127.0.0.1:7700\n")
     j = runj("link", "add", "web")
     check(set(j) >= {"id", "name", "tokens"}, "add json keys: %r" % j)
+    check(j.get("token_addrs") == ["127.0.0.1:7700"] and
+          j.get("token_addrs_source") == "config_listen", "add json token addrs: %r" % j)
     check(len(j["id"]) == 32 and all(c in "0123456789abcdef" for c in j["id"]), "link id hex")
     check(j["name"] == "web", "name")
     check(set(j["tokens"]) == {"a", "b"}, "two tokens")
@@ -138,7 +149,7 @@ def test_add_and_tokens():
         check(t["name"] == "web", "token %s name" % side)
         check(t["relay_key"] == info["relay_key"], "token %s relay key" % side)
         check(t["relay_key_id"] == info["relay_key_id"] == 1, "token %s relay key id" % side)
-        check(t["addrs"] == ["127.0.0.1:7700"], "token %s fallback address" % side)
+        check(t["addrs"] == ["127.0.0.1:7700"], "token %s address from the config" % side)
         check(t["private_key"] is not None and t["private_key"].startswith("lrkey1"),
               "token %s carries a private key" % side)
         check(t["own_key"] == j["keys"][side], "token %s private key matches stored key" % side)
@@ -154,9 +165,10 @@ def test_add_and_tokens():
         check(t["private_key"].encode() not in data, "private key text not in the db")
     check(b"lrtok1" not in data and b"lrkey1" not in data, "no token or key text in the db")
     check(b32_key(j["keys"]["a"]) in data, "public key is in the db (the search works)")
-    # Human output: warning about the fallback address on stderr, tokens on stdout.
+    # Human output: where the addresses come from, tokens on stdout, no warning.
     p = run("link", "add", "web2")
-    check("127.0.0.1:7700" in p.stderr and "warning" in p.stderr, "fallback warning")
+    check("token addrs:   127.0.0.1:7700 (from listen in the config)\n" in p.stdout and
+          p.stderr == "", "human add names the address source: %r %r" % (p.stdout, p.stderr))
     check(p.stdout.count("lrtok1") == 2, "human add prints two tokens")
     return j
 
@@ -311,7 +323,8 @@ def test_config_addresses():
     check("line 2" in p.stderr, "config error names the line: %r" % p.stderr)
     # Flags beat the environment: --state-dir points elsewhere.
     other = os.path.join(TMP, "other")
-    runj("--state-dir", other, "link", "add", "elsewhere", state=state)
+    runj("--state-dir", other, "--relay-addr", "127.0.0.1:7700", "link", "add", "elsewhere",
+         state=state)
     check(os.path.exists(os.path.join(other, "linkrelay.db")), "--state-dir used")
     names = [l["name"] for l in runj("link", "list", state=state)["links"]]
     check("elsewhere" not in names, "env state dir untouched")
@@ -321,9 +334,9 @@ def test_config_addresses():
     cfg = os.path.join(TMP, "statedir.conf")
     with open(cfg, "w") as f:
         f.write("[relay]\nstate_dir = %s\n" % fromcfg)
-    runj("--config", cfg, "link", "add", "viacfg", state=None)
+    runj("--config", cfg, "--relay-addr", "127.0.0.1:7700", "link", "add", "viacfg", state=None)
     check(os.path.exists(os.path.join(fromcfg, "linkrelay.db")), "config state_dir used")
-    runj("--config", cfg, "link", "add", "viaenv", state=state)
+    runj("--config", cfg, "--relay-addr", "127.0.0.1:7700", "link", "add", "viaenv", state=state)
     names = [l["name"] for l in runj("link", "list", state=state)["links"]]
     check("viaenv" in names, "environment beats the config's state_dir")
     # --database overrides the file inside the state dir.
@@ -394,7 +407,7 @@ class FakeRelay:
 
 def test_live_state():
     state = os.path.join(TMP, "live")
-    j = runj("link", "add", "live", state=state)
+    j = runj("--relay-addr", "127.0.0.1:7700", "link", "add", "live", state=state)
     relay = FakeRelay(os.path.join(state, "admin.sock"), j["id"])
     try:
         s = runj("status", state=state)
@@ -415,6 +428,8 @@ def test_live_state():
         check(relay.requests.count("sync") == before + 1, "sync sent after a change")
         info = runj("relay", "info", state=state)
         check(info["relay_running"] is True and info["live"]["uptime_s"] == 3723, "info live")
+        check(info["token_addrs"] == ["127.0.0.1:7700"] and
+              info["token_addrs_source"] == "live_listen", "info token addrs: %r" % info)
     finally:
         relay.close()
     # A stale socket file (nobody listening) means "not running", not an error.
@@ -434,7 +449,8 @@ def test_real_relay():
         print("skip: linkrelay in this build is not the daemon yet")
         return
     state = os.path.join(TMP, "real")
-    j = runj("link", "add", "real", state=state)   # provisioning before the first start
+    # Provisioning before the first start.
+    j = runj("--relay-addr", "127.0.0.1:7700", "link", "add", "real", state=state)
     ready = os.path.join(state, "ready")
     log = open(os.path.join(TMP, "relay.log"), "w")
     p = subprocess.Popen([relay, "--state-dir", state, "--listen", "127.0.0.1:0",
@@ -468,6 +484,9 @@ def test_real_relay():
 
 def test_kill9_during_writes():
     state = os.path.join(TMP, "crash")
+    os.makedirs(state, mode=0o700)
+    with open(os.path.join(state, "linkrelay.conf"), "w") as f:
+        f.write("[relay]\nadvertise = relay.example.com:7700\n")
     env = dict(os.environ, LINKRELAY_STATE_DIR=state)
     runj("link", "add", "seed", state=state)
     state_of = {}   # link name -> enabled (True/False), or None while uncertain
