@@ -189,10 +189,16 @@ class Rig:
     """A relay, one link, two agents: side a listens, side b connects to a
     local server. Use as a context; everything is cleaned up on exit."""
 
-    def __init__(self, limits=None, fixed_port=False, relay_log="info"):
+    def __init__(self, limits=None, fixed_port=False, relay_log="info", relay=None):
+        """relay: an h.Relay made by the caller (not started yet); the rig
+        owns it from here on and closes it."""
         self.tmp = tempfile.mkdtemp(prefix="lragent.")
-        self.relay = (fixed_port_relay(limits, relay_log) if fixed_port
-                      else h.Relay(limits=limits, log_level=relay_log))
+        if relay is not None:
+            self.relay = relay
+        elif fixed_port:
+            self.relay = fixed_port_relay(limits, relay_log)
+        else:
+            self.relay = h.Relay(limits=limits, log_level=relay_log)
         self.agents = []
         self.servers = []
 

@@ -72,8 +72,16 @@ def read_log(path):
 
 
 class Relay:
-    def __init__(self, limits=None, extra_relay=None, log_level="info", fast=True, nofile=None):
-        self.dir = tempfile.mkdtemp(prefix="lrtest.")
+    """config=False: no config file (the command line says everything);
+    state_subdir: the state directory is that path below the temporary
+    directory and does not exist yet (the relay makes it; needs config=False).
+    The log and the ready file stay in the temporary directory itself."""
+
+    def __init__(self, limits=None, extra_relay=None, log_level="info", fast=True, nofile=None,
+                 config=True, state_subdir=None):
+        self.top = tempfile.mkdtemp(prefix="lrtest.")
+        self.dir = os.path.join(self.top, state_subdir) if state_subdir else self.top
+        assert not (config and state_subdir), "a config file needs the state directory"
         self.proc = None
         self.peers = []
         self.logf = None
@@ -81,14 +89,18 @@ class Relay:
         lim = dict(FAST_LIMITS) if fast else {}
         lim.update(limits or {})
         self.limits = lim
+        if config:
+            self.write_config(log_level, extra_relay)
+        self.sock = os.path.join(self.dir, "admin.sock")
+
+    def write_config(self, log_level, extra_relay):
         with open(os.path.join(self.dir, "linkrelay.conf"), "w") as f:
             f.write("[relay]\nlisten = 127.0.0.1:0\nlog_level = %s\n" % log_level)
             for k, v in (extra_relay or {}).items():
                 f.write("%s = %s\n" % (k, v))
             f.write("[limits]\n")
-            for k, v in lim.items():
+            for k, v in self.limits.items():
                 f.write("%s = %s\n" % (k, v))
-        self.sock = os.path.join(self.dir, "admin.sock")
 
     # ---- process ----
     def prefix(self):
@@ -96,10 +108,10 @@ class Relay:
         return []
 
     def start(self, extra_args=()):
-        ready = os.path.join(self.dir, "ready")
+        ready = os.path.join(self.top, "ready")
         if os.path.exists(ready):
             os.unlink(ready)
-        self.logpath = os.path.join(self.dir, "relay.log")
+        self.logpath = os.path.join(self.top, "relay.log")
         if self.logf is None or self.logf.closed:
             self.logf = open(self.logpath, "ab")
         pre = None
@@ -168,9 +180,9 @@ class Relay:
         if self.logf:
             self.logf.close()
         if os.environ.get("LR_KEEP_TMP"):
-            print("kept", self.dir)
+            print("kept", self.top)
         else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            shutil.rmtree(self.top, ignore_errors=True)
         bad = [m for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                            "handle still open") if m in log]
         if bad or rc not in (None, 0):
