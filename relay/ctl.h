@@ -94,7 +94,8 @@ int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **arg
 /* Resolves the paths (flags > environment > config > defaults) and reads the
  * config file. Returns CTL_EXIT_OK or an exit code after printing why. */
 int ctl_resolve(struct ctl *c);
-/* Creates the state directory (mode 0700) if it does not exist. */
+/* Creates the state directory (mode 0700, missing parents 0755; statedir.h)
+ * if it does not exist. Returns 0 or a negative errno. */
 int ctl_ensure_state_dir(const struct ctl *c);
 
 /* Opens the registry. With create, creates the state directory and the
