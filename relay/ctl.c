@@ -90,6 +90,20 @@ int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **arg
             c->json = 1;
             continue;
         }
+        /* Like --json, --relay-addr is global but read where a user types it
+         * too: after the command ("linkctl link add X --relay-addr A"). */
+        const char *addr = NULL;
+        m = ctl_opt_value(argc, argv, &i, "--relay-addr", &addr);
+        if (m < 0) {
+            return ctl_usage_error(spec->cmd, "option --relay-addr needs a value");
+        }
+        if (m > 0) {
+            int r = ctl_addrs_add_flag(c, addr);
+            if (r != 0) {
+                return r;
+            }
+            continue;
+        }
         for (int k = 0; spec->names != NULL && spec->names[k] != NULL && m == 0; k++) {
             m = ctl_opt_value(argc, argv, &i, spec->names[k], &spec->vals[k]);
             if (m < 0) {

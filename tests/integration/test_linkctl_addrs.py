@@ -127,6 +127,10 @@ def test_config_sources(c, tmp):
     c.check("--relay-addr beats the config, in order",
             addrs_of(st, j["tokens"]["a"]) == ["192.0.2.1:1", "[2001:db8::7]:2"] and
             j.get("token_addrs_source") == "relay_addr", brief(j))
+    j = ctl_json(st, "--relay-addr", "192.0.2.1:1", "link", "add", "l5",
+                 "--relay-addr", "192.0.2.2:2")
+    c.check("--relay-addr after the command too, in the order given",
+            addrs_of(st, j["tokens"]["b"]) == ["192.0.2.1:1", "192.0.2.2:2"], brief(j))
     p = ctl(st, "--relay-addr", "192.0.2.1:1", "link", "add", "l4")
     c.check("human link add names the source",
             "token addrs:   192.0.2.1:1 (from --relay-addr)\n" in p.stdout, p.stdout[:300])
@@ -144,8 +148,11 @@ def test_bad_relay_addr(c, tmp):
                 p.returncode == 2 and p.stderr.startswith("linkctl: --relay-addr '%s': " % val)
                 and why in p.stderr, p.stderr)
     p = ctl(st, "link", "add", "x", "--relay-addr")
-    c.check("--relay-addr after the command is not an option of link add",
-            p.returncode == 2 and "unknown option '--relay-addr'" in p.stderr, p.stderr)
+    c.check("--relay-addr after the command without a value",
+            p.returncode == 2 and "--relay-addr needs a value" in p.stderr, p.stderr)
+    p = ctl(st, "link", "add", "x", "--relay-addr", "0.0.0.0:7700")
+    c.check("a wildcard --relay-addr after the command: usage error, nothing written",
+            p.returncode == 2 and "wildcard" in p.stderr and not os.path.exists(st), p.stderr)
     p = ctl(st, "--relay-addr")
     c.check("--relay-addr without a value", p.returncode == 2 and "needs a value" in p.stderr,
             p.stderr)
