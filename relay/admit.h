@@ -84,9 +84,22 @@ int admit_addr_key(const struct sockaddr *sa, uint8_t out[16]);
 int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out);
 /* Turns a admit_admit error back into its enum admit_kind, or -1. */
 int admit_kind_of(int err);
-/* The connection authenticated or paired: no longer pending. */
+/*
+ * The connection proved it belongs to a link: a control session authenticated
+ * (message 3 verified, link found and enabled) or a stream leg presented a
+ * valid ticket (docs/design.md D15). It leaves its address's counts (conns,
+ * and pending if was_pending) and the address gets back the rate token it paid
+ * at accept; from here on it is charged to its link. The relay-wide counts
+ * (max_conns, max_pending) keep it. ip must not be used by the caller after
+ * this (the entry may be swept once nothing references it); pass NULL for it
+ * to admit_established and admit_release.
+ */
+void admit_vouch(struct admit *l, struct admit_ip *ip, bool was_pending);
+/* The connection authenticated or paired: no longer pending. ip is NULL after
+ * admit_vouch (only the relay-wide count changes then). */
 void admit_established(struct admit *l, struct admit_ip *ip);
-/* The connection closed; was_pending says if admit_established never ran. */
+/* The connection closed; was_pending says if admit_established never ran; ip
+ * is NULL after admit_vouch. */
 void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending);
 /* Drops entries without connections whose bucket is full again. */
 void admit_sweep(struct admit *l, uint64_t now_ms);

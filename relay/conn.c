@@ -63,8 +63,9 @@ static void conn_close_impl(struct conn *c, bool rst)
         splice_leg_closed(c);
         rst = true;
     }
-    if (c->ip != NULL)
+    if (c->admitted)
         admit_release(&r->admit, c->ip, c->pending);
+    c->admitted = false;
     c->pending = false;
     c->ip = NULL;
     if (rst) {
@@ -103,8 +104,16 @@ void conn_established(struct conn *c)
     if (!c->pending)
         return;
     c->pending = false;
-    if (c->ip != NULL)
+    if (c->admitted)
         admit_established(&c->r->admit, c->ip);
+}
+
+void conn_vouch(struct conn *c)
+{
+    if (!c->admitted || c->ip == NULL)
+        return;
+    admit_vouch(&c->r->admit, c->ip, c->pending);
+    c->ip = NULL;
 }
 
 static void conn_write_cb(uv_write_t *req, int status)
@@ -389,6 +398,7 @@ void conn_accept(struct relay *r, uv_stream_t *server)
         conn_close(c);
         return;
     }
+    c->admitted = true;
     c->pending = true;
     /* Room for everything allowed before authentication (plus the one byte
      * that proves the limit was passed), and at least two control frames. */
