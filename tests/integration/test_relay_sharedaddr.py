@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Legitimate load from one source address is not refused by the per-address
+limits (docs/design.md D15), and an anonymous flood from that address still is.
+
+Both agents of a link run on 127.0.0.1, as agents behind one NAT do. The
+relay's conn_rate_per_ip is scaled down to 20/s, burst 40: the link's 1,000
+streams bring 2,000 stream legs plus 2 control sessions from that one
+address, 50 times the bucket's burst, so without the credit they are refused
+at any speed this machine reaches (under ASan too: it would have to take
+longer than 100 s). Everything else is at its default.
+- 1,000 short request/response exchanges, 16 at a time: every one served
+  (the 100 bytes echoed and a clean end), no limit hit on the relay, no
+  stream refused or reset on either agent;
+- then a flood of 200 plain TCP connections from 127.0.0.1 without tickets:
+  cut off by conn_rate_per_ip (at most burst 40 + 20/s admitted, the rest
+  refused and counted).
+Counts only, no speed: the run takes what it takes.
+"""
+import socket
+import sys
+import threading
+import time
+
+import agentharness as ah
+import lrharness as h
+
+N = 1000
+CONCURRENCY = 16
+FLOOD = 200
+RATE, BURST = 20, 40
+
+
+def exchange(port):
+    """One short exchange: "ok" if the 100 bytes came back and the end was
+    clean, else what happened."""
+    data = b"q" * 100
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    except OSError as e:
+        return "connect: %s" % e
+    got = b""
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        return "timeout"
+    except OSError:
+        return "reset"
+    finally:
+        s.close()
+    return "ok" if got == data else "clean end after %d bytes" % len(got)
+
+
+def load(port):
+    results = []
+    lock = threading.Lock()
+    todo = iter(range(N))
+
+    def worker():
+        while True:
+            with lock:
+                if next(todo, None) is None:
+                    return
+            r = exchange(port)
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def closed_now(s, wait):
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def main():
+    c = h.Checks()
+    rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST)})
+    socks = []
+    try:
+        r = rig.start_relay()
+        lport, srv = rig.pair("echo")
+        res = load(lport)
+        bad = [x for x in res if x != "ok"]
+        c.check("%d exchanges, %d at a time: all served" % (N, CONCURRENCY),
+                len(res) == N and not bad, (len(res), bad[:5]))
+        st = r.status()
+        hit = {k: v for k, v in st["limits_hit"].items() if v}
+        c.check("relay: no limit hit (2,000 legs from one address, burst %d)" % BURST,
+                not hit, hit)
+        c.check("relay: %d streams" % N, st["streams_total"] == N, st["streams_total"])
+        for a in (rig.a, rig.b):
+            log = a.log()
+            c.check("agent %s: nothing refused or reset" % a.name,
+                    "refused" not in log and "resetting" not in log, log[-1500:])
+
+        # A flood without tickets from the same address: the bucket is full
+        # again (every leg's token came back), so burst 40 pass, then 20/s.
+        lh0 = r.status()["limits_hit"]
+        t0 = time.time()
+        for _ in range(FLOOD):
+            socks.append(socket.create_connection((r.host, r.port), timeout=5,
+                                                  source_address=("127.0.0.1", 0)))
+        dt = time.time() - t0
+        refused = sum(closed_now(s, 0.5 if i == 0 else 0.01) for i, s in enumerate(socks))
+        lh = r.status()["limits_hit"]
+        rate_hits = lh["conn_rate_per_ip"] - lh0["conn_rate_per_ip"]
+        # A slow run admits more than 64 in time: max_pending_per_ip then
+        # refuses some too (it comes after the rate).
+        pend_hits = lh["max_pending_per_ip"] - lh0["max_pending_per_ip"]
+        admitted = FLOOD - refused
+        c.check("flood: cut off by conn_rate_per_ip (burst %d + %d/s admitted)" % (BURST, RATE),
+                rate_hits > 0 and refused == rate_hits + pend_hits
+                and min(BURST, 64) <= admitted <= BURST + RATE * dt + 2,
+                "admitted %d refused %d (rate %d, pending %d) in %.3f s"
+                % (admitted, refused, rate_hits, pend_hits, dt))
+        for s in socks:
+            s.close()
+        socks = []
+    finally:
+        for s in socks:
+            s.close()
+        if c.failed:
+            rig.dump()
+        rig.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
