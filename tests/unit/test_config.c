@@ -310,8 +310,8 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->max_conns_per_ip, 4096);
     ck_assert_uint_eq(l->max_conns, 0);
     ck_assert_uint_eq(l->max_streams_per_link, 256);
-    ck_assert_uint_eq(l->open_rate_per_link, 500);
-    ck_assert_uint_eq(l->open_burst_per_link, 1000);
+    ck_assert_uint_eq(l->open_rate_per_link, 5000);
+    ck_assert_uint_eq(l->open_burst_per_link, 10000);
     ck_assert_uint_eq(l->keepalive_ms, 25000);
     ck_assert_uint_eq(l->dead_after_ms, 90000);
     ck_assert_uint_eq(l->ticket_expiry_ms, 10000);
@@ -406,8 +406,8 @@ START_TEST(test_relay_full)
     ck_assert_ptr_nonnull(strstr(text, "splice_buffer = 256K\n"));
     ck_assert_ptr_nonnull(strstr(text, "zero_copy_streams = 256\n"));
     ck_assert_ptr_nonnull(strstr(text, "zero_copy_buffer = 1M\n"));
-    ck_assert_ptr_nonnull(strstr(text, "open_rate_per_link = 500/s\n"));
-    ck_assert_ptr_nonnull(strstr(text, "open_burst_per_link = 1000\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_rate_per_link = 5000/s\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_burst_per_link = 10000\n"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
     free(text);
     /* zero_copy_streams = 0 (never splice) is the lower limit. */
