@@ -15,6 +15,10 @@ longer than 100 s). Everything else is at its default.
 - then a flood of 200 plain TCP connections from 127.0.0.1 without tickets:
   cut off by conn_rate_per_ip (at most burst 40 + 20/s admitted, the rest
   refused and counted).
+- control sessions: with conn_rate_per_ip 1/s burst 4, 20 authenticated
+  sessions of one link from 127.0.0.1 in a row (each replacing the last,
+  D5) all come up; sessions of a revoked link get CLOSE revoked and keep
+  their token, so the bucket runs empty after about burst of them.
 Counts only, no speed: the run takes what it takes.
 """
 import socket
@@ -24,6 +28,7 @@ import time
 
 import agentharness as ah
 import lrharness as h
+import lrproto as p
 
 N = 1000
 CONCURRENCY = 16
@@ -89,8 +94,57 @@ def closed_now(s, wait):
         return False
 
 
+def sessions_test(c):
+    r = h.Relay(fast=False, limits={"conn_rate_per_ip": "1/s", "conn_burst_per_ip": "4"})
+    sessions = []
+    try:
+        r.start()
+        link = r.add_link_live("sess")
+        kinds = []
+        for i in range(20):
+            try:
+                s = p.Session(r, link, i % 2)
+            except (OSError, ValueError, EOFError):
+                kinds.append("refused")
+                continue
+            kinds.append(s.welcome[0])
+            sessions.append(s)
+        c.check("sessions: 20 authenticated in a row from one address, burst 4: all WELCOME",
+                kinds == [0x01] * 20, kinds)
+        c.check("sessions: no limit hit", r.status()["limits_hit"]["conn_rate_per_ip"] == 0)
+        for s in sessions:
+            s.close()
+        sessions = []
+        r.ctl("link", "revoke", "sess")
+        h.wait_for(lambda: not any(l["name"] == "sess" and l.get("enabled", True)
+                                   for l in r.admin("links")["links"]), timeout=5)
+        time.sleep(4.5)  # the bucket is full again whatever happened above
+        t0 = time.time()
+        told = 0
+        for i in range(12):
+            try:
+                s = p.Session(r, link, 0)
+            except (OSError, ValueError, EOFError):
+                break
+            sessions.append(s)
+            told += s.welcome[0] == 0x05
+        dt = time.time() - t0
+        c.check("sessions: a revoked link's sessions keep their token: refused after burst 4 "
+                "(+ 1/s refilled)", told == i and 4 <= i <= 4 + dt + 1,
+                "refused at attempt %d after %d CLOSE revoked in %.2f s" % (i + 1, told, dt))
+        c.check("sessions: counted as conn_rate_per_ip",
+                r.status()["limits_hit"]["conn_rate_per_ip"] == 1)
+    finally:
+        for s in sessions:
+            s.close()
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
 def main():
     c = h.Checks()
+    sessions_test(c)
     rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST)})
     socks = []
     try:
