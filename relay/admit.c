@@ -153,6 +153,27 @@ int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct
     return 0;
 }
 
+int admit_admit_ticketed(struct admit *l, const uint8_t addr[16], int refused)
+{
+    int k = admit_kind_of(refused);
+    struct admit_ip *e;
+
+    if (k != ADMIT_RATE && k != ADMIT_PENDING_IP && k != ADMIT_CONNS_IP)
+        return refused;
+    if (l->hit[k] > 0)
+        l->hit[k]--;
+    /* admit_admit charges the rate before the other per-address limits. */
+    e = admit_lookup(l, addr);
+    if (k != ADMIT_RATE && e != NULL)
+        tbucket_give(&e->bucket);
+    /* max_conns was checked first; max_pending maybe not (after max_conns_per_ip). */
+    if (l->pending >= l->cfg.max_pending)
+        return admit_refuse(l, ADMIT_PENDING);
+    l->conns++;
+    l->pending++;
+    return 0;
+}
+
 void admit_vouch(struct admit *l, struct admit_ip *ip, bool was_pending)
 {
     (void)l;

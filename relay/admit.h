@@ -82,6 +82,18 @@ int admit_addr_key(const struct sockaddr *sa, uint8_t out[16]);
  * refused it (also counted in l->hit). -ENOMEM.
  */
 int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out);
+/*
+ * A connection admit_admit refused (refused: its return value) turned out,
+ * before a byte was read, to carry a live ticket in its first bytes: a leg of
+ * a link's stream (docs/design.md D15). If a per-address limit refused it
+ * (conn_rate_per_ip, max_pending_per_ip, max_conns_per_ip), the refusal is
+ * taken back (its hit, and the rate token if the rate had charged one) and
+ * the connection is admitted as pending on the relay-wide limits only (there
+ * is no address reference: pass NULL to admit_established/admit_release).
+ * Returns 0, refused unchanged for any other limit, or -(ADMIT_PENDING +
+ * 1000) when max_pending is reached.
+ */
+int admit_admit_ticketed(struct admit *l, const uint8_t addr[16], int refused);
 /* Turns a admit_admit error back into its enum admit_kind, or -1. */
 int admit_kind_of(int err);
 /*

@@ -19,8 +19,16 @@ longer than 100 s). Everything else is at its default.
   sessions of one link from 127.0.0.1 in a row (each replacing the last,
   D5) all come up; sessions of a revoked link get CLOSE revoked and keep
   their token, so the bucket runs empty after about burst of them.
+- a leg whose ticket is already waiting when the relay accepts it is not
+  refused by the per-address limits even while a flood from its address has
+  emptied the bucket: the relay is stopped (SIGSTOP) while both legs of a
+  stream and one with a made-up ticket connect and send, so their bytes are
+  there at accept; after SIGCONT both legs pair and the made-up one is
+  refused and counted.
 Counts only, no speed: the run takes what it takes.
 """
+import os
+import signal
 import socket
 import sys
 import threading
@@ -142,8 +150,54 @@ def sessions_test(c):
         r.close()
 
 
+def ticket_waiting_test(c):
+    r = h.Relay(fast=False, limits={"conn_rate_per_ip": "1/s", "conn_burst_per_ip": "2"})
+    socks = []
+    stopped = False
+    try:
+        r.start()
+        link = r.add_link_live("tw")
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        socks += [sa, sb]
+        # Empty the bucket: 12 plain connects, 2 admitted, 10 refused.
+        flood = [p.connect(r) for _ in range(12)]
+        socks += flood
+        h.wait_for(lambda: r.status()["limits_hit"]["conn_rate_per_ip"] >= 10, timeout=5)
+        ta, tb = p.open_stream(sa, sb, 1)
+        r.proc.send_signal(signal.SIGSTOP)
+        stopped = True
+        la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])
+        fake = p.leg(r, os.urandom(32))
+        socks += [la, lb, fake]
+        time.sleep(0.2)  # the bytes reach the relay's socket buffers
+        r.proc.send_signal(signal.SIGCONT)
+        stopped = False
+        got = []
+        for s in (la, lb):
+            s.settimeout(5)
+            try:
+                got.append(s.recv(1))
+            except OSError as e:
+                got.append(str(e))
+        c.check("ticket waiting: both legs pair though the bucket is empty",
+                got == [b"\x01", b"\x01"], got)
+        c.check("ticket waiting: the made-up ticket is refused", closed_now(fake, 5))
+        lh = r.status()["limits_hit"]
+        c.check("ticket waiting: 10 flood + 1 made-up refused by conn_rate_per_ip",
+                lh["conn_rate_per_ip"] == 11, lh)
+    finally:
+        if stopped:
+            r.proc.send_signal(signal.SIGCONT)
+        for s in socks:
+            s.close()
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
 def main():
     c = h.Checks()
+    ticket_waiting_test(c)
     sessions_test(c)
     rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST)})
     socks = []
