@@ -231,6 +231,10 @@ void link_strm_gone(struct link *lk, struct strm *st)
 {
     uint64_t now = uv_now(lk->loop);
 
+    if (st->held) { /* a connection held after rate_limited (strm.c) */
+        lk->n_held--;
+        st->held = false;
+    }
     if (st->prev != NULL)
         st->prev->next = st->next;
     else

@@ -160,10 +160,6 @@ void strm_close(struct strm *st, enum strm_close_mode mode)
     if (st->state == STRM_CLOSING)
         return;
     st->state = STRM_CLOSING;
-    if (st->lk != NULL && st->held) {
-        st->lk->n_held--;
-        st->held = false;
-    }
     if (st->lk != NULL) {
         link_strm_gone(st->lk, st);
         st->lk = NULL;
