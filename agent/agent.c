@@ -103,6 +103,16 @@ uint32_t agent_keepalive_ms(const struct agent *ag)
     return ag->cfg->keepalive_ms;
 }
 
+uint32_t agent_open_queue(const struct agent *ag)
+{
+    return ag->cfg->open_queue;
+}
+
+uint32_t agent_open_wait_ms(const struct agent *ag)
+{
+    return ag->cfg->open_wait_ms;
+}
+
 uint32_t agent_backoff_min_ms(const struct agent *ag)
 {
     return ag->cfg->backoff_min_ms != 0 ? ag->cfg->backoff_min_ms : 500;

@@ -75,6 +75,10 @@ void agent_finish(struct agent *ag);
 uv_loop_t *agent_loop(const struct agent *ag);
 uint32_t agent_keepalive_ms(const struct agent *ag);
 uint32_t agent_backoff_min_ms(const struct agent *ag);
+/* open_queue and open_wait of the running configuration (a reload applies to
+ * the next refused OPEN). */
+uint32_t agent_open_queue(const struct agent *ag);
+uint32_t agent_open_wait_ms(const struct agent *ag);
 uint32_t agent_backoff_max_ms(const struct agent *ag);
 void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len);
 /* A process-wide stream number for log lines. */

@@ -187,7 +187,7 @@ void link_on_ctl_down(struct link *lk, bool revoked)
     /* Streams still waiting for a STREAM will never get one. */
     for (struct strm *st = lk->streams, *nx; st != NULL; st = nx) {
         nx = st->next;
-        if (st->state == STRM_OPENING)
+        if (st->state == STRM_OPENING || st->state == STRM_HELD)
             strm_close(st, STRM_CLOSE_RESET);
     }
     if (revoked) {
@@ -231,6 +231,10 @@ void link_strm_gone(struct link *lk, struct strm *st)
 {
     uint64_t now = uv_now(lk->loop);
 
+    if (st->held) { /* a connection held after rate_limited (strm.c) */
+        lk->n_held--;
+        st->held = false;
+    }
     if (st->prev != NULL)
         st->prev->next = st->next;
     else

@@ -64,6 +64,7 @@ struct link {
     /* Streams. */
     struct strm *streams;
     size_t n_streams;
+    uint32_t n_held; /* local connections held after OPEN_FAIL rate_limited (strm.c) */
     uint32_t next_req;
     /* Immediate policy. */
     struct strm *cable;

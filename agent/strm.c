@@ -551,10 +551,17 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     pump(st);
 }
 
+static bool send_open(struct strm *st, struct link *lk);
+
 static void on_timer(uv_timer_t *t)
 {
     struct strm *st = t->data;
 
+    if (st->state == STRM_HELD) {
+        if (st->lk != NULL)
+            (void)send_open(st, st->lk); /* closes the stream if it cannot */
+        return;
+    }
     if (st->state == STRM_OPENING)
         strm_log(st, LOG_LEVEL_WARN, "no answer from the relay to OPEN; resetting");
     else
@@ -739,6 +746,10 @@ void strm_on_stream(struct strm *st, const struct msg_stream *m)
 
     if (st->state != STRM_OPENING || lk == NULL)
         return;
+    if (st->held) {
+        lk->n_held--;
+        st->held = false;
+    }
     uv_timer_stop(&st->timer);
     if (!begin(st, lk, m))
         return;
@@ -757,17 +768,80 @@ void strm_responder(struct link *lk, const struct msg_stream *m)
     dial_local(st, lk);
 }
 
+/* The next OPEN of a held connection: STRM_RETRY_MIN_MS doubling per refusal
+ * up to STRM_RETRY_MAX_MS, half of it jittered (held connections that were
+ * refused together do not come back together), never past open_wait. */
+static uint32_t retry_delay(const struct strm *st, uint64_t now, uint32_t wait)
+{
+    uint32_t d = STRM_RETRY_MIN_MS;
+    uint64_t left = st->open_since_ms + wait - now;
+
+    for (uint32_t i = 0; i < st->open_tries && d < STRM_RETRY_MAX_MS; i++)
+        d *= 2;
+    if (d > STRM_RETRY_MAX_MS)
+        d = STRM_RETRY_MAX_MS;
+    d = d / 2 + randombytes_uniform(d / 2 + 1);
+    return d < left ? d : (uint32_t)left;
+}
+
+/*
+ * The relay's answer rate_limited means the link's OPEN budget is spent for
+ * now, not that this connection is unwanted: shape, do not drop
+ * (docs/design.md D16). The local connection is held (not read; the client
+ * sees a slow connect-to-first-byte) and OPENed again as the budget refills,
+ * within two bounds: open_queue connections held per link, each for at most
+ * open_wait since its first OPEN. Past either it is reset, and the log line
+ * says which bound. The immediate policy's cable keeps its own backoff.
+ */
 void strm_open_failed(struct strm *st, int reason)
 {
-    strm_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
-             msg_open_fail_reason_name(reason));
-    strm_close(st, STRM_CLOSE_RESET);
+    struct link *lk = st->lk;
+    uint32_t queue = agent_open_queue(st->ag), wait = agent_open_wait_ms(st->ag);
+    uint64_t now = uv_now(st->loop);
+
+    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || lk == NULL) {
+        strm_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
+                 msg_open_fail_reason_name(reason));
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    if (!st->held && lk->n_held >= queue) {
+        strm_log(st, LOG_LEVEL_WARN,
+                 "relay refused to open a stream: rate_limited; open_queue full (%u connections "
+                 "held); resetting the local connection",
+                 queue);
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    if (now - st->open_since_ms >= wait) {
+        strm_log(st, LOG_LEVEL_WARN,
+                 "relay refused to open a stream: rate_limited for open_wait (%u ms); resetting "
+                 "the local connection",
+                 wait);
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    if (!st->held) {
+        st->held = true;
+        lk->n_held++;
+        strm_log(st, LOG_LEVEL_INFO,
+                 "relay refused to open a stream: rate_limited; holding the local connection "
+                 "(open_queue %u, open_wait %u ms)",
+                 queue, wait);
+    }
+    st->state = STRM_HELD;
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, retry_delay(st, now, wait), 0);
+    st->open_tries++;
 }
 
 static bool send_open(struct strm *st, struct link *lk)
 {
-    int rc = link_send_open(lk, &st->req_id);
+    int rc;
 
+    if (st->open_tries == 0)
+        st->open_since_ms = uv_now(st->loop);
+    rc = link_send_open(lk, &st->req_id);
     if (rc != 0) {
         strm_log(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
                  rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"

@@ -37,8 +37,16 @@ struct link;
 #define STRM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
 #define STRM_FLUSH_MS   2000u  /* a RESET record's flush to the leg, at most; then RST */
 
+/* Pacing of a held connection's OPENs (OPEN_FAIL rate_limited): a jittered
+ * backoff from STRM_RETRY_MIN_MS doubling to STRM_RETRY_MAX_MS, within
+ * open_wait. The relay refills one OPEN per 1/open_rate_per_link s (2 ms at
+ * the default), and OPEN_FAIL carries no hint (its body is fixed, §5). */
+#define STRM_RETRY_MIN_MS 4u
+#define STRM_RETRY_MAX_MS 256u
+
 enum strm_state {
     STRM_OPENING, /* OPEN sent, waiting for STREAM */
+    STRM_HELD,    /* refused rate_limited: local connection held, OPEN again later */
     STRM_SETUP,   /* leg (and local target) dialling, splice, handshake */
     STRM_RUNNING,
     STRM_CLOSING,
@@ -64,6 +72,9 @@ struct strm {
     size_t rbuf_len;
     uint32_t req_id;
     uint64_t stream_id;
+    uint64_t open_since_ms; /* first OPEN (open_wait counts from here) */
+    uint32_t open_tries;    /* OPENs refused rate_limited so far */
+    bool held;              /* counted in the link's n_held */
     enum e2e_role role;
     bool cable;      /* the immediate policy's permanent stream */
     bool dial_local; /* we dial the local target (connect side, cable) */
@@ -95,7 +106,9 @@ struct strm *strm_cable(struct link *lk);
 void strm_on_stream(struct strm *st, const struct msg_stream *m);
 /* STREAM role 1: the peer opened a stream; dial the leg and the local target. */
 void strm_responder(struct link *lk, const struct msg_stream *m);
-/* OPEN_FAIL for this stream's req_id. */
+/* OPEN_FAIL for this stream's req_id. rate_limited holds a local connection
+ * (the link's open_queue, open_wait: docs/linkagent.conf.md) and OPENs it
+ * again later; past those bounds, and for every other reason, it is reset. */
 void strm_open_failed(struct strm *st, int reason);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STRM_FLUSH_MS to

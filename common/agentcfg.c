@@ -37,10 +37,13 @@ enum agent_key {
     AK_KEEPALIVE,
     AK_BACKOFF_MIN,
     AK_BACKOFF_MAX,
+    AK_OPEN_QUEUE,
+    AK_OPEN_WAIT,
     AK_COUNT
 };
 static const char *const agent_keys[AK_COUNT] = {
-    "relay", "relay_key", "relay_key_id", "log_level", "keepalive", "backoff_min", "backoff_max",
+    "relay",       "relay_key",   "relay_key_id", "log_level", "keepalive",
+    "backoff_min", "backoff_max", "open_queue",   "open_wait",
 };
 
 struct link_state {
@@ -183,6 +186,14 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
         rc = cfgparse_duration(value, 100, 3600 * SEC, &v);
         cfg->backoff_min_ms = (uint32_t)v;
         break;
+    case AK_OPEN_QUEUE:
+        rc = cfgparse_count(value, 0, AGENTCFG_OPEN_QUEUE_MAX, &v);
+        cfg->open_queue = (uint32_t)v;
+        break;
+    case AK_OPEN_WAIT:
+        rc = cfgparse_duration(value, 0, AGENTCFG_OPEN_WAIT_MAX, &v);
+        cfg->open_wait_ms = (uint32_t)v;
+        break;
     default:
         rc = cfgparse_duration(value, 1 * SEC, 86400 * SEC, &v);
         cfg->backoff_max_ms = (uint32_t)v;
@@ -190,13 +201,16 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
     }
     if (rc == -EINVAL)
         return cfgparse_fail(err, line, "%s: '%.40s' is not %s", name, value,
-                             k == AK_RELAY_KEY_ID ? "a whole number"
-                                                  : "a duration like 500ms, 10s, 2m, 1h");
+                             k == AK_RELAY_KEY_ID || k == AK_OPEN_QUEUE
+                                 ? "a whole number"
+                                 : "a duration like 500ms, 10s, 2m, 1h");
     if (rc != 0)
         return cfgparse_fail(err, line, "%s: '%.40s' is out of range (%s)", name, value,
                              k == AK_RELAY_KEY_ID  ? "0..255"
                              : k == AK_KEEPALIVE   ? "1s..1h"
                              : k == AK_BACKOFF_MIN ? "100ms..1h"
+                             : k == AK_OPEN_QUEUE  ? "0..4096"
+                             : k == AK_OPEN_WAIT   ? "0..60s"
                                                    : "1s..24h");
     return 0;
 }
@@ -425,6 +439,8 @@ int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_erro
     cfg->keepalive_ms = 25000;
     cfg->backoff_min_ms = 1000;
     cfg->backoff_max_ms = 60000;
+    cfg->open_queue = AGENTCFG_OPEN_QUEUE_DEFAULT;
+    cfg->open_wait_ms = AGENTCFG_OPEN_WAIT_DEFAULT;
     c->cfg = cfg;
     rc = cfgparse_ini(text, &ops, c, err);
     if (rc == 0)
@@ -539,6 +555,8 @@ int agentcfg_format(const struct agentcfg *cfg, char **out)
     cfgparse_buf_printf(&b, "backoff_min = %s\n", s);
     cfgparse_fmt_duration(cfg->backoff_max_ms, s, sizeof(s));
     cfgparse_buf_printf(&b, "backoff_max = %s\n", s);
+    cfgparse_fmt_duration(cfg->open_wait_ms, s, sizeof(s));
+    cfgparse_buf_printf(&b, "open_queue = %u\nopen_wait = %s\n", cfg->open_queue, s);
     for (size_t i = 0; i < cfg->n_links; i++)
         fmt_link(&b, &cfg->links[i]);
     if (b.oom) {

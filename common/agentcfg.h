@@ -27,6 +27,12 @@
 #define AGENTCFG_MAX_ADDRS 16
 #define AGENTCFG_NAME_MAX  40   /* characters of a link name: [A-Za-z0-9._-] */
 #define AGENTCFG_PATH_MAX  1024 /* bytes of a path, with the NUL */
+/* Local connections a link holds while the relay refuses its OPENs with
+ * rate_limited, and how long each may wait (docs/linkagent.conf.md). */
+#define AGENTCFG_OPEN_QUEUE_DEFAULT 256u
+#define AGENTCFG_OPEN_QUEUE_MAX     4096u
+#define AGENTCFG_OPEN_WAIT_DEFAULT  5000u  /* ms */
+#define AGENTCFG_OPEN_WAIT_MAX      60000u /* ms */
 
 enum agentcfg_policy {
     AGENTCFG_ON_DEMAND = 0, /* one stream per local connection (default) */
@@ -64,6 +70,8 @@ struct agentcfg {
     uint32_t keepalive_ms;    /* default 25 s */
     uint32_t backoff_min_ms;  /* default 1 s */
     uint32_t backoff_max_ms;  /* default 60 s */
+    uint32_t open_queue;      /* default 256; 0 = refuse at once */
+    uint32_t open_wait_ms;    /* default 5 s; 0 = refuse at once */
     size_t n_links;           /* 1..64 */
     struct agentcfg_link links[AGENTCFG_MAX_LINKS];
 };

@@ -167,6 +167,8 @@ int agentcli_config(const struct agentcli_opts *o, struct agentcfg **out, char *
     cfg->keepalive_ms = 25000;
     cfg->backoff_min_ms = 500;
     cfg->backoff_max_ms = 30000;
+    cfg->open_queue = AGENTCFG_OPEN_QUEUE_DEFAULT;
+    cfg->open_wait_ms = AGENTCFG_OPEN_WAIT_DEFAULT;
     cfg->n_links = 1;
     rc = from_token(o, &cfg->links[0], err, errlen);
     if (rc == 0)

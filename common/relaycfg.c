@@ -93,8 +93,8 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->max_conns_per_ip = 4096;
     l->max_conns = 0;
     l->max_streams_per_link = 256;
-    l->open_rate_per_link = 500;
-    l->open_burst_per_link = 1000;
+    l->open_rate_per_link = 5000;
+    l->open_burst_per_link = 10000;
     l->keepalive_ms = 25000;
     l->dead_after_ms = 90000;
     l->ticket_expiry_ms = 10000;

@@ -31,6 +31,11 @@ bool tbucket_take(struct tbucket *b, uint32_t rate, uint32_t burst, uint64_t now
     return true;
 }
 
+void tbucket_give(struct tbucket *b)
+{
+    b->debt = b->debt > TBUCKET_UNIT ? b->debt - TBUCKET_UNIT : 0;
+}
+
 bool tbucket_full(const struct tbucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms)
 {
     struct tbucket c = *b;

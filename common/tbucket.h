@@ -34,6 +34,10 @@ struct tbucket {
  * going backwards adds nothing. rate 0 never refills; burst 0 never gives. */
 bool tbucket_take(struct tbucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms);
 
+/* Gives back one token taken earlier (a refund): the debt drops by one token,
+ * never below zero, so a bucket never holds more than burst. */
+void tbucket_give(struct tbucket *b);
+
 /* True if the bucket would be full at now_ms (it can then be dropped and
  * replaced by a zeroed one without changing anything). */
 bool tbucket_full(const struct tbucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms);

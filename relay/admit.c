@@ -153,9 +153,43 @@ int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct
     return 0;
 }
 
+int admit_admit_ticketed(struct admit *l, const uint8_t addr[16], int refused)
+{
+    int k = admit_kind_of(refused);
+    struct admit_ip *e;
+
+    if (k != ADMIT_RATE && k != ADMIT_PENDING_IP && k != ADMIT_CONNS_IP)
+        return refused;
+    if (l->hit[k] > 0)
+        l->hit[k]--;
+    /* admit_admit charges the rate before the other per-address limits. */
+    e = admit_lookup(l, addr);
+    if (k != ADMIT_RATE && e != NULL)
+        tbucket_give(&e->bucket);
+    /* max_conns was checked first; max_pending maybe not (after max_conns_per_ip). */
+    if (l->pending >= l->cfg.max_pending)
+        return admit_refuse(l, ADMIT_PENDING);
+    l->conns++;
+    l->pending++;
+    return 0;
+}
+
+void admit_vouch(struct admit *l, struct admit_ip *ip, bool was_pending)
+{
+    (void)l;
+    if (was_pending && ip->pending > 0)
+        ip->pending--;
+    if (ip->conns > 0)
+        ip->conns--;
+    /* The token was taken at accept, before a byte was read; the ticket or
+     * the handshake now shows it was the link's traffic, which its own limits
+     * (open_rate_per_link, max_streams_per_link) pay for. */
+    tbucket_give(&ip->bucket);
+}
+
 void admit_established(struct admit *l, struct admit_ip *ip)
 {
-    if (ip->pending > 0)
+    if (ip != NULL && ip->pending > 0)
         ip->pending--;
     if (l->pending > 0)
         l->pending--;
@@ -165,7 +199,7 @@ void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending)
 {
     if (was_pending)
         admit_established(l, ip);
-    if (ip->conns > 0)
+    if (ip != NULL && ip->conns > 0)
         ip->conns--;
     if (l->conns > 0)
         l->conns--;

@@ -82,11 +82,36 @@ int admit_addr_key(const struct sockaddr *sa, uint8_t out[16]);
  * refused it (also counted in l->hit). -ENOMEM.
  */
 int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct admit_ip **out);
+/*
+ * A connection admit_admit refused (refused: its return value) turned out,
+ * before a byte was read, to carry a live ticket in its first bytes: a leg of
+ * a link's stream (docs/design.md D16). If a per-address limit refused it
+ * (conn_rate_per_ip, max_pending_per_ip, max_conns_per_ip), the refusal is
+ * taken back (its hit, and the rate token if the rate had charged one) and
+ * the connection is admitted as pending on the relay-wide limits only (there
+ * is no address reference: pass NULL to admit_established/admit_release).
+ * Returns 0, refused unchanged for any other limit, or -(ADMIT_PENDING +
+ * 1000) when max_pending is reached.
+ */
+int admit_admit_ticketed(struct admit *l, const uint8_t addr[16], int refused);
 /* Turns a admit_admit error back into its enum admit_kind, or -1. */
 int admit_kind_of(int err);
-/* The connection authenticated or paired: no longer pending. */
+/*
+ * The connection proved it belongs to a link: a control session authenticated
+ * (message 3 verified, link found and enabled) or a stream leg presented a
+ * valid ticket (docs/design.md D16). It leaves its address's counts (conns,
+ * and pending if was_pending) and the address gets back the rate token it paid
+ * at accept; from here on it is charged to its link. The relay-wide counts
+ * (max_conns, max_pending) keep it. ip must not be used by the caller after
+ * this (the entry may be swept once nothing references it); pass NULL for it
+ * to admit_established and admit_release.
+ */
+void admit_vouch(struct admit *l, struct admit_ip *ip, bool was_pending);
+/* The connection authenticated or paired: no longer pending. ip is NULL after
+ * admit_vouch (only the relay-wide count changes then). */
 void admit_established(struct admit *l, struct admit_ip *ip);
-/* The connection closed; was_pending says if admit_established never ran. */
+/* The connection closed; was_pending says if admit_established never ran; ip
+ * is NULL after admit_vouch. */
 void admit_release(struct admit *l, struct admit_ip *ip, bool was_pending);
 /* Drops entries without connections whose bucket is full again. */
 void admit_sweep(struct admit *l, uint64_t now_ms);

@@ -9,11 +9,13 @@
 
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <sodium.h>
 
 #include "ctrl.h"
 #include "frame.h"
 #include "log.h"
 #include "splice.h"
+#include "ticket.h"
 
 #define CONN_FLUSH_MS 2000 /* longest wait for a last message to be written */
 #define CONN_IN_CAP   (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
@@ -63,8 +65,9 @@ static void conn_close_impl(struct conn *c, bool rst)
         splice_leg_closed(c);
         rst = true;
     }
-    if (c->ip != NULL)
+    if (c->admitted)
         admit_release(&r->admit, c->ip, c->pending);
+    c->admitted = false;
     c->pending = false;
     c->ip = NULL;
     if (rst) {
@@ -103,8 +106,16 @@ void conn_established(struct conn *c)
     if (!c->pending)
         return;
     c->pending = false;
-    if (c->ip != NULL)
+    if (c->admitted)
         admit_established(&c->r->admit, c->ip);
+}
+
+void conn_vouch(struct conn *c)
+{
+    if (!c->admitted || c->ip == NULL)
+        return;
+    admit_vouch(&c->r->admit, c->ip, c->pending);
+    c->ip = NULL;
 }
 
 static void conn_write_cb(uv_write_t *req, int status)
@@ -350,6 +361,27 @@ static void conn_peer_name(struct conn *c)
     (void)admit_addr_key((struct sockaddr *)&ss, c->addr_key);
 }
 
+/* True if the connection's first bytes, already in the socket before
+ * anything was read, are a stream preamble and a live ticket (peeked, not
+ * consumed: splice_present takes the ticket as for any leg). Agents write
+ * them right after connecting, so on a relay busy enough to accept late they
+ * are there; when they are not yet, the answer is no. */
+static bool conn_ticket_waiting(struct conn *c)
+{
+    uint8_t b[FRAME_PREAMBLE_LEN + TICKET_LEN];
+    struct frame_preamble pre;
+    uv_os_fd_t fd;
+    bool ok;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
+        recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(b))
+        return false;
+    ok = frame_preamble_decode(b, FRAME_PREAMBLE_LEN, &pre) == 0 && pre.kind == FRAME_KIND_STREAM &&
+         ticket_live(c->r->tickets, b + FRAME_PREAMBLE_LEN, relay_now(c->r));
+    sodium_memzero(b, sizeof(b));
+    return ok;
+}
+
 void conn_accept(struct relay *r, uv_stream_t *server)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -381,6 +413,14 @@ void conn_accept(struct relay *r, uv_stream_t *server)
     conn_peer_name(c);
     c->accepted_ms = relay_now(r);
     rc = admit_admit(&r->admit, c->addr_key, c->accepted_ms, &c->ip);
+    /* A leg whose ticket is already waiting is its link's, not anonymous:
+     * the per-address limits do not refuse it (D16). */
+    if (rc != 0 && rc != -ENOMEM && admit_kind_of(rc) != ADMIT_CONNS && conn_ticket_waiting(c)) {
+        rc = admit_admit_ticketed(&r->admit, c->addr_key, rc);
+        if (rc == 0)
+            log_debug("conn %" PRIu64 " %s: admitted past the per-address limits: a live ticket",
+                      c->id, c->peer);
+    }
     if (rc != 0) {
         relay_count_fail(r, RELAY_FAIL_LIMIT, c->peer);
         log_debug("conn %" PRIu64 " %s: refused: %s", c->id, c->peer,
@@ -389,6 +429,7 @@ void conn_accept(struct relay *r, uv_stream_t *server)
         conn_close(c);
         return;
     }
+    c->admitted = true;
     c->pending = true;
     /* Room for everything allowed before authentication (plus the one byte
      * that proves the limit was passed), and at least two control frames. */

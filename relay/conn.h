@@ -51,10 +51,11 @@ struct conn {
     uint64_t id;
     char peer[ADDR_TEXT_SIZE]; /* "1.2.3.4:5555" for logs */
     uint8_t addr_key[16];      /* source address for limits */
-    struct admit_ip *ip;
+    struct admit_ip *ip;       /* its address's entry; NULL once vouched for (conn_vouch) */
     enum conn_state state;
-    bool pending; /* counted as pending in limits */
-    int handles;  /* open handles; freed when it drops to 0 */
+    bool admitted; /* counted by admit (released on close) */
+    bool pending;  /* counted as pending in limits */
+    int handles;   /* open handles; freed when it drops to 0 */
     uint64_t accepted_ms;
     size_t preauth_read; /* bytes read while pending */
 
@@ -85,6 +86,10 @@ void conn_reset(struct conn *c);
 void conn_fail(struct conn *c, enum relay_fail why);
 /* Marks the connection authenticated/paired (leaves the pending counts). */
 void conn_established(struct conn *c);
+/* The connection authenticated or presented a valid ticket: it leaves its
+ * source address's limits and gets its rate token back (admit_vouch,
+ * docs/design.md D16). Idempotent. */
+void conn_vouch(struct conn *c);
 /* Writes data: what the kernel takes at once, then a copy of the rest in one
  * write request that cb completes (and frees: the uv_write_t is the start of
  * the allocation). Order is kept (uv_try_write says UV_EAGAIN while anything

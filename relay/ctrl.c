@@ -296,6 +296,9 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
         ctrl_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
         return;
     }
+    /* A session of an enabled link: its address's anonymous limits are not
+     * its business any more (docs/design.md D16). */
+    conn_vouch(c);
     old = l->session[a->side];
     if (old != NULL) {
         old->ctrl->replaced = true;

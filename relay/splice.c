@@ -845,6 +845,9 @@ void splice_present(struct conn *c)
     c->stream = s;
     c->leg = leg;
     c->state = CONN_WAITING;
+    /* A valid ticket: the leg is its link's (open_rate_per_link and
+     * max_streams_per_link paid for it), not its address's (D16). */
+    conn_vouch(c);
     uv_timer_stop(&c->timer); /* the ticket's expiry bounds the wait now */
     if (s->leg[1 - leg] != NULL)
         splice_start(s);

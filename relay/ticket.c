@@ -164,6 +164,13 @@ int ticket_take(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t n
     return 0;
 }
 
+bool ticket_live(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms)
+{
+    struct ticket_ent **pp = ticket_find(t, tk);
+
+    return pp != NULL && now_ms < (*pp)->expires_ms;
+}
+
 int ticket_revoke(struct ticket_table *t, const uint8_t tk[TICKET_LEN])
 {
     struct ticket_ent **pp = ticket_find(t, tk);

@@ -17,6 +17,7 @@
 #ifndef LR_TICKET_H
 #define LR_TICKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,9 @@ int ticket_insert(struct ticket_table *t, const uint8_t tk[TICKET_LEN], void *ow
  */
 int ticket_take(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms, void **owner,
                 int *leg) __attribute__((warn_unused_result));
+/* True if tk is a ticket of the table that has not expired at now_ms; the
+ * table is not changed (ticket_take still decides). */
+bool ticket_live(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms);
 /* Removes a ticket if present (its stream went away); 0 or -ENOENT. */
 int ticket_revoke(struct ticket_table *t, const uint8_t tk[TICKET_LEN]);
 

@@ -12,17 +12,24 @@ docs/design.md D13), spoken directly to a relay and through real agents:
   per 10 s window, the counts adding up to the refusals;
 - SIGHUP applies new values to the running link (burst 3 at 100/s, then
   0 = unlimited);
-- a real linkagent resets the local connections the relay refused, says so
-  once plus one summary, and does not retry: the relay sees one OPEN per local
-  connection;
+- a real linkagent holds the local connections the relay refused
+  rate_limited and opens them as the bucket refills (docs/design.md D16):
+  within open_queue and open_wait every connection is served; past
+  open_queue a refused one is reset at once, past open_wait a held one is
+  reset, each with a log line naming the bound; with open_queue = 0 each
+  refused connection is reset at once, one OPEN per local connection, said
+  once plus one summary;
 - an immediate-policy agent whose cable OPENs are refused backs off (a
   handful of OPENs in 8 s, not a loop) and the cable comes up later.
 """
+import os
 import re
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import threading
 import time
 
 import agentharness as ah
@@ -199,59 +206,185 @@ def relay_tests(c):
         r.close()
 
 
-def try_conn(port):
+def try_conn(port, out=None):
     """One local connection carrying 100 bytes: "ok" if they were echoed and
     the end was clean, "reset" if the agent refused it with a reset. One
-    thread, so the reset is seen by whichever call meets it first."""
+    thread, so the reset is seen by whichever call meets it first. With out,
+    (result, seconds) is appended to it."""
     data = b"x" * 100
+    t0 = time.monotonic()
+    res = None
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
     except ConnectionError:
-        return "reset"
-    got = b""
+        res = "reset"
+    if res is None:
+        got = b""
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                got += d
+            res = "ok" if got == data else "clean end after %d bytes" % len(got)
+        except socket.timeout:
+            res = "timeout"
+        except OSError:  # ECONNRESET, EPIPE, or ENOTCONN from shutdown after it
+            res = "reset"
+        finally:
+            s.close()
+    if out is not None:
+        out.append((res, time.monotonic() - t0))
+    return res
+
+
+def at_once(port, n):
+    """n local connections at the same time; [(result, seconds)]."""
+    out = []
+    ts = [threading.Thread(target=try_conn, args=(port, out)) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+def keygen(tmp, name):
+    path = os.path.join(tmp, name + ".key")
+    pub = subprocess.run([ah.AGENT, "keygen", "--out", path], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    return path, pub
+
+
+def shaped_rig(c, limits, agent_lines):
+    """A relay with limits, one link, agents from config files: side b
+    dials an echo server, side a listens with agent_lines in [agent].
+    Returns (rig, local port)."""
+    rig = ah.Rig(limits=limits)
+    r = rig.start_relay()
+    srv = rig.server("echo")
+    ak, ap = keygen(rig.tmp, "a")
+    bk, bp = keygen(rig.tmp, "b")
+    lid = r.ctl_json("link", "add", "shp", "--a-key", ap, "--b-key", bp)["id"]
+    lport = ah.free_port()
+    for side, key, peer, role, extra in (
+            ("b", bk, ap, "connect = 127.0.0.1:%d" % srv.port, ""),
+            ("a", ak, bp, "listen = 127.0.0.1:%d" % lport, agent_lines)):
+        conf = os.path.join(rig.tmp, side + ".conf")
+        with open(conf, "w") as f:
+            f.write("[agent]\nrelay = %s\nrelay_key = %s\nrelay_key_id = %d\n%s\n"
+                    "[link shp]\nkey_file = %s\nlink_id = %s\nside = %s\npeer_key = %s\n%s\n"
+                    % (r.addr, r.relay_pub, r.key_id, extra, key, lid, side, peer, role))
+        a = rig.agent_args(side, ["--config", conf])
+        if side == "a":
+            rig.a = a
+        else:
+            rig.b = a
+    ok = rig.a.wait_log("online via relay") and rig.b.wait_log("online via relay")
+    c.check("agents online", ok and h.wait_for(lambda: "peer online" in rig.a.log(), timeout=5))
+    return rig, lport
+
+
+HOLD = "relay refused to open a stream: rate_limited; holding the local connection"
+QUEUE_FULL = "rate_limited; open_queue full (%d connections held); resetting the local connection"
+WAIT_OVER = "rate_limited for open_wait (%d ms); resetting the local connection"
+
+
+def agent_within_bounds_test(c):
+    """Within open_queue and open_wait the agent shapes: 40 local connections
+    at once against 20 OPENs/s (burst 3) are all served, some of them after
+    being held; nothing is reset."""
+    rig, lport = shaped_rig(c, {"open_rate_per_link": "20/s", "open_burst_per_link": "3"},
+                            "open_queue = 64\nopen_wait = 20s\n")
     try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        while True:
-            d = s.recv(4096)
-            if not d:
-                break
-            got += d
-    except socket.timeout:
-        return "timeout"
-    except OSError:  # ECONNRESET, EPIPE, or ENOTCONN from shutdown after it
-        return "reset"
+        res = at_once(lport, 40)
+        got = [x[0] for x in res]
+        c.check("within bounds: all 40 served", got == ["ok"] * 40, got)
+        st = rig.relay.status()
+        c.check("within bounds: the relay refused OPENs (so some were held) and made 40 streams",
+                st["limits_hit"]["open_rate_per_link"] > 0 and st["streams_total"] == 40, st)
+        log = rig.a.log()
+        c.check("within bounds: the agent said it held them, reset none",
+                HOLD in log and "resetting" not in log, log[-2000:])
     finally:
-        s.close()
-    return "ok" if got == data else "clean end after %d bytes" % len(got)
+        if c.failed:
+            rig.dump()
+        rig.close()
 
 
-def agent_tests(c):
-    mark = "relay refused to open a stream: rate_limited"
-    rig = ah.Rig(limits={"open_rate_per_link": "1/s", "open_burst_per_link": "3"})
+def agent_queue_full_test(c):
+    """open_queue 2 at 1 OPEN/s (burst 1): of 6 connections at once, 1 gets
+    the token, 2 are held and served as the bucket refills, 3 are reset at
+    once (well before open_wait) with the open_queue line."""
+    rig, lport = shaped_rig(c, {"open_rate_per_link": "1/s", "open_burst_per_link": "1"},
+                            "open_queue = 2\nopen_wait = 20s\n")
     try:
-        rig.start_relay()
-        lport, srv = rig.pair("echo")
+        res = at_once(lport, 6)
+        got = sorted(x[0] for x in res)
+        c.check("queue full: 3 served (1 at once, 2 held), 3 reset",
+                got == ["ok"] * 3 + ["reset"] * 3, res)
+        resets = [t for r, t in res if r == "reset"]
+        c.check("queue full: the resets came at once, not after open_wait",
+                resets and max(resets) < 10, res)
+        log = rig.a.log()
+        c.check("queue full: logged with the bound", QUEUE_FULL % 2 in log, log[-2000:])
+        c.check("queue full: the held ones were not reset for open_wait",
+                "open_wait" not in log.replace("open_wait 20000 ms", ""), log[-2000:])
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+
+
+def agent_wait_exceeded_test(c):
+    """open_wait 200 ms at 1 OPEN/s (burst 1): after one connection took the
+    token, 3 more at once are held and retried, and reset when their 200 ms
+    are over (the next token comes 1 s after the first) with the open_wait
+    line; none of them is reset before open_wait."""
+    rig, lport = shaped_rig(c, {"open_rate_per_link": "1/s", "open_burst_per_link": "1"},
+                            "open_queue = 8\nopen_wait = 200ms\n")
+    try:
+        c.check("wait exceeded: the first connection passes", try_conn(lport) == "ok")
+        res = at_once(lport, 3)
+        c.check("wait exceeded: all 3 reset", [r for r, _ in res] == ["reset"] * 3, res)
+        c.check("wait exceeded: not before open_wait", min(t for _, t in res) >= 0.2, res)
+        log = rig.a.log()
+        c.check("wait exceeded: held, then logged with the bound",
+                HOLD in log and WAIT_OVER % 200 in log and "open_queue full" not in log,
+                log[-2000:])
+        st = rig.relay.status()
+        c.check("wait exceeded: retried (more refused OPENs than connections)",
+                st["limits_hit"]["open_rate_per_link"] > 3, st["limits_hit"])
+    finally:
+        if c.failed:
+            rig.dump()
+        rig.close()
+
+
+def agent_no_queue_test(c):
+    """open_queue = 0: the old behaviour, each refused connection reset at
+    once, one OPEN per local connection, said once plus one summary."""
+    mark = "open_queue full (0 connections held)"
+    rig, lport = shaped_rig(c, {"open_rate_per_link": "1/s", "open_burst_per_link": "3"},
+                            "open_queue = 0\n")
+    try:
         res = [try_conn(lport) for _ in range(20)]
         ok, refused = res.count("ok"), res.count("reset")
-        c.check("agent: the first 3 local connections pass", res[:3] == ["ok"] * 3, res)
-        c.check("agent: the rest refused with a reset (at most a refilled one passes)",
+        c.check("open_queue 0: the first 3 local connections pass", res[:3] == ["ok"] * 3, res)
+        c.check("open_queue 0: the rest refused with a reset (at most a refilled one passes)",
                 ok + refused == 20 and refused >= 15, res)
         st = rig.relay.status()
-        c.check("agent: one OPEN per local connection (no retries)",
+        c.check("open_queue 0: one OPEN per local connection (no retries)",
                 st["streams_total"] + st["limits_hit"]["open_rate_per_link"] == 20
                 and st["limits_hit"]["open_rate_per_link"] == refused, st)
         log = rig.a.log()
-        c.check("agent: the refusal said once", log.count(mark) == 1, log[-2000:])
-        c.check("agent: one summary for the rest when the window ends",
-                h.wait_for(lambda: re.search(re.escape(mark) + r" \(%d more streams like this"
+        c.check("open_queue 0: the refusal said once", log.count(mark) == 1, log[-2000:])
+        c.check("open_queue 0: one summary for the rest when the window ends",
+                h.wait_for(lambda: re.search(re.escape(mark) + r".* \(%d more streams like this"
                                              % (refused - 1), rig.a.log()), timeout=15),
                 rig.a.log()[-2000:])
-        # The window took 10 s: the bucket is full again and the link works.
-        c.check("agent: the link carries streams again afterwards", try_conn(lport) == "ok")
-        st = rig.relay.status()
-        c.check("agent: nothing was retried in the meantime (21 OPENs for 21 connections)",
-                st["streams_total"] + st["limits_hit"]["open_rate_per_link"] == 21, st)
     finally:
         if c.failed:
             rig.dump()
@@ -304,7 +437,10 @@ def agent_cable_test(c):
 def main():
     c = h.Checks()
     relay_tests(c)
-    agent_tests(c)
+    agent_within_bounds_test(c)
+    agent_queue_full_test(c)
+    agent_wait_exceeded_test(c)
+    agent_no_queue_test(c)
     agent_cable_test(c)
     return c.done()
 

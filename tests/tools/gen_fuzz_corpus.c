@@ -106,7 +106,8 @@ int main(int argc, char **argv)
     put(argv[1], "config", "seed-agent-token.conf", conf);
     snprintf(conf, sizeof(conf),
              "[agent]\nrelay = 198.18.0.1:7700\nrelay_key = %s\nrelay_key_id = 0\n"
-             "keepalive = 25s\nbackoff_min = 1s\nbackoff_max = 60s\n\n"
+             "keepalive = 25s\nbackoff_min = 1s\nbackoff_max = 60s\nopen_queue = 256\n"
+             "open_wait = 5s\n\n"
              "[link plc]\nkey = %s\nlink_id = %s\nside = b\npeer_key = %s\n"
              "connect = 192.168.1.10:502\npolicy = immediate\n\n"
              "[link byo]\ntoken = %s\nkey_file = /etc/linkagent/byo.key\nlisten = [::1]:2222\n",

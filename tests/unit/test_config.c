@@ -310,8 +310,8 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->max_conns_per_ip, 4096);
     ck_assert_uint_eq(l->max_conns, 0);
     ck_assert_uint_eq(l->max_streams_per_link, 256);
-    ck_assert_uint_eq(l->open_rate_per_link, 500);
-    ck_assert_uint_eq(l->open_burst_per_link, 1000);
+    ck_assert_uint_eq(l->open_rate_per_link, 5000);
+    ck_assert_uint_eq(l->open_burst_per_link, 10000);
     ck_assert_uint_eq(l->keepalive_ms, 25000);
     ck_assert_uint_eq(l->dead_after_ms, 90000);
     ck_assert_uint_eq(l->ticket_expiry_ms, 10000);
@@ -406,8 +406,8 @@ START_TEST(test_relay_full)
     ck_assert_ptr_nonnull(strstr(text, "splice_buffer = 256K\n"));
     ck_assert_ptr_nonnull(strstr(text, "zero_copy_streams = 256\n"));
     ck_assert_ptr_nonnull(strstr(text, "zero_copy_buffer = 1M\n"));
-    ck_assert_ptr_nonnull(strstr(text, "open_rate_per_link = 500/s\n"));
-    ck_assert_ptr_nonnull(strstr(text, "open_burst_per_link = 1000\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_rate_per_link = 5000/s\n"));
+    ck_assert_ptr_nonnull(strstr(text, "open_burst_per_link = 10000\n"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
     free(text);
     /* zero_copy_streams = 0 (never splice) is the lower limit. */
@@ -683,8 +683,47 @@ START_TEST(test_agent_token_link)
     ck_assert_uint_eq(cfg->keepalive_ms, 25000);
     ck_assert_uint_eq(cfg->backoff_min_ms, 1000);
     ck_assert_uint_eq(cfg->backoff_max_ms, 60000);
+    ck_assert_uint_eq(cfg->open_queue, 256);
+    ck_assert_uint_eq(cfg->open_wait_ms, 5000);
     agentcfg_free(cfg);
     agentcfg_free(NULL);
+}
+END_TEST
+
+/* open_queue 0..4096 and open_wait 0..60s, each at both ends and one past;
+ * both are printed back by agentcfg_format. */
+START_TEST(test_agent_open_queue_wait)
+{
+    struct fixture f;
+    struct agentcfg *cfg;
+    const char *link;
+    char *text = NULL;
+
+    fixture_make(&f);
+    link = fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token);
+    cfg = agent_ok(fmt("[agent]\nopen_queue = 0\nopen_wait = 0\n%s", link));
+    ck_assert_uint_eq(cfg->open_queue, 0);
+    ck_assert_uint_eq(cfg->open_wait_ms, 0);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nopen_queue = 4096\nopen_wait = 60s\n%s", link));
+    ck_assert_uint_eq(cfg->open_queue, 4096);
+    ck_assert_uint_eq(cfg->open_wait_ms, 60000);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nopen_queue = 17\nopen_wait = 1500ms\n%s", link));
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "open_queue = 17\nopen_wait = 1500ms\n"));
+    free(text);
+    agentcfg_free(cfg);
+    agent_err(fmt("[agent]\nopen_queue = 4097\n%s", link),
+              "line 2: open_queue: '4097' is out of range (0..4096)");
+    agent_err(fmt("[agent]\nopen_queue = -1\n%s", link),
+              "line 2: open_queue: '-1' is not a whole number");
+    agent_err(fmt("[agent]\nopen_wait = 60001ms\n%s", link),
+              "line 2: open_wait: '60001ms' is out of range (0..60s)");
+    agent_err(fmt("[agent]\nopen_wait = soon\n%s", link),
+              "line 2: open_wait: 'soon' is not a duration like 500ms, 10s, 2m, 1h");
+    agent_err(fmt("[agent]\nopen_queue = 1\nopen_queue = 2\n%s", link),
+              "line 3: duplicate key 'open_queue' (first set on line 2)");
 }
 END_TEST
 
@@ -949,6 +988,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_agent_explicit_errors);
     tcase_add_test(tc, test_agent_counts);
     tcase_add_test(tc, test_agent_size_limit);
+    tcase_add_test(tc, test_agent_open_queue_wait);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,6 +21,35 @@ START_TEST(test_burst_exactly)
 END_TEST
 
 /* 4/s: one ms short of 1/rate s no token, at 1/rate s exactly one. */
+/* A refund gives back exactly one token and never makes a bucket hold more
+ * than burst: a full bucket stays full, an emptied one takes one more. */
+START_TEST(test_give)
+{
+    struct tbucket b = {0};
+
+    tbucket_give(&b);
+    ck_assert_uint_eq(b.debt, 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert(tbucket_take(&b, 4, 5, 1000));
+    ck_assert(!tbucket_take(&b, 4, 5, 1000));
+    tbucket_give(&b);
+    ck_assert(tbucket_take(&b, 4, 5, 1000));
+    ck_assert(!tbucket_take(&b, 4, 5, 1000));
+    /* Part of a token refilled (100 ms at 4/s = 0.4), then one given back:
+     * 1.4 tokens, one take passes, the second does not. */
+    tbucket_give(&b);
+    ck_assert(tbucket_take(&b, 4, 5, 1100));
+    ck_assert(!tbucket_take(&b, 4, 5, 1100));
+    /* Giving back more than was taken: full, exactly burst again. */
+    for (int i = 0; i < 10; i++)
+        tbucket_give(&b);
+    ck_assert(tbucket_full(&b, 4, 5, 1100));
+    for (int i = 0; i < 5; i++)
+        ck_assert(tbucket_take(&b, 4, 5, 1100));
+    ck_assert(!tbucket_take(&b, 4, 5, 1100));
+}
+END_TEST
+
 START_TEST(test_refill_after_one_over_rate)
 {
     struct tbucket b = {0};
@@ -152,6 +181,7 @@ static Suite *tbucket_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_burst_exactly);
+    tcase_add_test(tc, test_give);
     tcase_add_test(tc, test_refill_after_one_over_rate);
     tcase_add_test(tc, test_no_drift);
     tcase_add_test(tc, test_clock_backwards);

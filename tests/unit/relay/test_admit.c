@@ -99,6 +99,139 @@ START_TEST(test_pending_and_conns)
 }
 END_TEST
 
+/* A vouched connection (valid ticket, authenticated session) leaves every
+ * per-address count and gets its rate token back; the relay-wide counts keep
+ * it (docs/design.md D16). */
+START_TEST(test_vouch)
+{
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip[64], *x;
+    uint8_t a[16];
+    int i;
+
+    cfg.max_conns = 70;
+    cfg.max_pending = 60;
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
+    key4("10.0.0.1", a);
+    /* 50 connections from one address, each vouched while pending (a leg
+     * with its ticket): far past burst 20, max_pending_per_ip 4 and
+     * max_conns_per_ip 6, and none refused. */
+    for (i = 0; i < 50; i++) {
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip[i]), 0);
+        admit_vouch(&l, ip[i], true);
+    }
+    ck_assert_uint_eq(ip[0]->conns, 0);
+    ck_assert_uint_eq(ip[0]->pending, 0);
+    ck_assert_uint_eq(l.conns, 50);
+    ck_assert_uint_eq(l.pending, 50);
+    ck_assert_uint_eq(l.hit[ADMIT_RATE] + l.hit[ADMIT_CONNS_IP] + l.hit[ADMIT_PENDING_IP], 0);
+    /* The relay-wide limits still count them: 10 more fit, then max_pending
+     * (60) refuses; once paired (established), max_conns (70) does. */
+    for (i = 50; i < 60; i++) {
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip[i]), 0);
+        admit_vouch(&l, ip[i], true);
+    }
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &x)), ADMIT_PENDING);
+    for (i = 0; i < 60; i++)
+        admit_established(&l, NULL);
+    ck_assert_uint_eq(l.pending, 0);
+    for (i = 0; i < 10; i++) {
+        ck_assert_int_eq(admit_admit(&l, a, 0, &x), 0);
+        admit_vouch(&l, x, true);
+        admit_established(&l, NULL);
+    }
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &x)), ADMIT_CONNS);
+    for (i = 0; i < 70; i++)
+        admit_release(&l, NULL, false);
+    ck_assert_uint_eq(l.conns, 0);
+    /* Anonymous connections from the same address: every vouched token came
+     * back; only the attempt max_pending refused kept its token (the rate is
+     * charged before that check, max_conns comes before the rate). So 19
+     * pass the rate (burst 20), released each time, and the 20th is refused. */
+    for (i = 0; i < 19; i++) {
+        ck_assert_int_eq(admit_admit(&l, a, 0, &x), 0);
+        admit_release(&l, x, true);
+    }
+    ck_assert_int_eq(admit_kind_of(admit_admit(&l, a, 0, &x)), ADMIT_RATE);
+    /* Vouching after admit_established (a control session: authenticated,
+     * then found its link) leaves only conns. */
+    ck_assert_int_eq(admit_admit(&l, a, 100, &x), 0);
+    admit_established(&l, x);
+    ck_assert_uint_eq(x->conns, 1);
+    ck_assert_uint_eq(x->pending, 0);
+    admit_vouch(&l, x, false);
+    ck_assert_uint_eq(x->conns, 0);
+    ck_assert_uint_eq(l.conns, 1);
+    admit_release(&l, NULL, false);
+    ck_assert_uint_eq(l.conns, 0);
+    admit_done(&l);
+}
+END_TEST
+
+/* A connection refused by a per-address limit whose first bytes are a live
+ * ticket: the refusal is taken back (hit, and the token where the rate took
+ * one) and it is admitted on the relay-wide limits alone; other refusals
+ * stay, and max_pending still binds. */
+START_TEST(test_admit_ticketed)
+{
+    struct admit l;
+    struct admit_cfg cfg = base_cfg;
+    struct admit_ip *ip[8], *x;
+    uint8_t a[16];
+    int rc, i;
+
+    cfg.burst = 5;
+    cfg.max_conns = 10;
+    cfg.max_pending = 6;
+    ck_assert_int_eq(admit_init(&l, &cfg), 0);
+    key4("10.0.0.1", a);
+    /* max_pending_per_ip 4: the 5th is refused, then admitted by ticket; the
+     * token it paid comes back (burst 5: exactly one token left). */
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(admit_admit(&l, a, 0, &ip[i]), 0);
+    rc = admit_admit(&l, a, 0, &x);
+    ck_assert_int_eq(admit_kind_of(rc), ADMIT_PENDING_IP);
+    ck_assert_uint_eq(l.hit[ADMIT_PENDING_IP], 1);
+    ck_assert_int_eq(admit_admit_ticketed(&l, a, rc), 0);
+    ck_assert_uint_eq(l.hit[ADMIT_PENDING_IP], 0);
+    ck_assert_uint_eq(l.pending, 5);
+    ck_assert_uint_eq(l.conns, 5);
+    ck_assert_uint_eq(ip[0]->pending, 4);
+    ck_assert_uint_eq(ip[0]->conns, 4);
+    /* The rate: one token left; establish two so pending_ip has room. */
+    admit_established(&l, ip[0]);
+    admit_established(&l, ip[1]);
+    ck_assert_int_eq(admit_admit(&l, a, 0, &ip[4]), 0);
+    rc = admit_admit(&l, a, 0, &x);
+    ck_assert_int_eq(admit_kind_of(rc), ADMIT_RATE);
+    ck_assert_int_eq(admit_admit_ticketed(&l, a, rc), 0);
+    ck_assert_uint_eq(l.hit[ADMIT_RATE], 0);
+    ck_assert_uint_eq(l.pending, 5);
+    /* max_pending 6 still binds: one more fits, the next is refused. */
+    rc = admit_admit(&l, a, 0, &x);
+    ck_assert_int_eq(admit_kind_of(rc), ADMIT_RATE);
+    ck_assert_int_eq(admit_admit_ticketed(&l, a, rc), 0);
+    rc = admit_admit(&l, a, 0, &x);
+    ck_assert_int_eq(admit_kind_of(rc), ADMIT_RATE);
+    ck_assert_int_eq(admit_kind_of(admit_admit_ticketed(&l, a, rc)), ADMIT_PENDING);
+    ck_assert_uint_eq(l.hit[ADMIT_PENDING], 1);
+    ck_assert_uint_eq(l.hit[ADMIT_RATE], 0);
+    /* Refusals that are not per address stay as they are. */
+    rc = -(ADMIT_CONNS + 1000);
+    ck_assert_int_eq(admit_admit_ticketed(&l, a, rc), rc);
+    rc = -(ADMIT_IP_TABLE + 1000);
+    ck_assert_int_eq(admit_admit_ticketed(&l, a, rc), rc);
+    ck_assert_int_eq(admit_admit_ticketed(&l, a, -ENOMEM), -ENOMEM);
+    ck_assert_uint_eq(l.conns, 8);
+    /* Released like vouched ones: no address reference. */
+    admit_release(&l, NULL, true);
+    ck_assert_uint_eq(l.conns, 7);
+    ck_assert_uint_eq(ip[0]->conns, 5);
+    admit_done(&l);
+}
+END_TEST
+
 START_TEST(test_sweep_keeps_rate)
 {
     struct admit l;
@@ -168,6 +301,8 @@ static Suite *admit_suite(void)
 
     tcase_add_test(tc, test_rate_per_ip_at_limit);
     tcase_add_test(tc, test_pending_and_conns);
+    tcase_add_test(tc, test_vouch);
+    tcase_add_test(tc, test_admit_ticketed);
     tcase_add_test(tc, test_sweep_keeps_rate);
     tcase_add_test(tc, test_ip_table_limit);
     tcase_add_test(tc, test_addr_key_v6_and_names);

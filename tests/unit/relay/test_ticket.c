@@ -62,6 +62,27 @@ START_TEST(test_expiry_boundary)
 }
 END_TEST
 
+/* ticket_live looks without taking: live up to one ms before expiry, not at
+ * it, not once taken, not a near miss; the table is unchanged. */
+START_TEST(test_live)
+{
+    uint8_t a[TICKET_LEN], x[TICKET_LEN];
+    void *owner;
+    int leg;
+
+    ck_assert_int_eq(ticket_issue(tt, NULL, 0, 1000, a), 0);
+    ck_assert(ticket_live(tt, a, 0));
+    ck_assert(ticket_live(tt, a, 999));
+    ck_assert(!ticket_live(tt, a, 1000));
+    ck_assert_uint_eq(ticket_count(tt), 1);
+    memcpy(x, a, TICKET_LEN);
+    x[TICKET_LEN - 1] ^= 1;
+    ck_assert(!ticket_live(tt, x, 0));
+    ck_assert_int_eq(ticket_take(tt, a, 999, &owner, &leg), 0);
+    ck_assert(!ticket_live(tt, a, 0));
+}
+END_TEST
+
 START_TEST(test_unknown_and_near_miss)
 {
     uint8_t tk[TICKET_LEN], other[TICKET_LEN];
@@ -145,6 +166,7 @@ static Suite *ticket_suite(void)
     tcase_add_test(tc, test_issue_take_once);
     tcase_add_test(tc, test_expiry_boundary);
     tcase_add_test(tc, test_unknown_and_near_miss);
+    tcase_add_test(tc, test_live);
     tcase_add_test(tc, test_capacity_at_limit);
     tcase_add_test(tc, test_insert_duplicate_and_same_bucket);
     tcase_add_test(tc, test_many);

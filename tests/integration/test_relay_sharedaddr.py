@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Legitimate load from one source address is not refused by the per-address
+limits (docs/design.md D16), and an anonymous flood from that address still is.
+
+Both agents of a link run on 127.0.0.1, as agents behind one NAT do. The
+relay's conn_rate_per_ip is scaled down to 20/s, burst 40: the link's 1,000
+streams bring 2,000 stream legs plus 2 control sessions from that one
+address, 50 times the bucket's burst, so without the credit they are refused
+at any speed this machine reaches (under ASan too: it would have to take
+longer than 100 s). Everything else is at its default.
+- 1,000 short request/response exchanges, 16 at a time: every one served
+  (the 100 bytes echoed and a clean end), no limit hit on the relay, no
+  stream refused or reset on either agent;
+- then a flood of 200 plain TCP connections from 127.0.0.1 without tickets:
+  cut off by conn_rate_per_ip (at most burst 40 + 20/s admitted, the rest
+  refused and counted).
+- control sessions: with conn_rate_per_ip 1/s burst 4, 20 authenticated
+  sessions of one link from 127.0.0.1 in a row (each replacing the last,
+  D5) all come up; sessions of a revoked link get CLOSE revoked and keep
+  their token, so the bucket runs empty after about burst of them.
+- a leg whose ticket is already waiting when the relay accepts it is not
+  refused by the per-address limits even while a flood from its address has
+  emptied the bucket: the relay is stopped (SIGSTOP) while both legs of a
+  stream and one with a made-up ticket connect and send, so their bytes are
+  there at accept; after SIGCONT both legs pair and the made-up one is
+  refused and counted.
+Counts only, no speed: the run takes what it takes.
+"""
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import agentharness as ah
+import lrharness as h
+import lrproto as p
+
+N = 1000
+CONCURRENCY = 16
+FLOOD = 200
+RATE, BURST = 20, 40
+
+
+def exchange(port):
+    """One short exchange: "ok" if the 100 bytes came back and the end was
+    clean, else what happened."""
+    data = b"q" * 100
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    except OSError as e:
+        return "connect: %s" % e
+    got = b""
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        return "timeout"
+    except OSError:
+        return "reset"
+    finally:
+        s.close()
+    return "ok" if got == data else "clean end after %d bytes" % len(got)
+
+
+def load(port):
+    results = []
+    lock = threading.Lock()
+    todo = iter(range(N))
+
+    def worker():
+        while True:
+            with lock:
+                if next(todo, None) is None:
+                    return
+            r = exchange(port)
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def closed_now(s, wait):
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def sessions_test(c):
+    r = h.Relay(fast=False, limits={"conn_rate_per_ip": "1/s", "conn_burst_per_ip": "4"})
+    sessions = []
+    try:
+        r.start()
+        link = r.add_link_live("sess")
+        kinds = []
+        for i in range(20):
+            try:
+                s = p.Session(r, link, i % 2)
+            except (OSError, ValueError, EOFError):
+                kinds.append("refused")
+                continue
+            kinds.append(s.welcome[0])
+            sessions.append(s)
+        c.check("sessions: 20 authenticated in a row from one address, burst 4: all WELCOME",
+                kinds == [0x01] * 20, kinds)
+        c.check("sessions: no limit hit", r.status()["limits_hit"]["conn_rate_per_ip"] == 0)
+        for s in sessions:
+            s.close()
+        sessions = []
+        r.ctl("link", "revoke", "sess")
+        h.wait_for(lambda: not any(l["name"] == "sess" and l.get("enabled", True)
+                                   for l in r.admin("links")["links"]), timeout=5)
+        time.sleep(4.5)  # the bucket is full again whatever happened above
+        t0 = time.time()
+        told = 0
+        for i in range(12):
+            try:
+                s = p.Session(r, link, 0)
+            except (OSError, ValueError, EOFError):
+                break
+            sessions.append(s)
+            told += s.welcome[0] == 0x05
+        dt = time.time() - t0
+        c.check("sessions: a revoked link's sessions keep their token: refused after burst 4 "
+                "(+ 1/s refilled)", told == i and 4 <= i <= 4 + dt + 1,
+                "refused at attempt %d after %d CLOSE revoked in %.2f s" % (i + 1, told, dt))
+        c.check("sessions: counted as conn_rate_per_ip",
+                r.status()["limits_hit"]["conn_rate_per_ip"] == 1)
+    finally:
+        for s in sessions:
+            s.close()
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
+def ticket_waiting_test(c):
+    r = h.Relay(fast=False, limits={"conn_rate_per_ip": "1/s", "conn_burst_per_ip": "2"})
+    socks = []
+    stopped = False
+    try:
+        r.start()
+        link = r.add_link_live("tw")
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        socks += [sa, sb]
+        # Empty the bucket: 12 plain connects, 2 admitted, 10 refused.
+        flood = [p.connect(r) for _ in range(12)]
+        socks += flood
+        h.wait_for(lambda: r.status()["limits_hit"]["conn_rate_per_ip"] >= 10, timeout=5)
+        ta, tb = p.open_stream(sa, sb, 1)
+        r.proc.send_signal(signal.SIGSTOP)
+        stopped = True
+        la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])
+        fake = p.leg(r, os.urandom(32))
+        socks += [la, lb, fake]
+        time.sleep(0.2)  # the bytes reach the relay's socket buffers
+        r.proc.send_signal(signal.SIGCONT)
+        stopped = False
+        got = []
+        for s in (la, lb):
+            s.settimeout(5)
+            try:
+                got.append(s.recv(1))
+            except OSError as e:
+                got.append(str(e))
+        c.check("ticket waiting: both legs pair though the bucket is empty",
+                got == [b"\x01", b"\x01"], got)
+        c.check("ticket waiting: the made-up ticket is refused", closed_now(fake, 5))
+        lh = r.status()["limits_hit"]
+        c.check("ticket waiting: 10 flood + 1 made-up refused by conn_rate_per_ip",
+                lh["conn_rate_per_ip"] == 11, lh)
+    finally:
+        if stopped:
+            r.proc.send_signal(signal.SIGCONT)
+        for s in socks:
+            s.close()
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
+def main():
+    c = h.Checks()
+    ticket_waiting_test(c)
+    sessions_test(c)
+    rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST)})
+    socks = []
+    try:
+        r = rig.start_relay()
+        lport, srv = rig.pair("echo")
+        res = load(lport)
+        bad = [x for x in res if x != "ok"]
+        c.check("%d exchanges, %d at a time: all served" % (N, CONCURRENCY),
+                len(res) == N and not bad, (len(res), bad[:5]))
+        st = r.status()
+        hit = {k: v for k, v in st["limits_hit"].items() if v}
+        c.check("relay: no limit hit (2,000 legs from one address, burst %d)" % BURST,
+                not hit, hit)
+        c.check("relay: %d streams" % N, st["streams_total"] == N, st["streams_total"])
+        for a in (rig.a, rig.b):
+            log = a.log()
+            c.check("agent %s: nothing refused or reset" % a.name,
+                    "refused" not in log and "resetting" not in log, log[-1500:])
+
+        # A flood without tickets from the same address: the bucket is full
+        # again (every leg's token came back), so burst 40 pass, then 20/s.
+        lh0 = r.status()["limits_hit"]
+        t0 = time.time()
+        for _ in range(FLOOD):
+            socks.append(socket.create_connection((r.host, r.port), timeout=5,
+                                                  source_address=("127.0.0.1", 0)))
+        dt = time.time() - t0
+        refused = sum(closed_now(s, 0.5 if i == 0 else 0.01) for i, s in enumerate(socks))
+        lh = r.status()["limits_hit"]
+        rate_hits = lh["conn_rate_per_ip"] - lh0["conn_rate_per_ip"]
+        # A slow run admits more than 64 in time: max_pending_per_ip then
+        # refuses some too (it comes after the rate).
+        pend_hits = lh["max_pending_per_ip"] - lh0["max_pending_per_ip"]
+        admitted = FLOOD - refused
+        c.check("flood: cut off by conn_rate_per_ip (burst %d + %d/s admitted)" % (BURST, RATE),
+                rate_hits > 0 and refused == rate_hits + pend_hits
+                and min(BURST, 64) <= admitted <= BURST + RATE * dt + 2,
+                "admitted %d refused %d (rate %d, pending %d) in %.3f s"
+                % (admitted, refused, rate_hits, pend_hits, dt))
+        for s in socks:
+            s.close()
+        socks = []
+    finally:
+        for s in socks:
+            s.close()
+        if c.failed:
+            rig.dump()
+        rig.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
