@@ -118,7 +118,8 @@ void link_on_peer(struct link *lk, bool online)
 static struct strm *find_req(struct link *lk, uint32_t req_id)
 {
     for (struct strm *st = lk->streams; st != NULL; st = st->next) {
-        if (st->req_id == req_id && st->state == STRM_OPENING)
+        /* A stream redialling its leg still hears its OPEN_FAIL (timeout). */
+        if (st->req_id == req_id && (st->state == STRM_OPENING || st->state == STRM_REDIAL))
             return st;
     }
     return NULL;
@@ -184,10 +185,12 @@ void link_on_ctl_down(struct link *lk, bool revoked)
         backoff_reset(&lk->bo);
     lk->online = false;
     lk->peer_online = false;
-    /* Streams still waiting for a STREAM will never get one. */
+    /* Streams still waiting for a STREAM will never get one, and a leg the
+     * relay refused is not dialled again without the session that vouches
+     * for the link (revoked, shut down, or unreachable). */
     for (struct strm *st = lk->streams, *nx; st != NULL; st = nx) {
         nx = st->next;
-        if (st->state == STRM_OPENING || st->state == STRM_HELD)
+        if (st->state == STRM_OPENING || st->state == STRM_HELD || st->state == STRM_REDIAL)
             strm_close(st, STRM_CLOSE_RESET);
     }
     if (revoked) {

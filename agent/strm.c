@@ -100,6 +100,7 @@ static void on_flush_deadline(uv_timer_t *t)
 }
 
 static void on_write_done(uv_write_t *req, int status);
+static void leg_refused(struct strm *st, int err);
 
 /* Writes len bytes to t: straight to the kernel with uv_try_write() when
  * nothing is queued on t, and a copy of whatever the kernel did not take is
@@ -208,12 +209,16 @@ static void on_write_done(uv_write_t *req, int status)
     bool local = req->handle == (uv_stream_t *)&st->local;
 
     free(w);
-    if (st->state == STRM_CLOSING)
+    /* UV_ECANCELED: a handle we closed, the stream's or a refused leg's
+     * (leg_drop); what follows is for the handle that is there now. */
+    if (st->state == STRM_CLOSING || status == UV_ECANCELED)
         return;
     if (status < 0) {
         if (local) {
             strm_log(st, LOG_LEVEL_INFO, "local write failed: %s", uv_strerror(status));
             local_abort(st, REC_RESET_LOCAL, "local write failed");
+        } else if (!st->spliced) {
+            leg_refused(st, status);
         } else {
             strm_log(st, LOG_LEVEL_WARN, "write to relay failed: %s", uv_strerror(status));
             strm_close(st, STRM_CLOSE_RESET);
@@ -521,11 +526,7 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         (void)uv_read_stop(s);
         st->leg_reading = false;
     } else if (nread < 0 && !st->spliced) {
-        strm_log(st, LOG_LEVEL_WARN,
-                 "relay closed the stream leg before pairing it "
-                 "(ticket refused or expired, or the peer's leg never came): %s",
-                 uv_strerror((int)nread));
-        strm_close(st, STRM_CLOSE_RESET);
+        leg_refused(st, (int)nread);
         return;
     } else if (nread == UV_EOF) {
         st->leg_eof = true;
@@ -544,11 +545,118 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             strm_close(st, STRM_CLOSE_RESET);
             return;
         }
-        st->spliced = true;
+        st->spliced = true; /* the relay took the ticket: never dialled again */
+        sodium_memzero(st->ticket, sizeof(st->ticket));
     } else {
         (void)e2e_in_commit(st->e2e, (size_t)nread);
     }
     pump(st);
+}
+
+/* The next try of a held connection (an OPEN refused rate_limited) or of a
+ * refused leg: STRM_RETRY_MIN_MS doubling per refusal up to
+ * STRM_RETRY_MAX_MS, half of it jittered (connections refused together do
+ * not come back together), never more than the left ms to the bound. */
+static uint32_t retry_delay(uint32_t tries, uint64_t left)
+{
+    uint32_t d = STRM_RETRY_MIN_MS;
+
+    for (uint32_t i = 0; i < tries && d < STRM_RETRY_MAX_MS; i++)
+        d *= 2;
+    if (d > STRM_RETRY_MAX_MS)
+        d = STRM_RETRY_MAX_MS;
+    d = d / 2 + randombytes_uniform(d / 2 + 1);
+    return d < left ? d : (uint32_t)left;
+}
+
+static bool session_start(struct strm *st, struct link *lk);
+static bool leg_dial(struct strm *st, struct link *lk);
+static void on_timer(uv_timer_t *t);
+
+static void on_leg_dropped(uv_handle_t *h)
+{
+    struct strm *st = h->data;
+
+    st->leg_dropping = false;
+    strm_release(st);
+}
+
+/* Closes a refused leg so that st->leg can be dialled afresh once its close
+ * callback has run. The stream no longer counts it as its leg (strm_close
+ * leaves it alone); writes still queued on it end with UV_ECANCELED. */
+static void leg_drop(struct strm *st)
+{
+    st->leg_inited = st->leg_connected = st->leg_reading = st->leg_eof = false;
+    st->leg_dropping = true;
+    if (uv_tcp_close_reset(&st->leg, on_leg_dropped) != 0)
+        uv_close((uv_handle_t *)&st->leg, on_leg_dropped);
+}
+
+/*
+ * The relay closed the leg before a byte came back on it (err: UV_EOF,
+ * ECONNRESET, EPIPE on a write). The relay refuses a connection at accept
+ * (a per-address limit: max_pending_per_ip) before reading it, so the ticket
+ * it carried was not taken and is still good: the leg is dialled again with
+ * it after a jittered backoff, with the local connection held unread, until
+ * the ticket expires (docs/design.md D16, "agent side"). A leg the relay did
+ * take and then closed (the peer's leg never came, the link was revoked) is
+ * refused again at once, so it too ends at the expiry, or earlier when the
+ * control session tells (OPEN_FAIL, the session going down). Any byte read
+ * means the ticket was taken: no redial after that (on_leg_read).
+ */
+static void leg_refused(struct strm *st, int err)
+{
+    uint64_t now = uv_now(st->loop);
+
+    if (st->lk == NULL || (st->we_reset && st->role == E2E_INITIATOR)) {
+        /* Resetting anyway (the cable's local target failed): nothing to save. */
+        strm_log(st, LOG_LEVEL_WARN, "relay closed the stream leg before pairing it: %s",
+                 uv_strerror(err));
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    if (now >= st->ticket_until_ms) {
+        log_debug("link %s: stream %u: stream leg refused by the relay %u times within the "
+                  "ticket's %u ms (last: %s)",
+                  st->name, st->id, st->leg_tries + 1, st->ticket_ms, uv_strerror(err));
+        /* No count in the text: it is the aggregation key (agent_stream_log). */
+        strm_log(st, LOG_LEVEL_WARN,
+                 "stream leg refused by the relay until its ticket expired (%u ms); resetting "
+                 "the local connection",
+                 st->ticket_ms);
+        strm_close(st, STRM_CLOSE_RESET);
+        return;
+    }
+    if (st->leg_tries == 0)
+        strm_log(st, LOG_LEVEL_INFO,
+                 "relay closed the stream leg before it carried a byte; dialling it again with "
+                 "the same ticket (for up to %u ms)",
+                 st->ticket_ms);
+    log_debug("link %s: stream %u: stream leg closed before its first byte: %s", st->name, st->id,
+              uv_strerror(err));
+    leg_drop(st);
+    st->state = STRM_REDIAL;
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, retry_delay(st->leg_tries, st->ticket_until_ms - now), 0);
+    st->leg_tries++;
+}
+
+/* The backoff after a refused leg is over: a fresh leg, and for the
+ * initiator a fresh session, whose first handshake message (written right
+ * behind the ticket, and gone with the refused leg) the new leg carries. The
+ * responder's session has neither read nor written anything yet. */
+static void leg_redial(struct strm *st)
+{
+    if (st->leg_dropping) { /* its close callback has not run yet: soon */
+        uv_timer_start(&st->timer, on_timer, 1, 0);
+        return;
+    }
+    if (st->lk == NULL)
+        return;
+    if (st->role == E2E_INITIATOR && !session_start(st, st->lk))
+        return;
+    st->state = STRM_SETUP;
+    (void)leg_dial(st, st->lk); /* closes the stream if it cannot */
 }
 
 static bool send_open(struct strm *st, struct link *lk);
@@ -560,6 +668,10 @@ static void on_timer(uv_timer_t *t)
     if (st->state == STRM_HELD) {
         if (st->lk != NULL)
             (void)send_open(st, st->lk); /* closes the stream if it cannot */
+        return;
+    }
+    if (st->state == STRM_REDIAL) {
+        leg_redial(st);
         return;
     }
     if (st->state == STRM_OPENING)
@@ -615,8 +727,7 @@ static void on_leg_connect(uv_connect_t *req, int status)
         strm_close(st, STRM_CLOSE_RESET);
         return;
     }
-    sodium_memzero(pre, sizeof(pre));
-    sodium_memzero(st->ticket, sizeof(st->ticket));
+    sodium_memzero(pre, sizeof(pre)); /* the ticket stays for a redial until the relay takes it */
     st->leg_connected = true;
     leg_keepalive(st);
     pump(st); /* the initiator's first handshake message rides right behind */
@@ -700,26 +811,36 @@ static void dial_local(struct strm *st, struct link *lk)
     st->refs++;
 }
 
-/* Common part of STREAM handling: session and leg. Returns false if closed. */
-static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
+/* A fresh e2e session for the stream (again for a redialled initiator).
+ * Returns false if the stream closed. */
+static bool session_start(struct strm *st, struct link *lk)
 {
-    int rc;
-
-    st->stream_id = m->stream_id;
-    st->role = m->role == MSG_ROLE_INITIATOR ? E2E_INITIATOR : E2E_RESPONDER;
-    memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
-    st->keepalive_ms = lk->leg_keepalive_ms;
-    st->dead_ms = lk->leg_dead_ms;
-    st->state = STRM_SETUP;
-    uv_timer_start(&st->timer, on_timer, STRM_SETUP_MS, 0);
-    st->e2e = malloc(sizeof(*st->e2e));
-    if (st->e2e == NULL || e2e_init(st->e2e, st->role, lk->cfg.priv, lk->cfg.peer_pub,
-                                    lk->cfg.link_id, st->stream_id) != 0) {
+    if (st->e2e != NULL) {
+        e2e_done(st->e2e);
+    } else if ((st->e2e = malloc(sizeof(*st->e2e))) == NULL) {
+        strm_close(st, STRM_CLOSE_RESET);
+        return false;
+    }
+    if (e2e_init(st->e2e, st->role, lk->cfg.priv, lk->cfg.peer_pub, lk->cfg.link_id,
+                 st->stream_id) != 0) {
         free(st->e2e);
         st->e2e = NULL;
         strm_close(st, STRM_CLOSE_RESET);
         return false;
     }
+    return true;
+}
+
+/* Dials the stream leg (on_leg_connect presents the ticket), under what is
+ * left of the setup deadline. Returns false if the stream closed. */
+static bool leg_dial(struct strm *st, struct link *lk)
+{
+    uint64_t now = uv_now(st->loop);
+    int rc;
+
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, st->setup_until_ms > now ? st->setup_until_ms - now : 0,
+                   0);
     rc = uv_tcp_init(st->loop, &st->leg);
     if (rc == 0) {
         st->leg_inited = true;
@@ -734,6 +855,25 @@ static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
         strm_close(st, STRM_CLOSE_RESET);
         return false;
     }
+    return true;
+}
+
+/* Common part of STREAM handling: session and leg. Returns false if closed. */
+static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
+{
+    uint64_t now = uv_now(st->loop);
+
+    st->stream_id = m->stream_id;
+    st->role = m->role == MSG_ROLE_INITIATOR ? E2E_INITIATOR : E2E_RESPONDER;
+    memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    st->ticket_ms = m->expires_ms;
+    st->ticket_until_ms = now + m->expires_ms;
+    st->setup_until_ms = now + STRM_SETUP_MS;
+    st->keepalive_ms = lk->leg_keepalive_ms;
+    st->dead_ms = lk->leg_dead_ms;
+    st->state = STRM_SETUP;
+    if (!session_start(st, lk) || !leg_dial(st, lk))
+        return false;
     log_debug("link %s: stream %u: stream id %llu, %s", st->name, st->id,
               (unsigned long long)st->stream_id,
               st->role == E2E_INITIATOR ? "initiator" : "responder");
@@ -768,22 +908,6 @@ void strm_responder(struct link *lk, const struct msg_stream *m)
     dial_local(st, lk);
 }
 
-/* The next OPEN of a held connection: STRM_RETRY_MIN_MS doubling per refusal
- * up to STRM_RETRY_MAX_MS, half of it jittered (held connections that were
- * refused together do not come back together), never past open_wait. */
-static uint32_t retry_delay(const struct strm *st, uint64_t now, uint32_t wait)
-{
-    uint32_t d = STRM_RETRY_MIN_MS;
-    uint64_t left = st->open_since_ms + wait - now;
-
-    for (uint32_t i = 0; i < st->open_tries && d < STRM_RETRY_MAX_MS; i++)
-        d *= 2;
-    if (d > STRM_RETRY_MAX_MS)
-        d = STRM_RETRY_MAX_MS;
-    d = d / 2 + randombytes_uniform(d / 2 + 1);
-    return d < left ? d : (uint32_t)left;
-}
-
 /*
  * The relay's answer rate_limited means the link's OPEN budget is spent for
  * now, not that this connection is unwanted: shape, do not drop
@@ -799,7 +923,8 @@ void strm_open_failed(struct strm *st, int reason)
     uint32_t queue = agent_open_queue(st->ag), wait = agent_open_wait_ms(st->ag);
     uint64_t now = uv_now(st->loop);
 
-    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || lk == NULL) {
+    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || lk == NULL ||
+        st->state == STRM_REDIAL) {
         strm_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
                  msg_open_fail_reason_name(reason));
         strm_close(st, STRM_CLOSE_RESET);
@@ -831,7 +956,8 @@ void strm_open_failed(struct strm *st, int reason)
     }
     st->state = STRM_HELD;
     uv_timer_stop(&st->timer);
-    uv_timer_start(&st->timer, on_timer, retry_delay(st, now, wait), 0);
+    uv_timer_start(&st->timer, on_timer,
+                   retry_delay(st->open_tries, st->open_since_ms + wait - now), 0);
     st->open_tries++;
 }
 

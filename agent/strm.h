@@ -48,6 +48,9 @@ enum strm_state {
     STRM_OPENING, /* OPEN sent, waiting for STREAM */
     STRM_HELD,    /* refused rate_limited: local connection held, OPEN again later */
     STRM_SETUP,   /* leg (and local target) dialling, splice, handshake */
+    STRM_REDIAL,  /* the relay closed the leg before it carried a byte: local
+                     connection held, the leg dialled again with the same
+                     ticket later (within the ticket's expiry) */
     STRM_RUNNING,
     STRM_CLOSING,
 };
@@ -72,9 +75,13 @@ struct strm {
     size_t rbuf_len;
     uint32_t req_id;
     uint64_t stream_id;
-    uint64_t open_since_ms; /* first OPEN (open_wait counts from here) */
-    uint32_t open_tries;    /* OPENs refused rate_limited so far */
-    bool held;              /* counted in the link's n_held */
+    uint64_t open_since_ms;   /* first OPEN (open_wait counts from here) */
+    uint32_t open_tries;      /* OPENs refused rate_limited so far */
+    uint64_t ticket_until_ms; /* STREAM's expires_ms from its arrival: redials stop here */
+    uint32_t ticket_ms;       /* that expires_ms, for logs */
+    uint64_t setup_until_ms;  /* STREAM + STRM_SETUP_MS: the setup deadline */
+    uint32_t leg_tries;       /* legs the relay closed before they carried a byte */
+    bool held;                /* counted in the link's n_held */
     enum e2e_role role;
     bool cable;      /* the immediate policy's permanent stream */
     bool dial_local; /* we dial the local target (connect side, cable) */
@@ -88,6 +95,7 @@ struct strm {
     uint32_t keepalive_ms, dead_ms; /* the session's, for the leg (0: unknown) */
     struct live_ack ack;
     bool local_inited, leg_inited, gai_pending;
+    bool leg_dropping; /* a refused leg's handle is closing; st->leg is not free yet */
     bool local_connected, leg_connected, spliced;
     bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
     bool local_reading, leg_reading, we_reset;
@@ -102,13 +110,19 @@ void strm_accept(struct link *lk, uv_stream_t *server);
 /* The immediate policy's cable: sends OPEN; the local target is dialled when
  * STREAM arrives. Returns NULL if OPEN could not be sent. */
 struct strm *strm_cable(struct link *lk);
-/* STREAM role 0 for a stream this link opened. */
+/* STREAM role 0 for a stream this link opened. A leg the relay closes before
+ * a byte came back on it (refused at accept: the ticket was never taken) is
+ * dialled again with the same ticket, after a jittered backoff, until the
+ * ticket's expires_ms; the local connection is held unread meanwhile
+ * (STRM_REDIAL, docs/design.md D16). Both roles. */
 void strm_on_stream(struct strm *st, const struct msg_stream *m);
 /* STREAM role 1: the peer opened a stream; dial the leg and the local target. */
 void strm_responder(struct link *lk, const struct msg_stream *m);
 /* OPEN_FAIL for this stream's req_id. rate_limited holds a local connection
  * (the link's open_queue, open_wait: docs/linkagent.conf.md) and OPENs it
- * again later; past those bounds, and for every other reason, it is reset. */
+ * again later; past those bounds, and for every other reason, it is reset.
+ * A stream redialling its leg (STRM_REDIAL) is reset at once: the relay has
+ * failed it (OPEN_FAIL timeout). */
 void strm_open_failed(struct strm *st, int reason);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STRM_FLUSH_MS to
