@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The agent dials a refused stream leg again with the same ticket, within
+the ticket's expiry (docs/design.md D16, "agent side"; docs/protocol.md §6.1).
+
+Both agents of a link run on 127.0.0.1, as agents behind one NAT do.
+- load: max_pending_per_ip scaled down to 4 (default 64), 500 short
+  request/response exchanges, 64 at a time, one link: the relay refuses legs
+  accepted before their bytes arrive (limits_hit max_pending_per_ip > 0,
+  so the redial path ran), yet every exchange is served and neither agent
+  resets anything; then raw connects from the same address that send
+  nothing are still cut off at 4 pending.
+- bound: the relay-wide max_conns 3, held by the two control sessions and
+  a raw connection that never sends (a max_conns refusal is not peeked at,
+  unlike the per-address ones, so no leg can get in however fast its bytes
+  arrive), ticket_expiry 1 s: the local connection is held
+  and reset no earlier than the expiry, the logs say why, and the redials
+  stop (the relay's refusal count stands still afterwards).
+- stop: the same, with ticket_expiry 10 s, and the link revoked while its
+  legs are being redialled: the control session goes down and the held
+  connection is reset at once, long before the ticket expires.
+Lower bounds hold by construction; upper bounds are generous (the machine
+may be 2 cores running ASan and other tests).
+"""
+import socket
+import sys
+import threading
+import time
+
+import agentharness as ah
+import lrharness as h
+from test_relay_sharedaddr import closed_now, exchange
+
+N = 500
+CONCURRENCY = 64
+PENDING = 4
+
+
+def load(port, n, conc):
+    results = []
+    lock = threading.Lock()
+    todo = iter(range(n))
+
+    def worker():
+        while True:
+            with lock:
+                if next(todo, None) is None:
+                    return
+            r = exchange(port)
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def load_test(c):
+    rig = ah.Rig(limits={"max_pending_per_ip": str(PENDING), "handshake_timeout": "10s",
+                         "ticket_expiry": "10s"})
+    socks = []
+    try:
+        r = rig.start_relay()
+        lport, _ = rig.pair("echo")
+        res = load(lport, N, CONCURRENCY)
+        bad = [x for x in res if x != "ok"]
+        c.check("load: %d exchanges, %d at a time, max_pending_per_ip %d: all served"
+                % (N, CONCURRENCY, PENDING), len(res) == N and not bad, (len(res), bad[:5]))
+        st = r.status()
+        c.check("load: the relay refused legs by max_pending_per_ip (the redial path ran)",
+                st["limits_hit"]["max_pending_per_ip"] > 0, st["limits_hit"])
+        c.check("load: %d streams" % N, st["streams_total"] == N, st["streams_total"])
+        for a in (rig.a, rig.b):
+            log = a.log()
+            c.check("load: agent %s reset nothing" % a.name,
+                    not any(w in log for w in ("resetting", "refused", "before pairing",
+                                               "failed")), log[-1500:])
+        c.check("load: an agent logged a redial",
+                any("dialling it again with the same ticket" in a.log() for a in (rig.a, rig.b)))
+
+        # Anonymous connections from the same address are still cut off.
+        lh0 = r.status()["limits_hit"]["max_pending_per_ip"]
+        for _ in range(20):
+            socks.append(socket.create_connection((r.host, r.port), timeout=5,
+                                                  source_address=("127.0.0.1", 0)))
+        refused = sum(closed_now(s, 0.5 if i == 0 else 0.05) for i, s in enumerate(socks))
+        hits = r.status()["limits_hit"]["max_pending_per_ip"] - lh0
+        c.check("load: 20 raw connects: %d admitted, the rest refused by max_pending_per_ip"
+                % PENDING, refused == 20 - PENDING and hits == refused, (refused, hits))
+    finally:
+        for s in socks:
+            s.close()
+        if c.failed:
+            rig.dump()
+        rig.close()
+
+
+def blocked_rig(expiry):
+    """A link whose legs can never get in: max_conns 3, held by the two
+    control sessions and a raw connection that sends nothing for 30 s.
+    Returns (rig, listen port, the raw socket)."""
+    rig = ah.Rig(limits={"max_conns": "3", "handshake_timeout": "30s",
+                         "ticket_expiry": expiry})
+    rig.start_relay()
+    lport, _ = rig.pair("echo")
+    blocker = socket.create_connection((rig.relay.host, rig.relay.port), timeout=5,
+                                       source_address=("127.0.0.1", 0))
+    return rig, lport, blocker
+
+
+def held_until_reset(port, timeout):
+    """Connects, sends a request, and returns the seconds until the agent
+    reset the connection (None if it did not within timeout) and what came."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    t0 = time.monotonic()
+    s.settimeout(timeout)
+    what = "open"
+    try:
+        s.sendall(b"q" * 100)
+        what = "eof" if s.recv(100) == b"" else "data"
+    except ConnectionResetError:
+        what = "reset"
+    except socket.timeout:
+        what = "timeout"
+    finally:
+        s.close()
+    return time.monotonic() - t0, what
+
+
+def bound_test(c):
+    rig, lport, blocker = None, None, None
+    try:
+        rig, lport, blocker = blocked_rig("1s")
+        r = rig.relay
+        dt, what = held_until_reset(lport, 20)
+        c.check("bound: the local connection is reset no earlier than the ticket's 1 s expiry",
+                what == "reset" and 1.0 <= dt <= 6.0, "%s after %.3f s" % (what, dt))
+        c.check("bound: the relay refused legs by max_conns",
+                r.status()["limits_hit"]["max_conns"] >= 4, r.status()["limits_hit"])
+        c.check("bound: both agents redialled",
+                all("dialling it again with the same ticket (for up to 1000 ms)" in a.log()
+                    for a in (rig.a, rig.b)))
+        # The responder hears no OPEN_FAIL for its stream: its own bound ends it.
+        ok = rig.b.wait_log("stream leg refused by the relay until its ticket expired (1000 ms); "
+                            "resetting the local connection", timeout=6)
+        c.check("bound: agent b says the ticket expired", ok, rig.b.log()[-1500:])
+        # The opener ends at its bound or at the relay's OPEN_FAIL timeout,
+        # whichever comes first (both at the expiry).
+        loga = rig.a.log()
+        c.check("bound: agent a says why",
+                "until its ticket expired (1000 ms)" in loga
+                or "relay refused to open a stream: timeout" in loga, loga[-1500:])
+        time.sleep(0.3)
+        n0 = r.status()["limits_hit"]["max_conns"]
+        time.sleep(1.0)
+        n1 = r.status()["limits_hit"]["max_conns"]
+        c.check("bound: no leg is dialled after the expiry", n1 == n0, (n0, n1))
+    finally:
+        if blocker is not None:
+            blocker.close()
+        if rig is not None:
+            if c.failed:
+                rig.dump()
+            rig.close()
+
+
+def stop_test(c):
+    rig, blocker = None, None
+    try:
+        rig, lport, blocker = blocked_rig("10s")
+        r = rig.relay
+        out = {}
+
+        def client():
+            out["r"] = held_until_reset(lport, 30)
+
+        t = threading.Thread(target=client)
+        t.start()
+        ok = rig.a.wait_log("dialling it again with the same ticket", timeout=5)
+        r.ctl("link", "revoke", "lnk")
+        t.join()
+        dt, what = out["r"]
+        c.check("stop: legs were being redialled", ok, rig.a.log()[-1500:])
+        c.check("stop: revoking the link resets the held connection long before the 10 s expiry",
+                what == "reset" and dt < 6.0, "%s after %.3f s" % (what, dt))
+        c.check("stop: not by the expiry", "until its ticket expired" not in rig.a.log(),
+                rig.a.log()[-1500:])
+    finally:
+        if blocker is not None:
+            blocker.close()
+        if rig is not None:
+            if c.failed:
+                rig.dump()
+            rig.close()
+
+
+def main():
+    c = h.Checks()
+    bound_test(c)
+    stop_test(c)
+    load_test(c)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
