@@ -19,6 +19,10 @@ Both agents of a link run on 127.0.0.1, as agents behind one NAT do.
 - stop: the same, with ticket_expiry 10 s, and the link revoked while its
   legs are being redialled: the control session goes down and the held
   connection is reset at once, long before the ticket expires.
+- recover: both legs refused (max_conns 4, two raw connections), then room
+  made: the redialled legs pair and the exchange is served — the opener's
+  session restarted, as its first handshake message went out on a refused
+  leg.
 Lower bounds hold by construction; upper bounds are generous (the machine
 may be 2 cores running ASan and other tests).
 """
@@ -98,17 +102,17 @@ def load_test(c):
         rig.close()
 
 
-def blocked_rig(expiry):
-    """A link whose legs can never get in: max_conns 3, held by the two
-    control sessions and a raw connection that sends nothing for 30 s.
-    Returns (rig, listen port, the raw socket)."""
-    rig = ah.Rig(limits={"max_conns": "3", "handshake_timeout": "30s",
+def blocked_rig(expiry, n=1):
+    """A link whose legs cannot get in: max_conns 2 + n, held by the two
+    control sessions and n raw connections that send nothing for 30 s.
+    Returns (rig, listen port, the raw sockets)."""
+    rig = ah.Rig(limits={"max_conns": str(2 + n), "handshake_timeout": "30s",
                          "ticket_expiry": expiry})
     rig.start_relay()
     lport, _ = rig.pair("echo")
-    blocker = socket.create_connection((rig.relay.host, rig.relay.port), timeout=5,
-                                       source_address=("127.0.0.1", 0))
-    return rig, lport, blocker
+    blockers = [socket.create_connection((rig.relay.host, rig.relay.port), timeout=5,
+                                         source_address=("127.0.0.1", 0)) for _ in range(n)]
+    return rig, lport, blockers
 
 
 def held_until_reset(port, timeout):
@@ -131,9 +135,9 @@ def held_until_reset(port, timeout):
 
 
 def bound_test(c):
-    rig, lport, blocker = None, None, None
+    rig, blockers = None, []
     try:
-        rig, lport, blocker = blocked_rig("1s")
+        rig, lport, blockers = blocked_rig("1s")
         r = rig.relay
         dt, what = held_until_reset(lport, 20)
         c.check("bound: the local connection is reset no earlier than the ticket's 1 s expiry",
@@ -159,8 +163,8 @@ def bound_test(c):
         n1 = r.status()["limits_hit"]["max_conns"]
         c.check("bound: no leg is dialled after the expiry", n1 == n0, (n0, n1))
     finally:
-        if blocker is not None:
-            blocker.close()
+        for b in blockers:
+            b.close()
         if rig is not None:
             if c.failed:
                 rig.dump()
@@ -168,9 +172,9 @@ def bound_test(c):
 
 
 def stop_test(c):
-    rig, blocker = None, None
+    rig, blockers = None, []
     try:
-        rig, lport, blocker = blocked_rig("10s")
+        rig, lport, blockers = blocked_rig("10s")
         r = rig.relay
         out = {}
 
@@ -189,8 +193,38 @@ def stop_test(c):
         c.check("stop: not by the expiry", "until its ticket expired" not in rig.a.log(),
                 rig.a.log()[-1500:])
     finally:
-        if blocker is not None:
-            blocker.close()
+        for b in blockers:
+            b.close()
+        if rig is not None:
+            if c.failed:
+                rig.dump()
+            rig.close()
+
+
+def recover_test(c):
+    rig, blockers = None, []
+    try:
+        rig, lport, blockers = blocked_rig("10s", n=2)
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=exchange(lport)))
+        t.start()
+        ok = all(a.wait_log("dialling it again with the same ticket", timeout=5)
+                 for a in (rig.a, rig.b))
+        c.check("recover: both legs refused and being redialled", ok)
+        for b in blockers:
+            b.close()
+        blockers = []
+        t.join()
+        # The opener's first handshake message went out on a refused leg:
+        # the exchange proves the redialled leg carries a fresh handshake.
+        c.check("recover: once room is made, the redialled legs pair and the exchange is "
+                "served", out.get("r") == "ok", out)
+        for a in (rig.a, rig.b):
+            c.check("recover: agent %s reset nothing" % a.name, "resetting" not in a.log(),
+                    a.log()[-1500:])
+    finally:
+        for b in blockers:
+            b.close()
         if rig is not None:
             if c.failed:
                 rig.dump()
@@ -201,6 +235,7 @@ def main():
     c = h.Checks()
     bound_test(c)
     stop_test(c)
+    recover_test(c)
     load_test(c)
     return c.done()
 
