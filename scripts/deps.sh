@@ -7,10 +7,11 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
             libsqlite3-dev libinih-dev sqlite3 python3)
 # iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
-# programs through a link; it starts its own redis-server and sshd).
+# programs through a link; it starts its own redis-server and sshd);
+# apache2-utils: ApacheBench in tests/integration/test_agent_ab.py.
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
            nftables conntrack iperf3 redis-server redis-tools curl openssh-server
-           openssh-client)
+           openssh-client apache2-utils)
 # tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
 bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 
