@@ -124,7 +124,9 @@ def main():
         st = r.status()
         c.check("status fields", all(k in st for k in (
             "version", "uptime_s", "agents", "pending", "streams_open", "streams_total",
-            "bytes_a_to_b", "bytes_b_to_a", "auth_failures", "limits_hit", "listen",
+            "bytes_a_to_b", "bytes_b_to_a", "queued_bytes", "queued_bytes_peak",
+            "zero_copy_queued_bytes", "zero_copy_queued_bytes_peak", "auth_failures",
+            "limits_hit", "listen",
             "advertise", "relay_key", "relay_key_id")) and st["advertise"] ==
             ["relay.example.net:7700"], st)
 
