@@ -32,7 +32,7 @@ def main():
     # 1,000 cycles open 2,000 stream connections from one address in a few
     # seconds: above the default conn_rate_per_ip (tested in test_relay_limits).
     r = h.Relay(limits={"conn_rate_per_ip": "100000/s", "conn_burst_per_ip": "100000",
-                        "halfclose_timeout": "3s"})
+                        "halfclose_timeout": "3s", "dead_after": "30s"})
     try:
         r.start()
         link = r.add_link("hc")
@@ -72,7 +72,9 @@ def main():
         c.check("no connection left", st["conns"] == 0, st["conns"])
         c.check("streams counted", st["streams_total"] == 1002, st["streams_total"])
         # A half-closed stream with no traffic is reset after halfclose_timeout
-        # (3 s here: the test must answer within it, on a loaded machine too).
+        # (3 s here: the test must answer within it, on a loaded machine too;
+        # dead_after 30 s, so the control sessions below, silent while the
+        # test waits for that reset, are not closed meanwhile).
         sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
         ta, tb = p.open_stream(sa, sb, 1)
         la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])

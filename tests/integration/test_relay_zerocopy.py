@@ -286,8 +286,11 @@ def off_test(c):
 def main():
     c = h.Checks()
     # halfclose_timeout 3 s: the raw half-close test must read the forwarded
-    # EOF before the idle reset, on a loaded machine too.
-    r = h.Relay(limits={"write_stall_timeout": "2s", "halfclose_timeout": "3s"})
+    # EOF before the idle reset, on a loaded machine too. dead_after 30 s: the
+    # raw tests' control sessions stay silent while they move bytes and wait
+    # for that reset, longer than the fast 3 s on a loaded machine.
+    r = h.Relay(limits={"write_stall_timeout": "2s", "halfclose_timeout": "3s",
+                        "dead_after": "30s"})
     try:
         r.start()
         link = r.add_link_live("zc")
