@@ -147,7 +147,11 @@ def main():
     rig = ah.Rig(limits={"max_streams_per_link": "1024", "conn_rate_per_ip": "100000/s",
                          "open_rate_per_link": "0",
                          "conn_burst_per_ip": "100000", "max_pending_per_ip": "1024",
-                         "ticket_expiry": "10s", "handshake_timeout": "10s"})
+                         "ticket_expiry": "10s", "handshake_timeout": "10s",
+                         # The load's Python threads can leave a connection
+                         # unread for seconds on a loaded machine; the fast
+                         # 3 s write_stall_timeout would reset it.
+                         "write_stall_timeout": "60s"})
     try:
         r = rig.start_relay()
         lport, _ = rig.pair("echo")
