@@ -136,6 +136,10 @@ static void admin_status(struct relay *r, struct json_w *w)
     json_kv_uint(w, "streams_zero_copy_total", r->st.zc_total);
     json_kv_uint(w, "bytes_a_to_b", r->st.bytes[0]);
     json_kv_uint(w, "bytes_b_to_a", r->st.bytes[1]);
+    json_kv_uint(w, "queued_bytes", r->st.queued);
+    json_kv_uint(w, "queued_bytes_peak", r->st.queued_peak);
+    json_kv_uint(w, "zero_copy_queued_bytes", r->st.zc_queued);
+    json_kv_uint(w, "zero_copy_queued_bytes_peak", r->st.zc_queued_peak);
     json_kv_uint(w, "auth_failures", r->st.auth_failures);
     json_kv_uint(w, "acct_dropped", acct_dropped(r->acct));
     json_key(w, "failures");

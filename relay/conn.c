@@ -22,6 +22,8 @@
 
 struct conn_wr {
     uv_write_t req;
+    size_t len; /* bytes in data, counted in queued until conn_send_done */
+    bool leg;   /* written to a stream leg: counted in the relay's queued too */
     uint8_t data[];
 };
 
@@ -118,11 +120,22 @@ void conn_vouch(struct conn *c)
     c->ip = NULL;
 }
 
+void conn_send_done(uv_write_t *req)
+{
+    struct conn_wr *w = (struct conn_wr *)req;
+    struct conn *c = req->handle->data;
+
+    c->queued -= w->len;
+    if (w->leg)
+        c->r->st.queued -= w->len;
+    free(w);
+}
+
 static void conn_write_cb(uv_write_t *req, int status)
 {
     struct conn *c = req->handle->data;
 
-    free(req);
+    conn_send_done(req);
     if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSED)
         conn_close(c);
 }
@@ -152,11 +165,22 @@ int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
     if (w == NULL)
         return UV_ENOMEM;
     memcpy(w->data, p, len);
+    w->len = len;
+    w->leg = c->stream != NULL;
     b = uv_buf_init((char *)w->data, (unsigned)len);
     rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, cb);
-    if (rc != 0)
+    if (rc != 0) {
         free(w);
-    return rc;
+        return rc;
+    }
+    c->queued += len;
+    if (w->leg) {
+        struct relay_stats *st = &c->r->st;
+        st->queued += len;
+        if (st->queued > st->queued_peak)
+            st->queued_peak = st->queued;
+    }
+    return 0;
 }
 
 int conn_write(struct conn *c, const void *data, size_t len)

@@ -73,6 +73,7 @@ struct conn {
     bool shut_sent;        /* uv_shutdown issued on this leg (other leg hit EOF) */
     bool shut_done;        /* that shutdown completed */
     uint64_t last_written; /* bytes written to this leg at the last stall check */
+    size_t queued;         /* bytes conn_send copied for this connection, not freed yet */
     uint64_t last_progress_ms;
 };
 
@@ -91,10 +92,16 @@ void conn_established(struct conn *c);
  * docs/design.md D16). Idempotent. */
 void conn_vouch(struct conn *c);
 /* Writes data: what the kernel takes at once, then a copy of the rest in one
- * write request that cb completes (and frees: the uv_write_t is the start of
- * the allocation). Order is kept (uv_try_write says UV_EAGAIN while anything
- * is queued). 0 or a negative libuv error; the connection is left as it is. */
+ * write request that cb completes and releases with conn_send_done. Order is
+ * kept (uv_try_write says UV_EAGAIN while anything is queued). The copy counts
+ * in c->queued, and for a stream leg in the relay's queued bytes, until it is
+ * released. 0 or a negative libuv error; the connection is left as it is. */
 int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb);
+/* Releases a conn_send request, whatever its status: its bytes leave the
+ * queued counts and the memory is freed. Every conn_send callback calls it
+ * first (libuv runs them before the connection's close callbacks, so the
+ * connection is still there, also with UV_ECANCELED). */
+void conn_send_done(uv_write_t *req);
 /* conn_send for control frames; a write error closes the connection.
  * Returns 0 or a negative libuv error (the connection is then closing). */
 int conn_write(struct conn *c, const void *data, size_t len);

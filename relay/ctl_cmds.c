@@ -75,6 +75,11 @@ static void status_human(const struct json_val *v)
            (long long)json_get_int(v, "streams_total", 0));
     printf("bytes:         a->b %lld, b->a %lld\n", (long long)json_get_int(v, "bytes_a_to_b", 0),
            (long long)json_get_int(v, "bytes_b_to_a", 0));
+    printf("queued:        %lld bytes (peak %lld), zero-copy pipes %lld (peak %lld)\n",
+           (long long)json_get_int(v, "queued_bytes", 0),
+           (long long)json_get_int(v, "queued_bytes_peak", 0),
+           (long long)json_get_int(v, "zero_copy_queued_bytes", 0),
+           (long long)json_get_int(v, "zero_copy_queued_bytes_peak", 0));
     printf("auth failures: %lld\n", (long long)json_get_int(v, "auth_failures", 0));
     const struct json_val *lim = json_get(v, "limits_hit");
     printf("limits hit:    ");

@@ -55,6 +55,12 @@ struct relay_stats {
     uint32_t agents;       /* control sessions up */
     uint32_t streams_open; /* streams pending or spliced */
     uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */
+    /* Bytes read from one stream leg and held for the other: copies in write
+     * requests the kernel did not take (conn_send, freed by conn_send_done),
+     * and bytes in zero-copy pipes (splice.c). Now and the most at once since
+     * start; status reports them (docs/internals/relay.md). */
+    uint64_t queued, queued_peak;
+    uint64_t zc_queued, zc_queued_peak;
 };
 
 /* Pre-auth failures of the current aggregation window, one per cause and

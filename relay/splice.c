@@ -229,9 +229,14 @@ static void splice_expire(uv_timer_t *t)
 
 /* ---- the splice proper ---- */
 
+/* Bytes the relay holds for leg c: conn_send's copies until their write
+ * callback has freed them. Not libuv's write queue size, which drops as the
+ * kernel takes bytes while the request (and its memory) lives on until the
+ * callback: a read allowed at queue size 0 could then stack a second copy on
+ * one not yet freed. With this count a direction holds at most one read. */
 static size_t splice_queue(const struct conn *c)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    return c->queued;
 }
 
 static void splice_maybe_resume(struct stream *s, int src)
@@ -255,7 +260,7 @@ static void splice_write_cb(uv_write_t *req, int status)
     struct conn *dst = req->handle->data;
     struct stream *s = dst->stream;
 
-    free(req);
+    conn_send_done(req);
     if (status == UV_ECANCELED || s == NULL)
         return;
     if (status < 0) {
@@ -414,6 +419,7 @@ static void splice_zc_close(struct stream *s)
 
     if (zc == NULL)
         return;
+    s->r->st.zc_queued -= zc->inpipe[0] + zc->inpipe[1];
     s->zc = NULL;
     zc->s = NULL;
     s->r->zc_streams--;
@@ -487,6 +493,7 @@ static int splice_zc_flush(struct stream *s, int src)
             return -errno;
         if (n > 0) {
             zc->inpipe[src] -= (size_t)n;
+            s->r->st.zc_queued -= (uint64_t)n;
             zc->pipe_full[src] = false;
         }
         if (n < 0 || (size_t)n < want)
@@ -499,6 +506,14 @@ static int splice_zc_flush(struct stream *s, int src)
         s->leg[dst]->shut_done = true;
     }
     return 0;
+}
+
+/* n more bytes in a zero-copy pipe. */
+static void splice_zc_count(struct relay *r, size_t n)
+{
+    r->st.zc_queued += n;
+    if (r->st.zc_queued > r->st.zc_queued_peak)
+        r->st.zc_queued_peak = r->st.zc_queued;
 }
 
 /* Reads leg src into its pipe and on into the other leg, a bounded number of
@@ -536,6 +551,7 @@ static int splice_zc_pump(struct stream *s, int src)
         }
         zc->inpipe[src] += (size_t)n;
         s->queued_total[1 - src] += (uint64_t)n;
+        splice_zc_count(s->r, (size_t)n);
     }
     return 0;
 }

@@ -122,6 +122,26 @@ pids+=($!)
     >"$state/agent-host.log" 2>&1 &
 pids+=($!)
 
+# Wait until the echo service listens: the device agent connects to it for
+# each stream, and python3 may take a while to start on a busy machine (a
+# stream opened before it listens is reset).
+listening=0
+for _ in $(seq 100); do
+    if python3 -c '
+import socket, sys
+for p in sys.argv[1:]:
+    socket.create_connection(("127.0.0.1", int(p)), timeout=1).close()' \
+        "$echo_port" 2>/dev/null; then
+        listening=1
+        break
+    fi
+    sleep 0.1
+done
+if [ "$listening" != 1 ]; then
+    echo "demo: the echo service does not listen; logs in $state" >&2
+    exit 1
+fi
+
 # Wait until the relay sees both sides online.
 online=0
 for _ in $(seq 100); do

@@ -371,6 +371,56 @@ def parse_kv(text):
     return d
 
 
+_SANITIZED = {}
+
+
+def sanitized(path=None):
+    """True if the program at path (default: linkrelay) was built with
+    AddressSanitizer (the LR_SANITIZE=ON build of scripts/test.sh's second
+    pass). Its RSS then carries shadow memory, redzones and a quarantine of
+    freed blocks (256 MiB by default), so RSS bounds apply to plain builds."""
+    path = path or RELAY
+    if path not in _SANITIZED:
+        with open(path, "rb") as f:
+            _SANITIZED[path] = b"__asan_init" in f.read()
+    return _SANITIZED[path]
+
+
+class CloseWatch:
+    """Reads a socket in a thread until the peer closes it and records when:
+    end is "eof", "reset" or "timeout", at is time.time() of that moment.
+    For timing a close while the test does other things meanwhile."""
+
+    def __init__(self, s, timeout=60.0):
+        self.s = s
+        self.data = b""
+        self.end = None
+        self.at = None
+        self.t = threading.Thread(target=self.run, args=(timeout,), daemon=True)
+        self.t.start()
+
+    def run(self, timeout):
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    self.end = "eof"
+                    break
+                self.data += d
+        except ConnectionResetError:
+            self.end = "reset"
+        except socket.timeout:
+            self.end = "timeout"
+        except OSError as e:
+            self.end = "error:%s" % e
+        self.at = time.time()
+
+    def wait(self, timeout):
+        self.t.join(timeout)
+        return self.end
+
+
 def wait_for(pred, timeout=5.0, step=0.02):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -51,7 +51,17 @@ def main():
         t = threading.Thread(target=push, daemon=True)
         t.start()
         pids = (("a", rig.a.proc.pid), ("b", rig.b.proc.pid), ("relay", r.proc.pid))
-        time.sleep(2.5)
+        # Blocked = the client's count stopped moving: polled for (filling
+        # the buffers on the way takes longer on a loaded machine), then it
+        # must stay where it is for 2.5 s.
+        last = [-1, time.monotonic()]
+
+        def settled():
+            if sent[0] != last[0]:
+                last[0], last[1] = sent[0], time.monotonic()
+            return time.monotonic() - last[1] >= 1.0
+
+        h.wait_for(settled, timeout=60, step=0.1)
         mid = {n: ah.rss_kib(p) for n, p in pids}
         stuck_at = sent[0]
         time.sleep(2.5)
@@ -61,10 +71,17 @@ def main():
         grow = {n: end[n] - base[n] for n in end}
         still = {n: end[n] - mid[n] for n in end}
         print("memory growth KiB since start:", grow, "while stalled:", still)
-        # Absolute bound generous enough for sanitizer builds (ASan keeps freed
-        # blocks in quarantine); while stalled nothing may grow.
-        c.check("memory bounded (< 64 MiB growth in every process)",
-                all(v < 65536 for v in grow.values()), grow)
+        # While stalled nothing may grow, in any build. The absolute bound is
+        # for plain builds: under ASan every block freed on the way (a copy of
+        # each byte the client got in) stays resident in the allocator's
+        # quarantine, up to 256 MiB, more than this test sends at all, so
+        # there no bound on RSS could tell a leak from the quarantine
+        # (LeakSanitizer checks for leaks at exit instead).
+        if h.sanitized(ah.AGENT) or h.sanitized():
+            print("sanitizer build: growth not bounded (quarantine)")
+        else:
+            c.check("memory bounded (< 64 MiB growth in every process)",
+                    all(v < 65536 for v in grow.values()), grow)
         c.check("no growth while stalled (< 2 MiB)", all(v < 2048 for v in still.values()), still)
         srv.paused = False
         t.join(120)

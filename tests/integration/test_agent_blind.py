@@ -10,12 +10,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import agentharness as ah
 import lrharness as h
 
 MARKER = b"LINKRELAY-BLINDNESS-MARKER-7f3a9c"
+
+
+def file_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def capture(port, path):
@@ -48,7 +52,11 @@ def main():
         data = (MARKER + b" ") * 20000
         got, end = ah.roundtrip(lport, data)
         c.check("marker data echoed intact", got == data and end == "eof", len(got))
-        time.sleep(0.5)
+        # tcpdump writes each packet as it reads it (-U), but reads them when
+        # it is scheduled: wait until both captures hold the transfer (the
+        # positive controls below) instead of a fixed sleep, then stop them.
+        h.wait_for(lambda: len(file_bytes(relay_pcap)) > len(data)
+                   and MARKER in file_bytes(local_pcap), timeout=20, step=0.1)
         for p in caps:
             p.send_signal(signal.SIGINT)
             p.wait(10)

@@ -7,7 +7,7 @@ is stuck (docs/internals/agent.md, "Lifetimes and the close path"):
     kernel buffers fill and the agents' write queues stay non-empty;
   - SIGTERM to both agents: each sends its RESET record, cannot flush it,
     resets the leg after the 2 s flush deadline and exits 0 (which
-    linkagent only does when uv_loop_close() == 0) within 3 s;
+    linkagent only does when uv_loop_close() == 0) within that + 3 s;
   - each logs that the leg did not drain.
 The relay is continued (SIGCONT) and stopped by PID afterwards, also when a
 check fails.
@@ -22,7 +22,11 @@ import time
 import agentharness as ah
 import lrharness as h
 
-EXIT_WITHIN_S = 3.0
+# The agent's flush deadline (STRM_FLUSH_MS, 2 s, agent/strm.h), then handle teardown,
+# with 3 s of margin for a loaded machine (ctest -j2 under ASan): a leg whose
+# reset waited for the relay to drain it would never exit at all.
+FLUSH_DEADLINE_S = 2.0
+EXIT_WITHIN_S = FLUSH_DEADLINE_S + 3.0
 
 
 def main():

@@ -24,7 +24,12 @@ def main():
     c = h.Checks()
     limits = {"max_pending": "4096", "max_pending_per_ip": "2048", "conn_rate_per_ip": "5000/s",
               "conn_burst_per_ip": "5000", "max_streams_per_link": "1024",
-              "ticket_expiry": "10s", "handshake_timeout": "10s"}
+              "ticket_expiry": "10s", "handshake_timeout": "10s",
+              # 400 Python threads share one core's worth of GIL on a loaded
+              # machine: a connection can go unread for seconds, which the
+              # fast 3 s write_stall_timeout would turn into a reset. Stalls
+              # are test_relay_slowreader's subject, not this test's.
+              "write_stall_timeout": "60s"}
     rig = ah.Rig(limits=limits)
     try:
         rig.start_relay()

@@ -235,15 +235,36 @@ def path_dead(c, rig):
         first_probe_s = leg["persist"][0] / 1000.0
         t0 = time.time()
         drop_leg(rig, leg["port"])
-        # While the check has not fired yet: the probes go unanswered.
-        time.sleep(min(first_probe_s + 0.5, first_probe_s + DEAD_S - 0.5))
-        mid = [x for x in legs(rig) if x["port"] == leg["port"]]
+        # While the check has not fired yet: the probes go unanswered. Polled
+        # for: the probe due "now" may have gone out (and been answered) just
+        # before the drop, and the next one comes a backed-off persist
+        # interval later (seconds), which no fixed sleep can know.
+        seen = [[]]
+        t_probed = []
+
+        def probed():
+            x = [y for y in legs(rig) if y["port"] == leg["port"]]
+            if x or not seen[0]:
+                seen[0] = x  # the last sight of the leg, kept once it is gone
+            ok = len(x) == 1 and x[0]["persist"] is not None and x[0]["persist"][1] > 0
+            if ok and not t_probed:
+                t_probed.append(time.time())
+            return ok
+
+        h.wait_for(lambda: w.end is not None or probed(), timeout=first_probe_s + DEAD_S + 5,
+                   step=0.05)
+        mid = seen[0]
         if w.end is None:
             c.check("%s: window probes unanswered (persist timer count > 0)" % name,
                     len(mid) == 1 and mid[0]["persist"] is not None and
                     mid[0]["persist"][1] > 0,
                     mid[0]["text"].replace("\n", " ") if mid else "leg gone")
-        bound = first_probe_s + DEAD_S + 2 * PERIOD_S + 1.0
+        # Kernel timers (the probes) and the agent's check, from the first
+        # unanswered probe: no later than when it was seen, else (not seen
+        # before the reset) the persist timer's next firing; 2 s of margin for
+        # the agent and this test's thread on a loaded machine (ctest -j2).
+        first = (t_probed[0] - t0) if t_probed else first_probe_s
+        bound = first + DEAD_S + 2 * PERIOD_S + 2.0
         h.wait_for(lambda: w.end is not None, timeout=bound + 5, step=0.05)
         took = (w.end_at or time.time()) - t0
         c.check("%s: the application sees a reset" % name, w.end == "reset",

@@ -364,7 +364,9 @@ class FakeRelay:
         if req == "status":
             return {"version": "0.1.0", "uptime_s": 3723, "agents": 2, "pending": 1,
                     "streams_open": 3, "streams_total": 10, "bytes_a_to_b": 100,
-                    "bytes_b_to_a": 200, "auth_failures": 4,
+                    "bytes_b_to_a": 200, "queued_bytes": 6, "queued_bytes_peak": 7,
+                    "zero_copy_queued_bytes": 8, "zero_copy_queued_bytes_peak": 9,
+                    "auth_failures": 4,
                     "limits_hit": {"max_pending": 5, "max_conns": 0},
                     "listen": ["127.0.0.1:7700"], "advertise": [], "relay_key": "lrpub1x",
                     "relay_key_id": 1}
@@ -413,7 +415,8 @@ def test_live_state():
         s = runj("status", state=state)
         check(s["uptime_s"] == 3723 and s["limits_hit"]["max_pending"] == 5, "status json")
         p = run("status", state=state)
-        check("up 1h02m03s" in p.stdout and "limits hit:    max_pending 5\n" in p.stdout,
+        check("up 1h02m03s" in p.stdout and "limits hit:    max_pending 5\n" in p.stdout
+              and "queued:        6 bytes (peak 7), zero-copy pipes 8 (peak 9)\n" in p.stdout,
               "status human: %r" % p.stdout)
         show = runj("link", "show", "live", state=state)
         check(show["relay_running"] is True and show["live"]["a"]["online"] is True, "live json")

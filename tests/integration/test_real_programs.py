@@ -423,8 +423,11 @@ def main():
         for ag in (a, b):
             rc = ag.stop()
             c.check("agent %s exits 0 on SIGTERM" % ag.name, rc == 0, rc)
-        took = time.time() - t_start
-        c.check("finished in under 90 s", took < 90, "%.1f s" % took)
+        # How long it all took is throughput (3-5x lower under ASan, lower
+        # again with ctest -j2), not a property of the link: each step above
+        # has its own deadline (curl --max-time, iperf3/redis/ssh timeouts),
+        # which is what catches a hang. Printed for the record.
+        print("finished in %.1f s" % (time.time() - t_start))
     except Exception:
         rig.dump()
         raise

@@ -51,6 +51,7 @@ def main():
         c.check("legitimate pair streaming", h.wait_for(lambda: lr.find("holding=1"), 10))
 
         # Garbage and bad preambles: closed, nothing sent.
+        t_first = time.monotonic()
         ok = True
         for i in range(20):
             s = p.connect(r)
@@ -75,18 +76,23 @@ def main():
         expect("key_id")
         c.check("unknown relay key id refused", data == b"" and how != "timeout")
 
-        # Truncated: the relay waits no longer than handshake_timeout.
+        # Truncated: the relay waits no longer than handshake_timeout (1 s),
+        # which starts when it accepts, after t0: the close comes no sooner
+        # than 1 s after t0 (less 10 ms of ms rounding); upper: 1 s with 2 s
+        # of margin for a loaded machine (ctest -j2 under ASan).
         ok = True
+        times = []
         for chunk in (b"LRL", p.preamble(1, r.key_id), p.preamble(1, r.key_id) + b"\x00\x30" +
                       bytes(20), p.preamble(2) + bytes(10)):
-            s = p.connect(r)
             t0 = time.time()
+            s = p.connect(r)
             s.sendall(chunk)
-            data, how = refused(s, 4)
+            data, how = refused(s, 6)
             dt = time.time() - t0
-            ok = ok and data == b"" and how != "timeout" and 0.9 < dt < 2.5
+            times.append(round(dt, 2))
+            ok = ok and data == b"" and how != "timeout" and 0.99 <= dt < 3
         expect("timeout", 4)
-        c.check("truncated preamble/handshake/ticket closed at handshake_timeout", ok)
+        c.check("truncated preamble/handshake/ticket closed at handshake_timeout", ok, times)
         s = p.connect(r)
         s.sendall(p.preamble(1, r.key_id) + b"\x00\x30" + bytes(10))
         s.close()
@@ -207,14 +213,17 @@ def main():
         expect("ticket")
         c.check("unknown ticket refused", data == b"" and how != "timeout")
 
+        # The relay tells the opener OPEN_FAIL timeout in the same callback
+        # that drops the stream's tickets: once it is here, the ticket is gone
+        # (a sleep could present it between its expiry and that callback,
+        # counted as ticket_expired instead).
         ta, tb = p.open_stream(sa, sb, 8)
-        time.sleep(1.3)
+        of = sa.expect(0x04, 10)
+        c.check("opener told OPEN_FAIL timeout", of == b"\x04" + struct.pack(">I", 8) + b"\x03",
+                of.hex())
         data, how = refused(p.leg(r, ta["ticket"]))
         expect("ticket")
         c.check("expired ticket refused", data == b"" and how != "timeout")
-        of = sa.expect(0x04)
-        c.check("opener told OPEN_FAIL timeout", of == b"\x04" + struct.pack(">I", 8) + b"\x03",
-                of.hex())
 
         # Tickets of two links never pair with each other.
         s3a, s3b = p.Session(r, third, 0), p.Session(r, third, 1)
@@ -236,7 +245,9 @@ def main():
         c.check("more than preauth_bytes before pairing refused", data == b"")
         sa.close(), sb.close(), s3a.close(), s3b.close()
 
-        time.sleep(0.3)
+        # A client's close is counted when the relay reads it (closed_early):
+        # poll until every count is in, then compare.
+        h.wait_for(lambda: sum(r.status()["failures"].values()) >= sum(exp.values()), 10)
         st = r.status()
         got = st["failures"]
         ok = all(got[k] == v for k, v in exp.items()) and sum(got.values()) == sum(exp.values())
@@ -252,9 +263,26 @@ def main():
         c.check("clean shutdown", r.stop() == 0)
         ev = r.ctl_json("events")["events"]
         fails = [e for e in ev if e["kind"] == "auth_fail"]
+        # The relay writes one row per cause and source at the end of each
+        # 10 s window (and at stop). How many windows the refusals above span
+        # depends on how fast the machine ran them (one under a plain build,
+        # three under ASan with ctest -j2), so the rows are checked per window:
+        # rows of one window share their time (written in one go; windows are
+        # 10 s apart), and no cause and source repeats within one.
+        by_ts = sorted(fails, key=lambda e: e["ts_ms"])
+        windows, dup = [], False
+        for e in by_ts:
+            if not windows or e["ts_ms"] - windows[-1][-1]["ts_ms"] > 1000:
+                windows.append([])
+            key = (e["detail"], e["addr"])
+            dup = dup or key in [(x["detail"], x["addr"]) for x in windows[-1]]
+            windows[-1].append(e)
+        span_s = time.monotonic() - t_first
         c.check("failures in the event log, aggregated per cause and source",
-                sum(e["count"] for e in fails) == sum(exp.values())
-                and len(fails) <= len(exp) + 1, [(e["detail"], e["count"]) for e in fails])
+                sum(e["count"] for e in fails) == sum(exp.values()) and not dup
+                and len(windows) <= span_s / 10 + 2,
+                ["%d: %s" % (i, [(e["detail"], e["count"]) for e in w])
+                 for i, w in enumerate(windows)])
         c.check("connects and disconnects in the event log",
                 any(e["kind"] == "connect" for e in ev)
                 and any(e["kind"] == "disconnect" for e in ev))

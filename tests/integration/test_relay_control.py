@@ -44,6 +44,10 @@ def main():
         of = sa.expect(0x04)
         c.check("OPEN with peer offline: OPEN_FAIL peer_offline",
                 of == b"\x04" + struct.pack(">I", 5) + b"\x01", of.hex())
+        # The relay's keepalive and dead_after count from the last frame it
+        # read from a session, which is after the session starts here: a lower
+        # bound from this moment holds whatever the test does in between.
+        t_sb = time.time()
         sb = p.Session(r, link, 1)
         c.check("b's WELCOME says peer online", sb.welcome[5] == 1)
         c.check("a told PEER online", sa.expect(0x02) == b"\x02\x01")
@@ -51,11 +55,19 @@ def main():
         c.check("PING answered with PONG, same nonce",
                 sa.expect(0x11) == b"\x11" + struct.pack(">Q", 0x1122334455667788))
         c.check("b gets ADDRS too", sb.recv()[0] == 0x06)
-        t0 = time.time()
-        m = sb.recv(3)
-        c.check("relay PINGs an idle session after keepalive", m[0] == 0x10
-                and 0.5 < time.time() - t0 < 2.5, m.hex())
+        # keepalive is 1 s and b sends nothing after its handshake: the PING
+        # comes no sooner than 1 s after t_sb (the relay counts in whole ms,
+        # hence 10 ms of rounding), and before dead_after (3 s) would close
+        # the session instead; recv waits up to that.
+        m = sb.recv(max(0.1, t_sb + 3 - time.time()))
+        dt = time.time() - t_sb
+        c.check("relay PINGs an idle session after keepalive (1 s), before dead_after (3 s)",
+                m[0] == 0x10 and 0.99 <= dt < 3, "%s after %.2f s" % (m.hex(), dt))
+        # Answered, so b lives dead_after longer whatever the scheduling until
+        # it is replaced below (else it could be closed for silence first).
+        sb.send(b"\x11" + m[1:9])
         # Newest wins: a second session for side b replaces the first.
+        t_sb2 = time.time()
         sb2 = p.Session(r, link, 1)
         cl = sb.recv()
         c.check("old session gets CLOSE replaced", cl[0] == 0x05 and cl[1] == 4, cl)
@@ -70,9 +82,8 @@ def main():
         c.check("links: both sides online", links[0]["a"]["online"] and links[0]["b"]["online"],
                 links)
         # Dead peer: sb2 stops answering; the relay closes it with CLOSE timeout.
-        t0 = time.time()
         seen = []
-        while time.time() - t0 < 6:
+        while time.time() - t_sb2 < 3 + 5:
             sa.send(b"\x10" + bytes(8))  # keep a alive meanwhile
             try:
                 while True:
@@ -87,8 +98,13 @@ def main():
             if data == b"":
                 break
             time.sleep(0.2)
-        dt = time.time() - t0
-        c.check("silent session closed after dead_after (3 s)", 2.5 < dt < 4.5, "%.2f s" % dt)
+        # sb2's last frame reached the relay after t_sb2, so the close comes
+        # no sooner than dead_after (3 s, less 10 ms of ms rounding) after it.
+        # Upper: dead_after + the relay's 0.2 s tick + this loop's 0.2 s poll,
+        # with 2 s of margin for a loaded machine (ctest -j2 under ASan).
+        dt = time.time() - t_sb2
+        c.check("silent session closed after dead_after (3 s)", data == b"" and 2.99 <= dt < 5.5,
+                "%.2f s" % dt)
         try:
             while True:
                 seen.append(sa.recv(0.5))
@@ -124,7 +140,9 @@ def main():
         st = r.status()
         c.check("status fields", all(k in st for k in (
             "version", "uptime_s", "agents", "pending", "streams_open", "streams_total",
-            "bytes_a_to_b", "bytes_b_to_a", "auth_failures", "limits_hit", "listen",
+            "bytes_a_to_b", "bytes_b_to_a", "queued_bytes", "queued_bytes_peak",
+            "zero_copy_queued_bytes", "zero_copy_queued_bytes_peak", "auth_failures",
+            "limits_hit", "listen",
             "advertise", "relay_key", "relay_key_id")) and st["advertise"] ==
             ["relay.example.net:7700"], st)
 

@@ -27,8 +27,12 @@ def conn_from(r, src):
     return s
 
 
-def closed_now(s, wait=0.3):
-    """True if the relay closed s (EOF/RST) within wait seconds, with no data."""
+def closed_now(s, wait=5.0):
+    """True if the relay closed s (EOF/RST) within wait seconds, with no data.
+    A refused connection is closed as soon as the relay accepts it, which on a
+    loaded machine (ctest -j2 under ASan, thousands of connections in the
+    backlog) can take seconds; an admitted one stays open for
+    handshake_timeout (10 s), so 5 s tells them apart either way."""
     s.settimeout(wait)
     try:
         return s.recv(1) == b""
@@ -36,6 +40,12 @@ def closed_now(s, wait=0.3):
         return True
     except socket.timeout:
         return False
+
+
+def counts(r):
+    """(connections open, connections refused by conn_rate_per_ip)."""
+    st = r.status()
+    return st["conns"], st["limits_hit"]["conn_rate_per_ip"]
 
 
 def hit(r, name):
@@ -50,12 +60,22 @@ def pending_tests(c):
         link = r.add_link("lim")
         h.wait_for(lambda: r.admin("links")["links"])
         # Long waits run in the background while the rest goes on.
-        idle = p.connect(r)
+        # Each close is timestamped by a thread when it happens. The relay
+        # starts handshake_timeout when it accepts, after t_idle, and
+        # ticket_expiry when it takes the OPEN, after t_open and before
+        # t_opened: so the closes come no sooner than 10 s after t_idle and
+        # t_open (less 10 ms of ms rounding), and, with 2 s of margin for a
+        # loaded machine, less than 12 s after t_idle's connect and t_opened.
         t_idle = time.time()
+        idle = p.connect(r)
+        t_idled = time.time()
+        w_idle = h.CloseWatch(idle, 30)
         sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        t_open = time.time()
         ta, tb = p.open_stream(sa, sb, 1)
+        t_opened = time.time()
         lone = p.leg(r, ta["ticket"])
-        t_lone = time.time()
+        w_lone = h.CloseWatch(lone, 30)
 
         for i in range(64):
             socks.append(conn_from(r, "127.0.0.2"))
@@ -72,7 +92,8 @@ def pending_tests(c):
                 socks.append(conn_from(r, "127.0.0.%d" % ip))
             n -= k
             ip += 1
-        time.sleep(0.2)
+        # Connected is not yet accepted: wait until the relay has them all.
+        h.wait_for(lambda: r.status()["pending"] == 1024, timeout=20, step=0.1)
         c.check("1024 pending", r.status()["pending"] == 1024, r.status()["pending"])
         extra = conn_from(r, "127.0.0.%d" % (ip + 1))
         c.check("max_pending: 1025th refused", closed_now(extra)
@@ -96,14 +117,16 @@ def pending_tests(c):
         c.check("streams_open 256", r.status()["streams_open"] == 256)
         c.check("counted", hit(r, "max_streams_per_link") == 1)
 
-        d, how = p.read_until_close(idle, 12)
-        dt = time.time() - t_idle
-        c.check("handshake_timeout: idle connection closed after 10 s", d == b"" and 9.8 < dt < 11.5,
-                "%.2f s" % dt)
-        d, how = p.read_until_close(lone, 12)
-        dt = time.time() - t_lone
-        c.check("ticket_expiry: lone leg reset after 10 s", d == b"" and how == "reset"
-                and 9.5 < dt < 11.5, "%.2f s %s" % (dt, how))
+        w_idle.wait(30)
+        ok = w_idle.at is not None and 9.99 <= w_idle.at - t_idle and w_idle.at - t_idled < 12
+        c.check("handshake_timeout: idle connection closed after 10 s", ok and w_idle.data == b""
+                and w_idle.end in ("eof", "reset"), "%s after %.2f s" % (
+                    w_idle.end, (w_idle.at or time.time()) - t_idle))
+        w_lone.wait(30)
+        ok = w_lone.at is not None and 9.99 <= w_lone.at - t_open and w_lone.at - t_opened < 12
+        c.check("ticket_expiry: lone leg reset after 10 s", ok and w_lone.data == b""
+                and w_lone.end == "reset", "%s after %.2f s" % (
+                    w_lone.end, (w_lone.at or time.time()) - t_open))
         sa.close()
         sb.close()
     finally:
@@ -151,12 +174,14 @@ def rate_test(c):
         t0 = time.time()
         for i in range(450):
             socks.append(conn_from(r, "127.0.0.40"))
+        # The relay accepts (and charges the bucket) between t0 and the moment
+        # it has counted all 450, which may be well after the last connect
+        # returned (the backlog holds them): refills are bounded by that span.
+        h.wait_for(lambda: sum(counts(r)) == 450, timeout=20, step=0.05)
+        admitted, refused = counts(r)
         dt = time.time() - t0
-        time.sleep(0.3)
-        st = r.status()
-        admitted, refused = st["conns"], st["limits_hit"]["conn_rate_per_ip"]
         c.check("conn_rate_per_ip: burst 400 admitted, then 200/s",
-                admitted + refused == 450 and 400 <= admitted <= 400 + 200 * dt + 2,
+                admitted + refused == 450 and 400 <= admitted <= 400 + 200 * dt + 1,
                 "admitted %d refused %d in %.3f s" % (admitted, refused, dt))
         for s in socks:
             s.close()
@@ -181,7 +206,7 @@ def conns_per_ip_test(c):
         r.start()
         for i in range(4096):
             socks.append(conn_from(r, "127.0.0.50"))
-        time.sleep(0.3)
+        h.wait_for(lambda: r.status()["conns"] == 4096, timeout=30, step=0.1)
         extra = conn_from(r, "127.0.0.50")
         c.check("max_conns_per_ip: 4096 admitted, 4097th refused", closed_now(extra)
                 and r.status()["conns"] == 4096 and hit(r, "max_conns_per_ip") == 1)
@@ -212,7 +237,7 @@ def max_conns_test(c):
                 "max_conns 192; zero_copy_streams 0" in r.log())
         for i in range(192):
             socks.append(conn_from(r, "127.0.0.%d" % (60 + i // 50)))
-        time.sleep(0.3)
+        h.wait_for(lambda: r.status()["conns"] == 192, timeout=20, step=0.1)
         extra = conn_from(r, "127.0.0.70")
         c.check("max_conns: 192 admitted, 193rd refused", closed_now(extra)
                 and r.status()["conns"] == 192 and hit(r, "max_conns") == 1)
@@ -252,8 +277,13 @@ def ctrl_queue_test(c):
                     break
         c.check("deaf control session dropped past its queue bound",
                 h.wait_for(lambda: hit(r, "control_queue") == 1, 5), r.status()["limits_hit"])
-        c.check("relay memory stayed bounded", r.rss_kib() - rss0 < 16 * 1024,
-                "%d KiB" % (r.rss_kib() - rss0))
+        # A backstop in plain builds only: under ASan RSS carries the
+        # quarantine of freed blocks (256 MiB by default), not the queue.
+        if h.sanitized():
+            print("sanitizer build: RSS growth %d KiB, not bounded" % (r.rss_kib() - rss0))
+        else:
+            c.check("relay memory stayed bounded", r.rss_kib() - rss0 < 16 * 1024,
+                    "%d KiB" % (r.rss_kib() - rss0))
         c.check("the deaf side is offline now",
                 h.wait_for(lambda: not r.admin("links")["links"][0]["b"]["online"]))
         sa.close()

@@ -6,7 +6,8 @@ docs/design.md D13), spoken directly to a relay and through real agents:
   6th gets OPEN_FAIL rate_limited with its req_id; the session stays up
   (PING/PONG); the other side of the link shares the bucket (its OPEN is
   refused too); 0.8 s later still nothing, 1/rate s after the bucket ran
-  empty exactly one OPEN passes again;
+  empty exactly one OPEN passes again (each timed check conditioned on what
+  the test's clock proves about the relay's, see relay_tests);
 - every refusal is counted (status limits_hit.open_rate_per_link, linkctl
   status) and logged without flooding: one line at once, then one summary
   per 10 s window, the counts adding up to the refusals;
@@ -119,6 +120,14 @@ def log_counts(log):
 
 
 def relay_tests(c):
+    """The relay decides at its loop time, which the test only knows to lie
+    between sending an OPEN and reading the answer. Each timed check is
+    therefore conditioned on what those times prove: at 1/s a bucket that ran
+    empty when a batch sent at t_b was handled holds no token for an OPEN
+    answered before t_b + 1 s, and holds one for an OPEN sent after the
+    emptying batch's answer + 1 s. On a machine that stalls for a second the
+    counts that depend on it are checked against what the stall allows (and
+    the totals against what the relay answered), never taken for granted."""
     r = h.Relay(fast=False, limits={"open_rate_per_link": "1/s", "open_burst_per_link": "5",
                                     "ticket_expiry": "60s"})
     try:
@@ -128,6 +137,8 @@ def relay_tests(c):
         sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
         c.check("no refusals counted yet", hits(r) == 0)
 
+        # One write, one loop time: exactly the burst passes.
+        t_b = time.monotonic()
         open_many(sa, range(1, 7))
         got = replies(sa, 6)
         t_empty = time.monotonic()
@@ -143,30 +154,59 @@ def relay_tests(c):
 
         # Both sides share the link's bucket (D13).
         sb.open(100)
+        got = replies(sb, 1)
+        late = time.monotonic() - t_b >= 1.0
         c.check("side b's OPEN is refused too (one bucket per link)",
-                replies(sb, 1) == [("fail", 100, RATE_LIMITED)])
+                got == [("fail", 100, RATE_LIMITED)] or (late and got[0][0] == "stream"),
+                (got, "late" if late else ""))
+        stalled = got[0][0] == "stream"
+        if stalled:
+            replies(sa, 1)  # a's STREAM as responder to b's OPEN
         # 0.8 s after the bucket ran empty: still no token.
         time.sleep(max(0.0, t_empty + 0.8 - time.monotonic()))
         sa.open(7)
-        c.check("0.8 s later: still rate_limited", replies(sa, 1) == [("fail", 7, RATE_LIMITED)])
+        got = replies(sa, 1)
+        late = time.monotonic() - t_b >= 1.0
+        if not late and not stalled:
+            c.check("0.8 s later: still rate_limited", got == [("fail", 7, RATE_LIMITED)], got)
+        else:
+            print("0.8 s probe answered %.2f s after the batch: inconclusive, got %s"
+                  % (time.monotonic() - t_b, got))
+        passed_7 = 1 if got[0][0] == "stream" else 0
+        stalled = stalled or got[0][0] == "stream"
         # 1/rate s after it ran empty: exactly one token.
         time.sleep(max(0.0, t_empty + 1.05 - time.monotonic()))
+        t_89 = time.monotonic()
         open_many(sa, [8, 9])
         got = replies(sa, 2)
-        c.check("after 1/rate s exactly one more OPEN passes",
-                got == [("stream", 8, 0), ("fail", 9, RATE_LIMITED)], got)
+        if not stalled and time.monotonic() - t_b < 2.0:
+            c.check("after 1/rate s exactly one more OPEN passes",
+                    got == [("stream", 8, 0), ("fail", 9, RATE_LIMITED)], got)
+        else:
+            print("OPENs 8, 9 answered %.2f s after the batch: inconclusive, got %s"
+                  % (time.monotonic() - t_b, got))
+            stalled = True
+        passed_89 = sum(1 for g in got if g[0] == "stream")
         c.check("side b still up", ping_ok(sb, 42))
-        c.check("4 refusals counted", hits(r) == 4, r.status()["limits_hit"])
+        refused = hits(r)
+        if not stalled:
+            c.check("4 refusals counted", refused == 4, r.status()["limits_hit"])
         out = r.ctl("status").stdout
-        c.check("linkctl status lists them", "open_rate_per_link 4" in out, out)
+        c.check("linkctl status lists them", "open_rate_per_link %d" % refused in out, out)
 
         # A flood is refused and counted one by one but logged in one line.
+        # At one loop time; the bucket is empty since OPEN 8 (sent at t_89),
+        # so at most one token per second since then can have come back.
         open_many(sa, range(1000, 1300))
         got = replies(sa, 300)
-        c.check("flood of 300: all refused", all(g[0] == "fail" and g[2] == RATE_LIMITED
-                                                  for g in got) and
-                [g[1] for g in got] == list(range(1000, 1300)), got[:3])
-        c.check("304 refusals counted", hits(r) == 304, hits(r))
+        may = int(time.monotonic() - t_89) if not stalled else 5
+        passed = [g for g in got if g[0] == "stream"]
+        c.check("flood of 300: all refused (but for %d token(s) refilled meanwhile)" % may,
+                len(passed) <= may and all(g[0] == "stream" or g[2] == RATE_LIMITED
+                                           for g in got) and
+                [g[1] for g in got] == list(range(1000, 1300)), (len(passed), got[:3]))
+        refused += 300 - len(passed)
+        c.check("%d refusals counted" % refused, hits(r) == refused, hits(r))
         said, held = log_counts(r.log())
         c.check("the relay logged one line for all of it", said == 1 and held == [],
                 (said, held))
@@ -175,12 +215,13 @@ def relay_tests(c):
         # SIGHUP: burst 3 at 100/s applies to this link at once ...
         c.check("reload to 100/s burst 3", reload(r, open_rate_per_link="100/s",
                                                    open_burst_per_link="3"))
-        time.sleep(0.1)  # 3 tokens need 30 ms at 100/s
+        time.sleep(0.1)  # 3 tokens need 30 ms at 100/s: a lower bound, holds
         open_many(sa, range(2000, 2004))
         got = replies(sa, 4)
         c.check("reloaded: 3 pass, the 4th is refused",
                 got == [("stream", 2000, 0), ("stream", 2001, 0), ("stream", 2002, 0),
                         ("fail", 2003, RATE_LIMITED)], got)
+        refused += 1
         # ... and 0 turns the limit off.
         c.check("reload to 0 (unlimited)", reload(r, open_rate_per_link="0"))
         open_many(sa, range(3000, 3040))
@@ -188,9 +229,11 @@ def relay_tests(c):
         c.check("unlimited: 40 OPENs at once all pass",
                 got == [("stream", i, 0) for i in range(3000, 3040)], got[-2:])
         total = hits(r)
-        c.check("305 refusals in all", total == 305, total)
-        resp = replies(sb, 1 + 3 + 40)
-        c.check("side b got a STREAM for each that passed", resp == [("stream", 0, 1)] * 44)
+        c.check("%d refusals in all" % refused, total == refused, total)
+        # Side b's STREAMs as responder: one for each of a's OPENs that passed.
+        n_b = passed_7 + passed_89 + len(passed) + 3 + 40
+        resp = replies(sb, n_b)
+        c.check("side b got a STREAM for each that passed", resp == [("stream", 0, 1)] * n_b)
         sa.close()
         sb.close()
 
@@ -370,11 +413,15 @@ def agent_no_queue_test(c):
     rig, lport = shaped_rig(c, {"open_rate_per_link": "1/s", "open_burst_per_link": "3"},
                             "open_queue = 0\n")
     try:
+        t0 = time.monotonic()
         res = [try_conn(lport) for _ in range(20)]
+        # At 1/s, one token per second the 20 connections took can have come
+        # back (the relay's decisions all lie in this span).
+        may = int(time.monotonic() - t0)
         ok, refused = res.count("ok"), res.count("reset")
         c.check("open_queue 0: the first 3 local connections pass", res[:3] == ["ok"] * 3, res)
-        c.check("open_queue 0: the rest refused with a reset (at most a refilled one passes)",
-                ok + refused == 20 and refused >= 15, res)
+        c.check("open_queue 0: the rest refused with a reset (but for %d refilled)" % may,
+                ok + refused == 20 and ok <= 3 + may, res)
         st = rig.relay.status()
         c.check("open_queue 0: one OPEN per local connection (no retries)",
                 st["streams_total"] + st["limits_hit"]["open_rate_per_link"] == 20

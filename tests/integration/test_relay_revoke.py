@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """linkrelay revocation and key rotation (docs/protocol.md §4.1, §6.2):
-- revoking a link during a transfer resets both stream legs within 1 s and
+- revoking a link during a transfer resets both stream legs before linkctl
+  revoke returns (the relay applies it on the admin sync) and
   closes both control sessions with CLOSE revoked; a reconnect with the
   revoked link's key is told CLOSE revoked; a second link is untouched;
 - enabling it again lets it work;
@@ -14,6 +15,10 @@ import sys
 import time
 
 import lrharness as h
+
+
+def links_by_name(r):
+    return {l["name"]: l for l in r.admin("links")["links"]}
 
 
 def main():
@@ -33,6 +38,10 @@ def main():
         time.sleep(0.3)
         t_revoke = time.time()
         r.ctl("link", "revoke", "victim")
+        # linkctl returns once the relay answered its admin sync, and the relay
+        # applies the revocation before it answers: the streams are gone now,
+        # not after the next registry poll (300 ms) or a timer.
+        gone = links_by_name(r)["victim"]["streams_open"]
         pv.wait(20)
         po.wait(20)
         rv.t.join(5)
@@ -41,9 +50,10 @@ def main():
         print("\n".join(l for _, l in rv.lines))
         c.check("victim leg a reset", la is not None and la[1].startswith("leg.a=reset"), la)
         c.check("victim leg b reset", lb is not None and lb[1].startswith("leg.b=reset"), lb)
+        c.check("victim's stream reset when linkctl revoke returned", gone == 0, gone)
         if la and lb:
-            dt = max(la[0], lb[0]) - t_revoke
-            c.check("both legs reset within 1 s of the revoke", dt < 1.0, "%.3f s" % dt)
+            # Printed only: when lr_testpeer notices is scheduling.
+            print("legs reset seen %.3f s after the revoke" % (max(la[0], lb[0]) - t_revoke))
         c.check("victim session a told revoked", rv.find("a.close reason=revoked"))
         c.check("victim session b told revoked", rv.find("b.close reason=revoked"))
         print("\n".join(l for _, l in ro.lines))
@@ -56,7 +66,7 @@ def main():
         c.check("no stream of the victim left", st["streams_open"] == 0, st["streams_open"])
 
         r.ctl("link", "enable", "victim")
-        time.sleep(0.6)
+        c.check("enabled when linkctl enable returned", links_by_name(r)["victim"]["enabled"])
         rc, kv, out = r.peer(victim, "pair", "--bytes", "100000", "--bytes-back", "100000")
         c.check("enabled again: works", rc == 0, out[-300:])
 
@@ -67,14 +77,16 @@ def main():
         new_priv, new_pub = h.keygen()
         t_rot = time.time()
         r.ctl("link", "rotate", "victim", "--side", "a", "--key", new_pub)
+        gone = links_by_name(r)["victim"]["streams_open"]
         pv.wait(20)
         rv.t.join(5)
         print("\n".join(l for _, l in rv.lines))
         la, lb = rv.find("leg.a="), rv.find("leg.b=")
         c.check("rotation resets the stream", la is not None and lb is not None
                 and "reset" in la[1] and "reset" in lb[1])
+        c.check("stream reset when linkctl rotate returned", gone == 0, gone)
         if la and lb:
-            c.check("within 1 s", max(la[0], lb[0]) - t_rot < 1.0)
+            print("legs reset seen %.3f s after the rotation" % (max(la[0], lb[0]) - t_rot))
         c.check("side a told key_rotated", rv.find("a.close reason=key_rotated"))
         c.check("side b session stays up", rv.find("b.session=up"))
         rc, kv, out = r.peer(victim, "session", "--side", "a", "--hold-ms", "300")

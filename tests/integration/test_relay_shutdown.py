@@ -3,11 +3,13 @@
 """linkrelay shutdown under load: 40 links with both sessions up, 40 spliced
 streams with data in flight, 40 legs waiting for a partner, 40 half-done
 handshakes. SIGTERM: every session gets CLOSE shutdown, every leg is reset,
-the process exits 0 within 3 s with a clean loop, and every stream (spliced
+the process exits 0 within the 2 s flush bound (+3 s for a loaded machine)
+with a clean loop, and every stream (spliced
 and pending) is in the registry's accounting afterwards.
 """
 import signal
 import sys
+import threading
 import time
 
 import lrharness as h
@@ -40,8 +42,15 @@ def main():
             socks.append(s)
         st = r.status()
         c.check("load in place", st["agents"] == 80 and st["streams_open"] == 80, st)
+        # The exit is timestamped when it happens, whatever the test is
+        # reading meanwhile.
+        ended = []
+        proc = r.proc
         t0 = time.time()
         r.proc.send_signal(signal.SIGTERM)
+        waiter = threading.Thread(target=lambda: (proc.wait(60), ended.append(time.time())),
+                                  daemon=True)
+        waiter.start()
         closes = 0
         for s in sessions:
             try:
@@ -52,10 +61,14 @@ def main():
         c.check("every session told CLOSE shutdown", closes == 80, closes)
         resets = sum(1 for s in legs + waiting if p.read_until_close(s, 3)[1] == "reset")
         c.check("every leg reset", resets == 120, resets)
+        waiter.join(60)
         rc = r.stop()
-        dt = time.time() - t0
-        c.check("exit 0 within 3 s, loop clean", rc == 0 and dt < 3 and "stopped cleanly"
-                in r.log(), "rc %s %.2f s" % (rc, dt))
+        dt = ended[0] - t0 if ended else float("inf")
+        # The longest wait in a shutdown is a session's flush (CONN_FLUSH_MS,
+        # 2 s, relay/conn.c); 3 s more for a loaded machine (ctest -j2 under
+        # ASan). A relay that waited for a timer or a peer would not exit.
+        c.check("exit 0 within the 2 s flush bound (+3 s), loop clean", rc == 0 and dt < 5
+                and "stopped cleanly" in r.log(), "rc %s %.2f s" % (rc, dt))
         total = sum(r.ctl_json("link", "show", l["name"])["totals"]["streams"] for l in links)
         c.check("all 80 streams accounted", total == 80, total)
     finally:

@@ -636,10 +636,13 @@ static bool mode_hold(const struct opts *o, struct pair *p)
             if (now_ms() - last >= 50 && send(p->leg[i], &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
                 errno != EAGAIN)
                 err[i] = errno;
-            r = recv(p->leg[i], buf, sizeof(buf), MSG_DONTWAIT);
+            /* A send that met a reset consumed the socket's error (ECONNRESET):
+             * a recv after it would see only the closed socket and return 0,
+             * so a reset would read as EOF whenever the send came first. */
+            r = err[i] == 0 ? recv(p->leg[i], buf, sizeof(buf), MSG_DONTWAIT) : -2;
             if (r == 0)
                 err[i] = EPIPE;
-            else if (r < 0 && errno != EAGAIN)
+            else if (r == -1 && errno != EAGAIN)
                 err[i] = errno;
             if (err[i] != 0) {
                 printf("leg.%c=%s at_ms=%" PRIu64 "\n", 'a' + i,
