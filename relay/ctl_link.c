@@ -752,7 +752,7 @@ static int link_rotate(struct ctl *c, int argc, char **argv)
     struct link_args a;
     struct store *st = NULL;
     struct store_link l;
-    struct ctl_addrs addrs;
+    struct ctl_addrs addrs = {0};
     int side;
     int r = parse_args(c, "rotate", rotate_help, "sk", 1, argc, argv, &a);
     if (r != 0) {

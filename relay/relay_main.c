@@ -88,8 +88,8 @@ static int parse_args(int argc, char **argv, struct rconf_cli *cli, const char *
             usage(stderr);
             return -1;
         }
-        if (v == NULL) {
-            fprintf(stderr, "linkrelay: %s needs a value\n", a);
+        if (v == NULL || (*v == '\0' && slot != ready)) {
+            fprintf(stderr, "linkrelay: %s needs a %svalue\n", a, v == NULL ? "" : "non-empty ");
             return -1;
         }
         *slot = v;

@@ -36,7 +36,12 @@ int statedir_ensure(const char *path, int *created)
 {
     char buf[PATH_MAX];
     size_t n = strlen(path);
-    int rc = statedir_is_dir(path);
+    int rc;
+
+    /* "" is no directory; walking its parents would read past the end. */
+    if (n == 0)
+        return -EINVAL;
+    rc = statedir_is_dir(path);
 
     if (rc != -ENOENT) {
         if (rc == 0)

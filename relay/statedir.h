@@ -8,9 +8,10 @@
 #ifndef LR_STATEDIR_H
 #define LR_STATEDIR_H
 
-/* Makes sure path is a directory. Returns 0 or a negative errno (-ENOTDIR
- * when path or a parent is something else). *created is set on success: 1
- * when this call made the directory itself, 0 when it existed. */
+/* Makes sure path is a directory. Returns 0 or a negative errno (-EINVAL
+ * for "", -ENOTDIR when path or a parent is something else). *created is
+ * set on success: 1 when this call made the directory itself, 0 when it
+ * existed. */
 int statedir_ensure(const char *path, int *created);
 
 #endif

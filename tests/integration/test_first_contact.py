@@ -14,7 +14,11 @@ started with nothing but their tokens.
   - the same with --advertise 127.0.0.2:P on the command line while the relay
     also listens on 127.0.0.1: the tokens carry only the advertised address
     (live_advertise), the agents reach the relay there, bytes pass;
-  - --relay-addr beats the running relay.
+  - the issue's own case: --listen 0.0.0.0:P (a wildcard: no address for a
+    token) with --advertise 127.0.0.2:P: the tokens carry the advertised
+    address and bytes pass;
+  - --relay-addr beats the running relay;
+  - an empty --state-dir is a usage error naming the option.
 Loopback only; every process is stopped by PID and every directory removed,
 also on failure.
 """
@@ -157,10 +161,45 @@ def test_advertise(c):
         rig.close()
 
 
+def test_wildcard_advertise(c):
+    """The example from the issue: only a wildcard listener, so the live
+    listen addresses give no token address; the command-line --advertise
+    must reach the tokens."""
+    r = h.Relay(config=False, state_subdir=NESTED)
+    rig = ah.Rig(relay=r)
+    try:
+        s = socket.socket()
+        s.bind(("0.0.0.0", 0))
+        port = s.getsockname()[1]
+        s.close()
+        adv = "127.0.0.2:%d" % port
+        r.start(["--listen", "0.0.0.0:%d" % port, "--advertise", adv])
+        out = r.ctl_json("link", "add", "wild")
+        c.check("wildcard listen + --advertise: tokens carry the advertised address",
+                token_addrs(r, out["tokens"]["a"]) == [adv] and
+                out["token_addrs_source"] == "live_advertise", out.get("token_addrs"))
+        _, a, b = bytes_through(c, rig, out, "wildcard")
+        c.check("wildcard: agents reached the relay at the advertised address",
+                "online via relay %s" % adv in a.log() and "online via relay %s" % adv in b.log(),
+                a.log()[-400:])
+    finally:
+        rig.close()
+
+
+def test_empty_state_dir(c):
+    import subprocess
+    p = subprocess.run([h.RELAY, "--state-dir", "", "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    c.check("linkrelay --state-dir '': usage error naming the option",
+            p.returncode != 0 and "--state-dir needs a non-empty value" in p.stderr, p.stderr)
+
+
 def main():
     c = h.Checks()
     test_listen_only(c)
     test_advertise(c)
+    test_wildcard_advertise(c)
+    test_empty_state_dir(c)
     return c.done()
 
 
