@@ -540,8 +540,18 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         strm_close(st, e2e_finished(st->e2e) ? STRM_CLOSE_CLEAN : STRM_CLOSE_RESET);
         return;
     } else if (!st->spliced) {
-        if (st->splice_byte != 0x01) {
-            strm_log(st, LOG_LEVEL_WARN, "relay sent 0x%02x instead of SPLICED", st->splice_byte);
+        /* Any other byte: the ticket is gone (§6.1), never dialled again. */
+        if (st->splice_byte == STRM_NO_STREAM_BYTE) {
+            strm_log(st, LOG_LEVEL_WARN,
+                     "relay has no such stream (its ticket was used or has expired, or the "
+                     "peer's leg failed before pairing); resetting the local connection");
+            strm_close(st, STRM_CLOSE_RESET);
+            return;
+        }
+        if (st->splice_byte != STRM_SPLICED_BYTE) {
+            strm_log(st, LOG_LEVEL_WARN,
+                     "relay sent 0x%02x instead of SPLICED; resetting the local connection",
+                     st->splice_byte);
             strm_close(st, STRM_CLOSE_RESET);
             return;
         }
@@ -599,10 +609,13 @@ static void leg_drop(struct strm *st)
  * it carried was not taken and is still good: the leg is dialled again with
  * it after a jittered backoff, with the local connection held unread, until
  * the ticket expires (docs/design.md D16, "agent side"). A leg the relay did
- * take and then closed (the peer's leg never came, the link was revoked) is
- * refused again at once, so it too ends at the expiry, or earlier when the
- * control session tells (OPEN_FAIL, the session going down). Any byte read
- * means the ticket was taken: no redial after that (on_leg_read).
+ * take and then closed before splicing it (the peer's leg failed or never
+ * came), or could not take (used, unknown, expired), gets one byte 0x00 (no
+ * such stream) before the close, and any byte read ends the redials
+ * (on_leg_read): the local connection is reset at once. Only an older relay
+ * closes such a leg without a byte; its redials are refused again and end at
+ * the expiry, or earlier when the control session tells (OPEN_FAIL, the
+ * session going down).
  */
 static void leg_refused(struct strm *st, int err)
 {

@@ -44,6 +44,10 @@ struct link;
 #define STRM_RETRY_MIN_MS 4u
 #define STRM_RETRY_MAX_MS 256u
 
+/* The stream leg's first byte from the relay (docs/protocol.md §6.1). */
+#define STRM_SPLICED_BYTE   0x01 /* both legs present: the splice is on */
+#define STRM_NO_STREAM_BYTE 0x00 /* the ticket is gone: no redial, reset */
+
 enum strm_state {
     STRM_OPENING, /* OPEN sent, waiting for STREAM */
     STRM_HELD,    /* refused rate_limited: local connection held, OPEN again later */
