@@ -42,8 +42,9 @@ struct link;
  * open_wait, and of a refused leg's redials, within the ticket's expiry: the
  * stream's struct backoff (common/backoff.h) from STRM_RETRY_MIN_MS doubling
  * to STRM_RETRY_MAX_MS, each delay drawn between half and all of the step
- * (2..4 ms up to 128..256 ms). The relay refills one OPEN per 1/open_rate_per_link s (2 ms at
- * the default), and OPEN_FAIL carries no hint (its body is fixed, §5). */
+ * (2..4 ms up to 128..256 ms). The relay refills one OPEN per
+ * 1/open_rate_per_link s (0.2 ms at the default 5000/s, behind a burst of
+ * 10000), and OPEN_FAIL carries no hint (its body is fixed, §5). */
 #define STRM_RETRY_MIN_MS 4u
 #define STRM_RETRY_MAX_MS 256u
 
