@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "backoff.h"
 #include "frame.h"
 #include "link.h"
 #include "log.h"
@@ -540,8 +541,18 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         strm_close(st, e2e_finished(st->e2e) ? STRM_CLOSE_CLEAN : STRM_CLOSE_RESET);
         return;
     } else if (!st->spliced) {
-        if (st->splice_byte != 0x01) {
-            strm_log(st, LOG_LEVEL_WARN, "relay sent 0x%02x instead of SPLICED", st->splice_byte);
+        /* Any other byte: the ticket is gone (§6.1), never dialled again. */
+        if (st->splice_byte == STRM_NO_STREAM_BYTE) {
+            strm_log(st, LOG_LEVEL_WARN,
+                     "relay has no such stream (its ticket was used or has expired, or the "
+                     "peer's leg failed before pairing); resetting the local connection");
+            strm_close(st, STRM_CLOSE_RESET);
+            return;
+        }
+        if (st->splice_byte != STRM_SPLICED_BYTE) {
+            strm_log(st, LOG_LEVEL_WARN,
+                     "relay sent 0x%02x instead of SPLICED; resetting the local connection",
+                     st->splice_byte);
             strm_close(st, STRM_CLOSE_RESET);
             return;
         }
@@ -553,25 +564,22 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     pump(st);
 }
 
-/* The next try of a held connection (an OPEN refused rate_limited) or of a
- * refused leg: STRM_RETRY_MIN_MS doubling per refusal up to
- * STRM_RETRY_MAX_MS, half of it jittered (connections refused together do
- * not come back together), never more than the left ms to the bound. */
-static uint32_t retry_delay(uint32_t tries, uint64_t left)
-{
-    uint32_t d = STRM_RETRY_MIN_MS;
+static void on_timer(uv_timer_t *t);
 
-    for (uint32_t i = 0; i < tries && d < STRM_RETRY_MAX_MS; i++)
-        d *= 2;
-    if (d > STRM_RETRY_MAX_MS)
-        d = STRM_RETRY_MAX_MS;
-    d = d / 2 + randombytes_uniform(d / 2 + 1);
-    return d < left ? d : (uint32_t)left;
+/* Starts the stream's timer for the next try of a held connection (an OPEN
+ * refused rate_limited) or of a refused leg: the stream's backoff (st->retry,
+ * drawn between half and all of its step, so connections refused together do
+ * not come back together), never later than left ms, the bound. */
+static void retry_start(struct strm *st, uint64_t left)
+{
+    uint32_t d = backoff_next(&st->retry, randombytes_random());
+
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, d < left ? d : left, 0);
 }
 
 static bool session_start(struct strm *st, struct link *lk);
 static bool leg_dial(struct strm *st, struct link *lk);
-static void on_timer(uv_timer_t *t);
 
 static void on_leg_dropped(uv_handle_t *h)
 {
@@ -599,10 +607,13 @@ static void leg_drop(struct strm *st)
  * it carried was not taken and is still good: the leg is dialled again with
  * it after a jittered backoff, with the local connection held unread, until
  * the ticket expires (docs/design.md D16, "agent side"). A leg the relay did
- * take and then closed (the peer's leg never came, the link was revoked) is
- * refused again at once, so it too ends at the expiry, or earlier when the
- * control session tells (OPEN_FAIL, the session going down). Any byte read
- * means the ticket was taken: no redial after that (on_leg_read).
+ * take and then closed before splicing it (the peer's leg failed or never
+ * came), or could not take (used, unknown, expired), gets one byte 0x00 (no
+ * such stream) before the close, and any byte read ends the redials
+ * (on_leg_read): the local connection is reset at once. Only an older relay
+ * closes such a leg without a byte; its redials are refused again and end at
+ * the expiry, or earlier when the control session tells (OPEN_FAIL, the
+ * session going down).
  */
 static void leg_refused(struct strm *st, int err)
 {
@@ -627,17 +638,18 @@ static void leg_refused(struct strm *st, int err)
         strm_close(st, STRM_CLOSE_RESET);
         return;
     }
-    if (st->leg_tries == 0)
+    if (st->leg_tries == 0) {
+        backoff_reset(&st->retry); /* the OPEN holds' steps do not carry over */
         strm_log(st, LOG_LEVEL_INFO,
                  "relay closed the stream leg before it carried a byte; dialling it again with "
                  "the same ticket (for up to %u ms)",
                  st->ticket_ms);
+    }
     log_debug("link %s: stream %u: stream leg closed before its first byte: %s", st->name, st->id,
               uv_strerror(err));
     leg_drop(st);
     st->state = STRM_REDIAL;
-    uv_timer_stop(&st->timer);
-    uv_timer_start(&st->timer, on_timer, retry_delay(st->leg_tries, st->ticket_until_ms - now), 0);
+    retry_start(st, st->ticket_until_ms - now);
     st->leg_tries++;
 }
 
@@ -699,6 +711,7 @@ static struct strm *strm_alloc(struct link *lk)
     agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
     uv_timer_init(st->loop, &st->timer);
     st->timer.data = st;
+    (void)backoff_init(&st->retry, STRM_RETRY_MIN_MS, STRM_RETRY_MAX_MS); /* valid constants */
     st->refs = 1;
     st->local.data = st;
     st->leg.data = st;
@@ -955,9 +968,7 @@ void strm_open_failed(struct strm *st, int reason)
                  queue, wait);
     }
     st->state = STRM_HELD;
-    uv_timer_stop(&st->timer);
-    uv_timer_start(&st->timer, on_timer,
-                   retry_delay(st->open_tries, st->open_since_ms + wait - now), 0);
+    retry_start(st, st->open_since_ms + wait - now);
     st->open_tries++;
 }
 

@@ -26,6 +26,7 @@
 
 #include <uv.h>
 
+#include "backoff.h"
 #include "e2e.h"
 #include "live.h"
 #include "msg.h"
@@ -37,12 +38,19 @@ struct link;
 #define STRM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
 #define STRM_FLUSH_MS   2000u  /* a RESET record's flush to the leg, at most; then RST */
 
-/* Pacing of a held connection's OPENs (OPEN_FAIL rate_limited): a jittered
- * backoff from STRM_RETRY_MIN_MS doubling to STRM_RETRY_MAX_MS, within
- * open_wait. The relay refills one OPEN per 1/open_rate_per_link s (2 ms at
- * the default), and OPEN_FAIL carries no hint (its body is fixed, §5). */
+/* Pacing of a held connection's OPENs (OPEN_FAIL rate_limited), within
+ * open_wait, and of a refused leg's redials, within the ticket's expiry: the
+ * stream's struct backoff (common/backoff.h) from STRM_RETRY_MIN_MS doubling
+ * to STRM_RETRY_MAX_MS, each delay drawn between half and all of the step
+ * (2..4 ms up to 128..256 ms). The relay refills one OPEN per
+ * 1/open_rate_per_link s (0.2 ms at the default 5000/s, behind a burst of
+ * 10000), and OPEN_FAIL carries no hint (its body is fixed, §5). */
 #define STRM_RETRY_MIN_MS 4u
 #define STRM_RETRY_MAX_MS 256u
+
+/* The stream leg's first byte from the relay (docs/protocol.md §6.1). */
+#define STRM_SPLICED_BYTE   0x01 /* both legs present: the splice is on */
+#define STRM_NO_STREAM_BYTE 0x00 /* the ticket is gone: no redial, reset */
 
 enum strm_state {
     STRM_OPENING, /* OPEN sent, waiting for STREAM */
@@ -77,6 +85,7 @@ struct strm {
     uint64_t stream_id;
     uint64_t open_since_ms;   /* first OPEN (open_wait counts from here) */
     uint32_t open_tries;      /* OPENs refused rate_limited so far */
+    struct backoff retry;     /* held OPENs', then refused legs' delays */
     uint64_t ticket_until_ms; /* STREAM's expires_ms from its arrival: redials stop here */
     uint32_t ticket_ms;       /* that expires_ms, for logs */
     uint64_t setup_until_ms;  /* STREAM + STRM_SETUP_MS: the setup deadline */

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,18 @@ static int finish(struct parse_ctx *c, struct cfgparse_error *err)
     return 0;
 }
 
+void agentcfg_defaults(struct agentcfg *cfg, enum agentcfg_origin origin)
+{
+    bool cli = origin == AGENTCFG_FROM_CLI;
+
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->keepalive_ms = 25000;
+    cfg->backoff_min_ms = cli ? 500 : 1000;
+    cfg->backoff_max_ms = cli ? 30000 : 60000;
+    cfg->open_queue = AGENTCFG_OPEN_QUEUE_DEFAULT;
+    cfg->open_wait_ms = AGENTCFG_OPEN_WAIT_DEFAULT;
+}
+
 int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_error *err)
 {
     static const struct cfgparse_ops ops = {on_section, on_key};
@@ -435,12 +448,7 @@ int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_erro
         cfgparse_fail(err, 0, "out of memory");
         return -ENOMEM;
     }
-    cfg->log_level = LOG_LEVEL_INFO;
-    cfg->keepalive_ms = 25000;
-    cfg->backoff_min_ms = 1000;
-    cfg->backoff_max_ms = 60000;
-    cfg->open_queue = AGENTCFG_OPEN_QUEUE_DEFAULT;
-    cfg->open_wait_ms = AGENTCFG_OPEN_WAIT_DEFAULT;
+    agentcfg_defaults(cfg, AGENTCFG_FROM_FILE);
     c->cfg = cfg;
     rc = cfgparse_ini(text, &ops, c, err);
     if (rc == 0)

@@ -68,13 +68,26 @@ struct agentcfg {
     uint8_t relay_key_id;     /* default 0 */
     enum log_level log_level; /* default info */
     uint32_t keepalive_ms;    /* default 25 s */
-    uint32_t backoff_min_ms;  /* default 1 s */
-    uint32_t backoff_max_ms;  /* default 60 s */
+    uint32_t backoff_min_ms;  /* default 1 s (0.5 s on the command line) */
+    uint32_t backoff_max_ms;  /* default 60 s (30 s on the command line) */
     uint32_t open_queue;      /* default 256; 0 = refuse at once */
     uint32_t open_wait_ms;    /* default 5 s; 0 = refuse at once */
     size_t n_links;           /* 1..64 */
     struct agentcfg_link links[AGENTCFG_MAX_LINKS];
 };
+
+/* Where a configuration comes from: the two differ only in the reconnect
+ * backoff (docs/linkagent.md: 1 s to 60 s in a file, 0.5 s to 30 s for a
+ * command-line agent, which is usually one a person is watching). */
+enum agentcfg_origin {
+    AGENTCFG_FROM_FILE,
+    AGENTCFG_FROM_CLI,
+};
+
+/* Sets every [agent] default of origin in cfg (log level, keepalive,
+ * backoff, open_queue, open_wait); touches nothing else. The one place the
+ * defaults are written (agentcfg_parse, agentcli_config). */
+void agentcfg_defaults(struct agentcfg *cfg, enum agentcfg_origin origin);
 
 /*
  * Parses and validates text (NUL-terminated, <= CFGPARSE_MAX_SIZE bytes). On

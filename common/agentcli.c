@@ -163,12 +163,7 @@ int agentcli_config(const struct agentcli_opts *o, struct agentcfg **out, char *
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    cfg->log_level = LOG_LEVEL_INFO;
-    cfg->keepalive_ms = 25000;
-    cfg->backoff_min_ms = 500;
-    cfg->backoff_max_ms = 30000;
-    cfg->open_queue = AGENTCFG_OPEN_QUEUE_DEFAULT;
-    cfg->open_wait_ms = AGENTCFG_OPEN_WAIT_DEFAULT;
+    agentcfg_defaults(cfg, AGENTCFG_FROM_CLI);
     cfg->n_links = 1;
     rc = from_token(o, &cfg->links[0], err, errlen);
     if (rc == 0)

@@ -27,8 +27,8 @@ struct agentcli_opts {
 };
 
 /*
- * Builds a whole configuration (one link; the command-line defaults: backoff
- * 0.5 s to 30 s, keepalive 25 s, log level info). Returns 0 and *out (free
+ * Builds a whole configuration (one link; the command-line defaults of
+ * agentcfg_defaults: backoff 0.5 s to 30 s, the rest as in a file). Returns 0 and *out (free
  * with agentcfg_free), or -EINVAL with err filled, or -ENOMEM.
  */
 int agentcli_config(const struct agentcli_opts *o, struct agentcfg **out, char *err, size_t errlen)

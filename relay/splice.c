@@ -19,6 +19,7 @@
 
 #define SPLICE_RBUF_MAX RELAY_SPLICE_RBUF /* largest single read */
 #define SPLICE_BYTE     0x01              /* SPLICED (§6.1) */
+#define SPLICE_NOSTREAM 0x00              /* no such stream: do not redial (§6.1) */
 
 /* Zero-copy forwarding (design.md D14): a read at least this big, or this
  * many bytes in one direction, mark a stream as bulk, which moves it to
@@ -141,6 +142,19 @@ int splice_open(struct relay *r, struct link *l, int opener, uint32_t req_id, st
 static void splice_zc_close(struct stream *s);
 static bool splice_zc_try(struct stream *s);
 
+/* Tells a leg that will never be spliced that its ticket is gone (§6.1), so
+ * its agent does not dial it again: one byte, written straight to the kernel
+ * (a fresh leg's socket has room) ahead of the close or RST that follows. A
+ * byte the kernel does not take at once is not sent (the close cancels it):
+ * the agent then redials until the ticket's expiry, as before. */
+static void splice_tell_gone(struct conn *c)
+{
+    static const uint8_t gone = SPLICE_NOSTREAM;
+    uv_buf_t b = uv_buf_init((char *)(uintptr_t)&gone, 1);
+
+    (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+}
+
 /* Records accounting, detaches from link and legs, frees via the timer. */
 static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
 {
@@ -149,6 +163,10 @@ static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
 
     if (s->state == STREAM_DONE)
         return;
+    for (int side = 0; side < 2; side++) {
+        if (s->state == STREAM_PENDING && s->leg[side] != NULL)
+            splice_tell_gone(s->leg[side]); /* took its ticket, never spliced */
+    }
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
         if (s->ticket_live[side])
@@ -848,12 +866,14 @@ void splice_present(struct conn *c)
     rc = ticket_take(r->tickets, tk, relay_now(r), &owner, &leg);
     sodium_memzero(tk, sizeof(tk));
     if (rc != 0) {
+        splice_tell_gone(c);
         conn_fail(c, rc == -ETIMEDOUT ? RELAY_FAIL_TICKET_EXPIRED : RELAY_FAIL_TICKET);
         return;
     }
     s = owner;
     s->ticket_live[leg] = false;
     if (s->state != STREAM_PENDING || s->leg[leg] != NULL) {
+        splice_tell_gone(c);
         conn_fail(c, RELAY_FAIL_TICKET);
         return;
     }

@@ -23,16 +23,29 @@ Both agents of a link run on 127.0.0.1, as agents behind one NAT do.
   made: the redialled legs pair and the exchange is served — the opener's
   session restarted, as its first handshake message went out on a refused
   leg.
+- gone (raw): a leg presenting an unknown ticket, one presenting a used
+  ticket, and a waiting leg whose peer leg is reset each get one byte 0x00
+  (no such stream) and are closed (§6.1), not a silent close.
+- gone (agent): agent a dials the relay through a proxy that steals the
+  ticket of its first stream leg (presents it itself, waits for SPLICED,
+  resets), then forwards the agent's leg: the ticket is used, the relay says
+  0x00, and the agent resets the local connection at once and dials no
+  more legs, long before the ticket's 30 s expiry (without the 0x00 it
+  redialled until then).
 Lower bounds hold by construction; upper bounds are generous (the machine
 may be 2 cores running ASan and other tests).
 """
+import os
+import select
 import socket
+import struct
 import sys
 import threading
 import time
 
 import agentharness as ah
 import lrharness as h
+import lrproto as p
 from test_relay_sharedaddr import closed_now, exchange
 
 N = 500
@@ -231,8 +244,183 @@ def recover_test(c):
             rig.close()
 
 
+def waiting_leg(r, ticket, socks):
+    """Presents ticket on two legs: the relay takes it from one, which waits,
+    and refuses the other. Returns (the waiting leg, what the other got)."""
+    legs = [p.leg(r, ticket), p.leg(r, ticket)]
+    socks += legs
+    rd, _, _ = select.select(legs, [], [], 10)
+    if len(rd) != 1:
+        return None, ("readable legs", len(rd))
+    refused = rd[0]
+    return legs[1 - legs.index(refused)], p.read_until_close(refused, 10)
+
+
+def gone_raw_test(c):
+    r = h.Relay(limits={"ticket_expiry": "30s"})
+    socks = []
+    try:
+        r.start()
+        link = r.add_link_live("gone")
+        s = p.leg(r, os.urandom(32), b"early")
+        socks.append(s)
+        data, how = p.read_until_close(s, 10)
+        c.check("gone: a leg with an unknown ticket gets 0x00, then the close",
+                data == b"\x00" and how in ("eof", "reset"), (data, how))
+        sa, sb = p.Session(r, link, 0), p.Session(r, link, 1)
+        socks += [sa.s, sb.s]
+        ta, tb = p.open_stream(sa, sb, 7)
+        la, got = waiting_leg(r, ta["ticket"], socks)
+        c.check("gone: a leg presenting a used ticket gets 0x00, then the close",
+                la is not None and got[0] == b"\x00" and got[1] in ("eof", "reset"), got)
+        # The waiting leg is reset: the stream is gone with b's ticket.
+        la.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        la.close()
+        c.check("gone: the stream ended", h.wait_for(lambda: r.status()["streams_open"] == 0))
+        lb = p.leg(r, tb["ticket"])
+        socks.append(lb)
+        data, how = p.read_until_close(lb, 10)
+        c.check("gone: the peer's leg after the waiting leg was reset gets 0x00, then the close",
+                data == b"\x00" and how in ("eof", "reset"), (data, how))
+        # A waiting leg whose stream ends before pairing (here the link is
+        # revoked) gets 0x00 before its RST.
+        ta, tb = p.open_stream(sa, sb, 8)
+        la, got = waiting_leg(r, ta["ticket"], socks)
+        c.check("gone: a second waiting leg", la is not None, got)
+        r.ctl("link", "revoke", "gone")
+        data, how = p.read_until_close(la, 10)
+        c.check("gone: a waiting leg of a stream aborted before pairing gets 0x00, then RST",
+                data == b"\x00" and how == "reset", (data, how))
+    finally:
+        for s in socks:
+            s.close()
+        if c.failed:
+            print(r.log()[-3000:])
+        r.close()
+
+
+class TicketThief:
+    """A TCP proxy to the relay for one agent: control connections pass
+    through; the first stream leg's ticket is presented on a connection of
+    its own first (until SPLICED, then reset), and then the leg is passed
+    through with its now used ticket. Later legs pass through."""
+
+    def __init__(self, relay):
+        self.relay = relay
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        self.legs = 0
+        self.stolen = threading.Event()
+        self.socks = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                cs, _ = self.ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(cs,), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    b.shutdown(socket.SHUT_WR)
+                    return
+                b.sendall(d)
+        except OSError:
+            try:
+                b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                b.close()
+            except OSError:
+                pass
+
+    def _serve(self, cs):
+        us = None
+        try:
+            first = p.recv_exact(cs, 8, 10)
+            with self.lock:
+                self.socks.append(cs)
+                steal = first[5] == 2 and self.legs == 0
+                if first[5] == 2:
+                    self.legs += 1
+            if steal:
+                ticket = p.recv_exact(cs, 32, 10)
+                first += ticket
+                thief = p.connect(self.relay, 10)
+                thief.sendall(first)
+                if p.recv_exact(thief, 1, 10) == b"\x01":  # taken and paired
+                    thief.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                     struct.pack("ii", 1, 0))
+                    thief.close()
+                    self.stolen.set()
+            us = p.connect(self.relay, 10)
+            with self.lock:
+                self.socks.append(us)
+            us.sendall(first)
+        except (OSError, EOFError):
+            cs.close()
+            if us is not None:
+                us.close()
+            return
+        us.settimeout(None)
+        cs.settimeout(None)
+        threading.Thread(target=self._pump, args=(us, cs), daemon=True).start()
+        self._pump(cs, us)
+
+    def close(self):
+        self.ls.close()
+        with self.lock:
+            for s in self.socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def gone_agent_test(c):
+    rig, thief = None, None
+    try:
+        rig = ah.Rig(limits={"ticket_expiry": "30s"})
+        r = rig.start_relay()
+        thief = TicketThief(r)
+        out = rig.link("lnk")
+        srv = rig.server("echo")
+        lport = ah.free_port()
+        rig.b = rig.agent("b", out["tokens"]["b"], "--connect", "127.0.0.1:%d" % srv.port)
+        rig.a = rig.agent("a", out["tokens"]["a"], "--relay", "127.0.0.1:%d" % thief.port,
+                          "--listen", "127.0.0.1:%d" % lport, relay=False)
+        c.check("gone: agents online", rig.a.wait_log("online via relay")
+                and rig.b.wait_log("online via relay"))
+        dt, what = held_until_reset(lport, 60)
+        c.check("gone: the leg's ticket was stolen", thief.stolen.is_set())
+        c.check("gone: the agent resets the local connection at once, long before the 30 s "
+                "ticket expiry", what == "reset" and dt < 10.0, "%s after %.3f s" % (what, dt))
+        loga = rig.a.log()
+        c.check("gone: agent a says why, and did not redial",
+                "relay has no such stream" in loga
+                and "dialling it again with the same ticket" not in loga, loga[-1500:])
+        c.check("gone: agent a dialled one leg", thief.legs == 1, thief.legs)
+    finally:
+        if thief is not None:
+            thief.close()
+        if rig is not None:
+            if c.failed:
+                rig.dump()
+            rig.close()
+
+
 def main():
     c = h.Checks()
+    gone_raw_test(c)
+    gone_agent_test(c)
+    if os.environ.get("LR_GONE_ONLY"):
+        return c.done()
     bound_test(c)
     stop_test(c)
     recover_test(c)

@@ -93,6 +93,10 @@ START_TEST(test_token_with_key)
     ck_assert_uint_eq(cfg->backoff_min_ms, 500);
     ck_assert_uint_eq(cfg->backoff_max_ms, 30000);
     ck_assert_uint_eq(cfg->keepalive_ms, 25000);
+    /* The rest as in a file (agentcfg_defaults, docs/linkagent.conf.md). */
+    ck_assert_uint_eq(cfg->open_queue, 256);
+    ck_assert_uint_eq(cfg->open_wait_ms, 5000);
+    ck_assert_int_eq(cfg->log_level, LOG_LEVEL_INFO);
     agentcfg_free(cfg);
 }
 END_TEST

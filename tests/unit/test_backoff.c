@@ -71,6 +71,23 @@ START_TEST(test_reset_and_long)
 }
 END_TEST
 
+/* linkagent's per-stream retry (agent/strm.c, STRM_RETRY_MIN_MS 4 and
+ * STRM_RETRY_MAX_MS 256): 2..4 ms first, doubling to 128..256 ms from the
+ * seventh try on, the range its own hand-written loop used to give. */
+START_TEST(test_stream_retry_range)
+{
+    const uint32_t lo[] = {2, 4, 8, 16, 32, 64, 128, 128};
+    struct backoff b;
+
+    ck_assert_int_eq(backoff_init(&b, 4, 256), 0);
+    for (size_t i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {
+        struct backoff c = b;
+        ck_assert_uint_eq(backoff_next(&c, lo[i] * 2 - lo[i]), lo[i] * 2); /* the top */
+        ck_assert_uint_eq(backoff_next(&b, 0), lo[i]);                     /* the bottom */
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backoff");
@@ -80,6 +97,7 @@ int main(void)
     tcase_add_test(tc, test_doubling_and_cap);
     tcase_add_test(tc, test_jitter_range);
     tcase_add_test(tc, test_reset_and_long);
+    tcase_add_test(tc, test_stream_retry_range);
     suite_add_tcase(s, tc);
     return lrcheck_run(s);
 }
