@@ -847,6 +847,8 @@ void splice_present(struct conn *c)
     bq_consume(&c->in, TICKET_LEN);
     rc = ticket_take(r->tickets, tk, relay_now(r), &owner, &leg);
     sodium_memzero(tk, sizeof(tk));
+    /* The ticket it was admitted on (if any) is gone now, taken or not. */
+    conn_ticket_release(c);
     if (rc != 0) {
         conn_fail(c, rc == -ETIMEDOUT ? RELAY_FAIL_TICKET_EXPIRED : RELAY_FAIL_TICKET);
         return;
