@@ -41,8 +41,8 @@ struct relaycfg_limits {
     uint32_t max_conns_per_ip;       /* 4096 */
     uint32_t max_conns;              /* 0 = auto: the fd limit - 64 */
     uint32_t max_streams_per_link;   /* 256 */
-    uint32_t open_rate_per_link;     /* 500 OPENs per second; 0 = unlimited */
-    uint32_t open_burst_per_link;    /* 1000 */
+    uint32_t open_rate_per_link;     /* 5000 OPENs per second; 0 = unlimited */
+    uint32_t open_burst_per_link;    /* 10000 */
     uint32_t keepalive_ms;           /* 25 s, whole seconds */
     uint32_t dead_after_ms;          /* 90 s, whole seconds, > keepalive */
     uint32_t ticket_expiry_ms;       /* 10 s */

@@ -153,12 +153,17 @@ int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct
     return 0;
 }
 
+bool admit_kind_per_address(int kind)
+{
+    return kind == ADMIT_RATE || kind == ADMIT_PENDING_IP || kind == ADMIT_CONNS_IP;
+}
+
 int admit_admit_ticketed(struct admit *l, const uint8_t addr[16], int refused)
 {
     int k = admit_kind_of(refused);
     struct admit_ip *e;
 
-    if (k != ADMIT_RATE && k != ADMIT_PENDING_IP && k != ADMIT_CONNS_IP)
+    if (!admit_kind_per_address(k))
         return refused;
     if (l->hit[k] > 0)
         l->hit[k]--;

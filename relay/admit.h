@@ -94,6 +94,10 @@ int admit_admit(struct admit *l, const uint8_t addr[16], uint64_t now_ms, struct
  * 1000) when max_pending is reached.
  */
 int admit_admit_ticketed(struct admit *l, const uint8_t addr[16], int refused);
+/* True for the limits of one source address that admit_admit_ticketed can
+ * take back (conn_rate_per_ip, max_pending_per_ip, max_conns_per_ip); kind is
+ * an enum admit_kind or -1. */
+bool admit_kind_per_address(int kind);
 /* Turns a admit_admit error back into its enum admit_kind, or -1. */
 int admit_kind_of(int err);
 /*

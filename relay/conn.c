@@ -67,6 +67,7 @@ static void conn_close_impl(struct conn *c, bool rst)
         splice_leg_closed(c);
         rst = true;
     }
+    conn_ticket_release(c);
     if (c->admitted)
         admit_release(&r->admit, c->ip, c->pending);
     c->admitted = false;
@@ -110,6 +111,15 @@ void conn_established(struct conn *c)
     c->pending = false;
     if (c->admitted)
         admit_established(&c->r->admit, c->ip);
+}
+
+void conn_ticket_release(struct conn *c)
+{
+    if (!c->claimed)
+        return;
+    ticket_unclaim(c->r->tickets, c->claim_tk, c->id);
+    sodium_memzero(c->claim_tk, sizeof(c->claim_tk));
+    c->claimed = false;
 }
 
 void conn_vouch(struct conn *c)
@@ -386,10 +396,13 @@ static void conn_peer_name(struct conn *c)
 }
 
 /* True if the connection's first bytes, already in the socket before
- * anything was read, are a stream preamble and a live ticket (peeked, not
- * consumed: splice_present takes the ticket as for any leg). Agents write
- * them right after connecting, so on a relay busy enough to accept late they
- * are there; when they are not yet, the answer is no. */
+ * anything was read, are a stream preamble and a live ticket no other
+ * connection holds (peeked, not consumed: splice_present takes the ticket as
+ * for any leg). The ticket is then claimed for c (ticket_claim), so a ticket
+ * vouches for one connection at a time past its address's limits, however
+ * many carry it; conn_ticket_release drops the claim. Agents write them right
+ * after connecting, so on a relay busy enough to accept late they are there;
+ * when they are not yet, the answer is no. */
 static bool conn_ticket_waiting(struct conn *c)
 {
     uint8_t b[FRAME_PREAMBLE_LEN + TICKET_LEN];
@@ -401,7 +414,11 @@ static bool conn_ticket_waiting(struct conn *c)
         recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(b))
         return false;
     ok = frame_preamble_decode(b, FRAME_PREAMBLE_LEN, &pre) == 0 && pre.kind == FRAME_KIND_STREAM &&
-         ticket_live(c->r->tickets, b + FRAME_PREAMBLE_LEN, relay_now(c->r));
+         ticket_claim(c->r->tickets, b + FRAME_PREAMBLE_LEN, relay_now(c->r), c->id) == 0;
+    if (ok) {
+        memcpy(c->claim_tk, b + FRAME_PREAMBLE_LEN, TICKET_LEN);
+        c->claimed = true;
+    }
     sodium_memzero(b, sizeof(b));
     return ok;
 }
@@ -439,7 +456,7 @@ void conn_accept(struct relay *r, uv_stream_t *server)
     rc = admit_admit(&r->admit, c->addr_key, c->accepted_ms, &c->ip);
     /* A leg whose ticket is already waiting is its link's, not anonymous:
      * the per-address limits do not refuse it (D16). */
-    if (rc != 0 && rc != -ENOMEM && admit_kind_of(rc) != ADMIT_CONNS && conn_ticket_waiting(c)) {
+    if (rc != 0 && admit_kind_per_address(admit_kind_of(rc)) && conn_ticket_waiting(c)) {
         rc = admit_admit_ticketed(&r->admit, c->addr_key, rc);
         if (rc == 0)
             log_debug("conn %" PRIu64 " %s: admitted past the per-address limits: a live ticket",

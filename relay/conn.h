@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "relay.h"
+#include "ticket.h"
 
 enum conn_state {
     CONN_PREAMBLE = 0, /* waiting for the 8-byte preamble */
@@ -58,6 +59,10 @@ struct conn {
     int handles;   /* open handles; freed when it drops to 0 */
     uint64_t accepted_ms;
     size_t preauth_read; /* bytes read while pending */
+    /* The ticket that admitted it past its address's limits (ticket_claim
+     * under its id), until it takes the ticket or closes. Wiped after. */
+    bool claimed;
+    uint8_t claim_tk[TICKET_LEN];
 
     /* Input before authentication/pairing, and control frames after. */
     struct bq in;
@@ -79,6 +84,11 @@ struct conn {
 
 /* Accepts one pending connection from server (the listen callback). */
 void conn_accept(struct relay *r, uv_stream_t *server);
+/* The claim on the ticket that admitted c past its address's limits is over:
+ * c took that ticket (it is gone with its claim) or closes without it (the
+ * ticket can vouch for another connection). Nothing when c holds no claim. */
+void conn_ticket_release(struct conn *c);
+
 /* Graceful close (FIN after queued writes are cancelled). Idempotent. */
 void conn_close(struct conn *c);
 /* Close with RST (SO_LINGER 0). Idempotent. */

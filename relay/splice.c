@@ -251,7 +251,9 @@ static void splice_expire(uv_timer_t *t)
  * callback has freed them. Not libuv's write queue size, which drops as the
  * kernel takes bytes while the request (and its memory) lives on until the
  * callback: a read allowed at queue size 0 could then stack a second copy on
- * one not yet freed. With this count a direction holds at most one read. */
+ * one not yet freed. With this count a direction holds at most one read.
+ * Memory and backpressure only: the write-stall timer measures the kernel
+ * taking bytes (splice_pending). */
 static size_t splice_queue(const struct conn *c)
 {
     return c->queued;
@@ -446,12 +448,18 @@ static void splice_zc_close(struct stream *s)
         uv_close((uv_handle_t *)&zc->poll[i], splice_zc_free_cb);
 }
 
-/* Bytes waiting to be written to leg i. */
+/* Bytes for leg i that the kernel has not taken yet, for the write-stall
+ * timer: a pipe's contents, or on the copying path libuv's write queue size,
+ * which drops as the kernel takes each part of a request. Not splice_queue:
+ * a request of up to one read (256 KiB) is counted there until its callback,
+ * so a reader slow but still reading would show no progress for as long as
+ * the whole request takes to drain (D12: stalled means the kernel took no
+ * byte, not that no request completed). */
 static size_t splice_pending(const struct stream *s, int i)
 {
     if (s->zc != NULL)
         return s->zc->inpipe[1 - i];
-    return splice_queue(s->leg[i]);
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&s->leg[i]->tcp);
 }
 
 /* Two pipes sized to zero_copy_buffer (the kernel may round up; a direction
@@ -865,6 +873,8 @@ void splice_present(struct conn *c)
     bq_consume(&c->in, TICKET_LEN);
     rc = ticket_take(r->tickets, tk, relay_now(r), &owner, &leg);
     sodium_memzero(tk, sizeof(tk));
+    /* The ticket it was admitted on (if any) is gone now, taken or not. */
+    conn_ticket_release(c);
     if (rc != 0) {
         splice_tell_gone(c);
         conn_fail(c, rc == -ETIMEDOUT ? RELAY_FAIL_TICKET_EXPIRED : RELAY_FAIL_TICKET);

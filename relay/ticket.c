@@ -11,6 +11,7 @@ struct ticket_ent {
     struct ticket_ent *next;
     void *owner;
     uint64_t expires_ms;
+    uint64_t claimer; /* id of the connection it vouches for, 0 = none */
     int leg;
     uint8_t tk[TICKET_LEN];
 };
@@ -169,6 +170,31 @@ bool ticket_live(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t 
     struct ticket_ent **pp = ticket_find(t, tk);
 
     return pp != NULL && now_ms < (*pp)->expires_ms;
+}
+
+int ticket_claim(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms,
+                 uint64_t claimer)
+{
+    struct ticket_ent **pp = ticket_find(t, tk);
+
+    if (claimer == 0)
+        return -EINVAL;
+    if (pp == NULL)
+        return -ENOENT;
+    if (now_ms >= (*pp)->expires_ms)
+        return -ETIMEDOUT;
+    if ((*pp)->claimer != 0)
+        return -EBUSY;
+    (*pp)->claimer = claimer;
+    return 0;
+}
+
+void ticket_unclaim(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t claimer)
+{
+    struct ticket_ent **pp = ticket_find(t, tk);
+
+    if (pp != NULL && claimer != 0 && (*pp)->claimer == claimer)
+        (*pp)->claimer = 0;
 }
 
 int ticket_revoke(struct ticket_table *t, const uint8_t tk[TICKET_LEN])

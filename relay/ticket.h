@@ -51,6 +51,18 @@ int ticket_take(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t n
 /* True if tk is a ticket of the table that has not expired at now_ms; the
  * table is not changed (ticket_take still decides). */
 bool ticket_live(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms);
+/*
+ * Marks a live ticket as vouching for connection claimer (its id, not 0) past
+ * its address's limits before a byte of it was read (docs/design.md D16): one
+ * connection at a time per ticket. -ENOENT when unknown, -ETIMEDOUT when
+ * expired, -EBUSY when another connection holds the claim. Only the id is
+ * stored: the claim goes with the entry (take, revoke), and a connection that
+ * closes without taking the ticket drops it with ticket_unclaim.
+ */
+int ticket_claim(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms,
+                 uint64_t claimer) __attribute__((warn_unused_result));
+/* Drops claimer's claim on tk; nothing if tk is gone or claimed by another. */
+void ticket_unclaim(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t claimer);
 /* Removes a ticket if present (its stream went away); 0 or -ENOENT. */
 int ticket_revoke(struct ticket_table *t, const uint8_t tk[TICKET_LEN]);
 

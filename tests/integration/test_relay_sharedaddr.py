@@ -24,7 +24,9 @@ longer than 100 s). Everything else is at its default.
   emptied the bucket: the relay is stopped (SIGSTOP) while both legs of a
   stream and one with a made-up ticket connect and send, so their bytes are
   there at accept; after SIGCONT both legs pair and the made-up one is
-  refused and counted.
+  refused and counted. Three more connections carrying a copy of a's ticket,
+  accepted after a's leg, are refused and counted too: a ticket vouches for
+  one connection at a time.
 Counts only, no speed: the run takes what it takes.
 """
 import os
@@ -168,7 +170,11 @@ def ticket_waiting_test(c):
         stopped = True
         la, lb = p.leg(r, ta["ticket"]), p.leg(r, tb["ticket"])
         fake = p.leg(r, os.urandom(32))
-        socks += [la, lb, fake]
+        # Copies of a's live ticket, connected after a's leg (accepted after
+        # it): the ticket vouches for one connection at a time, so these are
+        # refused by the empty bucket like any other connection.
+        dups = [p.leg(r, ta["ticket"]) for _ in range(3)]
+        socks += [la, lb, fake] + dups
         time.sleep(0.2)  # the bytes reach the relay's socket buffers
         r.proc.send_signal(signal.SIGCONT)
         stopped = False
@@ -182,9 +188,11 @@ def ticket_waiting_test(c):
         c.check("ticket waiting: both legs pair though the bucket is empty",
                 got == [b"\x01", b"\x01"], got)
         c.check("ticket waiting: the made-up ticket is refused", closed_now(fake, 5))
+        c.check("ticket waiting: the copies of a live ticket are closed",
+                all(closed_now(d, 5) for d in dups))
         lh = r.status()["limits_hit"]
-        c.check("ticket waiting: 10 flood + 1 made-up refused by conn_rate_per_ip",
-                lh["conn_rate_per_ip"] == 11, lh)
+        c.check("ticket waiting: 10 flood + 1 made-up + 3 copies of a claimed ticket refused "
+                "by conn_rate_per_ip", lh["conn_rate_per_ip"] == 14, lh)
     finally:
         if stopped:
             r.proc.send_signal(signal.SIGCONT)

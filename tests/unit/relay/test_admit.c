@@ -232,6 +232,17 @@ START_TEST(test_admit_ticketed)
 }
 END_TEST
 
+/* The kinds a live ticket may take back, in one place for the relay's peek
+ * and admit_admit_ticketed: the three per-address limits, nothing else. */
+START_TEST(test_kind_per_address)
+{
+    for (int k = -1; k < ADMIT_COUNT; k++)
+        ck_assert(admit_kind_per_address(k) ==
+                  (k == ADMIT_RATE || k == ADMIT_PENDING_IP || k == ADMIT_CONNS_IP));
+    ck_assert(!admit_kind_per_address(admit_kind_of(-ENOMEM)));
+}
+END_TEST
+
 START_TEST(test_sweep_keeps_rate)
 {
     struct admit l;
@@ -303,6 +314,7 @@ static Suite *admit_suite(void)
     tcase_add_test(tc, test_pending_and_conns);
     tcase_add_test(tc, test_vouch);
     tcase_add_test(tc, test_admit_ticketed);
+    tcase_add_test(tc, test_kind_per_address);
     tcase_add_test(tc, test_sweep_keeps_rate);
     tcase_add_test(tc, test_ip_table_limit);
     tcase_add_test(tc, test_addr_key_v6_and_names);

@@ -101,6 +101,45 @@ START_TEST(test_unknown_and_near_miss)
 }
 END_TEST
 
+/* A ticket vouches for one connection at a time: a second claim is refused
+ * until the first is dropped; only the claimer drops it; the claim goes with
+ * the entry when the ticket is taken; unknown and expired tickets are not
+ * claimed. */
+START_TEST(test_claim)
+{
+    uint8_t a[TICKET_LEN], x[TICKET_LEN];
+    void *owner;
+    int leg;
+
+    ck_assert_int_eq(ticket_issue(tt, NULL, 0, 1000, a), 0);
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 7), 0);
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 8), -EBUSY);
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 7), -EBUSY);
+    ticket_unclaim(tt, a, 8); /* not its claim: nothing */
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 8), -EBUSY);
+    ticket_unclaim(tt, a, 7);
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 8), 0);
+    ck_assert(ticket_live(tt, a, 0)); /* claimed is still live */
+    ck_assert_int_eq(ticket_claim(tt, a, 1000, 9), -ETIMEDOUT);
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 0), -EINVAL);
+    memset(x, 0x11, sizeof(x));
+    ck_assert_int_eq(ticket_claim(tt, x, 0, 9), -ENOENT);
+    ticket_unclaim(tt, x, 9);
+    /* Taken (by anyone): gone with its claim; the claimer's late release is
+     * harmless. */
+    ck_assert_int_eq(ticket_take(tt, a, 1, &owner, &leg), 0);
+    ticket_unclaim(tt, a, 8);
+    ck_assert_int_eq(ticket_claim(tt, a, 1, 8), -ENOENT);
+    ck_assert_uint_eq(ticket_count(tt), 0);
+    /* Revoked while claimed: the same. */
+    ck_assert_int_eq(ticket_issue(tt, NULL, 1, 1000, a), 0);
+    ck_assert_int_eq(ticket_claim(tt, a, 0, 3), 0);
+    ck_assert_int_eq(ticket_revoke(tt, a), 0);
+    ticket_unclaim(tt, a, 3);
+    ck_assert_uint_eq(ticket_count(tt), 0);
+}
+END_TEST
+
 START_TEST(test_capacity_at_limit)
 {
     uint8_t tk[5][TICKET_LEN];
@@ -167,6 +206,7 @@ static Suite *ticket_suite(void)
     tcase_add_test(tc, test_expiry_boundary);
     tcase_add_test(tc, test_unknown_and_near_miss);
     tcase_add_test(tc, test_live);
+    tcase_add_test(tc, test_claim);
     tcase_add_test(tc, test_capacity_at_limit);
     tcase_add_test(tc, test_insert_duplicate_and_same_bucket);
     tcase_add_test(tc, test_many);
