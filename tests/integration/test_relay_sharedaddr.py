@@ -102,6 +102,46 @@ def closed_now(s, wait):
         return False
 
 
+def is_closed(s):
+    """True if the peer closed s (EOF or reset), without waiting."""
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b""
+    except ConnectionResetError:
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        s.settimeout(5)
+
+
+def settle(r, n, lh0, pending0, timeout=60.0):
+    """Polls the relay's status until each of n connections just made from
+    one address is accounted for: refused (a limits_hit count) or admitted
+    and still pending. Returns the status then (the last one at timeout):
+    the relay has decided on every one, however long its accept backlog
+    took. Needs a handshake_timeout longer than the test's span, so that an
+    admitted connection is still pending when counted."""
+    def done():
+        st = r.status()
+        hits = sum(st["limits_hit"].values()) - sum(lh0.values())
+        return st if hits + st["pending"] - pending0 >= n else None
+    return h.wait_for(done, timeout=timeout, step=0.05) or r.status()
+
+
+def closed_among(socks, n, timeout=30.0):
+    """How many of socks the relay closed, waiting (up to timeout) until n
+    are: a refused connection is closed at accept, so once the relay has
+    counted n refusals their ends are on the way; the others (admitted,
+    pending) stay open and are looked at without waiting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        k = sum(is_closed(s) for s in socks)
+        if k >= n or time.monotonic() >= deadline:
+            return k
+        time.sleep(0.02)
+
+
 def sessions_test(c):
     r = h.Relay(fast=False, limits={"conn_rate_per_ip": "1/s", "conn_burst_per_ip": "4"})
     sessions = []
@@ -199,7 +239,10 @@ def main():
     c = h.Checks()
     ticket_waiting_test(c)
     sessions_test(c)
-    rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST)})
+    # handshake_timeout 60 s: the flood's admitted connections stay pending
+    # while they are counted (the fast rigs' 2 s could close them first).
+    rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST),
+                         "handshake_timeout": "60s"})
     socks = []
     try:
         r = rig.start_relay()
@@ -220,14 +263,19 @@ def main():
 
         # A flood without tickets from the same address: the bucket is full
         # again (every leg's token came back), so burst 40 pass, then 20/s.
-        lh0 = r.status()["limits_hit"]
+        st0 = r.status()
+        lh0 = st0["limits_hit"]
         t0 = time.time()
         for _ in range(FLOOD):
             socks.append(socket.create_connection((r.host, r.port), timeout=5,
                                                   source_address=("127.0.0.1", 0)))
+        # The relay decides at accept, maybe well after connect returned
+        # (its backlog): wait until it has decided on all of them, so that
+        # the counts compared are final and dt spans every decision (every
+        # token that could have come back).
+        lh = settle(r, FLOOD, lh0, st0["pending"])["limits_hit"]
         dt = time.time() - t0
-        refused = sum(closed_now(s, 0.5 if i == 0 else 0.01) for i, s in enumerate(socks))
-        lh = r.status()["limits_hit"]
+        refused = closed_among(socks, sum(lh.values()) - sum(lh0.values()))
         rate_hits = lh["conn_rate_per_ip"] - lh0["conn_rate_per_ip"]
         # A slow run admits more than 64 in time: max_pending_per_ip then
         # refuses some too (it comes after the rate).
