@@ -14,7 +14,10 @@ longer than 100 s). Everything else is at its default.
   stream refused or reset on either agent;
 - then a flood of 200 plain TCP connections from 127.0.0.1 without tickets:
   cut off by conn_rate_per_ip (at most burst 40 + 20/s admitted, the rest
-  refused and counted).
+  refused and counted). Counted once the relay has decided on all 200 (its
+  status shows each refused or pending; it may accept well after connect
+  returned), and the refused sockets' closes are awaited up to that count,
+  so no count depends on how fast the relay works through its backlog.
 - control sessions: with conn_rate_per_ip 1/s burst 4, 20 authenticated
   sessions of one link from 127.0.0.1 in a row (each replacing the last,
   D5) all come up; sessions of a revoked link get CLOSE revoked and keep
