@@ -8,6 +8,7 @@ stopped by PID and the directory removed in close(), which the tests call from
 finally blocks (also on failure).
 """
 import base64
+import contextlib
 import errno
 import hashlib
 import json
@@ -384,6 +385,42 @@ def sanitized(path=None):
         with open(path, "rb") as f:
             _SANITIZED[path] = b"__asan_init" in f.read()
     return _SANITIZED[path]
+
+
+# ASan keeps freed blocks in a quarantine (quarantine_size_mb, 256 MiB by
+# default on x86_64) to catch use after free: resident, but not the
+# program's. Programs started under live_rss() run without it, so their RSS
+# is their live memory plus what ASan adds to each live byte: shadow memory
+# (1 byte per 8 touched, so x 9/8) and a redzone and header per block
+# (16 B to max_redzone 2 KiB, growing with the block), plus the runtime's own
+# bookkeeping (stack depot, allocator metadata). asan_rss_bound() turns a
+# plain build's RSS bound into the sanitizer build's from those.
+ASAN_LIVE = ("quarantine_size_mb=0", "thread_local_quarantine_size_kb=0")
+
+
+@contextlib.contextmanager
+def live_rss():
+    """Programs started inside run with ASan's quarantine off (appended to
+    the inherited ASAN_OPTIONS, so CI's detect_leaks etc. stay); no effect
+    on a plain build. Use-after-free is still caught while the freed block
+    is not reused, which is what the rest of the suite is for."""
+    old = os.environ.get("ASAN_OPTIONS")
+    os.environ["ASAN_OPTIONS"] = ":".join(([old] if old else []) + list(ASAN_LIVE))
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["ASAN_OPTIONS"]
+        else:
+            os.environ["ASAN_OPTIONS"] = old
+
+
+def asan_rss_bound(plain_kib, redzone_kib, runtime_kib=4096):
+    """A plain build's RSS bound for a program run under live_rss() in the
+    sanitizer build: the live bytes x 9/8 (shadow), plus the redzones and
+    headers of the live blocks (redzone_kib, stated by the caller from the
+    blocks it holds) and runtime_kib for ASan's own bookkeeping."""
+    return plain_kib * 9 // 8 + redzone_kib + runtime_kib
 
 
 class CloseWatch:

@@ -5,11 +5,24 @@ the ticket's expiry (docs/design.md D16, "agent side"; docs/protocol.md §6.1).
 
 Both agents of a link run on 127.0.0.1, as agents behind one NAT do.
 - load: max_pending_per_ip scaled down to 4 (default 64), 500 short
-  request/response exchanges, 64 at a time, one link: the relay refuses legs
-  accepted before their bytes arrive (limits_hit max_pending_per_ip > 0,
-  so the redial path ran), yet every exchange is served and neither agent
-  resets anything; then raw connects from the same address that send
-  nothing are still cut off at 4 pending.
+  request/response exchanges, 64 at a time, one link: every exchange is
+  served and neither agent resets anything; then raw connects from the same
+  address that send nothing are still cut off at 4 pending.
+  That the per-address limit was in play is made certain, not left to the
+  machine's speed: 4 raw connections that send nothing hold the address's
+  pending count at the limit (handshake_timeout 30 s) when the load starts,
+  so the first legs are over it at accept whenever they come. Such a leg is
+  either refused (counted in limits_hit, then redialled) or, if its ticket is
+  already in the socket when the relay accepts it, admitted by the relay's
+  peek (logged "admitted past the per-address limits", the refusal
+  uncounted); which one depends on whether the relay accepts before the
+  leg's bytes arrive, i.e. on scheduling. So the check is "refused or
+  admitted past the limit" (debug log), and the blockers are closed as soon
+  as the relay shows either, well within the 10 s ticket_expiry. A redial is
+  required here only if the relay did refuse a leg (then it is the only way
+  that leg's exchange was served); the redial itself is proven
+  deterministically by bound and recover, whose max_conns refusals the peek
+  never rescues.
 - bound: the relay-wide max_conns 3, held by the two control sessions and
   a raw connection that never sends (a max_conns refusal is not peeked at,
   unlike the per-address ones, so no leg can get in however fast its bytes
@@ -46,11 +59,12 @@ import time
 import agentharness as ah
 import lrharness as h
 import lrproto as p
-from test_relay_sharedaddr import closed_now, exchange
+from test_relay_sharedaddr import closed_among, exchange, settle
 
 N = 500
 CONCURRENCY = 64
 PENDING = 4
+PEEKED = "admitted past the per-address limits: a live ticket"
 
 
 def load(port, n, conc):
@@ -76,40 +90,77 @@ def load(port, n, conc):
 
 
 def load_test(c):
-    rig = ah.Rig(limits={"max_pending_per_ip": str(PENDING), "handshake_timeout": "10s",
-                         "ticket_expiry": "10s"})
-    socks = []
+    rig = ah.Rig(limits={"max_pending_per_ip": str(PENDING), "handshake_timeout": "30s",
+                         "ticket_expiry": "10s"}, relay_log="debug")
+    socks, blockers = [], []
+    out = {}
+    t = None
     try:
         r = rig.start_relay()
         lport, _ = rig.pair("echo")
-        res = load(lport, N, CONCURRENCY)
+        pending0 = r.status()["pending"]
+        blockers = [socket.create_connection((r.host, r.port), timeout=5,
+                                             source_address=("127.0.0.1", 0))
+                    for _ in range(PENDING)]
+        c.check("load: %d raw connections hold the address's pending count" % PENDING,
+                h.wait_for(lambda: r.status()["pending"] == pending0 + PENDING, timeout=30),
+                r.status())
+        t = threading.Thread(target=lambda: out.update(res=load(lport, N, CONCURRENCY)))
+        t.start()
+
+        def over_limit():
+            return (r.status()["limits_hit"]["max_pending_per_ip"] > 0
+                    or PEEKED in r.log())
+        saw = h.wait_for(over_limit, timeout=60)
+        for b in blockers:
+            b.close()
+        blockers = []
+        t.join()
+        t = None
+        c.check("load: legs over max_pending_per_ip were refused or admitted past it "
+                "(ticket waiting)", saw, r.status()["limits_hit"])
+        res = out.get("res", [])
         bad = [x for x in res if x != "ok"]
         c.check("load: %d exchanges, %d at a time, max_pending_per_ip %d: all served"
                 % (N, CONCURRENCY, PENDING), len(res) == N and not bad, (len(res), bad[:5]))
         st = r.status()
-        c.check("load: the relay refused legs by max_pending_per_ip (the redial path ran)",
-                st["limits_hit"]["max_pending_per_ip"] > 0, st["limits_hit"])
+        refused = st["limits_hit"]["max_pending_per_ip"]
+        print("load: %d legs refused by max_pending_per_ip, %d admitted past it"
+              % (refused, r.log().count(PEEKED)))
         c.check("load: %d streams" % N, st["streams_total"] == N, st["streams_total"])
         for a in (rig.a, rig.b):
             log = a.log()
             c.check("load: agent %s reset nothing" % a.name,
                     not any(w in log for w in ("resetting", "refused", "before pairing",
                                                "failed")), log[-1500:])
-        c.check("load: an agent logged a redial",
-                any("dialling it again with the same ticket" in a.log() for a in (rig.a, rig.b)))
+        if refused:
+            c.check("load: the refused legs were redialled (an agent logged it)",
+                    any("dialling it again with the same ticket" in a.log()
+                        for a in (rig.a, rig.b)))
 
         # Anonymous connections from the same address are still cut off.
-        lh0 = r.status()["limits_hit"]["max_pending_per_ip"]
+        # Counted once the relay has decided on all 20 (it may accept them
+        # well after connect returned); the refused ones are closed then.
+        # A leg refused during the load spent its address's conn_rate_per_ip
+        # token (the rate is charged first), so the bucket may be low: 0.2 s
+        # gives back 40 at the default 200/s, more than the 20 need, and
+        # nothing else connects from here meanwhile, so only
+        # max_pending_per_ip can refuse them.
+        time.sleep(0.2)
+        st0 = r.status()
         for _ in range(20):
             socks.append(socket.create_connection((r.host, r.port), timeout=5,
                                                   source_address=("127.0.0.1", 0)))
-        refused = sum(closed_now(s, 0.5 if i == 0 else 0.05) for i, s in enumerate(socks))
-        hits = r.status()["limits_hit"]["max_pending_per_ip"] - lh0
+        st = settle(r, 20, st0["limits_hit"], st0["pending"])
+        hits = st["limits_hit"]["max_pending_per_ip"] - st0["limits_hit"]["max_pending_per_ip"]
+        refused = closed_among(socks, hits)
         c.check("load: 20 raw connects: %d admitted, the rest refused by max_pending_per_ip"
                 % PENDING, refused == 20 - PENDING and hits == refused, (refused, hits))
     finally:
-        for s in socks:
+        for s in socks + blockers:
             s.close()
+        if t is not None:
+            t.join()
         if c.failed:
             rig.dump()
         rig.close()

@@ -382,28 +382,90 @@ def agent_queue_full_test(c):
 
 
 def agent_wait_exceeded_test(c):
-    """open_wait 200 ms at 1 OPEN/s (burst 1): after one connection took the
-    token, 3 more at once are held and retried, and reset when their 200 ms
-    are over (the next token comes 1 s after the first) with the open_wait
-    line; none of them is reset before open_wait."""
+    """open_wait 200 ms at 1 OPEN/s (burst 1): of 4 connections the agent
+    takes in at once, one gets the token, the other 3 are held and retried,
+    and reset when their 200 ms are over with the open_wait line; none of
+    them is reset before open_wait.
+
+    The next token comes 1 s after the first was taken, and 1/s burst 1 is
+    the slowest bucket the relay accepts (rates are per second, 0 means no
+    limit, burst is at least 1), so the test's own steps must fit in that
+    second: they used to be the first exchange, three thread starts and the
+    200 ms, and a loaded machine let the refilled token serve one of the 3.
+    Now agent a is stopped (SIGSTOP) while the 4 connect and send, so the
+    kernel queues them; on SIGCONT the agent accepts them in one go and
+    sends their OPENs back to back: the token is taken and the 3 refused
+    together, and only their 200 ms of open_wait lie before the refill.
+    What is left (agent and relay both 800 ms behind) cannot be ruled out on
+    a loaded machine, so the check is the bucket's own: served <= 1 + the
+    whole seconds from SIGCONT to the last result, and all 3 reset exactly
+    when that span is under 1 s (the output says which was checked). The
+    open_wait checks apply to the connections that were reset."""
     rig, lport = shaped_rig(c, {"open_rate_per_link": "1/s", "open_burst_per_link": "1"},
                             "open_queue = 8\nopen_wait = 200ms\n")
+    stopped = False
     try:
-        c.check("wait exceeded: the first connection passes", try_conn(lport) == "ok")
-        res = at_once(lport, 3)
-        c.check("wait exceeded: all 3 reset", [r for r, _ in res] == ["reset"] * 3, res)
-        c.check("wait exceeded: not before open_wait", min(t for _, t in res) >= 0.2, res)
-        log = rig.a.log()
-        c.check("wait exceeded: held, then logged with the bound",
-                HOLD in log and WAIT_OVER % 200 in log and "open_queue full" not in log,
-                log[-2000:])
-        st = rig.relay.status()
-        c.check("wait exceeded: retried (more refused OPENs than connections)",
-                st["limits_hit"]["open_rate_per_link"] > 3, st["limits_hit"])
+        ends = []
+        ts = [threading.Thread(target=lambda: ends.append((try_conn(lport), time.monotonic())))
+              for _ in range(4)]
+        rig.a.send_signal(signal.SIGSTOP)
+        stopped = True
+        for t in ts:
+            t.start()
+        # The 4 are in the agent's accept queue once the kernel holds them.
+        h.wait_for(lambda: listen_queue(lport) >= 4, timeout=30)
+        t0 = time.monotonic()
+        rig.a.send_signal(signal.SIGCONT)
+        stopped = False
+        for t in ts:
+            t.join()
+        span = time.monotonic() - t0
+        # (result, seconds from SIGCONT, when the agent could first act)
+        res = [(r, t - t0) for r, t in ends]
+        got = [r for r, _ in res]
+        served, resets = got.count("ok"), got.count("reset")
+        may = 1 + int(span)
+        print("wait exceeded: %d served, %d reset, %.3f s from SIGCONT to the last result "
+              "(%s)" % (served, resets, span, "under 1 s: all 3 must be reset" if may == 1
+                        else "a token may have come back: at most %d served" % may))
+        c.check("wait exceeded: one served by the token, the other 3 reset (at most 1 + whole "
+                "seconds elapsed served: the bucket's refill)",
+                served + resets == 4 and 1 <= served <= min(may, 4), res)
+        if may == 1:
+            c.check("wait exceeded: all 3 reset", resets == 3, res)
+        rt = [t for r, t in res if r == "reset"]
+        if not rt:
+            # Only if the agent and the relay took 3 s or more for what
+            # needs 0.2 s: a token came back for each one.
+            print("wait exceeded: NOTHING TO CHECK of open_wait: every connection got a "
+                  "token (%.3f s)" % span)
+        else:
+            c.check("wait exceeded: not before open_wait (from SIGCONT)", min(rt) >= 0.2, res)
+            log = rig.a.log()
+            c.check("wait exceeded: held, then logged with the bound",
+                    HOLD in log and WAIT_OVER % 200 in log and "open_queue full" not in log,
+                    log[-2000:])
+            st = rig.relay.status()
+            c.check("wait exceeded: retried (more refused OPENs than reset connections)",
+                    st["limits_hit"]["open_rate_per_link"] > resets, st["limits_hit"])
     finally:
+        if stopped:
+            rig.a.send_signal(signal.SIGCONT)
         if c.failed:
             rig.dump()
         rig.close()
+
+
+def listen_queue(port):
+    """Connections waiting in the accept queue of the listener on 127.0.0.1:port
+    (/proc/net/tcp: rx_queue of the LISTEN socket)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if state == "0A" and int(local.split(":")[1], 16) == port:
+                return int(fields[4].split(":")[1], 16)
+    return 0
 
 
 def agent_no_queue_test(c):

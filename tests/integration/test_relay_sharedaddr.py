@@ -14,7 +14,10 @@ longer than 100 s). Everything else is at its default.
   stream refused or reset on either agent;
 - then a flood of 200 plain TCP connections from 127.0.0.1 without tickets:
   cut off by conn_rate_per_ip (at most burst 40 + 20/s admitted, the rest
-  refused and counted).
+  refused and counted). Counted once the relay has decided on all 200 (its
+  status shows each refused or pending; it may accept well after connect
+  returned), and the refused sockets' closes are awaited up to that count,
+  so no count depends on how fast the relay works through its backlog.
 - control sessions: with conn_rate_per_ip 1/s burst 4, 20 authenticated
   sessions of one link from 127.0.0.1 in a row (each replacing the last,
   D5) all come up; sessions of a revoked link get CLOSE revoked and keep
@@ -102,6 +105,46 @@ def closed_now(s, wait):
         return True
     except socket.timeout:
         return False
+
+
+def is_closed(s):
+    """True if the peer closed s (EOF or reset), without waiting."""
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b""
+    except ConnectionResetError:
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        s.settimeout(5)
+
+
+def settle(r, n, lh0, pending0, timeout=60.0):
+    """Polls the relay's status until each of n connections just made from
+    one address is accounted for: refused (a limits_hit count) or admitted
+    and still pending. Returns the status then (the last one at timeout):
+    the relay has decided on every one, however long its accept backlog
+    took. Needs a handshake_timeout longer than the test's span, so that an
+    admitted connection is still pending when counted."""
+    def done():
+        st = r.status()
+        hits = sum(st["limits_hit"].values()) - sum(lh0.values())
+        return st if hits + st["pending"] - pending0 >= n else None
+    return h.wait_for(done, timeout=timeout, step=0.05) or r.status()
+
+
+def closed_among(socks, n, timeout=30.0):
+    """How many of socks the relay closed, waiting (up to timeout) until n
+    are: a refused connection is closed at accept, so once the relay has
+    counted n refusals their ends are on the way; the others (admitted,
+    pending) stay open and are looked at without waiting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        k = sum(is_closed(s) for s in socks)
+        if k >= n or time.monotonic() >= deadline:
+            return k
+        time.sleep(0.02)
 
 
 def sessions_test(c):
@@ -207,7 +250,10 @@ def main():
     c = h.Checks()
     ticket_waiting_test(c)
     sessions_test(c)
-    rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST)})
+    # handshake_timeout 60 s: the flood's admitted connections stay pending
+    # while they are counted (the fast rigs' 2 s could close them first).
+    rig = ah.Rig(limits={"conn_rate_per_ip": "%d/s" % RATE, "conn_burst_per_ip": str(BURST),
+                         "handshake_timeout": "60s"})
     socks = []
     try:
         r = rig.start_relay()
@@ -228,14 +274,19 @@ def main():
 
         # A flood without tickets from the same address: the bucket is full
         # again (every leg's token came back), so burst 40 pass, then 20/s.
-        lh0 = r.status()["limits_hit"]
+        st0 = r.status()
+        lh0 = st0["limits_hit"]
         t0 = time.time()
         for _ in range(FLOOD):
             socks.append(socket.create_connection((r.host, r.port), timeout=5,
                                                   source_address=("127.0.0.1", 0)))
+        # The relay decides at accept, maybe well after connect returned
+        # (its backlog): wait until it has decided on all of them, so that
+        # the counts compared are final and dt spans every decision (every
+        # token that could have come back).
+        lh = settle(r, FLOOD, lh0, st0["pending"])["limits_hit"]
         dt = time.time() - t0
-        refused = sum(closed_now(s, 0.5 if i == 0 else 0.01) for i, s in enumerate(socks))
-        lh = r.status()["limits_hit"]
+        refused = closed_among(socks, sum(lh.values()) - sum(lh0.values()))
         rate_hits = lh["conn_rate_per_ip"] - lh0["conn_rate_per_ip"]
         # A slow run admits more than 64 in time: max_pending_per_ip then
         # refuses some too (it comes after the rate).
