@@ -509,3 +509,47 @@ class Checks:
             return 1
         print("all checks passed")
         return 0
+
+
+class FakeAdmin:
+    """A stand-in for the relay's admin socket at path, for linkctl tests
+    without a relay: each request line is answered with reply(request) as
+    one JSON line; the requests are kept in order in .requests."""
+
+    def __init__(self, path, reply):
+        self.path = path
+        self.reply = reply
+        self.requests = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.stop = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                while b"\n" not in data:
+                    chunk = conn.recv(1024)
+                    if not chunk:
+                        break
+                    data += chunk
+                req = data.split(b"\n")[0].decode()
+                self.requests.append(req)
+                conn.sendall(json.dumps(self.reply(req)).encode() + b"\n")
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+        os.unlink(self.path)

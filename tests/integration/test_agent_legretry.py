@@ -59,34 +59,12 @@ import time
 import agentharness as ah
 import lrharness as h
 import lrproto as p
-from test_relay_sharedaddr import closed_among, exchange, settle
+from test_relay_sharedaddr import closed_among, exchange, load, settle
 
 N = 500
 CONCURRENCY = 64
 PENDING = 4
 PEEKED = "admitted past the per-address limits: a live ticket"
-
-
-def load(port, n, conc):
-    results = []
-    lock = threading.Lock()
-    todo = iter(range(n))
-
-    def worker():
-        while True:
-            with lock:
-                if next(todo, None) is None:
-                    return
-            r = exchange(port)
-            with lock:
-                results.append(r)
-
-    threads = [threading.Thread(target=worker) for _ in range(conc)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def load_test(c):
@@ -204,8 +182,11 @@ def bound_test(c):
         rig, lport, blockers = blocked_rig("1s")
         r = rig.relay
         dt, what = held_until_reset(lport, 20)
+        # The agent counts the expiry from the STREAM message (after t0) on
+        # libuv's loop clock, whole milliseconds truncated: it may end the
+        # wait up to 1 ms before 1 s of real time after the STREAM came.
         c.check("bound: the local connection is reset no earlier than the ticket's 1 s expiry",
-                what == "reset" and 1.0 <= dt <= 6.0, "%s after %.3f s" % (what, dt))
+                what == "reset" and 0.999 <= dt <= 6.0, "%s after %.4f s" % (what, dt))
         c.check("bound: the relay refused legs by max_conns",
                 r.status()["limits_hit"]["max_conns"] >= 4, r.status()["limits_hit"])
         c.check("bound: both agents redialled",

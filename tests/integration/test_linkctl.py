@@ -21,8 +21,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+import lrharness as h
 
 BUILD = os.environ.get("LR_BUILD_DIR", "build")
 LINKCTL = os.path.join(BUILD, "relay", "linkctl")
@@ -345,22 +346,10 @@ def test_config_addresses():
     check(os.path.exists(db), "--database used")
 
 
-class FakeRelay:
-    """A stand-in for the relay's admin socket: answers status/links/sync."""
+def fake_relay_reply(link_id):
+    """Replies of a stand-in relay (h.FakeAdmin) to status/links/sync."""
 
-    def __init__(self, path, link_id):
-        self.path = path
-        self.requests = []
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.link_id = link_id
-        self.stop = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def reply(self, req):
+    def reply(req):
         if req == "status":
             return {"version": "0.1.0", "uptime_s": 3723, "agents": 2, "pending": 1,
                     "streams_open": 3, "streams_total": 10, "bytes_a_to_b": 100,
@@ -371,7 +360,7 @@ class FakeRelay:
                     "listen": ["127.0.0.1:7700"], "advertise": [], "relay_key": "lrpub1x",
                     "relay_key_id": 1}
         if req == "links":
-            return {"links": [{"id": self.link_id, "name": "live",
+            return {"links": [{"id": link_id, "name": "live",
                                "a": {"online": True, "since_ms": 1700000000000,
                                      "addr": "192.0.2.1:5555"},
                                "b": {"online": False}, "streams_open": 2,
@@ -380,37 +369,13 @@ class FakeRelay:
             return {"ok": True, "links": 1}
         return {"error": "unknown command"}
 
-    def serve(self):
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                while b"\n" not in data:
-                    chunk = conn.recv(1024)
-                    if not chunk:
-                        break
-                    data += chunk
-                req = data.split(b"\n")[0].decode()
-                self.requests.append(req)
-                conn.sendall(json.dumps(self.reply(req)).encode() + b"\n")
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-        os.unlink(self.path)
+    return reply
 
 
 def test_live_state():
     state = os.path.join(TMP, "live")
     j = runj("--relay-addr", "127.0.0.1:7700", "link", "add", "live", state=state)
-    relay = FakeRelay(os.path.join(state, "admin.sock"), j["id"])
+    relay = h.FakeAdmin(os.path.join(state, "admin.sock"), fake_relay_reply(j["id"]))
     try:
         s = runj("status", state=state)
         check(s["uptime_s"] == 3723 and s["limits_hit"]["max_pending"] == 5, "status json")

@@ -18,11 +18,9 @@ addresses in tokens"), with the relay not running or a stand-in admin socket
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
 import lrharness as h
 
@@ -65,47 +63,6 @@ def brief(j):
 
 def names_three(err):
     return "--relay-addr" in err and "advertise" in err and "listen" in err
-
-
-class FakeAdmin:
-    """A stand-in admin socket that answers `status` with the given reply."""
-
-    def __init__(self, path, reply):
-        self.path = path
-        self.reply = reply
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        self.sock.listen(8)
-        self.sock.settimeout(0.1)
-        self.stop = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                while b"\n" not in data:
-                    chunk = conn.recv(1024)
-                    if not chunk:
-                        break
-                    data += chunk
-                req = data.split(b"\n")[0].decode()
-                rep = self.reply if req == "status" else {"ok": True}
-                conn.sendall(json.dumps(rep).encode() + b"\n")
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-        os.unlink(self.path)
 
 
 def test_config_sources(c, tmp):
@@ -209,7 +166,7 @@ def test_live(c, tmp):
     write_config(st, "[relay]\nadvertise = config.example.net:7700\n")
     sock = os.path.join(st, "admin.sock")
     status = {"version": "0.1.0", "listen": ["0.0.0.0:7700", "[::]:7700"], "advertise": []}
-    fake = FakeAdmin(sock, status)
+    fake = h.FakeAdmin(sock, lambda req: status if req == "status" else {"ok": True})
     try:
         p = ctl(st, "link", "add", "x")
         c.check("running relay with only wildcards: exit 1, no fallback to the config",

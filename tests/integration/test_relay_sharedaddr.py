@@ -75,10 +75,11 @@ def exchange(port):
     return "ok" if got == data else "clean end after %d bytes" % len(got)
 
 
-def load(port):
+def load(port, n=N, conc=CONCURRENCY):
+    """n exchanges through port, conc at a time; their results."""
     results = []
     lock = threading.Lock()
-    todo = iter(range(N))
+    todo = iter(range(n))
 
     def worker():
         while True:
@@ -89,7 +90,7 @@ def load(port):
             with lock:
                 results.append(r)
 
-    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    threads = [threading.Thread(target=worker) for _ in range(conc)]
     for t in threads:
         t.start()
     for t in threads:
