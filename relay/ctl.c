@@ -77,6 +77,31 @@ int ctl_is_help(const char *arg)
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
+int ctl_relay_addr_add(struct ctl *c, const char *text)
+{
+    struct addr_spec a;
+    char t[TOKEN_ADDR_MAX + 1];
+    int r = addr_parse(text, 0, &a);
+    if (r != 0) {
+        return ctl_usage_error("", "--relay-addr '%s': %s", text, addr_strerror(r));
+    }
+    if (addr_is_unspecified(&a)) {
+        return ctl_usage_error("",
+                               "--relay-addr '%s': an agent cannot connect to the wildcard "
+                               "address; give the relay's reachable address",
+                               text);
+    }
+    if (addr_format(&a, t, sizeof(t)) != 0) {
+        return ctl_usage_error("", "--relay-addr '%s': longer than a token takes (%d bytes)", text,
+                               TOKEN_ADDR_MAX);
+    }
+    if (c->n_relay_addr == TOKEN_MAX_ADDRS) {
+        return ctl_usage_error("", "--relay-addr: at most %d addresses", TOKEN_MAX_ADDRS);
+    }
+    c->relay_addr[c->n_relay_addr++] = a;
+    return 0;
+}
+
 int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **argv)
 {
     int npos = 0;
@@ -98,7 +123,7 @@ int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **arg
             return ctl_usage_error(spec->cmd, "option --relay-addr needs a value");
         }
         if (m > 0) {
-            int r = ctl_addrs_add_flag(c, addr);
+            int r = ctl_relay_addr_add(c, addr);
             if (r != 0) {
                 return r;
             }

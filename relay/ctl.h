@@ -146,7 +146,7 @@ void ctl_addrs_json(struct json_w *w, const struct ctl_addrs *a);
 void ctl_addrs_print(const char *label, const struct ctl_addrs *a);
 /* Validates one --relay-addr value into c->relay_addr; returns 0 or
  * CTL_EXIT_USAGE after printing why. */
-int ctl_addrs_add_flag(struct ctl *c, const char *text);
+int ctl_relay_addr_add(struct ctl *c, const char *text);
 
 /* Asks the relay over the admin socket. Returns 0 with *reply (parsed JSON,
  * caller json_free()s), or a negative errno; adminc_not_running(err) says

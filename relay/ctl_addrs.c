@@ -141,28 +141,3 @@ void ctl_addrs_print(const char *label, const struct ctl_addrs *a)
     }
     printf(" (from %s)\n", ctl_addrs_sources[a->source].text);
 }
-
-int ctl_addrs_add_flag(struct ctl *c, const char *text)
-{
-    struct addr_spec a;
-    char t[TOKEN_ADDR_MAX + 1];
-    int r = addr_parse(text, 0, &a);
-    if (r != 0) {
-        return ctl_usage_error("", "--relay-addr '%s': %s", text, addr_strerror(r));
-    }
-    if (addr_is_unspecified(&a)) {
-        return ctl_usage_error("",
-                               "--relay-addr '%s': an agent cannot connect to the wildcard "
-                               "address; give the relay's reachable address",
-                               text);
-    }
-    if (addr_format(&a, t, sizeof(t)) != 0) {
-        return ctl_usage_error("", "--relay-addr '%s': longer than a token takes (%d bytes)", text,
-                               TOKEN_ADDR_MAX);
-    }
-    if (c->n_relay_addr == TOKEN_MAX_ADDRS) {
-        return ctl_usage_error("", "--relay-addr: at most %d addresses", TOKEN_MAX_ADDRS);
-    }
-    c->relay_addr[c->n_relay_addr++] = a;
-    return 0;
-}

@@ -64,7 +64,7 @@ static int parse_globals(struct ctl *c, int argc, char **argv, int *first)
             return ctl_usage_error("", "option --relay-addr needs a value");
         }
         if (m > 0) {
-            int r = ctl_addrs_add_flag(c, addr);
+            int r = ctl_relay_addr_add(c, addr);
             if (r != 0) {
                 return r;
             }
