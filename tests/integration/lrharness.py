@@ -553,3 +553,18 @@ class FakeAdmin:
         self.thread.join()
         self.sock.close()
         os.unlink(self.path)
+
+
+def closed_now(s, wait=5.0):
+    """True if the relay closed s (EOF/RST) within wait seconds, with no data.
+    A refused connection is closed as soon as the relay accepts it, which on a
+    loaded machine (ctest -j2 under ASan, thousands of connections in the
+    backlog) can take seconds; an admitted one stays open for the relay's
+    handshake_timeout, so a wait below that tells them apart either way."""
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False

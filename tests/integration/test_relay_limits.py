@@ -27,21 +27,6 @@ def conn_from(r, src):
     return s
 
 
-def closed_now(s, wait=5.0):
-    """True if the relay closed s (EOF/RST) within wait seconds, with no data.
-    A refused connection is closed as soon as the relay accepts it, which on a
-    loaded machine (ctest -j2 under ASan, thousands of connections in the
-    backlog) can take seconds; an admitted one stays open for
-    handshake_timeout (10 s), so 5 s tells them apart either way."""
-    s.settimeout(wait)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
 def counts(r):
     """(connections open, connections refused by conn_rate_per_ip)."""
     st = r.status()
@@ -80,8 +65,8 @@ def pending_tests(c):
         for i in range(64):
             socks.append(conn_from(r, "127.0.0.2"))
         extra = conn_from(r, "127.0.0.2")
-        c.check("max_pending_per_ip: 64 admitted, 65th refused", closed_now(extra)
-                and not closed_now(socks[-1], 0.05) and hit(r, "max_pending_per_ip") == 1)
+        c.check("max_pending_per_ip: 64 admitted, 65th refused", h.closed_now(extra)
+                and not h.closed_now(socks[-1], 0.05) and hit(r, "max_pending_per_ip") == 1)
         extra.close()
         # Total pending: 64 from 127.0.0.2 plus idle, lone (2) → fill to 1024.
         n = 1024 - 64 - 2
@@ -96,7 +81,7 @@ def pending_tests(c):
         h.wait_for(lambda: r.status()["pending"] == 1024, timeout=20, step=0.1)
         c.check("1024 pending", r.status()["pending"] == 1024, r.status()["pending"])
         extra = conn_from(r, "127.0.0.%d" % (ip + 1))
-        c.check("max_pending: 1025th refused", closed_now(extra)
+        c.check("max_pending: 1025th refused", h.closed_now(extra)
                 and hit(r, "max_pending") == 1)
         extra.close()
         for s in socks:
@@ -191,7 +176,7 @@ def rate_test(c):
         time.sleep(0.3)
         # Another address has its own bucket.
         s = conn_from(r, "127.0.0.41")
-        c.check("another address is not limited", not closed_now(s, 0.1))
+        c.check("another address is not limited", not h.closed_now(s, 0.1))
         s.close()
     finally:
         for s in socks:
@@ -210,7 +195,7 @@ def conns_per_ip_test(c):
             socks.append(conn_from(r, "127.0.0.50"))
         h.wait_for(lambda: r.status()["conns"] == 4096, timeout=30, step=0.1)
         extra = conn_from(r, "127.0.0.50")
-        c.check("max_conns_per_ip: 4096 admitted, 4097th refused", closed_now(extra)
+        c.check("max_conns_per_ip: 4096 admitted, 4097th refused", h.closed_now(extra)
                 and r.status()["conns"] == 4096 and hit(r, "max_conns_per_ip") == 1)
         extra.close()
     finally:
@@ -241,7 +226,7 @@ def max_conns_test(c):
             socks.append(conn_from(r, "127.0.0.%d" % (60 + i // 50)))
         h.wait_for(lambda: r.status()["conns"] == 192, timeout=20, step=0.1)
         extra = conn_from(r, "127.0.0.70")
-        c.check("max_conns: 192 admitted, 193rd refused", closed_now(extra)
+        c.check("max_conns: 192 admitted, 193rd refused", h.closed_now(extra)
                 and r.status()["conns"] == 192 and hit(r, "max_conns") == 1)
         extra.close()
         for s in socks:

@@ -98,16 +98,6 @@ def load(port, n=N, conc=CONCURRENCY):
     return results
 
 
-def closed_now(s, wait):
-    s.settimeout(wait)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
 def is_closed(s):
     """True if the peer closed s (EOF or reset), without waiting."""
     s.setblocking(False)
@@ -231,9 +221,9 @@ def ticket_waiting_test(c):
                 got.append(str(e))
         c.check("ticket waiting: both legs pair though the bucket is empty",
                 got == [b"\x01", b"\x01"], got)
-        c.check("ticket waiting: the made-up ticket is refused", closed_now(fake, 5))
+        c.check("ticket waiting: the made-up ticket is refused", h.closed_now(fake, 5))
         c.check("ticket waiting: the copies of a live ticket are closed",
-                all(closed_now(d, 5) for d in dups))
+                all(h.closed_now(d, 5) for d in dups))
         lh = r.status()["limits_hit"]
         c.check("ticket waiting: 10 flood + 1 made-up + 3 copies of a claimed ticket refused "
                 "by conn_rate_per_ip", lh["conn_rate_per_ip"] == 14, lh)
