@@ -79,12 +79,12 @@ def load(port, n=N, conc=CONCURRENCY):
     """n exchanges through port, conc at a time; their results."""
     results = []
     lock = threading.Lock()
-    todo = iter(range(n))
+    turns = iter(range(n))
 
     def worker():
         while True:
             with lock:
-                if next(todo, None) is None:
+                if next(turns, None) is None:
                     return
             r = exchange(port)
             with lock:
