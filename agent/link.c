@@ -12,9 +12,9 @@
 #include <sodium.h>
 
 #include "agent.h"
-#include "ctl.h"
+#include "session.h"
 #include "log.h"
-#include "strm.h"
+#include "stream.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
 #define LINK_CABLE_MIN_MS   500u
@@ -63,11 +63,11 @@ static void on_retry(uv_timer_t *t)
 {
     struct link *lk = t->data;
 
-    if (lk->closing || lk->ctl != NULL)
+    if (lk->closing || lk->session != NULL)
         return;
-    lk->ctl = ctl_start(lk, relay_addr(lk, lk->addr_idx));
-    if (lk->ctl == NULL)
-        link_on_ctl_down(lk, false);
+    lk->session = session_start(lk, relay_addr(lk, lk->addr_idx));
+    if (lk->session == NULL)
+        link_on_session_down(lk, false);
 }
 
 static void check_cable(struct link *lk);
@@ -87,7 +87,7 @@ static void check_cable(struct link *lk)
         return;
     log_info("link %s: opening the permanent stream (immediate policy)", link_name(lk));
     lk->cable_since_ms = uv_now(lk->loop);
-    lk->cable = strm_cable(lk);
+    lk->cable = stream_cable(lk);
     if (lk->cable == NULL && !uv_is_active((uv_handle_t *)&lk->cable_timer))
         uv_timer_start(&lk->cable_timer, on_cable_timer,
                        backoff_next(&lk->cable_bo, randombytes_random()), 0);
@@ -98,11 +98,11 @@ void link_on_online(struct link *lk, const struct msg_welcome *w)
     lk->online = true;
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
-    if (lk->ctl != NULL) {
+    if (lk->session != NULL) {
         /* Stream legs are watched with the session's effective timers
-         * (strm.c, docs/internals/agent.md "Stream leg liveness"). */
-        lk->leg_keepalive_ms = lk->ctl->keepalive_ms;
-        lk->leg_dead_ms = lk->ctl->dead_after_ms;
+         * (stream.c, docs/internals/agent.md "Stream leg liveness"). */
+        lk->leg_keepalive_ms = lk->session->keepalive_ms;
+        lk->leg_dead_ms = lk->session->dead_after_ms;
     }
     lk->online_since_ms = uv_now(lk->loop);
     check_cable(lk);
@@ -115,11 +115,11 @@ void link_on_peer(struct link *lk, bool online)
     check_cable(lk);
 }
 
-static struct strm *find_req(struct link *lk, uint32_t req_id)
+static struct stream *find_req(struct link *lk, uint32_t req_id)
 {
-    for (struct strm *st = lk->streams; st != NULL; st = st->next) {
+    for (struct stream *st = lk->streams; st != NULL; st = st->next) {
         /* A stream redialling its leg still hears its OPEN_FAIL (timeout). */
-        if (st->req_id == req_id && (st->state == STRM_OPENING || st->state == STRM_REDIAL))
+        if (st->req_id == req_id && (st->state == STREAM_OPENING || st->state == STREAM_REDIAL))
             return st;
     }
     return NULL;
@@ -127,7 +127,7 @@ static struct strm *find_req(struct link *lk, uint32_t req_id)
 
 void link_on_stream(struct link *lk, const struct msg_stream *m)
 {
-    struct strm *st;
+    struct stream *st;
 
     if (m->role == MSG_ROLE_INITIATOR) {
         st = find_req(lk, m->req_id);
@@ -136,22 +136,22 @@ void link_on_stream(struct link *lk, const struct msg_stream *m)
                       m->req_id);
             return;
         }
-        strm_on_stream(st, m);
+        stream_on_stream(st, m);
         return;
     }
-    strm_responder(lk, m);
+    stream_responder(lk, m);
 }
 
 void link_on_open_fail(struct link *lk, uint32_t req_id, int reason)
 {
-    struct strm *st = req_id != 0 ? find_req(lk, req_id) : NULL;
+    struct stream *st = req_id != 0 ? find_req(lk, req_id) : NULL;
 
     if (st == NULL) {
         log_info("link %s: a stream failed to open: %s", link_name(lk),
                  msg_open_fail_reason_name(reason));
         return;
     }
-    strm_open_failed(st, reason);
+    stream_open_failed(st, reason);
 }
 
 void link_on_addrs(struct link *lk, const struct msg_addrs *a)
@@ -173,12 +173,12 @@ void link_on_addrs(struct link *lk, const struct msg_addrs *a)
               lk->n_learned);
 }
 
-void link_on_ctl_down(struct link *lk, bool revoked)
+void link_on_session_down(struct link *lk, bool revoked)
 {
     uint64_t now = uv_now(lk->loop);
     uint32_t delay;
 
-    lk->ctl = NULL;
+    lk->session = NULL;
     if (lk->closing)
         return;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
@@ -188,10 +188,10 @@ void link_on_ctl_down(struct link *lk, bool revoked)
     /* Streams still waiting for a STREAM will never get one, and a leg the
      * relay refused is not dialled again without the session that vouches
      * for the link (revoked, shut down, or unreachable). */
-    for (struct strm *st = lk->streams, *nx; st != NULL; st = nx) {
+    for (struct stream *st = lk->streams, *nx; st != NULL; st = nx) {
         nx = st->next;
-        if (st->state == STRM_OPENING || st->state == STRM_HELD || st->state == STRM_REDIAL)
-            strm_close(st, STRM_CLOSE_RESET);
+        if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
+            stream_close(st, STREAM_CLOSE_RESET);
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());
@@ -209,18 +209,18 @@ int link_send_open(struct link *lk, uint32_t *req_id)
     uint32_t id;
     int rc;
 
-    if (lk->ctl == NULL || !ctl_online(lk->ctl))
+    if (lk->session == NULL || !session_online(lk->session))
         return -ENOTCONN;
     id = ++lk->next_req;
     if (id == 0)
         id = ++lk->next_req;
-    rc = ctl_send_open(lk->ctl, id);
+    rc = session_send_open(lk->session, id);
     if (rc == 0)
         *req_id = id;
     return rc;
 }
 
-void link_strm_add(struct link *lk, struct strm *st)
+void link_stream_add(struct link *lk, struct stream *st)
 {
     st->prev = NULL;
     st->next = lk->streams;
@@ -230,11 +230,11 @@ void link_strm_add(struct link *lk, struct strm *st)
     lk->n_streams++;
 }
 
-void link_strm_gone(struct link *lk, struct strm *st)
+void link_stream_gone(struct link *lk, struct stream *st)
 {
     uint64_t now = uv_now(lk->loop);
 
-    if (st->held) { /* a connection held after rate_limited (strm.c) */
+    if (st->held) { /* a connection held after rate_limited (stream.c) */
         lk->n_held--;
         st->held = false;
     }
@@ -266,7 +266,7 @@ static void on_connection(uv_stream_t *server, int status)
         log_warnx("link %s: accept failed: %s", link_name(l->lk), uv_strerror(status));
         return;
     }
-    strm_accept(l->lk, server);
+    stream_accept(l->lk, server);
 }
 
 static int listen_one(struct link *lk, const struct addr_spec *a)
@@ -339,13 +339,13 @@ void link_close(struct link *lk)
     if (lk->closing)
         return;
     lk->closing = true;
-    if (lk->ctl != NULL) {
-        ctl_close(lk->ctl, true);
-        lk->ctl = NULL;
+    if (lk->session != NULL) {
+        session_close(lk->session, true);
+        lk->session = NULL;
     }
-    for (struct strm *st = lk->streams, *nx; st != NULL; st = nx) {
+    for (struct stream *st = lk->streams, *nx; st != NULL; st = nx) {
         nx = st->next;
-        strm_abort(st);
+        stream_abort(st);
     }
     for (size_t i = 0; i < lk->n_lsn; i++)
         uv_close((uv_handle_t *)&lk->lsn[i]->tcp, on_lsn_closed);

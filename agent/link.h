@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * link — one configured link side inside linkagent: its control session
- * (ctl.c) with dial-out and backoff, its local listeners, its streams
- * (strm.c), and the "virtual cable" of the immediate policy.
+ * (session.c) with dial-out and backoff, its local listeners, its streams
+ * (stream.c), and the "virtual cable" of the immediate policy.
  *
  * Ownership: the agent (agent.c) owns links; link_new starts one, link_close
  * stops it asynchronously (closing its control session, listeners and
  * streams) and frees it when its last handle is closed. A link owns its
- * current struct ctl and its streams; they call back into it through the
+ * current struct session and its streams; they call back into it through the
  * link_on_* functions below, and never after they were detached by
  * link_close.
  */
@@ -25,8 +25,8 @@
 #include "msg.h"
 
 struct agent;
-struct ctl;
-struct strm;
+struct session;
+struct stream;
 
 #define LINK_MAX_LISTEN AGENTCFG_MAX_ADDRS
 #define LINK_MAX_ADDRS  (2 * AGENTCFG_MAX_ADDRS) /* configured + learned (ADDRS) */
@@ -46,7 +46,7 @@ struct link {
     int refs; /* open handles */
     bool closing;
     /* Control session. */
-    struct ctl *ctl;
+    struct session *session;
     uv_timer_t retry_timer;
     struct backoff bo;
     uint64_t online_since_ms;
@@ -62,12 +62,12 @@ struct link {
     size_t n_lsn;
     struct link_listener *lsn[LINK_MAX_LISTEN];
     /* Streams. */
-    struct strm *streams;
+    struct stream *streams;
     size_t n_streams;
-    uint32_t n_held; /* local connections held after OPEN_FAIL rate_limited (strm.c) */
+    uint32_t n_held; /* local connections held after OPEN_FAIL rate_limited (stream.c) */
     uint32_t next_req;
     /* Immediate policy. */
-    struct strm *cable;
+    struct stream *cable;
     uv_timer_t cable_timer;
     struct backoff cable_bo;
     uint64_t cable_since_ms;
@@ -91,15 +91,15 @@ void link_on_open_fail(struct link *lk, uint32_t req_id, int reason);
 void link_on_addrs(struct link *lk, const struct msg_addrs *a);
 /* The control session is gone (it is being freed). revoked selects the long
  * backoff. */
-void link_on_ctl_down(struct link *lk, bool revoked);
+void link_on_session_down(struct link *lk, bool revoked);
 
 /* Callbacks of streams. */
 /* A new request id (non-zero) and an OPEN for it; -ENOTCONN if the control
  * session is not up. */
 int link_send_open(struct link *lk, uint32_t *req_id);
-void link_strm_add(struct link *lk, struct strm *st);
+void link_stream_add(struct link *lk, struct stream *st);
 /* The stream is closing: unlinks it (and re-arms the cable if it was one). */
-void link_strm_gone(struct link *lk, struct strm *st);
+void link_stream_gone(struct link *lk, struct stream *st);
 
 /* For log lines: the link's name. */
 const char *link_name(const struct link *lk);

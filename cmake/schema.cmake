@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
-# Embeds schema/*.sql into lrrelay: a C file generated into the build
-# directory, added to the library through LR_RELAY_GENERATED (see
-# relay/CMakeLists.txt). It is generated at configure time, and every .sql
+# Embeds schema/*.sql into lrregistry: a C file generated into the build
+# directory, added to the library through LR_REGISTRY_GENERATED (see
+# registry/CMakeLists.txt). It is generated at configure time, and every .sql
 # file is a configure dependency, so editing or adding a migration re-runs the
 # generator on the next build. schema/ stays the single source of truth.
 file(GLOB LR_SCHEMA_SQL CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/schema/*.sql)
@@ -16,4 +16,4 @@ if(NOT lr_schema_rc EQUAL 0)
 endif()
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
              ${LR_SCHEMA_SQL} ${PROJECT_SOURCE_DIR}/cmake/schema_embed.cmake)
-list(APPEND LR_RELAY_GENERATED ${LR_SCHEMA_C})
+list(APPEND LR_REGISTRY_GENERATED ${LR_SCHEMA_C})

@@ -173,7 +173,7 @@ static void admin_status(struct relay *r, struct json_w *w)
     json_obj_end(w);
 }
 
-static void admin_side(struct json_w *w, const struct link *l, int side)
+static void admin_side(struct json_w *w, const struct index_link *l, int side)
 {
     const struct conn *c = l->session[side];
 
@@ -186,7 +186,7 @@ static void admin_side(struct json_w *w, const struct link *l, int side)
     json_obj_end(w);
 }
 
-static void admin_link(void *arg, struct link *l)
+static void admin_link(void *arg, struct index_link *l)
 {
     struct json_w *w = arg;
     char id[LINKID_TEXT_SIZE];

@@ -117,7 +117,7 @@ static int admit_get_ip(struct admit *l, const uint8_t addr[16], uint64_t now_ms
     if (e == NULL)
         return -ENOMEM;
     memcpy(e->addr, addr, 16);
-    /* calloc: the bucket starts full (common/tbucket.h). */
+    /* calloc: the bucket starts full (relay/tbucket.h). */
     slot = admit_slot(l, addr);
     e->next = l->bucket[slot];
     l->bucket[slot] = e;

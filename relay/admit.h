@@ -54,7 +54,7 @@ struct admit_ip {
     uint8_t addr[16];      /* IPv4 as ::ffff:a.b.c.d */
     uint32_t conns;        /* all connections from this address */
     uint32_t pending;      /* those not yet authenticated or paired */
-    struct tbucket bucket; /* common/tbucket.h; zeroed = full */
+    struct tbucket bucket; /* relay/tbucket.h; zeroed = full */
 };
 
 struct admit {

@@ -11,10 +11,10 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 
-#include "ctrl.h"
+#include "session.h"
 #include "frame.h"
 #include "log.h"
-#include "splice.h"
+#include "stream.h"
 #include "ticket.h"
 
 #define CONN_FLUSH_MS 2000 /* longest wait for a last message to be written */
@@ -60,11 +60,11 @@ static void conn_close_impl(struct conn *c, bool rst)
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    if (c->ctrl != NULL)
-        ctrl_on_close(c);
+    if (c->session != NULL)
+        session_on_close(c);
     if (c->stream != NULL) {
         /* The stream resets the other leg; this one closes with RST too. */
-        splice_leg_closed(c);
+        stream_leg_closed(c);
         rst = true;
     }
     conn_ticket_release(c);
@@ -284,7 +284,7 @@ static void conn_preamble(struct conn *c)
         c->state = CONN_TICKET;
         return;
     }
-    rc = ctrl_begin(c, raw, pre.key_id);
+    rc = session_begin(c, raw, pre.key_id);
     if (rc == -ENOENT)
         conn_fail(c, RELAY_FAIL_KEY_ID);
     else if (rc != 0)
@@ -304,10 +304,10 @@ static void conn_process(struct conn *c)
         case CONN_HS1:
         case CONN_HS3:
         case CONN_UP:
-            ctrl_input(c);
+            session_input(c);
             break;
         case CONN_TICKET:
-            splice_present(c);
+            stream_present(c);
             break;
         default:
             break;
@@ -322,7 +322,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     uint8_t *p;
 
     if (c->state == CONN_SPLICED) {
-        splice_alloc(h, suggested, buf);
+        stream_alloc(h, suggested, buf);
         return;
     }
     p = bq_reserve(&c->in, &len);
@@ -341,7 +341,7 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     struct conn *c = h->data;
 
     if (c->state == CONN_SPLICED) {
-        splice_read(h, nread, buf);
+        stream_read(h, nread, buf);
         return;
     }
     if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING)
@@ -350,7 +350,7 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         if (c->state == CONN_WAITING && nread == UV_EOF && !conn_eof_was_reset(c)) {
-            splice_waiting_eof(c);
+            stream_waiting_eof(c);
             uv_read_stop(h);
         } else if (c->pending) {
             conn_fail(c, nread == UV_ENOBUFS ? RELAY_FAIL_PREAUTH_BYTES : RELAY_FAIL_EOF);
@@ -397,7 +397,7 @@ static void conn_peer_name(struct conn *c)
 
 /* True if the connection's first bytes, already in the socket before
  * anything was read, are a stream preamble and a live ticket no other
- * connection holds (peeked, not consumed: splice_present takes the ticket as
+ * connection holds (peeked, not consumed: stream_present takes the ticket as
  * for any leg). The ticket is then claimed for c (ticket_claim), so a ticket
  * vouches for one connection at a time past its address's limits, however
  * many carry it; conn_ticket_release drops the claim. Agents write them right
@@ -482,7 +482,7 @@ void conn_accept(struct relay *r, uv_stream_t *server)
         return;
     }
     bq_init(&c->in, c->inmem, cap);
-    /* TCP_NODELAY and the leg options come from the listener (splice.c). */
+    /* TCP_NODELAY and the leg options come from the listener (stream.c). */
     log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
     conn_timer(c, r->cfg.limits.handshake_timeout_ms, 0, conn_hs_timeout);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);

@@ -41,7 +41,7 @@ enum conn_state {
 };
 const char *conn_state_name(enum conn_state s);
 
-struct ctrl;
+struct session;
 struct stream;
 
 struct conn {
@@ -68,11 +68,11 @@ struct conn {
     struct bq in;
     uint8_t *inmem;
 
-    struct ctrl *ctrl;     /* control session (owned), or NULL */
-    struct stream *stream; /* stream this leg belongs to (not owned), or NULL */
-    int leg;               /* 0 = side a, 1 = side b */
+    struct session *session; /* control session (owned), or NULL */
+    struct stream *stream;   /* stream this leg belongs to (not owned), or NULL */
+    int leg;                 /* 0 = side a, 1 = side b */
 
-    /* Splice state of this leg as a source (see splice.c). */
+    /* Splice state of this leg as a source (see stream.c). */
     bool read_paused;      /* stopped for backpressure */
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* uv_shutdown issued on this leg (other leg hit EOF) */

@@ -10,7 +10,7 @@
 #define INDEX_BUCKETS 4096u /* power of two; chains grow beyond it gracefully */
 
 struct index {
-    struct link *bucket[INDEX_BUCKETS];
+    struct index_link *bucket[INDEX_BUCKETS];
     size_t count;
 };
 
@@ -29,9 +29,9 @@ void index_free(struct index *ix)
     if (ix == NULL)
         return;
     for (size_t i = 0; i < INDEX_BUCKETS; i++) {
-        struct link *l = ix->bucket[i];
+        struct index_link *l = ix->bucket[i];
         while (l != NULL) {
-            struct link *next = l->hnext;
+            struct index_link *next = l->hnext;
             free(l);
             l = next;
         }
@@ -53,24 +53,24 @@ static size_t index_slot(const uint8_t id[STORE_LINK_ID_LEN])
     return h & (INDEX_BUCKETS - 1);
 }
 
-struct link *index_find(const struct index *ix, const uint8_t id[STORE_LINK_ID_LEN])
+struct index_link *index_find(const struct index *ix, const uint8_t id[STORE_LINK_ID_LEN])
 {
-    for (struct link *l = ix->bucket[index_slot(id)]; l != NULL; l = l->hnext) {
+    for (struct index_link *l = ix->bucket[index_slot(id)]; l != NULL; l = l->hnext) {
         if (memcmp(l->id, id, STORE_LINK_ID_LEN) == 0)
             return l;
     }
     return NULL;
 }
 
-void index_foreach(const struct index *ix, void (*fn)(void *arg, struct link *l), void *arg)
+void index_foreach(const struct index *ix, void (*fn)(void *arg, struct index_link *l), void *arg)
 {
     for (size_t i = 0; i < INDEX_BUCKETS; i++) {
-        for (struct link *l = ix->bucket[i]; l != NULL; l = l->hnext)
+        for (struct index_link *l = ix->bucket[i]; l != NULL; l = l->hnext)
             fn(arg, l);
     }
 }
 
-bool index_key_ok(const struct link *l, int side, const uint8_t pub[STORE_KEY_LEN])
+bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN])
 {
     bool ok = false;
 
@@ -85,9 +85,9 @@ bool index_key_ok(const struct link *l, int side, const uint8_t pub[STORE_KEY_LE
 }
 
 /* True if a key accepted for side under old is not accepted under rec. */
-static bool index_key_dropped(const struct link *old, const struct store_link *rec, int side)
+static bool index_key_dropped(const struct index_link *old, const struct store_link *rec, int side)
 {
-    struct link tmp;
+    struct index_link tmp;
 
     memset(&tmp, 0, sizeof(tmp));
     memcpy(tmp.key[side], rec->key[side], STORE_KEY_LEN);
@@ -98,7 +98,7 @@ static bool index_key_dropped(const struct link *old, const struct store_link *r
     return old->has_next[side] && !index_key_ok(&tmp, side, old->next_key[side]);
 }
 
-static void index_copy_rec(struct link *l, const struct store_link *rec)
+static void index_copy_rec(struct index_link *l, const struct store_link *rec)
 {
     memcpy(l->id, rec->id, STORE_LINK_ID_LEN);
     memcpy(l->name, rec->name, sizeof(l->name));
@@ -110,7 +110,7 @@ static void index_copy_rec(struct link *l, const struct store_link *rec)
     l->has_next[1] = rec->has_next[1] != 0;
 }
 
-static void index_notify(const struct index_ops *ops, void *arg, struct link *l,
+static void index_notify(const struct index_ops *ops, void *arg, struct index_link *l,
                          enum index_change what, int side)
 {
     if (ops != NULL && ops->on_change != NULL)
@@ -120,7 +120,7 @@ static void index_notify(const struct index_ops *ops, void *arg, struct link *l,
 static int index_update_one(struct index *ix, const struct store_link *rec,
                             const struct index_ops *ops, void *arg)
 {
-    struct link *l = index_find(ix, rec->id);
+    struct index_link *l = index_find(ix, rec->id);
     bool dropped[2], was_enabled;
     size_t slot;
 
@@ -157,7 +157,7 @@ int index_apply(struct index *ix, const struct store_link *recs, size_t n,
                 const struct index_ops *ops, void *arg)
 {
     for (size_t i = 0; i < INDEX_BUCKETS; i++) {
-        for (struct link *l = ix->bucket[i]; l != NULL; l = l->hnext)
+        for (struct index_link *l = ix->bucket[i]; l != NULL; l = l->hnext)
             l->seen = false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -166,9 +166,9 @@ int index_apply(struct index *ix, const struct store_link *recs, size_t n,
             return rc;
     }
     for (size_t i = 0; i < INDEX_BUCKETS; i++) {
-        struct link **pp = &ix->bucket[i];
+        struct index_link **pp = &ix->bucket[i];
         while (*pp != NULL) {
-            struct link *l = *pp;
+            struct index_link *l = *pp;
             if (l->seen) {
                 pp = &l->hnext;
                 continue;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * index — the in-memory link index the relay serves from: one struct link per
+ * index — the in-memory link index the relay serves from: one struct index_link per
  * registry row, with its live state (control sessions, streams, counters).
  *
  * The registry (store.c) is the truth; index_apply replaces the index's view
  * with a fresh snapshot of every link and reports what changed through
  * callbacks, so the caller can act (close sessions, reset streams) before a
- * removed link's memory goes away. struct link pointers stay valid across
+ * removed link's memory goes away. struct index_link pointers stay valid across
  * index_apply for links that still exist (they are updated in place); a
  * removed link is freed right after its on_change(INDEX_REMOVED) callback.
  *
@@ -25,8 +25,8 @@
 struct conn;
 struct stream;
 
-struct link {
-    struct link *hnext;
+struct index_link {
+    struct index_link *hnext;
     uint8_t id[STORE_LINK_ID_LEN];
     char name[STORE_NAME_MAX + 1];
     bool enabled;
@@ -55,7 +55,7 @@ enum index_change {
 
 struct index_ops {
     /* side is 0/1 for INDEX_KEY_DROPPED (called once per affected side), else -1. */
-    void (*on_change)(void *arg, struct link *l, enum index_change what, int side);
+    void (*on_change)(void *arg, struct index_link *l, enum index_change what, int side);
 };
 
 struct index;
@@ -64,11 +64,11 @@ int index_new(struct index **out);
 /* Frees every link (live state must already be detached); NULL is fine. */
 void index_free(struct index *ix);
 size_t index_count(const struct index *ix);
-struct link *index_find(const struct index *ix, const uint8_t id[STORE_LINK_ID_LEN]);
+struct index_link *index_find(const struct index *ix, const uint8_t id[STORE_LINK_ID_LEN]);
 /* Calls fn for every link; fn must not add or remove links. */
-void index_foreach(const struct index *ix, void (*fn)(void *arg, struct link *l), void *arg);
+void index_foreach(const struct index *ix, void (*fn)(void *arg, struct index_link *l), void *arg);
 /* True if pub is the current or the next key of side (sodium_memcmp). */
-bool index_key_ok(const struct link *l, int side, const uint8_t pub[STORE_KEY_LEN]);
+bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN]);
 /*
  * Makes the index equal to the snapshot recs[0..n) and reports each change.
  * Callbacks run after the link's fields hold the new values. -ENOMEM leaves

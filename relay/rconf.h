@@ -2,7 +2,7 @@
 /*
  * rconf — the relay's effective configuration from its sources, in order of
  * precedence: command-line flags, then the environment (LINKRELAY_STATE_DIR),
- * then the config file, then the defaults (common/relaycfg.c).
+ * then the config file, then the defaults (registry/relaycfg.c).
  *
  * The config file is --config FILE (must exist) or STATE_DIR/linkrelay.conf
  * (optional). Paths not set anywhere derive from the state directory:

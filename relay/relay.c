@@ -16,12 +16,12 @@
 #include "acct.h"
 #include "admin.h"
 #include "conn.h"
-#include "ctrl.h"
+#include "session.h"
 #include "index.h"
 #include "keys.h"
 #include "log.h"
 #include "rconf.h"
-#include "splice.h"
+#include "stream.h"
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
@@ -132,7 +132,7 @@ static void relay_flush_fails(struct relay *r)
 
 /* ---- registry changes ---- */
 
-static void relay_on_link_change(void *arg, struct link *l, enum index_change what, int side)
+static void relay_on_link_change(void *arg, struct index_link *l, enum index_change what, int side)
 {
     struct relay *r = arg;
 
@@ -145,17 +145,18 @@ static void relay_on_link_change(void *arg, struct link *l, enum index_change wh
     case INDEX_REMOVED:
         log_info("link %s: %s: closing its sessions and streams", l->name,
                  what == INDEX_REVOKED ? "revoked" : "removed");
-        splice_abort_link(l, STORE_CAUSE_REVOKED, "link revoked");
+        stream_abort_link(l, STORE_CAUSE_REVOKED, "link revoked");
         for (int s = 0; s < 2; s++) {
             if (l->session[s] != NULL)
-                ctrl_close_with(l->session[s], MSG_CLOSE_REVOKED, "link revoked");
+                session_close_with(l->session[s], MSG_CLOSE_REVOKED, "link revoked");
         }
         break;
     case INDEX_KEY_DROPPED:
         log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
-        splice_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
-        if (l->session[side] != NULL && !index_key_ok(l, side, ctrl_static_key(l->session[side])))
-            ctrl_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+        stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
+        if (l->session[side] != NULL &&
+            !index_key_ok(l, side, session_static_key(l->session[side])))
+            session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
         break;
     }
     (void)r;
@@ -178,14 +179,14 @@ static void relay_on_conn(uv_stream_t *server, int status)
     conn_accept(li->r, server);
 }
 
-/* Sets the stream-leg socket options on one listener (splice.c). */
+/* Sets the stream-leg socket options on one listener (stream.c). */
 static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
 {
     uv_os_fd_t fd;
     int rc = uv_fileno((uv_handle_t *)&li->tcp, &fd);
 
     if (rc == 0)
-        rc = splice_leg_sockopts(fd, &r->cfg.limits);
+        rc = stream_leg_sockopts(fd, &r->cfg.limits);
     if (rc != 0)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
@@ -496,10 +497,10 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     return 0;
 }
 
-static void relay_abort_streams(void *arg, struct link *l)
+static void relay_abort_streams(void *arg, struct index_link *l)
 {
     (void)arg;
-    splice_abort_link(l, STORE_CAUSE_RESET, "relay shutting down");
+    stream_abort_link(l, STORE_CAUSE_RESET, "relay shutting down");
 }
 
 void relay_stop(struct relay *r)
@@ -517,7 +518,7 @@ void relay_stop(struct relay *r)
     for (c = r->conns; c != NULL; c = next) {
         next = c->next;
         if (c->state == CONN_UP)
-            ctrl_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
+            session_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
         else if (c->state != CONN_FLUSHING)
             conn_close(c);
     }

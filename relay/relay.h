@@ -57,7 +57,7 @@ struct relay_stats {
     uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */
     /* Bytes read from one stream leg and held for the other: copies in write
      * requests the kernel did not take (conn_send, freed by conn_send_done),
-     * and bytes in zero-copy pipes (splice.c). Now and the most at once since
+     * and bytes in zero-copy pipes (stream.c). Now and the most at once since
      * start; status reports them (docs/internals/relay.md). */
     uint64_t queued, queued_peak;
     uint64_t zc_queued, zc_queued_peak;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_auth — libFuzzer target for the AUTH payload decoder of the relay
- * (relay/auth.c, docs/protocol.md §4.1): untrusted bytes straight out of
+ * (common/auth.c, docs/protocol.md §4.1): untrusted bytes straight out of
  * handshake message 3. The fuzz build links lrcommon only, so the relay
  * module is compiled into the harness. Checks: the decoder never crashes,
  * accepts only inputs within AUTH_MIN_LEN..AUTH_MAX_LEN, and a decoded value
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../relay/auth.c"
+#include "auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

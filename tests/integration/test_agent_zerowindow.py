@@ -21,7 +21,7 @@ LAN: the leg (the connection to the relay's port with a send queue) shows
                    or a strict NAT that forgot the mapping: the window probes
                    go unanswered (tcpi_probes grows, seen as the persist
                    timer's count), and the host agent's leg check
-                   (agent/strm.c on_leg_check) must reset the application's
+                   (agent/stream.c on_leg_check) must reset the application's
                    connection within dead_after plus the wait for the first
                    unanswered probe and one check period, logging "stream
                    leg dead".

@@ -41,10 +41,10 @@ import sys
 import lrharness as h
 
 KIB = 1024
-DEFAULT_SPLICE_BUFFER = 256 * KIB  # common/relaycfg.c, docs/linkrelay.conf.md
+DEFAULT_SPLICE_BUFFER = 256 * KIB  # registry/relaycfg.c, docs/linkrelay.conf.md
 DEFAULT_ZERO_COPY_BUFFER = 1024 * KIB
 READ_BUFFER = 256 * KIB  # RELAY_SPLICE_RBUF, relay/relay.h
-# relay/splice.c, when the kernel gives pipes under 256 KiB.
+# relay/stream.c, when the kernel gives pipes under 256 KiB.
 ZC_REFUSED = "such streams keep copying"
 SIZE_UNIT = {"": 1, "K": KIB, "M": KIB * KIB, "G": KIB * KIB * KIB}
 

@@ -14,10 +14,10 @@ struct seen {
     int n;
     enum index_change what[16];
     int side[16];
-    struct link *link[16];
+    struct index_link *link[16];
 };
 
-static void on_change(void *arg, struct link *l, enum index_change what, int side)
+static void on_change(void *arg, struct index_link *l, enum index_change what, int side)
 {
     struct seen *s = arg;
 
@@ -45,7 +45,7 @@ START_TEST(test_add_update_remove)
     struct index *ix;
     struct store_link r[2];
     struct seen s = {0};
-    struct link *l1;
+    struct index_link *l1;
 
     ck_assert_int_eq(index_new(&ix), 0);
     rec(&r[0], 1, "one");
@@ -92,7 +92,7 @@ START_TEST(test_keys_next_and_rotation)
     struct index *ix;
     struct store_link r;
     struct seen s = {0};
-    struct link *l;
+    struct index_link *l;
     uint8_t k_old[32], k_new[32], k_other[32];
 
     ck_assert_int_eq(index_new(&ix), 0);

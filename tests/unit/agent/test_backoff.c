@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for common/backoff.c.
+ * Tests for agent/backoff.c.
  */
 #include <check.h>
 #include <errno.h>
@@ -71,7 +71,7 @@ START_TEST(test_reset_and_long)
 }
 END_TEST
 
-/* linkagent's per-stream retry (agent/strm.c, STRM_RETRY_MIN_MS 4 and
+/* linkagent's per-stream retry (agent/stream.c, STRM_RETRY_MIN_MS 4 and
  * STRM_RETRY_MAX_MS 256): 2..4 ms first, doubling to 128..256 ms from the
  * seventh try on, the range its own hand-written loop used to give. */
 START_TEST(test_stream_retry_range)

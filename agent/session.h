@@ -1,21 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl — the agent side of one control connection (docs/protocol.md §4, §5,
+ * session — the agent side of one control connection (docs/protocol.md §4, §5,
  * §8, §11 "Control connection, agent side").
  *
- * One struct ctl per dial attempt: resolve, connect, preamble + Noise_XK
+ * One struct session per dial attempt: resolve, connect, preamble + Noise_XK
  * message 1, message 2, message 3 with AUTH, WELCOME, then PING/PONG and the
  * relay's messages. Every failure is logged once with its cause as §8 names
  * it ("relay key mismatch", "authentication refused", "link revoked", ...),
- * then the link is told (link_on_ctl_down) and the struct freed after its
+ * then the link is told (link_on_session_down) and the struct freed after its
  * handles closed.
  *
- * Ownership: the link owns its current ctl. ctl_close may be called at any
+ * Ownership: the link owns its current session. session_close may be called at any
  * time and more than once; with detach, the link is not called back any more
  * (used when the link itself is closing).
  */
-#ifndef LR_AGENT_CTL_H
-#define LR_AGENT_CTL_H
+#ifndef LR_AGENT_SESSION_H
+#define LR_AGENT_SESSION_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,18 +29,18 @@
 
 struct link;
 
-enum ctl_state {
-    CTL_RESOLVING,
-    CTL_CONNECTING,
-    CTL_WAIT_MSG2,
-    CTL_WAIT_WELCOME,
-    CTL_ONLINE,
-    CTL_CLOSING,
+enum session_state {
+    SESSION_RESOLVING,
+    SESSION_CONNECTING,
+    SESSION_WAIT_MSG2,
+    SESSION_WAIT_WELCOME,
+    SESSION_ONLINE,
+    SESSION_CLOSING,
 };
 
-#define CTL_IN_CAP (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
+#define SESSION_IN_CAP (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
 
-struct ctl {
+struct session {
     struct link *lk; /* NULL once detached */
     uv_loop_t *loop;
     uv_tcp_t tcp;
@@ -49,12 +49,12 @@ struct ctl {
     uv_connect_t creq;
     int refs; /* open handles and pending requests */
     bool tcp_inited, gai_pending;
-    enum ctl_state state;
+    enum session_state state;
     char addr[ADDR_TEXT_SIZE]; /* "host:port" dialled, for logs */
     struct noise_hs hs;
     struct noise_cs tx, rx;
     struct bq in;
-    uint8_t in_mem[CTL_IN_CAP];
+    uint8_t in_mem[SESSION_IN_CAP];
     uint64_t last_rx_ms, last_ping_ms;
     uint32_t keepalive_ms, dead_after_ms;
     uint64_t ping_nonce;
@@ -62,11 +62,11 @@ struct ctl {
 
 /* Starts a dial attempt to addr for the link. Returns NULL on allocation
  * failure (the caller retries later). */
-struct ctl *ctl_start(struct link *lk, const struct addr_spec *addr);
-/* Closes; the link gets link_on_ctl_down unless detach. Idempotent. */
-void ctl_close(struct ctl *c, bool detach);
+struct session *session_start(struct link *lk, const struct addr_spec *addr);
+/* Closes; the link gets link_on_session_down unless detach. Idempotent. */
+void session_close(struct session *c, bool detach);
 /* Sends OPEN; -ENOTCONN unless online. */
-int ctl_send_open(struct ctl *c, uint32_t req_id);
-bool ctl_online(const struct ctl *c);
+int session_send_open(struct session *c, uint32_t req_id);
+bool session_online(const struct session *c);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of relay/store.c: migrations, refusal of a newer schema, link
+ * Unit tests of registry/store.c: migrations, refusal of a newer schema, link
  * CRUD, rotation, accounting, the event log, and that no private key reaches
  * the database file.
  */

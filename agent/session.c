@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl — see ctl.h.
+ * session — see session.h.
  */
-#include "ctl.h"
+#include "session.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,18 +16,18 @@
 #include "log.h"
 #include "msg.h"
 
-#define CTL_HANDSHAKE_MS 10000u /* connect + handshake + WELCOME (§9 handshake_timeout) */
-#define CTL_TICK_MS      1000u
-#define CTL_PROLOGUE     "linkrelay/1 control"
-#define AUTH_MAX         (1 + 1 + 16 + 1 + 1 + 32 + 1 + 32)
+#define SESSION_HANDSHAKE_MS 10000u /* connect + handshake + WELCOME (§9 handshake_timeout) */
+#define SESSION_TICK_MS      1000u
+#define SESSION_PROLOGUE     "linkrelay/1 control"
+#define AUTH_MAX             (1 + 1 + 16 + 1 + 1 + 32 + 1 + 32)
 
-struct ctl_wreq {
+struct session_wreq {
     uv_write_t req;
     size_t len;
     uint8_t data[];
 };
 
-static void ctl_release(struct ctl *c)
+static void session_release(struct session *c)
 {
     if (--c->refs > 0)
         return;
@@ -40,22 +40,22 @@ static void ctl_release(struct ctl *c)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    ctl_release(h->data);
+    session_release(h->data);
 }
 
-static const char *name_of(const struct ctl *c)
+static const char *name_of(const struct session *c)
 {
     return c->lk != NULL ? link_name(c->lk) : "?";
 }
 
 /* Logs one line naming the cause, then closes. */
-__attribute__((format(printf, 3, 4))) static void ctl_fail(struct ctl *c, bool revoked,
-                                                           const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void session_fail(struct session *c, bool revoked,
+                                                               const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
 
-    if (c->state == CTL_CLOSING)
+    if (c->state == SESSION_CLOSING)
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -63,22 +63,22 @@ __attribute__((format(printf, 3, 4))) static void ctl_fail(struct ctl *c, bool r
     log_warnx("link %s: relay %s: %s", name_of(c), c->addr, msg);
     if (revoked && c->lk != NULL) {
         struct link *lk = c->lk;
-        ctl_close(c, true);
-        link_on_ctl_down(lk, true);
+        session_close(c, true);
+        link_on_session_down(lk, true);
         return;
     }
-    ctl_close(c, false);
+    session_close(c, false);
 }
 
-void ctl_close(struct ctl *c, bool detach)
+void session_close(struct session *c, bool detach)
 {
     struct link *lk = c->lk;
 
     if (detach)
         c->lk = NULL;
-    if (c->state == CTL_CLOSING)
+    if (c->state == SESSION_CLOSING)
         return;
-    c->state = CTL_CLOSING;
+    c->state = SESSION_CLOSING;
     c->lk = NULL;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     if (c->gai_pending)
@@ -86,28 +86,28 @@ void ctl_close(struct ctl *c, bool detach)
     if (c->tcp_inited)
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     if (!detach && lk != NULL)
-        link_on_ctl_down(lk, false);
+        link_on_session_down(lk, false);
 }
 
-bool ctl_online(const struct ctl *c)
+bool session_online(const struct session *c)
 {
-    return c->state == CTL_ONLINE;
+    return c->state == SESSION_ONLINE;
 }
 
 static void on_written(uv_write_t *req, int status)
 {
-    struct ctl_wreq *w = (struct ctl_wreq *)req;
-    struct ctl *c = req->handle->data;
+    struct session_wreq *w = (struct session_wreq *)req;
+    struct session *c = req->handle->data;
 
-    if (status < 0 && status != UV_ECANCELED && c->state != CTL_CLOSING)
-        ctl_fail(c, false, "write failed: %s", uv_strerror(status));
+    if (status < 0 && status != UV_ECANCELED && c->state != SESSION_CLOSING)
+        session_fail(c, false, "write failed: %s", uv_strerror(status));
     sodium_memzero(w->data, w->len);
     free(w);
 }
 
-static int ctl_write(struct ctl *c, const uint8_t *p, size_t len)
+static int session_write(struct session *c, const uint8_t *p, size_t len)
 {
-    struct ctl_wreq *w = malloc(sizeof(*w) + len);
+    struct session_wreq *w = malloc(sizeof(*w) + len);
     uv_buf_t b;
     int rc;
 
@@ -123,7 +123,7 @@ static int ctl_write(struct ctl *c, const uint8_t *p, size_t len)
 }
 
 /* Encrypts one control message into a frame and writes it. */
-static int ctl_send(struct ctl *c, const struct msg *m)
+static int session_send(struct session *c, const struct msg *m)
 {
     uint8_t pt[MSG_MAX_LEN], fr[FRAME_HDR_LEN + MSG_MAX_LEN + NOISE_TAG_LEN];
     size_t plen, clen;
@@ -137,25 +137,25 @@ static int ctl_send(struct ctl *c, const struct msg *m)
         return -EPROTO;
     fr[0] = (uint8_t)(clen >> 8);
     fr[1] = (uint8_t)clen;
-    return ctl_write(c, fr, FRAME_HDR_LEN + clen);
+    return session_write(c, fr, FRAME_HDR_LEN + clen);
 }
 
-int ctl_send_open(struct ctl *c, uint32_t req_id)
+int session_send_open(struct session *c, uint32_t req_id)
 {
     struct msg m = {.type = MSG_OPEN};
 
-    if (c->state != CTL_ONLINE)
+    if (c->state != SESSION_ONLINE)
         return -ENOTCONN;
     m.u.req_id = req_id;
-    return ctl_send(c, &m);
+    return session_send(c, &m);
 }
 
 /* Preamble (kind 1, the pinned key id) and XK message 1, in one write. */
-static int send_hello(struct ctl *c)
+static int send_hello(struct session *c)
 {
     struct link *lk = c->lk;
     uint8_t out[FRAME_PREAMBLE_LEN + FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
-    uint8_t prologue[sizeof(CTL_PROLOGUE) - 1 + FRAME_PREAMBLE_LEN];
+    uint8_t prologue[sizeof(SESSION_PROLOGUE) - 1 + FRAME_PREAMBLE_LEN];
     struct frame_preamble pre = {.kind = FRAME_KIND_CONTROL, .key_id = lk->cfg.relay_key_id};
     struct buf b;
     size_t mlen;
@@ -164,8 +164,8 @@ static int send_hello(struct ctl *c)
     buf_init(&b, out, sizeof(out));
     if (frame_preamble_encode(&pre, &b) != 0)
         return -EINVAL;
-    memcpy(prologue, CTL_PROLOGUE, sizeof(CTL_PROLOGUE) - 1);
-    memcpy(prologue + sizeof(CTL_PROLOGUE) - 1, out, FRAME_PREAMBLE_LEN);
+    memcpy(prologue, SESSION_PROLOGUE, sizeof(SESSION_PROLOGUE) - 1);
+    memcpy(prologue + sizeof(SESSION_PROLOGUE) - 1, out, FRAME_PREAMBLE_LEN);
     rc = noise_hs_init(&c->hs, NOISE_XK, true, prologue, sizeof(prologue), lk->cfg.priv,
                        lk->cfg.relay_pub);
     if (rc == 0)
@@ -175,7 +175,7 @@ static int send_hello(struct ctl *c)
         return -EPROTO;
     out[FRAME_PREAMBLE_LEN] = (uint8_t)(mlen >> 8);
     out[FRAME_PREAMBLE_LEN + 1] = (uint8_t)mlen;
-    return ctl_write(c, out, FRAME_PREAMBLE_LEN + FRAME_HDR_LEN + mlen);
+    return session_write(c, out, FRAME_PREAMBLE_LEN + FRAME_HDR_LEN + mlen);
 }
 
 /* AUTH (§4.1), the payload of message 3. */
@@ -193,7 +193,7 @@ static int auth_encode(const struct link *lk, uint8_t *out, size_t cap, size_t *
     return 0;
 }
 
-static int on_msg2(struct ctl *c, const uint8_t *body, size_t len)
+static int on_msg2(struct session *c, const uint8_t *body, size_t len)
 {
     uint8_t payload[FRAME_MAX_HANDSHAKE], auth[AUTH_MAX];
     uint8_t fr[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
@@ -202,12 +202,12 @@ static int on_msg2(struct ctl *c, const uint8_t *body, size_t len)
 
     rc = noise_hs_read_message(&c->hs, body, len, payload, sizeof(payload), &plen);
     if (rc != 0) {
-        ctl_fail(c, false, "relay key mismatch (handshake reply did not decrypt: %s)",
-                 noise_strerror(rc));
+        session_fail(c, false, "relay key mismatch (handshake reply did not decrypt: %s)",
+                     noise_strerror(rc));
         return -1;
     }
     if (plen != 0) {
-        ctl_fail(c, false, "protocol error: handshake message 2 with a payload");
+        session_fail(c, false, "protocol error: handshake message 2 with a payload");
         return -1;
     }
     rc = auth_encode(c->lk, auth, sizeof(auth), &alen);
@@ -218,22 +218,22 @@ static int on_msg2(struct ctl *c, const uint8_t *body, size_t len)
         rc = noise_hs_split(&c->hs, &c->tx, &c->rx);
     noise_hs_wipe(&c->hs);
     if (rc != 0) {
-        ctl_fail(c, false, "handshake failed locally: %s", noise_strerror(rc));
+        session_fail(c, false, "handshake failed locally: %s", noise_strerror(rc));
         return -1;
     }
     fr[0] = (uint8_t)(mlen >> 8);
     fr[1] = (uint8_t)mlen;
-    if (ctl_write(c, fr, FRAME_HDR_LEN + mlen) != 0) {
-        ctl_fail(c, false, "write failed");
+    if (session_write(c, fr, FRAME_HDR_LEN + mlen) != 0) {
+        session_fail(c, false, "write failed");
         return -1;
     }
-    c->state = CTL_WAIT_WELCOME;
+    c->state = SESSION_WAIT_WELCOME;
     return 0;
 }
 
 static void on_tick(uv_timer_t *t);
 
-static void on_welcome(struct ctl *c, const struct msg_welcome *w)
+static void on_welcome(struct session *c, const struct msg_welcome *w)
 {
     char ver[MSG_MAX_VERSION + 1] = "";
     uint32_t own = c->lk->keepalive_ms;
@@ -243,42 +243,43 @@ static void on_welcome(struct ctl *c, const struct msg_welcome *w)
     if (own != 0 && own < c->keepalive_ms)
         c->keepalive_ms = own;
     c->dead_after_ms = (uint32_t)w->dead_after_s * 1000u;
-    c->state = CTL_ONLINE;
+    c->state = SESSION_ONLINE;
     c->last_ping_ms = c->last_rx_ms;
-    uv_timer_start(&c->timer, on_tick, CTL_TICK_MS, CTL_TICK_MS);
+    uv_timer_start(&c->timer, on_tick, SESSION_TICK_MS, SESSION_TICK_MS);
     log_info("link %s: online via relay %s (%s), peer %s", name_of(c), c->addr,
              ver[0] ? ver : "unknown version", w->peer_online ? "online" : "offline");
     link_on_online(c->lk, w);
 }
 
-static void on_close_msg(struct ctl *c, const struct msg_close *m)
+static void on_close_msg(struct session *c, const struct msg_close *m)
 {
     char text[MSG_MAX_TEXT + 1] = "";
 
     (void)msg_str_cstr(&m->text, text, sizeof(text));
     if (m->reason == MSG_CLOSE_REVOKED) {
-        ctl_fail(c, true, "link revoked by the relay administrator%s%s", text[0] ? ": " : "", text);
+        session_fail(c, true, "link revoked by the relay administrator%s%s", text[0] ? ": " : "",
+                     text);
         return;
     }
-    ctl_fail(c, false, "relay closed the session: %s%s%s", msg_close_reason_name(m->reason),
-             text[0] ? ": " : "", text);
+    session_fail(c, false, "relay closed the session: %s%s%s", msg_close_reason_name(m->reason),
+                 text[0] ? ": " : "", text);
 }
 
 /* One decrypted control message; returns -1 if the session closed. */
-static int dispatch(struct ctl *c, const struct msg *m)
+static int dispatch(struct session *c, const struct msg *m)
 {
     struct msg pong = {.type = MSG_PONG};
 
-    if (c->state == CTL_WAIT_WELCOME) {
+    if (c->state == SESSION_WAIT_WELCOME) {
         if (m->type == MSG_WELCOME) {
             on_welcome(c, &m->u.welcome);
-            return c->state == CTL_ONLINE ? 0 : -1;
+            return c->state == SESSION_ONLINE ? 0 : -1;
         }
         if (m->type == MSG_CLOSE) {
             on_close_msg(c, &m->u.close);
             return -1;
         }
-        ctl_fail(c, false, "protocol error: %s before WELCOME", msg_type_name(m->type));
+        session_fail(c, false, "protocol error: %s before WELCOME", msg_type_name(m->type));
         return -1;
     }
     switch (m->type) {
@@ -299,8 +300,8 @@ static int dispatch(struct ctl *c, const struct msg *m)
         break;
     case MSG_PING:
         pong.u.nonce = m->u.nonce;
-        if (ctl_send(c, &pong) != 0) {
-            ctl_fail(c, false, "cannot send PONG");
+        if (session_send(c, &pong) != 0) {
+            session_fail(c, false, "cannot send PONG");
             return -1;
         }
         break;
@@ -312,13 +313,13 @@ static int dispatch(struct ctl *c, const struct msg *m)
                  msg_type_name(m->type));
         break;
     default:
-        ctl_fail(c, false, "protocol error: unexpected %s", msg_type_name(m->type));
+        session_fail(c, false, "protocol error: unexpected %s", msg_type_name(m->type));
         return -1;
     }
-    return c->state == CTL_CLOSING ? -1 : 0;
+    return c->state == SESSION_CLOSING ? -1 : 0;
 }
 
-static int on_transport(struct ctl *c, const uint8_t *body, size_t len)
+static int on_transport(struct session *c, const uint8_t *body, size_t len)
 {
     uint8_t pt[FRAME_MAX_CONTROL];
     struct msg m;
@@ -327,12 +328,12 @@ static int on_transport(struct ctl *c, const uint8_t *body, size_t len)
 
     rc = noise_cs_decrypt(&c->rx, NULL, 0, body, len, pt, sizeof(pt), &plen);
     if (rc != 0) {
-        ctl_fail(c, false, "protocol error: control frame did not decrypt");
+        session_fail(c, false, "protocol error: control frame did not decrypt");
         return -1;
     }
     rc = msg_decode(pt, plen, &m);
     if (rc != 0) {
-        ctl_fail(c, false, "protocol error: bad control message: %s", msg_strerror(rc));
+        session_fail(c, false, "protocol error: bad control message: %s", msg_strerror(rc));
         return -1;
     }
     rc = dispatch(c, &m);
@@ -341,24 +342,26 @@ static int on_transport(struct ctl *c, const uint8_t *body, size_t len)
     return rc;
 }
 
-static void process(struct ctl *c)
+static void process(struct session *c)
 {
     const uint8_t *p;
     size_t n;
     struct frame f;
     int rc;
 
-    while (c->state == CTL_WAIT_MSG2 || c->state == CTL_WAIT_WELCOME || c->state == CTL_ONLINE) {
+    while (c->state == SESSION_WAIT_MSG2 || c->state == SESSION_WAIT_WELCOME ||
+           c->state == SESSION_ONLINE) {
         p = bq_peek(&c->in, &n);
-        rc = frame_parse(p, n, c->state == CTL_WAIT_MSG2 ? FRAME_MAX_HANDSHAKE : FRAME_MAX_CONTROL,
+        rc = frame_parse(p, n,
+                         c->state == SESSION_WAIT_MSG2 ? FRAME_MAX_HANDSHAKE : FRAME_MAX_CONTROL,
                          &f, NULL);
         if (rc == -EAGAIN)
             return;
         if (rc != 0) {
-            ctl_fail(c, false, "protocol error: %s", frame_strerror(rc));
+            session_fail(c, false, "protocol error: %s", frame_strerror(rc));
             return;
         }
-        if (c->state == CTL_WAIT_MSG2)
+        if (c->state == SESSION_WAIT_MSG2)
             rc = on_msg2(c, f.body, f.len);
         else
             rc = on_transport(c, f.body, f.len);
@@ -370,7 +373,7 @@ static void process(struct ctl *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct ctl *c = h->data;
+    struct session *c = h->data;
     size_t len = 0;
     uint8_t *p = bq_reserve(&c->in, &len);
 
@@ -380,27 +383,27 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    struct ctl *c = s->data;
+    struct session *c = s->data;
 
     (void)buf;
-    if (c->state == CTL_CLOSING || nread == 0)
+    if (c->state == SESSION_CLOSING || nread == 0)
         return;
     if (nread == UV_ENOBUFS) {
-        ctl_fail(c, false, "protocol error: control frame too large");
+        session_fail(c, false, "protocol error: control frame too large");
         return;
     }
     if (nread < 0) {
         const char *why = nread == UV_EOF ? "closed the connection" : uv_strerror((int)nread);
-        if (c->state == CTL_WAIT_MSG2)
-            ctl_fail(c, false,
-                     "relay key mismatch or not a linkrelay relay (%s before the handshake "
-                     "reply)",
-                     why);
-        else if (c->state == CTL_WAIT_WELCOME)
-            ctl_fail(c, false, "authentication refused (unknown link, wrong side or key; relay %s)",
-                     why);
+        if (c->state == SESSION_WAIT_MSG2)
+            session_fail(c, false,
+                         "relay key mismatch or not a linkrelay relay (%s before the handshake "
+                         "reply)",
+                         why);
+        else if (c->state == SESSION_WAIT_WELCOME)
+            session_fail(c, false,
+                         "authentication refused (unknown link, wrong side or key; relay %s)", why);
         else
-            ctl_fail(c, false, "control connection lost: %s", why);
+            session_fail(c, false, "control connection lost: %s", why);
         return;
     }
     (void)bq_commit(&c->in, (size_t)nread);
@@ -410,72 +413,73 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_tick(uv_timer_t *t)
 {
-    struct ctl *c = t->data;
+    struct session *c = t->data;
     uint64_t now = uv_now(c->loop), idle = now - c->last_rx_ms;
     struct msg ping = {.type = MSG_PING};
 
-    if (c->state != CTL_ONLINE) {
-        if (c->state == CTL_RESOLVING)
-            ctl_fail(c, false, "timeout resolving the relay address");
-        else if (c->state == CTL_CONNECTING)
-            ctl_fail(c, false, "connect timeout");
-        else if (c->state == CTL_WAIT_MSG2)
-            ctl_fail(c, false,
-                     "timeout waiting for the handshake reply (relay key mismatch or "
-                     "not a linkrelay relay?)");
+    if (c->state != SESSION_ONLINE) {
+        if (c->state == SESSION_RESOLVING)
+            session_fail(c, false, "timeout resolving the relay address");
+        else if (c->state == SESSION_CONNECTING)
+            session_fail(c, false, "connect timeout");
+        else if (c->state == SESSION_WAIT_MSG2)
+            session_fail(c, false,
+                         "timeout waiting for the handshake reply (relay key mismatch or "
+                         "not a linkrelay relay?)");
         else
-            ctl_fail(c, false, "timeout waiting for WELCOME (authentication refused?)");
+            session_fail(c, false, "timeout waiting for WELCOME (authentication refused?)");
         return;
     }
     if (c->dead_after_ms != 0 && idle >= c->dead_after_ms) {
-        ctl_fail(c, false, "relay dead: nothing received for %llu ms", (unsigned long long)idle);
+        session_fail(c, false, "relay dead: nothing received for %llu ms",
+                     (unsigned long long)idle);
         return;
     }
     if (c->keepalive_ms != 0 && idle >= c->keepalive_ms &&
         now - c->last_ping_ms >= c->keepalive_ms) {
         ping.u.nonce = ++c->ping_nonce;
         c->last_ping_ms = now;
-        if (ctl_send(c, &ping) != 0)
-            ctl_fail(c, false, "cannot send PING");
+        if (session_send(c, &ping) != 0)
+            session_fail(c, false, "cannot send PING");
     }
 }
 
 static void on_connect(uv_connect_t *req, int status)
 {
-    struct ctl *c = req->data;
+    struct session *c = req->data;
     int len = (int)sizeof(c->lk->relay_sa);
 
-    if (status == UV_ECANCELED || c->state == CTL_CLOSING)
+    if (status == UV_ECANCELED || c->state == SESSION_CLOSING)
         return;
     if (status < 0) {
-        ctl_fail(c, false, "connect failed: %s%s", uv_strerror(status),
-                 status == UV_ECONNREFUSED ? " (refused: relay not running there?)" : "");
+        session_fail(c, false, "connect failed: %s%s", uv_strerror(status),
+                     status == UV_ECONNREFUSED ? " (refused: relay not running there?)" : "");
         return;
     }
     (void)uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->lk->relay_sa, &len);
-    c->state = CTL_WAIT_MSG2;
+    c->state = SESSION_WAIT_MSG2;
     if (send_hello(c) != 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-        ctl_fail(c, false, "cannot start the handshake");
+        session_fail(c, false, "cannot start the handshake");
         return;
     }
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
-    struct ctl *c = req->data;
+    struct session *c = req->data;
     int rc;
 
-    if (status == UV_ECANCELED || c->state == CTL_CLOSING) {
+    if (status == UV_ECANCELED || c->state == SESSION_CLOSING) {
         uv_freeaddrinfo(res);
         c->gai_pending = false;
-        ctl_release(c);
+        session_release(c);
         return;
     }
     c->gai_pending = false;
-    ctl_release(c); /* the request; the struct is still held by the timer */
+    session_release(c); /* the request; the struct is still held by the timer */
     if (status < 0 || res == NULL) {
         uv_freeaddrinfo(res);
-        ctl_fail(c, false, "cannot resolve the relay address (DNS): %s", uv_strerror(status));
+        session_fail(c, false, "cannot resolve the relay address (DNS): %s", uv_strerror(status));
         return;
     }
     rc = uv_tcp_init(c->loop, &c->tcp);
@@ -485,17 +489,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         c->tcp.data = c;
         (void)uv_tcp_nodelay(&c->tcp, 1);
         c->creq.data = c;
-        c->state = CTL_CONNECTING;
+        c->state = SESSION_CONNECTING;
         rc = uv_tcp_connect(&c->creq, &c->tcp, res->ai_addr, on_connect);
     }
     uv_freeaddrinfo(res);
     if (rc != 0)
-        ctl_fail(c, false, "connect failed: %s", uv_strerror(rc));
+        session_fail(c, false, "connect failed: %s", uv_strerror(rc));
 }
 
-struct ctl *ctl_start(struct link *lk, const struct addr_spec *addr)
+struct session *session_start(struct link *lk, const struct addr_spec *addr)
 {
-    struct ctl *c = calloc(1, sizeof(*c));
+    struct session *c = calloc(1, sizeof(*c));
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
     char port[8];
     int rc;
@@ -510,19 +514,19 @@ struct ctl *ctl_start(struct link *lk, const struct addr_spec *addr)
     c->timer.data = c;
     c->refs = 1;
     c->gai.data = c;
-    c->state = CTL_RESOLVING;
+    c->state = SESSION_RESOLVING;
     snprintf(port, sizeof(port), "%u", addr->port);
     rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, addr->host, port, &hints);
     if (rc != 0) {
         log_warnx("link %s: relay %s: cannot resolve: %s", link_name(lk), c->addr, uv_strerror(rc));
         c->lk = NULL;
-        c->state = CTL_CLOSING;
+        c->state = SESSION_CLOSING;
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
         return NULL;
     }
     c->refs++;
     c->gai_pending = true;
-    uv_timer_start(&c->timer, on_tick, CTL_HANDSHAKE_MS, 0);
+    uv_timer_start(&c->timer, on_tick, SESSION_HANDSHAKE_MS, 0);
     log_debug("link %s: dialling relay %s", link_name(lk), c->addr);
     return c;
 }

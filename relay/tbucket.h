@@ -14,7 +14,7 @@
  *
  * A zeroed struct tbucket is a full bucket (calloc, memset or = {0}): owners
  * embed it and need no init call. Used by relay/admit.c (new connections per
- * address) and relay/ctrl.c (OPENs per link).
+ * address) and relay/session.c (OPENs per link).
  */
 #ifndef LR_TBUCKET_H
 #define LR_TBUCKET_H

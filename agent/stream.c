@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strm — see strm.h and docs/internals/agent.md.
+ * stream — see stream.h and docs/internals/agent.md.
  */
-#include "strm.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,19 +20,19 @@
 #include "link.h"
 #include "log.h"
 
-struct strm_wreq {
+struct stream_wreq {
     uv_write_t req;
-    struct strm *st;
+    struct stream *st;
     uint8_t data[];
 };
 
 /* A per-stream line, aggregated per link and message (agent_stream_log). */
-#define strm_log(st, level, ...)                                                                   \
+#define stream_log(st, level, ...)                                                                 \
     agent_stream_log((st)->ag, (level), (st)->name, (st)->id, __VA_ARGS__)
 
-static void pump(struct strm *st);
+static void pump(struct stream *st);
 
-static void strm_release(struct strm *st)
+static void stream_release(struct stream *st)
 {
     if (--st->refs > 0)
         return;
@@ -46,7 +46,7 @@ static void strm_release(struct strm *st)
 
 static void on_closed(uv_handle_t *h)
 {
-    strm_release(h->data);
+    stream_release(h->data);
 }
 
 /* SO_LINGER 0 by hand, for handles uv_tcp_close_reset refuses (libuv 1.44
@@ -73,7 +73,7 @@ static void tcp_reset_close(uv_tcp_t *t)
  * drained and shut down cleanly) and the deadline timer. Called by whichever
  * comes first, the shutdown callback or the deadline; the other finds both
  * closing. */
-static void flush_done(struct strm *st, bool reset)
+static void flush_done(struct stream *st, bool reset)
 {
     if (!uv_is_closing((uv_handle_t *)&st->leg)) {
         if (reset)
@@ -93,24 +93,24 @@ static void on_leg_flushed(uv_shutdown_t *req, int status)
 
 static void on_flush_deadline(uv_timer_t *t)
 {
-    struct strm *st = t->data;
+    struct stream *st = t->data;
 
-    strm_log(st, LOG_LEVEL_INFO, "the stream leg did not drain within %u ms; resetting it",
-             STRM_FLUSH_MS);
+    stream_log(st, LOG_LEVEL_INFO, "the stream leg did not drain within %u ms; resetting it",
+               STREAM_FLUSH_MS);
     flush_done(st, true);
 }
 
 static void on_write_done(uv_write_t *req, int status);
-static void leg_refused(struct strm *st, int err);
+static void leg_refused(struct stream *st, int err);
 
 /* Writes len bytes to t: straight to the kernel with uv_try_write() when
  * nothing is queued on t, and a copy of whatever the kernel did not take is
- * queued (as relay/splice.c does). The caller's buffer is free again on
+ * queued (as relay/stream.c does). The caller's buffer is free again on
  * return. An error from uv_try_write() other than UV_EAGAIN is left to the
  * queued write, so it reaches on_write_done() as before. */
-static int write_copy(struct strm *st, uv_tcp_t *t, const uint8_t *p, size_t len)
+static int write_copy(struct stream *st, uv_tcp_t *t, const uint8_t *p, size_t len)
 {
-    struct strm_wreq *w;
+    struct stream_wreq *w;
     uv_buf_t b;
     int rc;
 
@@ -136,7 +136,7 @@ static int write_copy(struct strm *st, uv_tcp_t *t, const uint8_t *p, size_t len
 
 /* The leg after a RESET record: everything the session still holds goes
  * out, then a shutdown, then the close. */
-static void leg_flush_close(struct strm *st)
+static void leg_flush_close(struct stream *st)
 {
     const uint8_t *p;
     size_t n;
@@ -152,36 +152,37 @@ static void leg_flush_close(struct strm *st)
         return;
     }
     uv_timer_stop(&st->timer);
-    uv_timer_start(&st->timer, on_flush_deadline, STRM_FLUSH_MS, 0);
+    uv_timer_start(&st->timer, on_flush_deadline, STREAM_FLUSH_MS, 0);
 }
 
-void strm_close(struct strm *st, enum strm_close_mode mode)
+void stream_close(struct stream *st, enum stream_close_mode mode)
 {
-    bool flush = mode == STRM_CLOSE_FLUSH && st->leg_inited && st->leg_connected && st->e2e != NULL;
+    bool flush =
+        mode == STREAM_CLOSE_FLUSH && st->leg_inited && st->leg_connected && st->e2e != NULL;
 
-    if (st->state == STRM_CLOSING)
+    if (st->state == STREAM_CLOSING)
         return;
-    st->state = STRM_CLOSING;
+    st->state = STREAM_CLOSING;
     if (st->lk != NULL) {
-        link_strm_gone(st->lk, st);
+        link_stream_gone(st->lk, st);
         st->lk = NULL;
     }
     log_debug("link %s: stream %u closing (%s)", st->name, st->id,
-              mode == STRM_CLOSE_CLEAN   ? "clean"
-              : mode == STRM_CLOSE_RESET ? "reset"
-                                         : "flush");
+              mode == STREAM_CLOSE_CLEAN   ? "clean"
+              : mode == STREAM_CLOSE_RESET ? "reset"
+                                           : "flush");
     if (!flush) /* else it becomes the flush deadline */
         uv_close((uv_handle_t *)&st->timer, on_closed);
     if (st->gai_pending)
         uv_cancel((uv_req_t *)&st->gai);
     if (st->local_inited) {
-        if (mode == STRM_CLOSE_CLEAN)
+        if (mode == STREAM_CLOSE_CLEAN)
             uv_close((uv_handle_t *)&st->local, on_closed);
         else
             tcp_reset_close(&st->local);
     }
     if (st->leg_inited) {
-        if (mode == STRM_CLOSE_CLEAN)
+        if (mode == STREAM_CLOSE_CLEAN)
             uv_close((uv_handle_t *)&st->leg, on_closed);
         else if (flush)
             leg_flush_close(st);
@@ -191,12 +192,12 @@ void strm_close(struct strm *st, enum strm_close_mode mode)
 }
 
 /* A local-side abort: RESET with reason to the peer, then close. */
-static void local_abort(struct strm *st, uint8_t reason, const char *text)
+static void local_abort(struct stream *st, uint8_t reason, const char *text)
 {
-    if (st->state == STRM_CLOSING)
+    if (st->state == STREAM_CLOSING)
         return;
     if (st->e2e == NULL || e2e_reset(st->e2e, reason, text) != 0) {
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     st->we_reset = true;
@@ -205,24 +206,24 @@ static void local_abort(struct strm *st, uint8_t reason, const char *text)
 
 static void on_write_done(uv_write_t *req, int status)
 {
-    struct strm_wreq *w = (struct strm_wreq *)req;
-    struct strm *st = w->st;
+    struct stream_wreq *w = (struct stream_wreq *)req;
+    struct stream *st = w->st;
     bool local = req->handle == (uv_stream_t *)&st->local;
 
     free(w);
     /* UV_ECANCELED: a handle we closed, the stream's or a refused leg's
      * (leg_drop); what follows is for the handle that is there now. */
-    if (st->state == STRM_CLOSING || status == UV_ECANCELED)
+    if (st->state == STREAM_CLOSING || status == UV_ECANCELED)
         return;
     if (status < 0) {
         if (local) {
-            strm_log(st, LOG_LEVEL_INFO, "local write failed: %s", uv_strerror(status));
+            stream_log(st, LOG_LEVEL_INFO, "local write failed: %s", uv_strerror(status));
             local_abort(st, REC_RESET_LOCAL, "local write failed");
         } else if (!st->spliced) {
             leg_refused(st, status);
         } else {
-            strm_log(st, LOG_LEVEL_WARN, "write to relay failed: %s", uv_strerror(status));
-            strm_close(st, STRM_CLOSE_RESET);
+            stream_log(st, LOG_LEVEL_WARN, "write to relay failed: %s", uv_strerror(status));
+            stream_close(st, STREAM_CLOSE_RESET);
         }
         return;
     }
@@ -236,23 +237,23 @@ static size_t wq(uv_tcp_t *t)
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-    struct strm *st = req->data;
+    struct stream *st = req->data;
 
-    if (st->state == STRM_CLOSING)
+    if (st->state == STREAM_CLOSING)
         return;
     if (req == &st->local_sreq)
         st->local_shut_done = true;
     else
         st->leg_shut_done = true;
     if (status < 0 && req == &st->leg_sreq) {
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     pump(st);
 }
 
 /* Events of the session; returns false if the stream closed. */
-static bool handle_events(struct strm *st)
+static bool handle_events(struct stream *st)
 {
     struct e2e_event ev;
     char text[REC_TEXT_MAX + 1];
@@ -267,16 +268,16 @@ static bool handle_events(struct strm *st)
         case E2E_EV_PEER_RESET:
             memcpy(text, ev.text, ev.text_len);
             text[ev.text_len] = '\0';
-            strm_log(st, LOG_LEVEL_INFO, "peer reset the stream (reason %u%s%s)", ev.reason,
-                     text[0] ? ": " : "", text);
-            strm_close(st, STRM_CLOSE_RESET);
+            stream_log(st, LOG_LEVEL_INFO, "peer reset the stream (reason %u%s%s)", ev.reason,
+                       text[0] ? ": " : "", text);
+            stream_close(st, STREAM_CLOSE_RESET);
             return false;
         case E2E_EV_ERROR:
         default:
-            strm_log(st, LOG_LEVEL_WARN, "%s%s%s; resetting", e2e_strerror(ev.err),
-                     ev.err == E2E_E_RECORD ? ": " : "",
-                     ev.err == E2E_E_RECORD ? rec_strerror(ev.detail) : "");
-            strm_close(st, STRM_CLOSE_RESET);
+            stream_log(st, LOG_LEVEL_WARN, "%s%s%s; resetting", e2e_strerror(ev.err),
+                       ev.err == E2E_E_RECORD ? ": " : "",
+                       ev.err == E2E_E_RECORD ? rec_strerror(ev.detail) : "");
+            stream_close(st, STREAM_CLOSE_RESET);
             return false;
         }
     }
@@ -285,25 +286,25 @@ static bool handle_events(struct strm *st)
 
 /* Moves bytes: session output to the leg, plaintext to the local socket.
  * Returns true if anything moved. */
-static bool move_bytes(struct strm *st)
+static bool move_bytes(struct stream *st)
 {
     const uint8_t *p;
     size_t n;
     bool moved = false;
 
-    while (st->leg_connected && wq(&st->leg) < STRM_HIGH_WATER &&
+    while (st->leg_connected && wq(&st->leg) < STREAM_HIGH_WATER &&
            (p = e2e_out_peek(st->e2e, &n)) != NULL && n > 0) {
-        n = n > STRM_WRITE_MAX ? STRM_WRITE_MAX : n;
+        n = n > STREAM_WRITE_MAX ? STREAM_WRITE_MAX : n;
         if (write_copy(st, &st->leg, p, n) != 0) {
-            strm_close(st, STRM_CLOSE_RESET);
+            stream_close(st, STREAM_CLOSE_RESET);
             return false;
         }
         (void)e2e_out_consume(st->e2e, n);
         moved = true;
     }
-    while (st->local_connected && !st->local_shut && wq(&st->local) < STRM_HIGH_WATER &&
+    while (st->local_connected && !st->local_shut && wq(&st->local) < STREAM_HIGH_WATER &&
            (p = e2e_plain_peek(st->e2e, &n)) != NULL && n > 0) {
-        n = n > STRM_WRITE_MAX ? STRM_WRITE_MAX : n;
+        n = n > STREAM_WRITE_MAX ? STREAM_WRITE_MAX : n;
         if (write_copy(st, &st->local, p, n) != 0) {
             local_abort(st, REC_RESET_LOCAL, "local write failed");
             return false;
@@ -326,12 +327,12 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
  * but not reading (backpressure) answers the window probes and passes. */
 static void on_leg_check(uv_timer_t *t)
 {
-    struct strm *st = t->data;
+    struct stream *st = t->data;
     struct tcp_info ti;
     socklen_t len = sizeof(ti);
     uv_os_fd_t fd = -1;
 
-    if (st->state == STRM_CLOSING || !st->leg_connected)
+    if (st->state == STREAM_CLOSING || !st->leg_connected)
         return;
     memset(&ti, 0, sizeof(ti));
     if (uv_fileno((uv_handle_t *)&st->leg, &fd) != 0 ||
@@ -347,19 +348,19 @@ static void on_leg_check(uv_timer_t *t)
         return;
     /* The text is the log aggregation key (agent_stream_log): only what is
      * the same for every such leg goes in, not the ms since the last ACK. */
-    strm_log(st, LOG_LEVEL_WARN,
-             "stream leg dead: data unacknowledged and no ACK from the "
-             "relay for over %u ms (NAT mapping lost or relay unreachable); resetting the local "
-             "connection",
-             st->dead_ms);
-    strm_close(st, STRM_CLOSE_RESET);
+    stream_log(st, LOG_LEVEL_WARN,
+               "stream leg dead: data unacknowledged and no ACK from the "
+               "relay for over %u ms (NAT mapping lost or relay unreachable); resetting the local "
+               "connection",
+               st->dead_ms);
+    stream_close(st, STREAM_CLOSE_RESET);
 }
 
 /* TCP keepalive on the leg with the session's timers (live.h): the kernel
  * gives up an idle leg whose path died at about dead_after (the read then
  * fails and the local connection is reset), and the probes keep a NAT
  * mapping of an idle leg alive, as PING does for the control connection. */
-static void leg_keepalive(struct strm *st)
+static void leg_keepalive(struct stream *st)
 {
     struct live_keepalive k;
     uv_os_fd_t fd = -1;
@@ -378,11 +379,11 @@ static void leg_keepalive(struct strm *st)
                  st->id);
 }
 
-static void set_reading(struct strm *st)
+static void set_reading(struct stream *st)
 {
     struct e2e *e = st->e2e;
     bool want_local = st->local_connected && e2e_handshake_done(e) && !st->local_eof &&
-                      !st->we_reset && e2e_send_space(e) > 0 && wq(&st->leg) < STRM_HIGH_WATER;
+                      !st->we_reset && e2e_send_space(e) > 0 && wq(&st->leg) < STREAM_HIGH_WATER;
     bool want_leg = st->leg_connected && !st->leg_eof && (!st->spliced || e2e_in_space(e) > 0);
 
     if (want_local != st->local_reading) {
@@ -402,22 +403,22 @@ static void set_reading(struct strm *st)
 }
 
 /* The state machine's step after anything happened. */
-static void pump(struct strm *st)
+static void pump(struct stream *st)
 {
     bool moved;
 
-    if (st->state == STRM_CLOSING || st->e2e == NULL)
+    if (st->state == STREAM_CLOSING || st->e2e == NULL)
         return;
     do {
         if (!handle_events(st))
             return;
         moved = move_bytes(st);
-        if (st->state == STRM_CLOSING)
+        if (st->state == STREAM_CLOSING)
             return;
     } while (moved);
-    if (st->state == STRM_SETUP && e2e_handshake_done(st->e2e) &&
+    if (st->state == STREAM_SETUP && e2e_handshake_done(st->e2e) &&
         (!st->dial_local || st->local_connected)) {
-        st->state = STRM_RUNNING;
+        st->state = STREAM_RUNNING;
         uv_timer_stop(&st->timer);
         if (st->dead_ms != 0)
             uv_timer_start(&st->timer, on_leg_check, live_period_ms(st->dead_ms),
@@ -425,7 +426,7 @@ static void pump(struct strm *st)
     }
     if (e2e_dead(st->e2e)) {
         /* Only a RESET of ours gets here (errors closed above). */
-        strm_close(st, st->leg_connected ? STRM_CLOSE_FLUSH : STRM_CLOSE_RESET);
+        stream_close(st, st->leg_connected ? STREAM_CLOSE_FLUSH : STREAM_CLOSE_RESET);
         return;
     }
     if (e2e_peer_final(st->e2e) && st->local_connected && !st->local_shut) {
@@ -441,7 +442,7 @@ static void pump(struct strm *st)
             st->leg_shut = true;
             st->leg_sreq.data = st;
             if (uv_shutdown(&st->leg_sreq, (uv_stream_t *)&st->leg, on_shutdown) != 0) {
-                strm_close(st, STRM_CLOSE_RESET);
+                stream_close(st, STREAM_CLOSE_RESET);
                 return;
             }
         }
@@ -451,7 +452,7 @@ static void pump(struct strm *st)
         log_debug("link %s: stream %u finished: %llu bytes out, %llu in", st->name, st->id,
                   (unsigned long long)e2e_bytes_sent(st->e2e),
                   (unsigned long long)e2e_bytes_delivered(st->e2e));
-        strm_close(st, STRM_CLOSE_CLEAN);
+        stream_close(st, STREAM_CLOSE_CLEAN);
         return;
     }
     set_reading(st);
@@ -459,7 +460,7 @@ static void pump(struct strm *st)
 
 static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct strm *st = h->data;
+    struct stream *st = h->data;
     size_t space = st->e2e != NULL ? e2e_send_space(st->e2e) : 0;
 
     (void)suggested;
@@ -470,10 +471,10 @@ static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    struct strm *st = s->data;
+    struct stream *st = s->data;
     size_t acc = 0;
 
-    if (st->state == STRM_CLOSING || nread == 0)
+    if (st->state == STREAM_CLOSING || nread == 0)
         return;
     if (nread == UV_ENOBUFS) {
         (void)uv_read_stop(s);
@@ -483,19 +484,19 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         (void)uv_read_stop(s);
         st->local_reading = false;
         if (e2e_shutdown(st->e2e) != 0) {
-            strm_close(st, STRM_CLOSE_RESET);
+            stream_close(st, STREAM_CLOSE_RESET);
             return;
         }
     } else if (nread < 0) {
-        strm_log(st, LOG_LEVEL_INFO, "local connection: %s; resetting the stream",
-                 uv_strerror((int)nread));
+        stream_log(st, LOG_LEVEL_INFO, "local connection: %s; resetting the stream",
+                   uv_strerror((int)nread));
         st->local_eof = true;
         local_abort(st, REC_RESET_LOCAL, "local connection reset");
         return;
     } else if (e2e_send(st->e2e, (const uint8_t *)buf->base, (size_t)nread, &acc) != 0 ||
                acc != (size_t)nread) {
-        strm_log(st, LOG_LEVEL_WARN, "session refused local data");
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN, "session refused local data");
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     pump(st);
@@ -503,7 +504,7 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct strm *st = h->data;
+    struct stream *st = h->data;
     size_t len = 0;
     uint8_t *p;
 
@@ -518,10 +519,10 @@ static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    struct strm *st = s->data;
+    struct stream *st = s->data;
 
     (void)buf;
-    if (st->state == STRM_CLOSING || nread == 0)
+    if (st->state == STREAM_CLOSING || nread == 0)
         return;
     if (nread == UV_ENOBUFS) {
         (void)uv_read_stop(s);
@@ -536,24 +537,24 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         e2e_eof(st->e2e);
     } else if (nread < 0) {
         if (!e2e_finished(st->e2e))
-            strm_log(st, LOG_LEVEL_INFO, "stream leg failed: %s; resetting the local connection",
-                     uv_strerror((int)nread));
-        strm_close(st, e2e_finished(st->e2e) ? STRM_CLOSE_CLEAN : STRM_CLOSE_RESET);
+            stream_log(st, LOG_LEVEL_INFO, "stream leg failed: %s; resetting the local connection",
+                       uv_strerror((int)nread));
+        stream_close(st, e2e_finished(st->e2e) ? STREAM_CLOSE_CLEAN : STREAM_CLOSE_RESET);
         return;
     } else if (!st->spliced) {
         /* Any other byte: the ticket is gone (§6.1), never dialled again. */
-        if (st->splice_byte == STRM_NO_STREAM_BYTE) {
-            strm_log(st, LOG_LEVEL_WARN,
-                     "relay has no such stream (its ticket was used or has expired, or the "
-                     "peer's leg failed before pairing); resetting the local connection");
-            strm_close(st, STRM_CLOSE_RESET);
+        if (st->splice_byte == STREAM_NO_STREAM_BYTE) {
+            stream_log(st, LOG_LEVEL_WARN,
+                       "relay has no such stream (its ticket was used or has expired, or the "
+                       "peer's leg failed before pairing); resetting the local connection");
+            stream_close(st, STREAM_CLOSE_RESET);
             return;
         }
-        if (st->splice_byte != STRM_SPLICED_BYTE) {
-            strm_log(st, LOG_LEVEL_WARN,
-                     "relay sent 0x%02x instead of SPLICED; resetting the local connection",
-                     st->splice_byte);
-            strm_close(st, STRM_CLOSE_RESET);
+        if (st->splice_byte != STREAM_SPLICED_BYTE) {
+            stream_log(st, LOG_LEVEL_WARN,
+                       "relay sent 0x%02x instead of SPLICED; resetting the local connection",
+                       st->splice_byte);
+            stream_close(st, STREAM_CLOSE_RESET);
             return;
         }
         st->spliced = true; /* the relay took the ticket: never dialled again */
@@ -570,7 +571,7 @@ static void on_timer(uv_timer_t *t);
  * refused rate_limited) or of a refused leg: the stream's backoff (st->retry,
  * drawn between half and all of its step, so connections refused together do
  * not come back together), never later than left ms, the bound. */
-static void retry_start(struct strm *st, uint64_t left)
+static void retry_start(struct stream *st, uint64_t left)
 {
     uint32_t d = backoff_next(&st->retry, randombytes_random());
 
@@ -578,21 +579,21 @@ static void retry_start(struct strm *st, uint64_t left)
     uv_timer_start(&st->timer, on_timer, d < left ? d : left, 0);
 }
 
-static bool session_start(struct strm *st, struct link *lk);
-static bool leg_dial(struct strm *st, struct link *lk);
+static bool e2e_session_start(struct stream *st, struct link *lk);
+static bool leg_dial(struct stream *st, struct link *lk);
 
 static void on_leg_dropped(uv_handle_t *h)
 {
-    struct strm *st = h->data;
+    struct stream *st = h->data;
 
     st->leg_dropping = false;
-    strm_release(st);
+    stream_release(st);
 }
 
 /* Closes a refused leg so that st->leg can be dialled afresh once its close
- * callback has run. The stream no longer counts it as its leg (strm_close
+ * callback has run. The stream no longer counts it as its leg (stream_close
  * leaves it alone); writes still queued on it end with UV_ECANCELED. */
-static void leg_drop(struct strm *st)
+static void leg_drop(struct stream *st)
 {
     st->leg_inited = st->leg_connected = st->leg_reading = st->leg_eof = false;
     st->leg_dropping = true;
@@ -615,15 +616,15 @@ static void leg_drop(struct strm *st)
  * the expiry, or earlier when the control session tells (OPEN_FAIL, the
  * session going down).
  */
-static void leg_refused(struct strm *st, int err)
+static void leg_refused(struct stream *st, int err)
 {
     uint64_t now = uv_now(st->loop);
 
     if (st->lk == NULL || (st->we_reset && st->role == E2E_INITIATOR)) {
         /* Resetting anyway (the cable's local target failed): nothing to save. */
-        strm_log(st, LOG_LEVEL_WARN, "relay closed the stream leg before pairing it: %s",
-                 uv_strerror(err));
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN, "relay closed the stream leg before pairing it: %s",
+                   uv_strerror(err));
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     if (now >= st->ticket_until_ms) {
@@ -631,24 +632,24 @@ static void leg_refused(struct strm *st, int err)
                   "ticket's %u ms (last: %s)",
                   st->name, st->id, st->leg_tries + 1, st->ticket_ms, uv_strerror(err));
         /* No count in the text: it is the aggregation key (agent_stream_log). */
-        strm_log(st, LOG_LEVEL_WARN,
-                 "stream leg refused by the relay until its ticket expired (%u ms); resetting "
-                 "the local connection",
-                 st->ticket_ms);
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN,
+                   "stream leg refused by the relay until its ticket expired (%u ms); resetting "
+                   "the local connection",
+                   st->ticket_ms);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     if (st->leg_tries == 0) {
         backoff_reset(&st->retry); /* the OPEN holds' steps do not carry over */
-        strm_log(st, LOG_LEVEL_INFO,
-                 "relay closed the stream leg before it carried a byte; dialling it again with "
-                 "the same ticket (for up to %u ms)",
-                 st->ticket_ms);
+        stream_log(st, LOG_LEVEL_INFO,
+                   "relay closed the stream leg before it carried a byte; dialling it again with "
+                   "the same ticket (for up to %u ms)",
+                   st->ticket_ms);
     }
     log_debug("link %s: stream %u: stream leg closed before its first byte: %s", st->name, st->id,
               uv_strerror(err));
     leg_drop(st);
-    st->state = STRM_REDIAL;
+    st->state = STREAM_REDIAL;
     retry_start(st, st->ticket_until_ms - now);
     st->leg_tries++;
 }
@@ -657,7 +658,7 @@ static void leg_refused(struct strm *st, int err)
  * initiator a fresh session, whose first handshake message (written right
  * behind the ticket, and gone with the refused leg) the new leg carries. The
  * responder's session has neither read nor written anything yet. */
-static void leg_redial(struct strm *st)
+static void leg_redial(struct stream *st)
 {
     if (st->leg_dropping) { /* its close callback has not run yet: soon */
         uv_timer_start(&st->timer, on_timer, 1, 0);
@@ -665,41 +666,41 @@ static void leg_redial(struct strm *st)
     }
     if (st->lk == NULL)
         return;
-    if (st->role == E2E_INITIATOR && !session_start(st, st->lk))
+    if (st->role == E2E_INITIATOR && !e2e_session_start(st, st->lk))
         return;
-    st->state = STRM_SETUP;
+    st->state = STREAM_SETUP;
     (void)leg_dial(st, st->lk); /* closes the stream if it cannot */
 }
 
-static bool send_open(struct strm *st, struct link *lk);
+static bool send_open(struct stream *st, struct link *lk);
 
 static void on_timer(uv_timer_t *t)
 {
-    struct strm *st = t->data;
+    struct stream *st = t->data;
 
-    if (st->state == STRM_HELD) {
+    if (st->state == STREAM_HELD) {
         if (st->lk != NULL)
             (void)send_open(st, st->lk); /* closes the stream if it cannot */
         return;
     }
-    if (st->state == STRM_REDIAL) {
+    if (st->state == STREAM_REDIAL) {
         leg_redial(st);
         return;
     }
-    if (st->state == STRM_OPENING)
-        strm_log(st, LOG_LEVEL_WARN, "no answer from the relay to OPEN; resetting");
+    if (st->state == STREAM_OPENING)
+        stream_log(st, LOG_LEVEL_WARN, "no answer from the relay to OPEN; resetting");
     else
-        strm_log(st, LOG_LEVEL_WARN, "stream setup timed out (%s); resetting",
-                 !st->leg_connected     ? "connecting to the relay"
-                 : !st->spliced         ? "waiting for the peer's stream leg"
-                 : !st->local_connected ? "connecting to the local target"
-                                        : "end-to-end handshake");
-    strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN, "stream setup timed out (%s); resetting",
+                   !st->leg_connected     ? "connecting to the relay"
+                   : !st->spliced         ? "waiting for the peer's stream leg"
+                   : !st->local_connected ? "connecting to the local target"
+                                          : "end-to-end handshake");
+    stream_close(st, STREAM_CLOSE_RESET);
 }
 
-static struct strm *strm_alloc(struct link *lk)
+static struct stream *stream_alloc(struct link *lk)
 {
-    struct strm *st = calloc(1, sizeof(*st));
+    struct stream *st = calloc(1, sizeof(*st));
 
     if (st == NULL)
         return NULL;
@@ -711,33 +712,33 @@ static struct strm *strm_alloc(struct link *lk)
     agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
     uv_timer_init(st->loop, &st->timer);
     st->timer.data = st;
-    (void)backoff_init(&st->retry, STRM_RETRY_MIN_MS, STRM_RETRY_MAX_MS); /* valid constants */
+    (void)backoff_init(&st->retry, STREAM_RETRY_MIN_MS, STREAM_RETRY_MAX_MS); /* valid constants */
     st->refs = 1;
     st->local.data = st;
     st->leg.data = st;
-    link_strm_add(lk, st);
+    link_stream_add(lk, st);
     return st;
 }
 
 static void on_leg_connect(uv_connect_t *req, int status)
 {
-    struct strm *st = req->data;
+    struct stream *st = req->data;
     uint8_t pre[FRAME_PREAMBLE_LEN + MSG_TICKET_LEN];
     struct frame_preamble fp = {.kind = FRAME_KIND_STREAM, .key_id = 0};
     struct buf b;
 
-    if (status == UV_ECANCELED || st->state == STRM_CLOSING)
+    if (status == UV_ECANCELED || st->state == STREAM_CLOSING)
         return;
     if (status < 0) {
-        strm_log(st, LOG_LEVEL_WARN, "cannot connect the stream leg to the relay: %s",
-                 uv_strerror(status));
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN, "cannot connect the stream leg to the relay: %s",
+                   uv_strerror(status));
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     buf_init(&b, pre, sizeof(pre));
     if (frame_preamble_encode(&fp, &b) != 0 || buf_put_bytes(&b, st->ticket, MSG_TICKET_LEN) != 0 ||
         write_copy(st, &st->leg, pre, b.len) != 0) {
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     sodium_memzero(pre, sizeof(pre)); /* the ticket stays for a redial until the relay takes it */
@@ -748,14 +749,14 @@ static void on_leg_connect(uv_connect_t *req, int status)
 
 static void on_local_connect(uv_connect_t *req, int status)
 {
-    struct strm *st = req->data;
+    struct stream *st = req->data;
     char what[ADDR_TEXT_SIZE + 64];
 
-    if (status == UV_ECANCELED || st->state == STRM_CLOSING)
+    if (status == UV_ECANCELED || st->state == STREAM_CLOSING)
         return;
     if (status < 0) {
         snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(status));
-        strm_log(st, LOG_LEVEL_WARN, "%s", what);
+        stream_log(st, LOG_LEVEL_WARN, "%s", what);
         local_abort(st, REC_RESET_CONNECT_FAILED, what);
         return;
     }
@@ -766,21 +767,21 @@ static void on_local_connect(uv_connect_t *req, int status)
 
 static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
-    struct strm *st = req->data;
+    struct stream *st = req->data;
     char what[128];
     int rc;
 
     st->gai_pending = false;
-    if (status == UV_ECANCELED || st->state == STRM_CLOSING) {
+    if (status == UV_ECANCELED || st->state == STREAM_CLOSING) {
         uv_freeaddrinfo(res);
-        strm_release(st);
+        stream_release(st);
         return;
     }
-    strm_release(st); /* the request; the timer still holds the struct */
+    stream_release(st); /* the request; the timer still holds the struct */
     if (status < 0 || res == NULL) {
         uv_freeaddrinfo(res);
         snprintf(what, sizeof(what), "cannot resolve the local target: %s", uv_strerror(status));
-        strm_log(st, LOG_LEVEL_WARN, "%s", what);
+        stream_log(st, LOG_LEVEL_WARN, "%s", what);
         local_abort(st, REC_RESET_CONNECT_FAILED, what);
         return;
     }
@@ -794,22 +795,22 @@ static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo
     uv_freeaddrinfo(res);
     if (rc != 0) {
         snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(rc));
-        strm_log(st, LOG_LEVEL_WARN, "%s", what);
+        stream_log(st, LOG_LEVEL_WARN, "%s", what);
         local_abort(st, REC_RESET_CONNECT_FAILED, what);
     }
 }
 
 /* Dials the link's configured local target: never an address from the peer. */
-static void dial_local(struct strm *st, struct link *lk)
+static void dial_local(struct stream *st, struct link *lk)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
     char port[8];
 
     st->dial_local = true;
     if (!lk->cfg.has_connect) {
-        strm_log(st, LOG_LEVEL_WARN,
-                 "the peer opened a stream but this side has no "
-                 "connect target; refusing it");
+        stream_log(st, LOG_LEVEL_WARN,
+                   "the peer opened a stream but this side has no "
+                   "connect target; refusing it");
         local_abort(st, REC_RESET_CONNECT_FAILED, "no connect target configured");
         return;
     }
@@ -826,19 +827,19 @@ static void dial_local(struct strm *st, struct link *lk)
 
 /* A fresh e2e session for the stream (again for a redialled initiator).
  * Returns false if the stream closed. */
-static bool session_start(struct strm *st, struct link *lk)
+static bool e2e_session_start(struct stream *st, struct link *lk)
 {
     if (st->e2e != NULL) {
         e2e_done(st->e2e);
     } else if ((st->e2e = malloc(sizeof(*st->e2e))) == NULL) {
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return false;
     }
     if (e2e_init(st->e2e, st->role, lk->cfg.priv, lk->cfg.peer_pub, lk->cfg.link_id,
                  st->stream_id) != 0) {
         free(st->e2e);
         st->e2e = NULL;
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return false;
     }
     return true;
@@ -846,7 +847,7 @@ static bool session_start(struct strm *st, struct link *lk)
 
 /* Dials the stream leg (on_leg_connect presents the ticket), under what is
  * left of the setup deadline. Returns false if the stream closed. */
-static bool leg_dial(struct strm *st, struct link *lk)
+static bool leg_dial(struct stream *st, struct link *lk)
 {
     uint64_t now = uv_now(st->loop);
     int rc;
@@ -864,15 +865,15 @@ static bool leg_dial(struct strm *st, struct link *lk)
                             on_leg_connect);
     }
     if (rc != 0) {
-        strm_log(st, LOG_LEVEL_WARN, "cannot open the stream leg: %s", uv_strerror(rc));
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN, "cannot open the stream leg: %s", uv_strerror(rc));
+        stream_close(st, STREAM_CLOSE_RESET);
         return false;
     }
     return true;
 }
 
 /* Common part of STREAM handling: session and leg. Returns false if closed. */
-static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
+static bool begin(struct stream *st, struct link *lk, const struct msg_stream *m)
 {
     uint64_t now = uv_now(st->loop);
 
@@ -881,11 +882,11 @@ static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
     memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
     st->ticket_ms = m->expires_ms;
     st->ticket_until_ms = now + m->expires_ms;
-    st->setup_until_ms = now + STRM_SETUP_MS;
+    st->setup_until_ms = now + STREAM_SETUP_MS;
     st->keepalive_ms = lk->leg_keepalive_ms;
     st->dead_ms = lk->leg_dead_ms;
-    st->state = STRM_SETUP;
-    if (!session_start(st, lk) || !leg_dial(st, lk))
+    st->state = STREAM_SETUP;
+    if (!e2e_session_start(st, lk) || !leg_dial(st, lk))
         return false;
     log_debug("link %s: stream %u: stream id %llu, %s", st->name, st->id,
               (unsigned long long)st->stream_id,
@@ -893,11 +894,11 @@ static bool begin(struct strm *st, struct link *lk, const struct msg_stream *m)
     return true;
 }
 
-void strm_on_stream(struct strm *st, const struct msg_stream *m)
+void stream_on_stream(struct stream *st, const struct msg_stream *m)
 {
     struct link *lk = st->lk;
 
-    if (st->state != STRM_OPENING || lk == NULL)
+    if (st->state != STREAM_OPENING || lk == NULL)
         return;
     if (st->held) {
         lk->n_held--;
@@ -910,9 +911,9 @@ void strm_on_stream(struct strm *st, const struct msg_stream *m)
         dial_local(st, lk);
 }
 
-void strm_responder(struct link *lk, const struct msg_stream *m)
+void stream_responder(struct link *lk, const struct msg_stream *m)
 {
-    struct strm *st = strm_alloc(lk);
+    struct stream *st = stream_alloc(lk);
 
     if (st == NULL)
         return;
@@ -930,49 +931,49 @@ void strm_responder(struct link *lk, const struct msg_stream *m)
  * open_wait since its first OPEN. Past either it is reset, and the log line
  * says which bound. The immediate policy's cable keeps its own backoff.
  */
-void strm_open_failed(struct strm *st, int reason)
+void stream_open_failed(struct stream *st, int reason)
 {
     struct link *lk = st->lk;
     uint32_t queue = agent_open_queue(st->ag), wait = agent_open_wait_ms(st->ag);
     uint64_t now = uv_now(st->loop);
 
     if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || lk == NULL ||
-        st->state == STRM_REDIAL) {
-        strm_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
-                 msg_open_fail_reason_name(reason));
-        strm_close(st, STRM_CLOSE_RESET);
+        st->state == STREAM_REDIAL) {
+        stream_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
+                   msg_open_fail_reason_name(reason));
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     if (!st->held && lk->n_held >= queue) {
-        strm_log(st, LOG_LEVEL_WARN,
-                 "relay refused to open a stream: rate_limited; open_queue full (%u connections "
-                 "held); resetting the local connection",
-                 queue);
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN,
+                   "relay refused to open a stream: rate_limited; open_queue full (%u connections "
+                   "held); resetting the local connection",
+                   queue);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     if (now - st->open_since_ms >= wait) {
-        strm_log(st, LOG_LEVEL_WARN,
-                 "relay refused to open a stream: rate_limited for open_wait (%u ms); resetting "
-                 "the local connection",
-                 wait);
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN,
+                   "relay refused to open a stream: rate_limited for open_wait (%u ms); resetting "
+                   "the local connection",
+                   wait);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     if (!st->held) {
         st->held = true;
         lk->n_held++;
-        strm_log(st, LOG_LEVEL_INFO,
-                 "relay refused to open a stream: rate_limited; holding the local connection "
-                 "(open_queue %u, open_wait %u ms)",
-                 queue, wait);
+        stream_log(st, LOG_LEVEL_INFO,
+                   "relay refused to open a stream: rate_limited; holding the local connection "
+                   "(open_queue %u, open_wait %u ms)",
+                   queue, wait);
     }
-    st->state = STRM_HELD;
+    st->state = STREAM_HELD;
     retry_start(st, st->open_since_ms + wait - now);
     st->open_tries++;
 }
 
-static bool send_open(struct strm *st, struct link *lk)
+static bool send_open(struct stream *st, struct link *lk)
 {
     int rc;
 
@@ -980,20 +981,20 @@ static bool send_open(struct strm *st, struct link *lk)
         st->open_since_ms = uv_now(st->loop);
     rc = link_send_open(lk, &st->req_id);
     if (rc != 0) {
-        strm_log(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
-                 rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
-                                 : "cannot send OPEN");
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_log(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
+                   rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
+                                   : "cannot send OPEN");
+        stream_close(st, STREAM_CLOSE_RESET);
         return false;
     }
-    st->state = STRM_OPENING;
-    uv_timer_start(&st->timer, on_timer, STRM_SETUP_MS, 0);
+    st->state = STREAM_OPENING;
+    uv_timer_start(&st->timer, on_timer, STREAM_SETUP_MS, 0);
     return true;
 }
 
-void strm_accept(struct link *lk, uv_stream_t *server)
+void stream_accept(struct link *lk, uv_stream_t *server)
 {
-    struct strm *st = strm_alloc(lk);
+    struct stream *st = stream_alloc(lk);
     struct sockaddr_storage ss;
     int len = (int)sizeof(ss);
 
@@ -1002,13 +1003,13 @@ void strm_accept(struct link *lk, uv_stream_t *server)
         return;
     }
     if (uv_tcp_init(st->loop, &st->local) != 0) {
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     st->local_inited = true;
     st->refs++;
     if (uv_accept(server, (uv_stream_t *)&st->local) != 0) {
-        strm_close(st, STRM_CLOSE_RESET);
+        stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
     (void)uv_tcp_nodelay(&st->local, 1);
@@ -1018,9 +1019,9 @@ void strm_accept(struct link *lk, uv_stream_t *server)
     (void)send_open(st, lk);
 }
 
-struct strm *strm_cable(struct link *lk)
+struct stream *stream_cable(struct link *lk)
 {
-    struct strm *st = strm_alloc(lk);
+    struct stream *st = stream_alloc(lk);
 
     if (st == NULL)
         return NULL;
@@ -1030,19 +1031,19 @@ struct strm *strm_cable(struct link *lk)
     return st;
 }
 
-void strm_abort(struct strm *st)
+void stream_abort(struct stream *st)
 {
-    if (st->state == STRM_CLOSING)
+    if (st->state == STREAM_CLOSING)
         return;
     if (st->lk != NULL) {
-        link_strm_gone(st->lk, st);
+        link_stream_gone(st->lk, st);
         st->lk = NULL;
     }
     if (st->e2e != NULL && e2e_handshake_done(st->e2e) &&
         e2e_reset(st->e2e, REC_RESET_SHUTDOWN, "agent shutting down") == 0) {
         st->we_reset = true;
-        strm_close(st, STRM_CLOSE_FLUSH);
+        stream_close(st, STREAM_CLOSE_FLUSH);
         return;
     }
-    strm_close(st, STRM_CLOSE_RESET);
+    stream_close(st, STREAM_CLOSE_RESET);
 }

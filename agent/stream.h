@@ -1,25 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strm — one end-to-end stream inside linkagent (docs/protocol.md §6, §7,
+ * stream — one end-to-end stream inside linkagent (docs/protocol.md §6, §7,
  * §11 "Stream, agent side"): a local TCP connection, a stream leg to the
  * relay, and the e2e session (common/e2e.h) between them.
  *
  * Lifecycle: created by a link (accepted local connection, the peer's STREAM
  * for the connect side, or the immediate policy's cable), closed through one
- * idempotent path (strm_close: clean, reset, or flush-then-close after a
+ * idempotent path (stream_close: clean, reset, or flush-then-close after a
  * RESET record) and freed in the last close callback. The link is told once
- * (link_strm_gone) when the stream starts closing and is never touched after.
+ * (link_stream_gone) when the stream starts closing and is never touched after.
  *
  * Backpressure, end to end: the local socket is read only while the e2e
  * session takes data (e2e_send_space) and the relay leg's libuv write queue is
- * below STRM_HIGH_WATER; the relay leg is read only while the session has
+ * below STREAM_HIGH_WATER; the relay leg is read only while the session has
  * input room, which it only has while decrypted plaintext drains into the
- * local socket, whose write queue is kept below STRM_HIGH_WATER too. Memory
- * per stream is therefore bounded by sizeof(struct e2e) + 2 * STRM_HIGH_WATER
- * + one write of at most STRM_WRITE_MAX each way.
+ * local socket, whose write queue is kept below STREAM_HIGH_WATER too. Memory
+ * per stream is therefore bounded by sizeof(struct e2e) + 2 * STREAM_HIGH_WATER
+ * + one write of at most STREAM_WRITE_MAX each way.
  */
-#ifndef LR_AGENT_STRM_H
-#define LR_AGENT_STRM_H
+#ifndef LR_AGENT_STREAM_H
+#define LR_AGENT_STREAM_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,53 +33,53 @@
 
 struct link;
 
-#define STRM_HIGH_WATER (64 * 1024)
-#define STRM_WRITE_MAX  (64 * 1024)
-#define STRM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
-#define STRM_FLUSH_MS   2000u  /* a RESET record's flush to the leg, at most; then RST */
+#define STREAM_HIGH_WATER (64 * 1024)
+#define STREAM_WRITE_MAX  (64 * 1024)
+#define STREAM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
+#define STREAM_FLUSH_MS   2000u  /* a RESET record's flush to the leg, at most; then RST */
 
 /* Pacing of a held connection's OPENs (OPEN_FAIL rate_limited), within
  * open_wait, and of a refused leg's redials, within the ticket's expiry: the
- * stream's struct backoff (common/backoff.h) from STRM_RETRY_MIN_MS doubling
- * to STRM_RETRY_MAX_MS, each delay drawn between half and all of the step
+ * stream's struct backoff (agent/backoff.h) from STREAM_RETRY_MIN_MS doubling
+ * to STREAM_RETRY_MAX_MS, each delay drawn between half and all of the step
  * (2..4 ms up to 128..256 ms). The relay refills one OPEN per
  * 1/open_rate_per_link s (0.2 ms at the default 5000/s, behind a burst of
  * 10000), and OPEN_FAIL carries no hint (its body is fixed, §5). */
-#define STRM_RETRY_MIN_MS 4u
-#define STRM_RETRY_MAX_MS 256u
+#define STREAM_RETRY_MIN_MS 4u
+#define STREAM_RETRY_MAX_MS 256u
 
 /* The stream leg's first byte from the relay (docs/protocol.md §6.1). */
-#define STRM_SPLICED_BYTE   0x01 /* both legs present: the splice is on */
-#define STRM_NO_STREAM_BYTE 0x00 /* the ticket is gone: no redial, reset */
+#define STREAM_SPLICED_BYTE   0x01 /* both legs present: the splice is on */
+#define STREAM_NO_STREAM_BYTE 0x00 /* the ticket is gone: no redial, reset */
 
-enum strm_state {
-    STRM_OPENING, /* OPEN sent, waiting for STREAM */
-    STRM_HELD,    /* refused rate_limited: local connection held, OPEN again later */
-    STRM_SETUP,   /* leg (and local target) dialling, splice, handshake */
-    STRM_REDIAL,  /* the relay closed the leg before it carried a byte: local
+enum stream_state {
+    STREAM_OPENING, /* OPEN sent, waiting for STREAM */
+    STREAM_HELD,    /* refused rate_limited: local connection held, OPEN again later */
+    STREAM_SETUP,   /* leg (and local target) dialling, splice, handshake */
+    STREAM_REDIAL,  /* the relay closed the leg before it carried a byte: local
                      connection held, the leg dialled again with the same
                      ticket later (within the ticket's expiry) */
-    STRM_RUNNING,
-    STRM_CLOSING,
+    STREAM_RUNNING,
+    STREAM_CLOSING,
 };
 
-enum strm_close_mode {
-    STRM_CLOSE_CLEAN, /* both FINALs done: plain close of both sockets */
-    STRM_CLOSE_RESET, /* reset the local connection and the leg */
-    STRM_CLOSE_FLUSH, /* reset local; the leg gets its pending bytes (a RESET
+enum stream_close_mode {
+    STREAM_CLOSE_CLEAN, /* both FINALs done: plain close of both sockets */
+    STREAM_CLOSE_RESET, /* reset the local connection and the leg */
+    STREAM_CLOSE_FLUSH, /* reset local; the leg gets its pending bytes (a RESET
                          record) and a shutdown before it closes */
 };
 
 struct agent;
 
-struct strm {
+struct stream {
     struct link *lk;  /* NULL once closing */
     struct agent *ag; /* outlives the stream (log aggregation) */
     uv_loop_t *loop;
-    struct strm *prev, *next; /* the link's list */
-    uint32_t id;              /* for logs */
-    char name[48];            /* link name, for logs after detaching */
-    uint8_t *rbuf;            /* the agent's shared local read buffer */
+    struct stream *prev, *next; /* the link's list */
+    uint32_t id;                /* for logs */
+    char name[48];              /* link name, for logs after detaching */
+    uint8_t *rbuf;              /* the agent's shared local read buffer */
     size_t rbuf_len;
     uint32_t req_id;
     uint64_t stream_id;
@@ -88,13 +88,13 @@ struct strm {
     struct backoff retry;     /* held OPENs', then refused legs' delays */
     uint64_t ticket_until_ms; /* STREAM's expires_ms from its arrival: redials stop here */
     uint32_t ticket_ms;       /* that expires_ms, for logs */
-    uint64_t setup_until_ms;  /* STREAM + STRM_SETUP_MS: the setup deadline */
+    uint64_t setup_until_ms;  /* STREAM + STREAM_SETUP_MS: the setup deadline */
     uint32_t leg_tries;       /* legs the relay closed before they carried a byte */
     bool held;                /* counted in the link's n_held */
     enum e2e_role role;
     bool cable;      /* the immediate policy's permanent stream */
     bool dial_local; /* we dial the local target (connect side, cable) */
-    enum strm_state state;
+    enum stream_state state;
     uv_tcp_t local, leg;
     uv_connect_t local_creq, leg_creq;
     uv_getaddrinfo_t gai;
@@ -115,29 +115,29 @@ struct strm {
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.
  * On failure the connection is reset and nothing is kept. */
-void strm_accept(struct link *lk, uv_stream_t *server);
+void stream_accept(struct link *lk, uv_stream_t *server);
 /* The immediate policy's cable: sends OPEN; the local target is dialled when
  * STREAM arrives. Returns NULL if OPEN could not be sent. */
-struct strm *strm_cable(struct link *lk);
+struct stream *stream_cable(struct link *lk);
 /* STREAM role 0 for a stream this link opened. A leg the relay closes before
  * a byte came back on it (refused at accept: the ticket was never taken) is
  * dialled again with the same ticket, after a jittered backoff, until the
  * ticket's expires_ms; the local connection is held unread meanwhile
- * (STRM_REDIAL, docs/design.md D16). Both roles. */
-void strm_on_stream(struct strm *st, const struct msg_stream *m);
+ * (STREAM_REDIAL, docs/design.md D16). Both roles. */
+void stream_on_stream(struct stream *st, const struct msg_stream *m);
 /* STREAM role 1: the peer opened a stream; dial the leg and the local target. */
-void strm_responder(struct link *lk, const struct msg_stream *m);
+void stream_responder(struct link *lk, const struct msg_stream *m);
 /* OPEN_FAIL for this stream's req_id. rate_limited holds a local connection
  * (the link's open_queue, open_wait: docs/linkagent.conf.md) and OPENs it
  * again later; past those bounds, and for every other reason, it is reset.
- * A stream redialling its leg (STRM_REDIAL) is reset at once: the relay has
+ * A stream redialling its leg (STREAM_REDIAL) is reset at once: the relay has
  * failed it (OPEN_FAIL timeout). */
-void strm_open_failed(struct strm *st, int reason);
+void stream_open_failed(struct stream *st, int reason);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
- * session exists, reset the local connection. The leg gets STRM_FLUSH_MS to
+ * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg
  * cannot keep the agent from stopping. */
-void strm_abort(struct strm *st);
-void strm_close(struct strm *st, enum strm_close_mode mode);
+void stream_abort(struct stream *st);
+void stream_close(struct stream *st, enum stream_close_mode mode);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of relay/relaykey.c: create (0600, never overwrites), load,
+ * Unit tests of registry/relaykey.c: create (0600, never overwrites), load,
  * refusal of group/other-readable files, malformed files, next key.
  */
 #include "keys.h"

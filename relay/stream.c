@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "splice.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "acct.h"
-#include "ctrl.h"
+#include "session.h"
 #include "log.h"
 
 #define SPLICE_RBUF_MAX RELAY_SPLICE_RBUF /* largest single read */
@@ -42,7 +42,7 @@ enum stream_state {
 struct stream {
     struct stream *prev, *next; /* the link's list */
     struct relay *r;
-    struct link *link;
+    struct index_link *link;
     uint64_t id;
     uint32_t req_id;
     int opener;
@@ -80,17 +80,17 @@ struct splice_zc {
     int handles;       /* poll handles not yet closed */
 };
 
-uint64_t splice_stream_id(const struct stream *s)
+uint64_t stream_wire_id(const struct stream *s)
 {
     return s->id;
 }
 
-void splice_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN])
+void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN])
 {
     memcpy(out, s->ticket[side], TICKET_LEN);
 }
 
-static void splice_free_cb(uv_handle_t *h)
+static void stream_free_cb(uv_handle_t *h)
 {
     struct stream *s = h->data;
 
@@ -98,9 +98,10 @@ static void splice_free_cb(uv_handle_t *h)
     free(s);
 }
 
-static void splice_expire(uv_timer_t *t);
+static void stream_expire(uv_timer_t *t);
 
-int splice_open(struct relay *r, struct link *l, int opener, uint32_t req_id, struct stream **out)
+int stream_open(struct relay *r, struct index_link *l, int opener, uint32_t req_id,
+                struct stream **out)
 {
     uint64_t now = relay_now(r), exp = now + r->cfg.limits.ticket_expiry_ms;
     struct stream *s = calloc(1, sizeof(*s));
@@ -128,7 +129,7 @@ int splice_open(struct relay *r, struct link *l, int opener, uint32_t req_id, st
     }
     uv_timer_init(r->loop, &s->timer);
     s->timer.data = s;
-    uv_timer_start(&s->timer, splice_expire, r->cfg.limits.ticket_expiry_ms, 0);
+    uv_timer_start(&s->timer, stream_expire, r->cfg.limits.ticket_expiry_ms, 0);
     s->next = l->streams;
     if (l->streams != NULL)
         l->streams->prev = s;
@@ -147,7 +148,7 @@ static bool splice_zc_try(struct stream *s);
  * (a fresh leg's socket has room) ahead of the close or RST that follows. A
  * byte the kernel does not take at once is not sent (the close cancels it):
  * the agent then redials until the ticket's expiry, as before. */
-static void splice_tell_gone(struct conn *c)
+static void stream_tell_gone(struct conn *c)
 {
     static const uint8_t gone = SPLICE_NOSTREAM;
     uv_buf_t b = uv_buf_init((char *)(uintptr_t)&gone, 1);
@@ -156,7 +157,7 @@ static void splice_tell_gone(struct conn *c)
 }
 
 /* Records accounting, detaches from link and legs, frees via the timer. */
-static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
+static void stream_finish(struct stream *s, enum store_cause cause, bool rst)
 {
     struct relay *r = s->r;
     struct store_stream rec;
@@ -165,7 +166,7 @@ static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
         return;
     for (int side = 0; side < 2; side++) {
         if (s->state == STREAM_PENDING && s->leg[side] != NULL)
-            splice_tell_gone(s->leg[side]); /* took its ticket, never spliced */
+            stream_tell_gone(s->leg[side]); /* took its ticket, never spliced */
     }
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
@@ -206,43 +207,43 @@ static void splice_finish(struct stream *s, enum store_cause cause, bool rst)
         else
             conn_close(c);
     }
-    uv_close((uv_handle_t *)&s->timer, splice_free_cb);
+    uv_close((uv_handle_t *)&s->timer, stream_free_cb);
 }
 
-void splice_abort(struct stream *s, enum store_cause cause, const char *why)
+void stream_abort(struct stream *s, enum store_cause cause, const char *why)
 {
     if (s->state == STREAM_DONE)
         return;
     log_info("stream %" PRIu64 " link %s: reset (%s)", s->id, s->link->name, why);
-    splice_finish(s, cause, true);
+    stream_finish(s, cause, true);
 }
 
 /* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
- * (nothing acknowledged for write_stall_timeout, see splice_liveness), the
+ * (nothing acknowledged for write_stall_timeout, see stream_liveness), the
  * same condition as the write-stall timer; anything else is a reset. */
-static void splice_abort_err(struct stream *s, int err)
+static void stream_abort_err(struct stream *s, int err)
 {
     if (err == UV_ETIMEDOUT)
-        splice_abort(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
+        stream_abort(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
     else
-        splice_abort(s, STORE_CAUSE_RESET, uv_strerror(err));
+        stream_abort(s, STORE_CAUSE_RESET, uv_strerror(err));
 }
 
-void splice_abort_link(struct link *l, enum store_cause cause, const char *why)
+void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why)
 {
     while (l->streams != NULL)
-        splice_abort(l->streams, cause, why);
+        stream_abort(l->streams, cause, why);
 }
 
-static void splice_expire(uv_timer_t *t)
+static void stream_expire(uv_timer_t *t)
 {
     struct stream *s = t->data;
 
     if (s->state != STREAM_PENDING)
         return;
-    ctrl_open_fail(s->link, s->opener, s->req_id, MSG_OPEN_FAIL_TIMEOUT);
+    session_open_fail(s->link, s->opener, s->req_id, MSG_OPEN_FAIL_TIMEOUT);
     log_info("stream %" PRIu64 " link %s: a leg did not arrive in time", s->id, s->link->name);
-    splice_finish(s, STORE_CAUSE_TIMEOUT, true);
+    stream_finish(s, STORE_CAUSE_TIMEOUT, true);
 }
 
 /* ---- the splice proper ---- */
@@ -253,29 +254,29 @@ static void splice_expire(uv_timer_t *t)
  * callback: a read allowed at queue size 0 could then stack a second copy on
  * one not yet freed. With this count a direction holds at most one read.
  * Memory and backpressure only: the write-stall timer measures the kernel
- * taking bytes (splice_pending). */
-static size_t splice_queue(const struct conn *c)
+ * taking bytes (stream_pending). */
+static size_t stream_queue(const struct conn *c)
 {
     return c->queued;
 }
 
-static void splice_maybe_resume(struct stream *s, int src)
+static void stream_maybe_resume(struct stream *s, int src)
 {
     struct conn *c = s->leg[src], *dst = s->leg[1 - src];
 
     if (c == NULL || dst == NULL || !c->read_paused || c->read_eof || c->state == CONN_CLOSED)
         return;
-    if (splice_queue(dst) > 0)
+    if (stream_queue(dst) > 0)
         return;
     c->read_paused = false;
     /* A bulk stream whose copied rest just went out: libuv holds nothing for
      * this direction now, the moment to move it to zero-copy. */
     if (s->bulk && splice_zc_try(s))
         return;
-    uv_read_start((uv_stream_t *)&c->tcp, splice_alloc, splice_read);
+    uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
 }
 
-static void splice_write_cb(uv_write_t *req, int status)
+static void stream_write_cb(uv_write_t *req, int status)
 {
     struct conn *dst = req->handle->data;
     struct stream *s = dst->stream;
@@ -284,22 +285,22 @@ static void splice_write_cb(uv_write_t *req, int status)
     if (status == UV_ECANCELED || s == NULL)
         return;
     if (status < 0) {
-        splice_abort_err(s, status);
+        stream_abort_err(s, status);
         return;
     }
-    splice_maybe_resume(s, 1 - dst->leg);
+    stream_maybe_resume(s, 1 - dst->leg);
 }
 
 /* Queues len bytes to leg dst (conn_send: no copy of what the kernel takes). */
-static int splice_write(struct stream *s, struct conn *dst, const uint8_t *p, size_t len)
+static int stream_write(struct stream *s, struct conn *dst, const uint8_t *p, size_t len)
 {
     s->queued_total[dst->leg] += len;
-    return conn_send(dst, p, len, splice_write_cb);
+    return conn_send(dst, p, len, stream_write_cb);
 }
 
 /* n bytes read from leg src: the stream's, the link's and the relay's
  * counters, and the half-close timer's last traffic. */
-static void splice_count(struct stream *s, int src, size_t n)
+static void stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
@@ -307,7 +308,7 @@ static void splice_count(struct stream *s, int src, size_t n)
     s->last_rx_ms = relay_now(s->r);
 }
 
-void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     struct stream *s = c->stream;
@@ -317,7 +318,7 @@ void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (s != NULL && s->leg[1 - c->leg] != NULL) {
         /* Read no more than fits under splice_buffer on the other leg, so the
          * bound holds exactly (at least one byte, or libuv reports ENOBUFS). */
-        q = splice_queue(s->leg[1 - c->leg]);
+        q = stream_queue(s->leg[1 - c->leg]);
         room = q < s->r->cfg.limits.splice_buffer ? s->r->cfg.limits.splice_buffer - q : 1;
         if (room > SPLICE_RBUF_MAX)
             room = SPLICE_RBUF_MAX;
@@ -326,15 +327,15 @@ void splice_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = room;
 }
 
-static void splice_check_done(struct stream *s)
+static void stream_check_done(struct stream *s)
 {
     struct conn *a = s->leg[0], *b = s->leg[1];
 
     if (a != NULL && b != NULL && a->read_eof && b->read_eof && a->shut_done && b->shut_done)
-        splice_finish(s, STORE_CAUSE_FIN, false);
+        stream_finish(s, STORE_CAUSE_FIN, false);
 }
 
-static void splice_shutdown_cb(uv_shutdown_t *req, int status)
+static void stream_shutdown_cb(uv_shutdown_t *req, int status)
 {
     struct conn *c = req->handle->data;
     struct stream *s = c->stream;
@@ -343,15 +344,15 @@ static void splice_shutdown_cb(uv_shutdown_t *req, int status)
     if (status == UV_ECANCELED || s == NULL)
         return;
     if (status < 0) {
-        splice_abort(s, STORE_CAUSE_RESET, "shutdown failed");
+        stream_abort(s, STORE_CAUSE_RESET, "shutdown failed");
         return;
     }
     c->shut_done = true;
-    splice_check_done(s);
+    stream_check_done(s);
 }
 
 /* EOF read from leg src: shut down the write side of the other leg. */
-static void splice_forward_eof(struct stream *s, int src)
+static void stream_forward_eof(struct stream *s, int src)
 {
     struct conn *dst = s->leg[1 - src];
     uv_shutdown_t *req;
@@ -361,15 +362,15 @@ static void splice_forward_eof(struct stream *s, int src)
     if (dst->shut_sent)
         return;
     req = malloc(sizeof(*req));
-    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&dst->tcp, splice_shutdown_cb) != 0) {
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&dst->tcp, stream_shutdown_cb) != 0) {
         free(req);
-        splice_abort(s, STORE_CAUSE_ERROR, "cannot shut down");
+        stream_abort(s, STORE_CAUSE_ERROR, "cannot shut down");
         return;
     }
     dst->shut_sent = true;
 }
 
-void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = h->data;
     struct stream *s = c->stream;
@@ -381,28 +382,28 @@ void splice_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         return;
     dst = s->leg[1 - c->leg];
     if (nread == UV_EOF && !conn_eof_was_reset(c)) {
-        splice_forward_eof(s, c->leg);
+        stream_forward_eof(s, c->leg);
         return;
     }
     if (nread < 0) {
-        splice_abort_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
+        stream_abort_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
-    splice_count(s, c->leg, (size_t)nread);
-    rc = splice_write(s, dst, c->r->splice_rbuf, (size_t)nread);
+    stream_count_bytes(s, c->leg, (size_t)nread);
+    rc = stream_write(s, dst, c->r->splice_rbuf, (size_t)nread);
     if (rc != 0) {
-        splice_abort_err(s, rc);
+        stream_abort_err(s, rc);
         return;
     }
     if ((size_t)nread >= SPLICE_ZC_PROMOTE || s->bytes[c->leg] >= SPLICE_ZC_PROMOTE_BYTES)
         s->bulk = true;
     /* The kernel did not take it all: read no more from this leg until the
      * rest is written. So what waits in the relay is at most one read
-     * (<= splice_buffer, splice_alloc) and is copied once; the source's
+     * (<= splice_buffer, stream_alloc) and is copied once; the source's
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
-    if (splice_queue(dst) > 0) {
+    if (stream_queue(dst) > 0) {
         c->read_paused = true;
         uv_read_stop(h);
     } else if (s->bulk) {
@@ -450,12 +451,12 @@ static void splice_zc_close(struct stream *s)
 
 /* Bytes for leg i that the kernel has not taken yet, for the write-stall
  * timer: a pipe's contents, or on the copying path libuv's write queue size,
- * which drops as the kernel takes each part of a request. Not splice_queue:
+ * which drops as the kernel takes each part of a request. Not stream_queue:
  * a request of up to one read (256 KiB) is counted there until its callback,
  * so a reader slow but still reading would show no progress for as long as
  * the whole request takes to drain (D12: stalled means the kernel took no
  * byte, not that no request completed). */
-static size_t splice_pending(const struct stream *s, int i)
+static size_t stream_pending(const struct stream *s, int i)
 {
     if (s->zc != NULL)
         return s->zc->inpipe[1 - i];
@@ -570,7 +571,7 @@ static int splice_zc_pump(struct stream *s, int src)
         }
         if (n < 0)
             return -errno;
-        splice_count(s, src, (size_t)n);
+        stream_count_bytes(s, src, (size_t)n);
         if (n == 0) {
             c->read_eof = true;
             return splice_zc_flush(s, src);
@@ -629,7 +630,7 @@ static void splice_zc_io(uv_poll_t *h, int status, int events)
         return;
     if (status < 0) {
         zc->events[leg] = 0; /* libuv stopped the handle */
-        splice_abort_err(s, splice_zc_sockerr(zc->fd[leg], status));
+        stream_abort_err(s, splice_zc_sockerr(zc->fd[leg], status));
         return;
     }
     if (events & UV_WRITABLE) {
@@ -639,11 +640,11 @@ static void splice_zc_io(uv_poll_t *h, int status, int events)
     if (rc == 0 && (events & UV_READABLE))
         rc = splice_zc_pump(s, leg);
     if (rc != 0) {
-        splice_abort_err(s, rc);
+        stream_abort_err(s, rc);
         return;
     }
     splice_zc_watch(zc);
-    splice_check_done(s);
+    stream_check_done(s);
 }
 
 /* A promotion failed after reading stopped on both legs and inited poll
@@ -659,7 +660,7 @@ static void splice_zc_undo(struct stream *s, struct splice_zc *zc, int inited)
         free(zc);
     for (int i = 0; i < 2; i++)
         if (!s->leg[i]->read_eof)
-            uv_read_start((uv_stream_t *)&s->leg[i]->tcp, splice_alloc, splice_read);
+            uv_read_start((uv_stream_t *)&s->leg[i]->tcp, stream_alloc, stream_read);
 }
 
 /*
@@ -683,7 +684,7 @@ static bool splice_zc_try(struct stream *s)
         struct conn *c = s->leg[i];
         /* A finished direction is fine (EOF read, its shutdown done), one
          * with libuv's shutdown still pending is not. */
-        if ((c->shut_sent && !c->shut_done) || c->read_paused || splice_queue(c) > 0)
+        if ((c->shut_sent && !c->shut_done) || c->read_paused || stream_queue(c) > 0)
             return false;
     }
     zc = calloc(1, sizeof(*zc));
@@ -730,7 +731,7 @@ static bool splice_zc_try(struct stream *s)
 }
 
 /* Stall and half-close checks, a few times per timeout. */
-static void splice_tick(uv_timer_t *t)
+static void stream_tick(uv_timer_t *t)
 {
     struct stream *s = t->data;
     const struct relaycfg_limits *lim = &s->r->cfg.limits;
@@ -740,22 +741,22 @@ static void splice_tick(uv_timer_t *t)
         return;
     for (int i = 0; i < 2; i++) {
         struct conn *c = s->leg[i];
-        size_t q = splice_pending(s, i);
+        size_t q = stream_pending(s, i);
         uint64_t written = s->queued_total[i] - q;
         if (q == 0 || written != c->last_written) {
             c->last_written = written;
             c->last_progress_ms = now;
         } else if (now - c->last_progress_ms >= lim->write_stall_timeout_ms) {
-            splice_abort(s, STORE_CAUSE_TIMEOUT, "write stalled");
+            stream_abort(s, STORE_CAUSE_TIMEOUT, "write stalled");
             return;
         }
     }
     if ((s->leg[0]->read_eof || s->leg[1]->read_eof) &&
         now - s->last_rx_ms >= lim->halfclose_timeout_ms)
-        splice_abort(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
+        stream_abort(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
 }
 
-static uint64_t splice_tick_ms(const struct relaycfg_limits *lim)
+static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
 {
     uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
                      ? lim->write_stall_timeout_ms
@@ -779,9 +780,9 @@ static uint64_t splice_tick_ms(const struct relaycfg_limits *lim)
  * These options are set once on each listening socket, and every accepted
  * socket inherits them (Linux copies them from the listener), which saves
  * seven setsockopt() calls per leg; control sessions switch keepalive and the
- * user timeout off again (ctrl_session_sockopts). design.md D10.
+ * user timeout off again (session_session_sockopts). design.md D10.
  */
-int splice_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
+int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
 {
     int one = 1, cnt = 10;
     unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
@@ -802,7 +803,7 @@ int splice_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
 }
 
 /* Both legs present: SPLICED byte to each, early bytes across, start reading. */
-static void splice_start(struct stream *s)
+static void stream_start(struct stream *s)
 {
     static const uint8_t spliced = SPLICE_BYTE;
     struct relay *r = s->r;
@@ -820,12 +821,12 @@ static void splice_start(struct stream *s)
         conn_established(c);
         uv_timer_stop(&c->timer);
         /* The leg keeps reading: conn.c's callbacks hand a spliced leg's
-         * reads to splice_alloc/splice_read, which saves libuv two
+         * reads to stream_alloc/stream_read, which saves libuv two
          * epoll_ctl() calls per leg for a stop and restart. */
     }
     for (int i = 0; i < 2; i++) {
-        if (splice_write(s, s->leg[i], &spliced, 1) != 0) {
-            splice_abort(s, STORE_CAUSE_RESET, "write failed");
+        if (stream_write(s, s->leg[i], &spliced, 1) != 0) {
+            stream_abort(s, STORE_CAUSE_RESET, "write failed");
             return;
         }
     }
@@ -834,9 +835,9 @@ static void splice_start(struct stream *s)
         size_t n;
         const uint8_t *p = bq_peek(&c->in, &n);
         if (n > 0) {
-            splice_count(s, i, n);
-            if (splice_write(s, s->leg[1 - i], p, n) != 0) {
-                splice_abort(s, STORE_CAUSE_RESET, "write failed");
+            stream_count_bytes(s, i, n);
+            if (stream_write(s, s->leg[1 - i], p, n) != 0) {
+                stream_abort(s, STORE_CAUSE_RESET, "write failed");
                 return;
             }
         }
@@ -848,18 +849,18 @@ static void splice_start(struct stream *s)
     }
     for (int i = 0; i < 2; i++) {
         if (s->leg[i]->read_eof)
-            splice_forward_eof(s, i);
+            stream_forward_eof(s, i);
         if (s->state != STREAM_SPLICED)
             return;
     }
     uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, splice_tick, splice_tick_ms(&r->cfg.limits),
-                   splice_tick_ms(&r->cfg.limits));
+    uv_timer_start(&s->timer, stream_tick, stream_tick_ms(&r->cfg.limits),
+                   stream_tick_ms(&r->cfg.limits));
     log_debug("stream %" PRIu64 " link %s: spliced after %" PRIu64 " ms", s->id, s->link->name,
               now - s->created_ms);
 }
 
-void splice_present(struct conn *c)
+void stream_present(struct conn *c)
 {
     struct relay *r = c->r;
     uint8_t tk[TICKET_LEN];
@@ -876,14 +877,14 @@ void splice_present(struct conn *c)
     /* The ticket it was admitted on (if any) is gone now, taken or not. */
     conn_ticket_release(c);
     if (rc != 0) {
-        splice_tell_gone(c);
+        stream_tell_gone(c);
         conn_fail(c, rc == -ETIMEDOUT ? RELAY_FAIL_TICKET_EXPIRED : RELAY_FAIL_TICKET);
         return;
     }
     s = owner;
     s->ticket_live[leg] = false;
     if (s->state != STREAM_PENDING || s->leg[leg] != NULL) {
-        splice_tell_gone(c);
+        stream_tell_gone(c);
         conn_fail(c, RELAY_FAIL_TICKET);
         return;
     }
@@ -896,15 +897,15 @@ void splice_present(struct conn *c)
     conn_vouch(c);
     uv_timer_stop(&c->timer); /* the ticket's expiry bounds the wait now */
     if (s->leg[1 - leg] != NULL)
-        splice_start(s);
+        stream_start(s);
 }
 
-void splice_waiting_eof(struct conn *c)
+void stream_waiting_eof(struct conn *c)
 {
     c->read_eof = true;
 }
 
-void splice_leg_closed(struct conn *c)
+void stream_leg_closed(struct conn *c)
 {
     struct stream *s = c->stream;
 
@@ -912,5 +913,5 @@ void splice_leg_closed(struct conn *c)
         return;
     s->leg[c->leg] = NULL;
     c->stream = NULL;
-    splice_finish(s, STORE_CAUSE_RESET, true);
+    stream_finish(s, STORE_CAUSE_RESET, true);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "ctrl.h"
+#include "session.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,18 +19,18 @@
 #include "keys.h"
 #include "log.h"
 #include "noise.h"
-#include "splice.h"
+#include "stream.h"
 
-#define CTRL_PROLOGUE     "linkrelay/1 control"
-#define CTRL_PROLOGUE_LEN (sizeof(CTRL_PROLOGUE) - 1)
-#define CTRL_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
-#define CTRL_MAX_QUEUED   (64u * 1024u) /* bytes queued to one control session */
-#define CTRL_SNDBUF       (32 * 1024)   /* kernel send buffer of a control session */
+#define SESSION_PROLOGUE     "linkrelay/1 control"
+#define SESSION_PROLOGUE_LEN (sizeof(SESSION_PROLOGUE) - 1)
+#define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
+#define SESSION_MAX_QUEUED   (64u * 1024u) /* bytes queued to one control session */
+#define SESSION_SNDBUF       (32 * 1024)   /* kernel send buffer of a control session */
 
-struct ctrl {
+struct session {
     struct noise_hs hs;
     struct noise_cs tx, rx;
-    struct link *link;
+    struct index_link *link;
     int side;
     bool replaced; /* closed because a newer session took over */
     uint8_t static_pub[32];
@@ -40,37 +40,37 @@ struct ctrl {
     char agent_version[MSG_MAX_VERSION + 1];
 };
 
-int ctrl_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
+int session_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
 {
     const struct relaykey_entry *k = relaykey_by_id(&c->r->key, key_id);
-    uint8_t prologue[CTRL_PROLOGUE_LEN + 8];
-    struct ctrl *cs;
+    uint8_t prologue[SESSION_PROLOGUE_LEN + 8];
+    struct session *cs;
 
     if (k == NULL)
         return -ENOENT;
     cs = calloc(1, sizeof(*cs));
     if (cs == NULL)
         return -ENOMEM;
-    memcpy(prologue, CTRL_PROLOGUE, CTRL_PROLOGUE_LEN);
-    memcpy(prologue + CTRL_PROLOGUE_LEN, preamble, 8);
+    memcpy(prologue, SESSION_PROLOGUE, SESSION_PROLOGUE_LEN);
+    memcpy(prologue + SESSION_PROLOGUE_LEN, preamble, 8);
     if (noise_hs_init(&cs->hs, NOISE_XK, false, prologue, sizeof(prologue), k->priv, NULL) != 0) {
         free(cs);
         return -EINVAL;
     }
-    c->ctrl = cs;
+    c->session = cs;
     c->state = CONN_HS1;
     return 0;
 }
 
-const uint8_t *ctrl_static_key(const struct conn *c)
+const uint8_t *session_static_key(const struct conn *c)
 {
-    return c->ctrl != NULL ? c->ctrl->static_pub : NULL;
+    return c->session != NULL ? c->session->static_pub : NULL;
 }
 
-static void ctrl_detach(struct conn *c);
+static void session_detach(struct conn *c);
 
 /* Frames one body and writes it. */
-static int ctrl_write_frame(struct conn *c, const uint8_t *body, size_t len)
+static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t out[FRAME_HDR_LEN + FRAME_MAX_CONTROL];
     struct buf b;
@@ -81,21 +81,21 @@ static int ctrl_write_frame(struct conn *c, const uint8_t *body, size_t len)
     return conn_write(c, out, b.len);
 }
 
-int ctrl_send(struct conn *c, const struct msg *m)
+int session_send(struct conn *c, const struct msg *m)
 {
     uint8_t pt[MSG_MAX_LEN], ct[FRAME_MAX_CONTROL];
     size_t ptlen, ctlen;
     int rc;
 
-    if (c->ctrl == NULL || c->state == CONN_CLOSED)
+    if (c->session == NULL || c->state == CONN_CLOSED)
         return -EPIPE;
     /* An agent that does not read its control connection cannot make the
      * relay queue without bound: past the limit the session is dropped (a
      * CLOSE would only queue behind the rest). */
-    if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > CTRL_MAX_QUEUED) {
+    if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > SESSION_MAX_QUEUED) {
         log_warnx("conn %" PRIu64 " %s: control session not reading, dropped", c->id, c->peer);
         c->r->admit.hit[ADMIT_CTRL_QUEUE]++;
-        ctrl_detach(c);
+        session_detach(c);
         conn_close(c);
         return -ENOBUFS;
     }
@@ -105,16 +105,16 @@ int ctrl_send(struct conn *c, const struct msg *m)
                   msg_type_name(m->type), msg_strerror(rc));
         return -EINVAL;
     }
-    rc = noise_cs_encrypt(&c->ctrl->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
+    rc = noise_cs_encrypt(&c->session->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
     sodium_memzero(pt, sizeof(pt));
     if (rc != 0) {
         conn_close(c);
         return -EIO;
     }
-    return ctrl_write_frame(c, ct, ctlen);
+    return session_write_frame(c, ct, ctlen);
 }
 
-static void ctrl_send_peer(struct link *l, int side, bool online)
+static void session_send_peer(struct index_link *l, int side, bool online)
 {
     struct conn *s = l->session[side];
     struct msg m;
@@ -124,14 +124,14 @@ static void ctrl_send_peer(struct link *l, int side, bool online)
     memset(&m, 0, sizeof(m));
     m.type = MSG_PEER;
     m.u.peer_online = online;
-    ctrl_send(s, &m);
+    session_send(s, &m);
 }
 
 /* Detaches the session from its link; tells the other side unless replaced. */
-static void ctrl_detach(struct conn *c)
+static void session_detach(struct conn *c)
 {
-    struct ctrl *cs = c->ctrl;
-    struct link *l = cs->link;
+    struct session *cs = c->session;
+    struct index_link *l = cs->link;
 
     if (l == NULL || l->session[cs->side] != c)
         return;
@@ -146,14 +146,14 @@ static void ctrl_detach(struct conn *c)
      * (every session is being closed; relay_stop walks the connection list
      * and a send here could drop the next one under its feet). */
     if (!cs->replaced && !c->r->stopping)
-        ctrl_send_peer(l, 1 - cs->side, false);
+        session_send_peer(l, 1 - cs->side, false);
 }
 
-void ctrl_close_with(struct conn *c, enum msg_close_reason reason, const char *text)
+void session_close_with(struct conn *c, enum msg_close_reason reason, const char *text)
 {
     struct msg m;
 
-    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING || c->ctrl == NULL)
+    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING || c->session == NULL)
         return;
     log_info("conn %" PRIu64 " %s: control session closed: %s (%s)", c->id, c->peer,
              msg_close_reason_name(reason), text);
@@ -165,30 +165,31 @@ void ctrl_close_with(struct conn *c, enum msg_close_reason reason, const char *t
         m.u.close.text.len = strnlen(text, MSG_MAX_TEXT);
         /* On failure the connection may be closed already; either way the
          * session must leave its link now (the link may be freed next). */
-        (void)ctrl_send(c, &m);
+        (void)session_send(c, &m);
     }
-    if (c->ctrl != NULL)
-        ctrl_detach(c);
+    if (c->session != NULL)
+        session_detach(c);
     if (c->state != CONN_CLOSED)
         conn_close_after_flush(c);
 }
 
-void ctrl_on_close(struct conn *c)
+void session_on_close(struct conn *c)
 {
-    struct ctrl *cs = c->ctrl;
+    struct session *cs = c->session;
 
     if (cs == NULL)
         return;
-    ctrl_detach(c);
+    session_detach(c);
     noise_hs_wipe(&cs->hs);
     noise_cs_wipe(&cs->tx);
     noise_cs_wipe(&cs->rx);
     sodium_memzero(cs, sizeof(*cs));
     free(cs);
-    c->ctrl = NULL;
+    c->session = NULL;
 }
 
-void ctrl_open_fail(struct link *l, int side, uint32_t req_id, enum msg_open_fail_reason why)
+void session_open_fail(struct index_link *l, int side, uint32_t req_id,
+                       enum msg_open_fail_reason why)
 {
     struct conn *s = l->session[side];
     struct msg m;
@@ -199,15 +200,15 @@ void ctrl_open_fail(struct link *l, int side, uint32_t req_id, enum msg_open_fai
     m.type = MSG_OPEN_FAIL;
     m.u.open_fail.req_id = req_id;
     m.u.open_fail.reason = why;
-    ctrl_send(s, &m);
+    session_send(s, &m);
 }
 
-static void ctrl_keepalive(uv_timer_t *t);
+static void session_keepalive(uv_timer_t *t);
 
-static void ctrl_send_welcome(struct conn *c)
+static void session_send_welcome(struct conn *c)
 {
     const struct relaycfg *cfg = &c->r->cfg;
-    struct link *l = c->ctrl->link;
+    struct index_link *l = c->session->link;
     char addrs[RELAYCFG_MAX_ADDRS][ADDR_TEXT_SIZE];
     struct msg m;
 
@@ -219,13 +220,13 @@ static void ctrl_send_welcome(struct conn *c)
         m.u.welcome.keepalive_s = 1;
     if (m.u.welcome.dead_after_s == 0)
         m.u.welcome.dead_after_s = 1;
-    m.u.welcome.peer_online = l->session[1 - c->ctrl->side] != NULL;
+    m.u.welcome.peer_online = l->session[1 - c->session->side] != NULL;
     m.u.welcome.max_streams = cfg->limits.max_streams_per_link > 65535
                                   ? 65535
                                   : (uint16_t)cfg->limits.max_streams_per_link;
-    m.u.welcome.relay_version.p = (const uint8_t *)CTRL_VERSION_TEXT;
-    m.u.welcome.relay_version.len = strlen(CTRL_VERSION_TEXT);
-    if (ctrl_send(c, &m) != 0 || cfg->n_advertise == 0)
+    m.u.welcome.relay_version.p = (const uint8_t *)SESSION_VERSION_TEXT;
+    m.u.welcome.relay_version.len = strlen(SESSION_VERSION_TEXT);
+    if (session_send(c, &m) != 0 || cfg->n_advertise == 0)
         return;
     memset(&m, 0, sizeof(m));
     m.type = MSG_ADDRS;
@@ -236,13 +237,13 @@ static void ctrl_send_welcome(struct conn *c)
         m.u.addrs.addr[m.u.addrs.n].len = strlen(addrs[i]);
         m.u.addrs.n++;
     }
-    ctrl_send(c, &m);
+    session_send(c, &m);
 }
 
 /* A control session keeps TCP_NODELAY from the listener but not the stream
  * legs' keepalive and TCP_USER_TIMEOUT: its liveness is PING/PONG and
  * dead_after (docs/protocol.md §5), which the agent is told in WELCOME. */
-static void ctrl_session_sockopts(struct conn *c)
+static void session_session_sockopts(struct conn *c)
 {
     int zero = 0;
     unsigned uzero = 0;
@@ -256,11 +257,11 @@ static void ctrl_session_sockopts(struct conn *c)
 }
 
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
-static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
+static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
     struct relay *r = c->r;
-    struct ctrl *cs = c->ctrl;
-    struct link *l = index_find(r->index, a->link_id);
+    struct session *cs = c->session;
+    struct index_link *l = index_find(r->index, a->link_id);
     struct conn *old;
     uint64_t tick;
     int sndbuf;
@@ -284,8 +285,8 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     conn_established(c);
     /* Control traffic is small: a fixed kernel send buffer (no autotuning to
      * megabytes) keeps what a deaf agent can pin down per session small, and
-     * lets the CTRL_MAX_QUEUED bound act soon. */
-    sndbuf = CTRL_SNDBUF;
+     * lets the SESSION_MAX_QUEUED bound act soon. */
+    sndbuf = SESSION_SNDBUF;
     (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
     c->state = CONN_UP;
     cs->last_rx_ms = cs->last_ping_ms = relay_now(r);
@@ -293,7 +294,7 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     if (!l->enabled) {
         acct_event(r->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
                    1);
-        ctrl_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
+        session_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
         return;
     }
     /* A session of an enabled link: its address's anonymous limits are not
@@ -301,34 +302,34 @@ static void ctrl_authorize(struct conn *c, const struct auth *a, const uint8_t *
     conn_vouch(c);
     old = l->session[a->side];
     if (old != NULL) {
-        old->ctrl->replaced = true;
-        ctrl_close_with(old, MSG_CLOSE_REPLACED, "replaced by a newer session");
+        old->session->replaced = true;
+        session_close_with(old, MSG_CLOSE_REPLACED, "replaced by a newer session");
     }
     l->session[a->side] = c;
     l->since_ms[a->side] = relay_wall_ms();
-    ctrl_session_sockopts(c);
+    session_session_sockopts(c);
     cs->link = l;
     r->st.agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
              l->name, 'a' + a->side, cs->agent_version);
     acct_event(r->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
-    ctrl_send_welcome(c);
+    session_send_welcome(c);
     if (c->state != CONN_UP)
         return;
     if (old == NULL)
-        ctrl_send_peer(l, 1 - a->side, true);
+        session_send_peer(l, 1 - a->side, true);
     tick = r->cfg.limits.keepalive_ms < r->cfg.limits.dead_after_ms ? r->cfg.limits.keepalive_ms
                                                                     : r->cfg.limits.dead_after_ms;
     tick /= 5;
     if (tick < 50)
         tick = 50;
-    conn_timer(c, tick, tick, ctrl_keepalive);
+    conn_timer(c, tick, tick, session_keepalive);
 }
 
-static void ctrl_keepalive(uv_timer_t *t)
+static void session_keepalive(uv_timer_t *t)
 {
     struct conn *c = t->data;
-    struct ctrl *cs = c->ctrl;
+    struct session *cs = c->session;
     const struct relaycfg_limits *lim = &c->r->cfg.limits;
     uint64_t now = relay_now(c->r);
     struct msg m;
@@ -336,7 +337,7 @@ static void ctrl_keepalive(uv_timer_t *t)
     if (c->state != CONN_UP || cs == NULL)
         return;
     if (now - cs->last_rx_ms >= lim->dead_after_ms) {
-        ctrl_close_with(c, MSG_CLOSE_TIMEOUT, "nothing received within dead_after");
+        session_close_with(c, MSG_CLOSE_TIMEOUT, "nothing received within dead_after");
         return;
     }
     if (now - cs->last_rx_ms >= lim->keepalive_ms && now - cs->last_ping_ms >= lim->keepalive_ms) {
@@ -344,16 +345,16 @@ static void ctrl_keepalive(uv_timer_t *t)
         m.type = MSG_PING;
         m.u.nonce = ++cs->ping_nonce;
         cs->last_ping_ms = now;
-        ctrl_send(c, &m);
+        session_send(c, &m);
     }
 }
 
-static void ctrl_on_open(struct conn *c, uint32_t req_id)
+static void session_on_open(struct conn *c, uint32_t req_id)
 {
     struct relay *r = c->r;
     const struct relaycfg_limits *lim = &r->cfg.limits;
-    struct ctrl *cs = c->ctrl;
-    struct link *l = cs->link;
+    struct session *cs = c->session;
+    struct index_link *l = cs->link;
     struct stream *s;
     struct msg m;
     int rc;
@@ -369,11 +370,11 @@ static void ctrl_on_open(struct conn *c, uint32_t req_id)
                           "link %s: OPEN refused: rate_limited (open_rate_per_link %" PRIu32
                           "/s, burst %" PRIu32 ")",
                           l->name, lim->open_rate_per_link, lim->open_burst_per_link);
-        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
+        session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
         return;
     }
     if (l->session[1 - cs->side] == NULL) {
-        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
+        session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
         return;
     }
     if (l->n_streams >= lim->max_streams_per_link) {
@@ -381,29 +382,29 @@ static void ctrl_on_open(struct conn *c, uint32_t req_id)
         relay_log_refusal(r,
                           "link %s: OPEN refused: stream_limit (max_streams_per_link %" PRIu32 ")",
                           l->name, lim->max_streams_per_link);
-        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_STREAM_LIMIT);
+        session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_STREAM_LIMIT);
         return;
     }
-    rc = splice_open(r, l, cs->side, req_id, &s);
+    rc = stream_open(r, l, cs->side, req_id, &s);
     if (rc != 0) {
-        ctrl_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_INTERNAL);
+        session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_INTERNAL);
         return;
     }
     for (int side = 0; side < 2; side++) {
         memset(&m, 0, sizeof(m));
         m.type = MSG_STREAM;
         m.u.stream.req_id = side == cs->side ? req_id : 0;
-        m.u.stream.stream_id = splice_stream_id(s);
+        m.u.stream.stream_id = stream_wire_id(s);
         m.u.stream.role = side == cs->side ? MSG_ROLE_INITIATOR : MSG_ROLE_RESPONDER;
         m.u.stream.expires_ms = r->cfg.limits.ticket_expiry_ms;
-        splice_ticket_copy(s, side, m.u.stream.ticket);
+        stream_ticket_copy(s, side, m.u.stream.ticket);
         if (l->session[side] != NULL)
-            ctrl_send(l->session[side], &m);
+            session_send(l->session[side], &m);
         sodium_memzero(&m, sizeof(m));
     }
 }
 
-static void ctrl_dispatch(struct conn *c, const struct msg *m)
+static void session_dispatch(struct conn *c, const struct msg *m)
 {
     struct msg out;
 
@@ -412,66 +413,67 @@ static void ctrl_dispatch(struct conn *c, const struct msg *m)
         memset(&out, 0, sizeof(out));
         out.type = MSG_PONG;
         out.u.nonce = m->u.nonce;
-        ctrl_send(c, &out);
+        session_send(c, &out);
         break;
     case MSG_PONG:
         break;
     case MSG_OPEN:
-        ctrl_on_open(c, m->u.req_id);
+        session_on_open(c, m->u.req_id);
         break;
     default:
-        ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "message not allowed from an agent");
+        session_close_with(c, MSG_CLOSE_PROTOCOL, "message not allowed from an agent");
         break;
     }
 }
 
 /* One transport frame of an UP session. */
-static void ctrl_transport(struct conn *c, const uint8_t *body, size_t len)
+static void session_transport(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t pt[FRAME_MAX_CONTROL];
     size_t ptlen;
     struct msg m;
 
-    if (noise_cs_decrypt(&c->ctrl->rx, NULL, 0, body, len, pt, sizeof(pt), &ptlen) != 0) {
-        ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "frame did not decrypt");
+    if (noise_cs_decrypt(&c->session->rx, NULL, 0, body, len, pt, sizeof(pt), &ptlen) != 0) {
+        session_close_with(c, MSG_CLOSE_PROTOCOL, "frame did not decrypt");
         return;
     }
-    c->ctrl->last_rx_ms = relay_now(c->r);
+    c->session->last_rx_ms = relay_now(c->r);
     if (msg_decode(pt, ptlen, &m) != 0) {
-        ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "message did not decode");
+        session_close_with(c, MSG_CLOSE_PROTOCOL, "message did not decode");
         return;
     }
-    ctrl_dispatch(c, &m);
+    session_dispatch(c, &m);
 }
 
-static void ctrl_msg1(struct conn *c, const uint8_t *body, size_t len)
+static void session_msg1(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t payload[FRAME_MAX_HANDSHAKE], out[FRAME_MAX_HANDSHAKE];
     size_t plen, olen;
 
     if (len != 48 ||
-        noise_hs_read_message(&c->ctrl->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
+        noise_hs_read_message(&c->session->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
         plen != 0) {
         conn_fail(c, RELAY_FAIL_HANDSHAKE);
         return;
     }
-    if (noise_hs_write_message(&c->ctrl->hs, NULL, 0, out, sizeof(out), &olen) != 0) {
+    if (noise_hs_write_message(&c->session->hs, NULL, 0, out, sizeof(out), &olen) != 0) {
         conn_close(c);
         return;
     }
     c->state = CONN_HS3;
-    ctrl_write_frame(c, out, olen);
+    session_write_frame(c, out, olen);
 }
 
-static void ctrl_msg3(struct conn *c, const uint8_t *body, size_t len)
+static void session_msg3(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t payload[FRAME_MAX_HANDSHAKE];
     const uint8_t *spub;
     struct auth a;
     size_t plen;
 
-    if (noise_hs_read_message(&c->ctrl->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
-        !noise_hs_done(&c->ctrl->hs) || (spub = noise_hs_remote_static(&c->ctrl->hs)) == NULL) {
+    if (noise_hs_read_message(&c->session->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
+        !noise_hs_done(&c->session->hs) ||
+        (spub = noise_hs_remote_static(&c->session->hs)) == NULL) {
         conn_fail(c, RELAY_FAIL_HANDSHAKE);
         return;
     }
@@ -479,10 +481,10 @@ static void ctrl_msg3(struct conn *c, const uint8_t *body, size_t len)
         conn_fail(c, RELAY_FAIL_AUTH);
         return;
     }
-    ctrl_authorize(c, &a, spub);
+    session_authorize(c, &a, spub);
 }
 
-void ctrl_input(struct conn *c)
+void session_input(struct conn *c)
 {
     while (c->state == CONN_HS1 || c->state == CONN_HS3 || c->state == CONN_UP) {
         size_t avail, max = c->state == CONN_UP ? FRAME_MAX_CONTROL : FRAME_MAX_HANDSHAKE;
@@ -494,17 +496,17 @@ void ctrl_input(struct conn *c)
             return;
         if (rc != 0) {
             if (c->state == CONN_UP)
-                ctrl_close_with(c, MSG_CLOSE_PROTOCOL, "bad frame");
+                session_close_with(c, MSG_CLOSE_PROTOCOL, "bad frame");
             else
                 conn_fail(c, RELAY_FAIL_HANDSHAKE);
             return;
         }
         if (c->state == CONN_HS1)
-            ctrl_msg1(c, f.body, f.len);
+            session_msg1(c, f.body, f.len);
         else if (c->state == CONN_HS3)
-            ctrl_msg3(c, f.body, f.len);
+            session_msg3(c, f.body, f.len);
         else
-            ctrl_transport(c, f.body, f.len);
+            session_transport(c, f.body, f.len);
         if (c->state == CONN_CLOSED)
             return;
         bq_consume(&c->in, f.consumed);

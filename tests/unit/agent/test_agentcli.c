@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for common/agentcli.c: the command-line (token) configuration.
+ * Tests for agent/agentcli.c: the command-line (token) configuration.
  */
 #include <check.h>
 #include <errno.h>

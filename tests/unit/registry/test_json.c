@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of relay/json.c: writer escaping and commas, parser acceptance
+ * Unit tests of registry/json.c: writer escaping and commas, parser acceptance
  * and rejection, limits.
  */
 #include "json.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for common/live.c.
+ * Tests for agent/live.c.
  */
 #include <check.h>
 
