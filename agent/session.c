@@ -12,14 +12,13 @@
 
 #include <sodium.h>
 
+#include "auth.h"
 #include "link.h"
 #include "log.h"
 #include "msg.h"
 
 #define SESSION_HANDSHAKE_MS 10000u /* connect + handshake + WELCOME (§9 handshake_timeout) */
 #define SESSION_TICK_MS      1000u
-#define SESSION_PROLOGUE     "linkrelay/1 control"
-#define AUTH_MAX             (1 + 1 + 16 + 1 + 1 + 32 + 1 + 32)
 
 struct session_wreq {
     uv_write_t req;
@@ -155,7 +154,7 @@ static int send_hello(struct session *c)
 {
     struct link *lk = c->lk;
     uint8_t out[FRAME_PREAMBLE_LEN + FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
-    uint8_t prologue[sizeof(SESSION_PROLOGUE) - 1 + FRAME_PREAMBLE_LEN];
+    uint8_t prologue[FRAME_CONTROL_PROLOGUE_LEN];
     struct frame_preamble pre = {.kind = FRAME_KIND_CONTROL, .key_id = lk->cfg.relay_key_id};
     struct buf b;
     size_t mlen;
@@ -164,8 +163,7 @@ static int send_hello(struct session *c)
     buf_init(&b, out, sizeof(out));
     if (frame_preamble_encode(&pre, &b) != 0)
         return -EINVAL;
-    memcpy(prologue, SESSION_PROLOGUE, sizeof(SESSION_PROLOGUE) - 1);
-    memcpy(prologue + sizeof(SESSION_PROLOGUE) - 1, out, FRAME_PREAMBLE_LEN);
+    frame_control_prologue(out, prologue);
     rc = noise_hs_init(&c->hs, NOISE_XK, true, prologue, sizeof(prologue), lk->cfg.priv,
                        lk->cfg.relay_pub);
     if (rc == 0)
@@ -179,23 +177,18 @@ static int send_hello(struct session *c)
 }
 
 /* AUTH (§4.1), the payload of message 3. */
-static int auth_encode(const struct link *lk, uint8_t *out, size_t cap, size_t *len)
+static int session_auth(const struct link *lk, uint8_t *out, size_t cap, size_t *len)
 {
-    static const char version[] = "linkagent/" LINKRELAY_VERSION;
-    struct buf b;
+    struct auth a = {.side = lk->cfg.side};
 
-    buf_init(&b, out, cap);
-    if (buf_put_u8(&b, 1) != 0 || buf_put_u8(&b, lk->cfg.side) != 0 ||
-        buf_put_bytes(&b, lk->cfg.link_id, LINKID_LEN) != 0 || buf_put_u8(&b, 0) != 0 ||
-        buf_put_str8(&b, NULL, 0) != 0 || buf_put_str8(&b, version, strnlen(version, 32)) != 0)
-        return -ENOSPC;
-    *len = b.len;
-    return 0;
+    memcpy(a.link_id, lk->cfg.link_id, sizeof(a.link_id));
+    snprintf(a.agent_version, sizeof(a.agent_version), "linkagent/%s", LINKRELAY_VERSION);
+    return auth_encode(&a, out, cap, len);
 }
 
 static int on_msg2(struct session *c, const uint8_t *body, size_t len)
 {
-    uint8_t payload[FRAME_MAX_HANDSHAKE], auth[AUTH_MAX];
+    uint8_t payload[FRAME_MAX_HANDSHAKE], auth[AUTH_MAX_LEN];
     uint8_t fr[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
     size_t plen, alen, mlen;
     int rc;
@@ -210,7 +203,7 @@ static int on_msg2(struct session *c, const uint8_t *body, size_t len)
         session_fail(c, false, "protocol error: handshake message 2 with a payload");
         return -1;
     }
-    rc = auth_encode(c->lk, auth, sizeof(auth), &alen);
+    rc = session_auth(c->lk, auth, sizeof(auth), &alen);
     if (rc == 0)
         rc = noise_hs_write_message(&c->hs, auth, alen, fr + FRAME_HDR_LEN,
                                     sizeof(fr) - FRAME_HDR_LEN, &mlen);

@@ -5,6 +5,7 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <string.h>
 
 int frame_preamble_decode(const uint8_t *p, size_t n, struct frame_preamble *out)
 {
@@ -43,6 +44,13 @@ int frame_preamble_encode(const struct frame_preamble *pre, struct buf *b)
     tmp[5] = (uint8_t)pre->kind;
     tmp[6] = pre->key_id;
     return buf_put_bytes(b, tmp, sizeof(tmp));
+}
+
+void frame_control_prologue(const uint8_t preamble[FRAME_PREAMBLE_LEN],
+                            uint8_t out[FRAME_CONTROL_PROLOGUE_LEN])
+{
+    memcpy(out, FRAME_CONTROL_PROLOGUE, sizeof(FRAME_CONTROL_PROLOGUE) - 1);
+    memcpy(out + sizeof(FRAME_CONTROL_PROLOGUE) - 1, preamble, FRAME_PREAMBLE_LEN);
 }
 
 int frame_parse(const uint8_t *p, size_t n, size_t max_body, struct frame *out, size_t *need)

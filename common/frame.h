@@ -65,6 +65,14 @@ int frame_preamble_decode(const uint8_t *p, size_t n, struct frame_preamble *out
  * stream with a key id), -ENOSPC if they do not fit. */
 int frame_preamble_encode(const struct frame_preamble *pre, struct buf *b);
 
+/* The Noise prologue of a control session (§4): this text, then the 8
+ * preamble bytes as sent, so a preamble changed on the way fails the
+ * handshake. Both ends and every test peer build it with this one call. */
+#define FRAME_CONTROL_PROLOGUE     "linkrelay/1 control"
+#define FRAME_CONTROL_PROLOGUE_LEN (sizeof(FRAME_CONTROL_PROLOGUE) - 1 + FRAME_PREAMBLE_LEN)
+void frame_control_prologue(const uint8_t preamble[FRAME_PREAMBLE_LEN],
+                            uint8_t out[FRAME_CONTROL_PROLOGUE_LEN]);
+
 struct frame {
     const uint8_t *body; /* points into the parsed input */
     size_t len;          /* 1..max_body */

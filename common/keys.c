@@ -318,44 +318,28 @@ void linkid_new(uint8_t id[LINKID_LEN])
 
 void linkid_encode(const uint8_t id[LINKID_LEN], char out[LINKID_TEXT_SIZE])
 {
-    static const char hex[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < LINKID_LEN; i++) {
-        out[2 * i] = hex[id[i] >> 4];
-        out[2 * i + 1] = hex[id[i] & 15];
-    }
-    out[LINKID_TEXT_LEN] = '\0';
-}
-
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    sodium_bin2hex(out, LINKID_TEXT_SIZE, id, LINKID_LEN);
 }
 
 int linkid_decode(const char *text, uint8_t id[LINKID_LEN], size_t *errpos)
 {
+    static const char digits[] = "0123456789abcdefABCDEF";
     uint8_t tmp[LINKID_LEN];
-    size_t len = strnlen(text, LINKID_TEXT_LEN + 1);
+    size_t len = strnlen(text, LINKID_TEXT_LEN + 1), good = strspn(text, digits), n = 0;
 
-    for (size_t i = 0; i < len; i++) {
-        if (hex_val(text[i]) < 0) {
-            if (errpos != NULL)
-                *errpos = i + 1;
-            return KEY_ERR_BAD_CHAR;
-        }
+    /* The first character that is no hex digit is reported before a wrong
+     * length, so "12x" says where the typo is. */
+    if (good < len) {
+        if (errpos != NULL)
+            *errpos = good + 1;
+        return KEY_ERR_BAD_CHAR;
     }
     if (len < LINKID_TEXT_LEN)
         return KEY_ERR_TRUNCATED;
     if (len > LINKID_TEXT_LEN)
         return KEY_ERR_TOO_LONG;
-    for (size_t i = 0; i < LINKID_LEN; i++)
-        tmp[i] = (uint8_t)(hex_val(text[2 * i]) << 4 | hex_val(text[2 * i + 1]));
+    if (sodium_hex2bin(tmp, sizeof(tmp), text, len, NULL, &n, NULL) != 0 || n != LINKID_LEN)
+        return KEY_ERR_BAD_CHAR;
     memcpy(id, tmp, LINKID_LEN);
     return 0;
 }

@@ -4,6 +4,7 @@
  * docs/internals/registry.md.
  */
 #include "store.h"
+#include "keys.h"
 #include "schema_sql.h"
 
 #include <errno.h>
@@ -533,56 +534,16 @@ static int fetch_link(struct store *st, sqlite3_stmt *s, const char *what, struc
     return db_fail(st, rc, "find link");
 }
 
-static void id_hex(const uint8_t id[STORE_LINK_ID_LEN], char out[2 * STORE_LINK_ID_LEN + 1])
-{
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < STORE_LINK_ID_LEN; i++) {
-        out[2 * i] = hx[id[i] >> 4];
-        out[2 * i + 1] = hx[id[i] & 15];
-    }
-    out[2 * STORE_LINK_ID_LEN] = '\0';
-}
-
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Parses exactly 32 hex digits; returns 0 or -EINVAL. */
-static int parse_id(const char *s, uint8_t id[STORE_LINK_ID_LEN])
-{
-    if (strlen(s) != 2 * STORE_LINK_ID_LEN) {
-        return -EINVAL;
-    }
-    for (int i = 0; i < STORE_LINK_ID_LEN; i++) {
-        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return -EINVAL;
-        }
-        id[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
 int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out)
 {
     sqlite3_stmt *s;
-    char hex[2 * STORE_LINK_ID_LEN + 1];
+    char hex[LINKID_TEXT_SIZE];
     int r = stmt_get(st, S_LINK_BY_ID, &s);
     if (r < 0) {
         return r;
     }
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    id_hex(id, hex);
+    linkid_encode(id, hex);
     return fetch_link(st, s, hex, out);
 }
 
@@ -596,7 +557,7 @@ int store_link_find(struct store *st, const char *name_or_id, struct store_link 
     }
     sqlite3_bind_text(s, 1, name_or_id, -1, SQLITE_STATIC);
     r = fetch_link(st, s, name_or_id, out);
-    if (r != -ENOENT || parse_id(name_or_id, id) != 0) {
+    if (r != -ENOENT || linkid_decode(name_or_id, id, NULL) != 0) {
         return r;
     }
     r = store_link_get(st, id, out);
@@ -727,7 +688,7 @@ static int link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE
                        const char *kind, const char *detail)
 {
     int64_t ts = now_ms();
-    char hex[2 * STORE_LINK_ID_LEN + 1];
+    char hex[LINKID_TEXT_SIZE];
     int r = tx_begin(st);
     if (r < 0) {
         return r;
@@ -738,7 +699,7 @@ static int link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE
     }
     r = stmt_done(st, s, kind);
     if (r == 0 && sqlite3_changes(st->db) == 0) {
-        id_hex(id, hex);
+        linkid_encode(id, hex);
         set_err(st, "no such link: %s", hex);
         r = -ENOENT;
     }

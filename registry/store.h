@@ -32,7 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_LINK_ID_LEN 16
+#include "keys.h"
+
+#define STORE_LINK_ID_LEN LINKID_LEN
 #define STORE_KEY_LEN     32
 #define STORE_NAME_MAX    64  /* bytes, [A-Za-z0-9._-], 1..64 */
 #define STORE_KIND_MAX    32  /* event kind, bytes */

@@ -21,8 +21,6 @@
 #include "noise.h"
 #include "stream.h"
 
-#define SESSION_PROLOGUE     "linkrelay/1 control"
-#define SESSION_PROLOGUE_LEN (sizeof(SESSION_PROLOGUE) - 1)
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
 #define SESSION_MAX_QUEUED   (64u * 1024u) /* bytes queued to one control session */
 #define SESSION_SNDBUF       (32 * 1024)   /* kernel send buffer of a control session */
@@ -43,7 +41,7 @@ struct session {
 int session_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
 {
     const struct relaykey_entry *k = relaykey_by_id(&c->r->key, key_id);
-    uint8_t prologue[SESSION_PROLOGUE_LEN + 8];
+    uint8_t prologue[FRAME_CONTROL_PROLOGUE_LEN];
     struct session *cs;
 
     if (k == NULL)
@@ -51,8 +49,7 @@ int session_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
     cs = calloc(1, sizeof(*cs));
     if (cs == NULL)
         return -ENOMEM;
-    memcpy(prologue, SESSION_PROLOGUE, SESSION_PROLOGUE_LEN);
-    memcpy(prologue + SESSION_PROLOGUE_LEN, preamble, 8);
+    frame_control_prologue(preamble, prologue);
     if (noise_hs_init(&cs->hs, NOISE_XK, false, prologue, sizeof(prologue), k->priv, NULL) != 0) {
         free(cs);
         return -EINVAL;

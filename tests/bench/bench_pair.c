@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "bench.h"
+#include "auth.h"
 #include "buf.h"
 #include "frame.h"
 #include "tio.h"
@@ -143,36 +144,32 @@ static int sess_send(struct bench_sess *s, const struct msg *m)
 int bench_sess_open(const struct bench_cfg *cfg, const uint8_t link[16], const uint8_t key[32],
                     int side, struct bench_sess *s)
 {
-    static const char pro[] = "linkrelay/1 control", ver[] = "lr_bench";
-    uint8_t pre[8] = {'L', 'R', 'L', 'Y', 1, 1, (uint8_t)cfg->key_id, 0};
-    uint8_t prologue[sizeof(pro) - 1 + 8], m[FRAME_MAX_HANDSHAKE], pl[FRAME_MAX_HANDSHAKE];
-    uint8_t auth[64], pt[MSG_MAX_LEN];
+    struct frame_preamble fp = {.kind = FRAME_KIND_CONTROL, .key_id = (uint8_t)cfg->key_id};
+    struct auth a = {.side = side, .agent_version = "lr_bench"};
+    uint8_t pre[FRAME_PREAMBLE_LEN], prologue[FRAME_CONTROL_PROLOGUE_LEN];
+    uint8_t m[FRAME_MAX_HANDSHAKE], pl[FRAME_MAX_HANDSHAKE], auth[AUTH_MAX_LEN], pt[MSG_MAX_LEN];
     struct noise_hs hs;
     struct msg w;
     struct buf b;
-    size_t mlen, plen;
+    size_t mlen, plen, alen;
     int rc = -EPROTO;
 
     memset(s, 0, sizeof(*s));
-    memcpy(prologue, pro, sizeof(pro) - 1);
-    memcpy(prologue + sizeof(pro) - 1, pre, 8);
+    memcpy(a.link_id, link, sizeof(a.link_id));
+    buf_init(&b, pre, sizeof(pre));
+    if (frame_preamble_encode(&fp, &b) != 0 || auth_encode(&a, auth, sizeof(auth), &alen) != 0)
+        return -EINVAL;
+    frame_control_prologue(pre, prologue);
     s->fd = bench_dial(&cfg->relay_sa, cfg->relay_len);
     if (s->fd < 0)
         return s->fd;
-    buf_init(&b, auth, sizeof(auth));
-    buf_put_u8(&b, 1);
-    buf_put_u8(&b, (uint8_t)side);
-    buf_put_bytes(&b, link, 16);
-    buf_put_u8(&b, 0);
-    buf_put_str8(&b, NULL, 0);
-    buf_put_str8(&b, ver, sizeof(ver) - 1);
     if (noise_hs_init(&hs, NOISE_XK, true, prologue, sizeof(prologue), key, cfg->relay_pub) != 0 ||
         noise_hs_write_message(&hs, NULL, 0, m, sizeof(m), &mlen) != 0)
         goto out;
     if (tio_write_all(s->fd, pre, 8) != 0 || tio_write_frame(s->fd, m, mlen) != 0 ||
         tio_read_frame(s->fd, m, sizeof(m), &mlen, IO_TIMEOUT_MS) != 0 ||
         noise_hs_read_message(&hs, m, mlen, pl, sizeof(pl), &plen) != 0 ||
-        noise_hs_write_message(&hs, auth, b.len, m, sizeof(m), &mlen) != 0 ||
+        noise_hs_write_message(&hs, auth, alen, m, sizeof(m), &mlen) != 0 ||
         noise_hs_split(&hs, &s->tx, &s->rx) != 0 || tio_write_frame(s->fd, m, mlen) != 0 ||
         sess_recv(s, &w, pt, sizeof(pt)) != 0 || w.type != MSG_WELCOME)
         goto out;

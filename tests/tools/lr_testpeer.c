@@ -43,6 +43,7 @@
 
 #include <sodium.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "frame.h"
 #include "tio.h"
@@ -121,19 +122,29 @@ static int dial(const char *hostport)
     return fd;
 }
 
-static size_t auth_encode(const struct opts *o, int side, uint8_t *out, size_t cap)
+/* AUTH (docs/protocol.md §4.1) as an agent sends it, by the common codec. */
+static size_t peer_auth(const struct opts *o, int side, uint8_t *out, size_t cap)
 {
-    static const char ver[] = "lr_testpeer";
+    struct auth a = {.side = side, .agent_version = "lr_testpeer"};
+    size_t len = 0;
+
+    memcpy(a.link_id, o->link, sizeof(a.link_id));
+    if (auth_encode(&a, out, cap, &len) != 0)
+        die("auth encode");
+    return len;
+}
+
+/* The control preamble for the pinned key id and the prologue that binds it. */
+static void control_hello(uint8_t key_id, uint8_t pre[FRAME_PREAMBLE_LEN],
+                          uint8_t prologue[FRAME_CONTROL_PROLOGUE_LEN])
+{
+    struct frame_preamble p = {.kind = FRAME_KIND_CONTROL, .key_id = key_id};
     struct buf b;
 
-    buf_init(&b, out, cap);
-    buf_put_u8(&b, 1);
-    buf_put_u8(&b, (uint8_t)side);
-    buf_put_bytes(&b, o->link, 16);
-    buf_put_u8(&b, 0);
-    buf_put_str8(&b, NULL, 0);
-    buf_put_str8(&b, ver, sizeof(ver) - 1);
-    return b.len;
+    buf_init(&b, pre, FRAME_PREAMBLE_LEN);
+    if (frame_preamble_encode(&p, &b) != 0)
+        die("preamble");
+    frame_control_prologue(pre, prologue);
 }
 
 /* Receives one control message into m (strings point into s->in). */
@@ -166,17 +177,14 @@ static int sess_send(struct sess *s, const struct msg *m)
 static int sess_open(const struct opts *o, int side, struct sess *s, struct msg *w,
                      const char **why)
 {
-    static const char pro[] = "linkrelay/1 control";
-    uint8_t pre[8] = {'L', 'R', 'L', 'Y', 1, 1, (uint8_t)o->key_id, 0};
-    uint8_t prologue[sizeof(pro) - 1 + 8], m[FRAME_MAX_HANDSHAKE], pl[FRAME_MAX_HANDSHAKE];
-    uint8_t auth[128];
+    uint8_t pre[FRAME_PREAMBLE_LEN], prologue[FRAME_CONTROL_PROLOGUE_LEN];
+    uint8_t m[FRAME_MAX_HANDSHAKE], pl[FRAME_MAX_HANDSHAKE], auth[AUTH_MAX_LEN];
     struct noise_hs hs;
     size_t mlen, plen, alen;
     int rc;
 
     memset(s, 0, sizeof(*s));
-    memcpy(prologue, pro, sizeof(pro) - 1);
-    memcpy(prologue + sizeof(pro) - 1, pre, 8);
+    control_hello((uint8_t)o->key_id, pre, prologue);
     *why = "connect";
     s->fd = dial(o->relay);
     if (s->fd < 0)
@@ -192,7 +200,7 @@ static int sess_open(const struct opts *o, int side, struct sess *s, struct msg 
     rc = tio_read_frame(s->fd, m, sizeof(m), &mlen, IO_TIMEOUT_MS);
     if (rc != 0 || noise_hs_read_message(&hs, m, mlen, pl, sizeof(pl), &plen) != 0)
         goto fail;
-    alen = auth_encode(o, side, auth, sizeof(auth));
+    alen = peer_auth(o, side, auth, sizeof(auth));
     if (noise_hs_write_message(&hs, auth, alen, m, sizeof(m), &mlen) != 0)
         die("msg3");
     if (noise_hs_split(&hs, &s->tx, &s->rx) != 0)

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "frame.h"
 #include "noise.h"
 
 static double now_us(void)
@@ -29,10 +30,11 @@ static int handshake(enum noise_pattern p)
     struct noise_hs hi, hr;
     struct noise_cs a, b;
     size_t n, pn;
-    const uint8_t prologue[] = "linkrelay/1 control";
+    const uint8_t prologue[] = FRAME_CONTROL_PROLOGUE;
 
-    if (noise_hs_init(&hi, p, true, prologue, 19, is, rpub) != 0 ||
-        noise_hs_init(&hr, p, false, prologue, 19, rs, p == NOISE_KK ? ipub : NULL) != 0) {
+    if (noise_hs_init(&hi, p, true, prologue, sizeof(prologue) - 1, is, rpub) != 0 ||
+        noise_hs_init(&hr, p, false, prologue, sizeof(prologue) - 1, rs,
+                      p == NOISE_KK ? ipub : NULL) != 0) {
         return -1;
     }
     while (!noise_hs_done(&hi) || !noise_hs_done(&hr)) {
