@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admin — the relay's admin Unix socket (/work/ADMIN_AND_STORE.md,
- * docs/internals/relay.md): one request line (`status`, `links`, `sync`, at
+ * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
+ * one request line (`status`, `links`, `sync`, at
  * most ADMIN_MAX_REQUEST bytes with its newline), one line of JSON back, then
  * close. The socket is created with admin_socket_mode (0600 by default) and
  * removed on stop. Clients are bounded in number and time.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """linkrelay control sessions and operations (docs/protocol.md §4, §5;
-/work/ADMIN_AND_STORE.md): WELCOME fields, ADDRS, PEER online/offline, PING ->
+docs/internals/relay.md "Admin socket"): WELCOME fields, ADDRS, PEER online/offline, PING ->
 PONG with the nonce, relay PINGs after keepalive, dead peer closed with CLOSE
 timeout after dead_after, newest session wins (CLOSE replaced, no PEER
 flapping), OPEN with the peer offline (OPEN_FAIL peer_offline), protocol
