@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,204 +33,213 @@ int cfgparse_fail(struct cfgparse_error *e, int line, const char *fmt, ...)
     return -EINVAL;
 }
 
-/* One section header found by the pre-scan. */
-struct scan_section {
-    int line;
-    size_t off, len; /* the name inside the brackets, in the text */
-};
-
-/* The pre-scan's view of the text and the state of the inih pass. */
-struct scan {
-    const char *text;
-    const struct cfgparse_ops *ops;
-    void *user;
-    struct cfgparse_error *err;
-    int *keylines; /* line of the k-th "key = value" line */
-    size_t nkeys, nkeys_cap, k;
-    struct scan_section *sections;
-    size_t nsections, next_section;
-    int failed;
-    /* The first error the pre-scan found: keys before it still go to the
-     * handlers first, so errors come out in file order. */
-    int stop_line;
-    struct cfgparse_error scan_err;
-};
-
 /*
- * Classifies one line exactly as inih does with our options (BOM skipped on
- * line 1, whitespace stripped, ';'/'#' comments at the start only, '[' starts
- * a section, otherwise '=' or ':' separates a key). Syntax errors are
- * reported here, so inih itself only ever fails through our handler.
+ * The INI driver (docs/internals/keys-tokens.md). We split the text into
+ * lines and trim them; inih classifies each line, so the line number is ours
+ * and the INI syntax is inih's. Each line is one ini_parse_string call on
+ *
+ *   [a]     a section of our own ("[b]" when the line starts "[a"),
+ *   LINE    the line with ';' and '#' after its first character masked to
+ *           'x' (no build may read inline comments), at most
+ *           CFGPARSE_INIH_HEAD characters of it (upstream's default line
+ *           buffer is 200 bytes), and a mark 'x',
+ *   x=x     the sentinel, always the last pair inih reports; its section
+ *           tells whether LINE was a section header, and which.
+ *
+ * With nothing before LINE to continue and LINE never inih's first line,
+ * the result does not depend on the options inih was compiled with. inih
+ * hands over copies, so names and values come from our copy of the line, by
+ * the lengths inih reported: a key's name starts the line, a section's name
+ * follows the '[', a value ends at the mark (the line's end) and is as long
+ * as inih's minus the mark; if that is only the mark, the value starts past
+ * what inih saw, after whitespace.
  */
-static int scan_line(struct scan *s, const char *p, size_t len, int line)
+#define CFGPARSE_INIH_HEAD 190
+
+/* One pair inih reported. */
+struct ini_pair {
+    size_t name_len, value_len; /* value_len includes the mark */
+    int no_value;               /* value NULL (INI_ALLOW_NO_VALUE) */
+    int sentinel;               /* the pair is "x=x" */
+    size_t section_len;         /* of its section, which is cut to fit: */
+    char section[CFGPARSE_MAX_SECTION + 2];
+};
+
+/* What inih made of the three lines: the last two pairs it reported. */
+struct ini_result {
+    int pairs;
+    struct ini_pair prev, last;
+};
+
+static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
-    size_t i = 0, end = len;
+    struct ini_result *r = user;
+    struct ini_pair *q = &r->last;
 
-    if (line == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-        i = 3;
-    while (i < end && isspace((unsigned char)p[i]))
-        i++;
-    while (end > i && isspace((unsigned char)p[end - 1]))
-        end--;
-    if (i == end || p[i] == ';' || p[i] == '#')
-        return 0;
-    if (p[i] == '[') {
-        const char *close = memchr(p + i, ']', end - i);
-        struct scan_section *sec;
-        if (close == NULL)
-            return cfgparse_fail(&s->scan_err, line, "missing ']' in section header");
-        if ((size_t)(close - p) - i - 1 > CFGPARSE_MAX_SECTION)
-            return cfgparse_fail(&s->scan_err, line, "section name too long (max %d characters)",
-                                 CFGPARSE_MAX_SECTION);
-        if (s->nsections == CFGPARSE_MAX_SECTIONS)
-            return cfgparse_fail(&s->scan_err, line, "too many sections (max %d)",
-                                 CFGPARSE_MAX_SECTIONS);
-        sec = &s->sections[s->nsections++];
-        sec->line = line;
-        sec->off = (size_t)(p - s->text) + i + 1;
-        sec->len = (size_t)(close - p) - i - 1;
-        return 0;
-    }
-    for (size_t j = i; j < end; j++) {
-        if (p[j] == '=' || p[j] == ':') {
-            s->keylines[s->nkeys++] = line;
-            return 0;
-        }
-    }
-    return cfgparse_fail(&s->scan_err, line, "syntax error: expected 'key = value' or '[section]'");
-}
-
-static int scan_text(struct scan *s, size_t size)
-{
-    const char *p = s->text;
-    int line = 0;
-
-    while (p < s->text + size) {
-        const char *nl = memchr(p, '\n', (size_t)(s->text + size - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(s->text + size - p);
-        int rc;
-        line++;
-        if (len > CFGPARSE_MAX_LINE)
-            rc = cfgparse_fail(&s->scan_err, line, "line too long (max %d characters)",
-                               CFGPARSE_MAX_LINE);
-        else
-            rc = scan_line(s, p, len, line);
-        if (rc != 0) {
-            s->stop_line = line;
-            return 0;
-        }
-        if (nl == NULL)
-            break;
-        p = nl + 1;
-    }
-    return 0;
-}
-
-/* Reports the section headers above line (all when line is 0). */
-static int flush_sections(struct scan *s, int line)
-{
-    while (s->next_section < s->nsections &&
-           (line == 0 || s->sections[s->next_section].line < line)) {
-        struct scan_section *sec = &s->sections[s->next_section++];
-        char name[CFGPARSE_MAX_SECTION + 1];
-        int rc;
-        memcpy(name, s->text + sec->off, sec->len);
-        name[sec->len] = '\0';
-        rc = s->ops->section(s->user, name, sec->line, s->err);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int ini_cb(void *user, const char *section, const char *name, const char *value)
-{
-    struct scan *s = user;
-    int line;
-
-    if (s->failed)
+    if (name == NULL) /* a new section (INI_CALL_HANDLER_ON_NEW_SECTION) */
         return 1;
-    if (s->k >= s->nkeys) {
-        /* At the pre-scan's error (inih may read a cut long line as a key),
-         * or the two disagree about the text: stop either way. */
-        if (s->stop_line == 0)
-            s->failed = cfgparse_fail(s->err, 0, "internal error: configuration not understood");
-        return 0;
-    }
-    line = s->keylines[s->k++];
-    if (flush_sections(s, line) != 0 ||
-        s->ops->key(s->user, section, name, value, line, s->err) != 0) {
-        s->failed = -EINVAL;
-        return 0;
-    }
+    r->prev = r->last;
+    r->pairs++;
+    q->name_len = strlen(name);
+    q->value_len = value != NULL ? strlen(value) : 0;
+    q->no_value = value == NULL;
+    q->sentinel = value != NULL && strcmp(name, "x") == 0 && strcmp(value, "x") == 0;
+    q->section_len = strlen(section);
+    snprintf(q->section, sizeof(q->section), "%s", section);
     return 1;
 }
 
-static void set_ini_options(void)
+#if INI_HANDLER_LINENO
+static int ini_cb(void *user, const char *section, const char *name, const char *value, int lineno)
 {
-    ini_allow_multiline = false;
-    ini_allow_bom = true;
-    ini_allow_inline_comments = false;
-    ini_allow_no_value = false;
-    ini_stop_on_first_error = true;
-    ini_use_stack = false;
-    ini_allow_realloc = true;
-    ini_max_line = CFGPARSE_MAX_LINE + 3;
+    (void)lineno;
+    return on_pair(user, section, name, value);
+}
+#else
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+    return on_pair(user, section, name, value);
+}
+#endif
+
+/* The state of one cfgparse_ini call. */
+struct driver {
+    const struct cfgparse_ops *ops;
+    void *user;
+    struct cfgparse_error *err;
+    char section[CFGPARSE_MAX_SECTION + 1];
+    int nsections;
+    char feed[CFGPARSE_INIH_HEAD + 16]; /* the three lines for inih */
+};
+
+static int driver_syntax_error(struct driver *d, const char *line, size_t len, int lineno)
+{
+    /* A ']', '=' or ':' past what inih saw ends a name far too long. */
+    const char *rest = line + CFGPARSE_INIH_HEAD;
+    size_t nrest = len > CFGPARSE_INIH_HEAD ? len - CFGPARSE_INIH_HEAD : 0;
+
+    if (line[0] == '[' && nrest > 0 && memchr(rest, ']', nrest) != NULL)
+        return cfgparse_fail(d->err, lineno, "section name too long (max %d characters)",
+                             CFGPARSE_MAX_SECTION);
+    if (line[0] == '[')
+        return cfgparse_fail(d->err, lineno, "missing ']' in section header");
+    if (nrest > 0 && (memchr(rest, '=', nrest) != NULL || memchr(rest, ':', nrest) != NULL))
+        return cfgparse_fail(d->err, lineno, "key name too long (max %d characters)",
+                             CFGPARSE_INIH_HEAD - 1);
+    return cfgparse_fail(d->err, lineno, "syntax error: expected 'key = value' or '[section]'");
+}
+
+/* A section header whose name (after the '[') inih found n characters long. */
+static int driver_section(struct driver *d, const char *line, size_t n, int lineno)
+{
+    if (n > CFGPARSE_MAX_SECTION)
+        return cfgparse_fail(d->err, lineno, "section name too long (max %d characters)",
+                             CFGPARSE_MAX_SECTION);
+    if (d->nsections == CFGPARSE_MAX_SECTIONS)
+        return cfgparse_fail(d->err, lineno, "too many sections (max %d)", CFGPARSE_MAX_SECTIONS);
+    d->nsections++;
+    memcpy(d->section, line + 1, n);
+    d->section[n] = '\0';
+    return d->ops->section(d->user, d->section, lineno, d->err);
+}
+
+/* One trimmed, non-empty line of len characters in our writable copy (of
+ * at least len + 1 bytes): what inih makes of it, then our callbacks. */
+static int driver_line(struct driver *d, char *line, size_t len, int lineno)
+{
+    size_t head = len < CFGPARSE_INIH_HEAD ? len : CFGPARSE_INIH_HEAD, fed = head + 1, start;
+    char own = len > 1 && line[1] == 'a' ? 'b' : 'a';
+    char *p = d->feed;
+    struct ini_result r;
+    struct ini_pair *q;
+    int rc;
+
+    p += snprintf(p, 8, "[%c]\n", own);
+    for (size_t i = 0; i < head; i++)
+        *p++ = i > 0 && (line[i] == ';' || line[i] == '#') ? 'x' : line[i];
+    memcpy(p, "x\nx=x\n", sizeof("x\nx=x\n"));
+    memset(&r, 0, sizeof(r));
+    rc = ini_parse_string(d->feed, ini_cb, &r);
+    if (rc == -2) {
+        cfgparse_fail(d->err, 0, "out of memory");
+        return -ENOMEM;
+    }
+    if (rc == 2 || (rc == 0 && r.pairs == 2 && r.prev.no_value))
+        return driver_syntax_error(d, line, len, lineno);
+    if (rc != 0 || !r.last.sentinel || r.pairs < 1 || r.pairs > 2)
+        return cfgparse_fail(d->err, lineno,
+                             "internal error: inih read the line in parts (INI_MAX_LINE < 200?)");
+    if (r.pairs == 1) {
+        q = &r.last;
+        if (q->section_len == 1 && q->section[0] == own)
+            return 0; /* a comment */
+        return driver_section(d, line, q->section_len, lineno);
+    }
+    /* A key (see above for where its name and value are). */
+    q = &r.prev;
+    if (q->value_len == 0 || q->value_len > fed || q->name_len >= fed - q->value_len)
+        return cfgparse_fail(d->err, lineno,
+                             "internal error: inih read the line in parts (INI_MAX_LINE < 200?)");
+    start = fed - q->value_len;
+    if (q->value_len == 1)
+        while (start < len && isspace((unsigned char)line[start]))
+            start++;
+    line[q->name_len] = '\0';
+    line[len] = '\0';
+    return d->ops->key(d->user, d->section, line, line + start, lineno, d->err);
 }
 
 int cfgparse_ini(const char *text, const struct cfgparse_ops *ops, void *user,
                  struct cfgparse_error *err)
 {
-    struct scan s;
-    size_t size = strnlen(text, CFGPARSE_MAX_SIZE + 1), lines = 1;
-    int rc;
+    struct driver *d;
+    size_t size = strnlen(text, CFGPARSE_MAX_SIZE + 1);
+    const char *p = text, *end = text + size;
+    char *line;
+    int lineno = 0, rc = 0;
 
     memset(err, 0, sizeof(*err));
     if (size > CFGPARSE_MAX_SIZE) {
         cfgparse_fail(err, 0, "configuration larger than %d bytes", CFGPARSE_MAX_SIZE);
         return -E2BIG;
     }
-    for (size_t i = 0; i < size; i++)
-        lines += text[i] == '\n';
-    memset(&s, 0, sizeof(s));
-    s.text = text;
-    s.ops = ops;
-    s.user = user;
-    s.err = err;
-    s.keylines = calloc(lines, sizeof(*s.keylines));
-    s.sections = calloc(CFGPARSE_MAX_SECTIONS, sizeof(*s.sections));
-    if (s.keylines == NULL || s.sections == NULL) {
-        rc = -ENOMEM;
+    d = calloc(1, sizeof(*d));
+    line = malloc(CFGPARSE_MAX_LINE + 1);
+    if (d == NULL || line == NULL) {
         cfgparse_fail(err, 0, "out of memory");
+        rc = -ENOMEM;
         goto out;
     }
-    rc = scan_text(&s, size);
-    if (rc != 0)
-        goto out;
-    set_ini_options();
-    rc = ini_parse_string(text, ini_cb, &s);
-    if (rc == -2) {
-        rc = -ENOMEM;
-        cfgparse_fail(err, 0, "out of memory");
-    } else if (s.failed) {
-        rc = -EINVAL;
-    } else if (s.k != s.nkeys) {
-        rc = cfgparse_fail(err, 0, "internal error: configuration not understood");
-    } else if (s.stop_line != 0) {
-        /* Sections above the bad line first, then the pre-scan's error. */
-        rc = flush_sections(&s, s.stop_line);
-        if (rc == 0) {
-            *err = s.scan_err;
-            rc = -EINVAL;
+    d->ops = ops;
+    d->user = user;
+    d->err = err;
+    while (rc == 0 && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), i = 0;
+        lineno++;
+        if (len > CFGPARSE_MAX_LINE) {
+            rc = cfgparse_fail(err, lineno, "line too long (max %d characters)", CFGPARSE_MAX_LINE);
+            break;
         }
-    } else if (rc != 0) {
-        rc = cfgparse_fail(err, rc, "syntax error");
-    } else {
-        rc = flush_sections(&s, 0);
+        if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+            i = 3;
+        while (i < len && isspace((unsigned char)p[i]))
+            i++;
+        while (len > i && isspace((unsigned char)p[len - 1]))
+            len--;
+        if (len > i) {
+            memcpy(line, p + i, len - i);
+            rc = driver_line(d, line, len - i, lineno);
+        }
+        p = nl ? nl + 1 : end;
     }
 out:
-    free(s.keylines);
-    free(s.sections);
+    if (line != NULL)
+        sodium_memzero(line, CFGPARSE_MAX_LINE + 1); /* agent keys pass through */
+    if (d != NULL)
+        sodium_memzero(d, sizeof(*d));
+    free(line);
+    free(d);
     return rc;
 }
 

@@ -43,17 +43,18 @@ struct cfgparse_ops {
 };
 
 /*
- * Runs inih's ini_parse_string over text: comments are whole lines starting
- * with '#' or ';' (no inline comments, so values may contain ';'), no
- * continuation lines, "key = value" or "key: value", whitespace around names
- * and values stripped. Before inih sees it, the text is checked: size, line
- * length (inih would silently cut long lines), section names (inih would
- * cut them at 49 characters), NUL-free. Every section header, even an empty
- * section, is reported to ops->section in order. Stops at the first error.
- * Returns 0 or -EINVAL (err filled), -ENOMEM.
- *
- * Note: sets libinih's process-wide options (ini_allow_multiline and
- * friends) on every call, always to the same values.
+ * Reads text as INI: "[section]" headers, "key = value" or "key: value"
+ * lines, whitespace around names and values stripped, whole-line comments
+ * starting with '#' or ';', no inline comments (values may contain ';'), no
+ * continuation lines, a UTF-8 BOM allowed at the start. We split the text
+ * into lines and check size and line length; inih (ini_parse_string, its
+ * API in every upstream build) reads each line, the same way whatever
+ * options it was compiled with. A line over 190 characters must have its
+ * '=', ':' or ']' within them. Every section header, even of an empty
+ * section, and every key go to ops in file order with their line. Stops at
+ * the first error, whether a syntax error or a callback's. Returns 0,
+ * -EINVAL (err filled), -E2BIG (over CFGPARSE_MAX_SIZE) or -ENOMEM, or a
+ * callback's negative return. Touches no global state; text is only read.
  */
 int cfgparse_ini(const char *text, const struct cfgparse_ops *ops, void *user,
                  struct cfgparse_error *err);

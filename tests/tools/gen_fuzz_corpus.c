@@ -114,6 +114,20 @@ int main(int argc, char **argv)
              relay, priv, id, pub, tok2);
     put(argv[1], "config", "seed-agent-explicit.conf", conf);
     put(argv[1], "config", "seed-errors.conf", "[relay]\nlisen = 1.2.3.4:5\n[link]\nx\n");
+    /* The lines inih's build options could read differently (cfgparse_ini). */
+    put(argv[1], "config", "seed-ini-syntax.conf",
+        "\xef\xbb\xbf; a BOM, then a comment\n[relay]\nstate_dir = /srv/lr ; not a comment\n"
+        "  log_level = debug\nadmin_socket_mode=0600 # neither\n[limits ;x]\nkeepalive = 20s\n"
+        "[limits]\nx=x\n[a]\n[b]\nnovalue\n");
+    memset(conf, 0, sizeof(conf));
+    memcpy(conf, "[relay]\nstate_dir = /", 21);
+    memset(conf + 21, 'p', 300);
+    memcpy(conf + 321, " ;x\nadvertise =", 15);
+    memset(conf + 336, ' ', 250);
+    memcpy(conf + 586, "relay.example.com:7700\n", 23);
+    memset(conf + 609, 'n', 200);
+    memcpy(conf + 809, " = v\n", 5);
+    put(argv[1], "config", "seed-ini-long.conf", conf);
     sodium_memzero(&t, sizeof(t));
     return 0;
 }
