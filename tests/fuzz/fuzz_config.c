@@ -35,6 +35,16 @@ static void check_relay(const char *s)
     free(t2);
 }
 
+/* Occurrences of needle in hay (overlapping ones too). */
+static size_t count_in(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
 static void check_agent(const char *s)
 {
     struct agentcfg *cfg = NULL;
@@ -53,7 +63,10 @@ static void check_agent(const char *s)
         if (!cfg->links[i].has_priv)
             continue;
         key_priv_encode(cfg->links[i].priv, k);
-        if (strstr(t, k + KEY_PREFIX_LEN) != NULL || strstr(t, "<secret>") == NULL)
+        /* The key's own line must be gone; the input may also carry the
+         * key's text in other values (a path, a name), which are echoed. */
+        size_t in = count_in(s, k + KEY_PREFIX_LEN), allowed = in > 0 ? in - 1 : 0;
+        if (count_in(t, k + KEY_PREFIX_LEN) > allowed || strstr(t, "<secret>") == NULL)
             abort();
         sodium_memzero(k, sizeof(k));
     }
