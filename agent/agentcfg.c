@@ -216,6 +216,20 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
     return 0;
 }
 
+void agentcfg_link_take_token(struct agentcfg_link *l, const struct token *t)
+{
+    l->from_token = 1;
+    memcpy(l->link_id, t->link_id, LINKID_LEN);
+    l->side = t->side;
+    memcpy(l->peer_pub, t->peer_pub, KEY_LEN);
+    memcpy(l->relay_pub, t->relay_pub, KEY_LEN);
+    l->relay_key_id = t->relay_key_id;
+    if (t->flags & TOKEN_FLAG_PRIV) {
+        memcpy(l->priv, t->priv, KEY_LEN);
+        l->has_priv = 1;
+    }
+}
+
 static int link_token(struct agentcfg_link *l, struct link_state *ls, const char *value, int line,
                       struct cfgparse_error *err)
 {
@@ -228,17 +242,9 @@ static int link_token(struct agentcfg_link *l, struct link_state *ls, const char
         token_format_error(rc, pos, msg, sizeof(msg));
         return cfgparse_fail(err, line, "token: %s", msg);
     }
-    l->from_token = 1;
-    memcpy(l->link_id, t.link_id, LINKID_LEN);
-    l->side = t.side;
-    memcpy(l->peer_pub, t.peer_pub, KEY_LEN);
-    memcpy(l->relay_pub, t.relay_pub, KEY_LEN);
-    l->relay_key_id = t.relay_key_id;
-    if (t.flags & TOKEN_FLAG_PRIV) {
-        memcpy(l->priv, t.priv, KEY_LEN);
-        l->has_priv = 1;
+    agentcfg_link_take_token(l, &t);
+    if (t.flags & TOKEN_FLAG_PRIV)
         ls->token_has_priv = 1;
-    }
     l->n_relays = 0;
     for (size_t i = 0; i < t.n_addrs && rc == 0; i++)
         rc = add_addr(l->relays, &l->n_relays, "token relay", t.addrs[i], 0, line, err);

@@ -106,6 +106,12 @@ int agentcfg_link_set_key(struct agentcfg_link *l, const char *text, size_t *err
 /* Wipes and frees. Accepts NULL. */
 void agentcfg_free(struct agentcfg *cfg);
 
+/* Sets a link's identity, peer key, relay key and, when the token carries
+ * one, its private key from a decoded token (the config's `token =` and
+ * --token alike; the relay addresses are the caller's to merge). */
+struct token;
+void agentcfg_link_take_token(struct agentcfg_link *l, const struct token *t);
+
 /* The effective configuration as text with secrets redacted: token and key
  * show as "<secret>" (so the output is for reading, not for parsing back
  * when it holds secrets). *out is a heap string the caller free()s.

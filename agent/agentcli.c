@@ -60,16 +60,7 @@ static int from_token(const struct agentcli_opts *o, struct agentcfg_link *l, ch
         return -EINVAL;
     }
     agentcli_safe_name(t.name, l->name, sizeof(l->name));
-    l->from_token = 1;
-    memcpy(l->link_id, t.link_id, LINKID_LEN);
-    l->side = t.side;
-    memcpy(l->peer_pub, t.peer_pub, KEY_LEN);
-    memcpy(l->relay_pub, t.relay_pub, KEY_LEN);
-    l->relay_key_id = t.relay_key_id;
-    if (t.flags & TOKEN_FLAG_PRIV) {
-        memcpy(l->priv, t.priv, KEY_LEN);
-        l->has_priv = 1;
-    }
+    agentcfg_link_take_token(l, &t);
     rc = 0;
     for (size_t i = 0; i < t.n_addrs && o->n_relay == 0 && rc == 0; i++) {
         rc = addr_opt("token relay address", t.addrs[i], 0, &l->relays[l->n_relays], err, errlen);
