@@ -262,7 +262,7 @@ static void session_send_welcome(struct conn *c)
 /* A control session keeps TCP_NODELAY from the listener but not the stream
  * legs' keepalive and TCP_USER_TIMEOUT: its liveness is PING/PONG and
  * dead_after (docs/protocol.md §5), which the agent is told in WELCOME. */
-static void session_session_sockopts(struct conn *c)
+static void session_sockopts(struct conn *c)
 {
     int zero = 0;
     unsigned uzero = 0;
@@ -327,7 +327,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     l->session[a->side] = c;
     l->since_ms[a->side] = wallclock_ms();
-    session_session_sockopts(c);
+    session_sockopts(c);
     cs->link = l;
     sx->stats->agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
