@@ -11,13 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "acct.h"
 #include "conn.h"
-#include "index.h"
-#include "json.h"
 #include "keys.h"
 #include "log.h"
-#include "sync.h"
+#include "relaycfg.h"
 
 struct admin_client {
     uv_pipe_t pipe;
@@ -32,7 +29,11 @@ struct admin_client {
 
 struct admin {
     uv_pipe_t server;
-    struct relay *r;
+    uv_loop_t *loop;
+    struct index *index;
+    struct sync *sync;
+    const struct admin_ops *ops;
+    void *arg;
     char path[RELAYCFG_PATH_MAX];
     struct admin_client *clients;
     size_t n_clients;
@@ -120,59 +121,6 @@ static void admin_reply(struct admin_client *cl, const char *text, size_t len)
     }
 }
 
-static void admin_status(struct relay *r, struct json_w *w)
-{
-    char buf[ADDR_TEXT_SIZE];
-
-    json_obj_begin(w);
-    json_kv_str(w, "version", LINKRELAY_VERSION);
-    json_kv_uint(w, "uptime_s", (relay_now(r) - r->start_ms) / 1000);
-    json_kv_uint(w, "agents", r->st.agents);
-    json_kv_uint(w, "pending", r->admit.pending);
-    json_kv_uint(w, "conns", r->admit.conns);
-    json_kv_uint(w, "streams_open", r->st.streams_open);
-    json_kv_uint(w, "streams_total", r->st.streams_total);
-    json_kv_uint(w, "streams_zero_copy", r->zc_streams);
-    json_kv_uint(w, "streams_zero_copy_total", r->st.zc_total);
-    json_kv_uint(w, "bytes_a_to_b", r->st.bytes[0]);
-    json_kv_uint(w, "bytes_b_to_a", r->st.bytes[1]);
-    json_kv_uint(w, "queued_bytes", r->st.queued);
-    json_kv_uint(w, "queued_bytes_peak", r->st.queued_peak);
-    json_kv_uint(w, "zero_copy_queued_bytes", r->st.zc_queued);
-    json_kv_uint(w, "zero_copy_queued_bytes_peak", r->st.zc_queued_peak);
-    json_kv_uint(w, "auth_failures", r->st.auth_failures);
-    json_kv_uint(w, "acct_dropped", acct_dropped(r->acct));
-    json_key(w, "failures");
-    json_obj_begin(w);
-    for (int i = 0; i < RELAY_FAIL_COUNT; i++) {
-        json_key(w, relay_fail_name((enum relay_fail)i));
-        json_uint(w, r->st.fail[i]);
-    }
-    json_obj_end(w);
-    json_key(w, "limits_hit");
-    json_obj_begin(w);
-    for (int i = 0; i < ADMIT_COUNT; i++) {
-        json_key(w, admit_name((enum admit_kind)i));
-        json_uint(w, r->admit.hit[i]);
-    }
-    json_obj_end(w);
-    json_key(w, "listen");
-    json_arr_begin(w);
-    for (size_t i = 0; i < r->n_listeners; i++)
-        json_str(w, r->listener[i].name);
-    json_arr_end(w);
-    json_key(w, "advertise");
-    json_arr_begin(w);
-    for (size_t i = 0; i < r->cfg.n_advertise; i++) {
-        if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) == 0)
-            json_str(w, buf);
-    }
-    json_arr_end(w);
-    json_kv_str(w, "relay_key", r->key_pub_text);
-    json_kv_uint(w, "relay_key_id", r->key.current.id);
-    json_obj_end(w);
-}
-
 static void admin_side(struct json_w *w, const struct index_link *l, int side)
 {
     const struct conn *c = l->session[side];
@@ -207,12 +155,12 @@ static void admin_link(void *arg, struct index_link *l)
     json_obj_end(w);
 }
 
-static void admin_links(struct relay *r, struct json_w *w)
+static void admin_links(struct admin *a, struct json_w *w)
 {
     json_obj_begin(w);
     json_key(w, "links");
     json_arr_begin(w);
-    index_foreach(r->index, admin_link, w);
+    index_foreach(a->index, admin_link, w);
     json_arr_end(w);
     json_obj_end(w);
 }
@@ -234,7 +182,7 @@ static void admin_sync_done(void *arg, int rc, size_t n)
 
 static void admin_command(struct admin_client *cl, const char *cmd)
 {
-    struct relay *r = cl->a->r;
+    struct admin *a = cl->a;
     struct json_w w;
     char *text = NULL;
     size_t len = 0;
@@ -242,7 +190,7 @@ static void admin_command(struct admin_client *cl, const char *cmd)
 
     if (strcmp(cmd, "sync") == 0) {
         cl->refs++;
-        if (sync_request(r->sync, admin_sync_done, cl) != 0) {
+        if (sync_request(a->sync, admin_sync_done, cl) != 0) {
             cl->refs--;
             admin_reply(cl, "{\"error\":\"busy\"}", 16);
         }
@@ -259,9 +207,9 @@ static void admin_command(struct admin_client *cl, const char *cmd)
     }
     json_w_init(&w, f);
     if (strcmp(cmd, "status") == 0)
-        admin_status(r, &w);
+        a->ops->status(a->arg, &w);
     else
-        admin_links(r, &w);
+        admin_links(a, &w);
     fclose(f);
     admin_reply(cl, text, len);
     free(text);
@@ -320,8 +268,8 @@ static void admin_accept(uv_stream_t *server, int status)
         return;
     cl->a = a;
     a->refs++;
-    uv_pipe_init(a->r->loop, &cl->pipe, 0);
-    uv_timer_init(a->r->loop, &cl->timer);
+    uv_pipe_init(a->loop, &cl->pipe, 0);
+    uv_timer_init(a->loop, &cl->timer);
     cl->pipe.data = cl;
     cl->timer.data = cl;
     cl->refs = 2;
@@ -360,7 +308,8 @@ static bool admin_in_use(const char *path)
     return used;
 }
 
-int admin_start(struct relay *r, const char *path, unsigned mode, struct admin **out)
+int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
+                struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out)
 {
     struct admin *a = calloc(1, sizeof(*a));
     struct stat sb;
@@ -374,9 +323,13 @@ int admin_start(struct relay *r, const char *path, unsigned mode, struct admin *
         return -ENAMETOOLONG;
     }
     memcpy(a->path, path, strlen(path) + 1);
-    a->r = r;
+    a->loop = loop;
+    a->index = index;
+    a->sync = sync;
+    a->ops = ops;
+    a->arg = arg;
     a->refs = 1;
-    uv_pipe_init(r->loop, &a->server, 0);
+    uv_pipe_init(loop, &a->server, 0);
     a->server.data = a;
     /* A socket file left by a relay that died is replaced; one that still
      * answers belongs to a running relay, and anything else is not ours. */

@@ -7,11 +7,18 @@
  * removed on stop. Clients are bounded in number and time.
  *
  * Owned by struct relay; admin_stop closes the server and every client.
+ * `links` is read from the link index and `sync` asks sync.c; `status` is
+ * written by the owner through struct admin_ops (admin sees no struct relay).
+ * Nothing here closes a relay connection.
  */
 #ifndef LR_ADMIN_H
 #define LR_ADMIN_H
 
-#include "relay.h"
+#include <uv.h>
+
+#include "index.h"
+#include "json.h"
+#include "sync.h"
 
 #define ADMIN_MAX_REQUEST 1024
 #define ADMIN_MAX_CLIENTS 32
@@ -19,8 +26,16 @@
 
 struct admin;
 
-/* Binds path (a stale socket file there is replaced) with mode. 0 or -errno. */
-int admin_start(struct relay *r, const char *path, unsigned mode, struct admin **out);
+/* What the owner answers (arg: the owner's pointer given to admin_start). */
+struct admin_ops {
+    /* Writes the one JSON object that `status` answers. */
+    void (*status)(void *arg, struct json_w *w);
+};
+
+/* Binds path (a stale socket file there is replaced) with mode, on loop.
+ * index and sync stay valid until admin_stop. 0 or -errno. */
+int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
+                struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out);
 /* Closes the server and clients; frees once every handle is closed. */
 void admin_stop(struct admin *a);
 

@@ -11,10 +11,8 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 
-#include "session.h"
 #include "frame.h"
 #include "log.h"
-#include "stream.h"
 #include "ticket.h"
 
 #define CONN_FLUSH_MS 2000 /* longest wait for a last message to be written */
@@ -46,30 +44,63 @@ static void conn_close_cb(uv_handle_t *h)
     free(c);
 }
 
-static void conn_close_impl(struct conn *c, bool rst)
+static void conn_flush_timeout(uv_timer_t *t)
 {
-    struct relay *r = c->r;
+    conn_close(t->data, CONN_END_FIN);
+}
+
+static void conn_shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+
+    (void)status;
+    free(req);
+    conn_close(c, CONN_END_FIN);
+}
+
+/* CONN_END_FLUSH: the last message is queued; write it, then close. */
+static void conn_flush(struct conn *c)
+{
+    uv_shutdown_t *req;
+
+    c->state = CONN_FLUSHING;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_timer(c, CONN_FLUSH_MS, 0, conn_flush_timeout);
+    req = malloc(sizeof(*req));
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) != 0) {
+        free(req);
+        conn_close(c, CONN_END_FIN);
+    }
+}
+
+void conn_close(struct conn *c, enum conn_end how)
+{
+    struct conn_ctx *ctx = c->ctx;
+    bool rst = how == CONN_END_RST;
 
     if (c->state == CONN_CLOSED)
         return;
+    if (how == CONN_END_FLUSH) {
+        if (c->state != CONN_FLUSHING)
+            conn_flush(c);
+        return;
+    }
     c->state = CONN_CLOSED;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
-        r->conns = c->next;
+        ctx->list = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    if (c->session != NULL)
-        session_on_close(c);
-    if (c->stream != NULL) {
-        /* The stream resets the other leg; this one closes with RST too. */
-        stream_leg_closed(c);
+    /* The owner lets go (a stream resets the other leg, and this one closes
+     * with RST too). */
+    if (c->ops != NULL && c->ops->on_close(c))
         rst = true;
-    }
+    c->owner = NULL;
     conn_ticket_release(c);
     if (c->admitted)
-        admit_release(&r->admit, c->ip, c->pending);
+        admit_release(ctx->admit, c->ip, c->pending);
     c->admitted = false;
     c->pending = false;
     c->ip = NULL;
@@ -84,24 +115,14 @@ static void conn_close_impl(struct conn *c, bool rst)
     uv_close((uv_handle_t *)&c->timer, conn_close_cb);
 }
 
-void conn_close(struct conn *c)
-{
-    conn_close_impl(c, false);
-}
-
-void conn_reset(struct conn *c)
-{
-    conn_close_impl(c, true);
-}
-
-void conn_fail(struct conn *c, enum relay_fail why)
+void conn_fail(struct conn *c, enum stats_fail why)
 {
     if (c->state == CONN_CLOSED)
         return;
     log_debug("conn %" PRIu64 " %s: refused in state %s: %s", c->id, c->peer,
-              conn_state_name(c->state), relay_fail_name(why));
-    relay_count_fail(c->r, why, c->peer);
-    conn_close(c);
+              conn_state_name(c->state), stats_fail_name(why));
+    stats_count_fail(c->ctx->stats, why, c->peer);
+    conn_close(c, CONN_END_FIN);
 }
 
 void conn_established(struct conn *c)
@@ -110,14 +131,14 @@ void conn_established(struct conn *c)
         return;
     c->pending = false;
     if (c->admitted)
-        admit_established(&c->r->admit, c->ip);
+        admit_established(c->ctx->admit, c->ip);
 }
 
 void conn_ticket_release(struct conn *c)
 {
     if (!c->claimed)
         return;
-    ticket_unclaim(c->r->tickets, c->claim_tk, c->id);
+    ticket_unclaim(c->ctx->tickets, c->claim_tk, c->id);
     sodium_memzero(c->claim_tk, sizeof(c->claim_tk));
     c->claimed = false;
 }
@@ -126,7 +147,7 @@ void conn_vouch(struct conn *c)
 {
     if (!c->admitted || c->ip == NULL)
         return;
-    admit_vouch(&c->r->admit, c->ip, c->pending);
+    admit_vouch(c->ctx->admit, c->ip, c->pending);
     c->ip = NULL;
 }
 
@@ -137,7 +158,7 @@ void conn_send_done(uv_write_t *req)
 
     c->queued -= w->len;
     if (w->leg)
-        c->r->st.queued -= w->len;
+        c->ctx->stats->queued -= w->len;
     free(w);
 }
 
@@ -147,7 +168,7 @@ static void conn_write_cb(uv_write_t *req, int status)
 
     conn_send_done(req);
     if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSED)
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
 }
 
 int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
@@ -176,7 +197,7 @@ int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
         return UV_ENOMEM;
     memcpy(w->data, p, len);
     w->len = len;
-    w->leg = c->stream != NULL;
+    w->leg = c->state == CONN_WAITING || c->state == CONN_SPLICED;
     b = uv_buf_init((char *)w->data, (unsigned)len);
     rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, cb);
     if (rc != 0) {
@@ -184,12 +205,8 @@ int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
         return rc;
     }
     c->queued += len;
-    if (w->leg) {
-        struct relay_stats *st = &c->r->st;
-        st->queued += len;
-        if (st->queued > st->queued_peak)
-            st->queued_peak = st->queued;
-    }
+    if (w->leg)
+        stats_hold(&c->ctx->stats->queued, &c->ctx->stats->queued_peak, len);
     return 0;
 }
 
@@ -201,7 +218,7 @@ int conn_write(struct conn *c, const void *data, size_t len)
         return UV_EPIPE;
     rc = conn_send(c, data, len, conn_write_cb);
     if (rc != 0)
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
     return rc;
 }
 
@@ -217,36 +234,6 @@ bool conn_eof_was_reset(struct conn *c)
     return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
 }
 
-static void conn_flush_timeout(uv_timer_t *t)
-{
-    conn_close(t->data);
-}
-
-static void conn_shutdown_cb(uv_shutdown_t *req, int status)
-{
-    struct conn *c = req->handle->data;
-
-    (void)status;
-    free(req);
-    conn_close(c);
-}
-
-void conn_close_after_flush(struct conn *c)
-{
-    uv_shutdown_t *req;
-
-    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING)
-        return;
-    c->state = CONN_FLUSHING;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    conn_timer(c, CONN_FLUSH_MS, 0, conn_flush_timeout);
-    req = malloc(sizeof(*req));
-    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) != 0) {
-        free(req);
-        conn_close(c);
-    }
-}
-
 void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb)
 {
     uv_timer_stop(&c->timer);
@@ -258,8 +245,8 @@ static void conn_hs_timeout(uv_timer_t *t)
     struct conn *c = t->data;
 
     if (c->pending && c->state != CONN_WAITING) {
-        c->r->admit.hit[ADMIT_HANDSHAKE]++;
-        conn_fail(c, RELAY_FAIL_TIMEOUT);
+        c->ctx->admit->hit[ADMIT_HANDSHAKE]++;
+        conn_fail(c, STATS_FAIL_TIMEOUT);
     }
 }
 
@@ -270,25 +257,25 @@ static void conn_preamble(struct conn *c)
     const uint8_t *p = bq_peek(&c->in, &n);
     struct frame_preamble pre;
     uint8_t raw[FRAME_PREAMBLE_LEN];
+    const struct conn_kind *kind;
     int rc = frame_preamble_decode(p, n, &pre);
 
     if (rc == -EAGAIN)
         return;
     if (rc != 0) {
-        conn_fail(c, RELAY_FAIL_PREAMBLE);
+        conn_fail(c, STATS_FAIL_PREAMBLE);
         return;
     }
     memcpy(raw, p, sizeof(raw));
     bq_consume(&c->in, FRAME_PREAMBLE_LEN);
-    if (pre.kind == FRAME_KIND_STREAM) {
-        c->state = CONN_TICKET;
-        return;
-    }
-    rc = session_begin(c, raw, pre.key_id);
+    kind = pre.kind == FRAME_KIND_STREAM ? &c->ctx->stream : &c->ctx->control;
+    c->ops = kind->ops;
+    c->ops_arg = kind->arg;
+    rc = c->ops->begin(kind->arg, c, raw, pre.key_id);
     if (rc == -ENOENT)
-        conn_fail(c, RELAY_FAIL_KEY_ID);
+        conn_fail(c, STATS_FAIL_KEY_ID);
     else if (rc != 0)
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
 }
 
 static void conn_process(struct conn *c)
@@ -304,10 +291,8 @@ static void conn_process(struct conn *c)
         case CONN_HS1:
         case CONN_HS3:
         case CONN_UP:
-            session_input(c);
-            break;
         case CONN_TICKET:
-            stream_present(c);
+            c->ops->input(c);
             break;
         default:
             break;
@@ -322,13 +307,13 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     uint8_t *p;
 
     if (c->state == CONN_SPLICED) {
-        stream_alloc(h, suggested, buf);
+        c->ops->alloc(h, suggested, buf);
         return;
     }
     p = bq_reserve(&c->in, &len);
     if (c->pending) {
         /* One byte more than allowed: reading it proves the limit was passed. */
-        size_t allowed = c->r->cfg.limits.preauth_bytes - c->preauth_read + 1;
+        size_t allowed = c->ctx->lim->preauth_bytes - c->preauth_read + 1;
         if (len > allowed)
             len = allowed;
     }
@@ -341,7 +326,7 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     struct conn *c = h->data;
 
     if (c->state == CONN_SPLICED) {
-        stream_read(h, nread, buf);
+        c->ops->read(h, nread, buf);
         return;
     }
     if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING)
@@ -350,21 +335,21 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         if (c->state == CONN_WAITING && nread == UV_EOF && !conn_eof_was_reset(c)) {
-            stream_waiting_eof(c);
+            c->ops->on_eof(c);
             uv_read_stop(h);
         } else if (c->pending) {
-            conn_fail(c, nread == UV_ENOBUFS ? RELAY_FAIL_PREAUTH_BYTES : RELAY_FAIL_EOF);
+            conn_fail(c, nread == UV_ENOBUFS ? STATS_FAIL_PREAUTH_BYTES : STATS_FAIL_EOF);
         } else {
-            conn_close(c);
+            conn_close(c, CONN_END_FIN);
         }
         return;
     }
     bq_commit(&c->in, (size_t)nread);
     if (c->pending) {
         c->preauth_read += (size_t)nread;
-        if (c->preauth_read > c->r->cfg.limits.preauth_bytes) {
-            c->r->admit.hit[ADMIT_PREAUTH]++;
-            conn_fail(c, RELAY_FAIL_PREAUTH_BYTES);
+        if (c->preauth_read > c->ctx->lim->preauth_bytes) {
+            c->ctx->admit->hit[ADMIT_PREAUTH]++;
+            conn_fail(c, STATS_FAIL_PREAUTH_BYTES);
             return;
         }
     }
@@ -397,7 +382,7 @@ static void conn_peer_name(struct conn *c)
 
 /* True if the connection's first bytes, already in the socket before
  * anything was read, are a stream preamble and a live ticket no other
- * connection holds (peeked, not consumed: stream_present takes the ticket as
+ * connection holds (peeked, not consumed: the stream owner takes the ticket as
  * for any leg). The ticket is then claimed for c (ticket_claim), so a ticket
  * vouches for one connection at a time past its address's limits, however
  * many carry it; conn_ticket_release drops the claim. Agents write them right
@@ -414,7 +399,7 @@ static bool conn_ticket_waiting(struct conn *c)
         recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(b))
         return false;
     ok = frame_preamble_decode(b, FRAME_PREAMBLE_LEN, &pre) == 0 && pre.kind == FRAME_KIND_STREAM &&
-         ticket_claim(c->r->tickets, b + FRAME_PREAMBLE_LEN, relay_now(c->r), c->id) == 0;
+         ticket_claim(c->ctx->tickets, b + FRAME_PREAMBLE_LEN, uv_now(c->ctx->loop), c->id) == 0;
     if (ok) {
         memcpy(c->claim_tk, b + FRAME_PREAMBLE_LEN, TICKET_LEN);
         c->claimed = true;
@@ -423,7 +408,7 @@ static bool conn_ticket_waiting(struct conn *c)
     return ok;
 }
 
-void conn_accept(struct relay *r, uv_stream_t *server)
+void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
 {
     struct conn *c = calloc(1, sizeof(*c));
     size_t cap;
@@ -433,59 +418,58 @@ void conn_accept(struct relay *r, uv_stream_t *server)
         log_warnx("accept: out of memory");
         return;
     }
-    c->r = r;
-    c->id = ++r->next_conn_id;
+    c->ctx = ctx;
+    c->id = ++ctx->next_id;
     c->state = CONN_PREAMBLE;
-    uv_tcp_init(r->loop, &c->tcp);
-    uv_timer_init(r->loop, &c->timer);
+    uv_tcp_init(ctx->loop, &c->tcp);
+    uv_timer_init(ctx->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
     c->handles = 2;
-    c->next = r->conns;
-    if (r->conns != NULL)
-        r->conns->prev = c;
-    r->conns = c;
+    c->next = ctx->list;
+    if (ctx->list != NULL)
+        ctx->list->prev = c;
+    ctx->list = c;
     rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         log_warnx("accept: %s", uv_strerror(rc));
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
         return;
     }
     conn_peer_name(c);
-    c->accepted_ms = relay_now(r);
-    rc = admit_admit(&r->admit, c->addr_key, c->accepted_ms, &c->ip);
+    c->accepted_ms = uv_now(ctx->loop);
+    rc = admit_admit(ctx->admit, c->addr_key, c->accepted_ms, &c->ip);
     /* A leg whose ticket is already waiting is its link's, not anonymous:
      * the per-address limits do not refuse it (D16). */
     if (rc != 0 && admit_kind_per_address(admit_kind_of(rc)) && conn_ticket_waiting(c)) {
-        rc = admit_admit_ticketed(&r->admit, c->addr_key, rc);
+        rc = admit_admit_ticketed(ctx->admit, c->addr_key, rc);
         if (rc == 0)
             log_debug("conn %" PRIu64 " %s: admitted past the per-address limits: a live ticket",
                       c->id, c->peer);
     }
     if (rc != 0) {
-        relay_count_fail(r, RELAY_FAIL_LIMIT, c->peer);
+        stats_count_fail(ctx->stats, STATS_FAIL_LIMIT, c->peer);
         log_debug("conn %" PRIu64 " %s: refused: %s", c->id, c->peer,
                   rc == -ENOMEM ? "out of memory" : admit_name(admit_kind_of(rc)));
         c->ip = NULL;
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
         return;
     }
     c->admitted = true;
     c->pending = true;
     /* Room for everything allowed before authentication (plus the one byte
      * that proves the limit was passed), and at least two control frames. */
-    cap = r->cfg.limits.preauth_bytes + 1 > CONN_IN_CAP ? r->cfg.limits.preauth_bytes + 1
-                                                        : CONN_IN_CAP;
+    cap = ctx->lim->preauth_bytes + 1 > CONN_IN_CAP ? ctx->lim->preauth_bytes + 1 : CONN_IN_CAP;
     c->inmem = malloc(cap);
     if (c->inmem == NULL) {
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
         return;
     }
     bq_init(&c->in, c->inmem, cap);
-    /* TCP_NODELAY and the leg options come from the listener (stream.c). */
+    /* TCP_NODELAY and the leg options come from the listener (stream_leg_sockopts). */
     log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
-    conn_timer(c, r->cfg.limits.handshake_timeout_ms, 0, conn_hs_timeout);
+    conn_timer(c, ctx->lim->handshake_timeout_ms, 0, conn_hs_timeout);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
     if (rc != 0)
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
 }

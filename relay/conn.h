@@ -4,12 +4,19 @@
  * state, a bounded input buffer for everything before authentication or
  * pairing, and the one idempotent close path.
  *
- * Lifetime: conn_accept allocates a struct conn and links it into the relay's
- * list. conn_close / conn_reset / conn_fail may be called any number of times
+ * conn knows no control session and no stream: the preamble names the kind,
+ * and from then on the connection calls its owner through the struct
+ * conn_ops table its context holds for that kind (session.c and stream.c
+ * fill one in each; relay.c puts them into struct conn_ctx).
+ *
+ * Lifetime: conn_accept allocates a struct conn and links it into its
+ * context's list. conn_close and conn_fail may be called any number of times
  * from anywhere (callbacks included); the first call detaches the connection
- * from its control session or stream, closes both handles, and the memory is
- * freed in the last close callback. After a close call returns the caller must
- * only check c->state == CONN_CLOSED and must not start new I/O on it.
+ * from its owner (ops->on_close), closes both handles, and the memory is freed
+ * in the last close callback. After a close call returns the caller must only
+ * check c->state == CONN_CLOSED and must not start new I/O on it. Every
+ * conn_ops callback may close the connection; conn re-checks c->state after
+ * each one.
  *
  * State machine (docs/protocol.md §11, docs/internals/relay.md):
  *   PREAMBLE -> HS1 -> HS3 -> UP -> [FLUSHING] -> CLOSED     (control)
@@ -25,7 +32,9 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "relay.h"
+#include "admit.h"
+#include "relaycfg.h"
+#include "stats.h"
 #include "ticket.h"
 
 enum conn_state {
@@ -41,13 +50,59 @@ enum conn_state {
 };
 const char *conn_state_name(enum conn_state s);
 
-struct session;
-struct stream;
+struct conn;
+
+/* What the owner of a connection of one kind does with it. Every callback
+ * may close the connection. */
+struct conn_ops {
+    /* The preamble named this kind (preamble: its 8 bytes, key_id: the relay
+     * key it names): take the connection and set its next state. arg is
+     * the kind's conn_kind.arg, also left in c->ops_arg. 0, -ENOENT (unknown
+     * key id: a counted failure) or another negative errno (closed). */
+    int (*begin)(void *arg, struct conn *c, const uint8_t preamble[8], uint8_t key_id);
+    /* Bytes arrived in c->in while pending or UP. */
+    void (*input)(struct conn *c);
+    /* A leg waiting for its peer read EOF (not a reset); reading stops. */
+    void (*on_eof)(struct conn *c);
+    /* The close path: the owner lets go of c (c->owner is not used after).
+     * True if the connection must end with a reset. */
+    bool (*on_close)(struct conn *c);
+    /* Reading of a CONN_SPLICED connection is the owner's: conn's libuv
+     * callbacks hand every allocation and read to these. */
+    uv_alloc_cb alloc;
+    uv_read_cb read;
+};
+
+struct conn_kind {
+    const struct conn_ops *ops;
+    void *arg;
+};
+
+/* Everything connections share: owned by struct relay, which fills it in
+ * before the first accept. Pointers stay valid until the loop has ended. */
+struct conn_ctx {
+    uv_loop_t *loop;
+    const struct relaycfg_limits *lim; /* updated in place on SIGHUP */
+    struct admit *admit;
+    struct ticket_table *tickets;
+    struct stats *stats;
+    struct conn_kind control, stream; /* owners by preamble kind */
+    struct conn *list;                /* every open connection (prev/next) */
+    uint64_t next_id;
+};
+
+/* How a connection ends. */
+enum conn_end {
+    CONN_END_FIN = 0, /* close now; queued writes are cancelled, then FIN */
+    CONN_END_RST,     /* close now with RST (SO_LINGER 0) */
+    CONN_END_FLUSH,   /* stop reading, write what is queued, shut down, then
+                       * close (bounded by a short timer): for CLOSE messages */
+};
 
 struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* handshake deadline, then keepalive (control) */
-    struct relay *r;
+    struct conn_ctx *ctx;
     struct conn *prev, *next;
     uint64_t id;
     char peer[ADDR_TEXT_SIZE]; /* "1.2.3.4:5555" for logs */
@@ -68,33 +123,28 @@ struct conn {
     struct bq in;
     uint8_t *inmem;
 
-    struct session *session; /* control session (owned), or NULL */
-    struct stream *stream;   /* stream this leg belongs to (not owned), or NULL */
-    int leg;                 /* 0 = side a, 1 = side b */
-
-    /* Splice state of this leg as a source (see stream.c). */
-    bool read_paused;      /* stopped for backpressure */
-    bool read_eof;         /* EOF read from this leg */
-    bool shut_sent;        /* uv_shutdown issued on this leg (other leg hit EOF) */
-    bool shut_done;        /* that shutdown completed */
-    uint64_t last_written; /* bytes written to this leg at the last stall check */
-    size_t queued;         /* bytes conn_send copied for this connection, not freed yet */
-    uint64_t last_progress_ms;
+    /* Its owner, from the preamble on: the kind's table and context, and
+     * the owner's per-connection state (session.c: struct session; stream.c:
+     * the stream's state for this leg), NULL until the owner sets it. */
+    const struct conn_ops *ops;
+    void *ops_arg;
+    void *owner;
+    size_t queued; /* bytes conn_send copied for this connection, not freed yet */
 };
 
 /* Accepts one pending connection from server (the listen callback). */
-void conn_accept(struct relay *r, uv_stream_t *server);
+void conn_accept(struct conn_ctx *ctx, uv_stream_t *server);
 /* The claim on the ticket that admitted c past its address's limits is over:
  * c took that ticket (it is gone with its claim) or closes without it (the
  * ticket can vouch for another connection). Nothing when c holds no claim. */
 void conn_ticket_release(struct conn *c);
 
-/* Graceful close (FIN after queued writes are cancelled). Idempotent. */
-void conn_close(struct conn *c);
-/* Close with RST (SO_LINGER 0). Idempotent. */
-void conn_reset(struct conn *c);
-/* Pre-authentication failure: counted, then the silent close of §8. */
-void conn_fail(struct conn *c, enum relay_fail why);
+/* The one close path: ends c as how says. Idempotent (a FLUSH on a
+ * connection already flushing does nothing; FIN or RST end it at once). */
+void conn_close(struct conn *c, enum conn_end how);
+/* Pre-authentication failure: counted (stats_count_fail), then the silent
+ * close of §8 (CONN_END_FIN). */
+void conn_fail(struct conn *c, enum stats_fail why);
 /* Marks the connection authenticated/paired (leaves the pending counts). */
 void conn_established(struct conn *c);
 /* The connection authenticated or presented a valid ticket: it leaves its
@@ -104,8 +154,9 @@ void conn_vouch(struct conn *c);
 /* Writes data: what the kernel takes at once, then a copy of the rest in one
  * write request that cb completes and releases with conn_send_done. Order is
  * kept (uv_try_write says UV_EAGAIN while anything is queued). The copy counts
- * in c->queued, and for a stream leg in the relay's queued bytes, until it is
- * released. 0 or a negative libuv error; the connection is left as it is. */
+ * in c->queued, and for a stream leg (WAITING or SPLICED) in the relay's
+ * queued bytes (stats), until it is released. 0 or a negative libuv error;
+ * the connection is left as it is. */
 int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb);
 /* Releases a conn_send request, whatever its status: its bytes leave the
  * queued counts and the memory is freed. Every conn_send callback calls it
@@ -115,9 +166,6 @@ void conn_send_done(uv_write_t *req);
 /* conn_send for control frames; a write error closes the connection.
  * Returns 0 or a negative libuv error (the connection is then closing). */
 int conn_write(struct conn *c, const void *data, size_t len);
-/* Stops reading, shuts the write side down after what is queued, then closes
- * (bounded by a short timer). For CLOSE messages (§5: close right after). */
-void conn_close_after_flush(struct conn *c);
 /* libuv reports UV_EOF when the kernel signals a hang-up after a short read,
  * also when the peer sent RST rather than FIN. This peeks at the socket after
  * UV_EOF: true if it was really a reset (the error is then consumed). */

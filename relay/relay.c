@@ -4,131 +4,24 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sys/resource.h>
 #include <arpa/inet.h>
 
 #include "acct.h"
 #include "admin.h"
-#include "conn.h"
-#include "session.h"
 #include "index.h"
+#include "json.h"
 #include "keys.h"
 #include "log.h"
 #include "rconf.h"
-#include "stream.h"
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
 #include "ticket.h"
-
-const char *relay_fail_name(enum relay_fail f)
-{
-    static const char *const names[RELAY_FAIL_COUNT] = {
-        "preamble", "key_id",         "handshake", "auth",          "unknown_link", "bad_key",
-        "ticket",   "ticket_expired", "timeout",   "preauth_bytes", "closed_early", "limit",
-    };
-    if ((unsigned)f >= RELAY_FAIL_COUNT)
-        return "unknown";
-    return names[f];
-}
-
-uint64_t relay_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-uint64_t relay_now(const struct relay *r)
-{
-    return uv_now(r->loop);
-}
-
-/* "1.2.3.4:5555" / "[::1]:5555" → the address without the port. */
-static void relay_strip_port(const char *peer, char *out, size_t cap)
-{
-    const char *colon = strrchr(peer, ':');
-    size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
-
-    if (n > 0 && peer[0] == '[' && peer[n - 1] == ']') {
-        peer++;
-        n -= 2;
-    }
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, peer, n);
-    out[n] = '\0';
-}
-
-void relay_count_fail(struct relay *r, enum relay_fail f, const char *peer)
-{
-    char addr[sizeof(r->fails[0].addr)];
-    size_t i;
-
-    r->st.fail[f]++;
-    r->st.auth_failures++;
-    relay_strip_port(peer, addr, sizeof(addr));
-    for (i = 0; i < r->n_fails; i++) {
-        if (r->fails[i].why == f && strcmp(r->fails[i].addr, addr) == 0) {
-            r->fails[i].count++;
-            return;
-        }
-    }
-    if (r->n_fails == RELAY_FAIL_SLOTS) {
-        r->fails_other++;
-        return;
-    }
-    /* First of its kind in this window: said now, the rest in the summary. */
-    log_info("refused %s: %s", peer, relay_fail_name(f));
-    r->fails[r->n_fails].why = f;
-    memcpy(r->fails[r->n_fails].addr, addr, sizeof(addr));
-    r->fails[r->n_fails].count = 1;
-    r->n_fails++;
-}
-
-void relay_log_refusal(struct relay *r, const char *fmt, ...)
-{
-    char key[LOGAGG_KEY_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(key, sizeof(key), fmt, ap);
-    va_end(ap);
-    if (logagg_admit(&r->refusals, key, relay_now(r)))
-        log_info("%s", key);
-}
-
-static void relay_say_refusals(void *arg, const char *key, uint32_t n, uint64_t window_ms)
-{
-    (void)arg;
-    log_warnx("%s (%" PRIu32 " more in the last %" PRIu64 " s)", key, n, (window_ms + 500) / 1000);
-}
-
-/* End of an aggregation window: one line and one event row per source. */
-static void relay_flush_fails(struct relay *r)
-{
-    for (size_t i = 0; i < r->n_fails; i++) {
-        struct relay_failagg *fa = &r->fails[i];
-        if (fa->count > 1)
-            log_warnx("refused %" PRIu32 " connections from %s in %d s: %s", fa->count, fa->addr,
-                      RELAY_FAIL_WINDOW_MS / 1000, relay_fail_name(fa->why));
-        acct_event(r->acct, "auth_fail", NULL, fa->addr, relay_fail_name(fa->why), fa->count);
-    }
-    if (r->fails_other > 0) {
-        log_warnx("refused %" PRIu64 " more connections from other sources in %d s", r->fails_other,
-                  RELAY_FAIL_WINDOW_MS / 1000);
-        acct_event(r->acct, "auth_fail", NULL, "", "other sources", (uint32_t)r->fails_other);
-    }
-    r->n_fails = 0;
-    r->fails_other = 0;
-}
 
 /* ---- registry changes ---- */
 
@@ -176,7 +69,7 @@ static void relay_on_conn(uv_stream_t *server, int status)
     }
     if (li->r->stopping)
         return;
-    conn_accept(li->r, server);
+    conn_accept(&li->r->conn, server);
 }
 
 /* Sets the stream-leg socket options on one listener (stream.c). */
@@ -303,14 +196,10 @@ static void relay_on_signal(uv_signal_t *h, int signum)
 static void relay_on_tick(uv_timer_t *t)
 {
     struct relay *r = t->data;
-    uint64_t now = relay_now(r);
+    uint64_t now = uv_now(r->loop);
 
     admit_sweep(&r->admit, now);
-    logagg_expire(&r->refusals, now, false, relay_say_refusals, r);
-    if (now - r->fail_window_ms >= RELAY_FAIL_WINDOW_MS) {
-        relay_flush_fails(r);
-        r->fail_window_ms = now;
-    }
+    stats_tick(&r->stats, now);
 }
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
@@ -337,12 +226,12 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
         lc.max_conns = cfg->limits.max_conns;
     admit_set_cfg(&r->admit, &lc);
     /* The pipes' fds were reserved at start: more needs a restart. */
-    r->zc_max = cfg->limits.zero_copy_streams;
-    if (r->zc_max > r->zc_reserved) {
+    r->zc.max = cfg->limits.zero_copy_streams;
+    if (r->zc.max > r->zc.reserved) {
         log_warnx("SIGHUP: zero_copy_streams %u is over the %u reserved at start; %u until "
                   "restart",
-                  r->zc_max, r->zc_reserved, r->zc_reserved);
-        r->zc_max = r->zc_reserved;
+                  r->zc.max, r->zc.reserved, r->zc.reserved);
+        r->zc.max = r->zc.reserved;
     }
     for (size_t i = 0; i < r->n_listeners; i++)
         relay_listener_sockopts(r, &r->listener[i]);
@@ -426,6 +315,98 @@ static int relay_load_key(struct relay *r)
     return 0;
 }
 
+/* Hands each module its context: what it shares with the others, by
+ * pointer (the modules below never see struct relay). */
+static void relay_wire(struct relay *r)
+{
+    const struct relaycfg_limits *lim = &r->cfg.limits;
+
+    r->stats.acct = r->acct;
+    r->zc = (struct zerocopy_ctx){.loop = r->loop,
+                                  .lim = lim,
+                                  .stats = &r->stats,
+                                  .reserved = r->zc.reserved,
+                                  .max = r->zc.max};
+    r->stream.loop = r->loop;
+    r->stream.lim = lim;
+    r->stream.tickets = r->tickets;
+    r->stream.acct = r->acct;
+    r->stream.stats = &r->stats;
+    r->stream.zc = &r->zc;
+    r->session = (struct session_ctx){.cfg = &r->cfg,
+                                      .key = &r->key,
+                                      .index = r->index,
+                                      .admit = &r->admit,
+                                      .acct = r->acct,
+                                      .stats = &r->stats,
+                                      .streams = &r->stream};
+    r->conn = (struct conn_ctx){.loop = r->loop,
+                                .lim = lim,
+                                .admit = &r->admit,
+                                .tickets = r->tickets,
+                                .stats = &r->stats,
+                                .control = {&session_conn_ops, &r->session},
+                                .stream = {&stream_conn_ops, &r->stream}};
+}
+
+/* The admin socket's `status` (admin_ops.status). */
+static void relay_status(void *arg, struct json_w *w)
+{
+    const struct relay *r = arg;
+    const struct stats *st = &r->stats;
+    char buf[ADDR_TEXT_SIZE];
+
+    json_obj_begin(w);
+    json_kv_str(w, "version", LINKRELAY_VERSION);
+    json_kv_uint(w, "uptime_s", (uv_now(r->loop) - r->start_ms) / 1000);
+    json_kv_uint(w, "agents", st->agents);
+    json_kv_uint(w, "pending", r->admit.pending);
+    json_kv_uint(w, "conns", r->admit.conns);
+    json_kv_uint(w, "streams_open", st->streams_open);
+    json_kv_uint(w, "streams_total", st->streams_total);
+    json_kv_uint(w, "streams_zero_copy", r->zc.streams);
+    json_kv_uint(w, "streams_zero_copy_total", st->zc_total);
+    json_kv_uint(w, "bytes_a_to_b", st->bytes[0]);
+    json_kv_uint(w, "bytes_b_to_a", st->bytes[1]);
+    json_kv_uint(w, "queued_bytes", st->queued);
+    json_kv_uint(w, "queued_bytes_peak", st->queued_peak);
+    json_kv_uint(w, "zero_copy_queued_bytes", st->zc_queued);
+    json_kv_uint(w, "zero_copy_queued_bytes_peak", st->zc_queued_peak);
+    json_kv_uint(w, "auth_failures", st->auth_failures);
+    json_kv_uint(w, "acct_dropped", acct_dropped(r->acct));
+    json_key(w, "failures");
+    json_obj_begin(w);
+    for (int i = 0; i < STATS_FAIL_COUNT; i++) {
+        json_key(w, stats_fail_name((enum stats_fail)i));
+        json_uint(w, st->fail[i]);
+    }
+    json_obj_end(w);
+    json_key(w, "limits_hit");
+    json_obj_begin(w);
+    for (int i = 0; i < ADMIT_COUNT; i++) {
+        json_key(w, admit_name((enum admit_kind)i));
+        json_uint(w, r->admit.hit[i]);
+    }
+    json_obj_end(w);
+    json_key(w, "listen");
+    json_arr_begin(w);
+    for (size_t i = 0; i < r->n_listeners; i++)
+        json_str(w, r->listener[i].name);
+    json_arr_end(w);
+    json_key(w, "advertise");
+    json_arr_begin(w);
+    for (size_t i = 0; i < r->cfg.n_advertise; i++) {
+        if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) == 0)
+            json_str(w, buf);
+    }
+    json_arr_end(w);
+    json_kv_str(w, "relay_key", r->key_pub_text);
+    json_kv_uint(w, "relay_key_id", r->key.current.id);
+    json_obj_end(w);
+}
+
+static const struct admin_ops relay_admin_ops = {.status = relay_status};
+
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
 {
@@ -440,15 +421,14 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     snprintf(r->config_path, sizeof(r->config_path), "%s", config_path);
     snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
     r->start_ms = uv_now(loop);
-    r->fail_window_ms = r->start_ms;
-    logagg_init(&r->refusals);
+    stats_init(&r->stats, r->start_ms);
     /* Each zero-copy stream holds two pipes: their fds come off the budget,
      * at most half of it (design.md D14). */
-    r->zc_reserved = cfg->limits.zero_copy_streams;
-    if (r->zc_reserved > budget / 8)
-        r->zc_reserved = budget / 8;
-    r->zc_max = r->zc_reserved;
-    budget -= r->zc_reserved * 4;
+    r->zc.reserved = cfg->limits.zero_copy_streams;
+    if (r->zc.reserved > budget / 8)
+        r->zc.reserved = budget / 8;
+    r->zc.max = r->zc.reserved;
+    budget -= r->zc.reserved * 4;
     r->max_conns = cfg->limits.max_conns != 0 && cfg->limits.max_conns < budget
                        ? cfg->limits.max_conns
                        : budget;
@@ -460,8 +440,8 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     lc.max_conns = r->max_conns;
     lc.max_ips = r->max_conns + 65536;
     rc = admit_init(&r->admit, &lc);
-    r->splice_rbuf = malloc(RELAY_SPLICE_RBUF);
-    if (rc == 0 && r->splice_rbuf == NULL)
+    r->stream.rbuf = malloc(STREAM_RBUF_SIZE);
+    if (rc == 0 && r->stream.rbuf == NULL)
         rc = -ENOMEM;
     if (rc == 0)
         rc = ticket_table_new(r->max_conns * 2 + 1024, &r->tickets);
@@ -471,14 +451,17 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         rc = relay_load_key(r);
     if (rc == 0)
         rc = relay_open_registry(r);
-    if (rc == 0)
+    if (rc == 0) {
+        relay_wire(r);
         rc = relay_listen(r);
+    }
     if (rc == 0)
-        rc = admin_start(r, r->cfg.admin_socket, r->cfg.admin_socket_mode, &r->admin);
+        rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode, r->index, r->sync,
+                         &relay_admin_ops, r, &r->admin);
     if (rc != 0)
         return rc;
     log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
-             r->max_conns, r->zc_max);
+             r->max_conns, r->zc.max);
     sync_start(r->sync);
     uv_signal_init(loop, &r->sig_term);
     uv_signal_init(loop, &r->sig_int);
@@ -514,16 +497,16 @@ void relay_stop(struct relay *r)
         uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
     admin_stop(r->admin);
     sync_stop(r->sync);
+    r->session.stopping = true;
     index_foreach(r->index, relay_abort_streams, NULL);
-    for (c = r->conns; c != NULL; c = next) {
+    for (c = r->conn.list; c != NULL; c = next) {
         next = c->next;
         if (c->state == CONN_UP)
             session_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
         else if (c->state != CONN_FLUSHING)
-            conn_close(c);
+            conn_close(c, CONN_END_FIN);
     }
-    relay_flush_fails(r);
-    logagg_expire(&r->refusals, relay_now(r), true, relay_say_refusals, r);
+    stats_flush(&r->stats, uv_now(r->loop));
     acct_stop(r->acct);
     uv_close((uv_handle_t *)&r->tick, NULL);
     /* The signal handlers stay (a second SIGTERM while sessions flush must
@@ -547,8 +530,8 @@ void relay_done(struct relay *r)
     r->tickets = NULL;
     admit_done(&r->admit);
     relaykey_wipe(&r->key);
-    free(r->splice_rbuf);
-    r->splice_rbuf = NULL;
+    free(r->stream.rbuf);
+    r->stream.rbuf = NULL;
     if (r->loop != NULL && !uv_is_closing((uv_handle_t *)&r->sig_term)) {
         /* Closing a signal handle restores the default action; a late
          * SIGTERM during the last microseconds is ignored instead. */

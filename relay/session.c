@@ -19,7 +19,9 @@
 #include "keys.h"
 #include "log.h"
 #include "noise.h"
+#include "stats.h"
 #include "stream.h"
+#include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
 #define SESSION_MAX_QUEUED   (64u * 1024u) /* bytes queued to one control session */
@@ -38,9 +40,18 @@ struct session {
     char agent_version[MSG_MAX_VERSION + 1];
 };
 
-int session_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
+/* Per session state: c->owner of a control connection. */
+static struct session *session_of(const struct conn *c)
 {
-    const struct relaykey_entry *k = relaykey_by_id(&c->r->key, key_id);
+    return c->owner;
+}
+
+/* Starts a control session after a valid control preamble (the 8 bytes are
+ * the Noise prologue's tail). 0, -ENOENT for an unknown key id, -ENOMEM. */
+static int session_begin(void *arg, struct conn *c, const uint8_t preamble[8], uint8_t key_id)
+{
+    struct session_ctx *sx = arg;
+    const struct relaykey_entry *k = relaykey_by_id(sx->key, key_id);
     uint8_t prologue[FRAME_CONTROL_PROLOGUE_LEN];
     struct session *cs;
 
@@ -54,14 +65,16 @@ int session_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id)
         free(cs);
         return -EINVAL;
     }
-    c->session = cs;
+    c->owner = cs;
     c->state = CONN_HS1;
     return 0;
 }
 
 const uint8_t *session_static_key(const struct conn *c)
 {
-    return c->session != NULL ? c->session->static_pub : NULL;
+    const struct session *cs = session_of(c);
+
+    return cs != NULL ? cs->static_pub : NULL;
 }
 
 static void session_detach(struct conn *c);
@@ -78,22 +91,26 @@ static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
     return conn_write(c, out, b.len);
 }
 
-int session_send(struct conn *c, const struct msg *m)
+/* Encrypts and sends one control message. 0 or negative (connection closing). */
+static int session_send(struct conn *c, const struct msg *m)
 {
     uint8_t pt[MSG_MAX_LEN], ct[FRAME_MAX_CONTROL];
     size_t ptlen, ctlen;
     int rc;
 
-    if (c->session == NULL || c->state == CONN_CLOSED)
+    struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
+
+    if (cs == NULL || c->state == CONN_CLOSED)
         return -EPIPE;
     /* An agent that does not read its control connection cannot make the
      * relay queue without bound: past the limit the session is dropped (a
      * CLOSE would only queue behind the rest). */
     if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > SESSION_MAX_QUEUED) {
         log_warnx("conn %" PRIu64 " %s: control session not reading, dropped", c->id, c->peer);
-        c->r->admit.hit[ADMIT_CTRL_QUEUE]++;
+        sx->admit->hit[ADMIT_CTRL_QUEUE]++;
         session_detach(c);
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
         return -ENOBUFS;
     }
     rc = msg_encode(m, pt, sizeof(pt), &ptlen);
@@ -102,10 +119,10 @@ int session_send(struct conn *c, const struct msg *m)
                   msg_type_name(m->type), msg_strerror(rc));
         return -EINVAL;
     }
-    rc = noise_cs_encrypt(&c->session->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
+    rc = noise_cs_encrypt(&cs->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
     sodium_memzero(pt, sizeof(pt));
     if (rc != 0) {
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
         return -EIO;
     }
     return session_write_frame(c, ct, ctlen);
@@ -127,22 +144,23 @@ static void session_send_peer(struct index_link *l, int side, bool online)
 /* Detaches the session from its link; tells the other side unless replaced. */
 static void session_detach(struct conn *c)
 {
-    struct session *cs = c->session;
+    struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
     struct index_link *l = cs->link;
 
     if (l == NULL || l->session[cs->side] != c)
         return;
     log_info("conn %" PRIu64 " %s: control session for link %s side %c down", c->id, c->peer,
              l->name, 'a' + cs->side);
-    acct_event(c->r->acct, "disconnect", l->id, c->peer, cs->side == 0 ? "side a" : "side b", 1);
+    acct_event(sx->acct, "disconnect", l->id, c->peer, cs->side == 0 ? "side a" : "side b", 1);
     l->session[cs->side] = NULL;
     cs->link = NULL;
-    if (c->r->st.agents > 0)
-        c->r->st.agents--;
+    if (sx->stats->agents > 0)
+        sx->stats->agents--;
     /* Not when replaced (the side is still online) nor while the relay stops
      * (every session is being closed; relay_stop walks the connection list
      * and a send here could drop the next one under its feet). */
-    if (!cs->replaced && !c->r->stopping)
+    if (!cs->replaced && !sx->stopping)
         session_send_peer(l, 1 - cs->side, false);
 }
 
@@ -150,7 +168,7 @@ void session_close_with(struct conn *c, enum msg_close_reason reason, const char
 {
     struct msg m;
 
-    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING || c->session == NULL)
+    if (c->state == CONN_CLOSED || c->state == CONN_FLUSHING || session_of(c) == NULL)
         return;
     log_info("conn %" PRIu64 " %s: control session closed: %s (%s)", c->id, c->peer,
              msg_close_reason_name(reason), text);
@@ -164,29 +182,31 @@ void session_close_with(struct conn *c, enum msg_close_reason reason, const char
          * session must leave its link now (the link may be freed next). */
         (void)session_send(c, &m);
     }
-    if (c->session != NULL)
+    if (session_of(c) != NULL)
         session_detach(c);
-    if (c->state != CONN_CLOSED)
-        conn_close_after_flush(c);
+    conn_close(c, CONN_END_FLUSH);
 }
 
-void session_on_close(struct conn *c)
+/* The close hook: detaches from the link, wipes and frees the session. */
+static bool session_on_close(struct conn *c)
 {
-    struct session *cs = c->session;
+    struct session *cs = session_of(c);
 
     if (cs == NULL)
-        return;
+        return false;
     session_detach(c);
     noise_hs_wipe(&cs->hs);
     noise_cs_wipe(&cs->tx);
     noise_cs_wipe(&cs->rx);
     sodium_memzero(cs, sizeof(*cs));
     free(cs);
-    c->session = NULL;
+    c->owner = NULL;
+    return false;
 }
 
-void session_open_fail(struct index_link *l, int side, uint32_t req_id,
-                       enum msg_open_fail_reason why)
+/* Sends OPEN_FAIL to the session of link side `side`, if up. */
+static void session_open_fail(struct index_link *l, int side, uint32_t req_id,
+                              enum msg_open_fail_reason why)
 {
     struct conn *s = l->session[side];
     struct msg m;
@@ -204,8 +224,10 @@ static void session_keepalive(uv_timer_t *t);
 
 static void session_send_welcome(struct conn *c)
 {
-    const struct relaycfg *cfg = &c->r->cfg;
-    struct index_link *l = c->session->link;
+    const struct session_ctx *sx = c->ops_arg;
+    const struct relaycfg *cfg = sx->cfg;
+    const struct session *cs = session_of(c);
+    struct index_link *l = cs->link;
     char addrs[RELAYCFG_MAX_ADDRS][ADDR_TEXT_SIZE];
     struct msg m;
 
@@ -217,7 +239,7 @@ static void session_send_welcome(struct conn *c)
         m.u.welcome.keepalive_s = 1;
     if (m.u.welcome.dead_after_s == 0)
         m.u.welcome.dead_after_s = 1;
-    m.u.welcome.peer_online = l->session[1 - c->session->side] != NULL;
+    m.u.welcome.peer_online = l->session[1 - cs->side] != NULL;
     m.u.welcome.max_streams = cfg->limits.max_streams_per_link > 65535
                                   ? 65535
                                   : (uint16_t)cfg->limits.max_streams_per_link;
@@ -240,7 +262,7 @@ static void session_send_welcome(struct conn *c)
 /* A control session keeps TCP_NODELAY from the listener but not the stream
  * legs' keepalive and TCP_USER_TIMEOUT: its liveness is PING/PONG and
  * dead_after (docs/protocol.md §5), which the agent is told in WELCOME. */
-static void session_session_sockopts(struct conn *c)
+static void session_sockopts(struct conn *c)
 {
     int zero = 0;
     unsigned uzero = 0;
@@ -256,26 +278,27 @@ static void session_session_sockopts(struct conn *c)
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
-    struct relay *r = c->r;
-    struct session *cs = c->session;
-    struct index_link *l = index_find(r->index, a->link_id);
+    struct session_ctx *sx = c->ops_arg;
+    const struct relaycfg_limits *lim = &sx->cfg->limits;
+    struct session *cs = session_of(c);
+    struct index_link *l = index_find(sx->index, a->link_id);
     struct conn *old;
     uint64_t tick;
     int sndbuf;
 
     if (l == NULL) {
-        conn_fail(c, RELAY_FAIL_UNKNOWN_LINK);
+        conn_fail(c, STATS_FAIL_UNKNOWN_LINK);
         return;
     }
     if (!index_key_ok(l, a->side, spub)) {
-        conn_fail(c, RELAY_FAIL_BAD_KEY);
+        conn_fail(c, STATS_FAIL_BAD_KEY);
         return;
     }
     memcpy(cs->static_pub, spub, 32);
     cs->side = a->side;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
-        conn_close(c);
+        conn_close(c, CONN_END_FIN);
         return;
     }
     /* Authenticated: from here on failures are told (CLOSE), not silent. */
@@ -286,10 +309,10 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     sndbuf = SESSION_SNDBUF;
     (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
     c->state = CONN_UP;
-    cs->last_rx_ms = cs->last_ping_ms = relay_now(r);
+    cs->last_rx_ms = cs->last_ping_ms = uv_now(c->tcp.loop);
     randombytes_buf(&cs->ping_nonce, sizeof(cs->ping_nonce));
     if (!l->enabled) {
-        acct_event(r->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
+        acct_event(sx->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
                    1);
         session_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
         return;
@@ -299,24 +322,23 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     conn_vouch(c);
     old = l->session[a->side];
     if (old != NULL) {
-        old->session->replaced = true;
+        session_of(old)->replaced = true;
         session_close_with(old, MSG_CLOSE_REPLACED, "replaced by a newer session");
     }
     l->session[a->side] = c;
-    l->since_ms[a->side] = relay_wall_ms();
-    session_session_sockopts(c);
+    l->since_ms[a->side] = wallclock_ms();
+    session_sockopts(c);
     cs->link = l;
-    r->st.agents++;
+    sx->stats->agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
              l->name, 'a' + a->side, cs->agent_version);
-    acct_event(r->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
+    acct_event(sx->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
     session_send_welcome(c);
     if (c->state != CONN_UP)
         return;
     if (old == NULL)
         session_send_peer(l, 1 - a->side, true);
-    tick = r->cfg.limits.keepalive_ms < r->cfg.limits.dead_after_ms ? r->cfg.limits.keepalive_ms
-                                                                    : r->cfg.limits.dead_after_ms;
+    tick = lim->keepalive_ms < lim->dead_after_ms ? lim->keepalive_ms : lim->dead_after_ms;
     tick /= 5;
     if (tick < 50)
         tick = 50;
@@ -326,9 +348,10 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
 static void session_keepalive(uv_timer_t *t)
 {
     struct conn *c = t->data;
-    struct session *cs = c->session;
-    const struct relaycfg_limits *lim = &c->r->cfg.limits;
-    uint64_t now = relay_now(c->r);
+    const struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
+    const struct relaycfg_limits *lim = &sx->cfg->limits;
+    uint64_t now = uv_now(c->tcp.loop);
     struct msg m;
 
     if (c->state != CONN_UP || cs == NULL)
@@ -346,11 +369,19 @@ static void session_keepalive(uv_timer_t *t)
     }
 }
 
+/* A stream of an OPEN expired before both legs arrived (stream_open's
+ * callback): the opener is told. */
+static void session_stream_expired(struct index_link *l, int opener, uint32_t req_id)
+{
+    session_open_fail(l, opener, req_id, MSG_OPEN_FAIL_TIMEOUT);
+}
+
 static void session_on_open(struct conn *c, uint32_t req_id)
 {
-    struct relay *r = c->r;
-    const struct relaycfg_limits *lim = &r->cfg.limits;
-    struct session *cs = c->session;
+    struct session_ctx *sx = c->ops_arg;
+    const struct relaycfg_limits *lim = &sx->cfg->limits;
+    uint64_t now = uv_now(c->tcp.loop);
+    struct session *cs = session_of(c);
     struct index_link *l = cs->link;
     struct stream *s;
     struct msg m;
@@ -361,9 +392,9 @@ static void session_on_open(struct conn *c, uint32_t req_id)
     /* Every OPEN of the link, from either side and whatever its outcome, is
      * charged to the link's one bucket first (docs/design.md D13). */
     if (lim->open_rate_per_link != 0 &&
-        !tbucket_take(&l->opens, lim->open_rate_per_link, lim->open_burst_per_link, relay_now(r))) {
-        r->admit.hit[ADMIT_OPEN_RATE]++;
-        relay_log_refusal(r,
+        !tbucket_take(&l->opens, lim->open_rate_per_link, lim->open_burst_per_link, now)) {
+        sx->admit->hit[ADMIT_OPEN_RATE]++;
+        stats_log_refusal(sx->stats, now,
                           "link %s: OPEN refused: rate_limited (open_rate_per_link %" PRIu32
                           "/s, burst %" PRIu32 ")",
                           l->name, lim->open_rate_per_link, lim->open_burst_per_link);
@@ -375,14 +406,14 @@ static void session_on_open(struct conn *c, uint32_t req_id)
         return;
     }
     if (l->n_streams >= lim->max_streams_per_link) {
-        r->admit.hit[ADMIT_STREAMS_LINK]++;
-        relay_log_refusal(r,
+        sx->admit->hit[ADMIT_STREAMS_LINK]++;
+        stats_log_refusal(sx->stats, now,
                           "link %s: OPEN refused: stream_limit (max_streams_per_link %" PRIu32 ")",
                           l->name, lim->max_streams_per_link);
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_STREAM_LIMIT);
         return;
     }
-    rc = stream_open(r, l, cs->side, req_id, &s);
+    rc = stream_open(sx->streams, l, cs->side, req_id, session_stream_expired, &s);
     if (rc != 0) {
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_INTERNAL);
         return;
@@ -393,7 +424,7 @@ static void session_on_open(struct conn *c, uint32_t req_id)
         m.u.stream.req_id = side == cs->side ? req_id : 0;
         m.u.stream.stream_id = stream_wire_id(s);
         m.u.stream.role = side == cs->side ? MSG_ROLE_INITIATOR : MSG_ROLE_RESPONDER;
-        m.u.stream.expires_ms = r->cfg.limits.ticket_expiry_ms;
+        m.u.stream.expires_ms = lim->ticket_expiry_ms;
         stream_ticket_copy(s, side, m.u.stream.ticket);
         if (l->session[side] != NULL)
             session_send(l->session[side], &m);
@@ -430,11 +461,13 @@ static void session_transport(struct conn *c, const uint8_t *body, size_t len)
     size_t ptlen;
     struct msg m;
 
-    if (noise_cs_decrypt(&c->session->rx, NULL, 0, body, len, pt, sizeof(pt), &ptlen) != 0) {
+    struct session *cs = session_of(c);
+
+    if (noise_cs_decrypt(&cs->rx, NULL, 0, body, len, pt, sizeof(pt), &ptlen) != 0) {
         session_close_with(c, MSG_CLOSE_PROTOCOL, "frame did not decrypt");
         return;
     }
-    c->session->last_rx_ms = relay_now(c->r);
+    cs->last_rx_ms = uv_now(c->tcp.loop);
     if (msg_decode(pt, ptlen, &m) != 0) {
         session_close_with(c, MSG_CLOSE_PROTOCOL, "message did not decode");
         return;
@@ -445,16 +478,17 @@ static void session_transport(struct conn *c, const uint8_t *body, size_t len)
 static void session_msg1(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t payload[FRAME_MAX_HANDSHAKE], out[FRAME_MAX_HANDSHAKE];
+    struct session *cs = session_of(c);
     size_t plen, olen;
 
     if (len != 48 ||
-        noise_hs_read_message(&c->session->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
+        noise_hs_read_message(&cs->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
         plen != 0) {
-        conn_fail(c, RELAY_FAIL_HANDSHAKE);
+        conn_fail(c, STATS_FAIL_HANDSHAKE);
         return;
     }
-    if (noise_hs_write_message(&c->session->hs, NULL, 0, out, sizeof(out), &olen) != 0) {
-        conn_close(c);
+    if (noise_hs_write_message(&cs->hs, NULL, 0, out, sizeof(out), &olen) != 0) {
+        conn_close(c, CONN_END_FIN);
         return;
     }
     c->state = CONN_HS3;
@@ -464,24 +498,25 @@ static void session_msg1(struct conn *c, const uint8_t *body, size_t len)
 static void session_msg3(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t payload[FRAME_MAX_HANDSHAKE];
+    struct session *cs = session_of(c);
     const uint8_t *spub;
     struct auth a;
     size_t plen;
 
-    if (noise_hs_read_message(&c->session->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
-        !noise_hs_done(&c->session->hs) ||
-        (spub = noise_hs_remote_static(&c->session->hs)) == NULL) {
-        conn_fail(c, RELAY_FAIL_HANDSHAKE);
+    if (noise_hs_read_message(&cs->hs, body, len, payload, sizeof(payload), &plen) != 0 ||
+        !noise_hs_done(&cs->hs) || (spub = noise_hs_remote_static(&cs->hs)) == NULL) {
+        conn_fail(c, STATS_FAIL_HANDSHAKE);
         return;
     }
     if (auth_decode(payload, plen, &a) != 0) {
-        conn_fail(c, RELAY_FAIL_AUTH);
+        conn_fail(c, STATS_FAIL_AUTH);
         return;
     }
     session_authorize(c, &a, spub);
 }
 
-void session_input(struct conn *c)
+/* Consumes every whole frame in c->in (handshake or transport). */
+static void session_input(struct conn *c)
 {
     while (c->state == CONN_HS1 || c->state == CONN_HS3 || c->state == CONN_UP) {
         size_t avail, max = c->state == CONN_UP ? FRAME_MAX_CONTROL : FRAME_MAX_HANDSHAKE;
@@ -495,7 +530,7 @@ void session_input(struct conn *c)
             if (c->state == CONN_UP)
                 session_close_with(c, MSG_CLOSE_PROTOCOL, "bad frame");
             else
-                conn_fail(c, RELAY_FAIL_HANDSHAKE);
+                conn_fail(c, STATS_FAIL_HANDSHAKE);
             return;
         }
         if (c->state == CONN_HS1)
@@ -509,3 +544,9 @@ void session_input(struct conn *c)
         bq_consume(&c->in, f.consumed);
     }
 }
+
+const struct conn_ops session_conn_ops = {
+    .begin = session_begin,
+    .input = session_input,
+    .on_close = session_on_close,
+};

@@ -6,37 +6,50 @@
  * dead-peer detection, OPEN → STREAM to both sides or OPEN_FAIL, CLOSE with a
  * reason, and newest-session-wins per link side.
  *
- * struct session is owned by its struct conn (c->session) and freed (wiped) by
- * session_on_close, which the connection's close path calls. Any function here
- * may close the connection; callers re-check c->state afterwards.
+ * struct session is owned by its struct conn (c->owner) and freed (wiped) by
+ * the close hook of session_conn_ops, which the connection's close path calls.
+ * OPEN asks the stream module for a stream (session → stream, never the
+ * other way: a stream that expires tells the session through the callback
+ * given to stream_open). Any function here may close the connection; callers
+ * re-check c->state afterwards.
  */
 #ifndef LR_SESSION_H
 #define LR_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conn.h"
 #include "index.h"
 #include "msg.h"
+#include "relaycfg.h"
+#include "relaykey.h"
 
-/* Starts a control session after a valid control preamble (the 8 bytes are
- * the Noise prologue's tail). Returns 0 or -ENOENT for an unknown key id,
- * -ENOMEM. */
-int session_begin(struct conn *c, const uint8_t preamble[8], uint8_t key_id);
-/* Consumes every whole frame in c->in (handshake or transport). */
-void session_input(struct conn *c);
-/* Encrypts and sends one control message. 0 or negative (connection closing). */
-int session_send(struct conn *c, const struct msg *m);
+struct stream_ctx;
+
+/* What control sessions share: owned by struct relay, which fills it in
+ * before the first accept. */
+struct session_ctx {
+    const struct relaycfg *cfg; /* updated in place on SIGHUP */
+    const struct relaykey *key;
+    struct index *index;
+    struct admit *admit; /* limits_hit counters */
+    struct acct *acct;
+    struct stats *stats;
+    struct stream_ctx *streams; /* where an OPEN's stream is made */
+    bool stopping;              /* the relay is closing every session */
+};
+
+/* The owner table of a control connection (struct conn_ctx.control, with a
+ * struct session_ctx as its arg): the handshake from the preamble on, then
+ * the session; its close hook detaches the session from its link (PEER
+ * offline to the other side unless replaced) and wipes it. */
+extern const struct conn_ops session_conn_ops;
+
 /* Sends CLOSE reason/text, detaches the session from its link and closes the
- * connection once the CLOSE is written. */
+ * connection once the CLOSE is written (CONN_END_FLUSH). */
 void session_close_with(struct conn *c, enum msg_close_reason reason, const char *text);
-/* Close-path hook: detaches from the link (PEER offline to the other side
- * unless replaced), wipes and frees c->session. */
-void session_on_close(struct conn *c);
-/* Sends OPEN_FAIL to the session of link side `side`, if up. */
-void session_open_fail(struct index_link *l, int side, uint32_t req_id,
-                       enum msg_open_fail_reason why);
-/* The static key the session authenticated with (valid while c->session). */
+/* The static key the session authenticated with (valid while c is open). */
 const uint8_t *session_static_key(const struct conn *c);
 
 #endif
