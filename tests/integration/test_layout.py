@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """The tree keeps its shape (docs/design.md "Module map"): scripts/layout.py
-finds no include across folder rules, no call circle between files, no file
-over 800 lines and no path outside the repository. First the checker is shown
+finds no include across folder rules, no call circle between files, no call
+up into a program's owner module, no file over 800 lines and no path outside
+the repository. First the checker is shown
 to catch each kind in a small tree made for it, so a checker that went blind
 cannot pass."""
 import os
@@ -42,7 +43,11 @@ def bad_tree(root):
     write(root, "agent/d.c", '#include "a.h"\n')
     # A file too long, and a path of the build machine.
     write(root, "agent/long.c", "int x;\n" * 801)
-    write(root, "docs/x.md", "see /work/notes.md\n")
+    write(root, "docs/x.md", "see /" + "work/notes.md\n")
+    # A module below the owner calls up into it.
+    write(root, "relay/relay.h", "int relay_now(void);\n")
+    write(root, "relay/relay.c", '#include "relay.h"\nint relay_now(void) { return 0; }\n')
+    write(root, "relay/conn.c", '#include "relay.h"\nint c(void) { return relay_now(); }\n')
 
 
 def main():
@@ -54,7 +59,8 @@ def main():
                 "folders: common/c.c includes <uv.h>",
                 'folders: agent/d.c includes "a.h" of relay/',
                 "size: agent/long.c has 801 lines",
-                "outside: docs/x.md:1"]
+                "outside: docs/x.md:1",
+                "owners: relay/conn.c calls up into relay/relay.c (relay_now)"]
         missing = [w for w in want if w not in out]
         if rc != 1 or missing:
             print(f"FAIL: the checker missed {missing} (exit {rc}):\n{out}")
@@ -65,6 +71,7 @@ def main():
         os.remove(os.path.join(tmp, "common/c.c"))
         os.remove(os.path.join(tmp, "agent/d.c"))
         os.remove(os.path.join(tmp, "docs/x.md"))
+        os.remove(os.path.join(tmp, "relay/conn.c"))
         rc, out = run(tmp)
         if rc != 0:
             print(f"FAIL: a tree within the rules was refused (exit {rc}):\n{out}")
