@@ -87,6 +87,26 @@ static int parse_globals(struct ctl *c, int argc, char **argv, int *first)
     return 0;
 }
 
+/* The command words; each runs with argv[0] = the word. A new command group
+ * is a row here and a ctl_NAME_main in its own file (docs/hacking.md). */
+static const struct ctl_command {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv);
+} commands[] = {
+    {"link", ctl_link_main},   {"status", ctl_status_main}, {"events", ctl_events_main},
+    {"relay", ctl_relay_main}, {"debug", ctl_debug_main},
+};
+
+static const struct ctl_command *ctl_command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct ctl c;
@@ -102,20 +122,9 @@ int main(int argc, char **argv)
     if (sodium_init() < 0) {
         return ctl_fail("libsodium initialisation failed");
     }
-    const char *cmd = argv[first];
-    int (*fn)(struct ctl *, int, char **) = NULL;
-    if (strcmp(cmd, "link") == 0) {
-        fn = ctl_link_main;
-    } else if (strcmp(cmd, "status") == 0) {
-        fn = ctl_status_main;
-    } else if (strcmp(cmd, "events") == 0) {
-        fn = ctl_events_main;
-    } else if (strcmp(cmd, "relay") == 0) {
-        fn = ctl_relay_main;
-    } else if (strcmp(cmd, "debug") == 0) {
-        fn = ctl_debug_main;
-    } else {
-        return ctl_usage_error("", "unknown command '%s'", cmd);
+    const struct ctl_command *cmd = ctl_command_find(argv[first]);
+    if (cmd == NULL) {
+        return ctl_usage_error("", "unknown command '%s'", argv[first]);
     }
     /* --help of a subcommand needs no state: answer before resolving paths. */
     int wants_help = 0;
@@ -128,7 +137,7 @@ int main(int argc, char **argv)
             return r;
         }
     }
-    r = fn(&c, argc - first, argv + first);
+    r = cmd->run(&c, argc - first, argv + first);
     if (fflush(stdout) != 0 && r == CTL_EXIT_OK) {
         return ctl_fail("writing output failed");
     }

@@ -36,7 +36,7 @@ else
     build=$src/build
 fi
 relay_bin=$build/relay/linkrelay
-ctl_bin=$build/relay/linkctl
+ctl_bin=$build/linkctl/linkctl
 agent_bin=$build/agent/linkagent
 for b in "$relay_bin" "$ctl_bin" "$agent_bin"; do
     if [ ! -x "$b" ]; then

@@ -41,7 +41,11 @@ class Env:
         self.build = build
         self.bench = os.path.join(build, "tests", "bench", "lr_bench")
         self.relay_bin = os.path.join(build, "relay", "linkrelay")
-        self.ctl_bin = os.path.join(build, "relay", "linkctl")
+        # linkctl/ since issue 12; relay/ in older builds, so an A/B run can
+        # set a build from before the move beside one from after it.
+        self.ctl_bin = os.path.join(build, "linkctl", "linkctl")
+        if not os.path.exists(self.ctl_bin):
+            self.ctl_bin = os.path.join(build, "relay", "linkctl")
         self.agent_bin = os.path.join(build, "agent", "linkagent")
         self.tmp = tempfile.mkdtemp(prefix="lrbench.")
         self.procs = []

@@ -24,7 +24,7 @@ import time
 
 BUILD = os.environ.get("LR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 RELAY = os.path.join(BUILD, "relay", "linkrelay")
-LINKCTL = os.path.join(BUILD, "relay", "linkctl")
+LINKCTL = os.path.join(BUILD, "linkctl", "linkctl")
 PEER = os.path.join(BUILD, "tests", "lr_testpeer")
 
 # Short timers so the tests run in seconds; each test overrides what it needs.

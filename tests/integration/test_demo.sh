@@ -10,7 +10,7 @@
 set -euo pipefail
 src=${LR_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LR_BUILD_DIR:-$src/build}
-for b in relay/linkrelay relay/linkctl agent/linkagent; do
+for b in relay/linkrelay linkctl/linkctl agent/linkagent; do
     if [ ! -x "$build/$b" ]; then
         echo "FAIL: $build/$b is not built"
         exit 1

@@ -26,7 +26,7 @@ import time
 import lrharness as h
 
 BUILD = os.environ.get("LR_BUILD_DIR", "build")
-LINKCTL = os.path.join(BUILD, "relay", "linkctl")
+LINKCTL = os.path.join(BUILD, "linkctl", "linkctl")
 
 TMP = tempfile.mkdtemp(prefix="test_linkctl.")
 STATE = os.path.join(TMP, "state")

@@ -20,7 +20,7 @@ for page in "$src"/man/*.[58]; do
         echo "ok   $(basename "$page") renders without warnings"
     fi
 done
-for prog in relay/linkrelay relay/linkctl agent/linkagent; do
+for prog in relay/linkrelay linkctl/linkctl agent/linkagent; do
     name=$(basename "$prog")
     page="$src/man/$name.8"
     if [ ! -x "$build/$prog" ]; then
