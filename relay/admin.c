@@ -14,9 +14,9 @@
 #include "acct.h"
 #include "conn.h"
 #include "index.h"
-#include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "lrjson.h"
 #include "sync.h"
 
 struct admin_client {
@@ -120,151 +120,202 @@ static void admin_reply(struct admin_client *cl, const char *text, size_t len)
     }
 }
 
-static void admin_status(struct relay *r, struct json_w *w)
+/* Sends v (compact JSON, lrjson.h) plus a newline, then closes; takes v. A
+ * NULL v (out of memory while building it) closes without a reply. */
+static void admin_reply_json(struct admin_client *cl, json_t *v)
 {
-    char buf[ADDR_TEXT_SIZE];
+    char *text = v != NULL ? json_dumps(v, LRJSON_DUMP_FLAGS) : NULL;
 
-    json_obj_begin(w);
-    json_kv_str(w, "version", LINKRELAY_VERSION);
-    json_kv_uint(w, "uptime_s", (relay_now(r) - r->start_ms) / 1000);
-    json_kv_uint(w, "agents", r->st.agents);
-    json_kv_uint(w, "pending", r->admit.pending);
-    json_kv_uint(w, "conns", r->admit.conns);
-    json_kv_uint(w, "streams_open", r->st.streams_open);
-    json_kv_uint(w, "streams_total", r->st.streams_total);
-    json_kv_uint(w, "streams_zero_copy", r->zc_streams);
-    json_kv_uint(w, "streams_zero_copy_total", r->st.zc_total);
-    json_kv_uint(w, "bytes_a_to_b", r->st.bytes[0]);
-    json_kv_uint(w, "bytes_b_to_a", r->st.bytes[1]);
-    json_kv_uint(w, "queued_bytes", r->st.queued);
-    json_kv_uint(w, "queued_bytes_peak", r->st.queued_peak);
-    json_kv_uint(w, "zero_copy_queued_bytes", r->st.zc_queued);
-    json_kv_uint(w, "zero_copy_queued_bytes_peak", r->st.zc_queued_peak);
-    json_kv_uint(w, "auth_failures", r->st.auth_failures);
-    json_kv_uint(w, "acct_dropped", acct_dropped(r->acct));
-    json_key(w, "failures");
-    json_obj_begin(w);
-    for (int i = 0; i < RELAY_FAIL_COUNT; i++) {
-        json_key(w, relay_fail_name((enum relay_fail)i));
-        json_uint(w, r->st.fail[i]);
+    json_decref(v);
+    if (text == NULL) {
+        admin_client_close(cl);
+        return;
     }
-    json_obj_end(w);
-    json_key(w, "limits_hit");
-    json_obj_begin(w);
-    for (int i = 0; i < ADMIT_COUNT; i++) {
-        json_key(w, admit_name((enum admit_kind)i));
-        json_uint(w, r->admit.hit[i]);
-    }
-    json_obj_end(w);
-    json_key(w, "listen");
-    json_arr_begin(w);
-    for (size_t i = 0; i < r->n_listeners; i++)
-        json_str(w, r->listener[i].name);
-    json_arr_end(w);
-    json_key(w, "advertise");
-    json_arr_begin(w);
-    for (size_t i = 0; i < r->cfg.n_advertise; i++) {
-        if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) == 0)
-            json_str(w, buf);
-    }
-    json_arr_end(w);
-    json_kv_str(w, "relay_key", r->key_pub_text);
-    json_kv_uint(w, "relay_key_id", r->key.current.id);
-    json_obj_end(w);
+    admin_reply(cl, text, strlen(text));
+    free(text);
 }
 
-static void admin_side(struct json_w *w, const struct index_link *l, int side)
+static void admin_error(struct admin_client *cl, const char *why)
+{
+    admin_reply_json(cl, json_pack("{s:s}", "error", why));
+}
+
+/* Counters by name: {"name":n,...}. */
+static json_t *admin_counters(const uint64_t *n, int count, const char *(*name)(int))
+{
+    json_t *o = json_object();
+
+    for (int i = 0; o != NULL && i < count; i++) {
+        if (json_object_set_new(o, name(i), json_integer(lrjson_u64(n[i]))) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+static const char *admin_fail_name(int i)
+{
+    return relay_fail_name((enum relay_fail)i);
+}
+
+static const char *admin_admit_name(int i)
+{
+    return admit_name((enum admit_kind)i);
+}
+
+static json_t *admin_advertise(struct relay *r)
+{
+    char buf[ADDR_TEXT_SIZE];
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < r->cfg.n_advertise; i++) {
+        if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) == 0 &&
+            json_array_append_new(a, json_string(buf)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *admin_listen(struct relay *r)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < r->n_listeners; i++) {
+        if (json_array_append_new(a, json_string(r->listener[i].name)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+/* Every counter is unsigned; lrjson_u64 clamps the (unreachable) values
+ * above INT64_MAX, which jansson's json_int_t cannot hold. */
+static json_t *admin_status(struct relay *r)
+{
+    const struct {
+        const char *name;
+        uint64_t n;
+    } counters[] = {
+        {"uptime_s", (relay_now(r) - r->start_ms) / 1000},
+        {"agents", r->st.agents},
+        {"pending", r->admit.pending},
+        {"conns", r->admit.conns},
+        {"streams_open", r->st.streams_open},
+        {"streams_total", r->st.streams_total},
+        {"streams_zero_copy", r->zc_streams},
+        {"streams_zero_copy_total", r->st.zc_total},
+        {"bytes_a_to_b", r->st.bytes[0]},
+        {"bytes_b_to_a", r->st.bytes[1]},
+        {"queued_bytes", r->st.queued},
+        {"queued_bytes_peak", r->st.queued_peak},
+        {"zero_copy_queued_bytes", r->st.zc_queued},
+        {"zero_copy_queued_bytes_peak", r->st.zc_queued_peak},
+        {"auth_failures", r->st.auth_failures},
+        {"acct_dropped", acct_dropped(r->acct)},
+    };
+    json_t *v = json_pack("{s:s}", "version", LINKRELAY_VERSION);
+    int bad = v == NULL;
+
+    for (size_t i = 0; !bad && i < sizeof(counters) / sizeof(counters[0]); i++)
+        bad = json_object_set_new(v, counters[i].name, json_integer(lrjson_u64(counters[i].n)));
+    if (!bad) {
+        json_t *rest =
+            json_pack("{s:o, s:o, s:o, s:o, s:s, s:I}", "failures",
+                      admin_counters(r->st.fail, RELAY_FAIL_COUNT, admin_fail_name), "limits_hit",
+                      admin_counters(r->admit.hit, ADMIT_COUNT, admin_admit_name), "listen",
+                      admin_listen(r), "advertise", admin_advertise(r), "relay_key",
+                      r->key_pub_text, "relay_key_id", lrjson_u64(r->key.current.id));
+        bad = rest == NULL || json_object_update(v, rest) != 0;
+        json_decref(rest);
+    }
+    if (bad) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static json_t *admin_side(const struct index_link *l, int side)
 {
     const struct conn *c = l->session[side];
 
-    json_obj_begin(w);
-    json_kv_bool(w, "online", c != NULL);
-    if (c != NULL) {
-        json_kv_uint(w, "since_ms", l->since_ms[side]);
-        json_kv_str(w, "addr", c->peer);
-    }
-    json_obj_end(w);
+    if (c == NULL)
+        return json_pack("{s:b}", "online", 0);
+    return json_pack("{s:b, s:I, s:s}", "online", 1, "since_ms", lrjson_u64(l->since_ms[side]),
+                     "addr", c->peer);
 }
+
+struct admin_links {
+    json_t *arr;
+    bool failed;
+};
 
 static void admin_link(void *arg, struct index_link *l)
 {
-    struct json_w *w = arg;
+    struct admin_links *x = arg;
     char id[LINKID_TEXT_SIZE];
+    json_t *v;
 
     linkid_encode(l->id, id);
-    json_obj_begin(w);
-    json_kv_str(w, "id", id);
-    json_kv_str(w, "name", l->name);
-    json_kv_bool(w, "enabled", l->enabled);
-    json_key(w, "a");
-    admin_side(w, l, 0);
-    json_key(w, "b");
-    admin_side(w, l, 1);
-    json_kv_uint(w, "streams_open", l->n_streams);
-    json_kv_uint(w, "streams_total", l->streams_total);
-    json_kv_uint(w, "bytes_a_to_b", l->bytes[0]);
-    json_kv_uint(w, "bytes_b_to_a", l->bytes[1]);
-    json_obj_end(w);
+    /* The name comes from the database: lrjson_str keeps the reply valid
+     * JSON whatever its bytes. */
+    v = json_pack("{s:s, s:o, s:b, s:o, s:o, s:I, s:I, s:I, s:I}", "id", id, "name",
+                  lrjson_str(l->name), "enabled", l->enabled ? 1 : 0, "a", admin_side(l, 0), "b",
+                  admin_side(l, 1), "streams_open", lrjson_u64(l->n_streams), "streams_total",
+                  lrjson_u64(l->streams_total), "bytes_a_to_b", lrjson_u64(l->bytes[0]),
+                  "bytes_b_to_a", lrjson_u64(l->bytes[1]));
+    if (v == NULL || json_array_append_new(x->arr, v) != 0)
+        x->failed = true;
 }
 
-static void admin_links(struct relay *r, struct json_w *w)
+static json_t *admin_links(struct relay *r)
 {
-    json_obj_begin(w);
-    json_key(w, "links");
-    json_arr_begin(w);
-    index_foreach(r->index, admin_link, w);
-    json_arr_end(w);
-    json_obj_end(w);
+    struct admin_links x = {json_array(), false};
+
+    if (x.arr == NULL)
+        return NULL;
+    index_foreach(r->index, admin_link, &x);
+    if (x.failed) {
+        json_decref(x.arr);
+        return NULL;
+    }
+    return json_pack("{s:o}", "links", x.arr);
 }
 
 static void admin_sync_done(void *arg, int rc, size_t n)
 {
     struct admin_client *cl = arg;
-    char text[128];
-    int len;
 
     if (rc == 0)
-        len = snprintf(text, sizeof(text), "{\"ok\":true,\"links\":%zu}", n);
+        admin_reply_json(cl, json_pack("{s:b, s:I}", "ok", 1, "links", lrjson_u64(n)));
     else
-        len = snprintf(text, sizeof(text), "{\"error\":\"sync failed: %s\"}",
-                       rc == -ECANCELED ? "relay stopping" : "registry read error");
-    admin_reply(cl, text, (size_t)len);
+        admin_error(cl, rc == -ECANCELED ? "sync failed: relay stopping"
+                                         : "sync failed: registry read error");
     admin_client_unref(cl);
 }
 
 static void admin_command(struct admin_client *cl, const char *cmd)
 {
     struct relay *r = cl->a->r;
-    struct json_w w;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f;
 
     if (strcmp(cmd, "sync") == 0) {
         cl->refs++;
         if (sync_request(r->sync, admin_sync_done, cl) != 0) {
             cl->refs--;
-            admin_reply(cl, "{\"error\":\"busy\"}", 16);
+            admin_error(cl, "busy");
         }
         return;
     }
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "links") != 0) {
-        admin_reply(cl, "{\"error\":\"unknown command\"}", 27);
-        return;
-    }
-    f = open_memstream(&text, &len);
-    if (f == NULL) {
-        admin_client_close(cl);
-        return;
-    }
-    json_w_init(&w, f);
     if (strcmp(cmd, "status") == 0)
-        admin_status(r, &w);
+        admin_reply_json(cl, admin_status(r));
+    else if (strcmp(cmd, "links") == 0)
+        admin_reply_json(cl, admin_links(r));
     else
-        admin_links(r, &w);
-    fclose(f);
-    admin_reply(cl, text, len);
-    free(text);
+        admin_error(cl, "unknown command");
 }
 
 static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -293,7 +344,7 @@ static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     nl = memchr(cl->buf, '\n', cl->len);
     if (nl == NULL) {
         if (cl->len >= ADMIN_MAX_REQUEST)
-            admin_reply(cl, "{\"error\":\"request too long\"}", 29);
+            admin_error(cl, "request too long");
         return;
     }
     *nl = '\0';
