@@ -5,7 +5,6 @@
 #include "ctl.h"
 
 #include "adminc.h"
-#include "json.h"
 #include "relaykey.h"
 #include "statedir.h"
 #include "store.h"
@@ -324,31 +323,35 @@ int ctl_relay_key(struct ctl *c, int create, struct relaykey *out)
     return r;
 }
 
-int ctl_admin(struct ctl *c, const char *request, struct json_val **reply)
+int ctl_admin(struct ctl *c, const char *request, json_t **reply)
 {
     char *line = NULL;
-    struct json_val *v;
+    json_t *v;
     int r = adminc_request(c->admin_socket, request, ADMINC_TIMEOUT_MS, &line);
     if (r < 0) {
         return r;
     }
-    r = json_parse(line, strlen(line), &v);
+    /* adminc_request already stops at ADMINC_REPLY_MAX bytes; checked again
+     * here because this is where the bound for the parser matters. Any
+     * top-level value is taken, as before; the callers look for members. */
+    size_t len = strlen(line);
+    v = len <= ADMINC_REPLY_MAX ? json_loadb(line, len, JSON_DECODE_ANY, NULL) : NULL;
     free(line);
-    if (r < 0) {
+    if (v == NULL) {
         return -EPROTO;
     }
     *reply = v;
     return 0;
 }
 
-struct json_val *ctl_relay_status(struct ctl *c)
+json_t *ctl_relay_status(struct ctl *c)
 {
-    struct json_val *v = NULL;
+    json_t *v = NULL;
     int r = ctl_admin(c, "status", &v);
-    if (r == 0 && json_get(v, "error") != NULL) {
+    if (r == 0 && json_object_get(v, "error") != NULL) {
         ctl_warn("admin socket %s: the relay answered 'status' with an error: %s", c->admin_socket,
-                 json_get_str(v, "error", "?"));
-        json_free(v);
+                 ctl_json_str(v, "error", "?"));
+        json_decref(v);
         return NULL;
     }
     if (r < 0 && !adminc_not_running(r)) {
@@ -360,14 +363,32 @@ struct json_val *ctl_relay_status(struct ctl *c)
 
 void ctl_admin_sync(struct ctl *c)
 {
-    struct json_val *v = NULL;
+    json_t *v = NULL;
     int r = ctl_admin(c, "sync", &v);
     if (r < 0 && !adminc_not_running(r)) {
         ctl_warn("change saved, but the relay did not confirm it (admin socket %s: %s); it "
                  "applies the change within a second anyway",
                  c->admin_socket, strerror(-r));
     }
-    json_free(v);
+    json_decref(v);
+}
+
+int ctl_json_print(json_t *v)
+{
+    int oom = v == NULL;
+    int r = oom ? -1 : json_dumpf(v, stdout, LRJSON_DUMP_FLAGS);
+    json_decref(v);
+    if (r != 0) {
+        return ctl_fail("cannot write the JSON output%s", oom ? ": out of memory" : "");
+    }
+    fputc('\n', stdout);
+    return CTL_EXIT_OK;
+}
+
+const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s != NULL ? s : dflt;
 }
 
 void ctl_fmt_time(int64_t ms, char *out, size_t cap)

@@ -15,11 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lrjson.h"
 #include "relaycfg.h"
 #include "token.h"
 
-struct json_val;
-struct json_w;
 struct store;
 struct relaykey;
 
@@ -132,32 +131,41 @@ struct ctl_addrs {
  * else (live == NULL: not running) the config's advertise, else its specific
  * listen addresses. Unspecified hosts (0.0.0.0, [::]) and port 0 are never
  * taken. Fills *out; out->n == 0 when nothing is left. */
-void ctl_addrs_pick(const struct ctl *c, const struct json_val *live, struct ctl_addrs *out);
+void ctl_addrs_pick(const struct ctl *c, const json_t *live, struct ctl_addrs *out);
 /* ctl_addrs_pick after asking the running relay (only without --relay-addr).
  * Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after printing which of
  * --relay-addr, advertise and listen to set. Writes nothing anywhere. */
 int ctl_token_addrs(struct ctl *c, struct ctl_addrs *out);
 /* "live_listen" etc. for JSON, NULL for CTL_ADDRS_NONE. */
 const char *ctl_addrs_source_name(enum ctl_addrs_source s);
-/* Writes "token_addrs":[...],"token_addrs_source":name|null into an open
- * JSON object. */
-void ctl_addrs_json(struct json_w *w, const struct ctl_addrs *a);
+/* Adds "token_addrs":[...],"token_addrs_source":name|null to obj (in that
+ * order, after its members so far). Returns 0, or -ENOMEM. */
+int ctl_addrs_json(json_t *obj, const struct ctl_addrs *a);
 /* Prints "<label padded to 15>A, B (from <source>)" or what to set. */
 void ctl_addrs_print(const char *label, const struct ctl_addrs *a);
 /* Validates one --relay-addr value into c->relay_addr; returns 0 or
  * CTL_EXIT_USAGE after printing why. */
 int ctl_relay_addr_add(struct ctl *c, const char *text);
 
-/* Asks the relay over the admin socket. Returns 0 with *reply (parsed JSON,
- * caller json_free()s), or a negative errno; adminc_not_running(err) says
- * whether the relay is simply not running. Prints nothing. */
-int ctl_admin(struct ctl *c, const char *request, struct json_val **reply);
-/* The relay's `status` reply (caller json_free()s), or NULL when no relay
+/* Asks the relay over the admin socket. Returns 0 with *reply (the parsed
+ * JSON value, caller json_decref()s), or a negative errno (-EPROTO: not one
+ * JSON value); adminc_not_running(err) says whether the relay is simply not
+ * running. Prints nothing. The reply is at most ADMINC_REPLY_MAX bytes
+ * (adminc.h) and nests at most JSON_PARSER_MAX_DEPTH deep (jansson: 2048). */
+int ctl_admin(struct ctl *c, const char *request, json_t **reply);
+/* The relay's `status` reply (caller json_decref()s), or NULL when no relay
  * answers; a relay that runs but fails to answer gets a warning and NULL. */
-struct json_val *ctl_relay_status(struct ctl *c);
+json_t *ctl_relay_status(struct ctl *c);
 /* Best-effort `sync` after a change: quiet when the relay is not running,
  * a warning when it runs but does not answer. */
 void ctl_admin_sync(struct ctl *c);
+
+/* --json output: prints v (LRJSON_DUMP_FLAGS) and a newline on stdout and
+ * drops the reference. A NULL v (building it ran out of memory) prints
+ * nothing. Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after saying why. */
+int ctl_json_print(json_t *v);
+/* The string value of member key of obj, or dflt (missing, not a string). */
+const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt);
 
 /* "2026-11-21 10:40:00Z" (UTC) for ms since the epoch; "-" for 0. */
 void ctl_fmt_time(int64_t ms, char *out, size_t cap);

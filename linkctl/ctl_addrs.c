@@ -10,8 +10,7 @@
  */
 #include "ctl.h"
 
-#include "json.h"
-
+#include <errno.h>
 #include <string.h>
 
 static const struct {
@@ -52,18 +51,20 @@ static void ctl_addrs_from_specs(struct ctl_addrs *out, const struct addr_spec *
 
 /* The strings of an address array of the relay's `status` reply, parsed
  * again: the reply is input like any other. */
-static void ctl_addrs_from_json(struct ctl_addrs *out, const struct json_val *arr)
+static void ctl_addrs_from_json(struct ctl_addrs *out, const json_t *arr)
 {
-    for (size_t i = 0; arr != NULL && arr->type == JSON_ARR && i < arr->n; i++) {
+    size_t i;
+    const json_t *item;
+    json_array_foreach(arr, i, item)
+    {
         struct addr_spec a;
-        if (arr->items[i].type == JSON_STR &&
-            addr_parse(arr->items[i].str, ADDR_PORT0_OK, &a) == 0) {
+        if (json_is_string(item) && addr_parse(json_string_value(item), ADDR_PORT0_OK, &a) == 0) {
             ctl_addrs_add(out, &a);
         }
     }
 }
 
-void ctl_addrs_pick(const struct ctl *c, const struct json_val *live, struct ctl_addrs *out)
+void ctl_addrs_pick(const struct ctl *c, const json_t *live, struct ctl_addrs *out)
 {
     memset(out, 0, sizeof(*out));
     out->relay_running = live != NULL;
@@ -72,10 +73,10 @@ void ctl_addrs_pick(const struct ctl *c, const struct json_val *live, struct ctl
         ctl_addrs_from_specs(out, c->relay_addr, c->n_relay_addr);
     } else if (live != NULL) {
         out->source = CTL_ADDRS_LIVE_ADVERTISE;
-        ctl_addrs_from_json(out, json_get(live, "advertise"));
+        ctl_addrs_from_json(out, json_object_get(live, "advertise"));
         if (out->n == 0) {
             out->source = CTL_ADDRS_LIVE_LISTEN;
-            ctl_addrs_from_json(out, json_get(live, "listen"));
+            ctl_addrs_from_json(out, json_object_get(live, "listen"));
         }
     } else {
         out->source = CTL_ADDRS_CONFIG_ADVERTISE;
@@ -97,9 +98,9 @@ void ctl_addrs_pick(const struct ctl *c, const struct json_val *live, struct ctl
 
 int ctl_token_addrs(struct ctl *c, struct ctl_addrs *out)
 {
-    struct json_val *live = c->n_relay_addr > 0 ? NULL : ctl_relay_status(c);
+    json_t *live = c->n_relay_addr > 0 ? NULL : ctl_relay_status(c);
     ctl_addrs_pick(c, live, out);
-    json_free(live);
+    json_decref(live);
     if (out->n > 0) {
         return CTL_EXIT_OK;
     }
@@ -113,20 +114,22 @@ int ctl_token_addrs(struct ctl *c, struct ctl_addrs *out)
         c->have_config ? c->config : "none, defaults");
 }
 
-void ctl_addrs_json(struct json_w *w, const struct ctl_addrs *a)
+int ctl_addrs_json(json_t *obj, const struct ctl_addrs *a)
 {
-    json_key(w, "token_addrs");
-    json_arr_begin(w);
-    for (size_t i = 0; i < a->n; i++) {
-        json_str(w, a->addr[i]);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < a->n; i++) {
+        if (json_array_append_new(arr, json_string(a->addr[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
-    json_arr_end(w);
-    json_key(w, "token_addrs_source");
-    if (a->n > 0) {
-        json_str(w, ctl_addrs_source_name(a->source));
-    } else {
-        json_null(w);
+    if (json_object_set_new(obj, "token_addrs", arr) != 0 ||
+        json_object_set_new(obj, "token_addrs_source",
+                            a->n > 0 ? json_string(ctl_addrs_source_name(a->source))
+                                     : json_null()) != 0) {
+        return -ENOMEM;
     }
+    return 0;
 }
 
 void ctl_addrs_print(const char *label, const struct ctl_addrs *a)

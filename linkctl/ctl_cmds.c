@@ -6,7 +6,6 @@
 #include "ctl.h"
 
 #include "adminc.h"
-#include "json.h"
 #include "keys.h"
 #include "relaykey.h"
 #include "store.h"
@@ -49,52 +48,59 @@ static int simple_args(struct ctl *c, const char *cmd, const char *help, int arg
     return ctl_args(c, &spec, argc, argv);
 }
 
-static void print_addr_list(const char *label, const struct json_val *arr)
+static void print_addr_list(const char *label, const json_t *arr)
 {
+    size_t i;
+    const json_t *item;
     printf("%-15s", label);
-    if (arr == NULL || arr->type != JSON_ARR || arr->n == 0) {
+    if (json_array_size(arr) == 0) {
         printf("-\n");
         return;
     }
-    for (size_t i = 0; i < arr->n; i++) {
-        printf("%s%s", i ? ", " : "", arr->items[i].type == JSON_STR ? arr->items[i].str : "?");
+    json_array_foreach(arr, i, item)
+    {
+        printf("%s%s", i ? ", " : "", json_is_string(item) ? json_string_value(item) : "?");
     }
     printf("\n");
 }
 
-static void status_human(const struct json_val *v)
+/* Integer member key of v; 0 when missing or not an integer. */
+static long long int_of(const json_t *v, const char *key)
+{
+    return json_integer_value(json_object_get(v, key));
+}
+
+static void status_human(const json_t *v)
 {
     char up[64];
-    ctl_fmt_duration(json_get_int(v, "uptime_s", 0), up, sizeof(up));
-    printf("relay:         running, version %s, up %s\n", json_get_str(v, "version", "?"), up);
-    printf("agents:        %lld connected, %lld pending\n", (long long)json_get_int(v, "agents", 0),
-           (long long)json_get_int(v, "pending", 0));
-    printf("streams:       %lld open (%lld zero-copy), %lld total\n",
-           (long long)json_get_int(v, "streams_open", 0),
-           (long long)json_get_int(v, "streams_zero_copy", 0),
-           (long long)json_get_int(v, "streams_total", 0));
-    printf("bytes:         a->b %lld, b->a %lld\n", (long long)json_get_int(v, "bytes_a_to_b", 0),
-           (long long)json_get_int(v, "bytes_b_to_a", 0));
+    ctl_fmt_duration(int_of(v, "uptime_s"), up, sizeof(up));
+    printf("relay:         running, version %s, up %s\n", ctl_json_str(v, "version", "?"), up);
+    printf("agents:        %lld connected, %lld pending\n", int_of(v, "agents"),
+           int_of(v, "pending"));
+    printf("streams:       %lld open (%lld zero-copy), %lld total\n", int_of(v, "streams_open"),
+           int_of(v, "streams_zero_copy"), int_of(v, "streams_total"));
+    printf("bytes:         a->b %lld, b->a %lld\n", int_of(v, "bytes_a_to_b"),
+           int_of(v, "bytes_b_to_a"));
     printf("queued:        %lld bytes (peak %lld), zero-copy pipes %lld (peak %lld)\n",
-           (long long)json_get_int(v, "queued_bytes", 0),
-           (long long)json_get_int(v, "queued_bytes_peak", 0),
-           (long long)json_get_int(v, "zero_copy_queued_bytes", 0),
-           (long long)json_get_int(v, "zero_copy_queued_bytes_peak", 0));
-    printf("auth failures: %lld\n", (long long)json_get_int(v, "auth_failures", 0));
-    const struct json_val *lim = json_get(v, "limits_hit");
+           int_of(v, "queued_bytes"), int_of(v, "queued_bytes_peak"),
+           int_of(v, "zero_copy_queued_bytes"), int_of(v, "zero_copy_queued_bytes_peak"));
+    printf("auth failures: %lld\n", int_of(v, "auth_failures"));
     printf("limits hit:    ");
     int any = 0;
-    for (size_t i = 0; lim != NULL && lim->type == JSON_OBJ && i < lim->n; i++) {
-        if (lim->items[i].type == JSON_NUM && lim->items[i].i > 0) {
-            printf("%s%s %lld", any ? ", " : "", lim->keys[i], (long long)lim->items[i].i);
+    const char *name;
+    const json_t *n;
+    json_object_foreach((json_t *)json_object_get(v, "limits_hit"), name, n)
+    {
+        if (json_is_integer(n) && json_integer_value(n) > 0) {
+            printf("%s%s %lld", any ? ", " : "", name, (long long)json_integer_value(n));
             any = 1;
         }
     }
     printf("%s\n", any ? "" : "none");
-    print_addr_list("listen:", json_get(v, "listen"));
-    print_addr_list("advertise:", json_get(v, "advertise"));
-    printf("relay key:     %s (id %lld)\n", json_get_str(v, "relay_key", "?"),
-           (long long)json_get_int(v, "relay_key_id", 0));
+    print_addr_list("listen:", json_object_get(v, "listen"));
+    print_addr_list("advertise:", json_object_get(v, "advertise"));
+    printf("relay key:     %s (id %lld)\n", ctl_json_str(v, "relay_key", "?"),
+           int_of(v, "relay_key_id"));
 }
 
 /* Reports a failed admin request: "relay not running" or the error. */
@@ -112,7 +118,7 @@ static int admin_failed(struct ctl *c, int r)
 int ctl_status_main(struct ctl *c, int argc, char **argv)
 {
     const char *pos[1];
-    struct json_val *v = NULL;
+    json_t *v = NULL;
     int r = simple_args(c, "status", status_help, argc, argv, NULL, NULL, pos, 0);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
@@ -121,20 +127,16 @@ int ctl_status_main(struct ctl *c, int argc, char **argv)
     if (r < 0) {
         return admin_failed(c, r);
     }
-    if (json_get(v, "error") != NULL) {
-        r = ctl_fail("relay: %s", json_get_str(v, "error", "error"));
-        json_free(v);
+    if (json_object_get(v, "error") != NULL) {
+        r = ctl_fail("relay: %s", ctl_json_str(v, "error", "error"));
+        json_decref(v);
         return r;
     }
     if (c->json) {
-        struct json_w w;
-        json_w_init(&w, stdout);
-        json_val_write(&w, v);
-        fputc('\n', stdout);
-    } else {
-        status_human(v);
+        return ctl_json_print(v);
     }
-    json_free(v);
+    status_human(v);
+    json_decref(v);
     return CTL_EXIT_OK;
 }
 
@@ -142,9 +144,20 @@ int ctl_status_main(struct ctl *c, int argc, char **argv)
 
 struct events_ctx {
     struct ctl *c;
-    struct json_w w;
     int n;
+    int err; /* an event could not be written (--json) */
 };
+
+/* One event as JSON. Text from the database goes through lrjson_str. */
+static json_t *event_json(const struct store_event *e, const char *when, const char *id)
+{
+    return json_pack("{s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I, s:o}", "id", (json_int_t)e->id,
+                     "ts_ms", (json_int_t)e->ts_ms, "time", when, "kind", lrjson_str(e->kind),
+                     "link_id", e->has_link ? json_string(id) : json_null(), "link",
+                     e->link_name[0] != '\0' ? lrjson_str(e->link_name) : json_null(), "addr",
+                     lrjson_str(e->addr), "count", (json_int_t)e->count, "detail",
+                     lrjson_str(e->detail));
+}
 
 static int event_one(void *arg, const struct store_event *e)
 {
@@ -155,28 +168,16 @@ static int event_one(void *arg, const struct store_event *e)
         linkid_encode(e->link_id, id);
     }
     if (x->c->json) {
-        struct json_w *w = &x->w;
-        json_obj_begin(w);
-        json_kv_int(w, "id", e->id);
-        json_kv_int(w, "ts_ms", e->ts_ms);
-        json_kv_str(w, "time", when);
-        json_kv_str(w, "kind", e->kind);
-        json_key(w, "link_id");
-        if (e->has_link) {
-            json_str(w, id);
-        } else {
-            json_null(w);
+        /* Streamed one event at a time (-n 0 lists the whole log): the
+         * envelope {"events":[...]} is written around them by the caller. */
+        json_t *v = event_json(e, when, id);
+        if (v == NULL || (x->n > 0 && fputc(',', stdout) == EOF) ||
+            json_dumpf(v, stdout, LRJSON_DUMP_FLAGS) != 0) {
+            json_decref(v);
+            x->err = -ENOMEM;
+            return x->err;
         }
-        json_key(w, "link");
-        if (e->link_name[0] != '\0') {
-            json_str(w, e->link_name);
-        } else {
-            json_null(w);
-        }
-        json_kv_str(w, "addr", e->addr);
-        json_kv_uint(w, "count", e->count);
-        json_kv_str(w, "detail", e->detail);
-        json_obj_end(w);
+        json_decref(v);
     } else {
         if (x->n == 0) {
             printf("%-20s %-12s %-20s %-21s %5s %s\n", "TIME", "KIND", "LINK", "ADDR", "COUNT",
@@ -250,20 +251,16 @@ int ctl_events_main(struct ctl *c, int argc, char **argv)
     }
     memset(&x, 0, sizeof(x));
     x.c = c;
-    json_w_init(&x.w, stdout);
     if (c->json) {
-        json_obj_begin(&x.w);
-        json_key(&x.w, "events");
-        json_arr_begin(&x.w);
+        fputs("{\"events\":[", stdout);
     }
     r = CTL_EXIT_OK;
     if (st != NULL && store_events_list(st, vals[0] ? id : NULL, limit, event_one, &x) < 0) {
-        r = ctl_fail("%s", store_errmsg(st));
+        r = x.err != 0 ? ctl_fail("cannot write the JSON output")
+                       : ctl_fail("%s", store_errmsg(st));
     }
     if (c->json) {
-        json_arr_end(&x.w);
-        json_obj_end(&x.w);
-        fputc('\n', stdout);
+        fputs("]}\n", stdout);
     } else if (r == CTL_EXIT_OK && x.n == 0) {
         printf("no events\n");
     }
@@ -273,16 +270,18 @@ int ctl_events_main(struct ctl *c, int argc, char **argv)
 
 /* ---- relay info ---- */
 
-static void cfg_addrs_json(struct json_w *w, const struct addr_spec *a, size_t n)
+static json_t *cfg_addrs_json(const struct addr_spec *a, size_t n)
 {
     char t[ADDR_TEXT_SIZE];
-    json_arr_begin(w);
-    for (size_t i = 0; i < n; i++) {
-        if (addr_format(&a[i], t, sizeof(t)) == 0) {
-            json_str(w, t);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        if (addr_format(&a[i], t, sizeof(t)) == 0 &&
+            json_array_append_new(arr, json_string(t)) != 0) {
+            json_decref(arr);
+            arr = NULL;
         }
     }
-    json_arr_end(w);
+    return arr;
 }
 
 static void cfg_addrs_human(const char *label, const struct addr_spec *a, size_t n)
@@ -297,52 +296,38 @@ static void cfg_addrs_human(const char *label, const struct addr_spec *a, size_t
     printf("%s\n", n == 0 ? "-" : "");
 }
 
-static void info_json(struct ctl *c, const struct relaykey *rk, const struct json_val *live,
-                      const struct ctl_addrs *ta)
+/* The paths are the user's (flags, environment, config): lrjson_str. */
+static int info_json(struct ctl *c, const struct relaykey *rk, json_t *live,
+                     const struct ctl_addrs *ta)
 {
-    char k[KEY_TEXT_SIZE];
-    struct json_w w;
-    json_w_init(&w, stdout);
-    json_obj_begin(&w);
+    char k[KEY_TEXT_SIZE], nk[KEY_TEXT_SIZE];
     key_pub_encode(rk->current.pub, k);
-    json_kv_str(&w, "relay_key", k);
-    json_kv_int(&w, "relay_key_id", rk->current.id);
-    json_key(&w, "next_key");
-    if (rk->has_next) {
-        key_pub_encode(rk->next.pub, k);
-        json_str(&w, k);
-        json_kv_int(&w, "next_key_id", rk->next.id);
+    json_t *v = json_pack("{s:s, s:I}", "relay_key", k, "relay_key_id", (json_int_t)rk->current.id);
+    if (v != NULL && rk->has_next) {
+        key_pub_encode(rk->next.pub, nk);
+        json_object_set_new(v, "next_key", json_string(nk));
+        json_object_set_new(v, "next_key_id", json_integer(rk->next.id));
     } else {
-        json_null(&w);
+        json_object_set_new(v, "next_key", json_null());
     }
-    json_key(&w, "listen");
-    cfg_addrs_json(&w, c->cfg.listen, c->cfg.n_listen);
-    json_key(&w, "advertise");
-    cfg_addrs_json(&w, c->cfg.advertise, c->cfg.n_advertise);
-    json_kv_str(&w, "version", LINKRELAY_VERSION);
-    json_kv_str(&w, "state_dir", c->state_dir);
-    json_kv_str(&w, "database", c->database);
-    json_kv_str(&w, "key_file", c->key_file);
-    json_kv_str(&w, "admin_socket", c->admin_socket);
-    json_key(&w, "config");
-    if (c->have_config) {
-        json_str(&w, c->config);
-    } else {
-        json_null(&w);
+    json_t *rest = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:O?}", "listen",
+                             cfg_addrs_json(c->cfg.listen, c->cfg.n_listen), "advertise",
+                             cfg_addrs_json(c->cfg.advertise, c->cfg.n_advertise), "version",
+                             LINKRELAY_VERSION, "state_dir", lrjson_str(c->state_dir), "database",
+                             lrjson_str(c->database), "key_file", lrjson_str(c->key_file),
+                             "admin_socket", lrjson_str(c->admin_socket), "config",
+                             c->have_config ? lrjson_str(c->config) : json_null(), "relay_running",
+                             live != NULL, "live", live);
+    if (v == NULL || rest == NULL || json_object_update(v, rest) != 0 ||
+        ctl_addrs_json(v, ta) != 0) {
+        json_decref(v);
+        v = NULL;
     }
-    json_kv_bool(&w, "relay_running", live != NULL);
-    json_key(&w, "live");
-    if (live != NULL) {
-        json_val_write(&w, live);
-    } else {
-        json_null(&w);
-    }
-    ctl_addrs_json(&w, ta);
-    json_obj_end(&w);
-    fputc('\n', stdout);
+    json_decref(rest);
+    return ctl_json_print(v);
 }
 
-static void info_human(struct ctl *c, const struct relaykey *rk, const struct json_val *live,
+static void info_human(struct ctl *c, const struct relaykey *rk, const json_t *live,
                        const struct ctl_addrs *ta)
 {
     char k[KEY_TEXT_SIZE];
@@ -366,11 +351,11 @@ static void info_human(struct ctl *c, const struct relaykey *rk, const struct js
         return;
     }
     char up[64];
-    ctl_fmt_duration(json_get_int(live, "uptime_s", 0), up, sizeof(up));
-    printf("relay:         running, version %s, up %s\n", json_get_str(live, "version", "?"), up);
-    print_addr_list("live listen:", json_get(live, "listen"));
-    print_addr_list("live advert.:", json_get(live, "advertise"));
-    const char *lk = json_get_str(live, "relay_key", NULL);
+    ctl_fmt_duration(int_of(live, "uptime_s"), up, sizeof(up));
+    printf("relay:         running, version %s, up %s\n", ctl_json_str(live, "version", "?"), up);
+    print_addr_list("live listen:", json_object_get(live, "listen"));
+    print_addr_list("live advert.:", json_object_get(live, "advertise"));
+    const char *lk = ctl_json_str(live, "relay_key", NULL);
     key_pub_encode(rk->current.pub, k);
     if (lk != NULL && strcmp(lk, k) != 0) {
         printf("warning:       the running relay serves key %s (restart it to use the key file)\n",
@@ -401,56 +386,53 @@ int ctl_relay_main(struct ctl *c, int argc, char **argv)
     if (ctl_relay_key(c, 1, &rk) < 0) {
         return CTL_EXIT_FAIL;
     }
-    struct json_val *live = ctl_relay_status(c);
+    json_t *live = ctl_relay_status(c);
     ctl_addrs_pick(c, live, &ta);
+    r = CTL_EXIT_OK;
     if (c->json) {
-        info_json(c, &rk, live, &ta);
+        r = info_json(c, &rk, live, &ta);
     } else {
         info_human(c, &rk, live, &ta);
     }
     relaykey_wipe(&rk);
-    json_free(live);
-    return CTL_EXIT_OK;
+    json_decref(live);
+    return r;
 }
 
 /* ---- debug ---- */
 
-static void token_json(const struct token *t)
+/* The token's name is UTF-8 without control characters (token_decode checks
+ * it); its addresses are ASCII. */
+static int token_json(const struct token *t)
 {
-    char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
-    struct json_w w;
-    json_w_init(&w, stdout);
-    json_obj_begin(&w);
+    char id[LINKID_TEXT_SIZE], rk[KEY_TEXT_SIZE], pk[KEY_TEXT_SIZE], k[KEY_TEXT_SIZE];
     linkid_encode(t->link_id, id);
-    json_kv_str(&w, "link_id", id);
-    json_kv_str(&w, "side", ctl_side_name(t->side));
-    json_kv_str(&w, "name", t->name);
-    json_kv_int(&w, "relay_key_id", t->relay_key_id);
-    key_pub_encode(t->relay_pub, k);
-    json_kv_str(&w, "relay_key", k);
-    key_pub_encode(t->peer_pub, k);
-    json_kv_str(&w, "peer_key", k);
-    json_key(&w, "addrs");
-    json_arr_begin(&w);
-    for (size_t i = 0; i < t->n_addrs; i++) {
-        json_str(&w, t->addrs[i]);
+    key_pub_encode(t->relay_pub, rk);
+    key_pub_encode(t->peer_pub, pk);
+    json_t *addrs = json_array();
+    for (size_t i = 0; addrs != NULL && i < t->n_addrs; i++) {
+        if (json_array_append_new(addrs, json_string(t->addrs[i])) != 0) {
+            json_decref(addrs);
+            addrs = NULL;
+        }
     }
-    json_arr_end(&w);
-    json_key(&w, "private_key");
-    if (t->flags & TOKEN_FLAG_PRIV) {
+    json_t *v =
+        json_pack("{s:s, s:s, s:o, s:I, s:s, s:s, s:o}", "link_id", id, "side",
+                  ctl_side_name(t->side), "name", lrjson_str(t->name), "relay_key_id",
+                  (json_int_t)t->relay_key_id, "relay_key", rk, "peer_key", pk, "addrs", addrs);
+    if (v != NULL && (t->flags & TOKEN_FLAG_PRIV)) {
         uint8_t pub[KEY_LEN];
         key_priv_encode(t->priv, k);
-        json_str(&w, k);
+        json_object_set_new(v, "private_key", json_string(k));
         sodium_memzero(k, sizeof(k));
         if (token_own_pub(t, pub) == 0) {
             key_pub_encode(pub, k);
-            json_kv_str(&w, "own_key", k);
+            json_object_set_new(v, "own_key", json_string(k));
         }
     } else {
-        json_null(&w);
+        json_object_set_new(v, "private_key", json_null());
     }
-    json_obj_end(&w);
-    fputc('\n', stdout);
+    return ctl_json_print(v);
 }
 
 int ctl_debug_main(struct ctl *c, int argc, char **argv)
@@ -471,8 +453,8 @@ int ctl_debug_main(struct ctl *c, int argc, char **argv)
         sodium_free(t);
         return ctl_fail("token: %s", why);
     }
-    token_json(t);
+    r = token_json(t);
     token_wipe(t);
     sodium_free(t);
-    return CTL_EXIT_OK;
+    return r;
 }

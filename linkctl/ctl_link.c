@@ -6,7 +6,6 @@
 #include "ctl.h"
 
 #include "adminc.h"
-#include "json.h"
 #include "keys.h"
 #include "relaykey.h"
 #include "store.h"
@@ -187,7 +186,7 @@ struct add_state {
     char tok[2][TOKEN_TEXT_SIZE];
 };
 
-static void add_print(struct ctl *c, struct add_state *s)
+static int add_print(struct ctl *c, struct add_state *s)
 {
     char id[LINKID_TEXT_SIZE], pub[2][KEY_TEXT_SIZE], rpub[KEY_TEXT_SIZE];
     linkid_encode(s->l.id, id);
@@ -195,27 +194,15 @@ static void add_print(struct ctl *c, struct add_state *s)
     key_pub_encode(s->l.key[1], pub[1]);
     key_pub_encode(s->rk.current.pub, rpub);
     if (c->json) {
-        struct json_w w;
-        json_w_init(&w, stdout);
-        json_obj_begin(&w);
-        json_kv_str(&w, "id", id);
-        json_kv_str(&w, "name", s->l.name);
-        json_key(&w, "tokens");
-        json_obj_begin(&w);
-        json_kv_str(&w, "a", s->tok[0]);
-        json_kv_str(&w, "b", s->tok[1]);
-        json_obj_end(&w);
-        json_key(&w, "keys");
-        json_obj_begin(&w);
-        json_kv_str(&w, "a", pub[0]);
-        json_kv_str(&w, "b", pub[1]);
-        json_obj_end(&w);
-        json_kv_str(&w, "relay_key", rpub);
-        json_kv_int(&w, "relay_key_id", s->rk.current.id);
-        ctl_addrs_json(&w, &s->addrs);
-        json_obj_end(&w);
-        fputc('\n', stdout);
-        return;
+        json_t *v =
+            json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:I}", "id", id, "name",
+                      s->l.name, "tokens", "a", s->tok[0], "b", s->tok[1], "keys", "a", pub[0], "b",
+                      pub[1], "relay_key", rpub, "relay_key_id", (json_int_t)s->rk.current.id);
+        if (v != NULL && ctl_addrs_json(v, &s->addrs) != 0) {
+            json_decref(v);
+            v = NULL;
+        }
+        return ctl_json_print(v);
     }
     printf("link %s created (id %s)\n", s->l.name, id);
     ctl_addrs_print("token addrs:", &s->addrs);
@@ -226,6 +213,7 @@ static void add_print(struct ctl *c, struct add_state *s)
                              : "no private key: the agent brought its own",
                s->tok[side]);
     }
+    return CTL_EXIT_OK;
 }
 
 /* Loads (or creates) the relay key and builds both tokens. */
@@ -303,7 +291,8 @@ static int link_add(struct ctl *c, int argc, char **argv)
     }
     store_close(st);
     if (r == CTL_EXIT_OK) {
-        add_print(c, s);
+        /* The link exists now whatever printing it gives: sync regardless. */
+        r = add_print(c, s);
         fflush(stdout);
         ctl_admin_sync(c);
     }
@@ -315,88 +304,63 @@ out:
 /* ---- list / show ---- */
 
 /* The relay's live entry for link id (from the `links` reply), or NULL. */
-static const struct json_val *live_entry(const struct json_val *links, const uint8_t *id)
+static json_t *live_entry(const json_t *links, const uint8_t *id)
 {
     char hex[LINKID_TEXT_SIZE];
-    const struct json_val *arr = json_get(links, "links");
+    size_t i;
+    json_t *item;
     linkid_encode(id, hex);
-    for (size_t i = 0; arr != NULL && arr->type == JSON_ARR && i < arr->n; i++) {
-        const char *lid = json_get_str(&arr->items[i], "id", "");
-        if (strcmp(lid, hex) == 0) {
-            return &arr->items[i];
+    json_array_foreach(json_object_get(links, "links"), i, item)
+    {
+        if (strcmp(ctl_json_str(item, "id", ""), hex) == 0) {
+            return item;
         }
     }
     return NULL;
 }
 
-static void write_link_json(struct json_w *w, const struct store_link *l,
-                            const struct store_totals *t, int running, const struct json_val *live)
+/* The JSON of one link (link show, an item of link list); live is the
+ * relay's entry (may be NULL), referenced, not taken. */
+static json_t *link_json(const struct store_link *l, const struct store_totals *t, int running,
+                         json_t *live)
 {
-    char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
+    char id[LINKID_TEXT_SIZE], k[2][KEY_TEXT_SIZE], nk[2][KEY_TEXT_SIZE];
     linkid_encode(l->id, id);
-    json_obj_begin(w);
-    json_kv_str(w, "id", id);
-    json_kv_str(w, "name", l->name);
-    json_kv_bool(w, "enabled", l->enabled);
-    json_kv_int(w, "created_ms", l->created_ms);
-    json_kv_int(w, "updated_ms", l->updated_ms);
-    json_key(w, "keys");
-    json_obj_begin(w);
     for (int side = 0; side < 2; side++) {
-        json_key(w, ctl_side_name(side));
-        json_obj_begin(w);
-        json_key(w, "current");
-        key_pub_encode(l->key[side], k);
-        json_str(w, k);
-        json_key(w, "next");
-        if (l->has_next[side]) {
-            key_pub_encode(l->next_key[side], k);
-            json_str(w, k);
-        } else {
-            json_null(w);
-        }
-        json_kv_uint(w, "generation", l->key_gen[side]);
-        json_obj_end(w);
+        key_pub_encode(l->key[side], k[side]);
+        key_pub_encode(l->next_key[side], nk[side]);
     }
-    json_obj_end(w);
-    json_key(w, "totals");
-    json_obj_begin(w);
-    json_kv_uint(w, "streams", t->streams);
-    json_kv_uint(w, "bytes_a_to_b", t->bytes_a_to_b);
-    json_kv_uint(w, "bytes_b_to_a", t->bytes_b_to_a);
-    json_key(w, "last_cause");
-    if (t->last_cause == STORE_CAUSE_NONE) {
-        json_null(w);
-    } else {
-        json_str(w, store_cause_name(t->last_cause));
-    }
-    json_kv_int(w, "last_closed_ms", t->last_closed_ms);
-    json_obj_end(w);
-    json_kv_bool(w, "relay_running", running);
-    json_key(w, "live");
-    if (live != NULL) {
-        json_val_write(w, live);
-    } else {
-        json_null(w);
-    }
-    json_obj_end(w);
+    /* Totals come from SQLite's signed 64-bit integers: they fit. */
+    return json_pack(
+        "{s:s, s:o, s:b, s:I, s:I, s:{s:{s:s, s:s?, s:I}, s:{s:s, s:s?, s:I}},"
+        " s:{s:I, s:I, s:I, s:s?, s:I}, s:b, s:O?}",
+        "id", id, "name", lrjson_str(l->name), "enabled", l->enabled, "created_ms",
+        (json_int_t)l->created_ms, "updated_ms", (json_int_t)l->updated_ms, "keys", "a", "current",
+        k[0], "next", l->has_next[0] ? nk[0] : NULL, "generation", (json_int_t)l->key_gen[0], "b",
+        "current", k[1], "next", l->has_next[1] ? nk[1] : NULL, "generation",
+        (json_int_t)l->key_gen[1], "totals", "streams", lrjson_u64(t->streams), "bytes_a_to_b",
+        lrjson_u64(t->bytes_a_to_b), "bytes_b_to_a", lrjson_u64(t->bytes_b_to_a), "last_cause",
+        t->last_cause == STORE_CAUSE_NONE ? NULL : store_cause_name(t->last_cause),
+        "last_closed_ms", (json_int_t)t->last_closed_ms, "relay_running", running, "live", live);
 }
 
 /* "online"/"offline" for a side of a live entry; "-" without the relay. */
-static const char *side_state(int running, const struct json_val *live, int side)
+static const char *side_state(int running, const json_t *live, int side)
 {
     if (!running) {
         return "-";
     }
-    return json_get_bool(json_get(live, ctl_side_name(side)), "online", 0) ? "online" : "offline";
+    return json_is_true(json_object_get(json_object_get(live, ctl_side_name(side)), "online"))
+               ? "online"
+               : "offline";
 }
 
 struct list_ctx {
     struct ctl *c;
     struct store *st;
-    struct json_w w;
+    json_t *links; /* --json: the array being filled */
     int running;
-    struct json_val *live;
+    json_t *live;
     int n;
     int err;
 };
@@ -411,9 +375,12 @@ static int list_one(void *arg, const struct store_link *l)
         x->err = r;
         return r;
     }
-    const struct json_val *live = live_entry(x->live, l->id);
+    json_t *live = live_entry(x->live, l->id);
     if (x->c->json) {
-        write_link_json(&x->w, l, &t, x->running, live);
+        if (json_array_append_new(x->links, link_json(l, &t, x->running, live)) != 0) {
+            x->err = -ENOMEM;
+            return x->err;
+        }
     } else {
         if (x->n == 0) {
             printf("%-20s %-32s %-8s %-7s %-7s %8s %14s %14s %s\n", "NAME", "ID", "STATE", "A", "B",
@@ -431,9 +398,9 @@ static int list_one(void *arg, const struct store_link *l)
 }
 
 /* Fetches the relay's live `links` reply; *running says whether it answered. */
-static struct json_val *fetch_live(struct ctl *c, int *running)
+static json_t *fetch_live(struct ctl *c, int *running)
 {
-    struct json_val *v = NULL;
+    json_t *v = NULL;
     int r = ctl_admin(c, "links", &v);
     *running = r == 0;
     if (r < 0 && !adminc_not_running(r)) {
@@ -457,23 +424,19 @@ static int link_list(struct ctl *c, int argc, char **argv)
         return CTL_EXIT_FAIL;
     }
     x.live = fetch_live(c, &x.running);
-    json_w_init(&x.w, stdout);
-    if (c->json) {
-        json_obj_begin(&x.w);
-        json_key(&x.w, "relay_running");
-        json_bool(&x.w, x.running);
-        json_key(&x.w, "links");
-        json_arr_begin(&x.w);
-    }
-    if (x.st != NULL && store_links_load(x.st, list_one, &x) < 0) {
-        r = ctl_fail("%s", store_errmsg(x.st));
+    x.links = c->json ? json_array() : NULL;
+    if (c->json && x.links == NULL) {
+        r = ctl_fail("out of memory");
+    } else if (x.st != NULL && store_links_load(x.st, list_one, &x) < 0) {
+        r = x.err == -ENOMEM ? ctl_fail("out of memory") : ctl_fail("%s", store_errmsg(x.st));
     } else {
         r = CTL_EXIT_OK;
     }
     if (c->json) {
-        json_arr_end(&x.w);
-        json_obj_end(&x.w);
-        fputc('\n', stdout);
+        /* As before, the links read so far are printed even after a failure. */
+        int pr =
+            ctl_json_print(json_pack("{s:b, s:O?}", "relay_running", x.running, "links", x.links));
+        r = r == CTL_EXIT_OK ? pr : r;
     } else if (r == CTL_EXIT_OK) {
         if (x.n == 0) {
             printf("no links (add one with 'linkctl link add NAME')\n");
@@ -482,26 +445,27 @@ static int link_list(struct ctl *c, int argc, char **argv)
             printf("relay not running: live state unavailable\n");
         }
     }
-    json_free(x.live);
+    json_decref(x.links);
+    json_decref(x.live);
     store_close(x.st);
     return r;
 }
 
-static void show_live_side(const struct json_val *live, int side)
+static void show_live_side(const json_t *live, int side)
 {
-    const struct json_val *s = json_get(live, ctl_side_name(side));
+    const json_t *s = json_object_get(live, ctl_side_name(side));
     char when[40];
-    if (!json_get_bool(s, "online", 0)) {
+    if (!json_is_true(json_object_get(s, "online"))) {
         printf("side %s:        offline\n", ctl_side_name(side));
         return;
     }
-    ctl_fmt_time(json_get_int(s, "since_ms", 0), when, sizeof(when));
+    ctl_fmt_time(json_integer_value(json_object_get(s, "since_ms")), when, sizeof(when));
     printf("side %s:        online since %s from %s\n", ctl_side_name(side), when,
-           json_get_str(s, "addr", "?"));
+           ctl_json_str(s, "addr", "?"));
 }
 
 static void show_human(const struct store_link *l, const struct store_totals *t, int running,
-                       const struct json_val *live)
+                       const json_t *live)
 {
     char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE], when[40];
     linkid_encode(l->id, id);
@@ -539,10 +503,11 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
     }
     show_live_side(live, 0);
     show_live_side(live, 1);
-    printf("streams open:  %lld\n", (long long)json_get_int(live, "streams_open", 0));
+    printf("streams open:  %lld\n",
+           (long long)json_integer_value(json_object_get(live, "streams_open")));
     printf("live bytes:    a->b %lld, b->a %lld (since relay start)\n",
-           (long long)json_get_int(live, "bytes_a_to_b", 0),
-           (long long)json_get_int(live, "bytes_b_to_a", 0));
+           (long long)json_integer_value(json_object_get(live, "bytes_a_to_b")),
+           (long long)json_integer_value(json_object_get(live, "bytes_b_to_a")));
 }
 
 /* Opens the registry and finds the link named by the argument; prints the
@@ -587,38 +552,30 @@ static int link_show(struct ctl *c, int argc, char **argv)
         return r;
     }
     store_close(st);
-    struct json_val *live = fetch_live(c, &running);
-    const struct json_val *entry = live_entry(live, l.id);
+    json_t *live = fetch_live(c, &running);
+    json_t *entry = live_entry(live, l.id);
+    r = CTL_EXIT_OK;
     if (c->json) {
-        struct json_w w;
-        json_w_init(&w, stdout);
-        write_link_json(&w, &l, &t, running, entry);
-        fputc('\n', stdout);
+        r = ctl_json_print(link_json(&l, &t, running, entry));
     } else {
         show_human(&l, &t, running, entry);
     }
-    json_free(live);
-    return CTL_EXIT_OK;
+    json_decref(live);
+    return r;
 }
 
 /* ---- changes ---- */
 
-static void print_change(struct ctl *c, const struct store_link *l, const char *what)
+static int print_change(struct ctl *c, const struct store_link *l, const char *what)
 {
     char id[LINKID_TEXT_SIZE];
     linkid_encode(l->id, id);
     if (c->json) {
-        struct json_w w;
-        json_w_init(&w, stdout);
-        json_obj_begin(&w);
-        json_kv_str(&w, "id", id);
-        json_kv_str(&w, "name", l->name);
-        json_kv_str(&w, "result", what);
-        json_obj_end(&w);
-        fputc('\n', stdout);
-    } else {
-        printf("link %s (%s): %s\n", l->name, id, what);
+        return ctl_json_print(
+            json_pack("{s:s, s:o, s:s}", "id", id, "name", lrjson_str(l->name), "result", what));
     }
+    printf("link %s (%s): %s\n", l->name, id, what);
+    return CTL_EXIT_OK;
 }
 
 /* revoke (enabled = 0), enable (1) and rm (-1). */
@@ -639,8 +596,7 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
     }
     if (enabled >= 0 && l.enabled == enabled) {
         store_close(st);
-        print_change(c, &l, enabled ? "already enabled" : "already revoked");
-        return CTL_EXIT_OK;
+        return print_change(c, &l, enabled ? "already enabled" : "already revoked");
     }
     if (enabled < 0) {
         ctl_event_detail("removed", detail, sizeof(detail));
@@ -655,37 +611,27 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
         return r;
     }
     store_close(st);
-    print_change(c, &l, enabled < 0 ? "removed" : enabled ? "enabled" : "revoked");
+    r = print_change(c, &l, enabled < 0 ? "removed" : enabled ? "enabled" : "revoked");
     fflush(stdout);
     ctl_admin_sync(c);
-    return CTL_EXIT_OK;
+    return r;
 }
 
-static void rotate_print(struct ctl *c, const struct store_link *l, int side, const uint8_t *pub,
-                         const char *tok, const struct ctl_addrs *addrs)
+static int rotate_print(struct ctl *c, const struct store_link *l, int side, const uint8_t *pub,
+                        const char *tok, const struct ctl_addrs *addrs)
 {
     char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
     linkid_encode(l->id, id);
     key_pub_encode(pub, k);
     if (c->json) {
-        struct json_w w;
-        json_w_init(&w, stdout);
-        json_obj_begin(&w);
-        json_kv_str(&w, "id", id);
-        json_kv_str(&w, "name", l->name);
-        json_kv_str(&w, "side", ctl_side_name(side));
-        json_kv_str(&w, "key", k);
-        json_kv_uint(&w, "generation", l->key_gen[side] + 1);
-        json_key(&w, "token");
-        if (tok != NULL) {
-            json_str(&w, tok);
-            ctl_addrs_json(&w, addrs);
-        } else {
-            json_null(&w);
+        json_t *v = json_pack("{s:s, s:o, s:s, s:s, s:I, s:s?}", "id", id, "name",
+                              lrjson_str(l->name), "side", ctl_side_name(side), "key", k,
+                              "generation", (json_int_t)(l->key_gen[side] + 1u), "token", tok);
+        if (v != NULL && tok != NULL && ctl_addrs_json(v, addrs) != 0) {
+            json_decref(v);
+            v = NULL;
         }
-        json_obj_end(&w);
-        fputc('\n', stdout);
-        return;
+        return ctl_json_print(v);
     }
     printf("link %s (%s): side %s key replaced (generation %u)\n", l->name, id, ctl_side_name(side),
            l->key_gen[side] + 1);
@@ -696,6 +642,7 @@ static void rotate_print(struct ctl *c, const struct store_link *l, int side, co
         printf("\nnew token for side %s (SECRET, contains the private key):\n%s\n",
                ctl_side_name(side), tok);
     }
+    return CTL_EXIT_OK;
 }
 
 struct rotate_state {
@@ -740,8 +687,7 @@ static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, i
         ctl_fail("%s", store_errmsg(st));
         goto out;
     }
-    rotate_print(c, l, side, pub, keytext == NULL ? s->tok : NULL, addrs);
-    r = CTL_EXIT_OK;
+    r = rotate_print(c, l, side, pub, keytext == NULL ? s->tok : NULL, addrs);
 out:
     sodium_free(s);
     return r;

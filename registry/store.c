@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store — the link registry in SQLite. See store.h and
- * docs/internals/registry.md.
+ * store — the link registry in SQLite: the handle (connection, statement
+ * cache, errors, transactions), opening and migrations, links and their keys.
+ * The accounting and the event log are in store_acct.c (store_int.h). See
+ * store.h and docs/internals/registry.md.
  */
 #include "store.h"
 #include "keys.h"
 #include "schema_sql.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,31 +21,6 @@
 #include <time.h>
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-
-/* Every statement the store runs, prepared once per handle on first use. */
-enum stmt_id {
-    S_BEGIN,
-    S_COMMIT,
-    S_ROLLBACK,
-    S_LINKS_ALL,
-    S_LINK_BY_ID,
-    S_LINK_BY_NAME,
-    S_LINK_INSERT,
-    S_LINK_SET_ENABLED,
-    S_LINK_DELETE,
-    S_LINK_ROTATE_A,
-    S_LINK_ROTATE_B,
-    S_LINK_NEXT_A,
-    S_LINK_NEXT_B,
-    S_LINK_EXISTS,
-    S_TOTALS_GET,
-    S_STREAM_INSERT,
-    S_TOTALS_ADD,
-    S_EVENT_INSERT,
-    S_EVENTS_LIST,
-    S_DATA_VERSION,
-    S_COUNT
-};
 
 #define LINK_COLS                                                                                  \
     "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
@@ -96,34 +74,9 @@ struct store {
     char err[256];
 };
 
-static const char *const cause_names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
-#define CAUSE_COUNT ((int)(sizeof(cause_names) / sizeof(cause_names[0])))
-
 int store_schema_latest(void)
 {
     return schema_migrations_count;
-}
-
-const char *store_cause_name(int cause)
-{
-    if (cause == STORE_CAUSE_NONE) {
-        return "none";
-    }
-    if (cause < 0 || cause >= CAUSE_COUNT) {
-        return NULL;
-    }
-    return cause_names[cause];
-}
-
-int store_cause_parse(const char *s, enum store_cause *out)
-{
-    for (int i = 0; i < CAUSE_COUNT; i++) {
-        if (strcmp(s, cause_names[i]) == 0) {
-            *out = (enum store_cause)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
 }
 
 int store_name_valid(const char *name)
@@ -143,14 +96,14 @@ int store_name_valid(const char *name)
     return 0;
 }
 
-static int64_t now_ms(void)
+int64_t store_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-__attribute__((format(printf, 2, 3))) static void set_err(struct store *st, const char *fmt, ...)
+void store_set_err(struct store *st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -159,9 +112,9 @@ __attribute__((format(printf, 2, 3))) static void set_err(struct store *st, cons
 }
 
 /* Maps an SQLite result code to a negative errno and records the reason. */
-static int db_fail(struct store *st, int rc, const char *what)
+int store_db_fail(struct store *st, int rc, const char *what)
 {
-    set_err(st, "database: %s: %s", what, sqlite3_errmsg(st->db));
+    store_set_err(st, "database: %s: %s", what, sqlite3_errmsg(st->db));
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -179,13 +132,13 @@ static int db_fail(struct store *st, int rc, const char *what)
 }
 
 /* Returns the prepared statement id, reset and with bindings cleared. */
-static int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
+int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
 {
     if (st->stmt[id] == NULL) {
         int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &st->stmt[id], NULL);
         if (rc != SQLITE_OK) {
-            return db_fail(st, rc, "prepare");
+            return store_db_fail(st, rc, "prepare");
         }
     }
     sqlite3_reset(st->stmt[id]);
@@ -195,14 +148,14 @@ static int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
 }
 
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-static int stmt_done(struct store *st, sqlite3_stmt *s, const char *what)
+int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
-        return db_fail(st, rc, what);
+        return store_db_fail(st, rc, what);
     }
     return 0;
 }
@@ -210,20 +163,20 @@ static int stmt_done(struct store *st, sqlite3_stmt *s, const char *what)
 static int run_simple(struct store *st, enum stmt_id id, const char *what)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, id, &s);
+    int r = store_stmt_get(st, id, &s);
     if (r < 0) {
         return r;
     }
-    return stmt_done(st, s, what);
+    return store_stmt_done(st, s, what);
 }
 
-static int tx_begin(struct store *st)
+int store_tx_begin(struct store *st)
 {
     return run_simple(st, S_BEGIN, "begin");
 }
 
 /* Commits; on failure rolls back so the handle is usable again. */
-static int tx_commit(struct store *st)
+int store_tx_commit(struct store *st)
 {
     int r = run_simple(st, S_COMMIT, "commit");
     if (r < 0 && !sqlite3_get_autocommit(st->db)) {
@@ -236,7 +189,7 @@ static int tx_commit(struct store *st)
 }
 
 /* Rolls back after a failure, keeping the failure's message. */
-static int tx_fail(struct store *st, int r)
+int store_tx_fail(struct store *st, int r)
 {
     if (!sqlite3_get_autocommit(st->db)) {
         char saved[sizeof(st->err)];
@@ -254,7 +207,7 @@ static int exec_sql(struct store *st, const char *sql, const char *what)
     char *msg = NULL;
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        set_err(st, "database: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
+        store_set_err(st, "database: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         return (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
     }
@@ -266,11 +219,11 @@ static int pragma_int(struct store *st, const char *sql, int64_t *out)
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        return db_fail(st, rc, sql);
+        return store_db_fail(st, rc, sql);
     }
     rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
-        int r = db_fail(st, rc, sql);
+        int r = store_db_fail(st, rc, sql);
         sqlite3_finalize(s);
         return r;
     }
@@ -282,8 +235,9 @@ static int pragma_int(struct store *st, const char *sql, int64_t *out)
 static int check_not_newer(struct store *st, int64_t v)
 {
     if (v > schema_migrations_count) {
-        set_err(st, "database schema version %" PRId64 " is newer than this linkrelay knows (%d)",
-                v, schema_migrations_count);
+        store_set_err(st,
+                      "database schema version %" PRId64 " is newer than this linkrelay knows (%d)",
+                      v, schema_migrations_count);
         return -ENOTSUP;
     }
     return 0;
@@ -337,10 +291,10 @@ static int configure(struct store *st, unsigned flags)
     }
     if (flags & STORE_OPEN_READONLY) {
         if (v < schema_migrations_count) {
-            set_err(st,
-                    "database schema version %" PRId64 " is older than %d; open it "
-                    "read-write once to migrate",
-                    v, schema_migrations_count);
+            store_set_err(st,
+                          "database schema version %" PRId64 " is older than %d; open it "
+                          "read-write once to migrate",
+                          v, schema_migrations_count);
             return -ENOTSUP;
         }
         return exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");
@@ -388,14 +342,14 @@ int store_open(const char *path, unsigned flags, struct store **out, char *errbu
     int rc = sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
     int r;
     if (rc != SQLITE_OK) {
-        set_err(st, "database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+        store_set_err(st, "database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
         r = rc == SQLITE_CANTOPEN ? -EACCES : -EIO;
     } else {
         r = configure(st, flags);
         if (r < 0 && r != -ENOTSUP) {
             char tmp[sizeof(st->err)];
             memcpy(tmp, st->err, sizeof(tmp));
-            set_err(st, "%s: %s", path, tmp);
+            store_set_err(st, "%s: %s", path, tmp);
         }
     }
     if (r < 0) {
@@ -437,13 +391,13 @@ int store_schema_version(struct store *st, int *out)
 int store_data_version(struct store *st, int64_t *out)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_DATA_VERSION, &s);
+    int r = store_stmt_get(st, S_DATA_VERSION, &s);
     if (r < 0) {
         return r;
     }
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
-        r = db_fail(st, rc, "data_version");
+        r = store_db_fail(st, rc, "data_version");
         sqlite3_reset(s);
         return r;
     }
@@ -454,7 +408,7 @@ int store_data_version(struct store *st, int64_t *out)
 
 /* ---- links ---- */
 
-static void col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *present)
+void store_col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *present)
 {
     const void *p = sqlite3_column_blob(s, col);
     int n = sqlite3_column_bytes(s, col);
@@ -471,7 +425,7 @@ static void col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *pr
     }
 }
 
-static void col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
+void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
@@ -480,15 +434,15 @@ static void col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
 static void row_to_link(sqlite3_stmt *s, struct store_link *l)
 {
     memset(l, 0, sizeof(*l));
-    col_blob(s, 0, l->id, sizeof(l->id), NULL);
-    col_text(s, 1, l->name, sizeof(l->name));
+    store_col_blob(s, 0, l->id, sizeof(l->id), NULL);
+    store_col_text(s, 1, l->name, sizeof(l->name));
     l->enabled = sqlite3_column_int(s, 2) != 0;
     l->created_ms = sqlite3_column_int64(s, 3);
     l->updated_ms = sqlite3_column_int64(s, 4);
     for (int side = 0; side < 2; side++) {
         int base = 5 + side * 3;
-        col_blob(s, base, l->key[side], STORE_KEY_LEN, NULL);
-        col_blob(s, base + 1, l->next_key[side], STORE_KEY_LEN, &l->has_next[side]);
+        store_col_blob(s, base, l->key[side], STORE_KEY_LEN, NULL);
+        store_col_blob(s, base + 1, l->next_key[side], STORE_KEY_LEN, &l->has_next[side]);
         l->key_gen[side] = (uint32_t)sqlite3_column_int64(s, base + 2);
     }
 }
@@ -497,7 +451,7 @@ int store_links_load(struct store *st, store_link_cb cb, void *arg)
 {
     sqlite3_stmt *s;
     struct store_link l;
-    int r = stmt_get(st, S_LINKS_ALL, &s);
+    int r = store_stmt_get(st, S_LINKS_ALL, &s);
     int rc;
     if (r < 0) {
         return r;
@@ -512,7 +466,7 @@ int store_links_load(struct store *st, store_link_cb cb, void *arg)
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
-        return db_fail(st, rc, "list links");
+        return store_db_fail(st, rc, "list links");
     }
     return 0;
 }
@@ -528,17 +482,17 @@ static int fetch_link(struct store *st, sqlite3_stmt *s, const char *what, struc
     }
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
-        set_err(st, "no such link: %s", what);
+        store_set_err(st, "no such link: %s", what);
         return -ENOENT;
     }
-    return db_fail(st, rc, "find link");
+    return store_db_fail(st, rc, "find link");
 }
 
 int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out)
 {
     sqlite3_stmt *s;
     char hex[LINKID_TEXT_SIZE];
-    int r = stmt_get(st, S_LINK_BY_ID, &s);
+    int r = store_stmt_get(st, S_LINK_BY_ID, &s);
     if (r < 0) {
         return r;
     }
@@ -551,7 +505,7 @@ int store_link_find(struct store *st, const char *name_or_id, struct store_link 
 {
     sqlite3_stmt *s;
     uint8_t id[STORE_LINK_ID_LEN];
-    int r = stmt_get(st, S_LINK_BY_NAME, &s);
+    int r = store_stmt_get(st, S_LINK_BY_NAME, &s);
     if (r < 0) {
         return r;
     }
@@ -562,17 +516,17 @@ int store_link_find(struct store *st, const char *name_or_id, struct store_link 
     }
     r = store_link_get(st, id, out);
     if (r == -ENOENT) {
-        set_err(st, "no such link: %s", name_or_id);
+        store_set_err(st, "no such link: %s", name_or_id);
     }
     return r;
 }
 
 /* Inserts one event row; part of the caller's transaction. */
-static int event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
-                        const char *addr, const char *detail, uint32_t count)
+int store_event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
+                       const char *addr, const char *detail, uint32_t count)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_EVENT_INSERT, &s);
+    int r = store_stmt_get(st, S_EVENT_INSERT, &s);
     if (r < 0) {
         return r;
     }
@@ -584,13 +538,13 @@ static int event_insert(struct store *st, int64_t ts, const char *kind, const ui
     sqlite3_bind_text(s, 4, addr ? addr : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, detail ? detail : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, count ? count : 1);
-    return stmt_done(st, s, "insert event");
+    return store_stmt_done(st, s, "insert event");
 }
 
-static int link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists)
+int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_LINK_EXISTS, &s);
+    int r = store_stmt_get(st, S_LINK_EXISTS, &s);
     if (r < 0) {
         return r;
     }
@@ -598,7 +552,7 @@ static int link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return db_fail(st, rc, "find link");
+        return store_db_fail(st, rc, "find link");
     }
     *exists = rc == SQLITE_ROW;
     return 0;
@@ -607,7 +561,7 @@ static int link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
 static int name_taken(struct store *st, const char *name, int *taken)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_LINK_BY_NAME, &s);
+    int r = store_stmt_get(st, S_LINK_BY_NAME, &s);
     if (r < 0) {
         return r;
     }
@@ -615,7 +569,7 @@ static int name_taken(struct store *st, const char *name, int *taken)
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return db_fail(st, rc, "find link");
+        return store_db_fail(st, rc, "find link");
     }
     *taken = rc == SQLITE_ROW;
     return 0;
@@ -633,7 +587,7 @@ static void bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_
 static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_LINK_INSERT, &s);
+    int r = store_stmt_get(st, S_LINK_INSERT, &s);
     if (r < 0) {
         return r;
     }
@@ -645,9 +599,9 @@ static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
     bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
     sqlite3_bind_blob(s, 7, l->key[1], STORE_KEY_LEN, SQLITE_STATIC);
     bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
-    r = stmt_done(st, s, "insert link");
+    r = store_stmt_done(st, s, "insert link");
     if (r == -EEXIST) {
-        set_err(st, "a link with this id already exists");
+        store_set_err(st, "a link with this id already exists");
     }
     return r;
 }
@@ -655,31 +609,31 @@ static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
 int store_link_add(struct store *st, const struct store_link *l, const char *detail)
 {
     int taken = 0;
-    int64_t ts = now_ms();
+    int64_t ts = store_now_ms();
     if (store_name_valid(l->name) != 0) {
-        set_err(st, "invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -", l->name,
-                STORE_NAME_MAX);
+        store_set_err(st, "invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -",
+                      l->name, STORE_NAME_MAX);
         return -EINVAL;
     }
-    int r = tx_begin(st);
+    int r = store_tx_begin(st);
     if (r < 0) {
         return r;
     }
     r = name_taken(st, l->name, &taken);
     if (r == 0 && taken) {
-        set_err(st, "a link named '%s' already exists", l->name);
+        store_set_err(st, "a link named '%s' already exists", l->name);
         r = -EEXIST;
     }
     if (r == 0) {
         r = link_insert(st, l, ts);
     }
     if (r == 0) {
-        r = event_insert(st, ts, "link_added", l->id, NULL, detail, 1);
+        r = store_event_insert(st, ts, "link_added", l->id, NULL, detail, 1);
     }
     if (r < 0) {
-        return tx_fail(st, r);
+        return store_tx_fail(st, r);
     }
-    return tx_commit(st);
+    return store_tx_commit(st);
 }
 
 /* Runs an UPDATE/DELETE of one link by id (already bound as ?1) plus an
@@ -687,9 +641,9 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
 static int link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
                        const char *kind, const char *detail)
 {
-    int64_t ts = now_ms();
+    int64_t ts = store_now_ms();
     char hex[LINKID_TEXT_SIZE];
-    int r = tx_begin(st);
+    int r = store_tx_begin(st);
     if (r < 0) {
         return r;
     }
@@ -697,26 +651,26 @@ static int link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE
     if (sqlite3_bind_parameter_count(s) >= 3) {
         sqlite3_bind_int64(s, 3, ts);
     }
-    r = stmt_done(st, s, kind);
+    r = store_stmt_done(st, s, kind);
     if (r == 0 && sqlite3_changes(st->db) == 0) {
         linkid_encode(id, hex);
-        set_err(st, "no such link: %s", hex);
+        store_set_err(st, "no such link: %s", hex);
         r = -ENOENT;
     }
     if (r == 0) {
-        r = event_insert(st, ts, kind, id, NULL, detail, 1);
+        r = store_event_insert(st, ts, kind, id, NULL, detail, 1);
     }
     if (r < 0) {
-        return tx_fail(st, r);
+        return store_tx_fail(st, r);
     }
-    return tx_commit(st);
+    return store_tx_commit(st);
 }
 
 int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int enabled,
                            const char *detail)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_LINK_SET_ENABLED, &s);
+    int r = store_stmt_get(st, S_LINK_SET_ENABLED, &s);
     if (r < 0) {
         return r;
     }
@@ -728,7 +682,7 @@ int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN]
 int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail)
 {
     sqlite3_stmt *s;
-    int r = stmt_get(st, S_LINK_DELETE, &s);
+    int r = store_stmt_get(st, S_LINK_DELETE, &s);
     if (r < 0) {
         return r;
     }
@@ -739,7 +693,7 @@ int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], con
 static int check_side(struct store *st, int side)
 {
     if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
-        set_err(st, "bad side %d", side);
+        store_set_err(st, "bad side %d", side);
         return -EINVAL;
     }
     return 0;
@@ -751,7 +705,7 @@ int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int
     sqlite3_stmt *s;
     int r = check_side(st, side);
     if (r == 0) {
-        r = stmt_get(st, side == STORE_SIDE_A ? S_LINK_ROTATE_A : S_LINK_ROTATE_B, &s);
+        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_ROTATE_A : S_LINK_ROTATE_B, &s);
     }
     if (r < 0) {
         return r;
@@ -767,7 +721,7 @@ int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], i
     sqlite3_stmt *s;
     int r = check_side(st, side);
     if (r == 0) {
-        r = stmt_get(st, side == STORE_SIDE_A ? S_LINK_NEXT_A : S_LINK_NEXT_B, &s);
+        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_NEXT_A : S_LINK_NEXT_B, &s);
     }
     if (r < 0) {
         return r;
@@ -775,150 +729,4 @@ int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], i
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
     bind_key_or_null(s, 2, key != NULL, key);
     return link_change(st, s, id, "next_key", detail);
-}
-
-/* ---- accounting ---- */
-
-int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
-                      struct store_totals *out)
-{
-    sqlite3_stmt *s;
-    struct store_totals t = {0, 0, 0, STORE_CAUSE_NONE, 0};
-    int r = stmt_get(st, S_TOTALS_GET, &s);
-    if (r < 0) {
-        return r;
-    }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        enum store_cause c;
-        const unsigned char *cause = sqlite3_column_text(s, 3);
-        t.streams = (uint64_t)sqlite3_column_int64(s, 0);
-        t.bytes_a_to_b = (uint64_t)sqlite3_column_int64(s, 1);
-        t.bytes_b_to_a = (uint64_t)sqlite3_column_int64(s, 2);
-        if (cause != NULL && store_cause_parse((const char *)cause, &c) == 0) {
-            t.last_cause = c;
-        }
-        t.last_closed_ms = sqlite3_column_int64(s, 4);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return db_fail(st, rc, "link totals");
-    }
-    *out = t;
-    return 0;
-}
-
-static int stream_insert(struct store *st, const struct store_stream *x)
-{
-    sqlite3_stmt *s;
-    int r = stmt_get(st, S_STREAM_INSERT, &s);
-    if (r < 0) {
-        return r;
-    }
-    sqlite3_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (int64_t)x->stream_id);
-    sqlite3_bind_int(s, 3, x->opener);
-    sqlite3_bind_int64(s, 4, x->started_ms);
-    sqlite3_bind_int64(s, 5, x->ended_ms);
-    sqlite3_bind_int64(s, 6, x->wait_ms);
-    sqlite3_bind_int64(s, 7, (int64_t)x->bytes_a_to_b);
-    sqlite3_bind_int64(s, 8, (int64_t)x->bytes_b_to_a);
-    sqlite3_bind_text(s, 9, cause_names[x->cause], -1, SQLITE_STATIC);
-    r = stmt_done(st, s, "insert stream");
-    if (r < 0) {
-        return r;
-    }
-    r = stmt_get(st, S_TOTALS_ADD, &s);
-    if (r < 0) {
-        return r;
-    }
-    sqlite3_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (int64_t)x->bytes_a_to_b);
-    sqlite3_bind_int64(s, 3, (int64_t)x->bytes_b_to_a);
-    sqlite3_bind_text(s, 4, cause_names[x->cause], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, x->ended_ms);
-    return stmt_done(st, s, "update totals");
-}
-
-int store_streams_record(struct store *st, const struct store_stream *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if ((x[i].opener != STORE_SIDE_A && x[i].opener != STORE_SIDE_B) || x[i].cause < 0 ||
-            x[i].cause >= CAUSE_COUNT) {
-            set_err(st, "stream record %zu: bad opener or cause", i);
-            return -EINVAL;
-        }
-    }
-    int r = tx_begin(st);
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        int exists = 0;
-        r = link_exists(st, x[i].link_id, &exists);
-        if (r == 0 && exists) {
-            r = stream_insert(st, &x[i]);
-        }
-    }
-    if (r < 0) {
-        return tx_fail(st, r);
-    }
-    return tx_commit(st);
-}
-
-/* ---- events ---- */
-
-int store_events_add(struct store *st, const struct store_event *ev, size_t n)
-{
-    int64_t now = now_ms();
-    int r = tx_begin(st);
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        r = event_insert(st, ev[i].ts_ms ? ev[i].ts_ms : now, ev[i].kind,
-                         ev[i].has_link ? ev[i].link_id : NULL, ev[i].addr, ev[i].detail,
-                         ev[i].count);
-    }
-    if (r < 0) {
-        return tx_fail(st, r);
-    }
-    return tx_commit(st);
-}
-
-static void row_to_event(sqlite3_stmt *s, struct store_event *e)
-{
-    memset(e, 0, sizeof(*e));
-    e->id = sqlite3_column_int64(s, 0);
-    e->ts_ms = sqlite3_column_int64(s, 1);
-    col_text(s, 2, e->kind, sizeof(e->kind));
-    col_blob(s, 3, e->link_id, sizeof(e->link_id), &e->has_link);
-    col_text(s, 4, e->link_name, sizeof(e->link_name));
-    col_text(s, 5, e->addr, sizeof(e->addr));
-    col_text(s, 6, e->detail, sizeof(e->detail));
-    e->count = (uint32_t)sqlite3_column_int64(s, 7);
-}
-
-int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
-                      void *arg)
-{
-    sqlite3_stmt *s;
-    struct store_event e;
-    int rc;
-    int r = stmt_get(st, S_EVENTS_LIST, &s);
-    if (r < 0) {
-        return r;
-    }
-    if (link_id != NULL) {
-        sqlite3_bind_blob(s, 1, link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        row_to_event(s, &e);
-        r = cb(arg, &e);
-        if (r != 0) {
-            sqlite3_reset(s);
-            return r;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        return db_fail(st, rc, "list events");
-    }
-    return 0;
 }

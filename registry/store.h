@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store — the link registry in SQLite (docs/internals/registry.md).
+ * store — the link registry in SQLite (docs/internals/registry.md). One API
+ * for one handle; store.c implements the handle, opening and the links,
+ * store_acct.c the accounting and the event log (store_int.h).
  *
  * One struct store is one SQLite connection. A handle is used by one thread at
  * a time (the relay opens its own handle on its worker thread; linkctl opens

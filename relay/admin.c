@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "keys.h"
 #include "log.h"
+#include "lrjson.h"
 #include "relaycfg.h"
 
 struct admin_client {
@@ -121,98 +122,103 @@ static void admin_reply(struct admin_client *cl, const char *text, size_t len)
     }
 }
 
-static void admin_side(struct json_w *w, const struct index_link *l, int side)
+/* Sends v (compact JSON, lrjson.h) plus a newline, then closes; takes v. A
+ * NULL v (out of memory while building it) closes without a reply. */
+static void admin_reply_json(struct admin_client *cl, json_t *v)
+{
+    char *text = v != NULL ? json_dumps(v, LRJSON_DUMP_FLAGS) : NULL;
+
+    json_decref(v);
+    if (text == NULL) {
+        admin_client_close(cl);
+        return;
+    }
+    admin_reply(cl, text, strlen(text));
+    free(text);
+}
+
+static void admin_error(struct admin_client *cl, const char *why)
+{
+    admin_reply_json(cl, json_pack("{s:s}", "error", why));
+}
+
+static json_t *admin_side(const struct index_link *l, int side)
 {
     const struct conn *c = l->session[side];
 
-    json_obj_begin(w);
-    json_kv_bool(w, "online", c != NULL);
-    if (c != NULL) {
-        json_kv_uint(w, "since_ms", l->since_ms[side]);
-        json_kv_str(w, "addr", c->peer);
-    }
-    json_obj_end(w);
+    if (c == NULL)
+        return json_pack("{s:b}", "online", 0);
+    return json_pack("{s:b, s:I, s:s}", "online", 1, "since_ms", lrjson_u64(l->since_ms[side]),
+                     "addr", c->peer);
 }
+
+struct admin_links {
+    json_t *arr;
+    bool failed;
+};
 
 static void admin_link(void *arg, struct index_link *l)
 {
-    struct json_w *w = arg;
+    struct admin_links *x = arg;
     char id[LINKID_TEXT_SIZE];
+    json_t *v;
 
     linkid_encode(l->id, id);
-    json_obj_begin(w);
-    json_kv_str(w, "id", id);
-    json_kv_str(w, "name", l->name);
-    json_kv_bool(w, "enabled", l->enabled);
-    json_key(w, "a");
-    admin_side(w, l, 0);
-    json_key(w, "b");
-    admin_side(w, l, 1);
-    json_kv_uint(w, "streams_open", l->n_streams);
-    json_kv_uint(w, "streams_total", l->streams_total);
-    json_kv_uint(w, "bytes_a_to_b", l->bytes[0]);
-    json_kv_uint(w, "bytes_b_to_a", l->bytes[1]);
-    json_obj_end(w);
+    /* The name comes from the database: lrjson_str keeps the reply valid
+     * JSON whatever its bytes. */
+    v = json_pack("{s:s, s:o, s:b, s:o, s:o, s:I, s:I, s:I, s:I}", "id", id, "name",
+                  lrjson_str(l->name), "enabled", l->enabled ? 1 : 0, "a", admin_side(l, 0), "b",
+                  admin_side(l, 1), "streams_open", lrjson_u64(l->n_streams), "streams_total",
+                  lrjson_u64(l->streams_total), "bytes_a_to_b", lrjson_u64(l->bytes[0]),
+                  "bytes_b_to_a", lrjson_u64(l->bytes[1]));
+    if (v == NULL || json_array_append_new(x->arr, v) != 0)
+        x->failed = true;
 }
 
-static void admin_links(struct admin *a, struct json_w *w)
+static json_t *admin_links(struct admin *a)
 {
-    json_obj_begin(w);
-    json_key(w, "links");
-    json_arr_begin(w);
-    index_foreach(a->index, admin_link, w);
-    json_arr_end(w);
-    json_obj_end(w);
+    struct admin_links x = {json_array(), false};
+
+    if (x.arr == NULL)
+        return NULL;
+    index_foreach(a->index, admin_link, &x);
+    if (x.failed) {
+        json_decref(x.arr);
+        return NULL;
+    }
+    return json_pack("{s:o}", "links", x.arr);
 }
 
 static void admin_sync_done(void *arg, int rc, size_t n)
 {
     struct admin_client *cl = arg;
-    char text[128];
-    int len;
 
     if (rc == 0)
-        len = snprintf(text, sizeof(text), "{\"ok\":true,\"links\":%zu}", n);
+        admin_reply_json(cl, json_pack("{s:b, s:I}", "ok", 1, "links", lrjson_u64(n)));
     else
-        len = snprintf(text, sizeof(text), "{\"error\":\"sync failed: %s\"}",
-                       rc == -ECANCELED ? "relay stopping" : "registry read error");
-    admin_reply(cl, text, (size_t)len);
+        admin_error(cl, rc == -ECANCELED ? "sync failed: relay stopping"
+                                         : "sync failed: registry read error");
     admin_client_unref(cl);
 }
 
 static void admin_command(struct admin_client *cl, const char *cmd)
 {
     struct admin *a = cl->a;
-    struct json_w w;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f;
 
     if (strcmp(cmd, "sync") == 0) {
         cl->refs++;
         if (sync_request(a->sync, admin_sync_done, cl) != 0) {
             cl->refs--;
-            admin_reply(cl, "{\"error\":\"busy\"}", 16);
+            admin_error(cl, "busy");
         }
         return;
     }
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "links") != 0) {
-        admin_reply(cl, "{\"error\":\"unknown command\"}", 27);
-        return;
-    }
-    f = open_memstream(&text, &len);
-    if (f == NULL) {
-        admin_client_close(cl);
-        return;
-    }
-    json_w_init(&w, f);
     if (strcmp(cmd, "status") == 0)
-        a->ops->status(a->arg, &w);
+        admin_reply_json(cl, a->ops->status(a->arg));
+    else if (strcmp(cmd, "links") == 0)
+        admin_reply_json(cl, admin_links(a));
     else
-        admin_links(a, &w);
-    fclose(f);
-    admin_reply(cl, text, len);
-    free(text);
+        admin_error(cl, "unknown command");
 }
 
 static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -241,7 +247,7 @@ static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     nl = memchr(cl->buf, '\n', cl->len);
     if (nl == NULL) {
         if (cl->len >= ADMIN_MAX_REQUEST)
-            admin_reply(cl, "{\"error\":\"request too long\"}", 29);
+            admin_error(cl, "request too long");
         return;
     }
     *nl = '\0';

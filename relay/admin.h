@@ -14,10 +14,10 @@
 #ifndef LR_ADMIN_H
 #define LR_ADMIN_H
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "index.h"
-#include "json.h"
 #include "sync.h"
 
 #define ADMIN_MAX_REQUEST 1024
@@ -28,8 +28,9 @@ struct admin;
 
 /* What the owner answers (arg: the owner's pointer given to admin_start). */
 struct admin_ops {
-    /* Writes the one JSON object that `status` answers. */
-    void (*status)(void *arg, struct json_w *w);
+    /* The one JSON object that `status` answers, as a new reference the
+     * admin socket releases; NULL (out of memory) closes without a reply. */
+    json_t *(*status)(void *arg);
 };
 
 /* Binds path (a stale socket file there is replaced) with mode, on loop.

@@ -14,7 +14,7 @@
 #include "acct.h"
 #include "admin.h"
 #include "index.h"
-#include "json.h"
+#include "lrjson.h"
 #include "keys.h"
 #include "log.h"
 #include "rconf.h"
@@ -349,60 +349,100 @@ static void relay_wire(struct relay *r)
                                 .stream = {&stream_conn_ops, &r->stream}};
 }
 
-/* The admin socket's `status` (admin_ops.status). */
-static void relay_status(void *arg, struct json_w *w)
+/* Counters by name: {"name":n,...}; NULL when out of memory. */
+static json_t *relay_counters(const uint64_t *n, int count, const char *(*name)(int))
+{
+    json_t *o = json_object();
+
+    for (int i = 0; o != NULL && i < count; i++) {
+        if (json_object_set_new(o, name(i), json_integer(lrjson_u64(n[i]))) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+static const char *relay_fail_name(int i)
+{
+    return stats_fail_name((enum stats_fail)i);
+}
+
+static const char *relay_admit_name(int i)
+{
+    return admit_name((enum admit_kind)i);
+}
+
+/* The listeners' names, or the configured advertise addresses. */
+static json_t *relay_addr_list(const struct relay *r, bool advertise)
+{
+    size_t n = advertise ? r->cfg.n_advertise : r->n_listeners;
+    json_t *a = json_array();
+    char buf[ADDR_TEXT_SIZE];
+
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        const char *text = r->listener[i].name;
+        if (advertise) {
+            if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) != 0)
+                continue;
+            text = buf;
+        }
+        if (json_array_append_new(a, json_string(text)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+/* The admin socket's `status` (admin_ops.status). Every counter is unsigned;
+ * lrjson_u64 clamps the (unreachable) values above INT64_MAX, which
+ * jansson's json_int_t cannot hold. Members in this order (D18). */
+static json_t *relay_status(void *arg)
 {
     const struct relay *r = arg;
     const struct stats *st = &r->stats;
-    char buf[ADDR_TEXT_SIZE];
+    const struct {
+        const char *name;
+        uint64_t n;
+    } counters[] = {
+        {"uptime_s", (uv_now(r->loop) - r->start_ms) / 1000},
+        {"agents", st->agents},
+        {"pending", r->admit.pending},
+        {"conns", r->admit.conns},
+        {"streams_open", st->streams_open},
+        {"streams_total", st->streams_total},
+        {"streams_zero_copy", r->zc.streams},
+        {"streams_zero_copy_total", st->zc_total},
+        {"bytes_a_to_b", st->bytes[0]},
+        {"bytes_b_to_a", st->bytes[1]},
+        {"queued_bytes", st->queued},
+        {"queued_bytes_peak", st->queued_peak},
+        {"zero_copy_queued_bytes", st->zc_queued},
+        {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
+        {"auth_failures", st->auth_failures},
+        {"acct_dropped", acct_dropped(r->acct)},
+    };
+    json_t *v = json_pack("{s:s}", "version", LINKRELAY_VERSION);
+    int bad = v == NULL;
 
-    json_obj_begin(w);
-    json_kv_str(w, "version", LINKRELAY_VERSION);
-    json_kv_uint(w, "uptime_s", (uv_now(r->loop) - r->start_ms) / 1000);
-    json_kv_uint(w, "agents", st->agents);
-    json_kv_uint(w, "pending", r->admit.pending);
-    json_kv_uint(w, "conns", r->admit.conns);
-    json_kv_uint(w, "streams_open", st->streams_open);
-    json_kv_uint(w, "streams_total", st->streams_total);
-    json_kv_uint(w, "streams_zero_copy", r->zc.streams);
-    json_kv_uint(w, "streams_zero_copy_total", st->zc_total);
-    json_kv_uint(w, "bytes_a_to_b", st->bytes[0]);
-    json_kv_uint(w, "bytes_b_to_a", st->bytes[1]);
-    json_kv_uint(w, "queued_bytes", st->queued);
-    json_kv_uint(w, "queued_bytes_peak", st->queued_peak);
-    json_kv_uint(w, "zero_copy_queued_bytes", st->zc_queued);
-    json_kv_uint(w, "zero_copy_queued_bytes_peak", st->zc_queued_peak);
-    json_kv_uint(w, "auth_failures", st->auth_failures);
-    json_kv_uint(w, "acct_dropped", acct_dropped(r->acct));
-    json_key(w, "failures");
-    json_obj_begin(w);
-    for (int i = 0; i < STATS_FAIL_COUNT; i++) {
-        json_key(w, stats_fail_name((enum stats_fail)i));
-        json_uint(w, st->fail[i]);
+    for (size_t i = 0; !bad && i < sizeof(counters) / sizeof(counters[0]); i++)
+        bad = json_object_set_new(v, counters[i].name, json_integer(lrjson_u64(counters[i].n)));
+    if (!bad) {
+        json_t *rest =
+            json_pack("{s:o, s:o, s:o, s:o, s:s, s:I}", "failures",
+                      relay_counters(st->fail, STATS_FAIL_COUNT, relay_fail_name), "limits_hit",
+                      relay_counters(r->admit.hit, ADMIT_COUNT, relay_admit_name), "listen",
+                      relay_addr_list(r, false), "advertise", relay_addr_list(r, true), "relay_key",
+                      r->key_pub_text, "relay_key_id", lrjson_u64(r->key.current.id));
+        bad = rest == NULL || json_object_update(v, rest) != 0;
+        json_decref(rest);
     }
-    json_obj_end(w);
-    json_key(w, "limits_hit");
-    json_obj_begin(w);
-    for (int i = 0; i < ADMIT_COUNT; i++) {
-        json_key(w, admit_name((enum admit_kind)i));
-        json_uint(w, r->admit.hit[i]);
+    if (bad) {
+        json_decref(v);
+        return NULL;
     }
-    json_obj_end(w);
-    json_key(w, "listen");
-    json_arr_begin(w);
-    for (size_t i = 0; i < r->n_listeners; i++)
-        json_str(w, r->listener[i].name);
-    json_arr_end(w);
-    json_key(w, "advertise");
-    json_arr_begin(w);
-    for (size_t i = 0; i < r->cfg.n_advertise; i++) {
-        if (addr_format(&r->cfg.advertise[i], buf, sizeof(buf)) == 0)
-            json_str(w, buf);
-    }
-    json_arr_end(w);
-    json_kv_str(w, "relay_key", r->key_pub_text);
-    json_kv_uint(w, "relay_key_id", r->key.current.id);
-    json_obj_end(w);
+    return v;
 }
 
 static const struct admin_ops relay_admin_ops = {.status = relay_status};

@@ -514,7 +514,8 @@ class Checks:
 class FakeAdmin:
     """A stand-in for the relay's admin socket at path, for linkctl tests
     without a relay: each request line is answered with reply(request) as
-    one JSON line; the requests are kept in order in .requests."""
+    one JSON line (bytes are sent as they are, for malformed replies); the
+    requests are kept in order in .requests."""
 
     def __init__(self, path, reply):
         self.path = path
@@ -546,7 +547,8 @@ class FakeAdmin:
                     data += chunk
                 req = data.split(b"\n")[0].decode()
                 self.requests.append(req)
-                conn.sendall(json.dumps(self.reply(req)).encode() + b"\n")
+                r = self.reply(req)
+                conn.sendall((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n")
 
     def close(self):
         self.stop = True

@@ -409,6 +409,36 @@ def test_live_state():
     run("link", "enable", "live", state=state)
 
 
+ADMINC_REPLY_MAX = 1024 * 1024  # linkctl/adminc.h
+
+
+def test_admin_reply_bounds():
+    """linkctl parses at most ADMINC_REPLY_MAX bytes of reply (jansson bounds
+    the nesting), and says "malformed reply" for anything that is not JSON."""
+    state = os.path.join(TMP, "bounds")
+    os.makedirs(state, mode=0o700)
+
+    def sized(n):
+        head = b'{"version":"0.1.0","uptime_s":1,"pad":"'
+        return head + b"x" * (n - len(head) - 2) + b'"}'
+
+    cases = [(sized(ADMINC_REPLY_MAX), 0), (sized(ADMINC_REPLY_MAX + 1), 1),
+             (b"[" * 2048 + b"]" * 2048, 0), (b"[" * 2049 + b"]" * 2049, 1),
+             (b"{bad", 1), (b'{"a":1} x', 1), (b'{"a":"\\u0000"}', 1)]
+    for reply, want in cases:
+        relay = h.FakeAdmin(os.path.join(state, "admin.sock"), lambda req, r=reply: r)
+        try:
+            p = run("--json", "status", state=state, expect=want)
+        finally:
+            relay.close()
+        what = "reply of %d bytes (%r...)" % (len(reply), reply[:12])
+        if want == 0:
+            check(p.stdout.encode() == reply + b"\n", "%s printed as is" % what)
+        else:
+            check(p.stderr == "linkctl: admin socket %s: malformed reply\n"
+                  % os.path.join(state, "admin.sock"), "%s: %r" % (what, p.stderr))
+
+
 def test_real_relay():
     """linkctl against the real linkrelay, when this build has the daemon."""
     relay = os.path.join(BUILD, "relay", "linkrelay")
@@ -519,6 +549,7 @@ def main():
         test_manage(web)
         test_config_addresses()
         test_live_state()
+        test_admin_reply_bounds()
         test_real_relay()
         test_kill9_during_writes()
     finally:

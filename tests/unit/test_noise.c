@@ -11,7 +11,8 @@
 
 #include <sodium.h>
 
-#include "json_mini.h"
+#include <jansson.h>
+
 #include "noise.h"
 #include "lrcheck.h"
 
@@ -29,31 +30,15 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
     return bin_len;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    ck_assert(size > 0);
-    rewind(f);
-    char *buf = malloc((size_t)size);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
-static const uint8_t *hex_field(const struct json *v, const char *key, uint8_t *buf, size_t cap,
+static const uint8_t *hex_field(const json_t *v, const char *key, uint8_t *buf, size_t cap,
                                 size_t *len)
 {
-    const struct json *f = json_get(v, key);
+    const json_t *f = json_object_get(v, key);
     if (f == NULL) {
         return NULL;
     }
-    ck_assert_int_eq(f->type, JSON_STR);
-    size_t n = unhex(f->str, buf, cap);
+    ck_assert(json_is_string(f));
+    size_t n = unhex(json_string_value(f), buf, cap);
     if (len != NULL) {
         *len = n;
     }
@@ -65,8 +50,7 @@ static const uint8_t *hex_field(const struct json *v, const char *key, uint8_t *
 static uint8_t msgbuf[NOISE_MAX_MSG], plbuf[NOISE_MAX_MSG], exp_ct[NOISE_MAX_MSG],
     exp_pl[NOISE_MAX_MSG];
 
-static void init_side(struct noise_hs *hs, enum noise_pattern pat, const struct json *v,
-                      bool initiator)
+static void init_side(struct noise_hs *hs, enum noise_pattern pat, const json_t *v, bool initiator)
 {
     const char *pre = initiator ? "init_" : "resp_";
     char key[64];
@@ -87,10 +71,10 @@ static void init_side(struct noise_hs *hs, enum noise_pattern pat, const struct 
 }
 
 /* Runs one vector; returns the pattern it covered. */
-static enum noise_pattern run_vector(const struct json *v)
+static enum noise_pattern run_vector(const json_t *v)
 {
-    const struct json *name = json_get(v, "protocol_name");
-    const struct json *msgs = json_get(v, "messages");
+    const char *name = json_string_value(json_object_get(v, "protocol_name"));
+    const json_t *msgs = json_object_get(v, "messages");
     enum noise_pattern pat;
     struct noise_hs hi, hr;
     struct noise_cs i_send, i_recv, r_send, r_recv;
@@ -98,13 +82,13 @@ static enum noise_pattern run_vector(const struct json *v)
 
     ck_assert_ptr_nonnull(name);
     ck_assert_ptr_nonnull(msgs);
-    ck_assert_int_eq(noise_pattern_from_name(name->str, &pat), 0);
+    ck_assert_int_eq(noise_pattern_from_name(name, &pat), 0);
     init_side(&hi, pat, v, true);
     init_side(&hr, pat, v, false);
     int nhs = noise_pattern_messages(pat);
-    ck_assert_uint_ge(msgs->n, (size_t)nhs);
-    for (size_t i = 0; i < msgs->n; i++) {
-        const struct json *m = msgs->items[i];
+    ck_assert_uint_ge(json_array_size(msgs), (size_t)nhs);
+    for (size_t i = 0; i < json_array_size(msgs); i++) {
+        const json_t *m = json_array_get(msgs, i);
         ck_assert_ptr_nonnull(hex_field(m, "payload", exp_pl, sizeof(exp_pl), &exp_pl_len));
         ck_assert_ptr_nonnull(hex_field(m, "ciphertext", exp_ct, sizeof(exp_ct), &exp_len));
         if ((int)i < nhs) {
@@ -157,20 +141,18 @@ START_TEST(test_vectors)
 {
     const char *dir = getenv("LR_SOURCE_DIR");
     char path[4096];
-    size_t len;
+    json_error_t err;
     bool seen[NOISE_PATTERN_COUNT] = {false};
 
     ck_assert_msg(dir != NULL, "LR_SOURCE_DIR not set");
     snprintf(path, sizeof(path), "%s/%s", dir, VECTOR_FILE);
-    char *text = read_file(path, &len);
-    struct json *doc = json_parse(text, len);
-    ck_assert_msg(doc != NULL, "cannot parse %s", path);
-    const struct json *vs = json_get(doc, "vectors");
-    ck_assert_ptr_nonnull(vs);
-    ck_assert_int_eq(vs->type, JSON_ARR);
+    json_t *doc = json_load_file(path, 0, &err);
+    ck_assert_msg(doc != NULL, "cannot parse %s: %s", path, err.text);
+    const json_t *vs = json_object_get(doc, "vectors");
+    ck_assert(json_is_array(vs));
     int ran = 0, distinct = 0;
-    for (size_t i = 0; i < vs->n; i++) {
-        enum noise_pattern p = run_vector(vs->items[i]);
+    for (size_t i = 0; i < json_array_size(vs); i++) {
+        enum noise_pattern p = run_vector(json_array_get(vs, i));
         distinct += seen[p] ? 0 : 1;
         seen[p] = true;
         ran++;
@@ -179,8 +161,7 @@ START_TEST(test_vectors)
     ck_assert_int_ge(ran, 38);
     ck_assert_int_eq(distinct, NOISE_PATTERN_COUNT);
     ck_assert(seen[NOISE_XK] && seen[NOISE_KK]);
-    json_free(doc);
-    free(text);
+    json_decref(doc);
 }
 END_TEST
 

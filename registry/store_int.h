@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_int — what the files of the store module share, and nothing else
+ * includes: store.c owns the handle (struct store: the connection, its
+ * statement cache and its last error), opening, migrations, transactions and
+ * the links; store_acct.c keeps the accounting (stream rows, totals, close
+ * causes) and the event log on the same handle through these helpers. The
+ * arrow runs one way: store_acct.c calls store.c, never the reverse.
+ *
+ * Every helper follows store.h's rules: 0 or a negative errno, with the
+ * reason left in store_errmsg(st).
+ */
+#ifndef LR_STORE_INT_H
+#define LR_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Every statement the store runs, prepared once per handle on first use. */
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_LINKS_ALL,
+    S_LINK_BY_ID,
+    S_LINK_BY_NAME,
+    S_LINK_INSERT,
+    S_LINK_SET_ENABLED,
+    S_LINK_DELETE,
+    S_LINK_ROTATE_A,
+    S_LINK_ROTATE_B,
+    S_LINK_NEXT_A,
+    S_LINK_NEXT_B,
+    S_LINK_EXISTS,
+    S_TOTALS_GET,
+    S_STREAM_INSERT,
+    S_TOTALS_ADD,
+    S_EVENT_INSERT,
+    S_EVENTS_LIST,
+    S_DATA_VERSION,
+    S_COUNT
+};
+
+/* Milliseconds since the epoch (wall clock), for timestamps in rows. */
+int64_t store_now_ms(void);
+/* Sets the message store_errmsg returns. */
+void store_set_err(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Maps an SQLite result code to a negative errno and records the reason. */
+int store_db_fail(struct store *st, int rc, const char *what);
+/* The prepared statement id (prepared on first use), reset and with its
+ * bindings cleared. Valid until the handle closes. */
+int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out);
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* BEGIN IMMEDIATE. */
+int store_tx_begin(struct store *st);
+/* Commits; on failure rolls back so the handle is usable again. */
+int store_tx_commit(struct store *st);
+/* Rolls back after a failure r, keeping the failure's message; returns r. */
+int store_tx_fail(struct store *st, int r);
+/* Copies a blob column of exactly len bytes into dst (zeros otherwise);
+ * *present (if not NULL) says which. */
+void store_col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *present);
+/* Copies a text column into dst ("" for NULL), truncated to cap. */
+void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);
+/* Inserts one event row; part of the caller's transaction. count 0 means 1. */
+int store_event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
+                       const char *addr, const char *detail, uint32_t count);
+/* *exists = whether link id is in the links table. */
+int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
+
+#endif
