@@ -6,8 +6,11 @@
  */
 #include "ctl.h"
 
+#include <jansson.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char main_help[] =
@@ -107,6 +110,16 @@ static const struct ctl_command *ctl_command_find(const char *name)
     return NULL;
 }
 
+/* jansson's memory: tokens and private keys pass through its strings on
+ * their way to stdout, so every block is wiped before it is freed. */
+static void ctl_json_free(void *p)
+{
+    if (p != NULL) {
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct ctl c;
@@ -119,6 +132,7 @@ int main(int argc, char **argv)
     if (first >= argc) {
         return ctl_usage_error("", "missing command");
     }
+    json_set_alloc_funcs(malloc, ctl_json_free);
     if (sodium_init() < 0) {
         return ctl_fail("libsodium initialisation failed");
     }
