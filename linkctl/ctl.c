@@ -101,6 +101,25 @@ int ctl_relay_addr_add(struct ctl *c, const char *text)
     return 0;
 }
 
+int ctl_shared_opt(struct ctl *c, int argc, char **argv, int *i, const char *cmd, int *taken)
+{
+    const char *addr = NULL;
+    int m;
+
+    *taken = 0;
+    if (strcmp(argv[*i], "--json") == 0) {
+        c->json = 1;
+        *taken = 1;
+        return 0;
+    }
+    m = ctl_opt_value(argc, argv, i, "--relay-addr", &addr);
+    if (m < 0) {
+        return ctl_usage_error(cmd, "option --relay-addr needs a value");
+    }
+    *taken = m > 0;
+    return m > 0 ? ctl_relay_addr_add(c, addr) : 0;
+}
+
 int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **argv)
 {
     int npos = 0;
@@ -110,22 +129,13 @@ int ctl_args(struct ctl *c, const struct ctl_argspec *spec, int argc, char **arg
             fputs(spec->help, stdout);
             return -1;
         }
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-            continue;
-        }
-        /* Like --json, --relay-addr is global but read where a user types it
-         * too: after the command ("linkctl link add X --relay-addr A"). */
-        const char *addr = NULL;
-        m = ctl_opt_value(argc, argv, &i, "--relay-addr", &addr);
-        if (m < 0) {
-            return ctl_usage_error(spec->cmd, "option --relay-addr needs a value");
+        /* --json and --relay-addr are global but read where a user types
+         * them too: after the command ("linkctl link add X --relay-addr A"). */
+        int r = ctl_shared_opt(c, argc, argv, &i, spec->cmd, &m);
+        if (r != 0) {
+            return r;
         }
         if (m > 0) {
-            int r = ctl_relay_addr_add(c, addr);
-            if (r != 0) {
-                return r;
-            }
             continue;
         }
         for (int k = 0; spec->names != NULL && spec->names[k] != NULL && m == 0; k++) {

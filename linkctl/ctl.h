@@ -146,6 +146,11 @@ void ctl_addrs_print(const char *label, const struct ctl_addrs *a);
 /* Validates one --relay-addr value into c->relay_addr; returns 0 or
  * CTL_EXIT_USAGE after printing why. */
 int ctl_relay_addr_add(struct ctl *c, const char *text);
+/* The options every command line accepts anywhere: --json and
+ * --relay-addr VALUE (which advances *i). *taken says whether argv[*i] was
+ * one; returns 0 or an exit code after printing why (cmd names the command
+ * in usage errors, "" for the global ones). */
+int ctl_shared_opt(struct ctl *c, int argc, char **argv, int *i, const char *cmd, int *taken);
 
 /* Asks the relay over the admin socket. Returns 0 with *reply (the parsed
  * JSON value, caller json_decref()s), or a negative errno (-EPROTO: not one

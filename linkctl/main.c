@@ -57,20 +57,11 @@ static int parse_globals(struct ctl *c, int argc, char **argv, int *first)
             printf("linkctl %s\n", LINKRELAY_VERSION);
             return -1;
         }
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-            continue;
-        }
-        const char *addr = NULL;
-        m = ctl_opt_value(argc, argv, &i, "--relay-addr", &addr);
-        if (m < 0) {
-            return ctl_usage_error("", "option --relay-addr needs a value");
+        int r = ctl_shared_opt(c, argc, argv, &i, "", &m);
+        if (r != 0) {
+            return r;
         }
         if (m > 0) {
-            int r = ctl_relay_addr_add(c, addr);
-            if (r != 0) {
-                return r;
-            }
             continue;
         }
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && m == 0; k++) {
