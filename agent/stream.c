@@ -14,10 +14,8 @@
 
 #include <sodium.h>
 
-#include "agent.h"
 #include "backoff.h"
 #include "frame.h"
-#include "link.h"
 #include "log.h"
 
 struct stream_wreq {
@@ -26,9 +24,9 @@ struct stream_wreq {
     uint8_t data[];
 };
 
-/* A per-stream line, aggregated per link and message (agent_stream_log). */
+/* A per-stream line, aggregated per link and message (streamlog.h). */
 #define stream_log(st, level, ...)                                                                 \
-    agent_stream_log((st)->ag, (level), (st)->name, (st)->id, __VA_ARGS__)
+    streamlog_say((st)->env->log, (level), (st)->name, (st)->id, __VA_ARGS__)
 
 static void pump(struct stream *st);
 
@@ -155,6 +153,30 @@ static void leg_flush_close(struct stream *st)
     uv_timer_start(&st->timer, on_flush_deadline, STREAM_FLUSH_MS, 0);
 }
 
+/* The stream leaves its owner's list and the owner is told (once); the
+ * owner is never touched after. */
+static void leave_owner(struct stream *st)
+{
+    struct stream_owner *own = st->own;
+
+    if (own == NULL)
+        return;
+    st->own = NULL;
+    if (st->held) { /* a connection held after rate_limited */
+        own->n_held--;
+        st->held = false;
+    }
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else
+        own->streams = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    st->prev = st->next = NULL;
+    own->n_streams--;
+    own->ops->gone(own->arg, st);
+}
+
 void stream_close(struct stream *st, enum stream_close_mode mode)
 {
     bool flush =
@@ -163,10 +185,7 @@ void stream_close(struct stream *st, enum stream_close_mode mode)
     if (st->state == STREAM_CLOSING)
         return;
     st->state = STREAM_CLOSING;
-    if (st->lk != NULL) {
-        link_stream_gone(st->lk, st);
-        st->lk = NULL;
-    }
+    leave_owner(st);
     log_debug("link %s: stream %u closing (%s)", st->name, st->id,
               mode == STREAM_CLOSE_CLEAN   ? "clean"
               : mode == STREAM_CLOSE_RESET ? "reset"
@@ -346,7 +365,7 @@ static void on_leg_check(uv_timer_t *t)
     if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked + ti.tcpi_probes,
                        ti.tcpi_last_ack_recv, st->dead_ms))
         return;
-    /* The text is the log aggregation key (agent_stream_log): only what is
+    /* The text is the log aggregation key (streamlog.h): only what is
      * the same for every such leg goes in, not the ms since the last ACK. */
     stream_log(st, LOG_LEVEL_WARN,
                "stream leg dead: data unacknowledged and no ACK from the "
@@ -579,8 +598,8 @@ static void retry_start(struct stream *st, uint64_t left)
     uv_timer_start(&st->timer, on_timer, d < left ? d : left, 0);
 }
 
-static bool e2e_session_start(struct stream *st, struct link *lk);
-static bool leg_dial(struct stream *st, struct link *lk);
+static bool e2e_session_start(struct stream *st, struct stream_owner *own);
+static bool leg_dial(struct stream *st, struct stream_owner *own);
 
 static void on_leg_dropped(uv_handle_t *h)
 {
@@ -620,7 +639,7 @@ static void leg_refused(struct stream *st, int err)
 {
     uint64_t now = uv_now(st->loop);
 
-    if (st->lk == NULL || (st->we_reset && st->role == E2E_INITIATOR)) {
+    if (st->own == NULL || (st->we_reset && st->role == E2E_INITIATOR)) {
         /* Resetting anyway (the cable's local target failed): nothing to save. */
         stream_log(st, LOG_LEVEL_WARN, "relay closed the stream leg before pairing it: %s",
                    uv_strerror(err));
@@ -631,7 +650,7 @@ static void leg_refused(struct stream *st, int err)
         log_debug("link %s: stream %u: stream leg refused by the relay %u times within the "
                   "ticket's %u ms (last: %s)",
                   st->name, st->id, st->leg_tries + 1, st->ticket_ms, uv_strerror(err));
-        /* No count in the text: it is the aggregation key (agent_stream_log). */
+        /* No count in the text: it is the aggregation key (streamlog.h). */
         stream_log(st, LOG_LEVEL_WARN,
                    "stream leg refused by the relay until its ticket expired (%u ms); resetting "
                    "the local connection",
@@ -664,23 +683,23 @@ static void leg_redial(struct stream *st)
         uv_timer_start(&st->timer, on_timer, 1, 0);
         return;
     }
-    if (st->lk == NULL)
+    if (st->own == NULL)
         return;
-    if (st->role == E2E_INITIATOR && !e2e_session_start(st, st->lk))
+    if (st->role == E2E_INITIATOR && !e2e_session_start(st, st->own))
         return;
     st->state = STREAM_SETUP;
-    (void)leg_dial(st, st->lk); /* closes the stream if it cannot */
+    (void)leg_dial(st, st->own); /* closes the stream if it cannot */
 }
 
-static bool send_open(struct stream *st, struct link *lk);
+static bool send_open(struct stream *st, struct stream_owner *own);
 
 static void on_timer(uv_timer_t *t)
 {
     struct stream *st = t->data;
 
     if (st->state == STREAM_HELD) {
-        if (st->lk != NULL)
-            (void)send_open(st, st->lk); /* closes the stream if it cannot */
+        if (st->own != NULL)
+            (void)send_open(st, st->own); /* closes the stream if it cannot */
         return;
     }
     if (st->state == STREAM_REDIAL) {
@@ -698,25 +717,30 @@ static void on_timer(uv_timer_t *t)
     stream_close(st, STREAM_CLOSE_RESET);
 }
 
-static struct stream *stream_alloc(struct link *lk)
+static struct stream *new_stream(struct stream_owner *own)
 {
     struct stream *st = calloc(1, sizeof(*st));
 
     if (st == NULL)
         return NULL;
-    st->lk = lk;
-    st->loop = lk->loop;
-    st->id = agent_next_stream_id(lk->ag);
-    snprintf(st->name, sizeof(st->name), "%s", link_name(lk));
-    st->ag = lk->ag;
-    agent_read_buffer(lk->ag, &st->rbuf, &st->rbuf_len);
+    st->own = own;
+    st->env = own->env;
+    st->loop = own->env->loop;
+    st->id = ++own->env->ids;
+    snprintf(st->name, sizeof(st->name), "%s", own->cfg->name);
+    st->rbuf = own->env->rbuf;
+    st->rbuf_len = own->env->rbuf_len;
     uv_timer_init(st->loop, &st->timer);
     st->timer.data = st;
     (void)backoff_init(&st->retry, STREAM_RETRY_MIN_MS, STREAM_RETRY_MAX_MS); /* valid constants */
     st->refs = 1;
     st->local.data = st;
     st->leg.data = st;
-    link_stream_add(lk, st);
+    st->next = own->streams;
+    if (own->streams != NULL)
+        own->streams->prev = st;
+    own->streams = st;
+    own->n_streams++;
     return st;
 }
 
@@ -801,23 +825,23 @@ static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo
 }
 
 /* Dials the link's configured local target: never an address from the peer. */
-static void dial_local(struct stream *st, struct link *lk)
+static void dial_local(struct stream *st, struct stream_owner *own)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
     char port[8];
 
     st->dial_local = true;
-    if (!lk->cfg.has_connect) {
+    if (!own->cfg->has_connect) {
         stream_log(st, LOG_LEVEL_WARN,
                    "the peer opened a stream but this side has no "
                    "connect target; refusing it");
         local_abort(st, REC_RESET_CONNECT_FAILED, "no connect target configured");
         return;
     }
-    snprintf(port, sizeof(port), "%u", lk->cfg.connect.port);
+    snprintf(port, sizeof(port), "%u", own->cfg->connect.port);
     st->gai.data = st;
-    if (uv_getaddrinfo(st->loop, &st->gai, on_local_resolved, lk->cfg.connect.host, port, &hints) !=
-        0) {
+    if (uv_getaddrinfo(st->loop, &st->gai, on_local_resolved, own->cfg->connect.host, port,
+                       &hints) != 0) {
         local_abort(st, REC_RESET_CONNECT_FAILED, "cannot resolve the local target");
         return;
     }
@@ -827,7 +851,7 @@ static void dial_local(struct stream *st, struct link *lk)
 
 /* A fresh e2e session for the stream (again for a redialled initiator).
  * Returns false if the stream closed. */
-static bool e2e_session_start(struct stream *st, struct link *lk)
+static bool e2e_session_start(struct stream *st, struct stream_owner *own)
 {
     if (st->e2e != NULL) {
         e2e_done(st->e2e);
@@ -835,7 +859,7 @@ static bool e2e_session_start(struct stream *st, struct link *lk)
         stream_close(st, STREAM_CLOSE_RESET);
         return false;
     }
-    if (e2e_init(st->e2e, st->role, lk->cfg.priv, lk->cfg.peer_pub, lk->cfg.link_id,
+    if (e2e_init(st->e2e, st->role, own->cfg->priv, own->cfg->peer_pub, own->cfg->link_id,
                  st->stream_id) != 0) {
         free(st->e2e);
         st->e2e = NULL;
@@ -847,7 +871,7 @@ static bool e2e_session_start(struct stream *st, struct link *lk)
 
 /* Dials the stream leg (on_leg_connect presents the ticket), under what is
  * left of the setup deadline. Returns false if the stream closed. */
-static bool leg_dial(struct stream *st, struct link *lk)
+static bool leg_dial(struct stream *st, struct stream_owner *own)
 {
     uint64_t now = uv_now(st->loop);
     int rc;
@@ -861,7 +885,7 @@ static bool leg_dial(struct stream *st, struct link *lk)
         st->refs++;
         (void)uv_tcp_nodelay(&st->leg, 1);
         st->leg_creq.data = st;
-        rc = uv_tcp_connect(&st->leg_creq, &st->leg, (const struct sockaddr *)&lk->relay_sa,
+        rc = uv_tcp_connect(&st->leg_creq, &st->leg, (const struct sockaddr *)&own->relay_sa,
                             on_leg_connect);
     }
     if (rc != 0) {
@@ -873,7 +897,7 @@ static bool leg_dial(struct stream *st, struct link *lk)
 }
 
 /* Common part of STREAM handling: session and leg. Returns false if closed. */
-static bool begin(struct stream *st, struct link *lk, const struct msg_stream *m)
+static bool begin(struct stream *st, struct stream_owner *own, const struct msg_stream *m)
 {
     uint64_t now = uv_now(st->loop);
 
@@ -883,10 +907,10 @@ static bool begin(struct stream *st, struct link *lk, const struct msg_stream *m
     st->ticket_ms = m->expires_ms;
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = now + STREAM_SETUP_MS;
-    st->keepalive_ms = lk->leg_keepalive_ms;
-    st->dead_ms = lk->leg_dead_ms;
+    st->keepalive_ms = own->leg_keepalive_ms;
+    st->dead_ms = own->leg_dead_ms;
     st->state = STREAM_SETUP;
-    if (!e2e_session_start(st, lk) || !leg_dial(st, lk))
+    if (!e2e_session_start(st, own) || !leg_dial(st, own))
         return false;
     log_debug("link %s: stream %u: stream id %llu, %s", st->name, st->id,
               (unsigned long long)st->stream_id,
@@ -896,30 +920,30 @@ static bool begin(struct stream *st, struct link *lk, const struct msg_stream *m
 
 void stream_on_stream(struct stream *st, const struct msg_stream *m)
 {
-    struct link *lk = st->lk;
+    struct stream_owner *own = st->own;
 
-    if (st->state != STREAM_OPENING || lk == NULL)
+    if (st->state != STREAM_OPENING || own == NULL)
         return;
     if (st->held) {
-        lk->n_held--;
+        own->n_held--;
         st->held = false;
     }
     uv_timer_stop(&st->timer);
-    if (!begin(st, lk, m))
+    if (!begin(st, own, m))
         return;
     if (st->cable)
-        dial_local(st, lk);
+        dial_local(st, own);
 }
 
-void stream_responder(struct link *lk, const struct msg_stream *m)
+void stream_responder(struct stream_owner *own, const struct msg_stream *m)
 {
-    struct stream *st = stream_alloc(lk);
+    struct stream *st = new_stream(own);
 
     if (st == NULL)
         return;
-    if (!begin(st, lk, m))
+    if (!begin(st, own, m))
         return;
-    dial_local(st, lk);
+    dial_local(st, own);
 }
 
 /*
@@ -933,18 +957,18 @@ void stream_responder(struct link *lk, const struct msg_stream *m)
  */
 void stream_open_failed(struct stream *st, int reason)
 {
-    struct link *lk = st->lk;
-    uint32_t queue = agent_open_queue(st->ag), wait = agent_open_wait_ms(st->ag);
+    struct stream_owner *own = st->own;
+    uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
     uint64_t now = uv_now(st->loop);
 
-    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || lk == NULL ||
+    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||
         st->state == STREAM_REDIAL) {
         stream_log(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
                    msg_open_fail_reason_name(reason));
         stream_close(st, STREAM_CLOSE_RESET);
         return;
     }
-    if (!st->held && lk->n_held >= queue) {
+    if (!st->held && own->n_held >= queue) {
         stream_log(st, LOG_LEVEL_WARN,
                    "relay refused to open a stream: rate_limited; open_queue full (%u connections "
                    "held); resetting the local connection",
@@ -962,7 +986,7 @@ void stream_open_failed(struct stream *st, int reason)
     }
     if (!st->held) {
         st->held = true;
-        lk->n_held++;
+        own->n_held++;
         stream_log(st, LOG_LEVEL_INFO,
                    "relay refused to open a stream: rate_limited; holding the local connection "
                    "(open_queue %u, open_wait %u ms)",
@@ -973,13 +997,13 @@ void stream_open_failed(struct stream *st, int reason)
     st->open_tries++;
 }
 
-static bool send_open(struct stream *st, struct link *lk)
+static bool send_open(struct stream *st, struct stream_owner *own)
 {
     int rc;
 
     if (st->open_tries == 0)
         st->open_since_ms = uv_now(st->loop);
-    rc = link_send_open(lk, &st->req_id);
+    rc = own->ops->send_open(own->arg, &st->req_id);
     if (rc != 0) {
         stream_log(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
                    rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
@@ -992,14 +1016,14 @@ static bool send_open(struct stream *st, struct link *lk)
     return true;
 }
 
-void stream_accept(struct link *lk, uv_stream_t *server)
+void stream_accept(struct stream_owner *own, uv_stream_t *server)
 {
-    struct stream *st = stream_alloc(lk);
+    struct stream *st = new_stream(own);
     struct sockaddr_storage ss;
     int len = (int)sizeof(ss);
 
     if (st == NULL) {
-        log_warnx("link %s: out of memory accepting a connection", link_name(lk));
+        log_warnx("link %s: out of memory accepting a connection", own->cfg->name);
         return;
     }
     if (uv_tcp_init(st->loop, &st->local) != 0) {
@@ -1016,17 +1040,17 @@ void stream_accept(struct link *lk, uv_stream_t *server)
     st->local_connected = true;
     (void)uv_tcp_getpeername(&st->local, (struct sockaddr *)&ss, &len);
     log_debug("link %s: stream %u: local connection accepted", st->name, st->id);
-    (void)send_open(st, lk);
+    (void)send_open(st, own);
 }
 
-struct stream *stream_cable(struct link *lk)
+struct stream *stream_cable(struct stream_owner *own)
 {
-    struct stream *st = stream_alloc(lk);
+    struct stream *st = new_stream(own);
 
     if (st == NULL)
         return NULL;
     st->cable = true;
-    if (!send_open(st, lk))
+    if (!send_open(st, own))
         return NULL;
     return st;
 }
@@ -1035,10 +1059,7 @@ void stream_abort(struct stream *st)
 {
     if (st->state == STREAM_CLOSING)
         return;
-    if (st->lk != NULL) {
-        link_stream_gone(st->lk, st);
-        st->lk = NULL;
-    }
+    leave_owner(st);
     if (st->e2e != NULL && e2e_handshake_done(st->e2e) &&
         e2e_reset(st->e2e, REC_RESET_SHUTDOWN, "agent shutting down") == 0) {
         st->we_reset = true;
