@@ -210,7 +210,7 @@ static void on_session_down(void *owner, bool revoked)
     for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
         if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
-            stream_close(st, STREAM_CLOSE_RESET);
+            stream_close(st);
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());

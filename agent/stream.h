@@ -6,20 +6,19 @@
  *
  * Lifecycle: created for an owner (a link, agent/link.c: an accepted local
  * connection, the peer's STREAM for the connect side, or the immediate
- * policy's cable), closed through one idempotent path (stream_close: clean,
- * reset, or flush-then-close after a RESET record) and freed in the last
- * close callback. When the stream starts closing it leaves its owner's list
+ * policy's cable), closed through one idempotent path that logs the cause
+ * once (stream_end in stream.c: clean, reset, or flush-then-close after a
+ * RESET record; stream_close and stream_abort below are the owner's ways in)
+ * and freed in the last close callback. When the stream starts closing it leaves its owner's list
  * and the owner is told once (stream_ops.gone); the stream never touches the
  * struct stream_owner after that. This module names nothing of its owner: it
  * reads the struct stream_owner and calls back through its stream_ops.
  *
- * Backpressure, end to end: the local socket is read only while the e2e
- * session takes data (e2e_send_space) and the relay leg's libuv write queue is
- * below STREAM_HIGH_WATER; the relay leg is read only while the session has
- * input room, which it only has while decrypted plaintext drains into the
- * local socket, whose write queue is kept below STREAM_HIGH_WATER too. Memory
- * per stream is therefore bounded by sizeof(struct e2e) + 2 * STREAM_HIGH_WATER
- * + one write of at most STREAM_WRITE_MAX each way.
+ * The data path (the local socket, the leg, the e2e session between them,
+ * backpressure and half-close) is agent/pump.c, embedded as struct pump; this
+ * module owns the stream's lifecycle around it: OPEN and its refusals, the
+ * STREAM, dialling the leg (and the local target), the setup deadline, the
+ * leg's liveness check, and closing.
  */
 #ifndef LR_AGENT_STREAM_H
 #define LR_AGENT_STREAM_H
@@ -36,6 +35,7 @@
 #include "e2e.h"
 #include "live.h"
 #include "msg.h"
+#include "pump.h"
 #include "streamlog.h"
 
 struct stream;
@@ -82,10 +82,8 @@ struct stream_owner {
     uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
 };
 
-#define STREAM_HIGH_WATER (64 * 1024)
-#define STREAM_WRITE_MAX  (64 * 1024)
-#define STREAM_SETUP_MS   15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
-#define STREAM_FLUSH_MS   2000u  /* a RESET record's flush to the leg, at most; then RST */
+#define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
+#define STREAM_FLUSH_MS 2000u  /* a RESET record's flush to the leg, at most; then RST */
 
 /* Pacing of a held connection's OPENs (OPEN_FAIL rate_limited), within
  * open_wait, and of a refused leg's redials, within the ticket's expiry: the
@@ -96,10 +94,6 @@ struct stream_owner {
  * 10000), and OPEN_FAIL carries no hint (its body is fixed, §5). */
 #define STREAM_RETRY_MIN_MS 4u
 #define STREAM_RETRY_MAX_MS 256u
-
-/* The stream leg's first byte from the relay (docs/protocol.md §6.1). */
-#define STREAM_SPLICED_BYTE   0x01 /* both legs present: the splice is on */
-#define STREAM_NO_STREAM_BYTE 0x00 /* the ticket is gone: no redial, reset */
 
 enum stream_state {
     STREAM_OPENING, /* OPEN sent, waiting for STREAM */
@@ -112,13 +106,6 @@ enum stream_state {
     STREAM_CLOSING,
 };
 
-enum stream_close_mode {
-    STREAM_CLOSE_CLEAN, /* both FINALs done: plain close of both sockets */
-    STREAM_CLOSE_RESET, /* reset the local connection and the leg */
-    STREAM_CLOSE_FLUSH, /* reset local; the leg gets its pending bytes (a RESET
-                         record) and a shutdown before it closes */
-};
-
 struct stream {
     struct stream_owner *own; /* NULL once closing */
     struct stream_env *env;   /* outlives the stream (log aggregation) */
@@ -126,8 +113,6 @@ struct stream {
     struct stream *prev, *next; /* the owner's list */
     uint32_t id;                /* for logs */
     char name[48];              /* link name, for logs after detaching */
-    uint8_t *rbuf;              /* the agent's shared local read buffer */
-    size_t rbuf_len;
     uint32_t req_id;
     uint64_t stream_id;
     uint64_t open_since_ms;   /* first OPEN (open_wait counts from here) */
@@ -139,25 +124,18 @@ struct stream {
     uint32_t leg_tries;       /* legs the relay closed before they carried a byte */
     bool held;                /* counted in the owner's n_held */
     enum e2e_role role;
-    bool cable;      /* the immediate policy's permanent stream */
-    bool dial_local; /* we dial the local target (connect side, cable) */
+    bool cable; /* the immediate policy's permanent stream */
     enum stream_state state;
-    uv_tcp_t local, leg;
+    struct pump io; /* the sockets and the session; .e2e is ours (freed with the stream) */
     uv_connect_t local_creq, leg_creq;
     uv_getaddrinfo_t gai;
-    uv_shutdown_t local_sreq, leg_sreq;
     uv_timer_t timer; /* setup deadline; then the leg check; closing: flush deadline */
     int refs;
     uint32_t keepalive_ms, dead_ms; /* the session's, for the leg (0: unknown) */
     struct live_ack ack;
     bool local_inited, leg_inited, gai_pending;
-    bool leg_dropping; /* a refused leg's handle is closing; st->leg is not free yet */
-    bool local_connected, leg_connected, spliced;
-    bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
-    bool local_reading, leg_reading, we_reset;
-    uint8_t splice_byte;
+    bool leg_dropping; /* a refused leg's handle is closing; io.leg is not free yet */
     uint8_t ticket[MSG_TICKET_LEN];
-    struct e2e *e2e;
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.
@@ -185,6 +163,8 @@ void stream_open_failed(struct stream *st, int reason);
  * take the RESET record and its shutdown; then it is reset, so a stuck leg
  * cannot keep the agent from stopping. */
 void stream_abort(struct stream *st);
-void stream_close(struct stream *st, enum stream_close_mode mode);
+/* The owner drops the stream (its control session went down before the
+ * stream ran): both sockets reset, no line (the owner logs its own cause). */
+void stream_close(struct stream *st);
 
 #endif
