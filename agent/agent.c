@@ -5,8 +5,6 @@
 #include "agent.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,53 +91,38 @@ int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t
     return 0;
 }
 
-uv_loop_t *agent_loop(const struct agent *ag)
+static uint32_t backoff_min_ms(const struct agentcfg *cfg)
 {
-    return ag->loop;
+    return cfg->backoff_min_ms != 0 ? cfg->backoff_min_ms : 500;
 }
 
-uint32_t agent_keepalive_ms(const struct agent *ag)
+static uint32_t backoff_max_ms(const struct agentcfg *cfg)
 {
-    return ag->cfg->keepalive_ms;
-}
-
-uint32_t agent_open_queue(const struct agent *ag)
-{
-    return ag->cfg->open_queue;
-}
-
-uint32_t agent_open_wait_ms(const struct agent *ag)
-{
-    return ag->cfg->open_wait_ms;
-}
-
-uint32_t agent_backoff_min_ms(const struct agent *ag)
-{
-    return ag->cfg->backoff_min_ms != 0 ? ag->cfg->backoff_min_ms : 500;
-}
-
-uint32_t agent_backoff_max_ms(const struct agent *ag)
-{
-    uint32_t min = agent_backoff_min_ms(ag), max = ag->cfg->backoff_max_ms;
+    uint32_t min = backoff_min_ms(cfg), max = cfg->backoff_max_ms;
 
     return max >= min ? max : min;
 }
 
-void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len)
+/* What streams read from the running configuration (a reload applies to the
+ * next refused OPEN). */
+static void set_config(struct agent *ag, struct agentcfg *cfg)
 {
-    *buf = ag->rbuf;
-    *len = sizeof(ag->rbuf);
-}
-
-uint32_t agent_next_stream_id(struct agent *ag)
-{
-    return ++ag->stream_ids;
+    ag->cfg = cfg;
+    ag->streams.open_queue = cfg->open_queue;
+    ag->streams.open_wait_ms = cfg->open_wait_ms;
 }
 
 static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
 {
+    struct link_env env = {
+        .loop = ag->loop,
+        .keepalive_ms = ag->cfg->keepalive_ms,
+        .backoff_min_ms = backoff_min_ms(ag->cfg),
+        .backoff_max_ms = backoff_max_ms(ag->cfg),
+        .streams = &ag->streams,
+    };
     struct link *lk;
-    int rc = link_new(ag, cfg, &lk);
+    int rc = link_new(&env, cfg, &lk);
 
     if (rc != 0)
         return rc;
@@ -148,49 +131,11 @@ static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
     return 0;
 }
 
-/* Keys are "W" or "I" (the level) followed by "link NAME: MESSAGE", so one
- * table serves both levels and a summary is said at the level of its lines. */
-static void agg_say(void *arg, const char *key, uint32_t n, uint64_t window_ms)
-{
-    uint64_t s = (window_ms + 500) / 1000;
-
-    (void)arg;
-    if (key[0] == 'I')
-        log_info("%s (%" PRIu32 " more streams like this in the last %" PRIu64 " s)", key + 1, n,
-                 s);
-    else
-        log_warnx("%s (%" PRIu32 " more streams like this in the last %" PRIu64 " s)", key + 1, n,
-                  s);
-}
-
 static void on_agg_timer(uv_timer_t *t)
 {
     struct agent *ag = t->data;
 
-    logagg_expire(&ag->agg, uv_now(ag->loop), false, agg_say, NULL);
-}
-
-void agent_stream_log(struct agent *ag, enum log_level level, const char *link, uint32_t id,
-                      const char *fmt, ...)
-{
-    char msg[512], key[LOGAGG_KEY_MAX];
-    va_list ap;
-
-    if (level > log_get_level())
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    /* A key longer than the table keeps is compared by its first bytes. */
-    if (snprintf(key, sizeof(key), "%clink %s: %s", level == LOG_LEVEL_INFO ? 'I' : 'W', link,
-                 msg) < 0)
-        key[0] = '\0';
-    if (!logagg_admit(&ag->agg, key, uv_now(ag->loop)))
-        return;
-    if (level == LOG_LEVEL_INFO)
-        log_info("link %s: stream %" PRIu32 ": %s", link, id, msg);
-    else
-        log_warnx("link %s: stream %" PRIu32 ": %s", link, id, msg);
+    streamlog_expire(&ag->slog, false);
 }
 
 void agent_finish(struct agent *ag)
@@ -201,7 +146,7 @@ void agent_finish(struct agent *ag)
         uv_run(ag->loop, UV_RUN_NOWAIT);
     }
     uv_update_time(ag->loop);
-    logagg_expire(&ag->agg, uv_now(ag->loop), true, agg_say, NULL);
+    streamlog_expire(&ag->slog, true);
 }
 
 void agent_stop(struct agent *ag)
@@ -274,7 +219,7 @@ void agent_reload(struct agent *ag)
         stopped++;
     }
     agentcfg_free(ag->cfg);
-    ag->cfg = cfg;
+    set_config(ag, cfg);
     for (size_t i = 0; i < cfg->n_links; i++) {
         bool running = false;
         for (lk = ag->links; lk != NULL && !running; lk = lk->next)
@@ -295,7 +240,11 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     int rc = 0;
 
     ag->loop = loop;
-    ag->cfg = cfg;
+    set_config(ag, cfg);
+    ag->streams.loop = loop;
+    ag->streams.rbuf = ag->rbuf;
+    ag->streams.rbuf_len = sizeof(ag->rbuf);
+    ag->streams.log = &ag->slog;
     ag->config_path = config_path;
     uv_signal_init(loop, &ag->sig_term);
     uv_signal_init(loop, &ag->sig_int);
@@ -304,7 +253,7 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     uv_signal_start(&ag->sig_term, on_signal, SIGTERM);
     uv_signal_start(&ag->sig_int, on_signal, SIGINT);
     uv_signal_start(&ag->sig_hup, on_signal, SIGHUP);
-    logagg_init(&ag->agg);
+    streamlog_init(&ag->slog, loop);
     uv_timer_init(loop, &ag->agg_timer);
     ag->agg_timer.data = ag;
     uv_timer_start(&ag->agg_timer, on_agg_timer, 1000, 1000);

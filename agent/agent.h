@@ -19,8 +19,8 @@
 #include <uv.h>
 
 #include "agentcfg.h"
-#include "log.h"
-#include "logagg.h"
+#include "stream.h"
+#include "streamlog.h"
 
 #define AGENT_RBUF_LEN (64 * 1024)
 
@@ -33,10 +33,10 @@ struct agent {
     const char *config_path; /* NULL in command-line (token) mode */
     struct agentcfg *cfg;    /* owned; the links copy what they need */
     bool stopping;
-    bool log_forced;     /* --log-level given: reloads keep it */
-    uint32_t stream_ids; /* numbers streams in log lines */
-    struct logagg agg;   /* per-stream failure lines (agent_stream_log) */
-    uv_timer_t agg_timer;
+    bool log_forced;           /* --log-level given: reloads keep it */
+    struct stream_env streams; /* what every stream shares (stream.h) */
+    struct streamlog slog;     /* per-stream failure lines, aggregated */
+    uv_timer_t agg_timer;      /* ends slog's windows */
     bool agg_timer_on;
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
@@ -59,29 +59,8 @@ void agent_stop(struct agent *ag);
  * ones. On a bad file the running configuration stays. */
 void agent_reload(struct agent *ag);
 
-/*
- * Logs "link LINK: stream ID: MESSAGE" at level (LOG_LEVEL_WARN or _INFO).
- * The first line of a (link, message) is said at once; the same line for
- * further streams within LOGAGG_WINDOW_MS is counted and said once as
- * "link LINK: MESSAGE (N more streams like this in the last S s)", so an
- * application retrying against an offline peer cannot flood the log.
- */
-void agent_stream_log(struct agent *ag, enum log_level level, const char *link, uint32_t id,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* After the loop has ended: closes what agent_stop left (if it never ran)
- * and says what agent_stream_log still holds. */
+ * and says what the stream log aggregation still holds. */
 void agent_finish(struct agent *ag);
-
-uv_loop_t *agent_loop(const struct agent *ag);
-uint32_t agent_keepalive_ms(const struct agent *ag);
-uint32_t agent_backoff_min_ms(const struct agent *ag);
-/* open_queue and open_wait of the running configuration (a reload applies to
- * the next refused OPEN). */
-uint32_t agent_open_queue(const struct agent *ag);
-uint32_t agent_open_wait_ms(const struct agent *ag);
-uint32_t agent_backoff_max_ms(const struct agent *ag);
-void agent_read_buffer(struct agent *ag, uint8_t **buf, size_t *len);
-/* A process-wide stream number for log lines. */
-uint32_t agent_next_stream_id(struct agent *ag);
 
 #endif

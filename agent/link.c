@@ -11,7 +11,6 @@
 
 #include <sodium.h>
 
-#include "agent.h"
 #include "session.h"
 #include "log.h"
 #include "stream.h"
@@ -22,7 +21,7 @@
 #define LINK_CABLE_RESET_MS 10000u /* a cable this old restarts its backoff */
 #define LINK_BACKLOG        128
 
-const char *link_name(const struct link *lk)
+static const char *link_name(const struct link *lk)
 {
     return lk->cfg.name;
 }
@@ -59,15 +58,20 @@ static const struct addr_spec *relay_addr(const struct link *lk, size_t idx)
     return &lk->learned[idx - lk->cfg.n_relays];
 }
 
+static const struct session_ops session_ops;
+
+static void on_session_down(void *owner, bool revoked);
+
 static void on_retry(uv_timer_t *t)
 {
     struct link *lk = t->data;
+    struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms};
 
     if (lk->closing || lk->session != NULL)
         return;
-    lk->session = session_start(lk, relay_addr(lk, lk->addr_idx));
+    lk->session = session_start(lk->loop, &conf, &session_ops, lk, relay_addr(lk, lk->addr_idx));
     if (lk->session == NULL)
-        link_on_session_down(lk, false);
+        on_session_down(lk, false);
 }
 
 static void check_cable(struct link *lk);
@@ -87,29 +91,40 @@ static void check_cable(struct link *lk)
         return;
     log_info("link %s: opening the permanent stream (immediate policy)", link_name(lk));
     lk->cable_since_ms = uv_now(lk->loop);
-    lk->cable = stream_cable(lk);
+    lk->cable = stream_cable(&lk->so);
     if (lk->cable == NULL && !uv_is_active((uv_handle_t *)&lk->cable_timer))
         uv_timer_start(&lk->cable_timer, on_cable_timer,
                        backoff_next(&lk->cable_bo, randombytes_random()), 0);
 }
 
-void link_on_online(struct link *lk, const struct msg_welcome *w)
+static void on_connected(void *owner, const struct sockaddr_storage *relay)
 {
+    struct link *lk = owner;
+
+    lk->so.relay_sa = *relay; /* stream legs go there */
+}
+
+static void on_online(void *owner, const struct msg_welcome *w)
+{
+    struct link *lk = owner;
+
     lk->online = true;
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
     if (lk->session != NULL) {
         /* Stream legs are watched with the session's effective timers
          * (stream.c, docs/internals/agent.md "Stream leg liveness"). */
-        lk->leg_keepalive_ms = lk->session->keepalive_ms;
-        lk->leg_dead_ms = lk->session->dead_after_ms;
+        lk->so.leg_keepalive_ms = lk->session->keepalive_ms;
+        lk->so.leg_dead_ms = lk->session->dead_after_ms;
     }
     lk->online_since_ms = uv_now(lk->loop);
     check_cable(lk);
 }
 
-void link_on_peer(struct link *lk, bool online)
+static void on_peer(void *owner, bool online)
 {
+    struct link *lk = owner;
+
     log_info("link %s: peer %s", link_name(lk), online ? "online" : "offline");
     lk->peer_online = online;
     check_cable(lk);
@@ -117,7 +132,7 @@ void link_on_peer(struct link *lk, bool online)
 
 static struct stream *find_req(struct link *lk, uint32_t req_id)
 {
-    for (struct stream *st = lk->streams; st != NULL; st = st->next) {
+    for (struct stream *st = lk->so.streams; st != NULL; st = st->next) {
         /* A stream redialling its leg still hears its OPEN_FAIL (timeout). */
         if (st->req_id == req_id && (st->state == STREAM_OPENING || st->state == STREAM_REDIAL))
             return st;
@@ -125,8 +140,9 @@ static struct stream *find_req(struct link *lk, uint32_t req_id)
     return NULL;
 }
 
-void link_on_stream(struct link *lk, const struct msg_stream *m)
+static void on_stream(void *owner, const struct msg_stream *m)
 {
+    struct link *lk = owner;
     struct stream *st;
 
     if (m->role == MSG_ROLE_INITIATOR) {
@@ -139,11 +155,12 @@ void link_on_stream(struct link *lk, const struct msg_stream *m)
         stream_on_stream(st, m);
         return;
     }
-    stream_responder(lk, m);
+    stream_responder(&lk->so, m);
 }
 
-void link_on_open_fail(struct link *lk, uint32_t req_id, int reason)
+static void on_open_fail(void *owner, uint32_t req_id, int reason)
 {
+    struct link *lk = owner;
     struct stream *st = req_id != 0 ? find_req(lk, req_id) : NULL;
 
     if (st == NULL) {
@@ -154,8 +171,9 @@ void link_on_open_fail(struct link *lk, uint32_t req_id, int reason)
     stream_open_failed(st, reason);
 }
 
-void link_on_addrs(struct link *lk, const struct msg_addrs *a)
+static void on_addrs(void *owner, const struct msg_addrs *a)
 {
+    struct link *lk = owner;
     char text[MSG_MAX_ADDR + 1];
     struct addr_spec as;
 
@@ -173,8 +191,9 @@ void link_on_addrs(struct link *lk, const struct msg_addrs *a)
               lk->n_learned);
 }
 
-void link_on_session_down(struct link *lk, bool revoked)
+static void on_session_down(void *owner, bool revoked)
 {
+    struct link *lk = owner;
     uint64_t now = uv_now(lk->loop);
     uint32_t delay;
 
@@ -188,10 +207,10 @@ void link_on_session_down(struct link *lk, bool revoked)
     /* Streams still waiting for a STREAM will never get one, and a leg the
      * relay refused is not dialled again without the session that vouches
      * for the link (revoked, shut down, or unreachable). */
-    for (struct stream *st = lk->streams, *nx; st != NULL; st = nx) {
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
         if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
-            stream_close(st, STREAM_CLOSE_RESET);
+            stream_close(st);
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());
@@ -204,8 +223,19 @@ void link_on_session_down(struct link *lk, bool revoked)
     uv_timer_start(&lk->retry_timer, on_retry, delay, 0);
 }
 
-int link_send_open(struct link *lk, uint32_t *req_id)
+static const struct session_ops session_ops = {
+    .on_connected = on_connected,
+    .on_online = on_online,
+    .on_peer = on_peer,
+    .on_stream = on_stream,
+    .on_open_fail = on_open_fail,
+    .on_addrs = on_addrs,
+    .on_down = on_session_down,
+};
+
+static int send_stream_open(void *arg, uint32_t *req_id)
 {
+    struct link *lk = arg;
     uint32_t id;
     int rc;
 
@@ -220,32 +250,11 @@ int link_send_open(struct link *lk, uint32_t *req_id)
     return rc;
 }
 
-void link_stream_add(struct link *lk, struct stream *st)
+static void stream_gone(void *arg, struct stream *st)
 {
-    st->prev = NULL;
-    st->next = lk->streams;
-    if (lk->streams != NULL)
-        lk->streams->prev = st;
-    lk->streams = st;
-    lk->n_streams++;
-}
-
-void link_stream_gone(struct link *lk, struct stream *st)
-{
+    struct link *lk = arg;
     uint64_t now = uv_now(lk->loop);
 
-    if (st->held) { /* a connection held after rate_limited (stream.c) */
-        lk->n_held--;
-        st->held = false;
-    }
-    if (st->prev != NULL)
-        st->prev->next = st->next;
-    else
-        lk->streams = st->next;
-    if (st->next != NULL)
-        st->next->prev = st->prev;
-    st->prev = st->next = NULL;
-    lk->n_streams--;
     if (st != lk->cable)
         return;
     lk->cable = NULL;
@@ -258,6 +267,11 @@ void link_stream_gone(struct link *lk, struct stream *st)
                    backoff_next(&lk->cable_bo, randombytes_random()), 0);
 }
 
+static const struct stream_ops stream_ops = {
+    .send_open = send_stream_open,
+    .gone = stream_gone,
+};
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct link_listener *l = (struct link_listener *)server;
@@ -266,7 +280,7 @@ static void on_connection(uv_stream_t *server, int status)
         log_warnx("link %s: accept failed: %s", link_name(l->lk), uv_strerror(status));
         return;
     }
-    stream_accept(l->lk, server);
+    stream_accept(&l->lk->so, server);
 }
 
 static int listen_one(struct link *lk, const struct addr_spec *a)
@@ -304,19 +318,22 @@ static int listen_one(struct link *lk, const struct addr_spec *a)
     return 0;
 }
 
-int link_new(struct agent *ag, const struct agentcfg_link *cfg, struct link **out)
+int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct link **out)
 {
     struct link *lk = calloc(1, sizeof(*lk));
     int rc = 0;
 
     if (lk == NULL)
         return UV_ENOMEM;
-    lk->ag = ag;
-    lk->loop = agent_loop(ag);
-    lk->keepalive_ms = agent_keepalive_ms(ag);
+    lk->loop = env->loop;
+    lk->keepalive_ms = env->keepalive_ms;
     lk->cfg = *cfg;
+    lk->so.ops = &stream_ops;
+    lk->so.arg = lk;
+    lk->so.env = env->streams;
+    lk->so.cfg = &lk->cfg;
     (void)key_pub_from_priv(cfg->priv, lk->own_pub);
-    (void)backoff_init(&lk->bo, agent_backoff_min_ms(ag), agent_backoff_max_ms(ag));
+    (void)backoff_init(&lk->bo, env->backoff_min_ms, env->backoff_max_ms);
     (void)backoff_init(&lk->cable_bo, LINK_CABLE_MIN_MS, LINK_CABLE_MAX_MS);
     uv_timer_init(lk->loop, &lk->retry_timer);
     uv_timer_init(lk->loop, &lk->cable_timer);
@@ -340,10 +357,10 @@ void link_close(struct link *lk)
         return;
     lk->closing = true;
     if (lk->session != NULL) {
-        session_close(lk->session, true);
+        session_close(lk->session);
         lk->session = NULL;
     }
-    for (struct stream *st = lk->streams, *nx; st != NULL; st = nx) {
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
         stream_abort(st);
     }

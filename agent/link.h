@@ -7,9 +7,10 @@
  * Ownership: the agent (agent.c) owns links; link_new starts one, link_close
  * stops it asynchronously (closing its control session, listeners and
  * streams) and frees it when its last handle is closed. A link owns its
- * current struct session and its streams; they call back into it through the
- * link_on_* functions below, and never after they were detached by
- * link_close.
+ * current struct session and its streams; they call back into it through
+ * the tables it gives them (struct session_ops, struct stream_ops), never
+ * after link_close detached them. This module names nothing of the agent:
+ * what it needs comes in struct link_env.
  */
 #ifndef LR_AGENT_LINK_H
 #define LR_AGENT_LINK_H
@@ -22,11 +23,9 @@
 
 #include "agentcfg.h"
 #include "backoff.h"
-#include "msg.h"
+#include "stream.h"
 
-struct agent;
 struct session;
-struct stream;
 
 #define LINK_MAX_LISTEN AGENTCFG_MAX_ADDRS
 #define LINK_MAX_ADDRS  (2 * AGENTCFG_MAX_ADDRS) /* configured + learned (ADDRS) */
@@ -36,8 +35,15 @@ struct link_listener {
     struct link *lk;
 };
 
+/* What the agent gives a link, read at link_new. */
+struct link_env {
+    uv_loop_t *loop;
+    uint32_t keepalive_ms; /* the agent's own keepalive; 0: the relay's */
+    uint32_t backoff_min_ms, backoff_max_ms;
+    struct stream_env *streams; /* the agent's, outlives the link */
+};
+
 struct link {
-    struct agent *ag;
     uv_loop_t *loop;
     uint32_t keepalive_ms; /* the agent's own keepalive; 0: the relay's */
     struct link *next;     /* agent's list */
@@ -52,8 +58,6 @@ struct link {
     uint64_t online_since_ms;
     bool online, peer_online;
     uint16_t max_streams;
-    uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
-    struct sockaddr_storage relay_sa;       /* where the control session is connected */
     /* Relay addresses: configured ones first, then learned ones. */
     size_t n_learned;
     struct addr_spec learned[AGENTCFG_MAX_ADDRS];
@@ -61,10 +65,8 @@ struct link {
     /* Local listeners. */
     size_t n_lsn;
     struct link_listener *lsn[LINK_MAX_LISTEN];
-    /* Streams. */
-    struct stream *streams;
-    size_t n_streams;
-    uint32_t n_held; /* local connections held after OPEN_FAIL rate_limited (stream.c) */
+    /* Streams: the list, the relay's address and the leg timers they use. */
+    struct stream_owner so;
     uint32_t next_req;
     /* Immediate policy. */
     struct stream *cable;
@@ -78,30 +80,9 @@ struct link {
  * starts dialling. Returns 0 and *out, or a negative libuv error (a listener
  * could not bind: the message names the address) with nothing left behind.
  */
-int link_new(struct agent *ag, const struct agentcfg_link *cfg, struct link **out);
-/* Stops everything of the link; frees it once its handles are closed. With
- * graceful, open streams get RESET `shutdown` before their legs close. */
+int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct link **out);
+/* Stops everything of the link; frees it once its handles are closed. Open
+ * streams get RESET `shutdown` before their legs close (stream_abort). */
 void link_close(struct link *lk);
-
-/* Callbacks of the control session. */
-void link_on_online(struct link *lk, const struct msg_welcome *w);
-void link_on_peer(struct link *lk, bool online);
-void link_on_stream(struct link *lk, const struct msg_stream *m);
-void link_on_open_fail(struct link *lk, uint32_t req_id, int reason);
-void link_on_addrs(struct link *lk, const struct msg_addrs *a);
-/* The control session is gone (it is being freed). revoked selects the long
- * backoff. */
-void link_on_session_down(struct link *lk, bool revoked);
-
-/* Callbacks of streams. */
-/* A new request id (non-zero) and an OPEN for it; -ENOTCONN if the control
- * session is not up. */
-int link_send_open(struct link *lk, uint32_t *req_id);
-void link_stream_add(struct link *lk, struct stream *st);
-/* The stream is closing: unlinks it (and re-arms the cable if it was one). */
-void link_stream_gone(struct link *lk, struct stream *st);
-
-/* For log lines: the link's name. */
-const char *link_name(const struct link *lk);
 
 #endif

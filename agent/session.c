@@ -13,7 +13,6 @@
 #include <sodium.h>
 
 #include "auth.h"
-#include "link.h"
 #include "log.h"
 #include "msg.h"
 
@@ -42,12 +41,32 @@ static void on_handle_closed(uv_handle_t *h)
     session_release(h->data);
 }
 
-static const char *name_of(const struct session *c)
+/*
+ * The one close path. Logs the cause (one line, when there is one), closes
+ * the handles (a pending getaddrinfo is cancelled; its callback drops its
+ * reference) and, unless the owner closed the session itself, tells it once
+ * (on_down). Idempotent: the first cause wins.
+ */
+static void session_end(struct session *c, bool revoked, const char *cause)
 {
-    return c->lk != NULL ? link_name(c->lk) : "?";
+    const struct session_ops *ops = c->ops;
+
+    if (c->state == SESSION_CLOSING)
+        return;
+    if (cause != NULL)
+        log_warnx("link %s: relay %s: %s", c->name, c->addr, cause);
+    c->state = SESSION_CLOSING;
+    c->ops = NULL;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (c->gai_pending)
+        uv_cancel((uv_req_t *)&c->gai);
+    if (c->tcp_inited)
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    if (ops != NULL)
+        ops->on_down(c->owner, revoked);
 }
 
-/* Logs one line naming the cause, then closes. */
+/* A failure: its cause, formatted, to session_end. */
 __attribute__((format(printf, 3, 4))) static void session_fail(struct session *c, bool revoked,
                                                                const char *fmt, ...)
 {
@@ -59,33 +78,13 @@ __attribute__((format(printf, 3, 4))) static void session_fail(struct session *c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_warnx("link %s: relay %s: %s", name_of(c), c->addr, msg);
-    if (revoked && c->lk != NULL) {
-        struct link *lk = c->lk;
-        session_close(c, true);
-        link_on_session_down(lk, true);
-        return;
-    }
-    session_close(c, false);
+    session_end(c, revoked, msg);
 }
 
-void session_close(struct session *c, bool detach)
+void session_close(struct session *c)
 {
-    struct link *lk = c->lk;
-
-    if (detach)
-        c->lk = NULL;
-    if (c->state == SESSION_CLOSING)
-        return;
-    c->state = SESSION_CLOSING;
-    c->lk = NULL;
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    if (c->gai_pending)
-        uv_cancel((uv_req_t *)&c->gai);
-    if (c->tcp_inited)
-        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-    if (!detach && lk != NULL)
-        link_on_session_down(lk, false);
+    c->ops = NULL;
+    session_end(c, false, NULL);
 }
 
 bool session_online(const struct session *c)
@@ -122,7 +121,7 @@ static int session_write(struct session *c, const uint8_t *p, size_t len)
 }
 
 /* Encrypts one control message into a frame and writes it. */
-static int session_send(struct session *c, const struct msg *m)
+static int send_msg(struct session *c, const struct msg *m)
 {
     uint8_t pt[MSG_MAX_LEN], fr[FRAME_HDR_LEN + MSG_MAX_LEN + NOISE_TAG_LEN];
     size_t plen, clen;
@@ -146,16 +145,16 @@ int session_send_open(struct session *c, uint32_t req_id)
     if (c->state != SESSION_ONLINE)
         return -ENOTCONN;
     m.u.req_id = req_id;
-    return session_send(c, &m);
+    return send_msg(c, &m);
 }
 
 /* Preamble (kind 1, the pinned key id) and XK message 1, in one write. */
 static int send_hello(struct session *c)
 {
-    struct link *lk = c->lk;
+    const struct agentcfg_link *cfg = c->conf.link;
     uint8_t out[FRAME_PREAMBLE_LEN + FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
     uint8_t prologue[FRAME_CONTROL_PROLOGUE_LEN];
-    struct frame_preamble pre = {.kind = FRAME_KIND_CONTROL, .key_id = lk->cfg.relay_key_id};
+    struct frame_preamble pre = {.kind = FRAME_KIND_CONTROL, .key_id = cfg->relay_key_id};
     struct buf b;
     size_t mlen;
     int rc;
@@ -164,8 +163,8 @@ static int send_hello(struct session *c)
     if (frame_preamble_encode(&pre, &b) != 0)
         return -EINVAL;
     frame_control_prologue(out, prologue);
-    rc = noise_hs_init(&c->hs, NOISE_XK, true, prologue, sizeof(prologue), lk->cfg.priv,
-                       lk->cfg.relay_pub);
+    rc = noise_hs_init(&c->hs, NOISE_XK, true, prologue, sizeof(prologue), cfg->priv,
+                       cfg->relay_pub);
     if (rc == 0)
         rc = noise_hs_write_message(&c->hs, NULL, 0, out + FRAME_PREAMBLE_LEN + FRAME_HDR_LEN,
                                     FRAME_MAX_HANDSHAKE, &mlen);
@@ -177,11 +176,11 @@ static int send_hello(struct session *c)
 }
 
 /* AUTH (§4.1), the payload of message 3. */
-static int session_auth(const struct link *lk, uint8_t *out, size_t cap, size_t *len)
+static int session_auth(const struct agentcfg_link *cfg, uint8_t *out, size_t cap, size_t *len)
 {
-    struct auth a = {.side = lk->cfg.side};
+    struct auth a = {.side = cfg->side};
 
-    memcpy(a.link_id, lk->cfg.link_id, sizeof(a.link_id));
+    memcpy(a.link_id, cfg->link_id, sizeof(a.link_id));
     snprintf(a.agent_version, sizeof(a.agent_version), "linkagent/%s", LINKRELAY_VERSION);
     return auth_encode(&a, out, cap, len);
 }
@@ -203,7 +202,7 @@ static int on_msg2(struct session *c, const uint8_t *body, size_t len)
         session_fail(c, false, "protocol error: handshake message 2 with a payload");
         return -1;
     }
-    rc = session_auth(c->lk, auth, sizeof(auth), &alen);
+    rc = session_auth(c->conf.link, auth, sizeof(auth), &alen);
     if (rc == 0)
         rc = noise_hs_write_message(&c->hs, auth, alen, fr + FRAME_HDR_LEN,
                                     sizeof(fr) - FRAME_HDR_LEN, &mlen);
@@ -229,7 +228,7 @@ static void on_tick(uv_timer_t *t);
 static void on_welcome(struct session *c, const struct msg_welcome *w)
 {
     char ver[MSG_MAX_VERSION + 1] = "";
-    uint32_t own = c->lk->keepalive_ms;
+    uint32_t own = c->conf.keepalive_ms;
 
     (void)msg_str_cstr(&w->relay_version, ver, sizeof(ver));
     c->keepalive_ms = (uint32_t)w->keepalive_s * 1000u;
@@ -239,9 +238,9 @@ static void on_welcome(struct session *c, const struct msg_welcome *w)
     c->state = SESSION_ONLINE;
     c->last_ping_ms = c->last_rx_ms;
     uv_timer_start(&c->timer, on_tick, SESSION_TICK_MS, SESSION_TICK_MS);
-    log_info("link %s: online via relay %s (%s), peer %s", name_of(c), c->addr,
+    log_info("link %s: online via relay %s (%s), peer %s", c->name, c->addr,
              ver[0] ? ver : "unknown version", w->peer_online ? "online" : "offline");
-    link_on_online(c->lk, w);
+    c->ops->on_online(c->owner, w);
 }
 
 static void on_close_msg(struct session *c, const struct msg_close *m)
@@ -277,23 +276,23 @@ static int dispatch(struct session *c, const struct msg *m)
     }
     switch (m->type) {
     case MSG_PEER:
-        link_on_peer(c->lk, m->u.peer_online);
+        c->ops->on_peer(c->owner, m->u.peer_online);
         break;
     case MSG_STREAM:
-        link_on_stream(c->lk, &m->u.stream);
+        c->ops->on_stream(c->owner, &m->u.stream);
         break;
     case MSG_OPEN_FAIL:
-        link_on_open_fail(c->lk, m->u.open_fail.req_id, m->u.open_fail.reason);
+        c->ops->on_open_fail(c->owner, m->u.open_fail.req_id, m->u.open_fail.reason);
         break;
     case MSG_CLOSE:
         on_close_msg(c, &m->u.close);
         return -1;
     case MSG_ADDRS:
-        link_on_addrs(c->lk, &m->u.addrs);
+        c->ops->on_addrs(c->owner, &m->u.addrs);
         break;
     case MSG_PING:
         pong.u.nonce = m->u.nonce;
-        if (session_send(c, &pong) != 0) {
+        if (send_msg(c, &pong) != 0) {
             session_fail(c, false, "cannot send PONG");
             return -1;
         }
@@ -302,7 +301,7 @@ static int dispatch(struct session *c, const struct msg *m)
         break;
     case MSG_REDIRECT:
     case MSG_GOING_AWAY:
-        log_info("link %s: relay sent %s (not acted on in this version)", name_of(c),
+        log_info("link %s: relay sent %s (not acted on in this version)", c->name,
                  msg_type_name(m->type));
         break;
     default:
@@ -432,7 +431,7 @@ static void on_tick(uv_timer_t *t)
         now - c->last_ping_ms >= c->keepalive_ms) {
         ping.u.nonce = ++c->ping_nonce;
         c->last_ping_ms = now;
-        if (session_send(c, &ping) != 0)
+        if (send_msg(c, &ping) != 0)
             session_fail(c, false, "cannot send PING");
     }
 }
@@ -440,7 +439,8 @@ static void on_tick(uv_timer_t *t)
 static void on_connect(uv_connect_t *req, int status)
 {
     struct session *c = req->data;
-    int len = (int)sizeof(c->lk->relay_sa);
+    struct sockaddr_storage relay;
+    int len = (int)sizeof(relay);
 
     if (status == UV_ECANCELED || c->state == SESSION_CLOSING)
         return;
@@ -449,7 +449,8 @@ static void on_connect(uv_connect_t *req, int status)
                      status == UV_ECONNREFUSED ? " (refused: relay not running there?)" : "");
         return;
     }
-    (void)uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->lk->relay_sa, &len);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&relay, &len) == 0)
+        c->ops->on_connected(c->owner, &relay);
     c->state = SESSION_WAIT_MSG2;
     if (send_hello(c) != 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
         session_fail(c, false, "cannot start the handshake");
@@ -490,7 +491,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         session_fail(c, false, "connect failed: %s", uv_strerror(rc));
 }
 
-struct session *session_start(struct link *lk, const struct addr_spec *addr)
+struct session *session_start(uv_loop_t *loop, const struct session_conf *conf,
+                              const struct session_ops *ops, void *owner,
+                              const struct addr_spec *addr)
 {
     struct session *c = calloc(1, sizeof(*c));
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
@@ -499,8 +502,11 @@ struct session *session_start(struct link *lk, const struct addr_spec *addr)
 
     if (c == NULL)
         return NULL;
-    c->lk = lk;
-    c->loop = lk->loop;
+    c->ops = ops;
+    c->owner = owner;
+    c->conf = *conf;
+    snprintf(c->name, sizeof(c->name), "%s", conf->name);
+    c->loop = loop;
     bq_init(&c->in, c->in_mem, sizeof(c->in_mem));
     (void)addr_format(addr, c->addr, sizeof(c->addr));
     uv_timer_init(c->loop, &c->timer);
@@ -511,15 +517,13 @@ struct session *session_start(struct link *lk, const struct addr_spec *addr)
     snprintf(port, sizeof(port), "%u", addr->port);
     rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, addr->host, port, &hints);
     if (rc != 0) {
-        log_warnx("link %s: relay %s: cannot resolve: %s", link_name(lk), c->addr, uv_strerror(rc));
-        c->lk = NULL;
-        c->state = SESSION_CLOSING;
-        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        c->ops = NULL; /* the caller learns it from NULL */
+        session_fail(c, false, "cannot resolve: %s", uv_strerror(rc));
         return NULL;
     }
     c->refs++;
     c->gai_pending = true;
     uv_timer_start(&c->timer, on_tick, SESSION_HANDSHAKE_MS, 0);
-    log_debug("link %s: dialling relay %s", link_name(lk), c->addr);
+    log_debug("link %s: dialling relay %s", c->name, c->addr);
     return c;
 }

@@ -5,29 +5,65 @@
  *
  * One struct session per dial attempt: resolve, connect, preamble + Noise_XK
  * message 1, message 2, message 3 with AUTH, WELCOME, then PING/PONG and the
- * relay's messages. Every failure is logged once with its cause as §8 names
- * it ("relay key mismatch", "authentication refused", "link revoked", ...),
- * then the link is told (link_on_session_down) and the struct freed after its
- * handles closed.
+ * relay's messages. Every failure ends the session through one path, which
+ * logs its cause once as §8 names it ("relay key mismatch", "authentication
+ * refused", "link revoked", ...), closes the handles and tells the owner
+ * (session_ops.on_down); the struct is freed after its handles closed.
  *
- * Ownership: the link owns its current session. session_close may be called at any
- * time and more than once; with detach, the link is not called back any more
- * (used when the link itself is closing).
+ * Ownership: the owner (a link, agent/link.c) owns its current session and
+ * hears from it only through the struct session_ops it gave session_start;
+ * this module names nothing of its owner. The owner's callbacks may be
+ * called from any libuv callback of the session until it closed; none is
+ * called after session_close. The struct session_conf and what it points to
+ * must stay valid until session_close or on_down.
  */
 #ifndef LR_AGENT_SESSION_H
 #define LR_AGENT_SESSION_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
 #include "addr.h"
+#include "agentcfg.h"
 #include "buf.h"
 #include "frame.h"
 #include "noise.h"
 
-struct link;
+struct agentcfg_link;
+struct msg_addrs;
+struct msg_stream;
+struct msg_welcome;
+
+/*
+ * The owner's callbacks (libuv's read_cb/close_cb, nghttp2's session
+ * callbacks). The session is up (on_online) until on_down; the others come
+ * only in between. A callback may call session_close.
+ */
+struct session_ops {
+    /* Connected (before the handshake): the relay's address, where stream
+     * legs go. */
+    void (*on_connected)(void *owner, const struct sockaddr_storage *relay);
+    /* WELCOME: the session is online; session.keepalive_ms and
+     * .dead_after_ms hold the effective timers. */
+    void (*on_online)(void *owner, const struct msg_welcome *w);
+    void (*on_peer)(void *owner, bool online);
+    void (*on_stream)(void *owner, const struct msg_stream *m);
+    void (*on_open_fail)(void *owner, uint32_t req_id, int reason);
+    void (*on_addrs)(void *owner, const struct msg_addrs *a);
+    /* The session failed (its cause logged) and is closing; revoked selects
+     * the owner's long backoff. The last callback. */
+    void (*on_down)(void *owner, bool revoked);
+};
+
+/* What a session needs from its owner. */
+struct session_conf {
+    const char *name;                 /* the link's name, for log lines */
+    const struct agentcfg_link *link; /* keys, link id, side, relay key id */
+    uint32_t keepalive_ms;            /* the agent's own keepalive; 0: the relay's */
+};
 
 enum session_state {
     SESSION_RESOLVING,
@@ -41,7 +77,10 @@ enum session_state {
 #define SESSION_IN_CAP (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
 
 struct session {
-    struct link *lk; /* NULL once detached */
+    const struct session_ops *ops; /* NULL once closing: the owner hears nothing more */
+    void *owner;
+    struct session_conf conf;
+    char name[AGENTCFG_NAME_MAX + 1]; /* the link's name: log lines after closing */
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -60,11 +99,15 @@ struct session {
     uint64_t ping_nonce;
 };
 
-/* Starts a dial attempt to addr for the link. Returns NULL on allocation
- * failure (the caller retries later). */
-struct session *session_start(struct link *lk, const struct addr_spec *addr);
-/* Closes; the link gets link_on_session_down unless detach. Idempotent. */
-void session_close(struct session *c, bool detach);
+/* Starts a dial attempt to addr. Returns NULL if it could not start (out of
+ * memory, or the name cannot be resolved: logged), without a callback; the
+ * caller retries later. */
+struct session *session_start(uv_loop_t *loop, const struct session_conf *conf,
+                              const struct session_ops *ops, void *owner,
+                              const struct addr_spec *addr);
+/* The owner closes the session (the link is closing): quietly, with no
+ * callback any more. Idempotent; the struct is freed once its handles closed. */
+void session_close(struct session *c);
 /* Sends OPEN; -ENOTCONN unless online. */
 int session_send_open(struct session *c, uint32_t req_id);
 bool session_online(const struct session *c);

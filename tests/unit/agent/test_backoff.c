@@ -71,8 +71,8 @@ START_TEST(test_reset_and_long)
 }
 END_TEST
 
-/* linkagent's per-stream retry (agent/stream.c, STRM_RETRY_MIN_MS 4 and
- * STRM_RETRY_MAX_MS 256): 2..4 ms first, doubling to 128..256 ms from the
+/* linkagent's per-stream retry (agent/stream.h, STREAM_RETRY_MIN_MS 4 and
+ * STREAM_RETRY_MAX_MS 256): 2..4 ms first, doubling to 128..256 ms from the
  * seventh try on, the range its own hand-written loop used to give. */
 START_TEST(test_stream_retry_range)
 {

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pump — see pump.h and docs/internals/agent.md.
+ */
+#include "pump.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pump_wreq {
+    uv_write_t req;
+    struct pump *p;
+    uint8_t data[];
+};
+
+/* A line of this stream, aggregated per link and message (streamlog.h). */
+#define pump_log(p, level, ...) streamlog_say((p)->log, (level), (p)->name, (p)->id, __VA_ARGS__)
+
+/* Asks the owner to reset the stream, with the cause to log. */
+__attribute__((format(printf, 3, 4))) static void pump_fail(struct pump *p, enum log_level level,
+                                                            const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    p->ops->close(p->owner, PUMP_CLOSE_RESET, level, why);
+}
+
+size_t pump_queued(uv_tcp_t *t)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)t);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct pump_wreq *w = (struct pump_wreq *)req;
+    struct pump *p = w->p;
+    bool local = req->handle == (uv_stream_t *)&p->local;
+
+    free(w);
+    /* UV_ECANCELED: a handle the owner closed, the stream's or a refused
+     * leg's; what follows is for the handle that is there now. */
+    if (p->closing || status == UV_ECANCELED)
+        return;
+    if (status < 0) {
+        if (local) {
+            pump_log(p, LOG_LEVEL_INFO, "local write failed: %s", uv_strerror(status));
+            pump_reset(p, REC_RESET_LOCAL, "local write failed");
+        } else if (!p->spliced) {
+            p->ops->leg_refused(p->owner, status);
+        } else {
+            pump_fail(p, LOG_LEVEL_WARN, "write to relay failed: %s", uv_strerror(status));
+        }
+        return;
+    }
+    pump_run(p);
+}
+
+/* uv_try_write() first (as relay/stream.c does); an error from it other
+ * than UV_EAGAIN is left to the queued write, so it reaches on_write_done()
+ * as before. */
+int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len)
+{
+    struct pump_wreq *w;
+    uv_buf_t b;
+    int rc;
+
+    b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len); /* UV_EAGAIN while queued */
+    rc = uv_try_write((uv_stream_t *)t, &b, 1);
+    if (rc > 0) {
+        buf += rc;
+        len -= (size_t)rc;
+    }
+    if (len == 0)
+        return 0;
+    w = malloc(sizeof(*w) + len);
+    if (w == NULL)
+        return -ENOMEM;
+    w->p = p;
+    memcpy(w->data, buf, len);
+    b = uv_buf_init((char *)w->data, (unsigned)len);
+    rc = uv_write(&w->req, (uv_stream_t *)t, &b, 1, on_write_done);
+    if (rc < 0)
+        free(w);
+    return rc;
+}
+
+void pump_reset(struct pump *p, uint8_t reason, const char *text)
+{
+    if (p->closing)
+        return;
+    if (p->e2e == NULL || e2e_reset(p->e2e, reason, text) != 0) {
+        p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+        return;
+    }
+    p->we_reset = true;
+    pump_run(p);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct pump *p = req->data;
+
+    if (p->closing)
+        return;
+    if (req == &p->local_sreq)
+        p->local_shut_done = true;
+    else
+        p->leg_shut_done = true;
+    if (status < 0 && req == &p->leg_sreq) {
+        p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+        return;
+    }
+    pump_run(p);
+}
+
+/* Events of the session; returns false if the stream closed. */
+static bool handle_events(struct pump *p)
+{
+    struct e2e_event ev;
+    char text[REC_TEXT_MAX + 1];
+
+    while (e2e_next_event(p->e2e, &ev) == 1) {
+        switch (ev.type) {
+        case E2E_EV_HANDSHAKE:
+            log_debug("link %s: stream %u: end-to-end session up", p->name, p->id);
+            break;
+        case E2E_EV_PEER_FINAL:
+            break; /* acted on below, once the plaintext is written */
+        case E2E_EV_PEER_RESET:
+            memcpy(text, ev.text, ev.text_len);
+            text[ev.text_len] = '\0';
+            pump_fail(p, LOG_LEVEL_INFO, "peer reset the stream (reason %u%s%s)", ev.reason,
+                      text[0] ? ": " : "", text);
+            return false;
+        case E2E_EV_ERROR:
+        default:
+            pump_fail(p, LOG_LEVEL_WARN, "%s%s%s; resetting", e2e_strerror(ev.err),
+                      ev.err == E2E_E_RECORD ? ": " : "",
+                      ev.err == E2E_E_RECORD ? rec_strerror(ev.detail) : "");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Moves bytes: session output to the leg, plaintext to the local socket.
+ * Returns true if anything moved. */
+static bool move_bytes(struct pump *p)
+{
+    const uint8_t *b;
+    size_t n;
+    bool moved = false;
+
+    while (p->leg_connected && pump_queued(&p->leg) < PUMP_HIGH_WATER &&
+           (b = e2e_out_peek(p->e2e, &n)) != NULL && n > 0) {
+        n = n > PUMP_WRITE_MAX ? PUMP_WRITE_MAX : n;
+        if (pump_write(p, &p->leg, b, n) != 0) {
+            p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+            return false;
+        }
+        (void)e2e_out_consume(p->e2e, n);
+        moved = true;
+    }
+    while (p->local_connected && !p->local_shut && pump_queued(&p->local) < PUMP_HIGH_WATER &&
+           (b = e2e_plain_peek(p->e2e, &n)) != NULL && n > 0) {
+        n = n > PUMP_WRITE_MAX ? PUMP_WRITE_MAX : n;
+        if (pump_write(p, &p->local, b, n) != 0) {
+            pump_reset(p, REC_RESET_LOCAL, "local write failed");
+            return false;
+        }
+        (void)e2e_plain_consume(p->e2e, n);
+        moved = true;
+    }
+    return moved;
+}
+
+static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void set_reading(struct pump *p)
+{
+    struct e2e *e = p->e2e;
+    bool want_local = p->local_connected && e2e_handshake_done(e) && !p->local_eof &&
+                      !p->we_reset && e2e_send_space(e) > 0 &&
+                      pump_queued(&p->leg) < PUMP_HIGH_WATER;
+    bool want_leg = p->leg_connected && !p->leg_eof && (!p->spliced || e2e_in_space(e) > 0);
+
+    if (want_local != p->local_reading) {
+        if (want_local)
+            (void)uv_read_start((uv_stream_t *)&p->local, on_local_alloc, on_local_read);
+        else
+            (void)uv_read_stop((uv_stream_t *)&p->local);
+        p->local_reading = want_local;
+    }
+    if (want_leg != p->leg_reading) {
+        if (want_leg)
+            (void)uv_read_start((uv_stream_t *)&p->leg, on_leg_alloc, on_leg_read);
+        else
+            (void)uv_read_stop((uv_stream_t *)&p->leg);
+        p->leg_reading = want_leg;
+    }
+}
+
+/* Half-close, each way: the peer's FINAL shuts the local socket down once its
+ * plaintext is written; local EOF, with our FINAL written out, shuts the leg
+ * down. Returns false if the stream closed. */
+static bool shut_down(struct pump *p)
+{
+    size_t n;
+
+    if (e2e_peer_final(p->e2e) && p->local_connected && !p->local_shut) {
+        p->local_shut = true;
+        p->local_sreq.data = p;
+        if (uv_shutdown(&p->local_sreq, (uv_stream_t *)&p->local, on_shutdown) != 0)
+            p->local_shut_done = true;
+    }
+    if (p->local_eof && !p->leg_shut && p->leg_connected && e2e_final_sent(p->e2e)) {
+        (void)e2e_out_peek(p->e2e, &n);
+        if (n == 0) {
+            p->leg_shut = true;
+            p->leg_sreq.data = p;
+            if (uv_shutdown(&p->leg_sreq, (uv_stream_t *)&p->leg, on_shutdown) != 0) {
+                p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+void pump_run(struct pump *p)
+{
+    bool moved;
+
+    if (p->closing || p->e2e == NULL)
+        return;
+    do {
+        if (!handle_events(p))
+            return;
+        moved = move_bytes(p);
+        if (p->closing)
+            return;
+    } while (moved);
+    if (!p->ready && e2e_handshake_done(p->e2e) && (!p->dial_local || p->local_connected)) {
+        p->ready = true;
+        p->ops->ready(p->owner);
+    }
+    if (e2e_dead(p->e2e)) {
+        /* Only a RESET of ours gets here (errors closed above). */
+        p->ops->close(p->owner, p->leg_connected ? PUMP_CLOSE_FLUSH : PUMP_CLOSE_RESET,
+                      LOG_LEVEL_DEBUG, NULL);
+        return;
+    }
+    if (!shut_down(p))
+        return;
+    if (e2e_finished(p->e2e) && p->leg_eof && p->local_eof && p->local_shut_done &&
+        p->leg_shut_done) {
+        log_debug("link %s: stream %u finished: %llu bytes out, %llu in", p->name, p->id,
+                  (unsigned long long)e2e_bytes_sent(p->e2e),
+                  (unsigned long long)e2e_bytes_delivered(p->e2e));
+        p->ops->close(p->owner, PUMP_CLOSE_CLEAN, LOG_LEVEL_DEBUG, NULL);
+        return;
+    }
+    set_reading(p);
+}
+
+static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct pump *p = h->data;
+    size_t space = p->e2e != NULL ? e2e_send_space(p->e2e) : 0;
+
+    (void)suggested;
+    if (space > p->rbuf_len)
+        space = p->rbuf_len;
+    *buf = uv_buf_init((char *)p->rbuf, (unsigned)space);
+}
+
+static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct pump *p = s->data;
+    size_t acc = 0;
+
+    if (p->closing || nread == 0)
+        return;
+    if (nread == UV_ENOBUFS) {
+        (void)uv_read_stop(s);
+        p->local_reading = false;
+    } else if (nread == UV_EOF) {
+        p->local_eof = true;
+        (void)uv_read_stop(s);
+        p->local_reading = false;
+        if (e2e_shutdown(p->e2e) != 0) {
+            p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+            return;
+        }
+    } else if (nread < 0) {
+        pump_log(p, LOG_LEVEL_INFO, "local connection: %s; resetting the stream",
+                 uv_strerror((int)nread));
+        p->local_eof = true;
+        pump_reset(p, REC_RESET_LOCAL, "local connection reset");
+        return;
+    } else if (e2e_send(p->e2e, (const uint8_t *)buf->base, (size_t)nread, &acc) != 0 ||
+               acc != (size_t)nread) {
+        pump_fail(p, LOG_LEVEL_WARN, "session refused local data");
+        return;
+    }
+    pump_run(p);
+}
+
+static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct pump *p = h->data;
+    size_t len = 0;
+    uint8_t *b;
+
+    (void)suggested;
+    if (!p->spliced) {
+        *buf = uv_buf_init((char *)&p->splice_byte, 1);
+        return;
+    }
+    b = e2e_in_reserve(p->e2e, &len);
+    *buf = uv_buf_init((char *)b, b != NULL ? (unsigned)len : 0);
+}
+
+/* The leg's first byte (§6.1): SPLICED starts the handshake; 0x00 (no such
+ * stream) or any other byte means the ticket is gone, never dialled again.
+ * Returns false if the stream closed. */
+static bool on_splice_byte(struct pump *p)
+{
+    if (p->splice_byte == PUMP_NO_STREAM_BYTE) {
+        pump_fail(p, LOG_LEVEL_WARN,
+                  "relay has no such stream (its ticket was used or has expired, or the "
+                  "peer's leg failed before pairing); resetting the local connection");
+        return false;
+    }
+    if (p->splice_byte != PUMP_SPLICED_BYTE) {
+        pump_fail(p, LOG_LEVEL_WARN,
+                  "relay sent 0x%02x instead of SPLICED; resetting the local connection",
+                  p->splice_byte);
+        return false;
+    }
+    p->spliced = true; /* the relay took the ticket: never dialled again */
+    p->ops->spliced(p->owner);
+    return true;
+}
+
+static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct pump *p = s->data;
+
+    (void)buf;
+    if (p->closing || nread == 0)
+        return;
+    if (nread == UV_ENOBUFS) {
+        (void)uv_read_stop(s);
+        p->leg_reading = false;
+    } else if (nread < 0 && !p->spliced) {
+        p->ops->leg_refused(p->owner, (int)nread);
+        return;
+    } else if (nread == UV_EOF) {
+        p->leg_eof = true;
+        (void)uv_read_stop(s);
+        p->leg_reading = false;
+        e2e_eof(p->e2e);
+    } else if (nread < 0) {
+        if (e2e_finished(p->e2e))
+            p->ops->close(p->owner, PUMP_CLOSE_CLEAN, LOG_LEVEL_DEBUG, NULL);
+        else
+            pump_fail(p, LOG_LEVEL_INFO, "stream leg failed: %s; resetting the local connection",
+                      uv_strerror((int)nread));
+        return;
+    } else if (!p->spliced) {
+        if (!on_splice_byte(p))
+            return;
+    } else {
+        (void)e2e_in_commit(p->e2e, (size_t)nread);
+    }
+    pump_run(p);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pump — the data path of one agent stream: bytes between the local socket,
+ * the e2e session (common/e2e.h) and the stream leg to the relay, with
+ * backpressure and half-close (docs/internals/agent.md, "A stream, step by
+ * step").
+ *
+ * After every event (a read, a finished write or shutdown, a connect), the
+ * owner or a callback here runs pump_run: take the session's events (peer
+ * RESET or an error ends the stream), move session output to the leg while
+ * its write queue is under PUMP_HIGH_WATER, move plaintext to the local
+ * socket likewise, shut each direction down once its FINAL is through, and
+ * start or stop reading each socket. The local socket is read into the
+ * agent's one read buffer, cut to what the session takes, so every read is
+ * sealed whole inside the read callback; the leg is read straight into the
+ * session's input. No allocation per read; a write the kernel does not take
+ * at once is copied once into its own request.
+ *
+ * Ownership: the owner (a stream, agent/stream.c) embeds struct pump, and
+ * owns the two handles' lives: it inits them (setting .data to the pump),
+ * sets *_connected when they connect, closes them, sets closing when it
+ * starts closing (after which nothing here acts), and frees what the pump
+ * points to. This module never closes a handle: it asks the owner through
+ * struct pump_ops, and names nothing of its owner. Any pump_* call and any
+ * callback here may end the stream (ops->close): callers re-check closing.
+ *
+ * Memory per stream is bounded by sizeof(struct e2e) + 2 * PUMP_HIGH_WATER
+ * + one write of at most PUMP_WRITE_MAX each way.
+ */
+#ifndef LR_AGENT_PUMP_H
+#define LR_AGENT_PUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "e2e.h"
+#include "log.h"
+#include "streamlog.h"
+
+#define PUMP_HIGH_WATER (64 * 1024)
+#define PUMP_WRITE_MAX  (64 * 1024)
+
+/* The leg's first byte from the relay (docs/protocol.md §6.1). */
+#define PUMP_SPLICED_BYTE   0x01 /* both legs present: the splice is on */
+#define PUMP_NO_STREAM_BYTE 0x00 /* the ticket is gone: no redial, reset */
+
+/* How the owner closes the stream. */
+enum pump_close {
+    PUMP_CLOSE_CLEAN, /* both FINALs done: plain close of both sockets */
+    PUMP_CLOSE_RESET, /* reset the local connection and the leg */
+    PUMP_CLOSE_FLUSH, /* reset local; the leg gets its pending bytes (a RESET
+                       record) and a shutdown before it closes */
+};
+
+/* The owner's callbacks. Each may close the stream. */
+struct pump_ops {
+    /* The stream must end (mode); why, when not NULL, is the one line to log
+     * (aggregated, streamlog.h) at level. */
+    void (*close)(void *owner, enum pump_close mode, enum log_level level, const char *why);
+    /* The relay closed the leg (err: EOF, a read or a write error) before a
+     * byte came back on it: refused at accept, its ticket not taken. */
+    void (*leg_refused)(void *owner, int err);
+    /* SPLICED came: the relay took the ticket (the owner wipes it; the leg is
+     * never dialled again). Does not close. */
+    void (*spliced)(void *owner);
+    /* The end-to-end handshake is done and the local socket connected: the
+     * stream runs. Once; does not close. */
+    void (*ready)(void *owner);
+};
+
+struct pump {
+    const struct pump_ops *ops;
+    void *owner;
+    struct streamlog *log; /* for the owner's lines: */
+    const char *name;      /* the link's name (the owner's memory) */
+    uint32_t id;           /* the stream's number */
+    uint8_t *rbuf;         /* the agent's shared local read buffer */
+    size_t rbuf_len;
+    struct e2e *e2e; /* the owner's; NULL until the stream has a session */
+    uv_tcp_t local, leg;
+    uv_shutdown_t local_sreq, leg_sreq;
+    bool closing;    /* set by the owner: nothing here acts any more */
+    bool dial_local; /* the local socket is dialled (it counts for ready) */
+    bool ready;      /* ops->ready told */
+    bool local_connected, leg_connected, spliced;
+    bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
+    bool local_reading, leg_reading, we_reset;
+    uint8_t splice_byte;
+};
+
+/* The pump's step after anything happened (see above). */
+void pump_run(struct pump *p);
+/* Writes len bytes to t (the pump's local or leg): straight to the kernel
+ * when nothing is queued, and a copy of what it did not take queued. p's
+ * buffer is free again on return. 0 or a negative libuv error. */
+int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len);
+/* Ends the stream from our side: a RESET record (reason, text) to the peer,
+ * which the leg gets before it closes; without a session to seal it in, a
+ * plain reset. */
+void pump_reset(struct pump *p, uint8_t reason, const char *text);
+/* libuv's write queue of t, in bytes. */
+size_t pump_queued(uv_tcp_t *t);
+
+#endif
