@@ -22,7 +22,7 @@ import time
 import agentharness as ah
 import lrharness as h
 
-# The agent's flush deadline (STRM_FLUSH_MS, 2 s, agent/stream.h), then handle teardown,
+# The agent's flush deadline (STREAM_FLUSH_MS, 2 s, agent/stream.h), then handle teardown,
 # with 3 s of margin for a loaded machine (ctest -j2 under ASan): a leg whose
 # reset waited for the relay to drain it would never exit at all.
 FLUSH_DEADLINE_S = 2.0
