@@ -5,7 +5,7 @@ linkctl, and two linkagents from config files with one link per service —
 side b (the "device") connects to the servers, side a (the "host") listens
 for the clients:
 
-  iperf3     iperf3 -s behind side b; the client through side a's port with
+  iperf3     iperf3 -s -1 behind side b, a fresh one per run; the client through side a's port with
              1, 4 and 16 parallel streams, both directions (-R): completes,
              every stream moved bytes, nonzero throughput both ends;
   redis      a redis-server of our own (free port, --save '' --appendonly
@@ -30,7 +30,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +99,30 @@ def wait_port(port, proc, timeout=10):
         except OSError:
             return False
     return h.wait_for(up, timeout=timeout, step=0.05) is True
+
+
+def listening(port):
+    """True while a socket listens on 127.0.0.1:port (read from
+    /proc/net/tcp, so nothing connects to it)."""
+    want = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        return any(l.split()[1] == want and l.split()[3] == "0A" for l in list(f)[1:])
+
+
+def iperf_server(procs, port, prev=None):
+    """A one-test iperf3 server (-1) on 127.0.0.1:port, once the previous one
+    has finished its test and exited and the new one listens. iperf3 -s
+    serves one test at a time, and between tests a long-running server is
+    briefly "busy" or not listening; a fresh server per test has neither
+    window. Returns the process, or None when it did not come up."""
+    if prev is not None:
+        try:
+            prev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            return None
+    p = procs.start("iperf3", [TOOLS["iperf3"], "-s", "-1", "-B", "127.0.0.1", "-p", str(port)])
+    up = h.wait_for(lambda: p.poll() is not None or listening(port), timeout=10, step=0.02)
+    return p if up and p.poll() is None else None
 
 
 def sha256_file(path):
@@ -173,29 +196,26 @@ def run(args, timeout, **kw):
                           stdin=subprocess.DEVNULL, **kw)
 
 
-def check_iperf(c, port):
+def check_iperf(c, port, procs, sport, server):
     for par in (1, 4, 16):
         for rev in (False, True):
             name = "iperf3 -P %d%s" % (par, " -R" if rev else "")
             args = [TOOLS["iperf3"], "-c", "127.0.0.1", "-p", str(port), "-t", "2", "-P",
                     str(par), "-J", "--connect-timeout", "5000"] + (["-R"] if rev else [])
-            # iperf3 -s runs one test at a time and is "busy" until it has
-            # seen the previous client's control connection end, which
-            # through the link can take a few ms more than the client's exit.
-            for _ in range(40):
-                try:
-                    r = run(args, timeout=40)
-                except subprocess.TimeoutExpired:
-                    r = None
-                    break
+            if server is not None and par + rev > 1:
+                server = iperf_server(procs, sport, server)
+            if not c.check(name + ": a fresh iperf3 server listens", server is not None):
+                return
+            err = None
+            try:
+                r = run(args, timeout=40)
                 try:
                     out = json.loads(r.stdout)
                 except ValueError:
                     out = {"error": "no JSON: " + (r.stdout + r.stderr)[-500:]}
                 err = out.get("error")
-                if not (err and "busy" in err):
-                    break
-                time.sleep(0.1)
+            except subprocess.TimeoutExpired:
+                r = None
             if r is None:
                 c.check(name + ": completes", False, "timeout")
                 continue
@@ -371,8 +391,7 @@ def main():
         sport = {s: free_port() for s in SERVICES}
         lport = {s: free_port() for s in SERVICES}
         servers = {
-            "iperf": procs.start("iperf3", [TOOLS["iperf3"], "-s", "-B", "127.0.0.1", "-p",
-                                            str(sport["iperf"])]),
+            "iperf": iperf_server(procs, sport["iperf"]),
             "redis": procs.start("redis", [TOOLS["redis-server"], "--port", str(sport["redis"]),
                                            "--bind", "127.0.0.1", "--save", "",
                                            "--appendonly", "no", "--dir", tmp,
@@ -386,7 +405,9 @@ def main():
             made_privsep = True
         servers["ssh"], ukey, hostpub = start_sshd(procs, tmp, sport["ssh"])
         for s in SERVICES:
-            if not c.check("%s server listening" % s, wait_port(sport[s], servers[s])):
+            # Nothing may connect to the one-test iperf3 server before its test.
+            up = servers[s] is not None if s == "iperf" else wait_port(sport[s], servers[s])
+            if not c.check("%s server listening" % s, up):
                 print(procs.log({"iperf": "iperf3"}.get(s, s))[-2000:])
         # One link per service; one agent per side serves all four.
         links = {s: rig.link(s) for s in SERVICES}
@@ -410,7 +431,7 @@ def main():
 
         only = os.environ.get("LR_REAL_ONLY", "")  # one of SERVICES, when chasing a failure
         if only in ("", "iperf"):
-            check_iperf(c, lport["iperf"])
+            check_iperf(c, lport["iperf"], procs, sport["iperf"], servers["iperf"])
         if only in ("", "redis"):
             check_redis(c, lport["redis"], sport["redis"])
         if only in ("", "http"):
@@ -419,7 +440,8 @@ def main():
             check_ssh(c, tmp, lport["ssh"], ukey, hostpub)
 
         for s in SERVICES:
-            c.check("%s server still running" % s, servers[s].poll() is None)
+            if s != "iperf":  # a one-test server per iperf3 run (iperf_server)
+                c.check("%s server still running" % s, servers[s].poll() is None)
         for ag in (a, b):
             rc = ag.stop()
             c.check("agent %s exits 0 on SIGTERM" % ag.name, rc == 0, rc)
