@@ -19,7 +19,7 @@
 #include <uv.h>
 
 #include "agentcfg.h"
-#include "stream.h"
+#include "agent/stream.h"
 #include "streamlog.h"
 
 #define AGENT_RBUF_LEN (64 * 1024)

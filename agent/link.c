@@ -11,9 +11,9 @@
 
 #include <sodium.h>
 
-#include "session.h"
+#include "agent/session.h"
 #include "log.h"
-#include "stream.h"
+#include "agent/stream.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
 #define LINK_CABLE_MIN_MS   500u

@@ -23,7 +23,7 @@
 
 #include "agentcfg.h"
 #include "backoff.h"
-#include "stream.h"
+#include "agent/stream.h"
 
 struct session;
 

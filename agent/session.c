@@ -2,7 +2,7 @@
 /*
  * session — see session.h.
  */
-#include "session.h"
+#include "agent/session.h"
 
 #include <errno.h>
 #include <stdarg.h>

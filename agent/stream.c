@@ -2,7 +2,7 @@
 /*
  * stream — see stream.h and docs/internals/agent.md.
  */
-#include "stream.h"
+#include "agent/stream.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -46,7 +46,7 @@ static void conn_close_cb(uv_handle_t *h)
 
 static void conn_flush_timeout(uv_timer_t *t)
 {
-    conn_close(t->data, CONN_END_FIN);
+    conn_close(t->data, CONN_END_FIN, "flush timed out");
 }
 
 static void conn_shutdown_cb(uv_shutdown_t *req, int status)
@@ -55,7 +55,7 @@ static void conn_shutdown_cb(uv_shutdown_t *req, int status)
 
     (void)status;
     free(req);
-    conn_close(c, CONN_END_FIN);
+    conn_close(c, CONN_END_FIN, "flushed");
 }
 
 /* CONN_END_FLUSH: the last message is queued; write it, then close. */
@@ -69,17 +69,24 @@ static void conn_flush(struct conn *c)
     req = malloc(sizeof(*req));
     if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) != 0) {
         free(req);
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "shutdown failed");
     }
 }
 
-void conn_close(struct conn *c, enum conn_end how)
+static const char *conn_end_name(enum conn_end how)
+{
+    return how == CONN_END_RST ? "rst" : how == CONN_END_FLUSH ? "flush" : "fin";
+}
+
+void conn_close(struct conn *c, enum conn_end how, const char *why)
 {
     struct conn_ctx *ctx = c->ctx;
     bool rst = how == CONN_END_RST;
 
     if (c->state == CONN_CLOSED)
         return;
+    if (c->state != CONN_FLUSHING)
+        log_debug("conn %" PRIu64 " %s: closed (%s): %s", c->id, c->peer, conn_end_name(how), why);
     if (how == CONN_END_FLUSH) {
         if (c->state != CONN_FLUSHING)
             conn_flush(c);
@@ -117,12 +124,14 @@ void conn_close(struct conn *c, enum conn_end how)
 
 void conn_fail(struct conn *c, enum stats_fail why)
 {
+    char text[96];
+
     if (c->state == CONN_CLOSED)
         return;
-    log_debug("conn %" PRIu64 " %s: refused in state %s: %s", c->id, c->peer,
-              conn_state_name(c->state), stats_fail_name(why));
+    snprintf(text, sizeof(text), "refused in state %s: %s", conn_state_name(c->state),
+             stats_fail_name(why));
     stats_count_fail(c->ctx->stats, why, c->peer);
-    conn_close(c, CONN_END_FIN);
+    conn_close(c, CONN_END_FIN, text);
 }
 
 void conn_established(struct conn *c)
@@ -168,7 +177,7 @@ static void conn_write_cb(uv_write_t *req, int status)
 
     conn_send_done(req);
     if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSED)
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, uv_strerror(status));
 }
 
 int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
@@ -218,7 +227,7 @@ int conn_write(struct conn *c, const void *data, size_t len)
         return UV_EPIPE;
     rc = conn_send(c, data, len, conn_write_cb);
     if (rc != 0)
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, uv_strerror(rc));
     return rc;
 }
 
@@ -275,7 +284,7 @@ static void conn_preamble(struct conn *c)
     if (rc == -ENOENT)
         conn_fail(c, STATS_FAIL_KEY_ID);
     else if (rc != 0)
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "its owner refused it");
 }
 
 static void conn_process(struct conn *c)
@@ -340,7 +349,8 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         } else if (c->pending) {
             conn_fail(c, nread == UV_ENOBUFS ? STATS_FAIL_PREAUTH_BYTES : STATS_FAIL_EOF);
         } else {
-            conn_close(c, CONN_END_FIN);
+            conn_close(c, CONN_END_FIN,
+                       nread == UV_EOF ? "end of stream" : uv_strerror((int)nread));
         }
         return;
     }
@@ -433,7 +443,7 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
     rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         log_warnx("accept: %s", uv_strerror(rc));
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "accept failed");
         return;
     }
     conn_peer_name(c);
@@ -448,11 +458,12 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
                       c->id, c->peer);
     }
     if (rc != 0) {
+        char text[64];
         stats_count_fail(ctx->stats, STATS_FAIL_LIMIT, c->peer);
-        log_debug("conn %" PRIu64 " %s: refused: %s", c->id, c->peer,
-                  rc == -ENOMEM ? "out of memory" : admit_name(admit_kind_of(rc)));
         c->ip = NULL;
-        conn_close(c, CONN_END_FIN);
+        snprintf(text, sizeof(text), "refused: %s",
+                 rc == -ENOMEM ? "out of memory" : admit_name(admit_kind_of(rc)));
+        conn_close(c, CONN_END_FIN, text);
         return;
     }
     c->admitted = true;
@@ -462,7 +473,7 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
     cap = ctx->lim->preauth_bytes + 1 > CONN_IN_CAP ? ctx->lim->preauth_bytes + 1 : CONN_IN_CAP;
     c->inmem = malloc(cap);
     if (c->inmem == NULL) {
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "out of memory");
         return;
     }
     bq_init(&c->in, c->inmem, cap);
@@ -471,5 +482,5 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
     conn_timer(c, ctx->lim->handshake_timeout_ms, 0, conn_hs_timeout);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
     if (rc != 0)
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, uv_strerror(rc));
 }

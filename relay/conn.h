@@ -139,9 +139,11 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server);
  * ticket can vouch for another connection). Nothing when c holds no claim. */
 void conn_ticket_release(struct conn *c);
 
-/* The one close path: ends c as how says. Idempotent (a FLUSH on a
- * connection already flushing does nothing; FIN or RST end it at once). */
-void conn_close(struct conn *c, enum conn_end how);
+/* The one close path: ends c as how says, for the reason why (a phrase for
+ * the log), and logs one debug line "conn ID PEER: closed (HOW): WHY" when
+ * the close begins. Idempotent (a FLUSH on a connection already flushing
+ * does nothing; FIN or RST end it at once, without a second line). */
+void conn_close(struct conn *c, enum conn_end how, const char *why);
 /* Pre-authentication failure: counted (stats_count_fail), then the silent
  * close of §8 (CONN_END_FIN). */
 void conn_fail(struct conn *c, enum stats_fail why);

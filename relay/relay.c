@@ -544,7 +544,7 @@ void relay_stop(struct relay *r)
         if (c->state == CONN_UP)
             session_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
         else if (c->state != CONN_FLUSHING)
-            conn_close(c, CONN_END_FIN);
+            conn_close(c, CONN_END_FIN, "relay shutting down");
     }
     stats_flush(&r->stats, uv_now(r->loop));
     acct_stop(r->acct);

@@ -23,9 +23,9 @@
 #include "conn.h"
 #include "relaycfg.h"
 #include "relaykey.h"
-#include "session.h"
+#include "relay/session.h"
 #include "stats.h"
-#include "stream.h"
+#include "relay/stream.h"
 #include "zerocopy.h"
 
 struct index;

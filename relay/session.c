@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "session.h"
+#include "relay/session.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +20,7 @@
 #include "log.h"
 #include "noise.h"
 #include "stats.h"
-#include "stream.h"
+#include "relay/stream.h"
 #include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
@@ -110,7 +110,7 @@ static int session_send(struct conn *c, const struct msg *m)
         log_warnx("conn %" PRIu64 " %s: control session not reading, dropped", c->id, c->peer);
         sx->admit->hit[ADMIT_CTRL_QUEUE]++;
         session_detach(c);
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "control session not reading");
         return -ENOBUFS;
     }
     rc = msg_encode(m, pt, sizeof(pt), &ptlen);
@@ -122,7 +122,7 @@ static int session_send(struct conn *c, const struct msg *m)
     rc = noise_cs_encrypt(&cs->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
     sodium_memzero(pt, sizeof(pt));
     if (rc != 0) {
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "control frame not encrypted");
         return -EIO;
     }
     return session_write_frame(c, ct, ctlen);
@@ -184,7 +184,7 @@ void session_close_with(struct conn *c, enum msg_close_reason reason, const char
     }
     if (session_of(c) != NULL)
         session_detach(c);
-    conn_close(c, CONN_END_FLUSH);
+    conn_close(c, CONN_END_FLUSH, msg_close_reason_name(reason));
 }
 
 /* The close hook: detaches from the link, wipes and frees the session. */
@@ -298,7 +298,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     cs->side = a->side;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "handshake split failed");
         return;
     }
     /* Authenticated: from here on failures are told (CLOSE), not silent. */
@@ -488,7 +488,7 @@ static void session_msg1(struct conn *c, const uint8_t *body, size_t len)
         return;
     }
     if (noise_hs_write_message(&cs->hs, NULL, 0, out, sizeof(out), &olen) != 0) {
-        conn_close(c, CONN_END_FIN);
+        conn_close(c, CONN_END_FIN, "handshake reply failed");
         return;
     }
     c->state = CONN_HS3;

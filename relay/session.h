@@ -13,8 +13,8 @@
  * given to stream_open). Any function here may close the connection; callers
  * re-check c->state afterwards.
  */
-#ifndef LR_SESSION_H
-#define LR_SESSION_H
+#ifndef LR_RELAY_SESSION_H
+#define LR_RELAY_SESSION_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "stream.h"
+#include "relay/stream.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -159,8 +159,8 @@ static void stream_account(struct stream *s, enum store_cause cause)
 }
 
 /*
- * The one close path of a stream: says why (a "reset (why)" line when why is
- * not NULL), records the accounting row, detaches from its link and legs and
+ * The one close path of a stream: logs one line (at info with why when it
+ * is not NULL, else at debug), records the accounting row, detaches from its link and legs and
  * closes them (FIN for cause fin, RST for any other cause), and frees itself
  * via the timer. Idempotent. Closes connections: callers re-check their leg.
  */
@@ -170,8 +170,6 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
 
     if (s->state == STREAM_DONE)
         return;
-    if (why != NULL)
-        log_info("stream %" PRIu64 " link %s: reset (%s)", s->id, s->link->name, why);
     for (int side = 0; side < 2; side++) {
         if (s->state == STREAM_PENDING && s->leg[side].c != NULL)
             stream_tell_gone(s->leg[side].c); /* took its ticket, never spliced */
@@ -191,8 +189,13 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     s->link->n_streams--;
     sx->stats->streams_open--;
     stream_account(s, cause);
-    log_debug("stream %" PRIu64 " link %s: closed (%s), %" PRIu64 " a->b, %" PRIu64 " b->a", s->id,
-              s->link->name, store_cause_name(cause), s->bytes[0], s->bytes[1]);
+    if (why != NULL)
+        log_info("stream %" PRIu64 " link %s: reset (%s), closed (%s), %" PRIu64 " a->b, %" PRIu64
+                 " b->a",
+                 s->id, s->link->name, why, store_cause_name(cause), s->bytes[0], s->bytes[1]);
+    else
+        log_debug("stream %" PRIu64 " link %s: closed (%s), %" PRIu64 " a->b, %" PRIu64 " b->a",
+                  s->id, s->link->name, store_cause_name(cause), s->bytes[0], s->bytes[1]);
     zerocopy_close(s->zc);
     s->zc = NULL;
     for (int side = 0; side < 2; side++) {
@@ -201,7 +204,8 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
             continue;
         s->leg[side].c = NULL;
         c->owner = NULL;
-        conn_close(c, cause == STORE_CAUSE_FIN ? CONN_END_FIN : CONN_END_RST);
+        conn_close(c, cause == STORE_CAUSE_FIN ? CONN_END_FIN : CONN_END_RST,
+                   store_cause_name(cause));
     }
     uv_close((uv_handle_t *)&s->timer, stream_free_cb);
 }
@@ -230,8 +234,7 @@ static void stream_expire(uv_timer_t *t)
     if (s->state != STREAM_PENDING)
         return;
     s->expired(s->link, s->opener, s->req_id);
-    log_info("stream %" PRIu64 " link %s: a leg did not arrive in time", s->id, s->link->name);
-    stream_close(s, STORE_CAUSE_TIMEOUT, NULL);
+    stream_close(s, STORE_CAUSE_TIMEOUT, "a leg did not arrive in time");
 }
 
 /* ---- the splice proper ---- */

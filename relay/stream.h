@@ -17,8 +17,8 @@
  * the stream resets the other leg and finishes). The stream calls no session
  * function: an expiry is told through the callback given to stream_open.
  */
-#ifndef LR_STREAM_H
-#define LR_STREAM_H
+#ifndef LR_RELAY_STREAM_H
+#define LR_RELAY_STREAM_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -44,6 +44,11 @@ def bad_tree(root):
     # A file too long, and a path of the build machine.
     write(root, "agent/long.c", "int x;\n" * 801)
     write(root, "docs/x.md", "see /" + "work/notes.md\n")
+    # One header for two files that call each other (linkctl's ctl.h style).
+    write(root, "linkctl/ctl.h", "int ctl_one(void);\nint ctl_two(void);\n")
+    write(root, "linkctl/ctl.c", '#include "ctl.h"\nint ctl_one(void)\n{\n    return ctl_two();\n}\n')
+    write(root, "linkctl/ctl_b.c", '#include "ctl.h"\nint ctl_two(void)\n{\n    return ctl_one();\n}\n')
+    write(root, "docs/y.md", "see ." + "./shared/notes.md\n")
     # A module below the owner calls up into it.
     write(root, "relay/relay.h", "int relay_now(void);\n")
     write(root, "relay/relay.c", '#include "relay.h"\nint relay_now(void) { return 0; }\n')
@@ -60,6 +65,8 @@ def main():
                 'folders: agent/d.c includes "a.h" of relay/',
                 "size: agent/long.c has 801 lines",
                 "outside: docs/x.md:1",
+                "outside: docs/y.md:1",
+                "circles: linkctl/ctl.c -> linkctl/ctl_b.c -> linkctl/ctl.c",
                 "owners: relay/conn.c calls up into relay/relay.c (relay_now)"]
         missing = [w for w in want if w not in out]
         if rc != 1 or missing:
@@ -72,6 +79,8 @@ def main():
         os.remove(os.path.join(tmp, "agent/d.c"))
         os.remove(os.path.join(tmp, "docs/x.md"))
         os.remove(os.path.join(tmp, "relay/conn.c"))
+        os.remove(os.path.join(tmp, "docs/y.md"))
+        os.remove(os.path.join(tmp, "linkctl/ctl_b.c"))
         rc, out = run(tmp)
         if rc != 0:
             print(f"FAIL: a tree within the rules was refused (exit {rc}):\n{out}")
