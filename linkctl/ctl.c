@@ -454,3 +454,33 @@ void ctl_event_detail(const char *what, char *out, size_t cap)
 {
     snprintf(out, cap, "%s by linkctl (uid %u)", what, (unsigned)getuid());
 }
+/* Parses the options every command here takes: --help, --json, and the
+ * value options listed in names (NULL-terminated) into vals. */
+int ctl_simple_args(struct ctl *c, const char *cmd, const char *help, int argc, char **argv,
+                    const char *const *names, const char **vals, const char **pos, int maxpos)
+{
+    const struct ctl_argspec spec = {cmd, help, names, vals, pos, maxpos, "argument"};
+    return ctl_args(c, &spec, argc, argv);
+}
+
+void ctl_print_addr_list(const char *label, const json_t *arr)
+{
+    size_t i;
+    const json_t *item;
+    printf("%-15s", label);
+    if (json_array_size(arr) == 0) {
+        printf("-\n");
+        return;
+    }
+    json_array_foreach(arr, i, item)
+    {
+        printf("%s%s", i ? ", " : "", json_is_string(item) ? json_string_value(item) : "?");
+    }
+    printf("\n");
+}
+
+/* Integer member key of v; 0 when missing or not an integer. */
+long long ctl_json_int(const json_t *v, const char *key)
+{
+    return json_integer_value(json_object_get(v, key));
+}

@@ -184,6 +184,17 @@ int ctl_side_parse(const char *s, int *side);
 void ctl_event_detail(const char *what, char *out, size_t cap);
 
 /* The subcommand groups. argv[0] is the group word ("link"). */
+/* What several commands share: ctl_args with the usual defaults (--help,
+ * --json, value options names -> vals, at most maxpos positionals);
+ * "LABEL  A, B" for a JSON array of address strings ("-" when empty); an
+ * integer member of a JSON object (0 when missing). */
+int ctl_simple_args(struct ctl *c, const char *cmd, const char *help, int argc, char **argv,
+                    const char *const *names, const char **vals, const char **pos, int maxpos);
+void ctl_print_addr_list(const char *label, const json_t *arr);
+long long ctl_json_int(const json_t *v, const char *key);
+
+/* The command groups, one file each (ctl_NAME.c), called by main.c's table
+ * with argv[0] = the command word. */
 int ctl_link_main(struct ctl *c, int argc, char **argv);
 int ctl_status_main(struct ctl *c, int argc, char **argv);
 int ctl_events_main(struct ctl *c, int argc, char **argv);

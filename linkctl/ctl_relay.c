@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_relay — `linkctl relay info`: the relay's key, addresses and the
+ * addresses new tokens would carry. See docs/linkctl.md.
+ */
+#include "ctl.h"
+
+#include "adminc.h"
+#include "keys.h"
+#include "relaykey.h"
+#include "store.h"
+#include "token.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char relay_help[] =
+    "usage: linkctl relay info [--json]\n"
+    "\n"
+    "The relay's public key and key id (from the key file, created if missing),\n"
+    "listen and advertised addresses (from the config), linkctl's version, the\n"
+    "running relay's live values when it runs, and the relay addresses new tokens\n"
+    "would carry with where they come from (--json: token_addrs,\n"
+    "token_addrs_source: relay_addr, live_advertise, live_listen,\n"
+    "config_advertise, config_listen, or null when there are none).\n";
+
+static json_t *cfg_addrs_json(const struct addr_spec *a, size_t n)
+{
+    char t[ADDR_TEXT_SIZE];
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        if (addr_format(&a[i], t, sizeof(t)) == 0 &&
+            json_array_append_new(arr, json_string(t)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+static void cfg_addrs_human(const char *label, const struct addr_spec *a, size_t n)
+{
+    char t[ADDR_TEXT_SIZE];
+    printf("%-15s", label);
+    for (size_t i = 0; i < n; i++) {
+        if (addr_format(&a[i], t, sizeof(t)) == 0) {
+            printf("%s%s", i ? ", " : "", t);
+        }
+    }
+    printf("%s\n", n == 0 ? "-" : "");
+}
+
+/* The paths are the user's (flags, environment, config): lrjson_str. */
+static int info_json(struct ctl *c, const struct relaykey *rk, json_t *live,
+                     const struct ctl_addrs *ta)
+{
+    char k[KEY_TEXT_SIZE], nk[KEY_TEXT_SIZE];
+    key_pub_encode(rk->current.pub, k);
+    json_t *v = json_pack("{s:s, s:I}", "relay_key", k, "relay_key_id", (json_int_t)rk->current.id);
+    if (v != NULL && rk->has_next) {
+        key_pub_encode(rk->next.pub, nk);
+        json_object_set_new(v, "next_key", json_string(nk));
+        json_object_set_new(v, "next_key_id", json_integer(rk->next.id));
+    } else {
+        json_object_set_new(v, "next_key", json_null());
+    }
+    json_t *rest = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:O?}", "listen",
+                             cfg_addrs_json(c->cfg.listen, c->cfg.n_listen), "advertise",
+                             cfg_addrs_json(c->cfg.advertise, c->cfg.n_advertise), "version",
+                             LINKRELAY_VERSION, "state_dir", lrjson_str(c->state_dir), "database",
+                             lrjson_str(c->database), "key_file", lrjson_str(c->key_file),
+                             "admin_socket", lrjson_str(c->admin_socket), "config",
+                             c->have_config ? lrjson_str(c->config) : json_null(), "relay_running",
+                             live != NULL, "live", live);
+    if (v == NULL || rest == NULL || json_object_update(v, rest) != 0 ||
+        ctl_addrs_json(v, ta) != 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    json_decref(rest);
+    return ctl_json_print(v);
+}
+
+static void info_human(struct ctl *c, const struct relaykey *rk, const json_t *live,
+                       const struct ctl_addrs *ta)
+{
+    char k[KEY_TEXT_SIZE];
+    key_pub_encode(rk->current.pub, k);
+    printf("relay key:     %s (id %u)\n", k, rk->current.id);
+    if (rk->has_next) {
+        key_pub_encode(rk->next.pub, k);
+        printf("next key:      %s (id %u)\n", k, rk->next.id);
+    }
+    cfg_addrs_human("listen:", c->cfg.listen, c->cfg.n_listen);
+    cfg_addrs_human("advertise:", c->cfg.advertise, c->cfg.n_advertise);
+    printf("version:       linkctl %s\n", LINKRELAY_VERSION);
+    printf("state dir:     %s\n", c->state_dir);
+    printf("database:      %s\n", c->database);
+    printf("key file:      %s\n", c->key_file);
+    printf("admin socket:  %s\n", c->admin_socket);
+    printf("config:        %s\n", c->have_config ? c->config : "(none, defaults)");
+    if (live == NULL) {
+        printf("relay:         not running\n");
+        ctl_addrs_print("token addrs:", ta);
+        return;
+    }
+    char up[64];
+    ctl_fmt_duration(ctl_json_int(live, "uptime_s"), up, sizeof(up));
+    printf("relay:         running, version %s, up %s\n", ctl_json_str(live, "version", "?"), up);
+    ctl_print_addr_list("live listen:", json_object_get(live, "listen"));
+    ctl_print_addr_list("live advert.:", json_object_get(live, "advertise"));
+    const char *lk = ctl_json_str(live, "relay_key", NULL);
+    key_pub_encode(rk->current.pub, k);
+    if (lk != NULL && strcmp(lk, k) != 0) {
+        printf("warning:       the running relay serves key %s (restart it to use the key file)\n",
+               lk);
+    }
+    ctl_addrs_print("token addrs:", ta);
+}
+
+int ctl_relay_main(struct ctl *c, int argc, char **argv)
+{
+    struct relaykey rk;
+    struct ctl_addrs ta;
+    if (argc < 2 || ctl_is_help(argv[1])) {
+        if (argc < 2) {
+            return ctl_usage_error("relay", "missing command (info)");
+        }
+        fputs(relay_help, stdout);
+        return CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "info") != 0) {
+        return ctl_usage_error("relay", "unknown command 'relay %s'", argv[1]);
+    }
+    const char *pos[1];
+    int r = ctl_simple_args(c, "relay info", relay_help, argc - 1, argv + 1, NULL, NULL, pos, 0);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (ctl_relay_key(c, 1, &rk) < 0) {
+        return CTL_EXIT_FAIL;
+    }
+    json_t *live = ctl_relay_status(c);
+    ctl_addrs_pick(c, live, &ta);
+    r = CTL_EXIT_OK;
+    if (c->json) {
+        r = info_json(c, &rk, live, &ta);
+    } else {
+        info_human(c, &rk, live, &ta);
+    }
+    relaykey_wipe(&rk);
+    json_decref(live);
+    return r;
+}

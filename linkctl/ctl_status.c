@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_status — `linkctl status`: the relay-wide live state from the admin
+ * socket. See docs/linkctl.md.
+ */
+#include "ctl.h"
+
+#include "adminc.h"
+#include "keys.h"
+#include "relaykey.h"
+#include "store.h"
+#include "token.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char status_help[] =
+    "usage: linkctl status [--json]\n"
+    "\n"
+    "Relay-wide live state from the admin socket: version, uptime, agents\n"
+    "connected, pending handshakes, streams open and total, bytes each way, auth\n"
+    "failures, limits hit. Exits 1 with \"relay not running\" when no relay answers.\n";
+
+static void status_human(const json_t *v)
+{
+    char up[64];
+    ctl_fmt_duration(ctl_json_int(v, "uptime_s"), up, sizeof(up));
+    printf("relay:         running, version %s, up %s\n", ctl_json_str(v, "version", "?"), up);
+    printf("agents:        %lld connected, %lld pending\n", ctl_json_int(v, "agents"),
+           ctl_json_int(v, "pending"));
+    printf("streams:       %lld open (%lld zero-copy), %lld total\n",
+           ctl_json_int(v, "streams_open"), ctl_json_int(v, "streams_zero_copy"),
+           ctl_json_int(v, "streams_total"));
+    printf("bytes:         a->b %lld, b->a %lld\n", ctl_json_int(v, "bytes_a_to_b"),
+           ctl_json_int(v, "bytes_b_to_a"));
+    printf("queued:        %lld bytes (peak %lld), zero-copy pipes %lld (peak %lld)\n",
+           ctl_json_int(v, "queued_bytes"), ctl_json_int(v, "queued_bytes_peak"),
+           ctl_json_int(v, "zero_copy_queued_bytes"),
+           ctl_json_int(v, "zero_copy_queued_bytes_peak"));
+    printf("auth failures: %lld\n", ctl_json_int(v, "auth_failures"));
+    printf("limits hit:    ");
+    int any = 0;
+    const char *name;
+    const json_t *n;
+    json_object_foreach((json_t *)json_object_get(v, "limits_hit"), name, n)
+    {
+        if (json_is_integer(n) && json_integer_value(n) > 0) {
+            printf("%s%s %lld", any ? ", " : "", name, (long long)json_integer_value(n));
+            any = 1;
+        }
+    }
+    printf("%s\n", any ? "" : "none");
+    ctl_print_addr_list("listen:", json_object_get(v, "listen"));
+    ctl_print_addr_list("advertise:", json_object_get(v, "advertise"));
+    printf("relay key:     %s (id %lld)\n", ctl_json_str(v, "relay_key", "?"),
+           ctl_json_int(v, "relay_key_id"));
+}
+
+/* Reports a failed admin request: "relay not running" or the error. */
+static int admin_failed(struct ctl *c, int r)
+{
+    if (adminc_not_running(r)) {
+        return ctl_fail("relay not running (no relay answers on %s)", c->admin_socket);
+    }
+    if (r == -EPROTO) {
+        return ctl_fail("admin socket %s: malformed reply", c->admin_socket);
+    }
+    return ctl_fail("admin socket %s: %s", c->admin_socket, strerror(-r));
+}
+
+int ctl_status_main(struct ctl *c, int argc, char **argv)
+{
+    const char *pos[1];
+    json_t *v = NULL;
+    int r = ctl_simple_args(c, "status", status_help, argc, argv, NULL, NULL, pos, 0);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    r = ctl_admin(c, "status", &v);
+    if (r < 0) {
+        return admin_failed(c, r);
+    }
+    if (json_object_get(v, "error") != NULL) {
+        r = ctl_fail("relay: %s", ctl_json_str(v, "error", "error"));
+        json_decref(v);
+        return r;
+    }
+    if (c->json) {
+        return ctl_json_print(v);
+    }
+    status_human(v);
+    json_decref(v);
+    return CTL_EXIT_OK;
+}
