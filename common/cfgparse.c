@@ -175,9 +175,12 @@ static int driver_line(struct driver *d, char *line, size_t len, int lineno)
             return 0; /* a comment */
         return driver_section(d, line, q->section_len, lineno);
     }
-    /* A key (see above for where its name and value are). */
+    /* A key (see above for where its name and value are), read in our own
+     * section, and the sentinel in it too. */
     q = &r.prev;
-    if (q->value_len == 0 || q->value_len > fed || q->name_len >= fed - q->value_len)
+    if (q->section_len != 1 || q->section[0] != own || r.last.section_len != 1 ||
+        r.last.section[0] != own || q->value_len == 0 || q->value_len > fed ||
+        q->name_len >= fed - q->value_len)
         return cfgparse_fail(d->err, lineno,
                              "internal error: inih read the line in parts (INI_MAX_LINE < 200?)");
     start = fed - q->value_len;
