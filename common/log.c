@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /*
@@ -14,11 +15,30 @@
  */
 static const char *log_prog = "linkrelay";
 static enum log_level log_max = LOG_LEVEL_INFO;
+static int log_journal; /* stderr is the journal: lines carry "<N>" priorities */
+
+/* systemd sets JOURNAL_STREAM=DEV:INO for a service whose stderr is a
+ * journal stream; that it names our stderr (and not one we inherited and
+ * redirected) is checked against fstat(2), as sd-daemon(3) says to. */
+static int log_stderr_is_journal(void)
+{
+    const char *v = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int n = 0;
+
+    if (v == NULL || sscanf(v, "%llu:%llu%n", &dev, &ino, &n) != 2 || v[n] != '\0')
+        return 0;
+    if (fstat(2, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *progname, enum log_level level)
 {
     log_prog = progname;
     log_max = level;
+    log_journal = log_stderr_is_journal();
 }
 
 enum log_level log_get_level(void)
@@ -42,7 +62,9 @@ __attribute__((format(printf, 3, 0))) static void log_vline(enum log_level lvl, 
                                                             const char *fmt, va_list ap)
 {
     static const char *const tags[] = {"error", "warn", "info", "debug"};
-    char msg[1024];
+    /* syslog priorities (sd-daemon.h's SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG) */
+    static const char *const prio[] = {"<3>", "<4>", "<6>", "<7>"};
+    char msg[1024], when[48] = "";
 
     if (lvl > log_max)
         return;
@@ -50,16 +72,19 @@ __attribute__((format(printf, 3, 0))) static void log_vline(enum log_level lvl, 
     if (getenv("LOG_TIME") != NULL) {
         struct timespec ts;
         struct tm tm;
-        char when[32];
+        char sec[24];
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03ldZ ", when, ts.tv_nsec / 1000000L);
+        strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when, sizeof(when), "%s.%03ldZ ", sec, ts.tv_nsec / 1000000L);
     }
+    /* One write per line; the priority, when there is one, comes first. */
     if (errnum != 0)
-        fprintf(stderr, "%s: %s: %s: %s\n", log_prog, tags[lvl], msg, strerror(errnum));
+        fprintf(stderr, "%s%s%s: %s: %s: %s\n", log_journal ? prio[lvl] : "", when, log_prog,
+                tags[lvl], msg, strerror(errnum));
     else
-        fprintf(stderr, "%s: %s: %s\n", log_prog, tags[lvl], msg);
+        fprintf(stderr, "%s%s%s: %s: %s\n", log_journal ? prio[lvl] : "", when, log_prog, tags[lvl],
+                msg);
 }
 
 #define LOG_BODY(lvl, errnum)                                                                      \

@@ -6,7 +6,10 @@
  * what to say, once, where it decides. This module is the exception by design:
  * it is the process-wide sink the three programs share. It writes one line per
  * call to stderr (journald picks stderr up under systemd), prefixed with a
- * level and, when LOG_TIME is set, a timestamp.
+ * level and, when LOG_TIME is set, a timestamp. When stderr is the journal
+ * ($JOURNAL_STREAM names it, checked at log_init), each line starts with its
+ * syslog priority, "<3>" error to "<7>" debug, so `journalctl -p warning`
+ * selects by level.
  */
 #ifndef LR_LOG_H
 #define LR_LOG_H
