@@ -118,12 +118,12 @@ def check(repo, show_graph=False):
             incs[f].append(target)
 
     def closure(f):
-        seen, todo = set(), list(incs.get(f, []))
-        while todo:
-            h = todo.pop()
+        seen, queue = set(), list(incs.get(f, []))
+        while queue:
+            h = queue.pop()
             if h not in seen:
                 seen.add(h)
-                todo.extend(incs.get(h, []))
+                queue.extend(incs.get(h, []))
         return seen
 
     # Functions each header declares, and the file that defines each name
@@ -231,9 +231,9 @@ def cycles(edges):
 def loop_in(comp, edges):
     """A path from comp[0] back to itself inside the component."""
     members, start = set(comp), comp[0]
-    prev, todo = {start: None}, [start]
-    while todo:
-        v = todo.pop(0)
+    prev, queue = {start: None}, [start]
+    while queue:
+        v = queue.pop(0)
         for w in sorted(edges.get(v, {})):
             if w == start:
                 path = [v]
@@ -242,7 +242,7 @@ def loop_in(comp, edges):
                 return list(reversed(path))
             if w in members and w not in prev:
                 prev[w] = v
-                todo.append(w)
+                queue.append(w)
     return comp
 
 
