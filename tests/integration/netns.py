@@ -378,9 +378,21 @@ class Topology:
 
     def popen(self, role, argv, **kw):
         """Starts argv inside namespace role (`ip netns exec` execs it, so the
-        Popen's pid is the program's); stopped by PID in close()."""
+        Popen's pid is the program's); stopped by PID in close(). Returns once
+        the process is inside the namespace (or has exited): before that it
+        runs in ours for a moment, where a sweep after a SIGKILL, which finds
+        a namespace's processes by their namespace, could not see it."""
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[role]] + list(argv), **kw)
         self.procs.append(p)
+        want = os.stat(os.path.join(NETNS_DIR, self.ns[role])).st_ino
+        deadline = time.time() + 30
+        while p.poll() is None and time.time() < deadline:
+            try:
+                if os.stat("/proc/%d/ns/net" % p.pid).st_ino == want:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.005)
         return p
 
     def prefix(self, role):

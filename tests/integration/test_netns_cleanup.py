@@ -47,6 +47,20 @@ def namespaces():
         return set()
 
 
+def ns_inode(name):
+    try:
+        return os.stat(os.path.join(n.NETNS_DIR, name)).st_ino
+    except OSError:
+        return None
+
+
+def ns_inode_of(pid):
+    try:
+        return os.stat("/proc/%d/ns/net" % pid).st_ino
+    except OSError:
+        return -1
+
+
 def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -106,6 +120,10 @@ def main():
         # SIGKILL: nothing runs in the child any more; the next Topology sweeps.
         p, ns, pids = run_child("sleep")
         started.append(p)
+        # Topology.popen returns once its process is inside its namespace, so
+        # a sweep by namespace can find it; a kill before that would leak it.
+        c.check("sigkill: the processes are inside their namespaces before the kill",
+                len(pids) == 2 and all(ns_inode_of(x) in {ns_inode(y) for y in ns} for x in pids))
         p.kill()
         p.wait(30)
         c.check("sigkill: namespaces left behind at first", set(ns) <= namespaces())
