@@ -5,6 +5,8 @@
 #include "pump.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,19 @@ __attribute__((format(printf, 3, 4))) static void pump_fail(struct pump *p, enum
 size_t pump_queued(uv_tcp_t *t)
 {
     return uv_stream_get_write_queue_size((uv_stream_t *)t);
+}
+
+bool pump_eof_was_reset(int fd, bool we_shut)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (we_shut)
+        return false;
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return false;
+    return ti.tcpi_state == TCP_CLOSE;
 }
 
 static void on_write_done(uv_write_t *req, int status)
@@ -284,6 +299,13 @@ static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p->rbuf, (unsigned)space);
 }
 
+static bool local_eof_was_reset(struct pump *p)
+{
+    uv_os_fd_t fd = -1;
+
+    return uv_fileno((uv_handle_t *)&p->local, &fd) == 0 && pump_eof_was_reset(fd, p->local_shut_done);
+}
+
 static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct pump *p = s->data;
@@ -294,6 +316,13 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == UV_ENOBUFS) {
         (void)uv_read_stop(s);
         p->local_reading = false;
+    } else if (nread == UV_EOF && local_eof_was_reset(p)) {
+        pump_log(p, LOG_LEVEL_INFO,
+                 "local connection: reset by peer (seen by a write first); "
+                 "resetting the stream");
+        p->local_eof = true;
+        pump_reset(p, REC_RESET_LOCAL, "local connection reset");
+        return;
     } else if (nread == UV_EOF) {
         p->local_eof = true;
         (void)uv_read_stop(s);

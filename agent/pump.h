@@ -103,5 +103,18 @@ int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len);
 void pump_reset(struct pump *p, uint8_t reason, const char *text);
 /* libuv's write queue of t, in bytes. */
 size_t pump_queued(uv_tcp_t *t);
+/*
+ * Whether the TCP socket fd, which has just read end of stream, was in fact
+ * reset by its peer. Linux reports a received RST (ECONNRESET) once, to the
+ * first call that meets it: when that is a write, whose error libuv hands
+ * over only after the read callback has seen the EOF that follows, the
+ * reset would pass for a clean close (silent truncation for the peer). The
+ * socket's state tells them apart while our write side is open: an RST
+ * leaves it CLOSED, a FIN in CLOSE_WAIT. Once we have shut our side down
+ * (we_shut) a clean close leaves it CLOSED too (its TIME_WAIT lives on in
+ * another kernel object), but then no write can have taken the reset first,
+ * so the read reports it itself: false. A socket that is not TCP: false.
+ */
+bool pump_eof_was_reset(int fd, bool we_shut);
 
 #endif
