@@ -257,8 +257,14 @@ int ctl_resolve(struct ctl *c)
     }
     r = set_path(c->state_dir, dir != NULL ? dir : CTL_DEFAULT_STATE_DIR, "state directory");
     if (r == CTL_EXIT_OK) {
-        r = c->opt_config ? set_path(c->config, c->opt_config, "config")
-                          : join_path(c->config, c->state_dir, "linkrelay.conf");
+        if (c->opt_config != NULL) {
+            r = set_path(c->config, c->opt_config, "config");
+        } else if (dir == NULL && access(RELAYCFG_SYSTEM_CONFIG, F_OK) == 0) {
+            /* The packages' config, which their unit gives the relay. */
+            r = set_path(c->config, RELAYCFG_SYSTEM_CONFIG, "config");
+        } else {
+            r = join_path(c->config, c->state_dir, "linkrelay.conf");
+        }
     }
     relaycfg_defaults(&c->cfg);
     relaycfg_defaults(&dflt);

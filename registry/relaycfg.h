@@ -20,6 +20,14 @@
 #define RELAYCFG_PATH_MAX     1024 /* bytes of a path, with the NUL */
 #define RELAYCFG_DEFAULT_PORT 7700
 /*
+ * The system's config file: the packages install it (a conffile) and their
+ * unit passes it with --config. Without --config, linkrelay and linkctl read
+ * it when neither --state-dir nor LINKRELAY_STATE_DIR names a state directory
+ * and it exists; else STATE_DIR/linkrelay.conf when that exists. It is not
+ * under the install prefix: systemd's ConfigurationDirectory= is in /etc.
+ */
+#define RELAYCFG_SYSTEM_CONFIG "/etc/linkrelay/linkrelay.conf"
+/*
  * What relaycfg_parse() leaves in admin_socket when the file does not set it.
  * It is a placeholder, not the default: linkrelay and linkctl replace it with
  * STATE_DIR/admin.sock once the state directory is final (--state-dir,

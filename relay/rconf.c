@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define RCONF_DEFAULT_ADMIN "/run/linkrelay/admin.sock" /* relaycfg's default */
 
@@ -133,6 +134,8 @@ int rconf_load(const struct rconf_cli *cli, struct relaycfg *out, char *config_p
 
     if (required)
         rc = rconf_path(path, cli->config, NULL, err, errlen);
+    else if (state_dir == NULL && access(RELAYCFG_SYSTEM_CONFIG, F_OK) == 0)
+        rc = rconf_path(path, RELAYCFG_SYSTEM_CONFIG, NULL, err, errlen);
     else
         rc = rconf_path(path, state_dir != NULL ? state_dir : "/var/lib/linkrelay",
                         "linkrelay.conf", err, errlen);
