@@ -8,7 +8,8 @@
 #
 # Usage: scripts/package.sh [-o DIR]
 # Needs: scripts/deps.sh build, and debhelper (in scripts/deps.sh test).
-# Environment: LR_JOBS (default: nproc) parallel compile jobs.
+# Environment: LR_JOBS (default: nproc) parallel compile jobs; TMPDIR, where
+# the copy is built (removed at exit).
 # Prints the paths of the .deb files it wrote, one a line.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,8 +36,9 @@ for tool in dpkg-buildpackage dpkg-parsechangelog dh; do
 done
 
 version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
-work=$(mktemp -d "${TMPDIR:-/tmp}/lrpkg.XXXXXX")
+work=$(mktemp -d) # under $TMPDIR when set
 trap 'rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM HUP
 tree=$work/linkrelay-$version
 mkdir "$tree"
 

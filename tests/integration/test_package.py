@@ -19,7 +19,8 @@ bookworm root and used from there:
              enablement symlink.
 
 Before that, without root: debian/control's Build-Depends names every
-library of scripts/deps.sh's build list.
+library of scripts/deps.sh's build list, and debian/changelog's version is
+CMakeLists.txt's.
 
 Needs root, mmdebstrap, lintian, debhelper (scripts/deps.sh test) and the
 Debian archive; exit 77 without root or in a sanitizer build (the packages
@@ -53,6 +54,9 @@ CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 RELAY_PORT = 7700
 LISTEN_PORT = 7801
 PAYLOAD = 256 * 1024
+# A PID namespace that ends, every process in it killed, when unshare does:
+# a phase killed at its deadline leaves no build or lintian process behind.
+PID_NS = ["unshare", "--pid", "--fork", "--kill-child"]
 
 
 def check(c, name, ok, detail=""):
@@ -91,6 +95,17 @@ def build_depends_cover_deps(c):
     missing = [p for p in want if p not in names]
     check(c, "debian/control Build-Depends covers scripts/deps.sh build (%d packages)" % len(want),
             m is not None and bd is not None and want and not missing, "missing: %s" % missing)
+
+
+def versions_agree(c):
+    """debian/changelog's version is the one the programs report."""
+    with open(os.path.join(SRC, "CMakeLists.txt")) as f:
+        m = re.search(r"^project\(linkrelay VERSION ([0-9.]+)", f.read(), re.M)
+    with open(os.path.join(SRC, "debian", "changelog")) as f:
+        d = re.match(r"^linkrelay \(([^)]+)\)", f.readline())
+    check(c, "debian/changelog's version is CMakeLists.txt's",
+          m is not None and d is not None and d.group(1) == m.group(1),
+          "%s vs %s" % (d and d.group(1), m and m.group(1)))
 
 
 def archive_sources():
@@ -146,10 +161,10 @@ class Child:
             return f.read()[-n:]
 
 
-def run_phase(c, name, argv, log, timeout):
+def run_phase(c, name, argv, log, timeout, env=None):
     """Runs argv to its end or the deadline; the check fails with the log's
     tail. unshare's --kill-child takes its namespace down with it."""
-    ch = Child(argv, log)
+    ch = Child(argv, log, env=env)
     try:
         rc = ch.wait(timeout)
         ok = check(c, "%s (exit %s%s)" % (name, rc, ", deadline %d s" % timeout if rc is None
@@ -421,6 +436,7 @@ def inner_run(root, logdir):
 def outer():
     c = h.Checks()
     build_depends_cover_deps(c)
+    versions_agree(c)
     if os.geteuid() != 0:
         print("SKIP: needs root (mmdebstrap, chroot, namespaces)")
         return 77 if not c.failed else 1
@@ -443,8 +459,12 @@ def outer():
         debdir = os.environ.get("LR_DEB_DIR")
         if not debdir:
             debdir = os.path.join(tmp, "debs")
-            if not run_phase(c, "scripts/package.sh", [os.path.join(SRC, "scripts", "package.sh"),
-                             "-o", debdir], os.path.join(tmp, "package.log"), 600):
+            # Its work tree goes under tmp too, so finally removes it also
+            # when the build is killed at the deadline.
+            env = dict(os.environ, TMPDIR=tmp)
+            if not run_phase(c, "scripts/package.sh", PID_NS + [
+                    os.path.join(SRC, "scripts", "package.sh"), "-o", debdir],
+                    os.path.join(tmp, "package.log"), 600, env=env):
                 return c.done()
         debs = []
         for pkg in ("linkrelay", "linkagent"):
@@ -455,8 +475,8 @@ def outer():
         if len(debs) != 2:
             return c.done()
 
-        r = subprocess.run(["lintian", "--tag-display-limit", "0"] + debs, capture_output=True,
-                           text=True, timeout=300)
+        r = subprocess.run(PID_NS + ["lintian", "--tag-display-limit", "0"] + debs,
+                           capture_output=True, text=True, timeout=300)
         errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
         print(r.stdout, end="")
         check(c, "lintian: no errors", r.returncode in (0, 1) and not errors
@@ -464,7 +484,7 @@ def outer():
         ph.done("lintian")
 
         os.mkdir(root)
-        ns = ["unshare", "--mount", "--pid", "--fork", "--kill-child"]
+        ns = ["unshare", "--mount"] + PID_NS[1:]
         if not run_phase(c, "mmdebstrap %s" % SUITE, ns + [
                 "mmdebstrap", "--variant=apt", "--mode=root", "--format=directory",
                 "--skip=cleanup/apt/lists", SUITE, root] + sources,
