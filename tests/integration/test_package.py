@@ -308,6 +308,12 @@ def check_installed(c, root):
     agent = exec_start(root, "linkagent@.service", "x")
     check(c, "the units run /usr/bin programs", relay[:1] == ["/usr/bin/linkrelay"]
             and agent[:1] == ["/usr/bin/linkagent"], "%s %s" % (relay[:1], agent[:1]))
+    for unit in ("linkrelay.service", "linkagent@x.service"):
+        # --man=no: the root has no man-db to look the Documentation= pages up.
+        r = in_root(root, ["systemd-analyze", "verify", "--man=no", unit])
+        check(c, "systemd-analyze verify %s: no complaint (every command there)" % unit,
+              r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+              r.stdout + r.stderr)
     pw = passwd_entry(root, "linkrelay")
     check(c, "sysusers made the user linkrelay (home /var/lib/linkrelay, no login)",
             pw is not None and pw[5] == "/var/lib/linkrelay" and pw[6].endswith("nologin"), pw)
