@@ -291,7 +291,7 @@ def inner_install(root, debs):
     names = ["./" + os.path.basename(d) for d in debs]
     r = subprocess.run(chroot_argv(root, None, [
         "sh", "-c", 'cd /tmp/debs && exec apt-get install -y --no-install-recommends "$@"', "sh"]
-        + names), env=CHROOT_ENV, timeout=240)
+        + names), env=CHROOT_ENV, timeout=140)
     return r.returncode
 
 
@@ -458,6 +458,8 @@ def outer():
     sources = archive_sources()
     if not check(c, "this machine's apt sources name Debian's %s archive" % SUITE, sources):
         return c.done()
+    # Every phase has a deadline; together (240 + 90 + 240 + 150 + 120 s)
+    # they stay under ctest's 900 s, so this process always gets to finally.
     ph = Phases()
     tmp = tempfile.mkdtemp(prefix="lrpkg-test.")
     root = os.path.join(tmp, "root")
@@ -470,7 +472,7 @@ def outer():
             env = dict(os.environ, TMPDIR=tmp)
             if not run_phase(c, "scripts/package.sh", PID_NS + [
                     os.path.join(SRC, "scripts", "package.sh"), "-o", debdir],
-                    os.path.join(tmp, "package.log"), 600, env=env):
+                    os.path.join(tmp, "package.log"), 240, env=env):
                 return c.done()
         debs = []
         for pkg in ("linkrelay", "linkagent"):
@@ -482,7 +484,7 @@ def outer():
             return c.done()
 
         r = subprocess.run(PID_NS + ["lintian", "--tag-display-limit", "0"] + debs,
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=90)
         errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
         print(r.stdout, end="")
         check(c, "lintian: no errors", r.returncode in (0, 1) and not errors
@@ -494,7 +496,7 @@ def outer():
         if not run_phase(c, "mmdebstrap %s" % SUITE, ns + [
                 "mmdebstrap", "--variant=apt", "--mode=root", "--format=directory",
                 "--skip=cleanup/apt/lists", SUITE, root] + sources,
-                os.path.join(tmp, "mmdebstrap.log"), 300):
+                os.path.join(tmp, "mmdebstrap.log"), 240):
             return c.done()
         ph.done("bootstrap")
 
@@ -504,14 +506,14 @@ def outer():
         me = os.path.abspath(__file__)
         if not run_phase(c, "apt-get install ./linkrelay_….deb ./linkagent_….deb", ns + [
                 sys.executable, me, "--inner", "install", root] + debs,
-                os.path.join(tmp, "install.log"), 300):
+                os.path.join(tmp, "install.log"), 150):
             return c.done()
         ph.done("install")
 
         ch = Child(ns + ["--net", sys.executable, me, "--inner", "run", root, tmp],
                    os.path.join(tmp, "run.log"))
         try:
-            rc = ch.wait(180)
+            rc = ch.wait(120)
             print(ch.tail(20000), end="")
             check(c, "run, remove, purge in the root (exit %s)" % rc, rc == 0)
         finally:
