@@ -12,14 +12,15 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
 # pandoc: scripts/gen-man.sh and tests/integration/test_docs_generated.sh (the
 # man pages are generated from docs/ and committed, so the build needs none);
 # groff-base: groff, with which tests/integration/test_manpages.sh renders them.
+test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
+           nftables conntrack iperf3 redis-server redis-tools curl openssh-server
+           openssh-client apache2-utils pandoc groff-base)
+# tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
+bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 # debhelper, mmdebstrap, lintian: scripts/package.sh builds the Debian packages
 # (dpkg-dev comes with build-essential) and tests/integration/test_package.py
 # installs them into a fresh bookworm root and checks them.
-test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
-           nftables conntrack iperf3 redis-server redis-tools curl openssh-server
-           openssh-client apache2-utils pandoc groff-base debhelper mmdebstrap lintian)
-# tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
-bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
+test_pkgs+=(debhelper mmdebstrap lintian)
 
 case "${1:-all}" in
 build) want=("${build_pkgs[@]}") ;;
