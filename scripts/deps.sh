@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
-            libsqlite3-dev libinih-dev libjansson-dev sqlite3 python3)
+            libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev sqlite3 python3)
 # iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
 # programs through a link; it starts its own redis-server and sshd);
 # apache2-utils: ApacheBench in tests/integration/test_agent_ab.py.
