@@ -299,8 +299,9 @@ START_TEST(test_watchdog_own_pid)
 }
 END_TEST
 
-/* WATCHDOG_PID of another process (a parent's, inherited): no pings; and
- * an interval under 2 ms pings every 1 ms, the loop clock's step. */
+/* WATCHDOG_PID of another process (a parent's, inherited): no pings; the
+ * period is half the interval; an interval under 2 ms pings every 1 ms, the
+ * loop clock's step. */
 START_TEST(test_watchdog_other_pid_and_tiny)
 {
     struct sdnotify sd;
@@ -309,6 +310,13 @@ START_TEST(test_watchdog_other_pid_and_tiny)
 
     ck_assert_int_eq(watchdog_pings("40000", (long)getpid() + 1, 300), 0);
     mgr_open(&m);
+    /* WatchdogSec=30s: a ping every 15 s. */
+    setenv("WATCHDOG_USEC", "30000000", 1);
+    unsetenv("WATCHDOG_PID");
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    sdnotify_init(&sd, &loop, &ops, NULL);
+    ck_assert_uint_eq(sd.wd_ms, 15000);
+    finish(&loop, &sd);
     setenv("WATCHDOG_USEC", "1", 1);
     unsetenv("WATCHDOG_PID");
     ck_assert_int_eq(uv_loop_init(&loop), 0);
