@@ -290,9 +290,10 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
         return rc;
     }
     /* Ready when it serves its side: the config is loaded and every local
-     * listener is bound, so a dependent unit's connections are accepted and
-     * held until the link is up. Not when the relay answers: an unreachable
-     * relay would fail the start and hold up boot (D20). */
+     * listener is bound (a connection before the link is up is refused, as
+     * it always was; STATUS= says whether links are up). Not when the relay
+     * answers: an unreachable relay would fail the start and hold up boot
+     * (D20). */
     sdnotify_init(&ag->sd, loop, &agent_sd_ops, ag);
     sdnotify_ready(&ag->sd);
     return 0;
