@@ -8,7 +8,11 @@ above the exposure recorded for it in docs/guide.md §3.2 (the table row
 "Overall exposure level" line and by systemd-analyze's own --threshold=
 (which takes the score times ten). First the test shows that it can fail: a
 copy of each unit without four of its sandboxing lines scores above the
-recorded value and --threshold refuses it."""
+recorded value and --threshold refuses it.
+
+systemd parses each unit without a line ignored ("Unknown key", "Failed to
+parse …, ignoring": a copy with a bad WatchdogSec= shows the check sees
+them), and both are Type=notify with a WatchdogSec= (docs/design.md D20)."""
 import os
 import re
 import shutil
@@ -23,6 +27,7 @@ SRC = os.environ.get("LR_SOURCE_DIR") or os.path.dirname(
 UNITS = ("linkrelay.service", "linkagent@.service")
 ROW = re.compile(r"^\| `dist/([\w@.-]+)` \| (\d+\.\d) \|", re.M)
 OVERALL = re.compile(r"Overall exposure level for \S+: (\d+\.\d)")
+IGNORED = re.compile(r"^.*:\d+: .*ignoring.*$", re.M)
 # Taken out of the copy that must score worse.
 WEAKEN = ("PrivateDevices=", "NoNewPrivileges=", "ProtectSystem=", "CapabilityBoundingSet=")
 
@@ -68,10 +73,25 @@ def main():
             c.check("%s without %s scores above %.1f (%s) and --threshold refuses it"
                     % (unit, ", ".join(WEAKEN), limit, score),
                     score is not None and score > limit and rc != 0, "" if score else out[-800:])
+            bad = os.path.join(tmp, "bad", unit)
+            os.makedirs(os.path.dirname(bad), exist_ok=True)
+            with open(bad, "w") as f:
+                f.writelines("WatchdogSec=soon\n" if l.startswith("WatchdogSec=") else l
+                             for l in lines)
+            _, _, out = analyze(bad)
+            seen = IGNORED.search(out) is not None
+            c.check("%s with WatchdogSec=soon: systemd says it ignored the line" % unit, seen,
+                    "" if seen else out[-800:])
             # The unit as committed.
+            text = "".join(lines)
+            c.check("%s: Type=notify and a WatchdogSec=" % unit,
+                    re.search(r"^Type=notify$", text, re.M) is not None and
+                    re.search(r"^WatchdogSec=[1-9]", text, re.M) is not None)
             rc, score, out = analyze(path)
             c.check("%s: systemd-analyze gives a score (%s)" % (unit, score), score is not None,
                     "" if score is not None else out[-800:])
+            c.check("%s: systemd ignores no line of it" % unit, IGNORED.search(out) is None,
+                    IGNORED.findall(out))
             c.check("%s: exposure %s is not above the %.1f recorded in docs/guide.md"
                     % (unit, score, limit), score is not None and score <= limit)
             rc, _, out = analyze(path, threshold=round(limit * 10))
