@@ -23,7 +23,8 @@ arrival time.
   - SIGTERM: STOPPING=1 with a last STATUS= (draining/stopping), nothing
     after it but what shutdown says, exit 0 with every handle closed;
   - without $NOTIFY_SOCKET (even with WATCHDOG_USEC set) an agent runs as
-    before: it carries a stream and says nothing of systemd."""
+    before: it carries a stream and says nothing of systemd; so does a
+    relay: it serves its admin socket and stops cleanly."""
 import json
 import os
 import re
@@ -315,6 +316,21 @@ def main():
         check_reload(c, "relay (bad config file)", relay, rmgr, lambda: h.read_log(relay_log),
                      ("configuration not reloaded", "the reload was refused"))
         check_reload(c, "agent", agent_a, amgr, lambda: h.read_log(a_log))
+
+        # ---- a relay without $NOTIFY_SOCKET ----
+        state2 = os.path.join(tmp, "state2")
+        plain_log = os.path.join(tmp, "relay-plain.log")
+        plain = spawn([h.RELAY, "--state-dir", state2, "--listen", "127.0.0.1:0"], plain_log,
+                      wd_usec=WD_USEC)
+        procs.append(plain)
+        ok = h.wait_for(lambda: admin_status(os.path.join(state2, "admin.sock")), timeout=30)
+        c.check("without NOTIFY_SOCKET the relay serves its admin socket", ok,
+                tail(ok, plain_log))
+        stop(c, "relay (no NOTIFY_SOCKET)", plain, plain_log)
+        text = h.read_log(plain_log)
+        ok = "watchdog" not in text and "sd_notify" not in text
+        c.check("relay: says nothing of a watchdog without NOTIFY_SOCKET", ok,
+                "" if ok else text[-800:])
 
         # ---- shutdown ----
         b_text = h.read_log(b_log)
