@@ -140,11 +140,12 @@ static void on_agg_timer(uv_timer_t *t)
 
 void agent_finish(struct agent *ag)
 {
+    sdnotify_close(&ag->sd);
     if (ag->agg_timer_on) {
         uv_close((uv_handle_t *)&ag->agg_timer, NULL);
         ag->agg_timer_on = false;
-        uv_run(ag->loop, UV_RUN_NOWAIT);
     }
+    uv_run(ag->loop, UV_RUN_NOWAIT);
     uv_update_time(ag->loop);
     streamlog_expire(&ag->slog, true);
 }
@@ -154,6 +155,7 @@ void agent_stop(struct agent *ag)
     if (ag->stopping)
         return;
     ag->stopping = true;
+    sdnotify_stopping(&ag->sd);
     for (struct link *lk = ag->links, *nx; lk != NULL; lk = nx) {
         nx = lk->next;
         link_close(lk);
@@ -172,7 +174,10 @@ static void on_signal(uv_signal_t *h, int signum)
     struct agent *ag = h->data;
 
     if (signum == SIGHUP) {
+        /* systemd sees the reload from here to READY=1, applied or not. */
+        sdnotify_reloading(&ag->sd);
         agent_reload(ag);
+        sdnotify_ready(&ag->sd);
         return;
     }
     log_info("signal %d: shutting down", signum);
@@ -235,6 +240,25 @@ void agent_reload(struct agent *ag)
              started, stopped);
 }
 
+/* systemd's STATUS= line (sdnotify_ops.status): the links, whether their
+ * sessions are up, their peers and streams. */
+static void agent_sd_status(void *arg, char *buf, size_t len)
+{
+    const struct agent *ag = arg;
+    size_t n = 0, up = 0, peers = 0, streams = 0;
+
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
+        n++;
+        up += lk->online;
+        peers += lk->online && lk->peer_online;
+        streams += lk->so.n_streams;
+    }
+    snprintf(buf, len, "%s: %zu links, %zu up, %zu down, %zu peers online, %zu streams",
+             ag->stopping ? "stopping" : "running", n, up, n - up, peers, streams);
+}
+
+static const struct sdnotify_ops agent_sd_ops = {agent_sd_status};
+
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {
     int rc = 0;
@@ -261,7 +285,16 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     ag->agg_timer_on = true;
     for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
         rc = add_link(ag, &cfg->links[i]);
-    if (rc != 0)
+    if (rc != 0) {
         agent_stop(ag);
-    return rc;
+        return rc;
+    }
+    /* Ready when it serves its side: the config is loaded and every local
+     * listener is bound (a connection before the link is up is refused, as
+     * it always was; STATUS= says whether links are up). Not when the relay
+     * answers: an unreachable relay would fail the start and hold up boot
+     * (D20). */
+    sdnotify_init(&ag->sd, loop, &agent_sd_ops, ag);
+    sdnotify_ready(&ag->sd);
+    return 0;
 }

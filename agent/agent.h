@@ -20,6 +20,7 @@
 
 #include "agentcfg.h"
 #include "agent/stream.h"
+#include "sdnotify.h"
 #include "streamlog.h"
 
 #define AGENT_RBUF_LEN (64 * 1024)
@@ -38,6 +39,7 @@ struct agent {
     struct streamlog slog;     /* per-stream failure lines, aggregated */
     uv_timer_t agg_timer;      /* ends slog's windows */
     bool agg_timer_on;
+    struct sdnotify sd; /* systemd: READY, STATUS, watchdog (D20) */
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 
@@ -48,11 +50,12 @@ struct agent {
  */
 int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen);
 
-/* Takes cfg, starts every link and the signal handlers. On failure (a
- * listener cannot bind) everything started is stopped again; run the loop
- * until it is dry. */
+/* Takes cfg, starts every link and the signal handlers, then tells systemd
+ * READY=1 (under systemd): the links' local listeners are bound; the relay
+ * may not be reached yet (D20). On failure (a listener cannot bind)
+ * everything started is stopped again; run the loop until it is dry. */
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path);
-/* Stops everything (idempotent). */
+/* Tells systemd STOPPING=1 and stops everything (idempotent). */
 void agent_stop(struct agent *ag);
 /* SIGHUP: re-reads the config file; keeps links whose configuration did not
  * change (and their streams), closes removed or changed ones, starts new

@@ -303,7 +303,8 @@ static bool local_eof_was_reset(struct pump *p)
 {
     uv_os_fd_t fd = -1;
 
-    return uv_fileno((uv_handle_t *)&p->local, &fd) == 0 && pump_eof_was_reset(fd, p->local_shut_done);
+    return uv_fileno((uv_handle_t *)&p->local, &fd) == 0 &&
+           pump_eof_was_reset(fd, p->local_shut_done);
 }
 
 static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)

@@ -184,14 +184,30 @@ static void relay_on_signal(uv_signal_t *h, int signum)
         relay_stop(r);
         return;
     }
+    /* systemd sees the reload from here to READY=1, applied or not. */
+    sdnotify_reloading(&r->sd);
     cli = r->cli;
-    if (cli == NULL || rconf_load(cli, &cfg, path, err, sizeof(err)) != 0) {
+    if (cli == NULL || rconf_load(cli, &cfg, path, err, sizeof(err)) != 0)
         log_warnx("SIGHUP: configuration not reloaded, keeping the old one: %s",
                   cli != NULL ? err : "no source");
-        return;
-    }
-    relay_apply_config(r, &cfg);
+    else
+        relay_apply_config(r, &cfg);
+    sdnotify_ready(&r->sd);
 }
+
+/* systemd's STATUS= line (sdnotify_ops.status): what `systemctl status`
+ * shows under the unit's name. */
+static void relay_sd_status(void *arg, char *buf, size_t len)
+{
+    const struct relay *r = arg;
+
+    snprintf(buf, len,
+             "%s: %" PRIu32 " sessions, %" PRIu32 " streams, %" PRIu32 " connections, %zu links",
+             r->stopping ? "draining" : "serving", r->stats.agents, r->stats.streams_open,
+             r->admit.conns, index_count(r->index));
+}
+
+static const struct sdnotify_ops relay_sd_ops = {relay_sd_status};
 
 static void relay_on_tick(uv_timer_t *t)
 {
@@ -517,6 +533,10 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     if (rc != 0)
         log_warn("ready file %s", r->ready_file);
     log_info("linkrelay %s started", LINKRELAY_VERSION);
+    /* Listeners and the admin socket are listening (the kernel queues what
+     * arrives before the loop runs) and the registry is loaded (D20). */
+    sdnotify_init(&r->sd, loop, &relay_sd_ops, r);
+    sdnotify_ready(&r->sd);
     return 0;
 }
 
@@ -533,6 +553,7 @@ void relay_stop(struct relay *r)
     if (r->stopping)
         return;
     r->stopping = true;
+    sdnotify_stopping(&r->sd);
     for (size_t i = 0; i < r->n_listeners; i++)
         uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
     admin_stop(r->admin);
@@ -559,6 +580,8 @@ void relay_stop(struct relay *r)
 
 void relay_done(struct relay *r)
 {
+    /* Before the index goes: the status callback reads it. */
+    sdnotify_close(&r->sd);
     /* Accounting first: from here on nothing is lost whatever happens. */
     acct_free(r->acct);
     r->acct = NULL;

@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "relaycfg.h"
 #include "relaykey.h"
+#include "sdnotify.h"
 #include "relay/session.h"
 #include "stats.h"
 #include "relay/stream.h"
@@ -74,19 +75,22 @@ struct relay {
     struct sync *sync;
 
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t tick; /* housekeeping, once a second */
+    uv_timer_t tick;    /* housekeeping, once a second */
+    struct sdnotify sd; /* systemd: READY, STATUS, watchdog (D20) */
     uint64_t start_ms;
 };
 
 /*
  * Starts everything on loop: loads the key, opens the database, binds the
- * listeners and the admin socket, installs signal handlers. cfg is copied.
- * Returns 0, or a negative errno after logging why (nothing left open).
+ * listeners and the admin socket, installs signal handlers, then tells
+ * systemd READY=1 (under systemd). cfg is copied. Returns 0, or a negative
+ * errno after logging why (nothing left open).
  */
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file);
-/* Begins a clean shutdown: stops listening, resets streams, sends CLOSE
- * shutdown to control sessions, flushes accounting; the loop then ends. */
+/* Begins a clean shutdown: tells systemd STOPPING=1, stops listening, resets
+ * streams, sends CLOSE shutdown to control sessions, flushes accounting; the
+ * loop then ends. */
 void relay_stop(struct relay *r);
 /* After uv_run returned: final flush and release of what is not a handle. */
 void relay_done(struct relay *r);

@@ -5,16 +5,18 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
-            libsqlite3-dev libinih-dev libjansson-dev sqlite3 python3)
+            libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev sqlite3 python3)
 # iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
 # programs through a link; it starts its own redis-server and sshd);
 # apache2-utils: ApacheBench in tests/integration/test_agent_ab.py.
 # pandoc: scripts/gen-man.sh and tests/integration/test_docs_generated.sh (the
 # man pages are generated from docs/ and committed, so the build needs none);
 # groff-base: groff, with which tests/integration/test_manpages.sh renders them.
+# systemd: systemd-analyze, with which tests/integration/test_unit_security.py
+# scores the units' sandbox (offline: no running systemd needed).
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
            nftables conntrack iperf3 redis-server redis-tools curl openssh-server
-           openssh-client apache2-utils pandoc groff-base)
+           openssh-client apache2-utils pandoc groff-base systemd)
 # tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
 bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 # debhelper, mmdebstrap, lintian: scripts/package.sh builds the Debian packages
