@@ -12,11 +12,15 @@
 #include "frame.h"
 
 enum {
-    ST_HS = 0,     /* waiting for the peer's handshake message */
-    ST_HEADER = 1, /* handshake done, waiting for the peer's 24-byte header */
-    ST_OPEN = 2,   /* records */
-    ST_DEAD = 3,   /* failed, or reset by either side: nothing more moves in */
+    ST_HS = 0,        /* waiting for the peer's handshake message */
+    ST_HEADER = 1,    /* handshake done, waiting for the peer's 24-byte header */
+    ST_OPEN = 2,      /* records */
+    ST_DEAD = 3,      /* failed, or reset by either side: nothing more moves in */
+    ST_SUSPENDED = 4, /* resumable, no leg (§7.3) */
+    ST_RHELLO = 5,    /* a resumed leg: our resume HELLO queued, waiting for theirs */
 };
+
+#define RESUME_LABEL "linkrelay/1 resume"
 
 #define PROLOGUE_LEN (sizeof(E2E_PROLOGUE) - 1 + E2E_LINK_ID_LEN + 8)
 
@@ -36,42 +40,15 @@ static void fail(struct e2e *s, int err, int detail)
     ev_raise(s, E2E_EV_ERROR);
 }
 
-static void hello_encode(uint8_t out[E2E_HELLO_LEN])
-{
-    out[0] = 1; /* version */
-    out[1] = 0; /* flags: no resumption in v1 */
-    out[2] = 0; /* resume: empty str8 */
-}
-
-/*
- * HELLO (§7.1): version 1; flags with only the reserved bit 0 allowed (a peer
- * that offers resumption still talks v1 to us); resume is a str8 we ignore.
- */
-static int hello_check(const uint8_t *p, size_t len)
-{
-    struct cur c;
-    uint8_t version, flags;
-    const uint8_t *resume;
-    size_t rlen;
-
-    cur_init(&c, p, len);
-    if (cur_u8(&c, &version) != 0 || cur_u8(&c, &flags) != 0 || cur_str8(&c, &resume, &rlen) != 0 ||
-        cur_end_ok(&c) != 0)
-        return -EBADMSG;
-    if (version != 1 || (flags & ~1u) != 0)
-        return -EBADMSG;
-    return 0;
-}
-
 /* Appends one handshake message carrying HELLO, framed, to the output. */
 static int hs_write(struct e2e *s)
 {
-    uint8_t hello[E2E_HELLO_LEN];
+    uint8_t hello[RESUME_OFFER_LEN];
     uint8_t msg[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
     size_t mlen;
     int rc;
 
-    hello_encode(hello);
+    resume_offer_encode(s->resume_cap > 0, hello);
     rc = noise_hs_write_message(&s->hs, hello, sizeof(hello), msg + FRAME_HDR_LEN,
                                 FRAME_MAX_HANDSHAKE, &mlen);
     if (rc != 0)
@@ -87,9 +64,18 @@ static int hs_finish(struct e2e *s)
     uint8_t send_key[REC_KEY_LEN], header[REC_HEADER_LEN];
     int rc;
 
-    rc = noise_hs_split_keys(&s->hs, send_key, s->recv_key);
+    rc = 0;
+    if (s->resume_cap > 0 && s->peer_offer) {
+        rc = noise_hs_export_key(&s->hs, (const uint8_t *)RESUME_LABEL, sizeof(RESUME_LABEL) - 1,
+                                 s->rk);
+        s->resumable = rc == 0;
+    }
+    if (rc == 0)
+        rc = noise_hs_split_keys(&s->hs, send_key, s->recv_key);
     if (rc == 0)
         rc = rec_tx_init(&s->tx, send_key, header);
+    if (rc == 0 && s->resumable)
+        rc = rec_tx_set_resumable(&s->tx);
     sodium_memzero(send_key, sizeof(send_key));
     noise_hs_wipe(&s->hs);
     if (rc != 0)
@@ -122,7 +108,7 @@ static int step_handshake(struct e2e *s)
     }
     rc = noise_hs_read_message(&s->hs, f.body, f.len, payload, sizeof(payload), &plen);
     if (rc == 0)
-        rc = hello_check(payload, plen);
+        rc = resume_offer_check(payload, plen, &s->peer_offer);
     sodium_memzero(payload, sizeof(payload));
     (void)bq_consume(&s->in, f.consumed);
     if (rc == 0 && s->role == E2E_RESPONDER)
@@ -149,11 +135,59 @@ static int step_header(struct e2e *s)
     (void)bq_consume(&s->in, REC_HEADER_LEN);
     rc = rec_rx_init(&s->rx, s->recv_key, header);
     sodium_memzero(s->recv_key, sizeof(s->recv_key));
+    if (rc == 0 && s->resuming)
+        rc = rec_rx_resume_setup(&s->rx, s->rx_recv, s->rx_acked, s->peer_final);
+    else if (rc == 0 && s->resumable)
+        rc = rec_rx_set_resumable(&s->rx);
+    s->resuming = false;
     if (rc != 0) {
         fail(s, E2E_E_RECORD, rc);
         return -1;
     }
     s->state = ST_OPEN;
+    return 1;
+}
+
+/* A resumed leg's first frame: the peer's resume HELLO (§7.3). */
+static int step_rhello(struct e2e *s)
+{
+    const uint8_t *p;
+    size_t n;
+    struct frame f;
+    uint8_t peer_nonce[RESUME_NONCE_LEN];
+    uint8_t header[REC_HEADER_LEN], frame[REC_CTRL_FRAME_MAX];
+    size_t flen;
+    int rc;
+
+    p = bq_peek(&s->in, &n);
+    rc = frame_parse(p, n, FRAME_MAX_HANDSHAKE, &f, NULL);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc != 0 ||
+        resume_hello_check(s->rk, s->role ^ 1, s->epoch, f.body, f.len, peer_nonce) != 0) {
+        s->hello_refused++;
+        e2e_leg_lost(s); /* back to suspended: this leg is not our peer's */
+        s->err = E2E_E_RESUME;
+        s->detail = 0;
+        ev_raise(s, E2E_EV_LEG_FAILED);
+        return 0;
+    }
+    (void)bq_consume(&s->in, f.consumed);
+    rc = resume_open_epoch(s->rk, s->role, s->epoch, s->nonce, peer_nonce, &s->tx, s->recv_key,
+                           header);
+    if (rc == 0)
+        rc = rec_tx_resume(&s->tx, s->rx_recv, s->peer_final ? REC_RESUME_FINAL : 0, frame,
+                           sizeof(frame), &flen);
+    if (rc == 0 &&
+        (bq_append(&s->out, header, sizeof(header)) != 0 || bq_append(&s->out, frame, flen) != 0))
+        rc = REC_E_NOBUFS; /* cannot happen: the output was emptied for the leg */
+    if (rc != 0) {
+        fail(s, E2E_E_RECORD, rc);
+        return -1;
+    }
+    s->resuming = true;
+    s->awaiting_resume = true;
+    s->state = ST_HEADER;
     return 1;
 }
 
@@ -165,6 +199,22 @@ static void peer_reset(struct e2e *s, const struct rec_record *r)
         memcpy(s->peer_text, r->data, s->peer_text_len);
     s->state = ST_DEAD;
     ev_raise(s, E2E_EV_PEER_RESET);
+}
+
+/* The peer's RESUME record: replay from its offset (§7.3). */
+static int on_resume(struct e2e *s, const struct rec_record *r)
+{
+    bool got_final = (r->reason & REC_RESUME_FINAL) != 0;
+
+    if (resume_tx_rewind(&s->rt, &s->tx, r->value, got_final) != 0)
+        return E2E_E_RESUME;
+    if (!got_final && s->rt.final_ever) {
+        s->final_sent = false; /* FINAL goes again, after the replay */
+        s->final_pending = true;
+    }
+    s->awaiting_resume = false;
+    ev_raise(s, E2E_EV_RESUMED);
+    return 0;
 }
 
 /* One record from the input; 1 if handled, 0 if more input or plaintext room
@@ -187,8 +237,9 @@ static int step_record(struct e2e *s)
     }
     if (f.len > REC_ABYTES && bq_space(&s->plain) < f.len - REC_ABYTES)
         return 0; /* the plaintext might not fit: wait for the application */
-    rc = rec_rx_open(&s->rx, f.body, f.len, rec_tx_offset(&s->tx), s->scratch, sizeof(s->scratch),
-                     &r);
+    rc = rec_rx_open(&s->rx, f.body, f.len,
+                     s->resumable ? resume_tx_bound(&s->rt) : rec_tx_offset(&s->tx), s->scratch,
+                     sizeof(s->scratch), &r);
     if (rc != 0) {
         fail(s, E2E_E_RECORD, rc);
         return -1;
@@ -199,23 +250,28 @@ static int step_record(struct e2e *s)
         s->peer_final = true;
     else if (r.type == REC_RESET)
         peer_reset(s, &r);
+    else if (r.type == REC_ACK && s->resumable)
+        resume_tx_ack(&s->rt, r.value);
+    else if (r.type == REC_RESUME)
+        rc = on_resume(s, &r);
     sodium_memzero(s->scratch, r.type == REC_DATA ? r.len + 9 : sizeof(s->scratch));
     (void)bq_consume(&s->in, f.consumed);
     if (rc != 0) {
-        fail(s, E2E_E_RECORD, rc); /* cannot happen: room was checked */
+        fail(s, rc == E2E_E_RESUME ? E2E_E_RESUME : E2E_E_RECORD, rc);
         return -1;
     }
     return 1;
 }
 
-/* Seals pending ACK, FINAL and RESET records while there is room. */
+/* Seals pending ACK, FINAL and RESET records while there is room, and data
+ * from the replay buffer of a resumable stream. */
 static void flush_ctrl(struct e2e *s)
 {
     uint8_t *dst;
     size_t room, len;
     int rc;
 
-    if (!s->tx_ready || s->tx_ended)
+    if (!s->tx_ready || s->tx_ended || s->state == ST_SUSPENDED || s->state == ST_RHELLO)
         return;
     for (;;) {
         dst = bq_reserve(&s->out, &room);
@@ -226,15 +282,23 @@ static void flush_ctrl(struct e2e *s)
             s->reset_pending = false;
             s->tx_ended = true;
             s->state = ST_DEAD; /* no event: the local side asked for it */
+        } else if (s->awaiting_resume) {
+            return; /* nothing before the peer's offset is known */
         } else if (s->ack_due) {
-            rc = rec_tx_ack(&s->tx, s->delivered, dst, room, &len);
+            uint64_t v = s->delivered + (s->resumable && s->peer_final_told ? 1 : 0);
+            rc = rec_tx_ack(&s->tx, v, dst, room, &len);
             s->ack_due = false;
-            s->acked = s->delivered;
+            s->acked = v;
+        } else if (s->resumable && resume_tx_pending(&s->rt)) {
+            rc = resume_tx_pump(&s->rt, &s->tx, dst, room, E2E_CTRL_RESERVE, &len);
+            if (rc == 1)
+                return; /* no room */
         } else if (s->final_pending) {
             rc = rec_tx_final(&s->tx, dst, room, &len);
             s->final_pending = false;
-            s->tx_ended = true;
+            s->tx_ended = !s->resumable; /* resumable: ACKs may follow (§7.3) */
             s->final_sent = true;
+            s->rt.final_ever = true;
         } else {
             return;
         }
@@ -254,13 +318,13 @@ static void check_end(struct e2e *s, bool blocked)
 {
     int rc;
 
-    if (s->peer_final && !s->peer_final_told && bq_len(&s->plain) == 0 && s->state == ST_OPEN) {
+    if (s->peer_final && !s->peer_final_told && bq_len(&s->plain) == 0 && s->state != ST_DEAD) {
         s->peer_final_told = true;
-        if (s->delivered != s->acked)
-            s->ack_due = true; /* "on FINAL" (§7.2) */
+        if (s->delivered != s->acked || s->resumable)
+            s->ack_due = true; /* "on FINAL" (§7.2), total + 1 when resumable */
         ev_raise(s, E2E_EV_PEER_FINAL);
     }
-    if (!s->peer_eof || blocked || s->state == ST_DEAD)
+    if (!s->peer_eof || blocked || s->state == ST_DEAD || s->state == ST_SUSPENDED)
         return;
     if (s->state != ST_OPEN) {
         fail(s, E2E_E_HS_EOF, 0);
@@ -280,9 +344,11 @@ static void process(struct e2e *s)
     bool blocked = false;
     int rc = 1;
 
-    while (rc == 1 && s->state != ST_DEAD) {
+    while (rc == 1 && s->state != ST_DEAD && s->state != ST_SUSPENDED) {
         if (s->state == ST_HS)
             rc = step_handshake(s);
+        else if (s->state == ST_RHELLO)
+            rc = step_rhello(s);
         else if (s->state == ST_HEADER)
             rc = step_header(s);
         else if (s->rx.state != REC_RX_OPEN)
@@ -303,15 +369,25 @@ int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
              const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
              uint64_t stream_id)
 {
+    return e2e_init_resumable(s, role, priv, peer_pub, link_id, stream_id, 0);
+}
+
+int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                       const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                       uint64_t stream_id, uint64_t resume_cap)
+{
     uint8_t prologue[PROLOGUE_LEN];
     struct buf b;
     int rc;
 
     if (s == NULL || priv == NULL || peer_pub == NULL || link_id == NULL ||
-        (role != E2E_INITIATOR && role != E2E_RESPONDER))
+        (role != E2E_INITIATOR && role != E2E_RESPONDER) ||
+        (resume_cap > 0 && resume_cap < E2E_RESUME_MIN))
         return E2E_E_ARG;
     memset(s, 0, sizeof(*s));
     s->role = (uint8_t)role;
+    s->resume_cap = resume_cap;
+    resume_tx_init(&s->rt, resume_cap);
     s->state = ST_HS;
     bq_init(&s->in, s->in_mem, sizeof(s->in_mem));
     bq_init(&s->plain, s->plain_mem, sizeof(s->plain_mem));
@@ -338,6 +414,7 @@ void e2e_done(struct e2e *s)
     noise_hs_wipe(&s->hs);
     rec_tx_done(&s->tx);
     rec_rx_done(&s->rx);
+    resume_tx_done(&s->rt);
     sodium_memzero(s, sizeof(*s));
 }
 
@@ -354,7 +431,7 @@ int e2e_set_rekey_interval(struct e2e *s, uint32_t n)
 
 size_t e2e_in_space(const struct e2e *s)
 {
-    if (s->state == ST_DEAD || s->peer_eof)
+    if (s->state == ST_DEAD || s->state == ST_SUSPENDED || s->peer_eof)
         return 0;
     return bq_space(&s->in);
 }
@@ -436,7 +513,7 @@ int e2e_plain_consume(struct e2e *s, size_t n)
     if (bq_consume(&s->plain, n) != 0)
         return E2E_E_ARG;
     s->delivered += n;
-    if (s->delivered - s->acked >= E2E_ACK_EVERY)
+    if (s->delivered >= s->acked && s->delivered - s->acked >= E2E_ACK_EVERY)
         s->ack_due = true;
     process(s); /* room for records that waited, and maybe FINAL */
     return 0;
@@ -448,13 +525,31 @@ size_t e2e_send_space(const struct e2e *s)
     const size_t over = REC_FRAME_HDR + 1 + 8 + REC_ABYTES;
     size_t room;
 
-    if (!s->tx_ready || s->tx_ended || s->final_pending || s->reset_pending || s->state == ST_DEAD)
+    if (!s->tx_ready || s->tx_ended || s->final_pending || s->reset_pending || s->final_sent ||
+        s->state == ST_DEAD)
         return 0;
+    if (s->resumable)
+        return resume_tx_space(&s->rt);
     room = bq_space(&s->out);
     if (room <= E2E_CTRL_RESERVE)
         return 0;
     room -= E2E_CTRL_RESERVE;
     return (room / full) * REC_DATA_MAX + (room % full > over ? room % full - over : 0);
+}
+
+/* Resumable: the data goes into the replay buffer, the pump seals it. */
+static int send_replay(struct e2e *s, const uint8_t *p, size_t n, size_t *accepted)
+{
+    size_t k = e2e_send_space(s);
+
+    if (k > n)
+        k = n;
+    if (k > 0 && replay_append(&s->rt.rp, p, k) != 0)
+        k = 0; /* no memory now: like a full buffer, the caller waits */
+    flush_ctrl(s);
+    if (accepted != NULL)
+        *accepted = k;
+    return s->state == ST_DEAD ? E2E_E_DEAD : 0;
 }
 
 int e2e_send(struct e2e *s, const uint8_t *p, size_t n, size_t *accepted)
@@ -468,10 +563,12 @@ int e2e_send(struct e2e *s, const uint8_t *p, size_t n, size_t *accepted)
         return E2E_E_ARG;
     if (s->state == ST_DEAD)
         return E2E_E_DEAD;
-    if (s->tx_ended || s->final_pending || s->reset_pending)
+    if (s->tx_ended || s->final_pending || s->reset_pending || s->final_sent)
         return E2E_E_ENDED;
     if (!s->tx_ready)
         return E2E_E_AGAIN;
+    if (s->resumable)
+        return send_replay(s, p, n, accepted);
     while (took < n) {
         dst = bq_reserve(&s->out, &room);
         if (dst == NULL || room <= E2E_CTRL_RESERVE + over)
@@ -498,7 +595,7 @@ int e2e_shutdown(struct e2e *s)
 {
     if (s->state == ST_DEAD)
         return E2E_E_DEAD;
-    if (s->tx_ended || s->final_pending || s->reset_pending)
+    if (s->tx_ended || s->final_pending || s->reset_pending || s->final_sent)
         return E2E_E_ENDED;
     s->final_pending = true;
     flush_ctrl(s);
@@ -515,6 +612,10 @@ int e2e_reset(struct e2e *s, uint8_t reason, const char *text)
         return E2E_E_DEAD;
     if (s->tx_ended)
         return E2E_E_ENDED;
+    if (s->state == ST_SUSPENDED || s->state == ST_RHELLO) {
+        s->state = ST_DEAD; /* no leg to tell: the peer's resume timer will */
+        return 0;
+    }
     if (len > sizeof(s->my_text))
         len = sizeof(s->my_text);
     s->my_reason = reason;
@@ -531,8 +632,9 @@ int e2e_reset(struct e2e *s, uint8_t reason, const char *text)
 
 int e2e_next_event(struct e2e *s, struct e2e_event *ev)
 {
-    static const enum e2e_event_type order[] = {E2E_EV_HANDSHAKE, E2E_EV_PEER_FINAL,
-                                                E2E_EV_PEER_RESET, E2E_EV_ERROR};
+    static const enum e2e_event_type order[] = {E2E_EV_HANDSHAKE,  E2E_EV_RESUMED,
+                                                E2E_EV_PEER_FINAL, E2E_EV_PEER_RESET,
+                                                E2E_EV_LEG_FAILED, E2E_EV_ERROR};
 
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         if ((s->events & (1u << order[i])) == 0)
@@ -540,7 +642,7 @@ int e2e_next_event(struct e2e *s, struct e2e_event *ev)
         s->events &= ~(1u << order[i]);
         memset(ev, 0, sizeof(*ev));
         ev->type = order[i];
-        if (order[i] == E2E_EV_ERROR) {
+        if (order[i] == E2E_EV_ERROR || order[i] == E2E_EV_LEG_FAILED) {
             ev->err = s->err;
             ev->detail = s->detail;
         } else if (order[i] == E2E_EV_PEER_RESET) {
@@ -560,7 +662,7 @@ bool e2e_handshake_done(const struct e2e *s)
 
 bool e2e_peer_final(const struct e2e *s)
 {
-    return s->peer_final_told && s->state == ST_OPEN;
+    return s->peer_final_told && s->state != ST_DEAD;
 }
 
 bool e2e_final_sent(const struct e2e *s)
@@ -570,7 +672,10 @@ bool e2e_final_sent(const struct e2e *s)
 
 bool e2e_finished(const struct e2e *s)
 {
-    return s->final_sent && bq_len(&s->out) == 0 && s->peer_final_told && s->state == ST_OPEN;
+    if (!s->final_sent || bq_len(&s->out) != 0 || !s->peer_final_told || s->state != ST_OPEN)
+        return false;
+    /* Resumable: our FINAL acknowledged and our ACK of theirs sealed (§7.3). */
+    return !s->resumable || (s->rt.peer_got_final && !s->ack_due && s->acked == s->delivered + 1);
 }
 
 bool e2e_dead(const struct e2e *s)
@@ -580,6 +685,8 @@ bool e2e_dead(const struct e2e *s)
 
 uint64_t e2e_bytes_sent(const struct e2e *s)
 {
+    if (s->resumable)
+        return s->rt.sealed_max;
     return s->tx_ready ? rec_tx_offset(&s->tx) : 0;
 }
 
@@ -590,28 +697,91 @@ uint64_t e2e_bytes_delivered(const struct e2e *s)
 
 const char *e2e_strerror(int err)
 {
-    switch (err) {
-    case 0:
+    /* Indexed by err - E2E_E_ARG, in the order of enum e2e_error. */
+    static const char *const msg[] = {
+        "invalid argument",
+        "end-to-end handshake failed (wrong peer key or tampered)",
+        "stream ended during the end-to-end handshake",
+        "bad record frame length",
+        "record rejected",
+        "stream truncated (ended before FINAL)",
+        "handshake not finished",
+        "local side already ended the stream",
+        "stream already failed or reset",
+        "resumption refused",
+    };
+
+    if (err == 0)
         return "success";
-    case E2E_E_ARG:
-        return "invalid argument";
-    case E2E_E_HANDSHAKE:
-        return "end-to-end handshake failed (wrong peer key or tampered)";
-    case E2E_E_HS_EOF:
-        return "stream ended during the end-to-end handshake";
-    case E2E_E_FRAME:
-        return "bad record frame length";
-    case E2E_E_RECORD:
-        return "record rejected";
-    case E2E_E_TRUNCATED:
-        return "stream truncated (ended before FINAL)";
-    case E2E_E_AGAIN:
-        return "handshake not finished";
-    case E2E_E_ENDED:
-        return "local side already ended the stream";
-    case E2E_E_DEAD:
-        return "stream already failed or reset";
-    default:
+    if (err < E2E_E_ARG || err > E2E_E_RESUME)
         return "unknown e2e error";
+    return msg[err - E2E_E_ARG];
+}
+
+bool e2e_resumable(const struct e2e *s)
+{
+    return s->resumable;
+}
+
+bool e2e_suspended(const struct e2e *s)
+{
+    return s->state == ST_SUSPENDED;
+}
+
+int e2e_leg_lost(struct e2e *s)
+{
+    if (!s->resumable || s->state == ST_DEAD || s->state == ST_HS || e2e_finished(s)) {
+        e2e_eof(s);
+        return 0;
     }
+    if (s->state == ST_OPEN) { /* the rx of this epoch is the one that counts */
+        s->rx_recv = rec_rx_received(&s->rx);
+        s->rx_acked = s->rx.acked;
+    }
+    /* Records not yet opened are dropped: the peer replays from rx_recv. */
+    rec_tx_done(&s->tx);
+    rec_rx_done(&s->rx);
+    sodium_memzero(s->recv_key, sizeof(s->recv_key));
+    (void)bq_consume(&s->in, bq_len(&s->in));
+    (void)bq_consume(&s->out, bq_len(&s->out));
+    s->awaiting_resume = s->resuming = s->peer_eof = false;
+    s->state = ST_SUSPENDED;
+    return 1;
+}
+
+int e2e_resume_next(const struct e2e *s, uint8_t id[RESUME_ID_LEN], uint32_t *epoch)
+{
+    if (!s->resumable || s->state == ST_DEAD || s->epoch == UINT32_MAX)
+        return E2E_E_RESUME;
+    resume_id(s->rk, s->epoch + 1, id);
+    *epoch = s->epoch + 1;
+    return 0;
+}
+
+int e2e_resume_match(const struct e2e *s, const uint8_t id[RESUME_ID_LEN], uint32_t *epoch)
+{
+    if (!s->resumable || s->state == ST_DEAD)
+        return E2E_E_RESUME;
+    return resume_match(s->rk, s->epoch, id, epoch) == 0 ? 0 : E2E_E_RESUME;
+}
+
+int e2e_resume_start(struct e2e *s, uint32_t epoch)
+{
+    uint8_t hello[FRAME_HDR_LEN + RESUME_HELLO_LEN];
+
+    if (!s->resumable || s->state == ST_DEAD || epoch <= s->epoch)
+        return E2E_E_RESUME;
+    if (s->state != ST_SUSPENDED && e2e_leg_lost(s) != 1)
+        return E2E_E_RESUME;
+    s->epoch = epoch;
+    randombytes_buf(s->nonce, sizeof(s->nonce));
+    resume_hello_frame(s->rk, s->role, epoch, s->nonce, hello);
+    (void)bq_append(&s->out, hello, sizeof(hello)); /* the output is empty */
+    s->state = ST_RHELLO;
+    return 0;
+}
+
+uint64_t e2e_resume_held(const struct e2e *s)
+{
+    return replay_held(&s->rt.rp);
 }

@@ -47,6 +47,7 @@
 #include "buf.h"
 #include "noise.h"
 #include "rec.h"
+#include "resume.h"
 
 #define E2E_KEY_LEN     32
 #define E2E_LINK_ID_LEN 16
@@ -59,7 +60,10 @@
 #define E2E_OUT_CAP      (65536 + E2E_CTRL_RESERVE)
 /* An ACK goes out after each this many bytes delivered (§7.2). */
 #define E2E_ACK_EVERY 65536u
-#define E2E_HELLO_LEN 3
+/* Smallest per-stream resume buffer: above one ACK interval plus a window of
+ * records in flight, so ACKs always come back before the sender stalls. */
+#define E2E_HELLO_LEN  RESUME_OFFER_LEN /* §7.1 HELLO as we send it */
+#define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
 
 enum e2e_role {
     E2E_INITIATOR = 0, /* STREAM role 0: the side that sent OPEN */
@@ -76,6 +80,8 @@ enum e2e_error {
     E2E_E_AGAIN,       /* send: handshake not done yet, nothing taken */
     E2E_E_ENDED,       /* send: local FINAL/RESET already submitted */
     E2E_E_DEAD,        /* the session failed earlier or was reset */
+    E2E_E_RESUME,      /* resumption refused: wrong state, stale or unknown
+                          resume id, bad resume HELLO, impossible offset */
 };
 
 enum e2e_event_type {
@@ -85,6 +91,9 @@ enum e2e_event_type {
                               shut down the local write side */
     E2E_EV_PEER_RESET = 3, /* peer's RESET: reset the local connection */
     E2E_EV_ERROR = 4,      /* failure: reset the local and the relay connection */
+    E2E_EV_RESUMED = 5,    /* a resumed epoch is open: the peer's offset arrived */
+    E2E_EV_LEG_FAILED = 6, /* the resume HELLO on this leg was refused: close the
+                              leg; the stream stays suspended (§7.3) */
 };
 
 struct e2e_event {
@@ -114,6 +123,15 @@ struct e2e {
     unsigned events; /* bit per enum e2e_event_type, not yet taken */
     int err, detail;
     uint64_t delivered, acked; /* plaintext consumed, and the last ACK sent */
+    /* resumption (§7.3) */
+    bool peer_offer, resumable, awaiting_resume, resuming;
+    uint32_t epoch;             /* the last epoch started (0: the first leg) */
+    uint64_t resume_cap;        /* bytes the replay buffer may hold; 0: not offered */
+    uint64_t rx_recv, rx_acked; /* the peer direction's counters across epochs */
+    uint64_t hello_refused;     /* resume HELLOs refused on this stream */
+    struct resume_tx rt;        /* our direction's replay buffer and offsets */
+    uint8_t rk[RESUME_KEY_LEN];
+    uint8_t nonce[RESUME_NONCE_LEN];
     struct bq in, plain, out;
     uint8_t in_mem[E2E_IN_CAP];
     uint8_t plain_mem[E2E_PLAIN_CAP];
@@ -131,6 +149,14 @@ struct e2e {
 int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
              const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
              uint64_t stream_id);
+/*
+ * The same, offering resumption (§7.3) with a replay buffer of at most
+ * resume_cap bytes (E2E_RESUME_MIN or more; 0 offers nothing, as e2e_init).
+ * The stream is resumable when both HELLOs offer it (e2e_resumable).
+ */
+int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                       const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                       uint64_t stream_id, uint64_t resume_cap);
 /* Wipes all key material and state. Safe on a zeroed struct. */
 void e2e_done(struct e2e *s);
 
@@ -197,6 +223,31 @@ bool e2e_dead(const struct e2e *s);
 /* Data bytes sent / delivered so far. */
 uint64_t e2e_bytes_sent(const struct e2e *s);
 uint64_t e2e_bytes_delivered(const struct e2e *s);
+
+/*
+ * Resumption (§7.3). The relay leg ended or failed: e2e_leg_lost suspends a
+ * resumable stream and returns 1 (the caller keeps the local connection,
+ * closes the leg, and starts its resume timer); otherwise it is e2e_eof and
+ * returns 0. While suspended the plaintext already received can still be
+ * consumed and e2e_send still fills the replay buffer up to its bound.
+ *
+ * e2e_resume_next gives the resume id of the next epoch (the initiator sends
+ * it in RESUME); e2e_resume_match finds the epoch of an id a RESUMED ticket
+ * carries (the responder), E2E_E_RESUME for a spent or unknown id (nothing
+ * changes). e2e_resume_start(epoch) starts that epoch on a fresh leg (after
+ * SPLICED): it suspends a live leg first, spends the epoch (every id up to it
+ * is refused afterwards) and queues the resume HELLO. Then bytes flow as
+ * before; E2E_EV_RESUMED says the epoch is open, E2E_EV_LEG_FAILED that its
+ * HELLO was refused (close the leg, stay suspended).
+ */
+int e2e_leg_lost(struct e2e *s);
+bool e2e_resumable(const struct e2e *s);
+bool e2e_suspended(const struct e2e *s);
+int e2e_resume_next(const struct e2e *s, uint8_t id[RESUME_ID_LEN], uint32_t *epoch);
+int e2e_resume_match(const struct e2e *s, const uint8_t id[RESUME_ID_LEN], uint32_t *epoch);
+int e2e_resume_start(struct e2e *s, uint32_t epoch);
+/* Bytes held for replay (what the agent-wide resume_buffer_total counts). */
+uint64_t e2e_resume_held(const struct e2e *s);
 
 const char *e2e_strerror(int err);
 

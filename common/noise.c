@@ -641,6 +641,24 @@ int noise_hs_handshake_hash(const struct noise_hs *hs, uint8_t out[NOISE_HASH_LE
     return 0;
 }
 
+int noise_hs_export_key(const struct noise_hs *hs, const uint8_t *label, size_t label_len,
+                        uint8_t out[NOISE_KEY_LEN])
+{
+    uint8_t o1[NOISE_HASH_LEN], o2[NOISE_HASH_LEN];
+
+    if (hs == NULL || out == NULL || label == NULL || label_len == 0) {
+        return NOISE_ERR_INVAL;
+    }
+    if (!noise_hs_done(hs) || hs->split) {
+        return NOISE_ERR_STATE;
+    }
+    hkdf2(hs->ck, label, label_len, o1, o2);
+    memcpy(out, o1, NOISE_KEY_LEN);
+    sodium_memzero(o1, sizeof(o1));
+    sodium_memzero(o2, sizeof(o2));
+    return 0;
+}
+
 int noise_hs_split_keys(struct noise_hs *hs, uint8_t send_key[NOISE_KEY_LEN],
                         uint8_t recv_key[NOISE_KEY_LEN])
 {

@@ -179,6 +179,15 @@ const uint8_t *noise_hs_remote_static(const struct noise_hs *hs);
 int noise_hs_handshake_hash(const struct noise_hs *hs, uint8_t out[NOISE_HASH_LEN]);
 
 /*
+ * An extra secret from the finished handshake, before Split(): the first
+ * output of HKDF(ck, label) (label non-empty, so it differs from Split()'s
+ * HKDF(ck, zero-length)). The e2e layer derives its resume key with it
+ * (docs/protocol.md §7.3). The caller must wipe what it gets.
+ */
+int noise_hs_export_key(const struct noise_hs *hs, const uint8_t *label, size_t label_len,
+                        uint8_t out[NOISE_KEY_LEN]);
+
+/*
  * Split(): the two transport CipherStates for the caller's role (the
  * initiator sends with the first, the responder with the second). Only once,
  * only when done. Wipes the chaining key and the local private keys from hs;

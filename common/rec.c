@@ -62,6 +62,8 @@ const char *rec_strerror(int err)
         return "direction already failed";
     case REC_E_NOMEM:
         return "out of memory (or a crypto library failure)";
+    case REC_E_RESUME:
+        return "RESUME record missing or out of place";
     default:
         return "unknown error";
     }
@@ -104,6 +106,15 @@ int rec_plain_decode(const uint8_t *p, size_t len, struct rec_record *out)
         if (len != 1 + 8)
             return REC_E_MALFORMED;
         r.value = get_u64(p + 1);
+        break;
+    case REC_RESUME:
+        /* received u64 ‖ flags u8 (only bit 0 defined) */
+        if (len != 1 + 8 + 1)
+            return REC_E_MALFORMED;
+        r.value = get_u64(p + 1);
+        r.reason = p[9];
+        if ((r.reason & ~REC_RESUME_FINAL) != 0)
+            return REC_E_MALFORMED;
         break;
     case REC_RESET:
         /* reason u8 ‖ str8 text, nothing after it */
@@ -149,8 +160,9 @@ int rec_tx_set_rekey_interval(struct rec_tx *tx, uint32_t n)
 
 /*
  * Seals the plaintext head[0..hlen) ‖ data[0..dlen) as the next record into
- * out. `end` says the record is FINAL or RESET (TAG_FINAL); otherwise the tag
- * is MESSAGE, or REKEY on every rekey_every-th record.
+ * out. `end` is 1 for FINAL, 2 for RESET (TAG_FINAL; a resumable direction
+ * tags FINAL by position and keeps sealing ACKs); otherwise the tag is
+ * MESSAGE, or REKEY on every rekey_every-th record.
  */
 static int tx_seal(struct rec_tx *tx, const uint8_t *head, size_t hlen, const uint8_t *data,
                    size_t dlen, int end, uint8_t *out, size_t cap, size_t *outlen)
@@ -166,7 +178,7 @@ static int tx_seal(struct rec_tx *tx, const uint8_t *head, size_t hlen, const ui
         return REC_E_ARG;
     if (cap < REC_FRAME_HDR + blen)
         return REC_E_NOBUFS;
-    if (end)
+    if (end == 2 || (end == 1 && !tx->resumable))
         tag = TAG_FINAL;
     else if ((tx->records + 1) % tx->rekey_every == 0)
         tag = TAG_REKEY;
@@ -178,8 +190,10 @@ static int tx_seal(struct rec_tx *tx, const uint8_t *head, size_t hlen, const ui
     out[0] = (uint8_t)(blen >> 8);
     out[1] = (uint8_t)(blen & 0xff);
     tx->records++;
-    if (end)
+    if (end == 2 || (end == 1 && !tx->resumable))
         tx->ended = 1;
+    else if (end == 1)
+        tx->final_done = 1;
     *outlen = REC_FRAME_HDR + blen;
     return 0;
 }
@@ -196,6 +210,8 @@ int rec_tx_data(struct rec_tx *tx, const uint8_t *data, size_t len, uint8_t *out
         return REC_E_ARG;
     if (tx->offset > UINT64_MAX - len)
         return REC_E_OVERFLOW;
+    if (tx->final_done)
+        return REC_E_ENDED;
     head[0] = REC_DATA;
     put_u64(head + 1, tx->offset);
     rc = tx_seal(tx, head, sizeof(head), data, len, 0, out, cap, outlen);
@@ -217,6 +233,8 @@ int rec_tx_final(struct rec_tx *tx, uint8_t *out, size_t cap, size_t *outlen)
 {
     uint8_t plain[9];
 
+    if (tx->final_done)
+        return REC_E_ENDED;
     plain[0] = REC_FINAL;
     put_u64(plain + 1, tx->offset);
     return tx_seal(tx, plain, sizeof(plain), NULL, 0, 1, out, cap, outlen);
@@ -236,7 +254,41 @@ int rec_tx_reset(struct rec_tx *tx, uint8_t reason, const uint8_t *text, size_t 
     plain[2] = (uint8_t)text_len;
     if (text_len > 0)
         memcpy(plain + 3, text, text_len);
-    return tx_seal(tx, plain, 3 + text_len, NULL, 0, 1, out, cap, outlen);
+    return tx_seal(tx, plain, 3 + text_len, NULL, 0, 2, out, cap, outlen);
+}
+
+int rec_tx_set_resumable(struct rec_tx *tx)
+{
+    if (tx->records != 0)
+        return REC_E_ARG;
+    tx->resumable = 1;
+    return 0;
+}
+
+int rec_tx_resume(struct rec_tx *tx, uint64_t received, uint8_t flags, uint8_t *out, size_t cap,
+                  size_t *outlen)
+{
+    uint8_t plain[10];
+
+    if (!tx->resumable || tx->records != 0 || (flags & ~REC_RESUME_FINAL) != 0)
+        return REC_E_ARG;
+    plain[0] = REC_RESUME;
+    put_u64(plain + 1, received);
+    plain[9] = flags;
+    return tx_seal(tx, plain, sizeof(plain), NULL, 0, 0, out, cap, outlen);
+}
+
+int rec_tx_rewind(struct rec_tx *tx, uint64_t offset)
+{
+    if (!tx->resumable || tx->records > 1 || tx->final_done)
+        return REC_E_ARG;
+    tx->offset = offset;
+    return 0;
+}
+
+void rec_tx_mark_final(struct rec_tx *tx)
+{
+    tx->final_done = 1;
 }
 
 uint64_t rec_tx_offset(const struct rec_tx *tx)
@@ -287,9 +339,13 @@ int rec_rx_set_rekey_interval(struct rec_rx *rx, uint32_t n)
 static int rx_check(const struct rec_rx *rx, const struct rec_record *r, unsigned char tag,
                     uint64_t sent)
 {
-    int end = r->type == REC_FINAL || r->type == REC_RESET;
+    int end = r->type == REC_RESET || (r->type == REC_FINAL && !rx->resumable);
     unsigned char want;
 
+    if (rx->want_resume != (r->type == REC_RESUME))
+        return REC_E_RESUME;
+    if (rx->state == REC_RX_FINAL && r->type != REC_ACK && r->type != REC_RESET)
+        return REC_E_AFTER_END;
     if (end)
         want = TAG_FINAL;
     else if ((rx->records + 1) % rx->rekey_every == 0)
@@ -332,6 +388,11 @@ static void rx_accept(struct rec_rx *rx, const struct rec_record *r)
     case REC_RESET:
         rx->state = REC_RX_RESET;
         break;
+    case REC_RESUME:
+        rx->want_resume = 0;
+        if (rx->final_after)
+            rx->state = REC_RX_FINAL;
+        break;
     default:
         break;
     }
@@ -356,7 +417,7 @@ int rec_rx_open(struct rec_rx *rx, const uint8_t *body, size_t len, uint64_t sen
 
     if (rx->state == REC_RX_FAILED)
         return REC_E_FAILED;
-    if (rx->state != REC_RX_OPEN)
+    if (rx->state != REC_RX_OPEN && !(rx->state == REC_RX_FINAL && rx->resumable))
         return rx_fail(rx, REC_E_AFTER_END);
     if (body == NULL || plain == NULL || out == NULL)
         return rx_fail(rx, REC_E_ARG);
@@ -393,6 +454,26 @@ int rec_rx_eof(struct rec_rx *rx)
     default:
         return REC_E_FAILED;
     }
+}
+
+int rec_rx_set_resumable(struct rec_rx *rx)
+{
+    if (rx->records != 0 || rx->state != REC_RX_OPEN)
+        return REC_E_ARG;
+    rx->resumable = 1;
+    return 0;
+}
+
+int rec_rx_resume_setup(struct rec_rx *rx, uint64_t received, uint64_t acked, bool peer_final)
+{
+    if (rx->records != 0 || rx->state != REC_RX_OPEN)
+        return REC_E_ARG;
+    rx->resumable = 1;
+    rx->want_resume = 1;
+    rx->received = received;
+    rx->acked = acked;
+    rx->final_after = peer_final ? 1 : 0;
+    return 0;
 }
 
 uint64_t rec_rx_received(const struct rec_rx *rx)

@@ -30,6 +30,7 @@
 #ifndef LR_REC_H
 #define LR_REC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,7 +56,11 @@ enum rec_type {
     REC_ACK = 0x02,
     REC_FINAL = 0x03,
     REC_RESET = 0x04,
+    REC_RESUME = 0x05, /* first record of a resumed epoch (§7.3) */
 };
+
+/* RESUME flags (§7.3). */
+#define REC_RESUME_FINAL 0x01 /* your FINAL was received */
 
 /* RESET reasons (§7.2). */
 enum rec_reset_reason {
@@ -83,6 +88,7 @@ enum rec_error {
     REC_E_TRUNCATED,   /* EOF before FINAL or RESET */
     REC_E_FAILED,      /* rx: an earlier error poisoned this direction */
     REC_E_NOMEM,       /* init: allocation failed; any call: libcrypto failed */
+    REC_E_RESUME,      /* RESUME missing first in a resumed epoch, or out of place */
 };
 
 /* Returns a static description of a rec_error (or "unknown error"). */
@@ -94,8 +100,8 @@ const char *rec_strerror(int err);
  */
 struct rec_record {
     uint8_t type;        /* enum rec_type */
-    uint8_t reason;      /* RESET: enum rec_reset_reason; else 0 */
-    uint64_t value;      /* DATA: offset; ACK: received; FINAL: total; RESET: 0 */
+    uint8_t reason;      /* RESET: enum rec_reset_reason; RESUME: flags; else 0 */
+    uint64_t value;      /* DATA: offset; ACK: received; FINAL: total; RESUME: received; RESET: 0 */
     const uint8_t *data; /* DATA: the bytes; RESET: the text (not terminated) */
     size_t len;          /* DATA: 1..16384; RESET: 0..200; else 0 */
 };
@@ -116,7 +122,9 @@ struct rec_tx {
     uint64_t offset;      /* data bytes sealed so far */
     uint64_t records;     /* records sealed so far */
     uint32_t rekey_every; /* REKEY tag on every rekey_every-th record */
-    uint8_t ended;        /* FINAL or RESET sealed */
+    uint8_t ended;        /* FINAL or RESET sealed (resumable: RESET only) */
+    uint8_t resumable;    /* §7.3: FINAL tagged by position, ACKs may follow it */
+    uint8_t final_done;   /* resumable: FINAL sealed (or received by the peer) */
 };
 
 /*
@@ -150,6 +158,24 @@ int rec_tx_reset(struct rec_tx *tx, uint8_t reason, const uint8_t *text, size_t 
                  uint8_t *out, size_t cap, size_t *outlen);
 /* Data bytes sealed so far (the bound for the peer's ACKs). */
 uint64_t rec_tx_offset(const struct rec_tx *tx);
+
+/*
+ * Resumption (§7.3). rec_tx_set_resumable / rec_rx_set_resumable switch a
+ * direction to the resumable rules (FINAL keeps the tag of its position and
+ * only ACK records may follow it), before any record moves. rec_tx_resume
+ * seals the RESUME record that opens a resumed epoch; rec_tx_rewind then sets
+ * the data offset to where the peer said it is (before any DATA of the epoch,
+ * never past the offset already reached, which the caller keeps) and
+ * rec_tx_mark_final marks the direction as ended by a FINAL of an earlier
+ * epoch. rec_rx_resume_setup makes a fresh rx continue at `received` bytes,
+ * with `acked` the highest ACK so far, expecting RESUME as its first record;
+ * peer_final says the peer's FINAL was received in an earlier epoch.
+ */
+int rec_tx_set_resumable(struct rec_tx *tx);
+int rec_tx_resume(struct rec_tx *tx, uint64_t received, uint8_t flags, uint8_t *out, size_t cap,
+                  size_t *outlen);
+int rec_tx_rewind(struct rec_tx *tx, uint64_t offset);
+void rec_tx_mark_final(struct rec_tx *tx);
 /* Wipes the state (keys included). */
 void rec_tx_done(struct rec_tx *tx);
 
@@ -168,7 +194,10 @@ struct rec_rx {
     uint64_t acked;    /* highest ACK accepted so far */
     uint64_t records;  /* records accepted so far */
     uint32_t rekey_every;
-    uint8_t state; /* enum rec_rx_state */
+    uint8_t state;       /* enum rec_rx_state */
+    uint8_t resumable;   /* §7.3: FINAL tagged by position, ACKs may follow it */
+    uint8_t want_resume; /* a resumed epoch: the first record must be RESUME */
+    uint8_t final_after; /* the peer's FINAL came in an earlier epoch */
 };
 
 /*
@@ -213,5 +242,9 @@ __attribute__((warn_unused_result)) int rec_rx_eof(struct rec_rx *rx);
 uint64_t rec_rx_received(const struct rec_rx *rx);
 /* Wipes the state (keys included). */
 void rec_rx_done(struct rec_rx *rx);
+
+/* Resumption of a receiving direction: see rec_tx_set_resumable above. */
+int rec_rx_set_resumable(struct rec_rx *rx);
+int rec_rx_resume_setup(struct rec_rx *rx, uint64_t received, uint64_t acked, bool peer_final);
 
 #endif

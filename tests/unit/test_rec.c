@@ -369,7 +369,11 @@ START_TEST(test_crafted_semantics)
         } cases[] = {
             {{0}, 0, TAG_MESSAGE, REC_E_TYPE}, /* empty: type missing */
             {{0x00, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_TYPE},
-            {{0x05, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_TYPE},
+            {{0x06, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_TYPE},
+            {{REC_RESUME, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_MALFORMED},
+            {{REC_RESUME, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 10, TAG_MESSAGE, REC_E_MALFORMED},
+            /* well formed, but only a resumed epoch opens with RESUME */
+            {{REC_RESUME, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 10, TAG_MESSAGE, REC_E_RESUME},
             {{0xff}, 1, TAG_MESSAGE, REC_E_TYPE},
             {{REC_DATA, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_MALFORMED},
             {{REC_ACK, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 10, TAG_MESSAGE, REC_E_MALFORMED},
@@ -869,7 +873,7 @@ START_TEST(test_plain_decode_boundaries)
     }
     /* Every other type byte. */
     for (int t = 0; t <= 255; t++) {
-        if (t >= REC_DATA && t <= REC_RESET)
+        if (t >= REC_DATA && t <= REC_RESUME)
             continue;
         p[0] = (uint8_t)t;
         ck_assert_int_eq(rec_plain_decode(p, 9, &r), REC_E_TYPE);

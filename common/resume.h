@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resume — the end-to-end resumption credentials (docs/protocol.md §7.3).
+ *
+ * Pure functions over the stream's resume key rk (32 bytes, exported from the
+ * KK handshake's chaining key by e2e, never leaves the two agents):
+ *
+ *   resume id of epoch n   rid_n = BLAKE2b-256(key rk, "linkrelay/1 resume id" ‖ u32 n)
+ *   resume HELLO           epoch u32 ‖ nonce bytes[32] ‖ mac bytes[16],
+ *                          mac = BLAKE2b-128(key rk, "linkrelay/1 resume hello" ‖
+ *                                            role u8 ‖ epoch u32 ‖ nonce)
+ *   record keys of epoch n k_dir = BLAKE2b-256(key rk, "linkrelay/1 resume keys" ‖
+ *                                  dir u8 ‖ u32 n ‖ nonce_i ‖ nonce_r)
+ *                          (dir 0: initiator → responder, 1: the other way)
+ *
+ * Comparisons are constant time. Sans-I/O, no state; sodium_init() first.
+ */
+#ifndef LR_RESUME_H
+#define LR_RESUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rec.h"
+#include "replay.h"
+
+#define RESUME_KEY_LEN   32
+#define RESUME_ID_LEN    32
+#define RESUME_NONCE_LEN 32
+#define RESUME_MAC_LEN   16
+#define RESUME_HELLO_LEN (4 + RESUME_NONCE_LEN + RESUME_MAC_LEN) /* 52 */
+/* A responder accepts a resume id of an epoch at most this far ahead. */
+#define RESUME_WINDOW 16u
+
+enum resume_error {
+    RESUME_E_ARG = -1400, /* caller error */
+    RESUME_E_HELLO,       /* wrong length, wrong epoch or MAC mismatch */
+    RESUME_E_UNKNOWN,     /* no epoch in the window has this resume id */
+    RESUME_E_OFFSET,      /* a RESUME offset outside what was sealed and held */
+};
+
+/*
+ * The e2e HELLO (§7.1), the payload of both KK handshake messages: version 1,
+ * flags (bit 0: this side offers resumption, no other bit), resume str8
+ * (empty; accepted with any content and ignored). Check gives the offer.
+ */
+#define RESUME_OFFER_LEN 3
+void resume_offer_encode(bool offer, uint8_t out[RESUME_OFFER_LEN]);
+int resume_offer_check(const uint8_t *p, size_t len, bool *offer);
+
+/* rid of epoch n (n >= 1). */
+void resume_id(const uint8_t rk[RESUME_KEY_LEN], uint32_t epoch, uint8_t out[RESUME_ID_LEN]);
+/*
+ * The epoch in (last, last + RESUME_WINDOW] whose id is `id`, into *epoch;
+ * RESUME_E_UNKNOWN otherwise (an id of `last` or before is spent).
+ */
+int resume_match(const uint8_t rk[RESUME_KEY_LEN], uint32_t last, const uint8_t id[RESUME_ID_LEN],
+                 uint32_t *epoch);
+/* Writes the resume HELLO of `role` (0 initiator, 1 responder). */
+void resume_hello_encode(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
+                         const uint8_t nonce[RESUME_NONCE_LEN], uint8_t out[RESUME_HELLO_LEN]);
+/* The same behind its u16 frame length (FRAME_HDR_LEN + 52 bytes). */
+void resume_hello_frame(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
+                        const uint8_t nonce[RESUME_NONCE_LEN], uint8_t out[2 + RESUME_HELLO_LEN]);
+/* Checks a HELLO sent by `role` for `epoch`; copies its nonce on success. */
+__attribute__((warn_unused_result)) int resume_hello_check(const uint8_t rk[RESUME_KEY_LEN],
+                                                           uint8_t role, uint32_t epoch,
+                                                           const uint8_t *p, size_t len,
+                                                           uint8_t nonce[RESUME_NONCE_LEN]);
+/* The record keys of an epoch: k_ir (initiator → responder), k_ri. */
+void resume_epoch_keys(const uint8_t rk[RESUME_KEY_LEN], uint32_t epoch,
+                       const uint8_t nonce_i[RESUME_NONCE_LEN],
+                       const uint8_t nonce_r[RESUME_NONCE_LEN], uint8_t k_ir[RESUME_KEY_LEN],
+                       uint8_t k_ri[RESUME_KEY_LEN]);
+
+/*
+ * Opens our direction of an epoch (role 0 initiator, 1 responder): derives
+ * both record keys from the nonces, starts tx (resumable) with ours, writes
+ * its header and the peer direction's key (the caller wipes it). 0 or a
+ * rec_error.
+ */
+int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
+                      const uint8_t my_nonce[RESUME_NONCE_LEN],
+                      const uint8_t peer_nonce[RESUME_NONCE_LEN], struct rec_tx *tx,
+                      uint8_t recv_key[REC_KEY_LEN], uint8_t header[REC_HEADER_LEN]);
+
+/*
+ * The sending side of a resumable stream: every data byte goes into the
+ * replay buffer (at most cap bytes held), the pump seals it from offset cur,
+ * ACKs release it, and a resumed epoch rewinds cur to the peer's offset.
+ * sealed_max is the highest offset ever sealed (what ACKs may reach);
+ * final_ever says a FINAL was sealed in some epoch, peer_got_final that the
+ * peer acknowledged it (ACK of total + 1, or RESUME flag bit 0).
+ */
+struct resume_tx {
+    struct replay rp;
+    uint64_t cap, cur, sealed_max;
+    bool final_ever, peer_got_final;
+};
+
+void resume_tx_init(struct resume_tx *rt, uint64_t cap);
+void resume_tx_done(struct resume_tx *rt);
+/* The largest ACK value the peer may send. */
+uint64_t resume_tx_bound(const struct resume_tx *rt);
+/* An ACK of v: releases what it covers. */
+void resume_tx_ack(struct resume_tx *rt, uint64_t v);
+/* Bytes e2e_send may still take. */
+size_t resume_tx_space(const struct resume_tx *rt);
+/* Bytes held and not yet sealed in this epoch. */
+bool resume_tx_pending(const struct resume_tx *rt);
+/*
+ * Seals one DATA record from cur into dst[0..room), keeping `reserve` bytes
+ * free: 0 and *len on success, 1 when there is no room, or a rec_error.
+ */
+int resume_tx_pump(struct resume_tx *rt, struct rec_tx *tx, uint8_t *dst, size_t room,
+                   size_t reserve, size_t *len);
+/*
+ * The peer's RESUME said it holds `at` bytes (and our FINAL if got_final):
+ * checks it against what was sealed and released (RESUME_E_OFFSET), releases
+ * up to it, and rewinds cur and the fresh tx to it.
+ */
+int resume_tx_rewind(struct resume_tx *rt, struct rec_tx *tx, uint64_t at, bool got_final);
+
+#endif
