@@ -37,6 +37,9 @@ static bool type_known(int t)
     case MSG_ADDRS:
     case MSG_REDIRECT:
     case MSG_GOING_AWAY:
+    case MSG_RESUMABLE:
+    case MSG_RESUME:
+    case MSG_RESUMED:
     case MSG_PING:
     case MSG_PONG:
     case MSG_OPEN:
@@ -89,9 +92,13 @@ static int check(const struct msg *m)
     case MSG_PEER:
     case MSG_PING:
     case MSG_PONG:
+    case MSG_RESUMABLE:
         return 0;
     case MSG_STREAM:
+    case MSG_RESUMED:
         return stream_ok(&m->u.stream) ? 0 : MSG_E_RANGE;
+    case MSG_RESUME:
+        return m->u.resume.req_id != 0 ? 0 : MSG_E_RANGE;
     case MSG_OPEN_FAIL:
         return open_fail_reason_ok(m->u.open_fail.reason) ? 0 : MSG_E_RANGE;
     case MSG_CLOSE:
@@ -130,6 +137,12 @@ static size_t encoded_len(const struct msg *m)
         return n + 1;
     case MSG_STREAM:
         return n + 4 + 8 + 1 + 4 + MSG_TICKET_LEN;
+    case MSG_RESUMED:
+        return n + 4 + 8 + 1 + 4 + MSG_TICKET_LEN + MSG_RESUME_ID_LEN;
+    case MSG_RESUMABLE:
+        return n;
+    case MSG_RESUME:
+        return n + 4 + MSG_RESUME_ID_LEN;
     case MSG_OPEN_FAIL:
         return n + 4 + 1;
     case MSG_CLOSE:
@@ -171,15 +184,24 @@ static int put_body(const struct msg *m, struct buf *b)
     case MSG_PEER:
         rc |= buf_put_u8(b, m->u.peer_online ? 1 : 0);
         break;
-    case MSG_STREAM: {
+    case MSG_STREAM:
+    case MSG_RESUMED: {
         const struct msg_stream *s = &m->u.stream;
         rc |= buf_put_u32(b, s->req_id);
         rc |= buf_put_u64(b, s->stream_id);
         rc |= buf_put_u8(b, (uint8_t)s->role);
         rc |= buf_put_u32(b, s->expires_ms);
         rc |= buf_put_bytes(b, s->ticket, MSG_TICKET_LEN);
+        if (m->type == MSG_RESUMED)
+            rc |= buf_put_bytes(b, s->resume_id, MSG_RESUME_ID_LEN);
         break;
     }
+    case MSG_RESUMABLE:
+        break;
+    case MSG_RESUME:
+        rc |= buf_put_u32(b, m->u.resume.req_id);
+        rc |= buf_put_bytes(b, m->u.resume.resume_id, MSG_RESUME_ID_LEN);
+        break;
     case MSG_OPEN_FAIL:
         rc |= buf_put_u32(b, m->u.open_fail.req_id);
         rc |= buf_put_u8(b, (uint8_t)m->u.open_fail.reason);
@@ -272,10 +294,13 @@ static int get_body(struct cur *c, struct msg *m)
     }
     case MSG_PEER:
         return get_bool(c, &m->u.peer_online);
-    case MSG_STREAM: {
+    case MSG_STREAM:
+    case MSG_RESUMED: {
         struct msg_stream *s = &m->u.stream;
         if (cur_u32(c, &s->req_id) || cur_u64(c, &s->stream_id) || cur_u8(c, &v) ||
             cur_u32(c, &s->expires_ms) || cur_copy(c, s->ticket, MSG_TICKET_LEN))
+            return MSG_E_SHORT;
+        if (m->type == MSG_RESUMED && cur_copy(c, s->resume_id, MSG_RESUME_ID_LEN))
             return MSG_E_SHORT;
         if (v > MSG_ROLE_RESPONDER)
             return MSG_E_RANGE;
@@ -318,6 +343,13 @@ static int get_body(struct cur *c, struct msg *m)
         if (cur_u16(c, &m->u.going_away.seconds))
             return MSG_E_SHORT;
         return get_str(c, &m->u.going_away.text);
+    case MSG_RESUMABLE:
+        return 0;
+    case MSG_RESUME:
+        if (cur_u32(c, &m->u.resume.req_id) ||
+            cur_copy(c, m->u.resume.resume_id, MSG_RESUME_ID_LEN))
+            return MSG_E_SHORT;
+        return 0;
     case MSG_PING:
     case MSG_PONG:
         return cur_u64(c, &m->u.nonce) ? MSG_E_SHORT : 0;
@@ -385,6 +417,12 @@ const char *msg_type_name(int type)
         return "REDIRECT";
     case MSG_GOING_AWAY:
         return "GOING_AWAY";
+    case MSG_RESUMABLE:
+        return "RESUMABLE";
+    case MSG_RESUME:
+        return "RESUME";
+    case MSG_RESUMED:
+        return "RESUMED";
     case MSG_PING:
         return "PING";
     case MSG_PONG:

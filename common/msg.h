@@ -9,7 +9,7 @@
  * (msg_str_cstr makes a NUL-terminated copy). For encoding, msg_str points at
  * caller memory that must stay valid during the msg_encode call.
  *
- * Secrets: a STREAM message carries a ticket (a one-time secret) copied into
+ * Secrets: a STREAM or RESUMED message carries a ticket (a one-time secret) copied into
  * the struct; sodium_memzero a struct msg that held one when done with it.
  *
  * Both directions enforce the same rules (§1, §5): msg_encode refuses to
@@ -24,12 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_MAX_LEN     4096u /* largest control message (§4.2) */
-#define MSG_TICKET_LEN  32u
-#define MSG_MAX_ADDRS   16u
-#define MSG_MAX_TEXT    200u /* CLOSE and GOING_AWAY text */
-#define MSG_MAX_VERSION 32u  /* WELCOME relay_version */
-#define MSG_MAX_ADDR    255u /* one address, as str8 allows */
+#define MSG_MAX_LEN       4096u /* largest control message (§4.2) */
+#define MSG_TICKET_LEN    32u
+#define MSG_MAX_ADDRS     16u
+#define MSG_MAX_TEXT      200u /* CLOSE and GOING_AWAY text */
+#define MSG_MAX_VERSION   32u  /* WELCOME relay_version */
+#define MSG_MAX_ADDR      255u /* one address, as str8 allows */
+#define MSG_RESUME_ID_LEN 32u  /* §7.3 resume id */
 
 enum msg_type {
     MSG_WELCOME = 0x01,
@@ -40,6 +41,9 @@ enum msg_type {
     MSG_ADDRS = 0x06,
     MSG_REDIRECT = 0x07,
     MSG_GOING_AWAY = 0x08,
+    MSG_RESUMABLE = 0x0B, /* relay → agent, empty: this relay pairs resumed legs */
+    MSG_RESUME = 0x0C,    /* agent → relay: a new leg for a suspended stream */
+    MSG_RESUMED = 0x0D,   /* relay → agent: STREAM + resume id */
     MSG_PING = 0x10,
     MSG_PONG = 0x11,
     MSG_OPEN = 0x20,
@@ -102,6 +106,12 @@ struct msg_stream {
     enum msg_role role;
     uint32_t expires_ms;
     uint8_t ticket[MSG_TICKET_LEN];
+    uint8_t resume_id[MSG_RESUME_ID_LEN]; /* RESUMED only; STREAM: unused */
+};
+
+struct msg_resume {
+    uint32_t req_id; /* != 0 */
+    uint8_t resume_id[MSG_RESUME_ID_LEN];
 };
 
 struct msg_open_fail {
@@ -133,8 +143,9 @@ struct msg {
     enum msg_type type;
     union {
         struct msg_welcome welcome;
-        bool peer_online; /* PEER */
-        struct msg_stream stream;
+        bool peer_online;         /* PEER */
+        struct msg_stream stream; /* STREAM, RESUMED */
+        struct msg_resume resume; /* RESUME */
         struct msg_open_fail open_fail;
         struct msg_close close;
         struct msg_addrs addrs;

@@ -56,16 +56,17 @@ static size_t build_msgs(struct msg *ms)
     static const char *const addrs[] = {"198.18.0.1:7000", "[2001:db8::1]:443",
                                         "relay.example.net:7000"};
 
-    memset(ms, 0, 16 * sizeof(*ms));
+    memset(ms, 0, 20 * sizeof(*ms));
     ms[n].type = MSG_WELCOME;
     ms[n++].u.welcome = (struct msg_welcome){25, 90, true, 256, STR("linkrelay 0.1.0")};
     ms[n].type = MSG_PEER;
     ms[n++].u.peer_online = true;
     ms[n].type = MSG_STREAM;
-    ms[n].u.stream = (struct msg_stream){7, 0x1122334455667788ull, MSG_ROLE_INITIATOR, 10000, {0}};
+    ms[n].u.stream =
+        (struct msg_stream){7, 0x1122334455667788ull, MSG_ROLE_INITIATOR, 10000, {0}, {0}};
     memset(ms[n++].u.stream.ticket, 0xab, MSG_TICKET_LEN);
     ms[n].type = MSG_STREAM;
-    ms[n].u.stream = (struct msg_stream){0, 42, MSG_ROLE_RESPONDER, 10000, {0}};
+    ms[n].u.stream = (struct msg_stream){0, 42, MSG_ROLE_RESPONDER, 10000, {0}, {0}};
     memset(ms[n++].u.stream.ticket, 0xcd, MSG_TICKET_LEN);
     ms[n].type = MSG_OPEN_FAIL;
     ms[n++].u.open_fail = (struct msg_open_fail){7, MSG_OPEN_FAIL_PEER_OFFLINE};
@@ -88,6 +89,14 @@ static size_t build_msgs(struct msg *ms)
     ms[n++].u.nonce = 0x0102030405060708ull;
     ms[n].type = MSG_OPEN;
     ms[n++].u.req_id = 7;
+    ms[n++].type = MSG_RESUMABLE;
+    ms[n].type = MSG_RESUME;
+    ms[n].u.resume.req_id = 8;
+    memset(ms[n++].u.resume.resume_id, 0x5a, MSG_RESUME_ID_LEN);
+    ms[n].type = MSG_RESUMED;
+    ms[n].u.stream = (struct msg_stream){0, 43, MSG_ROLE_RESPONDER, 10000, {0}, {0}};
+    memset(ms[n].u.stream.ticket, 0xef, MSG_TICKET_LEN);
+    memset(ms[n++].u.stream.resume_id, 0x5a, MSG_RESUME_ID_LEN);
     return n;
 }
 
@@ -163,7 +172,7 @@ static void gen_frames(const struct msg *ms, size_t n)
 
 int main(int argc, char **argv)
 {
-    struct msg ms[16];
+    struct msg ms[20];
     size_t n;
 
     if (argc != 2) {

@@ -24,6 +24,10 @@ static const uint8_t ticket[32] = {
     "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"                             \
     "\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"
 
+#define RESUME_ID_HEX                                                                              \
+    "\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"                             \
+    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+
 struct sample {
     struct msg m;
     const char *enc; /* the expected encoding, written by hand from §5 */
@@ -57,7 +61,7 @@ static size_t samples_a(struct sample *out)
     memset(&m, 0, sizeof(m));
     m.type = MSG_STREAM;
     m.u.stream =
-        (struct msg_stream){0x01020304, 0x1122334455667788ull, MSG_ROLE_INITIATOR, 10000, {0}};
+        (struct msg_stream){0x01020304, 0x1122334455667788ull, MSG_ROLE_INITIATOR, 10000, {0}, {0}};
     memcpy(m.u.stream.ticket, ticket, 32);
     out[n++] = (struct sample){m, ENC("\x03\x01\x02\x03\x04\x11\x22\x33\x44\x55\x66\x77\x88"
                                       "\x00\x00\x00\x27\x10" TICKET_HEX)};
@@ -67,6 +71,31 @@ static size_t samples_a(struct sample *out)
     m.u.stream.expires_ms = 0xffffffffu;
     out[n++] = (struct sample){m, ENC("\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
                                       "\x01\xff\xff\xff\xff" TICKET_HEX)};
+
+    /* RESUMED: STREAM ‖ resume_id (§5, §7.3). */
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_RESUMED;
+    m.u.stream = (struct msg_stream){9, 2, MSG_ROLE_INITIATOR, 10000, {0}, {0}};
+    memcpy(m.u.stream.ticket, ticket, 32);
+    memcpy(m.u.stream.resume_id, ticket + 16, 16);
+    memcpy(m.u.stream.resume_id + 16, ticket, 16);
+    out[n++] = (struct sample){m, ENC("\x0d\x00\x00\x00\x09\x00\x00\x00\x00\x00\x00\x00\x02"
+                                      "\x00\x00\x00\x27\x10" TICKET_HEX RESUME_ID_HEX)};
+    m.u.stream.req_id = 0;
+    m.u.stream.role = MSG_ROLE_RESPONDER;
+    out[n++] = (struct sample){m, ENC("\x0d\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02"
+                                      "\x01\x00\x00\x27\x10" TICKET_HEX RESUME_ID_HEX)};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_RESUME;
+    m.u.resume.req_id = 0x01020304;
+    memcpy(m.u.resume.resume_id, ticket + 16, 16);
+    memcpy(m.u.resume.resume_id + 16, ticket, 16);
+    out[n++] = (struct sample){m, ENC("\x0c\x01\x02\x03\x04" RESUME_ID_HEX)};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_RESUMABLE;
+    out[n++] = (struct sample){m, ENC("\x0b")};
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_OPEN_FAIL;
@@ -163,11 +192,20 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
         ck_assert_int_eq(a->u.peer_online, b->u.peer_online);
         break;
     case MSG_STREAM:
+    case MSG_RESUMED:
         ck_assert_uint_eq(a->u.stream.req_id, b->u.stream.req_id);
         ck_assert_uint_eq(a->u.stream.stream_id, b->u.stream.stream_id);
         ck_assert_int_eq(a->u.stream.role, b->u.stream.role);
         ck_assert_uint_eq(a->u.stream.expires_ms, b->u.stream.expires_ms);
         ck_assert_mem_eq(a->u.stream.ticket, b->u.stream.ticket, 32);
+        if (a->type == MSG_RESUMED)
+            ck_assert_mem_eq(a->u.stream.resume_id, b->u.stream.resume_id, 32);
+        break;
+    case MSG_RESUME:
+        ck_assert_uint_eq(a->u.resume.req_id, b->u.resume.req_id);
+        ck_assert_mem_eq(a->u.resume.resume_id, b->u.resume.resume_id, 32);
+        break;
+    case MSG_RESUMABLE:
         break;
     case MSG_OPEN_FAIL:
         ck_assert_uint_eq(a->u.open_fail.req_id, b->u.open_fail.req_id);
@@ -202,9 +240,10 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
 
 START_TEST(test_every_type_has_a_sample)
 {
-    static const int types[] = {MSG_WELCOME, MSG_PEER,  MSG_STREAM,   MSG_OPEN_FAIL,
-                                MSG_CLOSE,   MSG_ADDRS, MSG_REDIRECT, MSG_GOING_AWAY,
-                                MSG_PING,    MSG_PONG,  MSG_OPEN};
+    static const int types[] = {MSG_WELCOME, MSG_PEER,   MSG_STREAM,   MSG_OPEN_FAIL,
+                                MSG_CLOSE,   MSG_ADDRS,  MSG_REDIRECT, MSG_GOING_AWAY,
+                                MSG_PING,    MSG_PONG,   MSG_OPEN,     MSG_RESUMABLE,
+                                MSG_RESUME,  MSG_RESUMED};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
@@ -599,6 +638,43 @@ START_TEST(test_open_req_id_zero)
 }
 END_TEST
 
+/* RESUME and RESUMED (§5, §7.3): req_id rules as OPEN and STREAM, exact
+ * lengths, RESUMABLE empty. */
+START_TEST(test_resume_invalid)
+{
+    uint8_t in[1 + 4 + 8 + 1 + 4 + 32 + 32 + 1] = {0x0c, 0, 0, 0, 0};
+    struct msg m, ok;
+    size_t rlen = 1 + 4 + 8 + 1 + 4 + 32 + 32;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_RESUME;
+    assert_invalid(in, 1 + 4 + 32, &m); /* req_id 0 */
+    in[4] = 1;
+    ck_assert_int_eq(msg_decode(in, 1 + 4 + 32, &ok), 0);
+    ck_assert_int_eq(msg_decode(in, 1 + 4 + 31, &ok), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 1 + 4 + 33, &ok), MSG_E_TRAILING);
+    /* RESUMED: initiator with req_id 0, responder with one, stream_id 0. */
+    memset(in, 0, sizeof(in));
+    in[0] = 0x0d;
+    in[12] = 1; /* stream_id 1, role 0, req_id 0 */
+    assert_invalid(in, rlen, NULL);
+    in[13] = 1; /* responder, req_id 0 */
+    ck_assert_int_eq(msg_decode(in, rlen, &ok), 0);
+    ck_assert_int_eq(ok.u.stream.role, MSG_ROLE_RESPONDER);
+    ck_assert_int_eq(msg_decode(in, rlen - 1, &ok), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, rlen + 1, &ok), MSG_E_TRAILING);
+    in[4] = 1; /* responder with a req_id */
+    assert_invalid(in, rlen, NULL);
+    in[4] = 0;
+    in[12] = 0; /* stream_id 0 */
+    assert_invalid(in, rlen, NULL);
+    /* RESUMABLE has no body. */
+    in[0] = 0x0b;
+    ck_assert_int_eq(msg_decode(in, 1, &ok), 0);
+    ck_assert_int_eq(msg_decode(in, 2, &ok), MSG_E_TRAILING);
+}
+END_TEST
+
 START_TEST(test_too_big_input)
 {
     static uint8_t in[MSG_MAX_LEN + 1];
@@ -648,7 +724,7 @@ END_TEST
 
 START_TEST(test_names)
 {
-    static const int types[] = {1, 2, 3, 4, 5, 6, 7, 8, 0x10, 0x11, 0x20};
+    static const int types[] = {1, 2, 3, 4, 5, 6, 7, 8, 0x0b, 0x0c, 0x0d, 0x10, 0x11, 0x20};
     static const int errs[] = {MSG_E_SHORT, MSG_E_TRAILING, MSG_E_TYPE,
                                MSG_E_RANGE, MSG_E_TOOBIG,   MSG_E_NOSPC};
 
@@ -693,6 +769,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_redirect_invalid);
     tcase_add_test(tc, test_going_away_text);
     tcase_add_test(tc, test_open_req_id_zero);
+    tcase_add_test(tc, test_resume_invalid);
     tcase_add_test(tc, test_too_big_input);
     tcase_add_test(tc, test_encoder_string_pointer_rules);
     tcase_add_test(tc, test_str_cstr);
