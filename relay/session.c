@@ -32,7 +32,8 @@ struct session {
     struct noise_cs tx, rx;
     struct index_link *link;
     int side;
-    bool replaced; /* closed because a newer session took over */
+    bool replaced;  /* closed because a newer session took over */
+    bool resumable; /* AUTH flags bit 0: speaks RESUME/RESUMED (§7.3) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -245,7 +246,15 @@ static void session_send_welcome(struct conn *c)
                                   : (uint16_t)cfg->limits.max_streams_per_link;
     m.u.welcome.relay_version.p = (const uint8_t *)SESSION_VERSION_TEXT;
     m.u.welcome.relay_version.len = strlen(SESSION_VERSION_TEXT);
-    if (session_send(c, &m) != 0 || cfg->n_advertise == 0)
+    if (session_send(c, &m) != 0)
+        return;
+    if (cs->resumable) { /* this relay pairs resumed legs (§5 RESUMABLE) */
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_RESUMABLE;
+        if (session_send(c, &m) != 0)
+            return;
+    }
+    if (cfg->n_advertise == 0)
         return;
     memset(&m, 0, sizeof(m));
     m.type = MSG_ADDRS;
@@ -297,6 +306,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     memcpy(cs->static_pub, spub, 32);
     cs->side = a->side;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
+    cs->resumable = (a->flags & AUTH_FLAG_RESUME) != 0;
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
         return;
@@ -376,7 +386,12 @@ static void session_stream_expired(struct index_link *l, int opener, uint32_t re
     session_open_fail(l, opener, req_id, MSG_OPEN_FAIL_TIMEOUT);
 }
 
-static void session_on_open(struct conn *c, uint32_t req_id)
+/*
+ * OPEN, or RESUME when resume_id is set (§5, §7.3): the same checks and the
+ * same pending stream; RESUME hands out RESUMED (STREAM + the id) instead.
+ * The relay neither checks nor keeps the id beyond the pending pair.
+ */
+static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resume_id)
 {
     struct session_ctx *sx = c->ops_arg;
     const struct relaycfg_limits *lim = &sx->cfg->limits;
@@ -401,7 +416,8 @@ static void session_on_open(struct conn *c, uint32_t req_id)
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
         return;
     }
-    if (l->session[1 - cs->side] == NULL) {
+    if (l->session[1 - cs->side] == NULL ||
+        (resume_id != NULL && !session_of(l->session[1 - cs->side])->resumable)) {
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
         return;
     }
@@ -420,7 +436,9 @@ static void session_on_open(struct conn *c, uint32_t req_id)
     }
     for (int side = 0; side < 2; side++) {
         memset(&m, 0, sizeof(m));
-        m.type = MSG_STREAM;
+        m.type = resume_id != NULL ? MSG_RESUMED : MSG_STREAM;
+        if (resume_id != NULL)
+            memcpy(m.u.stream.resume_id, resume_id, MSG_RESUME_ID_LEN);
         m.u.stream.req_id = side == cs->side ? req_id : 0;
         m.u.stream.stream_id = stream_wire_id(s);
         m.u.stream.role = side == cs->side ? MSG_ROLE_INITIATOR : MSG_ROLE_RESPONDER;
@@ -446,7 +464,14 @@ static void session_dispatch(struct conn *c, const struct msg *m)
     case MSG_PONG:
         break;
     case MSG_OPEN:
-        session_on_open(c, m->u.req_id);
+        session_on_open(c, m->u.req_id, NULL);
+        break;
+    case MSG_RESUME:
+        if (!session_of(c)->resumable) {
+            session_close_with(c, MSG_CLOSE_PROTOCOL, "RESUME without AUTH flag bit 0");
+            break;
+        }
+        session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
         break;
     default:
         session_close_with(c, MSG_CLOSE_PROTOCOL, "message not allowed from an agent");

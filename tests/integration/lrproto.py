@@ -105,13 +105,13 @@ class Handshake:
 class Session:
     """An authenticated control session (the happy path)."""
 
-    def __init__(self, r, link, side, priv=None, key_id=None):
+    def __init__(self, r, link, side, priv=None, key_id=None, flags=0):
         self.s = connect(r)
         hk = Handshake(h.pub_raw(r.relay_pub), h.priv_raw(priv or link["ab"[side]]),
                        r.key_id if key_id is None else key_id)
         self.s.sendall(hk.pre + frame(hk.msg1()))
         hk.read_msg2(recv_frame(self.s))
-        self.s.sendall(frame(hk.msg3(auth(side, bytes.fromhex(link["id"])))))
+        self.s.sendall(frame(hk.msg3(auth(side, bytes.fromhex(link["id"]), flags=flags))))
         self.tx, self.rx = hk.cs[0], hk.cs[1]
         self.welcome = self.recv()
 
