@@ -1,0 +1,389 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""linkrelay's metrics listener (metrics_listen; docs/guide.md "Monitoring"):
+  - /metrics answers the Prometheus text format (promtool check metrics
+    accepts it), HEAD too; /healthz and /readyz answer 200; other paths 404,
+    other methods 405 with Allow;
+  - the figures are the relay's own: after a transfer, the bytes each way
+    are exactly what was sent and equal the admin socket's status; streams
+    opened, spliced and closed by cause; an auth failure by reason;
+  - per-link series (metrics_per_link = on) for at most metrics_max_links
+    links: at the cap minus one, the rest counted as omitted; at the cap
+    (raised by SIGHUP), all of them, with the link's exact bytes;
+  - hostile input: random bytes, a 64 KiB header, a 64 KiB path, half
+    requests up to the per-address limit (4) and the global limit (16), one
+    more refused at each, an idle half request closed after the connection
+    timeout (5 s); the relay then still moves streams and serves /metrics;
+  - a real Prometheus server (its own config and storage in a temporary
+    directory, a free port on 127.0.0.1, scraping every second) scrapes the
+    relay, and its HTTP API returns exactly the bytes the transfers moved;
+  - --metrics-listen on the command line and its errors; an address in use
+    fails the start with a clear message.
+"""
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+import lrharness as h
+
+PROMTOOL = shutil.which("promtool")
+PROMETHEUS = shutil.which("prometheus")
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def get(port, path, method="GET", host="127.0.0.1", timeout=10):
+    """(status, headers dict, body bytes)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def parse(text):
+    """{(name, frozenset of (label, value)): float} of an exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        if m is None:
+            raise ValueError("not a sample line: %r" % line)
+        labels = frozenset(LABEL.findall(m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def value(ms, name, **labels):
+    return ms.get((name, frozenset(labels.items())))
+
+
+def series(ms, name):
+    return {k[1]: v for k, v in ms.items() if k[0] == name}
+
+
+def scrape(port):
+    st, _, body = get(port, "/metrics")
+    if st != 200:
+        raise RuntimeError("/metrics answered %d" % st)
+    return parse(body.decode())
+
+
+def raw(port, data, src="127.0.0.1", wait=3.0):
+    """Sends data on a fresh connection from src; returns what came back
+    until the server closed or wait passed."""
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(wait)
+    s.connect(("127.0.0.1", port))
+    got = b""
+    try:
+        s.sendall(data)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        s.close()
+    return got
+
+
+def half(port, src):
+    """A connection from src with half a request on it (slowloris)."""
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    return s
+
+
+def refused(port, src):
+    """True when a new connection from src gets no HTTP answer: closed at
+    once, or left unserved for 2 s."""
+    return not raw(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", src, 2.0).startswith(b"HTTP/")
+
+
+def check_endpoints(c, port):
+    st, hd, body = get(port, "/metrics")
+    c.check("/metrics 200, Prometheus text 0.0.4",
+            st == 200 and hd.get("Content-Type", "").startswith("text/plain; version=0.0.4"), hd)
+    if PROMTOOL:
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+                           timeout=30)
+        c.check("promtool check metrics accepts it", r.returncode == 0 and not r.stdout.strip()
+                and not r.stderr.strip(), r.stdout[-2000:] + r.stderr[-2000:])
+    else:
+        c.check("promtool is installed (scripts/deps.sh test)", False)
+    ms = parse(body.decode())
+    c.check("build info", value(ms, "linkrelay_build_info", version="0.1.0") == 1.0
+            or any(k[0] == "linkrelay_build_info" for k in ms), series(ms, "linkrelay_build_info"))
+    for name in ("process_open_fds", "process_resident_memory_bytes", "process_cpu_seconds_total",
+                 "process_start_time_seconds", "linkrelay_registry_sync_age_seconds",
+                 "linkrelay_accounting_backlog"):
+        c.check("has " + name, value(ms, name) is not None)
+    c.check("registry read within the last 2 s",
+            value(ms, "linkrelay_registry_sync_age_seconds") < 2.0)
+    st, hd, body = get(port, "/metrics", "HEAD")
+    c.check("HEAD /metrics: 200, no body", st == 200 and body == b"", (st, len(body)))
+    c.check("/healthz 200 ok", get(port, "/healthz")[::2] == (200, b"ok\n"))
+    c.check("/readyz 200 ready", get(port, "/readyz")[::2] == (200, b"ready\n"))
+    st, hd, _ = get(port, "/metrics", "POST")
+    c.check("POST: 405, Allow: GET, HEAD", st == 405 and hd.get("Allow") == "GET, HEAD", (st, hd))
+    c.check("DELETE: 405", get(port, "/healthz", "DELETE")[0] == 405)
+    c.check("other path: 404", get(port, "/")[0] == 404 and get(port, "/metricsx")[0] == 404)
+    c.check("a query string is ignored", get(port, "/metrics?x=1")[0] == 200)
+
+
+def check_counts(c, r, port, links, sent):
+    ms = scrape(port)
+    st = r.status()
+    c.check("bytes a->b exactly what was sent, equal to status",
+            value(ms, "linkrelay_stream_bytes_total", direction="a_to_b") == sent[0]
+            == st["bytes_a_to_b"], (series(ms, "linkrelay_stream_bytes_total"), sent))
+    c.check("bytes b->a exactly what was sent, equal to status",
+            value(ms, "linkrelay_stream_bytes_total", direction="b_to_a") == sent[1]
+            == st["bytes_b_to_a"])
+    opened = series(ms, "linkrelay_streams_opened_total")
+    c.check("one stream opened (by side a or b)", sum(opened.values()) == 1
+            and set(dict(k)["side"] for k in opened) == {"a", "b"}, opened)
+    c.check("one spliced, equal to status streams_total",
+            value(ms, "linkrelay_streams_spliced_total") == 1 == st["streams_total"])
+    closed = series(ms, "linkrelay_streams_closed_total")
+    c.check("closed by cause: one fin, six causes listed",
+            value(ms, "linkrelay_streams_closed_total", cause="fin") == 1
+            and sum(closed.values()) == 1 and len(closed) == 6, closed)
+    c.check("no stream open now", value(ms, "linkrelay_streams_open") == 0)
+    c.check("links in the index: 3", value(ms, "linkrelay_links") == 3)
+    # Per-link series at metrics_max_links = 2 with 3 links.
+    per = series(ms, "linkrelay_link_streams_spliced_total")
+    names = {dict(k)["link"] for k in per}
+    c.check("per-link series for metrics_max_links (2) links", len(names) == 2
+            and names <= {l["name"] for l in links}, names)
+    c.check("per-link side series for the same 2 links",
+            {dict(k)["link"] for k in series(ms, "linkrelay_link_session_up")} == names)
+    c.check("links over the cap counted as omitted",
+            value(ms, "linkrelay_metrics_links_omitted") == 1)
+
+
+def check_cap_reload(c, r, port, links, sent):
+    n = r.log().count("configuration reloaded")
+    r.write_config("info", {"metrics_listen": "127.0.0.1:0", "metrics_per_link": "on",
+                            "metrics_max_links": "3"})
+    r.proc.send_signal(signal.SIGHUP)
+    c.check("SIGHUP reloads", h.wait_for(lambda: r.log().count("configuration reloaded") > n, 10))
+    c.check("metrics_listen unchanged in effect (port 0 again is the same setting)",
+            "listen addresses and paths change only on restart" not in r.log())
+    # A snapshot is reused for METRICS_FRESH_MS (100 ms): the new cap shows
+    # in the next one.
+    ms = h.wait_for(lambda: _omitted(scrape(port), 0), 5) or scrape(port)
+    per = series(ms, "linkrelay_link_stream_bytes_total")
+    c.check("at the cap (3 links, metrics_max_links 3): all 3, none omitted",
+            {dict(k)["link"] for k in per} == {l["name"] for l in links}
+            and value(ms, "linkrelay_metrics_links_omitted") == 0, per)
+    c.check("per-link bytes of the link that moved them, exactly",
+            value(ms, "linkrelay_link_stream_bytes_total", link="m1", direction="a_to_b") == sent[0]
+            and value(ms, "linkrelay_link_stream_bytes_total", link="m1",
+                      direction="b_to_a") == sent[1]
+            and value(ms, "linkrelay_link_stream_bytes_total", link="m2", direction="a_to_b") == 0)
+    c.check("per-link session gauges 0 (no agent online)",
+            set(series(ms, "linkrelay_link_session_up").values()) == {0.0})
+
+
+def _omitted(ms, n):
+    return ms if value(ms, "linkrelay_metrics_links_omitted") == n else None
+
+
+def check_auth_failure(c, r, port):
+    s = socket.create_connection((r.host, r.port), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(64))
+    h.closed_now(s)
+    ok = h.wait_for(lambda: value(scrape(port), "linkrelay_auth_failures_total",
+                                  reason="preamble") == 1, 10)
+    ms = scrape(port)
+    c.check("a bad preamble counted once, by reason", ok and sum(
+        series(ms, "linkrelay_auth_failures_total").values()) == 1 == r.status()["auth_failures"],
+        series(ms, "linkrelay_auth_failures_total"))
+
+
+def check_hostile(c, r, port):
+    slow = half(port, "127.0.0.7")
+    t0 = time.time()
+    rnd = random.Random(16)
+    answers = [raw(port, bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 8192))))
+               for _ in range(20)]
+    c.check("random bytes: answered 4xx or closed, never 200",
+            all(not a.startswith(b"HTTP/1.1 200") for a in answers),
+            [a[:20] for a in answers if a.startswith(b"HTTP/1.1 200")])
+    big = raw(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n")
+    c.check("a 64 KiB header: refused (4xx or closed), not served",
+            not big.startswith(b"HTTP/1.1 200") and (big == b"" or big.startswith(b"HTTP/1.1 4")),
+            big[:40])
+    longurl = raw(port, b"GET /" + b"m" * 65536 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.check("a 64 KiB path: refused (4xx or closed)",
+            longurl == b"" or longurl.startswith(b"HTTP/1.1 4"), longurl[:40])
+    # Per address: 4 half requests from 127.0.0.2, the 5th is not served;
+    # another address is.
+    held = [half(port, "127.0.0.2") for _ in range(4)]
+    c.check("5th connection from one address (limit 4) not served", refused(port, "127.0.0.2"))
+    c.check("another address is served meanwhile", get(port, "/healthz")[0] == 200)
+    # Globally: 16 (4 from each of 4 addresses; the slow one from .7 makes
+    # 16 with 3 from .5).
+    for src in ("127.0.0.3", "127.0.0.4"):
+        held += [half(port, src) for _ in range(4)]
+    held += [half(port, "127.0.0.5") for _ in range(3)]
+    c.check("17th connection (global limit 16) not served", refused(port, "127.0.0.6")
+            and refused(port, "127.0.0.1"))
+    for s in held:
+        s.close()
+    c.check("served again once the half requests are gone",
+            h.wait_for(lambda: get(port, "/healthz")[0] == 200, 5))
+    # The idle half request is closed by the connection timeout (5 s).
+    slow.settimeout(12)
+    try:
+        end = slow.recv(100)
+    except (socket.timeout, ConnectionResetError):
+        end = None
+    took = time.time() - t0
+    slow.close()
+    c.check("an idle half request is closed after the timeout (5 s)",
+            end is not None and not end.startswith(b"HTTP/1.1 200") and 4.0 <= took <= 9.0,
+            (end, round(took, 1)))
+
+
+def run_prometheus(c, port, want, tmp):
+    """Starts Prometheus scraping port every second; checks that its API
+    returns want bytes (a_to_b, b_to_a) for linkrelay_stream_bytes_total."""
+    if PROMETHEUS is None:
+        c.check("prometheus is installed (scripts/deps.sh test)", False)
+        return
+    d = os.path.join(tmp, "prom")
+    os.mkdir(d)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        pport = s.getsockname()[1]
+    with open(os.path.join(d, "prometheus.yml"), "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                "scrape_configs:\n  - job_name: linkrelay\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n" % port)
+    prom = h.LogProc([PROMETHEUS, "--config.file=" + os.path.join(d, "prometheus.yml"),
+                      "--storage.tsdb.path=" + os.path.join(d, "data"),
+                      "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"],
+                     os.path.join(d, "prometheus.log")).start()
+    try:
+        def query(q):
+            url = "/api/v1/query?query=" + urllib.parse.quote(q)
+            try:
+                st, _, body = get(pport, url, timeout=5)
+            except OSError:
+                return None
+            if st != 200:
+                return None
+            res = json.loads(body)["data"]["result"]
+            return {tuple(sorted(x["metric"].items())): x["value"][1] for x in res}
+
+        c.check("prometheus ready", h.wait_for(
+            lambda: prom.alive() and _ready(pport), 30), prom.log()[-2000:])
+        want_sum = str(want[0] + want[1])
+        got = h.wait_for(lambda: (query("sum(linkrelay_stream_bytes_total)") or {}).get(())
+                         == want_sum, 30)
+        c.check("prometheus: sum(linkrelay_stream_bytes_total) = the bytes moved", got,
+                (query("sum(linkrelay_stream_bytes_total)"), want_sum))
+        res = query('linkrelay_stream_bytes_total{direction="a_to_b"}') or {}
+        c.check("prometheus: a_to_b exactly", list(res.values()) == [str(want[0])], res)
+        up = query('up{job="linkrelay"}') or {}
+        c.check("prometheus: the target is up", list(up.values()) == ["1"], up)
+    finally:
+        rc = prom.stop(timeout=15)
+        if rc not in (0, None):
+            print(prom.log()[-2000:])
+
+
+def _ready(pport):
+    try:
+        return get(pport, "/-/ready", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def check_cli(c, tmp):
+    def check(*args):
+        return subprocess.run([h.RELAY, "--state-dir", tmp] + list(args) + ["--check"],
+                              capture_output=True, text=True, timeout=10)
+    r = check()
+    c.check("off by default", r.returncode == 0 and "metrics_listen = off\n" in r.stdout)
+    r = check("--metrics-listen", "127.0.0.1:9477")
+    c.check("--metrics-listen sets it", r.returncode == 0
+            and "metrics_listen = 127.0.0.1:9477\n" in r.stdout, r.stdout + r.stderr)
+    r = check("--metrics-listen", "monitor.example:9477")
+    c.check("--metrics-listen with a host name: clear error", r.returncode == 1
+            and "--metrics-listen 'monitor.example:9477': a numeric IP address is required"
+            in r.stderr, r.stderr)
+
+
+def main():
+    c = h.Checks()
+    tmp = tempfile.mkdtemp(prefix="lrmetrics.")
+    r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0", "metrics_per_link": "on",
+                             "metrics_max_links": "2"})
+    r2 = None
+    try:
+        check_cli(c, tmp)
+        r.start()
+        m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
+        c.check("the log says where metrics are served", m is not None)
+        port = int(m.group(1))
+        check_endpoints(c, port)
+        links = [r.add_link("m%d" % i) for i in (1, 2, 3)]
+        h.wait_for(lambda: len(r.admin("links")["links"]) == 3)
+        sent = [123457, 65432]
+        rc, kv, out = r.peer(links[0], "pair", "--bytes", str(sent[0]), "--bytes-back",
+                             str(sent[1]))
+        c.check("transfer through the link", rc == 0, out[-500:])
+        check_counts(c, r, port, links, sent)
+        check_cap_reload(c, r, port, links, sent)
+        check_auth_failure(c, r, port)
+        check_hostile(c, r, port)
+        rc, kv, out = r.peer(links[1], "pair", "--bytes", "1000000", "--bytes-back", "7")
+        c.check("after the hostile input: streams still move", rc == 0, out[-500:])
+        sent = [sent[0] + 1000000, sent[1] + 7]
+        ms = scrape(port)
+        c.check("after the hostile input: /metrics counts them",
+                value(ms, "linkrelay_stream_bytes_total", direction="a_to_b") == sent[0])
+        run_prometheus(c, port, sent, tmp)
+        # A second relay on the same metrics port does not start, and says why.
+        r2 = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:%d" % port})
+        try:
+            r2.start()
+            c.check("a metrics port in use fails the start", False)
+        except RuntimeError as e:
+            c.check("a metrics port in use fails the start, with the reason",
+                    "metrics_listen 127.0.0.1:%d: cannot listen there" % port in str(e), str(e)[-600:])
+    finally:
+        if c.failed:
+            print(r.log()[-4000:])
+        r.close()
+        if r2 is not None:
+            r2.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
