@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "exposition.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <sys/resource.h>
 
 #include "acct.h"
 #include "index.h"
@@ -61,58 +56,6 @@ static const char *expo_fail(int i)
 static const char *expo_limit(int i)
 {
     return admit_name((enum admit_kind)i);
-}
-
-/* ---- process figures (the names client libraries use) ---- */
-
-static uint64_t expo_open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    uint64_t n = 0;
-
-    if (d == NULL)
-        return 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n > 0 ? n - 1 : 0; /* not the directory's own fd */
-}
-
-static void expo_process(const struct relay *r, struct promtext *pt)
-{
-    struct rusage ru;
-    struct rlimit rl;
-    struct timespec now;
-    unsigned long long vsize = 0, rss = 0;
-    double cpu = 0, up_s = (double)(uv_now(r->loop) - r->start_ms) / 1000.0;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    if (f != NULL) {
-        if (fscanf(f, "%llu %llu", &vsize, &rss) != 2)
-            vsize = rss = 0;
-        fclose(f);
-    }
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-              ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-    clock_gettime(CLOCK_REALTIME, &now);
-    promtext_family(pt, "process_cpu_seconds_total", "counter",
-                    "User and system CPU time spent by the relay, in seconds.");
-    promtext_f64(pt, "process_cpu_seconds_total", NULL, 0, cpu);
-    expo_one(pt, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-             rss * (uint64_t)sysconf(_SC_PAGESIZE));
-    expo_one(pt, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
-             vsize * (uint64_t)sysconf(_SC_PAGESIZE));
-    expo_one(pt, "process_open_fds", "gauge", "Open file descriptors.", expo_open_fds());
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        expo_one(pt, "process_max_fds", "gauge", "The limit of open file descriptors.",
-                 rl.rlim_cur);
-    promtext_family(pt, "process_start_time_seconds", "gauge",
-                    "When the relay started, in seconds since the Unix epoch.");
-    promtext_f64(pt, "process_start_time_seconds", NULL, 0,
-                 (double)now.tv_sec + (double)now.tv_nsec / 1e9 - up_s);
 }
 
 /* ---- links ---- */
@@ -262,7 +205,6 @@ void exposition_render(void *arg, struct promtext *pt)
     expo_one(pt, "linkrelay_accounting_dropped_total", "counter",
              "Accounting and event rows dropped because the queue was full.",
              acct_dropped(r->acct));
-    expo_process(r, pt);
     if (r->cfg.metrics_per_link)
         expo_per_link(r, pt);
 }

@@ -2,9 +2,9 @@
 /*
  * exposition — what the relay's /metrics says (docs/guide.md "Monitoring"):
  * the counters the relay already keeps (struct stats, admit, the zero-copy
- * slots, the link index, accounting, registry sync), the process figures, and
- * per-link series when metrics_per_link is on, for at most
- * metrics_max_links links.
+ * slots, the link index, accounting, registry sync) and per-link series
+ * when metrics_per_link is on, for at most metrics_max_links links. The
+ * process figures (process_*) are metrics.c's: they are read off the loop.
  *
  * Part of the relay's top, beside relay.c: it reads struct relay (never
  * writes it) and counts nothing itself, so every figure has one source. Runs

@@ -11,8 +11,12 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -142,11 +146,108 @@ static enum MHD_Result metrics_queue_text(struct MHD_Connection *conn, unsigned 
     return rc;
 }
 
-/* /metrics: the snapshot's text itself, released when the response is. */
+/* ---- process figures, read on the HTTP thread (never on the loop: with
+ * many fds, counting them takes a while) ---- */
+
+static uint64_t metrics_open_fds(void)
+{
+    struct stat sb;
+    struct dirent *e;
+    uint64_t n = 0;
+    DIR *d;
+
+    /* Linux 6.2 and later give the count as the directory's size. */
+    if (stat("/proc/self/fd", &sb) == 0 && sb.st_size > 0)
+        return (uint64_t)sb.st_size;
+    d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n > 0 ? n - 1 : 0; /* not the directory's own fd */
+}
+
+/* When the process started, in seconds since the epoch: its start in clock
+ * ticks after boot (/proc/self/stat field 22) plus the boot time; 0 when
+ * unknown. */
+static double metrics_start_time(void)
+{
+    char buf[1024], *p;
+    unsigned long long ticks = 0, btime = 0;
+    size_t n;
+    FILE *f = fopen("/proc/self/stat", "r");
+
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (p == NULL || sscanf(p + 1,
+                            " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                            "%*d %*d %llu",
+                            &ticks) != 1)
+        return 0;
+    f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return 0;
+    while (fgets(buf, sizeof(buf), f) != NULL)
+        if (sscanf(buf, "btime %llu", &btime) == 1)
+            break;
+    fclose(f);
+    return btime == 0 ? 0 : (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void metrics_gauge(struct promtext *pt, const char *name, const char *help, uint64_t v)
+{
+    promtext_family(pt, name, "gauge", help);
+    promtext_u64(pt, name, NULL, 0, v);
+}
+
+/* The process_* families, with the names Prometheus client libraries use. */
+static void metrics_process(struct promtext *pt)
+{
+    unsigned long long vsize = 0, rss = 0;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    struct rusage ru;
+    struct rlimit rl;
+    double cpu = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu", &vsize, &rss) != 2)
+            vsize = rss = 0;
+        fclose(f);
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+              ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    promtext_family(pt, "process_cpu_seconds_total", "counter",
+                    "User and system CPU time spent, in seconds.");
+    promtext_f64(pt, "process_cpu_seconds_total", NULL, 0, cpu);
+    metrics_gauge(pt, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                  rss * page);
+    metrics_gauge(pt, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                  vsize * page);
+    metrics_gauge(pt, "process_open_fds", "Open file descriptors.", metrics_open_fds());
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        metrics_gauge(pt, "process_max_fds", "The limit of open file descriptors.", rl.rlim_cur);
+    promtext_family(pt, "process_start_time_seconds", "gauge",
+                    "When the process started, in seconds since the Unix epoch.");
+    promtext_f64(pt, "process_start_time_seconds", NULL, 0, metrics_start_time());
+}
+
+/* /metrics: the loop's snapshot, then the process figures, copied into one
+ * buffer the response owns; the snapshot's reference is dropped here. */
 static enum MHD_Result metrics_queue_snap(struct MHD_Connection *conn, struct metrics_snap *s)
 {
     struct MHD_Response *r;
+    struct promtext pt;
     enum MHD_Result rc;
+    char *proc = NULL, *body = NULL;
+    size_t plen = 0, len;
 
     if (s->text == NULL) {
         metrics_snap_unref(s);
@@ -154,10 +255,22 @@ static enum MHD_Result metrics_queue_snap(struct MHD_Connection *conn, struct me
             conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
             "the exposition could not be made (too large or out of memory)\n");
     }
-    r = MHD_create_response_from_buffer_with_free_callback_cls(s->len, s->text, metrics_snap_unref,
-                                                               s);
+    promtext_init(&pt, METRICS_MAX_PROCESS_TEXT);
+    metrics_process(&pt);
+    if (promtext_take(&pt, &proc, &plen) == 0)
+        body = malloc(s->len + plen);
+    len = s->len + plen;
+    if (body != NULL) {
+        memcpy(body, s->text, s->len);
+        memcpy(body + s->len, proc, plen);
+    }
+    free(proc);
+    metrics_snap_unref(s);
+    if (body == NULL)
+        return MHD_NO;
+    r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
-        metrics_snap_unref(s);
+        free(body);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PROMTEXT_CONTENT_TYPE);

@@ -7,13 +7,13 @@
  * method 405.
  *
  * The server runs in libmicrohttpd's own thread and never touches the
- * relay's state. The loop renders: a request that finds no snapshot younger
- * than METRICS_FRESH_MS wakes the loop with a uv_async, the loop asks the
- * owner (struct metrics_ops) for the text and its readiness, and hands the
- * finished, immutable snapshot over under a mutex held for a pointer swap;
- * the HTTP thread waits for it at most METRICS_LOOP_WAIT_MS (503 after).
- * The loop never waits for the HTTP thread, and nothing on the data path
- * takes a lock.
+ * relay's state; it adds the process figures (process_*: CPU, memory, fds,
+ * start time) itself, read from /proc there, off the loop. The loop renders: a request that finds
+ * no snapshot younger than METRICS_FRESH_MS wakes the loop with a uv_async, the loop asks the owner
+ * (struct metrics_ops) for the text and its readiness, and hands the finished, immutable snapshot
+ * over under a mutex held for a pointer swap; the HTTP thread waits for it at most
+ * METRICS_LOOP_WAIT_MS (503 after). The loop never waits for the HTTP thread, and nothing on the
+ * data path takes a lock.
  *
  * Bounded: METRICS_MAX_CONNS connections, METRICS_MAX_CONNS_PER_IP per
  * address, METRICS_MEMORY per connection (request line and headers; more is
@@ -40,6 +40,7 @@
 #define METRICS_FRESH_MS         100
 #define METRICS_LOOP_WAIT_MS     2000
 #define METRICS_MAX_TEXT         (16 * 1024 * 1024)
+#define METRICS_MAX_PROCESS_TEXT (64 * 1024)
 
 struct metrics;
 

@@ -159,6 +159,23 @@ def check_endpoints(c, port):
     c.check("a query string is ignored", get(port, "/metrics?x=1")[0] == 200)
 
 
+def check_process(c, r, t0, port):
+    ms = scrape(port)
+    start = value(ms, "process_start_time_seconds")
+    # The kernel's boot time (btime) is whole seconds, cut off: the figure
+    # can be up to 1 s early, never late.
+    c.check("process start time: when the test started the relay",
+            start is not None and t0 - 1.0 <= start <= time.time(), (start, t0))
+    fds = len(os.listdir("/proc/%d/fd" % r.proc.pid))
+    c.check("process open fds: what /proc lists (give or take the scrape's socket)",
+            abs(value(ms, "process_open_fds") - fds) <= 2, (value(ms, "process_open_fds"), fds))
+    with open("/proc/%d/statm" % r.proc.pid) as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    c.check("process resident memory: within 10% of /proc's",
+            abs(value(ms, "process_resident_memory_bytes") - rss) <= rss / 10,
+            (value(ms, "process_resident_memory_bytes"), rss))
+
+
 def check_counts(c, r, port, links, sent):
     ms = scrape_after(port)
     st = r.status()
@@ -369,11 +386,13 @@ def main():
     r2 = None
     try:
         check_cli(c, tmp)
+        t0 = time.time()
         r.start()
         m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
         c.check("the log says where metrics are served", m is not None)
         port = int(m.group(1))
         check_endpoints(c, port)
+        check_process(c, r, t0, port)
         names = check_guide_rules(c, tmp, port) or set()
         exported = {k[0] for k in scrape(port)}
         c.check("the rules use metrics the relay exports", names and names <= exported,
