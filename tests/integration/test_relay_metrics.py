@@ -363,6 +363,27 @@ def check_guide_rules(c, tmp, port):
     return set(re.findall(r"\b(linkrelay_[a-z_]+)", m.group(1)))
 
 
+def check_ipv6(c):
+    """metrics_listen on [::1] (skipped where the host has no IPv6 loopback)."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        print("skip: no IPv6 loopback")
+        return
+    r = h.Relay(extra_relay={"metrics_listen": "[::1]:0"})
+    try:
+        r.start()
+        m = re.search(r"metrics on http://\[::1\]:(\d+)/metrics", r.log())
+        c.check("metrics_listen [::1]:0: the log names the port", m is not None,
+                "" if m else r.log()[-500:])
+        if m is not None:
+            st, _, body = get(int(m.group(1)), "/readyz", host="::1")
+            c.check("metrics_listen [::1]:0: /readyz over IPv6", (st, body) == (200, b"ready\n"))
+    finally:
+        r.close()
+
+
 def check_cli(c, tmp):
     def check(*args):
         return subprocess.run([h.RELAY, "--state-dir", tmp] + list(args) + ["--check"],
@@ -422,6 +443,9 @@ def main():
         except RuntimeError as e:
             c.check("a metrics port in use fails the start, with the reason",
                     "metrics_listen 127.0.0.1:%d: cannot listen there" % port in str(e), str(e)[-600:])
+        r2.close()
+        r2 = None
+        check_ipv6(c)
     finally:
         if c.failed:
             print(r.log()[-4000:])
