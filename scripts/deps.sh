@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: all; bench is not in all)
 set -euo pipefail
 
-# libmicrohttpd-dev: the HTTP server of the metrics listener (relay/metrics.c,
+# libmicrohttpd-dev: the HTTP server of the metrics listener (httpd/metrics.c,
 # docs/design.md D22).
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
             libsqlite3-dev libinih-dev libjansson-dev libmicrohttpd-dev sqlite3 python3)

@@ -29,9 +29,10 @@ import sys
 FOLDER_DEPS = {
     "common": [],
     "registry": ["common"],
-    "relay": ["common", "registry"],
+    "httpd": ["common"],
+    "relay": ["common", "registry", "httpd"],
     "linkctl": ["common", "registry"],
-    "agent": ["common"],
+    "agent": ["common", "httpd"],
 }
 # common/ is sans-I/O: no event loop, database, sockets or files of its own.
 COMMON_FORBIDDEN = {"uv.h", "sqlite3.h", "unistd.h", "fcntl.h", "poll.h", "netdb.h",

@@ -85,7 +85,7 @@ def scrape(port):
 def scrape_after(port):
     """A scrape that sees everything done before the call: the relay reuses
     a snapshot for at most METRICS_FRESH_MS (100 ms), so one made 150 ms
-    ago is never served (relay/metrics.h)."""
+    ago is never served (httpd/metrics.h)."""
     time.sleep(0.15)
     return scrape(port)
 

@@ -301,7 +301,7 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     s = metrics_fresh(m);
     if (s == NULL)
         return metrics_queue_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                  "relay loop not answering or stopping\n");
+                                  "event loop not answering, or stopping\n");
     if (strcmp(url, "/metrics") == 0)
         return metrics_queue_snap(conn, s);
     if (strcmp(url, "/healthz") == 0)
@@ -327,7 +327,7 @@ static void metrics_close_cb(uv_handle_t *h)
 }
 
 /* The daemon on sa; its thread is born with every signal blocked, so that
- * the relay's signals are handled where libuv expects them. */
+ * the program's signals are handled where libuv expects them. */
 static struct MHD_Daemon *metrics_daemon(struct metrics *m, const struct sockaddr *sa)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;

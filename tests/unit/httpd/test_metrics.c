@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for relay/metrics: the HTTP listener against a fake owner —
+/* Unit tests for httpd/metrics: the HTTP listener against a fake owner —
  * a loop that does not answer gives 503 after METRICS_LOOP_WAIT_MS, an owner
  * that is not ready gives /readyz 503 (and /healthz 200), an exposition over
  * METRICS_MAX_TEXT gives 500, a request waiting while the listener stops is
@@ -240,7 +240,7 @@ START_TEST(test_loop_not_answering)
     req_start(&q, port, "/healthz", NULL);
     pthread_join(q.th, NULL);
     ck_assert_int_eq(q.status, 503);
-    ck_assert_str_eq(q.body, "relay loop not answering or stopping\n");
+    ck_assert_str_eq(q.body, "event loop not answering, or stopping\n");
     ck_assert_msg(q.secs >= METRICS_LOOP_WAIT_MS / 1000.0 - 0.05 && q.secs < 10, "%.3f s", q.secs);
     ck_assert_int_eq(f.renders, 0);
     finish(&loop, m);

@@ -1,27 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * metrics — the relay's metrics listener (docs/design.md D22): an HTTP
- * server (libmicrohttpd) on metrics_listen that answers GET or HEAD on
- * /metrics (the Prometheus text exposition), /healthz (the loop answers) and
- * /readyz (the owner says it is ready); any other path is 404, any other
- * method 405.
+ * metrics — the metrics listener of linkrelay and linkagent (docs/design.md
+ * D22): an HTTP server (libmicrohttpd) on metrics_listen that answers GET or
+ * HEAD on /metrics (the Prometheus text exposition), /healthz (the loop
+ * answers) and /readyz (the owner says it is ready); any other path is 404,
+ * any other method 405.
  *
  * The server runs in libmicrohttpd's own thread and never touches the
- * relay's state; it adds the process figures (process_*: CPU, memory, fds,
- * start time) itself, read from /proc there, off the loop. The loop renders: a request that finds
- * no snapshot younger than METRICS_FRESH_MS wakes the loop with a uv_async, the loop asks the owner
- * (struct metrics_ops) for the text and its readiness, and hands the finished, immutable snapshot
- * over under a mutex held for a pointer swap; the HTTP thread waits for it at most
- * METRICS_LOOP_WAIT_MS (503 after). The loop never waits for the HTTP thread, and nothing on the
- * data path takes a lock.
+ * owner's state; it adds the process figures (process_*: CPU, memory, fds,
+ * start time) itself, read from /proc there, off the loop. The loop renders:
+ * a request that finds no snapshot younger than METRICS_FRESH_MS wakes the
+ * loop with a uv_async, the loop asks the owner (struct metrics_ops) for the
+ * text and its readiness, and hands the finished, immutable snapshot over
+ * under a mutex held for a pointer swap; the HTTP thread waits for it at
+ * most METRICS_LOOP_WAIT_MS (503 after). The loop never waits for the HTTP
+ * thread, and nothing on the data path takes a lock.
  *
  * Bounded: METRICS_MAX_CONNS connections, METRICS_MAX_CONNS_PER_IP per
  * address, METRICS_MEMORY per connection (request line and headers; more is
  * answered 431 by libmicrohttpd), METRICS_TIMEOUT_S idle per connection.
  *
- * Owned by the relay; metrics_stop (on the loop) stops the thread, waiting
- * for a request being answered, and frees once its handle is closed. The
- * callbacks run on the loop and must not close anything.
+ * Owned by the program's top (struct relay, struct agent); metrics_stop (on
+ * the loop) stops the thread, waiting for a request being answered, and
+ * frees once its handle is closed. The callbacks run on the loop and must
+ * not close anything.
  */
 #ifndef LR_METRICS_H
 #define LR_METRICS_H
