@@ -14,8 +14,10 @@
 
 #include <sodium.h>
 
+#include "agentmetrics.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
 static int read_file(const char *path, size_t max, char **out)
@@ -154,6 +156,8 @@ void agent_stop(struct agent *ag)
     if (ag->stopping)
         return;
     ag->stopping = true;
+    metrics_stop(ag->metrics);
+    ag->metrics = NULL;
     for (struct link *lk = ag->links, *nx; lk != NULL; lk = nx) {
         nx = lk->next;
         link_close(lk);
@@ -235,6 +239,8 @@ void agent_reload(struct agent *ag)
              started, stopped);
 }
 
+static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
+
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {
     int rc = 0;
@@ -261,6 +267,10 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     ag->agg_timer_on = true;
     for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
         rc = add_link(ag, &cfg->links[i]);
+    if (rc == 0 && cfg->has_metrics_listen)
+        rc = metrics_start(loop, &cfg->metrics_listen, &agent_metrics_ops, ag, &ag->metrics);
+    if (rc == 0 && ag->metrics != NULL)
+        log_info("metrics on http://%s/metrics", metrics_name(ag->metrics));
     if (rc != 0)
         agent_stop(ag);
     return rc;

@@ -7,7 +7,7 @@
   - the figures are the relay's own: after a transfer, the bytes each way
     are exactly what was sent and equal the admin socket's status; streams
     opened, spliced and closed by cause; an auth failure by reason;
-  - per-link series (metrics_per_link = on) for at most metrics_max_links
+  - per-link ph.series (metrics_per_link = on) for at most metrics_max_links
     links: at the cap minus one, the rest counted as omitted; at the cap
     (raised by SIGHUP), all of them, with the link's exact bytes;
   - hostile input: random bytes, a 64 KiB header, a 64 KiB path, half
@@ -20,8 +20,6 @@
   - --metrics-listen on the command line and its errors; an address in use
     fails the start with a clear message.
 """
-import http.client
-import json
 import os
 import random
 import re
@@ -32,63 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 
 import lrharness as h
-
-PROMTOOL = shutil.which("promtool")
-PROMETHEUS = shutil.which("prometheus")
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def get(port, path, method="GET", host="127.0.0.1", timeout=10):
-    """(status, headers dict, body bytes)."""
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        c.request(method, path)
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read()
-    finally:
-        c.close()
-
-
-def parse(text):
-    """{(name, frozenset of (label, value)): float} of an exposition."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        if m is None:
-            raise ValueError("not a sample line: %r" % line)
-        labels = frozenset(LABEL.findall(m.group(2) or ""))
-        out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(ms, name, **labels):
-    return ms.get((name, frozenset(labels.items())))
-
-
-def series(ms, name):
-    return {k[1]: v for k, v in ms.items() if k[0] == name}
-
-
-def scrape(port):
-    st, _, body = get(port, "/metrics")
-    if st != 200:
-        raise RuntimeError("/metrics answered %d" % st)
-    return parse(body.decode())
-
-
-def scrape_after(port):
-    """A scrape that sees everything done before the call: the relay reuses
-    a snapshot for at most METRICS_FRESH_MS (100 ms), so one made 150 ms
-    ago is never served (httpd/metrics.h)."""
-    time.sleep(0.15)
-    return scrape(port)
-
+import promharness as ph
 
 def raw(port, data, src="127.0.0.1", wait=3.0):
     """Sends data on a fresh connection from src; returns what came back
@@ -129,82 +73,82 @@ def refused(port, src):
 
 
 def check_endpoints(c, port):
-    st, hd, body = get(port, "/metrics")
+    st, hd, body = ph.get(port, "/metrics")
     c.check("/metrics 200, Prometheus text 0.0.4",
             st == 200 and hd.get("Content-Type", "").startswith("text/plain; version=0.0.4"), hd)
-    if PROMTOOL:
-        r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+    if ph.PROMTOOL:
+        r = subprocess.run([ph.PROMTOOL, "check", "metrics"], input=body, capture_output=True,
                            timeout=30)
         c.check("promtool check metrics accepts it", r.returncode == 0 and not r.stdout.strip()
                 and not r.stderr.strip(), r.stdout[-2000:] + r.stderr[-2000:])
     else:
         c.check("promtool is installed (scripts/deps.sh test)", False)
-    ms = parse(body.decode())
-    c.check("build info", value(ms, "linkrelay_build_info", version="0.1.0") == 1.0
-            or any(k[0] == "linkrelay_build_info" for k in ms), series(ms, "linkrelay_build_info"))
+    ms = ph.parse(body.decode())
+    c.check("build info", ph.value(ms, "linkrelay_build_info", version="0.1.0") == 1.0
+            or any(k[0] == "linkrelay_build_info" for k in ms), ph.series(ms, "linkrelay_build_info"))
     for name in ("process_open_fds", "process_resident_memory_bytes", "process_cpu_seconds_total",
                  "process_start_time_seconds", "linkrelay_registry_sync_age_seconds",
                  "linkrelay_accounting_backlog"):
-        c.check("has " + name, value(ms, name) is not None)
+        c.check("has " + name, ph.value(ms, name) is not None)
     c.check("registry read within the last 2 s",
-            value(ms, "linkrelay_registry_sync_age_seconds") < 2.0)
-    st, hd, body = get(port, "/metrics", "HEAD")
+            ph.value(ms, "linkrelay_registry_sync_age_seconds") < 2.0)
+    st, hd, body = ph.get(port, "/metrics", "HEAD")
     c.check("HEAD /metrics: 200, no body", st == 200 and body == b"", (st, len(body)))
-    c.check("/healthz 200 ok", get(port, "/healthz")[::2] == (200, b"ok\n"))
-    c.check("/readyz 200 ready", get(port, "/readyz")[::2] == (200, b"ready\n"))
-    st, hd, _ = get(port, "/metrics", "POST")
+    c.check("/healthz 200 ok", ph.get(port, "/healthz")[::2] == (200, b"ok\n"))
+    c.check("/readyz 200 ready", ph.get(port, "/readyz")[::2] == (200, b"ready\n"))
+    st, hd, _ = ph.get(port, "/metrics", "POST")
     c.check("POST: 405, Allow: GET, HEAD", st == 405 and hd.get("Allow") == "GET, HEAD", (st, hd))
-    c.check("DELETE: 405", get(port, "/healthz", "DELETE")[0] == 405)
-    c.check("other path: 404", get(port, "/")[0] == 404 and get(port, "/metricsx")[0] == 404)
-    c.check("a query string is ignored", get(port, "/metrics?x=1")[0] == 200)
+    c.check("DELETE: 405", ph.get(port, "/healthz", "DELETE")[0] == 405)
+    c.check("other path: 404", ph.get(port, "/")[0] == 404 and ph.get(port, "/metricsx")[0] == 404)
+    c.check("a query string is ignored", ph.get(port, "/metrics?x=1")[0] == 200)
 
 
 def check_process(c, r, t0, port):
-    ms = scrape(port)
-    start = value(ms, "process_start_time_seconds")
+    ms = ph.scrape(port)
+    start = ph.value(ms, "process_start_time_seconds")
     # The kernel's boot time (btime) is whole seconds, cut off: the figure
     # can be up to 1 s early, never late.
     c.check("process start time: when the test started the relay",
             start is not None and t0 - 1.0 <= start <= time.time(), (start, t0))
     fds = len(os.listdir("/proc/%d/fd" % r.proc.pid))
     c.check("process open fds: what /proc lists (give or take the scrape's socket)",
-            abs(value(ms, "process_open_fds") - fds) <= 2, (value(ms, "process_open_fds"), fds))
+            abs(ph.value(ms, "process_open_fds") - fds) <= 2, (ph.value(ms, "process_open_fds"), fds))
     with open("/proc/%d/statm" % r.proc.pid) as f:
         rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     c.check("process resident memory: within 10% of /proc's",
-            abs(value(ms, "process_resident_memory_bytes") - rss) <= rss / 10,
-            (value(ms, "process_resident_memory_bytes"), rss))
+            abs(ph.value(ms, "process_resident_memory_bytes") - rss) <= rss / 10,
+            (ph.value(ms, "process_resident_memory_bytes"), rss))
 
 
 def check_counts(c, r, port, links, sent):
-    ms = scrape_after(port)
+    ms = ph.scrape_after(port)
     st = r.status()
     c.check("bytes a->b exactly what was sent, equal to status",
-            value(ms, "linkrelay_stream_bytes_total", direction="a_to_b") == sent[0]
-            == st["bytes_a_to_b"], (series(ms, "linkrelay_stream_bytes_total"), sent))
+            ph.value(ms, "linkrelay_stream_bytes_total", direction="a_to_b") == sent[0]
+            == st["bytes_a_to_b"], (ph.series(ms, "linkrelay_stream_bytes_total"), sent))
     c.check("bytes b->a exactly what was sent, equal to status",
-            value(ms, "linkrelay_stream_bytes_total", direction="b_to_a") == sent[1]
+            ph.value(ms, "linkrelay_stream_bytes_total", direction="b_to_a") == sent[1]
             == st["bytes_b_to_a"])
-    opened = series(ms, "linkrelay_streams_opened_total")
+    opened = ph.series(ms, "linkrelay_streams_opened_total")
     c.check("one stream opened (by side a or b)", sum(opened.values()) == 1
             and set(dict(k)["side"] for k in opened) == {"a", "b"}, opened)
     c.check("one spliced, equal to status streams_total",
-            value(ms, "linkrelay_streams_spliced_total") == 1 == st["streams_total"])
-    closed = series(ms, "linkrelay_streams_closed_total")
+            ph.value(ms, "linkrelay_streams_spliced_total") == 1 == st["streams_total"])
+    closed = ph.series(ms, "linkrelay_streams_closed_total")
     c.check("closed by cause: one fin, six causes listed",
-            value(ms, "linkrelay_streams_closed_total", cause="fin") == 1
+            ph.value(ms, "linkrelay_streams_closed_total", cause="fin") == 1
             and sum(closed.values()) == 1 and len(closed) == 6, closed)
-    c.check("no stream open now", value(ms, "linkrelay_streams_open") == 0)
-    c.check("links in the index: 3", value(ms, "linkrelay_links") == 3)
-    # Per-link series at metrics_max_links = 2 with 3 links.
-    per = series(ms, "linkrelay_link_streams_spliced_total")
+    c.check("no stream open now", ph.value(ms, "linkrelay_streams_open") == 0)
+    c.check("links in the index: 3", ph.value(ms, "linkrelay_links") == 3)
+    # Per-link ph.series at metrics_max_links = 2 with 3 links.
+    per = ph.series(ms, "linkrelay_link_streams_spliced_total")
     names = {dict(k)["link"] for k in per}
-    c.check("per-link series for metrics_max_links (2) links", len(names) == 2
+    c.check("per-link ph.series for metrics_max_links (2) links", len(names) == 2
             and names <= {l["name"] for l in links}, names)
-    c.check("per-link side series for the same 2 links",
-            {dict(k)["link"] for k in series(ms, "linkrelay_link_session_up")} == names)
+    c.check("per-link side ph.series for the same 2 links",
+            {dict(k)["link"] for k in ph.series(ms, "linkrelay_link_session_up")} == names)
     c.check("links over the cap counted as omitted",
-            value(ms, "linkrelay_metrics_links_omitted") == 1)
+            ph.value(ms, "linkrelay_metrics_links_omitted") == 1)
 
 
 def check_cap_reload(c, r, port, links, sent):
@@ -215,30 +159,30 @@ def check_cap_reload(c, r, port, links, sent):
     c.check("SIGHUP reloads", h.wait_for(lambda: r.log().count("configuration reloaded") > n, 10))
     c.check("metrics_listen unchanged in effect (port 0 again is the same setting)",
             "listen addresses and paths change only on restart" not in r.log())
-    ms = scrape_after(port)
-    per = series(ms, "linkrelay_link_stream_bytes_total")
+    ms = ph.scrape_after(port)
+    per = ph.series(ms, "linkrelay_link_stream_bytes_total")
     c.check("at the cap (3 links, metrics_max_links 3): all 3, none omitted",
             {dict(k)["link"] for k in per} == {l["name"] for l in links}
-            and value(ms, "linkrelay_metrics_links_omitted") == 0, per)
+            and ph.value(ms, "linkrelay_metrics_links_omitted") == 0, per)
     c.check("per-link bytes of the link that moved them, exactly",
-            value(ms, "linkrelay_link_stream_bytes_total", link="m1", direction="a_to_b") == sent[0]
-            and value(ms, "linkrelay_link_stream_bytes_total", link="m1",
+            ph.value(ms, "linkrelay_link_stream_bytes_total", link="m1", direction="a_to_b") == sent[0]
+            and ph.value(ms, "linkrelay_link_stream_bytes_total", link="m1",
                       direction="b_to_a") == sent[1]
-            and value(ms, "linkrelay_link_stream_bytes_total", link="m2", direction="a_to_b") == 0)
+            and ph.value(ms, "linkrelay_link_stream_bytes_total", link="m2", direction="a_to_b") == 0)
     c.check("per-link session gauges 0 (no agent online)",
-            set(series(ms, "linkrelay_link_session_up").values()) == {0.0})
+            set(ph.series(ms, "linkrelay_link_session_up").values()) == {0.0})
 
 
 def check_auth_failure(c, r, port):
     s = socket.create_connection((r.host, r.port), timeout=5)
     s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(64))
     h.closed_now(s)
-    ok = h.wait_for(lambda: value(scrape(port), "linkrelay_auth_failures_total",
+    ok = h.wait_for(lambda: ph.value(ph.scrape(port), "linkrelay_auth_failures_total",
                                   reason="preamble") == 1, 10)
-    ms = scrape(port)
+    ms = ph.scrape(port)
     c.check("a bad preamble counted once, by reason", ok and sum(
-        series(ms, "linkrelay_auth_failures_total").values()) == 1 == r.status()["auth_failures"],
-        series(ms, "linkrelay_auth_failures_total"))
+        ph.series(ms, "linkrelay_auth_failures_total").values()) == 1 == r.status()["auth_failures"],
+        ph.series(ms, "linkrelay_auth_failures_total"))
 
 
 def check_hostile(c, r, port):
@@ -261,7 +205,7 @@ def check_hostile(c, r, port):
     # another address is.
     held = [half(port, "127.0.0.2") for _ in range(4)]
     c.check("5th connection from one address (limit 4) not served", refused(port, "127.0.0.2"))
-    c.check("another address is served meanwhile", get(port, "/healthz")[0] == 200)
+    c.check("another address is served meanwhile", ph.get(port, "/healthz")[0] == 200)
     # Globally: 16 (4 from each of 4 addresses; the slow one from .7 makes
     # 16 with 3 from .5).
     for src in ("127.0.0.3", "127.0.0.4"):
@@ -272,7 +216,7 @@ def check_hostile(c, r, port):
     for s in held:
         s.close()
     c.check("served again once the half requests are gone",
-            h.wait_for(lambda: get(port, "/healthz")[0] == 200, 5))
+            h.wait_for(lambda: ph.get(port, "/healthz")[0] == 200, 5))
     # The idle half request is closed by the connection timeout (5 s).
     slow.settimeout(12)
     try:
@@ -287,58 +231,22 @@ def check_hostile(c, r, port):
 
 
 def run_prometheus(c, port, want, tmp):
-    """Starts Prometheus scraping port every second; checks that its API
-    returns want bytes (a_to_b, b_to_a) for linkrelay_stream_bytes_total."""
-    if PROMETHEUS is None:
-        c.check("prometheus is installed (scripts/deps.sh test)", False)
-        return
-    d = os.path.join(tmp, "prom")
-    os.mkdir(d)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        pport = s.getsockname()[1]
-    with open(os.path.join(d, "prometheus.yml"), "w") as f:
-        f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                "scrape_configs:\n  - job_name: linkrelay\n    static_configs:\n"
-                "      - targets: ['127.0.0.1:%d']\n" % port)
-    prom = h.LogProc([PROMETHEUS, "--config.file=" + os.path.join(d, "prometheus.yml"),
-                      "--storage.tsdb.path=" + os.path.join(d, "data"),
-                      "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"],
-                     os.path.join(d, "prometheus.log")).start()
+    """Prometheus scrapes the relay; its API returns want bytes (a_to_b,
+    b_to_a) for linkrelay_stream_bytes_total."""
+    prom = ph.Prometheus(tmp, [port])
     try:
-        def query(q):
-            url = "/api/v1/query?query=" + urllib.parse.quote(q)
-            try:
-                st, _, body = get(pport, url, timeout=5)
-            except OSError:
-                return None
-            if st != 200:
-                return None
-            res = json.loads(body)["data"]["result"]
-            return {tuple(sorted(x["metric"].items())): x["value"][1] for x in res}
-
-        c.check("prometheus ready", h.wait_for(
-            lambda: prom.alive() and _ready(pport), 30), prom.log()[-2000:])
+        c.check("prometheus ready", prom.ready(), prom.log())
         want_sum = str(want[0] + want[1])
-        got = h.wait_for(lambda: (query("sum(linkrelay_stream_bytes_total)") or {}).get(())
-                         == want_sum, 30)
+        got = h.wait_for(lambda: prom.query("sum(linkrelay_stream_bytes_total)") == {(): want_sum},
+                         30)
         c.check("prometheus: sum(linkrelay_stream_bytes_total) = the bytes moved", got,
-                (query("sum(linkrelay_stream_bytes_total)"), want_sum))
-        res = query('linkrelay_stream_bytes_total{direction="a_to_b"}') or {}
+                (prom.query("sum(linkrelay_stream_bytes_total)"), want_sum))
+        res = prom.query('linkrelay_stream_bytes_total{direction="a_to_b"}') or {}
         c.check("prometheus: a_to_b exactly", list(res.values()) == [str(want[0])], res)
-        up = query('up{job="linkrelay"}') or {}
+        up = prom.query('up{job="lr"}') or {}
         c.check("prometheus: the target is up", list(up.values()) == ["1"], up)
     finally:
-        rc = prom.stop(timeout=15)
-        if rc not in (0, None):
-            print(prom.log()[-2000:])
-
-
-def _ready(pport):
-    try:
-        return get(pport, "/-/ready", timeout=2)[0] == 200
-    except OSError:
-        return False
+        prom.close()
 
 
 def check_guide_rules(c, tmp, port):
@@ -348,7 +256,7 @@ def check_guide_rules(c, tmp, port):
     with open(os.path.join(src, "docs", "guide.md")) as f:
         guide = f.read()
     m = re.search(r"### Example alert rules\n\n```yaml\n(.*?)```", guide, re.S)
-    exported = {k[0] for k in scrape(port)}
+    exported = {k[0] for k in ph.scrape(port)}
     c.check("docs/guide.md lists every metric the relay exports",
             all(n in guide for n in exported), [n for n in exported if n not in guide])
     if not c.check("docs/guide.md has the example alert rules", m is not None):
@@ -356,8 +264,8 @@ def check_guide_rules(c, tmp, port):
     path = os.path.join(tmp, "rules.yml")
     with open(path, "w") as f:
         f.write(m.group(1))
-    if PROMTOOL:
-        r = subprocess.run([PROMTOOL, "check", "rules", path], capture_output=True, text=True,
+    if ph.PROMTOOL:
+        r = subprocess.run([ph.PROMTOOL, "check", "rules", path], capture_output=True, text=True,
                            timeout=30)
         c.check("promtool check rules accepts them", r.returncode == 0, r.stdout + r.stderr)
     return set(re.findall(r"\b(linkrelay_[a-z_]+)", m.group(1)))
@@ -378,7 +286,7 @@ def check_ipv6(c):
         c.check("metrics_listen [::1]:0: the log names the port", m is not None,
                 "" if m else r.log()[-500:])
         if m is not None:
-            st, _, body = get(int(m.group(1)), "/readyz", host="::1")
+            st, _, body = ph.get(int(m.group(1)), "/readyz", host="::1")
             c.check("metrics_listen [::1]:0: /readyz over IPv6", (st, body) == (200, b"ready\n"))
     finally:
         r.close()
@@ -415,7 +323,7 @@ def main():
         check_endpoints(c, port)
         check_process(c, r, t0, port)
         names = check_guide_rules(c, tmp, port) or set()
-        exported = {k[0] for k in scrape(port)}
+        exported = {k[0] for k in ph.scrape(port)}
         c.check("the rules use metrics the relay exports", names and names <= exported,
                 names - exported)
         links = [r.add_link("m%d" % i) for i in (1, 2, 3)]
@@ -431,9 +339,9 @@ def main():
         rc, kv, out = r.peer(links[1], "pair", "--bytes", "1000000", "--bytes-back", "7")
         c.check("after the hostile input: streams still move", rc == 0, out[-500:])
         sent = [sent[0] + 1000000, sent[1] + 7]
-        ms = scrape_after(port)
+        ms = ph.scrape_after(port)
         c.check("after the hostile input: /metrics counts them",
-                value(ms, "linkrelay_stream_bytes_total", direction="a_to_b") == sent[0])
+                ph.value(ms, "linkrelay_stream_bytes_total", direction="a_to_b") == sent[0])
         run_prometheus(c, port, sent, tmp)
         # A second relay on the same metrics port does not start, and says why.
         r2 = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:%d" % port})

@@ -956,6 +956,39 @@ START_TEST(test_agent_explicit_errors)
 }
 END_TEST
 
+START_TEST(test_agent_metrics)
+{
+    struct fixture f;
+    struct agentcfg *cfg;
+    char *text = NULL;
+
+    fixture_make(&f);
+    cfg = agent_ok(fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token));
+    ck_assert_int_eq(cfg->has_metrics_listen, 0);
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "metrics_listen = off\n"));
+    free(text);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nmetrics_listen = [::1]:9478\n[link cam]\ntoken = %s\n"
+                       "listen = 127.0.0.1:8554\n",
+                       f.token));
+    ck_assert_int_eq(cfg->has_metrics_listen, 1);
+    ck_assert_str_eq(cfg->metrics_listen.host, "::1");
+    ck_assert_uint_eq(cfg->metrics_listen.port, 9478);
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "metrics_listen = [::1]:9478\n"));
+    free(text);
+    ck_assert_int_eq(agentcfg_set_metrics_listen(cfg, "off"), 0);
+    ck_assert_int_eq(cfg->has_metrics_listen, 0);
+    agentcfg_free(cfg);
+    agent_err(fmt("[agent]\nmetrics_listen = host.example:1\n[link cam]\ntoken = %s\n"
+                  "listen = 127.0.0.1:8554\n",
+                  f.token),
+              "line 2: metrics_listen 'host.example:1': a numeric IP address is required here "
+              "(use off or HOST:PORT)");
+}
+END_TEST
+
 START_TEST(test_agent_counts)
 {
     struct fixture f;
@@ -1030,6 +1063,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_open_rate_limits);
     tcase_add_test(tc, test_relay_listen_count);
     tcase_add_test(tc, test_relay_metrics);
+    tcase_add_test(tc, test_agent_metrics);
     tcase_add_test(tc, test_relay_advertise_length);
     tcase_add_test(tc, test_agent_token_link);
     tcase_add_test(tc, test_agent_explicit_link);
