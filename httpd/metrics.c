@@ -401,6 +401,11 @@ int metrics_start(uv_loop_t *loop, const struct addr_spec *listen, const struct 
         named.port = bound->port;
     if (addr_format(&named, m->name, sizeof(m->name)) != 0)
         snprintf(m->name, sizeof(m->name), "%s", text);
+    /* Every address includes the public ones: say so, once. */
+    if (addr_is_unspecified(listen))
+        log_warnx("metrics_listen %s answers on every address, without authentication: bind it "
+                  "to a private one (loopback, a management network)",
+                  m->name);
     uv_async_init(loop, &m->wake, metrics_on_wake);
     m->wake.data = m;
     /* The listener alone does not keep the loop running. */

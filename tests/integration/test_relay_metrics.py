@@ -18,7 +18,8 @@
     directory, a free port on 127.0.0.1, scraping every second) scrapes the
     relay, and its HTTP API returns exactly the bytes the transfers moved;
   - --metrics-listen on the command line and its errors; an address in use
-    fails the start with a clear message.
+    fails the start with a clear message; 0.0.0.0 is warned about; [::1]
+    works.
 """
 import os
 import random
@@ -271,6 +272,18 @@ def check_guide_rules(c, tmp, port):
     return set(re.findall(r"\b(linkrelay_[a-z_]+)", m.group(1)))
 
 
+def check_wildcard_warning(c):
+    """metrics_listen on every address is allowed, with a warning."""
+    r = h.Relay(extra_relay={"metrics_listen": "0.0.0.0:0"})
+    try:
+        r.start()
+        warned = "answers on every address, without authentication" in r.log()
+        c.check("metrics_listen 0.0.0.0: a warning to bind a private address", warned,
+                "" if warned else r.log()[-600:])
+    finally:
+        r.close()
+
+
 def check_ipv6(c):
     """metrics_listen on [::1] (skipped where the host has no IPv6 loopback)."""
     try:
@@ -354,6 +367,7 @@ def main():
         r2.close()
         r2 = None
         check_ipv6(c)
+        check_wildcard_warning(c)
     finally:
         if c.failed:
             print(r.log()[-4000:])
