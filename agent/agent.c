@@ -14,8 +14,10 @@
 
 #include <sodium.h>
 
+#include "agentmetrics.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
 static int read_file(const char *path, size_t max, char **out)
@@ -156,6 +158,8 @@ void agent_stop(struct agent *ag)
         return;
     ag->stopping = true;
     sdnotify_stopping(&ag->sd);
+    metrics_stop(ag->metrics);
+    ag->metrics = NULL;
     for (struct link *lk = ag->links, *nx; lk != NULL; lk = nx) {
         nx = lk->next;
         link_close(lk);
@@ -259,6 +263,8 @@ static void agent_sd_status(void *arg, char *buf, size_t len)
 
 static const struct sdnotify_ops agent_sd_ops = {agent_sd_status};
 
+static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
+
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {
     int rc = 0;
@@ -285,6 +291,10 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     ag->agg_timer_on = true;
     for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
         rc = add_link(ag, &cfg->links[i]);
+    if (rc == 0 && cfg->has_metrics_listen)
+        rc = metrics_start(loop, &cfg->metrics_listen, &agent_metrics_ops, ag, &ag->metrics);
+    if (rc == 0 && ag->metrics != NULL)
+        log_info("metrics on http://%s/metrics", metrics_name(ag->metrics));
     if (rc != 0) {
         agent_stop(ag);
         return rc;

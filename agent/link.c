@@ -118,6 +118,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
         lk->so.leg_dead_ms = lk->session->dead_after_ms;
     }
     lk->online_since_ms = uv_now(lk->loop);
+    lk->sessions_up++;
     check_cable(lk);
 }
 
@@ -255,6 +256,13 @@ static void stream_gone(void *arg, struct stream *st)
     struct link *lk = arg;
     uint64_t now = uv_now(lk->loop);
 
+    /* The stream's last word: what it moved goes into the link's totals. */
+    if (st->io.e2e != NULL) {
+        lk->closed_bytes[0] += e2e_bytes_sent(st->io.e2e);
+        lk->closed_bytes[1] += e2e_bytes_delivered(st->io.e2e);
+        if (st->io.spliced && !e2e_handshake_done(st->io.e2e))
+            lk->e2e_failures++;
+    }
     if (st != lk->cable)
         return;
     lk->cable = NULL;

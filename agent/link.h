@@ -56,6 +56,13 @@ struct link {
     uv_timer_t retry_timer;
     struct backoff bo;
     uint64_t online_since_ms;
+    /* For the metrics (agentmetrics.c): control sessions that came up; the
+     * plaintext bytes of closed streams, [0] sent to the peer and [1]
+     * delivered to the local socket; streams spliced whose end-to-end
+     * handshake never finished. */
+    uint64_t sessions_up;
+    uint64_t closed_bytes[2];
+    uint64_t e2e_failures;
     bool online, peer_online;
     uint16_t max_streams;
     /* Relay addresses: configured ones first, then learned ones. */

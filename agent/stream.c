@@ -474,6 +474,7 @@ static struct stream *new_stream(struct stream_owner *own)
         own->streams->prev = st;
     own->streams = st;
     own->n_streams++;
+    own->opened++;
     return st;
 }
 

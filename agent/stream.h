@@ -80,6 +80,7 @@ struct stream_owner {
     struct stream *streams;                 /* the owner's streams */
     size_t n_streams;
     uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
+    uint64_t opened; /* streams made since the owner began (its metrics) */
 };
 
 #define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */

@@ -13,10 +13,12 @@
 
 #include "acct.h"
 #include "admin.h"
+#include "exposition.h"
 #include "index.h"
 #include "lrjson.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconf.h"
 #include "statedir.h"
 #include "store.h"
@@ -226,12 +228,16 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
         memcmp(cfg->listen, r->cfg.listen, cfg->n_listen * sizeof(cfg->listen[0])) != 0 ||
         strcmp(cfg->key_file, r->cfg.key_file) != 0 ||
         strcmp(cfg->database, r->cfg.database) != 0 ||
-        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0)
+        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0 ||
+        cfg->has_metrics_listen != r->cfg.has_metrics_listen ||
+        memcmp(&cfg->metrics_listen, &r->cfg.metrics_listen, sizeof(cfg->metrics_listen)) != 0)
         log_warnx("SIGHUP: listen addresses and paths change only on restart");
     r->cfg.n_advertise = cfg->n_advertise;
     memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
     r->cfg.limits = cfg->limits;
     r->cfg.log_level = cfg->log_level;
+    r->cfg.metrics_per_link = cfg->metrics_per_link;
+    r->cfg.metrics_max_links = cfg->metrics_max_links;
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
     lc.burst = cfg->limits.conn_burst_per_ip;
@@ -462,6 +468,7 @@ static json_t *relay_status(void *arg)
 }
 
 static const struct admin_ops relay_admin_ops = {.status = relay_status};
+static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -514,8 +521,12 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     if (rc == 0)
         rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode, r->index, r->sync,
                          &relay_admin_ops, r, &r->admin);
+    if (rc == 0 && r->cfg.has_metrics_listen)
+        rc = metrics_start(loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics);
     if (rc != 0)
         return rc;
+    if (r->metrics != NULL)
+        log_info("metrics on http://%s/metrics", metrics_name(r->metrics));
     log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
              r->max_conns, r->zc.max);
     sync_start(r->sync);
@@ -554,6 +565,8 @@ void relay_stop(struct relay *r)
         return;
     r->stopping = true;
     sdnotify_stopping(&r->sd);
+    metrics_stop(r->metrics);
+    r->metrics = NULL;
     for (size_t i = 0; i < r->n_listeners; i++)
         uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
     admin_stop(r->admin);

@@ -28,6 +28,7 @@ struct sync {
     bool force;      /* the next work loads even without a version change */
     bool work_force; /* the running work was forced */
     int64_t version;
+    uint64_t last_ok_ms; /* loop time of the last poll that read the registry */
     /* Results of the worker. */
     int rc;
     bool loaded;
@@ -118,6 +119,8 @@ static void sync_after_cb(uv_work_t *w, int status)
         log_warnx("registry: reading links failed: %s", status != 0 ? uv_strerror(status) : s->err);
     else if (s->loaded)
         rc = index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
+    if (rc == 0)
+        s->last_ok_ms = uv_now(s->loop);
     for (size_t i = 0; i < s->n_running; i++)
         s->running[i].cb(s->running[i].arg, rc, index_count(s->ix));
     s->n_running = 0;
@@ -156,6 +159,7 @@ int sync_load_now(struct sync *s)
         log_error("registry: reading links failed: %s", s->err);
         return s->rc;
     }
+    s->last_ok_ms = uv_now(s->loop);
     return index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
 }
 
@@ -174,6 +178,11 @@ int sync_request(struct sync *s, sync_done_cb cb, void *arg)
     s->force = true;
     sync_kick(s);
     return 0;
+}
+
+uint64_t sync_last_ok_ms(const struct sync *s)
+{
+    return s->last_ok_ms;
 }
 
 void sync_stop(struct sync *s)

@@ -35,6 +35,9 @@ int sync_load_now(struct sync *s);
 void sync_start(struct sync *s);
 /* Forces a load; cb runs once it is applied (or failed). -ENOMEM. */
 int sync_request(struct sync *s, sync_done_cb cb, void *arg);
+/* Loop time (uv_now) when a poll last read the registry without error:
+ * how current the index is (the metrics' registry sync age). */
+uint64_t sync_last_ok_ms(const struct sync *s);
 void sync_stop(struct sync *s);
 void sync_free(struct sync *s);
 
