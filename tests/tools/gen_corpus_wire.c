@@ -88,6 +88,8 @@ static size_t build_msgs(struct msg *ms)
     ms[n++].u.nonce = 0x0102030405060708ull;
     ms[n].type = MSG_OPEN;
     ms[n++].u.req_id = 7;
+    ms[n].type = MSG_PEER_KEY;
+    ms[n++].u.peer_key[0] = 9; /* the X25519 base point: a valid key */
     return n;
 }
 
