@@ -188,12 +188,38 @@ static const struct agentcfg_link *find_cfg(const struct agentcfg *cfg, const ch
     return NULL;
 }
 
+/* True if b differs from a at most in the link's keys and relays (what a
+ * rotation changes: the private key, the peer and relay keys, the token
+ * that carries them and its relay addresses), so the link can take it in
+ * place and keep its streams (link_rekey, D21). */
+static bool only_keys_changed(const struct agentcfg_link *a, const struct agentcfg_link *b)
+{
+    struct agentcfg_link *tmp = sodium_malloc(sizeof(*tmp));
+    bool same;
+
+    if (tmp == NULL)
+        return false;
+    *tmp = *b;
+    tmp->from_token = a->from_token;
+    memcpy(tmp->peer_pub, a->peer_pub, sizeof(tmp->peer_pub));
+    tmp->has_priv = a->has_priv;
+    memcpy(tmp->priv, a->priv, sizeof(tmp->priv));
+    memcpy(tmp->key_file, a->key_file, sizeof(tmp->key_file));
+    tmp->n_relays = a->n_relays;
+    memcpy(tmp->relays, a->relays, sizeof(tmp->relays));
+    memcpy(tmp->relay_pub, a->relay_pub, sizeof(tmp->relay_pub));
+    tmp->relay_key_id = a->relay_key_id;
+    same = sodium_memcmp(tmp, a, sizeof(*tmp)) == 0;
+    sodium_free(tmp);
+    return same;
+}
+
 void agent_reload(struct agent *ag)
 {
     struct agentcfg *cfg = NULL;
     struct link **pp, *lk;
     char err[512];
-    size_t kept = 0, started = 0, stopped = 0;
+    size_t kept = 0, started = 0, stopped = 0, rekeyed = 0;
 
     if (ag->config_path == NULL) {
         log_info("SIGHUP: no config file (token mode); nothing to reload");
@@ -211,6 +237,13 @@ void agent_reload(struct agent *ag)
         if (nc != NULL && sodium_memcmp(nc, &lk->cfg, sizeof(*nc)) == 0) {
             pp = &lk->next;
             kept++;
+            continue;
+        }
+        if (nc != NULL && only_keys_changed(&lk->cfg, nc)) {
+            log_info("reload: link %s: new keys or relays; its streams carry on", lk->cfg.name);
+            link_rekey(lk, nc);
+            pp = &lk->next;
+            rekeyed++;
             continue;
         }
         log_info("reload: link %s %s", lk->cfg.name, nc == NULL ? "removed" : "changed");
@@ -231,8 +264,8 @@ void agent_reload(struct agent *ag)
         else
             started++;
     }
-    log_info("reloaded %s: %zu link(s) kept, %zu started, %zu stopped", ag->config_path, kept,
-             started, stopped);
+    log_info("reloaded %s: %zu link(s) kept, %zu with new keys, %zu started, %zu stopped",
+             ag->config_path, kept, rekeyed, started, stopped);
 }
 
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)

@@ -44,6 +44,21 @@ static void relay_on_link_change(void *arg, struct index_link *l, enum index_cha
                 session_close_with(l->session[s], MSG_CLOSE_REVOKED, "link revoked");
         }
         break;
+    case INDEX_KEY_PROMOTED:
+        /* The overlap ended (D21). If the side's live session already uses
+         * the new key, its agent switched: nothing it runs was authorised by
+         * the retired key alone, so its streams carry on. Otherwise the
+         * deadline passed first, and the old key goes as in a rotation. */
+        if (l->session[side] != NULL &&
+            index_key_ok(l, side, session_static_key(l->session[side]))) {
+            log_info("link %s: side %c switched to its new key; the old key is retired", l->name,
+                     'a' + side);
+            break;
+        }
+        log_info("link %s: side %c: the overlap ended before its agent switched; the old key is "
+                 "retired",
+                 l->name, 'a' + side);
+        /* fall through */
     case INDEX_KEY_DROPPED:
         log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
         stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
@@ -339,6 +354,7 @@ static void relay_wire(struct relay *r)
                                       .admit = &r->admit,
                                       .acct = r->acct,
                                       .stats = &r->stats,
+                                      .sync = r->sync,
                                       .streams = &r->stream};
     r->conn = (struct conn_ctx){.loop = r->loop,
                                 .lim = lim,

@@ -21,6 +21,7 @@
 #include "noise.h"
 #include "stats.h"
 #include "relay/stream.h"
+#include "sync.h"
 #include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
@@ -32,7 +33,8 @@ struct session {
     struct noise_cs tx, rx;
     struct index_link *link;
     int side;
-    bool replaced; /* closed because a newer session took over */
+    bool replaced;  /* closed because a newer session took over */
+    bool peer_keys; /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -139,6 +141,40 @@ static void session_send_peer(struct index_link *l, int side, bool online)
     m.type = MSG_PEER;
     m.u.peer_online = online;
     session_send(s, &m);
+}
+
+/* Tells side's agent, if it takes PEER_KEY, the static key the other side's
+ * live session authenticated with: the key its end-to-end handshakes must
+ * use, whichever of the registry's keys that is during an overlap (D21). */
+static void session_send_peer_key(struct index_link *l, int side)
+{
+    struct conn *s = l->session[side], *peer = l->session[1 - side];
+    struct msg m;
+
+    if (s == NULL || s->state != CONN_UP || !session_of(s)->peer_keys || peer == NULL)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PEER_KEY;
+    memcpy(m.u.peer_key, session_of(peer)->static_pub, MSG_KEY_LEN);
+    session_send(s, &m);
+}
+
+/* A session that authenticated with its side's next key: its agent has
+ * switched, so the overlap can end (the sync worker promotes the key; the
+ * index change that follows says so, relay.c). */
+static void session_key_switched(struct session_ctx *sx, struct conn *c, struct index_link *l,
+                                 int side)
+{
+    const struct session *cs = session_of(c);
+
+    if (!l->has_next[side] || sodium_memcmp(l->next_key[side], cs->static_pub, 32) != 0)
+        return;
+    log_info("conn %" PRIu64 " %s: link %s side %c authenticated with its next key", c->id, c->peer,
+             l->name, 'a' + side);
+    if (sx->sync == NULL || sync_promote(sx->sync, l->id, side, cs->static_pub) != 0)
+        log_warnx("link %s: side %c: the next key is not promoted now (queue full); the overlap "
+                  "ends at its deadline or the agent's next connection",
+                  l->name, 'a' + side);
 }
 
 /* Detaches the session from its link; tells the other side unless replaced. */
@@ -296,6 +332,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     memcpy(cs->static_pub, spub, 32);
     cs->side = a->side;
+    cs->peer_keys = (a->flags & AUTH_FLAG_PEER_KEY) != 0;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
@@ -336,8 +373,14 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     session_send_welcome(c);
     if (c->state != CONN_UP)
         return;
+    /* The key first: the peer may open a stream as soon as it hears PEER. */
+    session_send_peer_key(l, a->side);
+    session_send_peer_key(l, 1 - a->side);
+    if (c->state != CONN_UP)
+        return;
     if (old == NULL)
         session_send_peer(l, 1 - a->side, true);
+    session_key_switched(sx, c, l, a->side);
     tick = lim->keepalive_ms < lim->dead_after_ms ? lim->keepalive_ms : lim->dead_after_ms;
     tick /= 5;
     if (tick < 50)

@@ -26,6 +26,7 @@
 #include "relaykey.h"
 
 struct stream_ctx;
+struct sync;
 
 /* What control sessions share: owned by struct relay, which fills it in
  * before the first accept. */
@@ -36,6 +37,7 @@ struct session_ctx {
     struct admit *admit; /* limits_hit counters */
     struct acct *acct;
     struct stats *stats;
+    struct sync *sync;          /* where a switch to a next key is reported (D21) */
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
 };
