@@ -16,6 +16,7 @@
 
 #include "link.h"
 #include "log.h"
+#include "relaykeys.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
 static int read_file(const char *path, size_t max, char **out)
@@ -43,6 +44,28 @@ static int read_file(const char *path, size_t max, char **out)
     buf[off] = '\0';
     *out = buf;
     return 0;
+}
+
+static int relaykeys_path(const char *path, char *out, size_t cap);
+
+/* Each link pins the newest relay key learned for the key it is given
+ * (relaykeys.h); a broken file of learned keys fails the load. */
+static int apply_relaykeys(const char *path, struct agentcfg *cfg, char *err, size_t errlen)
+{
+    char kpath[AGENTCFG_PATH_MAX + 16];
+    struct relaykeys *map = calloc(1, sizeof(*map));
+    int rc = map == NULL ? -ENOMEM : relaykeys_path(path, kpath, sizeof(kpath));
+
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+        free(map);
+        return rc;
+    }
+    rc = relaykeys_read(kpath, map, err, errlen);
+    for (size_t i = 0; rc == 0 && i < cfg->n_links; i++)
+        relaykeys_apply(map, &cfg->links[i].relay_key_id, cfg->links[i].relay_pub);
+    free(map);
+    return rc;
 }
 
 int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen)
@@ -87,6 +110,11 @@ int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t
             return -EINVAL;
         }
     }
+    rc = apply_relaykeys(path, cfg, err, errlen);
+    if (rc != 0) {
+        agentcfg_free(cfg);
+        return rc;
+    }
     *out = cfg;
     return 0;
 }
@@ -112,6 +140,47 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.open_wait_ms = cfg->open_wait_ms;
 }
 
+/* Where the relay keys learned for the config file at path are kept. */
+static int relaykeys_path(const char *path, char *out, size_t cap)
+{
+    return snprintf(out, cap, "%s.relaykeys", path) < (int)cap ? 0 : -ENAMETOOLONG;
+}
+
+/* link_env.relay_key_learned: keeps old → (id, pub) beside the config file
+ * (written once per relay key rotation, a few hundred bytes; design.md D21). */
+static void relay_key_learned(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN])
+{
+    struct agent *ag = arg;
+    struct relaykeys *map;
+    char path[AGENTCFG_PATH_MAX + 16], err[AGENTCFG_PATH_MAX + 300];
+    int rc;
+
+    if (ag->config_path == NULL) {
+        log_warnx("the new relay key is used until linkagent stops: without a config file "
+                  "(token mode) it is not kept; give the agent a new token before the old key "
+                  "retires");
+        return;
+    }
+    map = calloc(1, sizeof(*map));
+    rc = map == NULL ? -ENOMEM : relaykeys_path(ag->config_path, path, sizeof(path));
+    if (rc == 0)
+        rc = relaykeys_read(path, map, err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "%s", strerror(-rc));
+    if (rc == 0) {
+        relaykeys_add(map, old_pub, id, pub);
+        rc = relaykeys_write(path, map);
+        snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
+    }
+    if (rc == 0)
+        log_info("relay key id %u kept in %s", id, path);
+    else
+        log_error("the new relay key could not be kept (it is used until linkagent stops): %s",
+                  err);
+    free(map);
+}
+
 static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
 {
     struct link_env env = {
@@ -120,6 +189,8 @@ static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
         .backoff_min_ms = backoff_min_ms(ag->cfg),
         .backoff_max_ms = backoff_max_ms(ag->cfg),
         .streams = &ag->streams,
+        .relay_key_learned = relay_key_learned,
+        .learned_arg = ag,
     };
     struct link *lk;
     int rc = link_new(&env, cfg, &lk);

@@ -210,6 +210,27 @@ static void on_peer_key(void *owner, const uint8_t key[KEY_LEN])
     lk->so.has_peer_live = true;
 }
 
+/* The relay's next key: pinned from now on (the next session dials with it),
+ * and kept by the agent so a restart uses it too. */
+static void on_relay_key(void *owner, uint8_t id, const uint8_t key[KEY_LEN])
+{
+    struct link *lk = owner;
+    uint8_t old[KEY_LEN];
+    char text[KEY_TEXT_SIZE];
+
+    if (id == lk->cfg.relay_key_id && sodium_memcmp(key, lk->cfg.relay_pub, KEY_LEN) == 0)
+        return;
+    key_pub_encode(key, text);
+    log_info("link %s: the relay announces its next key (id %u) %s; it is used from the next "
+             "connection on",
+             link_name(lk), id, text);
+    memcpy(old, lk->cfg.relay_pub, KEY_LEN);
+    lk->cfg.relay_key_id = id;
+    memcpy(lk->cfg.relay_pub, key, KEY_LEN);
+    if (lk->relay_key_learned != NULL)
+        lk->relay_key_learned(lk->learned_arg, old, id, key);
+}
+
 static void on_session_down(void *owner, bool revoked)
 {
     struct link *lk = owner;
@@ -250,6 +271,7 @@ static const struct session_ops session_ops = {
     .on_open_fail = on_open_fail,
     .on_addrs = on_addrs,
     .on_peer_key = on_peer_key,
+    .on_relay_key = on_relay_key,
     .on_down = on_session_down,
 };
 
@@ -290,6 +312,7 @@ static const struct session_ops retiring_ops = {
     .on_open_fail = on_open_fail,
     .on_addrs = on_retiring_addrs,
     .on_peer_key = on_peer_key,
+    .on_relay_key = on_relay_key,
     .on_down = on_retiring_down,
 };
 
@@ -400,6 +423,8 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
         return UV_ENOMEM;
     lk->loop = env->loop;
     lk->keepalive_ms = env->keepalive_ms;
+    lk->relay_key_learned = env->relay_key_learned;
+    lk->learned_arg = env->learned_arg;
     lk->cfg = *cfg;
     lk->so.ops = &stream_ops;
     lk->so.arg = lk;

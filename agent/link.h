@@ -41,6 +41,11 @@ struct link_env {
     uint32_t keepalive_ms; /* the agent's own keepalive; 0: the relay's */
     uint32_t backoff_min_ms, backoff_max_ms;
     struct stream_env *streams; /* the agent's, outlives the link */
+    /* The relay announced its next key (RELAY_KEY): the agent keeps it
+     * (relaykeys.h); old_pub is the key the link pinned until now. */
+    void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN]);
+    void *learned_arg;
 };
 
 struct link {
@@ -49,6 +54,9 @@ struct link {
     struct link *next;     /* agent's list */
     struct agentcfg_link cfg;
     uint8_t own_pub[KEY_LEN];
+    void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN]);
+    void *learned_arg;
     int refs; /* open handles */
     bool closing;
     /* Control session, and the one it replaces while a new key takes over

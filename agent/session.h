@@ -55,6 +55,8 @@ struct session_ops {
     void (*on_addrs)(void *owner, const struct msg_addrs *a);
     /* PEER_KEY: the static key of the peer's live session (D21). */
     void (*on_peer_key)(void *owner, const uint8_t key[KEY_LEN]);
+    /* RELAY_KEY: the relay's next static key and its id (D21). */
+    void (*on_relay_key)(void *owner, uint8_t id, const uint8_t key[KEY_LEN]);
     /* The session failed (its cause logged) and is closing; revoked selects
      * the owner's long backoff. The last callback. */
     void (*on_down)(void *owner, bool revoked);

@@ -39,6 +39,7 @@ static bool type_known(int t)
     case MSG_REDIRECT:
     case MSG_GOING_AWAY:
     case MSG_PEER_KEY:
+    case MSG_RELAY_KEY:
     case MSG_PING:
     case MSG_PONG:
     case MSG_OPEN:
@@ -118,6 +119,8 @@ static int check(const struct msg *m)
         /* An all-zero or small-order key would make the end-to-end ss and
          * es contributions predictable (§2). */
         return key_pub_check(m->u.peer_key) == 0 ? 0 : MSG_E_RANGE;
+    case MSG_RELAY_KEY:
+        return key_pub_check(m->u.relay_key.key) == 0 ? 0 : MSG_E_RANGE;
     case MSG_OPEN:
         return m->u.req_id != 0 ? 0 : MSG_E_RANGE;
     }
@@ -151,6 +154,8 @@ static size_t encoded_len(const struct msg *m)
         return n + 2 + 1 + m->u.going_away.text.len;
     case MSG_PEER_KEY:
         return n + MSG_KEY_LEN;
+    case MSG_RELAY_KEY:
+        return n + 1 + MSG_KEY_LEN;
     case MSG_PING:
     case MSG_PONG:
         return n + 8;
@@ -211,6 +216,10 @@ static int put_body(const struct msg *m, struct buf *b)
         break;
     case MSG_PEER_KEY:
         rc |= buf_put_bytes(b, m->u.peer_key, MSG_KEY_LEN);
+        break;
+    case MSG_RELAY_KEY:
+        rc |= buf_put_u8(b, m->u.relay_key.key_id);
+        rc |= buf_put_bytes(b, m->u.relay_key.key, MSG_KEY_LEN);
         break;
     case MSG_PING:
     case MSG_PONG:
@@ -331,6 +340,10 @@ static int get_body(struct cur *c, struct msg *m)
         return get_str(c, &m->u.going_away.text);
     case MSG_PEER_KEY:
         return cur_copy(c, m->u.peer_key, MSG_KEY_LEN) ? MSG_E_SHORT : 0;
+    case MSG_RELAY_KEY:
+        return cur_u8(c, &m->u.relay_key.key_id) || cur_copy(c, m->u.relay_key.key, MSG_KEY_LEN)
+                   ? MSG_E_SHORT
+                   : 0;
     case MSG_PING:
     case MSG_PONG:
         return cur_u64(c, &m->u.nonce) ? MSG_E_SHORT : 0;
@@ -400,6 +413,8 @@ const char *msg_type_name(int type)
         return "GOING_AWAY";
     case MSG_PEER_KEY:
         return "PEER_KEY";
+    case MSG_RELAY_KEY:
+        return "RELAY_KEY";
     case MSG_PING:
         return "PING";
     case MSG_PONG:

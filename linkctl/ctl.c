@@ -5,6 +5,7 @@
 #include "ctl.h"
 
 #include "adminc.h"
+#include "cfgparse.h"
 #include "relaykey.h"
 #include "statedir.h"
 #include "store.h"
@@ -331,7 +332,10 @@ int ctl_relay_key(struct ctl *c, int create, struct relaykey *out)
     }
     if (r < 0) {
         ctl_fail("%s", err);
+        return r;
     }
+    /* A next key whose overlap is over is the current key (D21). */
+    (void)relaykey_settle(out, ctl_now_ms());
     return r;
 }
 
@@ -511,8 +515,11 @@ int ctl_make_token(const struct store_link *l, int side, const uint8_t *priv,
     t.flags = priv != NULL ? TOKEN_FLAG_PRIV : 0;
     memcpy(t.link_id, l->id, LINKID_LEN);
     t.side = (uint8_t)side;
-    t.relay_key_id = rk->current.id;
-    memcpy(t.relay_pub, rk->current.pub, KEY_LEN);
+    /* During a relay key rotation new tokens pin the next key: the relay
+     * accepts it already, and it outlives the current one (D21). */
+    const struct relaykey_entry *rke = rk->has_next ? &rk->next : &rk->current;
+    t.relay_key_id = rke->id;
+    memcpy(t.relay_pub, rke->pub, KEY_LEN);
     memcpy(t.peer_pub, l->key[1 - side], KEY_LEN);
     if (priv != NULL) {
         memcpy(t.priv, priv, KEY_LEN);
@@ -551,4 +558,24 @@ int ctl_open_link(struct ctl *c, const char *what, int create, struct store **st
         *st = NULL;
     }
     return r;
+}
+
+int64_t ctl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ctl_parse_overlap(const char *cmd, const char *text, uint64_t *ms)
+{
+    int r = cfgparse_duration(text, 0, CTL_OVERLAP_MAX_MS, ms);
+    if (r == 0 && (*ms == 0 || *ms >= CTL_OVERLAP_MIN_MS)) {
+        return 0;
+    }
+    if (r == -EINVAL) {
+        return ctl_usage_error(cmd, "--overlap: '%s' is not a duration (digits with ms, s, m or h)",
+                               text);
+    }
+    return ctl_usage_error(cmd, "--overlap: '%s' is out of range: 0 (none) or 1s..720h", text);
 }

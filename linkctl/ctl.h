@@ -195,6 +195,14 @@ int ctl_simple_args(struct ctl *c, const char *cmd, const char *help, int argc, 
 void ctl_print_addr_list(const char *label, const json_t *arr);
 long long ctl_json_int(const json_t *v, const char *key);
 
+/* An overlap of a key rotation is 0 (none) or between these (linkctl.md). */
+#define CTL_OVERLAP_MIN_MS 1000ull
+#define CTL_OVERLAP_MAX_MS (720ull * 3600ull * 1000ull) /* 30 days */
+/* Parses --overlap DURATION into *ms; CTL_EXIT_USAGE after printing why
+ * (cmd names the command). */
+int ctl_parse_overlap(const char *cmd, const char *text, uint64_t *ms);
+/* Wall-clock ms since the epoch. */
+int64_t ctl_now_ms(void);
 /* Decodes a public key given as option opt; prints why on failure (-EINVAL). */
 int ctl_decode_pub(const char *opt, const char *text, uint8_t pub[32]);
 /* Builds the token text of one side of l into out (priv NULL: a

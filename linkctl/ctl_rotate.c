@@ -6,7 +6,6 @@
  */
 #include "ctl.h"
 
-#include "cfgparse.h"
 #include "keys.h"
 #include "relaykey.h"
 #include "store.h"
@@ -16,11 +15,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* An overlap is 0 (none) or between these (docs/linkctl.md). */
-#define ROTATE_OVERLAP_MIN_MS 1000ull
-#define ROTATE_OVERLAP_MAX_MS (720ull * 3600ull * 1000ull) /* 30 days */
 
 static const char rotate_help[] =
     "usage: linkctl link rotate NAME|ID --side a|b [--key PUB] [--overlap DURATION] [--json]\n"
@@ -46,13 +40,6 @@ struct rotate_state {
     struct relaykey rk;
     char tok[TOKEN_TEXT_SIZE];
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* until_ms 0: replaced at once; else the end of the overlap. */
 static int rotate_print(struct ctl *c, const struct store_link *l, int side, const uint8_t *pub,
@@ -135,7 +122,7 @@ static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, i
         ctl_event_detail(what, detail, sizeof(detail));
         r = store_link_rotate(st, l->id, side, pub, detail);
     } else {
-        until = wall_ms() + (int64_t)overlap_ms;
+        until = ctl_now_ms() + (int64_t)overlap_ms;
         snprintf(what, sizeof(what), "side %s next key, overlap %llus", ctl_side_name(side),
                  (unsigned long long)(overlap_ms / 1000));
         ctl_event_detail(what, detail, sizeof(detail));
@@ -149,21 +136,6 @@ static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, i
 out:
     sodium_free(s);
     return r;
-}
-
-/* --overlap: 0, or ROTATE_OVERLAP_MIN_MS..ROTATE_OVERLAP_MAX_MS. */
-static int parse_overlap(const char *text, uint64_t *ms)
-{
-    int r = cfgparse_duration(text, 0, ROTATE_OVERLAP_MAX_MS, ms);
-    if (r == 0 && (*ms == 0 || *ms >= ROTATE_OVERLAP_MIN_MS)) {
-        return 0;
-    }
-    if (r == -EINVAL) {
-        return ctl_usage_error(
-            "link rotate", "--overlap: '%s' is not a duration (digits with ms, s, m or h)", text);
-    }
-    return ctl_usage_error("link rotate", "--overlap: '%s' is out of range: 0 (none) or 1s..720h",
-                           text);
 }
 
 int ctl_link_rotate(struct ctl *c, int argc, char **argv)
@@ -187,7 +159,7 @@ int ctl_link_rotate(struct ctl *c, int argc, char **argv)
     if (ctl_side_parse(vals[0], &side) != 0) {
         return ctl_usage_error("link rotate", "--side must be a or b, not '%s'", vals[0]);
     }
-    if (vals[2] != NULL && (r = parse_overlap(vals[2], &overlap_ms)) != 0) {
+    if (vals[2] != NULL && (r = ctl_parse_overlap("link rotate", vals[2], &overlap_ms)) != 0) {
         return r;
     }
     /* A new token needs addresses: settle that before the key changes. */

@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <arpa/inet.h>
 
+#include <sodium.h>
+
 #include "acct.h"
 #include "admin.h"
 #include "index.h"
@@ -22,6 +24,7 @@
 #include "store.h"
 #include "sync.h"
 #include "ticket.h"
+#include "wallclock.h"
 
 /* ---- registry changes ---- */
 
@@ -208,11 +211,73 @@ static void relay_on_signal(uv_signal_t *h, int signum)
     relay_apply_config(r, &cfg);
 }
 
+/* The key ids and public keys a relay key file holds, for logs. */
+static void relay_log_key(const struct relay *r, const char *what)
+{
+    char next[KEY_TEXT_SIZE];
+
+    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id, what,
+             r->key_pub_text);
+    if (r->key.has_next) {
+        key_pub_encode(r->key.next.pub, next);
+        log_info("relay next key (id %u): %s, the current key retires at %lld ms since the "
+                 "epoch",
+                 r->key.next.id, next, (long long)r->key.next_until_ms);
+    }
+}
+
+/* A next relay key's overlap that has ended: the old key is retired (no
+ * new handshake with it; sessions made with it carry on, D21). */
+static void relay_settle_key(struct relay *r)
+{
+    uint8_t old = r->key.current.id;
+
+    if (relaykey_settle(&r->key, (int64_t)wallclock_ms()) == 0)
+        return;
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    log_info("relay key id %u retired: the overlap ended; id %u is the current key", old,
+             r->key.current.id);
+}
+
+static void relay_announce_key(void *arg, struct index_link *l)
+{
+    (void)arg;
+    for (int s = 0; s < 2; s++) {
+        if (l->session[s] != NULL)
+            session_announce_key(l->session[s]);
+    }
+}
+
+/* The admin socket's `relay-key` (linkctl relay rotate-key wrote the file):
+ * the running relay takes the file's keys and tells every agent that asks
+ * about a next key. On a bad file the keys in use stay. */
+static json_t *relay_reload_key(void *arg)
+{
+    struct relay *r = arg;
+    struct relaykey k;
+    char err[256];
+
+    if (relaykey_load(r->cfg.key_file, &k, err, sizeof(err)) != 0) {
+        log_warnx("relay key %s: not reloaded, keeping the keys in use: %s", r->cfg.key_file, err);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+    }
+    relaykey_wipe(&r->key);
+    r->key = k;
+    sodium_memzero(&k, sizeof(k));
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    relay_settle_key(r);
+    relay_log_key(r, " reloaded");
+    index_foreach(r->index, relay_announce_key, r);
+    return json_pack("{s:b, s:I, s:o}", "ok", 1, "relay_key_id", (json_int_t)r->key.current.id,
+                     "next_key_id", r->key.has_next ? json_integer(r->key.next.id) : json_null());
+}
+
 static void relay_on_tick(uv_timer_t *t)
 {
     struct relay *r = t->data;
     uint64_t now = uv_now(r->loop);
 
+    relay_settle_key(r);
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
 }
@@ -320,13 +385,8 @@ static int relay_load_key(struct relay *r)
         return rc;
     }
     key_pub_encode(r->key.current.pub, r->key_pub_text);
-    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id,
-             created ? ", created" : "", r->key_pub_text);
-    if (r->key.has_next) {
-        char next[KEY_TEXT_SIZE];
-        key_pub_encode(r->key.next.pub, next);
-        log_info("relay next key (id %u): %s", r->key.next.id, next);
-    }
+    relay_settle_key(r);
+    relay_log_key(r, created ? ", created" : "");
     return 0;
 }
 
@@ -461,7 +521,8 @@ static json_t *relay_status(void *arg)
     return v;
 }
 
-static const struct admin_ops relay_admin_ops = {.status = relay_status};
+static const struct admin_ops relay_admin_ops = {.status = relay_status,
+                                                 .relay_key = relay_reload_key};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)

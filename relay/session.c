@@ -33,8 +33,9 @@ struct session {
     struct noise_cs tx, rx;
     struct index_link *link;
     int side;
-    bool replaced;  /* closed because a newer session took over */
-    bool peer_keys; /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
+    bool replaced;   /* closed because a newer session took over */
+    bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
+    bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -175,6 +176,21 @@ static void session_key_switched(struct session_ctx *sx, struct conn *c, struct 
         log_warnx("link %s: side %c: the next key is not promoted now (queue full); the overlap "
                   "ends at its deadline or the agent's next connection",
                   l->name, 'a' + side);
+}
+
+void session_announce_key(struct conn *c)
+{
+    const struct session_ctx *sx = c->ops_arg;
+    const struct session *cs = session_of(c);
+    struct msg m;
+
+    if (c->state != CONN_UP || cs == NULL || !cs->relay_keys || !sx->key->has_next)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_RELAY_KEY;
+    m.u.relay_key.key_id = sx->key->next.id;
+    memcpy(m.u.relay_key.key, sx->key->next.pub, MSG_KEY_LEN);
+    session_send(c, &m);
 }
 
 /* Detaches the session from its link; tells the other side unless replaced. */
@@ -333,6 +349,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     memcpy(cs->static_pub, spub, 32);
     cs->side = a->side;
     cs->peer_keys = (a->flags & AUTH_FLAG_PEER_KEY) != 0;
+    cs->relay_keys = (a->flags & AUTH_FLAG_RELAY_KEY) != 0;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
@@ -371,6 +388,9 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
              l->name, 'a' + a->side, cs->agent_version);
     acct_event(sx->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
     session_send_welcome(c);
+    if (c->state != CONN_UP)
+        return;
+    session_announce_key(c);
     if (c->state != CONN_UP)
         return;
     /* The key first: the peer may open a stream as soon as it hears PEER. */

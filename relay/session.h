@@ -51,6 +51,11 @@ extern const struct conn_ops session_conn_ops;
 /* Sends CLOSE reason/text, detaches the session from its link and closes the
  * connection once the CLOSE is written (CONN_END_FLUSH). */
 void session_close_with(struct conn *c, enum msg_close_reason reason, const char *text);
+/* Tells the agent of an UP session the relay's next key (RELAY_KEY), if the
+ * relay has one and the agent set AUTH_FLAG_RELAY_KEY; nothing otherwise.
+ * Sent after WELCOME and by the relay when its key file gains a next key
+ * (design.md D21). May close the connection. */
+void session_announce_key(struct conn *c);
 /* The static key the session authenticated with (valid while c is open). */
 const uint8_t *session_static_key(const struct conn *c);
 

@@ -105,9 +105,9 @@ class Handshake:
 class Session:
     """An authenticated control session (the happy path)."""
 
-    def __init__(self, r, link, side, priv=None, key_id=None, flags=0):
+    def __init__(self, r, link, side, priv=None, key_id=None, flags=0, relay_pub=None):
         self.s = connect(r)
-        hk = Handshake(h.pub_raw(r.relay_pub), h.priv_raw(priv or link["ab"[side]]),
+        hk = Handshake(h.pub_raw(relay_pub or r.relay_pub), h.priv_raw(priv or link["ab"[side]]),
                        r.key_id if key_id is None else key_id)
         self.s.sendall(hk.pre + frame(hk.msg1()))
         hk.read_msg2(recv_frame(self.s))

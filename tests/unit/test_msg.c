@@ -126,6 +126,14 @@ static size_t samples_b(struct sample *out)
                                       "\x00\x00\x00\x00\x00\x00")};
 
     memset(&m, 0, sizeof(m));
+    m.type = MSG_RELAY_KEY;
+    m.u.relay_key.key_id = 2;
+    m.u.relay_key.key[0] = 9;
+    out[n++] = (struct sample){m, ENC("\x0a\x02\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                      "\x00\x00\x00\x00\x00\x00\x00")};
+
+    memset(&m, 0, sizeof(m));
     m.type = MSG_PING;
     m.u.nonce = 0x0102030405060708ull;
     out[n++] = (struct sample){m, ENC("\x10\x01\x02\x03\x04\x05\x06\x07\x08")};
@@ -208,14 +216,18 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
     case MSG_PEER_KEY:
         ck_assert_mem_eq(a->u.peer_key, b->u.peer_key, MSG_KEY_LEN);
         break;
+    case MSG_RELAY_KEY:
+        ck_assert_uint_eq(a->u.relay_key.key_id, b->u.relay_key.key_id);
+        ck_assert_mem_eq(a->u.relay_key.key, b->u.relay_key.key, MSG_KEY_LEN);
+        break;
     }
 }
 
 START_TEST(test_every_type_has_a_sample)
 {
-    static const int types[] = {MSG_WELCOME, MSG_PEER,  MSG_STREAM,   MSG_OPEN_FAIL,
-                                MSG_CLOSE,   MSG_ADDRS, MSG_REDIRECT, MSG_GOING_AWAY,
-                                MSG_PING,    MSG_PONG,  MSG_OPEN,     MSG_PEER_KEY};
+    static const int types[] = {MSG_WELCOME, MSG_PEER,     MSG_STREAM,     MSG_OPEN_FAIL, MSG_CLOSE,
+                                MSG_ADDRS,   MSG_REDIRECT, MSG_GOING_AWAY, MSG_PING,      MSG_PONG,
+                                MSG_OPEN,    MSG_PEER_KEY, MSG_RELAY_KEY};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
@@ -307,7 +319,7 @@ START_TEST(test_unknown_types)
         ck_assert_int_eq(msg_decode(in, sizeof(in), &m), MSG_E_TYPE);
     }
     memset(&m, 0, sizeof(m));
-    m.type = (enum msg_type)0x0a;
+    m.type = (enum msg_type)0x0b;
     ck_assert_int_eq(msg_encode(&m, in, sizeof(in), &(size_t){0}), MSG_E_TYPE);
 }
 END_TEST
@@ -611,6 +623,32 @@ START_TEST(test_peer_key)
 }
 END_TEST
 
+/* RELAY_KEY: key id (any u8) and exactly 32 bytes of a valid key. */
+START_TEST(test_relay_key)
+{
+    uint8_t in[2 + MSG_KEY_LEN + 1], out[64];
+    struct msg m = {.type = MSG_RELAY_KEY}, got;
+    size_t len;
+
+    memset(in, 0, sizeof(in));
+    in[0] = MSG_RELAY_KEY;
+    in[1] = 255;
+    in[2] = 9;
+    ck_assert_int_eq(msg_decode(in, 2 + MSG_KEY_LEN, &got), 0);
+    ck_assert_uint_eq(got.u.relay_key.key_id, 255);
+    ck_assert_uint_eq(got.u.relay_key.key[0], 9);
+    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 3 + MSG_KEY_LEN, &got), MSG_E_TRAILING);
+    in[2] = 0;
+    ck_assert_int_eq(msg_decode(in, 2 + MSG_KEY_LEN, &got), MSG_E_RANGE);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.relay_key.key[0] = 9;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 2 + MSG_KEY_LEN);
+    ck_assert_str_eq(msg_type_name(MSG_RELAY_KEY), "RELAY_KEY");
+}
+END_TEST
+
 START_TEST(test_going_away_text)
 {
     uint8_t in[4 + 256] = {0x08, 0, 5, 0};
@@ -732,6 +770,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_redirect_invalid);
     tcase_add_test(tc, test_going_away_text);
     tcase_add_test(tc, test_peer_key);
+    tcase_add_test(tc, test_relay_key);
     tcase_add_test(tc, test_open_req_id_zero);
     tcase_add_test(tc, test_too_big_input);
     tcase_add_test(tc, test_encoder_string_pointer_rules);
