@@ -37,6 +37,10 @@ struct session {
     bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     uint8_t static_pub[32];
+    /* PEER_KEY naming static_pub, encoded once (its key check costs an
+     * X25519 operation) when the other side first needs it; 0: not yet. */
+    uint8_t key_msg[1 + 32];
+    size_t key_msg_len;
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
     uint64_t ping_nonce;
@@ -95,10 +99,30 @@ static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
 }
 
 /* Encrypts and sends one control message. 0 or negative (connection closing). */
+static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen);
+
 static int session_send(struct conn *c, const struct msg *m)
 {
-    uint8_t pt[MSG_MAX_LEN], ct[FRAME_MAX_CONTROL];
-    size_t ptlen, ctlen;
+    uint8_t pt[MSG_MAX_LEN];
+    size_t ptlen;
+    int rc = msg_encode(m, pt, sizeof(pt), &ptlen);
+
+    if (rc != 0) {
+        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
+                  msg_type_name(m->type), msg_strerror(rc));
+        return -EINVAL;
+    }
+    rc = session_send_pt(c, pt, ptlen);
+    sodium_memzero(pt, sizeof(pt));
+    return rc;
+}
+
+/* Encrypts and sends one encoded control message. 0 or negative (the
+ * connection is closing). */
+static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen)
+{
+    uint8_t ct[FRAME_MAX_CONTROL];
+    size_t ctlen;
     int rc;
 
     struct session_ctx *sx = c->ops_arg;
@@ -116,14 +140,7 @@ static int session_send(struct conn *c, const struct msg *m)
         conn_close(c, CONN_END_FIN, "control session not reading");
         return -ENOBUFS;
     }
-    rc = msg_encode(m, pt, sizeof(pt), &ptlen);
-    if (rc != 0) {
-        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
-                  msg_type_name(m->type), msg_strerror(rc));
-        return -EINVAL;
-    }
     rc = noise_cs_encrypt(&cs->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
-    sodium_memzero(pt, sizeof(pt));
     if (rc != 0) {
         conn_close(c, CONN_END_FIN, "control frame not encrypted");
         return -EIO;
@@ -150,14 +167,22 @@ static void session_send_peer(struct index_link *l, int side, bool online)
 static void session_send_peer_key(struct index_link *l, int side)
 {
     struct conn *s = l->session[side], *peer = l->session[1 - side];
+    struct session *ps;
     struct msg m;
 
     if (s == NULL || s->state != CONN_UP || !session_of(s)->peer_keys || peer == NULL)
         return;
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_PEER_KEY;
-    memcpy(m.u.peer_key, session_of(peer)->static_pub, MSG_KEY_LEN);
-    session_send(s, &m);
+    ps = session_of(peer);
+    if (ps->key_msg_len == 0) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_PEER_KEY;
+        memcpy(m.u.peer_key, ps->static_pub, MSG_KEY_LEN);
+        if (msg_encode(&m, ps->key_msg, sizeof(ps->key_msg), &ps->key_msg_len) != 0) {
+            ps->key_msg_len = 0;
+            return;
+        }
+    }
+    session_send_pt(s, ps->key_msg, ps->key_msg_len);
 }
 
 /* A session that authenticated with its side's next key: its agent has
@@ -180,17 +205,30 @@ static void session_key_switched(struct session_ctx *sx, struct conn *c, struct 
 
 void session_announce_key(struct conn *c)
 {
-    const struct session_ctx *sx = c->ops_arg;
+    struct session_ctx *sx = c->ops_arg;
     const struct session *cs = session_of(c);
+    uint8_t *enc = sx->relay_key_msg;
     struct msg m;
 
     if (c->state != CONN_UP || cs == NULL || !cs->relay_keys || !sx->key->has_next)
         return;
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_RELAY_KEY;
-    m.u.relay_key.key_id = sx->key->next.id;
-    memcpy(m.u.relay_key.key, sx->key->next.pub, MSG_KEY_LEN);
-    session_send(c, &m);
+    /* Encoded once per next key: the encoder's key check costs an X25519
+     * operation, and a reloaded key goes to every session in one turn of
+     * the loop. */
+    if (sx->relay_key_len == 0 || enc[1] != sx->key->next.id ||
+        memcmp(enc + 2, sx->key->next.pub, MSG_KEY_LEN) != 0) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_RELAY_KEY;
+        m.u.relay_key.key_id = sx->key->next.id;
+        memcpy(m.u.relay_key.key, sx->key->next.pub, MSG_KEY_LEN);
+        sx->relay_key_len = 0;
+        if (msg_encode(&m, enc, sizeof(sx->relay_key_msg), &sx->relay_key_len) != 0) {
+            log_warnx("relay next key (id %u) cannot be announced: not a valid key",
+                      sx->key->next.id);
+            return;
+        }
+    }
+    session_send_pt(c, enc, sx->relay_key_len);
 }
 
 /* Detaches the session from its link; tells the other side unless replaced. */

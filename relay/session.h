@@ -40,6 +40,10 @@ struct session_ctx {
     struct sync *sync;          /* where a switch to a next key is reported (D21) */
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
+    /* RELAY_KEY as encoded for the current next key (session_announce_key);
+     * relay_key_len 0 until first needed. */
+    uint8_t relay_key_msg[2 + 32];
+    size_t relay_key_len;
 };
 
 /* The owner table of a control connection (struct conn_ctx.control, with a
