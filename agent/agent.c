@@ -140,10 +140,23 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.open_wait_ms = cfg->open_wait_ms;
 }
 
-/* Where the relay keys learned for the config file at path are kept. */
+/* Where the relay keys learned for the config file at path are kept:
+ * beside it, or, under systemd with StateDirectory= (whose sandbox keeps
+ * /etc read-only), in the first directory of $STATE_DIRECTORY as
+ * BASENAME.relaykeys (docs/linkagent.md FILES). */
 static int relaykeys_path(const char *path, char *out, size_t cap)
 {
-    return snprintf(out, cap, "%s.relaykeys", path) < (int)cap ? 0 : -ENAMETOOLONG;
+    const char *state = getenv("STATE_DIRECTORY");
+    const char *base = strrchr(path, '/');
+    int n;
+
+    if (state != NULL && state[0] != '\0') {
+        n = snprintf(out, cap, "%.*s/%s.relaykeys", (int)strcspn(state, ":"), state,
+                     base != NULL ? base + 1 : path);
+    } else {
+        n = snprintf(out, cap, "%s.relaykeys", path);
+    }
+    return n >= 0 && n < (int)cap ? 0 : -ENAMETOOLONG;
 }
 
 /* link_env.relay_key_learned: keeps old → (id, pub) beside the config file

@@ -4,8 +4,9 @@
 
   - `linkctl relay rotate-key --overlap 10s` with two config-file agents and a
     stream flowing: the running relay takes the new key at once and tells
-    both agents (RELAY_KEY), which keep it beside their config file (mode
-    0600); the stream carries on;
+    both agents (RELAY_KEY), which keep it beside their config file, or in
+    $STATE_DIRECTORY when set (as under systemd), mode 0600; the stream
+    carries on;
   - on the wire: an agent that sets AUTH flags bit 2 hears RELAY_KEY with the
     new id and key after WELCOME; one that does not never does, and works;
   - during the overlap both key ids authenticate; tokens made now carry the
@@ -65,7 +66,15 @@ def main():
         aconf, bconf = os.path.join(rig.tmp, "a.conf"), os.path.join(rig.tmp, "b.conf")
         write_conf(aconf, toks["a"], la, srv.port)
         write_conf(bconf, toks["b"], lb, srv.port)
-        b = rig.agent_args("b", ["--config", bconf])
+        # Agent b runs as under the linkagent@ unit: its learned keys go to
+        # $STATE_DIRECTORY, not beside its config file.
+        bstate = os.path.join(rig.tmp, "state-b")
+        os.mkdir(bstate, 0o700)
+        os.environ["STATE_DIRECTORY"] = bstate
+        try:
+            b = rig.agent_args("b", ["--config", bconf])
+        finally:
+            del os.environ["STATE_DIRECTORY"]
         a = rig.agent_args("a", ["--config", aconf])
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay"))
         c.check("streams work", h.wait_for(lambda: works(la) and works(lb), timeout=10))
@@ -86,14 +95,16 @@ def main():
         p = r.ctl("relay", "rotate-key", check=False)
         c.check("a second rotate-key is refused while one is under way",
                 p.returncode == 1 and "under way" in p.stderr, p.stderr)
-        for name, ag, conf in (("a", a, aconf), ("b", b, bconf)):
+        for name, ag, kept in (("a", a, aconf + ".relaykeys"),
+                               ("b", b, os.path.join(bstate, "b.conf.relaykeys"))):
             c.check("agent %s hears the next key" % name,
                     ag.wait_log("the relay announces its next key (id 2)"), ag.log()[-600:])
-            kept = conf + ".relaykeys"
             c.check("agent %s keeps it, mode 0600" % name,
                     h.wait_for(lambda: os.path.exists(kept), timeout=5)
                     and stat.S_IMODE(os.stat(kept).st_mode) == 0o600
                     and out["next_key"] in open(kept).read())
+        c.check("agent b keeps nothing beside its config file",
+                not os.path.exists(bconf + ".relaykeys"))
         s.sendall(b"during")
         c.check("the stream carries on", s.recv(100) == b"during")
 
@@ -141,8 +152,18 @@ def main():
                 a2.wait_log("online via relay", timeout=15), a2.log()[-600:])
         c.check("and works", h.wait_for(lambda: works(la), timeout=10))
         c.check("key id 1 is refused after the restart", _refused(r, legacy, 1, old_pub))
-        c.check("agent a2 stops with 0", a2.stop() == 0)
         c.check("agent b stops with 0", b.stop() == 0)
+        os.environ["STATE_DIRECTORY"] = bstate
+        try:
+            b2 = rig.agent_args("b2", ["--config", bconf])
+        finally:
+            del os.environ["STATE_DIRECTORY"]
+        c.check("so does one whose keys are in $STATE_DIRECTORY",
+                b2.wait_log("online via relay", timeout=15) and h.wait_for(lambda: works(la),
+                                                                          timeout=10),
+                b2.log()[-600:])
+        c.check("agent a2 stops with 0", a2.stop() == 0)
+        c.check("agent b2 stops with 0", b2.stop() == 0)
     finally:
         if c.failed:
             rig.dump()
