@@ -28,6 +28,33 @@
 
 /* ---- registry changes ---- */
 
+/* A key side used is no longer accepted: the link's streams are reset and
+ * the side's session, if it still uses a dropped key, closed. */
+static void relay_key_dropped(struct index_link *l, int side)
+{
+    log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
+    stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
+    if (l->session[side] != NULL && !index_key_ok(l, side, session_static_key(l->session[side])))
+        session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+}
+
+/* The overlap ended (D21). If the side's live session already uses the new
+ * key, its agent switched: nothing it runs was authorised by the retired key
+ * alone, so its streams carry on. Otherwise the deadline passed first, and
+ * the old key goes as in a rotation. */
+static void relay_key_promoted(struct index_link *l, int side)
+{
+    if (l->session[side] != NULL && index_key_ok(l, side, session_static_key(l->session[side]))) {
+        log_info("link %s: side %c switched to its new key; the old key is retired", l->name,
+                 'a' + side);
+        return;
+    }
+    log_info("link %s: side %c: the overlap ended before its agent switched; the old key is "
+             "retired",
+             l->name, 'a' + side);
+    relay_key_dropped(l, side);
+}
+
 static void relay_on_link_change(void *arg, struct index_link *l, enum index_change what, int side)
 {
     struct relay *r = arg;
@@ -48,26 +75,10 @@ static void relay_on_link_change(void *arg, struct index_link *l, enum index_cha
         }
         break;
     case INDEX_KEY_PROMOTED:
-        /* The overlap ended (D21). If the side's live session already uses
-         * the new key, its agent switched: nothing it runs was authorised by
-         * the retired key alone, so its streams carry on. Otherwise the
-         * deadline passed first, and the old key goes as in a rotation. */
-        if (l->session[side] != NULL &&
-            index_key_ok(l, side, session_static_key(l->session[side]))) {
-            log_info("link %s: side %c switched to its new key; the old key is retired", l->name,
-                     'a' + side);
-            break;
-        }
-        log_info("link %s: side %c: the overlap ended before its agent switched; the old key is "
-                 "retired",
-                 l->name, 'a' + side);
-        /* fall through */
+        relay_key_promoted(l, side);
+        break;
     case INDEX_KEY_DROPPED:
-        log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
-        stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
-        if (l->session[side] != NULL &&
-            !index_key_ok(l, side, session_static_key(l->session[side])))
-            session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+        relay_key_dropped(l, side);
         break;
     }
     (void)r;
