@@ -57,6 +57,9 @@ covers "linkctl global" "$(linkctl --help | sed -n '/^global options/,/^$/p;/^op
 covers "linkctl link add" "$(linkctl link add --help)" "$(comp _linkctl linkctl link add --)"
 covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl linkctl link rotate --)"
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
+covers "linkctl relay rotate-key" "$(linkctl relay rotate-key --help)" \
+    "$(comp _linkctl linkctl relay rotate-key --)"
+expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help info rotate-key"
 
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \

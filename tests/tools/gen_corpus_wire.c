@@ -56,7 +56,7 @@ static size_t build_msgs(struct msg *ms)
     static const char *const addrs[] = {"198.18.0.1:7000", "[2001:db8::1]:443",
                                         "relay.example.net:7000"};
 
-    memset(ms, 0, 20 * sizeof(*ms));
+    memset(ms, 0, 24 * sizeof(*ms));
     ms[n].type = MSG_WELCOME;
     ms[n++].u.welcome = (struct msg_welcome){25, 90, true, 256, STR("linkrelay 0.1.0")};
     ms[n].type = MSG_PEER;
@@ -89,6 +89,11 @@ static size_t build_msgs(struct msg *ms)
     ms[n++].u.nonce = 0x0102030405060708ull;
     ms[n].type = MSG_OPEN;
     ms[n++].u.req_id = 7;
+    ms[n].type = MSG_PEER_KEY;
+    ms[n++].u.peer_key[0] = 9; /* the X25519 base point: a valid key */
+    ms[n].type = MSG_RELAY_KEY;
+    ms[n].u.relay_key.key_id = 2;
+    ms[n++].u.relay_key.key[0] = 9;
     ms[n++].type = MSG_RESUMABLE;
     ms[n].type = MSG_RESUME;
     ms[n].u.resume.req_id = 8;
@@ -172,7 +177,7 @@ static void gen_frames(const struct msg *ms, size_t n)
 
 int main(int argc, char **argv)
 {
-    struct msg ms[20];
+    struct msg ms[24];
     size_t n;
 
     if (argc != 2) {
