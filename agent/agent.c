@@ -140,6 +140,9 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->cfg = cfg;
     ag->streams.open_queue = cfg->open_queue;
     ag->streams.open_wait_ms = cfg->open_wait_ms;
+    ag->streams.resume_timeout_ms = cfg->resume_timeout_ms;
+    ag->streams.resume_buffer = cfg->resume_buffer;
+    ag->streams.resume_total_cap = cfg->resume_buffer_total;
 }
 
 /* Where the relay keys learned for the config file at path are kept:

@@ -41,11 +41,15 @@ enum agent_key {
     AK_OPEN_QUEUE,
     AK_OPEN_WAIT,
     AK_METRICS_LISTEN,
+    AK_RESUME_TIMEOUT,
+    AK_RESUME_BUFFER,
+    AK_RESUME_BUFFER_TOTAL,
     AK_COUNT
 };
 static const char *const agent_keys[AK_COUNT] = {
-    "relay",       "relay_key",   "relay_key_id", "log_level", "keepalive",
-    "backoff_min", "backoff_max", "open_queue",   "open_wait", "metrics_listen",
+    "relay",          "relay_key",     "relay_key_id",        "log_level", "keepalive",
+    "backoff_min",    "backoff_max",   "open_queue",          "open_wait", "metrics_listen",
+    "resume_timeout", "resume_buffer", "resume_buffer_total",
 };
 
 struct link_state {
@@ -213,6 +217,18 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
     case AK_OPEN_WAIT:
         rc = cfgparse_duration(value, 0, AGENTCFG_OPEN_WAIT_MAX, &v);
         cfg->open_wait_ms = (uint32_t)v;
+        break;
+    case AK_RESUME_TIMEOUT:
+        rc = cfgparse_duration(value, 0, AGENTCFG_RESUME_TIMEOUT_MAX, &v);
+        cfg->resume_timeout_ms = (uint32_t)v;
+        break;
+    case AK_RESUME_BUFFER:
+        rc = cfgparse_size(value, AGENTCFG_RESUME_BUFFER_MIN, AGENTCFG_RESUME_BUFFER_MAX, &v);
+        cfg->resume_buffer = v;
+        break;
+    case AK_RESUME_BUFFER_TOTAL:
+        rc = cfgparse_size(value, AGENTCFG_RESUME_BUFFER_MIN, AGENTCFG_RESUME_TOTAL_MAX, &v);
+        cfg->resume_buffer_total = v;
         break;
     case AK_METRICS_LISTEN:
         rc = agentcfg_set_metrics_listen(cfg, value);
@@ -464,6 +480,9 @@ void agentcfg_defaults(struct agentcfg *cfg, enum agentcfg_origin origin)
     cfg->backoff_max_ms = cli ? 30000 : 60000;
     cfg->open_queue = AGENTCFG_OPEN_QUEUE_DEFAULT;
     cfg->open_wait_ms = AGENTCFG_OPEN_WAIT_DEFAULT;
+    cfg->resume_timeout_ms = AGENTCFG_RESUME_TIMEOUT_DEFAULT;
+    cfg->resume_buffer = AGENTCFG_RESUME_BUFFER_DEFAULT;
+    cfg->resume_buffer_total = AGENTCFG_RESUME_TOTAL_DEFAULT;
 }
 
 int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_error *err)
@@ -596,6 +615,12 @@ int agentcfg_format(const struct agentcfg *cfg, char **out)
     cfgparse_buf_printf(&b, "backoff_max = %s\n", s);
     cfgparse_fmt_duration(cfg->open_wait_ms, s, sizeof(s));
     cfgparse_buf_printf(&b, "open_queue = %u\nopen_wait = %s\n", cfg->open_queue, s);
+    cfgparse_fmt_duration(cfg->resume_timeout_ms, s, sizeof(s));
+    cfgparse_buf_printf(&b, "resume_timeout = %s\n", s);
+    cfgparse_fmt_size(cfg->resume_buffer, s, sizeof(s));
+    cfgparse_buf_printf(&b, "resume_buffer = %s\n", s);
+    cfgparse_fmt_size(cfg->resume_buffer_total, s, sizeof(s));
+    cfgparse_buf_printf(&b, "resume_buffer_total = %s\n", s);
     if (cfg->has_metrics_listen && addr_format(&cfg->metrics_listen, a, sizeof(a)) == 0)
         cfgparse_buf_printf(&b, "metrics_listen = %s\n", a);
     else

@@ -33,6 +33,14 @@
 #define AGENTCFG_OPEN_QUEUE_MAX     4096u
 #define AGENTCFG_OPEN_WAIT_DEFAULT  5000u  /* ms */
 #define AGENTCFG_OPEN_WAIT_MAX      60000u /* ms */
+/* Stream resumption (docs/protocol.md §7.3, design.md D24). */
+#define AGENTCFG_RESUME_TIMEOUT_DEFAULT 60000u   /* ms; 0 = off */
+#define AGENTCFG_RESUME_TIMEOUT_MAX     3600000u /* ms */
+#define AGENTCFG_RESUME_BUFFER_DEFAULT  (4ull << 20)
+#define AGENTCFG_RESUME_BUFFER_MIN      (128ull << 10) /* E2E_RESUME_MIN */
+#define AGENTCFG_RESUME_BUFFER_MAX      (1ull << 30)
+#define AGENTCFG_RESUME_TOTAL_DEFAULT   (256ull << 20)
+#define AGENTCFG_RESUME_TOTAL_MAX       (64ull << 30)
 
 enum agentcfg_policy {
     AGENTCFG_ON_DEMAND = 0, /* one stream per local connection (default) */
@@ -65,14 +73,17 @@ struct agentcfg {
     struct addr_spec relays[AGENTCFG_MAX_ADDRS];
     int has_relay_key;
     uint8_t relay_pub[KEY_LEN];
-    uint8_t relay_key_id;     /* default 0 */
-    enum log_level log_level; /* default info */
-    uint32_t keepalive_ms;    /* default 25 s */
-    uint32_t backoff_min_ms;  /* default 1 s (0.5 s on the command line) */
-    uint32_t backoff_max_ms;  /* default 60 s (30 s on the command line) */
-    uint32_t open_queue;      /* default 256; 0 = refuse at once */
-    uint32_t open_wait_ms;    /* default 5 s; 0 = refuse at once */
-    int has_metrics_listen;   /* [agent] metrics_listen (default off; D22) */
+    uint8_t relay_key_id;         /* default 0 */
+    enum log_level log_level;     /* default info */
+    uint32_t keepalive_ms;        /* default 25 s */
+    uint32_t backoff_min_ms;      /* default 1 s (0.5 s on the command line) */
+    uint32_t backoff_max_ms;      /* default 60 s (30 s on the command line) */
+    uint32_t open_queue;          /* default 256; 0 = refuse at once */
+    uint32_t open_wait_ms;        /* default 5 s; 0 = refuse at once */
+    uint32_t resume_timeout_ms;   /* default 60 s; 0 = no resumption */
+    uint64_t resume_buffer;       /* per stream, bytes */
+    uint64_t resume_buffer_total; /* all streams of the agent, bytes */
+    int has_metrics_listen;       /* [agent] metrics_listen (default off; D22) */
     struct addr_spec metrics_listen;
     size_t n_links; /* 1..64 */
     struct agentcfg_link links[AGENTCFG_MAX_LINKS];

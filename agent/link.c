@@ -65,7 +65,8 @@ static void on_session_down(void *owner, bool revoked);
 static void on_retry(uv_timer_t *t)
 {
     struct link *lk = t->data;
-    struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms};
+    struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms,
+                                lk->so.env->resume_timeout_ms != 0};
 
     if (lk->closing || lk->session != NULL)
         return;
@@ -164,11 +165,49 @@ static void on_stream(void *owner, const struct msg_stream *m)
     stream_responder(&lk->so, m);
 }
 
+/* RESUMED (§7.3): the initiator's by its RESUME's req_id, the responder's
+ * by the resume id, which only the stream it belongs to matches. */
+static void on_resumed(void *owner, const struct msg_stream *m)
+{
+    struct link *lk = owner;
+    uint32_t epoch;
+
+    for (struct stream *st = lk->so.streams; st != NULL; st = st->next) {
+        if (st->io.e2e == NULL || !e2e_resumable(st->io.e2e))
+            continue;
+        if (m->role == MSG_ROLE_INITIATOR && st->role == E2E_INITIATOR &&
+            st->state == STREAM_SUSPENDED && st->resume_req == m->req_id) {
+            stream_on_resumed(st, m, st->resume_epoch);
+            return;
+        }
+        if (m->role == MSG_ROLE_RESPONDER && st->role == E2E_RESPONDER &&
+            e2e_resume_match(st->io.e2e, m->resume_id, &epoch) == 0) {
+            stream_on_resumed(st, m, epoch);
+            return;
+        }
+    }
+    lk->so.env->resume_unknown++;
+    log_warnx("link %s: RESUMED for no stream of this link (an unknown, spent or foreign resume "
+              "id); ignored",
+              link_name(lk));
+}
+
+static void on_resumable(void *owner)
+{
+    (void)owner; /* suspended streams ask on their next tick */
+}
+
 static void on_open_fail(void *owner, uint32_t req_id, int reason)
 {
     struct link *lk = owner;
     struct stream *st = req_id != 0 ? find_req(lk, req_id) : NULL;
 
+    for (struct stream *s = lk->so.streams; st == NULL && req_id != 0 && s != NULL; s = s->next) {
+        if (s->state == STREAM_SUSPENDED && s->resume_req == req_id) {
+            stream_resume_failed(s);
+            return;
+        }
+    }
     if (st == NULL) {
         log_info("link %s: a stream failed to open: %s", link_name(lk),
                  msg_open_fail_reason_name(reason));
@@ -273,6 +312,8 @@ static const struct session_ops session_ops = {
     .on_addrs = on_addrs,
     .on_peer_key = on_peer_key,
     .on_relay_key = on_relay_key,
+    .on_resumable = on_resumable,
+    .on_resumed = on_resumed,
     .on_down = on_session_down,
 };
 
@@ -314,6 +355,8 @@ static const struct session_ops retiring_ops = {
     .on_addrs = on_retiring_addrs,
     .on_peer_key = on_peer_key,
     .on_relay_key = on_relay_key,
+    .on_resumable = on_resumable,
+    .on_resumed = on_resumed,
     .on_down = on_retiring_down,
 };
 
@@ -347,6 +390,23 @@ static int send_stream_open(void *arg, uint32_t *req_id)
     return rc;
 }
 
+static int send_stream_resume(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], uint32_t *req_id)
+{
+    struct link *lk = arg;
+    uint32_t rid;
+    int rc;
+
+    if (lk->session == NULL || !session_online(lk->session))
+        return -ENOTCONN;
+    rid = ++lk->next_req;
+    if (rid == 0)
+        rid = ++lk->next_req;
+    rc = session_send_resume(lk->session, rid, id);
+    if (rc == 0)
+        *req_id = rid;
+    return rc;
+}
+
 static void stream_gone(void *arg, struct stream *st)
 {
     struct link *lk = arg;
@@ -373,6 +433,7 @@ static void stream_gone(void *arg, struct stream *st)
 
 static const struct stream_ops stream_ops = {
     .send_open = send_stream_open,
+    .send_resume = send_stream_resume,
     .gone = stream_gone,
 };
 

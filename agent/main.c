@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "agentcli.h"
+#include "cfgparse.h"
 #include "log.h"
 #include "token.h"
 
@@ -23,7 +24,7 @@
 
 struct opts {
     const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
-    const char *metrics_listen;
+    const char *metrics_listen, *resume_timeout;
     const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
     size_t n_listen, n_relay;
     bool check;
@@ -31,26 +32,29 @@ struct opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: linkagent --token TOKEN [--connect HOST:PORT] [--listen ADDR:PORT]...\n"
-                 "                 [--relay HOST:PORT]... [--policy on-demand|immediate]\n"
-                 "       linkagent --config FILE\n"
-                 "       linkagent keygen [--out FILE]\n"
-                 "\n"
-                 "  --token TOKEN         enrollment token (lrtok1...) from `linkctl link add`\n"
-                 "  --token-file FILE     read the token from FILE (keeps it out of `ps`)\n"
-                 "  --key-file FILE       private key (lrkey1...) for a token without one\n"
-                 "  --connect HOST:PORT   local target for streams the peer opens\n"
-                 "  --listen ADDR:PORT    accept local connections here and carry each over\n"
-                 "                        the link (repeatable)\n"
-                 "  --relay HOST:PORT     relay address; replaces the token's list (repeatable)\n"
-                 "  --policy POLICY       on-demand (default) or immediate (a permanent stream)\n"
-                 "  --config FILE         configuration file with many links (linkagent.conf)\n"
-                 "  --check               validate the configuration, print it, and exit\n"
-                 "  --log-level LEVEL     error, warn, info (default) or debug\n"
-                 "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
-                 "  --help, --version\n"
-                 "\n"
-                 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
+    fprintf(out,
+            "usage: linkagent --token TOKEN [--connect HOST:PORT] [--listen ADDR:PORT]...\n"
+            "                 [--relay HOST:PORT]... [--policy on-demand|immediate]\n"
+            "       linkagent --config FILE\n"
+            "       linkagent keygen [--out FILE]\n"
+            "\n"
+            "  --token TOKEN         enrollment token (lrtok1...) from `linkctl link add`\n"
+            "  --token-file FILE     read the token from FILE (keeps it out of `ps`)\n"
+            "  --key-file FILE       private key (lrkey1...) for a token without one\n"
+            "  --connect HOST:PORT   local target for streams the peer opens\n"
+            "  --listen ADDR:PORT    accept local connections here and carry each over\n"
+            "                        the link (repeatable)\n"
+            "  --relay HOST:PORT     relay address; replaces the token's list (repeatable)\n"
+            "  --policy POLICY       on-demand (default) or immediate (a permanent stream)\n"
+            "  --config FILE         configuration file with many links (linkagent.conf)\n"
+            "  --check               validate the configuration, print it, and exit\n"
+            "  --log-level LEVEL     error, warn, info (default) or debug\n"
+            "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
+            "  --resume-timeout DURATION   how long a stream whose relay leg died waits to be\n"
+            "                        resumed (default 60s; 0 turns resumption off)\n"
+            "  --help, --version\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
 }
 
 static int read_small(const char *path, char *buf, size_t cap)
@@ -187,6 +191,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->log_level = v;
         else if (strcmp(a, "--metrics-listen") == 0)
             o->metrics_listen = v;
+        else if (strcmp(a, "--resume-timeout") == 0)
+            o->resume_timeout = v;
         else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
             o->listen[o->n_listen++] = v;
         else if (strcmp(a, "--relay") == 0 && o->n_relay < MAX_OPT_ADDRS)
@@ -241,6 +247,7 @@ int main(int argc, char **argv)
     struct agentcfg *cfg = NULL;
     enum log_level lvl = LOG_LEVEL_INFO;
     char err[512], *text = NULL;
+    uint64_t v = 0;
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -278,6 +285,15 @@ int main(int argc, char **argv)
         agentcfg_free(cfg);
         return 2;
     }
+    if (o.resume_timeout != NULL &&
+        cfgparse_duration(o.resume_timeout, 0, AGENTCFG_RESUME_TIMEOUT_MAX, &v) != 0) {
+        fprintf(stderr, "linkagent: --resume-timeout '%s': not a duration within 0..1h\n",
+                o.resume_timeout);
+        agentcfg_free(cfg);
+        return 2;
+    }
+    if (o.resume_timeout != NULL)
+        cfg->resume_timeout_ms = (uint32_t)v;
     log_init("linkagent", lvl);
     if (o.check) {
         if (agentcfg_format(cfg, &text) != 0)

@@ -4,6 +4,8 @@
  */
 #include "pump.h"
 
+#include "live.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +36,23 @@ __attribute__((format(printf, 3, 4))) static void pump_fail(struct pump *p, enum
     p->ops->close(p->owner, PUMP_CLOSE_RESET, level, why);
 }
 
+/* A resumable stream's leg is lost, not failed: the owner suspends it. */
+static bool leg_resumable(const struct pump *p)
+{
+    return p->e2e != NULL && e2e_resumable(p->e2e) && !e2e_finished(p->e2e) && !e2e_dead(p->e2e);
+}
+
+void pump_account(struct pump *p)
+{
+    uint64_t now;
+
+    if (p->held_total == NULL || p->e2e == NULL)
+        return;
+    now = e2e_resume_held(p->e2e);
+    *p->held_total = *p->held_total - p->held + now;
+    p->held = now;
+}
+
 size_t pump_queued(uv_tcp_t *t)
 {
     return uv_stream_get_write_queue_size((uv_stream_t *)t);
@@ -61,14 +80,16 @@ static void on_write_done(uv_write_t *req, int status)
     free(w);
     /* UV_ECANCELED: a handle the owner closed, the stream's or a refused
      * leg's; what follows is for the handle that is there now. */
-    if (p->closing || status == UV_ECANCELED)
-        return;
+    if (p->closing || status == UV_ECANCELED || (!local && !p->leg_connected))
+        return; /* a dropped leg's last writes (their error was handled) */
     if (status < 0) {
         if (local) {
             pump_log(p, LOG_LEVEL_INFO, "local write failed: %s", uv_strerror(status));
             pump_reset(p, REC_RESET_LOCAL, "local write failed");
         } else if (!p->spliced) {
             p->ops->leg_refused(p->owner, status);
+        } else if (leg_resumable(p)) {
+            p->ops->leg_lost(p->owner, uv_strerror(status));
         } else {
             pump_fail(p, LOG_LEVEL_WARN, "write to relay failed: %s", uv_strerror(status));
         }
@@ -132,6 +153,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
         return;
     }
+    if (status == UV_ECANCELED)
+        return;
     pump_run(p);
 }
 
@@ -148,6 +171,13 @@ static bool handle_events(struct pump *p)
             break;
         case E2E_EV_PEER_FINAL:
             break; /* acted on below, once the plaintext is written */
+        case E2E_EV_RESUMED:
+            p->ops->resumed(p->owner);
+            break;
+        case E2E_EV_LEG_FAILED:
+            p->ops->leg_lost(p->owner, "the resumed leg's HELLO was refused (not our peer, or "
+                                       "replayed)");
+            return false;
         case E2E_EV_PEER_RESET:
             memcpy(text, ev.text, ev.text_len);
             text[ev.text_len] = '\0';
@@ -177,7 +207,10 @@ static bool move_bytes(struct pump *p)
            (b = e2e_out_peek(p->e2e, &n)) != NULL && n > 0) {
         n = n > PUMP_WRITE_MAX ? PUMP_WRITE_MAX : n;
         if (pump_write(p, &p->leg, b, n) != 0) {
-            p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+            if (leg_resumable(p))
+                p->ops->leg_lost(p->owner, "write to relay failed");
+            else
+                p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
             return false;
         }
         (void)e2e_out_consume(p->e2e, n);
@@ -206,7 +239,8 @@ static void set_reading(struct pump *p)
     struct e2e *e = p->e2e;
     bool want_local = p->local_connected && e2e_handshake_done(e) && !p->local_eof &&
                       !p->we_reset && e2e_send_space(e) > 0 &&
-                      pump_queued(&p->leg) < PUMP_HIGH_WATER;
+                      (!p->leg_connected || pump_queued(&p->leg) < PUMP_HIGH_WATER) &&
+                      (p->held_total == NULL || *p->held_total < p->held_cap);
     bool want_leg = p->leg_connected && !p->leg_eof && (!p->spliced || e2e_in_space(e) > 0);
 
     if (want_local != p->local_reading) {
@@ -238,7 +272,9 @@ static bool shut_down(struct pump *p)
         if (uv_shutdown(&p->local_sreq, (uv_stream_t *)&p->local, on_shutdown) != 0)
             p->local_shut_done = true;
     }
-    if (p->local_eof && !p->leg_shut && p->leg_connected && e2e_final_sent(p->e2e)) {
+    /* A resumable stream keeps its leg open for ACKs until it is finished. */
+    if (p->local_eof && !p->leg_shut && p->leg_connected && e2e_final_sent(p->e2e) &&
+        (!e2e_resumable(p->e2e) || e2e_finished(p->e2e))) {
         (void)e2e_out_peek(p->e2e, &n);
         if (n == 0) {
             p->leg_shut = true;
@@ -265,6 +301,7 @@ void pump_run(struct pump *p)
         if (p->closing)
             return;
     } while (moved);
+    pump_account(p);
     if (!p->ready && e2e_handshake_done(p->e2e) && (!p->dial_local || p->local_connected)) {
         p->ready = true;
         p->ops->ready(p->owner);
@@ -296,6 +333,8 @@ static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     if (space > p->rbuf_len)
         space = p->rbuf_len;
+    if (p->held_total != NULL && space > p->held_cap - *p->held_total)
+        space = *p->held_total < p->held_cap ? (size_t)(p->held_cap - *p->held_total) : 0;
     *buf = uv_buf_init((char *)p->rbuf, (unsigned)space);
 }
 
@@ -366,6 +405,11 @@ static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * Returns false if the stream closed. */
 static bool on_splice_byte(struct pump *p)
 {
+    if (p->splice_byte != PUMP_SPLICED_BYTE && leg_resumable(p) && e2e_handshake_done(p->e2e)) {
+        /* A resumed leg the relay could not pair (the peer's never came). */
+        p->ops->leg_lost(p->owner, "relay could not pair the resumed leg");
+        return false;
+    }
     if (p->splice_byte == PUMP_NO_STREAM_BYTE) {
         pump_fail(p, LOG_LEVEL_WARN,
                   "relay has no such stream (its ticket was used or has expired, or the "
@@ -396,6 +440,10 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     } else if (nread < 0 && !p->spliced) {
         p->ops->leg_refused(p->owner, (int)nread);
         return;
+    } else if (nread < 0 && leg_resumable(p)) {
+        p->ops->leg_lost(p->owner, nread == UV_EOF ? "the relay closed the stream leg"
+                                                   : uv_strerror((int)nread));
+        return;
     } else if (nread == UV_EOF) {
         p->leg_eof = true;
         (void)uv_read_stop(s);
@@ -415,4 +463,40 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         (void)e2e_in_commit(p->e2e, (size_t)nread);
     }
     pump_run(p);
+}
+
+int pump_leg_keepalive(struct pump *p, uint32_t keepalive_ms, uint32_t dead_ms)
+{
+    struct live_keepalive k;
+    uv_os_fd_t fd = -1;
+    int intvl, cnt;
+
+    live_keepalive(keepalive_ms, dead_ms, &k);
+    intvl = (int)k.intvl_s;
+    cnt = (int)k.cnt;
+    if (uv_tcp_keepalive(&p->leg, 1, k.idle_s) != 0 ||
+        uv_fileno((uv_handle_t *)&p->leg, &fd) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
+        return -errno;
+    return 0;
+}
+
+bool pump_leg_dead(struct pump *p, struct live_ack *ack, uint64_t now, uint32_t dead_ms)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    uv_os_fd_t fd = -1;
+
+    memset(&ti, 0, sizeof(ti));
+    if (uv_fileno((uv_handle_t *)&p->leg, &fd) != 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return false;
+    /* Waiting for an ACK: data in flight, or (tcpi_probes) window or
+     * keepalive probes sent and not answered. The relay's kernel answers
+     * window probes while it merely does not read, so a leg whose writes
+     * stopped at a zero window when the path died is caught too (its data
+     * is then queued, not in flight: tcpi_unacked is 0). */
+    return live_ack_dead(ack, now, ti.tcpi_unacked + ti.tcpi_probes, ti.tcpi_last_ack_recv,
+                         dead_ms);
 }

@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "e2e.h"
+#include "live.h"
 #include "log.h"
 #include "streamlog.h"
 
@@ -69,6 +70,12 @@ struct pump_ops {
     /* The end-to-end handshake is done and the local socket connected: the
      * stream runs. Once; does not close. */
     void (*ready)(void *owner);
+    /* Resumption (docs/protocol.md §7.3): the leg of a resumable stream
+     * ended, failed, or its resume HELLO was refused (why says which): the
+     * owner drops the leg and suspends the stream. May close. */
+    void (*leg_lost)(void *owner, const char *why);
+    /* A resumed epoch is open (E2E_EV_RESUMED). Does not close. */
+    void (*resumed)(void *owner);
 };
 
 struct pump {
@@ -89,7 +96,22 @@ struct pump {
     bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
     bool local_reading, leg_reading, we_reset;
     uint8_t splice_byte;
+    /* The agent-wide count of bytes held for replay (stream_env), which
+     * this stream's share (held) is part of, and its cap; NULL: none. */
+    uint64_t *held_total;
+    uint64_t held_cap, held;
 };
+
+/* TCP keepalive on the leg with the session's timers (live.h): the kernel
+ * gives up an idle leg whose path died at about dead_after, and the probes
+ * keep a NAT mapping of an idle leg alive. 0 or -errno. */
+int pump_leg_keepalive(struct pump *p, uint32_t keepalive_ms, uint32_t dead_ms);
+/* The leg check (live.h): true when data waits for an ACK that has not come
+ * for dead_ms. */
+bool pump_leg_dead(struct pump *p, struct live_ack *ack, uint64_t now, uint32_t dead_ms);
+
+/* Brings *held_total up to date with the session's replay buffer. */
+void pump_account(struct pump *p);
 
 /* The pump's step after anything happened (see above). */
 void pump_run(struct pump *p);

@@ -156,6 +156,17 @@ int session_send_open(struct session *c, uint32_t req_id)
     return send_msg(c, &m);
 }
 
+int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG_RESUME_ID_LEN])
+{
+    struct msg m = {.type = MSG_RESUME};
+
+    if (c->state != SESSION_ONLINE || !c->resumable)
+        return -ENOTCONN;
+    m.u.resume.req_id = req_id;
+    memcpy(m.u.resume.resume_id, id, MSG_RESUME_ID_LEN);
+    return send_msg(c, &m);
+}
+
 /* Preamble (kind 1, the pinned key id) and XK message 1, in one write. */
 static int send_hello(struct session *c)
 {
@@ -184,10 +195,13 @@ static int send_hello(struct session *c)
 }
 
 /* AUTH (§4.1), the payload of message 3. */
-static int session_auth(const struct agentcfg_link *cfg, uint8_t *out, size_t cap, size_t *len)
+static int session_auth(const struct agentcfg_link *cfg, bool resume, uint8_t *out, size_t cap,
+                        size_t *len)
 {
     struct auth a = {.side = cfg->side, .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY};
 
+    if (resume)
+        a.flags |= AUTH_FLAG_RESUME;
     memcpy(a.link_id, cfg->link_id, sizeof(a.link_id));
     snprintf(a.agent_version, sizeof(a.agent_version), "linkagent/%s", LINKRELAY_VERSION);
     return auth_encode(&a, out, cap, len);
@@ -210,7 +224,7 @@ static int on_msg2(struct session *c, const uint8_t *body, size_t len)
         session_fail(c, false, "protocol error: handshake message 2 with a payload");
         return -1;
     }
-    rc = session_auth(c->conf.link, auth, sizeof(auth), &alen);
+    rc = session_auth(c->conf.link, c->conf.resume, auth, sizeof(auth), &alen);
     if (rc == 0)
         rc = noise_hs_write_message(&c->hs, auth, alen, fr + FRAME_HDR_LEN,
                                     sizeof(fr) - FRAME_HDR_LEN, &mlen);
@@ -312,6 +326,21 @@ static int dispatch(struct session *c, const struct msg *m)
         break;
     case MSG_RELAY_KEY:
         c->ops->on_relay_key(c->owner, m->u.relay_key.key_id, m->u.relay_key.key);
+        break;
+    case MSG_RESUMABLE:
+        if (!c->conf.resume) {
+            session_fail(c, false, "protocol error: RESUMABLE without AUTH flags bit 0");
+            return -1;
+        }
+        c->resumable = true;
+        c->ops->on_resumable(c->owner);
+        break;
+    case MSG_RESUMED:
+        if (!c->conf.resume) {
+            session_fail(c, false, "protocol error: RESUMED without AUTH flags bit 0");
+            return -1;
+        }
+        c->ops->on_resumed(c->owner, &m->u.stream);
         break;
     case MSG_REDIRECT:
     case MSG_GOING_AWAY:

@@ -30,6 +30,7 @@
 #include "agentcfg.h"
 #include "buf.h"
 #include "frame.h"
+#include "msg.h"
 #include "noise.h"
 
 struct agentcfg_link;
@@ -57,6 +58,10 @@ struct session_ops {
     void (*on_peer_key)(void *owner, const uint8_t key[KEY_LEN]);
     /* RELAY_KEY: the relay's next static key and its id (D21). */
     void (*on_relay_key)(void *owner, uint8_t id, const uint8_t key[KEY_LEN]);
+    /* RESUMABLE: the relay pairs resumed legs (§7.3); RESUME may go now. */
+    void (*on_resumable)(void *owner);
+    /* RESUMED: a new leg for a suspended stream (§7.3). */
+    void (*on_resumed)(void *owner, const struct msg_stream *m);
     /* The session failed (its cause logged) and is closing; revoked selects
      * the owner's long backoff. The last callback. */
     void (*on_down)(void *owner, bool revoked);
@@ -67,6 +72,7 @@ struct session_conf {
     const char *name;                 /* the link's name, for log lines */
     const struct agentcfg_link *link; /* keys, link id, side, relay key id */
     uint32_t keepalive_ms;            /* the agent's own keepalive; 0: the relay's */
+    bool resume;                      /* AUTH flags bit 0: offer resumption (§7.3) */
 };
 
 enum session_state {
@@ -101,6 +107,7 @@ struct session {
     uint64_t last_rx_ms, last_ping_ms;
     uint32_t keepalive_ms, dead_after_ms;
     uint64_t ping_nonce;
+    bool resumable; /* RESUMABLE came: RESUME may be sent */
 };
 
 /* Starts a dial attempt to addr. Returns NULL if it could not start (out of
@@ -117,6 +124,8 @@ void session_close(struct session *c);
 void session_set_ops(struct session *c, const struct session_ops *ops, void *owner);
 /* Sends OPEN; -ENOTCONN unless online. */
 int session_send_open(struct session *c, uint32_t req_id);
+/* Sends RESUME (§7.3); -ENOTCONN unless online and the relay said RESUMABLE. */
+int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG_RESUME_ID_LEN]);
 bool session_online(const struct session *c);
 
 #endif

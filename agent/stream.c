@@ -18,174 +18,7 @@
 #include "backoff.h"
 #include "frame.h"
 #include "log.h"
-
-/* A per-stream line, aggregated per link and message (streamlog.h). */
-#define stream_log(st, level, ...)                                                                 \
-    streamlog_say((st)->env->log, (level), (st)->name, (st)->id, __VA_ARGS__)
-
-static void stream_release(struct stream *st)
-{
-    if (--st->refs > 0)
-        return;
-    if (st->io.e2e != NULL) {
-        e2e_done(st->io.e2e);
-        free(st->io.e2e);
-    }
-    sodium_memzero(st->ticket, sizeof(st->ticket));
-    free(st);
-}
-
-static void on_closed(uv_handle_t *h) /* the timer */
-{
-    stream_release(h->data);
-}
-
-static void on_sock_closed(uv_handle_t *h) /* local and leg: .data is the pump */
-{
-    stream_release(((struct pump *)h->data)->owner);
-}
-
-/* SO_LINGER 0 by hand, for handles uv_tcp_close_reset refuses (libuv 1.44
- * refuses after a uv_shutdown, which a half-closed stream has done). */
-static void linger_close(uv_tcp_t *t)
-{
-    uv_os_fd_t fd = -1;
-    struct linger l = {1, 0};
-
-    if (uv_fileno((uv_handle_t *)t, &fd) == 0 && fd >= 0)
-        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    uv_close((uv_handle_t *)t, on_sock_closed);
-}
-
-/* Closes a TCP handle with an RST so the peer cannot mistake it for a clean
- * end (docs/protocol.md §1). */
-static void tcp_reset_close(uv_tcp_t *t)
-{
-    if (uv_tcp_close_reset(t, on_sock_closed) != 0)
-        linger_close(t);
-}
-
-/* The end of a flush (FLUSH mode): closes the leg (with an RST unless it
- * drained and shut down cleanly) and the deadline timer. Called by whichever
- * comes first, the shutdown callback or the deadline; the other finds both
- * closing. */
-static void flush_done(struct stream *st, bool reset)
-{
-    if (!uv_is_closing((uv_handle_t *)&st->io.leg)) {
-        if (reset)
-            tcp_reset_close(&st->io.leg);
-        else
-            uv_close((uv_handle_t *)&st->io.leg, on_sock_closed);
-    }
-    if (!uv_is_closing((uv_handle_t *)&st->timer))
-        uv_close((uv_handle_t *)&st->timer, on_closed);
-}
-
-static void on_leg_flushed(uv_shutdown_t *req, int status)
-{
-    /* UV_ECANCELED: the deadline closed the leg first. */
-    flush_done(req->data, status < 0);
-}
-
-static void on_flush_deadline(uv_timer_t *t)
-{
-    struct stream *st = t->data;
-
-    stream_log(st, LOG_LEVEL_INFO, "the stream leg did not drain within %u ms; resetting it",
-               STREAM_FLUSH_MS);
-    flush_done(st, true);
-}
-
-/* The leg after a RESET record: everything the session still holds goes
- * out, then a shutdown, then the close. */
-static void leg_flush_close(struct stream *st)
-{
-    const uint8_t *p;
-    size_t n;
-
-    while ((p = e2e_out_peek(st->io.e2e, &n)) != NULL && n > 0) {
-        if (pump_write(&st->io, &st->io.leg, p, n) != 0)
-            break;
-        (void)e2e_out_consume(st->io.e2e, n);
-    }
-    st->io.leg_sreq.data = st;
-    if (st->io.leg_shut ||
-        uv_shutdown(&st->io.leg_sreq, (uv_stream_t *)&st->io.leg, on_leg_flushed) != 0) {
-        flush_done(st, false); /* shut down earlier: what it holds goes out */
-        return;
-    }
-    uv_timer_stop(&st->timer);
-    uv_timer_start(&st->timer, on_flush_deadline, STREAM_FLUSH_MS, 0);
-}
-
-/* The stream leaves its owner's list and the owner is told (once); the
- * owner is never touched after. */
-static void leave_owner(struct stream *st)
-{
-    struct stream_owner *own = st->own;
-
-    if (own == NULL)
-        return;
-    st->own = NULL;
-    if (st->held) { /* a connection held after rate_limited */
-        own->n_held--;
-        st->held = false;
-    }
-    if (st->prev != NULL)
-        st->prev->next = st->next;
-    else
-        own->streams = st->next;
-    if (st->next != NULL)
-        st->next->prev = st->prev;
-    st->prev = st->next = NULL;
-    own->n_streams--;
-    own->ops->gone(own->arg, st);
-}
-
-/*
- * The one close path. Logs why (one aggregated line at level, when there is
- * one), leaves the owner, and closes everything: CLEAN closes both sockets,
- * RESET resets them, FLUSH resets the local one and lets the leg take what
- * the session still holds (our RESET record) before its shutdown, within
- * STREAM_FLUSH_MS. Idempotent: the first cause wins. Freed in the last close
- * callback.
- */
-static void stream_end(struct stream *st, enum pump_close mode, enum log_level level,
-                       const char *why)
-{
-    bool flush =
-        mode == PUMP_CLOSE_FLUSH && st->leg_inited && st->io.leg_connected && st->io.e2e != NULL;
-
-    if (st->state == STREAM_CLOSING)
-        return;
-    if (why != NULL)
-        stream_log(st, level, "%s", why);
-    st->state = STREAM_CLOSING;
-    st->io.closing = true;
-    leave_owner(st);
-    log_debug("link %s: stream %u closing (%s)", st->name, st->id,
-              mode == PUMP_CLOSE_CLEAN   ? "clean"
-              : mode == PUMP_CLOSE_RESET ? "reset"
-                                         : "flush");
-    if (!flush) /* else it becomes the flush deadline */
-        uv_close((uv_handle_t *)&st->timer, on_closed);
-    if (st->gai_pending)
-        uv_cancel((uv_req_t *)&st->gai);
-    if (st->local_inited) {
-        if (mode == PUMP_CLOSE_CLEAN)
-            uv_close((uv_handle_t *)&st->io.local, on_sock_closed);
-        else
-            tcp_reset_close(&st->io.local);
-    }
-    if (st->leg_inited) {
-        if (mode == PUMP_CLOSE_CLEAN)
-            uv_close((uv_handle_t *)&st->io.leg, on_sock_closed);
-        else if (flush)
-            leg_flush_close(st);
-        else
-            tcp_reset_close(&st->io.leg);
-    }
-}
+#include "agent/streamend.h"
 
 /* A failure: its cause, formatted, to stream_end, which resets the stream. */
 __attribute__((format(printf, 3, 4))) static void
@@ -199,14 +32,14 @@ stream_fail(struct stream *st, enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    stream_end(st, PUMP_CLOSE_RESET, level, why);
+    streamend_end(st, PUMP_CLOSE_RESET, level, why);
 }
 
 /* A reset without a line: the cause was logged already, or there is none
  * worth a line (out of memory, a libuv call that does not fail here). */
 static void stream_reset(struct stream *st)
 {
-    stream_end(st, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+    streamend_end(st, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
 }
 
 void stream_close(struct stream *st)
@@ -217,7 +50,7 @@ void stream_close(struct stream *st)
 /* The pump's callbacks (pump.h). */
 static void on_pump_close(void *owner, enum pump_close mode, enum log_level level, const char *why)
 {
-    stream_end(owner, mode, level, why);
+    streamend_end(owner, mode, level, why);
 }
 
 static void leg_refused(struct stream *st, int err);
@@ -235,6 +68,8 @@ static void on_pump_spliced(void *owner)
 }
 
 static void on_leg_check(uv_timer_t *t);
+static void on_pump_leg_lost(void *owner, const char *why);
+static void on_pump_resumed(void *owner);
 
 /* Setup is over: the timer turns from the setup deadline into the leg check. */
 static void on_pump_ready(void *owner)
@@ -255,34 +90,26 @@ static const struct pump_ops pump_ops = {
     .leg_refused = on_pump_leg_refused,
     .spliced = on_pump_spliced,
     .ready = on_pump_ready,
+    .leg_lost = on_pump_leg_lost,
+    .resumed = on_pump_resumed,
 };
 
-/* The leg check (live.h): data in flight to the relay and no ACK at all for
- * dead_after means the path is gone (a NAT router forgot the mapping, the
- * relay's host vanished). The kernel would retransmit for many minutes and
- * the local application would hang; reset it instead. A relay that is alive
- * but not reading (backpressure) answers the window probes and passes. */
+/* The leg check (live.h, pump_leg_dead): data in flight to the relay and no
+ * ACK at all for dead_after means the path is gone (a NAT router forgot the
+ * mapping, the relay's host vanished). The kernel would retransmit for many
+ * minutes and the local application would hang: reset it instead, or
+ * suspend a resumable stream (§7.3). */
 static void on_leg_check(uv_timer_t *t)
 {
     struct stream *st = t->data;
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
-    uv_os_fd_t fd = -1;
 
-    if (st->state == STREAM_CLOSING || !st->io.leg_connected)
+    if (st->state == STREAM_CLOSING || !st->io.leg_connected ||
+        !pump_leg_dead(&st->io, &st->ack, uv_now(st->loop), st->dead_ms))
         return;
-    memset(&ti, 0, sizeof(ti));
-    if (uv_fileno((uv_handle_t *)&st->io.leg, &fd) != 0 ||
-        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+    if (st->io.e2e != NULL && e2e_resumable(st->io.e2e)) {
+        on_pump_leg_lost(st, "no ACK from the relay for dead_after");
         return;
-    /* Waiting for an ACK: data in flight, or (tcpi_probes) window or
-     * keepalive probes sent and not answered. The relay's kernel answers
-     * window probes while it merely does not read, so a leg whose writes
-     * stopped at a zero window when the path died is caught too (its data
-     * is then queued, not in flight: tcpi_unacked is 0). */
-    if (!live_ack_dead(&st->ack, uv_now(st->loop), ti.tcpi_unacked + ti.tcpi_probes,
-                       ti.tcpi_last_ack_recv, st->dead_ms))
-        return;
+    }
     /* The text is the log aggregation key (streamlog.h): only what is
      * the same for every such leg goes in, not the ms since the last ACK. */
     stream_fail(st, LOG_LEVEL_WARN,
@@ -290,29 +117,6 @@ static void on_leg_check(uv_timer_t *t)
                 "relay for over %u ms (NAT mapping lost or relay unreachable); resetting the local "
                 "connection",
                 st->dead_ms);
-}
-
-/* TCP keepalive on the leg with the session's timers (live.h): the kernel
- * gives up an idle leg whose path died at about dead_after (the read then
- * fails and the local connection is reset), and the probes keep a NAT
- * mapping of an idle leg alive, as PING does for the control connection. */
-static void leg_keepalive(struct stream *st)
-{
-    struct live_keepalive k;
-    uv_os_fd_t fd = -1;
-    int intvl, cnt;
-
-    if (st->dead_ms == 0)
-        return;
-    live_keepalive(st->keepalive_ms, st->dead_ms, &k);
-    intvl = (int)k.intvl_s;
-    cnt = (int)k.cnt;
-    if (uv_tcp_keepalive(&st->io.leg, 1, k.idle_s) != 0 ||
-        uv_fileno((uv_handle_t *)&st->io.leg, &fd) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
-        log_warn("link %s: stream %u: cannot set TCP keepalive on the stream leg", st->name,
-                 st->id);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -337,7 +141,7 @@ static void on_leg_dropped(uv_handle_t *h)
     struct stream *st = ((struct pump *)h->data)->owner;
 
     st->leg_dropping = false;
-    stream_release(st);
+    streamend_release(st);
 }
 
 /* Closes a refused leg so that st->io.leg can be dialled afresh once its close
@@ -370,6 +174,12 @@ static void leg_refused(struct stream *st, int err)
 {
     uint64_t now = uv_now(st->loop);
 
+    if (!st->leg_inited)
+        return;                         /* dropped already (a second error of the same leg) */
+    if (st->state == STREAM_RESUMING) { /* the next RESUME gets a new ticket */
+        on_pump_leg_lost(st, "relay closed the resumed leg before pairing it");
+        return;
+    }
     if (st->own == NULL || (st->io.we_reset && st->role == E2E_INITIATOR)) {
         /* Resetting anyway (the cable's local target failed): nothing to save. */
         stream_fail(st, LOG_LEVEL_WARN, "relay closed the stream leg before pairing it: %s",
@@ -422,9 +232,140 @@ static void leg_redial(struct stream *st)
 
 static bool send_open(struct stream *st, struct stream_owner *own);
 
+/* ---- resumption (docs/protocol.md §7.3, docs/internals/agent.md) ---- */
+
+#define RESUME_TICK_MS 500u /* a suspended stream looks at its RESUME this often */
+
+/* The initiator asks for a new leg when it can: no RESUME outstanding (or
+ * one unanswered for STREAM_SETUP_MS, lost with a relay that died). */
+static void resume_ask(struct stream *st)
+{
+    uint8_t id[MSG_RESUME_ID_LEN];
+    uint64_t now = uv_now(st->loop);
+
+    if (st->state != STREAM_SUSPENDED || st->role != E2E_INITIATOR || st->own == NULL ||
+        (st->resume_req != 0 && now - st->resume_asked_ms < STREAM_SETUP_MS))
+        return;
+    st->resume_req = 0;
+    if (e2e_resume_next(st->io.e2e, id, &st->resume_epoch) == 0 &&
+        st->own->ops->send_resume(st->own->arg, id, &st->resume_req) == 0)
+        st->resume_asked_ms = now;
+    sodium_memzero(id, sizeof(id));
+}
+
+/* The suspended stream's timer: resume_timeout, the RESUME retries, a
+ * resumed leg waiting for the old one's handle. */
+static void resume_timer(struct stream *st)
+{
+    uint64_t now = uv_now(st->loop), left;
+
+    if (now >= st->resume_until_ms) {
+        st->env->resume_expired++;
+        stream_fail(st, LOG_LEVEL_WARN,
+                    "stream not resumed within resume_timeout (%u ms); resetting the local "
+                    "connection",
+                    st->env->resume_timeout_ms);
+        return;
+    }
+    left = st->resume_until_ms - now;
+    if (st->state == STREAM_RESUMING && !st->leg_inited) {
+        if (st->leg_dropping || st->own == NULL) {
+            uv_timer_start(&st->timer, on_timer, 1, 0);
+            return;
+        }
+        (void)leg_dial(st, st->own); /* its timer is the resume deadline */
+        return;
+    }
+    resume_ask(st);
+    uv_timer_start(&st->timer, on_timer, left < RESUME_TICK_MS ? left : RESUME_TICK_MS, 0);
+}
+
+/* The pump lost the leg of a resumable stream (or refused a resumed one):
+ * suspend, keep the local connection, ask for a new leg. */
+static void on_pump_leg_lost(void *owner, const char *why)
+{
+    struct stream *st = owner;
+    struct e2e *e = st->io.e2e;
+
+    if (st->state == STREAM_CLOSING)
+        return;
+    if (e == NULL || e2e_leg_lost(e) != 1) {
+        stream_fail(st, LOG_LEVEL_WARN, "stream leg lost (%s); resetting the local connection",
+                    why);
+        return;
+    }
+    if (e->hello_refused != st->refused_seen) {
+        st->env->resume_refused += e->hello_refused - st->refused_seen;
+        st->refused_seen = e->hello_refused;
+        stream_log(st, LOG_LEVEL_WARN,
+                   "refused a resumed stream leg: its resume HELLO is not our peer's for this "
+                   "stream and epoch (spliced to another stream, replayed or tampered)");
+    }
+    if (st->state != STREAM_SUSPENDED && st->state != STREAM_RESUMING) {
+        stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
+        st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
+    }
+    if (st->leg_inited)
+        leg_drop(st);
+    st->io.spliced = st->io.leg_shut = st->io.leg_shut_done = false;
+    st->state = STREAM_SUSPENDED;
+    st->resume_req = 0;
+    uv_timer_stop(&st->timer);
+    resume_timer(st);
+    pump_run(&st->io); /* what was received still goes to the local socket */
+}
+
+static void on_pump_resumed(void *owner)
+{
+    struct stream *st = owner;
+
+    if (st->state != STREAM_RESUMING)
+        return;
+    st->env->resumed++;
+    stream_log(st, LOG_LEVEL_INFO, "stream resumed on a new leg");
+    st->state = STREAM_RUNNING;
+    uv_timer_stop(&st->timer);
+    if (st->dead_ms != 0)
+        uv_timer_start(&st->timer, on_leg_check, live_period_ms(st->dead_ms),
+                       live_period_ms(st->dead_ms));
+}
+
+void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t epoch)
+{
+    uint64_t now = uv_now(st->loop);
+
+    if (st->state == STREAM_RUNNING) /* the peer saw its leg die first */
+        on_pump_leg_lost(st, "the peer resumes the stream on a new leg");
+    if (st->state != STREAM_SUSPENDED || st->io.e2e == NULL)
+        return;
+    st->resume_req = 0;
+    if (e2e_resume_start(st->io.e2e, epoch) != 0) {
+        stream_fail(st, LOG_LEVEL_WARN, "cannot resume the stream (epoch %u)", epoch);
+        return;
+    }
+    memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    st->ticket_ms = m->expires_ms;
+    st->ticket_until_ms = now + m->expires_ms;
+    st->setup_until_ms = st->resume_until_ms;
+    st->state = STREAM_RESUMING;
+    uv_timer_stop(&st->timer);
+    resume_timer(st); /* dials now, or once the old leg's handle is closed */
+}
+
+void stream_resume_failed(struct stream *st)
+{
+    if (st->state == STREAM_SUSPENDED)
+        st->resume_req = 0; /* the timer asks again */
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct stream *st = t->data;
+
+    if (st->state == STREAM_SUSPENDED || st->state == STREAM_RESUMING) {
+        resume_timer(st);
+        return;
+    }
 
     if (st->state == STREAM_HELD) {
         if (st->own != NULL)
@@ -500,7 +441,9 @@ static void on_leg_connect(uv_connect_t *req, int status)
     }
     sodium_memzero(pre, sizeof(pre)); /* the ticket stays for a redial until the relay takes it */
     st->io.leg_connected = true;
-    leg_keepalive(st);
+    if (st->dead_ms != 0 && pump_leg_keepalive(&st->io, st->keepalive_ms, st->dead_ms) != 0)
+        log_warn("link %s: stream %u: cannot set TCP keepalive on the stream leg", st->name,
+                 st->id);
     pump_run(&st->io); /* the initiator's first handshake message rides right behind */
 }
 
@@ -531,10 +474,10 @@ static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo
     st->gai_pending = false;
     if (status == UV_ECANCELED || st->state == STREAM_CLOSING) {
         uv_freeaddrinfo(res);
-        stream_release(st);
+        streamend_release(st);
         return;
     }
-    stream_release(st); /* the request; the timer still holds the struct */
+    streamend_release(st); /* the request; the timer still holds the struct */
     if (status < 0 || res == NULL) {
         uv_freeaddrinfo(res);
         snprintf(what, sizeof(what), "cannot resolve the local target: %s", uv_strerror(status));
@@ -594,14 +537,17 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
     }
     /* The peer's key: the one its live session uses, when the relay said
      * (PEER_KEY, D21), else the configured one. */
-    if (e2e_init(st->io.e2e, st->role, own->cfg->priv,
-                 own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
-                 st->stream_id) != 0) {
+    if (e2e_init_resumable(st->io.e2e, st->role, own->cfg->priv,
+                           own->has_peer_live ? own->peer_live : own->cfg->peer_pub,
+                           own->cfg->link_id, st->stream_id,
+                           st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0) != 0) {
         free(st->io.e2e);
         st->io.e2e = NULL;
         stream_reset(st);
         return false;
     }
+    st->io.held_total = &st->env->resume_held;
+    st->io.held_cap = st->env->resume_total_cap;
     return true;
 }
 
@@ -793,7 +739,7 @@ void stream_abort(struct stream *st)
     if (st->io.e2e != NULL && e2e_handshake_done(st->io.e2e) &&
         e2e_reset(st->io.e2e, REC_RESET_SHUTDOWN, "agent shutting down") == 0) {
         st->io.we_reset = true;
-        stream_end(st, PUMP_CLOSE_FLUSH, LOG_LEVEL_DEBUG, NULL);
+        streamend_end(st, PUMP_CLOSE_FLUSH, LOG_LEVEL_DEBUG, NULL);
         return;
     }
     stream_reset(st);

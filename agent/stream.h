@@ -40,6 +40,10 @@
 
 struct stream;
 
+/* A per-stream line, aggregated per link and message (streamlog.h). */
+#define stream_log(st, level, ...)                                                                 \
+    streamlog_say((st)->env->log, (level), (st)->name, (st)->id, __VA_ARGS__)
+
 /*
  * What every stream shares, agent-wide (the agent owns it and keeps it
  * current across reloads; it outlives every stream).
@@ -52,6 +56,12 @@ struct stream_env {
     uint32_t open_queue;   /* connections held per link (OPEN_FAIL rate_limited) */
     uint32_t open_wait_ms; /* how long one is held at most */
     uint32_t ids;          /* the last stream number handed out (log lines) */
+    /* Resumption (docs/protocol.md §7.3): 0 turns it off for new streams. */
+    uint32_t resume_timeout_ms;
+    uint64_t resume_buffer;    /* per stream */
+    uint64_t resume_total_cap; /* all streams */
+    uint64_t resume_held;      /* bytes held for replay, all streams */
+    uint64_t resumed, resume_refused, resume_unknown, resume_expired; /* counters */
 };
 
 /* The owner's callbacks. */
@@ -59,6 +69,9 @@ struct stream_ops {
     /* A new request id (non-zero) and an OPEN for it; -ENOTCONN if the
      * control session is not up. */
     int (*send_open)(void *arg, uint32_t *req_id);
+    /* A new request id and a RESUME for it (§7.3); -ENOTCONN if the
+     * control session is not up or the relay did not say RESUMABLE. */
+    int (*send_resume)(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], uint32_t *req_id);
     /* The stream is closing and has left the owner's list (the owner re-arms
      * the cable if it was one). Called once; the stream's last word. */
     void (*gone)(void *arg, struct stream *st);
@@ -106,6 +119,9 @@ enum stream_state {
                      connection held, the leg dialled again with the same
                      ticket later (within the ticket's expiry) */
     STREAM_RUNNING,
+    STREAM_SUSPENDED, /* resumable, its leg lost: local connection kept, a new
+                         leg asked for (initiator) or awaited (§7.3) */
+    STREAM_RESUMING,  /* RESUMED came: the new leg is dialled, resume HELLO */
     STREAM_CLOSING,
 };
 
@@ -139,6 +155,10 @@ struct stream {
     bool local_inited, leg_inited, gai_pending;
     bool leg_dropping; /* a refused leg's handle is closing; io.leg is not free yet */
     uint8_t ticket[MSG_TICKET_LEN];
+    /* Resumption: the RESUME waiting for an answer (0: none), when it went,
+     * its epoch; the resume_timeout deadline; refused HELLOs counted. */
+    uint32_t resume_req, resume_epoch;
+    uint64_t resume_asked_ms, resume_until_ms, refused_seen;
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.
@@ -161,6 +181,12 @@ void stream_responder(struct stream_owner *own, const struct msg_stream *m);
  * A stream redialling its leg (STREAM_REDIAL) is reset at once: the relay has
  * failed it (OPEN_FAIL timeout). */
 void stream_open_failed(struct stream *st, int reason);
+/* RESUMED for this stream, whose epoch the link found: the initiator's
+ * answer to its RESUME (epoch: st->resume_epoch), or the responder's match
+ * (e2e_resume_match). */
+void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t epoch);
+/* OPEN_FAIL for the stream's RESUME: it asks again later (its timer). */
+void stream_resume_failed(struct stream *st);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg

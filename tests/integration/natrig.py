@@ -124,10 +124,11 @@ class NatRig:
             f.write("\n".join(lines) + "\n")
         return path
 
-    def start_agents(self, keepalive=None, name="nat"):
+    def start_agents(self, keepalive=None, name="nat", extra_args=()):
         """Makes the link with linkctl and starts both agents; waits until
         both are online with the peer online. keepalive=None uses the
-        command line (token) form, else a config file with that keepalive."""
+        command line (token) form, else a config file with that keepalive.
+        extra_args go to both agents' command lines."""
         self.link = self.relay.ctl_json("link", "add", name)
         tok = self.link["tokens"]
         dev_target = "%s:%d" % (n.DEV_IP, ECHO_PORT)
@@ -140,6 +141,8 @@ class NatRig:
                                                     connect=dev_target)]
             host_args = ["--config", self.agent_conf("host", tok["a"], keepalive,
                                                      listen=host_listen)]
+        dev_args += list(extra_args)
+        host_args += list(extra_args)
         level = os.environ.get("LR_AGENT_LOG")  # e.g. debug, when chasing a failure
         if level:
             dev_args += ["--log-level", level]

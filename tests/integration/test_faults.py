@@ -34,7 +34,10 @@ carries a new stream within 10 s of the fault ending, without touching the
 agents that were not the fault (no restart, no signal).
 
 The relay runs with short timers (keepalive 1 s, dead_after 3 s, write stall
-3 s: lrharness.FAST_LIMITS); the agents with their defaults.
+3 s: lrharness.FAST_LIMITS); the agents with their defaults but
+`--resume-timeout 0`: this is the variant without stream resumption, where a
+dead leg must reset its stream. With resumption (the default) the relay and
+network faults are survived instead: test_agent_resume.py.
 """
 import errno
 import os
@@ -285,7 +288,7 @@ def main():
         try:
             r = rig.start_relay()
             echo = rig.start_echo()
-            rig.start_agents()
+            rig.start_agents(extra_args=["--resume-timeout", "0"])
             c.check("link works", rig.echo_ok())
 
             def want(name):
