@@ -243,17 +243,21 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
     }
     if (rc == -EINVAL)
         return cfgparse_fail(err, line, "%s: '%.40s' is not %s", name, value,
-                             k == AK_RELAY_KEY_ID || k == AK_OPEN_QUEUE
-                                 ? "a whole number"
+                             k == AK_RELAY_KEY_ID || k == AK_OPEN_QUEUE ? "a whole number"
+                             : k == AK_RESUME_BUFFER || k == AK_RESUME_BUFFER_TOTAL
+                                 ? "a size like 4096, 64KiB, 4MiB, 1GiB"
                                  : "a duration like 500ms, 10s, 2m, 1h");
     if (rc != 0)
         return cfgparse_fail(err, line, "%s: '%.40s' is out of range (%s)", name, value,
-                             k == AK_RELAY_KEY_ID  ? "0..255"
-                             : k == AK_KEEPALIVE   ? "1s..1h"
-                             : k == AK_BACKOFF_MIN ? "100ms..1h"
-                             : k == AK_OPEN_QUEUE  ? "0..4096"
-                             : k == AK_OPEN_WAIT   ? "0..60s"
-                                                   : "1s..24h");
+                             k == AK_RELAY_KEY_ID          ? "0..255"
+                             : k == AK_KEEPALIVE           ? "1s..1h"
+                             : k == AK_BACKOFF_MIN         ? "100ms..1h"
+                             : k == AK_OPEN_QUEUE          ? "0..4096"
+                             : k == AK_OPEN_WAIT           ? "0..60s"
+                             : k == AK_RESUME_TIMEOUT      ? "0..1h"
+                             : k == AK_RESUME_BUFFER       ? "128KiB..1GiB"
+                             : k == AK_RESUME_BUFFER_TOTAL ? "128KiB..64GiB"
+                                                           : "1s..24h");
     return 0;
 }
 

@@ -136,6 +136,22 @@ void agentmetrics_render(void *arg, struct promtext *pt)
         n++;
     promtext_family(pt, "linkagent_links", "gauge", "Links the agent runs.");
     promtext_u64(pt, "linkagent_links", NULL, 0, n);
+    /* Stream resumption (docs/protocol.md §7.3), all links together. */
+    promtext_family(pt, "linkagent_resume_buffer_bytes", "gauge",
+                    "Bytes sent and not yet acknowledged, held for replay (all streams).");
+    promtext_u64(pt, "linkagent_resume_buffer_bytes", NULL, 0, ag->streams.resume_held);
+    promtext_family(pt, "linkagent_streams_resumed_total", "counter",
+                    "Streams resumed on a new leg after their leg died.");
+    promtext_u64(pt, "linkagent_streams_resumed_total", NULL, 0, ag->streams.resumed);
+    promtext_family(pt, "linkagent_resume_expired_total", "counter",
+                    "Suspended streams reset because resume_timeout passed.");
+    promtext_u64(pt, "linkagent_resume_expired_total", NULL, 0, ag->streams.resume_expired);
+    promtext_family(pt, "linkagent_resume_refused_total", "counter",
+                    "Resumed legs refused: their resume HELLO was not the peer's.");
+    promtext_u64(pt, "linkagent_resume_refused_total", NULL, 0, ag->streams.resume_refused);
+    promtext_family(pt, "linkagent_resume_unknown_total", "counter",
+                    "RESUMED messages whose resume id matched no stream.");
+    promtext_u64(pt, "linkagent_resume_unknown_total", NULL, 0, ag->streams.resume_unknown);
     for (int f = 0; f < AM_COUNT; f++) {
         promtext_family(pt, am_fam[f].name, am_fam[f].type, am_fam[f].help);
         for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """linkagent and a relay that dies:
-  - kill -9 of the relay while a stream is open: the local connection at the
-    listen side ends in a reset (never a clean close: the data was cut);
+  - kill -9 of the relay while a stream is open, with resumption off
+    (--resume-timeout 0): the local connection at the listen side ends in a
+    reset (never a clean close: the data was cut);
   - the agents keep dialling (with backoff) and, once the relay is back on
     the same address, reconnect alone; a new stream works within seconds;
   - a frozen relay (SIGSTOP) is detected as dead by the keepalive within
@@ -34,7 +35,10 @@ def main():
     rig = ah.Rig(fixed_port=True)
     try:
         r = rig.start_relay()
-        lport, srv = rig.pair("echo")
+        # Resumption off: this is the variant where the relay's death resets
+        # the stream (with resumption the stream survives: test_agent_resume).
+        off = ("--resume-timeout", "0")
+        lport, srv = rig.pair("echo", a_args=off, b_args=off)
         c.check("stream works before the kill", works(lport))
 
         # A stream in flight when the relay dies.

@@ -11,9 +11,16 @@
   see a reset (never a clean end), and the agents say why.
 - With --resume-timeout 0 (resumption off) the relay's death resets the
   stream at once, as before resumption.
+- A stalled reader while resuming: the device application reads nothing
+  while the host application writes 4 MiB and the relay is killed and
+  restarted; the host agent's bytes held for replay (its metric
+  linkagent_resume_buffer_bytes) never pass resume_buffer (256 KiB here),
+  the stream resumes, and once the reader reads, every byte arrives.
 """
 import errno
 import hashlib
+import os
+import re
 import socket
 import sys
 import threading
@@ -21,6 +28,7 @@ import time
 
 import agentharness as ah
 import lrharness as h
+import promharness as ph
 
 TOTAL = 24 * 1024 * 1024
 CHUNK = 65536
@@ -103,8 +111,10 @@ def start_transfer(lport, srv_sock_box, total):
 class Target:
     """The device's service: a listening socket, accepted by the test."""
 
-    def __init__(self):
+    def __init__(self, rcvbuf=None):
         self.ls = socket.socket()
+        if rcvbuf:  # a small window: a reader that does not read stalls soon
+            self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.ls.bind(("127.0.0.1", 0))
         self.ls.listen(4)
         self.ls.settimeout(30)
@@ -132,6 +142,79 @@ def agents(rig, tgt, extra):
         raise RuntimeError("agents did not come online")
     time.sleep(0.3)
     return a, b, lport
+
+
+def conf_agent(rig, name, token, relay_addr, role_line):
+    """An agent from a config file: resume_buffer 256 KiB, metrics on."""
+    path = os.path.join(rig.tmp, "%s.conf" % name)
+    with open(path, "w") as f:
+        f.write("[agent]\nrelay = %s\nresume_buffer = 256KiB\nresume_buffer_total = 512KiB\n"
+                "metrics_listen = 127.0.0.1:0\n\n[link lnk]\ntoken = %s\n%s\n"
+                % (relay_addr, token, role_line))
+    os.chmod(path, 0o600)
+    return rig.agent_args(name, ["--config", path])
+
+
+def metrics_port(ag):
+    h.wait_for(lambda: re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", ag.log()), 10)
+    m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", ag.log())
+    return int(m.group(1)) if m else None
+
+
+def stalled_reader(c, rig, r, tgt):
+    out = rig.link("stall")
+    lport = ah.free_port()
+    b = conf_agent(rig, "stall-b", out["tokens"]["b"], r.addr,
+                   "connect = 127.0.0.1:%d" % tgt.port)
+    a = conf_agent(rig, "stall-a", out["tokens"]["a"], r.addr, "listen = 127.0.0.1:%d" % lport)
+    c.check("stall: agents online", a.wait_log("online via relay") and b.wait_log("online via relay")
+            and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=5))
+    port = metrics_port(a)
+    total = 4 << 20
+    cli = socket.create_connection(("127.0.0.1", lport), timeout=60)
+    srv = tgt.accept()
+    data = b"".join(stream_of(b"stall", total))
+    sender = threading.Thread(target=lambda: cli.sendall(data), daemon=True)
+    sender.start()
+    held = []
+
+    def sample():
+        v = ph.value(ph.scrape(port), "linkagent_resume_buffer_bytes")
+        held.append(v if v is not None else -1)
+        return v
+
+    h.wait_for(lambda: (sample() or 0) >= 200 * 1024, timeout=20, step=0.05)
+    r.proc.kill()
+    r.proc.wait()
+    r.proc = None
+    for _ in range(10):
+        sample()
+        time.sleep(0.05)
+    r.start()
+    c.check("stall: resumed with the reader stalled",
+            a.wait_log("stream resumed on a new leg", timeout=20))
+    for _ in range(10):
+        sample()
+        time.sleep(0.05)
+    c.check("stall: bytes held for replay reached the bound and never passed it",
+            held and max(held) <= 256 * 1024 and max(held) >= 200 * 1024, (max(held), len(held)))
+    got = bytearray()
+    srv.settimeout(60)
+    while len(got) < total:
+        chunk = srv.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+    c.check("stall: every byte once the reader reads",
+            len(got) == total and hashlib.sha256(got).digest() == hashlib.sha256(data).digest(),
+            len(got))
+    sender.join(10)
+    h.wait_for(lambda: sample() == 0, timeout=10)
+    c.check("stall: nothing held once everything is acknowledged", held[-1] == 0, held[-1])
+    cli.close()
+    srv.close()
+    for ag in (a, b):
+        c.check("stall: agent %s stops with 0" % ag.name, ag.stop() == 0)
 
 
 def kill_restart(r, down_s=0.5):
@@ -216,6 +299,13 @@ def main():
         for x in (ea, eb):
             x.s.close()
         r.start()
+
+        # 4. A stalled reader while resuming: the bound holds.
+        small = Target(rcvbuf=32768)
+        try:
+            stalled_reader(c, rig, r, small)
+        finally:
+            small.close()
     finally:
         if c.failed:
             rig.dump()

@@ -35,7 +35,11 @@ def main():
     stopped = [False]
     try:
         r = rig.start_relay()
-        lport, srv = rig.pair("echo")
+        # Resumption off: with it the sender stops at resume_buffer bytes
+        # unacknowledged, before the legs' kernel buffers fill, so the legs
+        # would drain (this test is about legs that cannot).
+        off = ("--resume-timeout", "0")
+        lport, srv = rig.pair("echo", a_args=off, b_args=off)
         s = socket.create_connection(("127.0.0.1", lport), timeout=5)
         sent = [0]
         stop = threading.Event()

@@ -91,6 +91,8 @@ int main(int argc, char **argv)
     put(argv[1], "config", "seed-relay-empty.conf", "");
     put(argv[1], "config", "seed-agent-metrics.conf",
         "[agent]\nmetrics_listen = 127.0.0.1:9478\nmetrics_listen = off\n");
+    put(argv[1], "config", "seed-agent-resume.conf",
+        "[agent]\nresume_timeout = 60s\nresume_buffer = 4MiB\nresume_buffer_total = 256MiB\n");
     put(argv[1], "config", "seed-relay-metrics.conf",
         "[relay]\nmetrics_listen = [::1]:9477\nmetrics_per_link = on\nmetrics_max_links = 10000\n");
     put(argv[1], "config", "seed-relay-full.conf",

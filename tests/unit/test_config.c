@@ -734,6 +734,9 @@ START_TEST(test_agent_token_link)
     ck_assert_uint_eq(cfg->backoff_max_ms, 60000);
     ck_assert_uint_eq(cfg->open_queue, 256);
     ck_assert_uint_eq(cfg->open_wait_ms, 5000);
+    ck_assert_uint_eq(cfg->resume_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg->resume_buffer, 4u << 20);
+    ck_assert_uint_eq(cfg->resume_buffer_total, 256u << 20);
     agentcfg_free(cfg);
     agentcfg_free(NULL);
 }
@@ -773,6 +776,44 @@ START_TEST(test_agent_open_queue_wait)
               "line 2: open_wait: 'soon' is not a duration like 500ms, 10s, 2m, 1h");
     agent_err(fmt("[agent]\nopen_queue = 1\nopen_queue = 2\n%s", link),
               "line 3: duplicate key 'open_queue' (first set on line 2)");
+}
+END_TEST
+
+/* resume_timeout 0..1h, resume_buffer 128KiB..1GiB, resume_buffer_total
+ * 128KiB..64GiB: both ends, one past, printed back by agentcfg_format. */
+START_TEST(test_agent_resume_keys)
+{
+    struct fixture f;
+    struct agentcfg *cfg;
+    const char *link;
+    char *text = NULL;
+
+    fixture_make(&f);
+    link = fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token);
+    cfg = agent_ok(fmt("[agent]\nresume_timeout = 0\nresume_buffer = 128KiB\n"
+                       "resume_buffer_total = 128KiB\n%s",
+                       link));
+    ck_assert_uint_eq(cfg->resume_timeout_ms, 0);
+    ck_assert_uint_eq(cfg->resume_buffer, 128u << 10);
+    ck_assert_uint_eq(cfg->resume_buffer_total, 128u << 10);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nresume_timeout = 1h\nresume_buffer = 1GiB\n"
+                       "resume_buffer_total = 64GiB\n%s",
+                       link));
+    ck_assert_uint_eq(cfg->resume_timeout_ms, 3600000);
+    ck_assert_uint_eq(cfg->resume_buffer, 1ull << 30);
+    ck_assert_uint_eq(cfg->resume_buffer_total, 64ull << 30);
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(
+        strstr(text, "resume_timeout = 1h\nresume_buffer = 1G\nresume_buffer_total = 64G\n"));
+    free(text);
+    agentcfg_free(cfg);
+    agent_err(fmt("[agent]\nresume_timeout = 3600001ms\n%s", link),
+              "line 2: resume_timeout: '3600001ms' is out of range (0..1h)");
+    agent_err(fmt("[agent]\nresume_buffer = 131071\n%s", link),
+              "line 2: resume_buffer: '131071' is out of range (128KiB..1GiB)");
+    agent_err(fmt("[agent]\nresume_buffer_total = 65GiB\n%s", link),
+              "line 2: resume_buffer_total: '65GiB' is out of range (128KiB..64GiB)");
 }
 END_TEST
 
@@ -1073,6 +1114,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_agent_counts);
     tcase_add_test(tc, test_agent_size_limit);
     tcase_add_test(tc, test_agent_open_queue_wait);
+    tcase_add_test(tc, test_agent_resume_keys);
     suite_add_tcase(s, tc);
     return s;
 }
