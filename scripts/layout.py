@@ -31,7 +31,7 @@ FOLDER_DEPS = {
     "registry": ["common"],
     "service": ["common"],
     "relay": ["common", "registry", "service"],
-    "linkctl": ["common", "registry"],
+    "linkctl": ["common", "registry", "service"],
     "agent": ["common", "service"],
 }
 # common/ is sans-I/O: no event loop, database, sockets or files of its own.
