@@ -29,6 +29,7 @@ struct session;
 
 #define LINK_MAX_LISTEN AGENTCFG_MAX_ADDRS
 #define LINK_MAX_ADDRS  (2 * AGENTCFG_MAX_ADDRS) /* configured + learned (ADDRS) */
+#define LINK_CAUSE_MAX  512                      /* = SESSION_CAUSE_MAX */
 
 struct link_listener {
     uv_tcp_t tcp;
@@ -73,6 +74,15 @@ struct link {
     uv_timer_t cable_timer;
     struct backoff cable_bo;
     uint64_t cable_since_ms;
+    /* What `linkagent status` reads (agent/status.c); times are wall-clock
+     * ms since the epoch. state_since: the session started, came up or went
+     * down. The last failure: its cause as logged, the relay address. */
+    uint64_t state_since_ms;
+    bool revoked; /* the last session ended with the link revoked */
+    uint64_t sessions_up, sessions_failed;
+    uint64_t last_error_ms;
+    char last_error[LINK_CAUSE_MAX];
+    char last_error_relay[ADDR_TEXT_SIZE];
 };
 
 /*
