@@ -18,14 +18,24 @@ struct admin {
     void *arg;
 };
 
+/* The side's refused keys (index_auth_fail), or null. */
+static json_t *admin_authfail(const struct index_authfail *f)
+{
+    if (f->cause == NULL)
+        return json_null();
+    return json_pack("{s:s, s:I, s:I, s:s}", "cause", f->cause, "count", lrjson_u64(f->count),
+                     "at_ms", lrjson_u64(f->at_ms), "addr", f->addr);
+}
+
 static json_t *admin_side(const struct index_link *l, int side)
 {
     const struct conn *c = l->session[side];
 
     if (c == NULL)
-        return json_pack("{s:b}", "online", 0);
-    return json_pack("{s:b, s:I, s:s}", "online", 1, "since_ms", lrjson_u64(l->since_ms[side]),
-                     "addr", c->peer);
+        return json_pack("{s:b, s:o}", "online", 0, "auth_fail",
+                         admin_authfail(&l->authfail[side]));
+    return json_pack("{s:b, s:I, s:s, s:o}", "online", 1, "since_ms", lrjson_u64(l->since_ms[side]),
+                     "addr", c->peer, "auth_fail", admin_authfail(&l->authfail[side]));
 }
 
 struct admin_links {
