@@ -23,6 +23,7 @@ static const char main_help[] =
     "  status                                      live relay-wide state\n"
     "  events [--link NAME] [-n N]                 the event log\n"
     "  relay info                                  relay key, addresses, version\n"
+    "  probe NAME|ID                               why a link is (not) up, what to change\n"
     "\n"
     "global options:\n"
     "  --state-dir DIR     the relay's state directory (env LINKRELAY_STATE_DIR,\n"
@@ -88,7 +89,7 @@ static const struct ctl_command {
     int (*run)(struct ctl *c, int argc, char **argv);
 } commands[] = {
     {"link", ctl_link_main},   {"status", ctl_status_main}, {"events", ctl_events_main},
-    {"relay", ctl_relay_main}, {"debug", ctl_debug_main},
+    {"relay", ctl_relay_main}, {"debug", ctl_debug_main},   {"probe", ctl_probe_main},
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)
