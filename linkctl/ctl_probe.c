@@ -153,8 +153,8 @@ static void host_of(const char *addr, char *out, size_t cap)
  * last connected from (any host if it never did) after that connect. */
 static int all_event(void *arg, const struct store_event *e)
 {
-    static const char *const causes[] = {"handshake", "key_id",       "limit",
-                                         "timeout",   "closed_early", "preamble"};
+    /* Not closed_early: probe's own reachability check is one. */
+    static const char *const causes[] = {"handshake", "key_id", "limit", "timeout", "preamble"};
     struct probe *p = arg;
     bool known = false;
 
@@ -527,7 +527,7 @@ static void print_side(const struct probe *p, int s)
     const struct probe_side *sd = &p->side[s];
     char t[80], t2[80];
 
-    printf("side %s:         ", ctl_side_name(s));
+    printf("side %s:        ", ctl_side_name(s));
     if (sd->online) {
         when(sd->since_ms, t, sizeof(t));
         printf("online since %s from %s\n", t, sd->addr);
@@ -553,21 +553,21 @@ static void probe_text(struct probe *p, bool up)
     printf("link %s (%s): %s\n", p->l.name, p->id,
            up ? "up, both sides online" : "DOWN, not both sides online");
     if (st == NULL)
-        printf("relay:          not running (nothing answers on %s)\n", p->c->admin_socket);
+        printf("relay:         not running (nothing answers on %s)\n", p->c->admin_socket);
     else
-        printf("relay:          running, version %s, relay key id %lld\n",
+        printf("relay:         running, version %s, relay key id %lld\n",
                ctl_json_str(st, "version", "?"), ctl_json_int(st, "relay_key_id"));
     ctl_print_addr_list("listen:", json_object_get(st, "listen"));
     print_addrs("token addrs:", tok);
     print_addrs("advertised:", adv);
     when(p->revoked_ms, t, sizeof(t));
-    printf("link:           %s%s%s\n", p->l.enabled ? "enabled" : "revoked",
+    printf("link:          %s%s%s\n", p->l.enabled ? "enabled" : "revoked",
            !p->l.enabled && p->revoked_ms > 0 ? " since " : "",
            !p->l.enabled && p->revoked_ms > 0 ? t : "");
     print_side(p, 0);
     print_side(p, 1);
     when(p->last_acct_ms, t, sizeof(t));
-    printf("accounting:     %s%s\n", p->last_acct_ms > 0 ? "last stream row " : "no stream yet",
+    printf("accounting:    %s%s\n", p->last_acct_ms > 0 ? "last stream row " : "no stream yet",
            p->last_acct_ms > 0 ? t : "");
     if (json_array_size(p->problems) == 0) {
         printf("\nno problems found\n");
