@@ -5,6 +5,7 @@
 #include "rundir.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ bool rundir_is_socket_name(const char *name, pid_t *pid)
         return false;
     errno = 0;
     v = strtol(name, &end, 10);
-    if (errno != 0 || v <= 0 || strcmp(end, ".sock") != 0)
+    if (errno != 0 || v <= 0 || v > INT_MAX || strcmp(end, ".sock") != 0)
         return false;
     *pid = (pid_t)v;
     return true;
