@@ -16,7 +16,8 @@ only --token on one host:
   "connect failed: connection refused" and the relay it was tried at;
   exit 1;
 - hostile: an unknown request, a request over the 1024-byte limit, 40
-  connections at once (above the 32 allowed) and an idle client (closed at
+  connections at once (the 32 allowed are served, the 8 above closed at
+  once) and an idle client (closed at
   the 5 s timeout, not before) get errors or closes, and the link keeps its
   session (sessions_up stays 1, no failure);
 - usage: an unknown option exits 2; no agent at all exits 3.
@@ -120,6 +121,11 @@ def hostile(c, rig):
         except OSError:
             closed += 1
     c.check("connections above 32 are closed at once", closed == 8, str(closed))
+    answered = 0
+    for s in (conns[0], conns[31]):
+        s.sendall(b"status\n")
+        answered += b'"links":[' in s.recv(65536)
+    c.check("the 32 connections within the limit are served", answered == 2, str(answered))
     for s in conns:
         s.close()
     s = socket.socket(socket.AF_UNIX)

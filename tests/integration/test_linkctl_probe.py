@@ -6,7 +6,9 @@ the words of the text output and the fields of --json:
 
 - healthy: both sides online, exit 0; the relay advertises an address
   where nothing listens: "advertised_unreachable" (reachable false), and
-  with --relay-addr at the relay's listener the token address is reachable;
+  with --relay-addr at the relay's listener the token address is reachable,
+  and at a listener whose accept queue is full (SYNs dropped) probe gives up
+  after its 2 s bound: "no answer (timed out)";
 - wrong link key: an agent with a key that is not its side's: the relay
   refuses it, "key_refused" (cause bad_key, count, address), exit 1;
 - wrong side: an agent presenting side a's key as side b: "wrong_side";
@@ -22,6 +24,8 @@ the words of the text output and the fields of --json:
 """
 import json
 import os
+import socket
+import time
 
 import agentharness as ah
 import lrharness as h
@@ -72,6 +76,27 @@ def healthy(c, rig, closed):
     c.check("unreachable advertised address: the words",
             "the relay advertises %s to agents, but it does not accept a TCP connection" % closed
             in text and "fix: correct `advertise`" in text, text)
+    # A listener whose accept queue is full drops further SYNs: a connect
+    # there gets no answer, and probe gives up after its 2 s.
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    fill = []
+    for _ in range(4):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(hole.getsockname())
+        fill.append(f)
+    black = "127.0.0.1:%d" % hole.getsockname()[1]
+    t0 = time.monotonic()
+    r = rig.relay.ctl("--json", "--relay-addr", black, "probe", "lnk", check=False)
+    took = time.monotonic() - t0
+    for s in fill + [hole]:
+        s.close()
+    tok = json.loads(r.stdout)["token_addrs"]["addrs"]
+    c.check("an address that does not answer: given up after 2 s",
+            tok == [{"addr": black, "reachable": False, "why": "connect: no answer (timed out)"}]
+            and 2.0 <= took < 60, "%.2f %s" % (took, tok))
     rc, text, jrc, js = probe(rig.relay, "lnk", "--relay-addr", rig.relay.addr)
     c.check("token address at the listener: reachable",
             js["token_addrs"] == {"source": "relay_addr", "addrs": [
