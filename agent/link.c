@@ -278,6 +278,10 @@ static void stream_gone(void *arg, struct stream *st)
     struct link *lk = arg;
     uint64_t now = uv_now(lk->loop);
 
+    if (st->io.e2e != NULL) {
+        lk->bytes_out_closed += e2e_bytes_sent(st->io.e2e);
+        lk->bytes_in_closed += e2e_bytes_delivered(st->io.e2e);
+    }
     if (st != lk->cable)
         return;
     lk->cable = NULL;

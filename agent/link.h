@@ -81,6 +81,9 @@ struct link {
     bool revoked; /* the last session ended with the link revoked */
     uint64_t sessions_up, sessions_failed;
     uint64_t last_error_ms;
+    /* Data bytes of the streams that have left so.streams: sent to the peer
+     * and delivered from it (counted in stream_ops.gone). */
+    uint64_t bytes_out_closed, bytes_in_closed;
     char last_error[LINK_CAUSE_MAX];
     char last_error_relay[ADDR_TEXT_SIZE];
 };

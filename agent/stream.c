@@ -139,10 +139,6 @@ static void leave_owner(struct stream *st)
         st->next->prev = st->prev;
     st->prev = st->next = NULL;
     own->n_streams--;
-    if (st->io.e2e != NULL) {
-        own->bytes_out_closed += e2e_bytes_sent(st->io.e2e);
-        own->bytes_in_closed += e2e_bytes_delivered(st->io.e2e);
-    }
     own->ops->gone(own->arg, st);
 }
 

@@ -79,9 +79,6 @@ struct stream_owner {
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */
     size_t n_streams;
-    /* Data bytes of the streams that have left the list: sent to the peer
-     * and delivered from it (e2e_bytes_sent, e2e_bytes_delivered). */
-    uint64_t bytes_out_closed, bytes_in_closed;
     uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
 };
 
