@@ -10,11 +10,13 @@ the words of the text output and the fields of --json:
   and at a listener whose accept queue is full (SYNs dropped) probe gives up
   after its 2 s bound: "no answer (timed out)";
 - wrong link key: an agent with a key that is not its side's: the relay
-  refuses it, "key_refused" (cause bad_key, count, address), exit 1;
+  refuses it, "key_refused" (cause bad_key, count, address), exit 1; the
+  agent's own `linkagent status` says "authentication refused";
 - wrong side: an agent presenting side a's key as side b: "wrong_side";
 - wrong relay key: an agent pinning another relay key: its handshakes fail,
   "relay_key_mismatch" from its address (the relay writes such failures at
-  the end of a 10 s window);
+  the end of a 10 s window); its `linkagent status` says "relay key
+  mismatch";
 - one agent stopped: "side_offline" with when and where it was last seen;
 - link revoked: "link_revoked" and the agents refused ("refused_revoked");
 - relay stopped: "relay_not_running", relay.running false, the sides still
@@ -121,8 +123,8 @@ def wrong_keys(c, rig, srv):
     agent_conf(rig, "k-a", base + ["side = a", "key = %s" % link["a"],
                                    "peer_key = %s" % link["b_pub"]])
     stranger = h.keygen()
-    agent_conf(rig, "k-b", base + ["side = b", "key = %s" % stranger[0],
-                                   "peer_key = %s" % link["a_pub"]])
+    kb = agent_conf(rig, "k-b", base + ["side = b", "key = %s" % stranger[0],
+                                        "peer_key = %s" % link["a_pub"]])
     rc, text, jrc, js = wait_probe(rig.relay, "lnk2", lambda j: "key_refused" in codes(j, "b")
                                    and j["sides"]["a"]["online"])
     kr = js["sides"]["b"]["key_refused"] or {}
@@ -133,6 +135,10 @@ def wrong_keys(c, rig, srv):
             "the relay refused side b's key" in text
             and "the agent holds a wrong link key, or one rotated out" in text
             and "linkctl link rotate lnk2 --side b" in text, text)
+    st = kb.status()[1]["agents"][0]["links"][0]
+    c.check("wrong link key: the agent's status says so",
+            st["state"] != "up" and "authentication refused"
+            in (st["last_error"] or {}).get("cause", ""), json.dumps(st))
     ev = [None]
 
     def has_event():
@@ -164,11 +170,15 @@ def wrong_relay_key(c, rig, srv):
               "connect = 127.0.0.1:%d" % srv.port]
     agent_conf(rig, "r-a", common[:2] + ["relay_key = %s" % rig.relay.relay_pub] + common[2:]
                + ["side = a", "key = %s" % link["a"], "peer_key = %s" % link["b_pub"]])
-    agent_conf(rig, "r-b", common[:2] + ["relay_key = %s" % other] + common[2:]
-               + ["side = b", "key = %s" % link["b"], "peer_key = %s" % link["a_pub"]])
+    rb = agent_conf(rig, "r-b", common[:2] + ["relay_key = %s" % other] + common[2:]
+                    + ["side = b", "key = %s" % link["b"], "peer_key = %s" % link["a_pub"]])
     rc, text, jrc, js = wait_probe(rig.relay, "lnk3",
                                    lambda j: "relay_key_mismatch" in codes(j, "b"), timeout=60)
     fails = js["sides"]["b"]["address_failures"]
+    st = rb.status()[1]["agents"][0]["links"][0]
+    c.check("wrong relay key: the agent's status says so",
+            st["state"] != "up" and "relay key mismatch"
+            in (st["last_error"] or {}).get("cause", ""), json.dumps(st))
     c.check("wrong relay key: exit 1, found", rc == 1 and "relay_key_mismatch" in codes(js, "b")
             and "relay_key_mismatch" not in codes(js, "a"), json.dumps(js))
     c.check("wrong relay key: json", any(f["cause"] == "handshake" and f["addr"] == "127.0.0.1"
