@@ -261,8 +261,10 @@ int adminsrv_start(uv_loop_t *loop, const char *path, unsigned mode, const char 
     int rc;
 
     if (strlen(path) >= sizeof(s->path) ||
-        strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+        strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+        log_error("admin socket %s: path too long (at most %zu bytes)", path, sizeof(s->path) - 1);
         return -ENAMETOOLONG;
+    }
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;

@@ -165,6 +165,13 @@ def stale(c, rig):
     dup.stop()
     c.check("a live socket is not taken over: exit 1, says why", code == 1
             and "another linkagent is running with it" in dup.log(), dup.log())
+    long_path = os.path.join(rundir, "x" * 120 + ".sock")
+    bad = rig.agent("a4", rig.tokens["a"], "--admin-socket", long_path, "--listen",
+                    "127.0.0.1:%d" % ah.free_port())
+    code = bad.proc.wait(timeout=20)
+    bad.stop()
+    c.check("an admin socket path too long: exit 1, says why", code == 1
+            and "path too long" in bad.log(), bad.log())
     new.stop()
     c.check("a stopped agent removes its socket", not os.path.exists(dead), dead)
 
