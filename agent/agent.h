@@ -26,6 +26,7 @@
 #define AGENT_RBUF_LEN (64 * 1024)
 
 struct link;
+struct metrics;
 struct status;
 
 struct agent {
@@ -43,6 +44,7 @@ struct agent {
     struct sdnotify sd;       /* systemd: READY, STATUS, watchdog (D20) */
     const char *admin_socket; /* --admin-socket, or NULL: rundir.h's PID.sock */
     struct status *status;    /* the admin socket (`linkagent status`), or NULL */
+    struct metrics *metrics;  /* NULL unless metrics_listen (httpd/metrics.h) */
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 

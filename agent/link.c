@@ -87,6 +87,7 @@ static void on_retry(uv_timer_t *t)
 }
 
 static void check_cable(struct link *lk);
+static void drop_retiring(struct link *lk);
 
 static void on_cable_timer(uv_timer_t *t)
 {
@@ -133,6 +134,10 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->state_since_ms = wall_ms();
     lk->revoked = false;
     lk->sessions_up++;
+    if (lk->retiring != NULL) {
+        log_info("link %s: online with the new key; the old session closes", link_name(lk));
+        drop_retiring(lk);
+    }
     check_cable(lk);
 }
 
@@ -206,6 +211,41 @@ static void on_addrs(void *owner, const struct msg_addrs *a)
               lk->n_learned);
 }
 
+static void on_peer_key(void *owner, const uint8_t key[KEY_LEN])
+{
+    struct link *lk = owner;
+    const uint8_t *was = lk->so.has_peer_live ? lk->so.peer_live : lk->cfg.peer_pub;
+    char text[KEY_TEXT_SIZE];
+
+    if (sodium_memcmp(was, key, KEY_LEN) != 0) {
+        key_pub_encode(key, text);
+        log_info("link %s: the peer's key is now %s (told by the relay)", link_name(lk), text);
+    }
+    memcpy(lk->so.peer_live, key, KEY_LEN);
+    lk->so.has_peer_live = true;
+}
+
+/* The relay's next key: pinned from now on (the next session dials with it),
+ * and kept by the agent so a restart uses it too. */
+static void on_relay_key(void *owner, uint8_t id, const uint8_t key[KEY_LEN])
+{
+    struct link *lk = owner;
+    uint8_t old[KEY_LEN];
+    char text[KEY_TEXT_SIZE];
+
+    if (id == lk->cfg.relay_key_id && sodium_memcmp(key, lk->cfg.relay_pub, KEY_LEN) == 0)
+        return;
+    key_pub_encode(key, text);
+    log_info("link %s: the relay announces its next key (id %u) %s; it is used from the next "
+             "connection on",
+             link_name(lk), id, text);
+    memcpy(old, lk->cfg.relay_pub, KEY_LEN);
+    lk->cfg.relay_key_id = id;
+    memcpy(lk->cfg.relay_pub, key, KEY_LEN);
+    if (lk->relay_key_learned != NULL)
+        lk->relay_key_learned(lk->learned_arg, old, id, key);
+}
+
 static void on_session_down(void *owner, bool revoked)
 {
     struct link *lk = owner;
@@ -253,8 +293,59 @@ static const struct session_ops session_ops = {
     .on_stream = on_stream,
     .on_open_fail = on_open_fail,
     .on_addrs = on_addrs,
+    .on_peer_key = on_peer_key,
+    .on_relay_key = on_relay_key,
     .on_down = on_session_down,
 };
+
+static void on_retiring_connected(void *owner, const struct sockaddr_storage *relay)
+{
+    (void)owner;
+    (void)relay;
+}
+
+static void on_retiring_online(void *owner, const struct msg_welcome *w)
+{
+    (void)owner;
+    (void)w;
+}
+
+static void on_retiring_addrs(void *owner, const struct msg_addrs *a)
+{
+    (void)owner;
+    (void)a;
+}
+
+/* The replaced session went (CLOSE replaced, usually): nothing to redial. */
+static void on_retiring_down(void *owner, bool revoked)
+{
+    struct link *lk = owner;
+
+    (void)revoked;
+    lk->retiring = NULL;
+}
+
+/* A session being replaced still delivers what the relay sends it until the
+ * new one takes over: STREAM, OPEN_FAIL, PEER and PEER_KEY of this link. */
+static const struct session_ops retiring_ops = {
+    .on_connected = on_retiring_connected,
+    .on_online = on_retiring_online,
+    .on_peer = on_peer,
+    .on_stream = on_stream,
+    .on_open_fail = on_open_fail,
+    .on_addrs = on_retiring_addrs,
+    .on_peer_key = on_peer_key,
+    .on_relay_key = on_relay_key,
+    .on_down = on_retiring_down,
+};
+
+static void drop_retiring(struct link *lk)
+{
+    if (lk->retiring == NULL)
+        return;
+    session_close(lk->retiring);
+    lk->retiring = NULL;
+}
 
 static int send_stream_open(void *arg, uint32_t *req_id)
 {
@@ -262,12 +353,17 @@ static int send_stream_open(void *arg, uint32_t *req_id)
     uint32_t id;
     int rc;
 
-    if (lk->session == NULL || !session_online(lk->session))
+    struct session *via = lk->session;
+
+    /* While a new key takes over, the old session still carries OPENs. */
+    if ((via == NULL || !session_online(via)) && lk->retiring != NULL)
+        via = lk->retiring;
+    if (via == NULL || !session_online(via))
         return -ENOTCONN;
     id = ++lk->next_req;
     if (id == 0)
         id = ++lk->next_req;
-    rc = session_send_open(lk->session, id);
+    rc = session_send_open(via, id);
     if (rc == 0)
         *req_id = id;
     return rc;
@@ -278,9 +374,12 @@ static void stream_gone(void *arg, struct stream *st)
     struct link *lk = arg;
     uint64_t now = uv_now(lk->loop);
 
+    /* The stream's last word: what it moved goes into the link's totals. */
     if (st->io.e2e != NULL) {
-        lk->bytes_out_closed += e2e_bytes_sent(st->io.e2e);
-        lk->bytes_in_closed += e2e_bytes_delivered(st->io.e2e);
+        lk->closed_bytes[0] += e2e_bytes_sent(st->io.e2e);
+        lk->closed_bytes[1] += e2e_bytes_delivered(st->io.e2e);
+        if (st->io.spliced && !e2e_handshake_done(st->io.e2e))
+            lk->e2e_failures++;
     }
     if (st != lk->cable)
         return;
@@ -354,6 +453,8 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
         return UV_ENOMEM;
     lk->loop = env->loop;
     lk->keepalive_ms = env->keepalive_ms;
+    lk->relay_key_learned = env->relay_key_learned;
+    lk->learned_arg = env->learned_arg;
     lk->cfg = *cfg;
     lk->so.ops = &stream_ops;
     lk->so.arg = lk;
@@ -378,11 +479,34 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
     return 0;
 }
 
+void link_rekey(struct link *lk, const struct agentcfg_link *cfg)
+{
+    if (lk->closing)
+        return;
+    lk->cfg = *cfg;
+    (void)key_pub_from_priv(cfg->priv, lk->own_pub);
+    if (lk->session != NULL && session_online(lk->session)) {
+        drop_retiring(lk);
+        lk->retiring = lk->session;
+        session_set_ops(lk->retiring, &retiring_ops, lk);
+        lk->session = NULL;
+    } else if (lk->session != NULL) {
+        session_close(lk->session);
+        lk->session = NULL;
+    }
+    log_info("link %s: new key: connecting with it%s", link_name(lk),
+             lk->retiring != NULL ? "; the current session serves until then" : "");
+    backoff_reset(&lk->bo);
+    uv_timer_stop(&lk->retry_timer);
+    uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+}
+
 void link_close(struct link *lk)
 {
     if (lk->closing)
         return;
     lk->closing = true;
+    drop_retiring(lk);
     if (lk->session != NULL) {
         session_close(lk->session);
         lk->session = NULL;

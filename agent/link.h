@@ -42,6 +42,11 @@ struct link_env {
     uint32_t keepalive_ms; /* the agent's own keepalive; 0: the relay's */
     uint32_t backoff_min_ms, backoff_max_ms;
     struct stream_env *streams; /* the agent's, outlives the link */
+    /* The relay announced its next key (RELAY_KEY): the agent keeps it
+     * (relaykeys.h); old_pub is the key the link pinned until now. */
+    void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN]);
+    void *learned_arg;
 };
 
 struct link {
@@ -50,13 +55,26 @@ struct link {
     struct link *next;     /* agent's list */
     struct agentcfg_link cfg;
     uint8_t own_pub[KEY_LEN];
+    void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN]);
+    void *learned_arg;
     int refs; /* open handles */
     bool closing;
-    /* Control session. */
+    /* Control session, and the one it replaces while a new key takes over
+     * (link_rekey: the old session serves until the new one is online). */
     struct session *session;
+    struct session *retiring;
     uv_timer_t retry_timer;
     struct backoff bo;
     uint64_t online_since_ms;
+    /* For the metrics (agentmetrics.c) and `linkagent status` (status.c):
+     * control sessions that came up; the plaintext bytes of closed streams,
+     * [0] sent to the peer and [1] delivered to the local socket (counted in
+     * stream_ops.gone); streams spliced whose end-to-end handshake never
+     * finished. */
+    uint64_t sessions_up;
+    uint64_t closed_bytes[2];
+    uint64_t e2e_failures;
     bool online, peer_online;
     uint16_t max_streams;
     /* Relay addresses: configured ones first, then learned ones. */
@@ -78,12 +96,9 @@ struct link {
      * ms since the epoch. state_since: the session started, came up or went
      * down. The last failure: its cause as logged, the relay address. */
     uint64_t state_since_ms;
-    bool revoked; /* the last session ended with the link revoked */
-    uint64_t sessions_up, sessions_failed;
+    bool revoked;             /* the last session ended with the link revoked */
+    uint64_t sessions_failed; /* sessions_up is above, with the metrics' */
     uint64_t last_error_ms;
-    /* Data bytes of the streams that have left so.streams: sent to the peer
-     * and delivered from it (counted in stream_ops.gone). */
-    uint64_t bytes_out_closed, bytes_in_closed;
     char last_error[LINK_CAUSE_MAX];
     char last_error_relay[ADDR_TEXT_SIZE];
 };
@@ -94,6 +109,15 @@ struct link {
  * could not bind: the message names the address) with nothing left behind.
  */
 int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct link **out);
+/*
+ * A reload changed only the link's keys or relays (a rotation, D21): takes
+ * cfg (copied) and dials a new control session at once, keeping the current
+ * one, if online, until the new one is online (make-before-break: the relay
+ * replaces the old session without telling the peer it went offline). Open
+ * streams carry on: their end-to-end sessions are keyed already; new streams
+ * use the new key.
+ */
+void link_rekey(struct link *lk, const struct agentcfg_link *cfg);
 /* Stops everything of the link; frees it once its handles are closed. Open
  * streams get RESET `shutdown` before their legs close (stream_abort). */
 void link_close(struct link *lk);

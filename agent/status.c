@@ -78,8 +78,8 @@ static json_t *last_error(const struct link *lk)
 /* Bytes of the closed streams plus those of the open ones. */
 static void link_bytes(const struct link *lk, uint64_t *out, uint64_t *in)
 {
-    *out = lk->bytes_out_closed;
-    *in = lk->bytes_in_closed;
+    *out = lk->closed_bytes[0];
+    *in = lk->closed_bytes[1];
     for (const struct stream *st = lk->so.streams; st != NULL; st = st->next) {
         if (st->io.e2e != NULL) {
             *out += e2e_bytes_sent(st->io.e2e);

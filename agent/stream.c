@@ -474,6 +474,7 @@ static struct stream *new_stream(struct stream_owner *own)
         own->streams->prev = st;
     own->streams = st;
     own->n_streams++;
+    own->opened++;
     return st;
 }
 
@@ -591,7 +592,10 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
         stream_reset(st);
         return false;
     }
-    if (e2e_init(st->io.e2e, st->role, own->cfg->priv, own->cfg->peer_pub, own->cfg->link_id,
+    /* The peer's key: the one its live session uses, when the relay said
+     * (PEER_KEY, D21), else the configured one. */
+    if (e2e_init(st->io.e2e, st->role, own->cfg->priv,
+                 own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
                  st->stream_id) != 0) {
         free(st->io.e2e);
         st->io.e2e = NULL;

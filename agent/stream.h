@@ -75,11 +75,14 @@ struct stream_owner {
     void *arg;
     struct stream_env *env;
     const struct agentcfg_link *cfg;        /* name, keys, the connect target */
+    uint8_t peer_live[KEY_LEN];             /* the peer's key as the relay told it */
+    bool has_peer_live;                     /* (PEER_KEY); else cfg->peer_pub */
     struct sockaddr_storage relay_sa;       /* where the control session is connected */
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */
     size_t n_streams;
     uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
+    uint64_t opened; /* streams made since the owner began (its metrics) */
 };
 
 #define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */

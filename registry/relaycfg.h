@@ -20,6 +20,14 @@
 #define RELAYCFG_PATH_MAX     1024 /* bytes of a path, with the NUL */
 #define RELAYCFG_DEFAULT_PORT 7700
 /*
+ * The system's config file: the packages install it (a conffile) and their
+ * unit passes it with --config. Without --config, linkrelay and linkctl read
+ * it when neither --state-dir nor LINKRELAY_STATE_DIR names a state directory
+ * and it exists; else STATE_DIR/linkrelay.conf when that exists. It is not
+ * under the install prefix: systemd's ConfigurationDirectory= is in /etc.
+ */
+#define RELAYCFG_SYSTEM_CONFIG "/etc/linkrelay/linkrelay.conf"
+/*
  * What relaycfg_parse() leaves in admin_socket when the file does not set it.
  * It is a placeholder, not the default: linkrelay and linkctl replace it with
  * STATE_DIR/admin.sock once the state directory is final (--state-dir,
@@ -65,8 +73,19 @@ struct relaycfg {
                                              parser leaves RELAYCFG_ADMIN_SOCKET_UNSET */
     unsigned admin_socket_mode;           /* default 0600; no bits for others */
     enum log_level log_level;             /* default info */
+    /* The metrics listener (docs/design.md D22): off unless
+     * has_metrics_listen; per-link series when metrics_per_link (0/1), for
+     * at most metrics_max_links links (default 100, 1..10000). */
+    int has_metrics_listen;
+    struct addr_spec metrics_listen;
+    uint32_t metrics_per_link;
+    uint32_t metrics_max_links;
     struct relaycfg_limits limits;
 };
+
+/* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:
+ * the kernel picks). 0, or an addr_parse error (addr_strerror). */
+int relaycfg_set_metrics_listen(struct relaycfg *cfg, const char *value);
 
 /* Fills cfg with every default (what an empty file gives). */
 void relaycfg_defaults(struct relaycfg *cfg);

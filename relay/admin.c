@@ -103,6 +103,8 @@ static void admin_command(void *arg, struct adminsrv_client *cl, const char *cmd
         adminsrv_reply_json(cl, a->ops->status(a->arg));
     else if (strcmp(cmd, "links") == 0)
         adminsrv_reply_json(cl, admin_links(a));
+    else if (strcmp(cmd, "relay-key") == 0 && a->ops->relay_key != NULL)
+        adminsrv_reply_json(cl, a->ops->relay_key(a->arg));
     else
         adminsrv_error(cl, "unknown command");
 }

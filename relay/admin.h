@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
- * one request line (`status`, `links`, `sync`), one line of JSON back, then
- * close. The socket itself (bounds, mode, stale files) is service/adminsrv.c,
- * which the agent's admin socket shares; this module answers the requests.
+ * one request line (`status`, `links`, `sync`, `relay-key`), one line of JSON
+ * back, then close. The socket itself (bounds, mode, stale files) is
+ * service/adminsrv.c, which the agent's admin socket shares; this module
+ * answers the requests.
  *
  * Owned by struct relay; admin_stop closes the server and every client.
  * `links` is read from the link index and `sync` asks sync.c; `status` is
@@ -26,6 +27,9 @@ struct admin_ops {
     /* The one JSON object that `status` answers, as a new reference the
      * admin socket releases; NULL (out of memory) closes without a reply. */
     json_t *(*status)(void *arg);
+    /* `relay-key`: re-read the relay key file (linkctl relay rotate-key);
+     * the reply object, as for status. */
+    json_t *(*relay_key)(void *arg);
 };
 
 /* Binds path (a stale socket file there is replaced) with mode, on loop.

@@ -27,11 +27,13 @@ static void usage(FILE *out)
             "  --state-dir DIR        state directory, created if missing (env "
             "LINKRELAY_STATE_DIR;\n"
             "                         default /var/lib/linkrelay)\n"
-            "  --config FILE          config file (default STATE_DIR/linkrelay.conf if present)\n"
+            "  --config FILE          config file (default /etc/linkrelay/linkrelay.conf, or\n"
+            "                         STATE_DIR/linkrelay.conf given a state dir; if present)\n"
             "  --key-file FILE        relay key file (default STATE_DIR/relay.key)\n"
             "  --database FILE        registry (default STATE_DIR/linkrelay.db)\n"
             "  --admin-socket PATH    admin socket (default STATE_DIR/admin.sock)\n"
             "  --log-level LEVEL      error, warn, info or debug\n"
+            "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
             "  --ready-file FILE      write the bound listen addresses there once serving\n"
             "  --check                validate the configuration, print it normalised, exit\n"
             "  --help, --version\n");
@@ -81,6 +83,8 @@ static int parse_args(int argc, char **argv, struct rconf_cli *cli, const char *
             slot = &cli->admin_socket;
         else if (strcmp(a, "--log-level") == 0)
             slot = &cli->log_level;
+        else if (strcmp(a, "--metrics-listen") == 0)
+            slot = &cli->metrics_listen;
         else if (strcmp(a, "--ready-file") == 0)
             slot = ready;
         if (slot == NULL) {

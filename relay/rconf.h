@@ -27,6 +27,7 @@ struct rconf_cli {
     const char *database;
     const char *admin_socket;
     const char *log_level;
+    const char *metrics_listen; /* "off" or HOST:PORT */
 };
 
 /* Builds the configuration. Returns 0, or -EINVAL/-ENOENT/-EIO with a

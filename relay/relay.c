@@ -11,19 +11,51 @@
 #include <sys/resource.h>
 #include <arpa/inet.h>
 
+#include <sodium.h>
+
 #include "acct.h"
 #include "admin.h"
+#include "exposition.h"
 #include "index.h"
 #include "lrjson.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconf.h"
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
 #include "ticket.h"
+#include "wallclock.h"
 
 /* ---- registry changes ---- */
+
+/* A key side used is no longer accepted: the link's streams are reset and
+ * the side's session, if it still uses a dropped key, closed. */
+static void relay_key_dropped(struct index_link *l, int side)
+{
+    log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
+    stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
+    if (l->session[side] != NULL && !index_key_ok(l, side, session_static_key(l->session[side])))
+        session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+}
+
+/* The overlap ended (D21). If the side's live session already uses the new
+ * key, its agent switched: nothing it runs was authorised by the retired key
+ * alone, so its streams carry on. Otherwise the deadline passed first, and
+ * the old key goes as in a rotation. */
+static void relay_key_promoted(struct index_link *l, int side)
+{
+    if (l->session[side] != NULL && index_key_ok(l, side, session_static_key(l->session[side]))) {
+        log_info("link %s: side %c switched to its new key; the old key is retired", l->name,
+                 'a' + side);
+        return;
+    }
+    log_info("link %s: side %c: the overlap ended before its agent switched; the old key is "
+             "retired",
+             l->name, 'a' + side);
+    relay_key_dropped(l, side);
+}
 
 static void relay_on_link_change(void *arg, struct index_link *l, enum index_change what, int side)
 {
@@ -44,12 +76,11 @@ static void relay_on_link_change(void *arg, struct index_link *l, enum index_cha
                 session_close_with(l->session[s], MSG_CLOSE_REVOKED, "link revoked");
         }
         break;
+    case INDEX_KEY_PROMOTED:
+        relay_key_promoted(l, side);
+        break;
     case INDEX_KEY_DROPPED:
-        log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
-        stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
-        if (l->session[side] != NULL &&
-            !index_key_ok(l, side, session_static_key(l->session[side])))
-            session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+        relay_key_dropped(l, side);
         break;
     }
     (void)r;
@@ -209,11 +240,73 @@ static void relay_sd_status(void *arg, char *buf, size_t len)
 
 static const struct sdnotify_ops relay_sd_ops = {relay_sd_status};
 
+/* The key ids and public keys a relay key file holds, for logs. */
+static void relay_log_key(const struct relay *r, const char *what)
+{
+    char next[KEY_TEXT_SIZE];
+
+    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id, what,
+             r->key_pub_text);
+    if (r->key.has_next) {
+        key_pub_encode(r->key.next.pub, next);
+        log_info("relay next key (id %u): %s, the current key retires at %lld ms since the "
+                 "epoch",
+                 r->key.next.id, next, (long long)r->key.next_until_ms);
+    }
+}
+
+/* A next relay key's overlap that has ended: the old key is retired (no
+ * new handshake with it; sessions made with it carry on, D21). */
+static void relay_settle_key(struct relay *r)
+{
+    uint8_t old = r->key.current.id;
+
+    if (relaykey_settle(&r->key, (int64_t)wallclock_ms()) == 0)
+        return;
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    log_info("relay key id %u retired: the overlap ended; id %u is the current key", old,
+             r->key.current.id);
+}
+
+static void relay_announce_key(void *arg, struct index_link *l)
+{
+    (void)arg;
+    for (int s = 0; s < 2; s++) {
+        if (l->session[s] != NULL)
+            session_announce_key(l->session[s]);
+    }
+}
+
+/* The admin socket's `relay-key` (linkctl relay rotate-key wrote the file):
+ * the running relay takes the file's keys and tells every agent that asks
+ * about a next key. On a bad file the keys in use stay. */
+static json_t *relay_reload_key(void *arg)
+{
+    struct relay *r = arg;
+    struct relaykey k;
+    char err[256];
+
+    if (relaykey_load(r->cfg.key_file, &k, err, sizeof(err)) != 0) {
+        log_warnx("relay key %s: not reloaded, keeping the keys in use: %s", r->cfg.key_file, err);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+    }
+    relaykey_wipe(&r->key);
+    r->key = k;
+    sodium_memzero(&k, sizeof(k));
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    relay_settle_key(r);
+    relay_log_key(r, " reloaded");
+    index_foreach(r->index, relay_announce_key, r);
+    return json_pack("{s:b, s:I, s:o}", "ok", 1, "relay_key_id", (json_int_t)r->key.current.id,
+                     "next_key_id", r->key.has_next ? json_integer(r->key.next.id) : json_null());
+}
+
 static void relay_on_tick(uv_timer_t *t)
 {
     struct relay *r = t->data;
     uint64_t now = uv_now(r->loop);
 
+    relay_settle_key(r);
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
 }
@@ -226,12 +319,16 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
         memcmp(cfg->listen, r->cfg.listen, cfg->n_listen * sizeof(cfg->listen[0])) != 0 ||
         strcmp(cfg->key_file, r->cfg.key_file) != 0 ||
         strcmp(cfg->database, r->cfg.database) != 0 ||
-        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0)
+        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0 ||
+        cfg->has_metrics_listen != r->cfg.has_metrics_listen ||
+        memcmp(&cfg->metrics_listen, &r->cfg.metrics_listen, sizeof(cfg->metrics_listen)) != 0)
         log_warnx("SIGHUP: listen addresses and paths change only on restart");
     r->cfg.n_advertise = cfg->n_advertise;
     memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
     r->cfg.limits = cfg->limits;
     r->cfg.log_level = cfg->log_level;
+    r->cfg.metrics_per_link = cfg->metrics_per_link;
+    r->cfg.metrics_max_links = cfg->metrics_max_links;
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
     lc.burst = cfg->limits.conn_burst_per_ip;
@@ -321,13 +418,8 @@ static int relay_load_key(struct relay *r)
         return rc;
     }
     key_pub_encode(r->key.current.pub, r->key_pub_text);
-    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id,
-             created ? ", created" : "", r->key_pub_text);
-    if (r->key.has_next) {
-        char next[KEY_TEXT_SIZE];
-        key_pub_encode(r->key.next.pub, next);
-        log_info("relay next key (id %u): %s", r->key.next.id, next);
-    }
+    relay_settle_key(r);
+    relay_log_key(r, created ? ", created" : "");
     return 0;
 }
 
@@ -355,6 +447,7 @@ static void relay_wire(struct relay *r)
                                       .admit = &r->admit,
                                       .acct = r->acct,
                                       .stats = &r->stats,
+                                      .sync = r->sync,
                                       .streams = &r->stream};
     r->conn = (struct conn_ctx){.loop = r->loop,
                                 .lim = lim,
@@ -461,7 +554,9 @@ static json_t *relay_status(void *arg)
     return v;
 }
 
-static const struct admin_ops relay_admin_ops = {.status = relay_status};
+static const struct admin_ops relay_admin_ops = {.status = relay_status,
+                                                 .relay_key = relay_reload_key};
+static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -514,8 +609,12 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     if (rc == 0)
         rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode, r->index, r->sync,
                          &relay_admin_ops, r, &r->admin);
+    if (rc == 0 && r->cfg.has_metrics_listen)
+        rc = metrics_start(loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics);
     if (rc != 0)
         return rc;
+    if (r->metrics != NULL)
+        log_info("metrics on http://%s/metrics", metrics_name(r->metrics));
     log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
              r->max_conns, r->zc.max);
     sync_start(r->sync);
@@ -554,6 +653,8 @@ void relay_stop(struct relay *r)
         return;
     r->stopping = true;
     sdnotify_stopping(&r->sd);
+    metrics_stop(r->metrics);
+    r->metrics = NULL;
     for (size_t i = 0; i < r->n_listeners; i++)
         uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
     admin_stop(r->admin);

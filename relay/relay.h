@@ -32,6 +32,7 @@
 struct index;
 struct acct;
 struct admin;
+struct metrics;
 struct sync;
 struct ticket_table;
 struct rconf_cli;
@@ -72,6 +73,7 @@ struct relay {
     struct index *index;
     struct acct *acct;
     struct admin *admin;
+    struct metrics *metrics; /* NULL unless metrics_listen */
     struct sync *sync;
 
     uv_signal_t sig_term, sig_int, sig_hup;

@@ -26,6 +26,7 @@
 #include "relaykey.h"
 
 struct stream_ctx;
+struct sync;
 
 /* What control sessions share: owned by struct relay, which fills it in
  * before the first accept. */
@@ -36,8 +37,13 @@ struct session_ctx {
     struct admit *admit; /* limits_hit counters */
     struct acct *acct;
     struct stats *stats;
+    struct sync *sync;          /* where a switch to a next key is reported (D21) */
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
+    /* RELAY_KEY as encoded for the current next key (session_announce_key);
+     * relay_key_len 0 until first needed. */
+    uint8_t relay_key_msg[2 + 32];
+    size_t relay_key_len;
 };
 
 /* The owner table of a control connection (struct conn_ctx.control, with a
@@ -49,6 +55,11 @@ extern const struct conn_ops session_conn_ops;
 /* Sends CLOSE reason/text, detaches the session from its link and closes the
  * connection once the CLOSE is written (CONN_END_FLUSH). */
 void session_close_with(struct conn *c, enum msg_close_reason reason, const char *text);
+/* Tells the agent of an UP session the relay's next key (RELAY_KEY), if the
+ * relay has one and the agent set AUTH_FLAG_RELAY_KEY; nothing otherwise.
+ * Sent after WELCOME and by the relay when its key file gains a next key
+ * (design.md D21). May close the connection. */
+void session_announce_key(struct conn *c);
 /* The static key the session authenticated with (valid while c is open). */
 const uint8_t *session_static_key(const struct conn *c);
 

@@ -59,6 +59,9 @@ covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl li
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
 covers "linkctl probe" "$(linkctl probe --help)" "$(comp _linkctl linkctl probe --)"
 covers "linkagent status" "$(linkagent status --help)" "$(comp _linkagent linkagent status --)"
+covers "linkctl relay rotate-key" "$(linkctl relay rotate-key --help)" \
+    "$(comp _linkctl linkctl relay rotate-key --)"
+expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help info rotate-key"
 
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \

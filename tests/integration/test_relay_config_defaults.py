@@ -8,9 +8,14 @@ and that docs/linkrelay.conf.md says the same (linkrelay --check):
   - --config FILE whose state_dir is S: every path default follows S;
     --state-dir D beside it wins, and the defaults follow D;
   - an admin_socket the file sets is kept;
+  - /etc/linkrelay/linkrelay.conf (the packages' conffile) is read, by
+    linkrelay and by linkctl, when no state directory is given; with
+    --state-dir or LINKRELAY_STATE_DIR it is not (root only: the file is
+    made in a private mount namespace, on an overlay over /etc);
   - the docs' [relay] table gives STATE_DIR/... for the three paths and
-    the text names STATE_DIR/linkrelay.conf as the default file.
+    the text names both default files and when each applies.
 """
+import json
 import os
 import re
 import shutil
@@ -36,6 +41,78 @@ def check_out(args, env_dir=None):
         if m and m.group(1) not in kv:
             kv[m.group(1)] = m.group(2)
     return r.returncode, kv, r.stdout + r.stderr
+
+
+SYSTEM_CONFIG = "/etc/linkrelay/linkrelay.conf"
+
+
+def with_system_config(tmp, text, argv, env_dir=None):
+    """Runs argv in a private mount namespace whose /etc is an overlay (its
+    upper layer on a tmpfs under tmp) holding SYSTEM_CONFIG = text: the
+    host's /etc is never written, and the namespace's mounts end with it."""
+    ov = os.path.join(tmp, "ov")
+    os.makedirs(ov, exist_ok=True)
+    script = ('set -e; mount -t tmpfs lrtest "$1"; mkdir "$1/u" "$1/w"; '
+              'mount -t overlay lrtest -o lowerdir=/etc,upperdir="$1/u",workdir="$1/w" /etc; '
+              'mkdir -p /etc/linkrelay; printf "%s" "$2" > ' + SYSTEM_CONFIG + '; shift 2; exec "$@"')
+    env = dict(os.environ)
+    env.pop("LINKRELAY_STATE_DIR", None)
+    if env_dir is not None:
+        env["LINKRELAY_STATE_DIR"] = env_dir
+    return subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", ov, text] + argv,
+                          capture_output=True, text=True, env=env, timeout=10)
+
+
+def first_line(r):
+    return (r.stdout.splitlines() or [""])[0] + " " + r.stderr[-300:]
+
+
+def kv_of(text):
+    kv = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\w+) = (.*)$", line)
+        if m and m.group(1) not in kv:
+            kv[m.group(1)] = m.group(2)
+    return kv
+
+
+def check_system_config(c, tmp, d, s):
+    """The packages' /etc/linkrelay/linkrelay.conf, read without --config."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        print("skip /etc/linkrelay/linkrelay.conf checks: need root and unshare")
+        return
+    text = "[relay]\nstate_dir = %s\nlog_level = debug\nadvertise = 198.18.0.9:7700\n" % s
+    r = with_system_config(tmp, text, [h.RELAY, "--check"])
+    kv = kv_of(r.stdout)
+    c.check("linkrelay without flags reads " + SYSTEM_CONFIG,
+            r.returncode == 0 and ("from " + SYSTEM_CONFIG) in r.stdout
+            and kv.get("log_level") == "debug" and paths_in(kv, s), first_line(r))
+    r = with_system_config(tmp, text, [h.RELAY, "--state-dir", d, "--check"])
+    kv = kv_of(r.stdout)
+    c.check("linkrelay --state-dir D reads no /etc file",
+            r.returncode == 0 and ("from %s/linkrelay.conf" % d) in r.stdout
+            and paths_in(kv, d), first_line(r))
+    r = with_system_config(tmp, text, [h.RELAY, "--check"], env_dir=d)
+    c.check("linkrelay with LINKRELAY_STATE_DIR reads no /etc file",
+            r.returncode == 0 and ("from %s/linkrelay.conf" % d) in r.stdout, first_line(r))
+    r = with_system_config(tmp, text, [h.LINKCTL, "relay", "info", "--json"])
+    try:
+        info = json.loads(r.stdout)
+    except ValueError:
+        info = {}
+    c.check("linkctl without flags reads %s (its state_dir, its advertise)" % SYSTEM_CONFIG,
+            r.returncode == 0 and info.get("config") == SYSTEM_CONFIG
+            and info.get("state_dir") == s and info.get("token_addrs") == ["198.18.0.9:7700"]
+            and info.get("token_addrs_source") == "config_advertise",
+            "%s %s" % (info.get("config"), r.stderr[-300:]))
+    r = with_system_config(tmp, text, [h.LINKCTL, "--state-dir", d, "relay", "info", "--json"])
+    try:
+        info = json.loads(r.stdout)
+    except ValueError:
+        info = {}
+    c.check("linkctl --state-dir D reads D/linkrelay.conf, not /etc",
+            r.returncode == 0 and info.get("config") == d + "/linkrelay.conf"
+            and info.get("state_dir") == d, "%s %s" % (info.get("config"), r.stderr[-300:]))
 
 
 def paths_in(kv, d):
@@ -81,6 +158,7 @@ def main():
                 rc == 0 and kv.get("admin_socket") == tmp + "/ctl.sock", kv.get("admin_socket") or out[-400:])
         rc, kv, out = check_out(["--config", os.path.join(tmp, "missing.conf")])
         c.check("--config FILE that does not exist is an error", rc != 0, out[-200:])
+        check_system_config(c, tmp, d, s)
 
         with open(os.path.join(SRC, "docs", "linkrelay.conf.md")) as f:
             doc = f.read()
@@ -92,12 +170,14 @@ def main():
                           ("admin_socket", "STATE_DIR/admin.sock")):
             c.check("docs: %s default %s" % (key, want), rows.get(key) == want, rows.get(key))
         intro = doc.split("## Syntax")[0]
-        c.check("docs: the default file is STATE_DIR/linkrelay.conf",
-                "`STATE_DIR/linkrelay.conf`" in intro and "/etc/linkrelay/linkrelay.conf`)" not in
-                intro and "(default `/etc" not in intro)
+        c.check("docs: the default files are /etc/linkrelay/linkrelay.conf without a state "
+                "directory, else STATE_DIR/linkrelay.conf",
+                "`STATE_DIR/linkrelay.conf`" in intro and "state directory, `%s` if that exists"
+                % SYSTEM_CONFIG in " ".join(intro.split()))
         helps = subprocess.run([h.RELAY, "--help"], capture_output=True, text=True).stdout
-        c.check("linkrelay --help agrees (STATE_DIR/linkrelay.conf, STATE_DIR/admin.sock)",
-                "STATE_DIR/linkrelay.conf" in helps and "STATE_DIR/admin.sock" in helps)
+        c.check("linkrelay --help agrees (%s, STATE_DIR/linkrelay.conf, STATE_DIR/admin.sock)"
+                % SYSTEM_CONFIG, SYSTEM_CONFIG in helps and "STATE_DIR/linkrelay.conf" in helps
+                and "STATE_DIR/admin.sock" in helps)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return c.done()
