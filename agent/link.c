@@ -213,7 +213,7 @@ static const uint8_t *peer_trusted(const struct link *lk)
 static const char *peer_key_refusal(const struct link *lk, const struct msg_key *k)
 {
     if (sodium_is_zero(k->by, KEY_LEN))
-        return "without an endorsement";
+        return "without an endorsement from a key this agent trusts";
     if (sodium_memcmp(k->by, peer_trusted(lk), KEY_LEN) != 0)
         return "endorsed by a key this agent does not trust";
     if (endorse_check(lk->cfg.priv, lk->cfg.link_id, 1 - lk->cfg.side, k->by, k->key, k->mac) != 0)
@@ -235,9 +235,9 @@ static void on_peer_key(void *owner, const struct msg_key *k)
     if (why != NULL) {
         lk->peer_keys_refused++;
         key_pub_encode(peer_trusted(lk), kept);
-        log_warnx("link %s: the relay named peer key %s %s from a key this agent trusts; "
-                  "ignored, the peer's key stays %s (if the peer was given a new key without "
-                  "a reload, set peer_key)",
+        log_warnx("link %s: the relay named peer key %s %s; ignored, the peer's key stays %s "
+                  "(a peer that changed keys without a reload needs its new key here: peer_key, "
+                  "or a new token)",
                   link_name(lk), text, why, kept);
         return;
     }
