@@ -3,9 +3,10 @@
 """The relay may carry only a key change the old key endorsed, end to end
 (docs/protocol.md §5.1, design.md D21), with real agents:
 
-  - side a rotated by reload: a endorses its new key with its old one, b
-    takes it (logged, kept in b's CONFIG.peerkeys, mode 0600), streams work
-    both ways; b restarted trusts the kept key (no refusal);
+  - side a rotated by reload, twice: a endorses its new key with its old
+    one, b takes it (logged, kept in b's CONFIG.peerkeys, mode 0600), streams
+    work both ways; b restarted follows the kept chain from the key its
+    token names to the newest (no refusal);
   - side a rotated by a restart instead of a reload (it no longer holds the
     old key, so nothing endorses the new one): b refuses the relay's
     PEER_KEY (warning naming the link and the reason, counted in
@@ -75,21 +76,23 @@ def main():
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay"))
         c.check("streams both ways", h.wait_for(lambda: works(la) and works(lb), timeout=10))
 
-        # 1. Rotation by reload: endorsed, taken, kept.
-        rot = rotate(r, "a", "60s")
-        write_conf(aconf, rot["token"], la, srv.port)
-        a.send_signal(signal.SIGHUP)
-        c.check("reload: b takes a's new key, endorsed by the old one",
-                b.wait_log("the peer's key is now %s (endorsed by its previous key)" % rot["key"]),
-                b.log()[-1500:])
-        c.check("reload: the relay got the endorsement from a",
-                "its old key endorsed its new key" in r.log(), r.log()[-1500:])
-        c.check("reload: streams both ways",
-                h.wait_for(lambda: works(la) and works(lb), timeout=10))
+        # 1. Rotation by reload, twice (a chain: key1 → key2 → key3):
+        # endorsed, taken, kept.
+        for n in (1, 2):
+            rot = rotate(r, "a", "60s")
+            write_conf(aconf, rot["token"], la, srv.port)
+            a.send_signal(signal.SIGHUP)
+            c.check("reload %d: b takes a's new key, endorsed by the old one" % n,
+                    b.wait_log("the peer's key is now %s (endorsed by its previous key)"
+                               % rot["key"]), b.log()[-1500:])
+            c.check("reload %d: the relay got the endorsement from a" % n,
+                    r.log().count("its old key endorsed its new key") == n, r.log()[-1500:])
+            c.check("reload %d: streams both ways" % n,
+                    h.wait_for(lambda: works(la) and works(lb), timeout=10))
         kept = bconf + ".peerkeys"
-        c.check("b keeps the key in CONFIG.peerkeys, mode 0600",
+        c.check("b keeps the keys in CONFIG.peerkeys, mode 0600",
                 os.path.exists(kept) and stat.S_IMODE(os.stat(kept).st_mode) == 0o600
-                and rot["key"] in open(kept).read())
+                and open(kept).read().count("lrpub1") == 4, open(kept).read())
         c.check("nothing refused", refused_count(b) == 0)
         c.check("b stops with 0", b.stop() == 0)
         b = rig.agent_args("b2", ["--config", bconf])
