@@ -13,7 +13,8 @@ with the Python agent of lrproto so every control message is visible:
     registry, a KEY_ENDORSE for a key the side does not have is ignored); a
     session with the new key replaces the old one, the peer is told the new
     key with that endorsement, the relay promotes it (event "rotated") and
-    refuses the old key;
+    refuses the old key; KEY_ENDORSE from an agent without AUTH flags bit 1
+    closes its session with CLOSE protocol;
   - an overlap that ends without a switch: CLOSE key_rotated at the deadline
     (not before), and the old key is refused;
   - a deadline that passed while the relay was down is enforced from its
@@ -176,6 +177,17 @@ def main():
         c.check("after a restart: the old key is refused", refused(r, L, 0, newa[0]))
         s = lp.Session(r, L, 0, priv=newa2[0], flags=2)
         c.check("after a restart: the new key works", s.welcome[0] == 0x01)
+        sb = lp.Session(r, L, 1, priv=newb[0], flags=2)
+        got = sb.drain()
+        c.check("after a restart: the endorsement of a's old key does not go with a newer key",
+                told(got) == [h.pub_raw(newa2[1])], got)
+        sb.close()
+        s.close()
+        s = lp.Session(r, L, 0, priv=newa2[0])
+        s.send(bytes([KEY_ENDORSE]) + h.pub_raw(newa[1]) + h.pub_raw(newa2[1]) + bytes(32))
+        m = s.expect(CLOSE)
+        c.check("KEY_ENDORSE from an agent without AUTH flags bit 1: CLOSE protocol",
+                m[1] == 6, m)
         s.close()
 
         # Bounds of --overlap.
