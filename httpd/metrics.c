@@ -45,6 +45,7 @@ struct metrics {
     struct metrics_snap *snap;
     uint64_t gen; /* snapshots made */
     bool stopping;
+    uint32_t loop_wait_ms; /* METRICS_LOOP_WAIT_MS; tests set it (metrics_set_loop_wait) */
 };
 
 static uint64_t metrics_mono_ms(void)
@@ -95,7 +96,7 @@ static void metrics_on_wake(uv_async_t *h)
 /* ---- the HTTP thread's side ---- */
 
 /* A snapshot at most METRICS_FRESH_MS old, with a reference for the caller;
- * NULL when the loop did not make one within METRICS_LOOP_WAIT_MS or the
+ * NULL when the loop did not make one within loop_wait_ms or the
  * relay is stopping. */
 static struct metrics_snap *metrics_fresh(struct metrics *m)
 {
@@ -104,8 +105,8 @@ static struct metrics_snap *metrics_fresh(struct metrics *m)
     uint64_t want;
 
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += METRICS_LOOP_WAIT_MS / 1000;
-    deadline.tv_nsec += (long)(METRICS_LOOP_WAIT_MS % 1000) * 1000000;
+    deadline.tv_sec += m->loop_wait_ms / 1000;
+    deadline.tv_nsec += (long)(m->loop_wait_ms % 1000) * 1000000;
     if (deadline.tv_nsec >= 1000000000) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000;
@@ -377,6 +378,7 @@ int metrics_start(uv_loop_t *loop, const struct addr_spec *listen, const struct 
     m->loop = loop;
     m->ops = ops;
     m->arg = arg;
+    m->loop_wait_ms = METRICS_LOOP_WAIT_MS;
     pthread_mutex_init(&m->mu, NULL);
     /* Deadlines are on the monotonic clock (metrics_fresh). */
     pthread_condattr_init(&ca);
@@ -417,6 +419,13 @@ int metrics_start(uv_loop_t *loop, const struct addr_spec *listen, const struct 
 const char *metrics_name(const struct metrics *m)
 {
     return m->name;
+}
+
+void metrics_set_loop_wait(struct metrics *m, uint32_t ms)
+{
+    pthread_mutex_lock(&m->mu);
+    m->loop_wait_ms = ms;
+    pthread_mutex_unlock(&m->mu);
 }
 
 void metrics_stop(struct metrics *m)

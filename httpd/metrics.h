@@ -60,6 +60,10 @@ int metrics_start(uv_loop_t *loop, const struct addr_spec *listen, const struct 
                   void *arg, struct metrics **out);
 /* The bound address ("127.0.0.1:9100", the port resolved). */
 const char *metrics_name(const struct metrics *m);
+/* Test hook: how long a request waits for the loop's snapshot (default
+ * METRICS_LOOP_WAIT_MS), so a test can tell "answered at once" from "waited
+ * it out" with any margin. */
+void metrics_set_loop_wait(struct metrics *m, uint32_t ms);
 /* Stops the server thread (requests waiting for a snapshot get 503) and
  * closes the handle; NULL is fine. On the loop. */
 void metrics_stop(struct metrics *m);
