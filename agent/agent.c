@@ -380,7 +380,7 @@ static void agent_sd_status(void *arg, char *buf, size_t len)
 
 static const struct sdnotify_ops agent_sd_ops = {agent_sd_status};
 
-static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
+static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready, NULL};
 
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {
