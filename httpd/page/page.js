@@ -70,41 +70,45 @@ function fill(tbody, rows) {
 }
 
 function renderLinks(doc) {
-  const rows = doc.links.slice().sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
-                   .map((l) => {
-                     const tr = document.createElement('tr');
-                     tr.dataset.id = l.id;
-                     if (!l.enabled) tr.className = 'disabled';
-                     cell(tr, l.name, 'name');
-                     cell(tr, l.id + (l.enabled ? '' : ' (disabled)'), 'dim');
-                     side(tr, l.a, doc.now_ms);
-                     side(tr, l.b, doc.now_ms);
-                     cell(tr, String(l.streams_open), 'num streams-open');
-                     cell(tr, String(l.streams_total), 'num streams-total');
-                     cell(tr, bytes(l.bytes_a_to_b), 'num bytes-a-to-b').dataset.value =
-                         String(l.bytes_a_to_b);
-                     cell(tr, bytes(l.bytes_b_to_a), 'num bytes-b-to-a').dataset.value =
-                         String(l.bytes_b_to_a);
-                     return tr;
-                   });
+  // In the relay's order: a side online first, then by name.
+  const rows = doc.links.map((l) => {
+    const tr = document.createElement('tr');
+    tr.dataset.id = l.id;
+    if (!l.enabled) tr.className = 'disabled';
+    cell(tr, l.name, 'name');
+    cell(tr, l.id + (l.enabled ? '' : ' (disabled)'), 'dim');
+    side(tr, l.a, doc.now_ms);
+    side(tr, l.b, doc.now_ms);
+    cell(tr, String(l.streams_open), 'num streams-open');
+    cell(tr, String(l.streams_total), 'num streams-total');
+    cell(tr, bytes(l.bytes_a_to_b), 'num bytes-a-to-b').dataset.value = String(l.bytes_a_to_b);
+    cell(tr, bytes(l.bytes_b_to_a), 'num bytes-b-to-a').dataset.value = String(l.bytes_b_to_a);
+    return tr;
+  });
+  if (doc.links_omitted > 0) {
+    const tr = document.createElement('tr');
+    tr.id = 'links-omitted';
+    cell(tr, doc.links_omitted + ' more links not listed (the page lists ' + doc.links.length +
+        ', those with a side online first)', 'dim').colSpan = 8;
+    rows.push(tr);
+  }
   fill($('links').tBodies[0], rows);
-  const up = doc.links.filter((l) => l.a.online && l.b.online).length;
-  setNum('links-up', up);
-  setNum('links-total', doc.links.length);
+  setNum('links-up', doc.links_up);
+  setNum('links-total', doc.links_total);
 }
 
 // The counters that are not zero, largest first; their sum.
 function renderCounts(id, counts) {
   let total = 0;
-  const rows = Object.keys(counts).filter((k) => counts[k] > 0)
-                   .sort((x, y) => counts[y] - counts[x]).map((k) => {
-                     const tr = document.createElement('tr');
-                     tr.dataset.name = k;
-                     cell(tr, k.replace(/_/g, ' '));
-                     cell(tr, String(counts[k]), 'num');
-                     total += counts[k];
-                     return tr;
-                   });
+  const names = Object.keys(counts).filter((k) => counts[k] > 0);
+  const rows = names.sort((x, y) => counts[y] - counts[x]).map((k) => {
+    const tr = document.createElement('tr');
+    tr.dataset.name = k;
+    cell(tr, k.replace(/_/g, ' '));
+    cell(tr, String(counts[k]), 'num');
+    total += counts[k];
+    return tr;
+  });
   if (rows.length === 0) {
     const tr = document.createElement('tr');
     cell(tr, 'none since the relay started', 'dim').colSpan = 2;

@@ -190,6 +190,9 @@ def check_json(c, r, port):
             web is not None and web["streams_open"] == 2 and
             (web["bytes_a_to_b"], web["bytes_b_to_a"]) == (st["bytes_a_to_b"], st["bytes_b_to_a"]),
             web)
+    c.check("links_total 2, links_up 1, none omitted",
+            (doc["links_total"], doc["links_up"], doc["links_omitted"]) == (2, 1, 0),
+            (doc["links_total"], doc["links_up"], doc["links_omitted"]))
     c.check("the <script> link is listed, offline, its name as it is",
             EVIL in links and not links[EVIL]["a"]["online"], list(links))
     hist = doc["history"]
@@ -320,8 +323,8 @@ def main():
         if os.path.exists(shot):
             os.unlink(shot)
         rc, _, err = chromium(url, r.top, ["--screenshot=" + shot, "--hide-scrollbars"])
-        c.check("screenshot written", rc == 0 and os.path.getsize(shot) > 10000,
-                err[-1000:])
+        ok = rc == 0 and os.path.exists(shot) and os.path.getsize(shot) > 10000
+        c.check("screenshot written", ok, "" if ok else err[-1000:])
         print("screenshot: " + shot)
     except Exception:
         rig.dump()
