@@ -25,8 +25,9 @@
  * page's JSON (metrics_ops.status). */
 enum { SNAP_METRICS, SNAP_STATUS, SNAP_KINDS };
 
-/* One rendered exposition or status document: immutable once handed over, freed by whoever
- * drops the last reference (the loop replacing it, or a response sent). */
+/* One rendered exposition or status document: immutable once handed over,
+ * freed by whoever drops the last reference (the loop replacing it, or a
+ * response sent). */
 struct metrics_snap {
     atomic_int refs;
     bool ready;

@@ -14,8 +14,9 @@
  * start time) itself, read from /proc there, off the loop. The loop renders:
  * a request that finds no snapshot younger than METRICS_FRESH_MS wakes the
  * loop with a uv_async, the loop asks the owner (struct metrics_ops) for the
- * text (or the status JSON) and its readiness, and hands the finished, immutable snapshot over
- * under a mutex held for a pointer swap; the HTTP thread waits for it at
+ * text (or the status JSON: one snapshot of each kind, each made only when
+ * asked for) and its readiness, and hands the finished, immutable snapshot
+ * over under a mutex held for a pointer swap; the HTTP thread waits for it at
  * most METRICS_LOOP_WAIT_MS (503 after). The loop never waits for the HTTP
  * thread, and nothing on the data path takes a lock.
  *
