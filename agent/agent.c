@@ -466,7 +466,7 @@ static int agent_admin_start(struct agent *ag)
     return 0;
 }
 
-static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
+static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready, NULL};
 
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {
