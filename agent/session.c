@@ -53,8 +53,10 @@ static void session_end(struct session *c, bool revoked, const char *cause)
 
     if (c->state == SESSION_CLOSING)
         return;
-    if (cause != NULL)
+    if (cause != NULL) {
         log_warnx("link %s: relay %s: %s", c->name, c->addr, cause);
+        snprintf(c->cause, sizeof(c->cause), "%s", cause);
+    }
     c->state = SESSION_CLOSING;
     c->ops = NULL;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -164,6 +166,16 @@ int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG
         return -ENOTCONN;
     m.u.resume.req_id = req_id;
     memcpy(m.u.resume.resume_id, id, MSG_RESUME_ID_LEN);
+    return send_msg(c, &m);
+}
+
+int session_send_endorse(struct session *c, const struct msg_key *k)
+{
+    struct msg m = {.type = MSG_KEY_ENDORSE};
+
+    if (c->state != SESSION_ONLINE)
+        return -ENOTCONN;
+    m.u.peer_key = *k;
     return send_msg(c, &m);
 }
 
@@ -322,7 +334,7 @@ static int dispatch(struct session *c, const struct msg *m)
     case MSG_PONG:
         break;
     case MSG_PEER_KEY:
-        c->ops->on_peer_key(c->owner, m->u.peer_key);
+        c->ops->on_peer_key(c->owner, &m->u.peer_key);
         break;
     case MSG_RELAY_KEY:
         c->ops->on_relay_key(c->owner, m->u.relay_key.key_id, m->u.relay_key.key);

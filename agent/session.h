@@ -34,6 +34,7 @@
 #include "noise.h"
 
 struct agentcfg_link;
+struct msg_key;
 struct msg_addrs;
 struct msg_stream;
 struct msg_welcome;
@@ -54,8 +55,9 @@ struct session_ops {
     void (*on_stream)(void *owner, const struct msg_stream *m);
     void (*on_open_fail)(void *owner, uint32_t req_id, int reason);
     void (*on_addrs)(void *owner, const struct msg_addrs *a);
-    /* PEER_KEY: the static key of the peer's live session (D21). */
-    void (*on_peer_key)(void *owner, const uint8_t key[KEY_LEN]);
+    /* PEER_KEY: the static key of the peer's live session and its
+     * endorsement, if any; the owner decides whether to trust it (D21). */
+    void (*on_peer_key)(void *owner, const struct msg_key *k);
     /* RELAY_KEY: the relay's next static key and its id (D21). */
     void (*on_relay_key)(void *owner, uint8_t id, const uint8_t key[KEY_LEN]);
     /* RESUMABLE: the relay pairs resumed legs (§7.3); RESUME may go now. */
@@ -84,7 +86,8 @@ enum session_state {
     SESSION_CLOSING,
 };
 
-#define SESSION_IN_CAP (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
+#define SESSION_IN_CAP    (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
+#define SESSION_CAUSE_MAX 512
 
 struct session {
     const struct session_ops *ops; /* NULL once closing: the owner hears nothing more */
@@ -107,6 +110,9 @@ struct session {
     uint64_t last_rx_ms, last_ping_ms;
     uint32_t keepalive_ms, dead_after_ms;
     uint64_t ping_nonce;
+    /* Why the session failed, as logged (truncated), set before on_down:
+     * the owner may copy it there (`linkagent status`). "" otherwise. */
+    char cause[SESSION_CAUSE_MAX];
     bool resumable; /* RESUMABLE came: RESUME may be sent */
 };
 
@@ -124,6 +130,9 @@ void session_close(struct session *c);
 void session_set_ops(struct session *c, const struct session_ops *ops, void *owner);
 /* Sends OPEN; -ENOTCONN unless online. */
 int session_send_open(struct session *c, uint32_t req_id);
+/* KEY_ENDORSE: k->by endorses k->key (D21). -ENOTCONN unless online. */
+int session_send_endorse(struct session *c, const struct msg_key *k);
+
 /* Sends RESUME (§7.3); -ENOTCONN unless online and the relay said RESUMABLE. */
 int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG_RESUME_ID_LEN]);
 bool session_online(const struct session *c);

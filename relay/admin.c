@@ -2,144 +2,29 @@
 #include "admin.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
+#include "adminsrv.h"
 #include "conn.h"
 #include "keys.h"
-#include "log.h"
 #include "lrjson.h"
-#include "relaycfg.h"
-
-struct admin_client {
-    uv_pipe_t pipe;
-    uv_timer_t timer;
-    struct admin *a;
-    struct admin_client *prev, *next;
-    int refs; /* open handles + a pending sync */
-    bool closing, answered;
-    size_t len;
-    char buf[ADMIN_MAX_REQUEST + 1];
-};
 
 struct admin {
-    uv_pipe_t server;
-    uv_loop_t *loop;
+    struct adminsrv *srv;
     struct index *index;
     struct sync *sync;
     const struct admin_ops *ops;
     void *arg;
-    char path[RELAYCFG_PATH_MAX];
-    struct admin_client *clients;
-    size_t n_clients;
-    bool stopped;
-    int refs; /* the server handle + clients */
 };
 
-static void admin_unref(struct admin *a)
+/* The side's refused keys (index_auth_fail), or null. */
+static json_t *admin_authfail(const struct index_authfail *f)
 {
-    if (--a->refs == 0)
-        free(a);
-}
-
-static void admin_client_unref(struct admin_client *cl)
-{
-    struct admin *a = cl->a;
-
-    if (--cl->refs > 0)
-        return;
-    free(cl);
-    admin_unref(a);
-}
-
-static void admin_client_close_cb(uv_handle_t *h)
-{
-    admin_client_unref(h->data);
-}
-
-static void admin_client_close(struct admin_client *cl)
-{
-    struct admin *a = cl->a;
-
-    if (cl->closing)
-        return;
-    cl->closing = true;
-    if (cl->prev != NULL)
-        cl->prev->next = cl->next;
-    else
-        a->clients = cl->next;
-    if (cl->next != NULL)
-        cl->next->prev = cl->prev;
-    a->n_clients--;
-    uv_close((uv_handle_t *)&cl->pipe, admin_client_close_cb);
-    uv_close((uv_handle_t *)&cl->timer, admin_client_close_cb);
-}
-
-struct admin_wr {
-    uv_write_t req;
-    struct admin_client *cl;
-    size_t len;
-    char data[];
-};
-
-static void admin_write_cb(uv_write_t *req, int status)
-{
-    struct admin_wr *w = (struct admin_wr *)req;
-
-    (void)status;
-    admin_client_close(w->cl);
-    free(w);
-}
-
-/* Sends text plus a newline, then closes. */
-static void admin_reply(struct admin_client *cl, const char *text, size_t len)
-{
-    struct admin_wr *w;
-    uv_buf_t b;
-
-    if (cl->closing || cl->answered)
-        return;
-    cl->answered = true;
-    w = malloc(sizeof(*w) + len + 1);
-    if (w == NULL) {
-        admin_client_close(cl);
-        return;
-    }
-    memcpy(w->data, text, len);
-    w->data[len] = '\n';
-    w->len = len + 1;
-    w->cl = cl;
-    b = uv_buf_init(w->data, (unsigned)w->len);
-    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1, admin_write_cb) != 0) {
-        free(w);
-        admin_client_close(cl);
-    }
-}
-
-/* Sends v (compact JSON, lrjson.h) plus a newline, then closes; takes v. A
- * NULL v (out of memory while building it) closes without a reply. */
-static void admin_reply_json(struct admin_client *cl, json_t *v)
-{
-    char *text = v != NULL ? json_dumps(v, LRJSON_DUMP_FLAGS) : NULL;
-
-    json_decref(v);
-    if (text == NULL) {
-        admin_client_close(cl);
-        return;
-    }
-    admin_reply(cl, text, strlen(text));
-    free(text);
-}
-
-static void admin_error(struct admin_client *cl, const char *why)
-{
-    admin_reply_json(cl, json_pack("{s:s}", "error", why));
+    if (f->cause == NULL)
+        return json_null();
+    return json_pack("{s:s, s:I, s:I, s:s}", "cause", f->cause, "count", lrjson_u64(f->count),
+                     "at_ms", lrjson_u64(f->at_ms), "addr", f->addr);
 }
 
 static json_t *admin_side(const struct index_link *l, int side)
@@ -147,9 +32,10 @@ static json_t *admin_side(const struct index_link *l, int side)
     const struct conn *c = l->session[side];
 
     if (c == NULL)
-        return json_pack("{s:b}", "online", 0);
-    return json_pack("{s:b, s:I, s:s}", "online", 1, "since_ms", lrjson_u64(l->since_ms[side]),
-                     "addr", c->peer);
+        return json_pack("{s:b, s:o}", "online", 0, "auth_fail",
+                         admin_authfail(&l->authfail[side]));
+    return json_pack("{s:b, s:I, s:s, s:o}", "online", 1, "since_ms", lrjson_u64(l->since_ms[side]),
+                     "addr", c->peer, "auth_fail", admin_authfail(&l->authfail[side]));
 }
 
 struct admin_links {
@@ -175,13 +61,13 @@ static void admin_link(void *arg, struct index_link *l)
         x->failed = true;
 }
 
-static json_t *admin_links(struct admin *a)
+json_t *admin_links_json(const struct index *index)
 {
     struct admin_links x = {json_array(), false};
 
     if (x.arr == NULL)
         return NULL;
-    index_foreach(a->index, admin_link, &x);
+    index_foreach(index, admin_link, &x);
     if (x.failed) {
         json_decref(x.arr);
         return NULL;
@@ -191,177 +77,55 @@ static json_t *admin_links(struct admin *a)
 
 static void admin_sync_done(void *arg, int rc, size_t n)
 {
-    struct admin_client *cl = arg;
+    struct adminsrv_client *cl = arg;
 
     if (rc == 0)
-        admin_reply_json(cl, json_pack("{s:b, s:I}", "ok", 1, "links", lrjson_u64(n)));
+        adminsrv_reply_json(cl, json_pack("{s:b, s:I}", "ok", 1, "links", lrjson_u64(n)));
     else
-        admin_error(cl, rc == -ECANCELED ? "sync failed: relay stopping"
-                                         : "sync failed: registry read error");
-    admin_client_unref(cl);
+        adminsrv_error(cl, rc == -ECANCELED ? "sync failed: relay stopping"
+                                            : "sync failed: registry read error");
+    adminsrv_release(cl);
 }
 
-static void admin_command(struct admin_client *cl, const char *cmd)
+static void admin_command(void *arg, struct adminsrv_client *cl, const char *cmd)
 {
-    struct admin *a = cl->a;
+    struct admin *a = arg;
 
     if (strcmp(cmd, "sync") == 0) {
-        cl->refs++;
+        adminsrv_hold(cl);
         if (sync_request(a->sync, admin_sync_done, cl) != 0) {
-            cl->refs--;
-            admin_error(cl, "busy");
+            adminsrv_release(cl);
+            adminsrv_error(cl, "busy");
         }
         return;
     }
     if (strcmp(cmd, "status") == 0)
-        admin_reply_json(cl, a->ops->status(a->arg));
+        adminsrv_reply_json(cl, a->ops->status(a->arg));
     else if (strcmp(cmd, "links") == 0)
-        admin_reply_json(cl, admin_links(a));
+        adminsrv_reply_json(cl, admin_links_json(a->index));
     else if (strcmp(cmd, "relay-key") == 0 && a->ops->relay_key != NULL)
-        admin_reply_json(cl, a->ops->relay_key(a->arg));
+        adminsrv_reply_json(cl, a->ops->relay_key(a->arg));
     else
-        admin_error(cl, "unknown command");
+        adminsrv_error(cl, "unknown command");
 }
 
-static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct admin_client *cl = h->data;
-
-    (void)suggested;
-    buf->base = cl->buf + cl->len;
-    buf->len = ADMIN_MAX_REQUEST - cl->len;
-}
-
-static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
-{
-    struct admin_client *cl = h->data;
-    char *nl;
-
-    (void)buf;
-    if (cl->closing || nread == 0)
-        return;
-    if (nread < 0) {
-        admin_client_close(cl);
-        return;
-    }
-    cl->len += (size_t)nread;
-    cl->buf[cl->len] = '\0';
-    nl = memchr(cl->buf, '\n', cl->len);
-    if (nl == NULL) {
-        if (cl->len >= ADMIN_MAX_REQUEST)
-            admin_error(cl, "request too long");
-        return;
-    }
-    *nl = '\0';
-    if (nl > cl->buf && nl[-1] == '\r')
-        nl[-1] = '\0';
-    uv_read_stop(h);
-    admin_command(cl, cl->buf);
-}
-
-static void admin_timeout(uv_timer_t *t)
-{
-    admin_client_close(t->data);
-}
-
-static void admin_accept(uv_stream_t *server, int status)
-{
-    struct admin *a = server->data;
-    struct admin_client *cl;
-
-    if (status != 0 || a->stopped)
-        return;
-    cl = calloc(1, sizeof(*cl));
-    if (cl == NULL)
-        return;
-    cl->a = a;
-    a->refs++;
-    uv_pipe_init(a->loop, &cl->pipe, 0);
-    uv_timer_init(a->loop, &cl->timer);
-    cl->pipe.data = cl;
-    cl->timer.data = cl;
-    cl->refs = 2;
-    cl->next = a->clients;
-    if (a->clients != NULL)
-        a->clients->prev = cl;
-    a->clients = cl;
-    a->n_clients++;
-    if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0 || a->n_clients > ADMIN_MAX_CLIENTS) {
-        admin_client_close(cl);
-        return;
-    }
-    uv_timer_start(&cl->timer, admin_timeout, ADMIN_TIMEOUT_MS, 0);
-    uv_read_start((uv_stream_t *)&cl->pipe, admin_alloc, admin_read);
-}
-
-static void admin_server_close_cb(uv_handle_t *h)
-{
-    admin_unref(h->data);
-}
-
-/* Start-up only (before the loop runs): does something accept on path? */
-static bool admin_in_use(const char *path)
-{
-    struct sockaddr_un sun;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool used;
-
-    if (fd < 0)
-        return false;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    used = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-    close(fd);
-    return used;
-}
+static const struct adminsrv_ops admin_srv_ops = {admin_command};
 
 int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out)
 {
     struct admin *a = calloc(1, sizeof(*a));
-    struct stat sb;
-    mode_t old;
     int rc;
 
     if (a == NULL)
         return -ENOMEM;
-    if (strlen(path) >= sizeof(a->path)) {
-        free(a);
-        return -ENAMETOOLONG;
-    }
-    memcpy(a->path, path, strlen(path) + 1);
-    a->loop = loop;
     a->index = index;
     a->sync = sync;
     a->ops = ops;
     a->arg = arg;
-    a->refs = 1;
-    uv_pipe_init(loop, &a->server, 0);
-    a->server.data = a;
-    /* A socket file left by a relay that died is replaced; one that still
-     * answers belongs to a running relay, and anything else is not ours. */
-    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
-        if (admin_in_use(path)) {
-            log_error("admin socket %s: another linkrelay is running with it", path);
-            a->stopped = true;
-            uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
-            return -EADDRINUSE;
-        }
-        unlink(path);
-    }
-    /* The socket is born with the right mode: no window where it is wider. */
-    old = umask(0777 & ~(mode_t)mode);
-    rc = uv_pipe_bind(&a->server, path);
-    umask(old);
-    if (rc == 0 && chmod(path, (mode_t)mode) != 0)
-        rc = -errno;
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&a->server, 16, admin_accept);
+    rc = adminsrv_start(loop, path, mode, "linkrelay", &admin_srv_ops, a, &a->srv);
     if (rc != 0) {
-        log_error("admin socket %s: %s", path, uv_strerror(rc));
-        a->stopped = true;
-        uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
+        free(a);
         return rc;
     }
     *out = a;
@@ -370,11 +134,8 @@ int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *
 
 void admin_stop(struct admin *a)
 {
-    if (a == NULL || a->stopped)
+    if (a == NULL)
         return;
-    a->stopped = true;
-    while (a->clients != NULL)
-        admin_client_close(a->clients);
-    unlink(a->path);
-    uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
+    adminsrv_stop(a->srv);
+    free(a);
 }

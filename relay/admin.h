@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
- * one request line (`status`, `links`, `sync`, `relay-key`, at
- * most ADMIN_MAX_REQUEST bytes with its newline), one line of JSON back, then
- * close. The socket is created with admin_socket_mode (0600 by default) and
- * removed on stop. Clients are bounded in number and time.
+ * one request line (`status`, `links`, `sync`, `relay-key`), one line of JSON
+ * back, then close. The socket itself (bounds, mode, stale files) is
+ * service/adminsrv.c, which the agent's admin socket shares; this module
+ * answers the requests.
  *
  * Owned by struct relay; admin_stop closes the server and every client.
  * `links` is read from the link index and `sync` asks sync.c; `status` is
@@ -19,10 +19,6 @@
 
 #include "index.h"
 #include "sync.h"
-
-#define ADMIN_MAX_REQUEST 1024
-#define ADMIN_MAX_CLIENTS 32
-#define ADMIN_TIMEOUT_MS  5000
 
 struct admin;
 
@@ -40,7 +36,11 @@ struct admin_ops {
  * index and sync stay valid until admin_stop. 0 or -errno. */
 int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out);
-/* Closes the server and clients; frees once every handle is closed. */
+/* What `links` answers: {"links":[...]} from the link index (also the status
+ * page's, statusjson.c); NULL when out of memory. */
+json_t *admin_links_json(const struct index *index);
+/* Closes the server and clients (their memory is freed once every handle is
+ * closed). Accepts NULL. */
 void admin_stop(struct admin *a);
 
 #endif

@@ -2,6 +2,7 @@
 #include "index.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,25 @@ bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_
     return ok;
 }
 
+bool index_auth_fail(struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN],
+                     const char *addr, uint64_t now_ms)
+{
+    struct index_authfail *f;
+    bool first;
+
+    if (side < 0 || side > 1)
+        return false;
+    f = &l->authfail[side];
+    f->count++;
+    f->at_ms = now_ms;
+    f->cause = index_key_ok(l, 1 - side, pub) ? "wrong_side" : "bad_key";
+    snprintf(f->addr, sizeof(f->addr), "%s", addr);
+    first = f->window_ms == 0 || now_ms - f->window_ms >= INDEX_AUTHFAIL_WINDOW_MS;
+    if (first)
+        f->window_ms = now_ms;
+    return first;
+}
+
 /* True if a key accepted for side under old is not accepted under rec. */
 static bool index_key_dropped(const struct index_link *old, const struct store_link *rec, int side)
 {
@@ -110,6 +130,14 @@ static void index_copy_rec(struct index_link *l, const struct store_link *rec)
     l->has_next[1] = rec->has_next[1] != 0;
     l->next_until_ms[0] = rec->next_until_ms[0];
     l->next_until_ms[1] = rec->next_until_ms[1];
+    for (int side = 0; side < 2; side++) {
+        /* An endorsement the loop just took from the agent outlives a load
+         * made before the worker stored it. */
+        if (!rec->has_endorse[side])
+            continue;
+        memcpy(l->endorse[side], rec->endorse[side], STORE_ENDORSE_LEN);
+        l->has_endorse[side] = true;
+    }
 }
 
 /* True if the change of side from old to rec is the end of an overlap: the

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/resource.h>
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "statusjson.h"
 #include "rconf.h"
 #include "statedir.h"
 #include "store.h"
@@ -301,6 +303,20 @@ static json_t *relay_reload_key(void *arg)
                      "next_key_id", r->key.has_next ? json_integer(r->key.next.id) : json_null());
 }
 
+/* The status page's history (history.h): one sample when one is due. */
+static void relay_sample(struct relay *r, uint64_t now)
+{
+    struct history_sample x = {.bytes = {r->stats.bytes[0], r->stats.bytes[1]},
+                               .streams_open = r->stats.streams_open,
+                               .streams_total = r->stats.streams_total,
+                               .agents = r->stats.agents};
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x.t_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    history_tick(&r->history, now, &x);
+}
+
 static void relay_on_tick(uv_timer_t *t)
 {
     struct relay *r = t->data;
@@ -309,6 +325,7 @@ static void relay_on_tick(uv_timer_t *t)
     relay_settle_key(r);
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
+    relay_sample(r, now);
 }
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
@@ -556,7 +573,17 @@ static json_t *relay_status(void *arg)
 
 static const struct admin_ops relay_admin_ops = {.status = relay_status,
                                                  .relay_key = relay_reload_key};
-static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
+/* GET /status.json (metrics_ops.status): the admin socket's status with
+ * the status page's additions (statusjson.h). */
+static char *relay_status_page(void *arg, size_t *len)
+{
+    const struct relay *r = arg;
+
+    return statusjson_render(r, relay_status((void *)(uintptr_t)r), len);
+}
+
+static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready,
+                                                     relay_status_page};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -573,6 +600,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
     r->start_ms = uv_now(loop);
     stats_init(&r->stats, r->start_ms);
+    relay_sample(r, r->start_ms);
     /* Each zero-copy stream holds two pipes: their fds come off the budget,
      * at most half of it (design.md D14). */
     r->zc.reserved = cfg->limits.zero_copy_streams;
