@@ -191,6 +191,37 @@ static void on_addrs(void *owner, const struct msg_addrs *a)
               lk->n_learned);
 }
 
+/* The session is gone (down or left): streams still waiting for a STREAM
+ * will never get one, and a leg the relay refused is not dialled again
+ * without the session that vouches for the link. Streams whose legs are
+ * spliced go on: they do not need the session (D25). */
+static void link_session_gone(struct link *lk)
+{
+    lk->session = NULL;
+    lk->online = false;
+    lk->peer_online = false;
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
+            stream_close(st);
+    }
+}
+
+/* GOING_AWAY: the relay drains. Leave its session now and dial again at
+ * once, the same address first (where a successor takes over the listening
+ * sockets); the streams it splices keep their legs until they end. */
+static void on_going_away(void *owner, unsigned seconds)
+{
+    struct link *lk = owner;
+
+    log_info("link %s: relay going away (stops within %u s); reconnecting now, open streams "
+             "stay on their legs",
+             link_name(lk), seconds);
+    session_close(lk->session);
+    link_session_gone(lk);
+    uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+}
+
 static void on_session_down(void *owner, bool revoked)
 {
     struct link *lk = owner;
@@ -202,16 +233,7 @@ static void on_session_down(void *owner, bool revoked)
         return;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
         backoff_reset(&lk->bo);
-    lk->online = false;
-    lk->peer_online = false;
-    /* Streams still waiting for a STREAM will never get one, and a leg the
-     * relay refused is not dialled again without the session that vouches
-     * for the link (revoked, shut down, or unreachable). */
-    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
-        nx = st->next;
-        if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
-            stream_close(st);
-    }
+    link_session_gone(lk);
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());
         log_warnx("link %s: link revoked; retrying in %u ms", link_name(lk), delay);
@@ -230,6 +252,7 @@ static const struct session_ops session_ops = {
     .on_stream = on_stream,
     .on_open_fail = on_open_fail,
     .on_addrs = on_addrs,
+    .on_going_away = on_going_away,
     .on_down = on_session_down,
 };
 

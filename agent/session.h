@@ -53,6 +53,8 @@ struct session_ops {
     void (*on_stream)(void *owner, const struct msg_stream *m);
     void (*on_open_fail)(void *owner, uint32_t req_id, int reason);
     void (*on_addrs)(void *owner, const struct msg_addrs *a);
+    /* GOING_AWAY: the relay drains and stops within seconds (D25). */
+    void (*on_going_away)(void *owner, unsigned seconds);
     /* The session failed (its cause logged) and is closing; revoked selects
      * the owner's long backoff. The last callback. */
     void (*on_down)(void *owner, bool revoked);

@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,9 +202,41 @@ static void admin_sync_done(void *arg, int rc, size_t n)
     admin_client_unref(cl);
 }
 
+/* `drain` or `drain MS` (MS: 0..3600000, digits only). */
+static void admin_drain(struct admin_client *cl, const char *arg)
+{
+    struct admin *a = cl->a;
+    uint32_t ms = UINT32_MAX;
+    int rc;
+
+    if (*arg != '\0') {
+        uint64_t v = 0;
+        size_t n = 0;
+        for (; arg[n] >= '0' && arg[n] <= '9' && n < 8; n++)
+            v = v * 10 + (uint64_t)(arg[n] - '0');
+        if (n == 0 || arg[n] != '\0' || v > 3600000) {
+            admin_error(cl, "drain: the timeout must be 0..3600000 ms");
+            return;
+        }
+        ms = (uint32_t)v;
+    }
+    rc = a->ops->drain(a->arg, ms);
+    if (rc == -EALREADY)
+        admin_error(cl, "the relay is already draining or stopping");
+    else if (rc != 0)
+        admin_error(cl, "drain failed");
+    else
+        admin_reply_json(cl, a->ops->status(a->arg));
+}
+
 static void admin_command(struct admin_client *cl, const char *cmd)
 {
     struct admin *a = cl->a;
+
+    if (strcmp(cmd, "drain") == 0 || strncmp(cmd, "drain ", 6) == 0) {
+        admin_drain(cl, cmd[5] == ' ' ? cmd + 6 : "");
+        return;
+    }
 
     if (strcmp(cmd, "sync") == 0) {
         cl->refs++;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
- * one request line (`status`, `links`, `sync`, at
+ * one request line (`status`, `links`, `sync`, `drain [MS]`, at
  * most ADMIN_MAX_REQUEST bytes with its newline), one line of JSON back, then
  * close. The socket is created with admin_socket_mode (0600 by default) and
  * removed on stop. Clients are bounded in number and time.
@@ -31,6 +31,9 @@ struct admin_ops {
     /* The one JSON object that `status` answers, as a new reference the
      * admin socket releases; NULL (out of memory) closes without a reply. */
     json_t *(*status)(void *arg);
+    /* `drain [MS]` (D25): begin a drain of timeout_ms (UINT32_MAX: the
+     * configured drain_timeout). 0, or -EALREADY (draining or stopping). */
+    int (*drain)(void *arg, uint32_t timeout_ms);
 };
 
 /* Binds path (a stale socket file there is replaced) with mode, on loop.

@@ -23,6 +23,9 @@
 #include "sync.h"
 #include "ticket.h"
 
+/* How often a drain checks whether its streams have ended. */
+#define RELAY_DRAIN_CHECK_MS 100
+
 /* ---- registry changes ---- */
 
 static void relay_on_link_change(void *arg, struct index_link *l, enum index_change what, int side)
@@ -172,6 +175,14 @@ static int relay_write_ready(struct relay *r)
 
 /* ---- signals and housekeeping ---- */
 
+/* Milliseconds until the drain ends (0 when not draining). */
+static uint64_t relay_drain_left(const struct relay *r)
+{
+    uint64_t now = uv_now(r->loop);
+
+    return r->draining && r->drain_deadline_ms > now ? r->drain_deadline_ms - now : 0;
+}
+
 static void relay_on_signal(uv_signal_t *h, int signum)
 {
     struct relay *r = h->data;
@@ -180,8 +191,14 @@ static void relay_on_signal(uv_signal_t *h, int signum)
     char path[RELAYCFG_PATH_MAX], err[512];
 
     if (signum != SIGHUP) {
-        log_info("signal %d: shutting down", signum);
-        relay_stop(r);
+        /* A second signal during the drain, or drain_timeout 0: at once. */
+        if (r->draining || r->cfg.limits.drain_timeout_ms == 0) {
+            log_info("signal %d: shutting down%s", signum, r->draining ? " now" : "");
+            relay_stop(r);
+        } else {
+            log_info("signal %d: draining (a second signal stops at once)", signum);
+            (void)relay_drain(r, r->cfg.limits.drain_timeout_ms);
+        }
         return;
     }
     /* systemd sees the reload from here to READY=1, applied or not. */
@@ -201,10 +218,15 @@ static void relay_sd_status(void *arg, char *buf, size_t len)
 {
     const struct relay *r = arg;
 
+    char what[48] = "serving";
+
+    if (r->draining && !r->stopping)
+        snprintf(what, sizeof(what), "draining, %" PRIu64 " s left", relay_drain_left(r) / 1000);
+    else if (r->stopping)
+        snprintf(what, sizeof(what), "stopping");
     snprintf(buf, len,
              "%s: %" PRIu32 " sessions, %" PRIu32 " streams, %" PRIu32 " connections, %zu links",
-             r->stopping ? "draining" : "serving", r->stats.agents, r->stats.streams_open,
-             r->admit.conns, index_count(r->index));
+             what, r->stats.agents, r->stats.streams_open, r->admit.conns, index_count(r->index));
 }
 
 static const struct sdnotify_ops relay_sd_ops = {relay_sd_status};
@@ -438,8 +460,12 @@ static json_t *relay_status(void *arg)
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
         {"auth_failures", st->auth_failures},
         {"acct_dropped", acct_dropped(r->acct)},
+        {"drain_left_ms", relay_drain_left(r)},
     };
-    json_t *v = json_pack("{s:s}", "version", LINKRELAY_VERSION);
+    json_t *v = json_pack("{s:s, s:s}", "version", LINKRELAY_VERSION, "state",
+                          r->stopping   ? "stopping"
+                          : r->draining ? "draining"
+                                        : "serving");
     int bad = v == NULL;
 
     for (size_t i = 0; !bad && i < sizeof(counters) / sizeof(counters[0]); i++)
@@ -461,7 +487,18 @@ static json_t *relay_status(void *arg)
     return v;
 }
 
-static const struct admin_ops relay_admin_ops = {.status = relay_status};
+static int relay_admin_drain(void *arg, uint32_t timeout_ms)
+{
+    struct relay *r = arg;
+
+    if (timeout_ms == UINT32_MAX)
+        timeout_ms = r->cfg.limits.drain_timeout_ms;
+    log_info("admin: drain requested (%" PRIu32 " ms)", timeout_ms);
+    return relay_drain(r, timeout_ms);
+}
+
+static const struct admin_ops relay_admin_ops = {.status = relay_status,
+                                                 .drain = relay_admin_drain};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -540,6 +577,80 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     return 0;
 }
 
+static void relay_close_listeners(struct relay *r)
+{
+    if (r->listeners_closed)
+        return;
+    r->listeners_closed = true;
+    for (size_t i = 0; i < r->n_listeners; i++)
+        uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
+}
+
+/* Ends the drain when the last stream is gone or at the deadline; re-armed
+ * every RELAY_DRAIN_CHECK_MS, and exactly for the deadline. */
+static void relay_on_drain_timer(uv_timer_t *t)
+{
+    struct relay *r = t->data;
+    uint64_t left = relay_drain_left(r);
+
+    if (r->stopping)
+        return;
+    if (r->stats.streams_open == 0) {
+        log_info("drain: no stream left; stopping");
+        relay_stop(r);
+    } else if (left == 0) {
+        log_info("drain: drain_timeout reached with %" PRIu32 " streams open; closing them",
+                 r->stats.streams_open);
+        relay_stop(r);
+    } else {
+        uv_timer_start(t, relay_on_drain_timer,
+                       left < RELAY_DRAIN_CHECK_MS ? left : RELAY_DRAIN_CHECK_MS, 0);
+    }
+}
+
+/* GOING_AWAY to every UP session. A send may close a session that does not
+ * read, and its detach may close another one (PEER): the walk starts over
+ * when the next connection was unlinked (a second GOING_AWAY is harmless). */
+static void relay_going_away(struct relay *r, uint16_t seconds)
+{
+    struct conn *c = r->conn.list, *next;
+
+    while (c != NULL) {
+        next = c->next;
+        if (c->state == CONN_UP)
+            session_going_away(c, seconds, "relay draining");
+        c = next != NULL && next->state == CONN_CLOSED ? r->conn.list : next;
+    }
+}
+
+int relay_drain(struct relay *r, uint32_t timeout_ms)
+{
+    uint64_t now = uv_now(r->loop);
+
+    if (r->stopping || r->draining)
+        return -EALREADY;
+    r->draining = true;
+    r->drain_deadline_ms = now + timeout_ms;
+    r->session.draining = true;
+    r->session.drain_deadline_ms = r->drain_deadline_ms;
+    log_info("draining: %" PRIu32 " sessions, %" PRIu32 " streams; stopping when the streams "
+             "have ended, at the latest in %" PRIu32 " ms",
+             r->stats.agents, r->stats.streams_open, timeout_ms);
+    sdnotify_stopping(&r->sd);
+    relay_close_listeners(r);
+    uv_timer_init(r->loop, &r->drain_timer);
+    r->drain_timer.data = r;
+    if (timeout_ms == 0) {
+        /* The admin reply that asked for it goes out first. */
+        uv_timer_start(&r->drain_timer, relay_on_drain_timer, 0, 0);
+        return 0;
+    }
+    relay_going_away(r, (uint16_t)((timeout_ms + 999) / 1000));
+    uv_timer_start(&r->drain_timer, relay_on_drain_timer,
+                   timeout_ms < RELAY_DRAIN_CHECK_MS ? timeout_ms : RELAY_DRAIN_CHECK_MS, 0);
+    return 0;
+}
+
 static void relay_abort_streams(void *arg, struct index_link *l)
 {
     (void)arg;
@@ -554,8 +665,9 @@ void relay_stop(struct relay *r)
         return;
     r->stopping = true;
     sdnotify_stopping(&r->sd);
-    for (size_t i = 0; i < r->n_listeners; i++)
-        uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
+    relay_close_listeners(r);
+    if (r->draining)
+        uv_close((uv_handle_t *)&r->drain_timer, NULL);
     admin_stop(r->admin);
     sync_stop(r->sync);
     r->session.stopping = true;

@@ -38,6 +38,10 @@ struct session_ctx {
     struct stats *stats;
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
+    /* The relay drains (D25): a session that comes up is told GOING_AWAY
+     * right after WELCOME. */
+    bool draining;
+    uint64_t drain_deadline_ms; /* loop time the drain ends at */
 };
 
 /* The owner table of a control connection (struct conn_ctx.control, with a
@@ -49,6 +53,10 @@ extern const struct conn_ops session_conn_ops;
 /* Sends CLOSE reason/text, detaches the session from its link and closes the
  * connection once the CLOSE is written (CONN_END_FLUSH). */
 void session_close_with(struct conn *c, enum msg_close_reason reason, const char *text);
+/* Sends GOING_AWAY (seconds: until the relay stops, text: why) to an UP
+ * session; the session stays up until the agent leaves or the relay stops.
+ * May close the connection (a session that does not read). */
+void session_going_away(struct conn *c, uint16_t seconds, const char *text);
 /* The static key the session authenticated with (valid while c is open). */
 const uint8_t *session_static_key(const struct conn *c);
 
