@@ -17,6 +17,7 @@
 #include "log.h"
 #include "lrjson.h"
 #include "relaycfg.h"
+#include "takeover.h"
 
 struct admin_client {
     uv_pipe_t pipe;
@@ -40,7 +41,8 @@ struct admin {
     struct admin_client *clients;
     size_t n_clients;
     bool stopped;
-    int refs; /* the server handle + clients */
+    bool released; /* the path belongs to a successor now (takeover) */
+    int refs;      /* the server handle + clients */
 };
 
 static void admin_unref(struct admin *a)
@@ -229,9 +231,57 @@ static void admin_drain(struct admin_client *cl, const char *arg)
         admin_reply_json(cl, a->ops->status(a->arg));
 }
 
+static void admin_server_close_cb(uv_handle_t *h);
+
+/* Lets go of the path: a successor binds it (takeover). Clients already
+ * connected are answered; the file is not removed at admin_stop. */
+static void admin_release(struct admin *a)
+{
+    if (a->released || a->stopped)
+        return;
+    a->released = true;
+    a->refs++; /* the owner's hold, until admin_stop */
+    uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
+}
+
+/* `takeover`: the listening sockets go to the successor with the reply,
+ * then this relay drains (D25). */
+static void admin_takeover(struct admin_client *cl)
+{
+    struct admin *a = cl->a;
+    int fds[TAKEOVER_MAX_FDS];
+    char text[64];
+    size_t n = 0;
+    uv_os_fd_t cfd;
+    int len, rc;
+
+    if (a->ops->listeners(a->arg, fds, TAKEOVER_MAX_FDS, &n) != 0 || n == 0) {
+        admin_error(cl, "the relay is draining or stopping: its listening sockets are closed");
+        return;
+    }
+    len = snprintf(text, sizeof(text), "{\"ok\":true,\"listeners\":%zu}\n", n);
+    rc = uv_fileno((uv_handle_t *)&cl->pipe, &cfd);
+    if (rc == 0)
+        rc = takeover_send(cfd, text, (size_t)len, fds, n);
+    cl->answered = true;
+    admin_client_close(cl);
+    if (rc != 0) {
+        log_warnx("takeover: listening sockets not handed over: %s", strerror(-rc));
+        return;
+    }
+    log_info("takeover: %zu listening sockets handed to a successor; draining", n);
+    admin_release(a);
+    (void)a->ops->drain(a->arg, UINT32_MAX);
+}
+
 static void admin_command(struct admin_client *cl, const char *cmd)
 {
     struct admin *a = cl->a;
+
+    if (strcmp(cmd, "takeover") == 0) {
+        admin_takeover(cl);
+        return;
+    }
 
     if (strcmp(cmd, "drain") == 0 || strncmp(cmd, "drain ", 6) == 0) {
         admin_drain(cl, cmd[5] == ' ' ? cmd + 6 : "");
@@ -347,7 +397,7 @@ static bool admin_in_use(const char *path)
     return used;
 }
 
-int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
+int admin_start(uv_loop_t *loop, const char *path, unsigned mode, bool replace, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out)
 {
     struct admin *a = calloc(1, sizeof(*a));
@@ -373,7 +423,7 @@ int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *
     /* A socket file left by a relay that died is replaced; one that still
      * answers belongs to a running relay, and anything else is not ours. */
     if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
-        if (admin_in_use(path)) {
+        if (!replace && admin_in_use(path)) {
             log_error("admin socket %s: another linkrelay is running with it", path);
             a->stopped = true;
             uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
@@ -406,6 +456,10 @@ void admin_stop(struct admin *a)
     a->stopped = true;
     while (a->clients != NULL)
         admin_client_close(a->clients);
+    if (a->released) {
+        admin_unref(a);
+        return;
+    }
     unlink(a->path);
     uv_close((uv_handle_t *)&a->server, admin_server_close_cb);
 }

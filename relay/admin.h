@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
- * one request line (`status`, `links`, `sync`, `drain [MS]`, at
+ * one request line (`status`, `links`, `sync`, `drain [MS]`, `takeover`, at
  * most ADMIN_MAX_REQUEST bytes with its newline), one line of JSON back, then
  * close. The socket is created with admin_socket_mode (0600 by default) and
  * removed on stop. Clients are bounded in number and time.
@@ -13,6 +13,10 @@
  */
 #ifndef LR_ADMIN_H
 #define LR_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -34,11 +38,17 @@ struct admin_ops {
     /* `drain [MS]` (D25): begin a drain of timeout_ms (UINT32_MAX: the
      * configured drain_timeout). 0, or -EALREADY (draining or stopping). */
     int (*drain)(void *arg, uint32_t timeout_ms);
+    /* `takeover` (D25): the listening sockets to hand to a successor (at
+     * most cap, left open). 0, or -EALREADY (draining or stopping: they
+     * are closed). After they were sent the admin socket lets go of its
+     * path (admin_release) and calls drain(UINT32_MAX). */
+    int (*listeners)(void *arg, int *fds, size_t cap, size_t *n);
 };
 
-/* Binds path (a stale socket file there is replaced) with mode, on loop.
- * index and sync stay valid until admin_stop. 0 or -errno. */
-int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
+/* Binds path (a stale socket file there is replaced; with replace, also
+ * one a running relay answers on: the predecessor of a takeover) with mode,
+ * on loop. index and sync stay valid until admin_stop. 0 or -errno. */
+int admin_start(uv_loop_t *loop, const char *path, unsigned mode, bool replace, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out);
 /* Closes the server and clients; frees once every handle is closed. */
 void admin_stop(struct admin *a);

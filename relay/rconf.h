@@ -12,6 +12,7 @@
 #ifndef LR_RCONF_H
 #define LR_RCONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "relaycfg.h"
@@ -27,6 +28,7 @@ struct rconf_cli {
     const char *database;
     const char *admin_socket;
     const char *log_level;
+    bool takeover; /* --takeover: listeners from the running relay (D25) */
 };
 
 /* Builds the configuration. Returns 0, or -EINVAL/-ENOENT/-EIO with a

@@ -10,6 +10,7 @@
 
 #include <sys/resource.h>
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include "acct.h"
 #include "admin.h"
@@ -21,6 +22,7 @@
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
+#include "takeover.h"
 #include "ticket.h"
 
 /* How often a drain checks whether its streams have ended. */
@@ -87,7 +89,9 @@ static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
 
-static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char *text)
+/* Binds one listener to sa, or (sa NULL) adopts fd, a listening socket a
+ * predecessor handed over (takeover, D25); then listens. */
+static int relay_bind_one(struct relay *r, const struct sockaddr *sa, int fd, const char *text)
 {
     struct relay_listener *li;
     struct sockaddr_storage ss;
@@ -100,7 +104,10 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char
     uv_tcp_init(r->loop, &li->tcp);
     li->tcp.data = li;
     li->r = r;
-    rc = uv_tcp_bind(&li->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    if (sa != NULL)
+        rc = uv_tcp_bind(&li->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    else
+        rc = uv_tcp_open(&li->tcp, fd);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&li->tcp, 511, relay_on_conn);
     if (rc == 0)
@@ -125,9 +132,35 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char
     return 0;
 }
 
+/* `linkrelay --takeover`: the running relay's listening sockets, received
+ * over its admin socket (it drains from then on); the configured listen
+ * addresses are not bound. */
+static int relay_adopt(struct relay *r)
+{
+    int fds[TAKEOVER_MAX_FDS], rc = 0;
+    size_t n = 0, i;
+    char err[512];
+
+    rc = takeover_fetch(r->cfg.admin_socket, fds, TAKEOVER_MAX_FDS, &n, err, sizeof(err));
+    if (rc != 0) {
+        log_error("takeover: %s", err);
+        return rc;
+    }
+    for (i = 0; i < n && rc == 0; i++)
+        rc = relay_bind_one(r, NULL, fds[i], "a socket handed over");
+    for (; i < n; i++)
+        close(fds[i]);
+    if (rc == 0)
+        log_info("takeover: %zu listening sockets taken over from the running relay, which drains",
+                 n);
+    return rc;
+}
+
 /* Resolves (before the loop runs, so a blocking lookup is fine) and binds. */
 static int relay_listen(struct relay *r)
 {
+    if (r->cli != NULL && r->cli->takeover)
+        return relay_adopt(r);
     for (size_t i = 0; i < r->cfg.n_listen; i++) {
         const struct addr_spec *a = &r->cfg.listen[i];
         struct addrinfo hints, *res = NULL;
@@ -147,7 +180,7 @@ static int relay_listen(struct relay *r)
             return rc;
         }
         res = req.addrinfo;
-        rc = relay_bind_one(r, res->ai_addr, text);
+        rc = relay_bind_one(r, res->ai_addr, -1, text);
         uv_freeaddrinfo(res);
         if (rc != 0)
             return rc;
@@ -497,8 +530,24 @@ static int relay_admin_drain(void *arg, uint32_t timeout_ms)
     return relay_drain(r, timeout_ms);
 }
 
-static const struct admin_ops relay_admin_ops = {.status = relay_status,
-                                                 .drain = relay_admin_drain};
+static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
+{
+    struct relay *r = arg;
+    size_t k = 0;
+
+    if (r->draining || r->stopping || r->listeners_closed)
+        return -EALREADY;
+    for (size_t i = 0; i < r->n_listeners && k < cap; i++) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&r->listener[i].tcp, &fd) == 0)
+            fds[k++] = fd;
+    }
+    *n = k;
+    return 0;
+}
+
+static const struct admin_ops relay_admin_ops = {
+    .status = relay_status, .drain = relay_admin_drain, .listeners = relay_admin_listeners};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -549,8 +598,9 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         rc = relay_listen(r);
     }
     if (rc == 0)
-        rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode, r->index, r->sync,
-                         &relay_admin_ops, r, &r->admin);
+        rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode,
+                         cli != NULL && cli->takeover, r->index, r->sync, &relay_admin_ops, r,
+                         &r->admin);
     if (rc != 0)
         return rc;
     log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
