@@ -109,6 +109,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
     struct link *lk = owner;
 
     lk->online = true;
+    lk->so.moving = false;
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
     if (lk->session != NULL) {
@@ -218,7 +219,19 @@ static void on_going_away(void *owner, unsigned seconds)
              "stay on their legs",
              link_name(lk), seconds);
     session_close(lk->session);
-    link_session_gone(lk);
+    lk->session = NULL;
+    lk->online = false;
+    lk->peer_online = false;
+    /* An OPEN that went over the old session is sent again over the new
+     * one, and so is one for a connection accepted before it is up. */
+    lk->so.moving = true;
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        if (st->state == STREAM_OPENING)
+            stream_session_moved(st);
+        else if (st->state == STREAM_REDIAL)
+            stream_close(st);
+    }
     uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
 }
 
@@ -229,6 +242,7 @@ static void on_session_down(void *owner, bool revoked)
     uint32_t delay;
 
     lk->session = NULL;
+    lk->so.moving = false;
     if (lk->closing)
         return;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)

@@ -725,6 +725,35 @@ void stream_open_failed(struct stream *st, int reason)
     st->open_tries++;
 }
 
+/* While the link moves to a new session (D25), a connection with no session
+ * to OPEN over is held like one refused rate_limited, in the same bounds. */
+static bool hold_for_session(struct stream *st, struct stream_owner *own)
+{
+    uint64_t now = uv_now(st->loop);
+    uint32_t wait = st->env->open_wait_ms;
+
+    if (!own->moving || st->cable || now - st->open_since_ms >= wait ||
+        (!st->held && own->n_held >= st->env->open_queue))
+        return false;
+    if (!st->held) {
+        st->held = true;
+        own->n_held++;
+    }
+    uv_timer_stop(&st->timer);
+    st->state = STREAM_HELD;
+    retry_start(st, st->open_since_ms + wait - now);
+    st->open_tries++;
+    return true;
+}
+
+void stream_session_moved(struct stream *st)
+{
+    if (st->state != STREAM_OPENING || st->own == NULL)
+        return;
+    if (!hold_for_session(st, st->own))
+        stream_close(st);
+}
+
 static bool send_open(struct stream *st, struct stream_owner *own)
 {
     int rc;
@@ -732,6 +761,8 @@ static bool send_open(struct stream *st, struct stream_owner *own)
     if (st->open_tries == 0)
         st->open_since_ms = uv_now(st->loop);
     rc = own->ops->send_open(own->arg, &st->req_id);
+    if (rc == -ENOTCONN && hold_for_session(st, own))
+        return true;
     if (rc != 0) {
         stream_fail(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
                     rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"

@@ -23,6 +23,7 @@ static const char main_help[] =
     "  status                                      live relay-wide state\n"
     "  events [--link NAME] [-n N]                 the event log\n"
     "  relay info                                  relay key, addresses, version\n"
+    "  relay drain [--timeout D]                   the running relay drains and exits\n"
     "\n"
     "global options:\n"
     "  --state-dir DIR     the relay's state directory (env LINKRELAY_STATE_DIR,\n"

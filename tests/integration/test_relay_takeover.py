@@ -49,6 +49,20 @@ def hammer(r, link, stop, counts):
             counts.setdefault("why", repr(e))
 
 
+def streams(lport, stop, counts):
+    """New streams through the agents, one after the other, until stop."""
+    data = b"x" * 2000
+    while not stop.is_set():
+        try:
+            got, end = ah.roundtrip(lport, data, timeout=20)
+            counts["ok" if got == data and end == "eof" else "failed"] += 1
+            if got != data or end != "eof":
+                counts.setdefault("how", end)
+        except OSError as e:
+            counts["failed"] += 1
+            counts.setdefault("how", repr(e))
+
+
 def successor(r, tag):
     ready = os.path.join(r.top, "ready-" + tag)
     proc = h.LogProc([h.RELAY, "--state-dir", r.dir, "--ready-file", ready, "--takeover"],
@@ -71,7 +85,10 @@ def main():
                                            "other": 0}
         t = threading.Thread(target=hammer, args=(r, probe, stop, counts), daemon=True)
         t.start()
-        h.wait_for(lambda: counts["served"] >= 20, timeout=10)
+        scounts = {"ok": 0, "failed": 0}
+        t2 = threading.Thread(target=streams, args=(lport, stop, scounts), daemon=True)
+        t2.start()
+        h.wait_for(lambda: counts["served"] >= 20 and scounts["ok"] >= 10, timeout=10)
         old = r.proc
         new, ready = successor(r, "2")
         new.start()
@@ -88,10 +105,14 @@ def main():
                 and rig.b.wait_log("online via relay", 2))
         c.check("the interactive stream goes on across the handover",
                 all(ask(s, i) for i in range(5, 45)))
-        served_before = counts["served"]
-        h.wait_for(lambda: counts["served"] >= served_before + 20, timeout=10)
+        served_before, ok_before = counts["served"], scounts["ok"]
+        h.wait_for(lambda: counts["served"] >= served_before + 20
+                   and scounts["ok"] >= ok_before + 10, timeout=10)
         stop.set()
         t.join(15)
+        t2.join(30)
+        c.check("new streams through the agents during the handover: none failed",
+                scounts["ok"] >= 20 and scounts["failed"] == 0, scounts)
         c.check("control sessions during the handover: all served, none refused or reset",
                 counts["served"] >= 40 and counts["refused"] == 0 and counts["reset"] == 0
                 and counts["other"] == 0 and counts["bad"] == 0, counts)
