@@ -109,7 +109,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
     struct link *lk = owner;
 
     lk->online = true;
-    lk->so.moving = false;
+    lk->moving = false;
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
     if (lk->session != NULL) {
@@ -224,11 +224,11 @@ static void on_going_away(void *owner, unsigned seconds)
     lk->peer_online = false;
     /* An OPEN that went over the old session is sent again over the new
      * one, and so is one for a connection accepted before it is up. */
-    lk->so.moving = true;
+    lk->moving = true;
     for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
         if (st->state == STREAM_OPENING)
-            stream_session_moved(st);
+            stream_open_failed(st, STREAM_OPEN_MOVING);
         else if (st->state == STREAM_REDIAL)
             stream_close(st);
     }
@@ -242,7 +242,7 @@ static void on_session_down(void *owner, bool revoked)
     uint32_t delay;
 
     lk->session = NULL;
-    lk->so.moving = false;
+    lk->moving = false;
     if (lk->closing)
         return;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
@@ -277,7 +277,7 @@ static int send_stream_open(void *arg, uint32_t *req_id)
     int rc;
 
     if (lk->session == NULL || !session_online(lk->session))
-        return -ENOTCONN;
+        return lk->moving ? -EAGAIN : -ENOTCONN;
     id = ++lk->next_req;
     if (id == 0)
         id = ++lk->next_req;

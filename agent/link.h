@@ -57,6 +57,7 @@ struct link {
     struct backoff bo;
     uint64_t online_since_ms;
     bool online, peer_online;
+    bool moving; /* re-dialling after GOING_AWAY: OPENs are held (D25) */
     uint16_t max_streams;
     /* Relay addresses: configured ones first, then learned ones. */
     size_t n_learned;

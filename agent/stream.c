@@ -692,8 +692,8 @@ void stream_open_failed(struct stream *st, int reason)
     uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
     uint64_t now = uv_now(st->loop);
 
-    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||
-        st->state == STREAM_REDIAL) {
+    if ((reason != MSG_OPEN_FAIL_RATE_LIMITED && reason != STREAM_OPEN_MOVING) || st->cable ||
+        own == NULL || st->state == STREAM_REDIAL) {
         stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
                     msg_open_fail_reason_name(reason));
         return;
@@ -716,42 +716,14 @@ void stream_open_failed(struct stream *st, int reason)
         st->held = true;
         own->n_held++;
         stream_log(st, LOG_LEVEL_INFO,
-                   "relay refused to open a stream: rate_limited; holding the local connection "
-                   "(open_queue %u, open_wait %u ms)",
+                   "%s; holding the local connection (open_queue %u, open_wait %u ms)",
+                   reason ? "relay refused to open a stream: rate_limited"
+                          : "link moving to a new session",
                    queue, wait);
     }
     st->state = STREAM_HELD;
     retry_start(st, st->open_since_ms + wait - now);
     st->open_tries++;
-}
-
-/* While the link moves to a new session (D25), a connection with no session
- * to OPEN over is held like one refused rate_limited, in the same bounds. */
-static bool hold_for_session(struct stream *st, struct stream_owner *own)
-{
-    uint64_t now = uv_now(st->loop);
-    uint32_t wait = st->env->open_wait_ms;
-
-    if (!own->moving || st->cable || now - st->open_since_ms >= wait ||
-        (!st->held && own->n_held >= st->env->open_queue))
-        return false;
-    if (!st->held) {
-        st->held = true;
-        own->n_held++;
-    }
-    uv_timer_stop(&st->timer);
-    st->state = STREAM_HELD;
-    retry_start(st, st->open_since_ms + wait - now);
-    st->open_tries++;
-    return true;
-}
-
-void stream_session_moved(struct stream *st)
-{
-    if (st->state != STREAM_OPENING || st->own == NULL)
-        return;
-    if (!hold_for_session(st, st->own))
-        stream_close(st);
 }
 
 static bool send_open(struct stream *st, struct stream_owner *own)
@@ -761,14 +733,14 @@ static bool send_open(struct stream *st, struct stream_owner *own)
     if (st->open_tries == 0)
         st->open_since_ms = uv_now(st->loop);
     rc = own->ops->send_open(own->arg, &st->req_id);
-    if (rc == -ENOTCONN && hold_for_session(st, own))
-        return true;
-    if (rc != 0) {
+    if (rc == -EAGAIN) /* the link moves to a new session (D25): held */
+        stream_open_failed(st, STREAM_OPEN_MOVING);
+    else if (rc != 0)
         stream_fail(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
                     rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
                                     : "cannot send OPEN");
-        return false;
-    }
+    if (rc != 0)
+        return rc == -EAGAIN && st->state == STREAM_HELD;
     st->state = STREAM_OPENING;
     uv_timer_start(&st->timer, on_timer, STREAM_SETUP_MS, 0);
     return true;

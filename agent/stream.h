@@ -79,10 +79,7 @@ struct stream_owner {
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */
     size_t n_streams;
-    uint32_t n_held; /* connections held after OPEN_FAIL rate_limited, or while moving */
-    /* The link re-dials after GOING_AWAY (D25): a connection that finds no
-     * session is held (open_queue, open_wait) instead of refused. */
-    bool moving;
+    uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
 };
 
 #define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
@@ -161,11 +158,9 @@ void stream_responder(struct stream_owner *own, const struct msg_stream *m);
  * A stream redialling its leg (STREAM_REDIAL) is reset at once: the relay has
  * failed it (OPEN_FAIL timeout). */
 void stream_open_failed(struct stream *st, int reason);
-/* The control session moved (GOING_AWAY, D25): a stream whose OPEN went
- * over the old session is held and OPENed again over the new one (within
- * open_queue and open_wait; else, and for the cable, it is closed). Other
- * states are left alone. */
-void stream_session_moved(struct stream *st);
+/* stream_open_failed's reason while the link moves to a new session after
+ * GOING_AWAY (D25): held as for rate_limited, within the same bounds. */
+#define STREAM_OPEN_MOVING 0
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg

@@ -250,16 +250,14 @@ static void relay_on_signal(uv_signal_t *h, int signum)
 static void relay_sd_status(void *arg, char *buf, size_t len)
 {
     const struct relay *r = arg;
-
-    char what[48] = "serving";
+    char left[32] = "";
 
     if (r->draining && !r->stopping)
-        snprintf(what, sizeof(what), "draining, %" PRIu64 " s left", relay_drain_left(r) / 1000);
-    else if (r->stopping)
-        snprintf(what, sizeof(what), "stopping");
+        snprintf(left, sizeof(left), ", %" PRIu64 " s left", (relay_drain_left(r) + 999) / 1000);
     snprintf(buf, len,
-             "%s: %" PRIu32 " sessions, %" PRIu32 " streams, %" PRIu32 " connections, %zu links",
-             what, r->stats.agents, r->stats.streams_open, r->admit.conns, index_count(r->index));
+             "%s: %" PRIu32 " sessions, %" PRIu32 " streams, %" PRIu32 " connections, %zu links%s",
+             r->stopping || r->draining ? "draining" : "serving", r->stats.agents,
+             r->stats.streams_open, r->admit.conns, index_count(r->index), left);
 }
 
 static const struct sdnotify_ops relay_sd_ops = {relay_sd_status};

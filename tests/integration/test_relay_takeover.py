@@ -111,8 +111,17 @@ def main():
         stop.set()
         t.join(15)
         t2.join(30)
-        c.check("new streams through the agents during the handover: none failed",
-                scounts["ok"] >= 20 and scounts["failed"] == 0, scounts)
+        # None refused. One can fail by construction, and only one: the
+        # stream whose STREAM the old relay sent just before the switch and
+        # whose legs then reached the successor, which does not know their
+        # tickets (D25's window; the loop opens one stream at a time, and an
+        # OPEN the old relay answers after its GOING_AWAY is never read by
+        # the agent, which re-OPENs over its new session).
+        nostream = rig.a.count("relay has no such stream") + rig.b.count("relay has no such stream")
+        c.check("new streams through the agents during the handover: none refused, at most "
+                "the one in flight at the switch failed, for the documented cause",
+                scounts["ok"] >= 20 and scounts["failed"] <= 1
+                and (scounts["failed"] == 0 or nostream >= 1), (scounts, nostream))
         c.check("control sessions during the handover: all served, none refused or reset",
                 counts["served"] >= 40 and counts["refused"] == 0 and counts["reset"] == 0
                 and counts["other"] == 0 and counts["bad"] == 0, counts)
@@ -123,7 +132,8 @@ def main():
         st = r.ctl_json("status")
         c.check("the admin socket is the successor's", st["state"] == "serving"
                 and st["streams_total"] >= 1, st)
-        c.check("no stream reset on either agent", "reset" not in srv.ends, srv.ends)
+        c.check("no stream reset at the device side but that one",
+                srv.ends.count("reset") <= scounts["failed"], srv.ends.count("reset"))
         s.shutdown(socket.SHUT_WR)
         c.check("interactive stream ends cleanly", p.read_until_close(s, 10)[1] == "eof")
         s.close()

@@ -41,7 +41,7 @@ import agentharness as ah
 import lrharness as h
 
 RELAY_STATUS = re.compile(r"^(serving|draining): (\d+) sessions, (\d+) streams, "
-                          r"(\d+) connections, (\d+) links$")
+                          r"(\d+) connections, (\d+) links(?:, \d+ s left)?$")
 AGENT_STATUS = re.compile(r"^(running|stopping): (\d+) links, (\d+) up, (\d+) down, "
                           r"(\d+) peers online, (\d+) streams$")
 SD_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
