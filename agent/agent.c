@@ -14,8 +14,11 @@
 
 #include <sodium.h>
 
+#include "agentmetrics.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
+#include "relaykeys.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
 static int read_file(const char *path, size_t max, char **out)
@@ -43,6 +46,28 @@ static int read_file(const char *path, size_t max, char **out)
     buf[off] = '\0';
     *out = buf;
     return 0;
+}
+
+static int relaykeys_path(const char *path, char *out, size_t cap);
+
+/* Each link pins the newest relay key learned for the key it is given
+ * (relaykeys.h); a broken file of learned keys fails the load. */
+static int apply_relaykeys(const char *path, struct agentcfg *cfg, char *err, size_t errlen)
+{
+    char kpath[AGENTCFG_PATH_MAX + 16];
+    struct relaykeys *map = calloc(1, sizeof(*map));
+    int rc = map == NULL ? -ENOMEM : relaykeys_path(path, kpath, sizeof(kpath));
+
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+        free(map);
+        return rc;
+    }
+    rc = relaykeys_read(kpath, map, err, errlen);
+    for (size_t i = 0; rc == 0 && i < cfg->n_links; i++)
+        relaykeys_apply(map, &cfg->links[i].relay_key_id, cfg->links[i].relay_pub);
+    free(map);
+    return rc;
 }
 
 int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen)
@@ -87,6 +112,11 @@ int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t
             return -EINVAL;
         }
     }
+    rc = apply_relaykeys(path, cfg, err, errlen);
+    if (rc != 0) {
+        agentcfg_free(cfg);
+        return rc;
+    }
     *out = cfg;
     return 0;
 }
@@ -112,6 +142,60 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.open_wait_ms = cfg->open_wait_ms;
 }
 
+/* Where the relay keys learned for the config file at path are kept:
+ * beside it, or, under systemd with StateDirectory= (whose sandbox keeps
+ * /etc read-only), in the first directory of $STATE_DIRECTORY as
+ * BASENAME.relaykeys (docs/linkagent.md FILES). */
+static int relaykeys_path(const char *path, char *out, size_t cap)
+{
+    const char *state = getenv("STATE_DIRECTORY");
+    const char *base = strrchr(path, '/');
+    int n;
+
+    if (state != NULL && state[0] != '\0') {
+        n = snprintf(out, cap, "%.*s/%s.relaykeys", (int)strcspn(state, ":"), state,
+                     base != NULL ? base + 1 : path);
+    } else {
+        n = snprintf(out, cap, "%s.relaykeys", path);
+    }
+    return n >= 0 && n < (int)cap ? 0 : -ENAMETOOLONG;
+}
+
+/* link_env.relay_key_learned: keeps old → (id, pub) beside the config file
+ * (written once per relay key rotation, a few hundred bytes; design.md D21). */
+static void relay_key_learned(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN])
+{
+    struct agent *ag = arg;
+    struct relaykeys *map;
+    char path[AGENTCFG_PATH_MAX + 16], err[AGENTCFG_PATH_MAX + 300];
+    int rc;
+
+    if (ag->config_path == NULL) {
+        log_warnx("the new relay key is used until linkagent stops: without a config file "
+                  "(token mode) it is not kept; give the agent a new token before the old key "
+                  "retires");
+        return;
+    }
+    map = calloc(1, sizeof(*map));
+    rc = map == NULL ? -ENOMEM : relaykeys_path(ag->config_path, path, sizeof(path));
+    if (rc == 0)
+        rc = relaykeys_read(path, map, err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "%s", strerror(-rc));
+    if (rc == 0) {
+        relaykeys_add(map, old_pub, id, pub);
+        rc = relaykeys_write(path, map);
+        snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
+    }
+    if (rc == 0)
+        log_info("relay key id %u kept in %s", id, path);
+    else
+        log_error("the new relay key could not be kept (it is used until linkagent stops): %s",
+                  err);
+    free(map);
+}
+
 static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
 {
     struct link_env env = {
@@ -120,6 +204,8 @@ static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
         .backoff_min_ms = backoff_min_ms(ag->cfg),
         .backoff_max_ms = backoff_max_ms(ag->cfg),
         .streams = &ag->streams,
+        .relay_key_learned = relay_key_learned,
+        .learned_arg = ag,
     };
     struct link *lk;
     int rc = link_new(&env, cfg, &lk);
@@ -156,6 +242,8 @@ void agent_stop(struct agent *ag)
         return;
     ag->stopping = true;
     sdnotify_stopping(&ag->sd);
+    metrics_stop(ag->metrics);
+    ag->metrics = NULL;
     for (struct link *lk = ag->links, *nx; lk != NULL; lk = nx) {
         nx = lk->next;
         link_close(lk);
@@ -193,12 +281,38 @@ static const struct agentcfg_link *find_cfg(const struct agentcfg *cfg, const ch
     return NULL;
 }
 
+/* True if b differs from a at most in the link's keys and relays (what a
+ * rotation changes: the private key, the peer and relay keys, the token
+ * that carries them and its relay addresses), so the link can take it in
+ * place and keep its streams (link_rekey, D21). */
+static bool only_keys_changed(const struct agentcfg_link *a, const struct agentcfg_link *b)
+{
+    struct agentcfg_link *tmp = sodium_malloc(sizeof(*tmp));
+    bool same;
+
+    if (tmp == NULL)
+        return false;
+    *tmp = *b;
+    tmp->from_token = a->from_token;
+    memcpy(tmp->peer_pub, a->peer_pub, sizeof(tmp->peer_pub));
+    tmp->has_priv = a->has_priv;
+    memcpy(tmp->priv, a->priv, sizeof(tmp->priv));
+    memcpy(tmp->key_file, a->key_file, sizeof(tmp->key_file));
+    tmp->n_relays = a->n_relays;
+    memcpy(tmp->relays, a->relays, sizeof(tmp->relays));
+    memcpy(tmp->relay_pub, a->relay_pub, sizeof(tmp->relay_pub));
+    tmp->relay_key_id = a->relay_key_id;
+    same = sodium_memcmp(tmp, a, sizeof(*tmp)) == 0;
+    sodium_free(tmp);
+    return same;
+}
+
 void agent_reload(struct agent *ag)
 {
     struct agentcfg *cfg = NULL;
     struct link **pp, *lk;
     char err[512];
-    size_t kept = 0, started = 0, stopped = 0;
+    size_t kept = 0, started = 0, stopped = 0, rekeyed = 0;
 
     if (ag->config_path == NULL) {
         log_info("SIGHUP: no config file (token mode); nothing to reload");
@@ -216,6 +330,13 @@ void agent_reload(struct agent *ag)
         if (nc != NULL && sodium_memcmp(nc, &lk->cfg, sizeof(*nc)) == 0) {
             pp = &lk->next;
             kept++;
+            continue;
+        }
+        if (nc != NULL && only_keys_changed(&lk->cfg, nc)) {
+            log_info("reload: link %s: new keys or relays; its streams carry on", lk->cfg.name);
+            link_rekey(lk, nc);
+            pp = &lk->next;
+            rekeyed++;
             continue;
         }
         log_info("reload: link %s %s", lk->cfg.name, nc == NULL ? "removed" : "changed");
@@ -236,8 +357,8 @@ void agent_reload(struct agent *ag)
         else
             started++;
     }
-    log_info("reloaded %s: %zu link(s) kept, %zu started, %zu stopped", ag->config_path, kept,
-             started, stopped);
+    log_info("reloaded %s: %zu link(s) kept, %zu with new keys, %zu started, %zu stopped",
+             ag->config_path, kept, rekeyed, started, stopped);
 }
 
 /* systemd's STATUS= line (sdnotify_ops.status): the links, whether their
@@ -258,6 +379,8 @@ static void agent_sd_status(void *arg, char *buf, size_t len)
 }
 
 static const struct sdnotify_ops agent_sd_ops = {agent_sd_status};
+
+static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
 
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {
@@ -285,6 +408,10 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     ag->agg_timer_on = true;
     for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
         rc = add_link(ag, &cfg->links[i]);
+    if (rc == 0 && cfg->has_metrics_listen)
+        rc = metrics_start(loop, &cfg->metrics_listen, &agent_metrics_ops, ag, &ag->metrics);
+    if (rc == 0 && ag->metrics != NULL)
+        log_info("metrics on http://%s/metrics", metrics_name(ag->metrics));
     if (rc != 0) {
         agent_stop(ag);
         return rc;

@@ -26,6 +26,7 @@
 #define AGENT_RBUF_LEN (64 * 1024)
 
 struct link;
+struct metrics;
 
 struct agent {
     uv_loop_t *loop;
@@ -39,7 +40,8 @@ struct agent {
     struct streamlog slog;     /* per-stream failure lines, aggregated */
     uv_timer_t agg_timer;      /* ends slog's windows */
     bool agg_timer_on;
-    struct sdnotify sd; /* systemd: READY, STATUS, watchdog (D20) */
+    struct sdnotify sd;      /* systemd: READY, STATUS, watchdog (D20) */
+    struct metrics *metrics; /* NULL unless metrics_listen (httpd/metrics.h) */
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 

@@ -40,11 +40,12 @@ enum agent_key {
     AK_BACKOFF_MAX,
     AK_OPEN_QUEUE,
     AK_OPEN_WAIT,
+    AK_METRICS_LISTEN,
     AK_COUNT
 };
 static const char *const agent_keys[AK_COUNT] = {
     "relay",       "relay_key",   "relay_key_id", "log_level", "keepalive",
-    "backoff_min", "backoff_max", "open_queue",   "open_wait",
+    "backoff_min", "backoff_max", "open_queue",   "open_wait", "metrics_listen",
 };
 
 struct link_state {
@@ -148,6 +149,24 @@ static int add_addr(struct addr_spec *v, size_t *n, const char *what, const char
     return 0;
 }
 
+int agentcfg_set_metrics_listen(struct agentcfg *cfg, const char *value)
+{
+    struct addr_spec a;
+    int rc;
+
+    if (strcmp(value, "off") == 0) {
+        cfg->has_metrics_listen = 0;
+        memset(&cfg->metrics_listen, 0, sizeof(cfg->metrics_listen));
+        return 0;
+    }
+    rc = addr_parse(value, ADDR_PORT0_OK | ADDR_NUMERIC_ONLY, &a);
+    if (rc != 0)
+        return rc;
+    cfg->has_metrics_listen = 1;
+    cfg->metrics_listen = a;
+    return 0;
+}
+
 static int agent_key(struct parse_ctx *c, const char *name, const char *value, int line,
                      struct cfgparse_error *err)
 {
@@ -195,6 +214,12 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
         rc = cfgparse_duration(value, 0, AGENTCFG_OPEN_WAIT_MAX, &v);
         cfg->open_wait_ms = (uint32_t)v;
         break;
+    case AK_METRICS_LISTEN:
+        rc = agentcfg_set_metrics_listen(cfg, value);
+        if (rc != 0)
+            return cfgparse_fail(err, line, "metrics_listen '%.80s': %s (use off or HOST:PORT)",
+                                 value, addr_strerror(rc));
+        return 0;
     default:
         rc = cfgparse_duration(value, 1 * SEC, 86400 * SEC, &v);
         cfg->backoff_max_ms = (uint32_t)v;
@@ -551,7 +576,7 @@ static void fmt_link(struct cfgparse_buf *b, const struct agentcfg_link *l)
 int agentcfg_format(const struct agentcfg *cfg, char **out)
 {
     struct cfgparse_buf b = {0};
-    char s[32];
+    char s[32], a[ADDR_TEXT_SIZE];
 
     cfgparse_buf_printf(&b, "[agent]\n");
     for (size_t i = 0; i < cfg->n_relays; i++)
@@ -571,6 +596,10 @@ int agentcfg_format(const struct agentcfg *cfg, char **out)
     cfgparse_buf_printf(&b, "backoff_max = %s\n", s);
     cfgparse_fmt_duration(cfg->open_wait_ms, s, sizeof(s));
     cfgparse_buf_printf(&b, "open_queue = %u\nopen_wait = %s\n", cfg->open_queue, s);
+    if (cfg->has_metrics_listen && addr_format(&cfg->metrics_listen, a, sizeof(a)) == 0)
+        cfgparse_buf_printf(&b, "metrics_listen = %s\n", a);
+    else
+        cfgparse_buf_printf(&b, "metrics_listen = off\n");
     for (size_t i = 0; i < cfg->n_links; i++)
         fmt_link(&b, &cfg->links[i]);
     if (b.oom) {

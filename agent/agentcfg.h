@@ -72,9 +72,15 @@ struct agentcfg {
     uint32_t backoff_max_ms;  /* default 60 s (30 s on the command line) */
     uint32_t open_queue;      /* default 256; 0 = refuse at once */
     uint32_t open_wait_ms;    /* default 5 s; 0 = refuse at once */
-    size_t n_links;           /* 1..64 */
+    int has_metrics_listen;   /* [agent] metrics_listen (default off; D22) */
+    struct addr_spec metrics_listen;
+    size_t n_links; /* 1..64 */
     struct agentcfg_link links[AGENTCFG_MAX_LINKS];
 };
+
+/* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:
+ * the kernel picks). 0, or an addr_parse error (addr_strerror). */
+int agentcfg_set_metrics_listen(struct agentcfg *cfg, const char *value);
 
 /* Where a configuration comes from: the two differ only in the reconnect
  * backoff (docs/linkagent.md: 1 s to 60 s in a file, 0.5 s to 30 s for a

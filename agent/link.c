@@ -75,6 +75,7 @@ static void on_retry(uv_timer_t *t)
 }
 
 static void check_cable(struct link *lk);
+static void drop_retiring(struct link *lk);
 
 static void on_cable_timer(uv_timer_t *t)
 {
@@ -104,12 +105,24 @@ static void on_connected(void *owner, const struct sockaddr_storage *relay)
     lk->so.relay_sa = *relay; /* stream legs go there */
 }
 
+/* Online again after GOING_AWAY: the OPENs of the streams still waiting
+ * for their STREAM go over this session (their req_id unchanged). */
+static void link_reopen(struct link *lk)
+{
+    lk->moving = false;
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        /* A failed send ends the session: on_session_down closes them. */
+        if (st->state == STREAM_OPENING && session_send_open(lk->session, st->req_id) != 0)
+            break;
+    }
+}
+
 static void on_online(void *owner, const struct msg_welcome *w)
 {
     struct link *lk = owner;
 
     lk->online = true;
-    lk->moving = false;
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
     if (lk->session != NULL) {
@@ -119,6 +132,13 @@ static void on_online(void *owner, const struct msg_welcome *w)
         lk->so.leg_dead_ms = lk->session->dead_after_ms;
     }
     lk->online_since_ms = uv_now(lk->loop);
+    lk->sessions_up++;
+    if (lk->moving)
+        link_reopen(lk);
+    if (lk->retiring != NULL) {
+        log_info("link %s: online with the new key; the old session closes", link_name(lk));
+        drop_retiring(lk);
+    }
     check_cable(lk);
 }
 
@@ -128,6 +148,14 @@ static void on_peer(void *owner, bool online)
 
     log_info("link %s: peer %s", link_name(lk), online ? "online" : "offline");
     lk->peer_online = online;
+    for (struct stream *st = lk->so.streams; online && st != NULL; st = st->next) {
+        if (st->state != STREAM_OPENING || !st->wait_peer)
+            continue;
+        st->wait_peer = false;
+        /* A failed send ends the session: on_session_down closes them. */
+        if (lk->session == NULL || session_send_open(lk->session, st->req_id) != 0)
+            break;
+    }
     check_cable(lk);
 }
 
@@ -167,6 +195,13 @@ static void on_open_fail(void *owner, uint32_t req_id, int reason)
     if (st == NULL) {
         log_info("link %s: a stream failed to open: %s", link_name(lk),
                  msg_open_fail_reason_name(reason));
+        return;
+    }
+    /* Both sides move to a new relay process after GOING_AWAY; the peer may
+     * not be there yet: OPEN again when it is, within open_wait (D25). */
+    if (reason == MSG_OPEN_FAIL_PEER_OFFLINE && st->state == STREAM_OPENING && lk->moved_ms != 0 &&
+        uv_now(lk->loop) - lk->moved_ms < lk->so.env->open_wait_ms) {
+        st->wait_peer = true;
         return;
     }
     stream_open_failed(st, reason);
@@ -222,17 +257,53 @@ static void on_going_away(void *owner, unsigned seconds)
     lk->session = NULL;
     lk->online = false;
     lk->peer_online = false;
-    /* An OPEN that went over the old session is sent again over the new
-     * one, and so is one for a connection accepted before it is up. */
+    /* An OPEN that went over the old session got no STREAM before
+     * GOING_AWAY (the relay's answers follow it on the session, unread):
+     * it goes again over the new session, as do OPENs made before that is
+     * up (send_stream_open). A leg the old relay refused is not redialled. */
     lk->moving = true;
+    lk->moved_ms = uv_now(lk->loop);
     for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
-        if (st->state == STREAM_OPENING)
-            stream_open_failed(st, STREAM_OPEN_MOVING);
-        else if (st->state == STREAM_REDIAL)
+        if (st->state == STREAM_REDIAL)
             stream_close(st);
     }
     uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+}
+
+static void on_peer_key(void *owner, const uint8_t key[KEY_LEN])
+{
+    struct link *lk = owner;
+    const uint8_t *was = lk->so.has_peer_live ? lk->so.peer_live : lk->cfg.peer_pub;
+    char text[KEY_TEXT_SIZE];
+
+    if (sodium_memcmp(was, key, KEY_LEN) != 0) {
+        key_pub_encode(key, text);
+        log_info("link %s: the peer's key is now %s (told by the relay)", link_name(lk), text);
+    }
+    memcpy(lk->so.peer_live, key, KEY_LEN);
+    lk->so.has_peer_live = true;
+}
+
+/* The relay's next key: pinned from now on (the next session dials with it),
+ * and kept by the agent so a restart uses it too. */
+static void on_relay_key(void *owner, uint8_t id, const uint8_t key[KEY_LEN])
+{
+    struct link *lk = owner;
+    uint8_t old[KEY_LEN];
+    char text[KEY_TEXT_SIZE];
+
+    if (id == lk->cfg.relay_key_id && sodium_memcmp(key, lk->cfg.relay_pub, KEY_LEN) == 0)
+        return;
+    key_pub_encode(key, text);
+    log_info("link %s: the relay announces its next key (id %u) %s; it is used from the next "
+             "connection on",
+             link_name(lk), id, text);
+    memcpy(old, lk->cfg.relay_pub, KEY_LEN);
+    lk->cfg.relay_key_id = id;
+    memcpy(lk->cfg.relay_pub, key, KEY_LEN);
+    if (lk->relay_key_learned != NULL)
+        lk->relay_key_learned(lk->learned_arg, old, id, key);
 }
 
 static void on_session_down(void *owner, bool revoked)
@@ -267,8 +338,67 @@ static const struct session_ops session_ops = {
     .on_open_fail = on_open_fail,
     .on_addrs = on_addrs,
     .on_going_away = on_going_away,
+    .on_peer_key = on_peer_key,
+    .on_relay_key = on_relay_key,
     .on_down = on_session_down,
 };
+
+static void on_retiring_connected(void *owner, const struct sockaddr_storage *relay)
+{
+    (void)owner;
+    (void)relay;
+}
+
+static void on_retiring_online(void *owner, const struct msg_welcome *w)
+{
+    (void)owner;
+    (void)w;
+}
+
+static void on_retiring_addrs(void *owner, const struct msg_addrs *a)
+{
+    (void)owner;
+    (void)a;
+}
+
+/* The relay of the replaced session drains: it has nothing more to carry. */
+static void on_retiring_going_away(void *owner, unsigned seconds)
+{
+    (void)seconds;
+    drop_retiring(owner);
+}
+
+/* The replaced session went (CLOSE replaced, usually): nothing to redial. */
+static void on_retiring_down(void *owner, bool revoked)
+{
+    struct link *lk = owner;
+
+    (void)revoked;
+    lk->retiring = NULL;
+}
+
+/* A session being replaced still delivers what the relay sends it until the
+ * new one takes over: STREAM, OPEN_FAIL, PEER and PEER_KEY of this link. */
+static const struct session_ops retiring_ops = {
+    .on_connected = on_retiring_connected,
+    .on_online = on_retiring_online,
+    .on_peer = on_peer,
+    .on_stream = on_stream,
+    .on_open_fail = on_open_fail,
+    .on_addrs = on_retiring_addrs,
+    .on_peer_key = on_peer_key,
+    .on_relay_key = on_relay_key,
+    .on_going_away = on_retiring_going_away,
+    .on_down = on_retiring_down,
+};
+
+static void drop_retiring(struct link *lk)
+{
+    if (lk->retiring == NULL)
+        return;
+    session_close(lk->retiring);
+    lk->retiring = NULL;
+}
 
 static int send_stream_open(void *arg, uint32_t *req_id)
 {
@@ -276,12 +406,20 @@ static int send_stream_open(void *arg, uint32_t *req_id)
     uint32_t id;
     int rc;
 
-    if (lk->session == NULL || !session_online(lk->session))
-        return lk->moving ? -EAGAIN : -ENOTCONN;
+    struct session *via = lk->session;
+
+    /* While a new key takes over, the old session still carries OPENs. */
+    if ((via == NULL || !session_online(via)) && lk->retiring != NULL)
+        via = lk->retiring;
+    if ((via == NULL || !session_online(via)) && !lk->moving)
+        return -ENOTCONN;
     id = ++lk->next_req;
     if (id == 0)
         id = ++lk->next_req;
-    rc = session_send_open(lk->session, id);
+    /* Moving (GOING_AWAY, D25): the OPEN goes once the new session is
+     * online (link_reopen); the stream waits in OPENING, within its setup
+     * deadline. */
+    rc = via == NULL || !session_online(via) ? 0 : session_send_open(via, id);
     if (rc == 0)
         *req_id = id;
     return rc;
@@ -292,6 +430,13 @@ static void stream_gone(void *arg, struct stream *st)
     struct link *lk = arg;
     uint64_t now = uv_now(lk->loop);
 
+    /* The stream's last word: what it moved goes into the link's totals. */
+    if (st->io.e2e != NULL) {
+        lk->closed_bytes[0] += e2e_bytes_sent(st->io.e2e);
+        lk->closed_bytes[1] += e2e_bytes_delivered(st->io.e2e);
+        if (st->io.spliced && !e2e_handshake_done(st->io.e2e))
+            lk->e2e_failures++;
+    }
     if (st != lk->cable)
         return;
     lk->cable = NULL;
@@ -364,6 +509,8 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
         return UV_ENOMEM;
     lk->loop = env->loop;
     lk->keepalive_ms = env->keepalive_ms;
+    lk->relay_key_learned = env->relay_key_learned;
+    lk->learned_arg = env->learned_arg;
     lk->cfg = *cfg;
     lk->so.ops = &stream_ops;
     lk->so.arg = lk;
@@ -388,11 +535,34 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
     return 0;
 }
 
+void link_rekey(struct link *lk, const struct agentcfg_link *cfg)
+{
+    if (lk->closing)
+        return;
+    lk->cfg = *cfg;
+    (void)key_pub_from_priv(cfg->priv, lk->own_pub);
+    if (lk->session != NULL && session_online(lk->session)) {
+        drop_retiring(lk);
+        lk->retiring = lk->session;
+        session_set_ops(lk->retiring, &retiring_ops, lk);
+        lk->session = NULL;
+    } else if (lk->session != NULL) {
+        session_close(lk->session);
+        lk->session = NULL;
+    }
+    log_info("link %s: new key: connecting with it%s", link_name(lk),
+             lk->retiring != NULL ? "; the current session serves until then" : "");
+    backoff_reset(&lk->bo);
+    uv_timer_stop(&lk->retry_timer);
+    uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+}
+
 void link_close(struct link *lk)
 {
     if (lk->closing)
         return;
     lk->closing = true;
+    drop_retiring(lk);
     if (lk->session != NULL) {
         session_close(lk->session);
         lk->session = NULL;

@@ -41,6 +41,11 @@ struct link_env {
     uint32_t keepalive_ms; /* the agent's own keepalive; 0: the relay's */
     uint32_t backoff_min_ms, backoff_max_ms;
     struct stream_env *streams; /* the agent's, outlives the link */
+    /* The relay announced its next key (RELAY_KEY): the agent keeps it
+     * (relaykeys.h); old_pub is the key the link pinned until now. */
+    void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN]);
+    void *learned_arg;
 };
 
 struct link {
@@ -49,15 +54,28 @@ struct link {
     struct link *next;     /* agent's list */
     struct agentcfg_link cfg;
     uint8_t own_pub[KEY_LEN];
+    void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
+                              const uint8_t pub[KEY_LEN]);
+    void *learned_arg;
     int refs; /* open handles */
     bool closing;
-    /* Control session. */
+    /* Control session, and the one it replaces while a new key takes over
+     * (link_rekey: the old session serves until the new one is online). */
     struct session *session;
+    struct session *retiring;
     uv_timer_t retry_timer;
     struct backoff bo;
     uint64_t online_since_ms;
+    /* For the metrics (agentmetrics.c): control sessions that came up; the
+     * plaintext bytes of closed streams, [0] sent to the peer and [1]
+     * delivered to the local socket; streams spliced whose end-to-end
+     * handshake never finished. */
+    uint64_t sessions_up;
+    uint64_t closed_bytes[2];
+    uint64_t e2e_failures;
     bool online, peer_online;
-    bool moving; /* re-dialling after GOING_AWAY: OPENs are held (D25) */
+    bool moving;       /* re-dialling after GOING_AWAY: OPENs wait for the new session (D25) */
+    uint64_t moved_ms; /* loop time of the last GOING_AWAY, 0: none */
     uint16_t max_streams;
     /* Relay addresses: configured ones first, then learned ones. */
     size_t n_learned;
@@ -82,6 +100,15 @@ struct link {
  * could not bind: the message names the address) with nothing left behind.
  */
 int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct link **out);
+/*
+ * A reload changed only the link's keys or relays (a rotation, D21): takes
+ * cfg (copied) and dials a new control session at once, keeping the current
+ * one, if online, until the new one is online (make-before-break: the relay
+ * replaces the old session without telling the peer it went offline). Open
+ * streams carry on: their end-to-end sessions are keyed already; new streams
+ * use the new key.
+ */
+void link_rekey(struct link *lk, const struct agentcfg_link *cfg);
 /* Stops everything of the link; frees it once its handles are closed. Open
  * streams get RESET `shutdown` before their legs close (stream_abort). */
 void link_close(struct link *lk);

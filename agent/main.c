@@ -23,6 +23,7 @@
 
 struct opts {
     const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
+    const char *metrics_listen;
     const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
     size_t n_listen, n_relay;
     bool check;
@@ -46,6 +47,7 @@ static void usage(FILE *out)
                  "  --config FILE         configuration file with many links (linkagent.conf)\n"
                  "  --check               validate the configuration, print it, and exit\n"
                  "  --log-level LEVEL     error, warn, info (default) or debug\n"
+                 "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
                  "  --help, --version\n"
                  "\n"
                  "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
@@ -183,6 +185,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->policy = v;
         else if (strcmp(a, "--log-level") == 0)
             o->log_level = v;
+        else if (strcmp(a, "--metrics-listen") == 0)
+            o->metrics_listen = v;
         else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
             o->listen[o->n_listen++] = v;
         else if (strcmp(a, "--relay") == 0 && o->n_relay < MAX_OPT_ADDRS)
@@ -267,6 +271,13 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg->log_level = lvl;
+    if (o.metrics_listen != NULL &&
+        (rc = agentcfg_set_metrics_listen(cfg, o.metrics_listen)) != 0) {
+        fprintf(stderr, "linkagent: --metrics-listen '%s': %s (use off or HOST:PORT)\n",
+                o.metrics_listen, addr_strerror(rc));
+        agentcfg_free(cfg);
+        return 2;
+    }
     log_init("linkagent", lvl);
     if (o.check) {
         if (agentcfg_format(cfg, &text) != 0)

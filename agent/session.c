@@ -87,6 +87,14 @@ void session_close(struct session *c)
     session_end(c, false, NULL);
 }
 
+void session_set_ops(struct session *c, const struct session_ops *ops, void *owner)
+{
+    if (c->state == SESSION_CLOSING)
+        return;
+    c->ops = ops;
+    c->owner = owner;
+}
+
 bool session_online(const struct session *c)
 {
     return c->state == SESSION_ONLINE;
@@ -178,7 +186,7 @@ static int send_hello(struct session *c)
 /* AUTH (§4.1), the payload of message 3. */
 static int session_auth(const struct agentcfg_link *cfg, uint8_t *out, size_t cap, size_t *len)
 {
-    struct auth a = {.side = cfg->side};
+    struct auth a = {.side = cfg->side, .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY};
 
     memcpy(a.link_id, cfg->link_id, sizeof(a.link_id));
     snprintf(a.agent_version, sizeof(a.agent_version), "linkagent/%s", LINKRELAY_VERSION);
@@ -298,6 +306,12 @@ static int dispatch(struct session *c, const struct msg *m)
         }
         break;
     case MSG_PONG:
+        break;
+    case MSG_PEER_KEY:
+        c->ops->on_peer_key(c->owner, m->u.peer_key);
+        break;
+    case MSG_RELAY_KEY:
+        c->ops->on_relay_key(c->owner, m->u.relay_key.key_id, m->u.relay_key.key);
         break;
     case MSG_GOING_AWAY:
         c->ops->on_going_away(c->owner, m->u.going_away.seconds);

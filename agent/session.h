@@ -55,6 +55,10 @@ struct session_ops {
     void (*on_addrs)(void *owner, const struct msg_addrs *a);
     /* GOING_AWAY: the relay drains and stops within seconds (D25). */
     void (*on_going_away)(void *owner, unsigned seconds);
+    /* PEER_KEY: the static key of the peer's live session (D21). */
+    void (*on_peer_key)(void *owner, const uint8_t key[KEY_LEN]);
+    /* RELAY_KEY: the relay's next static key and its id (D21). */
+    void (*on_relay_key)(void *owner, uint8_t id, const uint8_t key[KEY_LEN]);
     /* The session failed (its cause logged) and is closing; revoked selects
      * the owner's long backoff. The last callback. */
     void (*on_down)(void *owner, bool revoked);
@@ -110,6 +114,9 @@ struct session *session_start(uv_loop_t *loop, const struct session_conf *conf,
 /* The owner closes the session (the link is closing): quietly, with no
  * callback any more. Idempotent; the struct is freed once its handles closed. */
 void session_close(struct session *c);
+/* Gives the session another owner table (the link keeps a session it is
+ * replacing, make-before-break, D21). No effect once closing. */
+void session_set_ops(struct session *c, const struct session_ops *ops, void *owner);
 /* Sends OPEN; -ENOTCONN unless online. */
 int session_send_open(struct session *c, uint32_t req_id);
 bool session_online(const struct session *c);

@@ -474,6 +474,7 @@ static struct stream *new_stream(struct stream_owner *own)
         own->streams->prev = st;
     own->streams = st;
     own->n_streams++;
+    own->opened++;
     return st;
 }
 
@@ -591,7 +592,10 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
         stream_reset(st);
         return false;
     }
-    if (e2e_init(st->io.e2e, st->role, own->cfg->priv, own->cfg->peer_pub, own->cfg->link_id,
+    /* The peer's key: the one its live session uses, when the relay said
+     * (PEER_KEY, D21), else the configured one. */
+    if (e2e_init(st->io.e2e, st->role, own->cfg->priv,
+                 own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
                  st->stream_id) != 0) {
         free(st->io.e2e);
         st->io.e2e = NULL;
@@ -692,8 +696,8 @@ void stream_open_failed(struct stream *st, int reason)
     uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
     uint64_t now = uv_now(st->loop);
 
-    if ((reason != MSG_OPEN_FAIL_RATE_LIMITED && reason != STREAM_OPEN_MOVING) || st->cable ||
-        own == NULL || st->state == STREAM_REDIAL) {
+    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||
+        st->state == STREAM_REDIAL) {
         stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
                     msg_open_fail_reason_name(reason));
         return;
@@ -716,9 +720,8 @@ void stream_open_failed(struct stream *st, int reason)
         st->held = true;
         own->n_held++;
         stream_log(st, LOG_LEVEL_INFO,
-                   "%s; holding the local connection (open_queue %u, open_wait %u ms)",
-                   reason ? "relay refused to open a stream: rate_limited"
-                          : "link moving to a new session",
+                   "relay refused to open a stream: rate_limited; holding the local connection "
+                   "(open_queue %u, open_wait %u ms)",
                    queue, wait);
     }
     st->state = STREAM_HELD;
@@ -733,14 +736,12 @@ static bool send_open(struct stream *st, struct stream_owner *own)
     if (st->open_tries == 0)
         st->open_since_ms = uv_now(st->loop);
     rc = own->ops->send_open(own->arg, &st->req_id);
-    if (rc == -EAGAIN) /* the link moves to a new session (D25): held */
-        stream_open_failed(st, STREAM_OPEN_MOVING);
-    else if (rc != 0)
+    if (rc != 0) {
         stream_fail(st, LOG_LEVEL_WARN, "%s; refusing the local connection",
                     rc == -ENOTCONN ? "no control session to the relay (relay unreachable?)"
                                     : "cannot send OPEN");
-    if (rc != 0)
-        return rc == -EAGAIN && st->state == STREAM_HELD;
+        return false;
+    }
     st->state = STREAM_OPENING;
     uv_timer_start(&st->timer, on_timer, STREAM_SETUP_MS, 0);
     return true;

@@ -75,11 +75,14 @@ struct stream_owner {
     void *arg;
     struct stream_env *env;
     const struct agentcfg_link *cfg;        /* name, keys, the connect target */
+    uint8_t peer_live[KEY_LEN];             /* the peer's key as the relay told it */
+    bool has_peer_live;                     /* (PEER_KEY); else cfg->peer_pub */
     struct sockaddr_storage relay_sa;       /* where the control session is connected */
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */
     size_t n_streams;
     uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
+    uint64_t opened; /* streams made since the owner began (its metrics) */
 };
 
 #define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
@@ -126,6 +129,8 @@ struct stream {
     enum e2e_role role;
     bool cable; /* the immediate policy's permanent stream */
     enum stream_state state;
+    bool wait_peer; /* OPENING: refused peer_offline while both sides moved
+                       after GOING_AWAY; link.c OPENs again at PEER online (D25) */
     struct pump io; /* the sockets and the session; .e2e is ours (freed with the stream) */
     uv_connect_t local_creq, leg_creq;
     uv_getaddrinfo_t gai;
@@ -158,9 +163,6 @@ void stream_responder(struct stream_owner *own, const struct msg_stream *m);
  * A stream redialling its leg (STREAM_REDIAL) is reset at once: the relay has
  * failed it (OPEN_FAIL timeout). */
 void stream_open_failed(struct stream *st, int reason);
-/* stream_open_failed's reason while the link moves to a new session after
- * GOING_AWAY (D25): held as for rate_limited, within the same bounds. */
-#define STREAM_OPEN_MOVING 0
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg

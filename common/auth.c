@@ -22,7 +22,7 @@ int auth_decode(const uint8_t *p, size_t n, struct auth *out)
         return -EBADMSG;
     if (cur_copy(&cu, a.link_id, sizeof(a.link_id)) != 0)
         return -EBADMSG;
-    if (cur_u8(&cu, &a.flags) != 0 || (a.flags & ~AUTH_FLAG_RESUME) != 0)
+    if (cur_u8(&cu, &a.flags) != 0 || (a.flags & ~AUTH_FLAGS_KNOWN) != 0)
         return -EBADMSG;
     /* resume_ticket: reserved in v1; its length is checked, its bytes ignored. */
     if (cur_str8(&cu, &s, &slen) != 0 || (slen != 0 && slen != AUTH_RESUME_LEN))
@@ -43,7 +43,7 @@ int auth_encode(const struct auth *a, uint8_t *out, size_t cap, size_t *outlen)
     size_t vlen = strnlen(a->agent_version, sizeof(a->agent_version));
     struct buf b;
 
-    if (a->side < 0 || a->side > 1 || vlen > AUTH_MAX_AGENT || (a->flags & ~AUTH_FLAG_RESUME) != 0)
+    if (a->side < 0 || a->side > 1 || vlen > AUTH_MAX_AGENT || (a->flags & ~AUTH_FLAGS_KNOWN) != 0)
         return -EINVAL;
     buf_init(&b, out, cap);
     if (buf_put_u8(&b, AUTH_VERSION) != 0 || buf_put_u8(&b, (uint8_t)a->side) != 0 ||

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "keys.h"
 
 static bool text_ok(const struct msg_str *s, size_t max)
 {
@@ -37,6 +38,8 @@ static bool type_known(int t)
     case MSG_ADDRS:
     case MSG_REDIRECT:
     case MSG_GOING_AWAY:
+    case MSG_PEER_KEY:
+    case MSG_RELAY_KEY:
     case MSG_PING:
     case MSG_PONG:
     case MSG_OPEN:
@@ -112,6 +115,12 @@ static int check(const struct msg *m)
                    : MSG_E_RANGE;
     case MSG_GOING_AWAY:
         return text_ok(&m->u.going_away.text, MSG_MAX_TEXT) ? 0 : MSG_E_RANGE;
+    case MSG_PEER_KEY:
+        /* An all-zero or small-order key would make the end-to-end ss and
+         * es contributions predictable (§2). */
+        return key_pub_check(m->u.peer_key) == 0 ? 0 : MSG_E_RANGE;
+    case MSG_RELAY_KEY:
+        return key_pub_check(m->u.relay_key.key) == 0 ? 0 : MSG_E_RANGE;
     case MSG_OPEN:
         return m->u.req_id != 0 ? 0 : MSG_E_RANGE;
     }
@@ -143,6 +152,10 @@ static size_t encoded_len(const struct msg *m)
         return n + 1 + m->u.redirect.addr.len + 1;
     case MSG_GOING_AWAY:
         return n + 2 + 1 + m->u.going_away.text.len;
+    case MSG_PEER_KEY:
+        return n + MSG_KEY_LEN;
+    case MSG_RELAY_KEY:
+        return n + 1 + MSG_KEY_LEN;
     case MSG_PING:
     case MSG_PONG:
         return n + 8;
@@ -200,6 +213,13 @@ static int put_body(const struct msg *m, struct buf *b)
     case MSG_GOING_AWAY:
         rc |= buf_put_u16(b, m->u.going_away.seconds);
         rc |= buf_put_str8(b, m->u.going_away.text.p, m->u.going_away.text.len);
+        break;
+    case MSG_PEER_KEY:
+        rc |= buf_put_bytes(b, m->u.peer_key, MSG_KEY_LEN);
+        break;
+    case MSG_RELAY_KEY:
+        rc |= buf_put_u8(b, m->u.relay_key.key_id);
+        rc |= buf_put_bytes(b, m->u.relay_key.key, MSG_KEY_LEN);
         break;
     case MSG_PING:
     case MSG_PONG:
@@ -318,6 +338,12 @@ static int get_body(struct cur *c, struct msg *m)
         if (cur_u16(c, &m->u.going_away.seconds))
             return MSG_E_SHORT;
         return get_str(c, &m->u.going_away.text);
+    case MSG_PEER_KEY:
+        return cur_copy(c, m->u.peer_key, MSG_KEY_LEN) ? MSG_E_SHORT : 0;
+    case MSG_RELAY_KEY:
+        return cur_u8(c, &m->u.relay_key.key_id) || cur_copy(c, m->u.relay_key.key, MSG_KEY_LEN)
+                   ? MSG_E_SHORT
+                   : 0;
     case MSG_PING:
     case MSG_PONG:
         return cur_u64(c, &m->u.nonce) ? MSG_E_SHORT : 0;
@@ -385,6 +411,10 @@ const char *msg_type_name(int type)
         return "REDIRECT";
     case MSG_GOING_AWAY:
         return "GOING_AWAY";
+    case MSG_PEER_KEY:
+        return "PEER_KEY";
+    case MSG_RELAY_KEY:
+        return "RELAY_KEY";
     case MSG_PING:
         return "PING";
     case MSG_PONG:

@@ -30,6 +30,7 @@
 #define MSG_MAX_TEXT    200u /* CLOSE and GOING_AWAY text */
 #define MSG_MAX_VERSION 32u  /* WELCOME relay_version */
 #define MSG_MAX_ADDR    255u /* one address, as str8 allows */
+#define MSG_KEY_LEN     32u  /* PEER_KEY: an X25519 public key */
 
 enum msg_type {
     MSG_WELCOME = 0x01,
@@ -40,6 +41,8 @@ enum msg_type {
     MSG_ADDRS = 0x06,
     MSG_REDIRECT = 0x07,
     MSG_GOING_AWAY = 0x08,
+    MSG_PEER_KEY = 0x09,  /* only to agents that set AUTH_FLAG_PEER_KEY (D21) */
+    MSG_RELAY_KEY = 0x0a, /* only to agents that set AUTH_FLAG_RELAY_KEY (D21) */
     MSG_PING = 0x10,
     MSG_PONG = 0x11,
     MSG_OPEN = 0x20,
@@ -129,11 +132,19 @@ struct msg_going_away {
     struct msg_str text; /* 0..200 bytes */
 };
 
+/* RELAY_KEY: the relay's next static key, which agents pin from now on. */
+struct msg_relay_key {
+    uint8_t key_id;
+    uint8_t key[MSG_KEY_LEN]; /* valid X25519 public key */
+};
+
 struct msg {
     enum msg_type type;
     union {
         struct msg_welcome welcome;
-        bool peer_online; /* PEER */
+        bool peer_online;              /* PEER */
+        uint8_t peer_key[MSG_KEY_LEN]; /* PEER_KEY: valid X25519 public key */
+        struct msg_relay_key relay_key;
         struct msg_stream stream;
         struct msg_open_fail open_fail;
         struct msg_close close;

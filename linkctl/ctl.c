@@ -5,9 +5,12 @@
 #include "ctl.h"
 
 #include "adminc.h"
+#include "cfgparse.h"
 #include "relaykey.h"
 #include "statedir.h"
 #include "store.h"
+#include "token.h"
+#include "keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -335,7 +338,10 @@ int ctl_relay_key(struct ctl *c, int create, struct relaykey *out)
     }
     if (r < 0) {
         ctl_fail("%s", err);
+        return r;
     }
+    /* A next key whose overlap is over is the current key (D21). */
+    (void)relaykey_settle(out, ctl_now_ms());
     return r;
 }
 
@@ -489,4 +495,93 @@ void ctl_print_addr_list(const char *label, const json_t *arr)
 long long ctl_json_int(const json_t *v, const char *key)
 {
     return json_integer_value(json_object_get(v, key));
+}
+
+/* Decodes a public key given on the command line; prints why on failure. */
+int ctl_decode_pub(const char *opt, const char *text, uint8_t pub[32])
+{
+    size_t pos = 0;
+    char why[128];
+    int r = key_pub_decode(text, pub, &pos);
+    if (r != 0) {
+        key_format_error(r, pos, why, sizeof(why));
+        ctl_fail("%s: %s", opt, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Builds the token text of one side. priv may be NULL (bring-your-own key). */
+int ctl_make_token(const struct store_link *l, int side, const uint8_t *priv,
+                   const struct relaykey *rk, const struct ctl_addrs *addrs, char *out, size_t cap)
+{
+    struct token t;
+    memset(&t, 0, sizeof(t));
+    t.version = TOKEN_VERSION;
+    t.flags = priv != NULL ? TOKEN_FLAG_PRIV : 0;
+    memcpy(t.link_id, l->id, LINKID_LEN);
+    t.side = (uint8_t)side;
+    /* During a relay key rotation new tokens pin the next key: the relay
+     * accepts it already, and it outlives the current one (D21). */
+    const struct relaykey_entry *rke = rk->has_next ? &rk->next : &rk->current;
+    t.relay_key_id = rke->id;
+    memcpy(t.relay_pub, rke->pub, KEY_LEN);
+    memcpy(t.peer_pub, l->key[1 - side], KEY_LEN);
+    if (priv != NULL) {
+        memcpy(t.priv, priv, KEY_LEN);
+    }
+    t.n_addrs = (uint8_t)addrs->n;
+    for (size_t i = 0; i < addrs->n; i++) {
+        memcpy(t.addrs[i], addrs->addr[i], sizeof(t.addrs[i]));
+    }
+    snprintf(t.name, sizeof(t.name), "%s", l->name);
+    int r = token_encode(&t, out, cap);
+    token_wipe(&t);
+    if (r != 0) {
+        ctl_fail("cannot build the token of side %s: %s", ctl_side_name(side), token_strerror(r));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Opens the registry and finds the link named by the argument; prints the
+ * failure (unknown link) itself. */
+int ctl_open_link(struct ctl *c, const char *what, int create, struct store **st,
+                  struct store_link *l)
+{
+    int r = ctl_store_open(c, create, st);
+    if (r == -ENOENT) {
+        ctl_fail("no such link: %s", what);
+        return r;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = store_link_find(*st, what, l);
+    if (r < 0) {
+        ctl_fail("%s", store_errmsg(*st));
+        store_close(*st);
+        *st = NULL;
+    }
+    return r;
+}
+
+int64_t ctl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ctl_parse_overlap(const char *cmd, const char *text, uint64_t *ms)
+{
+    int r = cfgparse_duration(text, 0, CTL_OVERLAP_MAX_MS, ms);
+    if (r == 0 && (*ms == 0 || *ms >= CTL_OVERLAP_MIN_MS)) {
+        return 0;
+    }
+    if (r == -EINVAL) {
+        return ctl_usage_error(cmd, "--overlap: '%s' is not a duration (digits with ms, s, m or h)",
+                               text);
+    }
+    return ctl_usage_error(cmd, "--overlap: '%s' is out of range: 0 (none) or 1s..720h", text);
 }

@@ -20,7 +20,9 @@
 #include "token.h"
 
 struct store;
+struct store_link;
 struct relaykey;
+struct ctl_addrs;
 
 #define CTL_DEFAULT_STATE_DIR "/var/lib/linkrelay"
 #define CTL_ENV_STATE_DIR     "LINKRELAY_STATE_DIR"
@@ -193,9 +195,32 @@ int ctl_simple_args(struct ctl *c, const char *cmd, const char *help, int argc, 
 void ctl_print_addr_list(const char *label, const json_t *arr);
 long long ctl_json_int(const json_t *v, const char *key);
 
+/* An overlap of a key rotation is 0 (none) or between these (linkctl.md). */
+#define CTL_OVERLAP_MIN_MS 1000ull
+#define CTL_OVERLAP_MAX_MS (720ull * 3600ull * 1000ull) /* 30 days */
+/* Parses --overlap DURATION into *ms; CTL_EXIT_USAGE after printing why
+ * (cmd names the command). */
+int ctl_parse_overlap(const char *cmd, const char *text, uint64_t *ms);
+/* Wall-clock ms since the epoch. */
+int64_t ctl_now_ms(void);
+/* Decodes a public key given as option opt; prints why on failure (-EINVAL). */
+int ctl_decode_pub(const char *opt, const char *text, uint8_t pub[32]);
+/* Builds the token text of one side of l into out (priv NULL: a
+ * bring-your-own-key token). Prints why on failure (-EINVAL). */
+int ctl_make_token(const struct store_link *l, int side, const uint8_t *priv,
+                   const struct relaykey *rk, const struct ctl_addrs *addrs, char *out, size_t cap);
+/* Opens the registry (create: as ctl_store_open) and finds the link named
+ * by what (name or id); prints the failure itself. On success *st is the
+ * caller's to close. */
+int ctl_open_link(struct ctl *c, const char *what, int create, struct store **st,
+                  struct store_link *l);
+
 /* The command groups, one file each (ctl_NAME.c), called by main.c's table
  * with argv[0] = the command word. */
 int ctl_link_main(struct ctl *c, int argc, char **argv);
+/* `link rotate` (ctl_rotate.c), called by ctl_link_main with argv[0] =
+ * "rotate". */
+int ctl_link_rotate(struct ctl *c, int argc, char **argv);
 int ctl_status_main(struct ctl *c, int argc, char **argv);
 int ctl_events_main(struct ctl *c, int argc, char **argv);
 int ctl_relay_main(struct ctl *c, int argc, char **argv);

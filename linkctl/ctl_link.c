@@ -26,7 +26,7 @@ static const char link_help[] =
     "  revoke NAME|ID                        stop the link (agents are disconnected)\n"
     "  enable NAME|ID                        allow a revoked link again\n"
     "  rm NAME|ID                            delete the link and its accounting\n"
-    "  rotate NAME|ID --side a|b [--key PUB] replace one side's key\n"
+    "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
     "\n"
     "Each command takes --help and --json.\n";
 
@@ -75,17 +75,6 @@ static const char rm_help[] =
     "keeps the link's history (by link id) and records the removal. The relay\n"
     "disconnects the link's agents as for a revocation.\n";
 
-static const char rotate_help[] =
-    "usage: linkctl link rotate NAME|ID --side a|b [--key PUB] [--json]\n"
-    "\n"
-    "Replaces the current key of one side. Without --key a new key pair is\n"
-    "generated and a new token for that side is printed (a secret). The old key\n"
-    "stops working at once (no overlap; any next key of that side is cleared).\n"
-    "The other side's agent must learn the new public key (it is printed) for the\n"
-    "end-to-end handshake: update its peer key or re-enroll it.\n"
-    "The new token's relay addresses are chosen as for `link add`; when there are\n"
-    "none it fails before the key changes.\n";
-
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
@@ -128,51 +117,6 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
     }
     for (int k = 0; k < n; k++) {
         *dst[k] = vals[k];
-    }
-    return 0;
-}
-
-/* Decodes a public key given on the command line; prints why on failure. */
-static int decode_pub(const char *opt, const char *text, uint8_t pub[KEY_LEN])
-{
-    size_t pos = 0;
-    char why[128];
-    int r = key_pub_decode(text, pub, &pos);
-    if (r != 0) {
-        key_format_error(r, pos, why, sizeof(why));
-        ctl_fail("%s: %s", opt, why);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* Builds the token text of one side. priv may be NULL (bring-your-own key). */
-static int make_token(const struct store_link *l, int side, const uint8_t *priv,
-                      const struct relaykey *rk, const struct ctl_addrs *addrs, char *out,
-                      size_t cap)
-{
-    struct token t;
-    memset(&t, 0, sizeof(t));
-    t.version = TOKEN_VERSION;
-    t.flags = priv != NULL ? TOKEN_FLAG_PRIV : 0;
-    memcpy(t.link_id, l->id, LINKID_LEN);
-    t.side = (uint8_t)side;
-    t.relay_key_id = rk->current.id;
-    memcpy(t.relay_pub, rk->current.pub, KEY_LEN);
-    memcpy(t.peer_pub, l->key[1 - side], KEY_LEN);
-    if (priv != NULL) {
-        memcpy(t.priv, priv, KEY_LEN);
-    }
-    t.n_addrs = (uint8_t)addrs->n;
-    for (size_t i = 0; i < addrs->n; i++) {
-        memcpy(t.addrs[i], addrs->addr[i], sizeof(t.addrs[i]));
-    }
-    snprintf(t.name, sizeof(t.name), "%s", l->name);
-    int r = token_encode(&t, out, cap);
-    token_wipe(&t);
-    if (r != 0) {
-        ctl_fail("cannot build the token of side %s: %s", ctl_side_name(side), token_strerror(r));
-        return -EINVAL;
     }
     return 0;
 }
@@ -223,8 +167,8 @@ static int add_tokens(struct ctl *c, struct add_state *s)
         return -1;
     }
     for (int side = 0; side < 2; side++) {
-        if (make_token(&s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, &s->addrs,
-                       s->tok[side], sizeof(s->tok[side])) != 0) {
+        if (ctl_make_token(&s->l, side, s->made[side] ? s->priv[side] : NULL, &s->rk, &s->addrs,
+                           s->tok[side], sizeof(s->tok[side])) != 0) {
             return -1;
         }
     }
@@ -250,8 +194,8 @@ static int link_add(struct ctl *c, int argc, char **argv)
                  STORE_NAME_MAX);
         goto out;
     }
-    if ((a.a_key && decode_pub("--a-key", a.a_key, s->l.key[0]) != 0) ||
-        (a.b_key && decode_pub("--b-key", a.b_key, s->l.key[1]) != 0)) {
+    if ((a.a_key && ctl_decode_pub("--a-key", a.a_key, s->l.key[0]) != 0) ||
+        (a.b_key && ctl_decode_pub("--b-key", a.b_key, s->l.key[1]) != 0)) {
         goto out;
     }
     if (a.a_key && a.b_key && sodium_memcmp(s->l.key[0], s->l.key[1], KEY_LEN) == 0) {
@@ -332,15 +276,16 @@ static json_t *link_json(const struct store_link *l, const struct store_totals *
     }
     /* Totals come from SQLite's signed 64-bit integers: they fit. */
     return json_pack(
-        "{s:s, s:o, s:b, s:I, s:I, s:{s:{s:s, s:s?, s:I}, s:{s:s, s:s?, s:I}},"
+        "{s:s, s:o, s:b, s:I, s:I, s:{s:{s:s, s:s?, s:I, s:I}, s:{s:s, s:s?, s:I, s:I}},"
         " s:{s:I, s:I, s:I, s:s?, s:I}, s:b, s:O?}",
         "id", id, "name", lrjson_str(l->name), "enabled", l->enabled, "created_ms",
         (json_int_t)l->created_ms, "updated_ms", (json_int_t)l->updated_ms, "keys", "a", "current",
-        k[0], "next", l->has_next[0] ? nk[0] : NULL, "generation", (json_int_t)l->key_gen[0], "b",
-        "current", k[1], "next", l->has_next[1] ? nk[1] : NULL, "generation",
-        (json_int_t)l->key_gen[1], "totals", "streams", lrjson_u64(t->streams), "bytes_a_to_b",
-        lrjson_u64(t->bytes_a_to_b), "bytes_b_to_a", lrjson_u64(t->bytes_b_to_a), "last_cause",
-        t->last_cause == STORE_CAUSE_NONE ? NULL : store_cause_name(t->last_cause),
+        k[0], "next", l->has_next[0] ? nk[0] : NULL, "generation", (json_int_t)l->key_gen[0],
+        "next_until_ms", (json_int_t)l->next_until_ms[0], "b", "current", k[1], "next",
+        l->has_next[1] ? nk[1] : NULL, "generation", (json_int_t)l->key_gen[1], "next_until_ms",
+        (json_int_t)l->next_until_ms[1], "totals", "streams", lrjson_u64(t->streams),
+        "bytes_a_to_b", lrjson_u64(t->bytes_a_to_b), "bytes_b_to_a", lrjson_u64(t->bytes_b_to_a),
+        "last_cause", t->last_cause == STORE_CAUSE_NONE ? NULL : store_cause_name(t->last_cause),
         "last_closed_ms", (json_int_t)t->last_closed_ms, "relay_running", running, "live", live);
 }
 
@@ -481,7 +426,10 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
         printf("key %s:         %s (generation %u)\n", ctl_side_name(side), k, l->key_gen[side]);
         if (l->has_next[side]) {
             key_pub_encode(l->next_key[side], k);
-            printf("next key %s:    %s\n", ctl_side_name(side), k);
+            ctl_fmt_time(l->next_until_ms[side], when, sizeof(when));
+            printf("next key %s:    %s (old key accepted until the agent switches%s%s)\n",
+                   ctl_side_name(side), k, l->next_until_ms[side] != 0 ? ", at most until " : "",
+                   l->next_until_ms[side] != 0 ? when : "");
         }
     }
     printf("streams:       %llu\n", (unsigned long long)t->streams);
@@ -510,28 +458,6 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
            (long long)json_integer_value(json_object_get(live, "bytes_b_to_a")));
 }
 
-/* Opens the registry and finds the link named by the argument; prints the
- * failure (unknown link) itself. */
-static int open_and_find(struct ctl *c, const char *what, int create, struct store **st,
-                         struct store_link *l)
-{
-    int r = ctl_store_open(c, create, st);
-    if (r == -ENOENT) {
-        ctl_fail("no such link: %s", what);
-        return r;
-    }
-    if (r < 0) {
-        return r;
-    }
-    r = store_link_find(*st, what, l);
-    if (r < 0) {
-        ctl_fail("%s", store_errmsg(*st));
-        store_close(*st);
-        *st = NULL;
-    }
-    return r;
-}
-
 static int link_show(struct ctl *c, int argc, char **argv)
 {
     struct link_args a;
@@ -543,7 +469,7 @@ static int link_show(struct ctl *c, int argc, char **argv)
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
     }
-    if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
+    if (ctl_open_link(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
     if (store_link_totals(st, l.id, &t) < 0) {
@@ -591,7 +517,7 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
     }
-    if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
+    if (ctl_open_link(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
     if (enabled >= 0 && l.enabled == enabled) {
@@ -614,115 +540,6 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
     r = print_change(c, &l, enabled < 0 ? "removed" : enabled ? "enabled" : "revoked");
     fflush(stdout);
     ctl_admin_sync(c);
-    return r;
-}
-
-static int rotate_print(struct ctl *c, const struct store_link *l, int side, const uint8_t *pub,
-                        const char *tok, const struct ctl_addrs *addrs)
-{
-    char id[LINKID_TEXT_SIZE], k[KEY_TEXT_SIZE];
-    linkid_encode(l->id, id);
-    key_pub_encode(pub, k);
-    if (c->json) {
-        json_t *v = json_pack("{s:s, s:o, s:s, s:s, s:I, s:s?}", "id", id, "name",
-                              lrjson_str(l->name), "side", ctl_side_name(side), "key", k,
-                              "generation", (json_int_t)(l->key_gen[side] + 1u), "token", tok);
-        if (v != NULL && tok != NULL && ctl_addrs_json(v, addrs) != 0) {
-            json_decref(v);
-            v = NULL;
-        }
-        return ctl_json_print(v);
-    }
-    printf("link %s (%s): side %s key replaced (generation %u)\n", l->name, id, ctl_side_name(side),
-           l->key_gen[side] + 1);
-    printf("new public key of side %s: %s\n", ctl_side_name(side), k);
-    printf("the agent of side %s needs this key as its peer key\n", ctl_side_name(1 - side));
-    if (tok != NULL) {
-        ctl_addrs_print("token addrs:", addrs);
-        printf("\nnew token for side %s (SECRET, contains the private key):\n%s\n",
-               ctl_side_name(side), tok);
-    }
-    return CTL_EXIT_OK;
-}
-
-struct rotate_state {
-    uint8_t priv[KEY_LEN];
-    struct relaykey rk;
-    char tok[TOKEN_TEXT_SIZE];
-};
-
-/* addrs: where the new token points (only without keytext). */
-static int rotate_apply(struct ctl *c, struct store *st, struct store_link *l, int side,
-                        const char *keytext, const struct ctl_addrs *addrs)
-{
-    uint8_t pub[KEY_LEN];
-    char detail[128], what[32];
-    int r = CTL_EXIT_FAIL;
-    struct rotate_state *s = sodium_malloc(sizeof(*s));
-    if (s == NULL) {
-        return ctl_fail("out of memory");
-    }
-    memset(s, 0, sizeof(*s));
-    if (keytext != NULL) {
-        if (decode_pub("--key", keytext, pub) != 0) {
-            goto out;
-        }
-        if (sodium_memcmp(pub, l->key[1 - side], KEY_LEN) == 0) {
-            ctl_fail("--key: this is side %s's key; each side needs its own",
-                     ctl_side_name(1 - side));
-            goto out;
-        }
-    } else {
-        key_keypair_new(s->priv, pub);
-        struct store_link nl = *l;
-        memcpy(nl.key[side], pub, KEY_LEN);
-        if (ctl_relay_key(c, 1, &s->rk) < 0 ||
-            make_token(&nl, side, s->priv, &s->rk, addrs, s->tok, sizeof(s->tok)) != 0) {
-            goto out;
-        }
-    }
-    snprintf(what, sizeof(what), "side %s key rotated", ctl_side_name(side));
-    ctl_event_detail(what, detail, sizeof(detail));
-    if (store_link_rotate(st, l->id, side, pub, detail) < 0) {
-        ctl_fail("%s", store_errmsg(st));
-        goto out;
-    }
-    r = rotate_print(c, l, side, pub, keytext == NULL ? s->tok : NULL, addrs);
-out:
-    sodium_free(s);
-    return r;
-}
-
-static int link_rotate(struct ctl *c, int argc, char **argv)
-{
-    struct link_args a;
-    struct store *st = NULL;
-    struct store_link l;
-    struct ctl_addrs addrs = {0};
-    int side;
-    int r = parse_args(c, "rotate", rotate_help, "sk", 1, argc, argv, &a);
-    if (r != 0) {
-        return r < 0 ? CTL_EXIT_OK : r;
-    }
-    if (a.side == NULL) {
-        return ctl_usage_error("link rotate", "missing --side a|b");
-    }
-    if (ctl_side_parse(a.side, &side) != 0) {
-        return ctl_usage_error("link rotate", "--side must be a or b, not '%s'", a.side);
-    }
-    /* A new token needs addresses: settle that before the key changes. */
-    if (a.key == NULL && ctl_token_addrs(c, &addrs) != CTL_EXIT_OK) {
-        return CTL_EXIT_FAIL;
-    }
-    if (open_and_find(c, a.pos[0], 0, &st, &l) < 0) {
-        return CTL_EXIT_FAIL;
-    }
-    r = rotate_apply(c, st, &l, side, a.key, &addrs);
-    store_close(st);
-    if (r == CTL_EXIT_OK) {
-        fflush(stdout);
-        ctl_admin_sync(c);
-    }
     return r;
 }
 
@@ -758,7 +575,7 @@ int ctl_link_main(struct ctl *c, int argc, char **argv)
         return link_state(c, argc, argv, -1);
     }
     if (strcmp(cmd, "rotate") == 0) {
-        return link_rotate(c, argc, argv);
+        return ctl_link_rotate(c, argc, argv);
     }
     return ctl_usage_error("link", "unknown command 'link %s'", cmd);
 }

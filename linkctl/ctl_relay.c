@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl_relay — `linkctl relay info`: the relay's key, addresses and the
- * addresses new tokens would carry; `linkctl relay drain`: the running
+ * addresses new tokens would carry; `linkctl relay rotate-key`: a next relay
+ * key with an overlap (design.md D21); `linkctl relay drain`: the running
  * relay drains (D25). See docs/linkctl.md.
  */
 #include "ctl.h"
@@ -21,6 +22,7 @@
 
 static const char relay_help[] =
     "usage: linkctl relay info [--json]\n"
+    "       linkctl relay rotate-key [--overlap DURATION] [--json]\n"
     "\n"
     "The relay's public key and key id (from the key file, created if missing),\n"
     "listen and advertised addresses (from the config), linkctl's version, the\n"
@@ -28,6 +30,19 @@ static const char relay_help[] =
     "would carry with where they come from (--json: token_addrs,\n"
     "token_addrs_source: relay_addr, live_advertise, live_listen,\n"
     "config_advertise, config_listen, or null when there are none).\n";
+
+static const char rotate_key_help[] =
+    "usage: linkctl relay rotate-key [--overlap DURATION] [--json]\n"
+    "\n"
+    "Adds a next relay key (a new key id) to the key file, with an overlap\n"
+    "(default 24h; 1s..720h; 0 replaces the key at once, and every agent then\n"
+    "needs a new token). The running relay is told at once (admin socket): it\n"
+    "accepts both keys and tells every connected linkagent the new one, which the\n"
+    "agent keeps and uses for its next connections; when the overlap ends the old\n"
+    "key is retired. New tokens carry the new key. One rotation at a time: while\n"
+    "a next key waits, rotate-key fails.\n";
+
+#define ROTATE_KEY_DEFAULT_OVERLAP "24h"
 
 static json_t *cfg_addrs_json(const struct addr_spec *a, size_t n)
 {
@@ -66,6 +81,7 @@ static int info_json(struct ctl *c, const struct relaykey *rk, json_t *live,
         key_pub_encode(rk->next.pub, nk);
         json_object_set_new(v, "next_key", json_string(nk));
         json_object_set_new(v, "next_key_id", json_integer(rk->next.id));
+        json_object_set_new(v, "next_until_ms", json_integer(rk->next_until_ms));
     } else {
         json_object_set_new(v, "next_key", json_null());
     }
@@ -93,8 +109,10 @@ static void info_human(struct ctl *c, const struct relaykey *rk, const json_t *l
     key_pub_encode(rk->current.pub, k);
     printf("relay key:     %s (id %u)\n", k, rk->current.id);
     if (rk->has_next) {
+        char when[40];
         key_pub_encode(rk->next.pub, k);
-        printf("next key:      %s (id %u)\n", k, rk->next.id);
+        ctl_fmt_time(rk->next_until_ms, when, sizeof(when));
+        printf("next key:      %s (id %u), the current key retires at %s\n", k, rk->next.id, when);
     }
     cfg_addrs_human("listen:", c->cfg.listen, c->cfg.n_listen);
     cfg_addrs_human("advertise:", c->cfg.advertise, c->cfg.n_advertise);
@@ -178,17 +196,129 @@ static int relay_drain_main(struct ctl *c, int argc, char **argv)
     return CTL_EXIT_OK;
 }
 
+/* Tells the running relay; returns 1 reloaded, 0 not running, -1 failed. */
+static int rotate_key_tell(struct ctl *c)
+{
+    json_t *reply = NULL;
+    int r = ctl_admin(c, "relay-key", &reply);
+    if (r < 0) {
+        if (!adminc_not_running(r)) {
+            fprintf(stderr,
+                    "linkctl: warning: the relay did not answer: %s; it reads the key "
+                    "file at its next start\n",
+                    strerror(-r));
+            return -1;
+        }
+        return 0;
+    }
+    int ok = json_is_true(json_object_get(reply, "ok"));
+    if (!ok) {
+        fprintf(stderr, "linkctl: warning: the relay did not take the key file: %s\n",
+                ctl_json_str(reply, "error", "?"));
+    }
+    json_decref(reply);
+    return ok ? 1 : -1;
+}
+
+static int rotate_key_print(struct ctl *c, const struct relaykey *k, int told)
+{
+    char cur[KEY_TEXT_SIZE], nxt[KEY_TEXT_SIZE], when[40];
+    key_pub_encode(k->current.pub, cur);
+    if (k->has_next) {
+        key_pub_encode(k->next.pub, nxt);
+    }
+    if (c->json) {
+        return ctl_json_print(
+            json_pack("{s:s, s:I, s:s?, s:o, s:I, s:b, s:b}", "relay_key", cur, "relay_key_id",
+                      (json_int_t)k->current.id, "next_key", k->has_next ? nxt : NULL,
+                      "next_key_id", k->has_next ? json_integer(k->next.id) : json_null(),
+                      "overlap_until_ms", (json_int_t)(k->has_next ? k->next_until_ms : 0),
+                      "relay_running", told != 0, "relay_reloaded", told == 1));
+    }
+    if (!k->has_next) {
+        printf("relay key replaced at once: %s (id %u)\n", cur, k->current.id);
+        printf("every agent needs a new token (linkctl link rotate)\n");
+    } else {
+        ctl_fmt_time(k->next_until_ms, when, sizeof(when));
+        printf("next relay key: %s (id %u)\n", nxt, k->next.id);
+        printf("current key %s (id %u) retires at %s\n", cur, k->current.id, when);
+        printf("new tokens carry the new key; connected agents learn it from the relay\n");
+    }
+    printf("%s\n", told == 1   ? "the running relay serves the new key now"
+                   : told == 0 ? "the relay is not running: it reads the key file at its start"
+                               : "the running relay still serves the old key file");
+    return CTL_EXIT_OK;
+}
+
+static int relay_rotate_key(struct ctl *c, int argc, char **argv)
+{
+    static const char *const names[] = {"--overlap", NULL};
+    const char *vals[1] = {NULL}, *pos[1];
+    struct relaykey *k;
+    uint64_t overlap_ms = 0;
+    char err[512];
+    int r =
+        ctl_simple_args(c, "relay rotate-key", rotate_key_help, argc, argv, names, vals, pos, 0);
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    r = ctl_parse_overlap("relay rotate-key", vals[0] ? vals[0] : ROTATE_KEY_DEFAULT_OVERLAP,
+                          &overlap_ms);
+    if (r != 0) {
+        return r;
+    }
+    k = sodium_malloc(sizeof(*k));
+    if (k == NULL) {
+        return ctl_fail("out of memory");
+    }
+    if (ctl_relay_key(c, 0, k) < 0) {
+        sodium_free(k);
+        return CTL_EXIT_FAIL;
+    }
+    r = CTL_EXIT_FAIL;
+    if (k->has_next) {
+        char when[40];
+        ctl_fmt_time(k->next_until_ms, when, sizeof(when));
+        ctl_fail("a relay key rotation is under way: next key id %u, the current key retires "
+                 "%s%s; rotate again after that",
+                 k->next.id, k->next_until_ms ? "at " : "never (no deadline)",
+                 k->next_until_ms ? when : "");
+        goto out;
+    }
+    /* Ids run 1..255 and never repeat the current one. */
+    struct relaykey_entry *e = overlap_ms > 0 ? &k->next : &k->current;
+    uint8_t id = k->current.id >= 255 ? 1 : (uint8_t)(k->current.id + 1);
+    key_keypair_new(e->priv, e->pub);
+    e->id = id;
+    if (overlap_ms > 0) {
+        k->has_next = 1;
+        k->next_until_ms = ctl_now_ms() + (int64_t)overlap_ms;
+    }
+    if (relaykey_save(c->key_file, k, err, sizeof(err)) != 0) {
+        ctl_fail("%s", err);
+        goto out;
+    }
+    r = rotate_key_print(c, k, rotate_key_tell(c));
+out:
+    relaykey_wipe(k);
+    sodium_free(k);
+    return r;
+}
+
 int ctl_relay_main(struct ctl *c, int argc, char **argv)
 {
     struct relaykey rk;
     struct ctl_addrs ta;
     if (argc < 2 || ctl_is_help(argv[1])) {
         if (argc < 2) {
-            return ctl_usage_error("relay", "missing command (info, drain)");
+            return ctl_usage_error("relay", "missing command (info, rotate-key, drain)");
         }
         fputs(relay_help, stdout);
         fputs(drain_help, stdout);
         return CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "rotate-key") == 0) {
+        return relay_rotate_key(c, argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "drain") == 0) {
         return relay_drain_main(c, argc - 1, argv + 1);

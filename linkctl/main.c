@@ -23,6 +23,7 @@ static const char main_help[] =
     "  status                                      live relay-wide state\n"
     "  events [--link NAME] [-n N]                 the event log\n"
     "  relay info                                  relay key, addresses, version\n"
+    "  relay rotate-key [--overlap D]              a new relay key, agents learn it\n"
     "  relay drain [--timeout D]                   the running relay drains and exits\n"
     "\n"
     "global options:\n"

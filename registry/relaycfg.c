@@ -21,6 +21,8 @@ enum kind {
     K_COUNT,
     K_RATE,
     K_MAXCONNS, /* "auto" or a count */
+    K_METRICS,  /* "off" or a numeric HOST:PORT */
+    K_ONOFF,    /* "on" or "off", stored as a uint32_t 1 or 0 */
 };
 
 /* One key of the file: where it goes in struct relaycfg and its range. */
@@ -43,6 +45,9 @@ static const struct keydef keys[] = {
     {"relay", "admin_socket", K_PATH, offsetof(struct relaycfg, admin_socket), 0, 0},
     {"relay", "admin_socket_mode", K_MODE, 0, 0, 0},
     {"relay", "log_level", K_LOGLEVEL, 0, 0, 0},
+    {"relay", "metrics_listen", K_METRICS, 0, 0, 0},
+    {"relay", "metrics_per_link", K_ONOFF, offsetof(struct relaycfg, metrics_per_link), 0, 1},
+    {"relay", "metrics_max_links", K_COUNT, offsetof(struct relaycfg, metrics_max_links), 1, 10000},
     {"limits", "handshake_timeout", K_DURATION, LIM(handshake_timeout_ms), 100, 300 * SEC},
     {"limits", "preauth_bytes", K_SIZE, LIM(preauth_bytes), 256, MIB},
     {"limits", "max_pending", K_COUNT, LIM(max_pending), 1, 1000000},
@@ -85,6 +90,7 @@ void relaycfg_defaults(struct relaycfg *cfg)
     snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%s", RELAYCFG_ADMIN_SOCKET_UNSET);
     cfg->admin_socket_mode = 0600;
     cfg->log_level = LOG_LEVEL_INFO;
+    cfg->metrics_max_links = 100;
     l->handshake_timeout_ms = 10000;
     l->preauth_bytes = 4096;
     l->max_pending = 1024;
@@ -220,6 +226,24 @@ static int set_number(struct parse_ctx *c, const struct keydef *k, const char *v
     return 0;
 }
 
+int relaycfg_set_metrics_listen(struct relaycfg *cfg, const char *value)
+{
+    struct addr_spec a;
+    int rc;
+
+    if (strcmp(value, "off") == 0) {
+        cfg->has_metrics_listen = 0;
+        memset(&cfg->metrics_listen, 0, sizeof(cfg->metrics_listen));
+        return 0;
+    }
+    rc = addr_parse(value, ADDR_PORT0_OK | ADDR_NUMERIC_ONLY, &a);
+    if (rc != 0)
+        return rc;
+    cfg->has_metrics_listen = 1;
+    cfg->metrics_listen = a;
+    return 0;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value, int line,
                   struct cfgparse_error *err)
 {
@@ -258,6 +282,19 @@ static int on_key(void *user, const char *section, const char *name, const char 
                                "admin_socket_mode %04o gives others access; use "
                                "0600 or 0660",
                                c->cfg.admin_socket_mode);
+        break;
+    case K_METRICS:
+        rc = relaycfg_set_metrics_listen(&c->cfg, value);
+        if (rc != 0)
+            rc = cfgparse_fail(err, line, "metrics_listen '%.80s': %s (use off or HOST:PORT)",
+                               value, addr_strerror(rc));
+        break;
+    case K_ONOFF:
+        rc = 0;
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            rc = cfgparse_fail(err, line, "%s: '%.20s' is not on or off", name, value);
+        else
+            memcpy((char *)&c->cfg + k->off, &(uint32_t){value[1] == 'n'}, sizeof(uint32_t));
         break;
     case K_LOGLEVEL:
         rc = log_level_parse(value, &c->cfg.log_level);
@@ -360,6 +397,15 @@ int relaycfg_format(const struct relaycfg *cfg, char **out)
     cfgparse_buf_printf(&b, "admin_socket = %s\nadmin_socket_mode = %04o\nlog_level = %s\n",
                         cfg->admin_socket, cfg->admin_socket_mode,
                         cfgparse_log_level_name((int)cfg->log_level));
+    if (cfg->has_metrics_listen) {
+        char a[ADDR_TEXT_SIZE];
+        if (addr_format(&cfg->metrics_listen, a, sizeof(a)) == 0)
+            cfgparse_buf_printf(&b, "metrics_listen = %s\n", a);
+    } else {
+        cfgparse_buf_printf(&b, "metrics_listen = off\n");
+    }
+    cfgparse_buf_printf(&b, "metrics_per_link = %s\nmetrics_max_links = %u\n",
+                        cfg->metrics_per_link ? "on" : "off", cfg->metrics_max_links);
     cfgparse_buf_printf(&b, "\n[limits]\n");
     for (size_t i = 0; i < NKEYS; i++) {
         const struct keydef *k = &keys[i];

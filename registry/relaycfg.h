@@ -74,8 +74,19 @@ struct relaycfg {
                                              parser leaves RELAYCFG_ADMIN_SOCKET_UNSET */
     unsigned admin_socket_mode;           /* default 0600; no bits for others */
     enum log_level log_level;             /* default info */
+    /* The metrics listener (docs/design.md D22): off unless
+     * has_metrics_listen; per-link series when metrics_per_link (0/1), for
+     * at most metrics_max_links links (default 100, 1..10000). */
+    int has_metrics_listen;
+    struct addr_spec metrics_listen;
+    uint32_t metrics_per_link;
+    uint32_t metrics_max_links;
     struct relaycfg_limits limits;
 };
+
+/* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:
+ * the kernel picks). 0, or an addr_parse error (addr_strerror). */
+int relaycfg_set_metrics_listen(struct relaycfg *cfg, const char *value);
 
 /* Fills cfg with every default (what an empty file gives). */
 void relaycfg_defaults(struct relaycfg *cfg);

@@ -53,6 +53,26 @@ static int parse_id(const char *s, uint8_t *out)
 }
 
 /* Parses one "current|next ID lrkey1..." line into k. */
+/* The overlap's end: decimal ms since the epoch, 1..2^53. */
+static int parse_until(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    if (*s == '\0' || strlen(s) > 16) {
+        return -EINVAL;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return -EINVAL;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > (INT64_C(1) << 53)) {
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
 static int parse_line(char *line, int lineno, struct relaykey *k, int *seen_current,
                       const char *path, char *errbuf, size_t errlen)
 {
@@ -60,10 +80,19 @@ static int parse_line(char *line, int lineno, struct relaykey *k, int *seen_curr
     char *word = strtok_r(line, " \t", &save);
     char *idtext = strtok_r(NULL, " \t", &save);
     char *keytext = strtok_r(NULL, " \t", &save);
+    char *until = strtok_r(NULL, " \t", &save), *untiltext = strtok_r(NULL, " \t", &save);
     struct relaykey_entry *e;
-    if (word == NULL || idtext == NULL || keytext == NULL || strtok_r(NULL, " \t", &save)) {
+    if (word == NULL || idtext == NULL || keytext == NULL ||
+        (until != NULL && (strcmp(word, "next") != 0 || strcmp(until, "until") != 0 ||
+                           untiltext == NULL || strtok_r(NULL, " \t", &save) != NULL))) {
         return fail(errbuf, errlen, -EINVAL,
-                    "%s: line %d: expected 'current|next <key id> lrkey1...'", path, lineno);
+                    "%s: line %d: expected 'current <key id> lrkey1...' or 'next <key id> "
+                    "lrkey1... [until <ms>]'",
+                    path, lineno);
+    }
+    if (untiltext != NULL && parse_until(untiltext, &k->next_until_ms) != 0) {
+        return fail(errbuf, errlen, -EINVAL,
+                    "%s: line %d: until: milliseconds since the epoch, 1..2^53", path, lineno);
     }
     if (strcmp(word, "current") == 0) {
         if (*seen_current) {
@@ -203,7 +232,13 @@ static int format_text(const struct relaykey *k, char *out, size_t cap)
     char cur[KEY_TEXT_SIZE], nxt[KEY_TEXT_SIZE];
     int n;
     key_priv_encode(k->current.priv, cur);
-    if (k->has_next) {
+    if (k->has_next && k->next_until_ms > 0) {
+        key_priv_encode(k->next.priv, nxt);
+        n = snprintf(out, cap,
+                     "# linkrelay relay key file: secret, keep it mode 0600\n"
+                     "current %u %s\nnext %u %s until %lld\n",
+                     k->current.id, cur, k->next.id, nxt, (long long)k->next_until_ms);
+    } else if (k->has_next) {
         key_priv_encode(k->next.priv, nxt);
         n = snprintf(out, cap,
                      "# linkrelay relay key file: secret, keep it mode 0600\n"
@@ -339,6 +374,18 @@ int relaykey_load_or_create(const char *path, struct relaykey *out, int *created
         }
     }
     return r;
+}
+
+int relaykey_settle(struct relaykey *k, int64_t now_ms)
+{
+    if (!k->has_next || k->next_until_ms <= 0 || now_ms < k->next_until_ms) {
+        return 0;
+    }
+    k->current = k->next;
+    sodium_memzero(&k->next, sizeof(k->next));
+    k->has_next = 0;
+    k->next_until_ms = 0;
+    return 1;
 }
 
 const struct relaykey_entry *relaykey_by_id(const struct relaykey *k, uint8_t id)

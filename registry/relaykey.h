@@ -8,7 +8,12 @@
  *
  *     # linkrelay relay key file — secret, keep it 0600
  *     current 1 lrkey1...
- *     next 2 lrkey1...
+ *     next 2 lrkey1... until 1796593100823
+ *
+ * `until` (optional, ms since the epoch) ends the overlap of a rotation
+ * (`linkctl relay rotate-key`, docs/design.md D21): from then on the next key
+ * is the current one and the old current key is retired (relaykey_settle;
+ * the file itself is rewritten only by the next rotation).
  *
  * Only private keys are stored; the public keys are derived on load. Key ids
  * are 0..255; current and next must differ.
@@ -42,6 +47,7 @@ struct relaykey {
     struct relaykey_entry current;
     int has_next;
     struct relaykey_entry next;
+    int64_t next_until_ms; /* the overlap's end, 0: none (only with has_next) */
 };
 
 /* Loads path. -ENOENT if it does not exist, -EPERM if group/other have any
@@ -57,6 +63,11 @@ int relaykey_load_or_create(const char *path, struct relaykey *out, int *created
 /* Writes k to path atomically (0600), replacing any existing file. Used by
  * key rotation tooling and tests. */
 int relaykey_save(const char *path, const struct relaykey *k, char *errbuf, size_t errlen);
+/* Ends a due overlap: when k has a next key whose until is at or before
+ * now_ms, the next key becomes current and the old one is gone. Returns 1 if
+ * it did, else 0. Everyone who uses the key file settles it after loading
+ * (relay, linkctl), so a deadline holds without the file being rewritten. */
+int relaykey_settle(struct relaykey *k, int64_t now_ms);
 /* Returns the entry with key id `id`, or NULL. The pointer is into k. */
 const struct relaykey_entry *relaykey_by_id(const struct relaykey *k, uint8_t id);
 /* Zeroes the secrets in k (sodium_memzero). Accepts NULL. */

@@ -25,24 +25,37 @@
 #define LINK_COLS                                                                                  \
     "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
     "b_next_key, b_key_gen"
+/* What a link row is read as: LINK_COLS and the overlap deadlines (002). */
+#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_LINKS_ALL] = "SELECT " LINK_COLS " FROM links ORDER BY name",
-    [S_LINK_BY_ID] = "SELECT " LINK_COLS " FROM links WHERE id = ?1",
-    [S_LINK_BY_NAME] = "SELECT " LINK_COLS " FROM links WHERE name = ?1",
+    [S_LINKS_ALL] = "SELECT " LINK_SELECT " FROM links ORDER BY name",
+    [S_LINK_BY_ID] = "SELECT " LINK_SELECT " FROM links WHERE id = ?1",
+    [S_LINK_BY_NAME] = "SELECT " LINK_SELECT " FROM links WHERE name = ?1",
     [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ") VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, "
                       "?7, ?8, 1)",
     [S_LINK_SET_ENABLED] = "UPDATE links SET enabled = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_LINK_DELETE] = "DELETE FROM links WHERE id = ?1",
-    [S_LINK_ROTATE_A] = "UPDATE links SET a_key = ?2, a_next_key = NULL, a_key_gen = a_key_gen + "
-                        "1, updated_ms = ?3 WHERE id = ?1",
-    [S_LINK_ROTATE_B] = "UPDATE links SET b_key = ?2, b_next_key = NULL, b_key_gen = b_key_gen + "
-                        "1, updated_ms = ?3 WHERE id = ?1",
-    [S_LINK_NEXT_A] = "UPDATE links SET a_next_key = ?2, updated_ms = ?3 WHERE id = ?1",
-    [S_LINK_NEXT_B] = "UPDATE links SET b_next_key = ?2, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_ROTATE_A] = "UPDATE links SET a_key = ?2, a_next_key = NULL, a_next_until_ms = 0, "
+                        "a_key_gen = a_key_gen + 1, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_ROTATE_B] = "UPDATE links SET b_key = ?2, b_next_key = NULL, b_next_until_ms = 0, "
+                        "b_key_gen = b_key_gen + 1, updated_ms = ?3 WHERE id = ?1",
+    [S_LINK_NEXT_A] = "UPDATE links SET a_next_key = ?2, updated_ms = ?3, a_next_until_ms = ?4 "
+                      "WHERE id = ?1",
+    [S_LINK_NEXT_B] = "UPDATE links SET b_next_key = ?2, updated_ms = ?3, b_next_until_ms = ?4 "
+                      "WHERE id = ?1",
+    [S_LINK_PROMOTE_A] = "UPDATE links SET a_key = a_next_key, a_next_key = NULL, "
+                         "a_next_until_ms = 0, a_key_gen = a_key_gen + 1, updated_ms = ?3 "
+                         "WHERE id = ?1 AND a_next_key = ?2",
+    [S_LINK_PROMOTE_B] = "UPDATE links SET b_key = b_next_key, b_next_key = NULL, "
+                         "b_next_until_ms = 0, b_key_gen = b_key_gen + 1, updated_ms = ?3 "
+                         "WHERE id = ?1 AND b_next_key = ?2",
+    [S_LINK_DUE] = "SELECT id, a_next_key, b_next_key, a_next_until_ms, b_next_until_ms FROM links "
+                   "WHERE (a_next_key IS NOT NULL AND a_next_until_ms BETWEEN 1 AND ?1) "
+                   "OR (b_next_key IS NOT NULL AND b_next_until_ms BETWEEN 1 AND ?1) LIMIT 1",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
@@ -444,6 +457,7 @@ static void row_to_link(sqlite3_stmt *s, struct store_link *l)
         store_col_blob(s, base, l->key[side], STORE_KEY_LEN, NULL);
         store_col_blob(s, base + 1, l->next_key[side], STORE_KEY_LEN, &l->has_next[side]);
         l->key_gen[side] = (uint32_t)sqlite3_column_int64(s, base + 2);
+        l->next_until_ms[side] = l->has_next[side] ? sqlite3_column_int64(s, 11 + side) : 0;
     }
 }
 
@@ -716,7 +730,7 @@ int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int
 }
 
 int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                        const uint8_t *key, const char *detail)
+                        const uint8_t *key, int64_t until_ms, const char *detail)
 {
     sqlite3_stmt *s;
     int r = check_side(st, side);
@@ -728,5 +742,6 @@ int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], i
     }
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
     bind_key_or_null(s, 2, key != NULL, key);
+    sqlite3_bind_int64(s, 4, key != NULL && until_ms > 0 ? until_ms : 0);
     return link_change(st, s, id, "next_key", detail);
 }

@@ -68,7 +68,10 @@ int store_cause_parse(const char *s, enum store_cause *out);
 
 /* One link as stored. key[side] is the current public key of that side;
  * next_key[side] is valid when has_next[side] (rotation overlap: the relay
- * accepts either). key_gen[side] counts rotations of that side (1 at add). */
+ * accepts either). next_until_ms[side] is when the overlap ends (the relay
+ * then promotes the next key and the current one stops working; 0: no
+ * deadline, or no next key). key_gen[side] counts rotations of that side
+ * (1 at add). */
 struct store_link {
     uint8_t id[STORE_LINK_ID_LEN];
     char name[STORE_NAME_MAX + 1];
@@ -78,6 +81,7 @@ struct store_link {
     uint8_t key[2][STORE_KEY_LEN];
     uint8_t next_key[2][STORE_KEY_LEN];
     int has_next[2];
+    int64_t next_until_ms[2];
     uint32_t key_gen[2];
 };
 
@@ -167,9 +171,21 @@ int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], con
 int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                       const uint8_t key[STORE_KEY_LEN], const char *detail);
 /* Sets (key != NULL) or clears (key == NULL) the next key of side: during an
- * overlap the relay accepts the current and the next key. Event "next_key". */
+ * overlap the relay accepts the current and the next key, until until_ms
+ * (wall clock; 0 = no deadline: until the agent switches). Event "next_key". */
 int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                        const uint8_t *key, const char *detail);
+                        const uint8_t *key, int64_t until_ms, const char *detail);
+/* Promotes the next key of side to current (the old current key stops
+ * working), clears the deadline and bumps key_gen, but only while the next
+ * key still equals key (it may have changed since the caller saw it): -ENOENT
+ * when the link is gone or its next key is not key. Event "rotated". Store
+ * functions in store_rotate.c. */
+int store_link_promote(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t key[STORE_KEY_LEN], const char *detail);
+/* Promotes, as store_link_promote, every next key whose deadline is at or
+ * before now_ms, in one transaction; *n (may be NULL) is how many. Event
+ * "rotated" per side with detail "overlap ended". */
+int store_links_expire(struct store *st, int64_t now_ms, size_t *n);
 
 /* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],

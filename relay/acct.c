@@ -28,6 +28,7 @@ struct acct {
     int out_rc;
     char out_err[256];
     uint64_t dropped;
+    size_t inflight;   /* rows in out when the running batch started */
     uint64_t failures; /* batch writes failed in a row */
 };
 
@@ -249,6 +250,7 @@ void acct_flush(struct acct *a)
         acct_append_queue(a);
     }
     a->busy = true;
+    a->inflight = a->out.n_streams + a->out.n_events;
     if (uv_queue_work(a->loop, &a->work, acct_work_cb, acct_after_cb) != 0)
         a->busy = false; /* the rows stay in out for the next flush */
 }
@@ -259,6 +261,16 @@ void acct_stop(struct acct *a)
         return;
     a->stopped = true;
     uv_close((uv_handle_t *)&a->timer, NULL);
+}
+
+uint64_t acct_backlog(const struct acct *a)
+{
+    if (a == NULL)
+        return 0;
+    /* While a batch runs, out belongs to the worker: its size is read from
+     * what it was when the batch started. A failed batch stays in out. */
+    return a->q.n_streams + a->q.n_events +
+           (a->busy ? a->inflight : a->out.n_streams + a->out.n_events);
 }
 
 uint64_t acct_dropped(const struct acct *a)

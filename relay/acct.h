@@ -36,6 +36,8 @@ void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const 
 void acct_flush(struct acct *a);
 /* Stops the timer (closes its handle); queued data stays for acct_free. */
 void acct_stop(struct acct *a);
+/* Rows queued or being written, not yet committed. */
+uint64_t acct_backlog(const struct acct *a);
 /* Rows dropped because a queue was full, since start. */
 uint64_t acct_dropped(const struct acct *a);
 /* Writes what is queued synchronously, closes the store, frees. The loop must

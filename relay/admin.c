@@ -300,6 +300,8 @@ static void admin_command(struct admin_client *cl, const char *cmd)
         admin_reply_json(cl, a->ops->status(a->arg));
     else if (strcmp(cmd, "links") == 0)
         admin_reply_json(cl, admin_links(a));
+    else if (strcmp(cmd, "relay-key") == 0 && a->ops->relay_key != NULL)
+        admin_reply_json(cl, a->ops->relay_key(a->arg));
     else
         admin_error(cl, "unknown command");
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
- * one request line (`status`, `links`, `sync`, `drain [MS]`, `takeover`, at
+ * one request line (`status`, `links`, `sync`, `relay-key`, `drain [MS]`,
+ * `takeover`, at
  * most ADMIN_MAX_REQUEST bytes with its newline), one line of JSON back, then
  * close. The socket is created with admin_socket_mode (0600 by default) and
  * removed on stop. Clients are bounded in number and time.
@@ -35,6 +36,9 @@ struct admin_ops {
     /* The one JSON object that `status` answers, as a new reference the
      * admin socket releases; NULL (out of memory) closes without a reply. */
     json_t *(*status)(void *arg);
+    /* `relay-key`: re-read the relay key file (linkctl relay rotate-key);
+     * the reply object, as for status. */
+    json_t *(*relay_key)(void *arg);
     /* `drain [MS]` (D25): begin a drain of timeout_ms (UINT32_MAX: the
      * configured drain_timeout). 0, or -EALREADY (draining or stopping). */
     int (*drain)(void *arg, uint32_t timeout_ms);

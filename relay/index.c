@@ -108,6 +108,16 @@ static void index_copy_rec(struct index_link *l, const struct store_link *rec)
     memcpy(l->next_key, rec->next_key, sizeof(l->next_key));
     l->has_next[0] = rec->has_next[0] != 0;
     l->has_next[1] = rec->has_next[1] != 0;
+    l->next_until_ms[0] = rec->next_until_ms[0];
+    l->next_until_ms[1] = rec->next_until_ms[1];
+}
+
+/* True if the change of side from old to rec is the end of an overlap: the
+ * old next key is the new current key and there is no next key any more. */
+static bool index_key_promoted(const struct index_link *old, const struct store_link *rec, int side)
+{
+    return old->has_next[side] && rec->has_next[side] == 0 &&
+           sodium_memcmp(old->next_key[side], rec->key[side], STORE_KEY_LEN) == 0;
 }
 
 static void index_notify(const struct index_ops *ops, void *arg, struct index_link *l,
@@ -121,7 +131,7 @@ static int index_update_one(struct index *ix, const struct store_link *rec,
                             const struct index_ops *ops, void *arg)
 {
     struct index_link *l = index_find(ix, rec->id);
-    bool dropped[2], was_enabled;
+    bool dropped[2], promoted[2], was_enabled;
     size_t slot;
 
     if (l == NULL) {
@@ -140,6 +150,8 @@ static int index_update_one(struct index *ix, const struct store_link *rec,
     l->seen = true;
     dropped[0] = index_key_dropped(l, rec, 0);
     dropped[1] = index_key_dropped(l, rec, 1);
+    promoted[0] = index_key_promoted(l, rec, 0);
+    promoted[1] = index_key_promoted(l, rec, 1);
     was_enabled = l->enabled;
     index_copy_rec(l, rec);
     if (was_enabled && !l->enabled)
@@ -148,7 +160,8 @@ static int index_update_one(struct index *ix, const struct store_link *rec,
         index_notify(ops, arg, l, INDEX_ENABLED, -1);
     for (int side = 0; side < 2; side++) {
         if (dropped[side])
-            index_notify(ops, arg, l, INDEX_KEY_DROPPED, side);
+            index_notify(ops, arg, l, promoted[side] ? INDEX_KEY_PROMOTED : INDEX_KEY_DROPPED,
+                         side);
     }
     return 0;
 }

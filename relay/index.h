@@ -33,6 +33,7 @@ struct index_link {
     uint8_t key[2][STORE_KEY_LEN];
     uint8_t next_key[2][STORE_KEY_LEN];
     bool has_next[2];
+    int64_t next_until_ms[2]; /* the overlap's end (wall clock), 0: none */
 
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */
@@ -46,15 +47,18 @@ struct index_link {
 };
 
 enum index_change {
-    INDEX_ADDED = 1,   /* new link */
-    INDEX_REVOKED,     /* enabled → disabled */
-    INDEX_ENABLED,     /* disabled → enabled */
-    INDEX_KEY_DROPPED, /* a key that was accepted for a side no longer is */
-    INDEX_REMOVED,     /* the link is gone; freed after the callback returns */
+    INDEX_ADDED = 1,    /* new link */
+    INDEX_REVOKED,      /* enabled → disabled */
+    INDEX_ENABLED,      /* disabled → enabled */
+    INDEX_KEY_DROPPED,  /* a key that was accepted for a side no longer is */
+    INDEX_REMOVED,      /* the link is gone; freed after the callback returns */
+    INDEX_KEY_PROMOTED, /* a side's next key became its current key, the old
+                           current key is dropped (the overlap ended, D21) */
 };
 
 struct index_ops {
-    /* side is 0/1 for INDEX_KEY_DROPPED (called once per affected side), else -1. */
+    /* side is 0/1 for INDEX_KEY_DROPPED and INDEX_KEY_PROMOTED (called once
+     * per affected side, one of the two), else -1. */
     void (*on_change)(void *arg, struct index_link *l, enum index_change what, int side);
 };
 

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "  --database FILE        registry (default STATE_DIR/linkrelay.db)\n"
             "  --admin-socket PATH    admin socket (default STATE_DIR/admin.sock)\n"
             "  --log-level LEVEL      error, warn, info or debug\n"
+            "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
             "  --ready-file FILE      write the bound listen addresses there once serving\n"
             "  --takeover             take the listening sockets over from the relay running\n"
             "                         on the admin socket, which then drains\n"
@@ -88,6 +89,8 @@ static int parse_args(int argc, char **argv, struct rconf_cli *cli, const char *
             slot = &cli->admin_socket;
         else if (strcmp(a, "--log-level") == 0)
             slot = &cli->log_level;
+        else if (strcmp(a, "--metrics-listen") == 0)
+            slot = &cli->metrics_listen;
         else if (strcmp(a, "--ready-file") == 0)
             slot = ready;
         if (slot == NULL) {

@@ -111,6 +111,14 @@ static int rconf_apply_cli(const struct rconf_cli *cli, const char *state_dir, s
     if (strcmp(cfg->admin_socket, RCONF_DEFAULT_ADMIN) == 0 &&
         rconf_path(cfg->admin_socket, cfg->state_dir, "admin.sock", err, errlen) != 0)
         return -EINVAL;
+    if (cli->metrics_listen != NULL) {
+        rc = relaycfg_set_metrics_listen(cfg, cli->metrics_listen);
+        if (rc != 0) {
+            snprintf(err, errlen, "--metrics-listen '%s': %s (use off or HOST:PORT)",
+                     cli->metrics_listen, addr_strerror(rc));
+            return -EINVAL;
+        }
+    }
     if (cli->log_level != NULL && log_level_parse(cli->log_level, &cfg->log_level) != 0) {
         snprintf(err, errlen, "--log-level '%s': use error, warn, info or debug", cli->log_level);
         return -EINVAL;

@@ -28,7 +28,8 @@ struct rconf_cli {
     const char *database;
     const char *admin_socket;
     const char *log_level;
-    bool takeover; /* --takeover: listeners from the running relay (D25) */
+    const char *metrics_listen; /* "off" or HOST:PORT */
+    bool takeover;              /* --takeover: listeners from the running relay (D25) */
 };
 
 /* Builds the configuration. Returns 0, or -EINVAL/-ENOENT/-EIO with a

@@ -12,23 +12,52 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "acct.h"
 #include "admin.h"
+#include "exposition.h"
 #include "index.h"
 #include "lrjson.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconf.h"
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
 #include "takeover.h"
 #include "ticket.h"
-
-/* How often a drain checks whether its streams have ended. */
-#define RELAY_DRAIN_CHECK_MS 100
+#include "wallclock.h"
 
 /* ---- registry changes ---- */
+
+/* A key side used is no longer accepted: the link's streams are reset and
+ * the side's session, if it still uses a dropped key, closed. */
+static void relay_key_dropped(struct index_link *l, int side)
+{
+    log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
+    stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
+    if (l->session[side] != NULL && !index_key_ok(l, side, session_static_key(l->session[side])))
+        session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+}
+
+/* The overlap ended (D21). If the side's live session already uses the new
+ * key, its agent switched: nothing it runs was authorised by the retired key
+ * alone, so its streams carry on. Otherwise the deadline passed first, and
+ * the old key goes as in a rotation. */
+static void relay_key_promoted(struct index_link *l, int side)
+{
+    if (l->session[side] != NULL && index_key_ok(l, side, session_static_key(l->session[side]))) {
+        log_info("link %s: side %c switched to its new key; the old key is retired", l->name,
+                 'a' + side);
+        return;
+    }
+    log_info("link %s: side %c: the overlap ended before its agent switched; the old key is "
+             "retired",
+             l->name, 'a' + side);
+    relay_key_dropped(l, side);
+}
 
 static void relay_on_link_change(void *arg, struct index_link *l, enum index_change what, int side)
 {
@@ -49,12 +78,11 @@ static void relay_on_link_change(void *arg, struct index_link *l, enum index_cha
                 session_close_with(l->session[s], MSG_CLOSE_REVOKED, "link revoked");
         }
         break;
+    case INDEX_KEY_PROMOTED:
+        relay_key_promoted(l, side);
+        break;
     case INDEX_KEY_DROPPED:
-        log_info("link %s: a key of side %c was rotated out", l->name, 'a' + side);
-        stream_abort_link(l, STORE_CAUSE_REVOKED, "key rotated");
-        if (l->session[side] != NULL &&
-            !index_key_ok(l, side, session_static_key(l->session[side])))
-            session_close_with(l->session[side], MSG_CLOSE_KEY_ROTATED, "key rotated");
+        relay_key_dropped(l, side);
         break;
     }
     (void)r;
@@ -208,14 +236,6 @@ static int relay_write_ready(struct relay *r)
 
 /* ---- signals and housekeeping ---- */
 
-/* Milliseconds until the drain ends (0 when not draining). */
-static uint64_t relay_drain_left(const struct relay *r)
-{
-    uint64_t now = uv_now(r->loop);
-
-    return r->draining && r->drain_deadline_ms > now ? r->drain_deadline_ms - now : 0;
-}
-
 static void relay_on_signal(uv_signal_t *h, int signum)
 {
     struct relay *r = h->data;
@@ -262,11 +282,73 @@ static void relay_sd_status(void *arg, char *buf, size_t len)
 
 static const struct sdnotify_ops relay_sd_ops = {relay_sd_status};
 
+/* The key ids and public keys a relay key file holds, for logs. */
+static void relay_log_key(const struct relay *r, const char *what)
+{
+    char next[KEY_TEXT_SIZE];
+
+    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id, what,
+             r->key_pub_text);
+    if (r->key.has_next) {
+        key_pub_encode(r->key.next.pub, next);
+        log_info("relay next key (id %u): %s, the current key retires at %lld ms since the "
+                 "epoch",
+                 r->key.next.id, next, (long long)r->key.next_until_ms);
+    }
+}
+
+/* A next relay key's overlap that has ended: the old key is retired (no
+ * new handshake with it; sessions made with it carry on, D21). */
+static void relay_settle_key(struct relay *r)
+{
+    uint8_t old = r->key.current.id;
+
+    if (relaykey_settle(&r->key, (int64_t)wallclock_ms()) == 0)
+        return;
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    log_info("relay key id %u retired: the overlap ended; id %u is the current key", old,
+             r->key.current.id);
+}
+
+static void relay_announce_key(void *arg, struct index_link *l)
+{
+    (void)arg;
+    for (int s = 0; s < 2; s++) {
+        if (l->session[s] != NULL)
+            session_announce_key(l->session[s]);
+    }
+}
+
+/* The admin socket's `relay-key` (linkctl relay rotate-key wrote the file):
+ * the running relay takes the file's keys and tells every agent that asks
+ * about a next key. On a bad file the keys in use stay. */
+static json_t *relay_reload_key(void *arg)
+{
+    struct relay *r = arg;
+    struct relaykey k;
+    char err[256];
+
+    if (relaykey_load(r->cfg.key_file, &k, err, sizeof(err)) != 0) {
+        log_warnx("relay key %s: not reloaded, keeping the keys in use: %s", r->cfg.key_file, err);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+    }
+    relaykey_wipe(&r->key);
+    r->key = k;
+    sodium_memzero(&k, sizeof(k));
+    key_pub_encode(r->key.current.pub, r->key_pub_text);
+    relay_settle_key(r);
+    relay_log_key(r, " reloaded");
+    index_foreach(r->index, relay_announce_key, r);
+    return json_pack("{s:b, s:I, s:o}", "ok", 1, "relay_key_id", (json_int_t)r->key.current.id,
+                     "next_key_id", r->key.has_next ? json_integer(r->key.next.id) : json_null());
+}
+
 static void relay_on_tick(uv_timer_t *t)
 {
     struct relay *r = t->data;
     uint64_t now = uv_now(r->loop);
 
+    relay_settle_key(r);
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
 }
@@ -279,12 +361,16 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
         memcmp(cfg->listen, r->cfg.listen, cfg->n_listen * sizeof(cfg->listen[0])) != 0 ||
         strcmp(cfg->key_file, r->cfg.key_file) != 0 ||
         strcmp(cfg->database, r->cfg.database) != 0 ||
-        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0)
+        strcmp(cfg->admin_socket, r->cfg.admin_socket) != 0 ||
+        cfg->has_metrics_listen != r->cfg.has_metrics_listen ||
+        memcmp(&cfg->metrics_listen, &r->cfg.metrics_listen, sizeof(cfg->metrics_listen)) != 0)
         log_warnx("SIGHUP: listen addresses and paths change only on restart");
     r->cfg.n_advertise = cfg->n_advertise;
     memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
     r->cfg.limits = cfg->limits;
     r->cfg.log_level = cfg->log_level;
+    r->cfg.metrics_per_link = cfg->metrics_per_link;
+    r->cfg.metrics_max_links = cfg->metrics_max_links;
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
     lc.burst = cfg->limits.conn_burst_per_ip;
@@ -374,13 +460,8 @@ static int relay_load_key(struct relay *r)
         return rc;
     }
     key_pub_encode(r->key.current.pub, r->key_pub_text);
-    log_info("relay key %s (id %u)%s: %s", r->cfg.key_file, r->key.current.id,
-             created ? ", created" : "", r->key_pub_text);
-    if (r->key.has_next) {
-        char next[KEY_TEXT_SIZE];
-        key_pub_encode(r->key.next.pub, next);
-        log_info("relay next key (id %u): %s", r->key.next.id, next);
-    }
+    relay_settle_key(r);
+    relay_log_key(r, created ? ", created" : "");
     return 0;
 }
 
@@ -408,6 +489,7 @@ static void relay_wire(struct relay *r)
                                       .admit = &r->admit,
                                       .acct = r->acct,
                                       .stats = &r->stats,
+                                      .sync = r->sync,
                                       .streams = &r->stream};
     r->conn = (struct conn_ctx){.loop = r->loop,
                                 .lim = lim,
@@ -528,6 +610,8 @@ static int relay_admin_drain(void *arg, uint32_t timeout_ms)
     return relay_drain(r, timeout_ms);
 }
 
+/* Takeover (D25): the listening sockets for the successor. The metrics
+ * endpoint closes first: the successor binds the same address. */
 static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
 {
     struct relay *r = arg;
@@ -535,6 +619,8 @@ static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
 
     if (r->draining || r->stopping || r->listeners_closed)
         return -EALREADY;
+    metrics_stop(r->metrics);
+    r->metrics = NULL;
     for (size_t i = 0; i < r->n_listeners && k < cap; i++) {
         uv_os_fd_t fd;
         if (uv_fileno((uv_handle_t *)&r->listener[i].tcp, &fd) == 0)
@@ -544,8 +630,11 @@ static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
     return 0;
 }
 
-static const struct admin_ops relay_admin_ops = {
-    .status = relay_status, .drain = relay_admin_drain, .listeners = relay_admin_listeners};
+static const struct admin_ops relay_admin_ops = {.status = relay_status,
+                                                 .relay_key = relay_reload_key,
+                                                 .drain = relay_admin_drain,
+                                                 .listeners = relay_admin_listeners};
+static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -599,8 +688,12 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode,
                          cli != NULL && cli->takeover, r->index, r->sync, &relay_admin_ops, r,
                          &r->admin);
+    if (rc == 0 && r->cfg.has_metrics_listen)
+        rc = metrics_start(loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics);
     if (rc != 0)
         return rc;
+    if (r->metrics != NULL)
+        log_info("metrics on http://%s/metrics", metrics_name(r->metrics));
     log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
              r->max_conns, r->zc.max);
     sync_start(r->sync);
@@ -623,147 +716,4 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     sdnotify_init(&r->sd, loop, &relay_sd_ops, r);
     sdnotify_ready(&r->sd);
     return 0;
-}
-
-static void relay_close_listeners(struct relay *r)
-{
-    if (r->listeners_closed)
-        return;
-    r->listeners_closed = true;
-    for (size_t i = 0; i < r->n_listeners; i++)
-        uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
-}
-
-/* Ends the drain when the last stream is gone or at the deadline; re-armed
- * every RELAY_DRAIN_CHECK_MS, and exactly for the deadline. */
-static void relay_on_drain_timer(uv_timer_t *t)
-{
-    struct relay *r = t->data;
-    uint64_t left = relay_drain_left(r);
-
-    if (r->stopping)
-        return;
-    if (r->stats.streams_open == 0) {
-        log_info("drain: no stream left; stopping");
-        relay_stop(r);
-    } else if (left == 0) {
-        log_info("drain: drain_timeout reached with %" PRIu32 " streams open; closing them",
-                 r->stats.streams_open);
-        relay_stop(r);
-    } else {
-        uv_timer_start(t, relay_on_drain_timer,
-                       left < RELAY_DRAIN_CHECK_MS ? left : RELAY_DRAIN_CHECK_MS, 0);
-    }
-}
-
-/* GOING_AWAY to every UP session. A send may close a session that does not
- * read, and its detach may close another one (PEER): the walk starts over
- * when the next connection was unlinked (a second GOING_AWAY is harmless). */
-static void relay_going_away(struct relay *r, uint16_t seconds)
-{
-    struct conn *c = r->conn.list, *next;
-
-    while (c != NULL) {
-        next = c->next;
-        if (c->state == CONN_UP)
-            session_going_away(c, seconds, "relay draining");
-        c = next != NULL && next->state == CONN_CLOSED ? r->conn.list : next;
-    }
-}
-
-int relay_drain(struct relay *r, uint32_t timeout_ms)
-{
-    uint64_t now = uv_now(r->loop);
-
-    if (r->stopping || r->draining)
-        return -EALREADY;
-    r->draining = true;
-    r->drain_deadline_ms = now + timeout_ms;
-    r->session.draining = true;
-    r->session.drain_deadline_ms = r->drain_deadline_ms;
-    log_info("draining: %" PRIu32 " sessions, %" PRIu32 " streams; stopping when the streams "
-             "have ended, at the latest in %" PRIu32 " ms",
-             r->stats.agents, r->stats.streams_open, timeout_ms);
-    sdnotify_stopping(&r->sd);
-    relay_close_listeners(r);
-    uv_timer_init(r->loop, &r->drain_timer);
-    r->drain_timer.data = r;
-    if (timeout_ms == 0) {
-        /* The admin reply that asked for it goes out first. */
-        uv_timer_start(&r->drain_timer, relay_on_drain_timer, 0, 0);
-        return 0;
-    }
-    relay_going_away(r, (uint16_t)((timeout_ms + 999) / 1000));
-    uv_timer_start(&r->drain_timer, relay_on_drain_timer,
-                   timeout_ms < RELAY_DRAIN_CHECK_MS ? timeout_ms : RELAY_DRAIN_CHECK_MS, 0);
-    return 0;
-}
-
-static void relay_abort_streams(void *arg, struct index_link *l)
-{
-    (void)arg;
-    stream_abort_link(l, STORE_CAUSE_RESET, "relay shutting down");
-}
-
-void relay_stop(struct relay *r)
-{
-    struct conn *c, *next;
-
-    if (r->stopping)
-        return;
-    r->stopping = true;
-    sdnotify_stopping(&r->sd);
-    relay_close_listeners(r);
-    if (r->draining)
-        uv_close((uv_handle_t *)&r->drain_timer, NULL);
-    admin_stop(r->admin);
-    sync_stop(r->sync);
-    r->session.stopping = true;
-    index_foreach(r->index, relay_abort_streams, NULL);
-    for (c = r->conn.list; c != NULL; c = next) {
-        next = c->next;
-        if (c->state == CONN_UP)
-            session_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
-        else if (c->state != CONN_FLUSHING)
-            conn_close(c, CONN_END_FIN, "relay shutting down");
-    }
-    stats_flush(&r->stats, uv_now(r->loop));
-    acct_stop(r->acct);
-    uv_close((uv_handle_t *)&r->tick, NULL);
-    /* The signal handlers stay (a second SIGTERM while sessions flush must
-     * not kill the process before the last accounting write) but no longer
-     * keep the loop alive; relay_done closes them. */
-    uv_unref((uv_handle_t *)&r->sig_term);
-    uv_unref((uv_handle_t *)&r->sig_int);
-    uv_unref((uv_handle_t *)&r->sig_hup);
-}
-
-void relay_done(struct relay *r)
-{
-    /* Before the index goes: the status callback reads it. */
-    sdnotify_close(&r->sd);
-    /* Accounting first: from here on nothing is lost whatever happens. */
-    acct_free(r->acct);
-    r->acct = NULL;
-    sync_free(r->sync);
-    r->sync = NULL;
-    index_free(r->index);
-    r->index = NULL;
-    ticket_table_free(r->tickets);
-    r->tickets = NULL;
-    admit_done(&r->admit);
-    relaykey_wipe(&r->key);
-    free(r->stream.rbuf);
-    r->stream.rbuf = NULL;
-    if (r->loop != NULL && !uv_is_closing((uv_handle_t *)&r->sig_term)) {
-        /* Closing a signal handle restores the default action; a late
-         * SIGTERM during the last microseconds is ignored instead. */
-        uv_close((uv_handle_t *)&r->sig_term, NULL);
-        uv_close((uv_handle_t *)&r->sig_int, NULL);
-        uv_close((uv_handle_t *)&r->sig_hup, NULL);
-        signal(SIGTERM, SIG_IGN);
-        signal(SIGINT, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        uv_run(r->loop, UV_RUN_DEFAULT);
-    }
 }

@@ -32,6 +32,7 @@
 struct index;
 struct acct;
 struct admin;
+struct metrics;
 struct sync;
 struct ticket_table;
 struct rconf_cli;
@@ -78,6 +79,7 @@ struct relay {
     struct index *index;
     struct acct *acct;
     struct admin *admin;
+    struct metrics *metrics; /* NULL unless metrics_listen */
     struct sync *sync;
 
     uv_signal_t sig_term, sig_int, sig_hup;
@@ -104,6 +106,8 @@ void relay_stop(struct relay *r);
  * loop iteration, without GOING_AWAY). 0, or -EALREADY when the relay
  * already drains or stops. */
 int relay_drain(struct relay *r, uint32_t timeout_ms);
+/* Milliseconds until the drain ends (0 when not draining). */
+uint64_t relay_drain_left(const struct relay *r);
 /* After uv_run returned: final flush and release of what is not a handle. */
 void relay_done(struct relay *r);
 

@@ -21,6 +21,7 @@
 #include "noise.h"
 #include "stats.h"
 #include "relay/stream.h"
+#include "sync.h"
 #include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
@@ -32,8 +33,14 @@ struct session {
     struct noise_cs tx, rx;
     struct index_link *link;
     int side;
-    bool replaced; /* closed because a newer session took over */
+    bool replaced;   /* closed because a newer session took over */
+    bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
+    bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     uint8_t static_pub[32];
+    /* PEER_KEY naming static_pub, encoded once (its key check costs an
+     * X25519 operation) when the other side first needs it; 0: not yet. */
+    uint8_t key_msg[1 + 32];
+    size_t key_msg_len;
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
     uint64_t ping_nonce;
@@ -92,10 +99,30 @@ static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
 }
 
 /* Encrypts and sends one control message. 0 or negative (connection closing). */
+static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen);
+
 static int session_send(struct conn *c, const struct msg *m)
 {
-    uint8_t pt[MSG_MAX_LEN], ct[FRAME_MAX_CONTROL];
-    size_t ptlen, ctlen;
+    uint8_t pt[MSG_MAX_LEN];
+    size_t ptlen;
+    int rc = msg_encode(m, pt, sizeof(pt), &ptlen);
+
+    if (rc != 0) {
+        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
+                  msg_type_name(m->type), msg_strerror(rc));
+        return -EINVAL;
+    }
+    rc = session_send_pt(c, pt, ptlen);
+    sodium_memzero(pt, sizeof(pt));
+    return rc;
+}
+
+/* Encrypts and sends one encoded control message. 0 or negative (the
+ * connection is closing). */
+static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen)
+{
+    uint8_t ct[FRAME_MAX_CONTROL];
+    size_t ctlen;
     int rc;
 
     struct session_ctx *sx = c->ops_arg;
@@ -113,14 +140,7 @@ static int session_send(struct conn *c, const struct msg *m)
         conn_close(c, CONN_END_FIN, "control session not reading");
         return -ENOBUFS;
     }
-    rc = msg_encode(m, pt, sizeof(pt), &ptlen);
-    if (rc != 0) {
-        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
-                  msg_type_name(m->type), msg_strerror(rc));
-        return -EINVAL;
-    }
     rc = noise_cs_encrypt(&cs->tx, NULL, 0, pt, ptlen, ct, sizeof(ct), &ctlen);
-    sodium_memzero(pt, sizeof(pt));
     if (rc != 0) {
         conn_close(c, CONN_END_FIN, "control frame not encrypted");
         return -EIO;
@@ -139,6 +159,76 @@ static void session_send_peer(struct index_link *l, int side, bool online)
     m.type = MSG_PEER;
     m.u.peer_online = online;
     session_send(s, &m);
+}
+
+/* Tells side's agent, if it takes PEER_KEY, the static key the other side's
+ * live session authenticated with: the key its end-to-end handshakes must
+ * use, whichever of the registry's keys that is during an overlap (D21). */
+static void session_send_peer_key(struct index_link *l, int side)
+{
+    struct conn *s = l->session[side], *peer = l->session[1 - side];
+    struct session *ps;
+    struct msg m;
+
+    if (s == NULL || s->state != CONN_UP || !session_of(s)->peer_keys || peer == NULL)
+        return;
+    ps = session_of(peer);
+    if (ps->key_msg_len == 0) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_PEER_KEY;
+        memcpy(m.u.peer_key, ps->static_pub, MSG_KEY_LEN);
+        if (msg_encode(&m, ps->key_msg, sizeof(ps->key_msg), &ps->key_msg_len) != 0) {
+            ps->key_msg_len = 0;
+            return;
+        }
+    }
+    session_send_pt(s, ps->key_msg, ps->key_msg_len);
+}
+
+/* A session that authenticated with its side's next key: its agent has
+ * switched, so the overlap can end (the sync worker promotes the key; the
+ * index change that follows says so, relay.c). */
+static void session_key_switched(struct session_ctx *sx, struct conn *c, struct index_link *l,
+                                 int side)
+{
+    const struct session *cs = session_of(c);
+
+    if (!l->has_next[side] || sodium_memcmp(l->next_key[side], cs->static_pub, 32) != 0)
+        return;
+    log_info("conn %" PRIu64 " %s: link %s side %c authenticated with its next key", c->id, c->peer,
+             l->name, 'a' + side);
+    if (sx->sync == NULL || sync_promote(sx->sync, l->id, side, cs->static_pub) != 0)
+        log_warnx("link %s: side %c: the next key is not promoted now (queue full); the overlap "
+                  "ends at its deadline or the agent's next connection",
+                  l->name, 'a' + side);
+}
+
+void session_announce_key(struct conn *c)
+{
+    struct session_ctx *sx = c->ops_arg;
+    const struct session *cs = session_of(c);
+    uint8_t *enc = sx->relay_key_msg;
+    struct msg m;
+
+    if (c->state != CONN_UP || cs == NULL || !cs->relay_keys || !sx->key->has_next)
+        return;
+    /* Encoded once per next key: the encoder's key check costs an X25519
+     * operation, and a reloaded key goes to every session in one turn of
+     * the loop. */
+    if (sx->relay_key_len == 0 || enc[1] != sx->key->next.id ||
+        memcmp(enc + 2, sx->key->next.pub, MSG_KEY_LEN) != 0) {
+        memset(&m, 0, sizeof(m));
+        m.type = MSG_RELAY_KEY;
+        m.u.relay_key.key_id = sx->key->next.id;
+        memcpy(m.u.relay_key.key, sx->key->next.pub, MSG_KEY_LEN);
+        sx->relay_key_len = 0;
+        if (msg_encode(&m, enc, sizeof(sx->relay_key_msg), &sx->relay_key_len) != 0) {
+            log_warnx("relay next key (id %u) cannot be announced: not a valid key",
+                      sx->key->next.id);
+            return;
+        }
+    }
+    session_send_pt(c, enc, sx->relay_key_len);
 }
 
 /* Detaches the session from its link; tells the other side unless replaced. */
@@ -310,6 +400,8 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     memcpy(cs->static_pub, spub, 32);
     cs->side = a->side;
+    cs->peer_keys = (a->flags & AUTH_FLAG_PEER_KEY) != 0;
+    cs->relay_keys = (a->flags & AUTH_FLAG_RELAY_KEY) != 0;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
@@ -355,8 +447,17 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     if (c->state != CONN_UP)
         return;
+    session_announce_key(c);
+    if (c->state != CONN_UP)
+        return;
+    /* The key first: the peer may open a stream as soon as it hears PEER. */
+    session_send_peer_key(l, a->side);
+    session_send_peer_key(l, 1 - a->side);
+    if (c->state != CONN_UP)
+        return;
     if (old == NULL)
         session_send_peer(l, 1 - a->side, true);
+    session_key_switched(sx, c, l, a->side);
     tick = lim->keepalive_ms < lim->dead_after_ms ? lim->keepalive_ms : lim->dead_after_ms;
     tick /= 5;
     if (tick < 50)

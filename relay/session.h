@@ -26,6 +26,7 @@
 #include "relaykey.h"
 
 struct stream_ctx;
+struct sync;
 
 /* What control sessions share: owned by struct relay, which fills it in
  * before the first accept. */
@@ -36,8 +37,13 @@ struct session_ctx {
     struct admit *admit; /* limits_hit counters */
     struct acct *acct;
     struct stats *stats;
+    struct sync *sync;          /* where a switch to a next key is reported (D21) */
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
+    /* RELAY_KEY as encoded for the current next key (session_announce_key);
+     * relay_key_len 0 until first needed. */
+    uint8_t relay_key_msg[2 + 32];
+    size_t relay_key_len;
     /* The relay drains (D25): a session that comes up is told GOING_AWAY
      * right after WELCOME. */
     bool draining;
@@ -53,6 +59,11 @@ extern const struct conn_ops session_conn_ops;
 /* Sends CLOSE reason/text, detaches the session from its link and closes the
  * connection once the CLOSE is written (CONN_END_FLUSH). */
 void session_close_with(struct conn *c, enum msg_close_reason reason, const char *text);
+/* Tells the agent of an UP session the relay's next key (RELAY_KEY), if the
+ * relay has one and the agent set AUTH_FLAG_RELAY_KEY; nothing otherwise.
+ * Sent after WELCOME and by the relay when its key file gains a next key
+ * (design.md D21). May close the connection. */
+void session_announce_key(struct conn *c);
 /* Sends GOING_AWAY (seconds: until the relay stops, text: why) to an UP
  * session; the session stays up until the agent leaves or the relay stops.
  * May close the connection (a session that does not read). */

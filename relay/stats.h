@@ -53,8 +53,10 @@ struct stats_failagg {
 };
 
 struct stats {
-    uint64_t streams_total;
-    uint64_t bytes[2]; /* [0] a→b, [1] b→a, of closed and open streams */
+    uint64_t streams_total;     /* spliced */
+    uint64_t streams_opened[2]; /* made (pending), by the side that asked */
+    uint64_t streams_closed[6]; /* by enum store_cause (registry/store.h) */
+    uint64_t bytes[2];          /* [0] a→b, [1] b→a, of closed and open streams */
     uint64_t auth_failures;
     uint64_t fail[STATS_FAIL_COUNT];
     uint32_t agents;       /* control sessions up */

@@ -123,6 +123,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
     l->streams = s;
     l->n_streams++;
     sx->stats->streams_open++;
+    sx->stats->streams_opened[opener & 1]++;
     *out = s;
     return 0;
 }
@@ -188,6 +189,8 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
         s->next->prev = s->prev;
     s->link->n_streams--;
     sx->stats->streams_open--;
+    if ((unsigned)cause < sizeof(sx->stats->streams_closed) / sizeof(sx->stats->streams_closed[0]))
+        sx->stats->streams_closed[cause]++;
     stream_account(s, cause);
     if (why != NULL)
         log_info("stream %" PRIu64 " link %s: reset (%s), closed (%s), %" PRIu64 " a->b, %" PRIu64

@@ -4,16 +4,24 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "wallclock.h"
 
 #define SYNC_MAX_WAITERS 64
 
 struct sync_waiter {
     sync_done_cb cb;
     void *arg;
+};
+
+struct sync_promotion {
+    uint8_t id[STORE_LINK_ID_LEN];
+    int side;
+    uint8_t key[STORE_KEY_LEN];
 };
 
 struct sync {
@@ -28,6 +36,7 @@ struct sync {
     bool force;      /* the next work loads even without a version change */
     bool work_force; /* the running work was forced */
     int64_t version;
+    uint64_t last_ok_ms; /* loop time of the last poll that read the registry */
     /* Results of the worker. */
     int rc;
     bool loaded;
@@ -37,6 +46,15 @@ struct sync {
     /* Admin requests waiting for the running (or next) forced load. */
     struct sync_waiter wait[SYNC_MAX_WAITERS], running[SYNC_MAX_WAITERS];
     size_t n_wait, n_running;
+    /* Promotions asked for (loop thread) and being written (worker). */
+    struct sync_promotion promote[SYNC_MAX_PROMOTE], promoting[SYNC_MAX_PROMOTE];
+    size_t n_promote, n_promoting;
+    /* Worker only: the earliest overlap deadline of the last snapshot (0:
+     * none; 1 before the first load, so the first run expires). */
+    int64_t next_due_ms;
+    size_t n_expired, n_promoted; /* the last run's writes, for its log line */
+    int write_rc;
+    char write_err[256];
 };
 
 int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struct index_ops *ops,
@@ -61,6 +79,7 @@ int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struc
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     s->work.data = s;
+    s->next_due_ms = 1;
     *out = s;
     return 0;
 }
@@ -81,13 +100,57 @@ static int sync_collect(void *arg, const struct store_link *l)
     return 0;
 }
 
-/* Worker side: check the version, load when it changed (or forced). */
+/* Worker side: the promotions asked for and the due overlaps. Our own
+ * commits do not change our data_version, so a write forces the load. */
+static void sync_write(struct sync *s)
+{
+    int64_t now = (int64_t)wallclock_ms();
+    int rc;
+
+    s->n_expired = s->n_promoted = 0;
+    s->write_rc = 0;
+    for (size_t i = 0; i < s->n_promoting; i++) {
+        const struct sync_promotion *p = &s->promoting[i];
+        rc = store_link_promote(s->st, p->id, p->side, p->key, "agent switched to its new key");
+        if (rc == 0)
+            s->n_promoted++;
+        else if (rc != -ENOENT && s->write_rc == 0)
+            s->write_rc = rc; /* -ENOENT: promoted or changed meanwhile */
+    }
+    if (s->next_due_ms != 0 && now >= s->next_due_ms) {
+        rc = store_links_expire(s->st, now, &s->n_expired);
+        if (rc != 0 && s->write_rc == 0)
+            s->write_rc = rc;
+    }
+    if (s->write_rc != 0)
+        snprintf(s->write_err, sizeof(s->write_err), "%s", store_errmsg(s->st));
+    if (s->n_promoted + s->n_expired > 0 || s->next_due_ms == 1)
+        s->work_force = true;
+}
+
+/* The earliest deadline of the loaded snapshot, 0 if none. */
+static int64_t sync_next_due(const struct sync *s)
+{
+    int64_t due = 0;
+
+    for (size_t i = 0; i < s->n; i++) {
+        for (int side = 0; side < 2; side++) {
+            int64_t t = s->recs[i].has_next[side] ? s->recs[i].next_until_ms[side] : 0;
+            if (t > 0 && (due == 0 || t < due))
+                due = t;
+        }
+    }
+    return due;
+}
+
+/* Worker side: write, check the version, load when it changed (or forced). */
 static void sync_work_cb(uv_work_t *w)
 {
     struct sync *s = w->data;
     int64_t v;
 
     s->loaded = false;
+    sync_write(s);
     s->rc = store_data_version(s->st, &v);
     if (s->rc != 0)
         goto fail;
@@ -97,6 +160,7 @@ static void sync_work_cb(uv_work_t *w)
     s->rc = store_links_load(s->st, sync_collect, s);
     if (s->rc != 0)
         goto fail;
+    s->next_due_ms = sync_next_due(s);
     s->version = v;
     s->have_version = true;
     s->loaded = true;
@@ -114,10 +178,17 @@ static void sync_after_cb(uv_work_t *w, int status)
     int rc = status != 0 ? status : s->rc;
 
     s->busy = false;
+    s->n_promoting = 0;
+    if (s->write_rc != 0)
+        log_warnx("registry: ending a key overlap failed: %s", s->write_err);
+    if (s->n_expired > 0)
+        log_info("registry: %zu key overlap(s) ended at their deadline", s->n_expired);
     if (rc != 0)
         log_warnx("registry: reading links failed: %s", status != 0 ? uv_strerror(status) : s->err);
     else if (s->loaded)
         rc = index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
+    if (rc == 0)
+        s->last_ok_ms = uv_now(s->loop);
     for (size_t i = 0; i < s->n_running; i++)
         s->running[i].cb(s->running[i].arg, rc, index_count(s->ix));
     s->n_running = 0;
@@ -131,6 +202,9 @@ static void sync_kick(struct sync *s)
         return;
     s->work_force = s->force;
     s->force = false;
+    memcpy(s->promoting, s->promote, s->n_promote * sizeof(s->promote[0]));
+    s->n_promoting = s->n_promote;
+    s->n_promote = 0;
     memcpy(s->running, s->wait, s->n_wait * sizeof(s->wait[0]));
     s->n_running = s->n_wait;
     s->n_wait = 0;
@@ -156,6 +230,7 @@ int sync_load_now(struct sync *s)
         log_error("registry: reading links failed: %s", s->err);
         return s->rc;
     }
+    s->last_ok_ms = uv_now(s->loop);
     return index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
 }
 
@@ -171,6 +246,27 @@ int sync_request(struct sync *s, sync_done_cb cb, void *arg)
     s->wait[s->n_wait].cb = cb;
     s->wait[s->n_wait].arg = arg;
     s->n_wait++;
+    s->force = true;
+    sync_kick(s);
+    return 0;
+}
+
+uint64_t sync_last_ok_ms(const struct sync *s)
+{
+    return s->last_ok_ms;
+}
+
+int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                 const uint8_t key[STORE_KEY_LEN])
+{
+    struct sync_promotion *p;
+
+    if (s->stopped || s->n_promote >= SYNC_MAX_PROMOTE)
+        return -EAGAIN;
+    p = &s->promote[s->n_promote++];
+    memcpy(p->id, id, STORE_LINK_ID_LEN);
+    p->side = side;
+    memcpy(p->key, key, STORE_KEY_LEN);
     s->force = true;
     sync_kick(s);
     return 0;

@@ -4,8 +4,16 @@
  * PRAGMA data_version every SYNC_POLL_MS through sync's own store handle and,
  * when another connection (linkctl) committed, loads every link; the loop
  * thread then applies the snapshot with index_apply. The admin command `sync`
- * forces a load and answers once it is applied. SQLite never runs on the loop
- * thread except in sync_load_now (start-up, before the loop runs).
+ * forces a load and answers once it is applied.
+ *
+ * The same worker ends key rotation overlaps (docs/design.md D21): it
+ * promotes a side's next key when the session code reports that the side's
+ * agent authenticated with it (sync_promote), and every next key whose
+ * deadline has passed (store_links_expire: on the first run, so a deadline
+ * that passed while the relay was down is enforced before the first poll
+ * ends, and whenever the earliest deadline of the last snapshot is due). Each
+ * write is followed by a load, whose index_apply reports INDEX_KEY_PROMOTED. SQLite never runs on
+ * the loop thread except in sync_load_now (start-up, before the loop runs).
  *
  * Owned by struct relay; sync_stop closes its timer, sync_free (after the
  * loop ended) the store handle.
@@ -14,12 +22,14 @@
 #define LR_SYNC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
 #include "index.h"
 
-#define SYNC_POLL_MS 300
+#define SYNC_POLL_MS     300
+#define SYNC_MAX_PROMOTE 64
 
 struct sync;
 
@@ -33,8 +43,17 @@ int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struc
 int sync_load_now(struct sync *s);
 /* Starts polling. */
 void sync_start(struct sync *s);
+/* Asks the worker to promote side's next key of link id, if it still is key
+ * (store_link_promote), then to load. At most SYNC_MAX_PROMOTE wait at once;
+ * beyond that -EAGAIN (the agent's next connection asks again, and the
+ * deadline ends the overlap anyway). */
+int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                 const uint8_t key[STORE_KEY_LEN]);
 /* Forces a load; cb runs once it is applied (or failed). -ENOMEM. */
 int sync_request(struct sync *s, sync_done_cb cb, void *arg);
+/* Loop time (uv_now) when a poll last read the registry without error:
+ * how current the index is (the metrics' registry sync age). */
+uint64_t sync_last_ok_ms(const struct sync *s);
 void sync_stop(struct sync *s);
 void sync_free(struct sync *s);
 

@@ -4,19 +4,23 @@
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: all; bench is not in all)
 set -euo pipefail
 
+# libmicrohttpd-dev: the HTTP server of the metrics listener (httpd/metrics.c,
+# docs/design.md D22).
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
-            libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev sqlite3 python3)
+            libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev libmicrohttpd-dev sqlite3 python3)
 # iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
 # programs through a link; it starts its own redis-server and sshd);
 # apache2-utils: ApacheBench in tests/integration/test_agent_ab.py.
 # pandoc: scripts/gen-man.sh and tests/integration/test_docs_generated.sh (the
 # man pages are generated from docs/ and committed, so the build needs none);
 # groff-base: groff, with which tests/integration/test_manpages.sh renders them.
+# prometheus: promtool and the server that tests/integration/test_relay_metrics.py
+# checks and scrapes /metrics with.
 # systemd: systemd-analyze, with which tests/integration/test_unit_security.py
 # scores the units' sandbox (offline: no running systemd needed).
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
            nftables conntrack iperf3 redis-server redis-tools curl openssh-server
-           openssh-client apache2-utils pandoc groff-base systemd)
+           openssh-client apache2-utils pandoc groff-base systemd prometheus)
 # tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
 bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 # debhelper, mmdebstrap, lintian: scripts/package.sh builds the Debian packages
@@ -50,12 +54,14 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # tests never use it (they start their own on a free port); do not leave a
 # service running that nobody asked for. openssh-server's sshd is left alone:
 # a machine that had none may want it, and the tests start their own.
+# prometheus's package does the same with a server on port 9090; the metrics
+# test starts its own on a free port.
 for p in "${missing[@]}"; do
-    [ "$p" = redis-server ] || continue
+    [ "$p" = redis-server ] || [ "$p" = prometheus ] || continue
     if [ -d /run/systemd/system ]; then
-        $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
+        $sudo systemctl disable --now "$p" >/dev/null 2>&1 || true
     else
-        $sudo service redis-server stop >/dev/null 2>&1 || true
-        $sudo update-rc.d redis-server disable >/dev/null 2>&1 || true
+        $sudo service "$p" stop >/dev/null 2>&1 || true
+        $sudo update-rc.d "$p" disable >/dev/null 2>&1 || true
     fi
 done

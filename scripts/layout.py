@@ -30,9 +30,10 @@ FOLDER_DEPS = {
     "common": [],
     "registry": ["common"],
     "service": ["common"],
-    "relay": ["common", "registry", "service"],
+    "httpd": ["common"],
+    "relay": ["common", "registry", "service", "httpd"],
     "linkctl": ["common", "registry"],
-    "agent": ["common", "service"],
+    "agent": ["common", "service", "httpd"],
 }
 # common/ is sans-I/O: no event loop, database, sockets or files of its own.
 COMMON_FORBIDDEN = {"uv.h", "sqlite3.h", "unistd.h", "fcntl.h", "poll.h", "netdb.h",

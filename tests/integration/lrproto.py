@@ -105,13 +105,13 @@ class Handshake:
 class Session:
     """An authenticated control session (the happy path)."""
 
-    def __init__(self, r, link, side, priv=None, key_id=None):
+    def __init__(self, r, link, side, priv=None, key_id=None, flags=0, relay_pub=None):
         self.s = connect(r)
-        hk = Handshake(h.pub_raw(r.relay_pub), h.priv_raw(priv or link["ab"[side]]),
+        hk = Handshake(h.pub_raw(relay_pub or r.relay_pub), h.priv_raw(priv or link["ab"[side]]),
                        r.key_id if key_id is None else key_id)
         self.s.sendall(hk.pre + frame(hk.msg1()))
         hk.read_msg2(recv_frame(self.s))
-        self.s.sendall(frame(hk.msg3(auth(side, bytes.fromhex(link["id"])))))
+        self.s.sendall(frame(hk.msg3(auth(side, bytes.fromhex(link["id"]), flags))))
         self.tx, self.rx = hk.cs[0], hk.cs[1]
         self.welcome = self.recv()
 
@@ -133,6 +133,22 @@ class Session:
                 return m
             if time.time() > deadline:
                 raise TimeoutError("no message 0x%02x" % mtype)
+
+    def drain(self, timeout=5.0):
+        """Every message up to the answer to a PING sent now (PEER_KEY and
+        the like, which have no answer of their own): a list of bodies."""
+        nonce = os.urandom(8)
+        self.send(b"\x10" + nonce)
+        got = []
+        deadline = time.time() + timeout
+        while True:
+            m = self.recv(max(0.05, deadline - time.time()))
+            if m == b"\x11" + nonce:
+                return got
+            if m[0] == 0x10:
+                self.send(b"\x11" + m[1:])
+                continue
+            got.append(m)
 
     def open(self, req_id):
         self.send(b"\x20" + struct.pack(">I", req_id))

@@ -95,7 +95,7 @@ def main():
 
         write_conf(aconf, r, [a_entry("l1"), a_entry("l3")])
         a.send_signal(signal.SIGHUP)
-        c.check("reload reported", a.wait_log("1 link(s) kept, 1 started, 1 stopped"),
+        c.check("reload reported", a.wait_log("1 link(s) kept, 0 with new keys, 1 started, 1 stopped"),
                 a.log()[-600:])
         c.check("removed link's listener is closed",
                 h.wait_for(lambda: refused(links["l2"]["port"]), timeout=5))

@@ -57,7 +57,10 @@ covers "linkctl global" "$(linkctl --help | sed -n '/^global options/,/^$/p;/^op
 covers "linkctl link add" "$(linkctl link add --help)" "$(comp _linkctl linkctl link add --)"
 covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl linkctl link rotate --)"
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
+covers "linkctl relay rotate-key" "$(linkctl relay rotate-key --help)" \
+    "$(comp _linkctl linkctl relay rotate-key --)"
 covers "linkctl relay drain" "$(linkctl relay drain --help)" "$(comp _linkctl linkctl relay drain --)"
+expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help drain info rotate-key"
 
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
@@ -65,7 +68,6 @@ expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
 for c in add list show revoke enable rm rotate; do
     linkctl link --help | grep -qE "^  $c( |$)" || { echo "FAIL link --help lacks $c"; fail=1; }
 done
-expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help drain info"
 expect "linkctl relay drain --timeout takes a value" "$(comp _linkctl linkctl relay drain --timeout '')" ""
 expect "linkrelay --log-level" "$(comp _linkrelay linkrelay --log-level '')" "debug error info warn"
 expect "linkagent --policy" "$(comp _linkagent linkagent --policy '')" "immediate on-demand"

@@ -88,6 +88,11 @@ static size_t build_msgs(struct msg *ms)
     ms[n++].u.nonce = 0x0102030405060708ull;
     ms[n].type = MSG_OPEN;
     ms[n++].u.req_id = 7;
+    ms[n].type = MSG_PEER_KEY;
+    ms[n++].u.peer_key[0] = 9; /* the X25519 base point: a valid key */
+    ms[n].type = MSG_RELAY_KEY;
+    ms[n].u.relay_key.key_id = 2;
+    ms[n++].u.relay_key.key[0] = 9;
     return n;
 }
 
@@ -163,7 +168,7 @@ static void gen_frames(const struct msg *ms, size_t n)
 
 int main(int argc, char **argv)
 {
-    struct msg ms[16];
+    struct msg ms[24];
     size_t n;
 
     if (argc != 2) {

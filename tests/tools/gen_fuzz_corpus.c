@@ -89,6 +89,10 @@ int main(int argc, char **argv)
     put(argv[1], "token", "seed-addr-name.txt", "relay-1.example.net:443");
 
     put(argv[1], "config", "seed-relay-empty.conf", "");
+    put(argv[1], "config", "seed-agent-metrics.conf",
+        "[agent]\nmetrics_listen = 127.0.0.1:9478\nmetrics_listen = off\n");
+    put(argv[1], "config", "seed-relay-metrics.conf",
+        "[relay]\nmetrics_listen = [::1]:9477\nmetrics_per_link = on\nmetrics_max_links = 10000\n");
     put(argv[1], "config", "seed-relay-full.conf",
         "[relay]\nlisten = 0.0.0.0:7700\nlisten = [::]:7700\nadvertise = relay.example.com:7700\n"
         "state_dir = /var/lib/linkrelay\nadmin_socket = /run/linkrelay/admin.sock\n"

@@ -68,11 +68,20 @@ START_TEST(test_decode_field_ranges)
     q[1] = 2; /* side */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     memcpy(q, p, n);
-    q[18] = 0x02; /* flags: only bit 0 is defined */
+    q[18] = 0x08; /* flags: only bits 0, 1 and 2 are defined */
+    ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
+    q[18] = 0x80;
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     q[18] = 0x01;
     ck_assert_int_eq(auth_decode(q, n, &a), 0);
     ck_assert_int_eq(a.flags, 1);
+    q[18] = AUTH_FLAG_PEER_KEY; /* PEER_KEY support (D21) */
+    ck_assert_int_eq(auth_decode(q, n, &a), 0);
+    ck_assert_int_eq(a.flags, AUTH_FLAG_PEER_KEY);
+    q[18] = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY;
+    ck_assert_int_eq(auth_decode(q, n, &a), 0);
+    a.flags = 0x08;
+    ck_assert_int_eq(auth_encode(&a, q, sizeof(q), &n), -EINVAL);
 }
 END_TEST
 

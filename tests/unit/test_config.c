@@ -593,6 +593,55 @@ START_TEST(test_relay_listen_count)
 }
 END_TEST
 
+START_TEST(test_relay_metrics)
+{
+    struct relaycfg cfg;
+    struct cfgparse_error err;
+    char *text = NULL;
+
+    /* Off by default, per-link series off, 100 links at most. */
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_int_eq(cfg.has_metrics_listen, 0);
+    ck_assert_uint_eq(cfg.metrics_per_link, 0);
+    ck_assert_uint_eq(cfg.metrics_max_links, 100);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "metrics_listen = off\nmetrics_per_link = off\n"
+                                       "metrics_max_links = 100\n"));
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nmetrics_listen = 127.0.0.1:9477\n"
+                                    "metrics_per_link = on\nmetrics_max_links = 10000\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_int_eq(cfg.has_metrics_listen, 1);
+    ck_assert_str_eq(cfg.metrics_listen.host, "127.0.0.1");
+    ck_assert_uint_eq(cfg.metrics_listen.port, 9477);
+    ck_assert_uint_eq(cfg.metrics_per_link, 1);
+    ck_assert_uint_eq(cfg.metrics_max_links, 10000);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "metrics_listen = 127.0.0.1:9477\nmetrics_per_link = on\n"
+                                       "metrics_max_links = 10000\n"));
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nmetrics_listen = [::1]:0\n", &cfg, &err), 0);
+    ck_assert_str_eq(cfg.metrics_listen.host, "::1");
+    ck_assert_uint_eq(cfg.metrics_listen.port, 0);
+    ck_assert_int_eq(
+        relaycfg_parse("[relay]\nmetrics_listen = off\nmetrics_max_links = 1\n", &cfg, &err), 0);
+    ck_assert_int_eq(cfg.has_metrics_listen, 0);
+    ck_assert_uint_eq(cfg.metrics_max_links, 1);
+    relay_err("[relay]\nmetrics_listen = localhost:9477\n",
+              "line 2: metrics_listen 'localhost:9477': a numeric IP address is required here "
+              "(use off or HOST:PORT)");
+    relay_err("[relay]\nmetrics_listen = 9477\n",
+              "line 2: metrics_listen '9477': missing ':port' (use off or HOST:PORT)");
+    relay_err("[relay]\nmetrics_per_link = yes\n",
+              "line 2: metrics_per_link: 'yes' is not on or off");
+    relay_err("[relay]\nmetrics_max_links = 0\n",
+              "line 2: metrics_max_links: '0' is out of range (1..10000)");
+    relay_err("[relay]\nmetrics_max_links = 10001\n",
+              "line 2: metrics_max_links: '10001' is out of range (1..10000)");
+}
+END_TEST
+
 /* ---------- agent config ---------- */
 
 struct fixture {
@@ -922,6 +971,39 @@ START_TEST(test_agent_explicit_errors)
 }
 END_TEST
 
+START_TEST(test_agent_metrics)
+{
+    struct fixture f;
+    struct agentcfg *cfg;
+    char *text = NULL;
+
+    fixture_make(&f);
+    cfg = agent_ok(fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token));
+    ck_assert_int_eq(cfg->has_metrics_listen, 0);
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "metrics_listen = off\n"));
+    free(text);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nmetrics_listen = [::1]:9478\n[link cam]\ntoken = %s\n"
+                       "listen = 127.0.0.1:8554\n",
+                       f.token));
+    ck_assert_int_eq(cfg->has_metrics_listen, 1);
+    ck_assert_str_eq(cfg->metrics_listen.host, "::1");
+    ck_assert_uint_eq(cfg->metrics_listen.port, 9478);
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "metrics_listen = [::1]:9478\n"));
+    free(text);
+    ck_assert_int_eq(agentcfg_set_metrics_listen(cfg, "off"), 0);
+    ck_assert_int_eq(cfg->has_metrics_listen, 0);
+    agentcfg_free(cfg);
+    agent_err(fmt("[agent]\nmetrics_listen = host.example:1\n[link cam]\ntoken = %s\n"
+                  "listen = 127.0.0.1:8554\n",
+                  f.token),
+              "line 2: metrics_listen 'host.example:1': a numeric IP address is required here "
+              "(use off or HOST:PORT)");
+}
+END_TEST
+
 START_TEST(test_agent_counts)
 {
     struct fixture f;
@@ -995,6 +1077,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_limit_errors);
     tcase_add_test(tc, test_relay_open_rate_limits);
     tcase_add_test(tc, test_relay_listen_count);
+    tcase_add_test(tc, test_relay_metrics);
+    tcase_add_test(tc, test_agent_metrics);
     tcase_add_test(tc, test_relay_advertise_length);
     tcase_add_test(tc, test_agent_token_link);
     tcase_add_test(tc, test_agent_explicit_link);

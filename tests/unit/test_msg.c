@@ -117,6 +117,22 @@ static size_t samples_b(struct sample *out)
     out[n++] = (struct sample){m, ENC("\x08\x00\x1e\x07"
                                       "restart")};
 
+    /* The X25519 base point (u = 9): a valid public key. */
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PEER_KEY;
+    m.u.peer_key[0] = 9;
+    out[n++] = (struct sample){m, ENC("\x09\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                      "\x00\x00\x00\x00\x00\x00")};
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_RELAY_KEY;
+    m.u.relay_key.key_id = 2;
+    m.u.relay_key.key[0] = 9;
+    out[n++] = (struct sample){m, ENC("\x0a\x02\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                      "\x00\x00\x00\x00\x00\x00\x00")};
+
     memset(&m, 0, sizeof(m));
     m.type = MSG_PING;
     m.u.nonce = 0x0102030405060708ull;
@@ -197,14 +213,21 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
     case MSG_OPEN:
         ck_assert_uint_eq(a->u.req_id, b->u.req_id);
         break;
+    case MSG_PEER_KEY:
+        ck_assert_mem_eq(a->u.peer_key, b->u.peer_key, MSG_KEY_LEN);
+        break;
+    case MSG_RELAY_KEY:
+        ck_assert_uint_eq(a->u.relay_key.key_id, b->u.relay_key.key_id);
+        ck_assert_mem_eq(a->u.relay_key.key, b->u.relay_key.key, MSG_KEY_LEN);
+        break;
     }
 }
 
 START_TEST(test_every_type_has_a_sample)
 {
-    static const int types[] = {MSG_WELCOME, MSG_PEER,  MSG_STREAM,   MSG_OPEN_FAIL,
-                                MSG_CLOSE,   MSG_ADDRS, MSG_REDIRECT, MSG_GOING_AWAY,
-                                MSG_PING,    MSG_PONG,  MSG_OPEN};
+    static const int types[] = {MSG_WELCOME, MSG_PEER,     MSG_STREAM,     MSG_OPEN_FAIL, MSG_CLOSE,
+                                MSG_ADDRS,   MSG_REDIRECT, MSG_GOING_AWAY, MSG_PING,      MSG_PONG,
+                                MSG_OPEN,    MSG_PEER_KEY, MSG_RELAY_KEY};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
@@ -296,7 +319,7 @@ START_TEST(test_unknown_types)
         ck_assert_int_eq(msg_decode(in, sizeof(in), &m), MSG_E_TYPE);
     }
     memset(&m, 0, sizeof(m));
-    m.type = (enum msg_type)0x09;
+    m.type = (enum msg_type)0x0b;
     ck_assert_int_eq(msg_encode(&m, in, sizeof(in), &(size_t){0}), MSG_E_TYPE);
 }
 END_TEST
@@ -572,6 +595,60 @@ START_TEST(test_redirect_invalid)
 }
 END_TEST
 
+/* PEER_KEY: exactly 32 bytes, and never a key §2 rejects (all-zero, small
+ * order), in either direction. */
+START_TEST(test_peer_key)
+{
+    uint8_t in[1 + MSG_KEY_LEN + 1], out[64];
+    struct msg m = {.type = MSG_PEER_KEY}, got;
+    size_t len;
+
+    memset(in, 0, sizeof(in));
+    in[0] = MSG_PEER_KEY;
+    in[1] = 9;
+    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), 0);
+    ck_assert_int_eq(got.type, MSG_PEER_KEY);
+    ck_assert_uint_eq(got.u.peer_key[0], 9);
+    ck_assert_int_eq(msg_decode(in, MSG_KEY_LEN, &got), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 2 + MSG_KEY_LEN, &got), MSG_E_TRAILING);
+    in[1] = 0; /* all zero */
+    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_RANGE);
+    in[1] = 1; /* u = 1: order 4 */
+    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_RANGE);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.peer_key[0] = 9;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 1 + MSG_KEY_LEN);
+    ck_assert_str_eq(msg_type_name(MSG_PEER_KEY), "PEER_KEY");
+}
+END_TEST
+
+/* RELAY_KEY: key id (any u8) and exactly 32 bytes of a valid key. */
+START_TEST(test_relay_key)
+{
+    uint8_t in[2 + MSG_KEY_LEN + 1], out[64];
+    struct msg m = {.type = MSG_RELAY_KEY}, got;
+    size_t len;
+
+    memset(in, 0, sizeof(in));
+    in[0] = MSG_RELAY_KEY;
+    in[1] = 255;
+    in[2] = 9;
+    ck_assert_int_eq(msg_decode(in, 2 + MSG_KEY_LEN, &got), 0);
+    ck_assert_uint_eq(got.u.relay_key.key_id, 255);
+    ck_assert_uint_eq(got.u.relay_key.key[0], 9);
+    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 3 + MSG_KEY_LEN, &got), MSG_E_TRAILING);
+    in[2] = 0;
+    ck_assert_int_eq(msg_decode(in, 2 + MSG_KEY_LEN, &got), MSG_E_RANGE);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.relay_key.key[0] = 9;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 2 + MSG_KEY_LEN);
+    ck_assert_str_eq(msg_type_name(MSG_RELAY_KEY), "RELAY_KEY");
+}
+END_TEST
+
 START_TEST(test_going_away_text)
 {
     uint8_t in[4 + 256] = {0x08, 0, 5, 0};
@@ -692,6 +769,8 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_addrs_bad_address);
     tcase_add_test(tc, test_redirect_invalid);
     tcase_add_test(tc, test_going_away_text);
+    tcase_add_test(tc, test_peer_key);
+    tcase_add_test(tc, test_relay_key);
     tcase_add_test(tc, test_open_req_id_zero);
     tcase_add_test(tc, test_too_big_input);
     tcase_add_test(tc, test_encoder_string_pointer_rules);

@@ -160,6 +160,41 @@ START_TEST(next_key_and_comments)
 }
 END_TEST
 
+/* The overlap's end (D21): kept through save and load, and settle makes the
+ * next key current at the deadline, not a ms before. */
+START_TEST(next_key_until_and_settle)
+{
+    struct relaykey k, k2;
+    uint8_t p1[32], s1[32], p2[32], s2[32];
+    char t1[KEY_TEXT_SIZE], t2[KEY_TEXT_SIZE], text[512], err[256] = "";
+    key_keypair_new(s1, p1);
+    key_keypair_new(s2, p2);
+    key_priv_encode(s1, t1);
+    key_priv_encode(s2, t2);
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s until 5000\n", t1, t2);
+    write_file(text, 0600);
+    ck_assert_int_eq(relaykey_load(keypath, &k, err, sizeof(err)), 0);
+    ck_assert_int_eq(k.next_until_ms, 5000);
+    ck_assert_int_eq(relaykey_save(keypath, &k, err, sizeof(err)), 0);
+    ck_assert_int_eq(relaykey_load(keypath, &k2, err, sizeof(err)), 0);
+    ck_assert_mem_eq(&k2, &k, sizeof(k));
+    ck_assert_int_eq(relaykey_settle(&k, 4999), 0);
+    ck_assert_int_eq(k.has_next, 1);
+    ck_assert_int_eq(relaykey_settle(&k, 5000), 1);
+    ck_assert_int_eq(k.has_next, 0);
+    ck_assert_uint_eq(k.current.id, 2);
+    ck_assert_mem_eq(k.current.pub, p2, 32);
+    ck_assert_ptr_null(relaykey_by_id(&k, 1));
+    ck_assert_int_eq(relaykey_settle(&k, 1000000), 0);
+    /* A next key without until never settles. */
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s\n", t1, t2);
+    write_file(text, 0600);
+    ck_assert_int_eq(relaykey_load(keypath, &k, err, sizeof(err)), 0);
+    ck_assert_int_eq(relaykey_settle(&k, INT64_MAX), 0);
+    ck_assert_int_eq(k.has_next, 1);
+}
+END_TEST
+
 static void expect_bad(const char *text, const char *want)
 {
     struct relaykey k;
@@ -190,6 +225,18 @@ START_TEST(malformed)
     snprintf(text, sizeof(text), "current 1 %s extra\n", t);
     expect_bad(text, "line 1: expected");
     expect_bad("current 1\n", "line 1: expected");
+    snprintf(text, sizeof(text), "current 1 %s until 5\n", t);
+    expect_bad(text, "line 1: expected");
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s until\n", t, t);
+    expect_bad(text, "line 2: expected");
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s after 5\n", t, t);
+    expect_bad(text, "line 2: expected");
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s until 0\n", t, t);
+    expect_bad(text, "line 2: until");
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s until 12x\n", t, t);
+    expect_bad(text, "line 2: until");
+    snprintf(text, sizeof(text), "current 1 %s\nnext 2 %s until 5 6\n", t, t);
+    expect_bad(text, "line 2: expected");
     snprintf(text, sizeof(text), "previous 1 %s\n", t);
     expect_bad(text, "unknown entry 'previous'");
     /* A public key where the private key belongs. */
@@ -220,6 +267,7 @@ static Suite *relaykey_suite(void)
     tcase_add_test(tc, refuses_readable_by_others);
     tcase_add_test(tc, next_key_and_comments);
     tcase_add_test(tc, malformed);
+    tcase_add_test(tc, next_key_until_and_settle);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -269,7 +269,7 @@ START_TEST(rotation)
     ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
     randombytes_buf(k1, 32);
     randombytes_buf(k2, 32);
-    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k1, "next"), 0);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k1, 0, "next"), 0);
     ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
     ck_assert_int_eq(got.has_next[1], 1);
     ck_assert_mem_eq(got.next_key[1], k1, 32);
@@ -288,8 +288,8 @@ START_TEST(rotation)
     ck_assert_mem_eq(got.key[0], k1, 32);
     ck_assert_uint_eq(got.key_gen[0], 2);
     ck_assert_int_eq(store_link_rotate(st, l.id, 2, k1, NULL), -EINVAL);
-    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k1, NULL), 0);
-    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, NULL, NULL), 0);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k1, 0, NULL), 0);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, NULL, 0, NULL), 0);
     ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
     ck_assert_int_eq(got.has_next[1], 0);
     l.id[0] ^= 1;
@@ -413,6 +413,65 @@ static int collect_events(void *arg, const struct store_event *e)
     acc->last = *e;
     return 0;
 }
+
+/* The end of an overlap (D21): promotion when the agent switched, only for
+ * the next key the caller saw; expiry at the deadline, not a ms before. */
+START_TEST(rotation_overlap)
+{
+    struct store *st = open_new();
+    struct store_link l, got;
+    struct ev_acc acc;
+    uint8_t k1[32], k2[32], other[32];
+    size_t n = 99;
+    make_link(&l, "ovl");
+    ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    randombytes_buf(k1, 32);
+    randombytes_buf(k2, 32);
+    randombytes_buf(other, 32);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_A, k1, 5000, "overlap"), 0);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_B, k2, 7000, "overlap"), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.next_until_ms[0], 5000);
+    ck_assert_int_eq(got.next_until_ms[1], 7000);
+    /* Not the next key: nothing changes. */
+    ck_assert_int_eq(store_link_promote(st, l.id, STORE_SIDE_A, other, NULL), -ENOENT);
+    ck_assert_int_eq(store_link_promote(st, l.id, 2, k1, NULL), -EINVAL);
+    /* One ms before the deadline nothing is due; at it, side a is. */
+    ck_assert_int_eq(store_links_expire(st, 4999, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(store_links_expire(st, 5000, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.key[0], k1, 32);
+    ck_assert_int_eq(got.has_next[0], 0);
+    ck_assert_int_eq(got.next_until_ms[0], 0);
+    ck_assert_uint_eq(got.key_gen[0], 2);
+    ck_assert_int_eq(got.has_next[1], 1);
+    /* Side b's agent switched before its deadline. */
+    ck_assert_int_eq(store_link_promote(st, l.id, STORE_SIDE_B, k2, "switched"), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.key[1], k2, 32);
+    ck_assert_int_eq(got.has_next[1], 0);
+    ck_assert_int_eq(got.next_until_ms[1], 0);
+    ck_assert_int_eq(store_link_promote(st, l.id, STORE_SIDE_B, k2, NULL), -ENOENT);
+    ck_assert_int_eq(store_links_expire(st, 1000000, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    /* A next key without a deadline never expires; clearing it clears the
+     * deadline too. */
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_A, k2, 0, NULL), 0);
+    ck_assert_int_eq(store_links_expire(st, INT64_MAX, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_A, NULL, 9000, NULL), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.has_next[0], 0);
+    ck_assert_int_eq(got.next_until_ms[0], 0);
+    memset(&acc, 0, sizeof(acc));
+    acc.ordered = 1;
+    ck_assert_int_eq(store_events_list(st, l.id, 0, collect_events, &acc), 0);
+    ck_assert_ptr_nonnull(strstr(acc.kinds, "next_key,next_key,rotated,rotated,"));
+    store_close(st);
+}
+END_TEST
 
 START_TEST(events)
 {
@@ -582,6 +641,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, link_list_order);
     tcase_add_test(tc, duplicate_and_bad_names);
     tcase_add_test(tc, rotation);
+    tcase_add_test(tc, rotation_overlap);
     tcase_add_test(tc, accounting);
     tcase_add_test(tc, cause_names);
     tcase_add_test(tc, events);

@@ -116,12 +116,13 @@ START_TEST(test_keys_next_and_rotation)
     ck_assert(index_key_ok(l, 0, k_old));
     ck_assert(index_key_ok(l, 0, k_new));
 
-    /* Promote next to current: the old key is dropped for side a only. */
+    /* Promote next to current: the old key is dropped for side a only, and
+     * the change says it was a promotion (the end of an overlap, D21). */
     memcpy(r.key[0], k_new, 32);
     r.has_next[0] = 0;
     ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
     ck_assert_int_eq(s.n, 1);
-    ck_assert_int_eq(s.what[0], INDEX_KEY_DROPPED);
+    ck_assert_int_eq(s.what[0], INDEX_KEY_PROMOTED);
     ck_assert_int_eq(s.side[0], 0);
     ck_assert(!index_key_ok(l, 0, k_old));
     ck_assert(index_key_ok(l, 0, k_new));
@@ -135,7 +136,21 @@ START_TEST(test_keys_next_and_rotation)
     r.has_next[1] = 0;
     ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
     ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.what[0], INDEX_KEY_DROPPED);
     ck_assert_int_eq(s.side[0], 1);
+
+    /* A next key replaced at once by another key (rotate without overlap)
+     * is a drop, not a promotion. */
+    s.n = 0;
+    memcpy(r.next_key[0], k_other, 32);
+    r.has_next[0] = 1;
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    memset(r.key[0], 0x79, 32);
+    r.has_next[0] = 0;
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.what[0], INDEX_KEY_DROPPED);
+    ck_assert_int_eq(s.side[0], 0);
     index_free(ix);
 }
 END_TEST

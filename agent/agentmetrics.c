@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+#include "agentmetrics.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+
+#include "agent.h"
+#include "link.h"
+
+#define LBL(n, v) ((struct promtext_label){(n), (v)})
+
+/* The families, in the order they are written; each walks every link. */
+enum am_family {
+    AM_SESSION_UP,
+    AM_RELAY_INFO,
+    AM_ONLINE_SINCE,
+    AM_PEER_UP,
+    AM_RECONNECTS,
+    AM_STREAMS_OPEN,
+    AM_STREAMS_OPENED,
+    AM_BYTES,
+    AM_E2E_FAILURES,
+    AM_COUNT
+};
+
+static const struct {
+    const char *name, *type, *help;
+} am_fam[AM_COUNT] = {
+    {"linkagent_link_session_up", "gauge", "1 while the link's control session to a relay is up."},
+    {"linkagent_link_relay_info", "gauge",
+     "1, with the address of the relay the link's control session is connected to."},
+    {"linkagent_link_online_since_seconds", "gauge",
+     "When the link's control session came up, in seconds since the Unix epoch."},
+    {"linkagent_link_peer_up", "gauge", "1 while the relay says the link's other side is online."},
+    {"linkagent_link_reconnects_total", "counter",
+     "Control sessions of the link that came up after its first."},
+    {"linkagent_link_streams_open", "gauge", "The link's streams now."},
+    {"linkagent_link_streams_opened_total", "counter",
+     "Streams of the link this agent carried, opened here or by the peer."},
+    {"linkagent_link_stream_bytes_total", "counter",
+     "Bytes of the link's streams: sent to the peer, received and delivered locally."},
+    {"linkagent_link_e2e_handshake_failures_total", "counter",
+     "Streams spliced by the relay whose end-to-end handshake never finished."},
+};
+
+/* "ip:port" of where the session is connected. */
+static void am_relay_name(const struct link *lk, char *out, size_t cap)
+{
+    const struct sockaddr_storage *ss = &lk->so.relay_sa;
+    char host[INET6_ADDRSTRLEN] = "";
+
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(s6, host, sizeof(host));
+        snprintf(out, cap, "[%s]:%u", host, ntohs(s6->sin6_port));
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        uv_ip4_name(s4, host, sizeof(host));
+        snprintf(out, cap, "%s:%u", host, ntohs(s4->sin_port));
+    }
+}
+
+static void am_link(const struct agent *ag, const struct link *lk, enum am_family f,
+                    struct promtext *pt)
+{
+    const char *name = am_fam[f].name;
+    struct promtext_label lb[2] = {LBL("link", lk->cfg.name), LBL("", "")};
+    char relay[64];
+    struct timespec now;
+    uint64_t bytes[2];
+
+    switch (f) {
+    case AM_SESSION_UP:
+        promtext_u64(pt, name, lb, 1, lk->online);
+        break;
+    case AM_RELAY_INFO:
+        if (!lk->online)
+            break;
+        am_relay_name(lk, relay, sizeof(relay));
+        lb[1] = LBL("relay", relay);
+        promtext_u64(pt, name, lb, 2, 1);
+        break;
+    case AM_ONLINE_SINCE:
+        if (!lk->online)
+            break;
+        clock_gettime(CLOCK_REALTIME, &now);
+        promtext_f64(pt, name, lb, 1,
+                     (double)now.tv_sec + (double)now.tv_nsec / 1e9 -
+                         (double)(uv_now(ag->loop) - lk->online_since_ms) / 1000.0);
+        break;
+    case AM_PEER_UP:
+        promtext_u64(pt, name, lb, 1, lk->online && lk->peer_online);
+        break;
+    case AM_RECONNECTS:
+        promtext_u64(pt, name, lb, 1, lk->sessions_up > 0 ? lk->sessions_up - 1 : 0);
+        break;
+    case AM_STREAMS_OPEN:
+        promtext_u64(pt, name, lb, 1, lk->so.n_streams);
+        break;
+    case AM_STREAMS_OPENED:
+        promtext_u64(pt, name, lb, 1, lk->so.opened);
+        break;
+    case AM_BYTES:
+        /* Closed streams' totals plus what the open ones moved so far. */
+        bytes[0] = lk->closed_bytes[0];
+        bytes[1] = lk->closed_bytes[1];
+        for (const struct stream *st = lk->so.streams; st != NULL; st = st->next) {
+            if (st->io.e2e != NULL) {
+                bytes[0] += e2e_bytes_sent(st->io.e2e);
+                bytes[1] += e2e_bytes_delivered(st->io.e2e);
+            }
+        }
+        lb[1] = LBL("direction", "sent");
+        promtext_u64(pt, name, lb, 2, bytes[0]);
+        lb[1] = LBL("direction", "received");
+        promtext_u64(pt, name, lb, 2, bytes[1]);
+        break;
+    default:
+        promtext_u64(pt, name, lb, 1, lk->e2e_failures);
+        break;
+    }
+}
+
+void agentmetrics_render(void *arg, struct promtext *pt)
+{
+    const struct agent *ag = arg;
+    struct promtext_label v = LBL("version", LINKRELAY_VERSION);
+    uint64_t n = 0;
+
+    promtext_family(pt, "linkagent_build_info", "gauge", "The agent's version, as a label.");
+    promtext_u64(pt, "linkagent_build_info", &v, 1, 1);
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
+        n++;
+    promtext_family(pt, "linkagent_links", "gauge", "Links the agent runs.");
+    promtext_u64(pt, "linkagent_links", NULL, 0, n);
+    for (int f = 0; f < AM_COUNT; f++) {
+        promtext_family(pt, am_fam[f].name, am_fam[f].type, am_fam[f].help);
+        for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
+            am_link(ag, lk, (enum am_family)f, pt);
+    }
+}
+
+bool agentmetrics_ready(void *arg)
+{
+    const struct agent *ag = arg;
+
+    if (ag->stopping || ag->links == NULL)
+        return false;
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
+        if (!lk->online)
+            return false;
+    return true;
+}

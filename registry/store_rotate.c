@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_rotate — the end of a key rotation's overlap (docs/design.md D21):
+ * promoting a side's next key to current, when its agent switched or when the
+ * overlap's deadline passed. See store.h; the statements are in store.c's
+ * table (store_int.h), the arrow runs store_rotate.c → store.c.
+ */
+#include "store.h"
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+/* The UPDATE and its event; part of the caller's transaction. */
+static int promote_one(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t key[STORE_KEY_LEN], int64_t ts, const char *detail)
+{
+    sqlite3_stmt *s;
+    int r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_PROMOTE_A : S_LINK_PROMOTE_B, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, ts);
+    r = store_stmt_done(st, s, "promote next key");
+    if (r == 0 && sqlite3_changes(sqlite3_db_handle(s)) == 0) {
+        store_set_err(st, "no such link, or its side %c has another next key", 'a' + side);
+        r = -ENOENT;
+    }
+    if (r == 0) {
+        r = store_event_insert(st, ts, "rotated", id, NULL, detail, 1);
+    }
+    return r;
+}
+
+int store_link_promote(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t key[STORE_KEY_LEN], const char *detail)
+{
+    int r;
+    if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
+        store_set_err(st, "bad side %d", side);
+        return -EINVAL;
+    }
+    r = store_tx_begin(st);
+    if (r < 0) {
+        return r;
+    }
+    r = promote_one(st, id, side, key, store_now_ms(), detail);
+    if (r < 0) {
+        return store_tx_fail(st, r);
+    }
+    return store_tx_commit(st);
+}
+
+/* The first link with a due overlap: its id, and per side the next key and
+ * whether that side is due. 1 found, 0 none, or a negative errno. */
+static int first_due(struct store *st, int64_t now_ms, uint8_t id[STORE_LINK_ID_LEN],
+                     uint8_t key[2][STORE_KEY_LEN], int due[2])
+{
+    sqlite3_stmt *s;
+    int r = store_stmt_get(st, S_LINK_DUE, &s);
+    int rc;
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_int64(s, 1, now_ms);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        store_col_blob(s, 0, id, STORE_LINK_ID_LEN, NULL);
+        for (int side = 0; side < 2; side++) {
+            int64_t until = sqlite3_column_int64(s, 3 + side);
+            int present = 0;
+            store_col_blob(s, 1 + side, key[side], STORE_KEY_LEN, &present);
+            due[side] = present && until > 0 && until <= now_ms;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_db_fail(st, rc, "find due overlaps");
+    }
+    return rc == SQLITE_ROW;
+}
+
+int store_links_expire(struct store *st, int64_t now_ms, size_t *n)
+{
+    uint8_t id[STORE_LINK_ID_LEN], key[2][STORE_KEY_LEN];
+    int due[2];
+    size_t count = 0;
+    int64_t ts = store_now_ms();
+    int r = store_tx_begin(st);
+    if (r < 0) {
+        return r;
+    }
+    /* Each promotion takes its row out of the query's result: one row at a
+     * time, without holding a statement open across the UPDATEs. */
+    while ((r = first_due(st, now_ms, id, key, due)) == 1) {
+        for (int side = 0; side < 2 && r >= 0; side++) {
+            char detail[64];
+            if (!due[side]) {
+                continue;
+            }
+            snprintf(detail, sizeof(detail), "overlap ended: side %c's old key retired",
+                     'a' + side);
+            r = promote_one(st, id, side, key[side], ts, detail);
+            count++;
+        }
+        if (r < 0) {
+            break;
+        }
+    }
+    if (r < 0) {
+        return store_tx_fail(st, r);
+    }
+    r = store_tx_commit(st);
+    if (r == 0 && n != NULL) {
+        *n = count;
+    }
+    return r;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+#include "exposition.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "acct.h"
+#include "index.h"
+#include "relay.h"
+#include "sync.h"
+
+#define LBL(n, v) ((struct promtext_label){(n), (v)})
+
+static const char *const side_name[2] = {"a", "b"};
+static const char *const dir_name[2] = {"a_to_b", "b_to_a"};
+
+/* One family with one unlabelled sample. */
+static void expo_one(struct promtext *pt, const char *name, const char *type, const char *help,
+                     uint64_t v)
+{
+    promtext_family(pt, name, type, help);
+    promtext_u64(pt, name, NULL, 0, v);
+}
+
+/* A family with one label whose values are names[0..n). */
+static void expo_by(struct promtext *pt, const char *name, const char *type, const char *help,
+                    const char *label, const char *(*names)(int), const uint64_t *v, int n)
+{
+    promtext_family(pt, name, type, help);
+    for (int i = 0; i < n; i++) {
+        struct promtext_label l = LBL(label, names(i));
+        promtext_u64(pt, name, &l, 1, v[i]);
+    }
+}
+
+static const char *expo_side(int i)
+{
+    return side_name[i];
+}
+
+static const char *expo_dir(int i)
+{
+    return dir_name[i];
+}
+
+static const char *expo_cause(int i)
+{
+    return store_cause_name(i);
+}
+
+static const char *expo_fail(int i)
+{
+    return stats_fail_name((enum stats_fail)i);
+}
+
+static const char *expo_limit(int i)
+{
+    return admit_name((enum admit_kind)i);
+}
+
+/* ---- links ---- */
+
+struct expo_links {
+    const struct relay *r;
+    struct promtext *pt;
+    int what; /* which per-link family is being written */
+    uint32_t seen, up;
+};
+
+enum { EXPO_COUNT, EXPO_SIDE_UP, EXPO_STREAMS_OPEN, EXPO_SPLICED, EXPO_BYTES };
+
+static void expo_link(void *arg, struct index_link *l)
+{
+    struct expo_links *x = arg;
+    struct promtext_label lb[2] = {LBL("link", l->name), LBL("", "")};
+
+    if (x->what == EXPO_COUNT) {
+        x->up += l->session[0] != NULL && l->session[1] != NULL;
+        return;
+    }
+    if (x->seen++ >= x->r->cfg.metrics_max_links)
+        return;
+    switch (x->what) {
+    case EXPO_SIDE_UP:
+        for (int s = 0; s < 2; s++) {
+            lb[1] = LBL("side", side_name[s]);
+            promtext_u64(x->pt, "linkrelay_link_session_up", lb, 2, l->session[s] != NULL);
+        }
+        break;
+    case EXPO_STREAMS_OPEN:
+        promtext_u64(x->pt, "linkrelay_link_streams_open", lb, 1, l->n_streams);
+        break;
+    case EXPO_SPLICED:
+        promtext_u64(x->pt, "linkrelay_link_streams_spliced_total", lb, 1, l->streams_total);
+        break;
+    default:
+        for (int d = 0; d < 2; d++) {
+            lb[1] = LBL("direction", dir_name[d]);
+            promtext_u64(x->pt, "linkrelay_link_stream_bytes_total", lb, 2, l->bytes[d]);
+        }
+        break;
+    }
+}
+
+static void expo_per_link(const struct relay *r, struct promtext *pt)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"linkrelay_link_session_up", "gauge", "1 when the link side's control session is up."},
+        {"linkrelay_link_streams_open", "gauge", "Streams of the link pending or spliced now."},
+        {"linkrelay_link_streams_spliced_total", "counter",
+         "Streams of the link spliced since the relay started."},
+        {"linkrelay_link_stream_bytes_total", "counter",
+         "Bytes forwarded between the link's sides, by direction, since the relay started."},
+    };
+    struct expo_links x = {r, pt, 0, 0, 0};
+    size_t n = index_count(r->index);
+
+    for (int i = 0; i < 4; i++) {
+        promtext_family(pt, fam[i].name, fam[i].type, fam[i].help);
+        x.what = EXPO_SIDE_UP + i;
+        x.seen = 0;
+        index_foreach(r->index, expo_link, &x);
+    }
+    expo_one(pt, "linkrelay_metrics_links_omitted", "gauge",
+             "Links left out of the per-link series (over metrics_max_links).",
+             n > r->cfg.metrics_max_links ? n - r->cfg.metrics_max_links : 0);
+}
+
+/* ---- the whole exposition ---- */
+
+static void expo_streams(const struct relay *r, struct promtext *pt)
+{
+    const struct stats *st = &r->stats;
+
+    expo_one(pt, "linkrelay_streams_open", "gauge", "Streams pending (tickets out) or spliced now.",
+             st->streams_open);
+    expo_by(pt, "linkrelay_streams_opened_total", "counter",
+            "Streams the relay made (tickets handed out), by the link side that asked.", "side",
+            expo_side, st->streams_opened, 2);
+    expo_one(pt, "linkrelay_streams_spliced_total", "counter",
+             "Streams whose two legs the relay spliced.", st->streams_total);
+    expo_by(pt, "linkrelay_streams_closed_total", "counter", "Streams closed, by cause.", "cause",
+            expo_cause, st->streams_closed, 6);
+    expo_by(pt, "linkrelay_stream_bytes_total", "counter",
+            "Bytes forwarded between link sides, by direction.", "direction", expo_dir, st->bytes,
+            2);
+    expo_one(pt, "linkrelay_zero_copy_streams", "gauge", "Streams forwarding with splice(2) now.",
+             r->zc.streams);
+    expo_one(pt, "linkrelay_zero_copy_streams_total", "counter",
+             "Streams ever moved to splice(2) forwarding.", st->zc_total);
+    expo_one(pt, "linkrelay_queued_bytes", "gauge",
+             "Bytes read from one stream leg and not yet taken by the other's socket.", st->queued);
+    expo_one(pt, "linkrelay_zero_copy_queued_bytes", "gauge", "Bytes held in zero-copy pipes.",
+             st->zc_queued);
+}
+
+static void expo_admission(const struct relay *r, struct promtext *pt)
+{
+    struct expo_links x = {r, pt, EXPO_COUNT, 0, 0};
+
+    index_foreach(r->index, expo_link, &x);
+    expo_one(pt, "linkrelay_links", "gauge", "Links in the relay's index.", index_count(r->index));
+    expo_one(pt, "linkrelay_links_up", "gauge", "Links with both sides' control sessions up.",
+             x.up);
+    expo_one(pt, "linkrelay_sessions", "gauge", "Agents' control sessions up (authenticated).",
+             r->stats.agents);
+    expo_one(pt, "linkrelay_connections", "gauge",
+             "Open agent connections (control and stream legs).", r->admit.conns);
+    expo_one(pt, "linkrelay_connections_pending", "gauge",
+             "Connections not yet authenticated or paired.", r->admit.pending);
+    expo_one(pt, "linkrelay_connections_limit", "gauge", "max_conns in effect.",
+             r->admit.cfg.max_conns);
+    expo_one(pt, "linkrelay_connections_pending_limit", "gauge", "max_pending in effect.",
+             r->admit.cfg.max_pending);
+    expo_one(pt, "linkrelay_admission_addresses", "gauge",
+             "Source addresses the admission limits track now.", r->admit.nips);
+    expo_by(pt, "linkrelay_auth_failures_total", "counter",
+            "Connections refused before authentication or pairing, by reason.", "reason", expo_fail,
+            r->stats.fail, STATS_FAIL_COUNT);
+    expo_by(pt, "linkrelay_limit_refusals_total", "counter",
+            "Connections and requests refused by a limit, by limit.", "limit", expo_limit,
+            r->admit.hit, ADMIT_COUNT);
+}
+
+void exposition_render(void *arg, struct promtext *pt)
+{
+    const struct relay *r = arg;
+    struct promtext_label v = LBL("version", LINKRELAY_VERSION);
+    uint64_t now = uv_now(r->loop);
+
+    promtext_family(pt, "linkrelay_build_info", "gauge", "The relay's version, as a label.");
+    promtext_u64(pt, "linkrelay_build_info", &v, 1, 1);
+    expo_one(pt, "linkrelay_ready", "gauge", "1 when /readyz answers 200.", exposition_ready(arg));
+    expo_admission(r, pt);
+    expo_streams(r, pt);
+    promtext_family(pt, "linkrelay_registry_sync_age_seconds", "gauge",
+                    "Time since the relay last read the registry without error.");
+    promtext_f64(pt, "linkrelay_registry_sync_age_seconds", NULL, 0,
+                 (double)(now - sync_last_ok_ms(r->sync)) / 1000.0);
+    expo_one(pt, "linkrelay_accounting_backlog", "gauge",
+             "Accounting and event rows queued, not yet written to the registry.",
+             acct_backlog(r->acct));
+    expo_one(pt, "linkrelay_accounting_dropped_total", "counter",
+             "Accounting and event rows dropped because the queue was full.",
+             acct_dropped(r->acct));
+    if (r->cfg.metrics_per_link)
+        expo_per_link(r, pt);
+}
+
+bool exposition_ready(void *arg)
+{
+    const struct relay *r = arg;
+
+    return !r->stopping && r->n_listeners == r->cfg.n_listen && r->sync != NULL &&
+           uv_now(r->loop) - sync_last_ok_ms(r->sync) < EXPOSITION_REGISTRY_STALE_MS;
+}
