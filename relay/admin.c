@@ -26,6 +26,7 @@ struct admin_client {
     struct admin_client *prev, *next;
     int refs; /* open handles + a pending sync */
     bool closing, answered;
+    bool takeover; /* sockets handed over: waiting for the successor's `ready` */
     size_t len;
     char buf[ADMIN_MAX_REQUEST + 1];
 };
@@ -232,6 +233,9 @@ static void admin_drain(struct admin_client *cl, const char *arg)
 }
 
 static void admin_server_close_cb(uv_handle_t *h);
+static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
+static void admin_timeout(uv_timer_t *t);
 
 /* Lets go of the path: a successor binds it (takeover). Clients already
  * connected are answered; the file is not removed at admin_stop. */
@@ -255,8 +259,11 @@ static void admin_takeover(struct admin_client *cl)
     uv_os_fd_t cfd;
     int len, rc;
 
-    if (a->ops->listeners(a->arg, fds, TAKEOVER_MAX_FDS, &n) != 0 || n == 0) {
-        admin_error(cl, "the relay is draining or stopping: its listening sockets are closed");
+    rc = a->ops->listeners(a->arg, fds, TAKEOVER_MAX_FDS, &n);
+    if (rc != 0 || n == 0) {
+        admin_error(cl, rc == -EBUSY ? "a takeover is under way"
+                                     : "the relay is draining or stopping: its listening "
+                                       "sockets are closed");
         return;
     }
     len = snprintf(text, sizeof(text), "{\"ok\":true,\"listeners\":%zu}\n", n);
@@ -264,12 +271,38 @@ static void admin_takeover(struct admin_client *cl)
     if (rc == 0)
         rc = takeover_send(cfd, text, (size_t)len, fds, n);
     cl->answered = true;
-    admin_client_close(cl);
     if (rc != 0) {
         log_warnx("takeover: listening sockets not handed over: %s", strerror(-rc));
+        admin_client_close(cl);
+        a->ops->takeover_failed(a->arg);
         return;
     }
-    log_info("takeover: %zu listening sockets handed to a successor; draining", n);
+    /* Both processes accept on the sockets now (one accept queue: nothing
+     * is lost either way) until the successor says `ready`. */
+    log_info("takeover: %zu listening sockets handed to a successor; serving on until it is "
+             "ready",
+             n);
+    cl->takeover = true;
+    cl->len = 0;
+    uv_timer_start(&cl->timer, admin_timeout, TAKEOVER_CONFIRM_MS, 0);
+    uv_read_start((uv_stream_t *)&cl->pipe, admin_alloc, admin_read);
+}
+
+/* The successor's last word: `ready` (it serves; this relay drains and lets
+ * go of the admin path, which the successor binds next), or nothing (it
+ * failed: this relay goes on as before). */
+static void admin_takeover_end(struct admin_client *cl, bool ready)
+{
+    struct admin *a = cl->a;
+
+    cl->takeover = false;
+    admin_client_close(cl);
+    if (!ready) {
+        log_warnx("takeover: the successor did not become ready; serving on");
+        a->ops->takeover_failed(a->arg);
+        return;
+    }
+    log_info("takeover: the successor is ready; draining");
     admin_release(a);
     (void)a->ops->drain(a->arg, UINT32_MAX);
 }
@@ -324,7 +357,10 @@ static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (cl->closing || nread == 0)
         return;
     if (nread < 0) {
-        admin_client_close(cl);
+        if (cl->takeover)
+            admin_takeover_end(cl, false);
+        else
+            admin_client_close(cl);
         return;
     }
     cl->len += (size_t)nread;
@@ -339,12 +375,20 @@ static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (nl > cl->buf && nl[-1] == '\r')
         nl[-1] = '\0';
     uv_read_stop(h);
-    admin_command(cl, cl->buf);
+    if (cl->takeover)
+        admin_takeover_end(cl, strcmp(cl->buf, "ready") == 0);
+    else
+        admin_command(cl, cl->buf);
 }
 
 static void admin_timeout(uv_timer_t *t)
 {
-    admin_client_close(t->data);
+    struct admin_client *cl = t->data;
+
+    if (cl->takeover)
+        admin_takeover_end(cl, false);
+    else
+        admin_client_close(cl);
 }
 
 static void admin_accept(uv_stream_t *server, int status)

@@ -43,10 +43,16 @@ struct admin_ops {
      * configured drain_timeout). 0, or -EALREADY (draining or stopping). */
     int (*drain)(void *arg, uint32_t timeout_ms);
     /* `takeover` (D25): the listening sockets to hand to a successor (at
-     * most cap, left open). 0, or -EALREADY (draining or stopping: they
-     * are closed). After they were sent the admin socket lets go of its
-     * path (admin_release) and calls drain(UINT32_MAX). */
+     * most cap, left open; the owner frees what the successor binds anew,
+     * the metrics endpoint). 0, -EBUSY (a takeover is under way) or
+     * -EALREADY (draining or stopping: they are closed). Once the successor
+     * answers `ready` on the same connection, the admin socket lets go of
+     * its path (the successor binds it) and calls drain(UINT32_MAX); if it
+     * closes, or says nothing within TAKEOVER_CONFIRM_MS, takeover_failed. */
     int (*listeners)(void *arg, int *fds, size_t cap, size_t *n);
+    /* The successor of a takeover failed: the owner serves on as before
+     * (takes back what listeners gave up). */
+    void (*takeover_failed)(void *arg);
 };
 
 /* Binds path (a stale socket file there is replaced; with replace, also

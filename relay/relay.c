@@ -161,26 +161,27 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, int fd, co
 }
 
 /* `linkrelay --takeover`: the running relay's listening sockets, received
- * over its admin socket (it drains from then on); the configured listen
- * addresses are not bound. */
+ * over its admin socket (it drains once relay_start confirms); the
+ * configured listen addresses are not bound. */
 static int relay_adopt(struct relay *r)
 {
     int fds[TAKEOVER_MAX_FDS], rc = 0;
     size_t n = 0, i;
     char err[512];
 
-    rc = takeover_fetch(r->cfg.admin_socket, fds, TAKEOVER_MAX_FDS, &n, err, sizeof(err));
+    rc = takeover_fetch(r->cfg.admin_socket, fds, TAKEOVER_MAX_FDS, &n, &r->takeover_conn, err,
+                        sizeof(err));
     if (rc != 0) {
         log_error("takeover: %s", err);
         return rc;
     }
+    r->has_takeover_conn = true;
     for (i = 0; i < n && rc == 0; i++)
         rc = relay_bind_one(r, NULL, fds[i], "a socket handed over");
     for (; i < n; i++)
         close(fds[i]);
     if (rc == 0)
-        log_info("takeover: %zu listening sockets taken over from the running relay, which drains",
-                 n);
+        log_info("takeover: %zu listening sockets taken over from the running relay", n);
     return rc;
 }
 
@@ -617,8 +618,11 @@ static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
     struct relay *r = arg;
     size_t k = 0;
 
+    if (r->handing_over)
+        return -EBUSY;
     if (r->draining || r->stopping || r->listeners_closed)
         return -EALREADY;
+    r->handing_over = true;
     metrics_stop(r->metrics);
     r->metrics = NULL;
     for (size_t i = 0; i < r->n_listeners && k < cap; i++) {
@@ -630,11 +634,26 @@ static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
     return 0;
 }
 
+static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
+
+/* The successor did not become ready: the metrics endpoint comes back (the
+ * listeners never went). */
+static void relay_admin_takeover_failed(void *arg)
+{
+    struct relay *r = arg;
+
+    r->handing_over = false;
+    if (r->stopping || !r->cfg.has_metrics_listen || r->metrics != NULL)
+        return;
+    if (metrics_start(r->loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics) != 0)
+        log_warnx("takeover failed: the metrics endpoint could not be bound again");
+}
+
 static const struct admin_ops relay_admin_ops = {.status = relay_status,
                                                  .relay_key = relay_reload_key,
                                                  .drain = relay_admin_drain,
-                                                 .listeners = relay_admin_listeners};
-static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
+                                                 .listeners = relay_admin_listeners,
+                                                 .takeover_failed = relay_admin_takeover_failed};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -684,12 +703,23 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         relay_wire(r);
         rc = relay_listen(r);
     }
+    /* A successor binds the metrics endpoint its predecessor let go of, and
+     * says `ready` before it takes the admin path: a failure up to here
+     * leaves the predecessor serving (D25). */
+    if (rc == 0 && r->cfg.has_metrics_listen)
+        rc = metrics_start(loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics);
+    if (rc == 0 && r->has_takeover_conn) {
+        r->has_takeover_conn = false;
+        rc = takeover_confirm(r->takeover_conn);
+        if (rc != 0)
+            log_error("takeover: the running relay did not hear ready: %s", strerror(-rc));
+        else
+            log_info("takeover: ready; the running relay drains");
+    }
     if (rc == 0)
         rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode,
                          cli != NULL && cli->takeover, r->index, r->sync, &relay_admin_ops, r,
                          &r->admin);
-    if (rc == 0 && r->cfg.has_metrics_listen)
-        rc = metrics_start(loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics);
     if (rc != 0)
         return rc;
     if (r->metrics != NULL)

@@ -52,6 +52,9 @@ struct relay {
      * until they end or drain_deadline_ms; then relay_stop. */
     bool draining;
     bool listeners_closed;
+    bool handing_over;      /* sockets given to a successor that is not ready yet */
+    bool has_takeover_conn; /* --takeover: the connection to the predecessor */
+    int takeover_conn;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
 

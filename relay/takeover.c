@@ -133,7 +133,17 @@ static int takeover_connect(const char *path)
     return s;
 }
 
-int takeover_fetch(const char *path, int *fds, size_t cap, size_t *n, char *err, size_t errlen)
+int takeover_confirm(int conn)
+{
+    static const char ready[] = "ready\n";
+    int rc = write(conn, ready, sizeof(ready) - 1) == (ssize_t)(sizeof(ready) - 1) ? 0 : -errno;
+
+    close(conn);
+    return rc;
+}
+
+int takeover_fetch(const char *path, int *fds, size_t cap, size_t *n, int *conn, char *err,
+                   size_t errlen)
 {
     static const char req[] = "takeover\n";
     char line[TAKEOVER_REPLY_MAX];
@@ -150,7 +160,6 @@ int takeover_fetch(const char *path, int *fds, size_t cap, size_t *n, char *err,
     rc = write(s, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1) ? 0 : -EIO;
     if (rc == 0)
         rc = takeover_read(s, line, sizeof(line), fds, cap, &got);
-    close(s);
     if (rc == 0)
         v = json_loads(line, JSON_DECODE_ANY, NULL);
     if (v != NULL && json_is_string(json_object_get(v, "error"))) {
@@ -170,8 +179,10 @@ int takeover_fetch(const char *path, int *fds, size_t cap, size_t *n, char *err,
     if (rc != 0) {
         for (size_t i = 0; i < got; i++)
             close(fds[i]);
+        close(s);
         return rc;
     }
     *n = got;
+    *conn = s;
     return 0;
 }

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 
 import agentharness as ah
 import lrharness as h
@@ -70,14 +71,74 @@ def successor(r, tag):
     return proc, ready
 
 
+def metrics_up(port):
+    """The relay's /metrics answers on port (the successor's, after a takeover)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as f:
+            return b"linkrelay_" in f.read()
+    except OSError:
+        return False
+
+
+def failed_successor(c, r, mport):
+    """A successor that takes the sockets and then fails to start (its
+    metrics address is taken) never says ready: the relay serves on, gets
+    its metrics endpoint back, and no connection is refused meanwhile."""
+    conf = os.path.join(r.dir, "linkrelay.conf")
+    with open(conf) as f:
+        good = f.read()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    try:
+        with open(conf, "w") as f:
+            f.write(good.replace("metrics_listen = 127.0.0.1:%d" % mport,
+                                 "metrics_listen = 127.0.0.1:%d" % blocker.getsockname()[1]))
+        probe2 = r.add_link("probe2")
+        stop, counts = threading.Event(), {"served": 0, "bad": 0, "refused": 0, "reset": 0,
+                                           "other": 0}
+        t = threading.Thread(target=hammer, args=(r, probe2, stop, counts), daemon=True)
+        t.start()
+        h.wait_for(lambda: counts["served"] >= 10, timeout=10)
+        bad, _ = successor(r, "bad")
+        bad.start()
+        rc = bad.proc.wait(20)
+        c.check("a successor that cannot start exits 1 after taking the sockets",
+                rc == 1 and "taken over" in bad.log(), (rc, bad.log()[-600:]))
+        bad.stop()
+        c.check("the relay hears it and serves on",
+                h.wait_for(lambda: "did not become ready; serving on" in r.log(), timeout=10))
+        served = counts["served"]
+        h.wait_for(lambda: counts["served"] >= served + 10, timeout=10)
+        stop.set()
+        t.join(15)
+        c.check("no connection refused or reset across the failed takeover",
+                counts["served"] >= 20 and counts["refused"] == 0 and counts["reset"] == 0
+                and counts["other"] == 0, counts)
+        st = r.ctl_json("status")
+        c.check("its admin socket still answers: serving", st["state"] == "serving", st)
+        c.check("its metrics endpoint is back", h.wait_for(lambda: metrics_up(mport), timeout=5))
+    finally:
+        blocker.close()
+        with open(conf, "w") as f:
+            f.write(good)
+
+
 def main():
     c = h.Checks()
-    rig = ah.Rig(fixed_port=True, limits={"drain_timeout": "30s"})
+    mport = ah.free_port()
+    relay = ah.fixed_port_relay(limits={"drain_timeout": "30s"})
+    with open(os.path.join(relay.dir, "linkrelay.conf")) as f:
+        text = f.read()
+    with open(os.path.join(relay.dir, "linkrelay.conf"), "w") as f:
+        f.write(text.replace("[relay]\n", "[relay]\nmetrics_listen = 127.0.0.1:%d\n" % mport, 1))
+    rig = ah.Rig(relay=relay)
     new = None
     try:
         r = rig.start_relay()
         lport, srv = rig.pair("echo")
         probe = r.add_link("probe")
+        failed_successor(c, r, mport)
         s = socket.create_connection(("127.0.0.1", lport), timeout=15)
         c.check("interactive stream up", all(ask(s, i) for i in range(5)))
 
@@ -95,9 +156,11 @@ def main():
         c.check("successor ready", h.wait_for(lambda: os.path.exists(ready), timeout=10),
                 new.log())
         c.check("old relay handed over and drains",
-                h.wait_for(lambda: "handed to a successor; draining" in r.log(), timeout=5),
+                h.wait_for(lambda: "the successor is ready; draining" in r.log(), timeout=5),
                 r.log()[-2000:])
         c.check("successor took the socket over", "taken over from the running relay" in new.log())
+        c.check("the successor serves the metrics endpoint (the old one let go of it)",
+                new.alive() and metrics_up(mport), new.log()[-800:])
         # The stream lives on while the agents move.
         c.check("agents re-dial on GOING_AWAY", rig.a.wait_log("relay going away")
                 and rig.b.wait_log("relay going away"))
