@@ -227,22 +227,6 @@ static void on_addrs(void *owner, const struct msg_addrs *a)
               lk->n_learned);
 }
 
-/* The session is gone (down or left): streams still waiting for a STREAM
- * will never get one, and a leg the relay refused is not dialled again
- * without the session that vouches for the link. Streams whose legs are
- * spliced go on: they do not need the session (D25). */
-static void link_session_gone(struct link *lk)
-{
-    lk->session = NULL;
-    lk->online = false;
-    lk->peer_online = false;
-    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
-        nx = st->next;
-        if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
-            stream_close(st);
-    }
-}
-
 /* GOING_AWAY: the relay drains. Leave its session now and dial again at
  * once, the same address first (where a successor takes over the listening
  * sockets); the streams it splices keep their legs until they end. */
@@ -318,7 +302,16 @@ static void on_session_down(void *owner, bool revoked)
         return;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
         backoff_reset(&lk->bo);
-    link_session_gone(lk);
+    lk->online = false;
+    lk->peer_online = false;
+    /* Streams still waiting for a STREAM will never get one, and a leg the
+     * relay refused is not dialled again without the session that vouches
+     * for the link (revoked, shut down, or unreachable). */
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
+            stream_close(st);
+    }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());
         log_warnx("link %s: link revoked; retrying in %u ms", link_name(lk), delay);
