@@ -237,8 +237,10 @@ static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void admin_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 static void admin_timeout(uv_timer_t *t);
 
-/* Lets go of the path: a successor binds it (takeover). Clients already
- * connected are answered; the file is not removed at admin_stop. */
+/* Lets go of the path: a successor binds it (takeover) once this relay
+ * closed its end of the takeover connection. Closing the server removes
+ * the file (libuv does); clients already connected are answered, and
+ * admin_stop does not touch the path again. */
 static void admin_release(struct admin *a)
 {
     if (a->released || a->stopped)
@@ -296,14 +298,18 @@ static void admin_takeover_end(struct admin_client *cl, bool ready)
     struct admin *a = cl->a;
 
     cl->takeover = false;
-    admin_client_close(cl);
     if (!ready) {
+        admin_client_close(cl);
         log_warnx("takeover: the successor did not become ready; serving on");
         a->ops->takeover_failed(a->arg);
         return;
     }
     log_info("takeover: the successor is ready; draining");
+    /* libuv removes a pipe server's file when it closes it (uv_close, at
+     * once): that is done before the successor, which waits for this
+     * connection's end, binds its own there. */
     admin_release(a);
+    admin_client_close(cl);
     (void)a->ops->drain(a->arg, UINT32_MAX);
 }
 

@@ -136,8 +136,17 @@ static int takeover_connect(const char *path)
 int takeover_confirm(int conn)
 {
     static const char ready[] = "ready\n";
+    char buf[64];
+    ssize_t r;
     int rc = write(conn, ready, sizeof(ready) - 1) == (ssize_t)(sizeof(ready) - 1) ? 0 : -errno;
 
+    /* The predecessor closes the connection once it has let go of the
+     * admin path (its file is gone then): wait for that, bounded by the
+     * socket's receive timeout. */
+    while (rc == 0 && ((r = read(conn, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR)))
+        ;
+    if (rc == 0 && r < 0)
+        rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
     close(conn);
     return rc;
 }

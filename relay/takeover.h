@@ -36,10 +36,11 @@ int takeover_fetch(const char *path, int *fds, size_t cap, size_t *n, int *conn,
                    size_t errlen);
 /*
  * The successor serves (everything that can fail at its start has been
- * done): writes `ready` on conn (from takeover_fetch) and closes it; the
- * predecessor then drains and lets go of the admin path. Closing conn
- * without it (or the process exiting) tells the predecessor to serve on.
- * 0 or -errno.
+ * done): writes `ready` on conn (from takeover_fetch), waits until the
+ * predecessor closed it (it has let go of the admin path then, and drains),
+ * and closes it. Closing conn without `ready` (or the process exiting)
+ * tells the predecessor to serve on. 0, -ETIMEDOUT (no close within
+ * TAKEOVER_TIMEOUT_MS) or -errno.
  */
 int takeover_confirm(int conn);
 

@@ -208,6 +208,9 @@ def main():
                 rc == 0 and "drain: no stream left" in r.log()
                 and "stopped cleanly" in r.log(), rc)
         r.proc = None
+        gone = r.ctl("status", check=False)
+        c.check("after the old relay stopped, the admin socket is still the successor's",
+                gone.returncode == 0, gone.stderr)
 
         # A takeover from a relay that is draining already is refused. A
         # stream through the agents keeps the successor draining meanwhile.
