@@ -14,7 +14,10 @@
     clear error when already draining, with a bad duration, and when the
     relay is not running;
   - a newer session of the same link side replaces the old one (CLOSE
-    replaced) and the stream spliced meanwhile goes on.
+    replaced) and the stream spliced meanwhile goes on;
+  - with two linkagents: both leave the draining relay's session on
+    GOING_AWAY and re-dial, their stream carries on until it ends, and the
+    relay then exits 0 (the takeover case: test_relay_takeover.py).
 """
 import signal
 import socket
@@ -23,6 +26,7 @@ import sys
 import threading
 import time
 
+import agentharness as ah
 import lrharness as h
 import lrproto as p
 
@@ -191,10 +195,46 @@ def replaced_keeps_streams(c):
         r.close()
 
 
+def agents_keep_streams(c):
+    """Two linkagents: on GOING_AWAY they leave the draining relay's session
+    and re-dial (nothing answers there: no successor), and the stream they
+    carry goes on until it ends; then the relay exits."""
+    rig = ah.Rig(fixed_port=True, limits={"drain_timeout": "20s"})
+    try:
+        r = rig.start_relay()
+        lport, srv = rig.pair("echo")
+        s = socket.create_connection(("127.0.0.1", lport), timeout=15)
+
+        def echo(i):
+            q = b"line %04d\n" % i
+            s.sendall(q)
+            return p.recv_exact(s, len(q), 10) == q
+        c.check("agents: stream up", all(echo(i) for i in range(5)))
+        r.proc.send_signal(signal.SIGTERM)
+        c.check("agents: both hear GOING_AWAY and leave the session",
+                rig.a.wait_log("relay going away") and rig.b.wait_log("relay going away"))
+        c.check("agents: they re-dial and find the listener closed",
+                rig.a.wait_log("connect failed", timeout=10), rig.a.log()[-1500:])
+        c.check("agents: the stream goes on during the drain",
+                all(echo(i) for i in range(5, 25)) and r.proc.poll() is None)
+        s.shutdown(socket.SHUT_WR)
+        c.check("agents: the stream ends cleanly", p.read_until_close(s, 10)[1] == "eof")
+        s.close()
+        try:
+            rc = r.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            rc = "hung"
+        c.check("agents: the relay exits 0 once the stream ended",
+                rc == 0 and "drain: no stream left" in r.log(), rc)
+        c.check("agents: no reset at the device side", "reset" not in srv.ends, srv.ends)
+    finally:
+        rig.close()
+
+
 def main():
     c = h.Checks()
     for case in (drain_until_streams_end, drain_timeout_reached, second_sigterm, linkctl_drain,
-                 replaced_keeps_streams):
+                 replaced_keeps_streams, agents_keep_streams):
         case(c)
     return c.done()
 
