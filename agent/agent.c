@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -19,6 +20,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "relaykeys.h"
+#include "rundir.h"
+#include "agent/status.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
 static int read_file(const char *path, size_t max, char **out)
@@ -242,6 +245,8 @@ void agent_stop(struct agent *ag)
         return;
     ag->stopping = true;
     sdnotify_stopping(&ag->sd);
+    status_stop(ag->status);
+    ag->status = NULL;
     metrics_stop(ag->metrics);
     ag->metrics = NULL;
     for (struct link *lk = ag->links, *nx; lk != NULL; lk = nx) {
@@ -380,6 +385,40 @@ static void agent_sd_status(void *arg, char *buf, size_t len)
 
 static const struct sdnotify_ops agent_sd_ops = {agent_sd_status};
 
+/* The admin socket `linkagent status` asks (D23): --admin-socket, or PID.sock
+ * in the runtime directory. Without --admin-socket a failure is logged and
+ * the agent serves its links anyway: status is for looking, not for
+ * carrying. Returns 0 or the error that fails the start. */
+static int agent_admin_start(struct agent *ag)
+{
+    struct status_src src = {&ag->links, ag->config_path, 0};
+    char dir[256] = "", path[256];
+    struct timespec ts;
+    int rc;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    src.started_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (ag->admin_socket != NULL)
+        return status_start(ag->loop, ag->admin_socket, &src, &ag->status);
+    rc = rundir_path(dir, sizeof(dir));
+    if (rc == 0)
+        rc = rundir_ensure(dir);
+    if (rc != 0) {
+        log_warnx("no admin socket (`linkagent status` will not see this agent): runtime "
+                  "directory %s: %s",
+                  dir, strerror(-rc));
+        return 0;
+    }
+    rc = rundir_socket(dir, getpid(), path, sizeof(path));
+    if (rc == 0)
+        rc = status_start(ag->loop, path, &src, &ag->status);
+    if (rc != 0)
+        log_warnx("no admin socket (`linkagent status` will not see this agent)");
+    else
+        log_info("admin socket %s", path);
+    return 0;
+}
+
 static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
 
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
@@ -408,6 +447,8 @@ int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const c
     ag->agg_timer_on = true;
     for (size_t i = 0; i < cfg->n_links && rc == 0; i++)
         rc = add_link(ag, &cfg->links[i]);
+    if (rc == 0)
+        rc = agent_admin_start(ag);
     if (rc == 0 && cfg->has_metrics_listen)
         rc = metrics_start(loop, &cfg->metrics_listen, &agent_metrics_ops, ag, &ag->metrics);
     if (rc == 0 && ag->metrics != NULL)

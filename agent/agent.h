@@ -27,6 +27,7 @@
 
 struct link;
 struct metrics;
+struct status;
 
 struct agent {
     uv_loop_t *loop;
@@ -40,8 +41,10 @@ struct agent {
     struct streamlog slog;     /* per-stream failure lines, aggregated */
     uv_timer_t agg_timer;      /* ends slog's windows */
     bool agg_timer_on;
-    struct sdnotify sd;      /* systemd: READY, STATUS, watchdog (D20) */
-    struct metrics *metrics; /* NULL unless metrics_listen (httpd/metrics.h) */
+    struct sdnotify sd;       /* systemd: READY, STATUS, watchdog (D20) */
+    const char *admin_socket; /* --admin-socket, or NULL: rundir.h's PID.sock */
+    struct status *status;    /* the admin socket (`linkagent status`), or NULL */
+    struct metrics *metrics;  /* NULL unless metrics_listen (httpd/metrics.h) */
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 
@@ -52,7 +55,10 @@ struct agent {
  */
 int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen);
 
-/* Takes cfg, starts every link and the signal handlers, then tells systemd
+/* Takes cfg, starts every link, the signal handlers and the admin socket
+ * (at ag->admin_socket when set, and then a failure to open it fails the
+ * start; else in the runtime directory, where a failure is only logged),
+ * then tells systemd
  * READY=1 (under systemd): the links' local listeners are bound; the relay
  * may not be reached yet (D20). On failure (a listener cannot bind)
  * everything started is stopped again; run the loop until it is dry. */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <sodium.h>
 
 #include "agent/session.h"
@@ -24,6 +26,15 @@
 static const char *link_name(const struct link *lk)
 {
     return lk->cfg.name;
+}
+
+/* The wall clock, for what `linkagent status` shows (not for timers). */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void link_release(struct link *lk)
@@ -69,6 +80,7 @@ static void on_retry(uv_timer_t *t)
 
     if (lk->closing || lk->session != NULL)
         return;
+    lk->state_since_ms = wall_ms();
     lk->session = session_start(lk->loop, &conf, &session_ops, lk, relay_addr(lk, lk->addr_idx));
     if (lk->session == NULL)
         on_session_down(lk, false);
@@ -132,6 +144,8 @@ static void on_online(void *owner, const struct msg_welcome *w)
         lk->so.leg_dead_ms = lk->session->dead_after_ms;
     }
     lk->online_since_ms = uv_now(lk->loop);
+    lk->state_since_ms = wall_ms();
+    lk->revoked = false;
     lk->sessions_up++;
     if (lk->moving)
         link_reopen(lk);
@@ -296,10 +310,18 @@ static void on_session_down(void *owner, bool revoked)
     uint64_t now = uv_now(lk->loop);
     uint32_t delay;
 
+    if (lk->session != NULL && lk->session->cause[0] != '\0') {
+        snprintf(lk->last_error, sizeof(lk->last_error), "%s", lk->session->cause);
+        snprintf(lk->last_error_relay, sizeof(lk->last_error_relay), "%s", lk->session->addr);
+        lk->last_error_ms = wall_ms();
+    }
     lk->session = NULL;
     lk->moving = false;
     if (lk->closing)
         return;
+    lk->state_since_ms = wall_ms();
+    lk->revoked = revoked;
+    lk->sessions_failed++;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
         backoff_reset(&lk->bo);
     lk->online = false;

@@ -29,6 +29,7 @@ struct session;
 
 #define LINK_MAX_LISTEN AGENTCFG_MAX_ADDRS
 #define LINK_MAX_ADDRS  (2 * AGENTCFG_MAX_ADDRS) /* configured + learned (ADDRS) */
+#define LINK_CAUSE_MAX  512                      /* = SESSION_CAUSE_MAX */
 
 struct link_listener {
     uv_tcp_t tcp;
@@ -66,10 +67,11 @@ struct link {
     uv_timer_t retry_timer;
     struct backoff bo;
     uint64_t online_since_ms;
-    /* For the metrics (agentmetrics.c): control sessions that came up; the
-     * plaintext bytes of closed streams, [0] sent to the peer and [1]
-     * delivered to the local socket; streams spliced whose end-to-end
-     * handshake never finished. */
+    /* For the metrics (agentmetrics.c) and `linkagent status` (status.c):
+     * control sessions that came up; the plaintext bytes of closed streams,
+     * [0] sent to the peer and [1] delivered to the local socket (counted in
+     * stream_ops.gone); streams spliced whose end-to-end handshake never
+     * finished. */
     uint64_t sessions_up;
     uint64_t closed_bytes[2];
     uint64_t e2e_failures;
@@ -92,6 +94,15 @@ struct link {
     uv_timer_t cable_timer;
     struct backoff cable_bo;
     uint64_t cable_since_ms;
+    /* What `linkagent status` reads (agent/status.c); times are wall-clock
+     * ms since the epoch. state_since: the session started, came up or went
+     * down. The last failure: its cause as logged, the relay address. */
+    uint64_t state_since_ms;
+    bool revoked;             /* the last session ended with the link revoked */
+    uint64_t sessions_failed; /* sessions_up is above, with the metrics' */
+    uint64_t last_error_ms;
+    char last_error[LINK_CAUSE_MAX];
+    char last_error_relay[ADDR_TEXT_SIZE];
 };
 
 /*

@@ -17,12 +17,14 @@
 #include "agent.h"
 #include "agentcli.h"
 #include "log.h"
+#include "statuscli.h"
 #include "token.h"
 
 #define MAX_OPT_ADDRS AGENTCFG_MAX_ADDRS
 
 struct opts {
     const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
+    const char *admin_socket;
     const char *metrics_listen;
     const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
     size_t n_listen, n_relay;
@@ -35,6 +37,7 @@ static void usage(FILE *out)
                  "                 [--relay HOST:PORT]... [--policy on-demand|immediate]\n"
                  "       linkagent --config FILE\n"
                  "       linkagent keygen [--out FILE]\n"
+                 "       linkagent status [--json] [--admin-socket PATH]\n"
                  "\n"
                  "  --token TOKEN         enrollment token (lrtok1...) from `linkctl link add`\n"
                  "  --token-file FILE     read the token from FILE (keeps it out of `ps`)\n"
@@ -47,6 +50,8 @@ static void usage(FILE *out)
                  "  --config FILE         configuration file with many links (linkagent.conf)\n"
                  "  --check               validate the configuration, print it, and exit\n"
                  "  --log-level LEVEL     error, warn, info (default) or debug\n"
+                 "  --admin-socket PATH   serve `linkagent status` at PATH instead of\n"
+                 "                        PID.sock in the runtime directory\n"
                  "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
                  "  --help, --version\n"
                  "\n"
@@ -185,6 +190,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->policy = v;
         else if (strcmp(a, "--log-level") == 0)
             o->log_level = v;
+        else if (strcmp(a, "--admin-socket") == 0)
+            o->admin_socket = v;
         else if (strcmp(a, "--metrics-listen") == 0)
             o->metrics_listen = v;
         else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
@@ -208,7 +215,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static int run(struct agentcfg *cfg, const char *config_path, bool log_forced)
+static int run(struct agentcfg *cfg, const char *config_path, bool log_forced,
+               const char *admin_socket)
 {
     uv_loop_t loop;
     struct agent *ag = calloc(1, sizeof(*ag));
@@ -220,6 +228,7 @@ static int run(struct agentcfg *cfg, const char *config_path, bool log_forced)
         return 1;
     }
     ag->log_forced = log_forced;
+    ag->admin_socket = admin_socket;
     rc = agent_start(ag, &loop, cfg, config_path);
     uv_run(&loop, UV_RUN_DEFAULT);
     agent_finish(ag);
@@ -249,6 +258,8 @@ int main(int argc, char **argv)
         fatal("libsodium failed to initialise");
     if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
         return keygen(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "status") == 0)
+        return statuscli_main(argc - 1, argv + 1);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -288,5 +299,5 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    return run(cfg, o.config, o.log_level != NULL);
+    return run(cfg, o.config, o.log_level != NULL, o.admin_socket);
 }

@@ -53,8 +53,10 @@ static void session_end(struct session *c, bool revoked, const char *cause)
 
     if (c->state == SESSION_CLOSING)
         return;
-    if (cause != NULL)
+    if (cause != NULL) {
         log_warnx("link %s: relay %s: %s", c->name, c->addr, cause);
+        snprintf(c->cause, sizeof(c->cause), "%s", cause);
+    }
     c->state = SESSION_CLOSING;
     c->ops = NULL;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);

@@ -80,7 +80,8 @@ enum session_state {
     SESSION_CLOSING,
 };
 
-#define SESSION_IN_CAP (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
+#define SESSION_IN_CAP    (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
+#define SESSION_CAUSE_MAX 512
 
 struct session {
     const struct session_ops *ops; /* NULL once closing: the owner hears nothing more */
@@ -103,6 +104,9 @@ struct session {
     uint64_t last_rx_ms, last_ping_ms;
     uint32_t keepalive_ms, dead_after_ms;
     uint64_t ping_nonce;
+    /* Why the session failed, as logged (truncated), set before on_down:
+     * the owner may copy it there (`linkagent status`). "" otherwise. */
+    char cause[SESSION_CAUSE_MAX];
 };
 
 /* Starts a dial attempt to addr. Returns NULL if it could not start (out of

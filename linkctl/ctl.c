@@ -6,6 +6,7 @@
 
 #include "adminc.h"
 #include "cfgparse.h"
+#include "fmt.h"
 #include "relaykey.h"
 #include "statedir.h"
 #include "store.h"
@@ -415,33 +416,12 @@ const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt)
 
 void ctl_fmt_time(int64_t ms, char *out, size_t cap)
 {
-    struct tm tm;
-    time_t t = (time_t)(ms / 1000);
-    if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    if (strftime(out, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
-        snprintf(out, cap, "-");
-    }
+    fmt_time(ms, out, cap);
 }
 
 void ctl_fmt_duration(int64_t s, char *out, size_t cap)
 {
-    if (s < 0) {
-        s = 0;
-    }
-    int64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
-    if (d > 0) {
-        snprintf(out, cap, "%lldd%02lldh%02lldm%02llds", (long long)d, (long long)h, (long long)m,
-                 (long long)sec);
-    } else if (h > 0) {
-        snprintf(out, cap, "%lldh%02lldm%02llds", (long long)h, (long long)m, (long long)sec);
-    } else if (m > 0) {
-        snprintf(out, cap, "%lldm%02llds", (long long)m, (long long)sec);
-    } else {
-        snprintf(out, cap, "%llds", (long long)sec);
-    }
+    fmt_duration(s, out, cap);
 }
 
 const char *ctl_side_name(int side)

@@ -225,5 +225,6 @@ int ctl_status_main(struct ctl *c, int argc, char **argv);
 int ctl_events_main(struct ctl *c, int argc, char **argv);
 int ctl_relay_main(struct ctl *c, int argc, char **argv);
 int ctl_debug_main(struct ctl *c, int argc, char **argv);
+int ctl_probe_main(struct ctl *c, int argc, char **argv);
 
 #endif

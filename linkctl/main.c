@@ -24,6 +24,7 @@ static const char main_help[] =
     "  events [--link NAME] [-n N]                 the event log\n"
     "  relay info                                  relay key, addresses, version\n"
     "  relay rotate-key [--overlap D]              a new relay key, agents learn it\n"
+    "  probe NAME|ID                               why a link is (not) up, what to change\n"
     "  relay drain [--timeout D]                   the running relay drains and exits\n"
     "\n"
     "global options:\n"
@@ -91,7 +92,7 @@ static const struct ctl_command {
     int (*run)(struct ctl *c, int argc, char **argv);
 } commands[] = {
     {"link", ctl_link_main},   {"status", ctl_status_main}, {"events", ctl_events_main},
-    {"relay", ctl_relay_main}, {"debug", ctl_debug_main},
+    {"relay", ctl_relay_main}, {"debug", ctl_debug_main},   {"probe", ctl_probe_main},
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

@@ -2,10 +2,10 @@
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
  * one request line (`status`, `links`, `sync`, `relay-key`, `drain [MS]`,
- * `takeover`, at
- * most ADMIN_MAX_REQUEST bytes with its newline), one line of JSON back, then
- * close. The socket is created with admin_socket_mode (0600 by default) and
- * removed on stop. Clients are bounded in number and time.
+ * `takeover`), one line of JSON back, then close (`takeover` waits for one
+ * more line, D25). The socket itself (bounds, mode, stale files) is
+ * service/adminsrv.c, which the agent's admin socket shares; this module
+ * answers the requests.
  *
  * Owned by struct relay; admin_stop closes the server and every client.
  * `links` is read from the link index and `sync` asks sync.c; `status` is
@@ -24,10 +24,6 @@
 
 #include "index.h"
 #include "sync.h"
-
-#define ADMIN_MAX_REQUEST 1024
-#define ADMIN_MAX_CLIENTS 32
-#define ADMIN_TIMEOUT_MS  5000
 
 struct admin;
 
@@ -60,7 +56,8 @@ struct admin_ops {
  * on loop. index and sync stay valid until admin_stop. 0 or -errno. */
 int admin_start(uv_loop_t *loop, const char *path, unsigned mode, bool replace, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out);
-/* Closes the server and clients; frees once every handle is closed. */
+/* Closes the server and clients (their memory is freed once every handle is
+ * closed). Accepts NULL. */
 void admin_stop(struct admin *a);
 
 #endif

@@ -2,6 +2,7 @@
 #include "index.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,25 @@ bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_
     if (l->has_next[side] && sodium_memcmp(l->next_key[side], pub, STORE_KEY_LEN) == 0)
         ok = true;
     return ok;
+}
+
+bool index_auth_fail(struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN],
+                     const char *addr, uint64_t now_ms)
+{
+    struct index_authfail *f;
+    bool first;
+
+    if (side < 0 || side > 1)
+        return false;
+    f = &l->authfail[side];
+    f->count++;
+    f->at_ms = now_ms;
+    f->cause = index_key_ok(l, 1 - side, pub) ? "wrong_side" : "bad_key";
+    snprintf(f->addr, sizeof(f->addr), "%s", addr);
+    first = f->window_ms == 0 || now_ms - f->window_ms >= INDEX_AUTHFAIL_WINDOW_MS;
+    if (first)
+        f->window_ms = now_ms;
+    return first;
 }
 
 /* True if a key accepted for side under old is not accepted under rec. */

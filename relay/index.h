@@ -25,6 +25,18 @@
 struct conn;
 struct stream;
 
+/* A side's refused authentications since relay start: AUTH named this link,
+ * but the static key was not the side's current or next key (`linkctl
+ * probe`, docs/internals/relay.md "Admin socket"). */
+#define INDEX_AUTHFAIL_WINDOW_MS 10000 /* one event row per window and side */
+struct index_authfail {
+    uint64_t count;
+    uint64_t at_ms;     /* wall clock of the last one */
+    uint64_t window_ms; /* start of the current event window (wall clock) */
+    const char *cause;  /* static: "bad_key" or "wrong_side"; NULL: none yet */
+    char addr[64];      /* source "addr:port" of the last one */
+};
+
 struct index_link {
     struct index_link *hnext;
     uint8_t id[STORE_LINK_ID_LEN];
@@ -43,7 +55,8 @@ struct index_link {
     struct tbucket opens;   /* open_rate_per_link, both sides (D13); zeroed = full */
     uint64_t streams_total; /* since relay start */
     uint64_t bytes[2];      /* a→b, b→a since relay start */
-    bool seen;              /* index_apply bookkeeping */
+    struct index_authfail authfail[2];
+    bool seen; /* index_apply bookkeeping */
 };
 
 enum index_change {
@@ -73,6 +86,12 @@ struct index_link *index_find(const struct index *ix, const uint8_t id[STORE_LIN
 void index_foreach(const struct index *ix, void (*fn)(void *arg, struct index_link *l), void *arg);
 /* True if pub is the current or the next key of side (sodium_memcmp). */
 bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN]);
+/* Records a refused key for side (see struct index_authfail): "wrong_side"
+ * when pub is the other side's key, else "bad_key". Returns true when this
+ * is the first of a new INDEX_AUTHFAIL_WINDOW_MS window (the caller writes
+ * one event row then). */
+bool index_auth_fail(struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN],
+                     const char *addr, uint64_t now_ms);
 /*
  * Makes the index equal to the snapshot recs[0..n) and reports each change.
  * Callbacks run after the link's fields hold the new values. -ENOMEM leaves

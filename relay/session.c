@@ -395,6 +395,13 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
         return;
     }
     if (!index_key_ok(l, a->side, spub)) {
+        /* Counted for the link too: `linkctl probe` says which side's key
+         * the relay refused, and why (index_auth_fail). */
+        if (index_auth_fail(l, a->side, spub, c->peer, wallclock_ms())) {
+            char why[32];
+            snprintf(why, sizeof(why), "side %c: %s", 'a' + a->side, l->authfail[a->side].cause);
+            acct_event(sx->acct, "auth_fail", l->id, c->peer, why, 1);
+        }
         conn_fail(c, STATS_FAIL_BAD_KEY);
         return;
     }

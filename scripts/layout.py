@@ -32,7 +32,7 @@ FOLDER_DEPS = {
     "service": ["common"],
     "httpd": ["common"],
     "relay": ["common", "registry", "service", "httpd"],
-    "linkctl": ["common", "registry"],
+    "linkctl": ["common", "registry", "service"],
     "agent": ["common", "service", "httpd"],
 }
 # common/ is sans-I/O: no event loop, database, sockets or files of its own.

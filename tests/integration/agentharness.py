@@ -8,10 +8,12 @@ sink, half-close replier) in threads of the test process, and helpers. Every
 process started here is stopped by PID in close(), called from finally.
 """
 import hashlib
+import json
 import os
 import shutil
 import socket
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -45,11 +47,32 @@ def fixed_port_relay(limits=None, log_level="info", port=None):
 
 
 class Agent(h.LogProc):
-    """One linkagent process; its stderr goes to a log file."""
+    """One linkagent process; its stderr goes to a log file. Its admin socket
+    (`linkagent status`) is PID.sock in tmpdir/run, which status() asks."""
 
     def __init__(self, name, args, tmpdir):
         super().__init__([AGENT] + list(args), os.path.join(tmpdir, "agent-%s.log" % name))
         self.name = name
+        self.rundir = os.path.join(tmpdir, "run")
+        self.env = dict(os.environ, LINKAGENT_RUNTIME_DIR=self.rundir)
+
+    def status(self, *args):
+        """`linkagent status --json` for this agent's socket: (exit code,
+        parsed JSON or None, stdout + stderr)."""
+        return agent_status(self.rundir, "--json", "--admin-socket",
+                            os.path.join(self.rundir, "%d.sock" % self.proc.pid), *args)
+
+
+def agent_status(rundir, *args):
+    """Runs `linkagent status ARGS` with rundir as the runtime directory:
+    (exit code, parsed JSON of stdout or None, stdout + stderr)."""
+    r = subprocess.run([AGENT, "status"] + list(args), capture_output=True, text=True,
+                       timeout=30, env=dict(os.environ, LINKAGENT_RUNTIME_DIR=rundir))
+    try:
+        js = json.loads(r.stdout)
+    except ValueError:
+        js = None
+    return r.returncode, js, r.stdout + r.stderr
 
 
 class Server:

@@ -276,7 +276,8 @@ class LogProc:
 
     def start(self):
         self.logf = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env=getattr(self, "env", None))
         return self
 
     def log(self):

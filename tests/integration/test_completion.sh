@@ -51,18 +51,20 @@ covers() {
 
 covers "linkrelay" "$(linkrelay --help)" "$(comp _linkrelay linkrelay --)"
 covers "linkagent" "$(linkagent --help)" \
-    "$(comp _linkagent linkagent --) $(comp _linkagent linkagent keygen --)"
+    "$(comp _linkagent linkagent --) $(comp _linkagent linkagent keygen --) $(comp _linkagent linkagent status --)"
 covers "linkctl global" "$(linkctl --help | sed -n '/^global options/,/^$/p;/^options/,/^$/p')" \
     "$(comp _linkctl linkctl --)"
 covers "linkctl link add" "$(linkctl link add --help)" "$(comp _linkctl linkctl link add --)"
 covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl linkctl link rotate --)"
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
+covers "linkctl probe" "$(linkctl probe --help)" "$(comp _linkctl linkctl probe --)"
+covers "linkagent status" "$(linkagent status --help)" "$(comp _linkagent linkagent status --)"
 covers "linkctl relay rotate-key" "$(linkctl relay rotate-key --help)" \
     "$(comp _linkctl linkctl relay rotate-key --)"
 covers "linkctl relay drain" "$(linkctl relay drain --help)" "$(comp _linkctl linkctl relay drain --)"
 expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help drain info rotate-key"
 
-expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link relay status"
+expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
     "--help --json add enable list revoke rm rotate show"
 for c in add list show revoke enable rm rotate; do
@@ -72,6 +74,7 @@ expect "linkctl relay drain --timeout takes a value" "$(comp _linkctl linkctl re
 expect "linkrelay --log-level" "$(comp _linkrelay linkrelay --log-level '')" "debug error info warn"
 expect "linkagent --policy" "$(comp _linkagent linkagent --policy '')" "immediate on-demand"
 expect "linkagent keygen" "$(comp _linkagent linkagent k)" "keygen"
+expect "linkagent status" "$(comp _linkagent linkagent s)" "status"
 expect "linkctl --side" "$(comp _linkctl linkctl link rotate x --side '')" "a b"
 
 # Link names from the registry of the --state-dir on the line.
@@ -80,6 +83,7 @@ linkctl --state-dir "$state" --relay-addr 127.0.0.1:7700 link add plc1 >/dev/nul
 linkctl --state-dir "$state" --relay-addr 127.0.0.1:7700 link add web2 >/dev/null
 expect "link show: names" "$(comp _linkctl linkctl --state-dir "$state" link show '')" "plc1 web2"
 expect "link rm: names by prefix" "$(comp _linkctl linkctl --state-dir "$state" link rm p)" "plc1"
+expect "probe: names" "$(comp _linkctl linkctl --state-dir "$state" probe '')" "plc1 web2"
 expect "events --link: names" "$(comp _linkctl linkctl --state-dir "$state" events --link w)" "web2"
 expect "no registry: no names" "$(comp _linkctl linkctl --state-dir "$work/none" link show '')" ""
 [ ! -e "$work/none" ] || { echo "FAIL completing created $work/none"; fail=1; }

@@ -267,7 +267,14 @@ def main():
         c.check("aggregated failure log", "refused" in r.log())
         c.check("clean shutdown", r.stop() == 0)
         ev = r.ctl_json("events")["events"]
-        fails = [e for e in ev if e["kind"] == "auth_fail"]
+        # A refused key of a named link is also one row with the link, per
+        # side and 10 s window (linkctl probe); the rows below are the
+        # address-level ones.
+        linked = sorted((e["detail"], e["count"]) for e in ev
+                        if e["kind"] == "auth_fail" and e["link_id"])
+        c.check("refused keys of a link: one row per side with the link and cause",
+                linked == [("side a: wrong_side", 1), ("side b: bad_key", 1)], str(linked))
+        fails = [e for e in ev if e["kind"] == "auth_fail" and not e["link_id"]]
         # The relay writes one row per cause and source at the end of each
         # 10 s window (and at stop). How many windows the refusals above span
         # depends on how fast the machine ran them (one under a plain build,

@@ -178,6 +178,40 @@ START_TEST(test_many_links_same_bucket)
 }
 END_TEST
 
+/* A refused key is counted per side with its cause; one event per window
+ * (the first, and the first at or after INDEX_AUTHFAIL_WINDOW_MS). */
+START_TEST(test_auth_fail)
+{
+    struct index *ix;
+    struct store_link r;
+    struct seen s = {0};
+    struct index_link *l;
+    uint8_t other[32];
+
+    ck_assert_int_eq(index_new(&ix), 0);
+    rec(&r, 1, "one");
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    l = index_find(ix, r.id);
+    ck_assert_ptr_null(l->authfail[1].cause);
+    memset(other, 0x55, sizeof(other));
+    ck_assert(index_auth_fail(l, 1, other, "192.0.2.1:4000", 1000));
+    ck_assert_str_eq(l->authfail[1].cause, "bad_key");
+    ck_assert_str_eq(l->authfail[1].addr, "192.0.2.1:4000");
+    ck_assert(
+        !index_auth_fail(l, 1, r.key[0], "192.0.2.2:4001", 1000 + INDEX_AUTHFAIL_WINDOW_MS - 1));
+    ck_assert_str_eq(l->authfail[1].cause, "wrong_side");
+    ck_assert_uint_eq(l->authfail[1].count, 2);
+    ck_assert_uint_eq(l->authfail[1].at_ms, 1000 + INDEX_AUTHFAIL_WINDOW_MS - 1);
+    ck_assert(index_auth_fail(l, 1, other, "192.0.2.1:4000", 1000 + INDEX_AUTHFAIL_WINDOW_MS));
+    ck_assert_uint_eq(l->authfail[0].count, 0);
+    ck_assert(!index_auth_fail(l, 2, other, "x", 1));
+    /* Survives a registry sync (updated in place). */
+    ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
+    ck_assert_uint_eq(index_find(ix, r.id)->authfail[1].count, 3);
+    index_free(ix);
+}
+END_TEST
+
 static Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -186,6 +220,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_add_update_remove);
     tcase_add_test(tc, test_keys_next_and_rotation);
     tcase_add_test(tc, test_many_links_same_bucket);
+    tcase_add_test(tc, test_auth_fail);
     suite_add_tcase(s, tc);
     return s;
 }
