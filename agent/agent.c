@@ -51,15 +51,19 @@ static int read_file(const char *path, size_t max, char **out)
     return 0;
 }
 
-static int relaykeys_path(const char *path, char *out, size_t cap);
+static int learned_path(const char *path, const char *suffix, char *out, size_t cap);
 
-/* Each link pins the newest relay key learned for the key it is given
- * (relaykeys.h); a broken file of learned keys fails the load. */
-static int apply_relaykeys(const char *path, struct agentcfg *cfg, char *err, size_t errlen)
+/* Each link pins the newest relay key learned for the key it is given, and
+ * trusts the newest peer key learned for the one it is given (relaykeys.h);
+ * a broken file of learned keys fails the load. */
+static int apply_learned(const char *path, struct agentcfg *cfg, bool peer, char *err,
+                         size_t errlen)
 {
     char kpath[AGENTCFG_PATH_MAX + 16];
     struct relaykeys *map = calloc(1, sizeof(*map));
-    int rc = map == NULL ? -ENOMEM : relaykeys_path(path, kpath, sizeof(kpath));
+    int rc = map == NULL
+                 ? -ENOMEM
+                 : learned_path(path, peer ? "peerkeys" : "relaykeys", kpath, sizeof(kpath));
 
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(-rc));
@@ -67,8 +71,14 @@ static int apply_relaykeys(const char *path, struct agentcfg *cfg, char *err, si
         return rc;
     }
     rc = relaykeys_read(kpath, map, err, errlen);
-    for (size_t i = 0; rc == 0 && i < cfg->n_links; i++)
-        relaykeys_apply(map, &cfg->links[i].relay_key_id, cfg->links[i].relay_pub);
+    for (size_t i = 0; rc == 0 && i < cfg->n_links; i++) {
+        struct agentcfg_link *l = &cfg->links[i];
+        uint8_t side = (uint8_t)(1 - l->side);
+        if (peer)
+            relaykeys_apply(map, &side, l->peer_pub);
+        else
+            relaykeys_apply(map, &l->relay_key_id, l->relay_pub);
+    }
     free(map);
     return rc;
 }
@@ -115,7 +125,9 @@ int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t
             return -EINVAL;
         }
     }
-    rc = apply_relaykeys(path, cfg, err, errlen);
+    rc = apply_learned(path, cfg, false, err, errlen);
+    if (rc == 0)
+        rc = apply_learned(path, cfg, true, err, errlen);
     if (rc != 0) {
         agentcfg_free(cfg);
         return rc;
@@ -145,23 +157,68 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.open_wait_ms = cfg->open_wait_ms;
 }
 
-/* Where the relay keys learned for the config file at path are kept:
- * beside it, or, under systemd with StateDirectory= (whose sandbox keeps
- * /etc read-only), in the first directory of $STATE_DIRECTORY as
- * BASENAME.relaykeys (docs/linkagent.md FILES). */
-static int relaykeys_path(const char *path, char *out, size_t cap)
+/* Where the relay keys (suffix "relaykeys") or peer keys ("peerkeys")
+ * learned for the config file at path are kept: beside it, or, under
+ * systemd with StateDirectory= (whose sandbox keeps /etc read-only), in the
+ * first directory of $STATE_DIRECTORY as BASENAME.SUFFIX (docs/linkagent.md
+ * FILES). */
+static int learned_path(const char *path, const char *suffix, char *out, size_t cap)
 {
     const char *state = getenv("STATE_DIRECTORY");
     const char *base = strrchr(path, '/');
     int n;
 
     if (state != NULL && state[0] != '\0') {
-        n = snprintf(out, cap, "%.*s/%s.relaykeys", (int)strcspn(state, ":"), state,
-                     base != NULL ? base + 1 : path);
+        n = snprintf(out, cap, "%.*s/%s.%s", (int)strcspn(state, ":"), state,
+                     base != NULL ? base + 1 : path, suffix);
     } else {
-        n = snprintf(out, cap, "%s.relaykeys", path);
+        n = snprintf(out, cap, "%s.%s", path, suffix);
     }
     return n >= 0 && n < (int)cap ? 0 : -ENAMETOOLONG;
+}
+
+/* Adds old → (id, pub) to the map in path (suffix as learned_path). */
+static int learned_add(const char *path, const char *suffix, const char *title,
+                       const uint8_t old_pub[KEY_LEN], uint8_t id, const uint8_t pub[KEY_LEN],
+                       char *kpath, size_t kcap, char *err, size_t errlen)
+{
+    struct relaykeys *map = calloc(1, sizeof(*map));
+    int rc = map == NULL ? -ENOMEM : learned_path(path, suffix, kpath, kcap);
+
+    if (rc == 0)
+        rc = relaykeys_read(kpath, map, err, errlen);
+    else
+        snprintf(err, errlen, "%s", strerror(-rc));
+    if (rc == 0) {
+        relaykeys_add(map, old_pub, id, pub);
+        rc = relaykeys_write(kpath, map, title);
+        snprintf(err, errlen, "%s: %s", kpath, strerror(-rc));
+    }
+    free(map);
+    return rc;
+}
+
+/* link_env.peer_key_learned: keeps old → pub beside the config file, so a
+ * restart trusts the peer's endorsed key too (design.md D21). */
+static void peer_key_learned(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t side,
+                             const uint8_t pub[KEY_LEN])
+{
+    struct agent *ag = arg;
+    char path[AGENTCFG_PATH_MAX + 16], err[AGENTCFG_PATH_MAX + 300];
+
+    if (ag->config_path == NULL) {
+        log_warnx("the peer's new key is trusted until linkagent stops: without a config file "
+                  "(token mode) it is not kept; give the agent a new token");
+        return;
+    }
+    if (learned_add(ag->config_path, "peerkeys",
+                    "peer keys linkagent took from endorsed PEER_KEYs; old key, peer side, new key",
+                    old_pub, side, pub, path, sizeof(path), err, sizeof(err)) == 0)
+        log_info("the peer's new key is kept in %s", path);
+    else
+        log_error("the peer's new key could not be kept (it is trusted until linkagent stops): "
+                  "%s",
+                  err);
 }
 
 /* link_env.relay_key_learned: keeps old → (id, pub) beside the config file
@@ -170,9 +227,7 @@ static void relay_key_learned(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t
                               const uint8_t pub[KEY_LEN])
 {
     struct agent *ag = arg;
-    struct relaykeys *map;
     char path[AGENTCFG_PATH_MAX + 16], err[AGENTCFG_PATH_MAX + 300];
-    int rc;
 
     if (ag->config_path == NULL) {
         log_warnx("the new relay key is used until linkagent stops: without a config file "
@@ -180,23 +235,14 @@ static void relay_key_learned(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t
                   "retires");
         return;
     }
-    map = calloc(1, sizeof(*map));
-    rc = map == NULL ? -ENOMEM : relaykeys_path(ag->config_path, path, sizeof(path));
-    if (rc == 0)
-        rc = relaykeys_read(path, map, err, sizeof(err));
-    else
-        snprintf(err, sizeof(err), "%s", strerror(-rc));
-    if (rc == 0) {
-        relaykeys_add(map, old_pub, id, pub);
-        rc = relaykeys_write(path, map);
-        snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
-    }
-    if (rc == 0)
+    if (learned_add(ag->config_path, "relaykeys",
+                    "relay keys linkagent learned from its relays (RELAY_KEY); old key, key id, "
+                    "new key",
+                    old_pub, id, pub, path, sizeof(path), err, sizeof(err)) == 0)
         log_info("relay key id %u kept in %s", id, path);
     else
         log_error("the new relay key could not be kept (it is used until linkagent stops): %s",
                   err);
-    free(map);
 }
 
 static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
@@ -208,6 +254,7 @@ static int add_link(struct agent *ag, const struct agentcfg_link *cfg)
         .backoff_max_ms = backoff_max_ms(ag->cfg),
         .streams = &ag->streams,
         .relay_key_learned = relay_key_learned,
+        .peer_key_learned = peer_key_learned,
         .learned_arg = ag,
     };
     struct link *lk;
@@ -419,7 +466,7 @@ static int agent_admin_start(struct agent *ag)
     return 0;
 }
 
-static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready};
+static const struct metrics_ops agent_metrics_ops = {agentmetrics_render, agentmetrics_ready, NULL};
 
 int agent_start(struct agent *ag, uv_loop_t *loop, struct agentcfg *cfg, const char *config_path)
 {

@@ -151,20 +151,7 @@ static int add_addr(struct addr_spec *v, size_t *n, const char *what, const char
 
 int agentcfg_set_metrics_listen(struct agentcfg *cfg, const char *value)
 {
-    struct addr_spec a;
-    int rc;
-
-    if (strcmp(value, "off") == 0) {
-        cfg->has_metrics_listen = 0;
-        memset(&cfg->metrics_listen, 0, sizeof(cfg->metrics_listen));
-        return 0;
-    }
-    rc = addr_parse(value, ADDR_PORT0_OK | ADDR_NUMERIC_ONLY, &a);
-    if (rc != 0)
-        return rc;
-    cfg->has_metrics_listen = 1;
-    cfg->metrics_listen = a;
-    return 0;
+    return addr_parse_listen_or_off(value, &cfg->has_metrics_listen, &cfg->metrics_listen);
 }
 
 static int agent_key(struct parse_ctx *c, const char *name, const char *value, int line,

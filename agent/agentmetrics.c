@@ -23,6 +23,7 @@ enum am_family {
     AM_STREAMS_OPENED,
     AM_BYTES,
     AM_E2E_FAILURES,
+    AM_PEER_KEYS_REFUSED,
     AM_COUNT
 };
 
@@ -44,6 +45,8 @@ static const struct {
      "Bytes of the link's streams: sent to the peer, received and delivered locally."},
     {"linkagent_link_e2e_handshake_failures_total", "counter",
      "Streams spliced by the relay whose end-to-end handshake never finished."},
+    {"linkagent_link_peer_keys_refused_total", "counter",
+     "Peer keys the relay named that no key this agent trusts endorsed; ignored."},
 };
 
 /* "ip:port" of where the session is connected. */
@@ -118,8 +121,11 @@ static void am_link(const struct agent *ag, const struct link *lk, enum am_famil
         lb[1] = LBL("direction", "received");
         promtext_u64(pt, name, lb, 2, bytes[1]);
         break;
-    default:
+    case AM_E2E_FAILURES:
         promtext_u64(pt, name, lb, 1, lk->e2e_failures);
+        break;
+    default:
+        promtext_u64(pt, name, lb, 1, lk->peer_keys_refused);
         break;
     }
 }

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "agent/session.h"
+#include "endorse.h"
 #include "log.h"
 #include "agent/stream.h"
 
@@ -149,6 +150,9 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->sessions_up++;
     if (lk->moving)
         link_reopen(lk);
+    if (lk->has_endorse && lk->session != NULL &&
+        session_send_endorse(lk->session, &lk->endorse) != 0)
+        log_warnx("link %s: cannot send the endorsement of the new key", link_name(lk));
     if (lk->retiring != NULL) {
         log_info("link %s: online with the new key; the old session closes", link_name(lk));
         drop_retiring(lk);
@@ -269,18 +273,53 @@ static void on_going_away(void *owner, unsigned seconds)
     uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
 }
 
-static void on_peer_key(void *owner, const uint8_t key[KEY_LEN])
+/* The peer's key this link trusts: the configured one (with the keys
+ * learned before applied, agent.c), or the one it took since (D21). */
+static const uint8_t *peer_trusted(const struct link *lk)
+{
+    return lk->so.has_peer_live ? lk->so.peer_live : lk->cfg.peer_pub;
+}
+
+/* Why k cannot be the peer's key, or NULL if it can: the relay may only
+ * carry a key change the trusted key endorsed (protocol §5.1). */
+static const char *peer_key_refusal(const struct link *lk, const struct msg_key *k)
+{
+    if (sodium_is_zero(k->by, KEY_LEN))
+        return "without an endorsement from a key this agent trusts";
+    if (sodium_memcmp(k->by, peer_trusted(lk), KEY_LEN) != 0)
+        return "endorsed by a key this agent does not trust";
+    if (endorse_check(lk->cfg.priv, lk->cfg.link_id, 1 - lk->cfg.side, k->by, k->key, k->mac) != 0)
+        return "with an endorsement that does not verify";
+    return NULL;
+}
+
+static void on_peer_key(void *owner, const struct msg_key *k)
 {
     struct link *lk = owner;
-    const uint8_t *was = lk->so.has_peer_live ? lk->so.peer_live : lk->cfg.peer_pub;
-    char text[KEY_TEXT_SIZE];
+    uint8_t old[KEY_LEN];
+    char text[KEY_TEXT_SIZE], kept[KEY_TEXT_SIZE];
+    const char *why;
 
-    if (sodium_memcmp(was, key, KEY_LEN) != 0) {
-        key_pub_encode(key, text);
-        log_info("link %s: the peer's key is now %s (told by the relay)", link_name(lk), text);
+    if (sodium_memcmp(peer_trusted(lk), k->key, KEY_LEN) == 0)
+        return;
+    key_pub_encode(k->key, text);
+    why = peer_key_refusal(lk, k);
+    if (why != NULL) {
+        lk->peer_keys_refused++;
+        key_pub_encode(peer_trusted(lk), kept);
+        log_warnx("link %s: the relay named peer key %s %s; ignored, the peer's key stays %s "
+                  "(a peer that changed keys without a reload needs its new key here: peer_key, "
+                  "or a new token)",
+                  link_name(lk), text, why, kept);
+        return;
     }
-    memcpy(lk->so.peer_live, key, KEY_LEN);
+    memcpy(old, peer_trusted(lk), KEY_LEN);
+    log_info("link %s: the peer's key is now %s (endorsed by its previous key)", link_name(lk),
+             text);
+    memcpy(lk->so.peer_live, k->key, KEY_LEN);
     lk->so.has_peer_live = true;
+    if (lk->peer_key_learned != NULL)
+        lk->peer_key_learned(lk->learned_arg, old, (uint8_t)(1 - lk->cfg.side), k->key);
 }
 
 /* The relay's next key: pinned from now on (the next session dials with it),
@@ -525,6 +564,7 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
     lk->loop = env->loop;
     lk->keepalive_ms = env->keepalive_ms;
     lk->relay_key_learned = env->relay_key_learned;
+    lk->peer_key_learned = env->peer_key_learned;
     lk->learned_arg = env->learned_arg;
     lk->cfg = *cfg;
     lk->so.ops = &stream_ops;
@@ -550,10 +590,42 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
     return 0;
 }
 
+/* The link switches from its key to cfg's: while it still holds the old
+ * private key, it endorses the new public key for the peer (protocol §5.1)
+ * and tells the relay over the current session, if online, before the new
+ * one authenticates, so the relay can pass the endorsement on with the new
+ * key; every session with the new key sends it again (on_online). */
+static void endorse_new_key(struct link *lk, const struct agentcfg_link *cfg)
+{
+    struct msg_key *e = &lk->endorse;
+    const uint8_t *peer = sodium_memcmp(cfg->peer_pub, lk->cfg.peer_pub, KEY_LEN) != 0
+                              ? cfg->peer_pub
+                              : peer_trusted(lk);
+
+    lk->has_endorse =
+        key_pub_from_priv(lk->cfg.priv, e->by) == 0 && key_pub_from_priv(cfg->priv, e->key) == 0 &&
+        endorse_make(lk->cfg.priv, peer, cfg->link_id, cfg->side, e->key, e->mac) == 0;
+    if (!lk->has_endorse) {
+        log_warnx("link %s: cannot endorse the new key; the peer needs it as its peer_key",
+                  link_name(lk));
+        return;
+    }
+    if (lk->session != NULL && session_online(lk->session) &&
+        session_send_endorse(lk->session, e) != 0)
+        log_warnx("link %s: cannot send the endorsement of the new key now; the new session "
+                  "sends it",
+                  link_name(lk));
+}
+
 void link_rekey(struct link *lk, const struct agentcfg_link *cfg)
 {
     if (lk->closing)
         return;
+    /* A peer key the operator changed is the one to trust from now on. */
+    if (sodium_memcmp(cfg->peer_pub, lk->cfg.peer_pub, KEY_LEN) != 0)
+        lk->so.has_peer_live = false;
+    if (sodium_memcmp(cfg->priv, lk->cfg.priv, KEY_LEN) != 0)
+        endorse_new_key(lk, cfg);
     lk->cfg = *cfg;
     (void)key_pub_from_priv(cfg->priv, lk->own_pub);
     if (lk->session != NULL && session_online(lk->session)) {

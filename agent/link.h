@@ -46,6 +46,10 @@ struct link_env {
      * (relaykeys.h); old_pub is the key the link pinned until now. */
     void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
                               const uint8_t pub[KEY_LEN]);
+    /* The link took the peer's new key pub, endorsed by old_pub, the key it
+     * trusted until now (PEER_KEY, D21): the agent keeps it. */
+    void (*peer_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t side,
+                             const uint8_t pub[KEY_LEN]);
     void *learned_arg;
 };
 
@@ -57,7 +61,14 @@ struct link {
     uint8_t own_pub[KEY_LEN];
     void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
                               const uint8_t pub[KEY_LEN]);
+    void (*peer_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t side,
+                             const uint8_t pub[KEY_LEN]);
     void *learned_arg;
+    /* After link_rekey to a new key: the old key's endorsement of it for
+     * the peer, sent to the relay (KEY_ENDORSE) on every session from then
+     * on (D21). */
+    struct msg_key endorse;
+    bool has_endorse;
     int refs; /* open handles */
     bool closing;
     /* Control session, and the one it replaces while a new key takes over
@@ -75,6 +86,7 @@ struct link {
     uint64_t sessions_up;
     uint64_t closed_bytes[2];
     uint64_t e2e_failures;
+    uint64_t peer_keys_refused; /* PEER_KEYs without a valid endorsement */
     bool online, peer_online;
     bool moving;       /* re-dialling after GOING_AWAY: OPENs wait for the new session (D25) */
     uint64_t moved_ms; /* loop time of the last GOING_AWAY, 0: none */

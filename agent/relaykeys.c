@@ -102,7 +102,7 @@ int relaykeys_read(const char *path, struct relaykeys *out, char *err, size_t er
     return rc;
 }
 
-int relaykeys_write(const char *path, const struct relaykeys *k)
+int relaykeys_write(const char *path, const struct relaykeys *k, const char *title)
 {
     char tmp[4096], old[KEY_TEXT_SIZE], pub[KEY_TEXT_SIZE];
     FILE *f;
@@ -120,8 +120,7 @@ int relaykeys_write(const char *path, const struct relaykeys *k)
         unlink(tmp);
         return rc;
     }
-    fprintf(f, "# relay keys linkagent learned from its relays (RELAY_KEY); "
-               "old key, key id, new key\n");
+    fprintf(f, "# %s\n", title);
     for (size_t i = 0; i < k->n; i++) {
         key_pub_encode(k->e[i].old_pub, old);
         key_pub_encode(k->e[i].pub, pub);

@@ -16,6 +16,10 @@
  * whom the agent trusts as its relay: it is written like the key files
  * (mode 0600, temporary file, fsync, rename).
  *
+ * The peer keys a link took from PEER_KEY with a valid endorsement (D21)
+ * are kept the same way in FILE.peerkeys: old peer key, the peer's side
+ * (0 = a, 1 = b) in place of the key id, new peer key.
+ *
  * Functions return 0 or a negative errno; the readers write a one-line
  * reason into err.
  */
@@ -45,8 +49,9 @@ struct relaykeys {
 int relaykeys_parse(const char *text, struct relaykeys *out, char *err, size_t errlen);
 /* Reads and parses path; a missing file is an empty map (0). */
 int relaykeys_read(const char *path, struct relaykeys *out, char *err, size_t errlen);
-/* Writes k to path atomically with mode 0600. */
-int relaykeys_write(const char *path, const struct relaykeys *k);
+/* Writes k to path atomically with mode 0600, title as its first line's
+ * comment. */
+int relaykeys_write(const char *path, const struct relaykeys *k, const char *title);
 /* Adds old → (id, pub), replacing an entry for old; when full, drops the
  * oldest entry. */
 void relaykeys_add(struct relaykeys *k, const uint8_t old_pub[KEY_LEN], uint8_t id,

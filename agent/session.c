@@ -158,6 +158,16 @@ int session_send_open(struct session *c, uint32_t req_id)
     return send_msg(c, &m);
 }
 
+int session_send_endorse(struct session *c, const struct msg_key *k)
+{
+    struct msg m = {.type = MSG_KEY_ENDORSE};
+
+    if (c->state != SESSION_ONLINE)
+        return -ENOTCONN;
+    m.u.peer_key = *k;
+    return send_msg(c, &m);
+}
+
 /* Preamble (kind 1, the pinned key id) and XK message 1, in one write. */
 static int send_hello(struct session *c)
 {
@@ -310,7 +320,7 @@ static int dispatch(struct session *c, const struct msg *m)
     case MSG_PONG:
         break;
     case MSG_PEER_KEY:
-        c->ops->on_peer_key(c->owner, m->u.peer_key);
+        c->ops->on_peer_key(c->owner, &m->u.peer_key);
         break;
     case MSG_RELAY_KEY:
         c->ops->on_relay_key(c->owner, m->u.relay_key.key_id, m->u.relay_key.key);

@@ -33,6 +33,7 @@
 #include "noise.h"
 
 struct agentcfg_link;
+struct msg_key;
 struct msg_addrs;
 struct msg_stream;
 struct msg_welcome;
@@ -55,8 +56,9 @@ struct session_ops {
     void (*on_addrs)(void *owner, const struct msg_addrs *a);
     /* GOING_AWAY: the relay drains and stops within seconds (D25). */
     void (*on_going_away)(void *owner, unsigned seconds);
-    /* PEER_KEY: the static key of the peer's live session (D21). */
-    void (*on_peer_key)(void *owner, const uint8_t key[KEY_LEN]);
+    /* PEER_KEY: the static key of the peer's live session and its
+     * endorsement, if any; the owner decides whether to trust it (D21). */
+    void (*on_peer_key)(void *owner, const struct msg_key *k);
     /* RELAY_KEY: the relay's next static key and its id (D21). */
     void (*on_relay_key)(void *owner, uint8_t id, const uint8_t key[KEY_LEN]);
     /* The session failed (its cause logged) and is closing; revoked selects
@@ -123,6 +125,8 @@ void session_close(struct session *c);
 void session_set_ops(struct session *c, const struct session_ops *ops, void *owner);
 /* Sends OPEN; -ENOTCONN unless online. */
 int session_send_open(struct session *c, uint32_t req_id);
+/* KEY_ENDORSE: k->by endorses k->key (D21). -ENOTCONN unless online. */
+int session_send_endorse(struct session *c, const struct msg_key *k);
 bool session_online(const struct session *c);
 
 #endif

@@ -195,3 +195,21 @@ int addr_is_unspecified(const struct addr_spec *a)
     }
     return 1;
 }
+
+int addr_parse_listen_or_off(const char *text, int *has, struct addr_spec *out)
+{
+    struct addr_spec a;
+    int rc;
+
+    if (strcmp(text, "off") == 0) {
+        *has = 0;
+        memset(out, 0, sizeof(*out));
+        return 0;
+    }
+    rc = addr_parse(text, ADDR_PORT0_OK | ADDR_NUMERIC_ONLY, &a);
+    if (rc != 0)
+        return rc;
+    *has = 1;
+    *out = a;
+    return 0;
+}

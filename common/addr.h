@@ -57,6 +57,12 @@ const char *addr_strerror(int err);
 int addr_parse(const char *text, unsigned flags, struct addr_spec *out)
     __attribute__((warn_unused_result));
 
+/* A listen setting that may be turned off (metrics_listen): "off" clears
+ * *has and *out; otherwise a numeric HOST:PORT (port 0 allowed) sets them.
+ * Returns 0 or an enum addr_err, and changes nothing on an error. */
+int addr_parse_listen_or_off(const char *text, int *has, struct addr_spec *out)
+    __attribute__((warn_unused_result));
+
 /* Formats as "host:port" or "[v6]:port". Returns 0, or -ENOSPC if cap is too
  * small (out is then the empty string when cap > 0). */
 int addr_format(const struct addr_spec *a, char *out, size_t cap);

@@ -19,7 +19,7 @@
 #define AUTH_RESUME_LEN     32 /* the only non-empty resume_ticket length */
 #define AUTH_MAX_AGENT      32
 #define AUTH_FLAG_RESUME    0x01 /* reserved: the agent supports resumption */
-#define AUTH_FLAG_PEER_KEY  0x02 /* the agent understands PEER_KEY (D21) */
+#define AUTH_FLAG_PEER_KEY  0x02 /* PEER_KEY with endorsements, KEY_ENDORSE (D21) */
 #define AUTH_FLAG_RELAY_KEY 0x04 /* the agent understands RELAY_KEY (D21) */
 #define AUTH_FLAGS_KNOWN    (AUTH_FLAG_RESUME | AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY)
 #define AUTH_MIN_LEN        (1 + 1 + AUTH_LINK_LEN + 1 + 1 + 1)

@@ -43,10 +43,22 @@ static bool type_known(int t)
     case MSG_PING:
     case MSG_PONG:
     case MSG_OPEN:
+    case MSG_KEY_ENDORSE:
         return true;
     default:
         return false;
     }
+}
+
+/* PEER_KEY: a valid key; no endorsement (by and mac all-zero) or one by a
+ * valid key other than key. */
+static bool peer_key_ok(const struct msg_key *k)
+{
+    if (key_pub_check(k->key) != 0)
+        return false;
+    if (sodium_is_zero(k->by, MSG_KEY_LEN))
+        return sodium_is_zero(k->mac, MSG_MAC_LEN) != 0;
+    return sodium_memcmp(k->key, k->by, MSG_KEY_LEN) != 0 && key_pub_check(k->by) == 0;
 }
 
 static bool close_reason_ok(int r)
@@ -118,7 +130,12 @@ static int check(const struct msg *m)
     case MSG_PEER_KEY:
         /* An all-zero or small-order key would make the end-to-end ss and
          * es contributions predictable (§2). */
-        return key_pub_check(m->u.peer_key) == 0 ? 0 : MSG_E_RANGE;
+        return peer_key_ok(&m->u.peer_key) ? 0 : MSG_E_RANGE;
+    case MSG_KEY_ENDORSE:
+        return sodium_memcmp(m->u.peer_key.key, m->u.peer_key.by, MSG_KEY_LEN) != 0 &&
+                       key_pub_check(m->u.peer_key.key) == 0 && key_pub_check(m->u.peer_key.by) == 0
+                   ? 0
+                   : MSG_E_RANGE;
     case MSG_RELAY_KEY:
         return key_pub_check(m->u.relay_key.key) == 0 ? 0 : MSG_E_RANGE;
     case MSG_OPEN:
@@ -153,7 +170,8 @@ static size_t encoded_len(const struct msg *m)
     case MSG_GOING_AWAY:
         return n + 2 + 1 + m->u.going_away.text.len;
     case MSG_PEER_KEY:
-        return n + MSG_KEY_LEN;
+    case MSG_KEY_ENDORSE:
+        return n + 2 * MSG_KEY_LEN + MSG_MAC_LEN;
     case MSG_RELAY_KEY:
         return n + 1 + MSG_KEY_LEN;
     case MSG_PING:
@@ -215,7 +233,14 @@ static int put_body(const struct msg *m, struct buf *b)
         rc |= buf_put_str8(b, m->u.going_away.text.p, m->u.going_away.text.len);
         break;
     case MSG_PEER_KEY:
-        rc |= buf_put_bytes(b, m->u.peer_key, MSG_KEY_LEN);
+        rc |= buf_put_bytes(b, m->u.peer_key.key, MSG_KEY_LEN);
+        rc |= buf_put_bytes(b, m->u.peer_key.by, MSG_KEY_LEN);
+        rc |= buf_put_bytes(b, m->u.peer_key.mac, MSG_MAC_LEN);
+        break;
+    case MSG_KEY_ENDORSE:
+        rc |= buf_put_bytes(b, m->u.peer_key.by, MSG_KEY_LEN);
+        rc |= buf_put_bytes(b, m->u.peer_key.key, MSG_KEY_LEN);
+        rc |= buf_put_bytes(b, m->u.peer_key.mac, MSG_MAC_LEN);
         break;
     case MSG_RELAY_KEY:
         rc |= buf_put_u8(b, m->u.relay_key.key_id);
@@ -339,7 +364,17 @@ static int get_body(struct cur *c, struct msg *m)
             return MSG_E_SHORT;
         return get_str(c, &m->u.going_away.text);
     case MSG_PEER_KEY:
-        return cur_copy(c, m->u.peer_key, MSG_KEY_LEN) ? MSG_E_SHORT : 0;
+        return cur_copy(c, m->u.peer_key.key, MSG_KEY_LEN) ||
+                       cur_copy(c, m->u.peer_key.by, MSG_KEY_LEN) ||
+                       cur_copy(c, m->u.peer_key.mac, MSG_MAC_LEN)
+                   ? MSG_E_SHORT
+                   : 0;
+    case MSG_KEY_ENDORSE:
+        return cur_copy(c, m->u.peer_key.by, MSG_KEY_LEN) ||
+                       cur_copy(c, m->u.peer_key.key, MSG_KEY_LEN) ||
+                       cur_copy(c, m->u.peer_key.mac, MSG_MAC_LEN)
+                   ? MSG_E_SHORT
+                   : 0;
     case MSG_RELAY_KEY:
         return cur_u8(c, &m->u.relay_key.key_id) || cur_copy(c, m->u.relay_key.key, MSG_KEY_LEN)
                    ? MSG_E_SHORT
@@ -421,6 +456,8 @@ const char *msg_type_name(int type)
         return "PONG";
     case MSG_OPEN:
         return "OPEN";
+    case MSG_KEY_ENDORSE:
+        return "KEY_ENDORSE";
     default:
         return "unknown";
     }

@@ -31,6 +31,7 @@
 #define MSG_MAX_VERSION 32u  /* WELCOME relay_version */
 #define MSG_MAX_ADDR    255u /* one address, as str8 allows */
 #define MSG_KEY_LEN     32u  /* PEER_KEY: an X25519 public key */
+#define MSG_MAC_LEN     32u  /* PEER_KEY, KEY_ENDORSE: an endorsement (common/endorse.h) */
 
 enum msg_type {
     MSG_WELCOME = 0x01,
@@ -46,6 +47,7 @@ enum msg_type {
     MSG_PING = 0x10,
     MSG_PONG = 0x11,
     MSG_OPEN = 0x20,
+    MSG_KEY_ENDORSE = 0x21, /* only to relays that take it (AUTH_FLAG_PEER_KEY, D21) */
 };
 
 enum msg_role {
@@ -138,12 +140,21 @@ struct msg_relay_key {
     uint8_t key[MSG_KEY_LEN]; /* valid X25519 public key */
 };
 
+/* PEER_KEY: key, and the endorsement of key by the side's former key `by`
+ * (all-zero by and mac: none). KEY_ENDORSE: the agent's endorsement of its
+ * new key `key` by its old key `by` (both valid and different). */
+struct msg_key {
+    uint8_t key[MSG_KEY_LEN]; /* valid X25519 public key */
+    uint8_t by[MSG_KEY_LEN];
+    uint8_t mac[MSG_MAC_LEN];
+};
+
 struct msg {
     enum msg_type type;
     union {
         struct msg_welcome welcome;
-        bool peer_online;              /* PEER */
-        uint8_t peer_key[MSG_KEY_LEN]; /* PEER_KEY: valid X25519 public key */
+        bool peer_online;        /* PEER */
+        struct msg_key peer_key; /* PEER_KEY, KEY_ENDORSE */
         struct msg_relay_key relay_key;
         struct msg_stream stream;
         struct msg_open_fail open_fail;

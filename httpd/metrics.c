@@ -19,9 +19,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "page_assets.h"
 
-/* One rendered exposition: immutable once handed over, freed by whoever
- * drops the last reference (the loop replacing it, or a response sent). */
+/* What the loop renders: the exposition (with readiness), or the status
+ * page's JSON (metrics_ops.status). */
+enum { SNAP_METRICS, SNAP_STATUS, SNAP_KINDS };
+
+/* One rendered exposition or status document: immutable once handed over,
+ * freed by whoever drops the last reference (the loop replacing it, or a
+ * response sent). */
 struct metrics_snap {
     atomic_int refs;
     bool ready;
@@ -42,9 +48,11 @@ struct metrics {
     /* Shared with the HTTP thread, under mu. */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a new snapshot or stopping */
-    struct metrics_snap *snap;
-    uint64_t gen; /* snapshots made */
+    struct metrics_snap *snap[SNAP_KINDS];
+    uint64_t gen[SNAP_KINDS]; /* snapshots made */
+    bool want[SNAP_KINDS];    /* asked for since the last wake */
     bool stopping;
+    uint32_t loop_wait_ms; /* METRICS_LOOP_WAIT_MS; tests set it (metrics_set_loop_wait) */
 };
 
 static uint64_t metrics_mono_ms(void)
@@ -67,66 +75,104 @@ static void metrics_snap_unref(void *arg)
 
 /* ---- the loop's side ---- */
 
-/* Renders and hands over a snapshot; a render that fails (too large, out of
- * memory) is handed over too, so the waiting request answers 500. */
-static void metrics_on_wake(uv_async_t *h)
+/* The text of one kind into s; s->text NULL (and s->rc why) on failure. */
+static void metrics_render(struct metrics *m, int kind, struct metrics_snap *s)
 {
-    struct metrics *m = h->data;
-    struct metrics_snap *s = calloc(1, sizeof(*s)), *old;
     struct promtext pt;
 
-    if (s == NULL)
-        return; /* the request times out with 503 */
-    atomic_init(&s->refs, 1);
+    s->ready = m->ops->ready(m->arg);
+    if (kind == SNAP_STATUS) {
+        s->text = m->ops->status(m->arg, &s->len);
+        s->rc = s->text == NULL ? -ENOMEM : 0;
+        if (s->text != NULL && s->len > METRICS_MAX_TEXT) {
+            free(s->text);
+            s->text = NULL;
+            s->rc = -E2BIG;
+        }
+        return;
+    }
     promtext_init(&pt, METRICS_MAX_TEXT);
     m->ops->render(m->arg, &pt);
     s->rc = promtext_take(&pt, &s->text, &s->len);
-    s->ready = m->ops->ready(m->arg);
-    s->made_ms = metrics_mono_ms();
+}
+
+/* Renders and hands over the snapshots asked for; a render that fails (too
+ * large, out of memory) is handed over too, so the waiting request answers
+ * 500. */
+static void metrics_on_wake(uv_async_t *h)
+{
+    struct metrics *m = h->data;
+    bool want[SNAP_KINDS];
+
     pthread_mutex_lock(&m->mu);
-    old = m->snap;
-    m->snap = s;
-    m->gen++;
-    pthread_cond_broadcast(&m->cv);
+    memcpy(want, m->want, sizeof(want));
+    memset(m->want, 0, sizeof(m->want));
     pthread_mutex_unlock(&m->mu);
-    metrics_snap_unref(old);
+    for (int k = 0; k < SNAP_KINDS; k++) {
+        struct metrics_snap *s, *old;
+
+        if (!want[k])
+            continue;
+        s = calloc(1, sizeof(*s));
+        if (s == NULL)
+            return; /* the request times out with 503 */
+        atomic_init(&s->refs, 1);
+        metrics_render(m, k, s);
+        s->made_ms = metrics_mono_ms();
+        pthread_mutex_lock(&m->mu);
+        old = m->snap[k];
+        m->snap[k] = s;
+        m->gen[k]++;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        metrics_snap_unref(old);
+    }
 }
 
 /* ---- the HTTP thread's side ---- */
 
 /* A snapshot at most METRICS_FRESH_MS old, with a reference for the caller;
- * NULL when the loop did not make one within METRICS_LOOP_WAIT_MS or the
+ * NULL when the loop did not make one within loop_wait_ms or the
  * relay is stopping. */
-static struct metrics_snap *metrics_fresh(struct metrics *m)
+static struct metrics_snap *metrics_fresh(struct metrics *m, int kind)
 {
     struct metrics_snap *s = NULL;
     struct timespec deadline;
     uint64_t want;
 
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += METRICS_LOOP_WAIT_MS / 1000;
-    deadline.tv_nsec += (long)(METRICS_LOOP_WAIT_MS % 1000) * 1000000;
+    deadline.tv_sec += m->loop_wait_ms / 1000;
+    deadline.tv_nsec += (long)(m->loop_wait_ms % 1000) * 1000000;
     if (deadline.tv_nsec >= 1000000000) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&m->mu);
-    if (m->snap == NULL || metrics_mono_ms() - m->snap->made_ms > METRICS_FRESH_MS) {
-        want = m->gen + 1;
+    if (m->snap[kind] == NULL || metrics_mono_ms() - m->snap[kind]->made_ms > METRICS_FRESH_MS) {
+        want = m->gen[kind] + 1;
+        m->want[kind] = true;
         uv_async_send(&m->wake);
-        while (m->gen < want && !m->stopping)
+        while (m->gen[kind] < want && !m->stopping)
             if (pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == ETIMEDOUT)
                 break;
-        if (m->gen < want)
+        if (m->gen[kind] < want)
             goto out;
     }
     if (!m->stopping) {
-        s = m->snap;
+        s = m->snap[kind];
         atomic_fetch_add(&s->refs, 1);
     }
 out:
     pthread_mutex_unlock(&m->mu);
     return s;
+}
+
+/* On every answer: nothing but this origin's own files runs or loads. */
+static void metrics_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "Content-Security-Policy", METRICS_CSP);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
 static enum MHD_Result metrics_queue_text(struct MHD_Connection *conn, unsigned status,
@@ -139,6 +185,7 @@ static enum MHD_Result metrics_queue_text(struct MHD_Connection *conn, unsigned 
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    metrics_headers(r);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     rc = MHD_queue_response(conn, status, r);
@@ -274,9 +321,62 @@ static enum MHD_Result metrics_queue_snap(struct MHD_Connection *conn, struct me
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PROMTEXT_CONTENT_TYPE);
+    metrics_headers(r);
     rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+/* A response with the snapshot's text, which it owns until sent; the
+ * reference is dropped then (metrics_snap_unref as the free callback). */
+static enum MHD_Result metrics_queue_status(struct MHD_Connection *conn, struct metrics_snap *s)
+{
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+
+    if (s->text == NULL) {
+        metrics_snap_unref(s);
+        return metrics_queue_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                  "the status could not be made (too large or out of memory)\n");
+    }
+    r = MHD_create_response_from_buffer_with_free_callback_cls(s->len, s->text, metrics_snap_unref,
+                                                               s);
+    if (r == NULL) {
+        metrics_snap_unref(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    metrics_headers(r);
+    rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* One of the page's files, embedded in the binary (page_assets.h). */
+static enum MHD_Result metrics_queue_asset(struct MHD_Connection *conn, const struct page_asset *a)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a->len, (void *)(uintptr_t)a->data, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc;
+
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
+    metrics_headers(r);
+    rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* The embedded file served at url, when the owner has a status page. */
+static const struct page_asset *metrics_asset(const struct metrics *m, const char *url)
+{
+    if (m->ops->status == NULL)
+        return NULL;
+    for (size_t i = 0; i < page_assets_count; i++)
+        if (strcmp(url, page_assets[i].url) == 0)
+            return &page_assets[i];
+    return NULL;
 }
 
 /* Answers at once, on the first call (headers read): a request body is
@@ -287,6 +387,7 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
                                        void **req_cls)
 {
     struct metrics *m = cls;
+    const struct page_asset *asset;
     struct metrics_snap *s;
     enum MHD_Result rc;
 
@@ -296,9 +397,19 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     (void)req_cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return metrics_queue_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+    asset = metrics_asset(m, url);
+    if (asset != NULL)
+        return metrics_queue_asset(conn, asset);
+    if (strcmp(url, "/status.json") == 0 && m->ops->status != NULL) {
+        s = metrics_fresh(m, SNAP_STATUS);
+        if (s == NULL)
+            return metrics_queue_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                      "event loop not answering, or stopping\n");
+        return metrics_queue_status(conn, s);
+    }
     if (strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0 && strcmp(url, "/readyz") != 0)
         return metrics_queue_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
-    s = metrics_fresh(m);
+    s = metrics_fresh(m, SNAP_METRICS);
     if (s == NULL)
         return metrics_queue_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                                   "event loop not answering, or stopping\n");
@@ -320,7 +431,8 @@ static void metrics_close_cb(uv_handle_t *h)
 {
     struct metrics *m = h->data;
 
-    metrics_snap_unref(m->snap);
+    for (int k = 0; k < SNAP_KINDS; k++)
+        metrics_snap_unref(m->snap[k]);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -377,6 +489,7 @@ int metrics_start(uv_loop_t *loop, const struct addr_spec *listen, const struct 
     m->loop = loop;
     m->ops = ops;
     m->arg = arg;
+    m->loop_wait_ms = METRICS_LOOP_WAIT_MS;
     pthread_mutex_init(&m->mu, NULL);
     /* Deadlines are on the monotonic clock (metrics_fresh). */
     pthread_condattr_init(&ca);
@@ -417,6 +530,13 @@ int metrics_start(uv_loop_t *loop, const struct addr_spec *listen, const struct 
 const char *metrics_name(const struct metrics *m)
 {
     return m->name;
+}
+
+void metrics_set_loop_wait(struct metrics *m, uint32_t ms)
+{
+    pthread_mutex_lock(&m->mu);
+    m->loop_wait_ms = ms;
+    pthread_mutex_unlock(&m->mu);
 }
 
 void metrics_stop(struct metrics *m)

@@ -228,20 +228,7 @@ static int set_number(struct parse_ctx *c, const struct keydef *k, const char *v
 
 int relaycfg_set_metrics_listen(struct relaycfg *cfg, const char *value)
 {
-    struct addr_spec a;
-    int rc;
-
-    if (strcmp(value, "off") == 0) {
-        cfg->has_metrics_listen = 0;
-        memset(&cfg->metrics_listen, 0, sizeof(cfg->metrics_listen));
-        return 0;
-    }
-    rc = addr_parse(value, ADDR_PORT0_OK | ADDR_NUMERIC_ONLY, &a);
-    if (rc != 0)
-        return rc;
-    cfg->has_metrics_listen = 1;
-    cfg->metrics_listen = a;
-    return 0;
+    return addr_parse_listen_or_off(value, &cfg->has_metrics_listen, &cfg->metrics_listen);
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value, int line,

@@ -25,8 +25,9 @@
 #define LINK_COLS                                                                                  \
     "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
     "b_next_key, b_key_gen"
-/* What a link row is read as: LINK_COLS and the overlap deadlines (002). */
-#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms"
+/* What a link row is read as: LINK_COLS, the overlap deadlines and the
+ * endorsements (002). */
+#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -56,6 +57,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINK_DUE] = "SELECT id, a_next_key, b_next_key, a_next_until_ms, b_next_until_ms FROM links "
                    "WHERE (a_next_key IS NOT NULL AND a_next_until_ms BETWEEN 1 AND ?1) "
                    "OR (b_next_key IS NOT NULL AND b_next_until_ms BETWEEN 1 AND ?1) LIMIT 1",
+    [S_LINK_ENDORSE_A] = "UPDATE links SET a_endorse = ?2 "
+                         "WHERE id = ?1 AND (a_key = ?3 OR a_next_key = ?3)",
+    [S_LINK_ENDORSE_B] = "UPDATE links SET b_endorse = ?2 "
+                         "WHERE id = ?1 AND (b_key = ?3 OR b_next_key = ?3)",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
@@ -458,6 +463,9 @@ static void row_to_link(sqlite3_stmt *s, struct store_link *l)
         store_col_blob(s, base + 1, l->next_key[side], STORE_KEY_LEN, &l->has_next[side]);
         l->key_gen[side] = (uint32_t)sqlite3_column_int64(s, base + 2);
         l->next_until_ms[side] = l->has_next[side] ? sqlite3_column_int64(s, 11 + side) : 0;
+        if (sqlite3_column_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
+            store_col_blob(s, 13 + side, l->endorse[side], STORE_ENDORSE_LEN,
+                           &l->has_endorse[side]);
     }
 }
 

@@ -38,6 +38,7 @@
 
 #define STORE_LINK_ID_LEN LINKID_LEN
 #define STORE_KEY_LEN     32
+#define STORE_ENDORSE_LEN 96  /* key ‖ old key ‖ mac (D21) */
 #define STORE_NAME_MAX    64  /* bytes, [A-Za-z0-9._-], 1..64 */
 #define STORE_KIND_MAX    32  /* event kind, bytes */
 #define STORE_ADDR_MAX    64  /* event source address text, bytes */
@@ -71,7 +72,9 @@ int store_cause_parse(const char *s, enum store_cause *out);
  * accepts either). next_until_ms[side] is when the overlap ends (the relay
  * then promotes the next key and the current one stops working; 0: no
  * deadline, or no next key). key_gen[side] counts rotations of that side
- * (1 at add). */
+ * (1 at add). endorse[side], when has_endorse[side], is the endorsement the
+ * side's agent sent for one of its keys: key[32] ‖ old key[32] ‖ mac[32]
+ * (protocol §5.1; the relay only passes it on). */
 struct store_link {
     uint8_t id[STORE_LINK_ID_LEN];
     char name[STORE_NAME_MAX + 1];
@@ -83,6 +86,8 @@ struct store_link {
     int has_next[2];
     int64_t next_until_ms[2];
     uint32_t key_gen[2];
+    uint8_t endorse[2][STORE_ENDORSE_LEN];
+    int has_endorse[2];
 };
 
 /* Persisted per-link accounting totals (all streams ever closed). */
@@ -186,6 +191,11 @@ int store_link_promote(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
  * before now_ms, in one transaction; *n (may be NULL) is how many. Event
  * "rotated" per side with detail "overlap ended". */
 int store_links_expire(struct store *st, int64_t now_ms, size_t *n);
+/* Stores e (key[32] ‖ old key[32] ‖ mac[32]) as side's endorsement, if its
+ * key is still the side's current or next key: -ENOENT when the link is gone
+ * or the key is neither. Nothing checks the mac (the relay cannot). */
+int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t e[STORE_ENDORSE_LEN]);
 
 /* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],

@@ -37,6 +37,8 @@ enum stmt_id {
     S_LINK_PROMOTE_A,
     S_LINK_PROMOTE_B,
     S_LINK_DUE,
+    S_LINK_ENDORSE_A,
+    S_LINK_ENDORSE_B,
     S_LINK_EXISTS,
     S_TOTALS_GET,
     S_STREAM_INSERT,

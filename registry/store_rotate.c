@@ -2,7 +2,8 @@
 /*
  * store_rotate — the end of a key rotation's overlap (docs/design.md D21):
  * promoting a side's next key to current, when its agent switched or when the
- * overlap's deadline passed. See store.h; the statements are in store.c's
+ * overlap's deadline passed, and keeping the endorsement a side's agent
+ * sent for its new key. See store.h; the statements are in store.c's
  * table (store_int.h), the arrow runs store_rotate.c → store.c.
  */
 #include "store.h"
@@ -115,6 +116,30 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n)
     r = store_tx_commit(st);
     if (r == 0 && n != NULL) {
         *n = count;
+    }
+    return r;
+}
+
+int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t e[STORE_ENDORSE_LEN])
+{
+    sqlite3_stmt *s;
+    int r;
+    if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
+        store_set_err(st, "bad side %d", side);
+        return -EINVAL;
+    }
+    r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_ENDORSE_A : S_LINK_ENDORSE_B, &s);
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, e, STORE_ENDORSE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, e, STORE_KEY_LEN, SQLITE_STATIC);
+    r = store_stmt_done(st, s, "store endorsement");
+    if (r == 0 && sqlite3_changes(sqlite3_db_handle(s)) == 0) {
+        store_set_err(st, "no such link, or the key is not side %c's", 'a' + side);
+        r = -ENOENT;
     }
     return r;
 }

@@ -28,8 +28,10 @@ struct acct {
     int out_rc;
     char out_err[256];
     uint64_t dropped;
-    size_t inflight;   /* rows in out when the running batch started */
-    uint64_t failures; /* batch writes failed in a row */
+    size_t inflight;                        /* rows in out when the running batch started */
+    uint64_t failures;                      /* batch writes failed in a row */
+    struct store_event recent[ACCT_RECENT]; /* the newest events, a ring */
+    size_t recent_head, n_recent;
 };
 
 static void acct_timer_cb(uv_timer_t *t)
@@ -111,17 +113,11 @@ void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const 
 
     if (a == NULL)
         return;
-    if (a->q.n_events >= ACCT_MAX_QUEUED) {
-        a->dropped++;
-        return;
-    }
-    p = acct_grow(a->q.events, &a->q.cap_events, a->q.n_events, sizeof(*p));
-    if (p == NULL) {
-        a->dropped++;
-        return;
-    }
-    a->q.events = p;
-    e = &p[a->q.n_events++];
+    /* The ring keeps it whether or not the queue has room. */
+    e = &a->recent[a->recent_head];
+    a->recent_head = (a->recent_head + 1) % ACCT_RECENT;
+    if (a->n_recent < ACCT_RECENT)
+        a->n_recent++;
     memset(e, 0, sizeof(*e));
     clock_gettime(CLOCK_REALTIME, &ts);
     e->ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000; /* when it happened */
@@ -133,6 +129,17 @@ void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const 
     acct_strlcpy(e->addr, addr, sizeof(e->addr));
     acct_strlcpy(e->detail, detail, sizeof(e->detail));
     e->count = count > 0 ? count : 1;
+    if (a->q.n_events >= ACCT_MAX_QUEUED) {
+        a->dropped++;
+        return;
+    }
+    p = acct_grow(a->q.events, &a->q.cap_events, a->q.n_events, sizeof(*p));
+    if (p == NULL) {
+        a->dropped++;
+        return;
+    }
+    a->q.events = p;
+    p[a->q.n_events++] = *e;
 }
 
 /* Runs on a worker thread (or on the caller's thread in acct_free). Streams and
@@ -299,4 +306,16 @@ void acct_free(struct acct *a)
     free(a->out.streams);
     free(a->out.events);
     free(a);
+}
+
+void acct_recent_foreach(const struct acct *a, void (*fn)(void *arg, const struct store_event *e),
+                         void *arg)
+{
+    size_t first;
+
+    if (a == NULL)
+        return;
+    first = (a->recent_head + ACCT_RECENT - a->n_recent) % ACCT_RECENT;
+    for (size_t i = 0; i < a->n_recent; i++)
+        fn(arg, &a->recent[(first + i) % ACCT_RECENT]);
 }

@@ -22,6 +22,7 @@
 
 #define ACCT_MAX_QUEUED 65536
 #define ACCT_FLUSH_MS   1000
+#define ACCT_RECENT     64 /* events kept in memory for the status page */
 
 struct acct;
 
@@ -32,6 +33,10 @@ void acct_stream(struct acct *a, const struct store_stream *rec);
 /* Queues one event; link_id may be NULL, addr/detail may be NULL. */
 void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const char *addr,
                 const char *detail, uint32_t count);
+/* Calls fn for the newest ACCT_RECENT events, oldest first (the status
+ * page's; kept in memory whether or not the queue had room for them). */
+void acct_recent_foreach(const struct acct *a, void (*fn)(void *arg, const struct store_event *e),
+                         void *arg);
 /* Starts a batch write now if none is running (e.g. before a sync). */
 void acct_flush(struct acct *a);
 /* Stops the timer (closes its handle); queued data stays for acct_free. */

@@ -66,13 +66,13 @@ static void admin_link(void *arg, struct index_link *l)
         x->failed = true;
 }
 
-static json_t *admin_links(struct admin *a)
+json_t *admin_links_json(const struct index *index)
 {
     struct admin_links x = {json_array(), false};
 
     if (x.arr == NULL)
         return NULL;
-    index_foreach(a->index, admin_link, &x);
+    index_foreach(index, admin_link, &x);
     if (x.failed) {
         json_decref(x.arr);
         return NULL;
@@ -198,7 +198,7 @@ static void admin_command(void *arg, struct adminsrv_client *cl, const char *cmd
     if (strcmp(cmd, "status") == 0)
         adminsrv_reply_json(cl, a->ops->status(a->arg));
     else if (strcmp(cmd, "links") == 0)
-        adminsrv_reply_json(cl, admin_links(a));
+        adminsrv_reply_json(cl, admin_links_json(a->index));
     else if (strcmp(cmd, "relay-key") == 0 && a->ops->relay_key != NULL)
         adminsrv_reply_json(cl, a->ops->relay_key(a->arg));
     else

@@ -56,6 +56,9 @@ struct admin_ops {
  * on loop. index and sync stay valid until admin_stop. 0 or -errno. */
 int admin_start(uv_loop_t *loop, const char *path, unsigned mode, bool replace, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out);
+/* What `links` answers: {"links":[...]} from the link index (also the status
+ * page's, statusjson.c); NULL when out of memory. */
+json_t *admin_links_json(const struct index *index);
 /* Closes the server and clients (their memory is freed once every handle is
  * closed). Accepts NULL. */
 void admin_stop(struct admin *a);

@@ -130,6 +130,14 @@ static void index_copy_rec(struct index_link *l, const struct store_link *rec)
     l->has_next[1] = rec->has_next[1] != 0;
     l->next_until_ms[0] = rec->next_until_ms[0];
     l->next_until_ms[1] = rec->next_until_ms[1];
+    for (int side = 0; side < 2; side++) {
+        /* An endorsement the loop just took from the agent outlives a load
+         * made before the worker stored it. */
+        if (!rec->has_endorse[side])
+            continue;
+        memcpy(l->endorse[side], rec->endorse[side], STORE_ENDORSE_LEN);
+        l->has_endorse[side] = true;
+    }
 }
 
 /* True if the change of side from old to rec is the end of an overlap: the

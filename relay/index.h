@@ -46,6 +46,10 @@ struct index_link {
     uint8_t next_key[2][STORE_KEY_LEN];
     bool has_next[2];
     int64_t next_until_ms[2]; /* the overlap's end (wall clock), 0: none */
+    /* Per side, the endorsement its agent sent for one of its keys (key ‖
+     * old key ‖ mac, passed on in PEER_KEY, D21), when has_endorse. */
+    uint8_t endorse[2][STORE_ENDORSE_LEN];
+    bool has_endorse[2];
 
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */

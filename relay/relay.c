@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/resource.h>
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "statusjson.h"
 #include "rconf.h"
 #include "statedir.h"
 #include "store.h"
@@ -344,6 +346,20 @@ static json_t *relay_reload_key(void *arg)
                      "next_key_id", r->key.has_next ? json_integer(r->key.next.id) : json_null());
 }
 
+/* The status page's history (history.h): one sample when one is due. */
+static void relay_sample(struct relay *r, uint64_t now)
+{
+    struct history_sample x = {.bytes = {r->stats.bytes[0], r->stats.bytes[1]},
+                               .streams_open = r->stats.streams_open,
+                               .streams_total = r->stats.streams_total,
+                               .agents = r->stats.agents};
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x.t_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    history_tick(&r->history, now, &x);
+}
+
 static void relay_on_tick(uv_timer_t *t)
 {
     struct relay *r = t->data;
@@ -352,6 +368,7 @@ static void relay_on_tick(uv_timer_t *t)
     relay_settle_key(r);
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
+    relay_sample(r, now);
 }
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
@@ -634,7 +651,17 @@ static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
     return 0;
 }
 
-static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready};
+/* GET /status.json (metrics_ops.status): the admin socket's status with
+ * the status page's additions (statusjson.h). */
+static char *relay_status_page(void *arg, size_t *len)
+{
+    const struct relay *r = arg;
+
+    return statusjson_render(r, relay_status((void *)(uintptr_t)r), len);
+}
+
+static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready,
+                                                     relay_status_page};
 
 /* The successor did not become ready: the metrics endpoint comes back (the
  * listeners never went). */
@@ -670,6 +697,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
     r->start_ms = uv_now(loop);
     stats_init(&r->stats, r->start_ms);
+    relay_sample(r, r->start_ms);
     /* Each zero-copy stream holds two pipes: their fds come off the budget,
      * at most half of it (design.md D14). */
     r->zc.reserved = cfg->limits.zero_copy_streams;

@@ -21,6 +21,7 @@
 
 #include "admit.h"
 #include "conn.h"
+#include "history.h"
 #include "relaycfg.h"
 #include "relaykey.h"
 #include "sdnotify.h"
@@ -83,6 +84,7 @@ struct relay {
     struct acct *acct;
     struct admin *admin;
     struct metrics *metrics; /* NULL unless metrics_listen */
+    struct history history;  /* the status page's last hour (D22) */
     struct sync *sync;
 
     uv_signal_t sig_term, sig_int, sig_hup;

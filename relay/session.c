@@ -37,10 +37,6 @@ struct session {
     bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     uint8_t static_pub[32];
-    /* PEER_KEY naming static_pub, encoded once (its key check costs an
-     * X25519 operation) when the other side first needs it; 0: not yet. */
-    uint8_t key_msg[1 + 32];
-    size_t key_msg_len;
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
     uint64_t ping_nonce;
@@ -162,27 +158,69 @@ static void session_send_peer(struct index_link *l, int side, bool online)
 }
 
 /* Tells side's agent, if it takes PEER_KEY, the static key the other side's
- * live session authenticated with: the key its end-to-end handshakes must
- * use, whichever of the registry's keys that is during an overlap (D21). */
+ * live session authenticated with, and the endorsement that side's agent
+ * sent for it, if any: the agent takes the key only if it trusts it or the
+ * endorsement verifies (D21). */
 static void session_send_peer_key(struct index_link *l, int side)
 {
     struct conn *s = l->session[side], *peer = l->session[1 - side];
-    struct session *ps;
+    const struct session *ps;
     struct msg m;
 
     if (s == NULL || s->state != CONN_UP || !session_of(s)->peer_keys || peer == NULL)
         return;
     ps = session_of(peer);
-    if (ps->key_msg_len == 0) {
-        memset(&m, 0, sizeof(m));
-        m.type = MSG_PEER_KEY;
-        memcpy(m.u.peer_key, ps->static_pub, MSG_KEY_LEN);
-        if (msg_encode(&m, ps->key_msg, sizeof(ps->key_msg), &ps->key_msg_len) != 0) {
-            ps->key_msg_len = 0;
-            return;
-        }
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PEER_KEY;
+    memcpy(m.u.peer_key.key, ps->static_pub, MSG_KEY_LEN);
+    if (l->has_endorse[1 - side] &&
+        memcmp(l->endorse[1 - side], ps->static_pub, MSG_KEY_LEN) == 0) {
+        memcpy(m.u.peer_key.by, l->endorse[1 - side] + MSG_KEY_LEN, MSG_KEY_LEN);
+        memcpy(m.u.peer_key.mac, l->endorse[1 - side] + 2 * MSG_KEY_LEN, MSG_MAC_LEN);
     }
-    session_send_pt(s, ps->key_msg, ps->key_msg_len);
+    session_send(s, &m);
+}
+
+/* KEY_ENDORSE: an agent's old key vouches for its new key. It comes on the
+ * old key's session (the agent reloaded; by is the session's key and key one
+ * the registry accepts for the side) before the new session is up, and again
+ * on every session with the new key (key is the session's). The relay cannot
+ * check the mac (the peer does); it keeps it with the link (registry,
+ * through the sync worker) and passes it on with PEER_KEY. */
+static void session_on_endorse(struct conn *c, const struct msg_key *k)
+{
+    struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
+    struct index_link *l = cs->link;
+    uint8_t e[STORE_ENDORSE_LEN];
+    bool is_new = sodium_memcmp(k->key, cs->static_pub, MSG_KEY_LEN) == 0;
+
+    if (!cs->peer_keys) {
+        session_close_with(c, MSG_CLOSE_PROTOCOL, "KEY_ENDORSE without AUTH flags bit 1");
+        return;
+    }
+    if (!is_new && (sodium_memcmp(k->by, cs->static_pub, MSG_KEY_LEN) != 0 ||
+                    !index_key_ok(l, cs->side, k->key))) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: KEY_ENDORSE for a key that is neither "
+                  "this session's nor its side's from this session's key; ignored",
+                  c->id, c->peer, l->name, 'a' + cs->side);
+        return;
+    }
+    memcpy(e, k->key, MSG_KEY_LEN);
+    memcpy(e + MSG_KEY_LEN, k->by, MSG_KEY_LEN);
+    memcpy(e + 2 * MSG_KEY_LEN, k->mac, MSG_MAC_LEN);
+    if (l->has_endorse[cs->side] && memcmp(l->endorse[cs->side], e, sizeof(e)) == 0)
+        return;
+    memcpy(l->endorse[cs->side], e, sizeof(e));
+    l->has_endorse[cs->side] = true;
+    log_info("conn %" PRIu64 " %s: link %s side %c: its old key endorsed its new key", c->id,
+             c->peer, l->name, 'a' + cs->side);
+    if (sx->sync == NULL || sync_endorse(sx->sync, l->id, cs->side, e) != 0)
+        log_warnx("link %s: side %c: the endorsement is not stored now (queue full); the agent's "
+                  "next session sends it again",
+                  l->name, 'a' + cs->side);
+    if (is_new)
+        session_send_peer_key(l, 1 - cs->side);
 }
 
 /* A session that authenticated with its side's next key: its agent has
@@ -574,6 +612,9 @@ static void session_dispatch(struct conn *c, const struct msg *m)
         break;
     case MSG_OPEN:
         session_on_open(c, m->u.req_id);
+        break;
+    case MSG_KEY_ENDORSE:
+        session_on_endorse(c, &m->u.peer_key);
         break;
     default:
         session_close_with(c, MSG_CLOSE_PROTOCOL, "message not allowed from an agent");

@@ -18,10 +18,13 @@ struct sync_waiter {
     void *arg;
 };
 
+/* A promotion of key, or (endorse) the storing of side's endorsement e. */
 struct sync_promotion {
     uint8_t id[STORE_LINK_ID_LEN];
     int side;
     uint8_t key[STORE_KEY_LEN];
+    bool endorse;
+    uint8_t e[STORE_ENDORSE_LEN];
 };
 
 struct sync {
@@ -111,7 +114,10 @@ static void sync_write(struct sync *s)
     s->write_rc = 0;
     for (size_t i = 0; i < s->n_promoting; i++) {
         const struct sync_promotion *p = &s->promoting[i];
-        rc = store_link_promote(s->st, p->id, p->side, p->key, "agent switched to its new key");
+        if (p->endorse)
+            rc = store_link_endorse(s->st, p->id, p->side, p->e);
+        else
+            rc = store_link_promote(s->st, p->id, p->side, p->key, "agent switched to its new key");
         if (rc == 0)
             s->n_promoted++;
         else if (rc != -ENOENT && s->write_rc == 0)
@@ -256,20 +262,37 @@ uint64_t sync_last_ok_ms(const struct sync *s)
     return s->last_ok_ms;
 }
 
-int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                 const uint8_t key[STORE_KEY_LEN])
+static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                      const uint8_t key[STORE_KEY_LEN], const uint8_t *e)
 {
     struct sync_promotion *p;
 
     if (s->stopped || s->n_promote >= SYNC_MAX_PROMOTE)
         return -EAGAIN;
     p = &s->promote[s->n_promote++];
+    memset(p, 0, sizeof(*p));
     memcpy(p->id, id, STORE_LINK_ID_LEN);
     p->side = side;
     memcpy(p->key, key, STORE_KEY_LEN);
+    if (e != NULL) {
+        p->endorse = true;
+        memcpy(p->e, e, STORE_ENDORSE_LEN);
+    }
     s->force = true;
     sync_kick(s);
     return 0;
+}
+
+int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                 const uint8_t key[STORE_KEY_LEN])
+{
+    return sync_queue(s, id, side, key, NULL);
+}
+
+int sync_endorse(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                 const uint8_t e[STORE_ENDORSE_LEN])
+{
+    return sync_queue(s, id, side, e, e);
 }
 
 void sync_stop(struct sync *s)

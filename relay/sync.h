@@ -49,6 +49,11 @@ void sync_start(struct sync *s);
  * deadline ends the overlap anyway). */
 int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                  const uint8_t key[STORE_KEY_LEN]);
+/* Asks the worker to store e (key ‖ old key ‖ mac) as side's endorsement
+ * (store_link_endorse), then to load; shares sync_promote's queue and its
+ * -EAGAIN. */
+int sync_endorse(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                 const uint8_t e[STORE_ENDORSE_LEN]);
 /* Forces a load; cb runs once it is applied (or failed). -ENOMEM. */
 int sync_request(struct sync *s, sync_done_cb cb, void *arg);
 /* Loop time (uv_now) when a poll last read the registry without error:

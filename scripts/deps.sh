@@ -16,11 +16,13 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
 # groff-base: groff, with which tests/integration/test_manpages.sh renders them.
 # prometheus: promtool and the server that tests/integration/test_relay_metrics.py
 # checks and scrapes /metrics with.
+# chromium: headless, loads the relay's status page in
+# tests/integration/test_status_page.py (DOM and a screenshot).
 # systemd: systemd-analyze, with which tests/integration/test_unit_security.py
 # scores the units' sandbox (offline: no running systemd needed).
 test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
            nftables conntrack iperf3 redis-server redis-tools curl openssh-server
-           openssh-client apache2-utils pandoc groff-base systemd prometheus)
+           openssh-client apache2-utils pandoc groff-base systemd prometheus chromium)
 # tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
 bench_pkgs=(haproxy openssh-server openssh-client linux-perf valgrind procps)
 # debhelper, mmdebstrap, lintian: scripts/package.sh builds the Debian packages

@@ -201,6 +201,17 @@ def rss_kib(pid):
 reset_close = h.reset_close
 
 
+def works(port, size=100000):
+    """One exchange of size random bytes through localhost:port: True when
+    every byte came back and the stream ended cleanly."""
+    data = os.urandom(size)
+    try:
+        got, end = roundtrip(port, data, timeout=5)
+    except OSError:
+        return False
+    return got == data and end == "eof"
+
+
 def roundtrip(port, data, timeout=60):
     """Sends data through localhost:port, shuts the write side, reads to EOF.
     Returns (bytes received, how it ended: "eof" / "reset" / "timeout")."""

@@ -356,6 +356,12 @@ def transfer(s, data, timeout=30.0):
     except OSError as e:
         end = "error:" + errno.errorcode.get(e.errno, str(e.errno))
     t.join(5)
+    # Linux reports a received RST once, to the first call that meets it:
+    # when the sender's send or shutdown took it, recv sees only EOF after
+    # it. A send can only fail so after a reset (a clean FIN from the peer
+    # does not fail our sends), so that EOF was a reset.
+    if end == "eof" and any(isinstance(e, (ConnectionResetError, BrokenPipeError)) for e in err):
+        end = "reset"
     s.close()
     return bytes(got), end
 

@@ -9,7 +9,6 @@
     dead_after, the agents reconnect after SIGCONT;
   - the attempts while the relay is down are spaced (no hot loop).
 """
-import os
 import re
 import signal
 import socket
@@ -20,14 +19,6 @@ import agentharness as ah
 import lrharness as h
 
 
-def works(lport):
-    data = os.urandom(200000)
-    try:
-        got, end = ah.roundtrip(lport, data, timeout=5)
-    except OSError:
-        return False
-    return got == data and end == "eof"
-
 
 def main():
     c = h.Checks()
@@ -35,7 +26,7 @@ def main():
     try:
         r = rig.start_relay()
         lport, srv = rig.pair("echo")
-        c.check("stream works before the kill", works(lport))
+        c.check("stream works before the kill", ah.works(lport, 200000))
 
         # A stream in flight when the relay dies.
         s = socket.create_connection(("127.0.0.1", lport), timeout=15)
@@ -79,7 +70,7 @@ def main():
         ok = h.wait_for(lambda: rig.a.count("online via relay") > n_online_a
                         and rig.b.count("online via relay") > n_online_b, timeout=15)
         c.check("both agents reconnect after the restart", ok)
-        ok = h.wait_for(lambda: works(lport), timeout=10, step=0.2)
+        ok = h.wait_for(lambda: ah.works(lport, 200000), timeout=10, step=0.2)
         took = time.time() - t0
         # The agents were backing off while the relay was down: each waits at
         # most the last delay it logged before it dials again, then a
@@ -100,7 +91,7 @@ def main():
         n_online_a = rig.a.count("online via relay")
         ok = h.wait_for(lambda: rig.a.count("online via relay") > n_online_a, timeout=20)
         c.check("agent a back online after SIGCONT", ok)
-        ok = h.wait_for(lambda: works(lport), timeout=15, step=0.3)
+        ok = h.wait_for(lambda: ah.works(lport, 200000), timeout=15, step=0.3)
         c.check("streams work again after the freeze", ok)
     finally:
         if c.failed:

@@ -37,14 +37,6 @@ def write_conf(path, token, listen, connect):
     os.rename(path + ".tmp", path)
 
 
-def works(port):
-    data = os.urandom(50000)
-    try:
-        got, end = ah.roundtrip(port, data, timeout=5)
-    except OSError:
-        return False
-    return got == data and end == "eof"
-
 
 def token_key_id(tok):
     """The relay_key_id byte of a token body (protocol §2.1)."""
@@ -77,7 +69,7 @@ def main():
             del os.environ["STATE_DIRECTORY"]
         a = rig.agent_args("a", ["--config", aconf])
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay"))
-        c.check("streams work", h.wait_for(lambda: works(la) and works(lb), timeout=10))
+        c.check("streams work", h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
         s = socket.create_connection(("127.0.0.1", la), timeout=10)
         s.sendall(b"before")
         c.check("a stream flows", s.recv(100) == b"before")
@@ -127,7 +119,7 @@ def main():
 
         c.check("the relay retires key id 1 when the overlap ends",
                 h.wait_for(lambda: "relay key id 1 retired" in r.log(), timeout=30))
-        c.check("the running sessions carry on", works(la) and works(lb))
+        c.check("the running sessions carry on", ah.works(la, 50000) and ah.works(lb, 50000))
         s.sendall(b"after")
         c.check("the stream still carries on", s.recv(100) == b"after")
         s.close()
@@ -144,13 +136,13 @@ def main():
         c.check("the agents reconnect with the new key, no new token",
                 a.wait_log("online via relay", n=n_a + 1, timeout=15)
                 and b.wait_log("online via relay", n=n_b + 1, timeout=15))
-        c.check("streams work on the new key", h.wait_for(lambda: works(la) and works(lb),
+        c.check("streams work on the new key", h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000),
                                                           timeout=10))
         c.check("agent a stops", a.stop() == 0)
         a2 = rig.agent_args("a2", ["--config", aconf])
         c.check("a restarted agent uses the key it kept",
                 a2.wait_log("online via relay", timeout=15), a2.log()[-600:])
-        c.check("and works", h.wait_for(lambda: works(la), timeout=10))
+        c.check("and works", h.wait_for(lambda: ah.works(la, 50000), timeout=10))
         c.check("key id 1 is refused after the restart", _refused(r, legacy, 1, old_pub))
         c.check("agent b stops with 0", b.stop() == 0)
         os.environ["STATE_DIRECTORY"] = bstate
@@ -159,7 +151,7 @@ def main():
         finally:
             del os.environ["STATE_DIRECTORY"]
         c.check("so does one whose keys are in $STATE_DIRECTORY",
-                b2.wait_log("online via relay", timeout=15) and h.wait_for(lambda: works(la),
+                b2.wait_log("online via relay", timeout=15) and h.wait_for(lambda: ah.works(la, 50000),
                                                                           timeout=10),
                 b2.log()[-600:])
         c.check("agent a2 stops with 0", a2.stop() == 0)

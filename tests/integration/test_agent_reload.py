@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import agentharness as ah
 import lrharness as h
@@ -37,14 +36,6 @@ def write_conf(path, r, links):
                     % (name, kf, lid, side, peer, role))
     os.rename(path + ".tmp", path)
 
-
-def works(port):
-    data = os.urandom(100000)
-    try:
-        got, end = ah.roundtrip(port, data, timeout=5)
-    except OSError:
-        return False
-    return got == data and end == "eof"
 
 
 def refused(port):
@@ -85,8 +76,8 @@ def main():
         a = rig.agent_args("a", ["--config", aconf])
         c.check("both links online on the listen side", a.wait_log("online via relay", n=2))
         c.check("all three online on the connect side", b.wait_log("online via relay", n=3))
-        c.check("link l1 works", h.wait_for(lambda: works(links["l1"]["port"]), timeout=5))
-        c.check("link l2 works", works(links["l2"]["port"]))
+        c.check("link l1 works", h.wait_for(lambda: ah.works(links["l1"]["port"]), timeout=5))
+        c.check("link l2 works", ah.works(links["l2"]["port"]))
 
         # A stream that stays open across the reload.
         s = socket.create_connection(("127.0.0.1", links["l1"]["port"]), timeout=10)
@@ -100,7 +91,7 @@ def main():
         c.check("removed link's listener is closed",
                 h.wait_for(lambda: refused(links["l2"]["port"]), timeout=5))
         c.check("added link works",
-                h.wait_for(lambda: works(links["l3"]["port"]), timeout=10, step=0.2))
+                h.wait_for(lambda: ah.works(links["l3"]["port"]), timeout=10, step=0.2))
         s.sendall(b"after")
         c.check("stream on the unchanged link survived the reload", s.recv(100) == b"after")
         s.shutdown(socket.SHUT_WR)
@@ -113,7 +104,7 @@ def main():
         a.send_signal(signal.SIGHUP)
         c.check("changed link restarted", a.wait_log("link l3 changed"))
         c.check("old port closed", h.wait_for(lambda: refused(links["l3"]["port"]), timeout=5))
-        c.check("new port works", h.wait_for(lambda: works(newport), timeout=10, step=0.2))
+        c.check("new port works", h.wait_for(lambda: ah.works(newport), timeout=10, step=0.2))
 
         # A broken file keeps the running configuration.
         with open(aconf, "w") as f:
@@ -121,7 +112,7 @@ def main():
         a.send_signal(signal.SIGHUP)
         c.check("broken file refused with a message",
                 a.wait_log("reload failed, keeping the running configuration"))
-        c.check("still serving after the failed reload", works(links["l1"]["port"]))
+        c.check("still serving after the failed reload", ah.works(links["l1"]["port"]))
         c.check("agent a stops with 0", a.stop() == 0)
         c.check("agent b stops with 0", b.stop() == 0)
     finally:

@@ -32,14 +32,6 @@ def write_conf(path, token, listen, connect):
     os.rename(path + ".tmp", path)
 
 
-def works(port):
-    data = os.urandom(50000)
-    try:
-        got, end = ah.roundtrip(port, data, timeout=5)
-    except OSError:
-        return False
-    return got == data and end == "eof"
-
 
 class Flow:
     """One long-lived stream through the link: each step sends a random
@@ -122,7 +114,7 @@ def main():
         b = rig.agent_args("b", ["--config", bconf])
         a = rig.agent_args("a", ["--config", aconf])
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay"))
-        c.check("streams both ways", h.wait_for(lambda: works(la) and works(lb), timeout=10))
+        c.check("streams both ways", h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
         flow = Flow(la)
         c.check("flow starts", flow.step())
 
@@ -134,7 +126,7 @@ def main():
                     keys["next"] == rot["key"] and keys["next_until_ms"] == rot["overlap_until_ms"]
                     and rot["overlap_until_ms"] > 0, keys)
             c.check("%s: flow carries on after the rotate command" % side, flow.step())
-            c.check("%s: before the switch, streams both ways" % side, works(la) and works(lb))
+            c.check("%s: before the switch, streams both ways" % side, ah.works(la, 50000) and ah.works(lb, 50000))
             switch(c, r, side, agent, conf, rot["token"], lport, srv.port, peer)
             c.check("%s: flow carries on across the switch" % side, flow.step())
             keys = show(r)[side]
@@ -142,7 +134,7 @@ def main():
                     keys["current"] == rot["key"] and keys["next"] is None
                     and keys["next_until_ms"] == 0, keys)
             c.check("%s: after the switch, streams both ways" % side,
-                    h.wait_for(lambda: works(la) and works(lb), timeout=10))
+                    h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
             c.check("%s: the old token is refused" % side, old_token_refused(rig, "old" + side,
                                                                              old))
             toks[side] = rot["token"]
@@ -165,7 +157,7 @@ def main():
         write_conf(aconf, rot["token"], la, srv.port)
         a.send_signal(signal.SIGHUP)
         c.check("short overlap: a is back with the new token",
-                h.wait_for(lambda: works(la) and works(lb), timeout=15))
+                h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=15))
         c.check("agent a stops with 0", a.stop() == 0)
         c.check("agent b stops with 0", b.stop() == 0)
     finally:

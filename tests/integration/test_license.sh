@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The licence: LICENSE is the MIT text, and every source, build, script,
-# schema, unit, man page, dist/ config and debian/ packaging file git tracks
-# opens with an SPDX line (in its first two lines, after a #! line), so a
-# packager can tell each file's terms. debian/changelog, debian/copyright
+# schema, unit, man page, dist/ config, status page (httpd/page/) and debian/
+# packaging file git tracks opens with an SPDX line (in its first two lines,
+# after a #! line), so a packager can tell each file's terms. debian/changelog, debian/copyright
 # (which states the terms itself) and debian/source/format take no comments.
 set -euo pipefail
 src=${LR_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -23,7 +23,7 @@ while IFS= read -r f; do
     tests/fuzz/corpus/*) continue ;;
     *.c | *.h | *.py | *.sh | *.cmake | CMakeLists.txt | */CMakeLists.txt | .ci/run | \
         *.service | *.sql | *.[58] | dist/*.conf | dist/*.d/*.conf | debian/control | \
-        debian/rules | debian/*.install | debian/*.postrm) ;;
+        debian/rules | debian/*.install | debian/*.postrm | httpd/page/*) ;;
     *) continue ;;
     esac
     n=$((n + 1))

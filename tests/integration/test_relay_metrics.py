@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """linkrelay's metrics listener (metrics_listen; docs/guide.md "Monitoring"):
   - /metrics answers the Prometheus text format (promtool check metrics
-    accepts it), HEAD too; /healthz and /readyz answer 200; other paths 404,
-    other methods 405 with Allow;
+    accepts it), HEAD too; /healthz and /readyz answer 200; other paths
+    404 (but the status page's, test_status_page.py), other methods 405
+    with Allow;
   - the figures are the relay's own: after a transfer, the bytes each way
     are exactly what was sent and equal the admin socket's status; streams
     opened, spliced and closed by cause; an auth failure by reason;
@@ -100,7 +101,8 @@ def check_endpoints(c, port):
     st, hd, _ = ph.get(port, "/metrics", "POST")
     c.check("POST: 405, Allow: GET, HEAD", st == 405 and hd.get("Allow") == "GET, HEAD", (st, hd))
     c.check("DELETE: 405", ph.get(port, "/healthz", "DELETE")[0] == 405)
-    c.check("other path: 404", ph.get(port, "/")[0] == 404 and ph.get(port, "/metricsx")[0] == 404)
+    c.check("other path: 404", ph.get(port, "/index.html")[0] == 404 and
+            ph.get(port, "/metricsx")[0] == 404)
     c.check("a query string is ignored", ph.get(port, "/metrics?x=1")[0] == 200)
 
 

@@ -6,15 +6,23 @@ with the Python agent of lrproto so every control message is visible:
   - PEER_KEY only to agents that set AUTH flag bit 1: such an agent hears
     the peer's key after WELCOME and whenever the peer's session comes up;
     an agent without the flag (an older linkagent) never gets it and works;
-  - `link rotate --overlap`: the old and the new key both authenticate; a
+  - PEER_KEY is key[32] ‖ endorsed_by[32] ‖ mac[32], all-zero endorsement
+    while the side's agent sent none;
+  - `link rotate --overlap`: the old and the new key both authenticate; the
+    old key's session sends KEY_ENDORSE for the new key (stored in the
+    registry, a KEY_ENDORSE for a key the side does not have is ignored); a
     session with the new key replaces the old one, the peer is told the new
-    key, the relay promotes it (event "rotated") and refuses the old key;
+    key with that endorsement, the relay promotes it (event "rotated") and
+    refuses the old key; KEY_ENDORSE from an agent without AUTH flags bit 1
+    closes its session with CLOSE protocol;
   - an overlap that ends without a switch: CLOSE key_rotated at the deadline
     (not before), and the old key is refused;
   - a deadline that passed while the relay was down is enforced from its
     start;
   - --overlap bounds: 0 (at once), 1s..720h, with clear errors outside.
 """
+import os
+import sqlite3
 import sys
 import time
 
@@ -22,7 +30,16 @@ import agentharness as ah
 import lrharness as h
 import lrproto as lp
 
-PEER_KEY, PEER, CLOSE = 0x09, 0x02, 0x05
+PEER_KEY, PEER, CLOSE, KEY_ENDORSE = 0x09, 0x02, 0x05, 0x21
+ZERO64 = bytes(64)
+
+
+def told(got):
+    """The keys of the PEER_KEYs in got, [] if one carries an endorsement."""
+    pks = [m[1:] for m in got if m[0] == PEER_KEY]
+    if any(len(m) != 96 or m[32:] != ZERO64 for m in pks):
+        return [m.hex() for m in pks]
+    return [m[:32] for m in pks]
 
 
 def refused(r, link, side, priv):
@@ -53,17 +70,17 @@ def check_peer_keys(c, r, L):
     sa = lp.Session(r, L, 0, flags=2)
     got = sa.drain()
     c.check("agent with the flag: told the peer's key after WELCOME",
-            [m[1:] for m in got if m[0] == PEER_KEY] == [h.pub_raw(L["b_pub"])], got)
+            told(got) == [h.pub_raw(L["b_pub"])], got)
     got = sb.drain()
     c.check("agent without the flag: PEER online, never PEER_KEY",
             [m[0] for m in got] == [PEER], got)
     sb2 = lp.Session(r, L, 1, flags=2)
     got = sb2.drain()
     c.check("replacing b (with the flag): told a's key",
-            [m[1:] for m in got if m[0] == PEER_KEY] == [h.pub_raw(L["a_pub"])], got)
+            told(got) == [h.pub_raw(L["a_pub"])], got)
     got = sa.drain()
     c.check("a is told b's key again when b's session comes up",
-            [m[1:] for m in got if m[0] == PEER_KEY] == [h.pub_raw(L["b_pub"])], got)
+            told(got) == [h.pub_raw(L["b_pub"])], got)
     c.check("the replaced b gets CLOSE replaced", sb.expect(CLOSE)[1] == 4)
     sb.close()
     return sa, sb2
@@ -88,13 +105,32 @@ def main():
         c.check("link show names the next key and its deadline",
                 "next key a:" in human and "at most until" in human, human)
         c.check("old key still works during the overlap", sa.drain() == [])
+        mac = bytes(range(32))
+        stray = h.keygen()
+        sa.send(bytes([KEY_ENDORSE]) + h.pub_raw(L["a_pub"]) + h.pub_raw(stray[1]) + mac)
+        c.check("KEY_ENDORSE for a key side a does not have: ignored, session stays",
+                sa.drain() == [])
+        sa.send(bytes([KEY_ENDORSE]) + h.pub_raw(L["a_pub"]) + h.pub_raw(newa[1]) + mac)
+        c.check("KEY_ENDORSE of the next key on the old key's session: taken quietly",
+                sa.drain() == [] and sb.drain() == [])
         sa2 = lp.Session(r, L, 0, priv=newa[0], flags=2)
         c.check("new key authenticates during the overlap", sa2.welcome[0] == 0x01)
         c.check("its session replaces the old one", sa.expect(CLOSE)[1] == 4)
         sa.close()
         got = sb.drain()
-        c.check("the peer is told the new key",
-                [m[1:] for m in got if m[0] == PEER_KEY] == [h.pub_raw(newa[1])], got)
+        c.check("the peer is told the new key with its endorsement",
+                [m[1:] for m in got if m[0] == PEER_KEY]
+                == [h.pub_raw(newa[1]) + h.pub_raw(L["a_pub"]) + mac], got)
+
+        def stored():
+            db = sqlite3.connect(os.path.join(r.dir, "linkrelay.db"), timeout=10)
+            try:
+                return db.execute("SELECT a_endorse FROM links WHERE name = 'pk'").fetchone()[0]
+            finally:
+                db.close()
+        c.check("the endorsement is in the registry",
+                h.wait_for(lambda: stored() == h.pub_raw(newa[1]) + h.pub_raw(L["a_pub"]) + mac,
+                           timeout=5), stored())
         c.check("the relay promotes the new key",
                 h.wait_for(lambda: keys(r)["a"]["current"] == newa[1], timeout=5))
         k = keys(r)["a"]
@@ -105,6 +141,14 @@ def main():
                 any("agent switched" in e["detail"] for e in ev), ev)
         c.check("the old key is refused", refused(r, L, 0, L["a"]))
         c.check("the new session still serves", all(m[0] == PEER_KEY for m in sa2.drain()))
+        sb3 = lp.Session(r, L, 1, priv=L["b"], flags=2)
+        got = sb3.drain()
+        c.check("a new session of b is told a's key with the stored endorsement",
+                [m[1:] for m in got if m[0] == PEER_KEY]
+                == [h.pub_raw(newa[1]) + h.pub_raw(L["a_pub"]) + mac], got)
+        c.check("the replaced b gets CLOSE replaced", sb.expect(CLOSE)[1] == 4)
+        sb.close()
+        sb = sb3
 
         # An overlap that ends before the agent switches.
         newb = h.keygen()
@@ -133,6 +177,17 @@ def main():
         c.check("after a restart: the old key is refused", refused(r, L, 0, newa[0]))
         s = lp.Session(r, L, 0, priv=newa2[0], flags=2)
         c.check("after a restart: the new key works", s.welcome[0] == 0x01)
+        sb = lp.Session(r, L, 1, priv=newb[0], flags=2)
+        got = sb.drain()
+        c.check("after a restart: the endorsement of a's old key does not go with a newer key",
+                told(got) == [h.pub_raw(newa2[1])], got)
+        sb.close()
+        s.close()
+        s = lp.Session(r, L, 0, priv=newa2[0])
+        s.send(bytes([KEY_ENDORSE]) + h.pub_raw(newa[1]) + h.pub_raw(newa2[1]) + bytes(32))
+        m = s.expect(CLOSE)
+        c.check("KEY_ENDORSE from an agent without AUTH flags bit 1: CLOSE protocol",
+                m[1] == 6, m)
         s.close()
 
         # Bounds of --overlap.

@@ -87,6 +87,14 @@ def main():
             c.check("%s: Type=notify and a WatchdogSec=" % unit,
                     re.search(r"^Type=notify$", text, re.M) is not None and
                     re.search(r"^WatchdogSec=[1-9]", text, re.M) is not None)
+            if unit.startswith("linkagent"):
+                # The admin socket where `linkagent status` (root) looks
+                # first (agent/rundir.c), outside the unit's private /tmp.
+                c.check("%s: admin sockets in /run/linkagent" % unit,
+                        re.search(r"^RuntimeDirectory=linkagent$", text, re.M) is not None and
+                        re.search(r"^RuntimeDirectoryPreserve=yes$", text, re.M) is not None and
+                        re.search(r"^Environment=LINKAGENT_RUNTIME_DIR=/run/linkagent$", text,
+                                  re.M) is not None)
             rc, score, out = analyze(path)
             c.check("%s: systemd-analyze gives a score (%s)" % (unit, score), score is not None,
                     "" if score is not None else out[-800:])

@@ -56,7 +56,7 @@ static size_t build_msgs(struct msg *ms)
     static const char *const addrs[] = {"198.18.0.1:7000", "[2001:db8::1]:443",
                                         "relay.example.net:7000"};
 
-    memset(ms, 0, 16 * sizeof(*ms));
+    memset(ms, 0, 24 * sizeof(*ms)); /* main's array */
     ms[n].type = MSG_WELCOME;
     ms[n++].u.welcome = (struct msg_welcome){25, 90, true, 256, STR("linkrelay 0.1.0")};
     ms[n].type = MSG_PEER;
@@ -89,7 +89,15 @@ static size_t build_msgs(struct msg *ms)
     ms[n].type = MSG_OPEN;
     ms[n++].u.req_id = 7;
     ms[n].type = MSG_PEER_KEY;
-    ms[n++].u.peer_key[0] = 9; /* the X25519 base point: a valid key */
+    ms[n++].u.peer_key.key[0] = 9; /* the X25519 base point: a valid key */
+    ms[n].type = MSG_PEER_KEY;     /* endorsed by another valid key */
+    ms[n].u.peer_key.key[0] = 9;
+    ms[n].u.peer_key.by[0] = 10;
+    ms[n++].u.peer_key.mac[0] = 1;
+    ms[n].type = MSG_KEY_ENDORSE;
+    ms[n].u.peer_key.key[0] = 9;
+    ms[n].u.peer_key.by[0] = 10;
+    ms[n++].u.peer_key.mac[31] = 1;
     ms[n].type = MSG_RELAY_KEY;
     ms[n].u.relay_key.key_id = 2;
     ms[n++].u.relay_key.key[0] = 9;

@@ -166,6 +166,31 @@ static int unspecified(const char *text)
     return addr_is_unspecified(&a);
 }
 
+START_TEST(test_listen_or_off)
+{
+    struct addr_spec a;
+    int has = 7;
+
+    ck_assert_int_eq(addr_parse_listen_or_off("127.0.0.1:0", &has, &a), 0);
+    ck_assert_int_eq(has, 1);
+    ck_assert_str_eq(a.host, "127.0.0.1");
+    ck_assert_uint_eq(a.port, 0);
+    /* errors change nothing */
+    ck_assert_int_eq(addr_parse_listen_or_off("localhost:9100", &has, &a), ADDR_ERR_NOT_NUMERIC);
+    ck_assert_int_eq(addr_parse_listen_or_off("[::1]", &has, &a), ADDR_ERR_NO_PORT);
+    ck_assert_int_eq(addr_parse_listen_or_off("OFF", &has, &a), ADDR_ERR_NO_PORT);
+    ck_assert_int_eq(has, 1);
+    ck_assert_str_eq(a.host, "127.0.0.1");
+    ck_assert_int_eq(addr_parse_listen_or_off("[::1]:9100", &has, &a), 0);
+    ck_assert_str_eq(a.host, "::1");
+    ck_assert_uint_eq(a.port, 9100);
+    ck_assert_int_eq(addr_parse_listen_or_off("off", &has, &a), 0);
+    ck_assert_int_eq(has, 0);
+    ck_assert_str_eq(a.host, "");
+    ck_assert_uint_eq(a.port, 0);
+}
+END_TEST
+
 START_TEST(test_unspecified)
 {
     ck_assert(unspecified("0.0.0.0:7700"));
@@ -193,6 +218,7 @@ static Suite *addr_suite(void)
     tcase_add_test(tc, test_host_limits);
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_unspecified);
+    tcase_add_test(tc, test_listen_or_off);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "buf.h"
 #include "msg.h"
 #include "lrcheck.h"
@@ -31,6 +33,11 @@ struct sample {
 };
 
 #define ENC(lit) lit, sizeof(lit) - 1
+/* 31 and 32 zero bytes, for key fields. */
+#define Z31                                                                                        \
+    "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" \
+    "\x00\x00\x00\x00\x00\x00\x00\x00"
+#define Z32 "\x00" Z31
 
 /* One or more valid messages of every type, with their encodings. Built in a
  * function because the strings are pointers. First half: WELCOME to OPEN_FAIL. */
@@ -120,10 +127,24 @@ static size_t samples_b(struct sample *out)
     /* The X25519 base point (u = 9): a valid public key. */
     memset(&m, 0, sizeof(m));
     m.type = MSG_PEER_KEY;
-    m.u.peer_key[0] = 9;
-    out[n++] = (struct sample){m, ENC("\x09\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
-                                      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
-                                      "\x00\x00\x00\x00\x00\x00")};
+    m.u.peer_key.key[0] = 9;
+    out[n++] = (struct sample){m, ENC("\x09\x09" Z31 Z32 Z32)};
+
+    /* Endorsed by u = 10 (a valid key too); the mac is any 32 bytes. */
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_PEER_KEY;
+    m.u.peer_key.key[0] = 9;
+    m.u.peer_key.by[0] = 10;
+    m.u.peer_key.mac[0] = 0xab;
+    out[n++] = (struct sample){m, ENC("\x09\x09" Z31 "\x0a" Z31 "\xab" Z31)};
+
+    /* KEY_ENDORSE: old key (by) first, then the new key, then the mac. */
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_KEY_ENDORSE;
+    m.u.peer_key.key[0] = 9;
+    m.u.peer_key.by[0] = 10;
+    m.u.peer_key.mac[31] = 0xcd;
+    out[n++] = (struct sample){m, ENC("\x21\x0a" Z31 "\x09" Z31 Z31 "\xcd")};
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_RELAY_KEY;
@@ -214,7 +235,10 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
         ck_assert_uint_eq(a->u.req_id, b->u.req_id);
         break;
     case MSG_PEER_KEY:
-        ck_assert_mem_eq(a->u.peer_key, b->u.peer_key, MSG_KEY_LEN);
+    case MSG_KEY_ENDORSE:
+        ck_assert_mem_eq(a->u.peer_key.key, b->u.peer_key.key, MSG_KEY_LEN);
+        ck_assert_mem_eq(a->u.peer_key.by, b->u.peer_key.by, MSG_KEY_LEN);
+        ck_assert_mem_eq(a->u.peer_key.mac, b->u.peer_key.mac, MSG_MAC_LEN);
         break;
     case MSG_RELAY_KEY:
         ck_assert_uint_eq(a->u.relay_key.key_id, b->u.relay_key.key_id);
@@ -225,9 +249,10 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
 
 START_TEST(test_every_type_has_a_sample)
 {
-    static const int types[] = {MSG_WELCOME, MSG_PEER,     MSG_STREAM,     MSG_OPEN_FAIL, MSG_CLOSE,
-                                MSG_ADDRS,   MSG_REDIRECT, MSG_GOING_AWAY, MSG_PING,      MSG_PONG,
-                                MSG_OPEN,    MSG_PEER_KEY, MSG_RELAY_KEY};
+    static const int types[] = {MSG_WELCOME,   MSG_PEER,       MSG_STREAM,   MSG_OPEN_FAIL,
+                                MSG_CLOSE,     MSG_ADDRS,      MSG_REDIRECT, MSG_GOING_AWAY,
+                                MSG_PING,      MSG_PONG,       MSG_OPEN,     MSG_PEER_KEY,
+                                MSG_RELAY_KEY, MSG_KEY_ENDORSE};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
@@ -595,31 +620,88 @@ START_TEST(test_redirect_invalid)
 }
 END_TEST
 
-/* PEER_KEY: exactly 32 bytes, and never a key §2 rejects (all-zero, small
- * order), in either direction. */
+/* PEER_KEY: key, endorsed_by, mac (96 bytes); never a key §2 rejects
+ * (all-zero, small order); endorsed_by all-zero only with an all-zero mac
+ * (no endorsement), else a valid key other than key. In either direction. */
 START_TEST(test_peer_key)
 {
-    uint8_t in[1 + MSG_KEY_LEN + 1], out[64];
+    uint8_t in[1 + 3 * 32 + 1], out[128];
     struct msg m = {.type = MSG_PEER_KEY}, got;
-    size_t len;
+    size_t len, full = 1 + 3 * 32;
 
     memset(in, 0, sizeof(in));
     in[0] = MSG_PEER_KEY;
     in[1] = 9;
-    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), 0);
+    ck_assert_int_eq(msg_decode(in, full, &got), 0);
     ck_assert_int_eq(got.type, MSG_PEER_KEY);
-    ck_assert_uint_eq(got.u.peer_key[0], 9);
-    ck_assert_int_eq(msg_decode(in, MSG_KEY_LEN, &got), MSG_E_SHORT);
-    ck_assert_int_eq(msg_decode(in, 2 + MSG_KEY_LEN, &got), MSG_E_TRAILING);
+    ck_assert_uint_eq(got.u.peer_key.key[0], 9);
+    ck_assert(sodium_is_zero(got.u.peer_key.by, MSG_KEY_LEN));
+    ck_assert_int_eq(msg_decode(in, full - 1, &got), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, full + 1, &got), MSG_E_TRAILING);
+    in[1 + 64] = 1; /* a mac without an endorser */
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
+    in[1 + 32] = 10; /* endorsed by u = 10 */
+    ck_assert_int_eq(msg_decode(in, full, &got), 0);
+    ck_assert_uint_eq(got.u.peer_key.by[0], 10);
+    ck_assert_uint_eq(got.u.peer_key.mac[0], 1);
+    in[1 + 32] = 9; /* by itself */
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
+    in[1 + 32] = 1; /* endorser of small order */
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
+    in[1 + 32] = 10;
     in[1] = 0; /* all zero */
-    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_RANGE);
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
     in[1] = 1; /* u = 1: order 4 */
-    ck_assert_int_eq(msg_decode(in, 1 + MSG_KEY_LEN, &got), MSG_E_RANGE);
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
     ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
-    m.u.peer_key[0] = 9;
+    m.u.peer_key.key[0] = 9;
     ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
-    ck_assert_uint_eq(len, 1 + MSG_KEY_LEN);
+    ck_assert_uint_eq(len, full);
+    m.u.peer_key.mac[5] = 1;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.peer_key.by[0] = 9;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.peer_key.by[0] = 10;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
     ck_assert_str_eq(msg_type_name(MSG_PEER_KEY), "PEER_KEY");
+}
+END_TEST
+
+/* KEY_ENDORSE: old key, new key (both valid, different), mac. */
+START_TEST(test_key_endorse)
+{
+    uint8_t in[1 + 3 * 32 + 1], out[128];
+    struct msg m = {.type = MSG_KEY_ENDORSE}, got;
+    size_t len, full = 1 + 3 * 32;
+
+    memset(in, 0, sizeof(in));
+    in[0] = MSG_KEY_ENDORSE;
+    in[1] = 10;
+    in[1 + 32] = 9;
+    ck_assert_int_eq(msg_decode(in, full, &got), 0);
+    ck_assert_int_eq(got.type, MSG_KEY_ENDORSE);
+    ck_assert_uint_eq(got.u.peer_key.by[0], 10);
+    ck_assert_uint_eq(got.u.peer_key.key[0], 9);
+    ck_assert_int_eq(msg_decode(in, full - 1, &got), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, full + 1, &got), MSG_E_TRAILING);
+    in[1] = 9; /* old == new */
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
+    in[1] = 0; /* no old key */
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
+    in[1] = 10;
+    in[1 + 32] = 1;
+    ck_assert_int_eq(msg_decode(in, full, &got), MSG_E_RANGE);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.peer_key.key[0] = 9;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), MSG_E_RANGE);
+    m.u.peer_key.by[0] = 10;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, full);
+    ck_assert_uint_eq(out[0], 0x21);
+    ck_assert_uint_eq(out[1], 10);
+    ck_assert_uint_eq(out[33], 9);
+    ck_assert_str_eq(msg_type_name(MSG_KEY_ENDORSE), "KEY_ENDORSE");
 }
 END_TEST
 
@@ -770,6 +852,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_redirect_invalid);
     tcase_add_test(tc, test_going_away_text);
     tcase_add_test(tc, test_peer_key);
+    tcase_add_test(tc, test_key_endorse);
     tcase_add_test(tc, test_relay_key);
     tcase_add_test(tc, test_open_req_id_zero);
     tcase_add_test(tc, test_too_big_input);

@@ -99,7 +99,7 @@ START_TEST(test_write_read_and_bad_files)
     pub(k1);
     pub(k2);
     relaykeys_add(&k, k1, 255, k2);
-    ck_assert_int_eq(relaykeys_write(path, &k), 0);
+    ck_assert_int_eq(relaykeys_write(path, &k, "test"), 0);
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_uint_eq(sb.st_mode & 0777, 0600);
     ck_assert_int_eq(relaykeys_read(path, &got, err, sizeof(err)), 0);

@@ -473,6 +473,49 @@ START_TEST(rotation_overlap)
 }
 END_TEST
 
+/* A side's endorsement (D21): stored only for the side's current or next
+ * key, read back with the link, kept across a promotion of that key. */
+START_TEST(endorsement)
+{
+    struct store *st = open_new();
+    struct store_link l, got;
+    uint8_t e[STORE_ENDORSE_LEN], k1[32];
+    make_link(&l, "end");
+    ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.has_endorse[0], 0);
+    ck_assert_int_eq(got.has_endorse[1], 0);
+    randombytes_buf(e, sizeof(e));
+    randombytes_buf(k1, sizeof(k1));
+    /* Neither key of side a: refused. */
+    ck_assert_int_eq(store_link_endorse(st, l.id, STORE_SIDE_A, e), -ENOENT);
+    ck_assert_int_eq(store_link_endorse(st, l.id, 2, e), -EINVAL);
+    /* For the next key. */
+    ck_assert_int_eq(store_link_set_next(st, l.id, STORE_SIDE_A, k1, 0, NULL), 0);
+    memcpy(e, k1, 32);
+    ck_assert_int_eq(store_link_endorse(st, l.id, STORE_SIDE_A, e), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.has_endorse[0], 1);
+    ck_assert_mem_eq(got.endorse[0], e, sizeof(e));
+    ck_assert_int_eq(got.has_endorse[1], 0);
+    /* The promotion keeps it; a later one for the (now current) key too. */
+    ck_assert_int_eq(store_link_promote(st, l.id, STORE_SIDE_A, k1, NULL), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.endorse[0], e, sizeof(e));
+    e[95] ^= 1;
+    ck_assert_int_eq(store_link_endorse(st, l.id, STORE_SIDE_A, e), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.endorse[0], e, sizeof(e));
+    /* Side b's current key. */
+    memcpy(e, l.key[1], 32);
+    ck_assert_int_eq(store_link_endorse(st, l.id, STORE_SIDE_B, e), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.has_endorse[1], 1);
+    ck_assert_mem_eq(got.endorse[1], e, sizeof(e));
+    store_close(st);
+}
+END_TEST
+
 START_TEST(events)
 {
     struct store *st = open_new();
@@ -642,6 +685,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, duplicate_and_bad_names);
     tcase_add_test(tc, rotation);
     tcase_add_test(tc, rotation_overlap);
+    tcase_add_test(tc, endorsement);
     tcase_add_test(tc, accounting);
     tcase_add_test(tc, cause_names);
     tcase_add_test(tc, events);
