@@ -325,8 +325,10 @@ static int dispatch(struct session *c, const struct msg *m)
     case MSG_RELAY_KEY:
         c->ops->on_relay_key(c->owner, m->u.relay_key.key_id, m->u.relay_key.key);
         break;
-    case MSG_REDIRECT:
     case MSG_GOING_AWAY:
+        c->ops->on_going_away(c->owner, m->u.going_away.seconds);
+        break;
+    case MSG_REDIRECT:
         log_info("link %s: relay sent %s (not acted on in this version)", c->name,
                  msg_type_name(m->type));
         break;
