@@ -19,7 +19,8 @@ the words of the text output and the fields of --json:
   mismatch";
 - unknown relay key id: an agent with the right relay key but another key
   id: "relay_key_id_unknown" from its address; then an HTTP request at the
-  relay's port from that address: "handshake_incomplete" (cause preamble);
+  relay's port from that address: "handshake_incomplete" (cause preamble),
+  and a connection that sends nothing (cause timeout);
 - admission limit: a second relay with max_pending_per_ip = 1, held by a
   connection that sends nothing, refuses side b's agent: "rate_limited";
   that relay listens only on 0.0.0.0 and advertises nothing:
@@ -248,6 +249,21 @@ def key_id_and_garbage(c, rig, srv):
     c.check("handshake incomplete: the words",
             "connections from 127.0.0.1 did not finish the handshake (preamble)" in text
             and "fix: check that this address runs linkagent against this relay" in text, text)
+    # A connection that sends nothing: the relay closes it at
+    # handshake_timeout (2 s here) and counts a timeout.
+    s = socket.create_connection((rig.relay.host, rig.relay.port))
+    s.settimeout(30)
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+    rc, text, jrc, js = wait_probe(rig.relay, "lnk4", lambda j: any(
+        f["cause"] == "timeout" for f in j["sides"]["b"]["address_failures"]), timeout=60)
+    c.check("handshake timed out: the words",
+            "connections from 127.0.0.1 did not finish the handshake (timeout)" in text
+            and "handshake_incomplete" in codes(js, "b"), text)
 
 
 def limited_wildcard(c, rig, srv):
