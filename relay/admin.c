@@ -28,8 +28,8 @@ static json_t *admin_authfail(const struct index_authfail *f)
 {
     if (f->cause == NULL)
         return json_null();
-    return json_pack("{s:s, s:I, s:I, s:s}", "cause", f->cause, "count", lrjson_u64(f->count),
-                     "at_ms", lrjson_u64(f->at_ms), "addr", f->addr);
+    return json_pack("{s:s, s:I, s:I, s:s, s:s}", "cause", f->cause, "count", lrjson_u64(f->count),
+                     "at_ms", lrjson_u64(f->at_ms), "addr", f->addr, "key_fp", f->key_fp);
 }
 
 static json_t *admin_side(const struct index_link *l, int side)
