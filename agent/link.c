@@ -119,6 +119,19 @@ static void on_connected(void *owner, const struct sockaddr_storage *relay)
     lk->so.relay_sa = *relay; /* stream legs go there */
 }
 
+/* Online again after GOING_AWAY: the OPENs of the streams still waiting
+ * for their STREAM go over this session (their req_id unchanged). */
+static void link_reopen(struct link *lk)
+{
+    lk->moving = false;
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        /* A failed send ends the session: on_session_down closes them. */
+        if (st->state == STREAM_OPENING && session_send_open(lk->session, st->req_id) != 0)
+            break;
+    }
+}
+
 static void on_online(void *owner, const struct msg_welcome *w)
 {
     struct link *lk = owner;
@@ -136,6 +149,8 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->state_since_ms = wall_ms();
     lk->revoked = false;
     lk->sessions_up++;
+    if (lk->moving)
+        link_reopen(lk);
     if (lk->has_endorse && lk->session != NULL &&
         session_send_endorse(lk->session, &lk->endorse) != 0)
         log_warnx("link %s: cannot send the endorsement of the new key", link_name(lk));
@@ -152,6 +167,14 @@ static void on_peer(void *owner, bool online)
 
     log_info("link %s: peer %s", link_name(lk), online ? "online" : "offline");
     lk->peer_online = online;
+    for (struct stream *st = lk->so.streams; online && st != NULL; st = st->next) {
+        if (st->state != STREAM_OPENING || !st->wait_peer)
+            continue;
+        st->wait_peer = false;
+        /* A failed send ends the session: on_session_down closes them. */
+        if (lk->session == NULL || session_send_open(lk->session, st->req_id) != 0)
+            break;
+    }
     check_cable(lk);
 }
 
@@ -231,6 +254,13 @@ static void on_open_fail(void *owner, uint32_t req_id, int reason)
                  msg_open_fail_reason_name(reason));
         return;
     }
+    /* Both sides move to a new relay process after GOING_AWAY; the peer may
+     * not be there yet: OPEN again when it is, within open_wait (D25). */
+    if (reason == MSG_OPEN_FAIL_PEER_OFFLINE && st->state == STREAM_OPENING && lk->moved_ms != 0 &&
+        uv_now(lk->loop) - lk->moved_ms < lk->so.env->open_wait_ms) {
+        st->wait_peer = true;
+        return;
+    }
     stream_open_failed(st, reason);
 }
 
@@ -252,6 +282,34 @@ static void on_addrs(void *owner, const struct msg_addrs *a)
     }
     log_debug("link %s: relay advertises %zu address(es), %zu new", link_name(lk), a->n,
               lk->n_learned);
+}
+
+/* GOING_AWAY: the relay drains. Leave its session now and dial again at
+ * once, the same address first (where a successor takes over the listening
+ * sockets); the streams it splices keep their legs until they end. */
+static void on_going_away(void *owner, unsigned seconds)
+{
+    struct link *lk = owner;
+
+    log_info("link %s: relay going away (stops within %u s); reconnecting now, open streams "
+             "stay on their legs",
+             link_name(lk), seconds);
+    session_close(lk->session);
+    lk->session = NULL;
+    lk->online = false;
+    lk->peer_online = false;
+    /* An OPEN that went over the old session got no STREAM before
+     * GOING_AWAY (the relay's answers follow it on the session, unread):
+     * it goes again over the new session, as do OPENs made before that is
+     * up (send_stream_open). A leg the old relay refused is not redialled. */
+    lk->moving = true;
+    lk->moved_ms = uv_now(lk->loop);
+    for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
+        nx = st->next;
+        if (st->state == STREAM_REDIAL)
+            stream_close(st);
+    }
+    uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
 }
 
 /* The peer's key this link trusts: the configured one (with the keys
@@ -336,6 +394,7 @@ static void on_session_down(void *owner, bool revoked)
         lk->last_error_ms = wall_ms();
     }
     lk->session = NULL;
+    lk->moving = false;
     if (lk->closing)
         return;
     lk->state_since_ms = wall_ms();
@@ -371,6 +430,7 @@ static const struct session_ops session_ops = {
     .on_stream = on_stream,
     .on_open_fail = on_open_fail,
     .on_addrs = on_addrs,
+    .on_going_away = on_going_away,
     .on_peer_key = on_peer_key,
     .on_relay_key = on_relay_key,
     .on_resumable = on_resumable,
@@ -396,6 +456,13 @@ static void on_retiring_addrs(void *owner, const struct msg_addrs *a)
     (void)a;
 }
 
+/* The relay of the replaced session drains: it has nothing more to carry. */
+static void on_retiring_going_away(void *owner, unsigned seconds)
+{
+    (void)seconds;
+    drop_retiring(owner);
+}
+
 /* The replaced session went (CLOSE replaced, usually): nothing to redial. */
 static void on_retiring_down(void *owner, bool revoked)
 {
@@ -418,6 +485,7 @@ static const struct session_ops retiring_ops = {
     .on_relay_key = on_relay_key,
     .on_resumable = on_resumable,
     .on_resumed = on_resumed,
+    .on_going_away = on_retiring_going_away,
     .on_down = on_retiring_down,
 };
 
@@ -440,12 +508,15 @@ static int send_stream_open(void *arg, uint32_t *req_id)
     /* While a new key takes over, the old session still carries OPENs. */
     if ((via == NULL || !session_online(via)) && lk->retiring != NULL)
         via = lk->retiring;
-    if (via == NULL || !session_online(via))
+    if ((via == NULL || !session_online(via)) && !lk->moving)
         return -ENOTCONN;
     id = ++lk->next_req;
     if (id == 0)
         id = ++lk->next_req;
-    rc = session_send_open(via, id);
+    /* Moving (GOING_AWAY, D25): the OPEN goes once the new session is
+     * online (link_reopen); the stream waits in OPENING, within its setup
+     * deadline. */
+    rc = via == NULL || !session_online(via) ? 0 : session_send_open(via, id);
     if (rc == 0)
         *req_id = id;
     return rc;

@@ -88,6 +88,8 @@ struct link {
     uint64_t e2e_failures;
     uint64_t peer_keys_refused; /* PEER_KEYs without a valid endorsement */
     bool online, peer_online;
+    bool moving;       /* re-dialling after GOING_AWAY: OPENs wait for the new session (D25) */
+    uint64_t moved_ms; /* loop time of the last GOING_AWAY, 0: none */
     uint16_t max_streams;
     /* Relay addresses: configured ones first, then learned ones. */
     size_t n_learned;

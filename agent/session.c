@@ -354,8 +354,10 @@ static int dispatch(struct session *c, const struct msg *m)
         }
         c->ops->on_resumed(c->owner, &m->u.stream);
         break;
-    case MSG_REDIRECT:
     case MSG_GOING_AWAY:
+        c->ops->on_going_away(c->owner, m->u.going_away.seconds);
+        break;
+    case MSG_REDIRECT:
         log_info("link %s: relay sent %s (not acted on in this version)", c->name,
                  msg_type_name(m->type));
         break;

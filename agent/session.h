@@ -55,6 +55,8 @@ struct session_ops {
     void (*on_stream)(void *owner, const struct msg_stream *m);
     void (*on_open_fail)(void *owner, uint32_t req_id, int reason);
     void (*on_addrs)(void *owner, const struct msg_addrs *a);
+    /* GOING_AWAY: the relay drains and stops within seconds (D25). */
+    void (*on_going_away)(void *owner, unsigned seconds);
     /* PEER_KEY: the static key of the peer's live session and its
      * endorsement, if any; the owner decides whether to trust it (D21). */
     void (*on_peer_key)(void *owner, const struct msg_key *k);

@@ -145,6 +145,8 @@ struct stream {
     enum e2e_role role;
     bool cable; /* the immediate policy's permanent stream */
     enum stream_state state;
+    bool wait_peer; /* OPENING: refused peer_offline while both sides moved
+                       after GOING_AWAY; link.c OPENs again at PEER online (D25) */
     struct pump io; /* the sockets and the session; .e2e is ours (freed with the stream) */
     uv_connect_t local_creq, leg_creq;
     uv_getaddrinfo_t gai;

@@ -25,6 +25,7 @@
 #define PROBE_EVENTS_ALL  2000 /* newest events read for address-level failures */
 #define PROBE_FAILS_MAX   8    /* address-level failure kinds shown per side */
 #define PROBE_ADDRS_MAX   (2 * TOKEN_MAX_ADDRS)
+#define PROBE_ROTATED_MAX 16 /* keys rotated out remembered per side */
 
 static const char probe_help[] =
     "usage: linkctl probe NAME|ID [--json]\n"
@@ -32,7 +33,8 @@ static const char probe_help[] =
     "Says why a link does or does not come up, and what to change: the relay\n"
     "running and listening where the tokens point, the link enabled or revoked,\n"
     "each side connected now (from where, since when) or last seen, the relay's\n"
-    "last refusal of a side's key and why, handshake failures (a wrong relay key)\n"
+    "last refusal of a side's key and why (a wrong key, the other side's, one\n"
+    "rotated out), handshake failures (a wrong relay key), an unknown relay key id\n"
     "and admission refusals from the sides' addresses, whether the advertised\n"
     "addresses accept a TCP connection from here, and the last accounting row.\n"
     "Exit 0 when both sides are online, 1 otherwise, 2 on a usage error.\n";
@@ -56,6 +58,12 @@ struct probe_side {
     char connect_addr[STORE_ADDR_MAX + 1];
     char keyfail[STORE_DETAIL_MAX + 1], keyfail_addr[STORE_ADDR_MAX + 1];
     uint64_t keyfails;
+    /* Keys the side's "rotated" events retired: fingerprint and time. */
+    struct {
+        char fp[STORE_KEY_FP_SIZE];
+        int64_t ms;
+    } rotated[PROBE_ROTATED_MAX];
+    size_t n_rotated;
     struct probe_fail fails[PROBE_FAILS_MAX];
     size_t n_fails;
 };
@@ -122,12 +130,19 @@ static int link_event(void *arg, const struct store_event *e)
         sd->disconnect_ms = e->ts_ms;
     } else if (strcmp(e->kind, "refused_revoked") == 0) {
         sd->refused_revoked_ms = e->ts_ms;
+    } else if (strcmp(e->kind, "rotated") == 0) {
+        /* "side b key rotated by ...; old key 0123456789abcdef" */
+        const char *fp = strstr(e->detail, "; old key ");
+        if (fp != NULL && sd->n_rotated < PROBE_ROTATED_MAX) {
+            snprintf(sd->rotated[sd->n_rotated].fp, STORE_KEY_FP_SIZE, "%s", fp + 10);
+            sd->rotated[sd->n_rotated++].ms = e->ts_ms;
+        }
     } else if (strcmp(e->kind, "auth_fail") == 0) {
         sd->keyfail_ms = e->ts_ms;
         sd->keyfails += e->count;
         /* "side b: bad_key" */
         snprintf(sd->keyfail, sizeof(sd->keyfail), "%s",
-                 strchr(e->detail, ' ') + 2 + strspn(e->detail + 7, ": "));
+                 e->detail + 6 + strspn(e->detail + 6, ": "));
         snprintf(sd->keyfail_addr, sizeof(sd->keyfail_addr), "%s", e->addr);
     }
     return 0;
@@ -269,15 +284,24 @@ problem(struct probe *p, const char *code, int side, const char *fix, const char
 }
 
 /* The relay's key refusal for side s (live, else the newest event) after
- * the side's last connect: cause, count, time, address; false if none. */
+ * the side's last connect: cause, count, time, address, and when the
+ * refused key was one the side's "rotated" events retired, that time (else
+ * 0; the relay names the refused key live only); false if none. */
 static bool key_refused(const struct probe_side *sd, const char **cause, uint64_t *count,
-                        int64_t *at, const char **addr)
+                        int64_t *at, const char **addr, int64_t *rotated_ms)
 {
+    *rotated_ms = 0;
     if (sd->authfail != NULL) {
+        const char *fp = ctl_json_str(sd->authfail, "key_fp", "");
         *cause = ctl_json_str(sd->authfail, "cause", "bad_key");
         *count = (uint64_t)ctl_json_int(sd->authfail, "count");
         *at = ctl_json_int(sd->authfail, "at_ms");
         *addr = ctl_json_str(sd->authfail, "addr", "?");
+        /* Newest first: the last time that key was retired. */
+        for (size_t i = 0; *rotated_ms == 0 && fp[0] != '\0' && i < sd->n_rotated; i++) {
+            if (strcmp(sd->rotated[i].fp, fp) == 0)
+                *rotated_ms = sd->rotated[i].ms;
+        }
     } else if (sd->keyfails > 0) {
         *cause = sd->keyfail;
         *count = sd->keyfails;
@@ -335,7 +359,7 @@ static void why_side(struct probe *p, int s)
     const char *name = ctl_side_name(s), *cause, *addr;
     char t[80], t2[80], fix[256];
     uint64_t count;
-    int64_t at;
+    int64_t at, rotated_ms;
 
     if (sd->online)
         return;
@@ -346,7 +370,7 @@ static void why_side(struct probe *p, int s)
                 "the relay refused side %s because the link is revoked, the last time at %s", name,
                 t);
     }
-    if (key_refused(sd, &cause, &count, &at, &addr)) {
+    if (key_refused(sd, &cause, &count, &at, &addr, &rotated_ms)) {
         when(at, t, sizeof(t));
         if (strcmp(cause, "wrong_side") == 0) {
             snprintf(fix, sizeof(fix), "give that agent side %s's token, not side %s's", name,
@@ -355,6 +379,16 @@ static void why_side(struct probe *p, int s)
                     "the relay refused side %s %llu times, the last at %s from %s: the agent "
                     "presents side %s's key as side %s",
                     name, (unsigned long long)count, t, addr, ctl_side_name(1 - s), name);
+        } else if (strcmp(cause, "bad_key") == 0 && rotated_ms > 0) {
+            when(rotated_ms, t2, sizeof(t2));
+            snprintf(fix, sizeof(fix),
+                     "give that agent the token made when side %s's key was rotated (or a new "
+                     "one: `linkctl link rotate %s --side %s`)",
+                     name, p->l.name, name);
+            problem(p, "key_rotated_out", s, fix,
+                    "the relay refused side %s's key %llu times, the last at %s from %s: the "
+                    "agent holds a key that was rotated out (at %s)",
+                    name, (unsigned long long)count, t, addr, t2);
         } else {
             snprintf(fix, sizeof(fix),
                      "give that agent side %s's current key: its token (or key file) is old "
@@ -464,7 +498,7 @@ static json_t *side_json(const struct probe_side *sd)
     json_t *fails = json_array();
     const char *cause, *addr;
     uint64_t count;
-    int64_t at;
+    int64_t at, rotated_ms;
     json_t *kr = json_null();
 
     for (size_t i = 0; fails != NULL && i < sd->n_fails; i++)
@@ -472,9 +506,11 @@ static json_t *side_json(const struct probe_side *sd)
                               json_pack("{s:s, s:s, s:I, s:I}", "addr", sd->fails[i].addr, "cause",
                                         sd->fails[i].cause, "count", (json_int_t)sd->fails[i].count,
                                         "last_ms", (json_int_t)sd->fails[i].last_ms));
-    if (key_refused(sd, &cause, &count, &at, &addr))
-        kr = json_pack("{s:s, s:I, s:I, s:s}", "cause", cause, "count", (json_int_t)count, "at_ms",
-                       (json_int_t)at, "addr", addr);
+    if (key_refused(sd, &cause, &count, &at, &addr, &rotated_ms))
+        kr = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:o}", "cause", cause, "count",
+                       (json_int_t)count, "at_ms", (json_int_t)at, "addr", addr, "key_fp",
+                       sd->authfail != NULL ? ctl_json_str(sd->authfail, "key_fp", NULL) : NULL,
+                       "rotated_out_ms", ms_or_null(rotated_ms));
     return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "online", sd->online, "since_ms",
                      sd->online ? json_integer(sd->since_ms) : json_null(), "addr",
                      sd->online ? lrjson_str(sd->addr) : json_null(), "last_connect_ms",

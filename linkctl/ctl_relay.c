@@ -2,17 +2,20 @@
 /*
  * ctl_relay — `linkctl relay info`: the relay's key, addresses and the
  * addresses new tokens would carry; `linkctl relay rotate-key`: a next relay
- * key with an overlap (design.md D21). See docs/linkctl.md.
+ * key with an overlap (design.md D21); `linkctl relay drain`: the running
+ * relay drains (D25). See docs/linkctl.md.
  */
 #include "ctl.h"
 
 #include "adminc.h"
+#include "cfgparse.h"
 #include "keys.h"
 #include "relaykey.h"
 #include "store.h"
 #include "token.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +141,61 @@ static void info_human(struct ctl *c, const struct relaykey *rk, const json_t *l
     ctl_addrs_print("token addrs:", ta);
 }
 
+static const char drain_help[] =
+    "usage: linkctl relay drain [--timeout D] [--json]\n"
+    "\n"
+    "Asks the running relay to drain, as SIGTERM does: it tells every agent\n"
+    "GOING_AWAY, stops accepting, splices its open streams on and exits when they\n"
+    "have ended, at the latest after D (a duration like 30s, 2m; 0 stops at once;\n"
+    "default: the relay's drain_timeout). Fails when the relay is not running or\n"
+    "already drains.\n";
+
+static int relay_drain_main(struct ctl *c, int argc, char **argv)
+{
+    static const char *const names[] = {"--timeout", NULL};
+    const char *vals[1] = {NULL}, *pos[1];
+    char req[32], left[64];
+    uint64_t ms = 0;
+    json_t *v = NULL;
+    int r = ctl_simple_args(c, "relay drain", drain_help, argc, argv, names, vals, pos, 0);
+
+    if (r != 0) {
+        return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (vals[0] != NULL && cfgparse_duration(vals[0], 0, 3600000, &ms) != 0) {
+        return ctl_usage_error(
+            "relay drain", "--timeout '%s': not a duration within 0..1h (like 30s, 2m)", vals[0]);
+    }
+    if (vals[0] != NULL) {
+        snprintf(req, sizeof(req), "drain %llu", (unsigned long long)ms);
+    } else {
+        snprintf(req, sizeof(req), "drain");
+    }
+    r = ctl_admin(c, req, &v);
+    if (r < 0) {
+        if (adminc_not_running(r)) {
+            return ctl_fail("relay not running (no relay answers on %s): nothing to drain",
+                            c->admin_socket);
+        }
+        return ctl_fail("admin socket %s: %s", c->admin_socket,
+                        r == -EPROTO ? "malformed reply" : strerror(-r));
+    }
+    if (json_object_get(v, "error") != NULL) {
+        r = ctl_fail("relay: %s", ctl_json_str(v, "error", "error"));
+        json_decref(v);
+        return r;
+    }
+    if (c->json) {
+        return ctl_json_print(v);
+    }
+    ctl_fmt_duration((ctl_json_int(v, "drain_left_ms") + 999) / 1000, left, sizeof(left));
+    printf("relay draining: %lld streams open, %lld agents told to reconnect; it exits when the "
+           "streams have ended, at the latest in %s\n",
+           ctl_json_int(v, "streams_open"), ctl_json_int(v, "agents"), left);
+    json_decref(v);
+    return CTL_EXIT_OK;
+}
+
 /* Tells the running relay; returns 1 reloaded, 0 not running, -1 failed. */
 static int rotate_key_tell(struct ctl *c)
 {
@@ -253,13 +311,17 @@ int ctl_relay_main(struct ctl *c, int argc, char **argv)
     struct ctl_addrs ta;
     if (argc < 2 || ctl_is_help(argv[1])) {
         if (argc < 2) {
-            return ctl_usage_error("relay", "missing command (info, rotate-key)");
+            return ctl_usage_error("relay", "missing command (info, rotate-key, drain)");
         }
         fputs(relay_help, stdout);
+        fputs(drain_help, stdout);
         return CTL_EXIT_OK;
     }
     if (strcmp(argv[1], "rotate-key") == 0) {
         return relay_rotate_key(c, argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "drain") == 0) {
+        return relay_drain_main(c, argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "info") != 0) {
         return ctl_usage_error("relay", "unknown command 'relay %s'", argv[1]);

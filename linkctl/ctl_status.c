@@ -28,6 +28,10 @@ static void status_human(const json_t *v)
     char up[64];
     ctl_fmt_duration(ctl_json_int(v, "uptime_s"), up, sizeof(up));
     printf("relay:         running, version %s, up %s\n", ctl_json_str(v, "version", "?"), up);
+    if (strcmp(ctl_json_str(v, "state", "serving"), "draining") == 0) {
+        ctl_fmt_duration((ctl_json_int(v, "drain_left_ms") + 999) / 1000, up, sizeof(up));
+        printf("state:         draining, stops when its streams end or in %s\n", up);
+    }
     printf("agents:        %lld connected, %lld pending\n", ctl_json_int(v, "agents"),
            ctl_json_int(v, "pending"));
     printf("streams:       %lld open (%lld zero-copy), %lld total\n",

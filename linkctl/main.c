@@ -25,6 +25,7 @@ static const char main_help[] =
     "  relay info                                  relay key, addresses, version\n"
     "  relay rotate-key [--overlap D]              a new relay key, agents learn it\n"
     "  probe NAME|ID                               why a link is (not) up, what to change\n"
+    "  relay drain [--timeout D]                   the running relay drains and exits\n"
     "\n"
     "global options:\n"
     "  --state-dir DIR     the relay's state directory (env LINKRELAY_STATE_DIR,\n"

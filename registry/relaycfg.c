@@ -68,6 +68,7 @@ static const struct keydef keys[] = {
      86400 * SEC},
     {"limits", "zero_copy_streams", K_COUNT, LIM(zero_copy_streams), 0, 65536},
     {"limits", "zero_copy_buffer", K_SIZE, LIM(zero_copy_buffer), 256 * 1024, 64 * MIB},
+    {"limits", "drain_timeout", K_DURATION, LIM(drain_timeout_ms), 0, 3600 * SEC},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -109,6 +110,7 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->write_stall_timeout_ms = 30000;
     l->zero_copy_streams = 256;
     l->zero_copy_buffer = 1024 * 1024;
+    l->drain_timeout_ms = 30000;
     /* key_file and database default to files in state_dir (see finish()). */
 }
 

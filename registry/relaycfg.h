@@ -59,6 +59,7 @@ struct relaycfg_limits {
     uint32_t write_stall_timeout_ms; /* 30 s */
     uint32_t zero_copy_streams;      /* 256; 0 = always copy (docs/design.md D14) */
     uint32_t zero_copy_buffer;       /* 1 MiB: pipe size and bound per direction */
+    uint32_t drain_timeout_ms;       /* 30 s; 0 = SIGTERM stops at once (D25) */
 };
 
 struct relaycfg {

@@ -721,20 +721,39 @@ static int check_side(struct store *st, int side)
     return 0;
 }
 
+void store_key_fp(const uint8_t key[STORE_KEY_LEN], char out[STORE_KEY_FP_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < STORE_KEY_FP_BYTES; i++) {
+        out[2 * i] = hex[key[i] >> 4];
+        out[2 * i + 1] = hex[key[i] & 15];
+    }
+    out[2 * STORE_KEY_FP_BYTES] = '\0';
+}
+
 int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                       const uint8_t key[STORE_KEY_LEN], const char *detail)
 {
     sqlite3_stmt *s;
+    struct store_link old;
+    char fp[STORE_KEY_FP_SIZE], text[STORE_DETAIL_MAX + 1];
     int r = check_side(st, side);
+    if (r == 0) {
+        r = store_link_get(st, id, &old);
+    }
     if (r == 0) {
         r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_ROTATE_A : S_LINK_ROTATE_B, &s);
     }
     if (r < 0) {
         return r;
     }
+    store_key_fp(old.key[side], fp);
+    snprintf(text, sizeof(text), "%s%sold key %s", detail != NULL ? detail : "",
+             detail != NULL ? "; " : "", fp);
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
-    return link_change(st, s, id, "rotated", detail);
+    return link_change(st, s, id, "rotated", text);
 }
 
 int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,

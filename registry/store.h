@@ -171,7 +171,8 @@ int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN]
  * rows (with the link id) and gains a "removed" event with detail. */
 int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail);
 /* Replaces the current key of side with key, clears that side's next key,
- * bumps key_gen; writes event "rotated" with detail. The old key stops
+ * bumps key_gen; writes event "rotated" with "DETAIL; old key FP"
+ * (store_key_fp of the key replaced; "old key FP" when detail is NULL). The old key stops
  * working as soon as the relay re-reads the registry. */
 int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                       const uint8_t key[STORE_KEY_LEN], const char *detail);
@@ -180,10 +181,18 @@ int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int
  * (wall clock; 0 = no deadline: until the agent switches). Event "next_key". */
 int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                         const uint8_t *key, int64_t until_ms, const char *detail);
+/* A key's fingerprint: its first STORE_KEY_FP_BYTES bytes in hex. Public
+ * (a part of a public key): "rotated" events carry the old key's, the
+ * relay's refusals the refused key's, and `linkctl probe` compares them. */
+#define STORE_KEY_FP_BYTES 8
+#define STORE_KEY_FP_SIZE  (2 * STORE_KEY_FP_BYTES + 1)
+void store_key_fp(const uint8_t key[STORE_KEY_LEN], char out[STORE_KEY_FP_SIZE]);
 /* Promotes the next key of side to current (the old current key stops
  * working), clears the deadline and bumps key_gen, but only while the next
  * key still equals key (it may have changed since the caller saw it): -ENOENT
- * when the link is gone or its next key is not key. Event "rotated". Store
+ * when the link is gone or its next key is not key. Event "rotated", detail
+ * "side X: DETAIL; old key FP" (store_key_fp of the key retired; without
+ * "DETAIL; " when detail is NULL). Store
  * functions in store_rotate.c. */
 int store_link_promote(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t key[STORE_KEY_LEN], const char *detail);

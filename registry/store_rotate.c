@@ -17,10 +17,18 @@ static int promote_one(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
                        const uint8_t key[STORE_KEY_LEN], int64_t ts, const char *detail)
 {
     sqlite3_stmt *s;
-    int r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_PROMOTE_A : S_LINK_PROMOTE_B, &s);
+    struct store_link old;
+    char fp[STORE_KEY_FP_SIZE], text[STORE_DETAIL_MAX + 1];
+    int r = store_link_get(st, id, &old);
+    if (r == 0) {
+        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_PROMOTE_A : S_LINK_PROMOTE_B, &s);
+    }
     if (r < 0) {
         return r;
     }
+    store_key_fp(old.key[side], fp);
+    snprintf(text, sizeof(text), "side %c: %s%sold key %s", 'a' + side,
+             detail != NULL ? detail : "", detail != NULL ? "; " : "", fp);
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, ts);
@@ -30,7 +38,7 @@ static int promote_one(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
         r = -ENOENT;
     }
     if (r == 0) {
-        r = store_event_insert(st, ts, "rotated", id, NULL, detail, 1);
+        r = store_event_insert(st, ts, "rotated", id, NULL, text, 1);
     }
     return r;
 }
@@ -101,8 +109,7 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n)
             if (!due[side]) {
                 continue;
             }
-            snprintf(detail, sizeof(detail), "overlap ended: side %c's old key retired",
-                     'a' + side);
+            snprintf(detail, sizeof(detail), "overlap ended, the old key retired");
             r = promote_one(st, id, side, key[side], ts, detail);
             count++;
         }

@@ -2,13 +2,17 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adminsrv.h"
 #include "conn.h"
 #include "keys.h"
+#include "log.h"
 #include "lrjson.h"
+#include "takeover.h"
 
 struct admin {
     struct adminsrv *srv;
@@ -16,6 +20,7 @@ struct admin {
     struct sync *sync;
     const struct admin_ops *ops;
     void *arg;
+    struct adminsrv_client *takeover; /* sockets handed over, waiting for `ready` */
 };
 
 /* The side's refused keys (index_auth_fail), or null. */
@@ -23,8 +28,8 @@ static json_t *admin_authfail(const struct index_authfail *f)
 {
     if (f->cause == NULL)
         return json_null();
-    return json_pack("{s:s, s:I, s:I, s:s}", "cause", f->cause, "count", lrjson_u64(f->count),
-                     "at_ms", lrjson_u64(f->at_ms), "addr", f->addr);
+    return json_pack("{s:s, s:I, s:I, s:s, s:s}", "cause", f->cause, "count", lrjson_u64(f->count),
+                     "at_ms", lrjson_u64(f->at_ms), "addr", f->addr, "key_fp", f->key_fp);
 }
 
 static json_t *admin_side(const struct index_link *l, int side)
@@ -87,9 +92,100 @@ static void admin_sync_done(void *arg, int rc, size_t n)
     adminsrv_release(cl);
 }
 
+/* `drain` or `drain MS` (MS: 0..3600000, digits only). */
+static void admin_drain(struct admin *a, struct adminsrv_client *cl, const char *arg)
+{
+    uint32_t ms = UINT32_MAX;
+    int rc;
+
+    if (*arg != '\0') {
+        uint64_t v = 0;
+        size_t n = 0;
+        for (; arg[n] >= '0' && arg[n] <= '9' && n < 8; n++)
+            v = v * 10 + (uint64_t)(arg[n] - '0');
+        if (n == 0 || arg[n] != '\0' || v > 3600000) {
+            adminsrv_error(cl, "drain: the timeout must be 0..3600000 ms");
+            return;
+        }
+        ms = (uint32_t)v;
+    }
+    rc = a->ops->drain(a->arg, ms);
+    if (rc == -EALREADY)
+        adminsrv_error(cl, "the relay is already draining or stopping");
+    else if (rc != 0)
+        adminsrv_error(cl, "drain failed");
+    else
+        adminsrv_reply_json(cl, a->ops->status(a->arg));
+}
+
+/* `takeover`: the listening sockets go to the successor with the reply;
+ * both accept on them (one accept queue: nothing is lost either way) until
+ * it says `ready` (D25). */
+static void admin_takeover(struct admin *a, struct adminsrv_client *cl)
+{
+    int fds[TAKEOVER_MAX_FDS], fd, len, rc;
+    char text[64];
+    size_t n = 0;
+
+    rc = a->ops->listeners(a->arg, fds, TAKEOVER_MAX_FDS, &n);
+    if (rc != 0 || n == 0) {
+        adminsrv_error(cl, rc == -EBUSY ? "a takeover is under way"
+                                        : "the relay is draining or stopping: its listening "
+                                          "sockets are closed");
+        return;
+    }
+    len = snprintf(text, sizeof(text), "{\"ok\":true,\"listeners\":%zu}\n", n);
+    fd = adminsrv_fd(cl);
+    rc = fd < 0 ? -EPIPE : takeover_send(fd, text, (size_t)len, fds, n);
+    if (rc != 0) {
+        log_warnx("takeover: listening sockets not handed over: %s", strerror(-rc));
+        adminsrv_close(cl);
+        a->ops->takeover_failed(a->arg);
+        return;
+    }
+    log_info("takeover: %zu listening sockets handed to a successor; serving on until it is "
+             "ready",
+             n);
+    a->takeover = cl;
+    adminsrv_more(cl, TAKEOVER_CONFIRM_MS);
+}
+
+/* The successor's last word: `ready` (it serves; this relay lets go of the
+ * admin path, then closes the connection, after which the successor binds
+ * the path, and drains), or nothing (it failed: this relay goes on). */
+static void admin_takeover_end(struct admin *a, struct adminsrv_client *cl, const char *line)
+{
+    a->takeover = NULL;
+    if (line == NULL || strcmp(line, "ready") != 0) {
+        adminsrv_close(cl);
+        log_warnx("takeover: the successor did not become ready; serving on");
+        a->ops->takeover_failed(a->arg);
+        return;
+    }
+    log_info("takeover: the successor is ready; draining");
+    adminsrv_let_go(a->srv);
+    adminsrv_close(cl);
+    (void)a->ops->drain(a->arg, UINT32_MAX);
+}
+
 static void admin_command(void *arg, struct adminsrv_client *cl, const char *cmd)
 {
     struct admin *a = arg;
+
+    if (cl == a->takeover) {
+        admin_takeover_end(a, cl, cmd);
+        return;
+    }
+    if (cmd == NULL)
+        return;
+    if (strcmp(cmd, "takeover") == 0) {
+        admin_takeover(a, cl);
+        return;
+    }
+    if (strcmp(cmd, "drain") == 0 || strncmp(cmd, "drain ", 6) == 0) {
+        admin_drain(a, cl, cmd[5] == ' ' ? cmd + 6 : "");
+        return;
+    }
 
     if (strcmp(cmd, "sync") == 0) {
         adminsrv_hold(cl);
@@ -111,7 +207,7 @@ static void admin_command(void *arg, struct adminsrv_client *cl, const char *cmd
 
 static const struct adminsrv_ops admin_srv_ops = {admin_command};
 
-int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
+int admin_start(uv_loop_t *loop, const char *path, unsigned mode, bool replace, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out)
 {
     struct admin *a = calloc(1, sizeof(*a));
@@ -123,7 +219,8 @@ int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *
     a->sync = sync;
     a->ops = ops;
     a->arg = arg;
-    rc = adminsrv_start(loop, path, mode, "linkrelay", &admin_srv_ops, a, &a->srv);
+    rc = (replace ? adminsrv_start_over : adminsrv_start)(loop, path, mode, "linkrelay",
+                                                          &admin_srv_ops, a, &a->srv);
     if (rc != 0) {
         free(a);
         return rc;
@@ -136,6 +233,7 @@ void admin_stop(struct admin *a)
 {
     if (a == NULL)
         return;
+    a->takeover = NULL;
     adminsrv_stop(a->srv);
     free(a);
 }

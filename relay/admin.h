@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admin — the relay's admin Unix socket (docs/internals/relay.md "Admin socket"):
- * one request line (`status`, `links`, `sync`, `relay-key`), one line of JSON
- * back, then close. The socket itself (bounds, mode, stale files) is
+ * one request line (`status`, `links`, `sync`, `relay-key`, `drain [MS]`,
+ * `takeover`), one line of JSON back, then close (`takeover` waits for one
+ * more line, D25). The socket itself (bounds, mode, stale files) is
  * service/adminsrv.c, which the agent's admin socket shares; this module
  * answers the requests.
  *
@@ -13,6 +14,10 @@
  */
 #ifndef LR_ADMIN_H
 #define LR_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -30,11 +35,26 @@ struct admin_ops {
     /* `relay-key`: re-read the relay key file (linkctl relay rotate-key);
      * the reply object, as for status. */
     json_t *(*relay_key)(void *arg);
+    /* `drain [MS]` (D25): begin a drain of timeout_ms (UINT32_MAX: the
+     * configured drain_timeout). 0, or -EALREADY (draining or stopping). */
+    int (*drain)(void *arg, uint32_t timeout_ms);
+    /* `takeover` (D25): the listening sockets to hand to a successor (at
+     * most cap, left open; the owner frees what the successor binds anew,
+     * the metrics endpoint). 0, -EBUSY (a takeover is under way) or
+     * -EALREADY (draining or stopping: they are closed). Once the successor
+     * answers `ready` on the same connection, the admin socket lets go of
+     * its path (the successor binds it) and calls drain(UINT32_MAX); if it
+     * closes, or says nothing within TAKEOVER_CONFIRM_MS, takeover_failed. */
+    int (*listeners)(void *arg, int *fds, size_t cap, size_t *n);
+    /* The successor of a takeover failed: the owner serves on as before
+     * (takes back what listeners gave up). */
+    void (*takeover_failed)(void *arg);
 };
 
-/* Binds path (a stale socket file there is replaced) with mode, on loop.
- * index and sync stay valid until admin_stop. 0 or -errno. */
-int admin_start(uv_loop_t *loop, const char *path, unsigned mode, struct index *index,
+/* Binds path (a stale socket file there is replaced; with replace, also
+ * one a running relay answers on: the predecessor of a takeover) with mode,
+ * on loop. index and sync stay valid until admin_stop. 0 or -errno. */
+int admin_start(uv_loop_t *loop, const char *path, unsigned mode, bool replace, struct index *index,
                 struct sync *sync, const struct admin_ops *ops, void *arg, struct admin **out);
 /* What `links` answers: {"links":[...]} from the link index (also the status
  * page's, statusjson.c); NULL when out of memory. */

@@ -98,6 +98,7 @@ bool index_auth_fail(struct index_link *l, int side, const uint8_t pub[STORE_KEY
     f->at_ms = now_ms;
     f->cause = index_key_ok(l, 1 - side, pub) ? "wrong_side" : "bad_key";
     snprintf(f->addr, sizeof(f->addr), "%s", addr);
+    store_key_fp(pub, f->key_fp);
     first = f->window_ms == 0 || now_ms - f->window_ms >= INDEX_AUTHFAIL_WINDOW_MS;
     if (first)
         f->window_ms = now_ms;

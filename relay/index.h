@@ -31,10 +31,11 @@ struct stream;
 #define INDEX_AUTHFAIL_WINDOW_MS 10000 /* one event row per window and side */
 struct index_authfail {
     uint64_t count;
-    uint64_t at_ms;     /* wall clock of the last one */
-    uint64_t window_ms; /* start of the current event window (wall clock) */
-    const char *cause;  /* static: "bad_key" or "wrong_side"; NULL: none yet */
-    char addr[64];      /* source "addr:port" of the last one */
+    uint64_t at_ms;                 /* wall clock of the last one */
+    uint64_t window_ms;             /* start of the current event window (wall clock) */
+    const char *cause;              /* static: "bad_key" or "wrong_side"; NULL: none yet */
+    char addr[64];                  /* source "addr:port" of the last one */
+    char key_fp[STORE_KEY_FP_SIZE]; /* store_key_fp of the last refused key */
 };
 
 struct index_link {
@@ -91,7 +92,7 @@ void index_foreach(const struct index *ix, void (*fn)(void *arg, struct index_li
 /* True if pub is the current or the next key of side (sodium_memcmp). */
 bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN]);
 /* Records a refused key for side (see struct index_authfail): "wrong_side"
- * when pub is the other side's key, else "bad_key". Returns true when this
+ * when pub is the other side's key, else "bad_key"; and pub's fingerprint. Returns true when this
  * is the first of a new INDEX_AUTHFAIL_WINDOW_MS window (the caller writes
  * one event row then). */
 bool index_auth_fail(struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN],

@@ -35,6 +35,8 @@ static void usage(FILE *out)
             "  --log-level LEVEL      error, warn, info or debug\n"
             "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
             "  --ready-file FILE      write the bound listen addresses there once serving\n"
+            "  --takeover             take the listening sockets over from the relay running\n"
+            "                         on the admin socket, which then drains\n"
             "  --check                validate the configuration, print it normalised, exit\n"
             "  --help, --version\n");
 }
@@ -57,6 +59,10 @@ static int parse_args(int argc, char **argv, struct rconf_cli *cli, const char *
         }
         if (strcmp(a, "--check") == 0) {
             *check = 1;
+            continue;
+        }
+        if (strcmp(a, "--takeover") == 0) {
+            cli->takeover = true;
             continue;
         }
         if (strcmp(a, "--listen") == 0 || strcmp(a, "--advertise") == 0) {

@@ -12,6 +12,7 @@
 #ifndef LR_RCONF_H
 #define LR_RCONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "relaycfg.h"
@@ -28,6 +29,7 @@ struct rconf_cli {
     const char *admin_socket;
     const char *log_level;
     const char *metrics_listen; /* "off" or HOST:PORT */
+    bool takeover;              /* --takeover: listeners from the running relay (D25) */
 };
 
 /* Builds the configuration. Returns 0, or -EINVAL/-ENOENT/-EIO with a

@@ -11,6 +11,7 @@
 
 #include <sys/resource.h>
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -27,6 +28,7 @@
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
+#include "takeover.h"
 #include "ticket.h"
 #include "wallclock.h"
 
@@ -117,7 +119,9 @@ static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
 
-static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char *text)
+/* Binds one listener to sa, or (sa NULL) adopts fd, a listening socket a
+ * predecessor handed over (takeover, D25); then listens. */
+static int relay_bind_one(struct relay *r, const struct sockaddr *sa, int fd, const char *text)
 {
     struct relay_listener *li;
     struct sockaddr_storage ss;
@@ -130,7 +134,10 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char
     uv_tcp_init(r->loop, &li->tcp);
     li->tcp.data = li;
     li->r = r;
-    rc = uv_tcp_bind(&li->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    if (sa != NULL)
+        rc = uv_tcp_bind(&li->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    else
+        rc = uv_tcp_open(&li->tcp, fd);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&li->tcp, 511, relay_on_conn);
     if (rc == 0)
@@ -155,9 +162,36 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, const char
     return 0;
 }
 
+/* `linkrelay --takeover`: the running relay's listening sockets, received
+ * over its admin socket (it drains once relay_start confirms); the
+ * configured listen addresses are not bound. */
+static int relay_adopt(struct relay *r)
+{
+    int fds[TAKEOVER_MAX_FDS], rc = 0;
+    size_t n = 0, i;
+    char err[512];
+
+    rc = takeover_fetch(r->cfg.admin_socket, fds, TAKEOVER_MAX_FDS, &n, &r->takeover_conn, err,
+                        sizeof(err));
+    if (rc != 0) {
+        log_error("takeover: %s", err);
+        return rc;
+    }
+    r->has_takeover_conn = true;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = relay_bind_one(r, NULL, fds[i], "a socket handed over");
+    for (; i < n; i++)
+        close(fds[i]);
+    if (rc == 0)
+        log_info("takeover: %zu listening sockets taken over from the running relay", n);
+    return rc;
+}
+
 /* Resolves (before the loop runs, so a blocking lookup is fine) and binds. */
 static int relay_listen(struct relay *r)
 {
+    if (r->cli != NULL && r->cli->takeover)
+        return relay_adopt(r);
     for (size_t i = 0; i < r->cfg.n_listen; i++) {
         const struct addr_spec *a = &r->cfg.listen[i];
         struct addrinfo hints, *res = NULL;
@@ -177,7 +211,7 @@ static int relay_listen(struct relay *r)
             return rc;
         }
         res = req.addrinfo;
-        rc = relay_bind_one(r, res->ai_addr, text);
+        rc = relay_bind_one(r, res->ai_addr, -1, text);
         uv_freeaddrinfo(res);
         if (rc != 0)
             return rc;
@@ -213,8 +247,14 @@ static void relay_on_signal(uv_signal_t *h, int signum)
     char path[RELAYCFG_PATH_MAX], err[512];
 
     if (signum != SIGHUP) {
-        log_info("signal %d: shutting down", signum);
-        relay_stop(r);
+        /* A second signal during the drain, or drain_timeout 0: at once. */
+        if (r->draining || r->cfg.limits.drain_timeout_ms == 0) {
+            log_info("signal %d: shutting down%s", signum, r->draining ? " now" : "");
+            relay_stop(r);
+        } else {
+            log_info("signal %d: draining (a second signal stops at once)", signum);
+            (void)relay_drain(r, r->cfg.limits.drain_timeout_ms);
+        }
         return;
     }
     /* systemd sees the reload from here to READY=1, applied or not. */
@@ -233,11 +273,14 @@ static void relay_on_signal(uv_signal_t *h, int signum)
 static void relay_sd_status(void *arg, char *buf, size_t len)
 {
     const struct relay *r = arg;
+    char left[32] = "";
 
+    if (r->draining && !r->stopping)
+        snprintf(left, sizeof(left), ", %" PRIu64 " s left", (relay_drain_left(r) + 999) / 1000);
     snprintf(buf, len,
-             "%s: %" PRIu32 " sessions, %" PRIu32 " streams, %" PRIu32 " connections, %zu links",
-             r->stopping ? "draining" : "serving", r->stats.agents, r->stats.streams_open,
-             r->admit.conns, index_count(r->index));
+             "%s: %" PRIu32 " sessions, %" PRIu32 " streams, %" PRIu32 " connections, %zu links%s",
+             r->stopping || r->draining ? "draining" : "serving", r->stats.agents,
+             r->stats.streams_open, r->admit.conns, index_count(r->index), left);
 }
 
 static const struct sdnotify_ops relay_sd_ops = {relay_sd_status};
@@ -548,8 +591,12 @@ static json_t *relay_status(void *arg)
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
         {"auth_failures", st->auth_failures},
         {"acct_dropped", acct_dropped(r->acct)},
+        {"drain_left_ms", relay_drain_left(r)},
     };
-    json_t *v = json_pack("{s:s}", "version", LINKRELAY_VERSION);
+    json_t *v = json_pack("{s:s, s:s}", "version", LINKRELAY_VERSION, "state",
+                          r->stopping   ? "stopping"
+                          : r->draining ? "draining"
+                                        : "serving");
     int bad = v == NULL;
 
     for (size_t i = 0; !bad && i < sizeof(counters) / sizeof(counters[0]); i++)
@@ -571,8 +618,39 @@ static json_t *relay_status(void *arg)
     return v;
 }
 
-static const struct admin_ops relay_admin_ops = {.status = relay_status,
-                                                 .relay_key = relay_reload_key};
+static int relay_admin_drain(void *arg, uint32_t timeout_ms)
+{
+    struct relay *r = arg;
+
+    if (timeout_ms == UINT32_MAX)
+        timeout_ms = r->cfg.limits.drain_timeout_ms;
+    log_info("admin: drain requested (%" PRIu32 " ms)", timeout_ms);
+    return relay_drain(r, timeout_ms);
+}
+
+/* Takeover (D25): the listening sockets for the successor. The metrics
+ * endpoint closes first: the successor binds the same address. */
+static int relay_admin_listeners(void *arg, int *fds, size_t cap, size_t *n)
+{
+    struct relay *r = arg;
+    size_t k = 0;
+
+    if (r->handing_over)
+        return -EBUSY;
+    if (r->draining || r->stopping || r->listeners_closed)
+        return -EALREADY;
+    r->handing_over = true;
+    metrics_stop(r->metrics);
+    r->metrics = NULL;
+    for (size_t i = 0; i < r->n_listeners && k < cap; i++) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&r->listener[i].tcp, &fd) == 0)
+            fds[k++] = fd;
+    }
+    *n = k;
+    return 0;
+}
+
 /* GET /status.json (metrics_ops.status): the admin socket's status with
  * the status page's additions (statusjson.h). */
 static char *relay_status_page(void *arg, size_t *len)
@@ -584,6 +662,25 @@ static char *relay_status_page(void *arg, size_t *len)
 
 static const struct metrics_ops relay_metrics_ops = {exposition_render, exposition_ready,
                                                      relay_status_page};
+
+/* The successor did not become ready: the metrics endpoint comes back (the
+ * listeners never went). */
+static void relay_admin_takeover_failed(void *arg)
+{
+    struct relay *r = arg;
+
+    r->handing_over = false;
+    if (r->stopping || !r->cfg.has_metrics_listen || r->metrics != NULL)
+        return;
+    if (metrics_start(r->loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics) != 0)
+        log_warnx("takeover failed: the metrics endpoint could not be bound again");
+}
+
+static const struct admin_ops relay_admin_ops = {.status = relay_status,
+                                                 .relay_key = relay_reload_key,
+                                                 .drain = relay_admin_drain,
+                                                 .listeners = relay_admin_listeners,
+                                                 .takeover_failed = relay_admin_takeover_failed};
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, struct rconf_cli *cli,
                 const char *config_path, const char *ready_file)
@@ -634,11 +731,27 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
         relay_wire(r);
         rc = relay_listen(r);
     }
-    if (rc == 0)
-        rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode, r->index, r->sync,
-                         &relay_admin_ops, r, &r->admin);
+    /* A successor binds the metrics endpoint its predecessor let go of, and
+     * says `ready` before it takes the admin path: a failure up to here
+     * leaves the predecessor serving (D25). */
     if (rc == 0 && r->cfg.has_metrics_listen)
         rc = metrics_start(loop, &r->cfg.metrics_listen, &relay_metrics_ops, r, &r->metrics);
+    if (rc == 0 && r->has_takeover_conn) {
+        r->has_takeover_conn = false;
+        rc = takeover_confirm(r->takeover_conn);
+        if (rc == -ETIMEDOUT) /* it heard `ready`; its path may still be there */
+            log_warnx("takeover: the running relay did not close the takeover connection");
+        else if (rc != 0)
+            log_error("takeover: the running relay did not hear ready: %s", strerror(-rc));
+        else
+            log_info("takeover: ready; the running relay drains");
+        if (rc == -ETIMEDOUT)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = admin_start(loop, r->cfg.admin_socket, r->cfg.admin_socket_mode,
+                         cli != NULL && cli->takeover, r->index, r->sync, &relay_admin_ops, r,
+                         &r->admin);
     if (rc != 0)
         return rc;
     if (r->metrics != NULL)
@@ -665,74 +778,4 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     sdnotify_init(&r->sd, loop, &relay_sd_ops, r);
     sdnotify_ready(&r->sd);
     return 0;
-}
-
-static void relay_abort_streams(void *arg, struct index_link *l)
-{
-    (void)arg;
-    stream_abort_link(l, STORE_CAUSE_RESET, "relay shutting down");
-}
-
-void relay_stop(struct relay *r)
-{
-    struct conn *c, *next;
-
-    if (r->stopping)
-        return;
-    r->stopping = true;
-    sdnotify_stopping(&r->sd);
-    metrics_stop(r->metrics);
-    r->metrics = NULL;
-    for (size_t i = 0; i < r->n_listeners; i++)
-        uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
-    admin_stop(r->admin);
-    sync_stop(r->sync);
-    r->session.stopping = true;
-    index_foreach(r->index, relay_abort_streams, NULL);
-    for (c = r->conn.list; c != NULL; c = next) {
-        next = c->next;
-        if (c->state == CONN_UP)
-            session_close_with(c, MSG_CLOSE_SHUTDOWN, "relay shutting down");
-        else if (c->state != CONN_FLUSHING)
-            conn_close(c, CONN_END_FIN, "relay shutting down");
-    }
-    stats_flush(&r->stats, uv_now(r->loop));
-    acct_stop(r->acct);
-    uv_close((uv_handle_t *)&r->tick, NULL);
-    /* The signal handlers stay (a second SIGTERM while sessions flush must
-     * not kill the process before the last accounting write) but no longer
-     * keep the loop alive; relay_done closes them. */
-    uv_unref((uv_handle_t *)&r->sig_term);
-    uv_unref((uv_handle_t *)&r->sig_int);
-    uv_unref((uv_handle_t *)&r->sig_hup);
-}
-
-void relay_done(struct relay *r)
-{
-    /* Before the index goes: the status callback reads it. */
-    sdnotify_close(&r->sd);
-    /* Accounting first: from here on nothing is lost whatever happens. */
-    acct_free(r->acct);
-    r->acct = NULL;
-    sync_free(r->sync);
-    r->sync = NULL;
-    index_free(r->index);
-    r->index = NULL;
-    ticket_table_free(r->tickets);
-    r->tickets = NULL;
-    admit_done(&r->admit);
-    relaykey_wipe(&r->key);
-    free(r->stream.rbuf);
-    r->stream.rbuf = NULL;
-    if (r->loop != NULL && !uv_is_closing((uv_handle_t *)&r->sig_term)) {
-        /* Closing a signal handle restores the default action; a late
-         * SIGTERM during the last microseconds is ignored instead. */
-        uv_close((uv_handle_t *)&r->sig_term, NULL);
-        uv_close((uv_handle_t *)&r->sig_int, NULL);
-        uv_close((uv_handle_t *)&r->sig_hup, NULL);
-        signal(SIGTERM, SIG_IGN);
-        signal(SIGINT, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        uv_run(r->loop, UV_RUN_DEFAULT);
-    }
 }

@@ -49,6 +49,15 @@ struct relay_listener {
 struct relay {
     uv_loop_t *loop;
     bool stopping;
+    /* Draining (D25): listeners closed, GOING_AWAY sent, streams spliced on
+     * until they end or drain_deadline_ms; then relay_stop. */
+    bool draining;
+    bool listeners_closed;
+    bool handing_over;      /* sockets given to a successor that is not ready yet */
+    bool has_takeover_conn; /* --takeover: the connection to the predecessor */
+    int takeover_conn;
+    uint64_t drain_deadline_ms;
+    uv_timer_t drain_timer;
 
     /* Configuration and identity. */
     struct relaycfg cfg;
@@ -96,6 +105,14 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
  * streams, sends CLOSE shutdown to control sessions, flushes accounting; the
  * loop then ends. */
 void relay_stop(struct relay *r);
+/* Begins a drain (D25): tells systemd STOPPING=1, stops listening, sends
+ * GOING_AWAY to every control session and keeps splicing the streams; stops
+ * (relay_stop) once no stream is left or after timeout_ms (0: at the next
+ * loop iteration, without GOING_AWAY). 0, or -EALREADY when the relay
+ * already drains or stops. */
+int relay_drain(struct relay *r, uint32_t timeout_ms);
+/* Milliseconds until the drain ends (0 when not draining). */
+uint64_t relay_drain_left(const struct relay *r);
 /* After uv_run returned: final flush and release of what is not a handle. */
 void relay_done(struct relay *r);
 

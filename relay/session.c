@@ -316,6 +316,20 @@ void session_close_with(struct conn *c, enum msg_close_reason reason, const char
     conn_close(c, CONN_END_FLUSH, msg_close_reason_name(reason));
 }
 
+void session_going_away(struct conn *c, uint16_t seconds, const char *text)
+{
+    struct msg m;
+
+    if (c->state != CONN_UP || session_of(c) == NULL)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_GOING_AWAY;
+    m.u.going_away.seconds = seconds;
+    m.u.going_away.text.p = (const uint8_t *)text;
+    m.u.going_away.text.len = strnlen(text, MSG_MAX_TEXT);
+    (void)session_send(c, &m);
+}
+
 /* The close hook: detaches from the link, wipes and frees the session. */
 static bool session_on_close(struct conn *c)
 {
@@ -481,6 +495,11 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
              l->name, 'a' + a->side, cs->agent_version);
     acct_event(sx->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
     session_send_welcome(c);
+    if (c->state == CONN_UP && sx->draining) {
+        uint64_t now = uv_now(c->tcp.loop);
+        uint64_t left = sx->drain_deadline_ms > now ? sx->drain_deadline_ms - now : 0;
+        session_going_away(c, (uint16_t)((left + 999) / 1000), "relay draining");
+    }
     if (c->state != CONN_UP)
         return;
     session_announce_key(c);

@@ -44,6 +44,10 @@ struct session_ctx {
      * relay_key_len 0 until first needed. */
     uint8_t relay_key_msg[2 + 32];
     size_t relay_key_len;
+    /* The relay drains (D25): a session that comes up is told GOING_AWAY
+     * right after WELCOME. */
+    bool draining;
+    uint64_t drain_deadline_ms; /* loop time the drain ends at */
 };
 
 /* The owner table of a control connection (struct conn_ctx.control, with a
@@ -60,6 +64,10 @@ void session_close_with(struct conn *c, enum msg_close_reason reason, const char
  * Sent after WELCOME and by the relay when its key file gains a next key
  * (design.md D21). May close the connection. */
 void session_announce_key(struct conn *c);
+/* Sends GOING_AWAY (seconds: until the relay stops, text: why) to an UP
+ * session; the session stays up until the agent leaves or the relay stops.
+ * May close the connection (a session that does not read). */
+void session_going_away(struct conn *c, uint16_t seconds, const char *text);
 /* The static key the session authenticated with (valid while c is open). */
 const uint8_t *session_static_key(const struct conn *c);
 

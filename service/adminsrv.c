@@ -25,6 +25,7 @@ struct adminsrv_client {
     struct adminsrv_client *prev, *next;
     int refs; /* open handles + holds */
     bool closing, answered;
+    bool more; /* adminsrv_more: one more line, or NULL at the end */
     size_t len;
     char buf[ADMINSRV_MAX_REQUEST + 1];
 };
@@ -38,7 +39,8 @@ struct adminsrv {
     struct adminsrv_client *clients;
     size_t n_clients;
     bool stopped;
-    int refs; /* the server handle + clients */
+    bool let_go; /* the path is a successor's (adminsrv_let_go) */
+    int refs;    /* the server handle + clients (+ the owner's after let_go) */
 };
 
 static void srv_unref(struct adminsrv *s)
@@ -151,6 +153,15 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = ADMINSRV_MAX_REQUEST - cl->len;
 }
 
+/* A client kept for one more line ends without it: the owner hears NULL. */
+static void more_end(struct adminsrv_client *cl)
+{
+    if (!cl->more || cl->closing)
+        return;
+    cl->more = false;
+    cl->s->ops->request(cl->s->arg, cl, NULL);
+}
+
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
     struct adminsrv_client *cl = h->data;
@@ -160,6 +171,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (cl->closing || nread == 0)
         return;
     if (nread < 0) {
+        more_end(cl);
         client_close(cl);
         return;
     }
@@ -177,12 +189,37 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (nl > cl->buf && nl[-1] == '\r')
         nl[-1] = '\0';
     uv_read_stop(h);
+    cl->more = false;
     cl->s->ops->request(cl->s->arg, cl, cl->buf);
 }
 
 static void on_timeout(uv_timer_t *t)
 {
+    more_end(t->data);
     client_close(t->data);
+}
+
+int adminsrv_fd(struct adminsrv_client *cl)
+{
+    uv_os_fd_t fd;
+
+    return !cl->closing && uv_fileno((uv_handle_t *)&cl->pipe, &fd) == 0 ? fd : -1;
+}
+
+void adminsrv_more(struct adminsrv_client *cl, uint32_t timeout_ms)
+{
+    if (cl->closing)
+        return;
+    cl->more = true;
+    cl->answered = true;
+    cl->len = 0;
+    uv_timer_start(&cl->timer, on_timeout, timeout_ms, 0);
+    uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read);
+}
+
+void adminsrv_close(struct adminsrv_client *cl)
+{
+    client_close(cl);
 }
 
 static void on_accept(uv_stream_t *server, int status)
@@ -253,8 +290,8 @@ static int bind_listen(struct adminsrv *s, const char *path, unsigned mode)
     return rc;
 }
 
-int adminsrv_start(uv_loop_t *loop, const char *path, unsigned mode, const char *who,
-                   const struct adminsrv_ops *ops, void *arg, struct adminsrv **out)
+static int start(uv_loop_t *loop, const char *path, unsigned mode, const char *who, bool over,
+                 const struct adminsrv_ops *ops, void *arg, struct adminsrv **out)
 {
     struct adminsrv *s;
     struct stat sb;
@@ -277,7 +314,7 @@ int adminsrv_start(uv_loop_t *loop, const char *path, unsigned mode, const char 
     s->server.data = s;
     /* A socket file left by a process that died is replaced; one that still
      * answers belongs to a running one, and anything else is not ours. */
-    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) && in_use(path)) {
+    if (!over && lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) && in_use(path)) {
         log_error("admin socket %s: another %s is running with it", path, who);
         rc = -EADDRINUSE;
     } else {
@@ -296,6 +333,27 @@ int adminsrv_start(uv_loop_t *loop, const char *path, unsigned mode, const char 
     return 0;
 }
 
+int adminsrv_start(uv_loop_t *loop, const char *path, unsigned mode, const char *who,
+                   const struct adminsrv_ops *ops, void *arg, struct adminsrv **out)
+{
+    return start(loop, path, mode, who, false, ops, arg, out);
+}
+
+int adminsrv_start_over(uv_loop_t *loop, const char *path, unsigned mode, const char *who,
+                        const struct adminsrv_ops *ops, void *arg, struct adminsrv **out)
+{
+    return start(loop, path, mode, who, true, ops, arg, out);
+}
+
+void adminsrv_let_go(struct adminsrv *s)
+{
+    if (s->stopped || s->let_go)
+        return;
+    s->let_go = true;
+    s->refs++; /* the owner's, until adminsrv_stop */
+    uv_close((uv_handle_t *)&s->server, server_close_cb);
+}
+
 void adminsrv_stop(struct adminsrv *s)
 {
     if (s == NULL || s->stopped)
@@ -303,6 +361,10 @@ void adminsrv_stop(struct adminsrv *s)
     s->stopped = true;
     while (s->clients != NULL)
         client_close(s->clients);
+    if (s->let_go) {
+        srv_unref(s);
+        return;
+    }
     unlink(s->path);
     uv_close((uv_handle_t *)&s->server, server_close_cb);
 }

@@ -20,6 +20,8 @@
 #ifndef LR_ADMINSRV_H
 #define LR_ADMINSRV_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 #include <uv.h>
 
@@ -34,7 +36,9 @@ struct adminsrv_client;
 struct adminsrv_ops {
     /* One request line (without newline, NUL-terminated, at most
      * ADMINSRV_MAX_REQUEST - 1 bytes). Answer with adminsrv_reply_json or
-     * adminsrv_error; a client never answered is closed at its timeout. */
+     * adminsrv_error; a client never answered is closed at its timeout.
+     * After adminsrv_more, the client's next line comes here too, or NULL
+     * when it closed or its time ran out first (it is closing then). */
     void (*request)(void *arg, struct adminsrv_client *cl, const char *line);
 };
 
@@ -43,9 +47,24 @@ struct adminsrv_ops {
  * (-EADDRINUSE: a live socket is there; -ENAMETOOLONG). */
 int adminsrv_start(uv_loop_t *loop, const char *path, unsigned mode, const char *who,
                    const struct adminsrv_ops *ops, void *arg, struct adminsrv **out);
+/* As adminsrv_start, but a socket someone still answers on at path is
+ * replaced too: a successor takes over from the running relay (D25). */
+int adminsrv_start_over(uv_loop_t *loop, const char *path, unsigned mode, const char *who,
+                        const struct adminsrv_ops *ops, void *arg, struct adminsrv **out);
 /* Closes the server and every client, removes the socket file; frees once
  * every handle is closed. Accepts NULL; idempotent. */
 void adminsrv_stop(struct adminsrv *s);
+/* Lets go of the path for a successor (D25): closes the server now (libuv
+ * removes its file as it does), answers the clients already connected, and
+ * adminsrv_stop leaves the path alone. */
+void adminsrv_let_go(struct adminsrv *s);
+
+/* The relay's takeover (D25): the client's socket (for ancillary data; -1
+ * once closing), keeping it open for one more line within timeout_ms
+ * (ops->request gets it, or NULL), and closing it without an answer. */
+int adminsrv_fd(struct adminsrv_client *cl);
+void adminsrv_more(struct adminsrv_client *cl, uint32_t timeout_ms);
+void adminsrv_close(struct adminsrv_client *cl);
 
 /* Sends v (compact JSON) and a newline, then closes; takes v. NULL (out of
  * memory while building it) closes without a reply. A second answer, or one

@@ -88,6 +88,9 @@ class Relay:
         self.logf = None
         self.nofile = nofile
         lim = dict(FAST_LIMITS) if fast else {}
+        # A test's SIGTERM stops the relay at once (as before drains, D25);
+        # the drain tests set drain_timeout themselves.
+        lim["drain_timeout"] = "0"
         lim.update(limits or {})
         self.limits = lim
         if config:

@@ -27,7 +27,7 @@ import sys
 import agentharness as ah
 import lrharness as h
 import promharness as ph
-from test_agent_rotate import works, rotate
+from test_agent_rotate import rotate
 
 REFUSED = "linkagent_link_peer_keys_refused_total"
 
@@ -74,7 +74,7 @@ def main():
         b = rig.agent_args("b", ["--config", bconf])
         a = rig.agent_args("a", ["--config", aconf])
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay"))
-        c.check("streams both ways", h.wait_for(lambda: works(la) and works(lb), timeout=10))
+        c.check("streams both ways", h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
 
         # 1. Rotation by reload, twice (a chain: key1 → key2 → key3):
         # endorsed, taken, kept.
@@ -88,7 +88,7 @@ def main():
             c.check("reload %d: the relay got the endorsement from a" % n,
                     r.log().count("its old key endorsed its new key") == n, r.log()[-1500:])
             c.check("reload %d: streams both ways" % n,
-                    h.wait_for(lambda: works(la) and works(lb), timeout=10))
+                    h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
         kept = bconf + ".peerkeys"
         c.check("b keeps the keys in CONFIG.peerkeys, mode 0600",
                 os.path.exists(kept) and stat.S_IMODE(os.stat(kept).st_mode) == 0o600
@@ -98,7 +98,7 @@ def main():
         b = rig.agent_args("b2", ["--config", bconf])
         c.check("b restarted: online", b.wait_log("online via relay"))
         c.check("b restarted: streams both ways with the kept key",
-                h.wait_for(lambda: works(la) and works(lb), timeout=10))
+                h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
         c.check("b restarted: nothing refused",
                 refused_count(b) == 0 and "ignored" not in b.log(), b.log()[-1500:])
 
@@ -113,8 +113,8 @@ def main():
         c.check("restart: b says it keeps the key it trusts",
                 "the peer's key stays %s" % rot["key"] in b.log())
         c.check("restart: counted", refused_count(b) == 1)
-        c.check("restart: a stream from b fails", not works(lb))
-        c.check("restart: a stream from a fails", not works(la))
+        c.check("restart: a stream from b fails", not ah.works(lb, 50000))
+        c.check("restart: a stream from a fails", not ah.works(la, 50000))
         # The remedy: a new token for b names a's current key.
         rotb = rotate(r, "b", "60s")
         write_conf(bconf, rotb["token"], lb, srv.port, metrics=True)
@@ -122,7 +122,7 @@ def main():
         c.check("b with a new token: a takes b's endorsed new key",
                 a.wait_log("the peer's key is now %s" % rotb["key"]), a.log()[-1500:])
         c.check("b with a new token: streams both ways",
-                h.wait_for(lambda: works(la) and works(lb), timeout=10))
+                h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
 
         # 3. A tampered endorsement in the registry for a substituted key.
         c.check("a stops with 0", a.stop() == 0)
@@ -137,8 +137,8 @@ def main():
                 b.wait_log("link lnk: the relay named peer key %s with an endorsement that does "
                            "not verify" % rot3["key"]), b.log()[-1500:])
         c.check("tampered: counted", refused_count(b) == before + 1)
-        c.check("tampered: a stream from b fails", not works(lb))
-        c.check("tampered: a stream from a fails", not works(la))
+        c.check("tampered: a stream from b fails", not ah.works(lb, 50000))
+        c.check("tampered: a stream from a fails", not ah.works(la, 50000))
         c.check("b never took a substituted key",
                 b.count("the peer's key is now %s" % rot3["key"]) == 0, b.log()[-2000:])
         c.check("agent a stops with 0", a.stop() == 0)

@@ -61,7 +61,8 @@ covers "linkctl probe" "$(linkctl probe --help)" "$(comp _linkctl linkctl probe 
 covers "linkagent status" "$(linkagent status --help)" "$(comp _linkagent linkagent status --)"
 covers "linkctl relay rotate-key" "$(linkctl relay rotate-key --help)" \
     "$(comp _linkctl linkctl relay rotate-key --)"
-expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help info rotate-key"
+covers "linkctl relay drain" "$(linkctl relay drain --help)" "$(comp _linkctl linkctl relay drain --)"
+expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help drain info rotate-key"
 
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
@@ -69,6 +70,7 @@ expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
 for c in add list show revoke enable rm rotate; do
     linkctl link --help | grep -qE "^  $c( |$)" || { echo "FAIL link --help lacks $c"; fail=1; }
 done
+expect "linkctl relay drain --timeout takes a value" "$(comp _linkctl linkctl relay drain --timeout '')" ""
 expect "linkrelay --log-level" "$(comp _linkrelay linkrelay --log-level '')" "debug error info warn"
 expect "linkagent --policy" "$(comp _linkagent linkagent --policy '')" "immediate on-demand"
 expect "linkagent keygen" "$(comp _linkagent linkagent k)" "keygen"

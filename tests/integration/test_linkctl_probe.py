@@ -17,10 +17,23 @@ the words of the text output and the fields of --json:
   "relay_key_mismatch" from its address (the relay writes such failures at
   the end of a 10 s window); its `linkagent status` says "relay key
   mismatch";
+- unknown relay key id: an agent with the right relay key but another key
+  id: "relay_key_id_unknown" from its address; then an HTTP request at the
+  relay's port from that address: "handshake_incomplete" (cause preamble),
+  and a connection that sends nothing (cause timeout);
+- admission limit: a second relay with max_pending_per_ip = 1, held by a
+  connection that sends nothing, refuses side b's agent: "rate_limited";
+  that relay listens only on 0.0.0.0 and advertises nothing:
+  "no_token_addrs" (token_addrs source null, no addresses);
+- rotated-out key: side b's key rotated with --overlap 0 while its agent
+  keeps the old key: "key_rotated_out" with the rotation's time, the
+  refused key's fingerprint (key_fp) the one the "rotated" event retired;
+  the random wrong key above stays "key_refused";
 - one agent stopped: "side_offline" with when and where it was last seen;
 - link revoked: "link_revoked" and the agents refused ("refused_revoked");
 - relay stopped: "relay_not_running", relay.running false, the sides still
-  last seen from the event log; tokens pointing at the stopped relay are
+  last seen from the event log (the refusal's cause read from the event:
+  wrong_side, no key_fp); tokens pointing at the stopped relay are
   unreachable ("token_addr_unreachable");
 - usage: no link given exits 2, an unknown link 1.
 """
@@ -130,7 +143,9 @@ def wrong_keys(c, rig, srv):
     kr = js["sides"]["b"]["key_refused"] or {}
     c.check("wrong link key: exit 1", rc == 1 and jrc == 1, text)
     c.check("wrong link key: json", kr.get("cause") == "bad_key" and kr.get("count", 0) >= 1
-            and kr.get("addr", "").startswith("127.0.0.1:"), json.dumps(js))
+            and kr.get("addr", "").startswith("127.0.0.1:") and len(kr.get("key_fp", "")) == 16
+            and kr.get("rotated_out_ms", 0) is None
+            and "key_rotated_out" not in codes(js), json.dumps(js))
     c.check("wrong link key: the words",
             "the relay refused side b's key" in text
             and "the agent holds a wrong link key, or one rotated out" in text
@@ -158,6 +173,7 @@ def wrong_side(c, rig, link, base):
                                    "peer_key = %s" % link["b_pub"]])
     rc, text, jrc, js = wait_probe(rig.relay, "lnk2", lambda j: "wrong_side" in codes(j, "b"))
     c.check("wrong side: found", js["sides"]["b"]["key_refused"]["cause"] == "wrong_side"
+            and "key_rotated_out" not in codes(js)
             and "the agent presents side a's key as side b" in text
             and "give that agent side b's token" in text, text)
 
@@ -187,6 +203,150 @@ def wrong_relay_key(c, rig, srv):
             "handshakes from 127.0.0.1 failed" in text
             and "an agent with a wrong relay key looks like this" in text
             and "give the agent the relay's current key %s" % rig.relay.relay_pub in text, text)
+
+
+def key_id_and_garbage(c, rig, srv):
+    """An agent with the right relay key but a relay key id the relay does
+    not have, then something on the same address that speaks another
+    protocol to the relay's port (the relay counts a bad preamble)."""
+    link = rig.relay.add_link_live("lnk4")
+    common = ["[agent]", "relay = %s" % rig.relay.addr, "relay_key = %s" % rig.relay.relay_pub,
+              "backoff_min = 200ms", "backoff_max = 1s", "[link l]", "link_id = %s" % link["id"],
+              "connect = 127.0.0.1:%d" % srv.port]
+    agent_conf(rig, "i-a", common[:3] + ["relay_key_id = %d" % rig.relay.key_id] + common[3:]
+               + ["side = a", "key = %s" % link["a"], "peer_key = %s" % link["b_pub"]])
+    agent_conf(rig, "i-b", common[:3] + ["relay_key_id = %d" % (rig.relay.key_id + 7)]
+               + common[3:] + ["side = b", "key = %s" % link["b"], "peer_key = %s" % link["a_pub"]])
+    rc, text, jrc, js = wait_probe(rig.relay, "lnk4",
+                                   lambda j: "relay_key_id_unknown" in codes(j, "b")
+                                   and j["sides"]["a"]["online"], timeout=60)
+    fails = js["sides"]["b"]["address_failures"]
+    c.check("unknown relay key id: exit 1, found", rc == 1 and jrc == 1
+            and "relay_key_id_unknown" in codes(js, "b")
+            and "relay_key_id_unknown" not in codes(js, "a"), json.dumps(js))
+    c.check("unknown relay key id: json", any(f["cause"] == "key_id" and f["addr"] == "127.0.0.1"
+                                              and f["count"] >= 1 for f in fails),
+            json.dumps(fails))
+    c.check("unknown relay key id: the words",
+            "connections from 127.0.0.1 named a relay key id this relay does not have" in text
+            and "fix: give the agent a token made now" in text, text)
+    # Not a linkagent: an HTTP request at the relay's port.
+    s = socket.create_connection((rig.relay.host, rig.relay.port))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    s.settimeout(30)
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+    rc, text, jrc, js = wait_probe(rig.relay, "lnk4",
+                                   lambda j: "handshake_incomplete" in codes(j, "b"), timeout=60)
+    fails = js["sides"]["b"]["address_failures"]
+    c.check("handshake incomplete: found", rc == 1 and "handshake_incomplete" in codes(js, "b")
+            and any(f["cause"] == "preamble" and f["addr"] == "127.0.0.1" for f in fails),
+            json.dumps(js))
+    c.check("handshake incomplete: the words",
+            "connections from 127.0.0.1 did not finish the handshake (preamble)" in text
+            and "fix: check that this address runs linkagent against this relay" in text, text)
+    # A connection that sends nothing: the relay closes it at
+    # handshake_timeout (2 s here) and counts a timeout.
+    s = socket.create_connection((rig.relay.host, rig.relay.port))
+    s.settimeout(30)
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+    rc, text, jrc, js = wait_probe(rig.relay, "lnk4", lambda j: any(
+        f["cause"] == "timeout" for f in j["sides"]["b"]["address_failures"]), timeout=60)
+    c.check("handshake timed out: the words",
+            "connections from 127.0.0.1 did not finish the handshake (timeout)" in text
+            and "handshake_incomplete" in codes(js, "b"), text)
+
+
+def limited_wildcard(c, rig, srv):
+    """A second relay listening only on a wildcard address with no
+    advertise (tokens get no address: "no_token_addrs") and
+    max_pending_per_ip = 1, held by a connection that sends nothing: side
+    b's agent is refused by the admission limit ("rate_limited")."""
+    r2 = h.Relay(limits={"max_pending_per_ip": 1, "handshake_timeout": "300s"})
+    conf = os.path.join(r2.dir, "linkrelay.conf")
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("listen = 127.0.0.1:0", "listen = 0.0.0.0:0"))
+    hold = None
+    try:
+        r2.start()
+        a, b = h.keygen(), h.keygen()
+        out = r2.ctl_json("--relay-addr", "127.0.0.1:%d" % r2.port, "link", "add", "lim",
+                          "--a-key", a[1], "--b-key", b[1])
+        link = {"id": out["id"], "b": b[0], "a_pub": a[1]}
+        h.wait_for(lambda: any(x["name"] == "lim" for x in r2.admin("links")["links"]))
+        hold = socket.create_connection(("127.0.0.1", r2.port))
+        agent_conf(rig, "l-b", ["[agent]", "relay = 127.0.0.1:%d" % r2.port,
+                                "relay_key = %s" % r2.relay_pub,
+                                "relay_key_id = %d" % r2.key_id, "backoff_min = 200ms",
+                                "backoff_max = 1s", "[link l]", "link_id = %s" % link["id"],
+                                "connect = 127.0.0.1:%d" % srv.port, "side = b",
+                                "key = %s" % link["b"], "peer_key = %s" % link["a_pub"]])
+        rc, text, jrc, js = wait_probe(r2, "lim", lambda j: "rate_limited" in codes(j, "b"),
+                                       timeout=60)
+        fails = js["sides"]["b"]["address_failures"]
+        c.check("rate limited: exit 1, found", rc == 1 and jrc == 1
+                and any(f["cause"] == "limit" and f["addr"] == "127.0.0.1" and f["count"] >= 1
+                        for f in fails), json.dumps(js))
+        c.check("rate limited: the words",
+                "connections from 127.0.0.1 were refused by an admission limit" in text
+                and "raise the limit in [limits] of linkrelay.conf" in text, text)
+        c.check("no token addresses: found", codes(js)[0] == "no_token_addrs"
+                and js["token_addrs"] == {"source": None, "addrs": []}
+                and js["relay"]["listen"][0].startswith("0.0.0.0:"), json.dumps(js))
+        c.check("no token addresses: the words",
+                "the relay gives tokens no address: it advertises none and listens only on "
+                "wildcard addresses" in text and "fix: set `advertise` in linkrelay.conf" in text
+                and "token addrs:   -" in text, text)
+    finally:
+        if hold is not None:
+            hold.close()
+        for a in list(rig.agents):
+            if a.name == "l-b":
+                a.stop()
+        r2.close()
+
+
+def rotated_out(c, rig, srv):
+    """Side b's key rotated at once (--overlap 0) while its agent keeps the
+    old one: the relay refuses it and names the key's fingerprint, the
+    "rotated" event the old key's: "key_rotated_out" with the time."""
+    link = rig.relay.add_link_live("lnk5")
+    base = ["[agent]", "relay = %s" % rig.relay.addr, "relay_key = %s" % rig.relay.relay_pub,
+            "relay_key_id = %d" % rig.relay.key_id, "backoff_min = 200ms", "backoff_max = 1s",
+            "[link l]", "link_id = %s" % link["id"], "connect = 127.0.0.1:%d" % srv.port]
+    agent_conf(rig, "o-a", base + ["side = a", "key = %s" % link["a"],
+                                   "peer_key = %s" % link["b_pub"]])
+    agent_conf(rig, "o-b", base + ["side = b", "key = %s" % link["b"],
+                                   "peer_key = %s" % link["a_pub"]])
+    wait_probe(rig.relay, "lnk5", lambda j: j["up"])
+    rig.relay.ctl("link", "rotate", "lnk5", "--side", "b", "--overlap", "0")
+    rc, text, jrc, js = wait_probe(rig.relay, "lnk5", lambda j: "key_rotated_out" in codes(j, "b"),
+                                   timeout=60)
+    kr = js["sides"]["b"]["key_refused"] or {}
+    ev = [e for e in rig.relay.ctl_json("events", "--link", "lnk5")["events"]
+          if e["kind"] == "rotated"]
+    c.check("rotated-out key: exit 1, found", rc == 1 and jrc == 1
+            and "key_rotated_out" in codes(js, "b") and "key_refused" not in codes(js, "b"),
+            json.dumps(js))
+    c.check("rotated-out key: json", kr.get("cause") == "bad_key" and len(ev) == 1
+            and ev[0]["detail"].startswith("side b key rotated")
+            and ev[0]["detail"].endswith("; old key %s" % kr.get("key_fp"))
+            and kr.get("rotated_out_ms") == ev[0]["ts_ms"], "%s %s" % (json.dumps(kr), ev))
+    c.check("rotated-out key: the words",
+            "the relay refused side b's key" in text
+            and "the agent holds a key that was rotated out (at " in text
+            and "fix: give that agent the token made when side b's key was rotated" in text, text)
 
 
 def side_stopped(c, rig):
@@ -222,7 +382,9 @@ def relay_stopped(c, rig):
     c.check("relay stopped: exit 1, json", rc == 1 and js["relay"] == {"running": False}
             and codes(js)[0] == "relay_not_running"
             and "token_addr_unreachable" in codes(js)
-            and js["sides"]["a"]["last_connect_ms"] > 0, json.dumps(js))
+            and js["sides"]["a"]["last_connect_ms"] > 0
+            and js["sides"]["b"]["key_refused"]["cause"] == "wrong_side"
+            and js["sides"]["b"]["key_refused"]["key_fp"] is None, json.dumps(js))
     c.check("relay stopped: the words", "relay:         not running" in text
             and "the relay is not running: nothing answers on" in text
             and "fix: start linkrelay" in text
@@ -251,6 +413,9 @@ def main():
             link, base = wrong_keys(c, rig, srv)
             wrong_side(c, rig, link, base)
             wrong_relay_key(c, rig, srv)
+            key_id_and_garbage(c, rig, srv)
+            limited_wildcard(c, rig, srv)
+            rotated_out(c, rig, srv)
             relay_stopped(c, rig)
             usage(c, rig)
         except Exception:

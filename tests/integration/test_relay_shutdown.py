@@ -6,6 +6,9 @@ handshakes. SIGTERM: every session gets CLOSE shutdown, every leg is reset,
 the process exits 0 within the 2 s flush bound (+3 s for a loaded machine)
 with a clean loop, and every stream (spliced
 and pending) is in the registry's accounting afterwards.
+
+This is SIGTERM with drain_timeout = 0 (stop at once). With a drain
+(the default, 30 s) SIGTERM first drains: test_relay_drain.py.
 """
 import signal
 import sys
@@ -18,7 +21,7 @@ import lrproto as p
 
 def main():
     c = h.Checks()
-    r = h.Relay(fast=False, limits={"conn_rate_per_ip": "100000/s",
+    r = h.Relay(fast=False, limits={"drain_timeout": "0", "conn_rate_per_ip": "100000/s",
                                     "conn_burst_per_ip": "100000",
                                     "max_pending_per_ip": "1000"})
     socks = []

@@ -41,7 +41,7 @@ import agentharness as ah
 import lrharness as h
 
 RELAY_STATUS = re.compile(r"^(serving|draining): (\d+) sessions, (\d+) streams, "
-                          r"(\d+) connections, (\d+) links$")
+                          r"(\d+) connections, (\d+) links(?:, \d+ s left)?$")
 AGENT_STATUS = re.compile(r"^(running|stopping): (\d+) links, (\d+) up, (\d+) down, "
                           r"(\d+) peers online, (\d+) streams$")
 SD_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
@@ -342,6 +342,10 @@ def main():
         check_stopping(c, "agent", amgr, AGENT_STATUS, "stopping")
         stop(c, "relay", relay, relay_log)
         check_stopping(c, "relay", rmgr, RELAY_STATUS, "draining")
+        stops = rmgr.having("STOPPING", "1")
+        first = dict(stops[0][1]).get("STATUS", "") if stops else ""
+        c.check("relay: SIGTERM drains (drain_timeout 30 s): STOPPING=1 says the time left",
+                first.endswith(", 30 s left"), first)
         for name, mgr in (("relay", rmgr), ("agent", amgr)):
             bad = [s for s in mgr.statuses() if not (RELAY_STATUS if name == "relay"
                                                      else AGENT_STATUS).match(s)]

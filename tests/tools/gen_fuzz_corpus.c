@@ -104,7 +104,8 @@ int main(int argc, char **argv)
         "max_conns = auto\nmax_streams_per_link = 256\nopen_rate_per_link = 500/s\n"
         "open_burst_per_link = 1000\nkeepalive = 25s\ndead_after = 90s\n"
         "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
-        "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n");
+        "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n"
+        "drain_timeout = 30s\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",

@@ -320,6 +320,7 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->write_stall_timeout_ms, 30000);
     ck_assert_uint_eq(l->zero_copy_streams, 256);
     ck_assert_uint_eq(l->zero_copy_buffer, 1048576);
+    ck_assert_uint_eq(l->drain_timeout_ms, 30000);
 }
 END_TEST
 
@@ -352,7 +353,8 @@ static const char full_relay[] = "# test\n"
                                  "halfclose_timeout = 1h\n"
                                  "write_stall_timeout = 45s\n"
                                  "zero_copy_streams = 65536\n"
-                                 "zero_copy_buffer = 64M\n";
+                                 "zero_copy_buffer = 64M\n"
+                                 "drain_timeout = 1h\n";
 
 START_TEST(test_relay_full)
 {
@@ -386,6 +388,7 @@ START_TEST(test_relay_full)
     ck_assert_uint_eq(cfg.limits.write_stall_timeout_ms, 45000);
     ck_assert_uint_eq(cfg.limits.zero_copy_streams, 65536);
     ck_assert_uint_eq(cfg.limits.zero_copy_buffer, 64u * 1024 * 1024);
+    ck_assert_uint_eq(cfg.limits.drain_timeout_ms, 3600000);
     /* The normalised text parses back to the same configuration. */
     ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
     ck_assert_ptr_nonnull(strstr(text, "listen = [::1]:7701\n"));
@@ -415,6 +418,13 @@ START_TEST(test_relay_full)
     ck_assert_uint_eq(cfg.limits.zero_copy_streams, 0);
     ck_assert_int_eq(relaycfg_parse("[limits]\nzero_copy_buffer = 256K\n", &cfg, &err), 0);
     ck_assert_uint_eq(cfg.limits.zero_copy_buffer, 262144);
+    /* drain_timeout = 0 (SIGTERM stops at once, D25) is the lower limit. */
+    ck_assert_int_eq(relaycfg_parse("[limits]\ndrain_timeout = 0\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.drain_timeout_ms, 0);
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "drain_timeout = 30s\n"));
+    free(text);
 }
 END_TEST
 
@@ -489,6 +499,11 @@ START_TEST(test_relay_limit_errors)
               "line 3: max_conns_per_ip (101) must not exceed max_conns (100)");
     relay_err("[limits]\nmax_conns = 100\nmax_conns_per_ip = 100\nmax_pending = 0\n",
               "line 4: max_pending: '0' is out of range (1..1000000)");
+    relay_err("[limits]\ndrain_timeout = 3601s\n",
+              "line 2: drain_timeout: '3601s' is out of range (0s..1h)");
+    relay_err("[limits]\ndrain_timeout = soon\n",
+              "line 2: drain_timeout: 'soon' is not a duration like 500ms, 10s, 2m, 1h "
+              "(plain numbers are seconds)");
     relay_err("[limits]\npreauth_bytes = 255\n",
               "line 2: preauth_bytes: '255' is out of range (256..1048576)");
 }

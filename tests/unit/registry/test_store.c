@@ -264,7 +264,8 @@ START_TEST(rotation)
 {
     struct store *st = open_new();
     struct store_link l, got;
-    uint8_t k1[32], k2[32];
+    uint8_t k1[32], k2[32], fpkey[32];
+    char fp[STORE_KEY_FP_SIZE];
     make_link(&l, "rot");
     ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
     randombytes_buf(k1, 32);
@@ -276,6 +277,13 @@ START_TEST(rotation)
     ck_assert_int_eq(got.has_next[0], 0);
 
     ck_assert_int_eq(store_link_rotate(st, l.id, STORE_SIDE_B, k2, "rotated by test"), 0);
+    /* The fingerprint: the first 8 bytes in hex. */
+    memset(fpkey, 0, sizeof(fpkey));
+    fpkey[0] = 0xa0;
+    fpkey[7] = 0x0f;
+    fpkey[8] = 0xff;
+    store_key_fp(fpkey, fp);
+    ck_assert_str_eq(fp, "a00000000000000f");
     ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
     ck_assert_mem_eq(got.key[1], k2, 32);
     ck_assert_int_eq(got.has_next[1], 0); /* rotation ends the overlap */
@@ -422,6 +430,7 @@ START_TEST(rotation_overlap)
     struct store_link l, got;
     struct ev_acc acc;
     uint8_t k1[32], k2[32], other[32];
+    char fp[STORE_KEY_FP_SIZE], want[STORE_DETAIL_MAX + 1];
     size_t n = 99;
     make_link(&l, "ovl");
     ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
@@ -441,6 +450,13 @@ START_TEST(rotation_overlap)
     ck_assert_uint_eq(n, 0);
     ck_assert_int_eq(store_links_expire(st, 5000, &n), 0);
     ck_assert_uint_eq(n, 1);
+    /* Each "rotated" event names the side and the key it retired. */
+    store_key_fp(l.key[0], fp);
+    snprintf(want, sizeof(want), "side a: overlap ended, the old key retired; old key %s", fp);
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, l.id, 0, collect_events, &acc), 0);
+    ck_assert_str_eq(acc.last.kind, "rotated");
+    ck_assert_str_eq(acc.last.detail, want);
     ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
     ck_assert_mem_eq(got.key[0], k1, 32);
     ck_assert_int_eq(got.has_next[0], 0);
@@ -449,6 +465,11 @@ START_TEST(rotation_overlap)
     ck_assert_int_eq(got.has_next[1], 1);
     /* Side b's agent switched before its deadline. */
     ck_assert_int_eq(store_link_promote(st, l.id, STORE_SIDE_B, k2, "switched"), 0);
+    store_key_fp(l.key[1], fp);
+    snprintf(want, sizeof(want), "side b: switched; old key %s", fp);
+    memset(&acc, 0, sizeof(acc));
+    ck_assert_int_eq(store_events_list(st, l.id, 0, collect_events, &acc), 0);
+    ck_assert_str_eq(acc.last.detail, want);
     ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
     ck_assert_mem_eq(got.key[1], k2, 32);
     ck_assert_int_eq(got.has_next[1], 0);

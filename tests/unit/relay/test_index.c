@@ -197,17 +197,24 @@ START_TEST(test_auth_fail)
     ck_assert(index_auth_fail(l, 1, other, "192.0.2.1:4000", 1000));
     ck_assert_str_eq(l->authfail[1].cause, "bad_key");
     ck_assert_str_eq(l->authfail[1].addr, "192.0.2.1:4000");
+    /* The refused key's first 8 bytes in hex, the last one's. */
+    ck_assert_str_eq(l->authfail[1].key_fp, "5555555555555555");
+    other[0] = 0xa0;
+    other[7] = 0x0f;
+    other[8] = 0xff;
+    ck_assert(!index_auth_fail(l, 1, other, "192.0.2.1:4000", 1001));
+    ck_assert_str_eq(l->authfail[1].key_fp, "a05555555555550f");
     ck_assert(
         !index_auth_fail(l, 1, r.key[0], "192.0.2.2:4001", 1000 + INDEX_AUTHFAIL_WINDOW_MS - 1));
     ck_assert_str_eq(l->authfail[1].cause, "wrong_side");
-    ck_assert_uint_eq(l->authfail[1].count, 2);
+    ck_assert_uint_eq(l->authfail[1].count, 3);
     ck_assert_uint_eq(l->authfail[1].at_ms, 1000 + INDEX_AUTHFAIL_WINDOW_MS - 1);
     ck_assert(index_auth_fail(l, 1, other, "192.0.2.1:4000", 1000 + INDEX_AUTHFAIL_WINDOW_MS));
     ck_assert_uint_eq(l->authfail[0].count, 0);
     ck_assert(!index_auth_fail(l, 2, other, "x", 1));
     /* Survives a registry sync (updated in place). */
     ck_assert_int_eq(index_apply(ix, &r, 1, &ops, &s), 0);
-    ck_assert_uint_eq(index_find(ix, r.id)->authfail[1].count, 3);
+    ck_assert_uint_eq(index_find(ix, r.id)->authfail[1].count, 4);
     index_free(ix);
 }
 END_TEST
