@@ -43,6 +43,9 @@ static void check_record(const struct rec_record *r, const uint8_t *plain, size_
     case REC_FINAL:
         CHECK(plen == 9 && r->len == 0);
         break;
+    case REC_RESUME:
+        CHECK(plen == 10 && r->len == 0 && (r->reason & ~REC_RESUME_FINAL) == 0);
+        break;
     case REC_RESET:
         CHECK(r->reason >= REC_RESET_LOCAL && r->reason <= REC_RESET_SHUTDOWN);
         CHECK(r->len <= REC_TEXT_MAX && r->data == plain + 3 && r->len == plen - 3);
@@ -89,6 +92,7 @@ static int authentic(int rc)
     case REC_E_ACK:
     case REC_E_TOTAL:
     case REC_E_OVERFLOW:
+    case REC_E_RESUME:
         return 1;
     default:
         return 0;
