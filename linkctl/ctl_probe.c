@@ -267,6 +267,12 @@ static int probe_gather(struct probe *p, struct store *st)
     return CTL_EXIT_OK;
 }
 
+/* "s" after a count that is not one: "1 connection", "2 connections". */
+static const char *plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* Adds one finding: code (a stable word for scripts), side (-1: none), a
  * sentence saying what is wrong and one saying what to change. */
 __attribute__((format(printf, 5, 6))) static void
@@ -328,27 +334,28 @@ static void why_fails(struct probe *p, int s)
                      ctl_json_str(p->status, "relay_key", "(see linkctl relay info)"),
                      ctl_json_int(p->status, "relay_key_id"));
             problem(p, "relay_key_mismatch", s, fix,
-                    "%llu handshakes from %s failed, the last at %s: an agent with a wrong "
+                    "%llu handshake%s from %s failed, the last at %s: an agent with a wrong "
                     "relay key looks like this",
-                    (unsigned long long)f->count, f->addr, t);
+                    (unsigned long long)f->count, plural(f->count), f->addr, t);
         } else if (strcmp(f->cause, "key_id") == 0) {
             problem(p, "relay_key_id_unknown", s,
                     "give the agent a token made now (the relay's key id changed)",
-                    "%llu connections from %s named a relay key id this relay does not have, "
+                    "%llu connection%s from %s named a relay key id this relay does not have, "
                     "the last at %s",
-                    (unsigned long long)f->count, f->addr, t);
+                    (unsigned long long)f->count, plural(f->count), f->addr, t);
         } else if (strcmp(f->cause, "limit") == 0) {
             problem(p, "rate_limited", s,
                     "see `linkctl status` (limits hit); raise the limit in [limits] of "
                     "linkrelay.conf, or find what else connects from that address",
-                    "%llu connections from %s were refused by an admission limit, the last at %s",
-                    (unsigned long long)f->count, f->addr, t);
+                    "%llu connection%s from %s %s refused by an admission limit, the last at %s",
+                    (unsigned long long)f->count, plural(f->count), f->addr,
+                    f->count == 1 ? "was" : "were", t);
         } else {
             problem(p, "handshake_incomplete", s,
                     "check that this address runs linkagent against this relay and that "
                     "nothing on the way cuts the connection",
-                    "%llu connections from %s did not finish the handshake (%s), the last at %s",
-                    (unsigned long long)f->count, f->addr, f->cause, t);
+                    "%llu connection%s from %s did not finish the handshake (%s), the last at %s",
+                    (unsigned long long)f->count, plural(f->count), f->addr, f->cause, t);
         }
     }
 }
