@@ -12,9 +12,11 @@
 #include "fmt.h"
 #include "keys.h"
 #include "reach.h"
+#include "relaykey.h"
 #include "store.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -267,6 +269,33 @@ static int probe_gather(struct probe *p, struct store *st)
     return CTL_EXIT_OK;
 }
 
+/* The relay's current public key (lrpub1 text) and its id, for a fix that
+ * names them: from the running relay, else from its key file (a relay that
+ * is down still has one); "(see linkctl relay info)" and -1 when neither. */
+static void relay_key_text(const struct probe *p, char *pub, size_t cap, long long *id)
+{
+    struct relaykey *k;
+    char err[256], text[KEY_TEXT_SIZE];
+
+    snprintf(pub, cap, "%s", "(see linkctl relay info)");
+    *id = -1;
+    if (p->status != NULL) {
+        snprintf(pub, cap, "%s", ctl_json_str(p->status, "relay_key", pub));
+        *id = ctl_json_int(p->status, "relay_key_id");
+        return;
+    }
+    k = sodium_malloc(sizeof(*k));
+    if (k == NULL)
+        return;
+    if (relaykey_load(p->c->key_file, k, err, sizeof(err)) == 0) {
+        (void)relaykey_settle(k, now_ms());
+        key_pub_encode(k->current.pub, text);
+        snprintf(pub, cap, "%s", text);
+        *id = k->current.id;
+    }
+    sodium_free(k);
+}
+
 /* "s" after a count that is not one: "1 connection", "2 connections". */
 static const char *plural(uint64_t n)
 {
@@ -328,11 +357,19 @@ static void why_fails(struct probe *p, int s)
         const struct probe_fail *f = &sd->fails[i];
         when(f->last_ms, t, sizeof(t));
         if (strcmp(f->cause, "handshake") == 0) {
-            snprintf(fix, sizeof(fix),
-                     "give the agent the relay's current key %s (key id %lld): a token from "
-                     "linkctl carries it",
-                     ctl_json_str(p->status, "relay_key", "(see linkctl relay info)"),
-                     ctl_json_int(p->status, "relay_key_id"));
+            char pub[KEY_TEXT_SIZE + 32];
+            long long id;
+            relay_key_text(p, pub, sizeof(pub), &id);
+            if (id >= 0)
+                snprintf(fix, sizeof(fix),
+                         "give the agent the relay's current key %s (key id %lld): a token "
+                         "from linkctl carries it",
+                         pub, id);
+            else
+                snprintf(fix, sizeof(fix),
+                         "give the agent the relay's current key %s: a token from linkctl "
+                         "carries it",
+                         pub);
             problem(p, "relay_key_mismatch", s, fix,
                     "%llu handshake%s from %s failed, the last at %s: an agent with a wrong "
                     "relay key looks like this",

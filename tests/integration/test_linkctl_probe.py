@@ -404,6 +404,14 @@ def relay_stopped(c, rig):
             and "fix: start linkrelay" in text
             and "tokens point at %s, but it does not accept a TCP connection" % rig.relay.addr
             in text, text)
+    # lnk3's side b still pins another relay key (wrong_relay_key): the
+    # handshake failures are in the event log, and the fix names the key and
+    # its id from the key file, as it did from the running relay.
+    rc, text, jrc, js = probe(rig.relay, "lnk3", "--relay-addr", rig.relay.addr)
+    c.check("relay stopped: the relay key named from its file",
+            "relay_key_mismatch" in codes(js, "b")
+            and "give the agent the relay's current key %s (key id %d)"
+            % (rig.relay.relay_pub, rig.relay.key_id) in text, text)
 
 
 def usage(c, rig):
