@@ -68,7 +68,8 @@ START_TEST(test_canonical)
     /* Shorter, it stays IPv6. */
     canon("::fffe:0:0/95", "::fffe:0:0/95");
     canon("255.255.255.255/32", "255.255.255.255/32");
-    canon("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128");
+    canon("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+          "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128");
 }
 END_TEST
 
@@ -130,7 +131,7 @@ START_TEST(test_match_v6)
     ck_assert(!in("fd00::/8", "fc00::1"));
     ck_assert(in("::1", "::1"));
     ck_assert(!in("::1", "::2"));
-    ck_assert(in("fd00:0:0:1::/63", "fd00:0:0:1::5"));
+    ck_assert(in("fd00:0:0:1::/64", "fd00:0:0:1::5"));
     ck_assert(in("fd00::/63", "fd00:0:0:1::5"));
     ck_assert(!in("fd00::/64", "fd00:0:0:1::5"));
     ck_assert(in("::/0", "2001:db8::1"));

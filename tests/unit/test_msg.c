@@ -528,7 +528,7 @@ START_TEST(test_close_invalid)
         }
     }
     assert_invalid(in, 3, &m);
-    m.u.close.reason = (enum msg_close_reason)8;
+    m.u.close.reason = (enum msg_close_reason)9;
     assert_invalid(in, 3, &m);
     /* text: 200 bytes fit, 201 do not. */
     in[1] = MSG_CLOSE_PROTOCOL;
