@@ -9,7 +9,8 @@ families; an IPv4 source reaches the matcher as ::ffff:a.b.c.d).
   source, after AUTH, it gets CLOSE source_not_allowed (reason 8) naming the
   address, and never counts as up; counted (status failures and the
   linkrelay_auth_failures_total metric's reason), logged with the address,
-  and an event "source_not_allowed" with the address is written;
+  and an event "source_not_allowed" with the address is written, which
+  `linkctl probe` names;
 - a stream leg whose side does not allow its source gets 0x00 and its stream
   ends (the other leg gets 0x00 too); counted and recorded;
 - a live `linkctl link set` closes a session from a source no longer allowed
@@ -24,6 +25,7 @@ families; an IPv4 source reaches the matcher as ::ffff:a.b.c.d).
 - the limit: 16 prefixes per side are stored, a 17th is refused (exit 2)
   and the stored list is unchanged.
 """
+import json
 import socket
 import sys
 
@@ -100,6 +102,10 @@ def check_control(c, r, link):
     c.check("event with the address", h.wait_for(
         lambda: any(e["addr"].startswith(V4B) for e in events(r, "source_not_allowed")),
         timeout=10), r.ctl("events").stdout[-1500:])
+    res = r.ctl("--json", "probe", "al", check=False)
+    probs = [x for x in json.loads(res.stdout)["problems"] if x["code"] == "source_not_allowed"]
+    c.check("linkctl probe names the refusal and the address",
+            res.returncode == 1 and probs and V4B in probs[0]["text"], res.stdout[-1500:])
     return sa
 
 
