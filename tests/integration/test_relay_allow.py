@@ -7,8 +7,8 @@ families; an IPv4 source reaches the matcher as ::ffff:a.b.c.d).
 
 - a control session from an allowed source comes up (WELCOME); from another
   source, after AUTH, it gets CLOSE source_not_allowed (reason 8) naming the
-  address, and never counts as up; counted (status failures and the
-  linkrelay_auth_failures_total metric's reason), logged with the address,
+  address, and never counts as up; counted (status failures and
+  linkrelay_auth_failures_total{reason="source_not_allowed"}), logged with the address,
   and an event "source_not_allowed" with the address is written, which
   `linkctl probe` names;
 - a stream leg whose side does not allow its source gets 0x00 and its stream
@@ -26,11 +26,13 @@ families; an IPv4 source reaches the matcher as ::ffff:a.b.c.d).
   and the stored list is unchanged.
 """
 import json
+import re
 import socket
 import sys
 
 import lrharness as h
 import lrproto as p
+import promharness as ph
 
 V4A, V4B = "127.0.0.1", "127.0.0.2"
 
@@ -121,6 +123,10 @@ def check_leg(c, r, link, sa):
     c.check("its stream ended: the waiting leg gets 0x00", d == b"\x00", (d, how))
     c.check("leg counted", r.status()["failures"].get("source_not_allowed") == 2,
             r.status()["failures"])
+    m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", r.log())
+    got = m and ph.value(ph.scrape_after(int(m.group(1))), "linkrelay_auth_failures_total",
+                         reason="source_not_allowed")
+    c.check("the metric counts both", got == 2, got)
     return sb
 
 
@@ -210,7 +216,7 @@ def main():
         print("SKIP: no IPv6 loopback")
         return h.SKIP if hasattr(h, "SKIP") else 77
     c = h.Checks()
-    r = h.Relay()
+    r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0"})
     try:
         r.start(["--listen", "[::1]:0", "--listen", "127.0.0.1:0"])
         listen = r.status()["listen"]
