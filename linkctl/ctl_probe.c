@@ -60,6 +60,10 @@ struct probe_side {
     char connect_addr[STORE_ADDR_MAX + 1];
     char keyfail[STORE_DETAIL_MAX + 1], keyfail_addr[STORE_ADDR_MAX + 1];
     uint64_t keyfails;
+    /* Refused sources (events "source_not_allowed", D27): the last one. */
+    int64_t srcfail_ms;
+    char srcfail_addr[STORE_ADDR_MAX + 1];
+    uint64_t srcfails;
     /* Keys the side's "rotated" events retired: fingerprint and time. */
     struct {
         char fp[STORE_KEY_FP_SIZE];
@@ -132,6 +136,10 @@ static int link_event(void *arg, const struct store_event *e)
         sd->disconnect_ms = e->ts_ms;
     } else if (strcmp(e->kind, "refused_revoked") == 0) {
         sd->refused_revoked_ms = e->ts_ms;
+    } else if (strcmp(e->kind, "source_not_allowed") == 0) {
+        sd->srcfail_ms = e->ts_ms;
+        sd->srcfails += e->count;
+        snprintf(sd->srcfail_addr, sizeof(sd->srcfail_addr), "%s", e->addr);
     } else if (strcmp(e->kind, "rotated") == 0) {
         /* "side b key rotated by ...; old key 0123456789abcdef" */
         const char *fp = strstr(e->detail, "; old key ");
@@ -413,6 +421,17 @@ static void why_side(struct probe *p, int s)
         problem(p, "refused_revoked", s, fix,
                 "the relay refused side %s because the link is revoked, the last time at %s", name,
                 t);
+    }
+    if (sd->srcfail_ms > 0 && sd->srcfail_ms >= sd->connect_ms) {
+        when(sd->srcfail_ms, t, sizeof(t));
+        snprintf(fix, sizeof(fix),
+                 "let the agent connect from an allowed network, or allow its address: "
+                 "`linkctl link set %s --allow-%s PREFIX` (`linkctl link show` lists them)",
+                 p->l.name, name);
+        problem(p, "source_not_allowed", s, fix,
+                "the relay refused side %s's source address (source not allowed), the last "
+                "time at %s from %s (%llu refusals recorded)",
+                name, t, sd->srcfail_addr, (unsigned long long)sd->srcfails);
     }
     if (key_refused(sd, &cause, &count, &at, &addr, &rotated_ms)) {
         when(at, t, sizeof(t));
