@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz_resume (tests/fuzz/corpus/resume/).
-Deterministic. The first byte selects what fuzz_resume.c decodes: sel % 3 ==
+Deterministic; an argument names another directory to write to. The first byte selects what fuzz_resume.c decodes: sel % 3 ==
 0 an e2e HELLO resume offer, 1 a resume HELLO of role (sel >> 2) & 1 for
 epoch sel >> 3 under the harness's fixed resume key, 2 a record plaintext
 (RESUME). The HELLO seeds carry a valid MAC (BLAKE2b-128 keyed with rk over
@@ -11,6 +11,7 @@ epoch sel >> 3 under the harness's fixed resume key, 2 a record plaintext
 import hashlib
 import os
 import struct
+import sys
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "resume")
 RK = bytes([7, 7, 7]) + bytes(29)  # fuzz_resume.c's rk
@@ -32,7 +33,8 @@ def hello(role, epoch, nonce):
 
 
 def main():
-    os.makedirs(here, exist_ok=True)
+    out = sys.argv[1] if len(sys.argv) > 1 else here
+    os.makedirs(out, exist_ok=True)
     nonce = bytes(range(32))
     seeds = {
         "offer-off": b"\x00\x01\x00\x00",
@@ -45,7 +47,7 @@ def main():
         "hello-role-swapped": bytes([sel_hello(1, 1)]) + hello(0, 1, nonce),
     }
     for name, data in seeds.items():
-        with open(os.path.join(here, name), "wb") as f:
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
 
 
