@@ -58,6 +58,7 @@ struct stream {
     struct zerocopy *zc;      /* zero-copy forwarding once promoted, or NULL */
     bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
     bool zc_failed;           /* making pipes or poll handles failed: copy */
+    bool resume;              /* made for a RESUME (§7.3): counted apart */
 };
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -83,6 +84,12 @@ static void stream_free_cb(uv_handle_t *h)
 }
 
 static void stream_expire(uv_timer_t *t);
+
+void stream_set_resume(struct stream *s)
+{
+    s->resume = true;
+    s->sx->stats->resume_asked++;
+}
 
 int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_t req_id,
                 stream_expired_cb expired, struct stream **out)
@@ -237,7 +244,11 @@ static void stream_expire(uv_timer_t *t)
     if (s->state != STREAM_PENDING)
         return;
     s->expired(s->link, s->opener, s->req_id);
-    stream_close(s, STORE_CAUSE_TIMEOUT, "a leg did not arrive in time");
+    if (s->resume) /* a RESUME whose peer leg never came: its id matched nothing there */
+        s->sx->stats->resume_unmatched++;
+    stream_close(s, STORE_CAUSE_TIMEOUT,
+                 s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
+                           : "a leg did not arrive in time");
 }
 
 /* ---- the splice proper ---- */
@@ -614,6 +625,7 @@ static void stream_start(struct stream *s)
     s->last_rx_ms = now;
     s->link->streams_total++;
     sx->stats->streams_total++;
+    sx->stats->resume_paired += s->resume;
     for (int i = 0; i < 2; i++) {
         struct conn *c = s->leg[i].c;
         c->state = CONN_SPLICED;
@@ -640,8 +652,8 @@ static void stream_start(struct stream *s)
     }
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, stream_tick, stream_tick_ms(sx->lim), stream_tick_ms(sx->lim));
-    log_debug("stream %" PRIu64 " link %s: spliced after %" PRIu64 " ms", s->id, s->link->name,
-              now - s->created_ms);
+    log_debug("stream %" PRIu64 " link %s: %s after %" PRIu64 " ms", s->id, s->link->name,
+              s->resume ? "resumed leg spliced" : "spliced", now - s->created_ms);
 }
 
 /* conn_ops.begin: a stream preamble; the ticket comes next. */

@@ -66,6 +66,9 @@ typedef void (*stream_expired_cb)(struct index_link *l, int opener, uint32_t req
  * both arrive within ticket_expiry. 0, -ENOSPC (ticket table), -ENOMEM. */
 int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_t req_id,
                 stream_expired_cb expired, struct stream **out);
+/* Marks a pending stream as made for a RESUME (§7.3): counted as asked now,
+ * then as paired or unmatched (its ticket expired) in struct stats. */
+void stream_set_resume(struct stream *s);
 uint64_t stream_wire_id(const struct stream *s);
 /* Copies the ticket of side (for the STREAM message). */
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN]);
