@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""`systemctl restart` under socket activation (docs/design.md D26), with the
+test playing systemd: it binds the listening socket, keeps it open for the
+whole test, and starts linkrelay with it as fd 3 and LISTEN_FDS=1,
+LISTEN_PID=<the relay's pid>, LISTEN_FDNAMES, as systemd does.
+  - the relay serves on the passed socket and binds nothing of its config;
+  - SIGTERM: the relay stops at once (GOING_AWAY, then exit 0 once no
+    accepted connection is still arriving), not after drain_timeout (60 s
+    here); the successor is started on the same socket after the old one
+    has exited, as `systemctl restart` does;
+  - an interactive request/response session through two linkagents goes on
+    across the restart: every answer right, nothing reset (its stream
+    resumes on the successor, D24);
+  - control sessions opened in a loop all the while are all served: none
+    refused, none reset (the kernel queues them in the socket's backlog
+    while no relay runs);
+  - malformed activation (LISTEN_FDS naming a fd that is not a listening
+    TCP socket) fails the start with a clear error.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import agentharness as ah
+import lrharness as h
+import lrproto as p
+
+# What systemd does between fork and exec: the socket becomes fd 3 and
+# LISTEN_PID the pid that exec keeps (the relay's).
+WRAP = ("import os, sys\n"
+        "fd = int(sys.argv[1])\n"
+        "if fd != 3:\n"
+        "    os.dup2(fd, 3)\n"
+        "    os.close(fd)\n"
+        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1',\n"
+        "                  LISTEN_FDNAMES='linkrelay.socket')\n"
+        "os.execv(sys.argv[2], sys.argv[2:])\n")
+
+
+def wrapper(fd):
+    return [sys.executable, "-c", WRAP, str(fd)]
+
+
+class ActivatedRelay(h.Relay):
+    """A relay started as systemd starts a socket-activated service."""
+
+    def __init__(self, sock, **kw):
+        super().__init__(**kw)
+        self.pass_fds = (sock.fileno(),)
+
+    def prefix(self):
+        return wrapper(self.pass_fds[0])
+
+
+def session(r, link, timeout):
+    """One control session: True when WELCOME came (waits up to timeout:
+    while no relay runs, the connection waits in the backlog)."""
+    s = p.connect(r, timeout)
+    try:
+        hk = p.Handshake(h.pub_raw(r.relay_pub), h.priv_raw(link["a"]), r.key_id)
+        s.sendall(hk.pre + p.frame(hk.msg1()))
+        hk.read_msg2(p.recv_frame(s, timeout))
+        s.sendall(p.frame(hk.msg3(p.auth(0, bytes.fromhex(link["id"])))))
+        rx = hk.cs[1]
+        return bytes(rx.decrypt_with_ad(b"", p.recv_frame(s, timeout)))[0] == 0x01
+    finally:
+        s.close()
+
+
+def hammer(r, link, stop, counts):
+    while not stop.is_set():
+        try:
+            counts["served" if session(r, link, 60) else "bad"] += 1
+        except ConnectionRefusedError:
+            counts["refused"] += 1
+        except (ConnectionResetError, BrokenPipeError):
+            counts["reset"] += 1
+        except Exception as e:  # a timeout or a short read: not served
+            counts["other"] += 1
+            counts.setdefault("why", repr(e))
+
+
+def interactive(s, stop, res):
+    """A line, its echo, the next line: until stop."""
+    i = 0
+    while not stop.is_set():
+        q = b"line %06d\n" % i
+        try:
+            s.sendall(q)
+            got = p.recv_exact(s, len(q), 60)
+        except OSError as e:
+            res["error"] = repr(e)
+            return
+        res["ok" if got == q else "wrong"] += 1
+        i += 1
+        time.sleep(0.005)
+
+
+def bad_activation(c):
+    """LISTEN_FDS names a fd that is a connected pipe, not a listener."""
+    rd, wr = os.pipe()
+    r = h.Relay()
+    try:
+        out = subprocess.run(wrapper(rd) + [h.RELAY, "--state-dir", r.dir], pass_fds=(rd,),
+                             capture_output=True, text=True, timeout=30)
+        c.check("a passed fd that is not a listening TCP socket: exit 1, says so",
+                out.returncode == 1 and "fd 3 is not a listening TCP socket" in out.stderr,
+                (out.returncode, out.stderr[-400:]))
+    finally:
+        os.close(rd)
+        os.close(wr)
+        shutil.rmtree(r.top, ignore_errors=True)
+
+
+def main():
+    c = h.Checks()
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(511)
+    relay = ActivatedRelay(lsock, limits={"drain_timeout": "60s"})
+    rig = ah.Rig(relay=relay)
+    threads = []
+    stop = threading.Event()
+    try:
+        r = rig.start_relay()
+        port = lsock.getsockname()[1]
+        c.check("the relay serves on the passed socket, not its configured 127.0.0.1:0",
+                r.port == port and "socket activation: 1 listening sockets from systemd"
+                in r.log(), (r.addr, port))
+        lport, srv = rig.pair("echo")
+        probe = r.add_link("probe")
+        s = socket.create_connection(("127.0.0.1", lport), timeout=15)
+        res = {"ok": 0, "wrong": 0}
+        counts = {"served": 0, "bad": 0, "refused": 0, "reset": 0, "other": 0}
+        threads = [threading.Thread(target=interactive, args=(s, stop, res), daemon=True),
+                   threading.Thread(target=hammer, args=(r, probe, stop, counts), daemon=True)]
+        for t in threads:
+            t.start()
+        h.wait_for(lambda: res["ok"] >= 20 and counts["served"] >= 20, timeout=20)
+        # `systemctl restart`: SIGTERM, wait for the exit, start again.
+        t0 = time.time()
+        old = r.proc
+        old.send_signal(signal.SIGTERM)
+        try:
+            rc = old.wait(30)
+        except subprocess.TimeoutExpired:
+            rc = "hung"
+        took = time.time() - t0
+        c.check("SIGTERM: exit 0 without waiting for drain_timeout (60 s) or the open stream",
+                rc == 0 and took < 30 and "socket-activated, no connection arriving" in r.log(),
+                (rc, "%.1f s" % took, r.log()[-1500:]))
+        r.proc = None
+        ok_at_stop, served_at_stop = res["ok"], counts["served"]
+        r.start()
+        c.check("the successor serves on the same socket", r.port == port, r.addr)
+        c.check("the interactive session goes on through the successor",
+                h.wait_for(lambda: res["ok"] >= ok_at_stop + 100 or "error" in res, timeout=60),
+                res)
+        c.check("control sessions through the successor",
+                h.wait_for(lambda: counts["served"] >= served_at_stop + 20, timeout=60), counts)
+        stop.set()
+        for t in threads:
+            t.join(70)
+        c.check("interactive session: every answer right, no error or reset",
+                res["wrong"] == 0 and "error" not in res and res["ok"] >= 120, res)
+        c.check("control sessions during the restart: all served, none refused or reset",
+                counts["refused"] == 0 and counts["reset"] == 0 and counts["other"] == 0
+                and counts["bad"] == 0 and counts["served"] >= 40, counts)
+        c.check("both agents resumed the stream",
+                rig.a.wait_log("stream resumed on a new leg") and
+                rig.b.wait_log("stream resumed on a new leg"))
+        c.check("no stream reset by either agent", "resetting" not in rig.a.log() + rig.b.log())
+        s.shutdown(socket.SHUT_WR)
+        c.check("the interactive session ends cleanly", p.read_until_close(s, 10)[1] == "eof")
+        s.close()
+        c.check("the device side saw no reset", srv.ends.count("reset") == 0, srv.ends)
+        bad_activation(c)
+    finally:
+        stop.set()
+        if c.failed:
+            rig.dump()
+        rig.close()
+        lsock.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
