@@ -15,6 +15,14 @@ LISTEN_PID=<the relay's pid>, LISTEN_FDNAMES, as systemd does.
   - control sessions opened in a loop all the while are all served: none
     refused, none reset (the kernel queues them in the socket's backlog
     while no relay runs);
+  - the window of D25 closed: a stream whose STREAM the old relay sent and
+    whose legs reach the next relay, which does not know the ticket ("no
+    such stream"), is OPENed again by the agent that opened it (its local
+    connection has carried nothing yet) and carries its bytes: the device
+    agent is stopped (SIGSTOP) while the relay answers an OPEN, the relay is
+    restarted, then the agent goes on. The one bound: the device agent is
+    online at the new relay within open_wait (5 s) of the GOING_AWAY
+    (D25's peer_offline retry), which takes one relay start;
   - malformed activation (LISTEN_FDS naming a fd that is not a listening
     TCP socket) fails the start with a clear error.
 """
@@ -102,6 +110,40 @@ def interactive(s, stop, res):
         time.sleep(0.005)
 
 
+def window(c, rig, r):
+    """D25's window, made to happen: see the module's text."""
+    lport = rig.a_port
+    c.check("no stream open before the window test",
+            h.wait_for(lambda: r.ctl_json("status")["streams_open"] == 0, timeout=10))
+    rig.b.send_signal(signal.SIGSTOP)
+    data = os.urandom(20000)
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=ah.roundtrip(lport, data, timeout=60)),
+                         daemon=True)
+    try:
+        t.start()
+        c.check("the relay sent STREAM (the device agent does not read it yet)",
+                h.wait_for(lambda: r.ctl_json("status")["streams_open"] == 1, timeout=15))
+        r.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = r.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            rc = "hung"
+        c.check("window: the relay stops", rc == 0, rc)
+        r.proc = None
+    finally:
+        rig.b.send_signal(signal.SIGCONT)
+    r.start()
+    t.join(70)
+    got, end = out.get("r", (b"", "no answer"))
+    c.check("window: the stream is OPENed again and carries every byte",
+            got == data and end == "eof", (len(got), end))
+    c.check("window: the opening agent says so",
+            rig.a.wait_log("relay has no such stream before it carried a byte"))
+    c.check("window: and did not reset it",
+            "relay has no such stream (its ticket" not in rig.a.log())
+
+
 def bad_activation(c):
     """LISTEN_FDS names a fd that is a connected pipe, not a listener."""
     rd, wr = os.pipe()
@@ -123,7 +165,9 @@ def main():
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(511)
-    relay = ActivatedRelay(lsock, limits={"drain_timeout": "60s"})
+    # Tickets and sessions outlive the SIGSTOP of the window test.
+    relay = ActivatedRelay(lsock, limits={"drain_timeout": "60s", "ticket_expiry": "60s",
+                                          "keepalive": "5s", "dead_after": "60s"})
     rig = ah.Rig(relay=relay)
     threads = []
     stop = threading.Event()
@@ -180,6 +224,8 @@ def main():
         c.check("the interactive session ends cleanly", p.read_until_close(s, 10)[1] == "eof")
         s.close()
         c.check("the device side saw no reset", srv.ends.count("reset") == 0, srv.ends)
+        rig.a_port = lport
+        window(c, rig, r)
         bad_activation(c)
     finally:
         stop.set()
