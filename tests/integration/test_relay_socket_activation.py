@@ -24,7 +24,9 @@ LISTEN_PID=<the relay's pid>, LISTEN_FDNAMES, as systemd does.
     online at the new relay within open_wait (5 s) of the GOING_AWAY
     (D25's peer_offline retry), which takes one relay start;
   - malformed activation (LISTEN_FDS naming a fd that is not a listening
-    TCP socket) fails the start with a clear error.
+    TCP socket) fails the start with a clear error;
+  - the limit: 32 passed sockets are all listened on (the 32nd serves), 33
+    fail the start with a clear error.
 """
 import os
 import shutil
@@ -39,31 +41,35 @@ import agentharness as ah
 import lrharness as h
 import lrproto as p
 
-# What systemd does between fork and exec: the socket becomes fd 3 and
+# What systemd does between fork and exec: the sockets become fds 3, 4, ...
+# (moved out of the way first, so none is overwritten before it moved) and
 # LISTEN_PID the pid that exec keeps (the relay's).
-WRAP = ("import os, sys\n"
-        "fd = int(sys.argv[1])\n"
-        "if fd != 3:\n"
-        "    os.dup2(fd, 3)\n"
+WRAP = ("import fcntl, os, sys\n"
+        "fds = [int(x) for x in sys.argv[1].split(',')]\n"
+        "high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 1000) for fd in fds]\n"
+        "for fd in fds:\n"
         "    os.close(fd)\n"
-        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1',\n"
-        "                  LISTEN_FDNAMES='linkrelay.socket')\n"
+        "for i, fd in enumerate(high):\n"
+        "    os.dup2(fd, 3 + i)\n"
+        "    os.close(fd)\n"
+        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS=str(len(fds)),\n"
+        "                  LISTEN_FDNAMES=':'.join(['linkrelay.socket'] * len(fds)))\n"
         "os.execv(sys.argv[2], sys.argv[2:])\n")
 
 
-def wrapper(fd):
-    return [sys.executable, "-c", WRAP, str(fd)]
+def wrapper(*fds):
+    return [sys.executable, "-c", WRAP, ",".join(str(fd) for fd in fds)]
 
 
 class ActivatedRelay(h.Relay):
     """A relay started as systemd starts a socket-activated service."""
 
-    def __init__(self, sock, **kw):
+    def __init__(self, socks, **kw):
         super().__init__(**kw)
-        self.pass_fds = (sock.fileno(),)
+        self.pass_fds = tuple(s.fileno() for s in socks)
 
     def prefix(self):
-        return wrapper(self.pass_fds[0])
+        return wrapper(*self.pass_fds)
 
 
 def session(r, link, timeout):
@@ -144,6 +150,52 @@ def window(c, rig, r):
             "relay has no such stream (its ticket" not in rig.a.log())
 
 
+def at_limit(c):
+    """32 sockets (RELAY_MAX_LISTENERS, TAKEOVER_MAX_FDS) are served; 33
+    fail the start with a clear error, every one closed."""
+    socks = []
+    try:
+        for _ in range(33):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            socks.append(s)
+        r = ActivatedRelay(socks[:32])
+        try:
+            r.start()
+            with open(os.path.join(r.top, "ready")) as f:
+                names = f.read().split()
+            want = ["127.0.0.1:%d" % s.getsockname()[1] for s in socks[:32]]
+            c.check("32 passed sockets: the relay listens on all 32", names == want,
+                    (len(names), names[:3]))
+            c.check("the 32nd socket serves", session_ok(r, socks[31]))
+            c.check("the relay stops with 0", r.stop() == 0)
+        finally:
+            r.close()
+        r = ActivatedRelay(socks)
+        try:
+            out = subprocess.run(r.prefix() + [h.RELAY, "--state-dir", r.dir],
+                                 pass_fds=r.pass_fds, capture_output=True, text=True, timeout=30)
+            c.check("33 passed sockets: exit 1, says so",
+                    out.returncode == 1 and "33 sockets passed, at most 32" in out.stderr,
+                    (out.returncode, out.stderr[-400:]))
+        finally:
+            shutil.rmtree(r.top, ignore_errors=True)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def session_ok(r, sock):
+    """A control session of a fresh link through sock's port."""
+    link = r.add_link("limit")
+    r.host, r.port = "127.0.0.1", sock.getsockname()[1]
+    try:
+        return session(r, link, 30)
+    except OSError:
+        return False
+
+
 def bad_activation(c):
     """LISTEN_FDS names a fd that is a connected pipe, not a listener."""
     rd, wr = os.pipe()
@@ -166,7 +218,7 @@ def main():
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(511)
     # Tickets and sessions outlive the SIGSTOP of the window test.
-    relay = ActivatedRelay(lsock, limits={"drain_timeout": "60s", "ticket_expiry": "60s",
+    relay = ActivatedRelay([lsock], limits={"drain_timeout": "60s", "ticket_expiry": "60s",
                                           "keepalive": "5s", "dead_after": "60s"})
     rig = ah.Rig(relay=relay)
     threads = []
@@ -227,6 +279,7 @@ def main():
         rig.a_port = lport
         window(c, rig, r)
         bad_activation(c)
+        at_limit(c)
     finally:
         stop.set()
         if c.failed:
