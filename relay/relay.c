@@ -182,7 +182,7 @@ static int relay_adopt(struct relay *r)
         log_error("%s%s", takeover ? "takeover: " : "", err);
         return -EINVAL;
     }
-    if (n == 0)
+    if (n == 0 && !takeover)
         return 1;
     r->has_takeover_conn = takeover;
     r->activated = !takeover;
@@ -265,6 +265,7 @@ static void relay_on_signal(uv_signal_t *h, int signum)
             relay_stop(r);
         } else {
             log_info("signal %d: draining (a second signal stops at once)", signum);
+            r->handoff = r->activated;
             (void)relay_drain(r, r->cfg.limits.drain_timeout_ms);
         }
         return;

@@ -53,9 +53,10 @@ static size_t relay_arriving(const struct relay *r)
 }
 
 /* Ends the drain when the last stream is gone or at the deadline; re-armed
- * every RELAY_DRAIN_CHECK_MS, and exactly for the deadline. Socket-activated
- * (D26), it ends once every connection accepted has arrived: systemd keeps
- * the listening sockets for the next relay, where the streams resume. */
+ * every RELAY_DRAIN_CHECK_MS, and exactly for the deadline. Started by a
+ * signal to a socket-activated relay (handoff, D26), it ends once every
+ * connection accepted has arrived: systemd keeps the listening sockets for
+ * the next relay, where the streams resume. */
 static void relay_on_drain_timer(uv_timer_t *t)
 {
     struct relay *r = t->data;
@@ -66,7 +67,7 @@ static void relay_on_drain_timer(uv_timer_t *t)
     if (r->stats.streams_open == 0) {
         log_info("drain: no stream left; stopping");
         relay_stop(r);
-    } else if (r->activated && relay_arriving(r) == 0) {
+    } else if (r->handoff && relay_arriving(r) == 0) {
         log_info("drain: socket-activated, no connection arriving; stopping with %" PRIu32
                  " streams open (they resume on the next relay)",
                  r->stats.streams_open);
@@ -120,7 +121,7 @@ int relay_drain(struct relay *r, uint32_t timeout_ms)
     }
     relay_going_away(r, (uint16_t)((timeout_ms + 999) / 1000));
     uv_timer_start(&r->drain_timer, relay_on_drain_timer,
-                   r->activated                        ? 0
+                   r->handoff                          ? 0
                    : timeout_ms < RELAY_DRAIN_CHECK_MS ? timeout_ms
                                                        : RELAY_DRAIN_CHECK_MS,
                    0);
