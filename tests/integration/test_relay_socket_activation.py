@@ -15,6 +15,9 @@ LISTEN_PID=<the relay's pid>, LISTEN_FDNAMES, as systemd does.
   - control sessions opened in a loop all the while are all served: none
     refused, none reset (the kernel queues them in the socket's backlog
     while no relay runs);
+  - `linkctl relay drain` (not a signal) drains as without systemd: with a
+    stream open it takes its whole --timeout (2 s), and the stream resumes
+    on the relay started next;
   - the window of D25 closed: a stream whose STREAM the old relay sent and
     whose legs reach the next relay, which does not know the ticket ("no
     such stream"), is OPENed again by the agent that opened it (its local
@@ -196,6 +199,14 @@ def session_ok(r, sock):
         return False
 
 
+def ask_once(s, q):
+    try:
+        s.sendall(q)
+        return p.recv_exact(s, len(q), 60) == q
+    except OSError:
+        return False
+
+
 def bad_activation(c):
     """LISTEN_FDS names a fd that is a connected pipe, not a listener."""
     rd, wr = os.pipe()
@@ -272,6 +283,22 @@ def main():
                 rig.a.wait_log("stream resumed on a new leg") and
                 rig.b.wait_log("stream resumed on a new leg"))
         c.check("no stream reset by either agent", "resetting" not in rig.a.log() + rig.b.log())
+        # `linkctl relay drain` is not a signal: it drains as in D25, for its
+        # whole timeout while a stream is open.
+        t0 = time.time()
+        r.ctl("relay", "drain", "--timeout", "2s")
+        try:
+            rc = r.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            rc = "hung"
+        took = time.time() - t0
+        c.check("linkctl relay drain on a socket-activated relay: the full 2 s, then exit 0",
+                rc == 0 and took >= 2.0 and "drain_timeout reached with 1 streams open"
+                in r.log(), (rc, "%.1f s" % took))
+        r.proc = None
+        r.start()
+        c.check("and the stream resumes on the next relay", ask_once(s, b"after the drain\n")
+                and rig.a.wait_log("stream resumed on a new leg", 2), rig.a.log()[-600:])
         s.shutdown(socket.SHUT_WR)
         c.check("the interactive session ends cleanly", p.read_until_close(s, 10)[1] == "eof")
         s.close()
