@@ -85,7 +85,10 @@ static void on_pump_ready(void *owner)
                        live_period_ms(st->dead_ms));
 }
 
+static bool on_pump_unknown_ticket(void *owner);
+
 static const struct pump_ops pump_ops = {
+    .unknown_ticket = on_pump_unknown_ticket,
     .close = on_pump_close,
     .leg_refused = on_pump_leg_refused,
     .spliced = on_pump_spliced,
@@ -153,6 +156,35 @@ static void leg_drop(struct stream *st)
     st->leg_dropping = true;
     if (uv_tcp_close_reset(&st->io.leg, on_leg_dropped) != 0)
         uv_close((uv_handle_t *)&st->io.leg, on_leg_dropped);
+}
+
+/*
+ * "No such stream" for the leg of a stream this link opened, before its
+ * handshake: the relay that sent STREAM handed its sockets to a successor (or
+ * stopped under socket activation) before the legs arrived, and the new
+ * relay does not know the ticket (docs/design.md D25's window). The local
+ * connection has carried nothing (it is read only after the handshake), so
+ * the stream is OPENed again, once: the leg is dropped, and the OPEN goes
+ * out as soon as its handle is closed (on_timer, STREAM_HELD). The peer's
+ * leg met the same answer and ended its side; the new OPEN makes a new one.
+ */
+static bool on_pump_unknown_ticket(void *owner)
+{
+    struct stream *st = owner;
+
+    if (st->own == NULL || st->cable || st->role != E2E_INITIATOR || st->reopened ||
+        st->state != STREAM_SETUP || st->io.local_eof)
+        return false;
+    stream_log(st, LOG_LEVEL_INFO,
+               "relay has no such stream before it carried a byte (a relay handover?); "
+               "opening it again");
+    st->reopened = true;
+    st->leg_tries = 0;
+    leg_drop(st);
+    st->state = STREAM_HELD;
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, 0, 0);
+    return true;
 }
 
 /*
@@ -374,7 +406,9 @@ static void on_timer(uv_timer_t *t)
     }
 
     if (st->state == STREAM_HELD) {
-        if (st->own != NULL)
+        if (st->leg_dropping) /* a leg dropped (reopen): its close callback first */
+            uv_timer_start(&st->timer, on_timer, 1, 0);
+        else if (st->own != NULL)
             (void)send_open(st, st->own); /* closes the stream if it cannot */
         return;
     }

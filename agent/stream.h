@@ -148,6 +148,7 @@ struct stream {
     uint32_t ticket_ms;       /* that expires_ms, for logs */
     uint64_t setup_until_ms;  /* STREAM + STREAM_SETUP_MS: the setup deadline */
     uint32_t leg_tries;       /* legs the relay closed before they carried a byte */
+    bool reopened;            /* OPENed again after "no such stream" (once at most) */
     bool held;                /* counted in the owner's n_held */
     enum e2e_role role;
     bool cable; /* the immediate policy's permanent stream */
