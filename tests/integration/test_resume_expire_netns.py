@@ -15,11 +15,14 @@ device agent: the relay resets its leg once the host's leg stalls), and
 resets its application resume_timeout later. Checked: both applications see
 a reset (ECONNRESET or EPIPE), never a clean end of stream, not before
 resume_timeout has passed since the fault, and every byte that did arrive
-is a prefix of what the peer sent (nothing corrupted); both agents say why.
-Then the uplink comes back and the link carries a new stream.
+is a prefix of what the peer sent (nothing corrupted); both agents say why;
+the relay records the stream's end as a write stall (cause timeout), also
+when the kernel reports the router's ICMP host unreachable for it. Then the
+uplink comes back and the link carries a new stream.
 """
 import hashlib
 import os
+import re
 import sys
 import time
 
@@ -105,6 +108,17 @@ def main():
                 log = nr.since(ag, m)
                 c.check("%s agent suspended the stream, then reset it at resume_timeout and "
                         "says why" % ag.name, nr.LEG_LOST in log and nr.EXPIRED in log)
+            # The relay's leg toward the host stalled (nothing acknowledged):
+            # its write-stall timer or the kernel's TCP_USER_TIMEOUT ends it,
+            # cause timeout. r2 answers for the vanished host with ICMP host
+            # unreachable, which the kernel then reports instead of ETIMEDOUT;
+            # that too is a stall, not a reset (relay/stream.c
+            # stream_close_err).
+            closes = [l for l in rig.relay.log().splitlines()
+                      if re.search(r"stream \d+ link .*closed \(", l)]
+            c.check("relay: the stream ended as a write stall (cause timeout), not a reset",
+                    len(closes) == 1 and "write stalled" in closes[0]
+                    and "closed (timeout)" in closes[0], closes)
             c.check("both agents online again after the uplink came back", rig.both_online(30))
             c.check("the link carries a new stream",
                     h.wait_for(lambda: new_stream_works(rig, ls), timeout=30, step=0.2))
