@@ -144,6 +144,12 @@ def flowing(apps, base, more, timeout):
         and all(a.end is None for a in apps)
 
 
+def ended(apps):
+    """True once either application's connection has ended (a failure while
+    the stream should survive: stop waiting for what cannot come)."""
+    return any(a.end is not None for a in apps)
+
+
 def finish(apps, timeout=60):
     """Stops both senders; waits for both ends (each reads the other's
     half-close)."""
