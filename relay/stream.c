@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,13 +223,25 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
 
 /* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
  * (nothing acknowledged for write_stall_timeout, see stream_leg_sockopts),
- * the same condition as the write-stall timer; anything else is a reset. */
+ * the same condition as the write-stall timer. So is an unreachability
+ * error: on an established leg an ICMP unreachable is only a soft error,
+ * which the kernel reports instead of ETIMEDOUT when it gives up (a router
+ * that could not reach the agent's host said so while its uplink was down).
+ * Anything else is a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
-    if (err == UV_ETIMEDOUT)
+    char why[96];
+
+    if (err == UV_ETIMEDOUT) {
         stream_close(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
-    else
+    } else if (err == UV_EHOSTUNREACH || err == UV_ENETUNREACH || err == UV_EHOSTDOWN ||
+               err == UV_ENONET) {
+        snprintf(why, sizeof(why), "write stalled (nothing acknowledged; last ICMP: %s)",
+                 uv_strerror(err));
+        stream_close(s, STORE_CAUSE_TIMEOUT, why);
+    } else {
         stream_close(s, STORE_CAUSE_RESET, uv_strerror(err));
+    }
 }
 
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why)
