@@ -12,8 +12,8 @@
 - With --resume-timeout 0 (resumption off) the relay's death resets the
   stream at once, as before resumption.
 - A stalled reader while resuming: the device application reads nothing
-  while the host application writes 4 MiB and the relay is killed and
-  restarted; the host agent's bytes held for replay (its metric
+  while the host application writes (until told to stop) and the relay is
+  killed and restarted; the host agent's bytes held for replay (its metric
   linkagent_resume_buffer_bytes) reach resume_buffer (128 KiB here) and
   never pass it,
   the stream resumes, and once the reader reads, every byte arrives.
@@ -173,11 +173,23 @@ def stalled_reader(c, rig, r, tgt):
     c.check("stall: agents online", a.wait_log("online via relay") and b.wait_log("online via relay")
             and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=5))
     port = metrics_port(a)
-    total = 4 << 20
     cli = socket.create_connection(("127.0.0.1", lport), timeout=60)
     srv = tgt.accept()
-    data = b"".join(stream_of(b"stall", total))
-    sender = threading.Thread(target=lambda: cli.sendall(data), daemon=True)
+    # The host application writes until told to stop, so whatever the agents
+    # and the kernel buffers absorb before the kill, there is always more to
+    # read into the replay buffer: the bound is reached by construction (a
+    # fixed 4 MiB could all be absorbed, leaving the buffer short of it).
+    stop = threading.Event()
+    sent = {"n": 0, "sha": hashlib.sha256()}
+
+    def send_until_stopped():
+        for chunk in stream_of(b"stall", 1 << 40):
+            if stop.is_set():
+                return
+            cli.sendall(chunk)
+            sent["n"] += len(chunk)
+            sent["sha"].update(chunk)
+    sender = threading.Thread(target=send_until_stopped, daemon=True)
     sender.start()
     held = []
 
@@ -205,18 +217,28 @@ def stalled_reader(c, rig, r, tgt):
         time.sleep(0.05)
     c.check("stall: bytes held for replay reached the bound and never passed it",
             held and max(held) == BOUND, (max(held), len(held)))
-    got = bytearray()
+    # The reader reads; the writer stops after its current chunk and
+    # half-closes (FINAL: its ACK frees the last bytes); every byte it sent
+    # arrives, then the end.
+    stop.set()
+    got = {"n": 0, "sha": hashlib.sha256()}
+
+    def read_to_end():
+        while True:
+            chunk = srv.recv(1 << 20)
+            if not chunk:
+                return
+            got["sha"].update(chunk)
+            got["n"] += len(chunk)
     srv.settimeout(60)
-    while len(got) < total:
-        chunk = srv.recv(1 << 20)
-        if not chunk:
-            break
-        got += chunk
-    c.check("stall: every byte once the reader reads",
-            len(got) == total and hashlib.sha256(got).digest() == hashlib.sha256(data).digest(),
-            len(got))
-    sender.join(10)
-    cli.shutdown(socket.SHUT_WR)  # FINAL: its ACK frees the last bytes
+    reader = threading.Thread(target=read_to_end, daemon=True)
+    reader.start()
+    sender.join(60)
+    cli.shutdown(socket.SHUT_WR)
+    reader.join(60)
+    c.check("stall: every byte once the reader reads", not sender.is_alive()
+            and not reader.is_alive() and got["n"] == sent["n"]
+            and got["sha"].digest() == sent["sha"].digest(), (got["n"], sent["n"]))
     h.wait_for(lambda: sample() == 0, timeout=10)
     c.check("stall: nothing held once everything is acknowledged", held[-1] == 0, held[-1])
     cli.close()
