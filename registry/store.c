@@ -27,7 +27,8 @@
     "b_next_key, b_key_gen"
 /* What a link row is read as: LINK_COLS, the overlap deadlines and the
  * endorsements (002). */
-#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse"
+#define LINK_SELECT                                                                                \
+    LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse, rate_a_to_b, rate_b_to_a"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -62,6 +63,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINK_ENDORSE_B] = "UPDATE links SET b_endorse = ?2 "
                          "WHERE id = ?1 AND (b_key = ?3 OR b_next_key = ?3)",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
+    [S_LINK_SET_RATE] = "UPDATE links SET rate_a_to_b = ?2, rate_b_to_a = ?4, updated_ms = ?3 "
+                        "WHERE id = ?1",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
     [S_STREAM_INSERT] = "INSERT INTO streams (link_id, stream_id, opener, started_ms, ended_ms, "
@@ -466,6 +469,7 @@ static void row_to_link(sqlite3_stmt *s, struct store_link *l)
         if (sqlite3_column_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
             store_col_blob(s, 13 + side, l->endorse[side], STORE_ENDORSE_LEN,
                            &l->has_endorse[side]);
+        l->rate[side] = (uint64_t)sqlite3_column_int64(s, 15 + side);
     }
 }
 
@@ -648,6 +652,9 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
     }
     if (r == 0) {
         r = link_insert(st, l, ts);
+    }
+    if (r == 0 && (l->rate[0] != 0 || l->rate[1] != 0)) {
+        r = store_rate_write(st, l->id, l->rate);
     }
     if (r == 0) {
         r = store_event_insert(st, ts, "link_added", l->id, NULL, detail, 1);

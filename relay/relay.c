@@ -501,6 +501,7 @@ static void relay_wire(struct relay *r)
     r->stream.acct = r->acct;
     r->stream.stats = &r->stats;
     r->stream.zc = &r->zc;
+    r->stream.shape = &r->shape;
     r->session = (struct session_ctx){.cfg = &r->cfg,
                                       .key = &r->key,
                                       .index = r->index,
@@ -766,6 +767,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     uv_signal_start(&r->sig_term, relay_on_signal, SIGTERM);
     uv_signal_start(&r->sig_int, relay_on_signal, SIGINT);
     uv_signal_start(&r->sig_hup, relay_on_signal, SIGHUP);
+    shape_init(&r->shape, loop, &r->cfg.limits);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,11 @@ enum stream_state {
  * leg's connection while attached. */
 struct stream_leg {
     struct stream *s;
-    struct conn *c;        /* NULL until it arrives, and once detached */
-    int side;              /* 0 = side a, 1 = side b */
-    bool read_paused;      /* stopped for backpressure */
+    struct conn *c;   /* NULL until it arrives, and once detached */
+    int side;         /* 0 = side a, 1 = side b */
+    bool read_paused; /* stopped for backpressure */
+    bool rate_held;   /* stopped for a bandwidth limit, waiting in shape (D28) */
+    struct shape_waiter wait;
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* shutdown issued on this leg (other leg hit EOF) */
     bool shut_done;        /* that shutdown completed */
@@ -63,6 +66,7 @@ struct stream {
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 static bool stream_zc_try(struct stream *s);
+static void stream_rate_wake(struct shape_waiter *w);
 
 uint64_t stream_wire_id(const struct stream *s)
 {
@@ -104,6 +108,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
     for (int side = 0; side < 2; side++) {
         s->leg[side].s = s;
         s->leg[side].side = side;
+        s->leg[side].wait.wake = stream_rate_wake;
         rc = ticket_issue(sx->tickets, s, side, exp, s->ticket[side]);
         if (rc != 0) {
             if (side == 1)
@@ -177,6 +182,7 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     }
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
+        shape_cancel(sx->shape, &s->leg[side].wait);
         if (s->in_table[side])
             ticket_revoke(sx->tickets, s->ticket[side]);
         s->in_table[side] = false;
@@ -275,6 +281,10 @@ static void stream_maybe_resume(struct stream *s, int src)
 
     if (c == NULL || dst == NULL || !lg->read_paused || lg->read_eof || c->state == CONN_CLOSED)
         return;
+    if (stream_queue(dst) == 0 && lg->rate_held) {
+        lg->read_paused = false; /* stream_rate_wake restarts reading */
+        return;
+    }
     if (stream_queue(dst) > 0)
         return;
     lg->read_paused = false;
@@ -313,6 +323,7 @@ static void stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
+    shape_take(s->sx->shape, s->link, src, n);
     s->sx->stats->bytes[src] += n;
     s->last_rx_ms = uv_now(s->sx->loop);
 }
@@ -332,6 +343,9 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
+        room = shape_budget(sx->shape, lg->s->link, lg->side, room);
+        /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
+        lg->rate_held = room == 0;
     }
     buf->base = (char *)sx->rbuf;
     buf->len = room;
@@ -391,6 +405,11 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CONN_CLOSED || lg == NULL || nread == 0)
         return;
     s = lg->s;
+    if (nread == UV_ENOBUFS && lg->rate_held) {
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+        return;
+    }
     if (nread == UV_EOF && !conn_eof_was_reset(c)) {
         stream_forward_eof(s, lg->side);
         return;
@@ -434,6 +453,35 @@ static void stream_zc_on_read(void *arg, int src, size_t n)
         s->queued_total[1 - src] += n;
 }
 
+/* How much leg src may splice now (shape.c); none: it waits. */
+static size_t stream_zc_budget(void *arg, int src, size_t want)
+{
+    struct stream *s = arg;
+    size_t n = shape_budget(s->sx->shape, s->link, src, want);
+
+    s->leg[src].rate_held = n == 0;
+    if (n == 0)
+        shape_wait(s->sx->shape, s->link, src, &s->leg[src].wait);
+    return n;
+}
+
+/* A leg held for rate may read again (shape.c's timer): it asks for a
+ * budget at its next read, and waits again if there is none. */
+static void stream_rate_wake(struct shape_waiter *w)
+{
+    struct stream_leg *lg = (struct stream_leg *)((char *)w - offsetof(struct stream_leg, wait));
+    struct stream *s = lg->s;
+    struct conn *c = lg->c;
+
+    lg->rate_held = false;
+    if (s->state != STREAM_SPLICED || c == NULL || c->state == CONN_CLOSED || lg->read_eof)
+        return;
+    if (s->zc != NULL)
+        zerocopy_release(s->zc, lg->side);
+    else if (!lg->read_paused && !uv_is_active((uv_handle_t *)&c->tcp))
+        uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
+}
+
 static void stream_zc_on_shutdown(void *arg, int dst)
 {
     struct stream *s = arg;
@@ -453,6 +501,7 @@ static void stream_zc_on_event(void *arg)
 }
 
 static const struct zerocopy_ops stream_zc_ops = {
+    .budget = stream_zc_budget,
     .on_read = stream_zc_on_read,
     .on_shutdown = stream_zc_on_shutdown,
     .on_error = stream_zc_on_error,
