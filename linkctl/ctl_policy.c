@@ -48,14 +48,15 @@ static int ctl_rate_parse(const char *cmd, const char *opt, const char *text, ui
     }
     rc = cfgparse_byterate(text, STORE_RATE_MIN, STORE_RATE_MAX, out);
     if (rc == -ERANGE) {
-        ctl_usage_error(cmd, "%s %s: out of range: %llu..%llu bytes/s (8kbit..1024G), or none", opt, text,
-                 STORE_RATE_MIN, STORE_RATE_MAX);
+        ctl_usage_error(cmd, "%s %s: out of range: %llu..%llu bytes/s (8kbit..1024G), or none", opt,
+                        text, STORE_RATE_MIN, STORE_RATE_MAX);
         return -1;
     }
     if (rc != 0) {
-        ctl_usage_error(cmd, "%s %s: not a rate: use bytes/s (12500000, 64K, 12M), bits/s (100Mbit, "
-                 "1Gbit) or none",
-                 opt, text);
+        ctl_usage_error(cmd,
+                        "%s %s: not a rate: use bytes/s (12500000, 64K, 12M), bits/s (100Mbit, "
+                        "1Gbit) or none",
+                        opt, text);
         return -1;
     }
     return 0;
@@ -137,8 +138,8 @@ static int ctl_set_print(struct ctl *c, const struct store_link *l, const uint64
 
     linkid_encode(l->id, id);
     if (c->json) {
-        json_t *v = json_pack("{s:s, s:o, s:s}", "id", id, "name", lrjson_str(l->name), "result",
-                              "set");
+        json_t *v =
+            json_pack("{s:s, s:o, s:s}", "id", id, "name", lrjson_str(l->name), "result", "set");
         if (v != NULL && ctl_rate_json(v, rate) != 0) {
             json_decref(v);
             v = NULL;

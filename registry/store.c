@@ -37,8 +37,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINKS_ALL] = "SELECT " LINK_SELECT " FROM links ORDER BY name",
     [S_LINK_BY_ID] = "SELECT " LINK_SELECT " FROM links WHERE id = ?1",
     [S_LINK_BY_NAME] = "SELECT " LINK_SELECT " FROM links WHERE name = ?1",
-    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ") VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, "
-                      "?7, ?8, 1)",
+    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ", rate_a_to_b, rate_b_to_a) VALUES (?1, ?2, "
+                      "?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, 1, ?9, ?10)",
     [S_LINK_SET_ENABLED] = "UPDATE links SET enabled = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_LINK_DELETE] = "DELETE FROM links WHERE id = ?1",
     [S_LINK_ROTATE_A] = "UPDATE links SET a_key = ?2, a_next_key = NULL, a_next_until_ms = 0, "
@@ -625,6 +625,8 @@ static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
     bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
     sqlite3_bind_blob(s, 7, l->key[1], STORE_KEY_LEN, SQLITE_STATIC);
     bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)l->rate[0]);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)l->rate[1]);
     r = store_stmt_done(st, s, "insert link");
     if (r == -EEXIST) {
         store_set_err(st, "a link with this id already exists");
@@ -641,6 +643,11 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
                       l->name, STORE_NAME_MAX);
         return -EINVAL;
     }
+    if (!STORE_RATE_VALID(l->rate[0]) || !STORE_RATE_VALID(l->rate[1])) {
+        store_set_err(st, "rate out of range: %llu..%llu bytes/s, or none", STORE_RATE_MIN,
+                      STORE_RATE_MAX);
+        return -EINVAL;
+    }
     int r = store_tx_begin(st);
     if (r < 0) {
         return r;
@@ -652,9 +659,6 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
     }
     if (r == 0) {
         r = link_insert(st, l, ts);
-    }
-    if (r == 0 && (l->rate[0] != 0 || l->rate[1] != 0)) {
-        r = store_rate_write(st, l->id, l->rate);
     }
     if (r == 0) {
         r = store_event_insert(st, ts, "link_added", l->id, NULL, detail, 1);

@@ -217,7 +217,7 @@ int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
 int store_link_set_rate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
                         const uint64_t rate[2], const char *detail);
 /* True if r is 0 or within STORE_RATE_MIN..STORE_RATE_MAX. */
-int store_rate_valid(uint64_t r);
+#define STORE_RATE_VALID(r) ((r) == 0 || ((r) >= STORE_RATE_MIN && (r) <= STORE_RATE_MAX))
 
 /* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],

@@ -75,9 +75,6 @@ void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);
 /* Inserts one event row; part of the caller's transaction. count 0 means 1. */
 int store_event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
                        const char *addr, const char *detail, uint32_t count);
-/* Writes rate[] of link id (S_LINK_SET_RATE, no event); part of the caller's
- * transaction; -ENOENT if no such link. In store_rate.c. */
-int store_rate_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const uint64_t rate[2]);
 /* *exists = whether link id is in the links table. */
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
 

@@ -11,18 +11,15 @@
 #include <errno.h>
 #include <inttypes.h>
 
-int store_rate_valid(uint64_t r)
-{
-    return r == 0 || (r >= STORE_RATE_MIN && r <= STORE_RATE_MAX);
-}
-
-int store_rate_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const uint64_t rate[2])
+/* The UPDATE; part of the caller's transaction. */
+static int store_rate_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                            const uint64_t rate[2])
 {
     sqlite3_stmt *s;
     int r;
 
     for (int dir = 0; dir < 2; dir++) {
-        if (!store_rate_valid(rate[dir])) {
+        if (!STORE_RATE_VALID(rate[dir])) {
             store_set_err(st,
                           "rate %" PRIu64 " bytes/s is out of range: %llu..%llu bytes/s, or none",
                           rate[dir], STORE_RATE_MIN, STORE_RATE_MAX);
