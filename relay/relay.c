@@ -767,7 +767,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     uv_signal_start(&r->sig_term, relay_on_signal, SIGTERM);
     uv_signal_start(&r->sig_int, relay_on_signal, SIGINT);
     uv_signal_start(&r->sig_hup, relay_on_signal, SIGHUP);
-    shape_init(&r->shape, loop, &r->cfg.limits);
+    shape_init(&r->shape, loop, &r->cfg.limits, &r->stats.streams_open);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "shape.h"
 
-void shape_init(struct shape *sh, uv_loop_t *loop, const struct relaycfg_limits *lim)
+void shape_init(struct shape *sh, uv_loop_t *loop, const struct relaycfg_limits *lim,
+                const uint32_t *streams)
 {
     sh->loop = loop;
+    sh->streams = streams;
     sh->lim = lim;
     sh->waiters = NULL;
     sh->timer_armed = false;
@@ -16,15 +18,24 @@ void shape_close(struct shape *sh)
     uv_close((uv_handle_t *)&sh->timer, NULL);
 }
 
+/* At most a 1/n share of the bucket's wake quantum (what a waiter wakes for,
+ * SHAPE_WAKE_DIV): woken together, n streams each get a turn before the
+ * bucket is empty, whatever order the loop serves them in. */
+static uint64_t shape_share(uint64_t rate, uint32_t n)
+{
+    uint64_t q = rate / SHAPE_WAKE_DIV;
+
+    q = n > 1 ? q / n : q;
+    return q > 0 ? q : 1;
+}
+
 size_t shape_budget(struct shape *sh, struct index_link *l, int dir, size_t want)
 {
     uint64_t now = uv_now(sh->loop), rate = l->rate[dir], max = sh->lim->max_rate, v = want;
 
     if (rate != 0) {
         uint64_t avail = bbucket_avail(&l->rate_bkt[dir], rate, now);
-        uint64_t share = bbucket_burst(rate) / (l->n_streams > 0 ? l->n_streams : 1);
-        if (share < SHAPE_SHARE_MIN)
-            share = SHAPE_SHARE_MIN;
+        uint64_t share = shape_share(rate, l->n_streams);
         if (v > avail)
             v = avail;
         if (v > share)
@@ -32,8 +43,11 @@ size_t shape_budget(struct shape *sh, struct index_link *l, int dir, size_t want
     }
     if (max != 0) {
         uint64_t avail = bbucket_avail(&sh->relay_bkt, max, now);
+        uint64_t share = shape_share(max, sh->streams != NULL ? *sh->streams : 1);
         if (v > avail)
             v = avail;
+        if (v > share)
+            v = share;
     }
     return (size_t)v;
 }

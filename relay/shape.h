@@ -36,9 +36,6 @@
  * reads stay big and the timer fires at most 50 times a second per
  * bucket. */
 #define SHAPE_WAKE_DIV 50u
-/* A read of a link's stream takes at most burst / streams of the link, but
- * not less than this (fairness between a link's streams, D28). */
-#define SHAPE_SHARE_MIN (16u * 1024u)
 
 struct shape_waiter {
     struct shape_waiter *prev, *next;
@@ -50,6 +47,7 @@ struct shape_waiter {
 struct shape {
     uv_loop_t *loop;
     const struct relaycfg_limits *lim; /* max_rate; updated in place on SIGHUP */
+    const uint32_t *streams;           /* streams open in the relay (stats) */
     uv_timer_t timer;
     bool timer_armed;
     uint64_t timer_due;
@@ -58,12 +56,15 @@ struct shape {
     uint64_t held;                /* times a direction was stopped for rate */
 };
 
-void shape_init(struct shape *sh, uv_loop_t *loop, const struct relaycfg_limits *lim);
+void shape_init(struct shape *sh, uv_loop_t *loop, const struct relaycfg_limits *lim,
+                const uint32_t *streams);
 /* Closes the timer; every waiter must have been cancelled. */
 void shape_close(struct shape *sh);
 /* Bytes leg dir (0: a->b, 1: b->a) of link l may read now, at most want:
- * what both buckets hold, and at most a share of the link's burst. want if
- * neither limit is set. */
+ * what both buckets hold, and of each at most a 1/n share of what a waiter
+ * wakes for (n: the link's streams, or the relay's for max_rate), so streams
+ * woken together each get a turn. want if neither limit is set. A leg given
+ * less than it asked for yields (reads again after the others, D28). */
 size_t shape_budget(struct shape *sh, struct index_link *l, int dir, size_t want);
 /* n bytes were read in direction dir of link l. */
 void shape_take(struct shape *sh, struct index_link *l, int dir, size_t n);

@@ -34,6 +34,7 @@ struct stream_leg {
     int side;         /* 0 = side a, 1 = side b */
     bool read_paused; /* stopped for backpressure */
     bool rate_held;   /* stopped for a bandwidth limit, waiting in shape (D28) */
+    bool rate_capped; /* the last read was cut by a limit's share: yield */
     struct shape_waiter wait;
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* shutdown issued on this leg (other leg hit EOF) */
@@ -343,9 +344,11 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
-        room = shape_budget(sx->shape, lg->s->link, lg->side, room);
+        q = shape_budget(sx->shape, lg->s->link, lg->side, room);
         /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
-        lg->rate_held = room == 0;
+        lg->rate_held = q == 0;
+        lg->rate_capped = q < room;
+        room = q;
     }
     buf->base = (char *)sx->rbuf;
     buf->len = room;
@@ -432,6 +435,12 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
+    if (lg->rate_capped) {
+        /* Cut by a limit's share: the streams woken with it read first. */
+        lg->rate_held = true;
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+    }
     if (stream_queue(s->leg[1 - lg->side].c) > 0) {
         lg->read_paused = true;
         uv_read_stop(h);
