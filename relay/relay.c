@@ -590,6 +590,7 @@ static json_t *relay_status(void *arg)
         {"queued_bytes_peak", st->queued_peak},
         {"zero_copy_queued_bytes", st->zc_queued},
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
+        {"rate_held_total", r->shape.held},
         {"auth_failures", st->auth_failures},
         {"acct_dropped", acct_dropped(r->acct)},
         {"drain_left_ms", relay_drain_left(r)},

@@ -114,6 +114,8 @@ def shaped_test(c, r, sa, sb):
             got / elapsed)
     c.check("the sending application was held (send would block)", snd.eagain > 0
             and snd.error is None, (snd.eagain, snd.error))
+    c.check("the relay counted the holds", r.status()["rate_held_total"] > 0,
+            r.status()["rate_held_total"])
     d, how = p.read_until_close(lb, 10)
     c.check("then EOF, not a reset", d == b"" and how == "eof", how)
     c.check("the limited stream went through splice (zero-copy counter)",
