@@ -199,6 +199,7 @@ def input_test(c, r):
                 res.returncode == 2 and "--rate" in res.stderr, (res.returncode, res.stderr))
     c.check("nothing changed by the refusals",
             r.ctl_json("link", "show", "lim")["rate"] == before)
+    n_ev = len(r.ctl_json("events", "--link", "lim")["events"])
     res = r.ctl("link", "set", "lim", check=False)
     c.check("link set without an option: usage error", res.returncode == 2, res.stderr)
     for good, want in (("1000", 1000), ("8kbit", 1000), ("1024G", 1 << 40),
@@ -207,6 +208,10 @@ def input_test(c, r):
         rate = r.ctl_json("link", "show", "lim")["rate"]
         c.check("--rate %s accepted as %d bytes/s both ways" % (good, want),
                 res.returncode == 0 and rate == {"a_to_b": want, "b_to_a": want}, rate)
+    ev = r.ctl_json("events", "--link", "lim")["events"]
+    c.check("one 'rate' event per change, none for the refusals",
+            [e["kind"] for e in ev[n_ev:]] == ["rate"] * 6
+            and "a->b 12582912 bytes/s" in ev[-1]["detail"], [e["kind"] for e in ev])
     r.ctl("link", "set", "lim", "--rate", "1M", "--rate-b-to-a", "none")
     c.check("per direction: --rate-b-to-a wins over --rate",
             r.ctl_json("link", "show", "lim")["rate"] == {"a_to_b": MIB, "b_to_a": None})
