@@ -294,12 +294,18 @@ static void on_pump_leg_lost(void *owner, const char *why)
                     why);
         return;
     }
-    if (e->hello_refused != st->refused_seen) {
-        st->env->resume_refused += e->hello_refused - st->refused_seen;
+    if (e->hello_refused != st->refused_seen) { /* one per leg: the leg is gone now */
+        bool old = e->hello_old != st->old_seen;
+
+        st->env->resume_refused[old ? STREAM_REFUSED_OLD_EPOCH : STREAM_REFUSED_BAD_HELLO]++;
         st->refused_seen = e->hello_refused;
-        stream_log(st, LOG_LEVEL_WARN,
-                   "refused a resumed stream leg: its resume HELLO is not our peer's for this "
-                   "stream and epoch (spliced to another stream, replayed or tampered)");
+        st->old_seen = e->hello_old;
+        stream_log(st, LOG_LEVEL_WARN, "%s",
+                   old ? "refused a resumed stream leg (old_epoch): its resume HELLO is our "
+                         "peer's of an earlier epoch (an old leg replayed)"
+                       : "refused a resumed stream leg (bad_hello): its resume HELLO is not our "
+                         "peer's for this stream (tampered, or spliced to another stream or "
+                         "link)");
     }
     if (st->state != STREAM_SUSPENDED && st->state != STREAM_RESUMING) {
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);

@@ -221,16 +221,6 @@ int ctl_link_main(struct ctl *c, int argc, char **argv);
 /* `link rotate` (ctl_rotate.c), called by ctl_link_main with argv[0] =
  * "rotate". */
 int ctl_link_rotate(struct ctl *c, int argc, char **argv);
-/* ctl_policy.c: `link set`, and the policy options of `link add`. */
-int ctl_link_set(struct ctl *c, int argc, char **argv);
-/* --rate, --rate-a-to-b, --rate-b-to-a (NULL: absent) of `link add` into
- * rate[] (0: none); 0, or -1 after printing a usage error. */
-int ctl_rate_opts_parse(const char *both, const char *a_to_b, const char *b_to_a, uint64_t out[2]);
-/* "none" or "N bytes/s (M bit/s)", in at most CTL_RATE_TEXT bytes. */
-#define CTL_RATE_TEXT 80
-void ctl_rate_text(uint64_t rate, char *out, size_t cap);
-/* Sets obj's "rate": {"a_to_b": N|null, "b_to_a": N|null}; 0 or -1. */
-int ctl_rate_json(json_t *obj, const uint64_t rate[2]);
 int ctl_status_main(struct ctl *c, int argc, char **argv);
 int ctl_events_main(struct ctl *c, int argc, char **argv);
 int ctl_relay_main(struct ctl *c, int argc, char **argv);

@@ -17,6 +17,7 @@
 
 #include "acct.h"
 #include "admin.h"
+#include "allow.h"
 #include "exposition.h"
 #include "index.h"
 #include "lrjson.h"
@@ -86,8 +87,10 @@ static void relay_on_link_change(void *arg, struct index_link *l, enum index_cha
     case INDEX_KEY_DROPPED:
         relay_key_dropped(l, side);
         break;
+    case INDEX_ALLOW_CHANGED:
+        allow_enforce(l, r->acct);
+        break;
     }
-    (void)r;
 }
 
 static const struct index_ops relay_index_ops = {relay_on_link_change};
@@ -114,7 +117,7 @@ static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
     int rc = uv_fileno((uv_handle_t *)&li->tcp, &fd);
 
     if (rc == 0)
-        rc = stream_leg_sockopts(fd, &r->cfg.limits);
+        rc = conn_leg_sockopts(fd, &r->cfg.limits);
     if (rc != 0)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }

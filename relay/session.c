@@ -426,6 +426,27 @@ static void session_sockopts(struct conn *c)
         log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
 }
 
+/* The side's allowlist does not allow c's source (D27): counted (a refusal
+ * before the session is admitted), logged and written as an event once per
+ * window, and told to the agent (only the side's key holder can read it).
+ * The session never attaches to its link and stays charged to its address. */
+static void session_refuse_source(struct session_ctx *sx, struct conn *c, struct index_link *l,
+                                  int side)
+{
+    char text[ADDR_TEXT_SIZE + STORE_NAME_MAX + 64];
+
+    stats_count_fail(sx->stats, STATS_FAIL_SOURCE, c->peer);
+    if (index_source_fail(l, side, c->peer, wallclock_ms())) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: source not allowed (control session)",
+                  c->id, c->peer, l->name, 'a' + side);
+        acct_event(sx->acct, "source_not_allowed", l->id, c->peer,
+                   side == 0 ? "side a: control session" : "side b: control session", 1);
+    }
+    snprintf(text, sizeof(text), "source %s is not allowed for link %s side %c", c->peer, l->name,
+             'a' + side);
+    session_close_with(c, MSG_CLOSE_SOURCE_NOT_ALLOWED, text);
+}
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -476,6 +497,10 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
         acct_event(sx->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
                    1);
         session_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
+        return;
+    }
+    if (!index_source_ok(l, a->side, c->addr_key)) {
+        session_refuse_source(sx, c, l, a->side);
         return;
     }
     /* A session of an enabled link: its address's anonymous limits are not
@@ -599,6 +624,8 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_INTERNAL);
         return;
     }
+    if (resume_id != NULL)
+        stream_set_resume(s);
     for (int side = 0; side < 2; side++) {
         memset(&m, 0, sizeof(m));
         m.type = resume_id != NULL ? MSG_RESUMED : MSG_STREAM;

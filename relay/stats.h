@@ -37,6 +37,7 @@ enum stats_fail {
     STATS_FAIL_PREAUTH_BYTES,  /* more than preauth_bytes before authentication */
     STATS_FAIL_EOF,            /* the peer closed before finishing */
     STATS_FAIL_LIMIT,          /* refused by an admission limit */
+    STATS_FAIL_SOURCE,         /* the link side's allowlist does not allow the source (D27) */
     STATS_FAIL_COUNT
 };
 /* Static name of a cause for logs, events and status ("closed_early"). */
@@ -62,6 +63,9 @@ struct stats {
     uint32_t agents;       /* control sessions up */
     uint32_t streams_open; /* streams pending or spliced */
     uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */
+    /* RESUME (§7.3): asked (a pending stream made for it), its two legs
+     * spliced, or a leg that never came (the ticket expired). */
+    uint64_t resume_asked, resume_paired, resume_unmatched;
     /* Bytes read from one stream leg and held for the other: copies in write
      * requests the kernel did not take (conn_send, freed by conn_send_done),
      * and bytes in zero-copy pipes (zerocopy.c). Now and the most at once

@@ -7,9 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <sodium.h>
 
 #include "acct.h"
@@ -62,6 +59,7 @@ struct stream {
     struct zerocopy *zc;      /* zero-copy forwarding once promoted, or NULL */
     bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
     bool zc_failed;           /* making pipes or poll handles failed: copy */
+    bool resume;              /* made for a RESUME (§7.3): counted apart */
 };
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -88,6 +86,12 @@ static void stream_free_cb(uv_handle_t *h)
 }
 
 static void stream_expire(uv_timer_t *t);
+
+void stream_set_resume(struct stream *s)
+{
+    s->resume = true;
+    s->sx->stats->resume_asked++;
+}
 
 int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_t req_id,
                 stream_expired_cb expired, struct stream **out)
@@ -221,7 +225,7 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
 }
 
 /* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
- * (nothing acknowledged for write_stall_timeout, see stream_leg_sockopts),
+ * (nothing acknowledged for write_stall_timeout, see conn_leg_sockopts),
  * the same condition as the write-stall timer; anything else is a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
@@ -244,7 +248,11 @@ static void stream_expire(uv_timer_t *t)
     if (s->state != STREAM_PENDING)
         return;
     s->expired(s->link, s->opener, s->req_id);
-    stream_close(s, STORE_CAUSE_TIMEOUT, "a leg did not arrive in time");
+    if (s->resume) /* a RESUME whose peer leg never came: its id matched nothing there */
+        s->sx->stats->resume_unmatched++;
+    stream_close(s, STORE_CAUSE_TIMEOUT,
+                 s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
+                           : "a leg did not arrive in time");
 }
 
 /* ---- the splice proper ---- */
@@ -436,8 +444,7 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
     if (lg->rate_capped) {
-        /* Cut by a limit's share: the streams woken with it read first. */
-        lg->rate_held = true;
+        lg->rate_held = true; /* cut by a limit's share: the others read first */
         uv_read_stop(h);
         shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
     }
@@ -474,8 +481,7 @@ static size_t stream_zc_budget(void *arg, int src, size_t want)
     return n;
 }
 
-/* A leg held for rate may read again (shape.c's timer): it asks for a
- * budget at its next read, and waits again if there is none. */
+/* shape.c's timer: a leg held for rate reads again (and asks its budget). */
 static void stream_rate_wake(struct shape_waiter *w)
 {
     struct stream_leg *lg = (struct stream_leg *)((char *)w - offsetof(struct stream_leg, wait));
@@ -601,39 +607,6 @@ static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
     return t;
 }
 
-/*
- * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
- * a router that went away) must not stay open forever: the write-stall timer
- * only sees bytes the kernel did not take, not bytes it took and never got
- * acknowledged. So the kernel is asked to give up on a leg whose sent data
- * (or keepalive probes, after keepalive of silence) stay unacknowledged for
- * write_stall_timeout; the read then fails and the other leg is reset.
- *
- * These options are set once on each listening socket, and every accepted
- * socket inherits them (Linux copies them from the listener), which saves
- * seven setsockopt() calls per leg; control sessions switch keepalive and the
- * user timeout off again (session_sockopts). design.md D10.
- */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
-{
-    int one = 1, cnt = 10;
-    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
-    unsigned user_timeout = lim->write_stall_timeout_ms;
-    /* Probes often enough that the user timeout is noticed on time. */
-    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
-
-    if (intvl > idle_s)
-        intvl = idle_s;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
-        return -errno;
-    return 0;
-}
-
 /* ---- pairing ---- */
 
 /* Each leg's early bytes to the other; the pre-pairing buffers go. 0, or -1
@@ -672,6 +645,7 @@ static void stream_start(struct stream *s)
     s->last_rx_ms = now;
     s->link->streams_total++;
     sx->stats->streams_total++;
+    sx->stats->resume_paired += s->resume;
     for (int i = 0; i < 2; i++) {
         struct conn *c = s->leg[i].c;
         c->state = CONN_SPLICED;
@@ -698,8 +672,8 @@ static void stream_start(struct stream *s)
     }
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, stream_tick, stream_tick_ms(sx->lim), stream_tick_ms(sx->lim));
-    log_debug("stream %" PRIu64 " link %s: spliced after %" PRIu64 " ms", s->id, s->link->name,
-              now - s->created_ms);
+    log_debug("stream %" PRIu64 " link %s: %s after %" PRIu64 " ms", s->id, s->link->name,
+              s->resume ? "resumed leg spliced" : "spliced", now - s->created_ms);
 }
 
 /* conn_ops.begin: a stream preamble; the ticket comes next. */
@@ -710,6 +684,41 @@ static int stream_begin(void *arg, struct conn *c, const uint8_t preamble[8], ui
     (void)key_id;
     c->state = CONN_TICKET;
     return 0;
+}
+
+/* Leg c of side leg, with s's ticket, came from a source the side's allowlist
+ * does not allow (D27): refused as a bad ticket is (0x00, then closed,
+ * counted), logged and written as an event once per window, and its stream
+ * ends at once (its other leg gets 0x00 too). */
+static void stream_refuse_source(struct stream *s, struct conn *c, int leg)
+{
+    struct index_link *l = s->link;
+
+    if (index_source_fail(l, leg, c->peer, wallclock_ms())) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: source not allowed (stream %" PRIu64
+                  " leg)",
+                  c->id, c->peer, l->name, 'a' + leg, s->id);
+        acct_event(s->sx->acct, "source_not_allowed", l->id, c->peer,
+                   leg == 0 ? "side a: stream leg" : "side b: stream leg", 1);
+    }
+    stream_tell_gone(c);
+    conn_fail(c, STATS_FAIL_SOURCE);
+    stream_close(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
+}
+
+void stream_abort_sources(struct index_link *l)
+{
+    for (struct stream *s = l->streams, *next; s != NULL; s = next) {
+        bool bad = false;
+        next = s->next;
+        for (int side = 0; side < 2; side++) {
+            const struct conn *c = s->leg[side].c;
+            if (c != NULL && !index_source_ok(l, side, c->addr_key))
+                bad = true;
+        }
+        if (bad)
+            stream_close(s, STORE_CAUSE_LIMIT, "a leg's source is no longer allowed");
+    }
 }
 
 /* conn_ops.input: a leg in CONN_TICKET with at least TICKET_LEN bytes in c->in
@@ -740,6 +749,10 @@ static void stream_present(struct conn *c)
     if (s->state != STREAM_PENDING || s->leg[leg].c != NULL) {
         stream_tell_gone(c);
         conn_fail(c, STATS_FAIL_TICKET);
+        return;
+    }
+    if (!index_source_ok(s->link, leg, c->addr_key)) {
+        stream_refuse_source(s, c, leg);
         return;
     }
     s->leg[leg].c = c;
