@@ -29,13 +29,14 @@ static const char link_help[] =
     "  enable NAME|ID                        allow a revoked link again\n"
     "  rm NAME|ID                            delete the link and its accounting\n"
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
-    "  set NAME|ID [--allow CIDR ...]        change the link's policy (source allowlist)\n"
+    "  set NAME|ID [--allow CIDR ...] [--rate R ...]  change the link's policy\n"
     "\n"
     "Each command takes --help and --json.\n";
 
 static const char add_help[] =
     "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--allow CIDR|--allow-a CIDR|\n"
-    "                        --allow-b CIDR]... [--json]\n"
+    "                        --allow-b CIDR]... [--rate R] [--rate-a-to-b R]\n"
+    "                        [--rate-b-to-a R] [--json]\n"
     "\n"
     "Creates a link with a new random id. For each side without --X-key a key pair\n"
     "is generated; only public keys are stored. Prints one enrollment token per\n"
@@ -48,6 +49,8 @@ static const char add_help[] =
     "nothing it fails (exit 1) before anything is written.\n"
     "--allow, --allow-a, --allow-b: the source addresses each side's agent may\n"
     "connect from, as for `link set` (linkctl link set --help).\n"
+    "--rate R limits both directions, --rate-a-to-b and --rate-b-to-a one each\n"
+    "(see `linkctl link set --help` for R).\n"
     "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
     "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n";
 
@@ -84,7 +87,7 @@ static const char rm_help[] =
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
-    const char *a_key, *b_key, *side, *key;
+    const char *a_key, *b_key, *side, *key, *rate, *rate_ab, *rate_ba;
 };
 
 /* Parses argv after the command word. allowed: which value options the
@@ -95,13 +98,15 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
     static const struct {
         char flag;
         const char *name;
-    } opts[] = {{'a', "--a-key"}, {'b', "--b-key"}, {'s', "--side"}, {'k', "--key"}};
-    const char *names[5], *vals[4] = {NULL, NULL, NULL, NULL};
-    const char **dst[4];
+    } opts[] = {{'a', "--a-key"}, {'b', "--b-key"},       {'s', "--side"},       {'k', "--key"},
+                {'r', "--rate"},  {'r', "--rate-a-to-b"}, {'r', "--rate-b-to-a"}};
+    const char *names[8], *vals[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const char **dst[7];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
-    const char **all[4] = {&a->a_key, &a->b_key, &a->side, &a->key};
+    const char **all[7] = {&a->a_key, &a->b_key,   &a->side,   &a->key,
+                           &a->rate,  &a->rate_ab, &a->rate_ba};
     for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
         if (strchr(allowed, opts[k].flag) != NULL) {
             names[n] = opts[k].name;
@@ -190,7 +195,7 @@ static int link_add(struct ctl *c, int argc, char **argv)
     if (r != CTL_EXIT_OK) {
         return r;
     }
-    r = parse_args(c, "add", add_help, "ab", 1, argc, argv, &a);
+    r = parse_args(c, "add", add_help, "abr", 1, argc, argv, &a);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
     }
@@ -211,6 +216,10 @@ static int link_add(struct ctl *c, int argc, char **argv)
     }
     if (a.a_key && a.b_key && sodium_memcmp(s->l.key[0], s->l.key[1], KEY_LEN) == 0) {
         ctl_fail("--a-key and --b-key are the same key; each side needs its own");
+        goto out;
+    }
+    if (ctl_rate_opts_parse(a.rate, a.rate_ab, a.rate_ba, s->l.rate) != 0) {
+        r = CTL_EXIT_USAGE;
         goto out;
     }
     snprintf(s->l.name, sizeof(s->l.name), "%s", a.pos[0]);
@@ -289,7 +298,7 @@ static json_t *link_json(const struct store_link *l, const struct store_totals *
         key_pub_encode(l->next_key[side], nk[side]);
     }
     /* Totals come from SQLite's signed 64-bit integers: they fit. */
-    return json_pack(
+    json_t *v = json_pack(
         "{s:s, s:o, s:b, s:I, s:I, s:{s:{s:s, s:s?, s:I, s:I}, s:{s:s, s:s?, s:I, s:I}},"
         " s:{s:I, s:I, s:I, s:s?, s:I}, s:b, s:O?}",
         "id", id, "name", lrjson_str(l->name), "enabled", l->enabled, "created_ms",
@@ -301,6 +310,11 @@ static json_t *link_json(const struct store_link *l, const struct store_totals *
         "bytes_a_to_b", lrjson_u64(t->bytes_a_to_b), "bytes_b_to_a", lrjson_u64(t->bytes_b_to_a),
         "last_cause", t->last_cause == STORE_CAUSE_NONE ? NULL : store_cause_name(t->last_cause),
         "last_closed_ms", (json_int_t)t->last_closed_ms, "relay_running", running, "live", live);
+    if (v != NULL && ctl_rate_json(v, l->rate) != 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
 }
 
 /* "online"/"offline" for a side of a live entry; "-" without the relay. */
@@ -445,6 +459,13 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
                    ctl_side_name(side), k, l->next_until_ms[side] != 0 ? ", at most until " : "",
                    l->next_until_ms[side] != 0 ? when : "");
         }
+    }
+    {
+        char rate[CTL_RATE_TEXT];
+        ctl_rate_text(l->rate[0], rate, sizeof(rate));
+        printf("rate a->b:     %s\n", rate);
+        ctl_rate_text(l->rate[1], rate, sizeof(rate));
+        printf("rate b->a:     %s\n", rate);
     }
     printf("streams:       %llu\n", (unsigned long long)t->streams);
     printf("bytes a->b:    %llu\n", (unsigned long long)t->bytes_a_to_b);

@@ -27,7 +27,8 @@
     "b_next_key, b_key_gen"
 /* What a link row is read as: LINK_COLS, the overlap deadlines and the
  * endorsements (002). */
-#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse"
+#define LINK_SELECT                                                                                \
+    LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse, rate_a_to_b, rate_b_to_a"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -36,8 +37,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINKS_ALL] = "SELECT " LINK_SELECT " FROM links ORDER BY name",
     [S_LINK_BY_ID] = "SELECT " LINK_SELECT " FROM links WHERE id = ?1",
     [S_LINK_BY_NAME] = "SELECT " LINK_SELECT " FROM links WHERE name = ?1",
-    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ") VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, "
-                      "?7, ?8, 1)",
+    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ", rate_a_to_b, rate_b_to_a) VALUES (?1, ?2, "
+                      "?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, 1, ?9, ?10)",
     [S_LINK_SET_ENABLED] = "UPDATE links SET enabled = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_LINK_DELETE] = "DELETE FROM links WHERE id = ?1",
     [S_LINK_ROTATE_A] = "UPDATE links SET a_key = ?2, a_next_key = NULL, a_next_until_ms = 0, "
@@ -62,6 +63,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINK_ENDORSE_B] = "UPDATE links SET b_endorse = ?2 "
                          "WHERE id = ?1 AND (b_key = ?3 OR b_next_key = ?3)",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
+    [S_LINK_SET_RATE] = "UPDATE links SET rate_a_to_b = ?2, rate_b_to_a = ?4, updated_ms = ?3 "
+                        "WHERE id = ?1",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
     [S_STREAM_INSERT] = "INSERT INTO streams (link_id, stream_id, opener, started_ms, ended_ms, "
@@ -471,6 +474,7 @@ static void row_to_link(sqlite3_stmt *s, struct store_link *l)
         if (sqlite3_column_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
             store_col_blob(s, 13 + side, l->endorse[side], STORE_ENDORSE_LEN,
                            &l->has_endorse[side]);
+        l->rate[side] = (uint64_t)sqlite3_column_int64(s, 15 + side);
     }
 }
 
@@ -626,6 +630,8 @@ static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
     bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
     sqlite3_bind_blob(s, 7, l->key[1], STORE_KEY_LEN, SQLITE_STATIC);
     bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)l->rate[0]);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)l->rate[1]);
     r = store_stmt_done(st, s, "insert link");
     if (r == -EEXIST) {
         store_set_err(st, "a link with this id already exists");
@@ -640,6 +646,11 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
     if (store_name_valid(l->name) != 0) {
         store_set_err(st, "invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -",
                       l->name, STORE_NAME_MAX);
+        return -EINVAL;
+    }
+    if (!STORE_RATE_VALID(l->rate[0]) || !STORE_RATE_VALID(l->rate[1])) {
+        store_set_err(st, "rate out of range: %llu..%llu bytes/s, or none", STORE_RATE_MIN,
+                      STORE_RATE_MAX);
         return -EINVAL;
     }
     int r = store_tx_begin(st);

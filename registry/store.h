@@ -90,6 +90,7 @@ struct store_link {
     uint32_t key_gen[2];
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     int has_endorse[2];
+    uint64_t rate[2]; /* bytes/s a->b ([0]) and b->a ([1]); 0 = none (D28) */
 };
 
 /* Persisted per-link accounting totals (all streams ever closed). */
@@ -162,7 +163,7 @@ int store_links_load(struct store *st, store_link_cb cb, void *arg);
 int store_link_find(struct store *st, const char *name_or_id, struct store_link *out);
 int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out);
 
-/* Inserts link (id, name, enabled, key[], has_next[]/next_key[] are used;
+/* Inserts link (id, name, enabled, key[], has_next[]/next_key[], rate[] are used;
  * created/updated are set to now, key_gen to 1) and an event "link_added"
  * with detail, in one transaction. -EEXIST on a duplicate name or id. */
 int store_link_add(struct store *st, const struct store_link *link, const char *detail);
@@ -207,6 +208,18 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n);
  * or the key is neither. Nothing checks the mac (the relay cannot). */
 int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t e[STORE_ENDORSE_LEN]);
+
+/* Bandwidth limits (docs/design.md D28): bytes per second per direction,
+ * STORE_RATE_MIN..STORE_RATE_MAX, or 0 for none. */
+#define STORE_RATE_MIN 1000ULL      /* 8 kbit/s */
+#define STORE_RATE_MAX (1ULL << 40) /* 1 TiB/s */
+/* Sets both directions' rate (rate[0] a->b, rate[1] b->a; 0 = none); event
+ * "rate" with detail. -EINVAL (nothing changed) for a rate outside the
+ * bounds, -ENOENT for no such link. In store_rate.c. */
+int store_link_set_rate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                        const uint64_t rate[2], const char *detail);
+/* True if r is 0 or within STORE_RATE_MIN..STORE_RATE_MAX. */
+#define STORE_RATE_VALID(r) ((r) == 0 || ((r) >= STORE_RATE_MIN && (r) <= STORE_RATE_MAX))
 
 /* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],

@@ -62,6 +62,13 @@ static void admin_link(void *arg, struct index_link *l)
                   admin_side(l, 1), "streams_open", lrjson_u64(l->n_streams), "streams_total",
                   lrjson_u64(l->streams_total), "bytes_a_to_b", lrjson_u64(l->bytes[0]),
                   "bytes_b_to_a", lrjson_u64(l->bytes[1]));
+    /* The bandwidth limits in effect (D28), bytes/s, 0 = none. */
+    if (v != NULL && json_object_set_new(v, "rate",
+                                         json_pack("{s:I, s:I}", "a_to_b", lrjson_u64(l->rate[0]),
+                                                   "b_to_a", lrjson_u64(l->rate[1]))) != 0) {
+        json_decref(v);
+        v = NULL;
+    }
     if (v == NULL || json_array_append_new(x->arr, v) != 0)
         x->failed = true;
 }

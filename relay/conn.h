@@ -175,4 +175,18 @@ bool conn_eof_was_reset(struct conn *c);
 /* Re-arms the connection timer (repeat 0 = one-shot). */
 void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb);
 
+/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
+ * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
+ * sockets, whose accepted sockets inherit them. 0 or -errno. */
+int conn_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
+/* Whether a leg's libuv error err means nothing was acknowledged for
+ * write_stall_timeout (then true, with the words in why): ETIMEDOUT is the
+ * kernel's user timeout that conn_leg_sockopts sets, the same condition as
+ * the write-stall timer. So is an unreachability error: on an established
+ * leg an ICMP unreachable is only a soft error, which the kernel reports
+ * instead of ETIMEDOUT when it gives up (a router that could not reach the
+ * agent's host said so while its uplink was down). Anything else is a reset
+ * (false). */
+bool conn_leg_stalled(int err, char *why, size_t cap);
+
 #endif

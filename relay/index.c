@@ -132,6 +132,8 @@ static void index_copy_rec(struct index_link *l, const struct store_link *rec)
     l->has_next[1] = rec->has_next[1] != 0;
     l->next_until_ms[0] = rec->next_until_ms[0];
     l->next_until_ms[1] = rec->next_until_ms[1];
+    l->rate[0] = rec->rate[0];
+    l->rate[1] = rec->rate[1];
     for (int side = 0; side < 2; side++) {
         /* An endorsement the loop just took from the agent outlives a load
          * made before the worker stored it. */

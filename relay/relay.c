@@ -118,7 +118,7 @@ static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
     int rc = uv_fileno((uv_handle_t *)&li->tcp, &fd);
 
     if (rc == 0)
-        rc = stream_leg_sockopts(fd, &r->cfg.limits);
+        rc = conn_leg_sockopts(fd, &r->cfg.limits);
     if (rc != 0)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
@@ -517,6 +517,7 @@ static void relay_wire(struct relay *r)
     r->stream.acct = r->acct;
     r->stream.stats = &r->stats;
     r->stream.zc = &r->zc;
+    r->stream.shape = &r->shape;
     r->session = (struct session_ctx){.cfg = &r->cfg,
                                       .key = &r->key,
                                       .index = r->index,
@@ -605,6 +606,7 @@ static json_t *relay_status(void *arg)
         {"queued_bytes_peak", st->queued_peak},
         {"zero_copy_queued_bytes", st->zc_queued},
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
+        {"rate_held_total", r->shape.held},
         {"auth_failures", st->auth_failures},
         {"acct_dropped", acct_dropped(r->acct)},
         {"drain_left_ms", relay_drain_left(r)},
@@ -782,6 +784,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     uv_signal_start(&r->sig_term, relay_on_signal, SIGTERM);
     uv_signal_start(&r->sig_int, relay_on_signal, SIGINT);
     uv_signal_start(&r->sig_hup, relay_on_signal, SIGHUP);
+    shape_init(&r->shape, loop, &r->cfg.limits, &r->stats.streams_open);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);

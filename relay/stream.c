@@ -3,13 +3,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <sodium.h>
 
 #include "acct.h"
@@ -30,9 +27,12 @@ enum stream_state {
  * leg's connection while attached. */
 struct stream_leg {
     struct stream *s;
-    struct conn *c;        /* NULL until it arrives, and once detached */
-    int side;              /* 0 = side a, 1 = side b */
-    bool read_paused;      /* stopped for backpressure */
+    struct conn *c;   /* NULL until it arrives, and once detached */
+    int side;         /* 0 = side a, 1 = side b */
+    bool read_paused; /* stopped for backpressure */
+    bool rate_held;   /* stopped for a bandwidth limit, waiting in shape (D28) */
+    bool rate_capped; /* the last read was cut by a limit's share: yield */
+    struct shape_waiter wait;
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* shutdown issued on this leg (other leg hit EOF) */
     bool shut_done;        /* that shutdown completed */
@@ -65,6 +65,7 @@ struct stream {
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 static bool stream_zc_try(struct stream *s);
+static void stream_rate_wake(struct shape_waiter *w);
 
 uint64_t stream_wire_id(const struct stream *s)
 {
@@ -112,6 +113,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
     for (int side = 0; side < 2; side++) {
         s->leg[side].s = s;
         s->leg[side].side = side;
+        s->leg[side].wait.wake = stream_rate_wake;
         rc = ticket_issue(sx->tickets, s, side, exp, s->ticket[side]);
         if (rc != 0) {
             if (side == 1)
@@ -185,6 +187,7 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     }
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
+        shape_cancel(sx->shape, &s->leg[side].wait);
         if (s->in_table[side])
             ticket_revoke(sx->tickets, s->ticket[side]);
         s->in_table[side] = false;
@@ -221,27 +224,15 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     uv_close((uv_handle_t *)&s->timer, stream_free_cb);
 }
 
-/* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
- * (nothing acknowledged for write_stall_timeout, see stream_leg_sockopts),
- * the same condition as the write-stall timer. So is an unreachability
- * error: on an established leg an ICMP unreachable is only a soft error,
- * which the kernel reports instead of ETIMEDOUT when it gives up (a router
- * that could not reach the agent's host said so while its uplink was down).
- * Anything else is a reset. */
+/* A leg failed with a libuv error: a stall (conn_leg_stalled) or a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
     char why[96];
 
-    if (err == UV_ETIMEDOUT) {
-        stream_close(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
-    } else if (err == UV_EHOSTUNREACH || err == UV_ENETUNREACH || err == UV_EHOSTDOWN ||
-               err == UV_ENONET) {
-        snprintf(why, sizeof(why), "write stalled (nothing acknowledged; last ICMP: %s)",
-                 uv_strerror(err));
+    if (conn_leg_stalled(err, why, sizeof(why)))
         stream_close(s, STORE_CAUSE_TIMEOUT, why);
-    } else {
+    else
         stream_close(s, STORE_CAUSE_RESET, uv_strerror(err));
-    }
 }
 
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why)
@@ -299,6 +290,10 @@ static void stream_maybe_resume(struct stream *s, int src)
 
     if (c == NULL || dst == NULL || !lg->read_paused || lg->read_eof || c->state == CONN_CLOSED)
         return;
+    if (stream_queue(dst) == 0 && lg->rate_held) {
+        lg->read_paused = false; /* stream_rate_wake restarts reading */
+        return;
+    }
     if (stream_queue(dst) > 0)
         return;
     lg->read_paused = false;
@@ -337,6 +332,7 @@ static void stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
+    shape_take(s->sx->shape, s->link, src, n);
     s->sx->stats->bytes[src] += n;
     s->last_rx_ms = uv_now(s->sx->loop);
 }
@@ -356,6 +352,11 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
+        q = shape_budget(sx->shape, lg->s->link, lg->side, room);
+        /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
+        lg->rate_held = q == 0;
+        lg->rate_capped = q < room;
+        room = q;
     }
     buf->base = (char *)sx->rbuf;
     buf->len = room;
@@ -415,6 +416,11 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CONN_CLOSED || lg == NULL || nread == 0)
         return;
     s = lg->s;
+    if (nread == UV_ENOBUFS && lg->rate_held) {
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+        return;
+    }
     if (nread == UV_EOF && !conn_eof_was_reset(c)) {
         stream_forward_eof(s, lg->side);
         return;
@@ -437,6 +443,11 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
+    if (lg->rate_capped) {
+        lg->rate_held = true; /* cut by a limit's share: the others read first */
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+    }
     if (stream_queue(s->leg[1 - lg->side].c) > 0) {
         lg->read_paused = true;
         uv_read_stop(h);
@@ -458,6 +469,34 @@ static void stream_zc_on_read(void *arg, int src, size_t n)
         s->queued_total[1 - src] += n;
 }
 
+/* How much leg src may splice now (shape.c); none: it waits. */
+static size_t stream_zc_budget(void *arg, int src, size_t want)
+{
+    struct stream *s = arg;
+    size_t n = shape_budget(s->sx->shape, s->link, src, want);
+
+    s->leg[src].rate_held = n == 0;
+    if (n == 0)
+        shape_wait(s->sx->shape, s->link, src, &s->leg[src].wait);
+    return n;
+}
+
+/* shape.c's timer: a leg held for rate reads again (and asks its budget). */
+static void stream_rate_wake(struct shape_waiter *w)
+{
+    struct stream_leg *lg = (struct stream_leg *)((char *)w - offsetof(struct stream_leg, wait));
+    struct stream *s = lg->s;
+    struct conn *c = lg->c;
+
+    lg->rate_held = false;
+    if (s->state != STREAM_SPLICED || c == NULL || c->state == CONN_CLOSED || lg->read_eof)
+        return;
+    if (s->zc != NULL)
+        zerocopy_release(s->zc, lg->side);
+    else if (!lg->read_paused && !uv_is_active((uv_handle_t *)&c->tcp))
+        uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
+}
+
 static void stream_zc_on_shutdown(void *arg, int dst)
 {
     struct stream *s = arg;
@@ -477,6 +516,7 @@ static void stream_zc_on_event(void *arg)
 }
 
 static const struct zerocopy_ops stream_zc_ops = {
+    .budget = stream_zc_budget,
     .on_read = stream_zc_on_read,
     .on_shutdown = stream_zc_on_shutdown,
     .on_error = stream_zc_on_error,
@@ -565,39 +605,6 @@ static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
     if (t > 1000)
         t = 1000;
     return t;
-}
-
-/*
- * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
- * a router that went away) must not stay open forever: the write-stall timer
- * only sees bytes the kernel did not take, not bytes it took and never got
- * acknowledged. So the kernel is asked to give up on a leg whose sent data
- * (or keepalive probes, after keepalive of silence) stay unacknowledged for
- * write_stall_timeout; the read then fails and the other leg is reset.
- *
- * These options are set once on each listening socket, and every accepted
- * socket inherits them (Linux copies them from the listener), which saves
- * seven setsockopt() calls per leg; control sessions switch keepalive and the
- * user timeout off again (session_sockopts). design.md D10.
- */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
-{
-    int one = 1, cnt = 10;
-    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
-    unsigned user_timeout = lim->write_stall_timeout_ms;
-    /* Probes often enough that the user timeout is noticed on time. */
-    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
-
-    if (intvl > idle_s)
-        intvl = idle_s;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
-        return -errno;
-    return 0;
 }
 
 /* ---- pairing ---- */

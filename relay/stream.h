@@ -25,6 +25,7 @@
 
 #include "conn.h"
 #include "index.h"
+#include "shape.h"
 #include "store.h"
 #include "ticket.h"
 #include "zerocopy.h"
@@ -42,6 +43,7 @@ struct stream_ctx {
     struct acct *acct;
     struct stats *stats;
     struct zerocopy_ctx *zc;
+    struct shape *shape; /* bandwidth limits (D28) */
     /* The one read buffer of every spliced leg (STREAM_RBUF_SIZE): libuv
      * calls a handle's alloc_cb and read_cb back to back on this single
      * thread, and the read callback is done with the bytes (written or
@@ -72,10 +74,6 @@ void stream_set_resume(struct stream *s);
 uint64_t stream_wire_id(const struct stream *s);
 /* Copies the ticket of side (for the STREAM message). */
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN]);
-/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
- * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
- * sockets, whose accepted sockets inherit them. 0 or -errno. */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
 /* Resets both legs of every stream of link l and finishes them with cause
  * (revocation, rotation, shutdown), logging why. Closes connections. */
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why);

@@ -56,6 +56,7 @@ covers "linkctl global" "$(linkctl --help | sed -n '/^global options/,/^$/p;/^op
     "$(comp _linkctl linkctl --)"
 covers "linkctl link add" "$(linkctl link add --help)" "$(comp _linkctl linkctl link add --)"
 covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl linkctl link rotate --)"
+covers "linkctl link set" "$(linkctl link set --help)" "$(comp _linkctl linkctl link set --)"
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
 covers "linkctl probe" "$(linkctl probe --help)" "$(comp _linkctl linkctl probe --)"
 covers "linkagent status" "$(linkagent status --help)" "$(comp _linkagent linkagent status --)"
@@ -67,7 +68,7 @@ expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help d
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
     "--help --json add enable list revoke rm rotate set show"
-for c in add list show revoke enable rm rotate; do
+for c in add list show revoke enable rm rotate set; do
     linkctl link --help | grep -qE "^  $c( |$)" || { echo "FAIL link --help lacks $c"; fail=1; }
 done
 expect "linkctl relay drain --timeout takes a value" "$(comp _linkctl linkctl relay drain --timeout '')" ""

@@ -106,6 +106,7 @@ int main(int argc, char **argv)
         "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
         "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n"
         "drain_timeout = 30s\n");
+    put(argv[1], "config", "seed-relay-max-rate.conf", "[limits]\nmax_rate = 100Mbit/s\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",
