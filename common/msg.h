@@ -75,6 +75,10 @@ enum msg_close_reason {
     MSG_CLOSE_TIMEOUT = 5,
     MSG_CLOSE_PROTOCOL = 6,
     MSG_CLOSE_LIMIT = 7,
+    /* Only to an agent that enrolled (AUTH flags bit 3, D30). */
+    MSG_CLOSE_ENROLL_UNKNOWN = 8, /* no such code for this link side */
+    MSG_CLOSE_ENROLL_EXPIRED = 9,
+    MSG_CLOSE_ENROLL_SPENT = 10,
 };
 
 enum msg_redirect_reason {

@@ -25,17 +25,25 @@
 #define LINK_COLS                                                                                  \
     "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
     "b_next_key, b_key_gen"
-/* What a link row is read as: LINK_COLS, the overlap deadlines and the
- * endorsements (002). */
-#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse"
+#define LINK_ENROLL_COLS(t)                                                                        \
+    t ".hash, " t ".anchor, " t ".created_ms, " t ".expires_ms, " t ".uses, " t ".uses_left, " t   \
+      ".last_ms"
+/* A link row: LINK_COLS, overlaps and endorsements (002), enrollments (006). */
+#define LINK_SELECT                                                                                \
+    "id, name, enabled, links.created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "       \
+    "b_next_key, b_key_gen, a_next_until_ms, b_next_until_ms, a_endorse, "                         \
+    "b_endorse, " LINK_ENROLL_COLS("ea") ", " LINK_ENROLL_COLS("eb")
+#define LINK_FROM                                                                                  \
+    " FROM links LEFT JOIN enrollments ea ON ea.link_id = links.id AND ea.side = 0"                \
+    " LEFT JOIN enrollments eb ON eb.link_id = links.id AND eb.side = 1"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_LINKS_ALL] = "SELECT " LINK_SELECT " FROM links ORDER BY name",
-    [S_LINK_BY_ID] = "SELECT " LINK_SELECT " FROM links WHERE id = ?1",
-    [S_LINK_BY_NAME] = "SELECT " LINK_SELECT " FROM links WHERE name = ?1",
+    [S_LINKS_ALL] = "SELECT " LINK_SELECT LINK_FROM " ORDER BY name",
+    [S_LINK_BY_ID] = "SELECT " LINK_SELECT LINK_FROM " WHERE id = ?1",
+    [S_LINK_BY_NAME] = "SELECT " LINK_SELECT LINK_FROM " WHERE name = ?1",
     [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ") VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, "
                       "?7, ?8, 1)",
     [S_LINK_SET_ENABLED] = "UPDATE links SET enabled = ?2, updated_ms = ?3 WHERE id = ?1",
@@ -62,6 +70,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINK_ENDORSE_B] = "UPDATE links SET b_endorse = ?2 "
                          "WHERE id = ?1 AND (b_key = ?3 OR b_next_key = ?3)",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
+    [S_ENROLL_SET] = "INSERT OR REPLACE INTO enrollments (link_id, side, hash, anchor, created_ms, "
+                     "expires_ms, uses, uses_left) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    [S_ENROLL_SPEND] = "UPDATE enrollments SET uses_left = uses_left - 1, last_ms = ?4 "
+                       "WHERE link_id = ?1 AND side = ?2 AND hash = ?3 AND uses_left > 0 "
+                       "AND expires_ms > ?4",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
     [S_STREAM_INSERT] = "INSERT INTO streams (link_id, stream_id, opener, started_ms, ended_ms, "
@@ -449,6 +462,18 @@ void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/* The 7 enrollment columns from col on (NULLs: none, D30). */
+static void enroll_row(sqlite3_stmt *s, int col, struct store_enroll *e)
+{
+    store_col_blob(s, col, e->hash, sizeof(e->hash), &e->has);
+    store_col_blob(s, col + 1, e->anchor, sizeof(e->anchor), NULL);
+    e->created_ms = sqlite3_column_int64(s, col + 2);
+    e->expires_ms = sqlite3_column_int64(s, col + 3);
+    e->uses = (uint32_t)sqlite3_column_int64(s, col + 4);
+    e->uses_left = (uint32_t)sqlite3_column_int64(s, col + 5);
+    e->last_ms = sqlite3_column_int64(s, col + 6);
+}
+
 static void row_to_link(sqlite3_stmt *s, struct store_link *l)
 {
     memset(l, 0, sizeof(*l));
@@ -466,6 +491,7 @@ static void row_to_link(sqlite3_stmt *s, struct store_link *l)
         if (sqlite3_column_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
             store_col_blob(s, 13 + side, l->endorse[side], STORE_ENDORSE_LEN,
                            &l->has_endorse[side]);
+        enroll_row(s, 15 + 7 * side, &l->enroll[side]);
     }
 }
 

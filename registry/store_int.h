@@ -40,6 +40,8 @@ enum stmt_id {
     S_LINK_ENDORSE_A,
     S_LINK_ENDORSE_B,
     S_LINK_EXISTS,
+    S_ENROLL_SET,
+    S_ENROLL_SPEND,
     S_TOTALS_GET,
     S_STREAM_INSERT,
     S_TOTALS_ADD,

@@ -51,6 +51,8 @@ struct index_link {
      * old key ‖ mac, passed on in PEER_KEY, D21), when has_endorse. */
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     bool has_endorse[2];
+    /* Per side, its enrollment code (D30); enrollgate.c spends it. */
+    struct store_enroll enroll[2];
 
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */

@@ -15,6 +15,7 @@
 
 #include "acct.h"
 #include "auth.h"
+#include "enrollgate.h"
 #include "frame.h"
 #include "keys.h"
 #include "log.h"
@@ -426,6 +427,45 @@ static void session_sockopts(struct conn *c)
         log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
 }
 
+/* AUTH with a code (flags bit 3, D30): true when the code enrolled spub as
+ * the side's key (the caller goes on as for any session); else the agent is
+ * told why (CLOSE; only the code's holder gets past UNKNOWN) and c closes. */
+static bool session_enroll(struct conn *c, struct index_link *l, const struct auth *a,
+                           const uint8_t *spub)
+{
+    static const enum msg_close_reason why[ENROLLGATE_COUNT] = {
+        MSG_CLOSE_LIMIT, MSG_CLOSE_ENROLL_UNKNOWN, MSG_CLOSE_ENROLL_EXPIRED,
+        MSG_CLOSE_ENROLL_SPENT};
+    struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
+    uint8_t hash[STORE_ENROLL_HASH_LEN];
+    int64_t now = (int64_t)wallclock_ms();
+    enum enrollgate_result r = enrollgate_check(l, a->side, a->verifier, now, hash);
+
+    sx->stats->enroll[r]++;
+    if (r == ENROLLGATE_OK && sx->sync != NULL &&
+        sync_enroll(sx->sync, l->id, a->side, spub, hash, now) == 0) {
+        enrollgate_spend(l, a->side, spub, now);
+        log_info("conn %" PRIu64 " %s: link %s side %c enrolled (%u use%s left)", c->id, c->peer,
+                 l->name, 'a' + a->side, l->enroll[a->side].uses_left,
+                 l->enroll[a->side].uses_left == 1 ? "" : "s");
+        return true;
+    }
+    stats_log_refusal(sx->stats, wallclock_ms(), "%s: enrollment refused: %s", c->peer,
+                      r == ENROLLGATE_OK ? "registry queue full" : enrollgate_name(r));
+    if (l != NULL)
+        acct_event(sx->acct, "enroll_refused", l->id, c->peer,
+                   r == ENROLLGATE_OK ? "busy" : enrollgate_name(r), 1);
+    if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
+        conn_close(c, CONN_END_FIN, "handshake split failed");
+        return false;
+    }
+    c->state = CONN_UP;
+    session_close_with(c, why[r],
+                       r == ENROLLGATE_OK ? "relay busy, try again" : enrollgate_name(r));
+    return false;
+}
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -437,11 +477,13 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     uint64_t tick;
     int sndbuf;
 
+    if ((a->flags & AUTH_FLAG_ENROLL) && !session_enroll(c, l, a, spub))
+        return;
     if (l == NULL) {
         conn_fail(c, STATS_FAIL_UNKNOWN_LINK);
         return;
     }
-    if (!index_key_ok(l, a->side, spub)) {
+    if (!index_key_ok(l, a->side, spub) || enrollgate_is_anchor(l, a->side, spub)) {
         /* Counted for the link too: `linkctl probe` says which side's key
          * the relay refused, and why (index_auth_fail). */
         if (index_auth_fail(l, a->side, spub, c->peer, wallclock_ms())) {
