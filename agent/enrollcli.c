@@ -13,8 +13,8 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "agent.h"
 #include "agentcfg.h"
+#include "cfgparse.h"
 #include "endorse.h"
 #include "enroll.h"
 #include "keys.h"
@@ -26,7 +26,7 @@
 static const char enroll_usage[] =
     "usage: linkagent enroll --config FILE --link NAME CODE\n"
     "\n"
-    "Enrolls link NAME of FILE with the code from `linkctl link add --enroll`:\n"
+    "Enrolls link NAME of FILE with the code `linkctl link add` printed for it:\n"
     "makes the link's key pair, presents the code to the relay once and writes\n"
     "the private key to the link's key_file (mode 0600; it must not exist yet).\n"
     "The link's section needs the side's token (no private key) and key_file.\n";
@@ -297,6 +297,39 @@ static int enroll_run(struct enrollcli *e, const char *code)
     return 0;
 }
 
+/* The config file, parsed; key files are not read (the link's is to be
+ * written). 0, or 1 after a message. */
+static int enroll_config(const char *path, struct agentcfg **out)
+{
+    struct cfgparse_error pe = {0, ""};
+    char *text = malloc(CFGPARSE_MAX_SIZE + 1), line[300];
+    FILE *f = fopen(path, "re");
+    size_t n = 0;
+    int rc = 1;
+
+    if (text != NULL && f != NULL) {
+        n = fread(text, 1, CFGPARSE_MAX_SIZE + 1, f);
+        if (ferror(f) == 0 && n <= CFGPARSE_MAX_SIZE) {
+            text[n] = '\0';
+            rc = agentcfg_parse(text, out, &pe) == 0 ? 0 : 2;
+        }
+    }
+    if (rc == 2) {
+        cfgparse_error_format(&pe, line, sizeof(line));
+        fprintf(stderr, "linkagent: %s: %s\n", path, line);
+    } else if (rc != 0) {
+        fprintf(stderr, "linkagent: %s: %s\n", path,
+                f == NULL ? strerror(errno) : "cannot read it (or larger than 1 MiB)");
+    }
+    if (f != NULL)
+        fclose(f);
+    if (text != NULL) {
+        sodium_memzero(text, CFGPARSE_MAX_SIZE + 1);
+        free(text);
+    }
+    return rc == 0 ? 0 : 1;
+}
+
 static int enroll_args(int argc, char **argv, const char **config, const char **name,
                        const char **code)
 {
@@ -322,7 +355,6 @@ int enrollcli_main(int argc, char **argv)
     const char *config = NULL, *name = NULL, *code = NULL;
     struct agentcfg *cfg = NULL;
     struct enrollcli *e;
-    char err[512];
     int rc = enroll_args(argc, argv, &config, &name, &code);
 
     if (rc != 0) {
@@ -330,10 +362,8 @@ int enrollcli_main(int argc, char **argv)
             fputs(enroll_usage, stderr);
         return rc == 1 ? 0 : 2;
     }
-    if (agent_config_parse_file(config, &cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "linkagent: %s\n", err);
+    if (enroll_config(config, &cfg) != 0)
         return 1;
-    }
     e = sodium_malloc(sizeof(*e));
     if (e == NULL) {
         agentcfg_free(cfg);
