@@ -24,6 +24,7 @@ import time
 
 import agentharness as ah
 import lrharness as h
+import lrproto as lp
 
 AGENT = ah.AGENT
 
@@ -84,6 +85,24 @@ def db_text(relay):
         con.close()
 
 
+def raw_enroll(relay, link_id, side, verifier):
+    """AUTH with flags bit 3 from the Python peer (an implementation of its
+    own): (the first message after the handshake or None, how it ended)."""
+    s = lp.connect(relay)
+    try:
+        hk = lp.Handshake(h.pub_raw(relay.relay_pub), os.urandom(32), relay.key_id)
+        s.sendall(hk.pre + lp.frame(hk.msg1()))
+        hk.read_msg2(lp.recv_frame(s))
+        s.sendall(lp.frame(hk.msg3(lp.auth(side, bytes.fromhex(link_id), 0x08,
+                                           verifier=verifier))))
+        data, end = lp.read_until_close(s)
+        if len(data) < 2:
+            return None, end
+        return bytes(hk.cs[1].decrypt_with_ad(b"", data[2:2 + int.from_bytes(data[:2], "big")])), end
+    finally:
+        s.close()
+
+
 def main():
     c = h.Checks()
     rig = ah.Rig()
@@ -102,6 +121,15 @@ def main():
         lport = ah.free_port()
         write_conf(conf, "cam", tok_a, key_file=keyf,
                    extra="listen = 127.0.0.1:%d\n" % lport)
+
+        # On the wire: a 31-byte verifier is a bad AUTH (silent close); a
+        # wrong 32-byte one gets CLOSE enroll_unknown (8) after the handshake.
+        msg, end = raw_enroll(relay, out["id"], 0, os.urandom(31))
+        c.check("wire: AUTH bit 3 with a short verifier: closed without a word",
+                msg is None and end == "eof", "%r %s" % (msg, end))
+        msg, end = raw_enroll(relay, out["id"], 0, os.urandom(32))
+        c.check("wire: a wrong verifier: CLOSE enroll_unknown (type 5, reason 8)",
+                msg is not None and msg[:2] == b"\x05\x08", "%r %s" % (msg, end))
 
         # A changed character: the checksum catches it before any connection.
         i = 20
