@@ -11,11 +11,15 @@ programs: `linkctl link add --enroll`, `linkagent enroll`, linkrelay.
   character (checksum, found locally), a code with a valid checksum that the
   relay does not know, the code used again (spent), an expired code, the
   anchor key used for a plain session, and --uses N at the limit (N
-  enrollments, the next one spent).
+  enrollments, the next one spent);
+- on the wire, from the Python peer: AUTH bit 3 with a short verifier is a
+  silent close, a wrong verifier gets CLOSE enroll_unknown;
+- events, log lines and linkrelay_enrollments_total{result} for all of it.
 """
 import base64
 import hashlib
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -25,6 +29,7 @@ import time
 import agentharness as ah
 import lrharness as h
 import lrproto as lp
+import promharness as ph
 
 AGENT = ah.AGENT
 
@@ -105,7 +110,7 @@ def raw_enroll(relay, link_id, side, verifier):
 
 def main():
     c = h.Checks()
-    rig = ah.Rig()
+    rig = ah.Rig(relay=h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0"}))
     tmp = rig.tmp
     try:
         relay = rig.start_relay()
@@ -228,6 +233,12 @@ def main():
         rlog = relay.log()
         c.check("relay log: enrollment and refusals logged",
                 "enrolled (" in rlog and "enrollment refused" in rlog, rlog[-1500:])
+        m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", rlog)
+        ms = ph.scrape(int(m.group(1))) if m else {}
+        got = {r: ph.value(ms, "linkrelay_enrollments_total", result=r)
+               for r in ("ok", "unknown", "expired", "spent")}
+        c.check("metrics: linkrelay_enrollments_total counts each result",
+                got == {"ok": 3, "unknown": 2, "expired": 1, "spent": 2}, str(got))
     except Exception:
         rig.dump()
         raise
