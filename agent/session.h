@@ -119,7 +119,10 @@ struct session {
     /* Why the session failed, as logged (truncated), set before on_down:
      * the owner may copy it there (`linkagent status`). "" otherwise. */
     char cause[SESSION_CAUSE_MAX];
-    bool resumable;   /* RESUMABLE came: RESUME may be sent */
+    bool resumable; /* RESUMABLE came: RESUME may be sent */
+    /* CLOSE source_not_allowed came (D27): on_down's revoked is true (the
+     * long backoff), and this says it was the source address, not a revoke. */
+    bool source_refused;
     int close_reason; /* the relay's CLOSE reason, 0 if none came */
 };
 

@@ -504,8 +504,18 @@ const char *msg_type_name(int type)
 const char *msg_close_reason_name(int reason)
 {
     static const char *const names[] = {
-        NULL,       "revoked", "key_rotated",    "shutdown",       "replaced",     "timeout",
-        "protocol", "limit",   "enroll_unknown", "enroll_expired", "enroll_spent",
+        NULL,
+        "revoked",
+        "key_rotated",
+        "shutdown",
+        "replaced",
+        "timeout",
+        "protocol",
+        "limit",
+        "source_not_allowed",
+        "enroll_unknown",
+        "enroll_expired",
+        "enroll_spent",
     };
 
     if (!close_reason_ok(reason))

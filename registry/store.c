@@ -70,11 +70,6 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINK_ENDORSE_B] = "UPDATE links SET b_endorse = ?2 "
                          "WHERE id = ?1 AND (b_key = ?3 OR b_next_key = ?3)",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
-    [S_ENROLL_SET] = "INSERT OR REPLACE INTO enrollments (link_id, side, hash, anchor, created_ms, "
-                     "expires_ms, uses, uses_left) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-    [S_ENROLL_SPEND] = "UPDATE enrollments SET uses_left = uses_left - 1, last_ms = ?4 "
-                       "WHERE link_id = ?1 AND side = ?2 AND hash = ?3 AND uses_left > 0 "
-                       "AND expires_ms > ?4",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
     [S_STREAM_INSERT] = "INSERT INTO streams (link_id, stream_id, opener, started_ms, ended_ms, "
@@ -97,6 +92,11 @@ static const char *const stmt_sql[S_COUNT] = {
                       "WHERE ?1 IS NULL OR e.link_id = ?1 ORDER BY e.id DESC LIMIT ?2) "
                       "ORDER BY id ASC",
     [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_ALLOW_ALL] = "SELECT link_id, side, cidr FROM link_allow ORDER BY link_id, side, cidr",
+    [S_ALLOW_LINK] = "SELECT link_id, side, cidr FROM link_allow WHERE link_id = ?1 "
+                     "ORDER BY side, cidr",
+    [S_ALLOW_CLEAR] = "DELETE FROM link_allow WHERE link_id = ?1 AND side = ?2",
+    [S_ALLOW_INSERT] = "INSERT OR IGNORE INTO link_allow (link_id, side, cidr) VALUES (?1, ?2, ?3)",
 };
 
 struct store {

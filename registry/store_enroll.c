@@ -11,6 +11,27 @@
 #include "store.h"
 #include "store_int.h"
 
+/* Enrollment is rare: its two statements are prepared per call, on the
+ * store's connection, outside store.c's cache (sqlite3_finalize after). */
+static const char sql_set[] =
+    "INSERT OR REPLACE INTO enrollments (link_id, side, hash, anchor, created_ms, expires_ms, "
+    "uses, uses_left) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
+static const char sql_spend[] =
+    "UPDATE enrollments SET uses_left = uses_left - 1, last_ms = ?4 WHERE link_id = ?1 AND "
+    "side = ?2 AND hash = ?3 AND uses_left > 0 AND expires_ms > ?4";
+
+static int prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+    sqlite3_stmt *any;
+    int r = store_stmt_get(st, S_LINK_EXISTS, &any);
+    int rc;
+
+    if (r < 0)
+        return r;
+    rc = sqlite3_prepare_v2(sqlite3_db_handle(any), sql, -1, out, NULL);
+    return rc == SQLITE_OK ? 0 : store_db_fail(st, rc, "prepare enrollment statement");
+}
+
 static int side_ok(struct store *st, int side)
 {
     if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
@@ -37,7 +58,7 @@ int store_enroll_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int 
         r = store_tx_begin(st);
     if (r < 0)
         return r;
-    r = store_stmt_get(st, S_ENROLL_SET, &s);
+    r = prepare(st, sql_set, &s);
     if (r == 0) {
         sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, side);
@@ -47,6 +68,7 @@ int store_enroll_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int 
         sqlite3_bind_int64(s, 6, expires_ms);
         sqlite3_bind_int64(s, 7, uses);
         r = store_stmt_done(st, s, "set enrollment");
+        sqlite3_finalize(s);
     }
     if (r == 0) {
         snprintf(text, sizeof(text), "side %c: %u use%s, expires in %" PRId64 " s", 'a' + side,
@@ -70,15 +92,18 @@ int store_enroll_spend(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
         r = store_tx_begin(st);
     if (r < 0)
         return r;
-    r = store_stmt_get(st, S_ENROLL_SPEND, &s);
+    int changed = 0;
+    r = prepare(st, sql_spend, &s);
     if (r == 0) {
         sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, side);
         sqlite3_bind_blob(s, 3, hash, STORE_ENROLL_HASH_LEN, SQLITE_STATIC);
         sqlite3_bind_int64(s, 4, now_ms);
         r = store_stmt_done(st, s, "spend enrollment");
+        changed = r == 0 ? sqlite3_changes(sqlite3_db_handle(s)) : 0;
+        sqlite3_finalize(s);
     }
-    if (r == 0 && sqlite3_changes(sqlite3_db_handle(s)) == 0) {
+    if (r == 0 && changed == 0) {
         store_set_err(st, "side %c: no usable enrollment code (expired, spent or replaced)",
                       'a' + side);
         r = -ENOENT;

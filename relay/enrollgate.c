@@ -4,7 +4,14 @@
 #include <sodium.h>
 #include <string.h>
 
+#include <inttypes.h>
+
+#include "acct.h"
 #include "enroll.h"
+#include "log.h"
+#include "stats.h"
+#include "sync.h"
+#include "wallclock.h"
 
 const char *enrollgate_name(int r)
 {
@@ -50,4 +57,34 @@ void enrollgate_spend(struct index_link *l, int side, const uint8_t key[STORE_KE
 bool enrollgate_is_anchor(const struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN])
 {
     return l->enroll[side].has && sodium_memcmp(l->enroll[side].anchor, pub, STORE_KEY_LEN) == 0;
+}
+
+enum enrollgate_result enrollgate_enroll(const struct enrollgate_env *env, struct index_link *l,
+                                         int side, const uint8_t verifier[STORE_ENROLL_HASH_LEN],
+                                         const uint8_t key[STORE_KEY_LEN], bool src_ok,
+                                         uint64_t conn_id, const char *peer, bool *enrolled)
+{
+    uint8_t hash[STORE_ENROLL_HASH_LEN];
+    int64_t now = (int64_t)wallclock_ms();
+    enum enrollgate_result r = enrollgate_check(l, side, verifier, now, hash);
+
+    *enrolled = false;
+    env->stats->enroll[r]++;
+    if (r == ENROLLGATE_OK && !src_ok)
+        return r;
+    if (r == ENROLLGATE_OK && env->sync != NULL &&
+        sync_enroll(env->sync, l->id, side, key, hash, now) == 0) {
+        enrollgate_spend(l, side, key, now);
+        *enrolled = true;
+        log_info("conn %" PRIu64 " %s: link %s side %c enrolled (%u use%s left)", conn_id, peer,
+                 l->name, 'a' + side, l->enroll[side].uses_left,
+                 l->enroll[side].uses_left == 1 ? "" : "s");
+        return r;
+    }
+    stats_log_refusal(env->stats, (uint64_t)now, "%s: enrollment refused: %s", peer,
+                      r == ENROLLGATE_OK ? "registry queue full" : enrollgate_name(r));
+    if (l != NULL)
+        acct_event(env->acct, "enroll_refused", l->id, peer,
+                   r == ENROLLGATE_OK ? "busy" : enrollgate_name(r), 1);
+    return r;
 }

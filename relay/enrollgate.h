@@ -15,6 +15,7 @@
 
 #include "index.h"
 
+/* UNKNOWN..SPENT in the order of CLOSE enroll_unknown..enroll_spent. */
 enum enrollgate_result {
     ENROLLGATE_OK = 0,
     ENROLLGATE_UNKNOWN, /* no link, no code for the side, or another code */
@@ -33,6 +34,25 @@ enum enrollgate_result enrollgate_check(const struct index_link *l, int side,
 /* Spends one use (after ENROLLGATE_OK) and makes key side's only key. */
 void enrollgate_spend(struct index_link *l, int side, const uint8_t key[STORE_KEY_LEN],
                       int64_t now_ms);
+struct stats;
+struct acct;
+struct sync;
+/* What an enrollment touches: counters, events, the registry writer. */
+struct enrollgate_env {
+    struct stats *stats;
+    struct acct *acct;
+    struct sync *sync;
+};
+/* AUTH flags bit 3 on a connection from peer (conn id): the verdict, and on
+ * ENROLLGATE_OK with src_ok the spend (index at once, registry through
+ * sync_enroll), counted, logged and, refused, written as an event (when the
+ * link exists). *enrolled says whether key is now side's key: not when the
+ * source is not allowed (src_ok false: nothing spent, nothing logged here)
+ * or the registry queue is full. */
+enum enrollgate_result enrollgate_enroll(const struct enrollgate_env *env, struct index_link *l,
+                                         int side, const uint8_t verifier[STORE_ENROLL_HASH_LEN],
+                                         const uint8_t key[STORE_KEY_LEN], bool src_ok,
+                                         uint64_t conn_id, const char *peer, bool *enrolled);
 /* True if pub is side's enrollment anchor: never a session key (D30). */
 bool enrollgate_is_anchor(const struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN]);
 

@@ -427,42 +427,51 @@ static void session_sockopts(struct conn *c)
         log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
 }
 
-/* AUTH with a code (flags bit 3, D30): true when the code enrolled spub as
- * the side's key (the caller goes on as for any session); else the agent is
- * told why (CLOSE; only the code's holder gets past UNKNOWN) and c closes. */
+/* The side's allowlist does not allow c's source (D27): counted (a refusal
+ * before the session is admitted), logged and written as an event once per
+ * window, and told to the agent (only the side's key holder can read it).
+ * The session never attaches to its link and stays charged to its address. */
+static void session_refuse_source(struct session_ctx *sx, struct conn *c, struct index_link *l,
+                                  int side)
+{
+    char text[ADDR_TEXT_SIZE + STORE_NAME_MAX + 64];
+
+    stats_count_fail(sx->stats, STATS_FAIL_SOURCE, c->peer);
+    if (index_source_fail(l, side, c->peer, wallclock_ms())) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: source not allowed (control session)",
+                  c->id, c->peer, l->name, 'a' + side);
+        acct_event(sx->acct, "source_not_allowed", l->id, c->peer,
+                   side == 0 ? "side a: control session" : "side b: control session", 1);
+    }
+    snprintf(text, sizeof(text), "source %s is not allowed for link %s side %c", c->peer, l->name,
+             'a' + side);
+    session_close_with(c, MSG_CLOSE_SOURCE_NOT_ALLOWED, text);
+}
+
+/* AUTH flags bit 3 (D30): true when spub is enrolled; else c is told why. */
 static bool session_enroll(struct conn *c, struct index_link *l, const struct auth *a,
                            const uint8_t *spub)
 {
-    static const enum msg_close_reason why[ENROLLGATE_COUNT] = {
-        MSG_CLOSE_LIMIT, MSG_CLOSE_ENROLL_UNKNOWN, MSG_CLOSE_ENROLL_EXPIRED,
-        MSG_CLOSE_ENROLL_SPENT};
     struct session_ctx *sx = c->ops_arg;
     struct session *cs = session_of(c);
-    uint8_t hash[STORE_ENROLL_HASH_LEN];
-    int64_t now = (int64_t)wallclock_ms();
-    enum enrollgate_result r = enrollgate_check(l, a->side, a->verifier, now, hash);
+    const struct enrollgate_env env = {sx->stats, sx->acct, sx->sync};
+    bool src_ok = l == NULL || index_source_ok(l, a->side, c->addr_key), enrolled;
+    enum enrollgate_result r =
+        enrollgate_enroll(&env, l, a->side, a->verifier, spub, src_ok, c->id, c->peer, &enrolled);
 
-    sx->stats->enroll[r]++;
-    if (r == ENROLLGATE_OK && sx->sync != NULL &&
-        sync_enroll(sx->sync, l->id, a->side, spub, hash, now) == 0) {
-        enrollgate_spend(l, a->side, spub, now);
-        log_info("conn %" PRIu64 " %s: link %s side %c enrolled (%u use%s left)", c->id, c->peer,
-                 l->name, 'a' + a->side, l->enroll[a->side].uses_left,
-                 l->enroll[a->side].uses_left == 1 ? "" : "s");
+    if (enrolled)
         return true;
-    }
-    stats_log_refusal(sx->stats, wallclock_ms(), "%s: enrollment refused: %s", c->peer,
-                      r == ENROLLGATE_OK ? "registry queue full" : enrollgate_name(r));
-    if (l != NULL)
-        acct_event(sx->acct, "enroll_refused", l->id, c->peer,
-                   r == ENROLLGATE_OK ? "busy" : enrollgate_name(r), 1);
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
         return false;
     }
     c->state = CONN_UP;
-    session_close_with(c, why[r],
-                       r == ENROLLGATE_OK ? "relay busy, try again" : enrollgate_name(r));
+    if (r == ENROLLGATE_OK && !src_ok)
+        session_refuse_source(sx, c, l, a->side);
+    else
+        session_close_with(c,
+                           r == ENROLLGATE_OK ? MSG_CLOSE_LIMIT : MSG_CLOSE_ENROLL_UNKNOWN + r - 1,
+                           r == ENROLLGATE_OK ? "relay busy, try again" : enrollgate_name(r));
     return false;
 }
 
@@ -518,6 +527,10 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
         acct_event(sx->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
                    1);
         session_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
+        return;
+    }
+    if (!index_source_ok(l, a->side, c->addr_key)) {
+        session_refuse_source(sx, c, l, a->side);
         return;
     }
     /* A session of an enabled link: its address's anonymous limits are not

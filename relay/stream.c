@@ -654,6 +654,41 @@ static int stream_begin(void *arg, struct conn *c, const uint8_t preamble[8], ui
     return 0;
 }
 
+/* Leg c of side leg, with s's ticket, came from a source the side's allowlist
+ * does not allow (D27): refused as a bad ticket is (0x00, then closed,
+ * counted), logged and written as an event once per window, and its stream
+ * ends at once (its other leg gets 0x00 too). */
+static void stream_refuse_source(struct stream *s, struct conn *c, int leg)
+{
+    struct index_link *l = s->link;
+
+    if (index_source_fail(l, leg, c->peer, wallclock_ms())) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: source not allowed (stream %" PRIu64
+                  " leg)",
+                  c->id, c->peer, l->name, 'a' + leg, s->id);
+        acct_event(s->sx->acct, "source_not_allowed", l->id, c->peer,
+                   leg == 0 ? "side a: stream leg" : "side b: stream leg", 1);
+    }
+    stream_tell_gone(c);
+    conn_fail(c, STATS_FAIL_SOURCE);
+    stream_close(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
+}
+
+void stream_abort_sources(struct index_link *l)
+{
+    for (struct stream *s = l->streams, *next; s != NULL; s = next) {
+        bool bad = false;
+        next = s->next;
+        for (int side = 0; side < 2; side++) {
+            const struct conn *c = s->leg[side].c;
+            if (c != NULL && !index_source_ok(l, side, c->addr_key))
+                bad = true;
+        }
+        if (bad)
+            stream_close(s, STORE_CAUSE_LIMIT, "a leg's source is no longer allowed");
+    }
+}
+
 /* conn_ops.input: a leg in CONN_TICKET with at least TICKET_LEN bytes in c->in
  * presents its ticket. Pairs, waits, or fails the connection (§8). */
 static void stream_present(struct conn *c)
@@ -682,6 +717,10 @@ static void stream_present(struct conn *c)
     if (s->state != STREAM_PENDING || s->leg[leg].c != NULL) {
         stream_tell_gone(c);
         conn_fail(c, STATS_FAIL_TICKET);
+        return;
+    }
+    if (!index_source_ok(s->link, leg, c->addr_key)) {
+        stream_refuse_source(s, c, leg);
         return;
     }
     s->leg[leg].c = c;

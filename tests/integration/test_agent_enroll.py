@@ -128,13 +128,13 @@ def main():
                    extra="listen = 127.0.0.1:%d\n" % lport)
 
         # On the wire: a 31-byte verifier is a bad AUTH (silent close); a
-        # wrong 32-byte one gets CLOSE enroll_unknown (8) after the handshake.
+        # wrong 32-byte one gets CLOSE enroll_unknown (9) after the handshake.
         msg, end = raw_enroll(relay, out["id"], 0, os.urandom(31))
         c.check("wire: AUTH bit 3 with a short verifier: closed without a word",
                 msg is None and end == "eof", "%r %s" % (msg, end))
         msg, end = raw_enroll(relay, out["id"], 0, os.urandom(32))
-        c.check("wire: a wrong verifier: CLOSE enroll_unknown (type 5, reason 8)",
-                msg is not None and msg[:2] == b"\x05\x08", "%r %s" % (msg, end))
+        c.check("wire: a wrong verifier: CLOSE enroll_unknown (type 5, reason 9)",
+                msg is not None and msg[:2] == b"\x05\x09", "%r %s" % (msg, end))
 
         # A changed character: the checksum catches it before any connection.
         i = 20
