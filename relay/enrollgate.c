@@ -69,12 +69,16 @@ enum enrollgate_result enrollgate_enroll(const struct enrollgate_env *env, struc
     enum enrollgate_result r = enrollgate_check(l, side, verifier, now, hash);
 
     *enrolled = false;
-    env->stats->enroll[r]++;
+    /* "ok" counts enrollments made; a good code refused for its source
+     * (counted there) or a full queue (logged) is not one. */
+    if (r != ENROLLGATE_OK)
+        env->stats->enroll[r]++;
     if (r == ENROLLGATE_OK && !src_ok)
         return r;
     if (r == ENROLLGATE_OK && env->sync != NULL &&
         sync_enroll(env->sync, l->id, side, key, hash, now) == 0) {
         enrollgate_spend(l, side, key, now);
+        env->stats->enroll[r]++;
         *enrolled = true;
         log_info("conn %" PRIu64 " %s: link %s side %c enrolled (%u use%s left)", conn_id, peer,
                  l->name, 'a' + side, l->enroll[side].uses_left,

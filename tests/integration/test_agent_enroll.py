@@ -11,7 +11,8 @@ programs: `linkctl link add --enroll`, `linkagent enroll`, linkrelay.
   character (checksum, found locally), a code with a valid checksum that the
   relay does not know, the code used again (spent), an expired code, the
   anchor key used for a plain session, and --uses N at the limit (N
-  enrollments, the next one spent);
+  enrollments, the next one spent); a good code from a source the side's
+  allowlist refuses is not spent;
 - on the wire, from the Python peer: AUTH bit 3 with a short verifier is a
   silent close, a wrong verifier gets CLOSE enroll_unknown;
 - events, log lines and linkrelay_enrollments_total{result} for all of it.
@@ -210,6 +211,18 @@ def main():
         rc, text = enroll(conf3, "cam2", out2["enroll"]["code"])
         c.check("expired code: refused (expired)",
                 rc == 1 and "has expired" in text and not os.path.exists(keyf3), text)
+
+        # A good code from a source the side's allowlist refuses (D27): not
+        # spent, and the agent hears source_not_allowed.
+        out4 = rig.link("cam4", "--enroll", "a", "--allow-a", "198.18.0.0/15")
+        cf = os.path.join(tmp, "src.conf")
+        write_conf(cf, "cam4", out4["tokens"]["a"], key_file=os.path.join(tmp, "src.key"),
+                   extra="listen = 127.0.0.1:1\n")
+        rc, text = enroll(cf, "cam4", out4["enroll"]["code"])
+        left = relay.ctl_json("link", "show", "cam4")["enroll_a"]["uses_left"]
+        c.check("source not allowed: refused as such, the code not spent",
+                rc == 1 and "source_not_allowed" in text and left == 1
+                and not os.path.exists(os.path.join(tmp, "src.key")), "%s left=%s" % (text, left))
 
         # --uses 2: two enrollments, the third is refused.
         out3 = rig.link("cam3", "--enroll", "a", "--uses", "2")
