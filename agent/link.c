@@ -78,7 +78,7 @@ static void on_retry(uv_timer_t *t)
 {
     struct link *lk = t->data;
     struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms,
-                                lk->so.env->resume_timeout_ms != 0};
+                                lk->so.env->resume_timeout_ms != 0, NULL};
 
     if (lk->closing || lk->session != NULL)
         return;

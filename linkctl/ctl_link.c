@@ -5,6 +5,7 @@
  * See docs/linkctl.md.
  */
 #include "ctl.h"
+#include "ctl_enroll.h"
 #include "ctl_policy.h"
 
 #include "adminc.h"
@@ -22,7 +23,8 @@ static const char link_help[] =
     "usage: linkctl [global options] link <command> [options]\n"
     "\n"
     "commands:\n"
-    "  add NAME [--a-key PUB] [--b-key PUB]   create a link, print one token per side\n"
+    "  add NAME [--a-key PUB] [--b-key PUB] [--enroll a|b [--expires D] [--uses N]]\n"
+    "                                        create a link, print one token per side\n"
     "  list                                  all links with totals and live state\n"
     "  show NAME|ID                          one link in detail\n"
     "  revoke NAME|ID                        stop the link (agents are disconnected)\n"
@@ -36,7 +38,8 @@ static const char link_help[] =
 static const char add_help[] =
     "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--allow CIDR|--allow-a CIDR|\n"
     "                        --allow-b CIDR]... [--rate R] [--rate-a-to-b R]\n"
-    "                        [--rate-b-to-a R] [--json]\n"
+    "                        [--rate-b-to-a R] [--enroll a|b [--expires DURATION]\n"
+    "                        [--uses N]] [--json]\n"
     "\n"
     "Creates a link with a new random id. For each side without --X-key a key pair\n"
     "is generated; only public keys are stored. Prints one enrollment token per\n"
@@ -52,7 +55,12 @@ static const char add_help[] =
     "--rate R limits both directions, --rate-a-to-b and --rate-b-to-a one each\n"
     "(see `linkctl link set --help` for R).\n"
     "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
-    "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n";
+    "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n"
+    "--enroll SIDE gives that side an enrollment code instead of a private key: the\n"
+    "side's agent makes its own key and presents the code once (`linkagent enroll`).\n"
+    "The code expires after --expires (default 24h, 1s..720h) and allows --uses\n"
+    "enrollments (default 1, 1..100); the registry keeps only a hash of it. --json\n"
+    "adds \"enroll\":{\"side\",\"code\",\"expires_ms\",\"uses\"}.\n";
 
 static const char list_help[] = "usage: linkctl link list [--json]\n"
                                 "\n"
@@ -87,7 +95,7 @@ static const char rm_help[] =
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
-    const char *a_key, *b_key, *side, *key, *rate, *rate_ab, *rate_ba;
+    const char *a_key, *b_key, *side, *key, *rate, *rate_ab, *rate_ba, *enroll, *expires, *uses;
 };
 
 /* Parses argv after the command word. allowed: which value options the
@@ -98,15 +106,17 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
     static const struct {
         char flag;
         const char *name;
-    } opts[] = {{'a', "--a-key"}, {'b', "--b-key"},       {'s', "--side"},       {'k', "--key"},
-                {'r', "--rate"},  {'r', "--rate-a-to-b"}, {'r', "--rate-b-to-a"}};
+    } opts[] = {{'a', "--a-key"},       {'b', "--b-key"},  {'s', "--side"},
+                {'k', "--key"},         {'r', "--rate"},   {'r', "--rate-a-to-b"},
+                {'r', "--rate-b-to-a"}, {'e', "--enroll"}, {'x', "--expires"},
+                {'u', "--uses"}};
     const char *names[8], *vals[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     const char **dst[7];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
-    const char **all[7] = {&a->a_key, &a->b_key,   &a->side,   &a->key,
-                           &a->rate,  &a->rate_ab, &a->rate_ba};
+    const char **all[10] = {&a->a_key,   &a->b_key,   &a->side,   &a->key,     &a->rate,
+                            &a->rate_ab, &a->rate_ba, &a->enroll, &a->expires, &a->uses};
     for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
         if (strchr(allowed, opts[k].flag) != NULL) {
             names[n] = opts[k].name;
@@ -139,6 +149,7 @@ struct add_state {
     struct relaykey rk;
     struct ctl_addrs addrs;
     char tok[2][TOKEN_TEXT_SIZE];
+    struct ctl_enroll en;
 };
 
 static int add_print(struct ctl *c, struct add_state *s)
@@ -157,11 +168,20 @@ static int add_print(struct ctl *c, struct add_state *s)
             json_decref(v);
             v = NULL;
         }
+        if (v != NULL && s->en.side >= 0 &&
+            json_object_set_new(v, "enroll", ctl_enroll_json(&s->en)) != 0) {
+            json_decref(v);
+            v = NULL;
+        }
         return ctl_json_print(v);
     }
     printf("link %s created (id %s)\n", s->l.name, id);
     ctl_addrs_print("token addrs:", &s->addrs);
     for (int side = 0; side < 2; side++) {
+        if (side == s->en.side) {
+            ctl_enroll_print(&s->en, s->tok[side]);
+            continue;
+        }
         printf("\ntoken for side %s (%s):\n%s\n", ctl_side_name(side),
                s->made[side] ? "SECRET, contains the side's private key: give it only to that "
                                "agent"
@@ -195,15 +215,28 @@ static int link_add(struct ctl *c, int argc, char **argv)
     if (r != CTL_EXIT_OK) {
         return r;
     }
-    r = parse_args(c, "add", add_help, "abr", 1, argc, argv, &a);
+    r = parse_args(c, "add", add_help, "abrexu", 1, argc, argv, &a);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
+    }
+    struct ctl_enroll en;
+    r = ctl_enroll_parse("link add", a.enroll, a.expires, a.uses, &en);
+    if (r != 0) {
+        return r;
+    }
+    if (en.side >= 0 && (en.side == 0 ? a.a_key : a.b_key) != NULL) {
+        return ctl_usage_error("link add",
+                               "--enroll %s and --%s-key: the side gets one or the "
+                               "other",
+                               ctl_side_name(en.side), ctl_side_name(en.side));
     }
     struct add_state *s = sodium_malloc(sizeof(*s));
     if (s == NULL) {
         return ctl_fail("out of memory");
     }
     memset(s, 0, sizeof(*s));
+    s->en = en;
+    ctl_enroll_wipe(&en);
     r = CTL_EXIT_FAIL;
     if (store_name_valid(a.pos[0]) != 0) {
         ctl_fail("invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -", a.pos[0],
@@ -226,7 +259,11 @@ static int link_add(struct ctl *c, int argc, char **argv)
     s->l.enabled = 1;
     linkid_new(s->l.id);
     for (int side = 0; side < 2; side++) {
-        if ((side == 0 ? a.a_key : a.b_key) == NULL) {
+        if (side == s->en.side) {
+            if (ctl_enroll_prepare(&s->en, s->l.id, s->l.key[side]) != 0) {
+                goto out;
+            }
+        } else if ((side == 0 ? a.a_key : a.b_key) == NULL) {
             key_keypair_new(s->priv[side], s->l.key[side]);
             s->made[side] = 1;
         }
@@ -252,6 +289,10 @@ static int link_add(struct ctl *c, int argc, char **argv)
         } else if (ctl_allow_store(st, s->l.id, &allow) != CTL_EXIT_OK) {
             /* No tokens for a link without the policy asked for. */
             (void)store_link_remove(st, s->l.id, "allowlist could not be stored");
+        } else if (s->en.side >= 0 &&
+                   ctl_enroll_store(st, s->l.id, &s->en, s->l.key[s->en.side]) != 0) {
+            /* A link whose side has neither a key nor a code is of no use. */
+            (void)store_link_remove(st, s->l.id, "enrollment code not stored");
         } else {
             r = CTL_EXIT_OK;
         }
@@ -310,7 +351,10 @@ static json_t *link_json(const struct store_link *l, const struct store_totals *
         "bytes_a_to_b", lrjson_u64(t->bytes_a_to_b), "bytes_b_to_a", lrjson_u64(t->bytes_b_to_a),
         "last_cause", t->last_cause == STORE_CAUSE_NONE ? NULL : store_cause_name(t->last_cause),
         "last_closed_ms", (json_int_t)t->last_closed_ms, "relay_running", running, "live", live);
-    if (v != NULL && ctl_rate_json(v, l->rate) != 0) {
+    if (v != NULL &&
+        (ctl_rate_json(v, l->rate) != 0 ||
+         json_object_set_new(v, "enroll_a", ctl_enroll_show_json(&l->enroll[0])) != 0 ||
+         json_object_set_new(v, "enroll_b", ctl_enroll_show_json(&l->enroll[1])) != 0)) {
         json_decref(v);
         v = NULL;
     }
@@ -467,6 +511,7 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
         ctl_rate_text(l->rate[1], rate, sizeof(rate));
         printf("rate b->a:     %s\n", rate);
     }
+    ctl_enroll_show(l);
     printf("streams:       %llu\n", (unsigned long long)t->streams);
     printf("bytes a->b:    %llu\n", (unsigned long long)t->bytes_a_to_b);
     printf("bytes b->a:    %llu\n", (unsigned long long)t->bytes_b_to_a);

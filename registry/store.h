@@ -69,6 +69,19 @@ const char *store_cause_name(int cause);
 /* Parses a cause name; returns 0 or -EINVAL. */
 int store_cause_parse(const char *s, enum store_cause *out);
 
+/* A side's enrollment code (D30), when has: the hash of its verifier, the
+ * anchor key derived from it, when it expires, how many enrollments it
+ * allows and how many are left, and when it was last used (0: never). */
+#define STORE_ENROLL_HASH_LEN 32
+#define STORE_ENROLL_USES_MAX 100
+struct store_enroll {
+    int has;
+    uint8_t hash[STORE_ENROLL_HASH_LEN];
+    uint8_t anchor[STORE_KEY_LEN];
+    int64_t created_ms, expires_ms, last_ms;
+    uint32_t uses, uses_left;
+};
+
 /* One link as stored. key[side] is the current public key of that side;
  * next_key[side] is valid when has_next[side] (rotation overlap: the relay
  * accepts either). next_until_ms[side] is when the overlap ends (the relay
@@ -91,6 +104,7 @@ struct store_link {
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     int has_endorse[2];
     uint64_t rate[2]; /* bytes/s a->b ([0]) and b->a ([1]); 0 = none (D28) */
+    struct store_enroll enroll[2];
 };
 
 /* Persisted per-link accounting totals (all streams ever closed). */
@@ -208,6 +222,22 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n);
  * or the key is neither. Nothing checks the mac (the relay cannot). */
 int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t e[STORE_ENDORSE_LEN]);
+/*
+ * Enrollment (D30, store_enroll.c). store_enroll_set gives side of link id a
+ * code: hash, anchor, expires_ms (wall clock), uses 1..STORE_ENROLL_USES_MAX;
+ * it replaces an earlier code of the side and writes an event. The side's
+ * key is not touched (store_link_add registered the anchor).
+ * store_enroll_spend spends one use of the code whose hash is given, if it is
+ * the side's, not expired at now_ms and not spent, and makes key the side's
+ * current key (ending any overlap), with an event, in one transaction;
+ * -ENOENT when the code is not (any more) usable.
+ */
+int store_enroll_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                     const uint8_t hash[STORE_ENROLL_HASH_LEN], const uint8_t anchor[STORE_KEY_LEN],
+                     int64_t expires_ms, uint32_t uses);
+int store_enroll_spend(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t hash[STORE_ENROLL_HASH_LEN], const uint8_t key[STORE_KEY_LEN],
+                       int64_t now_ms);
 
 /* Bandwidth limits (docs/design.md D28): bytes per second per direction,
  * STORE_RATE_MIN..STORE_RATE_MAX, or 0 for none. */

@@ -82,4 +82,11 @@ int store_event_insert(struct store *st, int64_t ts, const char *kind, const uin
 /* *exists = whether link id is in the links table. */
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
 
+/* Binds key (STORE_KEY_LEN bytes) to col, or NULL when !present. */
+void store_bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key);
+/* Runs an UPDATE/DELETE of one link by id (already bound as ?1) plus an
+ * event of kind with detail, in one transaction; -ENOENT if no row changed. */
+int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
+                      const char *kind, const char *detail);
+
 #endif

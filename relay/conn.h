@@ -179,6 +179,11 @@ void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_time
  * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
  * sockets, whose accepted sockets inherit them. 0 or -errno. */
 int conn_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
+/* A control session keeps TCP_NODELAY from the listener but not the stream
+ * legs' keepalive and TCP_USER_TIMEOUT (inherited from the listener): its
+ * liveness is PING/PONG and dead_after (docs/protocol.md §5), which the
+ * agent is told in WELCOME. Failures are logged at debug level. */
+void conn_session_sockopts(struct conn *c);
 /* Whether a leg's libuv error err means nothing was acknowledged for
  * write_stall_timeout (then true, with the words in why): ETIMEDOUT is the
  * kernel's user timeout that conn_leg_sockopts sets, the same condition as

@@ -63,6 +63,8 @@ struct index_link {
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     bool has_endorse[2];
     uint64_t rate[2]; /* bytes/s a->b, b->a; 0 = none (D28) */
+    /* Per side, its enrollment code (D30); enrollgate.c spends it. */
+    struct store_enroll enroll[2];
 
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */

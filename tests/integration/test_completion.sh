@@ -51,7 +51,7 @@ covers() {
 
 covers "linkrelay" "$(linkrelay --help)" "$(comp _linkrelay linkrelay --)"
 covers "linkagent" "$(linkagent --help)" \
-    "$(comp _linkagent linkagent --) $(comp _linkagent linkagent keygen --) $(comp _linkagent linkagent status --)"
+    "$(comp _linkagent linkagent --) $(comp _linkagent linkagent keygen --) $(comp _linkagent linkagent status --) $(comp _linkagent linkagent enroll --)"
 covers "linkctl global" "$(linkctl --help | sed -n '/^global options/,/^$/p;/^options/,/^$/p')" \
     "$(comp _linkctl linkctl --)"
 covers "linkctl link add" "$(linkctl link add --help)" "$(comp _linkctl linkctl link add --)"
@@ -76,6 +76,9 @@ expect "linkrelay --log-level" "$(comp _linkrelay linkrelay --log-level '')" "de
 expect "linkagent --policy" "$(comp _linkagent linkagent --policy '')" "immediate on-demand"
 expect "linkagent keygen" "$(comp _linkagent linkagent k)" "keygen"
 expect "linkagent status" "$(comp _linkagent linkagent s)" "status"
+expect "linkagent enroll" "$(comp _linkagent linkagent e)" "enroll"
+covers "linkagent enroll" "$(linkagent enroll --help)" "$(comp _linkagent linkagent enroll --)"
+expect "linkctl --enroll" "$(comp _linkctl linkctl link add x --enroll '')" "a b"
 expect "linkctl --side" "$(comp _linkctl linkctl link rotate x --side '')" "a b"
 
 # Link names from the registry of the --state-dir on the line.

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "keys.h"
+#include "enroll.h"
 #include "token.h"
 
 static void put(const char *dir, const char *sub, const char *name, const char *text)
@@ -84,6 +85,18 @@ int main(int argc, char **argv)
     put(argv[1], "token", "seed-pub.txt", pub);
     put(argv[1], "token", "seed-priv.txt", priv);
     put(argv[1], "token", "seed-linkid.txt", id);
+    {
+        uint8_t secret[ENROLL_SECRET_LEN];
+        char code[ENROLL_TEXT_SIZE];
+        for (size_t i = 0; i < sizeof(secret); i++)
+            secret[i] = (uint8_t)(0x31 * i + 7);
+        enroll_code_encode(secret, code);
+        put(argv[1], "token", "seed-enroll.txt", code);
+        for (char *p = code; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        put(argv[1], "token", "seed-enroll-upper.txt", code);
+    }
     put(argv[1], "token", "seed-addr-v4.txt", "198.18.0.1:7700");
     put(argv[1], "token", "seed-addr-v6.txt", "[::1]:0");
     put(argv[1], "token", "seed-addr-name.txt", "relay-1.example.net:443");
