@@ -12,7 +12,8 @@
   second) or when run alone; LR_RESUME_MIB sets it. The kills are in the
   middle by construction: each comes once both ends have received a
   quarter (a half) of the stream, and until it has come neither sender
-  writes past three eighths (five eighths).
+  writes past seven eighths (fifteen sixteenths), so the stream is
+  unfinished at each kill and, as a rule, still carrying data.
 - With --resume-timeout 2s and the relay down for longer: both applications
   see a reset (never a clean end), and the agents say why.
 - With --resume-timeout 0 (resumption off) the relay's death resets the
@@ -261,7 +262,7 @@ def main():
         # 1. kill -9 twice in the middle of a transfer: intact, no reset.
         a, b, lport = agents(rig, tgt, [])
         killed = [threading.Event(), threading.Event()]
-        gates = [(TOTAL * 3 // 8, killed[0]), (TOTAL * 5 // 8, killed[1])]
+        gates = [(TOTAL * 7 // 8, killed[0]), (TOTAL * 15 // 16, killed[1])]
         t0 = time.time()
         ea, eb, ta, tb = start_transfer(lport, tgt, TOTAL, gates)
         try:
