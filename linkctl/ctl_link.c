@@ -110,14 +110,15 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
                 {'k', "--key"},         {'r', "--rate"},   {'r', "--rate-a-to-b"},
                 {'r', "--rate-b-to-a"}, {'e', "--enroll"}, {'x', "--expires"},
                 {'u', "--uses"}};
-    const char *names[8], *vals[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    const char **dst[7];
+#define LINK_OPTS (sizeof(opts) / sizeof(opts[0]))
+    const char *names[LINK_OPTS + 1], *vals[LINK_OPTS] = {NULL};
+    const char **dst[LINK_OPTS];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
-    const char **all[10] = {&a->a_key,   &a->b_key,   &a->side,   &a->key,     &a->rate,
-                            &a->rate_ab, &a->rate_ba, &a->enroll, &a->expires, &a->uses};
-    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+    const char **all[LINK_OPTS] = {&a->a_key,   &a->b_key,   &a->side,   &a->key,     &a->rate,
+                                   &a->rate_ab, &a->rate_ba, &a->enroll, &a->expires, &a->uses};
+    for (size_t k = 0; k < LINK_OPTS; k++) {
         if (strchr(allowed, opts[k].flag) != NULL) {
             names[n] = opts[k].name;
             dst[n++] = all[k];
@@ -140,6 +141,7 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
         *dst[k] = vals[k];
     }
     return 0;
+#undef LINK_OPTS
 }
 
 struct add_state {
