@@ -94,7 +94,7 @@ struct store {
 
 int store_schema_latest(void)
 {
-    return schema_migrations_count;
+    return schema_latest_version;
 }
 
 int store_name_valid(const char *name)
@@ -162,6 +162,15 @@ int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
     sqlite3_reset(st->stmt[id]);
     sqlite3_clear_bindings(st->stmt[id]);
     *out = st->stmt[id];
+    return 0;
+}
+
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        return store_db_fail(st, rc, "prepare");
+    }
     return 0;
 }
 
@@ -252,10 +261,10 @@ static int pragma_int(struct store *st, const char *sql, int64_t *out)
 
 static int check_not_newer(struct store *st, int64_t v)
 {
-    if (v > schema_migrations_count) {
+    if (v > schema_latest_version) {
         store_set_err(st,
                       "database schema version %" PRId64 " is newer than this linkrelay knows (%d)",
-                      v, schema_migrations_count);
+                      v, schema_latest_version);
         return -ENOTSUP;
     }
     return 0;
@@ -274,9 +283,12 @@ static int migrate(struct store *st)
     if (r == 0) {
         r = check_not_newer(st, v);
     }
-    for (int i = (int)v; r == 0 && i < schema_migrations_count; i++) {
+    for (int i = 0; r == 0 && i < schema_migrations_count; i++) {
         const struct schema_migration *m = &schema_migrations[i];
         char pragma[64];
+        if (m->version <= v) {
+            continue;
+        }
         r = exec_sql(st, m->sql, m->name);
         if (r == 0) {
             snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
@@ -308,11 +320,11 @@ static int configure(struct store *st, unsigned flags)
         return r;
     }
     if (flags & STORE_OPEN_READONLY) {
-        if (v < schema_migrations_count) {
+        if (v < schema_latest_version) {
             store_set_err(st,
                           "database schema version %" PRId64 " is older than %d; open it "
                           "read-write once to migrate",
-                          v, schema_migrations_count);
+                          v, schema_latest_version);
             return -ENOTSUP;
         }
         return exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");

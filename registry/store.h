@@ -61,12 +61,27 @@ enum store_cause {
     STORE_CAUSE_REVOKED = 3,
     STORE_CAUSE_LIMIT = 4,
     STORE_CAUSE_ERROR = 5,
+    STORE_CAUSE_QUOTA = 6, /* the link went past its byte quota (D29) */
 };
+#define STORE_CAUSE_COUNT 7
 /* "fin", "reset", ...; "none" for STORE_CAUSE_NONE; NULL for unknown values. */
 const char *store_cause_name(int cause);
 /* Parses a cause name; returns 0 or -EINVAL. */
 int store_cause_parse(const char *s, enum store_cause *out);
 
+/* A link's byte quota (link_quota, D29): at most limit bytes (both
+ * directions summed) per period, a UTC day or a UTC calendar month. used
+ * counts the period that starts at start_ms (0: not counted yet). */
+enum store_quota_period {
+    STORE_QUOTA_DAY = 0,
+    STORE_QUOTA_MONTH = 1,
+};
+struct store_quota {
+    uint64_t limit;
+    int period; /* enum store_quota_period */
+    uint64_t used;
+    int64_t start_ms;
+};
 /* One link as stored. key[side] is the current public key of that side;
  * next_key[side] is valid when has_next[side] (rotation overlap: the relay
  * accepts either). next_until_ms[side] is when the overlap ends (the relay
@@ -88,6 +103,8 @@ struct store_link {
     uint32_t key_gen[2];
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     int has_endorse[2];
+    int has_quota; /* quota is valid (a link_quota row, store_quota.c) */
+    struct store_quota quota;
 };
 
 /* Persisted per-link accounting totals (all streams ever closed). */
@@ -223,4 +240,37 @@ typedef int (*store_event_cb)(void *arg, const struct store_event *ev);
 int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
                       void *arg);
 
+/* ---- byte quotas (store_quota.c, D29) ---- */
+/* "day", "month"; NULL for other values. */
+const char *store_quota_period_name(int period);
+/* Parses a period name; 0 or -EINVAL. */
+int store_quota_period_parse(const char *s, enum store_quota_period *out);
+/* The largest limit a quota may have (fits SQLite's signed INTEGER). */
+#define STORE_QUOTA_MAX ((uint64_t)INT64_MAX)
+/* Sets the quota of link id to limit bytes per period, keeping the bytes
+ * used so far (a new row starts at 0); event "quota" with detail. -ENOENT
+ * when there is no such link, -EINVAL on a bad period or a limit above
+ * STORE_QUOTA_MAX. */
+int store_quota_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], uint64_t limit,
+                    int period, const char *detail);
+/* Removes the quota of link id (and its counter); event "quota" with detail.
+ * 0 also when it had none; -ENOENT when there is no such link. */
+int store_quota_clear(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail);
+/* Fills link->quota and has_quota from the registry (has_quota 0: none). */
+int store_quota_get(struct store *st, struct store_link *link);
+/* Calls cb for every quota row (the id and the quota). */
+typedef int (*store_quota_cb)(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_quota *q);
+int store_quotas_load(struct store *st, store_quota_cb cb, void *arg);
+/* The relay's counters: for each of n rows, the bytes used in the period
+ * starting at start_ms, in one transaction. A row never lowers a stored
+ * count of the same period and never goes back to an older period (two
+ * relays at once during a takeover, D25); rows of links without a quota are
+ * skipped. */
+struct store_quota_use {
+    uint8_t link_id[STORE_LINK_ID_LEN];
+    uint64_t used;
+    int64_t start_ms;
+};
+int store_quota_save(struct store *st, const struct store_quota_use *u, size_t n);
 #endif
