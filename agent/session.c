@@ -210,7 +210,8 @@ static int send_hello(struct session *c)
 static int session_auth(const struct agentcfg_link *cfg, bool resume, uint8_t *out, size_t cap,
                         size_t *len)
 {
-    struct auth a = {.side = cfg->side, .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY};
+    struct auth a = {.side = cfg->side,
+                     .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY | AUTH_FLAG_QUOTA};
 
     if (resume)
         a.flags |= AUTH_FLAG_RESUME;

@@ -642,6 +642,13 @@ void stream_open_failed(struct stream *st, int reason)
     uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
     uint64_t now = uv_now(st->loop);
 
+    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) {
+        /* Not tried again: the quota lasts until its period ends (D29). */
+        stream_fail(st, LOG_LEVEL_WARN,
+                    "relay refused to open a stream: quota_exceeded (the link's byte quota for "
+                    "this period is used up); resetting the local connection");
+        return;
+    }
     if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||
         st->state == STREAM_REDIAL) {
         stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",

@@ -245,6 +245,11 @@ int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, st
 const char *store_quota_period_name(int period);
 /* Parses a period name; 0 or -EINVAL. */
 int store_quota_period_parse(const char *s, enum store_quota_period *out);
+/* The start of the period (enum store_quota_period) that now_ms (wall
+ * clock, ms since the epoch) falls in: 00:00 UTC of its day, or of the first
+ * day of its month; and the start of the period after the one of start_ms. */
+int64_t store_quota_period_start(int period, int64_t now_ms);
+int64_t store_quota_period_next(int period, int64_t start_ms);
 /* The largest limit a quota may have (fits SQLite's signed INTEGER). */
 #define STORE_QUOTA_MAX ((uint64_t)INT64_MAX)
 /* Sets the quota of link id to limit bytes per period, keeping the bytes

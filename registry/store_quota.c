@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const period_names[] = {"day", "month"};
 
@@ -32,6 +33,45 @@ int store_quota_period_parse(const char *s, enum store_quota_period *out)
         }
     }
     return -EINVAL;
+}
+
+#define QUOTA_DAY_MS 86400000LL
+
+/* The start of the UTC calendar month that is m months after the one of
+ * the UTC day t_ms falls in (m is 0 or 1). */
+static int64_t quota_month(int64_t t_ms, int m)
+{
+    time_t t = (time_t)(t_ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_mon += m;
+    if (tm.tm_mon == 12) {
+        tm.tm_mon = 0;
+        tm.tm_year++;
+    }
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+int64_t store_quota_period_start(int period, int64_t now_ms)
+{
+    if (now_ms < 0) {
+        now_ms = 0;
+    }
+    if (period == STORE_QUOTA_MONTH) {
+        return quota_month(now_ms, 0);
+    }
+    return now_ms - now_ms % QUOTA_DAY_MS;
+}
+
+int64_t store_quota_period_next(int period, int64_t start_ms)
+{
+    if (period == STORE_QUOTA_MONTH) {
+        return quota_month(start_ms, 1);
+    }
+    return store_quota_period_start(period, start_ms) + QUOTA_DAY_MS;
 }
 
 /* Runs sql (no rows) with link id as ?1; a statement with more parameters

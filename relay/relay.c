@@ -30,6 +30,7 @@
 #include "sync.h"
 #include "takeover.h"
 #include "ticket.h"
+#include "quota.h"
 #include "wallclock.h"
 
 /* ---- registry changes ---- */
@@ -369,6 +370,7 @@ static void relay_on_tick(uv_timer_t *t)
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
     relay_sample(r, now);
+    quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* periods, counters saved (D29) */
 }
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)

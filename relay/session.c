@@ -22,6 +22,7 @@
 #include "stats.h"
 #include "relay/stream.h"
 #include "sync.h"
+#include "quota.h"
 #include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
@@ -37,6 +38,7 @@ struct session {
     bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     bool resumable;  /* AUTH flags bit 0: speaks RESUME/RESUMED (§7.3) */
+    bool quota;      /* AUTH flags bit 3: takes OPEN_FAIL quota_exceeded (D29) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -458,6 +460,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     cs->relay_keys = (a->flags & AUTH_FLAG_RELAY_KEY) != 0;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     cs->resumable = (a->flags & AUTH_FLAG_RESUME) != 0;
+    cs->quota = (a->flags & AUTH_FLAG_QUOTA) != 0;
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
         return;
@@ -551,6 +554,32 @@ static void session_stream_expired(struct index_link *l, int opener, uint32_t re
     session_open_fail(l, opener, req_id, MSG_OPEN_FAIL_TIMEOUT);
 }
 
+/* The link's byte quota is used up (D29): the OPEN is refused with
+ * quota_exceeded (internal to an agent that did not set AUTH flags bit 3,
+ * whose decoder would take an unknown reason for a protocol error), counted
+ * and logged (aggregated). Checked after the rate bucket and before anything
+ * else: the peer's state does not matter to a link without quota left. */
+static bool session_quota_refuses(struct conn *c, struct index_link *l, uint32_t req_id,
+                                  uint64_t now)
+{
+    struct session_ctx *sx = c->ops_arg;
+    const struct session *cs = session_of(c);
+    struct index_quota *q = &l->quota;
+
+    (void)quota_roll(q, (int64_t)wallclock_ms());
+    if (!quota_exhausted(q))
+        return false;
+    q->refused++;
+    sx->stats->quota_refused++;
+    stats_log_refusal(sx->stats, now,
+                      "link %s: OPEN refused: quota_exceeded (%" PRIu64 " of %" PRIu64
+                      " bytes per %s used)",
+                      l->name, q->used, q->limit, store_quota_period_name(q->period));
+    session_open_fail(l, cs->side, req_id,
+                      cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
+    return true;
+}
+
 /*
  * OPEN, or RESUME when resume_id is set (§5, §7.3): the same checks and the
  * same pending stream; RESUME hands out RESUMED (STREAM + the id) instead.
@@ -581,6 +610,8 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
         return;
     }
+    if (session_quota_refuses(c, l, req_id, now))
+        return;
     if (l->session[1 - cs->side] == NULL ||
         (resume_id != NULL && !session_of(l->session[1 - cs->side])->resumable)) {
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);

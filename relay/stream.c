@@ -13,6 +13,7 @@
 
 #include "acct.h"
 #include "log.h"
+#include "quota.h"
 #include "stats.h"
 #include "wallclock.h"
 
@@ -58,6 +59,7 @@ struct stream {
     struct zerocopy *zc;      /* zero-copy forwarding once promoted, or NULL */
     bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
     bool zc_failed;           /* making pipes or poll handles failed: copy */
+    bool quota_hit;           /* a zero-copy read took the link past its quota */
 };
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -157,6 +159,7 @@ static void stream_account(struct stream *s, enum store_cause cause)
     rec.bytes_b_to_a = s->bytes[1];
     rec.cause = cause;
     acct_stream(s->sx->acct, &rec);
+    quota_save(s->sx->acct, s->link); /* the counter with the row (D29) */
 }
 
 /*
@@ -308,13 +311,35 @@ static int stream_write(struct stream *s, int dst, const uint8_t *p, size_t len)
 }
 
 /* n bytes read from leg src: the stream's, the link's and the relay's
- * counters, and the half-close timer's last traffic. */
-static void stream_count_bytes(struct stream *s, int src, size_t n)
+ * counters, the half-close timer's last traffic and the link's byte quota
+ * (D29). True when they take the link past its quota: the caller does not
+ * forward them and calls stream_quota_abort. */
+static bool stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
     s->sx->stats->bytes[src] += n;
     s->last_rx_ms = uv_now(s->sx->loop);
+    return quota_count(&s->link->quota, n);
+}
+
+/* The link went past its byte quota (D29): every stream of it is reset with
+ * cause quota, counted, logged and written as an event "quota_exceeded".
+ * Closes connections (s among them). */
+static void stream_quota_abort(struct stream *s)
+{
+    struct index_link *l = s->link;
+    const struct index_quota *q = &l->quota;
+    char detail[160];
+
+    l->quota.resets++;
+    s->sx->stats->quota_resets++;
+    snprintf(detail, sizeof(detail),
+             "%" PRIu64 " of %" PRIu64 " bytes per %s used; %" PRIu32 " streams reset", q->used,
+             q->limit, store_quota_period_name(q->period), l->n_streams);
+    log_warnx("link %s: quota exceeded: %s", l->name, detail);
+    acct_event(s->sx->acct, "quota_exceeded", l->id, NULL, detail, 1);
+    stream_abort_link(l, STORE_CAUSE_QUOTA, "quota exceeded");
 }
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -332,6 +357,7 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
+        room = quota_budget(&lg->s->link->quota, room);
     }
     buf->base = (char *)sx->rbuf;
     buf->len = room;
@@ -399,7 +425,10 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         stream_close_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
-    stream_count_bytes(s, lg->side, (size_t)nread);
+    if (stream_count_bytes(s, lg->side, (size_t)nread)) {
+        stream_quota_abort(s);
+        return;
+    }
     rc = stream_write(s, 1 - lg->side, s->sx->rbuf, (size_t)nread);
     if (rc != 0) {
         stream_close_err(s, rc);
@@ -423,15 +452,26 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- zero-copy forwarding (zerocopy.c, design.md D14) ---- */
 
-static void stream_zc_on_read(void *arg, int src, size_t n)
+static int stream_zc_on_read(void *arg, int src, size_t n)
 {
     struct stream *s = arg;
 
-    stream_count_bytes(s, src, n);
+    if (stream_count_bytes(s, src, n)) {
+        s->quota_hit = true;
+        return -EDQUOT; /* ends up in stream_zc_on_error */
+    }
     if (n == 0)
         s->leg[src].read_eof = true;
     else
         s->queued_total[1 - src] += n;
+    return 0;
+}
+
+static size_t stream_zc_budget(void *arg, size_t want)
+{
+    const struct stream *s = arg;
+
+    return quota_budget(&s->link->quota, want);
 }
 
 static void stream_zc_on_shutdown(void *arg, int dst)
@@ -444,7 +484,12 @@ static void stream_zc_on_shutdown(void *arg, int dst)
 
 static void stream_zc_on_error(void *arg, int err)
 {
-    stream_close_err(arg, err);
+    struct stream *s = arg;
+
+    if (s->quota_hit)
+        stream_quota_abort(s);
+    else
+        stream_close_err(s, err);
 }
 
 static void stream_zc_on_event(void *arg)
@@ -454,6 +499,7 @@ static void stream_zc_on_event(void *arg)
 
 static const struct zerocopy_ops stream_zc_ops = {
     .on_read = stream_zc_on_read,
+    .budget = stream_zc_budget,
     .on_shutdown = stream_zc_on_shutdown,
     .on_error = stream_zc_on_error,
     .on_event = stream_zc_on_event,

@@ -154,11 +154,14 @@ static int zerocopy_pump(struct zerocopy *z, int src)
 {
     for (int round = 0; round < ZEROCOPY_ROUNDS; round++) {
         ssize_t n;
+        size_t want;
         int rc = zerocopy_flush(z, src);
         if (rc != 0 || z->inpipe[src] >= z->cap[src] || z->pipe_full[src] || z->eof[src])
             return rc;
-        n = splice(z->fd[src], NULL, z->pipe_w[src], NULL, z->cap[src] - z->inpipe[src],
-                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        want = z->cap[src] - z->inpipe[src];
+        if (z->ops->budget != NULL)
+            want = z->ops->budget(z->arg, want);
+        n = splice(z->fd[src], NULL, z->pipe_w[src], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -171,7 +174,14 @@ static int zerocopy_pump(struct zerocopy *z, int src)
         }
         if (n < 0)
             return -errno;
-        z->ops->on_read(z->arg, src, (size_t)n);
+        rc = z->ops->on_read(z->arg, src, (size_t)n);
+        if (rc != 0) {
+            /* Counted as read, not forwarded: the pipe's byte count takes
+             * them so the close accounts the pipe right. */
+            z->inpipe[src] += (size_t)n;
+            stats_hold(&z->zx->stats->zc_queued, &z->zx->stats->zc_queued_peak, (uint64_t)n);
+            return rc;
+        }
         if (n == 0) {
             z->eof[src] = true;
             return zerocopy_flush(z, src);

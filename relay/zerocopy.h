@@ -45,8 +45,13 @@ struct zerocopy_ctx {
 
 /* The owner's side (arg: the owner's pointer given to zerocopy_start). */
 struct zerocopy_ops {
-    /* n bytes went from leg src into its pipe; n == 0: leg src read EOF. */
-    void (*on_read)(void *arg, int src, size_t n);
+    /* n bytes went from leg src into its pipe; n == 0: leg src read EOF.
+     * Returns 0, or a negative errno that ends the stream: it reaches
+     * on_error and the bytes stay in the pipe (a byte quota, D29). */
+    int (*on_read)(void *arg, int src, size_t n);
+    /* How many of want bytes one splice from a leg may move (a byte quota,
+     * D29): at least 1; NULL: want. */
+    size_t (*budget)(void *arg, size_t want);
     /* Leg dst's write side was shut down (after leg 1 - dst's EOF and every
      * byte before it). */
     void (*on_shutdown)(void *arg, int dst);
