@@ -515,7 +515,8 @@ const char *msg_close_reason_name(int reason)
 const char *msg_open_fail_reason_name(int reason)
 {
     static const char *const names[] = {
-        NULL, "peer_offline", "stream_limit", "timeout", "internal", "rate_limited", "quota_exceeded",
+        NULL,       "peer_offline", "stream_limit",   "timeout",
+        "internal", "rate_limited", "quota_exceeded",
     };
 
     if (!open_fail_reason_ok(reason))

@@ -27,11 +27,12 @@ static const char link_help[] =
     "  enable NAME|ID                        allow a revoked link again\n"
     "  rm NAME|ID                            delete the link and its accounting\n"
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
+    "  set NAME|ID [--quota BYTES/PERIOD|none] change the link's policy\n"
     "\n"
     "Each command takes --help and --json.\n";
 
 static const char add_help[] =
-    "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--json]\n"
+    "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--quota BYTES/PERIOD] [--json]\n"
     "\n"
     "Creates a link with a new random id. For each side without --X-key a key pair\n"
     "is generated; only public keys are stored. Prints one enrollment token per\n"
@@ -42,6 +43,7 @@ static const char add_help[] =
     "the running relay's advertise, else its listen addresses, else the config's\n"
     "advertise, else its listen addresses; wildcards never. When that leaves\n"
     "nothing it fails (exit 1) before anything is written.\n"
+    "--quota BYTES/PERIOD sets a byte quota (see `linkctl link set --help`).\n"
     "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
     "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n";
 
@@ -78,24 +80,25 @@ static const char rm_help[] =
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
-    const char *a_key, *b_key, *side, *key;
+    const char *a_key, *b_key, *side, *key, *quota;
 };
 
 /* Parses argv after the command word. allowed: which value options the
- * command takes ("a" a-key, "b" b-key, "s" side, "k" key). */
+ * command takes ("a" a-key, "b" b-key, "s" side, "k" key, "q" quota). */
 static int parse_args(struct ctl *c, const char *cmd, const char *help, const char *allowed,
                       int maxpos, int argc, char **argv, struct link_args *a)
 {
     static const struct {
         char flag;
         const char *name;
-    } opts[] = {{'a', "--a-key"}, {'b', "--b-key"}, {'s', "--side"}, {'k', "--key"}};
-    const char *names[5], *vals[4] = {NULL, NULL, NULL, NULL};
-    const char **dst[4];
+    } opts[] = {
+        {'a', "--a-key"}, {'b', "--b-key"}, {'s', "--side"}, {'k', "--key"}, {'q', "--quota"}};
+    const char *names[6], *vals[5] = {NULL, NULL, NULL, NULL, NULL};
+    const char **dst[5];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
-    const char **all[4] = {&a->a_key, &a->b_key, &a->side, &a->key};
+    const char **all[5] = {&a->a_key, &a->b_key, &a->side, &a->key, &a->quota};
     for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
         if (strchr(allowed, opts[k].flag) != NULL) {
             names[n] = opts[k].name;
@@ -179,9 +182,13 @@ static int link_add(struct ctl *c, int argc, char **argv)
 {
     struct link_args a;
     char detail[128];
-    int r = parse_args(c, "add", add_help, "ab", 1, argc, argv, &a);
+    struct ctl_quota quota;
+    int r = parse_args(c, "add", add_help, "abq", 1, argc, argv, &a);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (a.quota != NULL && (r = ctl_policy_quota_parse("link add", a.quota, &quota)) != 0) {
+        return r;
     }
     struct add_state *s = sodium_malloc(sizeof(*s));
     if (s == NULL) {
@@ -229,7 +236,7 @@ static int link_add(struct ctl *c, int argc, char **argv)
         ctl_event_detail("added", detail, sizeof(detail));
         if (store_link_add(st, &s->l, detail) < 0) {
             ctl_fail("%s", store_errmsg(st));
-        } else {
+        } else if (a.quota == NULL || ctl_policy_quota_store(st, s->l.id, &quota) == CTL_EXIT_OK) {
             r = CTL_EXIT_OK;
         }
     }
@@ -441,6 +448,7 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
     } else {
         printf("last close:    %s at %s\n", store_cause_name(t->last_cause), when);
     }
+    ctl_policy_quota_print(l);
     if (!running) {
         printf("live:          relay not running\n");
         return;
@@ -472,7 +480,7 @@ static int link_show(struct ctl *c, int argc, char **argv)
     if (ctl_open_link(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
-    if (store_link_totals(st, l.id, &t) < 0) {
+    if (store_link_totals(st, l.id, &t) < 0 || store_quota_get(st, &l) < 0) {
         r = ctl_fail("%s", store_errmsg(st));
         store_close(st);
         return r;
@@ -482,7 +490,12 @@ static int link_show(struct ctl *c, int argc, char **argv)
     json_t *entry = live_entry(live, l.id);
     r = CTL_EXIT_OK;
     if (c->json) {
-        r = ctl_json_print(link_json(&l, &t, running, entry));
+        json_t *v = link_json(&l, &t, running, entry);
+        if (v != NULL && json_object_set_new(v, "quota", ctl_policy_quota_json(&l)) != 0) {
+            json_decref(v);
+            v = NULL;
+        }
+        r = ctl_json_print(v);
     } else {
         show_human(&l, &t, running, entry);
     }
@@ -546,8 +559,8 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
 int ctl_link_main(struct ctl *c, int argc, char **argv)
 {
     if (argc < 2) {
-        return ctl_usage_error("link", "missing command (add, list, show, revoke, enable, rm, "
-                                       "rotate)");
+        return ctl_usage_error("link", "missing command (add, list, show, set, revoke, enable, "
+                                       "rm, rotate)");
     }
     const char *cmd = argv[1];
     if (ctl_is_help(cmd)) {
@@ -576,6 +589,9 @@ int ctl_link_main(struct ctl *c, int argc, char **argv)
     }
     if (strcmp(cmd, "rotate") == 0) {
         return ctl_link_rotate(c, argc, argv);
+    }
+    if (strcmp(cmd, "set") == 0) {
+        return ctl_link_set(c, argc, argv);
     }
     return ctl_usage_error("link", "unknown command 'link %s'", cmd);
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const char *const cause_names[STORE_CAUSE_COUNT] = {"fin",   "reset", "timeout", "revoked",
-                                                             "limit", "error", "quota"};
+                                                           "limit", "error", "quota"};
 #define CAUSE_COUNT ((int)(sizeof(cause_names) / sizeof(cause_names[0])))
 
 const char *store_cause_name(int cause)

@@ -146,8 +146,7 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
     expo_one(pt, "linkrelay_quota_refused_total", "counter",
              "OPENs refused because the link's byte quota is used up.", st->quota_refused);
     expo_one(pt, "linkrelay_quota_exceeded_total", "counter",
-             "Times a link went past its byte quota and its streams were reset.",
-             st->quota_resets);
+             "Times a link went past its byte quota and its streams were reset.", st->quota_resets);
     expo_by(pt, "linkrelay_stream_bytes_total", "counter",
             "Bytes forwarded between link sides, by direction.", "direction", expo_dir, st->bytes,
             2);
