@@ -592,6 +592,8 @@ static json_t *relay_status(void *arg)
         {"zero_copy_queued_bytes", st->zc_queued},
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
         {"auth_failures", st->auth_failures},
+        {"quota_refused", st->quota_refused},
+        {"quota_exceeded", st->quota_resets},
         {"acct_dropped", acct_dropped(r->acct)},
         {"drain_left_ms", relay_drain_left(r)},
     };
