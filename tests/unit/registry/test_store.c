@@ -388,15 +388,15 @@ END_TEST
 START_TEST(cause_names)
 {
     enum store_cause c;
-    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error", "quota"};
+    for (int i = 0; i < STORE_CAUSE_COUNT; i++) {
         ck_assert_str_eq(store_cause_name(i), names[i]);
         ck_assert_int_eq(store_cause_parse(names[i], &c), 0);
         ck_assert_int_eq((int)c, i);
     }
     ck_assert_str_eq(store_cause_name(STORE_CAUSE_NONE), "none");
-    ck_assert_ptr_null(store_cause_name(6));
-    ck_assert_int_eq(store_cause_parse("quota", &c), -EINVAL);
+    ck_assert_ptr_null(store_cause_name(STORE_CAUSE_COUNT));
+    ck_assert_int_eq(store_cause_parse("bogus", &c), -EINVAL);
 }
 END_TEST
 
