@@ -363,7 +363,7 @@ START_TEST(accounting)
     /* A bad row rejects the whole batch, nothing written. */
     struct store_stream bad[] = {
         mk_stream(l1.id, 6, 0, 9000, 1, 1, STORE_CAUSE_FIN),
-        mk_stream(l1.id, 7, 0, 9000, 1, 1, 6),
+        mk_stream(l1.id, 7, 0, 9000, 1, 1, STORE_CAUSE_COUNT),
     };
     ck_assert_int_eq(store_streams_record(st, bad, 2), -EINVAL);
     bad[1] = mk_stream(l1.id, 7, 2, 9000, 1, 1, STORE_CAUSE_FIN);
