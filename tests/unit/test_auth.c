@@ -68,7 +68,7 @@ START_TEST(test_decode_field_ranges)
     q[1] = 2; /* side */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     memcpy(q, p, n);
-    q[18] = 0x08; /* flags: only bits 0, 1 and 2 are defined */
+    q[18] = 0x10; /* flags: only bits 0..3 are defined */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     q[18] = 0x80;
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
@@ -80,7 +80,10 @@ START_TEST(test_decode_field_ranges)
     ck_assert_int_eq(a.flags, AUTH_FLAG_PEER_KEY);
     q[18] = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY;
     ck_assert_int_eq(auth_decode(q, n, &a), 0);
-    a.flags = 0x08;
+    q[18] = AUTH_FLAG_QUOTA; /* OPEN_FAIL quota_exceeded (D29) */
+    ck_assert_int_eq(auth_decode(q, n, &a), 0);
+    ck_assert_int_eq(a.flags, AUTH_FLAG_QUOTA);
+    a.flags = 0x10;
     ck_assert_int_eq(auth_encode(&a, q, sizeof(q), &n), -EINVAL);
 }
 END_TEST
