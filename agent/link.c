@@ -245,7 +245,7 @@ static void on_open_fail(void *owner, uint32_t req_id, int reason)
 
     for (struct stream *s = lk->so.streams; st == NULL && req_id != 0 && s != NULL; s = s->next) {
         if (s->state == STREAM_SUSPENDED && s->resume_req == req_id) {
-            stream_resume_failed(s);
+            stream_resume_failed(s, reason);
             return;
         }
     }

@@ -352,10 +352,18 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
 }
 
-void stream_resume_failed(struct stream *st)
+void stream_resume_failed(struct stream *st, int reason)
 {
-    if (st->state == STREAM_SUSPENDED)
-        st->resume_req = 0; /* the timer asks again */
+    if (st->state != STREAM_SUSPENDED)
+        return;
+    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) {
+        /* Asking again cannot help before the quota's period ends (D29). */
+        stream_fail(st, LOG_LEVEL_WARN,
+                    "relay refused to resume the stream: quota_exceeded (the link's byte quota "
+                    "for this period is used up); resetting the local connection");
+        return;
+    }
+    st->resume_req = 0; /* the timer asks again */
 }
 
 static void on_timer(uv_timer_t *t)

@@ -20,7 +20,6 @@ and the Python test peer:
   - --quota none removes the quota live; bad input gives a clear error,
     exit 2, and changes nothing.
 """
-import json
 import os
 import signal
 import socket
