@@ -633,7 +633,11 @@ static int stream_send_early(struct stream *s)
         size_t n;
         const uint8_t *p = bq_peek(&c->in, &n);
         if (n > 0) {
-            stream_count_bytes(s, i, n);
+            /* Counted as a read would be: at most one byte past the quota. */
+            if (stream_count_bytes(s, i, quota_budget(&s->link->quota, n))) {
+                stream_quota_abort(s);
+                return -1;
+            }
             if (stream_write(s, 1 - i, p, n) != 0) {
                 stream_close(s, STORE_CAUSE_RESET, "write failed");
                 return -1;

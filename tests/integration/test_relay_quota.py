@@ -26,6 +26,7 @@ import socket
 import struct
 import sys
 import tempfile
+import time
 
 import lrharness as h
 import lrproto as p
@@ -62,7 +63,7 @@ def open_fail_reason(s, req):
 
 
 def read_to_end(s, timeout=10.0):
-    """Bytes until EOF or reset: (data, "eof" | "reset")."""
+    """Bytes until EOF, reset or timeout: (data, "eof" | "reset" | "timeout")."""
     s.settimeout(timeout)
     got = b""
     try:
@@ -73,6 +74,8 @@ def read_to_end(s, timeout=10.0):
             got += d
     except ConnectionResetError:
         return got, "reset"
+    except socket.timeout:
+        return got, "timeout"
 
 
 def show_json(r, name):
@@ -172,6 +175,28 @@ def zero_copy_tests(c, r):
     c.check("zero-copy: a's leg is reset", end == "reset", end)
     h.wait_for(lambda: totals_cause(r, "zc") == "quota", timeout=10)
     c.check("zero-copy: cause quota", totals_cause(r, "zc") == "quota")
+    for s in (la, lb, sa, sb):
+        s.close()
+
+
+def early_bytes_tests(c, r):
+    """Bytes a leg sends before the other leg arrives count the same way."""
+    le = r.add_link_live("early")
+    set_quota(r, "early", "100/day", lambda q: q is not None and q["limit_bytes"] == 100)
+    sa = p.Session(r, le, 0, flags=AUTH_FLAG_QUOTA)
+    sb = p.Session(r, le, 1, flags=AUTH_FLAG_QUOTA)
+    ta, tb = p.open_stream(sa, sb, 1)
+    la = p.leg(r, ta["ticket"], early=b"e" * 150)
+    # Whether the relay has read them before b's leg comes (the early path)
+    # or after (the splice), the outcome is the same.
+    time.sleep(0.3)
+    lb = p.leg(r, tb["ticket"])
+    gb, bend = read_to_end(lb)
+    c.check("early bytes past the quota: not forwarded, b's leg reset",
+            gb in (b"", b"\x01") and bend in ("reset", "eof"), "%r %s" % (gb, bend))
+    q = live_quota(r, "early")
+    c.check("early bytes: used is limit + 1", q["used_bytes"] == 101 and q["exceeded"] == 1,
+            str(q))
     for s in (la, lb, sa, sb):
         s.close()
 
@@ -290,6 +315,7 @@ def main():
         limit_tests(c, r, l)
         crossing_tests(c, r, l)
         zero_copy_tests(c, r)
+        early_bytes_tests(c, r)
         show_tests(c, r)
         restart_tests(c, r, l)
         rollover_tests(c, r, l, clock)
