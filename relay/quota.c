@@ -12,7 +12,9 @@ bool quota_roll(struct index_quota *q, int64_t now_ms)
     if (!q->on)
         return false;
     start = store_quota_period_start(q->period, now_ms);
-    if (q->start_ms == start)
+    /* The same period, or a wall clock stepped back behind the period the
+     * counter is in: counting goes on in that period. */
+    if (q->start_ms == start || (q->start_ms != 0 && start < q->start_ms))
         return false;
     /* A counter not placed yet (a quota just set) keeps what it counted. */
     if (q->start_ms != 0)

@@ -25,7 +25,8 @@
 struct acct;
 
 /* Places the counter in the period of now_ms: a counter of an earlier
- * period starts again at 0. True when it did (a new period began). */
+ * period starts again at 0 (one of a later period, the wall clock having
+ * stepped back, stays). True when it did (a new period began). */
 bool quota_roll(struct index_quota *q, int64_t now_ms);
 /* How many of want bytes a leg of the link may read now: want without a
  * quota, else at most the remainder + 1 (at least 1). */
