@@ -387,6 +387,7 @@ static void on_session_down(void *owner, bool revoked)
     struct link *lk = owner;
     uint64_t now = uv_now(lk->loop);
     uint32_t delay;
+    bool source = lk->session != NULL && lk->session->source_refused;
 
     if (lk->session != NULL && lk->session->cause[0] != '\0') {
         snprintf(lk->last_error, sizeof(lk->last_error), "%s", lk->session->cause);
@@ -398,7 +399,7 @@ static void on_session_down(void *owner, bool revoked)
     if (lk->closing)
         return;
     lk->state_since_ms = wall_ms();
-    lk->revoked = revoked;
+    lk->revoked = revoked && !source;
     lk->sessions_failed++;
     if (lk->online && now - lk->online_since_ms >= LINK_STABLE_MS)
         backoff_reset(&lk->bo);
@@ -414,7 +415,8 @@ static void on_session_down(void *owner, bool revoked)
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());
-        log_warnx("link %s: link revoked; retrying in %u ms", link_name(lk), delay);
+        log_warnx("link %s: %s; retrying in %u ms", link_name(lk),
+                  source ? "source address not allowed" : "link revoked", delay);
     } else {
         delay = backoff_next(&lk->bo, randombytes_random());
         lk->addr_idx++;

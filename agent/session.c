@@ -288,6 +288,14 @@ static void on_close_msg(struct session *c, const struct msg_close *m)
                      text);
         return;
     }
+    if (m->reason == MSG_CLOSE_SOURCE_NOT_ALLOWED) {
+        /* Not worth a quick retry: only the admin's allowlist (or another
+         * network) changes it. Backs off as a revoked link does. */
+        c->source_refused = true;
+        session_fail(c, true, "relay refused this agent's source address (source_not_allowed)%s%s",
+                     text[0] ? ": " : "", text);
+        return;
+    }
     session_fail(c, false, "relay closed the session: %s%s%s", msg_close_reason_name(m->reason),
                  text[0] ? ": " : "", text);
 }

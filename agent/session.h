@@ -116,6 +116,9 @@ struct session {
      * the owner may copy it there (`linkagent status`). "" otherwise. */
     char cause[SESSION_CAUSE_MAX];
     bool resumable; /* RESUMABLE came: RESUME may be sent */
+    /* CLOSE source_not_allowed came (D27): on_down's revoked is true (the
+     * long backoff), and this says it was the source address, not a revoke. */
+    bool source_refused;
 };
 
 /* Starts a dial attempt to addr. Returns NULL if it could not start (out of

@@ -78,6 +78,9 @@ enum msg_close_reason {
     MSG_CLOSE_TIMEOUT = 5,
     MSG_CLOSE_PROTOCOL = 6,
     MSG_CLOSE_LIMIT = 7,
+    /* Added after 7 (D27): a decoder that predates it rejects the CLOSE and
+     * ends the session as for any undecodable message (protocol.md §5). */
+    MSG_CLOSE_SOURCE_NOT_ALLOWED = 8,
 };
 
 enum msg_redirect_reason {

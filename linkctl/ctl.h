@@ -215,23 +215,6 @@ int ctl_make_token(const struct store_link *l, int side, const uint8_t *priv,
 int ctl_open_link(struct ctl *c, const char *what, int create, struct store **st,
                   struct store_link *l);
 
-/* Per-link policy (ctl_policy.c, issue 18). The byte quota (D29): --quota
- * BYTES/PERIOD or none, parsed in full (CTL_EXIT_USAGE after printing why)
- * before ctl_policy_quota_store writes it (CTL_EXIT_OK, or CTL_EXIT_FAIL
- * after printing why); what `link show` prints of a link's quota (l as
- * filled by store_quota_get). */
-struct ctl_quota {
-    int clear; /* --quota none */
-    uint64_t limit;
-    int period; /* enum store_quota_period */
-};
-int ctl_policy_quota_parse(const char *cmd, const char *text, struct ctl_quota *out);
-int ctl_policy_quota_store(struct store *st, const uint8_t *id, const struct ctl_quota *q);
-json_t *ctl_policy_quota_json(const struct store_link *l);
-void ctl_policy_quota_print(const struct store_link *l);
-/* `link set NAME|ID [options]`. */
-int ctl_link_set(struct ctl *c, int argc, char **argv);
-
 /* The command groups, one file each (ctl_NAME.c), called by main.c's table
  * with argv[0] = the command word. */
 int ctl_link_main(struct ctl *c, int argc, char **argv);

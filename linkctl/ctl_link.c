@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl_link — `linkctl link ...`: add, list, show, revoke, enable, rm, rotate.
+ * ctl_link — `linkctl link ...`: add, list, show, revoke, enable, rm, rotate
+ * (set: ctl_policy.c).
  * See docs/linkctl.md.
  */
 #include "ctl.h"
+#include "ctl_policy.h"
 
 #include "adminc.h"
 #include "keys.h"
@@ -27,12 +29,14 @@ static const char link_help[] =
     "  enable NAME|ID                        allow a revoked link again\n"
     "  rm NAME|ID                            delete the link and its accounting\n"
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
-    "  set NAME|ID [--quota BYTES/PERIOD|none] change the link's policy\n"
+    "  set NAME|ID [--allow CIDR ...] [--quota BYTES/PERIOD|none]\n"
+    "                                        change the link's policy\n"
     "\n"
     "Each command takes --help and --json.\n";
 
 static const char add_help[] =
-    "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--quota BYTES/PERIOD] [--json]\n"
+    "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--allow CIDR|--allow-a CIDR|\n"
+    "                        --allow-b CIDR]... [--quota BYTES/PERIOD] [--json]\n"
     "\n"
     "Creates a link with a new random id. For each side without --X-key a key pair\n"
     "is generated; only public keys are stored. Prints one enrollment token per\n"
@@ -43,6 +47,8 @@ static const char add_help[] =
     "the running relay's advertise, else its listen addresses, else the config's\n"
     "advertise, else its listen addresses; wildcards never. When that leaves\n"
     "nothing it fails (exit 1) before anything is written.\n"
+    "--allow, --allow-a, --allow-b: the source addresses each side's agent may\n"
+    "connect from, as for `link set` (linkctl link set --help).\n"
     "--quota BYTES/PERIOD sets a byte quota (see `linkctl link set --help`).\n"
     "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
     "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n";
@@ -181,9 +187,14 @@ static int add_tokens(struct ctl *c, struct add_state *s)
 static int link_add(struct ctl *c, int argc, char **argv)
 {
     struct link_args a;
+    struct ctl_allow_opt allow;
     char detail[128];
     struct ctl_quota quota;
-    int r = parse_args(c, "add", add_help, "abq", 1, argc, argv, &a);
+    int r = ctl_allow_take("link add", &argc, argv, &allow);
+    if (r != CTL_EXIT_OK) {
+        return r;
+    }
+    r = parse_args(c, "add", add_help, "abq", 1, argc, argv, &a);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
     }
@@ -236,7 +247,12 @@ static int link_add(struct ctl *c, int argc, char **argv)
         ctl_event_detail("added", detail, sizeof(detail));
         if (store_link_add(st, &s->l, detail) < 0) {
             ctl_fail("%s", store_errmsg(st));
-        } else if (a.quota == NULL || ctl_policy_quota_store(st, s->l.id, &quota) == CTL_EXIT_OK) {
+        } else if (ctl_allow_store(st, s->l.id, &allow) != CTL_EXIT_OK) {
+            /* No tokens for a link without the policy asked for. */
+            (void)store_link_remove(st, s->l.id, "allowlist could not be stored");
+        } else if (a.quota != NULL && ctl_policy_quota_store(st, s->l.id, &quota) != CTL_EXIT_OK) {
+            (void)store_link_remove(st, s->l.id, "quota could not be stored");
+        } else {
             r = CTL_EXIT_OK;
         }
     }
@@ -472,6 +488,7 @@ static int link_show(struct ctl *c, int argc, char **argv)
     struct store *st = NULL;
     struct store_link l;
     struct store_totals t;
+    struct store_allow al;
     int running;
     int r = parse_args(c, "show", show_help, "", 1, argc, argv, &a);
     if (r != 0) {
@@ -480,7 +497,8 @@ static int link_show(struct ctl *c, int argc, char **argv)
     if (ctl_open_link(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
-    if (store_link_totals(st, l.id, &t) < 0 || store_quota_get(st, &l) < 0) {
+    if (store_link_totals(st, l.id, &t) < 0 || store_allow_get(st, l.id, &al) < 0 ||
+        store_quota_get(st, &l) < 0) {
         r = ctl_fail("%s", store_errmsg(st));
         store_close(st);
         return r;
@@ -491,13 +509,15 @@ static int link_show(struct ctl *c, int argc, char **argv)
     r = CTL_EXIT_OK;
     if (c->json) {
         json_t *v = link_json(&l, &t, running, entry);
-        if (v != NULL && json_object_set_new(v, "quota", ctl_policy_quota_json(&l)) != 0) {
+        if (v != NULL && (json_object_set_new(v, "allow", ctl_allow_json(&al)) != 0 ||
+                          json_object_set_new(v, "quota", ctl_policy_quota_json(&l)) != 0)) {
             json_decref(v);
             v = NULL;
         }
         r = ctl_json_print(v);
     } else {
         show_human(&l, &t, running, entry);
+        ctl_allow_print(&al);
     }
     json_decref(live);
     return r;
@@ -559,8 +579,8 @@ static int link_state(struct ctl *c, int argc, char **argv, int enabled)
 int ctl_link_main(struct ctl *c, int argc, char **argv)
 {
     if (argc < 2) {
-        return ctl_usage_error("link", "missing command (add, list, show, set, revoke, enable, "
-                                       "rm, rotate)");
+        return ctl_usage_error("link", "missing command (add, list, show, revoke, enable, rm, "
+                                       "rotate, set)");
     }
     const char *cmd = argv[1];
     if (ctl_is_help(cmd)) {

@@ -1,35 +1,167 @@
-// SPDX-License-Identifier: MIT
-/*
- * ctl_policy — per-link policy (issue 18): `linkctl link set NAME|ID
- * [options]`, the same options on `link add`, and what `link show` prints of
- * them. One group of functions per setting, named after it: the byte quota
- * (--quota BYTES/PERIOD, docs/design.md D29). A setting is parsed and checked
- * in full before anything is written; a bad value changes nothing.
- */
-#include "ctl.h"
-
-#include "lrjson.h"
-#include "store.h"
+/* SPDX-License-Identifier: MIT */
+#include "ctl_policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include "cidr.h"
+#include "keys.h"
+#include "lrjson.h"
 
 static const char set_help[] =
-    "usage: linkctl link set NAME|ID [--quota BYTES/PERIOD|none] [--json]\n"
+    "usage: linkctl link set NAME|ID [--allow CIDR|none]... [--allow-a CIDR|none]...\n"
+    "                        [--allow-b CIDR|none]... [--quota BYTES/PERIOD|none] [--json]\n"
     "\n"
     "Changes a link's policy; a running relay applies it within a second.\n"
     "\n"
-    "--quota BYTES/PERIOD  at most BYTES relayed per PERIOD (day or month, UTC),\n"
-    "                      both directions together. BYTES is digits with an\n"
-    "                      optional unit: kB, MB, GB, TB (powers of 1000) or KiB,\n"
-    "                      MiB, GiB, TiB (powers of 1024). Past it, the link's\n"
-    "                      streams are reset and new ones refused until the\n"
-    "                      period ends. Changing the quota keeps what was used.\n"
-    "--quota none          removes the quota and its counter.\n";
+    "--allow CIDR (both sides), --allow-a CIDR, --allow-b CIDR: the source\n"
+    "addresses the side's agent may connect from (control session and stream\n"
+    "legs), as an IPv4 or IPv6 prefix (198.18.0.0/15, fd00::/8; an address alone\n"
+    "is one address). Repeat for more, at most 16 per side. The lists of the\n"
+    "sides named replace their old lists; 'none' empties them (every source is\n"
+    "accepted again). Sessions and streams from a source no longer allowed are\n"
+    "closed.\n"
+    "\n"
+    "--quota BYTES/PERIOD: at most BYTES relayed per PERIOD (day or month, UTC),\n"
+    "both directions together. BYTES is digits with an optional unit: kB, MB, GB,\n"
+    "TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024). Past it, the\n"
+    "link's streams are reset and new ones refused until the period ends.\n"
+    "Changing the quota keeps what was used; 'none' removes the quota and its\n"
+    "counter.\n";
+
+/* The option at argv[i] if it is one of ours: the side mask it names, or 0. */
+static unsigned allow_opt_sides(const char *arg)
+{
+    if (strcmp(arg, "--allow") == 0)
+        return 3u;
+    if (strcmp(arg, "--allow-a") == 0)
+        return 1u;
+    if (strcmp(arg, "--allow-b") == 0)
+        return 2u;
+    return 0;
+}
+
+/* Adds value to the sides in mask; none[] records 'none'. */
+static int allow_add(const char *cmd, const char *opt, const char *value, unsigned mask,
+                     struct ctl_allow_opt *o, bool none[2])
+{
+    struct cidr c;
+    int r;
+
+    if (strcmp(value, "none") == 0) {
+        for (int side = 0; side < 2; side++) {
+            if (mask & (1u << side))
+                none[side] = true;
+        }
+        return CTL_EXIT_OK;
+    }
+    r = cidr_parse(value, &c);
+    if (r != 0)
+        return ctl_usage_error(cmd, "%s '%s': %s", opt, value, cidr_strerror(r));
+    for (int side = 0; side < 2; side++) {
+        bool dup = false;
+        if (!(mask & (1u << side)))
+            continue;
+        for (uint32_t i = 0; i < o->lists.n[side]; i++)
+            dup = dup || cidr_equal(&o->lists.cidr[side][i], &c);
+        if (dup)
+            continue;
+        if (o->lists.n[side] == STORE_ALLOW_MAX)
+            return ctl_usage_error(cmd, "%s '%s': side %s would have more than %d prefixes", opt,
+                                   value, ctl_side_name(side), STORE_ALLOW_MAX);
+        o->lists.cidr[side][o->lists.n[side]++] = c;
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_allow_take(const char *cmd, int *argc, char **argv, struct ctl_allow_opt *o)
+{
+    bool none[2] = {false, false};
+    int out = 1;
+
+    memset(o, 0, sizeof(*o));
+    for (int i = 1; i < *argc; i++) {
+        unsigned mask = allow_opt_sides(argv[i]);
+        int r;
+        if (mask == 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc)
+            return ctl_usage_error(cmd, "option %s needs a value (a prefix, or none)", argv[i]);
+        r = allow_add(cmd, argv[i], argv[i + 1], mask, o, none);
+        if (r != CTL_EXIT_OK)
+            return r;
+        o->sides |= mask;
+        i++;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    for (int side = 0; side < 2; side++) {
+        if (none[side] && o->lists.n[side] > 0)
+            return ctl_usage_error(cmd, "side %s: 'none' and prefixes given together",
+                                   ctl_side_name(side));
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_allow_store(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                    const struct ctl_allow_opt *o)
+{
+    char detail[128];
+
+    if (o->sides == 0)
+        return CTL_EXIT_OK;
+    ctl_event_detail("allowlist set", detail, sizeof(detail));
+    if (store_allow_set(st, id, o->sides, &o->lists, detail) < 0)
+        return ctl_fail("%s", store_errmsg(st));
+    return CTL_EXIT_OK;
+}
+
+json_t *ctl_allow_json(const struct store_allow *a)
+{
+    json_t *v = json_object();
+
+    for (int side = 0; v != NULL && side < 2; side++) {
+        json_t *arr = json_array();
+        char key[16];
+        for (uint32_t i = 0; arr != NULL && i < a->n[side]; i++) {
+            char t[CIDR_TEXT_SIZE];
+            if (cidr_format(&a->cidr[side][i], t, sizeof(t)) == 0)
+                json_array_append_new(arr, json_string(t));
+        }
+        if (arr == NULL || json_object_set_new(v, ctl_side_name(side), arr) != 0) {
+            json_decref(v);
+            return NULL;
+        }
+        if (a->invalid[side]) {
+            snprintf(key, sizeof(key), "%s_invalid", ctl_side_name(side));
+            json_object_set_new(v, key, json_true());
+        }
+    }
+    return v;
+}
+
+void ctl_allow_print(const struct store_allow *a)
+{
+    for (int side = 0; side < 2; side++) {
+        printf("allow %s:       ", ctl_side_name(side));
+        if (!store_allow_limited(a, side))
+            printf("any");
+        for (uint32_t i = 0; i < a->n[side]; i++) {
+            char t[CIDR_TEXT_SIZE];
+            if (cidr_format(&a->cidr[side][i], t, sizeof(t)) == 0)
+                printf("%s%s", i > 0 ? " " : "", t);
+        }
+        if (a->invalid[side])
+            printf("%s(invalid rows in the registry: nothing else is allowed)",
+                   a->n[side] > 0 ? " " : "");
+        printf("\n");
+    }
+}
 
 /* ---- the byte quota ---- */
 
@@ -165,48 +297,56 @@ void ctl_policy_quota_print(const struct store_link *l)
            used >= l->quota.limit ? " (exceeded: streams refused)" : "", when);
 }
 
-/* ---- link set ---- */
+static int set_print(struct ctl *c, const struct store_link *l, const struct store_allow *a)
+{
+    char id[LINKID_TEXT_SIZE];
+
+    linkid_encode(l->id, id);
+    if (c->json) {
+        json_t *v = json_pack("{s:s, s:o, s:o, s:o}", "id", id, "name", lrjson_str(l->name),
+                              "allow", ctl_allow_json(a), "quota", ctl_policy_quota_json(l));
+        return ctl_json_print(v);
+    }
+    printf("link %s updated\n", l->name);
+    ctl_allow_print(a);
+    ctl_policy_quota_print(l);
+    return CTL_EXIT_OK;
+}
 
 int ctl_link_set(struct ctl *c, int argc, char **argv)
 {
-    static const char *const names[] = {"--quota", NULL};
-    const char *vals[1] = {NULL}, *pos[1] = {NULL};
-    const struct ctl_argspec spec = {"link set", set_help, names, vals, pos, 1, "link name or id"};
+    struct ctl_allow_opt allow;
+    struct store_allow now;
     struct store *st = NULL;
     struct store_link l;
+    static const char *const names[] = {"--quota", NULL};
+    const char *vals[1] = {NULL}, *pos[1] = {NULL};
     struct ctl_quota quota;
-    char id[LINKID_TEXT_SIZE];
-    int r = ctl_args(c, &spec, argc, argv);
+    int r = ctl_allow_take("link set", &argc, argv, &allow);
 
-    if (r != 0) {
+    if (r != CTL_EXIT_OK)
+        return r;
+    r = ctl_simple_args(c, "link set", set_help, argc, argv, names, vals, pos, 1);
+    if (r != 0)
         return r < 0 ? CTL_EXIT_OK : r;
-    }
-    if (vals[0] == NULL) {
-        return ctl_usage_error("link set", "nothing to set (--quota)");
-    }
-    r = ctl_policy_quota_parse("link set", vals[0], &quota);
-    if (r != 0) {
+    if (pos[0] == NULL)
+        return ctl_usage_error("link set", "missing link name or id");
+    if (allow.sides == 0 && vals[0] == NULL)
+        return ctl_usage_error("link set",
+                               "nothing to set (--allow, --allow-a, --allow-b, --quota)");
+    if (vals[0] != NULL && (r = ctl_policy_quota_parse("link set", vals[0], &quota)) != 0)
         return r;
-    }
-    if (ctl_open_link(c, pos[0], 0, &st, &l) < 0) {
+    if (ctl_open_link(c, pos[0], 0, &st, &l) < 0)
         return CTL_EXIT_FAIL;
-    }
-    r = ctl_policy_quota_store(st, l.id, &quota);
-    if (r == CTL_EXIT_OK) {
-        r = store_quota_get(st, &l) < 0 ? ctl_fail("%s", store_errmsg(st)) : CTL_EXIT_OK;
-    }
+    r = ctl_allow_store(st, l.id, &allow);
+    if (r == CTL_EXIT_OK && vals[0] != NULL)
+        r = ctl_policy_quota_store(st, l.id, &quota);
+    if (r == CTL_EXIT_OK && (store_allow_get(st, l.id, &now) < 0 || store_quota_get(st, &l) < 0))
+        r = ctl_fail("%s", store_errmsg(st));
     store_close(st);
-    if (r != CTL_EXIT_OK) {
+    if (r != CTL_EXIT_OK)
         return r;
-    }
-    linkid_encode(l.id, id);
-    if (c->json) {
-        r = ctl_json_print(json_pack("{s:s, s:o, s:o}", "id", id, "name", lrjson_str(l.name),
-                                     "quota", ctl_policy_quota_json(&l)));
-    } else {
-        printf("link %s (%s): policy set\n", l.name, id);
-        ctl_policy_quota_print(&l);
-    }
+    r = set_print(c, &l, &now);
     fflush(stdout);
     ctl_admin_sync(c);
     return r;

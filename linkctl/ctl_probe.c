@@ -12,9 +12,11 @@
 #include "fmt.h"
 #include "keys.h"
 #include "reach.h"
+#include "relaykey.h"
 #include "store.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -58,6 +60,10 @@ struct probe_side {
     char connect_addr[STORE_ADDR_MAX + 1];
     char keyfail[STORE_DETAIL_MAX + 1], keyfail_addr[STORE_ADDR_MAX + 1];
     uint64_t keyfails;
+    /* Refused sources (events "source_not_allowed", D27): the last one. */
+    int64_t srcfail_ms;
+    char srcfail_addr[STORE_ADDR_MAX + 1];
+    uint64_t srcfails;
     /* Keys the side's "rotated" events retired: fingerprint and time. */
     struct {
         char fp[STORE_KEY_FP_SIZE];
@@ -130,6 +136,10 @@ static int link_event(void *arg, const struct store_event *e)
         sd->disconnect_ms = e->ts_ms;
     } else if (strcmp(e->kind, "refused_revoked") == 0) {
         sd->refused_revoked_ms = e->ts_ms;
+    } else if (strcmp(e->kind, "source_not_allowed") == 0) {
+        sd->srcfail_ms = e->ts_ms;
+        sd->srcfails += e->count;
+        snprintf(sd->srcfail_addr, sizeof(sd->srcfail_addr), "%s", e->addr);
     } else if (strcmp(e->kind, "rotated") == 0) {
         /* "side b key rotated by ...; old key 0123456789abcdef" */
         const char *fp = strstr(e->detail, "; old key ");
@@ -267,6 +277,39 @@ static int probe_gather(struct probe *p, struct store *st)
     return CTL_EXIT_OK;
 }
 
+/* The relay's current public key (lrpub1 text) and its id, for a fix that
+ * names them: from the running relay, else from its key file (a relay that
+ * is down still has one); "(see linkctl relay info)" and -1 when neither. */
+static void relay_key_text(const struct probe *p, char *pub, size_t cap, long long *id)
+{
+    struct relaykey *k;
+    char err[256], text[KEY_TEXT_SIZE];
+
+    snprintf(pub, cap, "%s", "(see linkctl relay info)");
+    *id = -1;
+    if (p->status != NULL) {
+        snprintf(pub, cap, "%s", ctl_json_str(p->status, "relay_key", pub));
+        *id = ctl_json_int(p->status, "relay_key_id");
+        return;
+    }
+    k = sodium_malloc(sizeof(*k));
+    if (k == NULL)
+        return;
+    if (relaykey_load(p->c->key_file, k, err, sizeof(err)) == 0) {
+        (void)relaykey_settle(k, now_ms());
+        key_pub_encode(k->current.pub, text);
+        snprintf(pub, cap, "%s", text);
+        *id = k->current.id;
+    }
+    sodium_free(k);
+}
+
+/* "s" after a count that is not one: "1 connection", "2 connections". */
+static const char *plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* Adds one finding: code (a stable word for scripts), side (-1: none), a
  * sentence saying what is wrong and one saying what to change. */
 __attribute__((format(printf, 5, 6))) static void
@@ -322,33 +365,42 @@ static void why_fails(struct probe *p, int s)
         const struct probe_fail *f = &sd->fails[i];
         when(f->last_ms, t, sizeof(t));
         if (strcmp(f->cause, "handshake") == 0) {
-            snprintf(fix, sizeof(fix),
-                     "give the agent the relay's current key %s (key id %lld): a token from "
-                     "linkctl carries it",
-                     ctl_json_str(p->status, "relay_key", "(see linkctl relay info)"),
-                     ctl_json_int(p->status, "relay_key_id"));
+            char pub[KEY_TEXT_SIZE + 32];
+            long long id;
+            relay_key_text(p, pub, sizeof(pub), &id);
+            if (id >= 0)
+                snprintf(fix, sizeof(fix),
+                         "give the agent the relay's current key %s (key id %lld): a token "
+                         "from linkctl carries it",
+                         pub, id);
+            else
+                snprintf(fix, sizeof(fix),
+                         "give the agent the relay's current key %s: a token from linkctl "
+                         "carries it",
+                         pub);
             problem(p, "relay_key_mismatch", s, fix,
-                    "%llu handshakes from %s failed, the last at %s: an agent with a wrong "
+                    "%llu handshake%s from %s failed, the last at %s: an agent with a wrong "
                     "relay key looks like this",
-                    (unsigned long long)f->count, f->addr, t);
+                    (unsigned long long)f->count, plural(f->count), f->addr, t);
         } else if (strcmp(f->cause, "key_id") == 0) {
             problem(p, "relay_key_id_unknown", s,
                     "give the agent a token made now (the relay's key id changed)",
-                    "%llu connections from %s named a relay key id this relay does not have, "
+                    "%llu connection%s from %s named a relay key id this relay does not have, "
                     "the last at %s",
-                    (unsigned long long)f->count, f->addr, t);
+                    (unsigned long long)f->count, plural(f->count), f->addr, t);
         } else if (strcmp(f->cause, "limit") == 0) {
             problem(p, "rate_limited", s,
                     "see `linkctl status` (limits hit); raise the limit in [limits] of "
                     "linkrelay.conf, or find what else connects from that address",
-                    "%llu connections from %s were refused by an admission limit, the last at %s",
-                    (unsigned long long)f->count, f->addr, t);
+                    "%llu connection%s from %s %s refused by an admission limit, the last at %s",
+                    (unsigned long long)f->count, plural(f->count), f->addr,
+                    f->count == 1 ? "was" : "were", t);
         } else {
             problem(p, "handshake_incomplete", s,
                     "check that this address runs linkagent against this relay and that "
                     "nothing on the way cuts the connection",
-                    "%llu connections from %s did not finish the handshake (%s), the last at %s",
-                    (unsigned long long)f->count, f->addr, f->cause, t);
+                    "%llu connection%s from %s did not finish the handshake (%s), the last at %s",
+                    (unsigned long long)f->count, plural(f->count), f->addr, f->cause, t);
         }
     }
 }
@@ -369,6 +421,17 @@ static void why_side(struct probe *p, int s)
         problem(p, "refused_revoked", s, fix,
                 "the relay refused side %s because the link is revoked, the last time at %s", name,
                 t);
+    }
+    if (sd->srcfail_ms > 0 && sd->srcfail_ms >= sd->connect_ms) {
+        when(sd->srcfail_ms, t, sizeof(t));
+        snprintf(fix, sizeof(fix),
+                 "let the agent connect from an allowed network, or allow its address: "
+                 "`linkctl link set %s --allow-%s PREFIX` (`linkctl link show` lists them)",
+                 p->l.name, name);
+        problem(p, "source_not_allowed", s, fix,
+                "the relay refused side %s's source address (source not allowed), the last "
+                "time at %s from %s (%llu refusals recorded)",
+                name, t, sd->srcfail_addr, (unsigned long long)sd->srcfails);
     }
     if (key_refused(sd, &cause, &count, &at, &addr, &rotated_ms)) {
         when(at, t, sizeof(t));

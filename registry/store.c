@@ -84,6 +84,11 @@ static const char *const stmt_sql[S_COUNT] = {
                       "WHERE ?1 IS NULL OR e.link_id = ?1 ORDER BY e.id DESC LIMIT ?2) "
                       "ORDER BY id ASC",
     [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_ALLOW_ALL] = "SELECT link_id, side, cidr FROM link_allow ORDER BY link_id, side, cidr",
+    [S_ALLOW_LINK] = "SELECT link_id, side, cidr FROM link_allow WHERE link_id = ?1 "
+                     "ORDER BY side, cidr",
+    [S_ALLOW_CLEAR] = "DELETE FROM link_allow WHERE link_id = ?1 AND side = ?2",
+    [S_ALLOW_INSERT] = "INSERT OR IGNORE INTO link_allow (link_id, side, cidr) VALUES (?1, ?2, ?3)",
 };
 
 struct store {

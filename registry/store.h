@@ -31,9 +31,11 @@
 #ifndef LR_STORE_H
 #define LR_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "keys.h"
 
 #define STORE_LINK_ID_LEN LINKID_LEN
@@ -278,4 +280,36 @@ struct store_quota_use {
     int64_t start_ms;
 };
 int store_quota_save(struct store *st, const struct store_quota_use *u, size_t n);
+/* Source allowlists (docs/design.md D27; store_allow.c). Per side, the
+ * address prefixes its control sessions and stream legs may come from; an
+ * empty list accepts every source. At most STORE_ALLOW_MAX per side. */
+#define STORE_ALLOW_MAX 16
+struct store_allow {
+    uint32_t n[2];
+    struct cidr cidr[2][STORE_ALLOW_MAX];
+    /* Read back only: the side has a row that does not parse, or more than
+     * STORE_ALLOW_MAX rows (the database was edited by hand). The relay then
+     * accepts only what the valid rows allow, nothing if there are none. */
+    bool invalid[2];
+};
+/* True when side accepts sources from a restricted list (n or invalid). */
+bool store_allow_limited(const struct store_allow *a, int side);
+/* The lists of link id (both empty when it has none). */
+int store_allow_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_allow *out);
+/* Replaces the list of every side in sides (bit 0: side a, bit 1: side b)
+ * with a's, in one transaction, and writes event "allow" with detail (the
+ * new lists). -EINVAL (nothing changed) for a list longer than
+ * STORE_ALLOW_MAX or no side; -ENOENT when the link is gone. */
+int store_allow_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], unsigned sides,
+                    const struct store_allow *a, const char *detail);
+/* Calls cb for every link that has a list, in link id order (a link without
+ * rows is not named). The pointers are valid only during the call; a
+ * non-zero return from cb stops the walk and is returned. */
+typedef int (*store_allow_cb)(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_allow *a);
+int store_allow_load(struct store *st, store_allow_cb cb, void *arg);
+/* "a: 198.18.0.0/15 100.64.0.1/32; b: any" (both sides; "any" for an
+ * unrestricted side), for events and linkctl's text output. */
+void store_allow_text(const struct store_allow *a, char *out, size_t cap);
+
 #endif

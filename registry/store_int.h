@@ -46,6 +46,10 @@ enum stmt_id {
     S_EVENT_INSERT,
     S_EVENTS_LIST,
     S_DATA_VERSION,
+    S_ALLOW_ALL,
+    S_ALLOW_LINK,
+    S_ALLOW_CLEAR,
+    S_ALLOW_INSERT,
     S_COUNT
 };
 

@@ -33,6 +33,7 @@ void index_free(struct index *ix)
         struct index_link *l = ix->bucket[i];
         while (l != NULL) {
             struct index_link *next = l->hnext;
+            free(l->allow);
             free(l);
             l = next;
         }
@@ -237,8 +238,105 @@ int index_apply(struct index *ix, const struct store_link *recs, size_t n,
             index_notify(ops, arg, l, INDEX_REMOVED, -1);
             *pp = l->hnext;
             ix->count--;
+            free(l->allow);
             free(l);
         }
     }
     return 0;
+}
+
+bool index_source_ok(const struct index_link *l, int side, const uint8_t addr[16])
+{
+    const struct store_allow *a = l->allow;
+
+    if (side < 0 || side > 1)
+        return false;
+    if (a == NULL || !store_allow_limited(a, side))
+        return true;
+    for (uint32_t i = 0; i < a->n[side] && i < STORE_ALLOW_MAX; i++) {
+        if (cidr_match(&a->cidr[side][i], addr))
+            return true;
+    }
+    return false;
+}
+
+bool index_source_fail(struct index_link *l, int side, const char *addr, uint64_t now_ms)
+{
+    struct index_srcfail *f;
+    bool first;
+
+    if (side < 0 || side > 1)
+        return false;
+    f = &l->srcfail[side];
+    f->count++;
+    f->at_ms = now_ms;
+    snprintf(f->addr, sizeof(f->addr), "%s", addr);
+    first = f->window_ms == 0 || now_ms - f->window_ms >= INDEX_AUTHFAIL_WINDOW_MS;
+    if (first)
+        f->window_ms = now_ms;
+    return first;
+}
+
+/* True when a and b (NULL: no lists) allow the same sources. */
+static bool index_allow_same(const struct store_allow *a, const struct store_allow *b)
+{
+    for (int side = 0; side < 2; side++) {
+        bool la = a != NULL && store_allow_limited(a, side);
+        bool lb = b != NULL && store_allow_limited(b, side);
+        if (la != lb)
+            return false;
+        if (!la)
+            continue;
+        if (a->n[side] != b->n[side] || a->invalid[side] != b->invalid[side])
+            return false;
+        for (uint32_t i = 0; i < a->n[side] && i < STORE_ALLOW_MAX; i++) {
+            if (!cidr_equal(&a->cidr[side][i], &b->cidr[side][i]))
+                return false;
+        }
+    }
+    return true;
+}
+
+static int index_allow_cmp(const void *key, const void *rec)
+{
+    return memcmp(key, ((const struct index_allow_rec *)rec)->id, STORE_LINK_ID_LEN);
+}
+
+struct index_allow_walk {
+    const struct index_allow_rec *recs;
+    size_t n;
+    const struct index_ops *ops;
+    void *arg;
+    int rc;
+};
+
+static void index_allow_one(void *arg, struct index_link *l)
+{
+    struct index_allow_walk *w = arg;
+    const struct index_allow_rec *r =
+        w->n > 0 ? bsearch(l->id, w->recs, w->n, sizeof(w->recs[0]), index_allow_cmp) : NULL;
+    const struct store_allow *want = r != NULL ? &r->allow : NULL;
+
+    if (index_allow_same(l->allow, want))
+        return;
+    if (want == NULL) {
+        free(l->allow);
+        l->allow = NULL;
+    } else {
+        if (l->allow == NULL && (l->allow = malloc(sizeof(*l->allow))) == NULL) {
+            w->rc = -ENOMEM;
+            return;
+        }
+        *l->allow = *want;
+    }
+    index_notify(w->ops, w->arg, l, INDEX_ALLOW_CHANGED, -1);
+}
+
+int index_apply_allow(struct index *ix, const struct index_allow_rec *recs, size_t n,
+                      const struct index_ops *ops, void *arg)
+{
+    struct index_allow_walk w = {recs, n, ops, arg, 0};
+
+    index_foreach(ix, index_allow_one, &w);
+    return w.rc;
 }

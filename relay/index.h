@@ -55,6 +55,16 @@ struct index_quota {
     uint64_t resets;  /* times the quota was crossed and the streams reset */
 };
 
+/* A side's refused sources since relay start: its control sessions or stream
+ * legs came from an address its allowlist does not allow (D27; `linkctl
+ * probe`). One event row per INDEX_AUTHFAIL_WINDOW_MS window and side. */
+struct index_srcfail {
+    uint64_t count;
+    uint64_t at_ms;     /* wall clock of the last one */
+    uint64_t window_ms; /* start of the current event window (wall clock) */
+    char addr[64];      /* source "addr:port" of the last one */
+};
+
 struct index_link {
     struct index_link *hnext;
     uint8_t id[STORE_LINK_ID_LEN];
@@ -79,17 +89,22 @@ struct index_link {
     uint64_t bytes[2];      /* a→b, b→a since relay start */
     struct index_authfail authfail[2];
     struct index_quota quota;
+    /* The source allowlists (D27): NULL when neither side has one. Owned
+     * here; set by index_apply_allow. */
+    struct store_allow *allow;
+    struct index_srcfail srcfail[2];
     bool seen; /* index_apply bookkeeping */
 };
 
 enum index_change {
-    INDEX_ADDED = 1,    /* new link */
-    INDEX_REVOKED,      /* enabled → disabled */
-    INDEX_ENABLED,      /* disabled → enabled */
-    INDEX_KEY_DROPPED,  /* a key that was accepted for a side no longer is */
-    INDEX_REMOVED,      /* the link is gone; freed after the callback returns */
-    INDEX_KEY_PROMOTED, /* a side's next key became its current key, the old
-                           current key is dropped (the overlap ended, D21) */
+    INDEX_ADDED = 1,     /* new link */
+    INDEX_REVOKED,       /* enabled → disabled */
+    INDEX_ENABLED,       /* disabled → enabled */
+    INDEX_KEY_DROPPED,   /* a key that was accepted for a side no longer is */
+    INDEX_REMOVED,       /* the link is gone; freed after the callback returns */
+    INDEX_KEY_PROMOTED,  /* a side's next key became its current key, the old
+                            current key is dropped (the overlap ended, D21) */
+    INDEX_ALLOW_CHANGED, /* a side's source allowlist changed (D27) */
 };
 
 struct index_ops {
@@ -115,6 +130,27 @@ bool index_key_ok(const struct index_link *l, int side, const uint8_t pub[STORE_
  * one event row then). */
 bool index_auth_fail(struct index_link *l, int side, const uint8_t pub[STORE_KEY_LEN],
                      const char *addr, uint64_t now_ms);
+/* True when addr (16 bytes, IPv4 mapped: conn's addr_key) may carry side's
+ * control session and stream legs: the side has no allowlist, or addr is in
+ * one of its prefixes (D27). */
+bool index_source_ok(const struct index_link *l, int side, const uint8_t addr[16]);
+/* Records a refused source for side (struct index_srcfail). Returns true when
+ * this is the first of a new INDEX_AUTHFAIL_WINDOW_MS window (the caller logs
+ * and writes one event row then). */
+bool index_source_fail(struct index_link *l, int side, const char *addr, uint64_t now_ms);
+/* One link's allowlists in a snapshot (store_allow_load). */
+struct index_allow_rec {
+    uint8_t id[STORE_LINK_ID_LEN];
+    struct store_allow allow;
+};
+/* Makes every link's allowlists those of recs[0..n) (sorted by id, as the
+ * registry returns them; a link not in recs has none) and reports
+ * INDEX_ALLOW_CHANGED (side -1) for each link whose lists changed, after the
+ * new lists are in place. Call after index_apply with the same snapshot.
+ * -ENOMEM leaves the lists so far in place (a later apply completes the job). */
+int index_apply_allow(struct index *ix, const struct index_allow_rec *recs, size_t n,
+                      const struct index_ops *ops, void *arg);
+
 /*
  * Makes the index equal to the snapshot recs[0..n) and reports each change.
  * Callbacks run after the link's fields hold the new values. -ENOMEM leaves

@@ -3,7 +3,12 @@
 
 #include <string.h>
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #include "acct.h"
+#include "log.h"
+#include "stats.h"
 
 bool quota_roll(struct index_quota *q, int64_t now_ms)
 {
@@ -82,4 +87,34 @@ void quota_tick(struct index *ix, struct acct *acct, int64_t now_ms)
     struct quota_walk w = {acct, now_ms};
 
     index_foreach(ix, quota_tick_one, &w);
+}
+
+bool quota_refuse(struct index_link *l, struct stats *stats, int64_t now_ms, uint64_t loop_ms)
+{
+    struct index_quota *q = &l->quota;
+
+    (void)quota_roll(q, now_ms);
+    if (!quota_exhausted(q))
+        return false;
+    q->refused++;
+    stats->quota_refused++;
+    stats_log_refusal(stats, loop_ms,
+                      "link %s: OPEN refused: quota_exceeded (%" PRIu64 " of %" PRIu64
+                      " bytes per %s used)",
+                      l->name, q->used, q->limit, store_quota_period_name(q->period));
+    return true;
+}
+
+void quota_crossed(struct index_link *l, struct stats *stats, struct acct *acct)
+{
+    const struct index_quota *q = &l->quota;
+    char detail[160];
+
+    l->quota.resets++;
+    stats->quota_resets++;
+    snprintf(detail, sizeof(detail),
+             "%" PRIu64 " of %" PRIu64 " bytes per %s used; %" PRIu32 " streams reset", q->used,
+             q->limit, store_quota_period_name(q->period), l->n_streams);
+    log_warnx("link %s: quota exceeded: %s", l->name, detail);
+    acct_event(acct, "quota_exceeded", l->id, NULL, detail, 1);
 }

@@ -23,6 +23,7 @@
 #include "index.h"
 
 struct acct;
+struct stats;
 
 /* Places the counter in the period of now_ms: a counter of an earlier
  * period starts again at 0 (one of a later period, the wall clock having
@@ -35,6 +36,14 @@ size_t quota_budget(const struct index_quota *q, size_t want);
 bool quota_count(struct index_quota *q, uint64_t n);
 /* True when the link has a quota and has used all of it: an OPEN is refused. */
 bool quota_exhausted(const struct index_quota *q);
+/* An OPEN of link l: the period rolled to now_ms; true when the quota is
+ * used up, then the refusal is counted and logged (aggregated; loop_ms is
+ * the loop's time) and the caller refuses the OPEN. */
+bool quota_refuse(struct index_link *l, struct stats *stats, int64_t now_ms, uint64_t loop_ms);
+/* Link l went past its quota: counted (link and relay), logged once at
+ * warning and written as an event "quota_exceeded"; the caller resets the
+ * link's streams. */
+void quota_crossed(struct index_link *l, struct stats *stats, struct acct *acct);
 /* Queues the counter of link l for the registry (acct_quota) if it changed. */
 void quota_save(struct acct *acct, struct index_link *l);
 /* Once a second: every link's period rolled to now_ms and its counter queued

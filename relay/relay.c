@@ -17,6 +17,7 @@
 
 #include "acct.h"
 #include "admin.h"
+#include "allow.h"
 #include "exposition.h"
 #include "index.h"
 #include "lrjson.h"
@@ -87,8 +88,10 @@ static void relay_on_link_change(void *arg, struct index_link *l, enum index_cha
     case INDEX_KEY_DROPPED:
         relay_key_dropped(l, side);
         break;
+    case INDEX_ALLOW_CHANGED:
+        allow_enforce(l, r->acct);
+        break;
     }
-    (void)r;
 }
 
 static const struct index_ops relay_index_ops = {relay_on_link_change};

@@ -428,6 +428,27 @@ static void session_sockopts(struct conn *c)
         log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
 }
 
+/* The side's allowlist does not allow c's source (D27): counted (a refusal
+ * before the session is admitted), logged and written as an event once per
+ * window, and told to the agent (only the side's key holder can read it).
+ * The session never attaches to its link and stays charged to its address. */
+static void session_refuse_source(struct session_ctx *sx, struct conn *c, struct index_link *l,
+                                  int side)
+{
+    char text[ADDR_TEXT_SIZE + STORE_NAME_MAX + 64];
+
+    stats_count_fail(sx->stats, STATS_FAIL_SOURCE, c->peer);
+    if (index_source_fail(l, side, c->peer, wallclock_ms())) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: source not allowed (control session)",
+                  c->id, c->peer, l->name, 'a' + side);
+        acct_event(sx->acct, "source_not_allowed", l->id, c->peer,
+                   side == 0 ? "side a: control session" : "side b: control session", 1);
+    }
+    snprintf(text, sizeof(text), "source %s is not allowed for link %s side %c", c->peer, l->name,
+             'a' + side);
+    session_close_with(c, MSG_CLOSE_SOURCE_NOT_ALLOWED, text);
+}
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -479,6 +500,10 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
         acct_event(sx->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
                    1);
         session_close_with(c, MSG_CLOSE_REVOKED, "link revoked");
+        return;
+    }
+    if (!index_source_ok(l, a->side, c->addr_key)) {
+        session_refuse_source(sx, c, l, a->side);
         return;
     }
     /* A session of an enabled link: its address's anonymous limits are not
@@ -554,27 +579,16 @@ static void session_stream_expired(struct index_link *l, int opener, uint32_t re
     session_open_fail(l, opener, req_id, MSG_OPEN_FAIL_TIMEOUT);
 }
 
-/* The link's byte quota is used up (D29): the OPEN is refused with
- * quota_exceeded (internal to an agent that did not set AUTH flags bit 3,
- * whose decoder would take an unknown reason for a protocol error), counted
- * and logged (aggregated). Checked after the rate bucket and before anything
- * else: the peer's state does not matter to a link without quota left. */
+/* The link's byte quota is used up (D29): OPEN_FAIL quota_exceeded, or
+ * internal to an agent without AUTH flags bit 3 (its decoder would take an
+ * unknown reason for a protocol error); counted and logged (quota_refuse). */
 static bool session_quota_refuses(struct conn *c, struct index_link *l, uint32_t req_id,
                                   uint64_t now)
 {
     struct session_ctx *sx = c->ops_arg;
     const struct session *cs = session_of(c);
-    struct index_quota *q = &l->quota;
-
-    (void)quota_roll(q, (int64_t)wallclock_ms());
-    if (!quota_exhausted(q))
+    if (!quota_refuse(l, sx->stats, (int64_t)wallclock_ms(), now))
         return false;
-    q->refused++;
-    sx->stats->quota_refused++;
-    stats_log_refusal(sx->stats, now,
-                      "link %s: OPEN refused: quota_exceeded (%" PRIu64 " of %" PRIu64
-                      " bytes per %s used)",
-                      l->name, q->used, q->limit, store_quota_period_name(q->period));
     session_open_fail(l, cs->side, req_id,
                       cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
     return true;

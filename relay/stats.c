@@ -12,8 +12,9 @@
 const char *stats_fail_name(enum stats_fail f)
 {
     static const char *const names[STATS_FAIL_COUNT] = {
-        "preamble", "key_id",         "handshake", "auth",          "unknown_link", "bad_key",
-        "ticket",   "ticket_expired", "timeout",   "preauth_bytes", "closed_early", "limit",
+        "preamble",     "key_id", "handshake",          "auth",    "unknown_link",
+        "bad_key",      "ticket", "ticket_expired",     "timeout", "preauth_bytes",
+        "closed_early", "limit",  "source_not_allowed",
     };
     if ((unsigned)f >= STATS_FAIL_COUNT)
         return "unknown";

@@ -38,6 +38,7 @@ enum stats_fail {
     STATS_FAIL_PREAUTH_BYTES,  /* more than preauth_bytes before authentication */
     STATS_FAIL_EOF,            /* the peer closed before finishing */
     STATS_FAIL_LIMIT,          /* refused by an admission limit */
+    STATS_FAIL_SOURCE,         /* the link side's allowlist does not allow the source (D27) */
     STATS_FAIL_COUNT
 };
 /* Static name of a cause for logs, events and status ("closed_early"). */

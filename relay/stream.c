@@ -311,9 +311,8 @@ static int stream_write(struct stream *s, int dst, const uint8_t *p, size_t len)
 }
 
 /* n bytes read from leg src: the stream's, the link's and the relay's
- * counters, the half-close timer's last traffic and the link's byte quota
- * (D29). True when they take the link past its quota: the caller does not
- * forward them and calls stream_quota_abort. */
+ * counters, the half-close timer's last traffic and the byte quota (D29):
+ * true when past it (not forwarded; the caller calls stream_quota_abort). */
 static bool stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
@@ -323,23 +322,11 @@ static bool stream_count_bytes(struct stream *s, int src, size_t n)
     return quota_count(&s->link->quota, n);
 }
 
-/* The link went past its byte quota (D29): every stream of it is reset with
- * cause quota, counted, logged and written as an event "quota_exceeded".
- * Closes connections (s among them). */
+/* Past the quota (D29): every stream of the link reset. Closes s too. */
 static void stream_quota_abort(struct stream *s)
 {
-    struct index_link *l = s->link;
-    const struct index_quota *q = &l->quota;
-    char detail[160];
-
-    l->quota.resets++;
-    s->sx->stats->quota_resets++;
-    snprintf(detail, sizeof(detail),
-             "%" PRIu64 " of %" PRIu64 " bytes per %s used; %" PRIu32 " streams reset", q->used,
-             q->limit, store_quota_period_name(q->period), l->n_streams);
-    log_warnx("link %s: quota exceeded: %s", l->name, detail);
-    acct_event(s->sx->acct, "quota_exceeded", l->id, NULL, detail, 1);
-    stream_abort_link(l, STORE_CAUSE_QUOTA, "quota exceeded");
+    quota_crossed(s->link, s->sx->stats, s->sx->acct);
+    stream_abort_link(s->link, STORE_CAUSE_QUOTA, "quota exceeded");
 }
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -458,7 +445,7 @@ static int stream_zc_on_read(void *arg, int src, size_t n)
 
     if (stream_count_bytes(s, src, n)) {
         s->quota_hit = true;
-        return -EDQUOT; /* ends up in stream_zc_on_error */
+        return -EDQUOT; /* to stream_zc_on_error */
     }
     if (n == 0)
         s->leg[src].read_eof = true;
@@ -469,9 +456,7 @@ static int stream_zc_on_read(void *arg, int src, size_t n)
 
 static size_t stream_zc_budget(void *arg, size_t want)
 {
-    const struct stream *s = arg;
-
-    return quota_budget(&s->link->quota, want);
+    return quota_budget(&((const struct stream *)arg)->link->quota, want);
 }
 
 static void stream_zc_on_shutdown(void *arg, int dst)
@@ -484,12 +469,10 @@ static void stream_zc_on_shutdown(void *arg, int dst)
 
 static void stream_zc_on_error(void *arg, int err)
 {
-    struct stream *s = arg;
-
-    if (s->quota_hit)
-        stream_quota_abort(s);
+    if (((struct stream *)arg)->quota_hit) /* stream_zc_on_read's -EDQUOT */
+        stream_quota_abort(arg);
     else
-        stream_close_err(s, err);
+        stream_close_err(arg, err);
 }
 
 static void stream_zc_on_event(void *arg)
@@ -633,7 +616,6 @@ static int stream_send_early(struct stream *s)
         size_t n;
         const uint8_t *p = bq_peek(&c->in, &n);
         if (n > 0) {
-            /* Counted as a read would be: at most one byte past the quota. */
             if (stream_count_bytes(s, i, quota_budget(&s->link->quota, n))) {
                 stream_quota_abort(s);
                 return -1;
@@ -704,6 +686,41 @@ static int stream_begin(void *arg, struct conn *c, const uint8_t preamble[8], ui
     return 0;
 }
 
+/* Leg c of side leg, with s's ticket, came from a source the side's allowlist
+ * does not allow (D27): refused as a bad ticket is (0x00, then closed,
+ * counted), logged and written as an event once per window, and its stream
+ * ends at once (its other leg gets 0x00 too). */
+static void stream_refuse_source(struct stream *s, struct conn *c, int leg)
+{
+    struct index_link *l = s->link;
+
+    if (index_source_fail(l, leg, c->peer, wallclock_ms())) {
+        log_warnx("conn %" PRIu64 " %s: link %s side %c: source not allowed (stream %" PRIu64
+                  " leg)",
+                  c->id, c->peer, l->name, 'a' + leg, s->id);
+        acct_event(s->sx->acct, "source_not_allowed", l->id, c->peer,
+                   leg == 0 ? "side a: stream leg" : "side b: stream leg", 1);
+    }
+    stream_tell_gone(c);
+    conn_fail(c, STATS_FAIL_SOURCE);
+    stream_close(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
+}
+
+void stream_abort_sources(struct index_link *l)
+{
+    for (struct stream *s = l->streams, *next; s != NULL; s = next) {
+        bool bad = false;
+        next = s->next;
+        for (int side = 0; side < 2; side++) {
+            const struct conn *c = s->leg[side].c;
+            if (c != NULL && !index_source_ok(l, side, c->addr_key))
+                bad = true;
+        }
+        if (bad)
+            stream_close(s, STORE_CAUSE_LIMIT, "a leg's source is no longer allowed");
+    }
+}
+
 /* conn_ops.input: a leg in CONN_TICKET with at least TICKET_LEN bytes in c->in
  * presents its ticket. Pairs, waits, or fails the connection (§8). */
 static void stream_present(struct conn *c)
@@ -732,6 +749,10 @@ static void stream_present(struct conn *c)
     if (s->state != STREAM_PENDING || s->leg[leg].c != NULL) {
         stream_tell_gone(c);
         conn_fail(c, STATS_FAIL_TICKET);
+        return;
+    }
+    if (!index_source_ok(s->link, leg, c->addr_key)) {
+        stream_refuse_source(s, c, leg);
         return;
     }
     s->leg[leg].c = c;

@@ -76,5 +76,8 @@ int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
 /* Resets both legs of every stream of link l and finishes them with cause
  * (revocation, rotation, shutdown), logging why. Closes connections. */
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why);
+/* Resets (cause limit) every stream of l with a leg from a source its side's
+ * allowlist no longer allows (D27). Closes connections. */
+void stream_abort_sources(struct index_link *l);
 
 #endif

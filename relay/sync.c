@@ -45,6 +45,8 @@ struct sync {
     bool loaded;
     struct store_link *recs;
     size_t n, cap;
+    struct index_allow_rec *allows; /* the snapshot's allowlists (D27) */
+    size_t n_allow, cap_allow;
     char err[256];
     /* Admin requests waiting for the running (or next) forced load. */
     struct sync_waiter wait[SYNC_MAX_WAITERS], running[SYNC_MAX_WAITERS];
@@ -121,6 +123,25 @@ static int sync_collect_quota(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
     return 0;
 }
 
+static int sync_collect_allow(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_allow *a)
+{
+    struct sync *s = arg;
+
+    if (s->n_allow == s->cap_allow) {
+        size_t ncap = s->cap_allow == 0 ? 16 : s->cap_allow * 2;
+        struct index_allow_rec *p = realloc(s->allows, ncap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        s->allows = p;
+        s->cap_allow = ncap;
+    }
+    memcpy(s->allows[s->n_allow].id, id, STORE_LINK_ID_LEN);
+    s->allows[s->n_allow].allow = *a;
+    s->n_allow++;
+    return 0;
+}
+
 /* Worker side: the promotions asked for and the due overlaps. Our own
  * commits do not change our data_version, so a write forces the load. */
 static void sync_write(struct sync *s)
@@ -186,6 +207,10 @@ static void sync_work_cb(uv_work_t *w)
         s->rc = store_quotas_load(s->st, sync_collect_quota, s);
     if (s->rc != 0)
         goto fail;
+    s->n_allow = 0;
+    s->rc = store_allow_load(s->st, sync_collect_allow, s);
+    if (s->rc != 0)
+        goto fail;
     s->next_due_ms = sync_next_due(s);
     s->version = v;
     s->have_version = true;
@@ -197,6 +222,16 @@ fail:
 }
 
 static void sync_kick(struct sync *s);
+
+/* The loaded snapshot into the index: the links, then their allowlists. */
+static int sync_apply(struct sync *s)
+{
+    int rc = index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
+
+    if (rc == 0)
+        rc = index_apply_allow(s->ix, s->allows, s->n_allow, s->ops, s->ops_arg);
+    return rc;
+}
 
 static void sync_after_cb(uv_work_t *w, int status)
 {
@@ -212,7 +247,7 @@ static void sync_after_cb(uv_work_t *w, int status)
     if (rc != 0)
         log_warnx("registry: reading links failed: %s", status != 0 ? uv_strerror(status) : s->err);
     else if (s->loaded)
-        rc = index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
+        rc = sync_apply(s);
     if (rc == 0)
         s->last_ok_ms = uv_now(s->loop);
     for (size_t i = 0; i < s->n_running; i++)
@@ -257,7 +292,7 @@ int sync_load_now(struct sync *s)
         return s->rc;
     }
     s->last_ok_ms = uv_now(s->loop);
-    return index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
+    return sync_apply(s);
 }
 
 void sync_start(struct sync *s)
@@ -332,5 +367,6 @@ void sync_free(struct sync *s)
         return;
     store_close(s->st);
     free(s->recs);
+    free(s->allows);
     free(s);
 }

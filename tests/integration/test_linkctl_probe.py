@@ -38,6 +38,7 @@ the words of the text output and the fields of --json:
 - usage: no link given exits 2, an unknown link 1.
 """
 import json
+import re
 import os
 import socket
 import time
@@ -200,9 +201,22 @@ def wrong_relay_key(c, rig, srv):
     c.check("wrong relay key: json", any(f["cause"] == "handshake" and f["addr"] == "127.0.0.1"
                                          and f["count"] >= 1 for f in fails), json.dumps(fails))
     c.check("wrong relay key: the words",
-            "handshakes from 127.0.0.1 failed" in text
+            counted(text, "handshake", "from 127.0.0.1 failed")
             and "an agent with a wrong relay key looks like this" in text
             and "give the agent the relay's current key %s" % rig.relay.relay_pub in text, text)
+
+
+def counted(text, noun, rest):
+    """True when text says "N noun(s) rest" with the noun (and a "{were}" in
+    rest) agreeing with N: "1 connection ... was", "2 connections ... were"."""
+    pat = r"(\d+) %s(s?) %s" % (re.escape(noun), re.escape(rest).replace(r"\{were\}", "(was|were)"))
+    m = re.search(pat, text)
+    if not m:
+        return False
+    one = int(m.group(1)) == 1
+    if m.group(2) != ("" if one else "s"):
+        return False
+    return m.lastindex < 3 or m.group(3) == ("was" if one else "were")
 
 
 def key_id_and_garbage(c, rig, srv):
@@ -228,7 +242,7 @@ def key_id_and_garbage(c, rig, srv):
                                               and f["count"] >= 1 for f in fails),
             json.dumps(fails))
     c.check("unknown relay key id: the words",
-            "connections from 127.0.0.1 named a relay key id this relay does not have" in text
+            counted(text, "connection", "from 127.0.0.1 named a relay key id this relay does not have")
             and "fix: give the agent a token made now" in text, text)
     # Not a linkagent: an HTTP request at the relay's port.
     s = socket.create_connection((rig.relay.host, rig.relay.port))
@@ -247,7 +261,7 @@ def key_id_and_garbage(c, rig, srv):
             and any(f["cause"] == "preamble" and f["addr"] == "127.0.0.1" for f in fails),
             json.dumps(js))
     c.check("handshake incomplete: the words",
-            "connections from 127.0.0.1 did not finish the handshake (preamble)" in text
+            counted(text, "connection", "from 127.0.0.1 did not finish the handshake (preamble)")
             and "fix: check that this address runs linkagent against this relay" in text, text)
     # A connection that sends nothing: the relay closes it at
     # handshake_timeout (2 s here) and counts a timeout.
@@ -262,7 +276,7 @@ def key_id_and_garbage(c, rig, srv):
     rc, text, jrc, js = wait_probe(rig.relay, "lnk4", lambda j: any(
         f["cause"] == "timeout" for f in j["sides"]["b"]["address_failures"]), timeout=60)
     c.check("handshake timed out: the words",
-            "connections from 127.0.0.1 did not finish the handshake (timeout)" in text
+            counted(text, "connection", "from 127.0.0.1 did not finish the handshake (timeout)")
             and "handshake_incomplete" in codes(js, "b"), text)
 
 
@@ -299,7 +313,7 @@ def limited_wildcard(c, rig, srv):
                 and any(f["cause"] == "limit" and f["addr"] == "127.0.0.1" and f["count"] >= 1
                         for f in fails), json.dumps(js))
         c.check("rate limited: the words",
-                "connections from 127.0.0.1 were refused by an admission limit" in text
+                counted(text, "connection", "from 127.0.0.1 {were} refused by an admission limit")
                 and "raise the limit in [limits] of linkrelay.conf" in text, text)
         c.check("no token addresses: found", codes(js)[0] == "no_token_addrs"
                 and js["token_addrs"] == {"source": None, "addrs": []}
@@ -390,6 +404,14 @@ def relay_stopped(c, rig):
             and "fix: start linkrelay" in text
             and "tokens point at %s, but it does not accept a TCP connection" % rig.relay.addr
             in text, text)
+    # lnk3's side b still pins another relay key (wrong_relay_key): the
+    # handshake failures are in the event log, and the fix names the key and
+    # its id from the key file, as it did from the running relay.
+    rc, text, jrc, js = probe(rig.relay, "lnk3", "--relay-addr", rig.relay.addr)
+    c.check("relay stopped: the relay key named from its file",
+            "relay_key_mismatch" in codes(js, "b")
+            and "give the agent the relay's current key %s (key id %d)"
+            % (rig.relay.relay_pub, rig.relay.key_id) in text, text)
 
 
 def usage(c, rig):
