@@ -379,6 +379,10 @@ void agent_reload(struct agent *ag)
     }
     if (!ag->log_forced)
         log_init("linkagent", cfg->log_level);
+    else
+        cfg->log_level = ag->cfg->log_level;
+    if (ag->resume_timeout_forced)
+        cfg->resume_timeout_ms = ag->resume_timeout_ms;
     /* Close links that are gone or changed; keep identical ones. */
     for (pp = &ag->links; (lk = *pp) != NULL;) {
         const struct agentcfg_link *nc = find_cfg(cfg, lk->cfg.name);

@@ -134,7 +134,7 @@ void agentmetrics_render(void *arg, struct promtext *pt)
 {
     const struct agent *ag = arg;
     struct promtext_label v = LBL("version", LINKRELAY_VERSION);
-    uint64_t n = 0;
+    uint64_t n = 0, n_susp = 0;
 
     promtext_family(pt, "linkagent_build_info", "gauge", "The agent's version, as a label.");
     promtext_u64(pt, "linkagent_build_info", &v, 1, 1);
@@ -153,8 +153,19 @@ void agentmetrics_render(void *arg, struct promtext *pt)
                     "Suspended streams reset because resume_timeout passed.");
     promtext_u64(pt, "linkagent_resume_expired_total", NULL, 0, ag->streams.resume_expired);
     promtext_family(pt, "linkagent_resume_refused_total", "counter",
-                    "Resumed legs refused: their resume HELLO was not the peer's.");
-    promtext_u64(pt, "linkagent_resume_refused_total", NULL, 0, ag->streams.resume_refused);
+                    "Resumed legs refused, by reason: bad_hello (not the peer's for this "
+                    "stream), old_epoch (the peer's of an earlier epoch, replayed).");
+    for (int i = 0; i < 2; i++) {
+        struct promtext_label why =
+            LBL("reason", i == STREAM_REFUSED_OLD_EPOCH ? "old_epoch" : "bad_hello");
+        promtext_u64(pt, "linkagent_resume_refused_total", &why, 1, ag->streams.resume_refused[i]);
+    }
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
+        for (const struct stream *st = lk->so.streams; st != NULL; st = st->next)
+            n_susp += st->state == STREAM_SUSPENDED || st->state == STREAM_RESUMING;
+    promtext_family(pt, "linkagent_streams_suspended", "gauge",
+                    "Resumable streams whose leg is lost, waiting to be resumed (all links).");
+    promtext_u64(pt, "linkagent_streams_suspended", NULL, 0, n_susp);
     promtext_family(pt, "linkagent_resume_unknown_total", "counter",
                     "RESUMED messages whose resume id matched no stream.");
     promtext_u64(pt, "linkagent_resume_unknown_total", NULL, 0, ag->streams.resume_unknown);

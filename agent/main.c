@@ -221,8 +221,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static int run(struct agentcfg *cfg, const char *config_path, bool log_forced,
-               const char *admin_socket)
+static int run(struct agentcfg *cfg, const struct opts *o)
 {
     uv_loop_t loop;
     struct agent *ag = calloc(1, sizeof(*ag));
@@ -233,9 +232,12 @@ static int run(struct agentcfg *cfg, const char *config_path, bool log_forced,
         agentcfg_free(cfg);
         return 1;
     }
-    ag->log_forced = log_forced;
-    ag->admin_socket = admin_socket;
-    rc = agent_start(ag, &loop, cfg, config_path);
+    /* What the command line set outlives a reload of the file (SIGHUP). */
+    ag->log_forced = o->log_level != NULL;
+    ag->resume_timeout_forced = o->resume_timeout != NULL;
+    ag->resume_timeout_ms = cfg->resume_timeout_ms;
+    ag->admin_socket = o->admin_socket;
+    rc = agent_start(ag, &loop, cfg, o->config);
     uv_run(&loop, UV_RUN_DEFAULT);
     agent_finish(ag);
     agentcfg_free(ag->cfg);
@@ -315,5 +317,5 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    return run(cfg, o.config, o.log_level != NULL, o.admin_socket);
+    return run(cfg, &o);
 }

@@ -401,8 +401,9 @@ static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 /* The leg's first byte (§6.1): SPLICED starts the handshake; 0x00 (no such
- * stream) or any other byte means the ticket is gone, never dialled again.
- * Returns false if the stream closed. */
+ * stream) or any other byte means the ticket is gone, never dialled again
+ * (the owner may OPEN the stream anew: unknown_ticket). Returns false if the
+ * stream closed or dropped the leg. */
 static bool on_splice_byte(struct pump *p)
 {
     if (p->splice_byte != PUMP_SPLICED_BYTE && leg_resumable(p) && e2e_handshake_done(p->e2e)) {
@@ -410,6 +411,9 @@ static bool on_splice_byte(struct pump *p)
         p->ops->leg_lost(p->owner, "relay could not pair the resumed leg");
         return false;
     }
+    if (p->splice_byte == PUMP_NO_STREAM_BYTE && !e2e_handshake_done(p->e2e) &&
+        p->ops->unknown_ticket(p->owner))
+        return false;
     if (p->splice_byte == PUMP_NO_STREAM_BYTE) {
         pump_fail(p, LOG_LEVEL_WARN,
                   "relay has no such stream (its ticket was used or has expired, or the "

@@ -76,6 +76,11 @@ struct pump_ops {
     void (*leg_lost)(void *owner, const char *why);
     /* A resumed epoch is open (E2E_EV_RESUMED). Does not close. */
     void (*resumed)(void *owner);
+    /* The relay answered the leg's ticket "no such stream" (§6.1) before the
+     * end-to-end handshake, so the local socket has carried nothing: true
+     * when the owner OPENs the stream again (it drops the leg; nothing here
+     * acts on it any more), false to reset it as any such answer. */
+    bool (*unknown_ticket)(void *owner);
 };
 
 struct pump {

@@ -75,12 +75,15 @@ static json_t *last_error(const struct link *lk)
                      lrjson_str(lk->last_error_relay), "at_ms", lrjson_u64(lk->last_error_ms));
 }
 
-/* Bytes of the closed streams plus those of the open ones. */
-static void link_bytes(const struct link *lk, uint64_t *out, uint64_t *in)
+/* Bytes of the closed streams plus those of the open ones; and the open
+ * ones suspended (§7.3: their leg lost, waiting to be resumed). */
+static void link_bytes(const struct link *lk, uint64_t *out, uint64_t *in, uint64_t *susp)
 {
     *out = lk->closed_bytes[0];
     *in = lk->closed_bytes[1];
+    *susp = 0;
     for (const struct stream *st = lk->so.streams; st != NULL; st = st->next) {
+        *susp += st->state == STREAM_SUSPENDED || st->state == STREAM_RESUMING;
         if (st->io.e2e != NULL) {
             *out += e2e_bytes_sent(st->io.e2e);
             *in += e2e_bytes_delivered(st->io.e2e);
@@ -93,28 +96,42 @@ static json_t *link_json(const struct link *lk)
     char id[LINKID_TEXT_SIZE], rkey[KEY_TEXT_SIZE];
     const char *state = link_state(lk);
     bool up = strcmp(state, "up") == 0;
-    uint64_t out, in;
+    uint64_t out, in, susp;
     json_t *retry = json_null();
 
     linkid_encode(lk->cfg.link_id, id);
     key_pub_encode(lk->cfg.relay_pub, rkey);
-    link_bytes(lk, &out, &in);
+    link_bytes(lk, &out, &in, &susp);
     if (lk->session == NULL && uv_is_active((const uv_handle_t *)&lk->retry_timer))
         retry = json_integer(lrjson_u64(uv_timer_get_due_in(&lk->retry_timer)));
     return json_pack(
         "{s:o, s:s, s:s, s:s, s:o, s:s, s:i, s:s, s:I, s:o, s:o, s:b, s:I, s:I, "
-        "s:I, s:I, s:I, s:o, s:o, s:o}",
+        "s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
         "name", lrjson_str(lk->cfg.name), "link_id", id, "side", lk->cfg.side == 0 ? "a" : "b",
         "state", state, "relay", lk->session != NULL ? lrjson_str(lk->session->addr) : json_null(),
         "relay_key", rkey, "relay_key_id", (int)lk->cfg.relay_key_id, "policy",
         lk->cfg.policy == AGENTCFG_IMMEDIATE ? "immediate" : "on-demand", "state_since_ms",
         lrjson_u64(lk->state_since_ms), "retry_in_ms", retry, "last_error", last_error(lk),
         "peer_online", up && lk->peer_online, "streams_open", lrjson_u64(lk->so.n_streams),
-        "bytes_out", lrjson_u64(out), "bytes_in", lrjson_u64(in), "sessions_up",
-        lrjson_u64(lk->sessions_up), "sessions_failed", lrjson_u64(lk->sessions_failed), "relays",
-        addr_list(lk->cfg.relays, lk->cfg.n_relays), "advertised",
-        addr_list(lk->learned, lk->n_learned), "listen",
+        "streams_suspended", lrjson_u64(susp), "bytes_out", lrjson_u64(out), "bytes_in",
+        lrjson_u64(in), "sessions_up", lrjson_u64(lk->sessions_up), "sessions_failed",
+        lrjson_u64(lk->sessions_failed), "relays", addr_list(lk->cfg.relays, lk->cfg.n_relays),
+        "advertised", addr_list(lk->learned, lk->n_learned), "listen",
         addr_list(lk->cfg.listen, lk->cfg.n_listen));
+}
+
+/* The agent's resumption counters (§7.3; every link shares them). */
+static json_t *resume_json(const struct link *lk)
+{
+    const struct stream_env *e = lk != NULL ? lk->so.env : NULL;
+
+    if (e == NULL)
+        return json_null();
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "resumed", lrjson_u64(e->resumed),
+                     "refused_bad_hello", lrjson_u64(e->resume_refused[STREAM_REFUSED_BAD_HELLO]),
+                     "refused_old_epoch", lrjson_u64(e->resume_refused[STREAM_REFUSED_OLD_EPOCH]),
+                     "unknown_id", lrjson_u64(e->resume_unknown), "expired",
+                     lrjson_u64(e->resume_expired), "buffer_bytes", lrjson_u64(e->resume_held));
 }
 
 static json_t *status_json(const struct status *s)
@@ -130,10 +147,11 @@ static json_t *status_json(const struct status *s)
             return NULL;
         }
     }
-    return json_pack(
-        "{s:I, s:s, s:o, s:I, s:I, s:o}", "pid", (json_int_t)getpid(), "version", LINKRELAY_VERSION,
-        "config", s->src.config_path != NULL ? lrjson_str(s->src.config_path) : json_null(),
-        "started_ms", lrjson_u64(s->src.started_ms), "now_ms", lrjson_u64(now), "links", links);
+    return json_pack("{s:I, s:s, s:o, s:I, s:I, s:o, s:o}", "pid", (json_int_t)getpid(), "version",
+                     LINKRELAY_VERSION, "config",
+                     s->src.config_path != NULL ? lrjson_str(s->src.config_path) : json_null(),
+                     "started_ms", lrjson_u64(s->src.started_ms), "now_ms", lrjson_u64(now),
+                     "resume", resume_json(*s->src.links), "links", links);
 }
 
 static void on_request(void *arg, struct adminsrv_client *cl, const char *line)

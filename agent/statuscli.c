@@ -129,8 +129,9 @@ static void print_link(const json_t *l, long long now)
            json_is_true(json_object_get(l, "peer_online")) ? "online"
            : strcmp(state, "up") == 0                      ? "offline"
                                                            : "unknown (not connected)");
-    printf("    %-12s %lld open; bytes out %lld, in %lld\n", "streams:", jint(l, "streams_open"),
-           jint(l, "bytes_out"), jint(l, "bytes_in"));
+    printf("    %-12s %lld open (%lld suspended); bytes out %lld, in %lld\n",
+           "streams:", jint(l, "streams_open"), jint(l, "streams_suspended"), jint(l, "bytes_out"),
+           jint(l, "bytes_in"));
     if (json_is_object(err)) {
         printf("    %-12s", "last error:");
         print_when("", jint(err, "at_ms"), now);
@@ -147,6 +148,7 @@ static bool print_agent(const char *path, const json_t *v)
 {
     long long now = jint(v, "now_ms");
     const json_t *links = json_object_get(v, "links"), *l;
+    const json_t *res = json_object_get(v, "resume");
     char up[64];
     bool all_up = true;
     size_t i;
@@ -154,6 +156,11 @@ static bool print_agent(const char *path, const json_t *v)
     fmt_duration((now - jint(v, "started_ms")) / 1000, up, sizeof(up));
     printf("agent %lld: %s, version %s, up %s, admin socket %s\n", jint(v, "pid"),
            jstr(v, "config", "command line (--token)"), jstr(v, "version", "?"), up, path);
+    if (json_is_object(res))
+        printf("  resumption: %lld resumed, refused %lld bad_hello, %lld old_epoch, %lld "
+               "unknown_id, %lld expired; %lld bytes held\n",
+               jint(res, "resumed"), jint(res, "refused_bad_hello"), jint(res, "refused_old_epoch"),
+               jint(res, "unknown_id"), jint(res, "expired"), jint(res, "buffer_bytes"));
     json_array_foreach(links, i, l)
     {
         print_link(l, now);

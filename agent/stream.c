@@ -85,7 +85,10 @@ static void on_pump_ready(void *owner)
                        live_period_ms(st->dead_ms));
 }
 
+static bool on_pump_unknown_ticket(void *owner);
+
 static const struct pump_ops pump_ops = {
+    .unknown_ticket = on_pump_unknown_ticket,
     .close = on_pump_close,
     .leg_refused = on_pump_leg_refused,
     .spliced = on_pump_spliced,
@@ -153,6 +156,35 @@ static void leg_drop(struct stream *st)
     st->leg_dropping = true;
     if (uv_tcp_close_reset(&st->io.leg, on_leg_dropped) != 0)
         uv_close((uv_handle_t *)&st->io.leg, on_leg_dropped);
+}
+
+/*
+ * "No such stream" for the leg of a stream this link opened, before its
+ * handshake: the relay that sent STREAM handed its sockets to a successor (or
+ * stopped under socket activation) before the legs arrived, and the new
+ * relay does not know the ticket (docs/design.md D25's window). The local
+ * connection has carried nothing (it is read only after the handshake), so
+ * the stream is OPENed again, once: the leg is dropped, and the OPEN goes
+ * out as soon as its handle is closed (on_timer, STREAM_HELD). The peer's
+ * leg met the same answer and ended its side; the new OPEN makes a new one.
+ */
+static bool on_pump_unknown_ticket(void *owner)
+{
+    struct stream *st = owner;
+
+    if (st->own == NULL || st->cable || st->role != E2E_INITIATOR || st->reopened ||
+        st->state != STREAM_SETUP || st->io.local_eof)
+        return false;
+    stream_log(st, LOG_LEVEL_INFO,
+               "relay has no such stream before it carried a byte (a relay handover?); "
+               "opening it again");
+    st->reopened = true;
+    st->leg_tries = 0;
+    leg_drop(st);
+    st->state = STREAM_HELD;
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, 0, 0);
+    return true;
 }
 
 /*
@@ -294,12 +326,18 @@ static void on_pump_leg_lost(void *owner, const char *why)
                     why);
         return;
     }
-    if (e->hello_refused != st->refused_seen) {
-        st->env->resume_refused += e->hello_refused - st->refused_seen;
+    if (e->hello_refused != st->refused_seen) { /* one per leg: the leg is gone now */
+        bool old = e->hello_old != st->old_seen;
+
+        st->env->resume_refused[old ? STREAM_REFUSED_OLD_EPOCH : STREAM_REFUSED_BAD_HELLO]++;
         st->refused_seen = e->hello_refused;
-        stream_log(st, LOG_LEVEL_WARN,
-                   "refused a resumed stream leg: its resume HELLO is not our peer's for this "
-                   "stream and epoch (spliced to another stream, replayed or tampered)");
+        st->old_seen = e->hello_old;
+        stream_log(st, LOG_LEVEL_WARN, "%s",
+                   old ? "refused a resumed stream leg (old_epoch): its resume HELLO is our "
+                         "peer's of an earlier epoch (an old leg replayed)"
+                       : "refused a resumed stream leg (bad_hello): its resume HELLO is not our "
+                         "peer's for this stream (tampered, or spliced to another stream or "
+                         "link)");
     }
     if (st->state != STREAM_SUSPENDED && st->state != STREAM_RESUMING) {
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
@@ -352,18 +390,19 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
 }
 
+/* Why OPEN_FAIL quota_exceeded ends a stream: the quota lasts until its
+ * period ends or the administrator raises it. */
+static const char quota_why[] = "quota_exceeded (the link's byte quota for this period is used "
+                                "up); resetting the local connection";
+
 void stream_resume_failed(struct stream *st, int reason)
 {
     if (st->state != STREAM_SUSPENDED)
         return;
-    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) {
-        /* Asking again cannot help before the quota's period ends (D29). */
-        stream_fail(st, LOG_LEVEL_WARN,
-                    "relay refused to resume the stream: quota_exceeded (the link's byte quota "
-                    "for this period is used up); resetting the local connection");
-        return;
-    }
-    st->resume_req = 0; /* the timer asks again */
+    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) /* asking again cannot help (D29) */
+        stream_fail(st, LOG_LEVEL_WARN, "relay refused to resume the stream: %s", quota_why);
+    else
+        st->resume_req = 0; /* the timer asks again */
 }
 
 static void on_timer(uv_timer_t *t)
@@ -376,7 +415,9 @@ static void on_timer(uv_timer_t *t)
     }
 
     if (st->state == STREAM_HELD) {
-        if (st->own != NULL)
+        if (st->leg_dropping) /* a leg dropped (reopen): its close callback first */
+            uv_timer_start(&st->timer, on_timer, 1, 0);
+        else if (st->own != NULL)
             (void)send_open(st, st->own); /* closes the stream if it cannot */
         return;
     }
@@ -650,11 +691,8 @@ void stream_open_failed(struct stream *st, int reason)
     uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
     uint64_t now = uv_now(st->loop);
 
-    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) {
-        /* Not tried again: the quota lasts until its period ends (D29). */
-        stream_fail(st, LOG_LEVEL_WARN,
-                    "relay refused to open a stream: quota_exceeded (the link's byte quota for "
-                    "this period is used up); resetting the local connection");
+    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) { /* not tried again (D29) */
+        stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s", quota_why);
         return;
     }
     if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||

@@ -58,11 +58,18 @@ struct stream_env {
     uint32_t ids;          /* the last stream number handed out (log lines) */
     /* Resumption (docs/protocol.md §7.3): 0 turns it off for new streams. */
     uint32_t resume_timeout_ms;
-    uint64_t resume_buffer;    /* per stream */
-    uint64_t resume_total_cap; /* all streams */
-    uint64_t resume_held;      /* bytes held for replay, all streams */
-    uint64_t resumed, resume_refused, resume_unknown, resume_expired; /* counters */
+    uint64_t resume_buffer;                           /* per stream */
+    uint64_t resume_total_cap;                        /* all streams */
+    uint64_t resume_held;                             /* bytes held for replay, all streams */
+    uint64_t resumed, resume_unknown, resume_expired; /* counters */
+    /* Resumed legs refused (§7.3), by the HELLO's fault: enum stream_refusal. */
+    uint64_t resume_refused[2];
 };
+
+/* Why a resumed leg was refused: its HELLO fails its MAC (tampered, or
+ * another stream's or link's), or it is the peer's of an earlier epoch
+ * (an old leg replayed). Names: "bad_hello", "old_epoch". */
+enum stream_refusal { STREAM_REFUSED_BAD_HELLO = 0, STREAM_REFUSED_OLD_EPOCH = 1 };
 
 /* The owner's callbacks. */
 struct stream_ops {
@@ -141,6 +148,7 @@ struct stream {
     uint32_t ticket_ms;       /* that expires_ms, for logs */
     uint64_t setup_until_ms;  /* STREAM + STREAM_SETUP_MS: the setup deadline */
     uint32_t leg_tries;       /* legs the relay closed before they carried a byte */
+    bool reopened;            /* OPENed again after "no such stream" (once at most) */
     bool held;                /* counted in the owner's n_held */
     enum e2e_role role;
     bool cable; /* the immediate policy's permanent stream */
@@ -160,7 +168,7 @@ struct stream {
     /* Resumption: the RESUME waiting for an answer (0: none), when it went,
      * its epoch; the resume_timeout deadline; refused HELLOs counted. */
     uint32_t resume_req, resume_epoch;
-    uint64_t resume_asked_ms, resume_until_ms, refused_seen;
+    uint64_t resume_asked_ms, resume_until_ms, refused_seen, old_seen;
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.

@@ -163,9 +163,11 @@ static int step_rhello(struct e2e *s)
     rc = frame_parse(p, n, FRAME_MAX_HANDSHAKE, &f, NULL);
     if (rc == -EAGAIN)
         return 0;
-    if (rc != 0 ||
-        resume_hello_check(s->rk, s->role ^ 1, s->epoch, f.body, f.len, peer_nonce) != 0) {
+    rc = rc != 0 ? RESUME_E_HELLO
+                 : resume_hello_check(s->rk, s->role ^ 1, s->epoch, f.body, f.len, peer_nonce);
+    if (rc != 0) {
         s->hello_refused++;
+        s->hello_old += rc == RESUME_E_EPOCH;
         e2e_leg_lost(s); /* back to suspended: this leg is not our peer's */
         s->err = E2E_E_RESUME;
         s->detail = 0;

@@ -129,6 +129,7 @@ struct e2e {
     uint64_t resume_cap;        /* bytes the replay buffer may hold; 0: not offered */
     uint64_t rx_recv, rx_acked; /* the peer direction's counters across epochs */
     uint64_t hello_refused;     /* resume HELLOs refused on this stream */
+    uint64_t hello_old;         /* of those, the peer's of an earlier epoch */
     struct resume_tx rt;        /* our direction's replay buffer and offsets */
     uint8_t rk[RESUME_KEY_LEN];
     uint8_t nonce[RESUME_NONCE_LEN];

@@ -91,9 +91,10 @@ int resume_hello_check(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t 
     put_u32(e, epoch);
     hello_mac(rk, role, p, mac);
     bad = sodium_memcmp(mac, p + 4 + RESUME_NONCE_LEN, RESUME_MAC_LEN) != 0;
-    bad |= memcmp(e, p, 4) != 0;
     if (bad)
         return RESUME_E_HELLO;
+    if (memcmp(e, p, 4) != 0) /* the peer's, for an epoch already started */
+        return RESUME_E_EPOCH;
     memcpy(nonce, p + 4, RESUME_NONCE_LEN);
     return 0;
 }

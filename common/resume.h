@@ -35,9 +35,10 @@
 
 enum resume_error {
     RESUME_E_ARG = -1400, /* caller error */
-    RESUME_E_HELLO,       /* wrong length, wrong epoch or MAC mismatch */
+    RESUME_E_HELLO,       /* wrong length or MAC mismatch */
     RESUME_E_UNKNOWN,     /* no epoch in the window has this resume id */
     RESUME_E_OFFSET,      /* a RESUME offset outside what was sealed and held */
+    RESUME_E_EPOCH,       /* an authentic HELLO of another epoch (an old leg replayed) */
 };
 
 /*

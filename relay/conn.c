@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -477,10 +479,30 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
         return;
     }
     bq_init(&c->in, c->inmem, cap);
-    /* TCP_NODELAY and the leg options come from the listener (stream_leg_sockopts). */
+    /* TCP_NODELAY and the leg options come from the listener (conn_leg_sockopts). */
     log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
     conn_timer(c, ctx->lim->handshake_timeout_ms, 0, conn_hs_timeout);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
     if (rc != 0)
         conn_close(c, CONN_END_FIN, uv_strerror(rc));
+}
+
+int conn_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
+{
+    int one = 1, cnt = 10;
+    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
+    unsigned user_timeout = lim->write_stall_timeout_ms;
+    /* Probes often enough that the user timeout is noticed on time. */
+    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
+
+    if (intvl > idle_s)
+        intvl = idle_s;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
+        return -errno;
+    return 0;
 }

@@ -175,4 +175,9 @@ bool conn_eof_was_reset(struct conn *c);
 /* Re-arms the connection timer (repeat 0 = one-shot). */
 void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb);
 
+/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
+ * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
+ * sockets, whose accepted sockets inherit them. 0 or -errno. */
+int conn_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
+
 #endif

@@ -154,6 +154,14 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
              r->zc.streams);
     expo_one(pt, "linkrelay_zero_copy_streams_total", "counter",
              "Streams ever moved to splice(2) forwarding.", st->zc_total);
+    expo_one(pt, "linkrelay_resume_requests_total", "counter",
+             "RESUMEs the relay made a pending stream for (docs/protocol.md 7.3).",
+             st->resume_asked);
+    expo_one(pt, "linkrelay_resume_paired_total", "counter",
+             "RESUMEs whose two legs the relay spliced.", st->resume_paired);
+    expo_one(pt, "linkrelay_resume_unmatched_total", "counter",
+             "RESUMEs whose peer leg never came (the tickets expired unpaired).",
+             st->resume_unmatched);
     expo_one(pt, "linkrelay_queued_bytes", "gauge",
              "Bytes read from one stream leg and not yet taken by the other's socket.", st->queued);
     expo_one(pt, "linkrelay_zero_copy_queued_bytes", "gauge", "Bytes held in zero-copy pipes.",

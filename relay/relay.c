@@ -29,6 +29,7 @@
 #include "statedir.h"
 #include "store.h"
 #include "sync.h"
+#include "sdlisten.h"
 #include "takeover.h"
 #include "ticket.h"
 #include "quota.h"
@@ -118,7 +119,7 @@ static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
     int rc = uv_fileno((uv_handle_t *)&li->tcp, &fd);
 
     if (rc == 0)
-        rc = stream_leg_sockopts(fd, &r->cfg.limits);
+        rc = conn_leg_sockopts(fd, &r->cfg.limits);
     if (rc != 0)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
@@ -166,42 +167,53 @@ static int relay_bind_one(struct relay *r, const struct sockaddr *sa, int fd, co
     return 0;
 }
 
-/* `linkrelay --takeover`: the running relay's listening sockets, received
- * over its admin socket (it drains once relay_start confirms); the
- * configured listen addresses are not bound. */
+/* The listening sockets a predecessor hands over (--takeover: it drains once
+ * relay_start confirms) or systemd passed (socket activation, D26), not the
+ * configured listen addresses; 1: neither (bind those). */
 static int relay_adopt(struct relay *r)
 {
     int fds[TAKEOVER_MAX_FDS], rc = 0;
     size_t n = 0, i;
     char err[512];
+    bool takeover = r->cli != NULL && r->cli->takeover;
 
-    rc = takeover_fetch(r->cfg.admin_socket, fds, TAKEOVER_MAX_FDS, &n, &r->takeover_conn, err,
-                        sizeof(err));
+    if (takeover)
+        rc = takeover_fetch(r->cfg.admin_socket, fds, TAKEOVER_MAX_FDS, &n, &r->takeover_conn, err,
+                            sizeof(err));
+    else
+        rc = sdlisten_take(fds, TAKEOVER_MAX_FDS, &n, err, sizeof(err));
     if (rc != 0) {
-        log_error("takeover: %s", err);
-        return rc;
+        log_error("%s%s", takeover ? "takeover: " : "", err);
+        return -EINVAL;
     }
-    r->has_takeover_conn = true;
+    if (n == 0 && !takeover)
+        return 1;
+    r->has_takeover_conn = takeover;
+    r->activated = !takeover;
     for (i = 0; i < n && rc == 0; i++)
-        rc = relay_bind_one(r, NULL, fds[i], "a socket handed over");
+        rc = relay_bind_one(r, NULL, fds[i],
+                            takeover ? "a socket handed over" : "a socket from systemd");
     for (; i < n; i++)
         close(fds[i]);
     if (rc == 0)
-        log_info("takeover: %zu listening sockets taken over from the running relay", n);
+        log_info("%s: %zu listening sockets %s; the configured listen addresses are not bound",
+                 takeover ? "takeover" : "socket activation", n,
+                 takeover ? "taken over from the running relay" : "from systemd");
     return rc;
 }
 
 /* Resolves (before the loop runs, so a blocking lookup is fine) and binds. */
 static int relay_listen(struct relay *r)
 {
-    if (r->cli != NULL && r->cli->takeover)
-        return relay_adopt(r);
+    int rc = relay_adopt(r);
+
+    if (rc != 1)
+        return rc;
     for (size_t i = 0; i < r->cfg.n_listen; i++) {
         const struct addr_spec *a = &r->cfg.listen[i];
         struct addrinfo hints, *res = NULL;
         uv_getaddrinfo_t req;
         char port[8], text[ADDR_TEXT_SIZE];
-        int rc;
 
         addr_format(a, text, sizeof(text));
         memset(&hints, 0, sizeof(hints));
@@ -257,6 +269,7 @@ static void relay_on_signal(uv_signal_t *h, int signum)
             relay_stop(r);
         } else {
             log_info("signal %d: draining (a second signal stops at once)", signum);
+            r->handoff = r->activated;
             (void)relay_drain(r, r->cfg.limits.drain_timeout_ms);
         }
         return;
@@ -356,11 +369,9 @@ static void relay_sample(struct relay *r, uint64_t now)
     struct history_sample x = {.bytes = {r->stats.bytes[0], r->stats.bytes[1]},
                                .streams_open = r->stats.streams_open,
                                .streams_total = r->stats.streams_total,
-                               .agents = r->stats.agents};
-    struct timespec ts;
+                               .agents = r->stats.agents,
+                               .t_ms = (int64_t)wallclock_ms()};
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    x.t_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     history_tick(&r->history, now, &x);
 }
 

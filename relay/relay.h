@@ -55,6 +55,9 @@ struct relay {
     bool listeners_closed;
     bool handing_over;      /* sockets given to a successor that is not ready yet */
     bool has_takeover_conn; /* --takeover: the connection to the predecessor */
+    bool activated;         /* the listening sockets came from systemd (D26) */
+    bool handoff;           /* SIGTERM when activated: a drain that ends once no
+                               accepted connection is arriving (D26) */
     int takeover_conn;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;

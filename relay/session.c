@@ -644,6 +644,8 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_INTERNAL);
         return;
     }
+    if (resume_id != NULL)
+        stream_set_resume(s);
     for (int side = 0; side < 2; side++) {
         memset(&m, 0, sizeof(m));
         m.type = resume_id != NULL ? MSG_RESUMED : MSG_STREAM;

@@ -41,8 +41,24 @@ static void relay_close_listeners(struct relay *r)
         uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
 }
 
+/* Connections accepted whose first bytes (preamble, handshake, ticket) have
+ * not all arrived yet: what a socket-activated relay finishes before it
+ * stops (D26). */
+static size_t relay_arriving(const struct relay *r)
+{
+    size_t n = 0;
+
+    for (const struct conn *c = r->conn.list; c != NULL; c = c->next)
+        n += c->state == CONN_PREAMBLE || c->state == CONN_HS1 || c->state == CONN_HS3 ||
+             c->state == CONN_TICKET;
+    return n;
+}
+
 /* Ends the drain when the last stream is gone or at the deadline; re-armed
- * every RELAY_DRAIN_CHECK_MS, and exactly for the deadline. */
+ * every RELAY_DRAIN_CHECK_MS, and exactly for the deadline. Started by a
+ * signal to a socket-activated relay (handoff, D26), it ends once every
+ * connection accepted has arrived: systemd keeps the listening sockets for
+ * the next relay, where the streams resume. */
 static void relay_on_drain_timer(uv_timer_t *t)
 {
     struct relay *r = t->data;
@@ -52,6 +68,11 @@ static void relay_on_drain_timer(uv_timer_t *t)
         return;
     if (r->stats.streams_open == 0) {
         log_info("drain: no stream left; stopping");
+        relay_stop(r);
+    } else if (r->handoff && relay_arriving(r) == 0) {
+        log_info("drain: socket-activated, no connection arriving; stopping with %" PRIu32
+                 " streams open (they resume on the next relay)",
+                 r->stats.streams_open);
         relay_stop(r);
     } else if (left == 0) {
         log_info("drain: drain_timeout reached with %" PRIu32 " streams open; closing them",
@@ -102,7 +123,10 @@ int relay_drain(struct relay *r, uint32_t timeout_ms)
     }
     relay_going_away(r, (uint16_t)((timeout_ms + 999) / 1000));
     uv_timer_start(&r->drain_timer, relay_on_drain_timer,
-                   timeout_ms < RELAY_DRAIN_CHECK_MS ? timeout_ms : RELAY_DRAIN_CHECK_MS, 0);
+                   r->handoff                          ? 0
+                   : timeout_ms < RELAY_DRAIN_CHECK_MS ? timeout_ms
+                                                       : RELAY_DRAIN_CHECK_MS,
+                   0);
     return 0;
 }
 

@@ -66,6 +66,9 @@ struct stats {
     uint32_t agents;       /* control sessions up */
     uint32_t streams_open; /* streams pending or spliced */
     uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */
+    /* RESUME (§7.3): asked (a pending stream made for it), its two legs
+     * spliced, or a leg that never came (the ticket expired). */
+    uint64_t resume_asked, resume_paired, resume_unmatched;
     /* Bytes read from one stream leg and held for the other: copies in write
      * requests the kernel did not take (conn_send, freed by conn_send_done),
      * and bytes in zero-copy pipes (zerocopy.c). Now and the most at once

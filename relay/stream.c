@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sodium.h>
 
@@ -59,6 +57,7 @@ struct stream {
     struct zerocopy *zc;      /* zero-copy forwarding once promoted, or NULL */
     bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
     bool zc_failed;           /* making pipes or poll handles failed: copy */
+    bool resume;              /* made for a RESUME (§7.3): counted apart */
     bool quota_hit;           /* a zero-copy read took the link past its quota */
 };
 
@@ -85,6 +84,12 @@ static void stream_free_cb(uv_handle_t *h)
 }
 
 static void stream_expire(uv_timer_t *t);
+
+void stream_set_resume(struct stream *s)
+{
+    s->resume = true;
+    s->sx->stats->resume_asked++;
+}
 
 int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_t req_id,
                 stream_expired_cb expired, struct stream **out)
@@ -217,7 +222,7 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
 }
 
 /* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
- * (nothing acknowledged for write_stall_timeout, see stream_leg_sockopts),
+ * (nothing acknowledged for write_stall_timeout, see conn_leg_sockopts),
  * the same condition as the write-stall timer; anything else is a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
@@ -240,7 +245,11 @@ static void stream_expire(uv_timer_t *t)
     if (s->state != STREAM_PENDING)
         return;
     s->expired(s->link, s->opener, s->req_id);
-    stream_close(s, STORE_CAUSE_TIMEOUT, "a leg did not arrive in time");
+    if (s->resume) /* a RESUME whose peer leg never came: its id matched nothing there */
+        s->sx->stats->resume_unmatched++;
+    stream_close(s, STORE_CAUSE_TIMEOUT,
+                 s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
+                           : "a leg did not arrive in time");
 }
 
 /* ---- the splice proper ---- */
@@ -585,26 +594,6 @@ static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
  * seven setsockopt() calls per leg; control sessions switch keepalive and the
  * user timeout off again (session_sockopts). design.md D10.
  */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
-{
-    int one = 1, cnt = 10;
-    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
-    unsigned user_timeout = lim->write_stall_timeout_ms;
-    /* Probes often enough that the user timeout is noticed on time. */
-    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
-
-    if (intvl > idle_s)
-        intvl = idle_s;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
-        return -errno;
-    return 0;
-}
-
 /* ---- pairing ---- */
 
 /* Each leg's early bytes to the other; the pre-pairing buffers go. 0, or -1
@@ -646,6 +635,7 @@ static void stream_start(struct stream *s)
     s->last_rx_ms = now;
     s->link->streams_total++;
     sx->stats->streams_total++;
+    sx->stats->resume_paired += s->resume;
     for (int i = 0; i < 2; i++) {
         struct conn *c = s->leg[i].c;
         c->state = CONN_SPLICED;
@@ -672,8 +662,8 @@ static void stream_start(struct stream *s)
     }
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, stream_tick, stream_tick_ms(sx->lim), stream_tick_ms(sx->lim));
-    log_debug("stream %" PRIu64 " link %s: spliced after %" PRIu64 " ms", s->id, s->link->name,
-              now - s->created_ms);
+    log_debug("stream %" PRIu64 " link %s: %s after %" PRIu64 " ms", s->id, s->link->name,
+              s->resume ? "resumed leg spliced" : "spliced", now - s->created_ms);
 }
 
 /* conn_ops.begin: a stream preamble; the ticket comes next. */

@@ -66,13 +66,12 @@ typedef void (*stream_expired_cb)(struct index_link *l, int opener, uint32_t req
  * both arrive within ticket_expiry. 0, -ENOSPC (ticket table), -ENOMEM. */
 int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_t req_id,
                 stream_expired_cb expired, struct stream **out);
+/* Marks a pending stream as made for a RESUME (§7.3): counted as asked now,
+ * then as paired or unmatched (its ticket expired) in struct stats. */
+void stream_set_resume(struct stream *s);
 uint64_t stream_wire_id(const struct stream *s);
 /* Copies the ticket of side (for the STREAM message). */
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN]);
-/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
- * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
- * sockets, whose accepted sockets inherit them. 0 or -errno. */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
 /* Resets both legs of every stream of link l and finishes them with cause
  * (revocation, rotation, shutdown), logging why. Closes connections. */
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why);

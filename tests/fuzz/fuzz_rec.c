@@ -55,12 +55,24 @@ static void check_record(const struct rec_record *r, const uint8_t *plain, size_
     }
 }
 
+/* Whether rx still opens records: open, or resumable after FINAL (§7.3). */
+static int takes_records(const struct rec_rx *rx)
+{
+    return rx->state == REC_RX_OPEN || (rx->state == REC_RX_FINAL && rx->resumable);
+}
+
 /* One record accepted by rx: the stream rules, given the state before it. */
 static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
                            const struct rec_record *r)
 {
-    CHECK(before->state == REC_RX_OPEN);
+    int after_final = before->state == REC_RX_FINAL;
+
+    CHECK(takes_records(before));
     CHECK(rx->records == before->records + 1);
+    /* a resumed epoch starts with RESUME, and RESUME is nowhere else */
+    CHECK((r->type == REC_RESUME) == (before->want_resume != 0));
+    /* after FINAL (resumable) only ACK and RESET */
+    CHECK(!after_final || r->type == REC_ACK || r->type == REC_RESET);
     switch (r->type) {
     case REC_DATA:
         CHECK(r->value == before->received && rx->received == before->received + r->len);
@@ -68,10 +80,14 @@ static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
         break;
     case REC_ACK:
         CHECK(r->value >= before->acked && r->value <= REC_FUZZ_SENT && rx->acked == r->value);
-        CHECK(rx->state == REC_RX_OPEN);
+        CHECK(rx->state == before->state);
         break;
     case REC_FINAL:
         CHECK(r->value == before->received && rx->state == REC_RX_FINAL);
+        break;
+    case REC_RESUME:
+        CHECK(!rx->want_resume && rx->received == before->received);
+        CHECK(rx->state == (before->final_after ? REC_RX_FINAL : REC_RX_OPEN));
         break;
     default:
         CHECK(rx->state == REC_RX_RESET);
@@ -79,11 +95,14 @@ static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
     }
 }
 
-/* rec's verdict after decryption: the body authenticated. */
+/* rec's verdict after decryption: the body authenticated. Asked only when
+ * rx took the record (takes_records), so REC_E_AFTER_END here is a verdict
+ * on an authentic record after a resumable FINAL (neither ACK nor RESET). */
 static int authentic(int rc)
 {
     switch (rc) {
     case 0:
+    case REC_E_AFTER_END:
     case REC_E_TYPE:
     case REC_E_MALFORMED:
     case REC_E_REASON:
@@ -115,7 +134,7 @@ static int open_one(struct rec_rx *rx, crypto_secretstream_xchacha20poly1305_sta
     size_t cap;
     int rc;
 
-    if (before.state == REC_RX_OPEN && len >= REC_ABYTES && len <= REC_BODY_MAX) {
+    if (takes_records(&before) && len >= REC_ABYTES && len <= REC_BODY_MAX) {
         ref_plain = malloc(len - REC_ABYTES + 1);
         CHECK(ref_plain != NULL);
         ref_ok = crypto_secretstream_xchacha20poly1305_pull(ref, ref_plain, &ref_len, &ref_tag,
@@ -199,7 +218,16 @@ static void fuzz_plain(const uint8_t *p, size_t n)
     free(copy);
 }
 
-static void fuzz_sealed(const uint8_t *p, size_t n, uint32_t rekey, int inplace)
+/* The resumption rules of the sealed mode (rec_fuzz.h): m >> 6. */
+static void set_rules(struct rec_rx *rx, unsigned rules)
+{
+    if (rules == 1)
+        CHECK(rec_rx_set_resumable(rx) == 0);
+    else if (rules >= 2)
+        CHECK(rec_rx_resume_setup(rx, REC_FUZZ_RESUMED_AT, REC_FUZZ_RESUMED_ACK, rules == 3) == 0);
+}
+
+static void fuzz_sealed(const uint8_t *p, size_t n, uint32_t rekey, int inplace, unsigned rules)
 {
     static uint8_t body[REC_PLAIN_MAX + 1 + REC_ABYTES];
     static uint8_t ours[REC_PLAIN_MAX + 1 + REC_ABYTES];
@@ -212,6 +240,7 @@ static void fuzz_sealed(const uint8_t *p, size_t n, uint32_t rekey, int inplace)
     CHECK(sstream_init_pull(&our_tx, rec_fuzz_key, rec_fuzz_header) == 0);
     CHECK(rec_rx_init(&rx, rec_fuzz_key, rec_fuzz_header) == 0);
     CHECK(rec_rx_set_rekey_interval(&rx, rekey) == 0);
+    set_rules(&rx, rules);
     while (n >= 3) {
         unsigned char tag = p[0];
         size_t len = (size_t)p[1] << 8 | p[2];
@@ -258,7 +287,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_plain(data + 1, size - 1);
         break;
     default:
-        fuzz_sealed(data + 1, size - 1, 1 + ((data[0] >> 2) & 7), (data[0] & 0x20) != 0);
+        fuzz_sealed(data + 1, size - 1, 1 + ((data[0] >> 2) & 7), (data[0] & 0x20) != 0,
+                    data[0] >> 6);
         break;
     }
     return 0;

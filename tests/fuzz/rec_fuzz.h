@@ -13,7 +13,11 @@
  *               with secretstream itself and feeds to rec_rx_open, so the
  *               stream rules after decryption are fuzzed too; the receiver's
  *               rekey interval is 1 + ((m >> 2) & 7), and m & 0x20 decrypts
- *               in place.
+ *               in place; m >> 6 picks the resumption rules (§7.3): 0 none,
+ *               1 a resumable direction (FINAL tagged by position, ACKs
+ *               after it), 2 a resumed epoch that expects RESUME first and
+ *               continues at REC_FUZZ_RESUMED_AT bytes, 3 the same after the
+ *               peer's FINAL came in an earlier epoch.
  * In every mode libsodium's own secretstream runs alongside as the oracle for
  * rec's OpenSSL-based one (see fuzz_rec.c).
  */
@@ -31,6 +35,9 @@
 
 /* Bound for the peer's ACKs (our "sent" count) in the harness. */
 #define REC_FUZZ_SENT 100000u
+/* Where a resumed epoch (m >> 6 >= 2) continues: bytes received, highest ACK. */
+#define REC_FUZZ_RESUMED_AT  1000u
+#define REC_FUZZ_RESUMED_ACK 500u
 
 static const uint8_t rec_fuzz_key[REC_KEY_LEN] = {
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,

@@ -87,6 +87,7 @@ class Relay:
         self.peers = []
         self.logf = None
         self.nofile = nofile
+        self.pass_fds = ()  # fds the relay inherits (socket activation: see prefix)
         lim = dict(FAST_LIMITS) if fast else {}
         # A test's SIGTERM stops the relay at once (as before drains, D25);
         # the drain tests set drain_timeout themselves.
@@ -125,7 +126,8 @@ class Relay:
             pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         self.proc = subprocess.Popen(
             self.prefix() + [RELAY, "--state-dir", self.dir, "--ready-file", ready]
-            + list(extra_args), stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre)
+            + list(extra_args), stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=pre,
+            pass_fds=self.pass_fds)
         deadline = time.time() + 10
         while not os.path.exists(ready):
             if self.proc.poll() is not None:

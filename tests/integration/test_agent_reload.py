@@ -7,7 +7,11 @@
     unchanged link keeps working across the reload;
   - a changed link (new listen port) is restarted on the new port;
   - a broken file on reload is refused with a message; the running
-    configuration stays.
+    configuration stays;
+  - --resume-timeout on the command line outlives a reload: with
+    `--resume-timeout 0` (resumption off) and a file that does not name
+    resume_timeout (60 s by default), a stream opened after SIGHUP is reset
+    as soon as the relay dies, not suspended.
 """
 import os
 import signal
@@ -115,6 +119,36 @@ def main():
         c.check("still serving after the failed reload", ah.works(links["l1"]["port"]))
         c.check("agent a stops with 0", a.stop() == 0)
         c.check("agent b stops with 0", b.stop() == 0)
+
+        # --resume-timeout given on the command line outlives a reload.
+        write_conf(aconf, r, [a_entry("l1")])
+        write_conf(bconf, r, [b_entry("l1")])
+        a = rig.agent_args("a2", ["--config", aconf, "--resume-timeout", "0"])
+        b = rig.agent_args("b2", ["--config", bconf, "--resume-timeout", "0"])
+        c.check("command-line agents online", a.wait_log("online via relay")
+                and b.wait_log("online via relay"))
+        for ag in (a, b):
+            ag.send_signal(signal.SIGHUP)
+            c.check("agent %s reloaded" % ag.name, ag.wait_log("reloaded "))
+        c.check("link l1 works after the reload",
+                h.wait_for(lambda: ah.works(links["l1"]["port"]), timeout=10, step=0.2))
+        s = socket.create_connection(("127.0.0.1", links["l1"]["port"]), timeout=10)
+        s.sendall(b"ping")
+        c.check("stream opened after the reload echoes", s.recv(100) == b"ping")
+        r.stop(signal.SIGKILL)
+        s.settimeout(20)
+        try:
+            end = s.recv(100)
+            end = "eof" if end == b"" else "data"
+        except ConnectionResetError:
+            end = "reset"
+        except socket.timeout:
+            end = "still open (suspended: resume_timeout back to the file's)"
+        s.close()
+        c.check("resumption stays off: the relay's death resets the stream", end == "reset", end)
+        c.check("no stream suspended", "suspended" not in a.log() + b.log())
+        c.check("agent a2 stops with 0", a.stop() == 0)
+        c.check("agent b2 stops with 0", b.stop() == 0)
     finally:
         if c.failed:
             rig.dump()

@@ -177,25 +177,39 @@ def stale(c, rig):
 
 
 def down(c, rig):
+    """The relay stops: the agent dials its configured address (refused) and
+    the advertised one (a name that does not resolve here) in turn, so its
+    last error alternates; each check takes one reply in which the last
+    error is the refused dial of the configured address."""
     rig.relay.stop()
     rundir = rig.b.rundir
+    got = {"rc": None, "b": {"last_error": None, "peer_online": None}, "out": ""}
 
-    def backoff():
-        js = ah.agent_status(rundir, "--json")[1]
-        return js is not None and link_of(js, "b")[1]["state"] in ("backoff", "connecting") \
-            and link_of(js, "b")[1]["last_error"] is not None \
-            and "connect failed" in link_of(js, "b")[1]["last_error"]["cause"]
-    h.wait_for(backoff, timeout=20)
-    rc, js, out = ah.agent_status(rundir, "--json")
-    _, b = link_of(js, "b")
+    def refused():
+        rc, js, out = ah.agent_status(rundir, "--json")
+        if js is None:
+            return False
+        b = link_of(js, "b")[1]
+        err = b["last_error"] or {}
+        got.update(rc=rc, b=b, out=out)
+        return b["state"] in ("backoff", "connecting") and err.get("relay") == rig.relay.addr \
+            and "connect failed" in err.get("cause", "")
+    h.wait_for(refused, timeout=30)
+    b = got["b"]
     err = b["last_error"] or {}
-    c.check("relay stopped: exit 1", rc == 1, out)
+    c.check("relay stopped: exit 1", got["rc"] == 1, got["out"])
     c.check("relay stopped: the cause and the relay it was tried at",
             "connect failed: connection refused" in err.get("cause", "")
-            and err.get("relay") == rig.relay.addr and b["peer_online"] is False, str(b))
-    rc, _, out = ah.agent_status(rundir)
-    c.check("text: the last error line", rc == 1 and "last error:" in out
-            and "relay %s: connect failed: connection refused" % rig.relay.addr in out, out)
+            and b["peer_online"] is False, str(b))
+    line = "relay %s: connect failed: connection refused" % rig.relay.addr
+
+    def text():
+        rc, _, out = ah.agent_status(rundir)
+        got.update(rc=rc, out=out)
+        return line in out
+    h.wait_for(text, timeout=30)
+    c.check("text: the last error line", got["rc"] == 1 and "last error:" in got["out"]
+            and line in got["out"], got["out"])
 
 
 def usage(c, tmp):

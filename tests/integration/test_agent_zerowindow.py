@@ -33,7 +33,6 @@ stalled stream itself: only the agent's check can end it. Relay keepalive
 import os
 import re
 import selectors
-import socket
 import sys
 import threading
 import time

@@ -297,8 +297,8 @@ def inner_install(root, debs):
 
 def check_installed(c, root):
     for f in ("usr/bin/linkrelay", "usr/bin/linkctl", "usr/bin/linkagent",
-              "lib/systemd/system/linkrelay.service", "lib/systemd/system/linkagent@.service",
-              "usr/lib/sysusers.d/linkrelay.conf", "usr/lib/tmpfiles.d/linkagent.conf",
+              "lib/systemd/system/linkrelay.service", "lib/systemd/system/linkrelay.socket",
+              "lib/systemd/system/linkagent@.service", "usr/lib/sysusers.d/linkrelay.conf", "usr/lib/tmpfiles.d/linkagent.conf",
               "usr/share/man/man8/linkctl.8.gz", "usr/share/man/man5/linkrelay.conf.5.gz",
               "usr/share/bash-completion/completions/linkctl",
               "usr/share/doc/linkrelay/copyright", "usr/share/doc/linkagent/changelog.gz",
@@ -308,7 +308,7 @@ def check_installed(c, root):
     agent = exec_start(root, "linkagent@.service", "x")
     check(c, "the units run /usr/bin programs", relay[:1] == ["/usr/bin/linkrelay"]
             and agent[:1] == ["/usr/bin/linkagent"], "%s %s" % (relay[:1], agent[:1]))
-    for unit in ("linkrelay.service", "linkagent@x.service"):
+    for unit in ("linkrelay.service", "linkrelay.socket", "linkagent@x.service"):
         # --man=no: the root has no man-db to look the Documentation= pages up.
         r = in_root(root, ["systemd-analyze", "verify", "--man=no", unit])
         check(c, "systemd-analyze verify %s: no complaint (every command there)" % unit,
@@ -408,7 +408,8 @@ def check_removed(c, root):
     check(c, "purged: dpkg knows neither package", r.returncode != 0
             and "no packages found" in r.stderr, r.stdout[-800:] + r.stderr[-800:])
     for path in ("etc/linkrelay", "var/lib/linkrelay", "etc/linkagent",
-                 "etc/systemd/system/multi-user.target.wants/linkrelay.service"):
+                 "etc/systemd/system/multi-user.target.wants/linkrelay.service",
+                 "etc/systemd/system/sockets.target.wants/linkrelay.socket"):
         check(c, "purged: no /" + path, not os.path.lexists(os.path.join(root, path)))
     r = in_root(root, ["dpkg", "--audit"])
     check(c, "dpkg --audit is clean", r.returncode == 0 and r.stdout.strip() == "", r.stdout)

@@ -14,7 +14,6 @@ under its cause; the legitimate pair is never disturbed.
 The agent side here is dissononce (independent of common/noise.c).
 """
 import os
-import socket
 import struct
 import sys
 import time

@@ -9,15 +9,23 @@
 - a RESUME while the peer's session does not speak resumption is refused
   (OPEN_FAIL peer_offline, the session stays);
 - after kill -9 and a restart the new relay process, which never saw the
-  stream, pairs a RESUME for it just the same (it keeps nothing about it).
+  stream, pairs a RESUME for it just the same (it keeps nothing about it);
+- /metrics counts them: linkrelay_resume_requests_total for each RESUME
+  that got its RESUMED, linkrelay_resume_paired_total once both legs
+  spliced, linkrelay_resume_unmatched_total for one whose peer leg never
+  came (the tickets expire after ticket_expiry, 2 s here), which the log
+  names; a RESUME refused peer_offline is none of them; pairing is per
+  link: a RESUME on another link with the same id is that link's alone.
 """
 import os
+import re
 import signal
 import struct
 import sys
 
 import lrharness as h
 import lrproto as p
+import promharness as ph
 
 
 def parse_resumed(m):
@@ -56,14 +64,68 @@ def resume_pair(c, r, link, what):
         sb.close()
 
 
+def resume_counts(r):
+    m = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
+    ms = ph.scrape(int(m[-1]))
+    return tuple(ph.value(ms, "linkrelay_resume_%s_total" % k)
+                 for k in ("requests", "paired", "unmatched"))
+
+
+def unmatched(c, r, link, other):
+    """A RESUME whose peer leg never comes: both sessions get RESUMED, only
+    the sender's leg arrives; the tickets expire. The same id on another
+    link (both its sides up) pairs there, never with this link's leg."""
+    sa = p.Session(r, link, 0, flags=1)
+    sb = p.Session(r, link, 1, flags=1)
+    oa = p.Session(r, other, 0, flags=1)
+    ob = p.Session(r, other, 1, flags=1)
+    try:
+        for s in (sa, sb, oa, ob):
+            s.expect(0x0B)
+        rid = os.urandom(32)
+        sa.send(b"\x0c" + struct.pack(">I", 9) + rid)
+        ma = parse_resumed(sa.expect(0x0D))
+        sb.expect(0x0D)  # side b is told and does not dial
+        la = p.leg(r, ma["ticket"])
+        # The other link resumes with the very same id: its own pair.
+        oa.send(b"\x0c" + struct.pack(">I", 10) + rid)
+        na, nb = parse_resumed(oa.expect(0x0D)), parse_resumed(ob.expect(0x0D))
+        c.check("the same id on another link: another stream",
+                na["stream_id"] != ma["stream_id"], (na["stream_id"], ma["stream_id"]))
+        # Link B's leg presents link B's ticket: it pairs with link B's
+        # other leg, not with link A's waiting one.
+        ka, kb = p.leg(r, na["ticket"]), p.leg(r, nb["ticket"])
+        c.check("other link: its own legs spliced", p.recv_exact(ka, 1) == b"\x01"
+                and p.recv_exact(kb, 1) == b"\x01")
+        ka.close()
+        kb.close()
+        la.settimeout(10)
+        got = la.recv(1)
+        c.check("the waiting leg of the unmatched RESUME is told no such stream (0x00)",
+                got == b"\x00", got.hex())
+        la.close()
+        c.check("the log names the unmatched RESUME", h.wait_for(
+            lambda: "a leg of a RESUME did not arrive in time (unmatched)" in r.log(), 10))
+    finally:
+        for s in (sa, sb, oa, ob):
+            s.close()
+
+
 def main():
     c = h.Checks()
-    r = h.Relay()
+    r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0"})
     try:
         r.start()
         link = r.add_link("resume")
-        h.wait_for(lambda: r.admin("links")["links"])
+        other = r.add_link("other")
+        h.wait_for(lambda: len(r.admin("links")["links"]) == 2)
+        c.check("metrics: no RESUME yet", resume_counts(r) == (0, 0, 0), resume_counts(r))
         resume_pair(c, r, link, "first relay")
+        c.check("metrics: one RESUME, paired", h.wait_for(
+            lambda: resume_counts(r) == (1, 1, 0), 5), resume_counts(r))
+        unmatched(c, r, link, other)
+        c.check("metrics: two more RESUMEs; the other link's paired, this one unmatched",
+                h.wait_for(lambda: resume_counts(r) == (3, 2, 1), 5), resume_counts(r))
 
         # Without AUTH bit 0: no RESUMABLE; the peer with it cannot RESUME.
         sa = p.Session(r, link, 0, flags=1)
@@ -80,12 +142,16 @@ def main():
         c.check("RESUME without AUTH flags bit 0: CLOSE protocol", m[1] == 6, m.hex())
         sa.close()
         sb.close()
+        c.check("metrics: refused RESUMEs are not counted as asked", resume_counts(r) == (3, 2, 1),
+                resume_counts(r))
 
         # A relay killed and restarted knows nothing of the stream and pairs it.
         r.stop(signal.SIGKILL)
         r.start()
-        h.wait_for(lambda: r.admin("links")["links"])
+        h.wait_for(lambda: len(r.admin("links")["links"]) == 2)
         resume_pair(c, r, link, "restarted relay")
+        c.check("metrics of the restarted relay: its own RESUME, paired",
+                resume_counts(r) == (1, 1, 0), resume_counts(r))
     finally:
         if c.failed:
             print(r.log()[-4000:])

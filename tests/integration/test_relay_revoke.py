@@ -10,7 +10,6 @@
   the link's streams; the old key is refused from then on (no WELCOME), the
   new one works; the old key does not come back after a relay restart.
 """
-import subprocess
 import sys
 import time
 

@@ -154,6 +154,10 @@ static int plain_seeds(const char *dir)
     seed_start(&s, REC_FUZZ_PLAIN);
     s.len += pt_reset(s.b + 1, REC_RESET_PROTOCOL, text);
     rc |= seed_write(dir, "plain-reset-max", &s);
+    seed_start(&s, REC_FUZZ_PLAIN); /* RESUME (§7.3): received, flags */
+    s.len += pt_u64(s.b + 1, REC_RESUME, 77);
+    s.b[s.len++] = REC_RESUME_FINAL;
+    rc |= seed_write(dir, "plain-resume", &s);
     return rc;
 }
 
@@ -179,6 +183,38 @@ static int sealed_seeds(const char *dir)
     add_item(&s, pt, pt_data(pt, 0, 300), TAG_MESSAGE);
     add_item(&s, pt, pt_u64(pt, REC_FINAL, 300), TAG_FINAL);
     rc |= seed_write(dir, "sealed-final", &s);
+
+    /* Resumption (§7.3, rec_fuzz.h m >> 6). A resumable direction: FINAL
+     * with the tag of its position, ACKs after it. */
+    seed_start(&s, REC_FUZZ_SEALED | 1 << 6);
+    add_item(&s, pt, pt_data(pt, 0, 20), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_FINAL, 20), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_ACK, 40), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_ACK, 41), TAG_MESSAGE);
+    rc |= seed_write(dir, "sealed-resumable-final-ack", &s);
+
+    /* A resumed epoch: RESUME first, DATA where the last epoch stopped. */
+    seed_start(&s, REC_FUZZ_SEALED | 2 << 6);
+    pt[9] = 0;
+    add_item(&s, pt, pt_u64(pt, REC_RESUME, 600) + 1, TAG_MESSAGE);
+    add_item(&s, pt, pt_data(pt, REC_FUZZ_RESUMED_AT, 10), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_ACK, REC_FUZZ_RESUMED_ACK + 1), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_FINAL, REC_FUZZ_RESUMED_AT + 10), TAG_MESSAGE);
+    rc |= seed_write(dir, "sealed-resumed", &s);
+
+    /* A resumed epoch after the peer's FINAL: RESUME (our FINAL received), ACKs. */
+    seed_start(&s, REC_FUZZ_SEALED | 3 << 6);
+    pt[9] = REC_RESUME_FINAL;
+    add_item(&s, pt, pt_u64(pt, REC_RESUME, 700) + 1, TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_ACK, 701), TAG_MESSAGE);
+    rc |= seed_write(dir, "sealed-resumed-after-final", &s);
+
+    /* The same, then DATA: refused after an authentic body (REC_E_AFTER_END). */
+    seed_start(&s, REC_FUZZ_SEALED | 3 << 6);
+    pt[9] = 0;
+    add_item(&s, pt, pt_u64(pt, REC_RESUME, 700) + 1, TAG_MESSAGE);
+    add_item(&s, pt, pt_data(pt, REC_FUZZ_RESUMED_AT, 1), TAG_MESSAGE);
+    rc |= seed_write(dir, "sealed-resumed-data-after-final", &s);
     return rc;
 }
 
