@@ -78,7 +78,7 @@ static void on_retry(uv_timer_t *t)
 {
     struct link *lk = t->data;
     struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms,
-                                lk->so.env->resume_timeout_ms != 0};
+                                lk->so.env->resume_timeout_ms != 0, NULL};
 
     if (lk->closing || lk->session != NULL)
         return;
@@ -412,6 +412,10 @@ static void on_session_down(void *owner, bool revoked)
         nx = st->next;
         if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
             stream_close(st);
+        else if (st->state == STREAM_SUSPENDED)
+            /* A RESUME sent on this session is never answered: ask again on
+             * the next one at once, not STREAM_SETUP_MS after this one. */
+            stream_resume_failed(st, 0);
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());

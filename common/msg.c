@@ -66,7 +66,7 @@ static bool peer_key_ok(const struct msg_key *k)
 
 static bool close_reason_ok(int r)
 {
-    return r >= MSG_CLOSE_REVOKED && r <= MSG_CLOSE_SOURCE_NOT_ALLOWED;
+    return r >= MSG_CLOSE_REVOKED && r <= MSG_CLOSE_ENROLL_SPENT;
 }
 
 static bool open_fail_reason_ok(int r)
@@ -504,8 +504,18 @@ const char *msg_type_name(int type)
 const char *msg_close_reason_name(int reason)
 {
     static const char *const names[] = {
-        NULL,      "revoked",  "key_rotated", "shutdown",           "replaced",
-        "timeout", "protocol", "limit",       "source_not_allowed",
+        NULL,
+        "revoked",
+        "key_rotated",
+        "shutdown",
+        "replaced",
+        "timeout",
+        "protocol",
+        "limit",
+        "source_not_allowed",
+        "enroll_unknown",
+        "enroll_expired",
+        "enroll_spent",
     };
 
     if (!close_reason_ok(reason))

@@ -9,12 +9,17 @@
  *   --allow none     clears (both, or the side of --allow-a/-b none)
  *
  * Repeatable. On `link set` the lists of the sides named are replaced by what
- * is given; a side not named keeps its list.
+ * is given; a side not named keeps its list. The bandwidth limits (D28):
+ *
+ *   --rate R         both directions  --rate-a-to-b R / --rate-b-to-a R  one
+ *   --rate none      no limit
  */
 #ifndef LR_CTL_POLICY_H
 #define LR_CTL_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -41,6 +46,16 @@ int ctl_allow_store(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
 json_t *ctl_allow_json(const struct store_allow *a);
 /* "allow a:       198.18.0.0/15 ...", "allow b:       any" lines. */
 void ctl_allow_print(const struct store_allow *a);
+
+/* The bandwidth limits (docs/design.md D28). */
+/* --rate, --rate-a-to-b, --rate-b-to-a (NULL: absent) of `link add` into
+ * rate[] (0: none); 0, or -1 after printing a usage error. */
+int ctl_rate_opts_parse(const char *both, const char *a_to_b, const char *b_to_a, uint64_t out[2]);
+/* "none" or "N bytes/s (M bit/s)", in at most CTL_RATE_TEXT bytes. */
+#define CTL_RATE_TEXT 80
+void ctl_rate_text(uint64_t rate, char *out, size_t cap);
+/* Sets obj's "rate": {"a_to_b": N|null, "b_to_a": N|null}; 0 or -1. */
+int ctl_rate_json(json_t *obj, const uint64_t rate[2]);
 
 /* The byte quota (D29): --quota
  * BYTES/PERIOD or none, parsed in full (CTL_EXIT_USAGE after printing why)

@@ -2,8 +2,7 @@
 /*
  * schema_sql — the SQL migrations of schema/, embedded at build time
  * (cmake/schema_embed.cmake generates schema_sql.c in the build directory).
- * schema_migrations[] is ordered by version (the file's number, increasing,
- * possibly with gaps); the array is static, read-only data.
+ * schema_migrations[i] has version i + 1; the array is static, read-only data.
  */
 #ifndef LR_SCHEMA_SQL_H
 #define LR_SCHEMA_SQL_H
@@ -16,6 +15,5 @@ struct schema_migration {
 
 extern const struct schema_migration schema_migrations[];
 extern const int schema_migrations_count;
-extern const int schema_latest_version; /* the last one's version */
 
 #endif

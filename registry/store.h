@@ -84,6 +84,20 @@ struct store_quota {
     uint64_t used;
     int64_t start_ms;
 };
+
+/* A side's enrollment code (D30), when has: the hash of its verifier, the
+ * anchor key derived from it, when it expires, how many enrollments it
+ * allows and how many are left, and when it was last used (0: never). */
+#define STORE_ENROLL_HASH_LEN 32
+#define STORE_ENROLL_USES_MAX 100
+struct store_enroll {
+    int has;
+    uint8_t hash[STORE_ENROLL_HASH_LEN];
+    uint8_t anchor[STORE_KEY_LEN];
+    int64_t created_ms, expires_ms, last_ms;
+    uint32_t uses, uses_left;
+};
+
 /* One link as stored. key[side] is the current public key of that side;
  * next_key[side] is valid when has_next[side] (rotation overlap: the relay
  * accepts either). next_until_ms[side] is when the overlap ends (the relay
@@ -105,6 +119,8 @@ struct store_link {
     uint32_t key_gen[2];
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     int has_endorse[2];
+    uint64_t rate[2]; /* bytes/s a->b ([0]) and b->a ([1]); 0 = none (D28) */
+    struct store_enroll enroll[2];
     int has_quota; /* quota is valid (a link_quota row, store_quota.c) */
     struct store_quota quota;
 };
@@ -179,7 +195,7 @@ int store_links_load(struct store *st, store_link_cb cb, void *arg);
 int store_link_find(struct store *st, const char *name_or_id, struct store_link *out);
 int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out);
 
-/* Inserts link (id, name, enabled, key[], has_next[]/next_key[] are used;
+/* Inserts link (id, name, enabled, key[], has_next[]/next_key[], rate[] are used;
  * created/updated are set to now, key_gen to 1) and an event "link_added"
  * with detail, in one transaction. -EEXIST on a duplicate name or id. */
 int store_link_add(struct store *st, const struct store_link *link, const char *detail);
@@ -224,6 +240,34 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n);
  * or the key is neither. Nothing checks the mac (the relay cannot). */
 int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t e[STORE_ENDORSE_LEN]);
+/*
+ * Enrollment (D30, store_enroll.c). store_enroll_set gives side of link id a
+ * code: hash, anchor, expires_ms (wall clock), uses 1..STORE_ENROLL_USES_MAX;
+ * it replaces an earlier code of the side and writes an event. The side's
+ * key is not touched (store_link_add registered the anchor).
+ * store_enroll_spend spends one use of the code whose hash is given, if it is
+ * the side's, not expired at now_ms and not spent, and makes key the side's
+ * current key (ending any overlap), with an event, in one transaction;
+ * -ENOENT when the code is not (any more) usable.
+ */
+int store_enroll_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                     const uint8_t hash[STORE_ENROLL_HASH_LEN], const uint8_t anchor[STORE_KEY_LEN],
+                     int64_t expires_ms, uint32_t uses);
+int store_enroll_spend(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t hash[STORE_ENROLL_HASH_LEN], const uint8_t key[STORE_KEY_LEN],
+                       int64_t now_ms);
+
+/* Bandwidth limits (docs/design.md D28): bytes per second per direction,
+ * STORE_RATE_MIN..STORE_RATE_MAX, or 0 for none. */
+#define STORE_RATE_MIN 1000ULL      /* 8 kbit/s */
+#define STORE_RATE_MAX (1ULL << 40) /* 1 TiB/s */
+/* Sets both directions' rate (rate[0] a->b, rate[1] b->a; 0 = none); event
+ * "rate" with detail. -EINVAL (nothing changed) for a rate outside the
+ * bounds, -ENOENT for no such link. In store_rate.c. */
+int store_link_set_rate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                        const uint64_t rate[2], const char *detail);
+/* True if r is 0 or within STORE_RATE_MIN..STORE_RATE_MAX. */
+#define STORE_RATE_VALID(r) ((r) == 0 || ((r) >= STORE_RATE_MIN && (r) <= STORE_RATE_MAX))
 
 /* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],

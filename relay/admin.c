@@ -75,7 +75,12 @@ static void admin_link(void *arg, struct index_link *l)
                   admin_side(l, 1), "streams_open", lrjson_u64(l->n_streams), "streams_total",
                   lrjson_u64(l->streams_total), "bytes_a_to_b", lrjson_u64(l->bytes[0]),
                   "bytes_b_to_a", lrjson_u64(l->bytes[1]));
-    if (v != NULL && json_object_set_new(v, "quota", admin_quota(&l->quota)) != 0) {
+    /* The bandwidth limits in effect (D28), bytes/s, 0 = none; the byte quota
+     * (D29). */
+    if (v != NULL && (json_object_set_new(v, "rate",
+                                          json_pack("{s:I, s:I}", "a_to_b", lrjson_u64(l->rate[0]),
+                                                    "b_to_a", lrjson_u64(l->rate[1]))) != 0 ||
+                      json_object_set_new(v, "quota", admin_quota(&l->quota)) != 0)) {
         json_decref(v);
         v = NULL;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acct.h"
+#include "enrollgate.h"
 #include "index.h"
 #include "relay.h"
 #include "sync.h"
@@ -51,6 +52,11 @@ static const char *expo_cause(int i)
 static const char *expo_fail(int i)
 {
     return stats_fail_name((enum stats_fail)i);
+}
+
+static const char *expo_enroll(int i)
+{
+    return enrollgate_name(i);
 }
 
 static const char *expo_limit(int i)
@@ -191,6 +197,9 @@ static void expo_admission(const struct relay *r, struct promtext *pt)
     expo_by(pt, "linkrelay_auth_failures_total", "counter",
             "Connections refused before authentication or pairing, by reason.", "reason", expo_fail,
             r->stats.fail, STATS_FAIL_COUNT);
+    expo_by(pt, "linkrelay_enrollments_total", "counter",
+            "Enrollments (AUTH with a code, D30) by result: ok, or why refused.", "result",
+            expo_enroll, r->stats.enroll, ENROLLGATE_COUNT);
     expo_by(pt, "linkrelay_limit_refusals_total", "counter",
             "Connections and requests refused by a limit, by limit.", "limit", expo_limit,
             r->admit.hit, ADMIT_COUNT);

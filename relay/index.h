@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bbucket.h"
 #include "store.h"
 #include "tbucket.h"
 
@@ -78,15 +79,19 @@ struct index_link {
      * old key ‖ mac, passed on in PEER_KEY, D21), when has_endorse. */
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     bool has_endorse[2];
+    uint64_t rate[2]; /* bytes/s a->b, b->a; 0 = none (D28) */
+    /* Per side, its enrollment code (D30); enrollgate.c spends it. */
+    struct store_enroll enroll[2];
 
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */
     uint64_t since_ms[2];    /* wall time the session came up */
     struct stream *streams;  /* pending and spliced streams of this link */
     uint32_t n_streams;
-    struct tbucket opens;   /* open_rate_per_link, both sides (D13); zeroed = full */
-    uint64_t streams_total; /* since relay start */
-    uint64_t bytes[2];      /* a→b, b→a since relay start */
+    struct tbucket opens;       /* open_rate_per_link, both sides (D13); zeroed = full */
+    struct bbucket rate_bkt[2]; /* rate[], shared by the link's streams (shape.c) */
+    uint64_t streams_total;     /* since relay start */
+    uint64_t bytes[2];          /* a→b, b→a since relay start */
     struct index_authfail authfail[2];
     struct index_quota quota;
     /* The source allowlists (D27): NULL when neither side has one. Owned

@@ -15,6 +15,7 @@
 
 #include "acct.h"
 #include "auth.h"
+#include "enrollgate.h"
 #include "frame.h"
 #include "keys.h"
 #include "log.h"
@@ -38,7 +39,7 @@ struct session {
     bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     bool resumable;  /* AUTH flags bit 0: speaks RESUME/RESUMED (§7.3) */
-    bool quota;      /* AUTH flags bit 3: takes OPEN_FAIL quota_exceeded (D29) */
+    bool quota;      /* AUTH flags bit 4: takes OPEN_FAIL quota_exceeded (D29) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -412,22 +413,6 @@ static void session_send_welcome(struct conn *c)
     session_send(c, &m);
 }
 
-/* A control session keeps TCP_NODELAY from the listener but not the stream
- * legs' keepalive and TCP_USER_TIMEOUT: its liveness is PING/PONG and
- * dead_after (docs/protocol.md §5), which the agent is told in WELCOME. */
-static void session_sockopts(struct conn *c)
-{
-    int zero = 0;
-    unsigned uzero = 0;
-    uv_os_fd_t fd;
-
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
-        return;
-    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof(zero)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uzero, sizeof(uzero)) != 0)
-        log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
-}
-
 /* The side's allowlist does not allow c's source (D27): counted (a refusal
  * before the session is admitted), logged and written as an event once per
  * window, and told to the agent (only the side's key holder can read it).
@@ -449,6 +434,33 @@ static void session_refuse_source(struct session_ctx *sx, struct conn *c, struct
     session_close_with(c, MSG_CLOSE_SOURCE_NOT_ALLOWED, text);
 }
 
+/* AUTH flags bit 3 (D30): true when spub is enrolled; else c is told why. */
+static bool session_enroll(struct conn *c, struct index_link *l, const struct auth *a,
+                           const uint8_t *spub)
+{
+    struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
+    const struct enrollgate_env env = {sx->stats, sx->acct, sx->sync};
+    bool src_ok = l == NULL || index_source_ok(l, a->side, c->addr_key), enrolled;
+    enum enrollgate_result r =
+        enrollgate_enroll(&env, l, a->side, a->verifier, spub, src_ok, c->id, c->peer, &enrolled);
+
+    if (enrolled)
+        return true;
+    if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
+        conn_close(c, CONN_END_FIN, "handshake split failed");
+        return false;
+    }
+    c->state = CONN_UP;
+    if (r == ENROLLGATE_OK && !src_ok)
+        session_refuse_source(sx, c, l, a->side);
+    else
+        session_close_with(c,
+                           r == ENROLLGATE_OK ? MSG_CLOSE_LIMIT : MSG_CLOSE_ENROLL_UNKNOWN + r - 1,
+                           r == ENROLLGATE_OK ? "relay busy, try again" : enrollgate_name(r));
+    return false;
+}
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -460,11 +472,13 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     uint64_t tick;
     int sndbuf;
 
+    if ((a->flags & AUTH_FLAG_ENROLL) && !session_enroll(c, l, a, spub))
+        return;
     if (l == NULL) {
         conn_fail(c, STATS_FAIL_UNKNOWN_LINK);
         return;
     }
-    if (!index_key_ok(l, a->side, spub)) {
+    if (!index_key_ok(l, a->side, spub) || enrollgate_is_anchor(l, a->side, spub)) {
         /* Counted for the link too: `linkctl probe` says which side's key
          * the relay refused, and why (index_auth_fail). */
         if (index_auth_fail(l, a->side, spub, c->peer, wallclock_ms())) {
@@ -516,7 +530,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     l->session[a->side] = c;
     l->since_ms[a->side] = wallclock_ms();
-    session_sockopts(c);
+    conn_session_sockopts(c);
     cs->link = l;
     sx->stats->agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
@@ -579,21 +593,6 @@ static void session_stream_expired(struct index_link *l, int opener, uint32_t re
     session_open_fail(l, opener, req_id, MSG_OPEN_FAIL_TIMEOUT);
 }
 
-/* The link's byte quota is used up (D29): OPEN_FAIL quota_exceeded, or
- * internal to an agent without AUTH flags bit 3 (its decoder would take an
- * unknown reason for a protocol error); counted and logged (quota_refuse). */
-static bool session_quota_refuses(struct conn *c, struct index_link *l, uint32_t req_id,
-                                  uint64_t now)
-{
-    struct session_ctx *sx = c->ops_arg;
-    const struct session *cs = session_of(c);
-    if (!quota_refuse(l, sx->stats, (int64_t)wallclock_ms(), now))
-        return false;
-    session_open_fail(l, cs->side, req_id,
-                      cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
-    return true;
-}
-
 /*
  * OPEN, or RESUME when resume_id is set (§5, §7.3): the same checks and the
  * same pending stream; RESUME hands out RESUMED (STREAM + the id) instead.
@@ -624,8 +623,13 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
         return;
     }
-    if (session_quota_refuses(c, l, req_id, now))
+    /* The byte quota used up (D29), counted and logged: OPEN_FAIL internal to
+     * an agent without AUTH flags bit 4 (it takes unknown reasons as errors). */
+    if (quota_refuse(l, sx->stats, (int64_t)wallclock_ms(), now)) {
+        session_open_fail(l, cs->side, req_id,
+                          cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
         return;
+    }
     if (l->session[1 - cs->side] == NULL ||
         (resume_id != NULL && !session_of(l->session[1 - cs->side])->resumable)) {
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);

@@ -164,6 +164,7 @@ void relay_stop(struct relay *r)
     quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* the counters' last values */
     acct_stop(r->acct);
     uv_close((uv_handle_t *)&r->tick, NULL);
+    shape_close(&r->shape);
     /* The signal handlers stay (a second SIGTERM while sessions flush must
      * not kill the process before the last accounting write) but no longer
      * keep the loop alive; relay_done closes them. */

@@ -63,6 +63,7 @@ struct stats {
     uint64_t bytes[2];     /* [0] a→b, [1] b→a, of closed and open streams */
     uint64_t auth_failures;
     uint64_t fail[STATS_FAIL_COUNT];
+    uint64_t enroll[4];    /* enrollments by enum enrollgate_result (D30) */
     uint32_t agents;       /* control sessions up */
     uint32_t streams_open; /* streams pending or spliced */
     uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */

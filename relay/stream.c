@@ -3,10 +3,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/socket.h>
 #include <sodium.h>
 
 #include "acct.h"
@@ -28,9 +28,12 @@ enum stream_state {
  * leg's connection while attached. */
 struct stream_leg {
     struct stream *s;
-    struct conn *c;        /* NULL until it arrives, and once detached */
-    int side;              /* 0 = side a, 1 = side b */
-    bool read_paused;      /* stopped for backpressure */
+    struct conn *c;   /* NULL until it arrives, and once detached */
+    int side;         /* 0 = side a, 1 = side b */
+    bool read_paused; /* stopped for backpressure */
+    bool rate_held;   /* stopped for a bandwidth limit, waiting in shape (D28) */
+    bool rate_capped; /* the last read was cut by a limit's share: yield */
+    struct shape_waiter wait;
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* shutdown issued on this leg (other leg hit EOF) */
     bool shut_done;        /* that shutdown completed */
@@ -64,6 +67,7 @@ struct stream {
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 static bool stream_zc_try(struct stream *s);
+static void stream_rate_wake(struct shape_waiter *w);
 
 uint64_t stream_wire_id(const struct stream *s)
 {
@@ -111,6 +115,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
     for (int side = 0; side < 2; side++) {
         s->leg[side].s = s;
         s->leg[side].side = side;
+        s->leg[side].wait.wake = stream_rate_wake;
         rc = ticket_issue(sx->tickets, s, side, exp, s->ticket[side]);
         if (rc != 0) {
             if (side == 1)
@@ -185,6 +190,7 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     }
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
+        shape_cancel(sx->shape, &s->leg[side].wait);
         if (s->in_table[side])
             ticket_revoke(sx->tickets, s->ticket[side]);
         s->in_table[side] = false;
@@ -221,13 +227,13 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     uv_close((uv_handle_t *)&s->timer, stream_free_cb);
 }
 
-/* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
- * (nothing acknowledged for write_stall_timeout, see conn_leg_sockopts),
- * the same condition as the write-stall timer; anything else is a reset. */
+/* A leg failed with a libuv error: a stall (conn_leg_stalled) or a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
-    if (err == UV_ETIMEDOUT)
-        stream_close(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
+    char why[96];
+
+    if (conn_leg_stalled(err, why, sizeof(why)))
+        stream_close(s, STORE_CAUSE_TIMEOUT, why);
     else
         stream_close(s, STORE_CAUSE_RESET, uv_strerror(err));
 }
@@ -254,25 +260,12 @@ static void stream_expire(uv_timer_t *t)
 
 /* ---- the splice proper ---- */
 
-/* Bytes the relay holds for leg c: conn_send's copies until their write
- * callback has freed them. Not libuv's write queue size, which drops as the
- * kernel takes bytes while the request (and its memory) lives on until the
- * callback: a read allowed at queue size 0 could then stack a second copy on
- * one not yet freed. With this count a direction holds at most one read.
- * Memory and backpressure only: the write-stall timer measures the kernel
- * taking bytes (stream_pending). */
-static size_t stream_queue(const struct conn *c)
-{
-    return c->queued;
-}
-
-/* Bytes for leg i that the kernel has not taken yet, for the write-stall
- * timer: a pipe's contents, or on the copying path libuv's write queue size,
- * which drops as the kernel takes each part of a request. Not stream_queue:
- * a request of up to one read (256 KiB) is counted there until its callback,
- * so a reader slow but still reading would show no progress for as long as
- * the whole request takes to drain (D12: stalled means the kernel took no
- * byte, not that no request completed). */
+/* Bytes for leg i that the kernel has not taken yet, for the write-stall timer: a pipe's contents,
+ * or on the copying path libuv's write queue size, which drops as the kernel takes each part of a
+ * request. Not c->queued: a request of up to one read (256 KiB) is counted there until its
+ * callback, so a reader slow but still reading would show no progress for as long as the whole
+ * request takes to drain (D12: stalled means the kernel took no byte, not that no request
+ * completed). */
 static size_t stream_pending(const struct stream *s, int i)
 {
     if (s->zc != NULL)
@@ -287,7 +280,11 @@ static void stream_maybe_resume(struct stream *s, int src)
 
     if (c == NULL || dst == NULL || !lg->read_paused || lg->read_eof || c->state == CONN_CLOSED)
         return;
-    if (stream_queue(dst) > 0)
+    if (dst->queued == 0 && lg->rate_held) {
+        lg->read_paused = false; /* stream_rate_wake restarts reading */
+        return;
+    }
+    if (dst->queued > 0)
         return;
     lg->read_paused = false;
     /* A bulk stream whose copied rest just went out: libuv holds nothing for
@@ -319,13 +316,14 @@ static int stream_write(struct stream *s, int dst, const uint8_t *p, size_t len)
     return conn_send(s->leg[dst].c, p, len, stream_write_cb);
 }
 
-/* n bytes read from leg src: the stream's, the link's and the relay's
- * counters, the half-close timer's last traffic and the byte quota (D29):
- * true when past it (not forwarded; the caller calls stream_quota_abort). */
+/* n bytes read from leg src: the counters, the half-close timer's last
+ * traffic and the byte quota (D29): true when past it (not forwarded; the
+ * caller calls stream_quota_abort). */
 static bool stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
+    shape_take(s->sx->shape, s->link, src, n);
     s->sx->stats->bytes[src] += n;
     s->last_rx_ms = uv_now(s->sx->loop);
     return quota_count(&s->link->quota, n);
@@ -349,11 +347,16 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (lg != NULL && lg->s->leg[1 - lg->side].c != NULL) {
         /* Read no more than fits under splice_buffer on the other leg, so the
          * bound holds exactly (at least one byte, or libuv reports ENOBUFS). */
-        q = stream_queue(lg->s->leg[1 - lg->side].c);
+        q = lg->s->leg[1 - lg->side].c->queued;
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
         room = quota_budget(&lg->s->link->quota, room);
+        q = shape_budget(sx->shape, lg->s->link, lg->side, room);
+        /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
+        lg->rate_held = q == 0;
+        lg->rate_capped = q < room;
+        room = q;
     }
     buf->base = (char *)sx->rbuf;
     buf->len = room;
@@ -413,6 +416,11 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CONN_CLOSED || lg == NULL || nread == 0)
         return;
     s = lg->s;
+    if (nread == UV_ENOBUFS && lg->rate_held) {
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+        return;
+    }
     if (nread == UV_EOF && !conn_eof_was_reset(c)) {
         stream_forward_eof(s, lg->side);
         return;
@@ -438,7 +446,12 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
-    if (stream_queue(s->leg[1 - lg->side].c) > 0) {
+    if (lg->rate_capped) {
+        lg->rate_held = true; /* cut by a limit's share: the others read first */
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+    }
+    if (s->leg[1 - lg->side].c->queued > 0) {
         lg->read_paused = true;
         uv_read_stop(h);
     } else if (s->bulk) {
@@ -463,9 +476,32 @@ static int stream_zc_on_read(void *arg, int src, size_t n)
     return 0;
 }
 
-static size_t stream_zc_budget(void *arg, size_t want)
+/* What leg src may splice now: quota (D29), then shape.c (D28); 0: waits. */
+static size_t stream_zc_budget(void *arg, int src, size_t want)
 {
-    return quota_budget(&((const struct stream *)arg)->link->quota, want);
+    struct stream *s = arg;
+    size_t n = shape_budget(s->sx->shape, s->link, src, quota_budget(&s->link->quota, want));
+
+    s->leg[src].rate_held = n == 0;
+    if (n == 0)
+        shape_wait(s->sx->shape, s->link, src, &s->leg[src].wait);
+    return n;
+}
+
+/* shape.c's timer: a leg held for rate reads again (and asks its budget). */
+static void stream_rate_wake(struct shape_waiter *w)
+{
+    struct stream_leg *lg = (struct stream_leg *)((char *)w - offsetof(struct stream_leg, wait));
+    struct stream *s = lg->s;
+    struct conn *c = lg->c;
+
+    lg->rate_held = false;
+    if (s->state != STREAM_SPLICED || c == NULL || c->state == CONN_CLOSED || lg->read_eof)
+        return;
+    if (s->zc != NULL)
+        zerocopy_release(s->zc, lg->side);
+    else if (!lg->read_paused && !uv_is_active((uv_handle_t *)&c->tcp))
+        uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
 }
 
 static void stream_zc_on_shutdown(void *arg, int dst)
@@ -490,8 +526,8 @@ static void stream_zc_on_event(void *arg)
 }
 
 static const struct zerocopy_ops stream_zc_ops = {
-    .on_read = stream_zc_on_read,
     .budget = stream_zc_budget,
+    .on_read = stream_zc_on_read,
     .on_shutdown = stream_zc_on_shutdown,
     .on_error = stream_zc_on_error,
     .on_event = stream_zc_on_event,
@@ -519,7 +555,7 @@ static bool stream_zc_try(struct stream *s)
         const struct stream_leg *lg = &s->leg[i];
         /* A finished direction is fine (EOF read, its shutdown done), one
          * with libuv's shutdown still pending is not. */
-        if ((lg->shut_sent && !lg->shut_done) || lg->read_paused || stream_queue(lg->c) > 0)
+        if ((lg->shut_sent && !lg->shut_done) || lg->read_paused || lg->c->queued > 0)
             return false;
         tcp[i] = &lg->c->tcp;
         eof[i] = lg->read_eof;
@@ -568,32 +604,6 @@ static void stream_tick(uv_timer_t *t)
         stream_close(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
 }
 
-static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
-{
-    uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
-                     ? lim->write_stall_timeout_ms
-                     : lim->halfclose_timeout_ms;
-    t /= 4;
-    if (t < 20)
-        t = 20;
-    if (t > 1000)
-        t = 1000;
-    return t;
-}
-
-/*
- * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
- * a router that went away) must not stay open forever: the write-stall timer
- * only sees bytes the kernel did not take, not bytes it took and never got
- * acknowledged. So the kernel is asked to give up on a leg whose sent data
- * (or keepalive probes, after keepalive of silence) stay unacknowledged for
- * write_stall_timeout; the read then fails and the other leg is reset.
- *
- * These options are set once on each listening socket, and every accepted
- * socket inherits them (Linux copies them from the listener), which saves
- * seven setsockopt() calls per leg; control sessions switch keepalive and the
- * user timeout off again (session_sockopts). design.md D10.
- */
 /* ---- pairing ---- */
 
 /* Each leg's early bytes to the other; the pre-pairing buffers go. 0, or -1
@@ -661,7 +671,7 @@ static void stream_start(struct stream *s)
             return;
     }
     uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, stream_tick, stream_tick_ms(sx->lim), stream_tick_ms(sx->lim));
+    uv_timer_start(&s->timer, stream_tick, conn_leg_tick_ms(sx->lim), conn_leg_tick_ms(sx->lim));
     log_debug("stream %" PRIu64 " link %s: %s after %" PRIu64 " ms", s->id, s->link->name,
               s->resume ? "resumed leg spliced" : "spliced", now - s->created_ms);
 }

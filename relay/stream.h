@@ -25,6 +25,7 @@
 
 #include "conn.h"
 #include "index.h"
+#include "shape.h"
 #include "store.h"
 #include "ticket.h"
 #include "zerocopy.h"
@@ -42,6 +43,7 @@ struct stream_ctx {
     struct acct *acct;
     struct stats *stats;
     struct zerocopy_ctx *zc;
+    struct shape *shape; /* bandwidth limits (D28) */
     /* The one read buffer of every spliced leg (STREAM_RBUF_SIZE): libuv
      * calls a handle's alloc_cb and read_cb back to back on this single
      * thread, and the read callback is done with the bytes (written or

@@ -18,13 +18,15 @@ struct sync_waiter {
     void *arg;
 };
 
-/* A promotion of key, or (endorse) the storing of side's endorsement e. */
+/* A promotion of key, (endorse) the storing of side's endorsement e, or
+ * (enroll) the spending of the code whose hash is e[0..32) for key at at_ms. */
 struct sync_promotion {
     uint8_t id[STORE_LINK_ID_LEN];
     int side;
     uint8_t key[STORE_KEY_LEN];
-    bool endorse;
+    bool endorse, enroll;
     uint8_t e[STORE_ENDORSE_LEN];
+    int64_t at_ms;
 };
 
 struct sync {
@@ -153,7 +155,9 @@ static void sync_write(struct sync *s)
     s->write_rc = 0;
     for (size_t i = 0; i < s->n_promoting; i++) {
         const struct sync_promotion *p = &s->promoting[i];
-        if (p->endorse)
+        if (p->enroll)
+            rc = store_enroll_spend(s->st, p->id, p->side, p->e, p->key, p->at_ms);
+        else if (p->endorse)
             rc = store_link_endorse(s->st, p->id, p->side, p->e);
         else
             rc = store_link_promote(s->st, p->id, p->side, p->key, "agent switched to its new key");
@@ -318,7 +322,7 @@ uint64_t sync_last_ok_ms(const struct sync *s)
 }
 
 static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                      const uint8_t key[STORE_KEY_LEN], const uint8_t *e)
+                      const uint8_t key[STORE_KEY_LEN], const uint8_t *e, int64_t enroll_at)
 {
     struct sync_promotion *p;
 
@@ -329,7 +333,11 @@ static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int s
     memcpy(p->id, id, STORE_LINK_ID_LEN);
     p->side = side;
     memcpy(p->key, key, STORE_KEY_LEN);
-    if (e != NULL) {
+    if (e != NULL && enroll_at != 0) {
+        p->enroll = true;
+        p->at_ms = enroll_at;
+        memcpy(p->e, e, STORE_ENROLL_HASH_LEN);
+    } else if (e != NULL) {
         p->endorse = true;
         memcpy(p->e, e, STORE_ENDORSE_LEN);
     }
@@ -341,13 +349,20 @@ static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int s
 int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                  const uint8_t key[STORE_KEY_LEN])
 {
-    return sync_queue(s, id, side, key, NULL);
+    return sync_queue(s, id, side, key, NULL, 0);
 }
 
 int sync_endorse(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                  const uint8_t e[STORE_ENDORSE_LEN])
 {
-    return sync_queue(s, id, side, e, e);
+    return sync_queue(s, id, side, e, e, 0);
+}
+
+int sync_enroll(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                const uint8_t key[STORE_KEY_LEN], const uint8_t hash[STORE_ENROLL_HASH_LEN],
+                int64_t at_ms)
+{
+    return sync_queue(s, id, side, key, hash, at_ms);
 }
 
 void sync_stop(struct sync *s)

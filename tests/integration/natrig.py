@@ -107,13 +107,14 @@ class NatRig:
         self.echo = n.EchoServer(self.ns("dev"), n.DEV_IP, ECHO_PORT)
         return self.echo
 
-    def agent_conf(self, name, token, keepalive=None, connect=None, listen=None):
-        """A linkagent.conf holding one link from a token (mode 0600)."""
+    def agent_conf(self, name, token, keepalive=None, connect=None, listen=None, agent_keys=()):
+        """A linkagent.conf holding one link from a token (mode 0600).
+        agent_keys: more "key = value" lines for its [agent] section."""
         path = os.path.join(self.tmp, "agent-%s.conf" % name)
         lines = []
         if keepalive:
             lines += ["[agent]", "keepalive = %s" % keepalive, "backoff_min = 200ms",
-                      "backoff_max = 2s", ""]
+                      "backoff_max = 2s"] + list(agent_keys) + [""]
         lines += ["[link %s]" % name, "token = %s" % token]
         if connect:
             lines.append("connect = %s" % connect)
@@ -124,23 +125,26 @@ class NatRig:
             f.write("\n".join(lines) + "\n")
         return path
 
-    def start_agents(self, keepalive=None, name="nat", extra_args=()):
+    def start_agents(self, keepalive=None, name="nat", extra_args=(), dev_target=None,
+                     agent_keys=()):
         """Makes the link with linkctl and starts both agents; waits until
         both are online with the peer online. keepalive=None uses the
-        command line (token) form, else a config file with that keepalive.
-        extra_args go to both agents' command lines."""
+        command line (token) form, else a config file with that keepalive
+        (and agent_keys, more [agent] lines). extra_args go to both agents'
+        command lines. dev_target: the device agent's connect target inside
+        the device namespace (default the echo service)."""
         self.link = self.relay.ctl_json("link", "add", name)
         tok = self.link["tokens"]
-        dev_target = "%s:%d" % (n.DEV_IP, ECHO_PORT)
+        dev_target = dev_target or "%s:%d" % (n.DEV_IP, ECHO_PORT)
         host_listen = "127.0.0.1:%d" % HOST_LISTEN
         if keepalive is None:
             dev_args = ["--token", tok["b"], "--connect", dev_target]
             host_args = ["--token", tok["a"], "--listen", host_listen]
         else:
             dev_args = ["--config", self.agent_conf("dev", tok["b"], keepalive,
-                                                    connect=dev_target)]
+                                                    connect=dev_target, agent_keys=agent_keys)]
             host_args = ["--config", self.agent_conf("host", tok["a"], keepalive,
-                                                     listen=host_listen)]
+                                                     listen=host_listen, agent_keys=agent_keys)]
         dev_args += list(extra_args)
         host_args += list(extra_args)
         level = os.environ.get("LR_AGENT_LOG")  # e.g. debug, when chasing a failure

@@ -5,7 +5,7 @@ and the Python test peer:
   - at the limit: with a quota of N bytes per day, a stream carrying N bytes
     (both directions summed) ends with FIN and accounting cause fin; the
     next OPEN gets OPEN_FAIL quota_exceeded (6) on a session with AUTH flags
-    bit 3, internal (4) on one without; refusals counted and logged;
+    bit 4, internal (4) on one without; refusals counted and logged;
   - raised live (linkctl link set, applied within the relay's 1 s): an OPEN
     succeeds again; the byte that takes the link to limit + 1 is not
     forwarded, both legs are reset, the accounting row says cause quota, an
@@ -31,7 +31,7 @@ import time
 import lrharness as h
 import lrproto as p
 
-AUTH_FLAG_QUOTA = 0x08
+AUTH_FLAG_QUOTA = 0x10
 DAY_MS = 86400000
 
 
@@ -114,9 +114,9 @@ def limit_tests(c, r, l):
     sa = p.Session(r, l, 0, flags=AUTH_FLAG_QUOTA)
     req, reason = open_fail_reason(sa, 7)
     c.check("at N used, OPEN fails quota_exceeded (6)", (req, reason) == (7, 6), str((req, reason)))
-    sold = p.Session(r, l, 1)  # no AUTH flags bit 3: an older agent
+    sold = p.Session(r, l, 1)  # no AUTH flags bit 4: an older agent
     req, reason = open_fail_reason(sold, 8)
-    c.check("an agent without AUTH flags bit 3 gets internal (4)", (req, reason) == (8, 4),
+    c.check("an agent without AUTH flags bit 4 gets internal (4)", (req, reason) == (8, 4),
             str((req, reason)))
     q = live_quota(r, "q")
     c.check("refusals counted per link", q["refused"] == 2, str(q))

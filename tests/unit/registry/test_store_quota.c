@@ -113,7 +113,7 @@ START_TEST(migrate_from_v2_keeps_rows)
     int v = 0;
     ck_assert_int_eq(store_schema_version(st, &v), 0);
     ck_assert_int_eq(v, store_schema_latest());
-    ck_assert_int_ge(v, 5);
+    ck_assert_int_eq(v, 6); /* 3, 4, 5 and 6 applied, in that order */
     store_close(st);
     raw("SELECT group_concat(seq || ':' || stream_id || ':' || opener || ':' || started_ms || ':' "
         "|| ended_ms || ':' || wait_ms || ':' || bytes_a_to_b || ':' || bytes_b_to_a || ':' || "
@@ -129,6 +129,11 @@ START_TEST(migrate_from_v2_keeps_rows)
     raw("SELECT count(*) FROM sqlite_master WHERE name IN ('streams_by_link', 'link_quota')", buf,
         sizeof(buf));
     ck_assert_str_eq(buf, "2");
+    raw("SELECT count(*) FROM sqlite_master WHERE name IN ('link_allow', 'enrollments')", buf,
+        sizeof(buf));
+    ck_assert_str_eq(buf, "2");
+    raw("SELECT rate_a_to_b || ':' || rate_b_to_a FROM links", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "0:0");
     raw("SELECT count(*) FROM sqlite_master WHERE name = 'streams_new'", buf, sizeof(buf));
     ck_assert_str_eq(buf, "0");
     raw("PRAGMA integrity_check", buf, sizeof(buf));
