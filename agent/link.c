@@ -245,7 +245,7 @@ static void on_open_fail(void *owner, uint32_t req_id, int reason)
 
     for (struct stream *s = lk->so.streams; st == NULL && req_id != 0 && s != NULL; s = s->next) {
         if (s->state == STREAM_SUSPENDED && s->resume_req == req_id) {
-            stream_resume_failed(s);
+            stream_resume_failed(s, reason);
             return;
         }
     }
@@ -415,7 +415,7 @@ static void on_session_down(void *owner, bool revoked)
         else if (st->state == STREAM_SUSPENDED)
             /* A RESUME sent on this session is never answered: ask again on
              * the next one at once, not STREAM_SETUP_MS after this one. */
-            stream_resume_failed(st);
+            stream_resume_failed(st, 0);
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());

@@ -220,7 +220,8 @@ static int send_hello(struct session *c)
 static int session_auth(const struct session_conf *conf, uint8_t *out, size_t cap, size_t *len)
 {
     const struct agentcfg_link *cfg = conf->link;
-    struct auth a = {.side = cfg->side, .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY};
+    struct auth a = {.side = cfg->side,
+                     .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY | AUTH_FLAG_QUOTA};
 
     if (conf->resume)
         a.flags |= AUTH_FLAG_RESUME;

@@ -390,9 +390,18 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
 }
 
-void stream_resume_failed(struct stream *st)
+/* Why OPEN_FAIL quota_exceeded ends a stream: the quota lasts until its
+ * period ends or the administrator raises it. */
+static const char quota_why[] = "quota_exceeded (the link's byte quota for this period is used "
+                                "up); resetting the local connection";
+
+void stream_resume_failed(struct stream *st, int reason)
 {
-    if (st->state == STREAM_SUSPENDED)
+    if (st->state != STREAM_SUSPENDED)
+        return;
+    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) /* asking again cannot help (D29) */
+        stream_fail(st, LOG_LEVEL_WARN, "relay refused to resume the stream: %s", quota_why);
+    else
         st->resume_req = 0; /* the timer asks again */
 }
 
@@ -682,6 +691,10 @@ void stream_open_failed(struct stream *st, int reason)
     uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
     uint64_t now = uv_now(st->loop);
 
+    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) { /* not tried again (D29) */
+        stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s", quota_why);
+        return;
+    }
     if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||
         st->state == STREAM_REDIAL) {
         stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",

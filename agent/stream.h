@@ -195,9 +195,10 @@ void stream_open_failed(struct stream *st, int reason);
  * answer to its RESUME (epoch: st->resume_epoch), or the responder's match
  * (e2e_resume_match). */
 void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t epoch);
-/* OPEN_FAIL for the stream's RESUME, or the session it went on is down: it
- * asks again on its next tick (its timer). */
-void stream_resume_failed(struct stream *st);
+/* OPEN_FAIL (reason) for the stream's RESUME, or the session it went on is
+ * down (reason 0): it asks again on its next tick (its timer), except for
+ * quota_exceeded, which ends the stream (D29). */
+void stream_resume_failed(struct stream *st, int reason);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg

@@ -2,9 +2,7 @@
 # Generates a C source holding every schema/NNN_name.sql as a migration
 # (run as `cmake -DSCHEMA_DIR=... -DOUT=... -P schema_embed.cmake`). schema/
 # stays the single source of truth; the build re-runs this when a file
-# changes. The files are numbered 001, 002, ...; a number no file takes (a
-# branch that carries a later migration than those of its base, design.md D30)
-# becomes an empty step, so migration N is still entry N - 1.
+# changes. The files must be numbered 001, 002, ... without gaps.
 file(GLOB sqls "${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT sqls)
 set(body "")
@@ -14,14 +12,9 @@ foreach(f ${sqls})
   get_filename_component(base ${f} NAME_WE)
   string(SUBSTRING ${base} 0 3 num)
   math(EXPR v "${num}")
-  if(v LESS expect)
-    message(FATAL_ERROR "schema: ${base}.sql: migration number ${v} is taken twice")
+  if(NOT v EQUAL expect)
+    message(FATAL_ERROR "schema: ${base}.sql: expected migration number ${expect}")
   endif()
-  while(expect LESS v)
-    string(APPEND body "static const char sql_${expect}[] = {0x00};\n")
-    string(APPEND table "    {${expect}, \"(no migration ${expect})\", sql_${expect}},\n")
-    math(EXPR expect "${expect} + 1")
-  endwhile()
   file(READ ${f} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   string(APPEND body "static const char sql_${v}[] = {${hex}0x00};\n")

@@ -71,7 +71,7 @@ static bool close_reason_ok(int r)
 
 static bool open_fail_reason_ok(int r)
 {
-    return r >= MSG_OPEN_FAIL_PEER_OFFLINE && r <= MSG_OPEN_FAIL_RATE_LIMITED;
+    return r >= MSG_OPEN_FAIL_PEER_OFFLINE && r <= MSG_OPEN_FAIL_QUOTA_EXCEEDED;
 }
 
 static bool redirect_reason_ok(int r)
@@ -526,7 +526,8 @@ const char *msg_close_reason_name(int reason)
 const char *msg_open_fail_reason_name(int reason)
 {
     static const char *const names[] = {
-        NULL, "peer_offline", "stream_limit", "timeout", "internal", "rate_limited",
+        NULL,       "peer_offline", "stream_limit",   "timeout",
+        "internal", "rate_limited", "quota_exceeded",
     };
 
     if (!open_fail_reason_ok(reason))

@@ -65,6 +65,9 @@ enum msg_open_fail_reason {
     MSG_OPEN_FAIL_TIMEOUT = 3,
     MSG_OPEN_FAIL_INTERNAL = 4,
     MSG_OPEN_FAIL_RATE_LIMITED = 5,
+    /* The link's byte quota is used up (D29); only to agents that set
+     * AUTH_FLAG_QUOTA, the others get MSG_OPEN_FAIL_INTERNAL. */
+    MSG_OPEN_FAIL_QUOTA_EXCEEDED = 6,
 };
 
 enum msg_close_reason {

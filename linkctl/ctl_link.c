@@ -31,15 +31,16 @@ static const char link_help[] =
     "  enable NAME|ID                        allow a revoked link again\n"
     "  rm NAME|ID                            delete the link and its accounting\n"
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
-    "  set NAME|ID [--allow CIDR ...] [--rate R ...]  change the link's policy\n"
+    "  set NAME|ID [--allow CIDR ...] [--rate R ...] [--quota BYTES/PERIOD|none]\n"
+    "                                        change the link's policy\n"
     "\n"
     "Each command takes --help and --json.\n";
 
 static const char add_help[] =
     "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--allow CIDR|--allow-a CIDR|\n"
     "                        --allow-b CIDR]... [--rate R] [--rate-a-to-b R]\n"
-    "                        [--rate-b-to-a R] [--enroll a|b [--expires DURATION]\n"
-    "                        [--uses N]] [--json]\n"
+    "                        [--rate-b-to-a R] [--quota BYTES/PERIOD]\n"
+    "                        [--enroll a|b [--expires DURATION] [--uses N]] [--json]\n"
     "\n"
     "Creates a link with a new random id. For each side without --X-key a key pair\n"
     "is generated; only public keys are stored. Prints one enrollment token per\n"
@@ -54,6 +55,7 @@ static const char add_help[] =
     "connect from, as for `link set` (linkctl link set --help).\n"
     "--rate R limits both directions, --rate-a-to-b and --rate-b-to-a one each\n"
     "(see `linkctl link set --help` for R).\n"
+    "--quota BYTES/PERIOD sets a byte quota (see `linkctl link set --help`).\n"
     "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
     "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n"
     "--enroll SIDE gives that side an enrollment code instead of a private key: the\n"
@@ -95,11 +97,13 @@ static const char rm_help[] =
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
-    const char *a_key, *b_key, *side, *key, *rate, *rate_ab, *rate_ba, *enroll, *expires, *uses;
+    const char *a_key, *b_key, *side, *key, *rate, *rate_ab, *rate_ba, *enroll, *expires, *uses,
+        *quota;
 };
 
 /* Parses argv after the command word. allowed: which value options the
- * command takes ("a" a-key, "b" b-key, "s" side, "k" key). */
+ * command takes ("a" a-key, "b" b-key, "s" side, "k" key, "r" rates, "e" "x" "u"
+ * enrollment, "q" quota). */
 static int parse_args(struct ctl *c, const char *cmd, const char *help, const char *allowed,
                       int maxpos, int argc, char **argv, struct link_args *a)
 {
@@ -109,15 +113,16 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
     } opts[] = {{'a', "--a-key"},       {'b', "--b-key"},  {'s', "--side"},
                 {'k', "--key"},         {'r', "--rate"},   {'r', "--rate-a-to-b"},
                 {'r', "--rate-b-to-a"}, {'e', "--enroll"}, {'x', "--expires"},
-                {'u', "--uses"}};
+                {'u', "--uses"},        {'q', "--quota"}};
 #define LINK_OPTS (sizeof(opts) / sizeof(opts[0]))
     const char *names[LINK_OPTS + 1], *vals[LINK_OPTS] = {NULL};
     const char **dst[LINK_OPTS];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
-    const char **all[LINK_OPTS] = {&a->a_key,   &a->b_key,   &a->side,   &a->key,     &a->rate,
-                                   &a->rate_ab, &a->rate_ba, &a->enroll, &a->expires, &a->uses};
+    const char **all[LINK_OPTS] = {&a->a_key,   &a->b_key,   &a->side,    &a->key,
+                                   &a->rate,    &a->rate_ab, &a->rate_ba, &a->enroll,
+                                   &a->expires, &a->uses,    &a->quota};
     for (size_t k = 0; k < LINK_OPTS; k++) {
         if (strchr(allowed, opts[k].flag) != NULL) {
             names[n] = opts[k].name;
@@ -213,13 +218,17 @@ static int link_add(struct ctl *c, int argc, char **argv)
     struct link_args a;
     struct ctl_allow_opt allow;
     char detail[128];
+    struct ctl_quota quota;
     int r = ctl_allow_take("link add", &argc, argv, &allow);
     if (r != CTL_EXIT_OK) {
         return r;
     }
-    r = parse_args(c, "add", add_help, "abrexu", 1, argc, argv, &a);
+    r = parse_args(c, "add", add_help, "abrexuq", 1, argc, argv, &a);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (a.quota != NULL && (r = ctl_policy_quota_parse("link add", a.quota, &quota)) != 0) {
+        return r;
     }
     struct ctl_enroll en;
     r = ctl_enroll_parse("link add", a.enroll, a.expires, a.uses, &en);
@@ -295,6 +304,8 @@ static int link_add(struct ctl *c, int argc, char **argv)
                    ctl_enroll_store(st, s->l.id, &s->en, s->l.key[s->en.side]) != 0) {
             /* A link whose side has neither a key nor a code is of no use. */
             (void)store_link_remove(st, s->l.id, "enrollment code not stored");
+        } else if (a.quota != NULL && ctl_policy_quota_store(st, s->l.id, &quota) != CTL_EXIT_OK) {
+            (void)store_link_remove(st, s->l.id, "quota could not be stored");
         } else {
             r = CTL_EXIT_OK;
         }
@@ -523,6 +534,7 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
     } else {
         printf("last close:    %s at %s\n", store_cause_name(t->last_cause), when);
     }
+    ctl_policy_quota_print(l);
     if (!running) {
         printf("live:          relay not running\n");
         return;
@@ -555,7 +567,8 @@ static int link_show(struct ctl *c, int argc, char **argv)
     if (ctl_open_link(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
-    if (store_link_totals(st, l.id, &t) < 0 || store_allow_get(st, l.id, &al) < 0) {
+    if (store_link_totals(st, l.id, &t) < 0 || store_allow_get(st, l.id, &al) < 0 ||
+        store_quota_get(st, &l) < 0) {
         r = ctl_fail("%s", store_errmsg(st));
         store_close(st);
         return r;
@@ -566,7 +579,8 @@ static int link_show(struct ctl *c, int argc, char **argv)
     r = CTL_EXIT_OK;
     if (c->json) {
         json_t *v = link_json(&l, &t, running, entry);
-        if (v != NULL && json_object_set_new(v, "allow", ctl_allow_json(&al)) != 0) {
+        if (v != NULL && (json_object_set_new(v, "allow", ctl_allow_json(&al)) != 0 ||
+                          json_object_set_new(v, "quota", ctl_policy_quota_json(&l)) != 0)) {
             json_decref(v);
             v = NULL;
         }

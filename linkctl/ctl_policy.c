@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfgparse.h"
@@ -14,7 +15,7 @@
 static const char set_help[] =
     "usage: linkctl link set NAME|ID [--allow CIDR|none]... [--allow-a CIDR|none]...\n"
     "                        [--allow-b CIDR|none]... [--rate R] [--rate-a-to-b R]\n"
-    "                        [--rate-b-to-a R] [--json]\n"
+    "                        [--rate-b-to-a R] [--quota BYTES/PERIOD|none] [--json]\n"
     "\n"
     "Changes a link's policy; a running relay applies it within a second.\n"
     "\n"
@@ -33,7 +34,14 @@ static const char set_help[] =
     "12500000 bytes/s); an optional /s; 'none' removes the limit. From 1000\n"
     "bytes/s (8kbit) to 1099511627776 bytes/s (1024G). The relay shapes: it reads\n"
     "the sender no faster, so the sending application is slowed; nothing is\n"
-    "dropped or reset.\n";
+    "dropped or reset.\n"
+    "\n"
+    "--quota BYTES/PERIOD: at most BYTES relayed per PERIOD (day or month, UTC),\n"
+    "both directions together. BYTES is digits with an optional unit: kB, MB, GB,\n"
+    "TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024). Past it, the\n"
+    "link's streams are reset and new ones refused until the period ends.\n"
+    "Changing the quota keeps what was used; 'none' removes the quota and its\n"
+    "counter.\n";
 
 /* The option at argv[i] if it is one of ours: the side mask it names, or 0. */
 static unsigned allow_opt_sides(const char *arg)
@@ -166,6 +174,140 @@ void ctl_allow_print(const struct store_allow *a)
     }
 }
 
+/* ---- the byte quota ---- */
+
+int ctl_policy_quota_parse(const char *cmd, const char *text, struct ctl_quota *out)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {{"", 1},
+                 {"kB", 1000ULL},
+                 {"MB", 1000000ULL},
+                 {"GB", 1000000000ULL},
+                 {"TB", 1000000000000ULL},
+                 {"KiB", 1ULL << 10},
+                 {"MiB", 1ULL << 20},
+                 {"GiB", 1ULL << 30},
+                 {"TiB", 1ULL << 40}};
+    struct ctl_quota q = {0, 0, STORE_QUOTA_DAY};
+    const char *slash = strchr(text, '/');
+    char num[32], *end;
+    enum store_quota_period p;
+    size_t k, n;
+
+    if (strcmp(text, "none") == 0) {
+        q.clear = 1;
+        *out = q;
+        return 0;
+    }
+    n = slash != NULL ? (size_t)(slash - text) : 0;
+    if (slash == NULL || n == 0 || n >= sizeof(num) || store_quota_period_parse(slash + 1, &p)) {
+        return ctl_usage_error(cmd,
+                               "invalid --quota '%s': use BYTES/day, BYTES/month or none "
+                               "(e.g. 10GB/month)",
+                               text);
+    }
+    memcpy(num, text, n);
+    num[n] = '\0';
+    errno = 0;
+    unsigned long long v = num[0] >= '0' && num[0] <= '9' ? strtoull(num, &end, 10) : 0;
+    if (num[0] < '0' || num[0] > '9') {
+        return ctl_usage_error(cmd, "invalid --quota '%s': BYTES must start with digits", text);
+    }
+    if (errno != 0) {
+        return ctl_usage_error(cmd, "invalid --quota '%s': more than %" PRIu64 " bytes", text,
+                               STORE_QUOTA_MAX);
+    }
+    for (k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+        if (strcmp(end, units[k].name) == 0) {
+            break;
+        }
+    }
+    if (k == sizeof(units) / sizeof(units[0])) {
+        return ctl_usage_error(cmd,
+                               "invalid --quota '%s': unknown unit '%s' (kB, MB, GB, TB, KiB, "
+                               "MiB, GiB, TiB)",
+                               text, end);
+    }
+    if (v > STORE_QUOTA_MAX / units[k].mult) {
+        return ctl_usage_error(cmd, "invalid --quota '%s': more than %" PRIu64 " bytes", text,
+                               STORE_QUOTA_MAX);
+    }
+    q.limit = (uint64_t)v * units[k].mult;
+    q.period = p;
+    *out = q;
+    return 0;
+}
+
+int ctl_policy_quota_store(struct store *st, const uint8_t *id, const struct ctl_quota *q)
+{
+    char detail[160], what[96];
+    int r;
+
+    if (q->clear) {
+        ctl_event_detail("quota removed", detail, sizeof(detail));
+        r = store_quota_clear(st, id, detail);
+    } else {
+        snprintf(what, sizeof(what), "quota %" PRIu64 " bytes per %s", q->limit,
+                 store_quota_period_name(q->period));
+        ctl_event_detail(what, detail, sizeof(detail));
+        r = store_quota_set(st, id, q->limit, q->period, detail);
+    }
+    if (r < 0) {
+        return ctl_fail("%s", store_errmsg(st));
+    }
+    return CTL_EXIT_OK;
+}
+
+/* What the registry holds, as of now_ms: a counter of a period that is over
+ * counts 0 in the current one (the relay rolls it within a second). */
+static void quota_view(const struct store_quota *q, int64_t now_ms, uint64_t *used, int64_t *start,
+                       int64_t *resets)
+{
+    int64_t cur = store_quota_period_start(q->period, now_ms);
+
+    *used = q->used;
+    *start = q->start_ms;
+    if (q->start_ms == 0 || store_quota_period_next(q->period, q->start_ms) <= now_ms) {
+        *used = 0;
+        *start = cur;
+    }
+    *resets = store_quota_period_next(q->period, *start);
+}
+
+json_t *ctl_policy_quota_json(const struct store_link *l)
+{
+    uint64_t used;
+    int64_t start, resets;
+
+    if (!l->has_quota) {
+        return json_null();
+    }
+    quota_view(&l->quota, ctl_now_ms(), &used, &start, &resets);
+    return json_pack("{s:I, s:s, s:I, s:I, s:I}", "limit_bytes", lrjson_u64(l->quota.limit),
+                     "period", store_quota_period_name(l->quota.period), "used_bytes",
+                     lrjson_u64(used), "period_start_ms", (json_int_t)start, "resets_ms",
+                     (json_int_t)resets);
+}
+
+void ctl_policy_quota_print(const struct store_link *l)
+{
+    char when[40];
+    uint64_t used;
+    int64_t start, resets;
+
+    if (!l->has_quota) {
+        printf("quota:         none\n");
+        return;
+    }
+    quota_view(&l->quota, ctl_now_ms(), &used, &start, &resets);
+    ctl_fmt_time(resets, when, sizeof(when));
+    printf("quota:         %" PRIu64 " of %" PRIu64 " bytes per %s used%s; resets at %s\n", used,
+           l->quota.limit, store_quota_period_name(l->quota.period),
+           used >= l->quota.limit ? " (exceeded: streams refused)" : "", when);
+}
+
 /* The three rate options' values, NULL when absent. */
 struct ctl_rate_opts {
     const char *both, *a_to_b, *b_to_a;
@@ -273,8 +415,8 @@ static int set_print(struct ctl *c, const struct store_link *l, const struct sto
 
     linkid_encode(l->id, id);
     if (c->json) {
-        json_t *v = json_pack("{s:s, s:o, s:o}", "id", id, "name", lrjson_str(l->name), "allow",
-                              ctl_allow_json(a));
+        json_t *v = json_pack("{s:s, s:o, s:o, s:o}", "id", id, "name", lrjson_str(l->name),
+                              "allow", ctl_allow_json(a), "quota", ctl_policy_quota_json(l));
         if (v != NULL && ctl_rate_json(v, rate) != 0) {
             json_decref(v);
             v = NULL;
@@ -286,13 +428,15 @@ static int set_print(struct ctl *c, const struct store_link *l, const struct sto
     ctl_rate_text(rate[0], ra, sizeof(ra));
     ctl_rate_text(rate[1], rb, sizeof(rb));
     printf("rate a->b:     %s\nrate b->a:     %s\n", ra, rb);
+    ctl_policy_quota_print(l);
     return CTL_EXIT_OK;
 }
 
 int ctl_link_set(struct ctl *c, int argc, char **argv)
 {
-    static const char *const names[] = {"--rate", "--rate-a-to-b", "--rate-b-to-a", NULL};
-    const char *vals[3] = {NULL, NULL, NULL};
+    static const char *const names[] = {"--rate", "--rate-a-to-b", "--rate-b-to-a", "--quota",
+                                        NULL};
+    const char *vals[4] = {NULL, NULL, NULL, NULL};
     struct ctl_allow_opt allow;
     struct ctl_rate_opts ro;
     struct store_allow now;
@@ -301,6 +445,7 @@ int ctl_link_set(struct ctl *c, int argc, char **argv)
     const char *pos[1] = {NULL};
     uint64_t rate[2];
     bool rate_given;
+    struct ctl_quota quota;
     int r = ctl_allow_take("link set", &argc, argv, &allow);
 
     if (r != CTL_EXIT_OK)
@@ -312,9 +457,11 @@ int ctl_link_set(struct ctl *c, int argc, char **argv)
         return ctl_usage_error("link set", "missing link name or id");
     ro = (struct ctl_rate_opts){vals[0], vals[1], vals[2]};
     rate_given = ro.both != NULL || ro.a_to_b != NULL || ro.b_to_a != NULL;
-    if (allow.sides == 0 && !rate_given)
+    if (allow.sides == 0 && !rate_given && vals[3] == NULL)
         return ctl_usage_error("link set", "nothing to set (--allow, --allow-a, --allow-b, "
-                                           "--rate, --rate-a-to-b, --rate-b-to-a)");
+                                           "--rate, --rate-a-to-b, --rate-b-to-a, --quota)");
+    if (vals[3] != NULL && (r = ctl_policy_quota_parse("link set", vals[3], &quota)) != 0)
+        return r;
     if (ctl_open_link(c, pos[0], 0, &st, &l) < 0)
         return CTL_EXIT_FAIL;
     /* Every value is checked before anything is written. */
@@ -325,7 +472,9 @@ int ctl_link_set(struct ctl *c, int argc, char **argv)
     r = ctl_allow_store(st, l.id, &allow);
     if (r == CTL_EXIT_OK && rate_given)
         r = ctl_rate_store(st, &l, rate);
-    if (r == CTL_EXIT_OK && store_allow_get(st, l.id, &now) < 0)
+    if (r == CTL_EXIT_OK && vals[3] != NULL)
+        r = ctl_policy_quota_store(st, l.id, &quota);
+    if (r == CTL_EXIT_OK && (store_allow_get(st, l.id, &now) < 0 || store_quota_get(st, &l) < 0))
         r = ctl_fail("%s", store_errmsg(st));
     store_close(st);
     if (r != CTL_EXIT_OK)

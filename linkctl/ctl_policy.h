@@ -2,7 +2,8 @@
 /*
  * ctl_policy — per-link policy in linkctl (issue 18): `linkctl link set` and
  * the policy options `link add` shares with it. Each setting has its own
- * functions, named after it; the source allowlist (docs/design.md D27):
+ * functions, named after it: the byte quota (--quota BYTES/PERIOD|none,
+ * D29, below) and the source allowlist (docs/design.md D27):
  *
  *   --allow CIDR     both sides      --allow-a CIDR / --allow-b CIDR  one side
  *   --allow none     clears (both, or the side of --allow-a/-b none)
@@ -55,6 +56,21 @@ int ctl_rate_opts_parse(const char *both, const char *a_to_b, const char *b_to_a
 void ctl_rate_text(uint64_t rate, char *out, size_t cap);
 /* Sets obj's "rate": {"a_to_b": N|null, "b_to_a": N|null}; 0 or -1. */
 int ctl_rate_json(json_t *obj, const uint64_t rate[2]);
+
+/* The byte quota (D29): --quota
+ * BYTES/PERIOD or none, parsed in full (CTL_EXIT_USAGE after printing why)
+ * before ctl_policy_quota_store writes it (CTL_EXIT_OK, or CTL_EXIT_FAIL
+ * after printing why); what `link show` prints of a link's quota (l as
+ * filled by store_quota_get). */
+struct ctl_quota {
+    int clear; /* --quota none */
+    uint64_t limit;
+    int period; /* enum store_quota_period */
+};
+int ctl_policy_quota_parse(const char *cmd, const char *text, struct ctl_quota *out);
+int ctl_policy_quota_store(struct store *st, const uint8_t *id, const struct ctl_quota *q);
+json_t *ctl_policy_quota_json(const struct store_link *l);
+void ctl_policy_quota_print(const struct store_link *l);
 
 /* `linkctl link set NAME|ID [policy options]` (argv[0] = "set"). */
 int ctl_link_set(struct ctl *c, int argc, char **argv);

@@ -181,6 +181,15 @@ int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
     return 0;
 }
 
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        return store_db_fail(st, rc, "prepare");
+    }
+    return 0;
+}
+
 /* Runs a statement that returns no rows (or whose rows are ignored). */
 int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what)
 {

@@ -63,11 +63,27 @@ enum store_cause {
     STORE_CAUSE_REVOKED = 3,
     STORE_CAUSE_LIMIT = 4,
     STORE_CAUSE_ERROR = 5,
+    STORE_CAUSE_QUOTA = 6, /* the link went past its byte quota (D29) */
 };
+#define STORE_CAUSE_COUNT 7
 /* "fin", "reset", ...; "none" for STORE_CAUSE_NONE; NULL for unknown values. */
 const char *store_cause_name(int cause);
 /* Parses a cause name; returns 0 or -EINVAL. */
 int store_cause_parse(const char *s, enum store_cause *out);
+
+/* A link's byte quota (link_quota, D29): at most limit bytes (both
+ * directions summed) per period, a UTC day or a UTC calendar month. used
+ * counts the period that starts at start_ms (0: not counted yet). */
+enum store_quota_period {
+    STORE_QUOTA_DAY = 0,
+    STORE_QUOTA_MONTH = 1,
+};
+struct store_quota {
+    uint64_t limit;
+    int period; /* enum store_quota_period */
+    uint64_t used;
+    int64_t start_ms;
+};
 
 /* A side's enrollment code (D30), when has: the hash of its verifier, the
  * anchor key derived from it, when it expires, how many enrollments it
@@ -105,6 +121,8 @@ struct store_link {
     int has_endorse[2];
     uint64_t rate[2]; /* bytes/s a->b ([0]) and b->a ([1]); 0 = none (D28) */
     struct store_enroll enroll[2];
+    int has_quota; /* quota is valid (a link_quota row, store_quota.c) */
+    struct store_quota quota;
 };
 
 /* Persisted per-link accounting totals (all streams ever closed). */
@@ -268,6 +286,44 @@ typedef int (*store_event_cb)(void *arg, const struct store_event *ev);
 int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
                       void *arg);
 
+/* ---- byte quotas (store_quota.c, D29) ---- */
+/* "day", "month"; NULL for other values. */
+const char *store_quota_period_name(int period);
+/* Parses a period name; 0 or -EINVAL. */
+int store_quota_period_parse(const char *s, enum store_quota_period *out);
+/* The start of the period (enum store_quota_period) that now_ms (wall
+ * clock, ms since the epoch) falls in: 00:00 UTC of its day, or of the first
+ * day of its month; and the start of the period after the one of start_ms. */
+int64_t store_quota_period_start(int period, int64_t now_ms);
+int64_t store_quota_period_next(int period, int64_t start_ms);
+/* The largest limit a quota may have (fits SQLite's signed INTEGER). */
+#define STORE_QUOTA_MAX ((uint64_t)INT64_MAX)
+/* Sets the quota of link id to limit bytes per period, keeping the bytes
+ * used so far (a new row starts at 0); event "quota" with detail. -ENOENT
+ * when there is no such link, -EINVAL on a bad period or a limit above
+ * STORE_QUOTA_MAX. */
+int store_quota_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], uint64_t limit,
+                    int period, const char *detail);
+/* Removes the quota of link id (and its counter); event "quota" with detail.
+ * 0 also when it had none; -ENOENT when there is no such link. */
+int store_quota_clear(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail);
+/* Fills link->quota and has_quota from the registry (has_quota 0: none). */
+int store_quota_get(struct store *st, struct store_link *link);
+/* Calls cb for every quota row (the id and the quota). */
+typedef int (*store_quota_cb)(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_quota *q);
+int store_quotas_load(struct store *st, store_quota_cb cb, void *arg);
+/* The relay's counters: for each of n rows, the bytes used in the period
+ * starting at start_ms, in one transaction. A row never lowers a stored
+ * count of the same period and never goes back to an older period (two
+ * relays at once during a takeover, D25); rows of links without a quota are
+ * skipped. */
+struct store_quota_use {
+    uint8_t link_id[STORE_LINK_ID_LEN];
+    uint64_t used;
+    int64_t start_ms;
+};
+int store_quota_save(struct store *st, const struct store_quota_use *u, size_t n);
 /* Source allowlists (docs/design.md D27; store_allow.c). Per side, the
  * address prefixes its control sessions and stream legs may come from; an
  * empty list accepts every source. At most STORE_ALLOW_MAX per side. */

@@ -63,6 +63,9 @@ int store_db_fail(struct store *st, int rc, const char *what);
 /* The prepared statement id (prepared on first use), reset and with its
  * bindings cleared. Valid until the handle closes. */
 int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out);
+/* Prepares sql once, for a statement outside the cache (the caller
+ * finalizes it): the feature files' own statements (store_quota.c). */
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
 /* Runs a statement that returns no rows (or whose rows are ignored). */
 int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what);
 /* BEGIN IMMEDIATE. */

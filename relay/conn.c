@@ -501,6 +501,19 @@ bool conn_leg_stalled(int err, char *why, size_t cap)
     return false;
 }
 
+uint64_t conn_leg_tick_ms(const struct relaycfg_limits *lim)
+{
+    uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
+                     ? lim->write_stall_timeout_ms
+                     : lim->halfclose_timeout_ms;
+    t /= 4;
+    if (t < 20)
+        t = 20;
+    if (t > 1000)
+        t = 1000;
+    return t;
+}
+
 /*
  * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
  * a router that went away) must not stay open forever: the write-stall timer

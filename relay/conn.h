@@ -129,7 +129,13 @@ struct conn {
     const struct conn_ops *ops;
     void *ops_arg;
     void *owner;
-    size_t queued; /* bytes conn_send copied for this connection, not freed yet */
+    /* Bytes conn_send copied for this connection, not freed yet: until their
+     * write callback, not libuv's write queue size, which drops as the kernel
+     * takes bytes while the request (and its memory) lives on. A stream leg
+     * reads while the other leg's count is 0, so a direction holds at most one
+     * read (memory and backpressure; the write-stall timer measures the
+     * kernel taking bytes, stream.c's stream_pending). */
+    size_t queued;
 };
 
 /* Accepts one pending connection from server (the listen callback). */
@@ -193,5 +199,8 @@ void conn_session_sockopts(struct conn *c);
  * agent's host said so while its uplink was down). Anything else is a reset
  * (false). */
 bool conn_leg_stalled(int err, char *why, size_t cap);
+/* How often a spliced leg's stall and half-close checks run: a quarter of
+ * the shorter timeout, within 20..1000 ms. */
+uint64_t conn_leg_tick_ms(const struct relaycfg_limits *lim);
 
 #endif

@@ -148,7 +148,11 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
     expo_one(pt, "linkrelay_streams_spliced_total", "counter",
              "Streams whose two legs the relay spliced.", st->streams_total);
     expo_by(pt, "linkrelay_streams_closed_total", "counter", "Streams closed, by cause.", "cause",
-            expo_cause, st->streams_closed, 6);
+            expo_cause, st->streams_closed, STORE_CAUSE_COUNT);
+    expo_one(pt, "linkrelay_quota_refused_total", "counter",
+             "OPENs refused because the link's byte quota is used up.", st->quota_refused);
+    expo_one(pt, "linkrelay_quota_exceeded_total", "counter",
+             "Times a link went past its byte quota and its streams were reset.", st->quota_resets);
     expo_by(pt, "linkrelay_stream_bytes_total", "counter",
             "Bytes forwarded between link sides, by direction.", "direction", expo_dir, st->bytes,
             2);

@@ -120,8 +120,27 @@ static bool index_key_dropped(const struct index_link *old, const struct store_l
     return old->has_next[side] && !index_key_ok(&tmp, side, old->next_key[side]);
 }
 
+/* The quota's setting follows the registry; its counter is taken from the
+ * registry only when the quota appears (struct index_quota). */
+static void index_copy_quota(struct index_quota *q, const struct store_link *rec)
+{
+    if (!rec->has_quota) {
+        memset(q, 0, sizeof(*q));
+        return;
+    }
+    if (!q->on) {
+        q->used = rec->quota.used;
+        q->start_ms = rec->quota.start_ms;
+        q->dirty = false;
+    }
+    q->on = true;
+    q->limit = rec->quota.limit;
+    q->period = rec->quota.period;
+}
+
 static void index_copy_rec(struct index_link *l, const struct store_link *rec)
 {
+    index_copy_quota(&l->quota, rec);
     memcpy(l->id, rec->id, STORE_LINK_ID_LEN);
     memcpy(l->name, rec->name, sizeof(l->name));
     l->name[STORE_NAME_MAX] = '\0';

@@ -39,6 +39,23 @@ struct index_authfail {
     char key_fp[STORE_KEY_FP_SIZE]; /* store_key_fp of the last refused key */
 };
 
+/* A link's byte quota at the relay (docs/design.md D29, relay/quota.h). The
+ * limit and period come from the registry on every load; used and start_ms
+ * are loaded once, when the quota appears (at start-up, or when it is set),
+ * and the relay owns them from then on: they count the bytes read from the
+ * link's stream legs, both directions, and go back to the registry
+ * (quota_save) every second while they change and at every stream's end. */
+struct index_quota {
+    bool on; /* the registry holds a quota for this link */
+    uint64_t limit;
+    int period;       /* enum store_quota_period */
+    uint64_t used;    /* bytes in the period starting at start_ms */
+    int64_t start_ms; /* 0: not placed in a period yet */
+    bool dirty;       /* used or start_ms changed since they were last queued */
+    uint64_t refused; /* OPENs refused with quota_exceeded, since relay start */
+    uint64_t resets;  /* times the quota was crossed and the streams reset */
+};
+
 /* A side's refused sources since relay start: its control sessions or stream
  * legs came from an address its allowlist does not allow (D27; `linkctl
  * probe`). One event row per INDEX_AUTHFAIL_WINDOW_MS window and side. */
@@ -76,6 +93,7 @@ struct index_link {
     uint64_t streams_total;     /* since relay start */
     uint64_t bytes[2];          /* a→b, b→a since relay start */
     struct index_authfail authfail[2];
+    struct index_quota quota;
     /* The source allowlists (D27): NULL when neither side has one. Owned
      * here; set by index_apply_allow. */
     struct store_allow *allow;

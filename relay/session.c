@@ -23,6 +23,7 @@
 #include "stats.h"
 #include "relay/stream.h"
 #include "sync.h"
+#include "quota.h"
 #include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
@@ -38,6 +39,7 @@ struct session {
     bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     bool resumable;  /* AUTH flags bit 0: speaks RESUME/RESUMED (§7.3) */
+    bool quota;      /* AUTH flags bit 4: takes OPEN_FAIL quota_exceeded (D29) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -493,6 +495,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     cs->relay_keys = (a->flags & AUTH_FLAG_RELAY_KEY) != 0;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     cs->resumable = (a->flags & AUTH_FLAG_RESUME) != 0;
+    cs->quota = (a->flags & AUTH_FLAG_QUOTA) != 0;
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
         return;
@@ -618,6 +621,13 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
                           "/s, burst %" PRIu32 ")",
                           l->name, lim->open_rate_per_link, lim->open_burst_per_link);
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
+        return;
+    }
+    /* The byte quota used up (D29), counted and logged: OPEN_FAIL internal to
+     * an agent without AUTH flags bit 4 (it takes unknown reasons as errors). */
+    if (quota_refuse(l, sx->stats, (int64_t)wallclock_ms(), now)) {
+        session_open_fail(l, cs->side, req_id,
+                          cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
         return;
     }
     if (l->session[1 - cs->side] == NULL ||

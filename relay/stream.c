@@ -11,6 +11,7 @@
 
 #include "acct.h"
 #include "log.h"
+#include "quota.h"
 #include "stats.h"
 #include "wallclock.h"
 
@@ -60,6 +61,7 @@ struct stream {
     bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
     bool zc_failed;           /* making pipes or poll handles failed: copy */
     bool resume;              /* made for a RESUME (§7.3): counted apart */
+    bool quota_hit;           /* a zero-copy read took the link past its quota */
 };
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -167,6 +169,7 @@ static void stream_account(struct stream *s, enum store_cause cause)
     rec.bytes_b_to_a = s->bytes[1];
     rec.cause = cause;
     acct_stream(s->sx->acct, &rec);
+    quota_save(s->sx->acct, s->link); /* the counter with the row (D29) */
 }
 
 /*
@@ -257,25 +260,12 @@ static void stream_expire(uv_timer_t *t)
 
 /* ---- the splice proper ---- */
 
-/* Bytes the relay holds for leg c: conn_send's copies until their write
- * callback has freed them. Not libuv's write queue size, which drops as the
- * kernel takes bytes while the request (and its memory) lives on until the
- * callback: a read allowed at queue size 0 could then stack a second copy on
- * one not yet freed. With this count a direction holds at most one read.
- * Memory and backpressure only: the write-stall timer measures the kernel
- * taking bytes (stream_pending). */
-static size_t stream_queue(const struct conn *c)
-{
-    return c->queued;
-}
-
-/* Bytes for leg i that the kernel has not taken yet, for the write-stall
- * timer: a pipe's contents, or on the copying path libuv's write queue size,
- * which drops as the kernel takes each part of a request. Not stream_queue:
- * a request of up to one read (256 KiB) is counted there until its callback,
- * so a reader slow but still reading would show no progress for as long as
- * the whole request takes to drain (D12: stalled means the kernel took no
- * byte, not that no request completed). */
+/* Bytes for leg i that the kernel has not taken yet, for the write-stall timer: a pipe's contents,
+ * or on the copying path libuv's write queue size, which drops as the kernel takes each part of a
+ * request. Not c->queued: a request of up to one read (256 KiB) is counted there until its
+ * callback, so a reader slow but still reading would show no progress for as long as the whole
+ * request takes to drain (D12: stalled means the kernel took no byte, not that no request
+ * completed). */
 static size_t stream_pending(const struct stream *s, int i)
 {
     if (s->zc != NULL)
@@ -290,11 +280,11 @@ static void stream_maybe_resume(struct stream *s, int src)
 
     if (c == NULL || dst == NULL || !lg->read_paused || lg->read_eof || c->state == CONN_CLOSED)
         return;
-    if (stream_queue(dst) == 0 && lg->rate_held) {
+    if (dst->queued == 0 && lg->rate_held) {
         lg->read_paused = false; /* stream_rate_wake restarts reading */
         return;
     }
-    if (stream_queue(dst) > 0)
+    if (dst->queued > 0)
         return;
     lg->read_paused = false;
     /* A bulk stream whose copied rest just went out: libuv holds nothing for
@@ -326,15 +316,24 @@ static int stream_write(struct stream *s, int dst, const uint8_t *p, size_t len)
     return conn_send(s->leg[dst].c, p, len, stream_write_cb);
 }
 
-/* n bytes read from leg src: the stream's, the link's and the relay's
- * counters, and the half-close timer's last traffic. */
-static void stream_count_bytes(struct stream *s, int src, size_t n)
+/* n bytes read from leg src: the counters, the half-close timer's last
+ * traffic and the byte quota (D29): true when past it (not forwarded; the
+ * caller calls stream_quota_abort). */
+static bool stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
     shape_take(s->sx->shape, s->link, src, n);
     s->sx->stats->bytes[src] += n;
     s->last_rx_ms = uv_now(s->sx->loop);
+    return quota_count(&s->link->quota, n);
+}
+
+/* Past the quota (D29): every stream of the link reset. Closes s too. */
+static void stream_quota_abort(struct stream *s)
+{
+    quota_crossed(s->link, s->sx->stats, s->sx->acct);
+    stream_abort_link(s->link, STORE_CAUSE_QUOTA, "quota exceeded");
 }
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -348,10 +347,11 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (lg != NULL && lg->s->leg[1 - lg->side].c != NULL) {
         /* Read no more than fits under splice_buffer on the other leg, so the
          * bound holds exactly (at least one byte, or libuv reports ENOBUFS). */
-        q = stream_queue(lg->s->leg[1 - lg->side].c);
+        q = lg->s->leg[1 - lg->side].c->queued;
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
+        room = quota_budget(&lg->s->link->quota, room);
         q = shape_budget(sx->shape, lg->s->link, lg->side, room);
         /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
         lg->rate_held = q == 0;
@@ -429,7 +429,10 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         stream_close_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
-    stream_count_bytes(s, lg->side, (size_t)nread);
+    if (stream_count_bytes(s, lg->side, (size_t)nread)) {
+        stream_quota_abort(s);
+        return;
+    }
     rc = stream_write(s, 1 - lg->side, s->sx->rbuf, (size_t)nread);
     if (rc != 0) {
         stream_close_err(s, rc);
@@ -448,7 +451,7 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         uv_read_stop(h);
         shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
     }
-    if (stream_queue(s->leg[1 - lg->side].c) > 0) {
+    if (s->leg[1 - lg->side].c->queued > 0) {
         lg->read_paused = true;
         uv_read_stop(h);
     } else if (s->bulk) {
@@ -458,22 +461,26 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- zero-copy forwarding (zerocopy.c, design.md D14) ---- */
 
-static void stream_zc_on_read(void *arg, int src, size_t n)
+static int stream_zc_on_read(void *arg, int src, size_t n)
 {
     struct stream *s = arg;
 
-    stream_count_bytes(s, src, n);
+    if (stream_count_bytes(s, src, n)) {
+        s->quota_hit = true;
+        return -EDQUOT; /* to stream_zc_on_error */
+    }
     if (n == 0)
         s->leg[src].read_eof = true;
     else
         s->queued_total[1 - src] += n;
+    return 0;
 }
 
-/* How much leg src may splice now (shape.c); none: it waits. */
+/* What leg src may splice now: quota (D29), then shape.c (D28); 0: waits. */
 static size_t stream_zc_budget(void *arg, int src, size_t want)
 {
     struct stream *s = arg;
-    size_t n = shape_budget(s->sx->shape, s->link, src, want);
+    size_t n = shape_budget(s->sx->shape, s->link, src, quota_budget(&s->link->quota, want));
 
     s->leg[src].rate_held = n == 0;
     if (n == 0)
@@ -507,7 +514,10 @@ static void stream_zc_on_shutdown(void *arg, int dst)
 
 static void stream_zc_on_error(void *arg, int err)
 {
-    stream_close_err(arg, err);
+    if (((struct stream *)arg)->quota_hit) /* stream_zc_on_read's -EDQUOT */
+        stream_quota_abort(arg);
+    else
+        stream_close_err(arg, err);
 }
 
 static void stream_zc_on_event(void *arg)
@@ -545,7 +555,7 @@ static bool stream_zc_try(struct stream *s)
         const struct stream_leg *lg = &s->leg[i];
         /* A finished direction is fine (EOF read, its shutdown done), one
          * with libuv's shutdown still pending is not. */
-        if ((lg->shut_sent && !lg->shut_done) || lg->read_paused || stream_queue(lg->c) > 0)
+        if ((lg->shut_sent && !lg->shut_done) || lg->read_paused || lg->c->queued > 0)
             return false;
         tcp[i] = &lg->c->tcp;
         eof[i] = lg->read_eof;
@@ -594,19 +604,6 @@ static void stream_tick(uv_timer_t *t)
         stream_close(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
 }
 
-static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
-{
-    uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
-                     ? lim->write_stall_timeout_ms
-                     : lim->halfclose_timeout_ms;
-    t /= 4;
-    if (t < 20)
-        t = 20;
-    if (t > 1000)
-        t = 1000;
-    return t;
-}
-
 /* ---- pairing ---- */
 
 /* Each leg's early bytes to the other; the pre-pairing buffers go. 0, or -1
@@ -618,7 +615,10 @@ static int stream_send_early(struct stream *s)
         size_t n;
         const uint8_t *p = bq_peek(&c->in, &n);
         if (n > 0) {
-            stream_count_bytes(s, i, n);
+            if (stream_count_bytes(s, i, quota_budget(&s->link->quota, n))) {
+                stream_quota_abort(s);
+                return -1;
+            }
             if (stream_write(s, 1 - i, p, n) != 0) {
                 stream_close(s, STORE_CAUSE_RESET, "write failed");
                 return -1;
@@ -671,7 +671,7 @@ static void stream_start(struct stream *s)
             return;
     }
     uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, stream_tick, stream_tick_ms(sx->lim), stream_tick_ms(sx->lim));
+    uv_timer_start(&s->timer, stream_tick, conn_leg_tick_ms(sx->lim), conn_leg_tick_ms(sx->lim));
     log_debug("stream %" PRIu64 " link %s: %s after %" PRIu64 " ms", s->id, s->link->name,
               s->resume ? "resumed leg spliced" : "spliced", now - s->created_ms);
 }

@@ -107,6 +107,24 @@ static int sync_collect(void *arg, const struct store_link *l)
     return 0;
 }
 
+/* A quota row onto its link of the snapshot (D29); a row whose link is not
+ * in the snapshot (removed since) is skipped. A linear search: the links
+ * with a quota are few, and a load happens only when the registry changed. */
+static int sync_collect_quota(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_quota *q)
+{
+    struct sync *s = arg;
+
+    for (size_t i = 0; i < s->n; i++) {
+        if (memcmp(s->recs[i].id, id, STORE_LINK_ID_LEN) == 0) {
+            s->recs[i].has_quota = 1;
+            s->recs[i].quota = *q;
+            break;
+        }
+    }
+    return 0;
+}
+
 static int sync_collect_allow(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
                               const struct store_allow *a)
 {
@@ -189,6 +207,8 @@ static void sync_work_cb(uv_work_t *w)
         return;
     s->n = 0;
     s->rc = store_links_load(s->st, sync_collect, s);
+    if (s->rc == 0)
+        s->rc = store_quotas_load(s->st, sync_collect_quota, s);
     if (s->rc != 0)
         goto fail;
     s->n_allow = 0;

@@ -179,7 +179,14 @@ static int zerocopy_pump(struct zerocopy *z, int src)
         }
         if (n < 0)
             return -errno;
-        z->ops->on_read(z->arg, src, (size_t)n);
+        rc = z->ops->on_read(z->arg, src, (size_t)n);
+        if (rc != 0) {
+            /* Counted as read, not forwarded: the pipe's byte count takes
+             * them so the close accounts the pipe right. */
+            z->inpipe[src] += (size_t)n;
+            stats_hold(&z->zx->stats->zc_queued, &z->zx->stats->zc_queued_peak, (uint64_t)n);
+            return rc;
+        }
         if (n == 0) {
             z->eof[src] = true;
             return zerocopy_flush(z, src);

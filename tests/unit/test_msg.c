@@ -110,6 +110,8 @@ static size_t samples_a(struct sample *out)
     out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x07\x01")};
     m.u.open_fail = (struct msg_open_fail){0, MSG_OPEN_FAIL_RATE_LIMITED};
     out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x00\x05")};
+    m.u.open_fail = (struct msg_open_fail){9, MSG_OPEN_FAIL_QUOTA_EXCEEDED};
+    out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x09\x06")};
 
     return n;
 }
@@ -495,7 +497,7 @@ START_TEST(test_open_fail_invalid)
 
     for (int v = 0; v < 256; v++) {
         in[5] = (uint8_t)v;
-        if (v >= 1 && v <= 5) {
+        if (v >= 1 && v <= MSG_OPEN_FAIL_QUOTA_EXCEEDED) {
             ck_assert_int_eq(msg_decode(in, 6, &ok), 0);
             ck_assert_int_eq(ok.u.open_fail.reason, v);
             ck_assert_str_ne(msg_open_fail_reason_name(v), "unknown");
@@ -505,7 +507,7 @@ START_TEST(test_open_fail_invalid)
         }
     }
     assert_invalid(in, 6, &m);
-    m.u.open_fail.reason = (enum msg_open_fail_reason)6;
+    m.u.open_fail.reason = (enum msg_open_fail_reason)(MSG_OPEN_FAIL_QUOTA_EXCEEDED + 1);
     assert_invalid(in, 6, &m);
 }
 END_TEST

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lrcheck.h"
+#include "schema_sql.h"
 
 static char tmpdir[256];
 static char dbpath[320];
@@ -98,6 +99,19 @@ START_TEST(migrate_from_empty)
               "('links','streams','link_totals','events')",
               buf, sizeof(buf));
     ck_assert_str_eq(buf, "4");
+    /* Migrations 001..006 without a gap, migration N being entry N - 1, each
+     * applied: allowlists (003), rates (004), quotas (005), enrollments (006). */
+    ck_assert_int_eq(store_schema_latest(), 6);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(schema_migrations[i].version, i + 1);
+    raw_query("SELECT count(*) FROM sqlite_master WHERE name IN "
+              "('link_allow','link_quota','enrollments')",
+              buf, sizeof(buf));
+    ck_assert_str_eq(buf, "3");
+    raw_query("SELECT count(*) FROM pragma_table_info('links') WHERE name IN "
+              "('rate_a_to_b','rate_b_to_a')",
+              buf, sizeof(buf));
+    ck_assert_str_eq(buf, "2");
     /* Re-opening an up-to-date database migrates nothing and succeeds. */
     st = open_new();
     ck_assert_int_eq(store_schema_version(st, &v), 0);
@@ -363,7 +377,7 @@ START_TEST(accounting)
     /* A bad row rejects the whole batch, nothing written. */
     struct store_stream bad[] = {
         mk_stream(l1.id, 6, 0, 9000, 1, 1, STORE_CAUSE_FIN),
-        mk_stream(l1.id, 7, 0, 9000, 1, 1, 6),
+        mk_stream(l1.id, 7, 0, 9000, 1, 1, STORE_CAUSE_COUNT),
     };
     ck_assert_int_eq(store_streams_record(st, bad, 2), -EINVAL);
     bad[1] = mk_stream(l1.id, 7, 2, 9000, 1, 1, STORE_CAUSE_FIN);
@@ -388,15 +402,15 @@ END_TEST
 START_TEST(cause_names)
 {
     enum store_cause c;
-    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error", "quota"};
+    for (int i = 0; i < STORE_CAUSE_COUNT; i++) {
         ck_assert_str_eq(store_cause_name(i), names[i]);
         ck_assert_int_eq(store_cause_parse(names[i], &c), 0);
         ck_assert_int_eq((int)c, i);
     }
     ck_assert_str_eq(store_cause_name(STORE_CAUSE_NONE), "none");
-    ck_assert_ptr_null(store_cause_name(6));
-    ck_assert_int_eq(store_cause_parse("quota", &c), -EINVAL);
+    ck_assert_ptr_null(store_cause_name(STORE_CAUSE_COUNT));
+    ck_assert_int_eq(store_cause_parse("bogus", &c), -EINVAL);
 }
 END_TEST
 
