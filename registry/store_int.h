@@ -80,5 +80,8 @@ int store_event_insert(struct store *st, int64_t ts, const char *kind, const uin
                        const char *addr, const char *detail, uint32_t count);
 /* *exists = whether link id is in the links table. */
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
+/* The connection, for a file of the store that prepares statements of its
+ * own (store_retain.c: run rarely, prepared per call). */
+sqlite3 *store_handle(struct store *st);
 
 #endif
