@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "acct.h"
+#include "prune.h"
 #include "admin.h"
 #include "allow.h"
 #include "exposition.h"
@@ -389,6 +390,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.n_advertise = cfg->n_advertise;
     memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
     r->cfg.limits = cfg->limits;
+    r->cfg.retention = cfg->retention; /* the prune reads it at its next run */
     r->cfg.log_level = cfg->log_level;
     r->cfg.metrics_per_link = cfg->metrics_per_link;
     r->cfg.metrics_max_links = cfg->metrics_max_links;
@@ -449,6 +451,8 @@ static int relay_open_registry(struct relay *r)
         rc = sync_load_now(r->sync);
     if (rc == 0)
         rc = acct_new(r->loop, r->cfg.database, &r->acct);
+    if (rc == 0)
+        rc = prune_new(r->loop, r->cfg.database, &r->cfg.retention, &r->prune);
     if (rc == 0)
         log_info("registry %s: %zu links", r->cfg.database, index_count(r->index));
     return rc;
