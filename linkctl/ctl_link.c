@@ -30,6 +30,7 @@ static const char link_help[] =
     "  rm NAME|ID                            delete the link and its accounting\n"
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
     "  set NAME|ID [--allow CIDR ...]        change the link's policy (source allowlist)\n"
+    "  days NAME|ID [--days N]               streams and bytes per day\n"
     "\n"
     "Each command takes --help and --json.\n";
 
@@ -568,7 +569,7 @@ int ctl_link_main(struct ctl *c, int argc, char **argv)
 {
     if (argc < 2) {
         return ctl_usage_error("link", "missing command (add, list, show, revoke, enable, rm, "
-                                       "rotate, set)");
+                                       "rotate, set, days)");
     }
     const char *cmd = argv[1];
     if (ctl_is_help(cmd)) {
@@ -600,6 +601,9 @@ int ctl_link_main(struct ctl *c, int argc, char **argv)
     }
     if (strcmp(cmd, "set") == 0) {
         return ctl_link_set(c, argc, argv);
+    }
+    if (strcmp(cmd, "days") == 0) {
+        return ctl_link_days(c, argc, argv);
     }
     return ctl_usage_error("link", "unknown command 'link %s'", cmd);
 }

@@ -115,6 +115,21 @@ def prune_and_keep(c):
                 ph.value(ms, "linkrelay_retention_batches_total") == 5,
                 ph.value(ms, "linkrelay_retention_batches_total"))
         c.check("no failed run", ph.value(ms, "linkrelay_retention_failures_total") == 0)
+        # linkctl link days: the rolled-up day and the kept rows, per UTC day.
+        pd = r.ctl_json("link", "days", "ret", "--days", "30")["per_day"]
+        want = [(time.strftime("%Y-%m-%d", time.gmtime(day * 86400)), 2500,
+                 2500 * 2499 // 2, 2500 * 2499),
+                (time.strftime("%Y-%m-%d", time.gmtime((now - 4 * DAY) // 1000)), 3, 15, 18),
+                (time.strftime("%Y-%m-%d", time.gmtime(now // 1000)), 4, 28, 32)]
+        got = [(x["date"], x["streams"], x["bytes_a_to_b"], x["bytes_b_to_a"]) for x in pd]
+        c.check("link days: per-day figures across the pruned and kept rows", got == want,
+                (got, want))
+        pd = r.ctl_json("link", "days", "ret", "--days", "5")["per_day"]
+        c.check("link days --days 5 leaves the 10-day-old day out",
+                [x["streams"] for x in pd] == [3, 4], pd)
+        bad = r.ctl("link", "days", "ret", "--days", "0", check=False)
+        c.check("link days --days 0: usage error, exit 2", bad.returncode == 2
+                and "--days needs 1..36500" in bad.stderr, (bad.returncode, bad.stderr))
         c.check("logged", "retention: pruned 2500 stream rows (kept as per-day sums) and 1500 "
                 "events" in r.log(), r.log()[-2000:])
     finally:
