@@ -74,6 +74,7 @@ def main():
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
     reps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
     r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0"})
+    r.logpath = os.path.join(r.top, "relay.log")  # close() cleans up before a start too
     try:
         conf(r, "0")
         t = time.time()

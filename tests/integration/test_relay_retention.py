@@ -29,6 +29,9 @@ DAY = 86400000
 
 def make_relay(acct_days, events_days):
     r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0"})
+    # Where start() puts the log; set now so close() also cleans up after a
+    # failure before the start.
+    r.logpath = os.path.join(r.top, "relay.log")
     with open(os.path.join(r.dir, "linkrelay.conf"), "a") as f:
         f.write("[accounting]\naccounting_retention = %s\nevents_retention = %s\n"
                 % (acct_days, events_days))
