@@ -221,6 +221,8 @@ int ctl_link_main(struct ctl *c, int argc, char **argv);
 /* `link rotate` (ctl_rotate.c), called by ctl_link_main with argv[0] =
  * "rotate". */
 int ctl_link_rotate(struct ctl *c, int argc, char **argv);
+/* `link days` (ctl_days.c): per-day figures (D31); argv[0] = "days". */
+int ctl_link_days(struct ctl *c, int argc, char **argv);
 int ctl_status_main(struct ctl *c, int argc, char **argv);
 int ctl_events_main(struct ctl *c, int argc, char **argv);
 int ctl_relay_main(struct ctl *c, int argc, char **argv);

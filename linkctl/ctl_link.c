@@ -33,6 +33,7 @@ static const char link_help[] =
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
     "  set NAME|ID [--allow CIDR ...] [--rate R ...] [--quota BYTES/PERIOD|none]\n"
     "                                        change the link's policy\n"
+    "  days NAME|ID [--days N]               streams and bytes per day\n"
     "\n"
     "Each command takes --help and --json.\n";
 
@@ -650,7 +651,7 @@ int ctl_link_main(struct ctl *c, int argc, char **argv)
 {
     if (argc < 2) {
         return ctl_usage_error("link", "missing command (add, list, show, revoke, enable, rm, "
-                                       "rotate, set)");
+                                       "rotate, set, days)");
     }
     const char *cmd = argv[1];
     if (ctl_is_help(cmd)) {
@@ -682,6 +683,9 @@ int ctl_link_main(struct ctl *c, int argc, char **argv)
     }
     if (strcmp(cmd, "set") == 0) {
         return ctl_link_set(c, argc, argv);
+    }
+    if (strcmp(cmd, "days") == 0) {
+        return ctl_link_days(c, argc, argv);
     }
     return ctl_usage_error("link", "unknown command 'link %s'", cmd);
 }

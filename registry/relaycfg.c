@@ -26,6 +26,7 @@ enum kind {
     K_METRICS,  /* "off" or a numeric HOST:PORT */
     K_ONOFF,    /* "on" or "off", stored as a uint32_t 1 or 0 */
     K_BYTERATE, /* "none" or bytes per second (D28), stored as a uint64_t */
+    K_DAYS,     /* whole days, "90d" or "90"; 0 = for ever */
 };
 
 /* One key of the file: where it goes in struct relaycfg and its range. */
@@ -38,6 +39,7 @@ struct keydef {
 };
 
 #define LIM(f) (offsetof(struct relaycfg, limits) + offsetof(struct relaycfg_limits, f))
+#define RET(f) (offsetof(struct relaycfg, retention) + offsetof(struct relaycfg_retention, f))
 
 static const struct keydef keys[] = {
     {"relay", "listen", K_LISTEN, 0, 0, 0},
@@ -73,13 +75,16 @@ static const struct keydef keys[] = {
     {"limits", "zero_copy_buffer", K_SIZE, LIM(zero_copy_buffer), 256 * 1024, 64 * MIB},
     {"limits", "drain_timeout", K_DURATION, LIM(drain_timeout_ms), 0, 3600 * SEC},
     {"limits", "max_rate", K_BYTERATE, LIM(max_rate), STORE_RATE_MIN, STORE_RATE_MAX},
+    {"accounting", "accounting_retention", K_DAYS, RET(accounting_days), 0,
+     RELAYCFG_RETENTION_DAYS_MAX},
+    {"accounting", "events_retention", K_DAYS, RET(events_days), 0, RELAYCFG_RETENTION_DAYS_MAX},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 struct parse_ctx {
     struct relaycfg cfg;
     int line[NKEYS]; /* where each key was last set; 0 = default */
-    int seen_relay, seen_limits;
+    int seen_relay, seen_limits, seen_accounting;
 };
 
 void relaycfg_defaults(struct relaycfg *cfg)
@@ -115,15 +120,18 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->zero_copy_streams = 256;
     l->zero_copy_buffer = 1024 * 1024;
     l->drain_timeout_ms = 30000;
+    cfg->retention.accounting_days = 90;
+    cfg->retention.events_days = 90;
     /* key_file and database default to files in state_dir (see finish()). */
 }
 
 static int on_section(void *user, const char *section, int line, struct cfgparse_error *err)
 {
     struct parse_ctx *c = user;
-    int *seen = strcmp(section, "relay") == 0    ? &c->seen_relay
-                : strcmp(section, "limits") == 0 ? &c->seen_limits
-                                                 : NULL;
+    int *seen = strcmp(section, "relay") == 0        ? &c->seen_relay
+                : strcmp(section, "limits") == 0     ? &c->seen_limits
+                : strcmp(section, "accounting") == 0 ? &c->seen_accounting
+                                                     : NULL;
 
     if (seen == NULL)
         return cfgparse_fail(err, line, "unknown section [%s]", section);
@@ -187,6 +195,7 @@ static int range_fail(const struct keydef *k, const char *value, int rc, int lin
         [K_RATE] = "a rate like 200/s",
         [K_BYTERATE] = "none or a byte rate like 12500000, 64K, 100Mbit",
         [K_MAXCONNS] = "'auto' or a whole number",
+        [K_DAYS] = "a number of days like 90d or 90 (0 = for ever)",
     };
     char lo[32], hi[32];
 
@@ -200,6 +209,21 @@ static int range_fail(const struct keydef *k, const char *value, int rc, int lin
         snprintf(hi, sizeof(hi), "%llu", (unsigned long long)k->max);
     }
     return cfgparse_fail(err, line, "%s: '%.40s' is out of range (%s..%s)", k->name, value, lo, hi);
+}
+
+/* Whole days: digits, optionally followed by one 'd'. */
+static int set_days(const char *value, const struct keydef *k, uint64_t *v)
+{
+    char digits[24];
+    size_t n = strlen(value);
+
+    if (n > 0 && value[n - 1] == 'd')
+        n--;
+    if (n == 0 || n >= sizeof(digits))
+        return -EINVAL;
+    memcpy(digits, value, n);
+    digits[n] = '\0';
+    return cfgparse_count(digits, k->min, k->max, v);
 }
 
 static int set_number(struct parse_ctx *c, const struct keydef *k, const char *value, int line,
@@ -220,6 +244,9 @@ static int set_number(struct parse_ctx *c, const struct keydef *k, const char *v
         break;
     case K_MAXCONNS:
         rc = strcmp(value, "auto") == 0 ? 0 : cfgparse_count(value, k->min, k->max, &v);
+        break;
+    case K_DAYS:
+        rc = set_days(value, k, &v);
         break;
     default:
         rc = cfgparse_count(value, k->min, k->max, &v);
@@ -386,6 +413,43 @@ static void fmt_addrs(struct cfgparse_buf *b, const char *name, const struct add
     }
 }
 
+/* Every key of section, from keys[] (the numeric kinds). */
+static void fmt_section(struct cfgparse_buf *b, const struct relaycfg *cfg, const char *section)
+{
+    cfgparse_buf_printf(b, "\n[%s]\n", section);
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct keydef *k = &keys[i];
+        uint32_t v;
+        char s[32];
+        if (strcmp(k->section, section) != 0)
+            continue;
+        if (k->kind == K_BYTERATE) {
+            uint64_t r;
+            memcpy(&r, (const char *)cfg + k->off, sizeof(r));
+            if (r == 0)
+                snprintf(s, sizeof(s), "none");
+            else
+                cfgparse_fmt_size(r, s, sizeof(s));
+            cfgparse_buf_printf(b, "%s = %s\n", k->name, s);
+            continue;
+        }
+        memcpy(&v, (const char *)cfg + k->off, sizeof(v));
+        if (k->kind == K_DURATION)
+            cfgparse_fmt_duration(v, s, sizeof(s));
+        else if (k->kind == K_SIZE)
+            cfgparse_fmt_size(v, s, sizeof(s));
+        else if (k->kind == K_RATE)
+            snprintf(s, sizeof(s), "%u/s", v);
+        else if (k->kind == K_MAXCONNS && v == 0)
+            snprintf(s, sizeof(s), "auto");
+        else if (k->kind == K_DAYS)
+            snprintf(s, sizeof(s), "%ud", v);
+        else
+            snprintf(s, sizeof(s), "%u", v);
+        cfgparse_buf_printf(b, "%s = %s\n", k->name, s);
+    }
+}
+
 int relaycfg_format(const struct relaycfg *cfg, char **out)
 {
     struct cfgparse_buf b = {0};
@@ -407,36 +471,8 @@ int relaycfg_format(const struct relaycfg *cfg, char **out)
     }
     cfgparse_buf_printf(&b, "metrics_per_link = %s\nmetrics_max_links = %u\n",
                         cfg->metrics_per_link ? "on" : "off", cfg->metrics_max_links);
-    cfgparse_buf_printf(&b, "\n[limits]\n");
-    for (size_t i = 0; i < NKEYS; i++) {
-        const struct keydef *k = &keys[i];
-        uint32_t v;
-        char s[32];
-        if (strcmp(k->section, "limits") != 0)
-            continue;
-        if (k->kind == K_BYTERATE) {
-            uint64_t r;
-            memcpy(&r, (const char *)cfg + k->off, sizeof(r));
-            if (r == 0)
-                snprintf(s, sizeof(s), "none");
-            else
-                cfgparse_fmt_size(r, s, sizeof(s));
-            cfgparse_buf_printf(&b, "%s = %s\n", k->name, s);
-            continue;
-        }
-        memcpy(&v, (const char *)cfg + k->off, sizeof(v));
-        if (k->kind == K_DURATION)
-            cfgparse_fmt_duration(v, s, sizeof(s));
-        else if (k->kind == K_SIZE)
-            cfgparse_fmt_size(v, s, sizeof(s));
-        else if (k->kind == K_RATE)
-            snprintf(s, sizeof(s), "%u/s", v);
-        else if (k->kind == K_MAXCONNS && v == 0)
-            snprintf(s, sizeof(s), "auto");
-        else
-            snprintf(s, sizeof(s), "%u", v);
-        cfgparse_buf_printf(&b, "%s = %s\n", k->name, s);
-    }
+    fmt_section(&b, cfg, "limits");
+    fmt_section(&b, cfg, "accounting");
     if (b.oom) {
         free(b.p);
         return -ENOMEM;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * relaycfg — linkrelay.conf (docs/linkrelay.conf.md): [relay] and [limits].
+ * relaycfg — linkrelay.conf (docs/linkrelay.conf.md): [relay], [limits] and
+ * [accounting].
  *
  * Sans-I/O: relaycfg_parse() takes the file's text. Unknown sections and keys
  * are errors with the line number ("line 7: unknown key 'lisen' in [relay]").
@@ -63,6 +64,14 @@ struct relaycfg_limits {
     uint64_t max_rate;               /* bytes/s read over all links; 0 = none (D28) */
 };
 
+/* [accounting]: how long the registry keeps rows (docs/design.md D31), in
+ * days; 0 = for ever. Applied by the relay's prune, hourly and at start. */
+#define RELAYCFG_RETENTION_DAYS_MAX 36500
+struct relaycfg_retention {
+    uint32_t accounting_days; /* 90: stream rows (rolled into per-day sums) */
+    uint32_t events_days;     /* 90: the event log */
+};
+
 struct relaycfg {
     size_t n_listen; /* 1..16; default 0.0.0.0:7700 and [::]:7700 */
     struct addr_spec listen[RELAYCFG_MAX_ADDRS];
@@ -83,6 +92,7 @@ struct relaycfg {
     uint32_t metrics_per_link;
     uint32_t metrics_max_links;
     struct relaycfg_limits limits;
+    struct relaycfg_retention retention;
 };
 
 /* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:

@@ -416,6 +416,11 @@ void store_close(struct store *st)
     free(st);
 }
 
+sqlite3 *store_handle(struct store *st)
+{
+    return st->db;
+}
+
 const char *store_errmsg(const struct store *st)
 {
     return st->err;

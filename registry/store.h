@@ -356,4 +356,23 @@ int store_allow_load(struct store *st, store_allow_cb cb, void *arg);
  * unrestricted side), for events and linkctl's text output. */
 void store_allow_text(const struct store_allow *a, char *out, size_t cap);
 
+/* Retention (docs/design.md D31; store_retain.c). Both prunes are one
+ * transaction of at most limit rows, oldest first; *pruned is how many went
+ * (fewer than limit: nothing older is left). A stream row is added to
+ * stream_days (its link, UTC day of ended_ms) in the transaction that deletes
+ * it; link_totals is not touched. */
+#define STORE_DAY_MS 86400000LL
+int store_streams_prune(struct store *st, int64_t cutoff_ms, unsigned limit, size_t *pruned);
+int store_events_prune(struct store *st, int64_t cutoff_ms, unsigned limit, size_t *pruned);
+/* Per UTC day (day = ms since the epoch / STORE_DAY_MS) figures of one link:
+ * rolled-up days and stream rows still kept, summed; days from since_day on,
+ * oldest first. A non-zero return from cb stops the walk and is returned. */
+struct store_day {
+    int64_t day;
+    uint64_t streams, bytes_a_to_b, bytes_b_to_a;
+};
+typedef int (*store_day_cb)(void *arg, const struct store_day *d);
+int store_link_days(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int64_t since_day,
+                    store_day_cb cb, void *arg);
+
 #endif

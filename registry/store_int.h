@@ -84,6 +84,9 @@ int store_event_insert(struct store *st, int64_t ts, const char *kind, const uin
                        const char *addr, const char *detail, uint32_t count);
 /* *exists = whether link id is in the links table. */
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
+/* The connection, for a file of the store that prepares statements of its
+ * own (store_retain.c: run rarely, prepared per call). */
+sqlite3 *store_handle(struct store *st);
 
 /* Binds key (STORE_KEY_LEN bytes) to col, or NULL when !present. */
 void store_bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key);

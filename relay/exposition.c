@@ -7,6 +7,7 @@
 #include "acct.h"
 #include "enrollgate.h"
 #include "index.h"
+#include "prune.h"
 #include "relay.h"
 #include "sync.h"
 
@@ -205,6 +206,28 @@ static void expo_admission(const struct relay *r, struct promtext *pt)
             r->admit.hit, ADMIT_COUNT);
 }
 
+/* Retention (D31): what the prune deleted, off the loop. */
+static void expo_retention(const struct relay *r, struct promtext *pt)
+{
+    struct prune_counts c;
+    struct promtext_label l;
+
+    prune_counts_get(r->prune, &c);
+    promtext_family(pt, "linkrelay_retention_pruned_total", "counter",
+                    "Registry rows deleted by retention (stream rows are kept as per-day sums).");
+    l = LBL("table", "streams");
+    promtext_u64(pt, "linkrelay_retention_pruned_total", &l, 1, c.streams);
+    l = LBL("table", "events");
+    promtext_u64(pt, "linkrelay_retention_pruned_total", &l, 1, c.events);
+    expo_one(pt, "linkrelay_retention_batches_total", "counter",
+             "Retention transactions that deleted rows (at most 1000 rows each).", c.batches);
+    expo_one(pt, "linkrelay_retention_runs_total", "counter", "Retention runs finished.", c.runs);
+    expo_one(pt, "linkrelay_retention_failures_total", "counter",
+             "Retention runs that ended on a database error.", c.failures);
+    expo_one(pt, "linkrelay_retention_running", "gauge", "1 while a retention run is in progress.",
+             c.running);
+}
+
 void exposition_render(void *arg, struct promtext *pt)
 {
     const struct relay *r = arg;
@@ -226,6 +249,7 @@ void exposition_render(void *arg, struct promtext *pt)
     expo_one(pt, "linkrelay_accounting_dropped_total", "counter",
              "Accounting and event rows dropped because the queue was full.",
              acct_dropped(r->acct));
+    expo_retention(r, pt);
     if (r->cfg.metrics_per_link)
         expo_per_link(r, pt);
 }

@@ -19,6 +19,7 @@
 #include "allow.h"
 #include "exposition.h"
 #include "index.h"
+#include "prune.h"
 #include "lrjson.h"
 #include "keys.h"
 #include "log.h"
@@ -400,6 +401,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.n_advertise = cfg->n_advertise;
     memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
     r->cfg.limits = cfg->limits;
+    r->cfg.retention = cfg->retention; /* the prune reads it at its next run */
     r->cfg.log_level = cfg->log_level;
     r->cfg.metrics_per_link = cfg->metrics_per_link;
     r->cfg.metrics_max_links = cfg->metrics_max_links;
@@ -460,6 +462,8 @@ static int relay_open_registry(struct relay *r)
         rc = sync_load_now(r->sync);
     if (rc == 0)
         rc = acct_new(r->loop, r->cfg.database, &r->acct);
+    if (rc == 0)
+        rc = prune_new(r->loop, r->cfg.database, &r->cfg.retention, &r->prune);
     if (rc == 0)
         log_info("registry %s: %zu links", r->cfg.database, index_count(r->index));
     return rc;
@@ -534,29 +538,6 @@ static void relay_wire(struct relay *r)
 }
 
 /* Counters by name: {"name":n,...}; NULL when out of memory. */
-static json_t *relay_counters(const uint64_t *n, int count, const char *(*name)(int))
-{
-    json_t *o = json_object();
-
-    for (int i = 0; o != NULL && i < count; i++) {
-        if (json_object_set_new(o, name(i), json_integer(lrjson_u64(n[i]))) != 0) {
-            json_decref(o);
-            o = NULL;
-        }
-    }
-    return o;
-}
-
-static const char *relay_fail_name(int i)
-{
-    return stats_fail_name((enum stats_fail)i);
-}
-
-static const char *relay_admit_name(int i)
-{
-    return admit_name((enum admit_kind)i);
-}
-
 /* The listeners' names, or the configured advertise addresses. */
 static json_t *relay_addr_list(const struct relay *r, bool advertise)
 {
@@ -621,9 +602,8 @@ static json_t *relay_status(void *arg)
         bad = json_object_set_new(v, counters[i].name, json_integer(lrjson_u64(counters[i].n)));
     if (!bad) {
         json_t *rest =
-            json_pack("{s:o, s:o, s:o, s:o, s:s, s:I}", "failures",
-                      relay_counters(st->fail, STATS_FAIL_COUNT, relay_fail_name), "limits_hit",
-                      relay_counters(r->admit.hit, ADMIT_COUNT, relay_admit_name), "listen",
+            json_pack("{s:o, s:o, s:o, s:o, s:s, s:I}", "failures", statusjson_failures(st->fail),
+                      "limits_hit", statusjson_limits_hit(r->admit.hit), "listen",
                       relay_addr_list(r, false), "advertise", relay_addr_list(r, true), "relay_key",
                       r->key_pub_text, "relay_key_id", lrjson_u64(r->key.current.id));
         bad = rest == NULL || json_object_update(v, rest) != 0;

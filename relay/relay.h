@@ -33,6 +33,7 @@
 
 struct index;
 struct acct;
+struct prune;
 struct admin;
 struct metrics;
 struct sync;
@@ -87,6 +88,7 @@ struct relay {
     struct ticket_table *tickets;
     struct index *index;
     struct acct *acct;
+    struct prune *prune; /* retention (D31) */
     struct admin *admin;
     struct metrics *metrics; /* NULL unless metrics_listen */
     struct history history;  /* the status page's last hour (D22) */

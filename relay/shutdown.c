@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "acct.h"
+#include "prune.h"
 #include "admin.h"
 #include "index.h"
 #include "log.h"
@@ -163,6 +164,7 @@ void relay_stop(struct relay *r)
     stats_flush(&r->stats, uv_now(r->loop));
     quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* the counters' last values */
     acct_stop(r->acct);
+    prune_stop(r->prune);
     uv_close((uv_handle_t *)&r->tick, NULL);
     shape_close(&r->shape);
     /* The signal handlers stay (a second SIGTERM while sessions flush must
@@ -180,6 +182,8 @@ void relay_done(struct relay *r)
     /* Accounting first: from here on nothing is lost whatever happens. */
     acct_free(r->acct);
     r->acct = NULL;
+    prune_free(r->prune);
+    r->prune = NULL;
     sync_free(r->sync);
     r->sync = NULL;
     index_free(r->index);

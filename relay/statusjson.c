@@ -8,17 +8,52 @@
 
 #include "acct.h"
 #include "admin.h"
+#include "admit.h"
 #include "history.h"
 #include "index.h"
 #include "keys.h"
 #include "lrjson.h"
 #include "relay.h"
+#include "stats.h"
 
 struct statusjson_events {
     const struct relay *r;
     json_t *arr;
     bool failed;
 };
+
+static json_t *statusjson_counters(const uint64_t *n, int count, const char *(*name)(int))
+{
+    json_t *o = json_object();
+
+    for (int i = 0; o != NULL && i < count; i++) {
+        if (json_object_set_new(o, name(i), json_integer(lrjson_u64(n[i]))) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+static const char *statusjson_fail_name(int i)
+{
+    return stats_fail_name((enum stats_fail)i);
+}
+
+static const char *statusjson_admit_name(int i)
+{
+    return admit_name((enum admit_kind)i);
+}
+
+json_t *statusjson_failures(const uint64_t *fail)
+{
+    return statusjson_counters(fail, STATS_FAIL_COUNT, statusjson_fail_name);
+}
+
+json_t *statusjson_limits_hit(const uint64_t *hit)
+{
+    return statusjson_counters(hit, ADMIT_COUNT, statusjson_admit_name);
+}
 
 static void statusjson_event(void *arg, const struct store_event *e)
 {

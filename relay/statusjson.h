@@ -18,10 +18,17 @@
 #define LR_STATUSJSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 struct relay;
+
+/* The status reply's "failures" and "limits_hit" objects: each counter of
+ * stats' failure causes (STATS_FAIL_COUNT) and of admission's limit kinds
+ * (ADMIT_COUNT) by its name; NULL when out of memory. */
+json_t *statusjson_failures(const uint64_t *fail);
+json_t *statusjson_limits_hit(const uint64_t *hit);
 
 /* Links listed at most: the page stays usable and a render stays short
  * (some 300 bytes a link) with a large registry. */

@@ -67,7 +67,7 @@ expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help d
 
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
-    "--help --json add enable list revoke rm rotate set show"
+    "--help --json add days enable list revoke rm rotate set show"
 for c in add list show revoke enable rm rotate set; do
     linkctl link --help | grep -qE "^  $c( |$)" || { echo "FAIL link --help lacks $c"; fail=1; }
 done

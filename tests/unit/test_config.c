@@ -581,6 +581,47 @@ START_TEST(test_relay_limit_errors)
 }
 END_TEST
 
+/* [accounting] (D31): accounting_retention and events_retention, whole days
+ * with or without a 'd', 0 (for ever) .. 36500; defaults 90d; formatted and
+ * read back; one past the end, a unit other than d, and a bad section
+ * refused with the line. */
+START_TEST(test_relay_retention)
+{
+    struct relaycfg cfg, again;
+    struct cfgparse_error err;
+    char *text = NULL;
+
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.retention.accounting_days, 90);
+    ck_assert_uint_eq(cfg.retention.events_days, 90);
+    ck_assert_int_eq(relaycfg_parse("[accounting]\naccounting_retention = 0\n"
+                                    "events_retention = 36500d\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.retention.accounting_days, 0);
+    ck_assert_uint_eq(cfg.retention.events_days, 36500);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "\n[accounting]\naccounting_retention = 0d\n"
+                                       "events_retention = 36500d\n"));
+    ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
+    ck_assert_uint_eq(again.retention.accounting_days, 0);
+    ck_assert_uint_eq(again.retention.events_days, 36500);
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[accounting]\nevents_retention = 7\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.retention.events_days, 7);
+    relay_err("[accounting]\naccounting_retention = 36501d\n",
+              "line 2: accounting_retention: '36501d' is out of range (0..36500)");
+    relay_err("[accounting]\nevents_retention = 2w\n",
+              "line 2: events_retention: '2w' is not a number of days like 90d or 90 (0 = for "
+              "ever)");
+    relay_err("[accounting]\nevents_retention = d\n",
+              "line 2: events_retention: 'd' is not a number of days like 90d or 90 (0 = for "
+              "ever)");
+    relay_err("[limits]\nevents_retention = 1\n",
+              "line 2: unknown key 'events_retention' in [limits]");
+}
+END_TEST
+
 /* open_rate_per_link 0..1000000 (0 = unlimited), open_burst_per_link
  * 1..10000000: each end accepted, one past each end refused with the key and
  * the line. */
@@ -1190,6 +1231,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_errors);
     tcase_add_test(tc, test_relay_limit_errors);
     tcase_add_test(tc, test_relay_open_rate_limits);
+    tcase_add_test(tc, test_relay_retention);
     tcase_add_test(tc, test_relay_listen_count);
     tcase_add_test(tc, test_relay_metrics);
     tcase_add_test(tc, test_agent_metrics);
