@@ -127,8 +127,10 @@ def prune_and_keep(c):
         got = [(x["date"], x["streams"], x["bytes_a_to_b"], x["bytes_b_to_a"]) for x in pd]
         c.check("link days: per-day figures across the pruned and kept rows", got == want,
                 (got, want))
-        pd = r.ctl_json("link", "days", "ret", "--days", "5")["per_day"]
-        c.check("link days --days 5 leaves the 10-day-old day out",
+        # 7 days: the rows 4 days back stay inside even if a UTC midnight
+        # passes during the test, the 10-day-old day stays out.
+        pd = r.ctl_json("link", "days", "ret", "--days", "7")["per_day"]
+        c.check("link days --days 7 leaves the 10-day-old day out",
                 [x["streams"] for x in pd] == [3, 4], pd)
         bad = r.ctl("link", "days", "ret", "--days", "0", check=False)
         c.check("link days --days 0: usage error, exit 2", bad.returncode == 2

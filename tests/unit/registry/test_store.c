@@ -99,15 +99,16 @@ START_TEST(migrate_from_empty)
               "('links','streams','link_totals','events')",
               buf, sizeof(buf));
     ck_assert_str_eq(buf, "4");
-    /* Migrations 001..006 without a gap, migration N being entry N - 1, each
-     * applied: allowlists (003), rates (004), quotas (005), enrollments (006). */
-    ck_assert_int_eq(store_schema_latest(), 6);
-    for (int i = 0; i < 6; i++)
+    /* Migrations 001..007 without a gap, migration N being entry N - 1, each
+     * applied: allowlists (003), rates (004), quotas (005), enrollments (006),
+     * retention's per-day sums (007). */
+    ck_assert_int_eq(store_schema_latest(), 7);
+    for (int i = 0; i < 7; i++)
         ck_assert_int_eq(schema_migrations[i].version, i + 1);
     raw_query("SELECT count(*) FROM sqlite_master WHERE name IN "
-              "('link_allow','link_quota','enrollments')",
+              "('link_allow','link_quota','enrollments','stream_days')",
               buf, sizeof(buf));
-    ck_assert_str_eq(buf, "3");
+    ck_assert_str_eq(buf, "4");
     raw_query("SELECT count(*) FROM pragma_table_info('links') WHERE name IN "
               "('rate_a_to_b','rate_b_to_a')",
               buf, sizeof(buf));
