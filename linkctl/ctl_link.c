@@ -110,8 +110,10 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
                 {'k', "--key"},         {'r', "--rate"},   {'r', "--rate-a-to-b"},
                 {'r', "--rate-b-to-a"}, {'e', "--enroll"}, {'x', "--expires"},
                 {'u', "--uses"}};
-    const char *names[8], *vals[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    const char **dst[7];
+    /* One slot per option of opts[], and names' NULL end. */
+    const char *names[sizeof(opts) / sizeof(opts[0]) + 1];
+    const char *vals[sizeof(opts) / sizeof(opts[0])] = {NULL};
+    const char **dst[sizeof(opts) / sizeof(opts[0])];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
