@@ -525,14 +525,20 @@ size_t e2e_send_space(const struct e2e *s)
 {
     const size_t full = REC_FRAME_HDR + REC_PLAIN_MAX + REC_ABYTES;
     const size_t over = REC_FRAME_HDR + 1 + 8 + REC_ABYTES;
-    size_t room;
+    size_t room = bq_space(&s->out), space;
 
     if (!s->tx_ready || s->tx_ended || s->final_pending || s->reset_pending || s->final_sent ||
         s->state == ST_DEAD)
         return 0;
-    if (s->resumable)
-        return resume_tx_space(&s->rt);
-    room = bq_space(&s->out);
+    if (s->resumable) {
+        space = resume_tx_space(&s->rt);
+        if (s->state == ST_SUSPENDED || s->state == ST_RHELLO || s->awaiting_resume)
+            return space; /* no leg to seal for: the replay buffer takes it, to its bound */
+        /* A leg: no more than the output can seal now, as without resumption,
+         * so a local read goes out in one write (docs/performance.md). */
+        room = resume_tx_sealable(&s->rt, room, E2E_CTRL_RESERVE);
+        return space < room ? space : room;
+    }
     if (room <= E2E_CTRL_RESERVE)
         return 0;
     room -= E2E_CTRL_RESERVE;

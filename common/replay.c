@@ -192,6 +192,13 @@ const uint8_t *replay_peek(struct replay *r, uint64_t at, size_t *len)
     return c->data + off;
 }
 
+size_t replay_run(const struct replay *r, uint64_t at)
+{
+    if (r->head == NULL)
+        return REPLAY_CHUNK; /* the next append starts a chunk */
+    return REPLAY_CHUNK - (size_t)((at - (r->base - r->head_off)) % REPLAY_CHUNK);
+}
+
 uint64_t replay_held(const struct replay *r)
 {
     return r->end - r->base;

@@ -52,6 +52,10 @@ void replay_release(struct replay *r, uint64_t upto);
  * until the next append or release. Remembers the block it found, so a
  * sender that peeks at rising offsets does not walk from the oldest block. */
 const uint8_t *replay_peek(struct replay *r, uint64_t at, size_t *len);
+/* Bytes from stream offset `at` (at >= base) to the end of the chunk that
+ * holds it, or will hold it once appended: the longest span replay_peek can
+ * give there. */
+size_t replay_run(const struct replay *r, uint64_t at);
 /* Bytes held (end - base). */
 uint64_t replay_held(const struct replay *r);
 /* Blocks in the process's pool now (tests). */

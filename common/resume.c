@@ -189,6 +189,24 @@ int resume_tx_pump(struct resume_tx *rt, struct rec_tx *tx, uint8_t *dst, size_t
     return 0;
 }
 
+size_t resume_tx_sealable(const struct resume_tx *rt, size_t room, size_t reserve)
+{
+    const size_t over = REC_FRAME_HDR + 1 + 8 + REC_ABYTES;
+    uint64_t pos = rt->cur;
+    size_t k;
+
+    while (room > reserve + over) {
+        k = replay_run(&rt->rp, pos);
+        if (k > REC_DATA_MAX)
+            k = REC_DATA_MAX;
+        if (k > room - reserve - over)
+            k = room - reserve - over;
+        pos += k;
+        room -= k + over;
+    }
+    return pos > rt->rp.end ? (size_t)(pos - rt->rp.end) : 0;
+}
+
 int resume_tx_rewind(struct resume_tx *rt, struct rec_tx *tx, uint64_t at, bool got_final)
 {
     if (at < rt->rp.base || at > rt->sealed_max ||

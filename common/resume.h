@@ -117,6 +117,12 @@ bool resume_tx_pending(const struct resume_tx *rt);
 int resume_tx_pump(struct resume_tx *rt, struct rec_tx *tx, uint8_t *dst, size_t room,
                    size_t reserve, size_t *len);
 /*
+ * How many bytes past the replay buffer's end resume_tx_pump could seal into
+ * `room` bytes of output (keeping `reserve` free) once appended, after what
+ * is held and not yet sealed: records cut where resume_tx_pump cuts them.
+ */
+size_t resume_tx_sealable(const struct resume_tx *rt, size_t room, size_t reserve);
+/*
  * The peer's RESUME said it holds `at` bytes (and our FINAL if got_final):
  * checks it against what was sealed and released (RESUME_E_OFFSET), releases
  * up to it, and rewinds cur and the fresh tx to it.
