@@ -545,6 +545,16 @@ static int send_stream_resume(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], ui
     return rc;
 }
 
+static int send_stream_leg_lost(void *arg, uint64_t stream_id,
+                                const uint8_t ticket[MSG_TICKET_LEN])
+{
+    struct link *lk = arg;
+
+    if (lk->session == NULL)
+        return -ENOTCONN;
+    return session_send_leg_lost(lk->session, stream_id, ticket);
+}
+
 static void stream_gone(void *arg, struct stream *st)
 {
     struct link *lk = arg;
@@ -572,6 +582,7 @@ static void stream_gone(void *arg, struct stream *st)
 static const struct stream_ops stream_ops = {
     .send_open = send_stream_open,
     .send_resume = send_stream_resume,
+    .send_leg_lost = send_stream_leg_lost,
     .gone = stream_gone,
 };
 

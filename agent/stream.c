@@ -308,6 +308,9 @@ static void resume_timer(struct stream *st)
         (void)leg_dial(st, st->own); /* its timer is the resume deadline */
         return;
     }
+    if (st->lost_id != 0 && st->own != NULL &&
+        st->own->ops->send_leg_lost(st->own->arg, st->lost_id, st->leg_ticket) == 0)
+        st->lost_id = 0; /* the relay ends that stream: a path dead on our side only */
     resume_ask(st);
     uv_timer_start(&st->timer, on_timer, left < RESUME_TICK_MS ? left : RESUME_TICK_MS, 0);
 }
@@ -343,6 +346,9 @@ static void on_pump_leg_lost(void *owner, const char *why)
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
         st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
     }
+    if (st->leg_id != 0) /* told to the relay by resume_timer() */
+        st->lost_id = st->leg_id;
+    st->leg_id = 0;
     if (st->leg_inited)
         leg_drop(st);
     st->io.spliced = st->io.leg_shut = st->io.leg_shut_done = false;
@@ -382,6 +388,9 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
         return;
     }
     memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    memcpy(st->leg_ticket, m->ticket, MSG_TICKET_LEN);
+    st->leg_id = m->stream_id;
+    st->lost_id = 0; /* paired: nothing left to tell */
     st->ticket_ms = m->expires_ms;
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = st->resume_until_ms;
@@ -622,9 +631,10 @@ static bool begin(struct stream *st, struct stream_owner *own, const struct msg_
 {
     uint64_t now = uv_now(st->loop);
 
-    st->stream_id = m->stream_id;
+    st->stream_id = st->leg_id = m->stream_id;
     st->role = m->role == MSG_ROLE_INITIATOR ? E2E_INITIATOR : E2E_RESPONDER;
     memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    memcpy(st->leg_ticket, m->ticket, MSG_TICKET_LEN);
     st->ticket_ms = m->expires_ms;
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = now + STREAM_SETUP_MS;

@@ -79,6 +79,8 @@ struct stream_ops {
     /* A new request id and a RESUME for it (§7.3); -ENOTCONN if the
      * control session is not up or the relay did not say RESUMABLE. */
     int (*send_resume)(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], uint32_t *req_id);
+    /* LEG_LOST for that leg (§7.3); -ENOTCONN as for send_resume. */
+    int (*send_leg_lost)(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN]);
     /* The stream is closing and has left the owner's list (the owner re-arms
      * the cable if it was one). Called once; the stream's last word. */
     void (*gone)(void *arg, struct stream *st);
@@ -169,6 +171,11 @@ struct stream {
      * its epoch; the resume_timeout deadline; refused HELLOs counted. */
     uint32_t resume_req, resume_epoch;
     uint64_t resume_asked_ms, resume_until_ms, refused_seen, old_seen;
+    /* The relay's stream id and our ticket of the current leg (STREAM or
+     * RESUMED; kept once spent); the lost leg's id until LEG_LOST told the
+     * relay (0: nothing to tell). */
+    uint64_t leg_id, lost_id;
+    uint8_t leg_ticket[MSG_TICKET_LEN];
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.

@@ -642,6 +642,32 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
     }
 }
 
+/*
+ * LEG_LOST (§7.3): the agent lost its leg of a resumable stream that may
+ * still look alive here (a path dead on its side only). Ending it resets the
+ * peer's leg, so the peer suspends too and the RESUME pairs. Only a stream of
+ * this session's link whose ticket for this side is the one named: that side
+ * could end it anyway by closing its own leg. The ticket, not the id alone:
+ * ids restart with the relay process, so an old id may name a new stream.
+ */
+static void session_on_leg_lost(struct conn *c, const struct msg_leg_lost *m)
+{
+    struct session *cs = session_of(c);
+    char why[96];
+
+    if (!cs->resumable) {
+        session_close_with(c, MSG_CLOSE_PROTOCOL, "LEG_LOST without AUTH flag bit 0");
+        return;
+    }
+    if (cs->link == NULL)
+        return;
+    snprintf(why, sizeof(why), "side %c reported its leg lost (LEG_LOST)", 'a' + cs->side);
+    if (!stream_end_lost(cs->link, cs->side, m->stream_id, m->ticket, why))
+        log_info("link %s: LEG_LOST from side %c for no stream of this link (%" PRIu64
+                 "); ignored",
+                 cs->link->name, 'a' + cs->side, m->stream_id);
+}
+
 static void session_dispatch(struct conn *c, const struct msg *m)
 {
     struct msg out;
@@ -664,6 +690,9 @@ static void session_dispatch(struct conn *c, const struct msg *m)
             break;
         }
         session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
+        break;
+    case MSG_LEG_LOST:
+        session_on_leg_lost(c, &m->u.leg_lost);
         break;
     case MSG_KEY_ENDORSE:
         session_on_endorse(c, &m->u.peer_key);

@@ -250,6 +250,17 @@ void stream_abort_link(struct index_link *l, enum store_cause cause, const char 
         stream_close(l->streams, cause, why);
 }
 
+bool stream_end_lost(struct index_link *l, int side, uint64_t id, const uint8_t *ticket,
+                     const char *why)
+{
+    for (struct stream *s = l->streams; s != NULL; s = s->next)
+        if (s->id == id && sodium_memcmp(s->ticket[side], ticket, TICKET_LEN) == 0) {
+            stream_close(s, STORE_CAUSE_RESET, why);
+            return true;
+        }
+    return false;
+}
+
 static void stream_expire(uv_timer_t *t)
 {
     struct stream *s = t->data;

@@ -79,6 +79,11 @@ int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
 /* Resets both legs of every stream of link l and finishes them with cause
  * (revocation, rotation, shutdown), logging why. Closes connections. */
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why);
+/* LEG_LOST (§7.3): resets both legs of link l's stream id whose ticket of
+ * side is ticket (cause reset), logging why; false if l has no such stream.
+ * Closes connections. */
+bool stream_end_lost(struct index_link *l, int side, uint64_t id, const uint8_t *ticket,
+                     const char *why);
 /* Resets (cause limit) every stream of l with a leg from a source its side's
  * allowlist no longer allows (D27). Closes connections. */
 void stream_abort_sources(struct index_link *l);
