@@ -545,8 +545,7 @@ static int send_stream_resume(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], ui
     return rc;
 }
 
-static int send_stream_leg_lost(void *arg, uint64_t stream_id,
-                                const uint8_t ticket[MSG_TICKET_LEN])
+static int send_stream_leg_lost(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN])
 {
     struct link *lk = arg;
 

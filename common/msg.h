@@ -124,7 +124,7 @@ struct msg_resume {
 };
 
 struct msg_leg_lost {
-    uint64_t stream_id;              /* != 0: the STREAM/RESUMED of the lost leg */
+    uint64_t stream_id;             /* != 0: the STREAM/RESUMED of the lost leg */
     uint8_t ticket[MSG_TICKET_LEN]; /* the ticket this side got for it */
 };
 
@@ -182,7 +182,7 @@ struct msg {
         struct msg_addrs addrs;
         struct msg_redirect redirect;
         struct msg_going_away going_away;
-        uint64_t nonce;  /* PING, PONG */
+        uint64_t nonce; /* PING, PONG */
         struct msg_leg_lost leg_lost;
         uint32_t req_id; /* OPEN, != 0 */
     } u;

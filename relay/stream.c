@@ -223,11 +223,10 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
 
 /* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
  * (nothing acknowledged for write_stall_timeout, see stream_leg_sockopts),
- * the same condition as the write-stall timer. So is an unreachability
- * error: on an established leg an ICMP unreachable is only a soft error,
- * which the kernel reports instead of ETIMEDOUT when it gives up (a router
- * that could not reach the agent's host said so while its uplink was down).
- * Anything else is a reset. */
+ * the same condition as the write-stall timer. So is an unreachability error:
+ * on an established leg an ICMP unreachable is only a soft error, which the
+ * kernel reports instead of ETIMEDOUT when it gives up (a router that could
+ * not reach the agent's host while its uplink was down). Else a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
     char why[96];
@@ -253,12 +252,13 @@ void stream_abort_link(struct index_link *l, enum store_cause cause, const char 
 bool stream_end_lost(struct index_link *l, int side, uint64_t id, const uint8_t *ticket,
                      const char *why)
 {
-    for (struct stream *s = l->streams; s != NULL; s = s->next)
-        if (s->id == id && sodium_memcmp(s->ticket[side], ticket, TICKET_LEN) == 0) {
-            stream_close(s, STORE_CAUSE_RESET, why);
-            return true;
-        }
-    return false;
+    struct stream *s = l->streams;
+
+    while (s != NULL && (s->id != id || sodium_memcmp(s->ticket[side], ticket, TICKET_LEN) != 0))
+        s = s->next;
+    if (s != NULL)
+        stream_close(s, STORE_CAUSE_RESET, why);
+    return s != NULL;
 }
 
 static void stream_expire(uv_timer_t *t)
@@ -578,19 +578,15 @@ static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
     return t;
 }
 
-/*
- * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
+/* A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
  * a router that went away) must not stay open forever: the write-stall timer
  * only sees bytes the kernel did not take, not bytes it took and never got
  * acknowledged. So the kernel is asked to give up on a leg whose sent data
  * (or keepalive probes, after keepalive of silence) stay unacknowledged for
- * write_stall_timeout; the read then fails and the other leg is reset.
- *
- * These options are set once on each listening socket, and every accepted
- * socket inherits them (Linux copies them from the listener), which saves
- * seven setsockopt() calls per leg; control sessions switch keepalive and the
- * user timeout off again (session_sockopts). design.md D10.
- */
+ * write_stall_timeout; the read then fails and the other leg is reset. Set
+ * once on each listening socket, which every accepted socket inherits (seven
+ * setsockopt() calls fewer per leg); control sessions switch keepalive and the
+ * user timeout off again (session_sockopts). design.md D10. */
 int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
 {
     int one = 1, cnt = 10;

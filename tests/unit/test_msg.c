@@ -298,10 +298,9 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
 START_TEST(test_every_type_has_a_sample)
 {
     static const int types[] = {
-        MSG_WELCOME,   MSG_PEER,        MSG_STREAM,    MSG_OPEN_FAIL, MSG_CLOSE,  MSG_ADDRS,
-        MSG_REDIRECT,  MSG_GOING_AWAY,  MSG_PING,      MSG_PONG,      MSG_OPEN,   MSG_PEER_KEY,
-        MSG_RELAY_KEY, MSG_KEY_ENDORSE, MSG_RESUMABLE, MSG_RESUME,    MSG_RESUMED,
-        MSG_LEG_LOST};
+        MSG_WELCOME,   MSG_PEER,        MSG_STREAM,    MSG_OPEN_FAIL, MSG_CLOSE,   MSG_ADDRS,
+        MSG_REDIRECT,  MSG_GOING_AWAY,  MSG_PING,      MSG_PONG,      MSG_OPEN,    MSG_PEER_KEY,
+        MSG_RELAY_KEY, MSG_KEY_ENDORSE, MSG_RESUMABLE, MSG_RESUME,    MSG_RESUMED, MSG_LEG_LOST};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
