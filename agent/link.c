@@ -545,13 +545,20 @@ static int send_stream_resume(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], ui
     return rc;
 }
 
-static int send_stream_leg_lost(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN])
+static int send_stream_leg_lost(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN],
+                                uint64_t *told_on)
 {
     struct link *lk = arg;
+    int rc;
 
-    if (lk->session == NULL)
+    if (lk->session == NULL || !lk->online)
         return -ENOTCONN;
-    return session_send_leg_lost(lk->session, stream_id, ticket);
+    if (*told_on == lk->sessions_up)
+        return 0;
+    rc = session_send_leg_lost(lk->session, stream_id, ticket);
+    if (rc == 0)
+        *told_on = lk->sessions_up;
+    return rc;
 }
 
 static void stream_gone(void *arg, struct stream *st)

@@ -308,9 +308,10 @@ static void resume_timer(struct stream *st)
         (void)leg_dial(st, st->own); /* its timer is the resume deadline */
         return;
     }
-    if (st->lost_id != 0 && st->own != NULL &&
-        st->own->ops->send_leg_lost(st->own->arg, st->lost_id, st->leg_ticket) == 0)
-        st->lost_id = 0; /* the relay ends that stream: a path dead on our side only */
+    /* On every new session too: the one it went on may have been dead. */
+    if (st->lost_id != 0 && st->own != NULL) /* the relay ends that stream */
+        (void)st->own->ops->send_leg_lost(st->own->arg, st->lost_id, st->leg_ticket,
+                                          &st->lost_told);
     resume_ask(st);
     uv_timer_start(&st->timer, on_timer, left < RESUME_TICK_MS ? left : RESUME_TICK_MS, 0);
 }
@@ -346,8 +347,10 @@ static void on_pump_leg_lost(void *owner, const char *why)
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
         st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
     }
-    if (st->leg_id != 0) /* told to the relay by resume_timer() */
+    if (st->leg_id != 0) { /* told to the relay by resume_timer() */
         st->lost_id = st->leg_id;
+        st->lost_told = 0;
+    }
     st->leg_id = 0;
     if (st->leg_inited)
         leg_drop(st);

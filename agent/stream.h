@@ -79,8 +79,11 @@ struct stream_ops {
     /* A new request id and a RESUME for it (§7.3); -ENOTCONN if the
      * control session is not up or the relay did not say RESUMABLE. */
     int (*send_resume)(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], uint32_t *req_id);
-    /* LEG_LOST for that leg (§7.3); -ENOTCONN as for send_resume. */
-    int (*send_leg_lost)(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN]);
+    /* LEG_LOST for that leg (§7.3), once per control session: *told_on
+     * names the session it went on (nothing sent if it is the current one);
+     * -ENOTCONN as for send_resume. */
+    int (*send_leg_lost)(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN],
+                         uint64_t *told_on);
     /* The stream is closing and has left the owner's list (the owner re-arms
      * the cable if it was one). Called once; the stream's last word. */
     void (*gone)(void *arg, struct stream *st);
@@ -172,9 +175,9 @@ struct stream {
     uint32_t resume_req, resume_epoch;
     uint64_t resume_asked_ms, resume_until_ms, refused_seen, old_seen;
     /* The relay's stream id and our ticket of the current leg (STREAM or
-     * RESUMED; kept once spent); the lost leg's id until LEG_LOST told the
-     * relay (0: nothing to tell). */
-    uint64_t leg_id, lost_id;
+     * RESUMED; kept once spent); the lost leg's id until a RESUMED (0:
+     * none), told once per control session (lost_told: the owner's count). */
+    uint64_t leg_id, lost_id, lost_told;
     uint8_t leg_ticket[MSG_TICKET_LEN];
 };
 

@@ -663,8 +663,9 @@ static void session_on_leg_lost(struct conn *c, const struct msg_leg_lost *m)
         return;
     snprintf(why, sizeof(why), "side %c reported its leg lost (LEG_LOST)", 'a' + cs->side);
     if (!stream_end_lost(cs->link, cs->side, m->stream_id, m->ticket, why))
-        log_info("link %s: LEG_LOST from side %c for no stream of this link (%" PRIu64 "); ignored",
-                 cs->link->name, 'a' + cs->side, m->stream_id);
+        log_debug("link %s: LEG_LOST from side %c for no stream of this link (%" PRIu64
+                  "); ignored",
+                  cs->link->name, 'a' + cs->side, m->stream_id);
 }
 
 static void session_dispatch(struct conn *c, const struct msg *m)
