@@ -642,14 +642,12 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
     }
 }
 
-/*
- * LEG_LOST (§7.3): the agent lost its leg of a resumable stream that may
+/* LEG_LOST (§7.3): the agent lost its leg of a resumable stream that may
  * still look alive here (a path dead on its side only). Ending it resets the
  * peer's leg, so the peer suspends too and the RESUME pairs. Only a stream of
  * this session's link whose ticket for this side is the one named: that side
  * could end it anyway by closing its own leg. The ticket, not the id alone:
- * ids restart with the relay process, so an old id may name a new stream.
- */
+ * ids restart with the relay process, so an old id may name a new stream. */
 static void session_on_leg_lost(struct conn *c, const struct msg_leg_lost *m)
 {
     struct session *cs = session_of(c);
