@@ -642,27 +642,27 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
     }
 }
 
-/* LEG_LOST (§7.3): the agent lost its leg of a resumable stream that may
- * still look alive here (a path dead on its side only). Ending it resets the
- * peer's leg, so the peer suspends too and the RESUME pairs. Only a stream of
- * this session's link whose ticket for this side is the one named: that side
- * could end it anyway by closing its own leg. The ticket, not the id alone:
- * ids restart with the relay process, so an old id may name a new stream. */
+/* LEG_LOST (§7.3): the agent lost its leg of a stream that may look alive
+ * here (a path dead on its side only); ending it resets the peer's leg, the
+ * peer suspends and the RESUME pairs. Only the stream of this link whose
+ * ticket of this side is the one named (that side could close its leg anyway;
+ * ids restart with the relay process, so an old id may name a new stream). */
 static void session_on_leg_lost(struct conn *c, const struct msg_leg_lost *m)
 {
+    struct session_ctx *sx = c->ops_arg;
     struct session *cs = session_of(c);
     char why[96];
+    bool ended;
 
-    if (!cs->resumable) {
+    if (!cs->resumable)
         session_close_with(c, MSG_CLOSE_PROTOCOL, "LEG_LOST without AUTH flag bit 0");
-        return;
-    }
-    if (cs->link == NULL)
+    if (!cs->resumable || cs->link == NULL)
         return;
     snprintf(why, sizeof(why), "side %c reported its leg lost (LEG_LOST)", 'a' + cs->side);
-    if (!stream_end_lost(cs->link, cs->side, m->stream_id, m->ticket, why))
-        log_debug("link %s: LEG_LOST from side %c for no stream of this link (%" PRIu64
-                  "); ignored",
+    ended = stream_end_lost(cs->link, cs->side, m->stream_id, m->ticket, why);
+    sx->stats->leg_lost[ended]++;
+    if (!ended)
+        log_debug("link %s: LEG_LOST from side %c for no stream of this link (%" PRIu64 ")",
                   cs->link->name, 'a' + cs->side, m->stream_id);
 }
 

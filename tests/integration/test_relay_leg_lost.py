@@ -12,17 +12,21 @@ once, so the peer agent sees its leg end, suspends and resumes with it.
   bytes on; a relay restarted with kill -9 numbers its streams from 1 again,
   and an old stream's id with the old ticket does not end the new stream
   of that id;
-- from a session without AUTH flags bit 0: CLOSE protocol.
+- from a session without AUTH flags bit 0: CLOSE protocol;
+- /metrics counts them: linkrelay_leg_lost_ended_total and
+  linkrelay_leg_lost_ignored_total.
 Each LEG_LOST is followed by a PING: its PONG says the relay has handled the
 LEG_LOST (one session's messages are handled in order), no timing involved.
 """
 import os
+import re
 import signal
 import struct
 import sys
 
 import lrharness as h
 import lrproto as p
+import promharness as ph
 
 
 def leg_lost(sid, ticket):
@@ -55,9 +59,17 @@ def ended(s):
         return True
 
 
+def counts(r):
+    """(ended, ignored) from /metrics."""
+    m = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
+    ms = ph.scrape(int(m[-1]))
+    return tuple(ph.value(ms, "linkrelay_leg_lost_%s_total" % k) for k in ("ended", "ignored"))
+
+
 def main():
     c = h.Checks()
-    r = h.Relay(log_level="debug")  # an ignored LEG_LOST is a debug line
+    # An ignored LEG_LOST is a debug line.
+    r = h.Relay(log_level="debug", extra_relay={"metrics_listen": "127.0.0.1:0"})
     socks = []
     try:
         r.start()
@@ -88,6 +100,8 @@ def main():
         c.check("LEG_LOST with the other side's ticket, or an unknown id: ignored, logged",
                 r.log().count("LEG_LOST from side a for no stream of this link") == 3)
         c.check("this link's stream carries bytes on", carries(la, lb) and carries(lb, la))
+        c.check("metrics: none ended, three ignored",
+                h.wait_for(lambda: counts(r) == (0, 3), 5), counts(r))
 
         # Side a lost its leg (as after an uplink outage): a new session says so.
         sa.close()
@@ -101,6 +115,8 @@ def main():
         c.check("the log names it", "side a reported its leg lost (LEG_LOST)" in r.log(),
                 r.log()[-800:])
         c.check("the other link's stream is untouched", carries(ka, kb))
+        c.check("metrics: one ended, three ignored",
+                h.wait_for(lambda: counts(r) == (1, 3), 5), counts(r))
 
         # Without AUTH flags bit 0.
         s0 = p.Session(r, other, 1, flags=0)
@@ -129,6 +145,8 @@ def main():
         c.check("an old stream's LEG_LOST on a restarted relay: ignored, logged",
                 "LEG_LOST from side a for no stream of this link" in r.log())
         c.check("the new stream of that id carries bytes on", carries(ya, yb) and carries(yb, ya))
+        c.check("metrics of the restarted relay: none ended, one ignored",
+                h.wait_for(lambda: counts(r) == (0, 1), 5), counts(r))
     finally:
         for s in socks:
             s.close()
