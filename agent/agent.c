@@ -83,10 +83,9 @@ static int apply_learned(const char *path, struct agentcfg *cfg, bool peer, char
     return rc;
 }
 
-int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen)
+int agent_config_parse_file(const char *path, struct agentcfg **out, char *err, size_t errlen)
 {
     struct cfgparse_error pe = {0, ""};
-    struct agentcfg *cfg = NULL;
     char *text = NULL, line[300];
     int rc;
 
@@ -95,13 +94,23 @@ int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t
         snprintf(err, errlen, "%s: %s", path, rc == -E2BIG ? "file too large" : strerror(-rc));
         return rc;
     }
-    rc = agentcfg_parse(text, &cfg, &pe);
+    rc = agentcfg_parse(text, out, &pe);
     free(text);
     if (rc != 0) {
         cfgparse_error_format(&pe, line, sizeof(line));
         snprintf(err, errlen, "%s: %s", path, line);
-        return rc;
     }
+    return rc;
+}
+
+int agent_config_load(const char *path, struct agentcfg **out, char *err, size_t errlen)
+{
+    struct agentcfg *cfg = NULL;
+    char line[300];
+    int rc = agent_config_parse_file(path, &cfg, err, errlen);
+
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < cfg->n_links; i++) {
         struct agentcfg_link *l = &cfg->links[i];
         size_t pos = 0;

@@ -50,6 +50,9 @@ struct agent {
     uint8_t rbuf[AGENT_RBUF_LEN];
 };
 
+/* Reads and parses the config file only: key files are not read
+ * (`linkagent enroll` writes one). As agent_config_load otherwise. */
+int agent_config_parse_file(const char *path, struct agentcfg **out, char *err, size_t errlen);
 /*
  * Reads, parses and completes (key files) a config file. On success *out is
  * the caller's (agentcfg_free); on failure err holds a one-line message

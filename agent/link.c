@@ -16,6 +16,7 @@
 #include "agent/session.h"
 #include "endorse.h"
 #include "log.h"
+#include "agent/openfail.h"
 #include "agent/stream.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
@@ -78,7 +79,7 @@ static void on_retry(uv_timer_t *t)
 {
     struct link *lk = t->data;
     struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms,
-                                lk->so.env->resume_timeout_ms != 0};
+                                lk->so.env->resume_timeout_ms != 0, NULL};
 
     if (lk->closing || lk->session != NULL)
         return;
@@ -245,7 +246,7 @@ static void on_open_fail(void *owner, uint32_t req_id, int reason)
 
     for (struct stream *s = lk->so.streams; st == NULL && req_id != 0 && s != NULL; s = s->next) {
         if (s->state == STREAM_SUSPENDED && s->resume_req == req_id) {
-            stream_resume_failed(s);
+            stream_resume_failed(s, reason);
             return;
         }
     }
@@ -415,7 +416,7 @@ static void on_session_down(void *owner, bool revoked)
         else if (st->state == STREAM_SUSPENDED)
             /* A RESUME sent on this session is never answered: ask again on
              * the next one at once, not STREAM_SETUP_MS after this one. */
-            stream_resume_failed(st);
+            stream_resume_failed(st, 0);
     }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());

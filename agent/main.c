@@ -19,6 +19,7 @@
 #include "cfgparse.h"
 #include "log.h"
 #include "statuscli.h"
+#include "agent/enrollcli.h"
 #include "token.h"
 
 #define MAX_OPT_ADDRS AGENTCFG_MAX_ADDRS
@@ -40,6 +41,7 @@ static void usage(FILE *out)
             "       linkagent --config FILE\n"
             "       linkagent keygen [--out FILE]\n"
             "       linkagent status [--json] [--admin-socket PATH]\n"
+            "       linkagent enroll --config FILE --link NAME CODE\n"
             "\n"
             "  --token TOKEN         enrollment token (lrtok1...) from `linkctl link add`\n"
             "  --token-file FILE     read the token from FILE (keeps it out of `ps`)\n"
@@ -269,6 +271,8 @@ int main(int argc, char **argv)
         return keygen(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "status") == 0)
         return statuscli_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "enroll") == 0)
+        return enrollcli_main(argc - 1, argv + 1);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -184,6 +184,16 @@ int session_send_leg_lost(struct session *c, uint64_t stream_id,
     return rc;
 }
 
+int session_send_ping(struct session *c, uint64_t nonce)
+{
+    struct msg m = {.type = MSG_PING};
+
+    if (c->state != SESSION_ONLINE)
+        return -ENOTCONN;
+    m.u.nonce = nonce;
+    return send_msg(c, &m);
+}
+
 int session_send_endorse(struct session *c, const struct msg_key *k)
 {
     struct msg m = {.type = MSG_KEY_ENDORSE};
@@ -222,13 +232,18 @@ static int send_hello(struct session *c)
 }
 
 /* AUTH (§4.1), the payload of message 3. */
-static int session_auth(const struct agentcfg_link *cfg, bool resume, uint8_t *out, size_t cap,
-                        size_t *len)
+static int session_auth(const struct session_conf *conf, uint8_t *out, size_t cap, size_t *len)
 {
-    struct auth a = {.side = cfg->side, .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY};
+    const struct agentcfg_link *cfg = conf->link;
+    struct auth a = {.side = cfg->side,
+                     .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY | AUTH_FLAG_QUOTA};
 
-    if (resume)
+    if (conf->resume)
         a.flags |= AUTH_FLAG_RESUME;
+    if (conf->enroll_verifier != NULL) {
+        a.flags |= AUTH_FLAG_ENROLL;
+        memcpy(a.verifier, conf->enroll_verifier, sizeof(a.verifier));
+    }
     memcpy(a.link_id, cfg->link_id, sizeof(a.link_id));
     snprintf(a.agent_version, sizeof(a.agent_version), "linkagent/%s", LINKRELAY_VERSION);
     return auth_encode(&a, out, cap, len);
@@ -251,7 +266,7 @@ static int on_msg2(struct session *c, const uint8_t *body, size_t len)
         session_fail(c, false, "protocol error: handshake message 2 with a payload");
         return -1;
     }
-    rc = session_auth(c->conf.link, c->conf.resume, auth, sizeof(auth), &alen);
+    rc = session_auth(&c->conf, auth, sizeof(auth), &alen);
     if (rc == 0)
         rc = noise_hs_write_message(&c->hs, auth, alen, fr + FRAME_HDR_LEN,
                                     sizeof(fr) - FRAME_HDR_LEN, &mlen);
@@ -297,6 +312,16 @@ static void on_close_msg(struct session *c, const struct msg_close *m)
     char text[MSG_MAX_TEXT + 1] = "";
 
     (void)msg_str_cstr(&m->text, text, sizeof(text));
+    c->close_reason = m->reason;
+    if (m->reason >= MSG_CLOSE_ENROLL_UNKNOWN && m->reason <= MSG_CLOSE_ENROLL_SPENT) {
+        session_fail(c, false, "enrollment refused: %s",
+                     m->reason == MSG_CLOSE_ENROLL_EXPIRED ? "the code has expired"
+                     : m->reason == MSG_CLOSE_ENROLL_SPENT
+                         ? "the code was already used"
+                         : "the relay knows no such code for this link side (a wrong or "
+                           "changed code, or another link's)");
+        return;
+    }
     if (m->reason == MSG_CLOSE_REVOKED) {
         session_fail(c, true, "link revoked by the relay administrator%s%s", text[0] ? ": " : "",
                      text);
@@ -355,6 +380,8 @@ static int dispatch(struct session *c, const struct msg *m)
         }
         break;
     case MSG_PONG:
+        if (c->ops->on_pong != NULL)
+            c->ops->on_pong(c->owner, m->u.nonce);
         break;
     case MSG_PEER_KEY:
         c->ops->on_peer_key(c->owner, &m->u.peer_key);

@@ -66,6 +66,8 @@ struct session_ops {
     void (*on_resumable)(void *owner);
     /* RESUMED: a new leg for a suspended stream (§7.3). */
     void (*on_resumed)(void *owner, const struct msg_stream *m);
+    /* PONG: the relay answered session_send_ping (optional, may be NULL). */
+    void (*on_pong)(void *owner, uint64_t nonce);
     /* The session failed (its cause logged) and is closing; revoked selects
      * the owner's long backoff. The last callback. */
     void (*on_down)(void *owner, bool revoked);
@@ -77,6 +79,8 @@ struct session_conf {
     const struct agentcfg_link *link; /* keys, link id, side, relay key id */
     uint32_t keepalive_ms;            /* the agent's own keepalive; 0: the relay's */
     bool resume;                      /* AUTH flags bit 0: offer resumption (§7.3) */
+    /* Enrollment (AUTH flags bit 3, D30): the code's verifier; NULL otherwise. */
+    const uint8_t *enroll_verifier;
 };
 
 enum session_state {
@@ -119,6 +123,7 @@ struct session {
     /* CLOSE source_not_allowed came (D27): on_down's revoked is true (the
      * long backoff), and this says it was the source address, not a revoke. */
     bool source_refused;
+    int close_reason; /* the relay's CLOSE reason, 0 if none came */
 };
 
 /* Starts a dial attempt to addr. Returns NULL if it could not start (out of
@@ -135,6 +140,9 @@ void session_close(struct session *c);
 void session_set_ops(struct session *c, const struct session_ops *ops, void *owner);
 /* Sends OPEN; -ENOTCONN unless online. */
 int session_send_open(struct session *c, uint32_t req_id);
+/* PING with nonce: the relay answers PONG after everything sent before it
+ * (on_pong). -ENOTCONN unless online. */
+int session_send_ping(struct session *c, uint64_t nonce);
 /* KEY_ENDORSE: k->by endorses k->key (D21). -ENOTCONN unless online. */
 int session_send_endorse(struct session *c, const struct msg_key *k);
 

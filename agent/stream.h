@@ -195,19 +195,10 @@ struct stream *stream_cable(struct stream_owner *own);
 void stream_on_stream(struct stream *st, const struct msg_stream *m);
 /* STREAM role 1: the peer opened a stream; dial the leg and the local target. */
 void stream_responder(struct stream_owner *own, const struct msg_stream *m);
-/* OPEN_FAIL for this stream's req_id. rate_limited holds a local connection
- * (the link's open_queue, open_wait: docs/linkagent.conf.md) and OPENs it
- * again later; past those bounds, and for every other reason, it is reset.
- * A stream redialling its leg (STREAM_REDIAL) is reset at once: the relay has
- * failed it (OPEN_FAIL timeout). */
-void stream_open_failed(struct stream *st, int reason);
 /* RESUMED for this stream, whose epoch the link found: the initiator's
  * answer to its RESUME (epoch: st->resume_epoch), or the responder's match
  * (e2e_resume_match). */
 void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t epoch);
-/* OPEN_FAIL for the stream's RESUME, or the session it went on is down: it
- * asks again on its next tick (its timer). */
-void stream_resume_failed(struct stream *st);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg
@@ -216,5 +207,14 @@ void stream_abort(struct stream *st);
 /* The owner drops the stream (its control session went down before the
  * stream ran): both sockets reset, no line (the owner logs its own cause). */
 void stream_close(struct stream *st);
+
+/* For the modules of a stream (openfail.c): */
+/* A failure: its cause, formatted, to streamend_end, which resets the stream
+ * (nothing when it is closing already). */
+__attribute__((format(printf, 3, 4))) void stream_fail(struct stream *st, enum log_level level,
+                                                       const char *fmt, ...);
+/* Starts the stream's timer for the next try of a held connection or of a
+ * refused leg: its backoff (st->retry), never later than left ms. */
+void stream_retry_start(struct stream *st, uint64_t left);
 
 #endif

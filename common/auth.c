@@ -31,6 +31,8 @@ int auth_decode(const uint8_t *p, size_t n, struct auth *out)
         return -EBADMSG;
     for (size_t i = 0; i < slen; i++)
         a.agent_version[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+    if ((a.flags & AUTH_FLAG_ENROLL) && cur_copy(&cu, a.verifier, sizeof(a.verifier)) != 0)
+        return -EBADMSG;
     if (cur_end_ok(&cu) != 0)
         return -EBADMSG;
     a.side = side;
@@ -49,6 +51,8 @@ int auth_encode(const struct auth *a, uint8_t *out, size_t cap, size_t *outlen)
     if (buf_put_u8(&b, AUTH_VERSION) != 0 || buf_put_u8(&b, (uint8_t)a->side) != 0 ||
         buf_put_bytes(&b, a->link_id, AUTH_LINK_LEN) != 0 || buf_put_u8(&b, a->flags) != 0 ||
         buf_put_str8(&b, NULL, 0) != 0 || buf_put_str8(&b, a->agent_version, vlen) != 0)
+        return -ENOSPC;
+    if ((a->flags & AUTH_FLAG_ENROLL) && buf_put_bytes(&b, a->verifier, AUTH_VERIFIER_LEN) != 0)
         return -ENOSPC;
     *outlen = b.len;
     return 0;

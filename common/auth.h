@@ -21,15 +21,23 @@
 #define AUTH_FLAG_RESUME    0x01 /* reserved: the agent supports resumption */
 #define AUTH_FLAG_PEER_KEY  0x02 /* PEER_KEY with endorsements, KEY_ENDORSE (D21) */
 #define AUTH_FLAG_RELAY_KEY 0x04 /* the agent understands RELAY_KEY (D21) */
-#define AUTH_FLAGS_KNOWN    (AUTH_FLAG_RESUME | AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY)
-#define AUTH_MIN_LEN        (1 + 1 + AUTH_LINK_LEN + 1 + 1 + 1)
-#define AUTH_MAX_LEN        (AUTH_MIN_LEN + AUTH_RESUME_LEN + AUTH_MAX_AGENT)
+#define AUTH_FLAG_ENROLL    0x08 /* enrollment: a verifier follows (D30) */
+#define AUTH_FLAG_QUOTA     0x10 /* the agent takes OPEN_FAIL quota_exceeded (D29) */
+#define AUTH_FLAGS_KNOWN                                                                           \
+    (AUTH_FLAG_RESUME | AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY | AUTH_FLAG_ENROLL |              \
+     AUTH_FLAG_QUOTA)
+#define AUTH_VERIFIER_LEN 32
+#define AUTH_MIN_LEN      (1 + 1 + AUTH_LINK_LEN + 1 + 1 + 1)
+#define AUTH_MAX_LEN      (AUTH_MIN_LEN + AUTH_RESUME_LEN + AUTH_MAX_AGENT + AUTH_VERIFIER_LEN)
 
 struct auth {
     int side; /* 0 = a, 1 = b */
     uint8_t link_id[AUTH_LINK_LEN];
     uint8_t flags;
     char agent_version[AUTH_MAX_AGENT + 1];
+    /* With AUTH_FLAG_ENROLL only: the enrollment code's verifier (enroll.h),
+     * which the relay hashes and compares with the registry's hash. */
+    uint8_t verifier[AUTH_VERIFIER_LEN];
 };
 
 int auth_decode(const uint8_t *p, size_t n, struct auth *out) __attribute__((warn_unused_result));

@@ -329,6 +329,55 @@ int cfgparse_rate(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return scaled(v, 1, min, max, out);
 }
 
+int cfgparse_byterate(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    /* mul: bytes per unit, or bits per unit for the bit units (div 8). */
+    static const struct {
+        const char *unit;
+        uint64_t mul, div;
+    } units[] = {
+        {"", 1, 1},
+        {"K", 1024, 1},
+        {"k", 1024, 1},
+        {"KiB", 1024, 1},
+        {"M", 1024 * 1024, 1},
+        {"MiB", 1024 * 1024, 1},
+        {"G", 1ULL << 30, 1},
+        {"GiB", 1ULL << 30, 1},
+        {"bit", 1, 8},
+        {"kbit", 1000, 8},
+        {"Kbit", 1000, 8},
+        {"Mbit", 1000000, 8},
+        {"Gbit", 1000000000, 8},
+    };
+    char unit[8];
+    const char *end;
+    size_t len;
+    uint64_t v;
+    int rc = parse_digits(s, &v, &end);
+
+    if (rc != 0)
+        return rc;
+    len = strlen(end);
+    if (len >= 2 && strcmp(end + len - 2, "/s") == 0)
+        len -= 2;
+    if (len >= sizeof(unit))
+        return -EINVAL;
+    memcpy(unit, end, len);
+    unit[len] = '\0';
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(unit, units[i].unit) != 0)
+            continue;
+        if (v > UINT64_MAX / units[i].mul)
+            return -ERANGE;
+        v *= units[i].mul;
+        if (v % units[i].div != 0)
+            return -EINVAL; /* bits that make no whole byte */
+        return scaled(v / units[i].div, 1, min, max, out);
+    }
+    return -EINVAL;
+}
+
 int cfgparse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     const char *end;
@@ -382,6 +431,24 @@ void cfgparse_fmt_size(uint64_t bytes, char *out, size_t cap)
         snprintf(out, cap, "%lluK", (unsigned long long)(bytes >> 10));
     else
         snprintf(out, cap, "%llu", (unsigned long long)bytes);
+}
+
+void cfgparse_fmt_bitrate(uint64_t bytes_per_s, char *out, size_t cap)
+{
+    static const struct {
+        const char *unit;
+        uint64_t div;
+    } units[] = {{"Gbit", 1000000000}, {"Mbit", 1000000}, {"kbit", 1000}};
+    uint64_t bits = bytes_per_s * 8;
+
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (bits != 0 && bits % units[i].div == 0) {
+            snprintf(out, cap, "%llu%s/s", (unsigned long long)(bits / units[i].div),
+                     units[i].unit);
+            return;
+        }
+    }
+    snprintf(out, cap, "%llubit/s", (unsigned long long)bits);
 }
 
 void cfgparse_buf_printf(struct cfgparse_buf *b, const char *fmt, ...)

@@ -67,6 +67,11 @@ int cfgparse_ini(const char *text, const struct cfgparse_ops *ops, void *user,
  * size:     digits with optional K, M, G (also KiB, MiB, GiB; powers of 1024);
  *           plain digits are bytes ("64K", "4096").
  * rate:     "N/s" or plain N, per second.
+ * byterate: bytes per second (docs/design.md D28): digits with optional K,
+ *           M, G (also KiB, MiB, GiB; powers of 1024, as a size) for bytes,
+ *           or with bit, kbit, Mbit, Gbit (powers of 1000, as network links
+ *           are sold) for bits, which must make whole bytes; an optional
+ *           "/s" after either ("100Mbit" = 12500000, "64K/s" = 65536).
  * count:    plain decimal digits.
  * mode:     octal digits (a leading 0 is allowed), at most 0777.
  */
@@ -74,12 +79,16 @@ int cfgparse_duration(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t 
 int cfgparse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cfgparse_rate(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cfgparse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int cfgparse_byterate(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cfgparse_mode(const char *s, unsigned *out);
 
 /* Canonical text of a duration ("90s", "500ms", "2m", "1h": the largest unit
  * that divides it) and of a size ("64K", "4096"). Always NUL-terminate. */
 void cfgparse_fmt_duration(uint64_t ms, char *out, size_t cap);
 void cfgparse_fmt_size(uint64_t bytes, char *out, size_t cap);
+/* A byte rate as bits per second in the largest decimal unit that divides
+ * it ("100Mbit/s", "8200bit/s"); cfgparse_byterate reads it back. */
+void cfgparse_fmt_bitrate(uint64_t bytes_per_s, char *out, size_t cap);
 
 /* A growing text buffer for the normalisers. Zero-initialise; after any
  * failed append oom is set and later appends do nothing; the caller takes p

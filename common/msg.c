@@ -67,12 +67,12 @@ static bool peer_key_ok(const struct msg_key *k)
 
 static bool close_reason_ok(int r)
 {
-    return r >= MSG_CLOSE_REVOKED && r <= MSG_CLOSE_SOURCE_NOT_ALLOWED;
+    return r >= MSG_CLOSE_REVOKED && r <= MSG_CLOSE_ENROLL_SPENT;
 }
 
 static bool open_fail_reason_ok(int r)
 {
-    return r >= MSG_OPEN_FAIL_PEER_OFFLINE && r <= MSG_OPEN_FAIL_RATE_LIMITED;
+    return r >= MSG_OPEN_FAIL_PEER_OFFLINE && r <= MSG_OPEN_FAIL_QUOTA_EXCEEDED;
 }
 
 static bool redirect_reason_ok(int r)
@@ -520,8 +520,18 @@ const char *msg_type_name(int type)
 const char *msg_close_reason_name(int reason)
 {
     static const char *const names[] = {
-        NULL,      "revoked",  "key_rotated", "shutdown",           "replaced",
-        "timeout", "protocol", "limit",       "source_not_allowed",
+        NULL,
+        "revoked",
+        "key_rotated",
+        "shutdown",
+        "replaced",
+        "timeout",
+        "protocol",
+        "limit",
+        "source_not_allowed",
+        "enroll_unknown",
+        "enroll_expired",
+        "enroll_spent",
     };
 
     if (!close_reason_ok(reason))
@@ -532,7 +542,8 @@ const char *msg_close_reason_name(int reason)
 const char *msg_open_fail_reason_name(int reason)
 {
     static const char *const names[] = {
-        NULL, "peer_offline", "stream_limit", "timeout", "internal", "rate_limited",
+        NULL,       "peer_offline", "stream_limit",   "timeout",
+        "internal", "rate_limited", "quota_exceeded",
     };
 
     if (!open_fail_reason_ok(reason))

@@ -66,6 +66,9 @@ enum msg_open_fail_reason {
     MSG_OPEN_FAIL_TIMEOUT = 3,
     MSG_OPEN_FAIL_INTERNAL = 4,
     MSG_OPEN_FAIL_RATE_LIMITED = 5,
+    /* The link's byte quota is used up (D29); only to agents that set
+     * AUTH_FLAG_QUOTA, the others get MSG_OPEN_FAIL_INTERNAL. */
+    MSG_OPEN_FAIL_QUOTA_EXCEEDED = 6,
 };
 
 enum msg_close_reason {
@@ -79,6 +82,10 @@ enum msg_close_reason {
     /* Added after 7 (D27): a decoder that predates it rejects the CLOSE and
      * ends the session as for any undecodable message (protocol.md §5). */
     MSG_CLOSE_SOURCE_NOT_ALLOWED = 8,
+    /* Only to an agent that enrolled (AUTH flags bit 3, D30). */
+    MSG_CLOSE_ENROLL_UNKNOWN = 9, /* no such code for this link side */
+    MSG_CLOSE_ENROLL_EXPIRED = 10,
+    MSG_CLOSE_ENROLL_SPENT = 11,
 };
 
 enum msg_redirect_reason {

@@ -22,22 +22,66 @@ void replay_init(struct replay *r, uint64_t start)
     r->end = start;
 }
 
-static void chunk_free(struct replay_chunk *c)
+/* Released blocks, wiped, for the next append of any stream (replay.h). */
+static struct replay_chunk *pool;
+static size_t pool_n;
+
+/* A block for an append: from the pool if it has one. */
+static struct replay_chunk *chunk_get(void)
+{
+    struct replay_chunk *c = pool;
+
+    if (c == NULL)
+        return malloc(sizeof(*c));
+    pool = c->next;
+    pool_n--;
+    return c;
+}
+
+/* A block given back: wiped, then pooled while the pool has room. */
+static void chunk_put(struct replay_chunk *c)
 {
     sodium_memzero(c->data, sizeof(c->data));
-    free(c);
+    if (pool_n >= REPLAY_POOL) {
+        free(c);
+        return;
+    }
+    c->next = pool;
+    pool = c;
+    pool_n++;
+}
+
+static void put_list(struct replay_chunk *c)
+{
+    struct replay_chunk *next;
+
+    for (; c != NULL; c = next) {
+        next = c->next;
+        chunk_put(c);
+    }
+}
+
+size_t replay_pool_blocks(void)
+{
+    return pool_n;
+}
+
+void replay_pool_free(void)
+{
+    struct replay_chunk *c;
+
+    while ((c = pool) != NULL) {
+        pool = c->next;
+        free(c);
+    }
+    pool_n = 0;
 }
 
 void replay_done(struct replay *r)
 {
-    struct replay_chunk *c, *next;
-
     if (r == NULL)
         return;
-    for (c = r->head; c != NULL; c = next) {
-        next = c->next;
-        chunk_free(c);
-    }
+    put_list(r->head);
     memset(r, 0, sizeof(*r));
 }
 
@@ -50,13 +94,9 @@ int replay_append(struct replay *r, const uint8_t *p, size_t n)
     if (r->tail != NULL)
         need = n > REPLAY_CHUNK - r->tail_len ? n - (REPLAY_CHUNK - r->tail_len) : 0;
     while (need > 0) {
-        c = malloc(sizeof(*c));
+        c = chunk_get();
         if (c == NULL) {
-            while (first != NULL) {
-                c = first->next;
-                free(first);
-                first = c;
-            }
+            put_list(first);
             return -ENOMEM;
         }
         c->next = NULL;
@@ -119,24 +159,33 @@ void replay_release(struct replay *r, uint64_t upto)
             r->tail = NULL;
             r->tail_len = 0;
         }
-        chunk_free(c);
+        if (c == r->hint)
+            r->hint = NULL;
+        chunk_put(c);
     }
 }
 
-const uint8_t *replay_peek(const struct replay *r, uint64_t at, size_t *len)
+const uint8_t *replay_peek(struct replay *r, uint64_t at, size_t *len)
 {
-    const struct replay_chunk *c = r->head;
-    uint64_t skip;
+    struct replay_chunk *c = r->head;
+    uint64_t skip, start = r->base - r->head_off; /* offset of head's first byte */
     size_t off, avail;
 
     *len = 0;
     if (at < r->base || at >= r->end)
         return NULL;
-    skip = at - r->base + r->head_off;
+    if (r->hint != NULL && at >= r->hint_start) {
+        c = r->hint;
+        start = r->hint_start;
+    }
+    skip = at - start;
     while (skip >= REPLAY_CHUNK) {
         c = c->next;
         skip -= REPLAY_CHUNK;
+        start += REPLAY_CHUNK;
     }
+    r->hint = c;
+    r->hint_start = start;
     off = (size_t)skip;
     avail = (c == r->tail ? r->tail_len : REPLAY_CHUNK) - off;
     *len = avail;

@@ -5,6 +5,7 @@
  * See docs/linkctl.md.
  */
 #include "ctl.h"
+#include "ctl_enroll.h"
 #include "ctl_policy.h"
 
 #include "adminc.h"
@@ -22,20 +23,24 @@ static const char link_help[] =
     "usage: linkctl [global options] link <command> [options]\n"
     "\n"
     "commands:\n"
-    "  add NAME [--a-key PUB] [--b-key PUB]   create a link, print one token per side\n"
+    "  add NAME [--a-key PUB] [--b-key PUB] [--enroll a|b [--expires D] [--uses N]]\n"
+    "                                        create a link, print one token per side\n"
     "  list                                  all links with totals and live state\n"
     "  show NAME|ID                          one link in detail\n"
     "  revoke NAME|ID                        stop the link (agents are disconnected)\n"
     "  enable NAME|ID                        allow a revoked link again\n"
     "  rm NAME|ID                            delete the link and its accounting\n"
     "  rotate NAME|ID --side a|b [--overlap D] a new key for one side\n"
-    "  set NAME|ID [--allow CIDR ...]        change the link's policy (source allowlist)\n"
+    "  set NAME|ID [--allow CIDR ...] [--rate R ...] [--quota BYTES/PERIOD|none]\n"
+    "                                        change the link's policy\n"
     "\n"
     "Each command takes --help and --json.\n";
 
 static const char add_help[] =
     "usage: linkctl link add NAME [--a-key PUB] [--b-key PUB] [--allow CIDR|--allow-a CIDR|\n"
-    "                        --allow-b CIDR]... [--json]\n"
+    "                        --allow-b CIDR]... [--rate R] [--rate-a-to-b R]\n"
+    "                        [--rate-b-to-a R] [--quota BYTES/PERIOD]\n"
+    "                        [--enroll a|b [--expires DURATION] [--uses N]] [--json]\n"
     "\n"
     "Creates a link with a new random id. For each side without --X-key a key pair\n"
     "is generated; only public keys are stored. Prints one enrollment token per\n"
@@ -48,8 +53,16 @@ static const char add_help[] =
     "nothing it fails (exit 1) before anything is written.\n"
     "--allow, --allow-a, --allow-b: the source addresses each side's agent may\n"
     "connect from, as for `link set` (linkctl link set --help).\n"
+    "--rate R limits both directions, --rate-a-to-b and --rate-b-to-a one each\n"
+    "(see `linkctl link set --help` for R).\n"
+    "--quota BYTES/PERIOD sets a byte quota (see `linkctl link set --help`).\n"
     "--json prints {\"id\":...,\"name\":...,\"tokens\":{\"a\":...,\"b\":...},...,\n"
-    "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n";
+    "\"token_addrs\":[...],\"token_addrs_source\":\"live_listen\"}.\n"
+    "--enroll SIDE gives that side an enrollment code instead of a private key: the\n"
+    "side's agent makes its own key and presents the code once (`linkagent enroll`).\n"
+    "The code expires after --expires (default 24h, 1s..720h) and allows --uses\n"
+    "enrollments (default 1, 1..100); the registry keeps only a hash of it. --json\n"
+    "adds \"enroll\":{\"side\",\"code\",\"expires_ms\",\"uses\"}.\n";
 
 static const char list_help[] = "usage: linkctl link list [--json]\n"
                                 "\n"
@@ -84,25 +97,33 @@ static const char rm_help[] =
 /* Options common to every link command: --json and --help. */
 struct link_args {
     const char *pos[2];
-    const char *a_key, *b_key, *side, *key;
+    const char *a_key, *b_key, *side, *key, *rate, *rate_ab, *rate_ba, *enroll, *expires, *uses,
+        *quota;
 };
 
 /* Parses argv after the command word. allowed: which value options the
- * command takes ("a" a-key, "b" b-key, "s" side, "k" key). */
+ * command takes ("a" a-key, "b" b-key, "s" side, "k" key, "r" rates, "e" "x" "u"
+ * enrollment, "q" quota). */
 static int parse_args(struct ctl *c, const char *cmd, const char *help, const char *allowed,
                       int maxpos, int argc, char **argv, struct link_args *a)
 {
     static const struct {
         char flag;
         const char *name;
-    } opts[] = {{'a', "--a-key"}, {'b', "--b-key"}, {'s', "--side"}, {'k', "--key"}};
-    const char *names[5], *vals[4] = {NULL, NULL, NULL, NULL};
-    const char **dst[4];
+    } opts[] = {{'a', "--a-key"},       {'b', "--b-key"},  {'s', "--side"},
+                {'k', "--key"},         {'r', "--rate"},   {'r', "--rate-a-to-b"},
+                {'r', "--rate-b-to-a"}, {'e', "--enroll"}, {'x', "--expires"},
+                {'u', "--uses"},        {'q', "--quota"}};
+#define LINK_OPTS (sizeof(opts) / sizeof(opts[0]))
+    const char *names[LINK_OPTS + 1], *vals[LINK_OPTS] = {NULL};
+    const char **dst[LINK_OPTS];
     char cmdname[32];
     int n = 0;
     memset(a, 0, sizeof(*a));
-    const char **all[4] = {&a->a_key, &a->b_key, &a->side, &a->key};
-    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+    const char **all[LINK_OPTS] = {&a->a_key,   &a->b_key,   &a->side,    &a->key,
+                                   &a->rate,    &a->rate_ab, &a->rate_ba, &a->enroll,
+                                   &a->expires, &a->uses,    &a->quota};
+    for (size_t k = 0; k < LINK_OPTS; k++) {
         if (strchr(allowed, opts[k].flag) != NULL) {
             names[n] = opts[k].name;
             dst[n++] = all[k];
@@ -125,6 +146,7 @@ static int parse_args(struct ctl *c, const char *cmd, const char *help, const ch
         *dst[k] = vals[k];
     }
     return 0;
+#undef LINK_OPTS
 }
 
 struct add_state {
@@ -134,6 +156,7 @@ struct add_state {
     struct relaykey rk;
     struct ctl_addrs addrs;
     char tok[2][TOKEN_TEXT_SIZE];
+    struct ctl_enroll en;
 };
 
 static int add_print(struct ctl *c, struct add_state *s)
@@ -152,11 +175,20 @@ static int add_print(struct ctl *c, struct add_state *s)
             json_decref(v);
             v = NULL;
         }
+        if (v != NULL && s->en.side >= 0 &&
+            json_object_set_new(v, "enroll", ctl_enroll_json(&s->en)) != 0) {
+            json_decref(v);
+            v = NULL;
+        }
         return ctl_json_print(v);
     }
     printf("link %s created (id %s)\n", s->l.name, id);
     ctl_addrs_print("token addrs:", &s->addrs);
     for (int side = 0; side < 2; side++) {
+        if (side == s->en.side) {
+            ctl_enroll_print(&s->en, s->tok[side]);
+            continue;
+        }
         printf("\ntoken for side %s (%s):\n%s\n", ctl_side_name(side),
                s->made[side] ? "SECRET, contains the side's private key: give it only to that "
                                "agent"
@@ -186,19 +218,36 @@ static int link_add(struct ctl *c, int argc, char **argv)
     struct link_args a;
     struct ctl_allow_opt allow;
     char detail[128];
+    struct ctl_quota quota;
     int r = ctl_allow_take("link add", &argc, argv, &allow);
     if (r != CTL_EXIT_OK) {
         return r;
     }
-    r = parse_args(c, "add", add_help, "ab", 1, argc, argv, &a);
+    r = parse_args(c, "add", add_help, "abrexuq", 1, argc, argv, &a);
     if (r != 0) {
         return r < 0 ? CTL_EXIT_OK : r;
+    }
+    if (a.quota != NULL && (r = ctl_policy_quota_parse("link add", a.quota, &quota)) != 0) {
+        return r;
+    }
+    struct ctl_enroll en;
+    r = ctl_enroll_parse("link add", a.enroll, a.expires, a.uses, &en);
+    if (r != 0) {
+        return r;
+    }
+    if (en.side >= 0 && (en.side == 0 ? a.a_key : a.b_key) != NULL) {
+        return ctl_usage_error("link add",
+                               "--enroll %s and --%s-key: the side gets one or the "
+                               "other",
+                               ctl_side_name(en.side), ctl_side_name(en.side));
     }
     struct add_state *s = sodium_malloc(sizeof(*s));
     if (s == NULL) {
         return ctl_fail("out of memory");
     }
     memset(s, 0, sizeof(*s));
+    s->en = en;
+    ctl_enroll_wipe(&en);
     r = CTL_EXIT_FAIL;
     if (store_name_valid(a.pos[0]) != 0) {
         ctl_fail("invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -", a.pos[0],
@@ -213,11 +262,19 @@ static int link_add(struct ctl *c, int argc, char **argv)
         ctl_fail("--a-key and --b-key are the same key; each side needs its own");
         goto out;
     }
+    if (ctl_rate_opts_parse(a.rate, a.rate_ab, a.rate_ba, s->l.rate) != 0) {
+        r = CTL_EXIT_USAGE;
+        goto out;
+    }
     snprintf(s->l.name, sizeof(s->l.name), "%s", a.pos[0]);
     s->l.enabled = 1;
     linkid_new(s->l.id);
     for (int side = 0; side < 2; side++) {
-        if ((side == 0 ? a.a_key : a.b_key) == NULL) {
+        if (side == s->en.side) {
+            if (ctl_enroll_prepare(&s->en, s->l.id, s->l.key[side]) != 0) {
+                goto out;
+            }
+        } else if ((side == 0 ? a.a_key : a.b_key) == NULL) {
             key_keypair_new(s->priv[side], s->l.key[side]);
             s->made[side] = 1;
         }
@@ -243,6 +300,12 @@ static int link_add(struct ctl *c, int argc, char **argv)
         } else if (ctl_allow_store(st, s->l.id, &allow) != CTL_EXIT_OK) {
             /* No tokens for a link without the policy asked for. */
             (void)store_link_remove(st, s->l.id, "allowlist could not be stored");
+        } else if (s->en.side >= 0 &&
+                   ctl_enroll_store(st, s->l.id, &s->en, s->l.key[s->en.side]) != 0) {
+            /* A link whose side has neither a key nor a code is of no use. */
+            (void)store_link_remove(st, s->l.id, "enrollment code not stored");
+        } else if (a.quota != NULL && ctl_policy_quota_store(st, s->l.id, &quota) != CTL_EXIT_OK) {
+            (void)store_link_remove(st, s->l.id, "quota could not be stored");
         } else {
             r = CTL_EXIT_OK;
         }
@@ -289,7 +352,7 @@ static json_t *link_json(const struct store_link *l, const struct store_totals *
         key_pub_encode(l->next_key[side], nk[side]);
     }
     /* Totals come from SQLite's signed 64-bit integers: they fit. */
-    return json_pack(
+    json_t *v = json_pack(
         "{s:s, s:o, s:b, s:I, s:I, s:{s:{s:s, s:s?, s:I, s:I}, s:{s:s, s:s?, s:I, s:I}},"
         " s:{s:I, s:I, s:I, s:s?, s:I}, s:b, s:O?}",
         "id", id, "name", lrjson_str(l->name), "enabled", l->enabled, "created_ms",
@@ -301,6 +364,14 @@ static json_t *link_json(const struct store_link *l, const struct store_totals *
         "bytes_a_to_b", lrjson_u64(t->bytes_a_to_b), "bytes_b_to_a", lrjson_u64(t->bytes_b_to_a),
         "last_cause", t->last_cause == STORE_CAUSE_NONE ? NULL : store_cause_name(t->last_cause),
         "last_closed_ms", (json_int_t)t->last_closed_ms, "relay_running", running, "live", live);
+    if (v != NULL &&
+        (ctl_rate_json(v, l->rate) != 0 ||
+         json_object_set_new(v, "enroll_a", ctl_enroll_show_json(&l->enroll[0])) != 0 ||
+         json_object_set_new(v, "enroll_b", ctl_enroll_show_json(&l->enroll[1])) != 0)) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
 }
 
 /* "online"/"offline" for a side of a live entry; "-" without the relay. */
@@ -446,6 +517,14 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
                    l->next_until_ms[side] != 0 ? when : "");
         }
     }
+    {
+        char rate[CTL_RATE_TEXT];
+        ctl_rate_text(l->rate[0], rate, sizeof(rate));
+        printf("rate a->b:     %s\n", rate);
+        ctl_rate_text(l->rate[1], rate, sizeof(rate));
+        printf("rate b->a:     %s\n", rate);
+    }
+    ctl_enroll_show(l);
     printf("streams:       %llu\n", (unsigned long long)t->streams);
     printf("bytes a->b:    %llu\n", (unsigned long long)t->bytes_a_to_b);
     printf("bytes b->a:    %llu\n", (unsigned long long)t->bytes_b_to_a);
@@ -455,6 +534,7 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
     } else {
         printf("last close:    %s at %s\n", store_cause_name(t->last_cause), when);
     }
+    ctl_policy_quota_print(l);
     if (!running) {
         printf("live:          relay not running\n");
         return;
@@ -487,7 +567,8 @@ static int link_show(struct ctl *c, int argc, char **argv)
     if (ctl_open_link(c, a.pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
-    if (store_link_totals(st, l.id, &t) < 0 || store_allow_get(st, l.id, &al) < 0) {
+    if (store_link_totals(st, l.id, &t) < 0 || store_allow_get(st, l.id, &al) < 0 ||
+        store_quota_get(st, &l) < 0) {
         r = ctl_fail("%s", store_errmsg(st));
         store_close(st);
         return r;
@@ -498,7 +579,8 @@ static int link_show(struct ctl *c, int argc, char **argv)
     r = CTL_EXIT_OK;
     if (c->json) {
         json_t *v = link_json(&l, &t, running, entry);
-        if (v != NULL && json_object_set_new(v, "allow", ctl_allow_json(&al)) != 0) {
+        if (v != NULL && (json_object_set_new(v, "allow", ctl_allow_json(&al)) != 0 ||
+                          json_object_set_new(v, "quota", ctl_policy_quota_json(&l)) != 0)) {
             json_decref(v);
             v = NULL;
         }

@@ -2,18 +2,24 @@
 /*
  * ctl_policy — per-link policy in linkctl (issue 18): `linkctl link set` and
  * the policy options `link add` shares with it. Each setting has its own
- * functions, named after it; the source allowlist (docs/design.md D27):
+ * functions, named after it: the byte quota (--quota BYTES/PERIOD|none,
+ * D29, below) and the source allowlist (docs/design.md D27):
  *
  *   --allow CIDR     both sides      --allow-a CIDR / --allow-b CIDR  one side
  *   --allow none     clears (both, or the side of --allow-a/-b none)
  *
  * Repeatable. On `link set` the lists of the sides named are replaced by what
- * is given; a side not named keeps its list.
+ * is given; a side not named keeps its list. The bandwidth limits (D28):
+ *
+ *   --rate R         both directions  --rate-a-to-b R / --rate-b-to-a R  one
+ *   --rate none      no limit
  */
 #ifndef LR_CTL_POLICY_H
 #define LR_CTL_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -40,6 +46,31 @@ int ctl_allow_store(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
 json_t *ctl_allow_json(const struct store_allow *a);
 /* "allow a:       198.18.0.0/15 ...", "allow b:       any" lines. */
 void ctl_allow_print(const struct store_allow *a);
+
+/* The bandwidth limits (docs/design.md D28). */
+/* --rate, --rate-a-to-b, --rate-b-to-a (NULL: absent) of `link add` into
+ * rate[] (0: none); 0, or -1 after printing a usage error. */
+int ctl_rate_opts_parse(const char *both, const char *a_to_b, const char *b_to_a, uint64_t out[2]);
+/* "none" or "N bytes/s (M bit/s)", in at most CTL_RATE_TEXT bytes. */
+#define CTL_RATE_TEXT 80
+void ctl_rate_text(uint64_t rate, char *out, size_t cap);
+/* Sets obj's "rate": {"a_to_b": N|null, "b_to_a": N|null}; 0 or -1. */
+int ctl_rate_json(json_t *obj, const uint64_t rate[2]);
+
+/* The byte quota (D29): --quota
+ * BYTES/PERIOD or none, parsed in full (CTL_EXIT_USAGE after printing why)
+ * before ctl_policy_quota_store writes it (CTL_EXIT_OK, or CTL_EXIT_FAIL
+ * after printing why); what `link show` prints of a link's quota (l as
+ * filled by store_quota_get). */
+struct ctl_quota {
+    int clear; /* --quota none */
+    uint64_t limit;
+    int period; /* enum store_quota_period */
+};
+int ctl_policy_quota_parse(const char *cmd, const char *text, struct ctl_quota *out);
+int ctl_policy_quota_store(struct store *st, const uint8_t *id, const struct ctl_quota *q);
+json_t *ctl_policy_quota_json(const struct store_link *l);
+void ctl_policy_quota_print(const struct store_link *l);
 
 /* `linkctl link set NAME|ID [policy options]` (argv[0] = "set"). */
 int ctl_link_set(struct ctl *c, int argc, char **argv);

@@ -21,6 +21,8 @@ static const char main_help[] =
     "  link list | show | revoke | enable | rm     manage links (linkctl link --help)\n"
     "  link rotate NAME --side a|b [--key PUB] [--overlap D]\n"
     "                                              replace one side's key (old one kept for D)\n"
+    "  link set NAME [--rate R] [--rate-a-to-b R] [--rate-b-to-a R]\n"
+    "                                              bandwidth limits, applied live\n"
     "  status                                      live relay-wide state\n"
     "  events [--link NAME] [-n N]                 the event log\n"
     "  relay info                                  relay key, addresses, version\n"

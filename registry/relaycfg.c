@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "relaycfg.h"
 
+#include "store.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@ enum kind {
     K_MAXCONNS, /* "auto" or a count */
     K_METRICS,  /* "off" or a numeric HOST:PORT */
     K_ONOFF,    /* "on" or "off", stored as a uint32_t 1 or 0 */
+    K_BYTERATE, /* "none" or bytes per second (D28), stored as a uint64_t */
 };
 
 /* One key of the file: where it goes in struct relaycfg and its range. */
@@ -69,6 +72,7 @@ static const struct keydef keys[] = {
     {"limits", "zero_copy_streams", K_COUNT, LIM(zero_copy_streams), 0, 65536},
     {"limits", "zero_copy_buffer", K_SIZE, LIM(zero_copy_buffer), 256 * 1024, 64 * MIB},
     {"limits", "drain_timeout", K_DURATION, LIM(drain_timeout_ms), 0, 3600 * SEC},
+    {"limits", "max_rate", K_BYTERATE, LIM(max_rate), STORE_RATE_MIN, STORE_RATE_MAX},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -181,6 +185,7 @@ static int range_fail(const struct keydef *k, const char *value, int rc, int lin
         [K_SIZE] = "a size like 4096, 64K, 1M",
         [K_COUNT] = "a whole number",
         [K_RATE] = "a rate like 200/s",
+        [K_BYTERATE] = "none or a byte rate like 12500000, 64K, 100Mbit",
         [K_MAXCONNS] = "'auto' or a whole number",
     };
     char lo[32], hi[32];
@@ -283,6 +288,15 @@ static int on_key(void *user, const char *section, const char *name, const char 
         else
             memcpy((char *)&c->cfg + k->off, &(uint32_t){value[1] == 'n'}, sizeof(uint32_t));
         break;
+    case K_BYTERATE: {
+        uint64_t v = 0;
+        rc = strcmp(value, "none") == 0 ? 0 : cfgparse_byterate(value, k->min, k->max, &v);
+        if (rc != 0)
+            rc = range_fail(k, value, rc, line, err);
+        else
+            memcpy((char *)&c->cfg + k->off, &v, sizeof(v));
+        break;
+    }
     case K_LOGLEVEL:
         rc = log_level_parse(value, &c->cfg.log_level);
         if (rc != 0)
@@ -400,6 +414,16 @@ int relaycfg_format(const struct relaycfg *cfg, char **out)
         char s[32];
         if (strcmp(k->section, "limits") != 0)
             continue;
+        if (k->kind == K_BYTERATE) {
+            uint64_t r;
+            memcpy(&r, (const char *)cfg + k->off, sizeof(r));
+            if (r == 0)
+                snprintf(s, sizeof(s), "none");
+            else
+                cfgparse_fmt_size(r, s, sizeof(s));
+            cfgparse_buf_printf(&b, "%s = %s\n", k->name, s);
+            continue;
+        }
         memcpy(&v, (const char *)cfg + k->off, sizeof(v));
         if (k->kind == K_DURATION)
             cfgparse_fmt_duration(v, s, sizeof(s));

@@ -60,6 +60,7 @@ struct relaycfg_limits {
     uint32_t zero_copy_streams;      /* 256; 0 = always copy (docs/design.md D14) */
     uint32_t zero_copy_buffer;       /* 1 MiB: pipe size and bound per direction */
     uint32_t drain_timeout_ms;       /* 30 s; 0 = SIGTERM stops at once (D25) */
+    uint64_t max_rate;               /* bytes/s read over all links; 0 = none (D28) */
 };
 
 struct relaycfg {

@@ -25,19 +25,28 @@
 #define LINK_COLS                                                                                  \
     "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
     "b_next_key, b_key_gen"
-/* What a link row is read as: LINK_COLS, the overlap deadlines and the
- * endorsements (002). */
-#define LINK_SELECT LINK_COLS ", a_next_until_ms, b_next_until_ms, a_endorse, b_endorse"
+#define LINK_ENROLL_COLS(t)                                                                        \
+    t ".hash, " t ".anchor, " t ".created_ms, " t ".expires_ms, " t ".uses, " t ".uses_left, " t   \
+      ".last_ms"
+/* A link row: LINK_COLS, overlaps and endorsements (002), rates (004),
+ * enrollments (006). */
+#define LINK_SELECT                                                                                \
+    "id, name, enabled, links.created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "       \
+    "b_next_key, b_key_gen, a_next_until_ms, b_next_until_ms, a_endorse, "                         \
+    "b_endorse, rate_a_to_b, rate_b_to_a, " LINK_ENROLL_COLS("ea") ", " LINK_ENROLL_COLS("eb")
+#define LINK_FROM                                                                                  \
+    " FROM links LEFT JOIN enrollments ea ON ea.link_id = links.id AND ea.side = 0"                \
+    " LEFT JOIN enrollments eb ON eb.link_id = links.id AND eb.side = 1"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_LINKS_ALL] = "SELECT " LINK_SELECT " FROM links ORDER BY name",
-    [S_LINK_BY_ID] = "SELECT " LINK_SELECT " FROM links WHERE id = ?1",
-    [S_LINK_BY_NAME] = "SELECT " LINK_SELECT " FROM links WHERE name = ?1",
-    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ") VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, "
-                      "?7, ?8, 1)",
+    [S_LINKS_ALL] = "SELECT " LINK_SELECT LINK_FROM " ORDER BY name",
+    [S_LINK_BY_ID] = "SELECT " LINK_SELECT LINK_FROM " WHERE id = ?1",
+    [S_LINK_BY_NAME] = "SELECT " LINK_SELECT LINK_FROM " WHERE name = ?1",
+    [S_LINK_INSERT] = "INSERT INTO links (" LINK_COLS ", rate_a_to_b, rate_b_to_a) VALUES (?1, ?2, "
+                      "?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, 1, ?9, ?10)",
     [S_LINK_SET_ENABLED] = "UPDATE links SET enabled = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_LINK_DELETE] = "DELETE FROM links WHERE id = ?1",
     [S_LINK_ROTATE_A] = "UPDATE links SET a_key = ?2, a_next_key = NULL, a_next_until_ms = 0, "
@@ -62,6 +71,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LINK_ENDORSE_B] = "UPDATE links SET b_endorse = ?2 "
                          "WHERE id = ?1 AND (b_key = ?3 OR b_next_key = ?3)",
     [S_LINK_EXISTS] = "SELECT 1 FROM links WHERE id = ?1",
+    [S_LINK_SET_RATE] = "UPDATE links SET rate_a_to_b = ?2, rate_b_to_a = ?4, updated_ms = ?3 "
+                        "WHERE id = ?1",
     [S_TOTALS_GET] = "SELECT streams, bytes_a_to_b, bytes_b_to_a, last_cause, last_closed_ms "
                      "FROM link_totals WHERE link_id = ?1",
     [S_STREAM_INSERT] = "INSERT INTO streams (link_id, stream_id, opener, started_ms, ended_ms, "
@@ -167,6 +178,15 @@ int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
     sqlite3_reset(st->stmt[id]);
     sqlite3_clear_bindings(st->stmt[id]);
     *out = st->stmt[id];
+    return 0;
+}
+
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        return store_db_fail(st, rc, "prepare");
+    }
     return 0;
 }
 
@@ -454,6 +474,18 @@ void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/* The 7 enrollment columns from col on (NULLs: none, D30). */
+static void enroll_row(sqlite3_stmt *s, int col, struct store_enroll *e)
+{
+    store_col_blob(s, col, e->hash, sizeof(e->hash), &e->has);
+    store_col_blob(s, col + 1, e->anchor, sizeof(e->anchor), NULL);
+    e->created_ms = sqlite3_column_int64(s, col + 2);
+    e->expires_ms = sqlite3_column_int64(s, col + 3);
+    e->uses = (uint32_t)sqlite3_column_int64(s, col + 4);
+    e->uses_left = (uint32_t)sqlite3_column_int64(s, col + 5);
+    e->last_ms = sqlite3_column_int64(s, col + 6);
+}
+
 static void row_to_link(sqlite3_stmt *s, struct store_link *l)
 {
     memset(l, 0, sizeof(*l));
@@ -471,6 +503,8 @@ static void row_to_link(sqlite3_stmt *s, struct store_link *l)
         if (sqlite3_column_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
             store_col_blob(s, 13 + side, l->endorse[side], STORE_ENDORSE_LEN,
                            &l->has_endorse[side]);
+        l->rate[side] = (uint64_t)sqlite3_column_int64(s, 15 + side);
+        enroll_row(s, 17 + 7 * side, &l->enroll[side]);
     }
 }
 
@@ -602,7 +636,7 @@ static int name_taken(struct store *st, const char *name, int *taken)
     return 0;
 }
 
-static void bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key)
+void store_bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key)
 {
     if (present) {
         sqlite3_bind_blob(s, col, key, STORE_KEY_LEN, SQLITE_STATIC);
@@ -623,9 +657,11 @@ static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
     sqlite3_bind_int(s, 3, l->enabled ? 1 : 0);
     sqlite3_bind_int64(s, 4, ts);
     sqlite3_bind_blob(s, 5, l->key[0], STORE_KEY_LEN, SQLITE_STATIC);
-    bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
+    store_bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
     sqlite3_bind_blob(s, 7, l->key[1], STORE_KEY_LEN, SQLITE_STATIC);
-    bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
+    store_bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)l->rate[0]);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)l->rate[1]);
     r = store_stmt_done(st, s, "insert link");
     if (r == -EEXIST) {
         store_set_err(st, "a link with this id already exists");
@@ -640,6 +676,11 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
     if (store_name_valid(l->name) != 0) {
         store_set_err(st, "invalid link name '%s': use 1..%d characters of A-Z a-z 0-9 . _ -",
                       l->name, STORE_NAME_MAX);
+        return -EINVAL;
+    }
+    if (!STORE_RATE_VALID(l->rate[0]) || !STORE_RATE_VALID(l->rate[1])) {
+        store_set_err(st, "rate out of range: %llu..%llu bytes/s, or none", STORE_RATE_MIN,
+                      STORE_RATE_MAX);
         return -EINVAL;
     }
     int r = store_tx_begin(st);
@@ -663,10 +704,8 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
     return store_tx_commit(st);
 }
 
-/* Runs an UPDATE/DELETE of one link by id (already bound as ?1) plus an
- * event, in one transaction; -ENOENT if no row changed. */
-static int link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
-                       const char *kind, const char *detail)
+int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
+                      const char *kind, const char *detail)
 {
     int64_t ts = store_now_ms();
     char hex[LINKID_TEXT_SIZE];
@@ -703,7 +742,7 @@ int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN]
     }
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, enabled ? 1 : 0);
-    return link_change(st, s, id, enabled ? "enabled" : "revoked", detail);
+    return store_link_change(st, s, id, enabled ? "enabled" : "revoked", detail);
 }
 
 int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail)
@@ -714,66 +753,5 @@ int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], con
         return r;
     }
     sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    return link_change(st, s, id, "removed", detail);
-}
-
-static int check_side(struct store *st, int side)
-{
-    if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
-        store_set_err(st, "bad side %d", side);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-void store_key_fp(const uint8_t key[STORE_KEY_LEN], char out[STORE_KEY_FP_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < STORE_KEY_FP_BYTES; i++) {
-        out[2 * i] = hex[key[i] >> 4];
-        out[2 * i + 1] = hex[key[i] & 15];
-    }
-    out[2 * STORE_KEY_FP_BYTES] = '\0';
-}
-
-int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                      const uint8_t key[STORE_KEY_LEN], const char *detail)
-{
-    sqlite3_stmt *s;
-    struct store_link old;
-    char fp[STORE_KEY_FP_SIZE], text[STORE_DETAIL_MAX + 1];
-    int r = check_side(st, side);
-    if (r == 0) {
-        r = store_link_get(st, id, &old);
-    }
-    if (r == 0) {
-        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_ROTATE_A : S_LINK_ROTATE_B, &s);
-    }
-    if (r < 0) {
-        return r;
-    }
-    store_key_fp(old.key[side], fp);
-    snprintf(text, sizeof(text), "%s%sold key %s", detail != NULL ? detail : "",
-             detail != NULL ? "; " : "", fp);
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
-    return link_change(st, s, id, "rotated", text);
-}
-
-int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                        const uint8_t *key, int64_t until_ms, const char *detail)
-{
-    sqlite3_stmt *s;
-    int r = check_side(st, side);
-    if (r == 0) {
-        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_NEXT_A : S_LINK_NEXT_B, &s);
-    }
-    if (r < 0) {
-        return r;
-    }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    bind_key_or_null(s, 2, key != NULL, key);
-    sqlite3_bind_int64(s, 4, key != NULL && until_ms > 0 ? until_ms : 0);
-    return link_change(st, s, id, "next_key", detail);
+    return store_link_change(st, s, id, "removed", detail);
 }

@@ -63,11 +63,40 @@ enum store_cause {
     STORE_CAUSE_REVOKED = 3,
     STORE_CAUSE_LIMIT = 4,
     STORE_CAUSE_ERROR = 5,
+    STORE_CAUSE_QUOTA = 6, /* the link went past its byte quota (D29) */
 };
+#define STORE_CAUSE_COUNT 7
 /* "fin", "reset", ...; "none" for STORE_CAUSE_NONE; NULL for unknown values. */
 const char *store_cause_name(int cause);
 /* Parses a cause name; returns 0 or -EINVAL. */
 int store_cause_parse(const char *s, enum store_cause *out);
+
+/* A link's byte quota (link_quota, D29): at most limit bytes (both
+ * directions summed) per period, a UTC day or a UTC calendar month. used
+ * counts the period that starts at start_ms (0: not counted yet). */
+enum store_quota_period {
+    STORE_QUOTA_DAY = 0,
+    STORE_QUOTA_MONTH = 1,
+};
+struct store_quota {
+    uint64_t limit;
+    int period; /* enum store_quota_period */
+    uint64_t used;
+    int64_t start_ms;
+};
+
+/* A side's enrollment code (D30), when has: the hash of its verifier, the
+ * anchor key derived from it, when it expires, how many enrollments it
+ * allows and how many are left, and when it was last used (0: never). */
+#define STORE_ENROLL_HASH_LEN 32
+#define STORE_ENROLL_USES_MAX 100
+struct store_enroll {
+    int has;
+    uint8_t hash[STORE_ENROLL_HASH_LEN];
+    uint8_t anchor[STORE_KEY_LEN];
+    int64_t created_ms, expires_ms, last_ms;
+    uint32_t uses, uses_left;
+};
 
 /* One link as stored. key[side] is the current public key of that side;
  * next_key[side] is valid when has_next[side] (rotation overlap: the relay
@@ -90,6 +119,10 @@ struct store_link {
     uint32_t key_gen[2];
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     int has_endorse[2];
+    uint64_t rate[2]; /* bytes/s a->b ([0]) and b->a ([1]); 0 = none (D28) */
+    struct store_enroll enroll[2];
+    int has_quota; /* quota is valid (a link_quota row, store_quota.c) */
+    struct store_quota quota;
 };
 
 /* Persisted per-link accounting totals (all streams ever closed). */
@@ -162,7 +195,7 @@ int store_links_load(struct store *st, store_link_cb cb, void *arg);
 int store_link_find(struct store *st, const char *name_or_id, struct store_link *out);
 int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out);
 
-/* Inserts link (id, name, enabled, key[], has_next[]/next_key[] are used;
+/* Inserts link (id, name, enabled, key[], has_next[]/next_key[], rate[] are used;
  * created/updated are set to now, key_gen to 1) and an event "link_added"
  * with detail, in one transaction. -EEXIST on a duplicate name or id. */
 int store_link_add(struct store *st, const struct store_link *link, const char *detail);
@@ -207,6 +240,34 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n);
  * or the key is neither. Nothing checks the mac (the relay cannot). */
 int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t e[STORE_ENDORSE_LEN]);
+/*
+ * Enrollment (D30, store_enroll.c). store_enroll_set gives side of link id a
+ * code: hash, anchor, expires_ms (wall clock), uses 1..STORE_ENROLL_USES_MAX;
+ * it replaces an earlier code of the side and writes an event. The side's
+ * key is not touched (store_link_add registered the anchor).
+ * store_enroll_spend spends one use of the code whose hash is given, if it is
+ * the side's, not expired at now_ms and not spent, and makes key the side's
+ * current key (ending any overlap), with an event, in one transaction;
+ * -ENOENT when the code is not (any more) usable.
+ */
+int store_enroll_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                     const uint8_t hash[STORE_ENROLL_HASH_LEN], const uint8_t anchor[STORE_KEY_LEN],
+                     int64_t expires_ms, uint32_t uses);
+int store_enroll_spend(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                       const uint8_t hash[STORE_ENROLL_HASH_LEN], const uint8_t key[STORE_KEY_LEN],
+                       int64_t now_ms);
+
+/* Bandwidth limits (docs/design.md D28): bytes per second per direction,
+ * STORE_RATE_MIN..STORE_RATE_MAX, or 0 for none. */
+#define STORE_RATE_MIN 1000ULL      /* 8 kbit/s */
+#define STORE_RATE_MAX (1ULL << 40) /* 1 TiB/s */
+/* Sets both directions' rate (rate[0] a->b, rate[1] b->a; 0 = none); event
+ * "rate" with detail. -EINVAL (nothing changed) for a rate outside the
+ * bounds, -ENOENT for no such link. In store_rate.c. */
+int store_link_set_rate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
+                        const uint64_t rate[2], const char *detail);
+/* True if r is 0 or within STORE_RATE_MIN..STORE_RATE_MAX. */
+#define STORE_RATE_VALID(r) ((r) == 0 || ((r) >= STORE_RATE_MIN && (r) <= STORE_RATE_MAX))
 
 /* Persisted totals of one link (zeros and STORE_CAUSE_NONE if none). */
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
@@ -225,6 +286,44 @@ typedef int (*store_event_cb)(void *arg, const struct store_event *ev);
 int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
                       void *arg);
 
+/* ---- byte quotas (store_quota.c, D29) ---- */
+/* "day", "month"; NULL for other values. */
+const char *store_quota_period_name(int period);
+/* Parses a period name; 0 or -EINVAL. */
+int store_quota_period_parse(const char *s, enum store_quota_period *out);
+/* The start of the period (enum store_quota_period) that now_ms (wall
+ * clock, ms since the epoch) falls in: 00:00 UTC of its day, or of the first
+ * day of its month; and the start of the period after the one of start_ms. */
+int64_t store_quota_period_start(int period, int64_t now_ms);
+int64_t store_quota_period_next(int period, int64_t start_ms);
+/* The largest limit a quota may have (fits SQLite's signed INTEGER). */
+#define STORE_QUOTA_MAX ((uint64_t)INT64_MAX)
+/* Sets the quota of link id to limit bytes per period, keeping the bytes
+ * used so far (a new row starts at 0); event "quota" with detail. -ENOENT
+ * when there is no such link, -EINVAL on a bad period or a limit above
+ * STORE_QUOTA_MAX. */
+int store_quota_set(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], uint64_t limit,
+                    int period, const char *detail);
+/* Removes the quota of link id (and its counter); event "quota" with detail.
+ * 0 also when it had none; -ENOENT when there is no such link. */
+int store_quota_clear(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail);
+/* Fills link->quota and has_quota from the registry (has_quota 0: none). */
+int store_quota_get(struct store *st, struct store_link *link);
+/* Calls cb for every quota row (the id and the quota). */
+typedef int (*store_quota_cb)(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_quota *q);
+int store_quotas_load(struct store *st, store_quota_cb cb, void *arg);
+/* The relay's counters: for each of n rows, the bytes used in the period
+ * starting at start_ms, in one transaction. A row never lowers a stored
+ * count of the same period and never goes back to an older period (two
+ * relays at once during a takeover, D25); rows of links without a quota are
+ * skipped. */
+struct store_quota_use {
+    uint8_t link_id[STORE_LINK_ID_LEN];
+    uint64_t used;
+    int64_t start_ms;
+};
+int store_quota_save(struct store *st, const struct store_quota_use *u, size_t n);
 /* Source allowlists (docs/design.md D27; store_allow.c). Per side, the
  * address prefixes its control sessions and stream legs may come from; an
  * empty list accepts every source. At most STORE_ALLOW_MAX per side. */

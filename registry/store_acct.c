@@ -11,7 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const cause_names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
+static const char *const cause_names[STORE_CAUSE_COUNT] = {"fin",   "reset", "timeout", "revoked",
+                                                           "limit", "error", "quota"};
 #define CAUSE_COUNT ((int)(sizeof(cause_names) / sizeof(cause_names[0])))
 
 const char *store_cause_name(int cause)

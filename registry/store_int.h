@@ -40,6 +40,7 @@ enum stmt_id {
     S_LINK_ENDORSE_A,
     S_LINK_ENDORSE_B,
     S_LINK_EXISTS,
+    S_LINK_SET_RATE,
     S_TOTALS_GET,
     S_STREAM_INSERT,
     S_TOTALS_ADD,
@@ -62,6 +63,9 @@ int store_db_fail(struct store *st, int rc, const char *what);
 /* The prepared statement id (prepared on first use), reset and with its
  * bindings cleared. Valid until the handle closes. */
 int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out);
+/* Prepares sql once, for a statement outside the cache (the caller
+ * finalizes it): the feature files' own statements (store_quota.c). */
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
 /* Runs a statement that returns no rows (or whose rows are ignored). */
 int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what);
 /* BEGIN IMMEDIATE. */
@@ -80,5 +84,12 @@ int store_event_insert(struct store *st, int64_t ts, const char *kind, const uin
                        const char *addr, const char *detail, uint32_t count);
 /* *exists = whether link id is in the links table. */
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
+
+/* Binds key (STORE_KEY_LEN bytes) to col, or NULL when !present. */
+void store_bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key);
+/* Runs an UPDATE/DELETE of one link by id (already bound as ?1) plus an
+ * event of kind with detail, in one transaction; -ENOENT if no row changed. */
+int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
+                      const char *kind, const char *detail);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * store_rotate — the end of a key rotation's overlap (docs/design.md D21):
+ * setting a side's key or next key (store_link_rotate, store_link_set_next),
  * promoting a side's next key to current, when its agent switched or when the
  * overlap's deadline passed, and keeping the endorsement a side's agent
  * sent for its new key. See store.h; the statements are in store.c's
@@ -149,4 +150,65 @@ int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
         r = -ENOENT;
     }
     return r;
+}
+
+static int check_side(struct store *st, int side)
+{
+    if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
+        store_set_err(st, "bad side %d", side);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void store_key_fp(const uint8_t key[STORE_KEY_LEN], char out[STORE_KEY_FP_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < STORE_KEY_FP_BYTES; i++) {
+        out[2 * i] = hex[key[i] >> 4];
+        out[2 * i + 1] = hex[key[i] & 15];
+    }
+    out[2 * STORE_KEY_FP_BYTES] = '\0';
+}
+
+int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                      const uint8_t key[STORE_KEY_LEN], const char *detail)
+{
+    sqlite3_stmt *s;
+    struct store_link old;
+    char fp[STORE_KEY_FP_SIZE], text[STORE_DETAIL_MAX + 1];
+    int r = check_side(st, side);
+    if (r == 0) {
+        r = store_link_get(st, id, &old);
+    }
+    if (r == 0) {
+        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_ROTATE_A : S_LINK_ROTATE_B, &s);
+    }
+    if (r < 0) {
+        return r;
+    }
+    store_key_fp(old.key[side], fp);
+    snprintf(text, sizeof(text), "%s%sold key %s", detail != NULL ? detail : "",
+             detail != NULL ? "; " : "", fp);
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
+    return store_link_change(st, s, id, "rotated", text);
+}
+
+int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                        const uint8_t *key, int64_t until_ms, const char *detail)
+{
+    sqlite3_stmt *s;
+    int r = check_side(st, side);
+    if (r == 0) {
+        r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_NEXT_A : S_LINK_NEXT_B, &s);
+    }
+    if (r < 0) {
+        return r;
+    }
+    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    store_bind_key_or_null(s, 2, key != NULL, key);
+    sqlite3_bind_int64(s, 4, key != NULL && until_ms > 0 ? until_ms : 0);
+    return store_link_change(st, s, id, "next_key", detail);
 }

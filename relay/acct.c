@@ -14,6 +14,8 @@ struct acct_batch {
     size_t n_streams, cap_streams;
     struct store_event *events;
     size_t n_events, cap_events;
+    struct store_quota_use *quotas; /* byte quota counters (D29) */
+    size_t n_quotas, cap_quotas;
 };
 
 struct acct {
@@ -96,6 +98,25 @@ void acct_stream(struct acct *a, const struct store_stream *rec)
     p[a->q.n_streams++] = *rec;
 }
 
+void acct_quota(struct acct *a, const struct store_quota_use *u)
+{
+    struct store_quota_use *p;
+
+    if (a == NULL)
+        return;
+    if (a->q.n_quotas >= ACCT_MAX_QUEUED) {
+        a->dropped++;
+        return;
+    }
+    p = acct_grow(a->q.quotas, &a->q.cap_quotas, a->q.n_quotas, sizeof(*p));
+    if (p == NULL) {
+        a->dropped++;
+        return;
+    }
+    a->q.quotas = p;
+    p[a->q.n_quotas++] = *u;
+}
+
 static void acct_strlcpy(char *dst, const char *src, size_t cap)
 {
     size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
@@ -155,6 +176,11 @@ static int acct_write(struct store *st, struct acct_batch *b, char *err, size_t 
         if (rc == 0)
             b->n_streams = 0;
     }
+    if (rc == 0 && b->n_quotas > 0) {
+        rc = store_quota_save(st, b->quotas, b->n_quotas);
+        if (rc == 0)
+            b->n_quotas = 0;
+    }
     if (rc == 0 && b->n_events > 0) {
         rc = store_events_add(st, b->events, b->n_events);
         if (rc == 0)
@@ -176,6 +202,7 @@ static void acct_batch_clear(struct acct_batch *b)
 {
     b->n_streams = 0;
     b->n_events = 0;
+    b->n_quotas = 0;
 }
 
 /* Appends n elements of size elem from src behind the n_dst in *dst
@@ -214,6 +241,8 @@ static void acct_append_queue(struct acct *a)
                 a->q.n_streams, sizeof(*a->q.streams));
     acct_append(a, (void **)&a->out.events, &a->out.n_events, &a->out.cap_events, a->q.events,
                 a->q.n_events, sizeof(*a->q.events));
+    acct_append(a, (void **)&a->out.quotas, &a->out.n_quotas, &a->out.cap_quotas, a->q.quotas,
+                a->q.n_quotas, sizeof(*a->q.quotas));
     acct_batch_clear(&a->q);
 }
 
@@ -245,8 +274,8 @@ void acct_flush(struct acct *a)
 
     if (a == NULL || a->busy)
         return;
-    if (a->out.n_streams == 0 && a->out.n_events == 0) {
-        if (a->q.n_streams == 0 && a->q.n_events == 0)
+    if (a->out.n_streams == 0 && a->out.n_events == 0 && a->out.n_quotas == 0) {
+        if (a->q.n_streams == 0 && a->q.n_events == 0 && a->q.n_quotas == 0)
             return;
         /* Swap: the loop keeps filling q while the worker writes out. */
         tmp = a->out;
@@ -257,7 +286,7 @@ void acct_flush(struct acct *a)
         acct_append_queue(a);
     }
     a->busy = true;
-    a->inflight = a->out.n_streams + a->out.n_events;
+    a->inflight = a->out.n_streams + a->out.n_events + a->out.n_quotas;
     if (uv_queue_work(a->loop, &a->work, acct_work_cb, acct_after_cb) != 0)
         a->busy = false; /* the rows stay in out for the next flush */
 }
@@ -276,8 +305,8 @@ uint64_t acct_backlog(const struct acct *a)
         return 0;
     /* While a batch runs, out belongs to the worker: its size is read from
      * what it was when the batch started. A failed batch stays in out. */
-    return a->q.n_streams + a->q.n_events +
-           (a->busy ? a->inflight : a->out.n_streams + a->out.n_events);
+    return a->q.n_streams + a->q.n_events + a->q.n_quotas +
+           (a->busy ? a->inflight : a->out.n_streams + a->out.n_events + a->out.n_quotas);
 }
 
 uint64_t acct_dropped(const struct acct *a)
@@ -292,7 +321,7 @@ void acct_free(struct acct *a)
     if (a == NULL)
         return;
     acct_append_queue(a);
-    if (a->out.n_streams > 0 || a->out.n_events > 0) {
+    if (a->out.n_streams > 0 || a->out.n_events > 0 || a->out.n_quotas > 0) {
         if (acct_write(a->st, &a->out, err, sizeof(err)) != 0)
             log_warnx("accounting: final write of %zu streams and %zu events failed: %s",
                       a->out.n_streams, a->out.n_events, err);
@@ -305,6 +334,8 @@ void acct_free(struct acct *a)
     free(a->q.events);
     free(a->out.streams);
     free(a->out.events);
+    free(a->q.quotas);
+    free(a->out.quotas);
     free(a);
 }
 

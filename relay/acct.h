@@ -30,6 +30,9 @@ struct acct;
 int acct_new(uv_loop_t *loop, const char *db_path, struct acct **out);
 /* Queues one closed stream (copied). */
 void acct_stream(struct acct *a, const struct store_stream *rec);
+/* Queues a link's byte quota counter (D29), written after the stream rows
+ * of the same batch; bounded and counted as the others. */
+void acct_quota(struct acct *a, const struct store_quota_use *u);
 /* Queues one event; link_id may be NULL, addr/detail may be NULL. */
 void acct_event(struct acct *a, const char *kind, const uint8_t *link_id, const char *addr,
                 const char *detail, uint32_t count);

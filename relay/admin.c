@@ -48,6 +48,19 @@ struct admin_links {
     bool failed;
 };
 
+/* The link's byte quota as the relay counts it now (D29), or null. */
+static json_t *admin_quota(const struct index_quota *q)
+{
+    if (!q->on)
+        return json_null();
+    return json_pack(
+        "{s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "limit_bytes", lrjson_u64(q->limit), "period",
+        store_quota_period_name(q->period), "used_bytes", lrjson_u64(q->used), "period_start_ms",
+        (json_int_t)q->start_ms, "resets_ms",
+        (json_int_t)(q->start_ms != 0 ? store_quota_period_next(q->period, q->start_ms) : 0),
+        "refused", lrjson_u64(q->refused), "exceeded", lrjson_u64(q->resets));
+}
+
 static void admin_link(void *arg, struct index_link *l)
 {
     struct admin_links *x = arg;
@@ -62,6 +75,15 @@ static void admin_link(void *arg, struct index_link *l)
                   admin_side(l, 1), "streams_open", lrjson_u64(l->n_streams), "streams_total",
                   lrjson_u64(l->streams_total), "bytes_a_to_b", lrjson_u64(l->bytes[0]),
                   "bytes_b_to_a", lrjson_u64(l->bytes[1]));
+    /* The bandwidth limits in effect (D28), bytes/s, 0 = none; the byte quota
+     * (D29). */
+    if (v != NULL && (json_object_set_new(v, "rate",
+                                          json_pack("{s:I, s:I}", "a_to_b", lrjson_u64(l->rate[0]),
+                                                    "b_to_a", lrjson_u64(l->rate[1]))) != 0 ||
+                      json_object_set_new(v, "quota", admin_quota(&l->quota)) != 0)) {
+        json_decref(v);
+        v = NULL;
+    }
     if (v == NULL || json_array_append_new(x->arr, v) != 0)
         x->failed = true;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -477,10 +479,83 @@ void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
         return;
     }
     bq_init(&c->in, c->inmem, cap);
-    /* TCP_NODELAY and the leg options come from the listener (stream_leg_sockopts). */
+    /* TCP_NODELAY and the leg options come from the listener (conn_leg_sockopts). */
     log_debug("conn %" PRIu64 " %s: accepted", c->id, c->peer);
     conn_timer(c, ctx->lim->handshake_timeout_ms, 0, conn_hs_timeout);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
     if (rc != 0)
         conn_close(c, CONN_END_FIN, uv_strerror(rc));
+}
+
+bool conn_leg_stalled(int err, char *why, size_t cap)
+{
+    if (err == UV_ETIMEDOUT) {
+        snprintf(why, cap, "write stalled (nothing acknowledged)");
+        return true;
+    }
+    if (err == UV_EHOSTUNREACH || err == UV_ENETUNREACH || err == UV_EHOSTDOWN ||
+        err == UV_ENONET) {
+        snprintf(why, cap, "write stalled (nothing acknowledged; last ICMP: %s)", uv_strerror(err));
+        return true;
+    }
+    return false;
+}
+
+uint64_t conn_leg_tick_ms(const struct relaycfg_limits *lim)
+{
+    uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
+                     ? lim->write_stall_timeout_ms
+                     : lim->halfclose_timeout_ms;
+    t /= 4;
+    if (t < 20)
+        t = 20;
+    if (t > 1000)
+        t = 1000;
+    return t;
+}
+
+/*
+ * A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
+ * a router that went away) must not stay open forever: the write-stall timer
+ * only sees bytes the kernel did not take, not bytes it took and never got
+ * acknowledged. So the kernel is asked to give up on a leg whose sent data
+ * (or keepalive probes, after keepalive of silence) stay unacknowledged for
+ * write_stall_timeout; the read then fails and the other leg is reset.
+ *
+ * These options are set once on each listening socket, and every accepted
+ * socket inherits them (Linux copies them from the listener), which saves
+ * seven setsockopt() calls per leg; control sessions switch keepalive and the
+ * user timeout off again (conn_session_sockopts). design.md D10.
+ */
+int conn_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
+{
+    int one = 1, cnt = 10;
+    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
+    unsigned user_timeout = lim->write_stall_timeout_ms;
+    /* Probes often enough that the user timeout is noticed on time. */
+    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
+
+    if (intvl > idle_s)
+        intvl = idle_s;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
+        return -errno;
+    return 0;
+}
+
+void conn_session_sockopts(struct conn *c)
+{
+    int zero = 0;
+    unsigned uzero = 0;
+    uv_os_fd_t fd;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof(zero)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uzero, sizeof(uzero)) != 0)
+        log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
 }

@@ -129,7 +129,13 @@ struct conn {
     const struct conn_ops *ops;
     void *ops_arg;
     void *owner;
-    size_t queued; /* bytes conn_send copied for this connection, not freed yet */
+    /* Bytes conn_send copied for this connection, not freed yet: until their
+     * write callback, not libuv's write queue size, which drops as the kernel
+     * takes bytes while the request (and its memory) lives on. A stream leg
+     * reads while the other leg's count is 0, so a direction holds at most one
+     * read (memory and backpressure; the write-stall timer measures the
+     * kernel taking bytes, stream.c's stream_pending). */
+    size_t queued;
 };
 
 /* Accepts one pending connection from server (the listen callback). */
@@ -174,5 +180,27 @@ int conn_write(struct conn *c, const void *data, size_t len);
 bool conn_eof_was_reset(struct conn *c);
 /* Re-arms the connection timer (repeat 0 = one-shot). */
 void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb);
+
+/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
+ * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
+ * sockets, whose accepted sockets inherit them. 0 or -errno. */
+int conn_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
+/* A control session keeps TCP_NODELAY from the listener but not the stream
+ * legs' keepalive and TCP_USER_TIMEOUT (inherited from the listener): its
+ * liveness is PING/PONG and dead_after (docs/protocol.md §5), which the
+ * agent is told in WELCOME. Failures are logged at debug level. */
+void conn_session_sockopts(struct conn *c);
+/* Whether a leg's libuv error err means nothing was acknowledged for
+ * write_stall_timeout (then true, with the words in why): ETIMEDOUT is the
+ * kernel's user timeout that conn_leg_sockopts sets, the same condition as
+ * the write-stall timer. So is an unreachability error: on an established
+ * leg an ICMP unreachable is only a soft error, which the kernel reports
+ * instead of ETIMEDOUT when it gives up (a router that could not reach the
+ * agent's host said so while its uplink was down). Anything else is a reset
+ * (false). */
+bool conn_leg_stalled(int err, char *why, size_t cap);
+/* How often a spliced leg's stall and half-close checks run: a quarter of
+ * the shorter timeout, within 20..1000 ms. */
+uint64_t conn_leg_tick_ms(const struct relaycfg_limits *lim);
 
 #endif

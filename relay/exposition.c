@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acct.h"
+#include "enrollgate.h"
 #include "index.h"
 #include "relay.h"
 #include "sync.h"
@@ -51,6 +52,11 @@ static const char *expo_cause(int i)
 static const char *expo_fail(int i)
 {
     return stats_fail_name((enum stats_fail)i);
+}
+
+static const char *expo_enroll(int i)
+{
+    return enrollgate_name(i);
 }
 
 static const char *expo_limit(int i)
@@ -142,7 +148,11 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
     expo_one(pt, "linkrelay_streams_spliced_total", "counter",
              "Streams whose two legs the relay spliced.", st->streams_total);
     expo_by(pt, "linkrelay_streams_closed_total", "counter", "Streams closed, by cause.", "cause",
-            expo_cause, st->streams_closed, 6);
+            expo_cause, st->streams_closed, STORE_CAUSE_COUNT);
+    expo_one(pt, "linkrelay_quota_refused_total", "counter",
+             "OPENs refused because the link's byte quota is used up.", st->quota_refused);
+    expo_one(pt, "linkrelay_quota_exceeded_total", "counter",
+             "Times a link went past its byte quota and its streams were reset.", st->quota_resets);
     expo_by(pt, "linkrelay_stream_bytes_total", "counter",
             "Bytes forwarded between link sides, by direction.", "direction", expo_dir, st->bytes,
             2);
@@ -193,6 +203,9 @@ static void expo_admission(const struct relay *r, struct promtext *pt)
     expo_by(pt, "linkrelay_auth_failures_total", "counter",
             "Connections refused before authentication or pairing, by reason.", "reason", expo_fail,
             r->stats.fail, STATS_FAIL_COUNT);
+    expo_by(pt, "linkrelay_enrollments_total", "counter",
+            "Enrollments (AUTH with a code, D30) by result: ok, or why refused.", "result",
+            expo_enroll, r->stats.enroll, ENROLLGATE_COUNT);
     expo_by(pt, "linkrelay_limit_refusals_total", "counter",
             "Connections and requests refused by a limit, by limit.", "limit", expo_limit,
             r->admit.hit, ADMIT_COUNT);

@@ -120,8 +120,27 @@ static bool index_key_dropped(const struct index_link *old, const struct store_l
     return old->has_next[side] && !index_key_ok(&tmp, side, old->next_key[side]);
 }
 
+/* The quota's setting follows the registry; its counter is taken from the
+ * registry only when the quota appears (struct index_quota). */
+static void index_copy_quota(struct index_quota *q, const struct store_link *rec)
+{
+    if (!rec->has_quota) {
+        memset(q, 0, sizeof(*q));
+        return;
+    }
+    if (!q->on) {
+        q->used = rec->quota.used;
+        q->start_ms = rec->quota.start_ms;
+        q->dirty = false;
+    }
+    q->on = true;
+    q->limit = rec->quota.limit;
+    q->period = rec->quota.period;
+}
+
 static void index_copy_rec(struct index_link *l, const struct store_link *rec)
 {
+    index_copy_quota(&l->quota, rec);
     memcpy(l->id, rec->id, STORE_LINK_ID_LEN);
     memcpy(l->name, rec->name, sizeof(l->name));
     l->name[STORE_NAME_MAX] = '\0';
@@ -132,6 +151,8 @@ static void index_copy_rec(struct index_link *l, const struct store_link *rec)
     l->has_next[1] = rec->has_next[1] != 0;
     l->next_until_ms[0] = rec->next_until_ms[0];
     l->next_until_ms[1] = rec->next_until_ms[1];
+    l->rate[0] = rec->rate[0];
+    l->rate[1] = rec->rate[1];
     for (int side = 0; side < 2; side++) {
         /* An endorsement the loop just took from the agent outlives a load
          * made before the worker stored it. */
@@ -139,6 +160,26 @@ static void index_copy_rec(struct index_link *l, const struct store_link *rec)
             continue;
         memcpy(l->endorse[side], rec->endorse[side], STORE_ENDORSE_LEN);
         l->has_endorse[side] = true;
+    }
+    memcpy(l->enroll, rec->enroll, sizeof(l->enroll));
+}
+
+/* A load taken before the worker stored an enrollment the loop made
+ * (enrollgate_spend) still shows the code with the use unspent and the
+ * anchor as the key: keep what the loop decided for that side (the same
+ * code, fewer uses left), so the enrolled session is not dropped. */
+static void index_keep_enrolled(const struct index_link *l, struct store_link *rec)
+{
+    for (int side = 0; side < 2; side++) {
+        const struct store_enroll *mine = &l->enroll[side];
+        struct store_enroll *e = &rec->enroll[side];
+        if (!mine->has || !e->has || e->uses_left <= mine->uses_left ||
+            memcmp(e->hash, mine->hash, sizeof(e->hash)) != 0)
+            continue;
+        *e = *mine;
+        memcpy(rec->key[side], l->key[side], STORE_KEY_LEN);
+        rec->has_next[side] = 0;
+        rec->next_until_ms[side] = 0;
     }
 }
 
@@ -157,10 +198,12 @@ static void index_notify(const struct index_ops *ops, void *arg, struct index_li
         ops->on_change(arg, l, what, side);
 }
 
-static int index_update_one(struct index *ix, const struct store_link *rec,
+static int index_update_one(struct index *ix, const struct store_link *fresh,
                             const struct index_ops *ops, void *arg)
 {
-    struct index_link *l = index_find(ix, rec->id);
+    struct index_link *l = index_find(ix, fresh->id);
+    struct store_link kept = *fresh;
+    const struct store_link *rec = &kept;
     bool dropped[2], promoted[2], was_enabled;
     size_t slot;
 
@@ -178,6 +221,7 @@ static int index_update_one(struct index *ix, const struct store_link *rec,
         return 0;
     }
     l->seen = true;
+    index_keep_enrolled(l, &kept);
     dropped[0] = index_key_dropped(l, rec, 0);
     dropped[1] = index_key_dropped(l, rec, 1);
     promoted[0] = index_key_promoted(l, rec, 0);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bbucket.h"
 #include "store.h"
 #include "tbucket.h"
 
@@ -36,6 +37,23 @@ struct index_authfail {
     const char *cause;              /* static: "bad_key" or "wrong_side"; NULL: none yet */
     char addr[64];                  /* source "addr:port" of the last one */
     char key_fp[STORE_KEY_FP_SIZE]; /* store_key_fp of the last refused key */
+};
+
+/* A link's byte quota at the relay (docs/design.md D29, relay/quota.h). The
+ * limit and period come from the registry on every load; used and start_ms
+ * are loaded once, when the quota appears (at start-up, or when it is set),
+ * and the relay owns them from then on: they count the bytes read from the
+ * link's stream legs, both directions, and go back to the registry
+ * (quota_save) every second while they change and at every stream's end. */
+struct index_quota {
+    bool on; /* the registry holds a quota for this link */
+    uint64_t limit;
+    int period;       /* enum store_quota_period */
+    uint64_t used;    /* bytes in the period starting at start_ms */
+    int64_t start_ms; /* 0: not placed in a period yet */
+    bool dirty;       /* used or start_ms changed since they were last queued */
+    uint64_t refused; /* OPENs refused with quota_exceeded, since relay start */
+    uint64_t resets;  /* times the quota was crossed and the streams reset */
 };
 
 /* A side's refused sources since relay start: its control sessions or stream
@@ -61,16 +79,21 @@ struct index_link {
      * old key ‖ mac, passed on in PEER_KEY, D21), when has_endorse. */
     uint8_t endorse[2][STORE_ENDORSE_LEN];
     bool has_endorse[2];
+    uint64_t rate[2]; /* bytes/s a->b, b->a; 0 = none (D28) */
+    /* Per side, its enrollment code (D30); enrollgate.c spends it. */
+    struct store_enroll enroll[2];
 
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */
     uint64_t since_ms[2];    /* wall time the session came up */
     struct stream *streams;  /* pending and spliced streams of this link */
     uint32_t n_streams;
-    struct tbucket opens;   /* open_rate_per_link, both sides (D13); zeroed = full */
-    uint64_t streams_total; /* since relay start */
-    uint64_t bytes[2];      /* a→b, b→a since relay start */
+    struct tbucket opens;       /* open_rate_per_link, both sides (D13); zeroed = full */
+    struct bbucket rate_bkt[2]; /* rate[], shared by the link's streams (shape.c) */
+    uint64_t streams_total;     /* since relay start */
+    uint64_t bytes[2];          /* a→b, b→a since relay start */
     struct index_authfail authfail[2];
+    struct index_quota quota;
     /* The source allowlists (D27): NULL when neither side has one. Owned
      * here; set by index_apply_allow. */
     struct store_allow *allow;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sys/resource.h>
 #include <arpa/inet.h>
@@ -32,6 +31,7 @@
 #include "sdlisten.h"
 #include "takeover.h"
 #include "ticket.h"
+#include "quota.h"
 #include "wallclock.h"
 
 /* ---- registry changes ---- */
@@ -118,7 +118,7 @@ static void relay_listener_sockopts(struct relay *r, struct relay_listener *li)
     int rc = uv_fileno((uv_handle_t *)&li->tcp, &fd);
 
     if (rc == 0)
-        rc = stream_leg_sockopts(fd, &r->cfg.limits);
+        rc = conn_leg_sockopts(fd, &r->cfg.limits);
     if (rc != 0)
         log_warnx("listener %s: socket options: %s", li->name, uv_strerror(rc));
 }
@@ -365,15 +365,12 @@ static json_t *relay_reload_key(void *arg)
 /* The status page's history (history.h): one sample when one is due. */
 static void relay_sample(struct relay *r, uint64_t now)
 {
-    struct history_sample x = {.bytes = {r->stats.bytes[0], r->stats.bytes[1]},
-                               .streams_open = r->stats.streams_open,
-                               .streams_total = r->stats.streams_total,
-                               .agents = r->stats.agents};
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    x.t_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    history_tick(&r->history, now, &x);
+    history_tick(&r->history, now,
+                 &(struct history_sample){.bytes = {r->stats.bytes[0], r->stats.bytes[1]},
+                                          .streams_open = r->stats.streams_open,
+                                          .streams_total = r->stats.streams_total,
+                                          .agents = r->stats.agents,
+                                          .t_ms = (int64_t)wallclock_ms()});
 }
 
 static void relay_on_tick(uv_timer_t *t)
@@ -385,6 +382,7 @@ static void relay_on_tick(uv_timer_t *t)
     admit_sweep(&r->admit, now);
     stats_tick(&r->stats, now);
     relay_sample(r, now);
+    quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* periods, counters saved (D29) */
 }
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
@@ -517,6 +515,7 @@ static void relay_wire(struct relay *r)
     r->stream.acct = r->acct;
     r->stream.stats = &r->stats;
     r->stream.zc = &r->zc;
+    r->stream.shape = &r->shape;
     r->session = (struct session_ctx){.cfg = &r->cfg,
                                       .key = &r->key,
                                       .index = r->index,
@@ -605,7 +604,10 @@ static json_t *relay_status(void *arg)
         {"queued_bytes_peak", st->queued_peak},
         {"zero_copy_queued_bytes", st->zc_queued},
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
+        {"rate_held_total", r->shape.held},
         {"auth_failures", st->auth_failures},
+        {"quota_refused", st->quota_refused},
+        {"quota_exceeded", st->quota_resets},
         {"acct_dropped", acct_dropped(r->acct)},
         {"drain_left_ms", relay_drain_left(r)},
     };
@@ -782,6 +784,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     uv_signal_start(&r->sig_term, relay_on_signal, SIGTERM);
     uv_signal_start(&r->sig_int, relay_on_signal, SIGINT);
     uv_signal_start(&r->sig_hup, relay_on_signal, SIGHUP);
+    shape_init(&r->shape, loop, &r->cfg.limits, &r->stats.streams_open);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);

@@ -26,6 +26,7 @@
 #include "relaykey.h"
 #include "sdnotify.h"
 #include "relay/session.h"
+#include "shape.h"
 #include "stats.h"
 #include "relay/stream.h"
 #include "zerocopy.h"
@@ -82,6 +83,7 @@ struct relay {
     struct session_ctx session; /* control sessions */
     struct stream_ctx stream;   /* streams: ids, the shared read buffer */
     struct zerocopy_ctx zc;     /* zero-copy slots */
+    struct shape shape;         /* bandwidth limits (D28) */
     struct ticket_table *tickets;
     struct index *index;
     struct acct *acct;

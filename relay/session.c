@@ -15,13 +15,16 @@
 
 #include "acct.h"
 #include "auth.h"
+#include "enrollgate.h"
 #include "frame.h"
 #include "keys.h"
+#include "leglost.h"
 #include "log.h"
 #include "noise.h"
 #include "stats.h"
 #include "relay/stream.h"
 #include "sync.h"
+#include "quota.h"
 #include "wallclock.h"
 
 #define SESSION_VERSION_TEXT "linkrelay " LINKRELAY_VERSION
@@ -37,6 +40,7 @@ struct session {
     bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
     bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
     bool resumable;  /* AUTH flags bit 0: speaks RESUME/RESUMED (§7.3) */
+    bool quota;      /* AUTH flags bit 4: takes OPEN_FAIL quota_exceeded (D29) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -410,22 +414,6 @@ static void session_send_welcome(struct conn *c)
     session_send(c, &m);
 }
 
-/* A control session keeps TCP_NODELAY from the listener but not the stream
- * legs' keepalive and TCP_USER_TIMEOUT: its liveness is PING/PONG and
- * dead_after (docs/protocol.md §5), which the agent is told in WELCOME. */
-static void session_sockopts(struct conn *c)
-{
-    int zero = 0;
-    unsigned uzero = 0;
-    uv_os_fd_t fd;
-
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
-        return;
-    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof(zero)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uzero, sizeof(uzero)) != 0)
-        log_debug("conn %" PRIu64 ": control socket options: %s", c->id, strerror(errno));
-}
-
 /* The side's allowlist does not allow c's source (D27): counted (a refusal
  * before the session is admitted), logged and written as an event once per
  * window, and told to the agent (only the side's key holder can read it).
@@ -447,6 +435,33 @@ static void session_refuse_source(struct session_ctx *sx, struct conn *c, struct
     session_close_with(c, MSG_CLOSE_SOURCE_NOT_ALLOWED, text);
 }
 
+/* AUTH flags bit 3 (D30): true when spub is enrolled; else c is told why. */
+static bool session_enroll(struct conn *c, struct index_link *l, const struct auth *a,
+                           const uint8_t *spub)
+{
+    struct session_ctx *sx = c->ops_arg;
+    struct session *cs = session_of(c);
+    const struct enrollgate_env env = {sx->stats, sx->acct, sx->sync};
+    bool src_ok = l == NULL || index_source_ok(l, a->side, c->addr_key), enrolled;
+    enum enrollgate_result r =
+        enrollgate_enroll(&env, l, a->side, a->verifier, spub, src_ok, c->id, c->peer, &enrolled);
+
+    if (enrolled)
+        return true;
+    if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
+        conn_close(c, CONN_END_FIN, "handshake split failed");
+        return false;
+    }
+    c->state = CONN_UP;
+    if (r == ENROLLGATE_OK && !src_ok)
+        session_refuse_source(sx, c, l, a->side);
+    else
+        session_close_with(c,
+                           r == ENROLLGATE_OK ? MSG_CLOSE_LIMIT : MSG_CLOSE_ENROLL_UNKNOWN + r - 1,
+                           r == ENROLLGATE_OK ? "relay busy, try again" : enrollgate_name(r));
+    return false;
+}
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -458,11 +473,13 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     uint64_t tick;
     int sndbuf;
 
+    if ((a->flags & AUTH_FLAG_ENROLL) && !session_enroll(c, l, a, spub))
+        return;
     if (l == NULL) {
         conn_fail(c, STATS_FAIL_UNKNOWN_LINK);
         return;
     }
-    if (!index_key_ok(l, a->side, spub)) {
+    if (!index_key_ok(l, a->side, spub) || enrollgate_is_anchor(l, a->side, spub)) {
         /* Counted for the link too: `linkctl probe` says which side's key
          * the relay refused, and why (index_auth_fail). */
         if (index_auth_fail(l, a->side, spub, c->peer, wallclock_ms())) {
@@ -479,6 +496,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     cs->relay_keys = (a->flags & AUTH_FLAG_RELAY_KEY) != 0;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
     cs->resumable = (a->flags & AUTH_FLAG_RESUME) != 0;
+    cs->quota = (a->flags & AUTH_FLAG_QUOTA) != 0;
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
         return;
@@ -513,7 +531,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     l->session[a->side] = c;
     l->since_ms[a->side] = wallclock_ms();
-    session_sockopts(c);
+    conn_session_sockopts(c);
     cs->link = l;
     sx->stats->agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
@@ -606,6 +624,13 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_RATE_LIMITED);
         return;
     }
+    /* The byte quota used up (D29), counted and logged: OPEN_FAIL internal to
+     * an agent without AUTH flags bit 4 (it takes unknown reasons as errors). */
+    if (quota_refuse(l, sx->stats, (int64_t)wallclock_ms(), now)) {
+        session_open_fail(l, cs->side, req_id,
+                          cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
+        return;
+    }
     if (l->session[1 - cs->side] == NULL ||
         (resume_id != NULL && !session_of(l->session[1 - cs->side])->resumable)) {
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
@@ -642,32 +667,9 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
     }
 }
 
-/* LEG_LOST (§7.3): the agent lost its leg of a stream that may look alive
- * here (a path dead on its side only); ending it resets the peer's leg, the
- * peer suspends and the RESUME pairs. Only the stream of this link whose
- * ticket of this side is the one named (that side could close its leg anyway;
- * ids restart with the relay process, so an old id may name a new stream). */
-static void session_on_leg_lost(struct conn *c, const struct msg_leg_lost *m)
-{
-    struct session_ctx *sx = c->ops_arg;
-    struct session *cs = session_of(c);
-    char why[96];
-    bool ended;
-
-    if (!cs->resumable)
-        session_close_with(c, MSG_CLOSE_PROTOCOL, "LEG_LOST without AUTH flag bit 0");
-    if (!cs->resumable || cs->link == NULL)
-        return;
-    snprintf(why, sizeof(why), "side %c reported its leg lost (LEG_LOST)", 'a' + cs->side);
-    ended = stream_end_lost(cs->link, cs->side, m->stream_id, m->ticket, why);
-    sx->stats->leg_lost[ended]++;
-    if (!ended)
-        log_debug("link %s: LEG_LOST from side %c for no stream of this link (%" PRIu64 ")",
-                  cs->link->name, 'a' + cs->side, m->stream_id);
-}
-
 static void session_dispatch(struct conn *c, const struct msg *m)
 {
+    const struct session *cs = session_of(c);
     struct msg out;
 
     switch (m->type) {
@@ -683,14 +685,13 @@ static void session_dispatch(struct conn *c, const struct msg *m)
         session_on_open(c, m->u.req_id, NULL);
         break;
     case MSG_RESUME:
-        if (!session_of(c)->resumable) {
-            session_close_with(c, MSG_CLOSE_PROTOCOL, "RESUME without AUTH flag bit 0");
-            break;
-        }
-        session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
-        break;
-    case MSG_LEG_LOST:
-        session_on_leg_lost(c, &m->u.leg_lost);
+    case MSG_LEG_LOST: /* §7.3, from a session that set AUTH flags bit 0 only */
+        if (!cs->resumable)
+            session_close_with(c, MSG_CLOSE_PROTOCOL, "RESUME or LEG_LOST without AUTH flag bit 0");
+        else if (m->type == MSG_RESUME)
+            session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
+        else if (cs->link != NULL) /* leglost.c */
+            leglost_end(c->ops_arg, cs->link, cs->side, &m->u.leg_lost);
         break;
     case MSG_KEY_ENDORSE:
         session_on_endorse(c, &m->u.peer_key);

@@ -17,8 +17,10 @@
 #include "index.h"
 #include "log.h"
 #include "metrics.h"
+#include "quota.h"
 #include "sync.h"
 #include "ticket.h"
+#include "wallclock.h"
 
 /* How often a drain checks whether its streams have ended. */
 #define RELAY_DRAIN_CHECK_MS 100
@@ -159,8 +161,10 @@ void relay_stop(struct relay *r)
             conn_close(c, CONN_END_FIN, "relay shutting down");
     }
     stats_flush(&r->stats, uv_now(r->loop));
+    quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* the counters' last values */
     acct_stop(r->acct);
     uv_close((uv_handle_t *)&r->tick, NULL);
+    shape_close(&r->shape);
     /* The signal handlers stay (a second SIGTERM while sessions flush must
      * not kill the process before the last accounting write) but no longer
      * keep the loop alive; relay_done closes them. */

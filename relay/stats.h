@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "logagg.h"
+#include "store.h"
 
 struct acct;
 
@@ -54,12 +55,15 @@ struct stats_failagg {
 };
 
 struct stats {
-    uint64_t streams_total;     /* spliced */
-    uint64_t streams_opened[2]; /* made (pending), by the side that asked */
-    uint64_t streams_closed[6]; /* by enum store_cause (registry/store.h) */
-    uint64_t bytes[2];          /* [0] a→b, [1] b→a, of closed and open streams */
+    uint64_t streams_total;                     /* spliced */
+    uint64_t streams_opened[2];                 /* made (pending), by the side that asked */
+    uint64_t streams_closed[STORE_CAUSE_COUNT]; /* by enum store_cause (registry/store.h) */
+    uint64_t quota_refused;                     /* OPENs refused: quota_exceeded (D29) */
+    uint64_t quota_resets; /* links that went past their quota, streams reset */
+    uint64_t bytes[2];     /* [0] a→b, [1] b→a, of closed and open streams */
     uint64_t auth_failures;
     uint64_t fail[STATS_FAIL_COUNT];
+    uint64_t enroll[4];    /* enrollments by enum enrollgate_result (D30) */
     uint32_t agents;       /* control sessions up */
     uint32_t streams_open; /* streams pending or spliced */
     uint64_t zc_total;     /* streams ever moved to zero-copy forwarding */

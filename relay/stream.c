@@ -3,17 +3,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <sodium.h>
 
 #include "acct.h"
 #include "log.h"
+#include "quota.h"
 #include "stats.h"
 #include "wallclock.h"
 
@@ -30,9 +28,12 @@ enum stream_state {
  * leg's connection while attached. */
 struct stream_leg {
     struct stream *s;
-    struct conn *c;        /* NULL until it arrives, and once detached */
-    int side;              /* 0 = side a, 1 = side b */
-    bool read_paused;      /* stopped for backpressure */
+    struct conn *c;   /* NULL until it arrives, and once detached */
+    int side;         /* 0 = side a, 1 = side b */
+    bool read_paused; /* stopped for backpressure */
+    bool rate_held;   /* stopped for a bandwidth limit, waiting in shape (D28) */
+    bool rate_capped; /* the last read was cut by a limit's share: yield */
+    struct shape_waiter wait;
     bool read_eof;         /* EOF read from this leg */
     bool shut_sent;        /* shutdown issued on this leg (other leg hit EOF) */
     bool shut_done;        /* that shutdown completed */
@@ -60,15 +61,27 @@ struct stream {
     bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
     bool zc_failed;           /* making pipes or poll handles failed: copy */
     bool resume;              /* made for a RESUME (§7.3): counted apart */
+    bool quota_hit;           /* a zero-copy read took the link past its quota */
 };
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 static bool stream_zc_try(struct stream *s);
+static void stream_rate_wake(struct shape_waiter *w);
 
 uint64_t stream_wire_id(const struct stream *s)
 {
     return s->id;
+}
+
+struct stream *stream_next(const struct stream *s)
+{
+    return s->next;
+}
+
+const struct conn *stream_leg_conn(const struct stream *s, int side)
+{
+    return s->leg[side].c;
 }
 
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN])
@@ -112,6 +125,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
     for (int side = 0; side < 2; side++) {
         s->leg[side].s = s;
         s->leg[side].side = side;
+        s->leg[side].wait.wake = stream_rate_wake;
         rc = ticket_issue(sx->tickets, s, side, exp, s->ticket[side]);
         if (rc != 0) {
             if (side == 1)
@@ -165,6 +179,7 @@ static void stream_account(struct stream *s, enum store_cause cause)
     rec.bytes_b_to_a = s->bytes[1];
     rec.cause = cause;
     acct_stream(s->sx->acct, &rec);
+    quota_save(s->sx->acct, s->link); /* the counter with the row (D29) */
 }
 
 /*
@@ -173,7 +188,7 @@ static void stream_account(struct stream *s, enum store_cause cause)
  * closes them (FIN for cause fin, RST for any other cause), and frees itself
  * via the timer. Idempotent. Closes connections: callers re-check their leg.
  */
-static void stream_close(struct stream *s, enum store_cause cause, const char *why)
+void stream_finish(struct stream *s, enum store_cause cause, const char *why)
 {
     struct stream_ctx *sx = s->sx;
 
@@ -185,6 +200,7 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     }
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
+        shape_cancel(sx->shape, &s->leg[side].wait);
         if (s->in_table[side])
             ticket_revoke(sx->tickets, s->ticket[side]);
         s->in_table[side] = false;
@@ -221,44 +237,21 @@ static void stream_close(struct stream *s, enum store_cause cause, const char *w
     uv_close((uv_handle_t *)&s->timer, stream_free_cb);
 }
 
-/* A leg failed with a libuv error: ETIMEDOUT is the kernel's user timeout
- * (nothing acknowledged for write_stall_timeout, see stream_leg_sockopts),
- * the same condition as the write-stall timer. So is an unreachability error:
- * on an established leg an ICMP unreachable is only a soft error, which the
- * kernel reports instead of ETIMEDOUT when it gives up (a router that could
- * not reach the agent's host while its uplink was down). Else a reset. */
+/* A leg failed with a libuv error: a stall (conn_leg_stalled) or a reset. */
 static void stream_close_err(struct stream *s, int err)
 {
     char why[96];
 
-    if (err == UV_ETIMEDOUT) {
-        stream_close(s, STORE_CAUSE_TIMEOUT, "write stalled (nothing acknowledged)");
-    } else if (err == UV_EHOSTUNREACH || err == UV_ENETUNREACH || err == UV_EHOSTDOWN ||
-               err == UV_ENONET) {
-        snprintf(why, sizeof(why), "write stalled (nothing acknowledged; last ICMP: %s)",
-                 uv_strerror(err));
-        stream_close(s, STORE_CAUSE_TIMEOUT, why);
-    } else {
-        stream_close(s, STORE_CAUSE_RESET, uv_strerror(err));
-    }
+    if (conn_leg_stalled(err, why, sizeof(why)))
+        stream_finish(s, STORE_CAUSE_TIMEOUT, why);
+    else
+        stream_finish(s, STORE_CAUSE_RESET, uv_strerror(err));
 }
 
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why)
 {
     while (l->streams != NULL)
-        stream_close(l->streams, cause, why);
-}
-
-bool stream_end_lost(struct index_link *l, int side, uint64_t id, const uint8_t *ticket,
-                     const char *why)
-{
-    struct stream *s = l->streams;
-
-    while (s != NULL && (s->id != id || sodium_memcmp(s->ticket[side], ticket, TICKET_LEN) != 0))
-        s = s->next;
-    if (s != NULL)
-        stream_close(s, STORE_CAUSE_RESET, why);
-    return s != NULL;
+        stream_finish(l->streams, cause, why);
 }
 
 static void stream_expire(uv_timer_t *t)
@@ -270,32 +263,19 @@ static void stream_expire(uv_timer_t *t)
     s->expired(s->link, s->opener, s->req_id);
     if (s->resume) /* a RESUME whose peer leg never came: its id matched nothing there */
         s->sx->stats->resume_unmatched++;
-    stream_close(s, STORE_CAUSE_TIMEOUT,
-                 s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
-                           : "a leg did not arrive in time");
+    stream_finish(s, STORE_CAUSE_TIMEOUT,
+                  s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
+                            : "a leg did not arrive in time");
 }
 
 /* ---- the splice proper ---- */
 
-/* Bytes the relay holds for leg c: conn_send's copies until their write
- * callback has freed them. Not libuv's write queue size, which drops as the
- * kernel takes bytes while the request (and its memory) lives on until the
- * callback: a read allowed at queue size 0 could then stack a second copy on
- * one not yet freed. With this count a direction holds at most one read.
- * Memory and backpressure only: the write-stall timer measures the kernel
- * taking bytes (stream_pending). */
-static size_t stream_queue(const struct conn *c)
-{
-    return c->queued;
-}
-
-/* Bytes for leg i that the kernel has not taken yet, for the write-stall
- * timer: a pipe's contents, or on the copying path libuv's write queue size,
- * which drops as the kernel takes each part of a request. Not stream_queue:
- * a request of up to one read (256 KiB) is counted there until its callback,
- * so a reader slow but still reading would show no progress for as long as
- * the whole request takes to drain (D12: stalled means the kernel took no
- * byte, not that no request completed). */
+/* Bytes for leg i that the kernel has not taken yet, for the write-stall timer: a pipe's contents,
+ * or on the copying path libuv's write queue size, which drops as the kernel takes each part of a
+ * request. Not c->queued: a request of up to one read (256 KiB) is counted there until its
+ * callback, so a reader slow but still reading would show no progress for as long as the whole
+ * request takes to drain (D12: stalled means the kernel took no byte, not that no request
+ * completed). */
 static size_t stream_pending(const struct stream *s, int i)
 {
     if (s->zc != NULL)
@@ -310,7 +290,11 @@ static void stream_maybe_resume(struct stream *s, int src)
 
     if (c == NULL || dst == NULL || !lg->read_paused || lg->read_eof || c->state == CONN_CLOSED)
         return;
-    if (stream_queue(dst) > 0)
+    if (dst->queued == 0 && lg->rate_held) {
+        lg->read_paused = false; /* stream_rate_wake restarts reading */
+        return;
+    }
+    if (dst->queued > 0)
         return;
     lg->read_paused = false;
     /* A bulk stream whose copied rest just went out: libuv holds nothing for
@@ -342,14 +326,24 @@ static int stream_write(struct stream *s, int dst, const uint8_t *p, size_t len)
     return conn_send(s->leg[dst].c, p, len, stream_write_cb);
 }
 
-/* n bytes read from leg src: the stream's, the link's and the relay's
- * counters, and the half-close timer's last traffic. */
-static void stream_count_bytes(struct stream *s, int src, size_t n)
+/* n bytes read from leg src: the counters, the half-close timer's last
+ * traffic and the byte quota (D29): true when past it (not forwarded; the
+ * caller calls stream_quota_abort). */
+static bool stream_count_bytes(struct stream *s, int src, size_t n)
 {
     s->bytes[src] += n;
     s->link->bytes[src] += n;
+    shape_take(s->sx->shape, s->link, src, n);
     s->sx->stats->bytes[src] += n;
     s->last_rx_ms = uv_now(s->sx->loop);
+    return quota_count(&s->link->quota, n);
+}
+
+/* Past the quota (D29): every stream of the link reset. Closes s too. */
+static void stream_quota_abort(struct stream *s)
+{
+    quota_crossed(s->link, s->sx->stats, s->sx->acct);
+    stream_abort_link(s->link, STORE_CAUSE_QUOTA, "quota exceeded");
 }
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -363,10 +357,16 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (lg != NULL && lg->s->leg[1 - lg->side].c != NULL) {
         /* Read no more than fits under splice_buffer on the other leg, so the
          * bound holds exactly (at least one byte, or libuv reports ENOBUFS). */
-        q = stream_queue(lg->s->leg[1 - lg->side].c);
+        q = lg->s->leg[1 - lg->side].c->queued;
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
+        room = quota_budget(&lg->s->link->quota, room);
+        q = shape_budget(sx->shape, lg->s->link, lg->side, room);
+        /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
+        lg->rate_held = q == 0;
+        lg->rate_capped = q < room;
+        room = q;
     }
     buf->base = (char *)sx->rbuf;
     buf->len = room;
@@ -377,7 +377,7 @@ static void stream_check_done(struct stream *s)
     const struct stream_leg *a = &s->leg[0], *b = &s->leg[1];
 
     if (a->c != NULL && b->c != NULL && a->read_eof && b->read_eof && a->shut_done && b->shut_done)
-        stream_close(s, STORE_CAUSE_FIN, NULL);
+        stream_finish(s, STORE_CAUSE_FIN, NULL);
 }
 
 static void stream_shutdown_cb(uv_shutdown_t *req, int status)
@@ -389,7 +389,7 @@ static void stream_shutdown_cb(uv_shutdown_t *req, int status)
     if (status == UV_ECANCELED || lg == NULL)
         return;
     if (status < 0) {
-        stream_close(lg->s, STORE_CAUSE_RESET, "shutdown failed");
+        stream_finish(lg->s, STORE_CAUSE_RESET, "shutdown failed");
         return;
     }
     lg->shut_done = true;
@@ -409,7 +409,7 @@ static void stream_forward_eof(struct stream *s, int src)
     req = malloc(sizeof(*req));
     if (req == NULL || uv_shutdown(req, (uv_stream_t *)&dst->c->tcp, stream_shutdown_cb) != 0) {
         free(req);
-        stream_close(s, STORE_CAUSE_ERROR, "cannot shut down");
+        stream_finish(s, STORE_CAUSE_ERROR, "cannot shut down");
         return;
     }
     dst->shut_sent = true;
@@ -426,6 +426,11 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CONN_CLOSED || lg == NULL || nread == 0)
         return;
     s = lg->s;
+    if (nread == UV_ENOBUFS && lg->rate_held) {
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+        return;
+    }
     if (nread == UV_EOF && !conn_eof_was_reset(c)) {
         stream_forward_eof(s, lg->side);
         return;
@@ -434,7 +439,10 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         stream_close_err(s, nread == UV_EOF ? UV_ECONNRESET : (int)nread);
         return;
     }
-    stream_count_bytes(s, lg->side, (size_t)nread);
+    if (stream_count_bytes(s, lg->side, (size_t)nread)) {
+        stream_quota_abort(s);
+        return;
+    }
     rc = stream_write(s, 1 - lg->side, s->sx->rbuf, (size_t)nread);
     if (rc != 0) {
         stream_close_err(s, rc);
@@ -448,7 +456,12 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
      * kernel buffer holds the rest, as TCP backpressure. Reading on while
      * below splice_buffer copied every further read into the queue and held
      * up to splice_buffer per stalled direction (design.md D12). */
-    if (stream_queue(s->leg[1 - lg->side].c) > 0) {
+    if (lg->rate_capped) {
+        lg->rate_held = true; /* cut by a limit's share: the others read first */
+        uv_read_stop(h);
+        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+    }
+    if (s->leg[1 - lg->side].c->queued > 0) {
         lg->read_paused = true;
         uv_read_stop(h);
     } else if (s->bulk) {
@@ -458,15 +471,47 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- zero-copy forwarding (zerocopy.c, design.md D14) ---- */
 
-static void stream_zc_on_read(void *arg, int src, size_t n)
+static int stream_zc_on_read(void *arg, int src, size_t n)
 {
     struct stream *s = arg;
 
-    stream_count_bytes(s, src, n);
+    if (stream_count_bytes(s, src, n)) {
+        s->quota_hit = true;
+        return -EDQUOT; /* to stream_zc_on_error */
+    }
     if (n == 0)
         s->leg[src].read_eof = true;
     else
         s->queued_total[1 - src] += n;
+    return 0;
+}
+
+/* What leg src may splice now: quota (D29), then shape.c (D28); 0: waits. */
+static size_t stream_zc_budget(void *arg, int src, size_t want)
+{
+    struct stream *s = arg;
+    size_t n = shape_budget(s->sx->shape, s->link, src, quota_budget(&s->link->quota, want));
+
+    s->leg[src].rate_held = n == 0;
+    if (n == 0)
+        shape_wait(s->sx->shape, s->link, src, &s->leg[src].wait);
+    return n;
+}
+
+/* shape.c's timer: a leg held for rate reads again (and asks its budget). */
+static void stream_rate_wake(struct shape_waiter *w)
+{
+    struct stream_leg *lg = (struct stream_leg *)((char *)w - offsetof(struct stream_leg, wait));
+    struct stream *s = lg->s;
+    struct conn *c = lg->c;
+
+    lg->rate_held = false;
+    if (s->state != STREAM_SPLICED || c == NULL || c->state == CONN_CLOSED || lg->read_eof)
+        return;
+    if (s->zc != NULL)
+        zerocopy_release(s->zc, lg->side);
+    else if (!lg->read_paused && !uv_is_active((uv_handle_t *)&c->tcp))
+        uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
 }
 
 static void stream_zc_on_shutdown(void *arg, int dst)
@@ -479,7 +524,10 @@ static void stream_zc_on_shutdown(void *arg, int dst)
 
 static void stream_zc_on_error(void *arg, int err)
 {
-    stream_close_err(arg, err);
+    if (((struct stream *)arg)->quota_hit) /* stream_zc_on_read's -EDQUOT */
+        stream_quota_abort(arg);
+    else
+        stream_close_err(arg, err);
 }
 
 static void stream_zc_on_event(void *arg)
@@ -488,6 +536,7 @@ static void stream_zc_on_event(void *arg)
 }
 
 static const struct zerocopy_ops stream_zc_ops = {
+    .budget = stream_zc_budget,
     .on_read = stream_zc_on_read,
     .on_shutdown = stream_zc_on_shutdown,
     .on_error = stream_zc_on_error,
@@ -516,7 +565,7 @@ static bool stream_zc_try(struct stream *s)
         const struct stream_leg *lg = &s->leg[i];
         /* A finished direction is fine (EOF read, its shutdown done), one
          * with libuv's shutdown still pending is not. */
-        if ((lg->shut_sent && !lg->shut_done) || lg->read_paused || stream_queue(lg->c) > 0)
+        if ((lg->shut_sent && !lg->shut_done) || lg->read_paused || lg->c->queued > 0)
             return false;
         tcp[i] = &lg->c->tcp;
         eof[i] = lg->read_eof;
@@ -556,55 +605,13 @@ static void stream_tick(uv_timer_t *t)
             lg->last_written = written;
             lg->last_progress_ms = now;
         } else if (now - lg->last_progress_ms >= lim->write_stall_timeout_ms) {
-            stream_close(s, STORE_CAUSE_TIMEOUT, "write stalled");
+            stream_finish(s, STORE_CAUSE_TIMEOUT, "write stalled");
             return;
         }
     }
     if ((s->leg[0].read_eof || s->leg[1].read_eof) &&
         now - s->last_rx_ms >= lim->halfclose_timeout_ms)
-        stream_close(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
-}
-
-static uint64_t stream_tick_ms(const struct relaycfg_limits *lim)
-{
-    uint64_t t = lim->write_stall_timeout_ms < lim->halfclose_timeout_ms
-                     ? lim->write_stall_timeout_ms
-                     : lim->halfclose_timeout_ms;
-    t /= 4;
-    if (t < 20)
-        t = 20;
-    if (t > 1000)
-        t = 1000;
-    return t;
-}
-
-/* A leg whose path died without a FIN or RST (a NAT that dropped its mapping,
- * a router that went away) must not stay open forever: the write-stall timer
- * only sees bytes the kernel did not take, not bytes it took and never got
- * acknowledged. So the kernel is asked to give up on a leg whose sent data
- * (or keepalive probes, after keepalive of silence) stay unacknowledged for
- * write_stall_timeout; the read then fails and the other leg is reset. Set
- * once on each listening socket, which every accepted socket inherits (seven
- * setsockopt() calls fewer per leg); control sessions switch keepalive and the
- * user timeout off again (session_sockopts). design.md D10. */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim)
-{
-    int one = 1, cnt = 10;
-    unsigned idle_s = lim->keepalive_ms / 1000 > 0 ? lim->keepalive_ms / 1000 : 1;
-    unsigned user_timeout = lim->write_stall_timeout_ms;
-    /* Probes often enough that the user timeout is noticed on time. */
-    unsigned intvl = user_timeout / 3000 > 0 ? user_timeout / 3000 : 1;
-
-    if (intvl > idle_s)
-        intvl = idle_s;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) != 0)
-        return -errno;
-    return 0;
+        stream_finish(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
 }
 
 /* ---- pairing ---- */
@@ -618,9 +625,12 @@ static int stream_send_early(struct stream *s)
         size_t n;
         const uint8_t *p = bq_peek(&c->in, &n);
         if (n > 0) {
-            stream_count_bytes(s, i, n);
+            if (stream_count_bytes(s, i, quota_budget(&s->link->quota, n))) {
+                stream_quota_abort(s);
+                return -1;
+            }
             if (stream_write(s, 1 - i, p, n) != 0) {
-                stream_close(s, STORE_CAUSE_RESET, "write failed");
+                stream_finish(s, STORE_CAUSE_RESET, "write failed");
                 return -1;
             }
         }
@@ -658,7 +668,7 @@ static void stream_start(struct stream *s)
     }
     for (int i = 0; i < 2; i++) {
         if (stream_write(s, i, &spliced, 1) != 0) {
-            stream_close(s, STORE_CAUSE_RESET, "write failed");
+            stream_finish(s, STORE_CAUSE_RESET, "write failed");
             return;
         }
     }
@@ -671,7 +681,7 @@ static void stream_start(struct stream *s)
             return;
     }
     uv_timer_stop(&s->timer);
-    uv_timer_start(&s->timer, stream_tick, stream_tick_ms(sx->lim), stream_tick_ms(sx->lim));
+    uv_timer_start(&s->timer, stream_tick, conn_leg_tick_ms(sx->lim), conn_leg_tick_ms(sx->lim));
     log_debug("stream %" PRIu64 " link %s: %s after %" PRIu64 " ms", s->id, s->link->name,
               s->resume ? "resumed leg spliced" : "spliced", now - s->created_ms);
 }
@@ -703,22 +713,7 @@ static void stream_refuse_source(struct stream *s, struct conn *c, int leg)
     }
     stream_tell_gone(c);
     conn_fail(c, STATS_FAIL_SOURCE);
-    stream_close(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
-}
-
-void stream_abort_sources(struct index_link *l)
-{
-    for (struct stream *s = l->streams, *next; s != NULL; s = next) {
-        bool bad = false;
-        next = s->next;
-        for (int side = 0; side < 2; side++) {
-            const struct conn *c = s->leg[side].c;
-            if (c != NULL && !index_source_ok(l, side, c->addr_key))
-                bad = true;
-        }
-        if (bad)
-            stream_close(s, STORE_CAUSE_LIMIT, "a leg's source is no longer allowed");
-    }
+    stream_finish(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
 }
 
 /* conn_ops.input: a leg in CONN_TICKET with at least TICKET_LEN bytes in c->in
@@ -786,7 +781,7 @@ static bool stream_leg_closed(struct conn *c)
         return false;
     lg->c = NULL;
     c->owner = NULL;
-    stream_close(lg->s, STORE_CAUSE_RESET, NULL);
+    stream_finish(lg->s, STORE_CAUSE_RESET, NULL);
     return true;
 }
 

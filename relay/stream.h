@@ -25,6 +25,7 @@
 
 #include "conn.h"
 #include "index.h"
+#include "shape.h"
 #include "store.h"
 #include "ticket.h"
 #include "zerocopy.h"
@@ -42,6 +43,7 @@ struct stream_ctx {
     struct acct *acct;
     struct stats *stats;
     struct zerocopy_ctx *zc;
+    struct shape *shape; /* bandwidth limits (D28) */
     /* The one read buffer of every spliced leg (STREAM_RBUF_SIZE): libuv
      * calls a handle's alloc_cb and read_cb back to back on this single
      * thread, and the read callback is done with the bytes (written or
@@ -70,22 +72,19 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
  * then as paired or unmatched (its ticket expired) in struct stats. */
 void stream_set_resume(struct stream *s);
 uint64_t stream_wire_id(const struct stream *s);
+/* The stream after s in its link's list (index_link.streams), or NULL. */
+struct stream *stream_next(const struct stream *s);
+/* The connection of side's leg, or NULL while that leg has not arrived. */
+const struct conn *stream_leg_conn(const struct stream *s, int side);
 /* Copies the ticket of side (for the STREAM message). */
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN]);
-/* Sets a stream leg's socket options on fd (TCP_NODELAY, keepalive after
- * keepalive, TCP_USER_TIMEOUT = write_stall_timeout). Applied to the listening
- * sockets, whose accepted sockets inherit them. 0 or -errno. */
-int stream_leg_sockopts(uv_os_fd_t fd, const struct relaycfg_limits *lim);
 /* Resets both legs of every stream of link l and finishes them with cause
  * (revocation, rotation, shutdown), logging why. Closes connections. */
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why);
-/* LEG_LOST (§7.3): resets both legs of link l's stream id whose ticket of
- * side is ticket (cause reset), logging why; false if l has no such stream.
- * Closes connections. */
-bool stream_end_lost(struct index_link *l, int side, uint64_t id, const uint8_t *ticket,
-                     const char *why);
-/* Resets (cause limit) every stream of l with a leg from a source its side's
- * allowlist no longer allows (D27). Closes connections. */
-void stream_abort_sources(struct index_link *l);
+/* The one close path of stream s (stream.c): logs one line (at info with why
+ * when it is not NULL), records the accounting row, detaches s from its link
+ * and legs and closes them (FIN for cause fin, RST for any other cause), and
+ * frees s. Idempotent. Closes connections. */
+void stream_finish(struct stream *s, enum store_cause cause, const char *why);
 
 #endif

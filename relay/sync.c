@@ -18,13 +18,15 @@ struct sync_waiter {
     void *arg;
 };
 
-/* A promotion of key, or (endorse) the storing of side's endorsement e. */
+/* A promotion of key, (endorse) the storing of side's endorsement e, or
+ * (enroll) the spending of the code whose hash is e[0..32) for key at at_ms. */
 struct sync_promotion {
     uint8_t id[STORE_LINK_ID_LEN];
     int side;
     uint8_t key[STORE_KEY_LEN];
-    bool endorse;
+    bool endorse, enroll;
     uint8_t e[STORE_ENDORSE_LEN];
+    int64_t at_ms;
 };
 
 struct sync {
@@ -105,6 +107,24 @@ static int sync_collect(void *arg, const struct store_link *l)
     return 0;
 }
 
+/* A quota row onto its link of the snapshot (D29); a row whose link is not
+ * in the snapshot (removed since) is skipped. A linear search: the links
+ * with a quota are few, and a load happens only when the registry changed. */
+static int sync_collect_quota(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
+                              const struct store_quota *q)
+{
+    struct sync *s = arg;
+
+    for (size_t i = 0; i < s->n; i++) {
+        if (memcmp(s->recs[i].id, id, STORE_LINK_ID_LEN) == 0) {
+            s->recs[i].has_quota = 1;
+            s->recs[i].quota = *q;
+            break;
+        }
+    }
+    return 0;
+}
+
 static int sync_collect_allow(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
                               const struct store_allow *a)
 {
@@ -135,7 +155,9 @@ static void sync_write(struct sync *s)
     s->write_rc = 0;
     for (size_t i = 0; i < s->n_promoting; i++) {
         const struct sync_promotion *p = &s->promoting[i];
-        if (p->endorse)
+        if (p->enroll)
+            rc = store_enroll_spend(s->st, p->id, p->side, p->e, p->key, p->at_ms);
+        else if (p->endorse)
             rc = store_link_endorse(s->st, p->id, p->side, p->e);
         else
             rc = store_link_promote(s->st, p->id, p->side, p->key, "agent switched to its new key");
@@ -185,6 +207,8 @@ static void sync_work_cb(uv_work_t *w)
         return;
     s->n = 0;
     s->rc = store_links_load(s->st, sync_collect, s);
+    if (s->rc == 0)
+        s->rc = store_quotas_load(s->st, sync_collect_quota, s);
     if (s->rc != 0)
         goto fail;
     s->n_allow = 0;
@@ -298,7 +322,7 @@ uint64_t sync_last_ok_ms(const struct sync *s)
 }
 
 static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
-                      const uint8_t key[STORE_KEY_LEN], const uint8_t *e)
+                      const uint8_t key[STORE_KEY_LEN], const uint8_t *e, int64_t enroll_at)
 {
     struct sync_promotion *p;
 
@@ -309,7 +333,11 @@ static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int s
     memcpy(p->id, id, STORE_LINK_ID_LEN);
     p->side = side;
     memcpy(p->key, key, STORE_KEY_LEN);
-    if (e != NULL) {
+    if (e != NULL && enroll_at != 0) {
+        p->enroll = true;
+        p->at_ms = enroll_at;
+        memcpy(p->e, e, STORE_ENROLL_HASH_LEN);
+    } else if (e != NULL) {
         p->endorse = true;
         memcpy(p->e, e, STORE_ENDORSE_LEN);
     }
@@ -321,13 +349,20 @@ static int sync_queue(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int s
 int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                  const uint8_t key[STORE_KEY_LEN])
 {
-    return sync_queue(s, id, side, key, NULL);
+    return sync_queue(s, id, side, key, NULL, 0);
 }
 
 int sync_endorse(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                  const uint8_t e[STORE_ENDORSE_LEN])
 {
-    return sync_queue(s, id, side, e, e);
+    return sync_queue(s, id, side, e, e, 0);
+}
+
+int sync_enroll(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                const uint8_t key[STORE_KEY_LEN], const uint8_t hash[STORE_ENROLL_HASH_LEN],
+                int64_t at_ms)
+{
+    return sync_queue(s, id, side, key, hash, at_ms);
 }
 
 void sync_stop(struct sync *s)

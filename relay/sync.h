@@ -54,6 +54,13 @@ int sync_promote(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
  * -EAGAIN. */
 int sync_endorse(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                  const uint8_t e[STORE_ENDORSE_LEN]);
+/* Asks the worker to spend the code whose hash is given for side of link id
+ * and make key the side's key (store_enroll_spend, as of at_ms, the time the
+ * loop accepted it), then to load; shares sync_promote's queue, in order, so
+ * an endorsement queued after it finds the key stored. */
+int sync_enroll(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
+                const uint8_t key[STORE_KEY_LEN], const uint8_t hash[STORE_ENROLL_HASH_LEN],
+                int64_t at_ms);
 /* Forces a load; cb runs once it is applied (or failed). -ENOMEM. */
 int sync_request(struct sync *s, sync_done_cb cb, void *arg);
 /* Loop time (uv_now) when a poll last read the registry without error:

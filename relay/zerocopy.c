@@ -34,6 +34,7 @@ struct zerocopy {
     bool shut[2];      /* leg i's write side shut down */
     bool full[2];      /* leg i's socket took less than offered: wait for writable */
     bool pipe_full[2]; /* pipe i took nothing more: read leg i after it drains */
+    bool held[2];      /* leg i had a budget of 0: not read until zerocopy_release */
     int handles;       /* poll handles not yet closed */
 };
 
@@ -154,11 +155,18 @@ static int zerocopy_pump(struct zerocopy *z, int src)
 {
     for (int round = 0; round < ZEROCOPY_ROUNDS; round++) {
         ssize_t n;
+        size_t want, len;
         int rc = zerocopy_flush(z, src);
         if (rc != 0 || z->inpipe[src] >= z->cap[src] || z->pipe_full[src] || z->eof[src])
             return rc;
-        n = splice(z->fd[src], NULL, z->pipe_w[src], NULL, z->cap[src] - z->inpipe[src],
-                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        want = z->cap[src] - z->inpipe[src];
+        /* A bandwidth limit caps the splice to the bytes it allows (D28). */
+        len = z->ops->budget(z->arg, src, want);
+        if (len == 0) {
+            z->held[src] = true;
+            return 0;
+        }
+        n = splice(z->fd[src], NULL, z->pipe_w[src], NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -171,13 +179,22 @@ static int zerocopy_pump(struct zerocopy *z, int src)
         }
         if (n < 0)
             return -errno;
-        z->ops->on_read(z->arg, src, (size_t)n);
+        rc = z->ops->on_read(z->arg, src, (size_t)n);
+        if (rc != 0) {
+            /* Counted as read, not forwarded: the pipe's byte count takes
+             * them so the close accounts the pipe right. */
+            z->inpipe[src] += (size_t)n;
+            stats_hold(&z->zx->stats->zc_queued, &z->zx->stats->zc_queued_peak, (uint64_t)n);
+            return rc;
+        }
         if (n == 0) {
             z->eof[src] = true;
             return zerocopy_flush(z, src);
         }
         z->inpipe[src] += (size_t)n;
         stats_hold(&z->zx->stats->zc_queued, &z->zx->stats->zc_queued_peak, (uint64_t)n);
+        if (len < want)
+            return 0; /* limited: the other streams of the bucket get a turn */
     }
     return 0;
 }
@@ -192,7 +209,7 @@ static void zerocopy_watch(struct zerocopy *z)
 {
     for (int i = 0; i < 2; i++) {
         int ev = 0;
-        if (z->inpipe[i] < z->cap[i] && !z->pipe_full[i] && !z->eof[i])
+        if (z->inpipe[i] < z->cap[i] && !z->pipe_full[i] && !z->eof[i] && !z->held[i])
             ev |= UV_READABLE;
         if (z->inpipe[1 - i] > 0)
             ev |= UV_WRITABLE;
@@ -215,6 +232,14 @@ static int zerocopy_sockerr(int fd, int status)
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
         return -err;
     return status;
+}
+
+void zerocopy_release(struct zerocopy *z, int src)
+{
+    if (z->arg == NULL || !z->held[src])
+        return;
+    z->held[src] = false;
+    zerocopy_watch(z);
 }
 
 static void zerocopy_io(uv_poll_t *h, int status, int events)

@@ -45,8 +45,13 @@ struct zerocopy_ctx {
 
 /* The owner's side (arg: the owner's pointer given to zerocopy_start). */
 struct zerocopy_ops {
-    /* n bytes went from leg src into its pipe; n == 0: leg src read EOF. */
-    void (*on_read)(void *arg, int src, size_t n);
+    /* Bytes leg src may read now, at most want (a bandwidth limit, D28, and
+     * a byte quota, D29); 0: src is not read until zerocopy_release(src). */
+    size_t (*budget)(void *arg, int src, size_t want);
+    /* n bytes went from leg src into its pipe; n == 0: leg src read EOF.
+     * Returns 0, or a negative errno that ends the stream: it reaches
+     * on_error and the bytes stay in the pipe (a byte quota, D29). */
+    int (*on_read)(void *arg, int src, size_t n);
     /* Leg dst's write side was shut down (after leg 1 - dst's EOF and every
      * byte before it). */
     void (*on_shutdown)(void *arg, int dst);
@@ -74,6 +79,8 @@ int zerocopy_start(struct zerocopy_ctx *zx, uv_tcp_t *leg[2], const bool eof[2],
                    const struct zerocopy_ops *ops, void *arg, uint64_t id, struct zerocopy **out);
 /* Bytes for leg i that the kernel has not taken yet (in pipe 1 - i). */
 size_t zerocopy_pending(const struct zerocopy *z, int i);
+/* Leg src, held by a budget of 0, may be read again. */
+void zerocopy_release(struct zerocopy *z, int src);
 /* Drops the pipes (and what they hold) and closes both poll handles; before
  * the legs' sockets are closed. z is not used after; NULL is fine. */
 void zerocopy_close(struct zerocopy *z);

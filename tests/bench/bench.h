@@ -38,14 +38,15 @@ struct bench_cfg {
     struct sockaddr_storage fwd_sa, lis_sa;
     socklen_t fwd_len, lis_len;
     /* workload */
-    long n;      /* streams */
-    long rate;   /* new streams per second, 0 = as fast as possible */
-    long window; /* streams being set up at once */
-    long ms;     /* duration of timed phases */
-    long count;  /* ping-pong round trips */
-    long size;   /* ping-pong message size */
-    bool both;   /* bulk: both directions */
-    long mbps;   /* bulk: pace of all streams together, Mbit/s (0: unpaced) */
+    long n;       /* streams */
+    long rate;    /* new streams per second, 0 = as fast as possible */
+    long window;  /* streams being set up at once */
+    long ms;      /* duration of timed phases */
+    long count;   /* ping-pong round trips */
+    long size;    /* ping-pong message size */
+    bool both;    /* bulk: both directions */
+    bool reverse; /* bulk: b->a only (leg b sends) */
+    long mbps;    /* bulk: pace of all streams together, Mbit/s (0: unpaced) */
     pid_t watch[BENCH_MAX_WATCH];
     int nwatch;
 };

@@ -8,7 +8,8 @@
  *   --via tcp --connect H:P (forwarder) --listen H:P (where the forwarder connects)
  * tests:
  *   pair      --n N --rate R --window W   new streams, time to first byte through
- *   bulk      --n K --ms T [--both] [--mbps M]  K streams pushing bytes for T ms
+ *   bulk      --n K --ms T [--both|--reverse] [--mbps M]  K streams pushing bytes for
+ *                                          T ms, a->b (--reverse: b->a; --both: both)
  *                                          (M: all of them together at M Mbit/s)
  *   rtt       --count N --size S           ping-pong on one stream
  *   stall     --n N --ms T                 N streams whose reader (leg b) never reads;
@@ -167,7 +168,8 @@ struct bulk {
     int (*legs)[2];
     long n;
     bool both;
-    long mbps; /* 0: as fast as possible; else the pace of each sending side */
+    bool reverse; /* only leg b sends */
+    long mbps;    /* 0: as fast as possible; else the pace of each sending side */
     uint64_t deadline;
     atomic_bool stop;
     uint64_t *rx[2]; /* rx[1][i]: a->b bytes of stream i; rx[0][i]: b->a */
@@ -184,7 +186,7 @@ static void *bulk_side(void *arg)
     struct bulk_thr *t = arg;
     struct bulk *b = t->b;
     int side = t->side, ep = epoll_create1(EPOLL_CLOEXEC);
-    bool sends = side == 0 || b->both;
+    bool sends = b->both || side == (b->reverse ? 1 : 0);
     uint8_t *buf = malloc(BULK_CHUNK);
     struct epoll_event evs[512];
 
@@ -264,6 +266,7 @@ static int test_bulk(struct bench_pairer *p, const struct bench_cfg *c)
     memset(&b, 0, sizeof(b));
     b.n = c->n;
     b.both = c->both;
+    b.reverse = c->reverse;
     b.mbps = c->mbps;
     b.legs = make_pairs(p, c->n);
     b.rx[0] = calloc((size_t)c->n, sizeof(uint64_t));
@@ -285,7 +288,7 @@ static int test_bulk(struct bench_pairer *p, const struct bench_cfg *c)
     double secs = (double)(t1 - t0) / 1e6;
     printf("bulk.streams=%ld bulk.both=%d bulk.s=%.3f bulk.err=%d\n", c->n, c->both, secs, b.err);
     rate_stats("a2b", b.rx[1], c->n, secs);
-    if (c->both)
+    if (c->both || c->reverse)
         rate_stats("b2a", b.rx[0], c->n, secs);
     cpu_print(c, a0, a1);
     close_legs(b.legs, c->n);
@@ -531,8 +534,8 @@ static const char *parse_opts(int argc, char **argv, struct bench_cfg *c, const 
             test = a;
             continue;
         }
-        if (strcmp(a, "--both") == 0) {
-            c->both = true;
+        if (strcmp(a, "--both") == 0 || strcmp(a, "--reverse") == 0) {
+            *(a[2] == 'b' ? &c->both : &c->reverse) = true;
             continue;
         }
         i++;

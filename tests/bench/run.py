@@ -371,28 +371,31 @@ class Agents:
     """linkrelay + two linkagents: local TCP -> agent B -> relay -> agent A -> target."""
     name = "linkrelay+agents"
 
-    def __init__(self, env, relay):
+    def __init__(self, env, relay, extra=(), link="e2e"):
         self.env = env
         self.relay = relay
+        self.extra = list(extra)  # more linkagent options, for both agents
+        self.link_name = link
         self.lport = free_port()
         self.dev = free_port()
 
     def start(self):
-        out = self.relay.ctl("link", "add", "e2e")
+        out = self.relay.ctl("link", "add", self.link_name)
         raddr = "127.0.0.1:%d" % self.relay.port
         tf = []
         for side in ("a", "b"):
-            path = os.path.join(self.env.tmp, "token-" + side)
+            path = os.path.join(self.env.tmp, "token-%s-%s" % (self.link_name, side))
             fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.write(fd, out["tokens"][side].encode())
             os.close(fd)
             tf.append(path)
-        self.dev_agent = self.env.spawn("agent-dev", [
+        tag = "" if self.link_name == "e2e" else "-" + self.link_name
+        self.dev_agent = self.env.spawn("agent-dev" + tag, [
             self.env.agent_bin, "--token-file", tf[0], "--relay", raddr,
-            "--connect", "127.0.0.1:%d" % self.dev, "--log-level", "warn"])
-        self.host_agent = self.env.spawn("agent-host", [
+            "--connect", "127.0.0.1:%d" % self.dev, "--log-level", "warn"] + self.extra)
+        self.host_agent = self.env.spawn("agent-host" + tag, [
             self.env.agent_bin, "--token-file", tf[1], "--relay", raddr,
-            "--listen", "127.0.0.1:%d" % self.lport, "--log-level", "warn"])
+            "--listen", "127.0.0.1:%d" % self.lport, "--log-level", "warn"] + self.extra)
         wait_port(self.lport, self.host_agent, self.env)
         time.sleep(0.5)  # both control sessions up
         return self

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: the text decoders of common/keys.c, common/token.c and
- * common/addr.c on arbitrary text. Whatever a decoder accepts must encode back
- * to the canonical form of the input (the input in lowercase; addresses
+ * libFuzzer target: the text decoders of common/keys.c, common/token.c,
+ * common/enroll.c (enrollment codes) and common/addr.c on arbitrary text. Whatever a decoder
+ * accepts must encode back to the canonical form of the input (the input in lowercase; addresses
  * unchanged), and that form must decode to the same value.
  */
 #include <sodium.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "enroll.h"
 #include "keys.h"
 #include "token.h"
 
@@ -67,6 +68,26 @@ static void check_keys(const char *s, const char *canon)
     sodium_memzero(k, sizeof(k));
 }
 
+static void check_enroll(const char *s, const char *canon)
+{
+    uint8_t k[ENROLL_SECRET_LEN], k2[ENROLL_SECRET_LEN];
+    char out[ENROLL_TEXT_SIZE];
+    size_t pos = 0;
+    int rc = enroll_code_decode(s, k, &pos);
+
+    if (rc == 0) {
+        enroll_code_encode(k, out);
+        if (strcmp(out, canon) != 0 || enroll_code_decode(out, k2, NULL) != 0 ||
+            memcmp(k, k2, sizeof(k)) != 0)
+            abort();
+    } else if (rc == ENROLL_ERR_BAD_CHAR && (pos == 0 || pos > strlen(s))) {
+        abort(); /* a position must point into the text */
+    } else if (rc > 0 || rc < ENROLL_ERR_CHECKSUM) {
+        abort();
+    }
+    sodium_memzero(k, sizeof(k));
+}
+
 static void check_addr(const char *s)
 {
     static const unsigned flags[] = {0, ADDR_PORT0_OK, ADDR_NUMERIC_ONLY | ADDR_PORT0_OK};
@@ -106,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lower(canon);
     check_token(s, canon);
     check_keys(s, canon);
+    check_enroll(s, canon);
     check_addr(s);
     free(s);
     free(canon);

@@ -31,9 +31,10 @@ def frame(body):
     return struct.pack(">H", len(body)) + bytes(body)
 
 
-def auth(side, link_id, flags=0, resume=b"", version=1, agent=b"pytest"):
+def auth(side, link_id, flags=0, resume=b"", version=1, agent=b"pytest", verifier=b""):
+    """AUTH (§4.1); verifier: the 32 bytes that follow with flags bit 3."""
     return (bytes([version, side]) + link_id + bytes([flags]) + bytes([len(resume)]) + resume +
-            bytes([len(agent)]) + agent)
+            bytes([len(agent)]) + agent + verifier)
 
 
 def keypair_from_priv(priv):

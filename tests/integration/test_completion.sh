@@ -51,11 +51,12 @@ covers() {
 
 covers "linkrelay" "$(linkrelay --help)" "$(comp _linkrelay linkrelay --)"
 covers "linkagent" "$(linkagent --help)" \
-    "$(comp _linkagent linkagent --) $(comp _linkagent linkagent keygen --) $(comp _linkagent linkagent status --)"
+    "$(comp _linkagent linkagent --) $(comp _linkagent linkagent keygen --) $(comp _linkagent linkagent status --) $(comp _linkagent linkagent enroll --)"
 covers "linkctl global" "$(linkctl --help | sed -n '/^global options/,/^$/p;/^options/,/^$/p')" \
     "$(comp _linkctl linkctl --)"
 covers "linkctl link add" "$(linkctl link add --help)" "$(comp _linkctl linkctl link add --)"
 covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl linkctl link rotate --)"
+covers "linkctl link set" "$(linkctl link set --help)" "$(comp _linkctl linkctl link set --)"
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
 covers "linkctl probe" "$(linkctl probe --help)" "$(comp _linkctl linkctl probe --)"
 covers "linkagent status" "$(linkagent status --help)" "$(comp _linkagent linkagent status --)"
@@ -67,7 +68,7 @@ expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help d
 expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
     "--help --json add enable list revoke rm rotate set show"
-for c in add list show revoke enable rm rotate; do
+for c in add list show revoke enable rm rotate set; do
     linkctl link --help | grep -qE "^  $c( |$)" || { echo "FAIL link --help lacks $c"; fail=1; }
 done
 expect "linkctl relay drain --timeout takes a value" "$(comp _linkctl linkctl relay drain --timeout '')" ""
@@ -75,6 +76,9 @@ expect "linkrelay --log-level" "$(comp _linkrelay linkrelay --log-level '')" "de
 expect "linkagent --policy" "$(comp _linkagent linkagent --policy '')" "immediate on-demand"
 expect "linkagent keygen" "$(comp _linkagent linkagent k)" "keygen"
 expect "linkagent status" "$(comp _linkagent linkagent s)" "status"
+expect "linkagent enroll" "$(comp _linkagent linkagent e)" "enroll"
+covers "linkagent enroll" "$(linkagent enroll --help)" "$(comp _linkagent linkagent enroll --)"
+expect "linkctl --enroll" "$(comp _linkctl linkctl link add x --enroll '')" "a b"
 expect "linkctl --side" "$(comp _linkctl linkctl link rotate x --side '')" "a b"
 
 # Link names from the registry of the --state-dir on the line.

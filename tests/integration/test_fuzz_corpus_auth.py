@@ -13,10 +13,10 @@ SRC = os.environ.get("LR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".
 CORPUS = os.path.join(SRC, "tests", "fuzz", "corpus", "auth")
 
 
-def auth(side=0, flags=0, resume=b"", agent=b"linkagent 0.1.0", version=1):
+def auth(side=0, flags=0, resume=b"", agent=b"linkagent 0.1.0", version=1, verifier=b""):
     link = bytes(range(16))
     return (bytes([version, side]) + link + bytes([flags, len(resume)]) + resume +
-            bytes([len(agent)]) + agent)
+            bytes([len(agent)]) + agent + verifier)
 
 
 def seeds():
@@ -29,6 +29,8 @@ def seeds():
         "resume_32": auth(0, flags=1, resume=bytes(32)),
         "resume_31": auth(0, resume=bytes(31)),
         "flag_bit1": auth(0, flags=2),
+        "enroll": auth(1, flags=0x0e, verifier=bytes(range(0x40, 0x60))),
+        "enroll_short": auth(0, flags=0x08, verifier=bytes(31)),
         "bad_version": auth(0, version=2),
         "trailing": auth(0) + b"\x00",
         "truncated": auth(0)[:-1],

@@ -138,9 +138,10 @@ def check_counts(c, r, port, links, sent):
     c.check("one spliced, equal to status streams_total",
             ph.value(ms, "linkrelay_streams_spliced_total") == 1 == st["streams_total"])
     closed = ph.series(ms, "linkrelay_streams_closed_total")
-    c.check("closed by cause: one fin, six causes listed",
+    c.check("closed by cause: one fin, seven causes listed (quota among them)",
             ph.value(ms, "linkrelay_streams_closed_total", cause="fin") == 1
-            and sum(closed.values()) == 1 and len(closed) == 6, closed)
+            and sum(closed.values()) == 1 and len(closed) == 7
+            and ph.value(ms, "linkrelay_streams_closed_total", cause="quota") == 0, closed)
     c.check("no stream open now", ph.value(ms, "linkrelay_streams_open") == 0)
     c.check("links in the index: 3", ph.value(ms, "linkrelay_links") == 3)
     # Per-link ph.series at metrics_max_links = 2 with 3 links.

@@ -113,6 +113,8 @@ static size_t build_msgs(struct msg *ms)
     ms[n].type = MSG_LEG_LOST;
     ms[n].u.leg_lost.stream_id = 43;
     memset(ms[n++].u.leg_lost.ticket, 0xef, MSG_TICKET_LEN);
+    ms[n].type = MSG_OPEN_FAIL; /* the byte quota's reason (D29) */
+    ms[n++].u.open_fail = (struct msg_open_fail){9, MSG_OPEN_FAIL_QUOTA_EXCEEDED};
     return n;
 }
 

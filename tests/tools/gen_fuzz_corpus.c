@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "keys.h"
+#include "enroll.h"
 #include "token.h"
 
 static void put(const char *dir, const char *sub, const char *name, const char *text)
@@ -84,6 +85,18 @@ int main(int argc, char **argv)
     put(argv[1], "token", "seed-pub.txt", pub);
     put(argv[1], "token", "seed-priv.txt", priv);
     put(argv[1], "token", "seed-linkid.txt", id);
+    {
+        uint8_t secret[ENROLL_SECRET_LEN];
+        char code[ENROLL_TEXT_SIZE];
+        for (size_t i = 0; i < sizeof(secret); i++)
+            secret[i] = (uint8_t)(0x31 * i + 7);
+        enroll_code_encode(secret, code);
+        put(argv[1], "token", "seed-enroll.txt", code);
+        for (char *p = code; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        put(argv[1], "token", "seed-enroll-upper.txt", code);
+    }
     put(argv[1], "token", "seed-addr-v4.txt", "198.18.0.1:7700");
     put(argv[1], "token", "seed-addr-v6.txt", "[::1]:0");
     put(argv[1], "token", "seed-addr-name.txt", "relay-1.example.net:443");
@@ -106,6 +119,7 @@ int main(int argc, char **argv)
         "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
         "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n"
         "drain_timeout = 30s\n");
+    put(argv[1], "config", "seed-relay-max-rate.conf", "[limits]\nmax_rate = 100Mbit/s\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",

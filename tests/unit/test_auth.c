@@ -68,7 +68,9 @@ START_TEST(test_decode_field_ranges)
     q[1] = 2; /* side */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     memcpy(q, p, n);
-    q[18] = 0x08; /* flags: only bits 0, 1 and 2 are defined */
+    q[18] = 0x20; /* flags: only bits 0..4 are defined */
+    ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
+    q[18] = AUTH_FLAG_ENROLL; /* enrollment: the verifier must follow */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     q[18] = 0x80;
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
@@ -80,8 +82,42 @@ START_TEST(test_decode_field_ranges)
     ck_assert_int_eq(a.flags, AUTH_FLAG_PEER_KEY);
     q[18] = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY;
     ck_assert_int_eq(auth_decode(q, n, &a), 0);
-    a.flags = 0x08;
+    ck_assert_int_eq(AUTH_FLAG_QUOTA, 0x10); /* bit 4: bit 3 is enrollment's (D30) */
+    q[18] = AUTH_FLAG_QUOTA;                 /* OPEN_FAIL quota_exceeded (D29) */
+    ck_assert_int_eq(auth_decode(q, n, &a), 0);
+    ck_assert_int_eq(a.flags, AUTH_FLAG_QUOTA);
+    a.flags = 0x20;
     ck_assert_int_eq(auth_encode(&a, q, sizeof(q), &n), -EINVAL);
+}
+END_TEST
+
+/* Flags bit 3: exactly 32 verifier bytes after agent_version (D30). */
+START_TEST(test_enroll_verifier)
+{
+    uint8_t p[AUTH_MAX_LEN + 8], out[AUTH_MAX_LEN];
+    size_t n = sample(p), m;
+    struct auth a, b;
+
+    p[18] = AUTH_FLAG_ENROLL | AUTH_FLAG_PEER_KEY;
+    for (size_t i = 0; i < AUTH_VERIFIER_LEN; i++)
+        p[n + i] = (uint8_t)(0xa0 + i);
+    for (size_t k = 0; k < AUTH_VERIFIER_LEN; k++)
+        ck_assert_int_eq(auth_decode(p, n + k, &a), -EBADMSG);
+    ck_assert_int_eq(auth_decode(p, n + AUTH_VERIFIER_LEN + 1, &a), -EBADMSG);
+    ck_assert_int_eq(auth_decode(p, n + AUTH_VERIFIER_LEN, &a), 0);
+    ck_assert_int_eq(a.flags, AUTH_FLAG_ENROLL | AUTH_FLAG_PEER_KEY);
+    ck_assert_int_eq(a.verifier[0], 0xa0);
+    ck_assert_int_eq(a.verifier[31], 0xa0 + 31);
+    ck_assert_int_eq(auth_encode(&a, out, sizeof(out), &m), 0);
+    ck_assert_uint_eq(m, n + AUTH_VERIFIER_LEN);
+    ck_assert_mem_eq(out, p, m);
+    ck_assert_int_eq(auth_decode(out, m, &b), 0);
+    ck_assert_mem_eq(b.verifier, a.verifier, AUTH_VERIFIER_LEN);
+    /* Without the flag the same bytes are trailing garbage. */
+    p[18] = AUTH_FLAG_PEER_KEY;
+    ck_assert_int_eq(auth_decode(p, n + AUTH_VERIFIER_LEN, &a), -EBADMSG);
+    /* The longest AUTH: 32-byte resume ticket, 32-byte agent, verifier. */
+    ck_assert_uint_eq(AUTH_MAX_LEN, 1 + 1 + 16 + 1 + 1 + 32 + 1 + 32 + 32);
 }
 END_TEST
 
@@ -165,6 +201,7 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, test_resume_ticket_lengths);
     tcase_add_test(tc, test_agent_version_limit_and_sanitised);
     tcase_add_test(tc, test_encode_roundtrip);
+    tcase_add_test(tc, test_enroll_verifier);
     suite_add_tcase(s, tc);
     return s;
 }

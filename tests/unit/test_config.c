@@ -50,6 +50,78 @@ START_TEST(test_duration)
 }
 END_TEST
 
+/* Byte rates (D28): bytes with powers of 1024, bits with powers of 1000,
+ * whole bytes only, an optional /s, the bounds exactly; max_rate reads them,
+ * "none" is 0, the effective configuration writes them back. */
+START_TEST(test_byterate_max_rate)
+{
+    const uint64_t lo = 1000, hi = 1ULL << 40;
+    struct relaycfg cfg, again;
+    struct cfgparse_error err;
+    uint64_t v = 7;
+    char *text = NULL, b[40];
+
+    ck_assert_int_eq(cfgparse_byterate("1000", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 1000);
+    ck_assert_int_eq(cfgparse_byterate("8kbit", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 1000);
+    ck_assert_int_eq(cfgparse_byterate("100Mbit/s", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 12500000);
+    ck_assert_int_eq(cfgparse_byterate("1Gbit", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 125000000);
+    ck_assert_int_eq(cfgparse_byterate("64K/s", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 65536);
+    ck_assert_int_eq(cfgparse_byterate("12MiB", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 12582912);
+    ck_assert_int_eq(cfgparse_byterate("1024G", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, hi);
+    ck_assert_int_eq(cfgparse_byterate("8000bit", lo, hi, &v), 0);
+    ck_assert_uint_eq(v, 1000);
+    v = 7;
+    ck_assert_int_eq(cfgparse_byterate("999", lo, hi, &v), -ERANGE);
+    ck_assert_int_eq(cfgparse_byterate("7999bit", lo, hi, &v), -EINVAL);
+    ck_assert_int_eq(cfgparse_byterate("1025G", lo, hi, &v), -ERANGE);
+    ck_assert_int_eq(cfgparse_byterate("9007199254740993", lo, hi, &v), -ERANGE);
+    ck_assert_int_eq(cfgparse_byterate("9007199254740992Gbit", lo, hi, &v), -ERANGE);
+    ck_assert_int_eq(cfgparse_byterate("12.5M", lo, hi, &v), -EINVAL);
+    ck_assert_int_eq(cfgparse_byterate("12MB", lo, hi, &v), -EINVAL);
+    ck_assert_int_eq(cfgparse_byterate("1Mbit/s/s", lo, hi, &v), -EINVAL);
+    ck_assert_int_eq(cfgparse_byterate("/s", lo, hi, &v), -EINVAL);
+    ck_assert_int_eq(cfgparse_byterate("", lo, hi, &v), -EINVAL);
+    ck_assert_int_eq(cfgparse_byterate("1 M", lo, hi, &v), -EINVAL);
+    ck_assert_uint_eq(v, 7);
+    cfgparse_fmt_bitrate(12500000, b, sizeof(b));
+    ck_assert_str_eq(b, "100Mbit/s");
+    cfgparse_fmt_bitrate(1000, b, sizeof(b));
+    ck_assert_str_eq(b, "8kbit/s");
+    cfgparse_fmt_bitrate(1048576, b, sizeof(b));
+    ck_assert_str_eq(b, "8388608bit/s");
+
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.max_rate, 0);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nmax_rate = 100Mbit\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.max_rate, 12500000);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "max_rate = 12500000\n"));
+    ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
+    ck_assert_uint_eq(again.limits.max_rate, 12500000);
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nmax_rate = 1024G\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.max_rate, hi);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nmax_rate = none\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.limits.max_rate, 0);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "max_rate = none\n"));
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nmax_rate = 999\n", &cfg, &err), -EINVAL);
+    ck_assert_str_eq(err.msg, "max_rate: '999' is out of range (1000..1099511627776)");
+    ck_assert_int_eq(relaycfg_parse("[limits]\nmax_rate = 0\n", &cfg, &err), -EINVAL);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nmax_rate = fast\n", &cfg, &err), -EINVAL);
+    ck_assert_str_eq(err.msg,
+                     "max_rate: 'fast' is not none or a byte rate like 12500000, 64K, 100Mbit");
+}
+END_TEST
+
 START_TEST(test_size_rate_count_mode)
 {
     uint64_t v = 0;
@@ -1109,6 +1181,7 @@ static Suite *config_suite(void)
 
     tcase_add_test(tc, test_duration);
     tcase_add_test(tc, test_size_rate_count_mode);
+    tcase_add_test(tc, test_byterate_max_rate);
     tcase_add_test(tc, test_fmt);
     tcase_add_test(tc, test_ini_driver);
     tcase_add_test(tc, test_ini_limits);

@@ -668,6 +668,73 @@ START_TEST(test_replay_buffer)
 }
 END_TEST
 
+/* replay: a peek remembers its block, and a peek behind it (a rewind) or
+ * after that block was released still finds the right bytes. */
+START_TEST(test_replay_peek_hint)
+{
+    struct replay r;
+    uint8_t *d = random_bytes(8 * REPLAY_CHUNK);
+    const uint8_t *q;
+    size_t len;
+
+    replay_init(&r, 1000);
+    ck_assert_int_eq(replay_append(&r, d, 8 * REPLAY_CHUNK), 0);
+    q = replay_peek(&r, 1000 + 6 * REPLAY_CHUNK + 3, &len);
+    ck_assert(memcmp(q, d + 6 * REPLAY_CHUNK + 3, len) == 0);
+    ck_assert_uint_eq(len, REPLAY_CHUNK - 3);
+    q = replay_peek(&r, 1000 + 2 * REPLAY_CHUNK + 1, &len); /* behind the last */
+    ck_assert(memcmp(q, d + 2 * REPLAY_CHUNK + 1, len) == 0);
+    ck_assert_uint_eq(len, REPLAY_CHUNK - 1);
+    replay_release(&r, 1000 + 3 * REPLAY_CHUNK + 5); /* frees the block found last */
+    ck_assert_ptr_null(replay_peek(&r, 1000 + 2 * REPLAY_CHUNK + 1, &len));
+    q = replay_peek(&r, 1000 + 3 * REPLAY_CHUNK + 5, &len);
+    ck_assert(memcmp(q, d + 3 * REPLAY_CHUNK + 5, len) == 0);
+    q = replay_peek(&r, 1000 + 7 * REPLAY_CHUNK, &len);
+    ck_assert(memcmp(q, d + 7 * REPLAY_CHUNK, len) == 0);
+    ck_assert_uint_eq(len, REPLAY_CHUNK);
+    replay_done(&r);
+    replay_pool_free();
+    free(d);
+}
+END_TEST
+
+/* replay: released blocks go to the process's pool, at most REPLAY_POOL of
+ * them; appends take from it first; replay_pool_free empties it. */
+START_TEST(test_replay_pool)
+{
+    struct replay r;
+    const size_t n = (REPLAY_POOL + 10) * (size_t)REPLAY_CHUNK;
+    uint8_t *d = random_bytes(n);
+    const uint8_t *q;
+    size_t len;
+
+    replay_pool_free();
+    ck_assert_uint_eq(replay_pool_blocks(), 0);
+    replay_init(&r, 0);
+    ck_assert_int_eq(replay_append(&r, d, 3 * REPLAY_CHUNK), 0);
+    replay_release(&r, 2 * REPLAY_CHUNK + 1);
+    ck_assert_uint_eq(replay_pool_blocks(), 2);
+    ck_assert_int_eq(replay_append(&r, d + 3 * REPLAY_CHUNK, 2 * REPLAY_CHUNK), 0);
+    ck_assert_uint_eq(replay_pool_blocks(), 0); /* both came from the pool */
+    for (uint64_t at = 2 * REPLAY_CHUNK + 1; at < 5 * REPLAY_CHUNK; at += len) {
+        q = replay_peek(&r, at, &len);
+        ck_assert(memcmp(q, d + at, len) == 0);
+    }
+    replay_done(&r); /* its 3 blocks go to the pool too */
+    ck_assert_uint_eq(replay_pool_blocks(), 3);
+    replay_init(&r, 0);
+    ck_assert_int_eq(replay_append(&r, d, n), 0);
+    ck_assert_uint_eq(replay_pool_blocks(), 0);
+    replay_release(&r, n);
+    ck_assert_uint_eq(replay_held(&r), 0);
+    ck_assert_uint_eq(replay_pool_blocks(), REPLAY_POOL); /* the rest freed */
+    replay_done(&r);
+    replay_pool_free();
+    ck_assert_uint_eq(replay_pool_blocks(), 0);
+    free(d);
+}
+END_TEST
+
 /* A local reset while suspended kills the stream at once. */
 START_TEST(test_reset_while_suspended)
 {
@@ -700,6 +767,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_old_epoch_records_refused);
     tcase_add_test(tc, test_resume_offset_checked);
     tcase_add_test(tc, test_replay_buffer);
+    tcase_add_test(tc, test_replay_peek_hint);
+    tcase_add_test(tc, test_replay_pool);
     tcase_add_test(tc, test_reset_while_suspended);
     suite_add_tcase(s, tc);
     return s;

@@ -116,6 +116,8 @@ static size_t samples_a(struct sample *out)
     out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x07\x01")};
     m.u.open_fail = (struct msg_open_fail){0, MSG_OPEN_FAIL_RATE_LIMITED};
     out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x00\x05")};
+    m.u.open_fail = (struct msg_open_fail){9, MSG_OPEN_FAIL_QUOTA_EXCEEDED};
+    out[n++] = (struct sample){m, ENC("\x04\x00\x00\x00\x09\x06")};
 
     return n;
 }
@@ -505,7 +507,7 @@ START_TEST(test_open_fail_invalid)
 
     for (int v = 0; v < 256; v++) {
         in[5] = (uint8_t)v;
-        if (v >= 1 && v <= 5) {
+        if (v >= 1 && v <= MSG_OPEN_FAIL_QUOTA_EXCEEDED) {
             ck_assert_int_eq(msg_decode(in, 6, &ok), 0);
             ck_assert_int_eq(ok.u.open_fail.reason, v);
             ck_assert_str_ne(msg_open_fail_reason_name(v), "unknown");
@@ -515,7 +517,7 @@ START_TEST(test_open_fail_invalid)
         }
     }
     assert_invalid(in, 6, &m);
-    m.u.open_fail.reason = (enum msg_open_fail_reason)6;
+    m.u.open_fail.reason = (enum msg_open_fail_reason)(MSG_OPEN_FAIL_QUOTA_EXCEEDED + 1);
     assert_invalid(in, 6, &m);
 }
 END_TEST
@@ -528,7 +530,7 @@ START_TEST(test_close_invalid)
 
     for (int v = 0; v < 256; v++) {
         in[1] = (uint8_t)v;
-        if (v >= 1 && v <= 8) {
+        if (v >= 1 && v <= 11) {
             ck_assert_int_eq(msg_decode(in, 3, &ok), 0);
             ck_assert_int_eq(ok.u.close.reason, v);
             ck_assert_str_ne(msg_close_reason_name(v), "unknown");
@@ -538,7 +540,7 @@ START_TEST(test_close_invalid)
         }
     }
     assert_invalid(in, 3, &m);
-    m.u.close.reason = (enum msg_close_reason)9;
+    m.u.close.reason = (enum msg_close_reason)12;
     assert_invalid(in, 3, &m);
     /* text: 200 bytes fit, 201 do not. */
     in[1] = MSG_CLOSE_PROTOCOL;
@@ -924,6 +926,9 @@ START_TEST(test_names)
     ck_assert_str_eq(msg_type_name(-1), "unknown");
     ck_assert_str_eq(msg_close_reason_name(MSG_CLOSE_KEY_ROTATED), "key_rotated");
     ck_assert_str_eq(msg_close_reason_name(MSG_CLOSE_SOURCE_NOT_ALLOWED), "source_not_allowed");
+    ck_assert_str_eq(msg_close_reason_name(MSG_CLOSE_ENROLL_UNKNOWN), "enroll_unknown");
+    ck_assert_str_eq(msg_close_reason_name(MSG_CLOSE_ENROLL_EXPIRED), "enroll_expired");
+    ck_assert_str_eq(msg_close_reason_name(MSG_CLOSE_ENROLL_SPENT), "enroll_spent");
     ck_assert_str_eq(msg_close_reason_name(-1), "unknown");
     ck_assert_str_eq(msg_open_fail_reason_name(MSG_OPEN_FAIL_STREAM_LIMIT), "stream_limit");
     ck_assert_str_eq(msg_open_fail_reason_name(1000), "unknown");

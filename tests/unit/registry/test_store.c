@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lrcheck.h"
+#include "schema_sql.h"
 
 static char tmpdir[256];
 static char dbpath[320];
@@ -98,6 +99,19 @@ START_TEST(migrate_from_empty)
               "('links','streams','link_totals','events')",
               buf, sizeof(buf));
     ck_assert_str_eq(buf, "4");
+    /* Migrations 001..006 without a gap, migration N being entry N - 1, each
+     * applied: allowlists (003), rates (004), quotas (005), enrollments (006). */
+    ck_assert_int_eq(store_schema_latest(), 6);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(schema_migrations[i].version, i + 1);
+    raw_query("SELECT count(*) FROM sqlite_master WHERE name IN "
+              "('link_allow','link_quota','enrollments')",
+              buf, sizeof(buf));
+    ck_assert_str_eq(buf, "3");
+    raw_query("SELECT count(*) FROM pragma_table_info('links') WHERE name IN "
+              "('rate_a_to_b','rate_b_to_a')",
+              buf, sizeof(buf));
+    ck_assert_str_eq(buf, "2");
     /* Re-opening an up-to-date database migrates nothing and succeeds. */
     st = open_new();
     ck_assert_int_eq(store_schema_version(st, &v), 0);
@@ -363,7 +377,7 @@ START_TEST(accounting)
     /* A bad row rejects the whole batch, nothing written. */
     struct store_stream bad[] = {
         mk_stream(l1.id, 6, 0, 9000, 1, 1, STORE_CAUSE_FIN),
-        mk_stream(l1.id, 7, 0, 9000, 1, 1, 6),
+        mk_stream(l1.id, 7, 0, 9000, 1, 1, STORE_CAUSE_COUNT),
     };
     ck_assert_int_eq(store_streams_record(st, bad, 2), -EINVAL);
     bad[1] = mk_stream(l1.id, 7, 2, 9000, 1, 1, STORE_CAUSE_FIN);
@@ -388,15 +402,15 @@ END_TEST
 START_TEST(cause_names)
 {
     enum store_cause c;
-    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error"};
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"fin", "reset", "timeout", "revoked", "limit", "error", "quota"};
+    for (int i = 0; i < STORE_CAUSE_COUNT; i++) {
         ck_assert_str_eq(store_cause_name(i), names[i]);
         ck_assert_int_eq(store_cause_parse(names[i], &c), 0);
         ck_assert_int_eq((int)c, i);
     }
     ck_assert_str_eq(store_cause_name(STORE_CAUSE_NONE), "none");
-    ck_assert_ptr_null(store_cause_name(6));
-    ck_assert_int_eq(store_cause_parse("quota", &c), -EINVAL);
+    ck_assert_ptr_null(store_cause_name(STORE_CAUSE_COUNT));
+    ck_assert_int_eq(store_cause_parse("bogus", &c), -EINVAL);
 }
 END_TEST
 
@@ -533,6 +547,51 @@ START_TEST(endorsement)
     ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
     ck_assert_int_eq(got.has_endorse[1], 1);
     ck_assert_mem_eq(got.endorse[1], e, sizeof(e));
+    store_close(st);
+}
+END_TEST
+
+/* Enrollment codes (D30): uses and expiry at their limits, the key set in
+ * the same transaction, the row gone with its link. */
+START_TEST(enrollment)
+{
+    struct store *st = open_new();
+    struct store_link l, got;
+    uint8_t h[32], other[32], k[32];
+    char out[64];
+    make_link(&l, "enr");
+    ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
+    randombytes_buf(h, sizeof(h));
+    memcpy(other, h, sizeof(other));
+    other[0] ^= 1;
+    randombytes_buf(k, sizeof(k));
+    ck_assert_int_eq(store_enroll_set(st, l.id, STORE_SIDE_A, h, l.key[0], 5000, 0), -EINVAL);
+    ck_assert_int_eq(store_enroll_set(st, l.id, STORE_SIDE_A, h, l.key[0], 5000, 101), -EINVAL);
+    ck_assert_int_eq(store_enroll_set(st, l.id, STORE_SIDE_A, h, l.key[0], 5000, 2), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.enroll[0].has, 1);
+    ck_assert_int_eq(got.enroll[1].has, 0);
+    ck_assert_uint_eq(got.enroll[0].uses_left, 2);
+    ck_assert_mem_eq(got.enroll[0].anchor, l.key[0], 32);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_A, other, k, 10), -ENOENT);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_B, h, k, 10), -ENOENT);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_A, h, k, 5000), -ENOENT);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_A, h, k, 4999), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_mem_eq(got.key[0], k, 32);
+    ck_assert_uint_eq(got.enroll[0].uses_left, 1);
+    ck_assert_int_eq(got.enroll[0].last_ms, 4999);
+    k[0] ^= 1;
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_A, h, k, 20), 0);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_A, h, k, 30), -ENOENT);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_uint_eq(got.enroll[0].uses_left, 0);
+    ck_assert_mem_eq(got.key[0], k, 32);
+    raw_query("SELECT count(*) FROM events WHERE kind = 'enrolled'", out, sizeof(out));
+    ck_assert_str_eq(out, "2");
+    ck_assert_int_eq(store_link_remove(st, l.id, NULL), 0);
+    raw_query("SELECT count(*) FROM enrollments", out, sizeof(out));
+    ck_assert_str_eq(out, "0");
     store_close(st);
 }
 END_TEST
@@ -710,6 +769,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, accounting);
     tcase_add_test(tc, cause_names);
     tcase_add_test(tc, events);
+    tcase_add_test(tc, enrollment);
     tcase_add_test(tc, event_fields);
     tcase_add_test(tc, data_version_sees_other_writer);
     tcase_add_test(tc, no_private_key_in_file);
