@@ -16,6 +16,7 @@
 #include "agent/session.h"
 #include "endorse.h"
 #include "log.h"
+#include "agent/openfail.h"
 #include "agent/stream.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
@@ -545,6 +546,22 @@ static int send_stream_resume(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], ui
     return rc;
 }
 
+static int send_stream_leg_lost(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN],
+                                uint64_t *told_on)
+{
+    struct link *lk = arg;
+    int rc;
+
+    if (lk->session == NULL || !lk->online)
+        return -ENOTCONN;
+    if (*told_on == lk->sessions_up)
+        return 0;
+    rc = session_send_leg_lost(lk->session, stream_id, ticket);
+    if (rc == 0)
+        *told_on = lk->sessions_up;
+    return rc;
+}
+
 static void stream_gone(void *arg, struct stream *st)
 {
     struct link *lk = arg;
@@ -572,6 +589,7 @@ static void stream_gone(void *arg, struct stream *st)
 static const struct stream_ops stream_ops = {
     .send_open = send_stream_open,
     .send_resume = send_stream_resume,
+    .send_leg_lost = send_stream_leg_lost,
     .gone = stream_gone,
 };
 

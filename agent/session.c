@@ -169,6 +169,21 @@ int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG
     return send_msg(c, &m);
 }
 
+int session_send_leg_lost(struct session *c, uint64_t stream_id,
+                          const uint8_t ticket[MSG_TICKET_LEN])
+{
+    struct msg m = {.type = MSG_LEG_LOST};
+    int rc;
+
+    if (c->state != SESSION_ONLINE || !c->resumable)
+        return -ENOTCONN;
+    m.u.leg_lost.stream_id = stream_id;
+    memcpy(m.u.leg_lost.ticket, ticket, MSG_TICKET_LEN);
+    rc = send_msg(c, &m);
+    sodium_memzero(&m, sizeof(m));
+    return rc;
+}
+
 int session_send_ping(struct session *c, uint64_t nonce)
 {
     struct msg m = {.type = MSG_PING};

@@ -148,6 +148,8 @@ int session_send_endorse(struct session *c, const struct msg_key *k);
 
 /* Sends RESUME (§7.3); -ENOTCONN unless online and the relay said RESUMABLE. */
 int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG_RESUME_ID_LEN]);
+int session_send_leg_lost(struct session *c, uint64_t stream_id,
+                          const uint8_t ticket[MSG_TICKET_LEN]);
 bool session_online(const struct session *c);
 
 #endif

@@ -21,8 +21,8 @@
 #include "agent/streamend.h"
 
 /* A failure: its cause, formatted, to stream_end, which resets the stream. */
-__attribute__((format(printf, 3, 4))) static void
-stream_fail(struct stream *st, enum log_level level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) void stream_fail(struct stream *st, enum log_level level,
+                                                       const char *fmt, ...)
 {
     char why[512];
     va_list ap;
@@ -128,7 +128,7 @@ static void on_timer(uv_timer_t *t);
  * refused rate_limited) or of a refused leg: the stream's backoff (st->retry,
  * drawn between half and all of its step, so connections refused together do
  * not come back together), never later than left ms, the bound. */
-static void retry_start(struct stream *st, uint64_t left)
+void stream_retry_start(struct stream *st, uint64_t left)
 {
     uint32_t d = backoff_next(&st->retry, randombytes_random());
 
@@ -240,7 +240,7 @@ static void leg_refused(struct stream *st, int err)
               uv_strerror(err));
     leg_drop(st);
     st->state = STREAM_REDIAL;
-    retry_start(st, st->ticket_until_ms - now);
+    stream_retry_start(st, st->ticket_until_ms - now);
     st->leg_tries++;
 }
 
@@ -308,6 +308,10 @@ static void resume_timer(struct stream *st)
         (void)leg_dial(st, st->own); /* its timer is the resume deadline */
         return;
     }
+    /* On every new session too: the one it went on may have been dead. */
+    if (st->lost_id != 0 && st->own != NULL) /* the relay ends that stream */
+        (void)st->own->ops->send_leg_lost(st->own->arg, st->lost_id, st->leg_ticket,
+                                          &st->lost_told);
     resume_ask(st);
     uv_timer_start(&st->timer, on_timer, left < RESUME_TICK_MS ? left : RESUME_TICK_MS, 0);
 }
@@ -343,6 +347,11 @@ static void on_pump_leg_lost(void *owner, const char *why)
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
         st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
     }
+    if (st->leg_id != 0) { /* told to the relay by resume_timer() */
+        st->lost_id = st->leg_id;
+        st->lost_told = 0;
+    }
+    st->leg_id = 0;
     if (st->leg_inited)
         leg_drop(st);
     st->io.spliced = st->io.leg_shut = st->io.leg_shut_done = false;
@@ -382,27 +391,15 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
         return;
     }
     memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    memcpy(st->leg_ticket, m->ticket, MSG_TICKET_LEN);
+    st->leg_id = m->stream_id;
+    st->lost_id = 0; /* paired: nothing left to tell */
     st->ticket_ms = m->expires_ms;
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = st->resume_until_ms;
     st->state = STREAM_RESUMING;
     uv_timer_stop(&st->timer);
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
-}
-
-/* Why OPEN_FAIL quota_exceeded ends a stream: the quota lasts until its
- * period ends or the administrator raises it. */
-static const char quota_why[] = "quota_exceeded (the link's byte quota for this period is used "
-                                "up); resetting the local connection";
-
-void stream_resume_failed(struct stream *st, int reason)
-{
-    if (st->state != STREAM_SUSPENDED)
-        return;
-    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) /* asking again cannot help (D29) */
-        stream_fail(st, LOG_LEVEL_WARN, "relay refused to resume the stream: %s", quota_why);
-    else
-        st->resume_req = 0; /* the timer asks again */
 }
 
 static void on_timer(uv_timer_t *t)
@@ -631,9 +628,10 @@ static bool begin(struct stream *st, struct stream_owner *own, const struct msg_
 {
     uint64_t now = uv_now(st->loop);
 
-    st->stream_id = m->stream_id;
+    st->stream_id = st->leg_id = m->stream_id;
     st->role = m->role == MSG_ROLE_INITIATOR ? E2E_INITIATOR : E2E_RESPONDER;
     memcpy(st->ticket, m->ticket, MSG_TICKET_LEN);
+    memcpy(st->leg_ticket, m->ticket, MSG_TICKET_LEN);
     st->ticket_ms = m->expires_ms;
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = now + STREAM_SETUP_MS;
@@ -674,58 +672,6 @@ void stream_responder(struct stream_owner *own, const struct msg_stream *m)
     if (!begin(st, own, m))
         return;
     dial_local(st, own);
-}
-
-/*
- * The relay's answer rate_limited means the link's OPEN budget is spent for
- * now, not that this connection is unwanted: shape, do not drop
- * (docs/design.md D16). The local connection is held (not read; the client
- * sees a slow connect-to-first-byte) and OPENed again as the budget refills,
- * within two bounds: open_queue connections held per link, each for at most
- * open_wait since its first OPEN. Past either it is reset, and the log line
- * says which bound. The immediate policy's cable keeps its own backoff.
- */
-void stream_open_failed(struct stream *st, int reason)
-{
-    struct stream_owner *own = st->own;
-    uint32_t queue = st->env->open_queue, wait = st->env->open_wait_ms;
-    uint64_t now = uv_now(st->loop);
-
-    if (reason == MSG_OPEN_FAIL_QUOTA_EXCEEDED) { /* not tried again (D29) */
-        stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s", quota_why);
-        return;
-    }
-    if (reason != MSG_OPEN_FAIL_RATE_LIMITED || st->cable || own == NULL ||
-        st->state == STREAM_REDIAL) {
-        stream_fail(st, LOG_LEVEL_WARN, "relay refused to open a stream: %s",
-                    msg_open_fail_reason_name(reason));
-        return;
-    }
-    if (!st->held && own->n_held >= queue) {
-        stream_fail(st, LOG_LEVEL_WARN,
-                    "relay refused to open a stream: rate_limited; open_queue full (%u connections "
-                    "held); resetting the local connection",
-                    queue);
-        return;
-    }
-    if (now - st->open_since_ms >= wait) {
-        stream_fail(st, LOG_LEVEL_WARN,
-                    "relay refused to open a stream: rate_limited for open_wait (%u ms); resetting "
-                    "the local connection",
-                    wait);
-        return;
-    }
-    if (!st->held) {
-        st->held = true;
-        own->n_held++;
-        stream_log(st, LOG_LEVEL_INFO,
-                   "relay refused to open a stream: rate_limited; holding the local connection "
-                   "(open_queue %u, open_wait %u ms)",
-                   queue, wait);
-    }
-    st->state = STREAM_HELD;
-    retry_start(st, st->open_since_ms + wait - now);
-    st->open_tries++;
 }
 
 static bool send_open(struct stream *st, struct stream_owner *own)

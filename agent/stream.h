@@ -79,6 +79,11 @@ struct stream_ops {
     /* A new request id and a RESUME for it (§7.3); -ENOTCONN if the
      * control session is not up or the relay did not say RESUMABLE. */
     int (*send_resume)(void *arg, const uint8_t id[MSG_RESUME_ID_LEN], uint32_t *req_id);
+    /* LEG_LOST for that leg (§7.3), once per control session: *told_on
+     * names the session it went on (nothing sent if it is the current one);
+     * -ENOTCONN as for send_resume. */
+    int (*send_leg_lost)(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN],
+                         uint64_t *told_on);
     /* The stream is closing and has left the owner's list (the owner re-arms
      * the cable if it was one). Called once; the stream's last word. */
     void (*gone)(void *arg, struct stream *st);
@@ -169,6 +174,11 @@ struct stream {
      * its epoch; the resume_timeout deadline; refused HELLOs counted. */
     uint32_t resume_req, resume_epoch;
     uint64_t resume_asked_ms, resume_until_ms, refused_seen, old_seen;
+    /* The relay's stream id and our ticket of the current leg (STREAM or
+     * RESUMED; kept once spent); the lost leg's id until a RESUMED (0:
+     * none), told once per control session (lost_told: the owner's count). */
+    uint64_t leg_id, lost_id, lost_told;
+    uint8_t leg_ticket[MSG_TICKET_LEN];
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.
@@ -185,20 +195,10 @@ struct stream *stream_cable(struct stream_owner *own);
 void stream_on_stream(struct stream *st, const struct msg_stream *m);
 /* STREAM role 1: the peer opened a stream; dial the leg and the local target. */
 void stream_responder(struct stream_owner *own, const struct msg_stream *m);
-/* OPEN_FAIL for this stream's req_id. rate_limited holds a local connection
- * (the link's open_queue, open_wait: docs/linkagent.conf.md) and OPENs it
- * again later; past those bounds, and for every other reason, it is reset.
- * A stream redialling its leg (STREAM_REDIAL) is reset at once: the relay has
- * failed it (OPEN_FAIL timeout). */
-void stream_open_failed(struct stream *st, int reason);
 /* RESUMED for this stream, whose epoch the link found: the initiator's
  * answer to its RESUME (epoch: st->resume_epoch), or the responder's match
  * (e2e_resume_match). */
 void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t epoch);
-/* OPEN_FAIL (reason) for the stream's RESUME, or the session it went on is
- * down (reason 0): it asks again on its next tick (its timer), except for
- * quota_exceeded, which ends the stream (D29). */
-void stream_resume_failed(struct stream *st, int reason);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg
@@ -207,5 +207,14 @@ void stream_abort(struct stream *st);
 /* The owner drops the stream (its control session went down before the
  * stream ran): both sockets reset, no line (the owner logs its own cause). */
 void stream_close(struct stream *st);
+
+/* For the modules of a stream (openfail.c): */
+/* A failure: its cause, formatted, to streamend_end, which resets the stream
+ * (nothing when it is closing already). */
+__attribute__((format(printf, 3, 4))) void stream_fail(struct stream *st, enum log_level level,
+                                                       const char *fmt, ...);
+/* Starts the stream's timer for the next try of a held connection or of a
+ * refused leg: its backoff (st->retry), never later than left ms. */
+void stream_retry_start(struct stream *st, uint64_t left);
 
 #endif

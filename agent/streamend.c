@@ -23,6 +23,7 @@ void streamend_release(struct stream *st)
         free(st->io.e2e);
     }
     sodium_memzero(st->ticket, sizeof(st->ticket));
+    sodium_memzero(st->leg_ticket, sizeof(st->leg_ticket));
     free(st);
 }
 

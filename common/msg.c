@@ -43,6 +43,7 @@ static bool type_known(int t)
     case MSG_RESUMABLE:
     case MSG_RESUME:
     case MSG_RESUMED:
+    case MSG_LEG_LOST:
     case MSG_PING:
     case MSG_PONG:
     case MSG_OPEN:
@@ -114,6 +115,8 @@ static int check(const struct msg *m)
         return stream_ok(&m->u.stream) ? 0 : MSG_E_RANGE;
     case MSG_RESUME:
         return m->u.resume.req_id != 0 ? 0 : MSG_E_RANGE;
+    case MSG_LEG_LOST:
+        return m->u.leg_lost.stream_id != 0 ? 0 : MSG_E_RANGE;
     case MSG_OPEN_FAIL:
         return open_fail_reason_ok(m->u.open_fail.reason) ? 0 : MSG_E_RANGE;
     case MSG_CLOSE:
@@ -169,6 +172,8 @@ static size_t encoded_len(const struct msg *m)
         return n;
     case MSG_RESUME:
         return n + 4 + MSG_RESUME_ID_LEN;
+    case MSG_LEG_LOST:
+        return n + 8 + MSG_TICKET_LEN;
     case MSG_OPEN_FAIL:
         return n + 4 + 1;
     case MSG_CLOSE:
@@ -232,6 +237,10 @@ static int put_body(const struct msg *m, struct buf *b)
     case MSG_RESUME:
         rc |= buf_put_u32(b, m->u.resume.req_id);
         rc |= buf_put_bytes(b, m->u.resume.resume_id, MSG_RESUME_ID_LEN);
+        break;
+    case MSG_LEG_LOST:
+        rc |= buf_put_u64(b, m->u.leg_lost.stream_id);
+        rc |= buf_put_bytes(b, m->u.leg_lost.ticket, MSG_TICKET_LEN);
         break;
     case MSG_OPEN_FAIL:
         rc |= buf_put_u32(b, m->u.open_fail.req_id);
@@ -411,6 +420,11 @@ static int get_body(struct cur *c, struct msg *m)
             cur_copy(c, m->u.resume.resume_id, MSG_RESUME_ID_LEN))
             return MSG_E_SHORT;
         return 0;
+    case MSG_LEG_LOST:
+        return cur_u64(c, &m->u.leg_lost.stream_id) ||
+                       cur_copy(c, m->u.leg_lost.ticket, MSG_TICKET_LEN)
+                   ? MSG_E_SHORT
+                   : 0;
     case MSG_PING:
     case MSG_PONG:
         return cur_u64(c, &m->u.nonce) ? MSG_E_SHORT : 0;
@@ -488,6 +502,8 @@ const char *msg_type_name(int type)
         return "RESUME";
     case MSG_RESUMED:
         return "RESUMED";
+    case MSG_LEG_LOST:
+        return "LEG_LOST";
     case MSG_PING:
         return "PING";
     case MSG_PONG:

@@ -48,6 +48,7 @@ enum msg_type {
     MSG_RESUMABLE = 0x0B, /* relay → agent, empty: this relay pairs resumed legs */
     MSG_RESUME = 0x0C,    /* agent → relay: a new leg for a suspended stream */
     MSG_RESUMED = 0x0D,   /* relay → agent: STREAM + resume id */
+    MSG_LEG_LOST = 0x0E,  /* agent → relay: my leg of that stream is gone, end it */
     MSG_PING = 0x10,
     MSG_PONG = 0x11,
     MSG_OPEN = 0x20,
@@ -129,6 +130,11 @@ struct msg_resume {
     uint8_t resume_id[MSG_RESUME_ID_LEN];
 };
 
+struct msg_leg_lost {
+    uint64_t stream_id;             /* != 0: the STREAM/RESUMED of the lost leg */
+    uint8_t ticket[MSG_TICKET_LEN]; /* the ticket this side got for it */
+};
+
 struct msg_open_fail {
     uint32_t req_id; /* 0 when this side did not open the stream */
     enum msg_open_fail_reason reason;
@@ -183,7 +189,8 @@ struct msg {
         struct msg_addrs addrs;
         struct msg_redirect redirect;
         struct msg_going_away going_away;
-        uint64_t nonce;  /* PING, PONG */
+        uint64_t nonce; /* PING, PONG */
+        struct msg_leg_lost leg_lost;
         uint32_t req_id; /* OPEN, != 0 */
     } u;
 };

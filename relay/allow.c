@@ -11,6 +11,23 @@
 #include "session.h"
 #include "stream.h"
 
+/* Resets (cause limit) every stream of l with a leg from a source its side's
+ * allowlist no longer allows (D27). Closes connections. */
+static void allow_abort_streams(struct index_link *l)
+{
+    for (struct stream *s = l->streams, *next; s != NULL; s = next) {
+        bool bad = false;
+        next = stream_next(s);
+        for (int side = 0; side < 2; side++) {
+            const struct conn *c = stream_leg_conn(s, side);
+            if (c != NULL && !index_source_ok(l, side, c->addr_key))
+                bad = true;
+        }
+        if (bad)
+            stream_finish(s, STORE_CAUSE_LIMIT, "a leg's source is no longer allowed");
+    }
+}
+
 void allow_enforce(struct index_link *l, struct acct *acct)
 {
     char lists[STORE_DETAIL_MAX + 1];
@@ -31,5 +48,5 @@ void allow_enforce(struct index_link *l, struct acct *acct)
                  l->name, 'a' + side);
         session_close_with(c, MSG_CLOSE_SOURCE_NOT_ALLOWED, text);
     }
-    stream_abort_sources(l);
+    allow_abort_streams(l);
 }

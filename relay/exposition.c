@@ -169,6 +169,12 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
     expo_one(pt, "linkrelay_resume_unmatched_total", "counter",
              "RESUMEs whose peer leg never came (the tickets expired unpaired).",
              st->resume_unmatched);
+    expo_one(pt, "linkrelay_leg_lost_ended_total", "counter",
+             "LEG_LOSTs that ended a stream of the sender's link (docs/protocol.md 7.3).",
+             st->leg_lost[1]);
+    expo_one(pt, "linkrelay_leg_lost_ignored_total", "counter",
+             "LEG_LOSTs that named no stream (ended already, another link's or side's).",
+             st->leg_lost[0]);
     expo_one(pt, "linkrelay_queued_bytes", "gauge",
              "Bytes read from one stream leg and not yet taken by the other's socket.", st->queued);
     expo_one(pt, "linkrelay_zero_copy_queued_bytes", "gauge", "Bytes held in zero-copy pipes.",

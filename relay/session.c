@@ -18,6 +18,7 @@
 #include "enrollgate.h"
 #include "frame.h"
 #include "keys.h"
+#include "leglost.h"
 #include "log.h"
 #include "noise.h"
 #include "stats.h"
@@ -668,6 +669,7 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
 
 static void session_dispatch(struct conn *c, const struct msg *m)
 {
+    const struct session *cs = session_of(c);
     struct msg out;
 
     switch (m->type) {
@@ -683,11 +685,13 @@ static void session_dispatch(struct conn *c, const struct msg *m)
         session_on_open(c, m->u.req_id, NULL);
         break;
     case MSG_RESUME:
-        if (!session_of(c)->resumable) {
-            session_close_with(c, MSG_CLOSE_PROTOCOL, "RESUME without AUTH flag bit 0");
-            break;
-        }
-        session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
+    case MSG_LEG_LOST: /* §7.3, from a session that set AUTH flags bit 0 only */
+        if (!cs->resumable)
+            session_close_with(c, MSG_CLOSE_PROTOCOL, "RESUME or LEG_LOST without AUTH flag bit 0");
+        else if (m->type == MSG_RESUME)
+            session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
+        else if (cs->link != NULL) /* leglost.c */
+            leglost_end(c->ops_arg, cs->link, cs->side, &m->u.leg_lost);
         break;
     case MSG_KEY_ENDORSE:
         session_on_endorse(c, &m->u.peer_key);

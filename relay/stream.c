@@ -74,6 +74,16 @@ uint64_t stream_wire_id(const struct stream *s)
     return s->id;
 }
 
+struct stream *stream_next(const struct stream *s)
+{
+    return s->next;
+}
+
+const struct conn *stream_leg_conn(const struct stream *s, int side)
+{
+    return s->leg[side].c;
+}
+
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN])
 {
     memcpy(out, s->ticket[side], TICKET_LEN);
@@ -178,7 +188,7 @@ static void stream_account(struct stream *s, enum store_cause cause)
  * closes them (FIN for cause fin, RST for any other cause), and frees itself
  * via the timer. Idempotent. Closes connections: callers re-check their leg.
  */
-static void stream_close(struct stream *s, enum store_cause cause, const char *why)
+void stream_finish(struct stream *s, enum store_cause cause, const char *why)
 {
     struct stream_ctx *sx = s->sx;
 
@@ -233,15 +243,15 @@ static void stream_close_err(struct stream *s, int err)
     char why[96];
 
     if (conn_leg_stalled(err, why, sizeof(why)))
-        stream_close(s, STORE_CAUSE_TIMEOUT, why);
+        stream_finish(s, STORE_CAUSE_TIMEOUT, why);
     else
-        stream_close(s, STORE_CAUSE_RESET, uv_strerror(err));
+        stream_finish(s, STORE_CAUSE_RESET, uv_strerror(err));
 }
 
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why)
 {
     while (l->streams != NULL)
-        stream_close(l->streams, cause, why);
+        stream_finish(l->streams, cause, why);
 }
 
 static void stream_expire(uv_timer_t *t)
@@ -253,9 +263,9 @@ static void stream_expire(uv_timer_t *t)
     s->expired(s->link, s->opener, s->req_id);
     if (s->resume) /* a RESUME whose peer leg never came: its id matched nothing there */
         s->sx->stats->resume_unmatched++;
-    stream_close(s, STORE_CAUSE_TIMEOUT,
-                 s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
-                           : "a leg did not arrive in time");
+    stream_finish(s, STORE_CAUSE_TIMEOUT,
+                  s->resume ? "a leg of a RESUME did not arrive in time (unmatched)"
+                            : "a leg did not arrive in time");
 }
 
 /* ---- the splice proper ---- */
@@ -367,7 +377,7 @@ static void stream_check_done(struct stream *s)
     const struct stream_leg *a = &s->leg[0], *b = &s->leg[1];
 
     if (a->c != NULL && b->c != NULL && a->read_eof && b->read_eof && a->shut_done && b->shut_done)
-        stream_close(s, STORE_CAUSE_FIN, NULL);
+        stream_finish(s, STORE_CAUSE_FIN, NULL);
 }
 
 static void stream_shutdown_cb(uv_shutdown_t *req, int status)
@@ -379,7 +389,7 @@ static void stream_shutdown_cb(uv_shutdown_t *req, int status)
     if (status == UV_ECANCELED || lg == NULL)
         return;
     if (status < 0) {
-        stream_close(lg->s, STORE_CAUSE_RESET, "shutdown failed");
+        stream_finish(lg->s, STORE_CAUSE_RESET, "shutdown failed");
         return;
     }
     lg->shut_done = true;
@@ -399,7 +409,7 @@ static void stream_forward_eof(struct stream *s, int src)
     req = malloc(sizeof(*req));
     if (req == NULL || uv_shutdown(req, (uv_stream_t *)&dst->c->tcp, stream_shutdown_cb) != 0) {
         free(req);
-        stream_close(s, STORE_CAUSE_ERROR, "cannot shut down");
+        stream_finish(s, STORE_CAUSE_ERROR, "cannot shut down");
         return;
     }
     dst->shut_sent = true;
@@ -595,13 +605,13 @@ static void stream_tick(uv_timer_t *t)
             lg->last_written = written;
             lg->last_progress_ms = now;
         } else if (now - lg->last_progress_ms >= lim->write_stall_timeout_ms) {
-            stream_close(s, STORE_CAUSE_TIMEOUT, "write stalled");
+            stream_finish(s, STORE_CAUSE_TIMEOUT, "write stalled");
             return;
         }
     }
     if ((s->leg[0].read_eof || s->leg[1].read_eof) &&
         now - s->last_rx_ms >= lim->halfclose_timeout_ms)
-        stream_close(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
+        stream_finish(s, STORE_CAUSE_TIMEOUT, "half-closed stream idle");
 }
 
 /* ---- pairing ---- */
@@ -620,7 +630,7 @@ static int stream_send_early(struct stream *s)
                 return -1;
             }
             if (stream_write(s, 1 - i, p, n) != 0) {
-                stream_close(s, STORE_CAUSE_RESET, "write failed");
+                stream_finish(s, STORE_CAUSE_RESET, "write failed");
                 return -1;
             }
         }
@@ -658,7 +668,7 @@ static void stream_start(struct stream *s)
     }
     for (int i = 0; i < 2; i++) {
         if (stream_write(s, i, &spliced, 1) != 0) {
-            stream_close(s, STORE_CAUSE_RESET, "write failed");
+            stream_finish(s, STORE_CAUSE_RESET, "write failed");
             return;
         }
     }
@@ -703,22 +713,7 @@ static void stream_refuse_source(struct stream *s, struct conn *c, int leg)
     }
     stream_tell_gone(c);
     conn_fail(c, STATS_FAIL_SOURCE);
-    stream_close(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
-}
-
-void stream_abort_sources(struct index_link *l)
-{
-    for (struct stream *s = l->streams, *next; s != NULL; s = next) {
-        bool bad = false;
-        next = s->next;
-        for (int side = 0; side < 2; side++) {
-            const struct conn *c = s->leg[side].c;
-            if (c != NULL && !index_source_ok(l, side, c->addr_key))
-                bad = true;
-        }
-        if (bad)
-            stream_close(s, STORE_CAUSE_LIMIT, "a leg's source is no longer allowed");
-    }
+    stream_finish(s, STORE_CAUSE_LIMIT, "a leg came from a source not allowed");
 }
 
 /* conn_ops.input: a leg in CONN_TICKET with at least TICKET_LEN bytes in c->in
@@ -786,7 +781,7 @@ static bool stream_leg_closed(struct conn *c)
         return false;
     lg->c = NULL;
     c->owner = NULL;
-    stream_close(lg->s, STORE_CAUSE_RESET, NULL);
+    stream_finish(lg->s, STORE_CAUSE_RESET, NULL);
     return true;
 }
 

@@ -72,13 +72,19 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
  * then as paired or unmatched (its ticket expired) in struct stats. */
 void stream_set_resume(struct stream *s);
 uint64_t stream_wire_id(const struct stream *s);
+/* The stream after s in its link's list (index_link.streams), or NULL. */
+struct stream *stream_next(const struct stream *s);
+/* The connection of side's leg, or NULL while that leg has not arrived. */
+const struct conn *stream_leg_conn(const struct stream *s, int side);
 /* Copies the ticket of side (for the STREAM message). */
 void stream_ticket_copy(const struct stream *s, int side, uint8_t out[TICKET_LEN]);
 /* Resets both legs of every stream of link l and finishes them with cause
  * (revocation, rotation, shutdown), logging why. Closes connections. */
 void stream_abort_link(struct index_link *l, enum store_cause cause, const char *why);
-/* Resets (cause limit) every stream of l with a leg from a source its side's
- * allowlist no longer allows (D27). Closes connections. */
-void stream_abort_sources(struct index_link *l);
+/* The one close path of stream s (stream.c): logs one line (at info with why
+ * when it is not NULL), records the accounting row, detaches s from its link
+ * and legs and closes them (FIN for cause fin, RST for any other cause), and
+ * frees s. Idempotent. Closes connections. */
+void stream_finish(struct stream *s, enum store_cause cause, const char *why);
 
 #endif

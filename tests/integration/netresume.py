@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Stream resumption across network faults, in the NAT topology of netns.py
 and natrig.py (not a test; used by test_resume_uplink_down.py,
-test_resume_roaming.py and test_resume_expire_netns.py).
+test_resume_roaming.py, test_resume_expire_netns.py and
+test_resume_leg_lost_netns.py).
 
 Two applications talk through the link: the host application connects to
 the host agent's listener (127.0.0.1:9000 in the host LAN namespace), the
@@ -37,6 +38,7 @@ IO_TIMEOUT = 120.0  # one blocked send or recv; the tests' own waits are shorter
 LEG_LOST = "suspended, resuming"
 RESUMED = "stream resumed on a new leg"
 EXPIRED = "not resumed within resume_timeout"
+ROAM_IP = "198.18.0.20"  # the device's address on wlan0 after roam()
 
 
 class App:
@@ -183,3 +185,22 @@ def uplink_up(rig, role, gateway):
     manager puts them back)."""
     rig.topo.link_set(role, "eth0", "up")
     rig.topo.ip("-n", rig.ns(role), "route", "replace", "default", "via", gateway)
+
+
+def add_second_uplink(topo):
+    """wlan0 in the device namespace, its peer p3 on the public bridge; down,
+    no address yet."""
+    topo.ip("-n", topo.ns["dev"], "link", "add", "wlan0", "type", "veth", "peer", "name", "p3",
+            "netns", topo.ns["pub"])
+    topo.ip("-n", topo.ns["pub"], "link", "set", "p3", "master", "br0")
+    topo.ip("-n", topo.ns["pub"], "link", "set", "p3", "up")
+
+
+def roam(topo):
+    """The device roams: its LAN address goes, ROAM_IP on wlan0 comes,
+    default route on wlan0 (test_resume_roaming.py)."""
+    dev = topo.ns["dev"]
+    topo.ip("-n", dev, "addr", "del", n.DEV_IP + "/24", "dev", "eth0")
+    topo.ip("-n", dev, "addr", "add", ROAM_IP + "/24", "dev", "wlan0")
+    topo.ip("-n", dev, "link", "set", "wlan0", "up")
+    topo.ip("-n", dev, "route", "replace", "default", "dev", "wlan0")

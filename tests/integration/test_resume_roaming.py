@@ -35,25 +35,8 @@ import lrharness as h  # noqa: E402
 import natrig  # noqa: E402
 import netresume as nr  # noqa: E402
 
-NEW_IP = "198.18.0.20"
+NEW_IP = nr.ROAM_IP
 RESUME_TIMEOUT_S = 60
-
-
-def add_second_uplink(topo):
-    """wlan0 in the device namespace, its peer p3 on the public bridge; down,
-    no address yet."""
-    topo.ip("-n", topo.ns["dev"], "link", "add", "wlan0", "type", "veth", "peer", "name", "p3",
-            "netns", topo.ns["pub"])
-    topo.ip("-n", topo.ns["pub"], "link", "set", "p3", "master", "br0")
-    topo.ip("-n", topo.ns["pub"], "link", "set", "p3", "up")
-
-
-def roam(topo):
-    dev = topo.ns["dev"]
-    topo.ip("-n", dev, "addr", "del", n.DEV_IP + "/24", "dev", "eth0")
-    topo.ip("-n", dev, "addr", "add", NEW_IP + "/24", "dev", "wlan0")
-    topo.ip("-n", dev, "link", "set", "wlan0", "up")
-    topo.ip("-n", dev, "route", "replace", "default", "dev", "wlan0")
 
 
 def side_b_addr(rig):
@@ -72,7 +55,7 @@ def main():
         apps, ls = [], None
         try:
             ls = nr.start_rig(rig, "%ds" % RESUME_TIMEOUT_S)
-            add_second_uplink(rig.topo)
+            nr.add_second_uplink(rig.topo)
             before = side_b_addr(rig)
             c.check("the relay sees side b behind r1 before roaming",
                     before.startswith(n.R1_PUB_IP + ":"), before)
@@ -81,7 +64,7 @@ def main():
                     nr.flowing(apps, (0, 0), 1 << 20, timeout=30), (host.got, dev.got))
             marks = [len(a.log()) for a in (rig.host_agent, rig.dev_agent)]
             t0 = time.time()
-            roam(rig.topo)
+            nr.roam(rig.topo)
             addrs = rig.topo.run("dev", "ip", "-4", "-o", "addr", "show").stdout
             c.check("the device's old address is gone, the new one is there",
                     n.DEV_IP not in addrs and NEW_IP in addrs, addrs)

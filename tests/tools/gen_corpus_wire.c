@@ -110,6 +110,9 @@ static size_t build_msgs(struct msg *ms)
     ms[n].u.stream = (struct msg_stream){0, 43, MSG_ROLE_RESPONDER, 10000, {0}, {0}};
     memset(ms[n].u.stream.ticket, 0xef, MSG_TICKET_LEN);
     memset(ms[n++].u.stream.resume_id, 0x5a, MSG_RESUME_ID_LEN);
+    ms[n].type = MSG_LEG_LOST;
+    ms[n].u.leg_lost.stream_id = 43;
+    memset(ms[n++].u.leg_lost.ticket, 0xef, MSG_TICKET_LEN);
     ms[n].type = MSG_OPEN_FAIL; /* the byte quota's reason (D29) */
     ms[n++].u.open_fail = (struct msg_open_fail){9, MSG_OPEN_FAIL_QUOTA_EXCEEDED};
     return n;

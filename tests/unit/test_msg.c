@@ -101,6 +101,12 @@ static size_t samples_a(struct sample *out)
     out[n++] = (struct sample){m, ENC("\x0c\x01\x02\x03\x04" RESUME_ID_HEX)};
 
     memset(&m, 0, sizeof(m));
+    m.type = MSG_LEG_LOST;
+    m.u.leg_lost.stream_id = 0x0102030405060708ull;
+    memcpy(m.u.leg_lost.ticket, ticket, 32);
+    out[n++] = (struct sample){m, ENC("\x0e\x01\x02\x03\x04\x05\x06\x07\x08" TICKET_HEX)};
+
+    memset(&m, 0, sizeof(m));
     m.type = MSG_RESUMABLE;
     out[n++] = (struct sample){m, ENC("\x0b")};
 
@@ -244,6 +250,10 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
         ck_assert_uint_eq(a->u.resume.req_id, b->u.resume.req_id);
         ck_assert_mem_eq(a->u.resume.resume_id, b->u.resume.resume_id, 32);
         break;
+    case MSG_LEG_LOST:
+        ck_assert_uint_eq(a->u.leg_lost.stream_id, b->u.leg_lost.stream_id);
+        ck_assert_mem_eq(a->u.leg_lost.ticket, b->u.leg_lost.ticket, 32);
+        break;
     case MSG_RESUMABLE:
         break;
     case MSG_OPEN_FAIL:
@@ -290,9 +300,9 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
 START_TEST(test_every_type_has_a_sample)
 {
     static const int types[] = {
-        MSG_WELCOME,   MSG_PEER,        MSG_STREAM,    MSG_OPEN_FAIL, MSG_CLOSE,  MSG_ADDRS,
-        MSG_REDIRECT,  MSG_GOING_AWAY,  MSG_PING,      MSG_PONG,      MSG_OPEN,   MSG_PEER_KEY,
-        MSG_RELAY_KEY, MSG_KEY_ENDORSE, MSG_RESUMABLE, MSG_RESUME,    MSG_RESUMED};
+        MSG_WELCOME,   MSG_PEER,        MSG_STREAM,    MSG_OPEN_FAIL, MSG_CLOSE,   MSG_ADDRS,
+        MSG_REDIRECT,  MSG_GOING_AWAY,  MSG_PING,      MSG_PONG,      MSG_OPEN,    MSG_PEER_KEY,
+        MSG_RELAY_KEY, MSG_KEY_ENDORSE, MSG_RESUMABLE, MSG_RESUME,    MSG_RESUMED, MSG_LEG_LOST};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
@@ -384,7 +394,7 @@ START_TEST(test_unknown_types)
         ck_assert_int_eq(msg_decode(in, sizeof(in), &m), MSG_E_TYPE);
     }
     memset(&m, 0, sizeof(m));
-    m.type = (enum msg_type)0x0e;
+    m.type = (enum msg_type)0x0f;
     ck_assert_int_eq(msg_encode(&m, in, sizeof(in), &(size_t){0}), MSG_E_TYPE);
 }
 END_TEST
@@ -835,6 +845,23 @@ START_TEST(test_resume_invalid)
 }
 END_TEST
 
+/* LEG_LOST (§5, §7.3): stream_id non-zero, exactly 8 + 32 bytes of body. */
+START_TEST(test_leg_lost_invalid)
+{
+    uint8_t in[1 + 8 + 32 + 1] = {0x0e};
+    struct msg m, ok;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_LEG_LOST;
+    assert_invalid(in, 1 + 8 + 32, &m); /* stream_id 0 */
+    in[8] = 1;
+    ck_assert_int_eq(msg_decode(in, 1 + 8 + 32, &ok), 0);
+    ck_assert_uint_eq(ok.u.leg_lost.stream_id, 1);
+    ck_assert_int_eq(msg_decode(in, 1 + 8 + 31, &ok), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 1 + 8 + 33, &ok), MSG_E_TRAILING);
+}
+END_TEST
+
 START_TEST(test_too_big_input)
 {
     static uint8_t in[MSG_MAX_LEN + 1];
@@ -938,6 +965,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_relay_key);
     tcase_add_test(tc, test_open_req_id_zero);
     tcase_add_test(tc, test_resume_invalid);
+    tcase_add_test(tc, test_leg_lost_invalid);
     tcase_add_test(tc, test_too_big_input);
     tcase_add_test(tc, test_encoder_string_pointer_rules);
     tcase_add_test(tc, test_str_cstr);
