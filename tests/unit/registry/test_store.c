@@ -15,37 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "lrcheck.h"
+#define STOREFIX_NAME "test_store"
+#include "storefix.h"
 #include "schema_sql.h"
-
-static char tmpdir[256];
-static char dbpath[320];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof(dbpath), "%s/linkrelay.db", tmpdir);
-}
-
-static void teardown(void)
-{
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
-}
-
-static struct store *open_new(void)
-{
-    struct store *st = NULL;
-    char err[256];
-    int r = store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
-    return st;
-}
 
 /* Runs one SQL statement on a raw connection and returns the first column of
  * the first row as text (into out). */
@@ -84,7 +56,7 @@ static void make_link(struct store_link *l, const char *name)
 
 START_TEST(migrate_from_empty)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     int v = -1;
     char buf[64];
     ck_assert_int_eq(store_schema_version(st, &v), 0);
@@ -114,7 +86,7 @@ START_TEST(migrate_from_empty)
               buf, sizeof(buf));
     ck_assert_str_eq(buf, "2");
     /* Re-opening an up-to-date database migrates nothing and succeeds. */
-    st = open_new();
+    st = storefix_open();
     ck_assert_int_eq(store_schema_version(st, &v), 0);
     ck_assert_int_eq(v, store_schema_latest());
     store_close(st);
@@ -135,7 +107,7 @@ END_TEST
 START_TEST(newer_schema_refused)
 {
     char sql[64], want[160], err[256] = "", buf[32];
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     store_close(st);
     int newer = store_schema_latest() + 1;
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newer);
@@ -157,7 +129,7 @@ END_TEST
 
 START_TEST(link_crud)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link a, b, got;
     char hex[33];
     make_link(&a, "zeta");
@@ -222,7 +194,7 @@ static int stop_after_one(void *arg, const struct store_link *l)
 
 START_TEST(link_list_order)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l;
     char acc[512] = "";
     int calls = 0;
@@ -241,7 +213,7 @@ END_TEST
 
 START_TEST(duplicate_and_bad_names)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l, l2;
     char name64[65], acc[512] = "";
     make_link(&l, "dup");
@@ -277,7 +249,7 @@ END_TEST
 
 START_TEST(rotation)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l, got;
     uint8_t k1[32], k2[32], fpkey[32];
     char fp[STORE_KEY_FP_SIZE];
@@ -340,7 +312,7 @@ static struct store_stream mk_stream(const uint8_t *id, uint64_t sid, int opener
 
 START_TEST(accounting)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l1, l2;
     struct store_totals t;
     uint8_t ghost[16];
@@ -388,7 +360,7 @@ START_TEST(accounting)
 
     /* Totals survive a reopen; rm drops the link's accounting. */
     store_close(st);
-    st = open_new();
+    st = storefix_open();
     ck_assert_int_eq(store_link_totals(st, l1.id, &t), 0);
     ck_assert_uint_eq(t.streams, 3);
     ck_assert_int_eq(store_link_remove(st, l1.id, NULL), 0);
@@ -441,7 +413,7 @@ static int collect_events(void *arg, const struct store_event *e)
  * the next key the caller saw; expiry at the deadline, not a ms before. */
 START_TEST(rotation_overlap)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l, got;
     struct ev_acc acc;
     uint8_t k1[32], k2[32], other[32];
@@ -513,7 +485,7 @@ END_TEST
  * key, read back with the link, kept across a promotion of that key. */
 START_TEST(endorsement)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l, got;
     uint8_t e[STORE_ENDORSE_LEN], k1[32];
     make_link(&l, "end");
@@ -556,7 +528,7 @@ END_TEST
  * the same transaction, the row gone with its link. */
 START_TEST(enrollment)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l, got;
     uint8_t h[32], other[32], k[32];
     char out[64];
@@ -599,7 +571,7 @@ END_TEST
 
 START_TEST(events)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l1, l2;
     struct ev_acc acc;
     make_link(&l1, "ev1");
@@ -674,7 +646,7 @@ static int find_auth_fail(void *arg, const struct store_event *e)
 
 START_TEST(event_fields)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_event ev, got;
     memset(&ev, 0, sizeof(ev));
     memset(&got, 0, sizeof(got));
@@ -696,8 +668,8 @@ END_TEST
 
 START_TEST(data_version_sees_other_writer)
 {
-    struct store *r = open_new();
-    struct store *w = open_new();
+    struct store *r = storefix_open();
+    struct store *w = storefix_open();
     struct store_link l;
     int64_t v1, v2, v3;
     ck_assert_int_eq(store_data_version(r, &v1), 0);
@@ -732,7 +704,7 @@ static int file_contains(const char *path, const void *needle, size_t n)
 
 START_TEST(no_private_key_in_file)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l;
     uint8_t sk[2][32];
     char wal[400];

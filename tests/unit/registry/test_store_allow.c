@@ -16,47 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "lrcheck.h"
-
-static char tmpdir[256];
-static char dbpath[320];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store_allow.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof(dbpath), "%s/linkrelay.db", tmpdir);
-}
-
-static void teardown(void)
-{
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
-}
-
-static struct store *open_new(void)
-{
-    struct store *st = NULL;
-    char err[256];
-    int r = store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
-    return st;
-}
-
-static void add_link(struct store *st, struct store_link *l, const char *name)
-{
-    memset(l, 0, sizeof(*l));
-    randombytes_buf(l->id, sizeof(l->id));
-    snprintf(l->name, sizeof(l->name), "%s", name);
-    l->enabled = 1;
-    randombytes_buf(l->key[0], STORE_KEY_LEN);
-    randombytes_buf(l->key[1], STORE_KEY_LEN);
-    ck_assert_int_eq(store_link_add(st, l, "test"), 0);
-}
+#define STOREFIX_NAME "test_store_allow"
+#include "storefix.h"
 
 static void put(struct store_allow *a, int side, const char *text)
 {
@@ -84,12 +45,12 @@ static void raw_exec(const char *sql, const uint8_t id[STORE_LINK_ID_LEN])
 
 START_TEST(set_get_replace)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l;
     struct store_allow a, got;
     char t[512];
 
-    add_link(st, &l, "one");
+    storefix_add_link(st, &l, "one");
     ck_assert_int_eq(store_allow_get(st, l.id, &got), 0);
     ck_assert(!store_allow_limited(&got, 0) && !store_allow_limited(&got, 1));
     memset(&a, 0, sizeof(a));
@@ -119,13 +80,13 @@ END_TEST
 
 START_TEST(refusals)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l;
     struct store_allow a, got;
     uint8_t other[STORE_LINK_ID_LEN];
     char t[512];
 
-    add_link(st, &l, "one");
+    storefix_add_link(st, &l, "one");
     memset(&a, 0, sizeof(a));
     put(&a, 0, "198.18.0.0/15");
     ck_assert_int_eq(store_allow_set(st, l.id, 1, &a, NULL), 0);
@@ -171,14 +132,14 @@ static int collect(void *arg, const uint8_t id[STORE_LINK_ID_LEN], const struct 
 
 START_TEST(load_and_cascade)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l1, l2, l3;
     struct store_allow a;
     struct loaded x = {0};
 
-    add_link(st, &l1, "one");
-    add_link(st, &l2, "two");
-    add_link(st, &l3, "three");
+    storefix_add_link(st, &l1, "one");
+    storefix_add_link(st, &l2, "two");
+    storefix_add_link(st, &l3, "three");
     memset(&a, 0, sizeof(a));
     put(&a, 0, "198.18.0.1");
     ck_assert_int_eq(store_allow_set(st, l1.id, 1, &a, NULL), 0);
@@ -203,13 +164,13 @@ END_TEST
 
 START_TEST(bad_rows_fail_closed)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link l;
     struct store_allow got;
     uint8_t a16[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1};
     char t[512];
 
-    add_link(st, &l, "one");
+    storefix_add_link(st, &l, "one");
     raw_exec("INSERT INTO link_allow VALUES (?1, 0, 'not-a-prefix')", l.id);
     ck_assert_int_eq(store_allow_get(st, l.id, &got), 0);
     ck_assert(got.invalid[0] && got.n[0] == 0 && store_allow_limited(&got, 0));

@@ -18,37 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "lrcheck.h"
+#define STOREFIX_NAME "test_store_quota"
+#include "storefix.h"
 #include "schema_sql.h"
-
-static char tmpdir[256];
-static char dbpath[320];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store_quota.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof(dbpath), "%s/linkrelay.db", tmpdir);
-}
-
-static void teardown(void)
-{
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
-}
-
-static struct store *open_db(void)
-{
-    struct store *st = NULL;
-    char err[256];
-    int r = store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
-    return st;
-}
 
 /* Runs sql on a raw connection (foreign keys on); the first column of the
  * first row into out (may be NULL). Returns the step's result code. */
@@ -109,7 +81,7 @@ START_TEST(migrate_from_v2_keeps_rows)
 {
     char buf[256];
     make_v2();
-    struct store *st = open_db();
+    struct store *st = storefix_open();
     int v = 0;
     ck_assert_int_eq(store_schema_version(st, &v), 0);
     ck_assert_int_eq(v, store_schema_latest());
@@ -140,7 +112,7 @@ START_TEST(migrate_from_v2_keeps_rows)
     ck_assert_str_eq(buf, "ok");
     ck_assert_int_eq(raw("PRAGMA foreign_key_check", NULL, 0), SQLITE_DONE);
     /* A new row after the migration continues the seq. */
-    st = open_db();
+    st = storefix_open();
     struct store_stream x;
     memset(&x, 0, sizeof(x));
     memcpy(x.link_id, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16);
@@ -161,7 +133,7 @@ START_TEST(rebuilt_table_keeps_its_rules)
 {
     char buf[64], sql[256];
     make_v2();
-    store_close(open_db());
+    store_close(storefix_open());
     snprintf(sql, sizeof(sql), "INSERT INTO streams VALUES (20, %s, 1, 0, 1, 2, 0, 0, 0, 'bogus')",
              link1);
     ck_assert_int_eq(raw(sql, NULL, 0), SQLITE_CONSTRAINT);
@@ -176,23 +148,12 @@ START_TEST(rebuilt_table_keeps_its_rules)
 }
 END_TEST
 
-static void add_link(struct store *st, struct store_link *l, const char *name)
-{
-    memset(l, 0, sizeof(*l));
-    randombytes_buf(l->id, sizeof(l->id));
-    snprintf(l->name, sizeof(l->name), "%s", name);
-    l->enabled = 1;
-    randombytes_buf(l->key[0], STORE_KEY_LEN);
-    randombytes_buf(l->key[1], STORE_KEY_LEN);
-    ck_assert_int_eq(store_link_add(st, l, "t"), 0);
-}
-
 START_TEST(set_get_save_clear)
 {
-    struct store *st = open_db();
+    struct store *st = storefix_open();
     struct store_link l, g;
     struct store_quota_use u;
-    add_link(st, &l, "q");
+    storefix_add_link(st, &l, "q");
     g = l;
     ck_assert_int_eq(store_quota_get(st, &g), 0);
     ck_assert_int_eq(g.has_quota, 0);

@@ -15,47 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "lrcheck.h"
-
-static char tmpdir[256];
-static char dbpath[320];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store_retain.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof(dbpath), "%s/linkrelay.db", tmpdir);
-}
-
-static void teardown(void)
-{
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
-}
-
-static struct store *open_new(void)
-{
-    struct store *st = NULL;
-    char err[256];
-    int r = store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
-    return st;
-}
-
-static void add_link(struct store *st, struct store_link *l, const char *name)
-{
-    memset(l, 0, sizeof(*l));
-    randombytes_buf(l->id, sizeof(l->id));
-    snprintf(l->name, sizeof(l->name), "%s", name);
-    l->enabled = 1;
-    randombytes_buf(l->key[0], STORE_KEY_LEN);
-    randombytes_buf(l->key[1], STORE_KEY_LEN);
-    ck_assert_int_eq(store_link_add(st, l, "test"), 0);
-}
+#define STOREFIX_NAME "test_store_retain"
+#include "storefix.h"
 
 /* n streams of link l ending on day `day` (ms offsets within it), i bytes
  * a->b and 2*i b->a for the i-th. */
@@ -109,15 +70,15 @@ static void same_totals(const struct store_totals *x, const struct store_totals 
 
 START_TEST(streams_rolled_in_batches)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_link a, b;
     struct store_totals ta0, tb0, ta1, tb1;
     struct days da0, db0, da1, db1;
     size_t pruned, total = 0, batches = 0;
     int64_t today = 20000; /* days since the epoch */
 
-    add_link(st, &a, "a");
-    add_link(st, &b, "b");
+    storefix_add_link(st, &a, "a");
+    storefix_add_link(st, &b, "b");
     add_streams(st, &a, today - 10, 2500); /* old: 3 batches of 1000 */
     add_streams(st, &a, today - 9, 7);
     add_streams(st, &b, today - 10, 3);
@@ -189,7 +150,7 @@ static int count_cb(void *arg, const struct store_event *ev)
 
 START_TEST(events_pruned_in_batches)
 {
-    struct store *st = open_new();
+    struct store *st = storefix_open();
     struct store_event *ev = calloc(2600, sizeof(*ev));
     size_t n = 0, pruned, total = 0, batches = 0;
     int64_t now = 20000 * STORE_DAY_MS;
