@@ -70,6 +70,14 @@ bool selfcheck_usable(const struct selfcheck *sc)
     return false;
 }
 
+static bool selfcheck_any_ok(const struct selfcheck *sc)
+{
+    for (size_t i = 0; i < sc->n; i++)
+        if (sc->addr[i].state == SELFCHECK_OK)
+            return true;
+    return false;
+}
+
 /* One line when the relay's usability (selfcheck_usable) changes. */
 static void selfcheck_note_usable(struct selfcheck *sc)
 {
@@ -78,8 +86,11 @@ static void selfcheck_note_usable(struct selfcheck *sc)
     if (usable == sc->was_usable)
         return;
     sc->was_usable = usable;
-    if (usable)
+    if (usable && sc->interval_ms != 0 && sc->n > 0 && selfcheck_any_ok(sc))
         log_info("advertise self-check: an advertised address reaches this relay again");
+    else if (usable)
+        log_info("advertise self-check: usable again after a reload (checks off, nothing "
+                 "advertised, or a new address not checked yet)");
     else
         log_warnx("advertise self-check: none of the %zu advertised addresses reaches this "
                   "relay; agents given them cannot connect",
