@@ -35,7 +35,8 @@ struct selfcheck_probe {
     uint64_t gen;
     int refs;
     bool done;
-    bool resolving; /* the lookup's callback is still due */
+    bool wants_lookup; /* a name waiting for its turn to be looked up */
+    bool resolving;    /* the lookup's callback is still due */
     bool has_tcp;
     bool has_e;   /* message 1 written: e is set */
     bool claimed; /* the relay's session recognised e (selfcheck_answered) */
@@ -363,41 +364,81 @@ static void selfcheck_connected(uv_connect_t *req, int status)
         selfcheck_fail_io(p, rc);
 }
 
-static void selfcheck_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+/* Connects p to sa. */
+static void selfcheck_connect(struct selfcheck_probe *p, const struct sockaddr *sa)
 {
-    struct selfcheck_probe *p = req->data;
-    int rc;
+    int rc = uv_tcp_init(p->sc->loop, &p->tcp);
 
-    p->resolving = false;
-    if (p->done || status < 0) {
-        if (!p->done)
-            selfcheck_finish(p, SELFCHECK_ERROR, "name not resolved: %s", uv_strerror(status));
-        uv_freeaddrinfo(res);
-        selfcheck_probe_unref(p);
-        return;
-    }
-    selfcheck_probe_unref(p); /* the lookup's reference; the timer's holds p */
     p->stage = "connecting";
-    rc = uv_tcp_init(p->sc->loop, &p->tcp);
     if (rc == 0) {
         p->has_tcp = true;
         p->refs++;
         p->tcp.data = p;
         p->creq.data = p;
-        rc = uv_tcp_connect(&p->creq, &p->tcp, res->ai_addr, selfcheck_connected);
+        rc = uv_tcp_connect(&p->creq, &p->tcp, sa, selfcheck_connected);
     }
-    uv_freeaddrinfo(res);
     if (rc != 0)
         selfcheck_fail_io(p, rc);
 }
 
-/* Starts one probe of sc->addr[slot]. */
+static void selfcheck_next_lookup(struct selfcheck *sc);
+
+static void selfcheck_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct selfcheck_probe *p = req->data;
+    struct selfcheck *sc = p->sc;
+
+    p->resolving = false;
+    sc->lookups--;
+    if (!p->done && status < 0)
+        selfcheck_finish(p, SELFCHECK_ERROR, "name not resolved: %s", uv_strerror(status));
+    else if (!p->done)
+        selfcheck_connect(p, res->ai_addr);
+    uv_freeaddrinfo(res);
+    selfcheck_probe_unref(p); /* the lookup's reference */
+    selfcheck_next_lookup(sc);
+}
+
+/* Names are looked up one at a time: a lookup blocks one of libuv's pool
+ * threads, which the registry's work shares, for as long as the resolver
+ * takes (with a dead DNS server its whole timeout, past the probe's). */
+static void selfcheck_next_lookup(struct selfcheck *sc)
+{
+    struct addrinfo hints;
+    char port[8];
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    for (struct selfcheck_probe *p = sc->probes, *next; p != NULL && sc->lookups == 0; p = next) {
+        const struct addr_spec *a = &sc->addr[p->slot].addr;
+        int rc;
+
+        next = p->next;
+        if (!p->wants_lookup)
+            continue;
+        p->wants_lookup = false;
+        p->stage = "resolving";
+        snprintf(port, sizeof(port), "%u", (unsigned)a->port);
+        p->gai.data = p;
+        rc = uv_getaddrinfo(sc->loop, &p->gai, selfcheck_resolved, a->host, port, &hints);
+        if (rc != 0) {
+            selfcheck_finish(p, SELFCHECK_ERROR, "name not resolved: %s", uv_strerror(rc));
+            continue;
+        }
+        p->resolving = true;
+        p->refs++;
+        sc->lookups++;
+    }
+}
+
+/* Starts one probe of sc->addr[slot]: an address literal is dialled at
+ * once, a name after its lookup. */
 static void selfcheck_probe_start(struct selfcheck *sc, size_t slot)
 {
-    const struct selfcheck_addr *a = &sc->addr[slot];
-    struct addrinfo hints;
+    const struct addr_spec *a = &sc->addr[slot].addr;
     struct selfcheck_probe *p = calloc(1, sizeof(*p));
-    char port[8];
+    struct sockaddr_storage ss;
     int rc;
 
     if (p == NULL) {
@@ -407,7 +448,7 @@ static void selfcheck_probe_start(struct selfcheck *sc, size_t slot)
     p->sc = sc;
     p->slot = slot;
     p->gen = sc->gen;
-    p->stage = "resolving";
+    p->stage = "waiting to resolve";
     uv_timer_init(sc->loop, &p->timer);
     p->timer.data = p;
     p->refs = 1;
@@ -415,18 +456,17 @@ static void selfcheck_probe_start(struct selfcheck *sc, size_t slot)
     sc->probes = p;
     sc->in_flight++;
     uv_timer_start(&p->timer, selfcheck_on_deadline, sc->timeout_ms, 0);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (a->addr.family_hint != AF_UNSPEC ? AI_NUMERICHOST : 0);
-    snprintf(port, sizeof(port), "%u", (unsigned)a->addr.port);
-    p->gai.data = p;
-    rc = uv_getaddrinfo(sc->loop, &p->gai, selfcheck_resolved, a->addr.host, port, &hints);
-    if (rc == 0) {
-        p->resolving = true;
-        p->refs++;
-    } else {
-        selfcheck_finish(p, SELFCHECK_ERROR, "name not resolved: %s", uv_strerror(rc));
+    if (a->family_hint == AF_UNSPEC) {
+        p->wants_lookup = true;
+        selfcheck_next_lookup(sc);
+        return;
     }
+    rc = a->family_hint == AF_INET6 ? uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)&ss)
+                                    : uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)&ss);
+    if (rc != 0)
+        selfcheck_finish(p, SELFCHECK_ERROR, "address %s: %s", a->host, uv_strerror(rc));
+    else
+        selfcheck_connect(p, (const struct sockaddr *)&ss);
 }
 
 static void selfcheck_round(struct selfcheck *sc)

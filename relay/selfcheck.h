@@ -72,6 +72,7 @@ struct selfcheck {
     uint64_t gen;     /* bumped when the list changes: older probes' results are dropped */
     struct selfcheck_probe *probes; /* in flight */
     size_t in_flight;
+    size_t lookups;                   /* name lookups running: at most one (selfcheck.c) */
     bool was_usable;                  /* selfcheck_usable at the last change, for its log line */
     uint64_t checks[SELFCHECK_COUNT]; /* finished checks by result (NONE unused) */
     uint64_t answered;                /* probes this relay's sessions recognised and answered */

@@ -310,6 +310,39 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* Names are looked up (one at a time) and then dialled: two names for
+ * ports bound without listening are both refused, whichever address
+ * localhost gives first (nothing listens on either loopback there). */
+START_TEST(test_names)
+{
+    struct resp r[2];
+    struct relaycfg cfg;
+    struct selfcheck sc;
+    uv_loop_t loop;
+    char name[64];
+
+    keys();
+    uv_loop_init(&loop);
+    resp_start(&loop, &r[0], RESP_BOUND, NULL);
+    resp_start(&loop, &r[1], RESP_BOUND, NULL);
+    config(&cfg, r, 2, 5000);
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof(name), "localhost:%u", (unsigned)cfg.advertise[i].port);
+        ck_assert_int_eq(addr_parse(name, 0, &cfg.advertise[i]), 0);
+    }
+    selfcheck_init(&sc, &loop, &key, &cfg);
+    selfcheck_start(&sc);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_uint_le(sc.lookups, 1);
+    run_round(&loop, &sc);
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(sc.addr[i].state == SELFCHECK_REFUSED, "%s: %s", sc.addr[i].text,
+                      sc.addr[i].detail);
+    ck_assert_uint_eq(sc.lookups, 0);
+    finish(&loop, &sc, r, 2);
+}
+END_TEST
+
 /* Stopping with a probe in flight drops its result and leaves no handle. */
 START_TEST(test_stop_in_flight)
 {
@@ -345,6 +378,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_usable);
     tcase_add_test(tc, test_reload);
     tcase_add_test(tc, test_stop_in_flight);
+    tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
     return s;
 }
