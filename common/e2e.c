@@ -43,14 +43,14 @@ static void fail(struct e2e *s, int err, int detail)
 /* Appends one handshake message carrying HELLO, framed, to the output. */
 static int hs_write(struct e2e *s)
 {
-    uint8_t hello[RESUME_OFFER_LEN];
+    uint8_t hello[RESUME_OFFER_MAX];
     uint8_t msg[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
-    size_t mlen;
+    size_t mlen,
+        hlen = resume_offer_encode(s->resume_cap > 0, resume_ack_every(s->resume_cap), hello);
     int rc;
 
-    resume_offer_encode(s->resume_cap > 0, hello);
-    rc = noise_hs_write_message(&s->hs, hello, sizeof(hello), msg + FRAME_HDR_LEN,
-                                FRAME_MAX_HANDSHAKE, &mlen);
+    rc = noise_hs_write_message(&s->hs, hello, hlen, msg + FRAME_HDR_LEN, FRAME_MAX_HANDSHAKE,
+                                &mlen);
     if (rc != 0)
         return rc;
     msg[0] = (uint8_t)(mlen >> 8);
@@ -108,7 +108,7 @@ static int step_handshake(struct e2e *s)
     }
     rc = noise_hs_read_message(&s->hs, f.body, f.len, payload, sizeof(payload), &plen);
     if (rc == 0)
-        rc = resume_offer_check(payload, plen, &s->peer_offer);
+        rc = resume_offer_check(payload, plen, &s->peer_offer, &s->peer_ack_every);
     sodium_memzero(payload, sizeof(payload));
     (void)bq_consume(&s->in, f.consumed);
     if (rc == 0 && s->role == E2E_RESPONDER)
@@ -515,7 +515,8 @@ int e2e_plain_consume(struct e2e *s, size_t n)
     if (bq_consume(&s->plain, n) != 0)
         return E2E_E_ARG;
     s->delivered += n;
-    if (s->delivered >= s->acked && s->delivered - s->acked >= E2E_ACK_EVERY)
+    if (s->delivered >= s->acked &&
+        s->delivered - s->acked >= (s->resumable ? s->peer_ack_every : E2E_ACK_EVERY))
         s->ack_due = true;
     process(s); /* room for records that waited, and maybe FINAL */
     return 0;

@@ -6,7 +6,9 @@
  * plaintext. Input: one selector byte, then the bytes under test. Checks: no
  * crash; a HELLO is accepted only when it is exactly what resume_hello_encode
  * writes for the fixed key (so it cannot be forged without it); an offer is
- * accepted only as version 1 with flag bit 0 at most; a decoded RESUME has
+ * accepted only as version 1 with flag bit 0 at most, and the ACK interval
+ * it asks for is always within [RESUME_ACK_MIN, RESUME_ACK_MAX] (an offer's
+ * in-bounds ack_every taken as it is, D32); a decoded RESUME has
  * exactly 10 bytes and flags within bit 0.
  * Seeds: tests/fuzz/corpus/resume/.
  */
@@ -21,12 +23,25 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The ACK interval an accepted offer must give (D32): an offer's 4-byte
+ * ack_every within bounds as it is, RESUME_ACK_MIN for anything else. */
+static uint32_t offer_ack(const uint8_t *data, size_t size)
+{
+    uint32_t v;
+
+    if (size != 7 || data[1] != 1 || data[2] != 4)
+        return RESUME_ACK_MIN;
+    v = (uint32_t)data[3] << 24 | (uint32_t)data[4] << 16 | (uint32_t)data[5] << 8 | data[6];
+    return v >= RESUME_ACK_MIN && v <= RESUME_ACK_MAX ? v : RESUME_ACK_MIN;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t rk[RESUME_KEY_LEN] = {7, 7, 7};
     uint8_t nonce[RESUME_NONCE_LEN], again[RESUME_HELLO_LEN];
     struct rec_record r;
     bool offer;
+    uint32_t ack_every;
     uint8_t sel;
 
     if (size < 1 || sodium_init() < 0)
@@ -36,8 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     switch (sel % 3) {
     case 0:
-        if (resume_offer_check(data, size, &offer) == 0 &&
-            (size < 3 || data[0] != 1 || (data[1] & ~1u) != 0 || offer != (data[1] == 1)))
+        if (resume_offer_check(data, size, &offer, &ack_every) != 0)
+            break;
+        if (size < 3 || data[0] != 1 || (data[1] & ~1u) != 0 || offer != (data[1] == 1) ||
+            ack_every != offer_ack(data, size))
             abort();
         break;
     case 1: {

@@ -39,6 +39,11 @@ def main():
     seeds = {
         "offer-off": b"\x00\x01\x00\x00",
         "offer-on": b"\x00\x01\x01\x00",
+        # the ACK interval a resume buffer asks for (D32): 64 KiB, 1 MiB, and
+        # out of bounds (taken as 64 KiB)
+        "offer-on-ack-min": b"\x00\x01\x01\x04" + struct.pack(">I", 65536),
+        "offer-on-ack-max": b"\x00\x01\x01\x04" + struct.pack(">I", 1 << 20),
+        "offer-on-ack-over": b"\x00\x01\x01\x04" + struct.pack(">I", (1 << 20) + 1),
         "resume-record": b"\x02\x05" + struct.pack(">Q", 65536) + b"\x01",
         "hello-role0-epoch1": bytes([sel_hello(0, 1)]) + hello(0, 1, nonce),
         "hello-role1-epoch1": bytes([sel_hello(1, 1)]) + hello(1, 1, nonce),
