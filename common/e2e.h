@@ -131,6 +131,8 @@ struct e2e {
     uint64_t hello_refused;     /* resume HELLOs refused on this stream */
     uint64_t hello_old;         /* of those, the peer's of an earlier epoch */
     struct resume_tx rt;        /* our direction's replay buffer and offsets */
+    /* FINISHED sealed (the responder) or received (the initiator), §7.3 */
+    bool finished_sent, peer_finished;
     uint8_t rk[RESUME_KEY_LEN];
     uint8_t nonce[RESUME_NONCE_LEN];
     struct bq in, plain, out;
