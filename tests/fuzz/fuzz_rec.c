@@ -73,8 +73,7 @@ static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
     /* a resumed epoch starts with RESUME, and RESUME is nowhere else */
     CHECK((r->type == REC_RESUME) == (before->want_resume != 0));
     /* after FINAL (resumable) only ACK, RESET and FINISHED; FINISHED only there */
-    CHECK(!after_final || r->type == REC_ACK || r->type == REC_RESET ||
-          r->type == REC_FINISHED);
+    CHECK(!after_final || r->type == REC_ACK || r->type == REC_RESET || r->type == REC_FINISHED);
     CHECK(r->type != REC_FINISHED || (after_final && before->resumable));
     switch (r->type) {
     case REC_DATA:
