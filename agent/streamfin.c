@@ -47,7 +47,8 @@ int streamfin_keep(struct stream_owner *own, const struct e2e_fin *f, uint64_t s
     struct streamfin *n;
 
     expire(own, now);
-    while (own->fins != NULL && env->resume_held + STREAMFIN_COST > env->resume_total_cap)
+    while (own->fins != NULL && (own->n_fins >= STREAMFIN_MAX ||
+                                 env->resume_held + STREAMFIN_COST > env->resume_total_cap))
         drop_head(own);
     if (env->resume_held + STREAMFIN_COST > env->resume_total_cap || until_ms <= now)
         return -ENOBUFS;

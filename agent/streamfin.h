@@ -11,9 +11,10 @@
  * it here (agent/streamrevive.h) and gets a leg that carries only
  * the RESUME records and FINISHED. Entries leave the list when taken, at
  * their deadline (looked at whenever the list is used: no timer), and with
- * the owner (streamfin_clear). Each costs STREAMFIN_COST bytes against the
- * agent-wide resume_buffer_total (stream_env.resume_held): when that is
- * full the owner's oldest entries make room, and a stream that still finds
+ * the owner (streamfin_clear). At most STREAMFIN_MAX per owner, and each
+ * costs STREAMFIN_COST bytes against the agent-wide resume_buffer_total
+ * (stream_env.resume_held): when either is full the owner's oldest entries
+ * make room, and a stream that still finds
  * none is not kept (its initiator, if it lacks FINISHED, ends by its
  * resume_timeout as before). Calls nothing of the agent.
  */
@@ -35,6 +36,11 @@ struct streamfin {
 };
 
 #define STREAMFIN_COST ((uint64_t)sizeof(struct streamfin))
+/* Kept per owner at most (the oldest go first): a RESUMED no running stream
+ * matches is tried against every entry, RESUME_WINDOW ids each, so this
+ * bounds that work (docs/design.md D24). The entries that matter are the
+ * newest: streams that ended within a round trip of their leg's death. */
+#define STREAMFIN_MAX 1024u
 
 /* Keeps f (copied; the caller wipes its own) for the owner until until_ms.
  * Returns 0, or -ENOBUFS when resume_buffer_total has no room for it. */
