@@ -144,7 +144,8 @@ void agentmetrics_render(void *arg, struct promtext *pt)
     promtext_u64(pt, "linkagent_links", NULL, 0, n);
     /* Stream resumption (docs/protocol.md §7.3), all links together. */
     promtext_family(pt, "linkagent_resume_buffer_bytes", "gauge",
-                    "Bytes sent and not yet acknowledged, held for replay (all streams).");
+                    "Bytes sent and not yet acknowledged, held for replay (all streams), "
+                    "and the fixed-size state of finished streams kept for a resume.");
     promtext_u64(pt, "linkagent_resume_buffer_bytes", NULL, 0, ag->streams.resume_held);
     promtext_family(pt, "linkagent_streams_resumed_total", "counter",
                     "Streams resumed on a new leg after their leg died.");
@@ -162,13 +163,21 @@ void agentmetrics_render(void *arg, struct promtext *pt)
     }
     for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
         for (const struct stream *st = lk->so.streams; st != NULL; st = st->next)
-            n_susp += st->state == STREAM_SUSPENDED || st->state == STREAM_RESUMING;
+            n_susp +=
+                (st->state == STREAM_SUSPENDED || st->state == STREAM_RESUMING) && !st->revived;
     promtext_family(pt, "linkagent_streams_suspended", "gauge",
                     "Resumable streams whose leg is lost, waiting to be resumed (all links).");
     promtext_u64(pt, "linkagent_streams_suspended", NULL, 0, n_susp);
     promtext_family(pt, "linkagent_resume_unknown_total", "counter",
                     "RESUMED messages whose resume id matched no stream.");
     promtext_u64(pt, "linkagent_resume_unknown_total", NULL, 0, ag->streams.resume_unknown);
+    promtext_family(pt, "linkagent_resume_finished_total", "counter",
+                    "Resumes of finished streams answered from their kept state (a leg "
+                    "carrying only the RESUME records and FINISHED).");
+    promtext_u64(pt, "linkagent_resume_finished_total", NULL, 0, ag->streams.resume_finished);
+    promtext_family(pt, "linkagent_resume_finished_kept", "gauge",
+                    "Finished streams whose resume state is kept for resume_timeout.");
+    promtext_u64(pt, "linkagent_resume_finished_kept", NULL, 0, ag->streams.fins_kept);
     for (int f = 0; f < AM_COUNT; f++) {
         promtext_family(pt, am_fam[f].name, am_fam[f].type, am_fam[f].help);
         for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "agent/openfail.h"
 #include "agent/stream.h"
+#include "agent/streamfin.h"
+#include "agent/streamrevive.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
 #define LINK_CABLE_MIN_MS   500u
@@ -228,6 +230,8 @@ static void on_resumed(void *owner, const struct msg_stream *m)
             return;
         }
     }
+    if (m->role == MSG_ROLE_RESPONDER && streamrevive_answer(&lk->so, m))
+        return; /* a finished stream whose initiator lacks FINISHED (§7.3) */
     lk->so.env->resume_unknown++;
     log_warnx("link %s: RESUMED for no stream of this link (an unknown, spent or foreign resume "
               "id); ignored",
@@ -743,6 +747,7 @@ void link_close(struct link *lk)
         nx = st->next;
         stream_abort(st);
     }
+    streamfin_clear(&lk->so);
     for (size_t i = 0; i < lk->n_lsn; i++)
         uv_close((uv_handle_t *)&lk->lsn[i]->tcp, on_lsn_closed);
     lk->n_lsn = 0;

@@ -127,11 +127,13 @@ static json_t *resume_json(const struct link *lk)
 
     if (e == NULL)
         return json_null();
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "resumed", lrjson_u64(e->resumed),
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "resumed", lrjson_u64(e->resumed),
                      "refused_bad_hello", lrjson_u64(e->resume_refused[STREAM_REFUSED_BAD_HELLO]),
                      "refused_old_epoch", lrjson_u64(e->resume_refused[STREAM_REFUSED_OLD_EPOCH]),
                      "unknown_id", lrjson_u64(e->resume_unknown), "expired",
-                     lrjson_u64(e->resume_expired), "buffer_bytes", lrjson_u64(e->resume_held));
+                     lrjson_u64(e->resume_expired), "buffer_bytes", lrjson_u64(e->resume_held),
+                     "finished_answered", lrjson_u64(e->resume_finished), "finished_kept",
+                     lrjson_u64(e->fins_kept));
 }
 
 static json_t *status_json(const struct status *s)

@@ -293,6 +293,11 @@ static void resume_timer(struct stream *st)
 {
     uint64_t now = uv_now(st->loop), left;
 
+    if (now >= st->resume_until_ms && st->revived) { /* kept again (streamend.c) */
+        stream_fail(st, LOG_LEVEL_INFO, "finished stream's resumed leg not done in %u ms",
+                    STREAM_SETUP_MS);
+        return;
+    }
     if (now >= st->resume_until_ms) {
         st->env->resume_expired++;
         stream_fail(st, LOG_LEVEL_WARN,
@@ -345,6 +350,10 @@ static void on_pump_leg_lost(void *owner, const char *why)
                          "peer's for this stream (tampered, or spliced to another stream or "
                          "link)");
     }
+    if (st->revived) { /* finished: kept again (streamend.c) for the next RESUME */
+        streamend_end(st, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
+        return;
+    }
     if (st->state != STREAM_SUSPENDED && st->state != STREAM_RESUMING) {
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
         st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
@@ -370,7 +379,7 @@ static void on_pump_resumed(void *owner)
 
     if (st->state != STREAM_RESUMING)
         return;
-    st->env->resumed++;
+    st->env->resumed += !st->revived; /* a revived one counts in resume_finished */
     stream_log(st, LOG_LEVEL_INFO, "stream resumed on a new leg");
     st->state = STREAM_RUNNING;
     uv_timer_stop(&st->timer);
@@ -402,6 +411,17 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
     st->state = STREAM_RESUMING;
     uv_timer_stop(&st->timer);
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
+}
+
+static struct stream *new_stream(struct stream_owner *own);
+
+struct stream *stream_bare(struct stream_owner *own)
+{
+    struct stream *st = new_stream(own);
+
+    if (st != NULL)
+        own->opened--; /* not a new stream: the owner counts streams made */
+    return st;
 }
 
 static void on_timer(uv_timer_t *t)

@@ -64,6 +64,9 @@ struct stream_env {
     uint64_t resumed, resume_unknown, resume_expired; /* counters */
     /* Resumed legs refused (§7.3), by the HELLO's fault: enum stream_refusal. */
     uint64_t resume_refused[2];
+    /* Finished streams kept to answer a resume (agent/streamfin.h; each
+     * costs STREAMFIN_COST in resume_held), and those answered. */
+    uint64_t fins_kept, resume_finished;
 };
 
 /* Why a resumed leg was refused: its HELLO fails its MAC (tampered, or
@@ -108,6 +111,9 @@ struct stream_owner {
     size_t n_streams;
     uint32_t n_held; /* connections held after OPEN_FAIL rate_limited */
     uint64_t opened; /* streams made since the owner began (its metrics) */
+    /* Finished streams kept for a resume, oldest first (agent/streamfin.h). */
+    struct streamfin *fins, *fins_tail;
+    size_t n_fins;
 };
 
 #define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
@@ -179,6 +185,10 @@ struct stream {
      * none), told once per control session (lost_told: the owner's count). */
     uint64_t leg_id, lost_id, lost_told;
     uint8_t leg_ticket[MSG_TICKET_LEN];
+    /* A finished stream revived from its kept state (stream_revive): no
+     * local connection; kept again until fin_until_ms when its leg ends. */
+    bool revived;
+    uint64_t fin_until_ms;
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.
@@ -199,6 +209,10 @@ void stream_responder(struct stream_owner *own, const struct msg_stream *m);
  * answer to its RESUME (epoch: st->resume_epoch), or the responder's match
  * (e2e_resume_match). */
 void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t epoch);
+/* A stream in the owner's list with nothing else (no local connection, no
+ * session, not counted as made): streamfin_revive fills it. NULL without
+ * memory. */
+struct stream *stream_bare(struct stream_owner *own);
 /* The link goes away (reload, SIGTERM): RESET `shutdown` to the peer where a
  * session exists, reset the local connection. The leg gets STREAM_FLUSH_MS to
  * take the RESET record and its shutdown; then it is reset, so a stuck leg

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "agent/streamfin.h"
 
 void streamend_release(struct stream *st)
 {
@@ -110,6 +111,26 @@ static void leg_flush_close(struct stream *st)
     uv_timer_start(&st->timer, on_flush_deadline, STREAM_FLUSH_MS, 0);
 }
 
+/* A resumable stream's responder that ended cleanly (or a revived one, whose
+ * leg ended in any way but a failed session) keeps what a resume of it needs
+ * (streamfin.h, docs/protocol.md §7.3): the initiator may lack FINISHED. */
+static void keep_finished(struct stream *st, enum pump_close mode)
+{
+    struct e2e_fin f;
+    uint64_t now, until;
+
+    if (st->own == NULL || st->io.e2e == NULL || (mode != PUMP_CLOSE_CLEAN && !st->revived) ||
+        st->env->resume_timeout_ms == 0 || e2e_fin_save(st->io.e2e, &f) != 0)
+        return;
+    now = uv_now(st->loop);
+    until = st->revived ? st->fin_until_ms : now + st->env->resume_timeout_ms;
+    if (streamfin_keep(st->own, &f, st->stream_id, now, until) != 0)
+        log_debug("link %s: stream %u: finished stream not kept for a resume (no room within "
+                  "resume_buffer_total, or its time is up)",
+                  st->name, st->id);
+    e2e_fin_wipe(&f);
+}
+
 /* The stream leaves its owner's list and the owner is told (once); the
  * owner is never touched after. */
 static void leave_owner(struct stream *st)
@@ -153,6 +174,7 @@ void streamend_end(struct stream *st, enum pump_close mode, enum log_level level
         stream_log(st, level, "%s", why);
     st->state = STREAM_CLOSING;
     st->io.closing = true;
+    keep_finished(st, mode);
     leave_owner(st);
     log_debug("link %s: stream %u closing (%s)", st->name, st->id,
               mode == PUMP_CLOSE_CLEAN   ? "clean"

@@ -9,16 +9,8 @@
 
 #include <sodium.h>
 
+#include "e2epriv.h"
 #include "frame.h"
-
-enum {
-    ST_HS = 0,        /* waiting for the peer's handshake message */
-    ST_HEADER = 1,    /* handshake done, waiting for the peer's 24-byte header */
-    ST_OPEN = 2,      /* records */
-    ST_DEAD = 3,      /* failed, or reset by either side: nothing more moves in */
-    ST_SUSPENDED = 4, /* resumable, no leg (§7.3) */
-    ST_RHELLO = 5,    /* a resumed leg: our resume HELLO queued, waiting for theirs */
-};
 
 #define RESUME_LABEL "linkrelay/1 resume"
 
@@ -256,6 +248,10 @@ static int step_record(struct e2e *s)
         resume_tx_ack(&s->rt, r.value);
     else if (r.type == REC_RESUME)
         rc = on_resume(s, &r);
+    else if (r.type == REC_FINISHED && s->role == E2E_INITIATOR)
+        s->peer_finished = true; /* the responder finished (§7.3) */
+    else if (r.type == REC_FINISHED)
+        rc = REC_E_FINISHED; /* only the responder sends it */
     sodium_memzero(s->scratch, r.type == REC_DATA ? r.len + 9 : sizeof(s->scratch));
     (void)bq_consume(&s->in, f.consumed);
     if (rc != 0) {
@@ -263,6 +259,15 @@ static int step_record(struct e2e *s)
         return -1;
     }
     return 1;
+}
+
+/* A resumable stream's responder is done (§7.3): its FINAL acknowledged, the
+ * peer's FINAL delivered and acknowledged; FINISHED tells the initiator. */
+static bool finish_due(const struct e2e *s)
+{
+    return s->resumable && s->role == E2E_RESPONDER && !s->finished_sent && s->final_sent &&
+           s->rt.peer_got_final && s->peer_final_told && !s->ack_due &&
+           s->acked == s->delivered + 1;
 }
 
 /* Seals pending ACK, FINAL and RESET records while there is room, and data
@@ -301,6 +306,9 @@ static void flush_ctrl(struct e2e *s)
             s->tx_ended = !s->resumable; /* resumable: ACKs may follow (§7.3) */
             s->final_sent = true;
             s->rt.final_ever = true;
+        } else if (finish_due(s)) {
+            rc = rec_tx_finished(&s->tx, s->acked, dst, room, &len);
+            s->tx_ended = s->finished_sent = true; /* nothing follows it */
         } else {
             return;
         }
@@ -684,7 +692,8 @@ bool e2e_finished(const struct e2e *s)
     if (!s->final_sent || bq_len(&s->out) != 0 || !s->peer_final_told || s->state != ST_OPEN)
         return false;
     /* Resumable: our FINAL acknowledged and our ACK of theirs sealed (§7.3). */
-    return !s->resumable || (s->rt.peer_got_final && !s->ack_due && s->acked == s->delivered + 1);
+    return !s->resumable || (s->rt.peer_got_final && !s->ack_due && s->acked == s->delivered + 1 &&
+                             (s->role == E2E_INITIATOR ? s->peer_finished : s->finished_sent));
 }
 
 bool e2e_dead(const struct e2e *s)
@@ -754,24 +763,9 @@ int e2e_leg_lost(struct e2e *s)
     (void)bq_consume(&s->in, bq_len(&s->in));
     (void)bq_consume(&s->out, bq_len(&s->out));
     s->awaiting_resume = s->resuming = s->peer_eof = false;
+    s->tx_ended = s->finished_sent = false; /* FINISHED goes again on the next leg */
     s->state = ST_SUSPENDED;
     return 1;
-}
-
-int e2e_resume_next(const struct e2e *s, uint8_t id[RESUME_ID_LEN], uint32_t *epoch)
-{
-    if (!s->resumable || s->state == ST_DEAD || s->epoch == UINT32_MAX)
-        return E2E_E_RESUME;
-    resume_id(s->rk, s->epoch + 1, id);
-    *epoch = s->epoch + 1;
-    return 0;
-}
-
-int e2e_resume_match(const struct e2e *s, const uint8_t id[RESUME_ID_LEN], uint32_t *epoch)
-{
-    if (!s->resumable || s->state == ST_DEAD)
-        return E2E_E_RESUME;
-    return resume_match(s->rk, s->epoch, id, epoch) == 0 ? 0 : E2E_E_RESUME;
 }
 
 int e2e_resume_start(struct e2e *s, uint32_t epoch)
@@ -788,9 +782,4 @@ int e2e_resume_start(struct e2e *s, uint32_t epoch)
     (void)bq_append(&s->out, hello, sizeof(hello)); /* the output is empty */
     s->state = ST_RHELLO;
     return 0;
-}
-
-uint64_t e2e_resume_held(const struct e2e *s)
-{
-    return replay_held(&s->rt.rp);
 }

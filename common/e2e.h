@@ -136,6 +136,8 @@ struct e2e {
     uint64_t hello_refused;     /* resume HELLOs refused on this stream */
     uint64_t hello_old;         /* of those, the peer's of an earlier epoch */
     struct resume_tx rt;        /* our direction's replay buffer and offsets */
+    /* FINISHED sealed (the responder) or received (the initiator), §7.3 */
+    bool finished_sent, peer_finished;
     uint8_t rk[RESUME_KEY_LEN];
     uint8_t nonce[RESUME_NONCE_LEN];
     struct bq in, plain, out;
@@ -220,7 +222,9 @@ bool e2e_peer_final(const struct e2e *s);
 /* Our FINAL is sealed (it may still sit in e2e_out_peek). */
 bool e2e_final_sent(const struct e2e *s);
 /* The stream ended cleanly: our FINAL is out of the session, the peer's
- * FINAL was received and delivered. The caller may close the relay leg. */
+ * FINAL was received and delivered; resumable: both FINALs acknowledged,
+ * and FINISHED taken out (the responder) or received (the initiator), §7.3.
+ * The caller may close the relay leg. */
 bool e2e_finished(const struct e2e *s);
 /* Failed or reset (either side): the caller resets both connections once
  * e2e_out_peek is empty (so a RESET record leaves first). */

@@ -64,6 +64,8 @@ const char *rec_strerror(int err)
         return "out of memory (or a crypto library failure)";
     case REC_E_RESUME:
         return "RESUME record missing or out of place";
+    case REC_E_FINISHED:
+        return "FINISHED record out of place";
     default:
         return "unknown error";
     }
@@ -103,6 +105,7 @@ int rec_plain_decode(const uint8_t *p, size_t len, struct rec_record *out)
         break;
     case REC_ACK:
     case REC_FINAL:
+    case REC_FINISHED:
         if (len != 1 + 8)
             return REC_E_MALFORMED;
         r.value = get_u64(p + 1);
@@ -291,6 +294,21 @@ void rec_tx_mark_final(struct rec_tx *tx)
     tx->final_done = 1;
 }
 
+int rec_tx_finished(struct rec_tx *tx, uint64_t received, uint8_t *out, size_t cap, size_t *outlen)
+{
+    uint8_t plain[9];
+    int rc;
+
+    if (!tx->resumable || !tx->final_done)
+        return REC_E_ARG;
+    plain[0] = REC_FINISHED;
+    put_u64(plain + 1, received);
+    rc = tx_seal(tx, plain, sizeof(plain), NULL, 0, 0, out, cap, outlen);
+    if (rc == 0)
+        tx->ended = 1; /* nothing follows FINISHED */
+    return rc;
+}
+
 uint64_t rec_tx_offset(const struct rec_tx *tx)
 {
     return tx->offset;
@@ -344,7 +362,8 @@ static int rx_check(const struct rec_rx *rx, const struct rec_record *r, unsigne
 
     if (rx->want_resume != (r->type == REC_RESUME))
         return REC_E_RESUME;
-    if (rx->state == REC_RX_FINAL && r->type != REC_ACK && r->type != REC_RESET)
+    if (rx->state == REC_RX_FINAL && r->type != REC_ACK && r->type != REC_RESET &&
+        r->type != REC_FINISHED)
         return REC_E_AFTER_END;
     if (end)
         want = TAG_FINAL;
@@ -367,6 +386,8 @@ static int rx_check(const struct rec_rx *rx, const struct rec_record *r, unsigne
         return 0;
     case REC_FINAL:
         return r->value == rx->received ? 0 : REC_E_TOTAL;
+    case REC_FINISHED: /* after the sender's FINAL, acknowledging all we sent */
+        return rx->resumable && rx->state == REC_RX_FINAL && r->value == sent ? 0 : REC_E_FINISHED;
     default:
         return 0;
     }
@@ -387,6 +408,10 @@ static void rx_accept(struct rec_rx *rx, const struct rec_record *r)
         break;
     case REC_RESET:
         rx->state = REC_RX_RESET;
+        break;
+    case REC_FINISHED:
+        rx->acked = r->value;
+        rx->state = REC_RX_FINISHED;
         break;
     case REC_RESUME:
         rx->want_resume = 0;
@@ -448,6 +473,7 @@ int rec_rx_eof(struct rec_rx *rx)
     switch (rx->state) {
     case REC_RX_FINAL:
     case REC_RX_RESET:
+    case REC_RX_FINISHED:
         return 0;
     case REC_RX_OPEN:
         return rx_fail(rx, REC_E_TRUNCATED);

@@ -56,7 +56,8 @@ enum rec_type {
     REC_ACK = 0x02,
     REC_FINAL = 0x03,
     REC_RESET = 0x04,
-    REC_RESUME = 0x05, /* first record of a resumed epoch (§7.3) */
+    REC_RESUME = 0x05,   /* first record of a resumed epoch (§7.3) */
+    REC_FINISHED = 0x06, /* resumable, responder: finished, nothing follows (§7.3) */
 };
 
 /* RESUME flags (§7.3). */
@@ -89,6 +90,8 @@ enum rec_error {
     REC_E_FAILED,      /* rx: an earlier error poisoned this direction */
     REC_E_NOMEM,       /* init: allocation failed; any call: libcrypto failed */
     REC_E_RESUME,      /* RESUME missing first in a resumed epoch, or out of place */
+    REC_E_FINISHED,    /* FINISHED before the sender's FINAL, or not acknowledging
+                          everything we sent (§7.3) */
 };
 
 /* Returns a static description of a rec_error (or "unknown error"). */
@@ -101,7 +104,8 @@ const char *rec_strerror(int err);
 struct rec_record {
     uint8_t type;        /* enum rec_type */
     uint8_t reason;      /* RESET: enum rec_reset_reason; RESUME: flags; else 0 */
-    uint64_t value;      /* DATA: offset; ACK: received; FINAL: total; RESUME: received; RESET: 0 */
+    uint64_t value;      /* DATA: offset; ACK, FINISHED, RESUME: received;
+                            FINAL: total; RESET: 0 */
     const uint8_t *data; /* DATA: the bytes; RESET: the text (not terminated) */
     size_t len;          /* DATA: 1..16384; RESET: 0..200; else 0 */
 };
@@ -176,6 +180,14 @@ int rec_tx_resume(struct rec_tx *tx, uint64_t received, uint8_t flags, uint8_t *
                   size_t *outlen);
 int rec_tx_rewind(struct rec_tx *tx, uint64_t offset);
 void rec_tx_mark_final(struct rec_tx *tx);
+/*
+ * FINISHED (§7.3): the responder of a resumable stream says it is finished
+ * (its FINAL acknowledged, the peer's FINAL acknowledged by it); received is
+ * the peer's total + 1, as its ACK of that FINAL. Only after our FINAL;
+ * nothing can be sealed after it. The receiver accepts it only after the
+ * sender's FINAL and only acknowledging all it sent (FINAL included).
+ */
+int rec_tx_finished(struct rec_tx *tx, uint64_t received, uint8_t *out, size_t cap, size_t *outlen);
 /* Wipes the state (keys included). */
 void rec_tx_done(struct rec_tx *tx);
 
@@ -186,6 +198,7 @@ enum rec_rx_state {
     REC_RX_FINAL, /* FINAL accepted: clean end of this direction */
     REC_RX_RESET, /* RESET accepted: the peer aborted the stream */
     REC_RX_FAILED,
+    REC_RX_FINISHED, /* resumable: the peer's FINISHED accepted, nothing follows */
 };
 
 struct rec_rx {

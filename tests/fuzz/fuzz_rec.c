@@ -41,6 +41,7 @@ static void check_record(const struct rec_record *r, const uint8_t *plain, size_
         break;
     case REC_ACK:
     case REC_FINAL:
+    case REC_FINISHED:
         CHECK(plen == 9 && r->len == 0);
         break;
     case REC_RESUME:
@@ -71,8 +72,9 @@ static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
     CHECK(rx->records == before->records + 1);
     /* a resumed epoch starts with RESUME, and RESUME is nowhere else */
     CHECK((r->type == REC_RESUME) == (before->want_resume != 0));
-    /* after FINAL (resumable) only ACK and RESET */
-    CHECK(!after_final || r->type == REC_ACK || r->type == REC_RESET);
+    /* after FINAL (resumable) only ACK, RESET and FINISHED; FINISHED only there */
+    CHECK(!after_final || r->type == REC_ACK || r->type == REC_RESET || r->type == REC_FINISHED);
+    CHECK(r->type != REC_FINISHED || (after_final && before->resumable));
     switch (r->type) {
     case REC_DATA:
         CHECK(r->value == before->received && rx->received == before->received + r->len);
@@ -88,6 +90,9 @@ static void check_accepted(const struct rec_rx *before, const struct rec_rx *rx,
     case REC_RESUME:
         CHECK(!rx->want_resume && rx->received == before->received);
         CHECK(rx->state == (before->final_after ? REC_RX_FINAL : REC_RX_OPEN));
+        break;
+    case REC_FINISHED: /* everything we sent, FINAL included; nothing after it */
+        CHECK(r->value == REC_FUZZ_SENT && rx->state == REC_RX_FINISHED);
         break;
     default:
         CHECK(rx->state == REC_RX_RESET);
@@ -112,6 +117,7 @@ static int authentic(int rc)
     case REC_E_TOTAL:
     case REC_E_OVERFLOW:
     case REC_E_RESUME:
+    case REC_E_FINISHED:
         return 1;
     default:
         return 0;

@@ -158,6 +158,9 @@ static int plain_seeds(const char *dir)
     s.len += pt_u64(s.b + 1, REC_RESUME, 77);
     s.b[s.len++] = REC_RESUME_FINAL;
     rc |= seed_write(dir, "plain-resume", &s);
+    seed_start(&s, REC_FUZZ_PLAIN); /* FINISHED (§7.3): received */
+    s.len += pt_u64(s.b + 1, REC_FINISHED, 78);
+    rc |= seed_write(dir, "plain-finished", &s);
     return rc;
 }
 
@@ -192,6 +195,14 @@ static int sealed_seeds(const char *dir)
     add_item(&s, pt, pt_u64(pt, REC_ACK, 40), TAG_MESSAGE);
     add_item(&s, pt, pt_u64(pt, REC_ACK, 41), TAG_MESSAGE);
     rc |= seed_write(dir, "sealed-resumable-final-ack", &s);
+
+    /* The responder's end: FINAL, the ACK of ours, FINISHED (all we sent + 1). */
+    seed_start(&s, REC_FUZZ_SEALED | 1 << 6);
+    add_item(&s, pt, pt_data(pt, 0, 20), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_FINAL, 20), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_ACK, REC_FUZZ_SENT), TAG_MESSAGE);
+    add_item(&s, pt, pt_u64(pt, REC_FINISHED, REC_FUZZ_SENT), TAG_MESSAGE);
+    rc |= seed_write(dir, "sealed-resumable-finished", &s);
 
     /* A resumed epoch: RESUME first, DATA where the last epoch stopped. */
     seed_start(&s, REC_FUZZ_SEALED | 2 << 6);

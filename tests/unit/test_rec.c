@@ -369,7 +369,10 @@ START_TEST(test_crafted_semantics)
         } cases[] = {
             {{0}, 0, TAG_MESSAGE, REC_E_TYPE}, /* empty: type missing */
             {{0x00, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_TYPE},
-            {{0x06, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_TYPE},
+            {{0x07, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_TYPE},
+            /* well formed, but FINISHED only ends a resumable direction after FINAL */
+            {{REC_FINISHED, 0, 0, 0, 0, 0, 0, 0, 1}, 9, TAG_MESSAGE, REC_E_FINISHED},
+            {{REC_FINISHED, 0, 0, 0, 0, 0, 0, 0}, 8, TAG_MESSAGE, REC_E_MALFORMED},
             {{REC_RESUME, 0, 0, 0, 0, 0, 0, 0, 0}, 9, TAG_MESSAGE, REC_E_MALFORMED},
             {{REC_RESUME, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 10, TAG_MESSAGE, REC_E_MALFORMED},
             /* well formed, but only a resumed epoch opens with RESUME */
@@ -873,7 +876,7 @@ START_TEST(test_plain_decode_boundaries)
     }
     /* Every other type byte. */
     for (int t = 0; t <= 255; t++) {
-        if (t >= REC_DATA && t <= REC_RESUME)
+        if (t >= REC_DATA && t <= REC_FINISHED)
             continue;
         p[0] = (uint8_t)t;
         ck_assert_int_eq(rec_plain_decode(p, 9, &r), REC_E_TYPE);
