@@ -17,6 +17,7 @@
 
 #include "agentmetrics.h"
 #include "link.h"
+#include "streamfin.h"
 #include "log.h"
 #include "metrics.h"
 #include "relaykeys.h"
@@ -284,6 +285,8 @@ static void on_agg_timer(uv_timer_t *t)
     struct agent *ag = t->data;
 
     streamlog_expire(&ag->slog, false);
+    for (struct link *lk = ag->links; lk != NULL; lk = lk->next)
+        streamfin_expire(&lk->so, uv_now(ag->loop));
 }
 
 void agent_finish(struct agent *ag)

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "link.h"
+#include "streamfin.h"
 
 #define LBL(n, v) ((struct promtext_label){(n), (v)})
 
@@ -144,9 +145,9 @@ void agentmetrics_render(void *arg, struct promtext *pt)
     promtext_u64(pt, "linkagent_links", NULL, 0, n);
     /* Stream resumption (docs/protocol.md §7.3), all links together. */
     promtext_family(pt, "linkagent_resume_buffer_bytes", "gauge",
-                    "Bytes sent and not yet acknowledged, held for replay (all streams), "
-                    "and the fixed-size state of finished streams kept for a resume.");
-    promtext_u64(pt, "linkagent_resume_buffer_bytes", NULL, 0, ag->streams.resume_held);
+                    "Bytes sent and not yet acknowledged, held for replay (all streams).");
+    promtext_u64(pt, "linkagent_resume_buffer_bytes", NULL, 0,
+                 streamfin_replay_bytes(&ag->streams));
     promtext_family(pt, "linkagent_streams_resumed_total", "counter",
                     "Streams resumed on a new leg after their leg died.");
     promtext_u64(pt, "linkagent_streams_resumed_total", NULL, 0, ag->streams.resumed);

@@ -16,6 +16,7 @@
 #include "link.h"
 #include "lrjson.h"
 #include "agent/session.h"
+#include "streamfin.h"
 
 struct status {
     struct adminsrv *srv;
@@ -131,9 +132,9 @@ static json_t *resume_json(const struct link *lk)
                      "refused_bad_hello", lrjson_u64(e->resume_refused[STREAM_REFUSED_BAD_HELLO]),
                      "refused_old_epoch", lrjson_u64(e->resume_refused[STREAM_REFUSED_OLD_EPOCH]),
                      "unknown_id", lrjson_u64(e->resume_unknown), "expired",
-                     lrjson_u64(e->resume_expired), "buffer_bytes", lrjson_u64(e->resume_held),
-                     "finished_answered", lrjson_u64(e->resume_finished), "finished_kept",
-                     lrjson_u64(e->fins_kept));
+                     lrjson_u64(e->resume_expired), "buffer_bytes",
+                     lrjson_u64(streamfin_replay_bytes(e)), "finished_answered",
+                     lrjson_u64(e->resume_finished), "finished_kept", lrjson_u64(e->fins_kept));
 }
 
 static json_t *status_json(const struct status *s)

@@ -34,7 +34,7 @@ static void drop_head(struct stream_owner *own)
 /* Entries past their deadline leave. Every entry of an owner had the same
  * resume_timeout unless a reload changed it, so the oldest expire first;
  * one that outlives a younger one by a reload waits for it. */
-static void expire(struct stream_owner *own, uint64_t now)
+void streamfin_expire(struct stream_owner *own, uint64_t now)
 {
     while (own->fins != NULL && own->fins->until_ms <= now)
         drop_head(own);
@@ -46,7 +46,7 @@ int streamfin_keep(struct stream_owner *own, const struct e2e_fin *f, uint64_t s
     struct stream_env *env = own->env;
     struct streamfin *n;
 
-    expire(own, now);
+    streamfin_expire(own, now);
     while (own->fins != NULL && (own->n_fins >= STREAMFIN_MAX ||
                                  env->resume_held + STREAMFIN_COST > env->resume_total_cap))
         drop_head(own);
@@ -73,7 +73,7 @@ int streamfin_take(struct stream_owner *own, const uint8_t id[RESUME_ID_LEN], ui
 {
     struct streamfin *prev = NULL;
 
-    expire(own, now);
+    streamfin_expire(own, now);
     for (struct streamfin *f = own->fins; f != NULL; prev = f, f = f->next) {
         if (e2e_fin_match(&f->fin, id, epoch) != 0)
             continue;
@@ -95,4 +95,9 @@ void streamfin_clear(struct stream_owner *own)
 {
     while (own->fins != NULL)
         drop_head(own);
+}
+
+uint64_t streamfin_replay_bytes(const struct stream_env *env)
+{
+    return env->resume_held - env->fins_kept * STREAMFIN_COST;
 }

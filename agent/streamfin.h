@@ -10,7 +10,8 @@
  * its FINISHED record reached the initiator, the initiator's RESUMED finds
  * it here (agent/streamrevive.h) and gets a leg that carries only
  * the RESUME records and FINISHED. Entries leave the list when taken, at
- * their deadline (looked at whenever the list is used: no timer), and with
+ * their deadline (looked at whenever the list is used, and every second by
+ * the agent's timer: streamfin_expire), and with
  * the owner (streamfin_clear). At most STREAMFIN_MAX per owner, and each
  * costs STREAMFIN_COST bytes against the agent-wide resume_buffer_total
  * (stream_env.resume_held): when either is full the owner's oldest entries
@@ -41,6 +42,16 @@ struct streamfin {
  * bounds that work (docs/design.md D24). The entries that matter are the
  * newest: streams that ended within a round trip of their leg's death. */
 #define STREAMFIN_MAX 1024u
+
+/* Drops the owner's entries whose deadline has passed (the agent calls it
+ * every second for every link, so the gauges and resume_held follow the
+ * deadlines even when no resume comes). */
+void streamfin_expire(struct stream_owner *own, uint64_t now);
+
+/* The bytes of env->resume_held that are replay data: without the kept
+ * finished streams' STREAMFIN_COST each (what linkagent_resume_buffer_bytes
+ * and `linkagent status` buffer_bytes show). */
+uint64_t streamfin_replay_bytes(const struct stream_env *env);
 
 /* Keeps f (copied; the caller wipes its own) for the owner until until_ms.
  * Returns 0, or -ENOBUFS when resume_buffer_total has no room for it. */

@@ -42,7 +42,8 @@ import agentharness as ah
 import lrharness as h
 import promharness as ph
 
-RESUME_TIMEOUT = "30s"
+RESUME_TIMEOUT_S = 30
+RESUME_TIMEOUT = "%ds" % RESUME_TIMEOUT_S
 
 
 def rst_close(s):
@@ -187,7 +188,7 @@ def metrics_port(ag):
     return int(re.search(pat, ag.log()).group(1))
 
 
-def run_case(c, rig, tgt, tport, name, hold):
+def run_case(c, rig, tgt, tport, name, hold, expire=False):
     up = (rig.relay.host, rig.relay.port)
     px = Proxy(up, hold)
     try:
@@ -250,6 +251,13 @@ def run_case(c, rig, tgt, tport, name, hold):
         c.check(name + ": b keeps the finished stream",
                 metric(mb, "linkagent_resume_finished_kept") == 1,
                 metric(mb, "linkagent_resume_finished_kept"))
+        if expire:
+            # The kept state leaves at resume_timeout with no resume coming
+            # (the agent's 1 s timer, streamfin_expire), and the gauges follow.
+            c.check(name + ": b drops the finished stream after resume_timeout",
+                    h.wait_for(lambda: metric(mb, "linkagent_resume_finished_kept") == 0,
+                               timeout=RESUME_TIMEOUT_S + 60, step=0.5),
+                    metric(mb, "linkagent_resume_finished_kept"))
         for app in (ca, cb):
             app.s.close()
         return a, b
@@ -269,7 +277,7 @@ def main():
         tgt.settimeout(30)
         tport = tgt.getsockname()[1]
         run_case(c, rig, tgt, tport, "fin-resp", "down")
-        run_case(c, rig, tgt, tport, "fin-init", "up")
+        run_case(c, rig, tgt, tport, "fin-init", "up", expire=True)
         mr = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
         ms = ph.scrape(int(mr[-1]))
         got = tuple(ph.value(ms, "linkrelay_resume_%s_total" % k) or 0
