@@ -422,7 +422,6 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     struct stream *s;
     int rc;
 
-    (void)buf;
     if (c->state == CONN_CLOSED || lg == NULL || nread == 0)
         return;
     s = lg->s;
@@ -431,7 +430,7 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
         return;
     }
-    if (nread == UV_EOF && !conn_eof_was_reset(c)) {
+    if (nread == UV_EOF && !conn_eof_was_reset(c, buf)) {
         stream_forward_eof(s, lg->side);
         return;
     }

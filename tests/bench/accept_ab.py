@@ -7,7 +7,8 @@ Usage: /usr/bin/python3 tests/bench/accept_ab.py BUILD [--other NAME=BUILD ...]
 BUILD needs -DLR_BENCH=ON (its lr_bench is the client; its linkrelay is
 "linkrelay"); every --other runs OTHER/relay/linkrelay beside it.
 
-Per repetition, systems interleaved: `lr_bench pair` as fast as possible
+Per repetition, systems interleaved (every other one in reverse order):
+`lr_bench pair` as fast as possible
 (64 being set up at once; new streams/s and the forwarder's CPU µs per new
 stream from /proc) and paced at --rate (256 at once; time to first byte p50
 and p99). Medians and ratios to haproxy's of the same run.
@@ -123,13 +124,16 @@ def main():
     sec = "New streams"
     for rep in range(args.reps):
         B.log("repetition %d" % (rep + 1))
-        for s in systems:
+        # Every other repetition in reverse order: what runs first (a warmer
+        # or a less loaded moment) is not always the same system.
+        order = systems if rep % 2 == 0 else systems[::-1]
+        for s in order:
             kv, cpu = B.bench(env, s, "pair", ["--n", args.pairs, "--rate", 0, "--window", 64])
             R.add(sec, "new streams/s (max)", s.name, float(kv["pair.rate"]))
             fwd = cpu.get("haproxy", cpu.get("relay", 0.0))
             R.add(sec, "CPU µs per new stream (forwarder)", s.name,
                   fwd / int(kv["pair.ok"]) * 1e6)
-        B.run_pair(env, R, sec, systems, args.pairs, args.rate, 1)
+        B.run_pair(env, R, sec, order, args.pairs, args.rate, 1)
     load1 = open("/proc/loadavg").read().split()[:3]
     print("Load average before/after: %s / %s; %d repetitions, %d streams each, median "
           "(min–max); took %.0f s.\n" % (" ".join(load0), " ".join(load1), args.reps,
