@@ -206,4 +206,5 @@ void relay_done(struct relay *r)
         uv_run(r->loop, UV_RUN_DEFAULT);
     }
     conn_ctx_done(&r->conn); /* after the last connection's close callback */
+    freelist_done(&r->stream.free);
 }
