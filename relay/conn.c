@@ -14,10 +14,12 @@
 #include <sodium.h>
 
 #include "frame.h"
+#include "freelist.h"
 #include "log.h"
 #include "ticket.h"
 
 #define CONN_FLUSH_MS 2000 /* longest wait for a last message to be written */
+#define CONN_FREE_MAX 256  /* struct conn kept for reuse (freelist.h, D36) */
 #define CONN_IN_CAP   (2 * (FRAME_HDR_LEN + FRAME_MAX_CONTROL))
 
 struct conn_wr {
@@ -43,7 +45,12 @@ static void conn_close_cb(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     free(c->inmem);
-    free(c);
+    freelist_put(&c->ctx->conns, c);
+}
+
+void conn_ctx_done(struct conn_ctx *ctx)
+{
+    freelist_done(&ctx->conns);
 }
 
 static void conn_flush_timeout(uv_timer_t *t)
@@ -233,12 +240,14 @@ int conn_write(struct conn *c, const void *data, size_t len)
     return rc;
 }
 
-bool conn_eof_was_reset(struct conn *c)
+bool conn_eof_was_reset(struct conn *c, const uv_buf_t *buf)
 {
     uv_os_fd_t fd;
     char b;
     ssize_t n;
 
+    if (buf != NULL && buf->base != NULL)
+        return false; /* read() returned 0: the peer's FIN */
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
         return false;
     n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -345,7 +354,7 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread < 0) {
-        if (c->state == CONN_WAITING && nread == UV_EOF && !conn_eof_was_reset(c)) {
+        if (c->state == CONN_WAITING && nread == UV_EOF && !conn_eof_was_reset(c, buf)) {
             c->ops->on_eof(c);
             uv_read_stop(h);
         } else if (c->pending) {
@@ -422,10 +431,13 @@ static bool conn_ticket_waiting(struct conn *c)
 
 void conn_accept(struct conn_ctx *ctx, uv_stream_t *server)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c;
     size_t cap;
     int rc;
 
+    if (ctx->conns.max == 0)
+        freelist_init(&ctx->conns, sizeof(*c), CONN_FREE_MAX);
+    c = freelist_get(&ctx->conns);
     if (c == NULL) {
         log_warnx("accept: out of memory");
         return;

@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "admit.h"
+#include "freelist.h"
 #include "relaycfg.h"
 #include "stats.h"
 #include "ticket.h"
@@ -89,6 +90,7 @@ struct conn_ctx {
     struct conn_kind control, stream; /* owners by preamble kind */
     struct conn *list;                /* every open connection (prev/next) */
     uint64_t next_id;
+    struct freelist conns; /* closed connections' memory, reused (conn_ctx_done frees it) */
 };
 
 /* How a connection ends. */
@@ -138,6 +140,9 @@ struct conn {
     size_t queued;
 };
 
+/* Frees the memory of closed connections kept for reuse; after the last
+ * close callback ran (the loop has ended). */
+void conn_ctx_done(struct conn_ctx *ctx);
 /* Accepts one pending connection from server (the listen callback). */
 void conn_accept(struct conn_ctx *ctx, uv_stream_t *server);
 /* The claim on the ticket that admitted c past its address's limits is over:
@@ -175,9 +180,12 @@ void conn_send_done(uv_write_t *req);
  * Returns 0 or a negative libuv error (the connection is then closing). */
 int conn_write(struct conn *c, const void *data, size_t len);
 /* libuv reports UV_EOF when the kernel signals a hang-up after a short read,
- * also when the peer sent RST rather than FIN. This peeks at the socket after
- * UV_EOF: true if it was really a reset (the error is then consumed). */
-bool conn_eof_was_reset(struct conn *c);
+ * also when the peer sent RST rather than FIN. After UV_EOF with the read
+ * callback's buf: true if it was really a reset (the error is then consumed).
+ * Only that hang-up (buf->base NULL: libuv read nothing) costs a peek at the
+ * socket; a UV_EOF from read() returning 0 is a FIN, as a reset makes read()
+ * fail instead (docs/design.md D36). */
+bool conn_eof_was_reset(struct conn *c, const uv_buf_t *buf);
 /* Re-arms the connection timer (repeat 0 = one-shot). */
 void conn_timer(struct conn *c, uint64_t timeout_ms, uint64_t repeat_ms, uv_timer_cb cb);
 

@@ -206,4 +206,6 @@ void relay_done(struct relay *r)
         signal(SIGHUP, SIG_IGN);
         uv_run(r->loop, UV_RUN_DEFAULT);
     }
+    conn_ctx_done(&r->conn); /* after the last connection's close callback */
+    freelist_done(&r->stream.free);
 }

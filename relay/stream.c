@@ -17,6 +17,7 @@
 
 #define STREAM_SPLICED_BYTE 0x01 /* SPLICED (§6.1) */
 #define STREAM_NOSTREAM     0x00 /* no such stream: do not redial (§6.1) */
+#define STREAM_FREE_MAX     256  /* struct stream kept for reuse (freelist.h) */
 
 enum stream_state {
     STREAM_PENDING = 0, /* tickets out, legs arriving */
@@ -93,8 +94,7 @@ static void stream_free_cb(uv_handle_t *h)
 {
     struct stream *s = h->data;
 
-    sodium_memzero(s, sizeof(*s));
-    free(s);
+    freelist_put(&s->sx->free, s); /* wiped there */
 }
 
 static void stream_expire(uv_timer_t *t);
@@ -109,10 +109,12 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
                 stream_expired_cb expired, struct stream **out)
 {
     uint64_t now = uv_now(sx->loop), exp = now + sx->lim->ticket_expiry_ms;
-    struct stream *s = calloc(1, sizeof(*s));
+    struct stream *s;
     int rc;
 
-    if (s == NULL)
+    if (sx->free.max == 0)
+        freelist_init(&sx->free, sizeof(*s), STREAM_FREE_MAX);
+    if ((s = freelist_get(&sx->free)) == NULL)
         return -ENOMEM;
     s->sx = sx;
     s->link = l;
@@ -130,8 +132,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
         if (rc != 0) {
             if (side == 1)
                 ticket_revoke(sx->tickets, s->ticket[0]);
-            sodium_memzero(s, sizeof(*s));
-            free(s);
+            freelist_put(&sx->free, s);
             return rc;
         }
         s->in_table[side] = true;
@@ -422,7 +423,6 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     struct stream *s;
     int rc;
 
-    (void)buf;
     if (c->state == CONN_CLOSED || lg == NULL || nread == 0)
         return;
     s = lg->s;
@@ -431,7 +431,7 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
         return;
     }
-    if (nread == UV_EOF && !conn_eof_was_reset(c)) {
+    if (nread == UV_EOF && !conn_eof_was_reset(c, buf)) {
         stream_forward_eof(s, lg->side);
         return;
     }

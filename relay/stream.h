@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "freelist.h"
 #include "index.h"
 #include "shape.h"
 #include "store.h"
@@ -50,6 +51,7 @@ struct stream_ctx {
      * copied) before it returns. */
     uint8_t *rbuf;
     uint64_t next_id;
+    struct freelist free; /* finished streams' memory, reused (D36; freelist_done at the end) */
 };
 
 struct stream;

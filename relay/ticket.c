@@ -7,6 +7,11 @@
 
 #include <sodium.h>
 
+#include "freelist.h"
+
+/* Entries kept for reuse (freelist.h): the tickets of this many streams. */
+#define TICKET_FREE_MAX 1024
+
 struct ticket_ent {
     struct ticket_ent *next;
     void *owner;
@@ -21,6 +26,13 @@ struct ticket_table {
     size_t nbuckets; /* power of two */
     size_t count;
     size_t max;
+    struct freelist ents; /* freed entries, handed out again */
+    /* Random bytes drawn ahead, TICKET_POOL_DRAW tickets' worth per draw:
+     * one getrandom() for that many tickets instead of one each. The next
+     * unused bytes are the last pool_left; each is wiped as it is taken. */
+    uint8_t pool[TICKET_POOL_DRAW * TICKET_LEN];
+    size_t pool_left;
+    uint64_t pool_draws;
 };
 
 int ticket_table_new(size_t max_entries, struct ticket_table **out)
@@ -42,14 +54,14 @@ int ticket_table_new(size_t max_entries, struct ticket_table **out)
     }
     t->nbuckets = n;
     t->max = max_entries;
+    freelist_init(&t->ents, sizeof(struct ticket_ent), TICKET_FREE_MAX);
     *out = t;
     return 0;
 }
 
-static void ticket_ent_free(struct ticket_ent *e)
+static void ticket_ent_free(struct ticket_table *t, struct ticket_ent *e)
 {
-    sodium_memzero(e, sizeof(*e));
-    free(e);
+    freelist_put(&t->ents, e); /* wiped there */
 }
 
 void ticket_table_free(struct ticket_table *t)
@@ -60,10 +72,12 @@ void ticket_table_free(struct ticket_table *t)
         struct ticket_ent *e = t->bucket[i];
         while (e != NULL) {
             struct ticket_ent *next = e->next;
-            ticket_ent_free(e);
+            ticket_ent_free(t, e);
             e = next;
         }
     }
+    freelist_done(&t->ents);
+    sodium_memzero(t->pool, sizeof(t->pool));
     free(t->bucket);
     free(t);
 }
@@ -71,6 +85,34 @@ void ticket_table_free(struct ticket_table *t)
 size_t ticket_count(const struct ticket_table *t)
 {
     return t->count;
+}
+
+uint64_t ticket_random_draws(const struct ticket_table *t)
+{
+    return t->pool_draws;
+}
+
+/* TICKET_LEN fresh random bytes from the pool (refilled when it runs out);
+ * they are wiped from the pool. */
+static void ticket_random(struct ticket_table *t, uint8_t out[TICKET_LEN])
+{
+    uint8_t *p;
+
+    if (t->pool_left < TICKET_LEN) {
+        /* One 32-byte seed from the system, expanded with ChaCha20
+         * (randombytes_buf_deterministic) and wiped: one getrandom() per
+         * pool, where randombytes_buf itself asks for 256 bytes per call. */
+        uint8_t seed[randombytes_SEEDBYTES];
+        randombytes_buf(seed, sizeof(seed));
+        randombytes_buf_deterministic(t->pool, sizeof(t->pool), seed);
+        sodium_memzero(seed, sizeof(seed));
+        t->pool_left = sizeof(t->pool);
+        t->pool_draws++;
+    }
+    p = t->pool + sizeof(t->pool) - t->pool_left;
+    memcpy(out, p, TICKET_LEN);
+    sodium_memzero(p, TICKET_LEN);
+    t->pool_left -= TICKET_LEN;
 }
 
 static size_t ticket_slot(const struct ticket_table *t, const uint8_t tk[TICKET_LEN])
@@ -103,7 +145,7 @@ int ticket_insert(struct ticket_table *t, const uint8_t tk[TICKET_LEN], void *ow
         return -ENOSPC;
     if (ticket_find(t, tk) != NULL)
         return -EEXIST;
-    e = calloc(1, sizeof(*e));
+    e = freelist_get(&t->ents);
     if (e == NULL)
         return -ENOMEM;
     memcpy(e->tk, tk, TICKET_LEN);
@@ -126,7 +168,7 @@ int ticket_issue(struct ticket_table *t, void *owner, int leg, uint64_t expires_
     /* A collision of 256 random bits does not happen; the loop only keeps the
      * table's no-duplicates invariant true by construction. */
     do {
-        randombytes_buf(tk, sizeof(tk));
+        ticket_random(t, tk);
         rc = ticket_insert(t, tk, owner, leg, expires_ms);
     } while (rc == -EEXIST);
     if (rc == 0)
@@ -141,7 +183,7 @@ static void ticket_unlink(struct ticket_table *t, struct ticket_ent **pp)
 
     *pp = e->next;
     t->count--;
-    ticket_ent_free(e);
+    ticket_ent_free(t, e);
 }
 
 int ticket_take(struct ticket_table *t, const uint8_t tk[TICKET_LEN], uint64_t now_ms, void **owner,

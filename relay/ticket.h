@@ -12,7 +12,7 @@
  * Pure and loop-free: time is passed in by the caller, nothing here logs or
  * touches a socket. Ownership: the table owns its entries (freed and wiped on
  * take, revoke and ticket_table_free); the owner pointer is only stored, never
- * dereferenced.
+ * dereferenced. Freed entries are kept for reuse (freelist.h, wiped).
  */
 #ifndef LR_TICKET_H
 #define LR_TICKET_H
@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #define TICKET_LEN 32
+/* Tickets' worth of random bytes drawn from the system at once (D36). */
+#define TICKET_POOL_DRAW 64
 
 struct ticket_table;
 
@@ -31,6 +33,12 @@ int ticket_table_new(size_t max_entries, struct ticket_table **out);
 void ticket_table_free(struct ticket_table *t);
 /* Live tickets in the table. */
 size_t ticket_count(const struct ticket_table *t);
+/* How often the table drew random bytes from the system (a 32-byte seed,
+ * expanded with ChaCha20 into TICKET_POOL_DRAW tickets' worth): once per
+ * TICKET_POOL_DRAW tickets issued, not once per ticket. Tickets drawn ahead
+ * stay in the table's memory, as live tickets do, each wiped there when it
+ * is handed out (docs/design.md D36). */
+uint64_t ticket_random_draws(const struct ticket_table *t);
 
 /*
  * Draws a fresh random ticket for (owner, leg) valid until expires_ms and

@@ -795,13 +795,15 @@ def targets(R, args):
     a, b = m((sec, "64 B ping-pong p99 µs", "linkrelay")), m((sec, "64 B ping-pong p99 µs",
                                                               "haproxy"))
     if a and b:
-        target(rows, "ping-pong p99 ≤ haproxy's", "%.1f µs" % a, "%.1f µs" % b, a <= b)
+        target(rows, "ping-pong p99 ≤ haproxy's", pcts(R, sec, "64 B ping-pong", "", "linkrelay"),
+               pcts(R, sec, "64 B ping-pong", "", "haproxy"), a <= b)
     for label, _, _ in placements()[0][1:]:
         a = m((sec, "64 B ping-pong p99 µs, " + label, "linkrelay"))
         b = m((sec, "64 B ping-pong p99 µs, " + label, "haproxy"))
         if a and b:
             target(rows, "ping-pong p99 ≤ haproxy's, client and forwarder on %s" % label,
-                   "%.1f µs" % a, "%.1f µs" % b, a <= b)
+                   pcts(R, sec, "64 B ping-pong", ", " + label, "linkrelay"),
+                   pcts(R, sec, "64 B ping-pong", ", " + label, "haproxy"), a <= b)
     for sec in (e2e, "End to end, 8 streams"):
         a, b = m((sec, "throughput Gbit/s", "linkrelay+agents")), m((sec, "throughput Gbit/s",
                                                                      "ssh"))
@@ -812,7 +814,9 @@ def targets(R, args):
     a, b = m((sec, "64 B ping-pong p99 µs", "linkrelay+agents")), m((sec, "64 B ping-pong p99 µs",
                                                                      "ssh"))
     if a and b:
-        target(rows, "end-to-end round trip p99 ≤ SSH's", "%.1f µs" % a, "%.1f µs" % b, a <= b)
+        target(rows, "end-to-end round trip p99 ≤ SSH's",
+               pcts(R, sec, "64 B ping-pong", "", "linkrelay+agents"),
+               pcts(R, sec, "64 B ping-pong", "", "ssh"), a <= b)
     sec = "Scale: idle paired streams"
     for n in args.idle:
         a = m((sec, "user-space RSS KiB per stream at %d" % n, "linkrelay"))
@@ -845,9 +849,72 @@ def targets(R, args):
         target(rows, "≥ 5,000 new streams/s", "%.0f/s" % a, "5000/s", a >= 5000)
     a = m((sec, "time to first byte p99 µs at %d/s" % args.half_rate, "linkrelay"))
     if a:
-        target(rows, "time to first byte p99 < 5 ms at %d/s" % args.half_rate, "%.0f µs" % a,
+        target(rows, "time to first byte p99 < 5 ms at %d/s" % args.half_rate,
+               pcts(R, sec, "time to first byte", " at %d/s" % args.half_rate, "linkrelay"),
                "5000 µs", a < 5000)
-    return "\n".join(rows)
+    return "\n".join(rows + issue14_targets(R, args))
+
+
+def pcts(R, sec, what, suffix, system):
+    """'p50 X / p99 Y µs' of a latency metric (medians of the repetitions)."""
+    p50 = R.median((sec, "%s p50 µs%s" % (what, suffix), system))
+    p99 = R.median((sec, "%s p99 µs%s" % (what, suffix), system))
+    return "p50 %s / p99 %s µs" % ("%.0f" % p50 if p50 is not None else "?",
+                                   "%.0f" % p99 if p99 is not None else "?")
+
+
+def issue14_targets(R, args):
+    """Every goal of issue 14 ("New streams as fast as the best"), met or
+    missed, with the peer's figure of the same run. A goal whose figures this
+    run did not measure (a section skipped) is left out."""
+    rows = []
+    m = R.median
+
+    def row(name, a, b, value, ref, ok):
+        if a is not None and b is not None:
+            target(rows, "issue 14: " + name, value, ref, ok(a, b))
+
+    sec = "End to end, new streams"
+    a, b = m((sec, "new streams/s (max)", "linkrelay+agents")), m((sec, "new streams/s (max)",
+                                                                   "ssh"))
+    row("end-to-end new streams/s ≥ 2× the SSH tunnel's", a, b,
+        "%.0f/s (%.2f×)" % (a or 0, (a or 0) / b if b else 0), "SSH %.0f/s" % (b or 0),
+        lambda a, b: a >= 2 * b)
+    for p in ("p50", "p99"):
+        metric = "time to first byte %s µs at %d/s" % (p, args.e2e_rate)
+        row("end-to-end time to first byte %s at %d/s ≤ the SSH tunnel's" % (p, args.e2e_rate),
+            m((sec, metric, "linkrelay+agents")), m((sec, metric, "ssh")),
+            pcts(R, sec, "time to first byte", " at %d/s" % args.e2e_rate, "linkrelay+agents"),
+            "SSH " + pcts(R, sec, "time to first byte", " at %d/s" % args.e2e_rate, "ssh"),
+            lambda a, b: a <= b)
+    sec = "Pairing"
+    a, b = m((sec, "new streams/s (max)", "linkrelay")), m((sec, "new streams/s (max)",
+                                                            "haproxy"))
+    row("relay new streams/s ≥ haproxy's", a, b, "%.0f/s (%.2f×)" % (a or 0, (a or 0) / b
+                                                                     if b else 0),
+        "haproxy %.0f/s" % (b or 0), lambda a, b: a >= b)
+    a = m((sec, "CPU µs per new stream (relay)", "linkrelay"))
+    b = m((sec, "CPU µs per new stream (haproxy)", "haproxy"))
+    row("relay CPU per new stream ≤ haproxy's", a, b, "%.0f µs" % (a or 0),
+        "haproxy %.0f µs" % (b or 0), lambda a, b: a <= b)
+    metric = "time to first byte p99 µs at %d/s" % args.half_rate
+    row("relay time to first byte p99 at %d/s ≤ haproxy's" % args.half_rate,
+        m((sec, metric, "linkrelay")), m((sec, metric, "haproxy")),
+        pcts(R, sec, "time to first byte", " at %d/s" % args.half_rate, "linkrelay"),
+        "haproxy " + pcts(R, sec, "time to first byte", " at %d/s" % args.half_rate, "haproxy"),
+        lambda a, b: a <= b)
+    sec = "End to end, 1 stream"
+    a, b = m((sec, "throughput Gbit/s", "linkrelay+agents")), m((sec, "throughput Gbit/s", "ssh"))
+    row("end-to-end bulk, 1 stream ≥ 4× the SSH tunnel's", a, b,
+        "%.2f Gbit/s (%.2f×)" % (a or 0, (a or 0) / b if b else 0), "SSH %.2f Gbit/s" % (b or 0),
+        lambda a, b: a >= 4 * b)
+    for n in args.stall:
+        sec = "Stalled readers: %d streams" % n
+        metric = "kernel TCP memory KiB per stream (all sockets)"
+        a, b = m((sec, metric, "linkrelay")), m((sec, metric, "haproxy"))
+        row("kernel memory per stalled stream ≤ haproxy's (%d stalled)" % n, a, b,
+            "%.0f KiB" % (a or 0), "haproxy %.0f KiB" % (b or 0), lambda a, b: a <= b)
+    return rows
 
 
 def main():
@@ -858,6 +925,8 @@ def main():
     ap.add_argument("--rtt-count", type=int, default=20000)
     ap.add_argument("--pairs", type=int, default=5000, help="streams per pairing repetition")
     ap.add_argument("--half-rate", type=int, default=2500)
+    ap.add_argument("--e2e-rate", type=int, default=500,
+                    help="new streams/s of the paced end-to-end pairing (time to first byte)")
     ap.add_argument("--idle", type=int, nargs="*", default=[1000, 9000])
     ap.add_argument("--agents", type=int, default=500, help="idle agents (both sides of N/2 links)")
     ap.add_argument("--active", type=int, nargs="*", default=[1, 100, 1000])
@@ -911,6 +980,8 @@ def main():
     log("end to end: ping-pong, pairing")
     run_rtt(env, R, "End to end, ping-pong", e2e, args.rtt_count, args.reps)
     run_pair(env, R, "End to end, new streams", e2e, max(200, args.pairs // 5), 0,
+             max(1, args.reps // 2))
+    run_pair(env, R, "End to end, new streams", e2e, max(200, args.pairs // 5), args.e2e_rate,
              max(1, args.reps // 2))
     for n in args.active:
         log("pairing while %d streams are active" % n)

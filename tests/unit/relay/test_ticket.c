@@ -196,6 +196,57 @@ START_TEST(test_many)
 }
 END_TEST
 
+/* Random bytes come from the system once per TICKET_POOL_DRAW tickets (D36),
+ * and every ticket of two pools' worth is new: none handed out twice. */
+START_TEST(test_random_pool)
+{
+    enum { N = 2 * TICKET_POOL_DRAW + 1 };
+    struct ticket_table *big;
+    uint8_t(*tk)[TICKET_LEN] = calloc(N, TICKET_LEN);
+    static const uint8_t zero[TICKET_LEN];
+
+    ck_assert_ptr_nonnull(tk);
+    ck_assert_int_eq(ticket_table_new(N, &big), 0);
+    ck_assert_uint_eq(ticket_random_draws(big), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(ticket_issue(big, NULL, 0, 100, tk[i]), 0);
+        /* One draw serves the first TICKET_POOL_DRAW, then one per pool. */
+        ck_assert_uint_eq(ticket_random_draws(big), (uint64_t)i / TICKET_POOL_DRAW + 1);
+        ck_assert_mem_ne(tk[i], zero, TICKET_LEN);
+        for (int j = 0; j < i; j++)
+            ck_assert_mem_ne(tk[i], tk[j], TICKET_LEN);
+    }
+    ck_assert_uint_eq(ticket_count(big), N);
+    ticket_table_free(big);
+    free(tk);
+}
+END_TEST
+
+/* Entries taken or revoked are reused for later tickets, which still take
+ * and revoke as fresh ones (the reused entry carries nothing over). */
+START_TEST(test_entries_reused)
+{
+    uint8_t a[TICKET_LEN], b[TICKET_LEN];
+    int o1, o2;
+    void *owner;
+    int leg;
+
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(ticket_issue(tt, &o1, 0, 1000, a), 0);
+        ck_assert_int_eq(ticket_claim(tt, a, 1, 7), 0);
+        ck_assert_int_eq(ticket_take(tt, a, 1, &owner, &leg), 0);
+        ck_assert_int_eq(ticket_issue(tt, &o2, 1, 1000, b), 0);
+        /* Not claimed by the entry's previous holder (claimer 7). */
+        ck_assert_int_eq(ticket_claim(tt, b, 1, 8), 0);
+        ck_assert_int_eq(ticket_take(tt, a, 1, &owner, &leg), -ENOENT);
+        ck_assert_int_eq(ticket_take(tt, b, 1, &owner, &leg), 0);
+        ck_assert_ptr_eq(owner, &o2);
+        ck_assert_int_eq(leg, 1);
+        ck_assert_uint_eq(ticket_count(tt), 0);
+    }
+}
+END_TEST
+
 static Suite *ticket_suite(void)
 {
     Suite *s = suite_create("ticket");
@@ -210,6 +261,8 @@ static Suite *ticket_suite(void)
     tcase_add_test(tc, test_capacity_at_limit);
     tcase_add_test(tc, test_insert_duplicate_and_same_bucket);
     tcase_add_test(tc, test_many);
+    tcase_add_test(tc, test_random_pool);
+    tcase_add_test(tc, test_entries_reused);
     suite_add_tcase(s, tc);
     return s;
 }
