@@ -5,7 +5,7 @@
  * The store writes each statement once, in the SQL both understand, and this
  * layer runs it on either.
  *
- * SQL text: placeholders are ?1, ?2, ... (SQLite's numbered form); the
+ * SQL text: parameters are ?1, ?2, ... (SQLite's numbered form); the
  * PostgreSQL backend sends them as $1, $2, .... Blobs are BLOB in SQLite and
  * BYTEA in PostgreSQL (db_schema_pg translates the schema); integers are
  * 64-bit in both. Upserts use "INSERT ... ON CONFLICT (...) DO UPDATE/NOTHING",

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store — the link registry in SQLite: the handle (connection, statement
- * cache, errors, transactions), opening and migrations, links and their keys.
+ * store — the link registry on the database layer (db.h, D33): the handle
+ * (connection, statement cache, errors, transactions), opening and
+ * migrations, links and their keys.
  * The accounting and the event log are in store_acct.c (store_int.h). See
  * store.h and docs/internals/registry.md.
  */

@@ -82,7 +82,7 @@ start() {
         exit 1
     }
     t1=$(date +%s%N)
-    echo "pgfix: PostgreSQL $("$bindir/postgres" --version | awk '{print $NF}') on $dir/.s.PGSQL.5432, started in $(((t1 - t0) / 1000000)) ms"
+    echo "pgfix: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $dir/.s.PGSQL.5432, started in $(((t1 - t0) / 1000000)) ms"
 }
 
 case "$cmd" in

@@ -2,7 +2,7 @@
 /*
  * Unit tests of the registry's database layer (registry/db.h, D33), the same
  * cases on SQLite and on PostgreSQL (dbfix.h): values through binding and
- * columns (64-bit limits, blobs with zeros, NULL), placeholders, upserts,
+ * columns (64-bit limits, blobs with zeros, NULL), ?N parameters, upserts,
  * errors mapped to errnos, transactions and the write lock, the schema
  * version, change detection, the translation of schema/ and that the
  * migrations give both backends the same tables and columns.
@@ -125,7 +125,7 @@ START_TEST(values_round_trip)
 END_TEST
 
 /* ?1 used twice, once NULL; a re-run after db_reset keeps the bindings. */
-START_TEST(placeholders_and_reset)
+START_TEST(parameters_and_reset)
 {
     struct db *db = open_db();
     struct db_stmt *st;
@@ -433,7 +433,7 @@ static Suite *db_suite(void)
     tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, values_round_trip);
-    tcase_add_test(tc, placeholders_and_reset);
+    tcase_add_test(tc, parameters_and_reset);
     tcase_add_test(tc, upserts);
     tcase_add_test(tc, errors_mapped);
     tcase_add_test(tc, transactions);
