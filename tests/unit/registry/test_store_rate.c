@@ -2,7 +2,9 @@
 /*
  * Unit tests of the store functions the other suites leave out, on both
  * backends (dbfix.h): bandwidth limits (store_rate.c, D28) and loading every
- * quota (store_quotas_load, D29), with their limits and refusals.
+ * quota (store_quotas_load, D29), with their limits and refusals; and that
+ * an enrollment code given again replaces the old one whole (D30: the
+ * upsert that stands for SQLite's INSERT OR REPLACE, D33).
  */
 #include "store.h"
 
@@ -122,6 +124,36 @@ START_TEST(quotas_load)
 }
 END_TEST
 
+START_TEST(enroll_replaced_whole)
+{
+    struct store *st = storefix_open();
+    struct store_link l, got;
+    uint8_t h1[STORE_ENROLL_HASH_LEN], h2[STORE_ENROLL_HASH_LEN], anchor[STORE_KEY_LEN];
+    uint8_t key[STORE_KEY_LEN];
+    int64_t now = 1700000000000;
+    storefix_add_link(st, &l, "e");
+    randombytes_buf(h1, sizeof(h1));
+    randombytes_buf(h2, sizeof(h2));
+    randombytes_buf(anchor, sizeof(anchor));
+    randombytes_buf(key, sizeof(key));
+    ck_assert_int_eq(store_enroll_set(st, l.id, STORE_SIDE_B, h1, anchor, INT64_MAX, 3), 0);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_B, h1, key, now), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert_int_eq(got.enroll[1].last_ms, now);
+    ck_assert_uint_eq(got.enroll[1].uses_left, 2);
+    ck_assert_int_eq(store_enroll_set(st, l.id, STORE_SIDE_B, h2, anchor, INT64_MAX, 5), 0);
+    ck_assert_int_eq(store_link_get(st, l.id, &got), 0);
+    ck_assert(got.enroll[1].has);
+    ck_assert_mem_eq(got.enroll[1].hash, h2, sizeof(h2));
+    ck_assert_uint_eq(got.enroll[1].uses, 5);
+    ck_assert_uint_eq(got.enroll[1].uses_left, 5);
+    ck_assert_int_eq(got.enroll[1].last_ms, 0); /* the new code is unused */
+    ck_assert(!got.enroll[0].has);
+    ck_assert_int_eq(store_enroll_spend(st, l.id, STORE_SIDE_B, h1, key, now), -ENOENT);
+    store_close(st);
+}
+END_TEST
+
 static Suite *store_rate_suite(void)
 {
     Suite *s = suite_create("store_rate");
@@ -129,6 +161,7 @@ static Suite *store_rate_suite(void)
     tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, rates);
     tcase_add_test(tc, quotas_load);
+    tcase_add_test(tc, enroll_replaced_whole);
     suite_add_tcase(s, tc);
     return s;
 }
