@@ -6,41 +6,6 @@
 #include "db.h"
 #include "db_int.h"
 
-#include <string.h>
-
-bool db_target_is_pg(const char *target)
-{
-    return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
-}
-
-void db_target_shown(const char *target, char *out, size_t cap)
-{
-    size_t o = 0;
-    const char *p = target;
-    const char *auth = strstr(target, "://");
-    const char *at = auth ? strpbrk(auth + 3, "@/?") : NULL;
-    const char *colon = auth ? strchr(auth + 3, ':') : NULL;
-    if (cap == 0) {
-        return;
-    }
-    /* scheme://user:PASSWORD@host: keep up to the colon, hide to the @ */
-    bool hide_userinfo = at != NULL && *at == '@' && colon != NULL && colon < at;
-    while (*p != '\0' && o + 1 < cap) {
-        if (hide_userinfo && p == colon + 1) {
-            o += (size_t)snprintf(out + o, cap - o, "***");
-            p = at;
-            continue;
-        }
-        if (auth != NULL && p > auth && strncmp(p, "password=", 9) == 0 &&
-            (p[-1] == '?' || p[-1] == '&')) {
-            o += (size_t)snprintf(out + o, cap - o, "password=***");
-            p += strcspn(p, "&");
-            continue;
-        }
-        out[o++] = *p++;
-    }
-    out[o < cap ? o : cap - 1] = '\0';
-}
 
 int db_open(const char *target, unsigned flags, struct db **out, char *errbuf, size_t errlen)
 {
