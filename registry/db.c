@@ -6,7 +6,6 @@
 #include "db.h"
 #include "db_int.h"
 
-
 int db_open(const char *target, unsigned flags, struct db **out, char *errbuf, size_t errlen)
 {
     if (db_target_is_pg(target)) {
