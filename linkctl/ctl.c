@@ -287,6 +287,12 @@ int ctl_resolve(struct ctl *c)
                  c->state_dir, "linkrelay.db", "database");
     }
     if (r == CTL_EXIT_OK) {
+        char err[RELAYCFG_PATH_MAX + 256];
+        if (relaycfg_database_check(c->database, err, sizeof(err)) != 0) {
+            r = ctl_fail("%s", err);
+        }
+    }
+    if (r == CTL_EXIT_OK) {
         r = pick(c->key_file, c->opt_key_file, c->cfg.key_file, dflt.key_file, c->cfg.state_dir,
                  c->state_dir, "relay.key", "key file");
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "relaycfg.h"
 
+#include "db.h"
 #include "store.h"
 
 #include <errno.h>
@@ -90,6 +91,21 @@ struct parse_ctx {
     int line[NKEYS]; /* where each key was last set; 0 = default */
     int seen_relay, seen_limits, seen_accounting;
 };
+
+int relaycfg_database_check(const char *database, char *err, size_t errlen)
+{
+    char shown[RELAYCFG_PATH_MAX];
+
+    if (!db_target_is_pg(database))
+        return 0;
+    db_target_shown(database, shown, sizeof(shown));
+    snprintf(err, errlen,
+             "database %s: PostgreSQL registries are not enabled yet: the store runs on "
+             "PostgreSQL, but the relay's bound on a slow or unreachable database is missing "
+             "(docs/design.md D33); use an SQLite file",
+             shown);
+    return -ENOTSUP;
+}
 
 void relaycfg_defaults(struct relaycfg *cfg)
 {

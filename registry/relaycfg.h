@@ -103,6 +103,12 @@ struct relaycfg {
  * the kernel picks). 0, or an addr_parse error (addr_strerror). */
 int relaycfg_set_metrics_listen(struct relaycfg *cfg, const char *value);
 
+/* Whether the programs may use database (the config's or --database's,
+ * resolved): 0 for an SQLite path; -ENOTSUP, with the reason in err, for a
+ * PostgreSQL URL (docs/design.md D33: the store runs on PostgreSQL, the
+ * relay's bound on a slow or unreachable database is not built yet). */
+int relaycfg_database_check(const char *database, char *err, size_t errlen);
+
 /* Fills cfg with every default (what an empty file gives). */
 void relaycfg_defaults(struct relaycfg *cfg);
 

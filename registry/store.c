@@ -1,26 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store — the link registry in SQLite: the handle (connection, statement
- * cache, errors, transactions), opening and migrations, links and their keys.
+ * store — the link registry on the database layer (db.h, D33): the handle
+ * (connection, statement cache, errors, transactions), opening and
+ * migrations, links and their keys.
  * The accounting and the event log are in store_acct.c (store_int.h). See
  * store.h and docs/internals/registry.md.
  */
 #include "store.h"
+#include "db.h"
 #include "keys.h"
 #include "schema_sql.h"
 #include "store_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#define STORE_BUSY_TIMEOUT_MS 5000
 
 #define LINK_COLS                                                                                  \
     "id, name, enabled, created_ms, updated_ms, a_key, a_next_key, a_key_gen, b_key, "             \
@@ -39,9 +38,6 @@
     " LEFT JOIN enrollments eb ON eb.link_id = links.id AND eb.side = 1"
 
 static const char *const stmt_sql[S_COUNT] = {
-    [S_BEGIN] = "BEGIN IMMEDIATE",
-    [S_COMMIT] = "COMMIT",
-    [S_ROLLBACK] = "ROLLBACK",
     [S_LINKS_ALL] = "SELECT " LINK_SELECT LINK_FROM " ORDER BY name",
     [S_LINK_BY_ID] = "SELECT " LINK_SELECT LINK_FROM " WHERE id = ?1",
     [S_LINK_BY_NAME] = "SELECT " LINK_SELECT LINK_FROM " WHERE name = ?1",
@@ -81,30 +77,36 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOTALS_ADD] =
         "INSERT INTO link_totals (link_id, streams, bytes_a_to_b, bytes_b_to_a, last_cause, "
         "last_closed_ms) VALUES (?1, 1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT (link_id) DO UPDATE SET streams = streams + 1, "
-        "bytes_a_to_b = bytes_a_to_b + excluded.bytes_a_to_b, "
-        "bytes_b_to_a = bytes_b_to_a + excluded.bytes_b_to_a, "
-        "last_cause = CASE WHEN excluded.last_closed_ms >= last_closed_ms "
-        "THEN excluded.last_cause ELSE last_cause END, "
-        "last_closed_ms = max(last_closed_ms, excluded.last_closed_ms)",
+        "ON CONFLICT (link_id) DO UPDATE SET streams = link_totals.streams + 1, "
+        "bytes_a_to_b = link_totals.bytes_a_to_b + excluded.bytes_a_to_b, "
+        "bytes_b_to_a = link_totals.bytes_b_to_a + excluded.bytes_b_to_a, "
+        "last_cause = CASE WHEN excluded.last_closed_ms >= link_totals.last_closed_ms "
+        "THEN excluded.last_cause ELSE link_totals.last_cause END, "
+        "last_closed_ms = CASE WHEN excluded.last_closed_ms >= link_totals.last_closed_ms "
+        "THEN excluded.last_closed_ms ELSE link_totals.last_closed_ms END",
     [S_EVENT_INSERT] = "INSERT INTO events (ts_ms, kind, link_id, addr, detail, count) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_EVENTS_LIST] = "SELECT * FROM (SELECT e.id, e.ts_ms, e.kind, e.link_id, "
                       "coalesce(l.name, ''), e.addr, e.detail, e.count FROM events e "
                       "LEFT JOIN links l ON l.id = e.link_id "
-                      "WHERE ?1 IS NULL OR e.link_id = ?1 ORDER BY e.id DESC LIMIT ?2) "
+                      "WHERE ?1 IS NULL OR e.link_id = ?1 ORDER BY e.id DESC LIMIT ?2) AS ev "
                       "ORDER BY id ASC",
-    [S_DATA_VERSION] = "PRAGMA data_version",
     [S_ALLOW_ALL] = "SELECT link_id, side, cidr FROM link_allow ORDER BY link_id, side, cidr",
     [S_ALLOW_LINK] = "SELECT link_id, side, cidr FROM link_allow WHERE link_id = ?1 "
                      "ORDER BY side, cidr",
     [S_ALLOW_CLEAR] = "DELETE FROM link_allow WHERE link_id = ?1 AND side = ?2",
-    [S_ALLOW_INSERT] = "INSERT OR IGNORE INTO link_allow (link_id, side, cidr) VALUES (?1, ?2, ?3)",
+    [S_ALLOW_INSERT] = "INSERT INTO link_allow (link_id, side, cidr) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT DO NOTHING",
 };
 
+/* The tables whose changes store_data_version reports on PostgreSQL (every
+ * table a relay loads links from; D33). */
+static const char *const tracked_tables[] = {"links", "enrollments", "link_allow", "link_quota",
+                                             NULL};
+
 struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[S_COUNT];
+    struct db *db;
+    struct db_stmt *stmt[S_COUNT];
     char err[256];
 };
 
@@ -145,88 +147,74 @@ void store_set_err(struct store *st, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Maps an SQLite result code to a negative errno and records the reason. */
-int store_db_fail(struct store *st, int rc, const char *what)
+/* Records the layer's reason for the failure r (a negative errno). */
+int store_db_fail(struct store *st, int r, const char *what)
 {
-    store_set_err(st, "database: %s: %s", what, sqlite3_errmsg(st->db));
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_CONSTRAINT:
-        /* A duplicate key is "exists"; a failed CHECK or foreign key is a
-         * bad argument. */
-        return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? -EEXIST
-                                                                                    : -EINVAL;
-    default:
-        return -EIO;
-    }
+    store_set_err(st, "database: %s: %s", what, db_errmsg(st->db));
+    return r < 0 ? r : -EIO;
 }
 
 /* Returns the prepared statement id, reset and with bindings cleared. */
-int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
+int store_stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out)
 {
     if (st->stmt[id] == NULL) {
-        int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &st->stmt[id], NULL);
-        if (rc != SQLITE_OK) {
-            return store_db_fail(st, rc, "prepare");
+        int r = db_prepare(st->db, stmt_sql[id], &st->stmt[id]);
+        if (r < 0) {
+            return store_db_fail(st, r, "prepare");
         }
     }
-    sqlite3_reset(st->stmt[id]);
-    sqlite3_clear_bindings(st->stmt[id]);
+    db_reset(st->stmt[id]);
+    db_clear_bindings(st->stmt[id]);
     *out = st->stmt[id];
     return 0;
 }
 
-int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+int store_prepare(struct store *st, const char *sql, struct db_stmt **out)
 {
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
-    if (rc != SQLITE_OK) {
-        return store_db_fail(st, rc, "prepare");
+    int r = db_prepare(st->db, sql, out);
+    if (r < 0) {
+        return store_db_fail(st, r, "prepare");
     }
     return 0;
 }
 
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what)
+int store_stmt_done(struct store *st, struct db_stmt *s, const char *what)
 {
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int r;
+    while ((r = db_step(s)) == DB_ROW) {
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        return store_db_fail(st, rc, what);
+    db_reset(s);
+    if (r != DB_DONE) {
+        return store_db_fail(st, r, what);
     }
     return 0;
 }
 
-static int run_simple(struct store *st, enum stmt_id id, const char *what)
-{
-    sqlite3_stmt *s;
-    int r = store_stmt_get(st, id, &s);
-    if (r < 0) {
-        return r;
-    }
-    return store_stmt_done(st, s, what);
-}
-
 int store_tx_begin(struct store *st)
 {
-    return run_simple(st, S_BEGIN, "begin");
+    int r = db_begin(st->db);
+    return r < 0 ? store_db_fail(st, r, "begin") : 0;
+}
+
+/* Rolls back, keeping the message of the failure that led to it. */
+static void rollback_quiet(struct store *st)
+{
+    if (db_in_tx(st->db)) {
+        char saved[sizeof(st->err)];
+        memcpy(saved, st->err, sizeof(saved));
+        (void)db_rollback(st->db);
+        memcpy(st->err, saved, sizeof(saved));
+    }
 }
 
 /* Commits; on failure rolls back so the handle is usable again. */
 int store_tx_commit(struct store *st)
 {
-    int r = run_simple(st, S_COMMIT, "commit");
-    if (r < 0 && !sqlite3_get_autocommit(st->db)) {
-        char saved[sizeof(st->err)];
-        memcpy(saved, st->err, sizeof(saved));
-        (void)run_simple(st, S_ROLLBACK, "rollback");
-        memcpy(st->err, saved, sizeof(saved));
+    int r = db_commit(st->db);
+    if (r < 0) {
+        r = store_db_fail(st, r, "commit");
+        rollback_quiet(st);
     }
     return r;
 }
@@ -234,12 +222,7 @@ int store_tx_commit(struct store *st)
 /* Rolls back after a failure, keeping the failure's message. */
 int store_tx_fail(struct store *st, int r)
 {
-    if (!sqlite3_get_autocommit(st->db)) {
-        char saved[sizeof(st->err)];
-        memcpy(saved, st->err, sizeof(saved));
-        (void)run_simple(st, S_ROLLBACK, "rollback");
-        memcpy(st->err, saved, sizeof(saved));
-    }
+    rollback_quiet(st);
     return r;
 }
 
@@ -247,32 +230,8 @@ int store_tx_fail(struct store *st, int r)
 
 static int exec_sql(struct store *st, const char *sql, const char *what)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        store_set_err(st, "database: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
-    }
-    return 0;
-}
-
-static int pragma_int(struct store *st, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        return store_db_fail(st, rc, sql);
-    }
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        int r = store_db_fail(st, rc, sql);
-        sqlite3_finalize(s);
-        return r;
-    }
-    *out = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return 0;
+    int r = db_exec(st->db, sql);
+    return r < 0 ? store_db_fail(st, r, what) : 0;
 }
 
 static int check_not_newer(struct store *st, int64_t v)
@@ -286,49 +245,66 @@ static int check_not_newer(struct store *st, int64_t v)
     return 0;
 }
 
-/* Applies every migration above the database's user_version, all in one
- * transaction (a crash leaves the old version intact). */
+/* Runs one migration of schema/ (translated for PostgreSQL, D33). */
+static int migrate_one(struct store *st, const struct schema_migration *m)
+{
+    if (db_kind(st->db) == DB_SQLITE) {
+        return exec_sql(st, m->sql, m->name);
+    }
+    char *pg = db_schema_pg(m->sql);
+    if (pg == NULL) {
+        store_set_err(st, "out of memory");
+        return -ENOMEM;
+    }
+    int r = exec_sql(st, pg, m->name);
+    free(pg);
+    return r;
+}
+
+/* Applies every migration above the database's version, all in one
+ * transaction (a crash leaves the old version intact); on PostgreSQL also
+ * (re)makes the change tracking of the tables a relay loads. */
 static int migrate(struct store *st)
 {
     int64_t v;
-    int r = exec_sql(st, "BEGIN IMMEDIATE", "begin migration");
+    int r = store_tx_begin(st);
     if (r < 0) {
         return r;
     }
-    r = pragma_int(st, "PRAGMA user_version", &v);
+    r = db_schema_version(st->db, &v);
+    if (r < 0) {
+        r = store_db_fail(st, r, "schema version");
+    }
     if (r == 0) {
         r = check_not_newer(st, v);
     }
     for (int i = (int)v; r == 0 && i < schema_migrations_count; i++) {
-        const struct schema_migration *m = &schema_migrations[i];
-        char pragma[64];
-        r = exec_sql(st, m->sql, m->name);
+        r = migrate_one(st, &schema_migrations[i]);
         if (r == 0) {
-            snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
-            r = exec_sql(st, pragma, "set user_version");
+            r = db_set_schema_version(st->db, schema_migrations[i].version);
+            r = r < 0 ? store_db_fail(st, r, "set schema version") : 0;
         }
     }
-    if (r < 0) {
-        char saved[sizeof(st->err)];
-        memcpy(saved, st->err, sizeof(saved));
-        (void)exec_sql(st, "ROLLBACK", "rollback");
-        memcpy(st->err, saved, sizeof(saved));
-        return r;
+    if (r == 0 && v < schema_migrations_count) {
+        r = db_track_changes(st->db, tracked_tables);
+        r = r < 0 ? store_db_fail(st, r, "track changes") : 0;
     }
-    return exec_sql(st, "COMMIT", "commit migration");
+    if (r < 0) {
+        return store_tx_fail(st, r);
+    }
+    return store_tx_commit(st);
 }
 
 static int configure(struct store *st, unsigned flags)
 {
     int64_t v;
-    int r;
-    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(st->db, 1);
+    bool sqlite = db_kind(st->db) == DB_SQLITE;
     /* Refuse a newer database before touching anything in it. */
-    r = pragma_int(st, "PRAGMA user_version", &v);
-    if (r == 0) {
-        r = check_not_newer(st, v);
+    int r = db_schema_version(st->db, &v);
+    if (r < 0) {
+        return store_db_fail(st, r, "schema version");
     }
+    r = check_not_newer(st, v);
     if (r < 0) {
         return r;
     }
@@ -340,14 +316,17 @@ static int configure(struct store *st, unsigned flags)
                           v, schema_migrations_count);
             return -ENOTSUP;
         }
-        return exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");
+        return sqlite ? exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys")
+                      : exec_sql(st, "SET default_transaction_read_only = on", "read only");
     }
-    r = exec_sql(st, "PRAGMA journal_mode = WAL", "journal_mode");
-    if (r == 0) {
-        r = exec_sql(st, "PRAGMA synchronous = FULL", "synchronous");
-    }
-    if (r == 0) {
-        r = exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");
+    if (sqlite) {
+        r = exec_sql(st, "PRAGMA journal_mode = WAL", "journal_mode");
+        if (r == 0) {
+            r = exec_sql(st, "PRAGMA synchronous = FULL", "synchronous");
+        }
+        if (r == 0) {
+            r = exec_sql(st, "PRAGMA foreign_keys = ON", "foreign_keys");
+        }
     }
     if (r == 0) {
         r = migrate(st);
@@ -365,8 +344,9 @@ static void copy_err(char *errbuf, size_t errlen, const char *msg)
 int store_open(const char *path, unsigned flags, struct store **out, char *errbuf, size_t errlen)
 {
     struct stat sb;
-    int oflags;
-    if (!(flags & STORE_OPEN_CREATE) && stat(path, &sb) != 0) {
+    char shown[512];
+    bool pg = db_target_is_pg(path);
+    if (!pg && !(flags & STORE_OPEN_CREATE) && stat(path, &sb) != 0) {
         int e = errno;
         char msg[512];
         snprintf(msg, sizeof(msg), "database %s: %s", path, strerror(e));
@@ -378,21 +358,16 @@ int store_open(const char *path, unsigned flags, struct store **out, char *errbu
         copy_err(errbuf, errlen, "out of memory");
         return -ENOMEM;
     }
-    oflags = (flags & STORE_OPEN_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    if ((flags & STORE_OPEN_CREATE) && !(flags & STORE_OPEN_READONLY)) {
-        oflags |= SQLITE_OPEN_CREATE;
-    }
-    int rc = sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-    int r;
-    if (rc != SQLITE_OK) {
-        store_set_err(st, "database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
-        r = rc == SQLITE_CANTOPEN ? -EACCES : -EIO;
-    } else {
+    unsigned dflags = (flags & STORE_OPEN_CREATE ? DB_OPEN_CREATE : 0) |
+                      (flags & STORE_OPEN_READONLY ? DB_OPEN_READONLY : 0);
+    int r = db_open(path, dflags, &st->db, st->err, sizeof(st->err));
+    if (r == 0) {
         r = configure(st, flags);
         if (r < 0 && r != -ENOTSUP) {
             char tmp[sizeof(st->err)];
             memcpy(tmp, st->err, sizeof(tmp));
-            store_set_err(st, "%s: %s", path, tmp);
+            db_target_shown(path, shown, sizeof(shown));
+            store_set_err(st, "%s: %s", shown, tmp);
         }
     }
     if (r < 0) {
@@ -410,13 +385,13 @@ void store_close(struct store *st)
         return;
     }
     for (int i = 0; i < S_COUNT; i++) {
-        sqlite3_finalize(st->stmt[i]);
+        db_finalize(st->stmt[i]);
     }
-    sqlite3_close(st->db);
+    db_close(st->db);
     free(st);
 }
 
-sqlite3 *store_handle(struct store *st)
+struct db *store_handle(struct store *st)
 {
     return st->db;
 }
@@ -429,125 +404,105 @@ const char *store_errmsg(const struct store *st)
 int store_schema_version(struct store *st, int *out)
 {
     int64_t v;
-    int r = pragma_int(st, "PRAGMA user_version", &v);
-    if (r == 0) {
-        *out = (int)v;
+    int r = db_schema_version(st->db, &v);
+    if (r < 0) {
+        return store_db_fail(st, r, "schema version");
     }
-    return r;
+    *out = (int)v;
+    return 0;
 }
 
 int store_data_version(struct store *st, int64_t *out)
 {
-    sqlite3_stmt *s;
-    int r = store_stmt_get(st, S_DATA_VERSION, &s);
-    if (r < 0) {
-        return r;
-    }
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        r = store_db_fail(st, rc, "data_version");
-        sqlite3_reset(s);
-        return r;
-    }
-    *out = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return 0;
+    int r = db_data_version(st->db, out);
+    return r < 0 ? store_db_fail(st, r, "data_version") : 0;
 }
 
 /* ---- links ---- */
 
-void store_col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *present)
+void store_col_blob(struct db_stmt *s, int col, uint8_t *dst, size_t len, int *present)
 {
-    const void *p = sqlite3_column_blob(s, col);
-    int n = sqlite3_column_bytes(s, col);
-    if (p != NULL && (size_t)n == len) {
-        memcpy(dst, p, len);
-        if (present) {
-            *present = 1;
-        }
-    } else {
-        memset(dst, 0, len);
-        if (present) {
-            *present = 0;
-        }
+    bool got = db_col_blob(s, col, dst, len);
+    if (present) {
+        *present = got;
     }
 }
 
-void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
+void store_col_text(struct db_stmt *s, int col, char *dst, size_t cap)
 {
-    const unsigned char *t = sqlite3_column_text(s, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    const char *t = db_col_text(s, col);
+    snprintf(dst, cap, "%s", t ? t : "");
 }
 
 /* The 7 enrollment columns from col on (NULLs: none, D30). */
-static void enroll_row(sqlite3_stmt *s, int col, struct store_enroll *e)
+static void enroll_row(struct db_stmt *s, int col, struct store_enroll *e)
 {
     store_col_blob(s, col, e->hash, sizeof(e->hash), &e->has);
     store_col_blob(s, col + 1, e->anchor, sizeof(e->anchor), NULL);
-    e->created_ms = sqlite3_column_int64(s, col + 2);
-    e->expires_ms = sqlite3_column_int64(s, col + 3);
-    e->uses = (uint32_t)sqlite3_column_int64(s, col + 4);
-    e->uses_left = (uint32_t)sqlite3_column_int64(s, col + 5);
-    e->last_ms = sqlite3_column_int64(s, col + 6);
+    e->created_ms = db_col_int64(s, col + 2);
+    e->expires_ms = db_col_int64(s, col + 3);
+    e->uses = (uint32_t)db_col_int64(s, col + 4);
+    e->uses_left = (uint32_t)db_col_int64(s, col + 5);
+    e->last_ms = db_col_int64(s, col + 6);
 }
 
-static void row_to_link(sqlite3_stmt *s, struct store_link *l)
+static void row_to_link(struct db_stmt *s, struct store_link *l)
 {
     memset(l, 0, sizeof(*l));
     store_col_blob(s, 0, l->id, sizeof(l->id), NULL);
     store_col_text(s, 1, l->name, sizeof(l->name));
-    l->enabled = sqlite3_column_int(s, 2) != 0;
-    l->created_ms = sqlite3_column_int64(s, 3);
-    l->updated_ms = sqlite3_column_int64(s, 4);
+    l->enabled = (int)db_col_int64(s, 2) != 0;
+    l->created_ms = db_col_int64(s, 3);
+    l->updated_ms = db_col_int64(s, 4);
     for (int side = 0; side < 2; side++) {
         int base = 5 + side * 3;
         store_col_blob(s, base, l->key[side], STORE_KEY_LEN, NULL);
         store_col_blob(s, base + 1, l->next_key[side], STORE_KEY_LEN, &l->has_next[side]);
-        l->key_gen[side] = (uint32_t)sqlite3_column_int64(s, base + 2);
-        l->next_until_ms[side] = l->has_next[side] ? sqlite3_column_int64(s, 11 + side) : 0;
-        if (sqlite3_column_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
+        l->key_gen[side] = (uint32_t)db_col_int64(s, base + 2);
+        l->next_until_ms[side] = l->has_next[side] ? db_col_int64(s, 11 + side) : 0;
+        if (db_col_bytes(s, 13 + side) == STORE_ENDORSE_LEN)
             store_col_blob(s, 13 + side, l->endorse[side], STORE_ENDORSE_LEN,
                            &l->has_endorse[side]);
-        l->rate[side] = (uint64_t)sqlite3_column_int64(s, 15 + side);
+        l->rate[side] = (uint64_t)db_col_int64(s, 15 + side);
         enroll_row(s, 17 + 7 * side, &l->enroll[side]);
     }
 }
 
 int store_links_load(struct store *st, store_link_cb cb, void *arg)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_link l;
     int r = store_stmt_get(st, S_LINKS_ALL, &s);
     int rc;
     if (r < 0) {
         return r;
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         row_to_link(s, &l);
         r = cb(arg, &l);
         if (r != 0) {
-            sqlite3_reset(s);
+            db_reset(s);
             return r;
         }
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    db_reset(s);
+    if (rc != DB_DONE) {
         return store_db_fail(st, rc, "list links");
     }
     return 0;
 }
 
 /* Runs a link SELECT with one bound parameter already set; -ENOENT if none. */
-static int fetch_link(struct store *st, sqlite3_stmt *s, const char *what, struct store_link *out)
+static int fetch_link(struct store *st, struct db_stmt *s, const char *what, struct store_link *out)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
         row_to_link(s, out);
-        sqlite3_reset(s);
+        db_reset(s);
         return 0;
     }
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE) {
+    db_reset(s);
+    if (rc == DB_DONE) {
         store_set_err(st, "no such link: %s", what);
         return -ENOENT;
     }
@@ -556,26 +511,26 @@ static int fetch_link(struct store *st, sqlite3_stmt *s, const char *what, struc
 
 int store_link_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     char hex[LINKID_TEXT_SIZE];
     int r = store_stmt_get(st, S_LINK_BY_ID, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
     linkid_encode(id, hex);
     return fetch_link(st, s, hex, out);
 }
 
 int store_link_find(struct store *st, const char *name_or_id, struct store_link *out)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     uint8_t id[STORE_LINK_ID_LEN];
     int r = store_stmt_get(st, S_LINK_BY_NAME, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_text(s, 1, name_or_id, -1, SQLITE_STATIC);
+    db_bind_text(s, 1, name_or_id);
     r = fetch_link(st, s, name_or_id, out);
     if (r != -ENOENT || linkid_decode(name_or_id, id, NULL) != 0) {
         return r;
@@ -591,82 +546,82 @@ int store_link_find(struct store *st, const char *name_or_id, struct store_link 
 int store_event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
                        const char *addr, const char *detail, uint32_t count)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_EVENT_INSERT, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_int64(s, 1, ts);
-    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    db_bind_int64(s, 1, ts);
+    db_bind_text(s, 2, kind);
     if (link_id != NULL) {
-        sqlite3_bind_blob(s, 3, link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+        db_bind_blob(s, 3, link_id, STORE_LINK_ID_LEN);
     }
-    sqlite3_bind_text(s, 4, addr ? addr : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, detail ? detail : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, count ? count : 1);
+    db_bind_text(s, 4, addr ? addr : "");
+    db_bind_text(s, 5, detail ? detail : "");
+    db_bind_int64(s, 6, count ? count : 1);
     return store_stmt_done(st, s, "insert event");
 }
 
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_LINK_EXISTS, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    int rc = db_step(s);
+    db_reset(s);
+    if (rc != DB_ROW && rc != DB_DONE) {
         return store_db_fail(st, rc, "find link");
     }
-    *exists = rc == SQLITE_ROW;
+    *exists = rc == DB_ROW;
     return 0;
 }
 
 static int name_taken(struct store *st, const char *name, int *taken)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_LINK_BY_NAME, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_bind_text(s, 1, name);
+    int rc = db_step(s);
+    db_reset(s);
+    if (rc != DB_ROW && rc != DB_DONE) {
         return store_db_fail(st, rc, "find link");
     }
-    *taken = rc == SQLITE_ROW;
+    *taken = rc == DB_ROW;
     return 0;
 }
 
-void store_bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key)
+void store_bind_key_or_null(struct db_stmt *s, int col, int present, const uint8_t *key)
 {
     if (present) {
-        sqlite3_bind_blob(s, col, key, STORE_KEY_LEN, SQLITE_STATIC);
+        db_bind_blob(s, col, key, STORE_KEY_LEN);
     } else {
-        sqlite3_bind_null(s, col);
+        db_bind_null(s, col);
     }
 }
 
 static int link_insert(struct store *st, const struct store_link *l, int64_t ts)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_LINK_INSERT, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, l->id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, l->enabled ? 1 : 0);
-    sqlite3_bind_int64(s, 4, ts);
-    sqlite3_bind_blob(s, 5, l->key[0], STORE_KEY_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 1, l->id, STORE_LINK_ID_LEN);
+    db_bind_text(s, 2, l->name);
+    db_bind_int64(s, 3, l->enabled ? 1 : 0);
+    db_bind_int64(s, 4, ts);
+    db_bind_blob(s, 5, l->key[0], STORE_KEY_LEN);
     store_bind_key_or_null(s, 6, l->has_next[0], l->next_key[0]);
-    sqlite3_bind_blob(s, 7, l->key[1], STORE_KEY_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 7, l->key[1], STORE_KEY_LEN);
     store_bind_key_or_null(s, 8, l->has_next[1], l->next_key[1]);
-    sqlite3_bind_int64(s, 9, (sqlite3_int64)l->rate[0]);
-    sqlite3_bind_int64(s, 10, (sqlite3_int64)l->rate[1]);
+    db_bind_int64(s, 9, (int64_t)l->rate[0]);
+    db_bind_int64(s, 10, (int64_t)l->rate[1]);
     r = store_stmt_done(st, s, "insert link");
     if (r == -EEXIST) {
         store_set_err(st, "a link with this id already exists");
@@ -709,7 +664,7 @@ int store_link_add(struct store *st, const struct store_link *l, const char *det
     return store_tx_commit(st);
 }
 
-int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
+int store_link_change(struct store *st, struct db_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
                       const char *kind, const char *detail)
 {
     int64_t ts = store_now_ms();
@@ -719,11 +674,11 @@ int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_
         return r;
     }
     /* ?3 is the update time where the statement has one (not for DELETE). */
-    if (sqlite3_bind_parameter_count(s) >= 3) {
-        sqlite3_bind_int64(s, 3, ts);
+    if (db_param_count(s) >= 3) {
+        db_bind_int64(s, 3, ts);
     }
     r = store_stmt_done(st, s, kind);
-    if (r == 0 && sqlite3_changes(st->db) == 0) {
+    if (r == 0 && db_changes(st->db) == 0) {
         linkid_encode(id, hex);
         store_set_err(st, "no such link: %s", hex);
         r = -ENOENT;
@@ -740,23 +695,23 @@ int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_
 int store_link_set_enabled(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int enabled,
                            const char *detail)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_LINK_SET_ENABLED, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, enabled ? 1 : 0);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    db_bind_int64(s, 2, enabled ? 1 : 0);
     return store_link_change(st, s, id, enabled ? "enabled" : "revoked", detail);
 }
 
 int store_link_remove(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], const char *detail)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_LINK_DELETE, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
     return store_link_change(st, s, id, "removed", detail);
 }

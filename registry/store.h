@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store — the link registry in SQLite (docs/internals/registry.md). One API
- * for one handle; store.c implements the handle, opening and the links,
- * store_acct.c the accounting and the event log (store_int.h).
+ * store — the link registry in SQLite or PostgreSQL (docs/internals/registry.md,
+ * docs/design.md D33). One API for one handle; store.c implements the handle,
+ * opening and the links, store_acct.c the accounting and the event log
+ * (store_int.h), all through the database layer db.h.
+ *
+ * store_open's path is an SQLite file, or a postgresql:// (postgres://) URL
+ * of an existing PostgreSQL database (db.h; STORE_OPEN_CREATE then creates
+ * the tables, not the database). What follows says SQLite; on PostgreSQL the
+ * schema version is the table lr_meta, writers take an advisory lock with a
+ * 5000 ms lock_timeout, and durability is the server's.
  *
  * One struct store is one SQLite connection. A handle is used by one thread at
  * a time (the relay opens its own handle on its worker thread; linkctl opens
@@ -21,7 +28,7 @@
  *   -EINVAL   bad argument (bad name, bad side, bad cause ...)
  *   -ENOTSUP  database schema newer than this build
  *   -EBUSY    the database stayed locked past the busy timeout
- *   -EIO      any other SQLite error
+ *   -EIO      any other database error (a lost PostgreSQL connection too)
  *   -ENOMEM   out of memory
  * and leaves a one-line human-readable reason in store_errmsg(st). Every
  * change that touches more than one row runs in one transaction; when a

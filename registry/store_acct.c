@@ -9,6 +9,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char *const cause_names[STORE_CAUSE_COUNT] = {"fin",   "reset", "timeout", "revoked",
@@ -42,27 +43,27 @@ int store_cause_parse(const char *s, enum store_cause *out)
 int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
                       struct store_totals *out)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_totals t = {0, 0, 0, STORE_CAUSE_NONE, 0};
     int r = store_stmt_get(st, S_TOTALS_GET, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
         enum store_cause c;
-        const unsigned char *cause = sqlite3_column_text(s, 3);
-        t.streams = (uint64_t)sqlite3_column_int64(s, 0);
-        t.bytes_a_to_b = (uint64_t)sqlite3_column_int64(s, 1);
-        t.bytes_b_to_a = (uint64_t)sqlite3_column_int64(s, 2);
+        const char *cause = db_col_text(s, 3);
+        t.streams = (uint64_t)db_col_int64(s, 0);
+        t.bytes_a_to_b = (uint64_t)db_col_int64(s, 1);
+        t.bytes_b_to_a = (uint64_t)db_col_int64(s, 2);
         if (cause != NULL && store_cause_parse((const char *)cause, &c) == 0) {
             t.last_cause = c;
         }
-        t.last_closed_ms = sqlite3_column_int64(s, 4);
+        t.last_closed_ms = db_col_int64(s, 4);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_reset(s);
+    if (rc != DB_ROW && rc != DB_DONE) {
         return store_db_fail(st, rc, "link totals");
     }
     *out = t;
@@ -71,20 +72,20 @@ int store_link_totals(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
 
 static int stream_insert(struct store *st, const struct store_stream *x)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_STREAM_INSERT, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (int64_t)x->stream_id);
-    sqlite3_bind_int(s, 3, x->opener);
-    sqlite3_bind_int64(s, 4, x->started_ms);
-    sqlite3_bind_int64(s, 5, x->ended_ms);
-    sqlite3_bind_int64(s, 6, x->wait_ms);
-    sqlite3_bind_int64(s, 7, (int64_t)x->bytes_a_to_b);
-    sqlite3_bind_int64(s, 8, (int64_t)x->bytes_b_to_a);
-    sqlite3_bind_text(s, 9, cause_names[x->cause], -1, SQLITE_STATIC);
+    db_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN);
+    db_bind_int64(s, 2, (int64_t)x->stream_id);
+    db_bind_int64(s, 3, x->opener);
+    db_bind_int64(s, 4, x->started_ms);
+    db_bind_int64(s, 5, x->ended_ms);
+    db_bind_int64(s, 6, x->wait_ms);
+    db_bind_int64(s, 7, (int64_t)x->bytes_a_to_b);
+    db_bind_int64(s, 8, (int64_t)x->bytes_b_to_a);
+    db_bind_text(s, 9, cause_names[x->cause]);
     r = store_stmt_done(st, s, "insert stream");
     if (r < 0) {
         return r;
@@ -93,11 +94,11 @@ static int stream_insert(struct store *st, const struct store_stream *x)
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (int64_t)x->bytes_a_to_b);
-    sqlite3_bind_int64(s, 3, (int64_t)x->bytes_b_to_a);
-    sqlite3_bind_text(s, 4, cause_names[x->cause], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, x->ended_ms);
+    db_bind_blob(s, 1, x->link_id, STORE_LINK_ID_LEN);
+    db_bind_int64(s, 2, (int64_t)x->bytes_a_to_b);
+    db_bind_int64(s, 3, (int64_t)x->bytes_b_to_a);
+    db_bind_text(s, 4, cause_names[x->cause]);
+    db_bind_int64(s, 5, x->ended_ms);
     return store_stmt_done(st, s, "update totals");
 }
 
@@ -141,43 +142,42 @@ int store_events_add(struct store *st, const struct store_event *ev, size_t n)
     return store_tx_commit(st);
 }
 
-static void row_to_event(sqlite3_stmt *s, struct store_event *e)
+static void row_to_event(struct db_stmt *s, struct store_event *e)
 {
     memset(e, 0, sizeof(*e));
-    e->id = sqlite3_column_int64(s, 0);
-    e->ts_ms = sqlite3_column_int64(s, 1);
+    e->id = db_col_int64(s, 0);
+    e->ts_ms = db_col_int64(s, 1);
     store_col_text(s, 2, e->kind, sizeof(e->kind));
     store_col_blob(s, 3, e->link_id, sizeof(e->link_id), &e->has_link);
     store_col_text(s, 4, e->link_name, sizeof(e->link_name));
     store_col_text(s, 5, e->addr, sizeof(e->addr));
     store_col_text(s, 6, e->detail, sizeof(e->detail));
-    e->count = (uint32_t)sqlite3_column_int64(s, 7);
+    e->count = (uint32_t)db_col_int64(s, 7);
 }
 
 int store_events_list(struct store *st, const uint8_t *link_id, size_t limit, store_event_cb cb,
                       void *arg)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_event e;
     int rc;
     int r = store_stmt_get(st, S_EVENTS_LIST, &s);
     if (r < 0) {
         return r;
     }
-    if (link_id != NULL) {
-        sqlite3_bind_blob(s, 1, link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    /* NULL (all links) as a typed NULL: PostgreSQL must know ?1's type. */
+    db_bind_blob(s, 1, link_id, link_id != NULL ? STORE_LINK_ID_LEN : 0);
+    db_bind_int64(s, 2, limit == 0 || limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    while ((rc = db_step(s)) == DB_ROW) {
         row_to_event(s, &e);
         r = cb(arg, &e);
         if (r != 0) {
-            sqlite3_reset(s);
+            db_reset(s);
             return r;
         }
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    db_reset(s);
+    if (rc != DB_DONE) {
         return store_db_fail(st, rc, "list events");
     }
     return 0;

@@ -22,10 +22,10 @@ bool store_allow_limited(const struct store_allow *a, int side)
 }
 
 /* One row into a: its side's list, or the side marked invalid. */
-static void allow_row(sqlite3_stmt *s, struct store_allow *a)
+static void allow_row(struct db_stmt *s, struct store_allow *a)
 {
     char text[CIDR_TEXT_MAX + 2];
-    int side = sqlite3_column_int(s, 1);
+    int side = (int)db_col_int64(s, 1);
     struct cidr c;
 
     if (side != STORE_SIDE_A && side != STORE_SIDE_B)
@@ -41,17 +41,17 @@ static void allow_row(sqlite3_stmt *s, struct store_allow *a)
 int store_allow_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_allow *out)
 {
     struct store_allow a;
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_ALLOW_LINK, &s);
     int rc;
 
     if (r < 0)
         return r;
     memset(&a, 0, sizeof(a));
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    while ((rc = db_step(s)) == DB_ROW)
         allow_row(s, &a);
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_db_fail(st, rc, "read allowlist");
     *out = a;
     return 0;
@@ -95,13 +95,13 @@ void store_allow_text(const struct store_allow *a, char *out, size_t cap)
 static int allow_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const struct store_allow *a)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_ALLOW_CLEAR, &s);
 
     if (r < 0)
         return r;
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, side);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    db_bind_int64(s, 2, side);
     r = store_stmt_done(st, s, "clear allowlist");
     for (uint32_t i = 0; r == 0 && i < a->n[side]; i++) {
         char text[CIDR_TEXT_SIZE];
@@ -110,9 +110,9 @@ static int allow_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
             r = store_stmt_get(st, S_ALLOW_INSERT, &s);
         if (r < 0)
             break;
-        sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-        sqlite3_bind_int(s, 2, side);
-        sqlite3_bind_text(s, 3, text, -1, SQLITE_TRANSIENT);
+        db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+        db_bind_int64(s, 2, side);
+        db_bind_text(s, 3, text);
         r = store_stmt_done(st, s, "insert allowlist entry");
     }
     return r;
@@ -163,19 +163,19 @@ int store_allow_load(struct store *st, store_allow_cb cb, void *arg)
     uint8_t id[STORE_LINK_ID_LEN], cur[STORE_LINK_ID_LEN];
     struct store_allow a;
     bool have = false;
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_ALLOW_ALL, &s);
     int rc;
 
     if (r < 0)
         return r;
     memset(&a, 0, sizeof(a));
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         store_col_blob(s, 0, id, STORE_LINK_ID_LEN, NULL);
         if (have && memcmp(id, cur, sizeof(id)) != 0) {
             r = cb(arg, cur, &a);
             if (r != 0) {
-                sqlite3_reset(s);
+                db_reset(s);
                 return r;
             }
             memset(&a, 0, sizeof(a));
@@ -184,7 +184,7 @@ int store_allow_load(struct store *st, store_allow_cb cb, void *arg)
         have = true;
         allow_row(s, &a);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_db_fail(st, rc, "read allowlists");
     return have ? cb(arg, cur, &a) : 0;
 }

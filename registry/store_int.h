@@ -13,17 +13,14 @@
 #ifndef LR_STORE_INT_H
 #define LR_STORE_INT_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "store.h"
 
 /* Every statement the store runs, prepared once per handle on first use. */
 enum stmt_id {
-    S_BEGIN,
-    S_COMMIT,
-    S_ROLLBACK,
     S_LINKS_ALL,
     S_LINK_BY_ID,
     S_LINK_BY_NAME,
@@ -46,7 +43,6 @@ enum stmt_id {
     S_TOTALS_ADD,
     S_EVENT_INSERT,
     S_EVENTS_LIST,
-    S_DATA_VERSION,
     S_ALLOW_ALL,
     S_ALLOW_LINK,
     S_ALLOW_CLEAR,
@@ -58,17 +54,18 @@ enum stmt_id {
 int64_t store_now_ms(void);
 /* Sets the message store_errmsg returns. */
 void store_set_err(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Maps an SQLite result code to a negative errno and records the reason. */
-int store_db_fail(struct store *st, int rc, const char *what);
+/* Records the database layer's reason for its failure r (a negative errno,
+ * db.h) as "database: WHAT: REASON"; returns r. */
+int store_db_fail(struct store *st, int r, const char *what);
 /* The prepared statement id (prepared on first use), reset and with its
  * bindings cleared. Valid until the handle closes. */
-int store_stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out);
+int store_stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out);
 /* Prepares sql once, for a statement outside the cache (the caller
  * finalizes it): the feature files' own statements (store_quota.c). */
-int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
+int store_prepare(struct store *st, const char *sql, struct db_stmt **out);
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-int store_stmt_done(struct store *st, sqlite3_stmt *s, const char *what);
-/* BEGIN IMMEDIATE. */
+int store_stmt_done(struct store *st, struct db_stmt *s, const char *what);
+/* Begins a write transaction (db_begin: writers one at a time). */
 int store_tx_begin(struct store *st);
 /* Commits; on failure rolls back so the handle is usable again. */
 int store_tx_commit(struct store *st);
@@ -76,9 +73,9 @@ int store_tx_commit(struct store *st);
 int store_tx_fail(struct store *st, int r);
 /* Copies a blob column of exactly len bytes into dst (zeros otherwise);
  * *present (if not NULL) says which. */
-void store_col_blob(sqlite3_stmt *s, int col, uint8_t *dst, size_t len, int *present);
+void store_col_blob(struct db_stmt *s, int col, uint8_t *dst, size_t len, int *present);
 /* Copies a text column into dst ("" for NULL), truncated to cap. */
-void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);
+void store_col_text(struct db_stmt *s, int col, char *dst, size_t cap);
 /* Inserts one event row; part of the caller's transaction. count 0 means 1. */
 int store_event_insert(struct store *st, int64_t ts, const char *kind, const uint8_t *link_id,
                        const char *addr, const char *detail, uint32_t count);
@@ -86,13 +83,13 @@ int store_event_insert(struct store *st, int64_t ts, const char *kind, const uin
 int store_link_exists(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int *exists);
 /* The connection, for a file of the store that prepares statements of its
  * own (store_retain.c: run rarely, prepared per call). */
-sqlite3 *store_handle(struct store *st);
+struct db *store_handle(struct store *st);
 
 /* Binds key (STORE_KEY_LEN bytes) to col, or NULL when !present. */
-void store_bind_key_or_null(sqlite3_stmt *s, int col, int present, const uint8_t *key);
+void store_bind_key_or_null(struct db_stmt *s, int col, int present, const uint8_t *key);
 /* Runs an UPDATE/DELETE of one link by id (already bound as ?1) plus an
  * event of kind with detail, in one transaction; -ENOENT if no row changed. */
-int store_link_change(struct store *st, sqlite3_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
+int store_link_change(struct store *st, struct db_stmt *s, const uint8_t id[STORE_LINK_ID_LEN],
                       const char *kind, const char *detail);
 
 #endif

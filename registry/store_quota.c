@@ -79,19 +79,19 @@ int64_t store_quota_period_next(int period, int64_t start_ms)
 static int quota_run(struct store *st, const char *sql, const uint8_t *id, uint64_t limit,
                      const char *pname, const char *what)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_prepare(st, sql, &s);
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(s) >= 4) {
-        sqlite3_bind_int64(s, 2, (int64_t)limit);
-        sqlite3_bind_text(s, 3, pname, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, store_now_ms());
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    if (db_param_count(s) >= 4) {
+        db_bind_int64(s, 2, (int64_t)limit);
+        db_bind_text(s, 3, pname);
+        db_bind_int64(s, 4, store_now_ms());
     }
     r = store_stmt_done(st, s, what);
-    sqlite3_finalize(s);
+    db_finalize(s);
     return r;
 }
 
@@ -154,24 +154,24 @@ int store_quota_clear(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], con
     return store_tx_commit(st);
 }
 
-static void quota_row(sqlite3_stmt *s, int col, struct store_quota *q)
+static void quota_row(struct db_stmt *s, int col, struct store_quota *q)
 {
     enum store_quota_period p = STORE_QUOTA_DAY;
-    const unsigned char *pname = sqlite3_column_text(s, col + 1);
+    const char *pname = db_col_text(s, col + 1);
 
     memset(q, 0, sizeof(*q));
-    q->limit = (uint64_t)sqlite3_column_int64(s, col);
+    q->limit = (uint64_t)db_col_int64(s, col);
     if (pname != NULL) {
         (void)store_quota_period_parse((const char *)pname, &p);
     }
     q->period = p;
-    q->used = (uint64_t)sqlite3_column_int64(s, col + 2);
-    q->start_ms = sqlite3_column_int64(s, col + 3);
+    q->used = (uint64_t)db_col_int64(s, col + 2);
+    q->start_ms = db_col_int64(s, col + 3);
 }
 
 int store_quota_get(struct store *st, struct store_link *link)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_prepare(st,
                           "SELECT limit_bytes, period, used_bytes, period_start_ms FROM link_quota "
                           "WHERE link_id = ?1",
@@ -179,24 +179,24 @@ int store_quota_get(struct store *st, struct store_link *link)
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, link->id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    db_bind_blob(s, 1, link->id, STORE_LINK_ID_LEN);
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
         quota_row(s, 0, &link->quota);
         link->has_quota = 1;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == DB_DONE) {
         memset(&link->quota, 0, sizeof(link->quota));
         link->has_quota = 0;
     } else {
         r = store_db_fail(st, rc, "quota");
     }
-    sqlite3_finalize(s);
+    db_finalize(s);
     return r;
 }
 
 int store_quotas_load(struct store *st, store_quota_cb cb, void *arg)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_quota q;
     uint8_t id[STORE_LINK_ID_LEN];
     int rc, r = store_prepare(st,
@@ -206,7 +206,7 @@ int store_quotas_load(struct store *st, store_quota_cb cb, void *arg)
     if (r < 0) {
         return r;
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         int present = 0;
         store_col_blob(s, 0, id, sizeof(id), &present);
         if (!present) {
@@ -218,34 +218,34 @@ int store_quotas_load(struct store *st, store_quota_cb cb, void *arg)
             break;
         }
     }
-    if (r == 0 && rc != SQLITE_DONE) {
+    if (r == 0 && rc != DB_DONE) {
         r = store_db_fail(st, rc, "quotas");
     }
-    sqlite3_finalize(s);
+    db_finalize(s);
     return r;
 }
 
 int store_quota_save(struct store *st, const struct store_quota_use *u, size_t n)
 {
-    sqlite3_stmt *s = NULL;
+    struct db_stmt *s = NULL;
     int r = store_tx_begin(st);
     if (r < 0) {
         return r;
     }
     r = store_prepare(st,
                       "UPDATE link_quota SET used_bytes = CASE WHEN period_start_ms = ?3 "
-                      "THEN max(used_bytes, ?2) ELSE ?2 END, period_start_ms = ?3 "
+                      "AND used_bytes > ?2 THEN used_bytes ELSE ?2 END, period_start_ms = ?3 "
                       "WHERE link_id = ?1 AND period_start_ms <= ?3",
                       &s);
     for (size_t i = 0; r == 0 && i < n; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_blob(s, 1, u[i].link_id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+        db_reset(s);
+        db_bind_blob(s, 1, u[i].link_id, STORE_LINK_ID_LEN);
         uint64_t used = u[i].used > STORE_QUOTA_MAX ? STORE_QUOTA_MAX : u[i].used;
-        sqlite3_bind_int64(s, 2, (int64_t)used);
-        sqlite3_bind_int64(s, 3, u[i].start_ms);
+        db_bind_int64(s, 2, (int64_t)used);
+        db_bind_int64(s, 3, u[i].start_ms);
         r = store_stmt_done(st, s, "save quota use");
     }
-    sqlite3_finalize(s);
+    db_finalize(s);
     if (r < 0) {
         return store_tx_fail(st, r);
     }

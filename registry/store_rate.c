@@ -15,7 +15,7 @@
 static int store_rate_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN],
                             const uint64_t rate[2])
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r;
 
     for (int dir = 0; dir < 2; dir++) {
@@ -30,12 +30,12 @@ static int store_rate_write(struct store *st, const uint8_t id[STORE_LINK_ID_LEN
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)rate[0]);
-    sqlite3_bind_int64(s, 3, store_now_ms());
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)rate[1]);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    db_bind_int64(s, 2, (int64_t)rate[0]);
+    db_bind_int64(s, 3, store_now_ms());
+    db_bind_int64(s, 4, (int64_t)rate[1]);
     r = store_stmt_done(st, s, "set rate");
-    if (r == 0 && sqlite3_changes(sqlite3_db_handle(s)) == 0) {
+    if (r == 0 && db_changes(db_stmt_db(s)) == 0) {
         store_set_err(st, "no such link");
         r = -ENOENT;
     }

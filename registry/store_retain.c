@@ -18,9 +18,9 @@ static const char sql_roll[] =
     "INSERT INTO stream_days (link_id, day, streams, bytes_a_to_b, bytes_b_to_a) "
     "SELECT link_id, ended_ms / 86400000, count(*), sum(bytes_a_to_b), sum(bytes_b_to_a) "
     "FROM streams WHERE seq IN (" STREAMS_BATCH ") GROUP BY link_id, ended_ms / 86400000 "
-    "ON CONFLICT (link_id, day) DO UPDATE SET streams = streams + excluded.streams, "
-    "bytes_a_to_b = bytes_a_to_b + excluded.bytes_a_to_b, "
-    "bytes_b_to_a = bytes_b_to_a + excluded.bytes_b_to_a";
+    "ON CONFLICT (link_id, day) DO UPDATE SET streams = stream_days.streams + excluded.streams, "
+    "bytes_a_to_b = stream_days.bytes_a_to_b + excluded.bytes_a_to_b, "
+    "bytes_b_to_a = stream_days.bytes_b_to_a + excluded.bytes_b_to_a";
 static const char sql_streams_delete[] = "DELETE FROM streams WHERE seq IN (" STREAMS_BATCH ")";
 static const char sql_events_delete[] = "DELETE FROM events WHERE id IN (SELECT id FROM events "
                                         "WHERE ts_ms < ?1 ORDER BY ts_ms, id LIMIT ?2)";
@@ -29,21 +29,20 @@ static const char sql_days[] =
     "SELECT day, streams AS n, bytes_a_to_b AS a, bytes_b_to_a AS b FROM stream_days "
     "WHERE link_id = ?1 AND day >= ?2 UNION ALL "
     "SELECT ended_ms / 86400000, 1, bytes_a_to_b, bytes_b_to_a FROM streams "
-    "WHERE link_id = ?1 AND ended_ms >= ?2 * 86400000) GROUP BY day ORDER BY day";
+    "WHERE link_id = ?1 AND ended_ms >= ?2 * 86400000) AS d GROUP BY day ORDER BY day";
 
 /* Prepares sql and binds ?1 and ?2. */
-static int prep2(struct store *st, const char *sql, int64_t a, int64_t b, sqlite3_stmt **out,
+static int prep2(struct store *st, const char *sql, int64_t a, int64_t b, struct db_stmt **out,
                  const char *what)
 {
-    int rc = sqlite3_prepare_v2(store_handle(st), sql, -1, out, NULL);
+    int r = db_prepare(store_handle(st), sql, out);
 
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*out);
+    if (r < 0) {
         *out = NULL;
-        return store_db_fail(st, rc, what);
+        return store_db_fail(st, r, what);
     }
-    sqlite3_bind_int64(*out, 1, a);
-    sqlite3_bind_int64(*out, 2, b);
+    db_bind_int64(*out, 1, a);
+    db_bind_int64(*out, 2, b);
     return 0;
 }
 
@@ -51,17 +50,17 @@ static int prep2(struct store *st, const char *sql, int64_t a, int64_t b, sqlite
 static int run2(struct store *st, const char *sql, int64_t cutoff, unsigned limit, size_t *changes,
                 const char *what)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int rc, r = prep2(st, sql, cutoff, (int64_t)limit, &s, what);
 
     if (r < 0)
         return r;
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
+    rc = db_step(s);
+    db_finalize(s);
+    if (rc != DB_DONE)
         return store_db_fail(st, rc, what);
     if (changes != NULL)
-        *changes = (size_t)sqlite3_changes(store_handle(st));
+        *changes = (size_t)db_changes(store_handle(st));
     return 0;
 }
 
@@ -108,26 +107,26 @@ int store_events_prune(struct store *st, int64_t cutoff_ms, unsigned limit, size
 int store_link_days(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int64_t since_day,
                     store_day_cb cb, void *arg)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_day d;
     int rc, r = prep2(st, sql_days, 0, since_day, &s, "link days");
 
     if (r < 0)
         return r;
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        d.day = sqlite3_column_int64(s, 0);
-        d.streams = (uint64_t)sqlite3_column_int64(s, 1);
-        d.bytes_a_to_b = (uint64_t)sqlite3_column_int64(s, 2);
-        d.bytes_b_to_a = (uint64_t)sqlite3_column_int64(s, 3);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    while ((rc = db_step(s)) == DB_ROW) {
+        d.day = db_col_int64(s, 0);
+        d.streams = (uint64_t)db_col_int64(s, 1);
+        d.bytes_a_to_b = (uint64_t)db_col_int64(s, 2);
+        d.bytes_b_to_a = (uint64_t)db_col_int64(s, 3);
         r = cb(arg, &d);
         if (r != 0) {
-            sqlite3_finalize(s);
+            db_finalize(s);
             return r;
         }
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
+    db_finalize(s);
+    if (rc != DB_DONE)
         return store_db_fail(st, rc, "link days");
     return 0;
 }

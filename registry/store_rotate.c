@@ -17,7 +17,7 @@
 static int promote_one(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t key[STORE_KEY_LEN], int64_t ts, const char *detail)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_link old;
     char fp[STORE_KEY_FP_SIZE], text[STORE_DETAIL_MAX + 1];
     int r = store_link_get(st, id, &old);
@@ -30,11 +30,11 @@ static int promote_one(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
     store_key_fp(old.key[side], fp);
     snprintf(text, sizeof(text), "side %c: %s%sold key %s", 'a' + side,
              detail != NULL ? detail : "", detail != NULL ? "; " : "", fp);
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, ts);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    db_bind_blob(s, 2, key, STORE_KEY_LEN);
+    db_bind_int64(s, 3, ts);
     r = store_stmt_done(st, s, "promote next key");
-    if (r == 0 && sqlite3_changes(sqlite3_db_handle(s)) == 0) {
+    if (r == 0 && db_changes(db_stmt_db(s)) == 0) {
         store_set_err(st, "no such link, or its side %c has another next key", 'a' + side);
         r = -ENOENT;
     }
@@ -68,28 +68,28 @@ int store_link_promote(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
 static int first_due(struct store *st, int64_t now_ms, uint8_t id[STORE_LINK_ID_LEN],
                      uint8_t key[2][STORE_KEY_LEN], int due[2])
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = store_stmt_get(st, S_LINK_DUE, &s);
     int rc;
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_int64(s, 1, now_ms);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    db_bind_int64(s, 1, now_ms);
+    rc = db_step(s);
+    if (rc == DB_ROW) {
         store_col_blob(s, 0, id, STORE_LINK_ID_LEN, NULL);
         for (int side = 0; side < 2; side++) {
-            int64_t until = sqlite3_column_int64(s, 3 + side);
+            int64_t until = db_col_int64(s, 3 + side);
             int present = 0;
             store_col_blob(s, 1 + side, key[side], STORE_KEY_LEN, &present);
             due[side] = present && until > 0 && until <= now_ms;
         }
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_reset(s);
+    if (rc != DB_ROW && rc != DB_DONE) {
         return store_db_fail(st, rc, "find due overlaps");
     }
-    return rc == SQLITE_ROW;
+    return rc == DB_ROW;
 }
 
 int store_links_expire(struct store *st, int64_t now_ms, size_t *n)
@@ -131,7 +131,7 @@ int store_links_expire(struct store *st, int64_t now_ms, size_t *n)
 int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                        const uint8_t e[STORE_ENDORSE_LEN])
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r;
     if (side != STORE_SIDE_A && side != STORE_SIDE_B) {
         store_set_err(st, "bad side %d", side);
@@ -141,11 +141,11 @@ int store_link_endorse(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], in
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, e, STORE_ENDORSE_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 3, e, STORE_KEY_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    db_bind_blob(s, 2, e, STORE_ENDORSE_LEN);
+    db_bind_blob(s, 3, e, STORE_KEY_LEN);
     r = store_stmt_done(st, s, "store endorsement");
-    if (r == 0 && sqlite3_changes(sqlite3_db_handle(s)) == 0) {
+    if (r == 0 && db_changes(db_stmt_db(s)) == 0) {
         store_set_err(st, "no such link, or the key is not side %c's", 'a' + side);
         r = -ENOENT;
     }
@@ -175,7 +175,7 @@ void store_key_fp(const uint8_t key[STORE_KEY_LEN], char out[STORE_KEY_FP_SIZE])
 int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                       const uint8_t key[STORE_KEY_LEN], const char *detail)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     struct store_link old;
     char fp[STORE_KEY_FP_SIZE], text[STORE_DETAIL_MAX + 1];
     int r = check_side(st, side);
@@ -191,15 +191,15 @@ int store_link_rotate(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int
     store_key_fp(old.key[side], fp);
     snprintf(text, sizeof(text), "%s%sold key %s", detail != NULL ? detail : "",
              detail != NULL ? "; " : "", fp);
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
+    db_bind_blob(s, 2, key, STORE_KEY_LEN);
     return store_link_change(st, s, id, "rotated", text);
 }
 
 int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int side,
                         const uint8_t *key, int64_t until_ms, const char *detail)
 {
-    sqlite3_stmt *s;
+    struct db_stmt *s;
     int r = check_side(st, side);
     if (r == 0) {
         r = store_stmt_get(st, side == STORE_SIDE_A ? S_LINK_NEXT_A : S_LINK_NEXT_B, &s);
@@ -207,8 +207,8 @@ int store_link_set_next(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], i
     if (r < 0) {
         return r;
     }
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
+    db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
     store_bind_key_or_null(s, 2, key != NULL, key);
-    sqlite3_bind_int64(s, 4, key != NULL && until_ms > 0 ? until_ms : 0);
+    db_bind_int64(s, 4, key != NULL && until_ms > 0 ? until_ms : 0);
     return store_link_change(st, s, id, "next_key", detail);
 }

@@ -5,9 +5,11 @@
 set -euo pipefail
 
 # libmicrohttpd-dev: the HTTP server of the metrics listener (httpd/metrics.c,
-# docs/design.md D22).
+# docs/design.md D22). libpq-dev: the registry on PostgreSQL (registry/db_pg.c,
+# docs/design.md D33).
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
-            libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev libmicrohttpd-dev sqlite3 python3)
+            libsqlite3-dev libinih-dev libjansson-dev libsystemd-dev libmicrohttpd-dev sqlite3 python3
+            libpq-dev)
 # iperf3 .. openssh-client: tests/integration/test_real_programs.py (real
 # programs through a link; it starts its own redis-server and sshd);
 # apache2-utils: ApacheBench in tests/integration/test_agent_ab.py.
@@ -20,7 +22,9 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libsodium-dev libssl-dev
 # tests/integration/test_status_page.py (DOM and a screenshot).
 # systemd: systemd-analyze, with which tests/integration/test_unit_security.py
 # scores the units' sandbox (offline: no running systemd needed).
-test_pkgs=(check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
+# postgresql: initdb, pg_ctl and the server that tests/pgfix.sh starts for the
+# registry's tests on PostgreSQL (its own cluster in a temporary directory).
+test_pkgs=(postgresql check python3-dissononce clang libclang-rt-14-dev iproute2 procps tcpdump
            nftables conntrack iperf3 redis-server redis-tools curl openssh-server
            openssh-client apache2-utils pandoc groff-base systemd prometheus chromium)
 # tests/bench/run.sh: the tools linkrelay is compared with, and the profilers.
@@ -58,8 +62,10 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # a machine that had none may want it, and the tests start their own.
 # prometheus's package does the same with a server on port 9090; the metrics
 # test starts its own on a free port.
+# postgresql's package creates and starts a cluster "main" on port 5432 the
+# same way; the tests start their own server (tests/pgfix.sh).
 for p in "${missing[@]}"; do
-    [ "$p" = redis-server ] || [ "$p" = prometheus ] || continue
+    [ "$p" = redis-server ] || [ "$p" = prometheus ] || [ "$p" = postgresql ] || continue
     if [ -d /run/systemd/system ]; then
         $sudo systemctl disable --now "$p" >/dev/null 2>&1 || true
     else

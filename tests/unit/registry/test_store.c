@@ -9,7 +9,6 @@
 #include <check.h>
 #include <errno.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +18,60 @@
 #include "storefix.h"
 #include "schema_sql.h"
 
-/* Runs one SQL statement on a raw connection and returns the first column of
- * the first row as text (into out). */
+/* Runs one SQL statement on a connection of its own and returns the first
+ * column of the first row as text (into out). */
 static void raw_query(const char *sql, char *out, size_t cap)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    int rc = sqlite3_step(s);
-    out[0] = '\0';
-    if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL) {
-        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    int r = storefix_raw(sql, NULL, out, cap);
+    ck_assert(r == DB_ROW || r == DB_DONE);
+}
+
+/* The number of the tables (or, with column, of that table's columns)
+ * named in list, on either backend. */
+static int count_named(const char *table, const char *list)
+{
+    char sql[512], buf[32];
+    if (dbfix_pg) {
+        if (table != NULL) {
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                     "current_schema() AND table_name = '%s' AND column_name IN (%s)",
+                     table, list);
+        } else {
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                     "current_schema() AND table_name IN (%s)",
+                     list);
+        }
+    } else if (table != NULL) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM pragma_table_info('%s') WHERE name IN (%s)", table, list);
+    } else {
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master WHERE name IN (%s)", list);
     }
-    ck_assert(rc == SQLITE_ROW || rc == SQLITE_DONE);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    raw_query(sql, buf, sizeof(buf));
+    return (int)strtol(buf, NULL, 10);
+}
+
+/* Sets the database's schema version on a connection of its own. */
+static void raw_set_version(int v)
+{
+    struct db *db;
+    char err[512];
+    ck_assert_msg(db_open(dbfix_target, 0, &db, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(db_set_schema_version(db, v), 0);
+    db_close(db);
+}
+
+static int raw_version(void)
+{
+    struct db *db;
+    int64_t v = -1;
+    char err[512];
+    ck_assert_msg(db_open(dbfix_target, 0, &db, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(db_schema_version(db, &v), 0);
+    db_close(db);
+    return (int)v;
 }
 
 /* Appends src to the accumulator dst (256+ bytes). */
@@ -63,28 +100,20 @@ START_TEST(migrate_from_empty)
     ck_assert_int_ge(store_schema_latest(), 1);
     ck_assert_int_eq(v, store_schema_latest());
     store_close(st);
-    raw_query("PRAGMA user_version", buf, sizeof(buf));
-    ck_assert_int_eq((int)strtol(buf, NULL, 10), store_schema_latest());
-    raw_query("PRAGMA journal_mode", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "wal");
-    raw_query("SELECT count(*) FROM sqlite_master WHERE name IN "
-              "('links','streams','link_totals','events')",
-              buf, sizeof(buf));
-    ck_assert_str_eq(buf, "4");
+    ck_assert_int_eq(raw_version(), store_schema_latest());
+    if (!dbfix_pg) {
+        raw_query("PRAGMA journal_mode", buf, sizeof(buf));
+        ck_assert_str_eq(buf, "wal");
+    }
+    ck_assert_int_eq(count_named(NULL, "'links','streams','link_totals','events'"), 4);
     /* Migrations 001..007 without a gap, migration N being entry N - 1, each
      * applied: allowlists (003), rates (004), quotas (005), enrollments (006),
      * retention's per-day sums (007). */
     ck_assert_int_eq(store_schema_latest(), 7);
     for (int i = 0; i < 7; i++)
         ck_assert_int_eq(schema_migrations[i].version, i + 1);
-    raw_query("SELECT count(*) FROM sqlite_master WHERE name IN "
-              "('link_allow','link_quota','enrollments','stream_days')",
-              buf, sizeof(buf));
-    ck_assert_str_eq(buf, "4");
-    raw_query("SELECT count(*) FROM pragma_table_info('links') WHERE name IN "
-              "('rate_a_to_b','rate_b_to_a')",
-              buf, sizeof(buf));
-    ck_assert_str_eq(buf, "2");
+    ck_assert_int_eq(count_named(NULL, "'link_allow','link_quota','enrollments','stream_days'"), 4);
+    ck_assert_int_eq(count_named("links", "'rate_a_to_b','rate_b_to_a'"), 2);
     /* Re-opening an up-to-date database migrates nothing and succeeds. */
     st = storefix_open();
     ck_assert_int_eq(store_schema_version(st, &v), 0);
@@ -97,33 +126,41 @@ START_TEST(open_missing_without_create)
 {
     struct store *st = (struct store *)0x1;
     char err[256] = "";
-    ck_assert_int_eq(store_open(dbpath, 0, &st, err, sizeof(err)), -ENOENT);
+    if (dbfix_pg) {
+        /* A database that does not exist: refused, with its name. */
+        char url[1100];
+        dbfix_url(dbfix_target, "lrt_no_such_db", url, sizeof(url));
+        ck_assert_int_eq(store_open(url, STORE_OPEN_CREATE, &st, err, sizeof(err)), -EIO);
+        ck_assert_ptr_eq(st, (struct store *)0x1);
+        ck_assert_ptr_nonnull(strstr(err, "lrt_no_such_db"));
+        return;
+    }
+    ck_assert_int_eq(store_open(dbfix_target, 0, &st, err, sizeof(err)), -ENOENT);
     ck_assert_ptr_eq(st, (struct store *)0x1);
-    ck_assert_ptr_nonnull(strstr(err, dbpath));
-    ck_assert_int_eq(access(dbpath, F_OK), -1);
+    ck_assert_ptr_nonnull(strstr(err, dbfix_target));
+    ck_assert_int_eq(access(dbfix_target, F_OK), -1);
 }
 END_TEST
 
 START_TEST(newer_schema_refused)
 {
-    char sql[64], want[160], err[256] = "", buf[32];
+    char want[160], err[256] = "";
     struct store *st = storefix_open();
     store_close(st);
     int newer = store_schema_latest() + 1;
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newer);
-    raw_query(sql, buf, sizeof(buf));
+    raw_set_version(newer);
     st = NULL;
-    ck_assert_int_eq(store_open(dbpath, STORE_OPEN_CREATE, &st, err, sizeof(err)), -ENOTSUP);
+    ck_assert_int_eq(store_open(dbfix_target, STORE_OPEN_CREATE, &st, err, sizeof(err)), -ENOTSUP);
     ck_assert_ptr_null(st);
     snprintf(want, sizeof(want),
              "database schema version %d is newer than this linkrelay knows (%d)", newer,
              store_schema_latest());
     ck_assert_str_eq(err, want);
     /* Refused without being touched: the version is unchanged. */
-    raw_query("PRAGMA user_version", buf, sizeof(buf));
-    ck_assert_int_eq((int)strtol(buf, NULL, 10), newer);
+    ck_assert_int_eq(raw_version(), newer);
     /* Read-only open refuses too. */
-    ck_assert_int_eq(store_open(dbpath, STORE_OPEN_READONLY, &st, err, sizeof(err)), -ENOTSUP);
+    ck_assert_int_eq(store_open(dbfix_target, STORE_OPEN_READONLY, &st, err, sizeof(err)),
+                     -ENOTSUP);
 }
 END_TEST
 
@@ -707,19 +744,19 @@ START_TEST(no_private_key_in_file)
     struct store *st = storefix_open();
     struct store_link l;
     uint8_t sk[2][32];
-    char wal[400];
+    char wal[1100];
     make_link(&l, "secret");
     for (int side = 0; side < 2; side++) {
         crypto_box_keypair(l.key[side], sk[side]);
     }
     ck_assert_int_eq(store_link_add(st, &l, NULL), 0);
     store_close(st);
-    snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+    snprintf(wal, sizeof(wal), "%s-wal", dbfix_target);
     /* The public keys are there (the check can find bytes) ... */
-    ck_assert(file_contains(dbpath, l.key[0], 32) || file_contains(wal, l.key[0], 32));
+    ck_assert(file_contains(dbfix_target, l.key[0], 32) || file_contains(wal, l.key[0], 32));
     /* ... the private ones are not. */
     for (int side = 0; side < 2; side++) {
-        ck_assert(!file_contains(dbpath, sk[side], 32));
+        ck_assert(!file_contains(dbfix_target, sk[side], 32));
         ck_assert(!file_contains(wal, sk[side], 32));
     }
 }
@@ -729,7 +766,7 @@ static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("store");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, migrate_from_empty);
     tcase_add_test(tc, open_missing_without_create);
     tcase_add_test(tc, newer_schema_refused);
@@ -745,12 +782,15 @@ static Suite *store_suite(void)
     tcase_add_test(tc, enrollment);
     tcase_add_test(tc, event_fields);
     tcase_add_test(tc, data_version_sees_other_writer);
-    tcase_add_test(tc, no_private_key_in_file);
+    /* The bytes of the database's files: SQLite's one file and its WAL. */
+    if (!dbfix_pg) {
+        tcase_add_test(tc, no_private_key_in_file);
+    }
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    return lrcheck_run(store_suite());
+    return dbfix_main(store_suite);
 }

@@ -10,7 +10,6 @@
 #include <check.h>
 #include <errno.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +29,10 @@ static void text_of(const struct store_allow *a, char *out, size_t cap)
     store_allow_text(a, out, cap);
 }
 
-/* Runs sql with ?1 bound to the link id on a raw connection. */
+/* Runs sql with ?1 bound to the link id on a connection of its own. */
 static void raw_exec(const char *sql, const uint8_t id[STORE_LINK_ID_LEN])
 {
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_blob(s, 1, id, STORE_LINK_ID_LEN, SQLITE_STATIC);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    ck_assert_int_eq(storefix_raw(sql, id, NULL, 0), DB_DONE);
 }
 
 START_TEST(set_get_replace)
@@ -198,7 +190,7 @@ static Suite *store_allow_suite(void)
     Suite *s = suite_create("store_allow");
     TCase *tc = tcase_create("core");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, set_get_replace);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, load_and_cascade);
@@ -209,5 +201,5 @@ static Suite *store_allow_suite(void)
 
 int main(void)
 {
-    return lrcheck_run(store_allow_suite());
+    return dbfix_main(store_allow_suite);
 }

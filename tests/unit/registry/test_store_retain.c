@@ -183,7 +183,7 @@ static Suite *store_retain_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, streams_rolled_in_batches);
     tcase_add_test(tc, events_pruned_in_batches);
     suite_add_tcase(s, tc);
@@ -192,5 +192,5 @@ static Suite *store_retain_suite(void)
 
 int main(void)
 {
-    return lrcheck_run(store_retain_suite());
+    return dbfix_main(store_retain_suite);
 }
