@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "relaykeys.h"
 #include "rundir.h"
+#include "suite.h"
 #include "agent/status.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
@@ -167,6 +168,7 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.resume_timeout_ms = cfg->resume_timeout_ms;
     ag->streams.resume_buffer = cfg->resume_buffer;
     ag->streams.resume_total_cap = cfg->resume_buffer_total;
+    ag->streams.suites = suite_offer(cfg->cipher, suite_cpu_aes());
 }
 
 /* Where the relay keys (suffix "relaykeys") or peer keys ("peerkeys")

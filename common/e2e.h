@@ -62,8 +62,8 @@
 #define E2E_ACK_EVERY 65536u
 /* Smallest per-stream resume buffer: above one ACK interval plus a window of
  * records in flight, so ACKs always come back before the sender stalls. */
-#define E2E_HELLO_LEN  RESUME_OFFER_LEN /* §7.1 HELLO as we send it */
 #define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
+#define E2E_HELLO_LEN  3 /* §7.1 HELLO offering ChaCha20-Poly1305 only (suite.h) */
 
 enum e2e_role {
     E2E_INITIATOR = 0, /* STREAM role 0: the side that sent OPEN */
@@ -125,12 +125,14 @@ struct e2e {
     uint64_t delivered, acked; /* plaintext consumed, and the last ACK sent */
     /* resumption (§7.3) */
     bool peer_offer, resumable, awaiting_resume, resuming;
-    uint32_t epoch;             /* the last epoch started (0: the first leg) */
-    uint64_t resume_cap;        /* bytes the replay buffer may hold; 0: not offered */
-    uint64_t rx_recv, rx_acked; /* the peer direction's counters across epochs */
-    uint64_t hello_refused;     /* resume HELLOs refused on this stream */
-    uint64_t hello_old;         /* of those, the peer's of an earlier epoch */
-    struct resume_tx rt;        /* our direction's replay buffer and offsets */
+    unsigned offer, peer_suites; /* record suites offered (suite.h), ours and theirs */
+    uint8_t suite;               /* enum rec_suite, chosen when the handshake is done */
+    uint32_t epoch;              /* the last epoch started (0: the first leg) */
+    uint64_t resume_cap;         /* bytes the replay buffer may hold; 0: not offered */
+    uint64_t rx_recv, rx_acked;  /* the peer direction's counters across epochs */
+    uint64_t hello_refused;      /* resume HELLOs refused on this stream */
+    uint64_t hello_old;          /* of those, the peer's of an earlier epoch */
+    struct resume_tx rt;         /* our direction's replay buffer and offsets */
     uint8_t rk[RESUME_KEY_LEN];
     uint8_t nonce[RESUME_NONCE_LEN];
     struct bq in, plain, out;
@@ -158,6 +160,19 @@ int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
 int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
                        const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
                        uint64_t stream_id, uint64_t resume_cap);
+/*
+ * The same, offering the record suites of `offer` (suite.h: SUITE_OFFER_*,
+ * ChaCha20-Poly1305 always included; E2E_E_ARG for an unknown bit).
+ * e2e_init and e2e_init_resumable offer ChaCha20-Poly1305 only, as agents
+ * before D37 did. The stream uses AES-256-GCM when both HELLOs offer it
+ * (e2e_record_suite, once the handshake is done).
+ */
+int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                    const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                    uint64_t stream_id, uint64_t resume_cap, unsigned offer);
+/* The record suite (enum rec_suite) the handshake chose; meaningful once
+ * e2e_handshake_done. */
+int e2e_record_suite(const struct e2e *s);
 /* Wipes all key material and state. Safe on a zeroed struct. */
 void e2e_done(struct e2e *s);
 

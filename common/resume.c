@@ -225,7 +225,7 @@ int resume_tx_rewind(struct resume_tx *rt, struct rec_tx *tx, uint64_t at, bool 
 
 int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
                       const uint8_t my_nonce[RESUME_NONCE_LEN],
-                      const uint8_t peer_nonce[RESUME_NONCE_LEN], struct rec_tx *tx,
+                      const uint8_t peer_nonce[RESUME_NONCE_LEN], uint8_t suite, struct rec_tx *tx,
                       uint8_t recv_key[REC_KEY_LEN], uint8_t header[REC_HEADER_LEN])
 {
     uint8_t k_ir[RESUME_KEY_LEN], k_ri[RESUME_KEY_LEN];
@@ -236,36 +236,12 @@ int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t e
     else
         resume_epoch_keys(rk, epoch, peer_nonce, my_nonce, k_ir, k_ri);
     memcpy(recv_key, role == 0 ? k_ri : k_ir, REC_KEY_LEN);
-    rc = rec_tx_init(tx, role == 0 ? k_ir : k_ri, header);
+    rc = rec_tx_init_suite(tx, (enum rec_suite)suite, role == 0 ? k_ir : k_ri, header);
     sodium_memzero(k_ir, sizeof(k_ir));
     sodium_memzero(k_ri, sizeof(k_ri));
     if (rc == 0)
         rc = rec_tx_set_resumable(tx);
     return rc;
-}
-
-void resume_offer_encode(bool offer, uint8_t out[RESUME_OFFER_LEN])
-{
-    out[0] = 1;             /* version */
-    out[1] = offer ? 1 : 0; /* flags bit 0: resumption offered */
-    out[2] = 0;             /* resume: empty str8 (§7.3) */
-}
-
-int resume_offer_check(const uint8_t *p, size_t len, bool *offer)
-{
-    struct cur c;
-    uint8_t version, flags;
-    const uint8_t *resume;
-    size_t rlen;
-
-    cur_init(&c, p, len);
-    if (cur_u8(&c, &version) != 0 || cur_u8(&c, &flags) != 0 || cur_str8(&c, &resume, &rlen) != 0 ||
-        cur_end_ok(&c) != 0)
-        return -EBADMSG;
-    if (version != 1 || (flags & ~1u) != 0)
-        return -EBADMSG;
-    *offer = (flags & 1u) != 0;
-    return 0;
 }
 
 void resume_hello_frame(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,

@@ -41,15 +41,6 @@ enum resume_error {
     RESUME_E_EPOCH,       /* an authentic HELLO of another epoch (an old leg replayed) */
 };
 
-/*
- * The e2e HELLO (§7.1), the payload of both KK handshake messages: version 1,
- * flags (bit 0: this side offers resumption, no other bit), resume str8
- * (empty; accepted with any content and ignored). Check gives the offer.
- */
-#define RESUME_OFFER_LEN 3
-void resume_offer_encode(bool offer, uint8_t out[RESUME_OFFER_LEN]);
-int resume_offer_check(const uint8_t *p, size_t len, bool *offer);
-
 /* rid of epoch n (n >= 1). */
 void resume_id(const uint8_t rk[RESUME_KEY_LEN], uint32_t epoch, uint8_t out[RESUME_ID_LEN]);
 /*
@@ -77,13 +68,13 @@ void resume_epoch_keys(const uint8_t rk[RESUME_KEY_LEN], uint32_t epoch,
 
 /*
  * Opens our direction of an epoch (role 0 initiator, 1 responder): derives
- * both record keys from the nonces, starts tx (resumable) with ours, writes
- * its header and the peer direction's key (the caller wipes it). 0 or a
- * rec_error.
+ * both record keys from the nonces, starts tx (resumable, with the stream's
+ * record suite, enum rec_suite) with ours, writes its header and the peer
+ * direction's key (the caller wipes it). 0 or a rec_error.
  */
 int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
                       const uint8_t my_nonce[RESUME_NONCE_LEN],
-                      const uint8_t peer_nonce[RESUME_NONCE_LEN], struct rec_tx *tx,
+                      const uint8_t peer_nonce[RESUME_NONCE_LEN], uint8_t suite, struct rec_tx *tx,
                       uint8_t recv_key[REC_KEY_LEN], uint8_t header[REC_HEADER_LEN]);
 
 /*
