@@ -58,13 +58,15 @@ struct stream_env {
     uint32_t ids;          /* the last stream number handed out (log lines) */
     /* Resumption (docs/protocol.md §7.3): 0 turns it off for new streams. */
     uint32_t resume_timeout_ms;
-    uint64_t resume_buffer;    /* per stream */
-    unsigned suites;           /* record suites offered (common/suite.h, `cipher`, D37) */
-    uint64_t resume_total_cap; /* all streams */
-    uint64_t resume_held;      /* bytes held for replay, all streams */
+    uint64_t resume_buffer;                           /* per stream */
+    uint64_t resume_total_cap;                        /* all streams */
+    uint64_t resume_held;                             /* bytes held for replay, all streams */
     uint64_t resumed, resume_unknown, resume_expired; /* counters */
     /* Resumed legs refused (§7.3), by the HELLO's fault: enum stream_refusal. */
     uint64_t resume_refused[2];
+
+    /* Record suites offered (common/suite.h, linkagent.conf `cipher`, D37). */
+    unsigned suites;
 };
 
 /* Why a resumed leg was refused: its HELLO fails its MAC (tampered, or

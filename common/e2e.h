@@ -62,8 +62,8 @@
 #define E2E_ACK_EVERY 65536u
 /* Smallest per-stream resume buffer: above one ACK interval plus a window of
  * records in flight, so ACKs always come back before the sender stalls. */
-#define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
 #define E2E_HELLO_LEN  3 /* §7.1 HELLO offering ChaCha20-Poly1305 only (suite.h) */
+#define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
 
 enum e2e_role {
     E2E_INITIATOR = 0, /* STREAM role 0: the side that sent OPEN */
@@ -125,14 +125,12 @@ struct e2e {
     uint64_t delivered, acked; /* plaintext consumed, and the last ACK sent */
     /* resumption (§7.3) */
     bool peer_offer, resumable, awaiting_resume, resuming;
-    unsigned offer, peer_suites; /* record suites offered (suite.h), ours and theirs */
-    uint8_t suite;               /* enum rec_suite, chosen when the handshake is done */
-    uint32_t epoch;              /* the last epoch started (0: the first leg) */
-    uint64_t resume_cap;         /* bytes the replay buffer may hold; 0: not offered */
-    uint64_t rx_recv, rx_acked;  /* the peer direction's counters across epochs */
-    uint64_t hello_refused;      /* resume HELLOs refused on this stream */
-    uint64_t hello_old;          /* of those, the peer's of an earlier epoch */
-    struct resume_tx rt;         /* our direction's replay buffer and offsets */
+    uint32_t epoch;             /* the last epoch started (0: the first leg) */
+    uint64_t resume_cap;        /* bytes the replay buffer may hold; 0: not offered */
+    uint64_t rx_recv, rx_acked; /* the peer direction's counters across epochs */
+    uint64_t hello_refused;     /* resume HELLOs refused on this stream */
+    uint64_t hello_old;         /* of those, the peer's of an earlier epoch */
+    struct resume_tx rt;        /* our direction's replay buffer and offsets */
     uint8_t rk[RESUME_KEY_LEN];
     uint8_t nonce[RESUME_NONCE_LEN];
     struct bq in, plain, out;
@@ -140,6 +138,10 @@ struct e2e {
     uint8_t plain_mem[E2E_PLAIN_CAP];
     uint8_t out_mem[E2E_OUT_CAP];
     uint8_t scratch[REC_PLAIN_MAX];
+
+    /* record suites offered (suite.h), ours and theirs; the chosen enum rec_suite */
+    unsigned offer, peer_suites;
+    uint8_t suite;
 };
 
 /*

@@ -5,9 +5,9 @@
  * After the Noise_KK handshake each direction of a stream is one
  * crypto_secretstream_xchacha20poly1305 stream (or, when both agents offered
  * it, one AES-256-GCM stream of common/gstream.h: enum rec_suite), keyed by
- * one of the two Noise split keys. The sender first sends its 24-byte secretstream header raw (not
- * framed), then records; each record is one frame (u16 length ‖ body) whose
- * body is one secretstream message (record plaintext + 17 bytes).
+ * one of the two Noise split keys. The sender first sends its 24-byte header
+ * raw (not framed), then records; each record is one frame (u16 length ‖
+ * body) whose body is one message of the suite (record plaintext + 17 bytes).
  *
  * Sans-I/O: struct rec_tx turns application bytes into ready-to-write frames;
  * struct rec_rx turns frame bodies (the caller deframes, e.g. with frame.c's
