@@ -394,6 +394,8 @@ void agent_reload(struct agent *ag)
         cfg->log_level = ag->cfg->log_level;
     if (ag->resume_timeout_forced)
         cfg->resume_timeout_ms = ag->resume_timeout_ms;
+    if (ag->cipher_forced)
+        cfg->cipher = ag->cipher;
     /* Close links that are gone or changed; keep identical ones. */
     for (pp = &ag->links; (lk = *pp) != NULL;) {
         const struct agentcfg_link *nc = find_cfg(cfg, lk->cfg.name);

@@ -38,6 +38,9 @@ def main():
     nonce = bytes(range(32))
     seeds = {
         "offer-off": b"\x00\x01\x00\x00",
+        # D37: an ext with the suites item (AES-256-GCM), and with an unknown item.
+        "offer-aes": b"\x00\x01\x01\x03\x01\x01\x01",
+        "offer-ext-unknown": b"\x00\x01\x00\x07\x09\x02\xaa\xbb\x01\x01\x01",
         "offer-on": b"\x00\x01\x01\x00",
         "resume-record": b"\x02\x05" + struct.pack(">Q", 65536) + b"\x01",
         "hello-role0-epoch1": bytes([sel_hello(0, 1)]) + hello(0, 1, nonce),
