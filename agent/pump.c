@@ -325,6 +325,12 @@ void pump_run(struct pump *p)
     set_reading(p);
 }
 
+void pump_ack_idle(struct pump *p)
+{
+    if (!p->closing && p->e2e != NULL && e2e_ack_idle(p->e2e) == 1)
+        pump_run(p);
+}
+
 static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct pump *p = h->data;

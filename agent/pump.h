@@ -118,6 +118,9 @@ bool pump_leg_dead(struct pump *p, struct live_ack *ack, uint64_t now, uint32_t 
 /* Brings *held_total up to date with the session's replay buffer. */
 void pump_account(struct pump *p);
 
+/* A resumable stream's ACK by time (e2e_ack_idle, docs/design.md D32): the
+ * owner calls it on its leg check timer. May close the stream. */
+void pump_ack_idle(struct pump *p);
 /* The pump's step after anything happened (see above). */
 void pump_run(struct pump *p);
 /* Writes len bytes to t (the pump's local or leg): straight to the kernel

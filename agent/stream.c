@@ -106,6 +106,8 @@ static void on_leg_check(uv_timer_t *t)
 {
     struct stream *st = t->data;
 
+    if (st->state != STREAM_CLOSING && st->io.leg_connected)
+        pump_ack_idle(&st->io); /* what a quiet stream delivered (D32); may close */
     if (st->state == STREAM_CLOSING || !st->io.leg_connected ||
         !pump_leg_dead(&st->io, &st->ack, uv_now(st->loop), st->dead_ms))
         return;

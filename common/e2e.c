@@ -46,7 +46,8 @@ static int hs_write(struct e2e *s)
 {
     uint8_t hello[SUITE_HELLO_MAX];
     uint8_t msg[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
-    size_t mlen, hlen = suite_hello_encode(s->resume_cap > 0, s->offer, hello);
+    size_t mlen, hlen = suite_hello_encode(s->resume_cap > 0, resume_ack_every(s->resume_cap),
+                                           s->offer, hello);
     int rc;
 
     rc = noise_hs_write_message(&s->hs, hello, hlen, msg + FRAME_HDR_LEN, FRAME_MAX_HANDSHAKE,
@@ -109,7 +110,7 @@ static int step_handshake(struct e2e *s)
     }
     rc = noise_hs_read_message(&s->hs, f.body, f.len, payload, sizeof(payload), &plen);
     if (rc == 0)
-        rc = suite_hello_check(payload, plen, &s->peer_offer, &s->peer_suites);
+        rc = suite_hello_check(payload, plen, &s->peer_offer, &s->peer_ack_every, &s->peer_suites);
     sodium_memzero(payload, sizeof(payload));
     (void)bq_consume(&s->in, f.consumed);
     if (rc == 0 && s->role == E2E_RESPONDER)
@@ -510,7 +511,8 @@ int e2e_plain_consume(struct e2e *s, size_t n)
     if (bq_consume(&s->plain, n) != 0)
         return E2E_E_ARG;
     s->delivered += n;
-    if (s->delivered >= s->acked && s->delivered - s->acked >= E2E_ACK_EVERY)
+    if (s->delivered >= s->acked &&
+        s->delivered - s->acked >= (s->resumable ? s->peer_ack_every : E2E_ACK_EVERY))
         s->ack_due = true;
     process(s); /* room for records that waited, and maybe FINAL */
     return 0;

@@ -58,12 +58,16 @@
 /* Room kept free for control records (ACK, then FINAL or RESET). */
 #define E2E_CTRL_RESERVE (2 * REC_CTRL_FRAME_MAX)
 #define E2E_OUT_CAP      (65536 + E2E_CTRL_RESERVE)
-/* An ACK goes out after each this many bytes delivered (§7.2). */
+/* An ACK goes out after each this many bytes delivered (§7.2); on a
+ * resumable stream after each peer_ack_every, what the peer's HELLO asked
+ * for (§7.3, resume_ack_every: a quarter of its resume buffer, 64 KiB to 1
+ * MiB). */
 #define E2E_ACK_EVERY 65536u
-/* Smallest per-stream resume buffer: above one ACK interval plus a window of
- * records in flight, so ACKs always come back before the sender stalls. */
-#define E2E_HELLO_LEN  3 /* §7.1 HELLO offering ChaCha20-Poly1305 only (suite.h) */
+/* Smallest per-stream resume buffer: two ACK intervals, so ACKs always come
+ * back before the sender stalls (its interval is at most half of it). */
+#define E2E_HELLO_LEN  RESUME_OFFER_LEN /* §7.1 HELLO without offers (suite.h) */
 #define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
+_Static_assert(E2E_ACK_EVERY == RESUME_ACK_MIN, "the ACK interval of §7.2 is the least of §7.3");
 
 enum e2e_role {
     E2E_INITIATOR = 0, /* STREAM role 0: the side that sent OPEN */
@@ -127,6 +131,7 @@ struct e2e {
     bool peer_offer, resumable, awaiting_resume, resuming;
     uint32_t epoch;             /* the last epoch started (0: the first leg) */
     uint64_t resume_cap;        /* bytes the replay buffer may hold; 0: not offered */
+    uint32_t peer_ack_every;    /* the ACK interval the peer's HELLO asked for */
     uint64_t rx_recv, rx_acked; /* the peer direction's counters across epochs */
     uint64_t hello_refused;     /* resume HELLOs refused on this stream */
     uint64_t hello_old;         /* of those, the peer's of an earlier epoch */
@@ -266,6 +271,15 @@ int e2e_resume_match(const struct e2e *s, const uint8_t id[RESUME_ID_LEN], uint3
 int e2e_resume_start(struct e2e *s, uint32_t epoch);
 /* Bytes held for replay (what the agent-wide resume_buffer_total counts). */
 uint64_t e2e_resume_held(const struct e2e *s);
+/*
+ * A resumable stream's ACK by time (common/e2eack.c, D32): acknowledges the
+ * data delivered and not yet acknowledged, so that the peer's replay buffer
+ * does not keep up to peer_ack_every - 1 bytes for as long as the stream is
+ * quiet (and the agent-wide resume_buffer_total with it). The agent calls it
+ * on a timer. Returns 1 if an ACK was queued (look at e2e_out_peek), 0 if
+ * none was due or the stream is not resumable, suspended, ended or dead.
+ */
+int e2e_ack_idle(struct e2e *s);
 
 const char *e2e_strerror(int err);
 

@@ -244,6 +244,56 @@ int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t e
     return rc;
 }
 
+size_t resume_offer_encode(bool offer, uint32_t ack_every, uint8_t out[RESUME_OFFER_MAX])
+{
+    out[0] = 1;             /* version */
+    out[1] = offer ? 1 : 0; /* flags bit 0: resumption offered */
+    out[2] = 0;             /* resume: empty str8 without the offer */
+    if (!offer)
+        return RESUME_OFFER_LEN;
+    if (ack_every < RESUME_ACK_MIN)
+        ack_every = RESUME_ACK_MIN;
+    if (ack_every > RESUME_ACK_MAX)
+        ack_every = RESUME_ACK_MAX;
+    out[2] = 4; /* resume: ack_every u32 (§7.3) */
+    put_u32(out + 3, ack_every);
+    return RESUME_OFFER_MAX;
+}
+
+int resume_offer_check(const uint8_t *p, size_t len, bool *offer, uint32_t *ack_every)
+{
+    struct cur c;
+    uint8_t version, flags;
+    const uint8_t *resume;
+    size_t rlen;
+    uint32_t v = RESUME_ACK_MIN;
+
+    cur_init(&c, p, len);
+    if (cur_u8(&c, &version) != 0 || cur_u8(&c, &flags) != 0 || cur_str8(&c, &resume, &rlen) != 0 ||
+        cur_end_ok(&c) != 0)
+        return -EBADMSG;
+    if (version != 1 || (flags & ~1u) != 0)
+        return -EBADMSG;
+    if ((flags & 1u) != 0 && rlen >= 4) { /* items of suite.h may follow (D37) */
+        v = ((uint32_t)resume[0] << 24) | ((uint32_t)resume[1] << 16) | ((uint32_t)resume[2] << 8) |
+            resume[3];
+        if (v < RESUME_ACK_MIN || v > RESUME_ACK_MAX)
+            v = RESUME_ACK_MIN; /* out of bounds: as an empty field */
+    }
+    *offer = (flags & 1u) != 0;
+    *ack_every = v;
+    return 0;
+}
+
+uint32_t resume_ack_every(uint64_t cap)
+{
+    uint64_t q = cap / 4;
+
+    if (q < RESUME_ACK_MIN)
+        return RESUME_ACK_MIN;
+    return q > RESUME_ACK_MAX ? RESUME_ACK_MAX : (uint32_t)q;
+}
+
 void resume_hello_frame(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
                         const uint8_t nonce[RESUME_NONCE_LEN], uint8_t out[2 + RESUME_HELLO_LEN])
 {

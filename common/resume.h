@@ -41,6 +41,30 @@ enum resume_error {
     RESUME_E_EPOCH,       /* an authentic HELLO of another epoch (an old leg replayed) */
 };
 
+/*
+ * The e2e HELLO (§7.1), the payload of both KK handshake messages: version 1,
+ * flags (bit 0: this side offers resumption, no other bit), resume str8:
+ * empty without the offer; with it, ack_every u32, the most data bytes this
+ * side's replay buffer lets the peer deliver before it acknowledges them
+ * (§7.3, docs/design.md D32). Encode writes RESUME_OFFER_LEN bytes without
+ * the offer and RESUME_OFFER_MAX with it (ack_every is then clamped to
+ * [RESUME_ACK_MIN, RESUME_ACK_MAX]). Check gives the offer and the cadence
+ * the peer asks for: its ack_every when the field has at least 4 bytes (the
+ * items of common/suite.h may follow them, D37) and it is within those
+ * bounds, RESUME_ACK_MIN for any other content (an older agent's empty
+ * field), which acknowledges at least as often as any sender needs.
+ */
+#define RESUME_OFFER_LEN 3
+#define RESUME_OFFER_MAX 7
+#define RESUME_ACK_MIN   65536u   /* the ACK interval of §7.2 */
+#define RESUME_ACK_MAX   1048576u /* fewer ACKs than this gain nothing measurable */
+size_t resume_offer_encode(bool offer, uint32_t ack_every, uint8_t out[RESUME_OFFER_MAX]);
+int resume_offer_check(const uint8_t *p, size_t len, bool *offer, uint32_t *ack_every);
+/* The ack_every a side with a replay buffer of `cap` bytes asks for: a
+ * quarter of it within [RESUME_ACK_MIN, RESUME_ACK_MAX], so never more than
+ * half of any buffer of 2 * RESUME_ACK_MIN or more. */
+uint32_t resume_ack_every(uint64_t cap);
+
 /* rid of epoch n (n >= 1). */
 void resume_id(const uint8_t rk[RESUME_KEY_LEN], uint32_t epoch, uint8_t out[RESUME_ID_LEN]);
 /*

@@ -80,18 +80,16 @@ enum rec_suite suite_choose(unsigned mine, unsigned theirs)
                                                          : REC_SUITE_CHACHA20_POLY1305;
 }
 
-size_t suite_hello_encode(bool resume, unsigned offer, uint8_t out[SUITE_HELLO_MAX])
+size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
+                          uint8_t out[SUITE_HELLO_MAX])
 {
-    size_t n = 3;
+    size_t n = resume_offer_encode(resume, ack_every, out);
 
-    out[0] = 1;              /* version */
-    out[1] = resume ? 1 : 0; /* flags bit 0: resumption offered (§7.3) */
-    out[2] = 0;              /* ext length */
     if ((offer & SUITE_BIT(REC_SUITE_AES256_GCM)) != 0) {
         out[n++] = SUITE_ITEM_SUITES;
         out[n++] = 1;
         out[n++] = REC_SUITE_AES256_GCM;
-        out[2] = 3;
+        out[2] = (uint8_t)(out[2] + 3); /* the str8's length */
     }
     return n;
 }
@@ -117,23 +115,23 @@ static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
     return 0;
 }
 
-int suite_hello_check(const uint8_t *p, size_t len, bool *resume, unsigned *offer)
+int suite_hello_check(const uint8_t *p, size_t len, bool *resume, uint32_t *ack_every,
+                      unsigned *offer)
 {
-    struct cur c;
-    uint8_t version, flags;
-    const uint8_t *ext;
-    size_t elen;
     unsigned o = SUITE_OFFER_CHACHA;
+    uint32_t ack = 0;
+    bool r = false;
+    size_t skip = 0;
 
-    cur_init(&c, p, len);
-    if (cur_u8(&c, &version) != 0 || cur_u8(&c, &flags) != 0 || cur_str8(&c, &ext, &elen) != 0 ||
-        cur_end_ok(&c) != 0)
+    /* Version, flags, the str8 running to the end, ack_every (D32). */
+    if (resume_offer_check(p, len, &r, &ack) != 0)
         return -EBADMSG;
-    if (version != 1 || (flags & ~1u) != 0)
+    if (r)
+        skip = p[2] >= 4 ? 4 : p[2]; /* ack_every, or an older agent's content */
+    if (ext_parse(p + 3 + skip, (size_t)p[2] - skip, &o) != 0)
         return -EBADMSG;
-    if (ext_parse(ext, elen, &o) != 0)
-        return -EBADMSG;
-    *resume = (flags & 1u) != 0;
+    *resume = r;
+    *ack_every = ack;
     *offer = o;
     return 0;
 }

@@ -4,13 +4,17 @@
  * design.md D37), and the e2e HELLO that carries the offers.
  *
  * HELLO, the payload of both KK handshake messages: version u8 (1), flags u8
- * (bit 0: this side offers resumption, §7.3), ext str8. ext is a sequence of
- * items `type u8 ‖ len u8 ‖ value[len]`; type 1 "suites" lists the record
- * suites the sender offers besides ChaCha20-Poly1305 (one u8 each: 1
- * AES-256-GCM). A side that offers nothing more sends an empty ext, which is
- * byte for byte the HELLO of the agents before D37 (they accept any ext and
- * ignore it). A receiver ignores unknown item types and unknown suite ids;
- * an item running past the end of ext is a malformed HELLO.
+ * (bit 0: this side offers resumption, §7.3), resume str8. With the offer,
+ * the str8 starts with ack_every u32 (resume.h, D32); then (and without the
+ * offer, from its start) come items `type u8 ‖ len u8 ‖ value[len]`; type 1
+ * "suites" lists the record suites the sender offers besides
+ * ChaCha20-Poly1305 (one u8 each: 1 AES-256-GCM). A side that offers
+ * nothing more sends no item, which is byte for byte the HELLO of the agents
+ * before D37 (they take ack_every from the first 4 bytes or accept any
+ * content and ignore it). A receiver ignores unknown item types and unknown
+ * suite ids; an item running past the end of the str8 is a malformed HELLO.
+ * With the offer and fewer than 4 bytes (an agent before D32) there are no
+ * items.
  *
  * The stream uses AES-256-GCM when both HELLOs offer it, ChaCha20-Poly1305
  * otherwise. Both HELLOs are handshake payloads, encrypted and bound to the
@@ -26,13 +30,14 @@
 #include <stdint.h>
 
 #include "rec.h"
+#include "resume.h"
 
 /* Offer sets: a bit per enum rec_suite; ChaCha20-Poly1305 is always in. */
 #define SUITE_BIT(s)       (1u << (s))
 #define SUITE_OFFER_CHACHA SUITE_BIT(REC_SUITE_CHACHA20_POLY1305)
 #define SUITE_OFFER_ALL    (SUITE_OFFER_CHACHA | SUITE_BIT(REC_SUITE_AES256_GCM))
 
-#define SUITE_HELLO_MAX   7 /* version, flags, ext length, one suites item of one id */
+#define SUITE_HELLO_MAX   (RESUME_OFFER_MAX + 3) /* and one suites item of one id */
 #define SUITE_ITEM_SUITES 0x01
 
 /* linkagent.conf `cipher` (linkagent.conf(5)). */
@@ -56,12 +61,15 @@ unsigned suite_offer(enum suite_cfg cfg, bool cpu_aes);
 /* The suite of a stream whose two sides offer mine and theirs. */
 enum rec_suite suite_choose(unsigned mine, unsigned theirs);
 
-/* Writes the HELLO; returns its length (3 with only ChaCha offered). */
-size_t suite_hello_encode(bool resume, unsigned offer, uint8_t out[SUITE_HELLO_MAX]);
-/* Parses a peer's HELLO: its resumption flag and offer set (ChaCha always
- * in it). -EBADMSG for a wrong version, an unknown flag, a malformed ext or
- * trailing bytes; nothing is written then. */
-__attribute__((warn_unused_result)) int suite_hello_check(const uint8_t *p, size_t len,
-                                                          bool *resume, unsigned *offer);
+/* Writes the HELLO (resume_offer_encode's, then the suites item when
+ * AES-256-GCM is offered); returns its length. */
+size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
+                          uint8_t out[SUITE_HELLO_MAX]);
+/* Parses a peer's HELLO: resume_offer_check's resumption flag and ACK
+ * interval, and the offer set (ChaCha always in it). -EBADMSG for a wrong
+ * version, an unknown flag, a malformed item or trailing bytes; nothing is
+ * written then. */
+__attribute__((warn_unused_result)) int
+suite_hello_check(const uint8_t *p, size_t len, bool *resume, uint32_t *ack_every, unsigned *offer);
 
 #endif

@@ -15,13 +15,76 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char status_help[] =
     "usage: linkctl status [--json]\n"
     "\n"
     "Relay-wide live state from the admin socket: version, uptime, agents\n"
     "connected, pending handshakes, streams open and total, bytes each way, auth\n"
-    "failures, limits hit. Exits 1 with \"relay not running\" when no relay answers.\n";
+    "failures, limits hit, whether each advertised address reaches this relay.\n"
+    "Exits 1 with \"relay not running\" when no relay answers.\n";
+
+/* "3s ago", or "never" for a null time (wall-clock ms). */
+static void status_ago(const json_t *t, int64_t now_ms, char *out, size_t cap)
+{
+    char d[48];
+
+    if (!json_is_integer(t)) {
+        snprintf(out, cap, "never");
+        return;
+    }
+    ctl_fmt_duration((now_ms - json_integer_value(t) + 500) / 1000, d, sizeof(d));
+    snprintf(out, cap, "%s ago", d);
+}
+
+/* The advertised addresses' self-check (design.md D35): one line for the
+ * relay, one per address. */
+static void status_selfcheck(const json_t *sc)
+{
+    const json_t *addrs = json_object_get(sc, "addresses"), *a;
+    int64_t now_ms = (int64_t)time(NULL) * 1000;
+    size_t i, n = json_array_size(addrs), pass = 0;
+    char every[48], checked[64], ok[64], since[64];
+
+    if (sc == NULL)
+        return;
+    if (ctl_json_int(sc, "interval_ms") == 0 || n == 0) {
+        printf("self-check:    off (%s)\n",
+               n == 0 ? "no address advertised" : "advertise_check_interval = 0");
+        return;
+    }
+    json_array_foreach(addrs, i, a)
+    {
+        pass += strcmp(ctl_json_str(a, "state", ""), "ok") == 0;
+    }
+    if (ctl_json_int(sc, "interval_ms") % 1000 != 0)
+        snprintf(every, sizeof(every), "%lld ms", ctl_json_int(sc, "interval_ms"));
+    else
+        ctl_fmt_duration(ctl_json_int(sc, "interval_ms") / 1000, every, sizeof(every));
+    if (json_is_true(json_object_get(sc, "usable")))
+        printf("self-check:    every %s, %zu of %zu advertised addresses reach this relay\n", every,
+               pass, n);
+    else
+        printf("self-check:    every %s, NONE of %zu advertised addresses reaches this relay: "
+               "agents given them cannot connect\n",
+               every, n);
+    json_array_foreach(addrs, i, a)
+    {
+        const char *state = ctl_json_str(a, "state", "?"), *detail = ctl_json_str(a, "detail", "");
+        status_ago(json_object_get(a, "last_check_ms"), now_ms, checked, sizeof(checked));
+        status_ago(json_object_get(a, "last_ok_ms"), now_ms, ok, sizeof(ok));
+        status_ago(json_object_get(a, "since_ms"), now_ms, since, sizeof(since));
+        if (strcmp(state, "none") == 0)
+            printf("  %s: not checked yet\n", ctl_json_str(a, "addr", "?"));
+        else if (strcmp(state, "ok") == 0)
+            printf("  %s: ok, checked %s%s%s\n", ctl_json_str(a, "addr", "?"), checked,
+                   detail[0] != '\0' ? "; " : "", detail);
+        else
+            printf("  %s: %s (%s), failing since %s, checked %s, last ok %s\n",
+                   ctl_json_str(a, "addr", "?"), state, detail, since, checked, ok);
+    }
+}
 
 static void status_human(const json_t *v)
 {
@@ -58,6 +121,7 @@ static void status_human(const json_t *v)
     printf("%s\n", any ? "" : "none");
     ctl_print_addr_list("listen:", json_object_get(v, "listen"));
     ctl_print_addr_list("advertise:", json_object_get(v, "advertise"));
+    status_selfcheck(json_object_get(v, "advertise_check"));
     printf("relay key:     %s (id %lld)\n", ctl_json_str(v, "relay_key", "?"),
            ctl_json_int(v, "relay_key_id"));
 }

@@ -44,6 +44,10 @@ struct keydef {
 static const struct keydef keys[] = {
     {"relay", "listen", K_LISTEN, 0, 0, 0},
     {"relay", "advertise", K_ADVERTISE, 0, 0, 0},
+    {"relay", "advertise_check_interval", K_DURATION,
+     offsetof(struct relaycfg, advertise_check_interval_ms), 0, 86400 * SEC},
+    {"relay", "advertise_check_timeout", K_DURATION,
+     offsetof(struct relaycfg, advertise_check_timeout_ms), 100, 300 * SEC},
     {"relay", "state_dir", K_PATH, offsetof(struct relaycfg, state_dir), 0, 0},
     {"relay", "key_file", K_PATH, offsetof(struct relaycfg, key_file), 0, 0},
     {"relay", "database", K_PATH, offsetof(struct relaycfg, database), 0, 0},
@@ -100,6 +104,8 @@ void relaycfg_defaults(struct relaycfg *cfg)
     cfg->admin_socket_mode = 0600;
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->metrics_max_links = 100;
+    cfg->advertise_check_interval_ms = 60000;
+    cfg->advertise_check_timeout_ms = 5000;
     l->handshake_timeout_ms = 10000;
     l->preauth_bytes = 4096;
     l->max_pending = 1024;
@@ -453,10 +459,15 @@ static void fmt_section(struct cfgparse_buf *b, const struct relaycfg *cfg, cons
 int relaycfg_format(const struct relaycfg *cfg, char **out)
 {
     struct cfgparse_buf b = {0};
+    char d[2][32];
 
     cfgparse_buf_printf(&b, "[relay]\n");
     fmt_addrs(&b, "listen", cfg->listen, cfg->n_listen);
     fmt_addrs(&b, "advertise", cfg->advertise, cfg->n_advertise);
+    cfgparse_fmt_duration(cfg->advertise_check_interval_ms, d[0], sizeof(d[0]));
+    cfgparse_fmt_duration(cfg->advertise_check_timeout_ms, d[1], sizeof(d[1]));
+    cfgparse_buf_printf(&b, "advertise_check_interval = %s\nadvertise_check_timeout = %s\n", d[0],
+                        d[1]);
     cfgparse_buf_printf(&b, "state_dir = %s\nkey_file = %s\ndatabase = %s\n", cfg->state_dir,
                         cfg->key_file, cfg->database);
     cfgparse_buf_printf(&b, "admin_socket = %s\nadmin_socket_mode = %04o\nlog_level = %s\n",

@@ -77,6 +77,10 @@ struct relaycfg {
     struct addr_spec listen[RELAYCFG_MAX_ADDRS];
     size_t n_advertise; /* 0..16 */
     struct addr_spec advertise[RELAYCFG_MAX_ADDRS];
+    /* The advertised-address self-check (docs/design.md D35): how often
+     * (60 s; 0 = off) and how long one check may take (5 s). */
+    uint32_t advertise_check_interval_ms;
+    uint32_t advertise_check_timeout_ms;
     char state_dir[RELAYCFG_PATH_MAX];    /* default /var/lib/linkrelay */
     char key_file[RELAYCFG_PATH_MAX];     /* default STATE_DIR/relay.key */
     char database[RELAYCFG_PATH_MAX];     /* default STATE_DIR/linkrelay.db */

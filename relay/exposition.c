@@ -135,6 +135,32 @@ static void expo_per_link(const struct relay *r, struct promtext *pt)
              n > r->cfg.metrics_max_links ? n - r->cfg.metrics_max_links : 0);
 }
 
+/* ---- the advertised addresses' self-check (D35) ---- */
+
+static const char *expo_check_result(int i)
+{
+    return selfcheck_result_name(i + SELFCHECK_OK);
+}
+
+static void expo_selfcheck(const struct selfcheck *sc, struct promtext *pt)
+{
+    promtext_family(pt, "linkrelay_advertise_ok", "gauge",
+                    "1 when the advertised address passed its last self-check (it reaches this "
+                    "relay and proved its key), else 0.");
+    for (size_t i = 0; i < sc->n; i++) {
+        struct promtext_label l = LBL("addr", sc->addr[i].text);
+        promtext_u64(pt, "linkrelay_advertise_ok", &l, 1, sc->addr[i].state == SELFCHECK_OK);
+    }
+    expo_one(pt, "linkrelay_advertise_usable", "gauge",
+             "0 when every advertised address failed its last self-check, else 1.",
+             selfcheck_usable(sc));
+    expo_by(pt, "linkrelay_advertise_checks_total", "counter",
+            "Advertised-address self-checks finished, by result.", "result", expo_check_result,
+            sc->checks + SELFCHECK_OK, SELFCHECK_COUNT - SELFCHECK_OK);
+    expo_one(pt, "linkrelay_advertise_checks_answered_total", "counter",
+             "Self-check connections this relay recognised as its own and answered.", sc->answered);
+}
+
 /* ---- the whole exposition ---- */
 
 static void expo_streams(const struct relay *r, struct promtext *pt)
@@ -256,6 +282,7 @@ void exposition_render(void *arg, struct promtext *pt)
              "Accounting and event rows dropped because the queue was full.",
              acct_dropped(r->acct));
     expo_retention(r, pt);
+    expo_selfcheck(&r->selfcheck, pt);
     if (r->cfg.metrics_per_link)
         expo_per_link(r, pt);
 }

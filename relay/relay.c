@@ -400,6 +400,9 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
         log_warnx("SIGHUP: listen addresses and paths change only on restart");
     r->cfg.n_advertise = cfg->n_advertise;
     memcpy(r->cfg.advertise, cfg->advertise, sizeof(cfg->advertise));
+    r->cfg.advertise_check_interval_ms = cfg->advertise_check_interval_ms;
+    r->cfg.advertise_check_timeout_ms = cfg->advertise_check_timeout_ms;
+    selfcheck_configure(&r->selfcheck, cfg);
     r->cfg.limits = cfg->limits;
     r->cfg.retention = cfg->retention; /* the prune reads it at its next run */
     r->cfg.log_level = cfg->log_level;
@@ -527,7 +530,8 @@ static void relay_wire(struct relay *r)
                                       .acct = r->acct,
                                       .stats = &r->stats,
                                       .sync = r->sync,
-                                      .streams = &r->stream};
+                                      .streams = &r->stream,
+                                      .selfcheck = &r->selfcheck};
     r->conn = (struct conn_ctx){.loop = r->loop,
                                 .lim = lim,
                                 .admit = &r->admit,
@@ -609,6 +613,8 @@ static json_t *relay_status(void *arg)
         bad = rest == NULL || json_object_update(v, rest) != 0;
         json_decref(rest);
     }
+    if (!bad) /* the advertised addresses' self-check (D35) */
+        bad = json_object_set_new(v, "advertise_check", selfcheck_json(&r->selfcheck)) != 0;
     if (bad) {
         json_decref(v);
         return NULL;
@@ -695,6 +701,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     snprintf(r->ready_file, sizeof(r->ready_file), "%s", ready_file != NULL ? ready_file : "");
     r->start_ms = uv_now(loop);
     stats_init(&r->stats, r->start_ms);
+    selfcheck_init(&r->selfcheck, loop, &r->key, cfg);
     relay_sample(r, r->start_ms);
     /* Each zero-copy stream holds two pipes: their fds come off the budget,
      * at most half of it (design.md D14). */
@@ -768,6 +775,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);
+    selfcheck_start(&r->selfcheck); /* the listeners are up */
     rc = relay_write_ready(r);
     if (rc != 0)
         log_warn("ready file %s", r->ready_file);

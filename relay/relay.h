@@ -26,6 +26,7 @@
 #include "relaykey.h"
 #include "sdnotify.h"
 #include "relay/session.h"
+#include "selfcheck.h"
 #include "shape.h"
 #include "stats.h"
 #include "relay/stream.h"
@@ -85,6 +86,7 @@ struct relay {
     struct stream_ctx stream;   /* streams: ids, the shared read buffer */
     struct zerocopy_ctx zc;     /* zero-copy slots */
     struct shape shape;         /* bandwidth limits (D28) */
+    struct selfcheck selfcheck; /* the advertised addresses reach this relay (D35) */
     struct ticket_table *tickets;
     struct index *index;
     struct acct *acct;

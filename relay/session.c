@@ -125,7 +125,6 @@ static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen)
     uint8_t ct[FRAME_MAX_CONTROL];
     size_t ctlen;
     int rc;
-
     struct session_ctx *sx = c->ops_arg;
     struct session *cs = session_of(c);
 
@@ -740,7 +739,8 @@ static void session_msg1(struct conn *c, const uint8_t *body, size_t len)
         return;
     }
     c->state = CONN_HS3;
-    session_write_frame(c, out, olen);
+    if (session_write_frame(c, out, olen) == 0) /* the relay's own address check ends (D35) */
+        selfcheck_answered(((struct session_ctx *)c->ops_arg)->selfcheck, c, body);
 }
 
 static void session_msg3(struct conn *c, const uint8_t *body, size_t len)

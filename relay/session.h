@@ -24,6 +24,7 @@
 #include "msg.h"
 #include "relaycfg.h"
 #include "relaykey.h"
+#include "selfcheck.h"
 
 struct stream_ctx;
 struct sync;
@@ -40,6 +41,8 @@ struct session_ctx {
     struct sync *sync;          /* where a switch to a next key is reported (D21) */
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
+    /* The relay's own advertised-address checks (D35); may be NULL. */
+    struct selfcheck *selfcheck;
     /* RELAY_KEY as encoded for the current next key (session_announce_key);
      * relay_key_len 0 until first needed. */
     uint8_t relay_key_msg[2 + 32];

@@ -38,6 +38,7 @@ static void relay_close_listeners(struct relay *r)
     if (r->listeners_closed)
         return;
     r->listeners_closed = true;
+    selfcheck_stop(&r->selfcheck); /* the addresses would fail from now on */
     for (size_t i = 0; i < r->n_listeners; i++)
         uv_close((uv_handle_t *)&r->listener[i].tcp, NULL);
 }

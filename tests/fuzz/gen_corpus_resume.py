@@ -39,9 +39,15 @@ def main():
     seeds = {
         "offer-off": b"\x00\x01\x00\x00",
         # D37: an ext with the suites item (AES-256-GCM), and with an unknown item.
-        "offer-aes": b"\x00\x01\x01\x03\x01\x01\x01",
+        "offer-aes": b"\x00\x01\x01\x07\x00\x04\x00\x00\x01\x01\x01",
+        "offer-aes-noresume": b"\x00\x01\x00\x03\x01\x01\x01",
         "offer-ext-unknown": b"\x00\x01\x00\x07\x09\x02\xaa\xbb\x01\x01\x01",
         "offer-on": b"\x00\x01\x01\x00",
+        # the ACK interval a resume buffer asks for (D32): 64 KiB, 1 MiB, and
+        # out of bounds (taken as 64 KiB)
+        "offer-on-ack-min": b"\x00\x01\x01\x04" + struct.pack(">I", 65536),
+        "offer-on-ack-max": b"\x00\x01\x01\x04" + struct.pack(">I", 1 << 20),
+        "offer-on-ack-over": b"\x00\x01\x01\x04" + struct.pack(">I", (1 << 20) + 1),
         "resume-record": b"\x02\x05" + struct.pack(">Q", 65536) + b"\x01",
         "hello-role0-epoch1": bytes([sel_hello(0, 1)]) + hello(0, 1, nonce),
         "hello-role1-epoch1": bytes([sel_hello(1, 1)]) + hello(1, 1, nonce),

@@ -2,7 +2,8 @@
 """Stream resumption across network faults, in the NAT topology of netns.py
 and natrig.py (not a test; used by test_resume_uplink_down.py,
 test_resume_roaming.py, test_resume_expire_netns.py and
-test_resume_leg_lost_netns.py).
+test_resume_leg_lost_netns.py). run() is their common frame: a NatRig,
+the body, and the closing of what the body started, also when it fails.
 
 Two applications talk through the link: the host application connects to
 the host agent's listener (127.0.0.1:9000 in the host LAN namespace), the
@@ -30,6 +31,7 @@ import socket
 import threading
 
 import lrharness as h
+import natrig
 import netns as n
 
 APP_PORT = 7008
@@ -204,3 +206,53 @@ def roam(topo):
     topo.ip("-n", dev, "addr", "add", ROAM_IP + "/24", "dev", "wlan0")
     topo.ip("-n", dev, "link", "set", "wlan0", "up")
     topo.ip("-n", dev, "route", "replace", "default", "dev", "wlan0")
+
+
+class Trial:
+    """What a test body started and run() closes: the applications (apps,
+    filled in place) and the device application's listening socket (ls)."""
+
+    def __init__(self):
+        self.apps = []
+        self.ls = None
+
+    def start(self, rig, c, resume_timeout, keep=False, second_uplink=False):
+        """Relay, agents (start_rig), optionally the device's second uplink,
+        one stream, and the check that it carries 1 MiB each way before the
+        fault; returns (host App, device App)."""
+        self.ls = start_rig(rig, resume_timeout)
+        if second_uplink:
+            add_second_uplink(rig.topo)
+        host, dev = self.apps[:] = connect_apps(rig, self.ls, keep=keep)
+        c.check("transfer flowing both ways before the fault (1 MiB each way)",
+                flowing(self.apps, (0, 0), 1 << 20, timeout=30), (host.got, dev.got))
+        return host, dev
+
+
+def run(body, **rig_args):
+    """The frame of every test_resume_* test: SIGTERM handling, the check
+    that the programs are built, a NatRig (rig_args go to it), then
+    body(c, rig, trial); the rig is dumped when the body raises or a check
+    failed, and the applications and the listening socket are closed in
+    every case. Returns the exit code (h.Checks.done)."""
+    n.install_sigterm()
+    c = h.Checks()
+    miss = natrig.missing()
+    if miss:
+        c.check("linkrelay, linkagent and linkctl are built", False, "missing: " + ", ".join(miss))
+        return c.done()
+    with natrig.NatRig(**rig_args) as rig:
+        t = Trial()
+        try:
+            body(c, rig, t)
+        except Exception:
+            rig.dump()
+            raise
+        finally:
+            for a in t.apps:
+                a.close()
+            if t.ls is not None:
+                t.ls.close()
+        if c.failed:
+            rig.dump()
+    return c.done()

@@ -32,7 +32,6 @@ import netns as n  # noqa: E402
 n.skip_unless_available()
 
 import lrharness as h  # noqa: E402
-import natrig  # noqa: E402
 import netresume as nr  # noqa: E402
 
 NEW_IP = nr.ROAM_IP
@@ -44,68 +43,49 @@ def side_b_addr(rig):
     return live["b"].get("addr", "") if live and live["b"]["online"] else ""
 
 
+def body(c, rig, t):
+    host, dev = t.start(rig, c, "%ds" % RESUME_TIMEOUT_S, second_uplink=True)
+    apps = t.apps
+    before = side_b_addr(rig)
+    c.check("the relay sees side b behind r1 before roaming",
+            before.startswith(n.R1_PUB_IP + ":"), before)
+    marks = [len(a.log()) for a in (rig.host_agent, rig.dev_agent)]
+    t0 = time.time()
+    nr.roam(rig.topo)
+    addrs = rig.topo.run("dev", "ip", "-4", "-o", "addr", "show").stdout
+    c.check("the device's old address is gone, the new one is there",
+            n.DEV_IP not in addrs and NEW_IP in addrs, addrs)
+    resumed = h.wait_for(lambda: nr.ended(apps) or all(
+        nr.RESUMED in nr.since(a, m) for a, m in zip((rig.host_agent, rig.dev_agent),
+                                                     marks)),
+                         timeout=RESUME_TIMEOUT_S, step=0.05)
+    t_resumed = time.time() - t0
+    c.check("both agents resumed the stream after the address change",
+            resumed and not nr.ended(apps),
+            "%.1f s after the change" % t_resumed)
+    # Its own leg check, or the RESUMED the host asked for while the
+    # old leg still looked alive: whichever comes first (both seen).
+    lost = [l for l in nr.since(rig.dev_agent, marks[1]).splitlines()
+            if nr.LEG_LOST in l]
+    c.check("the device agent suspended the stream", len(lost) >= 1, lost)
+    after = side_b_addr(rig)
+    c.check("the relay sees side b at its new address", after.startswith(NEW_IP + ":"),
+            after)
+    base = (host.got, dev.got)
+    c.check("transfer flowing both ways again (1 MiB more each way)",
+            nr.flowing(apps, base, 1 << 20, timeout=60),
+            (host.got - base[0], dev.got - base[1]))
+    nr.finish(apps)
+    nr.intact(c, "roaming", host, dev)
+    logs = rig.host_agent.log() + rig.dev_agent.log()
+    c.check("no agent reset the stream", "resetting" not in logs)
+    c.check("relay still running", rig.relay.proc.poll() is None)
+    print("figures: resumed %.1f s after the address change; %d bytes host->device, "
+          "%d device->host" % (t_resumed, host.sent, dev.sent), flush=True)
+
+
 def main():
-    n.install_sigterm()
-    c = h.Checks()
-    miss = natrig.missing()
-    if miss:
-        c.check("linkrelay, linkagent and linkctl are built", False, "missing: " + ", ".join(miss))
-        return c.done()
-    with natrig.NatRig() as rig:
-        apps, ls = [], None
-        try:
-            ls = nr.start_rig(rig, "%ds" % RESUME_TIMEOUT_S)
-            nr.add_second_uplink(rig.topo)
-            before = side_b_addr(rig)
-            c.check("the relay sees side b behind r1 before roaming",
-                    before.startswith(n.R1_PUB_IP + ":"), before)
-            host, dev = apps[:] = nr.connect_apps(rig, ls)
-            c.check("transfer flowing both ways before the fault (1 MiB each way)",
-                    nr.flowing(apps, (0, 0), 1 << 20, timeout=30), (host.got, dev.got))
-            marks = [len(a.log()) for a in (rig.host_agent, rig.dev_agent)]
-            t0 = time.time()
-            nr.roam(rig.topo)
-            addrs = rig.topo.run("dev", "ip", "-4", "-o", "addr", "show").stdout
-            c.check("the device's old address is gone, the new one is there",
-                    n.DEV_IP not in addrs and NEW_IP in addrs, addrs)
-            resumed = h.wait_for(lambda: nr.ended(apps) or all(
-                nr.RESUMED in nr.since(a, m) for a, m in zip((rig.host_agent, rig.dev_agent),
-                                                             marks)),
-                                 timeout=RESUME_TIMEOUT_S, step=0.05)
-            t_resumed = time.time() - t0
-            c.check("both agents resumed the stream after the address change",
-                    resumed and not nr.ended(apps),
-                    "%.1f s after the change" % t_resumed)
-            # Its own leg check, or the RESUMED the host asked for while the
-            # old leg still looked alive: whichever comes first (both seen).
-            lost = [l for l in nr.since(rig.dev_agent, marks[1]).splitlines()
-                    if nr.LEG_LOST in l]
-            c.check("the device agent suspended the stream", len(lost) >= 1, lost)
-            after = side_b_addr(rig)
-            c.check("the relay sees side b at its new address", after.startswith(NEW_IP + ":"),
-                    after)
-            base = (host.got, dev.got)
-            c.check("transfer flowing both ways again (1 MiB more each way)",
-                    nr.flowing(apps, base, 1 << 20, timeout=60),
-                    (host.got - base[0], dev.got - base[1]))
-            nr.finish(apps)
-            nr.intact(c, "roaming", host, dev)
-            logs = rig.host_agent.log() + rig.dev_agent.log()
-            c.check("no agent reset the stream", "resetting" not in logs)
-            c.check("relay still running", rig.relay.proc.poll() is None)
-            print("figures: resumed %.1f s after the address change; %d bytes host->device, "
-                  "%d device->host" % (t_resumed, host.sent, dev.sent), flush=True)
-        except Exception:
-            rig.dump()
-            raise
-        finally:
-            for a in apps:
-                a.close()
-            if ls is not None:
-                ls.close()
-        if c.failed:
-            rig.dump()
-    return c.done()
+    return nr.run(body)
 
 
 if __name__ == "__main__":

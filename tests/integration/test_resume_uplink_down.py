@@ -28,74 +28,55 @@ import netns as n  # noqa: E402
 n.skip_unless_available()
 
 import lrharness as h  # noqa: E402
-import natrig  # noqa: E402
 import netresume as nr  # noqa: E402
 
 OUTAGE_S = 10.0
 RESUME_TIMEOUT_S = 60
 
 
+def body(c, rig, t):
+    host, dev = t.start(rig, c, "%ds" % RESUME_TIMEOUT_S)
+    apps = t.apps
+    marks = [len(a.log()) for a in (rig.host_agent, rig.dev_agent)]
+    t0 = time.time()
+    rig.topo.link_set("host", "eth0", "down")
+    noticed = h.wait_for(lambda: nr.ended(apps) or
+                         nr.LEG_LOST in nr.since(rig.host_agent, marks[0]),
+                         timeout=RESUME_TIMEOUT_S - OUTAGE_S, step=0.05)
+    t_noticed = time.time() - t0
+    c.check("host agent noticed the dead path and suspended the stream while its "
+            "uplink was down", noticed and not nr.ended(apps), "after %.1f s" % t_noticed)
+    time.sleep(max(0.0, OUTAGE_S - (time.time() - t0)))
+    mid = host.end is None and dev.end is None and not host.stop
+    nr.uplink_up(rig, "host", n.R2_LAN_IP)
+    t_up = time.time()
+    down = t_up - t0
+    c.check("the outage lasted %.0f s with the transfer still open" % OUTAGE_S,
+            down >= OUTAGE_S and mid, "%.1f s" % down)
+    resumed = h.wait_for(lambda: nr.ended(apps) or all(
+        nr.RESUMED in nr.since(a, m) for a, m in zip((rig.host_agent, rig.dev_agent),
+                                                     marks)),
+                         timeout=RESUME_TIMEOUT_S, step=0.05)
+    t_resumed = time.time() - t_up
+    c.check("both agents resumed the stream after the uplink came back",
+            resumed and not nr.ended(apps),
+            "%.1f s after up" % t_resumed)
+    base = (host.got, dev.got)
+    c.check("transfer flowing both ways again (1 MiB more each way)",
+            nr.flowing(apps, base, 1 << 20, timeout=60),
+            (host.got - base[0], dev.got - base[1]))
+    nr.finish(apps)
+    nr.intact(c, "uplink down %.0f s" % OUTAGE_S, host, dev)
+    logs = rig.host_agent.log() + rig.dev_agent.log()
+    c.check("no agent reset the stream", "resetting" not in logs)
+    c.check("relay still running", rig.relay.proc.poll() is None)
+    print("figures: dead path noticed %.1f s after down; down %.1f s; resumed %.1f s "
+          "after up; %d bytes host->device, %d device->host"
+          % (t_noticed, down, t_resumed, host.sent, dev.sent), flush=True)
+
+
 def main():
-    n.install_sigterm()
-    c = h.Checks()
-    miss = natrig.missing()
-    if miss:
-        c.check("linkrelay, linkagent and linkctl are built", False, "missing: " + ", ".join(miss))
-        return c.done()
-    with natrig.NatRig() as rig:
-        apps, ls = [], None
-        try:
-            ls = nr.start_rig(rig, "%ds" % RESUME_TIMEOUT_S)
-            host, dev = apps[:] = nr.connect_apps(rig, ls)
-            c.check("transfer flowing both ways before the fault (1 MiB each way)",
-                    nr.flowing(apps, (0, 0), 1 << 20, timeout=30), (host.got, dev.got))
-            marks = [len(a.log()) for a in (rig.host_agent, rig.dev_agent)]
-            t0 = time.time()
-            rig.topo.link_set("host", "eth0", "down")
-            noticed = h.wait_for(lambda: nr.ended(apps) or
-                                 nr.LEG_LOST in nr.since(rig.host_agent, marks[0]),
-                                 timeout=RESUME_TIMEOUT_S - OUTAGE_S, step=0.05)
-            t_noticed = time.time() - t0
-            c.check("host agent noticed the dead path and suspended the stream while its "
-                    "uplink was down", noticed and not nr.ended(apps), "after %.1f s" % t_noticed)
-            time.sleep(max(0.0, OUTAGE_S - (time.time() - t0)))
-            mid = host.end is None and dev.end is None and not host.stop
-            nr.uplink_up(rig, "host", n.R2_LAN_IP)
-            t_up = time.time()
-            down = t_up - t0
-            c.check("the outage lasted %.0f s with the transfer still open" % OUTAGE_S,
-                    down >= OUTAGE_S and mid, "%.1f s" % down)
-            resumed = h.wait_for(lambda: nr.ended(apps) or all(
-                nr.RESUMED in nr.since(a, m) for a, m in zip((rig.host_agent, rig.dev_agent),
-                                                             marks)),
-                                 timeout=RESUME_TIMEOUT_S, step=0.05)
-            t_resumed = time.time() - t_up
-            c.check("both agents resumed the stream after the uplink came back",
-                    resumed and not nr.ended(apps),
-                    "%.1f s after up" % t_resumed)
-            base = (host.got, dev.got)
-            c.check("transfer flowing both ways again (1 MiB more each way)",
-                    nr.flowing(apps, base, 1 << 20, timeout=60),
-                    (host.got - base[0], dev.got - base[1]))
-            nr.finish(apps)
-            nr.intact(c, "uplink down %.0f s" % OUTAGE_S, host, dev)
-            logs = rig.host_agent.log() + rig.dev_agent.log()
-            c.check("no agent reset the stream", "resetting" not in logs)
-            c.check("relay still running", rig.relay.proc.poll() is None)
-            print("figures: dead path noticed %.1f s after down; down %.1f s; resumed %.1f s "
-                  "after up; %d bytes host->device, %d device->host"
-                  % (t_noticed, down, t_resumed, host.sent, dev.sent), flush=True)
-        except Exception:
-            rig.dump()
-            raise
-        finally:
-            for a in apps:
-                a.close()
-            if ls is not None:
-                ls.close()
-        if c.failed:
-            rig.dump()
-    return c.done()
+    return nr.run(body)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ int main(int argc, char **argv)
         "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n"
         "drain_timeout = 30s\n");
     put(argv[1], "config", "seed-relay-max-rate.conf", "[limits]\nmax_rate = 100Mbit/s\n");
+    put(argv[1], "config", "seed-relay-advertise-check.conf",
+        "[relay]\nadvertise = relay.example.com:7700\nadvertise_check_interval = 0\n"
+        "advertise_check_timeout = 100ms\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",

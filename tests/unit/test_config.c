@@ -684,6 +684,51 @@ START_TEST(test_relay_advertise_length)
 }
 END_TEST
 
+/* The advertised-address self-check (D35): defaults 1m and 5s; the
+ * interval 0 (off) .. 1 day, the timeout 100 ms .. 5 min, each at its
+ * bounds and one past; formatted and read back. */
+START_TEST(test_relay_advertise_check)
+{
+    struct relaycfg cfg, again;
+    struct cfgparse_error err;
+    char *text = NULL;
+
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.advertise_check_interval_ms, 60000);
+    ck_assert_uint_eq(cfg.advertise_check_timeout_ms, 5000);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "advertise_check_interval = 1m\n"));
+    ck_assert_ptr_nonnull(strstr(text, "advertise_check_timeout = 5s\n"));
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nadvertise_check_interval = 0\n"
+                                    "advertise_check_timeout = 100ms\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.advertise_check_interval_ms, 0);
+    ck_assert_uint_eq(cfg.advertise_check_timeout_ms, 100);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
+    ck_assert_uint_eq(again.advertise_check_interval_ms, 0);
+    ck_assert_uint_eq(again.advertise_check_timeout_ms, 100);
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nadvertise_check_interval = 24h\n"
+                                    "advertise_check_timeout = 5m\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.advertise_check_interval_ms, 86400000);
+    ck_assert_uint_eq(cfg.advertise_check_timeout_ms, 300000);
+    relay_err("[relay]\nadvertise_check_interval = 86401s\n",
+              "line 2: advertise_check_interval: '86401s' is out of range (0s..24h)");
+    relay_err("[relay]\nadvertise_check_timeout = 99ms\n",
+              "line 2: advertise_check_timeout: '99ms' is out of range (100ms..5m)");
+    relay_err("[relay]\nadvertise_check_timeout = 301s\n",
+              "line 2: advertise_check_timeout: '301s' is out of range (100ms..5m)");
+    relay_err("[relay]\nadvertise_check_interval = often\n",
+              "line 2: advertise_check_interval: 'often' is not a duration like 500ms, 10s, 2m, "
+              "1h (plain numbers are seconds)");
+}
+END_TEST
+
 START_TEST(test_relay_listen_count)
 {
     char text[4096];
@@ -1263,6 +1308,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_open_rate_limits);
     tcase_add_test(tc, test_relay_retention);
     tcase_add_test(tc, test_relay_listen_count);
+    tcase_add_test(tc, test_relay_advertise_check);
     tcase_add_test(tc, test_relay_metrics);
     tcase_add_test(tc, test_agent_metrics);
     tcase_add_test(tc, test_relay_advertise_length);

@@ -79,8 +79,9 @@ START_TEST(cpu_matches_proc)
 }
 END_TEST
 
-/* What agents before D37 accepted: version 1, flags bit 0 at most, any str8,
- * nothing after it (their resume_offer_check). */
+/* What agents before D32 accepted: version 1, flags bit 0 at most, any str8,
+ * nothing after it (their resume_offer_check; D32's also takes ack_every
+ * from the first 4 bytes). */
 static bool old_agent_accepts(const uint8_t *p, size_t n)
 {
     return n >= 3 && p[0] == 1 && (p[1] & ~1u) == 0 && n == 3 + (size_t)p[2];
@@ -90,58 +91,80 @@ START_TEST(hello_codec)
 {
     uint8_t h[SUITE_HELLO_MAX];
     bool resume = false;
+    uint32_t ack = 0;
     unsigned offer = 0;
-    static const uint8_t chacha_only[] = {1, 1, 0}, with_aes[] = {1, 0, 3, 1, 1, 1};
+    static const uint8_t none[] = {1, 0, 0}, with_aes[] = {1, 0, 3, 1, 1, 1};
+    static const uint8_t resume_only[] = {1, 1, 4, 0, 4, 0, 0};
+    static const uint8_t resume_aes[] = {1, 1, 7, 0, 4, 0, 0, 1, 1, 1};
 
-    /* ChaCha only: byte for byte the HELLO of before D37. */
-    ck_assert_uint_eq(suite_hello_encode(true, CHACHA, h), 3);
-    ck_assert(memcmp(h, chacha_only, 3) == 0);
-    ck_assert_uint_eq(suite_hello_encode(false, ALL, h), 6);
+    /* ChaCha only: byte for byte the HELLO of before D37 (D32's with resumption). */
+    ck_assert_uint_eq(suite_hello_encode(false, 0, CHACHA, h), 3);
+    ck_assert(memcmp(h, none, 3) == 0);
+    ck_assert_uint_eq(suite_hello_encode(true, 262144, CHACHA, h), 7);
+    ck_assert(memcmp(h, resume_only, 7) == 0);
+    /* AES offered: the suites item after what there was. */
+    ck_assert_uint_eq(suite_hello_encode(false, 0, ALL, h), 6);
     ck_assert(memcmp(h, with_aes, 6) == 0);
     ck_assert(old_agent_accepts(h, 6));
-    ck_assert_int_eq(suite_hello_check(h, 6, &resume, &offer), 0);
+    ck_assert_int_eq(suite_hello_check(h, 6, &resume, &ack, &offer), 0);
     ck_assert(!resume);
     ck_assert_uint_eq(offer, ALL);
-    ck_assert_int_eq(suite_hello_check(chacha_only, 3, &resume, &offer), 0);
+    ck_assert_uint_eq(suite_hello_encode(true, 262144, ALL, h), 10);
+    ck_assert(memcmp(h, resume_aes, 10) == 0);
+    ck_assert(old_agent_accepts(h, 10));
+    ck_assert_int_eq(suite_hello_check(h, 10, &resume, &ack, &offer), 0);
     ck_assert(resume);
+    ck_assert_uint_eq(ack, 262144);
+    ck_assert_uint_eq(offer, ALL);
+    ck_assert_int_eq(suite_hello_check(resume_only, 7, &resume, &ack, &offer), 0);
     ck_assert_uint_eq(offer, CHACHA);
+    ck_assert_uint_eq(ack, 262144);
+    /* An agent before D32: resumption with an empty field, or other content
+     * shorter than ack_every; no items in it. */
+    {
+        static const uint8_t d31[] = {1, 1, 0}, short3[] = {1, 1, 3, 1, 1, 1};
+        ck_assert_int_eq(suite_hello_check(d31, 3, &resume, &ack, &offer), 0);
+        ck_assert(resume);
+        ck_assert_uint_eq(ack, RESUME_ACK_MIN);
+        ck_assert_uint_eq(offer, CHACHA);
+        ck_assert_int_eq(suite_hello_check(short3, 6, &resume, &ack, &offer), 0);
+        ck_assert_uint_eq(offer, CHACHA);
+    }
     /* Unknown items and unknown suite ids are skipped; a ChaCha id listed is fine. */
     {
         static const uint8_t x[] = {1, 0, 12, 9, 2, 0xaa, 0xbb, 1, 4, 0, 7, 1, 200, 9, 0};
         ck_assert(old_agent_accepts(x, sizeof(x)));
-        ck_assert_int_eq(suite_hello_check(x, sizeof(x), &resume, &offer), 0);
+        ck_assert_int_eq(suite_hello_check(x, sizeof(x), &resume, &ack, &offer), 0);
         ck_assert_uint_eq(offer, ALL);
         static const uint8_t y[] = {1, 0, 5, 1, 3, 0, 7, 200};
-        ck_assert_int_eq(suite_hello_check(y, sizeof(y), &resume, &offer), 0);
+        ck_assert_int_eq(suite_hello_check(y, sizeof(y), &resume, &ack, &offer), 0);
         ck_assert_uint_eq(offer, CHACHA);
     }
-    /* The longest ext (255 bytes of one unknown item) is accepted. */
+    /* The longest field (255 bytes of one unknown item) is accepted. */
     {
         uint8_t z[3 + 255] = {1, 0, 255, 77, 253};
-        ck_assert_int_eq(suite_hello_check(z, sizeof(z), &resume, &offer), 0);
+        ck_assert_int_eq(suite_hello_check(z, sizeof(z), &resume, &ack, &offer), 0);
         ck_assert_uint_eq(offer, CHACHA);
     }
     /* Refused, and nothing written. */
     {
-        static const uint8_t past[] = {1, 0, 3, 1, 2, 1}; /* item runs past ext */
-        static const uint8_t half[] = {1, 0, 1, 1};       /* item without its length */
-        static const uint8_t trail[] = {1, 0, 0, 0};      /* a byte after ext */
-        static const uint8_t ver[] = {2, 0, 0};           /* version */
-        static const uint8_t flag[] = {1, 2, 0};          /* unknown flag */
-        static const uint8_t cut[] = {1, 0, 3, 1, 1};     /* ext shorter than said */
+        static const uint8_t past[] = {1, 0, 3, 1, 2, 1};           /* item runs past the field */
+        static const uint8_t half[] = {1, 0, 1, 1};                 /* item without its length */
+        static const uint8_t trail[] = {1, 0, 0, 0};                /* a byte after the field */
+        static const uint8_t ver[] = {2, 0, 0};                     /* version */
+        static const uint8_t flag[] = {1, 2, 0};                    /* unknown flag */
+        static const uint8_t cut[] = {1, 0, 3, 1, 1};               /* field shorter than said */
+        static const uint8_t rpast[] = {1, 1, 6, 0, 1, 0, 0, 1, 5}; /* after ack_every */
         const struct {
             const uint8_t *p;
             size_t n;
-        } bad[] = {{past, sizeof(past)},
-                   {half, sizeof(half)},
-                   {trail, sizeof(trail)},
-                   {ver, sizeof(ver)},
-                   {flag, sizeof(flag)},
-                   {cut, sizeof(cut)},
-                   {h, 2}};
+        } bad[] = {
+            {past, sizeof(past)}, {half, sizeof(half)}, {trail, sizeof(trail)}, {ver, sizeof(ver)},
+            {flag, sizeof(flag)}, {cut, sizeof(cut)},   {rpast, sizeof(rpast)}, {h, 2}};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             offer = 99;
-            ck_assert_int_eq(suite_hello_check(bad[i].p, bad[i].n, &resume, &offer), -EBADMSG);
+            ck_assert_int_eq(suite_hello_check(bad[i].p, bad[i].n, &resume, &ack, &offer),
+                             -EBADMSG);
             ck_assert_uint_eq(offer, 99);
         }
     }
@@ -357,7 +380,7 @@ START_TEST(downgrade_through_noise)
     crypto_box_keypair(a_pub, a_priv);
     crypto_box_keypair(b_pub, b_priv);
     crypto_box_keypair(m_pub, m_priv);
-    hl = suite_hello_encode(false, ALL, hello);
+    hl = suite_hello_encode(false, 0, ALL, hello);
     /* Rewritten in flight. */
     ck_assert_int_eq(noise_hs_init(&a, NOISE_KK, true, prologue, sizeof(prologue), a_priv, b_pub),
                      0);
@@ -377,7 +400,7 @@ START_TEST(downgrade_through_noise)
                      0);
     ck_assert_int_eq(noise_hs_init(&b, NOISE_KK, false, prologue, sizeof(prologue), b_priv, a_pub),
                      0);
-    hl = suite_hello_encode(false, CHACHA, hello);
+    hl = suite_hello_encode(false, 0, CHACHA, hello);
     ck_assert_int_eq(noise_hs_write_message(&m, hello, hl, forged, sizeof(forged), &mlen), 0);
     ck_assert_int_eq(noise_hs_read_message(&b, forged, mlen, pl, sizeof(pl), &plen),
                      NOISE_ERR_DECRYPT);
