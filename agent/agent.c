@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "relaykeys.h"
 #include "rundir.h"
+#include "suite.h"
 #include "agent/status.h"
 
 /* Reads a whole small file into a NUL-terminated heap string. */
@@ -168,6 +169,7 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.resume_timeout_ms = cfg->resume_timeout_ms;
     ag->streams.resume_buffer = cfg->resume_buffer;
     ag->streams.resume_total_cap = cfg->resume_buffer_total;
+    ag->streams.suites = suite_offer(cfg->cipher, suite_cpu_aes());
 }
 
 /* Where the relay keys (suffix "relaykeys") or peer keys ("peerkeys")
@@ -395,6 +397,8 @@ void agent_reload(struct agent *ag)
         cfg->log_level = ag->cfg->log_level;
     if (ag->resume_timeout_forced)
         cfg->resume_timeout_ms = ag->resume_timeout_ms;
+    if (ag->cipher_forced)
+        cfg->cipher = ag->cipher;
     /* Close links that are gone or changed; keep identical ones. */
     for (pp = &ag->links; (lk = *pp) != NULL;) {
         const struct agentcfg_link *nc = find_cfg(cfg, lk->cfg.name);

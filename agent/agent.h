@@ -39,6 +39,8 @@ struct agent {
     bool log_forced;            /* --log-level given: reloads keep it */
     bool resume_timeout_forced; /* --resume-timeout given: reloads keep it */
     uint32_t resume_timeout_ms; /* its value, when forced */
+    bool cipher_forced;         /* --cipher given: a reload keeps it (D37) */
+    enum suite_cfg cipher;      /* its value, when forced */
     struct stream_env streams;  /* what every stream shares (stream.h) */
     struct streamlog slog;      /* per-stream failure lines, aggregated */
     uv_timer_t agg_timer;       /* ends slog's windows */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suite.h"
 #include "token.h"
 
 #define SEC 1000ULL
@@ -44,12 +45,13 @@ enum agent_key {
     AK_RESUME_TIMEOUT,
     AK_RESUME_BUFFER,
     AK_RESUME_BUFFER_TOTAL,
+    AK_CIPHER,
     AK_COUNT
 };
 static const char *const agent_keys[AK_COUNT] = {
     "relay",          "relay_key",     "relay_key_id",        "log_level", "keepalive",
     "backoff_min",    "backoff_max",   "open_queue",          "open_wait", "metrics_listen",
-    "resume_timeout", "resume_buffer", "resume_buffer_total",
+    "resume_timeout", "resume_buffer", "resume_buffer_total", "cipher",
 };
 
 struct link_state {
@@ -217,6 +219,11 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
         rc = cfgparse_size(value, AGENTCFG_RESUME_BUFFER_MIN, AGENTCFG_RESUME_TOTAL_MAX, &v);
         cfg->resume_buffer_total = v;
         break;
+    case AK_CIPHER:
+        if (suite_cfg_parse(value, &cfg->cipher) != 0)
+            return cfgparse_fail(
+                err, line, "cipher: '%.40s' is not auto, chacha20-poly1305 or aes-256-gcm", value);
+        return 0;
     case AK_METRICS_LISTEN:
         rc = agentcfg_set_metrics_listen(cfg, value);
         if (rc != 0)
@@ -474,6 +481,7 @@ void agentcfg_defaults(struct agentcfg *cfg, enum agentcfg_origin origin)
     cfg->resume_timeout_ms = AGENTCFG_RESUME_TIMEOUT_DEFAULT;
     cfg->resume_buffer = AGENTCFG_RESUME_BUFFER_DEFAULT;
     cfg->resume_buffer_total = AGENTCFG_RESUME_TOTAL_DEFAULT;
+    cfg->cipher = SUITE_CFG_AUTO;
 }
 
 int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_error *err)
@@ -612,6 +620,7 @@ int agentcfg_format(const struct agentcfg *cfg, char **out)
     cfgparse_buf_printf(&b, "resume_buffer = %s\n", s);
     cfgparse_fmt_size(cfg->resume_buffer_total, s, sizeof(s));
     cfgparse_buf_printf(&b, "resume_buffer_total = %s\n", s);
+    cfgparse_buf_printf(&b, "cipher = %s\n", suite_cfg_name(cfg->cipher));
     if (cfg->has_metrics_listen && addr_format(&cfg->metrics_listen, a, sizeof(a)) == 0)
         cfgparse_buf_printf(&b, "metrics_listen = %s\n", a);
     else

@@ -22,6 +22,7 @@
 #include "cfgparse.h"
 #include "keys.h"
 #include "log.h"
+#include "suite.h"
 
 #define AGENTCFG_MAX_LINKS 64
 #define AGENTCFG_MAX_ADDRS 16
@@ -83,6 +84,7 @@ struct agentcfg {
     uint32_t resume_timeout_ms;   /* default 60 s; 0 = no resumption */
     uint64_t resume_buffer;       /* per stream, bytes */
     uint64_t resume_buffer_total; /* all streams of the agent, bytes */
+    enum suite_cfg cipher;        /* default auto: record suites offered (D37) */
     int has_metrics_listen;       /* [agent] metrics_listen (default off; D22) */
     struct addr_spec metrics_listen;
     size_t n_links; /* 1..64 */

@@ -19,6 +19,7 @@
 #include "cfgparse.h"
 #include "log.h"
 #include "statuscli.h"
+#include "suite.h"
 #include "agent/enrollcli.h"
 #include "token.h"
 
@@ -27,7 +28,7 @@
 struct opts {
     const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
     const char *admin_socket;
-    const char *metrics_listen, *resume_timeout;
+    const char *metrics_listen, *resume_timeout, *cipher;
     const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
     size_t n_listen, n_relay;
     bool check;
@@ -59,6 +60,8 @@ static void usage(FILE *out)
             "  --metrics-listen HOST:PORT  serve /metrics, /healthz, /readyz there (or off)\n"
             "  --resume-timeout DURATION   how long a stream whose relay leg died waits to be\n"
             "                        resumed (default 60s; 0 turns resumption off)\n"
+            "  --cipher SUITE        auto (default), chacha20-poly1305 or aes-256-gcm:\n"
+            "                        the record suites this agent offers its peers\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
@@ -202,6 +205,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->metrics_listen = v;
         else if (strcmp(a, "--resume-timeout") == 0)
             o->resume_timeout = v;
+        else if (strcmp(a, "--cipher") == 0)
+            o->cipher = v;
         else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
             o->listen[o->n_listen++] = v;
         else if (strcmp(a, "--relay") == 0 && o->n_relay < MAX_OPT_ADDRS)
@@ -238,6 +243,8 @@ static int run(struct agentcfg *cfg, const struct opts *o)
     ag->log_forced = o->log_level != NULL;
     ag->resume_timeout_forced = o->resume_timeout != NULL;
     ag->resume_timeout_ms = cfg->resume_timeout_ms;
+    ag->cipher_forced = o->cipher != NULL;
+    ag->cipher = cfg->cipher;
     ag->admin_socket = o->admin_socket;
     rc = agent_start(ag, &loop, cfg, o->config);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -311,6 +318,12 @@ int main(int argc, char **argv)
     }
     if (o.resume_timeout != NULL)
         cfg->resume_timeout_ms = (uint32_t)v;
+    if (o.cipher != NULL && suite_cfg_parse(o.cipher, &cfg->cipher) != 0) {
+        fprintf(stderr, "linkagent: --cipher '%s': not auto, chacha20-poly1305 or aes-256-gcm\n",
+                o.cipher);
+        agentcfg_free(cfg);
+        return 2;
+    }
     log_init("linkagent", lvl);
     if (o.check) {
         if (agentcfg_format(cfg, &text) != 0)

@@ -67,6 +67,9 @@ struct stream_env {
     /* Finished streams kept to answer a resume (agent/streamfin.h; each
      * costs STREAMFIN_COST in resume_held), and those answered. */
     uint64_t fins_kept, resume_finished;
+
+    /* Record suites offered (common/suite.h, linkagent.conf `cipher`, D37). */
+    unsigned suites;
 };
 
 /* Why a resumed leg was refused: its HELLO fails its MAC (tampered, or

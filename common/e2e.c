@@ -11,6 +11,7 @@
 
 #include "e2epriv.h"
 #include "frame.h"
+#include "suite.h"
 
 #define RESUME_LABEL "linkrelay/1 resume"
 
@@ -35,10 +36,10 @@ static void fail(struct e2e *s, int err, int detail)
 /* Appends one handshake message carrying HELLO, framed, to the output. */
 static int hs_write(struct e2e *s)
 {
-    uint8_t hello[RESUME_OFFER_MAX];
+    uint8_t hello[SUITE_HELLO_MAX];
     uint8_t msg[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
-    size_t mlen,
-        hlen = resume_offer_encode(s->resume_cap > 0, resume_ack_every(s->resume_cap), hello);
+    size_t mlen, hlen = suite_hello_encode(s->resume_cap > 0, resume_ack_every(s->resume_cap),
+                                           s->offer, hello);
     int rc;
 
     rc = noise_hs_write_message(&s->hs, hello, hlen, msg + FRAME_HDR_LEN, FRAME_MAX_HANDSHAKE,
@@ -62,10 +63,11 @@ static int hs_finish(struct e2e *s)
                                  s->rk);
         s->resumable = rc == 0;
     }
+    s->suite = (uint8_t)suite_choose(s->offer, s->peer_suites);
     if (rc == 0)
         rc = noise_hs_split_keys(&s->hs, send_key, s->recv_key);
     if (rc == 0)
-        rc = rec_tx_init(&s->tx, send_key, header);
+        rc = rec_tx_init_suite(&s->tx, (enum rec_suite)s->suite, send_key, header);
     if (rc == 0 && s->resumable)
         rc = rec_tx_set_resumable(&s->tx);
     sodium_memzero(send_key, sizeof(send_key));
@@ -100,7 +102,7 @@ static int step_handshake(struct e2e *s)
     }
     rc = noise_hs_read_message(&s->hs, f.body, f.len, payload, sizeof(payload), &plen);
     if (rc == 0)
-        rc = resume_offer_check(payload, plen, &s->peer_offer, &s->peer_ack_every);
+        rc = suite_hello_check(payload, plen, &s->peer_offer, &s->peer_ack_every, &s->peer_suites);
     sodium_memzero(payload, sizeof(payload));
     (void)bq_consume(&s->in, f.consumed);
     if (rc == 0 && s->role == E2E_RESPONDER)
@@ -125,7 +127,7 @@ static int step_header(struct e2e *s)
         return 0;
     memcpy(header, bq_peek(&s->in, &(size_t){0}), REC_HEADER_LEN);
     (void)bq_consume(&s->in, REC_HEADER_LEN);
-    rc = rec_rx_init(&s->rx, s->recv_key, header);
+    rc = rec_rx_init_suite(&s->rx, (enum rec_suite)s->suite, s->recv_key, header);
     sodium_memzero(s->recv_key, sizeof(s->recv_key));
     if (rc == 0 && s->resuming)
         rc = rec_rx_resume_setup(&s->rx, s->rx_recv, s->rx_acked, s->peer_final);
@@ -167,8 +169,8 @@ static int step_rhello(struct e2e *s)
         return 0;
     }
     (void)bq_consume(&s->in, f.consumed);
-    rc = resume_open_epoch(s->rk, s->role, s->epoch, s->nonce, peer_nonce, &s->tx, s->recv_key,
-                           header);
+    rc = resume_open_epoch(s->rk, s->role, s->epoch, s->nonce, peer_nonce, s->suite, &s->tx,
+                           s->recv_key, header);
     if (rc == 0)
         rc = rec_tx_resume(&s->tx, s->rx_recv, s->peer_final ? REC_RESUME_FINAL : 0, frame,
                            sizeof(frame), &flen);
@@ -375,16 +377,9 @@ static void process(struct e2e *s)
     flush_ctrl(s);
 }
 
-int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-             const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
-             uint64_t stream_id)
-{
-    return e2e_init_resumable(s, role, priv, peer_pub, link_id, stream_id, 0);
-}
-
-int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-                       const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
-                       uint64_t stream_id, uint64_t resume_cap)
+int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                    const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                    uint64_t stream_id, uint64_t resume_cap, unsigned offer)
 {
     uint8_t prologue[PROLOGUE_LEN];
     struct buf b;
@@ -392,10 +387,11 @@ int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E
 
     if (s == NULL || priv == NULL || peer_pub == NULL || link_id == NULL ||
         (role != E2E_INITIATOR && role != E2E_RESPONDER) ||
-        (resume_cap > 0 && resume_cap < E2E_RESUME_MIN))
+        (resume_cap > 0 && resume_cap < E2E_RESUME_MIN) || (offer & ~SUITE_OFFER_ALL) != 0)
         return E2E_E_ARG;
     memset(s, 0, sizeof(*s));
     s->role = (uint8_t)role;
+    s->offer = offer | SUITE_OFFER_CHACHA;
     s->resume_cap = resume_cap;
     resume_tx_init(&s->rt, resume_cap);
     s->state = ST_HS;

@@ -65,7 +65,7 @@
 #define E2E_ACK_EVERY 65536u
 /* Smallest per-stream resume buffer: two ACK intervals, so ACKs always come
  * back before the sender stalls (its interval is at most half of it). */
-#define E2E_HELLO_LEN  RESUME_OFFER_LEN /* §7.1 HELLO without the offer */
+#define E2E_HELLO_LEN  RESUME_OFFER_LEN /* §7.1 HELLO without offers (suite.h) */
 #define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
 _Static_assert(E2E_ACK_EVERY == RESUME_ACK_MIN, "the ACK interval of §7.2 is the least of §7.3");
 
@@ -145,6 +145,10 @@ struct e2e {
     uint8_t plain_mem[E2E_PLAIN_CAP];
     uint8_t out_mem[E2E_OUT_CAP];
     uint8_t scratch[REC_PLAIN_MAX];
+
+    /* record suites offered (suite.h), ours and theirs; the chosen enum rec_suite */
+    unsigned offer, peer_suites;
+    uint8_t suite;
 };
 
 /*
@@ -165,6 +169,19 @@ int e2e_init(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
 int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
                        const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
                        uint64_t stream_id, uint64_t resume_cap);
+/*
+ * The same, offering the record suites of `offer` (suite.h: SUITE_OFFER_*,
+ * ChaCha20-Poly1305 always included; E2E_E_ARG for an unknown bit).
+ * e2e_init and e2e_init_resumable offer ChaCha20-Poly1305 only, as agents
+ * before D37 did. The stream uses AES-256-GCM when both HELLOs offer it
+ * (e2e_record_suite, once the handshake is done).
+ */
+int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                    const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                    uint64_t stream_id, uint64_t resume_cap, unsigned offer);
+/* The record suite (enum rec_suite) the handshake chose; meaningful once
+ * e2e_handshake_done. */
+int e2e_record_suite(const struct e2e *s);
 /* Wipes all key material and state. Safe on a zeroed struct. */
 void e2e_done(struct e2e *s);
 

@@ -19,7 +19,11 @@ _Static_assert(TAG_MESSAGE == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE 
                    TAG_REKEY == crypto_secretstream_xchacha20poly1305_TAG_REKEY &&
                    TAG_FINAL == crypto_secretstream_xchacha20poly1305_TAG_FINAL,
                "tags");
-_Static_assert(REC_PLAIN_MAX <= SSTREAM_MSG_MAX, "a record is one sstream message");
+_Static_assert(REC_HEADER_LEN == GSTREAM_HEADER_LEN && REC_ABYTES == GSTREAM_ABYTES &&
+                   REC_KEY_LEN == GSTREAM_KEY_LEN,
+               "both suites have the same header, overhead and key");
+_Static_assert(REC_PLAIN_MAX <= SSTREAM_MSG_MAX && REC_PLAIN_MAX <= GSTREAM_MSG_MAX,
+               "a record is one message");
 _Static_assert(REC_BODY_MAX == 16384 + 9 + 17, "record frame limit of protocol.md §9");
 _Static_assert(REC_BODY_MAX <= 65535, "a record fits a u16 frame");
 
@@ -141,11 +145,23 @@ int rec_plain_decode(const uint8_t *p, size_t len, struct rec_record *out)
 int rec_tx_init(struct rec_tx *tx, const uint8_t key[REC_KEY_LEN],
                 uint8_t header_out[REC_HEADER_LEN])
 {
-    if (tx == NULL || key == NULL || header_out == NULL)
+    return rec_tx_init_suite(tx, REC_SUITE_CHACHA20_POLY1305, key, header_out);
+}
+
+int rec_tx_init_suite(struct rec_tx *tx, enum rec_suite suite, const uint8_t key[REC_KEY_LEN],
+                      uint8_t header_out[REC_HEADER_LEN])
+{
+    int rc;
+
+    if (tx == NULL || key == NULL || header_out == NULL ||
+        (suite != REC_SUITE_CHACHA20_POLY1305 && suite != REC_SUITE_AES256_GCM))
         return REC_E_ARG;
     memset(tx, 0, sizeof(*tx));
+    tx->suite = (uint8_t)suite;
     /* The header is random; this allocates the OpenSSL contexts. */
-    if (sstream_init_push(&tx->st, key, header_out) != 0) {
+    rc = suite == REC_SUITE_AES256_GCM ? gstream_init_push(&tx->gs, key, header_out)
+                                       : sstream_init_push(&tx->st, key, header_out);
+    if (rc != 0) {
         rec_tx_done(tx);
         return REC_E_NOMEM;
     }
@@ -188,7 +204,9 @@ static int tx_seal(struct rec_tx *tx, const uint8_t *head, size_t hlen, const ui
     else
         tag = TAG_MESSAGE;
     /* Fails only if libcrypto does (then out is wiped, the state unchanged). */
-    if (sstream_push(&tx->st, head, hlen, data, dlen, tag, out + REC_FRAME_HDR) != 0)
+    if ((tx->suite == REC_SUITE_AES256_GCM
+             ? gstream_push(&tx->gs, head, hlen, data, dlen, tag, out + REC_FRAME_HDR)
+             : sstream_push(&tx->st, head, hlen, data, dlen, tag, out + REC_FRAME_HDR)) != 0)
         return REC_E_NOMEM;
     out[0] = (uint8_t)(blen >> 8);
     out[1] = (uint8_t)(blen & 0xff);
@@ -318,7 +336,10 @@ void rec_tx_done(struct rec_tx *tx)
 {
     if (tx == NULL)
         return;
-    sstream_done(&tx->st);
+    if (tx->suite == REC_SUITE_AES256_GCM)
+        gstream_done(&tx->gs);
+    else
+        sstream_done(&tx->st);
     sodium_memzero(tx, sizeof(*tx));
     tx->ended = 1; /* a use after done fails instead of sealing with a zero key */
 }
@@ -328,12 +349,24 @@ void rec_tx_done(struct rec_tx *tx)
 int rec_rx_init(struct rec_rx *rx, const uint8_t key[REC_KEY_LEN],
                 const uint8_t header[REC_HEADER_LEN])
 {
-    if (rx == NULL || key == NULL || header == NULL)
+    return rec_rx_init_suite(rx, REC_SUITE_CHACHA20_POLY1305, key, header);
+}
+
+int rec_rx_init_suite(struct rec_rx *rx, enum rec_suite suite, const uint8_t key[REC_KEY_LEN],
+                      const uint8_t header[REC_HEADER_LEN])
+{
+    int rc;
+
+    if (rx == NULL || key == NULL || header == NULL ||
+        (suite != REC_SUITE_CHACHA20_POLY1305 && suite != REC_SUITE_AES256_GCM))
         return REC_E_ARG;
     memset(rx, 0, sizeof(*rx));
+    rx->suite = (uint8_t)suite;
     /* This allocates the OpenSSL contexts; a wrong key or header is only
      * detected by the first record. */
-    if (sstream_init_pull(&rx->st, key, header) != 0) {
+    rc = suite == REC_SUITE_AES256_GCM ? gstream_init_pull(&rx->gs, key, header)
+                                       : sstream_init_pull(&rx->st, key, header);
+    if (rc != 0) {
         rec_rx_done(rx);
         return REC_E_NOMEM;
     }
@@ -423,11 +456,20 @@ static void rx_accept(struct rec_rx *rx, const struct rec_record *r)
     }
 }
 
+/* Frees the suite's contexts and wipes its keys. */
+static void rx_suite_done(struct rec_rx *rx)
+{
+    if (rx->suite == REC_SUITE_AES256_GCM)
+        gstream_done(&rx->gs);
+    else
+        sstream_done(&rx->st);
+}
+
 static int rx_fail(struct rec_rx *rx, int err)
 {
     /* Keys are of no further use: wipe them (and free the contexts) now,
      * keep only the verdict. */
-    sstream_done(&rx->st);
+    rx_suite_done(rx);
     rx->state = REC_RX_FAILED;
     return err;
 }
@@ -453,7 +495,8 @@ int rec_rx_open(struct rec_rx *rx, const uint8_t *body, size_t len, uint64_t sen
     if (cap < len - REC_ABYTES)
         return rx_fail(rx, REC_E_ARG);
     mlen = len - REC_ABYTES;
-    rc = sstream_pull(&rx->st, body, len, plain, &tag);
+    rc = rx->suite == REC_SUITE_AES256_GCM ? gstream_pull(&rx->gs, body, len, plain, &tag)
+                                           : sstream_pull(&rx->st, body, len, plain, &tag);
     if (rc != 0)
         return rx_fail(rx, rc == -EBADMSG ? REC_E_DECRYPT : REC_E_NOMEM);
     rc = rec_plain_decode(plain, mlen, &r);
@@ -511,7 +554,7 @@ void rec_rx_done(struct rec_rx *rx)
 {
     if (rx == NULL)
         return;
-    sstream_done(&rx->st);
+    rx_suite_done(rx);
     sodium_memzero(rx, sizeof(*rx));
     rx->state = REC_RX_FAILED; /* a use after done fails */
 }

@@ -3,10 +3,11 @@
  * rec — the end-to-end record layer (docs/protocol.md §7.2).
  *
  * After the Noise_KK handshake each direction of a stream is one
- * crypto_secretstream_xchacha20poly1305 stream, keyed by one of the two Noise
- * split keys. The sender first sends its 24-byte secretstream header raw (not
- * framed), then records; each record is one frame (u16 length ‖ body) whose
- * body is one secretstream message (record plaintext + 17 bytes).
+ * crypto_secretstream_xchacha20poly1305 stream (or, when both agents offered
+ * it, one AES-256-GCM stream of common/gstream.h: enum rec_suite), keyed by
+ * one of the two Noise split keys. The sender first sends its 24-byte header
+ * raw (not framed), then records; each record is one frame (u16 length ‖
+ * body) whose body is one message of the suite (record plaintext + 17 bytes).
  *
  * Sans-I/O: struct rec_tx turns application bytes into ready-to-write frames;
  * struct rec_rx turns frame bodies (the caller deframes, e.g. with frame.c's
@@ -36,6 +37,7 @@
 
 #include <sodium.h>
 
+#include "gstream.h"
 #include "sstream.h"
 
 #define REC_KEY_LEN    32
@@ -50,6 +52,12 @@
 /* Outputs of rec_tx_ack/final/reset are at most this long (RESET with 200 text). */
 #define REC_CTRL_FRAME_MAX (REC_FRAME_HDR + 1 + 1 + 1 + REC_TEXT_MAX + REC_ABYTES)
 #define REC_REKEY_DEFAULT  65536u
+
+/* The record suites (§7.2); both have the same header and overhead. */
+enum rec_suite {
+    REC_SUITE_CHACHA20_POLY1305 = 0, /* secretstream (sstream.h), always available */
+    REC_SUITE_AES256_GCM = 1,        /* gstream.h, when both HELLOs offer it (§7.1) */
+};
 
 enum rec_type {
     REC_DATA = 0x01,
@@ -122,7 +130,11 @@ __attribute__((warn_unused_result)) int rec_plain_decode(const uint8_t *p, size_
 /* ---- sending ---------------------------------------------------------------- */
 
 struct rec_tx {
-    struct sstream st;
+    union {
+        struct sstream st; /* REC_SUITE_CHACHA20_POLY1305 */
+        struct gstream gs; /* REC_SUITE_AES256_GCM */
+    };
+    uint8_t suite;        /* enum rec_suite */
     uint64_t offset;      /* data bytes sealed so far */
     uint64_t records;     /* records sealed so far */
     uint32_t rekey_every; /* REKEY tag on every rekey_every-th record */
@@ -139,6 +151,10 @@ struct rec_tx {
  */
 int rec_tx_init(struct rec_tx *tx, const uint8_t key[REC_KEY_LEN],
                 uint8_t header_out[REC_HEADER_LEN]);
+/* The same with a suite (rec_tx_init is REC_SUITE_CHACHA20_POLY1305);
+ * REC_E_ARG for an unknown suite. */
+int rec_tx_init_suite(struct rec_tx *tx, enum rec_suite suite, const uint8_t key[REC_KEY_LEN],
+                      uint8_t header_out[REC_HEADER_LEN]);
 
 /* Changes the rekey interval (default 65536; tests lower it). n >= 1. */
 int rec_tx_set_rekey_interval(struct rec_tx *tx, uint32_t n);
@@ -202,7 +218,11 @@ enum rec_rx_state {
 };
 
 struct rec_rx {
-    struct sstream st;
+    union {
+        struct sstream st;
+        struct gstream gs;
+    };
+    uint8_t suite;     /* enum rec_suite */
     uint64_t received; /* data bytes accepted so far */
     uint64_t acked;    /* highest ACK accepted so far */
     uint64_t records;  /* records accepted so far */
@@ -222,6 +242,10 @@ struct rec_rx {
 __attribute__((warn_unused_result)) int rec_rx_init(struct rec_rx *rx,
                                                     const uint8_t key[REC_KEY_LEN],
                                                     const uint8_t header[REC_HEADER_LEN]);
+/* The same with a suite; both ends of a direction must use the same one. */
+__attribute__((warn_unused_result)) int rec_rx_init_suite(struct rec_rx *rx, enum rec_suite suite,
+                                                          const uint8_t key[REC_KEY_LEN],
+                                                          const uint8_t header[REC_HEADER_LEN]);
 
 /* The interval the sender uses (must match, default 65536). n >= 1. */
 int rec_rx_set_rekey_interval(struct rec_rx *rx, uint32_t n);

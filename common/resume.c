@@ -225,7 +225,7 @@ int resume_tx_rewind(struct resume_tx *rt, struct rec_tx *tx, uint64_t at, bool 
 
 int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
                       const uint8_t my_nonce[RESUME_NONCE_LEN],
-                      const uint8_t peer_nonce[RESUME_NONCE_LEN], struct rec_tx *tx,
+                      const uint8_t peer_nonce[RESUME_NONCE_LEN], uint8_t suite, struct rec_tx *tx,
                       uint8_t recv_key[REC_KEY_LEN], uint8_t header[REC_HEADER_LEN])
 {
     uint8_t k_ir[RESUME_KEY_LEN], k_ri[RESUME_KEY_LEN];
@@ -236,7 +236,7 @@ int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t e
     else
         resume_epoch_keys(rk, epoch, peer_nonce, my_nonce, k_ir, k_ri);
     memcpy(recv_key, role == 0 ? k_ri : k_ir, REC_KEY_LEN);
-    rc = rec_tx_init(tx, role == 0 ? k_ir : k_ri, header);
+    rc = rec_tx_init_suite(tx, (enum rec_suite)suite, role == 0 ? k_ir : k_ri, header);
     sodium_memzero(k_ir, sizeof(k_ir));
     sodium_memzero(k_ri, sizeof(k_ri));
     if (rc == 0)
@@ -274,7 +274,7 @@ int resume_offer_check(const uint8_t *p, size_t len, bool *offer, uint32_t *ack_
         return -EBADMSG;
     if (version != 1 || (flags & ~1u) != 0)
         return -EBADMSG;
-    if ((flags & 1u) != 0 && rlen == 4) {
+    if ((flags & 1u) != 0 && rlen >= 4) { /* items of suite.h may follow (D37) */
         v = ((uint32_t)resume[0] << 24) | ((uint32_t)resume[1] << 16) | ((uint32_t)resume[2] << 8) |
             resume[3];
         if (v < RESUME_ACK_MIN || v > RESUME_ACK_MAX)

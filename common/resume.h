@@ -49,9 +49,10 @@ enum resume_error {
  * (§7.3, docs/design.md D32). Encode writes RESUME_OFFER_LEN bytes without
  * the offer and RESUME_OFFER_MAX with it (ack_every is then clamped to
  * [RESUME_ACK_MIN, RESUME_ACK_MAX]). Check gives the offer and the cadence
- * the peer asks for: its ack_every when it is 4 bytes within those bounds,
- * RESUME_ACK_MIN for any other content (an older agent's empty field), which
- * acknowledges at least as often as any sender needs.
+ * the peer asks for: its ack_every when the field has at least 4 bytes (the
+ * items of common/suite.h may follow them, D37) and it is within those
+ * bounds, RESUME_ACK_MIN for any other content (an older agent's empty
+ * field), which acknowledges at least as often as any sender needs.
  */
 #define RESUME_OFFER_LEN 3
 #define RESUME_OFFER_MAX 7
@@ -91,13 +92,13 @@ void resume_epoch_keys(const uint8_t rk[RESUME_KEY_LEN], uint32_t epoch,
 
 /*
  * Opens our direction of an epoch (role 0 initiator, 1 responder): derives
- * both record keys from the nonces, starts tx (resumable) with ours, writes
- * its header and the peer direction's key (the caller wipes it). 0 or a
- * rec_error.
+ * both record keys from the nonces, starts tx (resumable, with the stream's
+ * record suite, enum rec_suite) with ours, writes its header and the peer
+ * direction's key (the caller wipes it). 0 or a rec_error.
  */
 int resume_open_epoch(const uint8_t rk[RESUME_KEY_LEN], uint8_t role, uint32_t epoch,
                       const uint8_t my_nonce[RESUME_NONCE_LEN],
-                      const uint8_t peer_nonce[RESUME_NONCE_LEN], struct rec_tx *tx,
+                      const uint8_t peer_nonce[RESUME_NONCE_LEN], uint8_t suite, struct rec_tx *tx,
                       uint8_t recv_key[REC_KEY_LEN], uint8_t header[REC_HEADER_LEN]);
 
 /*

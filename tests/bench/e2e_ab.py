@@ -2,11 +2,14 @@
 """End-to-end bulk only: SSH tunnel vs two agent builds, interleaved in one run.
 
 Usage: /usr/bin/python3 tests/bench/e2e_ab.py [--new-limits L] [--base-limits L]
-           NEW_BUILD BASE_BUILD [REPS [MS]]
+           [--new-agent-args A] [--base-agent-args A] NEW_BUILD BASE_BUILD [REPS [MS]]
 Both builds need -DLR_BENCH=ON (lr_bench, linkrelay and linkctl come from
 NEW_BUILD; only linkagent differs). L is [limits] lines separated by ";" for
 the relay of that side, e.g. --base-limits "zero_copy_streams = 0" with the
-same build twice compares relay settings. Prints medians (min-max) of throughput and
+same build twice compares relay settings. A is more linkagent options for both
+agents of that side, separated by spaces: --new-agent-args "--cipher aes-256-gcm"
+--base-agent-args "--cipher chacha20-poly1305" with the same build twice
+compares the record suites (D37). Prints medians (min-max) of throughput and
 CPU s/GB per process for 1 and 8 streams, with the load average before and
 after. Uses run.py's process setup and cleanup (docs/performance.md).
 """
@@ -21,8 +24,12 @@ import run as B  # noqa: E402
 def main():
     args = sys.argv[1:]
     limits = {"--new-limits": "", "--base-limits": ""}
-    while args and args[0] in limits and len(args) > 1:
-        limits[args[0]] = "".join(l.strip() + "\n" for l in args[1].split(";") if l.strip())
+    agent_args = {"--new-agent-args": [], "--base-agent-args": []}
+    while args and (args[0] in limits or args[0] in agent_args) and len(args) > 1:
+        if args[0] in agent_args:
+            agent_args[args[0]] = args[1].split()
+        else:
+            limits[args[0]] = "".join(l.strip() + "\n" for l in args[1].split(";") if l.strip())
         args = args[2:]
     if len(args) < 2:
         sys.exit(__doc__)
@@ -35,11 +42,11 @@ def main():
     print("load before", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
     ssh = B.Ssh(env).start()
     relay = B.Relay(env, extra_limits=limits["--new-limits"]).start()
-    a_new = B.Agents(env, relay).start()
+    a_new = B.Agents(env, relay, extra=agent_args["--new-agent-args"]).start()
     a_new.name = "agents-new"
     env.agent_bin = os.path.join(os.path.abspath(base), "agent", "linkagent")
     relay2 = B.Relay(env, extra_limits=limits["--base-limits"]).start()
-    a_base = B.Agents(env, relay2).start()
+    a_base = B.Agents(env, relay2, extra=agent_args["--base-agent-args"]).start()
     a_base.name = "agents-base"
     roles = ("relay", "sshd", "ssh-R", "ssh-L", "agent-host", "agent-dev")
     for n in (1, 8):

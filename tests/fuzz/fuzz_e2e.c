@@ -8,9 +8,11 @@
  *         EOF handling);
  *   odd:  the rest is a program of operations on a pair of honest sessions
  *         wired back to back, with tampering, dropping and EOF in between
- *         (state machine, record layer, bounds). Invariants checked: what a
- *         side delivers is always a prefix of what the peer sent, and a clean
- *         FINAL means all of it arrived.
+ *         (state machine, record layer, bounds). Bit 1 of byte 0: the
+ *         initiator offers AES-256-GCM, bit 2: the responder does (both: the
+ *         stream runs on it, D37). Invariants checked: what a side delivers
+ *         is always a prefix of what the peer sent, a clean FINAL means all of
+ *         it arrived, and both sides agree on the record suite.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <sodium.h>
 
 #include "e2e.h"
+#include "suite.h"
 
 struct fz_side {
     struct e2e s;
@@ -98,7 +101,7 @@ static void wire(struct fz_side *from, struct fz_side *to, size_t max, int flip,
     (void)e2e_out_consume(&from->s, took);
 }
 
-static void run_program(const uint8_t *d, size_t n)
+static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned offer_b)
 {
     static struct fz_side a, b;
     struct fz_side *x[2] = {&a, &b};
@@ -106,8 +109,8 @@ static void run_program(const uint8_t *d, size_t n)
 
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    if (e2e_init(&a.s, E2E_INITIATOR, a_priv, b_pub, link_id, 42) != 0 ||
-        e2e_init(&b.s, E2E_RESPONDER, b_priv, a_pub, link_id, 42) != 0)
+    if (e2e_init_suites(&a.s, E2E_INITIATOR, a_priv, b_pub, link_id, 42, 0, offer_a) != 0 ||
+        e2e_init_suites(&b.s, E2E_RESPONDER, b_priv, a_pub, link_id, 42, 0, offer_b) != 0)
         abort();
     for (size_t i = 0; i + 1 < n; i += 2) {
         int who = d[i] & 1, op = (d[i] >> 1) % 10;
@@ -158,6 +161,11 @@ static void run_program(const uint8_t *d, size_t n)
             abort();
     }
     (void)eof;
+    /* Both handshakes done: the same suite, AES-256-GCM exactly when both offered it. */
+    if (e2e_handshake_done(&a.s) && e2e_handshake_done(&b.s) &&
+        (e2e_record_suite(&a.s) != e2e_record_suite(&b.s) ||
+         e2e_record_suite(&a.s) != (int)suite_choose(offer_a, offer_b)))
+        abort();
     e2e_done(&a.s);
     e2e_done(&b.s);
 }
@@ -211,7 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     if (data[0] & 1)
-        run_program(data + 1, size - 1);
+        run_program(data + 1, size - 1, data[0] & 2 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA,
+                    data[0] & 4 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA);
     else
         run_raw(data + 1, size - 1);
     return 0;

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz_e2e (tests/fuzz/corpus/e2e/). Deterministic.
 
-Mode byte odd = operation program on a pair of sessions: each op is two bytes,
+Mode byte odd = operation program on a pair of sessions (bit 1: the initiator
+offers AES-256-GCM, bit 2: the responder does; both: the stream uses it, D37):
+each op is two bytes,
 (op << 1 | side, arg), ops as in fuzz_e2e.c: 0 send, 1 wire part, 2 wire all,
 3 deliver, 4 shutdown, 5 reset, 6 tamper, 7 drop, 8 eof, 9 rekey interval.
 Mode byte even = raw bytes for a session fed by a hostile relay.
@@ -37,6 +39,13 @@ seeds = {
 for name, body in seeds.items():
     with open(os.path.join(here, name), "wb") as f:
         f.write(b"\x01" + body)
+# The same programs on AES-256-GCM (both offer), and with one side offering.
+for name in ("roundtrip", "half_close", "tamper", "drop", "rekey", "backpressure"):
+    with open(os.path.join(here, "aes_" + name), "wb") as f:
+        f.write(b"\x07" + seeds[name])
+for mode, name in ((0x03, "aes_a_only"), (0x05, "aes_b_only")):
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(bytes([mode]) + seeds["roundtrip"])
 # Raw mode: a well-framed but unauthenticated handshake message, garbage, a
 # zero-length frame, an oversized length.
 raw = {

@@ -38,6 +38,10 @@ def main():
     nonce = bytes(range(32))
     seeds = {
         "offer-off": b"\x00\x01\x00\x00",
+        # D37: an ext with the suites item (AES-256-GCM), and with an unknown item.
+        "offer-aes": b"\x00\x01\x01\x07\x00\x04\x00\x00\x01\x01\x01",
+        "offer-aes-noresume": b"\x00\x01\x00\x03\x01\x01\x01",
+        "offer-ext-unknown": b"\x00\x01\x00\x07\x09\x02\xaa\xbb\x01\x01\x01",
         "offer-on": b"\x00\x01\x01\x00",
         # the ACK interval a resume buffer asks for (D32): 64 KiB, 1 MiB, and
         # out of bounds (taken as 64 KiB)

@@ -11,7 +11,8 @@
  * OpenSSL, common/sstream.c) and, interleaved with it in the same process, for
  * the same records through libsodium's own crypto_secretstream_xchacha20poly1305
  * the way rec.c used it before (plaintext assembled in a stack buffer, pushed,
- * wiped; pulled and decoded).
+ * wiped; pulled and decoded), and for rec on the AES-256-GCM suite
+ * (common/gstream.c, D37).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ static int run_ref(size_t count, int inplace, double *seal_s, double *open_s)
 }
 
 /* One run over `count` records; returns seal and open seconds. */
-static int run(size_t count, int inplace, double *seal_s, double *open_s)
+static int run(size_t count, int inplace, enum rec_suite suite, double *seal_s, double *open_s)
 {
     static uint8_t frames[BATCH][REC_FRAME_MAX];
     uint8_t key[REC_KEY_LEN], hdr[REC_HEADER_LEN];
@@ -109,7 +110,8 @@ static int run(size_t count, int inplace, double *seal_s, double *open_s)
     int rc = 0;
 
     randombytes_buf(key, sizeof(key));
-    if (rec_tx_init(&tx, key, hdr) != 0 || rec_rx_init(&rx, key, hdr) != 0)
+    if (rec_tx_init_suite(&tx, suite, key, hdr) != 0 ||
+        rec_rx_init_suite(&rx, suite, key, hdr) != 0)
         return -1;
     for (size_t done = 0; done < count && rc == 0; done += BATCH) {
         double t0 = now(), t1, t2;
@@ -143,12 +145,15 @@ int main(int argc, char **argv)
         return 1;
     randombytes_buf(data, sizeof(data));
     for (int inplace = 0; inplace <= 1; inplace++) {
-        /* [0]: libsodium reference, [1]: rec; runs alternate */
-        double best_seal[2] = {1e9, 1e9}, best_open[2] = {1e9, 1e9}, best_both[2] = {1e9, 1e9};
-        for (int k = 0; k < 6; k++) {
-            int which = k % 2;
+        /* [0]: libsodium reference, [1]: rec (ChaCha), [2]: rec (AES); runs alternate */
+        double best_seal[3] = {1e9, 1e9, 1e9}, best_open[3] = {1e9, 1e9, 1e9};
+        double best_both[3] = {1e9, 1e9, 1e9};
+        for (int k = 0; k < 9; k++) {
+            int which = k % 3;
             double s, o;
-            int rc = which ? run(count, inplace, &s, &o) : run_ref(count, inplace, &s, &o);
+            int rc = which == 0   ? run_ref(count, inplace, &s, &o)
+                     : which == 1 ? run(count, inplace, REC_SUITE_CHACHA20_POLY1305, &s, &o)
+                                  : run(count, inplace, REC_SUITE_AES256_GCM, &s, &o);
             if (rc != 0) {
                 fprintf(stderr, "bench_rec: run failed\n");
                 return 1;
@@ -158,11 +163,13 @@ int main(int argc, char **argv)
             best_both[which] = s + o < best_both[which] ? s + o : best_both[which];
         }
         double bytes = (double)count * REC_DATA_MAX;
-        for (int which = 0; which < 2; which++)
+        for (int which = 0; which < 3; which++)
             printf("%zu records of %d bytes, open %s, %-28s seal %.0f MB/s, open %.0f MB/s, "
                    "seal+open %.0f MB/s\n",
                    count, REC_DATA_MAX, inplace ? "in place   " : "to a buffer",
-                   which ? "rec (OpenSSL ChaCha/Poly):" : "libsodium secretstream:",
+                   which == 2   ? "rec (OpenSSL AES-256-GCM):"
+                   : which == 1 ? "rec (OpenSSL ChaCha/Poly):"
+                                : "libsodium secretstream:",
                    bytes / best_seal[which] / 1e6, bytes / best_open[which] / 1e6,
                    bytes / best_both[which] / 1e6);
     }

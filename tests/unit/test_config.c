@@ -910,6 +910,7 @@ START_TEST(test_agent_token_link)
     ck_assert_uint_eq(cfg->resume_timeout_ms, 60000);
     ck_assert_uint_eq(cfg->resume_buffer, 4u << 20);
     ck_assert_uint_eq(cfg->resume_buffer_total, 256u << 20);
+    ck_assert_int_eq(cfg->cipher, SUITE_CFG_AUTO);
     agentcfg_free(cfg);
     agentcfg_free(NULL);
 }
@@ -987,6 +988,35 @@ START_TEST(test_agent_resume_keys)
               "line 2: resume_buffer: '131071' is out of range (128KiB..1GiB)");
     agent_err(fmt("[agent]\nresume_buffer_total = 65GiB\n%s", link),
               "line 2: resume_buffer_total: '65GiB' is out of range (128KiB..64GiB)");
+}
+END_TEST
+
+/* cipher: the three values, printed back; anything else is refused with
+ * the list (D37). */
+START_TEST(test_agent_cipher_key)
+{
+    static const char *const v[] = {"auto", "chacha20-poly1305", "aes-256-gcm"};
+    struct fixture f;
+    struct agentcfg *cfg;
+    const char *link;
+    char *text = NULL;
+
+    fixture_make(&f);
+    link = fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token);
+    for (int i = 0; i < 3; i++) {
+        cfg = agent_ok(fmt("[agent]\ncipher = %s\n%s", v[i], link));
+        ck_assert_int_eq(cfg->cipher, (enum suite_cfg)i);
+        ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+        ck_assert_ptr_nonnull(strstr(text, fmt("cipher = %s\n", v[i])));
+        free(text);
+        agentcfg_free(cfg);
+    }
+    agent_err(fmt("[agent]\ncipher = aes-128-gcm\n%s", link),
+              "line 2: cipher: 'aes-128-gcm' is not auto, chacha20-poly1305 or aes-256-gcm");
+    agent_err(fmt("[agent]\ncipher = \n%s", link),
+              "line 2: cipher: '' is not auto, chacha20-poly1305 or aes-256-gcm");
+    agent_err(fmt("[agent]\ncipher = auto\ncipher = auto\n%s", link),
+              "line 3: duplicate key 'cipher' (first set on line 2)");
 }
 END_TEST
 
@@ -1291,6 +1321,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_agent_size_limit);
     tcase_add_test(tc, test_agent_open_queue_wait);
     tcase_add_test(tc, test_agent_resume_keys);
+    tcase_add_test(tc, test_agent_cipher_key);
     suite_add_tcase(s, tc);
     return s;
 }
