@@ -43,6 +43,7 @@ int e2e_fin_save(const struct e2e *s, struct e2e_fin *f)
     f->sent = s->rt.sealed_max;
     f->received = s->delivered;
     f->cap = s->resume_cap;
+    f->suite = s->suite;
     return 0;
 }
 
@@ -62,6 +63,7 @@ int e2e_fin_restore(struct e2e *s, const struct e2e_fin *f)
     s->peer_offer = s->resumable = s->tx_ready = true;
     memcpy(s->rk, f->rk, sizeof(s->rk));
     s->epoch = f->epoch;
+    s->suite = f->suite; /* every epoch keys the suite the handshake chose */
     /* Our direction: everything sent and acknowledged, FINAL included. */
     resume_tx_init(&s->rt, f->cap);
     replay_init(&s->rt.rp, f->sent);

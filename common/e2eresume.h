@@ -10,8 +10,8 @@
  * If the leg dies before FINISHED reached the initiator, the initiator
  * suspends and sends RESUME; the responder answers from a struct e2e_fin,
  * kept by its owner for resume_timeout instead of the whole session: the
- * resume key, the last epoch started and the two totals (no buffers, no
- * record keys). e2e_fin_restore makes a session out of it again, suspended,
+ * resume key, the last epoch started, the two totals and the record suite
+ * (no buffers, no record keys). e2e_fin_restore makes a session out of it again, suspended,
  * whose resumed leg carries only the RESUME records and FINISHED. The
  * restored session accepts no data (the peer's FINAL was received: any DATA
  * is a record after the end) and has none to send.
@@ -29,6 +29,7 @@ struct e2e_fin {
     uint64_t sent;     /* our data bytes, all acknowledged, FINAL included */
     uint64_t received; /* the peer's data bytes, all delivered, FINAL included */
     uint64_t cap;      /* the replay buffer's bound (e2e_init_resumable) */
+    uint8_t suite;     /* the record suite the handshake chose (enum rec_suite, D37) */
 };
 
 /*

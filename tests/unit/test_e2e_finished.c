@@ -18,6 +18,7 @@
 #include "lrcheck.h"
 #include "rec.h"
 #include "resume.h"
+#include "suite.h"
 
 #define CAP (256u * 1024u)
 
@@ -111,7 +112,8 @@ struct pair {
     struct side a, b; /* a: initiator, b: responder */
 };
 
-static void pair_init(struct pair *p)
+/* Both sides offer `offer` (suite.h); pair_init: ChaCha20-Poly1305 only. */
+static void pair_init_offer(struct pair *p, unsigned offer)
 {
     uint8_t a_priv[32], a_pub[32], b_priv[32], b_pub[32], link[16];
 
@@ -121,8 +123,13 @@ static void pair_init(struct pair *p)
     memset(p, 0, sizeof(*p));
     p->a.s = calloc(1, sizeof(struct e2e));
     p->b.s = calloc(1, sizeof(struct e2e));
-    ck_assert_int_eq(e2e_init_resumable(p->a.s, E2E_INITIATOR, a_priv, b_pub, link, 3, CAP), 0);
-    ck_assert_int_eq(e2e_init_resumable(p->b.s, E2E_RESPONDER, b_priv, a_pub, link, 3, CAP), 0);
+    ck_assert_int_eq(e2e_init_suites(p->a.s, E2E_INITIATOR, a_priv, b_pub, link, 3, CAP, offer), 0);
+    ck_assert_int_eq(e2e_init_suites(p->b.s, E2E_RESPONDER, b_priv, a_pub, link, 3, CAP, offer), 0);
+}
+
+static void pair_init(struct pair *p)
+{
+    pair_init_offer(p, SUITE_OFFER_CHACHA);
 }
 
 static void side_free(struct side *sd)
@@ -271,12 +278,17 @@ START_TEST(test_finished_responder_answers)
     struct e2e_fin fin, again;
     uint32_t epoch;
 
-    pair_init(&p);
+    /* _i 0: ChaCha20-Poly1305; 1: AES-256-GCM, which the kept state must
+     * remember (the resumed epoch keys the suite the handshake chose). */
+    pair_init_offer(&p, _i ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA);
     end_lossy(&p, &p.b, &p.a, DROP_BA); /* b's FINAL first; then a's, whose answers are lost */
     ck_assert(e2e_finished(p.b.s));
     ck_assert(!e2e_finished(p.a.s));
+    ck_assert_int_eq(e2e_record_suite(p.a.s),
+                     _i ? REC_SUITE_AES256_GCM : REC_SUITE_CHACHA20_POLY1305);
     ck_assert_int_eq(e2e_fin_save(p.a.s, &fin), E2E_E_RESUME); /* an initiator keeps none */
     ck_assert_int_eq(e2e_fin_save(p.b.s, &fin), 0);
+    ck_assert_int_eq(fin.suite, e2e_record_suite(p.a.s));
     ck_assert_uint_eq(fin.sent, 500);
     ck_assert_uint_eq(fin.received, 700);
     ck_assert_uint_eq(fin.epoch, 0);
@@ -412,7 +424,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_finished_record_rules);
     tcase_add_test(tc, test_initiator_waits_for_finished);
-    tcase_add_test(tc, test_finished_responder_answers);
+    tcase_add_loop_test(tc, test_finished_responder_answers, 0, 2);
     tcase_add_test(tc, test_finished_initiator_resumes);
     tcase_add_test(tc, test_finished_lost_twice);
     tcase_add_test(tc, test_fin_restore_bounds);
