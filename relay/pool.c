@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+#include "pool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hrw.h"
+#include "log.h"
+#include "wallclock.h"
+
+struct pool {
+    uv_loop_t *loop;
+    const struct relaycfg *cfg;
+    const struct stats *stats;
+    struct store *st;
+    uv_timer_t timer;
+    uv_work_t work;
+    bool busy, stopped;
+    int64_t started_ms;
+    /* The worker's input (copied on the loop before queueing) and output. */
+    struct store_member self;
+    struct store_member rows[POOL_MAX_MEMBERS];
+    size_t n_rows, n_over;
+    int rc;
+    char err[256];
+    /* The loop's view: the members of the last successful read. */
+    struct store_member mem[POOL_MAX_MEMBERS];
+    size_t n_mem;
+    bool alive[POOL_MAX_MEMBERS]; /* as logged at the last beat */
+    unsigned n_alive;
+    uint64_t redirects;
+};
+
+/* This member's advertise list as one space-separated text; -E2BIG when it
+ * does not fit the row or a REDIRECT (protocol.md §5). */
+static int pool_self_addrs(const struct relaycfg *cfg, char *out, size_t cap)
+{
+    size_t off = 0, wire = 3; /* type, reason, n */
+
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->n_advertise; i++) {
+        char a[ADDR_TEXT_SIZE];
+        int n;
+        if (addr_format(&cfg->advertise[i], a, sizeof(a)) != 0)
+            return -EINVAL;
+        wire += 1 + strlen(a);
+        n = snprintf(out + off, cap - off, "%s%s", off ? " " : "", a);
+        if (n < 0 || (size_t)n >= cap - off || wire > MSG_MAX_LEN)
+            return -E2BIG;
+        off += (size_t)n;
+    }
+    return cfg->n_advertise == 0 ? -EINVAL : 0;
+}
+
+static void pool_fill_self(struct pool *p)
+{
+    struct store_member *m = &p->self;
+
+    snprintf(m->id, sizeof(m->id), "%s", p->cfg->pool.member_id);
+    (void)pool_self_addrs(p->cfg, m->addrs, sizeof(m->addrs));
+    m->sessions = p->stats->agents;
+    m->streams = p->stats->streams_open;
+    m->started_ms = p->started_ms;
+    /* The single place a member's eligibility is written (D34): until the
+     * advertised-address self-check reports, a member's addresses are
+     * taken as usable. */
+    m->addrs_ok = 1;
+}
+
+static int pool_collect(void *arg, const struct store_member *m)
+{
+    struct pool *p = arg;
+
+    if (p->n_rows == POOL_MAX_MEMBERS) {
+        p->n_over++;
+        return 0;
+    }
+    p->rows[p->n_rows++] = *m;
+    return 0;
+}
+
+/* Worker: beat, then read every member. */
+static void pool_work_cb(uv_work_t *w)
+{
+    struct pool *p = w->data;
+
+    p->self.beat_ms = (int64_t)wallclock_ms();
+    p->n_rows = p->n_over = 0;
+    p->rc = store_member_beat(p->st, &p->self);
+    if (p->rc == 0)
+        p->rc = store_members_load(p->st, pool_collect, p);
+    if (p->rc != 0)
+        snprintf(p->err, sizeof(p->err), "%s", store_errmsg(p->st));
+}
+
+bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t now_ms)
+{
+    return m->addrs_ok && now_ms - m->beat_ms <= (int64_t)p->cfg->pool.member_timeout_ms;
+}
+
+/* Logs members that came alive or died since the last beat. */
+static void pool_log_changes(struct pool *p, const bool *was, const struct store_member *old,
+                             size_t n_old)
+{
+    int64_t now = (int64_t)wallclock_ms();
+
+    p->n_alive = 0;
+    for (size_t i = 0; i < p->n_mem; i++) {
+        bool before = false;
+        p->alive[i] = pool_eligible(p, &p->mem[i], now);
+        p->n_alive += p->alive[i];
+        for (size_t j = 0; j < n_old; j++)
+            if (strcmp(old[j].id, p->mem[i].id) == 0)
+                before = was[j];
+        if (before != p->alive[i])
+            log_info("pool: member %s %s (%s)", p->mem[i].id, p->alive[i] ? "alive" : "dead",
+                     p->mem[i].addrs);
+    }
+}
+
+static void pool_after_cb(uv_work_t *w, int status)
+{
+    struct pool *p = w->data;
+    static struct store_member old[POOL_MAX_MEMBERS];
+    bool was[POOL_MAX_MEMBERS];
+    size_t n_old = p->n_mem;
+
+    p->busy = false;
+    if (status != 0 || p->rc != 0) {
+        log_warnx("pool: heartbeat failed: %s", status != 0 ? uv_strerror(status) : p->err);
+        return;
+    }
+    if (p->n_over > 0)
+        log_warnx("pool: %zu member rows beyond %d ignored", p->n_over, POOL_MAX_MEMBERS);
+    memcpy(old, p->mem, n_old * sizeof(old[0]));
+    memcpy(was, p->alive, sizeof(was));
+    memcpy(p->mem, p->rows, p->n_rows * sizeof(p->mem[0]));
+    p->n_mem = p->n_rows;
+    pool_log_changes(p, was, old, n_old);
+}
+
+static void pool_timer_cb(uv_timer_t *t)
+{
+    struct pool *p = t->data;
+
+    if (p->busy || p->stopped)
+        return;
+    pool_fill_self(p);
+    p->busy = true;
+    if (uv_queue_work(p->loop, &p->work, pool_work_cb, pool_after_cb) != 0)
+        p->busy = false;
+}
+
+int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *stats,
+             struct pool **out)
+{
+    struct pool *p;
+    char err[256];
+    int rc;
+
+    *out = NULL;
+    if (cfg->pool.member_id[0] == '\0')
+        return 0;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    rc = pool_self_addrs(cfg, p->self.addrs, sizeof(p->self.addrs));
+    if (rc != 0) {
+        log_error("pool: member %s needs advertise addresses that fit a REDIRECT (%s)",
+                  cfg->pool.member_id, rc == -E2BIG ? "too long" : "none set");
+        free(p);
+        return -EINVAL;
+    }
+    rc = store_open(cfg->database, 0, &p->st, err, sizeof(err));
+    if (rc != 0) {
+        log_error("pool: cannot open %s: %s", cfg->database, err);
+        free(p);
+        return rc;
+    }
+    p->loop = loop;
+    p->cfg = cfg;
+    p->stats = stats;
+    p->started_ms = (int64_t)wallclock_ms();
+    p->work.data = p;
+    pool_fill_self(p);
+    pool_work_cb(&p->work); /* the first beat, before the relay listens */
+    if (p->rc != 0) {
+        log_error("pool: first heartbeat failed: %s", p->err);
+        store_close(p->st);
+        free(p);
+        return -EIO;
+    }
+    pool_after_cb(&p->work, 0);
+    uv_timer_init(loop, &p->timer);
+    p->timer.data = p;
+    log_info("pool: member %s (%s); member_timeout %ums, heartbeat %ums, %u member(s) alive",
+             p->self.id, p->self.addrs, cfg->pool.member_timeout_ms, cfg->pool.heartbeat_ms,
+             p->n_alive);
+    *out = p;
+    return 0;
+}
+
+void pool_start(struct pool *p)
+{
+    if (p != NULL)
+        uv_timer_start(&p->timer, pool_timer_cb, p->cfg->pool.heartbeat_ms,
+                       p->cfg->pool.heartbeat_ms);
+}
+
+/* The home of id among the eligible members; NULL when none is. */
+static const struct store_member *pool_home(const struct pool *p,
+                                            const uint8_t id[STORE_LINK_ID_LEN])
+{
+    const char *ids[POOL_MAX_MEMBERS];
+    int64_t now = (int64_t)wallclock_ms();
+    int i;
+
+    for (size_t j = 0; j < p->n_mem; j++)
+        ids[j] = pool_eligible(p, &p->mem[j], now) ? p->mem[j].id : NULL;
+    i = hrw_pick(ids, p->n_mem, id, STORE_LINK_ID_LEN);
+    return i < 0 ? NULL : &p->mem[i];
+}
+
+bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN],
+                   pool_send_fn send)
+{
+    const struct store_member *home;
+    struct msg m;
+    const char *s;
+
+    if (p == NULL || (home = pool_home(p, id)) == NULL ||
+        strcmp(home->id, p->cfg->pool.member_id) == 0)
+        return false;
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_REDIRECT;
+    m.u.redirect.reason = MSG_REDIRECT_HOME;
+    /* The row's list: addresses separated by single spaces. */
+    for (s = home->addrs; *s != '\0' && m.u.redirect.n < MSG_MAX_ADDRS;) {
+        size_t len = strcspn(s, " ");
+        if (len > 0 && len <= MSG_MAX_ADDR) {
+            m.u.redirect.addr[m.u.redirect.n].p = (const uint8_t *)s;
+            m.u.redirect.addr[m.u.redirect.n++].len = len;
+        }
+        s += len + (s[len] == ' ');
+    }
+    if (m.u.redirect.n == 0) {
+        log_warnx("pool: member %s has no usable address (%s); serving the link here", home->id,
+                  home->addrs);
+        return false;
+    }
+    if (send(c, &m) != 0) {
+        conn_close(c, CONN_END_FIN, "cannot send REDIRECT");
+        return true;
+    }
+    p->redirects++;
+    log_info("conn %" PRIu64 " %s: redirected to the link's home, member %s (%s)", c->id, c->peer,
+             home->id, home->addrs);
+    conn_close(c, CONN_END_FLUSH, "redirected");
+    return true;
+}
+
+uint64_t pool_redirects(const struct pool *p)
+{
+    return p != NULL ? p->redirects : 0;
+}
+
+unsigned pool_alive(const struct pool *p)
+{
+    return p != NULL ? p->n_alive : 0;
+}
+
+void pool_stop(struct pool *p)
+{
+    if (p == NULL || p->stopped)
+        return;
+    p->stopped = true;
+    uv_close((uv_handle_t *)&p->timer, NULL);
+}
+
+void pool_free(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    store_close(p->st);
+    free(p);
+}
