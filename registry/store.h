@@ -387,6 +387,10 @@ struct store_member {
     int64_t beat_ms, started_ms; /* wall clock, ms since the epoch */
     int addrs_ok;                /* 0/1: may home links (D34) */
 };
+/* For a handle that only writes heartbeats: commits are not synced to disk
+ * (WAL with synchronous = NORMAL; a crash may lose the last beats, never
+ * the database), so a beat costs no fsync. */
+int store_pool_relaxed(struct store *st);
 /* Writes m's row (insert or replace). -EINVAL for an id or addrs out of
  * range. */
 int store_member_beat(struct store *st, const struct store_member *m);

@@ -16,6 +16,19 @@ static bool member_id_ok(const char *id)
     return n >= 1 && n <= STORE_MEMBER_ID_MAX;
 }
 
+int store_pool_relaxed(struct store *st)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(store_handle(st), "PRAGMA synchronous = NORMAL", NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        store_set_err(st, "synchronous: %s", msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
 int store_member_beat(struct store *st, const struct store_member *m)
 {
     sqlite3_stmt *s;

@@ -13,6 +13,8 @@
 
 struct pool {
     uv_loop_t *loop;
+    struct index *index;
+    pool_send_fn send; /* the session module's, from its first pool_redirect */
     const struct relaycfg *cfg;
     const struct stats *stats;
     struct store *st;
@@ -31,8 +33,11 @@ struct pool {
     size_t n_mem;
     bool alive[POOL_MAX_MEMBERS]; /* as logged at the last beat */
     unsigned n_alive;
-    uint64_t redirects;
+    uint64_t redirects, moved;
 };
+
+static const struct store_member *pool_home(const struct pool *p,
+                                            const uint8_t id[STORE_LINK_ID_LEN]);
 
 /* This member's advertise list as one space-separated text; -E2BIG when it
  * does not fit the row or a REDIRECT (protocol.md §5). */
@@ -101,11 +106,66 @@ bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t n
     return m->addrs_ok && now_ms - m->beat_ms <= (int64_t)p->cfg->pool.member_timeout_ms;
 }
 
+/* REDIRECT (reason home) to home's addresses on c, then c closes once it is
+ * written; false when home's row has no address to send. */
+static bool pool_send_redirect(struct pool *p, struct conn *c, const struct store_member *home)
+{
+    struct msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_REDIRECT;
+    m.u.redirect.reason = MSG_REDIRECT_HOME;
+    /* The row's list: addresses separated by single spaces. */
+    for (const char *s = home->addrs; *s != '\0' && m.u.redirect.n < MSG_MAX_ADDRS;) {
+        size_t len = strcspn(s, " ");
+        if (len > 0 && len <= MSG_MAX_ADDR) {
+            m.u.redirect.addr[m.u.redirect.n].p = (const uint8_t *)s;
+            m.u.redirect.addr[m.u.redirect.n++].len = len;
+        }
+        s += len + (s[len] == ' ');
+    }
+    if (m.u.redirect.n == 0) {
+        log_warnx("pool: member %s has no usable address (%s); serving the link here", home->id,
+                  home->addrs);
+        return false;
+    }
+    if (p->send(c, &m) != 0) {
+        conn_close(c, CONN_END_FIN, "cannot send REDIRECT");
+        return true;
+    }
+    p->redirects++;
+    log_info("conn %" PRIu64 " %s: redirected to the link's home, member %s (%s)", c->id, c->peer,
+             home->id, home->addrs);
+    conn_close(c, CONN_END_FLUSH, "redirected");
+    return true;
+}
+
+/* After the members changed: a link with a session here whose home is now
+ * another member is moved there (both sides get REDIRECT), so that both
+ * sides meet again on one relay. */
+static void pool_move_one(void *arg, struct index_link *l)
+{
+    struct pool *p = arg;
+    const struct store_member *home;
+
+    if ((l->session[0] == NULL && l->session[1] == NULL) || (home = pool_home(p, l->id)) == NULL ||
+        strcmp(home->id, p->cfg->pool.member_id) == 0)
+        return;
+    log_info("pool: link %s moves to its home, member %s", l->name, home->id);
+    p->moved++;
+    for (int side = 0; side < 2; side++) {
+        struct conn *c = l->session[side];
+        if (c != NULL && c->state == CONN_UP)
+            (void)pool_send_redirect(p, c, home);
+    }
+}
+
 /* Logs members that came alive or died since the last beat. */
-static void pool_log_changes(struct pool *p, const bool *was, const struct store_member *old,
+static bool pool_log_changes(struct pool *p, const bool *was, const struct store_member *old,
                              size_t n_old)
 {
     int64_t now = (int64_t)wallclock_ms();
+    bool changed = false;
 
     p->n_alive = 0;
     for (size_t i = 0; i < p->n_mem; i++) {
@@ -115,10 +175,13 @@ static void pool_log_changes(struct pool *p, const bool *was, const struct store
         for (size_t j = 0; j < n_old; j++)
             if (strcmp(old[j].id, p->mem[i].id) == 0)
                 before = was[j];
-        if (before != p->alive[i])
+        if (before != p->alive[i]) {
             log_info("pool: member %s %s (%s)", p->mem[i].id, p->alive[i] ? "alive" : "dead",
                      p->mem[i].addrs);
+            changed = true;
+        }
     }
+    return changed;
 }
 
 static void pool_after_cb(uv_work_t *w, int status)
@@ -139,7 +202,8 @@ static void pool_after_cb(uv_work_t *w, int status)
     memcpy(was, p->alive, sizeof(was));
     memcpy(p->mem, p->rows, p->n_rows * sizeof(p->mem[0]));
     p->n_mem = p->n_rows;
-    pool_log_changes(p, was, old, n_old);
+    if (pool_log_changes(p, was, old, n_old) && p->send != NULL)
+        index_foreach(p->index, pool_move_one, p);
 }
 
 static void pool_timer_cb(uv_timer_t *t)
@@ -155,7 +219,7 @@ static void pool_timer_cb(uv_timer_t *t)
 }
 
 int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *stats,
-             struct pool **out)
+             struct index *index, struct pool **out)
 {
     struct pool *p;
     char err[256];
@@ -175,6 +239,11 @@ int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *st
         return -EINVAL;
     }
     rc = store_open(cfg->database, 0, &p->st, err, sizeof(err));
+    if (rc == 0 && store_pool_relaxed(p->st) != 0) {
+        snprintf(err, sizeof(err), "%s", store_errmsg(p->st));
+        store_close(p->st);
+        rc = -EIO;
+    }
     if (rc != 0) {
         log_error("pool: cannot open %s: %s", cfg->database, err);
         free(p);
@@ -183,6 +252,7 @@ int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *st
     p->loop = loop;
     p->cfg = cfg;
     p->stats = stats;
+    p->index = index;
     p->started_ms = (int64_t)wallclock_ms();
     p->work.data = p;
     pool_fill_self(p);
@@ -228,38 +298,14 @@ bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_I
                    pool_send_fn send)
 {
     const struct store_member *home;
-    struct msg m;
-    const char *s;
 
-    if (p == NULL || (home = pool_home(p, id)) == NULL ||
-        strcmp(home->id, p->cfg->pool.member_id) == 0)
+    if (p == NULL)
         return false;
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_REDIRECT;
-    m.u.redirect.reason = MSG_REDIRECT_HOME;
-    /* The row's list: addresses separated by single spaces. */
-    for (s = home->addrs; *s != '\0' && m.u.redirect.n < MSG_MAX_ADDRS;) {
-        size_t len = strcspn(s, " ");
-        if (len > 0 && len <= MSG_MAX_ADDR) {
-            m.u.redirect.addr[m.u.redirect.n].p = (const uint8_t *)s;
-            m.u.redirect.addr[m.u.redirect.n++].len = len;
-        }
-        s += len + (s[len] == ' ');
-    }
-    if (m.u.redirect.n == 0) {
-        log_warnx("pool: member %s has no usable address (%s); serving the link here", home->id,
-                  home->addrs);
+    p->send = send;
+    home = pool_home(p, id);
+    if (home == NULL || strcmp(home->id, p->cfg->pool.member_id) == 0)
         return false;
-    }
-    if (send(c, &m) != 0) {
-        conn_close(c, CONN_END_FIN, "cannot send REDIRECT");
-        return true;
-    }
-    p->redirects++;
-    log_info("conn %" PRIu64 " %s: redirected to the link's home, member %s (%s)", c->id, c->peer,
-             home->id, home->addrs);
-    conn_close(c, CONN_END_FLUSH, "redirected");
-    return true;
+    return pool_send_redirect(p, c, home);
 }
 
 uint64_t pool_redirects(const struct pool *p)

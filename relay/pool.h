@@ -12,7 +12,11 @@
  * (pool_eligible, the single place that decides it). When the home is
  * another member, the session code asks pool_redirect to answer the AUTH with
  * REDIRECT (the home's advertised addresses, nothing else) instead of
- * WELCOME. Without [pool] member_id there is no struct pool (NULL), and
+ * WELCOME. When the members change (one dies or joins), the sessions of
+ * every link here whose home is now another member get REDIRECT too and
+ * close, so both sides meet on the new home (streams keep their legs). The
+ * session module passes its sender with every pool_redirect (every AUTH goes
+ * through it), so a relay that has sessions to move has it. Without [pool] member_id there is no struct pool (NULL), and
  * every function here is a no-op on NULL.
  *
  * Owned by struct relay: pool_stop closes its timer, pool_free (after the
@@ -27,6 +31,7 @@
 #include <uv.h>
 
 #include "conn.h"
+#include "index.h"
 #include "msg.h"
 #include "relaycfg.h"
 #include "stats.h"
@@ -45,10 +50,11 @@ typedef int (*pool_send_fn)(struct conn *c, const struct msg *m);
  * -EINVAL (no advertise addresses, or a list that does not fit a REDIRECT)
  * or a store error, logged. */
 int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *stats,
-             struct pool **out);
+             struct index *index, struct pool **out);
 void pool_start(struct pool *p);
 /* If link id's home is another eligible member: sends REDIRECT (reason home)
- * with send, counts it, closes c after it is written, and returns true.
+ * with send, counts it, closes c after it is written (CONN_END_FLUSH: c is
+ * not attached to its link yet), and returns true.
  * False (c untouched) when this relay is the home, when no member is
  * eligible (the relay serves the link itself), or p is NULL. */
 bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN],

@@ -465,7 +465,7 @@ static int relay_open_registry(struct relay *r)
     if (rc == 0)
         rc = prune_new(r->loop, r->cfg.database, &r->cfg.retention, &r->prune);
     if (rc == 0)
-        rc = pool_new(r->loop, &r->cfg, &r->stats, &r->pool);
+        rc = pool_new(r->loop, &r->cfg, &r->stats, r->index, &r->pool);
     if (rc == 0)
         log_info("registry %s: %zu links", r->cfg.database, index_count(r->index));
     return rc;
