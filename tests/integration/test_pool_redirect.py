@@ -14,8 +14,8 @@
   snapshot (linkrelay_registry_loads_total stays), a link change does;
 - `linkctl pool forget` refuses a member that is alive and removes a dead one.
 """
+import re
 import socket
-import struct
 import sys
 import time
 
@@ -101,9 +101,9 @@ def main():
         srv = rig.server("echo")
         lport = ah.free_port()
         b = rig.agent("b", out["tokens"]["b"], "--connect", "127.0.0.1:%d" % srv.port,
-                      "--relay", other.advertised, relay=False)
+                      "--relay", other.advertised, "--metrics-listen", "127.0.0.1:0", relay=False)
         a = rig.agent("a", out["tokens"]["a"], "--listen", "127.0.0.1:%d" % lport,
-                      "--relay", other.advertised, relay=False)
+                      "--relay", other.advertised, "--metrics-listen", "127.0.0.1:0", relay=False)
         for ag in (a, b):
             c.check("agent %s: redirected to the home" % ag.name,
                     ag.wait_log("relay redirected to the link's home (%s" % home.advertised,
@@ -121,8 +121,10 @@ def main():
         c.check("relay metric: three members alive",
                 prom.value(ms, "linkrelay_pool_members_alive") == 3)
         for ag in (a, b):
-            c.check("agent %s metric: the redirect followed" % ag.name,
-                    "relay redirected" in ag.log())
+            port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", ag.log()).group(1))
+            v = prom.value(prom.scrape_after(port), "linkagent_link_redirects_followed_total",
+                           link="pl")
+            c.check("agent %s metric: the redirect followed" % ag.name, v is not None and v >= 1, v)
 
         # Heartbeats do not reload the snapshot; a link change does.
         n0 = loads(home)
