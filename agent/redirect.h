@@ -26,11 +26,11 @@
 
 struct redirect {
     struct addr_spec addr[AGENTCFG_MAX_ADDRS]; /* the home's, from the last REDIRECT */
-    size_t n, idx;      /* idx: the next to dial; n == 0: none (the list) */
-    unsigned in_row;    /* followed since the link was last online */
-    bool taken;         /* the session now ending was redirected */
-    uint64_t followed;  /* REDIRECTs followed (the metrics) */
-    uint64_t refused;   /* REDIRECTs not followed: the loop bound, or no usable address */
+    size_t n, idx;                             /* idx: the next to dial; n == 0: none (the list) */
+    unsigned in_row;                           /* followed since the link was last online */
+    bool taken;                                /* the session now ending was redirected */
+    uint64_t followed;                         /* REDIRECTs followed (the metrics) */
+    uint64_t refused; /* REDIRECTs not followed: the loop bound, or no usable address */
 };
 
 /* A REDIRECT came on the link's session (which ends next). Returns true if

@@ -35,8 +35,7 @@ int hrw_pick(const char *const *members, size_t n, const uint8_t *id, size_t idl
         if (members[i] == NULL)
             continue;
         w = hrw_weight(members[i], id, idlen);
-        if (best < 0 || w > best_w ||
-            (w == best_w && strcmp(members[i], members[best]) < 0)) {
+        if (best < 0 || w > best_w || (w == best_w && strcmp(members[i], members[best]) < 0)) {
             best = (int)i;
             best_w = w;
         }

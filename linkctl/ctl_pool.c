@@ -59,14 +59,13 @@ static int pool_one(void *arg, const struct store_member *m)
     x->alive += alive;
     if (x->arr != NULL)
         return json_array_append_new(
-                   x->arr,
-                   json_pack("{s:o, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "id",
-                             lrjson_str(m->id), "alive", alive, "addrs_ok", m->addrs_ok != 0,
-                             "beat_ms", (json_int_t)m->beat_ms, "beat_age_ms",
-                             (json_int_t)(age < 0 ? 0 : age), "started_ms",
-                             (json_int_t)m->started_ms, "sessions", (json_int_t)m->sessions,
-                             "streams", (json_int_t)m->streams, "addrs",
-                             pool_addrs_json(m->addrs))) == 0
+                   x->arr, json_pack("{s:o, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "id",
+                                     lrjson_str(m->id), "alive", alive, "addrs_ok",
+                                     m->addrs_ok != 0, "beat_ms", (json_int_t)m->beat_ms,
+                                     "beat_age_ms", (json_int_t)(age < 0 ? 0 : age), "started_ms",
+                                     (json_int_t)m->started_ms, "sessions", (json_int_t)m->sessions,
+                                     "streams", (json_int_t)m->streams, "addrs",
+                                     pool_addrs_json(m->addrs))) == 0
                    ? 0
                    : -ENOMEM;
     if (x->n == 1)

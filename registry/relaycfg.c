@@ -41,7 +41,7 @@ struct keydef {
 
 #define LIM(f) (offsetof(struct relaycfg, limits) + offsetof(struct relaycfg_limits, f))
 #define RET(f) (offsetof(struct relaycfg, retention) + offsetof(struct relaycfg_retention, f))
-#define POOL(f) (offsetof(struct relaycfg, pool) + offsetof(struct relaycfg_pool, f))
+#define POL(f) (offsetof(struct relaycfg, pool) + offsetof(struct relaycfg_pool, f))
 
 static const struct keydef keys[] = {
     {"relay", "listen", K_LISTEN, 0, 0, 0},
@@ -81,8 +81,8 @@ static const struct keydef keys[] = {
      RELAYCFG_RETENTION_DAYS_MAX},
     {"accounting", "events_retention", K_DAYS, RET(events_days), 0, RELAYCFG_RETENTION_DAYS_MAX},
     {"pool", "member_id", K_MEMBER, 0, 0, 0},
-    {"pool", "member_timeout", K_DURATION, POOL(member_timeout_ms), 300, 600 * SEC},
-    {"pool", "heartbeat", K_DURATION, POOL(heartbeat_ms), 50, 200 * SEC},
+    {"pool", "member_timeout", K_DURATION, POL(member_timeout_ms), 300, 600 * SEC},
+    {"pool", "heartbeat", K_DURATION, POL(heartbeat_ms), 50, 200 * SEC},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -188,9 +188,8 @@ static int set_member(char *dst, const char *value, int line, struct cfgparse_er
     }
     if (n == 0 || n > RELAYCFG_MEMBER_ID_MAX ||
         strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
-        return cfgparse_fail(err, line,
-                             "member_id '%.80s': use off or 1..%d of A-Z a-z 0-9 . _ -", value,
-                             RELAYCFG_MEMBER_ID_MAX);
+        return cfgparse_fail(err, line, "member_id '%.80s': use off or 1..%d of A-Z a-z 0-9 . _ -",
+                             value, RELAYCFG_MEMBER_ID_MAX);
     memcpy(dst, value, n + 1);
     return 0;
 }
@@ -403,8 +402,9 @@ static int finish(struct parse_ctx *c, struct cfgparse_error *err)
                              "max_conns_per_ip (%u) must not exceed max_conns (%u)",
                              l->max_conns_per_ip, l->max_conns);
     if (cfg->pool.heartbeat_ms * 3 > cfg->pool.member_timeout_ms)
-        return cfgparse_fail(err, key_line(c, "heartbeat") ? key_line(c, "heartbeat")
-                                                           : key_line(c, "member_timeout"),
+        return cfgparse_fail(err,
+                             key_line(c, "heartbeat") ? key_line(c, "heartbeat")
+                                                      : key_line(c, "member_timeout"),
                              "heartbeat (%ums) must be at most a third of member_timeout (%ums)",
                              cfg->pool.heartbeat_ms, cfg->pool.member_timeout_ms);
     if (cfg->key_file[0] == '\0' &&

@@ -16,8 +16,8 @@
  * every link here whose home is now another member get REDIRECT too and
  * close, so both sides meet on the new home (streams keep their legs). The
  * session module passes its sender with every pool_redirect (every AUTH goes
- * through it), so a relay that has sessions to move has it. Without [pool] member_id there is no struct pool (NULL), and
- * every function here is a no-op on NULL.
+ * through it), so a relay that has sessions to move has it. Without [pool] member_id there is no
+ * struct pool (NULL), and every function here is a no-op on NULL.
  *
  * Owned by struct relay: pool_stop closes its timer, pool_free (after the
  * loop ended) the store handle.

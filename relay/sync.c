@@ -40,9 +40,11 @@ struct sync {
     bool busy, stopped, have_version;
     bool force;      /* the next work loads even without a version change */
     bool work_force; /* the running work was forced */
-    int64_t version;       /* PRAGMA data_version at the last check */
-    int64_t links_version; /* schema 008's links version of the snapshot */
-    uint64_t loads;        /* snapshots loaded (the metrics: heartbeats cause none) */
+    int64_t version;
+    /* Schema 008's links version of the snapshot, and the snapshots loaded
+     * (the metrics: heartbeats cause none, D34). */
+    int64_t links_version;
+    uint64_t loads;
     uint64_t last_ok_ms; /* loop time of the last poll that read the registry */
     /* Results of the worker. */
     int rc;
