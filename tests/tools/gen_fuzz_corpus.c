@@ -120,6 +120,9 @@ int main(int argc, char **argv)
         "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n"
         "drain_timeout = 30s\n");
     put(argv[1], "config", "seed-relay-max-rate.conf", "[limits]\nmax_rate = 100Mbit/s\n");
+    put(argv[1], "config", "seed-relay-pool.conf",
+        "[relay]\nadvertise = 198.18.0.1:7700\n[pool]\nmember_id = relay-1\nmember_timeout = 2s\n"
+        "heartbeat = 500ms\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",
