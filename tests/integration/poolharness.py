@@ -44,6 +44,7 @@ class Member(h.Relay):
         self.timeout = timeout
         self.heartbeat = heartbeat
         self.extra_listen = list(extra_listen)
+        self.advertise = True
         super().__init__(limits=limits)
 
     def write_config(self, log_level, extra_relay):
@@ -51,7 +52,8 @@ class Member(h.Relay):
             f.write("[relay]\nlisten = %s:%d\n" % (self.lhost, self.lport))
             for a in self.extra_listen:
                 f.write("listen = %s\n" % a)
-            f.write("advertise = %s:%d\n" % (self.lhost, self.lport))
+            if self.advertise:
+                f.write("advertise = %s:%d\n" % (self.lhost, self.lport))
             f.write("database = %s/linkrelay.db\nkey_file = %s/relay.key\n"
                     % (self.shared, self.shared))
             f.write("log_level = %s\nmetrics_listen = 127.0.0.1:0\n" % log_level)

@@ -12,7 +12,8 @@
   metrics count the REDIRECT (relay) and the redirect followed (agents);
 - heartbeats (every 250 ms from three members) cause no reload of the link
   snapshot (linkrelay_registry_loads_total stays), a link change does;
-- `linkctl pool forget` refuses a member that is alive and removes a dead one.
+- `linkctl pool forget` refuses a member that is alive and removes a dead one;
+- a member without advertise addresses refuses to start, saying why.
 """
 import re
 import socket
@@ -84,7 +85,8 @@ def main():
         hid = pool.home(raw["id"])
         home = pool.members[hid]
         other = pool.members[sorted(set(pool.members) - {hid})[0]]
-        h.wait_for(lambda: any(x["name"] == "raw" for x in other.admin("links")["links"]))
+        for m in (home, other):  # each member's index has the link (its own 300 ms poll)
+            h.wait_for(lambda: any(x["name"] == "raw" for x in m.admin("links")["links"]))
         msg, rest, how = first_message(other, raw)
         reason, addrs = parse_redirect(msg)
         c.check("AUTH at a non-home member: REDIRECT home to the home's advertised address only",
@@ -145,6 +147,18 @@ def main():
         r = r1.ctl("pool", "forget", "r3", check=False)
         c.check("forget removes a dead member", r.returncode == 0, r.stderr)
         c.check("r3 gone", [x["id"] for x in r1.ctl_json("pool")["members"]] == ["r1", "r2"])
+
+        bad = ph.Member(pool.shared, "r9", "127.0.0.9")
+        bad.advertise = False
+        bad.write_config("info", None)
+        try:
+            bad.start()
+            started = True
+        except RuntimeError:
+            started = False
+        c.check("a member without advertise does not start",
+                not started and "needs advertise addresses" in bad.log(), bad.log()[-500:])
+        bad.close()
     finally:
         if c.failed:
             if rig is not None:
