@@ -40,19 +40,6 @@ def first_message(m, link, side=0):
     return msg, rest, how
 
 
-def parse_redirect(m):
-    """REDIRECT body (§5): reason u8, n u8, n × str8."""
-    assert m[0] == 0x07, m.hex()
-    reason, n = m[1], m[2]
-    off, addrs = 3, []
-    for _ in range(n):
-        ln = m[off]
-        addrs.append(m[off + 1:off + 1 + ln].decode())
-        off += 1 + ln
-    assert off == len(m), "bytes after the last address"
-    return reason, addrs
-
-
 def loads(m):
     return prom.value(prom.scrape_after(m.metrics_port()), "linkrelay_registry_loads_total")
 
@@ -88,7 +75,7 @@ def main():
         for m in (home, other):  # each member's index has the link (its own 300 ms poll)
             h.wait_for(lambda: any(x["name"] == "raw" for x in m.admin("links")["links"]))
         msg, rest, how = first_message(other, raw)
-        reason, addrs = parse_redirect(msg)
+        reason, addrs = p.parse_redirect(msg)
         c.check("AUTH at a non-home member: REDIRECT home to the home's advertised address only",
                 reason == 1 and addrs == [home.advertised], (reason, addrs, home.extra_listen))
         c.check("then the relay closes", rest == b"" and how == "eof", (rest, how))
