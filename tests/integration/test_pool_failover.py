@@ -55,14 +55,17 @@ def main():
     try:
         pool.start()
         rig = ah.Rig(relay=pool.members["r1"])
-        out = rig.link("pl")
+        # Every member in the tokens (the relays an agent dials, in order).
+        order = [m.advertised for m in pool.members.values()]
+        args = []
+        for addr in order:
+            args += ["--relay-addr", addr]
+        out = rig.link("pl", *args)
         hid = pool.home(out["id"])
         home = pool.members[hid]
         survivors = sorted(set(pool.members) - {hid})
         nid = pool.home(out["id"], survivors)
         new = pool.members[nid]
-        # Each agent knows every member; the first it dials is not the home.
-        order = [pool.members[m].advertised for m in survivors + [hid]]
         lport = ah.free_port()
         b = conf_agent(rig, "b", out["tokens"]["b"], order, "connect = 127.0.0.1:%d" % tgt.port)
         a = conf_agent(rig, "a", out["tokens"]["a"], order, "listen = 127.0.0.1:%d" % lport)
