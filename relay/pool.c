@@ -202,7 +202,7 @@ static void pool_after_cb(uv_work_t *w, int status)
     memcpy(was, p->alive, sizeof(was));
     memcpy(p->mem, p->rows, p->n_rows * sizeof(p->mem[0]));
     p->n_mem = p->n_rows;
-    if (pool_log_changes(p, was, old, n_old) && p->send != NULL)
+    if (pool_log_changes(p, was, old, n_old) && p->send != NULL && !p->stopped)
         index_foreach(p->index, pool_move_one, p);
 }
 
