@@ -24,6 +24,7 @@ struct pool {
     int64_t started_ms;
     /* The worker's input (copied on the loop before queueing) and output. */
     struct store_member self;
+    char addrs_tmp[STORE_MEMBER_ADDRS_MAX + 1];
     struct store_member rows[POOL_MAX_MEMBERS];
     size_t n_rows, n_over;
     int rc;
@@ -65,7 +66,10 @@ static void pool_fill_self(struct pool *p)
     struct store_member *m = &p->self;
 
     snprintf(m->id, sizeof(m->id), "%s", p->cfg->pool.member_id);
-    (void)pool_self_addrs(p->cfg, m->addrs, sizeof(m->addrs));
+    /* advertise applies on SIGHUP; a list that does not do (emptied, or too
+     * long for a REDIRECT) leaves the last good one in the row. */
+    if (pool_self_addrs(p->cfg, p->addrs_tmp, sizeof(p->addrs_tmp)) == 0)
+        memcpy(m->addrs, p->addrs_tmp, sizeof(m->addrs));
     m->sessions = p->stats->agents;
     m->streams = p->stats->streams_open;
     m->started_ms = p->started_ms;
