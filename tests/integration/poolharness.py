@@ -52,8 +52,10 @@ class Member(h.Relay):
             f.write("[relay]\nlisten = %s:%d\n" % (self.lhost, self.lport))
             for a in self.extra_listen:
                 f.write("listen = %s\n" % a)
-            if self.advertise:
+            if self.advertise is True:
                 f.write("advertise = %s:%d\n" % (self.lhost, self.lport))
+            elif self.advertise:  # another text (a SIGHUP test)
+                f.write("advertise = %s\n" % self.advertise)
             f.write("database = %s/linkrelay.db\nkey_file = %s/relay.key\n"
                     % (self.shared, self.shared))
             f.write("log_level = %s\nmetrics_listen = 127.0.0.1:0\n" % log_level)

@@ -13,9 +13,12 @@
 - heartbeats (every 250 ms from three members) cause no reload of the link
   snapshot (linkrelay_registry_loads_total stays), a link change does;
 - `linkctl pool forget` refuses a member that is alive and removes a dead one;
+- advertise changed on SIGHUP goes into the member's row; an emptied list
+  leaves the last one there (the member stays alive and reachable);
 - a member without advertise addresses refuses to start, saying why.
 """
 import re
+import signal
 import socket
 import sys
 import time
@@ -134,6 +137,22 @@ def main():
         r = r1.ctl("pool", "forget", "r3", check=False)
         c.check("forget removes a dead member", r.returncode == 0, r.stderr)
         c.check("r3 gone", [x["id"] for x in r1.ctl_json("pool")["members"]] == ["r1", "r2"])
+
+        # advertise on SIGHUP: an emptied list keeps the row's, a new one
+        # replaces it at the next heartbeat.
+        r2 = pool.members["r2"]
+        for adv, want in ((False, r2.advertised), ("r2.example.net:7700", "r2.example.net:7700")):
+            r2.advertise = adv
+            r2.write_config("info", None)
+            n = r2.log().count("configuration reloaded")
+            r2.proc.send_signal(signal.SIGHUP)
+            h.wait_for(lambda: r2.log().count("configuration reloaded") > n, timeout=10)
+            t = time.time() * 1000
+            ok = h.wait_for(lambda: [x for x in r1.ctl_json("pool")["members"]
+                                     if x["id"] == "r2" and x["beat_ms"] > t + 300], timeout=10)
+            row = [x for x in r1.ctl_json("pool")["members"] if x["id"] == "r2"][0]
+            c.check("SIGHUP advertise %s: the row's addresses %s" % (adv, want),
+                    ok and row["alive"] and row["addrs"] == [want], row)
 
         bad = ph.Member(pool.shared, "r9", "127.0.0.9")
         bad.advertise = False
