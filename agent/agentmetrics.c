@@ -25,6 +25,7 @@ enum am_family {
     AM_BYTES,
     AM_E2E_FAILURES,
     AM_PEER_KEYS_REFUSED,
+    AM_REDIRECTS,
     AM_COUNT
 };
 
@@ -48,6 +49,8 @@ static const struct {
      "Streams spliced by the relay whose end-to-end handshake never finished."},
     {"linkagent_link_peer_keys_refused_total", "counter",
      "Peer keys the relay named that no key this agent trusts endorsed; ignored."},
+    {"linkagent_link_redirects_followed_total", "counter",
+     "REDIRECTs to the link's home relay in a pool the link followed (D34)."},
 };
 
 /* "ip:port" of where the session is connected. */
@@ -124,6 +127,9 @@ static void am_link(const struct agent *ag, const struct link *lk, enum am_famil
         break;
     case AM_E2E_FAILURES:
         promtext_u64(pt, name, lb, 1, lk->e2e_failures);
+        break;
+    case AM_REDIRECTS:
+        promtext_u64(pt, name, lb, 1, lk->redir.followed);
         break;
     default:
         promtext_u64(pt, name, lb, 1, lk->peer_keys_refused);

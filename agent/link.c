@@ -82,11 +82,13 @@ static void on_retry(uv_timer_t *t)
     struct link *lk = t->data;
     struct session_conf conf = {lk->cfg.name, &lk->cfg, lk->keepalive_ms,
                                 lk->so.env->resume_timeout_ms != 0, NULL};
+    const struct addr_spec *home = redirect_next(&lk->redir);
 
     if (lk->closing || lk->session != NULL)
         return;
     lk->state_since_ms = wall_ms();
-    lk->session = session_start(lk->loop, &conf, &session_ops, lk, relay_addr(lk, lk->addr_idx));
+    lk->session = session_start(lk->loop, &conf, &session_ops, lk,
+                                home != NULL ? home : relay_addr(lk, lk->addr_idx));
     if (lk->session == NULL)
         on_session_down(lk, false);
 }
@@ -152,6 +154,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->state_since_ms = wall_ms();
     lk->revoked = false;
     lk->sessions_up++;
+    redirect_online(&lk->redir);
     if (lk->moving)
         link_reopen(lk);
     if (lk->has_endorse && lk->session != NULL &&
@@ -387,12 +390,19 @@ static void on_relay_key(void *owner, uint8_t id, const uint8_t key[KEY_LEN])
         lk->relay_key_learned(lk->learned_arg, old, id, key);
 }
 
+static void on_redirect(void *owner, const struct msg_redirect *r)
+{
+    struct link *lk = owner;
+
+    (void)redirect_take(&lk->redir, r, link_name(lk));
+}
+
 static void on_session_down(void *owner, bool revoked)
 {
     struct link *lk = owner;
     uint64_t now = uv_now(lk->loop);
     uint32_t delay;
-    bool source = lk->session != NULL && lk->session->source_refused;
+    bool source = lk->session != NULL && lk->session->source_refused, was_online = lk->online;
 
     if (lk->session != NULL && lk->session->cause[0] != '\0') {
         snprintf(lk->last_error, sizeof(lk->last_error), "%s", lk->session->cause);
@@ -422,6 +432,10 @@ static void on_session_down(void *owner, bool revoked)
              * the next one at once, not STREAM_SETUP_MS after this one. */
             stream_resume_failed(st, 0);
     }
+    if (redirect_down(&lk->redir, was_online)) { /* to the link's home, now (D34) */
+        uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+        return;
+    }
     if (revoked) {
         delay = backoff_long(&lk->bo, randombytes_random());
         log_warnx("link %s: %s; retrying in %u ms", link_name(lk),
@@ -442,6 +456,7 @@ static const struct session_ops session_ops = {
     .on_open_fail = on_open_fail,
     .on_addrs = on_addrs,
     .on_going_away = on_going_away,
+    .on_redirect = on_redirect,
     .on_peer_key = on_peer_key,
     .on_relay_key = on_relay_key,
     .on_resumable = on_resumable,

@@ -23,6 +23,7 @@
 
 #include "agentcfg.h"
 #include "backoff.h"
+#include "redirect.h"
 #include "agent/stream.h"
 
 struct session;
@@ -95,6 +96,7 @@ struct link {
     size_t n_learned;
     struct addr_spec learned[AGENTCFG_MAX_ADDRS];
     size_t addr_idx;
+    struct redirect redir; /* REDIRECT's home addresses, dialled before the list (D34) */
     /* Local listeners. */
     size_t n_lsn;
     struct link_listener *lsn[LINK_MAX_LISTEN];

@@ -339,6 +339,16 @@ static void on_close_msg(struct session *c, const struct msg_close *m)
                  text[0] ? ": " : "", text);
 }
 
+/* REDIRECT (D34): the owner takes the home's addresses, the session ends
+ * (no failure logged: on_redirect logs). */
+static int on_redirect_msg(struct session *c, const struct msg_redirect *r)
+{
+    if (c->ops->on_redirect != NULL)
+        c->ops->on_redirect(c->owner, r);
+    session_end(c, false, NULL);
+    return -1;
+}
+
 /* One decrypted control message; returns -1 if the session closed. */
 static int dispatch(struct session *c, const struct msg *m)
 {
@@ -353,6 +363,8 @@ static int dispatch(struct session *c, const struct msg *m)
             on_close_msg(c, &m->u.close);
             return -1;
         }
+        if (m->type == MSG_REDIRECT)
+            return on_redirect_msg(c, &m->u.redirect);
         session_fail(c, false, "protocol error: %s before WELCOME", msg_type_name(m->type));
         return -1;
     }
@@ -408,9 +420,7 @@ static int dispatch(struct session *c, const struct msg *m)
         c->ops->on_going_away(c->owner, m->u.going_away.seconds);
         break;
     case MSG_REDIRECT:
-        log_info("link %s: relay sent %s (not acted on in this version)", c->name,
-                 msg_type_name(m->type));
-        break;
+        return on_redirect_msg(c, &m->u.redirect);
     default:
         session_fail(c, false, "protocol error: unexpected %s", msg_type_name(m->type));
         return -1;

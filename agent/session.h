@@ -36,6 +36,7 @@
 struct agentcfg_link;
 struct msg_key;
 struct msg_addrs;
+struct msg_redirect;
 struct msg_stream;
 struct msg_welcome;
 
@@ -66,6 +67,9 @@ struct session_ops {
     void (*on_resumable)(void *owner);
     /* RESUMED: a new leg for a suspended stream (§7.3). */
     void (*on_resumed)(void *owner, const struct msg_stream *m);
+    /* REDIRECT: the link's home is another relay of a pool (D34); the
+     * session ends right after (on_down). Optional, may be NULL. */
+    void (*on_redirect)(void *owner, const struct msg_redirect *r);
     /* PONG: the relay answered session_send_ping (optional, may be NULL). */
     void (*on_pong)(void *owner, uint64_t nonce);
     /* The session failed (its cause logged) and is closing; revoked selects

@@ -80,6 +80,18 @@ static bool redirect_reason_ok(int r)
     return r == MSG_REDIRECT_HOME || r == MSG_REDIRECT_DRAINING;
 }
 
+/* An address list of ADDRS (min 0) or REDIRECT (min 1): min..16 valid. */
+static bool addrs_ok(const struct msg_str *a, size_t n, size_t min)
+{
+    if (n < min || n > MSG_MAX_ADDRS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!addr_ok(&a[i]))
+            return false;
+    }
+    return true;
+}
+
 /* The initiator's STREAM answers its own OPEN (req_id != 0); the responder did
  * not ask (req_id == 0). */
 static bool stream_ok(const struct msg_stream *s)
@@ -124,15 +136,10 @@ static int check(const struct msg *m)
                    ? 0
                    : MSG_E_RANGE;
     case MSG_ADDRS:
-        if (m->u.addrs.n > MSG_MAX_ADDRS)
-            return MSG_E_RANGE;
-        for (size_t i = 0; i < m->u.addrs.n; i++) {
-            if (!addr_ok(&m->u.addrs.addr[i]))
-                return MSG_E_RANGE;
-        }
-        return 0;
+        return addrs_ok(m->u.addrs.addr, m->u.addrs.n, 0) ? 0 : MSG_E_RANGE;
     case MSG_REDIRECT:
-        return addr_ok(&m->u.redirect.addr) && redirect_reason_ok(m->u.redirect.reason)
+        return addrs_ok(m->u.redirect.addr, m->u.redirect.n, 1) &&
+                       redirect_reason_ok(m->u.redirect.reason)
                    ? 0
                    : MSG_E_RANGE;
     case MSG_GOING_AWAY:
@@ -184,7 +191,10 @@ static size_t encoded_len(const struct msg *m)
             n += 1 + m->u.addrs.addr[i].len;
         return n;
     case MSG_REDIRECT:
-        return n + 1 + m->u.redirect.addr.len + 1;
+        n += 2;
+        for (size_t i = 0; i < m->u.redirect.n; i++)
+            n += 1 + m->u.redirect.addr[i].len;
+        return n;
     case MSG_GOING_AWAY:
         return n + 2 + 1 + m->u.going_away.text.len;
     case MSG_PEER_KEY:
@@ -256,8 +266,10 @@ static int put_body(const struct msg *m, struct buf *b)
             rc |= buf_put_str8(b, m->u.addrs.addr[i].p, m->u.addrs.addr[i].len);
         break;
     case MSG_REDIRECT:
-        rc |= buf_put_str8(b, m->u.redirect.addr.p, m->u.redirect.addr.len);
         rc |= buf_put_u8(b, (uint8_t)m->u.redirect.reason);
+        rc |= buf_put_u8(b, (uint8_t)m->u.redirect.n);
+        for (size_t i = 0; i < m->u.redirect.n; i++)
+            rc |= buf_put_str8(b, m->u.redirect.addr[i].p, m->u.redirect.addr[i].len);
         break;
     case MSG_GOING_AWAY:
         rc |= buf_put_u16(b, m->u.going_away.seconds);
@@ -385,14 +397,19 @@ static int get_body(struct cur *c, struct msg *m)
             rc = get_str(c, &m->u.addrs.addr[i]);
         return rc;
     case MSG_REDIRECT:
-        if ((rc = get_str(c, &m->u.redirect.addr)) != 0)
-            return rc;
         if (cur_u8(c, &v))
             return MSG_E_SHORT;
         if (!redirect_reason_ok(v))
             return MSG_E_RANGE;
         m->u.redirect.reason = (enum msg_redirect_reason)v;
-        return 0;
+        if (cur_u8(c, &v))
+            return MSG_E_SHORT;
+        if (v == 0 || v > MSG_MAX_ADDRS)
+            return MSG_E_RANGE; /* before reading: the array holds 16 */
+        m->u.redirect.n = v;
+        for (size_t i = 0; i < m->u.redirect.n && rc == 0; i++)
+            rc = get_str(c, &m->u.redirect.addr[i]);
+        return rc;
     case MSG_GOING_AWAY:
         if (cur_u16(c, &m->u.going_away.seconds))
             return MSG_E_SHORT;

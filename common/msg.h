@@ -150,9 +150,11 @@ struct msg_addrs {
     struct msg_str addr[MSG_MAX_ADDRS]; /* each 1..255 bytes, no NUL */
 };
 
+/* REDIRECT (D34): the home relay's advertised addresses, in its order. */
 struct msg_redirect {
-    struct msg_str addr; /* 1..255 bytes, no NUL */
     enum msg_redirect_reason reason;
+    size_t n;                           /* 1..16 */
+    struct msg_str addr[MSG_MAX_ADDRS]; /* each 1..255 bytes, no NUL */
 };
 
 struct msg_going_away {

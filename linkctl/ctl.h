@@ -228,5 +228,6 @@ int ctl_events_main(struct ctl *c, int argc, char **argv);
 int ctl_relay_main(struct ctl *c, int argc, char **argv);
 int ctl_debug_main(struct ctl *c, int argc, char **argv);
 int ctl_probe_main(struct ctl *c, int argc, char **argv);
+int ctl_pool_main(struct ctl *c, int argc, char **argv);
 
 #endif

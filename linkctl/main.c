@@ -29,6 +29,7 @@ static const char main_help[] =
     "  relay rotate-key [--overlap D]              a new relay key, agents learn it\n"
     "  relay drain [--timeout D]                   the running relay drains and exits\n"
     "  probe NAME|ID                               why a link is (not) up, what to change\n"
+    "  pool [forget ID]                            relays of the pool on this registry\n"
     "\n"
     "global options:\n"
     "  --state-dir DIR     the relay's state directory (env LINKRELAY_STATE_DIR,\n"
@@ -96,6 +97,7 @@ static const struct ctl_command {
 } commands[] = {
     {"link", ctl_link_main},   {"status", ctl_status_main}, {"events", ctl_events_main},
     {"relay", ctl_relay_main}, {"debug", ctl_debug_main},   {"probe", ctl_probe_main},
+    {"pool", ctl_pool_main},
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

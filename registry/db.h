@@ -146,7 +146,12 @@ int db_data_version(struct db *db, int64_t *out);
  * IDENTITY PRIMARY KEY", INTEGER -> BIGINT, BLOB -> BYTEA, "WITHOUT ROWID"
  * dropped. Whole upper-case words only; string literals and comments are not
  * told apart (schema/ has none of these words in literals). Returns a
- * malloc'ed string, NULL when out of memory. In db_schema.c. */
+ * malloc'ed string, NULL when out of memory. In db_schema.c.
+ * A line starting with DB_SQLITE_ONLY_BEGIN starts a block that is left out,
+ * through the end of the line holding DB_SQLITE_ONLY_END (SQLite's own
+ * triggers: schema 008). */
+#define DB_SQLITE_ONLY_BEGIN "-- sqlite only: begin"
+#define DB_SQLITE_ONLY_END   "-- sqlite only: end"
 char *db_schema_pg(const char *sqlite_sql);
 
 #endif

@@ -2,7 +2,10 @@
 /*
  * db_schema — the PostgreSQL text of a migration of schema/ (D33): the
  * migrations are written once, in SQLite's dialect, and four word-level
- * substitutions make them PostgreSQL's. See db_schema_pg in db.h.
+ * substitutions make them PostgreSQL's, and the lines between
+ * DB_SQLITE_ONLY_BEGIN and DB_SQLITE_ONLY_END (SQLite's own triggers, whose
+ * PostgreSQL counterpart is db_track_changes) are left out. See
+ * db_schema_pg in db.h.
  */
 #include "db.h"
 
@@ -59,6 +62,14 @@ char *db_schema_pg(const char *sql)
     }
     for (size_t i = 0; i < len;) {
         size_t m = 0, k;
+        if ((i == 0 || sql[i - 1] == '\n') &&
+            strncmp(sql + i, DB_SQLITE_ONLY_BEGIN, strlen(DB_SQLITE_ONLY_BEGIN)) == 0) {
+            /* To the end of the END marker's line (or of the text). */
+            const char *e = strstr(sql + i, DB_SQLITE_ONLY_END);
+            const char *nl = e != NULL ? strchr(e, '\n') : NULL;
+            i = nl != NULL ? (size_t)(nl + 1 - sql) : len;
+            continue;
+        }
         if (i == 0 || !word_char(sql[i - 1])) {
             for (k = 0; k < sizeof(substs) / sizeof(substs[0]); k++) {
                 m = match(sql + i, substs[k].from);

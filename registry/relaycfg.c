@@ -28,6 +28,7 @@ enum kind {
     K_ONOFF,    /* "on" or "off", stored as a uint32_t 1 or 0 */
     K_BYTERATE, /* "none" or bytes per second (D28), stored as a uint64_t */
     K_DAYS,     /* whole days, "90d" or "90"; 0 = for ever */
+    K_MEMBER,   /* "off" or a member id: 1..64 of [A-Za-z0-9._-] */
 };
 
 /* One key of the file: where it goes in struct relaycfg and its range. */
@@ -41,6 +42,7 @@ struct keydef {
 
 #define LIM(f) (offsetof(struct relaycfg, limits) + offsetof(struct relaycfg_limits, f))
 #define RET(f) (offsetof(struct relaycfg, retention) + offsetof(struct relaycfg_retention, f))
+#define POL(f) (offsetof(struct relaycfg, pool) + offsetof(struct relaycfg_pool, f))
 
 static const struct keydef keys[] = {
     {"relay", "listen", K_LISTEN, 0, 0, 0},
@@ -83,13 +85,16 @@ static const struct keydef keys[] = {
     {"accounting", "accounting_retention", K_DAYS, RET(accounting_days), 0,
      RELAYCFG_RETENTION_DAYS_MAX},
     {"accounting", "events_retention", K_DAYS, RET(events_days), 0, RELAYCFG_RETENTION_DAYS_MAX},
+    {"pool", "member_id", K_MEMBER, 0, 0, 0},
+    {"pool", "member_timeout", K_DURATION, POL(member_timeout_ms), 300, 600 * SEC},
+    {"pool", "heartbeat", K_DURATION, POL(heartbeat_ms), 50, 200 * SEC},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 struct parse_ctx {
     struct relaycfg cfg;
     int line[NKEYS]; /* where each key was last set; 0 = default */
-    int seen_relay, seen_limits, seen_accounting;
+    int seen_relay, seen_limits, seen_accounting, seen_pool;
 };
 
 int relaycfg_database_check(const char *database, char *err, size_t errlen)
@@ -144,6 +149,8 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->drain_timeout_ms = 30000;
     cfg->retention.accounting_days = 90;
     cfg->retention.events_days = 90;
+    cfg->pool.member_timeout_ms = 2000;
+    cfg->pool.heartbeat_ms = 500;
     /* key_file and database default to files in state_dir (see finish()). */
 }
 
@@ -153,6 +160,7 @@ static int on_section(void *user, const char *section, int line, struct cfgparse
     int *seen = strcmp(section, "relay") == 0        ? &c->seen_relay
                 : strcmp(section, "limits") == 0     ? &c->seen_limits
                 : strcmp(section, "accounting") == 0 ? &c->seen_accounting
+                : strcmp(section, "pool") == 0       ? &c->seen_pool
                                                      : NULL;
 
     if (seen == NULL)
@@ -188,6 +196,23 @@ static int set_addr(struct parse_ctx *c, const struct keydef *k, const char *val
         if (v[i].port == a.port && strcmp(v[i].host, a.host) == 0)
             return cfgparse_fail(err, line, "duplicate %s address '%.80s'", k->name, value);
     v[(*n)++] = a;
+    return 0;
+}
+
+/* "off" (no pool) or 1..64 of [A-Za-z0-9._-]. */
+static int set_member(char *dst, const char *value, int line, struct cfgparse_error *err)
+{
+    size_t n = strlen(value);
+
+    if (strcmp(value, "off") == 0) {
+        dst[0] = '\0';
+        return 0;
+    }
+    if (n == 0 || n > RELAYCFG_MEMBER_ID_MAX ||
+        strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return cfgparse_fail(err, line, "member_id '%.80s': use off or 1..%d of A-Z a-z 0-9 . _ -",
+                             value, RELAYCFG_MEMBER_ID_MAX);
+    memcpy(dst, value, n + 1);
     return 0;
 }
 
@@ -346,6 +371,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
             memcpy((char *)&c->cfg + k->off, &v, sizeof(v));
         break;
     }
+    case K_MEMBER:
+        rc = set_member(c->cfg.pool.member_id, value, line, err);
+        break;
     case K_LOGLEVEL:
         rc = log_level_parse(value, &c->cfg.log_level);
         if (rc != 0)
@@ -395,6 +423,12 @@ static int finish(struct parse_ctx *c, struct cfgparse_error *err)
         return cfgparse_fail(err, key_line(c, "max_conns_per_ip"),
                              "max_conns_per_ip (%u) must not exceed max_conns (%u)",
                              l->max_conns_per_ip, l->max_conns);
+    if (cfg->pool.heartbeat_ms * 3 > cfg->pool.member_timeout_ms)
+        return cfgparse_fail(err,
+                             key_line(c, "heartbeat") ? key_line(c, "heartbeat")
+                                                      : key_line(c, "member_timeout"),
+                             "heartbeat (%ums) must be at most a third of member_timeout (%ums)",
+                             cfg->pool.heartbeat_ms, cfg->pool.member_timeout_ms);
     if (cfg->key_file[0] == '\0' &&
         (size_t)snprintf(cfg->key_file, sizeof(cfg->key_file), "%s/relay.key", cfg->state_dir) >=
             sizeof(cfg->key_file))
@@ -445,6 +479,11 @@ static void fmt_section(struct cfgparse_buf *b, const struct relaycfg *cfg, cons
         char s[32];
         if (strcmp(k->section, section) != 0)
             continue;
+        if (k->kind == K_MEMBER) {
+            cfgparse_buf_printf(b, "%s = %s\n", k->name,
+                                cfg->pool.member_id[0] ? cfg->pool.member_id : "off");
+            continue;
+        }
         if (k->kind == K_BYTERATE) {
             uint64_t r;
             memcpy(&r, (const char *)cfg + k->off, sizeof(r));
@@ -500,6 +539,7 @@ int relaycfg_format(const struct relaycfg *cfg, char **out)
                         cfg->metrics_per_link ? "on" : "off", cfg->metrics_max_links);
     fmt_section(&b, cfg, "limits");
     fmt_section(&b, cfg, "accounting");
+    fmt_section(&b, cfg, "pool");
     if (b.oom) {
         free(b.p);
         return -ENOMEM;

@@ -72,6 +72,14 @@ struct relaycfg_retention {
     uint32_t events_days;     /* 90: the event log */
 };
 
+/* [pool] (docs/design.md D34): on when member_id is set (not "off"). */
+#define RELAYCFG_MEMBER_ID_MAX 64
+struct relaycfg_pool {
+    char member_id[RELAYCFG_MEMBER_ID_MAX + 1]; /* "" = no pool (the default) */
+    uint32_t member_timeout_ms;                 /* 2 s */
+    uint32_t heartbeat_ms;                      /* 500 ms, <= member_timeout / 3 */
+};
+
 struct relaycfg {
     size_t n_listen; /* 1..16; default 0.0.0.0:7700 and [::]:7700 */
     struct addr_spec listen[RELAYCFG_MAX_ADDRS];
@@ -97,6 +105,7 @@ struct relaycfg {
     uint32_t metrics_max_links;
     struct relaycfg_limits limits;
     struct relaycfg_retention retention;
+    struct relaycfg_pool pool;
 };
 
 /* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:

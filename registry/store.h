@@ -382,4 +382,33 @@ typedef int (*store_day_cb)(void *arg, const struct store_day *d);
 int store_link_days(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int64_t since_day,
                     store_day_cb cb, void *arg);
 
+/* Pool membership (docs/design.md D34; store_pool.c, schema 008). A member
+ * row is upserted by its relay's heartbeat; addrs is the space-separated
+ * advertise list. */
+#define STORE_MEMBER_ID_MAX    64
+#define STORE_MEMBER_ADDRS_MAX 4096
+struct store_member {
+    char id[STORE_MEMBER_ID_MAX + 1];
+    char addrs[STORE_MEMBER_ADDRS_MAX + 1];
+    uint64_t sessions, streams;
+    int64_t beat_ms, started_ms; /* wall clock, ms since the epoch */
+    int addrs_ok;                /* 0/1: may home links (D34) */
+};
+/* For a handle that only writes heartbeats: commits are not synced to disk
+ * (WAL with synchronous = NORMAL; a crash may lose the last beats, never
+ * the database), so a beat costs no fsync. */
+int store_pool_relaxed(struct store *st);
+/* Writes m's row (insert or replace). -EINVAL for an id or addrs out of
+ * range. */
+int store_member_beat(struct store *st, const struct store_member *m);
+/* Calls cb for every member, in id order; a non-zero return stops the walk
+ * and is returned. */
+typedef int (*store_member_cb)(void *arg, const struct store_member *m);
+int store_members_load(struct store *st, store_member_cb cb, void *arg);
+/* Removes member id's row; -ENOENT if there is none. */
+int store_member_forget(struct store *st, const char *id);
+/* The links version (schema 008): changes with every commit that changes
+ * links, enrollments, link_allow or link_quota, and with no other. */
+int store_links_version(struct store *st, int64_t *out);
+
 #endif

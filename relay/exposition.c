@@ -275,6 +275,15 @@ void exposition_render(void *arg, struct promtext *pt)
                     "Time since the relay last read the registry without error.");
     promtext_f64(pt, "linkrelay_registry_sync_age_seconds", NULL, 0,
                  (double)(now - sync_last_ok_ms(r->sync)) / 1000.0);
+    expo_one(pt, "linkrelay_registry_loads_total", "counter",
+             "Link snapshots loaded after another connection changed the links.",
+             sync_loads(r->sync));
+    expo_one(pt, "linkrelay_pool_redirects_total", "counter",
+             "AUTHs answered with REDIRECT to the link's home member (D34).",
+             pool_redirects(r->pool));
+    expo_one(pt, "linkrelay_pool_members_alive", "gauge",
+             "Pool members whose heartbeat is within member_timeout (0 outside a pool).",
+             pool_alive(r->pool));
     expo_one(pt, "linkrelay_accounting_backlog", "gauge",
              "Accounting and event rows queued, not yet written to the registry.",
              acct_backlog(r->acct));

@@ -468,6 +468,8 @@ static int relay_open_registry(struct relay *r)
     if (rc == 0)
         rc = prune_new(r->loop, r->cfg.database, &r->cfg.retention, &r->prune);
     if (rc == 0)
+        rc = pool_new(r->loop, &r->cfg, &r->stats, r->index, &r->pool);
+    if (rc == 0)
         log_info("registry %s: %zu links", r->cfg.database, index_count(r->index));
     return rc;
 }
@@ -530,6 +532,7 @@ static void relay_wire(struct relay *r)
                                       .acct = r->acct,
                                       .stats = &r->stats,
                                       .sync = r->sync,
+                                      .pool = r->pool,
                                       .streams = &r->stream,
                                       .selfcheck = &r->selfcheck};
     r->conn = (struct conn_ctx){.loop = r->loop,
@@ -764,6 +767,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     log_info("admin socket %s; max_conns %u; zero_copy_streams %u", r->cfg.admin_socket,
              r->max_conns, r->zc.max);
     sync_start(r->sync);
+    pool_start(r->pool);
     uv_signal_init(loop, &r->sig_term);
     uv_signal_init(loop, &r->sig_int);
     uv_signal_init(loop, &r->sig_hup);
@@ -776,6 +780,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
     r->tick.data = r;
     uv_timer_start(&r->tick, relay_on_tick, 1000, 1000);
     selfcheck_start(&r->selfcheck); /* the listeners are up */
+    pool_set_selfcheck(r->pool, &r->selfcheck);
     rc = relay_write_ready(r);
     if (rc != 0)
         log_warn("ready file %s", r->ready_file);

@@ -95,6 +95,7 @@ struct relay {
     struct metrics *metrics; /* NULL unless metrics_listen */
     struct history history;  /* the status page's last hour (D22) */
     struct sync *sync;
+    struct pool *pool; /* NULL unless [pool] member_id is set (D34) */
 
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;    /* housekeeping, once a second */

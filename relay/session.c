@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "acct.h"
+#include "advert.h"
 #include "auth.h"
 #include "enrollgate.h"
 #include "frame.h"
@@ -399,18 +400,8 @@ static void session_send_welcome(struct conn *c)
         if (session_send(c, &m) != 0)
             return;
     }
-    if (cfg->n_advertise == 0)
-        return;
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_ADDRS;
-    for (size_t i = 0; i < cfg->n_advertise && i < MSG_MAX_ADDRS; i++) {
-        if (addr_format(&cfg->advertise[i], addrs[i], sizeof(addrs[i])) != 0)
-            continue;
-        m.u.addrs.addr[m.u.addrs.n].p = (const uint8_t *)addrs[i];
-        m.u.addrs.addr[m.u.addrs.n].len = strlen(addrs[i]);
-        m.u.addrs.n++;
-    }
-    session_send(c, &m);
+    if (advert_addrs_msg(cfg, &m, addrs) > 0)
+        session_send(c, &m);
 }
 
 /* The side's allowlist does not allow c's source (D27): counted (a refusal
@@ -520,6 +511,8 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
         session_refuse_source(sx, c, l, a->side);
         return;
     }
+    if (pool_redirect(sx->pool, c, l->id, session_send)) /* D34: its home is another relay */
+        return;
     /* A session of an enabled link: its address's anonymous limits are not
      * its business any more (docs/design.md D16). */
     conn_vouch(c);

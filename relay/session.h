@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "index.h"
 #include "msg.h"
+#include "pool.h"
 #include "relaycfg.h"
 #include "relaykey.h"
 #include "selfcheck.h"
@@ -39,6 +40,7 @@ struct session_ctx {
     struct acct *acct;
     struct stats *stats;
     struct sync *sync;          /* where a switch to a next key is reported (D21) */
+    struct pool *pool;          /* NULL unless a pool member: AUTH may redirect (D34) */
     struct stream_ctx *streams; /* where an OPEN's stream is made */
     bool stopping;              /* the relay is closing every session */
     /* The relay's own advertised-address checks (D35); may be NULL. */

@@ -153,6 +153,7 @@ void relay_stop(struct relay *r)
         uv_close((uv_handle_t *)&r->drain_timer, NULL);
     admin_stop(r->admin);
     sync_stop(r->sync);
+    pool_stop(r->pool);
     r->session.stopping = true;
     index_foreach(r->index, relay_abort_streams, NULL);
     for (c = r->conn.list; c != NULL; c = next) {
@@ -187,6 +188,8 @@ void relay_done(struct relay *r)
     r->prune = NULL;
     sync_free(r->sync);
     r->sync = NULL;
+    pool_free(r->pool);
+    r->pool = NULL;
     index_free(r->index);
     r->index = NULL;
     ticket_table_free(r->tickets);

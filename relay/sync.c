@@ -41,6 +41,10 @@ struct sync {
     bool force;      /* the next work loads even without a version change */
     bool work_force; /* the running work was forced */
     int64_t version;
+    /* Schema 008's links version of the snapshot, and the snapshots loaded
+     * (the metrics: heartbeats cause none, D34). */
+    int64_t links_version;
+    uint64_t loads;
     uint64_t last_ok_ms; /* loop time of the last poll that read the registry */
     /* Results of the worker. */
     int rc;
@@ -196,7 +200,7 @@ static int64_t sync_next_due(const struct sync *s)
 static void sync_work_cb(uv_work_t *w)
 {
     struct sync *s = w->data;
-    int64_t v;
+    int64_t v, lv;
 
     s->loaded = false;
     sync_write(s);
@@ -205,6 +209,15 @@ static void sync_work_cb(uv_work_t *w)
         goto fail;
     if (!s->work_force && s->have_version && v == s->version)
         return;
+    /* Another connection committed: a link change, or only a heartbeat or
+     * accounting (D34), which leaves the links version alone. */
+    s->rc = store_links_version(s->st, &lv);
+    if (s->rc != 0)
+        goto fail;
+    if (!s->work_force && s->have_version && lv == s->links_version) {
+        s->version = v;
+        return;
+    }
     s->n = 0;
     s->rc = store_links_load(s->st, sync_collect, s);
     if (s->rc == 0)
@@ -217,6 +230,7 @@ static void sync_work_cb(uv_work_t *w)
         goto fail;
     s->next_due_ms = sync_next_due(s);
     s->version = v;
+    s->links_version = lv;
     s->have_version = true;
     s->loaded = true;
     return;
@@ -250,8 +264,10 @@ static void sync_after_cb(uv_work_t *w, int status)
         log_info("registry: %zu key overlap(s) ended at their deadline", s->n_expired);
     if (rc != 0)
         log_warnx("registry: reading links failed: %s", status != 0 ? uv_strerror(status) : s->err);
-    else if (s->loaded)
+    else if (s->loaded) {
+        s->loads++;
         rc = sync_apply(s);
+    }
     if (rc == 0)
         s->last_ok_ms = uv_now(s->loop);
     for (size_t i = 0; i < s->n_running; i++)
@@ -314,6 +330,11 @@ int sync_request(struct sync *s, sync_done_cb cb, void *arg)
     s->force = true;
     sync_kick(s);
     return 0;
+}
+
+uint64_t sync_loads(const struct sync *s)
+{
+    return s->loads;
 }
 
 uint64_t sync_last_ok_ms(const struct sync *s)

@@ -2,7 +2,9 @@
 /*
  * sync — keeps the link index equal to the registry: a worker polls
  * PRAGMA data_version every SYNC_POLL_MS through sync's own store handle and,
- * when another connection (linkctl) committed, loads every link; the loop
+ * when another connection (linkctl) committed a change to the links (schema
+ * 008's links version moved: not for a pool heartbeat or accounting, D34),
+ * loads every link; the loop
  * thread then applies the snapshot with index_apply. The admin command `sync`
  * forces a load and answers once it is applied.
  *
@@ -66,6 +68,8 @@ int sync_request(struct sync *s, sync_done_cb cb, void *arg);
 /* Loop time (uv_now) when a poll last read the registry without error:
  * how current the index is (the metrics' registry sync age). */
 uint64_t sync_last_ok_ms(const struct sync *s);
+/* Snapshots loaded by the worker since start (sync_load_now not counted). */
+uint64_t sync_loads(const struct sync *s);
 void sync_stop(struct sync *s);
 void sync_free(struct sync *s);
 

@@ -174,3 +174,25 @@ def leg(r, ticket, early=b""):
     s = connect(r)
     s.sendall(preamble(2) + ticket + early)
     return s
+
+
+def parse_redirect(m):
+    """REDIRECT (§5, design.md D34): (reason, [host:port, ...]); raises
+    ValueError on anything §5 rejects."""
+    if len(m) < 3 or m[0] != 0x07:
+        raise ValueError("not a REDIRECT: %s" % m.hex())
+    reason, n = m[1], m[2]
+    if reason not in (1, 2) or not 1 <= n <= 16:
+        raise ValueError("REDIRECT reason %d, %d addresses" % (reason, n))
+    off, addrs = 3, []
+    for _ in range(n):
+        if off >= len(m) or m[off] == 0 or off + 1 + m[off] > len(m):
+            raise ValueError("REDIRECT address truncated or empty")
+        a = m[off + 1:off + 1 + m[off]]
+        if b"\0" in a:
+            raise ValueError("NUL in a REDIRECT address")
+        addrs.append(a.decode())
+        off += 1 + m[off]
+    if off != len(m):
+        raise ValueError("bytes after the last REDIRECT address")
+    return reason, addrs

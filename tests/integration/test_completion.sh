@@ -59,13 +59,15 @@ covers "linkctl link rotate" "$(linkctl link rotate --help)" "$(comp _linkctl li
 covers "linkctl link set" "$(linkctl link set --help)" "$(comp _linkctl linkctl link set --)"
 covers "linkctl events" "$(linkctl events --help)" "$(comp _linkctl linkctl events --)"
 covers "linkctl probe" "$(linkctl probe --help)" "$(comp _linkctl linkctl probe --)"
+covers "linkctl pool" "$(linkctl pool --help)" "$(comp _linkctl linkctl pool --)"
+expect "linkctl pool subcommands" "$(comp _linkctl linkctl pool '')" "--help --json forget"
 covers "linkagent status" "$(linkagent status --help)" "$(comp _linkagent linkagent status --)"
 covers "linkctl relay rotate-key" "$(linkctl relay rotate-key --help)" \
     "$(comp _linkctl linkctl relay rotate-key --)"
 covers "linkctl relay drain" "$(linkctl relay drain --help)" "$(comp _linkctl linkctl relay drain --)"
 expect "linkctl relay subcommands" "$(comp _linkctl linkctl relay '')" "--help drain info rotate-key"
 
-expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link probe relay status"
+expect "linkctl commands" "$(comp _linkctl linkctl '')" "events link pool probe relay status"
 expect "linkctl link subcommands" "$(comp _linkctl linkctl --json link '')" \
     "--help --json add days enable list revoke rm rotate set show"
 for c in add list show revoke enable rm rotate set; do

@@ -80,7 +80,10 @@ static size_t build_msgs(struct msg *ms)
     ms[n].type = MSG_ADDRS;
     ms[n++].u.addrs.n = 0;
     ms[n].type = MSG_REDIRECT;
-    ms[n++].u.redirect = (struct msg_redirect){STR("r2.example.net:7000"), MSG_REDIRECT_HOME};
+    ms[n].u.redirect.reason = MSG_REDIRECT_HOME;
+    ms[n].u.redirect.n = 2;
+    ms[n].u.redirect.addr[0] = STR("r2.example.net:7000");
+    ms[n++].u.redirect.addr[1] = STR("198.18.0.2:7700");
     ms[n].type = MSG_GOING_AWAY;
     ms[n++].u.going_away = (struct msg_going_away){30, STR("restarting")};
     ms[n].type = MSG_PING;

@@ -123,6 +123,9 @@ int main(int argc, char **argv)
     put(argv[1], "config", "seed-relay-advertise-check.conf",
         "[relay]\nadvertise = relay.example.com:7700\nadvertise_check_interval = 0\n"
         "advertise_check_timeout = 100ms\n");
+    put(argv[1], "config", "seed-relay-pool.conf",
+        "[relay]\nadvertise = 198.18.0.1:7700\n[pool]\nmember_id = relay-1\nmember_timeout = 2s\n"
+        "heartbeat = 500ms\n");
     snprintf(conf, sizeof(conf),
              "[agent]\nlog_level = info\n\n[link cam]\ntoken = %s\n"
              "listen = 127.0.0.1:8554\npolicy = on-demand\n",

@@ -622,6 +622,61 @@ START_TEST(test_relay_retention)
 }
 END_TEST
 
+/* [pool] (D34): member_id off by default or 1..64 of [A-Za-z0-9._-];
+ * member_timeout 300ms..600s (2 s), heartbeat 50ms..200s (500 ms) and at
+ * most a third of member_timeout; round trip through relaycfg_format. */
+START_TEST(test_relay_pool)
+{
+    struct relaycfg cfg, again;
+    struct cfgparse_error err;
+    char id64[65], text64[128];
+    char *text = NULL;
+
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_str_eq(cfg.pool.member_id, "");
+    ck_assert_uint_eq(cfg.pool.member_timeout_ms, 2000);
+    ck_assert_uint_eq(cfg.pool.heartbeat_ms, 500);
+    ck_assert_int_eq(relaycfg_parse("[pool]\nmember_id = relay-1.a_B\nmember_timeout = 300ms\n"
+                                    "heartbeat = 100ms\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_str_eq(cfg.pool.member_id, "relay-1.a_B");
+    ck_assert_uint_eq(cfg.pool.member_timeout_ms, 300);
+    ck_assert_uint_eq(cfg.pool.heartbeat_ms, 100);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "\n[pool]\nmember_id = relay-1.a_B\n"
+                                       "member_timeout = 300ms\nheartbeat = 100ms\n"));
+    ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
+    ck_assert_str_eq(again.pool.member_id, "relay-1.a_B");
+    free(text);
+    ck_assert_int_eq(relaycfg_parse("[pool]\nmember_id = off\n", &cfg, &err), 0);
+    ck_assert_str_eq(cfg.pool.member_id, "");
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "\n[pool]\nmember_id = off\n"));
+    free(text);
+    memset(id64, 'x', 64);
+    id64[64] = '\0';
+    snprintf(text64, sizeof(text64), "[pool]\nmember_id = %s\n", id64);
+    ck_assert_int_eq(relaycfg_parse(text64, &cfg, &err), 0);
+    ck_assert_str_eq(cfg.pool.member_id, id64);
+    snprintf(text64, sizeof(text64), "[pool]\nmember_id = %sx\n", id64);
+    ck_assert_int_eq(relaycfg_parse(text64, &cfg, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "use off or 1..64"));
+    relay_err("[pool]\nmember_id = a b\n",
+              "line 2: member_id 'a b': use off or 1..64 of A-Z a-z 0-9 . _ -");
+    relay_err("[pool]\nmember_id = r/1\n",
+              "line 2: member_id 'r/1': use off or 1..64 of A-Z a-z 0-9 . _ -");
+    relay_err("[pool]\nmember_timeout = 299ms\nheartbeat = 50ms\n",
+              "line 2: member_timeout: '299ms' is out of range (300ms..10m)");
+    relay_err("[pool]\nheartbeat = 49ms\n",
+              "line 2: heartbeat: '49ms' is out of range (50ms..200s)");
+    relay_err("[pool]\nmember_timeout = 1s\nheartbeat = 334ms\n",
+              "line 3: heartbeat (334ms) must be at most a third of member_timeout (1000ms)");
+    ck_assert_int_eq(
+        relaycfg_parse("[pool]\nmember_timeout = 1500ms\nheartbeat = 500ms\n", &cfg, &err), 0);
+}
+END_TEST
+
 /* open_rate_per_link 0..1000000 (0 = unlimited), open_burst_per_link
  * 1..10000000: each end accepted, one past each end refused with the key and
  * the line. */
@@ -1307,6 +1362,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_relay_limit_errors);
     tcase_add_test(tc, test_relay_open_rate_limits);
     tcase_add_test(tc, test_relay_retention);
+    tcase_add_test(tc, test_relay_pool);
     tcase_add_test(tc, test_relay_listen_count);
     tcase_add_test(tc, test_relay_advertise_check);
     tcase_add_test(tc, test_relay_metrics);

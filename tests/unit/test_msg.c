@@ -150,10 +150,14 @@ static size_t samples_b(struct sample *out)
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_REDIRECT;
-    m.u.redirect = (struct msg_redirect){S("r2:7000"), MSG_REDIRECT_HOME};
-    out[n++] = (struct sample){m, ENC("\x07\x07"
+    m.u.redirect.reason = MSG_REDIRECT_HOME;
+    m.u.redirect.n = 2;
+    m.u.redirect.addr[0] = S("r2:7000");
+    m.u.redirect.addr[1] = S("198.18.0.2:7700");
+    out[n++] = (struct sample){m, ENC("\x07\x01\x02\x07"
                                       "r2:7000"
-                                      "\x01")};
+                                      "\x0f"
+                                      "198.18.0.2:7700")};
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_GOING_AWAY;
@@ -270,8 +274,10 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
             assert_str_eq(&a->u.addrs.addr[i], &b->u.addrs.addr[i]);
         break;
     case MSG_REDIRECT:
-        assert_str_eq(&a->u.redirect.addr, &b->u.redirect.addr);
         ck_assert_int_eq(a->u.redirect.reason, b->u.redirect.reason);
+        ck_assert_uint_eq(a->u.redirect.n, b->u.redirect.n);
+        for (size_t i = 0; i < a->u.redirect.n; i++)
+            assert_str_eq(&a->u.redirect.addr[i], &b->u.redirect.addr[i]);
         break;
     case MSG_GOING_AWAY:
         ck_assert_uint_eq(a->u.going_away.seconds, b->u.going_away.seconds);
@@ -643,30 +649,107 @@ END_TEST
 
 START_TEST(test_redirect_invalid)
 {
-    uint8_t in[16] = {0x07, 0x07, 'r', '2', ':', '7', '0', '0', '0', 0x01};
+    /* reason 1, one address "r2:7000". */
+    uint8_t in[16] = {0x07, 0x01, 0x01, 0x07, 'r', '2', ':', '7', '0', '0', '0'};
     struct msg m, ok;
 
-    ck_assert_int_eq(msg_decode(in, 10, &ok), 0);
+    ck_assert_int_eq(msg_decode(in, 11, &ok), 0);
+    ck_assert_uint_eq(ok.u.redirect.n, 1);
     m = ok;
     for (int v = 0; v < 256; v++) {
-        in[9] = (uint8_t)v;
+        in[1] = (uint8_t)v;
         if (v == 1 || v == 2) {
-            ck_assert_int_eq(msg_decode(in, 10, &ok), 0);
+            ck_assert_int_eq(msg_decode(in, 11, &ok), 0);
             ck_assert_str_ne(msg_redirect_reason_name(v), "unknown");
         } else {
-            assert_invalid(in, 10, NULL);
+            assert_invalid(in, 11, NULL);
             ck_assert_str_eq(msg_redirect_reason_name(v), "unknown");
         }
     }
-    in[9] = 1;
-    in[4] = 0; /* NUL in the address */
-    m.u.redirect.addr.p = in + 2;
-    assert_invalid(in, 10, &m);
-    /* An empty address. */
-    in[1] = 0;
-    in[2] = 1;
-    m.u.redirect.addr.len = 0;
+    in[1] = 1;
+    /* Truncated anywhere, or a byte after the last address. */
+    for (size_t len = 1; len < 11; len++)
+        ck_assert_int_eq(msg_decode(in, len, &ok), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 12, &ok), MSG_E_TRAILING);
+    /* No address: a REDIRECT names at least one. */
+    in[2] = 0;
+    m.u.redirect.n = 0;
     assert_invalid(in, 3, &m);
+    m.u.redirect.n = 1;
+    in[2] = 1;
+    in[5] = 0; /* NUL in the address */
+    m.u.redirect.addr[0].p = in + 4;
+    assert_invalid(in, 11, &m);
+    /* An empty address. */
+    in[3] = 0;
+    m.u.redirect.addr[0].len = 0;
+    assert_invalid(in, 4, &m);
+}
+END_TEST
+
+/* Builds REDIRECT (reason 1) with n addresses of the given lengths. */
+static size_t make_redirect(uint8_t *out, size_t n, const size_t *lens, struct msg *m)
+{
+    size_t off = 3;
+
+    memset(m, 0, sizeof(*m));
+    m->type = MSG_REDIRECT;
+    m->u.redirect.reason = MSG_REDIRECT_HOME;
+    m->u.redirect.n = n < MSG_MAX_ADDRS ? n : MSG_MAX_ADDRS;
+    out[0] = 0x07;
+    out[1] = 0x01;
+    out[2] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++) {
+        out[off] = (uint8_t)lens[i];
+        memset(out + off + 1, 'a' + (int)i, lens[i]);
+        if (i < MSG_MAX_ADDRS)
+            m->u.redirect.addr[i] = (struct msg_str){out + off + 1, lens[i]};
+        off += 1 + lens[i];
+    }
+    return off;
+}
+
+START_TEST(test_redirect_limits)
+{
+    static uint8_t in[8192], out[8192];
+    size_t lens[17], len, outlen;
+    struct msg m, d;
+
+    for (size_t i = 0; i < 17; i++)
+        lens[i] = 10;
+    /* 1 and 16 addresses fit, 17 do not. */
+    for (size_t n = 1; n <= 16; n += 15) {
+        len = make_redirect(in, n, lens, &m);
+        ck_assert_int_eq(msg_decode(in, len, &d), 0);
+        ck_assert_uint_eq(d.u.redirect.n, n);
+        assert_msg_eq(&d, &m);
+        ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), 0);
+        ck_assert_uint_eq(outlen, len);
+        ck_assert_mem_eq(out, in, len);
+    }
+    len = make_redirect(in, 17, lens, &m);
+    assert_invalid(in, len, NULL);
+    for (int v = 17; v < 256; v++) {
+        in[2] = (uint8_t)v;
+        assert_invalid(in, 3, NULL);
+    }
+    m.u.redirect.n = 17;
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), MSG_E_RANGE);
+    /* At most 4096 bytes: 16 addresses whose lengths add up to 4077 make
+     * exactly 4096 (one byte less than ADDRS allows: the reason). */
+    for (size_t i = 0; i < 15; i++)
+        lens[i] = 255;
+    lens[15] = 252;
+    len = make_redirect(in, 16, lens, &m);
+    ck_assert_uint_eq(len, MSG_MAX_LEN);
+    ck_assert_int_eq(msg_decode(in, len, &d), 0);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), 0);
+    ck_assert_uint_eq(outlen, MSG_MAX_LEN);
+    lens[15] = 253;
+    len = make_redirect(in, 16, lens, &m);
+    ck_assert_uint_eq(len, MSG_MAX_LEN + 1);
+    ck_assert_int_eq(msg_decode(in, len, &d), MSG_E_TOOBIG);
+    ck_assert_int_eq(msg_encode(&m, out, sizeof(out), &outlen), MSG_E_TOOBIG);
 }
 END_TEST
 
@@ -959,6 +1042,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_addrs_limits);
     tcase_add_test(tc, test_addrs_bad_address);
     tcase_add_test(tc, test_redirect_invalid);
+    tcase_add_test(tc, test_redirect_limits);
     tcase_add_test(tc, test_going_away_text);
     tcase_add_test(tc, test_peer_key);
     tcase_add_test(tc, test_key_endorse);

@@ -328,6 +328,23 @@ START_TEST(schema_translation)
 }
 END_TEST
 
+/* SQLite-only blocks (schema 008's triggers) are left out for PostgreSQL,
+ * from a line starting with the begin marker through the end marker's line;
+ * a marker not at a line's start is text. */
+START_TEST(schema_sqlite_only_blocks)
+{
+    char *pg = db_schema_pg(
+        "CREATE TABLE a (x INTEGER);\n" DB_SQLITE_ONLY_BEGIN "\n"
+        "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  SELECT 1;\nEND;\n" DB_SQLITE_ONLY_END
+        "\nCREATE TABLE b (y BLOB); -- " DB_SQLITE_ONLY_BEGIN "\n" DB_SQLITE_ONLY_BEGIN
+        "\nCREATE TRIGGER u;\n");
+    ck_assert_ptr_nonnull(pg);
+    ck_assert_str_eq(
+        pg, "CREATE TABLE a (x BIGINT);\nCREATE TABLE b (y BYTEA); -- " DB_SQLITE_ONLY_BEGIN "\n");
+    free(pg);
+}
+END_TEST
+
 /* The columns of every table as "table.column type notnull" lines, types
  * in PostgreSQL's names, lr_meta (PostgreSQL's own) left out. */
 static void columns(struct db *db, char *out, size_t cap)
@@ -444,6 +461,7 @@ static Suite *db_suite(void)
     suite_add_tcase(s, tc);
     TCase *plain = tcase_create("plain");
     tcase_add_test(plain, schema_translation);
+    tcase_add_test(plain, schema_sqlite_only_blocks);
     tcase_add_test(plain, target_kinds);
     tcase_add_test(plain, pg_unreachable);
     suite_add_tcase(s, plain);

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool — this relay as a member of a pool sharing one registry (docs/design.md
+ * D34): its heartbeat row, the members it sees, and each link's home.
+ *
+ * A timer on the loop every `heartbeat` queues a libuv worker that, through
+ * the pool's own store handle, writes this member's row (advertised
+ * addresses, load, wall clock) and reads every member's row; the loop then
+ * keeps that list. SQLite never runs on the loop thread except at start
+ * (pool_new writes the first beat before the relay listens). A link's home is
+ * the rendezvous hash (common/hrw.c) of its id over the eligible members
+ * (pool_eligible, the single place that decides it). When the home is
+ * another member, the session code asks pool_redirect to answer the AUTH with
+ * REDIRECT (the home's advertised addresses, nothing else) instead of
+ * WELCOME. When the members change (one dies or joins), the sessions of
+ * every link here whose home is now another member get REDIRECT too and
+ * close, so both sides meet on the new home (streams keep their legs). The
+ * session module passes its sender with every pool_redirect (every AUTH goes
+ * through it), so a relay that has sessions to move has it. Without [pool] member_id there is no
+ * struct pool (NULL), and every function here is a no-op on NULL.
+ *
+ * Owned by struct relay: pool_stop closes its timer, pool_free (after the
+ * loop ended) the store handle.
+ */
+#ifndef LR_POOL_H
+#define LR_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "conn.h"
+#include "index.h"
+#include "msg.h"
+#include "relaycfg.h"
+#include "stats.h"
+#include "store.h"
+
+#define POOL_MAX_MEMBERS 64 /* rows read per beat; more are ignored (logged) */
+
+struct pool;
+
+/* Sends one control message on an authenticated session (the session
+ * module's encoder); 0 or negative. */
+typedef int (*pool_send_fn)(struct conn *c, const struct msg *m);
+
+/* Opens the pool's store handle and writes the first beat. cfg is read at
+ * every beat (updated in place on SIGHUP); stats gives the load. 0, or
+ * -EINVAL (no advertise addresses, or a list that does not fit a REDIRECT)
+ * or a store error, logged. */
+int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *stats,
+             struct index *index, struct pool **out);
+void pool_start(struct pool *p);
+struct selfcheck;
+/* From now on each beat writes addrs_ok = selfcheck_usable(sc) (D35);
+ * before, and with p NULL, nothing changes (addresses taken as usable). */
+void pool_set_selfcheck(struct pool *p, const struct selfcheck *sc);
+/* If link id's home is another eligible member: sends REDIRECT (reason home)
+ * with send, counts it, closes c after it is written (CONN_END_FLUSH: c is
+ * not attached to its link yet), and returns true.
+ * False (c untouched) when this relay is the home, when no member is
+ * eligible (the relay serves the link itself), or p is NULL. */
+bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN],
+                   pool_send_fn send);
+/* Whether member m may home links at wall clock now_ms: its last beat is
+ * within member_timeout and its addresses are usable (addrs_ok; see D34). */
+bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t now_ms);
+/* The metrics: REDIRECTs sent, members seen alive at the last beat (0 when
+ * p is NULL). */
+uint64_t pool_redirects(const struct pool *p);
+unsigned pool_alive(const struct pool *p);
+void pool_stop(struct pool *p);
+void pool_free(struct pool *p);
+
+#endif
