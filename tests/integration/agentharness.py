@@ -10,6 +10,7 @@ process started here is stopped by PID in close(), called from finally.
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -23,6 +24,42 @@ import lrharness as h
 BUILD = h.BUILD
 AGENT = os.path.join(BUILD, "agent", "linkagent")
 MIB = 1024 * 1024
+
+
+def metrics_port(ag):
+    """The port of agent ag's metrics listener (metrics_listen 127.0.0.1:0),
+    from its log line; None if it never says."""
+    pat = r"metrics on http://127\.0\.0\.1:(\d+)/"
+    h.wait_for(lambda: re.search(pat, ag.log()), 10)
+    m = re.search(pat, ag.log())
+    return int(m.group(1)) if m else None
+
+
+class ReadingApp:
+    """One application end on a connected socket: a thread collects what it
+    reads (.got) and how its read side ended (.end: "eof", "reset" or
+    "error: ..."); the socket (.s) stays the caller's to write and close."""
+
+    def __init__(self, sock):
+        self.s = sock
+        sock.settimeout(None)
+        self.got = bytearray()
+        self.end = None
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    self.end = "eof"
+                    return
+                self.got += d
+        except ConnectionResetError:
+            self.end = "reset"
+        except OSError as e:
+            self.end = "error: %s" % e
 
 
 def free_port():

@@ -328,6 +328,18 @@ def reset_close(s):
     s.close()
 
 
+def reset_close_wake(s):
+    """Closes s with an RST when another thread may be blocked reading it:
+    the shutdown of the read side wakes that thread (close alone would not,
+    and the RST would wait for that read to end)."""
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+    s.close()
+
+
 def transfer(s, data, timeout=30.0):
     """Sends data on a connected socket, half-closes, reads to the end.
     Returns (bytes received, "eof" | "reset" | "timeout" | "error:<errno>")."""

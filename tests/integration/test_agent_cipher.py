@@ -22,7 +22,6 @@ ChaCha-only HELLO if nothing authenticated it.
      of agents before D37, bytes echo back;
   4. `--cipher` on the command line: printed by --check, a bad value exits 2.
 """
-import re
 import socket
 import subprocess
 import sys
@@ -123,12 +122,6 @@ class Mitm:
                 rst_close(s)
 
 
-def metrics_port(ag):
-    pat = r"metrics on http://127\.0\.0\.1:(\d+)/"
-    h.wait_for(lambda: re.search(pat, ag.log()), 10)
-    return int(re.search(pat, ag.log()).group(1))
-
-
 def run_case(c, rig, name, mode, a_cipher, expect_ok):
     r = rig.relay
     px = Mitm((r.host, r.port), mode)
@@ -144,7 +137,7 @@ def run_case(c, rig, name, mode, a_cipher, expect_ok):
         c.check(name + ": agents online", a.wait_log("online via relay")
                 and b.wait_log("online via relay")
                 and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=10))
-        mb = metrics_port(b)
+        mb = ah.metrics_port(b)
         data = bytes(range(256)) * 400
         got, end = ah.roundtrip(lport, data, timeout=30)
         want_len = 32 + (10 if a_cipher == "aes-256-gcm" else 7) + 16

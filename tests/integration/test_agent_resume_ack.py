@@ -16,7 +16,6 @@ every byte arrives, and once both ends have closed nothing is held.
 """
 import hashlib
 import os
-import re
 import socket
 import sys
 import threading
@@ -37,13 +36,6 @@ def conf_agent(rig, name, token, relay_addr, role_line):
                 "token = %s\n%s\n" % (relay_addr, token, role_line))
     os.chmod(path, 0o600)
     return rig.agent_args(name, ["--config", path])
-
-
-def metrics_port(ag):
-    pat = r"metrics on http://127\.0\.0\.1:(\d+)/"
-    h.wait_for(lambda: re.search(pat, ag.log()), 10)
-    m = re.search(pat, ag.log())
-    return int(m.group(1)) if m else None
 
 
 def held(port):
@@ -77,7 +69,7 @@ def main():
         a = conf_agent(rig, "ack-a", out["tokens"]["a"], r.addr, "listen = 127.0.0.1:%d" % lport)
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay")
                 and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=5))
-        pa, pb = metrics_port(a), metrics_port(b)
+        pa, pb = ah.metrics_port(a), ah.metrics_port(b)
         cli = socket.create_connection(("127.0.0.1", lport), timeout=60)
         srv, _ = ls.accept()
         srv.settimeout(60)

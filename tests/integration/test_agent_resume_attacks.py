@@ -32,7 +32,6 @@ expired), `linkagent status` says the same, and the relay paired every leg
 it was given (linkrelay_resume_paired_total).
 """
 import os
-import re
 import socket
 import struct
 import sys
@@ -43,18 +42,6 @@ import lrharness as h
 import promharness as ph
 
 HELLO = 2 + 52  # u16 length + epoch u32, nonce 32, mac 16
-
-
-def rst_close(s):
-    """Closes s with an RST. Another thread may be blocked reading s: the
-    shutdown of the read side wakes it (close alone would not, and the RST
-    would wait for that read to end)."""
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        s.shutdown(socket.SHUT_RD)
-    except OSError:
-        pass
-    s.close()
 
 
 class Mitm:
@@ -114,8 +101,8 @@ class Mitm:
                     return
                 dst.sendall(d)
         except OSError:
-            rst_close(dst)
-            rst_close(src)
+            h.reset_close_wake(dst)
+            h.reset_close_wake(src)
 
     def _conn(self, c):
         try:
@@ -154,7 +141,7 @@ class Mitm:
                 u.sendall(head)
             self._pipe(c, u)
         except (OSError, EOFError):
-            rst_close(c)
+            h.reset_close_wake(c)
 
     def reset_leg(self):
         """Resets the newest stream leg on both sides: an RST each way, sent
@@ -178,42 +165,11 @@ class Mitm:
         self.ls.close()
         with self.lock:
             for s in self.socks:
-                rst_close(s)
-
-
-class App:
-    """One application end: sends what it is told, collects what it reads."""
-
-    def __init__(self, sock):
-        self.s = sock
-        sock.settimeout(None)
-        self.got = bytearray()
-        self.end = None
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        try:
-            while True:
-                d = self.s.recv(65536)
-                if not d:
-                    self.end = "eof"
-                    return
-                self.got += d
-        except ConnectionResetError:
-            self.end = "reset"
-        except OSError as e:
-            self.end = "error: %s" % e
+                h.reset_close_wake(s)
 
 
 def metric(port, name, **labels):
     return ph.value(ph.scrape(port), name, **labels)
-
-
-def metrics_port(ag):
-    pat = r"metrics on http://127\.0\.0\.1:(\d+)/"
-    h.wait_for(lambda: re.search(pat, ag.log()), 10)
-    return int(re.search(pat, ag.log()).group(1))
 
 
 def agents(c, rig, name, px, tport):
@@ -266,8 +222,8 @@ def main():
         # HELLO of that link's stream (epoch 1).
         pb.plan = ["first", "pass"]
         oa, ob, olport = agents(c, rig, "oth", pb, tport)
-        o1 = App(socket.create_connection(("127.0.0.1", olport), timeout=30))
-        o2 = App(tgt.accept()[0])
+        o1 = ah.ReadingApp(socket.create_connection(("127.0.0.1", olport), timeout=30))
+        o2 = ah.ReadingApp(tgt.accept()[0])
         o1.sent, o2.sent = bytearray(), bytearray()
         exchange(c, "oth: first leg", o1, o2, 100000)
         pb.reset_leg()
@@ -278,9 +234,9 @@ def main():
 
         pa.plan = ["first", "tamper", "hold"]
         a, b, lport = agents(c, rig, "atk", pa, tport)
-        ma, mb = metrics_port(a), metrics_port(b)
-        ca = App(socket.create_connection(("127.0.0.1", lport), timeout=30))
-        cb = App(tgt.accept()[0])
+        ma, mb = ah.metrics_port(a), ah.metrics_port(b)
+        ca = ah.ReadingApp(socket.create_connection(("127.0.0.1", lport), timeout=30))
+        cb = ah.ReadingApp(tgt.accept()[0])
         ca.sent, cb.sent = bytearray(), bytearray()
         exchange(c, "first leg", ca, cb, 1 << 20)
 

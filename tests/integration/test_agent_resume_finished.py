@@ -46,15 +46,6 @@ RESUME_TIMEOUT_S = 30
 RESUME_TIMEOUT = "%ds" % RESUME_TIMEOUT_S
 
 
-def rst_close(s):
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        s.shutdown(socket.SHUT_RD)
-    except OSError:
-        pass
-    s.close()
-
-
 class Proxy:
     """The agent's relay. The first stream leg can hold one direction
     ("up": agent -> relay, "down": relay -> agent) from arm() on; later legs
@@ -103,8 +94,8 @@ class Proxy:
                     return
                 dst.sendall(d)
         except OSError:
-            rst_close(dst)
-            rst_close(src)
+            h.reset_close_wake(dst)
+            h.reset_close_wake(src)
 
     def _conn(self, c):
         try:
@@ -129,7 +120,7 @@ class Proxy:
                              daemon=True).start()
             self._pipe(c, u, first and self.hold == "up")
         except (OSError, EOFError):
-            rst_close(c)
+            h.reset_close_wake(c)
 
     def arm(self):
         self.armed = True
@@ -149,43 +140,11 @@ class Proxy:
         self.ls.close()
         with self.lock:
             for s in self.socks:
-                rst_close(s)
-
-
-class App:
-    """One application end: collects what it reads and how its read side
-    ended; after EOF it keeps the socket and notes an RST that comes later."""
-
-    def __init__(self, sock):
-        self.s = sock
-        sock.settimeout(None)
-        self.got = bytearray()
-        self.end = None
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        try:
-            while True:
-                d = self.s.recv(65536)
-                if not d:
-                    self.end = "eof"
-                    return
-                self.got += d
-        except ConnectionResetError:
-            self.end = "reset"
-        except OSError as e:
-            self.end = "error: %s" % e
+                h.reset_close_wake(s)
 
 
 def metric(port, name, **labels):
     return ph.value(ph.scrape(port), name, **labels) or 0
-
-
-def metrics_port(ag):
-    pat = r"metrics on http://127\.0\.0\.1:(\d+)/"
-    h.wait_for(lambda: re.search(pat, ag.log()), 10)
-    return int(re.search(pat, ag.log()).group(1))
 
 
 def run_case(c, rig, tgt, tport, name, hold, expire=False):
@@ -201,9 +160,9 @@ def run_case(c, rig, tgt, tport, name, hold, expire=False):
         c.check(name + ": agents online", a.wait_log("online via relay")
                 and b.wait_log("online via relay")
                 and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=10))
-        ma, mb = metrics_port(a), metrics_port(b)
-        ca = App(socket.create_connection(("127.0.0.1", lport), timeout=30))
-        cb = App(tgt.accept()[0])
+        ma, mb = ah.metrics_port(a), ah.metrics_port(b)
+        ca = ah.ReadingApp(socket.create_connection(("127.0.0.1", lport), timeout=30))
+        cb = ah.ReadingApp(tgt.accept()[0])
         da, db = os.urandom(300000), os.urandom(200000)
         ca.s.sendall(da)
         cb.s.sendall(db)
