@@ -56,8 +56,12 @@ enum resume_error {
  */
 #define RESUME_OFFER_LEN 3
 #define RESUME_OFFER_MAX 7
-#define RESUME_ACK_MIN   65536u   /* the ACK interval of §7.2 */
-#define RESUME_ACK_MAX   1048576u /* fewer ACKs than this gain nothing measurable */
+#define RESUME_ACK_MIN   65536u /* the ACK interval of §7.2 */
+/* A larger cadence (up to 1 MiB, D32's first version) made bulk both ways
+ * through an echo stall: ACKs wait behind DATA in the same stream, so while
+ * each side's replay buffer is full of bytes the other has delivered, the
+ * ACKs for them may not get through (docs/design.md D32). */
+#define RESUME_ACK_MAX 65536u
 size_t resume_offer_encode(bool offer, uint32_t ack_every, uint8_t out[RESUME_OFFER_MAX]);
 int resume_offer_check(const uint8_t *p, size_t len, bool *offer, uint32_t *ack_every);
 /* The ack_every a side with a replay buffer of `cap` bytes asks for: a

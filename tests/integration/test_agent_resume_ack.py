@@ -4,12 +4,13 @@
 (docs/protocol.md §7.3 "ACK cadence", docs/design.md D32).
 
 Both agents run with the default resume_buffer (4 MiB), so each asks its
-peer for an ACK every 1 MiB delivered. The host application writes 200 KiB
-(less than one interval) and then keeps its connection open without writing;
+peer for an ACK every 64 KiB delivered (RESUME_ACK_MAX, D32). The host
+application writes 60 KiB (less than one interval) and then keeps its
+connection open without writing;
 the device application reads all of it. The receiving agent acknowledges
 the quiet stream on its leg check timer (at most 5 s later), so the sending
 agent's bytes held for replay (linkagent_resume_buffer_bytes) go from
-200 KiB to 0 while the stream is still open. Without the ACK by time they
+60 KiB to 0 while the stream is still open. Without the ACK by time they
 would stay held, and counted against resume_buffer_total, for as long as
 the stream stays quiet. Then 8 MiB more each way (more than one interval):
 every byte arrives, and once both ends have closed nothing is held.
@@ -75,7 +76,7 @@ def main():
         srv.settimeout(60)
 
         # 1. Less than one interval, then quiet: acknowledged by time.
-        first = os.urandom(200 * KIB)
+        first = os.urandom(60 * KIB)
         cli.sendall(first)
         c.check("quiet: the device application reads every byte",
                 recv_exactly(srv, len(first)) == first)

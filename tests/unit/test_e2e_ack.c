@@ -2,8 +2,9 @@
 /*
  * Tests for the ACK cadence of a resumable stream (docs/protocol.md §7.3,
  * docs/design.md D32): each side's HELLO asks for an ACK every ack_every
- * bytes (a quarter of its resume buffer, 64 KiB to 1 MiB), and the peer
- * acknowledges at that cadence, whatever its own buffer. Two sessions back to
+ * bytes (a quarter of its resume buffer, within RESUME_ACK_MIN and
+ * RESUME_ACK_MAX, both 64 KiB now), and the peer acknowledges at that
+ * cadence, whatever its own buffer. Two sessions back to
  * back in memory, as in test_e2e_resume.c.
  */
 #include <check.h>
@@ -141,12 +142,13 @@ static void check_same(struct side *from, struct side *to)
  * bounds. */
 START_TEST(test_ack_every_limits)
 {
+    /* RESUME_ACK_MAX is RESUME_ACK_MIN since a larger cadence made a
+     * bidirectional bulk stream stall (D32): every buffer asks for 64 KiB. */
+    ck_assert_uint_eq(RESUME_ACK_MAX, RESUME_ACK_MIN);
     ck_assert_uint_eq(resume_ack_every(E2E_RESUME_MIN), RESUME_ACK_MIN);
     ck_assert_uint_eq(resume_ack_every(E2E_RESUME_MIN), E2E_RESUME_MIN / 2);
     ck_assert_uint_eq(resume_ack_every(256 * KIB), 64 * KIB);
-    ck_assert_uint_eq(resume_ack_every(256 * KIB + 4), 64 * KIB + 1);
-    ck_assert_uint_eq(resume_ack_every(512 * KIB), 128 * KIB);
-    ck_assert_uint_eq(resume_ack_every(4 * MIB - 4), MIB - 1);
+    ck_assert_uint_eq(resume_ack_every(256 * KIB + 4), RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_ack_every(4 * MIB), RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_ack_every(GIB), RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_ack_every(UINT64_MAX), RESUME_ACK_MAX);
@@ -170,13 +172,13 @@ START_TEST(test_offer_field)
     ck_assert(!offer);
     ck_assert_uint_eq(every, RESUME_ACK_MIN);
 
-    ck_assert_uint_eq(resume_offer_encode(true, MIB, b), RESUME_OFFER_MAX);
-    ck_assert_mem_eq(b, "\x01\x01\x04\x00\x10\x00\x00", 7);
+    ck_assert_uint_eq(resume_offer_encode(true, 64 * KIB, b), RESUME_OFFER_MAX);
+    ck_assert_mem_eq(b, "\x01\x01\x04\x00\x01\x00\x00", 7);
     ck_assert_int_eq(resume_offer_check(b, RESUME_OFFER_MAX, &offer, &every), 0);
     ck_assert(offer);
-    ck_assert_uint_eq(every, MIB);
+    ck_assert_uint_eq(every, 64 * KIB);
     /* Encoding clamps to the bounds. */
-    ck_assert_uint_eq(resume_offer_encode(true, MIB + 1, b), RESUME_OFFER_MAX);
+    ck_assert_uint_eq(resume_offer_encode(true, MIB, b), RESUME_OFFER_MAX);
     ck_assert_int_eq(resume_offer_check(b, RESUME_OFFER_MAX, &offer, &every), 0);
     ck_assert_uint_eq(every, RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_offer_encode(true, 1, b), RESUME_OFFER_MAX);
@@ -187,7 +189,11 @@ START_TEST(test_offer_field)
     ck_assert_int_eq(resume_offer_check((const uint8_t *)"\x01\x01\x00", 3, &offer, &every), 0);
     ck_assert(offer);
     ck_assert_uint_eq(every, RESUME_ACK_MIN);
-    /* Out of bounds, or not 4 bytes: accepted, an ACK every 64 KiB. */
+    /* Out of bounds (1 MiB, which agents of D32's first version asked
+     * for), or not 4 bytes: accepted, an ACK every 64 KiB. */
+    ck_assert_int_eq(
+        resume_offer_check((const uint8_t *)"\x01\x01\x04\x00\x10\x00\x00", 7, &offer, &every), 0);
+    ck_assert_uint_eq(every, RESUME_ACK_MIN);
     ck_assert_int_eq(
         resume_offer_check((const uint8_t *)"\x01\x01\x04\x00\x00\xff\xff", 7, &offer, &every), 0);
     ck_assert_uint_eq(every, RESUME_ACK_MIN);
@@ -210,7 +216,7 @@ START_TEST(test_offer_field)
 }
 END_TEST
 
-/* A 4 MiB buffer asks for an ACK every 1 MiB: exactly then, not before. */
+/* A buffer asks for an ACK every `every` bytes: exactly then, not before. */
 static void cadence(uint64_t cap_a, uint64_t cap_b, size_t every)
 {
     const size_t n = 3 * every;
@@ -238,7 +244,7 @@ static void cadence(uint64_t cap_a, uint64_t cap_b, size_t every)
 
 START_TEST(test_cadence_large_buffer)
 {
-    cadence(4 * MIB, E2E_RESUME_MIN, MIB);
+    cadence(4 * MIB, E2E_RESUME_MIN, RESUME_ACK_MAX);
 }
 END_TEST
 
@@ -249,9 +255,8 @@ START_TEST(test_cadence_small_buffer)
 END_TEST
 
 /* A sender with the smallest buffer against a receiver with the largest, both
- * ways at once: the receiver acknowledges at the sender's cadence, not at the
- * one its own buffer would ask for (1 MiB, eight times the sender's buffer),
- * or the sender stalls for good with 128 KiB unacknowledged. */
+ * ways at once: the receiver acknowledges at the sender's cadence, whatever
+ * its own buffer, and the sender never stalls with 128 KiB unacknowledged. */
 START_TEST(test_min_sender_large_receiver)
 {
     const size_t n = 8 * MIB;
@@ -277,7 +282,7 @@ END_TEST
  * does nothing on a stream that is not resumable. */
 START_TEST(test_ack_idle)
 {
-    const size_t n = 200 * KIB;
+    const size_t n = RESUME_ACK_MAX - 4 * KIB; /* less than one interval */
     uint8_t *d = malloc(n);
     struct pair p, q;
 

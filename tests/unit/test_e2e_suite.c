@@ -94,13 +94,13 @@ START_TEST(hello_codec)
     uint32_t ack = 0;
     unsigned offer = 0;
     static const uint8_t none[] = {1, 0, 0}, with_aes[] = {1, 0, 3, 1, 1, 1};
-    static const uint8_t resume_only[] = {1, 1, 4, 0, 4, 0, 0};
-    static const uint8_t resume_aes[] = {1, 1, 7, 0, 4, 0, 0, 1, 1, 1};
+    static const uint8_t resume_only[] = {1, 1, 4, 0, 1, 0, 0};
+    static const uint8_t resume_aes[] = {1, 1, 7, 0, 1, 0, 0, 1, 1, 1};
 
     /* ChaCha only: byte for byte the HELLO of before D37 (D32's with resumption). */
     ck_assert_uint_eq(suite_hello_encode(false, 0, CHACHA, h), 3);
     ck_assert(memcmp(h, none, 3) == 0);
-    ck_assert_uint_eq(suite_hello_encode(true, 262144, CHACHA, h), 7);
+    ck_assert_uint_eq(suite_hello_encode(true, 65536, CHACHA, h), 7);
     ck_assert(memcmp(h, resume_only, 7) == 0);
     /* AES offered: the suites item after what there was. */
     ck_assert_uint_eq(suite_hello_encode(false, 0, ALL, h), 6);
@@ -109,16 +109,16 @@ START_TEST(hello_codec)
     ck_assert_int_eq(suite_hello_check(h, 6, &resume, &ack, &offer), 0);
     ck_assert(!resume);
     ck_assert_uint_eq(offer, ALL);
-    ck_assert_uint_eq(suite_hello_encode(true, 262144, ALL, h), 10);
+    ck_assert_uint_eq(suite_hello_encode(true, 65536, ALL, h), 10);
     ck_assert(memcmp(h, resume_aes, 10) == 0);
     ck_assert(old_agent_accepts(h, 10));
     ck_assert_int_eq(suite_hello_check(h, 10, &resume, &ack, &offer), 0);
     ck_assert(resume);
-    ck_assert_uint_eq(ack, 262144);
+    ck_assert_uint_eq(ack, 65536);
     ck_assert_uint_eq(offer, ALL);
     ck_assert_int_eq(suite_hello_check(resume_only, 7, &resume, &ack, &offer), 0);
     ck_assert_uint_eq(offer, CHACHA);
-    ck_assert_uint_eq(ack, 262144);
+    ck_assert_uint_eq(ack, 65536);
     /* An agent before D32: resumption with an empty field, or other content
      * shorter than ack_every; no items in it. */
     {
