@@ -409,6 +409,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.log_level = cfg->log_level;
     r->cfg.metrics_per_link = cfg->metrics_per_link;
     r->cfg.metrics_max_links = cfg->metrics_max_links;
+    r->cfg.registry_timeout_ms = cfg->registry_timeout_ms; /* sync reads it at each check */
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
     lc.burst = cfg->limits.conn_burst_per_ip;

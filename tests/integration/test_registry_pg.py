@@ -10,7 +10,8 @@ server of this test's own (tests/pgfix.sh start/stop, also on failure):
   on, and once the relay logs that it has not read the registry for
   registry_timeout, a new AUTH is told CLOSE limit "registry unavailable,
   try again" and counted in linkrelay_registry_auth_refused_total (the
-  linkrelay_registry_degraded gauge 1); the database back (pgfix.sh up):
+  linkrelay_registry_degraded gauge 1; registry_timeout as changed by SIGHUP);
+  the database back (pgfix.sh up):
   the relay logs it, AUTH works again, the gauge is 0;
 - `linkctl link revoke` with no admin socket to reach: the relay finds the
   change by its own poll of the database and resets the live stream
@@ -20,6 +21,7 @@ server of this test's own (tests/pgfix.sh start/stop, also on failure):
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,10 +74,17 @@ def main():
         c.check("not degraded while the database answers",
                 metric(port, "linkrelay_registry_degraded") == 0)
 
+        # registry_timeout applies on SIGHUP: 3 s -> 2 s, named in the log below.
+        r.write_config("info", {"database": url, "registry_timeout": "2s",
+                                "metrics_listen": "127.0.0.1:0"})
+        r.proc.send_signal(signal.SIGHUP)
+        c.check("reloaded", h.wait_for(lambda: "configuration reloaded" in r.log(), 30))
+
         # The outage.
         pgfix("down", pglink)
-        c.check("the relay says it refuses new AUTHs",
-                h.wait_for(lambda: "refusing new AUTHs" in r.log(), 60), r.log()[-2000:])
+        c.check("the relay says it refuses new AUTHs, with the reloaded bound",
+                h.wait_for(lambda: "refusing new AUTHs" in r.log(), 60)
+                and "(registry_timeout 2000 ms)" in r.log(), r.log()[-2000:])
         rc, kv, out = r.peer(other, "session", "--side", "a", "--hold-ms", "300")
         c.check("a new AUTH is refused with the reason", REFUSED in out, out)
         c.check("the refusal is counted",
