@@ -6,6 +6,7 @@
 
 #include "adminc.h"
 #include "cfgparse.h"
+#include "db.h"
 #include "fmt.h"
 #include "relaykey.h"
 #include "statedir.h"
@@ -287,12 +288,6 @@ int ctl_resolve(struct ctl *c)
                  c->state_dir, "linkrelay.db", "database");
     }
     if (r == CTL_EXIT_OK) {
-        char err[RELAYCFG_PATH_MAX + 256];
-        if (relaycfg_database_check(c->database, err, sizeof(err)) != 0) {
-            r = ctl_fail("%s", err);
-        }
-    }
-    if (r == CTL_EXIT_OK) {
         r = pick(c->key_file, c->opt_key_file, c->cfg.key_file, dflt.key_file, c->cfg.state_dir,
                  c->state_dir, "relay.key", "key file");
     }
@@ -319,7 +314,7 @@ int ctl_store_open(struct ctl *c, int create, struct store **out)
             ctl_fail("state directory %s: %s", c->state_dir, strerror(-r));
             return r;
         }
-    } else if (access(c->database, F_OK) != 0 && errno == ENOENT) {
+    } else if (!db_target_is_pg(c->database) && access(c->database, F_OK) != 0 && errno == ENOENT) {
         return -ENOENT;
     }
     r = store_open(c->database, create ? STORE_OPEN_CREATE : 0, out, err, sizeof(err));

@@ -545,10 +545,14 @@ static const struct db_ops pg_ops = {
     .data_version = pg_data_version,
 };
 
-/* The session settings every connection gets: lock waits bounded as
- * SQLite's busy timeout, bytea in hex, no notices on stderr. */
-#define PG_SESSION                                                                                 \
-    "SET lock_timeout = 5000; SET bytea_output = 'hex'; SET client_min_messages = warning;"
+/* The session settings every connection gets, in the startup packet
+ * (libpq's "options"), so a connection PQreset makes again has them too: lock
+ * waits bounded as SQLite's busy timeout, a statement bounded at 15 s (a
+ * worker thread held by a slow server comes back, D38), bytea in hex, no
+ * notices on stderr. */
+#define PG_OPTIONS                                                                                 \
+    "-c lock_timeout=5000 -c statement_timeout=15000 -c bytea_output=hex "                         \
+    "-c client_min_messages=warning"
 
 static void pg_no_notice(void *arg, const char *msg)
 {
@@ -559,9 +563,22 @@ static void pg_no_notice(void *arg, const char *msg)
 int db_pg_open(const char *conninfo, struct db **out, char *errbuf, size_t errlen)
 {
     /* dbname first with expand_dbname: the URL; the keywords after it win
-     * over the URL's: a 5 s bound on connecting, and our name. */
-    const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *const vals[] = {conninfo, "5", "linkrelay", NULL};
+     * over the URL's: a 5 s bound on connecting, our name, the session
+     * settings, and over TCP a dead peer noticed within about 10 s, idle
+     * (keepalives after 5 s, 3 probes 2 s apart) or with data unacknowledged
+     * (tcp_user_timeout 10 s); both are ignored on a Unix socket (D38). */
+    const char *const keys[] = {"dbname",
+                                "connect_timeout",
+                                "application_name",
+                                "options",
+                                "keepalives",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "tcp_user_timeout",
+                                NULL};
+    const char *const vals[] = {conninfo, "5", "linkrelay", PG_OPTIONS, "1",
+                                "5",      "2", "3",         "10000",    NULL};
     struct pg_db *d = calloc(1, sizeof(*d));
     if (d == NULL) {
         if (errbuf != NULL && errlen > 0) {
@@ -583,10 +600,6 @@ int db_pg_open(const char *conninfo, struct db **out, char *errbuf, size_t errle
         r = -EIO;
     } else {
         PQsetNoticeProcessor(d->c, pg_no_notice, NULL);
-        r = pg_exec(&d->base, PG_SESSION);
-        if (r < 0 && errbuf != NULL && errlen > 0) {
-            snprintf(errbuf, errlen, "database %s: %s", shown, d->base.err);
-        }
     }
     if (r < 0) {
         PQfinish(d->c);

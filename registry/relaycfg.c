@@ -54,6 +54,8 @@ static const struct keydef keys[] = {
     {"relay", "state_dir", K_PATH, offsetof(struct relaycfg, state_dir), 0, 0},
     {"relay", "key_file", K_PATH, offsetof(struct relaycfg, key_file), 0, 0},
     {"relay", "database", K_PATH, offsetof(struct relaycfg, database), 0, 0},
+    {"relay", "registry_timeout", K_DURATION, offsetof(struct relaycfg, registry_timeout_ms),
+     1 * SEC, 3600 * SEC},
     {"relay", "admin_socket", K_PATH, offsetof(struct relaycfg, admin_socket), 0, 0},
     {"relay", "admin_socket_mode", K_MODE, 0, 0, 0},
     {"relay", "log_level", K_LOGLEVEL, 0, 0, 0},
@@ -97,21 +99,6 @@ struct parse_ctx {
     int seen_relay, seen_limits, seen_accounting, seen_pool;
 };
 
-int relaycfg_database_check(const char *database, char *err, size_t errlen)
-{
-    char shown[RELAYCFG_PATH_MAX];
-
-    if (!db_target_is_pg(database))
-        return 0;
-    db_target_shown(database, shown, sizeof(shown));
-    snprintf(err, errlen,
-             "database %s: PostgreSQL registries are not enabled yet: the store runs on "
-             "PostgreSQL, but the relay's bound on a slow or unreachable database is missing "
-             "(docs/design.md D33); use an SQLite file",
-             shown);
-    return -ENOTSUP;
-}
-
 void relaycfg_defaults(struct relaycfg *cfg)
 {
     struct relaycfg_limits *l = &cfg->limits;
@@ -126,6 +113,7 @@ void relaycfg_defaults(struct relaycfg *cfg)
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->metrics_max_links = 100;
     cfg->advertise_check_interval_ms = 60000;
+    cfg->registry_timeout_ms = 10000;
     cfg->advertise_check_timeout_ms = 5000;
     l->handshake_timeout_ms = 10000;
     l->preauth_bytes = 4096;
@@ -514,7 +502,7 @@ static void fmt_section(struct cfgparse_buf *b, const struct relaycfg *cfg, cons
 int relaycfg_format(const struct relaycfg *cfg, char **out)
 {
     struct cfgparse_buf b = {0};
-    char d[2][32];
+    char d[2][32], shown[RELAYCFG_PATH_MAX];
 
     cfgparse_buf_printf(&b, "[relay]\n");
     fmt_addrs(&b, "listen", cfg->listen, cfg->n_listen);
@@ -523,8 +511,11 @@ int relaycfg_format(const struct relaycfg *cfg, char **out)
     cfgparse_fmt_duration(cfg->advertise_check_timeout_ms, d[1], sizeof(d[1]));
     cfgparse_buf_printf(&b, "advertise_check_interval = %s\nadvertise_check_timeout = %s\n", d[0],
                         d[1]);
-    cfgparse_buf_printf(&b, "state_dir = %s\nkey_file = %s\ndatabase = %s\n", cfg->state_dir,
-                        cfg->key_file, cfg->database);
+    /* A PostgreSQL URL's password is shown as *** (D38). */
+    db_target_shown(cfg->database, shown, sizeof(shown));
+    cfgparse_fmt_duration(cfg->registry_timeout_ms, d[0], sizeof(d[0]));
+    cfgparse_buf_printf(&b, "state_dir = %s\nkey_file = %s\ndatabase = %s\nregistry_timeout = %s\n",
+                        cfg->state_dir, cfg->key_file, shown, d[0]);
     cfgparse_buf_printf(&b, "admin_socket = %s\nadmin_socket_mode = %04o\nlog_level = %s\n",
                         cfg->admin_socket, cfg->admin_socket_mode,
                         cfgparse_log_level_name((int)cfg->log_level));

@@ -89,9 +89,12 @@ struct relaycfg {
      * (60 s; 0 = off) and how long one check may take (5 s). */
     uint32_t advertise_check_interval_ms;
     uint32_t advertise_check_timeout_ms;
-    char state_dir[RELAYCFG_PATH_MAX];    /* default /var/lib/linkrelay */
-    char key_file[RELAYCFG_PATH_MAX];     /* default STATE_DIR/relay.key */
-    char database[RELAYCFG_PATH_MAX];     /* default STATE_DIR/linkrelay.db */
+    char state_dir[RELAYCFG_PATH_MAX]; /* default /var/lib/linkrelay */
+    char key_file[RELAYCFG_PATH_MAX];  /* default STATE_DIR/relay.key */
+    char database[RELAYCFG_PATH_MAX];  /* default STATE_DIR/linkrelay.db */
+    /* New AUTHs are refused once the registry has not been read for this
+     * long (10 s, 1 s..1 h; docs/design.md D38). */
+    uint32_t registry_timeout_ms;
     char admin_socket[RELAYCFG_PATH_MAX]; /* default STATE_DIR/admin.sock: the
                                              parser leaves RELAYCFG_ADMIN_SOCKET_UNSET */
     unsigned admin_socket_mode;           /* default 0600; no bits for others */
@@ -111,12 +114,6 @@ struct relaycfg {
 /* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:
  * the kernel picks). 0, or an addr_parse error (addr_strerror). */
 int relaycfg_set_metrics_listen(struct relaycfg *cfg, const char *value);
-
-/* Whether the programs may use database (the config's or --database's,
- * resolved): 0 for an SQLite path; -ENOTSUP, with the reason in err, for a
- * PostgreSQL URL (docs/design.md D33: the store runs on PostgreSQL, the
- * relay's bound on a slow or unreachable database is not built yet). */
-int relaycfg_database_check(const char *database, char *err, size_t errlen);
 
 /* Fills cfg with every default (what an empty file gives). */
 void relaycfg_defaults(struct relaycfg *cfg);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "log.h"
 
 struct acct_batch {
@@ -51,7 +52,10 @@ int acct_new(uv_loop_t *loop, const char *db_path, struct acct **out)
         return -ENOMEM;
     rc = store_open(db_path, 0, &a->st, err, sizeof(err));
     if (rc != 0) {
-        log_error("accounting: cannot open %s: %s", db_path, err);
+        char shown[1024]; /* no password in the log */
+
+        db_target_shown(db_path, shown, sizeof(shown));
+        log_error("accounting: cannot open %s: %s", shown, err);
         free(a);
         return rc;
     }

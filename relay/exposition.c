@@ -278,6 +278,12 @@ void exposition_render(void *arg, struct promtext *pt)
     expo_one(pt, "linkrelay_registry_loads_total", "counter",
              "Link snapshots loaded after another connection changed the links.",
              sync_loads(r->sync));
+    expo_one(pt, "linkrelay_registry_degraded", "gauge",
+             "1 while new AUTHs are refused: no registry read for registry_timeout (D38).",
+             sync_degraded(r->sync));
+    expo_one(pt, "linkrelay_registry_auth_refused_total", "counter",
+             "AUTHs refused because the registry was not read for registry_timeout (D38).",
+             sync_refused(r->sync));
     expo_one(pt, "linkrelay_pool_redirects_total", "counter",
              "AUTHs answered with REDIRECT to the link's home member (D34).",
              pool_redirects(r->pool));

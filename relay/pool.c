@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hrw.h"
+#include "db.h"
 #include "log.h"
 #include "selfcheck.h"
 #include "wallclock.h"
@@ -257,7 +258,10 @@ int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *st
         rc = -EIO;
     }
     if (rc != 0) {
-        log_error("pool: cannot open %s: %s", cfg->database, err);
+        char shown[1024]; /* no password in the log */
+
+        db_target_shown(cfg->database, shown, sizeof(shown));
+        log_error("pool: cannot open %s: %s", shown, err);
         free(p);
         return rc;
     }

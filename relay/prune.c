@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "log.h"
 #include "store.h"
 
@@ -138,7 +139,10 @@ int prune_new(uv_loop_t *loop, const char *db_path, const struct relaycfg_retent
         return -ENOMEM;
     rc = store_open(db_path, 0, &p->st, err, sizeof(err));
     if (rc != 0) {
-        log_error("retention: cannot open %s: %s", db_path, err);
+        char shown[1024]; /* no password in the log */
+
+        db_target_shown(db_path, shown, sizeof(shown));
+        log_error("retention: cannot open %s: %s", shown, err);
         free(p);
         return rc;
     }

@@ -107,8 +107,6 @@ static int rconf_apply_cli(const struct rconf_cli *cli, const char *state_dir, s
     if (cfg->database[0] == '\0' &&
         rconf_path(cfg->database, cfg->state_dir, "linkrelay.db", err, errlen) != 0)
         return -EINVAL;
-    if (relaycfg_database_check(cfg->database, err, errlen) != 0)
-        return -EINVAL;
     /* The admin socket lives in the state directory unless configured. */
     if (strcmp(cfg->admin_socket, RCONF_DEFAULT_ADMIN) == 0 &&
         rconf_path(cfg->admin_socket, cfg->state_dir, "admin.sock", err, errlen) != 0)

@@ -22,6 +22,7 @@
 #include "prune.h"
 #include "lrjson.h"
 #include "keys.h"
+#include "db.h"
 #include "log.h"
 #include "metrics.h"
 #include "statusjson.h"
@@ -408,6 +409,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.log_level = cfg->log_level;
     r->cfg.metrics_per_link = cfg->metrics_per_link;
     r->cfg.metrics_max_links = cfg->metrics_max_links;
+    r->cfg.registry_timeout_ms = cfg->registry_timeout_ms; /* sync reads it at each check */
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
     lc.burst = cfg->limits.conn_burst_per_ip;
@@ -449,18 +451,20 @@ static uint32_t relay_fd_budget(void)
 
 static int relay_open_registry(struct relay *r)
 {
-    char err[256];
+    char err[256], shown[RELAYCFG_PATH_MAX];
     struct store *st;
     int rc = store_open(r->cfg.database, STORE_OPEN_CREATE, &st, err, sizeof(err));
 
+    db_target_shown(r->cfg.database, shown, sizeof(shown)); /* no password in the log */
     if (rc != 0) {
-        log_error("registry %s: %s", r->cfg.database, err);
+        log_error("registry %s: %s", shown, err);
         return rc;
     }
     store_close(st);
     rc = index_new(&r->index);
     if (rc == 0)
-        rc = sync_new(r->loop, r->cfg.database, r->index, &relay_index_ops, r, &r->sync);
+        rc = sync_new(r->loop, r->cfg.database, &r->cfg.registry_timeout_ms, r->index,
+                      &relay_index_ops, r, &r->sync);
     if (rc == 0)
         rc = sync_load_now(r->sync);
     if (rc == 0)
@@ -470,7 +474,7 @@ static int relay_open_registry(struct relay *r)
     if (rc == 0)
         rc = pool_new(r->loop, &r->cfg, &r->stats, r->index, &r->pool);
     if (rc == 0)
-        log_info("registry %s: %zu links", r->cfg.database, index_count(r->index));
+        log_info("registry %s: %zu links", shown, index_count(r->index));
     return rc;
 }
 

@@ -501,6 +501,10 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     c->state = CONN_UP;
     cs->last_rx_ms = cs->last_ping_ms = uv_now(c->tcp.loop);
     randombytes_buf(&cs->ping_nonce, sizeof(cs->ping_nonce));
+    if (sx->sync != NULL && sync_refuse_auth(sx->sync)) { /* D38: the index may be stale */
+        session_close_with(c, MSG_CLOSE_LIMIT, "registry unavailable, try again");
+        return;
+    }
     if (!l->enabled) {
         acct_event(sx->acct, "refused_revoked", l->id, c->peer, a->side == 0 ? "side a" : "side b",
                    1);

@@ -2,12 +2,14 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 #include "wallclock.h"
 
@@ -46,6 +48,12 @@ struct sync {
     int64_t links_version;
     uint64_t loads;
     uint64_t last_ok_ms; /* loop time of the last poll that read the registry */
+    /* Registry health (D38): registry_timeout (the config's, updated in
+     * place on SIGHUP); degraded while the last read is older than that:
+     * new AUTHs refused, counted. */
+    const uint32_t *timeout_ms;
+    bool degraded;
+    uint64_t refused;
     /* Results of the worker. */
     int rc;
     bool loaded;
@@ -54,6 +62,7 @@ struct sync {
     struct index_allow_rec *allows; /* the snapshot's allowlists (D27) */
     size_t n_allow, cap_allow;
     char err[256];
+    char last_err[256]; /* the last failure logged, "" after a success */
     /* Admin requests waiting for the running (or next) forced load. */
     struct sync_waiter wait[SYNC_MAX_WAITERS], running[SYNC_MAX_WAITERS];
     size_t n_wait, n_running;
@@ -68,8 +77,8 @@ struct sync {
     char write_err[256];
 };
 
-int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struct index_ops *ops,
-             void *ops_arg, struct sync **out)
+int sync_new(uv_loop_t *loop, const char *db_path, const uint32_t *timeout_ms, struct index *ix,
+             const struct index_ops *ops, void *ops_arg, struct sync **out)
 {
     struct sync *s = calloc(1, sizeof(*s));
     char err[256];
@@ -79,11 +88,15 @@ int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struc
         return -ENOMEM;
     rc = store_open(db_path, 0, &s->st, err, sizeof(err));
     if (rc != 0) {
-        log_error("registry: cannot open %s: %s", db_path, err);
+        char shown[1024]; /* no password in the log */
+
+        db_target_shown(db_path, shown, sizeof(shown));
+        log_error("registry: cannot open %s: %s", shown, err);
         free(s);
         return rc;
     }
     s->loop = loop;
+    s->timeout_ms = timeout_ms;
     s->ix = ix;
     s->ops = ops;
     s->ops_arg = ops_arg;
@@ -241,6 +254,43 @@ fail:
 
 static void sync_kick(struct sync *s);
 
+/* Enters or leaves the degraded state (D38), with one log line each way:
+ * on every poll tick (also while a worker hangs on the database, since the
+ * tick runs on the loop) and on every AUTH. */
+static void sync_health(struct sync *s)
+{
+    uint64_t age = uv_now(s->loop) - s->last_ok_ms;
+
+    if (!s->degraded && age > *s->timeout_ms) {
+        s->degraded = true;
+        log_warnx("registry: not read for %" PRIu64 " ms (registry_timeout %" PRIu32
+                  " ms): refusing new AUTHs; live sessions and streams go on",
+                  age, *s->timeout_ms);
+    } else if (s->degraded && age <= *s->timeout_ms) {
+        s->degraded = false;
+        log_info("registry: read again after %" PRIu64 " refused AUTH(s): accepting new AUTHs",
+                 s->refused);
+    }
+}
+
+bool sync_refuse_auth(struct sync *s)
+{
+    sync_health(s);
+    if (s->degraded)
+        s->refused++;
+    return s->degraded;
+}
+
+bool sync_degraded(const struct sync *s)
+{
+    return s->degraded;
+}
+
+uint64_t sync_refused(const struct sync *s)
+{
+    return s->refused;
+}
+
 /* The loaded snapshot into the index: the links, then their allowlists. */
 static int sync_apply(struct sync *s)
 {
@@ -262,14 +312,22 @@ static void sync_after_cb(uv_work_t *w, int status)
         log_warnx("registry: ending a key overlap failed: %s", s->write_err);
     if (s->n_expired > 0)
         log_info("registry: %zu key overlap(s) ended at their deadline", s->n_expired);
-    if (rc != 0)
-        log_warnx("registry: reading links failed: %s", status != 0 ? uv_strerror(status) : s->err);
-    else if (s->loaded) {
+    if (rc != 0) {
+        /* Once per error text: a database down for minutes is not a line
+         * every poll (the degraded state has its own line, D38). */
+        const char *e = status != 0 ? uv_strerror(status) : s->err;
+        if (strcmp(e, s->last_err) != 0)
+            log_warnx("registry: reading links failed: %s", e);
+        snprintf(s->last_err, sizeof(s->last_err), "%s", e);
+    } else if (s->loaded) {
         s->loads++;
         rc = sync_apply(s);
     }
-    if (rc == 0)
+    if (rc == 0) {
         s->last_ok_ms = uv_now(s->loop);
+        s->last_err[0] = '\0';
+    }
+    sync_health(s);
     for (size_t i = 0; i < s->n_running; i++)
         s->running[i].cb(s->running[i].arg, rc, index_count(s->ix));
     s->n_running = 0;
@@ -300,6 +358,7 @@ static void sync_kick(struct sync *s)
 
 static void sync_timer_cb(uv_timer_t *t)
 {
+    sync_health(t->data);
     sync_kick(t->data);
 }
 

@@ -23,6 +23,7 @@
 #ifndef LR_SYNC_H
 #define LR_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,8 +40,9 @@ struct sync;
  * n the number of links in the index. */
 typedef void (*sync_done_cb)(void *arg, int rc, size_t n);
 
-int sync_new(uv_loop_t *loop, const char *db_path, struct index *ix, const struct index_ops *ops,
-             void *ops_arg, struct sync **out);
+/* timeout_ms: registry_timeout, read on every check (SIGHUP may change it). */
+int sync_new(uv_loop_t *loop, const char *db_path, const uint32_t *timeout_ms, struct index *ix,
+             const struct index_ops *ops, void *ops_arg, struct sync **out);
 /* Loads and applies synchronously (start-up only). */
 int sync_load_now(struct sync *s);
 /* Starts polling. */
@@ -68,6 +70,14 @@ int sync_request(struct sync *s, sync_done_cb cb, void *arg);
 /* Loop time (uv_now) when a poll last read the registry without error:
  * how current the index is (the metrics' registry sync age). */
 uint64_t sync_last_ok_ms(const struct sync *s);
+/* Registry health (docs/design.md D38): true, and counted, when no poll
+ * has read the registry for registry_timeout: the caller refuses the AUTH.
+ * The state is logged once when it begins and once when a read succeeds
+ * again. */
+bool sync_refuse_auth(struct sync *s);
+/* Whether new AUTHs are being refused now, and how many were since start. */
+bool sync_degraded(const struct sync *s);
+uint64_t sync_refused(const struct sync *s);
 /* Snapshots loaded by the worker since start (sync_load_now not counted). */
 uint64_t sync_loads(const struct sync *s);
 void sync_stop(struct sync *s);

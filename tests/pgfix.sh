@@ -7,6 +7,9 @@
 #                               symlink LINK at it. Connect with
 #                               "host=LINK port=5432 user=lrtest dbname=postgres".
 #   tests/pgfix.sh stop LINK    stop that server and remove the directory and LINK.
+#   tests/pgfix.sh down LINK    stop that server, keeping its directory (a test's
+#                               database outage, docs/design.md D38).
+#   tests/pgfix.sh up LINK      start it again after down.
 # ctest runs start and stop as the FIXTURES_SETUP/CLEANUP pair "pg" (cleanup
 # runs also when tests fail); start removes a server LINK still points at
 # (a run that was killed) first, and cleans up after itself when it fails.
@@ -56,6 +59,31 @@ stop() {
     rm -f "$link"
 }
 
+# Starts the server of directory $1 and waits until it accepts connections.
+server_start() {
+    # fsync off: the cluster lives for one test run; crash safety is not
+    # what these tests check.
+    as_owner "$bindir/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -c unix_socket_directories='$1' -c port=5432 -c fsync=off -c max_connections=40" \
+        start >/dev/null || {
+        cat "$1/server.log" >&2
+        exit 1
+    }
+}
+
+# The pgfix directory LINK points at, or exit 1.
+fixdir() {
+    local dir
+    dir=$(readlink "$link" || true)
+    case "$dir" in
+    /tmp/lr-pg.*) echo "$dir" ;;
+    *)
+        echo "pgfix: $link is not a pgfix link" >&2
+        exit 1
+        ;;
+    esac
+}
+
 start() {
     local dir t0 t1
     t0=$(date +%s%N)
@@ -73,14 +101,7 @@ start() {
         cat "$dir/initdb.log" >&2
         exit 1
     }
-    # fsync off: the cluster lives for one test run; crash safety is not
-    # what these tests check.
-    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c port=5432 -c fsync=off -c max_connections=40" \
-        start >/dev/null || {
-        cat "$dir/server.log" >&2
-        exit 1
-    }
+    server_start "$dir"
     t1=$(date +%s%N)
     echo "pgfix: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $dir/.s.PGSQL.5432, started in $(((t1 - t0) / 1000000)) ms"
 }
@@ -88,5 +109,13 @@ start() {
 case "$cmd" in
 start) start ;;
 stop) stop ;;
+down)
+    d=$(fixdir)
+    as_owner "$bindir/pg_ctl" -D "$d/data" -m fast -w -t 60 stop >/dev/null
+    ;;
+up)
+    d=$(fixdir)
+    server_start "$d"
+    ;;
 *) usage ;;
 esac

@@ -396,6 +396,38 @@ START_TEST(test_relay_defaults)
 }
 END_TEST
 
+/* [relay] registry_timeout (D38): default 10 s, 1 s..1 h, in the effective
+ * configuration; a PostgreSQL URL's password is shown there as ***. */
+START_TEST(test_relay_registry_timeout)
+{
+    struct relaycfg cfg, again;
+    struct cfgparse_error err;
+    char *text = NULL;
+
+    ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.registry_timeout_ms, 10000);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 1s\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.registry_timeout_ms, 1000);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 1h\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.registry_timeout_ms, 3600000);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 999ms\n", &cfg, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "registry_timeout"));
+    ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 3601s\n", &cfg, &err), -EINVAL);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 2500ms\n"
+                                    "database = postgresql://lr:s3cret@db.example/reg\n",
+                                    &cfg, &err),
+                     0);
+    ck_assert_str_eq(cfg.database, "postgresql://lr:s3cret@db.example/reg");
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "registry_timeout = 2500ms\n"));
+    ck_assert_ptr_nonnull(strstr(text, "database = postgresql://lr:***@db.example/reg\n"));
+    ck_assert_ptr_null(strstr(text, "s3cret"));
+    ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);
+    ck_assert_uint_eq(again.registry_timeout_ms, 2500);
+    free(text);
+}
+END_TEST
+
 static const char full_relay[] = "# test\n"
                                  "[relay]\n"
                                  "listen = 127.0.0.1:0\n"
@@ -1378,6 +1410,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_agent_open_queue_wait);
     tcase_add_test(tc, test_agent_resume_keys);
     tcase_add_test(tc, test_agent_cipher_key);
+    tcase_add_test(tc, test_relay_registry_timeout);
     suite_add_tcase(s, tc);
     return s;
 }

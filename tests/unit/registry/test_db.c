@@ -429,6 +429,47 @@ START_TEST(target_kinds)
 }
 END_TEST
 
+static void show_setting(struct db *db, const char *name, const char *want)
+{
+    char sql[96];
+    struct db_stmt *st;
+    snprintf(sql, sizeof(sql), "SELECT current_setting('%s')", name);
+    ck_assert_int_eq(db_prepare(db, sql, &st), 0);
+    ck_assert_int_eq(db_step(st), DB_ROW);
+    ck_assert_str_eq(db_col_text(st, 0), want);
+    db_finalize(st);
+}
+
+/* A connection the server ends (as on a restart) is made again before the
+ * next statement, with the session settings of the first (D38): they travel
+ * in the startup packet, not as SET statements PQreset would forget. */
+START_TEST(pg_reconnect_keeps_settings)
+{
+    if (!dbfix_pg) {
+        return;
+    }
+    struct db *db = open_db();
+    struct db *other = open_db();
+    struct db_stmt *st;
+    show_setting(db, "statement_timeout", "15s");
+    show_setting(db, "lock_timeout", "5s");
+    ck_assert_int_eq(db_exec(other,
+                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+                     0);
+    /* The first statement finds the connection gone: an error, nothing hangs. */
+    ck_assert_int_eq(db_prepare(db, "SELECT 1", &st), 0);
+    int r = db_step(st);
+    db_finalize(st);
+    ck_assert_msg(r == -EIO || r == DB_ROW, "first statement after the kill: %d", r);
+    show_setting(db, "statement_timeout", "15s");
+    show_setting(db, "lock_timeout", "5s");
+    show_setting(db, "bytea_output", "hex");
+    db_close(other);
+    db_close(db);
+}
+END_TEST
+
 /* An unreachable server: a clear error, no hang (libpq fails at once on a
  * missing socket). */
 START_TEST(pg_unreachable)
@@ -458,6 +499,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, schema_version);
     tcase_add_test(tc, data_version);
     tcase_add_test(tc, migrations_same_schema);
+    tcase_add_test(tc, pg_reconnect_keeps_settings);
     suite_add_tcase(s, tc);
     TCase *plain = tcase_create("plain");
     tcase_add_test(plain, schema_translation);
