@@ -106,6 +106,9 @@ static void status_human(const json_t *v)
            ctl_json_int(v, "queued_bytes"), ctl_json_int(v, "queued_bytes_peak"),
            ctl_json_int(v, "zero_copy_queued_bytes"),
            ctl_json_int(v, "zero_copy_queued_bytes_peak"));
+    printf("held:          %lld bytes (peak %lld) of cap %lld, reads held by the cap %lld\n",
+           ctl_json_int(v, "held_bytes"), ctl_json_int(v, "held_bytes_peak"),
+           ctl_json_int(v, "held_cap"), ctl_json_int(v, "held_cap_total"));
     printf("auth failures: %lld\n", ctl_json_int(v, "auth_failures"));
     printf("limits hit:    ");
     int any = 0;

@@ -84,6 +84,8 @@ static const struct keydef keys[] = {
     {"limits", "zero_copy_buffer", K_SIZE, LIM(zero_copy_buffer), 256 * 1024, 64 * MIB},
     {"limits", "drain_timeout", K_DURATION, LIM(drain_timeout_ms), 0, 3600 * SEC},
     {"limits", "max_rate", K_BYTERATE, LIM(max_rate), STORE_RATE_MIN, STORE_RATE_MAX},
+    {"limits", "held_total", K_SIZE, LIM(held_total), MIB, 2048 * MIB},
+    {"limits", "held_floor", K_SIZE, LIM(held_floor), 4096, 64 * MIB},
     {"accounting", "accounting_retention", K_DAYS, RET(accounting_days), 0,
      RELAYCFG_RETENTION_DAYS_MAX},
     {"accounting", "events_retention", K_DAYS, RET(events_days), 0, RELAYCFG_RETENTION_DAYS_MAX},
@@ -135,6 +137,8 @@ void relaycfg_defaults(struct relaycfg *cfg)
     l->zero_copy_streams = 256;
     l->zero_copy_buffer = 1024 * 1024;
     l->drain_timeout_ms = 30000;
+    l->held_total = 256 * 1024 * 1024;
+    l->held_floor = 64 * 1024;
     cfg->retention.accounting_days = 90;
     cfg->retention.events_days = 90;
     cfg->pool.member_timeout_ms = 2000;

@@ -62,6 +62,8 @@ struct relaycfg_limits {
     uint32_t zero_copy_buffer;       /* 1 MiB: pipe size and bound per direction */
     uint32_t drain_timeout_ms;       /* 30 s; 0 = SIGTERM stops at once (D25) */
     uint64_t max_rate;               /* bytes/s read over all links; 0 = none (D28) */
+    uint32_t held_total;             /* 256 MiB: relay-wide cap on held bytes (D40) */
+    uint32_t held_floor;             /* 64 KiB: what a direction may always hold (D40) */
 };
 
 /* [accounting]: how long the registry keeps rows (docs/design.md D31), in

@@ -205,6 +205,14 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
              "Bytes read from one stream leg and not yet taken by the other's socket.", st->queued);
     expo_one(pt, "linkrelay_zero_copy_queued_bytes", "gauge", "Bytes held in zero-copy pipes.",
              st->zc_queued);
+    expo_one(pt, "linkrelay_held_bytes", "gauge",
+             "Bytes held for stream readers, copies and pipes, as the held_total cap counts them.",
+             r->hold.held);
+    expo_one(pt, "linkrelay_held_cap_bytes", "gauge", "The held_total cap (docs/design.md D40).",
+             r->hold.cap);
+    expo_one(pt, "linkrelay_held_cap_total", "counter",
+             "Reads the held_total cap cut short or held back (docs/design.md D40).",
+             r->hold.holds);
 }
 
 static void expo_admission(const struct relay *r, struct promtext *pt)

@@ -405,6 +405,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.advertise_check_timeout_ms = cfg->advertise_check_timeout_ms;
     selfcheck_configure(&r->selfcheck, cfg);
     r->cfg.limits = cfg->limits;
+    holdcap_limits(&r->hold, cfg->limits.held_total, cfg->limits.held_floor);
     r->cfg.retention = cfg->retention; /* the prune reads it at its next run */
     r->cfg.log_level = cfg->log_level;
     r->cfg.metrics_per_link = cfg->metrics_per_link;
@@ -422,8 +423,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     /* The pipes' fds were reserved at start: more needs a restart. */
     r->zc.max = cfg->limits.zero_copy_streams;
     if (r->zc.max > r->zc.reserved) {
-        log_warnx("SIGHUP: zero_copy_streams %u is over the %u reserved at start; %u until "
-                  "restart",
+        log_warnx("SIGHUP: zero_copy_streams %u is over the %u reserved at start; %u until restart",
                   r->zc.max, r->zc.reserved, r->zc.reserved);
         r->zc.max = r->zc.reserved;
     }
@@ -529,6 +529,8 @@ static void relay_wire(struct relay *r)
     r->stream.stats = &r->stats;
     r->stream.zc = &r->zc;
     r->stream.shape = &r->shape;
+    r->stream.hold = &r->hold;
+    holdcap_init(&r->hold, lim->held_total, lim->held_floor);
     r->session = (struct session_ctx){.cfg = &r->cfg,
                                       .key = &r->key,
                                       .index = r->index,
@@ -597,6 +599,10 @@ static json_t *relay_status(void *arg)
         {"zero_copy_queued_bytes", st->zc_queued},
         {"zero_copy_queued_bytes_peak", st->zc_queued_peak},
         {"rate_held_total", r->shape.held},
+        {"held_bytes", r->hold.held},
+        {"held_bytes_peak", r->hold.peak},
+        {"held_cap", r->hold.cap},
+        {"held_cap_total", r->hold.holds},
         {"auth_failures", st->auth_failures},
         {"quota_refused", st->quota_refused},
         {"quota_exceeded", st->quota_resets},

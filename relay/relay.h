@@ -22,6 +22,7 @@
 #include "admit.h"
 #include "conn.h"
 #include "history.h"
+#include "holdcap.h"
 #include "relaycfg.h"
 #include "relaykey.h"
 #include "sdnotify.h"
@@ -86,6 +87,7 @@ struct relay {
     struct stream_ctx stream;   /* streams: ids, the shared read buffer */
     struct zerocopy_ctx zc;     /* zero-copy slots */
     struct shape shape;         /* bandwidth limits (D28) */
+    struct holdcap hold;        /* the relay-wide cap on held bytes (D40) */
     struct selfcheck selfcheck; /* the advertised addresses reach this relay (D35) */
     struct ticket_table *tickets;
     struct index *index;

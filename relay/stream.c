@@ -10,65 +10,22 @@
 #include <sodium.h>
 
 #include "acct.h"
+#include "holdcap.h"
 #include "log.h"
 #include "quota.h"
 #include "stats.h"
+#include "streamtypes.h"
 #include "wallclock.h"
 
 #define STREAM_SPLICED_BYTE 0x01 /* SPLICED (§6.1) */
 #define STREAM_NOSTREAM     0x00 /* no such stream: do not redial (§6.1) */
 #define STREAM_FREE_MAX     256  /* struct stream kept for reuse (freelist.h) */
 
-enum stream_state {
-    STREAM_PENDING = 0, /* tickets out, legs arriving */
-    STREAM_SPLICED,     /* both legs present, forwarding */
-    STREAM_DONE,        /* finished, timer closing */
-};
-
-/* A leg's splice state as a source and as a destination; c->owner of the
- * leg's connection while attached. */
-struct stream_leg {
-    struct stream *s;
-    struct conn *c;   /* NULL until it arrives, and once detached */
-    int side;         /* 0 = side a, 1 = side b */
-    bool read_paused; /* stopped for backpressure */
-    bool rate_held;   /* stopped for a bandwidth limit, waiting in shape (D28) */
-    bool rate_capped; /* the last read was cut by a limit's share: yield */
-    struct shape_waiter wait;
-    bool read_eof;         /* EOF read from this leg */
-    bool shut_sent;        /* shutdown issued on this leg (other leg hit EOF) */
-    bool shut_done;        /* that shutdown completed */
-    uint64_t last_written; /* bytes written to this leg at the last stall check */
-    uint64_t last_progress_ms;
-};
-
-struct stream {
-    struct stream *prev, *next; /* the link's list */
-    struct stream_ctx *sx;
-    struct index_link *link;
-    uint64_t id;
-    uint32_t req_id;
-    int opener;
-    stream_expired_cb expired;
-    enum stream_state state;
-    uint8_t ticket[2][TICKET_LEN];
-    bool in_table[2]; /* ticket i is still in the ticket table */
-    struct stream_leg leg[2];
-    uv_timer_t timer; /* expiry while pending, then the stall/half-close tick */
-    uint64_t created_ms, created_wall, paired_ms, last_rx_ms;
-    uint64_t bytes[2];        /* bytes read from leg i (forwarded to leg 1-i) */
-    uint64_t queued_total[2]; /* bytes ever queued for writing to leg i */
-    struct zerocopy *zc;      /* zero-copy forwarding once promoted, or NULL */
-    bool bulk;                /* ZEROCOPY_PROMOTE(_BYTES) reached */
-    bool zc_failed;           /* making pipes or poll handles failed: copy */
-    bool resume;              /* made for a RESUME (§7.3): counted apart */
-    bool quota_hit;           /* a zero-copy read took the link past its quota */
-};
-
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 static bool stream_zc_try(struct stream *s);
 static void stream_rate_wake(struct shape_waiter *w);
+static void stream_hold_wake(struct holdcap_dir *d);
 
 uint64_t stream_wire_id(const struct stream *s)
 {
@@ -128,6 +85,7 @@ int stream_open(struct stream_ctx *sx, struct index_link *l, int opener, uint32_
         s->leg[side].s = s;
         s->leg[side].side = side;
         s->leg[side].wait.wake = stream_rate_wake;
+        s->leg[side].hold.wake = stream_hold_wake;
         rc = ticket_issue(sx->tickets, s, side, exp, s->ticket[side]);
         if (rc != 0) {
             if (side == 1)
@@ -202,6 +160,8 @@ void stream_finish(struct stream *s, enum store_cause cause, const char *why)
     s->state = STREAM_DONE;
     for (int side = 0; side < 2; side++) {
         shape_cancel(sx->shape, &s->leg[side].wait);
+        holdcap_cancel(sx->hold, &s->leg[side].hold);
+        holdcap_set(sx->hold, &s->leg[side].hold, 0);
         if (s->in_table[side])
             ticket_revoke(sx->tickets, s->ticket[side]);
         s->in_table[side] = false;
@@ -284,6 +244,15 @@ static size_t stream_pending(const struct stream *s, int i)
     return uv_stream_get_write_queue_size((const uv_stream_t *)&s->leg[i].c->tcp);
 }
 
+/* What each direction holds, to the cap (D40): bytes in libuv's write queue
+ * that the relay copied, or in the direction's pipe. */
+static void stream_hold_sync(struct stream *s)
+{
+    for (int i = 0; i < 2 && s->state == STREAM_SPLICED; i++)
+        holdcap_set(s->sx->hold, &s->leg[i].hold,
+                    s->zc != NULL ? zerocopy_pending(s->zc, 1 - i) : s->leg[1 - i].c->queued);
+}
+
 static void stream_maybe_resume(struct stream *s, int src)
 {
     struct stream_leg *lg = &s->leg[src];
@@ -317,6 +286,7 @@ static void stream_write_cb(uv_write_t *req, int status)
         stream_close_err(lg->s, status);
         return;
     }
+    stream_hold_sync(lg->s);
     stream_maybe_resume(lg->s, 1 - lg->side);
 }
 
@@ -362,6 +332,7 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         room = q < sx->lim->splice_buffer ? sx->lim->splice_buffer - q : 1;
         if (room > STREAM_RBUF_SIZE)
             room = STREAM_RBUF_SIZE;
+        room = holdcap_budget(sx->hold, &lg->hold, room);
         room = quota_budget(&lg->s->link->quota, room);
         q = shape_budget(sx->shape, lg->s->link, lg->side, room);
         /* None: libuv hands stream_read UV_ENOBUFS, which stops reading. */
@@ -428,7 +399,8 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     s = lg->s;
     if (nread == UV_ENOBUFS && lg->rate_held) {
         uv_read_stop(h);
-        shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
+        if (!holdcap_wait(s->sx->hold, &lg->hold)) /* else the cap's (D40) */
+            shape_wait(s->sx->shape, s->link, lg->side, &lg->wait);
         return;
     }
     if (nread == UV_EOF && !conn_eof_was_reset(c, buf)) {
@@ -448,6 +420,7 @@ static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         stream_close_err(s, rc);
         return;
     }
+    stream_hold_sync(s);
     if ((size_t)nread >= ZEROCOPY_PROMOTE || s->bytes[lg->side] >= ZEROCOPY_PROMOTE_BYTES)
         s->bulk = true;
     /* The kernel did not take it all: read no more from this leg until the
@@ -490,10 +463,13 @@ static int stream_zc_on_read(void *arg, int src, size_t n)
 static size_t stream_zc_budget(void *arg, int src, size_t want)
 {
     struct stream *s = arg;
-    size_t n = shape_budget(s->sx->shape, s->link, src, quota_budget(&s->link->quota, want));
+    size_t n;
 
+    stream_hold_sync(s); /* the pipes as they are now, then the cap (D40) */
+    n = holdcap_budget(s->sx->hold, &s->leg[src].hold, want);
+    n = shape_budget(s->sx->shape, s->link, src, quota_budget(&s->link->quota, n));
     s->leg[src].rate_held = n == 0;
-    if (n == 0)
+    if (n == 0 && !holdcap_wait(s->sx->hold, &s->leg[src].hold))
         shape_wait(s->sx->shape, s->link, src, &s->leg[src].wait);
     return n;
 }
@@ -514,6 +490,14 @@ static void stream_rate_wake(struct shape_waiter *w)
         uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
 }
 
+/* holdcap.c: a direction held by the cap (D40) may read again. */
+static void stream_hold_wake(struct holdcap_dir *d)
+{
+    struct stream_leg *lg = (struct stream_leg *)((char *)d - offsetof(struct stream_leg, hold));
+
+    lg->wait.wake(&lg->wait);
+}
+
 static void stream_zc_on_shutdown(void *arg, int dst)
 {
     struct stream *s = arg;
@@ -532,6 +516,7 @@ static void stream_zc_on_error(void *arg, int err)
 
 static void stream_zc_on_event(void *arg)
 {
+    stream_hold_sync(arg);
     stream_check_done(arg);
 }
 
@@ -674,6 +659,7 @@ static void stream_start(struct stream *s)
     }
     if (stream_send_early(s) != 0)
         return;
+    stream_hold_sync(s);
     for (int i = 0; i < 2; i++) {
         if (s->leg[i].read_eof)
             stream_forward_eof(s, i);

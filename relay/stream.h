@@ -25,6 +25,7 @@
 
 #include "conn.h"
 #include "freelist.h"
+#include "holdcap.h"
 #include "index.h"
 #include "shape.h"
 #include "store.h"
@@ -44,7 +45,8 @@ struct stream_ctx {
     struct acct *acct;
     struct stats *stats;
     struct zerocopy_ctx *zc;
-    struct shape *shape; /* bandwidth limits (D28) */
+    struct shape *shape;  /* bandwidth limits (D28) */
+    struct holdcap *hold; /* the relay-wide cap on held bytes (D40) */
     /* The one read buffer of every spliced leg (STREAM_RBUF_SIZE): libuv
      * calls a handle's alloc_cb and read_cb back to back on this single
      * thread, and the read callback is done with the bytes (written or

@@ -119,6 +119,8 @@ int main(int argc, char **argv)
         "ticket_expiry = 10s\nsplice_buffer = 64K\nhalfclose_timeout = 1m\n"
         "write_stall_timeout = 30000ms\nzero_copy_streams = 256\nzero_copy_buffer = 1M\n"
         "drain_timeout = 30s\n");
+    put(argv[1], "config", "seed-relay-held.conf",
+        "[limits]\nheld_total = 256M\nheld_floor = 64K\n");
     put(argv[1], "config", "seed-relay-max-rate.conf", "[limits]\nmax_rate = 100Mbit/s\n");
     put(argv[1], "config", "seed-relay-advertise-check.conf",
         "[relay]\nadvertise = relay.example.com:7700\nadvertise_check_interval = 0\n"

@@ -393,6 +393,8 @@ START_TEST(test_relay_defaults)
     ck_assert_uint_eq(l->zero_copy_streams, 256);
     ck_assert_uint_eq(l->zero_copy_buffer, 1048576);
     ck_assert_uint_eq(l->drain_timeout_ms, 30000);
+    ck_assert_uint_eq(l->held_total, 256u * 1024 * 1024);
+    ck_assert_uint_eq(l->held_floor, 65536);
 }
 END_TEST
 
@@ -522,6 +524,19 @@ START_TEST(test_relay_full)
     ck_assert_uint_eq(cfg.limits.zero_copy_streams, 0);
     ck_assert_int_eq(relaycfg_parse("[limits]\nzero_copy_buffer = 256K\n", &cfg, &err), 0);
     ck_assert_uint_eq(cfg.limits.zero_copy_buffer, 262144);
+    /* held_total and held_floor (D40) at both ends of their ranges. */
+    ck_assert_int_eq(relaycfg_parse("[limits]\nheld_total = 1M\nheld_floor = 4096\n", &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.limits.held_total, 1048576);
+    ck_assert_uint_eq(cfg.limits.held_floor, 4096);
+    ck_assert_int_eq(relaycfg_parse("[limits]\nheld_total = 2G\nheld_floor = 64M\n", &cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg.limits.held_total, 2147483648u);
+    ck_assert_uint_eq(cfg.limits.held_floor, 67108864);
+    ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "held_total = 2G\n"));
+    ck_assert_ptr_nonnull(strstr(text, "held_floor = 64M\n"));
+    free(text);
     /* drain_timeout = 0 (SIGTERM stops at once, D25) is the lower limit. */
     ck_assert_int_eq(relaycfg_parse("[limits]\ndrain_timeout = 0\n", &cfg, &err), 0);
     ck_assert_uint_eq(cfg.limits.drain_timeout_ms, 0);
@@ -591,6 +606,14 @@ START_TEST(test_relay_limit_errors)
               "line 2: zero_copy_buffer: '262143' is out of range (262144..67108864)");
     relay_err("[limits]\nzero_copy_buffer = 65M\n",
               "line 2: zero_copy_buffer: '65M' is out of range (262144..67108864)");
+    relay_err("[limits]\nheld_total = 1048575\n",
+              "line 2: held_total: '1048575' is out of range (1048576..2147483648)");
+    relay_err("[limits]\nheld_total = 2049M\n",
+              "line 2: held_total: '2049M' is out of range (1048576..2147483648)");
+    relay_err("[limits]\nheld_floor = 4095\n",
+              "line 2: held_floor: '4095' is out of range (4096..67108864)");
+    relay_err("[limits]\nheld_floor = 65M\n",
+              "line 2: held_floor: '65M' is out of range (4096..67108864)");
     relay_err("[limits]\nzero_copy_streams = -1\n",
               "line 2: zero_copy_streams: '-1' is not a whole number");
     relay_err("[limits]\nmax_conns = many\n",
