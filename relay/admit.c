@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sodium.h>
 
 int admit_init(struct admit *l, const struct admit_cfg *cfg)
@@ -237,4 +238,21 @@ const char *admit_name(enum admit_kind k)
     if ((unsigned)k >= ADMIT_COUNT)
         return "unknown";
     return names[k];
+}
+
+/* Raises the soft fd limit to the hard one; max_conns stays 64 below it. */
+uint32_t admit_fd_budget(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024 - 64;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
+        rl.rlim_cur = 1048576;
+    return rl.rlim_cur > 128 ? (uint32_t)(rl.rlim_cur - 64) : 64;
 }

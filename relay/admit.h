@@ -122,4 +122,9 @@ void admit_sweep(struct admit *l, uint64_t now_ms);
 /* Static name of a limit for logs and the admin socket ("conn_rate_per_ip"). */
 const char *admit_name(enum admit_kind k);
 
+/* The process's file descriptors for connections: raises the soft fd limit
+ * to the hard one (at most 1048576) and returns it less 64 for everything
+ * else (the relay's max_conns default). */
+uint32_t admit_fd_budget(void);
+
 #endif

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/resource.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -432,23 +431,6 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     log_info("configuration reloaded");
 }
 
-/* Raises the soft fd limit to the hard one; max_conns stays 64 below it. */
-static uint32_t relay_fd_budget(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024 - 64;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            (void)getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
-        rl.rlim_cur = 1048576;
-    return rl.rlim_cur > 128 ? (uint32_t)(rl.rlim_cur - 64) : 64;
-}
-
 static int relay_open_registry(struct relay *r)
 {
     char err[256], shown[RELAYCFG_PATH_MAX];
@@ -703,7 +685,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct relaycfg *cfg, st
                 const char *config_path, const char *ready_file)
 {
     struct admit_cfg lc;
-    uint32_t budget = relay_fd_budget();
+    uint32_t budget = admit_fd_budget();
     int rc;
 
     memset(r, 0, sizeof(*r));
