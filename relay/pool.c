@@ -233,6 +233,8 @@ static void pool_after_cb(uv_work_t *w, int status)
     p->busy = false;
     if (status != 0 || p->rc != 0) {
         log_warnx("pool: heartbeat failed: %s", status != 0 ? uv_strerror(status) : p->err);
+        if (p->leaving && !p->moved_out && !p->stopped)
+            pool_leave_check(p); /* member_timeout bounds a leave the registry refuses */
         return;
     }
     if (p->n_over > 0)
@@ -407,7 +409,7 @@ bool pool_leave(struct pool *p, uint64_t drain_deadline)
     p->leave_start_ms = (int64_t)wallclock_ms();
     p->drain_deadline = drain_deadline;
     log_info("pool: member %s leaves the pool: removing its row", p->self.id);
-    pool_timer_cb(&p->timer); /* at once, or right after the beat in flight */
+    pool_timer_cb(&p->timer); /* at once; with a beat in flight, at the next tick */
     return true;
 }
 
