@@ -292,16 +292,12 @@ static void on_addrs(void *owner, const struct msg_addrs *a)
               lk->n_learned);
 }
 
-/* GOING_AWAY: the relay drains. Leave its session now and dial again at
- * once, the same address first (where a successor takes over the listening
- * sockets); the streams it splices keep their legs until they end. */
-static void on_going_away(void *owner, unsigned seconds)
+/* The relay drains: leave its session now and dial again at once (GOING_AWAY:
+ * the same address first, where a successor takes over the listening
+ * sockets; REDIRECT draining: the home it named, D39); the streams it
+ * splices keep their legs until they end. */
+static void link_move(struct link *lk)
 {
-    struct link *lk = owner;
-
-    log_info("link %s: relay going away (stops within %u s); reconnecting now, open streams "
-             "stay on their legs",
-             link_name(lk), seconds);
     session_close(lk->session);
     lk->session = NULL;
     lk->online = false;
@@ -318,6 +314,14 @@ static void on_going_away(void *owner, unsigned seconds)
             stream_close(st);
     }
     uv_timer_start(&lk->retry_timer, on_retry, 0, 0);
+}
+
+static void on_going_away(void *owner, unsigned seconds)
+{
+    log_info("link %s: relay going away (stops within %u s); reconnecting now, open streams "
+             "stay on their legs",
+             link_name(owner), seconds);
+    link_move(owner);
 }
 
 /* The peer's key this link trusts: the configured one (with the keys
@@ -394,7 +398,11 @@ static void on_redirect(void *owner, const struct msg_redirect *r)
 {
     struct link *lk = owner;
 
-    (void)redirect_take(&lk->redir, r, link_name(lk));
+    /* A member leaving the pool (D39): a handover as on GOING_AWAY, to the
+     * home it named (redirect_down: the move dials it, not a session end). */
+    if (redirect_take(&lk->redir, r, link_name(lk)) && r->reason == MSG_REDIRECT_DRAINING &&
+        lk->online && redirect_down(&lk->redir, true))
+        link_move(lk);
 }
 
 static void on_session_down(void *owner, bool revoked)

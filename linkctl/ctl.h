@@ -118,6 +118,7 @@ enum ctl_addrs_source {
     CTL_ADDRS_LIVE_LISTEN,      /* the running relay's bound specific listeners */
     CTL_ADDRS_CONFIG_ADVERTISE, /* relay not running: the config's advertise */
     CTL_ADDRS_CONFIG_LISTEN,    /* relay not running: the config's specific listen */
+    CTL_ADDRS_POOL,             /* the registry's live pool members (D39) */
 };
 
 /* The addresses one run of linkctl writes into every token it makes. */
@@ -134,10 +135,15 @@ struct ctl_addrs {
  * listen addresses. Unspecified hosts (0.0.0.0, [::]) and port 0 are never
  * taken. Fills *out; out->n == 0 when nothing is left. */
 void ctl_addrs_pick(const struct ctl *c, const json_t *live, struct ctl_addrs *out);
-/* ctl_addrs_pick after asking the running relay (only without --relay-addr).
- * Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after printing which of
- * --relay-addr, advertise and listen to set. Writes nothing anywhere. */
-int ctl_token_addrs(struct ctl *c, struct ctl_addrs *out);
+/* The addresses of the tokens of link link_id: --relay-addr as given; else,
+ * when the registry has live pool members (docs/design.md D39), their
+ * advertised addresses in the link's rendezvous order (first addresses of
+ * each member first, at most TOKEN_MAX_ADDRS); else ctl_addrs_pick after
+ * asking the running relay. Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after
+ * printing which of --relay-addr, advertise and listen to set (or the
+ * registry's error). Writes nothing anywhere. */
+#define CTL_POOL_MAX_MEMBERS 64 /* member rows read, as a relay does */
+int ctl_token_addrs(struct ctl *c, const uint8_t link_id[LINKID_LEN], struct ctl_addrs *out);
 /* "live_listen" etc. for JSON, NULL for CTL_ADDRS_NONE. */
 const char *ctl_addrs_source_name(enum ctl_addrs_source s);
 /* Adds "token_addrs":[...],"token_addrs_source":name|null to obj (in that

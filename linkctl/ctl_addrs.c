@@ -11,7 +11,11 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "hrw.h"
+#include "store.h"
 
 static const struct {
     const char *name; /* JSON */
@@ -23,6 +27,7 @@ static const struct {
     [CTL_ADDRS_LIVE_LISTEN] = {"live_listen", "the running relay's listen addresses"},
     [CTL_ADDRS_CONFIG_ADVERTISE] = {"config_advertise", "advertise in the config"},
     [CTL_ADDRS_CONFIG_LISTEN] = {"config_listen", "listen in the config"},
+    [CTL_ADDRS_POOL] = {"pool", "the pool's live members, in this link's rendezvous order"},
 };
 
 const char *ctl_addrs_source_name(enum ctl_addrs_source s)
@@ -91,14 +96,132 @@ void ctl_addrs_pick(const struct ctl *c, const json_t *live, struct ctl_addrs *o
     }
 }
 
+/* The live members of a pool (D39): rows of the registry's members table
+ * whose heartbeat is within member_timeout and whose addresses are usable,
+ * the rule the relays home links by (pool_eligible, D34). */
+struct ctl_pool_rows {
+    int64_t now, timeout_ms;
+    size_t n;
+    struct store_member m[CTL_POOL_MAX_MEMBERS];
+    uint64_t w[CTL_POOL_MAX_MEMBERS]; /* the link's weight of each */
+};
+
+static int ctl_pool_collect(void *arg, const struct store_member *m)
+{
+    struct ctl_pool_rows *p = arg;
+
+    if (p->n < CTL_POOL_MAX_MEMBERS && m->addrs_ok && p->now - m->beat_ms <= p->timeout_ms)
+        p->m[p->n++] = *m;
+    return 0;
+}
+
+/* The k-th address (from 0) of a member's space-separated list, into out;
+ * false when it has fewer. */
+static bool ctl_pool_addr(const char *addrs, size_t k, char *out, size_t cap)
+{
+    for (const char *s = addrs; *s != '\0';) {
+        size_t len = strcspn(s, " ");
+        if (len > 0 && k-- == 0) {
+            if (len >= cap)
+                return false;
+            memcpy(out, s, len);
+            out[len] = '\0';
+            return true;
+        }
+        s += len + (s[len] == ' ');
+    }
+    return false;
+}
+
+/* Orders p's members by their weight for the link, highest first (ties to
+ * the lower id, as hrw_pick): the first is the link's home, the next is its
+ * home should the first leave, and so on. n is at most 64: a plain
+ * insertion sort. */
+static void ctl_pool_order(struct ctl_pool_rows *p, const uint8_t id[LINKID_LEN])
+{
+    for (size_t i = 0; i < p->n; i++)
+        p->w[i] = hrw_weight(p->m[i].id, id, LINKID_LEN);
+    for (size_t i = 1; i < p->n; i++) {
+        for (size_t j = i; j > 0; j--) {
+            bool before = p->w[j] > p->w[j - 1] ||
+                          (p->w[j] == p->w[j - 1] && strcmp(p->m[j].id, p->m[j - 1].id) < 0);
+            struct store_member tm;
+            uint64_t tw;
+            if (!before)
+                break;
+            tm = p->m[j], p->m[j] = p->m[j - 1], p->m[j - 1] = tm;
+            tw = p->w[j], p->w[j] = p->w[j - 1], p->w[j - 1] = tw;
+        }
+    }
+}
+
+/* Tokens of a pool carry the live members' advertised addresses (D39):
+ * the first address of each member in the link's rendezvous order, then
+ * the second of each, and so on, up to TOKEN_MAX_ADDRS. So an agent's i-th
+ * dial goes to the i-th member of its link's order, and a full token keeps
+ * the members most likely to home the link. out->n stays 0 when the
+ * registry has no live member (not a pool); -1 on a registry error
+ * (reported). */
+static int ctl_addrs_pool(struct ctl *c, const uint8_t id[LINKID_LEN], struct ctl_addrs *out)
+{
+    struct ctl_pool_rows *p = calloc(1, sizeof(*p));
+    struct store *st = NULL;
+    int r;
+
+    if (p == NULL) {
+        ctl_fail("out of memory");
+        return -1;
+    }
+    r = ctl_store_open(c, 0, &st);
+    if (r == -ENOENT) {
+        free(p);
+        return 0;
+    }
+    p->now = ctl_now_ms();
+    p->timeout_ms = (int64_t)c->cfg.pool.member_timeout_ms;
+    if (r == 0 && (r = store_members_load(st, ctl_pool_collect, p)) < 0)
+        ctl_fail("pool members: %s", store_errmsg(st));
+    store_close(st);
+    if (r < 0) {
+        free(p);
+        return -1;
+    }
+    ctl_pool_order(p, id);
+    for (size_t k = 0, more = 1; more && out->n < TOKEN_MAX_ADDRS; k++) {
+        more = 0;
+        for (size_t i = 0; i < p->n && out->n < TOKEN_MAX_ADDRS; i++) {
+            char text[TOKEN_ADDR_MAX + 1];
+            struct addr_spec a;
+            if (!ctl_pool_addr(p->m[i].addrs, k, text, sizeof(text)))
+                continue;
+            more = 1;
+            if (addr_parse(text, 0, &a) == 0)
+                ctl_addrs_add(out, &a);
+        }
+    }
+    if (out->n > 0)
+        out->source = CTL_ADDRS_POOL;
+    free(p);
+    return 0;
+}
+
 /* What to set, said once for linkctl's message and relay info. */
 #define CTL_ADDRS_HINT                                                                             \
     "set one of: --relay-addr HOST:PORT (linkctl), advertise = HOST:PORT in [relay] of the "       \
     "config (or linkrelay --advertise), a specific listen address (not 0.0.0.0, [::] or port 0)"
 
-int ctl_token_addrs(struct ctl *c, struct ctl_addrs *out)
+int ctl_token_addrs(struct ctl *c, const uint8_t link_id[LINKID_LEN], struct ctl_addrs *out)
 {
-    json_t *live = c->n_relay_addr > 0 ? NULL : ctl_relay_status(c);
+    json_t *live;
+
+    memset(out, 0, sizeof(*out));
+    if (c->n_relay_addr == 0) {
+        if (ctl_addrs_pool(c, link_id, out) != 0)
+            return CTL_EXIT_FAIL;
+        if (out->n > 0)
+            return CTL_EXIT_OK;
+    }
+    live = c->n_relay_addr > 0 ? NULL : ctl_relay_status(c);
     ctl_addrs_pick(c, live, out);
     json_decref(live);
     if (out->n > 0) {

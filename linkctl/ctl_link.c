@@ -282,7 +282,7 @@ static int link_add(struct ctl *c, int argc, char **argv)
     }
     /* Without addresses no token can be made: find out before anything is
      * written (the registry, the state directory, the relay key). */
-    if (ctl_token_addrs(c, &s->addrs) != CTL_EXIT_OK) {
+    if (ctl_token_addrs(c, s->l.id, &s->addrs) != CTL_EXIT_OK) {
         goto out;
     }
     /* A duplicate name fails before any work or warning; the insert checks

@@ -162,11 +162,13 @@ int ctl_link_rotate(struct ctl *c, int argc, char **argv)
     if (vals[2] != NULL && (r = ctl_parse_overlap("link rotate", vals[2], &overlap_ms)) != 0) {
         return r;
     }
-    /* A new token needs addresses: settle that before the key changes. */
-    if (vals[1] == NULL && ctl_token_addrs(c, &addrs) != CTL_EXIT_OK) {
+    if (ctl_open_link(c, pos[0], 0, &st, &l) < 0) {
         return CTL_EXIT_FAIL;
     }
-    if (ctl_open_link(c, pos[0], 0, &st, &l) < 0) {
+    /* A new token needs addresses (in a pool, in the link's order): settle
+     * that before the key changes. */
+    if (vals[1] == NULL && ctl_token_addrs(c, l.id, &addrs) != CTL_EXIT_OK) {
+        store_close(st);
         return CTL_EXIT_FAIL;
     }
     r = rotate_apply(c, st, &l, side, vals[1], overlap_ms, &addrs);

@@ -407,6 +407,10 @@ typedef int (*store_member_cb)(void *arg, const struct store_member *m);
 int store_members_load(struct store *st, store_member_cb cb, void *arg);
 /* Removes member id's row; -ENOENT if there is none. */
 int store_member_forget(struct store *st, const char *id);
+/* A member leaving the pool (D39): removes the row of id written by the
+ * process that started at started_ms, and nothing else (a newer process
+ * with the same id keeps its row). 0 also when there was no such row. */
+int store_member_leave(struct store *st, const char *id, int64_t started_ms);
 /* The links version (schema 008): changes with every commit that changes
  * links, enrollments, link_allow or link_quota, and with no other. */
 int store_links_version(struct store *st, int64_t *out);

@@ -105,6 +105,20 @@ int store_member_forget(struct store *st, const char *id)
     return r;
 }
 
+int store_member_leave(struct store *st, const char *id, int64_t started_ms)
+{
+    struct db_stmt *s;
+    int r = store_prepare(st, "DELETE FROM members WHERE id = ?1 AND started_ms = ?2", &s);
+
+    if (r < 0)
+        return r;
+    db_bind_text(s, 1, id);
+    db_bind_int64(s, 2, started_ms);
+    r = store_stmt_done(st, s, "leave the pool");
+    db_finalize(s);
+    return r;
+}
+
 int store_links_version(struct store *st, int64_t *out)
 {
     struct db_stmt *s;

@@ -38,10 +38,17 @@ struct pool {
     bool alive[POOL_MAX_MEMBERS]; /* as logged at the last beat */
     unsigned n_alive;
     uint64_t redirects, moved;
+    /* Leaving the pool (D39). leaving, leave_start_ms, drain_deadline and
+     * moved_out are the loop's; work_leave is its copy for the worker;
+     * left and left_ms are the worker's, read by the loop after it. */
+    bool leaving, work_leave, left, moved_out;
+    int64_t leave_start_ms, left_ms; /* wall clock */
+    uint64_t drain_deadline;         /* loop time: GOING_AWAY's seconds */
 };
 
 static const struct store_member *pool_home(const struct pool *p,
                                             const uint8_t id[STORE_LINK_ID_LEN]);
+static void pool_leave_check(struct pool *p);
 
 /* This member's advertise list as one space-separated text; -E2BIG when it
  * does not fit the row or a REDIRECT (protocol.md §5). */
@@ -100,14 +107,23 @@ static int pool_collect(void *arg, const struct store_member *m)
     return 0;
 }
 
-/* Worker: beat, then read every member. */
+/* Worker: beat (or, leaving, remove this member's row once), then read
+ * every member. */
 static void pool_work_cb(uv_work_t *w)
 {
     struct pool *p = w->data;
 
-    p->self.beat_ms = (int64_t)wallclock_ms();
     p->n_rows = p->n_over = 0;
-    p->rc = store_member_beat(p->st, &p->self);
+    if (p->work_leave) {
+        p->rc = p->left ? 0 : store_member_leave(p->st, p->self.id, p->self.started_ms);
+        if (p->rc == 0 && !p->left) {
+            p->left = true;
+            p->left_ms = (int64_t)wallclock_ms();
+        }
+    } else {
+        p->self.beat_ms = (int64_t)wallclock_ms();
+        p->rc = store_member_beat(p->st, &p->self);
+    }
     if (p->rc == 0)
         p->rc = store_members_load(p->st, pool_collect, p);
     if (p->rc != 0)
@@ -127,7 +143,7 @@ static bool pool_send_redirect(struct pool *p, struct conn *c, const struct stor
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_REDIRECT;
-    m.u.redirect.reason = MSG_REDIRECT_HOME;
+    m.u.redirect.reason = p->leaving ? MSG_REDIRECT_DRAINING : MSG_REDIRECT_HOME;
     /* The row's list: addresses separated by single spaces. */
     for (const char *s = home->addrs; *s != '\0' && m.u.redirect.n < MSG_MAX_ADDRS;) {
         size_t len = strcspn(s, " ");
@@ -147,8 +163,8 @@ static bool pool_send_redirect(struct pool *p, struct conn *c, const struct stor
         return true;
     }
     p->redirects++;
-    log_info("conn %" PRIu64 " %s: redirected to the link's home, member %s (%s)", c->id, c->peer,
-             home->id, home->addrs);
+    log_info("conn %" PRIu64 " %s: redirected to the link's home, member %s (%s)%s", c->id, c->peer,
+             home->id, home->addrs, p->leaving ? ", this member leaves the pool" : "");
     conn_close(c, CONN_END_FLUSH, "redirected");
     return true;
 }
@@ -194,6 +210,17 @@ static bool pool_log_changes(struct pool *p, const bool *was, const struct store
             changed = true;
         }
     }
+    /* A row that is gone was removed by its member leaving (D39) or by
+     * `linkctl pool forget`. */
+    for (size_t j = 0; j < n_old; j++) {
+        bool still = false;
+        for (size_t i = 0; i < p->n_mem && !still; i++)
+            still = strcmp(old[j].id, p->mem[i].id) == 0;
+        if (!still && was[j] && strcmp(old[j].id, p->self.id) != 0) {
+            log_info("pool: member %s left the pool (%s)", old[j].id, old[j].addrs);
+            changed = true;
+        }
+    }
     return changed;
 }
 
@@ -207,6 +234,8 @@ static void pool_after_cb(uv_work_t *w, int status)
     p->busy = false;
     if (status != 0 || p->rc != 0) {
         log_warnx("pool: heartbeat failed: %s", status != 0 ? uv_strerror(status) : p->err);
+        if (p->leaving && !p->moved_out && !p->stopped)
+            pool_leave_check(p); /* member_timeout bounds a leave the registry refuses */
         return;
     }
     if (p->n_over > 0)
@@ -215,8 +244,10 @@ static void pool_after_cb(uv_work_t *w, int status)
     memcpy(was, p->alive, sizeof(was));
     memcpy(p->mem, p->rows, p->n_rows * sizeof(p->mem[0]));
     p->n_mem = p->n_rows;
-    if (pool_log_changes(p, was, old, n_old) && p->send != NULL && !p->stopped)
+    if (pool_log_changes(p, was, old, n_old) && p->send != NULL && !p->stopped && !p->leaving)
         index_foreach(p->index, pool_move_one, p);
+    if (p->leaving && !p->moved_out && !p->stopped)
+        pool_leave_check(p);
 }
 
 static void pool_timer_cb(uv_timer_t *t)
@@ -226,6 +257,7 @@ static void pool_timer_cb(uv_timer_t *t)
     if (p->busy || p->stopped)
         return;
     pool_fill_self(p);
+    p->work_leave = p->leaving;
     p->busy = true;
     if (uv_queue_work(p->loop, &p->work, pool_work_cb, pool_after_cb) != 0)
         p->busy = false;
@@ -304,8 +336,12 @@ static const struct store_member *pool_home(const struct pool *p,
     int64_t now = (int64_t)wallclock_ms();
     int i;
 
+    /* A member that leaves homes nothing, even before its row is gone. */
     for (size_t j = 0; j < p->n_mem; j++)
-        ids[j] = pool_eligible(p, &p->mem[j], now) ? p->mem[j].id : NULL;
+        ids[j] = pool_eligible(p, &p->mem[j], now) &&
+                         !(p->leaving && strcmp(p->mem[j].id, p->self.id) == 0)
+                     ? p->mem[j].id
+                     : NULL;
     i = hrw_pick(ids, p->n_mem, id, STORE_LINK_ID_LEN);
     return i < 0 ? NULL : &p->mem[i];
 }
@@ -322,6 +358,68 @@ bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_I
     if (home == NULL || strcmp(home->id, p->cfg->pool.member_id) == 0)
         return false;
     return pool_send_redirect(p, c, home);
+}
+
+/* Leaving, once the others have seen it: each link here goes to its next
+ * home (REDIRECT reason draining); a link no other member may home gets
+ * GOING_AWAY (D25) and stays until the drain ends. */
+static void pool_out_one(void *arg, struct index_link *l)
+{
+    struct pool *p = arg;
+    const struct store_member *home = pool_home(p, l->id);
+    uint64_t now = uv_now(p->loop), left = p->drain_deadline > now ? p->drain_deadline - now : 0;
+    struct msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_GOING_AWAY;
+    m.u.going_away.seconds = (uint16_t)((left + 999) / 1000);
+    m.u.going_away.text.p = (const uint8_t *)"relay draining";
+    m.u.going_away.text.len = strlen("relay draining");
+    for (int side = 0; side < 2; side++) {
+        struct conn *c = l->session[side];
+        if (c == NULL || c->state != CONN_UP)
+            continue;
+        if (home == NULL || !pool_send_redirect(p, c, home))
+            (void)p->send(c, &m);
+    }
+}
+
+/* Leaving: the others have seen this member's row gone when each live one
+ * has beaten since it was removed (a beat reads every row after writing
+ * its own), or member_timeout after the leave began (they count it dead by
+ * then whatever happened to the row). Then the links move out. */
+static void pool_leave_check(struct pool *p)
+{
+    int64_t now = (int64_t)wallclock_ms();
+    bool seen = p->left;
+
+    for (size_t i = 0; seen && i < p->n_mem; i++)
+        if (strcmp(p->mem[i].id, p->self.id) != 0 && pool_eligible(p, &p->mem[i], now))
+            seen = p->mem[i].beat_ms > p->left_ms;
+    if (!seen && now - p->leave_start_ms <= (int64_t)p->cfg->pool.member_timeout_ms)
+        return;
+    p->moved_out = true;
+    log_info("pool: member %s left the pool (%s); moving its links", p->self.id,
+             seen ? "every live member has seen it" : "member_timeout passed");
+    if (p->send != NULL)
+        index_foreach(p->index, pool_out_one, p);
+}
+
+bool pool_leave(struct pool *p, uint64_t drain_deadline)
+{
+    if (p == NULL || p->stopped || p->leaving)
+        return false;
+    p->leaving = true;
+    p->leave_start_ms = (int64_t)wallclock_ms();
+    p->drain_deadline = drain_deadline;
+    log_info("pool: member %s leaves the pool: removing its row", p->self.id);
+    pool_timer_cb(&p->timer); /* at once; with a beat in flight, at the next tick */
+    return true;
+}
+
+bool pool_leaving(const struct pool *p)
+{
+    return p != NULL && p->leaving && !p->moved_out && !p->stopped;
 }
 
 uint64_t pool_redirects(const struct pool *p)

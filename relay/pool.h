@@ -66,6 +66,16 @@ bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_I
 /* Whether member m may home links at wall clock now_ms: its last beat is
  * within member_timeout and its addresses are usable (addrs_ok; see D34). */
 bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t now_ms);
+/* Leaving the pool (D39, a drain that no successor takes over): from now
+ * on this member homes no link and stops beating; a worker removes its row,
+ * and once every live member has beaten since (or member_timeout passed),
+ * every session here gets REDIRECT (reason draining) to its link's next
+ * home, or GOING_AWAY (seconds until drain_deadline, loop time) when there
+ * is none. False (nothing done) when p is NULL, stopped or already leaving:
+ * the caller sends GOING_AWAY itself. */
+bool pool_leave(struct pool *p, uint64_t drain_deadline);
+/* True while a leave has not moved the links out yet: the drain waits. */
+bool pool_leaving(const struct pool *p);
 /* The metrics: REDIRECTs sent, members seen alive at the last beat (0 when
  * p is NULL). */
 uint64_t pool_redirects(const struct pool *p);

@@ -68,7 +68,7 @@ static void relay_on_drain_timer(uv_timer_t *t)
 
     if (r->stopping)
         return;
-    if (r->stats.streams_open == 0) {
+    if (r->stats.streams_open == 0 && !pool_leaving(r->pool)) {
         log_info("drain: no stream left; stopping");
         relay_stop(r);
     } else if (r->handoff && relay_arriving(r) == 0) {
@@ -123,7 +123,10 @@ int relay_drain(struct relay *r, uint32_t timeout_ms)
         uv_timer_start(&r->drain_timer, relay_on_drain_timer, 0, 0);
         return 0;
     }
-    relay_going_away(r, (uint16_t)((timeout_ms + 999) / 1000));
+    /* A pool member leaves the pool, unless a successor (takeover, or the
+     * next relay on systemd's sockets) serves on as the same member (D39). */
+    if (r->handoff || r->handing_over || !pool_leave(r->pool, r->drain_deadline_ms))
+        relay_going_away(r, (uint16_t)((timeout_ms + 999) / 1000));
     uv_timer_start(&r->drain_timer, relay_on_drain_timer,
                    r->handoff                          ? 0
                    : timeout_ms < RELAY_DRAIN_CHECK_MS ? timeout_ms

@@ -70,6 +70,30 @@ START_TEST(beat_load_forget)
 }
 END_TEST
 
+/* A member leaving (D39) removes its own row: the one its process wrote
+ * (started_ms), not a newer process's with the same id. */
+START_TEST(leave_own_row)
+{
+    struct store *st = storefix_open();
+    struct store_member m = member("r1", "127.0.0.1:7700", 5000);
+    struct seen s = {0};
+
+    ck_assert_int_eq(store_member_beat(st, &m), 0);
+    m = member("r2", "127.0.0.2:7700", 5000);
+    ck_assert_int_eq(store_member_beat(st, &m), 0);
+    ck_assert_int_eq(store_member_leave(st, "r1", 999), 0); /* another process's start */
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_int_eq(store_member_leave(st, "r1", 1000), 0);
+    s.n = 0;
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_str_eq(s.m[0].id, "r2");
+    ck_assert_int_eq(store_member_leave(st, "r1", 1000), 0); /* gone already: not an error */
+    store_close(st);
+}
+END_TEST
+
 START_TEST(beat_limits)
 {
     struct store *st = storefix_open();
@@ -124,6 +148,7 @@ static Suite *pool_suite(void)
 
     tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, beat_load_forget);
+    tcase_add_test(tc, leave_own_row);
     tcase_add_test(tc, beat_limits);
     tcase_add_test(tc, links_version);
     suite_add_tcase(s, tc);
