@@ -4,7 +4,8 @@
 (docs/protocol.md §7.3 "ACK cadence", docs/design.md D32).
 
 Both agents run with the default resume_buffer (4 MiB), so each asks its
-peer for an ACK every 64 KiB delivered (RESUME_ACK_MAX, D32). The host
+peer for an ACK every 1 MiB delivered (a quarter, D32; both offer
+STREAM_ACK, D43). The host
 application writes 60 KiB (less than one interval) and then keeps its
 connection open without writing;
 the device application reads all of it. The receiving agent acknowledges
