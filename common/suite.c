@@ -137,6 +137,8 @@ int suite_hello_check(const uint8_t *p, size_t len, bool *resume, uint32_t *ack_
         skip = p[2] >= 4 ? 4 : p[2]; /* ack_every, or an older agent's content */
     if (ext_parse(p + 3 + skip, (size_t)p[2] - skip, &o) != 0)
         return -EBADMSG;
+    if (!r)
+        o &= ~SUITE_OFFER_STREAM_ACK; /* nothing to acknowledge without resumption */
     *resume = r;
     *ack_every = ack;
     *offer = o;

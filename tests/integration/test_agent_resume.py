@@ -39,7 +39,9 @@ import lrharness as h
 import promharness as ph
 
 MIB = 1024 * 1024
-
+# resume_buffer 128 KiB (the least, below what the legs, the relay and the
+# kernels between them hold), for the stalled reader.
+SMALL = "resume_buffer = 128KiB\nresume_buffer_total = 512KiB\n"
 
 def total_bytes():
     """Bytes each way of the kill -9 transfer (module docstring)."""
@@ -165,33 +167,16 @@ def agents(rig, tgt, extra):
     return a, b, lport
 
 
-def conf_agent(rig, name, token, relay_addr, role_line):
-    """An agent from a config file: resume_buffer 128 KiB (the least, below
-    what the legs, the relay and the kernels between them hold), metrics on."""
-    path = os.path.join(rig.tmp, "%s.conf" % name)
-    with open(path, "w") as f:
-        f.write("[agent]\nrelay = %s\nresume_buffer = 128KiB\nresume_buffer_total = 512KiB\n"
-                "metrics_listen = 127.0.0.1:0\n\n[link lnk]\ntoken = %s\n%s\n"
-                % (relay_addr, token, role_line))
-    os.chmod(path, 0o600)
-    return rig.agent_args(name, ["--config", path])
-
-
-def metrics_port(ag):
-    h.wait_for(lambda: re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", ag.log()), 10)
-    m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", ag.log())
-    return int(m.group(1)) if m else None
-
-
 def stalled_reader(c, rig, r, tgt):
     out = rig.link("stall")
     lport = ah.free_port()
-    b = conf_agent(rig, "stall-b", out["tokens"]["b"], r.addr,
-                   "connect = 127.0.0.1:%d" % tgt.port)
-    a = conf_agent(rig, "stall-a", out["tokens"]["a"], r.addr, "listen = 127.0.0.1:%d" % lport)
+    b = rig.conf_agent("stall-b", out["tokens"]["b"], "connect = 127.0.0.1:%d" % tgt.port,
+                       extra=SMALL)
+    a = rig.conf_agent("stall-a", out["tokens"]["a"], "listen = 127.0.0.1:%d" % lport,
+                       extra=SMALL)
     c.check("stall: agents online", a.wait_log("online via relay") and b.wait_log("online via relay")
             and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=5))
-    port = metrics_port(a)
+    port = ah.metrics_port(a)
     cli = socket.create_connection(("127.0.0.1", lport), timeout=60)
     srv = tgt.accept()
     # The host application writes until told to stop, so whatever the agents

@@ -37,15 +37,6 @@ TOTAL = (8 if h.sanitized(ah.AGENT) else 32) * MIB
 CAP = 4 * MIB  # linkagent's default resume_buffer
 
 
-def conf_agent(rig, name, token, role_line):
-    path = os.path.join(rig.tmp, "%s.conf" % name)
-    with open(path, "w") as f:
-        f.write("[agent]\nrelay = %s\nmetrics_listen = 127.0.0.1:0\n\n[link sa]\n"
-                "token = %s\n%s\n" % (rig.relay.addr, token, role_line))
-    os.chmod(path, 0o600)
-    return rig.agent_args(name, ["--config", path])
-
-
 def metric(port, name, **labels):
     return ph.value(ph.scrape(port), name, **labels)
 
@@ -64,11 +55,11 @@ def main():
     stop = threading.Event()
     try:
         r = rig.start_relay()
-        out = rig.link("sa")
+        out = rig.link("lnk")
         lport = ah.free_port()
-        b = conf_agent(rig, "sa-b", out["tokens"]["b"],
+        b = rig.conf_agent("sa-b", out["tokens"]["b"],
                        "connect = 127.0.0.1:%d" % ls.getsockname()[1])
-        a = conf_agent(rig, "sa-a", out["tokens"]["a"], "listen = 127.0.0.1:%d" % lport)
+        a = rig.conf_agent("sa-a", out["tokens"]["a"], "listen = 127.0.0.1:%d" % lport)
         c.check("agents online", a.wait_log("online via relay") and b.wait_log("online via relay")
                 and h.wait_for(lambda: "peer online" in a.log() + b.log(), timeout=5))
         pa, pb = ah.metrics_port(a), ah.metrics_port(b)

@@ -298,6 +298,13 @@ START_TEST(hello_stream_ack_item)
     ck_assert_uint_eq(suite_hello_encode(false, 0, ALL | sa, h), 6);
     ck_assert_int_eq(suite_hello_check(h, 6, &resume, &ack, &offer), 0);
     ck_assert_uint_eq(offer, ALL);
+    /* Sent without the resumption offer, it offers nothing. */
+    {
+        static const uint8_t bare[] = {1, 0, 2, 2, 0};
+        ck_assert_int_eq(suite_hello_check(bare, sizeof(bare), &resume, &ack, &offer), 0);
+        ck_assert(!resume);
+        ck_assert_uint_eq(offer, CHACHA);
+    }
     /* A stream_ack item running past the end is malformed. */
     {
         static const uint8_t bad[] = {1, 1, 6, 0, 1, 0, 0, 2, 1};
