@@ -169,7 +169,8 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.resume_timeout_ms = cfg->resume_timeout_ms;
     ag->streams.resume_buffer = cfg->resume_buffer;
     ag->streams.resume_total_cap = cfg->resume_buffer_total;
-    ag->streams.suites = suite_offer(cfg->cipher, suite_cpu_aes());
+    /* STREAM_ACK (D43) goes in the HELLO only with the resumption offer. */
+    ag->streams.suites = suite_offer(cfg->cipher, suite_cpu_aes()) | SUITE_OFFER_STREAM_ACK;
 }
 
 /* Where the relay keys (suffix "relaykeys") or peer keys ("peerkeys")

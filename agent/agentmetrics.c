@@ -185,6 +185,14 @@ void agentmetrics_render(void *arg, struct promtext *pt)
     promtext_family(pt, "linkagent_resume_finished_kept", "gauge",
                     "Finished streams whose resume state is kept for resume_timeout.");
     promtext_u64(pt, "linkagent_resume_finished_kept", NULL, 0, ag->streams.fins_kept);
+    promtext_family(pt, "linkagent_stream_acks_total", "counter",
+                    "STREAM_ACKs (D43) by event: sent, taken (from the peer, verified), "
+                    "refused (wrong mac or offset), unknown (no running stream).");
+    for (int i = 0; i < 4; i++) {
+        static const char *const ev[] = {"sent", "taken", "refused", "unknown"};
+        struct promtext_label l = LBL("event", ev[i]);
+        promtext_u64(pt, "linkagent_stream_acks_total", &l, 1, ag->streams.acks[i]);
+    }
     for (int f = 0; f < AM_COUNT; f++) {
         promtext_family(pt, am_fam[f].name, am_fam[f].type, am_fam[f].help);
         for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)

@@ -17,6 +17,7 @@
 #include "endorse.h"
 #include "log.h"
 #include "agent/openfail.h"
+#include "agent/streamack.h"
 #include "agent/stream.h"
 #include "agent/streamfin.h"
 #include "agent/streamrevive.h"
@@ -239,6 +240,11 @@ static void on_resumed(void *owner, const struct msg_stream *m)
     log_warnx("link %s: RESUMED for no stream of this link (an unknown, spent or foreign resume "
               "id); ignored",
               link_name(lk));
+}
+
+static void on_stream_ack(void *owner, const struct msg_stream_ack *a)
+{
+    streamack_in(&((struct link *)owner)->so, a);
 }
 
 static void on_resumable(void *owner)
@@ -469,6 +475,7 @@ static const struct session_ops session_ops = {
     .on_relay_key = on_relay_key,
     .on_resumable = on_resumable,
     .on_resumed = on_resumed,
+    .on_stream_ack = on_stream_ack,
     .on_down = on_session_down,
 };
 
@@ -589,6 +596,13 @@ static int send_stream_leg_lost(void *arg, uint64_t stream_id, const uint8_t tic
     return rc;
 }
 
+static int send_stream_ack(void *arg, const struct msg_stream_ack *a)
+{
+    struct link *lk = arg;
+
+    return lk->session != NULL && lk->online ? session_send_stream_ack(lk->session, a) : -ENOTCONN;
+}
+
 static void stream_gone(void *arg, struct stream *st)
 {
     struct link *lk = arg;
@@ -617,6 +631,7 @@ static const struct stream_ops stream_ops = {
     .send_open = send_stream_open,
     .send_resume = send_stream_resume,
     .send_leg_lost = send_stream_leg_lost,
+    .send_stream_ack = send_stream_ack,
     .gone = stream_gone,
 };
 

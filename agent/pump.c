@@ -288,6 +288,16 @@ static bool shut_down(struct pump *p)
     return true;
 }
 
+/* A STREAM_ACK that is due goes to the owner (D43). */
+static void pump_oob_ack(struct pump *p)
+{
+    uint8_t mac[E2E_ACK_MAC_LEN];
+    uint64_t offset;
+
+    if (p->ops->oob_ack != NULL && e2e_oob_ack_take(p->e2e, &offset, mac) == 1)
+        p->ops->oob_ack(p->owner, offset, mac);
+}
+
 void pump_run(struct pump *p)
 {
     bool moved;
@@ -301,6 +311,7 @@ void pump_run(struct pump *p)
         if (p->closing)
             return;
     } while (moved);
+    pump_oob_ack(p);
     pump_account(p);
     if (!p->ready && e2e_handshake_done(p->e2e) && (!p->dial_local || p->local_connected)) {
         p->ready = true;
@@ -327,8 +338,10 @@ void pump_run(struct pump *p)
 
 void pump_ack_idle(struct pump *p)
 {
-    if (!p->closing && p->e2e != NULL && e2e_ack_idle(p->e2e) == 1)
-        pump_run(p);
+    if (p->closing || p->e2e == NULL)
+        return;
+    if (e2e_ack_idle(p->e2e) == 1 || e2e_oob(p->e2e))
+        pump_run(p); /* the ACK sealed goes out; a STREAM_ACK due too */
 }
 
 static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

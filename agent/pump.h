@@ -81,6 +81,9 @@ struct pump_ops {
      * when the owner OPENs the stream again (it drops the leg; nothing here
      * acts on it any more), false to reset it as any such answer. */
     bool (*unknown_ticket)(void *owner);
+    /* A STREAM_ACK is due (e2e_oob_ack_take, D43): the owner sends it on
+     * its control session if that is up. Optional; does not close. */
+    void (*oob_ack)(void *owner, uint64_t offset, const uint8_t mac[E2E_ACK_MAC_LEN]);
 };
 
 struct pump {

@@ -184,6 +184,16 @@ int session_send_leg_lost(struct session *c, uint64_t stream_id,
     return rc;
 }
 
+int session_send_stream_ack(struct session *c, const struct msg_stream_ack *a)
+{
+    struct msg m = {.type = MSG_STREAM_ACK};
+
+    if (c->state != SESSION_ONLINE || !c->conf.resume)
+        return -ENOTCONN;
+    m.u.stream_ack = *a;
+    return send_msg(c, &m);
+}
+
 int session_send_ping(struct session *c, uint64_t nonce)
 {
     struct msg m = {.type = MSG_PING};
@@ -239,7 +249,7 @@ static int session_auth(const struct session_conf *conf, uint8_t *out, size_t ca
                      .flags = AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY | AUTH_FLAG_QUOTA};
 
     if (conf->resume)
-        a.flags |= AUTH_FLAG_RESUME;
+        a.flags |= AUTH_FLAG_RESUME | AUTH_FLAG_STREAM_ACK;
     if (conf->enroll_verifier != NULL) {
         a.flags |= AUTH_FLAG_ENROLL;
         memcpy(a.verifier, conf->enroll_verifier, sizeof(a.verifier));
@@ -415,6 +425,14 @@ static int dispatch(struct session *c, const struct msg *m)
             return -1;
         }
         c->ops->on_resumed(c->owner, &m->u.stream);
+        break;
+    case MSG_STREAM_ACK:
+        if (!c->conf.resume) {
+            session_fail(c, false, "protocol error: STREAM_ACK without AUTH flags bit 5");
+            return -1;
+        }
+        if (c->ops->on_stream_ack != NULL)
+            c->ops->on_stream_ack(c->owner, &m->u.stream_ack);
         break;
     case MSG_GOING_AWAY:
         c->ops->on_going_away(c->owner, m->u.going_away.seconds);

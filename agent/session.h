@@ -38,6 +38,7 @@ struct msg_key;
 struct msg_addrs;
 struct msg_redirect;
 struct msg_stream;
+struct msg_stream_ack;
 struct msg_welcome;
 
 /*
@@ -70,6 +71,9 @@ struct session_ops {
     /* REDIRECT: the link's home is another relay of a pool (D34); the
      * session ends right after (on_down). Optional, may be NULL. */
     void (*on_redirect)(void *owner, const struct msg_redirect *r);
+    /* STREAM_ACK: the peer's ACK of a stream, passed on by the relay
+     * (§7.3, D43; optional, may be NULL). */
+    void (*on_stream_ack)(void *owner, const struct msg_stream_ack *a);
     /* PONG: the relay answered session_send_ping (optional, may be NULL). */
     void (*on_pong)(void *owner, uint64_t nonce);
     /* The session failed (its cause logged) and is closing; revoked selects
@@ -150,6 +154,8 @@ int session_send_ping(struct session *c, uint64_t nonce);
 /* KEY_ENDORSE: k->by endorses k->key (D21). -ENOTCONN unless online. */
 int session_send_endorse(struct session *c, const struct msg_key *k);
 
+/* Sends STREAM_ACK (D43); -ENOTCONN unless online with AUTH flags bit 5. */
+int session_send_stream_ack(struct session *c, const struct msg_stream_ack *a);
 /* Sends RESUME (§7.3); -ENOTCONN unless online and the relay said RESUMABLE. */
 int session_send_resume(struct session *c, uint32_t req_id, const uint8_t id[MSG_RESUME_ID_LEN]);
 int session_send_leg_lost(struct session *c, uint64_t stream_id,

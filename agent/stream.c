@@ -18,6 +18,7 @@
 #include "backoff.h"
 #include "frame.h"
 #include "log.h"
+#include "agent/streamack.h"
 #include "agent/streamend.h"
 
 /* A failure: its cause, formatted, to stream_end, which resets the stream. */
@@ -95,6 +96,7 @@ static const struct pump_ops pump_ops = {
     .ready = on_pump_ready,
     .leg_lost = on_pump_leg_lost,
     .resumed = on_pump_resumed,
+    .oob_ack = streamack_out,
 };
 
 /* The leg check (live.h, pump_leg_dead): data in flight to the relay and no

@@ -67,6 +67,8 @@ struct stream_env {
     /* Finished streams kept to answer a resume (agent/streamfin.h; each
      * costs STREAMFIN_COST in resume_held), and those answered. */
     uint64_t fins_kept, resume_finished;
+    /* STREAM_ACKs (agent/streamack.h, D43): enum streamack_count. */
+    uint64_t acks[4];
 
     /* Record suites offered (common/suite.h, linkagent.conf `cipher`, D37). */
     unsigned suites;
@@ -90,6 +92,8 @@ struct stream_ops {
      * -ENOTCONN as for send_resume. */
     int (*send_leg_lost)(void *arg, uint64_t stream_id, const uint8_t ticket[MSG_TICKET_LEN],
                          uint64_t *told_on);
+    /* STREAM_ACK on the control session (D43); -ENOTCONN if it is not up. */
+    int (*send_stream_ack)(void *arg, const struct msg_stream_ack *a);
     /* The stream is closing and has left the owner's list (the owner re-arms
      * the cable if it was one). Called once; the stream's last word. */
     void (*gone)(void *arg, struct stream *st);

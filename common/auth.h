@@ -14,18 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_VERSION        1
-#define AUTH_LINK_LEN       16
-#define AUTH_RESUME_LEN     32 /* the only non-empty resume_ticket length */
-#define AUTH_MAX_AGENT      32
-#define AUTH_FLAG_RESUME    0x01 /* reserved: the agent supports resumption */
-#define AUTH_FLAG_PEER_KEY  0x02 /* PEER_KEY with endorsements, KEY_ENDORSE (D21) */
-#define AUTH_FLAG_RELAY_KEY 0x04 /* the agent understands RELAY_KEY (D21) */
-#define AUTH_FLAG_ENROLL    0x08 /* enrollment: a verifier follows (D30) */
-#define AUTH_FLAG_QUOTA     0x10 /* the agent takes OPEN_FAIL quota_exceeded (D29) */
+#define AUTH_VERSION         1
+#define AUTH_LINK_LEN        16
+#define AUTH_RESUME_LEN      32 /* the only non-empty resume_ticket length */
+#define AUTH_MAX_AGENT       32
+#define AUTH_FLAG_RESUME     0x01 /* reserved: the agent supports resumption */
+#define AUTH_FLAG_PEER_KEY   0x02 /* PEER_KEY with endorsements, KEY_ENDORSE (D21) */
+#define AUTH_FLAG_RELAY_KEY  0x04 /* the agent understands RELAY_KEY (D21) */
+#define AUTH_FLAG_ENROLL     0x08 /* enrollment: a verifier follows (D30) */
+#define AUTH_FLAG_QUOTA      0x10 /* the agent takes OPEN_FAIL quota_exceeded (D29) */
+#define AUTH_FLAG_STREAM_ACK 0x20 /* the agent sends and takes STREAM_ACK (D43) */
 #define AUTH_FLAGS_KNOWN                                                                           \
     (AUTH_FLAG_RESUME | AUTH_FLAG_PEER_KEY | AUTH_FLAG_RELAY_KEY | AUTH_FLAG_ENROLL |              \
-     AUTH_FLAG_QUOTA)
+     AUTH_FLAG_QUOTA | AUTH_FLAG_STREAM_ACK)
 #define AUTH_VERIFIER_LEN 32
 #define AUTH_MIN_LEN      (1 + 1 + AUTH_LINK_LEN + 1 + 1 + 1)
 #define AUTH_MAX_LEN      (AUTH_MIN_LEN + AUTH_RESUME_LEN + AUTH_MAX_AGENT + AUTH_VERIFIER_LEN)

@@ -64,6 +64,9 @@ static int hs_finish(struct e2e *s)
         s->resumable = rc == 0;
     }
     s->suite = (uint8_t)suite_choose(s->offer, s->peer_suites);
+    s->oob = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_STREAM_ACK) != 0;
+    if (!s->oob && s->peer_ack_every > RESUME_ACK_MIN)
+        s->peer_ack_every = RESUME_ACK_MIN; /* in-band only: D32's stall (D43) */
     if (rc == 0)
         rc = noise_hs_split_keys(&s->hs, send_key, s->recv_key);
     if (rc == 0)
@@ -387,7 +390,8 @@ int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KE
 
     if (s == NULL || priv == NULL || peer_pub == NULL || link_id == NULL ||
         (role != E2E_INITIATOR && role != E2E_RESPONDER) ||
-        (resume_cap > 0 && resume_cap < E2E_RESUME_MIN) || (offer & ~SUITE_OFFER_ALL) != 0)
+        (resume_cap > 0 && resume_cap < E2E_RESUME_MIN) ||
+        (offer & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK)) != 0)
         return E2E_E_ARG;
     memset(s, 0, sizeof(*s));
     s->role = (uint8_t)role;
@@ -723,11 +727,12 @@ const char *e2e_strerror(int err)
         "local side already ended the stream",
         "stream already failed or reset",
         "resumption refused",
+        "STREAM_ACK refused (wrong mac or offset)",
     };
 
     if (err == 0)
         return "success";
-    if (err < E2E_E_ARG || err > E2E_E_RESUME)
+    if (err < E2E_E_ARG || err > E2E_E_ACK)
         return "unknown e2e error";
     return msg[err - E2E_E_ARG];
 }

@@ -86,6 +86,7 @@ enum e2e_error {
     E2E_E_DEAD,        /* the session failed earlier or was reset */
     E2E_E_RESUME,      /* resumption refused: wrong state, stale or unknown
                           resume id, bad resume HELLO, impossible offset */
+    E2E_E_ACK,         /* a STREAM_ACK refused: wrong mac or offset (D43) */
 };
 
 enum e2e_event_type {
@@ -149,6 +150,11 @@ struct e2e {
     /* record suites offered (suite.h), ours and theirs; the chosen enum rec_suite */
     unsigned offer, peer_suites;
     uint8_t suite;
+    /* STREAM_ACK (D43): both HELLOs offered it (and the stream is
+     * resumable); the data offset last given out for one; a quiet stream's
+     * timer asks for one now. */
+    bool oob, oob_idle;
+    uint64_t oob_acked;
 };
 
 /*
@@ -284,6 +290,28 @@ uint64_t e2e_resume_held(const struct e2e *s);
  * none was due or the stream is not resumable, suspended, ended or dead.
  */
 int e2e_ack_idle(struct e2e *s);
+
+/*
+ * STREAM_ACK (docs/protocol.md §5, §7.3, docs/design.md D43; common/e2eack.c):
+ * the acknowledgment of a resumable stream that goes on the control
+ * sessions, through the relay, so that it never waits behind DATA the peer
+ * is not reading. Only when both HELLOs offered it (e2e_oob).
+ *
+ * e2e_oob_ack_take: 1 when one is due (the data delivered since the last
+ * reached the peer's ack_every, or e2e_ack_idle asked for one), with the
+ * offset (data bytes delivered, over all epochs) and its mac, BLAKE2b-128
+ * keyed with rk over "linkrelay/1 stream ack" ‖ role u8 ‖ offset u64 (the
+ * sender's role of the first leg); 0 when none is.
+ * e2e_oob_ack_in: a STREAM_ACK from the peer: 1 if it released replay
+ * buffer (e2e_send_space may have grown), 0 if it was old news,
+ * E2E_E_ACK if its mac is wrong or it acknowledges bytes never sent (the
+ * caller counts, logs and otherwise ignores it: the relay can only forge
+ * what it could do by cutting the leg), E2E_E_ARG without e2e_oob.
+ */
+#define E2E_ACK_MAC_LEN 16
+bool e2e_oob(const struct e2e *s);
+int e2e_oob_ack_take(struct e2e *s, uint64_t *offset, uint8_t mac[E2E_ACK_MAC_LEN]);
+int e2e_oob_ack_in(struct e2e *s, uint64_t offset, const uint8_t mac[E2E_ACK_MAC_LEN]);
 
 const char *e2e_strerror(int err);
 

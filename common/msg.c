@@ -44,6 +44,7 @@ static bool type_known(int t)
     case MSG_RESUME:
     case MSG_RESUMED:
     case MSG_LEG_LOST:
+    case MSG_STREAM_ACK:
     case MSG_PING:
     case MSG_PONG:
     case MSG_OPEN:
@@ -129,6 +130,8 @@ static int check(const struct msg *m)
         return m->u.resume.req_id != 0 ? 0 : MSG_E_RANGE;
     case MSG_LEG_LOST:
         return m->u.leg_lost.stream_id != 0 ? 0 : MSG_E_RANGE;
+    case MSG_STREAM_ACK:
+        return m->u.stream_ack.stream_id != 0 ? 0 : MSG_E_RANGE;
     case MSG_OPEN_FAIL:
         return open_fail_reason_ok(m->u.open_fail.reason) ? 0 : MSG_E_RANGE;
     case MSG_CLOSE:
@@ -181,6 +184,8 @@ static size_t encoded_len(const struct msg *m)
         return n + 4 + MSG_RESUME_ID_LEN;
     case MSG_LEG_LOST:
         return n + 8 + MSG_TICKET_LEN;
+    case MSG_STREAM_ACK:
+        return n + 8 + 8 + MSG_ACK_MAC_LEN;
     case MSG_OPEN_FAIL:
         return n + 4 + 1;
     case MSG_CLOSE:
@@ -251,6 +256,11 @@ static int put_body(const struct msg *m, struct buf *b)
     case MSG_LEG_LOST:
         rc |= buf_put_u64(b, m->u.leg_lost.stream_id);
         rc |= buf_put_bytes(b, m->u.leg_lost.ticket, MSG_TICKET_LEN);
+        break;
+    case MSG_STREAM_ACK:
+        rc |= buf_put_u64(b, m->u.stream_ack.stream_id);
+        rc |= buf_put_u64(b, m->u.stream_ack.offset);
+        rc |= buf_put_bytes(b, m->u.stream_ack.mac, MSG_ACK_MAC_LEN);
         break;
     case MSG_OPEN_FAIL:
         rc |= buf_put_u32(b, m->u.open_fail.req_id);
@@ -442,6 +452,11 @@ static int get_body(struct cur *c, struct msg *m)
                        cur_copy(c, m->u.leg_lost.ticket, MSG_TICKET_LEN)
                    ? MSG_E_SHORT
                    : 0;
+    case MSG_STREAM_ACK:
+        return cur_u64(c, &m->u.stream_ack.stream_id) || cur_u64(c, &m->u.stream_ack.offset) ||
+                       cur_copy(c, m->u.stream_ack.mac, MSG_ACK_MAC_LEN)
+                   ? MSG_E_SHORT
+                   : 0;
     case MSG_PING:
     case MSG_PONG:
         return cur_u64(c, &m->u.nonce) ? MSG_E_SHORT : 0;
@@ -521,6 +536,8 @@ const char *msg_type_name(int type)
         return "RESUMED";
     case MSG_LEG_LOST:
         return "LEG_LOST";
+    case MSG_STREAM_ACK:
+        return "STREAM_ACK";
     case MSG_PING:
         return "PING";
     case MSG_PONG:

@@ -43,12 +43,13 @@ enum msg_type {
     MSG_ADDRS = 0x06,
     MSG_REDIRECT = 0x07,
     MSG_GOING_AWAY = 0x08,
-    MSG_PEER_KEY = 0x09,  /* only to agents that set AUTH_FLAG_PEER_KEY (D21) */
-    MSG_RELAY_KEY = 0x0a, /* only to agents that set AUTH_FLAG_RELAY_KEY (D21) */
-    MSG_RESUMABLE = 0x0B, /* relay → agent, empty: this relay pairs resumed legs */
-    MSG_RESUME = 0x0C,    /* agent → relay: a new leg for a suspended stream */
-    MSG_RESUMED = 0x0D,   /* relay → agent: STREAM + resume id */
-    MSG_LEG_LOST = 0x0E,  /* agent → relay: my leg of that stream is gone, end it */
+    MSG_PEER_KEY = 0x09,   /* only to agents that set AUTH_FLAG_PEER_KEY (D21) */
+    MSG_RELAY_KEY = 0x0a,  /* only to agents that set AUTH_FLAG_RELAY_KEY (D21) */
+    MSG_RESUMABLE = 0x0B,  /* relay → agent, empty: this relay pairs resumed legs */
+    MSG_RESUME = 0x0C,     /* agent → relay: a new leg for a suspended stream */
+    MSG_RESUMED = 0x0D,    /* relay → agent: STREAM + resume id */
+    MSG_LEG_LOST = 0x0E,   /* agent → relay: my leg of that stream is gone, end it */
+    MSG_STREAM_ACK = 0x0F, /* agent → relay → peer agent: data acknowledged (D43) */
     MSG_PING = 0x10,
     MSG_PONG = 0x11,
     MSG_OPEN = 0x20,
@@ -135,6 +136,16 @@ struct msg_leg_lost {
     uint8_t ticket[MSG_TICKET_LEN]; /* the ticket this side got for it */
 };
 
+/* STREAM_ACK (§7.3, D43): the sender has delivered `offset` data bytes of
+ * the stream; mac authenticates it end to end (e2e_oob_ack_*), the relay
+ * passes it on unread. */
+#define MSG_ACK_MAC_LEN 16
+struct msg_stream_ack {
+    uint64_t stream_id; /* != 0: the STREAM/RESUMED of the stream's current leg */
+    uint64_t offset;
+    uint8_t mac[MSG_ACK_MAC_LEN];
+};
+
 struct msg_open_fail {
     uint32_t req_id; /* 0 when this side did not open the stream */
     enum msg_open_fail_reason reason;
@@ -193,6 +204,7 @@ struct msg {
         struct msg_going_away going_away;
         uint64_t nonce; /* PING, PONG */
         struct msg_leg_lost leg_lost;
+        struct msg_stream_ack stream_ack;
         uint32_t req_id; /* OPEN, != 0 */
     } u;
 };

@@ -57,11 +57,12 @@ enum resume_error {
 #define RESUME_OFFER_LEN 3
 #define RESUME_OFFER_MAX 7
 #define RESUME_ACK_MIN   65536u /* the ACK interval of §7.2 */
-/* A larger cadence (up to 1 MiB, D32's first version) made bulk both ways
- * through an echo stall: ACKs wait behind DATA in the same stream, so while
- * each side's replay buffer is full of bytes the other has delivered, the
- * ACKs for them may not get through (docs/design.md D32). */
-#define RESUME_ACK_MAX 65536u
+/* The most a HELLO may ask for. A side takes the peer's ack_every only when
+ * both HELLOs offer STREAM_ACK (suite.h, D43), and RESUME_ACK_MIN otherwise:
+ * in-band ACKs wait behind DATA in the same stream, and with a cadence of a
+ * quarter of the buffer bulk both ways through an echo stalled (D32); the
+ * STREAM_ACK on the control sessions does not wait behind anything. */
+#define RESUME_ACK_MAX (1024u * 1024u)
 size_t resume_offer_encode(bool offer, uint32_t ack_every, uint8_t out[RESUME_OFFER_MAX]);
 int resume_offer_check(const uint8_t *p, size_t len, bool *offer, uint32_t *ack_every);
 /* The ack_every a side with a replay buffer of `cap` bytes asks for: a

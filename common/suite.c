@@ -91,10 +91,15 @@ size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
         out[n++] = REC_SUITE_AES256_GCM;
         out[2] = (uint8_t)(out[2] + 3); /* the str8's length */
     }
+    if (resume && (offer & SUITE_OFFER_STREAM_ACK) != 0) {
+        out[n++] = SUITE_ITEM_STREAM_ACK;
+        out[n++] = 0;
+        out[2] = (uint8_t)(out[2] + 2);
+    }
     return n;
 }
 
-/* The suites items of ext; unknown items and ids are skipped. */
+/* The suites and stream_ack items of ext; unknown items and ids are skipped. */
 static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
 {
     struct cur c;
@@ -106,6 +111,8 @@ static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
     while (cur_remaining(&c) > 0) {
         if (cur_u8(&c, &type) != 0 || cur_str8(&c, &v, &vlen) != 0)
             return -EBADMSG;
+        if (type == SUITE_ITEM_STREAM_ACK)
+            *offer |= SUITE_OFFER_STREAM_ACK;
         if (type != SUITE_ITEM_SUITES)
             continue;
         for (size_t i = 0; i < vlen; i++)
@@ -130,6 +137,8 @@ int suite_hello_check(const uint8_t *p, size_t len, bool *resume, uint32_t *ack_
         skip = p[2] >= 4 ? 4 : p[2]; /* ack_every, or an older agent's content */
     if (ext_parse(p + 3 + skip, (size_t)p[2] - skip, &o) != 0)
         return -EBADMSG;
+    if (!r)
+        o &= ~SUITE_OFFER_STREAM_ACK; /* nothing to acknowledge without resumption */
     *resume = r;
     *ack_every = ack;
     *offer = o;

@@ -10,7 +10,10 @@
  * "suites" lists the record suites the sender offers besides
  * ChaCha20-Poly1305 (one u8 each: 1 AES-256-GCM). A side that offers
  * nothing more sends no item, which is byte for byte the HELLO of the agents
- * before D37 (they take ack_every from the first 4 bytes or accept any
+ * before D37. Type 2 "stream_ack" (empty, only with the resumption offer,
+ * D43) says the sender sends and takes STREAM_ACK for this stream on its
+ * control session (protocol.md §5, §7.3); in the offer set it is
+ * SUITE_OFFER_STREAM_ACK (they take ack_every from the first 4 bytes or accept any
  * content and ignore it). A receiver ignores unknown item types and unknown
  * suite ids; an item running past the end of the str8 is a malformed HELLO.
  * With the offer and fewer than 4 bytes (an agent before D32) there are no
@@ -37,8 +40,13 @@
 #define SUITE_OFFER_CHACHA SUITE_BIT(REC_SUITE_CHACHA20_POLY1305)
 #define SUITE_OFFER_ALL    (SUITE_OFFER_CHACHA | SUITE_BIT(REC_SUITE_AES256_GCM))
 
-#define SUITE_HELLO_MAX   (RESUME_OFFER_MAX + 3) /* and one suites item of one id */
-#define SUITE_ITEM_SUITES 0x01
+/* Not a suite: the offer of STREAM_ACK (item 2, D43), in the same set. */
+#define SUITE_OFFER_STREAM_ACK (1u << 8)
+
+/* The resume offer, one suites item of one id, the stream_ack item. */
+#define SUITE_HELLO_MAX       (RESUME_OFFER_MAX + 3 + 2)
+#define SUITE_ITEM_SUITES     0x01
+#define SUITE_ITEM_STREAM_ACK 0x02
 
 /* linkagent.conf `cipher` (linkagent.conf(5)). */
 enum suite_cfg {
@@ -62,7 +70,8 @@ unsigned suite_offer(enum suite_cfg cfg, bool cpu_aes);
 enum rec_suite suite_choose(unsigned mine, unsigned theirs);
 
 /* Writes the HELLO (resume_offer_encode's, then the suites item when
- * AES-256-GCM is offered); returns its length. */
+ * AES-256-GCM is offered, then the stream_ack item when offered with
+ * resume); returns its length. */
 size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
                           uint8_t out[SUITE_HELLO_MAX]);
 /* Parses a peer's HELLO: resume_offer_check's resumption flag and ACK

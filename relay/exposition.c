@@ -198,6 +198,10 @@ static void expo_streams(const struct relay *r, struct promtext *pt)
     expo_one(pt, "linkrelay_leg_lost_ended_total", "counter",
              "LEG_LOSTs that ended a stream of the sender's link (docs/protocol.md 7.3).",
              st->leg_lost[1]);
+    expo_one(pt, "linkrelay_stream_acks_passed_total", "counter",
+             "STREAM_ACKs passed on to the other side of their link (D43).", st->stream_acks[1]);
+    expo_one(pt, "linkrelay_stream_acks_dropped_total", "counter",
+             "STREAM_ACKs dropped: the other side offline or not taking them.", st->stream_acks[0]);
     expo_one(pt, "linkrelay_leg_lost_ignored_total", "counter",
              "LEG_LOSTs that named no stream (ended already, another link's or side's).",
              st->leg_lost[0]);

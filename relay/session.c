@@ -37,11 +37,8 @@ struct session {
     struct noise_cs tx, rx;
     struct index_link *link;
     int side;
-    bool replaced;   /* closed because a newer session took over */
-    bool peer_keys;  /* AUTH_FLAG_PEER_KEY: the agent takes PEER_KEY (D21) */
-    bool relay_keys; /* AUTH_FLAG_RELAY_KEY: the agent takes RELAY_KEY (D21) */
-    bool resumable;  /* AUTH flags bit 0: speaks RESUME/RESUMED (§7.3) */
-    bool quota;      /* AUTH flags bit 4: takes OPEN_FAIL quota_exceeded (D29) */
+    bool replaced; /* closed because a newer session took over */
+    uint8_t flags; /* AUTH flags: what the agent speaks (common/auth.h) */
     uint8_t static_pub[32];
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
@@ -100,25 +97,6 @@ static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
     return conn_write(c, out, b.len);
 }
 
-/* Encrypts and sends one control message. 0 or negative (connection closing). */
-static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen);
-
-static int session_send(struct conn *c, const struct msg *m)
-{
-    uint8_t pt[MSG_MAX_LEN];
-    size_t ptlen;
-    int rc = msg_encode(m, pt, sizeof(pt), &ptlen);
-
-    if (rc != 0) {
-        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
-                  msg_type_name(m->type), msg_strerror(rc));
-        return -EINVAL;
-    }
-    rc = session_send_pt(c, pt, ptlen);
-    sodium_memzero(pt, sizeof(pt));
-    return rc;
-}
-
 /* Encrypts and sends one encoded control message. 0 or negative (the
  * connection is closing). */
 static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen)
@@ -149,17 +127,35 @@ static int session_send_pt(struct conn *c, const uint8_t *pt, size_t ptlen)
     return session_write_frame(c, ct, ctlen);
 }
 
+/* Encrypts and sends one control message. 0 or negative (connection closing). */
+static int session_send(struct conn *c, const struct msg *m)
+{
+    uint8_t pt[MSG_MAX_LEN];
+    size_t ptlen;
+    int rc = msg_encode(m, pt, sizeof(pt), &ptlen);
+
+    if (rc != 0) {
+        log_warnx("conn %" PRIu64 " %s: cannot encode %s: %s", c->id, c->peer,
+                  msg_type_name(m->type), msg_strerror(rc));
+        return -EINVAL;
+    }
+    rc = session_send_pt(c, pt, ptlen);
+    sodium_memzero(pt, sizeof(pt));
+    return rc;
+}
+
+/* Sends m to s if s is an up session. */
+static void session_send_up(struct conn *s, const struct msg *m)
+{
+    if (s != NULL && s->state == CONN_UP)
+        (void)session_send(s, m);
+}
+
 static void session_send_peer(struct index_link *l, int side, bool online)
 {
-    struct conn *s = l->session[side];
-    struct msg m;
+    struct msg m = {.type = MSG_PEER, .u.peer_online = online};
 
-    if (s == NULL || s->state != CONN_UP)
-        return;
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_PEER;
-    m.u.peer_online = online;
-    session_send(s, &m);
+    session_send_up(l->session[side], &m);
 }
 
 /* Tells side's agent, if it takes PEER_KEY, the static key the other side's
@@ -172,7 +168,8 @@ static void session_send_peer_key(struct index_link *l, int side)
     const struct session *ps;
     struct msg m;
 
-    if (s == NULL || s->state != CONN_UP || !session_of(s)->peer_keys || peer == NULL)
+    if (s == NULL || s->state != CONN_UP || !(session_of(s)->flags & AUTH_FLAG_PEER_KEY) ||
+        peer == NULL)
         return;
     ps = session_of(peer);
     memset(&m, 0, sizeof(m));
@@ -200,7 +197,7 @@ static void session_on_endorse(struct conn *c, const struct msg_key *k)
     uint8_t e[STORE_ENDORSE_LEN];
     bool is_new = sodium_memcmp(k->key, cs->static_pub, MSG_KEY_LEN) == 0;
 
-    if (!cs->peer_keys) {
+    if (!(cs->flags & AUTH_FLAG_PEER_KEY)) {
         session_close_with(c, MSG_CLOSE_PROTOCOL, "KEY_ENDORSE without AUTH flags bit 1");
         return;
     }
@@ -253,7 +250,8 @@ void session_announce_key(struct conn *c)
     uint8_t *enc = sx->relay_key_msg;
     struct msg m;
 
-    if (c->state != CONN_UP || cs == NULL || !cs->relay_keys || !sx->key->has_next)
+    if (c->state != CONN_UP || cs == NULL || !(cs->flags & AUTH_FLAG_RELAY_KEY) ||
+        !sx->key->has_next)
         return;
     /* Encoded once per next key: the encoder's key check costs an X25519
      * operation, and a reloaded key goes to every session in one turn of
@@ -355,16 +353,9 @@ static bool session_on_close(struct conn *c)
 static void session_open_fail(struct index_link *l, int side, uint32_t req_id,
                               enum msg_open_fail_reason why)
 {
-    struct conn *s = l->session[side];
-    struct msg m;
+    struct msg m = {.type = MSG_OPEN_FAIL, .u.open_fail = {.req_id = req_id, .reason = why}};
 
-    if (s == NULL || s->state != CONN_UP)
-        return;
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_OPEN_FAIL;
-    m.u.open_fail.req_id = req_id;
-    m.u.open_fail.reason = why;
-    session_send(s, &m);
+    session_send_up(l->session[side], &m);
 }
 
 static void session_keepalive(uv_timer_t *t);
@@ -394,7 +385,7 @@ static void session_send_welcome(struct conn *c)
     m.u.welcome.relay_version.len = strlen(SESSION_VERSION_TEXT);
     if (session_send(c, &m) != 0)
         return;
-    if (cs->resumable) { /* this relay pairs resumed legs (§5 RESUMABLE) */
+    if (cs->flags & AUTH_FLAG_RESUME) { /* this relay pairs resumed legs (§5 RESUMABLE) */
         memset(&m, 0, sizeof(m));
         m.type = MSG_RESUMABLE;
         if (session_send(c, &m) != 0)
@@ -482,11 +473,8 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     }
     memcpy(cs->static_pub, spub, 32);
     cs->side = a->side;
-    cs->peer_keys = (a->flags & AUTH_FLAG_PEER_KEY) != 0;
-    cs->relay_keys = (a->flags & AUTH_FLAG_RELAY_KEY) != 0;
+    cs->flags = a->flags;
     memcpy(cs->agent_version, a->agent_version, sizeof(cs->agent_version));
-    cs->resumable = (a->flags & AUTH_FLAG_RESUME) != 0;
-    cs->quota = (a->flags & AUTH_FLAG_QUOTA) != 0;
     if (noise_hs_split(&cs->hs, &cs->tx, &cs->rx) != 0) {
         conn_close(c, CONN_END_FIN, "handshake split failed");
         return;
@@ -624,11 +612,12 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
      * an agent without AUTH flags bit 4 (it takes unknown reasons as errors). */
     if (quota_refuse(l, sx->stats, (int64_t)wallclock_ms(), now)) {
         session_open_fail(l, cs->side, req_id,
-                          cs->quota ? MSG_OPEN_FAIL_QUOTA_EXCEEDED : MSG_OPEN_FAIL_INTERNAL);
+                          (cs->flags & AUTH_FLAG_QUOTA) ? MSG_OPEN_FAIL_QUOTA_EXCEEDED
+                                                        : MSG_OPEN_FAIL_INTERNAL);
         return;
     }
     if (l->session[1 - cs->side] == NULL ||
-        (resume_id != NULL && !session_of(l->session[1 - cs->side])->resumable)) {
+        (resume_id != NULL && !(session_of(l->session[1 - cs->side])->flags & AUTH_FLAG_RESUME))) {
         session_open_fail(l, cs->side, req_id, MSG_OPEN_FAIL_PEER_OFFLINE);
         return;
     }
@@ -663,6 +652,17 @@ static void session_on_open(struct conn *c, uint32_t req_id, const uint8_t *resu
     }
 }
 
+static void session_pass_ack(struct conn *c, const struct msg *m)
+{
+    const struct session *cs = session_of(c);
+    struct conn *peer = cs->link != NULL ? cs->link->session[1 - cs->side] : NULL;
+    struct session_ctx *sx = c->ops_arg;
+    bool pass = (cs->flags & AUTH_FLAG_STREAM_ACK) && peer != NULL && peer->state == CONN_UP &&
+                (session_of(peer)->flags & AUTH_FLAG_STREAM_ACK);
+
+    sx->stats->stream_acks[pass && session_send(peer, m) == 0]++;
+}
+
 static void session_dispatch(struct conn *c, const struct msg *m)
 {
     const struct session *cs = session_of(c);
@@ -682,7 +682,7 @@ static void session_dispatch(struct conn *c, const struct msg *m)
         break;
     case MSG_RESUME:
     case MSG_LEG_LOST: /* §7.3, from a session that set AUTH flags bit 0 only */
-        if (!cs->resumable)
+        if (!(cs->flags & AUTH_FLAG_RESUME))
             session_close_with(c, MSG_CLOSE_PROTOCOL, "RESUME or LEG_LOST without AUTH flag bit 0");
         else if (m->type == MSG_RESUME)
             session_on_open(c, m->u.resume.req_id, m->u.resume.resume_id);
@@ -691,6 +691,9 @@ static void session_dispatch(struct conn *c, const struct msg *m)
         break;
     case MSG_KEY_ENDORSE:
         session_on_endorse(c, &m->u.peer_key);
+        break;
+    case MSG_STREAM_ACK: /* D43: passed on unread to the other side if it takes them */
+        session_pass_ack(c, m);
         break;
     default:
         session_close_with(c, MSG_CLOSE_PROTOCOL, "message not allowed from an agent");

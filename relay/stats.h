@@ -71,6 +71,9 @@ struct stats {
      * spliced, or a leg that never came (the ticket expired). */
     uint64_t resume_asked, resume_paired, resume_unmatched;
     uint64_t leg_lost[2]; /* LEG_LOST (§7.3): [0] named no stream, [1] ended one */
+    /* STREAM_ACK (D43): [0] dropped (the other side offline or without AUTH
+     * flags bit 5, or the sender without it), [1] passed on */
+    uint64_t stream_acks[2];
     /* Bytes read from one stream leg and held for the other: copies in write
      * requests the kernel did not take (conn_send, freed by conn_send_done),
      * and bytes in zero-copy pipes (zerocopy.c). Now and the most at once

@@ -10,9 +10,12 @@
  *         wired back to back, with tampering, dropping and EOF in between
  *         (state machine, record layer, bounds). Bit 1 of byte 0: the
  *         initiator offers AES-256-GCM, bit 2: the responder does (both: the
- *         stream runs on it, D37). Invariants checked: what a side delivers
- *         is always a prefix of what the peer sent, a clean FINAL means all of
- *         it arrived, and both sides agree on the record suite.
+ *         stream runs on it, D37); bit 3: both offer resumption and
+ *         STREAM_ACK (D43), whose acknowledgments the program hands over
+ *         (genuine) or makes up (forged). Invariants checked: what a side
+ *         delivers is always a prefix of what the peer sent, a clean FINAL
+ *         means all of it arrived, both sides agree on the record suite, a
+ *         genuine STREAM_ACK is never refused and a forged one always is.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -101,7 +104,30 @@ static void wire(struct fz_side *from, struct fz_side *to, size_t max, int flip,
     (void)e2e_out_consume(&from->s, took);
 }
 
-static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned offer_b)
+/* STREAM_ACK (D43): the one due at `from`, handed to `to` (genuine: never
+ * refused), or, with forge, one made up from it (an offset moved by delta,
+ * the mac's first byte xored with flip): always refused unless it is the
+ * genuine one (delta 0, flip 0). */
+static void oob(struct fz_side *from, struct fz_side *to, int forge, uint8_t arg)
+{
+    uint8_t mac[E2E_ACK_MAC_LEN];
+    uint64_t off = 0;
+    int rc;
+
+    if (!forge) {
+        if (e2e_oob_ack_take(&from->s, &off, mac) == 1 && e2e_oob_ack_in(&to->s, off, mac) < 0)
+            abort();
+        return;
+    }
+    memset(mac, arg, sizeof(mac));
+    off = (uint64_t)arg << (arg & 31);
+    rc = e2e_oob_ack_in(&to->s, off, mac);
+    if (e2e_oob(&to->s) ? rc != E2E_E_ACK : rc != E2E_E_ARG)
+        abort(); /* a mac of 16 equal bytes is not a guess that may pass */
+}
+
+static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned offer_b,
+                        uint64_t resume_cap)
 {
     static struct fz_side a, b;
     struct fz_side *x[2] = {&a, &b};
@@ -109,11 +135,12 @@ static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned o
 
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    if (e2e_init_suites(&a.s, E2E_INITIATOR, a_priv, b_pub, link_id, 42, 0, offer_a) != 0 ||
-        e2e_init_suites(&b.s, E2E_RESPONDER, b_priv, a_pub, link_id, 42, 0, offer_b) != 0)
+    if (e2e_init_suites(&a.s, E2E_INITIATOR, a_priv, b_pub, link_id, 42, resume_cap, offer_a) !=
+            0 ||
+        e2e_init_suites(&b.s, E2E_RESPONDER, b_priv, a_pub, link_id, 42, resume_cap, offer_b) != 0)
         abort();
     for (size_t i = 0; i + 1 < n; i += 2) {
-        int who = d[i] & 1, op = (d[i] >> 1) % 10;
+        int who = d[i] & 1, op = (d[i] >> 1) % 12;
         size_t arg = (size_t)d[i + 1] * 157u + 1u;
         struct fz_side *me = x[who], *peer = x[!who];
 
@@ -146,8 +173,11 @@ static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned o
             e2e_eof(&peer->s);
             eof[!who] = 1;
             break;
-        default:
+        case 9:
             (void)e2e_set_rekey_interval(&me->s, 1 + d[i + 1] % 3);
+            break;
+        default:
+            oob(me, peer, op == 11, d[i + 1]);
             break;
         }
         events(&a);
@@ -218,10 +248,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    if (data[0] & 1)
-        run_program(data + 1, size - 1, data[0] & 2 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA,
-                    data[0] & 4 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA);
-    else
+    if (data[0] & 1) {
+        unsigned sa = data[0] & 8 ? SUITE_OFFER_STREAM_ACK : 0;
+        run_program(data + 1, size - 1, (data[0] & 2 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
+                    (data[0] & 4 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
+                    sa ? E2E_RESUME_MIN : 0);
+    } else
         run_raw(data + 1, size - 1);
     return 0;
 }

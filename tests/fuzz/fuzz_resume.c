@@ -10,7 +10,8 @@
  * as version 1 with flag bit 0 at most, and the ACK interval it asks for is
  * always within [RESUME_ACK_MIN, RESUME_ACK_MAX] (an offer's in-bounds
  * ack_every taken as it is, D32); its suites are known ones and read back
- * the same from our encoding (D37); a decoded RESUME has exactly 10 bytes
+ * the same from our encoding (D37), and the STREAM_ACK offer only with
+ * the resumption offer (D43); a decoded RESUME has exactly 10 bytes
  * and flags within bit 0.
  * Seeds: tests/fuzz/corpus/resume/.
  */
@@ -67,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (suite_hello_check(data, size, &offer2, &ack2, &suites) != 0)
             break;
         if (offer2 != offer || ack2 != ack_every || (suites & SUITE_OFFER_CHACHA) == 0 ||
-            (suites & ~SUITE_OFFER_ALL) != 0)
+            (suites & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK)) != 0 ||
+            ((suites & SUITE_OFFER_STREAM_ACK) != 0 && !offer))
             abort();
         n = suite_hello_encode(offer, ack_every, suites, hello);
         if (suite_hello_check(hello, n, &offer2, &ack2, &suites2) != 0 || offer2 != offer ||

@@ -3,10 +3,12 @@
 """Writes the seed corpus of fuzz_e2e (tests/fuzz/corpus/e2e/). Deterministic.
 
 Mode byte odd = operation program on a pair of sessions (bit 1: the initiator
-offers AES-256-GCM, bit 2: the responder does; both: the stream uses it, D37):
+offers AES-256-GCM, bit 2: the responder does; both: the stream uses it, D37;
+bit 3: both offer resumption and STREAM_ACK, D43):
 each op is two bytes,
 (op << 1 | side, arg), ops as in fuzz_e2e.c: 0 send, 1 wire part, 2 wire all,
-3 deliver, 4 shutdown, 5 reset, 6 tamper, 7 drop, 8 eof, 9 rekey interval.
+3 deliver, 4 shutdown, 5 reset, 6 tamper, 7 drop, 8 eof, 9 rekey interval,
+10 STREAM_ACK handed over, 11 STREAM_ACK forged.
 Mode byte even = raw bytes for a session fed by a hostile relay.
 """
 import os
@@ -43,6 +45,14 @@ for name, body in seeds.items():
 for name in ("roundtrip", "half_close", "tamper", "drop", "rekey", "backpressure"):
     with open(os.path.join(here, "aes_" + name), "wb") as f:
         f.write(b"\x07" + seeds[name])
+# Resumable with STREAM_ACK (D43): a bulk round trip whose ACKs are handed
+# over out of band, and forged ones in between.
+sa = HS + (op(0, A, 255) + op(2, A) + op(3, B) + op(10, B) + op(11, B, 7)) * 4 + op(2, B) \
+    + op(3, A) + op(11, A, 0)
+with open(os.path.join(here, "stream_ack"), "wb") as f:
+    f.write(b"\x09" + sa)
+with open(os.path.join(here, "aes_stream_ack"), "wb") as f:
+    f.write(b"\x0f" + sa)
 for mode, name in ((0x03, "aes_a_only"), (0x05, "aes_b_only")):
     with open(os.path.join(here, name), "wb") as f:
         f.write(bytes([mode]) + seeds["roundtrip"])

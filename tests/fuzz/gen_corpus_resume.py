@@ -42,6 +42,9 @@ def main():
         "offer-aes": b"\x00\x01\x01\x07\x00\x04\x00\x00\x01\x01\x01",
         "offer-aes-noresume": b"\x00\x01\x00\x03\x01\x01\x01",
         "offer-ext-unknown": b"\x00\x01\x00\x07\x09\x02\xaa\xbb\x01\x01\x01",
+        # D43: the stream_ack item, with and without the suites item
+        "offer-stream-ack": b"\x00\x01\x01\x06\x00\x10\x00\x00\x02\x00",
+        "offer-aes-stream-ack": b"\x00\x01\x01\x09\x00\x10\x00\x00\x01\x01\x01\x02\x00",
         "offer-on": b"\x00\x01\x01\x00",
         # the ACK interval a resume buffer asks for (D32): 64 KiB, 1 MiB, and
         # out of bounds (taken as 64 KiB)

@@ -299,6 +299,17 @@ class Rig:
         self.agents.append(a)
         return a.start()
 
+    def conf_agent(self, name, token, role_line, extra="", link="lnk"):
+        """An agent from a config file (mode 0600) on the rig's relay with
+        metrics on (metrics_port), `extra` lines in [agent], and the link
+        `link` with token and role_line ("listen = ..." or "connect = ...")."""
+        path = os.path.join(self.tmp, "%s.conf" % name)
+        with open(path, "w") as f:
+            f.write("[agent]\nrelay = %s\nmetrics_listen = 127.0.0.1:0\n%s\n[link %s]\n"
+                    "token = %s\n%s\n" % (self.relay.addr, extra, link, token, role_line))
+        os.chmod(path, 0o600)
+        return self.agent_args(name, ["--config", path])
+
     def server(self, mode="echo", port=0):
         s = Server(mode, port)
         self.servers.append(s)

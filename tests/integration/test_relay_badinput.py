@@ -186,7 +186,7 @@ def main():
                      p.auth(2, bytes.fromhex(good["id"])),
                      p.auth(0, bytes.fromhex(good["id"])) + b"\x00",
                      p.auth(0, bytes.fromhex(good["id"]))[:-1],
-                     p.auth(0, bytes.fromhex(good["id"]), flags=0x20),  # bits 0..4 are defined
+                     p.auth(0, bytes.fromhex(good["id"]), flags=0x40),  # bits 0..5 are defined
                      p.auth(0, bytes.fromhex(good["id"]), resume=b"x" * 5),
                      p.auth(0, bytes.fromhex(good["id"]), agent=b"v" * 33)]
         ok = True

@@ -118,6 +118,10 @@ static size_t build_msgs(struct msg *ms)
     memset(ms[n++].u.leg_lost.ticket, 0xef, MSG_TICKET_LEN);
     ms[n].type = MSG_OPEN_FAIL; /* the byte quota's reason (D29) */
     ms[n++].u.open_fail = (struct msg_open_fail){9, MSG_OPEN_FAIL_QUOTA_EXCEEDED};
+    ms[n].type = MSG_STREAM_ACK; /* D43 */
+    ms[n].u.stream_ack.stream_id = 43;
+    ms[n].u.stream_ack.offset = 1u << 20;
+    memset(ms[n++].u.stream_ack.mac, 0x3c, MSG_ACK_MAC_LEN);
     return n;
 }
 

@@ -68,7 +68,7 @@ START_TEST(test_decode_field_ranges)
     q[1] = 2; /* side */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     memcpy(q, p, n);
-    q[18] = 0x20; /* flags: only bits 0..4 are defined */
+    q[18] = 0x40; /* flags: only bits 0..5 are defined */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
     q[18] = AUTH_FLAG_ENROLL; /* enrollment: the verifier must follow */
     ck_assert_int_eq(auth_decode(q, n, &a), -EBADMSG);
@@ -86,7 +86,11 @@ START_TEST(test_decode_field_ranges)
     q[18] = AUTH_FLAG_QUOTA;                 /* OPEN_FAIL quota_exceeded (D29) */
     ck_assert_int_eq(auth_decode(q, n, &a), 0);
     ck_assert_int_eq(a.flags, AUTH_FLAG_QUOTA);
-    a.flags = 0x20;
+    ck_assert_int_eq(AUTH_FLAG_STREAM_ACK, 0x20); /* bit 5: STREAM_ACK (D43) */
+    q[18] = AUTH_FLAG_RESUME | AUTH_FLAG_STREAM_ACK;
+    ck_assert_int_eq(auth_decode(q, n, &a), 0);
+    ck_assert_int_eq(a.flags, AUTH_FLAG_RESUME | AUTH_FLAG_STREAM_ACK);
+    a.flags = 0x40;
     ck_assert_int_eq(auth_encode(&a, q, sizeof(q), &n), -EINVAL);
 }
 END_TEST

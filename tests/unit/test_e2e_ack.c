@@ -2,10 +2,12 @@
 /*
  * Tests for the ACK cadence of a resumable stream (docs/protocol.md §7.3,
  * docs/design.md D32): each side's HELLO asks for an ACK every ack_every
- * bytes (a quarter of its resume buffer, within RESUME_ACK_MIN and
- * RESUME_ACK_MAX, both 64 KiB now), and the peer acknowledges at that
- * cadence, whatever its own buffer. Two sessions back to
- * back in memory, as in test_e2e_resume.c.
+ * bytes (a quarter of its resume buffer, 64 KiB to 1 MiB), and the peer
+ * acknowledges at that cadence, whatever its own buffer, when both HELLOs
+ * offer STREAM_ACK; every 64 KiB otherwise. STREAM_ACK (D43): the ACK that
+ * goes on the control sessions, its mac, and the stall it prevents. Two
+ * sessions back to back in memory, as in test_e2e_resume.c; the control
+ * sessions are a direct hand-over here (struct pair's oob).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "e2e.h"
 #include "lrcheck.h"
 #include "resume.h"
+#include "suite.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -32,6 +35,8 @@ struct side {
 
 struct pair {
     struct side a, b; /* a: initiator, b: responder */
+    bool oob;         /* pump hands each STREAM_ACK due to the other side */
+    uint64_t oob_taken[2];
     uint8_t a_priv[32], a_pub[32], b_priv[32], b_pub[32], link[16];
 };
 
@@ -46,19 +51,50 @@ static void side_init(struct side *sd, const uint8_t *data, size_t len)
     crypto_generichash_init(&sd->h, NULL, 0, sizeof(sd->hash));
 }
 
-/* a sends na bytes of da with a replay buffer of cap_a, b likewise. */
-static void pair_init(struct pair *p, const uint8_t *da, size_t na, uint64_t cap_a,
-                      const uint8_t *db, size_t nb, uint64_t cap_b)
+/* a sends na bytes of da with a replay buffer of cap_a, b likewise; each
+ * offers ChaCha20-Poly1305 and (offer_a, offer_b) STREAM_ACK. */
+static void pair_init_offer(struct pair *p, const uint8_t *da, size_t na, uint64_t cap_a,
+                            const uint8_t *db, size_t nb, uint64_t cap_b, bool offer_a,
+                            bool offer_b)
 {
+    const unsigned chacha = SUITE_OFFER_CHACHA, sa = SUITE_OFFER_STREAM_ACK;
+
     crypto_box_keypair(p->a_pub, p->a_priv);
     crypto_box_keypair(p->b_pub, p->b_priv);
     randombytes_buf(p->link, sizeof(p->link));
     side_init(&p->a, da, na);
     side_init(&p->b, db, nb);
-    ck_assert_int_eq(
-        e2e_init_resumable(p->a.s, E2E_INITIATOR, p->a_priv, p->b_pub, p->link, 9, cap_a), 0);
-    ck_assert_int_eq(
-        e2e_init_resumable(p->b.s, E2E_RESPONDER, p->b_priv, p->a_pub, p->link, 9, cap_b), 0);
+    p->oob = false;
+    p->oob_taken[0] = p->oob_taken[1] = 0;
+    ck_assert_int_eq(e2e_init_suites(p->a.s, E2E_INITIATOR, p->a_priv, p->b_pub, p->link, 9, cap_a,
+                                     chacha | (offer_a ? sa : 0)),
+                     0);
+    ck_assert_int_eq(e2e_init_suites(p->b.s, E2E_RESPONDER, p->b_priv, p->a_pub, p->link, 9, cap_b,
+                                     chacha | (offer_b ? sa : 0)),
+                     0);
+}
+
+/* Both offer STREAM_ACK, as linkagent does. */
+static void pair_init(struct pair *p, const uint8_t *da, size_t na, uint64_t cap_a,
+                      const uint8_t *db, size_t nb, uint64_t cap_b)
+{
+    pair_init_offer(p, da, na, cap_a, db, nb, cap_b, true, true);
+}
+
+/* A STREAM_ACK due at from, handed to `to` (the two control sessions and
+ * the relay between them): counted when it released bytes. */
+static size_t oob_wire(struct side *from, struct side *to, uint64_t *taken)
+{
+    uint8_t mac[E2E_ACK_MAC_LEN];
+    uint64_t off;
+    int rc;
+
+    if (e2e_oob_ack_take(from->s, &off, mac) != 1)
+        return 0;
+    rc = e2e_oob_ack_in(to->s, off, mac);
+    ck_assert_int_ge(rc, 0);
+    *taken += (uint64_t)rc;
+    return (size_t)rc;
 }
 
 static void pair_free(struct pair *p)
@@ -120,6 +156,9 @@ static void pump(struct pair *p)
         moved = send_some(&p->a) + send_some(&p->b);
         moved += wire(&p->a, &p->b, 70000) + wire(&p->b, &p->a, 70000);
         moved += deliver(&p->a) + deliver(&p->b);
+        if (p->oob)
+            moved +=
+                oob_wire(&p->a, &p->b, &p->oob_taken[1]) + oob_wire(&p->b, &p->a, &p->oob_taken[0]);
         while (e2e_next_event(p->a.s, &ev) == 1)
             ck_assert_int_ne(ev.type, E2E_EV_ERROR);
         while (e2e_next_event(p->b.s, &ev) == 1)
@@ -142,13 +181,13 @@ static void check_same(struct side *from, struct side *to)
  * bounds. */
 START_TEST(test_ack_every_limits)
 {
-    /* RESUME_ACK_MAX is RESUME_ACK_MIN since a larger cadence made a
-     * bidirectional bulk stream stall (D32): every buffer asks for 64 KiB. */
-    ck_assert_uint_eq(RESUME_ACK_MAX, RESUME_ACK_MIN);
+    ck_assert_uint_eq(RESUME_ACK_MAX, MIB);
     ck_assert_uint_eq(resume_ack_every(E2E_RESUME_MIN), RESUME_ACK_MIN);
     ck_assert_uint_eq(resume_ack_every(E2E_RESUME_MIN), E2E_RESUME_MIN / 2);
     ck_assert_uint_eq(resume_ack_every(256 * KIB), 64 * KIB);
-    ck_assert_uint_eq(resume_ack_every(256 * KIB + 4), RESUME_ACK_MAX);
+    ck_assert_uint_eq(resume_ack_every(256 * KIB + 4), 64 * KIB + 1);
+    ck_assert_uint_eq(resume_ack_every(512 * KIB), 128 * KIB);
+    ck_assert_uint_eq(resume_ack_every(4 * MIB - 4), MIB - 1);
     ck_assert_uint_eq(resume_ack_every(4 * MIB), RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_ack_every(GIB), RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_ack_every(UINT64_MAX), RESUME_ACK_MAX);
@@ -177,8 +216,12 @@ START_TEST(test_offer_field)
     ck_assert_int_eq(resume_offer_check(b, RESUME_OFFER_MAX, &offer, &every), 0);
     ck_assert(offer);
     ck_assert_uint_eq(every, 64 * KIB);
-    /* Encoding clamps to the bounds. */
     ck_assert_uint_eq(resume_offer_encode(true, MIB, b), RESUME_OFFER_MAX);
+    ck_assert_mem_eq(b, "\x01\x01\x04\x00\x10\x00\x00", 7);
+    ck_assert_int_eq(resume_offer_check(b, RESUME_OFFER_MAX, &offer, &every), 0);
+    ck_assert_uint_eq(every, MIB);
+    /* Encoding clamps to the bounds. */
+    ck_assert_uint_eq(resume_offer_encode(true, MIB + 1, b), RESUME_OFFER_MAX);
     ck_assert_int_eq(resume_offer_check(b, RESUME_OFFER_MAX, &offer, &every), 0);
     ck_assert_uint_eq(every, RESUME_ACK_MAX);
     ck_assert_uint_eq(resume_offer_encode(true, 1, b), RESUME_OFFER_MAX);
@@ -189,11 +232,7 @@ START_TEST(test_offer_field)
     ck_assert_int_eq(resume_offer_check((const uint8_t *)"\x01\x01\x00", 3, &offer, &every), 0);
     ck_assert(offer);
     ck_assert_uint_eq(every, RESUME_ACK_MIN);
-    /* Out of bounds (1 MiB, which agents of D32's first version asked
-     * for), or not 4 bytes: accepted, an ACK every 64 KiB. */
-    ck_assert_int_eq(
-        resume_offer_check((const uint8_t *)"\x01\x01\x04\x00\x10\x00\x00", 7, &offer, &every), 0);
-    ck_assert_uint_eq(every, RESUME_ACK_MIN);
+    /* Out of bounds, or not 4 bytes: accepted, an ACK every 64 KiB. */
     ck_assert_int_eq(
         resume_offer_check((const uint8_t *)"\x01\x01\x04\x00\x00\xff\xff", 7, &offer, &every), 0);
     ck_assert_uint_eq(every, RESUME_ACK_MIN);
@@ -217,7 +256,7 @@ START_TEST(test_offer_field)
 END_TEST
 
 /* A buffer asks for an ACK every `every` bytes: exactly then, not before. */
-static void cadence(uint64_t cap_a, uint64_t cap_b, size_t every)
+static void cadence(uint64_t cap_a, uint64_t cap_b, size_t every, bool b_offers)
 {
     const size_t n = 3 * every;
     uint8_t *d = malloc(n);
@@ -225,7 +264,7 @@ static void cadence(uint64_t cap_a, uint64_t cap_b, size_t every)
 
     ck_assert_ptr_nonnull(d);
     randombytes_buf(d, n);
-    pair_init(&p, d, n, cap_a, d, 0, cap_b);
+    pair_init_offer(&p, d, n, cap_a, d, 0, cap_b, true, b_offers);
     p.b.deliver_limit = every - 1;
     pump(&p);
     ck_assert(e2e_resumable(p.a.s));
@@ -244,13 +283,21 @@ static void cadence(uint64_t cap_a, uint64_t cap_b, size_t every)
 
 START_TEST(test_cadence_large_buffer)
 {
-    cadence(4 * MIB, E2E_RESUME_MIN, RESUME_ACK_MAX);
+    cadence(4 * MIB, E2E_RESUME_MIN, MIB, true);
+}
+END_TEST
+
+/* A peer that does not offer STREAM_ACK (an agent before D43) gets in-band
+ * ACKs only, so every 64 KiB whatever it asks for (D32's stall). */
+START_TEST(test_cadence_without_stream_ack)
+{
+    cadence(4 * MIB, E2E_RESUME_MIN, 64 * KIB, false);
 }
 END_TEST
 
 START_TEST(test_cadence_small_buffer)
 {
-    cadence(E2E_RESUME_MIN, 4 * MIB, 64 * KIB);
+    cadence(E2E_RESUME_MIN, 4 * MIB, 64 * KIB, true);
 }
 END_TEST
 
@@ -313,6 +360,148 @@ START_TEST(test_ack_idle)
 }
 END_TEST
 
+/* STREAM_ACK is used when both HELLOs offer it and the stream is
+ * resumable; otherwise nothing is due and one from the peer is refused. */
+START_TEST(test_stream_ack_negotiation)
+{
+    static const bool offers[4][2] = {{true, true}, {true, false}, {false, true}, {false, false}};
+    uint8_t d[1000], mac[E2E_ACK_MAC_LEN] = {0};
+    uint64_t off = 0;
+    struct pair p;
+
+    randombytes_buf(d, sizeof(d));
+    for (int i = 0; i < 4; i++) {
+        bool both = offers[i][0] && offers[i][1];
+        pair_init_offer(&p, d, sizeof(d), 4 * MIB, d, 0, 4 * MIB, offers[i][0], offers[i][1]);
+        pump(&p);
+        ck_assert(e2e_resumable(p.a.s));
+        ck_assert(e2e_oob(p.a.s) == both);
+        ck_assert(e2e_oob(p.b.s) == both);
+        ck_assert_int_eq(e2e_ack_idle(p.b.s), 1); /* 1000 bytes: the ACK by time */
+        ck_assert_int_eq(e2e_oob_ack_take(p.b.s, &off, mac), both ? 1 : 0);
+        if (both)
+            ck_assert_uint_eq(off, sizeof(d));
+        else
+            ck_assert_int_eq(e2e_oob_ack_in(p.a.s, 0, mac), E2E_E_ARG);
+        pair_free(&p);
+    }
+    /* Resumption off on one side: nothing to acknowledge out of band. */
+    pair_init_offer(&p, d, sizeof(d), 4 * MIB, d, 0, 0, true, true);
+    pump(&p);
+    ck_assert(!e2e_oob(p.a.s) && !e2e_oob(p.b.s));
+    pair_free(&p);
+}
+END_TEST
+
+/* The mac of §7.3 computed here from its definition, not by e2eack.c. */
+static void expect_mac(const struct e2e *s, uint8_t role, uint64_t off,
+                       uint8_t mac[E2E_ACK_MAC_LEN])
+{
+    static const char label[] = "linkrelay/1 stream ack";
+    crypto_generichash_blake2b_state st;
+    uint8_t tail[9] = {role};
+
+    for (int i = 0; i < 8; i++)
+        tail[1 + i] = (uint8_t)(off >> (56 - 8 * i));
+    crypto_generichash_blake2b_init(&st, s->rk, sizeof(s->rk), E2E_ACK_MAC_LEN);
+    crypto_generichash_blake2b_update(&st, (const uint8_t *)label, sizeof(label) - 1);
+    crypto_generichash_blake2b_update(&st, tail, sizeof(tail));
+    crypto_generichash_blake2b_final(&st, mac, E2E_ACK_MAC_LEN);
+}
+
+/* a sends, b delivers one interval (1 MiB) and its in-band ACK is never
+ * carried: the STREAM_ACK alone releases a's replay buffer, once. A
+ * tampered mac, a's own role's mac (reflected), and an offset past what a
+ * sealed are refused and change nothing. */
+START_TEST(test_stream_ack_releases)
+{
+    const size_t n = 3 * MIB;
+    uint8_t *d = malloc(n), mac[E2E_ACK_MAC_LEN], want[E2E_ACK_MAC_LEN];
+    uint64_t off = 0, held;
+    struct pair p;
+
+    ck_assert_ptr_nonnull(d);
+    randombytes_buf(d, n);
+    pair_init(&p, d, n, 4 * MIB, d, 0, 4 * MIB);
+    p.b.deliver_limit = MIB;
+    for (size_t moved = 1; moved > 0;) /* a to b only: b's output is never read */
+        moved = send_some(&p.a) + wire(&p.a, &p.b, 70000) + deliver(&p.b) +
+                wire(&p.b, &p.a, p.a.s->tx_ready ? 0 : SIZE_MAX);
+    ck_assert(e2e_oob(p.a.s));
+    ck_assert_uint_eq(p.b.got_len, MIB);
+    held = e2e_resume_held(p.a.s);
+    ck_assert_uint_eq(held, p.a.off);
+    ck_assert_int_eq(e2e_oob_ack_take(p.b.s, &off, mac), 1);
+    ck_assert_uint_eq(off, MIB);
+    expect_mac(p.b.s, E2E_RESPONDER, MIB, want);
+    ck_assert_mem_eq(mac, want, sizeof(want));
+    ck_assert_int_eq(e2e_oob_ack_take(p.b.s, &off, mac), 0); /* given out once */
+
+    mac[3] ^= 0x10;
+    ck_assert_int_eq(e2e_oob_ack_in(p.a.s, MIB, mac), E2E_E_ACK);
+    expect_mac(p.b.s, E2E_INITIATOR, MIB, want); /* a's own, reflected */
+    ck_assert_int_eq(e2e_oob_ack_in(p.a.s, MIB, want), E2E_E_ACK);
+    expect_mac(p.b.s, E2E_RESPONDER, p.a.off + 1, want); /* never sealed */
+    ck_assert_int_eq(e2e_oob_ack_in(p.a.s, p.a.off + 1, want), E2E_E_ACK);
+    ck_assert_uint_eq(e2e_resume_held(p.a.s), held);
+
+    expect_mac(p.b.s, E2E_RESPONDER, MIB, want);
+    ck_assert_int_eq(e2e_oob_ack_in(p.a.s, MIB, want), 1);
+    ck_assert_uint_eq(e2e_resume_held(p.a.s), held - MIB);
+    ck_assert_int_eq(e2e_oob_ack_in(p.a.s, MIB, want), 0); /* old news */
+    expect_mac(p.b.s, E2E_RESPONDER, MIB / 2, want);       /* older */
+    ck_assert_int_eq(e2e_oob_ack_in(p.a.s, MIB / 2, want), 0);
+    ck_assert_uint_eq(e2e_resume_held(p.a.s), held - MIB);
+
+    /* The in-band ACKs that were held up arrive later: no harm. */
+    p.b.deliver_limit = SIZE_MAX;
+    pump(&p);
+    check_same(&p.a, &p.b);
+    pair_free(&p);
+    free(d);
+}
+END_TEST
+
+/* The stall of D32, in memory: b's application does not read (b delivers
+ * nothing), a's reads everything, and both send 16 MiB with 1 MiB replay
+ * buffers. a's ACKs of b's data wait behind a's DATA, which b does not
+ * read: with in-band ACKs only b stops once its buffer is full of bytes a
+ * has delivered; with STREAM_ACK all of b's 16 MiB go through (as over
+ * TCP, whose ACKs do not wait behind data). */
+static void one_way_reader(bool oob, size_t *b_sent, size_t *a_got)
+{
+    const size_t n = 16 * MIB;
+    uint8_t *d = malloc(n);
+    struct pair p;
+
+    ck_assert_ptr_nonnull(d);
+    randombytes_buf(d, n);
+    pair_init(&p, d, n, MIB, d, n, MIB);
+    p.oob = oob;
+    p.b.deliver_limit = 0;
+    pump(&p);
+    *b_sent = p.b.off;
+    *a_got = p.a.got_len;
+    ck_assert_uint_le(e2e_resume_held(p.b.s), MIB); /* the bound holds either way */
+    if (oob)
+        ck_assert_uint_gt(p.oob_taken[1], 0);
+    pair_free(&p);
+    free(d);
+}
+
+START_TEST(test_stream_ack_unstalls)
+{
+    size_t sent, got;
+
+    one_way_reader(false, &sent, &got);
+    ck_assert_uint_lt(sent, 16 * MIB); /* stalled short of the end */
+    ck_assert_uint_le(got, sent);
+    one_way_reader(true, &sent, &got);
+    ck_assert_uint_eq(sent, 16 * MIB);
+    ck_assert_uint_eq(got, 16 * MIB);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_ack");
@@ -325,6 +514,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_cadence_small_buffer);
     tcase_add_test(tc, test_min_sender_large_receiver);
     tcase_add_test(tc, test_ack_idle);
+    tcase_add_test(tc, test_cadence_without_stream_ack);
+    tcase_add_test(tc, test_stream_ack_negotiation);
+    tcase_add_test(tc, test_stream_ack_releases);
+    tcase_add_test(tc, test_stream_ack_unstalls);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -268,6 +268,51 @@ static void pump(struct pair *p, const uint8_t *data, size_t len, size_t *sent)
 
 /* Both offer, one offers, neither, and the e2e_init of an agent before D37:
  * both sides agree, and the bytes arrive. */
+/* The stream_ack item (type 2, empty, D43): written only with the
+ * resumption offer, after the suites item; an agent before it skips it as
+ * an unknown item, and accepts the HELLO as before. */
+START_TEST(hello_stream_ack_item)
+{
+    uint8_t h[SUITE_HELLO_MAX];
+    bool resume = false;
+    uint32_t ack = 0;
+    unsigned offer = 0;
+    const unsigned sa = SUITE_OFFER_STREAM_ACK;
+    static const uint8_t chacha_sa[] = {1, 1, 6, 0, 0x10, 0, 0, 2, 0};
+    static const uint8_t all_sa[] = {1, 1, 9, 0, 0x10, 0, 0, 1, 1, 1, 2, 0};
+
+    ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024, CHACHA | sa, h), sizeof(chacha_sa));
+    ck_assert(memcmp(h, chacha_sa, sizeof(chacha_sa)) == 0);
+    ck_assert(old_agent_accepts(h, sizeof(chacha_sa)));
+    ck_assert_int_eq(suite_hello_check(h, sizeof(chacha_sa), &resume, &ack, &offer), 0);
+    ck_assert(resume);
+    ck_assert_uint_eq(ack, 1024 * 1024);
+    ck_assert_uint_eq(offer, CHACHA | sa);
+    ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024, ALL | sa, h), SUITE_HELLO_MAX);
+    ck_assert(memcmp(h, all_sa, sizeof(all_sa)) == 0);
+    ck_assert(old_agent_accepts(h, sizeof(all_sa)));
+    ck_assert_int_eq(suite_hello_check(h, sizeof(all_sa), &resume, &ack, &offer), 0);
+    ck_assert_uint_eq(offer, ALL | sa);
+    /* Without resumption there is nothing to acknowledge: no item. */
+    ck_assert_uint_eq(suite_hello_encode(false, 0, CHACHA | sa, h), 3);
+    ck_assert_uint_eq(suite_hello_encode(false, 0, ALL | sa, h), 6);
+    ck_assert_int_eq(suite_hello_check(h, 6, &resume, &ack, &offer), 0);
+    ck_assert_uint_eq(offer, ALL);
+    /* Sent without the resumption offer, it offers nothing. */
+    {
+        static const uint8_t bare[] = {1, 0, 2, 2, 0};
+        ck_assert_int_eq(suite_hello_check(bare, sizeof(bare), &resume, &ack, &offer), 0);
+        ck_assert(!resume);
+        ck_assert_uint_eq(offer, CHACHA);
+    }
+    /* A stream_ack item running past the end is malformed. */
+    {
+        static const uint8_t bad[] = {1, 1, 6, 0, 1, 0, 0, 2, 1};
+        ck_assert_int_ne(suite_hello_check(bad, sizeof(bad), &resume, &ack, &offer), 0);
+    }
+}
+END_TEST
+
 START_TEST(negotiation_matrix)
 {
     static const struct {
@@ -458,6 +503,7 @@ static Suite *e2e_suite_suite(void)
     tcase_add_test(tc, cfg_and_offer);
     tcase_add_test(tc, cpu_matches_proc);
     tcase_add_test(tc, hello_codec);
+    tcase_add_test(tc, hello_stream_ack_item);
     tcase_add_test(tc, negotiation_matrix);
     tcase_add_test(tc, downgrade_through_e2e);
     tcase_add_test(tc, downgrade_through_noise);

@@ -107,6 +107,16 @@ static size_t samples_a(struct sample *out)
     out[n++] = (struct sample){m, ENC("\x0e\x01\x02\x03\x04\x05\x06\x07\x08" TICKET_HEX)};
 
     memset(&m, 0, sizeof(m));
+    m.type = MSG_STREAM_ACK;
+    m.u.stream_ack.stream_id = 0x0102030405060708ull;
+    m.u.stream_ack.offset = 0x1122334455667788ull;
+    memcpy(m.u.stream_ack.mac, ticket, MSG_ACK_MAC_LEN);
+    out[n++] =
+        (struct sample){m, ENC("\x0f\x01\x02\x03\x04\x05\x06\x07\x08"
+                               "\x11\x22\x33\x44\x55\x66\x77\x88"
+                               "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f")};
+
+    memset(&m, 0, sizeof(m));
     m.type = MSG_RESUMABLE;
     out[n++] = (struct sample){m, ENC("\x0b")};
 
@@ -258,6 +268,11 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
         ck_assert_uint_eq(a->u.leg_lost.stream_id, b->u.leg_lost.stream_id);
         ck_assert_mem_eq(a->u.leg_lost.ticket, b->u.leg_lost.ticket, 32);
         break;
+    case MSG_STREAM_ACK:
+        ck_assert_uint_eq(a->u.stream_ack.stream_id, b->u.stream_ack.stream_id);
+        ck_assert_uint_eq(a->u.stream_ack.offset, b->u.stream_ack.offset);
+        ck_assert_mem_eq(a->u.stream_ack.mac, b->u.stream_ack.mac, MSG_ACK_MAC_LEN);
+        break;
     case MSG_RESUMABLE:
         break;
     case MSG_OPEN_FAIL:
@@ -305,10 +320,11 @@ static void assert_msg_eq(const struct msg *a, const struct msg *b)
 
 START_TEST(test_every_type_has_a_sample)
 {
-    static const int types[] = {
-        MSG_WELCOME,   MSG_PEER,        MSG_STREAM,    MSG_OPEN_FAIL, MSG_CLOSE,   MSG_ADDRS,
-        MSG_REDIRECT,  MSG_GOING_AWAY,  MSG_PING,      MSG_PONG,      MSG_OPEN,    MSG_PEER_KEY,
-        MSG_RELAY_KEY, MSG_KEY_ENDORSE, MSG_RESUMABLE, MSG_RESUME,    MSG_RESUMED, MSG_LEG_LOST};
+    static const int types[] = {MSG_WELCOME,   MSG_PEER,        MSG_STREAM,    MSG_OPEN_FAIL,
+                                MSG_CLOSE,     MSG_ADDRS,       MSG_REDIRECT,  MSG_GOING_AWAY,
+                                MSG_PING,      MSG_PONG,        MSG_OPEN,      MSG_PEER_KEY,
+                                MSG_RELAY_KEY, MSG_KEY_ENDORSE, MSG_RESUMABLE, MSG_RESUME,
+                                MSG_RESUMED,   MSG_LEG_LOST,    MSG_STREAM_ACK};
     struct sample s[MAX_SAMPLES];
     size_t n = samples(s);
 
@@ -400,7 +416,7 @@ START_TEST(test_unknown_types)
         ck_assert_int_eq(msg_decode(in, sizeof(in), &m), MSG_E_TYPE);
     }
     memset(&m, 0, sizeof(m));
-    m.type = (enum msg_type)0x0f;
+    m.type = (enum msg_type)0x12;
     ck_assert_int_eq(msg_encode(&m, in, sizeof(in), &(size_t){0}), MSG_E_TYPE);
 }
 END_TEST
@@ -945,6 +961,26 @@ START_TEST(test_leg_lost_invalid)
 }
 END_TEST
 
+/* STREAM_ACK (§5, §7.3, D43): stream_id non-zero, any offset, exactly
+ * 8 + 8 + 16 bytes of body. */
+START_TEST(test_stream_ack_invalid)
+{
+    uint8_t in[1 + 8 + 8 + 16 + 1] = {0x0f};
+    struct msg m, ok;
+
+    memset(&m, 0, sizeof(m));
+    m.type = MSG_STREAM_ACK;
+    assert_invalid(in, 1 + 8 + 8 + 16, &m); /* stream_id 0 */
+    in[8] = 1;
+    memset(in + 9, 0xff, 8);
+    ck_assert_int_eq(msg_decode(in, 1 + 8 + 8 + 16, &ok), 0);
+    ck_assert_uint_eq(ok.u.stream_ack.stream_id, 1);
+    ck_assert_uint_eq(ok.u.stream_ack.offset, UINT64_MAX);
+    ck_assert_int_eq(msg_decode(in, 1 + 8 + 8 + 15, &ok), MSG_E_SHORT);
+    ck_assert_int_eq(msg_decode(in, 1 + 8 + 8 + 17, &ok), MSG_E_TRAILING);
+}
+END_TEST
+
 START_TEST(test_too_big_input)
 {
     static uint8_t in[MSG_MAX_LEN + 1];
@@ -1050,6 +1086,7 @@ static Suite *msg_suite(void)
     tcase_add_test(tc, test_open_req_id_zero);
     tcase_add_test(tc, test_resume_invalid);
     tcase_add_test(tc, test_leg_lost_invalid);
+    tcase_add_test(tc, test_stream_ack_invalid);
     tcase_add_test(tc, test_too_big_input);
     tcase_add_test(tc, test_encoder_string_pointer_rules);
     tcase_add_test(tc, test_str_cstr);
