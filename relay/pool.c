@@ -10,13 +10,38 @@
 #include "hrw.h"
 #include "db.h"
 #include "log.h"
+#include "poolprobe.h"
 #include "selfcheck.h"
 #include "wallclock.h"
+
+/* An AUTH held while its link's home is checked (D41). */
+struct pool_wait {
+    struct pool_wait *next;
+    struct conn *c;
+    uint8_t link[STORE_LINK_ID_LEN];
+};
+
+/* A check of one member in flight: the row it started from and the AUTHs
+ * that wait for it. */
+struct pool_check {
+    struct pool *p;
+    struct poolprobe *pr; /* NULL: slot free */
+    struct store_member m;
+    struct pool_wait *waiters;
+};
+
+/* A member found dead now (every address refused) in the row it had then:
+ * out of this member's view until that row changes (a new beat). */
+struct pool_down {
+    char id[STORE_MEMBER_ID_MAX + 1];
+    int64_t beat_ms, started_ms;
+};
 
 struct pool {
     uv_loop_t *loop;
     struct index *index;
-    pool_send_fn send; /* the session module's, from its first pool_redirect */
+    pool_send_fn send;   /* the session module's, from its first pool_redirect */
+    pool_serve_fn serve; /* likewise: an AUTH held for a check goes on there */
     const struct relaycfg *cfg;
     const struct stats *stats;
     const struct selfcheck *sc; /* NULL: addresses taken as usable */
@@ -38,6 +63,11 @@ struct pool {
     bool alive[POOL_MAX_MEMBERS]; /* as logged at the last beat */
     unsigned n_alive;
     uint64_t redirects, moved;
+    /* Checks of homes before a REDIRECT (D41). */
+    struct pool_check check[POOL_MAX_MEMBERS];
+    struct pool_down down[POOL_MAX_MEMBERS];
+    size_t n_down;
+    uint64_t checks, found_dead;
     /* Leaving the pool (D39). leaving, leave_start_ms, drain_deadline and
      * moved_out are the loop's; work_leave is its copy for the worker;
      * left and left_ms are the worker's, read by the loop after it. */
@@ -135,6 +165,44 @@ bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t n
     return m->addrs_ok && now_ms - m->beat_ms <= (int64_t)p->cfg->pool.member_timeout_ms;
 }
 
+static bool pool_is_down(const struct pool *p, const struct store_member *m)
+{
+    for (size_t i = 0; i < p->n_down; i++)
+        if (strcmp(p->down[i].id, m->id) == 0 && p->down[i].beat_ms == m->beat_ms &&
+            p->down[i].started_ms == m->started_ms)
+            return true;
+    return false;
+}
+
+/* In this member's view: eligible, and not found dead since its last beat
+ * (D41). */
+static bool pool_live(const struct pool *p, const struct store_member *m, int64_t now_ms)
+{
+    return pool_eligible(p, m, now_ms) && !pool_is_down(p, m);
+}
+
+/* After a beat: a member found dead that has beaten since (a row changed,
+ * or gone) is judged by its row again. */
+static void pool_prune_down(struct pool *p)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < p->n_down; i++) {
+        bool same = false;
+        for (size_t j = 0; j < p->n_mem && !same; j++)
+            same = strcmp(p->mem[j].id, p->down[i].id) == 0 &&
+                   p->mem[j].beat_ms == p->down[i].beat_ms &&
+                   p->mem[j].started_ms == p->down[i].started_ms;
+        if (same)
+            p->down[k++] = p->down[i];
+        else
+            log_info("pool: member %s has beaten since it was found dead; judged by its row "
+                     "again",
+                     p->down[i].id);
+    }
+    p->n_down = k;
+}
+
 /* REDIRECT (reason home) to home's addresses on c, then c closes once it is
  * written; false when home's row has no address to send. */
 static bool pool_send_redirect(struct pool *p, struct conn *c, const struct store_member *home)
@@ -199,7 +267,7 @@ static bool pool_log_changes(struct pool *p, const bool *was, const struct store
     p->n_alive = 0;
     for (size_t i = 0; i < p->n_mem; i++) {
         bool before = false;
-        p->alive[i] = pool_eligible(p, &p->mem[i], now);
+        p->alive[i] = pool_live(p, &p->mem[i], now);
         p->n_alive += p->alive[i];
         for (size_t j = 0; j < n_old; j++)
             if (strcmp(old[j].id, p->mem[i].id) == 0)
@@ -244,6 +312,7 @@ static void pool_after_cb(uv_work_t *w, int status)
     memcpy(was, p->alive, sizeof(was));
     memcpy(p->mem, p->rows, p->n_rows * sizeof(p->mem[0]));
     p->n_mem = p->n_rows;
+    pool_prune_down(p);
     if (pool_log_changes(p, was, old, n_old) && p->send != NULL && !p->stopped && !p->leaving)
         index_foreach(p->index, pool_move_one, p);
     if (p->leaving && !p->moved_out && !p->stopped)
@@ -338,26 +407,147 @@ static const struct store_member *pool_home(const struct pool *p,
 
     /* A member that leaves homes nothing, even before its row is gone. */
     for (size_t j = 0; j < p->n_mem; j++)
-        ids[j] = pool_eligible(p, &p->mem[j], now) &&
-                         !(p->leaving && strcmp(p->mem[j].id, p->self.id) == 0)
-                     ? p->mem[j].id
-                     : NULL;
+        ids[j] =
+            pool_live(p, &p->mem[j], now) && !(p->leaving && strcmp(p->mem[j].id, p->self.id) == 0)
+                ? p->mem[j].id
+                : NULL;
     i = hrw_pick(ids, p->n_mem, id, STORE_LINK_ID_LEN);
     return i < 0 ? NULL : &p->mem[i];
 }
 
+/* A check said every address of m refused (nothing listens there: its
+ * process is gone): m is out of this member's view until its row shows a
+ * new beat, and the links here follow as on any change of the view. */
+static void pool_found_dead(struct pool *p, const struct store_member *m)
+{
+    bool changed = false;
+
+    if (p->n_down < POOL_MAX_MEMBERS && !pool_is_down(p, m)) {
+        struct pool_down *d = &p->down[p->n_down++];
+        snprintf(d->id, sizeof(d->id), "%s", m->id);
+        d->beat_ms = m->beat_ms;
+        d->started_ms = m->started_ms;
+    }
+    p->found_dead++;
+    for (size_t i = 0; i < p->n_mem; i++)
+        if (p->alive[i] && pool_is_down(p, &p->mem[i])) {
+            p->alive[i] = false;
+            p->n_alive--;
+            changed = true;
+        }
+    log_info("pool: member %s dead now: every address refused (%s); until it beats again", m->id,
+             m->addrs);
+    if (changed && p->send != NULL && !p->stopped && !p->leaving)
+        index_foreach(p->index, pool_move_one, p);
+}
+
+/* An AUTH held for a check goes on: served here, or redirected to the home
+ * of the view as it is now. */
+static void pool_go_on(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN])
+{
+    struct index_link *l = index_find(p->index, id);
+    const struct store_member *home = pool_home(p, id);
+
+    if (c->state != CONN_UP)
+        return;
+    if (l == NULL) {
+        conn_close(c, CONN_END_FIN, "link removed while its home was checked");
+        return;
+    }
+    if (home == NULL || strcmp(home->id, p->cfg->pool.member_id) == 0 ||
+        !pool_send_redirect(p, c, home))
+        p->serve(c, l);
+}
+
+static void pool_checked(void *arg, enum poolprobe_verdict v)
+{
+    struct pool_check *ck = arg;
+    struct pool *p = ck->p;
+    struct pool_wait *w = ck->waiters;
+
+    ck->pr = NULL;
+    ck->waiters = NULL;
+    log_debug("pool: member %s checked: %s", ck->m.id, poolprobe_name(v));
+    if (v == POOLPROBE_REFUSED)
+        pool_found_dead(p, &ck->m);
+    while (w != NULL) {
+        struct pool_wait *nx = w->next;
+        pool_go_on(p, w->c, w->link);
+        free(w);
+        w = nx;
+    }
+}
+
+/* Holds c until home is checked (joining a check of it in flight); false
+ * when it cannot (no memory). */
+static bool pool_hold(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN],
+                      const struct store_member *home)
+{
+    struct pool_check *ck = NULL, *free_ck = NULL;
+    struct pool_wait *w;
+
+    for (size_t i = 0; i < POOL_MAX_MEMBERS && ck == NULL; i++) {
+        if (p->check[i].pr != NULL && strcmp(p->check[i].m.id, home->id) == 0)
+            ck = &p->check[i];
+        else if (p->check[i].pr == NULL && free_ck == NULL)
+            free_ck = &p->check[i];
+    }
+    if (ck == NULL && free_ck == NULL)
+        return false;
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return false;
+    if (ck == NULL) {
+        ck = free_ck;
+        ck->p = p;
+        ck->m = *home;
+        ck->pr = poolprobe_start(p->loop, home->addrs, p->cfg->pool.heartbeat_ms, pool_checked, ck);
+        if (ck->pr == NULL) {
+            free(w);
+            return false;
+        }
+        p->checks++;
+    }
+    w->c = c;
+    memcpy(w->link, id, STORE_LINK_ID_LEN);
+    w->next = ck->waiters;
+    ck->waiters = w;
+    return true;
+}
+
 bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN],
-                   pool_send_fn send)
+                   pool_send_fn send, pool_serve_fn serve)
 {
     const struct store_member *home;
 
     if (p == NULL)
         return false;
     p->send = send;
+    p->serve = serve;
     home = pool_home(p, id);
     if (home == NULL || strcmp(home->id, p->cfg->pool.member_id) == 0)
         return false;
+    /* Before sending an agent to another member, see that something
+     * listens there (D41): a killed member's links are served within a
+     * round trip, not member_timeout later. */
+    if (serve != NULL && !p->stopped && pool_hold(p, c, id, home))
+        return true;
     return pool_send_redirect(p, c, home);
+}
+
+void pool_forget(struct pool *p, const struct conn *c)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < POOL_MAX_MEMBERS; i++)
+        for (struct pool_wait **w = &p->check[i].waiters; *w != NULL;) {
+            struct pool_wait *x = *w;
+            if (x->c == c) {
+                *w = x->next;
+                free(x);
+            } else {
+                w = &x->next;
+            }
+        }
 }
 
 /* Leaving, once the others have seen it: each link here goes to its next
@@ -394,7 +584,7 @@ static void pool_leave_check(struct pool *p)
     bool seen = p->left;
 
     for (size_t i = 0; seen && i < p->n_mem; i++)
-        if (strcmp(p->mem[i].id, p->self.id) != 0 && pool_eligible(p, &p->mem[i], now))
+        if (strcmp(p->mem[i].id, p->self.id) != 0 && pool_live(p, &p->mem[i], now))
             seen = p->mem[i].beat_ms > p->left_ms;
     if (!seen && now - p->leave_start_ms <= (int64_t)p->cfg->pool.member_timeout_ms)
         return;
@@ -422,6 +612,16 @@ bool pool_leaving(const struct pool *p)
     return p != NULL && p->leaving && !p->moved_out && !p->stopped;
 }
 
+uint64_t pool_checks(const struct pool *p)
+{
+    return p != NULL ? p->checks : 0;
+}
+
+uint64_t pool_found_dead_total(const struct pool *p)
+{
+    return p != NULL ? p->found_dead : 0;
+}
+
 uint64_t pool_redirects(const struct pool *p)
 {
     return p != NULL ? p->redirects : 0;
@@ -438,6 +638,16 @@ void pool_stop(struct pool *p)
         return;
     p->stopped = true;
     uv_close((uv_handle_t *)&p->timer, NULL);
+    for (size_t i = 0; i < POOL_MAX_MEMBERS; i++) {
+        struct pool_check *ck = &p->check[i];
+        poolprobe_cancel(ck->pr);
+        ck->pr = NULL;
+        while (ck->waiters != NULL) {
+            struct pool_wait *nx = ck->waiters->next;
+            free(ck->waiters);
+            ck->waiters = nx;
+        }
+    }
 }
 
 void pool_free(struct pool *p)
