@@ -11,8 +11,13 @@
 #include "db.h"
 #include "log.h"
 #include "poolprobe.h"
+#include "relay/stream.h"
 #include "selfcheck.h"
 #include "wallclock.h"
+
+/* Moves after a change of the view go out in batches this far apart,
+ * spread over member_timeout (D41). */
+#define POOL_MOVE_TICK_MS 50u
 
 /* An AUTH held while its link's home is checked (D41). */
 struct pool_wait {
@@ -68,6 +73,12 @@ struct pool {
     struct pool_down down[POOL_MAX_MEMBERS];
     size_t n_down;
     uint64_t checks, found_dead;
+    /* Links to move after a change of the view (D41): n_move ids, the
+     * first move_next moved; move_batch per tick of move_timer. */
+    uv_timer_t move_timer;
+    uint8_t (*move_id)[STORE_LINK_ID_LEN];
+    size_t n_move, move_next, move_cap, move_batch;
+    uint64_t move_start, move_every; /* loop time of the first batch; ms between batches */
     /* Leaving the pool (D39). leaving, leave_start_ms, drain_deadline and
      * moved_out are the loop's; work_leave is its copy for the worker;
      * left and left_ms are the worker's, read by the loop after it. */
@@ -203,15 +214,18 @@ static void pool_prune_down(struct pool *p)
     p->n_down = k;
 }
 
-/* REDIRECT (reason home) to home's addresses on c, then c closes once it is
+/* REDIRECT to home's addresses on c (reason home; draining when this
+ * member leaves or hands an online link over), then c closes once it is
  * written; false when home's row has no address to send. */
-static bool pool_send_redirect(struct pool *p, struct conn *c, const struct store_member *home)
+static bool pool_send_redirect(struct pool *p, struct conn *c, const struct store_member *home,
+                               bool handover)
 {
     struct msg m;
 
     memset(&m, 0, sizeof(m));
     m.type = MSG_REDIRECT;
-    m.u.redirect.reason = p->leaving ? MSG_REDIRECT_DRAINING : MSG_REDIRECT_HOME;
+    /* Reason draining: an agent online here hands the link over (D39). */
+    m.u.redirect.reason = p->leaving || handover ? MSG_REDIRECT_DRAINING : MSG_REDIRECT_HOME;
     /* The row's list: addresses separated by single spaces. */
     for (const char *s = home->addrs; *s != '\0' && m.u.redirect.n < MSG_MAX_ADDRS;) {
         size_t len = strcspn(s, " ");
@@ -232,15 +246,52 @@ static bool pool_send_redirect(struct pool *p, struct conn *c, const struct stor
     }
     p->redirects++;
     log_info("conn %" PRIu64 " %s: redirected to the link's home, member %s (%s)%s", c->id, c->peer,
-             home->id, home->addrs, p->leaving ? ", this member leaves the pool" : "");
+             home->id, home->addrs,
+             p->leaving ? ", this member leaves the pool"
+             : handover ? ", handed over"
+                        : "");
     conn_close(c, CONN_END_FLUSH, "redirected");
     return true;
 }
 
 /* After the members changed: a link with a session here whose home is now
- * another member is moved there (both sides get REDIRECT), so that both
- * sides meet again on one relay. */
+ * another member is handed over there (both sides get REDIRECT draining:
+ * their agents keep the OPENs waiting, D39), so that both sides meet again
+ * on one relay. When both sessions resume streams (AUTH flags bit 0), the
+ * link's spliced streams are reset here: each agent suspends its stream
+ * and resumes it through the home (§7.3), nothing lost; otherwise they keep
+ * their legs here until they end. */
 static void pool_move_one(void *arg, struct index_link *l)
+{
+    struct pool *p = arg;
+    const struct store_member *home;
+    bool resume =
+        l->session[0] != NULL && l->session[1] != NULL && l->resumable[0] && l->resumable[1];
+    unsigned reset = 0;
+
+    if ((l->session[0] == NULL && l->session[1] == NULL) || (home = pool_home(p, l->id)) == NULL ||
+        strcmp(home->id, p->cfg->pool.member_id) == 0)
+        return;
+    p->moved++;
+    for (int side = 0; side < 2; side++) {
+        struct conn *c = l->session[side];
+        if (c != NULL && c->state == CONN_UP)
+            (void)pool_send_redirect(p, c, home, true);
+    }
+    for (struct stream *s = l->streams, *nx; resume && s != NULL; s = nx) {
+        nx = stream_next(s);
+        if (stream_leg_conn(s, 0) != NULL && stream_leg_conn(s, 1) != NULL) {
+            stream_finish(s, STORE_CAUSE_RESET, "link moved to its home: resumes there");
+            reset++;
+        }
+    }
+    log_info("pool: link %s moves to its home, member %s (move %zu of %zu, %" PRIu64
+             " ms into the spread; %u stream(s) to resume there)",
+             l->name, home->id, p->move_next + 1, p->n_move, uv_now(p->loop) - p->move_start,
+             reset);
+}
+
+static void pool_move_collect(void *arg, struct index_link *l)
 {
     struct pool *p = arg;
     const struct store_member *home;
@@ -248,13 +299,61 @@ static void pool_move_one(void *arg, struct index_link *l)
     if ((l->session[0] == NULL && l->session[1] == NULL) || (home = pool_home(p, l->id)) == NULL ||
         strcmp(home->id, p->cfg->pool.member_id) == 0)
         return;
-    log_info("pool: link %s moves to its home, member %s", l->name, home->id);
-    p->moved++;
-    for (int side = 0; side < 2; side++) {
-        struct conn *c = l->session[side];
-        if (c != NULL && c->state == CONN_UP)
-            (void)pool_send_redirect(p, c, home);
+    if (p->n_move == p->move_cap) {
+        size_t cap = p->move_cap ? 2 * p->move_cap : 64;
+        void *n = realloc(p->move_id, cap * sizeof(p->move_id[0]));
+        if (n == NULL)
+            return; /* moved at the next change of the view */
+        p->move_id = n;
+        p->move_cap = cap;
     }
+    memcpy(p->move_id[p->n_move++], l->id, STORE_LINK_ID_LEN);
+}
+
+static void pool_move_tick(uv_timer_t *t)
+{
+    struct pool *p = t->data;
+    size_t end = p->move_next + p->move_batch;
+
+    if (end > p->n_move || p->leaving) /* leaving: pool_out_one moves them all */
+        end = p->n_move;
+    for (; p->move_next < end && !p->leaving; p->move_next++) {
+        struct index_link *l = index_find(p->index, p->move_id[p->move_next]);
+        if (l != NULL)
+            pool_move_one(p, l); /* the home as the view is now */
+    }
+    if (p->move_next == p->n_move) {
+        uv_timer_stop(&p->move_timer);
+        p->n_move = p->move_next = 0;
+    }
+}
+
+/* The view changed: the links here whose home is now another member move
+ * there, not all at once: spread evenly over member_timeout, one batch
+ * every member_timeout / n (at least POOL_MOVE_TICK_MS apart, batches then
+ * of several links), the first at once (D41). A change while a spread runs
+ * starts a new one with the links still to move. */
+static void pool_moves(struct pool *p)
+{
+    uint64_t w = p->cfg->pool.member_timeout_ms, every;
+
+    if (p->send == NULL || p->stopped || p->leaving)
+        return;
+    p->n_move = p->move_next = 0;
+    index_foreach(p->index, pool_move_collect, p);
+    if (p->n_move == 0) {
+        uv_timer_stop(&p->move_timer);
+        return;
+    }
+    every = w / p->n_move;
+    if (every < POOL_MOVE_TICK_MS)
+        every = POOL_MOVE_TICK_MS;
+    p->move_every = every;
+    p->move_batch = (size_t)((p->n_move * every + w - 1) / w);
+    p->move_start = uv_now(p->loop);
+    log_info("pool: %zu link(s) move to other members, %zu every %" PRIu64 " ms", p->n_move,
+             p->move_batch, every);
+    uv_timer_start(&p->move_timer, pool_move_tick, 0, every);
 }
 
 /* Logs members that came alive or died since the last beat. */
@@ -313,8 +412,8 @@ static void pool_after_cb(uv_work_t *w, int status)
     memcpy(p->mem, p->rows, p->n_rows * sizeof(p->mem[0]));
     p->n_mem = p->n_rows;
     pool_prune_down(p);
-    if (pool_log_changes(p, was, old, n_old) && p->send != NULL && !p->stopped && !p->leaving)
-        index_foreach(p->index, pool_move_one, p);
+    if (pool_log_changes(p, was, old, n_old))
+        pool_moves(p);
     if (p->leaving && !p->moved_out && !p->stopped)
         pool_leave_check(p);
 }
@@ -383,6 +482,8 @@ int pool_new(uv_loop_t *loop, const struct relaycfg *cfg, const struct stats *st
     pool_after_cb(&p->work, 0);
     uv_timer_init(loop, &p->timer);
     p->timer.data = p;
+    uv_timer_init(loop, &p->move_timer);
+    p->move_timer.data = p;
     log_info("pool: member %s (%s); member_timeout %ums, heartbeat %ums, %u member(s) alive",
              p->self.id, p->self.addrs, cfg->pool.member_timeout_ms, cfg->pool.heartbeat_ms,
              p->n_alive);
@@ -437,8 +538,8 @@ static void pool_found_dead(struct pool *p, const struct store_member *m)
         }
     log_info("pool: member %s dead now: every address refused (%s); until it beats again", m->id,
              m->addrs);
-    if (changed && p->send != NULL && !p->stopped && !p->leaving)
-        index_foreach(p->index, pool_move_one, p);
+    if (changed)
+        pool_moves(p);
 }
 
 /* An AUTH held for a check goes on: served here, or redirected to the home
@@ -455,7 +556,7 @@ static void pool_go_on(struct pool *p, struct conn *c, const uint8_t id[STORE_LI
         return;
     }
     if (home == NULL || strcmp(home->id, p->cfg->pool.member_id) == 0 ||
-        !pool_send_redirect(p, c, home))
+        !pool_send_redirect(p, c, home, false))
         p->serve(c, l);
 }
 
@@ -531,7 +632,7 @@ bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_I
      * round trip, not member_timeout later. */
     if (serve != NULL && !p->stopped && pool_hold(p, c, id, home))
         return true;
-    return pool_send_redirect(p, c, home);
+    return pool_send_redirect(p, c, home, false);
 }
 
 void pool_forget(struct pool *p, const struct conn *c)
@@ -569,7 +670,7 @@ static void pool_out_one(void *arg, struct index_link *l)
         struct conn *c = l->session[side];
         if (c == NULL || c->state != CONN_UP)
             continue;
-        if (home == NULL || !pool_send_redirect(p, c, home))
+        if (home == NULL || !pool_send_redirect(p, c, home, false))
             (void)p->send(c, &m);
     }
 }
@@ -638,6 +739,7 @@ void pool_stop(struct pool *p)
         return;
     p->stopped = true;
     uv_close((uv_handle_t *)&p->timer, NULL);
+    uv_close((uv_handle_t *)&p->move_timer, NULL);
     for (size_t i = 0; i < POOL_MAX_MEMBERS; i++) {
         struct pool_check *ck = &p->check[i];
         poolprobe_cancel(ck->pr);
@@ -655,5 +757,6 @@ void pool_free(struct pool *p)
     if (p == NULL)
         return;
     store_close(p->st);
+    free(p->move_id);
     free(p);
 }
