@@ -24,6 +24,7 @@ tokens (each link's members in rendezvous order, D39):
    each), plus 5 s for a loaded machine and the sanitizers: 14.5 s.
 """
 import os
+import signal
 import sys
 import threading
 import time
@@ -107,6 +108,7 @@ def long_timeout(c):
                  prom.value(ms, "linkrelay_pool_members_found_dead_total")))
         c.check("nobody saw it dead by heartbeat (60 s)",
                 not any(("pool: member %s dead (" % hid) in m.log() for m in pool.live()))
+        hung(c, pool, rig, hid)
     finally:
         if c.failed:
             if rig is not None:
@@ -116,6 +118,42 @@ def long_timeout(c):
             rig.close()
         pool.close()
         tgt.close()
+
+
+def hung(c, pool, rig, dead):
+    """A stopped (hung) member still accepts TCP connects (the kernel
+    completes them): a check finds it up, and it is judged by
+    member_timeout (60 s) only, never found dead by a check."""
+    survivors = sorted(set(pool.members) - {dead})
+    out = rig.link("pk3", *sum((["--relay-addr", pool.members[m].advertised]
+                               for m in survivors), []))
+    sid = pool.home(out["id"], survivors)
+    other = pool.members[next(m for m in survivors if m != sid)]
+    stopped = pool.members[sid]
+    h.wait_for(lambda: any(x["name"] == "pk3" for x in other.admin("links")["links"]), timeout=30)
+    ms = prom.scrape(other.metrics_port())
+    checks0 = prom.value(ms, "linkrelay_pool_home_checks_total")
+    dead0 = prom.value(ms, "linkrelay_pool_members_found_dead_total")
+    os.kill(stopped.proc.pid, signal.SIGSTOP)
+    try:
+        # The token lists the other member first if it is first in order;
+        # the agent is given the other member alone so that it asks there.
+        rig.agent("apk3", out["tokens"]["a"], "--relay", other.advertised,
+                      "--listen", "127.0.0.1:%d" % ah.free_port(), relay=False)
+        ok = h.wait_for(lambda: prom.value(prom.scrape(other.metrics_port()),
+                                           "linkrelay_pool_home_checks_total") > checks0,
+                        timeout=30)
+        c.check("hung member %s: %s checked it" % (sid, other.member_id), ok)
+        c.check("hung member: the check found it up, the agent was redirected to it",
+                h.wait_for(lambda: "redirected to the link's home, member %s" % sid
+                           in other.log(), timeout=10), other.log()[-2000:])
+        ms = prom.scrape(other.metrics_port())
+        c.check("hung member: not found dead (member_timeout judges it)",
+                prom.value(ms, "linkrelay_pool_members_found_dead_total") == dead0
+                and ("pool: member %s dead" % sid) not in other.log(),
+                prom.value(ms, "linkrelay_pool_members_found_dead_total"))
+    finally:
+        os.kill(stopped.proc.pid, signal.SIGCONT)
 
 
 def defaults(c):
