@@ -663,6 +663,8 @@ static void session_dispatch(struct conn *c, const struct msg *m)
     const struct session *cs = session_of(c);
     struct msg out;
 
+    if (cs->link == NULL) /* held while its link's home is checked (D41) */
+        return;
     switch (m->type) {
     case MSG_PING:
         memset(&out, 0, sizeof(out));
