@@ -68,8 +68,11 @@ def main():
                    "VALUES ('fk', ?, ?, ?, 1)", (fk_addr, now + 600000, now))
         db.commit()
         db.close()
-        c.check("r1 sees fk alive", h.wait_for(lambda: pool.alive_ids(r1) == ["fk", "r1"],
-                                                timeout=20), pool.pool_json(r1))
+        # r1's own view (its metrics), not the registry's (linkctl pool).
+        c.check("r1 sees fk alive", h.wait_for(
+            lambda: prom.value(prom.scrape(r1.metrics_port()),
+                               "linkrelay_pool_members_alive") == 2, timeout=20),
+            pool.pool_json(r1))
         link = None
         for i in range(40):
             x = r1.add_link("hc%d" % i)

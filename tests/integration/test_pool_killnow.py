@@ -125,12 +125,21 @@ def hung(c, pool, rig, dead):
     completes them): a check finds it up, and it is judged by
     member_timeout (60 s) only, never found dead by a check."""
     survivors = sorted(set(pool.members) - {dead})
-    out = rig.link("pk3", *sum((["--relay-addr", pool.members[m].advertised]
-                               for m in survivors), []))
-    sid = pool.home(out["id"], survivors)
+    # A link whose home is a survivor in every view: the member that has
+    # not checked the dead one yet still counts it alive (60 s).
+    for i in range(40):
+        out = rig.link("pk3%d" % i, *sum((["--relay-addr", pool.members[m].advertised]
+                                          for m in survivors), []))
+        if pool.home(out["id"]) != dead:
+            break
+    name = out["name"]
+    sid = pool.home(out["id"])
+    c.check("a link homed at a survivor in every view", sid != dead)
+    if sid == dead:
+        return
     other = pool.members[next(m for m in survivors if m != sid)]
     stopped = pool.members[sid]
-    h.wait_for(lambda: any(x["name"] == "pk3" for x in other.admin("links")["links"]), timeout=30)
+    h.wait_for(lambda: any(x["name"] == name for x in other.admin("links")["links"]), timeout=30)
     ms = prom.scrape(other.metrics_port())
     checks0 = prom.value(ms, "linkrelay_pool_home_checks_total")
     dead0 = prom.value(ms, "linkrelay_pool_members_found_dead_total")
