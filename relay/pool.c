@@ -551,8 +551,8 @@ static void pool_go_on(struct pool *p, struct conn *c, const uint8_t id[STORE_LI
 
     if (c->state != CONN_UP)
         return;
-    if (l == NULL) {
-        conn_close(c, CONN_END_FIN, "link removed while its home was checked");
+    if (l == NULL || !l->enabled) { /* the agent's next AUTH is told why */
+        conn_close(c, CONN_END_FIN, "link removed or revoked while its home was checked");
         return;
     }
     if (home == NULL || strcmp(home->id, p->cfg->pool.member_id) == 0 ||

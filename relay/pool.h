@@ -12,10 +12,15 @@
  * (pool_eligible, the single place that decides it). When the home is
  * another member, the session code asks pool_redirect to answer the AUTH with
  * REDIRECT (the home's advertised addresses, nothing else) instead of
- * WELCOME. When the members change (one dies or joins), the sessions of
- * every link here whose home is now another member get REDIRECT too and
- * close, so both sides meet on the new home (streams keep their legs). The
- * session module passes its sender with every pool_redirect (every AUTH goes
+ * WELCOME, after a TCP connect to the home found something listening there
+ * (poolprobe.c, D41: a home whose every address refuses is dead at once in
+ * this member's view, until its row shows a new beat). When the members
+ * change (one dies or joins), the sessions of every link here whose home is
+ * now another member get REDIRECT (reason draining: a hand-over) and
+ * close, so both sides meet on the new home; the links go in batches spread
+ * evenly over member_timeout, and a link whose two sessions resume has its
+ * spliced streams reset here to resume at the home (D41). The session
+ * module passes its sender with every pool_redirect (every AUTH goes
  * through it), so a relay that has sessions to move has it. Without [pool] member_id there is no
  * struct pool (NULL), and every function here is a no-op on NULL.
  *
