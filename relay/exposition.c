@@ -302,6 +302,11 @@ void exposition_render(void *arg, struct promtext *pt)
     expo_one(pt, "linkrelay_pool_members_alive", "gauge",
              "Pool members whose heartbeat is within member_timeout (0 outside a pool).",
              pool_alive(r->pool));
+    expo_one(pt, "linkrelay_pool_home_checks_total", "counter",
+             "Connects to a link's home member before a REDIRECT (D41).", pool_checks(r->pool));
+    expo_one(pt, "linkrelay_pool_members_found_dead_total", "counter",
+             "Home checks where every address of the member refused: dead now (D41).",
+             pool_found_dead_total(r->pool));
     expo_one(pt, "linkrelay_accounting_backlog", "gauge",
              "Accounting and event rows queued, not yet written to the registry.",
              acct_backlog(r->acct));

@@ -86,6 +86,7 @@ struct index_link {
     /* Live state, owned by the relay's connection code. */
     struct conn *session[2]; /* control session per side, or NULL */
     uint64_t since_ms[2];    /* wall time the session came up */
+    bool resumable[2];       /* that session set AUTH flags bit 0 (a pool move, D41) */
     struct stream *streams;  /* pending and spliced streams of this link */
     uint32_t n_streams;
     struct tbucket opens;       /* open_rate_per_link, both sides (D13); zeroed = full */

@@ -12,10 +12,15 @@
  * (pool_eligible, the single place that decides it). When the home is
  * another member, the session code asks pool_redirect to answer the AUTH with
  * REDIRECT (the home's advertised addresses, nothing else) instead of
- * WELCOME. When the members change (one dies or joins), the sessions of
- * every link here whose home is now another member get REDIRECT too and
- * close, so both sides meet on the new home (streams keep their legs). The
- * session module passes its sender with every pool_redirect (every AUTH goes
+ * WELCOME, after a TCP connect to the home found something listening there
+ * (poolprobe.c, D41: a home whose every address refuses is dead at once in
+ * this member's view, until its row shows a new beat). When the members
+ * change (one dies or joins), the sessions of every link here whose home is
+ * now another member get REDIRECT (reason draining: a hand-over) and
+ * close, so both sides meet on the new home; the links go in batches spread
+ * evenly over member_timeout, and a link whose two sessions resume has its
+ * spliced streams reset here to resume at the home (D41). The session
+ * module passes its sender with every pool_redirect (every AUTH goes
  * through it), so a relay that has sessions to move has it. Without [pool] member_id there is no
  * struct pool (NULL), and every function here is a no-op on NULL.
  *
@@ -44,6 +49,9 @@ struct pool;
 /* Sends one control message on an authenticated session (the session
  * module's encoder); 0 or negative. */
 typedef int (*pool_send_fn)(struct conn *c, const struct msg *m);
+/* Goes on with an authenticated AUTH of link l on this relay (the session
+ * module's WELCOME path), after pool_redirect held it. */
+typedef void (*pool_serve_fn)(struct conn *c, struct index_link *l);
 
 /* Opens the pool's store handle and writes the first beat. cfg is read at
  * every beat (updated in place on SIGHUP); stats gives the load. 0, or
@@ -56,13 +64,22 @@ struct selfcheck;
 /* From now on each beat writes addrs_ok = selfcheck_usable(sc) (D35);
  * before, and with p NULL, nothing changes (addresses taken as usable). */
 void pool_set_selfcheck(struct pool *p, const struct selfcheck *sc);
-/* If link id's home is another eligible member: sends REDIRECT (reason home)
- * with send, counts it, closes c after it is written (CONN_END_FLUSH: c is
- * not attached to its link yet), and returns true.
+/* If link id's home is another eligible member: returns true and holds c
+ * while a TCP connect checks that something listens at the home (D41,
+ * poolprobe.c; at most `heartbeat`); then either sends REDIRECT (reason
+ * home) with send, counts it, and closes c after it is written
+ * (CONN_END_FLUSH: c is not attached to its link yet), or, when every
+ * address of the home refused, takes the home out of this member's view
+ * until it beats again and, if the link's home is now this relay, calls
+ * serve(c, l) (the link looked up again; c closed if it is gone).
  * False (c untouched) when this relay is the home, when no member is
- * eligible (the relay serves the link itself), or p is NULL. */
+ * eligible (the relay serves the link itself), or p is NULL. serve NULL:
+ * REDIRECT at once. */
 bool pool_redirect(struct pool *p, struct conn *c, const uint8_t id[STORE_LINK_ID_LEN],
-                   pool_send_fn send);
+                   pool_send_fn send, pool_serve_fn serve);
+/* c closes: an AUTH held for a check is dropped (the session module's close
+ * path). */
+void pool_forget(struct pool *p, const struct conn *c);
 /* Whether member m may home links at wall clock now_ms: its last beat is
  * within member_timeout and its addresses are usable (addrs_ok; see D34). */
 bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t now_ms);
@@ -79,6 +96,10 @@ bool pool_leaving(const struct pool *p);
 /* The metrics: REDIRECTs sent, members seen alive at the last beat (0 when
  * p is NULL). */
 uint64_t pool_redirects(const struct pool *p);
+/* Checks of a home before a REDIRECT started, and members found dead by
+ * them (D41). */
+uint64_t pool_checks(const struct pool *p);
+uint64_t pool_found_dead_total(const struct pool *p);
 unsigned pool_alive(const struct pool *p);
 void pool_stop(struct pool *p);
 void pool_free(struct pool *p);

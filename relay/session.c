@@ -19,6 +19,7 @@
 #include "enrollgate.h"
 #include "frame.h"
 #include "keys.h"
+#include "keyswitch.h"
 #include "leglost.h"
 #include "log.h"
 #include "noise.h"
@@ -225,24 +226,6 @@ static void session_on_endorse(struct conn *c, const struct msg_key *k)
         session_send_peer_key(l, 1 - cs->side);
 }
 
-/* A session that authenticated with its side's next key: its agent has
- * switched, so the overlap can end (the sync worker promotes the key; the
- * index change that follows says so, relay.c). */
-static void session_key_switched(struct session_ctx *sx, struct conn *c, struct index_link *l,
-                                 int side)
-{
-    const struct session *cs = session_of(c);
-
-    if (!l->has_next[side] || sodium_memcmp(l->next_key[side], cs->static_pub, 32) != 0)
-        return;
-    log_info("conn %" PRIu64 " %s: link %s side %c authenticated with its next key", c->id, c->peer,
-             l->name, 'a' + side);
-    if (sx->sync == NULL || sync_promote(sx->sync, l->id, side, cs->static_pub) != 0)
-        log_warnx("link %s: side %c: the next key is not promoted now (queue full); the overlap "
-                  "ends at its deadline or the agent's next connection",
-                  l->name, 'a' + side);
-}
-
 void session_announce_key(struct conn *c)
 {
     struct session_ctx *sx = c->ops_arg;
@@ -339,6 +322,7 @@ static bool session_on_close(struct conn *c)
 
     if (cs == NULL)
         return false;
+    pool_forget(((struct session_ctx *)c->ops_arg)->pool, c); /* an AUTH held (D41) */
     session_detach(c);
     noise_hs_wipe(&cs->hs);
     noise_cs_wipe(&cs->tx);
@@ -359,6 +343,7 @@ static void session_open_fail(struct index_link *l, int side, uint32_t req_id,
 }
 
 static void session_keepalive(uv_timer_t *t);
+static void session_serve(struct conn *c, struct index_link *l);
 
 static void session_send_welcome(struct conn *c)
 {
@@ -447,11 +432,8 @@ static bool session_enroll(struct conn *c, struct index_link *l, const struct au
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
     struct session_ctx *sx = c->ops_arg;
-    const struct relaycfg_limits *lim = &sx->cfg->limits;
     struct session *cs = session_of(c);
     struct index_link *l = index_find(sx->index, a->link_id);
-    struct conn *old;
-    uint64_t tick;
     int sndbuf;
 
     if ((a->flags & AUTH_FLAG_ENROLL) && !session_enroll(c, l, a, spub))
@@ -503,24 +485,37 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
         session_refuse_source(sx, c, l, a->side);
         return;
     }
-    if (pool_redirect(sx->pool, c, l->id, session_send)) /* D34: its home is another relay */
-        return;
+    if (!pool_redirect(sx->pool, c, l->id, session_send, session_serve)) /* D34, D41 */
+        session_serve(c, l);
+}
+
+/* The link's home is here: attach c to l, WELCOME and PEER. */
+static void session_serve(struct conn *c, struct index_link *l)
+{
+    struct session_ctx *sx = c->ops_arg;
+    const struct relaycfg_limits *lim = &sx->cfg->limits;
+    struct session *cs = session_of(c);
+    int side = cs->side;
+    struct conn *old;
+    uint64_t tick;
+
     /* A session of an enabled link: its address's anonymous limits are not
      * its business any more (docs/design.md D16). */
     conn_vouch(c);
-    old = l->session[a->side];
+    old = l->session[side];
     if (old != NULL) {
         session_of(old)->replaced = true;
         session_close_with(old, MSG_CLOSE_REPLACED, "replaced by a newer session");
     }
-    l->session[a->side] = c;
-    l->since_ms[a->side] = wallclock_ms();
+    l->session[side] = c;
+    l->since_ms[side] = wallclock_ms();
+    l->resumable[side] = cs->resumable;
     conn_session_sockopts(c);
     cs->link = l;
     sx->stats->agents++;
     log_info("conn %" PRIu64 " %s: control session up: link %s side %c agent '%s'", c->id, c->peer,
-             l->name, 'a' + a->side, cs->agent_version);
-    acct_event(sx->acct, "connect", l->id, c->peer, a->side == 0 ? "side a" : "side b", 1);
+             l->name, 'a' + side, cs->agent_version);
+    acct_event(sx->acct, "connect", l->id, c->peer, side == 0 ? "side a" : "side b", 1);
     session_send_welcome(c);
     if (c->state == CONN_UP && sx->draining) {
         uint64_t now = uv_now(c->tcp.loop);
@@ -533,13 +528,13 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     if (c->state != CONN_UP)
         return;
     /* The key first: the peer may open a stream as soon as it hears PEER. */
-    session_send_peer_key(l, a->side);
-    session_send_peer_key(l, 1 - a->side);
+    session_send_peer_key(l, side);
+    session_send_peer_key(l, 1 - side);
     if (c->state != CONN_UP)
         return;
     if (old == NULL)
-        session_send_peer(l, 1 - a->side, true);
-    session_key_switched(sx, c, l, a->side);
+        session_send_peer(l, 1 - side, true);
+    keyswitch_check(sx->sync, c, l, side, cs->static_pub);
     tick = lim->keepalive_ms < lim->dead_after_ms ? lim->keepalive_ms : lim->dead_after_ms;
     tick /= 5;
     if (tick < 50)
@@ -668,6 +663,8 @@ static void session_dispatch(struct conn *c, const struct msg *m)
     const struct session *cs = session_of(c);
     struct msg out;
 
+    if (cs->link == NULL) /* held while its link's home is checked (D41) */
+        return;
     switch (m->type) {
     case MSG_PING:
         memset(&out, 0, sizeof(out));
