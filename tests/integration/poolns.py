@@ -76,7 +76,7 @@ class PoolTopology(n.Topology):
 
 class NsMember(ph.Member):
     """A pool member inside namespace m<i> of topo, on the registry at url.
-    advertise: True (its own address) or another text."""
+    advertise: True (its own address) or a list of addresses."""
 
     def __init__(self, topo, i, shared, url, **kw):
         self.topo = topo
@@ -90,8 +90,8 @@ class NsMember(ph.Member):
     def write_config(self, log_level, extra_relay):
         with open(os.path.join(self.dir, "linkrelay.conf"), "w") as f:
             f.write("[relay]\nlisten = %s:%d\n" % (self.lhost, self.lport))
-            f.write("advertise = %s\n" % (self.advertised if self.advertise is True
-                                           else self.advertise))
+            for addr in ([self.advertised] if self.advertise is True else self.advertise):
+                f.write("advertise = %s\n" % addr)
             f.write("database = %s\nkey_file = %s/relay.key\n" % (self.url, self.shared))
             f.write("log_level = %s\nregistry_timeout = 2s\n" % log_level)
             f.write("[limits]\n")

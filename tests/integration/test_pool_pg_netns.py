@@ -8,15 +8,19 @@ registry a server of this test's own (tests/pgfix.sh), reached by every
 member on its Unix socket. member_timeout 1 s, heartbeat 250 ms,
 registry_timeout 2 s.
 
-- Self-check: m4 advertises 198.18.0.1:7700, an address on the public
-  segment that is not its own (nothing listens there: refused). Its check
-  fails; `linkctl pool --json` shows it alive with addrs_ok false (the
-  others true), and it takes no links: AUTH of a link whose home over all
-  four members would be m4 is answered at m4 with REDIRECT to the link's
-  home among m1..m3, which answers WELCOME.
-- Redirect: the agents of link pl dial a member that is not its home first;
-  that member logs the REDIRECT to the home, the agents log it and come
-  online at the home, whose `link show` has both sides online.
+- Self-check: m4 advertises two addresses that are not its own:
+  198.18.0.1:7700 on the public segment (nothing listens there: refused)
+  and m1's address (m1 answers with the pool's relay key: wrong_key, "in a
+  pool, another member", D44). Its check fails; `linkctl pool --json` shows
+  it alive with addrs_ok false (the others true), and it takes no links:
+  AUTH of a link whose home over all four members would be m4 is answered
+  at m4 with REDIRECT to the link's home among m1..m3, which answers
+  WELCOME.
+- Redirect: the link's tokens list m1, m2, m3 in that order (--relay-addr)
+  and its home is not m1 (links are made until one is), so the agents dial
+  a member that is not the home first; m1 logs the REDIRECT to the home,
+  the agents log it and come online at the home, whose `link show` has
+  both sides online, m1's none.
 - Failover: a stream both ways (SHA-256 at both ends) while the home is
   killed with SIGKILL in the middle (once both ends received a quarter, and
   neither sender writes past seven eighths before the kill): both agents
@@ -24,9 +28,8 @@ registry_timeout 2 s.
   byte arrives once and in order, no reset. The time from the kill until
   both agents are online at the new home is printed and asserted against
   test_pool_failover's bound, which holds by construction (11.25 s).
-  512 MiB each way (1 GiB through the link) in the plain pass of
-  scripts/test.sh (LR_PASS=plain), 16 MiB each way otherwise and 4 MiB
-  under ASan; LR_POOLPG_MIB sets it.
+  512 MiB each way (1 GiB through the link), 16 MiB each way under ASan
+  (the sanitized agents are about ten times slower); LR_POOLPG_MIB sets it.
 - Database restart under load: a second stream is carrying data when the
   server stops (pgfix.sh down); the new home logs that it refuses new AUTHs
   after registry_timeout, a new AUTH at it gets CLOSE limit "registry
@@ -68,10 +71,8 @@ def total_bytes():
     if os.environ.get("LR_POOLPG_MIB"):
         return int(os.environ["LR_POOLPG_MIB"]) * MIB
     if h.sanitized(nr.AGENT):
-        return 4 * MIB
-    if os.environ.get("LR_PASS") == "plain":
-        return 512 * MIB
-    return 16 * MIB
+        return 16 * MIB
+    return 512 * MIB
 
 
 def agent_conf(tmp, name, token, role_line):
@@ -135,8 +136,16 @@ def selfcheck_part(c, pool):
                        == {"m1": True, "m2": True, "m3": True, "m4": False}, timeout=30),
             m1.rows())
     c.check("m4 is alive (it beats), only not eligible", m1.rows()["m4"]["alive"], m1.rows())
-    c.check("m4 logs that no advertised address reaches it",
-            "none" in m4.log() and m4.advertise in m4.log(), m4.log()[-1500:])
+    c.check("m4 logs that none of its two advertised addresses reaches it",
+            "none of the 2 advertised addresses reaches this relay" in m4.log(),
+            m4.log()[-1500:])
+    checks = {x["addr"]: x for x in m4.status()["advertise_check"]["addresses"]}
+    pub_addr, m1_addr = m4.advertise
+    c.check("m4's check of pub's address: refused",
+            checks[pub_addr]["state"] == "refused", checks)
+    c.check("m4's check of m1's address: wrong_key, another member answered",
+            checks[m1_addr]["state"] == "wrong_key"
+            and "another member" in checks[m1_addr]["detail"], checks)
     link = None
     for i in range(64):
         cand = m1.add_link("sc%d" % i)
@@ -183,7 +192,9 @@ def main():
         with pool:
             phase('namespaces and PostgreSQL up')
             m4 = pool.members["m4"]
-            m4.advertise = "%s:%d" % (n.RELAY_IP, pn.PORT)  # pub's address: not m4
+            # pub's address (nothing listens: refused) and m1's (another
+            # member, holding the same relay key): neither is m4.
+            m4.advertise = ["%s:%d" % (n.RELAY_IP, pn.PORT), pool.members["m1"].advertised]
             m4.write_config("info", None)
             pool.start(["m1", "m2", "m3", "m4"])
             phase('pool formed')
