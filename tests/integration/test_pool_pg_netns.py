@@ -37,7 +37,10 @@ registry_timeout 2 s.
   moves from half of its bytes to three quarters (its senders wait at half
   until the server is down). The server starts again (pgfix.sh up): the
   member logs that it accepts AUTHs, a new AUTH is answered (not refused),
-  and the stream ends intact (SHA-256), no reset, no resumption.
+  and the stream ends intact (SHA-256), no reset, no resumption. No member
+  logs another member dead or alive again for the outage: the time the
+  registry could not be read does not age a heartbeat (D44); before, the
+  first member to read again took every other for dead.
 - Revoke through another member: with a third stream open, `linkctl link
   revoke` against a member that is not the link's home (its admin socket:
   that member syncs at once; the home learns by its own 300 ms poll of the
@@ -295,6 +298,8 @@ def main():
             ea, eb, ta, tb = transfer(pool, tgt, total2, [(total2 // 2, down)])
             h.wait_for(lambda: ea.got >= total2 // 4 and eb.got >= total2 // 4, timeout=300,
                        step=0.01)
+            live = [m for m in pool.members.values() if m.proc is not None]
+            views = {m.member_id: m.log().count("pool: member ") for m in live}
             t_down = time.time()
             pool.pg("down")
             c.check("%s refuses new AUTHs once the registry is not read for 2 s" % nid,
@@ -327,6 +332,10 @@ def main():
                     and "resetting" not in a.log() + b.log())
             for x in (ea, eb):
                 x.s.close()
+            c.check("no member's view of the pool changed with the outage (nobody taken "
+                    "for dead because nobody could beat)",
+                    {m.member_id: m.log().count("pool: member ") for m in live} == views,
+                    [l for m in live for l in m.log().splitlines() if "pool: member " in l])
             c.check("after the outage, the new home %s still serves both sides" % nid,
                     h.wait_for(lambda: served_by(new), timeout=30), new.live(name))
 
