@@ -436,10 +436,15 @@ static void on_session_down(void *owner, bool revoked)
     lk->peer_online = false;
     /* Streams still waiting for a STREAM will never get one, and a leg the
      * relay refused is not dialled again without the session that vouches
-     * for the link (revoked, shut down, or unreachable). */
+     * for the link (revoked, shut down, or unreachable). A revoked link's
+     * streams are over (the relay reset their legs and forgot them): none
+     * waits resume_timeout for a RESUME no relay will answer (D44). */
     for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
-        if (st->state == STREAM_OPENING || st->state == STREAM_HELD || st->state == STREAM_REDIAL)
+        if (lk->revoked)
+            stream_fail(st, LOG_LEVEL_WARN, "link revoked; resetting the local connection");
+        else if (st->state == STREAM_OPENING || st->state == STREAM_HELD ||
+                 st->state == STREAM_REDIAL)
             stream_close(st);
         else if (st->state == STREAM_SUSPENDED)
             /* A RESUME sent on this session is never answered: ask again on

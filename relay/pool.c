@@ -10,6 +10,7 @@
 #include "hrw.h"
 #include "db.h"
 #include "log.h"
+#include "poolage.h"
 #include "poolprobe.h"
 #include "relay/stream.h"
 #include "selfcheck.h"
@@ -67,6 +68,10 @@ struct pool {
     size_t n_mem;
     bool alive[POOL_MAX_MEMBERS]; /* as logged at the last beat */
     unsigned n_alive;
+    /* The last stretch this relay could not read the rows (D44): it does
+     * not age anyone's beat. read_ms: wall clock of the last good read. */
+    struct poolage_gap gap;
+    int64_t read_ms;
     uint64_t redirects, moved;
     /* Checks of homes before a REDIRECT (D41). */
     struct pool_check check[POOL_MAX_MEMBERS];
@@ -173,7 +178,8 @@ static void pool_work_cb(uv_work_t *w)
 
 bool pool_eligible(const struct pool *p, const struct store_member *m, int64_t now_ms)
 {
-    return m->addrs_ok && now_ms - m->beat_ms <= (int64_t)p->cfg->pool.member_timeout_ms;
+    return m->addrs_ok &&
+           poolage_age(m->beat_ms, now_ms, &p->gap) <= (int64_t)p->cfg->pool.member_timeout_ms;
 }
 
 static bool pool_is_down(const struct pool *p, const struct store_member *m)
@@ -401,10 +407,15 @@ static void pool_after_cb(uv_work_t *w, int status)
     p->busy = false;
     if (status != 0 || p->rc != 0) {
         log_warnx("pool: heartbeat failed: %s", status != 0 ? uv_strerror(status) : p->err);
+        if (p->gap.from == 0 || p->gap.to != 0) /* a gap starts at the last good read */
+            p->gap = (struct poolage_gap){.from = p->read_ms, .to = 0};
         if (p->leaving && !p->moved_out && !p->stopped)
             pool_leave_check(p); /* member_timeout bounds a leave the registry refuses */
         return;
     }
+    p->read_ms = p->self.beat_ms; /* the worker read the rows just after this */
+    if (p->gap.from != 0 && p->gap.to == 0)
+        p->gap.to = p->read_ms;
     if (p->n_over > 0)
         log_warnx("pool: %zu member rows beyond %d ignored", p->n_over, POOL_MAX_MEMBERS);
     memcpy(old, p->mem, n_old * sizeof(old[0]));

@@ -131,6 +131,7 @@ void selfcheck_init(struct selfcheck *sc, uv_loop_t *loop, const struct relaykey
     sc->key = key;
     sc->interval_ms = cfg->advertise_check_interval_ms;
     sc->timeout_ms = cfg->advertise_check_timeout_ms;
+    sc->pool = cfg->pool.member_id[0] != '\0';
     sc->was_usable = true;
     (void)selfcheck_take_list(sc, cfg);
 }
@@ -262,6 +263,12 @@ static void selfcheck_msg2(struct selfcheck_probe *p)
                          "message 2 did not decrypt: the far end does not hold this relay's key");
     else if (plen != 0)
         selfcheck_finish(p, SELFCHECK_WRONG_KEY, "message 2 carries a payload");
+    else if (!p->claimed && p->sc->pool)
+        /* Agents sent there meet another member, which REDIRECTs them back
+         * here for the links this member homes. */
+        selfcheck_finish(p, SELFCHECK_WRONG_KEY,
+                         "answered by another process with this relay's key: in a pool, "
+                         "another member");
     else if (!p->claimed)
         selfcheck_finish(p, SELFCHECK_OK, "answered by another process with this relay's key");
     else
@@ -500,6 +507,7 @@ void selfcheck_configure(struct selfcheck *sc, const struct relaycfg *cfg)
 
     sc->interval_ms = cfg->advertise_check_interval_ms;
     sc->timeout_ms = cfg->advertise_check_timeout_ms;
+    sc->pool = cfg->pool.member_id[0] != '\0';
     if (changed)
         sc->gen++;
     selfcheck_note_usable(sc);

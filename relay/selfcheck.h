@@ -76,6 +76,8 @@ struct selfcheck {
     bool was_usable;                  /* selfcheck_usable at the last change, for its log line */
     uint64_t checks[SELFCHECK_COUNT]; /* finished checks by result (NONE unused) */
     uint64_t answered;                /* probes this relay's sessions recognised and answered */
+    bool pool; /* a pool member (D34): every member holds this key, so an answer
+                * from another process is another member's (D44) */
 };
 
 /* Copies the advertise list and the two durations from cfg into sc; no I/O.

@@ -164,7 +164,8 @@ def sweep_stale():
     except OSError:
         return
     for name in names:
-        m = re.fullmatch(r"lr(\d+)x\d+-(%s)" % "|".join(ROLES), name)
+        # m<i>: the pool members' namespaces of poolns.PoolTopology.
+        m = re.fullmatch(r"lr(\d+)x\d+-(%s|m\d+)" % "|".join(ROLES), name)
         if not m or _pid_alive(int(m.group(1))):
             continue
         _kill_pids(_ns_pids(name), grace=1.0)

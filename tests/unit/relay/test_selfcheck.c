@@ -242,6 +242,36 @@ START_TEST(test_results)
 }
 END_TEST
 
+/* A pool member (D44): every member holds the relay key, so an address
+ * answered with this key by a process other than this relay (another
+ * member) is wrong_key, and a member with no other address is not usable.
+ * Outside a pool the same answer is ok (a takeover's predecessor, D35). */
+START_TEST(test_pool_other_member)
+{
+    struct resp r[1];
+    struct relaycfg cfg;
+    struct selfcheck sc;
+    uv_loop_t loop;
+
+    keys();
+    uv_loop_init(&loop);
+    resp_start(&loop, &r[0], RESP_KEY, key.current.priv); /* holds the key, claims nothing */
+    config(&cfg, r, 1, 5000);
+    snprintf(cfg.pool.member_id, sizeof(cfg.pool.member_id), "%s", "m1");
+    selfcheck_init(&sc, &loop, &key, &cfg);
+    selfcheck_start(&sc);
+    run_round(&loop, &sc);
+    ck_assert_msg(sc.addr[0].state == SELFCHECK_WRONG_KEY, "%s (%s)",
+                  selfcheck_result_name(sc.addr[0].state), sc.addr[0].detail);
+    ck_assert_str_eq(sc.addr[0].detail,
+                     "answered by another process with this relay's key: in a pool, another "
+                     "member");
+    ck_assert_uint_eq(sc.addr[0].last_ok_ms, 0);
+    ck_assert(!selfcheck_usable(&sc));
+    finish(&loop, &sc, r, 1);
+}
+END_TEST
+
 /* Usable while an address passed or has no result yet; not once every
  * address failed; always with checks off or nothing advertised. */
 START_TEST(test_usable)
@@ -375,6 +405,7 @@ static Suite *suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_results);
+    tcase_add_test(tc, test_pool_other_member);
     tcase_add_test(tc, test_usable);
     tcase_add_test(tc, test_reload);
     tcase_add_test(tc, test_stop_in_flight);
