@@ -509,7 +509,7 @@ static void session_serve(struct conn *c, struct index_link *l)
     }
     l->session[side] = c;
     l->since_ms[side] = wallclock_ms();
-    l->resumable[side] = cs->resumable;
+    l->resumable[side] = (cs->flags & AUTH_FLAG_RESUME) != 0;
     conn_session_sockopts(c);
     cs->link = l;
     sx->stats->agents++;
