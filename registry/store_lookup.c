@@ -23,11 +23,13 @@ int store_link_lookup(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], str
     return r;
 }
 
-/* The statements store_link_lookup runs, in its order. */
+/* The statements store_link_lookup runs, in its order, then the one that
+ * finds the due key overlaps (store_links_expire, at every relay's start). */
 static const enum stmt_id lookup_stmts[STORE_LOOKUP_STMTS] = {S_LINK_BY_ID, S_QUOTA_LINK,
-                                                              S_ALLOW_LINK};
+                                                              S_ALLOW_LINK, S_LINK_DUE};
 
-int store_plan_of(struct store *st, const char *query, store_plan_cb cb, void *arg)
+/* ?1 is a link id, or (as_int) an integer. */
+static int plan_run(struct store *st, const char *query, bool as_int, store_plan_cb cb, void *arg)
 {
     bool pg = db_kind(store_db(st)) == DB_PG;
     static const uint8_t zero[STORE_LINK_ID_LEN];
@@ -39,8 +41,10 @@ int store_plan_of(struct store *st, const char *query, store_plan_cb cb, void *a
     r = store_prepare(st, sql, &s);
     if (r < 0)
         return r;
-    if (strstr(query, "?1") != NULL)
-        db_bind_blob(s, 1, zero, sizeof(zero)); /* a link id; PostgreSQL types $1 from it */
+    if (strstr(query, "?1") != NULL && as_int)
+        db_bind_int64(s, 1, 0);
+    else if (strstr(query, "?1") != NULL) /* PostgreSQL types $1 from it */
+        db_bind_blob(s, 1, zero, sizeof(zero));
     while ((rc = db_step(s)) == DB_ROW) {
         /* SQLite: id, parent, notused, detail; PostgreSQL: one text column. */
         const char *line = db_col_text(s, pg ? 0 : 3);
@@ -52,6 +56,11 @@ int store_plan_of(struct store *st, const char *query, store_plan_cb cb, void *a
     if (r == 0 && rc != DB_DONE)
         r = store_db_fail(st, rc, "explain");
     return r;
+}
+
+int store_plan_of(struct store *st, const char *query, store_plan_cb cb, void *arg)
+{
+    return plan_run(st, query, false, cb, arg);
 }
 
 struct plan_fwd {
@@ -80,7 +89,8 @@ int store_lookup_explain(struct store *st, store_plan_cb cb, void *arg)
         return store_db_fail(st, r, "explain");
     for (int i = 0; i < STORE_LOOKUP_STMTS && r == 0; i++) {
         struct plan_fwd f = {cb, arg, i};
-        r = store_plan_of(st, store_stmt_text(lookup_stmts[i]), plan_fwd, &f);
+        r = plan_run(st, store_stmt_text(lookup_stmts[i]), lookup_stmts[i] == S_LINK_DUE, plan_fwd,
+                     &f);
     }
     if (pg) {
         int r2 = db_exec(store_db(st), "RESET enable_seqscan");
