@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * index — the in-memory link index the relay serves from: one struct index_link per
- * registry row, with its live state (control sessions, streams, counters).
+ * registry row the relay holds (docs/design.md D42: the links it serves),
+ * with its live state (control sessions, streams, counters).
  *
  * The registry (store.c) is the truth; index_apply replaces the index's view
- * with a fresh snapshot of every link and reports what changed through
+ * with a fresh snapshot of every link (index_apply_some: of the links it
+ * names) and reports what changed through
  * callbacks, so the caller can act (close sessions, reset streams) before a
  * removed link's memory goes away. struct index_link pointers stay valid across
  * index_apply for links that still exist (they are updated in place); a
