@@ -62,8 +62,10 @@ struct sync {
     bool degraded;
     uint64_t refused;
     /* Results of the worker. */
-    int rc;
+    int rc;      /* reading the versions or the held links */
+    int look_rc; /* reading the links AUTHs wait for (then none is applied) */
     bool loaded;
+    bool look_expired; /* a lookup ended overlaps: the held links are read again */
     /* D42: the ids of the links the index held when the work was queued
      * (a load reads these, by id), and what the load read. */
     uint8_t (*ids)[STORE_LINK_ID_LEN];
@@ -193,8 +195,8 @@ static int sync_lookup_read(struct sync *s)
         if (rc != 0)
             break;
         s->n_expired += expired;
-        s->next_due_ms = due; /* the second pass reads the deadlines left */
-        s->work_force = true; /* the links held see the end too */
+        s->next_due_ms = due;   /* the second pass reads the deadlines left */
+        s->look_expired = true; /* the links held see the end at the next run */
     }
     s->lookups += s->n_look_ids;
     return rc;
@@ -241,6 +243,8 @@ static void sync_work_cb(uv_work_t *w)
     int64_t v, lv;
 
     s->loaded = false;
+    s->look_expired = false;
+    s->look_rc = 0;
     s->n_look_recs = 0;
     sync_write(s);
     s->rc = store_data_version(s->st, &v);
@@ -267,9 +271,10 @@ static void sync_work_cb(uv_work_t *w)
 lookups:
     /* After the version: a change committed from here on moves it, and the
      * next poll reads these links again, held by then. */
-    s->rc = sync_lookup_read(s);
-    if (s->rc == 0)
+    s->look_rc = sync_lookup_read(s);
+    if (s->look_rc == 0)
         return;
+    s->n_look_recs = 0;
 fail:
     memcpy(s->err, store_errmsg(s->st), sizeof(s->err) - 1);
     s->err[sizeof(s->err) - 1] = '\0';
@@ -323,7 +328,7 @@ static int sync_apply(struct sync *s)
     if (s->loaded)
         rc = index_apply_some(s->ix, (const uint8_t(*)[STORE_LINK_ID_LEN])s->ids, s->n_ids, s->recs,
                               s->allows, s->n, s->ops, s->ops_arg);
-    if (rc == 0)
+    if (rc == 0 && s->look_rc == 0) /* a failed read names no link to remove */
         rc =
             index_apply_some(s->ix, (const uint8_t(*)[STORE_LINK_ID_LEN])s->look_ids, s->n_look_ids,
                              s->look_recs, s->look_allows, s->n_look_recs, s->ops, s->ops_arg);
@@ -364,14 +369,15 @@ static void sync_after_cb(uv_work_t *w, int status)
         log_warnx("registry: ending a key overlap failed: %s", s->write_err);
     if (s->n_expired > 0)
         log_info("registry: %zu key overlap(s) ended at their deadline", s->n_expired);
-    if (rc != 0) {
+    if (rc != 0 || s->look_rc != 0) {
         /* Once per error text: a database down for minutes is not a line
          * every poll (the degraded state has its own line, D38). */
         const char *e = status != 0 ? uv_strerror(status) : s->err;
         if (strcmp(e, s->last_err) != 0)
             log_warnx("registry: reading links failed: %s", e);
         snprintf(s->last_err, sizeof(s->last_err), "%s", e);
-    } else {
+    }
+    if (rc == 0) { /* also when only the lookups failed: the held links' changes */
         if (s->loaded)
             s->loads++;
         rc = sync_apply(s);
@@ -384,7 +390,9 @@ static void sync_after_cb(uv_work_t *w, int status)
     for (size_t i = 0; i < s->n_running; i++)
         s->running[i].cb(s->running[i].arg, rc, index_count(s->ix));
     s->n_running = 0;
-    sync_lookups_done(s, rc);
+    sync_lookups_done(s, rc != 0 ? rc : s->look_rc);
+    if (s->look_expired)
+        s->force = true;
     if ((s->force || sync_lookups_queued(s)) && !s->stopped)
         sync_kick(s);
 }
