@@ -541,7 +541,7 @@ static void show_human(const struct store_link *l, const struct store_totals *t,
         return;
     }
     if (live == NULL) {
-        printf("live:          not in the relay's index yet\n");
+        printf("live:          not held by the relay (no agent of it recently)\n");
         return;
     }
     show_live_side(live, 0);

@@ -56,6 +56,8 @@ static const struct keydef keys[] = {
     {"relay", "database", K_PATH, offsetof(struct relaycfg, database), 0, 0},
     {"relay", "registry_timeout", K_DURATION, offsetof(struct relaycfg, registry_timeout_ms),
      1 * SEC, 3600 * SEC},
+    {"relay", "link_linger", K_DURATION, offsetof(struct relaycfg, link_linger_ms), 1 * SEC,
+     86400 * SEC},
     {"relay", "admin_socket", K_PATH, offsetof(struct relaycfg, admin_socket), 0, 0},
     {"relay", "admin_socket_mode", K_MODE, 0, 0, 0},
     {"relay", "log_level", K_LOGLEVEL, 0, 0, 0},
@@ -116,6 +118,7 @@ void relaycfg_defaults(struct relaycfg *cfg)
     cfg->metrics_max_links = 100;
     cfg->advertise_check_interval_ms = 60000;
     cfg->registry_timeout_ms = 10000;
+    cfg->link_linger_ms = 10000;
     cfg->advertise_check_timeout_ms = 5000;
     l->handshake_timeout_ms = 10000;
     l->preauth_bytes = 4096;
@@ -518,8 +521,10 @@ int relaycfg_format(const struct relaycfg *cfg, char **out)
     /* A PostgreSQL URL's password is shown as *** (D38). */
     db_target_shown(cfg->database, shown, sizeof(shown));
     cfgparse_fmt_duration(cfg->registry_timeout_ms, d[0], sizeof(d[0]));
+    cfgparse_fmt_duration(cfg->link_linger_ms, d[1], sizeof(d[1]));
     cfgparse_buf_printf(&b, "state_dir = %s\nkey_file = %s\ndatabase = %s\nregistry_timeout = %s\n",
                         cfg->state_dir, cfg->key_file, shown, d[0]);
+    cfgparse_buf_printf(&b, "link_linger = %s\n", d[1]);
     cfgparse_buf_printf(&b, "admin_socket = %s\nadmin_socket_mode = %04o\nlog_level = %s\n",
                         cfg->admin_socket, cfg->admin_socket_mode,
                         cfgparse_log_level_name((int)cfg->log_level));

@@ -97,6 +97,10 @@ struct relaycfg {
     /* New AUTHs are refused once the registry has not been read for this
      * long (10 s, 1 s..1 h; docs/design.md D38). */
     uint32_t registry_timeout_ms;
+    /* A link the relay holds leaves its index after this long with no
+     * session, stream, unsaved quota count or recent refusal (10 s, 1 s..
+     * 24 h; docs/design.md D42). */
+    uint32_t link_linger_ms;
     char admin_socket[RELAYCFG_PATH_MAX]; /* default STATE_DIR/admin.sock: the
                                              parser leaves RELAYCFG_ADMIN_SOCKET_UNSET */
     unsigned admin_socket_mode;           /* default 0600; no bits for others */

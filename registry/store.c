@@ -97,6 +97,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ALLOW_CLEAR] = "DELETE FROM link_allow WHERE link_id = ?1 AND side = ?2",
     [S_ALLOW_INSERT] = "INSERT INTO link_allow (link_id, side, cidr) VALUES (?1, ?2, ?3) "
                        "ON CONFLICT DO NOTHING",
+    [S_QUOTA_LINK] = "SELECT limit_bytes, period, used_bytes, period_start_ms FROM link_quota "
+                     "WHERE link_id = ?1",
 };
 
 /* The tables whose changes store_data_version reports on PostgreSQL (every
@@ -167,6 +169,16 @@ int store_stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out)
     db_clear_bindings(st->stmt[id]);
     *out = st->stmt[id];
     return 0;
+}
+
+const char *store_stmt_text(enum stmt_id id)
+{
+    return stmt_sql[id];
+}
+
+struct db *store_db(struct store *st)
+{
+    return st->db;
 }
 
 int store_prepare(struct store *st, const char *sql, struct db_stmt **out)

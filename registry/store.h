@@ -415,4 +415,21 @@ int store_member_leave(struct store *st, const char *id, int64_t started_ms);
  * links, enrollments, link_allow or link_quota, and with no other. */
 int store_links_version(struct store *st, int64_t *out);
 
+/* One link as a relay serves it (docs/design.md D42): its row with its
+ * enrollments (store_link_get), its quota (has_quota, quota) and its
+ * allowlists, by three primary-key lookups. -ENOENT: no such link. */
+int store_link_lookup(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out,
+                      struct store_allow *allow);
+/* The query plans of store_link_lookup's statements and (the last) the one
+ * store_links_expire finds the due overlaps with (0..STORE_LOOKUP_STMTS),
+ * one call of cb per plan line: EXPLAIN QUERY PLAN's detail on SQLite,
+ * EXPLAIN's line on PostgreSQL (sequential scans priced out for it). A
+ * non-zero return of cb stops and is returned. */
+#define STORE_LOOKUP_STMTS 4
+typedef int (*store_plan_cb)(void *arg, int stmt, const char *line);
+int store_lookup_explain(struct store *st, store_plan_cb cb, void *arg);
+/* The query plan of one statement, as store_lookup_explain (stmt 0); a ?1 in
+ * it is bound to a link id. */
+int store_plan_of(struct store *st, const char *query, store_plan_cb cb, void *arg);
+
 #endif

@@ -47,6 +47,7 @@ enum stmt_id {
     S_ALLOW_LINK,
     S_ALLOW_CLEAR,
     S_ALLOW_INSERT,
+    S_QUOTA_LINK,
     S_COUNT
 };
 
@@ -60,6 +61,10 @@ int store_db_fail(struct store *st, int r, const char *what);
 /* The prepared statement id (prepared on first use), reset and with its
  * bindings cleared. Valid until the handle closes. */
 int store_stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out);
+/* The SQL text of statement id (store_lookup_explain shows its plan). */
+const char *store_stmt_text(enum stmt_id id);
+/* The database layer under st (its kind decides the EXPLAIN syntax). */
+struct db *store_db(struct store *st);
 /* Prepares sql once, for a statement outside the cache (the caller
  * finalizes it): the feature files' own statements (store_quota.c). */
 int store_prepare(struct store *st, const char *sql, struct db_stmt **out);

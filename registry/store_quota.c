@@ -172,10 +172,7 @@ static void quota_row(struct db_stmt *s, int col, struct store_quota *q)
 int store_quota_get(struct store *st, struct store_link *link)
 {
     struct db_stmt *s;
-    int r = store_prepare(st,
-                          "SELECT limit_bytes, period, used_bytes, period_start_ms FROM link_quota "
-                          "WHERE link_id = ?1",
-                          &s);
+    int r = store_stmt_get(st, S_QUOTA_LINK, &s);
     if (r < 0) {
         return r;
     }
@@ -190,7 +187,7 @@ int store_quota_get(struct store *st, struct store_link *link)
     } else {
         r = store_db_fail(st, rc, "quota");
     }
-    db_finalize(s);
+    db_reset(s);
     return r;
 }
 

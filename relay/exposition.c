@@ -224,7 +224,9 @@ static void expo_admission(const struct relay *r, struct promtext *pt)
     struct expo_links x = {r, pt, EXPO_COUNT, 0, 0};
 
     index_foreach(r->index, expo_link, &x);
-    expo_one(pt, "linkrelay_links", "gauge", "Links in the relay's index.", index_count(r->index));
+    expo_one(pt, "linkrelay_links", "gauge",
+             "Links the relay holds: with a session or stream, or used within the linger (D42).",
+             index_count(r->index));
     expo_one(pt, "linkrelay_links_up", "gauge", "Links with both sides' control sessions up.",
              x.up);
     expo_one(pt, "linkrelay_sessions", "gauge", "Agents' control sessions up (authenticated).",
@@ -290,6 +292,9 @@ void exposition_render(void *arg, struct promtext *pt)
     expo_one(pt, "linkrelay_registry_loads_total", "counter",
              "Link snapshots loaded after another connection changed the links.",
              sync_loads(r->sync));
+    expo_one(pt, "linkrelay_registry_link_reads_total", "counter",
+             "Links read from the registry by id for AUTHs of links the relay did not hold (D42).",
+             sync_lookups(r->sync));
     expo_one(pt, "linkrelay_registry_degraded", "gauge",
              "1 while new AUTHs are refused: no registry read for registry_timeout (D38).",
              sync_degraded(r->sync));

@@ -199,7 +199,7 @@ static void index_notify(const struct index_ops *ops, void *arg, struct index_li
 }
 
 static int index_update_one(struct index *ix, const struct store_link *fresh,
-                            const struct index_ops *ops, void *arg)
+                            const struct index_ops *ops, void *arg, bool quiet_add)
 {
     struct index_link *l = index_find(ix, fresh->id);
     struct store_link kept = *fresh;
@@ -217,7 +217,8 @@ static int index_update_one(struct index *ix, const struct store_link *fresh,
         ix->bucket[slot] = l;
         ix->count++;
         l->seen = true;
-        index_notify(ops, arg, l, INDEX_ADDED, -1);
+        if (!quiet_add)
+            index_notify(ops, arg, l, INDEX_ADDED, -1);
         return 0;
     }
     l->seen = true;
@@ -248,7 +249,7 @@ int index_apply(struct index *ix, const struct store_link *recs, size_t n,
             l->seen = false;
     }
     for (size_t i = 0; i < n; i++) {
-        int rc = index_update_one(ix, &recs[i], ops, arg);
+        int rc = index_update_one(ix, &recs[i], ops, arg, false);
         if (rc < 0)
             return rc;
     }
@@ -335,26 +336,33 @@ struct index_allow_walk {
     int rc;
 };
 
+/* Makes l's allowlists want (NULL: none), reporting a change. */
+static int index_set_allow(struct index_link *l, const struct store_allow *want,
+                           const struct index_ops *ops, void *arg)
+{
+    if (index_allow_same(l->allow, want))
+        return 0;
+    if (want == NULL) {
+        free(l->allow);
+        l->allow = NULL;
+    } else {
+        if (l->allow == NULL && (l->allow = malloc(sizeof(*l->allow))) == NULL)
+            return -ENOMEM;
+        *l->allow = *want;
+    }
+    index_notify(ops, arg, l, INDEX_ALLOW_CHANGED, -1);
+    return 0;
+}
+
 static void index_allow_one(void *arg, struct index_link *l)
 {
     struct index_allow_walk *w = arg;
     const struct index_allow_rec *r =
         w->n > 0 ? bsearch(l->id, w->recs, w->n, sizeof(w->recs[0]), index_allow_cmp) : NULL;
-    const struct store_allow *want = r != NULL ? &r->allow : NULL;
+    int rc = index_set_allow(l, r != NULL ? &r->allow : NULL, w->ops, w->arg);
 
-    if (index_allow_same(l->allow, want))
-        return;
-    if (want == NULL) {
-        free(l->allow);
-        l->allow = NULL;
-    } else {
-        if (l->allow == NULL && (l->allow = malloc(sizeof(*l->allow))) == NULL) {
-            w->rc = -ENOMEM;
-            return;
-        }
-        *l->allow = *want;
-    }
-    index_notify(w->ops, w->arg, l, INDEX_ALLOW_CHANGED, -1);
+    if (rc != 0)
+        w->rc = rc;
 }
 
 int index_apply_allow(struct index *ix, const struct index_allow_rec *recs, size_t n,
@@ -364,4 +372,112 @@ int index_apply_allow(struct index *ix, const struct index_allow_rec *recs, size
 
     index_foreach(ix, index_allow_one, &w);
     return w.rc;
+}
+
+/* Unlinks l from its chain and frees it. */
+static void index_drop(struct index *ix, struct index_link *l)
+{
+    struct index_link **pp = &ix->bucket[index_slot(l->id)];
+
+    while (*pp != l)
+        pp = &(*pp)->hnext;
+    *pp = l->hnext;
+    ix->count--;
+    free(l->allow);
+    free(l);
+}
+
+int index_apply_some(struct index *ix, const uint8_t (*ids)[STORE_LINK_ID_LEN], size_t n_ids,
+                     const struct store_link *recs, const struct store_allow *allows, size_t n,
+                     const struct index_ops *ops, void *arg)
+{
+    for (size_t i = 0; i < n_ids; i++) {
+        struct index_link *l = index_find(ix, ids[i]);
+        if (l != NULL)
+            l->seen = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct index_link *l;
+        bool had = index_find(ix, recs[i].id) != NULL;
+        int rc = index_update_one(ix, &recs[i], ops, arg, true);
+        if (rc < 0)
+            return rc;
+        l = index_find(ix, recs[i].id);
+        const struct store_allow *want =
+            store_allow_limited(&allows[i], 0) || store_allow_limited(&allows[i], 1) ? &allows[i]
+                                                                                     : NULL;
+        /* A link just taken in gets its lists without a report: it has no
+         * session or stream yet for the report to act on. */
+        rc = index_set_allow(l, want, had ? ops : NULL, arg);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < n_ids; i++) {
+        struct index_link *l = index_find(ix, ids[i]);
+        if (l == NULL || l->seen)
+            continue;
+        index_notify(ops, arg, l, INDEX_REMOVED, -1);
+        index_drop(ix, l);
+    }
+    return 0;
+}
+
+/* True when nothing of l is live: no session, no stream, no quota counts
+ * still to be queued, no refusal within INDEX_KEEP_FAIL_MS (linkctl probe
+ * reads those from the relay). */
+static bool index_idle(const struct index_link *l, uint64_t wall_ms)
+{
+    if (l->session[0] != NULL || l->session[1] != NULL || l->streams != NULL || l->n_streams > 0 ||
+        l->quota.dirty)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        if ((l->authfail[side].count > 0 &&
+             wall_ms - l->authfail[side].at_ms < INDEX_KEEP_FAIL_MS) ||
+            (l->srcfail[side].count > 0 && wall_ms - l->srcfail[side].at_ms < INDEX_KEEP_FAIL_MS))
+            return false;
+    }
+    return true;
+}
+
+size_t index_evict(struct index *ix, uint64_t now_ms, uint64_t wall_ms, uint64_t linger_ms)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < INDEX_BUCKETS; i++) {
+        struct index_link **pp = &ix->bucket[i];
+        while (*pp != NULL) {
+            struct index_link *l = *pp;
+            if (!index_idle(l, wall_ms)) {
+                l->idle_since_ms = 0;
+                pp = &l->hnext;
+                continue;
+            }
+            if (l->idle_since_ms == 0)
+                l->idle_since_ms = now_ms;
+            if (now_ms - l->idle_since_ms < linger_ms) {
+                pp = &l->hnext;
+                continue;
+            }
+            *pp = l->hnext;
+            ix->count--;
+            free(l->allow);
+            free(l);
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t index_ids(const struct index *ix, uint8_t (*out)[STORE_LINK_ID_LEN], size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < INDEX_BUCKETS; i++) {
+        for (const struct index_link *l = ix->bucket[i]; l != NULL; l = l->hnext) {
+            if (n < cap)
+                memcpy(out[n], l->id, STORE_LINK_ID_LEN);
+            n++;
+        }
+    }
+    return n;
 }

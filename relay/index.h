@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * index — the in-memory link index the relay serves from: one struct index_link per
- * registry row, with its live state (control sessions, streams, counters).
+ * registry row the relay holds (docs/design.md D42: the links it serves),
+ * with its live state (control sessions, streams, counters).
  *
  * The registry (store.c) is the truth; index_apply replaces the index's view
- * with a fresh snapshot of every link and reports what changed through
+ * with a fresh snapshot of every link (index_apply_some: of the links it
+ * names) and reports what changed through
  * callbacks, so the caller can act (close sessions, reset streams) before a
  * removed link's memory goes away. struct index_link pointers stay valid across
  * index_apply for links that still exist (they are updated in place); a
@@ -99,7 +101,8 @@ struct index_link {
      * here; set by index_apply_allow. */
     struct store_allow *allow;
     struct index_srcfail srcfail[2];
-    bool seen; /* index_apply bookkeeping */
+    bool seen;              /* index_apply bookkeeping */
+    uint64_t idle_since_ms; /* index_evict: loop time it was first seen idle, 0: not idle */
 };
 
 enum index_change {
@@ -164,5 +167,30 @@ int index_apply_allow(struct index *ix, const struct index_allow_rec *recs, size
  */
 int index_apply(struct index *ix, const struct store_link *recs, size_t n,
                 const struct index_ops *ops, void *arg);
+
+/*
+ * The index holds only the links the relay serves (docs/design.md D42): a
+ * link comes in when an AUTH names it (sync's lookup) and goes out when it
+ * has been idle for the linger (index_evict).
+ *
+ * index_apply_some: makes the links named by ids[0..n_ids) and recs[0..n)
+ * those of recs (allows[i] the allowlists of recs[i]): each rec's link is
+ * updated in place (changes reported as by index_apply, INDEX_ALLOW_CHANGED
+ * for its lists) or added without a report; a link named in ids with no rec
+ * (gone from the registry) is reported INDEX_REMOVED and freed; every other
+ * link is left alone. -ENOMEM as index_apply.
+ */
+int index_apply_some(struct index *ix, const uint8_t (*ids)[STORE_LINK_ID_LEN], size_t n_ids,
+                     const struct store_link *recs, const struct store_allow *allows, size_t n,
+                     const struct index_ops *ops, void *arg);
+/* A link with a refusal recorded within this long stays (linkctl probe). */
+#define INDEX_KEEP_FAIL_MS 60000
+/* Frees the links idle (no session, no stream, no unsaved quota count, no
+ * recent refusal) for linger_ms by now_ms (loop time; each call sees which
+ * are idle), without a report; wall_ms dates the refusals. Returns how many. */
+size_t index_evict(struct index *ix, uint64_t now_ms, uint64_t wall_ms, uint64_t linger_ms);
+/* Copies the ids of the index's links into out (at most cap); returns the
+ * count of links (more than cap: out holds the first cap). */
+size_t index_ids(const struct index *ix, uint8_t (*out)[STORE_LINK_ID_LEN], size_t cap);
 
 #endif

@@ -384,6 +384,8 @@ static void relay_on_tick(uv_timer_t *t)
     stats_tick(&r->stats, now);
     relay_sample(r, now);
     quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* periods, counters saved (D29) */
+    if (!sync_degraded(r->sync)) /* D42: only what it serves; all while unreadable (D38) */
+        index_evict(r->index, now, wallclock_ms(), r->cfg.link_linger_ms);
 }
 
 void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
@@ -410,6 +412,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.metrics_per_link = cfg->metrics_per_link;
     r->cfg.metrics_max_links = cfg->metrics_max_links;
     r->cfg.registry_timeout_ms = cfg->registry_timeout_ms; /* sync reads it at each check */
+    r->cfg.link_linger_ms = cfg->link_linger_ms;
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
     lc.burst = cfg->limits.conn_burst_per_ip;
@@ -456,7 +459,7 @@ static int relay_open_registry(struct relay *r)
     if (rc == 0)
         rc = pool_new(r->loop, &r->cfg, &r->stats, r->index, &r->pool);
     if (rc == 0)
-        log_info("registry %s: %zu links", shown, index_count(r->index));
+        log_info("registry %s: links are read as agents authenticate", shown);
     return rc;
 }
 

@@ -7,15 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <sodium.h>
 
 #include "acct.h"
 #include "advert.h"
 #include "auth.h"
+#include "authlookup.h"
 #include "enrollgate.h"
 #include "frame.h"
 #include "keys.h"
@@ -45,6 +42,7 @@ struct session {
     uint64_t last_ping_ms;
     uint64_t ping_nonce;
     char agent_version[MSG_MAX_VERSION + 1];
+    struct authlookup *lookup; /* D42: the AUTH's read of its link */
 };
 
 /* Per session state: c->owner of a control connection. */
@@ -324,6 +322,7 @@ static bool session_on_close(struct conn *c)
         return false;
     pool_forget(((struct session_ctx *)c->ops_arg)->pool, c); /* an AUTH held (D41) */
     session_detach(c);
+    authlookup_free(&cs->lookup);
     noise_hs_wipe(&cs->hs);
     noise_cs_wipe(&cs->tx);
     noise_cs_wipe(&cs->rx);
@@ -354,20 +353,7 @@ static void session_send_welcome(struct conn *c)
     char addrs[RELAYCFG_MAX_ADDRS][ADDR_TEXT_SIZE];
     struct msg m;
 
-    memset(&m, 0, sizeof(m));
-    m.type = MSG_WELCOME;
-    m.u.welcome.keepalive_s = (uint16_t)(cfg->limits.keepalive_ms / 1000);
-    m.u.welcome.dead_after_s = (uint16_t)(cfg->limits.dead_after_ms / 1000);
-    if (m.u.welcome.keepalive_s == 0)
-        m.u.welcome.keepalive_s = 1;
-    if (m.u.welcome.dead_after_s == 0)
-        m.u.welcome.dead_after_s = 1;
-    m.u.welcome.peer_online = l->session[1 - cs->side] != NULL;
-    m.u.welcome.max_streams = cfg->limits.max_streams_per_link > 65535
-                                  ? 65535
-                                  : (uint16_t)cfg->limits.max_streams_per_link;
-    m.u.welcome.relay_version.p = (const uint8_t *)SESSION_VERSION_TEXT;
-    m.u.welcome.relay_version.len = strlen(SESSION_VERSION_TEXT);
+    advert_welcome_msg(cfg, l->session[1 - cs->side] != NULL, SESSION_VERSION_TEXT, &m);
     if (session_send(c, &m) != 0)
         return;
     if (cs->flags & AUTH_FLAG_RESUME) { /* this relay pairs resumed legs (§5 RESUMABLE) */
@@ -428,6 +414,8 @@ static bool session_enroll(struct conn *c, struct index_link *l, const struct au
     return false;
 }
 
+static void session_looked(struct conn *c, const struct auth *a, const uint8_t *spub);
+
 /* Message 3 decrypted and AUTH decoded: look the link up and go UP (or not). */
 static void session_authorize(struct conn *c, const struct auth *a, const uint8_t *spub)
 {
@@ -435,14 +423,18 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     struct session *cs = session_of(c);
     struct index_link *l = index_find(sx->index, a->link_id);
     int sndbuf;
+    bool unread; /* D42: the registry could not be read for the link */
 
-    if ((a->flags & AUTH_FLAG_ENROLL) && !session_enroll(c, l, a, spub))
+    if (l == NULL && authlookup_wait(&cs->lookup, sx->sync, c, a, spub, session_looked))
         return;
-    if (l == NULL) {
+    unread = l == NULL && authlookup_failed(cs->lookup);
+    if ((a->flags & AUTH_FLAG_ENROLL) && !unread && !session_enroll(c, l, a, spub))
+        return;
+    if (l == NULL && !unread) {
         conn_fail(c, STATS_FAIL_UNKNOWN_LINK);
         return;
     }
-    if (!index_key_ok(l, a->side, spub) || enrollgate_is_anchor(l, a->side, spub)) {
+    if (!unread && (!index_key_ok(l, a->side, spub) || enrollgate_is_anchor(l, a->side, spub))) {
         /* Counted for the link too: `linkctl probe` says which side's key
          * the relay refused, and why (index_auth_fail). */
         if (index_auth_fail(l, a->side, spub, c->peer, wallclock_ms())) {
@@ -471,7 +463,7 @@ static void session_authorize(struct conn *c, const struct auth *a, const uint8_
     c->state = CONN_UP;
     cs->last_rx_ms = cs->last_ping_ms = uv_now(c->tcp.loop);
     randombytes_buf(&cs->ping_nonce, sizeof(cs->ping_nonce));
-    if (sx->sync != NULL && sync_refuse_auth(sx->sync)) { /* D38: the index may be stale */
+    if ((sx->sync != NULL && sync_refuse_auth(sx->sync)) || unread) { /* D38: may be stale */
         session_close_with(c, MSG_CLOSE_LIMIT, "registry unavailable, try again");
         return;
     }
@@ -760,10 +752,12 @@ static void session_msg3(struct conn *c, const uint8_t *body, size_t len)
     session_authorize(c, &a, spub);
 }
 
-/* Consumes every whole frame in c->in (handshake or transport). */
+/* Consumes every whole frame in c->in (handshake or transport); none while
+ * the AUTH waits for its link (D42). */
 static void session_input(struct conn *c)
 {
-    while (c->state == CONN_HS1 || c->state == CONN_HS3 || c->state == CONN_UP) {
+    while ((c->state == CONN_HS1 || c->state == CONN_HS3 || c->state == CONN_UP) &&
+           !authlookup_pending(session_of(c)->lookup)) {
         size_t avail, max = c->state == CONN_UP ? FRAME_MAX_CONTROL : FRAME_MAX_HANDSHAKE;
         const uint8_t *p = bq_peek(&c->in, &avail);
         struct frame f;
@@ -788,6 +782,14 @@ static void session_input(struct conn *c)
             return;
         bq_consume(&c->in, f.consumed);
     }
+}
+
+/* The AUTH's link was read (D42): authorize again, then what came after. */
+static void session_looked(struct conn *c, const struct auth *a, const uint8_t *spub)
+{
+    session_authorize(c, a, spub);
+    if (c->state == CONN_UP)
+        session_input(c);
 }
 
 const struct conn_ops session_conn_ops = {

@@ -15,6 +15,13 @@
 
 #define SYNC_MAX_WAITERS 64
 
+struct sync_lookup_waiter {
+    bool used, running;
+    uint8_t id[STORE_LINK_ID_LEN];
+    sync_lookup_cb cb;
+    void *arg;
+};
+
 struct sync_waiter {
     sync_done_cb cb;
     void *arg;
@@ -55,12 +62,26 @@ struct sync {
     bool degraded;
     uint64_t refused;
     /* Results of the worker. */
-    int rc;
+    int rc;      /* reading the versions or the held links */
+    int look_rc; /* reading the links AUTHs wait for (then none is applied) */
     bool loaded;
+    bool look_expired; /* a lookup ended overlaps: the held links are read again */
+    /* D42: the ids of the links the index held when the work was queued
+     * (a load reads these, by id), and what the load read. */
+    uint8_t (*ids)[STORE_LINK_ID_LEN];
+    size_t n_ids, cap_ids;
     struct store_link *recs;
+    struct store_allow *allows; /* the allowlists of recs[i] (D27) */
     size_t n, cap;
-    struct index_allow_rec *allows; /* the snapshot's allowlists (D27) */
-    size_t n_allow, cap_allow;
+    /* AUTHs waiting for their link (sync_lookup): the loop's list; the ids
+     * the running work looks up (unique) and what it found. */
+    struct sync_lookup_waiter look[SYNC_MAX_LOOKUPS];
+    uint8_t look_ids[SYNC_MAX_LOOKUPS][STORE_LINK_ID_LEN];
+    size_t n_look_ids;
+    struct store_link look_recs[SYNC_MAX_LOOKUPS];
+    struct store_allow look_allows[SYNC_MAX_LOOKUPS];
+    size_t n_look_recs;
+    uint64_t lookups; /* links read for AUTHs since start (metrics) */
     char err[256];
     char last_err[256]; /* the last failure logged, "" after a success */
     /* Admin requests waiting for the running (or next) forced load. */
@@ -108,57 +129,77 @@ int sync_new(uv_loop_t *loop, const char *db_path, const uint32_t *timeout_ms, s
     return 0;
 }
 
-static int sync_collect(void *arg, const struct store_link *l)
+/* Worker side: reads link id into recs[*n] and allows[*n] (n < cap) if it
+ * exists; the earliest overlap deadline (D21) of what was read goes into
+ * next_due_ms. */
+static int sync_read_one(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN],
+                         struct store_link *recs, struct store_allow *allows, size_t *n)
 {
-    struct sync *s = arg;
+    int rc = store_link_lookup(s->st, id, &recs[*n], &allows[*n]);
 
-    if (s->n == s->cap) {
-        size_t ncap = s->cap == 0 ? 64 : s->cap * 2;
-        struct store_link *p = realloc(s->recs, ncap * sizeof(*p));
-        if (p == NULL)
-            return -ENOMEM;
-        s->recs = p;
-        s->cap = ncap;
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    for (int side = 0; side < 2; side++) {
+        int64_t t = recs[*n].has_next[side] ? recs[*n].next_until_ms[side] : 0;
+        if (t > 0 && (s->next_due_ms == 0 || t < s->next_due_ms))
+            s->next_due_ms = t;
     }
-    s->recs[s->n++] = *l;
+    (*n)++;
     return 0;
 }
 
-/* A quota row onto its link of the snapshot (D29); a row whose link is not
- * in the snapshot (removed since) is skipped. A linear search: the links
- * with a quota are few, and a load happens only when the registry changed. */
-static int sync_collect_quota(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
-                              const struct store_quota *q)
+/* Worker side: the links the index held, again, by id (D42). */
+static int sync_reload(struct sync *s)
 {
-    struct sync *s = arg;
+    if (s->n_ids > s->cap) {
+        struct store_link *r = realloc(s->recs, s->n_ids * sizeof(*r));
+        if (r == NULL)
+            return -ENOMEM;
+        s->recs = r;
+        struct store_allow *a = realloc(s->allows, s->n_ids * sizeof(*a));
+        if (a == NULL)
+            return -ENOMEM;
+        s->allows = a;
+        s->cap = s->n_ids;
+    }
+    s->n = 0;
+    s->next_due_ms = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        int rc = sync_read_one(s, s->ids[i], s->recs, s->allows, &s->n);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
 
-    for (size_t i = 0; i < s->n; i++) {
-        if (memcmp(s->recs[i].id, id, STORE_LINK_ID_LEN) == 0) {
-            s->recs[i].has_quota = 1;
-            s->recs[i].quota = *q;
+/* Worker side: the links AUTHs wait for. A looked-up link whose overlap
+ * deadline has passed has it ended first (as the relay did at start-up when
+ * it loaded every link), then is read again. */
+static int sync_lookup_read(struct sync *s)
+{
+    int64_t now = (int64_t)wallclock_ms();
+    size_t expired;
+    int rc = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t due = s->next_due_ms;
+        s->n_look_recs = 0;
+        for (size_t i = 0; i < s->n_look_ids && rc == 0; i++)
+            rc = sync_read_one(s, s->look_ids[i], s->look_recs, s->look_allows, &s->n_look_recs);
+        if (rc != 0 || pass == 1 || s->next_due_ms == 0 || s->next_due_ms > now ||
+            s->next_due_ms == due)
             break;
-        }
+        rc = store_links_expire(s->st, now, &expired);
+        if (rc != 0)
+            break;
+        s->n_expired += expired;
+        s->next_due_ms = due;   /* the second pass reads the deadlines left */
+        s->look_expired = true; /* the links held see the end at the next run */
     }
-    return 0;
-}
-
-static int sync_collect_allow(void *arg, const uint8_t id[STORE_LINK_ID_LEN],
-                              const struct store_allow *a)
-{
-    struct sync *s = arg;
-
-    if (s->n_allow == s->cap_allow) {
-        size_t ncap = s->cap_allow == 0 ? 16 : s->cap_allow * 2;
-        struct index_allow_rec *p = realloc(s->allows, ncap * sizeof(*p));
-        if (p == NULL)
-            return -ENOMEM;
-        s->allows = p;
-        s->cap_allow = ncap;
-    }
-    memcpy(s->allows[s->n_allow].id, id, STORE_LINK_ID_LEN);
-    s->allows[s->n_allow].allow = *a;
-    s->n_allow++;
-    return 0;
+    s->lookups += s->n_look_ids;
+    return rc;
 }
 
 /* Worker side: the promotions asked for and the due overlaps. Our own
@@ -194,34 +235,23 @@ static void sync_write(struct sync *s)
         s->work_force = true;
 }
 
-/* The earliest deadline of the loaded snapshot, 0 if none. */
-static int64_t sync_next_due(const struct sync *s)
-{
-    int64_t due = 0;
-
-    for (size_t i = 0; i < s->n; i++) {
-        for (int side = 0; side < 2; side++) {
-            int64_t t = s->recs[i].has_next[side] ? s->recs[i].next_until_ms[side] : 0;
-            if (t > 0 && (due == 0 || t < due))
-                due = t;
-        }
-    }
-    return due;
-}
-
-/* Worker side: write, check the version, load when it changed (or forced). */
+/* Worker side: write, check the version, read the held links again when it
+ * changed (or forced), then the links AUTHs wait for. */
 static void sync_work_cb(uv_work_t *w)
 {
     struct sync *s = w->data;
     int64_t v, lv;
 
     s->loaded = false;
+    s->look_expired = false;
+    s->look_rc = 0;
+    s->n_look_recs = 0;
     sync_write(s);
     s->rc = store_data_version(s->st, &v);
     if (s->rc != 0)
         goto fail;
     if (!s->work_force && s->have_version && v == s->version)
-        return;
+        goto lookups;
     /* Another connection committed: a link change, or only a heartbeat or
      * accounting (D34), which leaves the links version alone. */
     s->rc = store_links_version(s->st, &lv);
@@ -229,24 +259,22 @@ static void sync_work_cb(uv_work_t *w)
         goto fail;
     if (!s->work_force && s->have_version && lv == s->links_version) {
         s->version = v;
-        return;
+        goto lookups;
     }
-    s->n = 0;
-    s->rc = store_links_load(s->st, sync_collect, s);
-    if (s->rc == 0)
-        s->rc = store_quotas_load(s->st, sync_collect_quota, s);
+    s->rc = sync_reload(s);
     if (s->rc != 0)
         goto fail;
-    s->n_allow = 0;
-    s->rc = store_allow_load(s->st, sync_collect_allow, s);
-    if (s->rc != 0)
-        goto fail;
-    s->next_due_ms = sync_next_due(s);
     s->version = v;
     s->links_version = lv;
     s->have_version = true;
     s->loaded = true;
-    return;
+lookups:
+    /* After the version: a change committed from here on moves it, and the
+     * next poll reads these links again, held by then. */
+    s->look_rc = sync_lookup_read(s);
+    if (s->look_rc == 0)
+        return;
+    s->n_look_recs = 0;
 fail:
     memcpy(s->err, store_errmsg(s->st), sizeof(s->err) - 1);
     s->err[sizeof(s->err) - 1] = '\0';
@@ -291,14 +319,43 @@ uint64_t sync_refused(const struct sync *s)
     return s->refused;
 }
 
-/* The loaded snapshot into the index: the links, then their allowlists. */
+/* What the work read into the index: the held links again (a link gone
+ * from the registry is removed), then the links AUTHs waited for. */
 static int sync_apply(struct sync *s)
 {
-    int rc = index_apply(s->ix, s->recs, s->n, s->ops, s->ops_arg);
+    int rc = 0;
 
-    if (rc == 0)
-        rc = index_apply_allow(s->ix, s->allows, s->n_allow, s->ops, s->ops_arg);
+    if (s->loaded)
+        rc = index_apply_some(s->ix, (const uint8_t(*)[STORE_LINK_ID_LEN])s->ids, s->n_ids, s->recs,
+                              s->allows, s->n, s->ops, s->ops_arg);
+    if (rc == 0 && s->look_rc == 0) /* a failed read names no link to remove */
+        rc =
+            index_apply_some(s->ix, (const uint8_t(*)[STORE_LINK_ID_LEN])s->look_ids, s->n_look_ids,
+                             s->look_recs, s->look_allows, s->n_look_recs, s->ops, s->ops_arg);
     return rc;
+}
+
+/* The waiting AUTHs of the ids the work looked up, told rc. A callback may
+ * cancel other waiters (sync_lookup_cancel clears their slots). */
+static void sync_lookups_done(struct sync *s, int rc)
+{
+    for (size_t i = 0; i < SYNC_MAX_LOOKUPS; i++) {
+        struct sync_lookup_waiter *w = &s->look[i];
+        if (!w->used || !w->running)
+            continue;
+        w->used = false;
+        w->cb(w->arg, rc);
+    }
+    s->n_look_ids = 0;
+}
+
+static bool sync_lookups_queued(const struct sync *s)
+{
+    for (size_t i = 0; i < SYNC_MAX_LOOKUPS; i++) {
+        if (s->look[i].used && !s->look[i].running)
+            return true;
+    }
+    return false;
 }
 
 static void sync_after_cb(uv_work_t *w, int status)
@@ -312,15 +369,17 @@ static void sync_after_cb(uv_work_t *w, int status)
         log_warnx("registry: ending a key overlap failed: %s", s->write_err);
     if (s->n_expired > 0)
         log_info("registry: %zu key overlap(s) ended at their deadline", s->n_expired);
-    if (rc != 0) {
+    if (rc != 0 || s->look_rc != 0) {
         /* Once per error text: a database down for minutes is not a line
          * every poll (the degraded state has its own line, D38). */
         const char *e = status != 0 ? uv_strerror(status) : s->err;
         if (strcmp(e, s->last_err) != 0)
             log_warnx("registry: reading links failed: %s", e);
         snprintf(s->last_err, sizeof(s->last_err), "%s", e);
-    } else if (s->loaded) {
-        s->loads++;
+    }
+    if (rc == 0) { /* also when only the lookups failed: the held links' changes */
+        if (s->loaded)
+            s->loads++;
         rc = sync_apply(s);
     }
     if (rc == 0) {
@@ -331,8 +390,46 @@ static void sync_after_cb(uv_work_t *w, int status)
     for (size_t i = 0; i < s->n_running; i++)
         s->running[i].cb(s->running[i].arg, rc, index_count(s->ix));
     s->n_running = 0;
-    if (s->force && !s->stopped)
+    sync_lookups_done(s, rc != 0 ? rc : s->look_rc);
+    if (s->look_expired)
+        s->force = true;
+    if ((s->force || sync_lookups_queued(s)) && !s->stopped)
         sync_kick(s);
+}
+
+/* The ids of the links held now, for the work to read again (D42). */
+static int sync_snapshot_ids(struct sync *s)
+{
+    size_t n = index_count(s->ix);
+
+    if (n > s->cap_ids) {
+        uint8_t(*p)[STORE_LINK_ID_LEN] = realloc(s->ids, n * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        s->ids = p;
+        s->cap_ids = n;
+    }
+    s->n_ids = index_ids(s->ix, s->ids, s->cap_ids);
+    return 0;
+}
+
+/* The queued lookups become the running work's, one read per link id. */
+static void sync_take_lookups(struct sync *s)
+{
+    s->n_look_ids = 0;
+    for (size_t i = 0; i < SYNC_MAX_LOOKUPS; i++) {
+        struct sync_lookup_waiter *w = &s->look[i];
+        size_t j;
+        if (!w->used || w->running)
+            continue;
+        w->running = true;
+        for (j = 0; j < s->n_look_ids; j++) {
+            if (memcmp(s->look_ids[j], w->id, STORE_LINK_ID_LEN) == 0)
+                break;
+        }
+        if (j == s->n_look_ids)
+            memcpy(s->look_ids[s->n_look_ids++], w->id, STORE_LINK_ID_LEN);
+    }
 }
 
 static void sync_kick(struct sync *s)
@@ -347,12 +444,18 @@ static void sync_kick(struct sync *s)
     memcpy(s->running, s->wait, s->n_wait * sizeof(s->wait[0]));
     s->n_running = s->n_wait;
     s->n_wait = 0;
+    if (sync_snapshot_ids(s) != 0) {
+        s->force = true; /* read them at the next poll */
+        return;
+    }
+    sync_take_lookups(s);
     s->busy = true;
     if (uv_queue_work(s->loop, &s->work, sync_work_cb, sync_after_cb) != 0) {
         s->busy = false;
         for (size_t i = 0; i < s->n_running; i++)
             s->running[i].cb(s->running[i].arg, -EIO, index_count(s->ix));
         s->n_running = 0;
+        sync_lookups_done(s, -EIO);
     }
 }
 
@@ -364,14 +467,52 @@ static void sync_timer_cb(uv_timer_t *t)
 
 int sync_load_now(struct sync *s)
 {
+    /* The index is empty: this reads the versions and ends the overlaps
+     * whose deadline passed while the relay was down (D21), nothing per
+     * link (D42). */
     s->work_force = true;
+    s->n_ids = 0;
     sync_work_cb(&s->work);
+    if (s->write_rc != 0)
+        log_warnx("registry: ending a key overlap failed: %s", s->write_err);
     if (s->rc != 0) {
         log_error("registry: reading links failed: %s", s->err);
         return s->rc;
     }
     s->last_ok_ms = uv_now(s->loop);
     return sync_apply(s);
+}
+
+int sync_lookup(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], sync_lookup_cb cb, void *arg)
+{
+    if (s->stopped)
+        return -EAGAIN;
+    for (size_t i = 0; i < SYNC_MAX_LOOKUPS; i++) {
+        struct sync_lookup_waiter *w = &s->look[i];
+        if (w->used)
+            continue;
+        w->used = true;
+        w->running = false;
+        memcpy(w->id, id, STORE_LINK_ID_LEN);
+        w->cb = cb;
+        w->arg = arg;
+        sync_kick(s);
+        return 0;
+    }
+    return -EAGAIN;
+}
+
+void sync_lookup_cancel(struct sync *s, void *arg)
+{
+    for (size_t i = 0; s != NULL && i < SYNC_MAX_LOOKUPS; i++) {
+        if (s->look[i].used && s->look[i].arg == arg)
+            s->look[i].used = false;
+    }
+}
+
+uint64_t sync_lookups(const struct sync *s)
+{
+    return s->lookups;
 }
 
 void sync_start(struct sync *s)
@@ -453,6 +594,12 @@ void sync_stop(struct sync *s)
     for (size_t i = 0; i < s->n_wait; i++)
         s->wait[i].cb(s->wait[i].arg, -ECANCELED, index_count(s->ix));
     s->n_wait = 0;
+    for (size_t i = 0; i < SYNC_MAX_LOOKUPS; i++) {
+        if (s->look[i].used && !s->look[i].running) {
+            s->look[i].used = false;
+            s->look[i].cb(s->look[i].arg, -ECANCELED);
+        }
+    }
     uv_close((uv_handle_t *)&s->timer, NULL);
 }
 
@@ -463,5 +610,6 @@ void sync_free(struct sync *s)
     store_close(s->st);
     free(s->recs);
     free(s->allows);
+    free(s->ids);
     free(s);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sync — keeps the link index equal to the registry: a worker polls
- * PRAGMA data_version every SYNC_POLL_MS through sync's own store handle and,
- * when another connection (linkctl) committed a change to the links (schema
- * 008's links version moved: not for a pool heartbeat or accounting, D34),
- * loads every link; the loop
- * thread then applies the snapshot with index_apply. The admin command `sync`
+ * sync — keeps the links the index holds equal to the registry: a worker
+ * polls PRAGMA data_version every SYNC_POLL_MS through sync's own store
+ * handle and, when another connection (linkctl) committed a change to the
+ * links (schema 008's links version moved: not for a pool heartbeat or
+ * accounting, D34), reads again, by id, the links the index held when the
+ * work was queued (docs/design.md D42: never the whole registry); the loop
+ * thread then applies them with index_apply_some. The same work reads the
+ * links that waiting AUTHs name (sync_lookup). The admin command `sync`
  * forces a load and answers once it is applied.
  *
  * The same worker ends key rotation overlaps (docs/design.md D21): it
@@ -33,6 +35,7 @@
 
 #define SYNC_POLL_MS     300
 #define SYNC_MAX_PROMOTE 64
+#define SYNC_MAX_LOOKUPS 256 /* AUTHs waiting for their link at once (D42) */
 
 struct sync;
 
@@ -65,6 +68,18 @@ int sync_endorse(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
 int sync_enroll(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], int side,
                 const uint8_t key[STORE_KEY_LEN], const uint8_t hash[STORE_ENROLL_HASH_LEN],
                 int64_t at_ms);
+/* AUTH of a link the index does not hold (docs/design.md D42): the worker
+ * reads link id by its primary key (store_link_lookup) and the loop puts it
+ * into the index; then cb(arg, rc) runs on the loop, rc 0 (the link is in
+ * the index, or the registry has no such link) or the read's error. Lookups
+ * queued together share one work. -EAGAIN when SYNC_MAX_LOOKUPS wait or the
+ * sync stopped. */
+typedef void (*sync_lookup_cb)(void *arg, int rc);
+int sync_lookup(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN], sync_lookup_cb cb, void *arg);
+/* Forgets every waiting lookup of arg (its connection closed); NULL s ok. */
+void sync_lookup_cancel(struct sync *s, void *arg);
+/* Link ids read for AUTHs since start. */
+uint64_t sync_lookups(const struct sync *s);
 /* Forces a load; cb runs once it is applied (or failed). -ENOMEM. */
 int sync_request(struct sync *s, sync_done_cb cb, void *arg);
 /* Loop time (uv_now) when a poll last read the registry without error:

@@ -463,8 +463,8 @@ def test_real_relay():
         s = runj("status", state=state)
         check(s.get("relay_key") == j["relay_key"], "relay serves the key linkctl provisioned")
         show = runj("link", "show", "real", state=state)
-        check(show["relay_running"] is True and show["live"] is not None, "live entry: %r" % show)
-        check(show["live"]["a"]["online"] is False, "side a offline")
+        # No agent of it has connected: the relay does not hold it (D42).
+        check(show["relay_running"] is True and show["live"] is None, "no live entry: %r" % show)
         check(runj("link", "revoke", "real", state=state)["result"] == "revoked", "revoke live")
         info = runj("relay", "info", state=state)
         check(info["relay_running"] is True and info["relay_key"] == j["relay_key"], "info live")

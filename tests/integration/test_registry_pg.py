@@ -64,9 +64,12 @@ def main():
                 listed)
         c.check("no SQLite registry made", not os.path.exists(os.path.join(r.dir, "linkrelay.db")),
                 os.listdir(r.dir))
-        c.check("the relay serves both links", len(r.admin("links")["links"]) == 2)
+        c.check("the relay holds no link before an AUTH names one (D42)",
+                len(r.admin("links")["links"]) == 0)
         rc, kv, out = r.peer(other, "pair", "--bytes", "1000000", "--bytes-back", "1000000")
         c.check("a stream end to end", rc == 0 and kv.get("result") == "ok", out[-300:])
+        c.check("the relay read the link from PostgreSQL for it",
+                metric(port, "linkrelay_registry_link_reads_total") >= 1)
 
         pv = r.peer_bg(live, "pair", "--mode", "hold", "--hold-ms", "300000")
         rv = h.Reader(pv)

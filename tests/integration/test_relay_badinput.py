@@ -48,7 +48,6 @@ def main():
         good = r.add_link("good")
         other = r.add_link("other")
         third = r.add_link("third")
-        h.wait_for(lambda: len(r.admin("links")["links"]) == 3)
         relay_pub = h.pub_raw(r.relay_pub)
         legit = r.peer_bg(good, "pair", "--mode", "hold", "--hold-ms", "600000")
         lr = h.Reader(legit)

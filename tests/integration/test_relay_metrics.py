@@ -327,7 +327,7 @@ def main():
     c = h.Checks()
     tmp = tempfile.mkdtemp(prefix="lrmetrics.")
     r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0", "metrics_per_link": "on",
-                             "metrics_max_links": "2"})
+                             "metrics_max_links": "2", "link_linger": "1h"})
     r2 = None
     try:
         check_cli(c, tmp)
@@ -343,7 +343,10 @@ def main():
         c.check("the rules use metrics the relay exports", names and names <= exported,
                 names - exported)
         links = [r.add_link("m%d" % i) for i in (1, 2, 3)]
-        h.wait_for(lambda: len(r.admin("links")["links"]) == 3)
+        # The relay holds a link once an AUTH named it (D42), for link_linger.
+        for l in links[1:]:
+            rc, kv, out = r.peer(l, "session", "--side", "a", "--hold-ms", "100")
+            c.check("a session of %s" % l["name"], rc == 0, out[-300:])
         sent = [123457, 65432]
         rc, kv, out = r.peer(links[0], "pair", "--bytes", str(sent[0]), "--bytes-back",
                              str(sent[1]))

@@ -118,7 +118,6 @@ def main():
         r.start()
         link = r.add_link("resume")
         other = r.add_link("other")
-        h.wait_for(lambda: len(r.admin("links")["links"]) == 2)
         c.check("metrics: no RESUME yet", resume_counts(r) == (0, 0, 0), resume_counts(r))
         resume_pair(c, r, link, "first relay")
         c.check("metrics: one RESUME, paired", h.wait_for(
@@ -148,7 +147,6 @@ def main():
         # A relay killed and restarted knows nothing of the stream and pairs it.
         r.stop(signal.SIGKILL)
         r.start()
-        h.wait_for(lambda: len(r.admin("links")["links"]) == 2)
         resume_pair(c, r, link, "restarted relay")
         c.check("metrics of the restarted relay: its own RESUME, paired",
                 resume_counts(r) == (1, 1, 0), resume_counts(r))

@@ -27,7 +27,6 @@ def main():
         r.start()
         victim = r.add_link("victim")
         other = r.add_link("other")
-        h.wait_for(lambda: len(r.admin("links")["links"]) == 2)
 
         pv = r.peer_bg(victim, "pair", "--mode", "hold", "--hold-ms", "8000")
         po = r.peer_bg(other, "pair", "--mode", "hold", "--hold-ms", "3000")

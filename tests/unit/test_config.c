@@ -408,6 +408,14 @@ START_TEST(test_relay_registry_timeout)
 
     ck_assert_int_eq(relaycfg_parse("", &cfg, &err), 0);
     ck_assert_uint_eq(cfg.registry_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg.link_linger_ms, 10000); /* [relay] link_linger (D42) */
+    ck_assert_int_eq(relaycfg_parse("[relay]\nlink_linger = 1s\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.link_linger_ms, 1000);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nlink_linger = 24h\n", &cfg, &err), 0);
+    ck_assert_uint_eq(cfg.link_linger_ms, 86400000);
+    ck_assert_int_eq(relaycfg_parse("[relay]\nlink_linger = 999ms\n", &cfg, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "link_linger"));
+    ck_assert_int_eq(relaycfg_parse("[relay]\nlink_linger = 86401s\n", &cfg, &err), -EINVAL);
     ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 1s\n", &cfg, &err), 0);
     ck_assert_uint_eq(cfg.registry_timeout_ms, 1000);
     ck_assert_int_eq(relaycfg_parse("[relay]\nregistry_timeout = 1h\n", &cfg, &err), 0);
@@ -422,6 +430,7 @@ START_TEST(test_relay_registry_timeout)
     ck_assert_str_eq(cfg.database, "postgresql://lr:s3cret@db.example/reg");
     ck_assert_int_eq(relaycfg_format(&cfg, &text), 0);
     ck_assert_ptr_nonnull(strstr(text, "registry_timeout = 2500ms\n"));
+    ck_assert_ptr_nonnull(strstr(text, "link_linger = 10s\n"));
     ck_assert_ptr_nonnull(strstr(text, "database = postgresql://lr:***@db.example/reg\n"));
     ck_assert_ptr_null(strstr(text, "s3cret"));
     ck_assert_int_eq(relaycfg_parse(text, &again, &err), 0);

@@ -219,6 +219,69 @@ START_TEST(test_auth_fail)
 }
 END_TEST
 
+/* D42: index_apply_some touches only the links it names; a named link with
+ * no record is removed (reported), a new record is added without a report;
+ * index_evict frees only links idle for the linger. */
+START_TEST(test_apply_some_and_evict)
+{
+    struct index *ix;
+    struct store_link r[3];
+    struct store_allow allow[3];
+    uint8_t ids[2][STORE_LINK_ID_LEN];
+    struct seen s = {0};
+    struct index_link *l;
+    int dummy;
+
+    memset(allow, 0, sizeof(allow));
+    ck_assert_int_eq(index_new(&ix), 0);
+    rec(&r[0], 1, "one");
+    rec(&r[1], 2, "two");
+    rec(&r[2], 3, "three");
+    /* Looked up: added quietly. */
+    ck_assert_int_eq(index_apply_some(ix, NULL, 0, r, allow, 3, &ops, &s), 0);
+    ck_assert_int_eq(s.n, 0);
+    ck_assert_uint_eq(index_count(ix), 3);
+    /* A reload of "one" and "two": "one" revoked, "two" gone; "three" is not
+     * named and stays as it was. */
+    memcpy(ids[0], r[0].id, STORE_LINK_ID_LEN);
+    memcpy(ids[1], r[1].id, STORE_LINK_ID_LEN);
+    r[0].enabled = 0;
+    ck_assert_int_eq(
+        index_apply_some(ix, (const uint8_t(*)[STORE_LINK_ID_LEN])ids, 2, r, allow, 1, &ops, &s),
+        0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.what[0], INDEX_REVOKED);
+    ck_assert_int_eq(s.what[1], INDEX_REMOVED);
+    ck_assert_uint_eq(index_count(ix), 2);
+    ck_assert_ptr_null(index_find(ix, r[1].id));
+    ck_assert_ptr_nonnull(index_find(ix, r[2].id));
+    /* Allowlists of a looked-up record come in with it. */
+    ck_assert(index_find(ix, r[2].id)->allow == NULL);
+    ck_assert_int_eq(cidr_parse("198.18.0.0/15", &allow[0].cidr[0][0]), 0);
+    allow[0].n[0] = 1;
+    ck_assert_int_eq(index_apply_some(ix, NULL, 0, &r[2], allow, 1, &ops, &s), 0);
+    ck_assert_ptr_nonnull(index_find(ix, r[2].id)->allow);
+    ck_assert_int_eq(s.n, 3);
+    ck_assert_int_eq(s.what[2], INDEX_ALLOW_CHANGED);
+    /* Eviction: "one" has a session (any pointer), "three" is idle. */
+    l = index_find(ix, r[0].id);
+    l->session[0] = (struct conn *)&dummy;
+    ck_assert_uint_eq(index_evict(ix, 1000, 1000, 500), 0); /* first seen idle at 1000 */
+    ck_assert_uint_eq(index_evict(ix, 1499, 1499, 500), 0); /* not yet 500 ms */
+    ck_assert_uint_eq(index_evict(ix, 1500, 1500, 500), 1);
+    ck_assert_ptr_null(index_find(ix, r[2].id));
+    ck_assert_ptr_eq(index_find(ix, r[0].id), l);
+    /* A recent refusal keeps an idle link for INDEX_KEEP_FAIL_MS. */
+    l->session[0] = NULL;
+    l->authfail[1].count = 1;
+    l->authfail[1].at_ms = 10000;
+    ck_assert_uint_eq(index_evict(ix, 2000, 10000 + INDEX_KEEP_FAIL_MS - 1, 0), 0);
+    ck_assert_uint_eq(index_evict(ix, 2000, 10000 + INDEX_KEEP_FAIL_MS, 0), 1);
+    ck_assert_uint_eq(index_count(ix), 0);
+    index_free(ix);
+}
+END_TEST
+
 static Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -228,6 +291,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_keys_next_and_rotation);
     tcase_add_test(tc, test_many_links_same_bucket);
     tcase_add_test(tc, test_auth_fail);
+    tcase_add_test(tc, test_apply_some_and_evict);
     suite_add_tcase(s, tc);
     return s;
 }
