@@ -15,6 +15,14 @@ the same registry (an SQLite copy per relay):
 - AUTH/s: `lr_bench sessions` opens the K links' 2K control sessions one
   after the other (each waits for WELCOME), so this is 1 / the AUTH's time
   seen by one agent; RSS with the 2K sessions up;
+- revoke: with the 2K sessions up (K links held), `linkctl link revoke` of
+  one held link at a time, run as from another host (its own state
+  directory: no admin socket to tell the relay, so the relay learns it by
+  its poll of the registry, 300 ms, and re-reads the links it holds, D42);
+  the time from linkctl's exit to both of that link's sessions closed, as
+  the relay's admin socket shows them, for R links (default 5): median and
+  max (issue 15: "linkctl link revoke resets that link's live streams on
+  whichever relay carries them within 1 s");
 - new streams/s: `lr_bench pair` P streams on one link, 64 being set up at
   once (the figure of accept_ab.py).
 Every process is started here and stopped by PID, the temp dir removed (run.py's
@@ -25,6 +33,8 @@ import atexit
 import json
 import os
 import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -84,8 +94,77 @@ class ScaleRelay:
                 self.relay_pub, "--key-id", str(self.key_id)]
 
 
-def sessions(env, relay, keys):
-    """Opens every session of the keys file; returns (AUTH/s, RSS MiB, n)."""
+def admin(relay, cmd):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(os.path.join(relay.dir, "admin.sock"))
+    s.sendall(cmd.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+
+
+def both_offline(relay, lid):
+    for l in admin(relay, "links")["links"]:
+        if l["id"] == lid:
+            return not l["a"]["online"] and not l["b"]["online"]
+    return True  # not held any more
+
+
+REVOKE_BOUND_S = 30  # a revoke that never arrives ends the bench, bounded
+
+
+def hold(env, relay, keys):
+    """lr_bench sessions of the keys file, held (until stopped): the process."""
+    argv = [env.bench, "sessions"] + relay.via_base() + ["--links", keys]
+    p = env.spawn("hold", argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    for raw in p.stdout:
+        line = raw.decode().strip()
+        if line in ("phase=before",):
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+        elif line == "phase=ready":
+            return p
+    env.stop(p)
+    raise RuntimeError("lr_bench sessions (hold) failed: " + env.log_tail("hold"))
+
+
+def revokes(env, relay, ctl, files):
+    """For each one-link keys file: its two sessions up (an lr_bench of its
+    own: a revoke ends it), then linkctl of its own state directory revokes
+    the link; the seconds from linkctl's exit to both sessions closed."""
+    other = os.path.join(env.tmp, "ctl-elsewhere-%d" % relay.port)
+    os.makedirs(other, mode=0o700, exist_ok=True)
+    db = relay.database or os.path.join(relay.dir, "linkrelay.db")
+    out = []
+    for path in files:
+        with open(path) as f:
+            lid = f.read().split()[0]
+        p = hold(env, relay, path)
+        try:
+            if both_offline(relay, lid):
+                raise RuntimeError("link %s has no sessions before the revoke" % lid)
+            subprocess.run([ctl, "--state-dir", other, "--database", db, "link", "revoke", lid],
+                           check=True, capture_output=True, timeout=60)
+            t0 = time.monotonic()
+            while not both_offline(relay, lid):
+                if time.monotonic() - t0 > REVOKE_BOUND_S:
+                    raise RuntimeError("revoke of %s not applied in %d s" % (lid, REVOKE_BOUND_S))
+                time.sleep(0.005)
+            out.append(time.monotonic() - t0)
+        finally:
+            env.stop(p)
+    return out
+
+
+def sessions(env, relay, keys, during=None):
+    """Opens every session of the keys file and runs during() while they are
+    all up; returns (AUTH/s, RSS MiB, n, during's result)."""
     argv = [env.bench, "sessions"] + relay.via_base() + ["--links", keys]
     p = env.spawn("sessions", argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     t0, n = None, 0
@@ -104,12 +183,13 @@ def sessions(env, relay, keys):
         if n == 0:
             raise RuntimeError("lr_bench sessions failed: " + env.log_tail("sessions"))
         rss = rss_mib(relay.proc.pid)
+        res = during() if during is not None else None
         p.stdin.write(b"go\n")
         p.stdin.flush()
         p.wait(120)
     finally:
         env.stop(p)
-    return n / secs, rss, n
+    return n / secs, rss, n, res
 
 
 def pairs(env, relay, link, n):
@@ -130,6 +210,7 @@ def main():
     ap.add_argument("--links", type=int, default=1000000)
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--pairs", type=int, default=5000)
+    ap.add_argument("--revokes", type=int, default=5)
     ap.add_argument("--no-pg", action="store_true")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -148,6 +229,7 @@ def main():
     backends = ["sqlite"] + ([] if args.no_pg else ["postgresql"])
     rows = []
     empty = {}
+    one_link = {}
     load0 = os.getloadavg()
     for backend in backends:
         tmpl = os.path.join(env.tmp, "tmpl-" + backend)
@@ -170,8 +252,20 @@ def main():
         env.stop(r.proc)
         shutil.rmtree(state, ignore_errors=True)
         B.log("%s: filling %d links" % (backend, args.links))
-        fill_s, real = genlinks.fill(ctl, tmpl, args.links, real=args.agents, keys=keys,
-                                     database=url, agent=agent)
+        fill_s, real = genlinks.fill(ctl, tmpl, args.links, real=args.agents + args.revokes,
+                                     keys=keys, database=url, agent=agent)
+        # The first K links' sessions are held; each of the last R gets its
+        # own for its revoke.
+        with open(keys) as f:
+            lines = f.read().splitlines()
+        keys_held = keys + ".held"
+        with open(keys_held, "w") as f:
+            f.write("\n".join(lines[:args.agents]) + "\n")
+        one_link[backend] = []
+        for k, line in enumerate(lines[args.agents:]):
+            one_link[backend].append("%s.revoke%d" % (keys, k))
+            with open(one_link[backend][-1], "w") as f:
+                f.write(line + "\n")
         B.log("%s: filled in %.1f s" % (backend, fill_s))
         for bname, bdir in builds:
             state = os.path.join(env.tmp, "%s-%s" % (backend, bname))
@@ -179,11 +273,14 @@ def main():
             r = ScaleRelay(env, bdir, "%s %s" % (bname, backend), state, url).start()
             rss0 = rss_mib(r.proc.pid)
             B.log("%s: start %.2f s, RSS %.1f MiB" % (r.name, r.start_s, rss0))
-            auth_s, rss1, n = sessions(env, r, keys)
-            B.log("%s: %d sessions, %.0f AUTH/s, RSS %.1f MiB" % (r.name, n, auth_s, rss1))
+            rctl = os.path.join(bdir, "linkctl", "linkctl")
+            auth_s, rss1, n, rv = sessions(env, r, keys_held,
+                                           lambda: revokes(env, r, rctl, one_link[backend]))
+            B.log("%s: %d sessions, %.0f AUTH/s, RSS %.1f MiB; revoke %s s" % (
+                r.name, n, auth_s, rss1, ", ".join("%.3f" % x for x in rv)))
             streams = pairs(env, r, real[0], args.pairs)
             B.log("%s: %.0f new streams/s" % (r.name, streams))
-            rows.append((backend, bname, fill_s, r.start_s, rss0, n, rss1, auth_s, streams))
+            rows.append((backend, bname, fill_s, r.start_s, rss0, n, rss1, auth_s, streams, rv))
             env.stop(r.proc)
             shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(tmpl, ignore_errors=True)
@@ -193,11 +290,13 @@ def main():
           "before, %.1f after (2 cores, shared).\n" % (args.links, 2 * args.agents, args.agents,
                                                       args.pairs, load0[0], load1[0]))
     print("| registry | relay | fill (s) | start to listening (s) | RSS after start (MiB) | "
-          "RSS with sessions (MiB) | AUTH/s | new streams/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for backend, bname, fill_s, start_s, rss0, n, rss1, auth_s, streams in rows:
-        print("| %s | %s | %.1f | %.2f | %.1f | %.1f | %.0f | %.0f |" % (
-            backend, bname, fill_s, start_s, rss0, rss1, auth_s, streams))
+          "RSS with sessions (MiB) | AUTH/s | revoke to sessions closed, median / max (s) "
+          "| new streams/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for backend, bname, fill_s, start_s, rss0, n, rss1, auth_s, streams, rv in rows:
+        print("| %s | %s | %.1f | %.2f | %.1f | %.1f | %.0f | %.3f / %.3f | %.0f |" % (
+            backend, bname, fill_s, start_s, rss0, rss1, auth_s, statistics.median(rv),
+            max(rv), streams))
     # Targets (D42): the relay's start and memory do not grow with links
     # nobody connects; PostgreSQL's AUTH at least half SQLite's.
     t = ["| target | value | reference | |", "|---|---|---|---|"]
@@ -209,6 +308,8 @@ def main():
                  "%.2f s" % d[3], "%.2f s" % e[0], d[3] <= e[0] + 0.5)
         B.target(t, "%s: RSS after start with %d links ≤ with none + 5 MiB" % (
             backend, args.links), "%.1f MiB" % d[4], "%.1f MiB" % e[1], d[4] <= e[1] + 5)
+        B.target(t, "%s: revoke to sessions closed, %d links held, the slowest ≤ 1 s" % (
+            backend, d[5] // 2), "%.3f s" % max(d[9]), "1 s", max(d[9]) <= 1.0)
         if (backend, "before") in by:
             b = by[(backend, "before")]
             B.target(t, "%s: RSS after start ≤ a tenth of loading every link" % backend,
