@@ -37,6 +37,11 @@
     " FROM links LEFT JOIN enrollments ea ON ea.link_id = links.id AND ea.side = 0"                \
     " LEFT JOIN enrollments eb ON eb.link_id = links.id AND eb.side = 1"
 
+/* STORE_LOOKUP_BATCH placeholders (store_links_lookup_many). */
+#define IDS_BATCH                                                                                  \
+    "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"  \
+    "?26,?27,?28,?29,?30,?31,?32"
+
 static const char *const stmt_sql[S_COUNT] = {
     [S_LINKS_ALL] = "SELECT " LINK_SELECT LINK_FROM " ORDER BY name",
     [S_LINK_BY_ID] = "SELECT " LINK_SELECT LINK_FROM " WHERE id = ?1",
@@ -99,6 +104,11 @@ static const char *const stmt_sql[S_COUNT] = {
                        "ON CONFLICT DO NOTHING",
     [S_QUOTA_LINK] = "SELECT limit_bytes, period, used_bytes, period_start_ms FROM link_quota "
                      "WHERE link_id = ?1",
+    [S_LINKS_BY_IDS] = "SELECT " LINK_SELECT LINK_FROM " WHERE id IN (" IDS_BATCH ")",
+    [S_QUOTAS_BY_IDS] = "SELECT link_id, limit_bytes, period, used_bytes, period_start_ms "
+                        "FROM link_quota WHERE link_id IN (" IDS_BATCH ")",
+    [S_ALLOWS_BY_IDS] = "SELECT link_id, side, cidr FROM link_allow WHERE link_id IN (" IDS_BATCH
+                        ") ORDER BY link_id, side, cidr",
 };
 
 /* The tables whose changes store_data_version reports on PostgreSQL (every
@@ -458,7 +468,7 @@ static void enroll_row(struct db_stmt *s, int col, struct store_enroll *e)
     e->last_ms = db_col_int64(s, col + 6);
 }
 
-static void row_to_link(struct db_stmt *s, struct store_link *l)
+void store_row_to_link(struct db_stmt *s, struct store_link *l)
 {
     memset(l, 0, sizeof(*l));
     store_col_blob(s, 0, l->id, sizeof(l->id), NULL);
@@ -490,7 +500,7 @@ int store_links_load(struct store *st, store_link_cb cb, void *arg)
         return r;
     }
     while ((rc = db_step(s)) == DB_ROW) {
-        row_to_link(s, &l);
+        store_row_to_link(s, &l);
         r = cb(arg, &l);
         if (r != 0) {
             db_reset(s);
@@ -509,7 +519,7 @@ static int fetch_link(struct store *st, struct db_stmt *s, const char *what, str
 {
     int rc = db_step(s);
     if (rc == DB_ROW) {
-        row_to_link(s, out);
+        store_row_to_link(s, out);
         db_reset(s);
         return 0;
     }

@@ -420,12 +420,21 @@ int store_links_version(struct store *st, int64_t *out);
  * allowlists, by three primary-key lookups. -ENOENT: no such link. */
 int store_link_lookup(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struct store_link *out,
                       struct store_allow *allow);
-/* The query plans of store_link_lookup's statements and (the last) the one
- * store_links_expire finds the due overlaps with (0..STORE_LOOKUP_STMTS),
+/* The same for n links at once, STORE_LOOKUP_BATCH per statement (three
+ * statements per batch instead of three per link: a relay re-reads every
+ * link it holds on a change, D42): the links that exist go into
+ * recs[0..*found) and allows[0..*found) (in no particular order; each
+ * array has room for n). ids must not repeat. */
+#define STORE_LOOKUP_BATCH 32
+int store_links_lookup_many(struct store *st, const uint8_t (*ids)[STORE_LINK_ID_LEN], size_t n,
+                            struct store_link *recs, struct store_allow *allows, size_t *found);
+/* The query plans of store_link_lookup's statements, store_links_lookup_many's
+ * and (the last) the one store_links_expire finds the due overlaps with
+ * (0..STORE_LOOKUP_STMTS),
  * one call of cb per plan line: EXPLAIN QUERY PLAN's detail on SQLite,
  * EXPLAIN's line on PostgreSQL (sequential scans priced out for it). A
  * non-zero return of cb stops and is returned. */
-#define STORE_LOOKUP_STMTS 4
+#define STORE_LOOKUP_STMTS 7
 typedef int (*store_plan_cb)(void *arg, int stmt, const char *line);
 int store_lookup_explain(struct store *st, store_plan_cb cb, void *arg);
 /* The query plan of one statement, as store_lookup_explain (stmt 0); a ?1 in

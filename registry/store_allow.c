@@ -22,7 +22,7 @@ bool store_allow_limited(const struct store_allow *a, int side)
 }
 
 /* One row into a: its side's list, or the side marked invalid. */
-static void allow_row(struct db_stmt *s, struct store_allow *a)
+void store_allow_row(struct db_stmt *s, struct store_allow *a)
 {
     char text[CIDR_TEXT_MAX + 2];
     int side = (int)db_col_int64(s, 1);
@@ -50,7 +50,7 @@ int store_allow_get(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], struc
     memset(&a, 0, sizeof(a));
     db_bind_blob(s, 1, id, STORE_LINK_ID_LEN);
     while ((rc = db_step(s)) == DB_ROW)
-        allow_row(s, &a);
+        store_allow_row(s, &a);
     if (rc != DB_DONE)
         return store_db_fail(st, rc, "read allowlist");
     *out = a;
@@ -182,7 +182,7 @@ int store_allow_load(struct store *st, store_allow_cb cb, void *arg)
         }
         memcpy(cur, id, sizeof(cur));
         have = true;
-        allow_row(s, &a);
+        store_allow_row(s, &a);
     }
     if (rc != DB_DONE)
         return store_db_fail(st, rc, "read allowlists");

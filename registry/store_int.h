@@ -48,6 +48,9 @@ enum stmt_id {
     S_ALLOW_CLEAR,
     S_ALLOW_INSERT,
     S_QUOTA_LINK,
+    S_LINKS_BY_IDS,  /* STORE_LOOKUP_BATCH ids at once (D42), */
+    S_QUOTAS_BY_IDS, /* their quotas */
+    S_ALLOWS_BY_IDS, /* and their allowlists */
     S_COUNT
 };
 
@@ -63,6 +66,14 @@ int store_db_fail(struct store *st, int r, const char *what);
 int store_stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out);
 /* The SQL text of statement id (store_lookup_explain shows its plan). */
 const char *store_stmt_text(enum stmt_id id);
+/* A row of a link SELECT (LINK_SELECT's columns) into l. */
+void store_row_to_link(struct db_stmt *s, struct store_link *l);
+/* A link_quota row's limit_bytes, period, used_bytes, period_start_ms,
+ * from column col on, into q. */
+void store_quota_row(struct db_stmt *s, int col, struct store_quota *q);
+/* A link_allow row (link_id, side, cidr) into a: its side's list, or the
+ * side marked invalid. */
+void store_allow_row(struct db_stmt *s, struct store_allow *a);
 /* The database layer under st (its kind decides the EXPLAIN syntax). */
 struct db *store_db(struct store *st);
 /* Prepares sql once, for a statement outside the cache (the caller

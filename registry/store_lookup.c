@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,10 +24,84 @@ int store_link_lookup(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], str
     return r;
 }
 
+/* Binds ids[0..k) to ?1..?k and the last of them to the rest. */
+static void bind_batch(struct db_stmt *s, const uint8_t (*ids)[STORE_LINK_ID_LEN], size_t k)
+{
+    for (size_t i = 0; i < STORE_LOOKUP_BATCH; i++)
+        db_bind_blob(s, (int)i + 1, ids[i < k ? i : k - 1], STORE_LINK_ID_LEN);
+}
+
+/* The entry of recs[first..got) whose id is the row's column 0; -1 if none. */
+static ptrdiff_t batch_find(struct db_stmt *s, const struct store_link *recs, size_t first,
+                            size_t got)
+{
+    uint8_t id[STORE_LINK_ID_LEN];
+
+    if (!db_col_blob(s, 0, id, sizeof(id)))
+        return -1;
+    for (size_t j = first; j < got; j++)
+        if (memcmp(recs[j].id, id, sizeof(id)) == 0)
+            return (ptrdiff_t)j;
+    return -1;
+}
+
+/* One batch of k <= STORE_LOOKUP_BATCH ids, appended at recs[*got]: the
+ * links, then their quotas, then their allowlists (ordered by link, side,
+ * cidr, as store_allow_get reads one link's). */
+static int lookup_batch(struct store *st, const uint8_t (*ids)[STORE_LINK_ID_LEN], size_t k,
+                        struct store_link *recs, struct store_allow *allows, size_t *got,
+                        size_t cap)
+{
+    static const enum stmt_id stmts[3] = {S_LINKS_BY_IDS, S_QUOTAS_BY_IDS, S_ALLOWS_BY_IDS};
+    static const char *const what[3] = {"read links", "read quotas", "read allowlists"};
+    size_t first = *got;
+
+    for (int t = 0; t < 3; t++) {
+        struct db_stmt *s;
+        int rc, r = store_stmt_get(st, stmts[t], &s);
+        if (r < 0)
+            return r;
+        bind_batch(s, ids, k);
+        while ((rc = db_step(s)) == DB_ROW) {
+            ptrdiff_t j = t == 0 ? (ptrdiff_t)*got : batch_find(s, recs, first, *got);
+            if (t == 0 && *got < cap) {
+                store_row_to_link(s, &recs[j]);
+                recs[j].has_quota = 0;
+                memset(&recs[j].quota, 0, sizeof(recs[j].quota));
+                memset(&allows[j], 0, sizeof(allows[j]));
+                (*got)++;
+            } else if (t == 1 && j >= 0) {
+                store_quota_row(s, 1, &recs[j].quota);
+                recs[j].has_quota = 1;
+            } else if (t == 2 && j >= 0) {
+                store_allow_row(s, &allows[j]);
+            }
+        }
+        db_reset(s);
+        if (rc != DB_DONE)
+            return store_db_fail(st, rc, what[t]);
+    }
+    return 0;
+}
+
+int store_links_lookup_many(struct store *st, const uint8_t (*ids)[STORE_LINK_ID_LEN], size_t n,
+                            struct store_link *recs, struct store_allow *allows, size_t *found)
+{
+    *found = 0;
+    for (size_t at = 0; at < n; at += STORE_LOOKUP_BATCH) {
+        size_t k = n - at < STORE_LOOKUP_BATCH ? n - at : STORE_LOOKUP_BATCH;
+        int r = lookup_batch(st, ids + at, k, recs, allows, found, n);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
 /* The statements store_link_lookup runs, in its order, then the one that
  * finds the due key overlaps (store_links_expire, at every relay's start). */
-static const enum stmt_id lookup_stmts[STORE_LOOKUP_STMTS] = {S_LINK_BY_ID, S_QUOTA_LINK,
-                                                              S_ALLOW_LINK, S_LINK_DUE};
+static const enum stmt_id lookup_stmts[STORE_LOOKUP_STMTS] = {
+    S_LINK_BY_ID,    S_QUOTA_LINK,    S_ALLOW_LINK, S_LINKS_BY_IDS,
+    S_QUOTAS_BY_IDS, S_ALLOWS_BY_IDS, S_LINK_DUE};
 
 /* ?1 is a link id, or (as_int) an integer. */
 static int plan_run(struct store *st, const char *query, bool as_int, store_plan_cb cb, void *arg)

@@ -154,7 +154,7 @@ int store_quota_clear(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], con
     return store_tx_commit(st);
 }
 
-static void quota_row(struct db_stmt *s, int col, struct store_quota *q)
+void store_quota_row(struct db_stmt *s, int col, struct store_quota *q)
 {
     enum store_quota_period p = STORE_QUOTA_DAY;
     const char *pname = db_col_text(s, col + 1);
@@ -179,7 +179,7 @@ int store_quota_get(struct store *st, struct store_link *link)
     db_bind_blob(s, 1, link->id, STORE_LINK_ID_LEN);
     int rc = db_step(s);
     if (rc == DB_ROW) {
-        quota_row(s, 0, &link->quota);
+        store_quota_row(s, 0, &link->quota);
         link->has_quota = 1;
     } else if (rc == DB_DONE) {
         memset(&link->quota, 0, sizeof(link->quota));
@@ -209,7 +209,7 @@ int store_quotas_load(struct store *st, store_quota_cb cb, void *arg)
         if (!present) {
             continue;
         }
-        quota_row(s, 1, &q);
+        store_quota_row(s, 1, &q);
         r = cb(arg, id, &q);
         if (r != 0) {
             break;

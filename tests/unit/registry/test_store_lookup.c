@@ -46,6 +46,65 @@ START_TEST(lookup_reads_link_quota_allow)
 }
 END_TEST
 
+/* store_links_lookup_many reads exactly what store_link_lookup reads, for
+ * 70 links (three batches, the last short; quotas and allowlists on some)
+ * and ids of no link among them, which it leaves out. */
+START_TEST(lookup_many_equals_one_by_one)
+{
+    enum { N = 70, ASK = N + 5 };
+    struct store *st = storefix_open();
+    static struct store_link l[N], recs[ASK], one;
+    static struct store_allow allows[ASK], a1, a;
+    static uint8_t ids[ASK][STORE_LINK_ID_LEN];
+    size_t found = 99;
+    char name[32];
+
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "m%02d", i);
+        storefix_add_link(st, &l[i], name);
+        if (i % 3 == 0)
+            ck_assert_int_eq(
+                store_quota_set(st, l[i].id, 1000 + (uint64_t)i, STORE_QUOTA_DAY, NULL), 0);
+        if (i % 4 == 0) {
+            memset(&a, 0, sizeof(a));
+            ck_assert_int_eq(cidr_parse("198.18.0.0/15", &a.cidr[i % 8 == 0][0]), 0);
+            ck_assert_int_eq(cidr_parse("100.64.0.0/10", &a.cidr[i % 8 == 0][1]), 0);
+            a.n[i % 8 == 0] = 2;
+            ck_assert_int_eq(store_allow_set(st, l[i].id, i % 8 == 0 ? 2 : 1, &a, NULL), 0);
+        }
+        memcpy(ids[ASK - 1 - i], l[i].id, STORE_LINK_ID_LEN); /* not in the table's order */
+    }
+    for (int i = 0; i < ASK - N; i++) {
+        memcpy(ids[i], l[i].id, STORE_LINK_ID_LEN);
+        ids[i][0] ^= 0x80; /* no such link */
+    }
+    ck_assert_int_eq(store_links_lookup_many(st, (const uint8_t(*)[STORE_LINK_ID_LEN])ids, ASK,
+                                             recs, allows, &found),
+                     0);
+    ck_assert_uint_eq(found, N);
+    for (size_t k = 0; k < found; k++) {
+        ck_assert_int_eq(store_link_lookup(st, recs[k].id, &one, &a1), 0);
+        ck_assert_str_eq(recs[k].name, one.name);
+        ck_assert(memcmp(recs[k].key[0], one.key[0], sizeof(one.key[0])) == 0);
+        ck_assert_int_eq(recs[k].has_quota, one.has_quota);
+        ck_assert_uint_eq(recs[k].quota.limit, one.quota.limit);
+        for (int side = 0; side < 2; side++) {
+            ck_assert_uint_eq(allows[k].n[side], a1.n[side]);
+            for (uint32_t c = 0; c < a1.n[side]; c++)
+                ck_assert(memcmp(&allows[k].cidr[side][c], &a1.cidr[side][c],
+                                 sizeof(a1.cidr[side][c])) == 0);
+        }
+        for (size_t j = 0; j < k; j++)
+            ck_assert(memcmp(recs[j].id, recs[k].id, STORE_LINK_ID_LEN) != 0);
+    }
+    ck_assert_int_eq(store_links_lookup_many(st, (const uint8_t(*)[STORE_LINK_ID_LEN])ids, 0, recs,
+                                             allows, &found),
+                     0);
+    ck_assert_uint_eq(found, 0);
+    store_close(st);
+}
+END_TEST
+
 struct plans {
     int lines[STORE_LOOKUP_STMTS];
     int indexed[STORE_LOOKUP_STMTS];
@@ -119,6 +178,7 @@ static Suite *store_lookup_suite(void)
 
     tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, lookup_reads_link_quota_allow);
+    tcase_add_test(tc, lookup_many_equals_one_by_one);
     tcase_add_test(tc, lookup_uses_indexes);
     tcase_add_test(tc, unindexed_read_is_seen);
     suite_add_tcase(s, tc);
