@@ -129,6 +129,17 @@ int sync_new(uv_loop_t *loop, const char *db_path, const uint32_t *timeout_ms, s
     return 0;
 }
 
+/* Worker side: the earliest overlap deadline (D21) of what was read goes
+ * into next_due_ms. */
+static void sync_note_due(struct sync *s, const struct store_link *l)
+{
+    for (int side = 0; side < 2; side++) {
+        int64_t t = l->has_next[side] ? l->next_until_ms[side] : 0;
+        if (t > 0 && (s->next_due_ms == 0 || t < s->next_due_ms))
+            s->next_due_ms = t;
+    }
+}
+
 /* Worker side: reads link id into recs[*n] and allows[*n] (n < cap) if it
  * exists; the earliest overlap deadline (D21) of what was read goes into
  * next_due_ms. */
@@ -141,11 +152,7 @@ static int sync_read_one(struct sync *s, const uint8_t id[STORE_LINK_ID_LEN],
         return 0;
     if (rc != 0)
         return rc;
-    for (int side = 0; side < 2; side++) {
-        int64_t t = recs[*n].has_next[side] ? recs[*n].next_until_ms[side] : 0;
-        if (t > 0 && (s->next_due_ms == 0 || t < s->next_due_ms))
-            s->next_due_ms = t;
-    }
+    sync_note_due(s, &recs[*n]);
     (*n)++;
     return 0;
 }
@@ -166,11 +173,15 @@ static int sync_reload(struct sync *s)
     }
     s->n = 0;
     s->next_due_ms = 0;
-    for (size_t i = 0; i < s->n_ids; i++) {
-        int rc = sync_read_one(s, s->ids[i], s->recs, s->allows, &s->n);
-        if (rc != 0)
-            return rc;
-    }
+    /* In batches: three statements per STORE_LOOKUP_BATCH links, not per
+     * link (with a thousand links held on PostgreSQL a revoke took 0.5-0.9 s
+     * to arrive one by one). */
+    int rc = store_links_lookup_many(s->st, (const uint8_t(*)[STORE_LINK_ID_LEN])s->ids, s->n_ids,
+                                     s->recs, s->allows, &s->n);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < s->n; i++)
+        sync_note_due(s, &s->recs[i]);
     return 0;
 }
 
