@@ -112,6 +112,27 @@ def agent_status(rundir, *args):
     return r.returncode, js, r.stdout + r.stderr
 
 
+class EndWatch:
+    """Reads a socket to its end; .how ("eof", "reset", "error") and .t_end."""
+
+    def __init__(self, s):
+        self.s, self.how, self.t_end = s, None, None
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _run(self):
+        self.s.settimeout(None)
+        try:
+            while self.s.recv(65536):
+                pass
+            self.how = "eof"
+        except ConnectionResetError:
+            self.how = "reset"
+        except OSError as e:
+            self.how = "error: %s" % e
+        self.t_end = time.time()
+
+
 class Server:
     """A TCP server in threads of the test process. mode:
     echo     echoes everything, shuts down its write side after EOF;

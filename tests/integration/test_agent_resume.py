@@ -122,6 +122,26 @@ class End:
             self.end = "reset"
 
 
+def check_transfer(c, ea, eb, ta, tb, agents=()):
+    """Waits for a start_transfer's two ends and checks that each got every
+    byte the other sent (SHA-256) and a clean end; with agents (a, b), that
+    the stream resumed at both and neither reset it."""
+    ta.join(300)
+    tb.join(300)
+    c.check("host end: every byte, clean end", ea.end == "ok", (ea.end, ea.got))
+    c.check("device end: every byte, clean end", eb.end == "ok", (eb.end, eb.got))
+    c.check("host end: SHA-256 of what arrived is what the device sent",
+            ea.h.hexdigest() == eb.sent_h.hexdigest())
+    c.check("device end: SHA-256 of what arrived is what the host sent",
+            eb.h.hexdigest() == ea.sent_h.hexdigest())
+    if agents:
+        a, b = agents
+        c.check("the stream resumed at both agents",
+                "stream resumed on a new leg" in a.log()
+                and "stream resumed on a new leg" in b.log(), (a.log()[-3000:], b.log()[-3000:]))
+        c.check("no reset in either agent", "resetting" not in a.log() + b.log())
+
+
 def start_transfer(lport, srv_sock_box, total, gates=()):
     cli = socket.create_connection(("127.0.0.1", lport), timeout=120)
     srv = srv_sock_box.accept()
@@ -330,14 +350,7 @@ def main():
         finally:
             for e in killed:  # a failed wait must not leave a sender held
                 e.set()
-        ta.join(300)
-        tb.join(300)
-        c.check("host end: every byte, clean end", ea.end == "ok", (ea.end, ea.got))
-        c.check("device end: every byte, clean end", eb.end == "ok", (eb.end, eb.got))
-        c.check("host end: SHA-256 of what arrived is what the device sent",
-                ea.h.hexdigest() == eb.sent_h.hexdigest())
-        c.check("device end: SHA-256 of what arrived is what the host sent",
-                eb.h.hexdigest() == ea.sent_h.hexdigest())
+        check_transfer(c, ea, eb, ta, tb)
         print("kill -9 transfer: %d MiB each way in %.1f s" % (TOTAL // MIB, time.time() - t0),
               flush=True)
         c.check("no reset in either agent", "resetting" not in a.log() + b.log())

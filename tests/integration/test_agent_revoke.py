@@ -13,7 +13,6 @@ start to the later reset is printed
 """
 import socket
 import sys
-import threading
 import time
 
 import agentharness as ah
@@ -21,27 +20,6 @@ import lrharness as h
 from test_agent_resume import Target
 
 RESUME_S = 20.0
-
-
-class EndWatch:
-    """Reads a socket to its end; .how ("eof", "reset", "error") and .t_end."""
-
-    def __init__(self, s):
-        self.s, self.how, self.t_end = s, None, None
-        self.th = threading.Thread(target=self._run, daemon=True)
-        self.th.start()
-
-    def _run(self):
-        self.s.settimeout(None)
-        try:
-            while self.s.recv(65536):
-                pass
-            self.how = "eof"
-        except ConnectionResetError:
-            self.how = "reset"
-        except OSError as e:
-            self.how = "error: %s" % e
-        self.t_end = time.time()
 
 
 def main():
@@ -63,7 +41,7 @@ def main():
         c.check("stream open", srv.recv(4) == b"ping")
         srv.sendall(b"pong")
         c.check("both ways", cli.recv(4) == b"pong")
-        wa, wb = EndWatch(cli), EndWatch(srv)
+        wa, wb = ah.EndWatch(cli), ah.EndWatch(srv)
         t_rev = time.time()
         r = rig.relay.ctl("link", "revoke", "rv", check=False)
         c.check("linkctl link revoke", r.returncode == 0, r.stderr)

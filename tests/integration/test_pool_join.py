@@ -34,7 +34,7 @@ import agentharness as ah
 import lrharness as h
 import poolharness as ph
 import promharness as prom
-from test_agent_resume import MIB, Target, start_transfer
+from test_agent_resume import MIB, Target, check_transfer, start_transfer
 
 JOIN, W_MS, N_MOVED = "j1", 2000, 3
 
@@ -136,18 +136,7 @@ def main():
                 and a.count("link %s: online via relay" % stay["name"]) == 1
                 and b.count("link %s: online via relay" % stay["name"]) == 1
                 and n_stay >= 1, (a.log(), b.log()))
-        ta.join(300)
-        tb.join(300)
-        c.check("host end: every byte, clean end", ea.end == "ok", (ea.end, ea.got))
-        c.check("device end: every byte, clean end", eb.end == "ok", (eb.end, eb.got))
-        c.check("host end: SHA-256 of what arrived is what the device sent",
-                ea.h.hexdigest() == eb.sent_h.hexdigest())
-        c.check("device end: SHA-256 of what arrived is what the host sent",
-                eb.h.hexdigest() == ea.sent_h.hexdigest())
-        c.check("the stream resumed at both agents",
-                "stream resumed on a new leg" in a.log()
-                and "stream resumed on a new leg" in b.log(), (a.log()[-3000:], b.log()[-3000:]))
-        c.check("no reset in either agent", "resetting" not in a.log() + b.log())
+        check_transfer(c, ea, eb, ta, tb, (a, b))
         ms = prom.scrape(joined.metrics_port())
         c.check("%s spliced the resumed legs" % JOIN,
                 prom.value(ms, "linkrelay_resume_paired_total") >= 1,

@@ -33,7 +33,7 @@ import agentharness as ah
 import lrharness as h
 import poolharness as ph
 import promharness as prom
-from test_agent_resume import MIB, Target, start_transfer
+from test_agent_resume import MIB, Target, check_transfer, start_transfer
 
 BOUND_S = 2.0 + 0.5 + 1.0 + 2.0 + 2 * 2.0 + 5.0
 
@@ -183,18 +183,7 @@ def defaults(c):
         c.check("both agents online at the new home %s" % nid, took is not None)
         c.check("within %.2f s of the kill (by construction)" % BOUND_S,
                 took is not None and took <= BOUND_S, took)
-        ta.join(300)
-        tb.join(300)
-        c.check("host end: every byte, clean end", ea.end == "ok", (ea.end, ea.got))
-        c.check("device end: every byte, clean end", eb.end == "ok", (eb.end, eb.got))
-        c.check("host end: SHA-256 of what arrived is what the device sent",
-                ea.h.hexdigest() == eb.sent_h.hexdigest())
-        c.check("device end: SHA-256 of what arrived is what the host sent",
-                eb.h.hexdigest() == ea.sent_h.hexdigest())
-        c.check("the stream resumed at both agents",
-                "stream resumed on a new leg" in a.log()
-                and "stream resumed on a new leg" in b.log())
-        c.check("no reset in either agent", "resetting" not in a.log() + b.log())
+        check_transfer(c, ea, eb, ta, tb, (a, b))
         for x in (ea, eb):
             x.s.close()
     finally:

@@ -54,6 +54,7 @@ import sys
 import threading
 import time
 
+import agentharness as ah
 import lrharness as h
 import natrig as nr
 import netns as n
@@ -109,27 +110,6 @@ def intact(c, what, ea, eb):
             ea.got == eb.sent and ea.h.hexdigest() == eb.sent_h.hexdigest(), (ea.got, eb.sent))
     c.check("%s: SHA-256 at the device end is what the host sent" % what,
             eb.got == ea.sent and eb.h.hexdigest() == ea.sent_h.hexdigest(), (eb.got, ea.sent))
-
-
-class EndWatch:
-    """Reads a socket to its end; .how ("eof", "reset", "error") and .t_end."""
-
-    def __init__(self, s):
-        self.s, self.how, self.t_end = s, None, None
-        self.th = threading.Thread(target=self._run, daemon=True)
-        self.th.start()
-
-    def _run(self):
-        self.s.settimeout(None)
-        try:
-            while self.s.recv(65536):
-                pass
-            self.how = "eof"
-        except ConnectionResetError:
-            self.how = "reset"
-        except OSError as e:
-            self.how = "error: %s" % e
-        self.t_end = time.time()
 
 
 def selfcheck_part(c, pool):
@@ -335,7 +315,7 @@ def main():
             srv = tgt.accept()
             cli.sendall(b"ping")
             c.check("third stream open", srv.recv(4) == b"ping")
-            wa, wb = EndWatch(cli), EndWatch(srv)
+            wa, wb = ah.EndWatch(cli), ah.EndWatch(srv)
             other = pool.members[[x for x in survivors if x != nid][0]]
             r = other.ctl("link", "revoke", name, check=False)
             t_rev = time.time()
