@@ -129,3 +129,15 @@ class Pool:
         for mid, m in self.members.items():
             print("---- relay %s log (tail)" % mid)
             print(m.log()[-3000:])
+
+
+def close_all(c, pool, rig):
+    """A pool test's end: on failure the rig's (if any) and the members'
+    logs, then the rig and every member closed."""
+    if c.failed:
+        if rig is not None:
+            rig.dump()
+        pool.dump()
+    if rig is not None:
+        rig.close()
+    pool.close()

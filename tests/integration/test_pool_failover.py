@@ -102,13 +102,7 @@ def main():
             x.s.close()
     finally:
         killed.set()
-        if c.failed:
-            if rig is not None:
-                rig.dump()
-            pool.dump()
-        if rig is not None:
-            rig.close()
-        pool.close()
+        ph.close_all(c, pool, rig)
         tgt.close()
     return c.done()
 

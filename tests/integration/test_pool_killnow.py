@@ -108,13 +108,7 @@ def long_timeout(c):
                 not any(("pool: member %s dead (" % hid) in m.log() for m in pool.live()))
         hung(c, pool, rig, hid)
     finally:
-        if c.failed:
-            if rig is not None:
-                rig.dump()
-            pool.dump()
-        if rig is not None:
-            rig.close()
-        pool.close()
+        ph.close_all(c, pool, rig)
         tgt.close()
 
 
@@ -188,13 +182,7 @@ def defaults(c):
             x.s.close()
     finally:
         killed.set()
-        if c.failed:
-            if rig is not None:
-                rig.dump()
-            pool.dump()
-        if rig is not None:
-            rig.close()
-        pool.close()
+        ph.close_all(c, pool, rig)
         tgt.close()
 
 

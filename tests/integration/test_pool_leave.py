@@ -116,13 +116,7 @@ def main():
     finally:
         if s is not None:
             s.close()
-        if c.failed:
-            if rig is not None:
-                rig.dump()
-            pool.dump()
-        if rig is not None:
-            rig.close()
-        pool.close()
+        ph.close_all(c, pool, rig)
     return c.done()
 
 

@@ -164,13 +164,7 @@ def main():
                 not started and "needs advertise addresses" in bad.log(), bad.log()[-500:])
         bad.close()
     finally:
-        if c.failed:
-            if rig is not None:
-                rig.dump()
-            pool.dump()
-        if rig is not None:
-            rig.close()
-        pool.close()
+        ph.close_all(c, pool, rig)
     return c.done()
 
 

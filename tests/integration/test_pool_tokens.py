@@ -79,13 +79,7 @@ def real_pool(c):
         c.check("link rotate: the new token in the link's order",
                 decode_addrs(r1, rot["token"]) == want, rot)
     finally:
-        if c.failed:
-            if rig is not None:
-                rig.dump()
-            pool.dump()
-        if rig is not None:
-            rig.close()
-        pool.close()
+        ph.close_all(c, pool, rig)
 
 
 def fake_rows(c):
