@@ -49,7 +49,7 @@ struct pg_db {
     int64_t hold_until; /* no new connect before (pg_io_now_ms) */
 };
 
-/* The parameters as PQexecParams takes them: parallel arrays of n. */
+/* The parameters as PQsendQueryParams takes them: parallel arrays of n. */
 struct pg_params {
     const char **vals;
     int *lens;

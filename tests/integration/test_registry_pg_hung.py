@@ -7,12 +7,17 @@ start/stop; every process stopped here is continued in `finally`):
 - the relay (registry_timeout 2 s) refuses a new AUTH with the reason and
   a live stream keeps carrying bytes;
 - linkctl fails with the reason within its bound instead of hanging;
-- SIGTERM: the relay exits 0 within a bound that holds by construction:
-  every database call gives up after registry_timeout + 1 s (the server's
-  statement_timeout and a slack), the worker in flight and then the final
-  accounting write each take at most one such call (after a call that got
-  no answer, the next ones fail at once for a deadline), drain_timeout 0,
-  plus 10 s for a loaded machine or a sanitizer build;
+- a takeover (`linkrelay --takeover`) fails within its bound: the
+  successor opens the registry (one connect) before it asks for the
+  sockets, so it exits 1 and the running relay is not touched: it serves
+  on, the held stream with it;
+- SIGTERM: the relay drains and exits 0 within a bound that holds by
+  construction: every database call gives up after registry_timeout + 1 s
+  (the server's statement_timeout and a slack), the workers in flight (in
+  parallel) and then the final accounting write each take at most one such
+  call (after a call that got no answer, the next ones fail at once for a
+  deadline), plus drain_timeout (2 s, the held stream keeps the drain
+  going), plus 10 s for a loaded machine or a sanitizer build;
 - the server continued: a relay on it serves a stream again.
 """
 import os
@@ -30,6 +35,7 @@ REFUSED = "s.close reason=limit text=registry unavailable, try again"
 TIMEOUT_S = 2  # registry_timeout
 CALL_S = TIMEOUT_S + 1  # one database call at most (D38: the deadline and its slack)
 SLACK_S = 10  # process start/exit on a loaded machine, ASan
+DRAIN_S = 2  # drain_timeout
 
 
 def pgfix(cmd, link):
@@ -80,7 +86,7 @@ def main():
         print(pgfix("start", pglink))
         url = "postgresql://lrtest@/postgres?host=%s&port=5432" % pglink
         cfg = {"database": url, "registry_timeout": "%ds" % TIMEOUT_S}
-        r = h.Relay(extra_relay=cfg)
+        r = h.Relay(extra_relay=cfg, limits={"drain_timeout": "%ds" % DRAIN_S})
         r.start()
         live = r.add_link_live("live")
         other = r.add_link_live("other")
@@ -116,8 +122,30 @@ def main():
             c.check("linkctl fails with the reason within its bound", False,
                     "still running after %d s" % bound)
 
-        # SIGTERM: the worker in flight, then the final accounting write.
-        bound = 2 * CALL_S + SLACK_S
+        # A takeover: the successor cannot open the registry (one connect)
+        # and exits before it asks for the sockets.
+        bound = CALL_S + SLACK_S
+        succ = h.LogProc([h.RELAY, "--state-dir", r.dir, "--ready-file",
+                          os.path.join(r.top, "ready-succ"), "--takeover"],
+                         os.path.join(r.top, "relay-succ.log"))
+        t0 = time.time()
+        succ.start()
+        try:
+            rc = succ.proc.wait(bound)
+            print("takeover failed after %.2f s (bound %d s): %s"
+                  % (time.time() - t0, bound, succ.log().strip().splitlines()[-1:]))
+            c.check("a takeover fails within its bound", rc == 1
+                    and "no answer from the server" in succ.log(), (rc, succ.log()[-600:]))
+        except subprocess.TimeoutExpired:
+            c.check("a takeover fails within its bound", False, "still running after %d s" % bound)
+        succ.stop()
+        c.check("the running relay serves on, not asked to hand over",
+                r.status()["state"] == "serving" and "takeover" not in r.log(), r.log()[-1000:])
+        c.check("the live stream goes on after the takeover",
+                pv.poll() is None and not rv.find("leg."), rv.lines)
+
+        # SIGTERM: the drain, the workers in flight, the final accounting write.
+        bound = 2 * CALL_S + DRAIN_S + SLACK_S
         t0 = time.time()
         r.proc.send_signal(signal.SIGTERM)
         try:

@@ -446,7 +446,7 @@ static void show_setting(struct db *db, const char *name, const char *want)
 
 /* A connection the server ends (as on a restart) is made again before the
  * next statement, with the session settings of the first (D38): they travel
- * in the startup packet, not as SET statements PQreset would forget. */
+ * in the startup packet, not as SET statements a new connection would forget. */
 START_TEST(pg_reconnect_keeps_settings)
 {
     if (!dbfix_pg) {
