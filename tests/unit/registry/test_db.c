@@ -490,6 +490,41 @@ START_TEST(pg_unreachable)
 }
 END_TEST
 
+/* A connection lost inside a transaction (D38): every call fails until the
+ * transaction's ROLLBACK (0: the server dropped it) instead of a new
+ * connection running the rest of it in autocommit; then a call connects
+ * again. */
+START_TEST(pg_lost_in_transaction)
+{
+    if (!dbfix_pg) {
+        return;
+    }
+    struct db *db = open_db();
+    struct db *other = open_db();
+    struct db_stmt *st;
+    ck_assert_int_eq(db_exec(db, "CREATE TABLE IF NOT EXISTS lost_tx (v BIGINT)"), 0);
+    ck_assert_int_eq(db_exec(db, "DELETE FROM lost_tx"), 0);
+    ck_assert_int_eq(db_begin(db), 0);
+    ck_assert_int_eq(db_exec(other,
+                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+                     0);
+    ck_assert_int_eq(db_exec(db, "INSERT INTO lost_tx VALUES (1)"), -EIO);
+    ck_assert_int_eq(db_exec(db, "INSERT INTO lost_tx VALUES (2)"), -EIO);
+    ck_assert_ptr_nonnull(strstr(db_errmsg(db), "lost in a transaction"));
+    ck_assert(db_in_tx(db));
+    ck_assert_int_eq(db_rollback(db), 0);
+    ck_assert(!db_in_tx(db));
+    ck_assert_int_eq(db_prepare(db, "SELECT count(*) FROM lost_tx", &st), 0);
+    ck_assert_int_eq(db_step(st), DB_ROW);
+    ck_assert_int_eq(db_col_int64(st, 0), 0);
+    db_finalize(st);
+    ck_assert_int_eq(db_exec(db, "DROP TABLE lost_tx"), 0);
+    db_close(other);
+    db_close(db);
+}
+END_TEST
+
 /* A server that takes the connection and never answers (a Unix socket
  * listening, never accepted: the kernel completes the connect): the open
  * fails with the reason after the connect's bound, the deadline plus its
@@ -541,6 +576,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, data_version);
     tcase_add_test(tc, migrations_same_schema);
     tcase_add_test(tc, pg_reconnect_keeps_settings);
+    tcase_add_test(tc, pg_lost_in_transaction);
     suite_add_tcase(s, tc);
     TCase *plain = tcase_create("plain");
     tcase_set_timeout(plain, 60);
