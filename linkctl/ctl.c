@@ -317,6 +317,7 @@ int ctl_store_open(struct ctl *c, int create, struct store **out)
     } else if (!db_target_is_pg(c->database) && access(c->database, F_OK) != 0 && errno == ENOENT) {
         return -ENOENT;
     }
+    db_set_deadline(c->cfg.registry_timeout_ms); /* the config's bound on a call (D38) */
     r = store_open(c->database, create ? STORE_OPEN_CREATE : 0, out, err, sizeof(err));
     if (r < 0) {
         ctl_fail("%s", err);

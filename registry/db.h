@@ -13,9 +13,11 @@
  * detection, transactions) is a function here, never SQL text in the store.
  *
  * Threads: a struct db is one connection, used by one thread at a time; its
- * statements belong to it. Calls block until the database answers (libpq is
- * used synchronously): call them from a worker thread, never from an event
- * loop (the relay does, D33).
+ * statements belong to it. Calls block until the database answers: call
+ * them from a worker thread, never from an event loop (the relay does, D33).
+ * PostgreSQL: no call waits longer than db_deadline() (D38); one that would
+ * fails with -EIO, closes the connection, and the calls of the next
+ * deadline fail at once (-EIO) before one connects again.
  *
  * Errors: every function that can fail returns 0 (or DB_ROW/DB_DONE) or a
  * negative errno as store.h's contract has it, and leaves a one-line reason
@@ -50,6 +52,13 @@ enum db_kind {
 #define DB_DONE 0 /* db_step: no more rows */
 
 #define DB_LOCK_TIMEOUT_MS 5000
+
+/* PostgreSQL: the most one call (connect included) waits for the server,
+ * for every connection of the process; ms 0 sets the default. The relay
+ * sets its registry_timeout, linkctl the config's (D38). Thread-safe. */
+#define DB_DEADLINE_DEFAULT_MS 10000
+void db_set_deadline(uint32_t ms);
+uint32_t db_deadline(void);
 
 /* True when target names a PostgreSQL database: a libpq URL, starting
  * postgresql:// or postgres:// (a Unix socket directory goes in the query:

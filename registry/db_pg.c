@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * db_pg — the layer's PostgreSQL backend (db.h) on libpq, used synchronously
- * (D33). A statement keeps its SQL with ?N turned into $N and runs with
- * PQexecParams at the first step: parameters typed and in binary (int8,
- * bytea; text as text), results in text format (one parser for every column
- * type: integers with strtoll, bytea from its hex form). Writers take one
- * transaction advisory lock, so they run one at a time as SQLite's do.
+ * db_pg — the layer's PostgreSQL backend (db.h) on libpq, called from a
+ * worker thread (D33). Every connect and statement goes through libpq's
+ * asynchronous API under one deadline per call (db_pg_io.h, D38): a server
+ * that does not answer in time costs the call -EIO and the connection,
+ * which is made again at a later call. A statement keeps its SQL with ?N
+ * turned into $N and runs (PQsendQueryParams) at the first step: parameters
+ * typed and in binary (int8, bytea; text as text), results in text format
+ * (one parser for every column type: integers with strtoll, bytea from its
+ * hex form). Writers take one transaction advisory lock, so they run one at
+ * a time as SQLite's do.
  * The schema version and the change counter live in the one-row table
  * lr_meta; statement triggers on the tracked tables bump the counter.
  */
 #include "db.h"
 #include "db_int.h"
+#include "db_pg_io.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -27,13 +32,24 @@
 /* The key of the transaction advisory lock every writer takes ("lrwr"). */
 #define PG_WRITE_LOCK 0x6c727772
 
+/* The longest a connect may take, deadline or not (libpq's connect_timeout
+ * is given too, in seconds, for what libpq checks itself). */
+#define PG_CONNECT_MS 5000
+
+/* How much longer than the server's statement_timeout (db_deadline()) the
+ * client waits for an answer before it gives the connection up. */
+#define PG_SLACK_MS 1000
+
 struct pg_db {
     struct db base;
-    PGconn *c;
+    PGconn *c;    /* NULL after a deadline passed, until the next connect */
+    char *target; /* the URL, to connect again */
     int64_t changes;
+    bool tx;            /* between a BEGIN and its COMMIT/ROLLBACK */
+    int64_t hold_until; /* no new connect before (pg_io_now_ms) */
 };
 
-/* The parameters as PQexecParams takes them: parallel arrays of n. */
+/* The parameters as PQsendQueryParams takes them: parallel arrays of n. */
 struct pg_params {
     const char **vals;
     int *lens;
@@ -67,7 +83,7 @@ static int pg_fail(struct db *db, const PGresult *res)
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (msg == NULL) {
-        msg = PQerrorMessage(pg_c(db));
+        msg = pg_c(db) != NULL ? PQerrorMessage(pg_c(db)) : "no connection";
     }
     db_seterr(db, "%.*s", (int)strcspn(msg, "\n"), msg);
     if (state == NULL) {
@@ -89,25 +105,69 @@ static int pg_fail(struct db *db, const PGresult *res)
     return -EIO;
 }
 
-/* A lost connection is re-made before the next statement, outside a
- * transaction only (the transaction's work is gone with it). */
-static int pg_ready(struct db *db)
+static int pg_connect(struct pg_db *d, int64_t deadline);
+
+/* A lost connection is made again before the next statement, outside a
+ * transaction only (the transaction's work is gone with it: the calls fail
+ * until its COMMIT or ROLLBACK), and not before hold_until after a server
+ * that did not answer. */
+static int pg_ready(struct db *db, int64_t deadline)
 {
-    PGconn *c = pg_c(db);
-    if (PQstatus(c) == CONNECTION_OK) {
+    struct pg_db *d = (struct pg_db *)db;
+    if (d->c != NULL && PQstatus(d->c) == CONNECTION_OK) {
         return 0;
     }
-    PQreset(c);
-    if (PQstatus(c) != CONNECTION_OK) {
-        return pg_fail(db, NULL);
+    if (d->tx) {
+        db_seterr(db, "the connection was lost in a transaction");
+        return -EIO;
+    }
+    int64_t now = pg_io_now_ms();
+    if (now < d->hold_until) {
+        /* one text for every call until then: callers log each text once */
+        db_seterr(db, "no answer from the server within %u ms; not tried again yet",
+                  db_deadline() + PG_SLACK_MS);
+        return -EIO;
+    }
+    PQfinish(d->c);
+    d->c = NULL;
+    return pg_connect(d, deadline);
+}
+
+/* What send (a PQsend... call's result, on d->c) queued, answered by the
+ * deadline: 0 with *res (NULL when the connection failed, pg_fail says
+ * why), or -EIO when the deadline passed: the connection is closed (a
+ * query is pending on it) and no connect is tried for one deadline more. */
+static int pg_wait(struct db *db, int sent, int64_t deadline, PGresult **res)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    *res = NULL;
+    if (!sent) {
+        return 0;
+    }
+    if (pg_io_result(d->c, deadline, res) == -ETIMEDOUT) {
+        PQfinish(d->c);
+        d->c = NULL;
+        d->hold_until = pg_io_now_ms() + db_deadline();
+        db_seterr(db, "no answer from the server within %u ms: connection closed",
+                  db_deadline() + PG_SLACK_MS);
+        return -EIO;
     }
     return 0;
 }
 
+/* A call's deadline: the server's statement_timeout and a slack for its
+ * answer to arrive. */
+static int64_t pg_deadline_from_now(void)
+{
+    return pg_io_now_ms() + db_deadline() + PG_SLACK_MS;
+}
+
 static void pg_close(struct db *db)
 {
-    PQfinish(pg_c(db));
-    free(db);
+    struct pg_db *d = (struct pg_db *)db;
+    PQfinish(d->c);
+    free(d->target);
+    free(d);
 }
 
 /* SQLite's ?N (and bare ?) become $N, outside string literals. Returns
@@ -276,12 +336,18 @@ static int pg_run(struct db_stmt *s)
 {
     struct pg_stmt *st = pg_st(s);
     struct pg_db *d = (struct pg_db *)s->db;
-    int r = pg_ready(s->db);
+    int64_t deadline = pg_deadline_from_now();
+    int r = pg_ready(s->db, deadline);
     if (r < 0) {
         return r;
     }
-    st->res =
-        PQexecParams(d->c, st->sql, st->n, st->p.types, st->p.vals, st->p.lens, st->p.fmts, 0);
+    r = pg_wait(
+        s->db,
+        PQsendQueryParams(d->c, st->sql, st->n, st->p.types, st->p.vals, st->p.lens, st->p.fmts, 0),
+        deadline, &st->res);
+    if (r < 0) {
+        return r;
+    }
     ExecStatusType es = PQresultStatus(st->res);
     if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
         r = pg_fail(s->db, st->res);
@@ -403,11 +469,15 @@ static int64_t pg_changes(struct db *db)
 
 static int pg_exec(struct db *db, const char *sql)
 {
-    int r = pg_ready(db);
+    int64_t deadline = pg_deadline_from_now();
+    int r = pg_ready(db, deadline);
+    PGresult *res;
+    if (r == 0) {
+        r = pg_wait(db, PQsendQuery(pg_c(db), sql), deadline, &res);
+    }
     if (r < 0) {
         return r;
     }
-    PGresult *res = PQexec(pg_c(db), sql);
     ExecStatusType es = PQresultStatus(res);
     r = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK ? 0 : pg_fail(db, res);
     PQclear(res);
@@ -417,6 +487,7 @@ static int pg_exec(struct db *db, const char *sql)
 static int pg_begin(struct db *db)
 {
     int r = pg_exec(db, "BEGIN");
+    ((struct pg_db *)db)->tx = r == 0;
     if (r == 0) {
         char sql[64];
         snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", PG_WRITE_LOCK);
@@ -424,7 +495,7 @@ static int pg_begin(struct db *db)
         if (r < 0) {
             char saved[DB_ERR_MAX];
             memcpy(saved, db->err, sizeof(saved));
-            (void)pg_exec(db, "ROLLBACK");
+            (void)db->ops->rollback(db);
             memcpy(db->err, saved, sizeof(saved));
         }
     }
@@ -433,28 +504,38 @@ static int pg_begin(struct db *db)
 
 static int pg_commit(struct db *db)
 {
-    return pg_exec(db, "COMMIT");
+    int r = pg_exec(db, "COMMIT");
+    ((struct pg_db *)db)->tx = false;
+    return r;
 }
 
+/* With the connection gone, so is the transaction: the server rolled it
+ * back when the connection closed. */
 static int pg_rollback(struct db *db)
 {
-    return pg_exec(db, "ROLLBACK");
+    struct pg_db *d = (struct pg_db *)db;
+    int r = d->c != NULL && PQstatus(d->c) == CONNECTION_OK ? pg_exec(db, "ROLLBACK") : 0;
+    d->tx = false;
+    return r;
 }
 
 static bool pg_in_tx(struct db *db)
 {
-    PGTransactionStatusType t = PQtransactionStatus(pg_c(db));
-    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+    return ((struct pg_db *)db)->tx;
 }
 
 /* One integer from a query of one row and column. */
 static int pg_int(struct db *db, const char *sql, int64_t *out)
 {
-    int r = pg_ready(db);
+    int64_t deadline = pg_deadline_from_now();
+    int r = pg_ready(db, deadline);
+    PGresult *res;
+    if (r == 0) {
+        r = pg_wait(db, PQsendQuery(pg_c(db), sql), deadline, &res);
+    }
     if (r < 0) {
         return r;
     }
-    PGresult *res = PQexec(pg_c(db), sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         r = pg_fail(db, res);
     } else if (PQntuples(res) != 1 || PQnfields(res) != 1) {
@@ -546,12 +627,13 @@ static const struct db_ops pg_ops = {
 };
 
 /* The session settings every connection gets, in the startup packet
- * (libpq's "options"), so a connection PQreset makes again has them too: lock
- * waits bounded as SQLite's busy timeout, a statement bounded at 15 s (a
- * worker thread held by a slow server comes back, D38), bytea in hex, no
- * notices on stderr. */
+ * (libpq's "options"), so a connection made again has them too: lock
+ * waits bounded as SQLite's busy timeout, a statement bounded by the
+ * deadline (%u: db_deadline() at connect; a slow server that answers ends
+ * its statement itself, keeping the connection, before the client gives up
+ * PG_SLACK_MS later, D38), bytea in hex, no notices on stderr. */
 #define PG_OPTIONS                                                                                 \
-    "-c lock_timeout=5000 -c statement_timeout=15000 -c bytea_output=hex "                         \
+    "-c lock_timeout=5000 -c statement_timeout=%u -c bytea_output=hex "                            \
     "-c client_min_messages=warning"
 
 static void pg_no_notice(void *arg, const char *msg)
@@ -560,7 +642,10 @@ static void pg_no_notice(void *arg, const char *msg)
     (void)msg;
 }
 
-int db_pg_open(const char *conninfo, struct db **out, char *errbuf, size_t errlen)
+/* Connects d to d->target by the deadline (and PG_CONNECT_MS). On failure
+ * d->c is NULL and the reason in d's error; after no answer in time, no
+ * connect is tried for one deadline more. */
+static int pg_connect(struct pg_db *d, int64_t deadline)
 {
     /* dbname first with expand_dbname: the URL; the keywords after it win
      * over the URL's: a 5 s bound on connecting, our name, the session
@@ -577,10 +662,37 @@ int db_pg_open(const char *conninfo, struct db **out, char *errbuf, size_t errle
                                 "keepalives_count",
                                 "tcp_user_timeout",
                                 NULL};
-    const char *const vals[] = {conninfo, "5", "linkrelay", PG_OPTIONS, "1",
-                                "5",      "2", "3",         "10000",    NULL};
+    char options[160];
+    snprintf(options, sizeof(options), PG_OPTIONS, db_deadline());
+    const char *const vals[] = {d->target, "5", "linkrelay", options, "1",
+                                "5",       "2", "3",         "10000", NULL};
+    int64_t cap = pg_io_now_ms() + PG_CONNECT_MS;
+    int timed_out;
+    char why[DB_ERR_MAX];
+    d->c = pg_io_connect(keys, vals, deadline < cap ? deadline : cap, why, sizeof(why), &timed_out);
+    if (d->c == NULL) {
+        if (timed_out) {
+            /* the bound, not the time measured: one text each time */
+            uint32_t ms = db_deadline() + PG_SLACK_MS;
+            d->hold_until = pg_io_now_ms() + db_deadline();
+            db_seterr(&d->base, "%s within %u ms", why, ms < PG_CONNECT_MS ? ms : PG_CONNECT_MS);
+        } else {
+            db_seterr(&d->base, "%s", why[0] != '\0' ? why : "out of memory");
+        }
+        return timed_out ? -EIO : why[0] != '\0' ? -EIO : -ENOMEM;
+    }
+    PQsetNoticeProcessor(d->c, pg_no_notice, NULL);
+    return 0;
+}
+
+int db_pg_open(const char *conninfo, struct db **out, char *errbuf, size_t errlen)
+{
     struct pg_db *d = calloc(1, sizeof(*d));
-    if (d == NULL) {
+    if (d != NULL) {
+        d->target = strdup(conninfo);
+    }
+    if (d == NULL || d->target == NULL) {
+        free(d);
         if (errbuf != NULL && errlen > 0) {
             snprintf(errbuf, errlen, "out of memory");
         }
@@ -588,22 +700,14 @@ int db_pg_open(const char *conninfo, struct db **out, char *errbuf, size_t errle
     }
     d->base.ops = &pg_ops;
     d->base.kind = DB_PG;
-    d->c = PQconnectdbParams(keys, vals, 1);
-    int r = 0;
-    char shown[256];
-    db_target_shown(conninfo, shown, sizeof(shown));
-    if (d->c == NULL || PQstatus(d->c) != CONNECTION_OK) {
-        const char *m = d->c ? PQerrorMessage(d->c) : "out of memory";
-        if (errbuf != NULL && errlen > 0) {
-            snprintf(errbuf, errlen, "database %s: %.*s", shown, (int)strcspn(m, "\n"), m);
-        }
-        r = -EIO;
-    } else {
-        PQsetNoticeProcessor(d->c, pg_no_notice, NULL);
-    }
+    int r = pg_connect(d, pg_deadline_from_now());
     if (r < 0) {
-        PQfinish(d->c);
-        free(d);
+        char shown[256];
+        db_target_shown(conninfo, shown, sizeof(shown));
+        if (errbuf != NULL && errlen > 0) {
+            snprintf(errbuf, errlen, "database %s: %s", shown, d->base.err);
+        }
+        pg_close(&d->base);
         return r;
     }
     *out = &d->base;

@@ -412,6 +412,7 @@ void relay_apply_config(struct relay *r, const struct relaycfg *cfg)
     r->cfg.metrics_per_link = cfg->metrics_per_link;
     r->cfg.metrics_max_links = cfg->metrics_max_links;
     r->cfg.registry_timeout_ms = cfg->registry_timeout_ms; /* sync reads it at each check */
+    db_set_deadline(cfg->registry_timeout_ms);             /* each database call's bound (D38) */
     r->cfg.link_linger_ms = cfg->link_linger_ms;
     log_init("linkrelay", cfg->log_level);
     lc.rate = cfg->limits.conn_rate_per_ip;
@@ -438,6 +439,7 @@ static int relay_open_registry(struct relay *r)
 {
     char err[256], shown[RELAYCFG_PATH_MAX];
     struct store *st;
+    db_set_deadline(r->cfg.registry_timeout_ms); /* before any call, migrations too */
     int rc = store_open(r->cfg.database, STORE_OPEN_CREATE, &st, err, sizeof(err));
 
     db_target_shown(r->cfg.database, shown, sizeof(shown)); /* no password in the log */

@@ -269,6 +269,12 @@ def main():
             h.wait_for(lambda: ea.got >= total2 // 4 and eb.got >= total2 // 4, timeout=300,
                        step=0.01)
             live = [m for m in pool.members.values() if m.proc is not None]
+            # Every member has taken the killed home for dead (member_timeout
+            # after its last beat) before the views are taken: that news
+            # may not come during the outage.
+            c.check("every live member has logged the killed home dead",
+                    h.wait_for(lambda: all("pool: member %s dead" % home.member_id in m.log()
+                                           for m in live), timeout=30))
             views = {m.member_id: m.log().count("pool: member ") for m in live}
             t_down = time.time()
             pool.pg("down")

@@ -16,7 +16,9 @@ server of this test's own (tests/pgfix.sh start/stop, also on failure):
 - `linkctl link revoke` with no admin socket to reach: the relay finds the
   change by its own poll of the database and resets the live stream
   (CLOSE revoked to both sides); the reset is waited for as an event, the
-  delay after the revoke is printed.
+  delay after the revoke is printed;
+- `--database postgresql://...` on the command line instead of a config:
+  linkctl lists the links, a relay serves a stream from them.
 """
 import os
 import re
@@ -49,7 +51,7 @@ def main():
     c = h.Checks()
     tmp = tempfile.mkdtemp(prefix="test_registry_pg.")
     pglink = os.path.join(tmp, "pg")
-    r = None
+    r = r2 = None
     try:
         print(pgfix("start", pglink))
         url = "postgresql://lrtest:s3cret@/postgres?host=%s&port=5432" % pglink
@@ -128,11 +130,28 @@ def main():
         everything = r.log() + listed + rr.stdout + rr.stderr
         c.check("the password is never printed", "s3cret" not in everything)
         c.check("clean shutdown", r.stop() == 0)
+
+        # --database URL on the command line, no config file anywhere.
+        r2 = h.Relay(config=False)
+        r2.start(extra_args=["--database", url])
+        lc = subprocess.run([h.LINKCTL, "--state-dir", os.path.join(tmp, "nowhere"),
+                             "--database", url, "link", "list"],
+                            capture_output=True, text=True, timeout=60)
+        c.check("linkctl --database postgresql://... lists the links", lc.returncode == 0
+                and "live" in lc.stdout and "other" in lc.stdout, lc.stdout + lc.stderr)
+        rc, kv, out = r2.peer(other, "pair", "--bytes", "100000", "--bytes-back", "100000")
+        c.check("linkrelay --database postgresql://... serves a stream", rc == 0
+                and kv.get("result") == "ok", out[-300:])
+        c.check("no SQLite registry made by either",
+                not os.path.exists(os.path.join(r2.dir, "linkrelay.db"))
+                and not os.path.exists(os.path.join(tmp, "nowhere")), os.listdir(r2.dir))
+        c.check("clean shutdown of the second relay", r2.stop() == 0)
     finally:
-        if r is not None:
-            if c.failed:
-                print(r.log()[-6000:])
-            r.close()
+        for x in (r, r2):
+            if x is not None:
+                if c.failed:
+                    print(x.log()[-6000:])
+                x.close()
         try:
             pgfix("stop", pglink)
         finally:

@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lrcheck.h"
 #define DBFIX_NAME "test_db"
@@ -442,16 +446,17 @@ static void show_setting(struct db *db, const char *name, const char *want)
 
 /* A connection the server ends (as on a restart) is made again before the
  * next statement, with the session settings of the first (D38): they travel
- * in the startup packet, not as SET statements PQreset would forget. */
+ * in the startup packet, not as SET statements a new connection would forget. */
 START_TEST(pg_reconnect_keeps_settings)
 {
     if (!dbfix_pg) {
         return;
     }
+    db_set_deadline(7000); /* the server's statement_timeout follows it */
     struct db *db = open_db();
     struct db *other = open_db();
     struct db_stmt *st;
-    show_setting(db, "statement_timeout", "15s");
+    show_setting(db, "statement_timeout", "7s");
     show_setting(db, "lock_timeout", "5s");
     ck_assert_int_eq(db_exec(other,
                              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -462,11 +467,12 @@ START_TEST(pg_reconnect_keeps_settings)
     int r = db_step(st);
     db_finalize(st);
     ck_assert_msg(r == -EIO || r == DB_ROW, "first statement after the kill: %d", r);
-    show_setting(db, "statement_timeout", "15s");
+    show_setting(db, "statement_timeout", "7s");
     show_setting(db, "lock_timeout", "5s");
     show_setting(db, "bytea_output", "hex");
     db_close(other);
     db_close(db);
+    db_set_deadline(0);
 }
 END_TEST
 
@@ -481,6 +487,76 @@ START_TEST(pg_unreachable)
     ck_assert_ptr_null(db);
     ck_assert_ptr_nonnull(strstr(err, "postgresql://lrtest:***@/x?host=/nonexistent-dir"));
     ck_assert_ptr_null(strstr(err, "pw@"));
+}
+END_TEST
+
+/* A connection lost inside a transaction (D38): every call fails until the
+ * transaction's ROLLBACK (0: the server dropped it) instead of a new
+ * connection running the rest of it in autocommit; then a call connects
+ * again. */
+START_TEST(pg_lost_in_transaction)
+{
+    if (!dbfix_pg) {
+        return;
+    }
+    struct db *db = open_db();
+    struct db *other = open_db();
+    struct db_stmt *st;
+    ck_assert_int_eq(db_exec(db, "CREATE TABLE IF NOT EXISTS lost_tx (v BIGINT)"), 0);
+    ck_assert_int_eq(db_exec(db, "DELETE FROM lost_tx"), 0);
+    ck_assert_int_eq(db_begin(db), 0);
+    ck_assert_int_eq(db_exec(other,
+                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+                     0);
+    ck_assert_int_eq(db_exec(db, "INSERT INTO lost_tx VALUES (1)"), -EIO);
+    ck_assert_int_eq(db_exec(db, "INSERT INTO lost_tx VALUES (2)"), -EIO);
+    ck_assert_ptr_nonnull(strstr(db_errmsg(db), "lost in a transaction"));
+    ck_assert(db_in_tx(db));
+    ck_assert_int_eq(db_rollback(db), 0);
+    ck_assert(!db_in_tx(db));
+    ck_assert_int_eq(db_prepare(db, "SELECT count(*) FROM lost_tx", &st), 0);
+    ck_assert_int_eq(db_step(st), DB_ROW);
+    ck_assert_int_eq(db_col_int64(st, 0), 0);
+    db_finalize(st);
+    ck_assert_int_eq(db_exec(db, "DROP TABLE lost_tx"), 0);
+    db_close(other);
+    db_close(db);
+}
+END_TEST
+
+/* A server that takes the connection and never answers (a Unix socket
+ * listening, never accepted: the kernel completes the connect): the open
+ * fails with the reason after the connect's bound, the deadline plus its
+ * slack (1 s), instead of waiting for ever (D38). */
+START_TEST(pg_no_answer)
+{
+    char dir[] = "/tmp/test_db_hung.XXXXXX", sock[96], url[160], err[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/.s.PGSQL.5432", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    snprintf(url, sizeof(url), "postgresql://lrtest@/x?host=%s&port=5432", dir);
+    db_set_deadline(1000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct db *db = NULL;
+    int r = db_open(url, 0, &db, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    db_set_deadline(0);
+    close(fd);
+    unlink(sock);
+    rmdir(dir);
+    int64_t ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    printf("pg_no_answer: open failed after %lld ms: %s\n", (long long)ms, err);
+    ck_assert_int_eq(r, -EIO);
+    ck_assert_ptr_null(db);
+    ck_assert_msg(strstr(err, "no answer from the server to connect within") != NULL, "%s", err);
+    ck_assert_int_ge(ms, 2000);
 }
 END_TEST
 
@@ -500,12 +576,15 @@ static Suite *db_suite(void)
     tcase_add_test(tc, data_version);
     tcase_add_test(tc, migrations_same_schema);
     tcase_add_test(tc, pg_reconnect_keeps_settings);
+    tcase_add_test(tc, pg_lost_in_transaction);
     suite_add_tcase(s, tc);
     TCase *plain = tcase_create("plain");
+    tcase_set_timeout(plain, 60);
     tcase_add_test(plain, schema_translation);
     tcase_add_test(plain, schema_sqlite_only_blocks);
     tcase_add_test(plain, target_kinds);
     tcase_add_test(plain, pg_unreachable);
+    tcase_add_test(plain, pg_no_answer);
     suite_add_tcase(s, plain);
     return s;
 }
