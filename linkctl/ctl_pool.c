@@ -21,8 +21,9 @@ static const char pool_help[] =
     "The relays of the pool that share this registry (linkrelay.conf(5) [pool]):\n"
     "each member's id, whether it is alive (its last heartbeat within\n"
     "member_timeout), the age of that heartbeat, its load (control sessions,\n"
-    "streams) and its advertised addresses. A dead member's links have moved to\n"
-    "the live ones. `forget` removes the row of a member that is dead.\n";
+    "streams), its advertised addresses, and each address that failed the\n"
+    "member's last self-check with the reason. A dead member's links have moved\n"
+    "to the live ones. `forget` removes the row of a member that is dead.\n";
 
 struct pool_ctx {
     struct ctl *c;
@@ -48,24 +49,64 @@ static json_t *pool_addrs_json(const char *addrs)
     return a;
 }
 
+/* The next entry of a member's addrs_failing ("host:port=reason", space
+ * separated) into addr and reason; false at the end. A reason is after the
+ * last '=' ("unknown" without one). */
+static bool pool_next_failing(const char **s, char *addr, size_t acap, char *reason, size_t rcap)
+{
+    const char *eq = NULL;
+    size_t len;
+
+    while (**s == ' ')
+        (*s)++;
+    if (**s == '\0')
+        return false;
+    len = strcspn(*s, " ");
+    for (const char *q = *s; q < *s + len; q++)
+        if (*q == '=')
+            eq = q;
+    if (eq != NULL) {
+        snprintf(addr, acap, "%.*s", (int)(eq - *s), *s);
+        snprintf(reason, rcap, "%.*s", (int)(*s + len - eq - 1), eq + 1);
+    } else {
+        snprintf(addr, acap, "%.*s", (int)len, *s);
+        snprintf(reason, rcap, "unknown");
+    }
+    *s += len;
+    return true;
+}
+
+static json_t *pool_failing_json(const char *failing)
+{
+    json_t *a = json_array();
+    char addr[STORE_MEMBER_FAILING_MAX + 1], reason[STORE_MEMBER_FAILING_MAX + 1];
+
+    for (const char *s = failing;
+         a != NULL && pool_next_failing(&s, addr, sizeof(addr), reason, sizeof(reason));)
+        json_array_append_new(
+            a, json_pack("{s:o, s:o}", "addr", lrjson_str(addr), "reason", lrjson_str(reason)));
+    return a;
+}
+
 static int pool_one(void *arg, const struct store_member *m)
 {
     struct pool_ctx *x = arg;
     int64_t age = x->now - m->beat_ms;
     bool alive = age <= (int64_t)x->c->cfg.pool.member_timeout_ms;
-    char agetext[32];
+    char agetext[32], addr[STORE_MEMBER_FAILING_MAX + 1], reason[STORE_MEMBER_FAILING_MAX + 1];
 
     x->n++;
     x->alive += alive;
     if (x->arr != NULL)
         return json_array_append_new(
-                   x->arr, json_pack("{s:o, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "id",
-                                     lrjson_str(m->id), "alive", alive, "addrs_ok",
-                                     m->addrs_ok != 0, "beat_ms", (json_int_t)m->beat_ms,
-                                     "beat_age_ms", (json_int_t)(age < 0 ? 0 : age), "started_ms",
-                                     (json_int_t)m->started_ms, "sessions", (json_int_t)m->sessions,
-                                     "streams", (json_int_t)m->streams, "addrs",
-                                     pool_addrs_json(m->addrs))) == 0
+                   x->arr,
+                   json_pack("{s:o, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "id",
+                             lrjson_str(m->id), "alive", alive, "addrs_ok", m->addrs_ok != 0,
+                             "beat_ms", (json_int_t)m->beat_ms, "beat_age_ms",
+                             (json_int_t)(age < 0 ? 0 : age), "started_ms",
+                             (json_int_t)m->started_ms, "sessions", (json_int_t)m->sessions,
+                             "streams", (json_int_t)m->streams, "addrs", pool_addrs_json(m->addrs),
+                             "addrs_failing", pool_failing_json(m->addrs_failing))) == 0
                    ? 0
                    : -ENOMEM;
     if (x->n == 1)
@@ -74,7 +115,10 @@ static int pool_one(void *arg, const struct store_member *m)
     snprintf(agetext, sizeof(agetext), "%.1fs ago", (double)(age < 0 ? 0 : age) / 1000.0);
     printf("%-20s  %-5s  %9s  %8llu  %8llu  %s%s\n", m->id, alive ? "alive" : "dead", agetext,
            (unsigned long long)m->sessions, (unsigned long long)m->streams, m->addrs,
-           m->addrs_ok ? "" : " (addresses failing)");
+           m->addrs_ok ? "" : " (every address failing: takes no links)");
+    for (const char *s = m->addrs_failing;
+         pool_next_failing(&s, addr, sizeof(addr), reason, sizeof(reason));)
+        printf("%-20s  address %s fails its self-check: %s\n", "", addr, reason);
     return 0;
 }
 

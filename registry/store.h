@@ -382,14 +382,18 @@ typedef int (*store_day_cb)(void *arg, const struct store_day *d);
 int store_link_days(struct store *st, const uint8_t id[STORE_LINK_ID_LEN], int64_t since_day,
                     store_day_cb cb, void *arg);
 
-/* Pool membership (docs/design.md D34; store_pool.c, schema 008). A member
- * row is upserted by its relay's heartbeat; addrs is the space-separated
- * advertise list. */
-#define STORE_MEMBER_ID_MAX    64
-#define STORE_MEMBER_ADDRS_MAX 4096
+/* Pool membership (docs/design.md D34; store_pool.c, schemas 008, 010). A
+ * member row is upserted by its relay's heartbeat; addrs is the
+ * space-separated advertise list; addrs_failing the addresses whose last
+ * self-check failed, "host:port=reason" separated by single spaces (D35),
+ * "" when none. */
+#define STORE_MEMBER_ID_MAX      64
+#define STORE_MEMBER_ADDRS_MAX   4096
+#define STORE_MEMBER_FAILING_MAX 4608
 struct store_member {
     char id[STORE_MEMBER_ID_MAX + 1];
     char addrs[STORE_MEMBER_ADDRS_MAX + 1];
+    char addrs_failing[STORE_MEMBER_FAILING_MAX + 1];
     uint64_t sessions, streams;
     int64_t beat_ms, started_ms; /* wall clock, ms since the epoch */
     int addrs_ok;                /* 0/1: may home links (D34) */
@@ -398,8 +402,8 @@ struct store_member {
  * (WAL with synchronous = NORMAL; a crash may lose the last beats, never
  * the database), so a beat costs no fsync. */
 int store_pool_relaxed(struct store *st);
-/* Writes m's row (insert or replace). -EINVAL for an id or addrs out of
- * range. */
+/* Writes m's row (insert or replace). -EINVAL for an id, addrs or
+ * addrs_failing out of range. */
 int store_member_beat(struct store *st, const struct store_member *m);
 /* Calls cb for every member, in id order; a non-zero return stops the walk
  * and is returned. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * store_pool — pool membership rows and the links version (docs/design.md
- * D34, schema 008). See store.h; the arrow runs store_pool.c → store.c.
+ * D34, schemas 008 and 010). See store.h; the arrow runs store_pool.c → store.c.
  */
 #include "store.h"
 #include "store_int.h"
@@ -33,16 +33,18 @@ int store_member_beat(struct store *st, const struct store_member *m)
     size_t na = strlen(m->addrs);
     int r;
 
-    if (!member_id_ok(m->id) || na == 0 || na > STORE_MEMBER_ADDRS_MAX) {
+    if (!member_id_ok(m->id) || na == 0 || na > STORE_MEMBER_ADDRS_MAX ||
+        strlen(m->addrs_failing) > STORE_MEMBER_FAILING_MAX) {
         store_set_err(st, "member id or address list out of range");
         return -EINVAL;
     }
     r = store_prepare(st,
                       "INSERT INTO members (id, addrs, sessions, streams, beat_ms, started_ms, "
-                      "addrs_ok) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE "
-                      "SET addrs = excluded.addrs, sessions = excluded.sessions, streams = "
-                      "excluded.streams, beat_ms = excluded.beat_ms, started_ms = "
-                      "excluded.started_ms, addrs_ok = excluded.addrs_ok",
+                      "addrs_ok, addrs_failing) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
+                      "CONFLICT (id) DO UPDATE SET addrs = excluded.addrs, sessions = "
+                      "excluded.sessions, streams = excluded.streams, beat_ms = excluded.beat_ms, "
+                      "started_ms = excluded.started_ms, addrs_ok = excluded.addrs_ok, "
+                      "addrs_failing = excluded.addrs_failing",
                       &s);
     if (r < 0)
         return r;
@@ -53,6 +55,7 @@ int store_member_beat(struct store *st, const struct store_member *m)
     db_bind_int64(s, 5, m->beat_ms);
     db_bind_int64(s, 6, m->started_ms);
     db_bind_int64(s, 7, m->addrs_ok ? 1 : 0);
+    db_bind_text(s, 8, m->addrs_failing);
     r = store_stmt_done(st, s, "member heartbeat");
     db_finalize(s);
     return r;
@@ -63,8 +66,8 @@ int store_members_load(struct store *st, store_member_cb cb, void *arg)
     struct store_member m;
     struct db_stmt *s;
     int rc, r = store_prepare(st,
-                              "SELECT id, addrs, sessions, streams, beat_ms, started_ms, addrs_ok "
-                              "FROM members ORDER BY id",
+                              "SELECT id, addrs, sessions, streams, beat_ms, started_ms, addrs_ok, "
+                              "addrs_failing FROM members ORDER BY id",
                               &s);
 
     if (r < 0)
@@ -78,6 +81,7 @@ int store_members_load(struct store *st, store_member_cb cb, void *arg)
         m.beat_ms = db_col_int64(s, 4);
         m.started_ms = db_col_int64(s, 5);
         m.addrs_ok = db_col_int64(s, 6) != 0;
+        store_col_text(s, 7, m.addrs_failing, sizeof(m.addrs_failing));
         r = cb(arg, &m);
         if (r != 0)
             break;

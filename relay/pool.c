@@ -16,6 +16,9 @@
 #include "selfcheck.h"
 #include "wallclock.h"
 
+_Static_assert(SELFCHECK_FAILING_SIZE <= STORE_MEMBER_FAILING_MAX + 1,
+               "every failing address fits the member row");
+
 /* Moves after a change of the view go out in batches this far apart,
  * spread over member_timeout (D41). */
 #define POOL_MOVE_TICK_MS 50u
@@ -133,6 +136,9 @@ static void pool_fill_self(struct pool *p)
      * advertised-address self-check's verdict (D35: usable until every
      * address has failed its last check; always with checks off). */
     m->addrs_ok = p->sc == NULL || selfcheck_usable(p->sc);
+    m->addrs_failing[0] = '\0'; /* which addresses fail, for `linkctl pool` */
+    if (p->sc != NULL)
+        selfcheck_failing(p->sc, m->addrs_failing, sizeof(m->addrs_failing));
 }
 
 void pool_set_selfcheck(struct pool *p, const struct selfcheck *sc)

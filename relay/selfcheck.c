@@ -24,6 +24,11 @@
 #define SELFCHECK_MSG_LEN 48 /* XK messages 1 and 2: e (32) and an empty payload's tag */
 #define SELFCHECK_E_OFF   (FRAME_PREAMBLE_LEN + FRAME_HDR_LEN) /* e in the hello */
 
+/* The detail of a wrong_key from another member of the pool (D44), which
+ * selfcheck_failing names other_member. */
+static const char selfcheck_other_member[] = "answered by another process with this relay's key: "
+                                             "in a pool, another member";
+
 /* One check of one address: resolve, connect, preamble and message 1,
  * message 2. Its handles (timer, then socket) and the pending lookup each
  * hold a reference; the probe is freed when the last one lets go, after it
@@ -266,9 +271,7 @@ static void selfcheck_msg2(struct selfcheck_probe *p)
     else if (!p->claimed && p->sc->pool)
         /* Agents sent there meet another member, which REDIRECTs them back
          * here for the links this member homes. */
-        selfcheck_finish(p, SELFCHECK_WRONG_KEY,
-                         "answered by another process with this relay's key: in a pool, "
-                         "another member");
+        selfcheck_finish(p, SELFCHECK_WRONG_KEY, "%s", selfcheck_other_member);
     else if (!p->claimed)
         selfcheck_finish(p, SELFCHECK_OK, "answered by another process with this relay's key");
     else
@@ -545,6 +548,31 @@ void selfcheck_answered(struct selfcheck *sc, struct conn *c, const uint8_t e[32
             conn_close(c, CONN_END_FLUSH, "advertise self-check answered");
             return;
         }
+    }
+}
+
+void selfcheck_failing(const struct selfcheck *sc, char *out, size_t cap)
+{
+    size_t off = 0;
+
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < sc->n; i++) {
+        const struct selfcheck_addr *a = &sc->addr[i];
+        const char *why = selfcheck_result_name(a->state);
+        int n;
+
+        if (a->state == SELFCHECK_NONE || a->state == SELFCHECK_OK)
+            continue;
+        if (a->state == SELFCHECK_WRONG_KEY && strcmp(a->detail, selfcheck_other_member) == 0)
+            why = "other_member";
+        n = snprintf(out + off, cap - off, "%s%s=%s", off ? " " : "", a->text, why);
+        if (n < 0 || (size_t)n >= cap - off) { /* cut at the last whole entry */
+            out[off] = '\0';
+            return;
+        }
+        off += (size_t)n;
     }
 }
 

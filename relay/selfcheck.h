@@ -102,6 +102,15 @@ void selfcheck_stop(struct selfcheck *sc);
  * check. */
 bool selfcheck_usable(const struct selfcheck *sc);
 
+/* The addresses that failed their last check, for the pool's heartbeat row
+ * (D34): "host:port=reason" separated by single spaces, reason one of
+ * refused, timeout, wrong_key, other_member (a wrong_key answered by another
+ * member of the pool, D44), error; "" when none failed (none checked yet,
+ * all passed, checks off). The whole list fits SELFCHECK_FAILING_SIZE; a
+ * smaller cap keeps the entries that fit whole. */
+#define SELFCHECK_FAILING_SIZE (RELAYCFG_MAX_ADDRS * (ADDR_TEXT_SIZE + sizeof("=other_member")))
+void selfcheck_failing(const struct selfcheck *sc, char *out, size_t cap);
+
 /* The relay's side of a probe (session.c, after message 2 is written): when
  * e, the ephemeral key of message 1, is that of a probe in flight not yet
  * answered, the connection is closed once message 2 is flushed, with a debug

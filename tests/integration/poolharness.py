@@ -54,6 +54,9 @@ class Member(h.Relay):
                 f.write("listen = %s\n" % a)
             if self.advertise is True:
                 f.write("advertise = %s:%d\n" % (self.lhost, self.lport))
+            elif isinstance(self.advertise, list):  # several addresses, in order
+                for a in self.advertise:
+                    f.write("advertise = %s\n" % a)
             elif self.advertise:  # another text (a SIGHUP test)
                 f.write("advertise = %s\n" % self.advertise)
             f.write("database = %s/linkrelay.db\nkey_file = %s/relay.key\n"

@@ -10,6 +10,10 @@
 - two agents that know only a member that is not their link's home are
   redirected, come online at the home and carry a stream end to end; the
   metrics count the REDIRECT (relay) and the redirect followed (agents);
+- with both agents online at the home and one stream open, the home's
+  heartbeat row (`linkctl pool --json`) shows sessions >= 2 and streams
+  >= 1, the other members 0 and 0; after the stream ends, the home's
+  streams go back to 0;
 - heartbeats (every 250 ms from three members) cause no reload of the link
   snapshot (linkrelay_registry_loads_total stays), a link change does;
 - `linkctl pool forget` refuses a member that is alive and removes a dead one;
@@ -104,6 +108,36 @@ def main():
         ok = h.wait_for(lambda: ah.roundtrip(lport, data, timeout=10) == (data, "eof"),
                         timeout=20)
         c.check("a stream through the home, end to end", ok)
+
+        # The load columns: both agents online at the home, one stream
+        # open (its bytes echoed: spliced at the home), seen in the rows
+        # after the members' next heartbeats.
+        held = socket.create_connection(("127.0.0.1", lport), timeout=10)
+        got = b""
+        try:
+            held.sendall(b"load" * 64)
+            while len(got) < 256:
+                d = held.recv(256 - len(got))
+                if not d:
+                    break
+                got += d
+            c.check("a stream held open through the home", got == b"load" * 64, got)
+
+            def load_ok():
+                rows = {x["id"]: x for x in r1.ctl_json("pool")["members"]}
+                return all((x["sessions"] >= 2 and x["streams"] >= 1) if k == hid
+                           else (x["sessions"] == 0 and x["streams"] == 0)
+                           for k, x in rows.items())
+            c.check("linkctl pool --json: the home's row has sessions >= 2 and streams >= 1, "
+                    "the others' 0 and 0", h.wait_for(load_ok, timeout=15),
+                    r1.ctl_json("pool"))
+        finally:
+            held.close()
+
+        def home_streams():
+            return {x["id"]: x for x in r1.ctl_json("pool")["members"]}[hid]["streams"]
+        c.check("linkctl pool --json: the home's streams back to 0 after the stream ended",
+                h.wait_for(lambda: home_streams() == 0, timeout=15), r1.ctl_json("pool"))
         ms = prom.scrape_after(other.metrics_port())
         c.check("relay metric: redirects sent",
                 prom.value(ms, "linkrelay_pool_redirects_total") >= 2,

@@ -106,17 +106,19 @@ START_TEST(migrate_from_empty)
         ck_assert_str_eq(buf, "wal");
     }
     ck_assert_int_eq(count_named(NULL, "'links','streams','link_totals','events'"), 4);
-    /* Migrations 001..008 without a gap, migration N being entry N - 1, each
+    /* Migrations 001..010 without a gap, migration N being entry N - 1, each
      * applied: allowlists (003), rates (004), quotas (005), enrollments (006),
-     * retention's per-day sums (007), pool members (008). */
-    ck_assert_int_eq(store_schema_latest(), 9);
-    for (int i = 0; i < 8; i++)
+     * retention's per-day sums (007), pool members (008), the members'
+     * failing addresses (010). */
+    ck_assert_int_eq(store_schema_latest(), 10);
+    for (int i = 0; i < 10; i++)
         ck_assert_int_eq(schema_migrations[i].version, i + 1);
     ck_assert_int_eq(count_named(NULL,
                                  "'link_allow','link_quota','enrollments','stream_days','members',"
                                  "'registry_version'"),
                      6);
     ck_assert_int_eq(count_named("links", "'rate_a_to_b','rate_b_to_a'"), 2);
+    ck_assert_int_eq(count_named("members", "'addrs_ok','addrs_failing'"), 2);
     /* Re-opening an up-to-date database migrates nothing and succeeds. */
     st = storefix_open();
     ck_assert_int_eq(store_schema_version(st, &v), 0);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tests for registry/store_pool.c: pool member rows and the links version
- * (schema 008, docs/design.md D34).
+ * (schemas 008 and 010, docs/design.md D34).
  */
 #define STOREFIX_NAME "lr_test_store_pool"
 
@@ -112,6 +112,76 @@ START_TEST(beat_limits)
 }
 END_TEST
 
+/* Which addresses fail (schema 010) round-trips, is replaced by the next
+ * beat (also by an empty list), and is bounded at 4608 bytes. */
+START_TEST(addrs_failing)
+{
+    struct store *st = storefix_open();
+    struct store_member m = member("r1", "127.0.0.3:9 [::1]:7700 r1.example:7700", 5000);
+    struct seen s = {0};
+
+    ck_assert_int_eq(store_member_beat(st, &m), 0);
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_str_eq(s.m[0].addrs_failing, ""); /* none given: none failing */
+    snprintf(m.addrs_failing, sizeof(m.addrs_failing),
+             "127.0.0.3:9=refused [::1]:7700=other_member");
+    m.addrs_ok = 1; /* one address of three fails: still eligible */
+    ck_assert_int_eq(store_member_beat(st, &m), 0);
+    s.n = 0;
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_str_eq(s.m[0].addrs_failing, "127.0.0.3:9=refused [::1]:7700=other_member");
+    ck_assert_int_eq(s.m[0].addrs_ok, 1);
+    ck_assert_str_eq(s.m[0].addrs, "127.0.0.3:9 [::1]:7700 r1.example:7700");
+    m.addrs_failing[0] = '\0'; /* the next check passed */
+    ck_assert_int_eq(store_member_beat(st, &m), 0);
+    s.n = 0;
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_str_eq(s.m[0].addrs_failing, "");
+    memset(m.addrs_failing, 'c', STORE_MEMBER_FAILING_MAX); /* 4608: the limit */
+    m.addrs_failing[STORE_MEMBER_FAILING_MAX] = '\0';
+    ck_assert_int_eq(store_member_beat(st, &m), 0);
+    s.n = 0;
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_uint_eq(strlen(s.m[0].addrs_failing), STORE_MEMBER_FAILING_MAX);
+    ck_assert_str_eq(s.m[0].addrs_failing, m.addrs_failing);
+    store_close(st);
+}
+END_TEST
+
+/* The schema's side (010): a row written without the column (a relay
+ * from before it, or a hand-made row) reads as no address failing; the
+ * column's CHECK holds 4608 bytes and refuses 4609. */
+START_TEST(addrs_failing_schema)
+{
+    struct store *st = storefix_open();
+    static char sql[STORE_MEMBER_FAILING_MAX + 128];
+    struct seen s = {0};
+    int off;
+
+    ck_assert_int_eq(storefix_raw("INSERT INTO members (id, addrs, beat_ms, started_ms, addrs_ok) "
+                                  "VALUES ('old', '127.0.0.9:7700', 1, 1, 1)",
+                                  NULL, NULL, 0),
+                     DB_DONE);
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_str_eq(s.m[0].addrs_failing, "");
+    for (int n = STORE_MEMBER_FAILING_MAX; n <= STORE_MEMBER_FAILING_MAX + 1; n++) {
+        off = snprintf(sql, sizeof(sql), "UPDATE members SET addrs_failing = '");
+        memset(sql + off, 'c', (size_t)n);
+        snprintf(sql + off + n, sizeof(sql) - (size_t)(off + n), "' WHERE id = 'old'");
+        if (n == STORE_MEMBER_FAILING_MAX)
+            ck_assert_int_eq(storefix_raw(sql, NULL, NULL, 0), DB_DONE);
+        else
+            ck_assert_int_eq(storefix_raw(sql, NULL, NULL, 0), -EINVAL);
+    }
+    s.n = 0;
+    ck_assert_int_eq(store_members_load(st, collect, &s), 0);
+    ck_assert_uint_eq(strlen(s.m[0].addrs_failing), STORE_MEMBER_FAILING_MAX);
+    store_close(st);
+}
+END_TEST
+
 /* Link changes move the links version; heartbeats and accounting do not. */
 START_TEST(links_version)
 {
@@ -150,6 +220,8 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, beat_load_forget);
     tcase_add_test(tc, leave_own_row);
     tcase_add_test(tc, beat_limits);
+    tcase_add_test(tc, addrs_failing);
+    tcase_add_test(tc, addrs_failing_schema);
     tcase_add_test(tc, links_version);
     suite_add_tcase(s, tc);
     return s;

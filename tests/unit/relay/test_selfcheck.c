@@ -233,6 +233,13 @@ START_TEST(test_results)
     ck_assert_uint_eq(sc.checks[SELFCHECK_TIMEOUT], 1);
     ck_assert_uint_eq(sc.in_flight, 0);
     ck_assert(selfcheck_usable(&sc));
+    /* The pool row's list (D34): the failing addresses, in order. */
+    char failing[SELFCHECK_FAILING_SIZE], want_failing[SELFCHECK_FAILING_SIZE];
+    selfcheck_failing(&sc, failing, sizeof(failing));
+    snprintf(want_failing, sizeof(want_failing),
+             "%s=wrong_key %s=wrong_key %s=wrong_key %s=refused %s=timeout", sc.addr[1].text,
+             sc.addr[2].text, sc.addr[3].text, sc.addr[4].text, sc.addr[5].text);
+    ck_assert_str_eq(failing, want_failing);
     json_t *j = selfcheck_json(&sc);
     ck_assert_ptr_nonnull(j);
     ck_assert_int_eq(json_array_size(json_object_get(j, "addresses")), N);
@@ -268,6 +275,10 @@ START_TEST(test_pool_other_member)
                      "member");
     ck_assert_uint_eq(sc.addr[0].last_ok_ms, 0);
     ck_assert(!selfcheck_usable(&sc));
+    char failing[SELFCHECK_FAILING_SIZE], want_failing[SELFCHECK_FAILING_SIZE];
+    selfcheck_failing(&sc, failing, sizeof(failing));
+    snprintf(want_failing, sizeof(want_failing), "%s=other_member", sc.addr[0].text);
+    ck_assert_str_eq(failing, want_failing);
     finish(&loop, &sc, r, 1);
 }
 END_TEST
@@ -298,6 +309,54 @@ START_TEST(test_usable)
     ck_assert(selfcheck_usable(&sc));
     ck_assert_str_eq(selfcheck_result_name(SELFCHECK_WRONG_KEY), "wrong_key");
     ck_assert_str_eq(selfcheck_result_name(SELFCHECK_COUNT), "unknown");
+}
+END_TEST
+
+/* The failing list: none and ok left out, every other result named; the
+ * most there can be (16 addresses of the longest text, each answered by
+ * another member) fits SELFCHECK_FAILING_SIZE; a smaller buffer keeps the
+ * entries that fit whole. */
+START_TEST(test_failing)
+{
+    static struct selfcheck sc;
+    static const enum selfcheck_result states[] = {SELFCHECK_NONE,    SELFCHECK_OK,
+                                                   SELFCHECK_REFUSED, SELFCHECK_TIMEOUT,
+                                                   SELFCHECK_ERROR,   SELFCHECK_WRONG_KEY};
+    char out[SELFCHECK_FAILING_SIZE];
+    size_t one;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.interval_ms = 1000;
+    selfcheck_failing(&sc, out, sizeof(out));
+    ck_assert_str_eq(out, ""); /* nothing advertised */
+    sc.n = 6;
+    for (size_t i = 0; i < sc.n; i++) {
+        snprintf(sc.addr[i].text, sizeof(sc.addr[i].text), "10.0.0.%zu:7700", i);
+        sc.addr[i].state = states[i];
+    }
+    selfcheck_failing(&sc, out, sizeof(out));
+    ck_assert_str_eq(out, "10.0.0.2:7700=refused 10.0.0.3:7700=timeout 10.0.0.4:7700=error "
+                          "10.0.0.5:7700=wrong_key");
+    one = strlen("10.0.0.2:7700=refused");
+    selfcheck_failing(&sc, out, one + 1); /* the first entry exactly */
+    ck_assert_str_eq(out, "10.0.0.2:7700=refused");
+    selfcheck_failing(&sc, out, one); /* one byte short of it */
+    ck_assert_str_eq(out, "");
+    sc.n = RELAYCFG_MAX_ADDRS;
+    for (size_t i = 0; i < sc.n; i++) {
+        memset(sc.addr[i].text, 'a', sizeof(sc.addr[i].text) - 1);
+        sc.addr[i].text[sizeof(sc.addr[i].text) - 1] = '\0';
+        sc.addr[i].text[0] = (char)('a' + i);
+        sc.addr[i].state = SELFCHECK_WRONG_KEY;
+        snprintf(sc.addr[i].detail, sizeof(sc.addr[i].detail), "%s",
+                 "answered by another process with this relay's key: in a pool, another "
+                 "member");
+    }
+    selfcheck_failing(&sc, out, sizeof(out));
+    ck_assert_uint_eq(strlen(out),
+                      RELAYCFG_MAX_ADDRS * (ADDR_TEXT_SIZE - 1 + 13) + (RELAYCFG_MAX_ADDRS - 1));
+    ck_assert_uint_lt(strlen(out), sizeof(out));
+    ck_assert_str_eq(out + strlen(out) - strlen("a=other_member"), "a=other_member");
 }
 END_TEST
 
@@ -407,6 +466,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_results);
     tcase_add_test(tc, test_pool_other_member);
     tcase_add_test(tc, test_usable);
+    tcase_add_test(tc, test_failing);
     tcase_add_test(tc, test_reload);
     tcase_add_test(tc, test_stop_in_flight);
     tcase_add_test(tc, test_names);
