@@ -35,6 +35,7 @@ import time
 
 import agentharness as ah
 import lrharness as h
+import lrproto as p
 import promharness as ph
 
 CHROMIUM = shutil.which("chromium")
@@ -239,7 +240,9 @@ def main():
         print("FAIL chromium is not installed (scripts/deps.sh test)")
         return 1
     c = h.Checks()
-    r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0"})
+    # link_linger: the relay keeps the <script> link, whose agent came and
+    # went, for the whole test (it holds only links in use, D42).
+    r = h.Relay(extra_relay={"metrics_listen": "127.0.0.1:0", "link_linger": "10m"})
     rig = ah.Rig(relay=r)
     art = os.path.join(h.BUILD, "tests", "artifacts")
     flow = None
@@ -252,12 +255,17 @@ def main():
         lport, _ = rig.pair("echo", name="web")
         # A link whose name came into the registry from elsewhere (linkctl
         # refuses such names): the page must show it as text.
-        r.ctl("link", "add", "evil")
+        evil = r.add_link("evil")
         db = sqlite3.connect(os.path.join(r.dir, "linkrelay.db"))
         db.execute("UPDATE links SET name = ? WHERE name = 'evil'", (EVIL,))
         db.commit()
         db.close()
         r.admin("sync")
+        # Its side a authenticates once and goes: the relay reads the link
+        # (name included) at that AUTH and keeps it, offline, for link_linger.
+        p.Session(r, evil, 0).close()
+        h.wait_for(lambda: any(l["name"] == EVIL and not l["a"]["online"]
+                               for l in r.admin("links")["links"]), timeout=10)
         # An auth failure, so the table has a row: a handshake of garbage.
         with socket.create_connection((r.host, r.port), timeout=5) as s:
             s.sendall(b"\x00" * 200)
