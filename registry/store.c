@@ -37,7 +37,7 @@
     " FROM links LEFT JOIN enrollments ea ON ea.link_id = links.id AND ea.side = 0"                \
     " LEFT JOIN enrollments eb ON eb.link_id = links.id AND eb.side = 1"
 
-/* STORE_LOOKUP_BATCH placeholders (store_links_lookup_many). */
+/* STORE_LOOKUP_BATCH parameters (store_links_lookup_many). */
 #define IDS_BATCH                                                                                  \
     "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"  \
     "?26,?27,?28,?29,?30,?31,?32"
