@@ -16,6 +16,7 @@ import tempfile
 
 import agentharness as ah
 import lrharness as h
+import promharness as prom
 
 HRW_KEY = b"linkrelay/1 pool home"
 
@@ -97,7 +98,23 @@ class Pool:
         ok = h.wait_for(lambda: self.alive_ids(next(iter(self.live()))) == ids, timeout=20)
         if not ok:
             raise RuntimeError("pool did not form: %s" % self.pool_json(next(iter(self.live()))))
+        # The rows say every member beat once; each member's own view (its
+        # linkrelay_pool_members_alive) counts them all only after its next
+        # read, which a member still starting up makes later: wait for that
+        # too, so that a test acts on a pool every member sees.
+        n = len(ids)
+        ok = h.wait_for(lambda: all(self.members_alive(m) == n for m in self.live()), timeout=20)
+        if not ok:
+            raise RuntimeError("pool did not form in every member's view: %s"
+                               % {m.member_id: self.members_alive(m) for m in self.live()})
         return self
+
+    @staticmethod
+    def members_alive(m):
+        port = m.metrics_port()
+        if port is None:
+            return None
+        return prom.value(prom.scrape(port), "linkrelay_pool_members_alive")
 
     def live(self):
         return [m for m in self.members.values() if m.proc is not None]
