@@ -99,11 +99,14 @@ class Pool:
         if not ok:
             raise RuntimeError("pool did not form: %s" % self.pool_json(next(iter(self.live()))))
         # The rows say every member beat once; each member's own view (its
-        # linkrelay_pool_members_alive) counts them all only after its next
-        # read, which a member still starting up makes later: wait for that
-        # too, so that a test acts on a pool every member sees.
-        n = len(ids)
-        ok = h.wait_for(lambda: all(self.members_alive(m) == n for m in self.live()), timeout=20)
+        # linkrelay_pool_members_alive: members alive whose addresses pass
+        # their self-check) counts them only after its next read: wait for
+        # that too, so that a test acts on a pool every member sees.
+        def views_agree():
+            rows = self.pool_json(next(iter(self.live())))["members"]
+            n = sum(1 for x in rows if x["alive"] and x["addrs_ok"])  # what a view counts
+            return all(self.members_alive(m) == n for m in self.live())
+        ok = h.wait_for(views_agree, timeout=20)
         if not ok:
             raise RuntimeError("pool did not form in every member's view: %s"
                                % {m.member_id: self.members_alive(m) for m in self.live()})
