@@ -305,7 +305,8 @@ void exposition_render(void *arg, struct promtext *pt)
              "AUTHs answered with REDIRECT to the link's home member (D34).",
              pool_redirects(r->pool));
     expo_one(pt, "linkrelay_pool_members_alive", "gauge",
-             "Pool members whose heartbeat is within member_timeout (0 outside a pool).",
+             "Pool members alive: heartbeat within member_timeout, advertised addresses "
+             "passing their self-check, not found dead since (0 outside a pool).",
              pool_alive(r->pool));
     expo_one(pt, "linkrelay_pool_home_checks_total", "counter",
              "Connects to a link's home member before a REDIRECT (D41).", pool_checks(r->pool));
