@@ -367,6 +367,7 @@ static bool only_keys_changed(const struct agentcfg_link *a, const struct agentc
     memcpy(tmp->peer_pub, a->peer_pub, sizeof(tmp->peer_pub));
     tmp->has_priv = a->has_priv;
     memcpy(tmp->priv, a->priv, sizeof(tmp->priv));
+    memcpy(tmp->pub, a->pub, sizeof(tmp->pub));
     memcpy(tmp->key_file, a->key_file, sizeof(tmp->key_file));
     tmp->n_relays = a->n_relays;
     memcpy(tmp->relays, a->relays, sizeof(tmp->relays));

@@ -255,6 +255,16 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
     return 0;
 }
 
+/* priv was just set: its public key too, for every handshake (D45). A key
+ * whose public key would be the zero point gets an all-zero pub, which no
+ * peer or relay key matches, so its handshakes fail. */
+static void priv_set(struct agentcfg_link *l)
+{
+    if (key_pub_from_priv(l->priv, l->pub) != 0)
+        memset(l->pub, 0, sizeof(l->pub));
+    l->has_priv = 1;
+}
+
 void agentcfg_link_take_token(struct agentcfg_link *l, const struct token *t)
 {
     l->from_token = 1;
@@ -265,7 +275,7 @@ void agentcfg_link_take_token(struct agentcfg_link *l, const struct token *t)
     l->relay_key_id = t->relay_key_id;
     if (t->flags & TOKEN_FLAG_PRIV) {
         memcpy(l->priv, t->priv, KEY_LEN);
-        l->has_priv = 1;
+        priv_set(l);
     }
 }
 
@@ -318,7 +328,7 @@ static int link_key(struct parse_ctx *c, size_t idx, const char *name, const cha
             key_format_error(rc, pos, msg, sizeof(msg));
             return cfgparse_fail(err, line, "key: %s", msg);
         }
-        l->has_priv = 1;
+        priv_set(l);
         return 0;
     case LK_KEY_FILE:
         if (value[0] == '\0' || strlen(value) >= sizeof(l->key_file))
@@ -429,8 +439,7 @@ static int finish_link(struct parse_ctx *c, size_t idx, struct cfgparse_error *e
         return cfgparse_fail(err, ls->header_line, "link '%s' needs listen or connect (or both)",
                              l->name);
     if (l->has_priv) {
-        uint8_t own[KEY_LEN];
-        if (key_pub_from_priv(l->priv, own) != 0 || sodium_memcmp(own, l->peer_pub, KEY_LEN) == 0)
+        if (sodium_memcmp(l->pub, l->peer_pub, KEY_LEN) == 0)
             return cfgparse_fail(err, ls->header_line,
                                  "link '%s': peer_key is this side's own public key", l->name);
     }
@@ -536,7 +545,7 @@ int agentcfg_link_set_key(struct agentcfg_link *l, const char *text, size_t *err
     rc = key_priv_decode(buf, k, errpos);
     if (rc == 0) {
         memcpy(l->priv, k, KEY_LEN);
-        l->has_priv = 1;
+        priv_set(l);
     } else if (rc == KEY_ERR_BAD_CHAR && errpos != NULL) {
         *errpos += lead;
     }

@@ -56,6 +56,7 @@ struct agentcfg_link {
     uint8_t peer_pub[KEY_LEN];
     int has_priv;                     /* priv is set (token or key =); else key_file */
     uint8_t priv[KEY_LEN];            /* secret */
+    uint8_t pub[KEY_LEN];             /* of priv, once has_priv (for handshakes, D45) */
     char key_file[AGENTCFG_PATH_MAX]; /* set when has_priv == 0 */
     /* The relays of this link: the token's, or [agent]'s. */
     size_t n_relays;

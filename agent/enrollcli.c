@@ -235,6 +235,7 @@ static int enroll_prepare(struct enrollcli *e, const char *code, const char *tmp
         return 1;
     }
     key_keypair_new(e->link->priv, e->pub);
+    memcpy(e->link->pub, e->pub, KEY_LEN);
     e->link->has_priv = 1;
     rc = write_key(tmp, e->link->priv);
     if (rc != 0) {

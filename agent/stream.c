@@ -607,7 +607,7 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
     }
     /* The peer's key: the one its live session uses, when the relay said
      * (PEER_KEY, D21), else the configured one. */
-    if (e2e_init_suites(st->io.e2e, st->role, own->cfg->priv,
+    if (e2e_init_suites(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub,
                         own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
                         st->stream_id, st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0,
                         st->env->suites) != 0) {

@@ -178,6 +178,7 @@ void bq_init(struct bq *q, uint8_t *mem, size_t cap)
     q->cap = mem ? cap : 0;
     q->off = 0;
     q->len = 0;
+    q->top = 0;
 }
 
 size_t bq_len(const struct bq *q)
@@ -188,6 +189,12 @@ size_t bq_len(const struct bq *q)
 size_t bq_space(const struct bq *q)
 {
     return q->cap - q->len;
+}
+
+static void raise_top(struct bq *q)
+{
+    if (q->off + q->len > q->top)
+        q->top = q->off + q->len;
 }
 
 /* Moves the unconsumed bytes to the front so the free space is one tail. */
@@ -210,6 +217,7 @@ int bq_append(struct bq *q, const void *p, size_t n)
         compact(q);
     memcpy(q->mem + q->off + q->len, p, n);
     q->len += n;
+    raise_top(q);
     return 0;
 }
 
@@ -247,5 +255,11 @@ int bq_commit(struct bq *q, size_t n)
     if (n > q->cap - q->off - q->len)
         return -ENOBUFS;
     q->len += n;
+    raise_top(q);
     return 0;
+}
+
+size_t bq_top(const struct bq *q)
+{
+    return q->top;
 }

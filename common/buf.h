@@ -80,6 +80,7 @@ struct bq {
     size_t cap;
     size_t off; /* start of unconsumed data */
     size_t len; /* bytes of unconsumed data */
+    size_t top; /* mem[0..top) has been written since bq_init */
 };
 
 /* Points q at mem[0..cap), empty. */
@@ -103,5 +104,8 @@ uint8_t *bq_reserve(struct bq *q, size_t *len);
 /* Marks n bytes written at the reserved tail as buffered; -ENOBUFS if n is
  * larger than the tail. */
 int bq_commit(struct bq *q, size_t n);
+/* How far into mem anything was ever written (appended or committed) since
+ * bq_init: what a wipe of the FIFO's memory has to cover. */
+size_t bq_top(const struct bq *q);
 
 #endif

@@ -381,7 +381,7 @@ static void process(struct e2e *s)
 }
 
 int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-                    const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                    const uint8_t *pub, const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
                     uint64_t stream_id, uint64_t resume_cap, unsigned offer)
 {
     uint8_t prologue[PROLOGUE_LEN];
@@ -393,7 +393,7 @@ int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KE
         (resume_cap > 0 && resume_cap < E2E_RESUME_MIN) ||
         (offer & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK)) != 0)
         return E2E_E_ARG;
-    memset(s, 0, sizeof(*s));
+    e2e_clear(s);
     s->role = (uint8_t)role;
     s->offer = offer | SUITE_OFFER_CHACHA;
     s->resume_cap = resume_cap;
@@ -406,8 +406,8 @@ int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KE
     if (buf_put_bytes(&b, E2E_PROLOGUE, sizeof(E2E_PROLOGUE) - 1) != 0 ||
         buf_put_bytes(&b, link_id, E2E_LINK_ID_LEN) != 0 || buf_put_u64(&b, stream_id) != 0)
         return E2E_E_ARG;
-    rc = noise_hs_init(&s->hs, NOISE_KK, role == E2E_INITIATOR, prologue, sizeof(prologue), priv,
-                       peer_pub);
+    rc = noise_hs_init_pub(&s->hs, NOISE_KK, role == E2E_INITIATOR, prologue, sizeof(prologue),
+                           priv, pub, peer_pub);
     if (rc == 0 && role == E2E_INITIATOR)
         rc = hs_write(s);
     if (rc != 0) {
@@ -425,7 +425,11 @@ void e2e_done(struct e2e *s)
     rec_tx_done(&s->tx);
     rec_rx_done(&s->rx);
     resume_tx_done(&s->rt);
-    sodium_memzero(s, sizeof(*s));
+    /* Plaintext was only ever in plain_mem (as far as that FIFO was written)
+     * and scratch (wiped after each record); in_mem and out_mem hold
+     * records and handshake messages as they travel. */
+    sodium_memzero(s->plain_mem, bq_top(&s->plain));
+    sodium_memzero(s, E2E_HEAD_LEN);
 }
 
 int e2e_set_rekey_interval(struct e2e *s, uint32_t n)

@@ -142,10 +142,6 @@ struct e2e {
     uint8_t rk[RESUME_KEY_LEN];
     uint8_t nonce[RESUME_NONCE_LEN];
     struct bq in, plain, out;
-    uint8_t in_mem[E2E_IN_CAP];
-    uint8_t plain_mem[E2E_PLAIN_CAP];
-    uint8_t out_mem[E2E_OUT_CAP];
-    uint8_t scratch[REC_PLAIN_MAX];
 
     /* record suites offered (suite.h), ours and theirs; the chosen enum rec_suite */
     unsigned offer, peer_suites;
@@ -155,6 +151,13 @@ struct e2e {
      * timer asks for one now. */
     bool oob, oob_idle;
     uint64_t oob_acked;
+
+    /* The buffers last: a new stream clears only what comes before in_mem
+     * (e2epriv.h, D45). */
+    uint8_t in_mem[E2E_IN_CAP];
+    uint8_t plain_mem[E2E_PLAIN_CAP];
+    uint8_t out_mem[E2E_OUT_CAP];
+    uint8_t scratch[REC_PLAIN_MAX];
 };
 
 /*
@@ -178,12 +181,13 @@ int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E
 /*
  * The same, offering the record suites of `offer` (suite.h: SUITE_OFFER_*,
  * ChaCha20-Poly1305 always included; E2E_E_ARG for an unknown bit).
- * e2e_init and e2e_init_resumable offer ChaCha20-Poly1305 only, as agents
+ * pub is this side's public key of priv (noise_hs_init_pub), or NULL to
+ * compute it. e2e_init and e2e_init_resumable offer ChaCha20-Poly1305 only, as agents
  * before D37 did. The stream uses AES-256-GCM when both HELLOs offer it
  * (e2e_record_suite, once the handshake is done).
  */
 int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-                    const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
+                    const uint8_t *pub, const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
                     uint64_t stream_id, uint64_t resume_cap, unsigned offer);
 /* The record suite (enum rec_suite) the handshake chose; meaningful once
  * e2e_handshake_done. */

@@ -52,7 +52,7 @@ int e2e_fin_restore(struct e2e *s, const struct e2e_fin *f)
     if (s == NULL || f == NULL || f->cap < E2E_RESUME_MIN || f->received == UINT64_MAX ||
         f->sent == UINT64_MAX)
         return E2E_E_ARG;
-    memset(s, 0, sizeof(*s));
+    e2e_clear(s);
     bq_init(&s->in, s->in_mem, sizeof(s->in_mem));
     bq_init(&s->plain, s->plain_mem, sizeof(s->plain_mem));
     bq_init(&s->out, s->out_mem, sizeof(s->out_mem));

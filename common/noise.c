@@ -367,6 +367,13 @@ int noise_hs_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiato
                   const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
                   const uint8_t *rs_pub)
 {
+    return noise_hs_init_pub(hs, pattern, initiator, prologue, prologue_len, s_priv, NULL, rs_pub);
+}
+
+int noise_hs_init_pub(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
+                      const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
+                      const uint8_t *s_pub, const uint8_t *rs_pub)
+{
     if (hs == NULL || (unsigned)pattern >= NOISE_PATTERN_COUNT ||
         (prologue_len > 0 && prologue == NULL)) {
         return NOISE_ERR_INVAL;
@@ -380,7 +387,9 @@ int noise_hs_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiato
     sodium_memzero(hs, sizeof(*hs));
     if (s_priv != NULL) {
         memcpy(hs->s_priv, s_priv, NOISE_KEY_LEN);
-        if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) {
+        if (s_pub != NULL) {
+            memcpy(hs->s_pub, s_pub, NOISE_KEY_LEN);
+        } else if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) {
             sodium_memzero(hs, sizeof(*hs));
             return NOISE_ERR_INVAL;
         }

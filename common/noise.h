@@ -138,6 +138,15 @@ bool noise_pattern_one_way(enum noise_pattern p);
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
                   const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
                   const uint8_t *rs_pub);
+/*
+ * The same with the local static public key given (s_pub, the caller's own
+ * public key of s_priv, computed once when the key was loaded) instead of
+ * computed from s_priv here: one X25519 base-point multiplication less per
+ * handshake (docs/design.md D45). s_pub NULL computes it, as noise_hs_init.
+ */
+int noise_hs_init_pub(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
+                      const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
+                      const uint8_t *s_pub, const uint8_t *rs_pub);
 
 /*
  * Test vectors and fuzzing only: use this ephemeral private key instead of a

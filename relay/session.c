@@ -66,7 +66,8 @@ static int session_begin(void *arg, struct conn *c, const uint8_t preamble[8], u
     if (cs == NULL)
         return -ENOMEM;
     frame_control_prologue(preamble, prologue);
-    if (noise_hs_init(&cs->hs, NOISE_XK, false, prologue, sizeof(prologue), k->priv, NULL) != 0) {
+    if (noise_hs_init_pub(&cs->hs, NOISE_XK, false, prologue, sizeof(prologue), k->priv, k->pub,
+                          NULL) != 0) {
         free(cs);
         return -EINVAL;
     }
