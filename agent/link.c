@@ -47,6 +47,7 @@ static void link_release(struct link *lk)
     if (--lk->refs > 0)
         return;
     sodium_memzero(&lk->cfg, sizeof(lk->cfg));
+    sodium_memzero(lk->so.ss, sizeof(lk->so.ss));
     free(lk);
 }
 

@@ -229,8 +229,8 @@ static int send_hello(struct session *c)
     if (frame_preamble_encode(&pre, &b) != 0)
         return -EINVAL;
     frame_control_prologue(out, prologue);
-    rc = noise_hs_init_pub(&c->hs, NOISE_XK, true, prologue, sizeof(prologue), cfg->priv,
-                           cfg->pub, cfg->relay_pub);
+    rc = noise_hs_init_pub(&c->hs, NOISE_XK, true, prologue, sizeof(prologue), cfg->priv, cfg->pub,
+                           cfg->relay_pub);
     if (rc == 0)
         rc = noise_hs_write_message(&c->hs, NULL, 0, out + FRAME_PREAMBLE_LEN + FRAME_HDR_LEN,
                                     FRAME_MAX_HANDSHAKE, &mlen);

@@ -595,6 +595,25 @@ static void dial_local(struct stream *st, struct stream_owner *own)
     st->refs++;
 }
 
+/* The static-static DH of the link's two keys for this stream's handshake:
+ * computed once and kept in the owner while neither key changes (a rotation
+ * or the relay's PEER_KEY changes one); NULL (computed in the handshake,
+ * where a bad key fails) when it cannot be. */
+static const uint8_t *own_ss(struct stream_owner *own)
+{
+    const uint8_t *peer = own->has_peer_live ? own->peer_live : own->cfg->peer_pub;
+
+    if (own->has_ss && sodium_memcmp(own->ss_pub, own->cfg->pub, KEY_LEN) == 0 &&
+        sodium_memcmp(own->ss_peer, peer, KEY_LEN) == 0)
+        return own->ss;
+    own->has_ss = noise_dh(own->ss, own->cfg->priv, peer) == 0;
+    if (!own->has_ss)
+        return NULL;
+    memcpy(own->ss_pub, own->cfg->pub, KEY_LEN);
+    memcpy(own->ss_peer, peer, KEY_LEN);
+    return own->ss;
+}
+
 /* A fresh e2e session for the stream (again for a redialled initiator).
  * Returns false if the stream closed. */
 static bool e2e_session_start(struct stream *st, struct stream_owner *own)
@@ -607,7 +626,7 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
     }
     /* The peer's key: the one its live session uses, when the relay said
      * (PEER_KEY, D21), else the configured one. */
-    if (e2e_init_suites(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub,
+    if (e2e_init_suites(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub, own_ss(own),
                         own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
                         st->stream_id, st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0,
                         st->env->suites) != 0) {

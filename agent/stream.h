@@ -109,9 +109,13 @@ struct stream_owner {
     const struct stream_ops *ops;
     void *arg;
     struct stream_env *env;
-    const struct agentcfg_link *cfg;        /* name, keys, the connect target */
-    uint8_t peer_live[KEY_LEN];             /* the peer's key as the relay told it */
-    bool has_peer_live;                     /* (PEER_KEY); else cfg->peer_pub */
+    const struct agentcfg_link *cfg; /* name, keys, the connect target */
+    uint8_t peer_live[KEY_LEN];      /* the peer's key as the relay told it */
+    bool has_peer_live;              /* (PEER_KEY); else cfg->peer_pub */
+    /* The KK handshakes' static-static DH (noise_hs_set_ss, D45), for the
+     * keys ss_pub (ours) and ss_peer; recomputed when either changes. */
+    uint8_t ss[KEY_LEN], ss_pub[KEY_LEN], ss_peer[KEY_LEN];
+    bool has_ss;
     struct sockaddr_storage relay_sa;       /* where the control session is connected */
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */

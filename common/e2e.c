@@ -381,8 +381,9 @@ static void process(struct e2e *s)
 }
 
 int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-                    const uint8_t *pub, const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
-                    uint64_t stream_id, uint64_t resume_cap, unsigned offer)
+                    const uint8_t *pub, const uint8_t *ss, const uint8_t peer_pub[E2E_KEY_LEN],
+                    const uint8_t link_id[E2E_LINK_ID_LEN], uint64_t stream_id, uint64_t resume_cap,
+                    unsigned offer)
 {
     uint8_t prologue[PROLOGUE_LEN];
     struct buf b;
@@ -408,6 +409,8 @@ int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KE
         return E2E_E_ARG;
     rc = noise_hs_init_pub(&s->hs, NOISE_KK, role == E2E_INITIATOR, prologue, sizeof(prologue),
                            priv, pub, peer_pub);
+    if (rc == 0 && ss != NULL)
+        rc = noise_hs_set_ss(&s->hs, ss);
     if (rc == 0 && role == E2E_INITIATOR)
         rc = hs_write(s);
     if (rc != 0) {

@@ -182,13 +182,15 @@ int e2e_init_resumable(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E
  * The same, offering the record suites of `offer` (suite.h: SUITE_OFFER_*,
  * ChaCha20-Poly1305 always included; E2E_E_ARG for an unknown bit).
  * pub is this side's public key of priv (noise_hs_init_pub), or NULL to
- * compute it. e2e_init and e2e_init_resumable offer ChaCha20-Poly1305 only, as agents
- * before D37 did. The stream uses AES-256-GCM when both HELLOs offer it
+ * compute it; ss is noise_dh(priv, peer_pub) kept from an earlier stream
+ * (noise_hs_set_ss), or NULL to compute it. e2e_init and e2e_init_resumable offer ChaCha20-Poly1305
+ * only, as agents before D37 did. The stream uses AES-256-GCM when both HELLOs offer it
  * (e2e_record_suite, once the handshake is done).
  */
 int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-                    const uint8_t *pub, const uint8_t peer_pub[E2E_KEY_LEN], const uint8_t link_id[E2E_LINK_ID_LEN],
-                    uint64_t stream_id, uint64_t resume_cap, unsigned offer);
+                    const uint8_t *pub, const uint8_t *ss, const uint8_t peer_pub[E2E_KEY_LEN],
+                    const uint8_t link_id[E2E_LINK_ID_LEN], uint64_t stream_id, uint64_t resume_cap,
+                    unsigned offer);
 /* The record suite (enum rec_suite) the handshake chose; meaningful once
  * e2e_handshake_done. */
 int e2e_record_suite(const struct e2e *s);

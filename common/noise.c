@@ -443,6 +443,33 @@ bool noise_hs_my_turn(const struct noise_hs *hs)
     return ((hs->msg % 2) == 0) == hs->initiator;
 }
 
+int noise_dh(uint8_t out[NOISE_KEY_LEN], const uint8_t priv[NOISE_KEY_LEN],
+             const uint8_t pub[NOISE_KEY_LEN])
+{
+    uint8_t shared[NOISE_KEY_LEN];
+
+    /* crypto_scalarmult fails on an all-zero result (low-order or zero public
+     * key); the explicit check keeps that policy whatever the libsodium build. */
+    if (crypto_scalarmult(shared, priv, pub) != 0 || sodium_is_zero(shared, sizeof(shared))) {
+        sodium_memzero(shared, sizeof(shared));
+        return NOISE_ERR_DH;
+    }
+    memcpy(out, shared, NOISE_KEY_LEN);
+    sodium_memzero(shared, sizeof(shared));
+    return 0;
+}
+
+int noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[NOISE_KEY_LEN])
+{
+    if (hs == NULL || ss == NULL)
+        return NOISE_ERR_INVAL;
+    if (hs->failed || !hs->has_s || !hs->has_rs)
+        return NOISE_ERR_STATE;
+    memcpy(hs->ss, ss, NOISE_KEY_LEN);
+    hs->has_ss = true;
+    return 0;
+}
+
 /* DH for ee/es/se/ss, mixed into the chaining key (spec §5.3, §12.1). */
 static int hs_token_dh(struct noise_hs *hs, uint8_t tok)
 {
@@ -459,12 +486,12 @@ static int hs_token_dh(struct noise_hs *hs, uint8_t tok)
     if (!ok) {
         return NOISE_ERR_STATE;
     }
-    /* crypto_scalarmult fails on an all-zero result (low-order or zero public
-     * key); the explicit check keeps that policy whatever the libsodium build. */
-    if (crypto_scalarmult(shared, priv, pub) != 0 || sodium_is_zero(shared, sizeof(shared))) {
-        sodium_memzero(shared, sizeof(shared));
-        return NOISE_ERR_DH;
+    if (tok == T_SS && hs->has_ss) {
+        ss_mix_key(hs, hs->ss);
+        return 0;
     }
+    if (noise_dh(shared, priv, pub) != 0)
+        return NOISE_ERR_DH;
     ss_mix_key(hs, shared);
     sodium_memzero(shared, sizeof(shared));
     return 0;

@@ -112,6 +112,8 @@ struct noise_hs {
     uint8_t e_priv[NOISE_KEY_LEN], e_pub[NOISE_KEY_LEN];
     uint8_t rs[NOISE_KEY_LEN], re[NOISE_KEY_LEN];
     bool has_s, has_e, has_rs, has_re;
+    uint8_t ss[NOISE_KEY_LEN]; /* DH(s, rs) given by noise_hs_set_ss */
+    bool has_ss;
     bool initiator, failed, split;
     uint8_t pattern; /* enum noise_pattern */
     uint8_t msg;     /* index of the next handshake message */
@@ -147,6 +149,22 @@ int noise_hs_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiato
 int noise_hs_init_pub(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
                       const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
                       const uint8_t *s_pub, const uint8_t *rs_pub);
+
+/*
+ * DH(priv, pub) as a handshake's DH tokens compute it: NOISE_ERR_DH for a
+ * low-order or zero result (nothing written), else 0.
+ */
+int noise_dh(uint8_t out[NOISE_KEY_LEN], const uint8_t priv[NOISE_KEY_LEN],
+             const uint8_t pub[NOISE_KEY_LEN]);
+/*
+ * The static-static DH of this handshake (token ss), noise_dh(s_priv, rs)
+ * computed once by the caller for the same two keys: the handshake mixes it
+ * in instead of computing it again, one X25519 less per KK handshake on each
+ * side (docs/design.md D45). It changes nothing on the wire. Call after
+ * noise_hs_init, before the ss token; NOISE_ERR_STATE without both static
+ * keys.
+ */
+int noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[NOISE_KEY_LEN]);
 
 /*
  * Test vectors and fuzzing only: use this ephemeral private key instead of a

@@ -135,9 +135,10 @@ static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned o
 
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    if (e2e_init_suites(&a.s, E2E_INITIATOR, a_priv, NULL, b_pub, link_id, 42, resume_cap, offer_a) !=
-            0 ||
-        e2e_init_suites(&b.s, E2E_RESPONDER, b_priv, NULL, a_pub, link_id, 42, resume_cap, offer_b) != 0)
+    if (e2e_init_suites(&a.s, E2E_INITIATOR, a_priv, NULL, NULL, b_pub, link_id, 42, resume_cap,
+                        offer_a) != 0 ||
+        e2e_init_suites(&b.s, E2E_RESPONDER, b_priv, NULL, NULL, a_pub, link_id, 42, resume_cap,
+                        offer_b) != 0)
         abort();
     for (size_t i = 0; i + 1 < n; i += 2) {
         int who = d[i] & 1, op = (d[i] >> 1) % 12;

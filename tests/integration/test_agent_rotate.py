@@ -158,6 +158,14 @@ def main():
         a.send_signal(signal.SIGHUP)
         c.check("short overlap: a is back with the new token",
                 h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=15))
+        # Each agent keeps the link's static-static DH for its streams' KK
+        # handshakes (D45) and must recompute it when either key changed: a
+        # freshly started b computes it from the current keys, so an a that
+        # kept the one of its first key fails every handshake with it.
+        c.check("agent b stops with 0", b.stop() == 0)
+        b = rig.agent_args("b2", ["--config", bconf])
+        c.check("a restarted b: streams both ways with a whose keys changed",
+                h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=15))
         c.check("agent a stops with 0", a.stop() == 0)
         c.check("agent b stops with 0", b.stop() == 0)
     finally:

@@ -287,6 +287,39 @@ START_TEST(test_roundtrip_writer_reader)
 }
 END_TEST
 
+/* bq_top: how far into its memory the FIFO was ever written (what a wipe
+ * covers, D45), through appends, reserve/commit and compaction, not lowered
+ * by consuming. */
+START_TEST(test_bq_top)
+{
+    uint8_t mem[64], src[64];
+    struct bq q;
+    size_t n;
+
+    memset(src, 7, sizeof(src));
+    bq_init(&q, mem, sizeof(mem));
+    ck_assert_uint_eq(bq_top(&q), 0);
+    ck_assert_int_eq(bq_append(&q, src, 10), 0);
+    ck_assert_uint_eq(bq_top(&q), 10);
+    ck_assert_int_eq(bq_consume(&q, 4), 0);
+    ck_assert_int_eq(bq_append(&q, src, 20), 0); /* written at 10..30 */
+    ck_assert_uint_eq(bq_top(&q), 30);
+    ck_assert_int_eq(bq_consume(&q, 26), 0); /* empty: starts at the front again */
+    ck_assert_int_eq(bq_append(&q, src, 5), 0);
+    ck_assert_uint_eq(bq_top(&q), 30);
+    ck_assert_ptr_nonnull(bq_reserve(&q, &n));
+    ck_assert_uint_eq(n, 59);
+    ck_assert_int_eq(bq_commit(&q, 40), 0); /* 0..45 */
+    ck_assert_uint_eq(bq_top(&q), 45);
+    ck_assert_int_eq(bq_append(&q, src, 19), 0);
+    ck_assert_uint_eq(bq_top(&q), 64);
+    ck_assert_int_eq(bq_append(&q, src, 1), -ENOBUFS);
+    ck_assert_uint_eq(bq_top(&q), 64);
+    bq_init(&q, mem, sizeof(mem));
+    ck_assert_uint_eq(bq_top(&q), 0);
+}
+END_TEST
+
 START_TEST(test_bq_capacity)
 {
     uint8_t mem[16], src[17];
@@ -387,6 +420,7 @@ static Suite *buf_suite(void)
     tcase_add_test(tc, test_bq_capacity);
     tcase_add_test(tc, test_bq_consume_and_compact);
     tcase_add_test(tc, test_bq_reserve_commit);
+    tcase_add_test(tc, test_bq_top);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -672,6 +672,38 @@ START_TEST(test_bad_args)
 }
 END_TEST
 
+/* e2e_done wipes the plaintext a stream held (D45: only as far as the
+ * plaintext FIFO was ever written, not the whole 210 KiB struct) and every
+ * field before the buffers: here the responder never consumes, so 10,000
+ * bytes of 0xab sit in its FIFO until e2e_done. */
+START_TEST(test_done_wipes_plaintext)
+{
+    struct pair p;
+    uint8_t data[10000];
+    size_t off = 0, top, seen = 0;
+    const uint8_t *m;
+
+    memset(data, 0xab, sizeof(data));
+    pair_init(&p, 1 << 16);
+    p.b.deliver_limit = 0;
+    pump(&p, SIZE_MAX);
+    send_some(&p.a, data, sizeof(data), &off);
+    ck_assert_uint_eq(off, sizeof(data));
+    pump(&p, SIZE_MAX);
+    m = p.b.s->plain_mem;
+    top = bq_top(&p.b.s->plain);
+    ck_assert_uint_ge(top, sizeof(data));
+    for (size_t k = 0; k < top; k++)
+        seen += m[k] == 0xab;
+    ck_assert_uint_eq(seen, sizeof(data));
+    e2e_done(p.b.s);
+    for (size_t k = 0; k < top; k++)
+        ck_assert_msg(m[k] == 0, "plain_mem[%zu] = %u after e2e_done", k, m[k]);
+    ck_assert(sodium_is_zero((const uint8_t *)p.b.s, offsetof(struct e2e, in_mem)));
+    pair_free(&p);
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -695,6 +727,7 @@ static Suite *e2e_suite(void)
     tcase_add_test(tc, test_ack_every_64k);
     tcase_add_test(tc, test_send_space_exact);
     tcase_add_test(tc, test_bad_args);
+    tcase_add_test(tc, test_done_wipes_plaintext);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -66,11 +66,11 @@ static void pair_init_offer(struct pair *p, const uint8_t *da, size_t na, uint64
     side_init(&p->b, db, nb);
     p->oob = false;
     p->oob_taken[0] = p->oob_taken[1] = 0;
-    ck_assert_int_eq(e2e_init_suites(p->a.s, E2E_INITIATOR, p->a_priv, NULL, p->b_pub, p->link, 9, cap_a,
-                                     chacha | (offer_a ? sa : 0)),
+    ck_assert_int_eq(e2e_init_suites(p->a.s, E2E_INITIATOR, p->a_priv, NULL, NULL, p->b_pub,
+                                     p->link, 9, cap_a, chacha | (offer_a ? sa : 0)),
                      0);
-    ck_assert_int_eq(e2e_init_suites(p->b.s, E2E_RESPONDER, p->b_priv, NULL, p->a_pub, p->link, 9, cap_b,
-                                     chacha | (offer_b ? sa : 0)),
+    ck_assert_int_eq(e2e_init_suites(p->b.s, E2E_RESPONDER, p->b_priv, NULL, NULL, p->a_pub,
+                                     p->link, 9, cap_b, chacha | (offer_b ? sa : 0)),
                      0);
 }
 

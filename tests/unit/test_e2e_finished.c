@@ -123,8 +123,10 @@ static void pair_init_offer(struct pair *p, unsigned offer)
     memset(p, 0, sizeof(*p));
     p->a.s = calloc(1, sizeof(struct e2e));
     p->b.s = calloc(1, sizeof(struct e2e));
-    ck_assert_int_eq(e2e_init_suites(p->a.s, E2E_INITIATOR, a_priv, NULL, b_pub, link, 3, CAP, offer), 0);
-    ck_assert_int_eq(e2e_init_suites(p->b.s, E2E_RESPONDER, b_priv, NULL, a_pub, link, 3, CAP, offer), 0);
+    ck_assert_int_eq(
+        e2e_init_suites(p->a.s, E2E_INITIATOR, a_priv, NULL, NULL, b_pub, link, 3, CAP, offer), 0);
+    ck_assert_int_eq(
+        e2e_init_suites(p->b.s, E2E_RESPONDER, b_priv, NULL, NULL, a_pub, link, 3, CAP, offer), 0);
 }
 
 static void pair_init(struct pair *p)

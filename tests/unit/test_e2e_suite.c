@@ -205,10 +205,12 @@ static void pair_new(struct pair *p, unsigned oa, unsigned ob, uint64_t resume_c
     crypto_box_keypair(p->a_pub, p->a_priv);
     crypto_box_keypair(p->b_pub, p->b_priv);
     randombytes_buf(p->link, sizeof(p->link));
-    ck_assert_int_eq(
-        e2e_init_suites(p->a, E2E_INITIATOR, p->a_priv, NULL, p->b_pub, p->link, 5, resume_cap, oa), 0);
-    ck_assert_int_eq(
-        e2e_init_suites(p->b, E2E_RESPONDER, p->b_priv, NULL, p->a_pub, p->link, 5, resume_cap, ob), 0);
+    ck_assert_int_eq(e2e_init_suites(p->a, E2E_INITIATOR, p->a_priv, NULL, NULL, p->b_pub, p->link,
+                                     5, resume_cap, oa),
+                     0);
+    ck_assert_int_eq(e2e_init_suites(p->b, E2E_RESPONDER, p->b_priv, NULL, NULL, p->a_pub, p->link,
+                                     5, resume_cap, ob),
+                     0);
 }
 
 static void pair_free(struct pair *p)
@@ -354,8 +356,9 @@ START_TEST(negotiation_matrix)
     }
     /* An unknown offer bit is a caller error. */
     pair_new(&p, ALL, ALL, 0);
-    ck_assert_int_eq(e2e_init_suites(p.a, E2E_INITIATOR, p.a_priv, NULL, p.b_pub, p.link, 5, 0, ALL | 4u),
-                     E2E_E_ARG);
+    ck_assert_int_eq(
+        e2e_init_suites(p.a, E2E_INITIATOR, p.a_priv, NULL, NULL, p.b_pub, p.link, 5, 0, ALL | 4u),
+        E2E_E_ARG);
     pair_free(&p);
 }
 END_TEST

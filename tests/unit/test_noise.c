@@ -256,6 +256,84 @@ START_TEST(test_xk_kk_random_ephemeral)
 }
 END_TEST
 
+/* KK with the own public key given (noise_hs_init_pub) and the static-static
+ * DH kept from before (noise_hs_set_ss, D45) on either side or both: with
+ * the same ephemerals, the same messages and handshake hash as computing
+ * both; a wrong ss or a wrong own public key makes the peer refuse. */
+static void kk_run(int variant, uint8_t hash[32], int *read1, int *read2)
+{
+    static const uint8_t ei[32] = {9, 8, 7}, er[32] = {1, 2, 3};
+    uint8_t ss_i[32], ss_r[32], bad[32], h2[32];
+    struct noise_hs hi, hr;
+    bool cache_i = variant == 1 || variant == 3, cache_r = variant == 2 || variant == 3;
+
+    ck_assert_int_eq(noise_dh(ss_i, i_s, r_pub), 0);
+    ck_assert_int_eq(noise_dh(ss_r, r_s, i_pub), 0);
+    ck_assert_mem_eq(ss_i, ss_r, 32);
+    memcpy(bad, i_pub, 32);
+    bad[0] ^= 1;
+    ck_assert_int_eq(noise_hs_init_pub(&hi, NOISE_KK, true, prologue, sizeof(prologue) - 1, i_s,
+                                       variant == 5 ? bad
+                                       : cache_i    ? i_pub
+                                                    : NULL,
+                                       r_pub),
+                     0);
+    ck_assert_int_eq(noise_hs_init_pub(&hr, NOISE_KK, false, prologue, sizeof(prologue) - 1, r_s,
+                                       cache_r ? r_pub : NULL, i_pub),
+                     0);
+    if (cache_i)
+        ck_assert_int_eq(noise_hs_set_ss(&hi, ss_i), 0);
+    if (cache_r)
+        ck_assert_int_eq(noise_hs_set_ss(&hr, ss_r), 0);
+    if (variant == 4) {
+        ss_i[0] ^= 1;
+        ck_assert_int_eq(noise_hs_set_ss(&hi, ss_i), 0);
+    }
+    ck_assert_int_eq(noise_hs_set_ephemeral(&hi, ei), 0);
+    ck_assert_int_eq(noise_hs_set_ephemeral(&hr, er), 0);
+    *read1 = step(&hi, &hr, hello, sizeof(hello));
+    *read2 = *read1 == 0 ? step(&hr, &hi, hello, sizeof(hello)) : -1;
+    if (*read2 == 0) {
+        ck_assert_int_eq(noise_hs_handshake_hash(&hi, hash), 0);
+        ck_assert_int_eq(noise_hs_handshake_hash(&hr, h2), 0);
+        ck_assert_mem_eq(hash, h2, 32);
+    }
+    noise_hs_wipe(&hi);
+    noise_hs_wipe(&hr);
+}
+
+START_TEST(test_kk_kept_ss_and_pub)
+{
+    uint8_t h0[32], h[32], ss[32];
+    int r1, r2;
+    struct noise_hs hs;
+
+    kk_run(0, h0, &r1, &r2);
+    ck_assert(r1 == 0 && r2 == 0);
+    for (int v = 1; v <= 3; v++) {
+        kk_run(v, h, &r1, &r2);
+        ck_assert_msg(r1 == 0 && r2 == 0, "variant %d", v);
+        ck_assert_mem_eq(h, h0, 32);
+    }
+    /* A wrong ss, or a public key that is not the private key's: the
+     * responder cannot read the first message. */
+    kk_run(4, h, &r1, &r2);
+    ck_assert_int_eq(r1, NOISE_ERR_DECRYPT);
+    kk_run(5, h, &r1, &r2);
+    ck_assert_int_eq(r1, NOISE_ERR_DECRYPT);
+    /* Only with both static keys (an XK responder has no rs). */
+    memset(ss, 1, sizeof(ss));
+    ck_assert_int_eq(noise_hs_init(&hs, NOISE_XK, false, prologue, sizeof(prologue) - 1, r_s, NULL),
+                     0);
+    ck_assert_int_eq(noise_hs_set_ss(&hs, ss), NOISE_ERR_STATE);
+    ck_assert_int_eq(noise_hs_set_ss(NULL, ss), NOISE_ERR_INVAL);
+    noise_hs_wipe(&hs);
+    /* noise_dh refuses a low-order point as the DH tokens do. */
+    memset(ss, 0, sizeof(ss));
+    ck_assert_int_eq(noise_dh(h, i_s, ss), NOISE_ERR_DH);
+}
+END_TEST
+
 /* Every single-bit flip of every handshake message is rejected by its reader. */
 START_TEST(test_tamper)
 {
@@ -574,6 +652,7 @@ static Suite *noise_suite(void)
     tcase_add_test(tc, test_vectors);
     tcase_add_loop_test(tc, test_xk_kk_random_ephemeral, 0, 2);
     tcase_add_loop_test(tc, test_tamper, 0, 2);
+    tcase_add_test(tc, test_kk_kept_ss_and_pub);
     tcase_add_test(tc, test_xk_wrong_responder_static);
     tcase_add_loop_test(tc, test_low_order, 0, (int)N_LOW_ORDER);
     tcase_add_test(tc, test_turns);
