@@ -20,6 +20,7 @@
 #include "log.h"
 #include "agent/streamack.h"
 #include "agent/streamend.h"
+#include "agent/streamlocal.h"
 
 /* A failure: its cause, formatted, to stream_end, which resets the stream. */
 __attribute__((format(printf, 3, 4))) void stream_fail(struct stream *st, enum log_level level,
@@ -517,84 +518,6 @@ static void on_leg_connect(uv_connect_t *req, int status)
     pump_run(&st->io); /* the initiator's first handshake message rides right behind */
 }
 
-static void on_local_connect(uv_connect_t *req, int status)
-{
-    struct stream *st = req->data;
-    char what[ADDR_TEXT_SIZE + 64];
-
-    if (status == UV_ECANCELED || st->state == STREAM_CLOSING)
-        return;
-    if (status < 0) {
-        snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(status));
-        stream_log(st, LOG_LEVEL_WARN, "%s", what);
-        pump_reset(&st->io, REC_RESET_CONNECT_FAILED, what);
-        return;
-    }
-    (void)uv_tcp_nodelay(&st->io.local, 1);
-    st->io.local_connected = true;
-    pump_run(&st->io);
-}
-
-static void on_local_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    struct stream *st = req->data;
-    char what[128];
-    int rc;
-
-    st->gai_pending = false;
-    if (status == UV_ECANCELED || st->state == STREAM_CLOSING) {
-        uv_freeaddrinfo(res);
-        streamend_release(st);
-        return;
-    }
-    streamend_release(st); /* the request; the timer still holds the struct */
-    if (status < 0 || res == NULL) {
-        uv_freeaddrinfo(res);
-        snprintf(what, sizeof(what), "cannot resolve the local target: %s", uv_strerror(status));
-        stream_log(st, LOG_LEVEL_WARN, "%s", what);
-        pump_reset(&st->io, REC_RESET_CONNECT_FAILED, what);
-        return;
-    }
-    rc = uv_tcp_init(st->loop, &st->io.local);
-    if (rc == 0) {
-        st->local_inited = true;
-        st->refs++;
-        st->local_creq.data = st;
-        rc = uv_tcp_connect(&st->local_creq, &st->io.local, res->ai_addr, on_local_connect);
-    }
-    uv_freeaddrinfo(res);
-    if (rc != 0) {
-        snprintf(what, sizeof(what), "connect to the local target failed: %s", uv_strerror(rc));
-        stream_log(st, LOG_LEVEL_WARN, "%s", what);
-        pump_reset(&st->io, REC_RESET_CONNECT_FAILED, what);
-    }
-}
-
-/* Dials the link's configured local target: never an address from the peer. */
-static void dial_local(struct stream *st, struct stream_owner *own)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
-    char port[8];
-
-    st->io.dial_local = true;
-    if (!own->cfg->has_connect) {
-        stream_log(st, LOG_LEVEL_WARN,
-                   "the peer opened a stream but this side has no "
-                   "connect target; refusing it");
-        pump_reset(&st->io, REC_RESET_CONNECT_FAILED, "no connect target configured");
-        return;
-    }
-    snprintf(port, sizeof(port), "%u", own->cfg->connect.port);
-    st->gai.data = st;
-    if (uv_getaddrinfo(st->loop, &st->gai, on_local_resolved, own->cfg->connect.host, port,
-                       &hints) != 0) {
-        pump_reset(&st->io, REC_RESET_CONNECT_FAILED, "cannot resolve the local target");
-        return;
-    }
-    st->gai_pending = true;
-    st->refs++;
-}
-
 /* The static-static DH of the link's two keys for this stream's handshake:
  * computed once and kept in the owner while neither key changes (a rotation
  * or the relay's PEER_KEY changes one); NULL (computed in the handshake,
@@ -703,7 +626,7 @@ void stream_on_stream(struct stream *st, const struct msg_stream *m)
     if (!begin(st, own, m))
         return;
     if (st->cable)
-        dial_local(st, own);
+        streamlocal_dial(st, own);
 }
 
 void stream_responder(struct stream_owner *own, const struct msg_stream *m)
@@ -714,7 +637,7 @@ void stream_responder(struct stream_owner *own, const struct msg_stream *m)
         return;
     if (!begin(st, own, m))
         return;
-    dial_local(st, own);
+    streamlocal_dial(st, own);
 }
 
 static bool send_open(struct stream *st, struct stream_owner *own)

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""linkagent: the connect side's local target, as an address literal and as
+a host name (docs/design.md D45: a literal is connected at once, a name is
+resolved on libuv's thread pool for each stream), one link each on one relay:
+  - an IPv4 literal, an IPv6 literal (when this host has ::1) and the name
+    `localhost`: streams work, several at once and one after another;
+  - a name that does not resolve: the client's connection is reset and the
+    device's agent logs that it cannot resolve the local target;
+  - a literal with nothing listening: reset, and the agent logs that the
+    connect failed.
+"""
+import socket
+import sys
+import threading
+
+import agentharness as ah
+import lrharness as h
+
+
+class Echo6:
+    """An echo server on [::1] (one thread per connection)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET6)
+        self.sock.bind(("::1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _echo(c):
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    c.shutdown(socket.SHUT_WR)
+                    return
+                c.sendall(d)
+
+    def close(self):
+        self.sock.close()
+
+
+def has_ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def main():
+    c = h.Checks()
+    rig = ah.Rig()
+    echo6 = None
+    try:
+        rig.start_relay()
+        srv = rig.server("echo")
+        targets = [("v4", "127.0.0.1:%d" % srv.port), ("name", "localhost:%d" % srv.port),
+                   ("badname", "no-such-host.invalid:%d" % srv.port),
+                   ("refused", "127.0.0.1:%d" % ah.free_port())]
+        if has_ipv6_loopback():
+            echo6 = Echo6()
+            targets.append(("v6", "[::1]:%d" % echo6.port))
+        ports = {}
+        devs = {}
+        for name, target in targets:
+            out = rig.link(name)
+            ports[name] = ah.free_port()
+            devs[name] = rig.agent("b" + name, out["tokens"]["b"], "--connect", target)
+            a = rig.agent("a" + name, out["tokens"]["a"], "--listen",
+                          "127.0.0.1:%d" % ports[name])
+            c.check("%s: agents online" % name, a.wait_log("online via relay")
+                    and devs[name].wait_log("online via relay"))
+        for name in [t[0] for t in targets if t[0] in ("v4", "name", "v6")]:
+            c.check("%s: a stream works" % name,
+                    h.wait_for(lambda: ah.works(ports[name], 100000), timeout=10))
+            results = []
+
+            def one():
+                results.append(ah.works(ports[name], 50000))
+            ts = [threading.Thread(target=one) for _ in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            c.check("%s: 8 streams at once and 8 more after" % name,
+                    results == [True] * 8 and all(ah.works(ports[name], 1000) for _ in range(8)),
+                    results)
+        for name, text in (("badname", "cannot resolve the local target"),
+                           ("refused", "connect to the local target failed")):
+            got, how = ah.roundtrip(ports[name], b"x" * 1000, timeout=10)
+            c.check("%s: the client's connection is reset" % name, how == "reset" and got == b"",
+                    (how, len(got)))
+            c.check("%s: the device's agent says why" % name,
+                    devs[name].wait_log(text, timeout=10), devs[name].log()[-600:])
+    finally:
+        if c.failed:
+            rig.dump()
+        if echo6 is not None:
+            echo6.close()
+        rig.close()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
