@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end new streams: two builds side by side, interleaved in one run.
+
+Usage: /usr/bin/python3 tests/bench/pair_ab.py NEW_BUILD BASE_BUILD [STREAMS [REPS]]
+Both builds need -DLR_BENCH=ON. Each build runs its own relay and its own
+two agents (linkrelay and linkagent from that build; lr_bench from
+NEW_BUILD); `lr_bench pair --n STREAMS --window 64` (as fast as possible,
+64 being set up at once) runs on each in turn, the order reversed every
+repetition. Prints the median over the repetitions of new streams/s and
+of the CPU µs per stream of the relay, each agent and the client, with
+the load average before and after (docs/performance.md, design.md D45).
+Uses run.py's process setup and cleanup.
+"""
+import atexit
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as B  # noqa: E402
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    new, base = sys.argv[1], sys.argv[2]
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+    reps = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    env = B.Env(os.path.abspath(new))
+    atexit.register(env.cleanup)
+    sets = []
+    for name, build in (("new", new), ("base", base)):
+        env.agent_bin = os.path.join(os.path.abspath(build), "agent", "linkagent")
+        env.relay_bin = os.path.join(os.path.abspath(build), "relay", "linkrelay")
+        relay = B.Relay(env).start()
+        agents = B.Agents(env, relay, link="e2e-" + name).start()
+        agents.name = name
+        sets.append(agents)
+    print("load before", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
+    res = {s.name: [] for s in sets}
+    for i in range(reps):
+        for s in (sets if i % 2 == 0 else sets[::-1]):
+            kv, cpu = B.bench(env, s, "pair", ["--n", n, "--rate", 0, "--window", 64])
+            ok = int(kv["pair.ok"])
+            row = {"new streams/s": float(kv["pair.rate"])}
+            row.update({"%s µs/stream" % k: v / ok * 1e6 for k, v in cpu.items()})
+            res[s.name].append(row)
+    for name, rows in res.items():
+        print("%-5s %s" % (name, "  ".join("%s %.0f (%.0f–%.0f)" % (
+            k, statistics.median(r[k] for r in rows), min(r[k] for r in rows),
+            max(r[k] for r in rows)) for k in rows[0])), flush=True)
+    print("load after", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
