@@ -144,11 +144,11 @@ class Server:
     reset it). Threads poll with short timeouts, because closing a socket
     another thread is blocked on does not tear the connection down."""
 
-    def __init__(self, mode="echo", port=0):
+    def __init__(self, mode="echo", port=0, host="127.0.0.1"):
         self.mode = mode
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock.bind((host, port))
         self.sock.listen(512)
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
@@ -331,8 +331,8 @@ class Rig:
         os.chmod(path, 0o600)
         return self.agent_args(name, ["--config", path])
 
-    def server(self, mode="echo", port=0):
-        s = Server(mode, port)
+    def server(self, mode="echo", port=0, host="127.0.0.1"):
+        s = Server(mode, port, host)
         self.servers.append(s)
         return s
 

@@ -38,6 +38,17 @@ FAST_LIMITS = {
 }
 
 
+def has_ipv6_loopback():
+    """True when this host can bind ::1 (a container may have no IPv6)."""
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
 def b32(data):
     return base64.b32encode(data).decode().lower().rstrip("=")
 

@@ -10,7 +10,6 @@ resolved on libuv's thread pool for each stream), one link each on one relay:
   - a literal with nothing listening: reset, and the agent logs that the
     connect failed.
 """
-import socket
 import sys
 import threading
 
@@ -18,61 +17,17 @@ import agentharness as ah
 import lrharness as h
 
 
-class Echo6:
-    """An echo server on [::1] (one thread per connection)."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET6)
-        self.sock.bind(("::1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
-
-    @staticmethod
-    def _echo(c):
-        with c:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    c.shutdown(socket.SHUT_WR)
-                    return
-                c.sendall(d)
-
-    def close(self):
-        self.sock.close()
-
-
-def has_ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
-
-
 def main():
     c = h.Checks()
     rig = ah.Rig()
-    echo6 = None
     try:
         rig.start_relay()
         srv = rig.server("echo")
         targets = [("v4", "127.0.0.1:%d" % srv.port), ("name", "localhost:%d" % srv.port),
                    ("badname", "no-such-host.invalid:%d" % srv.port),
                    ("refused", "127.0.0.1:%d" % ah.free_port())]
-        if has_ipv6_loopback():
-            echo6 = Echo6()
-            targets.append(("v6", "[::1]:%d" % echo6.port))
+        if h.has_ipv6_loopback():
+            targets.append(("v6", "[::1]:%d" % rig.server("echo", host="::1").port))
         ports = {}
         devs = {}
         for name, target in targets:
@@ -111,8 +66,6 @@ def main():
     finally:
         if c.failed:
             rig.dump()
-        if echo6 is not None:
-            echo6.close()
         rig.close()
     return c.done()
 

@@ -34,16 +34,6 @@ import lrharness as h
 NESTED = os.path.join("new", "parents", "state")
 
 
-def has_ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
-
-
 def token_addrs(relay, tok):
     return relay.ctl_json("debug", "decode-token", tok)["addrs"]
 
@@ -104,7 +94,7 @@ def check_bound_ports(c, r, v6):
 
 
 def test_listen_only(c):
-    v6 = has_ipv6_loopback()
+    v6 = h.has_ipv6_loopback()
     r = h.Relay(config=False, state_subdir=NESTED)
     rig = ah.Rig(relay=r)
     try:
