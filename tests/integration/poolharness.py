@@ -2,7 +2,9 @@
 """Relays of one pool (docs/design.md D34) for the tests: members that share
 one registry file (SQLite, WAL) and one relay key in a directory of their
 own, each with its own state directory (admin socket, log), listening and
-advertising 127.0.0.N:PORT, metrics on. Not a test itself.
+advertising 127.0.0.N:PORT, metrics on. Not a test itself. With
+database= (a URL) the members share a PostgreSQL registry instead
+(test_pool_pg_load starts the server).
 
 home() is the rendezvous hash of protocol.md §10 / design.md D34 written
 again here (an independent second implementation): keyed BLAKE2b-64 of
