@@ -2,7 +2,9 @@
 """Relays of one pool (docs/design.md D34) for the tests: members that share
 one registry file (SQLite, WAL) and one relay key in a directory of their
 own, each with its own state directory (admin socket, log), listening and
-advertising 127.0.0.N:PORT, metrics on. Not a test itself.
+advertising 127.0.0.N:PORT, metrics on. Not a test itself. With
+database= (a URL) the members share a PostgreSQL registry instead
+(test_pool_pg_load starts the server).
 
 home() is the rendezvous hash of protocol.md §10 / design.md D34 written
 again here (an independent second implementation): keyed BLAKE2b-64 of
@@ -37,8 +39,12 @@ class Member(h.Relay):
     """One pool member. shared: the directory of the registry and key."""
 
     def __init__(self, shared, member_id, host, port=None, timeout="2s", heartbeat="250ms",
-                 limits=None, extra_listen=()):
+                 limits=None, extra_listen=(), database=None, extra_relay=None):
+        """database: the registry's URL (PostgreSQL); None: the SQLite file
+        in shared. extra_relay: more [relay] keys."""
         self.shared = shared
+        self.database = database or "%s/linkrelay.db" % shared
+        self.extra_relay_keys = dict(extra_relay or {})
         self.member_id = member_id
         self.lhost = host
         self.lport = port or ah.free_port()
@@ -60,8 +66,9 @@ class Member(h.Relay):
                     f.write("advertise = %s\n" % a)
             elif self.advertise:  # another text (a SIGHUP test)
                 f.write("advertise = %s\n" % self.advertise)
-            f.write("database = %s/linkrelay.db\nkey_file = %s/relay.key\n"
-                    % (self.shared, self.shared))
+            f.write("database = %s\nkey_file = %s/relay.key\n" % (self.database, self.shared))
+            for k, v in self.extra_relay_keys.items():
+                f.write("%s = %s\n" % (k, v))
             f.write("log_level = %s\nmetrics_listen = 127.0.0.1:0\n" % log_level)
             f.write("[limits]\n")
             for k, v in self.limits.items():
