@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -35,6 +37,7 @@ struct zerocopy {
     bool full[2];      /* leg i's socket took less than offered: wait for writable */
     bool pipe_full[2]; /* pipe i took nothing more: read leg i after it drains */
     bool held[2];      /* leg i had a budget of 0: not read until zerocopy_release */
+    uint64_t taken[2]; /* bytes spliced from pipe i into leg 1 - i, up to ZEROCOPY_START_BYTES */
     int handles;       /* poll handles not yet closed */
 };
 
@@ -115,6 +118,27 @@ static int zerocopy_pipes(struct zerocopy_ctx *zx, struct zerocopy *z)
     return 0;
 }
 
+/* TCP_NOTSENT_LOWAT on leg i's socket; 0 puts back the system's default
+ * (net.ipv4.tcp_notsent_lowat). A failure only loses the bound (D46). */
+static void zerocopy_lowat(struct zerocopy *z, int i, int lowat)
+{
+    if (setsockopt(z->fd[i], IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
+        log_debug("zero-copy: TCP_NOTSENT_LOWAT %d: %s", lowat, strerror(errno));
+}
+
+/* n more bytes of direction src went into leg 1 - src: the direction's start
+ * (D46) ends once ZEROCOPY_START_BYTES went, its reader having taken all but
+ * at most ZEROCOPY_START_LOWAT and a segment of them; the reader's leg then
+ * queues what the kernel lets it, like any socket. */
+static void zerocopy_started(struct zerocopy *z, int src, size_t n)
+{
+    if (z->taken[src] >= ZEROCOPY_START_BYTES)
+        return;
+    z->taken[src] += n;
+    if (z->taken[src] >= ZEROCOPY_START_BYTES)
+        zerocopy_lowat(z, 1 - src, 0);
+}
+
 /* Moves pipe src into leg 1 - src until it is empty or the socket is full;
  * shuts that leg's write side once leg src's EOF and every byte before it
  * have gone through. 0 or a negative errno (the stream must be aborted). */
@@ -134,6 +158,7 @@ static int zerocopy_flush(struct zerocopy *z, int src)
             z->inpipe[src] -= (size_t)n;
             z->zx->stats->zc_queued -= (uint64_t)n;
             z->pipe_full[src] = false;
+            zerocopy_started(z, src, (size_t)n);
         }
         if (n < 0 || (size_t)n < want)
             z->full[dst] = true; /* wait until it is writable */
@@ -160,6 +185,11 @@ static int zerocopy_pump(struct zerocopy *z, int src)
         if (rc != 0 || z->inpipe[src] >= z->cap[src] || z->pipe_full[src] || z->eof[src])
             return rc;
         want = z->cap[src] - z->inpipe[src];
+        /* Small splices while the direction starts (D46): one big splice
+         * lets the kernel's autotuning grow the source's receive buffer
+         * (and window) as if the reader took that much. */
+        if (z->taken[src] < ZEROCOPY_START_BYTES && want > ZEROCOPY_START_SPLICE)
+            want = ZEROCOPY_START_SPLICE;
         /* A bandwidth limit caps the splice to the bytes it allows (D28). */
         len = z->ops->budget(z->arg, src, want);
         if (len == 0) {
@@ -322,6 +352,9 @@ int zerocopy_start(struct zerocopy_ctx *zx, uv_tcp_t *leg[2], const bool eof[2],
     for (int i = 0; i < 2; i++) {
         z->eof[i] = eof[i];
         z->shut[i] = shut[i];
+        /* Leg i is the reader of direction 1 - i, starting now (D46). */
+        if (!shut[i])
+            zerocopy_lowat(z, i, (int)ZEROCOPY_START_LOWAT);
     }
     z->zx = zx;
     z->ops = ops;

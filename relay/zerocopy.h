@@ -32,6 +32,16 @@
 #define ZEROCOPY_PROMOTE       (64u * 1024u)
 #define ZEROCOPY_PROMOTE_BYTES (1024u * 1024u)
 
+/* A direction starts (D46): until its reader's leg has taken
+ * ZEROCOPY_START_BYTES, one splice from its source moves at most
+ * ZEROCOPY_START_SPLICE, and its reader's leg keeps at most
+ * ZEROCOPY_START_LOWAT unsent (TCP_NOTSENT_LOWAT) plus one segment, so a
+ * reader that never reads costs small socket buffers on both legs instead of
+ * the autotuned ones (tcp_rmem, tcp_wmem). */
+#define ZEROCOPY_START_BYTES  (4u * 1024u * 1024u)
+#define ZEROCOPY_START_SPLICE (256u * 1024u)
+#define ZEROCOPY_START_LOWAT  (256u * 1024u)
+
 /* The relay's zero-copy slots: owned by struct relay. */
 struct zerocopy_ctx {
     uv_loop_t *loop;

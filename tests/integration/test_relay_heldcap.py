@@ -5,6 +5,10 @@ held_total and held_floor in linkrelay.conf(5)): STALLED streams whose readers
 take almost nothing (one byte every 100 ms) against writers going as fast as
 they can, and one more stream that moves MIB each way while they are stalled.
 
+Each stalled reader first reads 8 MiB at full speed: its direction is then
+past D46's start (4 MiB), whose small splices and low unsent mark leave
+far less in a stalled stream's pipe (8 streams held 256 KiB together).
+
 held_total = 1M and held_floor = 4K. What the relay accounts (held_bytes_peak,
 a high-water mark it keeps itself, so no sampling can miss a peak) must stay
 at or under held_total + 2 x spliced streams x held_floor, by construction
@@ -15,11 +19,15 @@ must complete with its bytes intact (lr_testpeer's SHA-256 check) although
 the stalled ones keep the sum at the cap. Status, linkctl status and the
 metrics report the cap, and every held byte is released once the streams are
 gone. With the cap disabled (holdcap_budget granting every read) this test
-failed: the sum never reached the cap (the eight stalled zero-copy streams
-held 512 KiB together after 120 s) and nothing was held back.
+failed: before D46 the sum never reached the cap (the eight stalled
+zero-copy streams held 512 KiB together after 120 s, readers not read fast
+first) and nothing was held back; with the fast start the sum peaked at
+7,235,226 bytes against the bound of 1,122,304, nothing held back.
 """
 import re
+import select
 import sys
+import time
 
 import lrharness as h
 import promharness as ph
@@ -30,6 +38,21 @@ HELD_TOTAL = MIB
 HELD_FLOOR = 4 * KIB
 STALLED = 8
 FLOW_BYTES = 4 * MIB
+
+
+def fast_done(peer, timeout):
+    """True once lr_testpeer printed fast.done=1 (within timeout s)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ready, _, _ = select.select([peer.stdout], [], [], deadline - time.time())
+        if not ready:
+            return False
+        line = peer.stdout.readline()
+        if not line:
+            return False
+        if line.strip() == "fast.done=1":
+            return True
+    return False
 
 
 def metrics_port(r):
@@ -47,9 +70,12 @@ def main():
         r.start()
         links = [r.add_link("stall%d" % i) for i in range(STALLED)]
         flow = r.add_link("flow")
-        for link in links:
-            r.peer_bg(link, "pair", "--mode", "slowread", "--read-rate", "1", "--hold-ms",
-                      "600000")
+        peers = [r.peer_bg(link, "pair", "--mode", "slowread", "--fast", str(8 * MIB),
+                           "--read-rate", "1", "--hold-ms", "600000") for link in links]
+        # Every reader past its fast start ("fast.done=1"), so no flowing
+        # stream's pipe counts in the sum below.
+        c.check("every stalled reader read its 8 MiB fast first",
+                all(fast_done(p_, 120) for p_ in peers))
         # The writers fill the readers' kernel buffers first, then the
         # relay's: wait until the sum is at the cap (no timing assumed).
         full = h.wait_for(lambda: r.status()["held_bytes"] >= HELD_TOTAL, timeout=120, step=0.2)

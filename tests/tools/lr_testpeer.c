@@ -15,11 +15,12 @@
  *                      key and key id, and --relay unless given)
  *   session: --hold-ms N (stay up N ms; print every message), --open N
  *   pair:    --bytes N (a→b) --bytes-back N (b→a) --mode MODE --count K
- *            --read-rate BPS --hold-ms N --early N
+ *            --read-rate BPS --hold-ms N --early N --fast N
  *   modes:   both       a and b send at once, then shut down; SHA-256 checked
  *            halfclose  a sends, shuts down; b reads to EOF, then replies, shuts down
  *            reset      a sends --bytes then resets; b must see a reset
- *            slowread   b reads at --read-rate; a writes; expect a reset
+ *            slowread   b reads at --read-rate (after --fast bytes at full speed);
+ *                       a writes; expect a reset
  *            hold       trickle bytes both ways until a leg is reset (revocation)
  *            race       --count streams, both legs connect at once; count pairings
  * Output: lines "key=value" on stdout, the last "result=ok|fail"; exit 0 on ok.
@@ -69,6 +70,7 @@ struct opts {
     long count;
     long read_rate;
     size_t early;
+    uint64_t fast; /* slowread: b reads this many bytes at full speed first */
 };
 
 struct sess {
@@ -596,6 +598,26 @@ static bool mode_slowread(const struct opts *o, struct pair *p)
     int a_err = 0, b_err = 0, rc;
 
     randombytes_buf(buf, sizeof(buf));
+    /* --fast: a reader that reads at full speed for a while, then slowly. */
+    while (got < o->fast && a_err == 0 && b_err == 0 && now_ms() - t0 < (uint64_t)o->hold_ms) {
+        ssize_t w = send(p->leg[0], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t r = recv(p->leg[1], buf, sizeof(buf), MSG_DONTWAIT);
+        if (w > 0)
+            sent += (uint64_t)w;
+        else if (w < 0 && errno != EAGAIN)
+            a_err = errno;
+        if (r > 0)
+            got += (uint64_t)r;
+        else if (r == 0 || (r < 0 && errno != EAGAIN))
+            b_err = r == 0 ? EPIPE : errno;
+        if (w <= 0 && r <= 0)
+            usleep(1000);
+    }
+    if (o->fast > 0) {
+        printf("fast.done=1\n");
+        fflush(stdout);
+    }
+    t0 = last = now_ms();
     while (now_ms() - t0 < (uint64_t)o->hold_ms && a_err == 0) {
         ssize_t w = send(p->leg[0], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0)
@@ -887,6 +909,8 @@ int main(int argc, char **argv)
             o.read_rate = (long)parse_u64(v);
         else if (strcmp(a, "--early") == 0)
             o.early = (size_t)parse_u64(v);
+        else if (strcmp(a, "--fast") == 0)
+            o.fast = parse_u64(v);
         else
             die("unknown option");
     }
