@@ -47,6 +47,7 @@ struct bench_cfg {
     bool both;    /* bulk: both directions */
     bool reverse; /* bulk: b->a only (leg b sends) */
     long mbps;    /* bulk: pace of all streams together, Mbit/s (0: unpaced) */
+    long warm;    /* stall: bytes each stream carries a->b, read, before the stall */
     pid_t watch[BENCH_MAX_WATCH];
     int nwatch;
 };

@@ -12,7 +12,8 @@
  *                                          T ms, a->b (--reverse: b->a; --both: both)
  *                                          (M: all of them together at M Mbit/s)
  *   rtt       --count N --size S           ping-pong on one stream
- *   stall     --n N --ms T                 N streams whose reader (leg b) never reads;
+ *   stall     --n N --ms T [--warm B]      N streams whose reader (leg b) never reads
+ *                                          (after reading B bytes each, if --warm);
  *                                          leg a writes until nothing more is taken for
  *                                          T ms, then "phase=stalled" (waits on stdin)
  *   idle      --n N                        N idle streams; waits for a line on stdin
@@ -437,6 +438,22 @@ static int test_stall(struct bench_pairer *p, const struct bench_cfg *c)
         bench_die("alloc");
     memset(buf, 0x5a, BULK_CHUNK);
     legs = make_pairs(p, c->n);
+    /* --warm: each stream first carries B bytes a->b, read by b (a reader
+     * that reads for a while, then stops). */
+    for (long i = 0; i < c->n && err == 0; i++)
+        for (long done = 0; done < c->warm && err == 0;) {
+            size_t len = (size_t)(c->warm - done < BULK_CHUNK ? c->warm - done : BULK_CHUNK);
+            if (send(legs[i][0], buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+                err = errno ? errno : EIO;
+            for (size_t got = 0; got < len && err == 0;) {
+                ssize_t r = recv(legs[i][1], buf, len - got, 0);
+                if (r <= 0)
+                    err = r < 0 ? errno : EPIPE;
+                else
+                    got += (size_t)r;
+            }
+            done += (long)len;
+        }
     for (long i = 0; i < c->n; i++)
         fcntl(legs[i][0], F_SETFL, fcntl(legs[i][0], F_GETFL) | O_NONBLOCK);
     t0 = last_progress = bench_now_us();
@@ -569,6 +586,8 @@ static const char *parse_opts(int argc, char **argv, struct bench_cfg *c, const 
             c->count = num(v);
         else if (strcmp(a, "--mbps") == 0)
             c->mbps = num(v);
+        else if (strcmp(a, "--warm") == 0)
+            c->warm = num(v);
         else if (strcmp(a, "--size") == 0)
             c->size = num(v);
         else if (strcmp(a, "--links") == 0)
