@@ -119,7 +119,7 @@ static int zerocopy_pipes(struct zerocopy_ctx *zx, struct zerocopy *z)
 }
 
 /* TCP_NOTSENT_LOWAT on leg i's socket; 0 puts back the system's default
- * (net.ipv4.tcp_notsent_lowat). A failure only loses the bound (D46). */
+ * (net.ipv4.tcp_notsent_lowat). A failure only loses the bound (D47). */
 static void zerocopy_lowat(struct zerocopy *z, int i, int lowat)
 {
     if (setsockopt(z->fd[i], IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
@@ -127,7 +127,7 @@ static void zerocopy_lowat(struct zerocopy *z, int i, int lowat)
 }
 
 /* n more bytes of direction src went into leg 1 - src: the direction's start
- * (D46) ends once ZEROCOPY_START_BYTES went, its reader having taken all but
+ * (D47) ends once ZEROCOPY_START_BYTES went, its reader having taken all but
  * at most ZEROCOPY_START_LOWAT and a segment of them; the reader's leg then
  * queues what the kernel lets it, like any socket. */
 static void zerocopy_started(struct zerocopy *z, int src, size_t n)
@@ -185,7 +185,7 @@ static int zerocopy_pump(struct zerocopy *z, int src)
         if (rc != 0 || z->inpipe[src] >= z->cap[src] || z->pipe_full[src] || z->eof[src])
             return rc;
         want = z->cap[src] - z->inpipe[src];
-        /* Small splices while the direction starts (D46): one big splice
+        /* Small splices while the direction starts (D47): one big splice
          * lets the kernel's autotuning grow the source's receive buffer
          * (and window) as if the reader took that much. */
         if (z->taken[src] < ZEROCOPY_START_BYTES && want > ZEROCOPY_START_SPLICE)
@@ -352,7 +352,7 @@ int zerocopy_start(struct zerocopy_ctx *zx, uv_tcp_t *leg[2], const bool eof[2],
     for (int i = 0; i < 2; i++) {
         z->eof[i] = eof[i];
         z->shut[i] = shut[i];
-        /* Leg i is the reader of direction 1 - i, starting now (D46). */
+        /* Leg i is the reader of direction 1 - i, starting now (D47). */
         if (!shut[i])
             zerocopy_lowat(z, i, (int)ZEROCOPY_START_LOWAT);
     }

@@ -32,7 +32,7 @@
 #define ZEROCOPY_PROMOTE       (64u * 1024u)
 #define ZEROCOPY_PROMOTE_BYTES (1024u * 1024u)
 
-/* A direction starts (D46): until its reader's leg has taken
+/* A direction starts (D47): until its reader's leg has taken
  * ZEROCOPY_START_BYTES, one splice from its source moves at most
  * ZEROCOPY_START_SPLICE, and its reader's leg keeps at most
  * ZEROCOPY_START_LOWAT unsent (TCP_NOTSENT_LOWAT) plus one segment, so a

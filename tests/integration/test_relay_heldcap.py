@@ -6,7 +6,7 @@ take almost nothing (one byte every 100 ms) against writers going as fast as
 they can, and one more stream that moves MIB each way while they are stalled.
 
 Each stalled reader first reads 8 MiB at full speed: its direction is then
-past D46's start (4 MiB), whose small splices and low unsent mark leave
+past D47's start (4 MiB), whose small splices and low unsent mark leave
 far less in a stalled stream's pipe (8 streams held 256 KiB together).
 
 held_total = 1M and held_floor = 4K. What the relay accounts (held_bytes_peak,
@@ -19,7 +19,7 @@ must complete with its bytes intact (lr_testpeer's SHA-256 check) although
 the stalled ones keep the sum at the cap. Status, linkctl status and the
 metrics report the cap, and every held byte is released once the streams are
 gone. With the cap disabled (holdcap_budget granting every read) this test
-failed: before D46 the sum never reached the cap (the eight stalled
+failed: before D47 the sum never reached the cap (the eight stalled
 zero-copy streams held 512 KiB together after 120 s, readers not read fast
 first) and nothing was held back; with the fast start the sum peaked at
 7,235,226 bytes against the bound of 1,122,304, nothing held back.

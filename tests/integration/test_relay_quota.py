@@ -172,7 +172,7 @@ def zero_copy_tests(c, r):
     sb = p.Session(r, lz, 1, flags=AUTH_FLAG_QUOTA)
     la, lb = spliced(r, sa, sb, 1)
     # b reads while a sends: a reader that does not read stops the relay
-    # reading a well under the quota (D46: a starting direction's socket to
+    # reading a well under the quota (D47: a starting direction's socket to
     # b takes 256 KiB unsent).
     b_end = []
     t = threading.Thread(target=lambda: b_end.append(read_to_end(lb, 30)), daemon=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Kernel memory of a stalled zero-copy stream (docs/design.md D46): while a
+"""Kernel memory of a stalled zero-copy stream (docs/design.md D47): while a
 direction starts (its reader has taken under 4 MiB), the relay's socket to
 its reader keeps at most 256 KiB unsent (TCP_NOTSENT_LOWAT) plus one
 segment, so a reader that never reads costs that much on the reader's leg,
@@ -15,7 +15,7 @@ Checked: the relay's socket to b (from `ss -tmi`: skmem w, the bytes queued
 on it, what the kernel charges) holds at most 256 KiB + one 64 KiB segment
 + 64 KiB of skb overhead; the pipe holds at most zero_copy_buffer (D14). The
 relay's socket from a (skmem r, the kernel's receive autotuning) is printed,
-not bounded: no setting of the relay's bounds it by construction (D46).
+not bounded: no setting of the relay's bounds it by construction (D47).
 Then b reads everything and a sends 8 MiB more and EOF: every byte arrives
 intact (SHA-256), then EOF. With the reader's leg left at the kernel's
 defaults (no TCP_NOTSENT_LOWAT) it failed: the socket to b held 3.8 MiB.
