@@ -116,6 +116,9 @@ struct stream_owner {
      * keys ss_pub (ours) and ss_peer; recomputed when either changes. */
     uint8_t ss[KEY_LEN], ss_pub[KEY_LEN], ss_peer[KEY_LEN];
     bool has_ss;
+    /* The link's sessions (common/e2els.h, D46): wiped with the keys (as
+     * ss), when either control session changes (link.c) and with the owner. */
+    struct e2els_store ls;
     struct sockaddr_storage relay_sa;       /* where the control session is connected */
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */
