@@ -219,6 +219,12 @@ int e2e_init_ls(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LE
 /* Forget the store (its owner is going): nothing is looked up or added
  * any more. */
 void e2e_ls_detach(struct e2e *s);
+/* The stream ends (however: the leg closed or failed, the local side went)
+ * while it is a session-keyed initiator without the responder's answer:
+ * the peer may not hold the session (it refuses such a stream by closing
+ * the leg), so it is dropped from the store and counted (e2els_failed), and
+ * the next stream runs the KK. Call before e2e_ls_detach; once per stream. */
+void e2e_ls_abandon(struct e2e *s);
 /* The stream is keyed by a link session (known at init for the initiator,
  * once the first frame arrived for the responder). */
 bool e2e_ls_keyed(const struct e2e *s);

@@ -23,6 +23,12 @@ void e2e_ls_detach(struct e2e *s)
     s->ls_store = NULL;
 }
 
+void e2e_ls_abandon(struct e2e *s)
+{
+    if (s->state == ST_HS && s->role == E2E_INITIATOR)
+        e2els_failed(&s->ls, s->ls_store);
+}
+
 bool e2e_ls_keyed(const struct e2e *s)
 {
     return s->ls.mode == E2ELS_KEYED;

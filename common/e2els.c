@@ -334,8 +334,9 @@ int e2els_frame(const uint8_t *p, size_t n, const uint8_t **body, size_t *len)
 
 void e2els_failed(struct e2els_hs *hs, struct e2els_store *st)
 {
-    if (hs->mode != E2ELS_KEYED || st == NULL)
+    if (hs->mode != E2ELS_KEYED || hs->dropped || st == NULL)
         return;
     e2els_store_drop(st, hs->id);
     st->failed++;
+    hs->dropped = true;
 }

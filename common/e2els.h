@@ -84,6 +84,7 @@ enum e2els_mode {
 struct e2els_hs {
     uint8_t mode; /* enum e2els_mode */
     bool pending; /* a session exported, not yet usable (the responder) */
+    bool dropped; /* e2els_failed: its session dropped, counted once */
     uint8_t key[E2ELS_KEY_LEN], id[E2ELS_ID_LEN];
     uint8_t prologue[E2ELS_PROLOGUE_LEN];
     uint8_t n_i[E2ELS_NONCE_LEN];
