@@ -8,6 +8,7 @@
  * store's limits hold at the limit.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,6 +279,57 @@ START_TEST(test_tamper_refused)
 }
 END_TEST
 
+/* The frames' functions themselves: every byte of either body changed is
+ * refused (-EBADMSG, or -ENOENT for the id), and the HELLO is not handed out. */
+START_TEST(test_frame_functions_refuse)
+{
+    struct e2els_store st;
+    struct e2els_hs i, r, r2, i2;
+    uint8_t hello[9] = {1, 1, 6, 0, 1, 0, 0, 2, 0}, out[128], t[128], got[64];
+    size_t bi, br, n;
+
+    memset(&st, 0, sizeof(st));
+    e2els_store_tick(&st, 1);
+    memset(&i, 0, sizeof(i));
+    memset(i.key, 0x33, sizeof(i.key));
+    memset(i.id, 0x44, sizeof(i.id));
+    memset(i.prologue, 0x55, sizeof(i.prologue));
+    e2els_store_add(&st, i.key, i.id);
+    i.mode = E2ELS_KEYED;
+    ck_assert_int_eq(e2els_write_i(&i, hello, sizeof(hello), out, sizeof(out), &bi), 0);
+    ck_assert_uint_eq(bi, sizeof(hello) + E2ELS_I_OVERHEAD);
+    for (size_t k = 0; k < bi; k++) {
+        memcpy(t, out, bi);
+        t[k] ^= 0x80;
+        memset(&r2, 0, sizeof(r2));
+        memcpy(r2.prologue, i.prologue, sizeof(r2.prologue));
+        memset(got, 0xee, sizeof(got));
+        ck_assert_int_eq(e2els_read_i(&r2, &st, t, bi, got, sizeof(got), &n),
+                         k < E2ELS_ID_LEN ? -ENOENT : -EBADMSG);
+        ck_assert_int_ne(r2.mode, E2ELS_KEYED);
+        ck_assert_uint_ne(got[0], hello[0]); /* not the HELLO */
+    }
+    ck_assert_int_eq(e2els_read_i(&r2, &st, out, bi - 1, got, sizeof(got), &n), -EBADMSG);
+    memset(&r, 0, sizeof(r));
+    memcpy(r.prologue, i.prologue, sizeof(r.prologue));
+    ck_assert_int_eq(e2els_read_i(&r, &st, out, bi, got, sizeof(got), &n), 0);
+    ck_assert(n == sizeof(hello) && memcmp(got, hello, n) == 0);
+    ck_assert_int_eq(e2els_write_r(&r, hello, sizeof(hello), out, sizeof(out), &br), 0);
+    for (size_t k = 0; k < br; k++) {
+        i2 = i;
+        memcpy(t, out, br);
+        t[k] ^= 0x01;
+        memset(got, 0xee, sizeof(got));
+        ck_assert_int_eq(e2els_read_r(&i2, t, br, got, sizeof(got), &n), -EBADMSG);
+        ck_assert_uint_ne(got[0], hello[0]); /* not the HELLO */
+    }
+    ck_assert_int_eq(e2els_read_r(&i, out, br, got, sizeof(got), &n), 0);
+    ck_assert(sodium_memcmp(i.h, r.h, sizeof(i.h)) == 0);
+    e2els_hs_wipe(&i);
+    e2els_hs_wipe(&r);
+}
+END_TEST
+
 /* The responder holds no session of that id: E2E_E_SESSION, counted; the
  * initiator's leg ends: E2E_E_SESSION, its session dropped, and its next
  * stream runs the KK that makes a new one. */
@@ -501,6 +553,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_keyed_round_trip);
     tcase_add_test(tc, test_no_session_without_item);
     tcase_add_test(tc, test_tamper_refused);
+    tcase_add_test(tc, test_frame_functions_refuse);
     tcase_add_test(tc, test_unknown_id_refused);
     tcase_add_test(tc, test_wrong_stream_or_link_refused);
     tcase_add_test(tc, test_replayed_frame);
