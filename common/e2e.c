@@ -101,8 +101,10 @@ static int hs_finish(struct e2e *s)
         return rc;
     s->tx_ready = true;
     s->state = ST_HEADER;
-    if (s->role == E2E_INITIATOR) /* it read message 2: the peer holds it */
-        e2els_ready(&s->ls, s->ls_store);
+    /* The initiator read message 2: the peer holds it. The responder sent
+     * message 2: it answers the peer's streams keyed with it at once (the
+     * peer may use it from now), its own only after the peer's header. */
+    e2els_ready(&s->ls, s->ls_store, s->role == E2E_INITIATOR);
     ev_raise(s, E2E_EV_HANDSHAKE);
     return 0;
 }
@@ -179,7 +181,7 @@ static int step_header(struct e2e *s)
     rc = rec_rx_init_suite(&s->rx, (enum rec_suite)s->suite, s->recv_key, header);
     sodium_memzero(s->recv_key, sizeof(s->recv_key));
     if (rc == 0) /* the initiator's header: it holds the session (D46) */
-        e2els_ready(&s->ls, s->ls_store);
+        e2els_ready(&s->ls, s->ls_store, true);
     if (rc == 0 && s->resuming)
         rc = rec_rx_resume_setup(&s->rx, s->rx_recv, s->rx_acked, s->peer_final);
     else if (rc == 0 && s->resumable)

@@ -25,7 +25,8 @@ _Static_assert(sizeof(L_HI) - 1 == LABEL_LEN && sizeof(L_RK) - 1 == LABEL_LEN, "
 
 static bool usable(const struct e2els *s, uint64_t now)
 {
-    return s->used && now - s->born_ms < E2ELS_MAX_AGE_MS && s->streams < E2ELS_MAX_STREAMS;
+    return s->used && s->confirmed && now - s->born_ms < E2ELS_MAX_AGE_MS &&
+           s->streams < E2ELS_MAX_STREAMS;
 }
 
 void e2els_store_tick(struct e2els_store *st, uint64_t now_ms)
@@ -42,15 +43,19 @@ void e2els_store_clear(struct e2els_store *st)
     st->ask_until = 0;
 }
 
-void e2els_store_add(struct e2els_store *st, const uint8_t key[E2ELS_KEY_LEN],
-                     const uint8_t id[E2ELS_ID_LEN])
+static void put(struct e2els_store *st, const uint8_t key[E2ELS_KEY_LEN],
+                const uint8_t id[E2ELS_ID_LEN], bool confirmed)
 {
     struct e2els *slot = NULL;
 
-    st->ask_until = 0; /* a session came: the next one is asked for when it expires */
-    for (size_t i = 0; i < E2ELS_SLOTS; i++)
-        if (st->s[i].used && sodium_memcmp(st->s[i].id, id, E2ELS_ID_LEN) == 0)
+    if (confirmed) /* a session came: the next one is asked for when it expires */
+        st->ask_until = 0;
+    for (size_t i = 0; i < E2ELS_SLOTS; i++) {
+        if (st->s[i].used && sodium_memcmp(st->s[i].id, id, E2ELS_ID_LEN) == 0) {
+            st->s[i].confirmed |= confirmed;
             return;
+        }
+    }
     /* A free slot, else the oldest: the peer keys its streams with the newest
      * it holds (e2els_begin), so the oldest is the one it has left. */
     for (size_t i = 0; i < E2ELS_SLOTS && slot == NULL; i++)
@@ -64,7 +69,14 @@ void e2els_store_add(struct e2els_store *st, const uint8_t key[E2ELS_KEY_LEN],
     memcpy(slot->id, id, E2ELS_ID_LEN);
     slot->born_ms = st->now_ms;
     slot->used = true;
+    slot->confirmed = confirmed;
     st->made++;
+}
+
+void e2els_store_add(struct e2els_store *st, const uint8_t key[E2ELS_KEY_LEN],
+                     const uint8_t id[E2ELS_ID_LEN])
+{
+    put(st, key, id, true);
 }
 
 void e2els_store_drop(struct e2els_store *st, const uint8_t id[E2ELS_ID_LEN])
@@ -228,6 +240,7 @@ int e2els_read_i(struct e2els_hs *hs, struct e2els_store *st, const uint8_t *bod
         return -EBADMSG;
     }
     ls->streams++;
+    ls->confirmed = true; /* the peer keyed a stream with it: it holds it */
     hs->mode = E2ELS_KEYED;
     hash_i(hs, hello, (size_t)mlen);
     *hlen = (size_t)mlen;
@@ -299,12 +312,14 @@ int e2els_export(struct e2els_hs *hs, const struct noise_hs *nhs)
     return rc;
 }
 
-void e2els_ready(struct e2els_hs *hs, struct e2els_store *st)
+void e2els_ready(struct e2els_hs *hs, struct e2els_store *st, bool confirmed)
 {
     if (!hs->pending)
         return;
     if (st != NULL)
-        e2els_store_add(st, hs->key, hs->id);
+        put(st, hs->key, hs->id, confirmed);
+    if (!confirmed)
+        return; /* kept until the peer's header confirms it */
     hs->pending = false;
     sodium_memzero(hs->key, sizeof(hs->key));
 }

@@ -8,12 +8,14 @@
  *
  * A session is its 32-byte key and 16-byte id, both exported from a finished
  * KK handshake whose two HELLOs carried the link_session item (suite.h). A
- * side uses it once it knows the peer holds it too: the initiator of that
- * KK when it read message 2, the responder when the initiator's record
- * header arrived. Sessions live in memory only, in a struct e2els_store the
- * link owns (the newest E2ELS_SLOTS), and are wiped when either key or
- * either control session changes (the owner calls e2els_store_clear), when
- * they expire, and with the store.
+ * side keys its own streams with it once it knows the peer holds it too:
+ * the initiator of that KK when it read message 2, the responder when the
+ * initiator's record header arrived (or a stream keyed by it); the
+ * responder answers the peer's streams keyed with it from the moment it
+ * sent message 2 (the initiator may use it once it read that, even if the
+ * responder's stream ends before the header). Sessions live in memory only, in a struct e2els_store
+ * the link owns (the newest E2ELS_SLOTS), and are wiped when either key or either control session
+ * changes (the owner calls e2els_store_clear), when they expire, and with the store.
  *
  * Limits: a side keys its own new streams with a session only while it is
  * younger than E2ELS_MAX_AGE_MS and has keyed fewer than E2ELS_MAX_STREAMS
@@ -57,6 +59,7 @@ struct e2els {
     uint64_t born_ms;
     uint32_t streams; /* streams this side keyed with it, either role */
     bool used;        /* the slot holds a session */
+    bool confirmed;   /* the peer holds it too: this side keys streams with it */
 };
 
 /*
@@ -96,8 +99,9 @@ struct e2els_hs {
 void e2els_store_tick(struct e2els_store *st, uint64_t now_ms);
 /* Wipes every session (the counters stay). */
 void e2els_store_clear(struct e2els_store *st);
-/* Adds a usable session (the newest E2ELS_SLOTS stay: an expired one goes
- * first, then the oldest); the same id again changes nothing. */
+/* Adds a session this side keys streams with (the newest E2ELS_SLOTS
+ * stay: a free slot is taken first, then the oldest's); the same id again
+ * only confirms it. */
 void e2els_store_add(struct e2els_store *st, const uint8_t key[E2ELS_KEY_LEN],
                      const uint8_t id[E2ELS_ID_LEN]);
 /* Wipes the session of that id, if held. */
@@ -139,8 +143,12 @@ void e2els_keys(struct e2els_hs *hs, bool initiator, uint8_t send[E2ELS_KEY_LEN]
 /* A finished KK whose two HELLOs carried the item: exports the session
  * into hs (pending). 0 or the noise error. */
 int e2els_export(struct e2els_hs *hs, const struct noise_hs *nhs);
-/* The pending session becomes usable: into the store (NULL: nothing). */
-void e2els_ready(struct e2els_hs *hs, struct e2els_store *st);
+/* The pending session goes into the store (NULL: nothing): answer-only
+ * (confirmed false: the responder, once it sent message 2, for the peer's
+ * keyed streams), or confirmed (the initiator once it read message 2, the
+ * responder once the initiator's header arrived): this side keys its own
+ * streams with it. */
+void e2els_ready(struct e2els_hs *hs, struct e2els_store *st, bool confirmed);
 /* Wipes hs. */
 void e2els_hs_wipe(struct e2els_hs *hs);
 

@@ -140,6 +140,18 @@ static void check_data(struct end *a, struct end *b)
     ck_assert_int_eq(a->ev[E2E_EV_ERROR] + b->ev[E2E_EV_ERROR], 0);
 }
 
+/* Whether a store keys a new stream (on a copy: nothing counted). */
+static bool may_key(const struct e2els_store *st)
+{
+    struct e2els_store t = *st;
+    struct e2els_hs h;
+    bool keyed = e2els_begin(&t, &h) == 1;
+
+    e2els_hs_wipe(&h);
+    sodium_memzero(&t, sizeof(t));
+    return keyed;
+}
+
 /* The first stream of the link: a KK that makes a session on both sides. */
 static void first_kk(struct link *l, unsigned offer)
 {
@@ -151,13 +163,17 @@ static void first_kk(struct link *l, unsigned offer)
     ck_assert(!e2e_ls_keyed(a.s));
     ck_assert_int_eq(move(&a, &b), 32 + 2 + 16 + 7 + 2 + (offer != SUITE_OFFER_CHACHA ? 3 : 0) +
                                        (offer & SUITE_OFFER_STREAM_ACK ? 2 : 0));
-    ck_assert_uint_eq(e2els_store_count(&l->y.st), 0); /* pending until a's header */
+    /* b sent message 2: it answers with the session, keys nothing with it. */
+    ck_assert_uint_eq(e2els_store_count(&l->y.st), 1);
+    ck_assert(!may_key(&l->y.st));
     /* b's answer (message 2), then b's header: a has read message 2. */
     ck_assert_uint_gt(move(&b, &a), 0);
     ck_assert_uint_eq(e2els_store_count(&l->x.st), 1);
-    ck_assert_uint_eq(e2els_store_count(&l->y.st), 0);
-    ck_assert_uint_gt(move(&a, &b), 0); /* a's header */
+    ck_assert(may_key(&l->x.st));
+    ck_assert(!may_key(&l->y.st));
+    ck_assert_uint_gt(move(&a, &b), 0); /* a's header: b knows a holds it */
     ck_assert_uint_eq(e2els_store_count(&l->y.st), 1);
+    ck_assert(may_key(&l->y.st));
     ck_assert(sodium_memcmp(l->x.st.s[0].id, l->y.st.s[0].id, E2ELS_ID_LEN) == 0);
     ck_assert(sodium_memcmp(l->x.st.s[0].key, l->y.st.s[0].key, E2ELS_KEY_LEN) == 0);
     check_data(&a, &b);
@@ -365,6 +381,39 @@ START_TEST(test_unknown_id_refused)
 }
 END_TEST
 
+/* The responder's stream ends after it sent message 2, before the
+ * initiator's header (its local target refused, say): the initiator holds
+ * the session and keys its next stream with it; the responder answers it
+ * (it kept the session for answers), and keys its own streams with it only
+ * once it knows the initiator holds it: a stream keyed by it proves that. */
+START_TEST(test_responder_gone_before_header)
+{
+    struct link l;
+    struct end a, b;
+
+    link_init(&l);
+    e2els_store_tick(&l.x.st, 1000);
+    e2els_store_tick(&l.y.st, 1000);
+    open_stream(&a, &b, &l.x, &l.y, &l.x.st, &l.y.st, l.id, 1, 0, 0);
+    (void)move(&a, &b);
+    (void)move(&b, &a);
+    ck_assert(e2e_handshake_done(a.s) && may_key(&l.x.st));
+    ck_assert_int_eq(e2e_reset(b.s, REC_RESET_CONNECT_FAILED, "refused"), 0);
+    end_free(&b); /* a's header never reaches it */
+    end_free(&a);
+    ck_assert(!may_key(&l.y.st));
+    open_stream(&a, &b, &l.x, &l.y, &l.x.st, &l.y.st, l.id, 2, 0, 0);
+    ck_assert(e2e_ls_keyed(a.s));
+    shuttle(&a, &b);
+    check_data(&a, &b);
+    ck_assert(e2e_ls_keyed(b.s));
+    ck_assert_uint_eq(l.y.st.refused, 0);
+    ck_assert(may_key(&l.y.st));
+    end_free(&a);
+    end_free(&b);
+}
+END_TEST
+
 /* The prologue binds the stream id and the link id. */
 START_TEST(test_wrong_stream_or_link_refused)
 {
@@ -555,6 +604,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_tamper_refused);
     tcase_add_test(tc, test_frame_functions_refuse);
     tcase_add_test(tc, test_unknown_id_refused);
+    tcase_add_test(tc, test_responder_gone_before_header);
     tcase_add_test(tc, test_wrong_stream_or_link_refused);
     tcase_add_test(tc, test_replayed_frame);
     tcase_add_test(tc, test_keyed_resume);
