@@ -160,7 +160,7 @@ static void am_link_sessions(const struct agent *ag, struct promtext *pt)
                     "Link sessions held (in memory only; at most 2 per link).");
     promtext_u64(pt, "linkagent_link_sessions", NULL, 0, held);
     promtext_family(pt, "linkagent_link_sessions_total", "counter",
-                    "Link session events: made (usable here), refused (a peer's session-keyed "
+                    "Link session events: made (held here), refused (a peer's session-keyed "
                     "stream with an id not held here), failed (a session-keyed stream of ours "
                     "that ended before the answer; its session is dropped).");
     for (int i = 0; i < 3; i++)
