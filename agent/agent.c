@@ -290,7 +290,7 @@ static void on_agg_timer(uv_timer_t *t)
     streamlog_expire(&ag->slog, false);
     for (struct link *lk = ag->links; lk != NULL; lk = lk->next) {
         streamfin_expire(&lk->so, uv_now(ag->loop));
-        e2els_store_tick(&lk->so.ls, uv_now(ag->loop)); /* expired link sessions go (D46) */
+        stream_owner_tick(&lk->so, uv_now(ag->loop)); /* link sessions: expiry, keys (D46) */
     }
 }
 

@@ -155,7 +155,8 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->state_since_ms = wall_ms();
     lk->revoked = false;
     lk->sessions_up++;
-    e2els_store_clear(&lk->so.ls); /* a new control session: new link sessions (D46) */
+    if (lk->retiring == NULL) /* a reconnect, not a key switch: new link sessions (D46) */
+        e2els_store_clear(&lk->so.ls);
     redirect_online(&lk->redir);
     if (lk->moving)
         link_reopen(lk);
@@ -380,8 +381,7 @@ static void on_peer_key(void *owner, const struct msg_key *k)
         lk->peer_key_learned(lk->learned_arg, old, (uint8_t)(1 - lk->cfg.side), k->key);
 }
 
-/* The relay's next key: pinned from now on (the next session dials with it),
- * and kept by the agent so a restart uses it too. */
+/* The relay's next key: pinned (the next session dials with it), kept for restarts. */
 static void on_relay_key(void *owner, uint8_t id, const uint8_t key[KEY_LEN])
 {
     struct link *lk = owner;

@@ -616,6 +616,12 @@ static const uint8_t *own_ss(struct stream_owner *own)
     return own->ss;
 }
 
+void stream_owner_tick(struct stream_owner *own, uint64_t now_ms)
+{
+    (void)own_ss(own); /* a key that changed wipes the link sessions now */
+    e2els_store_tick(&own->ls, now_ms);
+}
+
 /* A fresh e2e session for the stream (again for a redialled initiator).
  * Returns false if the stream closed. */
 static bool e2e_session_start(struct stream *st, struct stream_owner *own)

@@ -236,6 +236,11 @@ void stream_abort(struct stream *st);
  * stream ran): both sockets reset, no line (the owner logs its own cause). */
 void stream_close(struct stream *st);
 
+/* The owner's once-a-second tick (the agent's timer): the link sessions'
+ * clock and expiry, and their wipe within a second of a key change (own
+ * rotation, PEER_KEY), not only at the next stream (D46). */
+void stream_owner_tick(struct stream_owner *own, uint64_t now_ms);
+
 /* For the modules of a stream (openfail.c): */
 /* A failure: its cause, formatted, to streamend_end, which resets the stream
  * (nothing when it is closing already). */
