@@ -288,8 +288,10 @@ static void on_agg_timer(uv_timer_t *t)
     struct agent *ag = t->data;
 
     streamlog_expire(&ag->slog, false);
-    for (struct link *lk = ag->links; lk != NULL; lk = lk->next)
+    for (struct link *lk = ag->links; lk != NULL; lk = lk->next) {
         streamfin_expire(&lk->so, uv_now(ag->loop));
+        stream_owner_tick(&lk->so, uv_now(ag->loop)); /* link sessions: expiry, keys (D46) */
+    }
 }
 
 void agent_finish(struct agent *ag)

@@ -137,6 +137,36 @@ static void am_link(const struct agent *ag, const struct link *lk, enum am_famil
     }
 }
 
+/* Link sessions (docs/protocol.md §7.4, D46), all links together. */
+static void am_link_sessions(const struct agent *ag, struct promtext *pt)
+{
+    static const char *const ev[] = {"made", "refused", "failed"};
+    uint64_t kk = 0, keyed = 0, held = 0, n[3] = {0, 0, 0};
+
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
+        kk += lk->so.ls.kk;
+        keyed += lk->so.ls.keyed;
+        held += e2els_store_count(&lk->so.ls);
+        n[0] += lk->so.ls.made;
+        n[1] += lk->so.ls.refused;
+        n[2] += lk->so.ls.failed;
+    }
+    promtext_family(pt, "linkagent_streams_total", "counter",
+                    "Streams whose end-to-end handshake finished, by handshake: kk (the full "
+                    "Noise KK), session (keyed by a link session, no X25519).");
+    promtext_u64(pt, "linkagent_streams_total", &LBL("handshake", "kk"), 1, kk);
+    promtext_u64(pt, "linkagent_streams_total", &LBL("handshake", "session"), 1, keyed);
+    promtext_family(pt, "linkagent_link_sessions", "gauge",
+                    "Link sessions held (in memory only; at most 2 per link).");
+    promtext_u64(pt, "linkagent_link_sessions", NULL, 0, held);
+    promtext_family(pt, "linkagent_link_sessions_total", "counter",
+                    "Link session events: made (held here), refused (a peer's session-keyed "
+                    "stream with an id not held here), failed (a session-keyed stream of ours "
+                    "that ended before the answer; its session is dropped).");
+    for (int i = 0; i < 3; i++)
+        promtext_u64(pt, "linkagent_link_sessions_total", &LBL("event", ev[i]), 1, n[i]);
+}
+
 void agentmetrics_render(void *arg, struct promtext *pt)
 {
     const struct agent *ag = arg;
@@ -193,6 +223,7 @@ void agentmetrics_render(void *arg, struct promtext *pt)
         struct promtext_label l = LBL("event", ev[i]);
         promtext_u64(pt, "linkagent_stream_acks_total", &l, 1, ag->streams.acks[i]);
     }
+    am_link_sessions(ag, pt);
     for (int f = 0; f < AM_COUNT; f++) {
         promtext_family(pt, am_fam[f].name, am_fam[f].type, am_fam[f].help);
         for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)

@@ -48,6 +48,7 @@ static void link_release(struct link *lk)
         return;
     sodium_memzero(&lk->cfg, sizeof(lk->cfg));
     sodium_memzero(lk->so.ss, sizeof(lk->so.ss));
+    e2els_store_clear(&lk->so.ls);
     free(lk);
 }
 
@@ -103,8 +104,7 @@ static void on_cable_timer(uv_timer_t *t)
     check_cable(t->data);
 }
 
-/* Immediate policy: side a opens the one permanent stream whenever both
- * sides are online and there is none (docs/linkagent.md). */
+/* Immediate policy: side a opens the permanent stream when both are online (linkagent.md). */
 static void check_cable(struct link *lk)
 {
     if (lk->closing || lk->cfg.policy != AGENTCFG_IMMEDIATE || lk->cfg.side != 0 ||
@@ -147,8 +147,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->peer_online = w->peer_online;
     lk->max_streams = w->max_streams;
     if (lk->session != NULL) {
-        /* Stream legs are watched with the session's effective timers
-         * (stream.c, docs/internals/agent.md "Stream leg liveness"). */
+        /* Stream legs use its timers (internals/agent.md "Stream leg liveness"). */
         lk->so.leg_keepalive_ms = lk->session->keepalive_ms;
         lk->so.leg_dead_ms = lk->session->dead_after_ms;
     }
@@ -156,6 +155,8 @@ static void on_online(void *owner, const struct msg_welcome *w)
     lk->state_since_ms = wall_ms();
     lk->revoked = false;
     lk->sessions_up++;
+    if (lk->retiring == NULL) /* a reconnect, not a key switch: new link sessions (D46) */
+        e2els_store_clear(&lk->so.ls);
     redirect_online(&lk->redir);
     if (lk->moving)
         link_reopen(lk);
@@ -175,6 +176,7 @@ static void on_peer(void *owner, bool online)
 
     log_info("link %s: peer %s", link_name(lk), online ? "online" : "offline");
     lk->peer_online = online;
+    e2els_store_clear(&lk->so.ls); /* the peer's session changed: so did its (D46) */
     for (struct stream *st = lk->so.streams; online && st != NULL; st = st->next) {
         if (st->state != STREAM_OPENING || !st->wait_peer)
             continue;
@@ -299,20 +301,19 @@ static void on_addrs(void *owner, const struct msg_addrs *a)
               lk->n_learned);
 }
 
-/* The relay drains: leave its session now and dial again at once (GOING_AWAY:
- * the same address first, where a successor takes over the listening
- * sockets; REDIRECT draining: the home it named, D39); the streams it
- * splices keep their legs until they end. */
+/* The relay drains: leave its session, dial again at once (GOING_AWAY: the same
+ * address first, where a successor takes over the listening sockets; REDIRECT
+ * draining: the home it named, D39); its streams keep their legs until they end. */
 static void link_move(struct link *lk)
 {
     session_close(lk->session);
     lk->session = NULL;
     lk->online = false;
     lk->peer_online = false;
-    /* An OPEN that went over the old session got no STREAM before
-     * GOING_AWAY (the relay's answers follow it on the session, unread):
-     * it goes again over the new session, as do OPENs made before that is
-     * up (send_stream_open). A leg the old relay refused is not redialled. */
+    /* An OPEN that went over the old session got no STREAM before GOING_AWAY
+     * (its answers follow it, unread): it goes again over the new session, as
+     * do OPENs made before that is up (send_stream_open). A leg the old relay
+     * refused is not redialled. */
     lk->moving = true;
     lk->moved_ms = uv_now(lk->loop);
     for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
@@ -331,8 +332,8 @@ static void on_going_away(void *owner, unsigned seconds)
     link_move(owner);
 }
 
-/* The peer's key this link trusts: the configured one (with the keys
- * learned before applied, agent.c), or the one it took since (D21). */
+/* The peer's key this link trusts: the configured one (with the keys learned
+ * before applied, agent.c), or the one it took since (D21). */
 static const uint8_t *peer_trusted(const struct link *lk)
 {
     return lk->so.has_peer_live ? lk->so.peer_live : lk->cfg.peer_pub;
@@ -380,8 +381,7 @@ static void on_peer_key(void *owner, const struct msg_key *k)
         lk->peer_key_learned(lk->learned_arg, old, (uint8_t)(1 - lk->cfg.side), k->key);
 }
 
-/* The relay's next key: pinned from now on (the next session dials with it),
- * and kept by the agent so a restart uses it too. */
+/* The relay's next key: pinned (the next session dials with it), kept for restarts. */
 static void on_relay_key(void *owner, uint8_t id, const uint8_t key[KEY_LEN])
 {
     struct link *lk = owner;
@@ -435,11 +435,11 @@ static void on_session_down(void *owner, bool revoked)
         backoff_reset(&lk->bo);
     lk->online = false;
     lk->peer_online = false;
-    /* Streams still waiting for a STREAM will never get one, and a leg the
-     * relay refused is not dialled again without the session that vouches
-     * for the link (revoked, shut down, or unreachable). A revoked link's
-     * streams are over (the relay reset their legs and forgot them): none
-     * waits resume_timeout for a RESUME no relay will answer (D44). */
+    e2els_store_clear(&lk->so.ls);
+    /* Streams waiting for a STREAM never get one; a refused leg is not dialled
+     * again without the session that vouches for the link (revoked, shut down,
+     * unreachable). A revoked link's streams are over (the relay reset their
+     * legs and forgot them): none waits for a RESUME no relay answers (D44). */
     for (struct stream *st = lk->so.streams, *nx; st != NULL; st = nx) {
         nx = st->next;
         if (lk->revoked)

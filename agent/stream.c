@@ -520,8 +520,9 @@ static void on_leg_connect(uv_connect_t *req, int status)
 
 /* The static-static DH of the link's two keys for this stream's handshake:
  * computed once and kept in the owner while neither key changes (a rotation
- * or the relay's PEER_KEY changes one); NULL (computed in the handshake,
- * where a bad key fails) when it cannot be. */
+ * or the relay's PEER_KEY changes one, which wipes the link sessions too,
+ * D46); NULL (computed in the handshake, where a bad key fails) when it
+ * cannot be. */
 static const uint8_t *own_ss(struct stream_owner *own)
 {
     const uint8_t *peer = own->has_peer_live ? own->peer_live : own->cfg->peer_pub;
@@ -529,12 +530,19 @@ static const uint8_t *own_ss(struct stream_owner *own)
     if (own->has_ss && sodium_memcmp(own->ss_pub, own->cfg->pub, KEY_LEN) == 0 &&
         sodium_memcmp(own->ss_peer, peer, KEY_LEN) == 0)
         return own->ss;
+    e2els_store_clear(&own->ls);
     own->has_ss = noise_dh(own->ss, own->cfg->priv, peer) == 0;
     if (!own->has_ss)
         return NULL;
     memcpy(own->ss_pub, own->cfg->pub, KEY_LEN);
     memcpy(own->ss_peer, peer, KEY_LEN);
     return own->ss;
+}
+
+void stream_owner_tick(struct stream_owner *own, uint64_t now_ms)
+{
+    (void)own_ss(own); /* a key that changed wipes the link sessions now */
+    e2els_store_tick(&own->ls, now_ms);
 }
 
 /* A fresh e2e session for the stream (again for a redialled initiator).
@@ -549,10 +557,11 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
     }
     /* The peer's key: the one its live session uses, when the relay said
      * (PEER_KEY, D21), else the configured one. */
-    if (e2e_init_suites(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub, own_ss(own),
-                        own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
-                        st->stream_id, st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0,
-                        st->env->suites) != 0) {
+    e2els_store_tick(&own->ls, uv_now(st->loop));
+    if (e2e_init_ls(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub, own_ss(own),
+                    own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
+                    st->stream_id, st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0,
+                    st->env->suites, &own->ls) != 0) {
         free(st->io.e2e);
         st->io.e2e = NULL;
         stream_reset(st);

@@ -116,6 +116,9 @@ struct stream_owner {
      * keys ss_pub (ours) and ss_peer; recomputed when either changes. */
     uint8_t ss[KEY_LEN], ss_pub[KEY_LEN], ss_peer[KEY_LEN];
     bool has_ss;
+    /* The link's sessions (common/e2els.h, D46): wiped with the keys (as
+     * ss), when either control session changes (link.c) and with the owner. */
+    struct e2els_store ls;
     struct sockaddr_storage relay_sa;       /* where the control session is connected */
     uint32_t leg_keepalive_ms, leg_dead_ms; /* the session's timers, for stream legs */
     struct stream *streams;                 /* the owner's streams */
@@ -232,6 +235,11 @@ void stream_abort(struct stream *st);
 /* The owner drops the stream (its control session went down before the
  * stream ran): both sockets reset, no line (the owner logs its own cause). */
 void stream_close(struct stream *st);
+
+/* The owner's once-a-second tick (the agent's timer): the link sessions'
+ * clock and expiry, and their wipe within a second of a key change (own
+ * rotation, PEER_KEY), not only at the next stream (D46). */
+void stream_owner_tick(struct stream_owner *own, uint64_t now_ms);
 
 /* For the modules of a stream (openfail.c): */
 /* A failure: its cause, formatted, to streamend_end, which resets the stream

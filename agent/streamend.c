@@ -140,7 +140,11 @@ static void leave_owner(struct stream *st)
     if (own == NULL)
         return;
     st->own = NULL;
-    if (st->held) { /* a connection held after rate_limited */
+    if (st->io.e2e != NULL && st->io.spliced)
+        e2e_ls_abandon(st->io.e2e); /* a keyed handshake with no answer: D46 */
+    if (st->io.e2e != NULL)
+        e2e_ls_detach(st->io.e2e); /* the owner's link sessions may go with it */
+    if (st->held) {                /* a connection held after rate_limited */
         own->n_held--;
         st->held = false;
     }

@@ -16,6 +16,7 @@
 #define RESUME_LABEL "linkrelay/1 resume"
 
 #define PROLOGUE_LEN (sizeof(E2E_PROLOGUE) - 1 + E2E_LINK_ID_LEN + 8)
+_Static_assert(PROLOGUE_LEN == E2ELS_PROLOGUE_LEN, "e2els.h knows the prologue's length");
 
 static void ev_raise(struct e2e *s, enum e2e_event_type t)
 {
@@ -26,6 +27,10 @@ static void fail(struct e2e *s, int err, int detail)
 {
     if (s->state == ST_DEAD)
         return;
+    if (s->state == ST_HS && s->role == E2E_INITIATOR && s->ls.mode == E2ELS_KEYED) {
+        e2els_failed(&s->ls, s->ls_store); /* the next stream runs the KK (D46) */
+        err = err == E2E_E_HS_EOF ? E2E_E_SESSION : err;
+    }
     s->state = ST_DEAD;
     s->err = err;
     s->detail = detail;
@@ -33,20 +38,27 @@ static void fail(struct e2e *s, int err, int detail)
     ev_raise(s, E2E_EV_ERROR);
 }
 
-/* Appends one handshake message carrying HELLO, framed, to the output. */
+/* Appends one handshake message carrying HELLO, framed, to the output: a
+ * KK message, or a session-keyed frame (§7.4). */
 static int hs_write(struct e2e *s)
 {
     uint8_t hello[SUITE_HELLO_MAX];
     uint8_t msg[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
     size_t mlen, hlen = suite_hello_encode(s->resume_cap > 0, resume_ack_every(s->resume_cap),
                                            s->offer, hello);
+    uint8_t *out = msg + FRAME_HDR_LEN;
+    bool keyed = s->ls.mode == E2ELS_KEYED;
     int rc;
 
-    rc = noise_hs_write_message(&s->hs, hello, hlen, msg + FRAME_HDR_LEN, FRAME_MAX_HANDSHAKE,
-                                &mlen);
+    if (!keyed)
+        rc = noise_hs_write_message(&s->hs, hello, hlen, out, FRAME_MAX_HANDSHAKE, &mlen);
+    else if (s->role == E2E_INITIATOR)
+        rc = e2els_write_i(&s->ls, hello, hlen, out, FRAME_MAX_HANDSHAKE, &mlen);
+    else
+        rc = e2els_write_r(&s->ls, hello, hlen, out, FRAME_MAX_HANDSHAKE, &mlen);
     if (rc != 0)
         return rc;
-    msg[0] = (uint8_t)(mlen >> 8);
+    msg[0] = (uint8_t)(mlen >> 8 | (keyed ? E2ELS_FRAME_BIT >> 8 : 0));
     msg[1] = (uint8_t)mlen;
     return bq_append(&s->out, msg, FRAME_HDR_LEN + mlen);
 }
@@ -58,16 +70,23 @@ static int hs_finish(struct e2e *s)
     int rc;
 
     rc = 0;
-    if (s->resume_cap > 0 && s->peer_offer) {
+    if (s->ls.mode == E2ELS_KEYED) /* the keys from the transcript (§7.4) */
+        e2els_keys(&s->ls, s->role == E2E_INITIATOR, send_key, s->recv_key, s->rk);
+    s->resumable = s->ls.mode == E2ELS_KEYED && s->resume_cap > 0 && s->peer_offer;
+    if (s->ls.mode != E2ELS_KEYED && s->resume_cap > 0 && s->peer_offer) {
         rc = noise_hs_export_key(&s->hs, (const uint8_t *)RESUME_LABEL, sizeof(RESUME_LABEL) - 1,
                                  s->rk);
         s->resumable = rc == 0;
     }
+    if (rc == 0 && (s->offer & s->peer_suites & SUITE_OFFER_LINK_SESSION) != 0)
+        rc = e2els_export(&s->ls, &s->hs); /* usable: e2els_ready */
+    if (s->ls_store != NULL)
+        ++*(s->ls.mode == E2ELS_KEYED ? &s->ls_store->keyed : &s->ls_store->kk);
     s->suite = (uint8_t)suite_choose(s->offer, s->peer_suites);
     s->oob = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_STREAM_ACK) != 0;
     if (!s->oob && s->peer_ack_every > RESUME_ACK_MIN)
         s->peer_ack_every = RESUME_ACK_MIN; /* in-band only: D32's stall (D43) */
-    if (rc == 0)
+    if (rc == 0 && s->ls.mode != E2ELS_KEYED)
         rc = noise_hs_split_keys(&s->hs, send_key, s->recv_key);
     if (rc == 0)
         rc = rec_tx_init_suite(&s->tx, (enum rec_suite)s->suite, send_key, header);
@@ -82,8 +101,30 @@ static int hs_finish(struct e2e *s)
         return rc;
     s->tx_ready = true;
     s->state = ST_HEADER;
+    /* The initiator read message 2: the peer holds it. The responder sent
+     * message 2: it answers the peer's streams keyed with it at once (the
+     * peer may use it from now), its own only after the peer's header. */
+    e2els_ready(&s->ls, s->ls_store, s->role == E2E_INITIATOR);
     ev_raise(s, E2E_EV_HANDSHAKE);
     return 0;
+}
+
+/* The payload of a handshake frame: a KK message's, or a session-keyed
+ * frame's (§7.4); *err is the failure's error. */
+static int hs_read(struct e2e *s, bool keyed, const struct frame *f, uint8_t *payload, size_t *plen,
+                   int *err)
+{
+    int rc;
+
+    if (!keyed) /* a keyed initiator never wrote message 1: out of turn */
+        return noise_hs_read_message(&s->hs, f->body, f->len, payload, FRAME_MAX_HANDSHAKE, plen);
+    if (s->role == E2E_INITIATOR)
+        return s->ls.mode != E2ELS_KEYED
+                   ? -EPROTO
+                   : e2els_read_r(&s->ls, f->body, f->len, payload, FRAME_MAX_HANDSHAKE, plen);
+    rc = e2els_read_i(&s->ls, s->ls_store, f->body, f->len, payload, FRAME_MAX_HANDSHAKE, plen);
+    *err = rc == -ENOENT ? E2E_E_SESSION : *err;
+    return rc;
 }
 
 /* One handshake frame from the input; 1 if one was handled, 0 if more is needed. */
@@ -93,29 +134,36 @@ static int step_handshake(struct e2e *s)
     size_t n, plen;
     struct frame f;
     uint8_t payload[FRAME_MAX_HANDSHAKE];
-    int rc;
+    int rc, err = E2E_E_HANDSHAKE;
+    bool keyed;
 
     p = bq_peek(&s->in, &n);
-    rc = frame_parse(p, n, FRAME_MAX_HANDSHAKE, &f, NULL);
+    rc = e2els_frame(p, n, &f.body, &f.len);
+    keyed = rc == 1;
+    f.consumed = keyed ? FRAME_HDR_LEN + f.len : 0;
+    if (rc == 0)
+        rc = frame_parse(p, n, FRAME_MAX_HANDSHAKE, &f, NULL);
     if (rc == -EAGAIN)
         return 0;
-    if (rc != 0) {
+    if (rc < 0) {
         fail(s, E2E_E_HANDSHAKE, rc);
         return -1;
     }
-    rc = noise_hs_read_message(&s->hs, f.body, f.len, payload, sizeof(payload), &plen);
+    rc = hs_read(s, keyed, &f, payload, &plen, &err);
     if (rc == 0)
         rc = suite_hello_check(payload, plen, &s->peer_offer, &s->peer_ack_every, &s->peer_suites);
     sodium_memzero(payload, sizeof(payload));
     (void)bq_consume(&s->in, f.consumed);
+    if (keyed || (s->peer_suites & SUITE_OFFER_LINK_SESSION) == 0)
+        s->offer &= ~SUITE_OFFER_LINK_SESSION; /* a session comes from a KK that both ask */
     if (rc == 0 && s->role == E2E_RESPONDER)
         rc = hs_write(s);
-    if (rc == 0 && !noise_hs_done(&s->hs))
+    if (rc == 0 && !keyed && !noise_hs_done(&s->hs))
         rc = NOISE_ERR_STATE; /* KK has two messages: both are done here */
     if (rc == 0)
         rc = hs_finish(s);
     if (rc != 0) {
-        fail(s, E2E_E_HANDSHAKE, rc);
+        fail(s, err, rc);
         return -1;
     }
     return 1;
@@ -132,6 +180,8 @@ static int step_header(struct e2e *s)
     (void)bq_consume(&s->in, REC_HEADER_LEN);
     rc = rec_rx_init_suite(&s->rx, (enum rec_suite)s->suite, s->recv_key, header);
     sodium_memzero(s->recv_key, sizeof(s->recv_key));
+    if (rc == 0) /* the initiator's header: it holds the session (D46) */
+        e2els_ready(&s->ls, s->ls_store, true);
     if (rc == 0 && s->resuming)
         rc = rec_rx_resume_setup(&s->rx, s->rx_recv, s->rx_acked, s->peer_final);
     else if (rc == 0 && s->resumable)
@@ -380,10 +430,10 @@ static void process(struct e2e *s)
     flush_ctrl(s);
 }
 
-int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
-                    const uint8_t *pub, const uint8_t *ss, const uint8_t peer_pub[E2E_KEY_LEN],
-                    const uint8_t link_id[E2E_LINK_ID_LEN], uint64_t stream_id, uint64_t resume_cap,
-                    unsigned offer)
+int e2e_init_ls(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                const uint8_t *pub, const uint8_t *ss, const uint8_t peer_pub[E2E_KEY_LEN],
+                const uint8_t link_id[E2E_LINK_ID_LEN], uint64_t stream_id, uint64_t resume_cap,
+                unsigned offer, struct e2els_store *ls)
 {
     uint8_t prologue[PROLOGUE_LEN];
     struct buf b;
@@ -407,6 +457,12 @@ int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KE
     if (buf_put_bytes(&b, E2E_PROLOGUE, sizeof(E2E_PROLOGUE) - 1) != 0 ||
         buf_put_bytes(&b, link_id, E2E_LINK_ID_LEN) != 0 || buf_put_u64(&b, stream_id) != 0)
         return E2E_E_ARG;
+    memcpy(s->ls.prologue, prologue, sizeof(prologue));
+    s->ls_store = ls;
+    if (ls != NULL && role == E2E_INITIATOR)
+        (void)e2els_begin(ls, &s->ls); /* keyed by a session, or a KK that asks for one */
+    if (ls != NULL && (role == E2E_RESPONDER || s->ls.mode == E2ELS_ASK))
+        s->offer |= SUITE_OFFER_LINK_SESSION;
     rc = noise_hs_init_pub(&s->hs, NOISE_KK, role == E2E_INITIATOR, prologue, sizeof(prologue),
                            priv, pub, peer_pub);
     if (rc == 0 && ss != NULL)
@@ -433,17 +489,6 @@ void e2e_done(struct e2e *s)
      * records and handshake messages as they travel. */
     sodium_memzero(s->plain_mem, bq_top(&s->plain));
     sodium_memzero(s, E2E_HEAD_LEN);
-}
-
-int e2e_set_rekey_interval(struct e2e *s, uint32_t n)
-{
-    if (n == 0)
-        return E2E_E_ARG;
-    if (s->tx_ready && rec_tx_set_rekey_interval(&s->tx, n) != 0)
-        return E2E_E_ARG;
-    if (s->state == ST_OPEN && rec_rx_set_rekey_interval(&s->rx, n) != 0)
-        return E2E_E_ARG;
-    return 0;
 }
 
 size_t e2e_in_space(const struct e2e *s)
@@ -684,16 +729,6 @@ bool e2e_handshake_done(const struct e2e *s)
     return s->tx_ready;
 }
 
-bool e2e_peer_final(const struct e2e *s)
-{
-    return s->peer_final_told && s->state != ST_DEAD;
-}
-
-bool e2e_final_sent(const struct e2e *s)
-{
-    return s->final_sent;
-}
-
 bool e2e_finished(const struct e2e *s)
 {
     if (!s->final_sent || bq_len(&s->out) != 0 || !s->peer_final_told || s->state != ST_OPEN)
@@ -706,42 +741,6 @@ bool e2e_finished(const struct e2e *s)
 bool e2e_dead(const struct e2e *s)
 {
     return s->state == ST_DEAD;
-}
-
-uint64_t e2e_bytes_sent(const struct e2e *s)
-{
-    if (s->resumable)
-        return s->rt.sealed_max;
-    return s->tx_ready ? rec_tx_offset(&s->tx) : 0;
-}
-
-uint64_t e2e_bytes_delivered(const struct e2e *s)
-{
-    return s->delivered;
-}
-
-const char *e2e_strerror(int err)
-{
-    /* Indexed by err - E2E_E_ARG, in the order of enum e2e_error. */
-    static const char *const msg[] = {
-        "invalid argument",
-        "end-to-end handshake failed (wrong peer key or tampered)",
-        "stream ended during the end-to-end handshake",
-        "bad record frame length",
-        "record rejected",
-        "stream truncated (ended before FINAL)",
-        "handshake not finished",
-        "local side already ended the stream",
-        "stream already failed or reset",
-        "resumption refused",
-        "STREAM_ACK refused (wrong mac or offset)",
-    };
-
-    if (err == 0)
-        return "success";
-    if (err < E2E_E_ARG || err > E2E_E_ACK)
-        return "unknown e2e error";
-    return msg[err - E2E_E_ARG];
 }
 
 bool e2e_resumable(const struct e2e *s)

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "e2els.h"
 #include "noise.h"
 #include "rec.h"
 #include "resume.h"
@@ -87,6 +88,9 @@ enum e2e_error {
     E2E_E_RESUME,      /* resumption refused: wrong state, stale or unknown
                           resume id, bad resume HELLO, impossible offset */
     E2E_E_ACK,         /* a STREAM_ACK refused: wrong mac or offset (D43) */
+    E2E_E_SESSION,     /* a session-keyed handshake (§7.4) refused: the responder
+                          holds no session of that id; the initiator's leg ended
+                          before the answer (D46) */
 };
 
 enum e2e_event_type {
@@ -152,6 +156,11 @@ struct e2e {
     bool oob, oob_idle;
     uint64_t oob_acked;
 
+    /* Link sessions (D46, e2els.h): the link's store (NULL: none), and this
+     * stream's handshake with one. */
+    struct e2els_store *ls_store;
+    struct e2els_hs ls;
+
     /* The buffers last: a new stream clears only what comes before in_mem
      * (e2epriv.h, D45). */
     uint8_t in_mem[E2E_IN_CAP];
@@ -191,6 +200,34 @@ int e2e_init_suites(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KE
                     const uint8_t *pub, const uint8_t *ss, const uint8_t peer_pub[E2E_KEY_LEN],
                     const uint8_t link_id[E2E_LINK_ID_LEN], uint64_t stream_id, uint64_t resume_cap,
                     unsigned offer);
+/*
+ * The same, with the link's sessions (docs/protocol.md §7.4, D46): ls is the
+ * link's store, whose clock the caller keeps (e2els_store_tick), or NULL
+ * (e2e_init_suites). An initiator keys the stream with the newest session
+ * it may use (no X25519: the first frame is the session-keyed one), else
+ * runs the KK, offering the link_session item when no other offer is under
+ * way (e2els_begin). A responder answers either: it looks a session-keyed
+ * frame's id up in ls (none: E2E_E_SESSION), and answers the item. A KK
+ * whose two HELLOs carry the item adds a session to ls once this side may
+ * use it. The session keeps the pointer until e2e_done or e2e_ls_detach;
+ * ls must stay valid until then.
+ */
+int e2e_init_ls(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LEN],
+                const uint8_t *pub, const uint8_t *ss, const uint8_t peer_pub[E2E_KEY_LEN],
+                const uint8_t link_id[E2E_LINK_ID_LEN], uint64_t stream_id, uint64_t resume_cap,
+                unsigned offer, struct e2els_store *ls);
+/* Forget the store (its owner is going): nothing is looked up or added
+ * any more. */
+void e2e_ls_detach(struct e2e *s);
+/* The stream ends (however: the leg closed or failed, the local side went)
+ * while it is a session-keyed initiator without the responder's answer:
+ * the peer may not hold the session (it refuses such a stream by closing
+ * the leg), so it is dropped from the store and counted (e2els_failed), and
+ * the next stream runs the KK. Call before e2e_ls_detach; once per stream. */
+void e2e_ls_abandon(struct e2e *s);
+/* The stream is keyed by a link session (known at init for the initiator,
+ * once the first frame arrived for the responder). */
+bool e2e_ls_keyed(const struct e2e *s);
 /* The record suite (enum rec_suite) the handshake chose; meaningful once
  * e2e_handshake_done. */
 int e2e_record_suite(const struct e2e *s);

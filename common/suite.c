@@ -96,10 +96,15 @@ size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
         out[n++] = 0;
         out[2] = (uint8_t)(out[2] + 2);
     }
+    if ((offer & SUITE_OFFER_LINK_SESSION) != 0) {
+        out[n++] = SUITE_ITEM_LINK_SESSION;
+        out[n++] = 0;
+        out[2] = (uint8_t)(out[2] + 2);
+    }
     return n;
 }
 
-/* The suites and stream_ack items of ext; unknown items and ids are skipped. */
+/* The suites, stream_ack and link_session items of ext; unknown items and ids are skipped. */
 static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
 {
     struct cur c;
@@ -113,6 +118,8 @@ static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
             return -EBADMSG;
         if (type == SUITE_ITEM_STREAM_ACK)
             *offer |= SUITE_OFFER_STREAM_ACK;
+        if (type == SUITE_ITEM_LINK_SESSION)
+            *offer |= SUITE_OFFER_LINK_SESSION;
         if (type != SUITE_ITEM_SUITES)
             continue;
         for (size_t i = 0; i < vlen; i++)

@@ -43,10 +43,17 @@
 /* Not a suite: the offer of STREAM_ACK (item 2, D43), in the same set. */
 #define SUITE_OFFER_STREAM_ACK (1u << 8)
 
-/* The resume offer, one suites item of one id, the stream_ack item. */
-#define SUITE_HELLO_MAX       (RESUME_OFFER_MAX + 3 + 2)
-#define SUITE_ITEM_SUITES     0x01
-#define SUITE_ITEM_STREAM_ACK 0x02
+/* Not a suite either: the link_session item (3, D46), empty: the sender
+ * makes a link session from this KK when the peer's HELLO carries it too
+ * (e2els.h); with or without the resumption offer, after the others. */
+#define SUITE_OFFER_LINK_SESSION (1u << 9)
+
+/* The resume offer, one suites item of one id, the stream_ack item, the
+ * link_session item. */
+#define SUITE_HELLO_MAX         (RESUME_OFFER_MAX + 3 + 2 + 2)
+#define SUITE_ITEM_SUITES       0x01
+#define SUITE_ITEM_STREAM_ACK   0x02
+#define SUITE_ITEM_LINK_SESSION 0x03
 
 /* linkagent.conf `cipher` (linkagent.conf(5)). */
 enum suite_cfg {
@@ -71,7 +78,7 @@ enum rec_suite suite_choose(unsigned mine, unsigned theirs);
 
 /* Writes the HELLO (resume_offer_encode's, then the suites item when
  * AES-256-GCM is offered, then the stream_ack item when offered with
- * resume); returns its length. */
+ * resume, then the link_session item when offered); returns its length. */
 size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
                           uint8_t out[SUITE_HELLO_MAX]);
 /* Parses a peer's HELLO: resume_offer_check's resumption flag and ACK

@@ -16,6 +16,12 @@
  *         delivers is always a prefix of what the peer sent, a clean FINAL
  *         means all of it arrived, both sides agree on the record suite, a
  *         genuine STREAM_ACK is never refused and a forged one always is.
+ *         Bit 4: link sessions (D46): an honest first stream makes one on
+ *         both sides, and the program runs on a stream keyed by it (which
+ *         must be keyed on both sides once both handshakes are done).
+ * Raw mode, bit 1 of byte 0: both sessions have a store holding a known
+ * link session (a fixed id), so a hostile session-keyed frame reaches the
+ * lookup and the AEAD; the initiator is then keyed by it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +30,7 @@
 #include <sodium.h>
 
 #include "e2e.h"
+#include "e2els.h"
 #include "suite.h"
 
 struct fz_side {
@@ -126,19 +133,50 @@ static void oob(struct fz_side *from, struct fz_side *to, int forge, uint8_t arg
         abort(); /* a mac of 16 equal bytes is not a guess that may pass */
 }
 
+static struct e2els_store st_a, st_b;
+
+/* An honest first stream of the link (id 41): its KK makes a session on
+ * both sides. */
+static void make_session(unsigned offer_a, unsigned offer_b, uint64_t resume_cap)
+{
+    static struct fz_side a, b;
+
+    memset(&st_a, 0, sizeof(st_a));
+    memset(&st_b, 0, sizeof(st_b));
+    e2els_store_tick(&st_a, 1);
+    e2els_store_tick(&st_b, 1);
+    if (e2e_init_ls(&a.s, E2E_INITIATOR, a_priv, NULL, NULL, b_pub, link_id, 41, resume_cap,
+                    offer_a, &st_a) != 0 ||
+        e2e_init_ls(&b.s, E2E_RESPONDER, b_priv, NULL, NULL, a_pub, link_id, 41, resume_cap,
+                    offer_b, &st_b) != 0)
+        abort();
+    for (int i = 0; i < 3; i++) {
+        wire(&a, &b, SIZE_MAX, 0, 0);
+        wire(&b, &a, SIZE_MAX, 0, 0);
+    }
+    if (e2els_store_count(&st_a) != 1 || e2els_store_count(&st_b) != 1)
+        abort();
+    e2e_done(&a.s);
+    e2e_done(&b.s);
+}
+
 static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned offer_b,
-                        uint64_t resume_cap)
+                        uint64_t resume_cap, int ls)
 {
     static struct fz_side a, b;
     struct fz_side *x[2] = {&a, &b};
     int eof[2] = {0, 0}, dirty = 0;
 
+    if (ls)
+        make_session(offer_a, offer_b, resume_cap);
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    if (e2e_init_suites(&a.s, E2E_INITIATOR, a_priv, NULL, NULL, b_pub, link_id, 42, resume_cap,
-                        offer_a) != 0 ||
-        e2e_init_suites(&b.s, E2E_RESPONDER, b_priv, NULL, NULL, a_pub, link_id, 42, resume_cap,
-                        offer_b) != 0)
+    if (e2e_init_ls(&a.s, E2E_INITIATOR, a_priv, NULL, NULL, b_pub, link_id, 42, resume_cap,
+                    offer_a, ls ? &st_a : NULL) != 0 ||
+        e2e_init_ls(&b.s, E2E_RESPONDER, b_priv, NULL, NULL, a_pub, link_id, 42, resume_cap,
+                    offer_b, ls ? &st_b : NULL) != 0)
+        abort();
+    if (ls && !e2e_ls_keyed(&a.s))
         abort();
     for (size_t i = 0; i + 1 < n; i += 2) {
         int who = d[i] & 1, op = (d[i] >> 1) % 12;
@@ -195,22 +233,29 @@ static void run_program(const uint8_t *d, size_t n, unsigned offer_a, unsigned o
     /* Both handshakes done: the same suite, AES-256-GCM exactly when both offered it. */
     if (e2e_handshake_done(&a.s) && e2e_handshake_done(&b.s) &&
         (e2e_record_suite(&a.s) != e2e_record_suite(&b.s) ||
-         e2e_record_suite(&a.s) != (int)suite_choose(offer_a, offer_b)))
+         e2e_record_suite(&a.s) != (int)suite_choose(offer_a, offer_b) ||
+         e2e_ls_keyed(&a.s) != (ls != 0) || e2e_ls_keyed(&b.s) != (ls != 0)))
         abort();
     e2e_done(&a.s);
     e2e_done(&b.s);
 }
 
-static void run_raw(const uint8_t *d, size_t n)
+static void run_raw(const uint8_t *d, size_t n, int ls)
 {
     static struct e2e s;
     struct e2e_event ev;
     size_t took, plen;
+    uint8_t key[E2ELS_KEY_LEN], id[E2ELS_ID_LEN];
 
+    memset(key, 0x4b, sizeof(key));
+    memset(id, 0x5a, sizeof(id));
     for (int role = 0; role < 2; role++) {
-        if (role == 0 && e2e_init(&s, E2E_RESPONDER, b_priv, a_pub, link_id, 42) != 0)
-            abort();
-        if (role == 1 && e2e_init(&s, E2E_INITIATOR, a_priv, b_pub, link_id, 42) != 0)
+        memset(&st_a, 0, sizeof(st_a));
+        e2els_store_tick(&st_a, 1);
+        e2els_store_add(&st_a, key, id);
+        if (e2e_init_ls(&s, role == 0 ? E2E_RESPONDER : E2E_INITIATOR, role == 0 ? b_priv : a_priv,
+                        NULL, NULL, role == 0 ? a_pub : b_pub, link_id, 42, 0, SUITE_OFFER_CHACHA,
+                        ls ? &st_a : NULL) != 0)
             abort();
         for (size_t off = 0; off < n;) {
             size_t k = 1 + (d[off] % 64);
@@ -253,8 +298,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned sa = data[0] & 8 ? SUITE_OFFER_STREAM_ACK : 0;
         run_program(data + 1, size - 1, (data[0] & 2 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
                     (data[0] & 4 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
-                    sa ? E2E_RESUME_MIN : 0);
+                    sa ? E2E_RESUME_MIN : 0, data[0] & 16);
     } else
-        run_raw(data + 1, size - 1);
+        run_raw(data + 1, size - 1, data[0] & 2);
     return 0;
 }

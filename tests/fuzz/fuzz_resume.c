@@ -11,7 +11,8 @@
  * always within [RESUME_ACK_MIN, RESUME_ACK_MAX] (an offer's in-bounds
  * ack_every taken as it is, D32); its suites are known ones and read back
  * the same from our encoding (D37), and the STREAM_ACK offer only with
- * the resumption offer (D43); a decoded RESUME has exactly 10 bytes
+ * the resumption offer (D43), the link_session item with or without it
+ * (D46); a decoded RESUME has exactly 10 bytes
  * and flags within bit 0.
  * Seeds: tests/fuzz/corpus/resume/.
  */
@@ -68,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (suite_hello_check(data, size, &offer2, &ack2, &suites) != 0)
             break;
         if (offer2 != offer || ack2 != ack_every || (suites & SUITE_OFFER_CHACHA) == 0 ||
-            (suites & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK)) != 0 ||
+            (suites & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK | SUITE_OFFER_LINK_SESSION)) !=
+                0 ||
             ((suites & SUITE_OFFER_STREAM_ACK) != 0 && !offer))
             abort();
         n = suite_hello_encode(offer, ack_every, suites, hello);

@@ -4,12 +4,16 @@
 
 Mode byte odd = operation program on a pair of sessions (bit 1: the initiator
 offers AES-256-GCM, bit 2: the responder does; both: the stream uses it, D37;
-bit 3: both offer resumption and STREAM_ACK, D43):
+bit 3: both offer resumption and STREAM_ACK, D43; bit 4: link sessions,
+D46: the program runs on a stream keyed by a session an honest first
+stream made):
 each op is two bytes,
 (op << 1 | side, arg), ops as in fuzz_e2e.c: 0 send, 1 wire part, 2 wire all,
 3 deliver, 4 shutdown, 5 reset, 6 tamper, 7 drop, 8 eof, 9 rekey interval,
 10 STREAM_ACK handed over, 11 STREAM_ACK forged.
-Mode byte even = raw bytes for a session fed by a hostile relay.
+Mode byte even = raw bytes for a session fed by a hostile relay (bit 1: both
+sessions hold a link session of id 16 x 0x5a, so session-keyed frames reach
+the lookup and the AEAD).
 """
 import os
 
@@ -64,6 +68,26 @@ raw = {
     "raw_big": b"\x00" + b"\xff\xff" + b"x" * 10,
     "raw_garbage": b"\x00" + bytes((i * 37) & 0xFF for i in range(300)),
 }
+# Session-keyed frames (D46): the known id and garbage; an unknown id; a
+# length over the bound; the answer frame for the keyed initiator.
+ls_id = b"\x5a" * 16
+raw_ls = {
+    "ls_raw_known": b"\x02" + bytes([0x80, 16 + 16 + 16 + 9]) + ls_id + bytes(range(16 + 16 + 9)),
+    "ls_raw_unknown": b"\x02" + bytes([0x80, 48]) + b"\x11" * 48,
+    "ls_raw_big": b"\x02" + b"\x81\x01" + ls_id * 17,
+    "ls_raw_answer": b"\x02" + bytes([0x80, 16 + 16 + 9]) + bytes(range(41)),
+    "ls_raw_short": b"\x02" + bytes([0x80, 20]) + ls_id + b"\x00" * 4,
+}
+raw.update(raw_ls)
 for name, body in raw.items():
     with open(os.path.join(here, name), "wb") as f:
         f.write(body)
+# Link sessions (D46): the programs on a session-keyed stream.
+for name in ("handshake", "roundtrip", "half_close", "tamper", "drop", "truncate", "reset_early"):
+    with open(os.path.join(here, "ls_" + name), "wb") as f:
+        f.write(b"\x11" + seeds[name])
+for mode, name in ((0x17, "ls_aes_roundtrip"), (0x13, "ls_aes_a_only")):
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(bytes([mode]) + seeds["roundtrip"])
+with open(os.path.join(here, "ls_stream_ack"), "wb") as f:
+    f.write(b"\x19" + sa)

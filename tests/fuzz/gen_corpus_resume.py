@@ -45,6 +45,12 @@ def main():
         # D43: the stream_ack item, with and without the suites item
         "offer-stream-ack": b"\x00\x01\x01\x06\x00\x10\x00\x00\x02\x00",
         "offer-aes-stream-ack": b"\x00\x01\x01\x09\x00\x10\x00\x00\x01\x01\x01\x02\x00",
+        # D46: the link_session item, with resumption and every other item,
+        # and alone; one with a value (a crash of the harness before D46's
+        # update, which knew no such offer bit)
+        "offer-link-session": b"\x00\x01\x01\x0b\x00\x10\x00\x00\x01\x01\x01\x02\x00\x03\x00",
+        "offer-link-session-noresume": b"\x00\x01\x00\x02\x03\x00",
+        "offer-link-session-value": b"\x00\x01\x00\x03\x03\x01\x01",
         "offer-on": b"\x00\x01\x01\x00",
         # the ACK interval a resume buffer asks for (D32): 64 KiB, 1 MiB, and
         # out of bounds (taken as 64 KiB)

@@ -9,7 +9,9 @@ config files hold their tokens, and a stream that flows throughout:
     the relay promotes it, b learns a's new key from the relay (PEER_KEY), the
     open stream carries on with every byte intact, and new streams work both
     ways; the old token is refused from then on;
-  - the same for side b;
+  - the same for side b; neither agent keys a stream with a link session
+    made before the switch (D46: both drop them with the key change, the
+    peer on PEER_KEY), which the other would refuse;
   - `--overlap 1s` on side a without switching: once the overlap ends (not
     before) the relay closes a's session with CLOSE key_rotated and refuses
     its key (the link's streams are reset, as by a rotation at once);
@@ -135,6 +137,12 @@ def main():
                     and keys["next_until_ms"] == 0, keys)
             c.check("%s: after the switch, streams both ways" % side,
                     h.wait_for(lambda: ah.works(la, 50000) and ah.works(lb, 50000), timeout=10))
+            # Both agents dropped their link sessions with the key change
+            # (D46): the switching side with its new session, the peer with
+            # PEER_KEY; a kept one would key a stream the other refuses.
+            c.check("%s: no stream refused for a link session of the old key" % side,
+                    "link session refused" not in a.log() + b.log(),
+                    [ln for ln in (a.log() + b.log()).splitlines() if "link session" in ln])
             c.check("%s: the old token is refused" % side, old_token_refused(rig, "old" + side,
                                                                              old))
             toks[side] = rot["token"]

@@ -290,11 +290,20 @@ START_TEST(hello_stream_ack_item)
     ck_assert(resume);
     ck_assert_uint_eq(ack, 1024 * 1024);
     ck_assert_uint_eq(offer, CHACHA | sa);
-    ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024, ALL | sa, h), SUITE_HELLO_MAX);
+    ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024, ALL | sa, h), sizeof(all_sa));
     ck_assert(memcmp(h, all_sa, sizeof(all_sa)) == 0);
     ck_assert(old_agent_accepts(h, sizeof(all_sa)));
     ck_assert_int_eq(suite_hello_check(h, sizeof(all_sa), &resume, &ack, &offer), 0);
     ck_assert_uint_eq(offer, ALL | sa);
+    /* The link_session item (D46) last: the largest HELLO. */
+    ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024, ALL | sa | SUITE_OFFER_LINK_SESSION, h),
+                      SUITE_HELLO_MAX);
+    ck_assert(memcmp(h + sizeof(all_sa), "\x03\x00", 2) == 0 && h[2] == all_sa[2] + 2);
+    ck_assert_int_eq(suite_hello_check(h, SUITE_HELLO_MAX, &resume, &ack, &offer), 0);
+    ck_assert_uint_eq(offer, ALL | sa | SUITE_OFFER_LINK_SESSION);
+    ck_assert_uint_eq(suite_hello_encode(false, 0, SUITE_OFFER_LINK_SESSION, h), 5);
+    ck_assert_int_eq(suite_hello_check(h, 5, &resume, &ack, &offer), 0);
+    ck_assert_uint_eq(offer, CHACHA | SUITE_OFFER_LINK_SESSION);
     /* Without resumption there is nothing to acknowledge: no item. */
     ck_assert_uint_eq(suite_hello_encode(false, 0, CHACHA | sa, h), 3);
     ck_assert_uint_eq(suite_hello_encode(false, 0, ALL | sa, h), 6);
