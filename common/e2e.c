@@ -31,6 +31,7 @@ static void fail(struct e2e *s, int err, int detail)
         e2els_failed(&s->ls, s->ls_store); /* the next stream runs the KK (D46) */
         err = err == E2E_E_HS_EOF ? E2E_E_SESSION : err;
     }
+    e2els_hs_stop(&s->ls); /* no session key stays in a dead stream */
     s->state = ST_DEAD;
     s->err = err;
     s->detail = detail;
@@ -458,6 +459,8 @@ int e2e_init_ls(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LE
         buf_put_bytes(&b, link_id, E2E_LINK_ID_LEN) != 0 || buf_put_u64(&b, stream_id) != 0)
         return E2E_E_ARG;
     memcpy(s->ls.prologue, prologue, sizeof(prologue));
+    if (e2els_hs_begin(&s->ls, ls, role == E2E_INITIATOR, priv, pub, peer_pub) != 0)
+        return E2E_E_ARG;
     s->ls_store = ls;
     if (ls != NULL && role == E2E_INITIATOR)
         (void)e2els_begin(ls, &s->ls); /* keyed by a session, or a KK that asks for one */
@@ -764,6 +767,7 @@ int e2e_leg_lost(struct e2e *s)
         s->rx_acked = s->rx.acked;
     }
     /* Records not yet opened are dropped: the peer replays from rx_recv. */
+    e2els_hs_stop(&s->ls); /* a session not confirmed by now is not added */
     rec_tx_done(&s->tx);
     rec_rx_done(&s->rx);
     sodium_memzero(s->recv_key, sizeof(s->recv_key));

@@ -92,8 +92,8 @@ const char *e2e_strerror(int err)
         "stream already failed or reset",
         "resumption refused",
         "STREAM_ACK refused (wrong mac or offset)",
-        "link session refused (unknown to the responder, or the leg ended before its answer; "
-        "the next stream runs the full handshake)",
+        ("link session refused (unknown to the responder, or the leg ended before its answer; "
+         "the next stream runs the full handshake)"),
     };
 
     if (err == 0)

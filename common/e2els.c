@@ -41,6 +41,7 @@ void e2els_store_clear(struct e2els_store *st)
 {
     sodium_memzero(st->s, sizeof(st->s));
     st->ask_until = 0;
+    st->gen++;
 }
 
 static void put(struct e2els_store *st, const uint8_t key[E2ELS_KEY_LEN],
@@ -130,7 +131,7 @@ static void prf(uint8_t out[E2ELS_KEY_LEN], const uint8_t key[E2ELS_KEY_LEN], co
     sodium_memzero(&g, sizeof(g));
 }
 
-/* h = H(label ‖ prologue ‖ id ‖ n_i ‖ HELLO_i), then h = H(h ‖ n_r ‖ HELLO_r):
+/* h = H(label ‖ prologue ‖ sides ‖ id ‖ n_i ‖ HELLO_i), then h = H(h ‖ n_r ‖ HELLO_r):
  * the transcript T of §7.4 in two steps. */
 static void hash_i(struct e2els_hs *hs, const uint8_t *hello, size_t hlen)
 {
@@ -139,6 +140,7 @@ static void hash_i(struct e2els_hs *hs, const uint8_t *hello, size_t hlen)
     crypto_generichash_init(&g, NULL, 0, E2ELS_HASH_LEN);
     crypto_generichash_update(&g, (const uint8_t *)L_T1, sizeof(L_T1) - 1);
     crypto_generichash_update(&g, hs->prologue, sizeof(hs->prologue));
+    crypto_generichash_update(&g, hs->sides, sizeof(hs->sides));
     crypto_generichash_update(&g, hs->id, E2ELS_ID_LEN);
     crypto_generichash_update(&g, hs->n_i, E2ELS_NONCE_LEN);
     crypto_generichash_update(&g, hello, hlen);
@@ -158,15 +160,17 @@ static void hash_r(struct e2els_hs *hs, const uint8_t n_r[E2ELS_NONCE_LEN], cons
 }
 
 /* The initiator's key and additional data: k_hi = PRF(LS, "hi" ‖ prologue ‖
- * id ‖ n_i), ad = prologue ‖ id ‖ n_i. Every frame's key is used once (it
- * depends on a fresh random nonce), so the AEAD nonce is zero. */
-static void key_i(const struct e2els_hs *hs, uint8_t k[E2ELS_KEY_LEN],
-                  uint8_t ad[E2ELS_PROLOGUE_LEN + E2ELS_ID_LEN + E2ELS_NONCE_LEN])
+ * sides ‖ id ‖ n_i), ad = prologue ‖ sides ‖ id ‖ n_i. Every frame's key is
+ * used once (it depends on a fresh random nonce), so the AEAD nonce is zero. */
+static void key_i(const struct e2els_hs *hs, uint8_t k[E2ELS_KEY_LEN], uint8_t ad[E2ELS_AD_I_LEN])
 {
-    memcpy(ad, hs->prologue, E2ELS_PROLOGUE_LEN);
-    memcpy(ad + E2ELS_PROLOGUE_LEN, hs->id, E2ELS_ID_LEN);
-    memcpy(ad + E2ELS_PROLOGUE_LEN + E2ELS_ID_LEN, hs->n_i, E2ELS_NONCE_LEN);
-    prf(k, hs->key, L_HI, ad, E2ELS_PROLOGUE_LEN + E2ELS_ID_LEN + E2ELS_NONCE_LEN);
+    uint8_t *p = ad;
+
+    memcpy(p, hs->prologue, E2ELS_PROLOGUE_LEN);
+    memcpy(p += E2ELS_PROLOGUE_LEN, hs->sides, sizeof(hs->sides));
+    memcpy(p += sizeof(hs->sides), hs->id, E2ELS_ID_LEN);
+    memcpy(p + E2ELS_ID_LEN, hs->n_i, E2ELS_NONCE_LEN);
+    prf(k, hs->key, L_HI, ad, E2ELS_AD_I_LEN);
 }
 
 /* The responder's: k_hr = PRF(LS, "hr" ‖ h ‖ n_r), ad = h ‖ n_r (h: the
@@ -184,7 +188,7 @@ static const uint8_t zero_nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 int e2els_write_i(struct e2els_hs *hs, const uint8_t *hello, size_t hlen, uint8_t *out, size_t cap,
                   size_t *len)
 {
-    uint8_t k[E2ELS_KEY_LEN], ad[E2ELS_PROLOGUE_LEN + E2ELS_ID_LEN + E2ELS_NONCE_LEN];
+    uint8_t k[E2ELS_KEY_LEN], ad[E2ELS_AD_I_LEN];
 
     if (cap < hlen + E2ELS_I_OVERHEAD)
         return -ENOSPC;
@@ -212,7 +216,7 @@ static struct e2els *find(struct e2els_store *st, const uint8_t id[E2ELS_ID_LEN]
 int e2els_read_i(struct e2els_hs *hs, struct e2els_store *st, const uint8_t *body, size_t blen,
                  uint8_t *hello, size_t cap, size_t *hlen)
 {
-    uint8_t k[E2ELS_KEY_LEN], ad[E2ELS_PROLOGUE_LEN + E2ELS_ID_LEN + E2ELS_NONCE_LEN];
+    uint8_t k[E2ELS_KEY_LEN], ad[E2ELS_AD_I_LEN];
     unsigned long long mlen;
     struct e2els *ls;
     int rc;
@@ -298,7 +302,7 @@ void e2els_keys(struct e2els_hs *hs, bool initiator, uint8_t send[E2ELS_KEY_LEN]
 
 int e2els_export(struct e2els_hs *hs, const struct noise_hs *nhs)
 {
-    uint8_t id[NOISE_KEY_LEN];
+    uint8_t id[NOISE_KEY_LEN] = {0};
     int rc;
 
     rc = noise_hs_export_key(nhs, (const uint8_t *)L_KEY, sizeof(L_KEY) - 1, hs->key);
@@ -316,6 +320,10 @@ void e2els_ready(struct e2els_hs *hs, struct e2els_store *st, bool confirmed)
 {
     if (!hs->pending)
         return;
+    if (st != NULL && hs->gen != st->gen) { /* the store was cleared since */
+        e2els_hs_stop(hs);
+        return;
+    }
     if (st != NULL)
         put(st, hs->key, hs->id, confirmed);
     if (!confirmed)
@@ -327,6 +335,25 @@ void e2els_ready(struct e2els_hs *hs, struct e2els_store *st, bool confirmed)
 void e2els_hs_wipe(struct e2els_hs *hs)
 {
     sodium_memzero(hs, sizeof(*hs));
+}
+
+int e2els_hs_begin(struct e2els_hs *hs, const struct e2els_store *st, bool initiator,
+                   const uint8_t *priv, const uint8_t *pub, const uint8_t *peer_pub)
+{
+    uint8_t own[E2ELS_KEY_LEN];
+
+    if (pub == NULL && crypto_scalarmult_base(own, priv) != 0)
+        return -EINVAL;
+    memcpy(hs->sides + (initiator ? 0 : E2ELS_KEY_LEN), pub != NULL ? pub : own, E2ELS_KEY_LEN);
+    memcpy(hs->sides + (initiator ? E2ELS_KEY_LEN : 0), peer_pub, E2ELS_KEY_LEN);
+    hs->gen = st != NULL ? st->gen : 0;
+    return 0;
+}
+
+void e2els_hs_stop(struct e2els_hs *hs)
+{
+    sodium_memzero(hs->key, sizeof(hs->key));
+    hs->pending = false;
 }
 
 int e2els_frame(const uint8_t *p, size_t n, const uint8_t **body, size_t *len)

@@ -75,6 +75,8 @@ struct e2els_store {
     uint64_t made;      /* sessions that became usable here */
     uint64_t refused;   /* peers' session-keyed streams refused (unknown id) */
     uint64_t failed;    /* our session-keyed streams that ended before the answer */
+    uint32_t gen;       /* bumped by e2els_store_clear: a stream begun before
+                           a clear adds no session after it */
 };
 
 /* The handshake state of one stream that uses or makes a session (e2e.h). */
@@ -88,8 +90,13 @@ struct e2els_hs {
     uint8_t mode; /* enum e2els_mode */
     bool pending; /* a session exported, not yet usable (the responder) */
     bool dropped; /* e2els_failed: its session dropped, counted once */
+    uint32_t gen; /* the store's generation when the stream began */
     uint8_t key[E2ELS_KEY_LEN], id[E2ELS_ID_LEN];
     uint8_t prologue[E2ELS_PROLOGUE_LEN];
+    /* The initiator's static public key ‖ the responder's: binds who sent
+     * which frame, so a relay cannot turn a side's frame I back to that
+     * side's own responder (both hold the same session). */
+    uint8_t sides[2 * E2ELS_KEY_LEN];
     uint8_t n_i[E2ELS_NONCE_LEN];
     uint8_t h[E2ELS_HASH_LEN]; /* the transcript hash so far */
 };
@@ -123,6 +130,7 @@ int e2els_begin(struct e2els_store *st, struct e2els_hs *hs);
  * 0 or -EBADMSG (too short, or the AEAD fails), -ENOENT (e2els_read_i: no
  * such session: counted as refused), -ENOSPC (cap).
  */
+#define E2ELS_AD_I_LEN   (E2ELS_PROLOGUE_LEN + 2 * E2ELS_KEY_LEN + E2ELS_ID_LEN + E2ELS_NONCE_LEN)
 #define E2ELS_I_OVERHEAD (E2ELS_ID_LEN + E2ELS_NONCE_LEN + 16)
 #define E2ELS_R_OVERHEAD (E2ELS_NONCE_LEN + 16)
 int e2els_write_i(struct e2els_hs *hs, const uint8_t *hello, size_t hlen, uint8_t *out, size_t cap,
@@ -151,6 +159,14 @@ int e2els_export(struct e2els_hs *hs, const struct noise_hs *nhs);
 void e2els_ready(struct e2els_hs *hs, struct e2els_store *st, bool confirmed);
 /* Wipes hs. */
 void e2els_hs_wipe(struct e2els_hs *hs);
+/* A stream's start (e2e_init_ls): its store's generation and who is who
+ * (this side's static public key pub, NULL: computed from priv, and the
+ * peer's), in hs. 0, or -EINVAL when pub cannot be computed. */
+int e2els_hs_begin(struct e2els_hs *hs, const struct e2els_store *st, bool initiator,
+                   const uint8_t *priv, const uint8_t *pub, const uint8_t *peer_pub);
+/* The stream failed or lost its leg before a pending session went into the
+ * store: wipe the session key it held, nothing is added later. */
+void e2els_hs_stop(struct e2els_hs *hs);
 
 /* The handshake frame at p[0..n): 1 if it is session-keyed (its length has
  * E2ELS_FRAME_BIT) and whole, with its body; 0 if it is not session-keyed;

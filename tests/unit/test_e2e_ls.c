@@ -494,6 +494,76 @@ START_TEST(test_replayed_frame)
 }
 END_TEST
 
+/* Both agents hold the same session, so a frame must say who sent it: a
+ * relay that sends x a STREAM as responder with the stream id of x's own
+ * keyed stream, and splices x's initiator leg to it, must not get x's frame
+ * I accepted by x's own responder (x's client would talk to x's own
+ * target). The sides (initiator's and responder's static keys) are bound
+ * into k_hi and the transcript; y's responder takes the same frame. The
+ * refused stream keeps no session key. */
+START_TEST(test_reflected_frame)
+{
+    struct link l;
+    struct end a, b, ax, unused;
+    struct e2els_store sx;
+    uint8_t f[FRAME_HDR_LEN + FRAME_MAX_HANDSHAKE];
+    size_t fl, took;
+
+    link_init(&l);
+    first_kk(&l, SUITE_OFFER_CHACHA);
+    sx = l.x.st;
+    open_stream(&a, &b, &l.x, &l.y, &l.x.st, &l.y.st, l.id, 7, 0, 0);
+    ck_assert(e2e_ls_keyed(a.s));
+    (void)e2e_out_peek(a.s, &fl);
+    memcpy(f, e2e_out_peek(a.s, &took), fl);
+    /* x's own responder, with x's store and x's keys (its peer: y). */
+    open_stream(&unused, &ax, &l.y, &l.x, NULL, &sx, l.id, 7, 0, 0);
+    ck_assert_int_eq(e2e_feed(ax.s, f, fl, &took), 0);
+    events(&ax);
+    ck_assert_int_eq(ax.ev[E2E_EV_HANDSHAKE], 0);
+    ck_assert(e2e_dead(ax.s));
+    ck_assert_int_eq(ax.err, E2E_E_HANDSHAKE);
+    ck_assert(sodium_is_zero(ax.s->ls.key, sizeof(ax.s->ls.key)));
+    /* The same frame at y: the stream it was meant for. */
+    shuttle(&a, &b);
+    check_data(&a, &b);
+    end_free(&a);
+    end_free(&b);
+    end_free(&ax);
+    end_free(&unused);
+}
+END_TEST
+
+/* A store cleared (a key or control session changed) while a KK that makes
+ * a session is under way: the session it exports is not added afterwards,
+ * neither when the responder's answer goes nor when the initiator's header
+ * confirms it. */
+START_TEST(test_cleared_while_made)
+{
+    struct link l;
+    struct end a, b;
+
+    link_init(&l);
+    e2els_store_tick(&l.x.st, 1000);
+    e2els_store_tick(&l.y.st, 1000);
+    open_stream(&a, &b, &l.x, &l.y, &l.x.st, &l.y.st, l.id, 1, SUITE_OFFER_CHACHA,
+                SUITE_OFFER_CHACHA);
+    ck_assert_uint_gt(move(&a, &b), 0);               /* message 1 */
+    ck_assert_uint_eq(e2els_store_count(&l.y.st), 1); /* y answers with it */
+    e2els_store_clear(&l.y.st);
+    e2els_store_clear(&l.x.st);
+    ck_assert_uint_gt(move(&b, &a), 0); /* message 2 and y's header */
+    ck_assert_uint_gt(move(&a, &b), 0); /* x's header */
+    ck_assert(e2e_handshake_done(a.s) && e2e_handshake_done(b.s));
+    ck_assert_uint_eq(e2els_store_count(&l.x.st), 0);
+    ck_assert_uint_eq(e2els_store_count(&l.y.st), 0);
+    ck_assert(sodium_is_zero(b.s->ls.key, sizeof(b.s->ls.key)));
+    check_data(&a, &b);
+    end_free(&a);
+    end_free(&b);
+}
+END_TEST
+
 /* rk is the same on both sides and resumption works on a keyed stream. */
 START_TEST(test_keyed_resume)
 {
@@ -607,6 +677,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_responder_gone_before_header);
     tcase_add_test(tc, test_wrong_stream_or_link_refused);
     tcase_add_test(tc, test_replayed_frame);
+    tcase_add_test(tc, test_reflected_frame);
+    tcase_add_test(tc, test_cleared_while_made);
     tcase_add_test(tc, test_keyed_resume);
     tcase_add_test(tc, test_limits);
     suite_add_tcase(s, tc);
