@@ -331,6 +331,18 @@ class Rig:
         os.chmod(path, 0o600)
         return self.agent_args(name, ["--config", path])
 
+    def links_agent(self, name, lines):
+        """An agent from a config file (mode 0600) with metrics on and one
+        `[link NAME]` section per (name, token, role line) in lines; no
+        relay list (each token's), everything else the defaults."""
+        path = os.path.join(self.tmp, "%s.conf" % name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("[agent]\nmetrics_listen = 127.0.0.1:0\n")
+            for lname, token, role in lines:
+                f.write("\n[link %s]\ntoken = %s\n%s\n" % (lname, token, role))
+        return self.agent_args(name, ["--config", path])
+
     def server(self, mode="echo", port=0, host="127.0.0.1"):
         s = Server(mode, port, host)
         self.servers.append(s)

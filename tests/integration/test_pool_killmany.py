@@ -41,7 +41,6 @@ kill -9 of r2. Then:
     agents are the ones from before the kill (linkagent_link_reconnects_total
     and linkagent_link_online_since_seconds unchanged, the same relay).
 """
-import os
 import sys
 import time
 
@@ -54,18 +53,6 @@ from test_pool_killnow import BOUND_S
 PER_MEMBER = 8
 KILLED = "r2"
 TIMEOUT_S = 2.0  # member_timeout, the default
-
-
-def write_conf(rig, name, lines):
-    """An agent config with one [link NAME] section per (name, token,
-    role line); metrics on; everything else the defaults."""
-    path = os.path.join(rig.tmp, "%s.conf" % name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("[agent]\nmetrics_listen = 127.0.0.1:0\n")
-        for lname, token, role in lines:
-            f.write("\n[link %s]\ntoken = %s\n%s\n" % (lname, token, role))
-    return rig.agent_args(name, ["--config", path])
 
 
 def online_text(lname, addr):
@@ -117,9 +104,9 @@ def main():
         c.check("%d links homed %d at each member (%d made)" % (len(links), PER_MEMBER, made),
                 len(links) == 3 * PER_MEMBER, made)
         ports = {n: ah.free_port() for n in links}
-        a = write_conf(rig, "a", [(n, out["tokens"]["a"], "listen = 127.0.0.1:%d" % ports[n])
+        a = rig.links_agent("a", [(n, out["tokens"]["a"], "listen = 127.0.0.1:%d" % ports[n])
                                   for n, (out, _) in sorted(links.items())])
-        b = write_conf(rig, "b", [(n, out["tokens"]["b"], "connect = 127.0.0.1:%d" % srv.port)
+        b = rig.links_agent("b", [(n, out["tokens"]["b"], "connect = 127.0.0.1:%d" % srv.port)
                                   for n, (out, _) in sorted(links.items())])
         addr = {m: pool.members[m].advertised for m in pool.members}
 

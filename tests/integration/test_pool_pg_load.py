@@ -62,18 +62,6 @@ def size():
     return (1 if h.sanitized(ah.AGENT) else 8) * MIB
 
 
-def write_conf(rig, name, lines):
-    """An agent with one [link NAME] section per (name, token, role line);
-    metrics on; everything else the defaults."""
-    path = os.path.join(rig.tmp, "%s.conf" % name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("[agent]\nmetrics_listen = 127.0.0.1:0\n")
-        for lname, token, role in lines:
-            f.write("\n[link %s]\ntoken = %s\n%s\n" % (lname, token, role))
-    return rig.agent_args(name, ["--config", path])
-
-
 def online_at_homes(c, pool, what, agents, homes, n0=None):
     """Waits until each agent logged every link of homes ({name: member
     id}) online at its home, more often than n0[(agent, name)] if given."""
@@ -132,9 +120,9 @@ def main():
         ports = {n: ah.free_port() for n in names}
         targets = [Target() for _ in names]
         tgt = dict(zip(names, targets))
-        a = write_conf(rig, "a", [(n, outs[n]["tokens"]["a"], "listen = 127.0.0.1:%d" % ports[n])
+        a = rig.links_agent("a", [(n, outs[n]["tokens"]["a"], "listen = 127.0.0.1:%d" % ports[n])
                                   for n in names])
-        b = write_conf(rig, "b", [(n, outs[n]["tokens"]["b"],
+        b = rig.links_agent("b", [(n, outs[n]["tokens"]["b"],
                                    "connect = 127.0.0.1:%d" % tgt[n].port) for n in names])
         online_at_homes(c, pool, "start", (a, b), homes)
         pa, pb = ah.metrics_port(a), ah.metrics_port(b)
@@ -241,9 +229,9 @@ def main():
             nouts[name] = rig.link(name)
             nhomes[name] = pool.home(nouts[name]["id"])
         nports = {n: ah.free_port() for n in nhomes}
-        na = write_conf(rig, "na", [(n, nouts[n]["tokens"]["a"],
+        na = rig.links_agent("na", [(n, nouts[n]["tokens"]["a"],
                                      "listen = 127.0.0.1:%d" % nports[n]) for n in sorted(nhomes)])
-        nb = write_conf(rig, "nb", [(n, nouts[n]["tokens"]["b"],
+        nb = rig.links_agent("nb", [(n, nouts[n]["tokens"]["b"],
                                      "connect = 127.0.0.1:%d" % srv.port) for n in sorted(nhomes)])
         n0 = counts(a, homes, pool)
         c.check("side a of the first links stops", a.stop() == 0)
