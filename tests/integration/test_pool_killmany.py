@@ -55,6 +55,16 @@ KILLED = "r2"
 TIMEOUT_S = 2.0  # member_timeout, the default
 
 
+def views(agents, links):
+    """{(agent name, link): link_view} from one scrape of each (agent, metrics port)."""
+    out = {}
+    for ag, port in agents:
+        ms = prom.scrape(port)
+        for n in links:
+            out[ag.name, n] = link_view(ms, n)
+    return out
+
+
 def online_text(lname, addr):
     return "link %s: online via relay %s" % (lname, addr)
 
@@ -125,11 +135,7 @@ def main():
         if c.failed:
             return c.done()
 
-        before = {}
-        for ag, port in ((a, pa), (b, pb)):
-            ms = prom.scrape(port)
-            for n in links:
-                before[ag.name, n] = link_view(ms, n)
+        before = views(((a, pa), (b, pb)), links)
         c.check("before: every link's session up at its home, per both agents' metrics",
                 all(before[s, n][:3] == (1, 1, addr[hid]) for s in "ab"
                     for n, (_, hid) in links.items()),
@@ -186,11 +192,7 @@ def main():
                 h.wait_for(lambda: all(out_of_view(m) for m in survivors), timeout=30))
         time.sleep(TIMEOUT_S + 0.5)
 
-        after = {}
-        for ag, port in ((a, pa), (b, pb)):
-            ms = prom.scrape(port)
-            for n in links:
-                after[ag.name, n] = link_view(ms, n)
+        after = views(((a, pa), (b, pb)), links)
         c.check("(a) the moved links' sessions at their new homes, per both agents' metrics",
                 all(after[s, n][:3] == (1, 1, addr[nid]) and after[s, n][3] >= before[s, n][3] + 1
                     for s in "ab" for n, nid in moved.items()),
