@@ -704,7 +704,6 @@ int link_new(const struct link_env *env, const struct agentcfg_link *cfg, struct
     lk->so.arg = lk;
     lk->so.env = env->streams;
     lk->so.cfg = &lk->cfg;
-    (void)key_pub_from_priv(cfg->priv, lk->own_pub);
     (void)backoff_init(&lk->bo, env->backoff_min_ms, env->backoff_max_ms);
     (void)backoff_init(&lk->cable_bo, LINK_CABLE_MIN_MS, LINK_CABLE_MAX_MS);
     uv_timer_init(lk->loop, &lk->retry_timer);
@@ -760,7 +759,6 @@ void link_rekey(struct link *lk, const struct agentcfg_link *cfg)
     if (sodium_memcmp(cfg->priv, lk->cfg.priv, KEY_LEN) != 0)
         endorse_new_key(lk, cfg);
     lk->cfg = *cfg;
-    (void)key_pub_from_priv(cfg->priv, lk->own_pub);
     if (lk->session != NULL && session_online(lk->session)) {
         drop_retiring(lk);
         lk->retiring = lk->session;

@@ -59,7 +59,6 @@ struct link {
     uint32_t keepalive_ms; /* the agent's own keepalive; 0: the relay's */
     struct link *next;     /* agent's list */
     struct agentcfg_link cfg;
-    uint8_t own_pub[KEY_LEN];
     void (*relay_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t id,
                               const uint8_t pub[KEY_LEN]);
     void (*peer_key_learned)(void *arg, const uint8_t old_pub[KEY_LEN], uint8_t side,
