@@ -88,7 +88,11 @@ void store_allow_text(const struct store_allow *a, char *out, size_t cap)
 
     side_text(a, 0, side[0], sizeof(side[0]));
     side_text(a, 1, side[1], sizeof(side[1]));
-    snprintf(out, cap, "a: %s; b: %s", side[0], side[1]);
+    int n = snprintf(out, cap, "a: %s; b: %s", side[0], side[1]);
+    /* Two full lists (16 entries a side) do not fit a log line's detail:
+     * say the text was cut rather than end mid-address. */
+    if (n > 0 && (size_t)n >= cap && cap >= 4)
+        memcpy(out + cap - 4, "...", 4);
 }
 
 /* The writes of store_allow_set; part of its transaction. */

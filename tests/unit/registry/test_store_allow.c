@@ -35,6 +35,33 @@ static void raw_exec(const char *sql, const uint8_t id[STORE_LINK_ID_LEN])
     ck_assert_int_eq(storefix_raw(sql, id, NULL, 0), DB_DONE);
 }
 
+/* Two full IPv6 lists do not fit a log line's detail: the text is cut
+ * with "..." at the end of the buffer, and a list that fits is not. */
+START_TEST(text_cut_at_cap)
+{
+    struct store_allow a = {0};
+    char t[STORE_DETAIL_MAX + 1], small[16];
+
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < STORE_ALLOW_MAX; i++) {
+            char c[64];
+            snprintf(c, sizeof(c), "2001:db8:ffff:ffff:ffff:ffff:ffff:%x/128", 0xff00 + i);
+            put(&a, side, c);
+        }
+    text_of(&a, t, sizeof(t));
+    ck_assert_uint_eq(strlen(t), sizeof(t) - 1);
+    ck_assert_str_eq(t + sizeof(t) - 4, "...");
+    ck_assert_msg(strncmp(t, "a: 2001:db8:ffff:ffff:ffff:ffff:ffff:ff00/128", 45) == 0, "%s", t);
+
+    struct store_allow one = {0};
+    put(&one, 0, "198.18.0.0/15");
+    text_of(&one, small, sizeof(small));
+    ck_assert_str_eq(small, "a: 198.18.0....");
+    text_of(&one, t, sizeof(t));
+    ck_assert_str_eq(t, "a: 198.18.0.0/15; b: any");
+}
+END_TEST
+
 START_TEST(set_get_replace)
 {
     struct store *st = storefix_open();
@@ -192,6 +219,7 @@ static Suite *store_allow_suite(void)
 
     tcase_add_checked_fixture(tc, dbfix_setup, dbfix_teardown);
     tcase_add_test(tc, set_get_replace);
+    tcase_add_test(tc, text_cut_at_cap);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, load_and_cascade);
     tcase_add_test(tc, bad_rows_fail_closed);
