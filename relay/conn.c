@@ -301,6 +301,11 @@ int conn_write_corked(struct conn *c, const void *data, size_t len)
     return c->state == CONN_CLOSED ? UV_EPIPE : 0;
 }
 
+bool conn_all_written(const struct conn *c)
+{
+    return c->queued == 0 && uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) == 0;
+}
+
 bool conn_eof_was_reset(struct conn *c, const uv_buf_t *buf)
 {
     uv_os_fd_t fd;

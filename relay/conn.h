@@ -199,6 +199,8 @@ int conn_write(struct conn *c, const void *data, size_t len);
  * the connection is closed. A FLUSH close writes the queued frames first; a
  * FIN or RST close drops them. */
 int conn_write_corked(struct conn *c, const void *data, size_t len);
+/* Every byte written to c is the kernel's: none waits in libuv. */
+bool conn_all_written(const struct conn *c);
 /* libuv reports UV_EOF when the kernel signals a hang-up after a short read,
  * also when the peer sent RST rather than FIN. After UV_EOF with the read
  * callback's buf: true if it was really a reset (the error is then consumed).

@@ -215,4 +215,5 @@ void relay_done(struct relay *r)
     }
     conn_ctx_done(&r->conn); /* after the last connection's close callback */
     freelist_done(&r->stream.free);
+    freelist_done(&r->stream.shut);
 }
