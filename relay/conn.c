@@ -441,6 +441,9 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         }
     }
     conn_process(c);
+    /* The frames this read made (a STREAM per side for each OPEN in it) go
+     * out now, one write per session, not after the rest of the turn. */
+    cork_flush(&c->ctx->cork);
 }
 
 static void conn_peer_name(struct conn *c)
