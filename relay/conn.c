@@ -297,6 +297,8 @@ int conn_write_corked(struct conn *c, const void *data, size_t len)
         if (cork_init(&ctx->cork, ctx->loop, conn_cork_write, ctx) != 0)
             log_warnx("control frames: no memory to batch them, written one by one");
     }
+    if (!ctx->cork.ready) /* no memory, or the relay stops (conn_ctx_stop) */
+        return conn_write(c, data, len);
     cork_add(&ctx->cork, &c->cork, data, len);
     return c->state == CONN_CLOSED ? UV_EPIPE : 0;
 }
