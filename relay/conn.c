@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +49,15 @@ static void conn_close_cb(uv_handle_t *h)
     freelist_put(&c->ctx->conns, c);
 }
 
+void conn_ctx_stop(struct conn_ctx *ctx)
+{
+    cork_close(&ctx->cork);
+    ctx->cork_tried = true; /* no new cork: later frames are written at once */
+}
+
 void conn_ctx_done(struct conn_ctx *ctx)
 {
+    cork_close(&ctx->cork); /* when conn_ctx_stop was not called */
     freelist_done(&ctx->conns);
 }
 
@@ -72,6 +80,9 @@ static void conn_flush(struct conn *c)
 {
     uv_shutdown_t *req;
 
+    cork_flush_one(&c->ctx->cork, &c->cork); /* before the shutdown */
+    if (c->state == CONN_CLOSED)
+        return; /* the write failed */
     c->state = CONN_FLUSHING;
     uv_read_stop((uv_stream_t *)&c->tcp);
     conn_timer(c, CONN_FLUSH_MS, 0, conn_flush_timeout);
@@ -102,6 +113,7 @@ void conn_close(struct conn *c, enum conn_end how, const char *why)
         return;
     }
     c->state = CONN_CLOSED;
+    cork_drop(&ctx->cork, &c->cork);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -189,31 +201,39 @@ static void conn_write_cb(uv_write_t *req, int status)
         conn_close(c, CONN_END_FIN, uv_strerror(status));
 }
 
-int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
+int conn_sendv(struct conn *c, const uv_buf_t *bufs, unsigned n, uv_write_cb cb)
 {
-    const uint8_t *p = data;
     struct conn_wr *w;
+    size_t len = 0, skip, at = 0;
     uv_buf_t b;
     int rc;
 
+    for (unsigned i = 0; i < n; i++)
+        len += bufs[i].len;
     /* Straight to the kernel when nothing is queued (uv_try_write says
      * UV_EAGAIN otherwise, so order is kept); only the rest is copied into a
      * write request. Saves a malloc, a copy and libuv's epoll_ctl() calls for
      * the write watcher on nearly every control frame and spliced read. */
-    b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-    rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (rc >= 0) {
-        p += rc;
-        len -= (size_t)rc;
-        if (len == 0)
-            return 0;
-    } else if (rc != UV_EAGAIN) {
+    rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (rc < 0 && rc != UV_EAGAIN)
         return rc;
-    }
+    skip = rc > 0 ? (size_t)rc : 0;
+    if (skip == len)
+        return 0;
+    len -= skip;
     w = malloc(sizeof(*w) + len);
     if (w == NULL)
         return UV_ENOMEM;
-    memcpy(w->data, p, len);
+    for (unsigned i = 0; i < n; i++) {
+        size_t l = bufs[i].len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(w->data + at, bufs[i].base + skip, l - skip);
+        at += l - skip;
+        skip = 0;
+    }
     w->len = len;
     w->leg = c->state == CONN_WAITING || c->state == CONN_SPLICED;
     b = uv_buf_init((char *)w->data, (unsigned)len);
@@ -228,16 +248,64 @@ int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
     return 0;
 }
 
+int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
+{
+    uv_buf_t b = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+
+    return conn_sendv(c, &b, 1, cb);
+}
+
+/* cork's write callback: one connection's frames of the turn. */
+static void conn_cork_write(void *arg, struct cork_q *q, const uv_buf_t *bufs, unsigned n)
+{
+    struct conn *c = (struct conn *)(void *)((char *)q - offsetof(struct conn, cork));
+    int rc;
+
+    (void)arg;
+    if (c->state == CONN_CLOSED)
+        return;
+    rc = conn_sendv(c, bufs, n, conn_write_cb);
+    if (rc != 0)
+        conn_close(c, CONN_END_FIN, uv_strerror(rc));
+}
+
 int conn_write(struct conn *c, const void *data, size_t len)
 {
     int rc;
 
     if (c->state == CONN_CLOSED)
         return UV_EPIPE;
+    cork_flush_one(&c->ctx->cork, &c->cork); /* order: the turn's frames first */
+    if (c->state == CONN_CLOSED)
+        return UV_EPIPE;
     rc = conn_send(c, data, len, conn_write_cb);
     if (rc != 0)
         conn_close(c, CONN_END_FIN, uv_strerror(rc));
     return rc;
+}
+
+int conn_write_corked(struct conn *c, const void *data, size_t len)
+{
+    struct conn_ctx *ctx = c->ctx;
+
+    if (c->state == CONN_CLOSED)
+        return UV_EPIPE;
+    if (c->state != CONN_UP)
+        return conn_write(c, data, len);
+    if (!ctx->cork_tried) {
+        ctx->cork_tried = true;
+        if (cork_init(&ctx->cork, ctx->loop, conn_cork_write, ctx) != 0)
+            log_warnx("control frames: no memory to batch them, written one by one");
+    }
+    if (!ctx->cork.ready) /* no memory, or the relay stops (conn_ctx_stop) */
+        return conn_write(c, data, len);
+    cork_add(&ctx->cork, &c->cork, data, len);
+    return c->state == CONN_CLOSED ? UV_EPIPE : 0;
+}
+
+bool conn_all_written(const struct conn *c)
+{
+    return c->queued == 0 && uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) == 0;
 }
 
 bool conn_eof_was_reset(struct conn *c, const uv_buf_t *buf)
@@ -375,6 +443,9 @@ static void conn_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         }
     }
     conn_process(c);
+    /* The frames this read made (a STREAM per side for each OPEN in it) go
+     * out now, one write per session, not after the rest of the turn. */
+    cork_flush(&c->ctx->cork);
 }
 
 static void conn_peer_name(struct conn *c)

@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "admit.h"
+#include "cork.h"
 #include "freelist.h"
 #include "relaycfg.h"
 #include "stats.h"
@@ -91,6 +92,10 @@ struct conn_ctx {
     struct conn *list;                /* every open connection (prev/next) */
     uint64_t next_id;
     struct freelist conns; /* closed connections' memory, reused (conn_ctx_done frees it) */
+    /* Control frames written once per loop turn (conn_write_corked, D49);
+     * set up at the first one, closed by conn_ctx_stop. */
+    struct cork cork;
+    bool cork_tried;
 };
 
 /* How a connection ends. */
@@ -138,8 +143,12 @@ struct conn {
      * read (memory and backpressure; the write-stall timer measures the
      * kernel taking bytes, stream.c's stream_pending). */
     size_t queued;
+    struct cork_q cork; /* control frames queued this loop turn (conn_write_corked) */
 };
 
+/* Writes the control frames still queued and closes the cork's handles (the
+ * relay stops); later frames are written at once. */
+void conn_ctx_stop(struct conn_ctx *ctx);
 /* Frees the memory of closed connections kept for reuse; after the last
  * close callback ran (the loop has ended). */
 void conn_ctx_done(struct conn_ctx *ctx);
@@ -176,9 +185,22 @@ int conn_send(struct conn *c, const void *data, size_t len, uv_write_cb cb);
  * first (libuv runs them before the connection's close callbacks, so the
  * connection is still there, also with UV_ECANCELED). */
 void conn_send_done(uv_write_t *req);
+/* Writes n buffers in order, as conn_send does one (what the kernel does not
+ * take at once is copied into one request). */
+int conn_sendv(struct conn *c, const uv_buf_t *bufs, unsigned n, uv_write_cb cb);
 /* conn_send for control frames; a write error closes the connection.
- * Returns 0 or a negative libuv error (the connection is then closing). */
+ * Returns 0 or a negative libuv error (the connection is then closing).
+ * Frames queued by conn_write_corked go first. */
 int conn_write(struct conn *c, const void *data, size_t len);
+/* A control frame for an UP session, written at the end of this loop turn
+ * with the connection's other frames of the turn in one writev (cork.h,
+ * docs/design.md D49); in any other state as conn_write. A write error
+ * closes the connection, then or at the end of the turn. 0, or UV_EPIPE when
+ * the connection is closed. A FLUSH close writes the queued frames first; a
+ * FIN or RST close drops them. */
+int conn_write_corked(struct conn *c, const void *data, size_t len);
+/* Every byte written to c is the kernel's: none waits in libuv. */
+bool conn_all_written(const struct conn *c);
 /* libuv reports UV_EOF when the kernel signals a hang-up after a short read,
  * also when the peer sent RST rather than FIN. After UV_EOF with the read
  * callback's buf: true if it was really a reset (the error is then consumed).

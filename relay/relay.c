@@ -590,6 +590,8 @@ static json_t *relay_status(void *arg)
         {"held_bytes_peak", r->hold.peak},
         {"held_cap", r->hold.cap},
         {"held_cap_total", r->hold.holds},
+        {"control_frames_total", r->conn.cork.frames},
+        {"control_writes_total", r->conn.cork.writes},
         {"auth_failures", st->auth_failures},
         {"quota_refused", st->quota_refused},
         {"quota_exceeded", st->quota_resets},

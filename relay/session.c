@@ -85,7 +85,7 @@ const uint8_t *session_static_key(const struct conn *c)
 
 static void session_detach(struct conn *c);
 
-/* Frames one body and writes it. */
+/* Frames one body and writes it (once UP, batched per loop turn: D49). */
 static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
 {
     uint8_t out[FRAME_HDR_LEN + FRAME_MAX_CONTROL];
@@ -94,7 +94,7 @@ static int session_write_frame(struct conn *c, const uint8_t *body, size_t len)
     buf_init(&b, out, sizeof(out));
     if (frame_encode(body, len, &b) != 0)
         return -EINVAL;
-    return conn_write(c, out, b.len);
+    return conn_write_corked(c, out, b.len);
 }
 
 /* Encrypts and sends one encoded control message. 0 or negative (the

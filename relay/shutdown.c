@@ -166,6 +166,7 @@ void relay_stop(struct relay *r)
         else if (c->state != CONN_FLUSHING)
             conn_close(c, CONN_END_FIN, "relay shutting down");
     }
+    conn_ctx_stop(&r->conn); /* the CLOSE frames are written; no batching from here */
     stats_flush(&r->stats, uv_now(r->loop));
     quota_tick(r->index, r->acct, (int64_t)wallclock_ms()); /* the counters' last values */
     acct_stop(r->acct);
@@ -214,4 +215,5 @@ void relay_done(struct relay *r)
     }
     conn_ctx_done(&r->conn); /* after the last connection's close callback */
     freelist_done(&r->stream.free);
+    freelist_done(&r->stream.shut);
 }

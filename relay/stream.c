@@ -20,6 +20,7 @@
 #define STREAM_SPLICED_BYTE 0x01 /* SPLICED (§6.1) */
 #define STREAM_NOSTREAM     0x00 /* no such stream: do not redial (§6.1) */
 #define STREAM_FREE_MAX     256  /* struct stream kept for reuse (freelist.h) */
+#define STREAM_SHUT_MAX     256  /* uv_shutdown_t kept for reuse */
 
 static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
@@ -354,10 +355,10 @@ static void stream_check_done(struct stream *s)
 
 static void stream_shutdown_cb(uv_shutdown_t *req, int status)
 {
-    struct conn *c = req->handle->data;
+    struct conn *c = req->handle->data; /* there until its close callbacks, after this */
     struct stream_leg *lg = c->owner;
 
-    free(req);
+    freelist_put(&((struct stream_ctx *)c->ops_arg)->shut, req);
     if (status == UV_ECANCELED || lg == NULL)
         return;
     if (status < 0) {
@@ -368,7 +369,10 @@ static void stream_shutdown_cb(uv_shutdown_t *req, int status)
     stream_check_done(lg->s);
 }
 
-/* EOF read from leg src: shut down the write side of the other leg. */
+/* EOF read from leg src: shut down the write side of the other leg. If that
+ * leg's direction had ended too and all was written, both close with FIN now
+ * (close() sends it after what the kernel holds; both read EOF, so no RST):
+ * no shutdown() calls, pending ones cancelled (D49). */
 static void stream_forward_eof(struct stream *s, int src)
 {
     struct stream_leg *dst = &s->leg[1 - src];
@@ -376,11 +380,17 @@ static void stream_forward_eof(struct stream *s, int src)
 
     s->leg[src].read_eof = true;
     s->last_rx_ms = uv_now(s->sx->loop);
+    if (dst->read_eof && conn_all_written(dst->c) && conn_all_written(s->leg[src].c)) {
+        stream_finish(s, STORE_CAUSE_FIN, NULL);
+        return;
+    }
     if (dst->shut_sent)
         return;
-    req = malloc(sizeof(*req));
-    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&dst->c->tcp, stream_shutdown_cb) != 0) {
-        free(req);
+    if (s->sx->shut.max == 0)
+        freelist_init(&s->sx->shut, sizeof(*req), STREAM_SHUT_MAX);
+    if ((req = freelist_get(&s->sx->shut)) == NULL ||
+        uv_shutdown(req, (uv_stream_t *)&dst->c->tcp, stream_shutdown_cb) != 0) {
+        freelist_put(&s->sx->shut, req);
         stream_finish(s, STORE_CAUSE_ERROR, "cannot shut down");
         return;
     }

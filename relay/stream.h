@@ -54,6 +54,7 @@ struct stream_ctx {
     uint8_t *rbuf;
     uint64_t next_id;
     struct freelist free; /* finished streams' memory, reused (D36; freelist_done at the end) */
+    struct freelist shut; /* the legs' uv_shutdown_t, reused (D49; freelist_done at the end) */
 };
 
 struct stream;

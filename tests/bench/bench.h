@@ -38,16 +38,17 @@ struct bench_cfg {
     struct sockaddr_storage fwd_sa, lis_sa;
     socklen_t fwd_len, lis_len;
     /* workload */
-    long n;       /* streams */
-    long rate;    /* new streams per second, 0 = as fast as possible */
-    long window;  /* streams being set up at once */
-    long ms;      /* duration of timed phases */
-    long count;   /* ping-pong round trips */
-    long size;    /* ping-pong message size */
-    bool both;    /* bulk: both directions */
-    bool reverse; /* bulk: b->a only (leg b sends) */
-    long mbps;    /* bulk: pace of all streams together, Mbit/s (0: unpaced) */
-    long warm;    /* stall: bytes each stream carries a->b, read, before the stall */
+    long n;           /* streams */
+    long rate;        /* new streams per second, 0 = as fast as possible */
+    long window;      /* streams being set up at once */
+    long ms;          /* duration of timed phases */
+    long count;       /* ping-pong round trips */
+    long size;        /* ping-pong message size */
+    bool both;        /* bulk: both directions */
+    bool reverse;     /* bulk: b->a only (leg b sends) */
+    long mbps;        /* bulk: pace of all streams together, Mbit/s (0: unpaced) */
+    long warm;        /* stall: bytes each stream carries a->b, read, before the stall */
+    const char *dump; /* pair: per-stream start and times written here (--dump) */
     pid_t watch[BENCH_MAX_WATCH];
     int nwatch;
 };
@@ -69,6 +70,13 @@ struct bench_pairer {
 struct pairs_result {
     long ok, failed;
     double elapsed_s;
+    /* In: NULL, or n entries each (via the relay; -1 for a failed stream):
+     * [0] OPEN sent -> both STREAM messages read, [1] -> SPLICED read on
+     * leg a (both legs connected and their tickets written in between),
+     * [2] -> the first byte read on leg b. The three add up to lat_us. */
+    double *phase_us[3];
+    /* In: NULL, or n entries: stream i's start, bench_now_us() (--dump). */
+    uint64_t *start_us;
 };
 
 uint64_t bench_now_us(void);

@@ -256,6 +256,7 @@ void pairer_service(struct bench_pairer *p)
 struct pend {
     int fd[2];
     uint64_t t0, sid;
+    uint64_t t_tk, t_spl; /* both tickets known, SPLICED read on leg a */
     uint8_t tk[2][32];
     bool have[2];
     uint8_t got[2];
@@ -276,6 +277,8 @@ struct run {
     bool keep;
     int (*legs)[2];
     double *lat;
+    double **phase;     /* pairs_result.phase_us */
+    uint64_t *start_us; /* pairs_result.start_us */
     struct stash *st;
     long nst, cap_st;
     uint8_t (*anon)[9]; /* via tcp: id bytes read so far on accepted fds; [8] = count */
@@ -297,7 +300,17 @@ static void finish(struct run *r, long i, bool ok)
         return;
     e->done = true;
     r->inflight--;
-    r->lat[i] = ok ? (double)(bench_now_us() - e->t0) : -1.0;
+    uint64_t now = bench_now_us();
+
+    r->lat[i] = ok ? (double)(now - e->t0) : -1.0;
+    if (r->start_us != NULL)
+        r->start_us[i] = e->t0;
+    if (r->phase[0] != NULL) {
+        bool all = ok && e->t_tk != 0 && e->t_spl != 0;
+        r->phase[0][i] = all ? (double)(e->t_tk - e->t0) : -1.0;
+        r->phase[1][i] = all ? (double)(e->t_spl - e->t_tk) : -1.0;
+        r->phase[2][i] = all ? (double)(now - e->t_spl) : -1.0;
+    }
     if (ok)
         r->ok++;
     else
@@ -323,6 +336,7 @@ static void legs_connect(struct run *r, long i)
     const struct bench_cfg *c = r->p->cfg;
     struct pend *e = &r->pe[i];
 
+    e->t_tk = bench_now_us();
     for (int s = 0; s < 2; s++) {
         uint8_t pre[8 + 32] = {'L', 'R', 'L', 'Y', 1, 2, 0, 0};
         int fd = bench_dial(&c->relay_sa, c->relay_len);
@@ -413,6 +427,8 @@ static void on_leg(struct run *r, int side, long i)
         finish(r, i, false);
         return;
     }
+    if (e->got[side] == 0 && side == 0)
+        e->t_spl = bench_now_us();
     e->got[side] = (uint8_t)(e->got[side] + n);
     if (side == 0) {
         uint64_t id = (uint64_t)i;
@@ -520,6 +536,8 @@ int pairs_run(struct bench_pairer *p, long n, long rate, long window, int (*legs
     r.keep = legs != NULL;
     r.legs = legs;
     r.lat = lat_us;
+    r.phase = res->phase_us;
+    r.start_us = res->start_us;
     r.pe = calloc((size_t)n, sizeof(*r.pe));
     r.cap_st = window * 2 + 16;
     r.st = calloc((size_t)r.cap_st, sizeof(*r.st));

@@ -8,6 +8,7 @@
  *   --via tcp --connect H:P (forwarder) --listen H:P (where the forwarder connects)
  * tests:
  *   pair      --n N --rate R --window W   new streams, time to first byte through
+ *             [--dump FILE]                 (FILE: "start_us ttfb_us [3 phases]" per stream)
  *   bulk      --n K --ms T [--both|--reverse] [--mbps M]  K streams pushing bytes for
  *                                          T ms, a->b (--reverse: b->a; --both: both)
  *                                          (M: all of them together at M Mbit/s)
@@ -120,7 +121,7 @@ static int (*make_pairs(struct bench_pairer *p, long n))[2]
 {
     int(*legs)[2] = malloc((size_t)n * sizeof(*legs));
     double *lat = malloc((size_t)n * sizeof(double));
-    struct pairs_result res;
+    struct pairs_result res = {0};
 
     if (legs == NULL || lat == NULL)
         bench_die("alloc");
@@ -137,18 +138,44 @@ static int (*make_pairs(struct bench_pairer *p, long n))[2]
 
 /* ---- pair: new streams per second, time to first byte ---- */
 
+/* --dump: one line per stream, its start (µs, monotonic), time to first
+ * byte and (via the relay) the three phases; -1 for a failed stream. */
+static void pair_dump(const char *path, long n, const double *lat, const struct pairs_result *res)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        bench_die("--dump: cannot open the file");
+    for (long i = 0; i < n; i++) {
+        fprintf(f, "%" PRIu64 " %.0f", res->start_us[i], lat[i]);
+        for (int k = 0; k < 3 && res->phase_us[k] != NULL; k++)
+            fprintf(f, " %.0f", res->phase_us[k][i]);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0)
+        bench_die("--dump: write failed");
+}
+
 static int test_pair(struct bench_pairer *p, const struct bench_cfg *c)
 {
     double *lat = malloc((size_t)c->n * sizeof(double)), *ok;
     double a[BENCH_MAX_WATCH + 1], b[BENCH_MAX_WATCH + 1];
-    struct pairs_result res;
+    static const char *const phase_name[3] = {"stream", "spliced", "byte"};
+    struct pairs_result res = {0};
     long m = 0;
 
     if (lat == NULL)
         bench_die("alloc");
+    for (int k = 0; k < 3 && c->via_relay; k++)
+        if ((res.phase_us[k] = malloc((size_t)c->n * sizeof(double))) == NULL)
+            bench_die("alloc");
+    if (c->dump != NULL && (res.start_us = calloc((size_t)c->n, sizeof(uint64_t))) == NULL)
+        bench_die("alloc");
     cpu_snap(c, a);
     int rc = pairs_run(p, c->n, c->rate, c->window, NULL, lat, &res);
     cpu_snap(c, b);
+    if (c->dump != NULL)
+        pair_dump(c->dump, c->n, lat, &res);
     ok = lat;
     for (long i = 0; i < c->n; i++)
         if (lat[i] >= 0)
@@ -158,7 +185,20 @@ static int test_pair(struct bench_pairer *p, const struct bench_cfg *c)
            res.failed, res.elapsed_s, (double)res.ok / res.elapsed_s);
     printf("pair.p50_us=%.1f pair.p99_us=%.1f pair.max_us=%.1f\n", pct(ok, m, 50), pct(ok, m, 99),
            pct(ok, m, 100));
+    /* Where the time to first byte goes (via the relay): OPEN -> both
+     * STREAMs, -> SPLICED on leg a, -> the byte on leg b. */
+    for (int k = 0; k < 3 && res.phase_us[k] != NULL; k++) {
+        long pm = 0;
+        for (long i = 0; i < c->n; i++)
+            if (res.phase_us[k][i] >= 0)
+                res.phase_us[k][pm++] = res.phase_us[k][i];
+        qsort(res.phase_us[k], (size_t)pm, sizeof(double), cmp_double);
+        printf("pair.%s_p50_us=%.1f pair.%s_p99_us=%.1f\n", phase_name[k],
+               pct(res.phase_us[k], pm, 50), phase_name[k], pct(res.phase_us[k], pm, 99));
+        free(res.phase_us[k]);
+    }
     cpu_print(c, a, b);
+    free(res.start_us);
     free(lat);
     return rc == 0 && res.failed == 0 ? 0 : 1;
 }
@@ -592,6 +632,8 @@ static const char *parse_opts(int argc, char **argv, struct bench_cfg *c, const 
             c->size = num(v);
         else if (strcmp(a, "--links") == 0)
             *links = v;
+        else if (strcmp(a, "--dump") == 0)
+            c->dump = v;
         else if (strcmp(a, "--watch") == 0 && c->nwatch < BENCH_MAX_WATCH)
             c->watch[c->nwatch++] = (pid_t)num(v);
         else if (strcmp(a, "--relay") != 0 && strcmp(a, "--connect") != 0 &&

@@ -549,6 +549,15 @@ def run_pair(env, R, section, systems, n, rate, reps, cpu_role=None, label=""):
                       float(kv["pair.p99_us"]))
                 R.add(section, "achieved streams/s at %d/s%s" % (rate, label), s.name,
                       float(kv["pair.rate"]))
+                # Via the relay, where the time goes (lr_bench pair, D49):
+                # OPEN -> both STREAMs -> SPLICED on leg a -> byte on leg b.
+                for ph, what in (("stream", "OPEN to both STREAMs"),
+                                 ("spliced", "STREAMs to SPLICED"),
+                                 ("byte", "SPLICED to first byte")):
+                    for q in ("p50", "p99"):
+                        if "pair.%s_%s_us" % (ph, q) in kv:
+                            R.add(section, "TTFB phase %s %s µs at %d/s%s" % (
+                                what, q, rate, label), s.name, float(kv["pair.%s_%s_us" % (ph, q)]))
 
 
 def pair_under_load(env, R, systems, active, args):
