@@ -5,7 +5,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "log.h"
@@ -23,7 +26,13 @@ struct acct {
     uv_loop_t *loop;
     struct store *st;
     uv_timer_t timer;
-    uv_work_t work;
+    /* The writer thread (D50): job and quit under mu; done wakes the loop
+     * when a batch is written, never after acct_stop (quit is set first). */
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    uv_async_t done;
+    bool job, quit, thread_up;
     bool busy; /* a batch is being written */
     bool stopped;
     struct acct_batch q;   /* filled on the loop */
@@ -36,6 +45,9 @@ struct acct {
     struct store_event recent[ACCT_RECENT]; /* the newest events, a ring */
     size_t recent_head, n_recent;
 };
+
+static void acct_thread(void *arg);
+static void acct_done_cb(uv_async_t *h);
 
 static void acct_timer_cb(uv_timer_t *t)
 {
@@ -60,10 +72,27 @@ int acct_new(uv_loop_t *loop, const char *db_path, struct acct **out)
         return rc;
     }
     a->loop = loop;
+    if (uv_mutex_init(&a->mu) != 0 || uv_cond_init(&a->cv) != 0) {
+        log_error("accounting: cannot set up the writer thread's lock");
+        store_close(a->st);
+        free(a);
+        return -ENOMEM;
+    }
+    rc = uv_thread_create(&a->thread, acct_thread, a);
+    if (rc != 0) {
+        log_error("accounting: cannot start the writer thread: %s", uv_strerror(rc));
+        uv_cond_destroy(&a->cv);
+        uv_mutex_destroy(&a->mu);
+        store_close(a->st);
+        free(a);
+        return rc;
+    }
+    a->thread_up = true;
+    uv_async_init(loop, &a->done, acct_done_cb);
+    a->done.data = a;
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
     uv_timer_start(&a->timer, acct_timer_cb, ACCT_FLUSH_MS, ACCT_FLUSH_MS);
-    a->work.data = a;
     *out = a;
     return 0;
 }
@@ -195,11 +224,34 @@ static int acct_write(struct store *st, struct acct_batch *b, char *err, size_t 
     return rc;
 }
 
-static void acct_work_cb(uv_work_t *w)
+/* The writer thread: one batch at a time, at a lower priority than the
+ * loop (ACCT_NICE, D50), so a second's batch does not delay a pairing on a
+ * machine whose CPUs are busy. A batch still waiting when acct_stop comes is
+ * left in out for acct_free, which writes it after the join. */
+static void acct_thread(void *arg)
 {
-    struct acct *a = w->data;
+    struct acct *a = arg;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int nice_now;
 
-    a->out_rc = acct_write(a->st, &a->out, a->out_err, sizeof(a->out_err));
+    errno = 0;
+    nice_now = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)tid, nice_now + ACCT_NICE) != 0)
+        log_debug("accounting: cannot lower the writer's priority: %s", strerror(errno));
+    uv_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->job && !a->quit)
+            uv_cond_wait(&a->cv, &a->mu);
+        if (a->quit)
+            break;
+        uv_mutex_unlock(&a->mu);
+        a->out_rc = acct_write(a->st, &a->out, a->out_err, sizeof(a->out_err));
+        uv_mutex_lock(&a->mu);
+        a->job = false;
+        if (!a->quit)
+            uv_async_send(&a->done);
+    }
+    uv_mutex_unlock(&a->mu);
 }
 
 static void acct_batch_clear(struct acct_batch *b)
@@ -250,12 +302,12 @@ static void acct_append_queue(struct acct *a)
     acct_batch_clear(&a->q);
 }
 
-static void acct_after_cb(uv_work_t *w, int status)
+static void acct_done_cb(uv_async_t *h)
 {
-    struct acct *a = w->data;
+    struct acct *a = h->data;
 
     a->busy = false;
-    if (status != 0 || a->out_rc != 0) {
+    if (a->out_rc != 0) {
         /* Not lost: acct_write left exactly the unwritten rows in out, which
          * stays as it is; the next flush (a second later, or at shutdown)
          * appends what was queued since and writes them again, oldest first. */
@@ -264,7 +316,7 @@ static void acct_after_cb(uv_work_t *w, int status)
             log_warnx("accounting: writing %zu streams and %zu events failed (%llu times so "
                       "far), will retry: %s",
                       a->out.n_streams, a->out.n_events, (unsigned long long)a->failures,
-                      status != 0 ? uv_strerror(status) : a->out_err);
+                      a->out_err);
     } else if (a->failures > 0) {
         log_info("accounting: writing works again after %llu failed attempts",
                  (unsigned long long)a->failures);
@@ -291,8 +343,10 @@ void acct_flush(struct acct *a)
     }
     a->busy = true;
     a->inflight = a->out.n_streams + a->out.n_events + a->out.n_quotas;
-    if (uv_queue_work(a->loop, &a->work, acct_work_cb, acct_after_cb) != 0)
-        a->busy = false; /* the rows stay in out for the next flush */
+    uv_mutex_lock(&a->mu);
+    a->job = true;
+    uv_cond_signal(&a->cv);
+    uv_mutex_unlock(&a->mu);
 }
 
 void acct_stop(struct acct *a)
@@ -300,7 +354,12 @@ void acct_stop(struct acct *a)
     if (a == NULL || a->stopped)
         return;
     a->stopped = true;
+    uv_mutex_lock(&a->mu);
+    a->quit = true; /* no uv_async_send from here on */
+    uv_cond_signal(&a->cv);
+    uv_mutex_unlock(&a->mu);
     uv_close((uv_handle_t *)&a->timer, NULL);
+    uv_close((uv_handle_t *)&a->done, NULL);
 }
 
 uint64_t acct_backlog(const struct acct *a)
@@ -324,6 +383,15 @@ void acct_free(struct acct *a)
 
     if (a == NULL)
         return;
+    if (a->thread_up) {
+        uv_mutex_lock(&a->mu);
+        a->quit = true;
+        uv_cond_signal(&a->cv);
+        uv_mutex_unlock(&a->mu);
+        uv_thread_join(&a->thread); /* a batch it was writing is done: out holds what failed */
+        uv_cond_destroy(&a->cv);
+        uv_mutex_destroy(&a->mu);
+    }
     acct_append_queue(a);
     if (a->out.n_streams > 0 || a->out.n_events > 0 || a->out.n_quotas > 0) {
         if (acct_write(a->st, &a->out, err, sizeof(err)) != 0)

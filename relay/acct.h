@@ -3,8 +3,9 @@
  * acct — accounting and the event log, off the loop.
  *
  * Closed streams (struct store_stream) and events are queued in memory on the
- * loop thread and written in batches, at most once a second, by a libuv
- * worker (uv_queue_work) through the accounting module's own store handle:
+ * loop thread and written in batches, at most once a second, by the module's
+ * own writer thread (D50: ACCT_NICE below the loop's priority, so a batch
+ * does not delay the loop on busy CPUs) through its own store handle:
  * never a SQLite call per packet or per stream on the loop. Queues are
  * bounded (ACCT_MAX_QUEUED each); overflow is dropped and counted. A batch
  * part (streams or events) whose write fails is put back in front of the queue
@@ -23,6 +24,7 @@
 #define ACCT_MAX_QUEUED 65536
 #define ACCT_FLUSH_MS   1000
 #define ACCT_RECENT     64 /* events kept in memory for the status page */
+#define ACCT_NICE       10 /* the writer thread's nice value above the process's */
 
 struct acct;
 
@@ -42,14 +44,16 @@ void acct_recent_foreach(const struct acct *a, void (*fn)(void *arg, const struc
                          void *arg);
 /* Starts a batch write now if none is running (e.g. before a sync). */
 void acct_flush(struct acct *a);
-/* Stops the timer (closes its handle); queued data stays for acct_free. */
+/* Stops the timer and the writer's wake-up (closes both handles; the writer
+ * starts no batch after this); queued data stays for acct_free. */
 void acct_stop(struct acct *a);
 /* Rows queued or being written, not yet committed. */
 uint64_t acct_backlog(const struct acct *a);
 /* Rows dropped because a queue was full, since start. */
 uint64_t acct_dropped(const struct acct *a);
-/* Writes what is queued synchronously, closes the store, frees. The loop must
- * not be running work for it any more (after uv_run returned). NULL is fine. */
+/* Joins the writer thread (waiting for a batch it is writing), writes what is
+ * still queued synchronously, closes the store, frees. After acct_stop and
+ * the uv_run that closes its handles. NULL is fine. */
 void acct_free(struct acct *a);
 
 #endif
