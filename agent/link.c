@@ -19,7 +19,6 @@
 #include "agent/openfail.h"
 #include "agent/streamack.h"
 #include "agent/stream.h"
-#include "agent/streamfin.h"
 #include "agent/streamrevive.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
@@ -789,7 +788,7 @@ void link_close(struct link *lk)
         nx = st->next;
         stream_abort(st);
     }
-    streamfin_clear(&lk->so);
+    stream_owner_clear(&lk->so); /* kept finished streams and kept legs */
     for (size_t i = 0; i < lk->n_lsn; i++)
         uv_close((uv_handle_t *)&lk->lsn[i]->tcp, on_lsn_closed);
     lk->n_lsn = 0;
