@@ -13,9 +13,11 @@ sees one long spliced stream per kept leg pair) and the agents' metrics
   - keep_idle closes them: the relay sees its streams end;
   - side b's agent restarts while a leg is idle: the next streams work and
     the client sees no error (the idle leg goes with b, or falls back);
-  - keep_legs = 0 on either side turns it off: every stream is a new one.
+  - keep_legs = 0 on either side turns it off: every stream is a new one;
+  - --keep-legs and --keep-idle: printed by --check, bad values exit 2.
 """
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -72,6 +74,25 @@ def half_close(port):
     return got == data
 
 
+def check_cli(c, token):
+    def run(*args):
+        return subprocess.run([ah.AGENT, "--token", token, "--listen", "127.0.0.1:1"]
+                              + list(args) + ["--check"], capture_output=True, text=True,
+                              timeout=20)
+    r = run()
+    c.check("--check: keep_legs = 16, keep_idle = 15s by default", r.returncode == 0
+            and "keep_legs = 16\nkeep_idle = 15s\n" in r.stdout, r.stdout + r.stderr)
+    r = run("--keep-legs", "0", "--keep-idle", "2m")
+    c.check("--keep-legs and --keep-idle set them", r.returncode == 0
+            and "keep_legs = 0\nkeep_idle = 2m\n" in r.stdout, r.stdout + r.stderr)
+    r = run("--keep-legs", "1025")
+    c.check("a bad --keep-legs exits 2", r.returncode == 2
+            and "--keep-legs '1025': not a whole number within 0..1024" in r.stderr, r.stderr)
+    r = run("--keep-idle", "0")
+    c.check("a bad --keep-idle exits 2", r.returncode == 2
+            and "--keep-idle '0': not a duration within 1s..1h" in r.stderr, r.stderr)
+
+
 def main():
     c = h.Checks()
     rig = ah.Rig()
@@ -79,6 +100,7 @@ def main():
         r = rig.start_relay()
         srv = rig.server("echo")
         toks = rig.link("lnk")["tokens"]
+        check_cli(c, toks["a"])
         la = ah.free_port()
         common = "backoff_min = 100ms\nbackoff_max = 1s\nkeep_legs = %d\nkeep_idle = 3s" % KEEP
         b = rig.conf_agent("b", toks["b"], "connect = 127.0.0.1:%d" % srv.port, common)
