@@ -119,7 +119,8 @@ int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enu
     k->dead_ms = dead_ms;
     k->gen = own->ls.gen;
     k->idle_since_ms = uv_now(loop);
-    memcpy(k->rest, rest, rest_len);
+    if (rest_len > 0)
+        memcpy(k->rest, rest, rest_len);
     k->rest_len = rest_len;
     k->on_next = on_next;
     k->own = own;
@@ -199,7 +200,8 @@ int streamkeep_move(struct streamkeep *k, uv_tcp_t *to, uint8_t rest[STREAMKEEP_
         streamkeep_close(k);
         return rc;
     }
-    memcpy(rest, k->rest, k->rest_len);
+    if (k->rest_len > 0)
+        memcpy(rest, k->rest, k->rest_len);
     *rest_len = k->rest_len;
     unlist(k);
     uv_close((uv_handle_t *)&k->leg, on_keep_closed);
