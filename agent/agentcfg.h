@@ -38,7 +38,7 @@
 #define AGENTCFG_RESUME_TIMEOUT_DEFAULT 60000u   /* ms; 0 = off */
 #define AGENTCFG_RESUME_TIMEOUT_MAX     3600000u /* ms */
 /* Kept stream legs (D48): idle legs a link keeps for its next streams. */
-#define AGENTCFG_KEEP_LEGS_DEFAULT     16u
+#define AGENTCFG_KEEP_LEGS_DEFAULT     64u
 #define AGENTCFG_KEEP_LEGS_MAX         1024u
 #define AGENTCFG_KEEP_IDLE_DEFAULT     15000u   /* ms */
 #define AGENTCFG_KEEP_IDLE_MAX         3600000u /* ms */
@@ -91,7 +91,7 @@ struct agentcfg {
     uint64_t resume_buffer;       /* per stream, bytes */
     uint64_t resume_buffer_total; /* all streams of the agent, bytes */
     enum suite_cfg cipher;        /* default auto: record suites offered (D37) */
-    uint32_t keep_legs;           /* default 16 idle kept legs per link; 0 = off (D48) */
+    uint32_t keep_legs;           /* default 64 idle kept legs per link; 0 = off (D48) */
     uint32_t keep_idle_ms;        /* default 15 s: an idle kept leg is closed after it */
     int has_metrics_listen;       /* [agent] metrics_listen (default off; D22) */
     struct addr_spec metrics_listen;

@@ -144,7 +144,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
 
     lk->online = true;
     lk->peer_online = w->peer_online;
-    lk->max_streams = w->max_streams;
+    lk->max_streams = lk->so.keep.relay_max = w->max_streams; /* kept legs count there */
     if (lk->session != NULL) {
         /* Stream legs use its timers (internals/agent.md "Stream leg liveness"). */
         lk->so.leg_keepalive_ms = lk->session->keepalive_ms;

@@ -63,7 +63,7 @@ static void usage(FILE *out)
             "  --cipher SUITE        auto (default), chacha20-poly1305 or aes-256-gcm:\n"
             "                        the record suites this agent offers its peers\n"
             "  --keep-legs N         idle stream legs kept per link for its next streams\n"
-            "                        (default 16; 0 turns kept legs off)\n"
+            "                        (default 64; 0 turns kept legs off)\n"
             "  --keep-idle DURATION  how long an idle kept leg is kept (default 15s)\n"
             "  --help, --version\n"
             "\n"

@@ -13,6 +13,16 @@
 #include "log.h"
 #include "agent/stream.h"
 
+/* How many idle legs the owner keeps in role r (streamkeep.h). */
+static uint64_t keep_max(const struct stream_owner *own, int r)
+{
+    uint64_t max = own->env->keep_legs;
+
+    if (own->keep.relay_max != 0 && max > own->keep.relay_max / STREAMKEEP_RELAY_SHARE)
+        max = own->keep.relay_max / STREAMKEEP_RELAY_SHARE;
+    return max * (r == E2E_INITIATOR ? 1u : STREAMKEEP_RESPONDER_FACTOR);
+}
+
 static void on_keep_closed(uv_handle_t *h)
 {
     struct streamkeep *k = h->data;
@@ -84,8 +94,7 @@ int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enu
                    streamkeep_next_fn *on_next, struct streamkeep **out)
 {
     struct streamkeep_list *l = &own->keep;
-    uint64_t max =
-        (uint64_t)own->env->keep_legs * (role == E2E_INITIATOR ? 1u : STREAMKEEP_RESPONDER_FACTOR);
+    uint64_t max = keep_max(own, (int)role);
     struct streamkeep *k;
     uv_os_fd_t fd = -1;
     int nfd, rc;
@@ -213,8 +222,7 @@ void streamkeep_tick(struct stream_owner *own, uint64_t now)
     struct streamkeep_list *l = &own->keep;
 
     for (int r = 0; r < 2; r++) {
-        uint64_t max =
-            (uint64_t)own->env->keep_legs * (r == E2E_INITIATOR ? 1u : STREAMKEEP_RESPONDER_FACTOR);
+        uint64_t max = keep_max(own, r);
         size_t i = 0;
 
         for (struct streamkeep *k = l->head[r], *nx; k != NULL; k = nx) {

@@ -53,6 +53,7 @@ typedef void streamkeep_next_fn(struct stream_owner *own, struct streamkeep *k);
 /* A responder keeps this many times the link's keep_legs idle legs: its
  * legs outlive the initiator's decision to keep them by a round trip. */
 #define STREAMKEEP_RESPONDER_FACTOR 2u
+#define STREAMKEEP_RELAY_SHARE      4u
 
 struct streamkeep {
     struct streamkeep *prev, *next;
@@ -73,6 +74,10 @@ struct streamkeep {
 struct streamkeep_list {
     struct streamkeep *head[2]; /* by role (enum e2e_role), most recent first */
     size_t n[2];
+    /* The relay's max_streams_per_link (WELCOME; 0: not known yet): an idle
+     * kept leg pair is an open stream there, so a side keeps at most a
+     * quarter of it (STREAMKEEP_RELAY_SHARE), whatever keep_legs says. */
+    uint32_t relay_max;
     /* Streams by how their leg came (metrics): a new leg, a kept one, and
      * kept ones that ended before the answer (the stream was OPENed anew). */
     uint64_t new_legs, kept_legs, fallbacks;

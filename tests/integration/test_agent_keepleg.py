@@ -9,13 +9,18 @@ sees one long spliced stream per kept leg pair) and the agents' metrics
     one stream, a counts one new leg and the rest kept, every byte intact;
   - a stream that half-closes (the client shuts its write side, the server
     answers later) works on a kept leg;
-  - a burst of concurrent streams leaves at most keep_legs kept;
+  - a burst of concurrent streams leaves at most keep_legs kept; after a
+    reload to keep_legs = 16, at most a quarter of the relay's
+    max_streams_per_link (32 here: 8), an idle kept leg pair being an open
+    stream there;
   - keep_idle closes them: the relay sees its streams end;
   - side b's agent restarts while a leg is idle: the next streams work and
     the client sees no error (the idle leg goes with b, or falls back);
   - keep_legs = 0 on either side turns it off: every stream is a new one;
   - --keep-legs and --keep-idle: printed by --check, bad values exit 2.
 """
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -80,8 +85,8 @@ def check_cli(c, token):
                               + list(args) + ["--check"], capture_output=True, text=True,
                               timeout=20)
     r = run()
-    c.check("--check: keep_legs = 16, keep_idle = 15s by default", r.returncode == 0
-            and "keep_legs = 16\nkeep_idle = 15s\n" in r.stdout, r.stdout + r.stderr)
+    c.check("--check: keep_legs = 64, keep_idle = 15s by default", r.returncode == 0
+            and "keep_legs = 64\nkeep_idle = 15s\n" in r.stdout, r.stdout + r.stderr)
     r = run("--keep-legs", "0", "--keep-idle", "2m")
     c.check("--keep-legs and --keep-idle set them", r.returncode == 0
             and "keep_legs = 0\nkeep_idle = 2m\n" in r.stdout, r.stdout + r.stderr)
@@ -95,14 +100,14 @@ def check_cli(c, token):
 
 def main():
     c = h.Checks()
-    rig = ah.Rig()
+    rig = ah.Rig(limits={"max_streams_per_link": "32"})
     try:
         r = rig.start_relay()
         srv = rig.server("echo")
         toks = rig.link("lnk")["tokens"]
         check_cli(c, toks["a"])
         la = ah.free_port()
-        common = "backoff_min = 100ms\nbackoff_max = 1s\nkeep_legs = %d\nkeep_idle = 3s" % KEEP
+        common = "backoff_min = 100ms\nbackoff_max = 1s\nkeep_legs = %d\nkeep_idle = 4s" % KEEP
         b = rig.conf_agent("b", toks["b"], "connect = 127.0.0.1:%d" % srv.port, common)
         a = rig.conf_agent("a", toks["a"], "listen = 127.0.0.1:%d" % la, common)
         c.check("agents online", h.wait_for(lambda: "peer online" in a.log()
@@ -138,8 +143,20 @@ def main():
                 (idle(pa), idle(pb, "answer")))
         c.check("the relay's open streams are the kept ones",
                 h.wait_for(lambda: relay_streams(r)[1] == KEEP, 5), relay_streams(r))
+        for ag in (a, b):
+            path = os.path.join(rig.tmp, "%s.conf" % ag.name)
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace("keep_legs = %d" % KEEP, "keep_legs = 16"))
+            ag.proc.send_signal(signal.SIGHUP)
+        time.sleep(1)  # the reload logs nothing for a link it keeps
+        c.check("a burst of 20 works after the reload", burst(la, 20) == 20)
+        c.check("at most a quarter of max_streams_per_link (8) kept, not keep_legs (16)",
+                h.wait_for(lambda: idle(pa) == 8, 5) and idle(pb, "answer") <= 16,
+                (idle(pa), idle(pb, "answer")))
 
-        c.check("keep_idle (3s) closes them: the relay sees its streams end",
+        c.check("keep_idle (4s) closes them: the relay sees its streams end",
                 h.wait_for(lambda: relay_streams(r)[1] == 0 and idle(pa) == 0
                            and idle(pb, "answer") == 0, 10),
                 (relay_streams(r), idle(pa), idle(pb, "answer")))

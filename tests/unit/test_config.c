@@ -1110,7 +1110,7 @@ START_TEST(test_agent_resume_keys)
 }
 END_TEST
 
-/* keep_legs 0..1024 (default 16), keep_idle 1s..1h (default 15s): both
+/* keep_legs 0..1024 (default 64), keep_idle 1s..1h (default 15s): both
  * ends, one past, not a number, printed back (D48). */
 START_TEST(test_agent_keep_keys)
 {
@@ -1122,7 +1122,7 @@ START_TEST(test_agent_keep_keys)
     fixture_make(&f);
     link = fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token);
     cfg = agent_ok(fmt("[agent]\n%s", link));
-    ck_assert_uint_eq(cfg->keep_legs, 16);
+    ck_assert_uint_eq(cfg->keep_legs, 64);
     ck_assert_uint_eq(cfg->keep_idle_ms, 15000);
     agentcfg_free(cfg);
     cfg = agent_ok(fmt("[agent]\nkeep_legs = 0\nkeep_idle = 1s\n%s", link));
