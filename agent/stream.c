@@ -433,6 +433,7 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = st->resume_until_ms;
     st->state = STREAM_RESUMING;
+    st->leg_gen = st->own != NULL ? st->own->ls.gen : 0;
     uv_timer_stop(&st->timer);
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
 }
@@ -593,6 +594,7 @@ static bool begin(struct stream *st, struct stream_owner *own, const struct msg_
     st->state = STREAM_SETUP;
     if (!e2e_session_start(st, own) || !leg_dial(st, own))
         return false;
+    st->leg_gen = own->ls.gen; /* after own_ss, which may wipe the store */
     log_debug("link %s: stream %u: stream id %llu, %s", st->name, st->id,
               (unsigned long long)st->stream_id,
               st->role == E2E_INITIATOR ? "initiator" : "responder");
@@ -681,6 +683,7 @@ static bool keep_begin(struct stream *st, struct stream_owner *own, struct strea
     st->io.leg_connected = st->io.spliced = true;
     if (!e2e_session_start(st, own))
         return false;
+    st->leg_gen = own->ls.gen;
     if (n > 0)
         (void)e2e_feed(st->io.e2e, rest, n, &took); /* the responder's first frame */
     pump_run(&st->io);

@@ -213,6 +213,10 @@ struct stream {
     /* Kept legs (D48): this stream runs on a kept leg; it fell back to an
      * OPEN once because that leg ended before the answer. */
     bool kept_leg, kept_fallback;
+    /* The owner's link-session generation when this leg began (D46's
+     * e2els_store.gen): a leg of an older one (another relay after
+     * GOING_AWAY, a reconnect, a key or peer change) is not kept. */
+    uint32_t leg_gen;
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.

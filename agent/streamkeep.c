@@ -159,8 +159,9 @@ struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next
     size_t n = 0;
     int rc;
 
-    if (st->own == NULL || st->revived || st->io.leg_eof || !st->leg_inited || st->io.e2e == NULL)
-        return NULL;
+    if (st->own == NULL || st->revived || st->io.leg_eof || !st->leg_inited || st->io.e2e == NULL ||
+        st->leg_gen != st->own->ls.gen)
+        return NULL; /* a leg begun before the sessions' last wipe: another relay, say */
     rest = e2e_in_rest(st->io.e2e, &n);
     rc = streamkeep_add(st->own, st->loop, &st->io.leg, st->role, st->leg_id, st->leg_ticket,
                         st->keepalive_ms, st->dead_ms, rest, n, on_next, &k);
