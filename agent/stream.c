@@ -20,7 +20,6 @@
 #include "log.h"
 #include "agent/streamack.h"
 #include "agent/streamend.h"
-#include "agent/streamfin.h"
 #include "agent/streamkeep.h"
 #include "agent/streamlocal.h"
 
