@@ -171,6 +171,12 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.resume_total_cap = cfg->resume_buffer_total;
     /* STREAM_ACK (D43) goes in the HELLO only with the resumption offer. */
     ag->streams.suites = suite_offer(cfg->cipher, suite_cpu_aes()) | SUITE_OFFER_STREAM_ACK;
+    /* Kept legs (D48): offered in every HELLO unless turned off; a reload
+     * to 0 closes the idle ones at the next tick. */
+    ag->streams.keep_legs = cfg->keep_legs;
+    ag->streams.keep_idle_ms = cfg->keep_idle_ms;
+    if (cfg->keep_legs != 0)
+        ag->streams.suites |= SUITE_OFFER_KEEP_LEG;
 }
 
 /* Where the relay keys (suffix "relaykeys") or peer keys ("peerkeys")
@@ -403,6 +409,10 @@ void agent_reload(struct agent *ag)
         cfg->resume_timeout_ms = ag->resume_timeout_ms;
     if (ag->cipher_forced)
         cfg->cipher = ag->cipher;
+    if (ag->keep_legs_forced)
+        cfg->keep_legs = ag->keep_legs;
+    if (ag->keep_idle_forced)
+        cfg->keep_idle_ms = ag->keep_idle_ms;
     /* Close links that are gone or changed; keep identical ones. */
     for (pp = &ag->links; (lk = *pp) != NULL;) {
         const struct agentcfg_link *nc = find_cfg(cfg, lk->cfg.name);

@@ -36,14 +36,16 @@ struct agent {
     const char *config_path; /* NULL in command-line (token) mode */
     struct agentcfg *cfg;    /* owned; the links copy what they need */
     bool stopping;
-    bool log_forced;            /* --log-level given: reloads keep it */
-    bool resume_timeout_forced; /* --resume-timeout given: reloads keep it */
-    uint32_t resume_timeout_ms; /* its value, when forced */
-    bool cipher_forced;         /* --cipher given: a reload keeps it (D37) */
-    enum suite_cfg cipher;      /* its value, when forced */
-    struct stream_env streams;  /* what every stream shares (stream.h) */
-    struct streamlog slog;      /* per-stream failure lines, aggregated */
-    uv_timer_t agg_timer;       /* ends slog's windows */
+    bool log_forced;                         /* --log-level given: reloads keep it */
+    bool resume_timeout_forced;              /* --resume-timeout given: reloads keep it */
+    uint32_t resume_timeout_ms;              /* its value, when forced */
+    bool cipher_forced;                      /* --cipher given: a reload keeps it (D37) */
+    enum suite_cfg cipher;                   /* its value, when forced */
+    bool keep_legs_forced, keep_idle_forced; /* --keep-legs, --keep-idle (D48) */
+    uint32_t keep_legs, keep_idle_ms;        /* their values, when forced */
+    struct stream_env streams;               /* what every stream shares (stream.h) */
+    struct streamlog slog;                   /* per-stream failure lines, aggregated */
+    uv_timer_t agg_timer;                    /* ends slog's windows */
     bool agg_timer_on;
     struct sdnotify sd;       /* systemd: READY, STATUS, watchdog (D20) */
     const char *admin_socket; /* --admin-socket, or NULL: rundir.h's PID.sock */

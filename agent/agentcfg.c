@@ -46,12 +46,15 @@ enum agent_key {
     AK_RESUME_BUFFER,
     AK_RESUME_BUFFER_TOTAL,
     AK_CIPHER,
+    AK_KEEP_LEGS,
+    AK_KEEP_IDLE,
     AK_COUNT
 };
 static const char *const agent_keys[AK_COUNT] = {
     "relay",          "relay_key",     "relay_key_id",        "log_level", "keepalive",
     "backoff_min",    "backoff_max",   "open_queue",          "open_wait", "metrics_listen",
-    "resume_timeout", "resume_buffer", "resume_buffer_total", "cipher",
+    "resume_timeout", "resume_buffer", "resume_buffer_total", "cipher",    "keep_legs",
+    "keep_idle",
 };
 
 struct link_state {
@@ -219,6 +222,14 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
         rc = cfgparse_size(value, AGENTCFG_RESUME_BUFFER_MIN, AGENTCFG_RESUME_TOTAL_MAX, &v);
         cfg->resume_buffer_total = v;
         break;
+    case AK_KEEP_LEGS:
+        rc = cfgparse_count(value, 0, AGENTCFG_KEEP_LEGS_MAX, &v);
+        cfg->keep_legs = (uint32_t)v;
+        break;
+    case AK_KEEP_IDLE:
+        rc = cfgparse_duration(value, 1 * SEC, AGENTCFG_KEEP_IDLE_MAX, &v);
+        cfg->keep_idle_ms = (uint32_t)v;
+        break;
     case AK_CIPHER:
         if (suite_cfg_parse(value, &cfg->cipher) != 0)
             return cfgparse_fail(
@@ -237,7 +248,8 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
     }
     if (rc == -EINVAL)
         return cfgparse_fail(err, line, "%s: '%.40s' is not %s", name, value,
-                             k == AK_RELAY_KEY_ID || k == AK_OPEN_QUEUE ? "a whole number"
+                             k == AK_RELAY_KEY_ID || k == AK_OPEN_QUEUE || k == AK_KEEP_LEGS
+                                 ? "a whole number"
                              : k == AK_RESUME_BUFFER || k == AK_RESUME_BUFFER_TOTAL
                                  ? "a size like 4096, 64KiB, 4MiB, 1GiB"
                                  : "a duration like 500ms, 10s, 2m, 1h");
@@ -251,6 +263,8 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
                              : k == AK_RESUME_TIMEOUT      ? "0..1h"
                              : k == AK_RESUME_BUFFER       ? "128KiB..1GiB"
                              : k == AK_RESUME_BUFFER_TOTAL ? "128KiB..64GiB"
+                             : k == AK_KEEP_LEGS           ? "0..1024"
+                             : k == AK_KEEP_IDLE           ? "1s..1h"
                                                            : "1s..24h");
     return 0;
 }
@@ -491,6 +505,8 @@ void agentcfg_defaults(struct agentcfg *cfg, enum agentcfg_origin origin)
     cfg->resume_buffer = AGENTCFG_RESUME_BUFFER_DEFAULT;
     cfg->resume_buffer_total = AGENTCFG_RESUME_TOTAL_DEFAULT;
     cfg->cipher = SUITE_CFG_AUTO;
+    cfg->keep_legs = AGENTCFG_KEEP_LEGS_DEFAULT;
+    cfg->keep_idle_ms = AGENTCFG_KEEP_IDLE_DEFAULT;
 }
 
 int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_error *err)
@@ -630,6 +646,8 @@ int agentcfg_format(const struct agentcfg *cfg, char **out)
     cfgparse_fmt_size(cfg->resume_buffer_total, s, sizeof(s));
     cfgparse_buf_printf(&b, "resume_buffer_total = %s\n", s);
     cfgparse_buf_printf(&b, "cipher = %s\n", suite_cfg_name(cfg->cipher));
+    cfgparse_fmt_duration(cfg->keep_idle_ms, s, sizeof(s));
+    cfgparse_buf_printf(&b, "keep_legs = %u\nkeep_idle = %s\n", cfg->keep_legs, s);
     if (cfg->has_metrics_listen && addr_format(&cfg->metrics_listen, a, sizeof(a)) == 0)
         cfgparse_buf_printf(&b, "metrics_listen = %s\n", a);
     else

@@ -37,11 +37,16 @@
 /* Stream resumption (docs/protocol.md §7.3, design.md D24). */
 #define AGENTCFG_RESUME_TIMEOUT_DEFAULT 60000u   /* ms; 0 = off */
 #define AGENTCFG_RESUME_TIMEOUT_MAX     3600000u /* ms */
-#define AGENTCFG_RESUME_BUFFER_DEFAULT  (4ull << 20)
-#define AGENTCFG_RESUME_BUFFER_MIN      (128ull << 10) /* E2E_RESUME_MIN */
-#define AGENTCFG_RESUME_BUFFER_MAX      (1ull << 30)
-#define AGENTCFG_RESUME_TOTAL_DEFAULT   (256ull << 20)
-#define AGENTCFG_RESUME_TOTAL_MAX       (64ull << 30)
+/* Kept stream legs (D48): idle legs a link keeps for its next streams. */
+#define AGENTCFG_KEEP_LEGS_DEFAULT     64u
+#define AGENTCFG_KEEP_LEGS_MAX         1024u
+#define AGENTCFG_KEEP_IDLE_DEFAULT     15000u   /* ms */
+#define AGENTCFG_KEEP_IDLE_MAX         3600000u /* ms */
+#define AGENTCFG_RESUME_BUFFER_DEFAULT (4ull << 20)
+#define AGENTCFG_RESUME_BUFFER_MIN     (128ull << 10) /* E2E_RESUME_MIN */
+#define AGENTCFG_RESUME_BUFFER_MAX     (1ull << 30)
+#define AGENTCFG_RESUME_TOTAL_DEFAULT  (256ull << 20)
+#define AGENTCFG_RESUME_TOTAL_MAX      (64ull << 30)
 
 enum agentcfg_policy {
     AGENTCFG_ON_DEMAND = 0, /* one stream per local connection (default) */
@@ -86,6 +91,8 @@ struct agentcfg {
     uint64_t resume_buffer;       /* per stream, bytes */
     uint64_t resume_buffer_total; /* all streams of the agent, bytes */
     enum suite_cfg cipher;        /* default auto: record suites offered (D37) */
+    uint32_t keep_legs;           /* default 64 idle kept legs per link; 0 = off (D48) */
+    uint32_t keep_idle_ms;        /* default 15 s: an idle kept leg is closed after it */
     int has_metrics_listen;       /* [agent] metrics_listen (default off; D22) */
     struct addr_spec metrics_listen;
     size_t n_links; /* 1..64 */

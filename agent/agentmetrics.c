@@ -167,6 +167,34 @@ static void am_link_sessions(const struct agent *ag, struct promtext *pt)
         promtext_u64(pt, "linkagent_link_sessions_total", &LBL("event", ev[i]), 1, n[i]);
 }
 
+/* Kept legs (agent/streamkeep.h, D48), per link. */
+static void am_keep(const struct agent *ag, struct promtext *pt)
+{
+    static const char *const role[] = {"opener", "answer"};
+    static const char *const leg[] = {"new", "kept", "fallback"};
+
+    promtext_family(pt, "linkagent_kept_legs", "gauge",
+                    "Idle kept stream legs (D48), by role: opener (this side opens the next "
+                    "stream on it), answer (the peer does).");
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
+        for (int r = 0; r < 2; r++) {
+            struct promtext_label l[2] = {LBL("link", lk->cfg.name), LBL("role", role[r])};
+            promtext_u64(pt, "linkagent_kept_legs", l, 2, lk->so.keep.n[r]);
+        }
+    promtext_family(pt, "linkagent_stream_legs_total", "counter",
+                    "Streams whose handshake finished, by how their leg came: new (OPEN, "
+                    "STREAM, a new connection), kept (a kept leg, D48); and fallback: "
+                    "streams whose kept leg ended before the answer, OPENed anew.");
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
+        const uint64_t v[3] = {lk->so.keep.new_legs, lk->so.keep.kept_legs, lk->so.keep.fallbacks};
+
+        for (int i = 0; i < 3; i++) {
+            struct promtext_label l[2] = {LBL("link", lk->cfg.name), LBL("leg", leg[i])};
+            promtext_u64(pt, "linkagent_stream_legs_total", l, 2, v[i]);
+        }
+    }
+}
+
 void agentmetrics_render(void *arg, struct promtext *pt)
 {
     const struct agent *ag = arg;
@@ -224,6 +252,7 @@ void agentmetrics_render(void *arg, struct promtext *pt)
         promtext_u64(pt, "linkagent_stream_acks_total", &l, 1, ag->streams.acks[i]);
     }
     am_link_sessions(ag, pt);
+    am_keep(ag, pt);
     for (int f = 0; f < AM_COUNT; f++) {
         promtext_family(pt, am_fam[f].name, am_fam[f].type, am_fam[f].help);
         for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)

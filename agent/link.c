@@ -19,7 +19,6 @@
 #include "agent/openfail.h"
 #include "agent/streamack.h"
 #include "agent/stream.h"
-#include "agent/streamfin.h"
 #include "agent/streamrevive.h"
 
 #define LINK_STABLE_MS      60000u /* a session this long resets the backoff */
@@ -145,7 +144,7 @@ static void on_online(void *owner, const struct msg_welcome *w)
 
     lk->online = true;
     lk->peer_online = w->peer_online;
-    lk->max_streams = w->max_streams;
+    lk->max_streams = lk->so.keep.relay_max = w->max_streams; /* kept legs count there */
     if (lk->session != NULL) {
         /* Stream legs use its timers (internals/agent.md "Stream leg liveness"). */
         lk->so.leg_keepalive_ms = lk->session->keepalive_ms;
@@ -789,7 +788,7 @@ void link_close(struct link *lk)
         nx = st->next;
         stream_abort(st);
     }
-    streamfin_clear(&lk->so);
+    stream_owner_clear(&lk->so); /* kept finished streams and kept legs */
     for (size_t i = 0; i < lk->n_lsn; i++)
         uv_close((uv_handle_t *)&lk->lsn[i]->tcp, on_lsn_closed);
     lk->n_lsn = 0;

@@ -28,7 +28,7 @@
 struct opts {
     const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
     const char *admin_socket;
-    const char *metrics_listen, *resume_timeout, *cipher;
+    const char *metrics_listen, *resume_timeout, *cipher, *keep_legs, *keep_idle;
     const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
     size_t n_listen, n_relay;
     bool check;
@@ -62,6 +62,9 @@ static void usage(FILE *out)
             "                        resumed (default 60s; 0 turns resumption off)\n"
             "  --cipher SUITE        auto (default), chacha20-poly1305 or aes-256-gcm:\n"
             "                        the record suites this agent offers its peers\n"
+            "  --keep-legs N         idle stream legs kept per link for its next streams\n"
+            "                        (default 64; 0 turns kept legs off)\n"
+            "  --keep-idle DURATION  how long an idle kept leg is kept (default 15s)\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
@@ -207,6 +210,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->resume_timeout = v;
         else if (strcmp(a, "--cipher") == 0)
             o->cipher = v;
+        else if (strcmp(a, "--keep-legs") == 0)
+            o->keep_legs = v;
+        else if (strcmp(a, "--keep-idle") == 0)
+            o->keep_idle = v;
         else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
             o->listen[o->n_listen++] = v;
         else if (strcmp(a, "--relay") == 0 && o->n_relay < MAX_OPT_ADDRS)
@@ -228,6 +235,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+/* --keep-legs and --keep-idle (D48) over the file's or the defaults. */
+static int keep_opts(const struct opts *o, struct agentcfg *cfg)
+{
+    uint64_t v = 0;
+
+    if (o->keep_legs != NULL && cfgparse_count(o->keep_legs, 0, AGENTCFG_KEEP_LEGS_MAX, &v) != 0) {
+        fprintf(stderr, "linkagent: --keep-legs '%s': not a whole number within 0..%u\n",
+                o->keep_legs, AGENTCFG_KEEP_LEGS_MAX);
+        return -1;
+    }
+    if (o->keep_legs != NULL)
+        cfg->keep_legs = (uint32_t)v;
+    if (o->keep_idle != NULL &&
+        cfgparse_duration(o->keep_idle, 1000, AGENTCFG_KEEP_IDLE_MAX, &v) != 0) {
+        fprintf(stderr, "linkagent: --keep-idle '%s': not a duration within 1s..1h\n",
+                o->keep_idle);
+        return -1;
+    }
+    if (o->keep_idle != NULL)
+        cfg->keep_idle_ms = (uint32_t)v;
+    return 0;
+}
+
 static int run(struct agentcfg *cfg, const struct opts *o)
 {
     uv_loop_t loop;
@@ -245,6 +275,10 @@ static int run(struct agentcfg *cfg, const struct opts *o)
     ag->resume_timeout_ms = cfg->resume_timeout_ms;
     ag->cipher_forced = o->cipher != NULL;
     ag->cipher = cfg->cipher;
+    ag->keep_legs_forced = o->keep_legs != NULL;
+    ag->keep_legs = cfg->keep_legs;
+    ag->keep_idle_forced = o->keep_idle != NULL;
+    ag->keep_idle_ms = cfg->keep_idle_ms;
     ag->admin_socket = o->admin_socket;
     rc = agent_start(ag, &loop, cfg, o->config);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -321,6 +355,10 @@ int main(int argc, char **argv)
     if (o.cipher != NULL && suite_cfg_parse(o.cipher, &cfg->cipher) != 0) {
         fprintf(stderr, "linkagent: --cipher '%s': not auto, chacha20-poly1305 or aes-256-gcm\n",
                 o.cipher);
+        agentcfg_free(cfg);
+        return 2;
+    }
+    if (keep_opts(&o, cfg) != 0) {
         agentcfg_free(cfg);
         return 2;
     }

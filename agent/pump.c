@@ -272,9 +272,10 @@ static bool shut_down(struct pump *p)
         if (uv_shutdown(&p->local_sreq, (uv_stream_t *)&p->local, on_shutdown) != 0)
             p->local_shut_done = true;
     }
-    /* A resumable stream keeps its leg open for ACKs until it is finished. */
+    /* A resumable stream keeps its leg open for ACKs until it is finished;
+     * a kept one's leg is not shut down at all (D48). */
     if (p->local_eof && !p->leg_shut && p->leg_connected && e2e_final_sent(p->e2e) &&
-        (!e2e_resumable(p->e2e) || e2e_finished(p->e2e))) {
+        !e2e_keep(p->e2e) && (!e2e_resumable(p->e2e) || e2e_finished(p->e2e))) {
         (void)e2e_out_peek(p->e2e, &n);
         if (n == 0) {
             p->leg_shut = true;
@@ -325,6 +326,14 @@ void pump_run(struct pump *p)
     }
     if (!shut_down(p))
         return;
+    if (e2e_keep(p->e2e) && e2e_finished(p->e2e) && p->local_eof && p->local_shut_done &&
+        p->leg_connected && pump_queued(&p->leg) == 0) {
+        log_debug("link %s: stream %u finished: %llu bytes out, %llu in; keeping its leg", p->name,
+                  p->id, (unsigned long long)e2e_bytes_sent(p->e2e),
+                  (unsigned long long)e2e_bytes_delivered(p->e2e));
+        p->ops->close(p->owner, PUMP_CLOSE_KEEP, LOG_LEVEL_DEBUG, NULL);
+        return;
+    }
     if (e2e_finished(p->e2e) && p->leg_eof && p->local_eof && p->local_shut_done &&
         p->leg_shut_done) {
         log_debug("link %s: stream %u finished: %llu bytes out, %llu in", p->name, p->id,

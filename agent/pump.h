@@ -54,6 +54,9 @@ enum pump_close {
     PUMP_CLOSE_RESET, /* reset the local connection and the leg */
     PUMP_CLOSE_FLUSH, /* reset local; the leg gets its pending bytes (a RESET
                        record) and a shutdown before it closes */
+    PUMP_CLOSE_KEEP,  /* finished on a leg kept for the next stream (e2e_keep,
+                       D48): close local; the owner keeps the leg, or
+                       closes it as CLEAN when it cannot */
 };
 
 /* The owner's callbacks. Each may close the stream. */

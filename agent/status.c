@@ -98,14 +98,15 @@ static json_t *link_json(const struct link *lk)
     const char *state = link_state(lk);
     bool up = strcmp(state, "up") == 0;
     uint64_t out, in, susp;
-    json_t *retry = json_null();
+    json_t *retry = json_null(), *j;
+    const struct streamkeep_list *kl = &lk->so.keep;
 
     linkid_encode(lk->cfg.link_id, id);
     key_pub_encode(lk->cfg.relay_pub, rkey);
     link_bytes(lk, &out, &in, &susp);
     if (lk->session == NULL && uv_is_active((const uv_handle_t *)&lk->retry_timer))
         retry = json_integer(lrjson_u64(uv_timer_get_due_in(&lk->retry_timer)));
-    return json_pack(
+    j = json_pack(
         "{s:o, s:s, s:s, s:s, s:o, s:s, s:i, s:s, s:I, s:o, s:o, s:b, s:I, s:I, "
         "s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
         "name", lrjson_str(lk->cfg.name), "link_id", id, "side", lk->cfg.side == 0 ? "a" : "b",
@@ -119,6 +120,15 @@ static json_t *link_json(const struct link *lk)
         lrjson_u64(lk->sessions_failed), "relays", addr_list(lk->cfg.relays, lk->cfg.n_relays),
         "advertised", addr_list(lk->learned, lk->n_learned), "listen",
         addr_list(lk->cfg.listen, lk->cfg.n_listen));
+    /* Kept legs (D48): idle ones by role, streams by how their leg came. */
+    if (j != NULL)
+        (void)json_object_set_new(
+            j, "kept_legs",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "idle_opener", lrjson_u64(kl->n[0]),
+                      "idle_answer", lrjson_u64(kl->n[1]), "streams_new_leg",
+                      lrjson_u64(kl->new_legs), "streams_kept_leg", lrjson_u64(kl->kept_legs),
+                      "fallbacks", lrjson_u64(kl->fallbacks)));
+    return j;
 }
 
 /* The agent's resumption counters (§7.3; every link shares them). */

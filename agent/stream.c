@@ -20,6 +20,7 @@
 #include "log.h"
 #include "agent/streamack.h"
 #include "agent/streamend.h"
+#include "agent/streamkeep.h"
 #include "agent/streamlocal.h"
 
 /* A failure: its cause, formatted, to stream_end, which resets the stream. */
@@ -49,10 +50,27 @@ void stream_close(struct stream *st)
     stream_reset(st);
 }
 
-/* The pump's callbacks (pump.h). */
+static bool kept_fallback(struct stream *st);
+static void keep_next(struct stream_owner *own, struct streamkeep *k);
+
+/* The pump's callbacks (pump.h). A kept leg that ended before the answer
+ * OPENs the stream anew; a stream finished on a kept leg leaves it for the
+ * next (D48), and a responder's leg that already holds the next stream's
+ * first bytes starts it once this one is closed. */
 static void on_pump_close(void *owner, enum pump_close mode, enum log_level level, const char *why)
 {
-    streamend_end(owner, mode, level, why);
+    struct stream *st = owner;
+    struct streamkeep *k = NULL;
+
+    if (mode == PUMP_CLOSE_RESET && kept_fallback(st))
+        return;
+    if (mode == PUMP_CLOSE_KEEP) {
+        k = streamkeep_leg(st, keep_next);
+        mode = PUMP_CLOSE_CLEAN; /* closes this handle; a kept leg has its own */
+    }
+    streamend_end(st, mode, level, why);
+    if (k != NULL)
+        streamkeep_kick(k);
 }
 
 static void leg_refused(struct stream *st, int err);
@@ -80,6 +98,8 @@ static void on_pump_ready(void *owner)
 
     if (st->state != STREAM_SETUP)
         return;
+    if (st->own != NULL)
+        ++*(st->kept_leg ? &st->own->keep.kept_legs : &st->own->keep.new_legs);
     st->state = STREAM_RUNNING;
     uv_timer_stop(&st->timer);
     if (st->dead_ms != 0)
@@ -412,6 +432,7 @@ void stream_on_resumed(struct stream *st, const struct msg_stream *m, uint32_t e
     st->ticket_until_ms = now + m->expires_ms;
     st->setup_until_ms = st->resume_until_ms;
     st->state = STREAM_RESUMING;
+    st->leg_gen = st->own != NULL ? st->own->ls.gen : 0;
     uv_timer_stop(&st->timer);
     resume_timer(st); /* dials now, or once the old leg's handle is closed */
 }
@@ -518,57 +539,14 @@ static void on_leg_connect(uv_connect_t *req, int status)
     pump_run(&st->io); /* the initiator's first handshake message rides right behind */
 }
 
-/* The static-static DH of the link's two keys for this stream's handshake:
- * computed once and kept in the owner while neither key changes (a rotation
- * or the relay's PEER_KEY changes one, which wipes the link sessions too,
- * D46); NULL (computed in the handshake, where a bad key fails) when it
- * cannot be. */
-static const uint8_t *own_ss(struct stream_owner *own)
-{
-    const uint8_t *peer = own->has_peer_live ? own->peer_live : own->cfg->peer_pub;
-
-    if (own->has_ss && sodium_memcmp(own->ss_pub, own->cfg->pub, KEY_LEN) == 0 &&
-        sodium_memcmp(own->ss_peer, peer, KEY_LEN) == 0)
-        return own->ss;
-    e2els_store_clear(&own->ls);
-    own->has_ss = noise_dh(own->ss, own->cfg->priv, peer) == 0;
-    if (!own->has_ss)
-        return NULL;
-    memcpy(own->ss_pub, own->cfg->pub, KEY_LEN);
-    memcpy(own->ss_peer, peer, KEY_LEN);
-    return own->ss;
-}
-
-void stream_owner_tick(struct stream_owner *own, uint64_t now_ms)
-{
-    (void)own_ss(own); /* a key that changed wipes the link sessions now */
-    e2els_store_tick(&own->ls, now_ms);
-}
-
 /* A fresh e2e session for the stream (again for a redialled initiator).
  * Returns false if the stream closed. */
 static bool e2e_session_start(struct stream *st, struct stream_owner *own)
 {
-    if (st->io.e2e != NULL) {
-        e2e_done(st->io.e2e);
-    } else if ((st->io.e2e = malloc(sizeof(*st->io.e2e))) == NULL) {
+    if (stream_session_init(st, own) != 0) {
         stream_reset(st);
         return false;
     }
-    /* The peer's key: the one its live session uses, when the relay said
-     * (PEER_KEY, D21), else the configured one. */
-    e2els_store_tick(&own->ls, uv_now(st->loop));
-    if (e2e_init_ls(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub, own_ss(own),
-                    own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
-                    st->stream_id, st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0,
-                    st->env->suites, &own->ls) != 0) {
-        free(st->io.e2e);
-        st->io.e2e = NULL;
-        stream_reset(st);
-        return false;
-    }
-    st->io.held_total = &st->env->resume_held;
-    st->io.held_cap = st->env->resume_total_cap;
     return true;
 }
 
@@ -615,6 +593,7 @@ static bool begin(struct stream *st, struct stream_owner *own, const struct msg_
     st->state = STREAM_SETUP;
     if (!e2e_session_start(st, own) || !leg_dial(st, own))
         return false;
+    st->leg_gen = own->ls.gen; /* after own_ss, which may wipe the store */
     log_debug("link %s: stream %u: stream id %llu, %s", st->name, st->id,
               (unsigned long long)st->stream_id,
               st->role == E2E_INITIATOR ? "initiator" : "responder");
@@ -667,9 +646,94 @@ static bool send_open(struct stream *st, struct stream_owner *own)
     return true;
 }
 
+/* ---- kept legs (docs/protocol.md §7.5, agent/streamkeep.h, D48) ---- */
+
+/* A stream on a kept leg: no OPEN, no STREAM, no ticket; the initiator's
+ * first handshake frame goes out at once, the responder answers the bytes
+ * that came. Returns false if the stream closed. */
+static bool keep_begin(struct stream *st, struct stream_owner *own, struct streamkeep *k)
+{
+    uint8_t rest[STREAMKEEP_REST_MAX];
+    size_t n = 0, took = 0;
+    int rc;
+
+    st->stream_id = st->leg_id = k->leg_id;
+    st->role = k->role;
+    memcpy(st->leg_ticket, k->leg_ticket, MSG_TICKET_LEN);
+    st->keepalive_ms = k->keepalive_ms;
+    st->dead_ms = k->dead_ms;
+    st->setup_until_ms = uv_now(st->loop) + STREAM_SETUP_MS;
+    st->state = STREAM_SETUP;
+    st->kept_leg = true;
+    uv_timer_start(&st->timer, on_timer, STREAM_SETUP_MS, 0);
+    rc = uv_tcp_init(st->loop, &st->io.leg);
+    if (rc != 0) {
+        streamkeep_close(k);
+        stream_reset(st);
+        return false;
+    }
+    st->leg_inited = true;
+    st->refs++;
+    rc = streamkeep_move(k, &st->io.leg, rest, &n);
+    if (rc != 0) {
+        stream_fail(st, LOG_LEVEL_WARN, "cannot take a kept stream leg: %s", uv_strerror(rc));
+        return false;
+    }
+    st->io.leg_connected = st->io.spliced = true;
+    if (!e2e_session_start(st, own))
+        return false;
+    st->leg_gen = own->ls.gen;
+    if (n > 0)
+        (void)e2e_feed(st->io.e2e, rest, n, &took); /* the responder's first frame */
+    pump_run(&st->io);
+    return true;
+}
+
+/* An idle responder leg read the next stream's first bytes. */
+static void keep_next(struct stream_owner *own, struct streamkeep *k)
+{
+    struct stream *st = new_stream(own);
+
+    if (st == NULL) {
+        streamkeep_close(k);
+        return;
+    }
+    if (keep_begin(st, own, k))
+        streamlocal_dial(st, own);
+}
+
+/* An initiator's kept leg ended before the responder's answer (the peer
+ * went away, the relay restarted, a key changed): the local connection has
+ * carried nothing, so the stream is OPENed anew, once; the client sees
+ * nothing of it. True when it was. */
+static bool kept_fallback(struct stream *st)
+{
+    struct e2e *e = st->io.e2e;
+
+    if (!st->kept_leg || st->role != E2E_INITIATOR || st->state != STREAM_SETUP || !st->own ||
+        st->io.we_reset || e == NULL || e2e_handshake_done(e) || st->io.local_eof)
+        return false;
+    st->own->keep.fallbacks++;
+    stream_log(st, LOG_LEVEL_INFO,
+               "kept stream leg ended before the peer answered; opening the stream anew");
+    e2e_ls_abandon(e); /* a keyed frame I without an answer (D46) */
+    e2e_done(e);
+    free(e);
+    st->io.e2e = NULL;
+    st->kept_leg = false;
+    st->kept_fallback = true;
+    leg_drop(st);
+    st->io.spliced = st->io.leg_shut = st->io.leg_shut_done = false;
+    st->state = STREAM_HELD;
+    uv_timer_stop(&st->timer);
+    uv_timer_start(&st->timer, on_timer, 0, 0);
+    return true;
+}
+
 void stream_accept(struct stream_owner *own, uv_stream_t *server)
 {
     struct stream *st = new_stream(own);
+    struct streamkeep *k;
     struct sockaddr_storage ss;
     int len = (int)sizeof(ss);
 
@@ -691,6 +755,10 @@ void stream_accept(struct stream_owner *own, uv_stream_t *server)
     st->io.local_connected = true;
     (void)uv_tcp_getpeername(&st->io.local, (struct sockaddr *)&ss, &len);
     log_debug("link %s: stream %u: local connection accepted", st->name, st->id);
+    if ((k = streamkeep_take(own, uv_now(st->loop))) != NULL) {
+        (void)keep_begin(st, own, k); /* closes the stream if it cannot */
+        return;
+    }
     (void)send_open(st, own);
 }
 

@@ -36,6 +36,7 @@
 #include "live.h"
 #include "msg.h"
 #include "pump.h"
+#include "streamkeep.h"
 #include "streamlog.h"
 
 struct stream;
@@ -70,8 +71,12 @@ struct stream_env {
     /* STREAM_ACKs (agent/streamack.h, D43): enum streamack_count. */
     uint64_t acks[4];
 
-    /* Record suites offered (common/suite.h, linkagent.conf `cipher`, D37). */
+    /* Record suites offered (common/suite.h, linkagent.conf `cipher`, D37;
+     * SUITE_OFFER_KEEP_LEG when keep_legs is not 0). */
     unsigned suites;
+    /* Kept legs (agent/streamkeep.h, D48): idle initiator legs per link at
+     * most (0: off), and how long one is kept idle. */
+    uint32_t keep_legs, keep_idle_ms;
 };
 
 /* Why a resumed leg was refused: its HELLO fails its MAC (tampered, or
@@ -128,6 +133,8 @@ struct stream_owner {
     /* Finished streams kept for a resume, oldest first (agent/streamfin.h). */
     struct streamfin *fins, *fins_tail;
     size_t n_fins;
+    /* Idle kept legs and their counters (agent/streamkeep.h, D48). */
+    struct streamkeep_list keep;
 };
 
 #define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
@@ -203,6 +210,13 @@ struct stream {
      * local connection; kept again until fin_until_ms when its leg ends. */
     bool revived;
     uint64_t fin_until_ms;
+    /* Kept legs (D48): this stream runs on a kept leg; it fell back to an
+     * OPEN once because that leg ended before the answer. */
+    bool kept_leg, kept_fallback;
+    /* The owner's link-session generation when this leg began (D46's
+     * e2els_store.gen): a leg of an older one (another relay after
+     * GOING_AWAY, a reconnect, a key or peer change) is not kept. */
+    uint32_t leg_gen;
 };
 
 /* An accepted local connection on one of the link's listeners: sends OPEN.
@@ -240,12 +254,18 @@ void stream_close(struct stream *st);
  * clock and expiry, and their wipe within a second of a key change (own
  * rotation, PEER_KEY), not only at the next stream (D46). */
 void stream_owner_tick(struct stream_owner *own, uint64_t now_ms);
+/* The owner goes away: its kept finished streams and kept legs go now. */
+void stream_owner_clear(struct stream_owner *own);
 
 /* For the modules of a stream (openfail.c): */
 /* A failure: its cause, formatted, to streamend_end, which resets the stream
  * (nothing when it is closing already). */
 __attribute__((format(printf, 3, 4))) void stream_fail(struct stream *st, enum log_level level,
                                                        const char *fmt, ...);
+/* A fresh e2e session for st (again for a redialled initiator, whose old one
+ * is ended first), with the owner's keys and link sessions
+ * (agent/streamowner.c). 0, or -ENOMEM / -EINVAL with st->io.e2e NULL. */
+int stream_session_init(struct stream *st, struct stream_owner *own);
 /* Starts the stream's timer for the next try of a held connection or of a
  * refused leg: its backoff (st->retry), never later than left ms. */
 void stream_retry_start(struct stream *st, uint64_t left);

@@ -85,6 +85,7 @@ static int hs_finish(struct e2e *s)
         ++*(s->ls.mode == E2ELS_KEYED ? &s->ls_store->keyed : &s->ls_store->kk);
     s->suite = (uint8_t)suite_choose(s->offer, s->peer_suites);
     s->oob = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_STREAM_ACK) != 0;
+    s->keep = (s->offer & s->peer_suites & SUITE_OFFER_KEEP_LEG) != 0;
     if (!s->oob && s->peer_ack_every > RESUME_ACK_MIN)
         s->peer_ack_every = RESUME_ACK_MIN; /* in-band only: D32's stall (D43) */
     if (rc == 0 && s->ls.mode != E2ELS_KEYED)
@@ -396,7 +397,7 @@ static void check_end(struct e2e *s, bool blocked)
         fail(s, E2E_E_HS_EOF, 0);
         return;
     }
-    if (bq_len(&s->in) != 0) {
+    if (bq_len(&s->in) != 0 && !e2e_peer_done(s)) {
         fail(s, E2E_E_TRUNCATED, REC_E_TRUNCATED); /* a partial record */
         return;
     }
@@ -411,6 +412,8 @@ static void process(struct e2e *s)
     int rc = 1;
 
     while (rc == 1 && s->state != ST_DEAD && s->state != ST_SUSPENDED) {
+        if (e2e_peer_done(s))
+            break; /* the rest is the next stream's (D48) */
         if (s->state == ST_HS)
             rc = step_handshake(s);
         else if (s->state == ST_RHELLO)
@@ -422,7 +425,7 @@ static void process(struct e2e *s)
         else
             rc = step_record(s);
     }
-    if (rc == 0 && s->state == ST_OPEN && bq_len(&s->in) >= FRAME_HDR_LEN) {
+    if (rc == 0 && s->state == ST_OPEN && !e2e_peer_done(s) && bq_len(&s->in) >= FRAME_HDR_LEN) {
         const uint8_t *p = bq_peek(&s->in, &(size_t){0});
         size_t flen = ((size_t)p[0] << 8) | p[1];
         blocked = bq_len(&s->in) >= FRAME_HDR_LEN + flen; /* whole frame, no room */
@@ -443,7 +446,7 @@ int e2e_init_ls(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LE
     if (s == NULL || priv == NULL || peer_pub == NULL || link_id == NULL ||
         (role != E2E_INITIATOR && role != E2E_RESPONDER) ||
         (resume_cap > 0 && resume_cap < E2E_RESUME_MIN) ||
-        (offer & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK)) != 0)
+        (offer & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK | SUITE_OFFER_KEEP_LEG)) != 0)
         return E2E_E_ARG;
     e2e_clear(s);
     s->role = (uint8_t)role;

@@ -155,6 +155,9 @@ struct e2e {
      * timer asks for one now. */
     bool oob, oob_idle;
     uint64_t oob_acked;
+    /* Both HELLOs carry the keep_leg item (D48): the leg outlives the
+     * stream, so input after the peer's last record is the next stream's. */
+    bool keep;
 
     /* Link sessions (D46, e2els.h): the link's store (NULL: none), and this
      * stream's handshake with one. */
@@ -355,6 +358,18 @@ int e2e_ack_idle(struct e2e *s);
 bool e2e_oob(const struct e2e *s);
 int e2e_oob_ack_take(struct e2e *s, uint64_t *offset, uint8_t mac[E2E_ACK_MAC_LEN]);
 int e2e_oob_ack_in(struct e2e *s, uint64_t offset, const uint8_t mac[E2E_ACK_MAC_LEN]);
+
+/*
+ * Kept legs (docs/protocol.md §7.5, D48). e2e_keep: both HELLOs carried the
+ * keep_leg item (offered with SUITE_OFFER_KEEP_LEG), so once the stream is
+ * finished its leg carries the link's next stream: input after the peer's
+ * last record of this stream (its FINAL; resumable: the initiator's ACK of
+ * our FINAL for the responder, FINISHED for the initiator) is not
+ * processed. e2e_in_rest: those bytes, not yet processed (the responder
+ * hands them to the next stream; for the initiator nothing may follow).
+ */
+bool e2e_keep(const struct e2e *s);
+const uint8_t *e2e_in_rest(const struct e2e *s, size_t *len);
 
 const char *e2e_strerror(int err);
 

@@ -29,6 +29,10 @@ enum {
  */
 #define E2E_HEAD_LEN offsetof(struct e2e, in_mem)
 
+/* A kept leg's stream has read the peer's last record (e2e_keep, D48):
+ * what follows on the leg is the next stream's (e2ekeep.c). */
+bool e2e_peer_done(const struct e2e *s);
+
 static inline void e2e_clear(struct e2e *s)
 {
     memset(s, 0, E2E_HEAD_LEN);

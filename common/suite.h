@@ -48,12 +48,18 @@
  * (e2els.h); with or without the resumption offer, after the others. */
 #define SUITE_OFFER_LINK_SESSION (1u << 9)
 
+/* Not a suite either: the keep_leg item (4, D48), empty: the sender keeps
+ * the stream's leg for the next stream of the link when both HELLOs carry
+ * it (docs/protocol.md §7.5); last. */
+#define SUITE_OFFER_KEEP_LEG (1u << 10)
+
 /* The resume offer, one suites item of one id, the stream_ack item, the
- * link_session item. */
-#define SUITE_HELLO_MAX         (RESUME_OFFER_MAX + 3 + 2 + 2)
+ * link_session item, the keep_leg item. */
+#define SUITE_HELLO_MAX         (RESUME_OFFER_MAX + 3 + 2 + 2 + 2)
 #define SUITE_ITEM_SUITES       0x01
 #define SUITE_ITEM_STREAM_ACK   0x02
 #define SUITE_ITEM_LINK_SESSION 0x03
+#define SUITE_ITEM_KEEP_LEG     0x04
 
 /* linkagent.conf `cipher` (linkagent.conf(5)). */
 enum suite_cfg {
@@ -78,7 +84,8 @@ enum rec_suite suite_choose(unsigned mine, unsigned theirs);
 
 /* Writes the HELLO (resume_offer_encode's, then the suites item when
  * AES-256-GCM is offered, then the stream_ack item when offered with
- * resume, then the link_session item when offered); returns its length. */
+ * resume, then the link_session item, then the keep_leg item, when
+ * offered); returns its length. */
 size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
                           uint8_t out[SUITE_HELLO_MAX]);
 /* Parses a peer's HELLO: resume_offer_check's resumption flag and ACK

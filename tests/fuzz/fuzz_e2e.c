@@ -295,10 +295,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     if (data[0] & 1) {
-        unsigned sa = data[0] & 8 ? SUITE_OFFER_STREAM_ACK : 0;
+        /* Bit 5: both offer the keep_leg item (D48): input after the peer's
+         * last record is left alone. */
+        unsigned sa =
+            (data[0] & 8 ? SUITE_OFFER_STREAM_ACK : 0) | (data[0] & 32 ? SUITE_OFFER_KEEP_LEG : 0);
         run_program(data + 1, size - 1, (data[0] & 2 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
                     (data[0] & 4 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
-                    sa ? E2E_RESUME_MIN : 0, data[0] & 16);
+                    (sa & SUITE_OFFER_STREAM_ACK) ? E2E_RESUME_MIN : 0, data[0] & 16);
     } else
         run_raw(data + 1, size - 1, data[0] & 2);
     return 0;

@@ -78,7 +78,10 @@ def load_test(c):
     t = None
     try:
         r = rig.start_relay()
-        lport, _ = rig.pair("echo")
+        # Every stream on legs of its own (no kept legs, D48): the load is
+        # of new legs against max_pending_per_ip.
+        nokeep = ("--keep-legs", "0")
+        lport, _ = rig.pair("echo", a_args=nokeep, b_args=nokeep)
         pending0 = r.status()["pending"]
         blockers = [socket.create_connection((r.host, r.port), timeout=5,
                                              source_address=("127.0.0.1", 0))

@@ -153,7 +153,10 @@ def run_case(c, rig, tgt, tport, name, hold, expire=False):
     try:
         out = rig.link(name)
         lport = ah.free_port()
-        m = ("--metrics-listen", "127.0.0.1:0", "--resume-timeout", RESUME_TIMEOUT)
+        # No kept legs (D48): b closes its leg once finished, as the case
+        # needs (a kept leg would stay open, idle, until the reset).
+        m = ("--metrics-listen", "127.0.0.1:0", "--resume-timeout", RESUME_TIMEOUT,
+             "--keep-legs", "0")
         b = rig.agent(name + "-b", out["tokens"]["b"], "--connect", "127.0.0.1:%d" % tport, *m)
         a = rig.agent(name + "-a", out["tokens"]["a"], "--relay", px.addr(), "--listen",
                       "127.0.0.1:%d" % lport, *m, relay=False)

@@ -94,10 +94,14 @@ def main():
         other = pool.members[sorted(set(pool.members) - {hid})[0]]
         srv = rig.server("echo")
         lport = ah.free_port()
+        # No kept legs (D48): the home's stream count must fall to 0 when
+        # the stream ends, not when an idle kept leg expires.
         b = rig.agent("b", out["tokens"]["b"], "--connect", "127.0.0.1:%d" % srv.port,
-                      "--relay", other.advertised, "--metrics-listen", "127.0.0.1:0", relay=False)
+                      "--relay", other.advertised, "--metrics-listen", "127.0.0.1:0",
+                      "--keep-legs", "0", relay=False)
         a = rig.agent("a", out["tokens"]["a"], "--listen", "127.0.0.1:%d" % lport,
-                      "--relay", other.advertised, "--metrics-listen", "127.0.0.1:0", relay=False)
+                      "--relay", other.advertised, "--metrics-listen", "127.0.0.1:0",
+                      "--keep-legs", "0", relay=False)
         for ag in (a, b):
             c.check("agent %s: redirected to the home" % ag.name,
                     ag.wait_log("relay redirected to the link's home (%s" % home.advertised,

@@ -317,7 +317,9 @@ def shaped_rig(c, limits, agent_lines):
             ("a", ak, bp, "listen = 127.0.0.1:%d" % lport, agent_lines)):
         conf = os.path.join(rig.tmp, side + ".conf")
         with open(conf, "w") as f:
-            f.write("[agent]\nrelay = %s\nrelay_key = %s\nrelay_key_id = %d\n%s\n"
+            # keep_legs = 0: every stream OPENs (a stream on a kept leg does
+            # not, D48), which is what the OPEN rate shapes.
+            f.write("[agent]\nrelay = %s\nrelay_key = %s\nrelay_key_id = %d\nkeep_legs = 0\n%s\n"
                     "[link shp]\nkey_file = %s\nlink_id = %s\nside = %s\npeer_key = %s\n%s\n"
                     % (r.addr, r.relay_pub, r.key_id, extra, key, lid, side, peer, role))
         a = rig.agent_args(side, ["--config", conf])

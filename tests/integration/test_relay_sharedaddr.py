@@ -251,7 +251,10 @@ def main():
     socks = []
     try:
         r = rig.start_relay()
-        lport, srv = rig.pair("echo")
+        # Every stream on legs of its own (no kept legs, D48): the load is
+        # of new legs from the shared address.
+        nokeep = ("--keep-legs", "0")
+        lport, srv = rig.pair("echo", a_args=nokeep, b_args=nokeep)
         res = load(lport)
         bad = [x for x in res if x != "ok"]
         c.check("%d exchanges, %d at a time: all served" % (N, CONCURRENCY),

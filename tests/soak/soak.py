@@ -154,7 +154,10 @@ def main():
                          "write_stall_timeout": "60s"})
     try:
         r = rig.start_relay()
-        lport, _ = rig.pair("echo")
+        # Kept legs (D48) on, idle ones closed after 1 s, so that "no stream
+        # open" comes within the waits below.
+        short_keep = ("--keep-idle", "1s")
+        lport, _ = rig.pair("echo", a_args=short_keep, b_args=short_keep)
         load = Load(ah, lport, a.bulk_mib)
         load.run(a.short, a.bulk)
         time.sleep(a.warmup)

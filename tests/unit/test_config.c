@@ -1110,6 +1110,43 @@ START_TEST(test_agent_resume_keys)
 }
 END_TEST
 
+/* keep_legs 0..1024 (default 64), keep_idle 1s..1h (default 15s): both
+ * ends, one past, not a number, printed back (D48). */
+START_TEST(test_agent_keep_keys)
+{
+    struct fixture f;
+    struct agentcfg *cfg;
+    const char *link;
+    char *text = NULL;
+
+    fixture_make(&f);
+    link = fmt("[link cam]\ntoken = %s\nlisten = 127.0.0.1:8554\n", f.token);
+    cfg = agent_ok(fmt("[agent]\n%s", link));
+    ck_assert_uint_eq(cfg->keep_legs, 64);
+    ck_assert_uint_eq(cfg->keep_idle_ms, 15000);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nkeep_legs = 0\nkeep_idle = 1s\n%s", link));
+    ck_assert_uint_eq(cfg->keep_legs, 0);
+    ck_assert_uint_eq(cfg->keep_idle_ms, 1000);
+    agentcfg_free(cfg);
+    cfg = agent_ok(fmt("[agent]\nkeep_legs = 1024\nkeep_idle = 1h\n%s", link));
+    ck_assert_uint_eq(cfg->keep_legs, 1024);
+    ck_assert_uint_eq(cfg->keep_idle_ms, 3600000);
+    ck_assert_int_eq(agentcfg_format(cfg, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "keep_legs = 1024\nkeep_idle = 1h\n"));
+    free(text);
+    agentcfg_free(cfg);
+    agent_err(fmt("[agent]\nkeep_legs = 1025\n%s", link),
+              "line 2: keep_legs: '1025' is out of range (0..1024)");
+    agent_err(fmt("[agent]\nkeep_legs = many\n%s", link),
+              "line 2: keep_legs: 'many' is not a whole number");
+    agent_err(fmt("[agent]\nkeep_idle = 999ms\n%s", link),
+              "line 2: keep_idle: '999ms' is out of range (1s..1h)");
+    agent_err(fmt("[agent]\nkeep_idle = 3601s\n%s", link),
+              "line 2: keep_idle: '3601s' is out of range (1s..1h)");
+}
+END_TEST
+
 /* cipher: the three values, printed back; anything else is refused with
  * the list (D37). */
 START_TEST(test_agent_cipher_key)
@@ -1441,6 +1478,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_agent_size_limit);
     tcase_add_test(tc, test_agent_open_queue_wait);
     tcase_add_test(tc, test_agent_resume_keys);
+    tcase_add_test(tc, test_agent_keep_keys);
     tcase_add_test(tc, test_agent_cipher_key);
     tcase_add_test(tc, test_relay_registry_timeout);
     suite_add_tcase(s, tc);

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * streamkeep — kept stream legs: a leg pair through the relay that outlives
+ * its stream and carries the link's next stream (docs/protocol.md §7.5,
+ * docs/design.md D48).
+ *
+ * A stream whose two HELLOs carried the keep_leg item (e2e_keep) and that
+ * finished cleanly both ways hands its leg here instead of closing it
+ * (stream.c). The leg stays connected and idle, in its owner's list for its
+ * role on that stream:
+ *   - initiator (this side opened it): the link's next accepted local
+ *     connection takes the most recently used one (streamkeep_take) and runs
+ *     its handshake on it: no OPEN, no STREAM, no ticket, no new connection.
+ *     It is closed (a FIN the relay forwards) after keep_idle idle, beyond
+ *     keep_legs idle legs, and when the owner's link sessions are wiped
+ *     (their generation changed: a key change, the peer or the control
+ *     session going or coming, D46);
+ *   - responder: read while idle; its first bytes are the next stream's
+ *     first handshake frame, handed with the leg to on_next (stream.c),
+ *     which starts the responder of a new stream on it. Closed when it ends
+ *     or fails while idle, and with the initiator's rules above but for
+ *     keep_idle (the initiator closes first, which ends it here).
+ * Any byte on an idle initiator leg, or an end of it, closes it. A handle
+ * moves between a stream and a kept leg as a dup() of its socket (libuv
+ * handles cannot move): the old handle closes its own descriptor only.
+ *
+ * The list holds the handles: each entry frees itself in its close
+ * callback; the owner may go before that (streamkeep_clear detaches all).
+ */
+#ifndef LR_AGENT_STREAMKEEP_H
+#define LR_AGENT_STREAMKEEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "e2e.h"
+#include "msg.h"
+
+struct stream;
+struct stream_owner;
+struct streamkeep;
+
+/* A responder's idle leg read the next stream's first bytes: k is out of
+ * own's list and the callee's (it moves or closes it). */
+typedef void streamkeep_next_fn(struct stream_owner *own, struct streamkeep *k);
+
+/* Bytes an idle responder leg reads before its next stream takes it: more
+ * than a first handshake frame (a KK message 1, §9) with its header. */
+#define STREAMKEEP_REST_MAX 512u
+/* A responder keeps this many times the link's keep_legs idle legs: its
+ * legs outlive the initiator's decision to keep them by a round trip. */
+#define STREAMKEEP_RESPONDER_FACTOR 2u
+#define STREAMKEEP_RELAY_SHARE      4u
+
+struct streamkeep {
+    struct streamkeep *prev, *next;
+    struct stream_owner *own; /* NULL once closing or detached */
+    uv_tcp_t leg;
+    enum e2e_role role;
+    uint64_t leg_id; /* the relay's stream id (prologue, LEG_LOST) */
+    uint8_t leg_ticket[MSG_TICKET_LEN];
+    uint32_t keepalive_ms, dead_ms;
+    uint32_t gen;           /* the owner's link-session generation when kept */
+    uint64_t idle_since_ms; /* uv_now */
+    size_t rest_len;
+    uint8_t rest[STREAMKEEP_REST_MAX];
+    streamkeep_next_fn *on_next; /* responder: bytes arrived */
+};
+
+/* The owner's kept legs, embedded in struct stream_owner. */
+struct streamkeep_list {
+    struct streamkeep *head[2]; /* by role (enum e2e_role), most recent first */
+    size_t n[2];
+    /* The relay's max_streams_per_link (WELCOME; 0: not known yet): an idle
+     * kept leg pair is an open stream there, so a side keeps at most a
+     * quarter of it (STREAMKEEP_RELAY_SHARE), whatever keep_legs says. */
+    uint32_t relay_max;
+    /* Streams by how their leg came (metrics): a new leg, a kept one, and
+     * kept ones that ended before the answer (the stream was OPENed anew). */
+    uint64_t new_legs, kept_legs, fallbacks;
+    uint64_t closed; /* idle kept legs closed (any cause) */
+};
+
+/* Keeps the leg of a stream that finished (a dup of leg's socket; the
+ * caller closes leg as usual), with rest (the unprocessed input, at most
+ * STREAMKEEP_REST_MAX: the responder's next stream's first bytes).
+ * 0, or -ENOSPC (the bound is reached), -EPROTO (bytes after the
+ * initiator's last record), -errno. A responder whose rest is not empty is
+ * handed to on_next at once by streamkeep_kick. */
+int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enum e2e_role role,
+                   uint64_t leg_id, const uint8_t ticket[MSG_TICKET_LEN], uint32_t keepalive_ms,
+                   uint32_t dead_ms, const uint8_t *rest, size_t rest_len,
+                   streamkeep_next_fn *on_next, struct streamkeep **out);
+/* streamkeep_add for st, which finished on a leg it may keep (e2e_keep):
+ * its leg, ids, timers and unprocessed input; NULL when it is not kept
+ * (logged at debug; st's close then ends the leg at the relay too). */
+struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next);
+/* A responder kept with bytes already read: on_next now. */
+void streamkeep_kick(struct streamkeep *k);
+/* The most recently used idle initiator leg of the owner that is still
+ * good, out of the list (the caller moves it: streamkeep_move); NULL. */
+struct streamkeep *streamkeep_take(struct stream_owner *own, uint64_t now);
+/* Moves k's socket into `to` (uv_tcp_init'ed by the caller, who closes
+ * it as any) and closes k; its rest goes to rest[] (*rest_len). 0 or a
+ * libuv error (k closed all the same, `to` without a socket). */
+int streamkeep_move(struct streamkeep *k, uv_tcp_t *to, uint8_t rest[STREAMKEEP_REST_MAX],
+                    size_t *rest_len);
+/* Closes k (out of its list if it is in one). */
+void streamkeep_close(struct streamkeep *k);
+/* The owner's tick: idle expiry, the bound, a changed link-session
+ * generation. */
+void streamkeep_tick(struct stream_owner *own, uint64_t now);
+/* Closes every kept leg of the owner (it goes away). */
+void streamkeep_clear(struct stream_owner *own);
+
+#endif
