@@ -50,7 +50,7 @@ void stream_close(struct stream *st)
     stream_reset(st);
 }
 
-static bool kept_fallback(struct stream *st);
+static bool kept_fallback(struct stream *st, const char *why);
 static void keep_next(struct stream_owner *own, struct streamkeep *k);
 
 /* The pump's callbacks (pump.h). A kept leg that ended before the answer
@@ -62,7 +62,8 @@ static void on_pump_close(void *owner, enum pump_close mode, enum log_level leve
     struct stream *st = owner;
     struct streamkeep *k = NULL;
 
-    if (mode == PUMP_CLOSE_RESET && kept_fallback(st))
+    if (mode == PUMP_CLOSE_RESET &&
+        kept_fallback(st, "kept stream leg ended before the peer answered"))
         return;
     if (mode == PUMP_CLOSE_KEEP) {
         k = streamkeep_leg(st, keep_next);
@@ -468,6 +469,16 @@ static void on_timer(uv_timer_t *t)
         leg_redial(st);
         return;
     }
+    if (st->state == STREAM_SETUP && st->kept_leg && st->role == E2E_INITIATOR) {
+        uint64_t now = uv_now(st->loop);
+
+        if (kept_fallback(st, "no answer on the kept stream leg in time"))
+            return;
+        if (now < st->setup_until_ms) { /* answered: the rest of the setup deadline */
+            uv_timer_start(&st->timer, on_timer, st->setup_until_ms - now, 0);
+            return;
+        }
+    }
     if (st->state == STREAM_OPENING)
         stream_fail(st, LOG_LEVEL_WARN, "no answer from the relay to OPEN; resetting");
     else
@@ -665,7 +676,9 @@ static bool keep_begin(struct stream *st, struct stream_owner *own, struct strea
     st->setup_until_ms = uv_now(st->loop) + STREAM_SETUP_MS;
     st->state = STREAM_SETUP;
     st->kept_leg = true;
-    uv_timer_start(&st->timer, on_timer, STREAM_SETUP_MS, 0);
+    /* The opener waits for the answer briefly, then takes a new leg (D48). */
+    uv_timer_start(&st->timer, on_timer,
+                   st->role == E2E_INITIATOR ? STREAM_KEPT_ANSWER_MS : STREAM_SETUP_MS, 0);
     rc = uv_tcp_init(st->loop, &st->io.leg);
     if (rc != 0) {
         streamkeep_close(k);
@@ -686,7 +699,7 @@ static bool keep_begin(struct stream *st, struct stream_owner *own, struct strea
     if (n > 0)
         (void)e2e_feed(st->io.e2e, rest, n, &took); /* the responder's first frame */
     pump_run(&st->io);
-    return true;
+    return st->state != STREAM_CLOSING; /* a first frame refused at once closed it */
 }
 
 /* An idle responder leg read the next stream's first bytes. */
@@ -706,7 +719,7 @@ static void keep_next(struct stream_owner *own, struct streamkeep *k)
  * went away, the relay restarted, a key changed): the local connection has
  * carried nothing, so the stream is OPENed anew, once; the client sees
  * nothing of it. True when it was. */
-static bool kept_fallback(struct stream *st)
+static bool kept_fallback(struct stream *st, const char *why)
 {
     struct e2e *e = st->io.e2e;
 
@@ -714,8 +727,7 @@ static bool kept_fallback(struct stream *st)
         st->io.we_reset || e == NULL || e2e_handshake_done(e) || st->io.local_eof)
         return false;
     st->own->keep.fallbacks++;
-    stream_log(st, LOG_LEVEL_INFO,
-               "kept stream leg ended before the peer answered; opening the stream anew");
+    stream_log(st, LOG_LEVEL_INFO, "%s; opening the stream anew", why);
     e2e_ls_abandon(e); /* a keyed frame I without an answer (D46) */
     e2e_done(e);
     free(e);

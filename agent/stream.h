@@ -137,8 +137,9 @@ struct stream_owner {
     struct streamkeep_list keep;
 };
 
-#define STREAM_SETUP_MS 15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
-#define STREAM_FLUSH_MS 2000u  /* a RESET record's flush to the leg, at most; then RST */
+#define STREAM_SETUP_MS       15000u /* OPEN → STREAM → SPLICED → handshake (and local dial) */
+#define STREAM_KEPT_ANSWER_MS 3000u  /* the answer on a kept leg; then a new leg (D48) */
+#define STREAM_FLUSH_MS       2000u  /* a RESET record's flush to the leg, at most; then RST */
 
 /* Pacing of a held connection's OPENs (OPEN_FAIL rate_limited), within
  * open_wait, and of a refused leg's redials, within the ticket's expiry: the

@@ -103,7 +103,9 @@ int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enu
         return -ENOSPC;
     if (rest_len > sizeof(k->rest) || (role == E2E_INITIATOR && rest_len > 0))
         return -EPROTO;
-    if (uv_fileno((uv_handle_t *)leg, &fd) != 0 || (nfd = dup(fd)) < 0)
+    if (uv_fileno((uv_handle_t *)leg, &fd) != 0)
+        return -EBADF;
+    if ((nfd = dup(fd)) < 0)
         return -errno;
     k = calloc(1, sizeof(*k));
     if (k == NULL || uv_tcp_init(loop, &k->leg) != 0) {
@@ -113,12 +115,17 @@ int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enu
     }
     k->leg.data = k;
     rc = uv_tcp_open(&k->leg, nfd);
-    if (rc == 0 && role == E2E_RESPONDER && rest_len == 0)
+    if (rc != 0) {
+        close(nfd); /* the handle does not own it */
+        uv_close((uv_handle_t *)&k->leg, on_keep_closed);
+        return rc;
+    }
+    if (role == E2E_RESPONDER && rest_len == 0)
         rc = uv_read_start((uv_stream_t *)&k->leg, on_keep_alloc, on_keep_read);
     if (rc == 0 && role == E2E_INITIATOR) /* its end, or bytes that must not come */
         rc = uv_read_start((uv_stream_t *)&k->leg, on_keep_alloc, on_keep_read);
     if (rc != 0) {
-        uv_close((uv_handle_t *)&k->leg, on_keep_closed); /* closes nfd */
+        uv_close((uv_handle_t *)&k->leg, on_keep_closed); /* the handle owns nfd: closes it */
         return rc;
     }
     k->role = role;

@@ -86,6 +86,8 @@ void streamlocal_dial(struct stream *st, struct stream_owner *own)
     } sa;
     char port[8];
 
+    if (st->state == STREAM_CLOSING)
+        return; /* nothing may be dialled for a stream that ends: no handle would close it */
     st->io.dial_local = true;
     if (!own->cfg->has_connect) {
         stream_log(st, LOG_LEVEL_WARN,

@@ -85,7 +85,7 @@ static int hs_finish(struct e2e *s)
         ++*(s->ls.mode == E2ELS_KEYED ? &s->ls_store->keyed : &s->ls_store->kk);
     s->suite = (uint8_t)suite_choose(s->offer, s->peer_suites);
     s->oob = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_STREAM_ACK) != 0;
-    s->keep = (s->offer & s->peer_suites & SUITE_OFFER_KEEP_LEG) != 0;
+    s->keep = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_KEEP_LEG) != 0; /* D48 */
     if (!s->oob && s->peer_ack_every > RESUME_ACK_MIN)
         s->peer_ack_every = RESUME_ACK_MIN; /* in-band only: D32's stall (D43) */
     if (rc == 0 && s->ls.mode != E2ELS_KEYED)

@@ -4,19 +4,24 @@
 revocation, with the real programs:
 
   - (first) a kept leg that ends after the opener sent its first frame and
-    before the answer: see fallback() below;
+    before the answer, or that gets no answer in time: see take_unanswered();
   - a stream that runs on a kept leg resumes (§7.3) when linkrelay is
     killed and started again in its middle: every byte arrives once and in
     order, the client sees a clean end; the agents' kept legs from before
     the kill are gone (their control sessions went down);
-  - fallback(): a kept leg that ends after the opener sent its first frame
-    and before the answer (b stopped with SIGSTOP, a's leg then aborted by the kernel,
-    `ss -K`): a OPENs the stream anew with the same local connection; once b
-    runs again the client's bytes come back and nothing was reset; a counts
-    one fallback;
+  - take_unanswered(): a kept leg that ends after the opener sent its first
+    frame and before the answer (b stopped with SIGSTOP, a's leg then aborted
+    by the kernel, `ss -K`), or that stays up with no answer for 3 s (b
+    stopped, a path that died silently): a OPENs the stream anew with the
+    same local connection; once b runs again the client's bytes come back
+    and nothing was reset; a counts one fallback;
+  - injected_first_frame(): bytes that are no first frame, written on a's
+    idle kept leg from outside (as a relay could inject them), make b end
+    that stream at once with no connection to its target left open;
   - revoking the link closes the idle kept legs on both sides: their
     gauges fall to 0 and the relay has no stream open.
 """
+import ctypes
 import os
 import re
 import signal
@@ -72,23 +77,116 @@ def kill_sock(lport, port):
                            "dport", "=", ":%d" % port], capture_output=True).returncode == 0
 
 
-def fallback(c, r, a, b, la, pa):
-    """Module docstring, third point."""
+RST_WHY = "kept stream leg ended before the peer answered"
+LATE_WHY = "no answer on the kept stream leg in time"
+
+
+def sock_fd(pid, lport):
+    """The descriptor in pid of its TCP socket with local port lport."""
+    inodes = set()
+    for name in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        with open(name) as f:
+            for line in f.readlines()[1:]:
+                x = line.split()
+                if int(x[1].rsplit(":", 1)[1], 16) == lport:
+                    inodes.add(x[9])
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return int(fd)
+    return None
+
+
+def inject(pid, fd, data):
+    """Writes data on pid's socket fd from here (pidfd_getfd, root): bytes
+    that look to the relay as if a sent them, as a relay could inject."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        mine = libc.syscall(438, pidfd, fd, 0)  # pidfd_getfd
+        if mine < 0:
+            return False
+        try:
+            return os.write(mine, data) == len(data)
+        finally:
+            os.close(mine)
+    finally:
+        os.close(pidfd)
+
+
+def target_conns(pid, port):
+    out = subprocess.run(["ss", "-tnpH", "state", "established", "dport", "=", ":%d" % port],
+                         capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if "pid=%d," % pid in line)
+
+
+def injected_first_frame(c, r, a, b, la, pa, pb, srv, control):
+    """Bytes that are no valid first frame reach b's idle answering leg (a
+    relay injecting them): b ends that stream at once and leaves nothing
+    behind, above all no new connection to its target (each injection would
+    otherwise leave one open, with its stream, for ever)."""
+    # The streams b answered on the legs a gave up above wait for their
+    # resumption (resume_timeout) with their target connections: count.
+    n0 = target_conns(b.proc.pid, srv.port)
+    c.check("inject: a stream leaves a kept leg", ah.works(la, 1000)
+            and h.wait_for(lambda: idle(pa) == 1 and idle(pb, "answer") == 1, 5))
+    leg = relay_socks(a.proc.pid, r.port) - control
+    fd = sock_fd(a.proc.pid, leg.pop()) if len(leg) == 1 else None
+    c.check("inject: a's kept leg found", fd is not None, (control, leg))
+    fails = b.count("end-to-end handshake failed")
+    c.check("inject: bytes written on a's kept leg", fd is not None
+            and inject(a.proc.pid, fd, b"\x7f\xff" + bytes(30)))
+    c.check("inject: b refuses them as a first frame",
+            b.wait_log("end-to-end handshake failed", n=fails + 1), b.log()[-1500:])
+    c.check("inject: the kept legs are gone on both sides",
+            h.wait_for(lambda: idle(pa) == 0 and idle(pb, "answer") == 0, 10),
+            (idle(pa), idle(pb, "answer")))
+    time.sleep(0.5)  # a dial b started would have connected by now (loopback)
+    c.check("inject: b opened no connection to its target", target_conns(b.proc.pid, srv.port)
+            == n0, (n0, target_conns(b.proc.pid, srv.port)))
+    c.check("inject: a stream after works", ah.works(la, 5000))
+
+
+def take_unanswered(c, r, a, b, la, pa, abort):
+    """b stopped; a client's connection takes a's kept leg. abort: the leg
+    is then aborted by the kernel (`ss -K`), else it stays up and b just
+    never answers. Either way a OPENs the stream anew (the log line says
+    which trigger it was); once b runs again the client's bytes come back
+    and a counts one fallback and one new leg."""
     control = relay_socks(a.proc.pid, r.port)
     c.check("a stream leaves a kept leg", ah.works(la, 5000)
-            and h.wait_for(lambda: idle(pa) == 1, 5))
+            and h.wait_for(lambda: idle(pa) >= 1, 5))
     leg = relay_socks(a.proc.pid, r.port) - control
-    c.check("a's kept leg found", len(leg) == 1, (control, leg))
+    if abort:  # the first kept leg of the run: the control connection was there before
+        c.check("a's kept leg found", len(leg) == 1, (control, leg))
     before = legs(pa)
+    n_rst, n_late = a.count(RST_WHY), a.count(LATE_WHY)
     b.proc.send_signal(signal.SIGSTOP)
     try:
-        s = socket.create_connection(("127.0.0.1", la), timeout=20)
+        s = socket.create_connection(("127.0.0.1", la), timeout=30)
         data = os.urandom(50000)
         s.sendall(data)
+        t0 = time.monotonic()
         c.check("a took the kept leg", h.wait_for(lambda: idle(pa) == 0, 5))
-        c.check("its leg aborted before b answered", len(leg) == 1 and kill_sock(leg.pop(), r.port))
-        c.check("a OPENs the stream anew", a.wait_log("kept stream leg ended before the peer "
-                                                     "answered"))
+        if abort:
+            # The answer deadline (3 s) may pass first on a slow machine:
+            # then the leg is gone already and the other trigger fired.
+            c.check("its leg aborted before b answered", len(leg) == 1 and kill_sock(leg.pop(),
+                                                                                   r.port))
+            c.check("a OPENs the stream anew", h.wait_for(
+                lambda: a.count(RST_WHY) + a.count(LATE_WHY) == n_rst + n_late + 1, 15))
+            print("fallback after an abort, by", "the abort" if a.count(RST_WHY) > n_rst
+                  else "the answer deadline")
+        else:
+            c.check("a OPENs the stream anew when b does not answer in time",
+                    a.wait_log(LATE_WHY, n=n_late + 1, timeout=15), a.log()[-1500:])
+            took = time.monotonic() - t0
+            print("fallback %.2f s after the connection" % took)
+            c.check("not before the answer deadline", took >= 2.9, took)
+            c.check("and not by a reset of the leg", a.count(RST_WHY) == n_rst)
     finally:
         b.proc.send_signal(signal.SIGCONT)
     got = echo_part(s, b"")
@@ -110,7 +208,9 @@ def fallback(c, r, a, b, la, pa):
 
 def main():
     c = h.Checks()
-    rig = ah.Rig(fixed_port=True)
+    # b is stopped for the answer deadline (3 s) and more: the relay must
+    # not call it dead meanwhile, nor expire the fallback's ticket.
+    rig = ah.Rig(fixed_port=True, limits={"dead_after": "30s", "ticket_expiry": "15s"})
     try:
         r = rig.start_relay()
         srv = rig.server("echo")
@@ -122,7 +222,10 @@ def main():
         c.check("agents online", h.wait_for(lambda: "peer online" in a.log()
                                             and "peer online" in b.log(), 20))
         pa, pb = ah.metrics_port(a), ah.metrics_port(b)
-        fallback(c, r, a, b, la, pa)
+        control = relay_socks(a.proc.pid, r.port)  # a's control connection, no leg yet
+        take_unanswered(c, r, a, b, la, pa, abort=True)
+        take_unanswered(c, r, a, b, la, pa, abort=False)
+        injected_first_frame(c, r, a, b, la, pa, pb, srv, control)
 
         c.check("a first stream leaves a kept leg", ah.works(la, 5000)
                 and h.wait_for(lambda: idle(pa) == 1 and idle(pb, "answer") == 1, 5))
