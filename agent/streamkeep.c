@@ -88,6 +88,24 @@ static void on_keep_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     k->on_next(own, k); /* owns k now */
 }
 
+/* Opens a copy of from's socket in to (initialised, not open): from keeps
+ * its own descriptor, so closing that handle leaves the socket up (D48).
+ * 0 or a libuv error; on error to does not own anything. */
+static int dup_open(const uv_tcp_t *from, uv_tcp_t *to)
+{
+    uv_os_fd_t fd = -1;
+    int nfd, rc;
+
+    if (uv_fileno((const uv_handle_t *)from, &fd) != 0)
+        return UV_EBADF;
+    if ((nfd = dup(fd)) < 0)
+        return uv_translate_sys_error(errno);
+    rc = uv_tcp_open(to, nfd);
+    if (rc != 0)
+        close(nfd);
+    return rc;
+}
+
 int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enum e2e_role role,
                    uint64_t leg_id, const uint8_t ticket[MSG_TICKET_LEN], uint32_t keepalive_ms,
                    uint32_t dead_ms, const uint8_t *rest, size_t rest_len,
@@ -96,36 +114,25 @@ int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enu
     struct streamkeep_list *l = &own->keep;
     uint64_t max = keep_max(own, (int)role);
     struct streamkeep *k;
-    uv_os_fd_t fd = -1;
-    int nfd, rc;
+    int rc;
 
     if (l->n[role] >= max)
         return -ENOSPC;
     if (rest_len > sizeof(k->rest) || (role == E2E_INITIATOR && rest_len > 0))
         return -EPROTO;
-    if (uv_fileno((uv_handle_t *)leg, &fd) != 0)
-        return -EBADF;
-    if ((nfd = dup(fd)) < 0)
-        return -errno;
     k = calloc(1, sizeof(*k));
     if (k == NULL || uv_tcp_init(loop, &k->leg) != 0) {
         free(k);
-        close(nfd);
         return -ENOMEM;
     }
     k->leg.data = k;
-    rc = uv_tcp_open(&k->leg, nfd);
-    if (rc != 0) {
-        close(nfd); /* the handle does not own it */
-        uv_close((uv_handle_t *)&k->leg, on_keep_closed);
-        return rc;
-    }
-    if (role == E2E_RESPONDER && rest_len == 0)
+    rc = dup_open(leg, &k->leg);
+    if (rc == 0 && role == E2E_RESPONDER && rest_len == 0)
         rc = uv_read_start((uv_stream_t *)&k->leg, on_keep_alloc, on_keep_read);
     if (rc == 0 && role == E2E_INITIATOR) /* its end, or bytes that must not come */
         rc = uv_read_start((uv_stream_t *)&k->leg, on_keep_alloc, on_keep_read);
     if (rc != 0) {
-        uv_close((uv_handle_t *)&k->leg, on_keep_closed); /* the handle owns nfd: closes it */
+        uv_close((uv_handle_t *)&k->leg, on_keep_closed); /* closes the copy if it was opened */
         return rc;
     }
     k->role = role;
@@ -203,17 +210,9 @@ struct streamkeep *streamkeep_take(struct stream_owner *own, uint64_t now)
 int streamkeep_move(struct streamkeep *k, uv_tcp_t *to, uint8_t rest[STREAMKEEP_REST_MAX],
                     size_t *rest_len)
 {
-    uv_os_fd_t fd = -1;
-    int nfd, rc;
+    int rc = dup_open(&k->leg, to);
 
-    if (uv_fileno((uv_handle_t *)&k->leg, &fd) != 0 || (nfd = dup(fd)) < 0) {
-        rc = uv_translate_sys_error(errno);
-        streamkeep_close(k);
-        return rc;
-    }
-    rc = uv_tcp_open(to, nfd);
     if (rc != 0) {
-        close(nfd);
         streamkeep_close(k);
         return rc;
     }
