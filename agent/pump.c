@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct pump_wreq {
     uv_write_t req;
@@ -231,6 +232,7 @@ static bool move_bytes(struct pump *p)
 
 static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static bool local_read_now(struct pump *p);
 static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
@@ -305,6 +307,8 @@ void pump_run(struct pump *p)
 
     if (p->closing || p->e2e == NULL)
         return;
+    if (!p->first_read && e2e_handshake_done(p->e2e) && !local_read_now(p))
+        return;
     do {
         if (!handle_events(p))
             return;
@@ -374,15 +378,14 @@ static bool local_eof_was_reset(struct pump *p)
            pump_eof_was_reset(fd, p->local_shut_done);
 }
 
-static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* What a read of the local socket gave (libuv's nread); false when the
+ * stream closed or went to its reset (nothing more to do here). */
+static bool local_input(struct pump *p, ssize_t nread, const uv_buf_t *buf)
 {
-    struct pump *p = s->data;
     size_t acc = 0;
 
-    if (p->closing || nread == 0)
-        return;
     if (nread == UV_ENOBUFS) {
-        (void)uv_read_stop(s);
+        (void)uv_read_stop((uv_stream_t *)&p->local);
         p->local_reading = false;
     } else if (nread == UV_EOF && local_eof_was_reset(p)) {
         pump_log(p, LOG_LEVEL_INFO,
@@ -390,27 +393,68 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                  "resetting the stream");
         p->local_eof = true;
         pump_reset(p, REC_RESET_LOCAL, "local connection reset");
-        return;
+        return false;
     } else if (nread == UV_EOF) {
         p->local_eof = true;
-        (void)uv_read_stop(s);
+        (void)uv_read_stop((uv_stream_t *)&p->local);
         p->local_reading = false;
         if (e2e_shutdown(p->e2e) != 0) {
             p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
-            return;
+            return false;
         }
     } else if (nread < 0) {
         pump_log(p, LOG_LEVEL_INFO, "local connection: %s; resetting the stream",
                  uv_strerror((int)nread));
         p->local_eof = true;
         pump_reset(p, REC_RESET_LOCAL, "local connection reset");
-        return;
+        return false;
     } else if (e2e_send(p->e2e, (const uint8_t *)buf->base, (size_t)nread, &acc) != 0 ||
                acc != (size_t)nread) {
         pump_fail(p, LOG_LEVEL_WARN, "session refused local data");
-        return;
+        return false;
     }
-    pump_run(p);
+    return true;
+}
+
+static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct pump *p = s->data;
+
+    if (p->closing || nread == 0)
+        return;
+    if (local_input(p, nread, buf))
+        pump_run(p);
+}
+
+/*
+ * The first step after the handshake, on a side whose local connection was
+ * there before it (the initiator's): one read of the local socket straight
+ * away, so what the client sent while the handshake ran is sealed behind our
+ * record header and both leave in one write (design.md D51). Without it the
+ * header went out alone and the data a turn of the loop later: one more
+ * write here, one more message for the relay and the peer. Nothing is read
+ * before the handshake is done (no 0-RTT data, docs/protocol.md §7.4).
+ * Returns false when the stream closed.
+ */
+static bool local_read_now(struct pump *p)
+{
+    uv_os_fd_t fd = -1;
+    uv_buf_t buf;
+    ssize_t n;
+
+    p->first_read = true;
+    if (!p->local_connected || p->local_eof || p->local_reading || p->we_reset ||
+        uv_fileno((uv_handle_t *)&p->local, &fd) != 0)
+        return true;
+    on_local_alloc((uv_handle_t *)&p->local, 0, &buf);
+    if (buf.len == 0)
+        return true;
+    do
+        n = read(fd, buf.base, buf.len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return true; /* nothing yet: set_reading() waits for it */
+    return local_input(p, n > 0 ? n : n == 0 ? UV_EOF : uv_translate_sys_error(errno), &buf);
 }
 
 static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

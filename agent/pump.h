@@ -106,6 +106,7 @@ struct pump {
     bool local_connected, leg_connected, spliced;
     bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
     bool local_reading, leg_reading, we_reset;
+    bool first_read; /* the read right after the handshake was tried (D51) */
     uint8_t splice_byte;
     /* The agent-wide count of bytes held for replay (stream_env), which
      * this stream's share (held) is part of, and its cap; NULL: none. */

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """End-to-end new streams: two builds side by side, interleaved in one run.
 
-Usage: /usr/bin/python3 tests/bench/pair_ab.py NEW_BUILD BASE_BUILD [STREAMS [REPS]]
+Usage: /usr/bin/python3 tests/bench/pair_ab.py NEW_BUILD BASE_BUILD [STREAMS [REPS [RATE]]]
 Both builds need -DLR_BENCH=ON. Each build runs its own relay and its own
 two agents (linkrelay and linkagent from that build; lr_bench from
 NEW_BUILD); `lr_bench pair --n STREAMS --window 64` (as fast as possible,
@@ -9,6 +9,8 @@ NEW_BUILD); `lr_bench pair --n STREAMS --window 64` (as fast as possible,
 repetition. Prints the median over the repetitions of new streams/s and
 of the CPU µs per stream of the relay, each agent and the client, with
 the load average before and after (docs/performance.md, design.md D45).
+With RATE (new streams/s, paced; 256 set up at once, as run.py's paced
+pairing) it also prints the time to first byte p50 and p99 (D51).
 Uses run.py's process setup and cleanup.
 """
 import atexit
@@ -26,6 +28,7 @@ def main():
     new, base = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
     reps = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    rate = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     env = B.Env(os.path.abspath(new))
     atexit.register(env.cleanup)
     sets = []
@@ -40,9 +43,12 @@ def main():
     res = {s.name: [] for s in sets}
     for i in range(reps):
         for s in (sets if i % 2 == 0 else sets[::-1]):
-            kv, cpu = B.bench(env, s, "pair", ["--n", n, "--rate", 0, "--window", 64])
+            kv, cpu = B.bench(env, s, "pair", ["--n", n, "--rate", rate, "--window",
+                                               256 if rate else 64])
             ok = int(kv["pair.ok"])
             row = {"new streams/s": float(kv["pair.rate"])}
+            if rate:
+                row.update({"TTFB %s µs" % q: float(kv["pair.%s_us" % q]) for q in ("p50", "p99")})
             row.update({"%s µs/stream" % k: v / ok * 1e6 for k, v in cpu.items()})
             res[s.name].append(row)
     for name, rows in res.items():

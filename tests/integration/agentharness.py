@@ -248,6 +248,95 @@ class Server:
         self.thread.join(5)
 
 
+class RelayProxy:
+    """A TCP proxy on loopback between one agent and its relay (the agent's
+    --relay): each connection is piped both ways. Subclasses see every
+    chunk of a stream leg (the preamble's kind 2, docs/protocol.md §3) in
+    chunk(), numbered from 1 in the order the legs came, and say what goes
+    on; control sessions are piped untouched."""
+
+    def __init__(self, upstream):
+        self.up = upstream  # (host, port) of the relay
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        self.legs = 0
+        self.socks = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def chunk(self, leg, up, data):
+        """data (b"" at the end) read on stream leg number leg, from the
+        agent (up) or from the relay; returns what to forward, None for
+        nothing (held: an end held is not passed on either)."""
+        return data
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _pipe(self, src, dst, leg, up):
+        try:
+            while True:
+                d = src.recv(65536)
+                end = not d
+                if leg:
+                    d = self.chunk(leg, up, d)
+                if d is None and end:
+                    return  # an end held: not passed on
+                if d is None:
+                    continue
+                if end:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(d)
+        except OSError:
+            h.reset_close_wake(dst)
+            h.reset_close_wake(src)
+
+    def _conn(self, c):
+        try:
+            pre = b""
+            while len(pre) < 8:
+                d = c.recv(8 - len(pre))
+                if not d:
+                    raise EOFError
+                pre += d
+            u = socket.create_connection(self.up, timeout=10)
+            u.settimeout(None)
+            leg = 0
+            with self.lock:
+                self.socks += [c, u]
+                if pre[5] == 2:  # a stream leg
+                    self.legs += 1
+                    leg = self.legs
+            self.opened(leg, c, u)
+            u.sendall(pre)
+            threading.Thread(target=self._pipe, args=(u, c, leg, False), daemon=True).start()
+            self._pipe(c, u, leg, True)
+        except (OSError, EOFError):
+            h.reset_close_wake(c)
+
+    def opened(self, leg, agent_side, relay_side):
+        """A connection was made (leg 0: a control session)."""
+
+    def close(self):
+        self.closed = True
+        self.ls.close()
+        with self.lock:
+            for s in self.socks:
+                h.reset_close_wake(s)
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -36,7 +36,6 @@ import re
 import socket
 import struct
 import sys
-import threading
 
 import agentharness as ah
 import lrharness as h
@@ -46,81 +45,30 @@ RESUME_TIMEOUT_S = 30
 RESUME_TIMEOUT = "%ds" % RESUME_TIMEOUT_S
 
 
-class Proxy:
+class Proxy(ah.RelayProxy):
     """The agent's relay. The first stream leg can hold one direction
     ("up": agent -> relay, "down": relay -> agent) from arm() on; later legs
     are piped untouched."""
 
     def __init__(self, upstream, hold):
-        self.up = upstream
         self.hold = hold
-        self.ls = socket.socket()
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(16)
-        self.port = self.ls.getsockname()[1]
-        self.legs = 0
         self.first = None  # (agent side, relay side) of the first leg
         self.armed = False
         self.held = 0  # bytes held back since arm()
         self.held_eof = False  # the held direction's source closed
-        self.socks = []
-        self.lock = threading.Lock()
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(upstream)
 
-    def addr(self):
-        return "127.0.0.1:%d" % self.port
+    def opened(self, leg, agent_side, relay_side):
+        if leg == 1:
+            self.first = (agent_side, relay_side)
 
-    def _accept(self):
-        while not self.closed:
-            try:
-                c, _ = self.ls.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
-
-    def _pipe(self, src, dst, held):
-        try:
-            while True:
-                d = src.recv(65536)
-                if held and self.armed:
-                    if not d:
-                        self.held_eof = True
-                        return
-                    self.held += len(d)
-                    continue
-                if not d:
-                    dst.shutdown(socket.SHUT_WR)
-                    return
-                dst.sendall(d)
-        except OSError:
-            h.reset_close_wake(dst)
-            h.reset_close_wake(src)
-
-    def _conn(self, c):
-        try:
-            pre = b""
-            while len(pre) < 8:
-                d = c.recv(8 - len(pre))
-                if not d:
-                    raise EOFError
-                pre += d
-            u = socket.create_connection(self.up, timeout=10)
-            u.settimeout(None)
-            first = False
-            with self.lock:
-                self.socks += [c, u]
-                if pre[5] == 2:  # a stream leg
-                    self.legs += 1
-                    first = self.legs == 1
-                    if first:
-                        self.first = (c, u)
-            u.sendall(pre)
-            threading.Thread(target=self._pipe, args=(u, c, first and self.hold == "down"),
-                             daemon=True).start()
-            self._pipe(c, u, first and self.hold == "up")
-        except (OSError, EOFError):
-            h.reset_close_wake(c)
+    def chunk(self, leg, up, data):
+        if leg != 1 or not self.armed or up != (self.hold == "up"):
+            return data
+        if not data:
+            self.held_eof = True
+        self.held += len(data)
+        return None
 
     def arm(self):
         self.armed = True
@@ -134,13 +82,6 @@ class Proxy:
             except OSError:
                 pass
             s.close()
-
-    def close(self):
-        self.closed = True
-        self.ls.close()
-        with self.lock:
-            for s in self.socks:
-                h.reset_close_wake(s)
 
 
 def metric(port, name, **labels):
