@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -106,13 +107,18 @@ enum conn_end {
                        * close (bounded by a short timer): for CLOSE messages */
 };
 
+/* The text of an accepted socket's peer (conn_peer_name): "[" IPv6 "]:"
+ * port, or IPv4 ":" port, and the NUL; never a hostname. Not
+ * ADDR_TEXT_SIZE (262): two of these per stream (D53). */
+#define CONN_PEER_SIZE (INET6_ADDRSTRLEN + 8)
+
 struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* handshake deadline, then keepalive (control) */
     struct conn_ctx *ctx;
     struct conn *prev, *next;
     uint64_t id;
-    char peer[ADDR_TEXT_SIZE]; /* "1.2.3.4:5555" for logs */
+    char peer[CONN_PEER_SIZE]; /* "1.2.3.4:5555" for logs */
     uint8_t addr_key[16];      /* source address for limits */
     struct admit_ip *ip;       /* its address's entry; NULL once vouched for (conn_vouch) */
     enum conn_state state;

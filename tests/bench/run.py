@@ -588,6 +588,20 @@ def pair_under_load(env, R, systems, active, args):
             R.add(sec, "TTFB p99 µs, %d active" % active, s.name, float(kv["pair.p99_us"]))
 
 
+def settle_rss(pid, step=0.5, timeout=10.0):
+    """Waits until pid's RSS stays the same over two steps (at most timeout
+    s): a fresh linkrelay grows by about 0.9 MiB once, in its first second
+    (its first 1 s tick and accounting flush), which the idle streams'
+    growth must not count (docs/performance.md, 2026-12-07)."""
+    deadline = time.time() + timeout
+    last, same = rss_kib(pid), 0
+    while same < 2 and time.time() < deadline:
+        time.sleep(step)
+        now = rss_kib(pid)
+        same = same + 1 if now == last else 0
+        last = now
+
+
 def idle_scale(env, R, system, n, pid):
     """Holds n idle streams; relay RSS and sockstat per stream; one byte each way."""
     argv = [env.bench, "idle", "--n", str(n)] + system.via()
@@ -609,6 +623,7 @@ def idle_scale(env, R, system, n, pid):
     try:
         expect("sessions")
         time.sleep(0.3)
+        settle_rss(pid)
         rss0, (in0, mem0) = rss_kib(pid), sockstat_tcp()
         p.stdin.write(b"go\n")
         p.stdin.flush()
