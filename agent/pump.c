@@ -236,13 +236,22 @@ static bool local_read_now(struct pump *p);
 static void on_leg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* The local socket may be read: the handshake is done, the session takes
+ * data, the leg's queue is under its mark and the agent's replay bytes
+ * under their cap (set_reading, local_read_now). */
+static bool local_may_read(struct pump *p)
+{
+    struct e2e *e = p->e2e;
+
+    return p->local_connected && e2e_handshake_done(e) && !p->local_eof && !p->we_reset &&
+           e2e_send_space(e) > 0 && (!p->leg_connected || pump_queued(&p->leg) < PUMP_HIGH_WATER) &&
+           (p->held_total == NULL || *p->held_total < p->held_cap);
+}
+
 static void set_reading(struct pump *p)
 {
     struct e2e *e = p->e2e;
-    bool want_local = p->local_connected && e2e_handshake_done(e) && !p->local_eof &&
-                      !p->we_reset && e2e_send_space(e) > 0 &&
-                      (!p->leg_connected || pump_queued(&p->leg) < PUMP_HIGH_WATER) &&
-                      (p->held_total == NULL || *p->held_total < p->held_cap);
+    bool want_local = local_may_read(p);
     bool want_leg = p->leg_connected && !p->leg_eof && (!p->spliced || e2e_in_space(e) > 0);
 
     if (want_local != p->local_reading) {
@@ -365,8 +374,12 @@ static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     if (space > p->rbuf_len)
         space = p->rbuf_len;
-    if (p->held_total != NULL && space > p->held_cap - *p->held_total)
-        space = *p->held_total < p->held_cap ? (size_t)(p->held_cap - *p->held_total) : 0;
+    if (p->held_total != NULL) { /* the cap may be below the total after a reload */
+        uint64_t room = *p->held_total < p->held_cap ? p->held_cap - *p->held_total : 0;
+
+        if (space > room)
+            space = (size_t)room;
+    }
     *buf = uv_buf_init((char *)p->rbuf, (unsigned)space);
 }
 
@@ -428,13 +441,12 @@ static void on_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /*
  * The first step after the handshake, on a side whose local connection was
- * there before it (the initiator's): one read of the local socket straight
- * away, so what the client sent while the handshake ran is sealed behind our
- * record header and both leave in one write (design.md D51). Without it the
- * header went out alone and the data a turn of the loop later: one more
- * write here, one more message for the relay and the peer. Nothing is read
- * before the handshake is done (no 0-RTT data, docs/protocol.md §7.4).
- * Returns false when the stream closed.
+ * up before it ended (the initiator's; the responder's too when its target
+ * answered first): one read of the local socket straight away, so what the client sent while the
+ * handshake ran is sealed behind our record header and both leave in one write (design.md D51).
+ * Without it the header went out alone and the data a turn of the loop later: one more write here,
+ * one more message for the relay and the peer. Nothing is read before the handshake is done (no
+ * 0-RTT data, docs/protocol.md §7.4). Returns false when the stream closed.
  */
 static bool local_read_now(struct pump *p)
 {
@@ -443,8 +455,7 @@ static bool local_read_now(struct pump *p)
     ssize_t n;
 
     p->first_read = true;
-    if (!p->local_connected || p->local_eof || p->local_reading || p->we_reset ||
-        uv_fileno((uv_handle_t *)&p->local, &fd) != 0)
+    if (p->local_reading || !local_may_read(p) || uv_fileno((uv_handle_t *)&p->local, &fd) != 0)
         return true;
     on_local_alloc((uv_handle_t *)&p->local, 0, &buf);
     if (buf.len == 0)

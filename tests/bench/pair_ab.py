@@ -5,8 +5,8 @@ Usage: /usr/bin/python3 tests/bench/pair_ab.py NEW_BUILD BASE_BUILD [STREAMS [RE
 Both builds need -DLR_BENCH=ON. Each build runs its own relay and its own
 two agents (linkrelay and linkagent from that build; lr_bench from
 NEW_BUILD); `lr_bench pair --n STREAMS --window 64` (as fast as possible,
-64 being set up at once) runs on each in turn, the order reversed every
-repetition. Prints the median over the repetitions of new streams/s and
+64 being set up at once; paced with RATE, below) runs on each in turn, the
+order reversed every repetition. Prints the median over the repetitions of new streams/s and
 of the CPU µs per stream of the relay, each agent and the client, with
 the load average before and after (docs/performance.md, design.md D45).
 With RATE (new streams/s, paced; 256 set up at once, as run.py's paced
@@ -44,7 +44,8 @@ def main():
     for i in range(reps):
         for s in (sets if i % 2 == 0 else sets[::-1]):
             kv, cpu = B.bench(env, s, "pair", ["--n", n, "--rate", rate, "--window",
-                                               256 if rate else 64])
+                                               256 if rate else 64],
+                              timeout=300 + (n / rate if rate else 0))
             ok = int(kv["pair.ok"])
             row = {"new streams/s": float(kv["pair.rate"])}
             if rate:

@@ -590,7 +590,7 @@ def pair_under_load(env, R, systems, active, args):
 
 def settle_rss(pid, step=0.5, timeout=10.0):
     """Waits until pid's RSS stays the same over two steps (at most timeout
-    s): a fresh linkrelay grows by about 0.9 MiB once, in its first second
+    s; False, with a line in the log, if it never did): a fresh linkrelay grows by about 0.9 MiB once, in its first second
     (its first 1 s tick and accounting flush), which the idle streams'
     growth must not count (docs/performance.md, 2026-12-07)."""
     deadline = time.time() + timeout
@@ -600,6 +600,10 @@ def settle_rss(pid, step=0.5, timeout=10.0):
         now = rss_kib(pid)
         same = same + 1 if now == last else 0
         last = now
+    if same < 2:
+        log("RSS of %d did not settle in %.0f s: the idle baseline may count start-up memory"
+            % (pid, timeout))
+    return same >= 2
 
 
 def idle_scale(env, R, system, n, pid):

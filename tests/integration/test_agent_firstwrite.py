@@ -12,7 +12,10 @@ sends and holds the relay -> a direction while the test's client connects
 and sends, so the client's bytes are in a's socket before the answer can
 reach a: a's chunk after the answer must carry the header (24 bytes) and
 the whole DATA record (the bytes + 28). Before D51 the header went alone,
-a 24-byte write, and the data a turn of the loop later.
+a 24-byte write, and the data a turn of the loop later. (The proxy sees
+recv() chunks, not writes: on a slow machine it may read a lone header and
+the next write together, so a regression can go unseen in one run; the
+fixed code never fails these checks.)
 """
 import os
 import socket
