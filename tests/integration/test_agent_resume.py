@@ -24,13 +24,17 @@
   linkagent_resume_buffer_bytes) reach resume_buffer (128 KiB here) and
   never pass it, and the stream resumes; a second such stream takes the
   sum to resume_buffer_total (192 KiB, less than two buffers) and never
-  past it; the agent's RSS grows by less than that + 8 MiB (plain build
-  only); once the readers read, every byte arrives.
+  past it; a reload then lowers resume_buffer_total to 128 KiB, below what
+  is held, and a third stream opened after it holds nothing more (a cap
+  below the total once let a stream's first read through, D51's review);
+  the agent's RSS grows by less than that + 8 MiB (plain build only); once
+  the readers read, every byte of all three arrives.
 """
 import errno
 import hashlib
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -259,6 +263,25 @@ def stalled_reader(c, rig, r, tgt):
         time.sleep(0.05)
     c.check("stall: two streams' bytes held reached resume_buffer_total and never passed it",
             held and max(held) == TOTAL_BOUND, (max(held), len(held)))
+    # A reload lowers resume_buffer_total below what is held: a third
+    # stalled stream, opened after it, reads nothing into its replay buffer
+    # (the agent-wide room is 0, not the wrapped difference of a cap below
+    # the total); it reads once the others' ACKs made room, at the end.
+    path = os.path.join(rig.tmp, "stall-a.conf")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("resume_buffer_total = 192KiB", "resume_buffer_total = 128KiB"))
+    reloads = a.count("reloaded ")
+    a.proc.send_signal(signal.SIGHUP)
+    c.check("stall: a reloaded with resume_buffer_total 128 KiB, below what it holds",
+            a.wait_log("reloaded ", n=reloads + 1))
+    open_stalled()
+    for _ in range(20):
+        sample()
+        time.sleep(0.05)
+    c.check("stall: a stream opened after the reload held nothing more",
+            max(held) == TOTAL_BOUND and held[-1] == TOTAL_BOUND, (max(held), held[-1]))
     if not h.sanitized(ah.AGENT):  # ASan's shadow and quarantine are not the agent's
         grew = ah.rss_kib(a.proc.pid) - rss0
         print("stall: host agent RSS grew %d KiB with %d KiB held" % (grew, TOTAL_BOUND // 1024))
