@@ -309,7 +309,7 @@ static int step_record(struct e2e *s)
         s->peer_finished = true; /* the responder finished (§7.3) */
     else if (r.type == REC_FINISHED)
         rc = REC_E_FINISHED; /* only the responder sends it */
-    sodium_memzero(s->scratch, r.type == REC_DATA ? r.len + 9 : sizeof(s->scratch));
+    sodium_memzero(s->scratch, f.len - REC_ABYTES); /* all rec_rx_open wrote */
     (void)bq_consume(&s->in, f.consumed);
     if (rc != 0) {
         fail(s, rc == E2E_E_RESUME ? E2E_E_RESUME : E2E_E_RECORD, rc);

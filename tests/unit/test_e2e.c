@@ -257,6 +257,9 @@ START_TEST(test_half_close)
     ck_assert_int_eq(p.a.ev[E2E_EV_PEER_FINAL], 1);
     ck_assert(e2e_finished(p.a.s));
     ck_assert(e2e_finished(p.b.s));
+    /* Every record's plaintext (DATA, FINAL, ACK) is wiped after it. */
+    ck_assert(sodium_is_zero(p.a.s->scratch, sizeof(p.a.s->scratch)));
+    ck_assert(sodium_is_zero(p.b.s->scratch, sizeof(p.b.s->scratch)));
     pair_free(&p);
 }
 END_TEST
@@ -293,6 +296,8 @@ START_TEST(test_reset)
     ck_assert_int_eq(p.b.ev[E2E_EV_PEER_RESET], 1);
     ck_assert_int_eq(p.b.last_reset.reason, REC_RESET_LOCAL);
     ck_assert_str_eq((char *)p.b.reset_text, "client went away");
+    /* The RESET's plaintext (its text) is wiped from the record scratch. */
+    ck_assert(sodium_is_zero(p.b.s->scratch, sizeof(p.b.s->scratch)));
     ck_assert(e2e_dead(p.b.s));
     /* A reset side reports nothing else, and the reset peer neither. */
     ck_assert_uint_eq(p.a.got_len, 0);
