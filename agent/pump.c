@@ -79,6 +79,8 @@ static void on_write_done(uv_write_t *req, int status)
     bool local = req->handle == (uv_stream_t *)&p->local;
 
     free(w);
+    if (!local)
+        p->leg_wreqs--;
     /* UV_ECANCELED: a handle the owner closed, the stream's or a refused
      * leg's; what follows is for the handle that is there now. */
     if (p->closing || status == UV_ECANCELED || (!local && !p->leg_connected))
@@ -108,6 +110,8 @@ int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len)
     uv_buf_t b;
     int rc;
 
+    if (t == &p->local)
+        p->local_written = true;
     b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len); /* UV_EAGAIN while queued */
     rc = uv_try_write((uv_stream_t *)t, &b, 1);
     if (rc > 0) {
@@ -125,6 +129,8 @@ int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len)
     rc = uv_write(&w->req, (uv_stream_t *)t, &b, 1, on_write_done);
     if (rc < 0)
         free(w);
+    else if (t != &p->local)
+        p->leg_wreqs++;
     return rc;
 }
 
@@ -204,10 +210,10 @@ static bool move_bytes(struct pump *p)
     size_t n;
     bool moved = false;
 
-    while (p->leg_connected && pump_queued(&p->leg) < PUMP_HIGH_WATER &&
+    while (p->leg_connected && pump_queued(&p->leg->tcp) < PUMP_HIGH_WATER &&
            (b = e2e_out_peek(p->e2e, &n)) != NULL && n > 0) {
         n = n > PUMP_WRITE_MAX ? PUMP_WRITE_MAX : n;
-        if (pump_write(p, &p->leg, b, n) != 0) {
+        if (pump_write(p, &p->leg->tcp, b, n) != 0) {
             if (leg_resumable(p))
                 p->ops->leg_lost(p->owner, "write to relay failed");
             else
@@ -244,7 +250,8 @@ static bool local_may_read(struct pump *p)
     struct e2e *e = p->e2e;
 
     return p->local_connected && e2e_handshake_done(e) && !p->local_eof && !p->we_reset &&
-           e2e_send_space(e) > 0 && (!p->leg_connected || pump_queued(&p->leg) < PUMP_HIGH_WATER) &&
+           e2e_send_space(e) > 0 &&
+           (!p->leg_connected || pump_queued(&p->leg->tcp) < PUMP_HIGH_WATER) &&
            (p->held_total == NULL || *p->held_total < p->held_cap);
 }
 
@@ -261,12 +268,11 @@ static void set_reading(struct pump *p)
             (void)uv_read_stop((uv_stream_t *)&p->local);
         p->local_reading = want_local;
     }
-    if (want_leg != p->leg_reading) {
+    if (p->leg != NULL && want_leg != p->leg->reading) {
         if (want_leg)
-            (void)uv_read_start((uv_stream_t *)&p->leg, on_leg_alloc, on_leg_read);
+            (void)leg_read(p->leg, on_leg_alloc, on_leg_read);
         else
-            (void)uv_read_stop((uv_stream_t *)&p->leg);
-        p->leg_reading = want_leg;
+            leg_read_stop(p->leg);
     }
 }
 
@@ -291,7 +297,7 @@ static bool shut_down(struct pump *p)
         if (n == 0) {
             p->leg_shut = true;
             p->leg_sreq.data = p;
-            if (uv_shutdown(&p->leg_sreq, (uv_stream_t *)&p->leg, on_shutdown) != 0) {
+            if (uv_shutdown(&p->leg_sreq, (uv_stream_t *)&p->leg->tcp, on_shutdown) != 0) {
                 p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
                 return false;
             }
@@ -340,7 +346,7 @@ void pump_run(struct pump *p)
     if (!shut_down(p))
         return;
     if (e2e_keep(p->e2e) && e2e_finished(p->e2e) && p->local_eof && p->local_shut_done &&
-        p->leg_connected && pump_queued(&p->leg) == 0) {
+        p->leg_connected && pump_leg_idle(p)) {
         log_debug("link %s: stream %u finished: %llu bytes out, %llu in; keeping its leg", p->name,
                   p->id, (unsigned long long)e2e_bytes_sent(p->e2e),
                   (unsigned long long)e2e_bytes_delivered(p->e2e));
@@ -383,11 +389,13 @@ static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p->rbuf, (unsigned)space);
 }
 
+/* Only a write can have taken the reset's error first: a local socket
+ * never written to reports a reset to the read itself (no TCP_INFO then). */
 static bool local_eof_was_reset(struct pump *p)
 {
     uv_os_fd_t fd = -1;
 
-    return uv_fileno((uv_handle_t *)&p->local, &fd) == 0 &&
+    return p->local_written && uv_fileno((uv_handle_t *)&p->local, &fd) == 0 &&
            pump_eof_was_reset(fd, p->local_shut_done);
 }
 
@@ -522,8 +530,7 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (p->closing || nread == 0)
         return;
     if (nread == UV_ENOBUFS) {
-        (void)uv_read_stop(s);
-        p->leg_reading = false;
+        leg_read_stop(leg_of((uv_handle_t *)s));
     } else if (nread < 0 && !p->spliced) {
         p->ops->leg_refused(p->owner, (int)nread);
         return;
@@ -533,8 +540,7 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     } else if (nread == UV_EOF) {
         p->leg_eof = true;
-        (void)uv_read_stop(s);
-        p->leg_reading = false;
+        leg_read_stop(leg_of((uv_handle_t *)s));
         e2e_eof(p->e2e);
     } else if (nread < 0) {
         if (e2e_finished(p->e2e))
@@ -552,17 +558,32 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     pump_run(p);
 }
 
+void pump_leg_attach(struct pump *p, struct leg *l)
+{
+    p->leg = l;
+    l->tcp.data = p;
+    if (l->reading)
+        (void)leg_read(l, on_leg_alloc, on_leg_read); /* only the callbacks change */
+}
+
+bool pump_leg_idle(const struct pump *p)
+{
+    return p->leg != NULL && p->leg_wreqs == 0 && pump_queued(&p->leg->tcp) == 0;
+}
+
 int pump_leg_keepalive(struct pump *p, uint32_t keepalive_ms, uint32_t dead_ms)
 {
     struct live_keepalive k;
     uv_os_fd_t fd = -1;
     int intvl, cnt;
 
+    if (p->leg == NULL)
+        return -ENOTCONN;
     live_keepalive(keepalive_ms, dead_ms, &k);
     intvl = (int)k.intvl_s;
     cnt = (int)k.cnt;
-    if (uv_tcp_keepalive(&p->leg, 1, k.idle_s) != 0 ||
-        uv_fileno((uv_handle_t *)&p->leg, &fd) != 0 ||
+    if (uv_tcp_keepalive(&p->leg->tcp, 1, k.idle_s) != 0 ||
+        uv_fileno((uv_handle_t *)&p->leg->tcp, &fd) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
         return -errno;
@@ -576,7 +597,7 @@ bool pump_leg_dead(struct pump *p, struct live_ack *ack, uint64_t now, uint32_t 
     uv_os_fd_t fd = -1;
 
     memset(&ti, 0, sizeof(ti));
-    if (uv_fileno((uv_handle_t *)&p->leg, &fd) != 0 ||
+    if (p->leg == NULL || uv_fileno((uv_handle_t *)&p->leg->tcp, &fd) != 0 ||
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
         return false;
     /* Waiting for an ACK: data in flight, or (tcpi_probes) window or

@@ -17,10 +17,11 @@
  * at once is copied once into its own request.
  *
  * Ownership: the owner (a stream, agent/stream.c) embeds struct pump, and
- * owns the two handles' lives: it inits them (setting .data to the pump),
- * sets *_connected when they connect, closes them, sets closing when it
- * starts closing (after which nothing here acts), and frees what the pump
- * points to. This module never closes a handle: it asks the owner through
+ * owns the two handles' lives: it inits the local one (setting .data to the
+ * pump) and hands a leg (leg.h) over with pump_leg_attach, sets *_connected
+ * when they connect, closes them (or gives the leg away: a kept leg, D48),
+ * sets closing when it starts closing (after which nothing here acts), and
+ * frees what the pump points to. This module never closes a handle: it asks the owner through
  * struct pump_ops, and names nothing of its owner. Any pump_* call and any
  * callback here may end the stream (ops->close): callers re-check closing.
  *
@@ -38,6 +39,7 @@
 
 #include "e2e.h"
 #include "live.h"
+#include "agent/leg.h"
 #include "log.h"
 #include "streamlog.h"
 
@@ -98,21 +100,31 @@ struct pump {
     uint8_t *rbuf;         /* the agent's shared local read buffer */
     size_t rbuf_len;
     struct e2e *e2e; /* the owner's; NULL until the stream has a session */
-    uv_tcp_t local, leg;
+    uv_tcp_t local;
+    struct leg *leg;    /* the owner's; NULL while it has none (leg.h) */
+    unsigned leg_wreqs; /* writes queued on the leg whose callback has not run */
     uv_shutdown_t local_sreq, leg_sreq;
     bool closing;    /* set by the owner: nothing here acts any more */
     bool dial_local; /* the local socket is dialled (it counts for ready) */
     bool ready;      /* ops->ready told */
     bool local_connected, leg_connected, spliced;
     bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
-    bool local_reading, leg_reading, we_reset;
-    bool first_read; /* the read right after the handshake was tried (D51) */
+    bool local_reading, we_reset; /* the leg's reading: leg->reading */
+    bool local_written;           /* a write to the local socket was made (pump_eof_was_reset) */
+    bool first_read;              /* the read right after the handshake was tried (D51) */
     uint8_t splice_byte;
     /* The agent-wide count of bytes held for replay (stream_env), which
      * this stream's share (held) is part of, and its cap; NULL: none. */
     uint64_t *held_total;
     uint64_t held_cap, held;
 };
+
+/* The leg l is the pump's now (its .data: p); one that reads already reads
+ * on into the pump (no system call: leg.h). */
+void pump_leg_attach(struct pump *p, struct leg *l);
+/* Whether the leg may change hands: no write of the pump's is queued on it
+ * (leg.h). */
+bool pump_leg_idle(const struct pump *p);
 
 /* TCP keepalive on the leg with the session's timers (live.h): the kernel
  * gives up an idle leg whose path died at about dead_after, and the probes

@@ -67,7 +67,9 @@ static void on_pump_close(void *owner, enum pump_close mode, enum log_level leve
         return;
     if (mode == PUMP_CLOSE_KEEP) {
         k = streamkeep_leg(st, keep_next);
-        mode = PUMP_CLOSE_CLEAN; /* closes this handle; a kept leg has its own */
+        if (k != NULL)
+            streamend_release(st); /* the leg's reference: not the last (the timer's) */
+        mode = PUMP_CLOSE_CLEAN;   /* closes the leg unless it was kept */
     }
     streamend_end(st, mode, level, why);
     if (k != NULL)
@@ -173,15 +175,16 @@ static void on_leg_dropped(uv_handle_t *h)
     streamend_release(st);
 }
 
-/* Closes a refused leg so that st->io.leg can be dialled afresh once its close
- * callback has run. The stream no longer counts it as its leg (stream_end
- * leaves it alone); writes still queued on it end with UV_ECANCELED. */
+/* Closes a refused leg (with an RST) so that a new one can be dialled once
+ * its close callback has run. The stream no longer counts it as its leg
+ * (stream_end leaves it alone); writes still queued on it end with
+ * UV_ECANCELED. */
 static void leg_drop(struct stream *st)
 {
-    st->leg_inited = st->io.leg_connected = st->io.leg_reading = st->io.leg_eof = false;
+    st->leg_inited = st->io.leg_connected = st->io.leg_eof = false;
     st->leg_dropping = true;
-    if (uv_tcp_close_reset(&st->io.leg, on_leg_dropped) != 0)
-        uv_close((uv_handle_t *)&st->io.leg, on_leg_dropped);
+    leg_close(st->io.leg, true, on_leg_dropped);
+    st->io.leg = NULL;
 }
 
 /*
@@ -512,7 +515,6 @@ static struct stream *new_stream(struct stream_owner *own)
     st->io.name = st->name;
     st->io.id = st->id;
     st->io.local.data = &st->io;
-    st->io.leg.data = &st->io;
     st->next = own->streams;
     if (own->streams != NULL)
         own->streams->prev = st;
@@ -538,7 +540,7 @@ static void on_leg_connect(uv_connect_t *req, int status)
     }
     buf_init(&b, pre, sizeof(pre));
     if (frame_preamble_encode(&fp, &b) != 0 || buf_put_bytes(&b, st->ticket, MSG_TICKET_LEN) != 0 ||
-        pump_write(&st->io, &st->io.leg, pre, b.len) != 0) {
+        pump_write(&st->io, &st->io.leg->tcp, pre, b.len) != 0) {
         stream_reset(st);
         return;
     }
@@ -566,18 +568,19 @@ static bool e2e_session_start(struct stream *st, struct stream_owner *own)
 static bool leg_dial(struct stream *st, struct stream_owner *own)
 {
     uint64_t now = uv_now(st->loop);
-    int rc;
+    struct leg *l;
+    int rc = 0;
 
     uv_timer_stop(&st->timer);
     uv_timer_start(&st->timer, on_timer, st->setup_until_ms > now ? st->setup_until_ms - now : 0,
                    0);
-    rc = uv_tcp_init(st->loop, &st->io.leg);
-    if (rc == 0) {
+    if ((l = leg_new(st->loop, &st->io, &rc)) != NULL) {
+        pump_leg_attach(&st->io, l);
         st->leg_inited = true;
         st->refs++;
-        (void)uv_tcp_nodelay(&st->io.leg, 1);
+        (void)uv_tcp_nodelay(&l->tcp, 1);
         st->leg_creq.data = st;
-        rc = uv_tcp_connect(&st->leg_creq, &st->io.leg, (const struct sockaddr *)&own->relay_sa,
+        rc = uv_tcp_connect(&st->leg_creq, &l->tcp, (const struct sockaddr *)&own->relay_sa,
                             on_leg_connect);
     }
     if (rc != 0) {
@@ -666,7 +669,6 @@ static bool keep_begin(struct stream *st, struct stream_owner *own, struct strea
 {
     uint8_t rest[STREAMKEEP_REST_MAX];
     size_t n = 0, took = 0;
-    int rc;
 
     st->stream_id = st->leg_id = k->leg_id;
     st->role = k->role;
@@ -679,19 +681,9 @@ static bool keep_begin(struct stream *st, struct stream_owner *own, struct strea
     /* The opener waits for the answer briefly, then takes a new leg (D48). */
     uv_timer_start(&st->timer, on_timer,
                    st->role == E2E_INITIATOR ? STREAM_KEPT_ANSWER_MS : STREAM_SETUP_MS, 0);
-    rc = uv_tcp_init(st->loop, &st->io.leg);
-    if (rc != 0) {
-        streamkeep_close(k);
-        stream_reset(st);
-        return false;
-    }
+    pump_leg_attach(&st->io, streamkeep_move(k, rest, &n)); /* reads on, no system call */
     st->leg_inited = true;
     st->refs++;
-    rc = streamkeep_move(k, &st->io.leg, rest, &n);
-    if (rc != 0) {
-        stream_fail(st, LOG_LEVEL_WARN, "cannot take a kept stream leg: %s", uv_strerror(rc));
-        return false;
-    }
     st->io.leg_connected = st->io.spliced = true;
     if (!e2e_session_start(st, own))
         return false;
@@ -746,8 +738,6 @@ void stream_accept(struct stream_owner *own, uv_stream_t *server)
 {
     struct stream *st = new_stream(own);
     struct streamkeep *k;
-    struct sockaddr_storage ss;
-    int len = (int)sizeof(ss);
 
     if (st == NULL) {
         log_warnx("link %s: out of memory accepting a connection", own->cfg->name);
@@ -765,7 +755,6 @@ void stream_accept(struct stream_owner *own, uv_stream_t *server)
     }
     (void)uv_tcp_nodelay(&st->io.local, 1);
     st->io.local_connected = true;
-    (void)uv_tcp_getpeername(&st->io.local, (struct sockaddr *)&ss, &len);
     log_debug("link %s: stream %u: local connection accepted", st->name, st->id);
     if ((k = streamkeep_take(own, uv_now(st->loop))) != NULL) {
         (void)keep_begin(st, own, k); /* closes the stream if it cannot */

@@ -196,7 +196,7 @@ struct stream {
     uint32_t keepalive_ms, dead_ms; /* the session's, for the leg (0: unknown) */
     struct live_ack ack;
     bool local_inited, leg_inited, gai_pending;
-    bool leg_dropping; /* a refused leg's handle is closing; io.leg is not free yet */
+    bool leg_dropping; /* a refused leg is closing: the next is dialled after its close callback */
     uint8_t ticket[MSG_TICKET_LEN];
     /* Resumption: the RESUME waiting for an answer (0: none), when it went,
      * its epoch; the resume_timeout deadline; refused HELLOs counted. */

@@ -5,8 +5,6 @@
 #include "agent/streamend.h"
 
 #include <stdlib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <sodium.h>
 
@@ -38,24 +36,13 @@ static void on_sock_closed(uv_handle_t *h) /* local and leg: .data is the pump *
     streamend_release(((struct pump *)h->data)->owner);
 }
 
-/* SO_LINGER 0 by hand, for handles uv_tcp_close_reset refuses (libuv 1.44
- * refuses after a uv_shutdown, which a half-closed stream has done). */
-static void linger_close(uv_tcp_t *t)
+/* Closes the stream's leg (with an RST when reset, so the peer cannot
+ * mistake it for a clean end: docs/protocol.md §1); it is gone from the
+ * stream at once, and freed after its close callback. */
+static void leg_end(struct stream *st, bool reset)
 {
-    uv_os_fd_t fd = -1;
-    struct linger l = {1, 0};
-
-    if (uv_fileno((uv_handle_t *)t, &fd) == 0 && fd >= 0)
-        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    uv_close((uv_handle_t *)t, on_sock_closed);
-}
-
-/* Closes a TCP handle with an RST so the peer cannot mistake it for a clean
- * end (docs/protocol.md §1). */
-static void tcp_reset_close(uv_tcp_t *t)
-{
-    if (uv_tcp_close_reset(t, on_sock_closed) != 0)
-        linger_close(t);
+    leg_close(st->io.leg, reset, on_sock_closed);
+    st->io.leg = NULL;
 }
 
 /* The end of a flush (FLUSH mode): closes the leg (with an RST unless it
@@ -64,12 +51,8 @@ static void tcp_reset_close(uv_tcp_t *t)
  * closing. */
 static void flush_done(struct stream *st, bool reset)
 {
-    if (!uv_is_closing((uv_handle_t *)&st->io.leg)) {
-        if (reset)
-            tcp_reset_close(&st->io.leg);
-        else
-            uv_close((uv_handle_t *)&st->io.leg, on_sock_closed);
-    }
+    if (st->io.leg != NULL)
+        leg_end(st, reset);
     if (!uv_is_closing((uv_handle_t *)&st->timer))
         uv_close((uv_handle_t *)&st->timer, on_closed);
 }
@@ -97,13 +80,13 @@ static void leg_flush_close(struct stream *st)
     size_t n;
 
     while ((p = e2e_out_peek(st->io.e2e, &n)) != NULL && n > 0) {
-        if (pump_write(&st->io, &st->io.leg, p, n) != 0)
+        if (pump_write(&st->io, &st->io.leg->tcp, p, n) != 0)
             break;
         (void)e2e_out_consume(st->io.e2e, n);
     }
     st->io.leg_sreq.data = st;
     if (st->io.leg_shut ||
-        uv_shutdown(&st->io.leg_sreq, (uv_stream_t *)&st->io.leg, on_leg_flushed) != 0) {
+        uv_shutdown(&st->io.leg_sreq, (uv_stream_t *)&st->io.leg->tcp, on_leg_flushed) != 0) {
         flush_done(st, false); /* shut down earlier: what it holds goes out */
         return;
     }
@@ -192,14 +175,12 @@ void streamend_end(struct stream *st, enum pump_close mode, enum log_level level
         if (mode == PUMP_CLOSE_CLEAN)
             uv_close((uv_handle_t *)&st->io.local, on_sock_closed);
         else
-            tcp_reset_close(&st->io.local);
+            leg_tcp_close_reset(&st->io.local, on_sock_closed);
     }
     if (st->leg_inited) {
-        if (mode == PUMP_CLOSE_CLEAN)
-            uv_close((uv_handle_t *)&st->io.leg, on_sock_closed);
-        else if (flush)
+        if (flush)
             leg_flush_close(st);
         else
-            tcp_reset_close(&st->io.leg);
+            leg_end(st, mode != PUMP_CLOSE_CLEAN);
     }
 }

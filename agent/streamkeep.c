@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -23,12 +22,15 @@ static uint64_t keep_max(const struct stream_owner *own, int r)
     return max * (r == E2E_INITIATOR ? 1u : STREAMKEEP_RESPONDER_FACTOR);
 }
 
-static void on_keep_closed(uv_handle_t *h)
+static void keep_free(struct streamkeep *k)
 {
-    struct streamkeep *k = h->data;
-
     sodium_memzero(k->leg_ticket, sizeof(k->leg_ticket));
     free(k);
+}
+
+static void on_keep_closed(uv_handle_t *h) /* the leg frees itself after */
+{
+    keep_free(h->data);
 }
 
 static void unlist(struct streamkeep *k)
@@ -54,8 +56,8 @@ void streamkeep_close(struct streamkeep *k)
     if (k->own != NULL)
         k->own->keep.closed++;
     unlist(k);
-    if (!uv_is_closing((uv_handle_t *)&k->leg))
-        uv_close((uv_handle_t *)&k->leg, on_keep_closed);
+    if (!uv_is_closing((uv_handle_t *)&k->leg->tcp))
+        leg_close(k->leg, false, on_keep_closed);
 }
 
 static void on_keep_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -82,38 +84,20 @@ static void on_keep_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     k->rest_len += (size_t)nread;
-    (void)uv_read_stop(s);
     own = k->own;
     unlist(k);
-    k->on_next(own, k); /* owns k now */
+    k->on_next(own, k); /* owns k now; the leg reads on into its stream */
 }
 
-/* Opens a copy of from's socket in to (initialised, not open): from keeps
- * its own descriptor, so closing that handle leaves the socket up (D48).
- * 0 or a libuv error; on error to does not own anything. */
-static int dup_open(const uv_tcp_t *from, uv_tcp_t *to)
-{
-    uv_os_fd_t fd = -1;
-    int nfd, rc;
-
-    if (uv_fileno((const uv_handle_t *)from, &fd) != 0)
-        return UV_EBADF;
-    if ((nfd = dup(fd)) < 0)
-        return uv_translate_sys_error(errno);
-    rc = uv_tcp_open(to, nfd);
-    if (rc != 0)
-        close(nfd);
-    return rc;
-}
-
-int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enum e2e_role role,
-                   uint64_t leg_id, const uint8_t ticket[MSG_TICKET_LEN], uint32_t keepalive_ms,
-                   uint32_t dead_ms, const uint8_t *rest, size_t rest_len,
-                   streamkeep_next_fn *on_next, struct streamkeep **out)
+int streamkeep_add(struct stream_owner *own, struct leg *leg, enum e2e_role role, uint64_t leg_id,
+                   const uint8_t ticket[MSG_TICKET_LEN], uint32_t keepalive_ms, uint32_t dead_ms,
+                   const uint8_t *rest, size_t rest_len, streamkeep_next_fn *on_next,
+                   struct streamkeep **out)
 {
     struct streamkeep_list *l = &own->keep;
     uint64_t max = keep_max(own, (int)role);
     struct streamkeep *k;
+    void *holder = leg->tcp.data;
     int rc;
 
     if (l->n[role] >= max)
@@ -121,27 +105,27 @@ int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enu
     if (rest_len > sizeof(k->rest) || (role == E2E_INITIATOR && rest_len > 0))
         return -EPROTO;
     k = calloc(1, sizeof(*k));
-    if (k == NULL || uv_tcp_init(loop, &k->leg) != 0) {
-        free(k);
+    if (k == NULL)
         return -ENOMEM;
-    }
-    k->leg.data = k;
-    rc = dup_open(leg, &k->leg);
-    if (rc == 0 && role == E2E_RESPONDER && rest_len == 0)
-        rc = uv_read_start((uv_stream_t *)&k->leg, on_keep_alloc, on_keep_read);
-    if (rc == 0 && role == E2E_INITIATOR) /* its end, or bytes that must not come */
-        rc = uv_read_start((uv_stream_t *)&k->leg, on_keep_alloc, on_keep_read);
+    /* Read while idle: the initiator for its end (or bytes that must not
+     * come), the responder for the next stream's first frame. A responder
+     * whose rest holds that already goes to on_next (streamkeep_kick) before
+     * the loop reads again, reading on into its next stream. */
+    leg->tcp.data = k;
+    rc = leg_read(leg, on_keep_alloc, on_keep_read);
     if (rc != 0) {
-        uv_close((uv_handle_t *)&k->leg, on_keep_closed); /* closes the copy if it was opened */
+        leg->tcp.data = holder;
+        free(k);
         return rc;
     }
+    k->leg = leg;
     k->role = role;
     k->leg_id = leg_id;
     memcpy(k->leg_ticket, ticket, MSG_TICKET_LEN);
     k->keepalive_ms = keepalive_ms;
     k->dead_ms = dead_ms;
     k->gen = own->ls.gen;
-    k->idle_since_ms = uv_now(loop);
+    k->idle_since_ms = uv_now(leg->tcp.loop);
     if (rest_len > 0)
         memcpy(k->rest, rest, rest_len);
     k->rest_len = rest_len;
@@ -177,11 +161,15 @@ struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next
         st->leg_gen != st->own->ls.gen)
         return NULL; /* a leg begun before the sessions' last wipe: another relay, say */
     rest = e2e_in_rest(st->io.e2e, &n);
-    rc = streamkeep_add(st->own, st->loop, &st->io.leg, st->role, st->leg_id, st->leg_ticket,
-                        st->keepalive_ms, st->dead_ms, rest, n, on_next, &k);
-    if (rc != 0)
+    rc = streamkeep_add(st->own, st->io.leg, st->role, st->leg_id, st->leg_ticket, st->keepalive_ms,
+                        st->dead_ms, rest, n, on_next, &k);
+    if (rc == 0) {
+        st->io.leg = NULL;
+        st->leg_inited = false;
+    } else {
         log_debug("link %s: stream %u: its leg is not kept: %s", st->name, st->id,
                   rc == -ENOSPC ? "keep_legs idle legs already" : uv_strerror(rc));
+    }
     return rc == 0 ? k : NULL;
 }
 
@@ -207,21 +195,17 @@ struct streamkeep *streamkeep_take(struct stream_owner *own, uint64_t now)
     return k;
 }
 
-int streamkeep_move(struct streamkeep *k, uv_tcp_t *to, uint8_t rest[STREAMKEEP_REST_MAX],
-                    size_t *rest_len)
+struct leg *streamkeep_move(struct streamkeep *k, uint8_t rest[STREAMKEEP_REST_MAX],
+                            size_t *rest_len)
 {
-    int rc = dup_open(&k->leg, to);
+    struct leg *leg = k->leg;
 
-    if (rc != 0) {
-        streamkeep_close(k);
-        return rc;
-    }
     if (k->rest_len > 0)
         memcpy(rest, k->rest, k->rest_len);
     *rest_len = k->rest_len;
     unlist(k);
-    uv_close((uv_handle_t *)&k->leg, on_keep_closed);
-    return 0;
+    keep_free(k);
+    return leg;
 }
 
 void streamkeep_tick(struct stream_owner *own, uint64_t now)

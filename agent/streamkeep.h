@@ -20,12 +20,13 @@
  *     which starts the responder of a new stream on it. Closed when it ends
  *     or fails while idle, and with the initiator's rules above but for
  *     keep_idle (the initiator closes first, which ends it here).
- * Any byte on an idle initiator leg, or an end of it, closes it. A handle
- * moves between a stream and a kept leg as a dup() of its socket (libuv
- * handles cannot move): the old handle closes its own descriptor only.
+ * Any byte on an idle initiator leg, or an end of it, closes it. The leg's
+ * handle (leg.h) moves between a stream and the list by pointer, reading on
+ * through the move (D54).
  *
- * The list holds the handles: each entry frees itself in its close
- * callback; the owner may go before that (streamkeep_clear detaches all).
+ * The list holds the legs: each entry frees itself in its leg's close
+ * callback, or when a stream takes the leg; the owner may go before that
+ * (streamkeep_clear closes all).
  */
 #ifndef LR_AGENT_STREAMKEEP_H
 #define LR_AGENT_STREAMKEEP_H
@@ -38,6 +39,7 @@
 
 #include "e2e.h"
 #include "msg.h"
+#include "agent/leg.h"
 
 struct stream;
 struct stream_owner;
@@ -58,7 +60,7 @@ typedef void streamkeep_next_fn(struct stream_owner *own, struct streamkeep *k);
 struct streamkeep {
     struct streamkeep *prev, *next;
     struct stream_owner *own; /* NULL once closing or detached */
-    uv_tcp_t leg;
+    struct leg *leg;          /* its .data is this entry */
     enum e2e_role role;
     uint64_t leg_id; /* the relay's stream id (prologue, LEG_LOST) */
     uint8_t leg_ticket[MSG_TICKET_LEN];
@@ -84,30 +86,33 @@ struct streamkeep_list {
     uint64_t closed; /* idle kept legs closed (any cause) */
 };
 
-/* Keeps the leg of a stream that finished (a dup of leg's socket; the
- * caller closes leg as usual), with rest (the unprocessed input, at most
- * STREAMKEEP_REST_MAX: the responder's next stream's first bytes).
- * 0, or -ENOSPC (the bound is reached), -EPROTO (bytes after the
- * initiator's last record), -errno. A responder whose rest is not empty is
- * handed to on_next at once by streamkeep_kick. */
-int streamkeep_add(struct stream_owner *own, uv_loop_t *loop, uv_tcp_t *leg, enum e2e_role role,
-                   uint64_t leg_id, const uint8_t ticket[MSG_TICKET_LEN], uint32_t keepalive_ms,
-                   uint32_t dead_ms, const uint8_t *rest, size_t rest_len,
-                   streamkeep_next_fn *on_next, struct streamkeep **out);
+/* Keeps leg, of a stream that finished (the leg is the entry's on
+ * success, which reads it from then on; on failure still the caller's, as it
+ * was), with rest (the unprocessed input, at most STREAMKEEP_REST_MAX: the
+ * responder's next stream's first bytes). 0, or -ENOSPC (the bound is
+ * reached), -EPROTO (bytes after the initiator's last record), -ENOMEM, a
+ * libuv error. A responder whose rest is not empty is handed to on_next
+ * at once by streamkeep_kick. */
+int streamkeep_add(struct stream_owner *own, struct leg *leg, enum e2e_role role, uint64_t leg_id,
+                   const uint8_t ticket[MSG_TICKET_LEN], uint32_t keepalive_ms, uint32_t dead_ms,
+                   const uint8_t *rest, size_t rest_len, streamkeep_next_fn *on_next,
+                   struct streamkeep **out);
 /* streamkeep_add for st, which finished on a leg it may keep (e2e_keep):
- * its leg, ids, timers and unprocessed input; NULL when it is not kept
- * (logged at debug; st's close then ends the leg at the relay too). */
+ * its leg, ids, timers and unprocessed input. When kept, st->io.leg is NULL
+ * and st->leg_inited false after (the caller drops the leg's reference on
+ * st); NULL when it is not kept (logged at debug; st's close then ends the
+ * leg at the relay too). */
 struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next);
 /* A responder kept with bytes already read: on_next now. */
 void streamkeep_kick(struct streamkeep *k);
 /* The most recently used idle initiator leg of the owner that is still
  * good, out of the list (the caller moves it: streamkeep_move); NULL. */
 struct streamkeep *streamkeep_take(struct stream_owner *own, uint64_t now);
-/* Moves k's socket into `to` (uv_tcp_init'ed by the caller, who closes
- * it as any) and closes k; its rest goes to rest[] (*rest_len). 0 or a
- * libuv error (k closed all the same, `to` without a socket). */
-int streamkeep_move(struct streamkeep *k, uv_tcp_t *to, uint8_t rest[STREAMKEEP_REST_MAX],
-                    size_t *rest_len);
+/* Gives k's leg to the caller, reading if it was (the caller attaches it
+ * at once: pump_leg_attach; its .data still names k, which is freed), and
+ * its rest to rest[] (*rest_len). */
+struct leg *streamkeep_move(struct streamkeep *k, uint8_t rest[STREAMKEEP_REST_MAX],
+                            size_t *rest_len);
 /* Closes k (out of its list if it is in one). */
 void streamkeep_close(struct streamkeep *k);
 /* The owner's tick: idle expiry, the bound, a changed link-session

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * leg — see leg.h and docs/design.md D54.
+ */
+#include "agent/leg.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+struct leg *leg_new(uv_loop_t *loop, void *holder, int *err)
+{
+    struct leg *l = calloc(1, sizeof(*l));
+    int rc;
+
+    if (l == NULL) {
+        *err = UV_ENOMEM;
+        return NULL;
+    }
+    rc = uv_tcp_init(loop, &l->tcp);
+    if (rc != 0) {
+        free(l);
+        *err = rc;
+        return NULL;
+    }
+    l->tcp.data = holder;
+    return l;
+}
+
+struct leg *leg_of(uv_handle_t *h)
+{
+    return (struct leg *)(void *)((char *)h - offsetof(struct leg, tcp));
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    leg_of(h)->alloc_cb(h, suggested, buf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct leg *l = leg_of((uv_handle_t *)s);
+
+    if (nread < 0)
+        l->reading = false; /* libuv stops reading at an EOF or an error */
+    l->read_cb(s, nread, buf);
+}
+
+int leg_read(struct leg *l, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
+{
+    int rc = 0;
+
+    l->alloc_cb = alloc_cb;
+    l->read_cb = read_cb;
+    if (!l->reading) {
+        rc = uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read);
+        l->reading = rc == 0;
+    }
+    return rc;
+}
+
+void leg_read_stop(struct leg *l)
+{
+    (void)uv_read_stop((uv_stream_t *)&l->tcp);
+    l->reading = false;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct leg *l = leg_of(h);
+
+    if (l->close_cb != NULL)
+        l->close_cb(h);
+    free(l);
+}
+
+void leg_tcp_close_reset(uv_tcp_t *t, uv_close_cb close_cb)
+{
+    uv_os_fd_t fd = -1;
+    struct linger lg = {1, 0};
+
+    if (uv_tcp_close_reset(t, close_cb) == 0)
+        return;
+    if (uv_fileno((uv_handle_t *)t, &fd) == 0 && fd >= 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    uv_close((uv_handle_t *)t, close_cb);
+}
+
+void leg_close(struct leg *l, bool reset, uv_close_cb close_cb)
+{
+    l->reading = false;
+    l->close_cb = close_cb;
+    if (reset)
+        leg_tcp_close_reset(&l->tcp, on_closed);
+    else
+        uv_close((uv_handle_t *)&l->tcp, on_closed);
+}
