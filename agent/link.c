@@ -676,6 +676,8 @@ static int listen_one(struct link *lk, const struct addr_spec *a)
     lk->refs++;
     lk->lsn[lk->n_lsn++] = l;
     rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, 0);
+    if (rc == 0) /* accepted connections inherit it: no setsockopt per stream (D54) */
+        rc = uv_tcp_nodelay(&l->tcp, 1);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, LINK_BACKLOG, on_connection);
     if (rc != 0) {

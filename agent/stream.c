@@ -753,8 +753,7 @@ void stream_accept(struct stream_owner *own, uv_stream_t *server)
         stream_reset(st);
         return;
     }
-    (void)uv_tcp_nodelay(&st->io.local, 1);
-    st->io.local_connected = true;
+    st->io.local_connected = true; /* TCP_NODELAY from the listener (D54) */
     log_debug("link %s: stream %u: local connection accepted", st->name, st->id);
     if ((k = streamkeep_take(own, uv_now(st->loop))) != NULL) {
         (void)keep_begin(st, own, k); /* closes the stream if it cannot */

@@ -492,6 +492,41 @@ class CloseWatch:
         return self.end
 
 
+SYS_PIDFD_GETFD = 438  # x86_64, aarch64 and most others (asm-generic)
+
+
+def pidfd_getfd(pidfd, fd):
+    """A copy in this process of descriptor fd of the process behind pidfd
+    (pidfd_getfd(2); root here). OSError where the kernel refuses it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+
+
+def socket_of(pid, pidfd, pred):
+    """A copy of the TCP socket of pid for which pred(sock) holds (it may
+    call getsockname/getpeername), or None. The caller closes it."""
+    for name in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+                continue
+            s = socket.socket(fileno=pidfd_getfd(pidfd, int(name)))
+        except OSError:
+            continue
+        try:
+            if s.type == socket.SOCK_STREAM and s.family in (socket.AF_INET, socket.AF_INET6) \
+                    and pred(s):
+                return s
+        except OSError:
+            pass
+        s.close()
+    return None
+
+
 def wait_for(pred, timeout=5.0, step=0.02):
     deadline = time.time() + timeout
     while time.time() < deadline:

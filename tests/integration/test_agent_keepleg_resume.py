@@ -21,7 +21,6 @@ revocation, with the real programs:
   - revoking the link closes the idle kept legs on both sides: their
     gauges fall to 0 and the relay has no stream open.
 """
-import ctypes
 import os
 import re
 import signal
@@ -103,11 +102,11 @@ def sock_fd(pid, lport):
 def inject(pid, fd, data):
     """Writes data on pid's socket fd from here (pidfd_getfd, root): bytes
     that look to the relay as if a sent them, as a relay could inject."""
-    libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(pid)
     try:
-        mine = libc.syscall(438, pidfd, fd, 0)  # pidfd_getfd
-        if mine < 0:
+        try:
+            mine = h.pidfd_getfd(pidfd, fd)
+        except OSError:
             return False
         try:
             return os.write(mine, data) == len(data)

@@ -13,7 +13,6 @@ only, no keepalive and no user timeout (their liveness is PING/PONG and
 dead_after). After SIGHUP with new timers, new legs get the new values.
 Skips (77) where pidfd_getfd is not available or not permitted.
 """
-import ctypes
 import os
 import signal
 import socket
@@ -23,38 +22,12 @@ import lrharness as h
 import lrproto as p
 
 SKIP = 77
-SYS_PIDFD_GETFD = 438  # x86_64, aarch64 and most others (asm-generic)
 TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def remote_fd(pidfd, fd):
-    r = _libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
 
 
 def relay_socket_for(pid, pidfd, peer):
     """A copy of the relay's socket whose peer is `peer` (our local address)."""
-    for name in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
-                continue
-        except OSError:
-            continue
-        fd = remote_fd(pidfd, int(name))
-        s = socket.socket(fileno=fd)
-        try:
-            if s.type == socket.SOCK_STREAM and s.family in (socket.AF_INET, socket.AF_INET6) \
-                    and s.getpeername()[:2] == peer[:2]:
-                return s
-        except OSError:
-            pass
-        s.close()
-    return None
+    return h.socket_of(pid, pidfd, lambda s: s.getpeername()[:2] == peer[:2])
 
 
 def opts(s):
@@ -93,7 +66,7 @@ def main():
         pid = r.proc.pid
         try:
             pidfd = os.pidfd_open(pid)
-            remote_fd(pidfd, 0)
+            os.close(h.pidfd_getfd(pidfd, 0))
         except (OSError, AttributeError) as e:
             print("SKIP: pidfd_getfd not available here: %s" % e)
             return SKIP
