@@ -41,8 +41,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct leg *l = leg_of((uv_handle_t *)s);
 
-    if (nread < 0)
-        l->reading = false; /* libuv stops reading at an EOF or an error */
+    if (nread < 0 && nread != UV_ENOBUFS)
+        l->reading = false; /* libuv stops at an EOF or an error, not at ENOBUFS */
     l->read_cb(s, nread, buf);
 }
 

@@ -29,7 +29,7 @@ struct leg {
     uv_alloc_cb alloc_cb;
     uv_read_cb read_cb;
     uv_close_cb close_cb;
-    bool reading; /* libuv reads it for us (stops at an EOF or an error) */
+    bool reading; /* libuv reads it for us (it stops at an EOF or an error) */
 };
 
 /* A new leg, uv_tcp_init'ed on loop, held by holder (tcp.data). NULL with

@@ -110,8 +110,6 @@ int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len)
     uv_buf_t b;
     int rc;
 
-    if (t == &p->local)
-        p->local_written = true;
     b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len); /* UV_EAGAIN while queued */
     rc = uv_try_write((uv_stream_t *)t, &b, 1);
     if (rc > 0) {
@@ -389,13 +387,11 @@ static void on_local_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p->rbuf, (unsigned)space);
 }
 
-/* Only a write can have taken the reset's error first: a local socket
- * never written to reports a reset to the read itself (no TCP_INFO then). */
 static bool local_eof_was_reset(struct pump *p)
 {
     uv_os_fd_t fd = -1;
 
-    return p->local_written && uv_fileno((uv_handle_t *)&p->local, &fd) == 0 &&
+    return uv_fileno((uv_handle_t *)&p->local, &fd) == 0 &&
            pump_eof_was_reset(fd, p->local_shut_done);
 }
 

@@ -110,7 +110,6 @@ struct pump {
     bool local_connected, leg_connected, spliced;
     bool local_eof, leg_eof, local_shut, leg_shut, local_shut_done, leg_shut_done;
     bool local_reading, we_reset; /* the leg's reading: leg->reading */
-    bool local_written;           /* a write to the local socket was made (pump_eof_was_reset) */
     bool first_read;              /* the read right after the handshake was tried (D51) */
     uint8_t splice_byte;
     /* The agent-wide count of bytes held for replay (stream_env), which

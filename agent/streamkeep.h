@@ -87,9 +87,9 @@ struct streamkeep_list {
 };
 
 /* Keeps leg, of a stream that finished (the leg is the entry's on
- * success, which reads it from then on; on failure still the caller's, as it
- * was), with rest (the unprocessed input, at most STREAMKEEP_REST_MAX: the
- * responder's next stream's first bytes). 0, or -ENOSPC (the bound is
+ * success, which reads it from then on; on failure still the caller's, its
+ * .data the caller's again, not reading if it was not), with rest (the unprocessed input, at most
+ * STREAMKEEP_REST_MAX: the responder's next stream's first bytes). 0, or -ENOSPC (the bound is
  * reached), -EPROTO (bytes after the initiator's last record), -ENOMEM, a
  * libuv error. A responder whose rest is not empty is handed to on_next
  * at once by streamkeep_kick. */

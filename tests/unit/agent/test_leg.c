@@ -157,6 +157,51 @@ START_TEST(test_holder_change_while_reading)
 }
 END_TEST
 
+static struct holder *nobufs_next; /* where on_read_nobufs moves the leg */
+static int nobufs_switch_rc = -1;
+
+static void on_alloc_none(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h, (void)suggested;
+    *buf = uv_buf_init(NULL, 0);
+}
+
+/* No room (UV_ENOBUFS): libuv goes on reading, so the leg still reads and
+ * a move only swaps the callbacks. */
+static void on_read_nobufs(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct holder *o = s->data;
+
+    (void)buf;
+    if (nread != UV_ENOBUFS || nobufs_next == NULL)
+        return;
+    o->errs++;
+    ck_assert(o->leg->reading);
+    s->data = nobufs_next;
+    nobufs_switch_rc = leg_read(o->leg, on_alloc, on_read);
+    nobufs_next = NULL;
+}
+
+START_TEST(test_nobufs_keeps_reading)
+{
+    struct fixture f;
+    struct holder a = {.name = 'a'}, b = {.name = 'b'};
+
+    setup_pair(&f, &a);
+    a.leg = b.leg = f.leg;
+    nobufs_next = &b;
+    ck_assert_int_eq(leg_read(f.leg, on_alloc_none, on_read_nobufs), 0);
+    ck_assert_int_eq(write(f.peer, "nb", 2), 2);
+    RUN_UNTIL(&f, b.n == 2);
+    ck_assert_int_eq(a.errs, 1);
+    ck_assert_int_eq(nobufs_switch_rc, 0); /* a swap, not a second uv_read_start */
+    ck_assert(f.leg->reading);
+    leg_close(f.leg, false, on_close);
+    teardown_loop(&f);
+    ck_assert_int_eq(b.closes, 1);
+}
+END_TEST
+
 /* A stopped leg starts again on leg_read and reads into the new callbacks. */
 START_TEST(test_stop_then_read)
 {
@@ -250,6 +295,7 @@ static Suite *leg_suite(void)
 
     tcase_add_test(tc, test_holder_change_while_reading);
     tcase_add_test(tc, test_stop_then_read);
+    tcase_add_test(tc, test_nobufs_keeps_reading);
     tcase_add_test(tc, test_close_plain);
     tcase_add_test(tc, test_close_reset);
     tcase_add_test(tc, test_close_reset_after_shutdown);
