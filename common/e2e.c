@@ -348,10 +348,11 @@ static void flush_ctrl(struct e2e *s)
             s->state = ST_DEAD; /* no event: the local side asked for it */
         } else if (s->awaiting_resume) {
             return; /* nothing before the peer's offset is known */
-        } else if (s->ack_due) {
+        } else if (s->ack_due ||
+                   (s->ack_lazy && (s->final_pending || resume_tx_pending(&s->rt)))) {
             uint64_t v = s->delivered + (s->resumable && s->peer_final_told ? 1 : 0);
             rc = rec_tx_ack(&s->tx, v, dst, room, &len);
-            s->ack_due = false;
+            s->ack_due = s->ack_lazy = false;
             s->acked = v;
         } else if (s->resumable && resume_tx_pending(&s->rt)) {
             rc = resume_tx_pump(&s->rt, &s->tx, dst, room, E2E_CTRL_RESERVE, &len);
@@ -387,8 +388,12 @@ static void check_end(struct e2e *s, bool blocked)
 
     if (s->peer_final && !s->peer_final_told && bq_len(&s->plain) == 0 && s->state != ST_DEAD) {
         s->peer_final_told = true;
-        if (s->delivered != s->acked || s->resumable)
-            s->ack_due = true; /* "on FINAL" (§7.2), total + 1 when resumable */
+        /* "on FINAL" (§7.2), total + 1 when resumable; while our direction
+         * is open, a resumable stream's rides with our next record (D55). */
+        if (s->resumable && !s->final_sent && !s->final_pending)
+            s->ack_lazy = true;
+        else if (s->delivered != s->acked || s->resumable)
+            s->ack_due = true;
         ev_raise(s, E2E_EV_PEER_FINAL);
     }
     if (!s->peer_eof || blocked || s->state == ST_DEAD || s->state == ST_SUSPENDED)
@@ -698,7 +703,7 @@ int e2e_reset(struct e2e *s, uint8_t reason, const char *text)
     s->my_text_len = len;
     s->reset_pending = true;
     s->final_pending = false;
-    s->ack_due = false;
+    s->ack_due = s->ack_lazy = false;
     /* Nothing is delivered any more; the RESET still goes out. */
     bq_consume(&s->plain, bq_len(&s->plain));
     flush_ctrl(s); /* before the handshake: goes out right after it */
@@ -730,11 +735,6 @@ int e2e_next_event(struct e2e *s, struct e2e_event *ev)
     return 0;
 }
 
-bool e2e_handshake_done(const struct e2e *s)
-{
-    return s->tx_ready;
-}
-
 bool e2e_finished(const struct e2e *s)
 {
     if (!s->final_sent || bq_len(&s->out) != 0 || !s->peer_final_told || s->state != ST_OPEN)
@@ -742,21 +742,6 @@ bool e2e_finished(const struct e2e *s)
     /* Resumable: our FINAL acknowledged and our ACK of theirs sealed (§7.3). */
     return !s->resumable || (s->rt.peer_got_final && !s->ack_due && s->acked == s->delivered + 1 &&
                              (s->role == E2E_INITIATOR ? s->peer_finished : s->finished_sent));
-}
-
-bool e2e_dead(const struct e2e *s)
-{
-    return s->state == ST_DEAD;
-}
-
-bool e2e_resumable(const struct e2e *s)
-{
-    return s->resumable;
-}
-
-bool e2e_suspended(const struct e2e *s)
-{
-    return s->state == ST_SUSPENDED;
 }
 
 int e2e_leg_lost(struct e2e *s)

@@ -123,6 +123,9 @@ struct e2e {
     uint8_t role, state;
     bool tx_ready, final_pending, reset_pending, tx_ended, final_sent;
     bool peer_final, peer_final_told, peer_eof, ack_due;
+    /* A resumable stream's ACK of the peer's FINAL, waiting to ride with our
+     * next record (DATA or our FINAL) or the idle ACK (D55). */
+    bool ack_lazy;
     uint8_t my_reason;
     uint8_t my_text[REC_TEXT_MAX];
     size_t my_text_len;

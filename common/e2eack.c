@@ -20,7 +20,9 @@ int e2e_ack_idle(struct e2e *s)
         return 0;
     if (s->oob && s->delivered > s->oob_acked)
         s->oob_idle = true;
-    if (s->peer_final_told || s->ack_due || s->delivered <= s->acked)
+    if (s->ack_lazy) /* the ACK of the peer's FINAL found nothing to ride with */
+        s->ack_lazy = false;
+    else if (s->peer_final_told || s->ack_due || s->delivered <= s->acked)
         return 0;
     s->ack_due = true;
     /* Consuming nothing seals what is due (the ACK) while the output has

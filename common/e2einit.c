@@ -55,6 +55,26 @@ int e2e_record_suite(const struct e2e *s)
     return s->suite;
 }
 
+bool e2e_handshake_done(const struct e2e *s)
+{
+    return s->tx_ready;
+}
+
+bool e2e_dead(const struct e2e *s)
+{
+    return s->state == ST_DEAD;
+}
+
+bool e2e_resumable(const struct e2e *s)
+{
+    return s->resumable;
+}
+
+bool e2e_suspended(const struct e2e *s)
+{
+    return s->state == ST_SUSPENDED;
+}
+
 bool e2e_peer_final(const struct e2e *s)
 {
     return s->peer_final_told && s->state != ST_DEAD;

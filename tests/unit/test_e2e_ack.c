@@ -360,6 +360,61 @@ START_TEST(test_ack_idle)
 }
 END_TEST
 
+/* A resumable stream's ACK of the peer's FINAL rides with the receiver's
+ * next record (D55): its own FINAL (one flush, 2 records of 28 bytes), its
+ * next DATA, or the idle ACK; nothing is sealed for it before. 1: FINAL,
+ * 2: DATA, 3: idle. */
+static void final_ack_case(int how)
+{
+    const size_t rec = 28; /* an ACK, a FINAL: 2 + 9 + 17 bytes */
+    uint8_t d[1000], r[10];
+    struct pair p;
+    size_t n, acc = 0;
+
+    randombytes_buf(d, sizeof(d));
+    randombytes_buf(r, sizeof(r));
+    pair_init(&p, d, sizeof(d), 4 * MIB, r, 0, 4 * MIB);
+    pump(&p);
+    ck_assert_int_eq(e2e_shutdown(p.a.s), 0);
+    pump(&p);
+    ck_assert(e2e_peer_final(p.b.s));
+    ck_assert_uint_eq(p.b.got_len, sizeof(d));
+    (void)e2e_out_peek(p.b.s, &n);
+    ck_assert_uint_eq(n, 0);                              /* no ACK sealed yet */
+    ck_assert_uint_eq(e2e_resume_held(p.a.s), sizeof(d)); /* a still holds it all */
+    if (how == 1) {
+        ck_assert_int_eq(e2e_shutdown(p.b.s), 0);
+        (void)e2e_out_peek(p.b.s, &n);
+        ck_assert_uint_eq(n, 2 * rec); /* the ACK and our FINAL, one write */
+    } else if (how == 2) {
+        ck_assert_int_eq(e2e_send(p.b.s, r, sizeof(r), &acc), 0);
+        ck_assert_uint_eq(acc, sizeof(r));
+        (void)e2e_out_peek(p.b.s, &n);
+        ck_assert_uint_eq(n, rec + rec + sizeof(r)); /* the ACK, then the DATA */
+    } else {
+        ck_assert_int_eq(e2e_ack_idle(p.b.s), 1);
+        ck_assert_int_eq(e2e_ack_idle(p.b.s), 0); /* sealed already */
+        (void)e2e_out_peek(p.b.s, &n);
+        ck_assert_uint_eq(n, rec);
+    }
+    pump(&p);
+    ck_assert_uint_eq(e2e_resume_held(p.a.s), 0); /* a's FINAL acknowledged */
+    if (how != 1)
+        ck_assert_int_eq(e2e_shutdown(p.b.s), 0);
+    pump(&p);
+    ck_assert(e2e_finished(p.a.s));
+    ck_assert(e2e_finished(p.b.s));
+    pair_free(&p);
+}
+
+START_TEST(test_final_ack_rides)
+{
+    final_ack_case(1);
+    final_ack_case(2);
+    final_ack_case(3);
+}
+END_TEST
+
 /* STREAM_ACK is used when both HELLOs offer it and the stream is
  * resumable; otherwise nothing is due and one from the peer is refused. */
 START_TEST(test_stream_ack_negotiation)
@@ -514,6 +569,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_cadence_small_buffer);
     tcase_add_test(tc, test_min_sender_large_receiver);
     tcase_add_test(tc, test_ack_idle);
+    tcase_add_test(tc, test_final_ack_rides);
     tcase_add_test(tc, test_cadence_without_stream_ack);
     tcase_add_test(tc, test_stream_ack_negotiation);
     tcase_add_test(tc, test_stream_ack_releases);
