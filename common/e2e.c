@@ -309,7 +309,8 @@ static int step_record(struct e2e *s)
         s->peer_finished = true; /* the responder finished (§7.3) */
     else if (r.type == REC_FINISHED)
         rc = REC_E_FINISHED; /* only the responder sends it */
-    sodium_memzero(s->scratch, f.len - REC_ABYTES); /* all rec_rx_open wrote */
+    /* The plaintext, of any record type: what rec_rx_open wrote there. */
+    sodium_memzero(s->scratch, f.len - REC_ABYTES);
     (void)bq_consume(&s->in, f.consumed);
     if (rc != 0) {
         fail(s, rc == E2E_E_RESUME ? E2E_E_RESUME : E2E_E_RECORD, rc);
@@ -348,8 +349,7 @@ static void flush_ctrl(struct e2e *s)
             s->state = ST_DEAD; /* no event: the local side asked for it */
         } else if (s->awaiting_resume) {
             return; /* nothing before the peer's offset is known */
-        } else if (s->ack_due ||
-                   (s->ack_lazy && (s->final_pending || resume_tx_pending(&s->rt)))) {
+        } else if (s->ack_due || (s->ack_lazy && (s->final_pending || resume_tx_pending(&s->rt)))) {
             uint64_t v = s->delivered + (s->resumable && s->peer_final_told ? 1 : 0);
             rc = rec_tx_ack(&s->tx, v, dst, room, &len);
             s->ack_due = s->ack_lazy = false;

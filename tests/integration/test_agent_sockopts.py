@@ -43,6 +43,10 @@ def main():
     try:
         rig.start_relay()
         lport, srv = rig.pair("echo")
+        # Both sides past their peer's arrival: a later "peer online" would
+        # wipe the link sessions and the kept leg with them (D48).
+        c.check("both agents see their peer", h.wait_for(
+            lambda: "peer online" in rig.a.log() and "peer online" in rig.b.log(), 20))
         try:
             for ag in (rig.a, rig.b):
                 fds.append(os.pidfd_open(ag.proc.pid))
