@@ -389,8 +389,10 @@ static void check_end(struct e2e *s, bool blocked)
     if (s->peer_final && !s->peer_final_told && bq_len(&s->plain) == 0 && s->state != ST_DEAD) {
         s->peer_final_told = true;
         /* "on FINAL" (§7.2), total + 1 when resumable; while our direction
-         * is open, a resumable stream's rides with our next record (D55). */
-        if (s->resumable && !s->final_sent && !s->final_pending)
+         * is open, a resumable stream's rides with our next record if it
+         * frees little of the peer's replay buffer (D55). */
+        if (s->resumable && !s->final_sent && !s->final_pending &&
+            s->delivered - s->acked <= E2E_LAZY_ACK_MAX)
             s->ack_lazy = true;
         else if (s->delivered != s->acked || s->resumable)
             s->ack_due = true;

@@ -68,6 +68,9 @@
  * back before the sender stalls (its interval is at most half of it). */
 #define E2E_HELLO_LEN  RESUME_OFFER_LEN /* §7.1 HELLO without offers (suite.h) */
 #define E2E_RESUME_MIN (2u * E2E_ACK_EVERY)
+/* The ACK of the peer's FINAL waits for our next record (D55) only when it
+ * frees at most this much of the peer's replay buffer; more goes at once. */
+#define E2E_LAZY_ACK_MAX REC_DATA_MAX
 _Static_assert(E2E_ACK_EVERY == RESUME_ACK_MIN, "the ACK interval of §7.2 is the least of §7.3");
 
 enum e2e_role {
@@ -334,9 +337,10 @@ uint64_t e2e_resume_held(const struct e2e *s);
  * A resumable stream's ACK by time (common/e2eack.c, D32): acknowledges the
  * data delivered and not yet acknowledged, so that the peer's replay buffer
  * does not keep up to peer_ack_every - 1 bytes for as long as the stream is
- * quiet (and the agent-wide resume_buffer_total with it). The agent calls it
- * on a timer. Returns 1 if an ACK was queued (look at e2e_out_peek), 0 if
- * none was due or the stream is not resumable, suspended, ended or dead.
+ * quiet (and the agent-wide resume_buffer_total with it), and the ACK of the
+ * peer's FINAL that waits for our next record (D55). The agent calls it on
+ * a timer. Returns 1 if an ACK was queued (look at e2e_out_peek), 0 if none
+ * was due or the stream is not resumable, suspended, ended or dead.
  */
 int e2e_ack_idle(struct e2e *s);
 

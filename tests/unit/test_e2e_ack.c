@@ -361,9 +361,9 @@ START_TEST(test_ack_idle)
 END_TEST
 
 /* A resumable stream's ACK of the peer's FINAL rides with the receiver's
- * next record (D55): its own FINAL (one flush, 2 records of 28 bytes), its
- * next DATA, or the idle ACK; nothing is sealed for it before. 1: FINAL,
- * 2: DATA, 3: idle. */
+ * next record when it frees at most E2E_LAZY_ACK_MAX (D55): its own FINAL (one flush, 2 records of
+ * 28 bytes), its next DATA, or the idle ACK; nothing is sealed for it before. 1: FINAL, 2: DATA, 3:
+ * idle. */
 static void final_ack_case(int how)
 {
     const size_t rec = 28; /* an ACK, a FINAL: 2 + 9 + 17 bytes */
@@ -407,11 +407,37 @@ static void final_ack_case(int how)
     pair_free(&p);
 }
 
+/* More than E2E_LAZY_ACK_MAX unacknowledged when the peer's FINAL comes: the
+ * ACK goes at once, so the peer's replay buffer does not hold it; at the
+ * limit it still waits. */
+static void final_ack_size_case(size_t len, bool waits)
+{
+    uint8_t *d = malloc(len);
+    struct pair p;
+
+    ck_assert_ptr_nonnull(d);
+    randombytes_buf(d, len);
+    pair_init(&p, d, len, 4 * MIB, d, 0, 4 * MIB); /* ack_every 1 MiB: no cadence ACK */
+    pump(&p);
+    ck_assert_int_eq(e2e_shutdown(p.a.s), 0);
+    pump(&p);
+    ck_assert(e2e_peer_final(p.b.s));
+    ck_assert_uint_eq(p.b.got_len, len);
+    ck_assert_uint_eq(e2e_resume_held(p.a.s), (waits ? len : 0));
+    ck_assert_int_eq(e2e_shutdown(p.b.s), 0);
+    pump(&p);
+    ck_assert(e2e_finished(p.a.s) && e2e_finished(p.b.s));
+    pair_free(&p);
+    free(d);
+}
+
 START_TEST(test_final_ack_rides)
 {
     final_ack_case(1);
     final_ack_case(2);
     final_ack_case(3);
+    final_ack_size_case(E2E_LAZY_ACK_MAX, true);
+    final_ack_size_case(E2E_LAZY_ACK_MAX + 1, false);
 }
 END_TEST
 
