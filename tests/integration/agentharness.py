@@ -10,6 +10,7 @@ process started here is stopped by PID in close(), called from finally.
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -62,12 +63,48 @@ class ReadingApp:
             self.end = "error: %s" % e
 
 
+# Abstract AF_UNIX sockets that reserve this process's ports (free_port)
+# against the other tests until it exits; the kernel drops them then.
+_PORT_LOCKS = []
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port for a listener a test starts later. Taken below the
+    kernel's ephemeral range, so no bind to port 0 and no connect() of any
+    process is handed it in the meantime (a port picked with bind(0) and
+    closed could go to the next listener on port 0, a target or a metrics
+    port, before the agent binds it); reserved against tests running in
+    parallel by an abstract socket name held until this process exits; and
+    free to bind now."""
+    low = _ephemeral_low()
+    base = 20000 if low > 21000 else 1024
+    for _ in range(2000):
+        port = random.randrange(base, low)
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            lock.bind("\0linkrelay-test-port-%d" % port)
+        except OSError:
+            lock.close()
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            lock.close()
+            continue
+        finally:
+            s.close()
+        _PORT_LOCKS.append(lock)
+        return port
+    raise RuntimeError("no free TCP port below %d" % low)
 
 
 def fixed_port_relay(limits=None, log_level="info", port=None):
