@@ -83,11 +83,13 @@ def free_port():
     closed could go to the next listener on port 0, a target or a metrics
     port, before the agent binds it); reserved against tests running in
     parallel by an abstract socket name held until this process exits; and
-    free to bind now."""
+    free to bind now. Never 6379 (a system redis may start meanwhile)."""
     low = _ephemeral_low()
     base = 20000 if low > 21000 else 1024
     for _ in range(2000):
         port = random.randrange(base, low)
+        if port == 6379:
+            continue
         lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             lock.bind("\0linkrelay-test-port-%d" % port)

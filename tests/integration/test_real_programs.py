@@ -27,7 +27,6 @@ without them the test fails with "missing: ...".
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -54,38 +53,6 @@ SERVICES = ("iperf", "redis", "http", "ssh")
 HTTP_SIZE = 200 * ah.MIB
 SCP_SIZE = 50 * ah.MIB
 REDIS_N = 20000
-
-
-def local_port_floor():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-_taken = set()
-
-
-def free_port():
-    """A free port below the ephemeral range: a port the kernel handed out
-    and we released could be given to someone's outgoing connection before
-    our server binds it (seen under ctest -j2 with iperf3 running), one below
-    the range is never handed out that way. Never 6379 (a system redis)."""
-    top = min(local_port_floor(), 32768)
-    while True:
-        p = random.randrange(20000, max(20001, top))
-        if p == 6379 or p in _taken:
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        _taken.add(p)
-        return p
 
 
 def wait_port(port, proc, timeout=10):
@@ -383,13 +350,13 @@ def main():
     with open(conf) as f:
         text = f.read()
     with open(conf, "w") as f:
-        f.write(text.replace("listen = 127.0.0.1:0", "listen = 127.0.0.1:%d" % free_port()))
+        f.write(text.replace("listen = 127.0.0.1:0", "listen = 127.0.0.1:%d" % ah.free_port()))
     made_privsep = False
     try:
         rig.start_relay()
         # The servers behind side b.
-        sport = {s: free_port() for s in SERVICES}
-        lport = {s: free_port() for s in SERVICES}
+        sport = {s: ah.free_port() for s in SERVICES}
+        lport = {s: ah.free_port() for s in SERVICES}
         servers = {
             "iperf": iperf_server(procs, sport["iperf"]),
             "redis": procs.start("redis", [TOOLS["redis-server"], "--port", str(sport["redis"]),
