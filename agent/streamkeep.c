@@ -100,8 +100,8 @@ int streamkeep_add(struct stream_owner *own, struct leg *leg, enum e2e_role role
     void *holder = leg->tcp.data;
     int rc;
 
-    if (l->n[role] >= max)
-        return -ENOSPC;
+    if (l->n[role] >= max * STREAMKEEP_BURST_FACTOR)
+        return -ENOSPC; /* over max only until the tick (streamkeep.h) */
     if (rest_len > sizeof(k->rest) || (role == E2E_INITIATOR && rest_len > 0))
         return -EPROTO;
     k = calloc(1, sizeof(*k));
@@ -168,7 +168,7 @@ struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next
         st->leg_inited = false;
     } else {
         log_debug("link %s: stream %u: its leg is not kept: %s", st->name, st->id,
-                  rc == -ENOSPC ? "keep_legs idle legs already" : uv_strerror(rc));
+                  rc == -ENOSPC ? "twice keep_legs idle legs already" : uv_strerror(rc));
     }
     return rc == 0 ? k : NULL;
 }
@@ -216,9 +216,11 @@ void streamkeep_tick(struct stream_owner *own, uint64_t now)
         uint64_t max = keep_max(own, r);
         size_t i = 0;
 
+        /* Most recent first: the legs over the bound are the oldest. */
         for (struct streamkeep *k = l->head[r], *nx; k != NULL; k = nx) {
             nx = k->next;
-            if (++i > max || !keep_good(k, now))
+            i++;
+            if (!keep_good(k, now) || (i > max && now >= k->idle_since_ms + STREAMKEEP_TRIM_MS))
                 streamkeep_close(k);
         }
     }
