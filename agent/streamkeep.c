@@ -168,7 +168,7 @@ struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next
         st->leg_inited = false;
     } else {
         log_debug("link %s: stream %u: its leg is not kept: %s", st->name, st->id,
-                  rc == -ENOSPC ? "twice keep_legs idle legs already" : uv_strerror(rc));
+                  rc == -ENOSPC ? "twice its bound of idle legs already" : uv_strerror(rc));
     }
     return rc == 0 ? k : NULL;
 }

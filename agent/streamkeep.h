@@ -12,8 +12,9 @@
  *     connection takes the most recently used one (streamkeep_take) and runs
  *     its handshake on it: no OPEN, no STREAM, no ticket, no new connection.
  *     It is closed (a FIN the relay forwards) after keep_idle idle, beyond
- *     keep_legs idle legs once idle a second (at once beyond twice that:
- *     STREAMKEEP_TRIM_MS), and when the owner's link sessions are wiped
+ *     keep_legs idle legs once idle a second (STREAMKEEP_TRIM_MS; a stream
+ *     that ends with twice that idle closes its leg at once), and when the
+ *     owner's link sessions are wiped
  *     (their generation changed: a key change, the peer or the control
  *     session going or coming, D46);
  *   - responder: read while idle; its first bytes are the next stream's

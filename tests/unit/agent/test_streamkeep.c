@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@ static void setup(struct fixture *f, uint32_t keep_legs)
     memset(f, 0, sizeof(*f));
     ck_assert_int_eq(uv_loop_init(&f->loop), 0);
     f->env.keep_legs = keep_legs;
-    f->env.keep_idle_ms = 15000;
+    f->env.keep_idle_ms = 3600000; /* keep_idle closes nothing here: only the bound */
     strcpy(f->cfg.name, "t");
     f->own.env = &f->env;
     f->own.cfg = &f->cfg;
@@ -85,14 +86,28 @@ static int keep(struct fixture *f, enum e2e_role r)
     return rc;
 }
 
-/* Whether leg i was closed: its peer end reads the FIN (the loop runs
- * until every pending close is done first). */
-static bool closed(struct fixture *f, int i)
+/* Whether leg i was closed: its peer end reads the FIN within wait_ms (the
+ * loop runs its pending closes first). A leg that was not closed never
+ * reads one, so "not closed" is asked with 0 and "closed" with time to
+ * spare for the FIN's delivery. */
+static bool fin_within(struct fixture *f, int i, int wait_ms)
 {
+    struct pollfd p = {.fd = f->peer[i], .events = POLLIN};
     char c;
 
     (void)uv_run(&f->loop, UV_RUN_NOWAIT);
+    (void)poll(&p, 1, wait_ms);
     return recv(f->peer[i], &c, 1, MSG_DONTWAIT) == 0;
+}
+
+static bool closed(struct fixture *f, int i)
+{
+    return fin_within(f, i, 5000);
+}
+
+static bool open_still(struct fixture *f, int i)
+{
+    return !fin_within(f, i, 0);
 }
 
 static void teardown(struct fixture *f)
@@ -131,13 +146,13 @@ START_TEST(test_over_bound_until_trim)
     streamkeep_tick(&f.own, t0 + STREAMKEEP_TRIM_MS - 1);
     ck_assert_uint_eq(f.own.keep.n[E2E_INITIATOR], 8);
     for (int i = 0; i < 8; i++)
-        ck_assert(!closed(&f, i));
+        ck_assert(open_still(&f, i));
     streamkeep_tick(&f.own, f.k[7]->idle_since_ms + STREAMKEEP_TRIM_MS);
     ck_assert_uint_eq(f.own.keep.n[E2E_INITIATOR], 4);
     for (int i = 0; i < 4; i++)
         ck_assert_msg(closed(&f, i), "oldest leg %d not closed", i);
     for (int i = 4; i < 8; i++)
-        ck_assert_msg(!closed(&f, i), "newest leg %d closed", i);
+        ck_assert_msg(open_still(&f, i), "newest leg %d closed", i);
     ck_assert_uint_eq(f.own.keep.closed, 4);
     teardown(&f);
 }
@@ -167,12 +182,13 @@ START_TEST(test_taken_within_grace)
 
         ck_assert_ptr_eq(k, f.k[7 - i]); /* most recently kept first */
         legs[i] = streamkeep_move(k, rest, &rest_len);
-        legs[i]->tcp.data = NULL; /* its entry is freed; a stream holds it */
+        legs[i]->tcp.data = NULL; /* its entry is freed; a stream holds it (its
+                                   * peer never sends, so nothing reads it) */
     }
     streamkeep_tick(&f.own, t0 + 10 * STREAMKEEP_TRIM_MS);
     ck_assert_uint_eq(f.own.keep.n[E2E_INITIATOR], 2);
     for (int i = 0; i < 8; i++)
-        ck_assert(!closed(&f, i));
+        ck_assert(open_still(&f, i));
     for (int i = 5; i >= 0; i--) { /* the streams end, the oldest first */
         struct streamkeep *k = NULL;
 
@@ -185,9 +201,13 @@ START_TEST(test_taken_within_grace)
     ck_assert_uint_eq(f.own.keep.n[E2E_INITIATOR], 6);
     ck_assert(closed(&f, 0) && closed(&f, 1));
     for (int i = 2; i < 8; i++)
-        ck_assert(!closed(&f, i));
+        ck_assert(open_still(&f, i));
     streamkeep_tick(&f.own, t0 + 21 * STREAMKEEP_TRIM_MS);
     ck_assert_uint_eq(f.own.keep.n[E2E_INITIATOR], 4);
+    /* the oldest two kept again: the streams that ended first (legs 2, 3) */
+    ck_assert(closed(&f, 2) && closed(&f, 3));
+    for (int i = 4; i < 8; i++)
+        ck_assert(open_still(&f, i));
     teardown(&f);
 }
 END_TEST
