@@ -10,12 +10,11 @@ link's kept legs with 500 streams, then REPS times (default 3) runs
 tracepoints: no strace, so the processes run at full speed). Prints per
 stream and process the median over the repetitions of epoll_wait, read,
 write, writev and connect calls (the opener's connects are the new legs it
-opened: streams that found no idle kept leg) and of all system calls, and
-reads per epoll_wait
-return: how many records (the relay) or events (an agent) one wake-up of
-the loop serves when streams are opened as fast as possible. That is the
-factor by which streams sharing one leg pair would cut the reads and writes
-(docs/design.md D56). Needs linux-perf (scripts/deps.sh bench). Uses
+opened: streams that found no idle kept leg), of all system calls and of
+page faults, and reads per epoll_wait return: how many records (the relay)
+or events (an agent) one wake-up of the loop serves when streams are
+opened as fast as possible. That is the factor by which streams sharing
+one leg pair would cut the reads and writes (docs/design.md D57). Needs linux-perf (scripts/deps.sh bench). Uses
 run.py's process setup and cleanup.
 """
 import atexit
@@ -61,7 +60,7 @@ def main():
     agents = B.Agents(env, relay, extra=agent_args).start()
     procs = {"relay": relay.proc.pid, "opener's agent": agents.host_agent.pid,
              "answerer's agent": agents.dev_agent.pid}
-    events = ",".join(["syscalls:sys_enter_%s" % c for c in CALLS] + ["raw_syscalls:sys_enter"])
+    events = ",".join(["syscalls:sys_enter_%s" % c for c in CALLS] + ["raw_syscalls:sys_enter", "page-faults"])
     print("load before", " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
     B.bench(env, agents, "pair", ["--n", 500, "--rate", 0, "--window", 64])
     rows = {k: [] for k in procs}
@@ -85,6 +84,7 @@ def main():
             c = counted(path)
             row = {name: c.get("syscalls:sys_enter_" + name, 0) / ok for name in CALLS}
             row["all"] = c.get("raw_syscalls:sys_enter", 0) / ok
+            row["page faults"] = c.get("page-faults", 0) / ok
             row["reads per wake-up"] = row["read"] / row["epoll_wait"] if row["epoll_wait"] else 0
             rows[k].append(row)
     print("new streams/s %.0f (%.0f–%.0f), %d streams per repetition" % (
