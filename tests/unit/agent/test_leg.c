@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lrcheck.h"
+#include "lrsock.h"
 #include "leg.h"
 #include "pump.h"
 
@@ -64,21 +65,10 @@ struct fixture {
 
 static void setup_pair(struct fixture *f, void *holder)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    int ls = socket(AF_INET, SOCK_STREAM, 0), fd, err = 0;
+    int fd, err = 0;
 
     ck_assert_int_eq(uv_loop_init(&f->loop), 0);
-    ck_assert_int_ge(ls, 0);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(ls, 1), 0);
-    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
-    f->peer = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(f->peer, 0);
-    ck_assert_int_eq(connect(f->peer, (struct sockaddr *)&a, sizeof(a)), 0);
-    fd = accept(ls, NULL, NULL);
-    ck_assert_int_ge(fd, 0);
-    close(ls);
+    lrsock_pair(&f->peer, &fd);
     f->leg = leg_new(&f->loop, holder, &err);
     ck_assert_ptr_nonnull(f->leg);
     ck_assert_int_eq(uv_tcp_open(&f->leg->tcp, fd), 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lrcheck.h"
+#include "lrsock.h"
 #include "pump.h"
 
 struct pair {
@@ -20,21 +21,9 @@ struct pair {
 
 static struct pair connected(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
     struct pair p;
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
 
-    ck_assert_int_ge(ls, 0);
-    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(ls, 1), 0);
-    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
-    p.client = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(p.client, 0);
-    ck_assert_int_eq(connect(p.client, (struct sockaddr *)&a, sizeof(a)), 0);
-    p.server = accept(ls, NULL, NULL);
-    ck_assert_int_ge(p.server, 0);
-    close(ls);
+    lrsock_pair(&p.client, &p.server);
     return p;
 }
 

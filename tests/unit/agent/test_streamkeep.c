@@ -9,13 +9,13 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "lrcheck.h"
+#include "lrsock.h"
 #include "agent/stream.h"
 #include "agent/streamkeep.h"
 
@@ -29,14 +29,10 @@ struct fixture {
     int peer[LEGS_MAX]; /* the other end of leg i, blocking */
     struct streamkeep *k[LEGS_MAX];
     int n;
-    int ls; /* a loopback listener the legs connect through */
-    struct sockaddr_in addr;
 };
 
 static void setup(struct fixture *f, uint32_t keep_legs)
 {
-    socklen_t alen = sizeof(f->addr);
-
     memset(f, 0, sizeof(*f));
     ck_assert_int_eq(uv_loop_init(&f->loop), 0);
     f->env.keep_legs = keep_legs;
@@ -44,13 +40,6 @@ static void setup(struct fixture *f, uint32_t keep_legs)
     strcpy(f->cfg.name, "t");
     f->own.env = &f->env;
     f->own.cfg = &f->cfg;
-    f->addr.sin_family = AF_INET;
-    f->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->ls = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(f->ls, 0);
-    ck_assert_int_eq(bind(f->ls, (struct sockaddr *)&f->addr, sizeof(f->addr)), 0);
-    ck_assert_int_eq(listen(f->ls, LEGS_MAX), 0);
-    ck_assert_int_eq(getsockname(f->ls, (struct sockaddr *)&f->addr, &alen), 0);
 }
 
 /* A connected leg; its peer end is f->peer[i]. */
@@ -59,11 +48,8 @@ static struct leg *new_leg(struct fixture *f, int i)
     struct leg *l;
     int fd, err = 0;
 
-    f->peer[i] = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(f->peer[i], 0);
-    ck_assert_int_eq(connect(f->peer[i], (struct sockaddr *)&f->addr, sizeof(f->addr)), 0);
-    fd = accept(f->ls, NULL, NULL);
-    ck_assert_int_ge(fd, 0);
+    ck_assert_int_lt(i, LEGS_MAX);
+    lrsock_pair(&f->peer[i], &fd);
     l = leg_new(&f->loop, NULL, &err);
     ck_assert_ptr_nonnull(l);
     ck_assert_int_eq(uv_tcp_open(&l->tcp, fd), 0);
@@ -117,7 +103,6 @@ static void teardown(struct fixture *f)
     ck_assert_int_eq(uv_loop_close(&f->loop), 0);
     for (int i = 0; i < f->n; i++)
         close(f->peer[i]);
-    close(f->ls);
 }
 
 /* The legs' idle clock: what streamkeep_add recorded (uv_now). */
@@ -212,34 +197,33 @@ START_TEST(test_taken_within_grace)
 }
 END_TEST
 
-/* The other bounds scale the same way: a responder keeps twice the
- * initiator's bound, so 16 at keep_legs 4 (the 17th refused); the relay's
- * max_streams_per_link 8 makes the bound 2 (a quarter), so 4 at most;
- * keep_legs 0 keeps none. */
-START_TEST(test_bounds_scale)
+/* With keep_legs and the relay's max_streams_per_link as given, role r keeps
+ * twice bound idle legs and refuses the next; a second later the tick
+ * leaves bound. */
+static void check_bound(uint32_t keep_legs, uint32_t relay_max, enum e2e_role r, uint32_t bound)
 {
     struct fixture f;
 
-    setup(&f, 4);
-    for (int i = 0; i < 16; i++)
-        ck_assert_int_eq(keep(&f, E2E_RESPONDER), 0);
-    ck_assert_int_eq(keep(&f, E2E_RESPONDER), -ENOSPC);
-    streamkeep_tick(&f.own, f.k[15]->idle_since_ms + STREAMKEEP_TRIM_MS);
-    ck_assert_uint_eq(f.own.keep.n[E2E_RESPONDER], 8);
+    setup(&f, keep_legs);
+    f.own.keep.relay_max = relay_max;
+    for (uint32_t i = 0; i < 2 * bound; i++)
+        ck_assert_int_eq(keep(&f, r), 0);
+    ck_assert_int_eq(keep(&f, r), -ENOSPC);
+    if (bound > 0)
+        streamkeep_tick(&f.own, f.k[2 * bound - 1]->idle_since_ms + STREAMKEEP_TRIM_MS);
+    ck_assert_uint_eq(f.own.keep.n[r], bound);
     teardown(&f);
+}
 
-    setup(&f, 4);
-    f.own.keep.relay_max = 8;
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(keep(&f, E2E_INITIATOR), 0);
-    ck_assert_int_eq(keep(&f, E2E_INITIATOR), -ENOSPC);
-    streamkeep_tick(&f.own, f.k[3]->idle_since_ms + STREAMKEEP_TRIM_MS);
-    ck_assert_uint_eq(f.own.keep.n[E2E_INITIATOR], 2);
-    teardown(&f);
-
-    setup(&f, 0);
-    ck_assert_int_eq(keep(&f, E2E_INITIATOR), -ENOSPC);
-    teardown(&f);
+/* The other bounds scale the same way: a responder keeps twice the
+ * initiator's bound, so 16 at keep_legs 4 (the 17th refused), 8 after the
+ * tick; the relay's max_streams_per_link 8 makes the bound 2 (a quarter),
+ * so 4 at most; keep_legs 0 keeps none. */
+START_TEST(test_bounds_scale)
+{
+    check_bound(4, 0, E2E_RESPONDER, 8);
+    check_bound(4, 8, E2E_INITIATOR, 2);
+    check_bound(0, 0, E2E_INITIATOR, 0);
 }
 END_TEST
 
