@@ -177,6 +177,9 @@ static void set_config(struct agent *ag, struct agentcfg *cfg)
     ag->streams.keep_idle_ms = cfg->keep_idle_ms;
     if (cfg->keep_legs != 0)
         ag->streams.suites |= SUITE_OFFER_KEEP_LEG;
+    /* Shared legs (D58) ride on kept legs. */
+    if (cfg->keep_legs != 0 && cfg->share_legs)
+        ag->streams.suites |= SUITE_OFFER_SHARE_LEG;
 }
 
 /* Where the relay keys (suffix "relaykeys") or peer keys ("peerkeys")
@@ -413,6 +416,8 @@ void agent_reload(struct agent *ag)
         cfg->keep_legs = ag->keep_legs;
     if (ag->keep_idle_forced)
         cfg->keep_idle_ms = ag->keep_idle_ms;
+    if (ag->share_legs_forced)
+        cfg->share_legs = ag->share_legs;
     /* Close links that are gone or changed; keep identical ones. */
     for (pp = &ag->links; (lk = *pp) != NULL;) {
         const struct agentcfg_link *nc = find_cfg(cfg, lk->cfg.name);

@@ -43,6 +43,7 @@ struct agent {
     enum suite_cfg cipher;                   /* its value, when forced */
     bool keep_legs_forced, keep_idle_forced; /* --keep-legs, --keep-idle (D48) */
     uint32_t keep_legs, keep_idle_ms;        /* their values, when forced */
+    bool share_legs_forced, share_legs;      /* --share-legs (D58), its value */
     struct stream_env streams;               /* what every stream shares (stream.h) */
     struct streamlog slog;                   /* per-stream failure lines, aggregated */
     uv_timer_t agg_timer;                    /* ends slog's windows */

@@ -48,13 +48,14 @@ enum agent_key {
     AK_CIPHER,
     AK_KEEP_LEGS,
     AK_KEEP_IDLE,
+    AK_SHARE_LEGS,
     AK_COUNT
 };
 static const char *const agent_keys[AK_COUNT] = {
     "relay",          "relay_key",     "relay_key_id",        "log_level", "keepalive",
     "backoff_min",    "backoff_max",   "open_queue",          "open_wait", "metrics_listen",
     "resume_timeout", "resume_buffer", "resume_buffer_total", "cipher",    "keep_legs",
-    "keep_idle",
+    "keep_idle",      "share_legs",
 };
 
 struct link_state {
@@ -230,6 +231,10 @@ static int agent_key(struct parse_ctx *c, const char *name, const char *value, i
         rc = cfgparse_duration(value, 1 * SEC, AGENTCFG_KEEP_IDLE_MAX, &v);
         cfg->keep_idle_ms = (uint32_t)v;
         break;
+    case AK_SHARE_LEGS:
+        if (agentcfg_parse_yesno(value, &cfg->share_legs) != 0)
+            return cfgparse_fail(err, line, "share_legs: '%.40s' is not yes or no", value);
+        return 0;
     case AK_CIPHER:
         if (suite_cfg_parse(value, &cfg->cipher) != 0)
             return cfgparse_fail(
@@ -507,6 +512,18 @@ void agentcfg_defaults(struct agentcfg *cfg, enum agentcfg_origin origin)
     cfg->cipher = SUITE_CFG_AUTO;
     cfg->keep_legs = AGENTCFG_KEEP_LEGS_DEFAULT;
     cfg->keep_idle_ms = AGENTCFG_KEEP_IDLE_DEFAULT;
+    cfg->share_legs = true;
+}
+
+int agentcfg_parse_yesno(const char *s, bool *out)
+{
+    if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 || strcmp(s, "on") == 0)
+        *out = true;
+    else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 || strcmp(s, "off") == 0)
+        *out = false;
+    else
+        return -EINVAL;
+    return 0;
 }
 
 int agentcfg_parse(const char *text, struct agentcfg **out, struct cfgparse_error *err)
@@ -647,7 +664,8 @@ int agentcfg_format(const struct agentcfg *cfg, char **out)
     cfgparse_buf_printf(&b, "resume_buffer_total = %s\n", s);
     cfgparse_buf_printf(&b, "cipher = %s\n", suite_cfg_name(cfg->cipher));
     cfgparse_fmt_duration(cfg->keep_idle_ms, s, sizeof(s));
-    cfgparse_buf_printf(&b, "keep_legs = %u\nkeep_idle = %s\n", cfg->keep_legs, s);
+    cfgparse_buf_printf(&b, "keep_legs = %u\nkeep_idle = %s\nshare_legs = %s\n", cfg->keep_legs, s,
+                        cfg->share_legs ? "yes" : "no");
     if (cfg->has_metrics_listen && addr_format(&cfg->metrics_listen, a, sizeof(a)) == 0)
         cfgparse_buf_printf(&b, "metrics_listen = %s\n", a);
     else

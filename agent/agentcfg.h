@@ -93,6 +93,7 @@ struct agentcfg {
     enum suite_cfg cipher;        /* default auto: record suites offered (D37) */
     uint32_t keep_legs;           /* default 64 idle kept legs per link; 0 = off (D48) */
     uint32_t keep_idle_ms;        /* default 15 s: an idle kept leg is closed after it */
+    bool share_legs;              /* default yes: kept legs carry many streams (D58) */
     int has_metrics_listen;       /* [agent] metrics_listen (default off; D22) */
     struct addr_spec metrics_listen;
     size_t n_links; /* 1..64 */
@@ -102,6 +103,8 @@ struct agentcfg {
 /* Sets metrics_listen from text: "off", or a numeric HOST:PORT (port 0:
  * the kernel picks). 0, or an addr_parse error (addr_strerror). */
 int agentcfg_set_metrics_listen(struct agentcfg *cfg, const char *value);
+/* "yes"/"true"/"on" or "no"/"false"/"off": 0, or -EINVAL (share_legs). */
+int agentcfg_parse_yesno(const char *s, bool *out);
 
 /* Where a configuration comes from: the two differ only in the reconnect
  * backoff (docs/linkagent.md: 1 s to 60 s in a file, 0.5 s to 30 s for a

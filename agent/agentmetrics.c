@@ -167,11 +167,52 @@ static void am_link_sessions(const struct agent *ag, struct promtext *pt)
         promtext_u64(pt, "linkagent_link_sessions_total", &LBL("event", ev[i]), 1, n[i]);
 }
 
+/* Shared legs (agent/mux.h, D58), per link. */
+static void am_shared(const struct agent *ag, struct promtext *pt)
+{
+    static const char *const role[] = {"opener", "answer"};
+
+    promtext_family(pt, "linkagent_shared_legs", "gauge",
+                    "Shared stream legs (D58), by role: opener (this side opens their "
+                    "channels), answer (the peer does).");
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
+        for (int r = 0; r < 2; r++) {
+            struct promtext_label l[2] = {LBL("link", lk->cfg.name), LBL("role", role[r])};
+            promtext_u64(pt, "linkagent_shared_legs", l, 2, lk->so.keep.n_mux[r]);
+        }
+    promtext_family(pt, "linkagent_shared_leg_channels", "gauge",
+                    "Channels open on the link's shared legs (one per stream on them).");
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
+        struct promtext_label l[1] = {LBL("link", lk->cfg.name)};
+        uint64_t n = 0;
+
+        for (int r = 0; r < 2; r++)
+            for (const struct keepmux *km = lk->so.keep.mux_head[r]; km != NULL; km = km->next)
+                n += mux_channels(km->mux);
+        promtext_u64(pt, "linkagent_shared_leg_channels", l, 1, n);
+    }
+    promtext_family(pt, "linkagent_shared_leg_writes_total", "counter",
+                    "Writes to shared legs: the frames of a turn of the loop go in one.");
+    promtext_family(pt, "linkagent_shared_leg_frames_total", "counter",
+                    "Frames written to shared legs (DATA, END, RST, CREDIT).");
+    promtext_family(pt, "linkagent_shared_leg_errors_total", "counter",
+                    "Shared legs reset for a peer's protocol error (a frame that breaks "
+                    "docs/protocol.md 7.6).");
+    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
+        struct promtext_label l[1] = {LBL("link", lk->cfg.name)};
+        const struct mux_stats *s = &lk->so.keep.mux;
+
+        promtext_u64(pt, "linkagent_shared_leg_writes_total", l, 1, s->writes);
+        promtext_u64(pt, "linkagent_shared_leg_frames_total", l, 1, s->frames_out);
+        promtext_u64(pt, "linkagent_shared_leg_errors_total", l, 1, s->proto_errors);
+    }
+}
+
 /* Kept legs (agent/streamkeep.h, D48), per link. */
 static void am_keep(const struct agent *ag, struct promtext *pt)
 {
     static const char *const role[] = {"opener", "answer"};
-    static const char *const leg[] = {"new", "kept", "fallback"};
+    static const char *const leg[] = {"new", "kept", "fallback", "shared"};
 
     promtext_family(pt, "linkagent_kept_legs", "gauge",
                     "Idle kept stream legs (D48), by role: opener (this side opens the next "
@@ -183,16 +224,19 @@ static void am_keep(const struct agent *ag, struct promtext *pt)
         }
     promtext_family(pt, "linkagent_stream_legs_total", "counter",
                     "Streams whose handshake finished, by how their leg came: new (OPEN, "
-                    "STREAM, a new connection), kept (a kept leg, D48); and fallback: "
-                    "streams whose kept leg ended before the answer, OPENed anew.");
+                    "STREAM, a new connection), kept (a kept leg, D48), shared (a channel "
+                    "of a shared leg, D58); and fallback: streams whose kept or shared leg "
+                    "ended before the answer, OPENed anew.");
     for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
-        const uint64_t v[3] = {lk->so.keep.new_legs, lk->so.keep.kept_legs, lk->so.keep.fallbacks};
+        const uint64_t v[4] = {lk->so.keep.new_legs, lk->so.keep.kept_legs, lk->so.keep.fallbacks,
+                               lk->so.keep.shared_legs};
 
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             struct promtext_label l[2] = {LBL("link", lk->cfg.name), LBL("leg", leg[i])};
             promtext_u64(pt, "linkagent_stream_legs_total", l, 2, v[i]);
         }
     }
+    am_shared(ag, pt);
 }
 
 void agentmetrics_render(void *arg, struct promtext *pt)

@@ -52,7 +52,10 @@ int leg_read(struct leg *l, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 
     l->alloc_cb = alloc_cb;
     l->read_cb = read_cb;
-    if (!l->reading) {
+    if (l->ops != NULL && !l->reading) {
+        rc = l->ops->read_start(l);
+        l->reading = rc == 0;
+    } else if (!l->reading) {
         rc = uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read);
         l->reading = rc == 0;
     }
@@ -61,8 +64,42 @@ int leg_read(struct leg *l, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 
 void leg_read_stop(struct leg *l)
 {
-    (void)uv_read_stop((uv_stream_t *)&l->tcp);
+    if (l->ops != NULL)
+        l->ops->read_stop(l);
+    else
+        (void)uv_read_stop((uv_stream_t *)&l->tcp);
     l->reading = false;
+}
+
+size_t leg_queued(const struct leg *l)
+{
+    if (l->ops != NULL)
+        return l->ops->queued(l);
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&l->tcp);
+}
+
+int leg_shutdown(struct leg *l, uv_shutdown_t *req, uv_shutdown_cb cb)
+{
+    if (l->ops != NULL)
+        return l->ops->shutdown(l, req, cb);
+    return uv_shutdown(req, (uv_stream_t *)&l->tcp, cb);
+}
+
+uv_tcp_t *leg_carrier(struct leg *l)
+{
+    return l->ops != NULL ? l->ops->carrier(l) : &l->tcp;
+}
+
+bool leg_is_channel(const struct leg *l)
+{
+    return l->ops != NULL;
+}
+
+bool leg_is_closing(const struct leg *l)
+{
+    if (l->ops != NULL)
+        return l->closing;
+    return uv_is_closing((const uv_handle_t *)&l->tcp) != 0;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -90,7 +127,10 @@ void leg_close(struct leg *l, bool reset, uv_close_cb close_cb)
 {
     l->reading = false;
     l->close_cb = close_cb;
-    if (reset)
+    if (l->ops != NULL) {
+        l->closing = true;
+        l->ops->close(l, reset);
+    } else if (reset)
         leg_tcp_close_reset(&l->tcp, on_closed);
     else
         uv_close((uv_handle_t *)&l->tcp, on_closed);

@@ -21,15 +21,46 @@
 #define LR_AGENT_LEG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
+
+struct leg;
+
+/*
+ * A leg that is not a TCP connection of its own: a channel of a shared leg
+ * (agent/mux.h, docs/design.md D58). Its holders use it through the calls
+ * below as they use a TCP leg; libuv is never called on its tcp handle, of
+ * which only .data and .loop are set. Each call acts as libuv's would for a
+ * TCP handle: callbacks (reads, the shutdown's, the close's) come later,
+ * from the loop, never from within the call.
+ */
+struct leg_ops {
+    int (*read_start)(struct leg *l); /* the callbacks are set */
+    void (*read_stop)(struct leg *l);
+    /* len bytes, taken whole (copied), or a libuv error. */
+    int (*write)(struct leg *l, const uint8_t *buf, size_t len);
+    /* Bytes written that the peer has not yet taken in (the backpressure
+     * a TCP leg's write queue gives). */
+    size_t (*queued)(const struct leg *l);
+    int (*shutdown)(struct leg *l, uv_shutdown_t *req, uv_shutdown_cb cb);
+    void (*close)(struct leg *l, bool reset); /* then close_cb, then freed */
+    /* The TCP connection that carries it (liveness checks), or NULL. */
+    uv_tcp_t *(*carrier)(struct leg *l);
+};
 
 struct leg {
     uv_tcp_t tcp; /* first: a handle of a leg is the leg; .data: its holder */
     uv_alloc_cb alloc_cb;
     uv_read_cb read_cb;
     uv_close_cb close_cb;
-    bool reading; /* libuv reads it for us (it stops at an EOF or an error) */
+    bool reading;              /* libuv reads it for us (it stops at an EOF or an error) */
+    const struct leg_ops *ops; /* NULL: a TCP leg */
+    /* A channel's peer took bytes in (leg_queued fell): set by the holder
+     * that waits on it, as a TCP leg's holder waits for its writes. */
+    void (*credit_cb)(struct leg *l);
+    bool closing; /* a channel's leg_close has been called */
 };
 
 /* A new leg, uv_tcp_init'ed on loop, held by holder (tcp.data). NULL with
@@ -46,6 +77,18 @@ void leg_read_stop(struct leg *l);
  * where libuv refuses it after a shutdown); close_cb (may be NULL) gets the
  * handle, then the leg is freed. */
 void leg_close(struct leg *l, bool reset, uv_close_cb close_cb);
+/* The leg's write queue in bytes (a TCP leg's libuv queue; a channel's
+ * bytes its peer has not taken in). */
+size_t leg_queued(const struct leg *l);
+/* uv_shutdown for the leg. */
+int leg_shutdown(struct leg *l, uv_shutdown_t *req, uv_shutdown_cb cb);
+/* The TCP connection under the leg (the leg's own, or a channel's shared
+ * leg), or NULL. */
+uv_tcp_t *leg_carrier(struct leg *l);
+/* A channel of a shared leg, not a TCP connection of its own. */
+bool leg_is_channel(const struct leg *l);
+/* uv_is_closing for the leg. */
+bool leg_is_closing(const struct leg *l);
 /* The RST close for any TCP handle: uv_tcp_close_reset, or SO_LINGER 0 and
  * uv_close for a handle libuv 1.44 refuses (one that was shut down). */
 void leg_tcp_close_reset(uv_tcp_t *t, uv_close_cb close_cb);

@@ -29,6 +29,7 @@ struct opts {
     const char *token, *token_file, *key_file, *connect, *config, *policy, *log_level;
     const char *admin_socket;
     const char *metrics_listen, *resume_timeout, *cipher, *keep_legs, *keep_idle;
+    const char *share_legs;
     const char *listen[MAX_OPT_ADDRS], *relay[MAX_OPT_ADDRS];
     size_t n_listen, n_relay;
     bool check;
@@ -65,6 +66,7 @@ static void usage(FILE *out)
             "  --keep-legs N         idle stream legs kept per link for its next streams\n"
             "                        (default 64; 0 turns kept legs off)\n"
             "  --keep-idle DURATION  how long an idle kept leg is kept (default 15s)\n"
+            "  --share-legs yes|no   kept legs carry many streams at once (default yes)\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop, SIGHUP reloads --config. See linkagent(8).\n");
@@ -214,6 +216,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->keep_legs = v;
         else if (strcmp(a, "--keep-idle") == 0)
             o->keep_idle = v;
+        else if (strcmp(a, "--share-legs") == 0)
+            o->share_legs = v;
         else if (strcmp(a, "--listen") == 0 && o->n_listen < MAX_OPT_ADDRS)
             o->listen[o->n_listen++] = v;
         else if (strcmp(a, "--relay") == 0 && o->n_relay < MAX_OPT_ADDRS)
@@ -235,7 +239,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* --keep-legs and --keep-idle (D48) over the file's or the defaults. */
+/* --keep-legs, --keep-idle (D48) and --share-legs (D58) over the file's or the defaults. */
 static int keep_opts(const struct opts *o, struct agentcfg *cfg)
 {
     uint64_t v = 0;
@@ -255,6 +259,10 @@ static int keep_opts(const struct opts *o, struct agentcfg *cfg)
     }
     if (o->keep_idle != NULL)
         cfg->keep_idle_ms = (uint32_t)v;
+    if (o->share_legs != NULL && agentcfg_parse_yesno(o->share_legs, &cfg->share_legs) != 0) {
+        fprintf(stderr, "linkagent: --share-legs '%s': not yes or no\n", o->share_legs);
+        return -1;
+    }
     return 0;
 }
 
@@ -279,6 +287,8 @@ static int run(struct agentcfg *cfg, const struct opts *o)
     ag->keep_legs = cfg->keep_legs;
     ag->keep_idle_forced = o->keep_idle != NULL;
     ag->keep_idle_ms = cfg->keep_idle_ms;
+    ag->share_legs_forced = o->share_legs != NULL;
+    ag->share_legs = cfg->share_legs;
     ag->admin_socket = o->admin_socket;
     rc = agent_start(ag, &loop, cfg, o->config);
     uv_run(&loop, UV_RUN_DEFAULT);

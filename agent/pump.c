@@ -104,6 +104,13 @@ static void on_write_done(uv_write_t *req, int status)
 /* uv_try_write() first (as relay/stream.c does); an error from it other
  * than UV_EAGAIN is left to the queued write, so it reaches on_write_done()
  * as before. */
+int pump_leg_write(struct pump *p, const uint8_t *buf, size_t len)
+{
+    if (leg_is_channel(p->leg))
+        return p->leg->ops->write(p->leg, buf, len);
+    return pump_write(p, &p->leg->tcp, buf, len);
+}
+
 int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len)
 {
     struct pump_wreq *w;
@@ -208,10 +215,10 @@ static bool move_bytes(struct pump *p)
     size_t n;
     bool moved = false;
 
-    while (p->leg_connected && pump_queued(&p->leg->tcp) < PUMP_HIGH_WATER &&
+    while (p->leg_connected && leg_queued(p->leg) < PUMP_HIGH_WATER &&
            (b = e2e_out_peek(p->e2e, &n)) != NULL && n > 0) {
         n = n > PUMP_WRITE_MAX ? PUMP_WRITE_MAX : n;
-        if (pump_write(p, &p->leg->tcp, b, n) != 0) {
+        if (pump_leg_write(p, b, n) != 0) {
             if (leg_resumable(p))
                 p->ops->leg_lost(p->owner, "write to relay failed");
             else
@@ -248,8 +255,7 @@ static bool local_may_read(struct pump *p)
     struct e2e *e = p->e2e;
 
     return p->local_connected && e2e_handshake_done(e) && !p->local_eof && !p->we_reset &&
-           e2e_send_space(e) > 0 &&
-           (!p->leg_connected || pump_queued(&p->leg->tcp) < PUMP_HIGH_WATER) &&
+           e2e_send_space(e) > 0 && (!p->leg_connected || leg_queued(p->leg) < PUMP_HIGH_WATER) &&
            (p->held_total == NULL || *p->held_total < p->held_cap);
 }
 
@@ -295,7 +301,7 @@ static bool shut_down(struct pump *p)
         if (n == 0) {
             p->leg_shut = true;
             p->leg_sreq.data = p;
-            if (uv_shutdown(&p->leg_sreq, (uv_stream_t *)&p->leg->tcp, on_shutdown) != 0) {
+            if (leg_shutdown(p->leg, &p->leg_sreq, on_shutdown) != 0) {
                 p->ops->close(p->owner, PUMP_CLOSE_RESET, LOG_LEVEL_DEBUG, NULL);
                 return false;
             }
@@ -554,17 +560,26 @@ static void on_leg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     pump_run(p);
 }
 
+/* A channel's peer took bytes in: the pump may write again (leg.h). */
+static void on_leg_credit(struct leg *l)
+{
+    pump_run(l->tcp.data);
+}
+
 void pump_leg_attach(struct pump *p, struct leg *l)
 {
     p->leg = l;
     l->tcp.data = p;
+    l->credit_cb = on_leg_credit;
     if (l->reading)
         (void)leg_read(l, on_leg_alloc, on_leg_read); /* only the callbacks change */
 }
 
 bool pump_leg_idle(const struct pump *p)
 {
-    return p->leg != NULL && p->leg_wreqs == 0 && pump_queued(&p->leg->tcp) == 0;
+    /* A channel's writes are frames of its shared leg already (mux.h). */
+    return p->leg != NULL && p->leg_wreqs == 0 &&
+           (leg_is_channel(p->leg) || leg_queued(p->leg) == 0);
 }
 
 int pump_leg_keepalive(struct pump *p, uint32_t keepalive_ms, uint32_t dead_ms)
@@ -575,6 +590,8 @@ int pump_leg_keepalive(struct pump *p, uint32_t keepalive_ms, uint32_t dead_ms)
 
     if (p->leg == NULL)
         return -ENOTCONN;
+    if (leg_is_channel(p->leg))
+        return 0; /* its shared leg's were set when it was a stream's */
     live_keepalive(keepalive_ms, dead_ms, &k);
     intvl = (int)k.intvl_s;
     cnt = (int)k.cnt;
@@ -591,9 +608,10 @@ bool pump_leg_dead(struct pump *p, struct live_ack *ack, uint64_t now, uint32_t 
     struct tcp_info ti;
     socklen_t len = sizeof(ti);
     uv_os_fd_t fd = -1;
+    uv_tcp_t *t = p->leg != NULL ? leg_carrier(p->leg) : NULL;
 
     memset(&ti, 0, sizeof(ti));
-    if (p->leg == NULL || uv_fileno((uv_handle_t *)&p->leg->tcp, &fd) != 0 ||
+    if (t == NULL || uv_fileno((uv_handle_t *)t, &fd) != 0 ||
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
         return false;
     /* Waiting for an ACK: data in flight, or (tcpi_probes) window or

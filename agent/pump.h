@@ -145,6 +145,8 @@ void pump_run(struct pump *p);
  * when nothing is queued, and a copy of what it did not take queued. p's
  * buffer is free again on return. 0 or a negative libuv error. */
 int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len);
+/* pump_write for the leg, a TCP leg or a channel of a shared leg (leg.h). */
+int pump_leg_write(struct pump *p, const uint8_t *buf, size_t len);
 /* Ends the stream from our side: a RESET record (reason, text) to the peer,
  * which the leg gets before it closes; without a session to seal it in, a
  * plain reset. */

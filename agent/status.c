@@ -124,10 +124,12 @@ static json_t *link_json(const struct link *lk)
     if (j != NULL)
         (void)json_object_set_new(
             j, "kept_legs",
-            json_pack("{s:I, s:I, s:I, s:I, s:I}", "idle_opener", lrjson_u64(kl->n[0]),
-                      "idle_answer", lrjson_u64(kl->n[1]), "streams_new_leg",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "idle_opener",
+                      lrjson_u64(kl->n[0]), "idle_answer", lrjson_u64(kl->n[1]), "streams_new_leg",
                       lrjson_u64(kl->new_legs), "streams_kept_leg", lrjson_u64(kl->kept_legs),
-                      "fallbacks", lrjson_u64(kl->fallbacks)));
+                      "fallbacks", lrjson_u64(kl->fallbacks), "shared_opener",
+                      lrjson_u64(kl->n_mux[0]), "shared_answer", lrjson_u64(kl->n_mux[1]),
+                      "streams_shared_leg", lrjson_u64(kl->shared_legs)));
     return j;
 }
 

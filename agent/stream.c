@@ -61,19 +61,21 @@ static void on_pump_close(void *owner, enum pump_close mode, enum log_level leve
 {
     struct stream *st = owner;
     struct streamkeep *k = NULL;
+    struct keepmux *km = NULL;
 
     if (mode == PUMP_CLOSE_RESET &&
         kept_fallback(st, "kept stream leg ended before the peer answered"))
         return;
     if (mode == PUMP_CLOSE_KEEP) {
-        k = streamkeep_leg(st, keep_next);
-        if (k != NULL)
+        if (streamkeep_leg(st, keep_next, &k, &km))
             streamend_release(st); /* the leg's reference: not the last (the timer's) */
         mode = PUMP_CLOSE_CLEAN;   /* closes the leg unless it was kept */
     }
     streamend_end(st, mode, level, why);
     if (k != NULL)
         streamkeep_kick(k);
+    if (km != NULL)
+        streamkeep_mux_start(km);
 }
 
 static void leg_refused(struct stream *st, int err);
@@ -101,7 +103,9 @@ static void on_pump_ready(void *owner)
 
     if (st->state != STREAM_SETUP)
         return;
-    if (st->own != NULL)
+    if (st->own != NULL && st->io.leg != NULL && leg_is_channel(st->io.leg))
+        st->own->keep.shared_legs++;
+    else if (st->own != NULL)
         ++*(st->kept_leg ? &st->own->keep.kept_legs : &st->own->keep.new_legs);
     st->state = STREAM_RUNNING;
     uv_timer_stop(&st->timer);
@@ -136,6 +140,12 @@ static void on_leg_check(uv_timer_t *t)
         pump_ack_idle(&st->io); /* what a quiet stream delivered (D32); may close */
     if (st->state == STREAM_CLOSING || !st->io.leg_connected ||
         !pump_leg_dead(&st->io, &st->ack, uv_now(st->loop), st->dead_ms))
+        return;
+    /* A channel's carrier is its shared leg: that is dead for every stream
+     * on it, and none may start there any more (D58). */
+    if (st->io.leg != NULL && leg_is_channel(st->io.leg))
+        mux_chan_fail(st->io.leg, "no ACK from the relay for dead_after");
+    if (st->state == STREAM_CLOSING)
         return;
     if (st->io.e2e != NULL && e2e_resumable(st->io.e2e)) {
         on_pump_leg_lost(st, "no ACK from the relay for dead_after");
@@ -385,7 +395,8 @@ static void on_pump_leg_lost(void *owner, const char *why)
         stream_log(st, LOG_LEVEL_INFO, "stream leg lost (%s); suspended, resuming", why);
         st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
     }
-    if (st->leg_id != 0) { /* told to the relay by resume_timer() */
+    /* A channel's leg id is its shared leg's, which other streams use. */
+    if (st->leg_id != 0 && (st->io.leg == NULL || !leg_is_channel(st->io.leg))) {
         st->lost_id = st->leg_id;
         st->lost_told = 0;
     }

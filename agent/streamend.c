@@ -80,13 +80,12 @@ static void leg_flush_close(struct stream *st)
     size_t n;
 
     while ((p = e2e_out_peek(st->io.e2e, &n)) != NULL && n > 0) {
-        if (pump_write(&st->io, &st->io.leg->tcp, p, n) != 0)
+        if (pump_leg_write(&st->io, p, n) != 0)
             break;
         (void)e2e_out_consume(st->io.e2e, n);
     }
     st->io.leg_sreq.data = st;
-    if (st->io.leg_shut ||
-        uv_shutdown(&st->io.leg_sreq, (uv_stream_t *)&st->io.leg->tcp, on_leg_flushed) != 0) {
+    if (st->io.leg_shut || leg_shutdown(st->io.leg, &st->io.leg_sreq, on_leg_flushed) != 0) {
         flush_done(st, false); /* shut down earlier: what it holds goes out */
         return;
     }

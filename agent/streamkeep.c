@@ -56,7 +56,7 @@ void streamkeep_close(struct streamkeep *k)
     if (k->own != NULL)
         k->own->keep.closed++;
     unlist(k);
-    if (!uv_is_closing((uv_handle_t *)&k->leg->tcp))
+    if (!leg_is_closing(k->leg))
         leg_close(k->leg, false, on_keep_closed);
 }
 
@@ -150,19 +150,27 @@ void streamkeep_kick(struct streamkeep *k)
     k->on_next(own, k);
 }
 
-struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next)
+static int keepmux_add(struct stream *st, const uint8_t *rest, size_t n,
+                       streamkeep_next_fn *on_next, struct keepmux **out);
+
+bool streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next, struct streamkeep **k,
+                    struct keepmux **km)
 {
-    struct streamkeep *k = NULL;
     const uint8_t *rest;
     size_t n = 0;
     int rc;
 
+    *k = NULL;
+    *km = NULL;
     if (st->own == NULL || st->revived || st->io.leg_eof || !st->leg_inited || st->io.e2e == NULL ||
-        st->leg_gen != st->own->ls.gen)
-        return NULL; /* a leg begun before the sessions' last wipe: another relay, say */
+        st->leg_gen != st->own->ls.gen || leg_is_channel(st->io.leg))
+        return false; /* a leg begun before the sessions' last wipe: another relay, say */
     rest = e2e_in_rest(st->io.e2e, &n);
-    rc = streamkeep_add(st->own, st->io.leg, st->role, st->leg_id, st->leg_ticket, st->keepalive_ms,
-                        st->dead_ms, rest, n, on_next, &k);
+    if (e2e_share(st->io.e2e))
+        rc = keepmux_add(st, rest, n, on_next, km);
+    else
+        rc = streamkeep_add(st->own, st->io.leg, st->role, st->leg_id, st->leg_ticket,
+                            st->keepalive_ms, st->dead_ms, rest, n, on_next, k);
     if (rc == 0) {
         st->io.leg = NULL;
         st->leg_inited = false;
@@ -170,7 +178,7 @@ struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next
         log_debug("link %s: stream %u: its leg is not kept: %s", st->name, st->id,
                   rc == -ENOSPC ? "twice its bound of idle legs already" : uv_strerror(rc));
     }
-    return rc == 0 ? k : NULL;
+    return rc == 0;
 }
 
 /* Whether a kept leg may still carry a stream: the link sessions were not
@@ -184,9 +192,14 @@ static bool keep_good(const struct streamkeep *k, uint64_t now)
            (k->role == E2E_RESPONDER || now - k->idle_since_ms < env->keep_idle_ms);
 }
 
+static struct streamkeep *mux_take(struct stream_owner *own, uint64_t now);
+
 struct streamkeep *streamkeep_take(struct stream_owner *own, uint64_t now)
 {
-    struct streamkeep *k;
+    struct streamkeep *k = mux_take(own, now);
+
+    if (k != NULL)
+        return k;
 
     while ((k = own->keep.head[E2E_INITIATOR]) != NULL && !keep_good(k, now))
         streamkeep_close(k);
@@ -208,9 +221,13 @@ struct leg *streamkeep_move(struct streamkeep *k, uint8_t rest[STREAMKEEP_REST_M
     return leg;
 }
 
+static void mux_tick(struct stream_owner *own, uint64_t now);
+
 void streamkeep_tick(struct stream_owner *own, uint64_t now)
 {
     struct streamkeep_list *l = &own->keep;
+
+    mux_tick(own, now);
 
     for (int r = 0; r < 2; r++) {
         uint64_t max = keep_max(own, r);
@@ -228,7 +245,178 @@ void streamkeep_tick(struct stream_owner *own, uint64_t now)
 
 void streamkeep_clear(struct stream_owner *own)
 {
-    for (int r = 0; r < 2; r++)
+    for (int r = 0; r < 2; r++) {
         while (own->keep.head[r] != NULL)
             streamkeep_close(own->keep.head[r]);
+        while (own->keep.mux_head[r] != NULL)
+            mux_close(own->keep.mux_head[r]->mux); /* unlists it (on_mux_down) */
+    }
+}
+
+/* ---- shared legs (mux.h, D58) ---- */
+
+static void mux_unlist(struct keepmux *km)
+{
+    struct streamkeep_list *l;
+
+    if (km->own == NULL)
+        return;
+    l = &km->own->keep;
+    if (km->prev != NULL)
+        km->prev->next = km->next;
+    else
+        l->mux_head[km->role] = km->next;
+    if (km->next != NULL)
+        km->next->prev = km->prev;
+    km->prev = km->next = NULL;
+    l->n_mux[km->role]--;
+    km->own = NULL;
+}
+
+static void on_mux_down(void *arg, struct mux *m, const char *why)
+{
+    struct keepmux *km = arg;
+
+    (void)m;
+    if (km->own != NULL)
+        log_debug("link %s: shared stream leg %s: %s", km->own->cfg->name,
+                  km->role == E2E_INITIATOR ? "(opener)" : "(answerer)", why);
+    mux_unlist(km);
+    sodium_memzero(km->leg_ticket, sizeof(km->leg_ticket));
+    free(km);
+}
+
+/* An entry for channel ch of km, in no list: the stream that takes it
+ * frees it (streamkeep_move), or its close does (streamkeep_close). */
+static struct streamkeep *chan_entry(struct keepmux *km, struct leg *ch)
+{
+    struct streamkeep *k = calloc(1, sizeof(*k));
+
+    if (k == NULL)
+        return NULL;
+    k->leg = ch;
+    ch->tcp.data = k;
+    k->role = km->role;
+    k->leg_id = km->leg_id;
+    memcpy(k->leg_ticket, km->leg_ticket, MSG_TICKET_LEN);
+    k->keepalive_ms = km->keepalive_ms;
+    k->dead_ms = km->dead_ms;
+    k->gen = km->gen;
+    k->idle_since_ms = uv_now(ch->tcp.loop);
+    k->on_next = km->on_next;
+    return k;
+}
+
+/* Whether a shared leg may carry a new stream (keep_good's rules). */
+static bool mux_good(const struct keepmux *km, uint64_t now)
+{
+    const struct stream_env *env = km->own->env;
+
+    return km->gen == km->own->ls.gen && env->keep_legs > 0 &&
+           (km->role == E2E_RESPONDER || mux_channels(km->mux) > 0 ||
+            now - mux_idle_since(km->mux) < env->keep_idle_ms);
+}
+
+/* The responder's side of a new channel: a stream as on an idle kept leg. */
+static void on_mux_channel(void *arg, struct mux *m, struct leg *ch)
+{
+    struct keepmux *km = arg;
+    struct stream_owner *own = km->own;
+    struct streamkeep *k = NULL;
+
+    (void)m;
+    if (own == NULL || !mux_good(km, uv_now(ch->tcp.loop)) || (k = chan_entry(km, ch)) == NULL) {
+        leg_close(ch, true, NULL); /* the opener's stream takes a leg of its own */
+        return;
+    }
+    k->rest_len = mux_take_first(ch, k->rest, sizeof(k->rest));
+    km->on_next(own, k);
+}
+
+static const struct mux_ops keepmux_ops = {.channel = on_mux_channel, .down = on_mux_down};
+
+static int keepmux_add(struct stream *st, const uint8_t *rest, size_t n,
+                       streamkeep_next_fn *on_next, struct keepmux **out)
+{
+    struct stream_owner *own = st->own;
+    struct streamkeep_list *l = &own->keep;
+    enum e2e_role r = st->role;
+    struct keepmux *km;
+    uint64_t idle = 0;
+    int rc = 0;
+
+    for (km = l->mux_head[r]; km != NULL; km = km->next)
+        idle += mux_channels(km->mux) == 0;
+    if (idle >= keep_max(own, (int)r) * STREAMKEEP_BURST_FACTOR)
+        return -ENOSPC;
+    if (r == E2E_INITIATOR && n > 0)
+        return -EPROTO;
+    km = calloc(1, sizeof(*km));
+    if (km == NULL)
+        return -ENOMEM;
+    km->role = r;
+    km->leg_id = st->leg_id;
+    memcpy(km->leg_ticket, st->leg_ticket, MSG_TICKET_LEN);
+    km->keepalive_ms = st->keepalive_ms;
+    km->dead_ms = st->dead_ms;
+    km->gen = own->ls.gen;
+    km->on_next = on_next;
+    km->mux = mux_new(st->io.leg, r == E2E_INITIATOR, rest, n, &keepmux_ops, km, &l->mux, &rc);
+    if (km->mux == NULL) {
+        free(km);
+        return rc;
+    }
+    km->own = own;
+    km->next = l->mux_head[r];
+    if (km->next != NULL)
+        km->next->prev = km;
+    l->mux_head[r] = km;
+    l->n_mux[r]++;
+    *out = km;
+    return 0;
+}
+
+void streamkeep_mux_start(struct keepmux *km)
+{
+    if (km->own != NULL)
+        mux_start(km->mux);
+}
+
+/* A new channel of the busiest good shared leg with room: the load's
+ * streams gather on one leg pair, whose writes they share. */
+static struct streamkeep *mux_take(struct stream_owner *own, uint64_t now)
+{
+    struct keepmux *best = NULL;
+    struct streamkeep *k;
+    struct leg *ch;
+
+    for (struct keepmux *km = own->keep.mux_head[E2E_INITIATOR]; km != NULL; km = km->next)
+        if (mux_good(km, now) && mux_channels(km->mux) < MUX_CHANNELS_MAX &&
+            (best == NULL || mux_channels(km->mux) > mux_channels(best->mux)))
+            best = km;
+    if (best == NULL || (ch = mux_open(best->mux)) == NULL)
+        return NULL;
+    k = chan_entry(best, ch);
+    if (k == NULL)
+        leg_close(ch, false, NULL);
+    return k;
+}
+
+/* The tick for shared legs: those with no channel go as idle kept legs do. */
+static void mux_tick(struct stream_owner *own, uint64_t now)
+{
+    for (int r = 0; r < 2; r++) {
+        uint64_t max = keep_max(own, r);
+        size_t i = 0;
+
+        for (struct keepmux *km = own->keep.mux_head[r], *nx; km != NULL; km = nx) {
+            nx = km->next;
+            if (mux_channels(km->mux) > 0)
+                continue;
+            i++;
+            if (!mux_good(km, now) ||
+                (i > max && now >= mux_idle_since(km->mux) + STREAMKEEP_TRIM_MS))
+                mux_close(km->mux); /* unlists km (on_mux_down) */
+        }
+    }
 }

@@ -29,6 +29,16 @@
  * The list holds the legs: each entry frees itself in its leg's close
  * callback, or when a stream takes the leg; the owner may go before that
  * (streamkeep_clear closes all).
+ *
+ * Shared legs (mux.h, docs/design.md D58): a leg whose stream's HELLOs also
+ * carried share_leg (e2e_share) becomes a shared leg instead (struct
+ * keepmux), listed by role like a kept leg. The initiator's next stream
+ * takes a new channel of the busiest one with room (so that a load's
+ * streams gather on one leg pair and their frames share writes), before
+ * any kept leg; the responder's channels start their streams through
+ * on_next as an idle responder leg does, with the channel's first bytes as
+ * rest. A shared leg with no channel is idle: the rules above apply to
+ * it (keep_idle, the bound, the generation), counted apart from kept legs.
  */
 #ifndef LR_AGENT_STREAMKEEP_H
 #define LR_AGENT_STREAMKEEP_H
@@ -42,6 +52,7 @@
 #include "e2e.h"
 #include "msg.h"
 #include "agent/leg.h"
+#include "agent/mux.h"
 
 struct stream;
 struct stream_owner;
@@ -84,6 +95,19 @@ struct streamkeep {
     streamkeep_next_fn *on_next; /* responder: bytes arrived */
 };
 
+/* A shared leg of the owner (mux.h). */
+struct keepmux {
+    struct keepmux *prev, *next;
+    struct stream_owner *own; /* NULL once it went (mux_ops.down) */
+    struct mux *mux;
+    enum e2e_role role;
+    uint64_t leg_id; /* as struct streamkeep's, for its channels' streams */
+    uint8_t leg_ticket[MSG_TICKET_LEN];
+    uint32_t keepalive_ms, dead_ms;
+    uint32_t gen;
+    streamkeep_next_fn *on_next; /* responder: a channel opened */
+};
+
 /* The owner's kept legs, embedded in struct stream_owner. */
 struct streamkeep_list {
     struct streamkeep *head[2]; /* by role (enum e2e_role), most recent first */
@@ -96,6 +120,12 @@ struct streamkeep_list {
      * kept ones that ended before the answer (the stream was OPENed anew). */
     uint64_t new_legs, kept_legs, fallbacks;
     uint64_t closed; /* idle kept legs closed (any cause) */
+    /* Shared legs by role, most recent first; streams that ran on one of
+     * their channels; the frames' counters. */
+    struct keepmux *mux_head[2];
+    size_t n_mux[2];
+    uint64_t shared_legs;
+    struct mux_stats mux;
 };
 
 /* Keeps leg, of a stream that finished (the leg is the entry's on
@@ -110,15 +140,21 @@ int streamkeep_add(struct stream_owner *own, struct leg *leg, enum e2e_role role
                    const uint8_t *rest, size_t rest_len, streamkeep_next_fn *on_next,
                    struct streamkeep **out);
 /* streamkeep_add for st, which finished on a leg it may keep (e2e_keep):
- * its leg, ids, timers and unprocessed input. When kept, st->io.leg is NULL
- * and st->leg_inited false after (the caller drops the leg's reference on
- * st); NULL when it is not kept (logged at debug; st's close then ends the
- * leg at the relay too). */
-struct streamkeep *streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next);
+ * its leg, ids, timers and unprocessed input; a shared leg instead when
+ * e2e_share (*km, which streamkeep_mux_start starts once st is closed);
+ * never a channel of one (it closes with its stream). True when kept:
+ * st->io.leg is NULL and st->leg_inited false after (the caller drops the
+ * leg's reference on st), and *k or *km is set; false when it is not kept
+ * (logged at debug; st's close then ends the leg at the relay too). */
+bool streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next, struct streamkeep **k,
+                    struct keepmux **km);
+/* A shared leg made by streamkeep_leg processes what it read already. */
+void streamkeep_mux_start(struct keepmux *km);
 /* A responder kept with bytes already read: on_next now. */
 void streamkeep_kick(struct streamkeep *k);
-/* The most recently used idle initiator leg of the owner that is still
- * good, out of the list (the caller moves it: streamkeep_move); NULL. */
+/* A new channel of the busiest shared leg with room, or else the most
+ * recently used idle initiator leg of the owner that is still good, out of
+ * the list (the caller moves it: streamkeep_move); NULL. */
 struct streamkeep *streamkeep_take(struct stream_owner *own, uint64_t now);
 /* Gives k's leg to the caller, reading if it was (the caller attaches it
  * at once: pump_leg_attach; its .data still names k, which is freed), and

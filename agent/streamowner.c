@@ -52,6 +52,13 @@ void stream_owner_clear(struct stream_owner *own)
 
 int stream_session_init(struct stream *st, struct stream_owner *own)
 {
+    unsigned offer = st->env->suites;
+
+    /* STREAM_ACK names a stream by its leg pair's id, which a shared leg's
+     * streams have in common; and a channel's in-band ACKs never wait
+     * behind another stream's bytes (D58). */
+    if (st->io.leg != NULL && leg_is_channel(st->io.leg))
+        offer &= ~SUITE_OFFER_STREAM_ACK;
     if (st->io.e2e != NULL)
         e2e_done(st->io.e2e);
     else if ((st->io.e2e = malloc(sizeof(*st->io.e2e))) == NULL)
@@ -62,7 +69,7 @@ int stream_session_init(struct stream *st, struct stream_owner *own)
     if (e2e_init_ls(st->io.e2e, st->role, own->cfg->priv, own->cfg->pub, own_ss(own),
                     own->has_peer_live ? own->peer_live : own->cfg->peer_pub, own->cfg->link_id,
                     st->stream_id, st->env->resume_timeout_ms != 0 ? st->env->resume_buffer : 0,
-                    st->env->suites, &own->ls) != 0) {
+                    offer, &own->ls) != 0) {
         free(st->io.e2e);
         st->io.e2e = NULL;
         return -EINVAL;

@@ -86,6 +86,7 @@ static int hs_finish(struct e2e *s)
     s->suite = (uint8_t)suite_choose(s->offer, s->peer_suites);
     s->oob = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_STREAM_ACK) != 0;
     s->keep = s->resumable && (s->offer & s->peer_suites & SUITE_OFFER_KEEP_LEG) != 0; /* D48 */
+    s->share = s->keep && (s->offer & s->peer_suites & SUITE_OFFER_SHARE_LEG) != 0;    /* D58 */
     if (!s->oob && s->peer_ack_every > RESUME_ACK_MIN)
         s->peer_ack_every = RESUME_ACK_MIN; /* in-band only: D32's stall (D43) */
     if (rc == 0 && s->ls.mode != E2ELS_KEYED)
@@ -453,7 +454,8 @@ int e2e_init_ls(struct e2e *s, enum e2e_role role, const uint8_t priv[E2E_KEY_LE
     if (s == NULL || priv == NULL || peer_pub == NULL || link_id == NULL ||
         (role != E2E_INITIATOR && role != E2E_RESPONDER) ||
         (resume_cap > 0 && resume_cap < E2E_RESUME_MIN) ||
-        (offer & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK | SUITE_OFFER_KEEP_LEG)) != 0)
+        (offer & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK | SUITE_OFFER_KEEP_LEG |
+                   SUITE_OFFER_SHARE_LEG)) != 0)
         return E2E_E_ARG;
     e2e_clear(s);
     s->role = (uint8_t)role;

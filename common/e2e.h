@@ -164,6 +164,9 @@ struct e2e {
     /* Both HELLOs carry the keep_leg item (D48): the leg outlives the
      * stream, so input after the peer's last record is the next stream's. */
     bool keep;
+    /* And the share_leg item (D58): the kept leg becomes a shared leg
+     * (agent/mux.h) once this stream is finished. */
+    bool share;
 
     /* Link sessions (D46, e2els.h): the link's store (NULL: none), and this
      * stream's handshake with one. */
@@ -376,6 +379,9 @@ int e2e_oob_ack_in(struct e2e *s, uint64_t offset, const uint8_t mac[E2E_ACK_MAC
  * hands them to the next stream; for the initiator nothing may follow).
  */
 bool e2e_keep(const struct e2e *s);
+/* Both HELLOs carried keep_leg and share_leg (SUITE_OFFER_SHARE_LEG, D58):
+ * once finished, the leg carries many streams at once (§7.6). */
+bool e2e_share(const struct e2e *s);
 const uint8_t *e2e_in_rest(const struct e2e *s, size_t *len);
 
 const char *e2e_strerror(int err);

@@ -21,6 +21,11 @@ bool e2e_keep(const struct e2e *s)
     return s->keep;
 }
 
+bool e2e_share(const struct e2e *s)
+{
+    return s->share;
+}
+
 const uint8_t *e2e_in_rest(const struct e2e *s, size_t *len)
 {
     return bq_peek(&s->in, len);

@@ -106,11 +106,16 @@ size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
         out[n++] = 0;
         out[2] = (uint8_t)(out[2] + 2);
     }
+    if ((offer & SUITE_OFFER_SHARE_LEG) != 0) {
+        out[n++] = SUITE_ITEM_SHARE_LEG;
+        out[n++] = 0;
+        out[2] = (uint8_t)(out[2] + 2);
+    }
     return n;
 }
 
-/* The suites, stream_ack, link_session and keep_leg items of ext; unknown items and ids are
- * skipped. */
+/* The suites, stream_ack, link_session, keep_leg and share_leg items of ext; unknown items and ids
+ * are skipped. */
 static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
 {
     struct cur c;
@@ -128,6 +133,8 @@ static int ext_parse(const uint8_t *p, size_t len, unsigned *offer)
             *offer |= SUITE_OFFER_LINK_SESSION;
         if (type == SUITE_ITEM_KEEP_LEG)
             *offer |= SUITE_OFFER_KEEP_LEG;
+        if (type == SUITE_ITEM_SHARE_LEG)
+            *offer |= SUITE_OFFER_SHARE_LEG;
         if (type != SUITE_ITEM_SUITES)
             continue;
         for (size_t i = 0; i < vlen; i++)

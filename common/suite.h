@@ -53,13 +53,19 @@
  * it (docs/protocol.md §7.5); last. */
 #define SUITE_OFFER_KEEP_LEG (1u << 10)
 
+/* Not a suite either: the share_leg item (5, D58), empty: with keep_leg in
+ * both HELLOs too, the kept leg becomes a shared leg that carries many
+ * streams at once (docs/protocol.md §7.6); last. */
+#define SUITE_OFFER_SHARE_LEG (1u << 11)
+
 /* The resume offer, one suites item of one id, the stream_ack item, the
- * link_session item, the keep_leg item. */
-#define SUITE_HELLO_MAX         (RESUME_OFFER_MAX + 3 + 2 + 2 + 2)
+ * link_session item, the keep_leg item, the share_leg item. */
+#define SUITE_HELLO_MAX         (RESUME_OFFER_MAX + 3 + 2 + 2 + 2 + 2)
 #define SUITE_ITEM_SUITES       0x01
 #define SUITE_ITEM_STREAM_ACK   0x02
 #define SUITE_ITEM_LINK_SESSION 0x03
 #define SUITE_ITEM_KEEP_LEG     0x04
+#define SUITE_ITEM_SHARE_LEG    0x05
 
 /* linkagent.conf `cipher` (linkagent.conf(5)). */
 enum suite_cfg {
@@ -84,8 +90,8 @@ enum rec_suite suite_choose(unsigned mine, unsigned theirs);
 
 /* Writes the HELLO (resume_offer_encode's, then the suites item when
  * AES-256-GCM is offered, then the stream_ack item when offered with
- * resume, then the link_session item, then the keep_leg item, when
- * offered); returns its length. */
+ * resume, then the link_session item, then the keep_leg item, then the
+ * share_leg item, when offered); returns its length. */
 size_t suite_hello_encode(bool resume, uint32_t ack_every, unsigned offer,
                           uint8_t out[SUITE_HELLO_MAX]);
 /* Parses a peer's HELLO: resume_offer_check's resumption flag and ACK

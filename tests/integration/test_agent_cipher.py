@@ -8,23 +8,23 @@ right behind its ticket) dials the relay through a man in the middle: a TCP
 proxy on loopback that forwards control sessions unchanged and, on a stream
 leg, reads a's first handshake frame and either forwards it ("pass") or
 strips AES-256-GCM from the offer in it ("strip"): the HELLO it carries is
-known plaintext under a stream cipher ({1, 1, 13, ack_every u32, 1, 1, 1,
-2, 0, 3, 0, 4, 0}: resumption is on by default, D32, and with it the stream_ack
-item, D43; the link's first stream asks for a link session, D46; the
-keep_leg item, D48), so the
-proxy flips the field's length from 13 to 10 and cuts the 3-byte suites
+known plaintext under a stream cipher ({1, 1, 15, ack_every u32, 1, 1, 1,
+2, 0, 3, 0, 4, 0, 5, 0}: resumption is on by default, D32, and with it the
+stream_ack item, D43; the link's first stream asks for a link session, D46;
+the keep_leg item, D48; the share_leg item, D58), so the
+proxy flips the field's length from 15 to 12 and cuts the 3-byte suites
 item, which would leave a well-formed ChaCha-only HELLO if nothing
 authenticated it. Each case is the first stream of its link (a KK: later
 streams are keyed by the link session, protocol.md §7.4).
 
   1. both agents `--cipher aes-256-gcm`, pass: message 1 carries the
-     16-byte HELLO (frame body 32 + 16 + 16), bytes echo back;
+     18-byte HELLO (frame body 32 + 18 + 16), bytes echo back;
   2. the same, strip: b's handshake fails (its
      linkagent_link_e2e_handshake_failures_total goes to 1), a's application
      connection is reset and nothing is echoed: no fallback to ChaCha;
-  3. a `--cipher chacha20-poly1305`, pass: message 1 carries the 13-byte
-     HELLO (that of agents before D37, the stream_ack, link_session and
-     keep_leg items), bytes echo back;
+  3. a `--cipher chacha20-poly1305`, pass: message 1 carries the 15-byte
+     HELLO (that of agents before D37, the stream_ack, link_session,
+     keep_leg and share_leg items), bytes echo back;
   4. `--cipher` on the command line: printed by --check, a bad value exits 2.
 """
 import socket
@@ -110,8 +110,8 @@ class Mitm:
                 body = bytearray(self._recv_n(c, n))
                 with self.lock:
                     self.lens.append(n)
-                if self.mode == "strip" and n == 32 + 16 + 16:
-                    body[32 + 2] ^= 13 ^ 10                # field length 13 -> 10
+                if self.mode == "strip" and n == 32 + 18 + 16:
+                    body[32 + 2] ^= 15 ^ 12                # field length 15 -> 12
                     body = body[:32 + 7] + body[32 + 10:]  # the suites item cut
                 head += bytes([len(body) >> 8, len(body) & 0xFF]) + bytes(body)
             threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
@@ -145,7 +145,7 @@ def run_case(c, rig, name, mode, a_cipher, expect_ok):
         mb = ah.metrics_port(b)
         data = bytes(range(256)) * 400
         got, end = ah.roundtrip(lport, data, timeout=30)
-        want_len = 32 + (16 if a_cipher == "aes-256-gcm" else 13) + 16
+        want_len = 32 + (18 if a_cipher == "aes-256-gcm" else 15) + 16
         c.check(name + ": message 1 carried a's HELLO (%d-byte frame body)" % want_len,
                 px.lens[:1] == [want_len], px.lens)
         fails = ph.value(ph.scrape(mb), "linkagent_link_e2e_handshake_failures_total", link=name)

@@ -90,8 +90,10 @@ def main():
         px = Proxy((rig.relay.host, rig.relay.port))
         lport = ah.free_port()
         b = rig.agent("b", out["tokens"]["b"], "--connect", "127.0.0.1:%d" % srv.port)
+        # Kept legs as with a peer before D58 (shared legs: test_agent_sharedleg).
         a = rig.agent("a", out["tokens"]["a"], "--relay", px.addr(), "--listen",
-                      "127.0.0.1:%d" % lport, "--metrics-listen", "127.0.0.1:0", relay=False)
+                      "127.0.0.1:%d" % lport, "--metrics-listen", "127.0.0.1:0",
+                      "--share-legs", "no", relay=False)
         c.check("agents online", h.wait_for(lambda: "peer online" in a.log()
                                             and "peer online" in b.log(), 20))
         pa = ah.metrics_port(a)

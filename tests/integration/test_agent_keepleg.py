@@ -139,7 +139,9 @@ def main():
         toks = rig.link("lnk")["tokens"]
         check_cli(c, toks["a"])
         la = ah.free_port()
-        common = "backoff_min = 100ms\nbackoff_max = 1s\nkeep_legs = %d\nkeep_idle = 10s" % KEEP
+        # Kept legs as with peers before D58 (shared legs: test_agent_sharedleg).
+        common = ("backoff_min = 100ms\nbackoff_max = 1s\nkeep_legs = %d\nkeep_idle = 10s\n"
+                  "share_legs = no" % KEEP)
         b = rig.conf_agent("b", toks["b"], "connect = 127.0.0.1:%d" % srv.port, common)
         a = rig.conf_agent("a", toks["a"], "listen = 127.0.0.1:%d" % la, common)
         c.check("agents online", h.wait_for(lambda: "peer online" in a.log()

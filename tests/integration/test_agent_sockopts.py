@@ -42,7 +42,9 @@ def main():
     fds = []
     try:
         rig.start_relay()
-        lport, srv = rig.pair("echo")
+        # Kept legs as with a peer before D58 (a shared leg's streams have the
+        # same local sockets: test_agent_sharedleg).
+        lport, srv = rig.pair("echo", a_args=("--share-legs", "no"))
         # Both sides past their peer's arrival: a later "peer online" would
         # wipe the link sessions and the kept leg with them (D48).
         c.check("both agents see their peer", h.wait_for(

@@ -66,11 +66,12 @@ def main():
         c.check("200 concurrent x 1 MiB all intact", not bad, bad[:5])
         print("200 x 1 MiB in %.2f s" % (time.time() - t0))
         c.check("server saw every connection", srv.accepted == n + 1, srv.accepted)
-        # The legs a keeps for its next streams (D48) are the only streams
-        # the relay still has open.
+        # The legs a keeps for its next streams (D48) and its shared legs
+        # (D58) are the only streams the relay still has open.
         def kept():
             _, js, _ = rig.a.status()
-            return js["agents"][0]["links"][0]["kept_legs"]["idle_opener"] if js else -1
+            k = js["agents"][0]["links"][0]["kept_legs"] if js else None
+            return k["idle_opener"] + k["shared_opener"] if k else -1
         ok = h.wait_for(lambda: rig.relay.status()["streams_open"] == kept() <= 64, timeout=10)
         c.check("relay: no stream left open but a's idle kept legs", ok,
                 (rig.relay.status()["streams_open"], kept()))

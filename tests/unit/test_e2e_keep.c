@@ -135,6 +135,31 @@ START_TEST(test_keep_needs_both)
 }
 END_TEST
 
+/* share_leg (D58) is negotiated only on top of keep_leg, with both HELLOs
+ * carrying both items (i & 1: a offers share_leg, i & 2: b does; i & 4:
+ * both offer keep_leg; all resumable). */
+START_TEST(test_share_needs_keep_and_both)
+{
+    struct side a, b;
+    unsigned s = SUITE_OFFER_SHARE_LEG;
+
+    keys();
+    for (int i = 0; i < 8; i++) {
+        unsigned k = (i & 4) ? SUITE_OFFER_KEEP_LEG : 0;
+
+        side_init(&a, E2E_INITIATOR, CAP, SUITE_OFFER_CHACHA | k | ((i & 1) ? s : 0));
+        side_init(&b, E2E_RESPONDER, CAP, SUITE_OFFER_CHACHA | k | ((i & 2) ? s : 0));
+        run(&a, &b);
+        ck_assert(e2e_handshake_done(a.s) && e2e_handshake_done(b.s));
+        ck_assert(e2e_keep(a.s) == ((i & 4) != 0));
+        ck_assert(e2e_share(a.s) == (i == 7));
+        ck_assert(e2e_share(b.s) == (i == 7));
+        side_free(&a);
+        side_free(&b);
+    }
+}
+END_TEST
+
 /*
  * Two streams on one "leg": the second initiator's first frame arrives at
  * the first responder behind the first stream's last record (loop 1:
@@ -203,6 +228,7 @@ static Suite *suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_keep_needs_both);
+    tcase_add_test(tc, test_share_needs_keep_and_both);
     tcase_add_loop_test(tc, test_keep_next_stream_rest, 0, 3);
     suite_add_tcase(s, tc);
     return s;

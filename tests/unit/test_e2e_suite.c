@@ -295,21 +295,36 @@ START_TEST(hello_stream_ack_item)
     ck_assert(old_agent_accepts(h, sizeof(all_sa)));
     ck_assert_int_eq(suite_hello_check(h, sizeof(all_sa), &resume, &ack, &offer), 0);
     ck_assert_uint_eq(offer, ALL | sa);
-    /* The link_session item (D46), then the keep_leg item (D48) last: the
-     * largest HELLO. */
+    /* The link_session item (D46), then the keep_leg item (D48), then the
+     * share_leg item (D58) last: the largest HELLO. */
     ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024, ALL | sa | SUITE_OFFER_LINK_SESSION, h),
-                      SUITE_HELLO_MAX - 2);
+                      SUITE_HELLO_MAX - 4);
     ck_assert(memcmp(h + sizeof(all_sa), "\x03\x00", 2) == 0 && h[2] == all_sa[2] + 2);
-    ck_assert_int_eq(suite_hello_check(h, SUITE_HELLO_MAX - 2, &resume, &ack, &offer), 0);
+    ck_assert_int_eq(suite_hello_check(h, SUITE_HELLO_MAX - 4, &resume, &ack, &offer), 0);
     ck_assert_uint_eq(offer, ALL | sa | SUITE_OFFER_LINK_SESSION);
     ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024,
                                          ALL | sa | SUITE_OFFER_LINK_SESSION | SUITE_OFFER_KEEP_LEG,
                                          h),
-                      SUITE_HELLO_MAX);
+                      SUITE_HELLO_MAX - 2);
     ck_assert(memcmp(h + sizeof(all_sa), "\x03\x00\x04\x00", 4) == 0 && h[2] == all_sa[2] + 4);
+    ck_assert(old_agent_accepts(h, SUITE_HELLO_MAX - 2)); /* an older agent skips it */
+    ck_assert_int_eq(suite_hello_check(h, SUITE_HELLO_MAX - 2, &resume, &ack, &offer), 0);
+    ck_assert_uint_eq(offer, ALL | sa | SUITE_OFFER_LINK_SESSION | SUITE_OFFER_KEEP_LEG);
+    ck_assert_uint_eq(suite_hello_encode(true, 1024 * 1024,
+                                         ALL | sa | SUITE_OFFER_LINK_SESSION |
+                                             SUITE_OFFER_KEEP_LEG | SUITE_OFFER_SHARE_LEG,
+                                         h),
+                      SUITE_HELLO_MAX);
+    ck_assert(memcmp(h + sizeof(all_sa), "\x03\x00\x04\x00\x05\x00", 6) == 0 &&
+              h[2] == all_sa[2] + 6);
     ck_assert(old_agent_accepts(h, SUITE_HELLO_MAX)); /* an older agent skips it */
     ck_assert_int_eq(suite_hello_check(h, SUITE_HELLO_MAX, &resume, &ack, &offer), 0);
-    ck_assert_uint_eq(offer, ALL | sa | SUITE_OFFER_LINK_SESSION | SUITE_OFFER_KEEP_LEG);
+    ck_assert_uint_eq(offer, ALL | sa | SUITE_OFFER_LINK_SESSION | SUITE_OFFER_KEEP_LEG |
+                                 SUITE_OFFER_SHARE_LEG);
+    ck_assert_uint_eq(suite_hello_encode(false, 0, SUITE_OFFER_SHARE_LEG, h), 5);
+    ck_assert(memcmp(h, "\x01\x00\x02\x05\x00", 5) == 0);
+    ck_assert_int_eq(suite_hello_check(h, 5, &resume, &ack, &offer), 0);
+    ck_assert_uint_eq(offer, CHACHA | SUITE_OFFER_SHARE_LEG);
     ck_assert_uint_eq(suite_hello_encode(false, 0, SUITE_OFFER_KEEP_LEG, h), 5);
     ck_assert(memcmp(h, "\x01\x00\x02\x04\x00", 5) == 0);
     ck_assert_int_eq(suite_hello_check(h, 5, &resume, &ack, &offer), 0);
