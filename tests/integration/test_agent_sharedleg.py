@@ -55,13 +55,13 @@ def metric(port, name):
 
 
 def read_n(s, n):
-    got = b""
+    got = bytearray()  # appends in place: 64 MiB in 64 KiB pieces stays linear
     while len(got) < n:
         b = s.recv(65536)
         if not b:
             break
         got += b
-    return got
+    return bytes(got)
 
 
 def check_cli(c, token):
