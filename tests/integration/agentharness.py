@@ -387,6 +387,13 @@ def rss_kib(pid):
 reset_close = h.reset_close
 
 
+def check_run(token, *args):
+    """linkagent --check with a token, a listen address and args: what it
+    prints (returncode, stdout, stderr in a CompletedProcess)."""
+    return subprocess.run([AGENT, "--token", token, "--listen", "127.0.0.1:1"] + list(args)
+                          + ["--check"], capture_output=True, text=True, timeout=20)
+
+
 def works(port, size=100000):
     """One exchange of size random bytes through localhost:port: True when
     every byte came back and the stream ended cleanly."""

@@ -28,7 +28,6 @@ streams are keyed by the link session, protocol.md §7.4).
   4. `--cipher` on the command line: printed by --check, a bad value exits 2.
 """
 import socket
-import subprocess
 import sys
 import threading
 
@@ -166,9 +165,7 @@ def run_case(c, rig, name, mode, a_cipher, expect_ok):
 
 def check_cli(c, token):
     def run(*args):
-        return subprocess.run([ah.AGENT, "--token", token, "--listen", "127.0.0.1:1"]
-                              + list(args) + ["--check"], capture_output=True, text=True,
-                              timeout=20)
+        return ah.check_run(token, *args)
     r = run()
     c.check("--check: cipher = auto by default", r.returncode == 0
             and "cipher = auto\n" in r.stdout, r.stdout + r.stderr)

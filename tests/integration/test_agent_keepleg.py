@@ -24,7 +24,6 @@ sees one long spliced stream per kept leg pair) and the agents' metrics
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -113,9 +112,7 @@ def half_close(port):
 
 def check_cli(c, token):
     def run(*args):
-        return subprocess.run([ah.AGENT, "--token", token, "--listen", "127.0.0.1:1"]
-                              + list(args) + ["--check"], capture_output=True, text=True,
-                              timeout=20)
+        return ah.check_run(token, *args)
     r = run()
     c.check("--check: keep_legs = 64, keep_idle = 15s by default", r.returncode == 0
             and "keep_legs = 64\nkeep_idle = 15s\n" in r.stdout, r.stdout + r.stderr)

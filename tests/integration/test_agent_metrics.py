@@ -99,9 +99,7 @@ def e2e_failure(c, rig, r):
 
 def check_cli(c, rig):
     def run(*args):
-        return subprocess.run([ah.AGENT, "--token", rig.tokens["a"], "--listen", "127.0.0.1:1"]
-                              + list(args) + ["--check"], capture_output=True, text=True,
-                              timeout=20)
+        return ah.check_run(rig.tokens["a"], *args)
     r = run()
     c.check("off by default", r.returncode == 0 and "metrics_listen = off\n" in r.stdout,
             r.stdout + r.stderr)

@@ -66,9 +66,7 @@ def read_n(s, n):
 
 def check_cli(c, token):
     def run(*args):
-        return subprocess.run([ah.AGENT, "--token", token, "--listen", "127.0.0.1:1"]
-                              + list(args) + ["--check"], capture_output=True, text=True,
-                              timeout=20)
+        return ah.check_run(token, *args)
     r = run()
     c.check("--check: share_legs = yes by default",
             r.returncode == 0 and "share_legs = yes\n" in r.stdout, r.stdout + r.stderr)
