@@ -45,8 +45,13 @@ struct mux {
     uint8_t *out; /* this turn's frames */
     size_t out_len, out_cap;
     uv_prepare_t flush;
-    int handles; /* the leg and flush, until closed: then freed */
-    uint8_t *in; /* MUX_IN_CAP bytes, while frames are read or a channel is open */
+    uv_timer_t drain; /* mux_close: the deadline of a FIN behind queued frames */
+    uv_shutdown_t sreq;
+    bool leg_closed;
+    bool dead;         /* failed by mux_chan_fail: its path found dead */
+    uint32_t drain_ms; /* MUX_DRAIN_MS unless set */
+    int handles;       /* the leg, flush and drain, until closed: then freed */
+    uint8_t *in;       /* MUX_IN_CAP bytes, while frames are read or a channel is open */
     size_t in_len;
 };
 
@@ -55,7 +60,7 @@ struct mux_wreq {
     uint8_t data[];
 };
 
-static void mux_fail(struct mux *m, bool reset, const char *why);
+static void mux_fail(struct mux *m, bool reset, bool drain, const char *why);
 
 static struct muxchan *chan_of(struct leg *l)
 {
@@ -83,7 +88,7 @@ static void on_written(uv_write_t *req, int status)
 
     free(req);
     if (status < 0 && status != UV_ECANCELED)
-        mux_fail(m, true, uv_strerror(status));
+        mux_fail(m, true, false, uv_strerror(status));
 }
 
 static void flush_now(struct mux *m)
@@ -101,14 +106,14 @@ static void flush_now(struct mux *m)
     if (rc > 0)
         off = (size_t)rc;
     else if (rc < 0 && rc != UV_EAGAIN) {
-        mux_fail(m, true, uv_strerror(rc));
+        mux_fail(m, true, false, uv_strerror(rc));
         return;
     }
     m->stats->writes++;
     if (off < m->out_len) {
         w = malloc(sizeof(*w) + m->out_len - off);
         if (w == NULL) {
-            mux_fail(m, true, "out of memory");
+            mux_fail(m, true, false, "out of memory");
             return;
         }
         memcpy(w->data, m->out + off, m->out_len - off);
@@ -116,7 +121,7 @@ static void flush_now(struct mux *m)
         rc = uv_write(&w->req, s, &b, 1, on_written);
         if (rc != 0) {
             free(w);
-            mux_fail(m, true, uv_strerror(rc));
+            mux_fail(m, true, false, uv_strerror(rc));
             return;
         }
     }
@@ -210,7 +215,7 @@ static void chan_credit(struct muxchan *c)
     if (c->mux == NULL || c->mux->closing || c->end_in || c->taken < MUX_CREDIT_STEP)
         return;
     if (put_frame(c->mux, MUX_CREDIT, c->tag, (uint32_t)c->taken, NULL) != 0) {
-        mux_fail(c->mux, true, "out of memory");
+        mux_fail(c->mux, true, false, "out of memory");
         return;
     }
     c->held -= c->taken;
@@ -301,6 +306,11 @@ static void on_kick(uv_idle_t *h)
             return;
     }
     chan_feed(c);
+    /* The shared leg went: a holder that does not read may wait for credit
+     * (as a TCP leg's holder waits for its writes, whose callbacks would
+     * bring the error); its next write fails. */
+    if (c->mux == NULL && !c->told && !c->leg.closing && c->leg.credit_cb != NULL)
+        c->leg.credit_cb(&c->leg);
 }
 
 static void kick(struct muxchan *c)
@@ -363,6 +373,11 @@ static int chan_shutdown(struct leg *l, uv_shutdown_t *req, uv_shutdown_cb cb)
     if (put_frame(c->mux, MUX_END, c->tag, 0, NULL) != 0)
         return UV_ENOMEM;
     c->end_out = true;
+    /* The END and what came before go to the kernel (or libuv's queue) now,
+     * so the callback's 0 means what a TCP shutdown's does. */
+    flush_now(c->mux);
+    if (c->mux == NULL || c->mux->closing)
+        return UV_ECONNRESET;
     c->sreq = req;
     c->scb = cb;
     kick(c);
@@ -437,7 +452,7 @@ static struct muxchan *chan_new(struct mux *m, uint32_t tag)
 static void proto_fail(struct mux *m, const char *why)
 {
     m->stats->proto_errors++;
-    mux_fail(m, true, why);
+    mux_fail(m, true, false, why);
 }
 
 static void on_data(struct mux *m, uint32_t tag, const uint8_t *p, size_t len)
@@ -455,12 +470,13 @@ static void on_data(struct mux *m, uint32_t tag, const uint8_t *p, size_t len)
         m->last_tag = tag;
         if (m->n_chans >= MUX_CHANNELS_MAX || (c = chan_new(m, tag)) == NULL) {
             if (put_frame(m, MUX_RST, tag, 0, NULL) != 0)
-                mux_fail(m, true, "out of memory");
+                mux_fail(m, true, false, "out of memory");
             return; /* the opener's stream takes a leg of its own */
         }
         c->held = len;
         if (!pend_add(c, p, len)) {
-            mux_fail(m, true, "out of memory");
+            leg_close(&c->leg, true, NULL); /* never handed to the owner */
+            mux_fail(m, true, false, "out of memory");
             return;
         }
         m->ops->channel(m->arg, m, &c->leg);
@@ -478,7 +494,7 @@ static void on_data(struct mux *m, uint32_t tag, const uint8_t *p, size_t len)
     if (c->pend_len == 0)
         n = chan_give(c, p, len);
     if (n < len && !c->leg.closing && !pend_add(c, p + n, len - n)) {
-        mux_fail(m, true, "out of memory");
+        mux_fail(m, true, false, "out of memory");
         return;
     }
     chan_credit(c);
@@ -574,7 +590,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || m->closing)
         return;
     if (nread < 0) {
-        mux_fail(m, nread != UV_EOF,
+        mux_fail(m, nread != UV_EOF, false,
                  nread == UV_EOF ? "the shared leg ended" : uv_strerror((int)nread));
         return;
     }
@@ -595,7 +611,30 @@ static void on_handle_closed(uv_handle_t *h)
     free(m);
 }
 
-static void mux_fail(struct mux *m, bool reset, const char *why)
+static void close_leg(struct mux *m, bool reset)
+{
+    if (m->leg_closed)
+        return;
+    m->leg_closed = true;
+    (void)uv_timer_stop(&m->drain);
+    leg_close(m->leg, reset, on_handle_closed);
+    uv_close((uv_handle_t *)&m->drain, on_handle_closed);
+}
+
+static void on_drained(uv_shutdown_t *req, int status)
+{
+    close_leg(req->data, status < 0);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    close_leg(t->data, true);
+}
+
+/* The shared leg goes: every channel is detached (it reads UV_ECONNRESET
+ * after what it had), the owner told; with drain, what is queued for the
+ * kernel goes first, behind a FIN, within MUX_DRAIN_MS. */
+static void mux_fail(struct mux *m, bool reset, bool drain, const char *why)
 {
     if (m->closing)
         return;
@@ -609,15 +648,21 @@ static void mux_fail(struct mux *m, bool reset, const char *why)
             c->mux = NULL;
             if (c->err == 0)
                 c->err = UV_ECONNRESET;
-            if (c->leg.reading || c->scb != NULL)
-                kick(c);
+            kick(c); /* a holder that reads gets the error; one that waits on credit, a wake-up */
         }
     }
     m->n_chans = 0;
     (void)uv_prepare_stop(&m->flush);
-    m->ops->down(m->arg, m, why);
-    leg_close(m->leg, reset, on_handle_closed);
+    m->ops->down(m->arg, m, why, m->dead);
     uv_close((uv_handle_t *)&m->flush, on_handle_closed);
+    if (drain && !reset && leg_queued(m->leg) > 0) {
+        m->sreq.data = m;
+        if (uv_shutdown(&m->sreq, (uv_stream_t *)&m->leg->tcp, on_drained) == 0) {
+            (void)uv_timer_start(&m->drain, on_drain_deadline, m->drain_ms, 0);
+            return;
+        }
+    }
+    close_leg(m, reset);
 }
 
 struct mux *mux_new(struct leg *leg, bool initiator, const uint8_t *rest, size_t rest_len,
@@ -641,6 +686,7 @@ struct mux *mux_new(struct leg *leg, bool initiator, const uint8_t *rest, size_t
     m->arg = arg;
     m->stats = stats;
     m->idle_since = uv_now(leg->tcp.loop);
+    m->drain_ms = MUX_DRAIN_MS;
     if (rest_len > 0) {
         if ((m->in = malloc(MUX_IN_CAP)) == NULL) {
             free(m);
@@ -652,17 +698,20 @@ struct mux *mux_new(struct leg *leg, bool initiator, const uint8_t *rest, size_t
     m->in_len = rest_len;
     (void)uv_prepare_init(leg->tcp.loop, &m->flush);
     m->flush.data = m;
-    m->handles = 1; /* the leg counts once the mux holds it */
+    (void)uv_timer_init(leg->tcp.loop, &m->drain);
+    m->drain.data = m;
+    m->handles = 2; /* the leg counts once the mux holds it */
     leg->tcp.data = m;
     rc = leg_read(leg, on_alloc, on_read);
     if (rc != 0) {
         leg->tcp.data = holder; /* still the caller's */
         *err = rc;
-        m->closing = true;
+        m->closing = m->leg_closed = true;
         uv_close((uv_handle_t *)&m->flush, on_handle_closed);
+        uv_close((uv_handle_t *)&m->drain, on_handle_closed);
         return NULL;
     }
-    m->handles = 2;
+    m->handles = 3;
     return m;
 }
 
@@ -715,12 +764,19 @@ void mux_chan_fail(struct leg *l, const char *why)
 {
     struct muxchan *c = chan_of(l);
 
-    if (c->mux != NULL)
-        mux_fail(c->mux, true, why);
+    if (c->mux != NULL) {
+        c->mux->dead = true;
+        mux_fail(c->mux, true, false, why);
+    }
+}
+
+void mux_set_drain_ms(struct mux *m, uint32_t ms)
+{
+    m->drain_ms = ms;
 }
 
 void mux_close(struct mux *m)
 {
     flush_now(m);
-    mux_fail(m, false, "closed");
+    mux_fail(m, false, true, "closed");
 }

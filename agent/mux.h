@@ -59,6 +59,9 @@
 /* The output of one turn that is written at once, without waiting for the
  * turn's end. */
 #define MUX_OUT_FLUSH (256u * 1024u)
+/* mux_close: how long frames still queued for the kernel (the RESET
+ * records of streams aborted as their link goes) may take to leave. */
+#define MUX_DRAIN_MS 2000u
 
 enum mux_frame { MUX_DATA = 1, MUX_END = 2, MUX_RST = 3, MUX_CREDIT = 4 };
 
@@ -70,8 +73,9 @@ struct mux_ops {
      * closes it (leg_close). */
     void (*channel)(void *arg, struct mux *m, struct leg *ch);
     /* The shared leg is going (why: its end, an error, a protocol error,
-     * or mux_close's "closed"); the last call with arg. */
-    void (*down)(void *arg, struct mux *m, const char *why);
+     * or mux_close's "closed"); dead: mux_chan_fail's (the path may be gone
+     * without the relay knowing). The last call with arg. */
+    void (*down)(void *arg, struct mux *m, const char *why, bool dead);
 };
 
 struct mux_stats {
@@ -106,8 +110,11 @@ size_t mux_take_first(struct leg *ch, uint8_t *buf, size_t max);
  * channel reads UV_ECONNRESET, ops->down gets why. Nothing if ch is
  * detached already. */
 void mux_chan_fail(struct leg *ch, const char *why);
-/* Closes the shared leg (a FIN; channels still open read UV_ECONNRESET);
+/* Closes the shared leg (a FIN, behind what is still queued, within
+ * MUX_DRAIN_MS, else an RST; channels still open read UV_ECONNRESET);
  * ops->down is called with "closed". */
 void mux_close(struct mux *m);
+/* mux_close's deadline for m (MUX_DRAIN_MS unless set). */
+void mux_set_drain_ms(struct mux *m, uint32_t ms);
 
 #endif

@@ -61,7 +61,7 @@ static void on_pump_close(void *owner, enum pump_close mode, enum log_level leve
 {
     struct stream *st = owner;
     struct streamkeep *k = NULL;
-    struct keepmux *km = NULL;
+    struct mux *km = NULL;
 
     if (mode == PUMP_CLOSE_RESET &&
         kept_fallback(st, "kept stream leg ended before the peer answered"))
@@ -75,7 +75,7 @@ static void on_pump_close(void *owner, enum pump_close mode, enum log_level leve
     if (k != NULL)
         streamkeep_kick(k);
     if (km != NULL)
-        streamkeep_mux_start(km);
+        mux_start(km); /* nothing if it failed meanwhile */
 }
 
 static void leg_refused(struct stream *st, int err);
@@ -486,6 +486,11 @@ static void on_timer(uv_timer_t *t)
     if (st->state == STREAM_SETUP && st->kept_leg && st->role == E2E_INITIATOR) {
         uint64_t now = uv_now(st->loop);
 
+        /* A shared leg that brings no answer takes no more streams: its
+         * streams move (resume, or fall back as this one does, D58). */
+        if (st->io.leg != NULL && leg_is_channel(st->io.leg) && st->io.e2e != NULL &&
+            !e2e_handshake_done(st->io.e2e))
+            mux_chan_fail(st->io.leg, "no answer on a channel in time");
         if (kept_fallback(st, "no answer on the kept stream leg in time"))
             return;
         if (now < st->setup_until_ms) { /* answered: the rest of the setup deadline */

@@ -151,10 +151,10 @@ void streamkeep_kick(struct streamkeep *k)
 }
 
 static int keepmux_add(struct stream *st, const uint8_t *rest, size_t n,
-                       streamkeep_next_fn *on_next, struct keepmux **out);
+                       streamkeep_next_fn *on_next, struct mux **out);
 
 bool streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next, struct streamkeep **k,
-                    struct keepmux **km)
+                    struct mux **km)
 {
     const uint8_t *rest;
     size_t n = 0;
@@ -273,14 +273,21 @@ static void mux_unlist(struct keepmux *km)
     km->own = NULL;
 }
 
-static void on_mux_down(void *arg, struct mux *m, const char *why)
+static void on_mux_down(void *arg, struct mux *m, const char *why, bool dead)
 {
     struct keepmux *km = arg;
+    struct stream_owner *own = km->own;
+    uint64_t told = 0;
 
     (void)m;
-    if (km->own != NULL)
-        log_debug("link %s: shared stream leg %s: %s", km->own->cfg->name,
+    if (own != NULL)
+        log_debug("link %s: shared stream leg %s: %s", own->cfg->name,
                   km->role == E2E_INITIATOR ? "(opener)" : "(answerer)", why);
+    /* A path that died may have left the relay and the peer's side up: the
+     * relay ends the leg pair, so the peer's streams on it move too (they
+     * resume when the opener's ask; an answerer's wait for that). */
+    if (own != NULL && dead)
+        (void)own->ops->send_leg_lost(own->arg, km->leg_id, km->leg_ticket, &told);
     mux_unlist(km);
     sodium_memzero(km->leg_ticket, sizeof(km->leg_ticket));
     free(km);
@@ -313,6 +320,7 @@ static bool mux_good(const struct keepmux *km, uint64_t now)
     const struct stream_env *env = km->own->env;
 
     return km->gen == km->own->ls.gen && env->keep_legs > 0 &&
+           (env->suites & SUITE_OFFER_SHARE_LEG) != 0 && /* share_legs, after a reload too */
            (km->role == E2E_RESPONDER || mux_channels(km->mux) > 0 ||
             now - mux_idle_since(km->mux) < env->keep_idle_ms);
 }
@@ -336,7 +344,7 @@ static void on_mux_channel(void *arg, struct mux *m, struct leg *ch)
 static const struct mux_ops keepmux_ops = {.channel = on_mux_channel, .down = on_mux_down};
 
 static int keepmux_add(struct stream *st, const uint8_t *rest, size_t n,
-                       streamkeep_next_fn *on_next, struct keepmux **out)
+                       streamkeep_next_fn *on_next, struct mux **out)
 {
     struct stream_owner *own = st->own;
     struct streamkeep_list *l = &own->keep;
@@ -372,14 +380,8 @@ static int keepmux_add(struct stream *st, const uint8_t *rest, size_t n,
         km->next->prev = km;
     l->mux_head[r] = km;
     l->n_mux[r]++;
-    *out = km;
+    *out = km->mux;
     return 0;
-}
-
-void streamkeep_mux_start(struct keepmux *km)
-{
-    if (km->own != NULL)
-        mux_start(km->mux);
 }
 
 /* A new channel of the busiest good shared leg with room: the load's

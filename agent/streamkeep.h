@@ -141,15 +141,14 @@ int streamkeep_add(struct stream_owner *own, struct leg *leg, enum e2e_role role
                    struct streamkeep **out);
 /* streamkeep_add for st, which finished on a leg it may keep (e2e_keep):
  * its leg, ids, timers and unprocessed input; a shared leg instead when
- * e2e_share (*km, which streamkeep_mux_start starts once st is closed);
+ * e2e_share (*km, which the caller starts with mux_start once st is
+ * closed: a mux that fails meanwhile is only freed from the loop);
  * never a channel of one (it closes with its stream). True when kept:
  * st->io.leg is NULL and st->leg_inited false after (the caller drops the
  * leg's reference on st), and *k or *km is set; false when it is not kept
  * (logged at debug; st's close then ends the leg at the relay too). */
 bool streamkeep_leg(struct stream *st, streamkeep_next_fn *on_next, struct streamkeep **k,
-                    struct keepmux **km);
-/* A shared leg made by streamkeep_leg processes what it read already. */
-void streamkeep_mux_start(struct keepmux *km);
+                    struct mux **km);
 /* A responder kept with bytes already read: on_next now. */
 void streamkeep_kick(struct streamkeep *k);
 /* A new channel of the busiest shared leg with room, or else the most

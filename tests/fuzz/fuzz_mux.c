@@ -108,10 +108,10 @@ static void on_channel(void *arg, struct mux *m, struct leg *ch)
     adopt(ch);
 }
 
-static void on_down(void *arg, struct mux *m, const char *why)
+static void on_down(void *arg, struct mux *m, const char *why, bool dead)
 {
     (void)arg, (void)m, (void)why;
-    check(downs == 0);
+    check(downs == 0 && !dead);
     downs++;
 }
 

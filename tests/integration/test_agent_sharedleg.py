@@ -21,11 +21,19 @@ linkagent_shared_legs{role}, linkagent_shared_leg_*):
   - bytes on the shared leg that break §7.6 (written on a's socket from
     outside, as a relay could): b resets the shared leg and counts a
     protocol error; the next stream works;
+  - a new stream that gets no answer on its channel in 3 s (b stopped with
+    SIGSTOP): a resets the shared leg, tells the relay (LEG_LOST: the relay
+    ends the leg pair, linkrelay_leg_lost_ended_total) and opens the stream
+    anew, once; when b runs again the client's bytes come back intact;
+  - a reload to share_legs = no: the next streams run on kept legs, none
+    on the shared leg;
   - share_legs = no on one side: the legs are kept legs (§7.5), nothing is
     shared;
   - --share-legs and share_legs: printed by --check, bad values exit 2.
 """
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -168,9 +176,71 @@ def injected(c, a, b, la, pa, pb, r):
     c.check("the next stream works", ah.works(la, 20000))
 
 
+def relay_metric(r, name):
+    m = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
+    return ph.value(ph.scrape(int(m[-1])), name) if m else None
+
+
+def no_answer(c, r, a, b, la, pa, pb):
+    """b stops; a's next stream gets no answer on its channel."""
+    c.check("a shared leg each side, idle",
+            h.wait_for(lambda: shared(pa) == 1 and shared(pb, "answer") == 1, 5),
+            (shared(pa), shared(pb, "answer")))
+    ended0 = relay_metric(r, "linkrelay_leg_lost_ended_total")
+    fb0 = legs(pa)["fallback"]
+    data = os.urandom(50000)
+    out = {}
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=lambda: out.update(r=ah.roundtrip(la, data, timeout=30)))
+        t.start()
+        c.check("no answer in 3 s: a falls back, once", h.wait_for(
+            lambda: legs(pa)["fallback"] == fb0 + 1, 10), legs(pa))
+        c.check("and resets the shared leg: none left on a", h.wait_for(
+            lambda: shared(pa) == 0, 5), shared(pa))
+        c.check("a told the relay (LEG_LOST): it ended the leg pair", h.wait_for(
+            lambda: relay_metric(r, "linkrelay_leg_lost_ended_total") == ended0 + 1, 5),
+            (ended0, relay_metric(r, "linkrelay_leg_lost_ended_total")))
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    t.join(40)
+    c.check("once b runs again the client's bytes come back intact, a clean end",
+            out.get("r") == (data, "eof"), (len(out.get("r", (b"",))[0]), out.get("r", (0, 0))[1]))
+    c.check("b dropped its old shared leg (at most the fallback stream's new one is left)",
+            h.wait_for(lambda: shared(pb, "answer") <= 1, 5), shared(pb, "answer"))
+
+
+def reload_off(c, rig, a, la, pa):
+    """share_legs = no by a reload: the next streams run on kept legs."""
+    path = os.path.join(rig.tmp, "a.conf")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("keep_idle = 30s", "keep_idle = 30s\nshare_legs = no"))
+    n = a.count("reloaded ")
+    a.proc.send_signal(signal.SIGHUP)
+    c.check("a reloaded with share_legs = no", a.wait_log("reloaded ", n=n + 1))
+    before = legs(pa)
+    ok = 0
+    for _ in range(4):
+        ok += ah.works(la, 20000)
+        h.wait_for(lambda: ph.value(ph.scrape_after(pa), "linkagent_kept_legs", link="lnk",
+                                    role="opener") == 1, 5)
+    after = legs(pa)
+    c.check("after the reload no stream runs on a shared leg, the legs are kept",
+            ok == 4 and after["shared"] == before["shared"] and after["kept"] > before["kept"],
+            (before, after))
+    c.check("and the idle shared leg is closed", h.wait_for(lambda: shared(pa) == 0, 5),
+            shared(pa))
+
+
 def main():
     c = h.Checks()
-    rig = ah.Rig(limits={"dead_after": "30s"})
+    # b is stopped for the answer deadline (3 s) and more: the relay must not
+    # call it dead meanwhile, nor expire the fallback's ticket.
+    relay = h.Relay(limits={"dead_after": "30s", "ticket_expiry": "15s"},
+                    extra_relay={"metrics_listen": "127.0.0.1:0"})
+    rig = ah.Rig(relay=relay)
     try:
         r = rig.start_relay()
         srv = rig.server("echo")
@@ -219,6 +289,8 @@ def main():
         slow_reader(c, r, la, pa)
         killed_shared_leg(c, r, a, b, la, pa)
         injected(c, a, b, la, pa, pb, r)
+        c.check("a stream leaves a shared leg again", ah.works(la, 20000))
+        no_answer(c, r, a, b, la, pa, pb)
 
         # share_legs = no on b: kept legs, as with a peer before D58.
         online = a.count("peer online")
@@ -236,6 +308,13 @@ def main():
                 ok and after["shared"] == before["shared"]
                 and after["kept"] - before["kept"] >= 3, (before, after))
         c.check("b2 has no shared leg", shared(ah.metrics_port(b2), "answer") == 0)
+        b2.kill()
+        b3 = rig.conf_agent("b3", toks["b"], "connect = 127.0.0.1:%d" % srv.port, common)
+        c.check("a: peer online with b3 (shares legs)",
+                a.wait_log("peer online", n=online + 2, timeout=30))
+        c.check("a stream with b3 leaves a shared leg", ah.works(la, 20000) and h.wait_for(
+            lambda: shared(pa) == 1 and shared(ah.metrics_port(b3), "answer") == 1, 5))
+        reload_off(c, rig, a, la, pa)
     finally:
         rig.close()
     return c.done()

@@ -86,7 +86,7 @@ static void hold(struct chold *o, struct leg *l, size_t cap)
 /* What the muxes told their owner. */
 static struct leg *opened[MUX_CHANNELS_MAX + 8];
 static size_t n_opened;
-static int downs;
+static int downs, downs_dead;
 static char down_why[128];
 
 static void on_channel(void *arg, struct mux *m, struct leg *ch)
@@ -97,10 +97,11 @@ static void on_channel(void *arg, struct mux *m, struct leg *ch)
     opened[n_opened++] = ch;
 }
 
-static void on_down(void *arg, struct mux *m, const char *why)
+static void on_down(void *arg, struct mux *m, const char *why, bool dead)
 {
     (void)arg, (void)m;
     downs++;
+    downs_dead += dead;
     snprintf(down_why, sizeof(down_why), "%s", why);
 }
 
@@ -109,6 +110,7 @@ static const struct mux_ops ops = {.channel = on_channel, .down = on_down};
 struct fixture {
     uv_loop_t loop;
     struct mux *a, *b; /* a opens the channels; b NULL: raw is its peer */
+    struct leg *leg_a; /* a's TCP leg */
     struct mux_stats sa, sb;
     int raw; /* the blocking peer of a raw fixture */
 };
@@ -123,6 +125,8 @@ static struct mux *mux_on(struct fixture *f, int fd, bool initiator, struct mux_
     ck_assert_int_eq(uv_tcp_open(&l->tcp, fd), 0);
     m = mux_new(l, initiator, NULL, 0, &ops, f, st, &err);
     ck_assert_ptr_nonnull(m);
+    if (f->leg_a == NULL)
+        f->leg_a = l;
     mux_start(m);
     return m;
 }
@@ -133,7 +137,7 @@ static void setup(struct fixture *f, bool raw, bool raw_peer_opens)
 
     memset(f, 0, sizeof(*f));
     n_opened = 0;
-    downs = 0;
+    downs = downs_dead = 0;
     down_why[0] = '\0';
     ck_assert_int_eq(uv_loop_init(&f->loop), 0);
     lrsock_pair(&x, &y);
@@ -568,6 +572,7 @@ START_TEST(test_chan_fail)
     ck_assert_int_eq(downs, 1);
     RUN_UNTIL(&f, a2.errs == 1 && downs == 2);
     ck_assert_int_eq(a2.last_err, UV_ECONNRESET);
+    ck_assert_int_eq(downs_dead, 1); /* only the side that found it dead says so */
     leg_close(c1, true, NULL);
     leg_close(c2, true, NULL);
     f.a = NULL;
@@ -575,6 +580,198 @@ START_TEST(test_chan_fail)
     teardown(&f);
     free(a1.got);
     free(a2.got);
+}
+END_TEST
+
+/* Holders that act inside their read callback, as a pump does: one closes
+ * its channel at the first byte (the rest of that DATA is dropped, nothing
+ * more is read), one has no room (UV_ENOBUFS: it stops, the bytes wait and
+ * come when it reads again), and a channel closed with its shutdown
+ * pending gets the shutdown's UV_ECANCELED before its close callback. */
+static struct chold *closer;
+static int order[4], n_order;
+
+static void h_read_close(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct chold *o = s->data;
+
+    h_read(s, nread, buf);
+    if (nread > 0 && o == closer)
+        leg_close(o->leg, false, h_closed);
+}
+
+static bool nobufs_once;
+
+static void h_alloc_nobufs(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    if (nobufs_once) {
+        nobufs_once = false;
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    h_alloc(h, suggested, buf);
+}
+
+static void h_read_stop(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct chold *o = s->data;
+
+    if (nread == UV_ENOBUFS) {
+        o->errs++;
+        leg_read_stop(o->leg); /* as the pump does */
+        return;
+    }
+    h_read(s, nread, buf);
+}
+
+static void h_shut_order(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    order[n_order++] = status;
+}
+
+static void h_closed_order(uv_handle_t *h)
+{
+    (void)h;
+    order[n_order++] = 1;
+}
+
+START_TEST(test_holder_acts_inside)
+{
+    struct fixture f;
+    struct chold a, b, c;
+    uv_shutdown_t sreq;
+    struct leg *ch;
+
+    setup(&f, true, true); /* the raw peer opens */
+    raw_frame(&f, MUX_DATA, 1, 1, "a", 1);
+    RUN_UNTIL(&f, n_opened == 1);
+    hold(&a, opened[0], 16);
+    closer = &a;
+    ck_assert_int_eq(leg_read(opened[0], h_alloc, h_read_close), 0);
+    RUN_UNTIL(&f, a.closes == 1); /* the first byte was kept: it comes from the loop */
+    ck_assert_uint_eq(a.n, 1);
+    raw_frame(&f, MUX_DATA, 1, 3, "bcd", 3); /* closed here: dropped */
+    run_turns(&f, 5);
+    ck_assert_uint_eq(a.n, 1);
+
+    raw_frame(&f, MUX_DATA, 2, 2, "xy", 2);
+    RUN_UNTIL(&f, n_opened == 2);
+    hold(&b, opened[1], 16);
+    nobufs_once = true;
+    ck_assert_int_eq(leg_read(opened[1], h_alloc_nobufs, h_read_stop), 0);
+    RUN_UNTIL(&f, b.errs == 1);
+    ck_assert(!opened[1]->reading);
+    raw_frame(&f, MUX_DATA, 2, 1, "z", 1);
+    run_turns(&f, 5);
+    ck_assert_uint_eq(b.n, 0); /* it does not read: all kept */
+    ck_assert_int_eq(leg_read(opened[1], h_alloc, h_read_stop), 0);
+    RUN_UNTIL(&f, b.n == 3);
+    ck_assert_int_eq(memcmp(b.got, "xyz", 3), 0);
+
+    raw_frame(&f, MUX_DATA, 3, 1, "s", 1);
+    RUN_UNTIL(&f, n_opened == 3);
+    ch = opened[2];
+    hold(&c, ch, 16);
+    n_order = 0;
+    ck_assert_int_eq(leg_shutdown(ch, &sreq, h_shut_order), 0);
+    leg_close(ch, false, h_closed_order); /* before the loop ran the shutdown's */
+    RUN_UNTIL(&f, n_order == 2);
+    ck_assert_int_eq(order[0], UV_ECANCELED);
+    ck_assert_int_eq(order[1], 1);
+    ck_assert_int_eq(downs, 0);
+    leg_close(opened[1], false, NULL);
+    teardown(&f);
+    free(a.got);
+    free(b.got);
+    free(c.got);
+}
+END_TEST
+
+/* mux_close sends what is still queued for the kernel before its FIN (a
+ * peer that reads late gets every byte, then the end), and resets the
+ * shared leg when that takes longer than its deadline (MUX_DRAIN_MS; here
+ * a minute where the peer reads, so that no machine is too slow for it,
+ * and 100 ms where it reads nothing until after). */
+static size_t raw_drain(struct fixture *f, bool *reset)
+{
+    static uint8_t sink[1 << 16];
+    size_t total = 0;
+
+    *reset = false;
+    for (int i = 0; i < 4000; i++) {
+        struct pollfd p = {.fd = f->raw, .events = POLLIN};
+        ssize_t n;
+
+        uv_update_time(&f->loop);
+        (void)uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (poll(&p, 1, 5) <= 0)
+            continue;
+        n = read(f->raw, sink, sizeof(sink));
+        if (n == 0)
+            return total;
+        if (n < 0) {
+            *reset = errno == ECONNRESET;
+            return total;
+        }
+        total += (size_t)n;
+    }
+    return total;
+}
+
+/* Channels of full windows until the kernel takes no more and frames wait
+ * in libuv's queue (at most MUX_CHANNELS_MAX: 32 MiB); *n: how many. */
+static size_t fill(struct fixture *f, struct leg **ch, size_t *n)
+{
+    static uint8_t blob[MUX_DATA_MAX];
+    size_t sent = 0, i;
+
+    for (i = 0; i < MUX_CHANNELS_MAX && leg_queued(f->leg_a) == 0; i++) {
+        ch[i] = mux_open(f->a);
+        ck_assert_ptr_nonnull(ch[i]);
+        for (int k = 0; k < (int)(MUX_WINDOW / MUX_DATA_MAX); k++) {
+            ck_assert_int_eq(ch[i]->ops->write(ch[i], blob, sizeof(blob)), 0);
+            sent += MUX_HDR_LEN + sizeof(blob);
+        }
+        run_turns(f, 1);
+    }
+    ck_assert_uint_gt(leg_queued(f->leg_a), 0);
+    *n = i;
+    return sent;
+}
+
+START_TEST(test_close_drains)
+{
+    struct fixture f;
+    struct leg *ch[MUX_CHANNELS_MAX];
+    size_t sent, got, n;
+    bool reset;
+    uint64_t t0;
+
+    setup(&f, true, false); /* a opens; the raw peer does not read yet */
+    sent = fill(&f, ch, &n);
+    for (size_t i = 0; i < n; i++)
+        leg_close(ch[i], false, NULL); /* an END each, behind their DATA */
+    mux_set_drain_ms(f.a, 60000);
+    mux_close(f.a);
+    ck_assert_int_eq(downs, 1);
+    got = raw_drain(&f, &reset);
+    ck_assert(!reset);
+    ck_assert_uint_eq(got, sent + n * MUX_HDR_LEN);
+    teardown(&f);
+
+    setup(&f, true, false);
+    (void)fill(&f, ch, &n);
+    mux_set_drain_ms(f.a, 100);
+    mux_close(f.a);
+    t0 = uv_now(&f.loop);
+    while (uv_now(&f.loop) < t0 + 300)
+        run_turns(&f, 10); /* the peer reads nothing until after the deadline */
+    (void)raw_drain(&f, &reset);
+    ck_assert(reset);
+    for (size_t i = 0; i < n; i++)
+        leg_close(ch[i], false, NULL);
+    teardown(&f);
 }
 END_TEST
 
@@ -594,6 +791,8 @@ static Suite *mux_suite(void)
     tcase_add_test(tc, test_stale_and_late);
     tcase_add_test(tc, test_shared_leg_ends);
     tcase_add_test(tc, test_chan_fail);
+    tcase_add_test(tc, test_holder_acts_inside);
+    tcase_add_test(tc, test_close_drains);
     suite_add_tcase(s, tc);
     return s;
 }
