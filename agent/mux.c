@@ -4,11 +4,8 @@
  */
 #include "agent/mux.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "log.h"
 
 #define MUX_SLOTS  256u /* above MUX_CHANNELS_MAX: chains of one, mostly */
 #define MUX_IN_CAP (MUX_HDR_LEN + MUX_DATA_MAX + 65536u)
@@ -23,11 +20,13 @@ struct muxchan {
     uint64_t taken;   /* of held: taken by the holder, credit due */
     uint8_t *pend;    /* received, not yet taken (pend_off..+pend_len) */
     size_t pend_off, pend_len, pend_cap;
-    bool end_in;    /* END came: EOF once pend is taken */
-    int err;        /* RST came, or the mux went: told once pend is taken */
-    bool told;      /* the EOF or the error was read */
-    bool end_out;   /* END sent (or RST received: nothing more goes) */
-    uv_idle_t kick; /* callbacks from the loop: pend, the shutdown's */
+    bool end_in;            /* END came: EOF once pend is taken */
+    int err;                /* RST came, or the mux went: told once pend is taken */
+    bool told;              /* the EOF or the error was read */
+    bool end_out;           /* END sent (or RST received: nothing more goes) */
+    bool got;               /* a DATA came on it */
+    uint64_t reads_at_open; /* the mux's reads when it opened */
+    uv_idle_t kick;         /* callbacks from the loop: pend, the shutdown's */
     uv_shutdown_t *sreq;
     uv_shutdown_cb scb;
 };
@@ -48,7 +47,10 @@ struct mux {
     uv_timer_t drain; /* mux_close: the deadline of a FIN behind queued frames */
     uv_shutdown_t sreq;
     bool leg_closed;
-    bool dead;         /* failed by mux_chan_fail: its path found dead */
+    bool dead;         /* its path found dead (mux_chan_fail, a keepalive timeout) */
+    bool refused;      /* the peer reset a channel before it sent on it: no new ones */
+    uint64_t reads;    /* reads of the shared leg that brought bytes */
+    size_t shuts;      /* channels whose shutdown callback waits for the flush */
     uint32_t drain_ms; /* MUX_DRAIN_MS unless set */
     int handles;       /* the leg, flush and drain, until closed: then freed */
     uint8_t *in;       /* MUX_IN_CAP bytes, while frames are read or a channel is open */
@@ -133,10 +135,19 @@ static void flush_now(struct mux *m)
     }
 }
 
+static void kick(struct muxchan *c);
+
 static void on_flush(uv_prepare_t *h)
 {
+    struct mux *m = h->data;
+
     (void)uv_prepare_stop(h);
-    flush_now(h->data);
+    flush_now(m);
+    for (size_t i = 0; m->shuts > 0 && !m->closing && i < MUX_SLOTS; i++)
+        for (struct muxchan *c = m->slot[i]; c != NULL; c = c->hnext)
+            if (c->scb != NULL)
+                kick(c); /* its END has left: the callback, from the loop */
+    m->shuts = 0;
 }
 
 /* Room for n more bytes of output; false without memory. */
@@ -373,14 +384,13 @@ static int chan_shutdown(struct leg *l, uv_shutdown_t *req, uv_shutdown_cb cb)
     if (put_frame(c->mux, MUX_END, c->tag, 0, NULL) != 0)
         return UV_ENOMEM;
     c->end_out = true;
-    /* The END and what came before go to the kernel (or libuv's queue) now,
-     * so the callback's 0 means what a TCP shutdown's does. */
-    flush_now(c->mux);
-    if (c->mux == NULL || c->mux->closing)
-        return UV_ECONNRESET;
+    /* The callback comes after the turn's write has taken the END (on_flush),
+     * so its 0 means what a TCP shutdown's does. */
     c->sreq = req;
     c->scb = cb;
-    kick(c);
+    c->mux->shuts++;
+    if (!uv_is_active((uv_handle_t *)&c->mux->flush))
+        (void)uv_prepare_start(&c->mux->flush, on_flush);
     return 0;
 }
 
@@ -491,6 +501,7 @@ static void on_data(struct mux *m, uint32_t tag, const uint8_t *p, size_t len)
         return;
     }
     c->held += len;
+    c->got = true;
     if (c->pend_len == 0)
         n = chan_give(c, p, len);
     if (n < len && !c->leg.closing && !pend_add(c, p + n, len - n)) {
@@ -527,6 +538,8 @@ static void on_control(struct mux *m, uint8_t type, uint32_t tag, uint32_t len)
     if (type == MUX_END) {
         c->end_in = true;
     } else {
+        if (m->initiator && !c->got)
+            m->refused = true; /* at its limit, or refusing: take no more here */
         c->err = UV_ECONNRESET;
         c->end_out = true; /* the peer takes nothing more */
         c->pend_len = c->pend_off = 0;
@@ -590,11 +603,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || m->closing)
         return;
     if (nread < 0) {
+        m->dead = nread == UV_ETIMEDOUT; /* our kernel gave up: the relay may not know */
         mux_fail(m, nread != UV_EOF, false,
                  nread == UV_EOF ? "the shared leg ended" : uv_strerror((int)nread));
         return;
     }
     m->in_len += (size_t)nread;
+    m->reads++;
     parse(m);
 }
 
@@ -725,12 +740,13 @@ struct leg *mux_open(struct mux *m)
 {
     struct muxchan *c;
 
-    if (m->closing || m->n_chans >= MUX_CHANNELS_MAX || m->last_tag == UINT32_MAX)
+    if (m->closing || m->refused || m->n_chans >= MUX_CHANNELS_MAX || m->last_tag == UINT32_MAX)
         return NULL;
     c = chan_new(m, m->last_tag + 1);
     if (c == NULL)
         return NULL;
     m->last_tag++;
+    c->reads_at_open = m->reads;
     return &c->leg;
 }
 
@@ -760,14 +776,14 @@ size_t mux_take_first(struct leg *l, uint8_t *buf, size_t max)
     return n;
 }
 
-void mux_chan_fail(struct leg *l, const char *why)
+void mux_chan_fail(struct leg *l, bool unless_heard, const char *why)
 {
     struct muxchan *c = chan_of(l);
 
-    if (c->mux != NULL) {
-        c->mux->dead = true;
-        mux_fail(c->mux, true, false, why);
-    }
+    if (c->mux == NULL || (unless_heard && c->mux->reads != c->reads_at_open))
+        return;
+    c->mux->dead = true;
+    mux_fail(c->mux, true, false, why);
 }
 
 void mux_set_drain_ms(struct mux *m, uint32_t ms)

@@ -97,7 +97,9 @@ struct mux *mux_new(struct leg *leg, bool initiator, const uint8_t *rest, size_t
 void mux_start(struct mux *m);
 /* Initiator: a new channel (the first write opens it at the peer), held
  * by the caller, or NULL when the mux is closing or full
- * (MUX_CHANNELS_MAX, or its tags ran out). */
+ * (MUX_CHANNELS_MAX, or its tags ran out), or the peer reset a channel
+ * before it sent on it (at its limit, or refusing channels since a reload:
+ * the opener's streams take other legs). */
 struct leg *mux_open(struct mux *m);
 /* Channels open now. */
 size_t mux_channels(const struct mux *m);
@@ -106,10 +108,12 @@ uint64_t mux_idle_since(const struct mux *m);
 /* Moves up to max of the bytes kept for channel ch to buf (a responder's
  * first bytes for its holder); returns how many. */
 size_t mux_take_first(struct leg *ch, uint8_t *buf, size_t max);
-/* Resets the shared leg of channel ch (its holder found it dead): every
- * channel reads UV_ECONNRESET, ops->down gets why. Nothing if ch is
- * detached already. */
-void mux_chan_fail(struct leg *ch, const char *why);
+/* Resets the shared leg of channel ch, whose holder found it dead (no ACK
+ * for dead_after; or, unless_heard, no answer in time and nothing read on
+ * the shared leg since ch opened: a busy leg is slow, not dead): every
+ * channel reads UV_ECONNRESET, ops->down gets why and dead. Nothing if ch
+ * is detached already. */
+void mux_chan_fail(struct leg *ch, bool unless_heard, const char *why);
 /* Closes the shared leg (a FIN, behind what is still queued, within
  * MUX_DRAIN_MS, else an RST; channels still open read UV_ECONNRESET);
  * ops->down is called with "closed". */

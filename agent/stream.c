@@ -141,12 +141,8 @@ static void on_leg_check(uv_timer_t *t)
     if (st->state == STREAM_CLOSING || !st->io.leg_connected ||
         !pump_leg_dead(&st->io, &st->ack, uv_now(st->loop), st->dead_ms))
         return;
-    /* A channel's carrier is its shared leg: that is dead for every stream
-     * on it, and none may start there any more (D58). */
-    if (st->io.leg != NULL && leg_is_channel(st->io.leg))
-        mux_chan_fail(st->io.leg, "no ACK from the relay for dead_after");
-    if (st->state == STREAM_CLOSING)
-        return;
+    /* A channel's carrier is its shared leg: dead for every stream on it. */
+    streamkeep_chan_dead(st->io.leg, false, "no ACK from the relay for dead_after");
     if (st->io.e2e != NULL && e2e_resumable(st->io.e2e)) {
         on_pump_leg_lost(st, "no ACK from the relay for dead_after");
         return;
@@ -486,11 +482,9 @@ static void on_timer(uv_timer_t *t)
     if (st->state == STREAM_SETUP && st->kept_leg && st->role == E2E_INITIATOR) {
         uint64_t now = uv_now(st->loop);
 
-        /* A shared leg that brings no answer takes no more streams: its
-         * streams move (resume, or fall back as this one does, D58). */
-        if (st->io.leg != NULL && leg_is_channel(st->io.leg) && st->io.e2e != NULL &&
-            !e2e_handshake_done(st->io.e2e))
-            mux_chan_fail(st->io.leg, "no answer on a channel in time");
+        /* A shared leg that brings no answer takes no more streams. */
+        if (st->io.e2e != NULL && !e2e_handshake_done(st->io.e2e))
+            streamkeep_chan_dead(st->io.leg, true, "no answer on a channel in time");
         if (kept_fallback(st, "no answer on the kept stream leg in time"))
             return;
         if (now < st->setup_until_ms) { /* answered: the rest of the setup deadline */

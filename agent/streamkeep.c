@@ -255,6 +255,12 @@ void streamkeep_clear(struct stream_owner *own)
 
 /* ---- shared legs (mux.h, D58) ---- */
 
+void streamkeep_chan_dead(struct leg *leg, bool unless_heard, const char *why)
+{
+    if (leg != NULL && leg_is_channel(leg))
+        mux_chan_fail(leg, unless_heard, why);
+}
+
 static void mux_unlist(struct keepmux *km)
 {
     struct streamkeep_list *l;
@@ -285,7 +291,9 @@ static void on_mux_down(void *arg, struct mux *m, const char *why, bool dead)
                   km->role == E2E_INITIATOR ? "(opener)" : "(answerer)", why);
     /* A path that died may have left the relay and the peer's side up: the
      * relay ends the leg pair, so the peer's streams on it move too (they
-     * resume when the opener's ask; an answerer's wait for that). */
+     * resume when the opener's ask; an answerer's wait for that). Once: a
+     * control session that is down loses it (the opener's streams' own
+     * RESUMEs still reach the peer's streams, D58). */
     if (own != NULL && dead)
         (void)own->ops->send_leg_lost(own->arg, km->leg_id, km->leg_ticket, &told);
     mux_unlist(km);

@@ -39,6 +39,8 @@
  * on_next as an idle responder leg does, with the channel's first bytes as
  * rest. A shared leg with no channel is idle: the rules above apply to
  * it (keep_idle, the bound, the generation), counted apart from kept legs.
+ * With share_legs off (a reload) no shared leg takes a new stream, and
+ * the idle ones go at the next tick.
  */
 #ifndef LR_AGENT_STREAMKEEP_H
 #define LR_AGENT_STREAMKEEP_H
@@ -165,6 +167,12 @@ void streamkeep_close(struct streamkeep *k);
 /* The owner's tick, with now from uv_now: idle expiry, the bound (legs over
  * it idle STREAMKEEP_TRIM_MS), a changed link-session generation. */
 void streamkeep_tick(struct stream_owner *own, uint64_t now);
+/* When leg is a channel of a shared leg: its holder found the shared leg
+ * dead (no ACK for dead_after; unless_heard: no answer in time, and
+ * nothing came on the shared leg since the channel opened). The shared leg
+ * is reset, every stream on it moves, none starts there, and the relay is
+ * told (LEG_LOST), D58. Nothing for a TCP leg or NULL. */
+void streamkeep_chan_dead(struct leg *leg, bool unless_heard, const char *why);
 /* Closes every kept leg of the owner (it goes away). */
 void streamkeep_clear(struct stream_owner *own);
 

@@ -178,7 +178,7 @@ def injected(c, a, b, la, pa, pb, r):
 
 def relay_metric(r, name):
     m = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", r.log())
-    return ph.value(ph.scrape(int(m[-1])), name) if m else None
+    return ph.value(ph.scrape(int(m[-1])), name) if m else -1
 
 
 def no_answer(c, r, a, b, la, pa, pb):
