@@ -296,9 +296,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (data[0] & 1) {
         /* Bit 5: both offer the keep_leg item (D48): input after the peer's
-         * last record is left alone. */
-        unsigned sa =
-            (data[0] & 8 ? SUITE_OFFER_STREAM_ACK : 0) | (data[0] & 32 ? SUITE_OFFER_KEEP_LEG : 0);
+         * last record is left alone; bit 6: and the share_leg item (D58). */
+        unsigned sa = (data[0] & 8 ? SUITE_OFFER_STREAM_ACK : 0) |
+                      (data[0] & 32 ? SUITE_OFFER_KEEP_LEG : 0) |
+                      (data[0] & 64 ? SUITE_OFFER_SHARE_LEG : 0);
         run_program(data + 1, size - 1, (data[0] & 2 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
                     (data[0] & 4 ? SUITE_OFFER_ALL : SUITE_OFFER_CHACHA) | sa,
                     (sa & SUITE_OFFER_STREAM_ACK) ? E2E_RESUME_MIN : 0, data[0] & 16);

@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         if (offer2 != offer || ack2 != ack_every || (suites & SUITE_OFFER_CHACHA) == 0 ||
             (suites & ~(SUITE_OFFER_ALL | SUITE_OFFER_STREAM_ACK | SUITE_OFFER_LINK_SESSION |
-                        SUITE_OFFER_KEEP_LEG)) != 0 ||
+                        SUITE_OFFER_KEEP_LEG | SUITE_OFFER_SHARE_LEG)) != 0 ||
             ((suites & SUITE_OFFER_STREAM_ACK) != 0 && !offer))
             abort();
         n = suite_hello_encode(offer, ack_every, suites, hello);
