@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "agentmetrics.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -167,19 +168,30 @@ static void am_link_sessions(const struct agent *ag, struct promtext *pt)
         promtext_u64(pt, "linkagent_link_sessions_total", &LBL("event", ev[i]), 1, n[i]);
 }
 
-/* Shared legs (agent/mux.h, D58), per link. */
-static void am_shared(const struct agent *ag, struct promtext *pt)
+/* A gauge per link and role (opener, answer): the size_t[2] at off in the
+ * link's struct streamkeep_list (kept legs' n, shared legs' n_mux). */
+static void am_by_role(const struct agent *ag, struct promtext *pt, const char *name,
+                       const char *help, size_t off)
 {
     static const char *const role[] = {"opener", "answer"};
 
-    promtext_family(pt, "linkagent_shared_legs", "gauge",
-                    "Shared stream legs (D58), by role: opener (this side opens their "
-                    "channels), answer (the peer does).");
+    promtext_family(pt, name, "gauge", help);
     for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
         for (int r = 0; r < 2; r++) {
+            const size_t *n = (const size_t *)(const void *)((const char *)&lk->so.keep + off);
             struct promtext_label l[2] = {LBL("link", lk->cfg.name), LBL("role", role[r])};
-            promtext_u64(pt, "linkagent_shared_legs", l, 2, lk->so.keep.n_mux[r]);
+
+            promtext_u64(pt, name, l, 2, n[r]);
         }
+}
+
+/* Shared legs (agent/mux.h, D58), per link. */
+static void am_shared(const struct agent *ag, struct promtext *pt)
+{
+    am_by_role(ag, pt, "linkagent_shared_legs",
+               "Shared stream legs (D58), by role: opener (this side opens their "
+               "channels), answer (the peer does).",
+               offsetof(struct streamkeep_list, n_mux));
     promtext_family(pt, "linkagent_shared_leg_channels", "gauge",
                     "Channels open on the link's shared legs (one per stream on them).");
     for (const struct link *lk = ag->links; lk != NULL; lk = lk->next) {
@@ -211,17 +223,12 @@ static void am_shared(const struct agent *ag, struct promtext *pt)
 /* Kept legs (agent/streamkeep.h, D48), per link. */
 static void am_keep(const struct agent *ag, struct promtext *pt)
 {
-    static const char *const role[] = {"opener", "answer"};
     static const char *const leg[] = {"new", "kept", "fallback", "shared"};
 
-    promtext_family(pt, "linkagent_kept_legs", "gauge",
-                    "Idle kept stream legs (D48), by role: opener (this side opens the next "
-                    "stream on it), answer (the peer does).");
-    for (const struct link *lk = ag->links; lk != NULL; lk = lk->next)
-        for (int r = 0; r < 2; r++) {
-            struct promtext_label l[2] = {LBL("link", lk->cfg.name), LBL("role", role[r])};
-            promtext_u64(pt, "linkagent_kept_legs", l, 2, lk->so.keep.n[r]);
-        }
+    am_by_role(ag, pt, "linkagent_kept_legs",
+               "Idle kept stream legs (D48), by role: opener (this side opens the next "
+               "stream on it), answer (the peer does).",
+               offsetof(struct streamkeep_list, n));
     promtext_family(pt, "linkagent_stream_legs_total", "counter",
                     "Streams whose handshake finished, by how their leg came: new (OPEN, "
                     "STREAM, a new connection), kept (a kept leg, D48), shared (a channel "

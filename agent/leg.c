@@ -5,7 +5,9 @@
 #include "agent/leg.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 struct leg *leg_new(uv_loop_t *loop, void *holder, int *err)
@@ -92,7 +94,7 @@ uv_tcp_t *leg_carrier(struct leg *l)
 
 bool leg_is_channel(const struct leg *l)
 {
-    return l->ops != NULL;
+    return l != NULL && l->ops != NULL;
 }
 
 bool leg_is_closing(const struct leg *l)
@@ -109,6 +111,37 @@ static void on_closed(uv_handle_t *h)
     if (l->close_cb != NULL)
         l->close_cb(h);
     free(l);
+}
+
+struct leg_wreq {
+    uv_write_t req; /* first: the callback frees the request */
+    uint8_t data[];
+};
+
+int leg_write_or_queue(uv_stream_t *s, const uint8_t *buf, size_t len, uv_write_cb cb, void *data)
+{
+    struct leg_wreq *w;
+    uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+    int rc = uv_try_write(s, &b, 1); /* UV_EAGAIN while writes are queued */
+
+    if (rc > 0) {
+        buf += rc;
+        len -= (size_t)rc;
+    }
+    if (len == 0)
+        return 0;
+    w = malloc(sizeof(*w) + len);
+    if (w == NULL)
+        return UV_ENOMEM;
+    w->req.data = data;
+    memcpy(w->data, buf, len);
+    b = uv_buf_init((char *)w->data, (unsigned)len);
+    rc = uv_write(&w->req, s, &b, 1, cb);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    return 1;
 }
 
 void leg_tcp_close_reset(uv_tcp_t *t, uv_close_cb close_cb)

@@ -85,10 +85,19 @@ int leg_shutdown(struct leg *l, uv_shutdown_t *req, uv_shutdown_cb cb);
 /* The TCP connection under the leg (the leg's own, or a channel's shared
  * leg), or NULL. */
 uv_tcp_t *leg_carrier(struct leg *l);
-/* A channel of a shared leg, not a TCP connection of its own. */
+/* A channel of a shared leg, not a TCP connection of its own (false for
+ * NULL: no leg). */
 bool leg_is_channel(const struct leg *l);
 /* uv_is_closing for the leg. */
 bool leg_is_closing(const struct leg *l);
+/* Writes len bytes to s: straight to the kernel when nothing is queued
+ * (uv_try_write, as relay/stream.c does), and a copy of what it did not
+ * take queued with uv_write; an error of uv_try_write other than
+ * UV_EAGAIN is left to the queued write, so that it reaches cb. cb gets
+ * the request (.data: data), which it frees (free(req)). buf is the
+ * caller's again on return. 0 when written whole, 1 when a write was
+ * queued, or a negative libuv error (nothing queued). */
+int leg_write_or_queue(uv_stream_t *s, const uint8_t *buf, size_t len, uv_write_cb cb, void *data);
 /* The RST close for any TCP handle: uv_tcp_close_reset, or SO_LINGER 0 and
  * uv_close for a handle libuv 1.44 refuses (one that was shut down). */
 void leg_tcp_close_reset(uv_tcp_t *t, uv_close_cb close_cb);

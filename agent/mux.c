@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define MUX_SLOTS  256u /* above MUX_CHANNELS_MAX: chains of one, mostly */
 #define MUX_IN_CAP (MUX_HDR_LEN + MUX_DATA_MAX + 65536u)
 
@@ -57,11 +59,6 @@ struct mux {
     size_t in_len;
 };
 
-struct mux_wreq {
-    uv_write_t req;
-    uint8_t data[];
-};
-
 static void mux_fail(struct mux *m, bool reset, bool drain, const char *why);
 
 static struct muxchan *chan_of(struct leg *l)
@@ -69,64 +66,29 @@ static struct muxchan *chan_of(struct leg *l)
     return (struct muxchan *)(void *)l;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* ---- output: the turn's frames, one write ---- */
 
 static void on_written(uv_write_t *req, int status)
 {
-    struct mux *m = req->handle->data;
+    struct mux *m = req->data;
 
-    free(req);
+    free(req); /* leg_write_or_queue's */
     if (status < 0 && status != UV_ECANCELED)
         mux_fail(m, true, false, uv_strerror(status));
 }
 
 static void flush_now(struct mux *m)
 {
-    uv_stream_t *s = (uv_stream_t *)&m->leg->tcp;
-    struct mux_wreq *w;
-    uv_buf_t b;
-    size_t off = 0;
     int rc;
 
     if (m->closing || m->out_len == 0)
         return;
-    b = uv_buf_init((char *)m->out, (unsigned)m->out_len);
-    rc = uv_try_write(s, &b, 1); /* UV_EAGAIN while writes are queued */
-    if (rc > 0)
-        off = (size_t)rc;
-    else if (rc < 0 && rc != UV_EAGAIN) {
+    rc = leg_write_or_queue((uv_stream_t *)&m->leg->tcp, m->out, m->out_len, on_written, m);
+    if (rc < 0) {
         mux_fail(m, true, false, uv_strerror(rc));
         return;
     }
     m->stats->writes++;
-    if (off < m->out_len) {
-        w = malloc(sizeof(*w) + m->out_len - off);
-        if (w == NULL) {
-            mux_fail(m, true, false, "out of memory");
-            return;
-        }
-        memcpy(w->data, m->out + off, m->out_len - off);
-        b = uv_buf_init((char *)w->data, (unsigned)(m->out_len - off));
-        rc = uv_write(&w->req, s, &b, 1, on_written);
-        if (rc != 0) {
-            free(w);
-            mux_fail(m, true, false, uv_strerror(rc));
-            return;
-        }
-    }
     m->out_len = 0;
     if (m->out_cap > 2 * MUX_OUT_FLUSH) { /* a burst's buffer goes back */
         free(m->out);
@@ -172,14 +134,14 @@ static bool out_room(struct mux *m, size_t n)
 static int put_frame(struct mux *m, uint8_t type, uint32_t tag, uint32_t len,
                      const uint8_t *payload)
 {
-    uint8_t *p;
+    struct buf b;
 
     if (!out_room(m, MUX_HDR_LEN + (payload != NULL ? len : 0)))
         return UV_ENOMEM;
-    p = m->out + m->out_len;
-    p[0] = type;
-    put_u32(p + 1, tag);
-    put_u32(p + 5, len);
+    buf_init(&b, m->out + m->out_len, MUX_HDR_LEN); /* room checked: cannot fail */
+    (void)buf_put_u8(&b, type);
+    (void)buf_put_u32(&b, tag);
+    (void)buf_put_u32(&b, len);
     m->out_len += MUX_HDR_LEN;
     if (payload != NULL) {
         memcpy(m->out + m->out_len, payload, len);
@@ -553,8 +515,14 @@ static void parse(struct mux *m)
 
     while (!m->closing && m->in_len - off >= MUX_HDR_LEN) {
         const uint8_t *h = m->in + off;
-        uint8_t type = h[0];
-        uint32_t tag = get_u32(h + 1), len = get_u32(h + 5);
+        struct cur hc;
+        uint8_t type = 0;
+        uint32_t tag = 0, len = 0;
+
+        cur_init(&hc, h, MUX_HDR_LEN); /* a whole header is there: cannot fail */
+        (void)cur_u8(&hc, &type);
+        (void)cur_u32(&hc, &tag);
+        (void)cur_u32(&hc, &len);
 
         if (type == MUX_DATA) {
             if (len == 0 || len > MUX_DATA_MAX) {
@@ -736,11 +704,17 @@ void mux_start(struct mux *m)
         parse(m);
 }
 
+bool mux_can_open(const struct mux *m)
+{
+    return m->initiator && !m->closing && !m->refused && m->n_chans < MUX_CHANNELS_MAX &&
+           m->last_tag < UINT32_MAX;
+}
+
 struct leg *mux_open(struct mux *m)
 {
     struct muxchan *c;
 
-    if (m->closing || m->refused || m->n_chans >= MUX_CHANNELS_MAX || m->last_tag == UINT32_MAX)
+    if (!mux_can_open(m))
         return NULL;
     c = chan_new(m, m->last_tag + 1);
     if (c == NULL)

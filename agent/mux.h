@@ -95,11 +95,14 @@ struct mux *mux_new(struct leg *leg, bool initiator, const uint8_t *rest, size_t
                     const struct mux_ops *ops, void *arg, struct mux_stats *stats, int *err);
 /* Processes the rest given to mux_new (may call ops->channel, ops->down). */
 void mux_start(struct mux *m);
+/* Whether mux_open would give a channel: this side opens them, the mux is
+ * not closing or full (MUX_CHANNELS_MAX, or its tags ran out), and the
+ * peer has not reset a channel before it sent on it (at its limit, or
+ * refusing channels since a reload: the opener's streams take other
+ * legs). */
+bool mux_can_open(const struct mux *m);
 /* Initiator: a new channel (the first write opens it at the peer), held
- * by the caller, or NULL when the mux is closing or full
- * (MUX_CHANNELS_MAX, or its tags ran out), or the peer reset a channel
- * before it sent on it (at its limit, or refusing channels since a reload:
- * the opener's streams take other legs). */
+ * by the caller, or NULL unless mux_can_open. */
 struct leg *mux_open(struct mux *m);
 /* Channels open now. */
 size_t mux_channels(const struct mux *m);

@@ -15,12 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct pump_wreq {
-    uv_write_t req;
-    struct pump *p;
-    uint8_t data[];
-};
-
 /* A line of this stream, aggregated per link and message (streamlog.h). */
 #define pump_log(p, level, ...) streamlog_say((p)->log, (level), (p)->name, (p)->id, __VA_ARGS__)
 
@@ -74,11 +68,10 @@ bool pump_eof_was_reset(int fd, bool we_shut)
 
 static void on_write_done(uv_write_t *req, int status)
 {
-    struct pump_wreq *w = (struct pump_wreq *)req;
-    struct pump *p = w->p;
+    struct pump *p = req->data;
     bool local = req->handle == (uv_stream_t *)&p->local;
 
-    free(w);
+    free(req); /* leg_write_or_queue's */
     if (!local)
         p->leg_wreqs--;
     /* UV_ECANCELED: a handle the owner closed, the stream's or a refused
@@ -101,9 +94,6 @@ static void on_write_done(uv_write_t *req, int status)
     pump_run(p);
 }
 
-/* uv_try_write() first (as relay/stream.c does); an error from it other
- * than UV_EAGAIN is left to the queued write, so it reaches on_write_done()
- * as before. */
 int pump_leg_write(struct pump *p, const uint8_t *buf, size_t len)
 {
     if (leg_is_channel(p->leg))
@@ -113,30 +103,11 @@ int pump_leg_write(struct pump *p, const uint8_t *buf, size_t len)
 
 int pump_write(struct pump *p, uv_tcp_t *t, const uint8_t *buf, size_t len)
 {
-    struct pump_wreq *w;
-    uv_buf_t b;
-    int rc;
+    int rc = leg_write_or_queue((uv_stream_t *)t, buf, len, on_write_done, p);
 
-    b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len); /* UV_EAGAIN while queued */
-    rc = uv_try_write((uv_stream_t *)t, &b, 1);
-    if (rc > 0) {
-        buf += rc;
-        len -= (size_t)rc;
-    }
-    if (len == 0)
-        return 0;
-    w = malloc(sizeof(*w) + len);
-    if (w == NULL)
-        return -ENOMEM;
-    w->p = p;
-    memcpy(w->data, buf, len);
-    b = uv_buf_init((char *)w->data, (unsigned)len);
-    rc = uv_write(&w->req, (uv_stream_t *)t, &b, 1, on_write_done);
-    if (rc < 0)
-        free(w);
-    else if (t != &p->local)
+    if (rc == 1 && t != &p->local)
         p->leg_wreqs++;
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 void pump_reset(struct pump *p, uint8_t reason, const char *text)

@@ -61,21 +61,21 @@ static void on_pump_close(void *owner, enum pump_close mode, enum log_level leve
 {
     struct stream *st = owner;
     struct streamkeep *k = NULL;
-    struct mux *km = NULL;
+    struct mux *sm = NULL; /* a shared leg made of this stream's leg (D58) */
 
     if (mode == PUMP_CLOSE_RESET &&
         kept_fallback(st, "kept stream leg ended before the peer answered"))
         return;
     if (mode == PUMP_CLOSE_KEEP) {
-        if (streamkeep_leg(st, keep_next, &k, &km))
+        if (streamkeep_leg(st, keep_next, &k, &sm))
             streamend_release(st); /* the leg's reference: not the last (the timer's) */
         mode = PUMP_CLOSE_CLEAN;   /* closes the leg unless it was kept */
     }
     streamend_end(st, mode, level, why);
     if (k != NULL)
         streamkeep_kick(k);
-    if (km != NULL)
-        mux_start(km); /* nothing if it failed meanwhile */
+    if (sm != NULL)
+        mux_start(sm); /* nothing if it failed meanwhile */
 }
 
 static void leg_refused(struct stream *st, int err);
@@ -103,7 +103,7 @@ static void on_pump_ready(void *owner)
 
     if (st->state != STREAM_SETUP)
         return;
-    if (st->own != NULL && st->io.leg != NULL && leg_is_channel(st->io.leg))
+    if (st->own != NULL && leg_is_channel(st->io.leg))
         st->own->keep.shared_legs++;
     else if (st->own != NULL)
         ++*(st->kept_leg ? &st->own->keep.kept_legs : &st->own->keep.new_legs);
@@ -392,7 +392,7 @@ static void on_pump_leg_lost(void *owner, const char *why)
         st->resume_until_ms = uv_now(st->loop) + st->env->resume_timeout_ms;
     }
     /* A channel's leg id is its shared leg's, which other streams use. */
-    if (st->leg_id != 0 && (st->io.leg == NULL || !leg_is_channel(st->io.leg))) {
+    if (st->leg_id != 0 && !leg_is_channel(st->io.leg)) {
         st->lost_id = st->leg_id;
         st->lost_told = 0;
     }

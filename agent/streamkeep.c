@@ -257,7 +257,7 @@ void streamkeep_clear(struct stream_owner *own)
 
 void streamkeep_chan_dead(struct leg *leg, bool unless_heard, const char *why)
 {
-    if (leg != NULL && leg_is_channel(leg))
+    if (leg_is_channel(leg))
         mux_chan_fail(leg, unless_heard, why);
 }
 
@@ -401,7 +401,7 @@ static struct streamkeep *mux_take(struct stream_owner *own, uint64_t now)
     struct leg *ch;
 
     for (struct keepmux *km = own->keep.mux_head[E2E_INITIATOR]; km != NULL; km = km->next)
-        if (mux_good(km, now) && mux_channels(km->mux) < MUX_CHANNELS_MAX &&
+        if (mux_good(km, now) && mux_can_open(km->mux) &&
             (best == NULL || mux_channels(km->mux) > mux_channels(best->mux)))
             best = km;
     if (best == NULL || (ch = mux_open(best->mux)) == NULL)

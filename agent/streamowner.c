@@ -57,7 +57,7 @@ int stream_session_init(struct stream *st, struct stream_owner *own)
     /* STREAM_ACK names a stream by its leg pair's id, which a shared leg's
      * streams have in common; and a channel's in-band ACKs never wait
      * behind another stream's bytes (D58). */
-    if (st->io.leg != NULL && leg_is_channel(st->io.leg))
+    if (leg_is_channel(st->io.leg))
         offer &= ~SUITE_OFFER_STREAM_ACK;
     if (st->io.e2e != NULL)
         e2e_done(st->io.e2e);

@@ -27,6 +27,10 @@ linkagent_shared_legs{role}, linkagent_shared_leg_*):
     anew, once; when b runs again the client's bytes come back intact;
   - a reload to share_legs = no: the next streams run on kept legs, none
     on the shared leg;
+  - back to share_legs = yes, a burst of 12 streams with no shared leg to
+    take: 12 new legs, of which at most twice keep_legs (8) become shared
+    legs (the rest close), and keep_legs (4) stay once idle a second (D56's
+    bound, applied to shared legs);
   - share_legs = no on one side: the legs are kept legs (§7.5), nothing is
     shared;
   - --share-legs and share_legs: printed by --check, bad values exit 2.
@@ -244,6 +248,29 @@ def reload_off(c, rig, a, la, pa):
             shared(pa))
 
 
+def burst_bound(c, rig, r, a, la, pa):
+    """Shared legs have the kept-leg bound: twice keep_legs at most, then
+    keep_legs once idle a second."""
+    path = os.path.join(rig.tmp, "a.conf")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("\nshare_legs = no", ""))
+    n = a.count("reloaded ")
+    a.proc.send_signal(signal.SIGHUP)
+    c.check("a reloaded with share_legs = yes again", a.wait_log("reloaded ", n=n + 1))
+    c.check("a burst of 12 concurrent streams works", burst(la, 12) == 12)
+    seen, until = [], time.monotonic() + 8
+    while time.monotonic() < until and (not seen or seen[-1] != 4):
+        seen.append(shared(pa))
+        time.sleep(0.05)
+    c.check("never more than twice keep_legs (8) shared legs after the burst",
+            max(seen) <= 8 and max(seen) > 4, seen)
+    c.check("keep_legs (4) shared legs once the others were idle a second", h.wait_for(
+        lambda: shared(pa) == 4 and relay_streams(r)[1] == 4, 5),
+        (shared(pa), relay_streams(r)))
+
+
 def main():
     c = h.Checks()
     # b is stopped for the answer deadline (3 s) and more: the relay must not
@@ -324,6 +351,7 @@ def main():
         c.check("a stream with b3 leaves a shared leg", ah.works(la, 20000) and h.wait_for(
             lambda: shared(pa) == 1 and shared(ah.metrics_port(b3), "answer") == 1, 5))
         reload_off(c, rig, a, la, pa)
+        burst_bound(c, rig, r, a, la, pa)
     finally:
         rig.close()
     return c.done()

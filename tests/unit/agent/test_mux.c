@@ -444,8 +444,10 @@ START_TEST(test_channel_limit)
         ch[i] = mux_open(f.a);
         ck_assert_ptr_nonnull(ch[i]);
     }
+    ck_assert(!mux_can_open(f.a));
     ck_assert_ptr_null(mux_open(f.a));
     leg_close(ch[0], true, NULL);
+    ck_assert(mux_can_open(f.a));
     ck_assert_uint_eq(mux_channels(f.a), MUX_CHANNELS_MAX - 1);
     ch[0] = mux_open(f.a); /* room again */
     ck_assert_ptr_nonnull(ch[0]);
@@ -453,7 +455,9 @@ START_TEST(test_channel_limit)
         leg_close(ch[i], true, NULL);
     teardown(&f);
 
-    setup(&f, true, true); /* the raw peer opens */
+    setup(&f, true, true);         /* the raw peer opens */
+    ck_assert(!mux_can_open(f.a)); /* a responder never opens */
+    ck_assert_ptr_null(mux_open(f.a));
     for (uint32_t t = 1; t <= MUX_CHANNELS_MAX + 1; t++)
         raw_frame(&f, MUX_DATA, t, 1, "y", 1);
     RUN_UNTIL(&f, n_opened == MUX_CHANNELS_MAX);
@@ -620,6 +624,7 @@ START_TEST(test_refused)
     ck_assert_uint_eq(type, MUX_DATA);
     raw_frame(&f, MUX_RST, tag, 0, NULL, 0);
     RUN_UNTIL(&f, a1.errs == 1);
+    ck_assert(!mux_can_open(f.a)); /* so the opener picks another shared leg */
     ck_assert_ptr_null(mux_open(f.a));
     ck_assert_int_eq(downs, 0); /* not an error: the leg carries on */
     leg_close(c1, true, NULL);
